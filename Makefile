@@ -1,0 +1,61 @@
+# Thin wrappers over what CI runs. `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi.py
+PYTEST_ARGS ?= -n 2
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-pg lint fmt bench serve reindex clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+static/vendor/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/socket.io-client/dist/socket.io.min.js static/vendor/
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css static/vendor/
+	cp node_modules/axe-core/axe.min.js static/vendor/
+	touch $@
+
+setup: $(BIN)/.installed static/vendor/.installed ## Install Python and front-end packages
+	$(BIN)/flask db upgrade
+
+run: setup ## Set up, seed demo content on the first run, and start on http://127.0.0.1:5000
+	$(BIN)/flask forum seed-demo --if-empty
+	$(BIN)/flask forum dev-server --host 127.0.0.1 --port 5000
+
+test: $(BIN)/.installed static/vendor/.installed ## Set up and run every test (SQLite; PostgreSQL with FORUM_TEST_DATABASE_URL)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-pg: $(BIN)/.installed static/vendor/.installed ## Run the suite on the local PostgreSQL server
+	FORUM_TEST_DATABASE_URL=$${FORUM_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
+		$(BIN)/pytest $(PYTEST_ARGS) -m "not e2e"
+
+serve: setup ## Production server: gunicorn (gthread + WebSocket) on FORUM_BIND; needs FORUM_SECRET_KEY
+	$(BIN)/python -m forum.ops.serve
+
+bench: $(BIN)/.installed static/vendor/.installed ## Seed the benchmark data set and measure (BENCH_ARGS=--postgres)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+reindex: $(BIN)/.installed ## Rebuild the search index from the database
+	$(BIN)/flask forum reindex
+
+lint: $(BIN)/.installed ## ruff check, ruff format --check, import contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+fmt: $(BIN)/.installed ## Format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: ## Remove the virtualenv, front-end packages and caches (keeps instance/)
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ruff_cache

@@ -1,0 +1,348 @@
+"""Real-time benchmark: time from a reply's commit to its `post_created` arriving at 1, 100 and 500
+Socket.IO clients on loopback, beside a bare Socket.IO emit over the same path.
+
+    python bench/realtime_bench.py [--redis URL] [--clients 1,100,500] [--trials 40]
+
+It seeds a SQLite forum, starts one production server process (gunicorn, threaded WebSocket)
+joined to Redis on a channel of its own, and connects python-socketio clients (WebSocket
+transport, spread over --client-procs processes) that subscribe to one topic as guests. This
+process then acts as a second forum process: it posts replies through
+`topics.services.reply_to_topic` and notes the time right after COMMIT; the forum's
+after-commit handler emits through Redis to the server, which sends to every client. The
+yardstick is a bare `socketio.emit` from this same process to the same room (no database, no
+forum code), timed from just before the emit. Both use this machine's wall clock.
+
+Targets (issue 4): p99 under 100 ms for 500 clients, and p99 no more than 3 times the bare
+emit's p99 for 100 clients. Prints a table; writes JSON to BENCH_RESULTS_DIR or bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TARGET_P99_MS_500 = 100.0
+TARGET_RATIO_100 = 3.0
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class Clients:
+    """N python-socketio clients subscribed to one topic, spread over worker processes (so the
+    clients' own Python does not queue behind one GIL); each notes when events arrive."""
+
+    def __init__(self, base: str, topic_id: int, procs: int) -> None:
+        self.base = base
+        self.topic_id = topic_id
+        self.procs = procs
+        self.count = 0
+        self.workers: list[subprocess.Popen[str]] = []
+        self.lock = threading.Lock()
+        self.arrivals: dict[str, list[float]] = {}
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            key, _, stamp = line.strip().partition(" ")
+            if key and stamp and key != "ready":
+                with self.lock:
+                    self.arrivals.setdefault(key, []).append(float(stamp))
+
+    def grow(self, total: int) -> None:
+        more = total - self.count
+        if more <= 0:
+            return
+        split = max(1, min(self.procs, more))
+        shares = [more // split + (1 if i < more % split else 0) for i in range(split)]
+        started = []
+        for share in shares:
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--worker", self.base, str(self.topic_id), str(share)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            )  # fmt: skip
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError("a client worker failed to connect")
+            started.append(proc)
+        for proc in started:
+            threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+        self.workers += started
+        self.count = total
+
+    def wait(self, key: str, count: int, timeout: float = 10) -> list[float]:
+        deadline = time.monotonic() + timeout
+        got: list[float] = []
+        while time.monotonic() < deadline:
+            with self.lock:
+                got = list(self.arrivals.get(key, []))
+            if len(got) >= count:
+                return got
+            time.sleep(0.002)
+        raise RuntimeError(f"{key}: {len(got)} of {count} clients received it in {timeout}s")
+
+    def close(self) -> None:
+        for proc in self.workers:
+            if proc.stdin:
+                proc.stdin.close()
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def worker(base: str, topic_id: int, count: int) -> None:
+    """A client process: `count` sockets; prints "<key> <time>" for every arrival."""
+    import socketio
+
+    out_lock = threading.Lock()
+
+    def note(key: str) -> None:
+        now = time.time()
+        with out_lock:
+            sys.stdout.write(f"{key} {now:.6f}\n")
+            sys.stdout.flush()
+
+    clients = []
+    for _ in range(count):
+        client = socketio.Client(reconnection=False)
+        client.on("post_created", lambda data: note(f"post:{data['post_id']}"))
+        client.on("bare", lambda data: note(f"bare:{data['n']}"))
+        client.connect(base, transports=["websocket"], wait_timeout=20)
+        answer = client.call("subscribe", {"topic_id": topic_id}, timeout=20)
+        assert answer and answer.get("ok"), answer
+        clients.append(client)
+    with out_lock:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+    sys.stdin.read()  # until the bench closes our stdin
+    for client in clients:
+        client.disconnect()
+
+
+def seed(database: str, instance: Path) -> dict[str, Any]:
+    from flask_migrate import upgrade
+
+    from forum import create_app
+    from forum.accounts import services as accounts
+    from forum.sigs import services as sigs
+    from forum.topics import services as topics
+
+    app = create_app(
+        {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
+         "SEARCH_SYNC_ON_START": False, "REDIS_URL": None,
+         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"}
+    )  # fmt: skip
+    with app.app_context():
+        upgrade()
+        root = accounts.register_member("benchroot", "root@example.com", "bench-password-1",
+                                        role="sysop")  # fmt: skip
+        poster = accounts.register_member("poster", "poster@example.com", "bench-password-1")
+        sig = sigs.create_sig(root, name="Bench", slug="bench", visibility="public")
+        sigs.join_sig(poster, sig.id)
+        topic = topics.start_topic(poster, sig.id, "Live topic", "The first post.")
+        return {"topic_id": topic.id, "poster_id": poster.id}
+
+
+def start_server(database: str, instance: Path, redis_url: str, channel: str, threads: int) -> Any:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
+    env.update(
+        FORUM_DATABASE_URL=database,
+        FORUM_INSTANCE_PATH=str(instance),
+        FORUM_INDEX_DIR=str(instance / "index"),
+        FORUM_SECRET_KEY=secrets.token_hex(32),
+        FORUM_REDIS_URL=redis_url,
+        FORUM_SOCKETIO_CHANNEL=channel,
+        FORUM_RATELIMIT_ENABLED="false",
+        FORUM_SEARCH_SYNC_ON_START="false",
+        FORUM_BIND=f"127.0.0.1:{port}",
+        FORUM_THREADS=str(threads),
+        FORUM_LOG_LEVEL="warning",
+    )
+    logfile = (instance / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forum.ops.serve"], cwd=ROOT, env=env, stdout=logfile,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((instance / "server.log").read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return proc, base
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    import redis
+
+    redis.Redis.from_url(args.redis, socket_connect_timeout=1).ping()
+    workdir = Path(tempfile.mkdtemp(prefix="forum-rt-bench-"))
+    instance = workdir / "instance"
+    instance.mkdir()
+    database = f"sqlite:///{workdir / 'forum.db'}"
+    ids = seed(database, instance)
+    channel = f"forum-rt-bench-{uuid.uuid4().hex[:10]}"
+    sizes = sorted(int(n) for n in args.clients.split(","))
+    proc, base = start_server(database, instance, args.redis, channel, threads=max(sizes) + 64)
+
+    # This process is the writing forum process: same database, same Redis channel.
+    from forum import create_app
+    from forum.accounts.models import User
+    from forum.db import on_commit, transaction
+    from forum.extensions import db, socketio
+    from forum.topics import services as topics
+
+    app = create_app(
+        {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "writer",
+         "SEARCH_SYNC_ON_START": False, "REDIS_URL": args.redis, "SOCKETIO_CHANNEL": channel,
+         "PRESENCE_LOOP": False}
+    )  # fmt: skip
+    clients = Clients(base, ids["topic_id"], args.client_procs)
+    results: dict[str, Any] = {"clients": {}, "trials": args.trials, "channel": "redis"}
+    bare_n = 0
+    try:
+        with app.app_context():
+            poster = db.session.get(User, ids["poster_id"])
+            for size in sizes:
+                clients.grow(size)
+                time.sleep(0.5)  # let the server settle after the connections
+                forum_ms: list[float] = []
+                bare_ms: list[float] = []
+                for trial in range(args.warmup + args.trials):
+                    # The forum: a reply, timed from right after its COMMIT.
+                    stamp: dict[str, float] = {}
+                    with transaction():
+                        on_commit(lambda stamp=stamp: stamp.setdefault("t0", time.time()))
+                        post = topics.reply_to_topic(poster, ids["topic_id"], f"Reply {trial}")
+                    arrivals = clients.wait(f"post:{post.id}", size)
+                    # The yardstick: a bare emit to the same room over the same Redis path.
+                    bare_n += 1
+                    t0 = time.time()
+                    socketio.emit("bare", {"n": bare_n}, to=f"topic:{ids['topic_id']}")
+                    bare_arrivals = clients.wait(f"bare:{bare_n}", size)
+                    if trial >= args.warmup:
+                        forum_ms += [(t - stamp["t0"]) * 1000 for t in arrivals]
+                        bare_ms += [(t - t0) * 1000 for t in bare_arrivals]
+                    time.sleep(args.pause)
+                results["clients"][size] = {
+                    "forum_p50_ms": percentile(forum_ms, 50),
+                    "forum_p99_ms": percentile(forum_ms, 99),
+                    "bare_p50_ms": percentile(bare_ms, 50),
+                    "bare_p99_ms": percentile(bare_ms, 99),
+                    "forum_mean_ms": statistics.fmean(forum_ms),
+                    "samples": len(forum_ms),
+                }
+    finally:
+        clients.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return results
+
+
+def report(results: dict[str, Any]) -> bool:
+    log("")
+    log("Commit-to-receipt of post_created over Redis (ms), beside a bare Socket.IO emit:")
+    log(f"{'clients':>8} {'p50':>8} {'p99':>8} {'bare p50':>9} {'bare p99':>9} {'p99 ratio':>10}")
+    ok = True
+    for size, row in sorted(results["clients"].items(), key=lambda kv: int(kv[0])):
+        ratio = row["forum_p99_ms"] / row["bare_p99_ms"] if row["bare_p99_ms"] else float("inf")
+        row["p99_ratio"] = ratio
+        log(
+            f"{size:>8} {row['forum_p50_ms']:>8.1f} {row['forum_p99_ms']:>8.1f} "
+            f"{row['bare_p50_ms']:>9.1f} {row['bare_p99_ms']:>9.1f} {ratio:>9.2f}x"
+        )
+    rows = {int(k): v for k, v in results["clients"].items()}
+    if 500 in rows:
+        met = rows[500]["forum_p99_ms"] < TARGET_P99_MS_500
+        ok &= met
+        log(f"target: p99 < {TARGET_P99_MS_500:.0f} ms at 500 clients: "
+            f"{rows[500]['forum_p99_ms']:.1f} ms — {'met' if met else 'NOT met'}")  # fmt: skip
+    if 100 in rows:
+        met = rows[100]["p99_ratio"] <= TARGET_RATIO_100
+        ok &= met
+        log(f"target: p99 ≤ {TARGET_RATIO_100:.0f}× bare at 100 clients: "
+            f"{rows[100]['p99_ratio']:.2f}× — {'met' if met else 'NOT met'}")  # fmt: skip
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--redis", default=os.environ.get("FORUM_BENCH_REDIS_URL",
+                                                          "redis://127.0.0.1:6379/0"))  # fmt: skip
+    parser.add_argument("--clients", default="1,100,500")
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--pause", type=float, default=0.05)
+    parser.add_argument("--client-procs", type=int, default=4)
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("BASE", "TOPIC", "COUNT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
+        return 0
+    try:
+        results = measure(args)
+    except Exception as exc:  # noqa: BLE001
+        import redis
+
+        if isinstance(exc, redis.RedisError):
+            log(f"realtime bench skipped: no Redis at {args.redis} ({exc})")
+            return 0
+        raise
+    ok = report(results)
+    out_dir = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "bench" / "results")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"realtime-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(json.dumps(results, indent=2, default=str))
+    log(f"results: {out}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""The forum: create_app() builds a configured Flask app; nothing happens at import time."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config as config_module
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Feature packages, each with init_app(app): blueprints, event subscribers, CLI commands.
+FEATURES = [
+    "forum.accounts",
+    "forum.sigs",
+    "forum.topics",
+    "forum.ops",
+    "forum.notifications",
+    "forum.realtime",
+    "forum.moderation",
+    "forum.admin",
+    "forum.search",
+    "forum.pulse",
+    "forum.announcements",
+]
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=config_module.instance_path_from_env() or str(ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    configure_settings(app, overrides)
+    configure_logging(app)
+    configure_extensions(app)
+    configure_web(app)
+    configure_features(app)
+    configure_cli(app)
+    return app
+
+
+def configure_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    config_module.load(app, overrides)
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+
+
+def configure_extensions(app: Flask) -> None:
+    from . import db as db_module
+    from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+    db.init_app(app)
+    db_module.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Log in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    from .realtime.manager import build as build_socket_manager
+
+    socketio.init_app(
+        app,
+        # Redis pub/sub between processes when FORUM_REDIS_URL is set; carries the forum's own
+        # instructions too (drop a member's sockets everywhere).
+        client_manager=build_socket_manager(
+            app.config["REDIS_URL"] or None, app.config["SOCKETIO_CHANNEL"]
+        ),
+        async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
+        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or [],
+    )
+
+    from .accounts.services import load_session_user
+
+    login_manager.user_loader(load_session_user)
+
+
+def configure_web(app: Flask) -> None:
+    from . import web
+
+    web.init_app(app)
+
+
+def configure_features(app: Flask) -> None:
+    for name in FEATURES:
+        importlib.import_module(name).init_app(app)
+
+
+def configure_cli(app: Flask) -> None:
+    from . import cli
+
+    cli.init_app(app)

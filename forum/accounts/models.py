@@ -1,0 +1,75 @@
+"""Members: accounts, their site role and their site-wide standing."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+
+ROLE_MEMBER = "member"
+ROLE_SYSOP = "sysop"  # the global sysop
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default=ROLE_MEMBER)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Rotated on logout-everywhere, password change and ban: every older session cookie dies.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    post_count: Mapped[int] = mapped_column(default=0)
+    topic_count: Mapped[int] = mapped_column(default=0)
+    signature: Mapped[str] = mapped_column(String(200), default="")
+    bio_raw: Mapped[str] = mapped_column(Text, default="")
+    bio_html: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    preferences: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Site-wide standing, written by the moderation services.
+    banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ban_reason: Mapped[str | None] = mapped_column(String(500))
+    silenced_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    silence_reason: Mapped[str | None] = mapped_column(String(500))
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("uq_users_username_lower", func.lower(username), unique=True),
+        Index("uq_users_email_lower", func.lower(email), unique=True),
+        Index("ix_users_created_at", "created_at"),
+    )
+
+    def get_id(self) -> str:
+        # Flask-Login keeps this in the session: a rotated token logs every copy out.
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_global_sysop(self) -> bool:
+        return self.role == ROLE_SYSOP
+
+    @property
+    def is_banned(self) -> bool:
+        return self.banned_at is not None
+
+    def is_silenced(self, now: datetime | None = None) -> bool:
+        return self.silenced_until is not None and self.silenced_until > (now or utcnow())
+
+    def is_suspended(self, now: datetime | None = None) -> bool:
+        return self.suspended_until is not None and self.suspended_until > (now or utcnow())
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username}>"

@@ -1,0 +1,280 @@
+"""Account verbs: register, authenticate, change and reset passwords, edit profiles."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .. import content, events
+from ..db import transaction
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..mail import send_mail
+from ..timeutil import zone_or_utc
+from .models import ROLE_SYSOP, User, new_session_token
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+# Werkzeug's method string; PASSWORD_HASH_METHOD may tune scrypt's work factor (tests lower it).
+DEFAULT_PASSWORD_METHOD = "scrypt"
+# Real hashes to check against when the member does not exist, so timing reveals nothing.
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _password_method() -> str:
+    return str(current_app.config.get("PASSWORD_HASH_METHOD") or DEFAULT_PASSWORD_METHOD)
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=_password_method())
+
+
+def _dummy_hash() -> str:
+    method = _password_method()
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash("not-a-real-password", method=method)
+    return _DUMMY_HASHES[method]
+
+
+def _check_username(username: str) -> str:
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise Invalid(
+            "username", "Use 3 to 32 letters, digits, underscores or hyphens, without spaces."
+        )
+    return username
+
+
+def _check_email(email: str) -> str:
+    email = email.strip()
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise Invalid("email", "Enter a valid email address.")
+    return email
+
+
+def _check_password(password: str, field: str = "password") -> str:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(field, f"Use at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise Invalid(field, f"Use at most {MAX_PASSWORD} characters.")
+    return password
+
+
+def find_by_username(username: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def register_member(username: str, email: str, password: str, *, role: str = "member") -> User:
+    """Create an account. Names and addresses are unique without regard to case."""
+    username = _check_username(username)
+    email = _check_email(email)
+    _check_password(password)
+    password_hash = hash_password(password)  # slow on purpose: before the write lock
+    try:
+        with transaction() as session:
+            if find_by_username(username):
+                raise Conflict("That username is taken.", field="username")
+            if find_by_email(email):
+                raise Conflict("An account with that email address already exists.", field="email")
+            user = User(
+                username=username,
+                email=email,
+                password_hash=password_hash,
+                role=role,
+                preferences={},
+            )
+            session.add(user)
+            session.flush()
+            events.publish(events.MemberRegistered(user_id=user.id))
+    except IntegrityError as exc:
+        # Another registration took the name or address between our check and the insert.
+        raise Conflict("That username or email address was just taken.", field="username") from exc
+    return user
+
+
+def registration_mode() -> str:
+    """ "open", "invite" or "closed": a site setting the console plugs in (default open)."""
+    mode = current_app.extensions.get("forum.registration_mode")
+    return str(mode()) if mode is not None else "open"
+
+
+def sign_up(username: str, email: str, password: str, invite_code: str = "") -> User:
+    """Registration from the web: obeys the site's registration mode and uses up an invite."""
+    mode = registration_mode()
+    if mode == "closed":
+        raise Invalid(None, "Registration is closed at the moment.")
+    if mode == "invite" and not invite_code.strip():
+        raise Invalid("invite", "Registration is by invitation: enter your invite code.")
+    with transaction():
+        user = register_member(username, email, password)
+        if mode == "invite":
+            current_app.extensions["forum.consume_invite"](invite_code, user.id)
+    return user
+
+
+def create_sysop(username: str, email: str, password: str) -> User:
+    """Make a global sysop: promote an existing member, or register a new one."""
+    existing = find_by_username(username)
+    if existing is None:
+        return register_member(username, email, password, role=ROLE_SYSOP)
+    _check_password(password)
+    password_hash = hash_password(password)
+    with transaction():
+        existing.role = ROLE_SYSOP
+        # A new password ends the sessions opened with the old one, as a password change does.
+        existing.password_hash = password_hash
+        existing.session_token = new_session_token()
+        events.publish(events.SessionsRevoked(user_id=existing.id))
+    return existing
+
+
+def authenticate(login: str, password: str) -> User:
+    """The member with this username or email and password; Invalid otherwise."""
+    login = login.strip()
+    user = find_by_email(login) if "@" in login else find_by_username(login)
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        raise Invalid(None, "Wrong username or password.")
+    if not check_password_hash(user.password_hash, password):
+        raise Invalid(None, "Wrong username or password.")
+    if user.is_banned:
+        raise Invalid(None, f"This account is banned: {user.ban_reason or 'no reason given'}.")
+    return user
+
+
+def load_session_user(session_id: str) -> User | None:
+    """The member a session cookie names, if its token is still current."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_token != token or user.is_banned:
+        return None
+    return user
+
+
+def revoke_sessions(user: User) -> None:
+    """End every session of this member, everywhere (logout, password change, ban)."""
+    with transaction():
+        user.session_token = new_session_token()
+        events.publish(events.SessionsRevoked(user_id=user.id))
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not check_password_hash(user.password_hash, current):
+        raise Invalid("current_password", "That is not your current password.")
+    _check_password(new, "new_password")
+    password_hash = hash_password(new)
+    with transaction():
+        user.password_hash = password_hash
+        user.session_token = new_session_token()
+        events.publish(events.SessionsRevoked(user_id=user.id))
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def _reset_fingerprint(user: User) -> str:
+    # Changes with the password, so a link works once and dies with any later change.
+    return hashlib.sha256(f"{user.password_hash}:{user.session_token}".encode()).hexdigest()[:24]
+
+
+def make_reset_token(user: User) -> str:
+    return _reset_serializer().dumps({"uid": user.id, "fp": _reset_fingerprint(user)})
+
+
+def request_password_reset(email: str, link_for: Callable[[str], str]) -> None:
+    """Mail a reset link if the address is registered. Says nothing either way."""
+    user = find_by_email(email) if EMAIL_RE.match(email.strip()) else None
+    if user is None or user.is_banned:
+        return
+    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+    link = link_for(make_reset_token(user))
+    send_mail(
+        user.email,
+        f"Reset your password on {current_app.config['SITE_NAME']}",
+        f"Hello {user.username},\n\nsomeone asked to reset your password. If it was you, open this "
+        f"link within {minutes} minutes:\n\n{link}\n\nIf it was not you, ignore this mail: your "
+        "password stays as it is.\n",
+    )
+
+
+def user_for_reset_token(token: str) -> User:
+    max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]
+    try:
+        data = _reset_serializer().loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise Invalid(None, "This reset link has expired. Ask for a new one.") from exc
+    except BadSignature as exc:
+        raise Invalid(None, "This reset link is not valid. Ask for a new one.") from exc
+    user = db.session.get(User, int(data.get("uid", 0)))
+    if user is None or data.get("fp") != _reset_fingerprint(user):
+        raise Invalid(None, "This reset link was already used. Ask for a new one.")
+    return user
+
+
+def reset_password(token: str, new: str) -> User:
+    user = user_for_reset_token(token)
+    _check_password(new, "password")
+    password_hash = hash_password(new)
+    with transaction():
+        user.password_hash = password_hash
+        user.session_token = new_session_token()
+        events.publish(events.SessionsRevoked(user_id=user.id))
+    return user
+
+
+def update_profile(user: User, *, signature: str, bio: str, timezone: str = "UTC") -> User:
+    signature = content.clean_text(signature).replace("\n", " ").strip()
+    if len(signature) > 200:
+        raise Invalid("signature", "Keep the signature under 200 characters.")
+    bio = content.clean_text(bio)
+    if len(bio) > 5000:
+        raise Invalid("bio", "Keep the bio under 5,000 characters.")
+    zone = zone_or_utc(timezone)
+    if zone != timezone.strip() and timezone.strip():
+        raise Invalid("timezone", "Unknown time zone; use a name like Europe/Berlin.")
+    cooked = content.render(bio, resolve_usernames)
+    with transaction():
+        user.signature = signature
+        user.bio_raw = bio
+        user.bio_html = cooked.html
+        user.timezone = zone
+    return user
+
+
+def update_preferences(user: User, **changes: object) -> User:
+    with transaction():
+        prefs = dict(user.preferences or {})
+        prefs.update(changes)
+        user.preferences = prefs
+    return user
+
+
+def resolve_usernames(lowered: set[str]) -> dict[str, str]:
+    """Map lower-cased names to the canonical usernames of members who exist."""
+    if not lowered:
+        return {}
+    rows = db.session.scalars(select(User.username).where(func.lower(User.username).in_(lowered)))
+    return {name.lower(): name for name in rows}
+
+
+def get_member(username: str) -> User:
+    user = find_by_username(username)
+    if user is None:
+        raise NotFound("No such member.")
+    return user

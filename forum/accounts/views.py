@@ -1,0 +1,205 @@
+"""Account pages: thin wrappers over accounts.services."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..errors import ForumError
+from ..extensions import limiter
+from ..web import absolute_url_for, form_error
+from . import bp, services
+from .forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    LogoutEverywhereForm,
+    ProfileForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths: no scheme, no host, no protocol-relative or backslash tricks."""
+    if not target:
+        return None
+    target = target.strip()
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _login_limit() -> str:
+    return str(current_app.config["RATELIMIT_LOGIN"])
+
+
+def _register_limit() -> str:
+    return str(current_app.config["RATELIMIT_REGISTER"])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")) or url_for("sigs.index"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.login.data, form.password.data)
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            login_user(user, remember=form.remember.data)
+            flash(f"Welcome back, {user.username}.", "success")
+            return redirect(safe_next(form.next.data) or url_for("sigs.index"))
+    return render_template("accounts/login.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    if current_user.is_authenticated:
+        # Logging out ends every copy of the session cookie, not just this browser's.
+        services.revoke_sessions(current_user._get_current_object())
+        logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("sigs.index"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("sigs.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.sign_up(
+                form.username.data, form.email.data, form.password.data, form.invite.data or ""
+            )
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            login_user(user)
+            flash(f"Welcome, {user.username}! Join a SIG to start posting.", "success")
+            return redirect(url_for("sigs.index"))
+    return (
+        render_template("accounts/register.html", form=form, mode=services.registration_mode()),
+        400 if form.errors or form.form_errors else 200,
+    )
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def forgot_password() -> Any:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(
+            form.email.data,
+            lambda token: absolute_url_for("accounts.reset_password", token=token),
+        )
+        minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+        # The same answer whether or not the address is registered.
+        flash(
+            "If that address belongs to an account, a reset link is on its way. "
+            f"It works once, within {minutes} minutes.",
+            "info",
+        )
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def reset_password(token: str) -> Any:
+    form = ResetPasswordForm()
+    try:
+        services.user_for_reset_token(token)
+    except ForumError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.forgot_password"))
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            logout_user()
+            flash("Your password is changed. Log in with the new one.", "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings() -> Any:
+    user = current_user._get_current_object()
+    profile = ProfileForm(prefix="profile", obj=None)
+    password = ChangePasswordForm(prefix="password")
+    everywhere = LogoutEverywhereForm(prefix="everywhere")
+    if request.method == "GET":
+        profile.signature.data = user.signature
+        profile.bio.data = user.bio_raw
+        profile.timezone.data = user.timezone
+    status = 200
+    action = request.form.get("action")
+    if request.method == "POST":
+        if action == "profile" and profile.validate_on_submit():
+            try:
+                services.update_profile(
+                    user,
+                    signature=profile.signature.data or "",
+                    bio=profile.bio.data or "",
+                    timezone=profile.timezone.data or "UTC",
+                )
+            except ForumError as exc:
+                form_error(profile, exc)
+            else:
+                flash("Your profile is saved.", "success")
+                return redirect(url_for("accounts.settings"))
+        elif action == "password" and password.validate_on_submit():
+            try:
+                services.change_password(
+                    user, password.current_password.data, password.new_password.data
+                )
+            except ForumError as exc:
+                form_error(password, exc)
+            else:
+                # The token rotated: log this browser in again (keeping its remember-me cookie,
+                # reissued with the new token); every other copy of the old cookies is dead.
+                remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+                login_user(user, remember=remembered in request.cookies)
+                flash("Your password is changed. Other devices have been logged out.", "success")
+                return redirect(url_for("accounts.settings"))
+        elif action == "everywhere" and everywhere.validate_on_submit():
+            services.revoke_sessions(user)
+            logout_user()
+            flash("You are logged out everywhere.", "info")
+            return redirect(url_for("accounts.login"))
+        status = 400
+    return (
+        render_template(
+            "accounts/settings.html",
+            profile=profile,
+            password=password,
+            everywhere=everywhere,
+            settings_sections=current_app.extensions.get("forum.settings_sections", []),
+        ),
+        status,
+    )
+
+
+@bp.route("/u/<username>")
+def profile(username: str) -> Any:
+    from . import queries
+
+    page = queries.profile_page(current_user, username)
+    return render_template("accounts/profile.html", page=page)

@@ -1,0 +1,20 @@
+"""The global sysop's console: members, SIGs, site settings and invites."""
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def init_app(app: Flask) -> None:
+    from . import settings, views  # noqa: F401  (routes register on bp)
+
+    settings.init_app(app)
+    app.register_blueprint(bp)
+    app.extensions["forum.registration_mode"] = lambda: settings.get("registration")
+    app.extensions["forum.consume_invite"] = _consume_invite
+
+
+def _consume_invite(code: str, user_id: int) -> None:
+    from .services import consume_invite
+
+    consume_invite(code, user_id)

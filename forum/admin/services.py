@@ -1,0 +1,131 @@
+"""Console verbs for the global sysop: roles, SIGs (logged), invites."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+
+from .. import permissions
+from ..accounts.models import ROLE_MEMBER, ROLE_SYSOP, User
+from ..db import transaction
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..moderation.models import ModAction
+from ..permissions import Actor
+from ..sigs import services as sig_services
+from ..sigs.models import Sig
+from ..timeutil import utcnow
+from .models import Invite
+
+
+def _log(
+    actor: Actor,
+    action: str,
+    *,
+    sig_id: int | None = None,
+    user_id: int | None = None,
+    details: str = "",
+) -> None:
+    db.session.add(
+        ModAction(
+            actor_id=actor.id if actor is not None else None,
+            action=action,
+            sig_id=sig_id,
+            target_user_id=user_id,
+            details=details[:500],
+            created_at=utcnow(),
+        )
+    )
+
+
+def set_role(actor: Actor, user_id: int, role: str) -> User:
+    """Make a member the global sysop, or take that role away."""
+    permissions.require_global_sysop(actor)
+    assert actor is not None
+    if role not in (ROLE_MEMBER, ROLE_SYSOP):
+        raise Invalid("role", "Choose member or sysop.")
+    user = db.session.get(User, user_id) if user_id > 0 else None
+    if user is None:
+        raise NotFound("No such member.")
+    if user.id == actor.id and role != ROLE_SYSOP:
+        raise Invalid("role", "You cannot take the sysop role from yourself.")
+    if user.role == role:
+        raise Conflict(f"{user.username} already has that role.")
+    if user.is_banned and role == ROLE_SYSOP:
+        raise Invalid("role", "Lift the ban first.")
+    with transaction():
+        user.role = role
+        _log(actor, "set_role", user_id=user.id, details=role)
+    return user
+
+
+def create_sig(actor: Actor, **fields: str) -> Sig:
+    with transaction():
+        sig = sig_services.create_sig(actor, **fields)  # type: ignore[arg-type]
+        _log(actor, "create_sig", sig_id=sig.id, details=sig.name)
+    return sig
+
+
+def update_sig(actor: Actor, sig_id: int, **fields: str) -> Sig:
+    with transaction():
+        sig = sig_services.update_sig(actor, sig_id, **fields)  # type: ignore[arg-type]
+        _log(actor, "update_sig", sig_id=sig.id, details=f"{sig.name} ({sig.visibility})")
+    return sig
+
+
+def set_archived(actor: Actor, sig_id: int, archived: bool) -> Sig:
+    sig = db.session.get(Sig, sig_id) if sig_id > 0 else None
+    if sig is not None and sig.is_archived == archived:
+        permissions.require_global_sysop(actor)
+        raise Conflict("The SIG is already archived." if archived else "The SIG is not archived.")
+    with transaction():
+        sig = sig_services.set_archived(actor, sig_id, archived)
+        _log(actor, "archive_sig" if archived else "unarchive_sig", sig_id=sig.id, details=sig.name)
+    return sig
+
+
+def set_sig_sysop(actor: Actor, sig_id: int, username: str, is_sysop: bool) -> User:
+    """Appoint a SIG sysop by name (joining them to the SIG), or dismiss one."""
+    permissions.require_global_sysop(actor)
+    user = db.session.scalar(
+        select(User).where(db.func.lower(User.username) == username.strip().lower())
+    )
+    if user is None:
+        raise Invalid("username", f"There is no member called “{username.strip()}”.")
+    with transaction():
+        sig_services.set_sig_sysop(actor, sig_id, user.id, is_sysop)
+        _log(
+            actor,
+            "appoint_sig_sysop" if is_sysop else "dismiss_sig_sysop",
+            sig_id=sig_id,
+            user_id=user.id,
+        )
+    return user
+
+
+def create_invite(actor: Actor, note: str = "") -> Invite:
+    """A one-time registration code for when registration is invite-only."""
+    permissions.require_global_sysop(actor)
+    assert actor is not None
+    note = " ".join(note.split())[:200]
+    with transaction() as session:
+        invite = Invite(code=secrets.token_urlsafe(12), note=note, created_by_id=actor.id)
+        session.add(invite)
+        _log(actor, "create_invite", details=note)
+    return invite
+
+
+def consume_invite(code: str, user_id: int) -> None:
+    """Use up an invite for a new account (inside the registration's transaction)."""
+    code = (code or "").strip()
+    with transaction() as session:
+        invite = (
+            session.scalar(select(Invite).where(Invite.code == code).with_for_update())
+            if code
+            else None
+        )
+        if invite is None or invite.used_at is not None:
+            raise Invalid("invite", "That invite code is not valid or was already used.")
+        invite.used_at = utcnow()
+        invite.used_by_id = user_id

@@ -1,0 +1,204 @@
+"""Site settings: typed definitions, a short-lived per-process cache, and the update verb."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, request
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import permissions
+from ..db import transaction
+from ..errors import Invalid
+from ..extensions import db
+from ..moderation.models import ModAction
+from ..permissions import Actor
+from ..timeutil import utcnow
+from .models import SiteSetting
+
+log = logging.getLogger(__name__)
+
+REGISTRATION_MODES = {
+    "open": "Open: anyone may register",
+    "invite": "Invite-only: registration needs an invite code",
+    "closed": "Closed: nobody may register",
+}
+RATE_RE = re.compile(r"^\d{1,5} per (second|minute|hour|day)$")
+CACHE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    label: str
+    kind: str  # "text", "int", "choice", "rate"
+    default: Any
+    config_key: str | None = None  # mirrored into app.config for the code that reads it
+    hint: str = ""
+    maximum: int = 100_000
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in [
+        Setting("site_name", "Site name", "text", None, "SITE_NAME", maximum=100),
+        Setting("site_description", "Description", "text", None, "SITE_DESCRIPTION", maximum=500),
+        Setting("registration", "Registration", "choice", "open"),
+        Setting(
+            "approval_threshold",
+            "Approval queue for new accounts",
+            "int",
+            0,
+            hint="A new account's first N posts wait for a sysop's approval (0: off). "
+            "Each SIG can override it.",
+            maximum=1000,
+        ),
+        Setting(
+            "auto_hide_threshold",
+            "Auto-hide after flags",
+            "int",
+            3,
+            hint="Hide a post until reviewed once this many trusted members flag it (0: off).",
+            maximum=1000,
+        ),
+        Setting(
+            "trust_min_posts",
+            "Trusted flaggers' minimum posts",
+            "int",
+            10,
+            hint="Members with at least this many visible posts count as trusted flaggers.",
+            maximum=1_000_000,
+        ),
+        Setting(
+            "post_rate_limit",
+            "Posting rate limit",
+            "rate",
+            None,
+            "RATELIMIT_POST",
+            hint='Per member, e.g. "20 per minute".',
+        ),
+        Setting(
+            "register_rate_limit",
+            "Registration rate limit",
+            "rate",
+            None,
+            "RATELIMIT_REGISTER",
+            hint='Per address, e.g. "5 per hour".',
+        ),
+    ]
+}
+
+_CACHE = "forum.site_settings"
+_DEFAULTS = "forum.site_settings_defaults"
+
+
+def init_app(app: Flask) -> None:
+    # Remember the configured values: a setting without a row falls back to them.
+    app.extensions[_DEFAULTS] = {
+        s.key: app.config.get(s.config_key) if s.config_key else s.default
+        for s in SETTINGS.values()
+    }
+
+    @app.before_request
+    def apply_settings() -> None:
+        if request.endpoint == "static":
+            return
+        values = current()
+        for s in SETTINGS.values():
+            if s.config_key:
+                app.config[s.config_key] = values[s.key]
+
+
+def current() -> dict[str, Any]:
+    """Every setting's value; read from the database at most every few seconds per process."""
+    app = current_app
+    cached = app.extensions.get(_CACHE)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]  # type: ignore[no-any-return]
+    values = dict(app.extensions[_DEFAULTS])
+    try:
+        rows = list(db.session.scalars(select(SiteSetting)))
+    except SQLAlchemyError:
+        # The database is away: keep serving with what we had (health checks, the 503 page).
+        log.warning("site settings unavailable; using the last known values", exc_info=True)
+        db.session.rollback()
+        return cached[1] if cached is not None else values  # type: ignore[no-any-return]
+    for row in rows:
+        setting = SETTINGS.get(row.key)
+        if setting is not None:
+            values[row.key] = _parse(setting, row.value)
+    app.extensions[_CACHE] = (time.monotonic(), values)
+    return values
+
+
+def get(key: str) -> Any:
+    return current()[key]
+
+
+def forget() -> None:
+    current_app.extensions.pop(_CACHE, None)
+
+
+def _parse(setting: Setting, raw: str) -> Any:
+    if setting.kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            return setting.default
+    return raw
+
+
+def _check(setting: Setting, value: Any) -> str:
+    text = str(value if value is not None else "").strip()
+    if setting.kind == "int":
+        if not text.isdigit() or int(text) > setting.maximum:
+            raise Invalid(setting.key, f"Enter a whole number from 0 to {setting.maximum:,}.")
+        return str(int(text))
+    if setting.kind == "choice":
+        if text not in REGISTRATION_MODES:
+            raise Invalid(setting.key, "Choose open, invite-only or closed.")
+        return text
+    if setting.kind == "rate":
+        if not RATE_RE.match(text):
+            raise Invalid(setting.key, 'Write it like "20 per minute" (second, minute, hour, day).')
+        return text
+    if not text or len(text) > setting.maximum:
+        raise Invalid(setting.key, f"Use 1 to {setting.maximum} characters.")
+    return text
+
+
+def update_settings(actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
+    """The global sysop changes site settings; each change is logged."""
+    permissions.require_global_sysop(actor)
+    assert actor is not None
+    unknown = set(changes) - set(SETTINGS)
+    if unknown:
+        raise Invalid(None, f"Unknown setting: {', '.join(sorted(unknown))}.")
+    checked = {key: _check(SETTINGS[key], value) for key, value in changes.items()}
+    before = current()
+    with transaction() as session:
+        rows = {r.key: r for r in session.scalars(select(SiteSetting))}
+        for key, value in checked.items():
+            if str(before[key]) == value:
+                continue
+            row = rows.get(key)
+            if row is None:
+                session.add(SiteSetting(key=key, value=value, updated_by_id=actor.id))
+            else:
+                row.value = value
+                row.updated_at = utcnow()
+                row.updated_by_id = actor.id
+            session.add(
+                ModAction(
+                    actor_id=actor.id,
+                    action="change_setting",
+                    details=f"{SETTINGS[key].label}: {before[key]} → {value}"[:500],
+                )
+            )
+    forget()
+    return current()

@@ -1,0 +1,16 @@
+"""Announcements: posted by sysops, shown as a dismissible banner, listed at /announcements."""
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("announcements", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from . import (
+        models,  # noqa: F401  (tables register on the metadata)
+        views,
+    )
+
+    app.register_blueprint(bp)
+    views.init_banner(app)
+    app.extensions.setdefault("forum.header_items", []).append(views.header_item)

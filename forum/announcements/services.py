@@ -1,0 +1,107 @@
+"""Announcement verbs: publish, delete, and dismiss the banner."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .. import content, events, permissions
+from ..accounts.services import resolve_usernames
+from ..db import transaction
+from ..errors import Forbidden, Invalid, NotFound
+from ..extensions import db
+from ..permissions import Actor
+from ..sigs.models import Sig
+from ..timeutil import utcnow
+from .models import Announcement, AnnouncementDismissal
+
+MAX_TITLE = 200
+
+
+def _target(actor: Actor, sig_id: int | None) -> Sig | None:
+    if sig_id is None:
+        return None
+    return permissions.get_sig_by_id_for(actor, sig_id)
+
+
+def publish_announcement(actor: Actor, sig_id: int | None, title: str, body: str) -> Announcement:
+    """Post an announcement site-wide (sig_id None: the global sysop) or in one SIG."""
+    sig = _target(actor, sig_id)
+    if not permissions.can_announce(actor, sig):
+        raise Forbidden(
+            "Only the sysop posts site-wide announcements."
+            if sig is None
+            else "Only this SIG's sysops post announcements in it."
+        )
+    assert actor is not None
+    title = " ".join(content.clean_text(title).split())
+    if len(title) < 3 or len(title) > MAX_TITLE:
+        raise Invalid("title", f"Give the announcement a title of 3 to {MAX_TITLE} characters.")
+    body = content.clean_text(body).strip()
+    if not body:
+        raise Invalid("body", "Write something first.")
+    limit = current_app.config["MAX_POST_LENGTH"]
+    if len(body) > limit:
+        raise Invalid("body", f"Announcements are limited to {limit:,} characters.")
+    cooked = content.render(body, resolve_usernames)
+    with transaction() as session:
+        announcement = Announcement(
+            sig_id=sig.id if sig else None,
+            author_id=actor.id,
+            title=title,
+            body_raw=body,
+            body_html=cooked.html,
+            render_version=cooked.version,
+            created_at=utcnow(),
+        )
+        session.add(announcement)
+        session.flush()
+        events.publish(
+            events.AnnouncementPublished(
+                announcement_id=announcement.id, sig_id=announcement.sig_id, author_id=actor.id
+            )
+        )
+    return announcement
+
+
+def get_announcement_for(actor: Actor, announcement_id: int) -> Announcement:
+    """Load an announcement the actor may read (NotFound otherwise)."""
+    announcement = db.session.get(Announcement, announcement_id) if announcement_id > 0 else None
+    if announcement is None:
+        raise NotFound("No such announcement.")
+    if announcement.sig_id is not None:
+        sig = permissions.get_sig_by_id_for(actor, announcement.sig_id)
+        if not permissions.can_read_sig(actor, sig):
+            raise NotFound("No such announcement.")
+    return announcement
+
+
+def delete_announcement(actor: Actor, announcement_id: int) -> None:
+    """Remove an announcement (who may post it may remove it)."""
+    announcement = get_announcement_for(actor, announcement_id)
+    sig = _target(actor, announcement.sig_id)
+    if not permissions.can_announce(actor, sig):
+        raise Forbidden("You may not remove this announcement.")
+    with transaction() as session:
+        session.delete(announcement)
+
+
+def dismiss_announcement(actor: Actor, announcement_id: int) -> None:
+    """Hide an announcement's banner for this member (one upsert; repeats are harmless)."""
+    if actor is None:
+        raise Forbidden("Log in to dismiss announcements.")
+    announcement = get_announcement_for(actor, announcement_id)
+    with transaction() as session:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert(AnnouncementDismissal)
+            .values(user_id=actor.id, announcement_id=announcement.id, dismissed_at=utcnow())
+            .on_conflict_do_nothing(
+                index_elements=[
+                    AnnouncementDismissal.user_id,
+                    AnnouncementDismissal.announcement_id,
+                ]
+            )
+        )

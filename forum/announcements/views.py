@@ -1,0 +1,102 @@
+"""Announcement pages: the list, posting, removing, and dismissing the banner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..errors import Forbidden, ForumError
+from ..web import form_error, viewer
+from . import bp, queries, services
+from .forms import ActionForm, AnnouncementForm
+
+
+def _page_arg() -> int:
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 0 < int(page) < 100_000:
+        abort(404)
+    return int(page)
+
+
+@bp.route("/announcements")
+def index() -> Any:
+    page = _page_arg()
+    rows, has_next = queries.announcement_list(current_user, page)
+    return render_template(
+        "announcements/index.html",
+        rows=rows,
+        page=page,
+        has_next=has_next,
+        can_post=bool(queries.announce_targets(current_user)),
+        action=ActionForm(),
+    )
+
+
+@bp.route("/announcements/new", methods=["GET", "POST"])
+@login_required
+def new() -> Any:
+    targets = queries.announce_targets(current_user)
+    if not targets:
+        raise Forbidden("Only sysops post announcements.")
+    form = AnnouncementForm()
+    form.where.choices = dict(targets)
+    if request.method == "GET" and request.args.get("sig"):
+        form.where.data = request.args["sig"]
+    if form.validate_on_submit():
+        sig_id = int(form.where.data) if form.where.data else None
+        try:
+            services.publish_announcement(viewer(), sig_id, form.title.data, form.body.data)
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            flash("The announcement is posted.", "success")
+            return redirect(url_for("announcements.index"))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("announcements/new.html", form=form), status
+
+
+@bp.route("/announcements/<int:announcement_id>/delete", methods=["POST"])
+@login_required
+def delete(announcement_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.delete_announcement(viewer(), announcement_id)
+    flash("The announcement was removed.", "info")
+    return redirect(url_for("announcements.index"))
+
+
+@bp.route("/announcements/<int:announcement_id>/dismiss", methods=["POST"])
+@login_required
+def dismiss(announcement_id: int) -> Any:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.dismiss_announcement(viewer(), announcement_id)
+    target = form.next.data or ""
+    # Only a path on this site: never an open redirect.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = url_for("announcements.index")
+    return redirect(target)
+
+
+def init_banner(app: Flask) -> None:
+    """`announcement_banner()` in templates: loaded once per page, only when base.html asks."""
+
+    def announcement_banner() -> list[queries.BannerItem]:
+        if "forum_banner" not in g:
+            g.forum_banner = queries.banner(current_user)
+        return g.forum_banner  # type: ignore[no-any-return]
+
+    app.jinja_env.globals["announcement_banner"] = announcement_banner
+
+
+def header_item(user: object) -> dict[str, Any]:
+    """The "Announcements" link in the header, for everyone (no query)."""
+    return {
+        "url": url_for("announcements.index"),
+        "label": "Announcements",
+        "count": None,
+        "id": "announcements-link",
+    }

@@ -1,0 +1,108 @@
+"""`flask forum …` commands: create-sysop, seed-demo, rebake, recount (features add more)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import func, select
+
+forum_cli = AppGroup("forum", help="Forum administration.")
+
+
+@forum_cli.command("create-sysop")
+@click.argument("name")
+@click.option("--email", default=None, help="Email address (default NAME@sysop.invalid).")
+@click.option("--password", default=None, help="Password; prompted for when not given.")
+def create_sysop(name: str, email: str | None, password: str | None) -> None:
+    """Make NAME a global sysop (creating the account if needed)."""
+    from .accounts.services import create_sysop as create
+    from .errors import ForumError
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        # ".invalid" is reserved (RFC 2606): a made-up default address can never receive mail.
+        user = create(name, email or f"{name}@sysop.invalid", password)
+    except ForumError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{user.username} is a global sysop.")
+
+
+@forum_cli.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the forum already has members.")
+def seed_demo(if_empty: bool) -> None:
+    """Fill the forum with demo SIGs, members, topics, replies, mentions and quotes."""
+    from . import demo
+    from .accounts.models import User
+    from .extensions import db
+
+    if if_empty and db.session.scalar(select(func.count()).select_from(User)):
+        click.echo("The forum has members already: demo content not added.")
+        return
+    demo.seed()
+    click.echo("Demo content added. Log in as sysop / sysop-password-1 (see README).")
+
+
+@forum_cli.command("rebake")
+@click.option("--all", "everything", is_flag=True, help="Re-render every post, not just old ones.")
+def rebake(everything: bool) -> None:
+    """Re-render posts cooked by an older renderer."""
+    from . import content
+    from .accounts.services import resolve_usernames
+    from .db import transaction
+    from .extensions import db
+    from .topics.models import Post
+
+    query = select(Post.id).order_by(Post.id)
+    if not everything:
+        query = query.where(Post.render_version < content.RENDER_VERSION)
+    ids = list(db.session.scalars(query))
+    with click.progressbar(ids, label="Rebaking posts") as bar:
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            with transaction() as session:
+                for post in session.scalars(select(Post).where(Post.id.in_(chunk))):
+                    cooked = content.render(post.body_raw, resolve_usernames)
+                    post.body_html = cooked.html
+                    post.render_version = cooked.version
+            bar.update(len(chunk))
+    click.echo(f"Rebaked {len(ids)} posts.")
+
+
+@forum_cli.command("recount")
+def recount() -> None:
+    """Rebuild every stored counter from the rows."""
+    from .counters import recount_all
+
+    recount_all()
+    click.echo("Counters rebuilt.")
+
+
+@forum_cli.command("dev-server")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def dev_server(host: str, port: int) -> None:
+    """Run the development server with Socket.IO (use `make serve` in production)."""
+    from flask import current_app
+
+    from .extensions import socketio
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # Flask.run() returns at once under the `flask` command unless this is unset.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    click.echo(f"Forum running on http://{host}:{port}/ (Ctrl+C to stop)")
+    socketio.run(app, host=host, port=port, debug=False, allow_unsafe_werkzeug=True)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(forum_cli)
+
+
+def main() -> None:
+    """The `forum` console script: `flask` with this app preloaded."""
+    from . import create_app
+
+    FlaskGroup(create_app=lambda: create_app())()

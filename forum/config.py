@@ -1,0 +1,115 @@
+"""Configuration: defaults, instance/config.py, FORUM_* environment variables, overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEV_SECRET_KEY = "dev-insecure-change-me"
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": DEV_SECRET_KEY,
+    "SITE_NAME": "Forum",
+    "SITE_DESCRIPTION": "Special interest groups, the BBS way.",
+    # The forum's public address, e.g. https://forum.example.org: links in mail are built on it
+    # instead of the request's Host header (which a client chooses). Set it in production.
+    "BASE_URL": None,
+    # None means "instance/forum.db", resolved against the app's instance folder.
+    "DATABASE_URL": None,
+    "REDIS_URL": None,
+    # Socket.IO: who's online (the Redis channel, SOCKETIO_CHANNEL, is set below).
+    "PRESENCE_GRACE_SECONDS": 30,
+    "PRESENCE_TICK_SECONDS": 5,
+    "PRESENCE_LOOP": True,
+    "INDEX_DIR": None,
+    "POSTS_PER_PAGE": 25,
+    "TOPICS_PER_PAGE": 30,
+    "MAX_POST_LENGTH": 30_000,
+    "MAX_TITLE_LENGTH": 200,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "PASSWORD_RESET_MAX_AGE": 3600,
+    # Werkzeug's hash method: "scrypt" (its default work factor), or "scrypt:N:r:p" to tune it.
+    "PASSWORD_HASH_METHOD": "scrypt",
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 587,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_USE_TLS": True,
+    "MAIL_SENDER": "forum@localhost",
+    # Hand mail to the SMTP server in a background thread, so the request does not wait for it.
+    "MAIL_BACKGROUND": True,
+    "RATELIMIT_LOGIN": "10 per minute",
+    "RATELIMIT_REGISTER": "5 per hour",
+    "RATELIMIT_POST": "20 per minute",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # Seconds a "keep me logged in" cookie lasts (Flask-Login's own default is a year).
+    "REMEMBER_COOKIE_DURATION": 30 * 24 * 3600,
+    "WTF_CSRF_TIME_LIMIT": None,
+    # Subscribers that fail after commit are logged; tests set this to re-raise.
+    "EVENTS_RAISE": False,
+    # Run `search-sync` when the app starts (the search feature reads it).
+    "SEARCH_SYNC_ON_START": True,
+    # Reverse proxies in front of the app (1 behind nginx); X-Forwarded-* headers are trusted only
+    # with PROXY_HOPS > 0 and only from PROXY_TRUSTED addresses (forum.ops.proxy).
+    "PROXY_HOPS": 0,
+    "PROXY_TRUSTED": ["127.0.0.1", "::1"],
+    # The Redis pub/sub channel of Socket.IO's message queue (one per forum sharing a Redis).
+    "SOCKETIO_CHANNEL": "forum-socketio",
+    # Rate-limit counters live in Redis when it is configured; if it goes away, count in memory.
+    "RATELIMIT_KEY_PREFIX": "forum",
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+}
+
+
+def load(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    """Fill app.config from every source, lowest priority first."""
+    app.config.update(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(prefix="FORUM")
+    if overrides:
+        app.config.update(overrides)
+
+    instance = Path(app.instance_path)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'forum.db'}"
+    if not app.config["INDEX_DIR"]:
+        app.config["INDEX_DIR"] = str(instance / "index")
+    app.config.setdefault("OUTBOX_DIR", str(instance / "outbox"))
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(app.config["DATABASE_URL"])
+    if str(app.config.get("BASE_URL") or "").startswith("https://"):
+        # A site served over HTTPS never sends its cookies over plain HTTP.
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+        app.config["PREFERRED_URL_SCHEME"] = "https"
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["DATABASE_URL"]))
+    if app.config["REDIS_URL"]:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    else:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the short way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # The busy timeout is set on each connection in forum.db; threads share the pool.
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    return {"pool_pre_ping": True, "pool_recycle": 1800}
+
+
+def instance_path_from_env() -> str | None:
+    return os.environ.get("FORUM_INSTANCE_PATH")

@@ -1,0 +1,231 @@
+"""Markdown in, safe HTML out: the ONLY module that imports bleach or the Markdown library.
+
+Posts keep the raw Markdown and the cooked HTML made here at write time; pages show the stored
+HTML and never render Markdown. Bump RENDER_VERSION when the output changes and run
+`flask forum rebake` to re-cook older posts. To swap the sanitizer, change this module only.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from html.parser import HTMLParser
+
+import bleach
+from bleach.linkifier import LinkifyFilter
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+
+RENDER_VERSION = 2
+
+# The sanitizer's cost grows with the number of tags. A post whose Markdown makes more tags than
+# any real post needs (a 5,000-row table, thousands of empty code blocks) is shown as escaped
+# plain text instead, so no input makes cooking slow.
+MAX_TAGS = 10_000
+
+MENTION_RE = re.compile(r"@([A-Za-z0-9_-]{3,32})")
+USERNAME_CHARS = re.compile(r"[A-Za-z0-9_-]")
+QUOTE_HREF_RE = re.compile(r"^/p/(\d+)$")
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
+        "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+        "table", "thead", "tbody", "tr", "th", "td", "span",
+    }
+)  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": ["href", "title", "rel", "class"],
+    "code": ["class"],
+    "span": ["class"],
+    "ol": ["start"],
+}
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    mentions: tuple[str, ...] = ()  # canonical usernames that exist, in order of appearance
+    quoted_post_ids: tuple[int, ...] = ()
+    version: int = RENDER_VERSION
+
+
+# A resolver maps lower-cased names to canonical usernames for the members who exist.
+MentionResolver = Callable[[set[str]], dict[str, str]]
+
+
+def _mention_rule(state: StateInline, silent: bool) -> bool:
+    pos = state.pos
+    if state.src[pos] != "@":
+        return False
+    if pos > 0 and (USERNAME_CHARS.match(state.src[pos - 1]) or state.src[pos - 1] in "./"):
+        return False
+    match = MENTION_RE.match(state.src, pos)
+    if not match:
+        return False
+    if not silent:
+        token = state.push("mention", "", 0)
+        token.content = match.group(1)
+    state.pos = match.end()
+    return True
+
+
+def _render_mention(self, tokens: list[Token], idx: int, options, env) -> str:  # noqa: ANN001
+    token = tokens[idx]
+    name = token.meta.get("username")
+    if not name:
+        return html.escape("@" + token.content)
+    return f'<a class="mention" href="/u/{html.escape(name)}">@{html.escape(name)}</a>'
+
+
+def _render_image(self, tokens: list[Token], idx: int, options, env) -> str:  # noqa: ANN001
+    # No remote images (tracking pixels, mixed content): show them as links to the picture.
+    token = tokens[idx]
+    src = html.escape(token.attrGet("src") or "")
+    alt = html.escape(token.content or "image")
+    return f'<a href="{src}">{alt}</a>'
+
+
+def _build_markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "maxNesting": 20})
+    md.enable(["table", "strikethrough", "linkify"])
+    md.inline.ruler.before("emphasis", "mention", _mention_rule)
+    md.add_render_rule("mention", _render_mention)
+    md.add_render_rule("image", _render_image)
+    md.validateLink = _validate_link  # type: ignore[method-assign]
+    return md
+
+
+def _validate_link(url: str) -> bool:
+    lowered = url.strip().lower()
+    return not lowered.startswith(("javascript:", "vbscript:", "data:", "file:"))
+
+
+_MD = _build_markdown()
+
+
+def _set_rel(attrs: dict, new: bool = False) -> dict:  # noqa: ARG001
+    href = attrs.get((None, "href"), "")
+    if href.startswith(("http:", "https:", "//")):
+        attrs[(None, "rel")] = "nofollow ugc noopener"
+    else:
+        attrs.pop((None, "rel"), None)
+    return attrs
+
+
+_CLEANER = bleach.sanitizer.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+    filters=[
+        partial(LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"}, parse_email=False)
+    ],
+)
+
+
+def render(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendered:
+    """Cook Markdown into sanitized HTML; also report mentions and quoted posts."""
+    raw = clean_text(raw)
+    env: dict = {}
+    tokens = _MD.parse(raw, env)
+    names: list[str] = []
+    quoted: list[int] = []
+    for token in _walk(tokens):
+        if token.type == "mention":
+            names.append(token.content)
+    known = resolve_mentions({n.lower() for n in names}) if (resolve_mentions and names) else {}
+    mentions: list[str] = []
+    depth = 0
+    for token in _walk(tokens):
+        if token.type == "blockquote_open":
+            depth += 1
+        elif token.type == "blockquote_close":
+            depth -= 1
+        elif token.type == "mention":
+            canonical = known.get(token.content.lower())
+            token.meta["username"] = canonical
+            if canonical and canonical not in mentions:
+                mentions.append(canonical)
+        elif token.type == "link_open" and depth > 0:
+            match = QUOTE_HREF_RE.match(token.attrGet("href") or "")
+            if match and int(match.group(1)) not in quoted:
+                quoted.append(int(match.group(1)))
+    rendered = _MD.renderer.render(tokens, _MD.options, env)
+    # Raw HTML is off, so every "<" left in the output starts a tag.
+    if rendered.count("<") > MAX_TAGS:
+        cooked = plain_html(raw)
+    else:
+        cooked = _CLEANER.clean(rendered)
+    return Rendered(html=cooked, mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
+
+
+def plain_html(raw: str) -> str:
+    """Text as paragraphs and line breaks, every character escaped: nothing in it is markup,
+    so it needs no sanitizer."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", raw.strip()) if p.strip()]
+    return "\n".join(
+        "<p>" + "<br>\n".join(html.escape(line) for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+    )
+
+
+def _walk(tokens: Iterable[Token]) -> Iterable[Token]:
+    for token in tokens:
+        if token.children:
+            # Block tokens wrap inline ones: yield the block first to keep quote depth right.
+            yield token
+            yield from _walk(token.children)
+        else:
+            yield token
+
+
+def clean_text(text: str) -> str:
+    """Normalise user text: no NUL or other control characters, Unix newlines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or ch >= " " and ch != "\x7f")
+
+
+def quote_markdown(username: str, post_id: int, raw: str) -> str:
+    """The Markdown a reply starts with when it quotes a post."""
+    body = "\n".join("> " + line if line else ">" for line in raw.strip().splitlines())
+    return f"> **@{username}** [wrote](/p/{post_id}):\n>\n{body}\n\n"
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:  # noqa: ARG002
+        if tag in {"p", "br", "li", "blockquote", "pre", "tr", "h1", "h2", "h3", "h4"}:
+            self.parts.append(" ")
+
+
+def plain_text(cooked: str) -> str:
+    """The words of cooked HTML, tags stripped (search index, excerpts, notifications)."""
+    parser = _TextExtractor()
+    parser.feed(cooked)
+    parser.close()
+    return " ".join("".join(parser.parts).split())
+
+
+def excerpt(cooked: str, length: int = 160) -> str:
+    text = plain_text(cooked)
+    if len(text) <= length:
+        return text
+    return text[: length - 1].rsplit(" ", 1)[0] + "…"
+
+
+def sanitize_inline(text: str) -> str:
+    """Escape text for a place where HTML is not expected (titles in events, etc.)."""
+    return bleach.clean(text, tags=set(), strip=True)

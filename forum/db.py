@@ -1,0 +1,100 @@
+"""Units of work: transaction() commits, then runs on_commit() callbacks; a rollback drops them."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from .extensions import db
+
+# Ids are 32-bit integers on PostgreSQL; a larger one names nothing (and must not reach the
+# database, where it overflows).
+MAX_ID = 2**31 - 1
+
+_DEPTH = "forum.tx_depth"
+_CALLBACKS = "forum.on_commit"
+
+# Set while a write transaction() is open, so SQLite begins it IMMEDIATE: writers queue on the
+# busy timeout up front instead of failing to upgrade a read lock ("database is locked").
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """Run one unit of work. Nested calls join the outermost one."""
+    session = db.session()
+    info = session.info
+    depth = info.get(_DEPTH, 0)
+    if depth:
+        info[_DEPTH] = depth + 1
+        try:
+            yield session
+        finally:
+            info[_DEPTH] = depth
+        return
+
+    if session.in_transaction():
+        # End the read transaction a request has open; the write one must begin afresh.
+        session.commit()
+    info[_DEPTH] = 1
+    info[_CALLBACKS] = []
+    token = _write_intent.set(True)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        info.pop(_CALLBACKS, None)
+        raise
+    finally:
+        _write_intent.reset(token)
+        info[_DEPTH] = 0
+    for callback in info.pop(_CALLBACKS, []):
+        callback()
+
+
+def is_valid_id(value: int | None) -> bool:
+    return value is not None and 0 < value <= MAX_ID
+
+
+def in_transaction() -> bool:
+    return bool(db.session().info.get(_DEPTH))
+
+
+def on_commit(callback: Callable[[], Any]) -> None:
+    """Run `callback` once the current transaction() has committed."""
+    info = db.session().info
+    if not info.get(_DEPTH):
+        raise RuntimeError("on_commit() called outside transaction()")
+    info[_CALLBACKS].append(callback)
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN instead of the driver's own logic.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")

@@ -1,0 +1,265 @@
+"""Domain events: frozen dataclasses that carry ids, published inside a transaction.
+
+Two kinds of subscriber:
+- `after_commit` (the default): runs once the transaction has committed; search indexing, socket
+  nudges. A failure is logged and never undoes the commit (re-raised when EVENTS_RAISE is set).
+- `in_transaction`: runs at publish time inside the producer's transaction, for rows that must
+  commit or roll back with the change itself (notifications). It only writes through the session.
+Producers publish; they never import the features that subscribe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from flask import Flask, current_app
+
+from .db import in_transaction, on_commit
+
+log = logging.getLogger(__name__)
+
+Phase = Literal["after_commit", "in_transaction"]
+E = TypeVar("E", bound="Event")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of every domain event."""
+
+
+# --- accounts -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MemberRegistered(Event):
+    user_id: int
+
+
+@dataclass(frozen=True)
+class SessionsRevoked(Event):
+    """Every session of the member ended (logout, password change, ban)."""
+
+    user_id: int
+
+
+# --- SIGs -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SigCreated(Event):
+    sig_id: int
+
+
+@dataclass(frozen=True)
+class SigChanged(Event):
+    """Name, description, language, visibility or archive state changed."""
+
+    sig_id: int
+    visibility_changed: bool = False
+
+
+@dataclass(frozen=True)
+class MemberJoinedSig(Event):
+    sig_id: int
+    user_id: int
+
+
+@dataclass(frozen=True)
+class MemberLeftSig(Event):
+    """The member left or was removed; sockets drop the SIG's rooms."""
+
+    sig_id: int
+    user_id: int
+
+
+@dataclass(frozen=True)
+class JoinRequested(Event):
+    request_id: int
+    sig_id: int
+    user_id: int
+
+
+@dataclass(frozen=True)
+class JoinRequestDecided(Event):
+    request_id: int
+    sig_id: int
+    user_id: int
+    approved: bool
+    actor_id: int
+
+
+# --- topics and posts -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class TopicCreated(Event):
+    topic_id: int
+    sig_id: int
+    post_id: int
+    author_id: int
+
+
+@dataclass(frozen=True)
+class PostCreated(Event):
+    """A post was written. `visible` is False while it waits for approval."""
+
+    post_id: int
+    topic_id: int
+    sig_id: int
+    author_id: int
+    is_first: bool = False
+    visible: bool = True
+
+
+@dataclass(frozen=True)
+class PostEdited(Event):
+    post_id: int
+    topic_id: int
+    sig_id: int
+    editor_id: int
+
+
+@dataclass(frozen=True)
+class PostVisibilityChanged(Event):
+    """A post was deleted, restored, hidden, unhidden or approved: re-read it from the database."""
+
+    post_id: int
+    topic_id: int
+    sig_id: int
+    actor_id: int
+    change: str
+
+
+@dataclass(frozen=True)
+class TopicChanged(Event):
+    """A topic was retitled, locked, pinned, deleted, restored, moved, split or merged.
+
+    `post_ids` lists posts whose topic or SIG changed (moves, splits and merges), so indexes can
+    re-read them; `old_sig_id` is set on a move.
+    """
+
+    topic_id: int
+    sig_id: int
+    actor_id: int
+    change: str
+    post_ids: tuple[int, ...] = ()
+    old_sig_id: int | None = None
+
+
+# --- notifications --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NotificationsCreated(Event):
+    """Notification rows were written; delivered live after commit."""
+
+    notification_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NotificationsRead(Event):
+    """The member read one or all notifications; other tabs update their count."""
+
+    user_id: int
+
+
+# --- moderation -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PostFlagged(Event):
+    """A member flagged a post for its SIG's sysops."""
+
+    flag_id: int
+    post_id: int
+    topic_id: int
+    sig_id: int
+    user_id: int
+
+
+@dataclass(frozen=True)
+class FlagsResolved(Event):
+    """A sysop handled a flagged post; each flagger hears the outcome (see moderation OUTCOMES)."""
+
+    post_id: int
+    sig_id: int
+    flagger_ids: tuple[int, ...]
+    outcome: str
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class MemberDisciplined(Event):
+    """A member was warned, silenced, suspended (in a SIG when sig_id is set) or banned, or one of
+    these was lifted (kind "lifted_silence", "lifted_suspension", "lifted_ban")."""
+
+    user_id: int
+    kind: str
+    actor_id: int
+    sig_id: int | None = None
+    reason: str = ""
+
+
+# --- community pulse: answers and announcements ----------------------------------------------
+@dataclass(frozen=True)
+class TopicAnswerChanged(Event):
+    """A reply was marked as the topic's answer (`post_id`), or the mark was taken off (None)."""
+
+    topic_id: int
+    sig_id: int
+    post_id: int | None
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class AnnouncementPublished(Event):
+    """A sysop posted an announcement; `sig_id` is None for a site-wide one."""
+
+    announcement_id: int
+    sig_id: int | None
+    author_id: int
+
+
+Subscriber = Callable[[Any], None]
+
+
+def _registry(app: Flask) -> dict[Phase, dict[type[Event], list[Subscriber]]]:
+    return app.extensions.setdefault(
+        "forum.events", {"after_commit": defaultdict(list), "in_transaction": defaultdict(list)}
+    )
+
+
+def subscribe(
+    app: Flask,
+    event_type: type[E],
+    fn: Callable[[E], None],
+    phase: Phase = "after_commit",
+    *,
+    first: bool = False,
+) -> None:
+    """Register `fn` for `event_type` on this app (called from a feature's init_app).
+
+    `first` puts it ahead of the subscribers already registered: for cheap, latency-sensitive
+    work (socket nudges) that should not wait behind slow work (search indexing).
+    """
+    subscribers = _registry(app)[phase][event_type]
+    if first:
+        subscribers.insert(0, fn)
+    else:
+        subscribers.append(fn)
+
+
+def publish(event: Event) -> None:
+    """Announce `event` from inside a transaction()."""
+    if not in_transaction():
+        raise RuntimeError(f"publish({type(event).__name__}) outside transaction()")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    registry = _registry(app)
+    for fn in registry["in_transaction"].get(type(event), []):
+        fn(event)
+    if registry["after_commit"].get(type(event)):
+        on_commit(lambda: dispatch(app, event))
+
+
+def dispatch(app: Flask, event: Event) -> None:
+    for fn in _registry(app)["after_commit"].get(type(event), []):
+        try:
+            fn(event)
+        except Exception:
+            log.exception("subscriber %s failed on %r", getattr(fn, "__qualname__", fn), event)
+            if app.config.get("EVENTS_RAISE"):
+                raise

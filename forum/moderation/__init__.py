@@ -1,0 +1,41 @@
+"""Moderation: flags and the queue, topic tools, member discipline, notes, the approval queue,
+the word filter and the moderation log."""
+
+from typing import Any
+
+from flask import Blueprint, Flask, url_for
+
+bp = Blueprint("moderation", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from . import views  # noqa: F401  (routes register on bp)
+    from .screening import screen_post
+
+    app.register_blueprint(bp)
+    app.extensions["forum.screen_post"] = screen_post
+    app.extensions.setdefault("forum.header_items", []).append(_queue_item)
+    app.extensions.setdefault("forum.settings_sections", []).append(
+        "moderation/_settings_standing.html"
+    )
+
+    @app.context_processor
+    def standing() -> dict[str, Any]:
+        from .queries import my_standing
+
+        return {"my_standing": my_standing}
+
+
+def _queue_item(viewer: Any) -> dict[str, Any] | None:
+    from .. import permissions
+    from .queries import queue_size
+
+    if not permissions.can_moderate_anything(viewer):
+        return None
+    return {
+        "url": url_for("moderation.queue"),
+        "label": "Mod queue",
+        "count": queue_size(viewer),
+        "css": "mod-queue",
+        "id": "mod-queue-link",
+    }

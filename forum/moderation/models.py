@@ -1,0 +1,191 @@
+"""Moderation records: the log, flags and their review, member notes and warnings, word filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+
+FLAG_REASONS = {
+    "spam": "Spam",
+    "abuse": "Abusive or harassing",
+    "off_topic": "Off-topic",
+    "other": "Something else",
+}
+
+# How a flagged post was handled; each flagger is told.
+OUTCOMES = {
+    "dismissed": "dismissed: no action was needed",
+    "hidden": "the post was hidden",
+    "deleted": "the post was deleted",
+    "warned": "the author was warned",
+    "suspended": "the author was suspended",
+}
+
+FILTER_BLOCK = "block"  # the post is refused with a message
+FILTER_QUEUE = "queue"  # the post waits for a sysop's approval
+FILTER_ACTIONS = (FILTER_BLOCK, FILTER_QUEUE)
+
+
+class ModAction(db.Model):  # type: ignore[name-defined,misc]
+    """One entry of the moderation log. Written by the services; never edited from the web."""
+
+    __tablename__ = "mod_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(32))
+    sig_id: Mapped[int | None] = mapped_column(ForeignKey("sigs.id", ondelete="SET NULL"))
+    target_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    topic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("topics.id", ondelete="SET NULL"), index=True
+    )
+    post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    details: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_mod_actions_created_at", "created_at"),
+        Index("ix_mod_actions_sig_created", "sig_id", "created_at"),
+        Index("ix_mod_actions_action_created", "action", "created_at"),
+    )
+
+
+class Flag(db.Model):  # type: ignore[name-defined,misc]
+    """A member's report that a post needs a sysop's look."""
+
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_flags_open", "resolved_at", "post_id"),)
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class PostReview(db.Model):  # type: ignore[name-defined,misc]
+    """Who is handling a flagged post right now (a claim others can see)."""
+
+    __tablename__ = "post_reviews"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    claimed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReviewNote(db.Model):  # type: ignore[name-defined,misc]
+    """A sysop's note on a flagged or pending post, for the other sysops."""
+
+    __tablename__ = "review_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemberNote(db.Model):  # type: ignore[name-defined,misc]
+    """A sysop's private note about a member; never shown to the member."""
+
+    __tablename__ = "member_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    sig_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sigs.id", ondelete="SET NULL"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_member_notes_user_created", "user_id", "created_at"),)
+
+
+class MemberWarning(db.Model):  # type: ignore[name-defined,misc]
+    """A warning a sysop gave a member: the member sees it until acknowledged (and after)."""
+
+    __tablename__ = "member_warnings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    sig_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sigs.id", ondelete="SET NULL"), index=True
+    )
+    post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_member_warnings_user_created", "user_id", "created_at"),)
+
+
+class WordFilter(db.Model):  # type: ignore[name-defined,misc]
+    """A word or phrase that blocks a post or sends it to the approval queue.
+
+    Matching is literal (case-insensitive), optionally on whole words only: never a
+    member-supplied regular expression, so neither a pattern nor a post can make it slow.
+    A filter with a SIG applies there only (its SIG sysops manage it); without one, everywhere.
+    """
+
+    __tablename__ = "word_filters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sig_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sigs.id", ondelete="CASCADE"), index=True
+    )
+    word: Mapped[str] = mapped_column(String(100))
+    whole_word: Mapped[bool] = mapped_column(Boolean, default=True)
+    action: Mapped[str] = mapped_column(String(16), default=FILTER_BLOCK)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("sig_id", "word", name="uq_word_filters_sig_word"),)
+
+
+class SigModeration(db.Model):  # type: ignore[name-defined,misc]
+    """Per-SIG overrides of the site's moderation settings."""
+
+    __tablename__ = "sig_moderation"
+
+    sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"), primary_key=True)
+    # None: use the site setting; 0: no approval queue here.
+    approval_threshold: Mapped[int | None] = mapped_column()

@@ -1,0 +1,472 @@
+"""Read models for /mod (the queue), /mod/log and a member's moderation panel.
+
+Each page loads in a fixed number of queries whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy.orm import aliased
+
+from .. import permissions
+from ..accounts.models import User
+from ..errors import NotFound
+from ..extensions import db
+from ..sigs.models import REQUEST_PENDING, JoinRequest, Membership, Sig
+from ..topics.models import POST_PENDING, Post, Topic
+from .models import Flag, MemberNote, MemberWarning, ModAction, PostReview, ReviewNote, WordFilter
+
+QUEUE_LIMIT = 50
+LOG_PER_PAGE = 50
+
+
+def _moderated(column: Any, user: permissions.Actor) -> ColumnElement[bool]:
+    ids = permissions.moderated_sig_ids(user)
+    if ids is None:
+        return true()
+    return column.in_(sorted(ids))
+
+
+@dataclass
+class NoteRow:
+    note: MemberNote | ReviewNote
+    author: str | None
+
+
+@dataclass
+class QueueItem:
+    post: Post
+    topic: Topic
+    sig: Sig
+    author: User | None
+    flags: list[tuple[Flag, str]] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    review_notes: list[NoteRow] = field(default_factory=list)
+    member_notes: list[NoteRow] = field(default_factory=list)
+
+
+@dataclass
+class ModQueue:
+    flagged: list[QueueItem]
+    pending: list[QueueItem]
+    join_requests: list[tuple[Sig, int]]
+    sigs: list[Sig]
+
+
+def mod_queue(current: Any) -> ModQueue:
+    """Flagged posts (flags grouped) and posts awaiting approval in the SIGs I moderate."""
+    viewer = permissions.actor(current)
+    permissions.require_moderate_anything(viewer)
+    in_scope = _moderated(Topic.sig_id, viewer)
+    open_flags = (
+        select(Flag.post_id, func.min(Flag.created_at).label("first"))
+        .where(Flag.resolved_at.is_(None))
+        .group_by(Flag.post_id)
+        .subquery()
+    )
+    flagged = [
+        QueueItem(post=post, topic=topic, sig=sig, author=author)
+        for post, topic, sig, author, _first in db.session.execute(
+            select(Post, Topic, Sig, User, open_flags.c.first)
+            .join(open_flags, open_flags.c.post_id == Post.id)
+            .join(Topic, Topic.id == Post.topic_id)
+            .join(Sig, Sig.id == Topic.sig_id)
+            .outerjoin(User, User.id == Post.user_id)
+            .where(in_scope)
+            .order_by(open_flags.c.first)
+            .limit(QUEUE_LIMIT)
+        )
+    ]
+    pending = [
+        QueueItem(post=post, topic=topic, sig=sig, author=author)
+        for post, topic, sig, author in db.session.execute(
+            select(Post, Topic, Sig, User)
+            .join(Topic, Topic.id == Post.topic_id)
+            .join(Sig, Sig.id == Topic.sig_id)
+            .outerjoin(User, User.id == Post.user_id)
+            .where(in_scope, Post.status == POST_PENDING, Post.deleted_at.is_(None))
+            .order_by(Post.created_at)
+            .limit(QUEUE_LIMIT)
+        )
+    ]
+    by_post = {item.post.id: item for item in flagged}
+    if by_post:
+        flagger = aliased(User)
+        for flag, name in db.session.execute(
+            select(Flag, flagger.username)
+            .join(flagger, flagger.id == Flag.user_id)
+            .where(Flag.post_id.in_(list(by_post)), Flag.resolved_at.is_(None))
+            .order_by(Flag.created_at)
+        ):
+            item = by_post[flag.post_id]
+            item.flags.append((flag, name))
+            item.reasons[flag.reason] = item.reasons.get(flag.reason, 0) + 1
+        claimer = aliased(User)
+        for review, name in db.session.execute(
+            select(PostReview, claimer.username)
+            .outerjoin(claimer, claimer.id == PostReview.claimed_by_id)
+            .where(PostReview.post_id.in_(list(by_post)))
+        ):
+            by_post[review.post_id].claimed_by = name
+            by_post[review.post_id].claimed_at = review.claimed_at
+    items = flagged + pending
+    post_ids = [item.post.id for item in items]
+    if post_ids:
+        writer = aliased(User)
+        notes: dict[int, list[NoteRow]] = defaultdict(list)
+        for note, name in db.session.execute(
+            select(ReviewNote, writer.username)
+            .outerjoin(writer, writer.id == ReviewNote.author_id)
+            .where(ReviewNote.post_id.in_(post_ids))
+            .order_by(ReviewNote.created_at)
+        ):
+            notes[note.post_id].append(NoteRow(note, name))
+        for item in items:
+            item.review_notes = notes.get(item.post.id, [])
+    author_ids = sorted({item.post.user_id for item in items if item.post.user_id})
+    member_notes = notes_for_members(author_ids)
+    for item in items:
+        item.member_notes = member_notes.get(item.post.user_id or 0, [])
+    request_rows = list(
+        db.session.execute(
+            select(Sig, func.count(JoinRequest.id))
+            .join(JoinRequest, JoinRequest.sig_id == Sig.id)
+            .where(JoinRequest.status == REQUEST_PENDING, _moderated(Sig.id, viewer))
+            .group_by(Sig.id)
+            .order_by(Sig.name)
+        )
+    )
+    sigs = list(
+        db.session.scalars(select(Sig).where(_moderated(Sig.id, viewer)).order_by(Sig.name))
+    )
+    return ModQueue(
+        flagged=flagged,
+        pending=pending,
+        join_requests=[(sig, count) for sig, count in request_rows],
+        sigs=sigs,
+    )
+
+
+def notes_for_members(user_ids: list[int], limit: int | None = None) -> dict[int, list[NoteRow]]:
+    """Private notes on these members, newest first (one query)."""
+    if not user_ids:
+        return {}
+    writer = aliased(User)
+    result: dict[int, list[NoteRow]] = defaultdict(list)
+    for note, name in db.session.execute(
+        select(MemberNote, writer.username)
+        .outerjoin(writer, writer.id == MemberNote.author_id)
+        .where(MemberNote.user_id.in_(user_ids))
+        .order_by(MemberNote.created_at.desc(), MemberNote.id.desc())
+    ):
+        if limit is None or len(result[note.user_id]) < limit:
+            result[note.user_id].append(NoteRow(note, name))
+    return result
+
+
+def queue_size(current: Any) -> int:
+    """Flagged plus pending posts waiting in the SIGs I moderate (for the header)."""
+    viewer = permissions.actor(current)
+    if not permissions.can_moderate_anything(viewer):
+        return 0
+    in_scope = _moderated(Topic.sig_id, viewer)
+    flagged = (
+        select(Flag.post_id.label("post_id"))
+        .join(Post, Post.id == Flag.post_id)
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(Flag.resolved_at.is_(None), in_scope)
+    )
+    pending = (
+        select(Post.id.label("post_id"))
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(Post.status == POST_PENDING, Post.deleted_at.is_(None), in_scope)
+    )
+    union = flagged.union(pending).subquery()
+    return int(db.session.scalar(select(func.count()).select_from(union)) or 0)
+
+
+# --- the moderation log ---------------------------------------------------------------------
+@dataclass
+class LogRow:
+    entry: ModAction
+    actor: str | None
+    member: str | None
+    sig: Sig | None
+    topic: Topic | None
+
+
+@dataclass
+class LogFilters:
+    sig: str = ""
+    actor: str = ""
+    member: str = ""
+    action: str = ""
+
+
+@dataclass
+class ModLog:
+    rows: list[LogRow]
+    page: int
+    has_next: bool
+    filters: LogFilters
+    actions: list[str]
+    sigs: list[Sig]
+    unknown: list[str] = field(default_factory=list)
+
+
+def mod_log(current: Any, filters: LogFilters, page: int = 1) -> ModLog:
+    """The moderation log, newest first: SIG sysops see their SIGs' entries, the sysop all."""
+    viewer = permissions.actor(current)
+    permissions.require_moderate_anything(viewer)
+    ids = permissions.moderated_sig_ids(viewer)
+    scope: ColumnElement[bool] = true() if ids is None else ModAction.sig_id.in_(sorted(ids))
+    conditions: list[ColumnElement[bool]] = [scope]
+    unknown: list[str] = []
+    sigs = list(
+        db.session.scalars(select(Sig).where(_moderated(Sig.id, viewer)).order_by(Sig.name))
+    )
+    if filters.sig:
+        chosen = next((s for s in sigs if s.slug == filters.sig), None)
+        if chosen is None:
+            unknown.append(f"SIG “{filters.sig}”")
+            conditions.append(ModAction.id < 0)
+        else:
+            conditions.append(ModAction.sig_id == chosen.id)
+    names = [n for n in (filters.actor, filters.member) if n]
+    found: dict[str, int] = {}
+    if names:
+        found = {
+            name.lower(): user_id
+            for user_id, name in db.session.execute(
+                select(User.id, User.username).where(
+                    func.lower(User.username).in_([n.lower() for n in names])
+                )
+            )
+        }
+    for name, column in (
+        (filters.actor, ModAction.actor_id),
+        (filters.member, ModAction.target_user_id),
+    ):
+        if name:
+            user_id = found.get(name.lower())
+            if user_id is None:
+                unknown.append(f"member “{name}”")
+                conditions.append(ModAction.id < 0)
+            else:
+                conditions.append(column == user_id)
+    if filters.action:
+        conditions.append(ModAction.action == filters.action)
+    actor_user, member_user = aliased(User), aliased(User)
+    rows = list(
+        db.session.execute(
+            select(ModAction, actor_user.username, member_user.username, Sig, Topic)
+            .outerjoin(actor_user, actor_user.id == ModAction.actor_id)
+            .outerjoin(member_user, member_user.id == ModAction.target_user_id)
+            .outerjoin(Sig, Sig.id == ModAction.sig_id)
+            .outerjoin(Topic, Topic.id == ModAction.topic_id)
+            .where(and_(*conditions))
+            .order_by(ModAction.created_at.desc(), ModAction.id.desc())
+            .limit(LOG_PER_PAGE + 1)
+            .offset((max(page, 1) - 1) * LOG_PER_PAGE)
+        )
+    )
+    return ModLog(
+        rows=[LogRow(*row) for row in rows[:LOG_PER_PAGE]],
+        page=page,
+        has_next=len(rows) > LOG_PER_PAGE,
+        filters=filters,
+        actions=ACTIONS,
+        sigs=sigs,
+        unknown=unknown,
+    )
+
+
+ACTIONS = sorted(
+    [
+        "add_member_note",
+        "add_word_filter",
+        "approve_post",
+        "auto_hide_post",
+        "ban_member",
+        "change_setting",
+        "claim_flag",
+        "delete_post",
+        "delete_topic",
+        "hide_post",
+        "lift_ban",
+        "lift_silence",
+        "lift_suspension",
+        "lock_topic",
+        "merge_topics",
+        "move_topic",
+        "pin_topic",
+        "reject_post",
+        "remove_word_filter",
+        "resolve_flags",
+        "restore_topic",
+        "set_approval_threshold",
+        "silence_member",
+        "split_topic",
+        "suspend_member",
+        "unclaim_flag",
+        "unhide_post",
+        "unlock_topic",
+        "unpin_topic",
+        "warn_member",
+        "create_sig",
+        "update_sig",
+        "archive_sig",
+        "unarchive_sig",
+        "appoint_sig_sysop",
+        "dismiss_sig_sysop",
+        "set_role",
+        "create_invite",
+    ]
+)
+
+
+# --- a member, as sysops see them -----------------------------------------------------------
+@dataclass
+class MemberPanel:
+    member: User
+    memberships: list[tuple[Membership, Sig]]
+    notes: list[NoteRow]
+    warnings: list[tuple[MemberWarning, str | None, Sig | None]]
+    recent_posts: list[tuple[Post, Topic, Sig]]
+    history: list[LogRow]
+    moderated: list[Sig]  # the member's SIGs the viewer moderates (for SIG discipline)
+    is_global: bool
+
+
+def member_panel(current: Any, username: str) -> MemberPanel:
+    """Status, memberships, notes, warnings, recent posts and log entries of one member."""
+    viewer = permissions.actor(current)
+    permissions.require_moderate_anything(viewer)
+    member = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    if member is None:
+        raise NotFound("No such member.")
+    memberships = list(
+        db.session.execute(
+            select(Membership, Sig)
+            .join(Sig, Sig.id == Membership.sig_id)
+            .where(Membership.user_id == member.id, permissions.visible_sigs_clause(viewer))
+            .order_by(Sig.name)
+        )
+    )
+    issuer = aliased(User)
+    warnings = list(
+        db.session.execute(
+            select(MemberWarning, issuer.username, Sig)
+            .outerjoin(issuer, issuer.id == MemberWarning.actor_id)
+            .outerjoin(Sig, Sig.id == MemberWarning.sig_id)
+            .where(MemberWarning.user_id == member.id)
+            .order_by(MemberWarning.created_at.desc())
+            .limit(50)
+        )
+    )
+    recent = list(
+        db.session.execute(
+            select(Post, Topic, Sig)
+            .join(Topic, Topic.id == Post.topic_id)
+            .join(Sig, Sig.id == Topic.sig_id)
+            .where(Post.user_id == member.id, permissions.readable_sigs_clause(viewer))
+            .order_by(Post.created_at.desc())
+            .limit(20)
+        )
+    )
+    ids = permissions.moderated_sig_ids(viewer)
+    actor_user, member_user = aliased(User), aliased(User)
+    scope: ColumnElement[bool] = true() if ids is None else ModAction.sig_id.in_(sorted(ids))
+    history = [
+        LogRow(*row)
+        for row in db.session.execute(
+            select(ModAction, actor_user.username, member_user.username, Sig, Topic)
+            .outerjoin(actor_user, actor_user.id == ModAction.actor_id)
+            .outerjoin(member_user, member_user.id == ModAction.target_user_id)
+            .outerjoin(Sig, Sig.id == ModAction.sig_id)
+            .outerjoin(Topic, Topic.id == ModAction.topic_id)
+            .where(ModAction.target_user_id == member.id, scope)
+            .order_by(ModAction.created_at.desc(), ModAction.id.desc())
+            .limit(50)
+        )
+    ]
+    moderated = [sig for _m, sig in memberships if ids is None or sig.id in ids]
+    return MemberPanel(
+        member=member,
+        memberships=memberships,
+        notes=notes_for_members([member.id]).get(member.id, []),
+        warnings=warnings,
+        recent_posts=recent,
+        history=history,
+        moderated=moderated,
+        is_global=ids is None,
+    )
+
+
+def my_standing(
+    current: Any,
+) -> tuple[list[tuple[MemberWarning, Sig | None]], list[tuple[Membership, Sig]]]:
+    """A member's own warnings and SIG suspensions (for /settings)."""
+    viewer = permissions.actor(current)
+    if viewer is None:
+        return [], []
+    warnings = list(
+        db.session.execute(
+            select(MemberWarning, Sig)
+            .outerjoin(Sig, Sig.id == MemberWarning.sig_id)
+            .where(MemberWarning.user_id == viewer.id)
+            .order_by(MemberWarning.created_at.desc())
+            .limit(20)
+        )
+    )
+    suspensions = [
+        (m, sig)
+        for m, sig in db.session.execute(
+            select(Membership, Sig)
+            .join(Sig, Sig.id == Membership.sig_id)
+            .where(Membership.user_id == viewer.id, Membership.suspended_until.is_not(None))
+        )
+        if m.is_suspended()
+    ]
+    return warnings, suspensions
+
+
+def word_filters(current: Any) -> list[tuple[WordFilter, Sig | None]]:
+    """The word filters the viewer manages: site-wide ones for the sysop, its SIGs' ones."""
+    viewer = permissions.actor(current)
+    permissions.require_moderate_anything(viewer)
+    ids = permissions.moderated_sig_ids(viewer)
+    scope: ColumnElement[bool] = true() if ids is None else WordFilter.sig_id.in_(sorted(ids))
+    return [
+        (entry, sig)
+        for entry, sig in db.session.execute(
+            select(WordFilter, Sig)
+            .outerjoin(Sig, Sig.id == WordFilter.sig_id)
+            .where(scope)
+            .order_by(WordFilter.sig_id.is_not(None), Sig.name, WordFilter.word)
+        )
+    ]
+
+
+def approval_thresholds(current: Any) -> list[tuple[Sig, int | None]]:
+    """The SIGs I moderate with their own approval threshold (None: the site's)."""
+    from .models import SigModeration
+
+    viewer = permissions.actor(current)
+    permissions.require_moderate_anything(viewer)
+    return [
+        (sig, threshold)
+        for sig, threshold in db.session.execute(
+            select(Sig, SigModeration.approval_threshold)
+            .outerjoin(SigModeration, SigModeration.sig_id == Sig.id)
+            .where(_moderated(Sig.id, viewer), Sig.archived_at.is_(None))
+            .order_by(Sig.name)
+        )
+    ]

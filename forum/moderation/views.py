@@ -1,0 +1,522 @@
+"""Moderation pages: /mod (the queue), /mod/log, member panels, flags and topic tools."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from .. import permissions
+from ..accounts.models import User
+from ..accounts.views import safe_next
+from ..admin import settings as site_settings
+from ..errors import Forbidden, ForumError, Invalid, NotFound
+from ..extensions import db
+from ..sigs.models import Sig
+from ..timeutil import utcnow
+from ..topics.models import Post, Topic
+from ..web import flash_outcome, form_error, viewer
+from . import bp, queries, services
+from .forms import (
+    ActionForm,
+    BanForm,
+    FlagForm,
+    LiftForm,
+    MergeForm,
+    MoveForm,
+    NoteForm,
+    ReasonForm,
+    ResolveForm,
+    SilenceForm,
+    SplitForm,
+    SuspendForm,
+    WarnForm,
+    WordFilterForm,
+)
+
+
+def _back(default: str) -> str:
+    return safe_next(request.form.get("next")) or default
+
+
+def _run(action: Callable[[], Any], success: str, default: str) -> Any:
+    """Call a service for a button, then go back where the member came from (a same-site path)."""
+    flash_outcome(action, success)
+    return redirect(_back(default))
+
+
+def _post_url(post_id: int) -> str:
+    return url_for("topics.permalink", post_id=post_id)
+
+
+def _topic_url(topic_id: int) -> str:
+    return url_for("topics.show", topic_id=topic_id)
+
+
+def _until(days: int | None) -> Any:
+    return utcnow() + timedelta(days=days) if days else None
+
+
+def _page_arg() -> int:
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 0 < int(page) < 100_000:
+        abort(404)
+    return int(page)
+
+
+# --- the queue and the log ------------------------------------------------------------------
+@bp.route("/mod")
+def queue() -> Any:
+    data = queries.mod_queue(current_user)
+    return render_template(
+        "moderation/queue.html",
+        queue=data,
+        resolve=ResolveForm(),
+        note=NoteForm(),
+        reason=ReasonForm(),
+        action=ActionForm(),
+    )
+
+
+@bp.route("/mod/log")
+def log() -> Any:
+    filters = queries.LogFilters(
+        sig=request.args.get("sig", "").strip()[:64],
+        actor=request.args.get("actor", "").strip()[:32],
+        member=request.args.get("member", "").strip()[:32],
+        action=request.args.get("action", "").strip()[:32],
+    )
+    data = queries.mod_log(current_user, filters, _page_arg())
+    return render_template("moderation/log.html", log=data)
+
+
+# --- flags ----------------------------------------------------------------------------------
+@bp.route("/p/<int:post_id>/flag", methods=["GET", "POST"])
+def flag(post_id: int) -> Any:
+    post = permissions.get_post_for(viewer(), post_id)
+    topic = db.session.get(Topic, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id) if topic else None
+    assert topic is not None and sig is not None
+    permissions.require_flag_post(viewer(), post, topic, sig)
+    form = FlagForm()
+    if form.validate_on_submit():
+        try:
+            services.flag_post(viewer(), post.id, form.reason.data, form.note.data or "")
+        except (NotFound, Forbidden):
+            raise
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            flash("Thank you. The sysops will look at this post.", "success")
+            return redirect(_post_url(post.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("moderation/flag.html", form=form, post=post, topic=topic), status
+
+
+@bp.route("/mod/posts/<int:post_id>/resolve", methods=["POST"])
+def resolve(post_id: int) -> Any:
+    form = ResolveForm()
+    if not form.validate():
+        services.moderated_post(viewer(), post_id)
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(_back(url_for("moderation.queue")))
+    return _run(
+        lambda: services.resolve_flags(
+            viewer(), post_id, form.outcome.data, form.reason.data or "", _until(form.days.data)
+        ),
+        "Handled; the flaggers will be told.",
+        url_for("moderation.queue"),
+    )
+
+
+@bp.route("/mod/posts/<int:post_id>/claim", methods=["POST"])
+def claim(post_id: int) -> Any:
+    return _run(
+        lambda: services.claim_flag(viewer(), post_id),
+        "You are handling this post.",
+        url_for("moderation.queue"),
+    )
+
+
+@bp.route("/mod/posts/<int:post_id>/unclaim", methods=["POST"])
+def unclaim(post_id: int) -> Any:
+    return _run(
+        lambda: services.unclaim_flag(viewer(), post_id),
+        "Released.",
+        url_for("moderation.queue"),
+    )
+
+
+@bp.route("/mod/posts/<int:post_id>/note", methods=["POST"])
+def review_note(post_id: int) -> Any:
+    form = NoteForm()
+    return _run(
+        lambda: services.add_review_note(viewer(), post_id, form.body.data or ""),
+        "Note added.",
+        url_for("moderation.queue"),
+    )
+
+
+# --- post tools -----------------------------------------------------------------------------
+@bp.route("/mod/posts/<int:post_id>/hide", methods=["POST"])
+def hide(post_id: int) -> Any:
+    form = ReasonForm()
+    return _run(
+        lambda: services.hide_post(viewer(), post_id, form.reason.data or ""),
+        "The post is hidden.",
+        _post_url(post_id),
+    )
+
+
+@bp.route("/mod/posts/<int:post_id>/unhide", methods=["POST"])
+def unhide(post_id: int) -> Any:
+    return _run(
+        lambda: services.unhide_post(viewer(), post_id),
+        "The post is shown again.",
+        _post_url(post_id),
+    )
+
+
+@bp.route("/mod/posts/<int:post_id>/approve", methods=["POST"])
+def approve(post_id: int) -> Any:
+    return _run(
+        lambda: services.approve_post(viewer(), post_id),
+        "Approved.",
+        url_for("moderation.queue"),
+    )
+
+
+@bp.route("/mod/posts/<int:post_id>/reject", methods=["POST"])
+def reject(post_id: int) -> Any:
+    form = ReasonForm()
+    return _run(
+        lambda: services.reject_post(viewer(), post_id, form.reason.data or ""),
+        "Rejected.",
+        url_for("moderation.queue"),
+    )
+
+
+# --- topic tools ----------------------------------------------------------------------------
+TOPIC_BUTTONS: dict[str, tuple[Callable[..., Any], str]] = {
+    "lock": (services.lock_topic, "The topic is locked."),
+    "unlock": (services.unlock_topic, "The topic is unlocked."),
+    "pin": (services.pin_topic, "The topic is pinned."),
+    "unpin": (services.unpin_topic, "The topic is unpinned."),
+    "delete": (services.delete_topic, "The topic is deleted."),
+    "restore": (services.restore_topic, "The topic is restored."),
+}
+
+
+def topic_button(topic_id: int, verb: str) -> Any:
+    fn, message = TOPIC_BUTTONS[verb]
+    form = ReasonForm()
+    if verb in ("lock", "delete"):
+        return _run(
+            lambda: fn(viewer(), topic_id, form.reason.data or ""), message, _topic_url(topic_id)
+        )
+    return _run(lambda: fn(viewer(), topic_id), message, _topic_url(topic_id))
+
+
+for _verb in TOPIC_BUTTONS:
+    bp.add_url_rule(
+        f"/mod/topics/<int:topic_id>/{_verb}",
+        endpoint=f"topic_{_verb}",
+        view_func=topic_button,
+        defaults={"verb": _verb},
+        methods=["POST"],
+    )
+
+
+def _sig_choices() -> list[SelectChoice]:
+    ids = permissions.moderated_sig_ids(viewer())
+    query = db.select(Sig).where(Sig.archived_at.is_(None)).order_by(Sig.name)
+    if ids is not None:
+        query = query.where(Sig.id.in_(sorted(ids)))
+    sigs = list(db.session.scalars(query))
+    return [SelectChoice(s.id, s.name) for s in sigs]
+
+
+@bp.route("/mod/topics/<int:topic_id>/move", methods=["GET", "POST"])
+def move(topic_id: int) -> Any:
+    topic, sig = services.moderated_topic(viewer(), topic_id)
+    form = MoveForm()
+    form.sig.choices = [c for c in _sig_choices() if c.value != sig.id]
+    if form.validate_on_submit():
+        try:
+            services.move_topic(viewer(), topic.id, form.sig.data, form.reason.data or "")
+        except (NotFound, Forbidden):
+            raise
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            flash("The topic is moved.", "success")
+            return redirect(_topic_url(topic.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("moderation/move.html", form=form, topic=topic, sig=sig), status
+
+
+@bp.route("/mod/topics/<int:topic_id>/split", methods=["GET", "POST"])
+def split(topic_id: int) -> Any:
+    topic, sig = services.moderated_topic(viewer(), topic_id)
+    form = SplitForm()
+    form.sig.choices = _sig_choices()
+    if request.method == "GET":
+        form.sig.data = sig.id
+    chosen = [int(v) for v in request.form.getlist("posts") if v.isdigit()]
+    if form.validate_on_submit():
+        try:
+            new = services.split_topic(
+                viewer(), topic.id, chosen, form.title.data, form.sig.data, form.reason.data or ""
+            )
+        except (NotFound, Forbidden):
+            raise
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            flash(f"Split {len(chosen)} post(s) into a new topic.", "success")
+            return redirect(_topic_url(new.id))
+    posts = list(
+        db.session.scalars(
+            db.select(Post).where(Post.topic_id == topic.id, Post.number > 1).order_by(Post.number)
+        )
+    )
+    status = 400 if form.errors or form.form_errors else 200
+    return (
+        render_template(
+            "moderation/split.html",
+            form=form,
+            topic=topic,
+            sig=sig,
+            posts=posts,
+            chosen=set(chosen),
+        ),
+        status,
+    )
+
+
+TOPIC_REF = re.compile(r"(?:^|/t/)(\d{1,12})(?:\D|$)")
+
+
+@bp.route("/mod/topics/<int:topic_id>/merge", methods=["GET", "POST"])
+def merge(topic_id: int) -> Any:
+    topic, sig = services.moderated_topic(viewer(), topic_id)
+    form = MergeForm()
+    if form.validate_on_submit():
+        match = TOPIC_REF.search(form.target.data.strip())
+        try:
+            if match is None:
+                raise Invalid("target", "Enter the other topic's number or paste its address.")
+            target = services.merge_topics(
+                viewer(), topic.id, int(match.group(1)), form.reason.data or ""
+            )
+        except Forbidden:
+            raise
+        except NotFound as exc:
+            form_error(form, Invalid("target", exc.message))
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            flash("The topics are merged.", "success")
+            return redirect(_topic_url(target.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("moderation/merge.html", form=form, topic=topic, sig=sig), status
+
+
+# --- members --------------------------------------------------------------------------------
+def _member_forms(panel: queries.MemberPanel) -> dict[str, Any]:
+    sig_choices = [SelectChoice(s.id, s.name) for s in panel.moderated]
+    warn, suspend = WarnForm(prefix="warn"), SuspendForm(prefix="suspend")
+    if panel.is_global:
+        sig_choices = [SelectChoice(0, "Site-wide"), *sig_choices]
+    warn.sig.choices = sig_choices
+    suspend.sig.choices = sig_choices
+    return {
+        "note": NoteForm(prefix="note"),
+        "warn": warn,
+        "suspend": suspend,
+        "silence": SilenceForm(prefix="silence"),
+        "ban": BanForm(prefix="ban"),
+        "lift": LiftForm(prefix="lift"),
+    }
+
+
+@bp.route("/mod/u/<username>")
+def member(username: str) -> Any:
+    panel = queries.member_panel(current_user, username)
+    return render_template("moderation/member.html", panel=panel, forms=_member_forms(panel))
+
+
+def _member_id(username: str) -> int:
+    permissions.require_moderate_anything(viewer())
+    user_id = db.session.scalar(
+        db.select(User.id).where(db.func.lower(User.username) == username.lower())
+    )
+    if user_id is None:
+        raise NotFound("No such member.")
+    return int(user_id)
+
+
+def _member_action(username: str, form: Any, call: Callable[[int], Any], success: str) -> Any:
+    user_id = _member_id(username)
+    page = url_for("moderation.member", username=username)
+    if not form.validate_on_submit():
+        flash(
+            " ".join(e for errors in form.errors.values() for e in errors) or "Try again.", "error"
+        )
+        return redirect(page)
+    return _run(lambda: call(user_id), success, page)
+
+
+def _sig_arg(value: int | None) -> int | None:
+    return value or None
+
+
+@bp.route("/mod/u/<username>/note", methods=["POST"])
+def member_note(username: str) -> Any:
+    form = NoteForm(prefix="note")
+    return _member_action(
+        username,
+        form,
+        lambda uid: services.add_member_note(viewer(), uid, form.body.data),
+        "Note added.",
+    )
+
+
+@bp.route("/mod/u/<username>/warn", methods=["POST"])
+def warn(username: str) -> Any:
+    form = WarnForm(prefix="warn")
+    return _member_action(
+        username,
+        form,
+        lambda uid: services.warn_member(viewer(), uid, form.reason.data, _sig_arg(form.sig.data)),
+        "Warned; the member will see it.",
+    )
+
+
+@bp.route("/mod/u/<username>/suspend", methods=["POST"])
+def suspend(username: str) -> Any:
+    form = SuspendForm(prefix="suspend")
+    return _member_action(
+        username,
+        form,
+        lambda uid: services.suspend_member(
+            viewer(), uid, _until(form.days.data), form.reason.data, _sig_arg(form.sig.data)
+        ),
+        "Suspended.",
+    )
+
+
+@bp.route("/mod/u/<username>/silence", methods=["POST"])
+def silence(username: str) -> Any:
+    form = SilenceForm(prefix="silence")
+    return _member_action(
+        username,
+        form,
+        lambda uid: services.silence_member(
+            viewer(), uid, _until(form.days.data), form.reason.data
+        ),
+        "Silenced.",
+    )
+
+
+@bp.route("/mod/u/<username>/ban", methods=["POST"])
+def ban(username: str) -> Any:
+    form = BanForm(prefix="ban")
+    return _member_action(
+        username,
+        form,
+        lambda uid: services.ban_member(viewer(), uid, form.reason.data),
+        "Banned; every session of the member has ended.",
+    )
+
+
+@bp.route("/mod/u/<username>/lift", methods=["POST"])
+def lift(username: str) -> Any:
+    form = LiftForm(prefix="lift")
+
+    def call(uid: int) -> Any:
+        reason = form.reason.data or ""
+        if form.kind.data == "silence":
+            return services.lift_silence(viewer(), uid, reason)
+        if form.kind.data == "ban":
+            return services.lift_ban(viewer(), uid, reason)
+        return services.lift_suspension(viewer(), uid, _sig_arg(form.sig.data), reason)
+
+    return _member_action(username, form, call, "Lifted.")
+
+
+# --- word filters ---------------------------------------------------------------------------
+@bp.route("/mod/filters", methods=["GET", "POST"])
+def filters() -> Any:
+    rows = queries.word_filters(current_user)
+    form = WordFilterForm()
+    choices = _sig_choices()
+    if permissions.is_global_sysop(viewer()):
+        choices = [SelectChoice(0, "Everywhere"), *choices]
+    form.sig.choices = choices
+    if form.validate_on_submit():
+        try:
+            services.add_word_filter(
+                viewer(),
+                form.word.data,
+                form.action.data,
+                form.whole_word.data,
+                _sig_arg(form.sig.data),
+            )
+        except (NotFound, Forbidden):
+            raise
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            flash("Added to the word filter.", "success")
+            return redirect(url_for("moderation.filters"))
+    status = 400 if form.errors or form.form_errors else 200
+    return (
+        render_template(
+            "moderation/filters.html",
+            rows=rows,
+            form=form,
+            action=ActionForm(),
+            thresholds=queries.approval_thresholds(current_user),
+            site_threshold=site_settings.get("approval_threshold"),
+        ),
+        status,
+    )
+
+
+@bp.route("/mod/sigs/<int:sig_id>/approval", methods=["POST"])
+def approval_threshold(sig_id: int) -> Any:
+    raw = (request.form.get("threshold") or "").strip()
+    if raw and not raw.isdigit():
+        services.moderated_sig(viewer(), sig_id)
+        flash("Enter a whole number, or leave it empty for the site's setting.", "error")
+        return redirect(url_for("moderation.filters"))
+    return _run(
+        lambda: services.set_sig_approval_threshold(viewer(), sig_id, int(raw) if raw else None),
+        "Saved.",
+        url_for("moderation.filters"),
+    )
+
+
+@bp.route("/mod/filters/<int:filter_id>/delete", methods=["POST"])
+def remove_filter(filter_id: int) -> Any:
+    return _run(
+        lambda: services.remove_word_filter(viewer(), filter_id),
+        "Removed from the word filter.",
+        url_for("moderation.filters"),
+    )
+
+
+# --- the member's own standing --------------------------------------------------------------
+@bp.route("/settings/warnings/read", methods=["POST"])
+def acknowledge() -> Any:
+    if viewer() is None:
+        raise Forbidden("Log in first.")
+    services.acknowledge_warnings(viewer())
+    flash("Thank you for reading.", "info")
+    return redirect(url_for("accounts.settings"))

@@ -1,0 +1,62 @@
+"""Subscribers: turn other features' events into notification rows, in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .. import events
+from . import services
+
+
+def on_post_created(event: events.PostCreated) -> None:
+    if event.visible:
+        services.notify_post(event.post_id)
+    services.watch_after_posting(event.author_id, event.topic_id)
+
+
+def on_post_visibility_changed(event: events.PostVisibilityChanged) -> None:
+    if event.change == "approved":
+        # A post that waited for approval notifies nobody until now.
+        services.notify_post(event.post_id)
+    elif event.change in ("hidden", "deleted"):
+        services.notify_post_outcome(event.post_id, event.actor_id, event.change)
+
+
+def on_join_requested(event: events.JoinRequested) -> None:
+    services.notify_join_request(event.request_id, event.sig_id, event.user_id)
+
+
+def on_join_request_decided(event: events.JoinRequestDecided) -> None:
+    services.notify_join_decided(
+        event.request_id, event.sig_id, event.user_id, event.approved, event.actor_id
+    )
+
+
+def on_flags_resolved(event: Any) -> None:
+    services.notify_flaggers(
+        event.post_id, event.sig_id, event.flagger_ids, event.outcome, event.actor_id
+    )
+
+
+def on_member_disciplined(event: Any) -> None:
+    services.notify_discipline(
+        event.user_id, event.kind, event.actor_id, event.sig_id, event.reason
+    )
+
+
+def init_app(app: Flask) -> None:
+    sub = events.subscribe
+    sub(app, events.PostCreated, on_post_created, phase="in_transaction")
+    sub(app, events.PostVisibilityChanged, on_post_visibility_changed, phase="in_transaction")
+    sub(app, events.JoinRequested, on_join_requested, phase="in_transaction")
+    sub(app, events.JoinRequestDecided, on_join_request_decided, phase="in_transaction")
+    # Moderation's events, when that feature is installed.
+    for name, fn in (
+        ("FlagsResolved", on_flags_resolved),
+        ("MemberDisciplined", on_member_disciplined),
+    ):
+        event_type = getattr(events, name, None)
+        if event_type is not None:
+            sub(app, event_type, fn, phase="in_transaction")

@@ -1,0 +1,355 @@
+"""Notification verbs: write notifications for what happened, mark them read, set watch levels.
+
+The `notify_*` functions run inside the transaction of the change that causes them (subscribed
+with phase="in_transaction" in handlers.py), so a post and its notifications commit together.
+Every recipient is checked against forum.permissions: nobody hears of a post they cannot read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .. import content, events, permissions
+from ..accounts.models import User
+from ..accounts.services import resolve_usernames, update_preferences
+from ..db import transaction
+from ..errors import Invalid, NotFound
+from ..extensions import db
+from ..permissions import Actor
+from ..sigs.models import ROLE_SYSOP, Membership, Sig
+from ..timeutil import utcnow
+from ..topics.models import Post, Topic
+from . import kinds
+from .models import LEVELS, MUTED, NORMAL, WATCHING, Notification, SigWatch, TopicWatch
+
+# The member preference that makes starting or replying to a topic watch it.
+PREF_WATCH_POSTED = "watch_topics_i_post_in"
+
+
+def watches_posted_topics(user: User) -> bool:
+    return bool((user.preferences or {}).get(PREF_WATCH_POSTED, True))
+
+
+# --- writing notifications (inside the causing transaction) ---------------------------------
+def _add(rows: list[Notification]) -> list[Notification]:
+    """Insert the rows and announce them once the transaction commits."""
+    if not rows:
+        return rows
+    session = db.session
+    session.add_all(rows)
+    session.flush()
+    events.publish(events.NotificationsCreated(notification_ids=tuple(r.id for r in rows)))
+    return rows
+
+
+def _readers(user_ids: Iterable[int], post: Post, topic: Topic, sig: Sig) -> dict[int, User]:
+    """The members among `user_ids` who may read this post (two queries for any number)."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    users = list(db.session.scalars(select(User).where(User.id.in_(ids))))
+    permissions.load_memberships(users)
+    return {
+        u.id: u for u in users if not u.is_banned and permissions.can_view_post(u, post, topic, sig)
+    }
+
+
+def _levels(user_ids: set[int] | None, topic: Topic) -> dict[int, str]:
+    """Each member's effective level for this topic: the topic's own, else the SIG's."""
+    tw = select(TopicWatch.user_id, TopicWatch.level).where(TopicWatch.topic_id == topic.id)
+    sw = select(SigWatch.user_id, SigWatch.level).where(SigWatch.sig_id == topic.sig_id)
+    if user_ids is not None:
+        tw = tw.where(TopicWatch.user_id.in_(user_ids))
+        sw = sw.where(SigWatch.user_id.in_(user_ids))
+    levels = dict(db.session.execute(sw).all())
+    levels.update(dict(db.session.execute(tw).all()))
+    return levels
+
+
+def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
+    """Who should hear about this post and why: one kind per member, the strongest cause."""
+    causes: dict[int, list[kinds.Kind]] = {}
+
+    def add(user_id: int | None, kind: kinds.Kind) -> None:
+        if user_id is not None:
+            causes.setdefault(user_id, []).append(kind)
+
+    cooked = content.render(post.body_raw, resolve_usernames)
+    if cooked.mentions:
+        lowered = [name.lower() for name in cooked.mentions]
+        for uid in db.session.scalars(
+            select(User.id).where(func.lower(User.username).in_(lowered))
+        ):
+            add(uid, kinds.MENTION)
+    quoted = [pid for pid in cooked.quoted_post_ids if pid != post.id]
+    if quoted:
+        for uid in db.session.scalars(select(Post.user_id).where(Post.id.in_(quoted))):
+            add(uid, kinds.QUOTE)
+    if post.reply_to_post_id:
+        add(
+            db.session.scalar(select(Post.user_id).where(Post.id == post.reply_to_post_id)),
+            kinds.REPLY,
+        )
+    if post.number > 1:
+        add(topic.user_id, kinds.REPLY)
+
+    levels = _levels(None, topic)
+    for uid, level in levels.items():
+        if level == WATCHING:
+            add(uid, kinds.NEW_TOPIC if post.number == 1 else kinds.WATCHED)
+
+    result: dict[int, kinds.Kind] = {}
+    for uid, found in causes.items():
+        if uid == post.user_id or levels.get(uid, NORMAL) == MUTED:
+            continue
+        result[uid] = min(found, key=lambda k: k.priority)
+    return result
+
+
+def notify_post(post_id: int) -> list[Notification]:
+    """Notify everyone a newly visible post concerns (called inside the post's transaction)."""
+    post = db.session.get(Post, post_id)
+    if post is None or not post.is_public:
+        return []
+    topic = db.session.get(Topic, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id) if topic else None
+    if topic is None or sig is None or topic.is_deleted:
+        return []
+    causes = post_causes(post, topic)
+    if not causes:
+        return []
+    # An approved post may have been announced before (approve, hide, approve): once is enough.
+    already = set(
+        db.session.scalars(
+            select(Notification.user_id).where(
+                Notification.post_id == post.id,
+                Notification.kind.in_([k.name for k in kinds.POST_KINDS]),
+            )
+        )
+    )
+    readers = _readers(set(causes) - already, post, topic, sig)
+    now = utcnow()
+    rows = [
+        Notification(
+            user_id=uid,
+            kind=causes[uid].name,
+            actor_id=post.user_id,
+            sig_id=sig.id,
+            topic_id=topic.id,
+            post_id=post.id,
+            data={},
+            created_at=now,
+        )
+        for uid in sorted(readers)
+    ]
+    return _add(rows)
+
+
+def watch_after_posting(user_id: int, topic_id: int) -> None:
+    """Members watch the topics they start or reply to, unless they turned that off."""
+    user = db.session.get(User, user_id)
+    if user is None or not watches_posted_topics(user):
+        return
+    _upsert_watch(TopicWatch, user_id, "topic_id", topic_id, WATCHING, only_if_missing=True)
+
+
+def notify_post_outcome(post_id: int, actor_id: int, change: str) -> list[Notification]:
+    """Tell an author a sysop hid or deleted their post."""
+    kind = {"hidden": kinds.POST_HIDDEN, "deleted": kinds.POST_DELETED}.get(change)
+    post = db.session.get(Post, post_id)
+    if kind is None or post is None or post.user_id is None or post.user_id == actor_id:
+        return []
+    topic = db.session.get(Topic, post.topic_id)
+    assert topic is not None
+    data: dict[str, Any] = {}
+    if change == "hidden" and post.hide_reason:
+        data["reason"] = content.clean_text(post.hide_reason)[:300]
+    return _add(
+        [
+            Notification(
+                user_id=post.user_id,
+                kind=kind.name,
+                actor_id=actor_id,
+                sig_id=topic.sig_id,
+                topic_id=topic.id,
+                post_id=post.id,
+                data=data,
+            )
+        ]
+    )
+
+
+def notify_flaggers(
+    post_id: int, sig_id: int, flagger_ids: Iterable[int], outcome: str, actor_id: int
+) -> list[Notification]:
+    """Tell each member who flagged a post how a sysop handled it."""
+    post = db.session.get(Post, post_id)
+    topic_id = post.topic_id if post else None
+    rows = [
+        Notification(
+            user_id=uid,
+            kind=kinds.FLAG_RESOLVED.name,
+            actor_id=actor_id,
+            sig_id=sig_id,
+            topic_id=topic_id,
+            post_id=None,  # the post itself may be gone from the flagger's view
+            data={"outcome": outcome},
+        )
+        for uid in sorted(set(flagger_ids))
+        if uid != actor_id
+    ]
+    return _add(rows)
+
+
+def notify_discipline(
+    user_id: int, discipline: str, actor_id: int, sig_id: int | None, reason: str
+) -> list[Notification]:
+    """Tell a member they were warned, silenced, suspended or banned, or that it was lifted."""
+    data = {"discipline": discipline}
+    if reason:
+        data["reason"] = content.clean_text(reason)[:300]
+    return _add(
+        [
+            Notification(
+                user_id=user_id,
+                kind=kinds.DISCIPLINE.name,
+                actor_id=actor_id,
+                sig_id=sig_id,
+                data=data,
+            )
+        ]
+    )
+
+
+def notify_join_request(request_id: int, sig_id: int, user_id: int) -> list[Notification]:
+    """Tell a private SIG's sysops (or, when it has none, the global sysops) about a request."""
+    sysops = set(
+        db.session.scalars(
+            select(Membership.user_id).where(
+                Membership.sig_id == sig_id, Membership.role == ROLE_SYSOP
+            )
+        )
+    )
+    if not sysops:
+        sysops = set(db.session.scalars(select(User.id).where(User.role == "sysop")))
+    rows = [
+        Notification(
+            user_id=uid,
+            kind=kinds.JOIN_REQUEST.name,
+            actor_id=user_id,
+            sig_id=sig_id,
+            data={"request_id": request_id},
+        )
+        for uid in sorted(sysops - {user_id})
+    ]
+    return _add(rows)
+
+
+def notify_join_decided(
+    request_id: int, sig_id: int, user_id: int, approved: bool, actor_id: int
+) -> list[Notification]:
+    return _add(
+        [
+            Notification(
+                user_id=user_id,
+                kind=kinds.JOIN_DECIDED.name,
+                actor_id=actor_id,
+                sig_id=sig_id,
+                data={"request_id": request_id, "approved": approved},
+            )
+        ]
+    )
+
+
+# --- the member's own verbs -----------------------------------------------------------------
+def _require_member(user: Actor) -> User:
+    if user is None:
+        raise Invalid(None, "Log in first.")
+    return user
+
+
+def mark_read(user: Actor, notification_id: int) -> Notification:
+    member = _require_member(user)
+    with transaction() as session:
+        row = session.get(Notification, notification_id) if notification_id > 0 else None
+        if row is None or row.user_id != member.id:
+            raise NotFound("No such notification.")
+        if row.read_at is None:
+            row.read_at = utcnow()
+            events.publish(events.NotificationsRead(user_id=member.id))
+    return row
+
+
+def mark_all_read(user: Actor) -> int:
+    member = _require_member(user)
+    with transaction() as session:
+        result = session.execute(
+            update(Notification)
+            .where(Notification.user_id == member.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        )
+        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if count:
+            events.publish(events.NotificationsRead(user_id=member.id))
+    return count
+
+
+def _upsert_watch(
+    model: type[TopicWatch] | type[SigWatch],
+    user_id: int,
+    key: str,
+    key_id: int,
+    level: str,
+    *,
+    only_if_missing: bool = False,
+) -> None:
+    session = db.session
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    stmt = insert(model).values(user_id=user_id, level=level, updated_at=now, **{key: key_id})
+    index = [model.user_id, getattr(model, key)]
+    if only_if_missing:
+        stmt = stmt.on_conflict_do_nothing(index_elements=index)
+    else:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=index, set_={"level": level, "updated_at": now}
+        )
+    session.execute(stmt)
+
+
+def _check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise Invalid("level", "Choose watching, tracking, normal or muted.")
+    return level
+
+
+def set_topic_level(user: Actor, topic_id: int, level: str) -> Topic:
+    """Choose how much this member hears about one topic."""
+    member = _require_member(user)
+    level = _check_level(level)
+    topic = permissions.get_topic_for(member, topic_id)
+    with transaction():
+        _upsert_watch(TopicWatch, member.id, "topic_id", topic.id, level)
+    return topic
+
+
+def set_sig_level(user: Actor, sig_id: int, level: str) -> Sig:
+    """Choose how much this member hears about every topic of a SIG."""
+    member = _require_member(user)
+    level = _check_level(level)
+    sig = permissions.get_sig_by_id_for(member, sig_id)
+    permissions.require_read_sig(member, sig)
+    with transaction():
+        _upsert_watch(SigWatch, member.id, "sig_id", sig.id, level)
+    return sig
+
+
+def set_watch_preference(user: Actor, watch_posted: bool) -> User:
+    member = _require_member(user)
+    return update_preferences(member, **{PREF_WATCH_POSTED: bool(watch_posted)})

@@ -1,0 +1,118 @@
+"""Notification pages: the center, mark read, watch levels, preferences. Thin wrappers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .. import permissions
+from ..errors import ForumError
+from ..web import viewer
+from . import bp, queries, services
+from .forms import ActionForm, PreferencesForm, WatchForm
+
+
+def _page_arg() -> int:
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 0 < int(page) < 100_000:
+        abort(404)
+    return int(page)
+
+
+@bp.route("/notifications")
+@login_required
+def index() -> Any:
+    page = queries.notifications_page(current_user, _page_arg())
+    return render_template("notifications/index.html", page=page, action=ActionForm())
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@login_required
+def mark_read(notification_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.mark_read(viewer(), notification_id)
+    return redirect(url_for("notifications.index", page=request.args.get("page") or None))
+
+
+@bp.route("/notifications/read", methods=["POST"])
+@login_required
+def mark_all_read() -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    count = services.mark_all_read(viewer())
+    flash(f"Marked {count} notification{'s' if count != 1 else ''} as read.", "info")
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/t/<int:topic_id>/watch", methods=["POST"])
+@login_required
+def watch_topic(topic_id: int) -> Any:
+    topic = permissions.get_topic_for(viewer(), topic_id)
+    form = WatchForm()
+    if not form.validate_on_submit():
+        flash("Choose watching, tracking, normal or muted.", "error")
+    else:
+        try:
+            services.set_topic_level(viewer(), topic.id, form.level.data)
+        except ForumError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"You are now {form.level.data} this topic.", "success")
+    return redirect(url_for("topics.show", topic_id=topic.id, slug=topic.slug))
+
+
+@bp.route("/s/<slug>/watch", methods=["POST"])
+@login_required
+def watch_sig(slug: str) -> Any:
+    sig = permissions.get_sig_for(viewer(), slug)
+    form = WatchForm()
+    if not form.validate_on_submit():
+        flash("Choose watching, tracking, normal or muted.", "error")
+    else:
+        try:
+            services.set_sig_level(viewer(), sig.id, form.level.data)
+        except ForumError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"You are now {form.level.data} {sig.name}.", "success")
+    return redirect(url_for("sigs.show", slug=sig.slug))
+
+
+@bp.route("/notifications/preferences", methods=["POST"])
+@login_required
+def preferences() -> Any:
+    form = PreferencesForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.set_watch_preference(viewer(), bool(form.watch_posted.data))
+    flash("Your notification preferences are saved.", "success")
+    return redirect(url_for("accounts.settings"))
+
+
+def init_templates(app: Flask) -> None:
+    """Helpers for the watch menus the topic and SIG pages include."""
+
+    def topic_watch_form(topic: Any) -> WatchForm:
+        form = WatchForm(formdata=None)
+        form.level.data = queries.topic_level(current_user, topic)
+        return form
+
+    def sig_watch_form(sig: Any) -> WatchForm:
+        form = WatchForm(formdata=None)
+        form.level.data = queries.sig_level(current_user, sig.id)
+        return form
+
+    def notification_preferences() -> PreferencesForm:
+        form = PreferencesForm(formdata=None)
+        user = viewer()
+        form.watch_posted.data = user is not None and services.watches_posted_topics(user)
+        return form
+
+    app.jinja_env.globals.update(
+        topic_watch_form=topic_watch_form,
+        sig_watch_form=sig_watch_form,
+        notification_preferences=notification_preferences,
+    )

@@ -1,0 +1,14 @@
+"""Operations: health and readiness probes, request logs, proxy headers, backups, serving."""
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("ops", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from . import cli, proxy, requestlog, views  # noqa: F401  (routes register on bp)
+
+    app.register_blueprint(bp)
+    requestlog.init_app(app)
+    proxy.init_app(app)
+    cli.init_app(app)

@@ -1,0 +1,40 @@
+"""gunicorn settings for the forum (`gunicorn -c python:forum.ops.gunicorn_conf wsgi:app`).
+
+Environment: FORUM_BIND (default 127.0.0.1:8000), FORUM_WORKERS (default 1; keep 1 unless every
+client uses the WebSocket transport only, see docs/deployment.md), FORUM_THREADS (default 64;
+each open WebSocket holds one).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from forum import ROOT
+
+wsgi_app = "wsgi:app"
+chdir = str(ROOT)
+bind = os.environ.get("FORUM_BIND", "127.0.0.1:8000").split(",")
+worker_class = "gthread"
+workers = int(os.environ.get("FORUM_WORKERS", "1"))
+threads = int(os.environ.get("FORUM_THREADS", "64"))
+# gthread's timeout is the worker's heartbeat, not a per-request limit: open sockets are fine.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# The forum writes its own one-line-per-request log (forum.ops.requestlog).
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("FORUM_LOG_LEVEL", "info")
+# Let gunicorn set the URL scheme from X-Forwarded-Proto only when nginx (loopback) sends it.
+forwarded_allow_ips = os.environ.get("FORUM_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+proc_name = "forum"
+# Several instances run side by side (one per port): no shared control socket in $HOME.
+control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    """Refuse to start with development settings, even when gunicorn is run by hand."""
+    from forum.ops.serve import refuse_if_unfit
+
+    refuse_if_unfit()

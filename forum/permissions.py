@@ -1,0 +1,458 @@
+"""The gatekeeper: every "may this member …" question in the forum is answered here.
+
+Pages, the API, search, feeds and sockets all ask these functions, so a rule changes in one place.
+Conventions: `can_*` answer a bool; `require_*` raise Forbidden; `get_*_for` load by id and raise
+NotFound when the thing does not exist *or* the actor may not know it exists (a private SIG is a
+404 to outsiders everywhere); `*_clause` give SQL filters for listings. A guest is `None`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, true
+
+from .accounts.models import User
+from .db import is_valid_id
+from .errors import Forbidden, NotFound
+from .extensions import db
+from .sigs.models import PRIVATE, PUBLIC, Membership, Sig
+from .timeutil import utcnow
+from .topics.models import POST_VISIBLE, Post, Topic
+
+Actor = User | None
+
+_CACHE = "_forum_memberships"
+
+
+def actor(user: Any) -> Actor:
+    """Turn Flask-Login's current_user (maybe anonymous) into a User or None."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user  # type: ignore[no-any-return]
+
+
+# --- memberships (loaded once per member per request) ---------------------------------------
+def memberships(user: Actor) -> dict[int, Membership]:
+    if user is None:
+        return {}
+    cached = user.__dict__.get(_CACHE)
+    if cached is None:
+        rows = db.session.scalars(select(Membership).where(Membership.user_id == user.id))
+        cached = {m.sig_id: m for m in rows}
+        user.__dict__[_CACHE] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def load_memberships(users: list[User]) -> None:
+    """Load the memberships of many members in one query (notifying every watcher of a post)."""
+    pending = [u for u in users if _CACHE not in u.__dict__]
+    if not pending:
+        return
+    found: dict[int, dict[int, Membership]] = {u.id: {} for u in pending}
+    rows = db.session.scalars(
+        select(Membership).where(Membership.user_id.in_([u.id for u in pending]))
+    )
+    for m in rows:
+        found[m.user_id][m.sig_id] = m
+    for u in pending:
+        u.__dict__[_CACHE] = found[u.id]
+
+
+def forget_memberships(user: Actor) -> None:
+    """Drop the cached memberships after a join, leave or role change."""
+    if user is not None:
+        user.__dict__.pop(_CACHE, None)
+
+
+def membership(user: Actor, sig: Sig | int) -> Membership | None:
+    sig_id = sig if isinstance(sig, int) else sig.id
+    return memberships(user).get(sig_id)
+
+
+# --- roles ----------------------------------------------------------------------------------
+def is_global_sysop(user: Actor) -> bool:
+    return user is not None and user.is_global_sysop and not user.is_banned
+
+
+def is_member(user: Actor, sig: Sig | int) -> bool:
+    return membership(user, sig) is not None
+
+
+def is_sig_sysop(user: Actor, sig: Sig | int) -> bool:
+    """Moderates this SIG: its own sysops, and the global sysop everywhere."""
+    if is_global_sysop(user):
+        return True
+    m = membership(user, sig)
+    return m is not None and m.is_sysop and not (user is not None and user.is_banned)
+
+
+def moderated_sig_ids(user: Actor) -> set[int] | None:
+    """The SIGs this member moderates; None means all of them (the global sysop)."""
+    if is_global_sysop(user):
+        return None
+    if user is None or user.is_banned:
+        return set()
+    return {sig_id for sig_id, m in memberships(user).items() if m.is_sysop}
+
+
+def can_moderate_anything(user: Actor) -> bool:
+    ids = moderated_sig_ids(user)
+    return ids is None or bool(ids)
+
+
+# --- SIGs -----------------------------------------------------------------------------------
+def can_see_sig(user: Actor, sig: Sig) -> bool:
+    """Whether the SIG exists for this member at all (listed, its name shown)."""
+    return sig.visibility != PRIVATE or is_member(user, sig) or is_global_sysop(user)
+
+
+def can_read_sig(user: Actor, sig: Sig) -> bool:
+    if sig.visibility == PUBLIC:
+        return True
+    return is_member(user, sig) or is_global_sysop(user)
+
+
+def require_read_sig(user: Actor, sig: Sig) -> None:
+    if not can_see_sig(user, sig):
+        raise NotFound()
+    if not can_read_sig(user, sig):
+        raise Forbidden("This SIG is for its members only. Join it to read its topics.")
+
+
+def can_join_sig(user: Actor, sig: Sig) -> bool:
+    """Join at once (public and members-only SIGs); private SIGs take a request instead."""
+    return (
+        user is not None
+        and not user.is_banned
+        and not sig.is_archived
+        and sig.visibility != PRIVATE
+        and not is_member(user, sig)
+    )
+
+
+def joins_by_request(sig: Sig) -> bool:
+    return sig.visibility == PRIVATE
+
+
+def visible_sigs_clause(user: Actor) -> ColumnElement[bool]:
+    """SQL filter on Sig: the SIGs listed to this member."""
+    if is_global_sysop(user):
+        return true()
+    member_ids = list(memberships(user))
+    if member_ids:
+        return or_(Sig.visibility != PRIVATE, Sig.id.in_(member_ids))
+    return Sig.visibility != PRIVATE
+
+
+def readable_sigs_clause(user: Actor) -> ColumnElement[bool]:
+    """SQL filter on Sig: the SIGs whose topics this member may read."""
+    if is_global_sysop(user):
+        return true()
+    member_ids = list(memberships(user))
+    if member_ids:
+        return or_(Sig.visibility == PUBLIC, Sig.id.in_(member_ids))
+    return Sig.visibility == PUBLIC
+
+
+def readable_sig_ids(user: Actor) -> set[int] | None:
+    """Ids of the SIGs this member may read; None means every SIG (the global sysop)."""
+    if is_global_sysop(user):
+        return None
+    ids = set(db.session.scalars(select(Sig.id).where(Sig.visibility == PUBLIC)))
+    ids.update(memberships(user))
+    return ids
+
+
+def get_sig_for(user: Actor, slug: str) -> Sig:
+    sig = db.session.scalar(select(Sig).where(Sig.slug == slug))
+    if sig is None or not can_see_sig(user, sig):
+        raise NotFound("No such SIG.")
+    return sig
+
+
+def get_sig_by_id_for(user: Actor, sig_id: int) -> Sig:
+    sig = db.session.get(Sig, sig_id) if is_valid_id(sig_id) else None
+    if sig is None or not can_see_sig(user, sig):
+        raise NotFound("No such SIG.")
+    return sig
+
+
+def require_sig_sysop(user: Actor, sig: Sig) -> None:
+    if not can_see_sig(user, sig):
+        raise NotFound()
+    if not is_sig_sysop(user, sig):
+        raise Forbidden("Only this SIG's sysops may do that.")
+
+
+def require_global_sysop(user: Actor) -> None:
+    if not is_global_sysop(user):
+        raise Forbidden("Only the sysop may do that.")
+
+
+# --- standing: who may write ----------------------------------------------------------------
+def standing_problem(
+    user: Actor, sig: Sig | None = None, now: datetime | None = None
+) -> str | None:
+    """Why this member may not write (in this SIG), or None when nothing bars it."""
+    if user is None:
+        return "Log in to post."
+    now = now or utcnow()
+    if user.is_banned:
+        return f"Your account is banned: {user.ban_reason or 'no reason given'}."
+    if user.is_suspended(now):
+        return (
+            f"Your account is suspended until {user.suspended_until:%Y-%m-%d %H:%M} UTC: "
+            f"{user.suspension_reason or 'no reason given'}."
+        )
+    if user.is_silenced(now):
+        return (
+            f"You are silenced until {user.silenced_until:%Y-%m-%d %H:%M} UTC: "
+            f"{user.silence_reason or 'no reason given'}."
+        )
+    if sig is not None:
+        m = membership(user, sig)
+        if m is not None and m.is_suspended(now):
+            return (
+                f"You are suspended in {sig.name} until {m.suspended_until:%Y-%m-%d %H:%M} UTC: "
+                f"{m.suspension_reason or 'no reason given'}."
+            )
+    return None
+
+
+def write_problem(user: Actor, sig: Sig) -> str | None:
+    """Why this member may not post in this SIG, or None."""
+    problem = standing_problem(user, sig)
+    if problem:
+        return problem
+    if sig.is_archived:
+        return "This SIG is archived: it can be read but not written to."
+    if not is_member(user, sig) and not is_global_sysop(user):
+        return "Join this SIG to post in it."
+    return None
+
+
+def require_write(user: Actor, sig: Sig) -> None:
+    problem = write_problem(user, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
+# --- topics and posts -----------------------------------------------------------------------
+def can_view_topic(user: Actor, topic: Topic, sig: Sig) -> bool:
+    if not can_read_sig(user, sig):
+        return False
+    return not topic.is_deleted or is_sig_sysop(user, sig)
+
+
+def get_topic_for(user: Actor, topic_id: int) -> Topic:
+    """Load a topic with its SIG; NotFound when missing or invisible, Forbidden for members-only."""
+    if not is_valid_id(topic_id):
+        raise NotFound("No such topic.")
+    topic = db.session.get(Topic, topic_id)
+    if topic is None:
+        raise NotFound("No such topic.")
+    sig = db.session.get(Sig, topic.sig_id)
+    assert sig is not None
+    if not can_see_sig(user, sig) or (topic.is_deleted and not is_sig_sysop(user, sig)):
+        raise NotFound("No such topic.")
+    require_read_sig(user, sig)
+    return topic
+
+
+def reply_problem(user: Actor, topic: Topic, sig: Sig) -> str | None:
+    problem = write_problem(user, sig)
+    if problem:
+        return problem
+    if topic.is_deleted:
+        return "This topic was deleted."
+    if topic.is_locked and not is_sig_sysop(user, sig):
+        return "This topic is locked: no new replies."
+    return None
+
+
+def require_reply(user: Actor, topic: Topic, sig: Sig) -> None:
+    problem = reply_problem(user, topic, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
+def can_view_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
+    if not can_view_topic(user, topic, sig):
+        return False
+    if post.is_public or is_sig_sysop(user, sig):
+        return True
+    # Authors see their own posts that wait for approval or were hidden, with a notice.
+    return user is not None and post.user_id == user.id and not post.is_deleted
+
+
+def visible_posts_clause(user: Actor, sig: Sig) -> ColumnElement[bool]:
+    """SQL filter on Post for a topic page in this SIG."""
+    if is_sig_sysop(user, sig):
+        return true()
+    public = and_(Post.status == POST_VISIBLE, Post.deleted_at.is_(None), Post.hidden_at.is_(None))
+    if user is None:
+        return public
+    return or_(public, and_(Post.user_id == user.id, Post.deleted_at.is_(None)))
+
+
+def public_posts_clause() -> ColumnElement[bool]:
+    """SQL filter on Post: what every reader of the SIG sees (search, feeds, counters)."""
+    return and_(Post.status == POST_VISIBLE, Post.deleted_at.is_(None), Post.hidden_at.is_(None))
+
+
+def get_post_for(user: Actor, post_id: int) -> Post:
+    if not is_valid_id(post_id):
+        raise NotFound("No such post.")
+    post = db.session.get(Post, post_id)
+    if post is None:
+        raise NotFound("No such post.")
+    topic = get_topic_for(user, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id)
+    assert sig is not None
+    if not can_view_post(user, post, topic, sig):
+        raise NotFound("No such post.")
+    return post
+
+
+def can_edit_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
+    if user is None or post.is_deleted:
+        return False
+    if is_sig_sysop(user, sig):
+        return True
+    return post.user_id == user.id and reply_problem(user, topic, sig) is None
+
+
+def require_edit_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> None:
+    if can_edit_post(user, post, topic, sig):
+        return
+    own = user is not None and post.user_id == user.id and not post.is_deleted
+    raise Forbidden((own and reply_problem(user, topic, sig)) or "You may not edit this post.")
+
+
+def can_delete_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
+    if user is None or post.is_deleted:
+        return False
+    if is_sig_sysop(user, sig):
+        return True
+    return post.user_id == user.id and standing_problem(user, sig) is None
+
+
+def can_see_history(user: Actor, sig: Sig) -> bool:
+    return is_sig_sysop(user, sig)
+
+
+# --- moderation -----------------------------------------------------------------------------
+def require_moderate_anything(user: Actor) -> None:
+    """For /mod and /mod/log: SIG sysops and the global sysop. Guests should log in first."""
+    if not can_moderate_anything(user):
+        raise Forbidden("Only sysops may see this page.")
+
+
+def flag_problem(user: Actor, post: Post, topic: Topic, sig: Sig) -> str | None:
+    """Why this member may not flag this post, or None."""
+    if user is None:
+        return "Log in to flag a post."
+    if user.is_banned:
+        return "Your account is banned."
+    if not can_view_post(user, post, topic, sig):
+        return "No such post."
+    if not post.is_public:
+        return "This post is not shown to members; there is nothing to flag."
+    if post.user_id == user.id:
+        return "You cannot flag your own post; edit or delete it instead."
+    return None
+
+
+def can_flag_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
+    return flag_problem(user, post, topic, sig) is None
+
+
+def require_flag_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> None:
+    problem = flag_problem(user, post, topic, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
+def discipline_problem(user: Actor, target: User, sig: Sig | None = None) -> str | None:
+    """Why `user` may not warn, silence, suspend or ban `target` (in `sig`, or site-wide)."""
+    if user is None:
+        return "Log in first."
+    if sig is None and not is_global_sysop(user):
+        return "Only the sysop may act on a member site-wide."
+    if sig is not None and not is_sig_sysop(user, sig):
+        return "Only this SIG's sysops may do that."
+    if target.id == user.id:
+        return "You cannot discipline yourself."
+    if target.is_global_sysop:
+        return "The sysop cannot be disciplined."
+    if sig is not None and not is_global_sysop(user):
+        m = membership(target, sig)
+        if m is not None and m.is_sysop:
+            return "Only the sysop may discipline a SIG sysop."
+    return None
+
+
+def require_discipline(user: Actor, target: User, sig: Sig | None = None) -> None:
+    if sig is not None and not can_see_sig(user, sig):
+        raise NotFound("No such SIG.")
+    problem = discipline_problem(user, target, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
+def can_see_member_notes(user: Actor) -> bool:
+    """Private notes on members: every sysop reads them; members never see them."""
+    return can_moderate_anything(user)
+
+
+def can_manage_filters(user: Actor, sig: Sig | None) -> bool:
+    """Site-wide word filters belong to the global sysop; a SIG's filters to its sysops too."""
+    return is_global_sysop(user) if sig is None else is_sig_sysop(user, sig)
+
+
+# --- community pulse: the dashboard, answers, announcements ---------------------------------
+def can_view_pulse(user: Actor, sig: Sig | None) -> bool:
+    """The whole-site dashboard is the global sysop's; a SIG's belongs to its sysops too."""
+    if sig is None:
+        return is_global_sysop(user)
+    return is_sig_sysop(user, sig)
+
+
+def require_pulse(user: Actor, sig: Sig | None) -> None:
+    """A dashboard is a 404 to everyone who may not see it (its existence is not advertised)."""
+    if not can_view_pulse(user, sig):
+        raise NotFound()
+
+
+def can_set_support(user: Actor, sig: Sig) -> bool:
+    return is_sig_sysop(user, sig)
+
+
+def can_mark_answer(user: Actor, topic: Topic, sig: Sig, post: Post | None = None) -> bool:
+    """In a support SIG the topic's author or a sysop picks the answer: a public reply by
+    someone other than the author (a topic answered only by its author is not answered)."""
+    if user is None or not sig.is_support or topic.is_deleted:
+        return False
+    if standing_problem(user, sig) is not None:
+        return False
+    if not (is_sig_sysop(user, sig) or (topic.user_id is not None and topic.user_id == user.id)):
+        return False
+    if post is None:
+        return True
+    return (
+        post.topic_id == topic.id
+        and post.number > 1
+        and post.is_public
+        and (topic.user_id is None or post.user_id != topic.user_id)
+    )
+
+
+def can_announce(user: Actor, sig: Sig | None) -> bool:
+    """The global sysop announces site-wide and anywhere; SIG sysops in their own SIGs."""
+    if user is None or standing_problem(user) is not None:
+        return False
+    if sig is None:
+        return is_global_sysop(user)
+    return is_sig_sysop(user, sig) and not sig.is_archived

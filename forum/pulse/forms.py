@@ -1,0 +1,53 @@
+"""Dashboard forms: the date range picker (a GET form) and sysop buttons."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, SelectField
+from wtforms.validators import Optional
+
+from .buckets import MAX_DAYS, DateRange, preset_range
+
+RANGE_CHOICES = {
+    "7": "Last 7 days",
+    "30": "Last 30 days",
+    "90": "Last 90 days",
+    "custom": "Custom",
+}
+
+
+class RangeForm(FlaskForm):
+    """?range=7|30|90|custom&start=YYYY-MM-DD&end=YYYY-MM-DD; read from the query string."""
+
+    class Meta:
+        csrf = False  # a GET form that changes nothing
+
+    range = SelectField("Range", choices=RANGE_CHOICES, default="30")
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+
+    def to_range(self, today: date, zone: str) -> DateRange:
+        """The chosen range; falls back to the last 30 days and records why on the form."""
+        choice = self.range.data if self.range.data in RANGE_CHOICES else "30"
+        if choice != "custom":
+            return preset_range(choice, today, zone)
+        start, end = self.start.data, self.end.data
+        if not self.validate() or start is None or end is None:
+            self.form_errors.append("Give both dates of a custom range as YYYY-MM-DD.")
+        elif start > end:
+            self.form_errors.append("The first day must not be after the last.")
+        elif (end - start).days + 1 > MAX_DAYS:
+            self.form_errors.append(f"Choose at most {MAX_DAYS} days.")
+        elif end > today + timedelta(days=1):
+            self.form_errors.append("The range cannot end in the future.")
+        else:
+            return DateRange(start, end, zone, "custom")
+        return preset_range("30", today, zone)
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state: only CSRF and an optional value."""
+
+    value = HiddenField()

@@ -1,0 +1,633 @@
+"""The dashboard's read model: every figure from aggregate SQL, in a fixed number of queries.
+
+Counting rules, the same everywhere:
+- a post counts when readers can see it: approved, not deleted, not hidden, in a live topic;
+- a topic counts when it is not deleted and its first post counts;
+- a reply is a counted post other than the first, by someone other than the topic's author;
+- a topic is answered when it has a reply; in a support SIG, when a reply is marked as the answer;
+- the first reply "by a sysop" is by a sysop of the topic's SIG or the global sysop.
+Days, weeks and months are the viewer's local ones (User.timezone); everything is stored in UTC.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select
+from sqlalchemy.orm import aliased
+
+from .. import permissions
+from ..accounts.models import ROLE_SYSOP as SITE_SYSOP
+from ..accounts.models import User
+from ..extensions import db
+from ..moderation.models import Flag
+from ..sigs.models import ROLE_SYSOP, Membership, Sig
+from ..timeutil import utcnow
+from ..topics.models import POST_VISIBLE, Post, Topic
+from . import buckets
+from .buckets import DAY, MONTH, WEEK, DateRange
+from .models import MemberVisit
+
+QUEUE_LIMIT = 50
+TOP_LIMIT = 10
+ANSWER_WINDOW = timedelta(hours=24)
+
+
+# --- result shapes --------------------------------------------------------------------------
+@dataclass
+class Series:
+    """One table of figures; `chart` names the numeric columns drawn against the first one."""
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    chart: list[int] = field(default_factory=list)
+    # Per row: (endpoint, url_for arguments) of the page the row is about.
+    links: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    note: str = ""
+
+    def chart_data(self) -> dict[str, Any]:
+        return {
+            "labels": [str(row[0]) for row in self.rows],
+            "series": [
+                {"label": self.columns[i], "values": [row[i] for row in self.rows]}
+                for i in self.chart
+            ],
+        }
+
+
+@dataclass
+class Figure:
+    label: str
+    value: str
+    raw: float | int | None
+
+
+@dataclass
+class Dashboard:
+    sig: Sig | None
+    range: DateRange
+    figures: list[Figure]
+    series: list[Series]
+
+    def get(self, key: str) -> Series:
+        return next(s for s in self.series if s.key == key)
+
+
+# --- shared SQL pieces ----------------------------------------------------------------------
+def public_post(post: Any = Post) -> Any:
+    return and_(post.status == POST_VISIBLE, post.deleted_at.is_(None), post.hidden_at.is_(None))
+
+
+def _by_other(post: Any, topic: Any = Topic) -> Any:
+    """A post by someone other than the topic's author (removed accounts count as others)."""
+    return func.coalesce(post.user_id, -1) != func.coalesce(topic.user_id, -2)
+
+
+def _replies(post: Any, topic: Any = Topic) -> Any:
+    return and_(
+        post.topic_id == topic.id, post.number > 1, public_post(post), _by_other(post, topic)
+    )
+
+
+def _live_topic(topic: Any = Topic) -> Any:
+    """Not deleted, and its first post counts."""
+    first = aliased(Post)
+    return and_(
+        topic.deleted_at.is_(None),
+        exists().where(first.id == topic.first_post_id, public_post(first)),
+    )
+
+
+def _answered(topic: Any = Topic, sig: Any = Sig) -> Any:
+    """Answered: a marked answer in support SIGs, any reply by another member elsewhere."""
+    reply = aliased(Post)
+    answer = aliased(Post)
+    marked = exists().where(
+        answer.id == topic.answer_post_id, public_post(answer), _by_other(answer, topic)
+    )
+    replied = exists().where(_replies(reply, topic))
+    return case((sig.is_support, marked), else_=replied)
+
+
+def answered_in(sig: Sig) -> Any:
+    """SQL filter on Topic for one SIG's topic list: the topic is answered."""
+    if sig.is_support:
+        answer = aliased(Post)
+        return exists().where(
+            answer.id == Topic.answer_post_id, public_post(answer), _by_other(answer)
+        )
+    reply = aliased(Post)
+    return exists().where(_replies(reply))
+
+
+class Scope:
+    """What one dashboard counts: the whole site, or one SIG."""
+
+    def __init__(self, sig: Sig | None, rng: DateRange) -> None:
+        self.sig = sig
+        self.range = rng
+        self.zone = rng.zone
+
+    def topics(self, query: Select[Any], topic: Any = Topic) -> Select[Any]:
+        if self.sig is not None:
+            query = query.where(topic.sig_id == self.sig.id)
+        return query
+
+    def in_range(self, column: Any) -> Any:
+        return and_(column >= self.range.utc_start, column < self.range.utc_end)
+
+
+# --- series ---------------------------------------------------------------------------------
+def _members(scope: Scope) -> list[Series]:
+    """Members in total at the end of each day, new per day and per week (two queries)."""
+    if scope.sig is None:
+        joined, counted = User.created_at, User.id
+        base = select(func.count(counted))
+    else:
+        joined, counted = Membership.joined_at, Membership.id
+        base = select(func.count(counted)).where(Membership.sig_id == scope.sig.id)
+    day_of = buckets.bucket(joined, DAY, scope.zone)
+    before = db.session.scalar(base.where(joined < scope.range.utc_start)) or 0
+    rows = db.session.execute(
+        base.with_only_columns(day_of, func.count(counted))
+        .where(scope.in_range(joined))
+        .group_by(day_of)
+    )
+    new = {buckets.as_date(day): n for day, n in rows}
+    daily, total = [], before
+    for day in scope.range.days:
+        total += new.get(day, 0)
+        daily.append([day.isoformat(), new.get(day, 0), total])
+    weekly: dict[date, int] = {}
+    for day in scope.range.days:
+        week = buckets.bucket_start(day, WEEK)
+        weekly[week] = weekly.get(week, 0) + new.get(day, 0)
+    return [
+        Series(
+            "members",
+            "Members per day",
+            ["Day", "New members", "Members in total"],
+            daily,
+            chart=[1, 2],
+            note="Members who joined" + (" this SIG" if scope.sig else "") + ".",
+        ),
+        Series(
+            "members-weekly",
+            "New members per week",
+            ["Week of", "New members"],
+            [[w.isoformat(), n] for w, n in weekly.items()],
+            chart=[1],
+            note="Weeks start on Monday; the first and last may be cut by the range.",
+        ),
+    ]
+
+
+def _activity(scope: Scope) -> list[Series]:
+    """Topics and posts per day (two queries)."""
+    day_of_topic = buckets.bucket(Topic.created_at, DAY, scope.zone)
+    topics_q = scope.topics(
+        select(day_of_topic, func.count(Topic.id))
+        .where(scope.in_range(Topic.created_at), _live_topic())
+        .group_by(day_of_topic)
+    )
+    day_of_post = buckets.bucket(Post.created_at, DAY, scope.zone)
+    posts_q = scope.topics(
+        select(day_of_post, func.count(Post.id))
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(scope.in_range(Post.created_at), public_post(), Topic.deleted_at.is_(None))
+        .group_by(day_of_post)
+    )
+    topics = {buckets.as_date(d): n for d, n in db.session.execute(topics_q)}
+    posts = {buckets.as_date(d): n for d, n in db.session.execute(posts_q)}
+    rows = [[d.isoformat(), topics.get(d, 0), posts.get(d, 0)] for d in scope.range.days]
+    return [
+        Series("activity", "Topics and posts per day", ["Day", "Topics", "Posts"], rows, [1, 2])
+    ]
+
+
+def _active(scope: Scope) -> list[Series]:
+    """Distinct members who posted, and who visited, per day, week and month (six queries)."""
+    result = []
+    titles = {DAY: ("active-daily", "Day"), WEEK: ("active-weekly", "Week of")}
+    titles[MONTH] = ("active-monthly", "Month")
+    for unit in (DAY, WEEK, MONTH):
+        posted_bucket = buckets.bucket(Post.created_at, unit, scope.zone)
+        posted_q = scope.topics(
+            select(posted_bucket, func.count(distinct(Post.user_id)))
+            .join(Topic, Topic.id == Post.topic_id)
+            .where(scope.in_range(Post.created_at), public_post(), Topic.deleted_at.is_(None))
+            .group_by(posted_bucket)
+        )
+        visit_bucket = buckets.bucket(MemberVisit.first_seen_at, unit, scope.zone)
+        visited_q = (
+            select(visit_bucket, func.count(distinct(MemberVisit.user_id)))
+            .where(scope.in_range(MemberVisit.first_seen_at))
+            .group_by(visit_bucket)
+        )
+        if scope.sig is not None:
+            visited_q = visited_q.where(
+                exists().where(
+                    Membership.user_id == MemberVisit.user_id, Membership.sig_id == scope.sig.id
+                )
+            )
+        posted = {buckets.as_date(b): n for b, n in db.session.execute(posted_q)}
+        visited = {buckets.as_date(b): n for b, n in db.session.execute(visited_q)}
+        key, first = titles[unit]
+        rows = [
+            [_bucket_label(b, unit), posted.get(b, 0), visited.get(b, 0)]
+            for b in scope.range.buckets(unit)
+        ]
+        result.append(
+            Series(
+                key,
+                f"Active members per {unit}",
+                [first, "Posted", "Visited"],
+                rows,
+                chart=[1, 2],
+                note=(
+                    "Visited: members"
+                    + (" of this SIG" if scope.sig else "")
+                    + " who opened any page of the forum. Only days inside the range count."
+                ),
+            )
+        )
+    return result
+
+
+def _bucket_label(start: date, unit: str) -> str:
+    return start.strftime("%Y-%m") if unit == MONTH else start.isoformat()
+
+
+@dataclass
+class _TopicTimes:
+    created_at: datetime
+    first_reply: datetime | None
+    first_sysop_reply: datetime | None
+    answered_at: datetime | None  # the reply that answers it (marked answer in support SIGs)
+    is_support: bool
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile (the median is the usual middle value)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    if share == 0.5:
+        return float(statistics.median(ordered))
+    rank = max(1, math.ceil(share * len(ordered)))
+    return float(ordered[rank - 1])
+
+
+def _response(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
+    """Time to first reply and to the first sysop reply, answered within 24 hours (one query)."""
+    reply = aliased(Post)
+    sysop_reply = aliased(Post)
+    answer = aliased(Post)
+    sysop_membership = aliased(Membership)
+    sysop_user = aliased(User)
+    first_reply = select(func.min(reply.created_at)).where(_replies(reply)).scalar_subquery()
+    first_sysop_reply = (
+        select(func.min(sysop_reply.created_at))
+        .where(
+            _replies(sysop_reply),
+            or_(
+                exists().where(
+                    sysop_membership.sig_id == Topic.sig_id,
+                    sysop_membership.user_id == sysop_reply.user_id,
+                    sysop_membership.role == ROLE_SYSOP,
+                ),
+                exists().where(sysop_user.id == sysop_reply.user_id, sysop_user.role == SITE_SYSOP),
+            ),
+        )
+        .scalar_subquery()
+    )
+    answered_at = (
+        select(answer.created_at)
+        .where(answer.id == Topic.answer_post_id, public_post(answer), _by_other(answer))
+        .scalar_subquery()
+    )
+    query = scope.topics(
+        select(
+            Topic.created_at,
+            first_reply.label("first_reply"),
+            first_sysop_reply.label("first_sysop_reply"),
+            answered_at.label("answered_at"),
+            Sig.is_support,
+        )
+        .join(Sig, Sig.id == Topic.sig_id)
+        .where(scope.in_range(Topic.created_at), _live_topic())
+    )
+    times = [
+        _TopicTimes(
+            created_at=row.created_at,
+            first_reply=row.first_reply,
+            first_sysop_reply=row.first_sysop_reply,
+            answered_at=row.answered_at if row.is_support else row.first_reply,
+            is_support=bool(row.is_support),
+        )
+        for row in db.session.execute(query)
+    ]
+    to_reply = [(t.first_reply - t.created_at).total_seconds() for t in times if t.first_reply]
+    to_sysop = [
+        (t.first_sysop_reply - t.created_at).total_seconds() for t in times if t.first_sysop_reply
+    ]
+    # Topics younger than 24 hours have not had their chance yet: they are left out.
+    due = [t for t in times if now - t.created_at >= ANSWER_WINDOW]
+    in_time = [t for t in due if t.answered_at and t.answered_at - t.created_at <= ANSWER_WINDOW]
+    support = [t for t in times if t.is_support]
+    to_answer = [(t.answered_at - t.created_at).total_seconds() for t in support if t.answered_at]
+    share = (len(in_time) / len(due)) if due else None
+    figures = [
+        Figure("Topics started", f"{len(times):,}", len(times)),
+        Figure("Topics with a reply", f"{len(to_reply):,}", len(to_reply)),
+        _duration_figure("Median time to first reply", percentile(to_reply, 0.5)),
+        _duration_figure("90th percentile time to first reply", percentile(to_reply, 0.9)),
+        _duration_figure("Median time to first sysop reply", percentile(to_sysop, 0.5)),
+        _duration_figure("90th percentile time to first sysop reply", percentile(to_sysop, 0.9)),
+        Figure(
+            "Answered within 24 hours",
+            "—" if share is None else f"{share:.0%} ({len(in_time)} of {len(due)})",
+            None if share is None else round(share, 4),
+        ),
+    ]
+    if support:
+        figures.append(
+            Figure(
+                "Support topics with a marked answer",
+                f"{len(to_answer)} of {len(support)}",
+                len(to_answer),
+            )
+        )
+        figures.append(_duration_figure("Median time to the answer", percentile(to_answer, 0.5)))
+    series = Series(
+        "response",
+        "Response",
+        ["Figure", "Value", "Seconds or count"],
+        [[f.label, f.value, "" if f.raw is None else f.raw] for f in figures],
+        note=(
+            "Replies by the topic's author do not count. Answered within 24 hours counts the "
+            "topics at least 24 hours old; in support SIGs a topic is answered when a reply is "
+            "marked as the answer."
+        ),
+    )
+    return figures, [series]
+
+
+def _duration_figure(label: str, seconds: float | None) -> Figure:
+    return Figure(label, "—" if seconds is None else format_duration(seconds), seconds)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def _queues(scope: Scope) -> list[Series]:
+    """Unanswered topics started in the range, oldest first; new members' first topics (two)."""
+    author = aliased(User)
+    unanswered = scope.topics(
+        select(Topic.id, Topic.slug, Topic.title, Topic.created_at, Sig.name, author.username)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .outerjoin(author, author.id == Topic.user_id)
+        .where(scope.in_range(Topic.created_at), _live_topic(), ~_answered())
+        .order_by(Topic.created_at, Topic.id)
+        .limit(QUEUE_LIMIT)
+    )
+    earlier = aliased(Topic)
+    newcomer = aliased(User)
+    welcome = scope.topics(
+        select(Topic.id, Topic.slug, Topic.title, Topic.created_at, Sig.name, newcomer.username)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .join(newcomer, newcomer.id == Topic.user_id)
+        .where(
+            scope.in_range(newcomer.created_at),
+            _live_topic(),
+            ~_answered(),
+            ~exists().where(
+                earlier.user_id == Topic.user_id,
+                earlier.id < Topic.id,
+                earlier.deleted_at.is_(None),
+            ),
+        )
+        .order_by(Topic.created_at, Topic.id)
+        .limit(QUEUE_LIMIT)
+    )
+    result = []
+    for key, title, query, note in (
+        (
+            "unanswered",
+            "Unanswered topics",
+            unanswered,
+            f"Topics started in the range with no answer yet, oldest first "
+            f"(at most {QUEUE_LIMIT}).",
+        ),
+        (
+            "welcome",
+            "Welcome queue",
+            welcome,
+            "First topics of members who registered in the range, that nobody has answered yet.",
+        ),
+    ):
+        rows = list(db.session.execute(query))
+        result.append(
+            Series(
+                key,
+                title,
+                ["Started", "Topic", "SIG", "Author"],
+                [[r.created_at, r.title, r.name, r.username or ""] for r in rows],
+                links=[("topics.show", {"topic_id": r.id, "slug": r.slug}) for r in rows],
+                note=note,
+            )
+        )
+    return result
+
+
+def _contributors(scope: Scope) -> list[Series]:
+    """Top members by posts in the range; busiest SIGs on the site dashboard (one or two)."""
+    query = scope.topics(
+        select(
+            User.username,
+            func.count(Post.id).label("posts"),
+            func.sum(case((Post.number == 1, 1), else_=0)).label("topics"),
+        )
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(User, User.id == Post.user_id)
+        .where(scope.in_range(Post.created_at), public_post(), Topic.deleted_at.is_(None))
+        .group_by(User.id, User.username)
+        .order_by(func.count(Post.id).desc(), User.username)
+        .limit(TOP_LIMIT)
+    )
+    rows = [[r.username, r.posts, int(r.topics or 0)] for r in db.session.execute(query)]
+    result = [
+        Series(
+            "contributors",
+            "Top contributors",
+            ["Member", "Posts", "Topics started"],
+            rows,
+            chart=[1],
+            links=[("accounts.profile", {"username": r[0]}) for r in rows],
+        )
+    ]
+    if scope.sig is None:
+        busiest = (
+            select(
+                Sig.name,
+                Sig.slug,
+                func.count(Post.id).label("posts"),
+                func.count(distinct(Post.user_id)).label("authors"),
+            )
+            .join(Topic, Topic.sig_id == Sig.id)
+            .join(Post, Post.topic_id == Topic.id)
+            .where(scope.in_range(Post.created_at), public_post(), Topic.deleted_at.is_(None))
+            .group_by(Sig.id, Sig.name, Sig.slug)
+            .order_by(func.count(Post.id).desc(), Sig.name)
+            .limit(TOP_LIMIT)
+        )
+        sig_rows = list(db.session.execute(busiest))
+        result.append(
+            Series(
+                "sigs",
+                "Busiest SIGs",
+                ["SIG", "Posts", "Members who posted"],
+                [[r.name, r.posts, r.authors] for r in sig_rows],
+                chart=[1],
+                links=[("pulse.sig_dashboard", {"slug": r.slug}) for r in sig_rows],
+            )
+        )
+    return result
+
+
+def _flags(scope: Scope) -> tuple[list[Figure], list[Series]]:
+    """Flags raised and handled per day; median handling time of those raised (three queries)."""
+
+    def scoped(query: Select[Any]) -> Select[Any]:
+        if scope.sig is None:
+            return query
+        return query.join(Post, Post.id == Flag.post_id).join(
+            Topic, and_(Topic.id == Post.topic_id, Topic.sig_id == scope.sig.id)
+        )
+
+    raised_day = buckets.bucket(Flag.created_at, DAY, scope.zone)
+    handled_day = buckets.bucket(Flag.resolved_at, DAY, scope.zone)
+    raised = {
+        buckets.as_date(d): n
+        for d, n in db.session.execute(
+            scoped(select(raised_day, func.count(Flag.id)))
+            .where(scope.in_range(Flag.created_at))
+            .group_by(raised_day)
+        )
+    }
+    handled = {
+        buckets.as_date(d): n
+        for d, n in db.session.execute(
+            scoped(select(handled_day, func.count(Flag.id)))
+            .where(Flag.resolved_at.is_not(None), scope.in_range(Flag.resolved_at))
+            .group_by(handled_day)
+        )
+    }
+    durations = [
+        (resolved - created).total_seconds()
+        for created, resolved in db.session.execute(
+            scoped(select(Flag.created_at, Flag.resolved_at)).where(
+                scope.in_range(Flag.created_at), Flag.resolved_at.is_not(None)
+            )
+        )
+    ]
+    total = sum(raised.values())
+    figures = [
+        Figure("Flags raised", f"{total:,}", total),
+        Figure("Flags raised and handled", f"{len(durations):,} of {total:,}", len(durations)),
+        _duration_figure("Median time to handle a flag", percentile(durations, 0.5)),
+    ]
+    rows = [[d.isoformat(), raised.get(d, 0), handled.get(d, 0)] for d in scope.range.days]
+    return figures, [
+        Series(
+            "flags",
+            "Flags per day",
+            ["Day", "Raised", "Handled"],
+            rows,
+            chart=[1, 2],
+            note="Handling time counts the flags raised in the range that a sysop has handled.",
+        )
+    ]
+
+
+# --- entry points ---------------------------------------------------------------------------
+Builder = Callable[[Scope], list[Series]]
+
+BUILDERS: dict[str, Builder] = {}
+for _builder, _keys in (
+    (_members, ("members", "members-weekly")),
+    (_activity, ("activity",)),
+    (_active, ("active-daily", "active-weekly", "active-monthly")),
+    (lambda scope: _response(scope, utcnow())[1], ("response",)),
+    (_queues, ("unanswered", "welcome")),
+    (_contributors, ("contributors", "sigs")),
+    (lambda scope: _flags(scope)[1], ("flags",)),
+):
+    for _key in _keys:
+        BUILDERS[_key] = _builder
+
+SERIES_KEYS = tuple(BUILDERS)
+
+
+def dashboard(current: Any, sig: Sig | None, rng: DateRange) -> Dashboard:
+    """Every figure and series for one dashboard (a fixed number of queries)."""
+    viewer = permissions.actor(current)
+    permissions.require_pulse(viewer, sig)
+    scope = Scope(sig, rng)
+    figures, response = _response(scope, utcnow())
+    series = _members(scope) + _activity(scope) + _active(scope) + response
+    flag_figures, flags = _flags(scope)
+    series += _queues(scope) + _contributors(scope) + flags
+    figures += flag_figures
+    total = series[0].rows[-1][2] if series[0].rows else 0
+    figures.insert(0, Figure("Members in total", f"{total:,}", total))
+    return Dashboard(sig=sig, range=rng, figures=figures, series=series)
+
+
+def one_series(current: Any, sig: Sig | None, rng: DateRange, key: str) -> Series | None:
+    """Just one series (for its CSV download); None when there is no such series here."""
+    viewer = permissions.actor(current)
+    permissions.require_pulse(viewer, sig)
+    builder = BUILDERS.get(key)
+    if builder is None:
+        return None
+    return next((s for s in builder(Scope(sig, rng)) if s.key == key), None)
+
+
+def pulse_sigs() -> list[Sig]:
+    """SIGs the global sysop can pick on /pulse."""
+    return list(db.session.scalars(select(Sig).order_by(Sig.position, Sig.name)))
+
+
+def marked_answer(topic: Topic) -> tuple[Post, User | None] | None:
+    """The reply marked as this topic's answer, with its author, when readers can see it."""
+    if topic.answer_post_id is None:
+        return None
+    row = db.session.execute(
+        select(Post, User)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(
+            Post.id == topic.answer_post_id,
+            public_post(),
+            func.coalesce(Post.user_id, -1) != (topic.user_id or -2),
+        )
+    ).first()
+    return (row[0], row[1]) if row else None

@@ -1,0 +1,229 @@
+"""Dashboard pages (/pulse, /s/<slug>/pulse), their CSV downloads, and the answer buttons."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from .. import permissions
+from ..errors import ForumError
+from ..extensions import db
+from ..sigs.models import Sig
+from ..timeutil import in_zone, utcnow, zone_or_utc
+from ..topics.models import Topic
+from ..topics.queries import TopicPage
+from ..web import viewer
+from . import bp, queries, services
+from .buckets import DateRange, local_today
+from .forms import ActionForm, RangeForm
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _zone() -> str:
+    user = viewer()
+    return zone_or_utc(user.timezone if user else "UTC")
+
+
+def _range_form() -> tuple[RangeForm, DateRange]:
+    form = RangeForm(request.args)
+    zone = _zone()
+    return form, form.to_range(local_today(utcnow(), zone), zone)
+
+
+def _global_scope() -> Sig | None:
+    """The SIG picked with ?sig= on /pulse (404 for anyone but the global sysop)."""
+    permissions.require_pulse(viewer(), None)
+    slug = request.args.get("sig", "")
+    if not slug:
+        return None
+    return permissions.get_sig_for(viewer(), slug)
+
+
+def _sig_scope(slug: str) -> Sig:
+    sig = permissions.get_sig_for(viewer(), slug)
+    permissions.require_pulse(viewer(), sig)
+    return sig
+
+
+@bp.route("/pulse")
+def dashboard() -> Any:
+    sig = _global_scope()
+    return _render(sig, on_site_page=True)
+
+
+@bp.route("/s/<slug>/pulse")
+def sig_dashboard(slug: str) -> Any:
+    return _render(_sig_scope(slug), on_site_page=False)
+
+
+def _render(sig: Sig | None, on_site_page: bool) -> Any:
+    form, rng = _range_form()
+    data = queries.dashboard(current_user, sig, rng)
+    return render_template(
+        "pulse/dashboard.html",
+        data=data,
+        form=form,
+        on_site_page=on_site_page,
+        sigs=queries.pulse_sigs() if on_site_page else [],
+        action=ActionForm(),
+        filters=_filters(sig, rng, on_site_page),
+    )
+
+
+def _filters(sig: Sig | None, rng: DateRange, on_site_page: bool) -> dict[str, str]:
+    args = rng.query_args()
+    if on_site_page and sig is not None:
+        args["sig"] = sig.slug
+    return args
+
+
+@bp.route("/pulse/<key>.csv")
+def download(key: str) -> Any:
+    return _csv(_global_scope(), key)
+
+
+@bp.route("/s/<slug>/pulse/<key>.csv")
+def sig_download(slug: str, key: str) -> Any:
+    return _csv(_sig_scope(slug), key)
+
+
+def _csv(sig: Sig | None, key: str) -> Any:
+    form, rng = _range_form()
+    if form.form_errors:
+        abort(400, " ".join(form.form_errors))
+    series = queries.one_series(current_user, sig, rng, key)
+    if series is None:
+        abort(404)
+    zone = _zone()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([safe_cell(c, zone) for c in series.columns])
+    for row in series.rows:
+        writer.writerow([safe_cell(c, zone) for c in row])
+    scope = sig.slug if sig else "site"
+    name = f"pulse-{scope}-{key}-{rng.start.isoformat()}-{rng.end.isoformat()}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def safe_cell(value: Any, zone: str) -> Any:
+    """A CSV cell a spreadsheet shows as text: formulas are defused, times are local."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return in_zone(value, zone).isoformat(timespec="seconds")
+    if isinstance(value, bool | int | float):
+        return value
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+@bp.route("/s/<slug>/pulse/support", methods=["POST"])
+@login_required
+def set_support(slug: str) -> Any:
+    sig = _sig_scope(slug)
+    form = ActionForm()
+    if form.validate_on_submit() and form.value.data in ("on", "off"):
+        try:
+            services.set_support_sig(viewer(), sig.id, form.value.data == "on")
+        except ForumError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(
+                f"{sig.name} is now a support SIG: replies can be marked as the answer."
+                if sig.is_support
+                else f"{sig.name} is no longer a support SIG.",
+                "success",
+            )
+    else:
+        flash("That form was not valid; try again.", "error")
+    return redirect(url_for("pulse.sig_dashboard", slug=sig.slug))
+
+
+@bp.route("/p/<int:post_id>/answer", methods=["POST"])
+@login_required
+def mark_answer(post_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        topic = services.mark_answer(viewer(), post_id)
+    except ForumError as exc:
+        if exc.status_code == 404:
+            raise
+        flash(exc.message, "error")
+        topic = _topic_of_post(post_id)
+    else:
+        flash("Marked as the answer.", "success")
+    return redirect(url_for("topics.show", topic_id=topic.id, slug=topic.slug))
+
+
+@bp.route("/t/<int:topic_id>/answer/clear", methods=["POST"])
+@login_required
+def clear_answer(topic_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        topic = services.clear_answer(viewer(), topic_id)
+    except ForumError as exc:
+        if exc.status_code == 404:
+            raise
+        flash(exc.message, "error")
+        topic = permissions.get_topic_for(viewer(), topic_id)
+    else:
+        flash("The answer mark was taken off.", "info")
+    return redirect(url_for("topics.show", topic_id=topic.id, slug=topic.slug))
+
+
+def _topic_of_post(post_id: int) -> Topic:
+    post = permissions.get_post_for(viewer(), post_id)
+    topic = db.session.get(Topic, post.topic_id)
+    assert topic is not None
+    return topic
+
+
+def topic_page_extras(page: TopicPage) -> None:
+    """In a support SIG: the answer under the question, and the buttons that pick it."""
+    if not page.sig.is_support:
+        return
+    user, topic, sig = viewer(), page.topic, page.sig
+    answer = queries.marked_answer(topic)
+    after = page.extras.setdefault("after_post", {})
+    actions = page.extras.setdefault("post_actions", {})
+    if answer is not None and topic.first_post_id is not None:
+        post, author = answer
+        after.setdefault(topic.first_post_id, []).append(
+            Markup(render_template("pulse/_answer.html", topic=topic, post=post, author=author))
+        )
+    if not permissions.can_mark_answer(user, topic, sig):
+        return
+    for row in page.posts:
+        post = row.post
+        if answer is not None and post.id == answer[0].id:
+            html = render_template("pulse/_answer_button.html", topic=topic, post=post, marked=True)
+        elif permissions.can_mark_answer(user, topic, sig, post):
+            html = render_template(
+                "pulse/_answer_button.html", topic=topic, post=post, marked=False
+            )
+        else:
+            continue
+        actions.setdefault(post.id, []).append(Markup(html))
+
+
+def header_item(user: permissions.Actor) -> dict[str, Any] | None:
+    """The "Pulse" link in the header for the global sysop; SIG sysops find theirs on the SIG."""
+    if not permissions.can_view_pulse(user, None):
+        return None
+    return {"url": url_for("pulse.dashboard"), "label": "Pulse", "count": None, "id": "pulse-link"}

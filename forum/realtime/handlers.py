@@ -1,0 +1,68 @@
+"""After-commit subscribers: turn committed changes into socket nudges and room changes."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .. import events
+from ..extensions import db
+from ..notifications import queries as notification_queries
+from ..sigs.models import PUBLIC, Sig
+from ..topics.models import Post
+from . import publish
+
+
+def on_post_created(event: events.PostCreated) -> None:
+    if not event.visible:
+        return  # waits for approval: nobody hears of it yet
+    post = db.session.get(Post, event.post_id)
+    if post is not None:
+        publish.post_created(event.topic_id, post.number, post.id)
+
+
+def on_post_visibility_changed(event: events.PostVisibilityChanged) -> None:
+    if event.change == "approved":
+        post = db.session.get(Post, event.post_id)
+        if post is not None:
+            publish.post_created(event.topic_id, post.number, post.id)
+
+
+def on_notifications_created(event: events.NotificationsCreated) -> None:
+    rows = notification_queries.rows_by_id(list(event.notification_ids))
+    counts = notification_queries.unread_counts(sorted({user.id for user, _ in rows.values()}))
+    for notification_id in event.notification_ids:
+        if notification_id not in rows:
+            continue
+        user, row = rows[notification_id]
+        publish.notification(
+            user.id,
+            unread_count=counts.get(user.id, 0),
+            kind=row.kind.name,
+            excerpt=row.excerpt or row.text,
+            url=row.url,
+        )
+
+
+def on_notifications_read(event: events.NotificationsRead) -> None:
+    publish.unread_count(event.user_id, notification_queries.unread_count(event.user_id))
+
+
+def on_sessions_revoked(event: events.SessionsRevoked) -> None:
+    publish.disconnect_member(event.user_id)
+
+
+def on_member_left_sig(event: events.MemberLeftSig) -> None:
+    sig = db.session.get(Sig, event.sig_id)
+    if sig is not None and sig.visibility != PUBLIC:
+        publish.leave_sig(event.user_id, event.sig_id)
+
+
+def init_app(app: Flask) -> None:
+    sub = events.subscribe
+    # Nudges go ahead of slower after-commit work (search indexing) on the same events.
+    sub(app, events.PostCreated, on_post_created, first=True)
+    sub(app, events.PostVisibilityChanged, on_post_visibility_changed, first=True)
+    sub(app, events.NotificationsCreated, on_notifications_created, first=True)
+    sub(app, events.NotificationsRead, on_notifications_read)
+    sub(app, events.SessionsRevoked, on_sessions_revoked)
+    sub(app, events.MemberLeftSig, on_member_left_sig)

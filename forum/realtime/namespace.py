@@ -1,0 +1,130 @@
+"""Socket.IO entry points: connect, and subscribe to rooms the permission policy allows.
+
+Flask-SocketIO keeps a copy of the login session from the moment a socket connects, so the member
+is loaded again by session token on every event: a logged-out, banned or re-passworded member's
+socket is refused and closed. Nothing here writes state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request, session
+from flask_login import current_user
+from flask_socketio import Namespace, disconnect, join_room, leave_room
+
+from .. import permissions
+from ..accounts.models import User
+from ..accounts.services import load_session_user
+from ..errors import ForumError
+from .manager import ForumCommands, topic_room, user_room
+from .publish import presence_room
+
+SESSION_ENDED = {"ok": False, "error": "Your session has ended. Reload the page."}
+
+
+def _sid() -> str:
+    return request.sid  # type: ignore[attr-defined,no-any-return]
+
+
+def _manager() -> ForumCommands:
+    from ..extensions import socketio
+
+    return socketio.server.manager  # type: ignore[no-any-return]
+
+
+def _presence() -> Any:
+    return current_app.extensions["forum.presence"]
+
+
+def socket_member() -> tuple[bool, User | None]:
+    """(still valid, member): a guest socket is valid with no member; a member's socket is valid
+    only while its session token is current and the account is not banned."""
+    session_id = session.get("_user_id")
+    if not session_id:
+        return True, None
+    user = load_session_user(session_id)
+    return user is not None, user
+
+
+class ForumNamespace(Namespace):
+    def on_connect(self, auth: Any = None) -> bool:
+        user = permissions.actor(current_user)
+        sid = _sid()
+        if user is not None:
+            join_room(user_room(user.id))
+        _presence().connect(sid, user.id if user else None, user.username if user else None)
+        current_app.extensions["forum.realtime.start"]()
+        return True
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        sid = _sid()
+        _manager().forget_sid(sid)
+        _presence().disconnect(sid)
+
+    def _refuse(self) -> dict[str, Any]:
+        disconnect()
+        return SESSION_ENDED
+
+    def on_subscribe(self, data: Any) -> dict[str, Any]:
+        """Join a topic's room ({"topic_id"}), a SIG's presence ({"sig_id"}) or the site's."""
+        ok, user = socket_member()
+        if not ok:
+            return self._refuse()
+        data = data if isinstance(data, dict) else {}
+        try:
+            if "topic_id" in data:
+                return self._topic(user, _int(data["topic_id"]))
+            if "sig_id" in data:
+                return self._sig(user, _int(data["sig_id"]))
+            if data.get("presence") == "site":
+                join_room(presence_room(None))
+                return {"ok": True, "room": "presence:site"}
+        except ForumError:
+            pass
+        except KeyError:
+            # Event handlers run on their own threads: the socket may have disconnected (the
+            # page navigated away) before this subscribe ran, and its sid is gone from the rooms.
+            return {"ok": False, "error": "Disconnected."}
+        # Missing, private and forbidden all look the same to the socket.
+        return {"ok": False, "error": "Not found."}
+
+    def _topic(self, user: User | None, topic_id: int) -> dict[str, Any]:
+        topic = permissions.get_topic_for(user, topic_id)
+        room = topic_room(topic.id)
+        join_room(room)
+        _manager().note_sig_room(_sid(), room, topic.sig_id)
+        _presence().enter_sig(_sid(), topic.sig_id)
+        return {"ok": True, "room": room}
+
+    def _sig(self, user: User | None, sig_id: int) -> dict[str, Any]:
+        sig = permissions.get_sig_by_id_for(user, sig_id)
+        permissions.require_read_sig(user, sig)
+        room = presence_room(sig.id)
+        join_room(room)
+        _manager().note_sig_room(_sid(), room, sig.id)
+        _presence().enter_sig(_sid(), sig.id)
+        return {"ok": True, "room": room}
+
+    def on_unsubscribe(self, data: Any) -> dict[str, Any]:
+        ok, _ = socket_member()
+        if not ok:
+            return self._refuse()
+        if isinstance(data, dict) and "topic_id" in data:
+            try:
+                leave_room(topic_room(_int(data["topic_id"])))
+            except (ForumError, KeyError):
+                pass
+        return {"ok": True}
+
+
+def _int(value: Any) -> int:
+    from ..errors import NotFound
+
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise NotFound() from exc
+    if number < 1:
+        raise NotFound()
+    return number

@@ -1,0 +1,168 @@
+"""Who's online, site-wide and per SIG, with a grace period so a page reload does not flicker.
+
+Each key ("site", "sig:<id>") maps members to the time their presence expires. An open socket
+keeps pushing its expiry forward (every `tick`); a closed one leaves `grace` seconds before the
+member drops off, long enough for the next page to connect again. The store is process memory by
+default and Redis (sorted sets) when FORUM_REDIS_URL is set, so every process sees the same list.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+GUEST_PREFIX = "guest:"
+
+
+class Store(Protocol):
+    def set(self, key: str, member: str, expires: float, *, only_later: bool) -> None: ...
+    def alive(self, key: str, now: float) -> list[str]: ...
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, float]] = {}
+        self.lock = threading.Lock()
+
+    def set(self, key: str, member: str, expires: float, *, only_later: bool) -> None:
+        with self.lock:
+            bucket = self.data.setdefault(key, {})
+            if not only_later or expires > bucket.get(member, 0):
+                bucket[member] = expires
+
+    def alive(self, key: str, now: float) -> list[str]:
+        with self.lock:
+            bucket = self.data.get(key, {})
+            for member in [m for m, t in bucket.items() if t <= now]:
+                del bucket[member]
+            return sorted(bucket)
+
+
+class RedisStore:
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url, socket_timeout=5)
+        self.prefix = prefix
+
+    def set(self, key: str, member: str, expires: float, *, only_later: bool) -> None:
+        name = self.prefix + key
+        pipe = self.redis.pipeline()
+        pipe.zadd(name, {member: expires}, gt=only_later)
+        pipe.expire(name, 3600)
+        pipe.execute()
+
+    def alive(self, key: str, now: float) -> list[str]:
+        name = self.prefix + key
+        pipe = self.redis.pipeline()
+        pipe.zremrangebyscore(name, "-inf", now)
+        pipe.zrangebyscore(name, f"({now}", "+inf")
+        _, members = pipe.execute()
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+
+@dataclass
+class Connection:
+    member: str  # "<user id>:<username>" or "guest:<sid>"
+    sig_ids: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Online:
+    names: list[str]
+    guests: int
+
+    @property
+    def count(self) -> int:
+        return len(self.names) + self.guests
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"names": self.names, "guests": self.guests}
+
+
+class Presence:
+    """This process's open sockets and the shared store of who is online."""
+
+    def __init__(
+        self, store: Store, grace: float, tick: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.grace = grace
+        self.tick = tick
+        self.clock = clock
+        self.connections: dict[str, Connection] = {}
+        self.lock = threading.Lock()
+        self.last_sent: dict[str, dict[str, Any]] = {}
+
+    def _live_until(self) -> float:
+        # Two ticks of slack, so a refresh that runs a little late never lets a member lapse.
+        return self.clock() + self.grace + 2 * self.tick
+
+    def connect(self, sid: str, user_id: int | None, username: str | None) -> None:
+        member = f"{user_id}:{username}" if user_id else GUEST_PREFIX + sid
+        with self.lock:
+            self.connections[sid] = Connection(member)
+        self.store.set("site", member, self._live_until(), only_later=True)
+
+    def enter_sig(self, sid: str, sig_id: int) -> None:
+        with self.lock:
+            conn = self.connections.get(sid)
+            if conn is None:
+                return
+            conn.sig_ids.add(sig_id)
+        self.store.set(f"sig:{sig_id}", conn.member, self._live_until(), only_later=True)
+
+    def disconnect(self, sid: str) -> None:
+        with self.lock:
+            conn = self.connections.pop(sid, None)
+            if conn is None:
+                return
+            others = [c for c in self.connections.values() if c.member == conn.member]
+        if conn.member.startswith(GUEST_PREFIX):
+            # A guest's next page is a new socket and a new guest: leave no one behind twice.
+            self.store.set("site", conn.member, 0, only_later=False)
+            return
+        still_site = bool(others)
+        still_sigs = {s for c in others for s in c.sig_ids}
+        grace_end = self.clock() + self.grace
+        if not still_site:
+            self.store.set("site", conn.member, grace_end, only_later=False)
+        for sig_id in conn.sig_ids - still_sigs:
+            self.store.set(f"sig:{sig_id}", conn.member, grace_end, only_later=False)
+
+    def refresh(self) -> None:
+        """Push forward the expiry of everyone connected to this process."""
+        until = self._live_until()
+        with self.lock:
+            conns = list(self.connections.values())
+        for conn in conns:
+            self.store.set("site", conn.member, until, only_later=True)
+            for sig_id in conn.sig_ids:
+                self.store.set(f"sig:{sig_id}", conn.member, until, only_later=True)
+
+    def online(self, sig_id: int | None = None) -> Online:
+        key = "site" if sig_id is None else f"sig:{sig_id}"
+        members = self.store.alive(key, self.clock())
+        names = sorted(
+            {m.split(":", 1)[1] for m in members if not m.startswith(GUEST_PREFIX)}, key=str.lower
+        )
+        guests = sum(1 for m in members if m.startswith(GUEST_PREFIX))
+        return Online(names=names, guests=guests)
+
+    def changes(self, sig_ids: set[int]) -> dict[str, dict[str, Any]]:
+        """The lists that changed since this process last sent them: key -> payload."""
+        changed = {}
+        for key, sig_id in [("site", None), *((f"sig:{s}", s) for s in sorted(sig_ids))]:
+            payload = {"scope": key, **self.online(sig_id).as_dict()}
+            if self.last_sent.get(key) != payload:
+                self.last_sent[key] = payload
+                changed[key] = payload
+        return changed
+
+
+def build(redis_url: str | None, prefix: str, grace: float, tick: float) -> Presence:
+    store: Store = RedisStore(redis_url, prefix) if redis_url else MemoryStore()
+    return Presence(store, grace=grace, tick=tick)

@@ -1,0 +1,61 @@
+"""The ONLY module that talks to Socket.IO: small nudges to rooms the server chose.
+
+Payloads carry ids, counts and short sanitized excerpts: the browser fetches content over HTTP,
+where permissions apply again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..extensions import socketio
+from .manager import NAMESPACE, ForumCommands, topic_room, user_room
+
+PRESENCE_SITE = "presence:site"
+
+
+def presence_room(sig_id: int | None) -> str:
+    return PRESENCE_SITE if sig_id is None else f"presence:sig:{sig_id}"
+
+
+def _emit(event: str, payload: dict[str, Any], room: str) -> None:
+    socketio.emit(event, payload, to=room, namespace=NAMESPACE)
+
+
+def notification(user_id: int, *, unread_count: int, kind: str, excerpt: str, url: str) -> None:
+    _emit(
+        "notification",
+        {"unread_count": unread_count, "kind": kind, "excerpt": excerpt, "url": url},
+        user_room(user_id),
+    )
+
+
+def unread_count(user_id: int, count: int) -> None:
+    """The member read notifications (maybe in another tab): every tab shows the new count."""
+    _emit("notification_count", {"unread_count": count}, user_room(user_id))
+
+
+def post_created(topic_id: int, post_number: int, post_id: int) -> None:
+    _emit(
+        "post_created",
+        {"topic_id": topic_id, "post_number": post_number, "post_id": post_id},
+        topic_room(topic_id),
+    )
+
+
+def presence(room: str, payload: dict[str, Any]) -> None:
+    _emit("presence", payload, room)
+
+
+def _manager() -> ForumCommands:
+    return socketio.server.manager  # type: ignore[no-any-return]
+
+
+def disconnect_member(user_id: int) -> None:
+    """Close every socket of this member, in every process (logout, ban, password change)."""
+    _manager().command("disconnect_user", user_id=user_id)
+
+
+def leave_sig(user_id: int, sig_id: int) -> None:
+    """Take this member's sockets out of the SIG's topic and presence rooms, in every process."""
+    _manager().command("leave_sig", user_id=user_id, sig_id=sig_id)

@@ -1,0 +1,21 @@
+"""Full-text search: a Whoosh index kept current after commit, searched with the reader's rights."""
+
+from __future__ import annotations
+
+import weakref
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("search", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from . import commands, handlers, indexer, views  # noqa: F401  (routes and commands register)
+
+    app.register_blueprint(bp)
+    handlers.init_app(app)
+    backend = indexer.get_backend(app)
+    # Close the index files when the app goes away (tests build many apps) or at exit.
+    weakref.finalize(app, backend.close)
+    if app.config.get("SEARCH_SYNC_ON_START"):
+        indexer.startup(app)

@@ -1,0 +1,759 @@
+"""Search backends behind one small interface: Whoosh on disk, and a Null twin.
+
+Views and queries talk to `SearchBackend` only, so a PostgreSQL full-text backend can replace
+Whoosh without touching them. A backend stores `PostDocument`s (made by the indexer from the
+database) and answers a `ParsedQuery` restricted to a `SigScope`; it never decides who may read
+what: the caller passes the SIGs and re-checks every hit against the database.
+
+Several writers. Whoosh allows one writer per index, guarded by a lock file. Every index change
+goes through `writer()`, which waits for that lock (briefly, with a timeout) and hands out a
+writer; the indexer reads the database *while holding it* and drains the whole search queue
+(see indexer.py). So the lock holder always writes the newest committed state, two processes
+never write stale copies over each other, and a process that cannot get the lock in time just
+leaves its queue rows for the holder or the next drain: no lock error reaches a member, no update
+is lost. (Whoosh's AsyncWriter was rejected: it buffers in a thread of one process, so its work
+dies with the process and can replay older text over newer text.)
+
+Languages. Each SIG has a language (en, de, es). Text goes into the fields of its SIG's language
+(`body_en`, `body_de`, ... each with that language's stop words and Snowball stemmer via
+PyStemmer); a query is analysed once per language and searches all of them, so one search finds
+"running" in English SIGs and "laufen" in German ones.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import logging
+import os
+import shutil
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from markupsafe import Markup, escape
+from whoosh import highlight, index, query
+from whoosh.analysis import LowercaseFilter, PyStemmerFilter, RegexTokenizer, StopFilter
+from whoosh.analysis.analyzers import Analyzer
+from whoosh.fields import BOOLEAN, DATETIME, ID, TEXT, Schema
+from whoosh.index import LockError
+from whoosh.lang.stopwords import stoplists
+from whoosh.writing import CLEAR
+
+from .parsing import Clause, ParsedQuery
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "de", "es")
+STEMMERS = {"en": "english", "de": "german", "es": "spanish"}
+# Bump when the schema or the analysis changes: start-up then rebuilds the index.
+SCHEMA_VERSION = "2"
+VERSION_FILE = "forum-schema-version"
+WORD_RE = r"\w+(?:[.']\w+)*"
+MAX_PREFIX_TERMS = 200  # a prefix* matching more words than this uses only the most common
+
+
+class IndexBusy(Exception):
+    """Another process holds the index lock longer than we were willing to wait."""
+
+
+@dataclass(frozen=True)
+class PostDocument:
+    """What the index knows about one readable post (title only on a topic's first post)."""
+
+    post_id: int
+    topic_id: int
+    sig_id: int
+    sig_slug: str
+    author: str
+    language: str
+    created_at: datetime
+    is_first: bool
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class SigScope:
+    """The SIGs a search may return: `allowed` (None = every SIG) minus `excluded`."""
+
+    allowed: frozenset[int] | None
+    excluded: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class BackendHit:
+    post_id: int
+    topic_id: int
+    language: str
+    created_at: datetime
+
+
+@dataclass
+class BackendResults:
+    hits: list[BackendHit]
+    total: int
+    # field name -> the analysed query words, to mark them in excerpts
+    terms: dict[str, set[str]] = field(default_factory=dict)
+    common: list[str] = field(default_factory=list)  # query words left out as stop words
+
+
+class IndexWriterLike(Protocol):
+    def upsert(self, doc: PostDocument) -> None: ...
+    def remove_post(self, post_id: int) -> None: ...
+    def remove_topic(self, topic_id: int) -> None: ...
+    def remove_sig(self, sig_id: int) -> None: ...
+
+
+class SearchBackend(Protocol):
+    def writer(self, timeout: float = ...) -> Any:
+        """Context manager: the single writer, committed on a clean exit. Raises IndexBusy."""
+
+    def rebuild(
+        self,
+        docs: Iterable[PostDocument],
+        progress: Callable[[int], None] | None = None,
+        procs: int = 1,
+    ) -> int: ...
+
+    def search(
+        self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
+    ) -> BackendResults: ...
+
+    def excerpt(
+        self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
+    ) -> Markup: ...
+
+    def suggest(self, parsed: ParsedQuery) -> ParsedQuery | None: ...
+
+    def word_for(self, stem: str, texts: Iterable[str]) -> str | None: ...
+
+    def check(self) -> str:
+        """One of "ok", "missing", "corrupt" or "outdated" (built by an older schema)."""
+
+    def reset(self) -> None: ...
+
+    def indexed_post_ids(self) -> set[int]: ...
+
+    def has_other_language(self, sig_id: int, language: str) -> bool: ...
+
+    def maintenance(self) -> Any:
+        """Context manager: one process at a time checks, resets or rebuilds the index."""
+
+    def close(self) -> None: ...
+
+
+# --- analysis -------------------------------------------------------------------------------
+def language_analyzer(lang: str) -> Analyzer:
+    chain = RegexTokenizer(WORD_RE) | LowercaseFilter() | StopFilter(stoplist=stoplists[lang])
+    return chain | PyStemmerFilter(STEMMERS[lang], cachesize=50_000)
+
+
+def build_schema() -> Schema:
+    fields: dict[str, Any] = {
+        "post_id": ID(stored=True, unique=True),
+        "topic_id": ID(stored=True),
+        "sig_id": ID(stored=True),
+        "sig": ID(),
+        "author": ID(),
+        "lang": ID(stored=True),
+        "created": DATETIME(stored=True, sortable=True),
+        "is_first": BOOLEAN(stored=True),
+    }
+    for lang in LANGUAGES:
+        analyzer = language_analyzer(lang)
+        fields[f"title_{lang}"] = TEXT(analyzer=analyzer, phrase=True, field_boost=2.0)
+        fields[f"body_{lang}"] = TEXT(analyzer=analyzer, phrase=True)
+    return Schema(**fields)
+
+
+ANALYZERS = {lang: language_analyzer(lang) for lang in LANGUAGES}
+
+
+def analyse(lang: str, text: str) -> list[str]:
+    return [t.text for t in ANALYZERS[lang](text, mode="query")]
+
+
+# --- Whoosh ---------------------------------------------------------------------------------
+class _WhooshWriter:
+    def __init__(self, writer: Any) -> None:
+        self._w = writer
+
+    def upsert(self, doc: PostDocument) -> None:
+        self._w.update_document(**_fields(doc))
+
+    def add(self, doc: PostDocument) -> None:
+        self._w.add_document(**_fields(doc))
+
+    def remove_post(self, post_id: int) -> None:
+        self._w.delete_by_term("post_id", str(post_id))
+
+    def remove_topic(self, topic_id: int) -> None:
+        self._w.delete_by_term("topic_id", str(topic_id))
+
+    def remove_sig(self, sig_id: int) -> None:
+        self._w.delete_by_term("sig_id", str(sig_id))
+
+
+def _fields(doc: PostDocument) -> dict[str, Any]:
+    lang = doc.language if doc.language in LANGUAGES else "en"
+    out: dict[str, Any] = {
+        "post_id": str(doc.post_id),
+        "topic_id": str(doc.topic_id),
+        "sig_id": str(doc.sig_id),
+        "sig": doc.sig_slug.lower(),
+        "author": doc.author.lower(),
+        "lang": lang,
+        "created": doc.created_at.astimezone(UTC).replace(tzinfo=None),
+        "is_first": doc.is_first,
+        f"body_{lang}": doc.body,
+    }
+    if doc.title:
+        out[f"title_{lang}"] = doc.title
+    return out
+
+
+class _MarkFormatter(highlight.Formatter):
+    """Escape every piece of the text; only our own <mark> tags are markup."""
+
+    between = " … "
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
+        return f"<mark>{escape(highlight.get_text(text, token, replace))}</mark>"
+
+    def format_fragment(self, fragment: Any, replace: bool = False) -> str:
+        output = []
+        index_ = fragment.startchar
+        text = fragment.text
+        for t in fragment.matches:
+            if t.startchar is None:
+                continue
+            if t.startchar < index_:
+                continue
+            if t.startchar > index_:
+                output.append(str(escape(text[index_ : t.startchar])))
+            output.append(self.format_token(text, t, replace))
+            index_ = t.endchar
+        output.append(str(escape(text[index_ : fragment.endchar])))
+        return "".join(output)
+
+    def format(self, fragments: list[Any], replace: bool = False) -> str:
+        return self.between.join(self.format_fragment(f, replace=replace) for f in fragments)
+
+
+class WhooshBackend:
+    """The on-disk Whoosh index in INDEX_DIR."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.schema = build_schema()
+        self._ix: Any = None
+        self._ix_lock = threading.Lock()
+        self._local = threading.local()
+        self._searchers: list[Any] = []
+
+    # -- opening ----------------------------------------------------------------------------
+    def _index(self) -> Any:
+        with self._ix_lock:
+            if self._ix is None:
+                if index.exists_in(str(self.path)):
+                    self._ix = _retrying(lambda: index.open_dir(str(self.path)))
+                else:
+                    self._ix = self._create()
+            return self._ix
+
+    def _create(self) -> Any:
+        self.path.mkdir(parents=True, exist_ok=True)
+        ix = index.create_in(str(self.path), self.schema)
+        (self.path / VERSION_FILE).write_text(SCHEMA_VERSION)
+        return ix
+
+    def check(self) -> str:
+        if not self.path.is_dir() or not any(self.path.glob("*.toc")):
+            return "missing"
+        version = self.path / VERSION_FILE
+        if not version.exists() or version.read_text().strip() != SCHEMA_VERSION:
+            return "outdated"
+        # Whoosh leaves the file it failed to parse open; collect it here, quietly.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                return self._probe()
+            except Exception as exc:
+                # Not log.exception: a kept traceback would keep whoosh's open file alive.
+                log.warning("search index at %s cannot be read: %r", self.path, str(exc))
+                return "corrupt"
+            finally:
+                gc.collect()
+
+    def _probe(self) -> str:
+        ix = index.open_dir(str(self.path))
+        try:
+            if set(ix.schema.names()) != set(self.schema.names()):
+                return "outdated"
+            with ix.searcher() as searcher:
+                searcher.doc_count()
+                for _ in zip(range(10), searcher.reader().all_stored_fields(), strict=False):
+                    pass
+        finally:
+            ix.close()
+        return "ok"
+
+    @contextmanager
+    def maintenance(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{self.path}.maintenance.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def reset(self) -> None:
+        """Throw the index away and start an empty one (the caller then rebuilds it)."""
+        self.close()
+        with self._ix_lock:
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            self._ix = self._create()
+
+    def close(self) -> None:
+        with self._ix_lock:
+            for searcher in self._searchers:
+                searcher.close()
+            self._searchers.clear()
+            self._local = threading.local()
+            if self._ix is not None:
+                self._ix.close()
+                self._ix = None
+
+    # -- writing ----------------------------------------------------------------------------
+    @contextmanager
+    def writer(self, timeout: float = 5.0) -> Iterator[_WhooshWriter]:
+        ix = self._index()
+        try:
+            w = ix.writer(timeout=timeout, delay=0.02)
+        except LockError as exc:
+            raise IndexBusy(str(self.path)) from exc
+        try:
+            yield _WhooshWriter(w)
+        except BaseException:
+            w.cancel()
+            raise
+        w.commit()
+
+    def rebuild(
+        self,
+        docs: Iterable[PostDocument],
+        progress: Callable[[int], None] | None = None,
+        procs: int = 1,
+    ) -> int:
+        """Replace the index's content with `docs` in one commit (readers see old or new).
+
+        With procs > 1, analysis and posting sorting run in that many worker processes and
+        their segments are kept as they are (no final merge)."""
+        ix = self._index()
+        extra = {"procs": procs, "multisegment": True, "batchsize": 200} if procs > 1 else {}
+        try:
+            w = ix.writer(timeout=60.0, delay=0.1, limitmb=256, **extra)
+        except LockError as exc:
+            raise IndexBusy(str(self.path)) from exc
+        count = 0
+        try:
+            ww = _WhooshWriter(w)
+            for doc in docs:
+                ww.add(doc)
+                count += 1
+                if progress and count % 500 == 0:
+                    progress(500)
+            if progress and count % 500:
+                progress(count % 500)
+        except BaseException:
+            w.cancel()
+            raise
+        w.commit(mergetype=CLEAR)
+        return count
+
+    # -- reading ----------------------------------------------------------------------------
+    def _searcher(self) -> Any:
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None:
+            ix = self._index()
+            searcher = _retrying(ix.searcher)
+            with self._ix_lock:
+                self._searchers.append(searcher)
+        else:
+            fresh = self._refreshed(searcher)
+            if fresh is not searcher:
+                with self._ix_lock:
+                    self._searchers.remove(searcher)
+                    self._searchers.append(fresh)
+                searcher = fresh
+        self._local.searcher = searcher
+        return searcher
+
+    def _refreshed(self, searcher: Any) -> Any:
+        ix = self._index()
+        if ix.latest_generation() == searcher.reader().generation():
+            return searcher
+        # Not searcher.refresh(): whoosh3 3.54 reuses a segment's reader even when the segment
+        # gained deletions (deleted posts stay findable) and fails on an empty index.
+        searcher.close()
+        return _retrying(ix.searcher)
+
+    def indexed_post_ids(self) -> set[int]:
+        searcher = self._searcher()
+        return {int(f["post_id"]) for f in searcher.reader().all_stored_fields()}
+
+    def has_other_language(self, sig_id: int, language: str) -> bool:
+        """Whether posts of this SIG were analysed as another language than `language`."""
+        searcher = self._searcher()
+        q = query.And([query.Term("sig_id", str(sig_id)), query.Not(query.Term("lang", language))])
+        return bool(searcher.search(q, limit=1).scored_length())
+
+    def search(
+        self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
+    ) -> BackendResults:
+        searcher = self._searcher()
+        common: list[str] = []
+        q, terms = self._compile(parsed, searcher, common)
+        if q is None:
+            return BackendResults(hits=[], total=0, terms=terms, common=common)
+        kwargs: dict[str, Any] = {"limit": offset + limit, "terms": False}
+        if scope.allowed is not None:
+            # Whichever list is shorter, as a set of document numbers kept with the searcher.
+            if len(scope.excluded) < len(scope.allowed):
+                kwargs["mask"] = self._sig_docs(searcher, scope.excluded)
+            else:
+                kwargs["filter"] = self._sig_docs(searcher, scope.allowed)
+        if newest:
+            kwargs["sortedby"] = "created"
+            kwargs["reverse"] = True
+        results = searcher.search(q, **kwargs)
+        hits = []
+        for hit in results[offset : offset + limit]:
+            stored = hit.fields()
+            created = stored["created"]
+            hits.append(
+                BackendHit(
+                    post_id=int(stored["post_id"]),
+                    topic_id=int(stored["topic_id"]),
+                    language=stored["lang"],
+                    created_at=created.replace(tzinfo=UTC) if created.tzinfo is None else created,
+                )
+            )
+        # Counting every match of a common word would cost more than the search itself: the
+        # total is exact when fewer hits than asked for came back, else Whoosh's estimate.
+        scored = results.scored_length()
+        # (Not results.estimated_length(): in whoosh3 3.54 it counts every match.)
+        estimate = min(q.estimate_size(searcher.reader()), searcher.doc_count())
+        total = scored if scored < offset + limit else max(scored, estimate)
+        return BackendResults(hits=hits, total=total, terms=terms, common=common)
+
+    def _sig_docs(self, searcher: Any, sig_ids: frozenset[int]) -> set[int]:
+        cache = searcher.__dict__.setdefault("_forum_sig_docs", {})
+        docs = cache.get(sig_ids)
+        if docs is None:
+            if len(cache) > 64:
+                cache.clear()
+            docs = cache[sig_ids] = set(searcher.docs_for_query(_any_of("sig_id", sig_ids)))
+        return docs  # type: ignore[no-any-return]
+
+    def excerpt(
+        self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
+    ) -> Markup:
+        name = f"{'title' if title else 'body'}_{hit.language}"
+        words = results.terms.get(name, set())
+        if not text:
+            return Markup("")
+        if words:
+            fragmenter = (
+                highlight.WholeFragmenter(charlimit=None)
+                if title
+                else highlight.ContextFragmenter(maxchars=240, surround=60, charlimit=50_000)
+            )
+            marked = highlight.highlight(
+                text,
+                frozenset(words),
+                ANALYZERS.get(hit.language, ANALYZERS["en"]),
+                fragmenter,
+                _MarkFormatter(),
+                top=2,
+                scorer=highlight.BasicFragmentScorer(),
+                order=highlight.FIRST,
+            )
+            if marked:
+                return Markup(marked)
+        if title:
+            return Markup(escape(text))
+        return Markup(escape(text if len(text) <= 240 else text[:239].rsplit(" ", 1)[0] + " …"))
+
+    def suggest(self, parsed: ParsedQuery) -> ParsedQuery | None:
+        """The query with each unknown word replaced by the closest indexed stem, if any.
+
+        The index holds stems only ("keyboard" -> "keyboard", "mechanical" -> "mechan"), so the
+        caller turns them back into words found in the results (`word_for`)."""
+        searcher = self._searcher()
+        reader = searcher.reader()
+        names = [f"body_{lang}" for lang in LANGUAGES]
+        changed = False
+        clauses = []
+        for clause in parsed.clauses:
+            if clause.kind == "word" and not clause.negated and not clause.prefix:
+                stems = {lang: analyse(lang, clause.text) for lang in LANGUAGES}
+                known = any(
+                    reader.doc_frequency(f"{kind}_{lang}", stem)
+                    for lang, found in stems.items()
+                    for stem in found
+                    for kind in ("body", "title")
+                )
+                if len(clause.text) >= 3 and not known:
+                    best = self._closest(searcher, names, clause.text.lower(), stems)
+                    if best is not None:
+                        clauses.append(clause.replace(text=best))
+                        changed = True
+                        continue
+            clauses.append(clause)
+        if not changed:
+            return None
+        return parsed.replace(clauses=tuple(clauses))
+
+    def _closest(
+        self, searcher: Any, names: list[str], word: str, stems: dict[str, list[str]]
+    ) -> str | None:
+        """The most frequent indexed stem within two edits of the word's stem, or within one
+        edit of the word cut short (stems drop suffixes: "mechanicla" -> "mechan")."""
+        reader = searcher.reader()
+        candidates: dict[str, int] = {}
+        cuts = [word[:-cut] for cut in range(1, 5) if len(word) - cut >= max(4, 0.6 * len(word))]
+        for name in names:
+            lang = name.rsplit("_", 1)[1]
+            corrector = searcher.corrector(name)
+            tries = [(stem, 2) for stem in stems.get(lang, [])] + [(c, 1) for c in cuts]
+            for text, maxdist in tries:
+                for found in corrector.suggest(text, limit=3, maxdist=maxdist, prefix=2):
+                    candidates[found] = candidates.get(found, 0) + reader.doc_frequency(name, found)
+        if not candidates:
+            return None
+        return max(candidates, key=lambda c: candidates[c])
+
+    def word_for(self, stem: str, texts: Iterable[str]) -> str | None:
+        """A word from `texts` that some language's analyser turns into `stem`."""
+        for text in texts:
+            for lang in LANGUAGES:
+                for token in ANALYZERS[lang](text, chars=True, mode="index"):
+                    if token.text == stem:
+                        return text[token.startchar : token.endchar].lower()
+        return None
+
+    # -- query building ---------------------------------------------------------------------
+    def _compile(
+        self, parsed: ParsedQuery, searcher: Any, common: list[str] | None = None
+    ) -> tuple[query.Query | None, dict[str, set[str]]]:
+        kinds = ("title",) if parsed.in_title else ("title", "body")
+        terms: dict[str, set[str]] = {}
+        must: list[query.Query] = []
+        must_not: list[query.Query] = []
+        groups: list[list[Clause]] = []
+        for clause in parsed.clauses:
+            if clause.or_with_previous and groups:
+                groups[-1].append(clause)
+            else:
+                groups.append([clause])
+        for group in groups:
+            options = []
+            for clause in group:
+                q = self._clause(
+                    clause, kinds, searcher, terms if not clause.negated else None, common
+                )
+                if q is not None:
+                    options.append((clause.negated, q))
+            positives = [q for neg, q in options if not neg]
+            negatives = [q for neg, q in options if neg]
+            if positives:
+                must.append(positives[0] if len(positives) == 1 else query.Or(positives))
+            must_not.extend(negatives)
+        filters = self._filters(parsed)
+        if not must:
+            if not filters or parsed.has_text:
+                return None, terms
+            # Only filters (author:ana, sig:x): every post that matches them.
+            must = [query.Every()]
+        q: query.Query = query.And(must + filters) if len(must) + len(filters) > 1 else must[0]
+        if must_not:
+            q = query.AndNot(q, query.Or(must_not))
+        return q, terms
+
+    def _clause(
+        self,
+        clause: Clause,
+        kinds: tuple[str, ...],
+        searcher: Any,
+        terms: dict[str, set[str]] | None,
+        common: list[str] | None = None,
+    ) -> query.Query | None:
+        parts: list[query.Query] = []
+        if clause.prefix:
+            reader = searcher.reader()
+            word = clause.text.lower()
+            for lang in LANGUAGES:
+                # Stems that start with the prefix, and with the prefix's own stem ("running*").
+                starts = {word, *analyse(lang, word)}
+                for kind in kinds:
+                    name = f"{kind}_{lang}"
+                    found = {
+                        t.decode("utf-8") if isinstance(t, bytes) else t
+                        for start in starts
+                        for t in reader.expand_prefix(name, start)
+                    }
+                    if not found:
+                        continue
+                    chosen = sorted(found)
+                    if len(chosen) > MAX_PREFIX_TERMS:
+                        chosen.sort(key=lambda t, n=name: -reader.doc_frequency(n, t))
+                        chosen = chosen[:MAX_PREFIX_TERMS]
+                    parts.append(query.Or([query.Term(name, t) for t in chosen]))
+                    if terms is not None:
+                        terms.setdefault(name, set()).update(chosen)
+            return query.Or(parts) if parts else query.NullQuery
+        for lang in LANGUAGES:
+            # The analyser reuses one Token object: copy what we need as we go.
+            tokens = [
+                (t.text, t.pos) for t in ANALYZERS[lang](clause.text, mode="query", positions=True)
+            ]
+            words = [text for text, _pos in tokens]
+            if not words:
+                if common is not None and clause.text.lower() not in common:
+                    common.append(clause.text.lower())
+                continue
+            reader = searcher.reader()
+            for kind in kinds:
+                name = f"{kind}_{lang}"
+                if terms is not None:
+                    terms.setdefault(name, set()).update(words)
+                if not all(reader.doc_frequency(name, w) for w in words):
+                    continue  # a word this field never had: nothing to match, skip the matcher
+                if len(words) == 1:
+                    parts.append(query.Term(name, words[0]))
+                elif clause.kind == "phrase":
+                    # Stop words leave gaps: allow as many as the phrase had.
+                    span = tokens[-1][1] - tokens[0][1]
+                    slop = max(1, span - len(words) + 2)
+                    parts.append(query.Phrase(name, words, slop=slop))
+                else:
+                    parts.append(query.And([query.Term(name, w) for w in words]))
+        if not parts:
+            # Only stop words in every language (None), or words no post has (NullQuery).
+            return (
+                query.NullQuery if any(analyse(lang, clause.text) for lang in LANGUAGES) else None
+            )
+        return parts[0] if len(parts) == 1 else query.Or(parts)
+
+    def _filters(self, parsed: ParsedQuery) -> list[query.Query]:
+        out: list[query.Query] = []
+        if parsed.author:
+            out.append(query.Term("author", parsed.author.lower()))
+        if parsed.sig:
+            out.append(query.Term("sig", parsed.sig.lower()))
+        if parsed.after or parsed.before:
+            start = parsed.after.astimezone(UTC).replace(tzinfo=None) if parsed.after else None
+            end = parsed.before.astimezone(UTC).replace(tzinfo=None) if parsed.before else None
+            out.append(query.DateRange("created", start, end, endexcl=True))
+        return out
+
+
+def _retrying(open_: Callable[[], Any], attempts: int = 6) -> Any:
+    """Open the index or a searcher, again if another process's commit just removed the files
+    of the generation we were reading (Whoosh deletes them as soon as nobody needs them)."""
+    for attempt in range(attempts):
+        try:
+            return open_()
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.005 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _any_of(name: str, values: Iterable[int]) -> query.Query:
+    terms = [query.Term(name, str(v)) for v in sorted(values)]
+    if not terms:
+        return query.NullQuery
+    return query.Or(terms)
+
+
+# --- Null -----------------------------------------------------------------------------------
+class _NullWriter:
+    def upsert(self, doc: PostDocument) -> None:
+        pass
+
+    def remove_post(self, post_id: int) -> None:
+        pass
+
+    def remove_topic(self, topic_id: int) -> None:
+        pass
+
+    def remove_sig(self, sig_id: int) -> None:
+        pass
+
+
+class NullBackend:
+    """Indexes nothing and finds nothing (SEARCH_BACKEND = "null")."""
+
+    @contextmanager
+    def maintenance(self) -> Iterator[None]:
+        yield
+
+    @contextmanager
+    def writer(self, timeout: float = 5.0) -> Iterator[_NullWriter]:
+        yield _NullWriter()
+
+    def rebuild(
+        self,
+        docs: Iterable[PostDocument],
+        progress: Callable[[int], None] | None = None,
+        procs: int = 1,
+    ) -> int:
+        count = 0
+        for _ in docs:
+            count += 1
+        if progress:
+            progress(count)
+        return count
+
+    def search(
+        self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
+    ) -> BackendResults:
+        return BackendResults(hits=[], total=0)
+
+    def excerpt(
+        self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
+    ) -> Markup:
+        return Markup(escape(text[:240]))
+
+    def suggest(self, parsed: ParsedQuery) -> ParsedQuery | None:
+        return None
+
+    def word_for(self, stem: str, texts: Iterable[str]) -> str | None:
+        return None
+
+    def check(self) -> str:
+        return "ok"
+
+    def reset(self) -> None:
+        pass
+
+    def indexed_post_ids(self) -> set[int]:
+        return set()
+
+    def has_other_language(self, sig_id: int, language: str) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,271 @@
+"""Keep the index equal to the database: queue index work in the transaction of the change,
+drain the queue after commit, rebuild from scratch on demand.
+
+Why a queue table: a row in `search_queue` commits or rolls back with the change it follows, so
+the index's backlog is exactly "the rows still in the table". Draining reads them *while holding
+the index's single writer lock*, re-reads the posts they name from the database, writes the index,
+commits it, and only then deletes those rows. Hence:
+- a crash between the database commit and the index commit leaves the rows for the next drain
+  (any later change, `flask forum search-sync`, or start-up);
+- whoever holds the lock reads the newest committed state, so an older copy never overwrites a
+  newer one, whichever process wins the lock first;
+- a process that cannot get the lock in time gives up quietly; its rows stay for the holder's
+  next round or the next drain.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import ColumnElement, delete, func, inspect, select, true
+
+from .. import content
+from ..accounts.models import User
+from ..db import transaction
+from ..extensions import db
+from ..permissions import public_posts_clause
+from ..sigs.models import Sig
+from ..topics.models import Post, Topic
+from .backend import IndexBusy, NullBackend, PostDocument, SearchBackend, WhooshBackend
+from .models import KIND_POST, KIND_SIG, KIND_TOPIC, SearchQueueEntry
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+PARALLEL_FROM = 20_000  # posts; smaller rebuilds run in this process
+EXTENSION = "forum.search"
+
+
+@dataclass
+class DrainResult:
+    rows: int = 0
+    indexed: int = 0
+    removed: int = 0
+    busy: bool = False
+
+
+def make_backend(app: Flask) -> SearchBackend:
+    if app.config.get("SEARCH_BACKEND", "whoosh") == "null":
+        return NullBackend()
+    return WhooshBackend(app.config["INDEX_DIR"])
+
+
+def get_backend(app: Flask | None = None) -> SearchBackend:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    backend = app.extensions.get(EXTENSION)
+    if backend is None:
+        backend = app.extensions[EXTENSION] = make_backend(app)
+    return backend  # type: ignore[no-any-return]
+
+
+def replace_backend(app: Flask, backend: SearchBackend) -> None:
+    old = app.extensions.get(EXTENSION)
+    if old is not None:
+        old.close()
+    app.extensions[EXTENSION] = backend
+
+
+# --- queueing (inside the producer's transaction) ------------------------------------------
+def enqueue(kind: str, *target_ids: int) -> None:
+    session = db.session
+    for target_id in dict.fromkeys(target_ids):
+        session.add(SearchQueueEntry(kind=kind, target_id=target_id))
+
+
+def backlog() -> int:
+    return db.session.scalar(select(func.count()).select_from(SearchQueueEntry)) or 0
+
+
+# --- reading the database -------------------------------------------------------------------
+def _documents_query(where: ColumnElement[bool]) -> Any:
+    return (
+        select(
+            Post.id,
+            Post.topic_id,
+            Post.body_html,
+            Post.created_at,
+            Topic.sig_id,
+            Topic.title,
+            Topic.first_post_id,
+            Sig.slug,
+            Sig.language,
+            User.username,
+        )
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(public_posts_clause(), Topic.deleted_at.is_(None), where)
+    )
+
+
+def _document(row: Any) -> PostDocument:
+    is_first = row.id == row.first_post_id
+    return PostDocument(
+        post_id=row.id,
+        topic_id=row.topic_id,
+        sig_id=row.sig_id,
+        sig_slug=row.slug,
+        author=row.username or "",
+        language=row.language,
+        created_at=row.created_at,
+        is_first=is_first,
+        title=row.title if is_first else "",
+        body=content.plain_text(row.body_html),
+    )
+
+
+def documents(
+    where: ColumnElement[bool] | None = None, yield_per: int = 2000
+) -> Iterator[PostDocument]:
+    """Every readable post (not pending, hidden or deleted; topic not deleted) matching `where`."""
+    stmt = _documents_query(where if where is not None else true()).order_by(Post.id)
+    result = db.session.execute(stmt.execution_options(yield_per=yield_per))
+    for row in result:
+        yield _document(row)
+
+
+def readable_post_ids() -> set[int]:
+    """What the index should hold (tests and `search-sync --check` compare against it)."""
+    stmt = (
+        select(Post.id)
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(public_posts_clause(), Topic.deleted_at.is_(None))
+    )
+    return set(db.session.scalars(stmt))
+
+
+# --- draining ---------------------------------------------------------------------------------
+def drain(timeout: float = 5.0, backend: SearchBackend | None = None) -> DrainResult:
+    """Apply the queued index work; safe to call from any number of processes at once."""
+    session = db.session
+    backend = backend or get_backend()
+    result = DrainResult()
+    if session.scalar(select(SearchQueueEntry.id).limit(1)) is None:
+        return result
+    try:
+        while True:
+            with backend.writer(timeout=timeout) as writer:
+                # End any read transaction: what follows must see every commit made so far.
+                session.commit()
+                rows = session.execute(
+                    select(SearchQueueEntry.id, SearchQueueEntry.kind, SearchQueueEntry.target_id)
+                    .order_by(SearchQueueEntry.id)
+                    .limit(BATCH)
+                ).all()
+                if not rows:
+                    break
+                _apply(rows, writer, backend, result)
+            # The index has committed: the work is done, forget it.
+            with transaction() as tx:
+                tx.execute(
+                    delete(SearchQueueEntry).where(SearchQueueEntry.id.in_([r.id for r in rows]))
+                )
+            result.rows += len(rows)
+            if len(rows) < BATCH:
+                break
+    except IndexBusy:
+        result.busy = True
+        log.info("search index busy; %d queued rows left for the next drain", backlog())
+    return result
+
+
+def _apply(rows: list[Any], writer: Any, backend: SearchBackend, result: DrainResult) -> None:
+    post_ids = {r.target_id for r in rows if r.kind == KIND_POST}
+    topic_ids = {r.target_id for r in rows if r.kind == KIND_TOPIC}
+    sig_ids = {r.target_id for r in rows if r.kind == KIND_SIG}
+    wanted: dict[int, PostDocument] = {}
+
+    for sig_id in sig_ids:
+        language = db.session.scalar(select(Sig.language).where(Sig.id == sig_id))
+        if language is None:
+            writer.remove_sig(sig_id)
+            result.removed += 1
+        elif backend.has_other_language(sig_id, language):
+            # The SIG's language changed: its posts must be analysed again.
+            writer.remove_sig(sig_id)
+            result.removed += 1
+            for doc in documents(Topic.sig_id == sig_id):
+                wanted[doc.post_id] = doc
+    for chunk in _chunks(sorted(topic_ids)):
+        for topic_id in chunk:
+            writer.remove_topic(topic_id)
+            result.removed += 1
+        for doc in documents(Post.topic_id.in_(chunk)):
+            wanted[doc.post_id] = doc
+    for chunk in _chunks(sorted(post_ids)):
+        found = {doc.post_id: doc for doc in documents(Post.id.in_(chunk))}
+        for post_id in chunk:
+            if post_id not in found and post_id not in wanted:
+                writer.remove_post(post_id)
+                result.removed += 1
+        wanted.update(found)
+    for doc in wanted.values():
+        writer.upsert(doc)
+    result.indexed += len(wanted)
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+# --- rebuilding -------------------------------------------------------------------------------
+def rebuild(
+    progress: Callable[[int], None] | None = None, backend: SearchBackend | None = None
+) -> int:
+    """Index every readable post afresh, then catch up with what changed meanwhile."""
+    backend = backend or get_backend()
+    session = db.session
+    session.commit()
+    # Rows up to here are covered by the rebuild (it reads the database after this point).
+    high_water = session.scalar(select(func.max(SearchQueueEntry.id))) or 0
+    count = backend.rebuild(documents(), progress, procs=_procs())
+    if high_water:
+        with transaction() as tx:
+            tx.execute(delete(SearchQueueEntry).where(SearchQueueEntry.id <= high_water))
+    drain(backend=backend)
+    return count
+
+
+def _procs() -> int:
+    """Worker processes for a rebuild: worth their start-up only for a big forum."""
+    wanted = current_app.config.get("SEARCH_INDEX_PROCS") or min(4, os.cpu_count() or 1)
+    return int(wanted) if total_posts() >= PARALLEL_FROM else 1
+
+
+def total_posts() -> int:
+    stmt = (
+        select(func.count(Post.id))
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(public_posts_clause(), Topic.deleted_at.is_(None))
+    )
+    return db.session.scalar(stmt) or 0
+
+
+def startup(app: Flask) -> str:
+    """Run at start-up: rebuild a missing, outdated or corrupt index; drain the queue."""
+    with app.app_context():
+        if not inspect(db.engine).has_table(SearchQueueEntry.__tablename__):
+            return "no-database"  # `flask db upgrade` has not run yet
+        backend = get_backend(app)
+        try:
+            with backend.maintenance():
+                status = backend.check()
+                if status != "ok":
+                    log.warning("search index is %s: rebuilding it from the database", status)
+                    backend.reset()
+                    count = rebuild(backend=backend)
+                    log.info("search index rebuilt with %d posts", count)
+            if status == "ok":
+                drain(backend=backend)
+        except IndexBusy:
+            status = "busy"
+            log.info("another process is updating the search index; skipping start-up sync")
+        finally:
+            db.session.remove()
+        return status

@@ -1,0 +1,185 @@
+"""The search page's read model: parse, ask the backend within the reader's SIGs, re-check
+every hit against the database (a stale index can never show what the reader may not see),
+load what the page shows in a fixed number of queries, and mark the matched words."""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from markupsafe import Markup
+from sqlalchemy import select
+
+from .. import content, permissions
+from ..accounts.models import User
+from ..extensions import db
+from ..permissions import Actor
+from ..sigs.models import Sig
+from ..topics.models import Post, Topic
+from . import indexer
+from .backend import BackendResults, SearchBackend, SigScope
+from .parsing import ParsedQuery, parse
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 20
+MAX_PAGES = 50
+SORTS = ("relevance", "newest")
+MARK_RE = re.compile(r"<mark>(.*?)</mark>")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    post_id: int
+    number: int
+    topic: Topic
+    sig_slug: str
+    sig_name: str
+    author: str | None
+    created_at: datetime
+    is_first: bool
+    title_html: Markup
+    excerpt_html: Markup
+
+
+@dataclass
+class SearchPage:
+    q: str
+    sort: str = "relevance"
+    page: int = 1
+    pages: int = 0
+    total: int = 0
+    results: list[SearchResult] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    suggestion: str | None = None
+    error: str | None = None
+
+    @property
+    def searched(self) -> bool:
+        return bool(self.q.strip())
+
+
+def sig_scope(user: Actor) -> SigScope:
+    """The SIGs this member may read, and the ones they may not (one query)."""
+    if permissions.is_global_sysop(user):
+        return SigScope(allowed=None)
+    readable = permissions.readable_sigs_clause(user)
+    rows = db.session.execute(select(Sig.id, readable.label("readable"))).all()
+    return SigScope(
+        allowed=frozenset(r.id for r in rows if r.readable),
+        excluded=frozenset(r.id for r in rows if not r.readable),
+    )
+
+
+def search_page(
+    user: Actor, q: str, page: int = 1, sort: str = "relevance", per_page: int = PER_PAGE
+) -> SearchPage:
+    sort = sort if sort in SORTS else "relevance"
+    page = max(1, min(page, MAX_PAGES))
+    out = SearchPage(q=q or "", sort=sort, page=page)
+    parsed = parse(q or "")
+    out.notices.extend(parsed.notices)
+    if parsed.is_empty:
+        return out
+    backend = indexer.get_backend()
+    scope = sig_scope(user)
+    try:
+        found = backend.search(
+            parsed, scope, newest=sort == "newest", offset=(page - 1) * per_page, limit=per_page
+        )
+    except Exception:
+        log.exception("search failed for %r", q[:200])
+        out.error = "Search is not available right now. Try again in a minute."
+        return out
+    out.results = _load(user, backend, found)
+    out.total = max(found.total, len(out.results) + (page - 1) * per_page)
+    out.pages = min(MAX_PAGES, math.ceil(out.total / per_page)) if out.total else 0
+    if not out.results and page == 1:
+        if found.common:
+            words = ", ".join(f"“{w}”" for w in found.common[:5])
+            out.notices.append(
+                f"Very common words ({words}) are left out in some languages' posts; "
+                "add a more specific word."
+            )
+        if found.terms:
+            out.suggestion = _suggestion(user, backend, parsed, scope)
+    return out
+
+
+def _load(user: Actor, backend: SearchBackend, found: BackendResults) -> list[SearchResult]:
+    if not found.hits:
+        return []
+    ids = [hit.post_id for hit in found.hits]
+    rows = db.session.execute(
+        select(Post, Topic, Sig.slug, Sig.name, User.username)
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(
+            Post.id.in_(ids),
+            permissions.public_posts_clause(),
+            Topic.deleted_at.is_(None),
+            permissions.readable_sigs_clause(user),
+        )
+    ).all()
+    by_id = {row.Post.id: row for row in rows}
+    results = []
+    for hit in found.hits:
+        row = by_id.get(hit.post_id)
+        # A hit the database no longer confirms (hidden, moved to a SIG the reader may not
+        # read, or an id reused after a restore) is dropped, whatever the index says.
+        if row is None or abs((row.Post.created_at - hit.created_at).total_seconds()) > 1:
+            continue
+        post, topic = row.Post, row.Topic
+        is_first = post.id == topic.first_post_id
+        title = backend.excerpt(found, hit, topic.title, title=True) if is_first else None
+        results.append(
+            SearchResult(
+                post_id=post.id,
+                number=post.number,
+                topic=topic,
+                sig_slug=row.slug,
+                sig_name=row.name,
+                author=row.username,
+                created_at=post.created_at,
+                is_first=is_first,
+                title_html=title or Markup.escape(topic.title),
+                excerpt_html=backend.excerpt(found, hit, content.plain_text(post.body_html)),
+            )
+        )
+    return results
+
+
+def _suggestion(
+    user: Actor, backend: SearchBackend, parsed: ParsedQuery, scope: SigScope
+) -> str | None:
+    """A corrected query, offered only if it finds something this reader may see (suggested
+    words come from the whole index, so an unchecked suggestion could leak a private word)."""
+    try:
+        better = backend.suggest(parsed)
+        if better is None:
+            return None
+        found = backend.search(better, scope, newest=False, offset=0, limit=5)
+    except Exception:
+        log.exception("spelling suggestion failed")
+        return None
+    visible = _load(user, backend, found)
+    if not visible:
+        return None
+    # Show words as members wrote them, not the index's stems: take them from the marked
+    # words of the results the reader may see.
+    marked = [
+        html.unescape(word)
+        for r in visible
+        for word in MARK_RE.findall(str(r.excerpt_html) + str(r.title_html))
+    ]
+    clauses = []
+    for old, new in zip(parsed.clauses, better.clauses, strict=True):
+        if new.text != old.text:
+            new = new.replace(text=backend.word_for(new.text, marked) or new.text)
+        clauses.append(new)
+    return better.replace(clauses=tuple(clauses)).to_string()

@@ -1,0 +1,20 @@
+"""/search: a GET form, a stable URL, results the reader may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request
+
+from ..web import viewer
+from . import bp, queries
+
+
+@bp.route("/search")
+def search() -> Any:
+    page_arg = request.args.get("page", "1")
+    page = int(page_arg) if page_arg.isdigit() and len(page_arg) < 6 else 1
+    result = queries.search_page(
+        viewer(), request.args.get("q", "")[:20_000], page, request.args.get("sort", "relevance")
+    )
+    return render_template("search/results.html", result=result, sorts=queries.SORTS)

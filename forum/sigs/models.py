@@ -1,0 +1,111 @@
+"""Special interest groups, their members and their join requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+
+PUBLIC = "public"  # anyone reads, members post
+MEMBERS = "members"  # listed to all; only members read; anyone may join
+PRIVATE = "private"  # hidden from non-members; joined by request, approved by its sysops
+VISIBILITIES = (PUBLIC, MEMBERS, PRIVATE)
+
+LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
+
+ROLE_MEMBER = "member"
+ROLE_SYSOP = "sysop"  # a SIG sysop: moderates this SIG and nothing else
+
+REQUEST_PENDING = "pending"
+REQUEST_APPROVED = "approved"
+REQUEST_DENIED = "denied"
+
+
+class Sig(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "sigs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    visibility: Mapped[str] = mapped_column(String(16), default=PUBLIC)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A support SIG: a reply can be marked as the answer to a topic (forum.pulse).
+    is_support: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Kept by the services in the same transaction; `flask forum recount` rebuilds them.
+    topic_count: Mapped[int] = mapped_column(default=0)
+    post_count: Mapped[int] = mapped_column(default=0)
+    member_count: Mapped[int] = mapped_column(default=0)
+    last_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_topic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("topics.id", use_alter=True, ondelete="SET NULL"), index=True
+    )
+
+    __table_args__ = (Index("ix_sigs_position_name", "position", "name"),)
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def is_private(self) -> bool:
+        return self.visibility == PRIVATE
+
+    def __repr__(self) -> str:
+        return f"<Sig {self.slug}>"
+
+
+class Membership(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default=ROLE_MEMBER)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A suspension in this SIG only (moderation writes it).
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
+
+    sig: Mapped[Sig] = relationship(lazy="raise")
+    user: Mapped[User] = relationship(lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("sig_id", "user_id", name="uq_memberships_sig_user"),
+        Index("ix_memberships_sig_joined", "sig_id", "joined_at"),
+    )
+
+    @property
+    def is_sysop(self) -> bool:
+        return self.role == ROLE_SYSOP
+
+    def is_suspended(self, now: datetime | None = None) -> bool:
+        return self.suspended_until is not None and self.suspended_until > (now or utcnow())
+
+
+class JoinRequest(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "join_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16), default=REQUEST_PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+
+    sig: Mapped[Sig] = relationship(lazy="raise")
+    user: Mapped[User] = relationship(lazy="raise", foreign_keys=[user_id])
+
+    __table_args__ = (Index("ix_join_requests_sig_status", "sig_id", "status", "created_at"),)

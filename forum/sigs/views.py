@@ -1,0 +1,137 @@
+"""SIG pages: the index, a SIG's topics, joining and leaving, join requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..errors import ForumError
+from ..topics import services as topic_services
+from ..web import viewer
+from . import bp, queries, services
+from .forms import ActionForm, JoinForm, RequestForm
+
+
+def _page_arg() -> int:
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 0 < int(page) < 100_000:
+        abort(404)
+    return int(page)
+
+
+@bp.route("/")
+def index() -> Any:
+    return render_template("sigs/index.html", rows=queries.sig_index(current_user))
+
+
+@bp.route("/s/<slug>/")
+def show(slug: str) -> Any:
+    filter = request.args.get("filter", "all")
+    if filter not in ("all", "unread", "answered", "unanswered"):
+        filter = "all"
+    page = queries.sig_page(current_user, slug, _page_arg(), filter)
+    status = 200 if page.can_read else 403
+    return render_template(
+        "sigs/show.html", page=page, join_form=JoinForm(), action=ActionForm()
+    ), status
+
+
+@bp.route("/s/<slug>", strict_slashes=False)
+def show_no_slash(slug: str) -> Any:
+    return redirect(url_for("sigs.show", slug=slug), code=301)
+
+
+@bp.route("/s/<slug>/join", methods=["POST"])
+@login_required
+def join(slug: str) -> Any:
+    form = JoinForm()
+    sig = queries.sig_page(current_user, slug).sig
+    if form.validate_on_submit():
+        try:
+            services.join_sig(viewer(), sig.id)
+        except ForumError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"You joined {sig.name}.", "success")
+    else:
+        flash("That form was not valid; try again.", "error")
+    return redirect(url_for("sigs.show", slug=sig.slug))
+
+
+@bp.route("/sigs/request", methods=["GET", "POST"])
+@login_required
+def request_to_join() -> Any:
+    """Ask to join a private SIG whose address a member was given."""
+    form = RequestForm()
+    if form.validate_on_submit():
+        try:
+            services.request_to_join(viewer(), form.slug.data, form.message.data or "")
+        except ForumError as exc:
+            flash(exc.message, "error")
+        else:
+            # The same answer whether or not the SIG exists: private SIGs stay hidden.
+            flash(
+                "If a private SIG has that address, its sysops now have your request. "
+                "You will be notified of their answer.",
+                "info",
+            )
+            return redirect(url_for("sigs.index"))
+    return render_template("sigs/request.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/s/<slug>/leave", methods=["POST"])
+@login_required
+def leave(slug: str) -> Any:
+    sig = queries.sig_page(current_user, slug).sig
+    if ActionForm().validate_on_submit():
+        try:
+            services.leave_sig(viewer(), sig.id)
+        except ForumError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"You left {sig.name}.", "info")
+            if sig.is_private:
+                return redirect(url_for("sigs.index"))
+    return redirect(url_for("sigs.show", slug=sig.slug))
+
+
+@bp.route("/s/<slug>/read", methods=["POST"])
+@login_required
+def mark_read(slug: str) -> Any:
+    sig = queries.sig_page(current_user, slug).sig
+    if ActionForm().validate_on_submit():
+        count = topic_services.mark_all_read(viewer(), sig.id)
+        flash(f"Marked {count} topic{'s' if count != 1 else ''} as read.", "info")
+    return redirect(url_for("sigs.show", slug=sig.slug))
+
+
+@bp.route("/s/<slug>/members")
+def members(slug: str) -> Any:
+    sig, rows = queries.sig_members(current_user, slug)
+    return render_template("sigs/members.html", sig=sig, rows=rows)
+
+
+@bp.route("/s/<slug>/requests")
+@login_required
+def requests(slug: str) -> Any:
+    sig, pending = queries.join_requests(current_user, slug)
+    return render_template("sigs/requests.html", sig=sig, pending=pending, action=ActionForm())
+
+
+@bp.route("/s/<slug>/requests/<int:request_id>", methods=["POST"])
+@login_required
+def decide(slug: str, request_id: int) -> Any:
+    sig, _ = queries.join_requests(current_user, slug)
+    form = ActionForm()
+    if form.validate_on_submit() and form.value.data in ("approve", "deny"):
+        try:
+            services.decide_join_request(viewer(), request_id, form.value.data == "approve")
+        except ForumError as exc:
+            flash(exc.message, "error")
+        else:
+            flash("Approved." if form.value.data == "approve" else "Denied.", "success")
+    else:
+        flash("Choose approve or deny.", "error")
+    return redirect(url_for("sigs.requests", slug=sig.slug))

@@ -1,0 +1,57 @@
+"""Timezone-aware UTC datetimes, stored the same way on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always hands back an aware datetime (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def zone_or_utc(name: str) -> str:
+    """The IANA zone name if it exists, else "UTC"."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
+
+
+def in_zone(value: datetime, zone: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(zone_or_utc(zone)))

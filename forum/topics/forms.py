@@ -1,0 +1,27 @@
+"""Topic and post forms: shape and CSRF; the services enforce the rules."""
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+# Generous caps here; the services give the precise message (MAX_POST_LENGTH).
+BODY_CAP = 200_000
+
+
+class TopicForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=1000)])
+    body = TextAreaField("Message (Markdown)", validators=[DataRequired(), Length(max=BODY_CAP)])
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField("Your reply (Markdown)", validators=[DataRequired(), Length(max=BODY_CAP)])
+    reply_to = HiddenField(validators=[Optional()])
+
+
+class EditForm(FlaskForm):
+    title = StringField("Title", validators=[Optional(), Length(max=1000)])
+    body = TextAreaField("Message (Markdown)", validators=[DataRequired(), Length(max=BODY_CAP)])
+
+
+class ActionForm(FlaskForm):
+    pass

@@ -1,0 +1,174 @@
+"""Topics, posts (raw and cooked), revisions, and each member's read position."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..extensions import db
+from ..sigs.models import Sig
+from ..timeutil import UTCDateTime, utcnow
+
+POST_VISIBLE = "visible"
+POST_PENDING = "pending"  # waits for a sysop's approval; only its author and sysops see it
+
+
+class Topic(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_post_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    first_post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", use_alter=True, ondelete="SET NULL"), index=True
+    )
+    # Post numbers are allocated from highest_post_number and never reused, so permalinks and
+    # page boundaries are stable; last_post_number is the newest post readers can see (unread
+    # state compares against it); post_count counts visible posts (the first one included).
+    highest_post_number: Mapped[int] = mapped_column(default=0)
+    last_post_number: Mapped[int] = mapped_column(default=0)
+    post_count: Mapped[int] = mapped_column(default=0)
+    pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # In a support SIG: the reply marked as the answer (forum.pulse.services.mark_answer).
+    answer_post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", use_alter=True, ondelete="SET NULL"), index=True
+    )
+
+    sig: Mapped[Sig] = relationship(lazy="raise", foreign_keys=[sig_id])
+    author: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[user_id])
+    last_poster: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[last_post_user_id])
+
+    __table_args__ = (
+        # The SIG page: pinned first, then by last activity.
+        Index("ix_topics_sig_listing", "sig_id", "pinned_at", "last_posted_at"),
+        Index("ix_topics_last_posted_at", "last_posted_at"),
+        Index("ix_topics_created_at", "created_at"),
+        Index("ix_topics_sig_created", "sig_id", "created_at"),
+    )
+
+    @property
+    def is_pinned(self) -> bool:
+        return self.pinned_at is not None
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def __repr__(self) -> str:
+        return f"<Topic {self.id} {self.title!r}>"
+
+
+class Post(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    number: Mapped[int] = mapped_column()
+    reply_to_post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="SET NULL"), index=True
+    )
+    body_raw: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    render_version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(16), default=POST_VISIBLE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    edit_count: Mapped[int] = mapped_column(default=0)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    hide_reason: Mapped[str | None] = mapped_column(String(500))
+
+    topic: Mapped[Topic] = relationship(lazy="raise", foreign_keys=[topic_id])
+    author: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[user_id])
+
+    __table_args__ = (
+        UniqueConstraint("topic_id", "number", name="uq_posts_topic_number"),
+        Index("ix_posts_created_at", "created_at"),
+        Index("ix_posts_user_created", "user_id", "created_at"),
+        Index("ix_posts_status", "status"),
+        Index("ix_posts_topic_created", "topic_id", "created_at"),
+    )
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == POST_PENDING
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    @property
+    def is_public(self) -> bool:
+        """Readable by everyone who may read its topic."""
+        return not (self.is_pending or self.is_deleted or self.is_hidden)
+
+    def __repr__(self) -> str:
+        return f"<Post {self.id} topic={self.topic_id} #{self.number}>"
+
+
+class PostRevision(db.Model):  # type: ignore[name-defined,misc]
+    """The text a post had before an edit; sysops read the history."""
+
+    __tablename__ = "post_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column()
+    body_raw: Mapped[str] = mapped_column(Text)
+    editor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    editor: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[editor_id])
+
+    __table_args__ = (UniqueConstraint("post_id", "number", name="uq_post_revisions_post_number"),)
+
+
+class TopicRead(db.Model):  # type: ignore[name-defined,misc]
+    """How far a member has read a topic: the highest post number seen."""
+
+    __tablename__ = "topic_reads"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    last_read_post_number: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

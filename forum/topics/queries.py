@@ -1,0 +1,168 @@
+"""Read models for topic pages and /new, each in a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import aliased
+
+from .. import permissions
+from ..accounts.models import User
+from ..errors import NotFound
+from ..extensions import db
+from ..sigs.models import Membership, Sig
+from .models import Post, Topic, TopicRead
+
+
+@dataclass
+class PostRow:
+    post: Post
+    author: User | None
+    can_edit: bool
+    can_delete: bool
+    unread: bool
+
+
+@dataclass
+class TopicPage:
+    topic: Topic
+    sig: Sig
+    author: User | None
+    posts: list[PostRow]
+    page: int
+    pages: int
+    last_read: int
+    first_unread: int | None
+    reply_problem: str | None
+    is_sysop: bool
+    can_restore: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
+    """One page of a topic. Page boundaries follow post numbers, so permalinks stay put."""
+    viewer = permissions.actor(current)
+    topic = permissions.get_topic_for(viewer, topic_id)
+    sig = db.session.get(Sig, topic.sig_id)
+    assert sig is not None
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    pages = max(1, (topic.highest_post_number - 1) // per_page + 1)
+    if page < 1 or page > pages:
+        raise NotFound("That page does not exist.")
+    first, last = (page - 1) * per_page + 1, page * per_page
+    rows = db.session.execute(
+        select(Post, User)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(
+            Post.topic_id == topic.id,
+            Post.number.between(first, last),
+            permissions.visible_posts_clause(viewer, sig),
+        )
+        .order_by(Post.number)
+    )
+    last_read = 0
+    if viewer is not None:
+        last_read = (
+            db.session.scalar(
+                select(TopicRead.last_read_post_number).where(
+                    TopicRead.user_id == viewer.id, TopicRead.topic_id == topic.id
+                )
+            )
+            or 0
+        )
+    is_sysop = permissions.is_sig_sysop(viewer, sig)
+    posts = [
+        PostRow(
+            post=post,
+            author=author,
+            can_edit=permissions.can_edit_post(viewer, post, topic, sig),
+            can_delete=permissions.can_delete_post(viewer, post, topic, sig),
+            unread=viewer is not None and post.number > last_read,
+        )
+        for post, author in rows
+    ]
+    author = next((r.author for r in posts if r.post.number == 1), None)
+    first_unread = None
+    if viewer is not None and last_read < topic.last_post_number:
+        first_unread = last_read + 1
+    return TopicPage(
+        topic=topic,
+        sig=sig,
+        author=author,
+        posts=posts,
+        page=page,
+        pages=pages,
+        last_read=last_read,
+        first_unread=first_unread,
+        reply_problem=permissions.reply_problem(viewer, topic, sig),
+        is_sysop=is_sysop,
+        can_restore=is_sysop,
+    )
+
+
+def first_unread_number(current: Any, topic: Topic) -> int | None:
+    """Where a member who has opened this topic before should land, if anything is unread."""
+    viewer = permissions.actor(current)
+    if viewer is None:
+        return None
+    last_read = db.session.scalar(
+        select(TopicRead.last_read_post_number).where(
+            TopicRead.user_id == viewer.id, TopicRead.topic_id == topic.id
+        )
+    )
+    if last_read is None or last_read >= topic.last_post_number:
+        return None
+    # The next post the member can see after the last one read.
+    return db.session.scalar(
+        select(func.min(Post.number)).where(
+            Post.topic_id == topic.id,
+            Post.number > last_read,
+            permissions.public_posts_clause(),
+        )
+    )
+
+
+@dataclass
+class NewRow:
+    topic: Topic
+    sig: Sig
+    last_poster: str | None
+    unread: int
+    is_new: bool
+
+
+def new_topics(current: Any, page: int = 1) -> tuple[list[NewRow], bool]:
+    """Topics with posts this member has not read, across the SIGs it belongs to."""
+    viewer = permissions.actor(current)
+    if viewer is None:
+        return [], False
+    per_page = current_app.config["TOPICS_PER_PAGE"]
+    poster = aliased(User)
+    rows = db.session.execute(
+        select(Topic, Sig, poster.username, TopicRead.last_read_post_number)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .join(Membership, and_(Membership.sig_id == Topic.sig_id, Membership.user_id == viewer.id))
+        .outerjoin(poster, poster.id == Topic.last_post_user_id)
+        .outerjoin(TopicRead, and_(TopicRead.topic_id == Topic.id, TopicRead.user_id == viewer.id))
+        .where(
+            Topic.deleted_at.is_(None),
+            Topic.last_post_number > func.coalesce(TopicRead.last_read_post_number, 0),
+        )
+        .order_by(Topic.last_posted_at.desc(), Topic.id.desc())
+        .limit(per_page + 1)
+        .offset((max(page, 1) - 1) * per_page)
+    )
+    result = [
+        NewRow(
+            topic=topic,
+            sig=sig,
+            last_poster=name,
+            unread=topic.last_post_number - (read or 0),
+            is_new=read is None,
+        )
+        for topic, sig, name, read in rows
+    ]
+    return result[:per_page], len(result) > per_page

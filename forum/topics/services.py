@@ -1,0 +1,486 @@
+"""Topic and post verbs: start a topic, reply, quote, edit, delete and restore, mark read.
+
+Every verb follows the same steps: validate the input, load through the permission policy,
+check the policy, change rows and counters in one transaction, publish an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .. import content, counters, events, permissions
+from ..accounts.models import User
+from ..accounts.services import resolve_usernames
+from ..db import is_valid_id, transaction
+from ..errors import Forbidden, Invalid, NotFound
+from ..extensions import db
+from ..permissions import Actor
+from ..sigs.models import Membership, Sig
+from ..text import slugify
+from ..timeutil import UTCDateTime, utcnow
+from .models import POST_VISIBLE, Post, PostRevision, Topic, TopicRead
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What happens to a new post before anyone sees it."""
+
+    status: str = POST_VISIBLE
+    reason: str | None = None
+
+
+def screen_post(author: User, sig: Sig, text: str) -> Screening:
+    """Decide whether a new post is shown at once or waits for approval.
+
+    The moderation feature (word filter, approval queue for new accounts) plugs its rules in
+    through `forum.moderation.screening`, which raises Invalid for blocked words.
+    """
+    screener = current_app.extensions.get("forum.screen_post")
+    if screener is None:
+        return Screening()
+    return screener(author, sig, text)  # type: ignore[no-any-return]
+
+
+def _check_body(body: str) -> str:
+    body = content.clean_text(body).strip()
+    if not body:
+        raise Invalid("body", "Write something first.")
+    limit = current_app.config["MAX_POST_LENGTH"]
+    if len(body) > limit:
+        raise Invalid(
+            "body", f"Posts are limited to {limit:,} characters; this one has {len(body):,}."
+        )
+    return body
+
+
+def _check_title(title: str) -> str:
+    title = " ".join(content.clean_text(title).split())
+    limit = current_app.config["MAX_TITLE_LENGTH"]
+    if len(title) < 3:
+        raise Invalid("title", "Give the topic a title of at least 3 characters.")
+    if len(title) > limit:
+        raise Invalid("title", f"Keep the title under {limit} characters.")
+    return title
+
+
+def _cook(body: str) -> content.Rendered:
+    return content.render(body, resolve_usernames)
+
+
+def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
+    """Open a new topic in a SIG with its first post."""
+    sig = permissions.get_sig_by_id_for(actor, sig_id)
+    permissions.require_read_sig(actor, sig)
+    permissions.require_write(actor, sig)
+    assert actor is not None
+    title = _check_title(title)
+    body = _check_body(body)
+    screening = screen_post(actor, sig, f"{title}\n{body}")
+    cooked = _cook(body)
+    visible = screening.status == POST_VISIBLE
+    with transaction() as session:
+        # Taken once the write transaction has begun, so times follow the order of commits.
+        now = utcnow()
+        topic = Topic(
+            sig_id=sig.id,
+            user_id=actor.id,
+            title=title,
+            slug=slugify(title),
+            created_at=now,
+            last_posted_at=now,
+            last_post_user_id=actor.id,
+            highest_post_number=1,
+            last_post_number=1 if visible else 0,
+            post_count=1 if visible else 0,
+        )
+        session.add(topic)
+        session.flush()
+        post = Post(
+            topic_id=topic.id,
+            user_id=actor.id,
+            number=1,
+            body_raw=body,
+            body_html=cooked.html,
+            render_version=cooked.version,
+            status=screening.status,
+            created_at=now,
+        )
+        session.add(post)
+        session.flush()
+        topic.first_post_id = post.id
+        if visible:
+            _count_new_post(sig, actor, topic, now, new_topic=True)
+        _mark_read_in_tx(actor.id, topic.id, 1)
+        events.publish(
+            events.TopicCreated(
+                topic_id=topic.id, sig_id=sig.id, post_id=post.id, author_id=actor.id
+            )
+        )
+        events.publish(
+            events.PostCreated(
+                post_id=post.id,
+                topic_id=topic.id,
+                sig_id=sig.id,
+                author_id=actor.id,
+                is_first=True,
+                visible=visible,
+            )
+        )
+    return topic
+
+
+def reply_to_topic(
+    actor: Actor, topic_id: int, body: str, reply_to_post_id: int | None = None
+) -> Post:
+    """Add a reply at the end of a topic."""
+    topic = permissions.get_topic_for(actor, topic_id)
+    sig = db.session.get(Sig, topic.sig_id)
+    assert sig is not None
+    permissions.require_reply(actor, topic, sig)
+    assert actor is not None
+    body = _check_body(body)
+    if reply_to_post_id is not None:
+        target = db.session.get(Post, reply_to_post_id) if is_valid_id(reply_to_post_id) else None
+        if target is None or target.topic_id != topic.id:
+            reply_to_post_id = None
+    screening = screen_post(actor, sig, body)
+    cooked = _cook(body)
+    visible = screening.status == POST_VISIBLE
+    with transaction() as session:
+        # Lock the topic row (PostgreSQL) so post numbers are handed out one at a time;
+        # SQLite's BEGIN IMMEDIATE already serialises writers.
+        locked = session.scalars(
+            select(Topic)
+            .where(Topic.id == topic.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        # Taken under the lock, so a topic's times follow its post numbers.
+        now = utcnow()
+        number = locked.highest_post_number + 1
+        locked.highest_post_number = number
+        post = Post(
+            topic_id=topic.id,
+            user_id=actor.id,
+            number=number,
+            reply_to_post_id=reply_to_post_id,
+            body_raw=body,
+            body_html=cooked.html,
+            render_version=cooked.version,
+            status=screening.status,
+            created_at=now,
+        )
+        session.add(post)
+        if visible:
+            locked.last_post_number = number
+            locked.post_count = Topic.post_count + 1
+            locked.last_posted_at = now
+            locked.last_post_user_id = actor.id
+            _count_new_post(sig, actor, locked, now, new_topic=False)
+        session.flush()
+        _mark_read_in_tx(actor.id, topic.id, number)
+        events.publish(
+            events.PostCreated(
+                post_id=post.id,
+                topic_id=topic.id,
+                sig_id=sig.id,
+                author_id=actor.id,
+                is_first=False,
+                visible=visible,
+            )
+        )
+    return post
+
+
+def _count_new_post(
+    sig: Sig, author: User, topic: Topic, now: datetime, *, new_topic: bool
+) -> None:
+    """Counters for a post that readers can see, as SQL increments (safe under concurrency).
+
+    The SIG's newest topic only moves forward: a writer in another topic of the SIG that
+    commits later with an earlier time must not take the place back.
+    """
+    sig.post_count = Sig.post_count + 1
+    newer = or_(Sig.last_posted_at.is_(None), Sig.last_posted_at <= now)
+    sig.last_topic_id = case((newer, topic.id), else_=Sig.last_topic_id)
+    sig.last_posted_at = case((newer, literal(now, UTCDateTime())), else_=Sig.last_posted_at)
+    author.post_count = User.post_count + 1
+    if new_topic:
+        sig.topic_count = Sig.topic_count + 1
+        author.topic_count = User.topic_count + 1
+
+
+def quote_text(actor: Actor, post_id: int) -> str:
+    """The Markdown that starts a reply quoting this post."""
+    post = permissions.get_post_for(actor, post_id)
+    author = db.session.get(User, post.user_id) if post.user_id else None
+    return content.quote_markdown(author.username if author else "someone", post.id, post.body_raw)
+
+
+def edit_post(actor: Actor, post_id: int, body: str, title: str | None = None) -> Post:
+    """Change a post's text, keeping the previous text as a revision."""
+    post = permissions.get_post_for(actor, post_id)
+    topic = db.session.get(Topic, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id) if topic else None
+    assert topic is not None and sig is not None
+    permissions.require_edit_post(actor, post, topic, sig)
+    assert actor is not None
+    body = _check_body(body)
+    new_title = _check_title(title) if (title is not None and post.number == 1) else None
+    if body == post.body_raw and (new_title is None or new_title == topic.title):
+        return post
+    cooked = _cook(body)
+    with transaction() as session:
+        revisions = session.scalar(
+            select(func.count()).select_from(PostRevision).where(PostRevision.post_id == post.id)
+        )
+        session.add(
+            PostRevision(
+                post_id=post.id,
+                number=(revisions or 0) + 1,
+                body_raw=post.body_raw,
+                editor_id=actor.id,
+            )
+        )
+        post.body_raw = body
+        post.body_html = cooked.html
+        post.render_version = cooked.version
+        post.edited_at = utcnow()
+        post.edit_count = Post.edit_count + 1
+        if new_title is not None and new_title != topic.title:
+            topic.title = new_title
+            topic.slug = slugify(new_title)
+        events.publish(
+            events.PostEdited(post_id=post.id, topic_id=topic.id, sig_id=sig.id, editor_id=actor.id)
+        )
+    return post
+
+
+def post_history(actor: Actor, post_id: int) -> list[PostRevision]:
+    post = permissions.get_post_for(actor, post_id)
+    topic = db.session.get(Topic, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id) if topic else None
+    assert sig is not None
+    if not permissions.can_see_history(actor, sig):
+        raise Forbidden("Only sysops see the edit history.")
+    return list(
+        db.session.scalars(
+            select(PostRevision)
+            .where(PostRevision.post_id == post.id)
+            .order_by(PostRevision.number.desc())
+        )
+    )
+
+
+def delete_post(actor: Actor, post_id: int) -> Post:
+    """Soft-delete a post; deleting the first post deletes the topic."""
+    post = permissions.get_post_for(actor, post_id)
+    topic = db.session.get(Topic, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id) if topic else None
+    assert topic is not None and sig is not None
+    if not permissions.can_delete_post(actor, post, topic, sig):
+        raise Forbidden("You may not delete this post.")
+    assert actor is not None
+    is_sysop = permissions.is_sig_sysop(actor, sig)
+    if post.number == 1 and not is_sysop and topic.post_count > 1:
+        raise Forbidden("Others have replied: only a sysop can delete this topic now.")
+    with transaction():
+        was_counted = post.is_public
+        post.deleted_at = utcnow()
+        post.deleted_by_id = actor.id
+        if post.number == 1:
+            topic.deleted_at = post.deleted_at
+            topic.deleted_by_id = actor.id
+        recount_topic(topic, sig)
+        if post.number == 1:
+            # The whole topic left sight: every author in it counts one post less.
+            counters.recount_members(_author_ids(topic))
+        elif was_counted and not topic.is_deleted:
+            adjust_author_count(post.user_id, -1)
+        if post.number == 1:
+            events.publish(
+                events.TopicChanged(
+                    topic_id=topic.id, sig_id=sig.id, actor_id=actor.id, change="deleted"
+                )
+            )
+        events.publish(
+            events.PostVisibilityChanged(
+                post_id=post.id,
+                topic_id=topic.id,
+                sig_id=sig.id,
+                actor_id=actor.id,
+                change="deleted",
+            )
+        )
+    return post
+
+
+def restore_post(actor: Actor, post_id: int) -> Post:
+    """Undo a deletion (SIG sysops and the global sysop)."""
+    post = db.session.get(Post, post_id) if is_valid_id(post_id) else None
+    if post is None:
+        raise NotFound("No such post.")
+    topic = permissions.get_topic_for(actor, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id)
+    assert sig is not None
+    permissions.require_sig_sysop(actor, sig)
+    assert actor is not None
+    if not post.is_deleted:
+        return post
+    with transaction():
+        post.deleted_at = None
+        post.deleted_by_id = None
+        topic_restored = post.number == 1 and topic.is_deleted
+        if topic_restored:
+            topic.deleted_at = None
+            topic.deleted_by_id = None
+            events.publish(
+                events.TopicChanged(
+                    topic_id=topic.id, sig_id=sig.id, actor_id=actor.id, change="restored"
+                )
+            )
+        recount_topic(topic, sig)
+        if topic_restored:
+            counters.recount_members(_author_ids(topic))
+        elif post.is_public and not topic.is_deleted:
+            adjust_author_count(post.user_id, +1)
+        events.publish(
+            events.PostVisibilityChanged(
+                post_id=post.id,
+                topic_id=topic.id,
+                sig_id=sig.id,
+                actor_id=actor.id,
+                change="restored",
+            )
+        )
+    return post
+
+
+def _author_ids(topic: Topic) -> set[int | None]:
+    authors = set(db.session.scalars(select(Post.user_id).where(Post.topic_id == topic.id)))
+    return authors | {topic.user_id}
+
+
+def recount_topic(topic: Topic, sig: Sig) -> None:
+    """Recompute a topic's counters from its posts, then its SIG's, in the caller's transaction.
+
+    For the rare verbs that change which posts are visible (delete, restore, hide, approve, move,
+    split, merge); a reply uses cheap increments instead.
+    """
+    session = db.session
+    session.flush()
+    count, last_number, last_at = session.execute(
+        select(func.count(Post.id), func.max(Post.number), func.max(Post.created_at)).where(
+            Post.topic_id == topic.id, permissions.public_posts_clause()
+        )
+    ).one()
+    topic.post_count = count or 0
+    topic.last_post_number = last_number or 0
+    topic.highest_post_number = max(
+        topic.highest_post_number,
+        session.scalar(select(func.max(Post.number)).where(Post.topic_id == topic.id)) or 0,
+    )
+    if last_at is not None:
+        topic.last_posted_at = last_at
+        topic.last_post_user_id = session.scalar(
+            select(Post.user_id).where(Post.topic_id == topic.id, Post.number == last_number)
+        )
+    session.flush()
+    recount_sig(sig)
+
+
+def recount_sig(sig: Sig) -> None:
+    """Recompute a SIG's topic and post counters and newest topic from its topics."""
+    session = db.session
+    session.flush()
+    live = and_(Topic.sig_id == sig.id, Topic.deleted_at.is_(None), Topic.post_count > 0)
+    topics, posts = session.execute(
+        select(func.count(Topic.id), func.coalesce(func.sum(Topic.post_count), 0)).where(live)
+    ).one()
+    sig.topic_count = topics or 0
+    sig.post_count = posts or 0
+    newest = session.execute(
+        select(Topic.id, Topic.last_posted_at)
+        .where(live)
+        .order_by(Topic.last_posted_at.desc())
+        .limit(1)
+    ).first()
+    sig.last_topic_id = newest[0] if newest else None
+    sig.last_posted_at = newest[1] if newest else None
+
+
+def adjust_author_count(user_id: int | None, delta: int) -> None:
+    """Move a member's post counter when one of their posts is hidden, deleted or restored."""
+    if user_id is None or delta == 0:
+        return
+    author = db.session.get(User, user_id)
+    if author is not None:
+        author.post_count = User.post_count + delta
+
+
+def mark_read(user: Actor, topic: Topic, post_number: int) -> None:
+    """Remember that this member has read up to `post_number` (one upsert; never goes back)."""
+    if user is None:
+        return
+    post_number = min(post_number, topic.highest_post_number)
+    with transaction():
+        _mark_read_in_tx(user.id, topic.id, post_number)
+
+
+def _mark_read_in_tx(user_id: int, topic_id: int, post_number: int) -> None:
+    session = db.session
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(TopicRead).values(
+        user_id=user_id, topic_id=topic_id, last_read_post_number=post_number, updated_at=now
+    )
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[TopicRead.user_id, TopicRead.topic_id],
+        set_={"last_read_post_number": excluded.last_read_post_number, "updated_at": now},
+        where=TopicRead.last_read_post_number < excluded.last_read_post_number,
+    )
+    session.execute(stmt)
+
+
+def mark_all_read(user: Actor, sig_id: int | None = None) -> int:
+    """Mark every readable topic (in one SIG, or in all my SIGs) as read."""
+    if user is None:
+        return 0
+    with transaction() as session:
+        query = (
+            select(Topic.id, Topic.last_post_number)
+            .join(
+                Membership, and_(Membership.sig_id == Topic.sig_id, Membership.user_id == user.id)
+            )
+            .outerjoin(
+                TopicRead, and_(TopicRead.topic_id == Topic.id, TopicRead.user_id == user.id)
+            )
+            .where(
+                Topic.deleted_at.is_(None),
+                func.coalesce(TopicRead.last_read_post_number, 0) < Topic.last_post_number,
+            )
+        )
+        if sig_id is not None:
+            query = query.where(Topic.sig_id == sig_id)
+        rows = session.execute(query).all()
+        for topic_id, number in rows:
+            _mark_read_in_tx(user.id, topic_id, number)
+    return len(rows)
+
+
+def page_of_post(topic: Topic, number: int) -> int:
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    return max(1, (number - 1) // per_page + 1)
+
+
+def page_count(topic: Topic) -> int:
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    return max(1, (topic.highest_post_number - 1) // per_page + 1)

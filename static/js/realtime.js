@@ -1,0 +1,206 @@
+// Live updates over Socket.IO: the notification badge, "N new replies — show" on an open topic,
+// and who's online. Progressive enhancement: every page is complete without this file.
+// The server sends ids and counts; content is fetched over HTTP, where permissions apply again.
+(function () {
+  "use strict";
+
+  if (typeof window.io !== "function") return;
+
+  var body = document.body;
+  var topicId = Number(body.getAttribute("data-topic")) || null;
+  var sigId = Number(body.getAttribute("data-sig")) || null;
+  var page = Number(body.getAttribute("data-page")) || 1;
+  var pages = Number(body.getAttribute("data-pages")) || 1;
+  var online = document.getElementById("online");
+  var liveRegion = document.getElementById("live-region");
+  var pending = []; // post_created payloads not shown yet, in order
+  var ended = false;
+
+  var KIND_LABELS = {
+    mention: "mentioned you",
+    quote: "quoted you",
+    reply: "replied to you",
+    new_topic: "new topic",
+    watched: "new post",
+    post_hidden: "your post was hidden",
+    post_deleted: "your post was deleted",
+    flag_resolved: "your flag was handled",
+    discipline: "moderation",
+    join_request: "join request",
+    join_decided: "join request answered",
+  };
+
+  function announce(text) {
+    if (!liveRegion) return;
+    // Clear first so screen readers announce the same text twice in a row too.
+    liveRegion.textContent = "";
+    window.setTimeout(function () {
+      liveRegion.textContent = text;
+    }, 50);
+  }
+
+  function setBadge(count) {
+    var link = document.getElementById("notifications-link");
+    if (!link) return;
+    var badge = link.querySelector(".badge");
+    if (!badge) {
+      badge = document.createElement("span");
+      badge.className = "badge";
+      link.appendChild(document.createTextNode(" "));
+      link.appendChild(badge);
+    }
+    badge.textContent = String(count);
+    badge.setAttribute("data-count", String(count));
+    badge.classList.toggle("badge-zero", !count);
+    var counter = document.getElementById("notifications-unread");
+    if (counter) counter.textContent = String(count);
+  }
+
+  function highestShown() {
+    var posts = document.querySelectorAll("#posts article[data-number]");
+    var highest = 0;
+    for (var i = 0; i < posts.length; i++) {
+      highest = Math.max(highest, Number(posts[i].getAttribute("data-number")) || 0);
+    }
+    return highest;
+  }
+
+  function showBanner() {
+    var box = document.getElementById("new-replies");
+    if (!box || !pending.length) return;
+    var n = pending.length;
+    box.textContent = "";
+    var text = document.createTextNode(n + (n === 1 ? " new reply — " : " new replies — "));
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "link-button";
+    button.textContent = "show";
+    button.addEventListener("click", showNewPosts);
+    box.appendChild(text);
+    box.appendChild(button);
+    box.hidden = false;
+  }
+
+  // Insert the new posts after the last one shown. The reply form is elsewhere on the page and
+  // is never touched, so whatever the member is typing stays where it is.
+  function showNewPosts() {
+    var box = document.getElementById("new-replies");
+    var first = pending[0];
+    if (!first) return;
+    if (page < pages) {
+      window.location.href = "/p/" + first.post_id;
+      return;
+    }
+    fetch("/t/" + topicId + "?page=" + page, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    })
+      .then(function (response) {
+        if (!response.ok) throw new Error("could not load the new posts");
+        return response.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var container = document.getElementById("posts");
+        var shown = highestShown();
+        var fresh = doc.querySelectorAll("#posts article[data-number]");
+        var added = 0;
+        for (var i = 0; i < fresh.length; i++) {
+          if (Number(fresh[i].getAttribute("data-number")) > shown) {
+            container.appendChild(document.adoptNode(fresh[i]));
+            added++;
+          }
+        }
+        var newPages = Number(doc.body.getAttribute("data-pages")) || pages;
+        pending = pending.filter(function (p) {
+          return p.post_number > highestShown();
+        });
+        if (newPages > pages && pending.length) {
+          pages = newPages; // the rest is on the next page: the banner links there
+        }
+        if (!pending.length) {
+          box.hidden = true;
+          box.textContent = "";
+        } else {
+          showBanner();
+        }
+        if (added) announce(added === 1 ? "1 new reply shown" : added + " new replies shown");
+      })
+      .catch(function () {
+        window.location.href = "/p/" + first.post_id;
+      });
+  }
+
+  function renderOnline(data) {
+    if (!online) return;
+    var names = online.querySelector(".online-names");
+    var guests = online.querySelector(".online-guests");
+    if (names) {
+      names.textContent = "";
+      if (!data.names.length) names.textContent = "No members";
+      data.names.forEach(function (name, i) {
+        var a = document.createElement("a");
+        a.href = "/u/" + encodeURIComponent(name);
+        a.textContent = name;
+        if (i) names.appendChild(document.createTextNode(", "));
+        names.appendChild(a);
+      });
+    }
+    if (guests) {
+      guests.textContent = data.guests
+        ? " and " + data.guests + " guest" + (data.guests === 1 ? "" : "s")
+        : "";
+    }
+  }
+
+  var socket = window.io({ reconnectionDelayMax: 10000 });
+
+  function subscribe(data) {
+    socket.emit("subscribe", data, function (answer) {
+      if (answer && answer.ok === false && /session/i.test(answer.error || "")) {
+        ended = true;
+        socket.disconnect();
+      }
+    });
+  }
+
+  // Rooms live on the server process: after a reconnect (a server restart, a network blip)
+  // join them again.
+  socket.on("connect", function () {
+    if (ended) return;
+    if (topicId) subscribe({ topic_id: topicId });
+    if (online && online.getAttribute("data-presence-sig")) {
+      subscribe({ sig_id: Number(online.getAttribute("data-presence-sig")) });
+    } else if (online) {
+      subscribe({ presence: "site" });
+    } else if (sigId && !topicId) {
+      subscribe({ sig_id: sigId });
+    }
+  });
+
+  socket.on("notification", function (data) {
+    setBadge(data.unread_count);
+    var label = KIND_LABELS[data.kind] || "notification";
+    announce("New notification, " + label + ": " + data.excerpt);
+  });
+
+  socket.on("notification_count", function (data) {
+    setBadge(data.unread_count);
+  });
+
+  socket.on("post_created", function (data) {
+    if (data.topic_id !== topicId || data.post_number <= highestShown()) return;
+    for (var i = 0; i < pending.length; i++) {
+      if (pending[i].post_id === data.post_id) return;
+    }
+    pending.push(data);
+    showBanner();
+  });
+
+  socket.on("presence", function (data) {
+    if (!online) return;
+    var sig = online.getAttribute("data-presence-sig");
+    var scope = sig ? "sig:" + sig : "site";
+    if (data.scope === scope) renderOnline(data);
+  });
+})();

@@ -1,0 +1,228 @@
+"""Fixtures: an app on a fresh database (SQLite, or PostgreSQL when FORUM_TEST_DATABASE_URL is
+set), a test client, a login helper that goes through the real login form, and a query counter."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from forum import create_app
+from forum.extensions import db as _db
+
+from . import factories
+
+# Fixtures of the moderation tests (browser, fast_members), shared by their modules.
+pytest_plugins = ["tests.mod_support"]
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def _postgres_database() -> Iterator[str | None]:
+    base = os.environ.get("FORUM_TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"forum_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    gen = _postgres_database()
+    pg = next(gen)
+    if pg:
+        yield pg
+        next(gen, None)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'forum.db'}"
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    instance = tmp_path_factory.mktemp("instance")
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "INDEX_DIR": str(instance / "index"),
+        "OUTBOX_DIR": str(instance / "outbox"),
+        "EVENTS_RAISE": True,
+        "RATELIMIT_ENABLED": False,
+        "SEARCH_SYNC_ON_START": False,
+        "REDIS_URL": None,
+        "WTF_CSRF_ENABLED": True,
+        # Still scrypt, with a work factor that keeps the suite fast.
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+    }
+
+
+@pytest.fixture
+def app(base_config: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Flask]:
+    overrides = dict(base_config)
+    marker = request.node.get_closest_marker("config")
+    if marker:
+        overrides.update(marker.kwargs)
+    app = create_app(overrides)
+    with app.app_context():
+        _db.create_all()
+        try:
+            yield app
+        finally:
+            _db.session.remove()
+            _clear(app)
+            _db.engine.dispose()
+
+
+def _clear(app: Flask) -> None:
+    """Empty every table (faster than dropping them; works on SQLite and PostgreSQL)."""
+    engine = _db.engine
+    tables = list(reversed(_db.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for table in tables:
+                conn.execute(table.delete())
+            conn.exec_driver_sql("DELETE FROM sqlite_sequence") if _has_sequence(conn) else None
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+def _has_sequence(conn: Any) -> bool:
+    return bool(
+        conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='sqlite_sequence'"
+        ).first()
+    )
+
+
+class Client(FlaskClient):
+    """A test client that fills in the CSRF token the way a browser form does."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        # The app fixture keeps one app context open, and Flask reuses it for every request, so
+        # `g` (Flask-Login's current user, the CSRF token, cached header items) and the
+        # per-request membership cache would leak from one request (and one client) into the
+        # next. Start each request as a real server would: with nothing cached.
+        _fresh_request_state()
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        page = self.get("/login" if not self._logged_in() else "/settings")
+        match = CSRF_RE.search(page.get_data(as_text=True))
+        assert match, "no csrf-token meta tag on the page"
+        return match.group(1)
+
+    def _logged_in(self) -> bool:
+        with self.session_transaction() as session:
+            return "_user_id" in session
+
+    def form(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """POST a form with a valid CSRF token."""
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.post(url, data=data, **kwargs)
+
+    def login(self, username: str, password: str = factories.PASSWORD) -> Any:
+        response = self.form("/login", {"login": username, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    def logout(self) -> Any:
+        return self.form("/logout")
+
+
+def _fresh_request_state() -> None:
+    from flask import g, has_app_context
+
+    from forum import permissions
+
+    if not has_app_context():
+        return
+    for key in list(g):
+        g.pop(key)
+    for obj in list(_db.session.identity_map.values()):
+        permissions.forget_memberships(obj) if hasattr(obj, "session_token") else None
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    app.test_client_class = Client
+    return app.test_client()
+
+
+@pytest.fixture
+def make_client(app: Flask) -> Any:
+    """More browsers: each call returns a new client with its own cookies."""
+    app.test_client_class = Client
+
+    def make() -> Client:
+        return app.test_client()  # type: ignore[return-value]
+
+    return make
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Any:
+    """`with count_queries() as q: ...` then `q.count` is the number of SQL statements."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting() -> Iterator[QueryCounter]:
+        counter = QueryCounter()
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if not statement.startswith(
+                ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
+            ):
+                counter.statements.append(statement)
+
+        engine = _db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting
+
+
+@pytest.fixture
+def f(app: Flask) -> Any:
+    """The factories, bound to the app's database."""
+    return factories
+
+
+@pytest.fixture
+def fast_passwords(app: Flask) -> None:
+    """Cheap scrypt parameters (hashes stay verifiable). base_config sets them for every test
+    now; this fixture stays for the modules that ask for it."""
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt:1024:8:1"

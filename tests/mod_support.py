@@ -1,0 +1,184 @@
+"""Helpers for the moderation and console tests: cheap members, logins and row snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from forum.accounts import services as accounts_services
+from forum.accounts.models import User
+from forum.extensions import db
+from forum.sigs.models import Sig
+from forum.topics.models import POST_PENDING, Post, Topic
+
+from . import factories
+
+# scrypt costs a quarter of a second per hash: hash the test password once for every member.
+_HASH = generate_password_hash(factories.PASSWORD, method="scrypt")
+_real_hash = accounts_services.generate_password_hash
+
+
+@pytest.fixture
+def fast_members(monkeypatch: pytest.MonkeyPatch) -> None:
+    def cheap(password: str, method: str = "scrypt") -> str:
+        return _HASH if password == factories.PASSWORD else _real_hash(password, method=method)
+
+    monkeypatch.setattr(accounts_services, "generate_password_hash", cheap)
+
+
+def login_as(client: Any, user: User | None) -> Any:
+    """Log a test client in without the password form (the form is tested elsewhere)."""
+    with client.session_transaction() as session:
+        session.clear()
+        if user is not None:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+    return client
+
+
+STATISTICS = {"member_visits"}
+
+
+def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to prove a refused request changed nothing (member_visits,
+    written by a member's first page of the day, is a statistic, not state)."""
+    # End any read transaction the test's session holds (SQLite would show its old snapshot).
+    db.session.rollback()
+    result = {}
+    for table in db.metadata.sorted_tables:
+        if table.name in STATISTICS:
+            continue
+        order = list(table.primary_key.columns) or list(table.columns)
+        rows = db.session.execute(select(table).order_by(*order)).all()
+        result[table.name] = [tuple(row) for row in rows]
+    db.session.rollback()
+    return result
+
+
+def make_pending(post: Post) -> Post:
+    """Turn a reply into one awaiting approval, as the screening hook would have made it."""
+    from forum.db import transaction
+    from forum.topics.services import adjust_author_count, recount_topic
+
+    topic = db.session.get(Topic, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id)
+    with transaction():
+        post.status = POST_PENDING
+        recount_topic(topic, sig)
+        adjust_author_count(post.user_id, -1)
+    return post
+
+
+@dataclass
+class World:
+    root: User  # the global sysop
+    sig_sysop: User  # sysop of `sig` and of `sig_b`
+    other_sysop: User  # sysop of `other_sig` only
+    author: User  # wrote `post`
+    member: User  # an ordinary member of `sig`
+    victim: User  # a member to discipline, already banned/silenced/suspended as needed
+    sig: Sig
+    sig_b: Sig
+    other_sig: Sig
+    topic: Topic
+    post: Post  # a reply by `author`, flagged by `member`
+    topic2: Topic
+    pending: Post
+
+
+def build_world(visibility: str = "public") -> World:
+    """Members of every role around one SIG, built through the services in one transaction."""
+    from forum.db import transaction
+
+    with transaction():
+        return _build_world(visibility)
+
+
+def _build_world(visibility: str) -> World:
+    f = factories
+    root = f.sysop("root")
+    sig_sysop = f.user("sigsysop")
+    other_sysop = f.user("othersysop")
+    author = f.user("author")
+    member = f.user("member")
+    victim = f.user("victim")
+    sig = f.sig("main", visibility=visibility, members=[author, member, victim], sysops=[sig_sysop])
+    sig_b = f.sig("side", sysops=[sig_sysop])
+    other_sig = f.sig("other", sysops=[other_sysop])
+    topic = f.topic(author, sig, "A topic about things", "First post by author.")
+    post = f.reply(author, topic, "A reply by the author.")
+    f.reply(member, topic, "A reply by a member.")
+    topic2 = f.topic(member, sig, "Another topic here", "Its first post.")
+    pending = make_pending(f.reply(author, topic2, "Waiting for approval."))
+    from forum.moderation import services as mod
+
+    mod.flag_post(member, post.id, "spam")
+    return World(
+        root=root,
+        sig_sysop=sig_sysop,
+        other_sysop=other_sysop,
+        author=author,
+        member=member,
+        victim=victim,
+        sig=sig,
+        sig_b=sig_b,
+        other_sig=other_sig,
+        topic=topic,
+        post=post,
+        topic2=topic2,
+        pending=pending,
+    )
+
+
+class Browser:
+    """A test client whose every request runs in its own app context, as in production.
+
+    The tests hold an app context open; a request reuses it, so `g` (Flask-Login's cached user,
+    the header items) would leak from one client's request into another's. A fresh context per
+    request also gives each request its own database session.
+    """
+
+    def __init__(self, app: Any, client: Any) -> None:
+        self.app = app
+        self.client = client
+        self._token: str | None = None
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        with self.app.app_context():
+            response = self.client.get(url, **kwargs)
+        _forget()  # the test's own session then reads what the request wrote
+        return response
+
+    def form(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        with self.app.app_context():
+            if self._token is None:
+                self._token = self.client.csrf_token()
+            response = self.client.form(url, {"csrf_token": self._token, **(data or {})}, **kwargs)
+        _forget()
+        return response
+
+    def text(self, url: str) -> str:
+        response = self.get(url, follow_redirects=True)
+        return response.get_data(as_text=True)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def browser(app: Any, make_client: Any) -> Any:
+    """`browser(user)` (or `browser(None)` for a guest): a logged-in Browser."""
+
+    def open_as(user: User | None) -> Browser:
+        client = make_client()
+        login_as(client, user)
+        return Browser(app, client)
+
+    return open_as
+
+
+def _forget() -> None:
+    """End the test session's read transaction and drop what it loaded (no expire on commit)."""
+    db.session.rollback()
+    db.session.expire_all()

@@ -1,0 +1,317 @@
+"""Helpers for tests that run the forum as real server processes: a PostgreSQL database of their
+own, gunicorn processes started the production way, an HTTP member, a private Redis server and a
+TCP proxy that can cut the database off."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import socketio
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get(
+    "FORUM_SERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); skips when there is no server."""
+    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"forum_srv_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        pytest.skip(f"no PostgreSQL at {PG_URL}: {exc}")
+    try:
+        yield (
+            base.set(database=name)
+            .render_as_string(hide_password=False)
+            .replace("postgresql+psycopg://", "postgresql://", 1)
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class Server:
+    """One app process: gunicorn (one gthread worker) started by `python -m forum.ops.serve`."""
+
+    def __init__(self, env: dict[str, str], logdir: Path, name: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logfile = logdir / f"{name}.log"
+        with self.logfile.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "forum.ops.serve"],
+                cwd=ROOT,
+                env={**env, "FORUM_BIND": f"127.0.0.1:{self.port}"},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited:\n{self.log()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server not ready:\n{self.log()}")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def server_env(database_url: str, instance: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
+    env.update(
+        FORUM_DATABASE_URL=database_url,
+        FORUM_INSTANCE_PATH=str(instance),
+        FORUM_INDEX_DIR=str(instance / "index"),
+        FORUM_SECRET_KEY=secrets.token_hex(32),
+        FORUM_THREADS="16",
+    )
+    env.update(settings)
+    return env
+
+
+class Member:
+    """A browser: its cookies work on every process (they share the secret key)."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username, self.password = username, password
+        self.http = requests.Session()
+
+    def csrf(self, base: str, path: str = "/login") -> str:
+        page = self.http.get(base + path, timeout=30)
+        match = CSRF_RE.search(page.text)
+        assert match, f"no CSRF token on {path}: {page.status_code}"
+        return match.group(1)
+
+    def login(self, base: str) -> None:
+        response = self.http.post(
+            base + "/login",
+            data={"login": self.username, "password": self.password, "csrf_token": self.csrf(base)},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert response.status_code == 302, response.text[:500]
+
+    def reply(self, base: str, topic_id: int, body: str, token: str | None = None) -> Any:
+        token = token or self.csrf(base, "/settings")
+        return self.http.post(
+            f"{base}/t/{topic_id}/reply",
+            data={"body": body, "csrf_token": token},
+            allow_redirects=False,
+            timeout=30,
+        )
+
+
+class RedisServer:
+    """A private redis-server on a free port, which a test may kill and start again."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        import redis
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port, socket_connect_timeout=0.5).ping()
+                return
+            except redis.RedisError:
+                time.sleep(0.1)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class TcpProxy:
+    """Forwards a local port to a target; cut() drops every connection and refuses new ones,
+    restore() listens again on the same port. It stands in for a database restart without
+    touching the machine's PostgreSQL, which other tests use at the same time."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self.listener: socket.socket | None = None
+        self.connections: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self.lock:
+                self.connections += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        if self.listener:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            try:
+                self.listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.listener.close()
+            self.listener = None
+        with self.lock:
+            for s in self.connections:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self.connections = []
+
+    def restore(self) -> None:
+        self.start()
+
+    def stop(self) -> None:
+        self.cut()
+
+
+class Listener:
+    """A python-socketio client that logs in with a member's cookies and records what arrives."""
+
+    def __init__(self, base: str, member: Member | None = None) -> None:
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.seen: list[tuple[str, Any]] = []
+        self.client = socketio.Client(reconnection=False)
+        for name in ("post_created", "notification", "presence"):
+            self.client.on(name, self._recorder(name))
+        self.client.on("disconnect", lambda *args: self.events.put(("disconnect", None)))
+        headers = {}
+        if member is not None:
+            cookies = "; ".join(f"{c.name}={c.value}" for c in member.http.cookies)
+            headers["Cookie"] = cookies
+        self.client.connect(base, headers=headers, transports=["websocket"], wait_timeout=10)
+
+    def _recorder(self, name: str) -> Any:
+        return lambda data: self.events.put((name, data))
+
+    def wait_until_listening(self, redis_url: str, channel: str) -> None:
+        """The server subscribes to Redis when its first socket connects: wait for that."""
+        import time
+
+        import redis
+
+        r = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if dict(r.pubsub_numsub(channel)).get(channel.encode(), 0) >= 1:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the server never subscribed to its Redis channel")
+
+    def subscribe(self, **data: Any) -> Any:
+        return self.client.call("subscribe", data, timeout=10)
+
+    def wait_for(self, name: str, timeout: float = 10) -> Any:
+        """The first `name` event not taken yet; other events stay for later calls."""
+        for i, (got, data) in enumerate(self.seen):
+            if got == name:
+                del self.seen[i]
+                return data
+        while True:
+            got, data = self.events.get(timeout=timeout)
+            if got == name:
+                return data
+            self.seen.append((got, data))
+
+    def close(self) -> None:
+        if self.client.connected:
+            self.client.disconnect()

@@ -1,0 +1,613 @@
+"""Accounts: register, log in and out, passwords and their reset, profiles, create-sysop."""
+
+from __future__ import annotations
+
+import email
+import re
+import threading
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from itsdangerous import TimestampSigner
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
+
+from forum.accounts import services
+from forum.accounts.models import User
+from forum.db import transaction
+from forum.errors import Conflict, Invalid
+from forum.extensions import db
+
+from .factories import PASSWORD
+
+NEW_PASSWORD = "a-much-better-passphrase"
+
+
+def html(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def user_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def reload(user: User) -> User:
+    db.session.expire_all()
+    found = db.session.get(User, user.id)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def outbox(app: Any, tmp_path: Path) -> Path:
+    """A fresh outbox folder for this test's mail."""
+    path = tmp_path / "outbox"
+    app.config["OUTBOX_DIR"] = str(path)
+    return path
+
+
+def mails(outbox: Path) -> list[email.message.EmailMessage]:
+    if not outbox.exists():
+        return []
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for p in sorted(outbox.glob("*.eml"))
+    ]
+
+
+def reset_link(message: email.message.EmailMessage) -> str:
+    body = message.get_content()
+    match = re.search(r"(https?://\S+/password/reset/\S+)", body)
+    assert match, body
+    return match.group(1)
+
+
+def path_of(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+# --- registration -------------------------------------------------------------------------
+def test_register_creates_member_logs_in_and_hashes_with_scrypt(client):
+    response = client.form(
+        "/register", {"username": "ada_L-1", "email": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    user = services.find_by_username("ada_l-1")
+    assert user is not None and user.username == "ada_L-1"
+    assert user.password_hash.startswith("scrypt:")
+    assert PASSWORD not in user.password_hash
+    assert check_password_hash(user.password_hash, PASSWORD)
+    # Registration logs the new member in.
+    assert client.get("/settings").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["ab", "a" * 33, "has space", "dot.name", "semi;colon", "ünïcode", "<script>", "", "a\x00bc"],
+)
+def test_register_rejects_bad_usernames(client, username):
+    response = client.form(
+        "/register", {"username": username, "email": "x@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert user_count() == 0
+
+
+@pytest.mark.parametrize("username", ["abc", "a" * 32, "A_b-9", "___", "123"])
+def test_register_accepts_usernames_at_the_edges(client, username):
+    response = client.form(
+        "/register", {"username": username, "email": "x@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 302, html(response)
+    assert user_count() == 1
+
+
+def test_username_and_email_are_unique_without_regard_to_case(client, f):
+    f.user("Ada", email="Ada@Example.com")
+    taken_name = client.form(
+        "/register", {"username": "aDA", "email": "other@example.com", "password": PASSWORD}
+    )
+    assert taken_name.status_code == 400
+    assert "That username is taken." in html(taken_name)
+    taken_email = client.form(
+        "/register", {"username": "grace", "email": "ADA@example.COM", "password": PASSWORD}
+    )
+    assert taken_email.status_code == 400
+    assert "already exists" in html(taken_email)
+    assert user_count() == 1
+
+
+def test_register_services_refuse_duplicates_and_short_passwords(app):
+    services.register_member("ada", "ada@example.com", PASSWORD)
+    with pytest.raises(Conflict) as exc:
+        services.register_member("ADA", "new@example.com", PASSWORD)
+    assert exc.value.field == "username"
+    with pytest.raises(Conflict) as exc:
+        services.register_member("grace", " Ada@Example.com ", PASSWORD)
+    assert exc.value.field == "email"
+    with pytest.raises(Invalid) as invalid:
+        services.register_member("grace", "grace@example.com", "123456789")
+    assert invalid.value.field == "password"
+    with pytest.raises(Invalid) as invalid:
+        services.register_member("grace", "not-an-address", PASSWORD)
+    assert invalid.value.field == "email"
+    assert user_count() == 1
+
+
+def test_register_password_of_nine_characters_is_refused_ten_accepted(client):
+    short = client.form(
+        "/register", {"username": "ada", "email": "ada@example.com", "password": "123456789"}
+    )
+    assert short.status_code == 400
+    assert "at least 10 characters" in html(short)
+    ok = client.form(
+        "/register", {"username": "ada", "email": "ada@example.com", "password": "1234567890"}
+    )
+    assert ok.status_code == 302
+
+
+def test_register_form_comes_back_with_what_was_typed_but_not_the_password(client, f):
+    f.user("ada")
+    response = client.form(
+        "/register",
+        {"username": "ada", "email": "typed@example.com", "password": "secret-typed-pw"},
+    )
+    page = html(response)
+    assert response.status_code == 400
+    assert 'value="ada"' in page
+    assert 'value="typed@example.com"' in page
+    assert "secret-typed-pw" not in page
+    # The error is tied to the field it is about.
+    assert 'aria-describedby="username-error' in page
+    assert 'id="username-error"' in page
+
+
+# --- login and logout ---------------------------------------------------------------------
+@pytest.mark.parametrize("login", ["ada", "ADA", "ada@example.com", "Ada@Example.COM"])
+def test_login_by_username_or_email_any_case(client, f, login):
+    f.user("ada")
+    response = client.form("/login", {"login": login, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/settings").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "login,password", [("ada", "wrong-password-1"), ("nobody", PASSWORD), ("no@example.com", "x")]
+)
+def test_login_failure_is_the_same_answer_and_keeps_the_login(client, f, login, password):
+    f.user("ada")
+    response = client.form("/login", {"login": login, "password": password})
+    page = html(response)
+    assert response.status_code == 400
+    assert "Wrong username or password." in page
+    assert f'value="{login}"' in page
+    assert password not in page or password == "x"
+    assert client.get("/settings").status_code == 302
+
+
+def test_login_keeps_next_when_it_fails(client, f):
+    f.user("ada")
+    response = client.form("/login", {"login": "ada", "password": "nope-nope-nope", "next": "/new"})
+    assert response.status_code == 400
+    assert 'name="next" type="hidden" value="/new"' in html(response)
+
+
+def test_banned_member_cannot_log_in(client, f):
+    ada = f.user("ada")
+    with transaction():
+        ada.banned_at = ada.created_at
+        ada.ban_reason = "spam"
+    response = client.form("/login", {"login": "ada", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "banned" in html(response)
+
+
+def test_logout_is_a_post_and_ends_the_session(client, f):
+    f.user("ada")
+    client.login("ada")
+    assert client.get("/logout").status_code == 405
+    assert client.get("/settings").status_code == 200
+    response = client.logout()
+    assert response.status_code == 302
+    assert client.get("/settings").status_code == 302
+
+
+def test_guest_is_sent_to_login_with_next(client):
+    response = client.get("/settings")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.com",
+        "///evil.com",
+        "/\\evil.com",
+        "\\\\evil.com",
+        "https://evil.com",
+        "http:evil.com",
+        "HTTPS://evil.com/",
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "\tjavascript:alert(1)",
+        "java\nscript:alert(1)",
+        "/\t/evil.com",
+        "data:text/html,hi",
+        "evil.com",
+        "%2F%2Fevil.com",
+        "%2f%5cevil.com",
+        "/%09/evil.com\x00",
+        "https:/evil.com",
+        "//evil.com@forum.local",
+        "\u3002evil.com",
+    ],
+)
+def test_next_never_leaves_the_site(client, f, target):
+    f.user("ada")
+    response = client.form("/login", {"login": "ada", "password": PASSWORD, "next": target})
+    if "\x00" in target:
+        # A NUL is refused before any view runs (forum.web): no login, no redirect anywhere.
+        assert response.status_code == 400
+        return
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_next_via_query_string_encoded_and_double_encoded(client, f):
+    f.user("ada")
+    for query in ("next=%2F%2Fevil.com", "next=%252F%252Fevil.com", "next=%2F%5Cevil.com"):
+        page = html(client.get(f"/login?{query}"))
+        match = re.search(r'name="next" type="hidden" value="([^"]*)"', page)
+        assert match
+        response = client.form(
+            "/login", {"login": "ada", "password": PASSWORD, "next": match.group(1)}
+        )
+        assert response.headers["Location"] == "/"
+        client.logout()
+
+
+@pytest.mark.parametrize("target", ["/settings", "/u/ada?tab=posts", "/new#top"])
+def test_next_to_a_page_of_this_site_is_followed(client, f, target):
+    f.user("ada")
+    response = client.form("/login", {"login": "ada", "password": PASSWORD, "next": target})
+    assert response.headers["Location"] == target
+
+
+def test_logged_in_member_visiting_login_goes_to_safe_next(client, f):
+    f.user("ada")
+    client.login("ada")
+    assert client.get("/login?next=/settings").headers["Location"] == "/settings"
+    assert client.get("/login?next=//evil.com").headers["Location"] == "/"
+
+
+def test_remember_me_survives_the_browser_session(client, make_client, f):
+    f.user("ada")
+    client.form("/login", {"login": "ada", "password": PASSWORD, "remember": "y"})
+    remember = client.get_cookie("remember_token")
+    assert remember is not None
+    # A new browser with only the remember cookie is logged in.
+    other = make_client()
+    other.set_cookie("remember_token", remember.value)
+    assert other.get("/settings").status_code == 200
+
+
+def test_without_remember_me_there_is_no_remember_cookie(client, f):
+    f.user("ada")
+    client.login("ada")
+    assert client.get_cookie("remember_token") is None
+
+
+# --- passwords ----------------------------------------------------------------------------
+def test_change_password(client, f):
+    ada = f.user("ada")
+    client.login("ada")
+    wrong = client.form(
+        "/settings",
+        {
+            "action": "password",
+            "password-current_password": "not-my-password",
+            "password-new_password": NEW_PASSWORD,
+        },
+    )
+    assert wrong.status_code == 400
+    assert "That is not your current password." in html(wrong)
+    assert 'aria-describedby="password-current_password-error' in html(wrong)
+    short = client.form(
+        "/settings",
+        {
+            "action": "password",
+            "password-current_password": PASSWORD,
+            "password-new_password": "short",
+        },
+    )
+    assert short.status_code == 400
+    assert "at least 10 characters" in html(short)
+    assert "short" not in re.findall(r'value="([^"]*)"', html(short))
+    assert check_password_hash(reload(ada).password_hash, PASSWORD)
+
+    ok = client.form(
+        "/settings",
+        {
+            "action": "password",
+            "password-current_password": PASSWORD,
+            "password-new_password": NEW_PASSWORD,
+        },
+    )
+    assert ok.status_code == 302
+    # This browser stays logged in; the new password works, the old one no longer.
+    assert client.get("/settings").status_code == 200
+    client.logout()
+    assert client.form("/login", {"login": "ada", "password": PASSWORD}).status_code == 400
+    client.login("ada", NEW_PASSWORD)
+
+
+def test_forgot_password_answer_never_reveals_registration(client, f, outbox):
+    f.user("ada")
+    known = client.form("/password/forgot", {"email": "ada@example.com"})
+    unknown = client.form("/password/forgot", {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 302
+    assert known.headers["Location"] == unknown.headers["Location"]
+    page_known = html(client.get(known.headers["Location"]))
+    assert "If that address belongs to an account" in page_known
+    page_unknown = html(
+        client.form("/password/forgot", {"email": "nobody@example.com"}, follow_redirects=True)
+    )
+    assert "If that address belongs to an account" in page_unknown
+    assert len(mails(outbox)) == 1
+    assert mails(outbox)[0]["To"] == "ada@example.com"
+
+
+def test_password_reset_link_works_once(client, make_client, f, outbox):
+    ada = f.user("ada")
+    elsewhere = make_client()
+    elsewhere.login("ada")
+    client.form("/password/forgot", {"email": "ADA@example.com"})
+    (message,) = mails(outbox)
+    assert "Reset your password" in message["Subject"]
+    link = path_of(reset_link(message))
+
+    assert client.get(link).status_code == 200
+    short = client.form(link, {"password": "short"})
+    assert short.status_code == 400
+    response = client.form(link, {"password": NEW_PASSWORD})
+    assert response.status_code == 302
+    assert check_password_hash(reload(ada).password_hash, NEW_PASSWORD)
+    # The reset ends every session the member had.
+    assert elsewhere.get("/settings").status_code == 302
+    # Used once: the link is dead now, for GET and POST.
+    again = client.get(link)
+    assert again.status_code == 302
+    assert again.headers["Location"] == "/password/forgot"
+    assert client.form(link, {"password": "another-password-22"}).status_code == 302
+    assert check_password_hash(reload(ada).password_hash, NEW_PASSWORD)
+    client.login("ada", NEW_PASSWORD)
+
+
+def test_password_reset_link_expires(client, f, outbox, monkeypatch):
+    ada = f.user("ada")
+    client.form("/password/forgot", {"email": "ada@example.com"})
+    link = path_of(reset_link(mails(outbox)[0]))
+    max_age = client.application.config["PASSWORD_RESET_MAX_AGE"]
+    real = TimestampSigner.get_timestamp
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + max_age + 5)
+    response = client.form(link, {"password": NEW_PASSWORD}, follow_redirects=True)
+    assert "expired" in html(response)
+    assert check_password_hash(reload(ada).password_hash, PASSWORD)
+
+
+def test_tampered_reset_link_is_refused(client, f, outbox):
+    f.user("ada")
+    client.form("/password/forgot", {"email": "ada@example.com"})
+    link = path_of(reset_link(mails(outbox)[0]))
+    response = client.get(link[:-3] + "xyz", follow_redirects=True)
+    assert "not valid" in html(response)
+
+
+def test_reset_mail_is_logged_in_development(client, f, outbox, caplog):
+    f.user("ada")
+    with caplog.at_level("INFO", logger="forum.mail"):
+        client.form("/password/forgot", {"email": "ada@example.com"})
+    assert "/password/reset/" in caplog.text
+
+
+def test_reset_link_uses_base_url_not_the_request_host(client, f, outbox):
+    f.user("ada")
+    # A request that names another host, as an attacker would to get a link to their own site.
+    evil = {"base_url": "http://evil.com"}
+    page = html(client.get("/password/forgot", **evil))
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert token
+    data = {"email": "ada@example.com", "csrf_token": token.group(1)}
+    assert client.post("/password/forgot", data=data, **evil).status_code == 302
+    assert reset_link(mails(outbox)[0]).startswith("http://evil.com/")  # what BASE_URL prevents
+
+    client.application.config["BASE_URL"] = "https://forum.example.org/"
+    assert client.post("/password/forgot", data=data, **evil).status_code == 302
+    assert reset_link(mails(outbox)[1]).startswith("https://forum.example.org/password/reset/")
+
+
+@pytest.mark.config(
+    MAIL_SERVER="smtp.example.test", MAIL_PORT=2525, MAIL_USERNAME="forum", MAIL_BACKGROUND=False
+)
+def test_reset_mail_goes_through_smtp_when_configured(client, f, outbox, monkeypatch):
+    sent: list[Any] = []
+
+    class FakeSMTP:
+        def __init__(self, host: str, port: int, timeout: float) -> None:
+            sent.append(("connect", host, port))
+
+        def __enter__(self) -> FakeSMTP:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def starttls(self) -> None:
+            sent.append(("starttls",))
+
+        def login(self, user: str, password: str) -> None:
+            sent.append(("login", user))
+
+        def send_message(self, message: Any) -> None:
+            sent.append(("send", message["To"]))
+
+    monkeypatch.setattr("forum.mail.smtplib.SMTP", FakeSMTP)
+    f.user("ada")
+    client.form("/password/forgot", {"email": "ada@example.com"})
+    assert sent == [
+        ("connect", "smtp.example.test", 2525),
+        ("starttls",),
+        ("login", "forum"),
+        ("send", "ada@example.com"),
+    ]
+    assert mails(outbox) == []
+
+
+# --- profiles and settings ----------------------------------------------------------------
+def test_profile_shows_join_date_posts_signature_and_markdown_bio(client, f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig)
+    services.update_profile(
+        ada, signature="Counting engines", bio="I like **engines** <script>x()</script>"
+    )
+    page = html(client.get("/u/ada"))
+    assert ada.created_at.strftime("%Y-%m-%d") in page
+    assert "1 post" in page
+    assert "Counting engines" in page
+    assert "<strong>engines</strong>" in page
+    assert "<script>" not in page.split("<main", 1)[1].split("</main>")[0]
+    assert client.get("/u/nobody").status_code == 404
+
+
+def test_profile_never_shows_a_private_sig_to_outsiders(client, make_client, f):
+    ada = f.user("ada")
+    grace = f.user("grace")
+    f.user("outsider")
+    f.sig("public-sig", name="Open Workshop", members=[ada])
+    f.sig("hidden-sig", name="Secret Society", visibility="private", members=[ada, grace])
+    f.sig("members-sig", name="Members Lounge", visibility="members", members=[ada])
+
+    guest = html(client.get("/u/ada"))
+    assert "Open Workshop" in guest and "Members Lounge" in guest
+    assert "Secret Society" not in guest
+    client.login("outsider")
+    assert "Secret Society" not in html(client.get("/u/ada"))
+    fellow = make_client()
+    fellow.login("grace")
+    assert "Secret Society" in html(fellow.get("/u/ada"))
+    me = make_client()
+    me.login("ada")
+    assert "Secret Society" in html(me.get("/u/ada"))
+
+
+def test_edit_own_profile_at_settings(client, f):
+    ada = f.user("ada")
+    client.login("ada")
+    response = client.form(
+        "/settings",
+        {
+            "action": "profile",
+            "profile-signature": "Poetical science",
+            "profile-bio": "Notes on the *Analytical Engine*",
+            "profile-timezone": "Europe/London",
+        },
+    )
+    assert response.status_code == 302
+    ada = reload(ada)
+    assert ada.signature == "Poetical science"
+    assert ada.bio_html.strip() == "<p>Notes on the <em>Analytical Engine</em></p>"
+    assert ada.timezone == "Europe/London"
+    assert "Poetical science" in html(client.get("/settings"))
+
+
+def test_profile_form_with_an_error_keeps_what_was_typed(client, f):
+    ada = f.user("ada")
+    client.login("ada")
+    response = client.form(
+        "/settings",
+        {
+            "action": "profile",
+            "profile-signature": "Kept signature",
+            "profile-bio": "Kept bio text",
+            "profile-timezone": "Mars/Olympus_Mons",
+        },
+    )
+    page = html(response)
+    assert response.status_code == 400
+    assert "Unknown time zone" in page
+    assert "Kept signature" in page and "Kept bio text" in page
+    assert 'aria-describedby="profile-timezone-error' in page
+    assert reload(ada).signature == ""
+
+
+# --- create-sysop -------------------------------------------------------------------------
+def test_create_sysop_with_password_option(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["forum", "create-sysop", "boss", "--password", NEW_PASSWORD])
+    assert result.exit_code == 0, result.output
+    assert "boss is a global sysop" in result.output
+    boss = services.find_by_username("boss")
+    assert boss is not None and boss.is_global_sysop
+    assert check_password_hash(boss.password_hash, NEW_PASSWORD)
+
+
+def test_create_sysop_prompts_for_the_password(app, client):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["forum", "create-sysop", "boss", "--email", "boss@example.com"],
+        input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password" in result.output
+    assert NEW_PASSWORD not in result.output
+    client.login("boss", NEW_PASSWORD)
+
+
+def test_create_sysop_refuses_a_short_password(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["forum", "create-sysop", "boss", "--password", "short"])
+    assert result.exit_code != 0
+    assert "at least 10 characters" in result.output
+    assert user_count() == 0
+
+
+def test_create_sysop_promotes_an_existing_member_and_ends_their_sessions(app, client, f):
+    f.user("ada")
+    client.login("ada")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["forum", "create-sysop", "ADA", "--password", NEW_PASSWORD])
+    assert result.exit_code == 0, result.output
+    ada = services.find_by_username("ada")
+    assert ada is not None and ada.is_global_sysop
+    assert user_count() == 1
+    # Its password changed, so sessions opened with the old one end.
+    assert client.get("/settings").status_code == 302
+
+
+@pytest.mark.config(MAIL_SERVER="smtp.example.test")
+def test_a_failing_mail_server_changes_nothing_in_the_answer(
+    client, f, outbox, monkeypatch, caplog
+):
+    attempts = threading.Event()
+
+    class BrokenSMTP:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            attempts.set()
+            raise OSError("connection refused")
+
+    monkeypatch.setattr("forum.mail.smtplib.SMTP", BrokenSMTP)
+    f.user("ada")
+    with caplog.at_level("ERROR", logger="forum.mail"):
+        known = client.form("/password/forgot", {"email": "ada@example.com"})
+        unknown = client.form("/password/forgot", {"email": "nobody@example.com"})
+        assert attempts.wait(5)
+        for thread in threading.enumerate():
+            if thread.name == "forum-mail":
+                thread.join(5)
+    assert known.status_code == unknown.status_code == 302
+    assert known.headers["Location"] == unknown.headers["Location"]
+    assert "could not be sent" in caplog.text

@@ -1,0 +1,156 @@
+"""The console: members, SIGs, site settings, registration mode and invites."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from forum.accounts.models import User
+from forum.admin.models import Invite
+from forum.extensions import db
+from forum.moderation.models import ModAction
+from forum.sigs.models import Membership, Sig
+
+from .mod_support import build_world
+
+pytestmark = pytest.mark.usefixtures("fast_members")
+
+
+def test_settings_change_the_site(app, browser):
+    w = build_world()
+    admin = browser(w.root)
+    form = admin.text("/admin/settings")
+    assert 'value="Forum"' in form
+    data = {
+        "site_name": "Retro BBS",
+        "site_description": "Since 1986.",
+        "registration": "open",
+        "approval_threshold": "0",
+        "auto_hide_threshold": "3",
+        "trust_min_posts": "10",
+        "post_rate_limit": "30 per minute",
+        "register_rate_limit": "5 per hour",
+    }
+    assert admin.form("/admin/settings", data).status_code == 302
+    page = browser(None).text("/")
+    assert "Retro BBS" in page and "Since 1986." in page
+    assert app.config["RATELIMIT_POST"] == "30 per minute"
+    entries = db.session.scalars(
+        select(ModAction.details).where(ModAction.action == "change_setting")
+    ).all()
+    assert "Site name: Forum → Retro BBS" in entries and len(entries) == 3
+
+
+def test_bad_settings_are_refused_with_what_was_typed(app, browser):
+    w = build_world()
+    response = browser(w.root).form(
+        "/admin/settings",
+        {
+            "site_name": "Kept name",
+            "site_description": "d",
+            "registration": "open",
+            "approval_threshold": "lots",
+            "auto_hide_threshold": "3",
+            "trust_min_posts": "10",
+            "post_rate_limit": "fast please",
+            "register_rate_limit": "5 per hour",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Enter a whole number" in page and 'value="Kept name"' in page
+
+
+def test_closed_registration(app, browser):
+    from forum.admin import settings
+
+    w = build_world()
+    settings.update_settings(w.root, {"registration": "closed"})
+    guest = browser(None)
+    assert "Registration is closed" in guest.text("/register")
+    response = guest.form(
+        "/register", {"username": "newcomer", "email": "n@example.com", "password": "x" * 12}
+    )
+    assert response.status_code == 400
+    assert db.session.scalar(select(User).where(User.username == "newcomer")) is None
+
+
+def test_invite_only_registration_uses_up_an_invite(app, browser):
+    from forum.admin import settings
+
+    w = build_world()
+    settings.update_settings(w.root, {"registration": "invite"})
+    admin = browser(w.root)
+    admin.form("/admin/invites", {"note": "for Ada"})
+    invite = db.session.scalar(select(Invite))
+    assert invite.code in admin.text("/admin/invites")
+    guest = browser(None)
+    assert "invite code" in guest.text("/register")
+    data = {"username": "ada", "email": "ada@example.com", "password": "x" * 12}
+    response = guest.form("/register", {**data, "invite": "wrong"})
+    assert response.status_code == 400 and "not valid" in response.get_data(as_text=True)
+    assert guest.form("/register", {**data, "invite": invite.code}).status_code == 302
+    db.session.expire_all()
+    ada = db.session.scalar(select(User).where(User.username == "ada"))
+    assert db.session.get(Invite, invite.id).used_by_id == ada.id
+    second = browser(None).form(
+        "/register",
+        {
+            "username": "bob",
+            "email": "bob@example.com",
+            "password": "x" * 12,
+            "invite": invite.code,
+        },
+    )
+    assert second.status_code == 400
+
+
+def test_create_edit_archive_a_sig_and_appoint_its_sysop(app, browser):
+    w = build_world()
+    admin = browser(w.root)
+    response = admin.form(
+        "/admin/sigs",
+        {"name": "Amateur Radio", "slug": "", "visibility": "members", "language": "en"},
+    )
+    assert response.status_code == 302
+    sig = db.session.scalar(select(Sig).where(Sig.slug == "amateur-radio"))
+    assert sig.visibility == "members"
+    admin.form(
+        f"/admin/sigs/{sig.id}",
+        {"sig-name": "Ham Radio", "sig-description": "73!", "sig-visibility": "public",
+         "sig-language": "de"},
+    )  # fmt: skip
+    admin.form(f"/admin/sigs/{sig.id}/sysops", {"sysop-username": "member"})
+    admin.form(f"/admin/sigs/{sig.id}/archive", {"value": "archive"})
+    db.session.expire_all()
+    sig = db.session.get(Sig, sig.id)
+    assert (sig.name, sig.language, sig.is_archived) == ("Ham Radio", "de", True)
+    membership = db.session.scalar(
+        select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == w.member.id)
+    )
+    assert membership.is_sysop
+    listing = admin.text("/admin/sigs")
+    assert "Ham Radio" in listing and "member" in listing
+    missing = admin.form(f"/admin/sigs/{sig.id}/sysops", {"sysop-username": "ghost"})
+    assert "There is no member called “ghost”" in admin.text(missing.headers["Location"])
+    actions = set(db.session.scalars(select(ModAction.action)))
+    assert {"create_sig", "update_sig", "appoint_sig_sysop", "archive_sig"} <= actions
+
+
+def test_member_search_and_roles(app, browser):
+    w = build_world()
+    admin = browser(w.root)
+    page = admin.text("/admin/members?q=vic")
+    assert "victim" in page and "author" not in page
+    from forum.moderation import services as mod
+
+    mod.ban_member(w.root, w.victim.id, "x")
+    assert "victim" in admin.text("/admin/members?status=banned")
+    assert "/mod/u/author" not in admin.text("/admin/members?status=banned")
+    admin.form(f"/admin/members/{w.member.id}/role", {"role": "sysop"})
+    db.session.expire_all()
+    assert db.session.get(User, w.member.id).is_global_sysop
+    response = admin.form(f"/admin/members/{w.root.id}/role", {"role": "member"})
+    assert "cannot take the sysop role from yourself" in admin.text(response.headers["Location"])
+    panel = admin.text("/mod/u/victim")
+    assert "Banned since" in panel and "Recent posts" in panel

@@ -1,0 +1,176 @@
+"""Writers at the same time: every post is saved, numbered once, and counted exactly.
+
+Each thread has its own app context, so its own session and connection, as requests in a
+threaded server do. On SQLite this goes through WAL and BEGIN IMMEDIATE (writers queue on the
+busy timeout instead of failing with "database is locked"); on PostgreSQL through the topic row
+lock that hands out post numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select, text
+
+from forum.accounts.models import User
+from forum.counters import recount_all
+from forum.extensions import db
+from forum.sigs.models import Sig
+from forum.topics import services
+from forum.topics.models import Post, Topic
+
+THREADS = 6
+EACH = 5
+
+
+def _run_together(app: Flask, work: Callable[[int], None], threads: int = THREADS) -> list[str]:
+    """Run work(i) in `threads` threads released at the same moment; return their errors."""
+    barrier = threading.Barrier(threads)
+    errors: list[str] = []
+
+    def run(i: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                work(i)
+            except Exception as exc:  # noqa: BLE001 - reported by the test
+                errors.append(f"thread {i}: {type(exc).__name__}: {exc}")
+            finally:
+                db.session.remove()
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in pool), "a writer hung"
+    return errors
+
+
+def _counters() -> dict[str, Any]:
+    db.session.expire_all()
+    return {
+        "topics": [
+            (t.id, t.post_count, t.highest_post_number, t.last_post_number)
+            for t in db.session.scalars(select(Topic).order_by(Topic.id))
+        ],
+        "sigs": [
+            (s.id, s.topic_count, s.post_count, s.last_topic_id)
+            for s in db.session.scalars(select(Sig).order_by(Sig.id))
+        ],
+        "users": [
+            (u.id, u.post_count, u.topic_count)
+            for u in db.session.scalars(select(User).order_by(User.id))
+        ],
+    }
+
+
+def test_sqlite_runs_wal_with_a_busy_timeout(app: Flask) -> None:
+    if db.engine.dialect.name != "sqlite":
+        return
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_many_members_reply_to_one_topic_at_once(app: Flask, f: Any) -> None:
+    people = [f.user(f"writer{i}") for i in range(THREADS)]
+    sig = f.sig("busy", members=people)
+    topic = f.topic(people[0], sig, "Everyone at once")
+    user_ids = [person.id for person in people]
+    topic_id, sig_id = topic.id, sig.id
+
+    def work(i: int) -> None:
+        me = db.session.get(User, user_ids[i])
+        for n in range(EACH):
+            services.reply_to_topic(me, topic_id, f"reply {n} from writer{i}")
+
+    errors = _run_together(app, work)
+    assert errors == []
+
+    total = 1 + THREADS * EACH
+    numbers = list(
+        db.session.scalars(
+            select(Post.number).where(Post.topic_id == topic_id).order_by(Post.number)
+        )
+    )
+    assert numbers == list(range(1, total + 1))  # unique and contiguous
+    db.session.expire_all()
+    topic = db.session.get(Topic, topic_id)
+    assert (topic.post_count, topic.highest_post_number, topic.last_post_number) == (
+        total,
+        total,
+        total,
+    )
+    sig = db.session.get(Sig, sig_id)
+    assert (sig.topic_count, sig.post_count) == (1, total)
+    posts_by = {
+        uid: db.session.scalar(select(db.func.count()).select_from(Post).where(Post.user_id == uid))
+        for uid in user_ids
+    }
+    assert posts_by[user_ids[0]] == EACH + 1
+    for uid in user_ids:
+        assert db.session.get(User, uid).post_count == posts_by[uid]
+    kept = _counters()
+    recount_all()
+    assert _counters() == kept
+
+
+def test_topics_and_replies_in_several_sigs_at_once(app: Flask, f: Any) -> None:
+    people = [f.user(f"writer{i}") for i in range(THREADS)]
+    sigs = [f.sig(f"sig-{i}", members=people) for i in range(2)]
+    seed = [f.topic(people[0], sig, f"Seed {sig.slug}") for sig in sigs]
+    ids = {
+        "users": [p.id for p in people],
+        "sigs": [s.id for s in sigs],
+        "topics": [t.id for t in seed],
+    }
+
+    def work(i: int) -> None:
+        me = db.session.get(User, ids["users"][i])
+        for n in range(EACH):
+            if (i + n) % 3 == 0:
+                services.start_topic(me, ids["sigs"][n % 2], f"New from {i}/{n}", "body")
+            else:
+                services.reply_to_topic(me, ids["topics"][(i + n) % 2], f"reply {i}/{n}")
+
+    assert _run_together(app, work) == []
+    for topic_id in ids["topics"]:
+        numbers = list(
+            db.session.scalars(
+                select(Post.number).where(Post.topic_id == topic_id).order_by(Post.number)
+            )
+        )
+        assert numbers == list(range(1, len(numbers) + 1))
+    assert db.session.scalar(select(db.func.count()).select_from(Post)) == 2 + THREADS * EACH
+    kept = _counters()
+    recount_all()
+    assert _counters() == kept
+
+
+def test_readers_do_not_block_writers(app: Flask, f: Any) -> None:
+    """A long read (an open read transaction) does not make a writer fail."""
+    ada = f.user("ada")
+    sig = f.sig("club", members=[ada])
+    topic = f.topic(ada, sig, "Read while writing")
+    ada_id, topic_id = ada.id, topic.id
+    reading = threading.Event()
+    done = threading.Event()
+
+    def work(i: int) -> None:
+        if i == 0:
+            db.session.execute(text("SELECT count(*) FROM posts")).scalar()
+            reading.set()  # the read transaction stays open until the writer is done
+            done.wait(timeout=60)
+        else:
+            reading.wait(timeout=30)
+            services.reply_to_topic(db.session.get(User, ada_id), topic_id, "written meanwhile")
+            done.set()
+
+    assert _run_together(app, work, threads=2) == []
+    db.session.expire_all()
+    assert db.session.get(Topic, topic_id).post_count == 2

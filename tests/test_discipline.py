@@ -1,0 +1,162 @@
+"""Member discipline: warn, silence, suspend (in a SIG or site-wide), ban and lift; notes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from forum import events
+from forum.accounts.models import User
+from forum.errors import Conflict, Forbidden, Invalid
+from forum.extensions import db
+from forum.moderation import services as mod
+from forum.moderation.models import MemberWarning, ModAction
+from forum.timeutil import utcnow
+from forum.topics.models import Post
+
+from .mod_support import build_world
+
+pytestmark = pytest.mark.usefixtures("fast_members")
+
+
+def _user(user_id: int) -> User:
+    db.session.expire_all()
+    return db.session.get(User, user_id)
+
+
+def test_a_warning_is_shown_to_the_member_until_read(app, browser):
+    w = build_world()
+    told: list[events.MemberDisciplined] = []
+    events.subscribe(app, events.MemberDisciplined, told.append)
+    sysop = browser(w.sig_sysop)
+    response = sysop.form(
+        "/mod/u/author/warn", {"warn-reason": "Mind your language.", "warn-sig": str(w.sig.id)}
+    )
+    assert response.status_code == 302
+    assert [(e.user_id, e.kind, e.sig_id) for e in told] == [(w.author.id, "warned", w.sig.id)]
+    author = browser(w.author)
+    settings = author.text("/settings")
+    assert "Mind your language." in settings and "I have read these warnings" in settings
+    author.form("/settings/warnings/read")
+    warning = db.session.scalar(select(MemberWarning))
+    assert warning.acknowledged_at is not None
+    assert "I have read these warnings" not in author.text("/settings")
+
+
+def test_silence_stops_writing_everywhere_and_says_why(app, browser):
+    w = build_world()
+    sysop = browser(w.root)
+    sysop.form("/mod/u/author/silence", {"silence-days": "2", "silence-reason": "Flooding."})
+    author = browser(w.author)
+    page = author.text(f"/t/{w.topic.id}?page=1")
+    assert "You are silenced until" in page and "Flooding." in page
+    response = author.form(f"/t/{w.topic.id}/reply", {"body": "Can I still post?"})
+    assert response.status_code in (400, 403)
+    assert "You are silenced until" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Post.id).where(Post.body_raw == "Can I still post?")) is None
+    assert "You are silenced until" in author.text("/settings")
+    sysop.form("/mod/u/author/lift", {"lift-kind": "silence"})
+    assert author.form(f"/t/{w.topic.id}/reply", {"body": "Back."}).status_code == 302
+
+
+def test_a_sig_suspension_bars_only_that_sig(app, f, browser):
+    w = build_world()
+    f.join(w.author, w.sig_b)
+    browser(w.sig_sysop).form(
+        "/mod/u/author/suspend",
+        {"suspend-days": "5", "suspend-reason": "Cool off.", "suspend-sig": str(w.sig.id)},
+    )
+    author = browser(w.author)
+    page = author.text(f"/s/{w.sig.slug}/new")
+    assert "You are suspended in Main until" in page and "Cool off." in page
+    assert author.form(f"/s/{w.sig.slug}/new", {"title": "Hello", "body": "x"}).status_code in (
+        400,
+        403,
+    )
+    assert (
+        author.form(f"/s/{w.sig_b.slug}/new", {"title": "Hello there", "body": "x"}).status_code
+        == 302
+    )
+    assert "You are suspended in Main" in author.text("/settings")
+    browser(w.sig_sysop).form(
+        "/mod/u/author/lift", {"lift-kind": "suspension", "lift-sig": str(w.sig.id)}
+    )
+    assert author.form(f"/s/{w.sig.slug}/new", {"title": "Hello", "body": "x"}).status_code == 302
+
+
+def test_a_site_suspension_needs_the_global_sysop(app):
+    w = build_world()
+    until = utcnow() + timedelta(days=1)
+    with pytest.raises(Forbidden, match="Only the sysop"):
+        mod.suspend_member(w.sig_sysop, w.author.id, until, "x")
+    mod.suspend_member(w.root, w.author.id, until, "Away for a day")
+    assert _user(w.author.id).is_suspended()
+    with pytest.raises(Invalid, match="in the future"):
+        mod.suspend_member(w.root, w.author.id, utcnow() - timedelta(days=1), "x")
+    with pytest.raises(Invalid, match="Give a reason"):
+        mod.suspend_member(w.root, w.author.id, until, "   ")
+
+
+def test_ban_ends_every_session_and_blocks_login(app, browser, client):
+    w = build_world()
+    revoked: list[events.SessionsRevoked] = []
+    events.subscribe(app, events.SessionsRevoked, revoked.append)
+    author = browser(w.author)
+    assert author.get("/settings").status_code == 200
+    token = _user(w.author.id).session_token
+    browser(w.root).form("/mod/u/author/ban", {"ban-reason": "Spammer."})
+    banned = _user(w.author.id)
+    assert banned.is_banned and banned.session_token != token
+    assert revoked == [events.SessionsRevoked(user_id=w.author.id)]
+    assert author.get("/settings").status_code == 302  # logged out
+    response = client.form("/login", {"login": "author", "password": "correct-horse-battery"})
+    assert "This account is banned: Spammer." in response.get_data(as_text=True)
+    browser(w.root).form("/mod/u/author/lift", {"lift-kind": "ban"})
+    assert not _user(w.author.id).is_banned
+
+
+def test_who_may_discipline_whom(app):
+    w = build_world()
+    until = utcnow() + timedelta(days=1)
+    with pytest.raises(Forbidden, match="yourself"):
+        mod.warn_member(w.root, w.root.id, "x")
+    with pytest.raises(Forbidden, match="cannot be disciplined"):
+        mod.warn_member(w.root, _other_sysop(w).id, "x")
+    with pytest.raises(Forbidden, match="Only the sysop may discipline a SIG sysop"):
+        mod.suspend_member(w.sig_sysop, _co_sysop(w).id, until, "x", w.sig.id)
+    with pytest.raises(Forbidden):
+        mod.warn_member(w.other_sysop, w.author.id, "x", sig_id=w.sig.id)
+    with pytest.raises(Invalid, match="not a member of Main"):
+        mod.suspend_member(w.sig_sysop, w.other_sysop.id, until, "x", w.sig.id)
+    mod.ban_member(w.root, w.victim.id, "x")
+    with pytest.raises(Conflict, match="already banned"):
+        mod.ban_member(w.root, w.victim.id, "x")
+
+
+def _other_sysop(w):
+    from forum.accounts import services as accounts
+
+    return accounts.create_sysop("root2", "root2@example.com", "correct-horse-battery")
+
+
+def _co_sysop(w):
+    from forum.sigs import services as sigs
+
+    sigs.set_sig_sysop(w.root, w.sig.id, w.member.id, True)
+    return w.member
+
+
+def test_notes_on_members_are_for_sysops_only(app, browser):
+    w = build_world()
+    sysop = browser(w.sig_sysop)
+    sysop.form("/mod/u/author/note", {"note-body": "Was warned by mail in May."})
+    page = sysop.text("/mod/u/author")
+    assert "Was warned by mail in May." in page and "sigsysop" in page
+    assert "Was warned by mail in May." in browser(w.other_sysop).text("/mod/u/author")
+    assert "Was warned by mail in May." not in browser(w.author).text("/u/author")
+    assert "Was warned by mail in May." not in browser(w.author).text("/settings")
+    assert browser(w.author).get("/mod/u/author").status_code == 403
+    entry = db.session.scalar(select(ModAction).where(ModAction.action == "add_member_note"))
+    assert entry.target_user_id == w.author.id

@@ -1,0 +1,195 @@
+"""Health and readiness probes, request logs, proxy headers, and the production start checks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forum import create_app
+from forum.config import DEV_SECRET_KEY
+from forum.ops.serve import production_problems
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_RE = re.compile(
+    r"request_id=(?P<rid>\S+) method=(?P<method>\S+) path=(?P<path>\S+) "
+    r"status=(?P<status>\d+) duration_ms=(?P<ms>[\d.]+) ip=(?P<ip>\S+)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_healthz_answers_json(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_readyz_reports_each_check(client, app):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "search_index"}  # no Redis configured
+    assert all(check["ok"] for check in body["checks"].values())
+    assert Path(app.config["INDEX_DIR"]).is_dir()
+
+
+def test_readyz_fails_when_the_index_dir_is_not_writable(client, app, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the index folder should be")
+    app.config["INDEX_DIR"] = str(blocker / "index")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["search_index"]["ok"] is False
+    assert body["checks"]["search_index"]["error"]
+
+
+def test_readyz_checks_redis_when_configured(client, app):
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    redis_check = response.get_json()["checks"]["redis"]
+    assert redis_check["ok"] is False
+    assert "ConnectionError" in redis_check["error"]
+
+
+def test_readyz_passes_with_a_reachable_redis(client, app):
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    app.config["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"]["redis"]["ok"] is True
+
+
+def test_readyz_fails_when_the_database_is_unreachable(base_config, tmp_path):
+    missing = tmp_path / "no-such-folder" / "forum.db"
+    app = create_app({**base_config, "DATABASE_URL": f"sqlite:///{missing}"})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["checks"]["database"]["ok"] is False
+    assert "OperationalError" in body["checks"]["database"]["error"]
+
+
+def test_one_log_line_per_request(client, caplog, f):
+    f.sig("retro")
+    with caplog.at_level(logging.INFO, logger="forum.request"):
+        response = client.get("/s/retro/")
+        client.get("/no-such-page")
+    lines = [r.getMessage() for r in caplog.records if r.name == "forum.request"]
+    assert len(lines) == 2
+    first, missing = (LOG_RE.search(line) for line in lines)
+    assert first and missing
+    assert first["method"] == "GET" and first["path"] == "/s/retro/"
+    assert first["status"] == "200" and float(first["ms"]) > 0
+    assert first["rid"] == response.headers["X-Request-ID"]
+    assert missing["status"] == "404"
+    assert first["rid"] != missing["rid"]
+
+
+def test_request_id_from_the_proxy_is_kept_and_junk_is_replaced(client, caplog):
+    with caplog.at_level(logging.INFO, logger="forum.request"):
+        kept = client.get("/healthz", headers={"X-Request-ID": "a1b2c3d4e5f60718"})
+        junk = client.get("/healthz", headers={"X-Request-ID": "x status=200 forged"})
+    assert kept.headers["X-Request-ID"] == "a1b2c3d4e5f60718"
+    assert re.fullmatch(r"[0-9a-f]{32}", junk.headers["X-Request-ID"])
+    messages = [r.getMessage() for r in caplog.records if r.name == "forum.request"]
+    assert "request_id=a1b2c3d4e5f60718 " in messages[0]
+    assert "forged" not in messages[1]
+
+
+def _logged_ip(caplog) -> str:
+    match = LOG_RE.search([r for r in caplog.records if r.name == "forum.request"][-1].getMessage())
+    assert match
+    return match["ip"]
+
+
+@pytest.mark.config(PROXY_HOPS=1)
+def test_forwarded_headers_are_trusted_from_the_proxy_only(client, caplog):
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    with caplog.at_level(logging.INFO, logger="forum.request"):
+        client.get("/healthz", headers=forwarded, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert _logged_ip(caplog) == "203.0.113.9"
+        client.get("/healthz", headers=forwarded, environ_base={"REMOTE_ADDR": "198.51.100.7"})
+        assert _logged_ip(caplog) == "198.51.100.7"
+
+
+def test_forwarded_headers_are_ignored_without_a_proxy_setting(client, caplog):
+    with caplog.at_level(logging.INFO, logger="forum.request"):
+        client.get(
+            "/healthz",
+            headers={"X-Forwarded-For": "203.0.113.9"},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        )
+    assert _logged_ip(caplog) == "127.0.0.1"
+
+
+def test_production_problems_name_the_dev_key_and_debug():
+    assert production_problems({"SECRET_KEY": "x" * 40}) == []
+    [problem] = production_problems({"SECRET_KEY": DEV_SECRET_KEY})
+    assert "FORUM_SECRET_KEY" in problem
+    problems = production_problems({"SECRET_KEY": "x" * 40, "DEBUG": True})
+    assert len(problems) == 1 and "Debug mode" in problems[0]
+
+
+def _serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
+    env.update(FORUM_INSTANCE_PATH=str(tmp_path), FORUM_BIND=f"127.0.0.1:{_free_port()}")
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "FORUM_SECRET_KEY is not set"),
+        ({"FORUM_SECRET_KEY": DEV_SECRET_KEY}, "FORUM_SECRET_KEY is not set"),
+        ({"FORUM_SECRET_KEY": "s" * 40, "FLASK_DEBUG": "1"}, "Debug mode is on"),
+    ],
+)
+def test_serve_refuses_development_settings(tmp_path, extra, expected):
+    result = subprocess.run(
+        [sys.executable, "-m", "forum.ops.serve"],
+        cwd=ROOT,
+        env=_serve_env(tmp_path, **extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "will not start in production" in result.stderr
+    assert expected in result.stderr
+
+
+def test_gunicorn_run_by_hand_refuses_the_dev_key_too(tmp_path):
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    result = subprocess.run(
+        [str(gunicorn), "-c", "python:forum.ops.gunicorn_conf"],
+        cwd=ROOT,
+        env=_serve_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "FORUM_SECRET_KEY is not set" in result.stderr

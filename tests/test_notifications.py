@@ -1,0 +1,391 @@
+"""Notifications: written with the post that causes them, one per member, permission-checked;
+the center, the header count, watch levels and preferences, through HTTP as a member uses them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from forum import events, permissions
+from forum.db import transaction
+from forum.extensions import db
+from forum.notifications import services
+from forum.notifications.models import Notification, TopicWatch
+from forum.topics.models import POST_PENDING, POST_VISIBLE, Post
+from forum.topics.services import Screening
+
+
+def notes(user) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification).where(Notification.user_id == user.id).order_by(Notification.id)
+        )
+    )
+
+
+def kinds_of(user) -> list[str]:
+    return [n.kind for n in notes(user)]
+
+
+def badge(html: str) -> int:
+    match = re.search(r'id="notifications-link".*?data-count="(\d+)"', html, re.S)
+    assert match, "no notifications badge in the header"
+    return int(match.group(1))
+
+
+# --- causes ---------------------------------------------------------------------------------
+def test_reply_in_my_topic_reaches_center_and_header_count(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig, title="Amiga repairs")
+    client.login("bob")
+    response = client.form(f"/t/{topic.id}/reply", {"body": "Check **the capacitors** first."})
+    assert response.status_code == 302
+    client.logout()
+
+    client.login("ada")
+    home = client.get("/").get_data(as_text=True)
+    assert badge(home) == 1  # server-rendered on every page, no JavaScript needed
+    page = client.get("/notifications").get_data(as_text=True)
+    post = db.session.scalar(select(Post).where(Post.topic_id == topic.id, Post.number == 2))
+    assert f'href="/p/{post.id}"' in page
+    assert "bob replied to you in “Amiga repairs”" in page
+    assert "Check the capacitors first." in page  # sanitized excerpt, no markup
+    assert "<strong>the capacitors" not in page
+
+
+def test_one_notification_per_post_with_the_strongest_cause(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig)  # ada watches her own topic by default
+    first = f.first_post(topic)
+    quote = f"> **@ada** [wrote](/p/{first.id}):\n>\n> hi\n\nHey @ada, see above."
+    f.reply(bob, topic, quote, reply_to_post_id=first.id)
+    assert kinds_of(ada) == ["mention"]  # mention + quote + reply + watching -> one
+    f.reply(bob, topic, f"> [wrote](/p/{first.id}):\n> hi\n\nquoting only")
+    f.reply(bob, topic, "plain reply")
+    assert kinds_of(ada) == ["mention", "quote", "reply"]
+
+
+def test_watchers_hear_of_every_post_and_author_is_never_notified(f):
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    sig = f.sig("retro", members=[ada, bob, cyd])
+    topic = f.topic(ada, sig)
+    f.reply(bob, topic, "first reply")  # bob now watches (default preference)
+    f.reply(cyd, topic, "second reply")
+    assert kinds_of(bob) == ["watched"]
+    assert kinds_of(cyd) == []
+    assert kinds_of(ada) == ["reply", "reply"]
+
+
+def test_notification_rows_commit_or_roll_back_with_the_post(app, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig)
+
+    def explode(event):
+        raise RuntimeError("the post transaction fails after notifications were written")
+
+    events.subscribe(app, events.PostCreated, explode, phase="in_transaction")
+    with pytest.raises(RuntimeError):
+        f.reply(bob, topic, "never saved")
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Post)) == 1
+
+
+def test_never_notify_someone_about_a_post_they_cannot_read(f):
+    ada, eve = f.user("ada"), f.user("eve")
+    secret = f.sig("secret", visibility="private", members=[ada])
+    topic = f.topic(ada, secret)
+    f.reply(ada, topic, "Hello @eve, you cannot read this")
+    assert kinds_of(eve) == []
+    members_only = f.sig("club", visibility="members", members=[ada])
+    f.topic(ada, members_only, body="@eve neither this")
+    assert kinds_of(eve) == []
+
+
+def test_muted_topic_suppresses_even_mentions(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(bob, sig)
+    client.login("ada")
+    response = client.form(f"/t/{topic.id}/watch", {"level": "muted"})
+    assert response.status_code == 302
+    f.reply(bob, topic, "@ada are you there?")
+    assert kinds_of(ada) == []
+    other = f.topic(bob, sig)
+    f.reply(bob, other, "@ada here?")
+    assert kinds_of(ada) == ["mention"]
+
+
+def test_sig_levels_watching_tracking_and_topic_override(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    client.login("ada")
+    assert client.form(f"/s/{sig.slug}/watch", {"level": "watching"}).status_code == 302
+    topic = f.topic(bob, sig, title="New thing")
+    assert kinds_of(ada) == ["new_topic"]
+    f.reply(bob, topic, "more")
+    assert kinds_of(ada) == ["new_topic", "watched"]
+    client.form(f"/s/{sig.slug}/watch", {"level": "tracking"})
+    second = f.topic(bob, sig)
+    f.reply(bob, second, "tracked, not notified")
+    assert len(notes(ada)) == 2
+    f.reply(bob, second, "but @ada is addressed")
+    assert kinds_of(ada)[-1] == "mention"
+    # The topic's own level wins over the SIG's.
+    client.form(f"/t/{second.id}/watch", {"level": "watching"})
+    f.reply(bob, second, "watched topic in a tracked SIG")
+    assert kinds_of(ada)[-1] == "watched"
+    page = client.get(f"/t/{second.id}?page=1").get_data(as_text=True)
+    assert '<option selected value="watching">' in page
+
+
+def test_watch_level_is_validated_and_private_sig_is_404(client, f):
+    ada = f.user("ada")
+    f.user("eve")
+    secret = f.sig("secret", visibility="private", members=[ada])
+    topic = f.topic(ada, secret)
+    client.login("eve")
+    assert client.form(f"/s/{secret.slug}/watch", {"level": "watching"}).status_code == 404
+    assert client.form(f"/t/{topic.id}/watch", {"level": "watching"}).status_code == 404
+    client.logout()
+    client.login("ada")
+    client.form(f"/t/{topic.id}/watch", {"level": "loud"})
+    level = db.session.scalar(
+        select(TopicWatch.level).where(
+            TopicWatch.user_id == ada.id, TopicWatch.topic_id == topic.id
+        )
+    )
+    assert level == "watching"  # unchanged: the default from starting it
+    assert client.post(f"/t/{topic.id}/watch", data={"level": "muted"}).status_code == 400
+
+
+def test_preference_turns_off_watching_what_i_post_in(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    client.login("bob")
+    settings = client.get("/settings").get_data(as_text=True)
+    assert "Watch the topics I start or reply to" in settings
+    assert client.form("/notifications/preferences", {}).status_code == 302  # unchecked
+    topic = f.topic(ada, sig)
+    f.reply(bob, topic, "my reply")
+    f.reply(ada, topic, "answer, not addressed to bob")
+    assert kinds_of(bob) == []
+    client.form("/notifications/preferences", {"watch_posted": "y"})
+    f.reply(bob, topic, "again")
+    f.reply(ada, topic, "and again")
+    assert kinds_of(bob) == ["watched"]
+
+
+def test_pending_post_notifies_nobody_until_approved(app, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig)
+    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(POST_PENDING)
+    post = f.reply(bob, topic, "@ada waits for approval")
+    assert kinds_of(ada) == []
+    del app.extensions["forum.screen_post"]
+    root = f.user("root", sysop=True)
+    # What the moderation feature's approve service does: make it visible, publish "approved".
+    with transaction():
+        post.status = POST_VISIBLE
+        events.publish(
+            events.PostVisibilityChanged(
+                post_id=post.id, topic_id=topic.id, sig_id=sig.id, actor_id=root.id,
+                change="approved",
+            )
+        )  # fmt: skip
+    assert kinds_of(ada) == ["mention"]
+
+
+def test_hidden_and_deleted_posts_tell_their_author(f):
+    ada, bob = f.user("ada"), f.user("bob")
+    root = f.user("root", sysop=True)
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig)
+    post = f.reply(bob, topic, "rude words")
+    with transaction():
+        from forum.timeutil import utcnow
+
+        post.hidden_at = utcnow()
+        post.hide_reason = "Be kind."
+        events.publish(
+            events.PostVisibilityChanged(
+                post_id=post.id, topic_id=topic.id, sig_id=sig.id, actor_id=root.id,
+                change="hidden",
+            )
+        )  # fmt: skip
+    assert kinds_of(bob) == ["post_hidden"]
+    assert notes(bob)[0].data == {"reason": "Be kind."}
+    from forum.topics import services as topics
+
+    other = f.reply(bob, topic, "another")
+    topics.delete_post(root, other.id)
+    assert kinds_of(bob)[-1] == "post_deleted"
+    own = f.reply(bob, topic, "mine to delete")
+    topics.delete_post(bob, own.id)
+    assert kinds_of(bob)[-1] == "post_deleted"  # deleting my own post tells nobody
+    assert len(notes(bob)) == 2
+
+
+def test_join_request_goes_to_sig_sysops_and_the_answer_to_the_member(client, f):
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    secret = f.sig("secret", visibility="private", members=[ada], sysops=[ada])
+    client.login("bob")
+    client.form("/sigs/request", {"slug": "secret", "message": "let me in"})
+    assert kinds_of(ada)[-1] == "join_request"
+    assert kinds_of(cyd) == []
+    client.logout()
+    client.login("ada")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "bob asked to join Secret" in page
+    assert 'href="/s/secret/requests"' in page
+    request_id = notes(ada)[-1].data["request_id"]
+    client.form(f"/s/secret/requests/{request_id}", {"value": "approve"})
+    assert kinds_of(bob) == ["join_decided"]
+    # Requests share the test's session: drop bob's membership cache from before the approval.
+    permissions.forget_memberships(bob)
+    client.logout()
+    client.login("bob")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "Your request to join Secret was approved." in page
+    assert secret.slug in page
+
+
+def test_moderation_outcomes_when_moderation_publishes_them(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    root = f.user("root", sysop=True)
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig)
+    post = f.reply(bob, topic, "spam")
+    services_ = services
+    with transaction():
+        services_.notify_flaggers(post.id, sig.id, [ada.id], "hidden", root.id)
+        services_.notify_discipline(bob.id, "suspended", root.id, sig.id, "spamming")
+    assert kinds_of(ada) == ["reply", "flag_resolved"]
+    assert kinds_of(bob) == ["discipline"]
+    client.login("bob")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "A sysop suspended you in Retro: spamming" in page
+    client.logout()
+    client.login("ada")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "A sysop handled the post you flagged in “A topic title”: hidden." in page
+
+
+# --- the center -----------------------------------------------------------------------------
+def test_center_is_newest_first_and_marks_read_one_and_all(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig)
+    for n in range(3):
+        f.reply(bob, topic, f"reply number {n}")
+    client.login("ada")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert (
+        page.index("reply number 2") < page.index("reply number 1") < page.index("reply number 0")
+    )
+    first, second, third = notes(ada)
+    # Mark one read: POST with CSRF; without it, nothing changes.
+    assert client.post(f"/notifications/{third.id}/read").status_code == 400
+    assert client.form(f"/notifications/{third.id}/read").status_code == 302
+    assert badge(client.get("/").get_data(as_text=True)) == 2
+    assert client.form("/notifications/read").status_code == 302
+    assert badge(client.get("/").get_data(as_text=True)) == 0
+    assert all(n.read_at is not None for n in notes(ada))
+
+
+def test_members_cannot_touch_each_others_notifications(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig)
+    f.reply(bob, topic, "hi")
+    client.login("bob")
+    assert client.form(f"/notifications/{notes(ada)[0].id}/read").status_code == 404
+    assert notes(ada)[0].read_at is None
+    client.logout()
+    assert client.get("/notifications").status_code == 302  # guests log in first
+
+
+def test_center_paginates(client, f, app):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig)
+    with transaction() as session:
+        for _ in range(31):
+            session.add(Notification(user_id=ada.id, kind="reply", actor_id=bob.id,
+                                     topic_id=topic.id, sig_id=sig.id, data={}))  # fmt: skip
+    client.login("ada")
+    first = client.get("/notifications").get_data(as_text=True)
+    assert first.count('class="notification ') == 30 and "?page=2" in first
+    second = client.get("/notifications?page=2").get_data(as_text=True)
+    assert second.count('class="notification ') == 1
+    assert client.get("/notifications?page=x").status_code == 404
+
+
+def test_center_hides_what_is_no_longer_readable(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    secret = f.sig("secret", visibility="private", members=[ada, bob])
+    topic = f.topic(bob, secret, title="Secret plans")
+    f.reply(ada, topic, "@bob the plans are in the vault")
+    from forum.sigs import services as sigs
+
+    sigs.leave_sig(bob, secret.id)
+    client.login("bob")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "vault" not in page and "Secret plans" not in page
+    assert "ada mentioned you in a topic" in page
+
+
+def test_center_loads_in_a_fixed_number_of_queries(client, f, count_queries):
+    ada = f.user("ada")
+    others = [f.user() for _ in range(3)]
+    sig = f.sig("retro", members=[ada, *others])
+    topic = f.topic(ada, sig)
+    client.login("ada")
+    f.reply(others[0], topic, "one")
+    with count_queries() as few:
+        client.get("/notifications")
+    for other in others:
+        f.reply(other, topic, "more @ada")
+        f.reply(other, topic, "and more")
+    with count_queries() as many:
+        client.get("/notifications")
+    assert len(notes(ada)) == 7
+    assert many.count == few.count
+
+
+def test_header_count_is_one_query(client, f, count_queries):
+    f.user("ada")
+    client.login("ada")
+    with count_queries() as q:
+        client.get("/notifications")
+    counts = [s for s in q.statements if "count(" in s.lower() and "notifications" in s]
+    assert len(counts) == 2  # the header's badge and the page's own line
+
+
+def test_moderation_services_tell_authors_flaggers_and_disciplined_members(client, f):
+    from forum.moderation import services as moderation
+
+    ada, bob = f.user("ada"), f.user("bob")
+    root = f.user("root", sysop=True)
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig, title="Amiga repairs")
+    post = f.reply(bob, topic, "buy cheap pills")
+    moderation.flag_post(ada, post.id, "spam")
+    moderation.resolve_flags(root, post.id, "hidden", reason="Spam.")
+    assert kinds_of(ada)[-1] == "flag_resolved"
+    assert "post_hidden" in kinds_of(bob)
+    moderation.warn_member(root, bob.id, "Please stop.", sig_id=sig.id)
+    assert kinds_of(bob)[-1] == "discipline"
+    client.login("bob")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "A sysop hid your post in “Amiga repairs”" in page
+    assert "Please stop." in page
+    client.logout()
+    client.login("ada")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "A sysop handled the post you flagged in “Amiga repairs”: hidden." in page

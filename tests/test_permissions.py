@@ -1,0 +1,440 @@
+"""Who may do what, route by route: a matrix over roles and SIG visibilities.
+
+Roles: a guest, a member of the SIG, a member who is not in it (outsider), the SIG's own sysop,
+the sysop of ANOTHER SIG, and the global sysop. Every route that names a SIG, a topic or a post
+is tried by each role in a public, a members-only and a private SIG. A refused request changes
+nothing in the database, and a private SIG is a 404 to outsiders, indistinguishable from a SIG
+that does not exist.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from forum.accounts.models import User
+from forum.extensions import db
+from forum.sigs import services as sig_services
+from forum.sigs.models import JoinRequest, Sig
+from forum.timeutil import utcnow
+from forum.topics import services as topic_services
+from forum.topics.models import Post, Topic
+
+from . import dbstate
+
+ROLES = ("guest", "member", "outsider", "sig_sysop", "other_sysop", "root")
+SIG_NAME = "Hidden Lair"
+TOPIC_TITLE = "Secret plans"
+REPLY_TEXT = "the member's reply"
+
+
+@dataclass
+class World:
+    f: Any
+    sig: Sig
+    topic: Topic
+    reply: Post  # written by "member"
+    users: dict[str, User | None] = field(default_factory=dict)
+
+    def user(self, role: str) -> User | None:
+        return self.users[role]
+
+    def fresh_reply(self) -> Post:
+        """A new reply by the member, so each role deletes its own target."""
+        return self.f.reply(self.users["member"], self.topic, "another reply by the member")
+
+    def deleted_reply(self) -> Post:
+        post = self.f.reply(self.users["author"], self.topic, "a reply that was deleted")
+        topic_services.delete_post(self.users["sig_sysop"], post.id)
+        return post
+
+    def join_request(self) -> JoinRequest:
+        applicant = self.f.user()
+        request = sig_services.request_to_join(applicant, self.sig.slug, "let me in")
+        assert request is not None
+        return request
+
+
+def build(f: Any, visibility: str) -> World:
+    root = f.sysop("root")
+    author = f.user("author")
+    member = f.user("member")
+    outsider = f.user("outsider")
+    sig_sysop = f.user("sigsysop")
+    other_sysop = f.user("othersysop")
+    sig = f.sig("lair", name=SIG_NAME, visibility=visibility, members=[author, member])
+    f.sig("elsewhere", visibility=visibility, sysops=[other_sysop])
+    sig_services.set_sig_sysop(root, sig.id, sig_sysop.id, True)
+    topic = f.topic(author, sig, TOPIC_TITLE, "The first post of the secret plans.")
+    reply = f.reply(member, topic, REPLY_TEXT)
+    # Something unread for every member, so "mark read" has work to do.
+    f.reply(author, topic, "the author's second word")
+    users: dict[str, User | None] = {
+        "guest": None,
+        "member": member,
+        "outsider": outsider,
+        "sig_sysop": sig_sysop,
+        "other_sysop": other_sysop,
+        "root": root,
+        "author": author,
+    }
+    return World(f=f, sig=sig, topic=topic, reply=reply, users=users)
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    method: str
+    # Builds the URL (and may create a fresh target for this role) from the world.
+    url: Callable[[World], str]
+    # Expected outcome per visibility, one per role in ROLES order:
+    #   a status code; "L" = redirected to the login page; "302" on a POST = done, the database
+    #   changed; "302-" = redirected with a message, nothing changed (e.g. joining twice).
+    expect: dict[str, str]
+    data: Callable[[World], dict[str, str]] = lambda w: {}
+    visibilities: tuple[str, ...] = ("public", "members", "private")
+
+
+def _same(row: str) -> dict[str, str]:
+    return {"public": row, "members": row, "private": row}
+
+
+READ = {
+    "public": "200 200 200 200 200 200",
+    "members": "403 200 403 200 403 200",
+    "private": "404 200 404 200 404 200",
+}
+# Opening a topic lands a member on the first post they have not read (a redirect); the
+# sysops here never opened it, so they get the page itself.
+TOPIC_READ = {
+    "public": "200 302 200 200 200 200",
+    "members": "403 302 403 200 403 200",
+    "private": "404 302 404 200 404 200",
+}
+WRITE_FORM = {
+    "public": "L 200 403 200 403 200",
+    "members": "L 200 403 200 403 200",
+    "private": "L 200 404 200 404 200",
+}
+WRITE = {
+    "public": "L 302 403 302 403 302",
+    "members": "L 302 403 302 403 302",
+    "private": "L 302 404 302 404 302",
+}
+SYSOP_ONLY = {
+    "public": "L 403 403 200 403 200",
+    "members": "L 403 403 200 403 200",
+    "private": "L 403 404 200 404 200",
+}
+
+_edits = itertools.count(1)
+
+ROUTES = [
+    Route("sig page", "GET", lambda w: f"/s/{w.sig.slug}/", READ),
+    Route(
+        "new topic form",
+        "GET",
+        lambda w: f"/s/{w.sig.slug}/new",
+        # Outsiders of a public SIG see the form with the reason they cannot post yet.
+        {
+            "public": "L 200 200 200 200 200",
+            "members": WRITE_FORM["members"],
+            "private": WRITE_FORM["private"],
+        },
+    ),
+    Route(
+        "start topic",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/new",
+        WRITE,
+        data=lambda w: {"title": "A new topic", "body": "Its first post."},
+    ),
+    Route("topic", "GET", lambda w: f"/t/{w.topic.id}", TOPIC_READ),
+    Route("topic with slug", "GET", lambda w: f"/t/{w.topic.id}/{w.topic.slug}", TOPIC_READ),
+    Route(
+        "topic page 1",
+        "GET",
+        lambda w: f"/t/{w.topic.id}/{w.topic.slug}?page=1",
+        READ,
+    ),
+    Route("reply form", "GET", lambda w: f"/t/{w.topic.id}/reply", WRITE_FORM),
+    Route(
+        "quote form",
+        "GET",
+        lambda w: f"/t/{w.topic.id}/reply?quote={w.reply.id}",
+        WRITE_FORM,
+    ),
+    Route(
+        "reply",
+        "POST",
+        lambda w: f"/t/{w.topic.id}/reply",
+        WRITE,
+        data=lambda w: {"body": "a new reply"},
+    ),
+    Route(
+        "permalink",
+        "GET",
+        lambda w: f"/p/{w.reply.id}",
+        {k: v.replace("200", "302") for k, v in READ.items()},
+    ),
+    Route("quote JSON", "GET", lambda w: f"/p/{w.reply.id}/quote", READ),
+    Route("edit form", "GET", lambda w: f"/p/{w.reply.id}/edit", WRITE_FORM),
+    Route(
+        "edit",
+        "POST",
+        lambda w: f"/p/{w.reply.id}/edit",
+        WRITE,
+        data=lambda w: {"body": f"edited reply number {next(_edits)}"},
+    ),
+    Route("history", "GET", lambda w: f"/p/{w.reply.id}/history", SYSOP_ONLY),
+    Route("delete", "POST", lambda w: f"/p/{w.fresh_reply().id}/delete", WRITE),
+    Route(
+        "restore",
+        "POST",
+        lambda w: f"/p/{w.deleted_reply().id}/restore",
+        {k: v.replace("200", "302") for k, v in SYSOP_ONLY.items()},
+    ),
+    Route(
+        "join",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/join",
+        {
+            # Members are told they already belong; outsiders join open SIGs at once.
+            "public": "L 302- 302 302- 302 302",
+            "members": "L 302- 302 302- 302 302",
+            # A private SIG is joined by request, and outsiders may not know it exists.
+            "private": "L 302- 404 302- 404 302-",
+        },
+    ),
+    Route(
+        "leave",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/leave",
+        {
+            "public": "L 302 302- 302 302- 302-",
+            "members": "L 302 302- 302 302- 302-",
+            "private": "L 302 404 302 404 302-",
+        },
+    ),
+    Route(
+        "mark SIG read",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/read",
+        {
+            # Only members keep read marks for a whole SIG.
+            "public": "L 302 302- 302 302- 302-",
+            "members": "L 302 302- 302 302- 302-",
+            "private": "L 302 404 302 404 302-",
+        },
+    ),
+    Route("members", "GET", lambda w: f"/s/{w.sig.slug}/members", READ),
+    Route("join requests", "GET", lambda w: f"/s/{w.sig.slug}/requests", SYSOP_ONLY),
+    Route(
+        "decide join request",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/requests/{w.join_request().id}",
+        {"private": "L 403 404 302 404 302"},
+        data=lambda w: {"value": "approve"},
+        visibilities=("private",),
+    ),
+]
+
+CASES = [
+    pytest.param(route, visibility, id=f"{route.name}-{visibility}")
+    for route in ROUTES
+    for visibility in route.visibilities
+]
+
+
+@pytest.mark.parametrize(("route", "visibility"), CASES)
+def test_route_matrix(make_client, f, route: Route, visibility: str) -> None:
+    world = build(f, visibility)
+    expected = dict(zip(ROLES, route.expect[visibility].split(), strict=True))
+    failures = []
+    for role in ROLES:
+        client = make_client()
+        user = world.user(role)
+        if user is not None:
+            client.login(user.username)
+        url = route.url(world)
+        db.session.expire_all()
+        before = dbstate.snapshot()
+        if route.method == "GET":
+            response = client.get(url)
+        else:
+            response = client.form(url, route.data(world))
+        after = dbstate.snapshot()
+        outcome = _outcome(response, route.method, before, after)
+        if outcome != expected[role]:
+            failures.append(f"{role}: expected {expected[role]}, got {outcome} for {url}")
+        if response.status_code == 404:
+            body = response.get_data(as_text=True)
+            assert SIG_NAME not in body and TOPIC_TITLE not in body, f"{role} sees a 404 leak"
+        if outcome in ("403", "404", "L", "400"):
+            assert response.status_code != 500
+            changed = dbstate.diff(before, after)
+            # A member's read position is the one thing a GET may write.
+            if route.method == "POST" or set(changed) - {"topic_reads"}:
+                assert not changed, f"{role} was refused but {changed} changed"
+    assert not failures, "\n".join(failures)
+
+
+def _outcome(response: Any, method: str, before: Any, after: Any) -> str:
+    status = response.status_code
+    if status == 302 and "/login" in response.headers["Location"]:
+        return "L"
+    if status == 302 and method == "POST":
+        return "302" if dbstate.diff(before, after) else "302-"
+    return str(status)
+
+
+# --- a private SIG cannot be told apart from one that does not exist -----------------------
+
+
+OUTSIDER_PROBES = [
+    ("GET", "/s/{slug}/"),
+    ("GET", "/s/{slug}/new"),
+    ("GET", "/s/{slug}/members"),
+    ("GET", "/s/{slug}/requests"),
+    ("POST", "/s/{slug}/new"),
+    ("POST", "/s/{slug}/join"),
+    ("POST", "/s/{slug}/leave"),
+    ("POST", "/s/{slug}/read"),
+    ("GET", "/t/{topic}"),
+    ("GET", "/t/{topic}/some-slug"),
+    ("GET", "/t/{topic}/reply"),
+    ("POST", "/t/{topic}/reply"),
+    ("GET", "/p/{post}"),
+    ("GET", "/p/{post}/quote"),
+    ("GET", "/p/{post}/edit"),
+    ("POST", "/p/{post}/edit"),
+    ("GET", "/p/{post}/history"),
+    ("POST", "/p/{post}/delete"),
+    ("POST", "/p/{post}/restore"),
+]
+
+
+@pytest.mark.parametrize("role", ["guest", "outsider", "other_sysop"])
+def test_private_sig_looks_exactly_like_a_missing_one(make_client, f, role: str) -> None:
+    world = build(f, "private")
+    client = make_client()
+    if world.user(role) is not None:
+        client.login(world.user(role).username)
+    real = {"slug": world.sig.slug, "topic": world.topic.id, "post": world.reply.id}
+    missing = {"slug": "no-such-sig", "topic": 999_999, "post": 999_999}
+    data = {"title": "Probe title", "body": "probe body", "value": "approve"}
+    for method, pattern in OUTSIDER_PROBES:
+        answers = []
+        for values in (real, missing):
+            url = pattern.format(**values)
+            response = client.get(url) if method == "GET" else client.form(url, data)
+            location = response.headers.get("Location", "")
+            answers.append((response.status_code, location.split("?")[0]))
+        assert answers[0] == answers[1], f"{method} {pattern}: {answers}"
+        assert answers[0][0] in (302, 404)
+
+
+# --- archived SIGs, locked topics ----------------------------------------------------------
+
+
+def test_archived_sig_is_readable_but_not_writable(client, f) -> None:
+    root = f.sysop("root")
+    ada = f.user("ada")
+    sig = f.sig("old", members=[ada])
+    topic = f.topic(ada, sig, "From the old days")
+    post = f.reply(ada, topic, "still here")
+    sig_services.set_archived(root, sig.id, True)
+    client.login("ada")
+
+    assert client.get(f"/s/{sig.slug}/").status_code == 200
+    page = client.get(f"/t/{topic.id}")
+    assert page.status_code == 200
+    assert "archived" in page.get_data(as_text=True)
+    assert "reply-form" not in page.get_data(as_text=True)
+
+    before = dbstate.snapshot()
+    refused = [
+        client.form(f"/s/{sig.slug}/new", {"title": "Another", "body": "text"}),
+        client.form(f"/t/{topic.id}/reply", {"body": "a reply"}),
+        client.form(f"/p/{post.id}/edit", {"body": "changed"}),
+    ]
+    for response in refused:
+        assert response.status_code == 403, response.status_code
+        assert "archived" in response.get_data(as_text=True)
+    assert dbstate.diff(before, dbstate.snapshot()) == []
+    # Nobody joins an archived SIG either.
+    bob = f.user("bob")
+    with pytest.raises(Exception, match="cannot join"):
+        sig_services.join_sig(bob, sig.id)
+
+
+def _lock(topic: Topic) -> None:
+    topic.locked_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+
+
+def test_locked_topic_takes_replies_from_sysops_only(make_client, f) -> None:
+    ada = f.user("ada")
+    boss = f.user("boss")
+    sig = f.sig("club", members=[ada], sysops=[boss])
+    topic = f.topic(ada, sig, "Closed for now")
+    _lock(topic)
+
+    member = make_client()
+    member.login("ada")
+    page = member.get(f"/t/{topic.id}").get_data(as_text=True)
+    assert "This topic is locked" in page and "reply-form" not in page
+    assert member.get(f"/t/{topic.id}/reply").status_code == 403
+    before = dbstate.count(Post)
+    refused = member.form(f"/t/{topic.id}/reply", {"body": "let me in"})
+    assert refused.status_code == 403
+    assert "locked" in refused.get_data(as_text=True)
+    assert dbstate.count(Post) == before
+
+    sysop = make_client()
+    sysop.login("boss")
+    assert "reply-form" in sysop.get(f"/t/{topic.id}").get_data(as_text=True)
+    done = sysop.form(f"/t/{topic.id}/reply", {"body": "sysop's last word"})
+    assert done.status_code == 302
+    assert dbstate.count(Post) == before + 1
+    db.session.expire_all()
+    assert db.session.get(Topic, topic.id).post_count == 2
+
+
+# --- the policy itself ----------------------------------------------------------------------
+
+
+def test_sig_sysop_moderates_only_their_own_sig(f) -> None:
+    from forum import permissions
+
+    boss = f.user("boss")
+    ada = f.user("ada")
+    mine = f.sig("mine", members=[ada], sysops=[boss])
+    theirs = f.sig("theirs", members=[ada, boss])
+    assert permissions.is_sig_sysop(boss, mine)
+    assert not permissions.is_sig_sysop(boss, theirs)
+    post = f.first_post(f.topic(ada, theirs, "Not yours"))
+    topic = db.session.get(Topic, post.topic_id)
+    assert not permissions.can_edit_post(boss, post, topic, theirs)
+    assert not permissions.can_delete_post(boss, post, topic, theirs)
+    with pytest.raises(Exception, match="Only sysops"):
+        topic_services.post_history(boss, post.id)
+
+
+def test_banned_sysop_loses_every_power(f) -> None:
+    from forum import permissions
+
+    root = f.sysop("root")
+    boss = f.user("boss")
+    sig = f.sig("club", sysops=[boss])
+    root.banned_at = utcnow()
+    boss.banned_at = utcnow()
+    db.session.commit()
+    assert not permissions.is_global_sysop(root)
+    assert not permissions.is_sig_sysop(boss, sig)
+    assert permissions.write_problem(boss, sig) is not None

@@ -1,0 +1,143 @@
+"""Pages load in a fixed number of SQL queries, however much content there is (no N+1).
+
+Each test measures a page with a little content and again with a lot, for a guest and for a
+member (and a sysop where that changes the page), and wants the same count both times.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forum.extensions import db
+from forum.sigs.models import Sig
+from forum.topics.models import Topic
+
+# A page is a handful of queries: the session's member, their memberships, the page's rows,
+# header counts added by other features, and for a member the read-position upsert.
+CEILING = 15
+
+
+def _count(client: Any, count_queries: Any, url: str) -> tuple[int, list[str]]:
+    client.get("/")  # warm up whatever the first request of a client does
+    with count_queries() as counter:
+        response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return counter.count, counter.statements
+
+
+def _viewers(make_client: Any, *names: str | None) -> dict[str | None, Any]:
+    viewers = {}
+    for name in names:
+        client = make_client()
+        if name:
+            client.login(name)
+        viewers[name] = client
+    return viewers
+
+
+def _measure(viewers: dict[str | None, Any], count_queries: Any, url: str) -> dict[Any, Any]:
+    return {name: _count(client, count_queries, url) for name, client in viewers.items()}
+
+
+def _assert_fixed(small: dict[Any, Any], large: dict[Any, Any]) -> None:
+    for name in small:
+        count, statements = large[name]
+        assert small[name][0] == count, "\n".join(
+            [f"queries for {name or 'a guest'} grew with the content:", *statements]
+        )
+        assert count <= CEILING, "\n".join(statements)
+
+
+def _writers(f: Any, n: int = 6) -> list[Any]:
+    """Several authors, so loading them one by one would show."""
+    people = [f.user(f"writer{i}") for i in range(n)]
+    for person in people:
+        person.signature = f"signed, {person.username}"
+    db.session.commit()
+    return people
+
+
+def test_sig_index_queries_do_not_grow_with_sigs(make_client, f, count_queries) -> None:
+    ada = f.user("ada")
+    writers = _writers(f)
+
+    def add_sigs(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            visibility = ("public", "members", "private")[i % 3]
+            writer = writers[i % len(writers)]
+            sig = f.sig(f"sig-{i:02d}", visibility=visibility, members=[ada, writer])
+            f.topic(writer, sig, f"Topic in {i}")
+
+    add_sigs(0, 2)
+    viewers = _viewers(make_client, None, "ada")
+    small = _measure(viewers, count_queries, "/")
+    add_sigs(2, 30)
+    large = _measure(viewers, count_queries, "/")
+    assert viewers["ada"].get("/").get_data(as_text=True).count('class="sig-name"') == 30
+    assert viewers[None].get("/").get_data(as_text=True).count('class="sig-name"') == 20
+    _assert_fixed(small, large)
+
+
+def test_sig_page_queries_do_not_grow_with_topics(make_client, f, count_queries) -> None:
+    ada = f.user("ada")
+    writers = _writers(f)
+    sig = f.sig("busy", members=[ada, *writers])
+
+    def add_topics(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            topic = f.topic(writers[i % 6], sig, f"Topic number {i}")
+            f.reply(writers[(i + 1) % 6], topic, "a reply by someone else")
+            if i % 4 == 0:
+                topic.pinned_at = topic.created_at
+        db.session.commit()
+
+    add_topics(0, 2)
+    viewers = _viewers(make_client, None, "ada")
+    small = _measure(viewers, count_queries, "/s/busy/")
+    add_topics(2, 30)
+    assert db.session.get(Sig, sig.id).topic_count == 30
+    large = _measure(viewers, count_queries, "/s/busy/")
+    html = viewers["ada"].get("/s/busy/").get_data(as_text=True)
+    assert html.count('class="topic-title"') == 30
+    _assert_fixed(small, large)
+
+
+def test_topic_page_queries_do_not_grow_with_posts(make_client, f, count_queries) -> None:
+    ada = f.user("ada")
+    boss = f.user("boss")
+    writers = _writers(f)
+    sig = f.sig("talk", members=[ada, *writers], sysops=[boss])
+
+    def topic_with(n: int) -> Topic:
+        topic = f.topic(writers[0], sig, f"A topic with {n} posts", "the first post, @ada")
+        for i in range(1, n):
+            f.reply(writers[i % 6], topic, f"reply {i} for @writer{(i + 1) % 6}")
+        return topic
+
+    short, long = topic_with(2), topic_with(25)
+    viewers = _viewers(make_client, None, "ada", "boss")
+    # Nobody has opened either topic: each member's visit writes its read position once.
+    small = _measure(viewers, count_queries, f"/t/{short.id}/{short.slug}?page=1")
+    large = _measure(viewers, count_queries, f"/t/{long.id}/{long.slug}?page=1")
+    html = viewers["boss"].get(f"/t/{long.id}/{long.slug}?page=1").get_data(as_text=True)
+    assert html.count('<article class="post') == 25
+    assert "signed, writer5" in html
+    _assert_fixed(small, large)
+
+
+def test_new_page_queries_do_not_grow_with_unread_topics(make_client, f, count_queries) -> None:
+    ada = f.user("ada")
+    writers = _writers(f)
+    sigs = [f.sig(f"sig-{i}", members=[ada, writers[i], writers[i + 3]]) for i in range(3)]
+
+    def add_topics(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            f.topic(writers[i % 6], sigs[i % 3], f"Unread {i}")
+
+    add_topics(0, 2)
+    viewers = _viewers(make_client, "ada")
+    small = _measure(viewers, count_queries, "/new")
+    add_topics(2, 30)
+    large = _measure(viewers, count_queries, "/new")
+    assert viewers["ada"].get("/new").get_data(as_text=True).count('class="topic-title"') == 30
+    _assert_fixed(small, large)

@@ -1,0 +1,323 @@
+"""Live delivery over Socket.IO (in-process Flask-SocketIO test client): authenticated sockets,
+permission-checked topic rooms, nudges only after commit, revocation, and who's online."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from forum import events
+from forum.db import transaction
+from forum.extensions import socketio
+from forum.realtime.presence import MemoryStore, Presence
+from forum.sigs import services as sigs
+from forum.topics.models import POST_PENDING, POST_VISIBLE
+from forum.topics.services import Screening
+
+pytestmark = pytest.mark.config(PRESENCE_LOOP=False)
+
+
+def sock(app, client=None) -> Any:
+    """A browser's socket: it carries the browser's session cookie, as a page's would."""
+    return socketio.test_client(app, flask_test_client=client)
+
+
+def received(sc, name: str) -> list[dict]:
+    return [e["args"][0] for e in sc.get_received() if e["name"] == name]
+
+
+def subscribe(sc, **data: Any) -> dict:
+    return sc.emit("subscribe", data, callback=True)
+
+
+@pytest.fixture
+def forum(f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig, title="Amiga repairs")
+    return ada, bob, sig, topic
+
+
+def test_post_created_reaches_the_topic_room_after_commit_with_ids_only(app, client, f, forum):
+    ada, bob, sig, topic = forum
+    client.login("ada")
+    sc = sock(app, client)
+    assert subscribe(sc, topic_id=topic.id) == {"ok": True, "room": f"topic:{topic.id}"}
+    seen_inside: list[Any] = []
+
+    def peek(event):
+        # Inside the transaction nothing has been sent yet.
+        seen_inside.append(received(sc, "post_created"))
+
+    events.subscribe(app, events.PostCreated, peek, phase="in_transaction")
+    post = f.reply(bob, topic, "Check the capacitors, @ada.")
+    assert seen_inside == [[]]
+    got = sc.get_received()
+    created = [e["args"][0] for e in got if e["name"] == "post_created"]
+    assert created == [{"topic_id": topic.id, "post_number": 2, "post_id": post.id}]
+    notes = [e["args"][0] for e in got if e["name"] == "notification"]
+    assert notes == [
+        {
+            "unread_count": 1,
+            "kind": "mention",
+            "excerpt": "Check the capacitors, @ada.",
+            "url": f"/p/{post.id}",
+        }
+    ]
+
+
+def test_rolled_back_post_sends_nothing(app, client, f, forum):
+    ada, bob, sig, topic = forum
+    client.login("ada")
+    sc = sock(app, client)
+    subscribe(sc, topic_id=topic.id)
+    sc.get_received()
+
+    def explode(event):
+        raise RuntimeError("rolled back")
+
+    events.subscribe(app, events.PostCreated, explode, phase="in_transaction")
+    with pytest.raises(RuntimeError):
+        f.reply(bob, topic, "@ada never committed")
+    assert sc.get_received() == []
+
+
+def test_notification_goes_to_the_personal_room_only(app, make_client, f, forum):
+    ada, bob, sig, topic = forum
+    f.user("cyd")
+    browsers = {}
+    for name in ("ada", "cyd"):
+        c = make_client()
+        c.login(name)
+        browsers[name] = sock(app, c)
+    f.reply(bob, topic, "for ada's eyes")
+    assert [n["kind"] for n in received(browsers["ada"], "notification")] == ["reply"]
+    assert received(browsers["cyd"], "notification") == []
+
+
+def test_guest_joins_public_topics_only(app, f, forum):
+    ada, bob, sig, topic = forum
+    club = f.sig("club", visibility="members", members=[ada])
+    secret = f.sig("secret", visibility="private", members=[ada])
+    hidden = f.topic(ada, secret)
+    members_only = f.topic(ada, club)
+    guest = sock(app)
+    assert guest.is_connected()
+    assert subscribe(guest, topic_id=topic.id)["ok"] is True
+    assert subscribe(guest, topic_id=hidden.id) == {"ok": False, "error": "Not found."}
+    assert subscribe(guest, topic_id=members_only.id) == {"ok": False, "error": "Not found."}
+    assert subscribe(guest, topic_id="nonsense") == {"ok": False, "error": "Not found."}
+    assert subscribe(guest, sig_id=secret.id)["ok"] is False
+    f.reply(ada, hidden, "secret reply")
+    f.reply(ada, members_only, "club reply")
+    assert received(guest, "post_created") == []
+    f.reply(ada, topic, "public reply")
+    assert [p["topic_id"] for p in received(guest, "post_created")] == [topic.id]
+
+
+def test_member_of_private_sig_may_subscribe_outsider_may_not(app, make_client, f):
+    ada = f.user("ada")
+    f.user("eve")
+    secret = f.sig("secret", visibility="private", members=[ada])
+    topic = f.topic(ada, secret)
+    for name, expected in (("ada", True), ("eve", False)):
+        c = make_client()
+        c.login(name)
+        assert subscribe(sock(app, c), topic_id=topic.id)["ok"] is expected
+
+
+def test_pending_post_is_announced_only_when_approved(app, client, f, forum):
+    ada, bob, sig, topic = forum
+    client.login("ada")
+    sc = sock(app, client)
+    subscribe(sc, topic_id=topic.id)
+    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(POST_PENDING)
+    post = f.reply(bob, topic, "@ada waiting")
+    del app.extensions["forum.screen_post"]
+    assert sc.get_received() == []
+    with transaction():
+        post.status = POST_VISIBLE
+        events.publish(
+            events.PostVisibilityChanged(
+                post_id=post.id, topic_id=topic.id, sig_id=sig.id, actor_id=ada.id,
+                change="approved",
+            )
+        )  # fmt: skip
+    got = sc.get_received()
+    assert [e["name"] for e in got] == ["post_created", "notification"] or sorted(
+        e["name"] for e in got
+    ) == ["notification", "post_created"]
+
+
+def test_logout_disconnects_every_socket_of_the_member_at_once(app, make_client, f, forum):
+    ada, bob, sig, topic = forum
+    first, second = make_client(), make_client()
+    first.login("ada")
+    second.login("ada")
+    s1, s2 = sock(app, first), sock(app, second)
+    other = make_client()
+    other.login("bob")
+    s3 = sock(app, other)
+    assert s1.is_connected() and s2.is_connected()
+    first.logout()  # ends every session of ada, this browser's and the other's
+    assert not s1.is_connected() and not s2.is_connected()
+    assert s3.is_connected()
+
+
+def test_password_change_and_ban_disconnect(app, make_client, f, forum):
+    ada, bob, sig, topic = forum
+    c = make_client()
+    c.login("ada")
+    sc = sock(app, c)
+    response = c.form(
+        "/settings",
+        {"action": "password", "password-current_password": "correct-horse-battery",
+         "password-new_password": "a-brand-new-password"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert not sc.is_connected()
+    # A ban rotates the token too (what moderation's ban service does): the socket goes.
+    c2 = make_client()
+    c2.login("bob")
+    sb = sock(app, c2)
+    from forum.accounts import services as accounts
+
+    accounts.revoke_sessions(bob)
+    assert not sb.is_connected()
+
+
+def test_stale_socket_session_is_refused_on_every_event(app, make_client, f, forum):
+    """Flask-SocketIO's session copy still names the old token: the next event re-checks it."""
+    ada, bob, sig, topic = forum
+    c = make_client()
+    c.login("ada")
+    sc = sock(app, c)
+    # Rotate the token without the event (as if another process missed the instruction).
+    from forum.accounts.models import new_session_token
+
+    with transaction():
+        ada.session_token = new_session_token()
+    assert sc.is_connected()
+    assert subscribe(sc, topic_id=topic.id) == {
+        "ok": False,
+        "error": "Your session has ended. Reload the page.",
+    }
+    assert not sc.is_connected()
+
+
+def test_leaving_a_private_sig_leaves_its_topic_rooms(app, make_client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    secret = f.sig("secret", visibility="private", members=[ada, bob])
+    public = f.sig("open", members=[ada, bob])
+    hidden, visible = f.topic(ada, secret), f.topic(ada, public)
+    c = make_client()
+    c.login("bob")
+    sc = sock(app, c)
+    assert subscribe(sc, topic_id=hidden.id)["ok"] and subscribe(sc, topic_id=visible.id)["ok"]
+    assert subscribe(sc, sig_id=secret.id)["ok"]
+    sigs.leave_sig(bob, secret.id)
+    f.reply(ada, hidden, "after bob left")
+    f.reply(ada, visible, "still public")
+    assert [p["topic_id"] for p in received(sc, "post_created")] == [visible.id]
+    assert sc.is_connected()
+
+
+def test_reading_notifications_updates_other_tabs(app, client, f, forum):
+    ada, bob, sig, topic = forum
+    f.reply(bob, topic, "one")
+    f.reply(bob, topic, "two")
+    client.login("ada")
+    sc = sock(app, client)
+    client.form("/notifications/read")
+    assert received(sc, "notification_count") == [{"unread_count": 0}]
+
+
+# --- who's online ---------------------------------------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_presence_grace_period_bridges_a_reload():
+    clock = Clock()
+    p = Presence(MemoryStore(), grace=30, tick=5, clock=clock)
+    p.connect("s1", 1, "ada")
+    p.enter_sig("s1", 7)
+    assert p.online().names == ["ada"] and p.online(7).names == ["ada"]
+    p.disconnect("s1")  # the page reloads...
+    clock.now += 2
+    assert p.online().names == ["ada"] and p.online(7).names == ["ada"]  # ...no flicker
+    p.connect("s2", 1, "ada")
+    clock.now += 100  # the new socket keeps her online as long as it refreshes
+    p.refresh()
+    assert p.online().names == ["ada"]
+    assert p.online(7).names == []  # she never came back to SIG 7: gone after the grace period
+    p.disconnect("s2")
+    clock.now += 29
+    assert p.online().names == ["ada"]
+    clock.now += 2
+    assert p.online().names == []
+
+
+def test_presence_counts_guests_and_reports_changes_once():
+    clock = Clock()
+    p = Presence(MemoryStore(), grace=30, tick=5, clock=clock)
+    p.connect("g1", None, None)
+    p.connect("s1", 2, "bob")
+    assert p.online().as_dict() == {"names": ["bob"], "guests": 1}
+    assert p.changes(set()) == {"site": {"scope": "site", "names": ["bob"], "guests": 1}}
+    assert p.changes(set()) == {}
+    p.disconnect("g1")  # a guest's next page is a new guest: no grace needed
+    assert p.changes(set())["site"]["guests"] == 0
+
+
+def test_online_members_are_shown_on_sig_pages_server_rendered(app, make_client, f, forum):
+    ada, bob, sig, topic = forum
+    c = make_client()
+    c.login("bob")
+    sc = sock(app, c)
+    subscribe(sc, sig_id=sig.id)
+    guest = make_client()
+    index = guest.get("/").get_data(as_text=True)
+    assert 'id="online"' in index and ">bob<" in index
+    page = guest.get(f"/s/{sig.slug}/").get_data(as_text=True)
+    assert f'data-presence-sig="{sig.id}"' in page and ">bob<" in page
+
+
+def test_private_sig_presence_is_not_shown_to_outsiders(app, make_client, f):
+    ada = f.user("ada")
+    f.user("eve")
+    secret = f.sig("secret", visibility="private", members=[ada])
+    c = make_client()
+    c.login("ada")
+    sc = sock(app, c)
+    assert subscribe(sc, sig_id=secret.id)["ok"]
+    outsider = make_client()
+    outsider.login("eve")
+    assert outsider.get(f"/s/{secret.slug}/").status_code == 404
+    eve_socket = sock(app, outsider)
+    assert subscribe(eve_socket, sig_id=secret.id)["ok"] is False
+
+
+def test_a_subscribe_that_arrives_after_its_socket_left_is_refused_quietly(app, monkeypatch):
+    """Handlers run on threads: a page that navigates away can disconnect before its subscribe
+    is handled. The handler must answer, not raise (python-socketio raises KeyError then)."""
+    from forum.realtime import namespace
+
+    def gone(room, *args, **kwargs):
+        raise KeyError("sid-that-left")
+
+    monkeypatch.setattr(namespace, "join_room", gone)
+    handler = namespace.__dict__
+    ns = next(v for v in handler.values() if isinstance(v, type) and hasattr(v, "on_subscribe"))
+    instance = ns.__new__(ns)
+    monkeypatch.setattr(namespace, "socket_member", lambda: (True, None))
+    with app.test_request_context():
+        assert instance.on_subscribe({"presence": "site"}) == {
+            "ok": False,
+            "error": "Disconnected.",
+        }

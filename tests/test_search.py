@@ -1,0 +1,458 @@
+"""Search: what a member finds through /search, and what they never find."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from forum.db import transaction
+from forum.extensions import db
+from forum.moderation import services as moderation
+from forum.search import indexer
+from forum.search.backend import WhooshBackend
+from forum.search.models import SearchQueueEntry
+from forum.search.parsing import parse
+from forum.sigs import services as sig_services
+from forum.topics import services as topic_services
+from forum.topics.models import Post
+from forum.topics.services import Screening
+
+RESULT_RE = re.compile(r'class="search-result-title"><a href="([^"]+)">(.*?)</a>', re.S)
+
+
+@pytest.fixture(autouse=True)
+def index(app: Flask, tmp_path: Path) -> Any:
+    """A fresh index per test (the session's index would remember other tests' posts)."""
+    app.config["INDEX_DIR"] = str(tmp_path / "index")
+    indexer.replace_backend(app, WhooshBackend(app.config["INDEX_DIR"]))
+    yield indexer.get_backend(app)
+    indexer.get_backend(app).close()
+
+
+def search(client: Any, q: str, **params: Any) -> tuple[int, str, list[str]]:
+    response = client.get("/search", query_string={"q": q, **params})
+    html = response.get_data(as_text=True)
+    links = [m[0].replace("?page=1#", "#") for m in RESULT_RE.findall(html)]
+    return response.status_code, html, links
+
+
+def found(client: Any, q: str, **params: Any) -> list[str]:
+    status, _html, links = search(client, q, **params)
+    assert status == 200
+    return links
+
+
+# --- finding --------------------------------------------------------------------------------
+def test_a_new_post_is_found_with_topic_sig_author_and_marked_excerpt(client, f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada], name="Retro Computing")
+    topic = f.topic(ada, sig, "Modem speeds", "My first modem did 2400 baud on a good day.")
+    reply = f.reply(ada, topic, "The acoustic coupler was slower than any modem.")
+    status, html, links = search(client, "coupler")
+    assert status == 200
+    assert links == [f"/t/{topic.id}/modem-speeds#post-{reply.number}"]
+    assert "Retro Computing" in html and ">ada<" in html
+    assert "The acoustic <mark>coupler</mark> was slower" in html
+    assert "reply #2" in html
+
+
+def test_stemming_finds_other_forms_of_a_word(client, f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "Dialling in", "We were running three modems at once.")
+    assert len(found(client, "modem")) == 1
+    assert len(found(client, "run")) == 1
+
+
+def test_german_and_spanish_sigs_use_their_own_stemmer(client, f):
+    ada = f.user("ada")
+    de = f.sig("koeln", members=[ada], language="de")
+    es = f.sig("tertulia", members=[ada], language="es")
+    en = f.sig("retro", members=[ada])
+    f.topic(ada, de, "Unsere Katzen", "Die Katzen schlafen auf dem Rechner.")
+    f.topic(ada, es, "Nuevas canciones", "Escuchamos canciones en la radio.")
+    f.topic(ada, en, "Katzen in English", "A word that the English stemmer leaves alone: katzen.")
+    # German stemming: "Katze" and "Katzen" share a stem; the English SIG's "katzen" does not.
+    assert found(client, "Katze") == ["/t/1/unsere-katzen#post-1"]
+    assert found(client, "canción") == ["/t/2/nuevas-canciones#post-1"]
+    # German stop words are not indexed in the German SIG.
+    assert found(client, "dem") == []
+
+
+def test_a_sigs_language_change_reanalyses_its_posts(client, f):
+    root = f.sysop("root")
+    ada = f.user("ada")
+    sig = f.sig("koeln", members=[ada])
+    f.topic(ada, sig, "Unsere Katzen", "Die Katzen schlafen.")
+    assert found(client, "Katze") == []
+    sig_services.update_sig(
+        root, sig.id, name=sig.name, description="", visibility="public", language="de"
+    )
+    assert len(found(client, "Katze")) == 1
+
+
+def test_query_syntax(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    retro = f.sig("retro", members=[ada, bob])
+    radio = f.sig("radio", members=[ada, bob])
+    t1 = f.topic(ada, retro, "Amiga graphics", "The amiga had a blitter for fast graphics.")
+    t2 = f.topic(bob, radio, "Atari sound", "The atari sound chip was loved by musicians.")
+    t3 = f.topic(
+        ada, radio, "Antenna tuning", "Fast graphics of the waterfall display help tuning."
+    )
+    assert set(found(client, "amiga OR atari")) == {
+        f"/t/{t1.id}/amiga-graphics#post-1",
+        f"/t/{t2.id}/atari-sound#post-1",
+    }
+    assert len(found(client, '"fast graphics"')) == 2
+    assert found(client, '"graphics fast"') == []
+    assert found(client, "graphics -amiga") == [f"/t/{t3.id}/antenna-tuning#post-1"]
+    assert found(client, "music*") == [f"/t/{t2.id}/atari-sound#post-1"]
+    assert found(client, "graphics author:ada sig:radio") == [f"/t/{t3.id}/antenna-tuning#post-1"]
+    assert found(client, "author:bob") == [f"/t/{t2.id}/atari-sound#post-1"]
+    assert found(client, "graphics in:title") == [f"/t/{t1.id}/amiga-graphics#post-1"]
+    today = datetime.now(UTC).date()
+    assert len(found(client, f"graphics after:{today}")) == 2
+    assert found(client, f"graphics before:{today}") == []
+    assert found(client, "graphics after:2001-01-01 before:2001-12-31") == []
+
+
+def test_newest_sort_and_pagination(client, f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    topic = f.topic(ada, sig, "Counting", "zebra number zero")
+    for n in range(1, 25):
+        f.reply(ada, topic, f"zebra number {n}")
+    _status, html, first = search(client, "zebra", sort="newest")
+    assert len(first) == 20
+    assert first[0].endswith("#post-25") and first[1].endswith("#post-24")
+    assert "Page 1 of 2" in html
+    second = found(client, "zebra", sort="newest", page=2)
+    assert len(second) == 5 and second[-1].endswith("#post-1")
+    assert set(first).isdisjoint(second)
+
+
+def test_did_you_mean_offers_a_correction_that_finds_something(client, f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "Keyboards", "A mechanical keyboard clicks.")
+    _status, html, links = search(client, "mechanicla")
+    assert links == []
+    assert "Did you mean" in html and "/search?q=mechanical" in html
+
+
+def test_excerpts_and_titles_are_escaped_around_the_marks(client, f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "<b>bold</b> title modem", "Try <script>alert(1)</script> modem &amp; more")
+    _status, html, links = search(client, "modem")
+    assert len(links) == 1
+    assert "<script>alert(1)" not in html and "<b>bold</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; <mark>modem</mark>" in html
+    assert "&lt;b&gt;bold&lt;/b&gt; title <mark>modem</mark>" in html
+
+
+# --- permissions ----------------------------------------------------------------------------
+def test_a_private_sigs_words_are_found_by_its_members_only(client, make_client, f):
+    ada = f.user("ada")
+    f.user("eve")
+    f.sysop("root")
+    secret = f.sig("cabal", visibility="private", members=[ada])
+    f.topic(ada, secret, "Plans", "The password is xylophonic.")
+    assert found(client, "xylophonic") == []  # guest
+    client.login("eve")
+    assert found(client, "xylophonic") == []
+    assert found(client, "xylophonic sig:cabal") == []
+    member = make_client()
+    member.login("ada")
+    assert len(found(member, "xylophonic")) == 1
+    sysop = make_client()
+    sysop.login("root")
+    assert len(found(sysop, "xylophonic")) == 1
+    # Nor does a misspelling reveal the word to outsiders.
+    _status, html, _links = search(client, "xylophonik")
+    assert "xylophonic" not in html
+    _status, html, _links = search(member, "xylophonik")
+    assert "/search?q=xylophonic" in html
+
+
+def test_members_only_sig_is_searched_by_members_only(client, make_client, f):
+    ada = f.user("ada")
+    f.user("eve")
+    sig = f.sig("club", visibility="members", members=[ada])
+    f.topic(ada, sig, "Club news", "Meeting about quasars.")
+    client.login("eve")
+    assert found(client, "quasars") == []
+    member = make_client()
+    member.login("ada")
+    assert len(found(member, "quasars")) == 1
+
+
+def test_a_hidden_post_disappears_and_returns_when_unhidden(client, f):
+    root = f.sysop("root")
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    topic = f.topic(ada, sig, "Hello", "Nothing to see.")
+    post = f.reply(ada, topic, "Some flamewar about vi versus emacs.")
+    assert len(found(client, "flamewar")) == 1
+    moderation.hide_post(root, post.id, "off topic")
+    assert found(client, "flamewar") == []
+    client.login("ada")  # not even its author finds it
+    assert found(client, "flamewar") == []
+    moderation.unhide_post(root, post.id)
+    assert len(found(client, "flamewar")) == 1
+
+
+def test_a_deleted_post_and_topic_disappear_and_return_when_restored(client, f):
+    root = f.sysop("root")
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    topic = f.topic(ada, sig, "Lonely topic", "A word: quokka.")
+    reply = f.reply(ada, topic, "A reply about wombats.")
+    topic_services.delete_post(ada, reply.id)
+    assert found(client, "wombats") == []
+    topic_services.restore_post(root, reply.id)
+    assert len(found(client, "wombats")) == 1
+    topic_services.delete_post(root, topic.first_post_id)  # deletes the topic
+    assert found(client, "quokka") == []
+    assert found(client, "wombats") == []
+    topic_services.restore_post(root, topic.first_post_id)
+    assert len(found(client, "quokka")) == 1
+    assert len(found(client, "wombats")) == 1
+
+
+def test_an_edit_replaces_the_old_words(client, f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    topic = f.topic(ada, sig, "Typo topic", "I love my commodroe.")
+    topic_services.edit_post(ada, topic.first_post_id, "I love my commodore.", title="Fixed")
+    assert found(client, "commodroe") == []
+    assert len(found(client, "commodore")) == 1
+    assert len(found(client, "fixed in:title")) == 1
+
+
+def test_a_public_sig_made_private_stops_showing_to_outsiders(client, make_client, f):
+    root = f.sysop("root")
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "Soon secret", "Talk about zeppelins.")
+    assert len(found(client, "zeppelins")) == 1
+    sig_services.update_sig(
+        root, sig.id, name=sig.name, description="", visibility="private", language="en"
+    )
+    assert found(client, "zeppelins") == []
+    member = make_client()
+    member.login("ada")
+    assert len(found(member, "zeppelins")) == 1
+
+
+def test_posts_awaiting_approval_are_found_once_approved(app, client, f):
+    root = f.sysop("root")
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(status="pending")
+    topic = f.topic(ada, sig, "Waiting", "Awaiting a sysop: gazebo.")
+    client.login("ada")
+    assert found(client, "gazebo") == []
+    assert indexer.get_backend().indexed_post_ids() == set()
+    moderation.approve_post(root, topic.first_post_id)
+    assert len(found(client, "gazebo")) == 1
+
+
+def test_moved_split_and_merged_posts_follow_their_topic_and_sig(client, f):
+    root = f.sysop("root")
+    ada = f.user("ada")
+    retro = f.sig("retro", members=[ada])
+    radio = f.sig("radio", members=[ada])
+    topic = f.topic(ada, retro, "Wrong place", "About antennas.")
+    reply = f.reply(ada, topic, "More antennas.")
+    moderation.move_topic(root, topic.id, radio.id)
+    assert found(client, "antennas sig:retro") == []
+    assert len(found(client, "antennas sig:radio")) == 2
+    new = moderation.split_topic(root, topic.id, [reply.id], "Split antennas", to_sig_id=retro.id)
+    assert found(client, "antennas sig:retro") == [f"/t/{new.id}/split-antennas#post-1"]
+    moderation.merge_topics(root, new.id, topic.id)
+    assert found(client, "antennas sig:retro") == []
+    assert len(found(client, "antennas sig:radio")) == 2
+
+
+def test_a_stale_index_never_shows_what_the_database_hides(client, f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    topic = f.topic(ada, sig, "Hello", "Talk about narwhals.")
+    with transaction():  # changed behind the index's back (no event)
+        db.session.get(Post, topic.first_post_id).hidden_at = datetime.now(UTC)
+    assert found(client, "narwhals") == []
+
+
+# --- robustness -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("q", "message"),
+    [
+        ('"unbalanced quote', "A quote was not closed"),
+        ("x" * 10_000, "cut to its first 500 characters"),
+        ("the and of", "Very common words (“the”, “and”, “of”)"),
+        ("author:", "“author:” needs a value"),
+        ("colour:red modem", "There is no filter called “colour:”"),
+        ("before:2026-02-30 modem", "takes a date like"),
+        ("-modem", "exclusions alone match nothing"),
+        ("in:body modem", "only takes “title”"),
+        ("a*", "at least 2 letters"),
+    ],
+)
+def test_bad_queries_get_a_clear_message(client, f, q, message):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "Modem talk", "The modem hums.")
+    status, html, _links = search(client, q)
+    assert status == 200
+    assert message in html
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "mod\u0301em 😀 \u202e\u200b",
+        "ｍｏｄｅｍ",  # full-width letters
+        '"" "" -"" OR OR',
+        "*** --- :::",
+        "author:ada:ada sig:../../etc",
+        "modem " + "OR " * 300,
+        '"' * 1001,
+    ],
+)
+def test_odd_queries_never_fail(client, f, q):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "Modem talk", "The modem hums.")
+    status, _html, _links = search(client, q)
+    assert status == 200
+
+
+def test_full_width_letters_still_find_the_word(client, f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "Modem talk", "The modem hums.")
+    assert len(found(client, "ｍｏｄｅｍ")) == 1
+
+
+@pytest.mark.parametrize("q", ["modem%00", "%00%00%00", "%ED%A0%80%FF%00modem"])
+def test_nul_and_undecodable_bytes_get_the_clear_400_page(client, q):
+    # The request guard in forum/web.py answers these for every route, search included.
+    response = client.get(f"/search?q={q}")
+    assert response.status_code == 400
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert "<h1>" in response.get_data(as_text=True)
+
+
+def test_bad_page_and_sort_arguments_fall_back(client, f):
+    assert client.get("/search?q=x&page=abc&sort=evil").status_code == 200
+    assert client.get("/search?q=x&page=99999999999").status_code == 200
+
+
+def test_parse_reads_every_part_of_the_syntax():
+    parsed = parse(
+        'alpha "beta gamma" -delta eps* a OR b author:ada sig:retro in:title '
+        "after:2026-01-02 before:2026-02-03"
+    )
+    assert [c.to_string() for c in parsed.clauses] == [
+        "alpha", '"beta gamma"', "-delta", "eps*", "a", "b",
+    ]  # fmt: skip
+    assert parsed.clauses[5].or_with_previous
+    assert (parsed.author, parsed.sig, parsed.in_title) == ("ada", "retro", True)
+    assert parsed.after == datetime(2026, 1, 2, tzinfo=UTC)
+    assert parsed.before == datetime(2026, 2, 3, tzinfo=UTC)
+    assert parsed.notices == ()
+
+
+def test_search_page_loads_in_a_fixed_number_of_queries(client, f, count_queries):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig, "Counting", "walrus zero")
+    f.reply(bob, topic, "walrus one")
+    client.login("ada")
+    search(client, "walrus")  # warm up
+    with count_queries() as few:
+        assert len(found(client, "walrus")) == 2
+    for n in range(10):
+        f.reply(ada if n % 2 else bob, topic, f"walrus {n}")
+    with count_queries() as many:
+        assert len(found(client, "walrus")) == 12
+    assert many.count == few.count
+
+
+def test_every_page_has_the_search_box(client, f):
+    f.sig("retro")
+    html = client.get("/").get_data(as_text=True)
+    assert 'role="search"' in html and 'action="/search"' in html
+    assert '<label for="header-search"' in html
+
+
+# --- durability -----------------------------------------------------------------------------
+def test_work_left_by_a_crash_is_caught_up_by_search_sync(app, client, f, monkeypatch):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    # The process "dies" after the database commit, before the index is written.
+    monkeypatch.setattr(indexer, "drain", lambda **kwargs: indexer.DrainResult())
+    f.topic(ada, sig, "Lost?", "A post about pelicans.")
+    assert found(client, "pelicans") == []
+    assert db.session.query(SearchQueueEntry).count() == 1
+    monkeypatch.undo()
+    result = app.test_cli_runner().invoke(args=["forum", "search-sync", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "0 missing, 0 that should not be there" in result.output
+    assert len(found(client, "pelicans")) == 1
+    assert db.session.query(SearchQueueEntry).count() == 0
+
+
+def test_reindex_rebuilds_from_the_database_with_a_progress_bar(app, client, f, index):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    topic = f.topic(ada, sig, "Rebuild", "Posts about otters.")
+    f.reply(ada, topic, "More otters.")
+    index.reset()  # empty
+    assert found(client, "otters") == []
+    result = app.test_cli_runner().invoke(args=["forum", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert "Indexing posts" in result.output and "Indexed 2 posts." in result.output
+    assert len(found(client, "otters")) == 2
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_a_missing_or_corrupt_index_is_rebuilt_at_start_up(app, client, f, index, damage):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "Survivor", "Posts about lemurs.")
+    index.close()
+    path = Path(app.config["INDEX_DIR"])
+    if damage == "missing":
+        shutil.rmtree(path)
+    else:
+        for file in path.iterdir():
+            if file.suffix in (".toc", ".seg"):
+                file.write_bytes(b"\x00garbage" * 10)
+    assert index.check() == damage
+    assert indexer.startup(app) == damage
+    assert index.check() == "ok"
+    assert len(found(client, "lemurs")) == 1
+
+
+def test_start_up_sync_runs_when_configured(base_config, tmp_path, f, app):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "Early", "Posts about capybaras.")
+    from forum import create_app
+
+    fresh = create_app({**base_config, "INDEX_DIR": str(tmp_path / "other"),
+                        "SEARCH_SYNC_ON_START": True})  # fmt: skip
+    with fresh.app_context():
+        assert indexer.get_backend(fresh).indexed_post_ids() == indexer.readable_post_ids()
+        indexer.get_backend(fresh).close()
+        db.session.remove()
+        db.engine.dispose()
