@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,29 @@ def is_valid_id(value: int | None) -> bool:
 
 def in_transaction() -> bool:
     return bool(db.session().info.get(_DEPTH))
+
+
+def lock_for_write(model: Any, *ids: int | None) -> None:
+    """Lock these rows for the rest of the current transaction, refreshing loaded objects.
+
+    Writers that change counters lock in one order, so two of them never wait on each other in
+    a circle: **topics, then SIGs, then members**, each by ascending id. A verb that recomputes
+    a counter takes the lock before it reads, so its sums see every commit that went first.
+    (On SQLite, BEGIN IMMEDIATE already runs writers one at a time and no FOR UPDATE is sent;
+    the rows are still read afresh.)
+    """
+    wanted = sorted({i for i in ids if i})
+    session = db.session()
+    if not wanted:
+        return
+    session.flush()  # populate_existing below must not overwrite unsaved changes
+    session.scalars(
+        select(model)
+        .where(model.id.in_(wanted))
+        .order_by(model.id)
+        .with_for_update(key_share=True)  # NO KEY: inserts that reference the row still go on
+        .execution_options(populate_existing=True)
+    ).all()
 
 
 def on_commit(callback: Callable[[], Any]) -> None:

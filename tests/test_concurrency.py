@@ -152,6 +152,43 @@ def test_topics_and_replies_in_several_sigs_at_once(app: Flask, f: Any) -> None:
     assert _counters() == kept
 
 
+def test_deletes_hides_and_restores_race_replies_without_losing_a_count(app: Flask, f: Any) -> None:
+    """Verbs that recount (delete, hide, restore) and verbs that increment (reply, new topic)
+    in one SIG at once: no deadlock, and every counter equals a recount from scratch."""
+    from forum.moderation import services as moderation
+
+    people = [f.user(f"writer{i}") for i in range(THREADS)]
+    root = f.sysop()
+    sig = f.sig("busy", members=people)
+    topics = [f.topic(people[0], sig, f"Topic {n}") for n in range(2)]
+    ids = {"users": [p.id for p in people], "topics": [t.id for t in topics], "root": root.id}
+
+    def work(i: int) -> None:
+        me = db.session.get(User, ids["users"][i])
+        mine = [
+            services.reply_to_topic(me, ids["topics"][n % 2], f"r {i}/{n}").id for n in range(4)
+        ]
+        sysop = db.session.get(User, ids["root"])
+        for n, post_id in enumerate(mine):
+            if n == 0:
+                services.delete_post(me, post_id)
+            elif n == 1:
+                moderation.hide_post(sysop, post_id, "race")
+            elif n == 2:
+                services.delete_post(me, post_id)
+                services.restore_post(sysop, post_id)
+            else:
+                services.start_topic(me, sig.id, f"Late topic {i}", "body")
+
+    assert _run_together(app, work) == []
+    kept = _counters()
+    recount_all()
+    assert _counters() == kept
+    db.session.expire_all()
+    # The two first posts; per writer the restored reply, the untouched one and a new topic.
+    assert db.session.get(Sig, sig.id).post_count == 2 + THREADS * 3
+
+
 def test_readers_do_not_block_writers(app: Flask, f: Any) -> None:
     """A long read (an open read transaction) does not make a writer fail."""
     ada = f.user("ada")

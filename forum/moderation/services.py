@@ -14,7 +14,7 @@ from .. import content, events, permissions
 from ..accounts.models import User
 from ..accounts.services import revoke_sessions
 from ..admin import settings as site_settings
-from ..db import transaction
+from ..db import lock_for_write, transaction
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..permissions import Actor
@@ -283,6 +283,8 @@ def move_topic(actor: Actor, topic_id: int, to_sig_id: int | None, reason: str =
     if new_sig.id == old_sig.id:
         raise Invalid("sig", "The topic is already in that SIG.")
     with transaction():
+        lock_for_write(Topic, topic.id)
+        lock_for_write(Sig, old_sig.id, new_sig.id)
         topic.sig_id = new_sig.id
         topic_services.recount_sig(old_sig)
         topic_services.recount_sig(new_sig)
@@ -352,6 +354,8 @@ def split_topic(
         raise Invalid(None, "Restore the topic before splitting it.")
     highest_moved = posts[-1].number
     with transaction() as session:
+        lock_for_write(Topic, topic.id)
+        lock_for_write(Sig, sig.id, new_sig.id)
         first = posts[0]
         new = Topic(
             sig_id=new_sig.id,
@@ -447,10 +451,13 @@ def merge_topics(actor: Actor, source_id: int, target_id: int, reason: str = "")
     reason = _reason(reason)
     if source.is_deleted or target.is_deleted:
         raise Invalid("target", "Restore deleted topics before merging them.")
-    posts = list(
-        db.session.scalars(select(Post).where(Post.topic_id == source.id).order_by(Post.number))
-    )
     with transaction() as session:
+        # Replies arriving meanwhile wait, and are then numbered after the merged posts.
+        lock_for_write(Topic, source.id, target.id)
+        lock_for_write(Sig, source_sig.id, target_sig.id)
+        posts = list(
+            session.scalars(select(Post).where(Post.topic_id == source.id).order_by(Post.number))
+        )
         base = target.highest_post_number
         for offset, post in enumerate(posts, start=1):
             post.topic_id = target.id

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .. import content, counters, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
-from ..db import is_valid_id, transaction
+from ..db import is_valid_id, lock_for_write, transaction
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..permissions import Actor
@@ -85,6 +85,7 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
     cooked = _cook(body)
     visible = screening.status == POST_VISIBLE
     with transaction() as session:
+        lock_for_write(Sig, sig.id)
         # Taken once the write transaction has begun, so times follow the order of commits.
         now = utcnow()
         topic = Topic(
@@ -153,18 +154,13 @@ def reply_to_topic(
     cooked = _cook(body)
     visible = screening.status == POST_VISIBLE
     with transaction() as session:
-        # Lock the topic row (PostgreSQL) so post numbers are handed out one at a time;
-        # SQLite's BEGIN IMMEDIATE already serialises writers.
-        locked = session.scalars(
-            select(Topic)
-            .where(Topic.id == topic.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
+        # Post numbers are handed out one at a time, and the counters move in lock order.
+        lock_for_write(Topic, topic.id)
+        lock_for_write(Sig, sig.id)
         # Taken under the lock, so a topic's times follow its post numbers.
         now = utcnow()
-        number = locked.highest_post_number + 1
-        locked.highest_post_number = number
+        number = topic.highest_post_number + 1
+        topic.highest_post_number = number
         post = Post(
             topic_id=topic.id,
             user_id=actor.id,
@@ -178,11 +174,11 @@ def reply_to_topic(
         )
         session.add(post)
         if visible:
-            locked.last_post_number = number
-            locked.post_count = Topic.post_count + 1
-            locked.last_posted_at = now
-            locked.last_post_user_id = actor.id
-            _count_new_post(sig, actor, locked, now, new_topic=False)
+            topic.last_post_number = number
+            topic.post_count = Topic.post_count + 1
+            topic.last_posted_at = now
+            topic.last_post_user_id = actor.id
+            _count_new_post(sig, actor, topic, now, new_topic=False)
         session.flush()
         _mark_read_in_tx(actor.id, topic.id, number)
         events.publish(
@@ -374,6 +370,7 @@ def recount_topic(topic: Topic, sig: Sig) -> None:
     split, merge); a reply uses cheap increments instead.
     """
     session = db.session
+    lock_for_write(Topic, topic.id)
     session.flush()
     count, last_number, last_at = session.execute(
         select(func.count(Post.id), func.max(Post.number), func.max(Post.created_at)).where(
@@ -398,6 +395,7 @@ def recount_topic(topic: Topic, sig: Sig) -> None:
 def recount_sig(sig: Sig) -> None:
     """Recompute a SIG's topic and post counters and newest topic from its topics."""
     session = db.session
+    lock_for_write(Sig, sig.id)
     session.flush()
     live = and_(Topic.sig_id == sig.id, Topic.deleted_at.is_(None), Topic.post_count > 0)
     topics, posts = session.execute(
