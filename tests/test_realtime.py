@@ -321,3 +321,113 @@ def test_a_subscribe_that_arrives_after_its_socket_left_is_refused_quietly(app, 
             "ok": False,
             "error": "Disconnected.",
         }
+
+
+# --- rooms re-checked when who may read them changes ----------------------------------------
+def _admin_sig_form(client, sig, visibility: str):
+    return client.form(
+        f"/admin/sigs/{sig.id}",
+        {"sig-name": sig.name, "sig-slug": sig.slug, "sig-description": sig.description,
+         "sig-visibility": visibility, "sig-language": sig.language},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("visibility", ["private", "members"])
+def test_a_sig_that_closes_takes_outsiders_sockets_out_of_its_rooms(
+    app, make_client, f, visibility
+):
+    ada = f.user("ada")
+    f.user("bob")
+    f.user("root", sysop=True)
+    sig = f.sig("retro", members=[ada])  # public: bob and guests read it without joining
+    topic = f.topic(ada, sig, title="Amiga repairs")
+    sockets = {}
+    for name in ("ada", "bob", None):
+        c = make_client()
+        if name:
+            c.login(name)
+        sockets[name] = sock(app, c)
+        assert subscribe(sockets[name], topic_id=topic.id)["ok"] is True
+        assert subscribe(sockets[name], sig_id=sig.id)["ok"] is True
+    f.reply(ada, topic, "before the change")
+    for sc in sockets.values():
+        assert [p["post_number"] for p in received(sc, "post_created")] == [2]
+
+    admin = make_client()
+    admin.login("root")
+    assert _admin_sig_form(admin, sig, visibility).status_code == 302
+
+    f.reply(ada, topic, "members only from now on")
+    assert [p["post_number"] for p in received(sockets["ada"], "post_created")] == [3]
+    assert received(sockets["bob"], "post_created") == []
+    assert received(sockets[None], "post_created") == []
+    # Out of the rooms, not disconnected: their other pages still work.
+    assert sockets["bob"].is_connected() and sockets[None].is_connected()
+    manager = socketio.server.manager
+    for room in (f"topic:{topic.id}", f"presence:sig:{sig.id}"):
+        holders = {eio for _, eio in manager.get_participants("/", room)}
+        assert holders == {sockets["ada"].eio_sid}, room
+    # Subscribing again is refused like any subscribe to a SIG one may not read.
+    assert subscribe(sockets["bob"], topic_id=topic.id) == {"ok": False, "error": "Not found."}
+
+
+def test_a_member_removed_by_a_sysop_leaves_the_rooms_a_global_sysop_who_leaves_stays(
+    app, make_client, f
+):
+    ada, bob, root = f.user("ada"), f.user("bob"), f.user("root", sysop=True)
+    secret = f.sig("secret", visibility="private", members=[ada, bob, root], sysops=[ada])
+    topic = f.topic(ada, secret)
+    sockets = {}
+    for name in ("bob", "root"):
+        c = make_client()
+        c.login(name)
+        sockets[name] = sock(app, c)
+        assert subscribe(sockets[name], topic_id=topic.id)["ok"] is True
+    sigs.remove_member(ada, secret.id, bob.id)
+    sigs.leave_sig(root, secret.id)  # the policy still lets the global sysop read it
+    f.reply(ada, topic, "after the removal")
+    assert received(sockets["bob"], "post_created") == []
+    assert [p["post_number"] for p in received(sockets["root"], "post_created")] == [2]
+
+
+def test_a_topic_moved_into_a_private_sig_drops_outsiders_and_keeps_its_readers(
+    app, make_client, f
+):
+    from forum.moderation import services as moderation
+
+    ada, bob, root = f.user("ada"), f.user("bob"), f.user("root", sysop=True)
+    public = f.sig("open", members=[ada, bob])
+    secret = f.sig("secret", visibility="private", members=[ada])
+    topic = f.topic(ada, public)
+    sockets = {}
+    for name in ("ada", "bob"):
+        c = make_client()
+        c.login(name)
+        sockets[name] = sock(app, c)
+        assert subscribe(sockets[name], topic_id=topic.id)["ok"] is True
+    moderation.move_topic(root, topic.id, secret.id)
+    f.reply(ada, topic, "in the private SIG now")
+    assert received(sockets["bob"], "post_created") == []
+    assert [p["post_number"] for p in received(sockets["ada"], "post_created")] == [2]
+    # The room now belongs to the private SIG: ada leaving it takes her socket out too.
+    sigs.leave_sig(ada, secret.id)
+    f.reply(root, topic, "after ada left")
+    assert received(sockets["ada"], "post_created") == []
+
+
+def test_a_recheck_touches_only_the_rooms_of_that_sig(app, make_client, f):
+    ada = f.user("ada")
+    f.user("bob")
+    root = f.user("root", sysop=True)
+    closing, other = f.sig("closing", members=[ada]), f.sig("other", members=[ada])
+    t1, t2 = f.topic(ada, closing), f.topic(ada, other)
+    c = make_client()
+    c.login("bob")
+    sc = sock(app, c)
+    assert subscribe(sc, topic_id=t1.id)["ok"] and subscribe(sc, topic_id=t2.id)["ok"]
+    sigs.update_sig(
+        root, closing.id, name=closing.name, description="", visibility="private", language="en"
+    )
+    f.reply(ada, t1, "hidden from bob")
+    f.reply(ada, t2, "still public")
+    assert [p["topic_id"] for p in received(sc, "post_created")] == [t2.id]

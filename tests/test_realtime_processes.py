@@ -1,6 +1,6 @@
 """Two real server processes joined by Redis: a reply posted through process A reaches a
-python-socketio client connected to process B, and logging out or leaving a private SIG through
-A takes effect on B's sockets at once."""
+python-socketio client connected to process B, and logging out, leaving a private SIG or a SIG
+turning private through A takes effect on B's sockets at once."""
 
 from __future__ import annotations
 
@@ -49,12 +49,16 @@ def two_processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
     with app.app_context():
         upgrade()
         ada, bob = f.user("ada"), f.user("bob")
+        f.user("root", sysop=True)
         sig = f.sig("retro", members=[ada, bob])
         secret = f.sig("secret", visibility="private", members=[ada, bob])
+        lounge = f.sig("lounge", members=[ada])  # public: bob reads it without joining
         ids = {
             "topic": f.topic(ada, sig, "Scale-out topic", "The first post.").id,
             "secret_topic": f.topic(ada, secret, "Hidden topic", "Shh.").id,
             "secret_slug": secret.slug,
+            "lounge": lounge.id,
+            "lounge_topic": f.topic(ada, lounge, "Lounge talk", "Open to all, for now.").id,
         }
         assert db.session.scalar(select(f.User.id).where(f.User.username == "bob"))
         db.session.remove()
@@ -142,3 +146,42 @@ def test_logout_and_leaving_a_sig_on_a_act_on_sockets_on_b(two_processes):
     ada_socket.wait_for("disconnect")
     assert not ada_socket.client.connected
     assert bob_socket.client.connected
+
+
+def test_a_sig_turning_private_on_a_takes_outsiders_sockets_on_b_out_of_its_rooms(two_processes):
+    a, b, ids = two_processes["a"], two_processes["b"], two_processes["ids"]
+    ada, bob, root = (
+        Member("ada", f.PASSWORD),
+        Member("bob", f.PASSWORD),
+        Member("root", f.PASSWORD),
+    )
+    for member in (ada, bob, root):
+        member.login(a.url)
+    ada_socket, bob_socket = Listener(b.url, ada), Listener(b.url, bob)
+    two_processes["listeners"] += [ada_socket, bob_socket]
+    ada_socket.wait_until_listening(two_processes["redis"], two_processes["channel"])
+    for socket in (ada_socket, bob_socket):
+        assert socket.subscribe(topic_id=ids["lounge_topic"])["ok"] is True
+        assert socket.subscribe(topic_id=ids["topic"])["ok"] is True
+
+    # The global sysop makes the lounge private through A.
+    changed = root.http.post(
+        f"{a.url}/admin/sigs/{ids['lounge']}",
+        data={"csrf_token": root.csrf(a.url, "/settings"), "sig-name": "Lounge",
+              "sig-slug": "lounge", "sig-description": "", "sig-visibility": "private",
+              "sig-language": "en"},
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert changed.status_code == 302, changed.text[:500]
+    assert ada.reply(a.url, ids["lounge_topic"], "members only now").status_code == 302
+    assert ada.reply(a.url, ids["topic"], "public news").status_code == 302
+
+    # Ada, a member, still hears the lounge; bob's socket on B was taken out of its room: the
+    # next event he gets is the public topic's, sent after the lounge's.
+    assert ada_socket.wait_for("post_created")["topic_id"] == ids["lounge_topic"]
+    assert bob_socket.wait_for("post_created")["topic_id"] == ids["topic"]
+    assert bob_socket.client.connected
+    assert bob_socket.subscribe(topic_id=ids["lounge_topic"]) == {
+        "ok": False,
+        "error": "Not found.",
+    }

@@ -35,12 +35,20 @@ def _presence_loop(app: Flask, server: Any) -> None:
 
 def init_app(app: Flask) -> None:
     from ..extensions import socketio
-    from . import handlers
+    from . import access, handlers
     from .namespace import ForumNamespace
 
     # Each app gets its own Socket.IO server (create_app runs init_app): register on this one.
     socketio.on_namespace(ForumNamespace("/"))
     handlers.init_app(app)
+
+    def room_access(holders: dict[str, set[int | None]]) -> Any:
+        # Runs on the manager's listener thread (or after a commit): a session of its own, so it
+        # sees the committed change and no cached memberships.
+        with app.app_context():
+            return access.room_access(holders)
+
+    socketio.server.manager.access = room_access
     app.extensions["forum.presence"] = presence_module.build(
         app.config["REDIS_URL"],
         prefix=f"{app.config['SOCKETIO_CHANNEL']}:presence:",

@@ -54,7 +54,19 @@ def on_sessions_revoked(event: events.SessionsRevoked) -> None:
 def on_member_left_sig(event: events.MemberLeftSig) -> None:
     sig = db.session.get(Sig, event.sig_id)
     if sig is not None and sig.visibility != PUBLIC:
-        publish.leave_sig(event.user_id, event.sig_id)
+        publish.recheck_sig(event.sig_id, user_id=event.user_id)
+
+
+def on_sig_changed(event: events.SigChanged) -> None:
+    if event.visibility_changed:
+        publish.recheck_sig(event.sig_id)
+
+
+def on_topic_changed(event: events.TopicChanged) -> None:
+    # A move can take a topic into a SIG some of its readers cannot read; a deleted topic is
+    # for its SIG's sysops only.
+    if event.change in ("moved", "deleted"):
+        publish.recheck_topic(event.topic_id)
 
 
 def init_app(app: Flask) -> None:
@@ -65,4 +77,6 @@ def init_app(app: Flask) -> None:
     sub(app, events.NotificationsCreated, on_notifications_created, first=True)
     sub(app, events.NotificationsRead, on_notifications_read)
     sub(app, events.SessionsRevoked, on_sessions_revoked)
-    sub(app, events.MemberLeftSig, on_member_left_sig)
+    sub(app, events.MemberLeftSig, on_member_left_sig, first=True)
+    sub(app, events.SigChanged, on_sig_changed, first=True)
+    sub(app, events.TopicChanged, on_topic_changed, first=True)

@@ -53,6 +53,7 @@ class ForumNamespace(Namespace):
         sid = _sid()
         if user is not None:
             join_room(user_room(user.id))
+        _manager().note_socket(sid, user.id if user else None)
         _presence().connect(sid, user.id if user else None, user.username if user else None)
         current_app.extensions["forum.realtime.start"]()
         return True
@@ -68,6 +69,13 @@ class ForumNamespace(Namespace):
 
     def on_subscribe(self, data: Any) -> dict[str, Any]:
         """Join a topic's room ({"topic_id"}), a SIG's presence ({"sig_id"}) or the site's."""
+        # Check and join under the lock a re-check takes (see manager.py), and read the database
+        # only inside it: a SIG that turns private while this runs is either seen private here
+        # or re-checked after the join.
+        with _manager().rooms_lock:
+            return self._subscribe(data)
+
+    def _subscribe(self, data: Any) -> dict[str, Any]:
         ok, user = socket_member()
         if not ok:
             return self._refuse()

@@ -56,6 +56,13 @@ def disconnect_member(user_id: int) -> None:
     _manager().command("disconnect_user", user_id=user_id)
 
 
-def leave_sig(user_id: int, sig_id: int) -> None:
-    """Take this member's sockets out of the SIG's topic and presence rooms, in every process."""
-    _manager().command("leave_sig", user_id=user_id, sig_id=sig_id)
+def recheck_sig(sig_id: int, user_id: int | None = None) -> None:
+    """Ask the permission policy again about the sockets in this SIG's topic and presence rooms
+    (only this member's when `user_id` is given), in every process; those that may no longer
+    read leave the rooms (a SIG turned private, a member left or was removed)."""
+    _manager().command("recheck", sig_id=sig_id, user_id=user_id)
+
+
+def recheck_topic(topic_id: int) -> None:
+    """The same for one topic's room (it moved to another SIG, or was deleted)."""
+    _manager().command("recheck", topic_id=topic_id)
