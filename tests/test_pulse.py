@@ -417,6 +417,17 @@ def test_a_visit_is_written_once_a_day(client, f, count_queries):
     assert not any(s.lstrip().upper().startswith(("INSERT", "UPDATE")) for s in guest.statements)
 
 
+def test_a_sysop_of_another_sig_is_not_a_sysop_here(app, f, frozen):
+    seed(f)
+    cyd = db.session.scalar(db.select(User).where(User.username == "cyd"))
+    other = f.sig("other", sysops=[cyd])
+    f.topic(cyd, other, "Elsewhere, after the range")
+    # cyd's reply in retro's T1 (2 h) is still not a sysop's reply.
+    figures = {fig.label: fig.raw for fig in site().figures}
+    assert figures["Median time to first sysop reply"] == 18000.0  # 600, 18000, 93600
+    assert figures["Median time to first reply"] == 5400.0
+
+
 def test_sqlite_bucketing_matches_the_zone_database():
     from zoneinfo import ZoneInfo
 

@@ -298,11 +298,15 @@ def _response(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
         .where(
             _replies(sysop_reply),
             or_(
-                exists().where(
+                # Two levels down from the topic: correlate by hand (left alone, SQLAlchemy
+                # adds `topics` to this FROM and accepts a sysop of any SIG with a topic).
+                exists()
+                .where(
                     sysop_membership.sig_id == Topic.sig_id,
                     sysop_membership.user_id == sysop_reply.user_id,
                     sysop_membership.role == ROLE_SYSOP,
-                ),
+                )
+                .correlate(Topic, sysop_reply),
                 exists().where(sysop_user.id == sysop_reply.user_id, sysop_user.role == SITE_SYSOP),
             ),
         )
