@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
 
 
 class Session:
@@ -57,7 +57,7 @@ class Session:
         match = CSRF_RE.search(body.decode())
         if status != 200 or not match:
             raise RuntimeError(f"no CSRF token on {path} (status {status})")
-        self.csrf = match.group(1)
+        self.csrf = match.group(1) or match.group(2)
         return self.csrf
 
     def login(self, username: str, password: str) -> None:

@@ -234,6 +234,7 @@ def scenarios(dataset: data.Dataset, has_search: bool) -> list[tuple[str, str, A
         ("sig_page", "anon", get(f"/s/{dataset.sig_slugs[0]}/")),
         ("topic_first", "anon", get(f"/t/{big}?page=1")),
         ("topic_last", "anon", get(f"/t/{big}?page={last}")),
+        ("topic_rendered", "guest_session", get(f"/t/{big}?page=1")),
         ("topic_member", "member", get(f"/t/{big}?page=1")),
         ("new", "member", get("/new")),
     ]
@@ -354,9 +355,14 @@ def main(argv: list[str] | None = None) -> int:
             if who == "member":
                 for i, session in enumerate(made):
                     session.login(dataset.members[i], data.PASSWORD)
+            if who == "guest_session":
+                # A guest whose browser holds a session (a login form's token): the guest page
+                # cache does not serve it, so this measures rendering the page for a guest.
+                for session in made:
+                    session.fetch_csrf("/login")
             return made
 
-        pool = {who: sessions(who) for who in ("bare", "anon", "member")}
+        pool = {who: sessions(who) for who in ("bare", "anon", "guest_session", "member")}
         header = f"{'page':<14}{'req/s':>9}{'vs bare':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
         log(header)
         for name, who, step in scenarios(dataset, has_search):

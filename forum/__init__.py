@@ -92,9 +92,10 @@ def configure_extensions(app: Flask) -> None:
 
 
 def configure_web(app: Flask) -> None:
-    from . import web
+    from . import pagecache, web
 
     web.init_app(app)
+    pagecache.init_app(app)
 
 
 def configure_features(app: Flask) -> None:

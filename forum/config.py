@@ -27,6 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "INDEX_DIR": None,
     "POSTS_PER_PAGE": 25,
     "TOPICS_PER_PAGE": 30,
+    # The guest page cache (forum.pagecache): how long a page may show what no event names
+    # (signatures, the online list), and how many pages each process keeps. 0 turns it off.
+    "PAGE_CACHE_SECONDS": 30,
+    "PAGE_CACHE_ENTRIES": 512,
     "MAX_POST_LENGTH": 30_000,
     "MAX_TITLE_LENGTH": 200,
     "MAX_CONTENT_LENGTH": 1024 * 1024,

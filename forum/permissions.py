@@ -30,7 +30,9 @@ def actor(user: Any) -> Actor:
     """Turn Flask-Login's current_user (maybe anonymous) into a User or None."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return user  # type: ignore[no-any-return]
+    # current_user is a proxy that looks the member up again on every attribute: unwrap it once.
+    unwrap = getattr(user, "_get_current_object", None)
+    return unwrap() if unwrap is not None else user  # type: ignore[no-any-return]
 
 
 # --- memberships (loaded once per member per request) ---------------------------------------
@@ -248,6 +250,11 @@ def can_view_topic(user: Actor, topic: Topic, sig: Sig) -> bool:
 
 def get_topic_for(user: Actor, topic_id: int) -> Topic:
     """Load a topic with its SIG; NotFound when missing or invisible, Forbidden for members-only."""
+    return get_topic_and_sig_for(user, topic_id)[0]
+
+
+def get_topic_and_sig_for(user: Actor, topic_id: int) -> tuple[Topic, Sig]:
+    """get_topic_for, also handing back the SIG it loaded (so the caller need not load it again)."""
     if not is_valid_id(topic_id):
         raise NotFound("No such topic.")
     topic = db.session.get(Topic, topic_id)
@@ -258,7 +265,7 @@ def get_topic_for(user: Actor, topic_id: int) -> Topic:
     if not can_see_sig(user, sig) or (topic.is_deleted and not is_sig_sysop(user, sig)):
         raise NotFound("No such topic.")
     require_read_sig(user, sig)
-    return topic
+    return topic, sig
 
 
 def reply_problem(user: Actor, topic: Topic, sig: Sig) -> str | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import DateTime
@@ -52,6 +53,12 @@ def zone_or_utc(name: str) -> str:
 
 
 def in_zone(value: datetime, zone: str) -> datetime:
+    return value.astimezone(_zone(zone))
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(name: str) -> tzinfo:
+    """The zone of this name, or UTC (looked up once per name: pages show many times)."""
     from zoneinfo import ZoneInfo
 
-    return value.astimezone(ZoneInfo(zone_or_utc(zone)))
+    return ZoneInfo(zone_or_utc(name))

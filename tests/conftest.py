@@ -23,7 +23,7 @@ from . import factories
 # Fixtures of the moderation tests (browser, fast_members), shared by their modules.
 pytest_plugins = ["tests.mod_support"]
 
-CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def _postgres_database() -> Iterator[str | None]:
@@ -67,6 +67,7 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "EVENTS_RAISE": True,
         "RATELIMIT_ENABLED": False,
         "SEARCH_SYNC_ON_START": False,
+        "PAGE_CACHE_SECONDS": 0,  # tests/test_pagecache.py turns it on
         "REDIS_URL": None,
         "WTF_CSRF_ENABLED": True,
         # Still scrypt, with a work factor that keeps the suite fast.
@@ -129,8 +130,8 @@ class Client(FlaskClient):
     def csrf_token(self) -> str:
         page = self.get("/login" if not self._logged_in() else "/settings")
         match = CSRF_RE.search(page.get_data(as_text=True))
-        assert match, "no csrf-token meta tag on the page"
-        return match.group(1)
+        assert match, "no CSRF token on the page"
+        return match.group(1) or match.group(2)
 
     def _logged_in(self) -> bool:
         with self.session_transaction() as session:

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(
     "FORUM_SERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def free_port() -> int:
@@ -134,7 +134,7 @@ class Member:
         page = self.http.get(base + path, timeout=30)
         match = CSRF_RE.search(page.text)
         assert match, f"no CSRF token on {path}: {page.status_code}"
-        return match.group(1)
+        return match.group(1) or match.group(2)
 
     def login(self, base: str) -> None:
         response = self.http.post(

@@ -418,7 +418,7 @@ def test_reset_link_uses_base_url_not_the_request_host(client, f, outbox):
     # A request that names another host, as an attacker would to get a link to their own site.
     evil = {"base_url": "http://evil.com"}
     page = html(client.get("/password/forgot", **evil))
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert token
     data = {"email": "ada@example.com", "csrf_token": token.group(1)}
     assert client.post("/password/forgot", data=data, **evil).status_code == 302

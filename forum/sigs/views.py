@@ -7,6 +7,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from .. import pagecache
 from ..errors import ForumError
 from ..topics import services as topic_services
 from ..web import viewer
@@ -22,19 +23,26 @@ def _page_arg() -> int:
 
 
 @bp.route("/")
+@pagecache.for_guests(pagecache.sig_index_version)
 def index() -> Any:
     return render_template("sigs/index.html", rows=queries.sig_index(current_user))
 
 
 @bp.route("/s/<slug>/")
+@pagecache.for_guests(pagecache.sig_page_version)
 def show(slug: str) -> Any:
     filter = request.args.get("filter", "all")
     if filter not in ("all", "unread", "answered", "unanswered"):
         filter = "all"
     page = queries.sig_page(current_user, slug, _page_arg(), filter)
     status = 200 if page.can_read else 403
+    # Forms (and so CSRF tokens) only for members: a guest's page holds nothing of theirs.
+    member = viewer() is not None
     return render_template(
-        "sigs/show.html", page=page, join_form=JoinForm(), action=ActionForm()
+        "sigs/show.html",
+        page=page,
+        join_form=JoinForm() if member else None,
+        action=ActionForm() if member else None,
     ), status
 
 

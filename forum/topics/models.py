@@ -51,13 +51,14 @@ class Topic(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("posts.id", use_alter=True, ondelete="SET NULL"), index=True
     )
 
+    # Bumped with every change a reader of the topic page could see (forum.pagecache).
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
+
     sig: Mapped[Sig] = relationship(lazy="raise", foreign_keys=[sig_id])
     author: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[user_id])
     last_poster: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[last_post_user_id])
 
     __table_args__ = (
-        # The SIG page: pinned first, then by last activity.
-        Index("ix_topics_sig_listing", "sig_id", "pinned_at", "last_posted_at"),
         Index("ix_topics_last_posted_at", "last_posted_at"),
         Index("ix_topics_created_at", "created_at"),
         Index("ix_topics_sig_created", "sig_id", "created_at"),
@@ -157,6 +158,16 @@ class PostRevision(db.Model):  # type: ignore[name-defined,misc]
     editor: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[editor_id])
 
     __table_args__ = (UniqueConstraint("post_id", "number", name="uq_post_revisions_post_number"),)
+
+
+# The SIG page's order, pinned first, then by last activity, read straight off one index.
+Index(
+    "ix_topics_sig_order",
+    Topic.sig_id,
+    Topic.pinned_at.is_(None),
+    Topic.last_posted_at.desc(),
+    Topic.id.desc(),
+)
 
 
 class TopicRead(db.Model):  # type: ignore[name-defined,misc]

@@ -45,9 +45,7 @@ class TopicPage:
 def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
     """One page of a topic. Page boundaries follow post numbers, so permalinks stay put."""
     viewer = permissions.actor(current)
-    topic = permissions.get_topic_for(viewer, topic_id)
-    sig = db.session.get(Sig, topic.sig_id)
-    assert sig is not None
+    topic, sig = permissions.get_topic_and_sig_for(viewer, topic_id)
     per_page = current_app.config["POSTS_PER_PAGE"]
     pages = max(1, (topic.highest_post_number - 1) // per_page + 1)
     if page < 1 or page > pages:

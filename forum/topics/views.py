@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import permissions
+from .. import pagecache, permissions
 from ..errors import ForumError
 from ..extensions import db, limiter
 from ..sigs.models import Sig
@@ -67,6 +67,7 @@ def post_url(topic: Topic, number: int) -> str:
 
 @bp.route("/t/<int:topic_id>")
 @bp.route("/t/<int:topic_id>/<slug>")
+@pagecache.for_guests(pagecache.topic_page_version)
 def show(topic_id: int, slug: str | None = None) -> Any:
     page = _page_arg()
     if page is None:
@@ -86,11 +87,12 @@ def show(topic_id: int, slug: str | None = None) -> Any:
             )
         page = 1
     data = queries.topic_page(current_user, topic_id, page)
-    reply = ReplyForm()
+    # No form (and so no CSRF token) for guests: their page holds nothing of theirs.
+    reply = ReplyForm() if viewer() is not None else None
     return _render_topic(data, reply)
 
 
-def _render_topic(data: queries.TopicPage, reply: ReplyForm, status: int = 200) -> Any:
+def _render_topic(data: queries.TopicPage, reply: ReplyForm | None, status: int = 200) -> Any:
     if data.posts and viewer() is not None and status == 200:
         seen = max(row.post.number for row in data.posts)
         if seen > data.last_read:
@@ -99,7 +101,12 @@ def _render_topic(data: queries.TopicPage, reply: ReplyForm, status: int = 200) 
     for extend in current_app.extensions.get("forum.topic_page", []):
         extend(data)
     return (
-        render_template("topics/show.html", page=data, reply=reply, action=ActionForm()),
+        render_template(
+            "topics/show.html",
+            page=data,
+            reply=reply,
+            action=ActionForm() if viewer() is not None else None,
+        ),
         status,
     )
 

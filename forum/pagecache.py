@@ -1,0 +1,229 @@
+"""The guest page cache: the SIG index, SIG pages and topic pages, rendered once per version.
+
+Most readers of a forum are not logged in, and every guest sees the same page. So the pages a
+guest reads most are kept, per process, under a key that names what they show:
+
+- a topic page under its topic's and its SIG's `version`,
+- a SIG page under its SIG's `version`,
+- the SIG index under the sum of every SIG's `version`.
+
+Every event that changes what a reader of those pages could see (a post created, edited, hidden
+or deleted; a topic moved, locked or retitled; a SIG changed; an announcement) bumps the versions
+in the producer's own transaction, so a page is never served after a change has committed, in
+any process, and no process needs to tell another. The check is one indexed query.
+
+What no event names (a member's new signature, the online list, "3 minutes ago") may be up to
+PAGE_CACHE_SECONDS old. A page is only kept when rendering it touched no session state (no
+flashed message, no CSRF token, no cookie), and only served to a request that has none either.
+Members are never served from it: their pages carry unread marks, tools and their own header.
+Set PAGE_CACHE_SECONDS to 0 to turn it off.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import Flask, Response, current_app, g, make_response, request, session
+from flask_login import current_user
+from sqlalchemy import func, select, update
+
+from . import events
+from .extensions import db
+from .sigs.models import Sig
+from .topics.models import Topic
+
+_EXTENSION = "forum.pagecache"
+# Headers that belong to one response, not to the page.
+_PER_RESPONSE = {"set-cookie", "date", "content-length", "x-request-id", "vary"}
+
+
+@dataclass(frozen=True)
+class _Entry:
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    stored_at: float
+
+
+class PageCache:
+    """A bounded, thread-safe LRU of rendered pages (one per process)."""
+
+    def __init__(self, seconds: float, entries: int) -> None:
+        self.seconds = seconds
+        self.entries = entries
+        self._pages: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> _Entry | None:
+        with self._lock:
+            entry = self._pages.get(key)
+            if entry is None or time.monotonic() - entry.stored_at > self.seconds:
+                self.misses += 1
+                return None
+            self._pages.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key: tuple[Any, ...], entry: _Entry) -> None:
+        with self._lock:
+            self._pages[key] = entry
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.entries:
+                self._pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+
+def get_cache(app: Flask | None = None) -> PageCache | None:
+    return (app or current_app).extensions.get(_EXTENSION)
+
+
+def _guest_request() -> bool:
+    if request.method != "GET" or request.authorization is not None:
+        return False
+    if current_user.is_authenticated:
+        return False
+    # A pending flash or a form token belongs to this browser only.
+    return len(session) == 0
+
+
+def _storable(response: Response) -> bool:
+    return (
+        response.status_code == 200
+        and not response.direct_passthrough
+        and "Set-Cookie" not in response.headers
+        and not session.modified
+        and "csrf_token" not in g  # Flask-WTF made a token while rendering
+    )
+
+
+def for_guests(version: Callable[..., tuple[Any, ...] | None]) -> Callable[[Any], Any]:
+    """Serve a view from the guest page cache. `version(**view_args)` names what the page shows,
+    with one small query; None means "do not cache" (the view then answers as usual)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(**kwargs: Any) -> Any:
+            cache = get_cache()
+            if cache is None or not _guest_request():
+                return view(**kwargs)
+            stamp = version(**kwargs)
+            if stamp is None:
+                return view(**kwargs)
+            key = (request.path, request.query_string, stamp)
+            entry = cache.get(key)
+            if entry is not None:
+                response = Response(entry.body, status=200, headers=list(entry.headers))
+                response.headers["X-Page-Cache"] = "hit"
+                return response
+            response = make_response(view(**kwargs))
+            if _storable(response):
+                headers = tuple(
+                    (k, v) for k, v in response.headers.items() if k.lower() not in _PER_RESPONSE
+                )
+                cache.put(key, _Entry(response.get_data(), headers, time.monotonic()))
+            response.headers["X-Page-Cache"] = "miss"
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+# --- what each cached page shows ------------------------------------------------------------
+def sig_index_version() -> tuple[Any, ...]:
+    return tuple(
+        db.session.execute(
+            select(func.coalesce(func.sum(Sig.version), 0), func.count(Sig.id))
+        ).one()
+    )
+
+
+def sig_page_version(slug: str) -> tuple[Any, ...] | None:
+    found = db.session.scalar(select(Sig.version).where(Sig.slug == slug))
+    return None if found is None else (found,)
+
+
+def topic_page_version(topic_id: int, slug: str | None = None) -> tuple[Any, ...] | None:
+    row = db.session.execute(
+        select(Topic.version, Sig.version)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .where(Topic.id == topic_id)
+    ).first()
+    return None if row is None else tuple(row)
+
+
+# --- versions: bumped in the transaction of the change ---------------------------------------
+def bump(topic_ids: tuple[int | None, ...] = (), sig_ids: tuple[int | None, ...] = ()) -> None:
+    """Mark these topics and SIGs changed (topics first: the forum's lock order)."""
+    topics = sorted({i for i in topic_ids if i})
+    sigs = sorted({i for i in sig_ids if i})
+    if topics:
+        db.session.execute(
+            update(Topic)
+            .where(Topic.id.in_(topics))
+            .values(version=Topic.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+    if sigs:
+        db.session.execute(
+            update(Sig)
+            .where(Sig.id.in_(sigs))
+            .values(version=Sig.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def bump_everything() -> None:
+    """A change every page shows (a site-wide announcement): every SIG's version moves."""
+    db.session.execute(
+        update(Sig).values(version=Sig.version + 1).execution_options(synchronize_session=False)
+    )
+
+
+def _on_topic_event(event: Any) -> None:
+    bump((event.topic_id,), (event.sig_id, getattr(event, "old_sig_id", None)))
+
+
+def _on_sig_event(event: Any) -> None:
+    bump(sig_ids=(event.sig_id,))
+
+
+def _on_announcement(event: events.AnnouncementPublished) -> None:
+    if event.sig_id is None:
+        bump_everything()
+    else:
+        bump(sig_ids=(event.sig_id,))
+
+
+def init_app(app: Flask) -> None:
+    seconds = float(app.config.get("PAGE_CACHE_SECONDS", 0) or 0)
+    if seconds > 0:
+        app.extensions[_EXTENSION] = PageCache(seconds, int(app.config["PAGE_CACHE_ENTRIES"]))
+    # Versions are kept whether or not this process caches: another process may.
+    phase = "in_transaction"
+    for event_type in (
+        events.PostCreated,
+        events.PostEdited,
+        events.PostVisibilityChanged,
+        events.TopicChanged,
+        events.TopicAnswerChanged,
+    ):
+        events.subscribe(app, event_type, _on_topic_event, phase=phase)
+    for event_type in (
+        events.SigCreated,
+        events.SigChanged,
+        events.MemberJoinedSig,
+        events.MemberLeftSig,
+    ):
+        events.subscribe(app, event_type, _on_sig_event, phase=phase)
+    events.subscribe(app, events.AnnouncementPublished, _on_announcement, phase=phase)
