@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "EVENTS_RAISE": False,
     # Run `search-sync` when the app starts (the search feature reads it).
     "SEARCH_SYNC_ON_START": True,
+    # Where the search queue is applied after a commit: "background" (a thread per process, so a
+    # reply never waits on the index) or "inline" (in the committing thread; the tests use it).
+    "SEARCH_DRAIN": "background",
     # Reverse proxies in front of the app (1 behind nginx); X-Forwarded-* headers are trusted only
     # with PROXY_HOPS > 0 and only from PROXY_TRUSTED addresses (forum.ops.proxy).
     "PROXY_HOPS": 0,

@@ -68,6 +68,7 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "RATELIMIT_ENABLED": False,
         "SEARCH_SYNC_ON_START": False,
         "PAGE_CACHE_SECONDS": 0,  # tests/test_pagecache.py turns it on
+        "SEARCH_DRAIN": "inline",  # tests/test_search_drain.py runs the background thread
         "REDIS_URL": None,
         "WTF_CSRF_ENABLED": True,
         # Still scrypt, with a work factor that keeps the suite fast.

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 
 from flask import Flask, current_app
 
 from .. import events
+from ..extensions import db
 from . import indexer
 from .models import KIND_POST, KIND_SIG, KIND_TOPIC
 
@@ -38,10 +42,67 @@ def queue_sig(event: events.SigChanged) -> None:
 
 # --- after commit: apply it ------------------------------------------------------------------
 def drain_after_commit(event: events.Event) -> None:
+    if current_app.config.get("SEARCH_DRAIN", "background") == "background":
+        _drainer(current_app._get_current_object()).wake()  # type: ignore[attr-defined]
+        return
     timeout = float(current_app.config.get("SEARCH_WRITE_TIMEOUT", 5.0))
     result = indexer.drain(timeout=timeout)
     if result.busy:
         log.info("search index busy after %s; left for the next drain", type(event).__name__)
+
+
+class Drainer:
+    """One thread per process that applies the search queue, woken after each commit.
+
+    The request that made the change returns at once; the thread takes the index's writer lock
+    and applies everything queued so far. When another process holds the lock, that holder
+    applies what it finds, and this thread tries again shortly until the queue is empty, so a post
+    is searchable about as fast as the index can commit, whichever process wrote it.
+    """
+
+    RETRY_SECONDS = 0.1
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._wake = threading.Event()
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def wake(self) -> None:
+        with self._guard:
+            # Started lazily, and again in a forked worker (threads do not survive a fork).
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="search-drain", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        timeout = float(self.app.config.get("SEARCH_WRITE_TIMEOUT", 5.0))
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                with self.app.app_context():
+                    try:
+                        result = indexer.drain(timeout=timeout)
+                        pending = result.busy or indexer.backlog() > 0
+                    finally:
+                        db.session.remove()
+            except Exception:  # noqa: BLE001 - the queue keeps the work; the next wake retries
+                log.exception("search drain failed; the queued work stays for the next one")
+                pending = True
+            if pending and not self._wake.is_set():
+                time.sleep(self.RETRY_SECONDS)
+                self._wake.set()
+
+
+def _drainer(app: Flask) -> Drainer:
+    drainer = app.extensions.get("forum.search_drainer")
+    if drainer is None:
+        drainer = app.extensions.setdefault("forum.search_drainer", Drainer(app))
+    return drainer  # type: ignore[no-any-return]
 
 
 def init_app(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -117,3 +118,15 @@ def search_for(page, words):
     box.fill(words)
     box.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Search")
+
+
+def search_for_new(page, words, link_name, seconds=5.0):
+    """Search for something just posted. The index applies a post moments after its commit (in
+    the background, not in the poster's request), so search again, as a person would, until the
+    result shows up, for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        search_for(page, words)
+        if page.get_by_role("link", name=link_name).count() or time.monotonic() > deadline:
+            return
+        page.wait_for_timeout(200)

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import assert_accessible, expect, screenshots, search_for, start_topic, unique
+from .helpers import (
+    assert_accessible,
+    expect,
+    screenshots,
+    search_for,
+    search_for_new,
+    start_topic,
+    unique,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +26,7 @@ def test_search_finds_a_body_word_and_keeps_private_sigs_private(open_browser):
 
     reader = open_browser("ken")
     reader.goto("/")
-    search_for(reader, word)
+    search_for_new(reader, word, title)
     result = reader.get_by_role("listitem").filter(has=reader.get_by_role("link", name=title))
     expect(result).to_have_count(1)
     expect(result.locator("mark")).to_have_text([word])

@@ -1,0 +1,106 @@
+"""The search queue is applied by a background thread per process: a reply never waits on the
+index, and the post is searchable moments after its commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from forum.extensions import db
+from forum.search import handlers, indexer
+from forum.search.backend import WhooshBackend
+from forum.topics import services as topic_services
+
+pytestmark = pytest.mark.config(SEARCH_DRAIN="background", SEARCH_WRITE_TIMEOUT=30.0)
+
+
+@pytest.fixture(autouse=True)
+def index(app: Flask, tmp_path: Path) -> Any:
+    app.config["INDEX_DIR"] = str(tmp_path / "index")
+    indexer.replace_backend(app, WhooshBackend(app.config["INDEX_DIR"]))
+    yield indexer.get_backend(app)
+    indexer.get_backend(app).close()
+
+
+def _backlog() -> int:
+    db.session.rollback()  # end this thread's read snapshot: count what is committed now
+    return indexer.backlog()
+
+
+def _found(client: Any, word: str) -> bool:
+    response = client.get("/search", query_string={"q": word})
+    assert response.status_code == 200
+    return "#post-" in response.get_data(as_text=True)
+
+
+def _wait_until_found(client: Any, word: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _found(client, word):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_reply_is_searchable_moments_after_its_commit(app, client, f):
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Quiet topic")
+    f.reply(ada, topic, "A word nobody used before: quixotry.")
+    assert _wait_until_found(client, "quixotry", seconds=5)
+    assert _backlog() == 0
+
+
+def test_a_reply_does_not_wait_while_another_process_holds_the_index(app, client, f, index):
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Busy index")
+    topic_id, ada_id = topic.id, ada.id
+    assert _wait_until_found(client, "busy", seconds=5)  # the topic itself is indexed
+    done = threading.Event()
+
+    def reply() -> None:
+        with app.app_context():
+            from forum.accounts.models import User
+
+            topic_services.reply_to_topic(db.session.get(User, ada_id), topic_id, "Marmalade.")
+            db.session.remove()
+            done.set()
+
+    # Another process is writing the index (its lock is held), for as long as this test likes.
+    with index.writer(timeout=5):
+        writer_thread = threading.Thread(target=reply)
+        writer_thread.start()
+        # Inline, the reply would wait up to SEARCH_WRITE_TIMEOUT (30 s) for this lock.
+        assert done.wait(timeout=10), "the reply waited for the index lock"
+        writer_thread.join()
+        assert _backlog() == 1  # queued, not lost
+    # The lock is free again: the drainer's retry applies the queued post.
+    assert _wait_until_found(client, "marmalade", seconds=5)
+    assert _backlog() == 0
+
+
+def test_the_drainer_survives_a_failure_and_keeps_the_work(app, client, f, monkeypatch):
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Flaky index")
+    real_drain = indexer.drain
+    failures = []
+
+    def failing_once(**kwargs: Any) -> Any:
+        if not failures:
+            failures.append(1)
+            raise OSError("disk hiccup")
+        return real_drain(**kwargs)
+
+    monkeypatch.setattr(indexer, "drain", failing_once)
+    f.reply(ada, topic, "Persistence pays: obstinacy.")
+    assert _wait_until_found(client, "obstinacy", seconds=5)
+    assert failures == [1]
+
+
+def test_one_drainer_thread_per_app(app):
+    first = handlers._drainer(app)
+    assert handlers._drainer(app) is first
