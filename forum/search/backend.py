@@ -23,6 +23,7 @@ PyStemmer); a query is analysed once per language and searches all of them, so o
 from __future__ import annotations
 
 import fcntl
+import functools
 import gc
 import logging
 import os
@@ -35,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from markupsafe import Markup, escape
 from whoosh import highlight, index, query
@@ -49,6 +50,7 @@ from whoosh.writing import CLEAR
 from .parsing import Clause, ParsedQuery
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LANGUAGES = ("en", "de", "es")
 STEMMERS = {"en": "english", "de": "german", "es": "spanish"}
@@ -247,6 +249,17 @@ class _MarkFormatter(highlight.Formatter):
         return self.between.join(self.format_fragment(f, replace=replace) for f in fragments)
 
 
+def _one_at_a_time(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a WhooshBackend method holding the lock on the process's shared searcher."""
+
+    @functools.wraps(method)
+    def wrapper(self: WhooshBackend, *args: Any, **kwargs: Any) -> T:
+        with self._use:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class WhooshBackend:
     """The on-disk Whoosh index in INDEX_DIR."""
 
@@ -255,7 +268,8 @@ class WhooshBackend:
         self.schema = build_schema()
         self._ix: Any = None
         self._ix_lock = threading.Lock()
-        self._local = threading.local()
+        self._shared: Any = None
+        self._use = threading.RLock()
         self._searchers: list[Any] = []
 
     # -- opening ----------------------------------------------------------------------------
@@ -328,7 +342,7 @@ class WhooshBackend:
             for searcher in self._searchers:
                 searcher.close()
             self._searchers.clear()
-            self._local = threading.local()
+            self._shared = None
             if self._ix is not None:
                 self._ix.close()
                 self._ix = None
@@ -382,10 +396,13 @@ class WhooshBackend:
 
     # -- reading ----------------------------------------------------------------------------
     def _searcher(self) -> Any:
-        searcher = getattr(self._local, "searcher", None)
+        """The process's one searcher, reopened when the index has changed. Callers hold
+        `self._use` (the `_one_at_a_time` methods): a searcher serves one thread at a time, and
+        one per thread would keep a copy of its caches in each of a server's many threads (GBs
+        at 100,000 posts) for no gain, since the GIL runs one search at a time anyway."""
+        searcher = self._shared
         if searcher is None:
-            ix = self._index()
-            searcher = _retrying(ix.searcher)
+            searcher = _retrying(self._index().searcher)
             with self._ix_lock:
                 self._searchers.append(searcher)
         else:
@@ -395,7 +412,7 @@ class WhooshBackend:
                     self._searchers.remove(searcher)
                     self._searchers.append(fresh)
                 searcher = fresh
-        self._local.searcher = searcher
+        self._shared = searcher
         return searcher
 
     def _refreshed(self, searcher: Any) -> Any:
@@ -407,16 +424,19 @@ class WhooshBackend:
         searcher.close()
         return _retrying(ix.searcher)
 
+    @_one_at_a_time
     def indexed_post_ids(self) -> set[int]:
         searcher = self._searcher()
         return {int(f["post_id"]) for f in searcher.reader().all_stored_fields()}
 
+    @_one_at_a_time
     def has_other_language(self, sig_id: int, language: str) -> bool:
         """Whether posts of this SIG were analysed as another language than `language`."""
         searcher = self._searcher()
         q = query.And([query.Term("sig_id", str(sig_id)), query.Not(query.Term("lang", language))])
         return bool(searcher.search(q, limit=1).scored_length())
 
+    @_one_at_a_time
     def search(
         self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
     ) -> BackendResults:
@@ -494,6 +514,7 @@ class WhooshBackend:
             return Markup(escape(text))
         return Markup(escape(text if len(text) <= 240 else text[:239].rsplit(" ", 1)[0] + " …"))
 
+    @_one_at_a_time
     def suggest(self, parsed: ParsedQuery) -> ParsedQuery | None:
         """The query with each unknown word replaced by the closest indexed stem, if any.
 
