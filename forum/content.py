@@ -91,8 +91,25 @@ def _render_image(self, tokens: list[Token], idx: int, options, env) -> str:  # 
     return f'<a href="{src}">{alt}</a>'
 
 
+# markdown-it stops at this nesting and drops what lies deeper; quotes count one level each, and
+# the paragraph inside the innermost quote one more.
+MAX_NESTING = 20
+MAX_QUOTE_DEPTH = MAX_NESTING - 1
+_QUOTE_PREFIX = re.compile(r"(?: {0,3}>)+")
+
+
+def quote_depth(text: str) -> int:
+    """How deep the text's quotes nest (`> > > …`): past MAX_QUOTE_DEPTH the words would vanish."""
+    depth = 0
+    for line in text.splitlines():
+        found = _QUOTE_PREFIX.match(line)
+        if found:
+            depth = max(depth, found.group(0).count(">"))
+    return depth
+
+
 def _build_markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "maxNesting": 20})
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "maxNesting": MAX_NESTING})
     md.enable(["table", "strikethrough", "linkify"])
     md.inline.ruler.before("emphasis", "mention", _mention_rule)
     md.add_render_rule("mention", _render_mention)

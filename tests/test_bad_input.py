@@ -94,6 +94,21 @@ def test_reply_with_bad_body_comes_back_with_the_text(client, world, body, messa
     assert "first words" in html  # the topic is shown around the form
 
 
+def test_quotes_nested_past_what_renders_are_refused_with_the_text_kept(client, world) -> None:
+    body = "> " * 20 + "the deepest words"
+    with Unchanged():
+        response = client.form(f"/t/{world['topic'].id}/reply", {"body": body})
+    html = assert_error_page(response, 400, "Quotes can nest 19 deep")
+    assert body.replace(">", "&gt;") in html
+
+
+def test_quotes_19_deep_keep_every_word(client, world) -> None:
+    response = client.form(f"/t/{world['topic'].id}/reply", {"body": "> " * 19 + "still shown"})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"])
+    assert "still shown" in page.get_data(as_text=True)
+
+
 def test_edit_with_bad_body_keeps_the_post(client, world) -> None:
     reply = world["reply"]
     for body in ("", "z" * 100_000):

@@ -56,6 +56,12 @@ def _check_body(body: str) -> str:
         raise Invalid(
             "body", f"Posts are limited to {limit:,} characters; this one has {len(body):,}."
         )
+    if content.quote_depth(body) > content.MAX_QUOTE_DEPTH:
+        raise Invalid(
+            "body",
+            f"Quotes can nest {content.MAX_QUOTE_DEPTH} deep; trim the oldest ones "
+            "(the innermost) so that every word shows.",
+        )
     return body
 
 
