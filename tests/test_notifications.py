@@ -389,3 +389,100 @@ def test_moderation_services_tell_authors_flaggers_and_disciplined_members(clien
     client.login("ada")
     page = client.get("/notifications").get_data(as_text=True)
     assert "A sysop handled the post you flagged in “Amiga repairs”: hidden." in page
+
+
+# --- tracking: an unread count, no notification per post -----------------------------------
+def header_count(html: str, link_id: str) -> int:
+    match = re.search(rf'id="{link_id}".*?data-count="(\d+)"', html, re.S)
+    assert match, f"no {link_id} badge in the header"
+    return int(match.group(1))
+
+
+def test_tracking_counts_unread_topics_and_sends_no_notifications(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    tracked = f.sig("retro", members=[ada, bob])
+    plain = f.sig("plain", members=[ada, bob])
+    client.login("ada")
+    assert client.form(f"/s/{tracked.slug}/watch", {"level": "tracking"}).status_code == 302
+    assert header_count(client.get("/").get_data(as_text=True), "tracked-link") == 0
+
+    topic = f.topic(bob, tracked, title="Tracked thing")
+    f.reply(bob, topic, "an ordinary reply")
+    f.topic(bob, plain, title="Plain thing")  # ada's level there is normal
+    assert kinds_of(ada) == []  # tracking: no notification for ordinary posts
+    home = client.get("/").get_data(as_text=True)
+    assert header_count(home, "tracked-link") == 1
+    assert badge(home) == 0
+
+    tracked_list = client.get("/new?filter=tracked").get_data(as_text=True)
+    assert "Tracked thing" in tracked_list and "Plain thing" not in tracked_list
+    everything = client.get("/new").get_data(as_text=True)
+    assert "Tracked thing" in everything and "Plain thing" in everything
+
+    client.get(f"/t/{topic.id}", follow_redirects=True)  # read it: the count drops
+    assert header_count(client.get("/").get_data(as_text=True), "tracked-link") == 0
+    f.reply(bob, topic, "one more")
+    f.reply(bob, topic, "and another")
+    page = client.get("/new?filter=tracked").get_data(as_text=True)
+    assert re.search(r"Tracked thing</a>\s*<span[^>]*>2 unread<", page)
+    assert header_count(page, "tracked-link") == 1
+    assert kinds_of(ada) == []
+    f.reply(bob, topic, "but @ada is addressed")
+    assert kinds_of(ada) == ["mention"]  # what is addressed to me still arrives
+
+
+def test_each_level_for_a_topic_in_the_tracked_count(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topics = {level: f.topic(bob, sig, title=f"A {level} topic") for level in LEVEL_NAMES}
+    client.login("ada")
+    for level, topic in topics.items():
+        assert client.form(f"/t/{topic.id}/watch", {"level": level}).status_code == 302
+    for topic in topics.values():
+        f.reply(bob, topic, "news")
+    assert kinds_of(ada) == ["watched"]  # watching notifies; tracking counts; the rest neither
+    page = client.get("/new?filter=tracked").get_data(as_text=True)
+    assert header_count(page, "tracked-link") == 2
+    assert "A watching topic" in page and "A tracking topic" in page
+    assert "A normal topic" not in page and "A muted topic" not in page
+    # A topic's own level wins over its SIG's, both ways.
+    client.form(f"/s/{sig.slug}/watch", {"level": "tracking"})
+    page = client.get("/new?filter=tracked").get_data(as_text=True)
+    assert header_count(page, "tracked-link") == 2
+    assert "A normal topic" not in page
+
+
+def test_tracked_count_leaves_out_sigs_i_left_and_deleted_topics(client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    secret = f.sig("secret", visibility="private", members=[ada, bob])
+    client.login("ada")
+    client.form(f"/s/{secret.slug}/watch", {"level": "watching"})
+    first, second = f.topic(bob, secret), f.topic(bob, secret)
+    assert header_count(client.get("/").get_data(as_text=True), "tracked-link") == 2
+    from forum.moderation import services as moderation
+
+    moderation.delete_topic(f.sysop("root"), second.id)
+    assert header_count(client.get("/").get_data(as_text=True), "tracked-link") == 1
+    client.form(f"/s/{secret.slug}/leave")
+    assert header_count(client.get("/").get_data(as_text=True), "tracked-link") == 0
+    assert first.title not in client.get("/new?filter=tracked").get_data(as_text=True)
+
+
+def test_tracked_header_count_is_one_query_and_unknown_filters_are_404(client, f, count_queries):
+    from forum.notifications.queries import tracked_unread_count
+
+    ada, bob = f.user("ada"), f.user("bob")
+    sigs = [f.sig(f"sig-{n}", members=[ada, bob]) for n in range(3)]
+    client.login("ada")
+    for sig in sigs:
+        client.form(f"/s/{sig.slug}/watch", {"level": "tracking"})
+        for _ in range(3):
+            f.topic(bob, sig)
+    with count_queries() as q:
+        assert tracked_unread_count(ada.id) == 9
+    assert q.count == 1
+    assert client.get("/new?filter=nonsense").status_code == 404
+    assert client.get("/new?filter=tracked").status_code == 200
+
+
+LEVEL_NAMES = ("watching", "tracking", "normal", "muted")

@@ -145,9 +145,8 @@ def test_pending_post_is_announced_only_when_approved(app, client, f, forum):
             )
         )  # fmt: skip
     got = sc.get_received()
-    assert [e["name"] for e in got] == ["post_created", "notification"] or sorted(
-        e["name"] for e in got
-    ) == ["notification", "post_created"]
+    # ada watches her topic: the nudge, her notification, and her "Tracked" count.
+    assert sorted(e["name"] for e in got) == ["notification", "post_created", "tracked_count"]
 
 
 def test_logout_disconnects_every_socket_of_the_member_at_once(app, make_client, f, forum):
@@ -431,3 +430,35 @@ def test_a_recheck_touches_only_the_rooms_of_that_sig(app, make_client, f):
     f.reply(ada, t1, "hidden from bob")
     f.reply(ada, t2, "still public")
     assert [p["topic_id"] for p in received(sc, "post_created")] == [t2.id]
+
+
+# --- tracking: the "Tracked" count, live ----------------------------------------------------
+def test_tracked_count_moves_live_without_a_notification(app, make_client, f):
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    sig = f.sig("retro", members=[ada, bob, cyd])
+    browsers, sockets = {}, {}
+    for name in ("ada", "cyd"):
+        browsers[name] = make_client()
+        browsers[name].login(name)
+        sockets[name] = sock(app, browsers[name])
+    browsers["ada"].form(f"/s/{sig.slug}/watch", {"level": "tracking"})  # cyd stays normal
+
+    topic = f.topic(bob, sig, title="Tracked live")
+    got = sockets["ada"].get_received()
+    assert [(e["name"], e["args"][0]) for e in got] == [("tracked_count", {"count": 1})]
+    # Unread already: another post changes no count, so nothing is sent.
+    f.reply(bob, topic, "second")
+    assert sockets["ada"].get_received() == []
+    # Read, then a reply: the topic is unread again.
+    browsers["ada"].get(f"/t/{topic.id}", follow_redirects=True)
+    f.reply(bob, topic, "third")
+    assert received(sockets["ada"], "tracked_count") == [{"count": 1}]
+    assert sockets["cyd"].get_received() == []  # normal: nothing addressed to cyd
+
+    # Watching counts too, and notifies.
+    browsers["cyd"].form(f"/t/{topic.id}/watch", {"level": "watching"})
+    browsers["cyd"].get(f"/t/{topic.id}", follow_redirects=True)
+    sockets["cyd"].get_received()
+    f.reply(bob, topic, "fourth")
+    names = sorted(e["name"] for e in sockets["cyd"].get_received())
+    assert names == ["notification", "tracked_count"]

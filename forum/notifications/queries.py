@@ -1,4 +1,4 @@
-"""Read models: the notification center, the header's unread count, a member's watch levels."""
+"""Read models: the notification center, the header's unread counts, a member's watch levels."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from .. import content, permissions
 from ..accounts.models import User
 from ..extensions import db
-from ..sigs.models import Sig
-from ..topics.models import Post, Topic
+from ..sigs.models import Membership, Sig
+from ..topics.models import Post, Topic, TopicRead
 from . import kinds
-from .models import NORMAL, Notification, SigWatch, TopicWatch
+from .models import NORMAL, TRACKING, WATCHING, Notification, SigWatch, TopicWatch
 
 PER_PAGE = 30
 EXCERPT_LENGTH = 140
@@ -180,3 +180,140 @@ def sig_level(user: Any, sig_id: int) -> str:
         select(SigWatch.level).where(SigWatch.user_id == viewer.id, SigWatch.sig_id == sig_id)
     )
     return own or NORMAL
+
+
+# --- tracked topics: the unread count that watching and tracking give -------------------------
+TRACKED = (WATCHING, TRACKING)
+
+
+def _tracked_unread(user_ids: list[int]) -> Any:
+    """(user_id, topic_id) of tracked topics with unread posts: /new's rule (topics in the
+    member's SIGs, not deleted, a post beyond the member's read position) narrowed to topics
+    whose level, the topic's own or else its SIG's, is watching or tracking.
+
+    Two parts that never overlap, each driven by the member's own watch rows, so the cost
+    follows what the member chose to track, not the size of the forum: topics with a level of
+    their own, and topics of tracked SIGs without one.
+    """
+    read = aliased(TopicRead)
+    unread = Topic.last_post_number > func.coalesce(read.last_read_post_number, 0)
+
+    def member_of_sig(uid: Any) -> Any:
+        return and_(Membership.sig_id == Topic.sig_id, Membership.user_id == uid)
+
+    def read_by(uid: Any) -> Any:
+        return and_(read.topic_id == Topic.id, read.user_id == uid)
+
+    own = (
+        select(TopicWatch.user_id, Topic.id)
+        .join(Topic, Topic.id == TopicWatch.topic_id)
+        .join(Membership, member_of_sig(TopicWatch.user_id))
+        .outerjoin(read, read_by(TopicWatch.user_id))
+        .where(TopicWatch.level.in_(TRACKED), Topic.deleted_at.is_(None), unread)
+    )
+    override = aliased(TopicWatch)
+    by_sig = (
+        select(SigWatch.user_id, Topic.id)
+        .join(Topic, Topic.sig_id == SigWatch.sig_id)
+        .join(Membership, member_of_sig(SigWatch.user_id))
+        .outerjoin(
+            override, and_(override.topic_id == Topic.id, override.user_id == SigWatch.user_id)
+        )
+        .outerjoin(read, read_by(SigWatch.user_id))
+        .where(
+            SigWatch.level.in_(TRACKED),
+            override.topic_id.is_(None),
+            Topic.deleted_at.is_(None),
+            unread,
+        )
+    )
+    own = own.where(TopicWatch.user_id.in_(user_ids))
+    by_sig = by_sig.where(SigWatch.user_id.in_(user_ids))
+    return union_all(own, by_sig).subquery()
+
+
+def tracked_unread_count(user_id: int) -> int:
+    """How many tracked topics have unread posts: the header's "Tracked" count (one query)."""
+    rows = _tracked_unread([user_id])
+    return db.session.scalar(select(func.count()).select_from(rows)) or 0
+
+
+def tracked_unread_counts(user_ids: list[int]) -> dict[int, int]:
+    """The same for many members in one query (live updates after a post)."""
+    if not user_ids:
+        return {}
+    rows = _tracked_unread(list(user_ids))
+    user_col = rows.c[0]
+    counts = dict.fromkeys(user_ids, 0)
+    counts.update(dict(db.session.execute(select(user_col, func.count()).group_by(user_col)).all()))
+    return counts
+
+
+def tracked_topics_clause(current: Any) -> ColumnElement[bool]:
+    """SQL filter on Topic: the topics this member tracks or watches (/new?filter=tracked)."""
+    viewer = permissions.actor(current)
+    if viewer is None:
+        return literal(False)
+    own_level = (
+        select(TopicWatch.level)
+        .where(TopicWatch.user_id == viewer.id, TopicWatch.topic_id == Topic.id)
+        .scalar_subquery()
+    )
+    tracked_sigs = select(SigWatch.sig_id).where(
+        SigWatch.user_id == viewer.id, SigWatch.level.in_(TRACKED)
+    )
+    return or_(own_level.in_(TRACKED), and_(own_level.is_(None), Topic.sig_id.in_(tracked_sigs)))
+
+
+def tracked_count_changes(post: Post, topic: Topic) -> dict[int, int]:
+    """After a post became visible: the members whose tracked count it changed, with the new
+    count. Only those who had read the topic up to the post before it: for the others the topic
+    was unread already. Five queries for any number of members."""
+    if post.number < topic.last_post_number:
+        return {}  # an older post approved late: what is unread did not change
+    members = _tracking_members(topic, exclude=post.user_id)
+    if not members:
+        return {}
+    before = (
+        db.session.scalar(
+            select(func.max(Post.number)).where(
+                Post.topic_id == topic.id,
+                Post.number < post.number,
+                permissions.public_posts_clause(),
+            )
+        )
+        or 0
+    )
+    read = dict(
+        db.session.execute(
+            select(TopicRead.user_id, TopicRead.last_read_post_number).where(
+                TopicRead.topic_id == topic.id, TopicRead.user_id.in_(members)
+            )
+        ).all()
+    )
+    caught_up = [u for u in members if read.get(u, 0) >= before]
+    return tracked_unread_counts(caught_up)
+
+
+def _tracking_members(topic: Topic, exclude: int | None = None) -> list[int]:
+    """The members of the topic's SIG whose level for it is watching or tracking."""
+    own = dict(
+        db.session.execute(
+            select(TopicWatch.user_id, TopicWatch.level).where(TopicWatch.topic_id == topic.id)
+        ).all()
+    )
+    by_sig = db.session.scalars(
+        select(SigWatch.user_id).where(SigWatch.sig_id == topic.sig_id, SigWatch.level.in_(TRACKED))
+    )
+    candidates = {u for u, level in own.items() if level in TRACKED}
+    candidates |= {u for u in by_sig if u not in own}
+    candidates.discard(exclude)  # type: ignore[arg-type]
+    if not candidates:
+        return []
+    return sorted(
+        db.session.scalars(
+            select(Membership.user_id).where(
+                Membership.sig_id == topic.sig_id, Membership.user_id.in_(candidates)
+            )
+        )
+    )

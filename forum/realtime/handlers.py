@@ -8,7 +8,7 @@ from .. import events
 from ..extensions import db
 from ..notifications import queries as notification_queries
 from ..sigs.models import PUBLIC, Sig
-from ..topics.models import Post
+from ..topics.models import Post, Topic
 from . import publish
 
 
@@ -25,6 +25,21 @@ def on_post_visibility_changed(event: events.PostVisibilityChanged) -> None:
         post = db.session.get(Post, event.post_id)
         if post is not None:
             publish.post_created(event.topic_id, post.number, post.id)
+
+
+def on_post_visible_for_tracking(event: events.PostCreated | events.PostVisibilityChanged) -> None:
+    """Members who track or watch the topic and had read it all see their "Tracked" count move
+    (no notification row: that is what tracking means)."""
+    if isinstance(event, events.PostCreated) and not event.visible:
+        return
+    if isinstance(event, events.PostVisibilityChanged) and event.change != "approved":
+        return
+    post = db.session.get(Post, event.post_id)
+    topic = db.session.get(Topic, event.topic_id)
+    if post is None or topic is None or topic.is_deleted:
+        return
+    for user_id, count in notification_queries.tracked_count_changes(post, topic).items():
+        publish.tracked_count(user_id, count)
 
 
 def on_notifications_created(event: events.NotificationsCreated) -> None:
@@ -76,6 +91,9 @@ def init_app(app: Flask) -> None:
     sub(app, events.PostVisibilityChanged, on_post_visibility_changed, first=True)
     sub(app, events.NotificationsCreated, on_notifications_created, first=True)
     sub(app, events.NotificationsRead, on_notifications_read)
+    # After the nudges to the topic's room and the notifications: counts can wait a little.
+    sub(app, events.PostCreated, on_post_visible_for_tracking)
+    sub(app, events.PostVisibilityChanged, on_post_visible_for_tracking)
     sub(app, events.SessionsRevoked, on_sessions_revoked)
     sub(app, events.MemberLeftSig, on_member_left_sig, first=True)
     sub(app, events.SigChanged, on_sig_changed, first=True)

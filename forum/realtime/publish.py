@@ -35,6 +35,11 @@ def unread_count(user_id: int, count: int) -> None:
     _emit("notification_count", {"unread_count": count}, user_room(user_id))
 
 
+def tracked_count(user_id: int, count: int) -> None:
+    """How many tracked topics have unread posts now: the header's "Tracked" badge."""
+    _emit("tracked_count", {"count": count}, user_room(user_id))
+
+
 def post_created(topic_id: int, post_number: int, post_id: int) -> None:
     _emit(
         "post_created",

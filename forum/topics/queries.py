@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import aliased
 
 from .. import permissions
@@ -132,11 +132,21 @@ class NewRow:
     is_new: bool
 
 
-def new_topics(current: Any, page: int = 1) -> tuple[list[NewRow], bool]:
-    """Topics with posts this member has not read, across the SIGs it belongs to."""
+def new_filters() -> dict[str, Any]:
+    """Narrower views of /new that other features add ({name: viewer -> SQL filter on Topic}),
+    e.g. "tracked" from notifications, which owns watch levels."""
+    return current_app.extensions.get("forum.new_filters", {})  # type: ignore[no-any-return]
+
+
+def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[list[NewRow], bool]:
+    """Topics with posts this member has not read, across the SIGs it belongs to (narrowed by
+    the filter `only` names)."""
     viewer = permissions.actor(current)
     if viewer is None:
         return [], False
+    if only is not None and only not in new_filters():
+        raise NotFound("No such list.")
+    narrow = new_filters()[only](viewer) if only is not None else true()
     per_page = current_app.config["TOPICS_PER_PAGE"]
     poster = aliased(User)
     rows = db.session.execute(
@@ -148,6 +158,7 @@ def new_topics(current: Any, page: int = 1) -> tuple[list[NewRow], bool]:
         .where(
             Topic.deleted_at.is_(None),
             Topic.last_post_number > func.coalesce(TopicRead.last_read_post_number, 0),
+            narrow,
         )
         .order_by(Topic.last_posted_at.desc(), Topic.id.desc())
         .limit(per_page + 1)

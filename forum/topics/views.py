@@ -243,9 +243,16 @@ def history(post_id: int) -> Any:
 @login_required
 def unread() -> Any:
     page = _page_arg() or 1
-    rows, has_next = queries.new_topics(current_user, page)
+    only = request.args.get("filter") or None
+    rows, has_next = queries.new_topics(current_user, page, only)
     return render_template(
-        "topics/new_list.html", rows=rows, page=page, has_next=has_next, action=ActionForm()
+        "topics/new_list.html",
+        rows=rows,
+        page=page,
+        has_next=has_next,
+        only=only,
+        filters=list(queries.new_filters()),
+        action=ActionForm(),
     )
 
 

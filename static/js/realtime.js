@@ -39,8 +39,8 @@
     }, 50);
   }
 
-  function setBadge(count) {
-    var link = document.getElementById("notifications-link");
+  function setBadge(count, linkId) {
+    var link = document.getElementById(linkId || "notifications-link");
     if (!link) return;
     var badge = link.querySelector(".badge");
     if (!badge) {
@@ -52,6 +52,7 @@
     badge.textContent = String(count);
     badge.setAttribute("data-count", String(count));
     badge.classList.toggle("badge-zero", !count);
+    if (linkId) return;
     var counter = document.getElementById("notifications-unread");
     if (counter) counter.textContent = String(count);
   }
@@ -186,6 +187,12 @@
 
   socket.on("notification_count", function (data) {
     setBadge(data.unread_count);
+  });
+
+  // Tracked topics with unread posts: a count only, never announced (that is what tracking
+  // means; watching sends a notification for each post).
+  socket.on("tracked_count", function (data) {
+    setBadge(data.count, "tracked-link");
   });
 
   socket.on("post_created", function (data) {

@@ -103,6 +103,13 @@ def notifications_link(page):
     )
 
 
+def tracked_link(page):
+    """The header's "Tracked" link; its badge counts tracked topics with unread posts."""
+    return page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name=re.compile(r"^Tracked")
+    )
+
+
 def unread_notifications(page):
     return int(notifications_link(page).locator(".badge").inner_text())
 

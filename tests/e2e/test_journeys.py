@@ -14,6 +14,7 @@ from .helpers import (
     reply,
     screenshots,
     start_topic,
+    tracked_link,
     unique,
     unread_notifications,
 )
@@ -149,6 +150,30 @@ def test_new_lists_unread_topic_and_lands_on_first_unread_post(open_browser):
     expect(reader.get_by_role("heading", level=1)).to_have_text("New since your last visit")
     expect(reader.get_by_role("link", name=title)).to_have_count(0)
     screenshots(reader, "journey-3-new-after-reading")
+
+
+def test_tracking_a_sig_counts_its_new_topics_live_without_notifications(open_browser):
+    reader = open_browser("ken")
+    reader.goto("/")
+    reader.get_by_role("link", name="Retro Computing", exact=True).click()
+    reader.get_by_label("Notifications for this SIG").select_option("tracking")
+    reader.get_by_role("button", name="Save").click()
+    expect(reader.get_by_text("You are now tracking Retro Computing.")).to_be_visible()
+    tracked_before = int(tracked_link(reader).locator(".badge").inner_text())
+    notes_before = unread_notifications(reader)
+    reader.wait_for_load_state("networkidle")  # the socket is connected
+
+    writer = open_browser("margaret", label="margaret")
+    title = unique("Tracked, not notified ")
+    start_topic(writer, "Retro Computing", title, "An ordinary new topic.")
+
+    expect(tracked_link(reader).locator(".badge")).to_have_text(str(tracked_before + 1))
+    assert unread_notifications(reader) == notes_before  # tracking sends no notification
+    tracked_link(reader).click()
+    expect(reader.get_by_role("heading", level=1)).to_have_text("Tracked topics with unread posts")
+    row = reader.get_by_role("row").filter(has=reader.get_by_role("link", name=title))
+    expect(row).to_contain_text("new")
+    screenshots(reader, "journey-tracked-topics")
 
 
 def test_outsider_gets_404_for_a_private_sigs_topic(open_browser, watch):
