@@ -1,0 +1,123 @@
+"""Shared by the moderation verbs: loading through the permission policy, checking a reason
+or an end date, and writing the moderation log (a ModAction row in the verb's transaction).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .. import content, permissions
+from ..accounts.models import User
+from ..errors import Forbidden, Invalid, NotFound
+from ..extensions import db
+from ..permissions import Actor
+from ..sigs.models import Sig
+from ..timeutil import utcnow
+from ..topics.models import Post, Topic
+from .models import (
+    ModAction,
+)
+
+MAX_REASON = 500
+MAX_NOTE = 2000
+MAX_FILTERS = 500
+MAX_DISCIPLINE_DAYS = 3650
+
+
+# --- loading through the policy -------------------------------------------------------------
+def moderated_post(actor: Actor, post_id: int) -> tuple[Post, Topic, Sig]:
+    """A post the actor moderates: NotFound when invisible to it, Forbidden when not its SIG."""
+    post = db.session.get(Post, post_id) if post_id > 0 else None
+    if post is None:
+        raise NotFound("No such post.")
+    topic = permissions.get_topic_for(actor, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id)
+    assert sig is not None
+    if not permissions.can_view_post(actor, post, topic, sig):
+        raise NotFound("No such post.")
+    permissions.require_sig_sysop(actor, sig)
+    return post, topic, sig
+
+
+def moderated_topic(actor: Actor, topic_id: int) -> tuple[Topic, Sig]:
+    topic = permissions.get_topic_for(actor, topic_id)
+    sig = db.session.get(Sig, topic.sig_id)
+    assert sig is not None
+    permissions.require_sig_sysop(actor, sig)
+    return topic, sig
+
+
+def moderated_sig(actor: Actor, sig_id: int) -> Sig:
+    sig = permissions.get_sig_by_id_for(actor, sig_id) if sig_id > 0 else None
+    if sig is None:
+        raise NotFound("No such SIG.")
+    if not permissions.is_sig_sysop(actor, sig):
+        raise Forbidden(f"You do not moderate {sig.name}.")
+    return sig
+
+
+def member_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id) if user_id > 0 else None
+    if user is None:
+        raise NotFound("No such member.")
+    return user
+
+
+def clean_reason(reason: str | None, required: bool = False, field: str = "reason") -> str:
+    reason = " ".join(content.clean_text(reason or "").split())
+    if required and not reason:
+        raise Invalid(field, "Give a reason; the member will see it.")
+    if len(reason) > MAX_REASON:
+        raise Invalid(field, f"Keep the reason under {MAX_REASON} characters.")
+    return reason
+
+
+def check_until(until: datetime | None, field: str = "until") -> datetime:
+    now = utcnow()
+    if until is None or until.tzinfo is None:
+        raise Invalid(field, "Give an end date.")
+    if until <= now:
+        raise Invalid(field, "The end date must be in the future.")
+    if until > now + timedelta(days=MAX_DISCIPLINE_DAYS):
+        raise Invalid(field, "Keep it under ten years; use a ban for longer.")
+    return until
+
+
+def log_action(
+    actor: Actor,
+    action: str,
+    *,
+    sig_id: int | None = None,
+    user_id: int | None = None,
+    topic_id: int | None = None,
+    post_id: int | None = None,
+    reason: str = "",
+    details: str = "",
+) -> ModAction:
+    entry = ModAction(
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        sig_id=sig_id,
+        target_user_id=user_id,
+        topic_id=topic_id,
+        post_id=post_id,
+        reason=reason[:MAX_REASON],
+        details=details[:500],
+        created_at=utcnow(),
+    )
+    db.session.add(entry)
+    return entry
+
+
+def actor_id(actor: Actor) -> int:
+    assert actor is not None
+    return actor.id  # type: ignore[no-any-return]
+
+
+def sig_or_none(actor: Actor, sig_id: int | None) -> Sig | None:
+    if sig_id is None:
+        return None
+    sig = db.session.get(Sig, sig_id) if sig_id > 0 else None
+    if sig is None or not permissions.can_see_sig(actor, sig):
+        raise NotFound("No such SIG.")
+    return sig

@@ -1,0 +1,239 @@
+"""Member discipline (warn, silence, suspend, ban and lifting them) and sysops' notes on members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from .. import content, events, permissions
+from ..accounts.models import User
+from ..accounts.services import revoke_sessions
+from ..db import transaction
+from ..errors import Conflict, Forbidden, Invalid
+from ..permissions import Actor
+from ..sigs.models import Membership, Sig
+from ..timeutil import utcnow
+from .common import (
+    MAX_NOTE,
+    actor_id,
+    check_until,
+    clean_reason,
+    log_action,
+    member_or_404,
+    sig_or_none,
+)
+from .models import (
+    MemberNote,
+    MemberWarning,
+)
+
+# --- member discipline ----------------------------------------------------------------------
+
+
+def _disciplined(actor: Actor, user: User, kind: str, sig: Sig | None, reason: str) -> None:
+    events.publish(
+        events.MemberDisciplined(
+            user_id=user.id,
+            kind=kind,
+            actor_id=actor_id(actor),
+            sig_id=sig.id if sig else None,
+            reason=reason,
+        )
+    )
+
+
+def warn_member(
+    actor: Actor, user_id: int, reason: str, sig_id: int | None = None, post_id: int | None = None
+) -> MemberWarning:
+    """Give a member a warning they will see (in a SIG for SIG sysops, or site-wide)."""
+    user = member_or_404(user_id)
+    sig = sig_or_none(actor, sig_id)
+    permissions.require_discipline(actor, user, sig)
+    reason = clean_reason(reason, required=True)
+    with transaction() as session:
+        warning = MemberWarning(
+            user_id=user.id,
+            actor_id=actor_id(actor),
+            sig_id=sig.id if sig else None,
+            post_id=post_id,
+            reason=reason,
+        )
+        session.add(warning)
+        log_action(
+            actor,
+            "warn_member",
+            sig_id=sig.id if sig else None,
+            user_id=user.id,
+            post_id=post_id,
+            reason=reason,
+        )
+        _disciplined(actor, user, "warned", sig, reason)
+    return warning
+
+
+def silence_member(actor: Actor, user_id: int, until: datetime | None, reason: str) -> User:
+    """Site-wide read-only until a date."""
+    user = member_or_404(user_id)
+    permissions.require_discipline(actor, user, None)
+    until = check_until(until)
+    reason = clean_reason(reason, required=True)
+    with transaction():
+        user.silenced_until = until
+        user.silence_reason = reason
+        log_action(
+            actor,
+            "silence_member",
+            user_id=user.id,
+            reason=reason,
+            details=f"until {until:%Y-%m-%d %H:%M} UTC",
+        )
+        _disciplined(actor, user, "silenced", None, reason)
+    return user
+
+
+def suspend_member(
+    actor: Actor, user_id: int, until: datetime | None, reason: str, sig_id: int | None = None
+) -> User:
+    """Bar a member from writing in one SIG (its sysops) or everywhere (the global sysop)."""
+    user = member_or_404(user_id)
+    sig = sig_or_none(actor, sig_id)
+    permissions.require_discipline(actor, user, sig)
+    until = check_until(until)
+    reason = clean_reason(reason, required=True)
+    with transaction() as session:
+        if sig is not None:
+            membership = session.scalar(
+                select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == user.id)
+            )
+            if membership is None:
+                raise Invalid(None, f"{user.username} is not a member of {sig.name}.")
+            membership.suspended_until = until
+            membership.suspension_reason = reason
+        else:
+            user.suspended_until = until
+            user.suspension_reason = reason
+        log_action(
+            actor,
+            "suspend_member",
+            sig_id=sig.id if sig else None,
+            user_id=user.id,
+            reason=reason,
+            details=f"until {until:%Y-%m-%d %H:%M} UTC",
+        )
+        _disciplined(actor, user, "suspended", sig, reason)
+    permissions.forget_memberships(user)
+    return user
+
+
+def ban_member(actor: Actor, user_id: int, reason: str) -> User:
+    """Ban site-wide: every session ends now and the member cannot log in again."""
+    user = member_or_404(user_id)
+    permissions.require_discipline(actor, user, None)
+    reason = clean_reason(reason, required=True)
+    if user.is_banned:
+        raise Conflict(f"{user.username} is already banned.")
+    with transaction():
+        user.banned_at = utcnow()
+        user.ban_reason = reason
+        revoke_sessions(user)  # joins this transaction: rotates the token, SessionsRevoked
+        log_action(actor, "ban_member", user_id=user.id, reason=reason)
+        _disciplined(actor, user, "banned", None, reason)
+    return user
+
+
+def lift_silence(actor: Actor, user_id: int, reason: str = "") -> User:
+    user = member_or_404(user_id)
+    permissions.require_discipline(actor, user, None)
+    reason = clean_reason(reason)
+    if not user.is_silenced():
+        raise Conflict(f"{user.username} is not silenced.")
+    with transaction():
+        user.silenced_until = None
+        user.silence_reason = None
+        log_action(actor, "lift_silence", user_id=user.id, reason=reason)
+        _disciplined(actor, user, "lifted_silence", None, reason)
+    return user
+
+
+def lift_suspension(
+    actor: Actor, user_id: int, sig_id: int | None = None, reason: str = ""
+) -> User:
+    user = member_or_404(user_id)
+    sig = sig_or_none(actor, sig_id)
+    permissions.require_discipline(actor, user, sig)
+    reason = clean_reason(reason)
+    with transaction() as session:
+        if sig is not None:
+            membership = session.scalar(
+                select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == user.id)
+            )
+            if membership is None or not membership.is_suspended():
+                raise Conflict(f"{user.username} is not suspended in {sig.name}.")
+            membership.suspended_until = None
+            membership.suspension_reason = None
+        else:
+            if not user.is_suspended():
+                raise Conflict(f"{user.username} is not suspended.")
+            user.suspended_until = None
+            user.suspension_reason = None
+        log_action(
+            actor, "lift_suspension", sig_id=sig.id if sig else None, user_id=user.id, reason=reason
+        )
+        _disciplined(actor, user, "lifted_suspension", sig, reason)
+    permissions.forget_memberships(user)
+    return user
+
+
+def lift_ban(actor: Actor, user_id: int, reason: str = "") -> User:
+    user = member_or_404(user_id)
+    permissions.require_discipline(actor, user, None)
+    reason = clean_reason(reason)
+    if not user.is_banned:
+        raise Conflict(f"{user.username} is not banned.")
+    with transaction():
+        user.banned_at = None
+        user.ban_reason = None
+        log_action(actor, "lift_ban", user_id=user.id, reason=reason)
+        _disciplined(actor, user, "lifted_ban", None, reason)
+    return user
+
+
+def acknowledge_warnings(actor: Actor) -> int:
+    """The member has read their warnings."""
+    if actor is None:
+        raise Forbidden("Log in first.")
+    with transaction() as session:
+        warnings = session.scalars(
+            select(MemberWarning).where(
+                MemberWarning.user_id == actor.id, MemberWarning.acknowledged_at.is_(None)
+            )
+        ).all()
+        now = utcnow()
+        for warning in warnings:
+            warning.acknowledged_at = now
+    return len(warnings)
+
+
+# --- notes on members -----------------------------------------------------------------------
+def add_member_note(actor: Actor, user_id: int, body: str, sig_id: int | None = None) -> MemberNote:
+    """A private note about a member, for sysops only."""
+    if not permissions.can_see_member_notes(actor):
+        raise Forbidden("Only sysops keep notes on members.")
+    assert actor is not None
+    user = member_or_404(user_id)
+    sig = sig_or_none(actor, sig_id)
+    if sig is not None and not permissions.is_sig_sysop(actor, sig):
+        raise Forbidden(f"You do not moderate {sig.name}.")
+    body = content.clean_text(body or "").strip()
+    if not body:
+        raise Invalid("body", "Write the note first.")
+    if len(body) > MAX_NOTE:
+        raise Invalid("body", f"Keep notes under {MAX_NOTE:,} characters.")
+    with transaction() as session:
+        note = MemberNote(
+            user_id=user.id, author_id=actor.id, sig_id=sig.id if sig else None, body=body
+        )
+        session.add(note)
+        log_action(actor, "add_member_note", sig_id=sig.id if sig else None, user_id=user.id)
+    return note

@@ -1,0 +1,234 @@
+"""Flags: members flag posts; sysops claim, note and resolve them (dismiss, hide, delete,
+warn or suspend the author), which resolves every open flag on the post at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from .. import content, events, permissions
+from ..accounts.models import User
+from ..admin import settings as site_settings
+from ..db import transaction
+from ..errors import Conflict, Forbidden, Invalid
+from ..extensions import db
+from ..permissions import Actor
+from ..sigs.models import Sig
+from ..timeutil import utcnow
+from ..topics import services as topic_services
+from ..topics.models import Post, Topic
+from .common import MAX_NOTE, clean_reason, log_action, moderated_post
+from .discipline import suspend_member, warn_member
+from .models import (
+    FLAG_REASONS,
+    OUTCOMES,
+    Flag,
+    PostReview,
+    ReviewNote,
+)
+from .posts import apply_hide, apply_unhide, publish_hidden
+
+
+# --- flags ----------------------------------------------------------------------------------
+def flag_post(actor: Actor, post_id: int, reason: str, note: str = "") -> Flag:
+    """A member reports a post to its SIG's sysops."""
+    post = permissions.get_post_for(actor, post_id)
+    topic = db.session.get(Topic, post.topic_id)
+    assert topic is not None
+    sig = db.session.get(Sig, topic.sig_id)
+    assert sig is not None
+    permissions.require_flag_post(actor, post, topic, sig)
+    assert actor is not None
+    if reason not in FLAG_REASONS:
+        raise Invalid("reason", "Choose why you are flagging this post.")
+    note = clean_reason(note, field="note")
+    if reason == "other" and not note:
+        raise Invalid("note", "Tell the sysops what is wrong with this post.")
+    with transaction() as session:
+        already = session.scalar(
+            select(Flag.id).where(
+                Flag.post_id == post.id, Flag.user_id == actor.id, Flag.resolved_at.is_(None)
+            )
+        )
+        if already is not None:
+            raise Conflict("You have already flagged this post; the sysops will look at it.")
+        flag = Flag(post_id=post.id, user_id=actor.id, reason=reason, note=note)
+        session.add(flag)
+        session.flush()
+        events.publish(
+            events.PostFlagged(
+                flag_id=flag.id, post_id=post.id, topic_id=topic.id, sig_id=sig.id, user_id=actor.id
+            )
+        )
+        _maybe_auto_hide(actor, post, topic, sig)
+    return flag
+
+
+def _maybe_auto_hide(flagger: User, post: Post, topic: Topic, sig: Sig) -> None:
+    """Hide a post until reviewed when enough trusted members have flagged it (a setting)."""
+    threshold = int(site_settings.get("auto_hide_threshold") or 0)
+    if threshold <= 0 or not post.is_public:
+        return
+    min_posts = int(site_settings.get("trust_min_posts") or 0)
+    trusted = db.session.scalar(
+        select(func.count(Flag.id))
+        .join(User, User.id == Flag.user_id)
+        .where(
+            Flag.post_id == post.id,
+            Flag.resolved_at.is_(None),
+            User.post_count >= min_posts,
+            User.banned_at.is_(None),
+        )
+    )
+    if (trusted or 0) >= threshold:
+        apply_hide(None, post, topic, sig, f"Hidden after {trusted} flags; waiting for a sysop.")
+        publish_hidden(flagger.id, post, topic, sig)
+
+
+def _open_flags(post_id: int) -> list[Flag]:
+    return list(
+        db.session.scalars(
+            select(Flag)
+            .where(Flag.post_id == post_id, Flag.resolved_at.is_(None))
+            .order_by(Flag.id)
+        )
+    )
+
+
+def resolve_flags(
+    actor: Actor,
+    post_id: int,
+    outcome: str,
+    reason: str = "",
+    until: datetime | None = None,
+) -> list[Flag]:
+    """Handle a flagged post: dismiss, hide, delete, warn or suspend the author (in the SIG).
+
+    Every open flag on the post is resolved in the same transaction and each flagger is told.
+    """
+    post, topic, sig = moderated_post(actor, post_id)
+    assert actor is not None
+    if outcome not in OUTCOMES:
+        raise Invalid("outcome", "Choose how to handle this post.")
+    flags = _open_flags(post.id)
+    if not flags:
+        raise Conflict("This post has no open flags; someone may have handled it already.")
+    reason = clean_reason(reason, required=outcome in ("warned", "suspended"))
+    with transaction() as session:
+        if outcome == "dismissed":
+            if post.is_hidden and post.hidden_by_id is None:
+                apply_unhide(actor, post, topic, sig)  # undo an automatic hide
+        elif outcome == "hidden":
+            if not post.is_hidden:
+                apply_hide(actor, post, topic, sig, reason)
+                publish_hidden(actor.id, post, topic, sig)
+        elif outcome == "deleted":
+            if not post.is_deleted:
+                topic_services.delete_post(actor, post.id)
+                log_action(
+                    actor,
+                    "delete_post",
+                    sig_id=sig.id,
+                    user_id=post.user_id,
+                    topic_id=topic.id,
+                    post_id=post.id,
+                    reason=reason,
+                )
+        elif post.user_id is None:
+            raise Invalid("outcome", "The author's account no longer exists.")
+        elif outcome == "warned":
+            warn_member(actor, post.user_id, reason, sig_id=sig.id, post_id=post.id)
+        elif outcome == "suspended":
+            suspend_member(actor, post.user_id, until, reason, sig_id=sig.id)
+        now = utcnow()
+        for flag in flags:
+            flag.resolved_at = now
+            flag.resolved_by_id = actor.id
+            flag.outcome = outcome
+        review = session.get(PostReview, post.id)
+        if review is not None:
+            session.delete(review)
+        log_action(
+            actor,
+            "resolve_flags",
+            sig_id=sig.id,
+            user_id=post.user_id,
+            topic_id=topic.id,
+            post_id=post.id,
+            reason=reason,
+            details=f"{len(flags)} flag(s): {outcome}",
+        )
+        events.publish(
+            events.FlagsResolved(
+                post_id=post.id,
+                sig_id=sig.id,
+                flagger_ids=tuple(sorted({f.user_id for f in flags})),
+                outcome=outcome,
+                actor_id=actor.id,
+            )
+        )
+    return flags
+
+
+def claim_flag(actor: Actor, post_id: int) -> PostReview:
+    """Tell the other sysops that I am handling this flagged post."""
+    post, topic, sig = moderated_post(actor, post_id)
+    assert actor is not None
+    if not _open_flags(post.id):
+        raise Conflict("This post has no open flags.")
+    with transaction() as session:
+        review = session.get(PostReview, post.id)
+        if review is not None and review.claimed_by_id not in (None, actor.id):
+            other = session.get(User, review.claimed_by_id)
+            raise Conflict(f"{other.username if other else 'Another sysop'} is handling this post.")
+        if review is None:
+            review = PostReview(post_id=post.id)
+            session.add(review)
+        review.claimed_by_id = actor.id
+        review.claimed_at = utcnow()
+        log_action(
+            actor,
+            "claim_flag",
+            sig_id=sig.id,
+            user_id=post.user_id,
+            topic_id=topic.id,
+            post_id=post.id,
+        )
+    return review
+
+
+def unclaim_flag(actor: Actor, post_id: int) -> None:
+    post, topic, sig = moderated_post(actor, post_id)
+    assert actor is not None
+    review = db.session.get(PostReview, post.id)
+    if review is None or review.claimed_by_id is None:
+        raise Conflict("Nobody is handling this post.")
+    if review.claimed_by_id != actor.id and not permissions.is_global_sysop(actor):
+        raise Forbidden("Only the sysop who claimed it (or the global sysop) can release it.")
+    with transaction() as session:
+        session.delete(review)
+        log_action(
+            actor,
+            "unclaim_flag",
+            sig_id=sig.id,
+            user_id=post.user_id,
+            topic_id=topic.id,
+            post_id=post.id,
+        )
+
+
+def add_review_note(actor: Actor, post_id: int, body: str) -> ReviewNote:
+    """A note on a flagged or pending post, for the other sysops."""
+    post, _topic, _sig = moderated_post(actor, post_id)
+    assert actor is not None
+    body = content.clean_text(body or "").strip()
+    if not body:
+        raise Invalid("body", "Write the note first.")
+    if len(body) > MAX_NOTE:
+        raise Invalid("body", f"Keep notes under {MAX_NOTE:,} characters.")
+    with transaction() as session:
+        note = ReviewNote(post_id=post.id, author_id=actor.id, body=body)
+        session.add(note)
+    return note

@@ -1,0 +1,187 @@
+"""Moderation verbs on one post: hide and unhide, and the approval queue (approve, reject,
+the SIG's approval threshold).
+"""
+
+from __future__ import annotations
+
+from .. import events
+from ..accounts.models import User
+from ..db import transaction
+from ..errors import Conflict, Invalid
+from ..permissions import Actor
+from ..sigs.models import Sig
+from ..timeutil import utcnow
+from ..topics import services as topic_services
+from ..topics.models import POST_VISIBLE, Post, Topic
+from .common import actor_id, clean_reason, log_action, moderated_post, moderated_sig
+from .models import (
+    SigModeration,
+)
+
+
+# --- post visibility ------------------------------------------------------------------------
+def hide_post(actor: Actor, post_id: int, reason: str = "") -> Post:
+    """Hide a post from readers (its author and sysops still see it, marked)."""
+    post, topic, sig = moderated_post(actor, post_id)
+    reason = clean_reason(reason)
+    if post.is_deleted:
+        raise Conflict("This post is deleted.")
+    if post.is_hidden:
+        raise Conflict("This post is already hidden.")
+    with transaction():
+        apply_hide(actor, post, topic, sig, reason)
+        publish_hidden(actor_id(actor), post, topic, sig)
+    return post
+
+
+def apply_hide(actor: Actor, post: Post, topic: Topic, sig: Sig, reason: str) -> None:
+    was_public = post.is_public
+    post.hidden_at = utcnow()
+    post.hidden_by_id = actor.id if actor is not None else None
+    post.hide_reason = reason or None
+    topic_services.recount_topic(topic, sig)
+    if was_public:
+        topic_services.adjust_author_count(post.user_id, -1)
+    log_action(
+        actor,
+        "hide_post" if actor is not None else "auto_hide_post",
+        sig_id=sig.id,
+        user_id=post.user_id,
+        topic_id=topic.id,
+        post_id=post.id,
+        reason=reason,
+    )
+
+
+def unhide_post(actor: Actor, post_id: int) -> Post:
+    post, topic, sig = moderated_post(actor, post_id)
+    if not post.is_hidden:
+        raise Conflict("This post is not hidden.")
+    with transaction():
+        apply_unhide(actor, post, topic, sig)
+    return post
+
+
+def apply_unhide(actor: Actor, post: Post, topic: Topic, sig: Sig) -> None:
+    post.hidden_at = None
+    post.hidden_by_id = None
+    post.hide_reason = None
+    topic_services.recount_topic(topic, sig)
+    if post.is_public:
+        topic_services.adjust_author_count(post.user_id, +1)
+    log_action(
+        actor,
+        "unhide_post",
+        sig_id=sig.id,
+        user_id=post.user_id,
+        topic_id=topic.id,
+        post_id=post.id,
+    )
+    events.publish(
+        events.PostVisibilityChanged(
+            post_id=post.id,
+            topic_id=topic.id,
+            sig_id=sig.id,
+            actor_id=actor_id(actor),
+            change="unhidden",
+        )
+    )
+
+
+def publish_hidden(actor_id: int, post: Post, topic: Topic, sig: Sig) -> None:
+    events.publish(
+        events.PostVisibilityChanged(
+            post_id=post.id, topic_id=topic.id, sig_id=sig.id, actor_id=actor_id, change="hidden"
+        )
+    )
+
+
+# --- approval queue -------------------------------------------------------------------------
+def approve_post(actor: Actor, post_id: int) -> Post:
+    """Show a post that waited for approval (and its topic, when it is the first post)."""
+    post, topic, sig = moderated_post(actor, post_id)
+    if not post.is_pending:
+        raise Conflict("This post is not waiting for approval.")
+    if post.is_deleted:
+        raise Conflict("This post was deleted.")
+    with transaction() as session:
+        post.status = POST_VISIBLE
+        topic_services.recount_topic(topic, sig)
+        if post.is_public:
+            topic_services.adjust_author_count(post.user_id, +1)
+        if post.number == 1 and post.user_id is not None and topic.post_count > 0:
+            author = session.get(User, post.user_id)
+            if author is not None:
+                author.topic_count = User.topic_count + 1
+        log_action(
+            actor,
+            "approve_post",
+            sig_id=sig.id,
+            user_id=post.user_id,
+            topic_id=topic.id,
+            post_id=post.id,
+        )
+        events.publish(
+            events.PostVisibilityChanged(
+                post_id=post.id,
+                topic_id=topic.id,
+                sig_id=sig.id,
+                actor_id=actor_id(actor),
+                change="approved",
+            )
+        )
+    return post
+
+
+def reject_post(actor: Actor, post_id: int, reason: str = "") -> Post:
+    """Refuse a post that waited for approval: it is deleted (with its topic if it started one)."""
+    post, topic, sig = moderated_post(actor, post_id)
+    reason = clean_reason(reason)
+    if not post.is_pending or post.is_deleted:
+        raise Conflict("This post is not waiting for approval.")
+    with transaction():
+        now = utcnow()
+        post.deleted_at = now
+        post.deleted_by_id = actor_id(actor)
+        if post.number == 1:
+            topic.deleted_at = now
+            topic.deleted_by_id = actor_id(actor)
+        topic_services.recount_topic(topic, sig)
+        log_action(
+            actor,
+            "reject_post",
+            sig_id=sig.id,
+            user_id=post.user_id,
+            topic_id=topic.id,
+            post_id=post.id,
+            reason=reason,
+        )
+        events.publish(
+            events.PostVisibilityChanged(
+                post_id=post.id,
+                topic_id=topic.id,
+                sig_id=sig.id,
+                actor_id=actor_id(actor),
+                change="deleted",
+            )
+        )
+    return post
+
+
+def set_sig_approval_threshold(actor: Actor, sig_id: int, threshold: int | None) -> None:
+    """Override the site's approval threshold in one SIG (None: use the site's)."""
+    sig = moderated_sig(actor, sig_id)
+    if threshold is not None and not 0 <= threshold <= 1000:
+        raise Invalid("threshold", "Enter a whole number from 0 to 1,000, or leave it empty.")
+    with transaction() as session:
+        row = session.get(SigModeration, sig.id)
+        if row is None:
+            row = SigModeration(sig_id=sig.id)
+            session.add(row)
+        row.approval_threshold = threshold
+        log_action(
+            actor,
+            "set_approval_threshold",
+            sig_id=sig.id,
+            details="site default" if threshold is None else str(threshold),
+        )

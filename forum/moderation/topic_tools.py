@@ -1,0 +1,378 @@
+"""Topic tools: lock, pin, move, split, merge, delete and restore whole topics."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from .. import content, events, permissions
+from ..accounts.models import User
+from ..db import lock_for_write, transaction
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..extensions import db
+from ..permissions import Actor
+from ..sigs.models import Sig
+from ..text import slugify
+from ..timeutil import utcnow
+from ..topics import services as topic_services
+from ..topics.models import Post, Topic, TopicRead
+from .common import actor_id, clean_reason, log_action, moderated_topic
+
+
+# --- topic tools ----------------------------------------------------------------------------
+def _topic_flag(actor: Actor, topic_id: int, field: str, on: bool, reason: str = "") -> Topic:
+    topic, sig = moderated_topic(actor, topic_id)
+    reason = clean_reason(reason)
+    current = getattr(topic, field) is not None
+    names = {
+        "locked_at": ("lock", "locked", "unlock", "unlocked"),
+        "pinned_at": ("pin", "pinned", "unpin", "unpinned"),
+    }[field]
+    verb, change = (names[0], names[1]) if on else (names[2], names[3])
+    if current == on:
+        raise Conflict(f"This topic is already {change}.")
+    with transaction():
+        setattr(topic, field, utcnow() if on else None)
+        log_action(
+            actor,
+            f"{verb}_topic",
+            sig_id=sig.id,
+            user_id=topic.user_id,
+            topic_id=topic.id,
+            reason=reason,
+        )
+        events.publish(
+            events.TopicChanged(
+                topic_id=topic.id, sig_id=sig.id, actor_id=actor_id(actor), change=change
+            )
+        )
+    return topic
+
+
+def lock_topic(actor: Actor, topic_id: int, reason: str = "") -> Topic:
+    """No new replies (sysops still may)."""
+    return _topic_flag(actor, topic_id, "locked_at", True, reason)
+
+
+def unlock_topic(actor: Actor, topic_id: int) -> Topic:
+    return _topic_flag(actor, topic_id, "locked_at", False)
+
+
+def pin_topic(actor: Actor, topic_id: int) -> Topic:
+    """Keep the topic at the top of its SIG."""
+    return _topic_flag(actor, topic_id, "pinned_at", True)
+
+
+def unpin_topic(actor: Actor, topic_id: int) -> Topic:
+    return _topic_flag(actor, topic_id, "pinned_at", False)
+
+
+def _post_ids(topic_id: int) -> tuple[int, ...]:
+    return tuple(db.session.scalars(select(Post.id).where(Post.topic_id == topic_id)))
+
+
+def _target_sig(actor: Actor, sig_id: int | None) -> Sig:
+    if sig_id is None:
+        raise Invalid("sig", "Choose a SIG.")
+    sig = permissions.get_sig_by_id_for(actor, sig_id) if sig_id > 0 else None
+    if sig is None:
+        raise NotFound("No such SIG.")
+    if not permissions.is_sig_sysop(actor, sig):
+        raise Forbidden(f"You do not moderate {sig.name}, so you cannot move topics there.")
+    if sig.is_archived:
+        raise Invalid("sig", f"{sig.name} is archived; nothing can be moved into it.")
+    return sig
+
+
+def move_topic(actor: Actor, topic_id: int, to_sig_id: int | None, reason: str = "") -> Topic:
+    """Move a topic with all its posts to another SIG the actor also moderates."""
+    topic, old_sig = moderated_topic(actor, topic_id)
+    new_sig = _target_sig(actor, to_sig_id)
+    reason = clean_reason(reason)
+    if new_sig.id == old_sig.id:
+        raise Invalid("sig", "The topic is already in that SIG.")
+    with transaction():
+        lock_for_write(Topic, topic.id)
+        lock_for_write(Sig, old_sig.id, new_sig.id)
+        topic.sig_id = new_sig.id
+        topic_services.recount_sig(old_sig)
+        topic_services.recount_sig(new_sig)
+        details = f"from {old_sig.name} to {new_sig.name}"
+        for sig in (old_sig, new_sig):
+            log_action(
+                actor,
+                "move_topic",
+                sig_id=sig.id,
+                user_id=topic.user_id,
+                topic_id=topic.id,
+                reason=reason,
+                details=details,
+            )
+        events.publish(
+            events.TopicChanged(
+                topic_id=topic.id,
+                sig_id=new_sig.id,
+                actor_id=actor_id(actor),
+                change="moved",
+                post_ids=_post_ids(topic.id),
+                old_sig_id=old_sig.id,
+            )
+        )
+    return topic
+
+
+def _check_title(title: str) -> str:
+    title = " ".join(content.clean_text(title or "").split())
+    if len(title) < 3:
+        raise Invalid("title", "Give the new topic a title of at least 3 characters.")
+    if len(title) > 200:
+        raise Invalid("title", "Keep the title under 200 characters.")
+    return title
+
+
+def split_topic(
+    actor: Actor,
+    topic_id: int,
+    post_ids: list[int],
+    title: str,
+    to_sig_id: int | None = None,
+    reason: str = "",
+) -> Topic:
+    """Move chosen replies into a new topic (in this SIG or another one the actor moderates).
+
+    The moved posts are numbered 1, 2, … in the new topic in their old order; their permalinks
+    (/p/<id>) keep working. Members who had read past them have the new topic marked read.
+    """
+    topic, sig = moderated_topic(actor, topic_id)
+    ids = sorted({int(i) for i in post_ids})
+    if not ids:
+        raise Invalid("posts", "Choose at least one post to split off.")
+    title = _check_title(title)
+    reason = clean_reason(reason)
+    new_sig = sig if to_sig_id in (None, sig.id) else _target_sig(actor, to_sig_id)
+    posts = list(
+        db.session.scalars(
+            select(Post).where(Post.id.in_(ids), Post.topic_id == topic.id).order_by(Post.number)
+        )
+    )
+    if len(posts) != len(ids):
+        raise Invalid("posts", "Some of the chosen posts are not in this topic.")
+    if any(p.number == 1 for p in posts):
+        raise Invalid("posts", "The first post stays with its topic; choose replies only.")
+    if topic.is_deleted:
+        raise Invalid(None, "Restore the topic before splitting it.")
+    highest_moved = posts[-1].number
+    with transaction() as session:
+        lock_for_write(Topic, topic.id)
+        lock_for_write(Sig, sig.id, new_sig.id)
+        first = posts[0]
+        new = Topic(
+            sig_id=new_sig.id,
+            user_id=first.user_id,
+            title=title,
+            slug=slugify(title),
+            created_at=first.created_at,
+            last_posted_at=posts[-1].created_at,
+            last_post_user_id=posts[-1].user_id,
+            highest_post_number=len(posts),
+        )
+        session.add(new)
+        session.flush()
+        for number, post in enumerate(posts, start=1):
+            post.topic_id = new.id
+            post.number = number
+        session.flush()
+        new.first_post_id = first.id
+        topic_services.recount_topic(topic, sig)
+        topic_services.recount_topic(new, new_sig)
+        if new.post_count and first.user_id is not None:
+            author = session.get(User, first.user_id)
+            if author is not None:
+                author.topic_count = User.topic_count + 1
+        # Whoever had read past the moved posts has read the new topic too.
+        readers = session.scalars(
+            select(TopicRead.user_id).where(
+                TopicRead.topic_id == topic.id,
+                TopicRead.last_read_post_number >= highest_moved,
+            )
+        ).all()
+        now = utcnow()
+        for user_id in readers:
+            session.add(
+                TopicRead(
+                    user_id=user_id,
+                    topic_id=new.id,
+                    last_read_post_number=len(posts),
+                    updated_at=now,
+                )
+            )
+        details = f"{len(posts)} post(s) from “{topic.title}” into “{title}”"
+        log_action(
+            actor,
+            "split_topic",
+            sig_id=sig.id,
+            user_id=first.user_id,
+            topic_id=topic.id,
+            reason=reason,
+            details=details,
+        )
+        if new_sig.id != sig.id:
+            log_action(
+                actor,
+                "split_topic",
+                sig_id=new_sig.id,
+                user_id=first.user_id,
+                topic_id=new.id,
+                reason=reason,
+                details=details,
+            )
+        moved = tuple(p.id for p in posts)
+        events.publish(
+            events.TopicChanged(
+                topic_id=new.id,
+                sig_id=new_sig.id,
+                actor_id=actor_id(actor),
+                change="split",
+                post_ids=moved,
+                old_sig_id=sig.id if new_sig.id != sig.id else None,
+            )
+        )
+        events.publish(
+            events.TopicChanged(
+                topic_id=topic.id, sig_id=sig.id, actor_id=actor_id(actor), change="split"
+            )
+        )
+    return new
+
+
+def merge_topics(actor: Actor, source_id: int, target_id: int, reason: str = "") -> Topic:
+    """Append every post of the source topic to the target topic; the source is then deleted.
+
+    Post numbers continue after the target's highest one, so the target's permalinks stay put
+    and the moved posts keep theirs (/p/<id>).
+    """
+    if source_id == target_id:
+        raise Invalid("target", "A topic cannot be merged with itself.")
+    source, source_sig = moderated_topic(actor, source_id)
+    if target_id is None or target_id < 1:
+        raise NotFound("No such topic.")
+    target, target_sig = moderated_topic(actor, target_id)
+    reason = clean_reason(reason)
+    if source.is_deleted or target.is_deleted:
+        raise Invalid("target", "Restore deleted topics before merging them.")
+    with transaction() as session:
+        # Replies arriving meanwhile wait, and are then numbered after the merged posts.
+        lock_for_write(Topic, source.id, target.id)
+        lock_for_write(Sig, source_sig.id, target_sig.id)
+        posts = list(
+            session.scalars(select(Post).where(Post.topic_id == source.id).order_by(Post.number))
+        )
+        base = target.highest_post_number
+        for offset, post in enumerate(posts, start=1):
+            post.topic_id = target.id
+            post.number = base + offset
+        target.highest_post_number = base + len(posts)
+        session.flush()
+        had_posts = source.post_count > 0
+        source.deleted_at = utcnow()
+        source.deleted_by_id = actor_id(actor)
+        topic_services.recount_topic(source, source_sig)
+        topic_services.recount_topic(target, target_sig)
+        if had_posts and source.user_id is not None:
+            author = session.get(User, source.user_id)
+            if author is not None:
+                author.topic_count = User.topic_count - 1
+        details = f"“{source.title}” into “{target.title}”"
+        for sig_id in {source_sig.id, target_sig.id}:
+            log_action(
+                actor,
+                "merge_topics",
+                sig_id=sig_id,
+                user_id=source.user_id,
+                topic_id=target.id,
+                reason=reason,
+                details=details,
+            )
+        moved = tuple(p.id for p in posts)
+        events.publish(
+            events.TopicChanged(
+                topic_id=target.id,
+                sig_id=target_sig.id,
+                actor_id=actor_id(actor),
+                change="merged",
+                post_ids=moved,
+                old_sig_id=source_sig.id if source_sig.id != target_sig.id else None,
+            )
+        )
+        events.publish(
+            events.TopicChanged(
+                topic_id=source.id,
+                sig_id=source_sig.id,
+                actor_id=actor_id(actor),
+                change="deleted",
+            )
+        )
+    return target
+
+
+def _author_post_counts(topic_id: int) -> list[tuple[int, int]]:
+    rows = db.session.execute(
+        select(Post.user_id, func.count(Post.id))
+        .where(
+            Post.topic_id == topic_id, Post.user_id.is_not(None), permissions.public_posts_clause()
+        )
+        .group_by(Post.user_id)
+    ).all()
+    return [(user_id, count) for user_id, count in rows]
+
+
+def delete_topic(actor: Actor, topic_id: int, reason: str = "") -> Topic:
+    """Soft-delete a whole topic; sysops can still open and restore it."""
+    topic, sig = moderated_topic(actor, topic_id)
+    reason = clean_reason(reason)
+    if topic.is_deleted:
+        raise Conflict("This topic is already deleted.")
+    with transaction():
+        counts = _author_post_counts(topic.id)
+        topic.deleted_at = utcnow()
+        topic.deleted_by_id = actor_id(actor)
+        topic_services.recount_sig(sig)
+        for user_id, count in counts:
+            topic_services.adjust_author_count(user_id, -count)
+        log_action(
+            actor,
+            "delete_topic",
+            sig_id=sig.id,
+            user_id=topic.user_id,
+            topic_id=topic.id,
+            reason=reason,
+        )
+        events.publish(
+            events.TopicChanged(
+                topic_id=topic.id, sig_id=sig.id, actor_id=actor_id(actor), change="deleted"
+            )
+        )
+    return topic
+
+
+def restore_topic(actor: Actor, topic_id: int) -> Topic:
+    topic, sig = moderated_topic(actor, topic_id)
+    if not topic.is_deleted:
+        raise Conflict("This topic is not deleted.")
+    first = db.session.get(Post, topic.first_post_id) if topic.first_post_id else None
+    with transaction():
+        if first is not None and first.topic_id == topic.id and first.is_deleted:
+            # Deleted by deleting its first post: undo exactly that (topics' own verb).
+            topic_services.restore_post(actor, first.id)
+        else:
+            topic.deleted_at = None
+            topic.deleted_by_id = None
+            topic_services.recount_topic(topic, sig)
+            for user_id, count in _author_post_counts(topic.id):
+                topic_services.adjust_author_count(user_id, count)
+            events.publish(
+                events.TopicChanged(
+                    topic_id=topic.id, sig_id=sig.id, actor_id=actor_id(actor), change="restored"
+                )
+            )
+        log_action(actor, "restore_topic", sig_id=sig.id, user_id=topic.user_id, topic_id=topic.id)
+    return topic
