@@ -10,18 +10,21 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from forum import permissions
 from forum.accounts.models import User
 from forum.db import transaction
 from forum.extensions import db
 from forum.moderation.models import Flag
-from forum.pulse import queries
+from forum.pulse import buckets, queries
 from forum.pulse.buckets import DateRange
 from forum.pulse.models import MemberVisit
 from forum.sigs.models import Membership
+from forum.timeutil import UTCDateTime
 from forum.topics import services as topic_services
 from forum.topics.models import Post, Topic
 
@@ -428,16 +431,67 @@ def test_a_sysop_of_another_sig_is_not_a_sysop_here(app, f, frozen):
     assert figures["Median time to first reply"] == 5400.0
 
 
-def test_sqlite_bucketing_matches_the_zone_database():
-    from zoneinfo import ZoneInfo
+# --- the SQL underneath: buckets --------------------------------
+ZONES = (
+    "UTC",
+    "America/New_York",
+    "Europe/Berlin",
+    "America/St_Johns",  # UTC-3:30, with daylight saving time
+    "Asia/Kolkata",  # UTC+5:30
+    "Asia/Kathmandu",  # UTC+5:45
+    "Australia/Lord_Howe",  # daylight saving time of half an hour
+    "America/Santiago",  # changes at local midnight
+    "Pacific/Chatham",  # UTC+12:45 / +13:45
+    "Pacific/Kiritimati",  # UTC+14
+    "Pacific/Pago_Pago",  # UTC-11
+)
 
-    from forum.pulse.buckets import _sqlite_bucket, bucket_start
 
-    for zone in ("UTC", "America/New_York", "Asia/Kolkata", "Australia/Adelaide", "Asia/Kathmandu"):
-        moment = datetime(2026, 3, 7, 0, 0, tzinfo=UTC)
-        while moment < datetime(2026, 4, 7, tzinfo=UTC):
-            stored = moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-            local = moment.astimezone(ZoneInfo(zone)).date()
-            for unit in ("day", "week", "month"):
-                assert _sqlite_bucket(stored, zone, unit) == bucket_start(local, unit).isoformat()
-            moment += timedelta(minutes=15)
+def instants_to_check(rng: DateRange) -> list[datetime]:
+    """Every 15 minutes for a day either side of each change of the zone's offset in the range
+    and of the range's own ends, each change and midnight to the second, some microseconds."""
+    edges = [since for since, _ in buckets.zone_offsets(rng.zone, rng.utc_start, rng.utc_end)]
+    edges.append(rng.utc_end - timedelta(microseconds=1))
+    moments = set()
+    for edge in edges:
+        for quarter in range(-100, 101):
+            moment = edge + timedelta(minutes=15 * quarter)
+            if rng.utc_start <= moment < rng.utc_end:
+                moments.add(moment)
+        for delta in (timedelta(seconds=-1), timedelta(microseconds=-1), timedelta(0)):
+            if rng.utc_start <= edge + delta < rng.utc_end:
+                moments.add(edge + delta)
+    for day in (rng.start, rng.start + timedelta(days=100), rng.end):
+        midnight = buckets.local_midnight(day, rng.zone)
+        moments.update({midnight, midnight - timedelta(microseconds=1)} - {rng.utc_end})
+    return sorted(m for m in moments if rng.utc_start <= m < rng.utc_end)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_buckets_match_the_zone_database(app, zone):
+    rng = DateRange(date(2026, 1, 1), date(2026, 12, 31), zone, "custom")
+    moments = instants_to_check(rng)
+    table = sa.values(sa.column("at", UTCDateTime), name="moments").data([(m,) for m in moments])
+    table = table.cte("moments")
+    query = sa.select(
+        table.c.at,
+        *(buckets.bucket(table.c.at, unit, rng) for unit in buckets.UNITS),
+    ).order_by(table.c.at)
+    got = {at: [buckets.as_date(v) for v in rest] for at, *rest in db.session.execute(query)}
+    tz = ZoneInfo(zone)
+    expected = {
+        m: [buckets.bucket_start(m.astimezone(tz).date(), unit) for unit in buckets.UNITS]
+        for m in moments
+    }
+    assert got == expected
+
+
+def test_zone_offsets_pin_each_change_to_its_second():
+    rng = DateRange(date(2026, 1, 1), date(2026, 12, 31), "America/New_York", "custom")
+    assert buckets.zone_offsets(rng.zone, rng.utc_start, rng.utc_end) == (
+        (rng.utc_start, -5 * 3600),
+        (at("2026-03-08 07:00"), -4 * 3600),
+        (at("2026-11-01 06:00"), -5 * 3600),
+    )
+    utc = DateRange(date(2026, 1, 1), date(2026, 12, 31), "UTC", "custom")
+    assert buckets.zone_offsets("UTC", utc.utc_start, utc.utc_end) == ((utc.utc_start, 0),)

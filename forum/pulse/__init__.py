@@ -7,14 +7,12 @@ bp = Blueprint("pulse", __name__)
 
 def init_app(app: Flask) -> None:
     from . import (
-        buckets,
         models,  # noqa: F401  (tables register on the metadata)
         views,  # noqa: F401  (routes register on bp)
         visits,
     )
 
     app.register_blueprint(bp)
-    buckets.init_app(app)
     visits.init_app(app)
     app.extensions.setdefault("forum.topic_page", []).append(views.topic_page_extras)
     app.extensions.setdefault("forum.header_items", []).append(views.header_item)

@@ -1,8 +1,12 @@
-"""Date ranges and SQL that buckets UTC timestamps into the viewer's local days, weeks and months.
+"""Date ranges, and the SQL that puts UTC timestamps into the viewer's local days, weeks and months.
 
-PostgreSQL converts with its own zone database (`timezone(zone, ts)`); SQLite has none, so each
-connection gets a small deterministic function, `pulse_bucket(ts, zone, unit)`, doing the same
-in Python. Both honour daylight-saving changes. Weeks start on Monday (ISO), as in PostgreSQL.
+Everything dialect-specific about dates lives here, in plain built-in SQL (no Python function runs
+per row). PostgreSQL converts with its own zone database: `timezone(zone, ts)` and `date_trunc`.
+SQLite has no zone database, so the zone's UTC offsets during the range are worked out once in
+Python (`zone_offsets`: one offset, or a few around daylight-saving changes) and written into the
+statement as a CASE over the instants where the offset changes; `date(ts, '+N seconds', ...)`
+then does the rest. Both agree with Python's `astimezone(zone).date()` for every instant inside
+the range. Weeks start on Monday (ISO), as in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask
-from sqlalchemy import event, func
+from sqlalchemy import case, func, literal_column
 from sqlalchemy.sql import ColumnElement
 
 from ..extensions import db
@@ -24,6 +27,9 @@ DAY, WEEK, MONTH = "day", "week", "month"
 UNITS = (DAY, WEEK, MONTH)
 PRESETS = ("7", "30", "90")
 MAX_DAYS = 366
+
+# How SQLite stores a UTCDateTime: naive UTC text, "YYYY-MM-DD HH:MM:SS.ffffff".
+_SQLITE_SECONDS = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -85,17 +91,61 @@ def preset_range(preset: str, today: date, zone: str) -> DateRange:
     return DateRange(today - timedelta(days=days - 1), today, zone, str(days))
 
 
-def bucket(column: Any, unit: str, zone: str) -> ColumnElement[Any]:
-    """SQL for the local bucket (day, week or month start) of a UTC timestamp column."""
+def _dialect() -> str:
+    return str(db.session.get_bind().dialect.name)
+
+
+def bucket(column: Any, unit: str, rng: DateRange) -> ColumnElement[Any]:
+    """SQL for the local bucket (day, week or month start) of a UTC timestamp column.
+
+    Exact for the instants inside `rng` (the callers count nothing else). SQLite gives
+    "YYYY-MM-DD" text, PostgreSQL a date: read either with `as_date`.
+    """
     if unit not in UNITS:
         raise ValueError(unit)
-    zone = zone_or_utc(zone)
-    if db.session.get_bind().dialect.name == "postgresql":
+    zone = zone_or_utc(rng.zone)
+    if _dialect() == "postgresql":
         local = func.timezone(zone, column)
         if unit == DAY:
             return func.date(local)
         return func.date(func.date_trunc(unit, local))
-    return func.pulse_bucket(column, zone, unit)
+    modifiers: list[Any] = []
+    offsets = zone_offsets(zone, rng.utc_start, rng.utc_end)
+    if len(offsets) > 1 or offsets[0][1] != 0:
+        shifts = [_sqlite_text(f"{seconds:+d} seconds") for _, seconds in offsets]
+        if len(shifts) == 1:
+            modifiers.append(shifts[0])
+        else:
+            # The offset in force at each instant; a change takes effect at its instant.
+            whens = [
+                (column < _sqlite_text(since.strftime(_SQLITE_SECONDS)), shift)
+                for (since, _), shift in zip(offsets[1:], shifts[:-1], strict=True)
+            ]
+            modifiers.append(case(*whens, else_=shifts[-1]))
+    if unit == WEEK:
+        modifiers += [_sqlite_text("weekday 0"), _sqlite_text("-6 days")]
+    elif unit == MONTH:
+        modifiers.append(_sqlite_text("start of month"))
+    # Whole seconds: midnights are whole seconds, and no rounding of a fraction can move a day.
+    return func.date(_whole_seconds(column), *modifiers)
+
+
+def _whole_seconds(column: Any) -> Any:
+    """SQLite: "YYYY-MM-DD HH:MM:SS" of a stored UTCDateTime, the fraction cut off."""
+    return func.substr(column, _sqlite_number(1), _sqlite_number(19))
+
+
+def _sqlite_number(value: int) -> Any:
+    return literal_column(str(int(value)))
+
+
+def _sqlite_text(value: str) -> Any:
+    """A string literal written into the statement: the same text in SELECT and GROUP BY lets
+    SQLite see one expression (bound parameters would each be a different one). Only text made
+    here from numbers and dates goes through this, never input."""
+    if "'" in value:
+        raise ValueError(value)
+    return literal_column(f"'{value}'")
 
 
 def as_date(value: Any) -> date:
@@ -107,38 +157,37 @@ def as_date(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-@lru_cache(maxsize=4096)
-def _offset(hour: str, zone: str) -> timedelta:
-    """The zone's UTC offset during one UTC hour ("YYYY-MM-DD HH")."""
-    moment = datetime.fromisoformat(f"{hour}:00:00").replace(tzinfo=UTC)
-    offset = moment.astimezone(ZoneInfo(zone)).utcoffset()
-    return offset or timedelta(0)
+_STEP = timedelta(hours=1)
 
 
-def _sqlite_bucket(value: str | None, zone: str, unit: str) -> str | None:
-    """Called once per row, so the work is cached per UTC hour (zone offsets change on the hour;
-    for zones a half or quarter hour off, the minutes decide)."""
-    if value is None:
-        return None
-    hour = value[:13]
-    if _offset(hour, zone) % timedelta(hours=1):
-        moment = datetime.fromisoformat(value[:19])
-        return bucket_start((moment + _offset(hour, zone)).date(), unit).isoformat()
-    return _hour_bucket(hour, zone, unit)
+@lru_cache(maxsize=256)
+def zone_offsets(zone: str, start: datetime, end: datetime) -> tuple[tuple[datetime, int], ...]:
+    """The zone's UTC offset (seconds) from `start` on, and each change before `end`.
 
+    Offsets are sampled every hour (no zone changes twice within an hour) and each change is
+    pinned to its second by bisection.
+    """
+    tz = ZoneInfo(zone)
 
-@lru_cache(maxsize=65536)
-def _hour_bucket(hour: str, zone: str, unit: str) -> str:
-    moment = datetime.fromisoformat(f"{hour}:00:00")
-    return bucket_start((moment + _offset(hour, zone)).date(), unit).isoformat()
+    def offset(moment: datetime) -> int:
+        return int(moment.astimezone(tz).utcoffset().total_seconds())  # type: ignore[union-attr]
 
-
-def init_app(app: Flask) -> None:
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine, "connect")
-    def _register(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.create_function("pulse_bucket", 3, _sqlite_bucket, deterministic=True)
+    current = offset(start)
+    pieces = [(start, current)]
+    low = start
+    while low < end:
+        high = min(low + _STEP, end)
+        if offset(high) != current:
+            # The change lies in (low, high]: bisect whole seconds for its first one.
+            before, after = 0, int((high - low).total_seconds())
+            while after - before > 1:
+                middle = (before + after) // 2
+                if offset(low + timedelta(seconds=middle)) == current:
+                    before = middle
+                else:
+                    after = middle
+            since = low + timedelta(seconds=after)
+            current = offset(since)
+            pieces.append((since, current))
+        low = high
+    return tuple(pieces)

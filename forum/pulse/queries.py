@@ -153,7 +153,7 @@ def _members(scope: Scope) -> list[Series]:
     else:
         joined, counted = Membership.joined_at, Membership.id
         base = select(func.count(counted)).where(Membership.sig_id == scope.sig.id)
-    day_of = buckets.bucket(joined, DAY, scope.zone)
+    day_of = buckets.bucket(joined, DAY, scope.range)
     before = db.session.scalar(base.where(joined < scope.range.utc_start)) or 0
     rows = db.session.execute(
         base.with_only_columns(day_of, func.count(counted))
@@ -191,13 +191,13 @@ def _members(scope: Scope) -> list[Series]:
 
 def _activity(scope: Scope) -> list[Series]:
     """Topics and posts per day (two queries)."""
-    day_of_topic = buckets.bucket(Topic.created_at, DAY, scope.zone)
+    day_of_topic = buckets.bucket(Topic.created_at, DAY, scope.range)
     topics_q = scope.topics(
         select(day_of_topic, func.count(Topic.id))
         .where(scope.in_range(Topic.created_at), _live_topic())
         .group_by(day_of_topic)
     )
-    day_of_post = buckets.bucket(Post.created_at, DAY, scope.zone)
+    day_of_post = buckets.bucket(Post.created_at, DAY, scope.range)
     posts_q = scope.topics(
         select(day_of_post, func.count(Post.id))
         .join(Topic, Topic.id == Post.topic_id)
@@ -218,14 +218,14 @@ def _active(scope: Scope) -> list[Series]:
     titles = {DAY: ("active-daily", "Day"), WEEK: ("active-weekly", "Week of")}
     titles[MONTH] = ("active-monthly", "Month")
     for unit in (DAY, WEEK, MONTH):
-        posted_bucket = buckets.bucket(Post.created_at, unit, scope.zone)
+        posted_bucket = buckets.bucket(Post.created_at, unit, scope.range)
         posted_q = scope.topics(
             select(posted_bucket, func.count(distinct(Post.user_id)))
             .join(Topic, Topic.id == Post.topic_id)
             .where(scope.in_range(Post.created_at), public_post(), Topic.deleted_at.is_(None))
             .group_by(posted_bucket)
         )
-        visit_bucket = buckets.bucket(MemberVisit.first_seen_at, unit, scope.zone)
+        visit_bucket = buckets.bucket(MemberVisit.first_seen_at, unit, scope.range)
         visited_q = (
             select(visit_bucket, func.count(distinct(MemberVisit.user_id)))
             .where(scope.in_range(MemberVisit.first_seen_at))
@@ -527,8 +527,8 @@ def _flags(scope: Scope) -> tuple[list[Figure], list[Series]]:
             Topic, and_(Topic.id == Post.topic_id, Topic.sig_id == scope.sig.id)
         )
 
-    raised_day = buckets.bucket(Flag.created_at, DAY, scope.zone)
-    handled_day = buckets.bucket(Flag.resolved_at, DAY, scope.zone)
+    raised_day = buckets.bucket(Flag.created_at, DAY, scope.range)
+    handled_day = buckets.bucket(Flag.resolved_at, DAY, scope.range)
     raised = {
         buckets.as_date(d): n
         for d, n in db.session.execute(
