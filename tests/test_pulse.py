@@ -495,3 +495,14 @@ def test_zone_offsets_pin_each_change_to_its_second():
     )
     utc = DateRange(date(2026, 1, 1), date(2026, 12, 31), "UTC", "custom")
     assert buckets.zone_offsets("UTC", utc.utc_start, utc.utc_end) == ((utc.utc_start, 0),)
+
+
+def test_bounds_cut_weeks_and_months_to_the_range():
+    rng = DateRange(date(2026, 3, 4), date(2026, 3, 10), "America/New_York", "custom")
+    assert rng.bounds(buckets.WEEK) == [
+        (date(2026, 3, 2), at("2026-03-04 05:00"), at("2026-03-09 04:00")),
+        (date(2026, 3, 9), at("2026-03-09 04:00"), at("2026-03-11 04:00")),
+    ]
+    assert rng.bounds(buckets.MONTH) == [
+        (date(2026, 3, 1), at("2026-03-04 05:00"), at("2026-03-11 04:00"))
+    ]

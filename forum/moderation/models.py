@@ -79,7 +79,10 @@ class Flag(db.Model):  # type: ignore[name-defined,misc]
     )
     outcome: Mapped[str | None] = mapped_column(String(16))
 
-    __table_args__ = (Index("ix_flags_open", "resolved_at", "post_id"),)
+    __table_args__ = (
+        Index("ix_flags_open", "resolved_at", "post_id"),
+        Index("ix_flags_created_at", "created_at"),  # flags raised per day (pulse)
+    )
 
     @property
     def is_open(self) -> bool:

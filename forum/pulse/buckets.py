@@ -63,6 +63,20 @@ class DateRange:
                 seen.append(key)
         return seen
 
+    def bounds(self, unit: str) -> list[tuple[date, datetime, datetime]]:
+        """Each bucket that overlaps the range: its start, and the UTC instants [from, to) of
+        its days inside the range (the first and last week or month may be cut short)."""
+        starts = self.buckets(unit)
+        ends = [*starts[1:], self.end + timedelta(days=1)]
+        return [
+            (
+                start,
+                local_midnight(max(start, self.start), self.zone),
+                local_midnight(end, self.zone),
+            )
+            for start, end in zip(starts, ends, strict=True)
+        ]
+
     def query_args(self) -> dict[str, str]:
         if self.preset in PRESETS:
             return {"range": self.preset}

@@ -18,7 +18,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    case,
+    column,
+    distinct,
+    exists,
+    func,
+    or_,
+    select,
+    values,
+)
 from sqlalchemy.orm import aliased
 
 from .. import permissions
@@ -27,7 +39,7 @@ from ..accounts.models import User
 from ..extensions import db
 from ..moderation.models import Flag
 from ..sigs.models import ROLE_SYSOP, Membership, Sig
-from ..timeutil import utcnow
+from ..timeutil import UTCDateTime, utcnow
 from ..topics.models import POST_VISIBLE, Post, Topic
 from . import buckets
 from .buckets import DAY, MONTH, WEEK, DateRange
@@ -213,36 +225,68 @@ def _activity(scope: Scope) -> list[Series]:
 
 
 def _active(scope: Scope) -> list[Series]:
-    """Distinct members who posted, and who visited, per day, week and month (six queries)."""
-    result = []
+    """Distinct members who posted, and who visited, per day, week and month (one query).
+
+    A distinct count cannot be added up from smaller buckets, and grouping every row by its
+    local day sorts them all twice (the groups, then the distinct members in each). Instead
+    each bucket of each unit is a row of a small table of UTC bounds (`DateRange.bounds`,
+    worked out with the zone database, so time zones are exact on both databases), and two
+    correlated subqueries count it from the covering indexes `ix_posts_created_cover` and
+    `ix_member_visits_seen_user`: each row is read once per unit, and nothing is sorted but
+    the members of one bucket.
+    """
+    units = (DAY, WEEK, MONTH)
+    table = (
+        values(
+            column("unit", Integer),
+            column("since", UTCDateTime),
+            column("until", UTCDateTime),
+            name="pulse_bucket",
+        )
+        .data(
+            [
+                (number, since, until)
+                for number, unit in enumerate(units)
+                for _, since, until in scope.range.bounds(unit)
+            ]
+        )
+        .cte("pulse_bucket")
+    )
+    posted = scope.topics(
+        select(func.count(distinct(Post.user_id)))
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(
+            Post.created_at >= table.c.since,
+            Post.created_at < table.c.until,
+            public_post(),
+            Topic.deleted_at.is_(None),
+        )
+    ).scalar_subquery()
+    visited_q = select(func.count(distinct(MemberVisit.user_id))).where(
+        MemberVisit.first_seen_at >= table.c.since, MemberVisit.first_seen_at < table.c.until
+    )
+    if scope.sig is not None:
+        visited_q = visited_q.where(
+            exists().where(
+                Membership.user_id == MemberVisit.user_id, Membership.sig_id == scope.sig.id
+            )
+        )
+    visited = visited_q.scalar_subquery()
+    counts: dict[int, list[tuple[int, int]]] = {n: [] for n in range(len(units))}
+    for unit_number, posted_n, visited_n in db.session.execute(
+        select(table.c.unit, posted, visited).order_by(table.c.unit, table.c.since)
+    ):
+        counts[unit_number].append((posted_n, visited_n))
     titles = {DAY: ("active-daily", "Day"), WEEK: ("active-weekly", "Week of")}
     titles[MONTH] = ("active-monthly", "Month")
-    for unit in (DAY, WEEK, MONTH):
-        posted_bucket = buckets.bucket(Post.created_at, unit, scope.range)
-        posted_q = scope.topics(
-            select(posted_bucket, func.count(distinct(Post.user_id)))
-            .join(Topic, Topic.id == Post.topic_id)
-            .where(scope.in_range(Post.created_at), public_post(), Topic.deleted_at.is_(None))
-            .group_by(posted_bucket)
-        )
-        visit_bucket = buckets.bucket(MemberVisit.first_seen_at, unit, scope.range)
-        visited_q = (
-            select(visit_bucket, func.count(distinct(MemberVisit.user_id)))
-            .where(scope.in_range(MemberVisit.first_seen_at))
-            .group_by(visit_bucket)
-        )
-        if scope.sig is not None:
-            visited_q = visited_q.where(
-                exists().where(
-                    Membership.user_id == MemberVisit.user_id, Membership.sig_id == scope.sig.id
-                )
-            )
-        posted = {buckets.as_date(b): n for b, n in db.session.execute(posted_q)}
-        visited = {buckets.as_date(b): n for b, n in db.session.execute(visited_q)}
+    result = []
+    for number, unit in enumerate(units):
         key, first = titles[unit]
         rows = [
-            [_bucket_label(b, unit), posted.get(b, 0), visited.get(b, 0)]
-            for b in scope.range.buckets(unit)
+            [_bucket_label(start, unit), posted_n, visited_n]
+            for start, (posted_n, visited_n) in zip(
+                scope.range.buckets(unit), counts[number], strict=True
+            )
         ]
         result.append(
             Series(
