@@ -17,8 +17,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal_column
+from sqlalchemy import case, cast, func, literal_column
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.types import BigInteger, Integer
 
 from ..extensions import db
 from ..timeutil import zone_or_utc
@@ -142,6 +143,19 @@ def bucket(column: Any, unit: str, rng: DateRange) -> ColumnElement[Any]:
         modifiers.append(_sqlite_text("start of month"))
     # Whole seconds: midnights are whole seconds, and no rounding of a fraction can move a day.
     return func.date(_whole_seconds(column), *modifiers)
+
+
+def micros_between(later: Any, earlier: Any) -> ColumnElement[int]:
+    """SQL for `later - earlier` in whole microseconds (an exact integer on both databases)."""
+    if _dialect() == "postgresql":
+        return cast(func.extract("epoch", later - earlier) * 1_000_000, BigInteger)
+
+    def micros(column: Any) -> Any:
+        seconds = cast(func.strftime("%s", _whole_seconds(column)), BigInteger)
+        fraction = func.substr(column, _sqlite_number(21), _sqlite_number(6))
+        return seconds * 1_000_000 + cast(fraction, Integer)
+
+    return micros(later) - micros(earlier)
 
 
 def _whole_seconds(column: Any) -> Any:

@@ -11,8 +11,6 @@ Days, weeks and months are the viewer's local ones (User.timezone); everything i
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,8 +25,11 @@ from sqlalchemy import (
     distinct,
     exists,
     func,
+    literal,
     or_,
     select,
+    tuple_,
+    union_all,
     values,
 )
 from sqlalchemy.orm import aliased
@@ -93,6 +94,19 @@ class Dashboard:
 
 
 # --- shared SQL pieces ----------------------------------------------------------------------
+# Aliases are made once: a new one costs SQLAlchemy real work on every statement built with it.
+# Each names one role, so that two roles never share an alias in one statement.
+_FIRST_POST = aliased(Post, name="first_post")
+_ANY_REPLY = aliased(Post, name="any_reply")
+_MARKED_ANSWER = aliased(Post, name="marked_answer")
+_REPLY = aliased(Post, name="reply")
+_SYSOP_REPLY = aliased(Post, name="sysop_reply")
+_ANSWER = aliased(Post, name="answer")
+_AUTHOR = aliased(User, name="author")
+_NEWCOMER = aliased(User, name="newcomer")
+_EARLIER_TOPIC = aliased(Topic, name="earlier_topic")
+
+
 def public_post(post: Any = Post) -> Any:
     return and_(post.status == POST_VISIBLE, post.deleted_at.is_(None), post.hidden_at.is_(None))
 
@@ -110,7 +124,7 @@ def _replies(post: Any, topic: Any = Topic) -> Any:
 
 def _live_topic(topic: Any = Topic) -> Any:
     """Not deleted, and its first post counts."""
-    first = aliased(Post)
+    first = _FIRST_POST
     return and_(
         topic.deleted_at.is_(None),
         exists().where(first.id == topic.first_post_id, public_post(first)),
@@ -119,8 +133,7 @@ def _live_topic(topic: Any = Topic) -> Any:
 
 def _answered(topic: Any = Topic, sig: Any = Sig) -> Any:
     """Answered: a marked answer in support SIGs, any reply by another member elsewhere."""
-    reply = aliased(Post)
-    answer = aliased(Post)
+    reply, answer = _ANY_REPLY, _MARKED_ANSWER
     marked = exists().where(
         answer.id == topic.answer_post_id, public_post(answer), _by_other(answer, topic)
     )
@@ -131,12 +144,11 @@ def _answered(topic: Any = Topic, sig: Any = Sig) -> Any:
 def answered_in(sig: Sig) -> Any:
     """SQL filter on Topic for one SIG's topic list: the topic is answered."""
     if sig.is_support:
-        answer = aliased(Post)
+        answer = _MARKED_ANSWER
         return exists().where(
             answer.id == Topic.answer_post_id, public_post(answer), _by_other(answer)
         )
-    reply = aliased(Post)
-    return exists().where(_replies(reply))
+    return exists().where(_replies(_ANY_REPLY))
 
 
 class Scope:
@@ -309,111 +321,178 @@ def _bucket_label(start: date, unit: str) -> str:
     return start.strftime("%Y-%m") if unit == MONTH else start.isoformat()
 
 
-@dataclass
-class _TopicTimes:
-    created_at: datetime
-    first_reply: datetime | None
-    first_sysop_reply: datetime | None
-    answered_at: datetime | None  # the reply that answers it (marked answer in support SIGs)
-    is_support: bool
+@dataclass(frozen=True)
+class OrderStats:
+    """How many durations, and their median and 90th percentile (nearest rank), in seconds."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
 
 
-def percentile(values: list[float], share: float) -> float | None:
-    """Nearest-rank percentile (the median is the usual middle value)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    if share == 0.5:
-        return float(statistics.median(ordered))
-    rank = max(1, math.ceil(share * len(ordered)))
-    return float(ordered[rank - 1])
+def _order_stats(durations: Any) -> dict[int, OrderStats]:
+    """Per kind, the order statistics of `durations`, a selectable of (kind, micros) rows.
+
+    The database ranks the durations and hands back only the ones at the ranks that matter:
+    the middle one or two (the median is their mean, as `statistics.median` has it) and the
+    nearest rank for 90 % (rank ceil(0.9 n)). Whole microseconds keep every figure exact.
+    """
+    d = durations.subquery("durations")
+    ranked = select(
+        d.c.kind,
+        d.c.micros,
+        func.row_number().over(partition_by=d.c.kind, order_by=d.c.micros).label("rank"),
+        func.count().over(partition_by=d.c.kind).label("n"),
+    ).subquery("ranked")
+    n, rank, micros = ranked.c.n, ranked.c.rank, ranked.c.micros
+    query = select(
+        ranked.c.kind,
+        func.max(n),
+        func.max(case((rank == (n + 1) // 2, micros))),
+        func.max(case((rank == (n + 2) // 2, micros))),
+        func.max(case((rank == (9 * n + 9) // 10, micros))),
+    ).group_by(ranked.c.kind)
+    return {
+        kind: _stats(count, low, high, p90)
+        for kind, count, low, high, p90 in db.session.execute(query)
+    }
+
+
+def _stats(count: int, low: Any, high: Any, p90: Any) -> OrderStats:
+    def seconds(micros: Any) -> float:
+        return int(micros) / 1_000_000
+
+    middle = seconds(low) if low == high else (seconds(low) + seconds(high)) / 2
+    return OrderStats(int(count), middle, seconds(p90))
+
+
+# What `_response` counts, one kind of row each: topics, and their waits for a reply.
+_STARTED, _DUE, _IN_TIME, _SUPPORT, _TO_REPLY, _TO_SYSOP, _TO_ANSWER = range(7)
+
+
+def _sysops(scope: Scope) -> tuple[list[tuple[int, int]], list[int]]:
+    """(SIG id, member id) of each SIG sysop in scope, and the ids of the global sysops."""
+    sig_q = select(Membership.sig_id, Membership.user_id).where(Membership.role == ROLE_SYSOP)
+    if scope.sig is not None:
+        sig_q = sig_q.where(Membership.sig_id == scope.sig.id)
+    rows = db.session.execute(
+        union_all(
+            sig_q,
+            select(literal(None, Integer), User.id).where(User.role == SITE_SYSOP),
+        )
+    )
+    sig_sysops, site_sysops = [], []
+    for sig_id, user_id in rows:
+        if sig_id is None:
+            site_sysops.append(user_id)
+        else:
+            sig_sysops.append((sig_id, user_id))
+    return sig_sysops, site_sysops
 
 
 def _response(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
-    """Time to first reply and to the first sysop reply, answered within 24 hours (one query)."""
-    reply = aliased(Post)
-    sysop_reply = aliased(Post)
-    answer = aliased(Post)
-    sysop_membership = aliased(Membership)
-    sysop_user = aliased(User)
+    """Time to first reply and to the first sysop reply, answered within 24 hours (two queries:
+    who is a sysop, then the figures).
+
+    One row per topic started in the range (its first reply, first sysop reply and marked
+    answer, looked up through `ix_posts_topic_created_cover`) stays in the database, which
+    sends back the counts and, per kind of reply, the order statistics of the waiting times.
+    """
+    reply, sysop_reply, answer = _REPLY, _SYSOP_REPLY, _ANSWER
     first_reply = select(func.min(reply.created_at)).where(_replies(reply)).scalar_subquery()
+    # Who counts as a sysop where, looked up once: a handful of rows, where an EXISTS per reply
+    # costs more than the rest of the query together.
+    sig_sysops, site_sysops = _sysops(scope)
     first_sysop_reply = (
         select(func.min(sysop_reply.created_at))
         .where(
             _replies(sysop_reply),
             or_(
-                # Two levels down from the topic: correlate by hand (left alone, SQLAlchemy
-                # adds `topics` to this FROM and accepts a sysop of any SIG with a topic).
-                exists()
-                .where(
-                    sysop_membership.sig_id == Topic.sig_id,
-                    sysop_membership.user_id == sysop_reply.user_id,
-                    sysop_membership.role == ROLE_SYSOP,
-                )
-                .correlate(Topic, sysop_reply),
-                exists().where(sysop_user.id == sysop_reply.user_id, sysop_user.role == SITE_SYSOP),
+                tuple_(Topic.sig_id, sysop_reply.user_id).in_(sig_sysops),
+                sysop_reply.user_id.in_(site_sysops),
             ),
         )
         .scalar_subquery()
     )
-    answered_at = (
+    marked_at = (
         select(answer.created_at)
         .where(answer.id == Topic.answer_post_id, public_post(answer), _by_other(answer))
         .scalar_subquery()
     )
-    query = scope.topics(
+    t = scope.topics(
         select(
             Topic.created_at,
             first_reply.label("first_reply"),
             first_sysop_reply.label("first_sysop_reply"),
-            answered_at.label("answered_at"),
+            marked_at.label("marked_at"),
             Sig.is_support,
         )
         .join(Sig, Sig.id == Topic.sig_id)
         .where(scope.in_range(Topic.created_at), _live_topic())
-    )
-    times = [
-        _TopicTimes(
-            created_at=row.created_at,
-            first_reply=row.first_reply,
-            first_sysop_reply=row.first_sysop_reply,
-            answered_at=row.answered_at if row.is_support else row.first_reply,
-            is_support=bool(row.is_support),
-        )
-        for row in db.session.execute(query)
-    ]
-    to_reply = [(t.first_reply - t.created_at).total_seconds() for t in times if t.first_reply]
-    to_sysop = [
-        (t.first_sysop_reply - t.created_at).total_seconds() for t in times if t.first_sysop_reply
-    ]
+    ).cte("topic_times")
+    answered_at = case((t.c.is_support, t.c.marked_at), else_=t.c.first_reply)
+    window = int(ANSWER_WINDOW.total_seconds()) * 1_000_000
     # Topics younger than 24 hours have not had their chance yet: they are left out.
-    due = [t for t in times if now - t.created_at >= ANSWER_WINDOW]
-    in_time = [t for t in due if t.answered_at and t.answered_at - t.created_at <= ANSWER_WINDOW]
-    support = [t for t in times if t.is_support]
-    to_answer = [(t.answered_at - t.created_at).total_seconds() for t in support if t.answered_at]
-    share = (len(in_time) / len(due)) if due else None
+    due = t.c.created_at <= now - ANSWER_WINDOW
+    in_time = and_(
+        due,
+        answered_at.is_not(None),
+        buckets.micros_between(answered_at, t.c.created_at) <= window,
+    )
+
+    def topics(kind: int, *where: Any) -> Select[Any]:
+        return (
+            select(literal(kind).label("kind"), literal(0).label("micros"))
+            .select_from(t)
+            .where(*where)
+        )
+
+    def waits(kind: int, at: Any, *where: Any) -> Select[Any]:
+        return select(
+            literal(kind).label("kind"),
+            buckets.micros_between(at, t.c.created_at).label("micros"),
+        ).where(at.is_not(None), *where)  # FROM topic_times, through `at`
+
+    stats = _order_stats(
+        union_all(
+            topics(_STARTED),
+            topics(_DUE, due),
+            topics(_IN_TIME, in_time),
+            topics(_SUPPORT, t.c.is_support),
+            waits(_TO_REPLY, t.c.first_reply),
+            waits(_TO_SYSOP, t.c.first_sysop_reply),
+            waits(_TO_ANSWER, t.c.marked_at, t.c.is_support),
+        )
+    )
+    started, due_n, in_time_n, support_n = (
+        stats.get(kind, OrderStats()).count for kind in (_STARTED, _DUE, _IN_TIME, _SUPPORT)
+    )
+    to_reply = stats.get(_TO_REPLY, OrderStats())
+    to_sysop = stats.get(_TO_SYSOP, OrderStats())
+    to_answer = stats.get(_TO_ANSWER, OrderStats())
+    share = (in_time_n / due_n) if due_n else None
     figures = [
-        Figure("Topics started", f"{len(times):,}", len(times)),
-        Figure("Topics with a reply", f"{len(to_reply):,}", len(to_reply)),
-        _duration_figure("Median time to first reply", percentile(to_reply, 0.5)),
-        _duration_figure("90th percentile time to first reply", percentile(to_reply, 0.9)),
-        _duration_figure("Median time to first sysop reply", percentile(to_sysop, 0.5)),
-        _duration_figure("90th percentile time to first sysop reply", percentile(to_sysop, 0.9)),
+        Figure("Topics started", f"{started:,}", started),
+        Figure("Topics with a reply", f"{to_reply.count:,}", to_reply.count),
+        _duration_figure("Median time to first reply", to_reply.median),
+        _duration_figure("90th percentile time to first reply", to_reply.p90),
+        _duration_figure("Median time to first sysop reply", to_sysop.median),
+        _duration_figure("90th percentile time to first sysop reply", to_sysop.p90),
         Figure(
             "Answered within 24 hours",
-            "—" if share is None else f"{share:.0%} ({len(in_time)} of {len(due)})",
+            "—" if share is None else f"{share:.0%} ({in_time_n} of {due_n})",
             None if share is None else round(share, 4),
         ),
     ]
-    if support:
+    if support_n:
         figures.append(
             Figure(
                 "Support topics with a marked answer",
-                f"{len(to_answer)} of {len(support)}",
-                len(to_answer),
+                f"{to_answer.count} of {support_n}",
+                to_answer.count,
             )
         )
-        figures.append(_duration_figure("Median time to the answer", percentile(to_answer, 0.5)))
+        figures.append(_duration_figure("Median time to the answer", to_answer.median))
     series = Series(
         "response",
         "Response",
@@ -448,7 +527,7 @@ def format_duration(seconds: float) -> str:
 
 def _queues(scope: Scope) -> list[Series]:
     """Unanswered topics started in the range, oldest first; new members' first topics (two)."""
-    author = aliased(User)
+    author = _AUTHOR
     unanswered = scope.topics(
         select(Topic.id, Topic.slug, Topic.title, Topic.created_at, Sig.name, author.username)
         .join(Sig, Sig.id == Topic.sig_id)
@@ -457,8 +536,7 @@ def _queues(scope: Scope) -> list[Series]:
         .order_by(Topic.created_at, Topic.id)
         .limit(QUEUE_LIMIT)
     )
-    earlier = aliased(Topic)
-    newcomer = aliased(User)
+    earlier, newcomer = _EARLIER_TOPIC, _NEWCOMER
     welcome = scope.topics(
         select(Topic.id, Topic.slug, Topic.title, Topic.created_at, Sig.name, newcomer.username)
         .join(Sig, Sig.id == Topic.sig_id)
@@ -589,19 +667,19 @@ def _flags(scope: Scope) -> tuple[list[Figure], list[Series]]:
             .group_by(handled_day)
         )
     }
-    durations = [
-        (resolved - created).total_seconds()
-        for created, resolved in db.session.execute(
-            scoped(select(Flag.created_at, Flag.resolved_at)).where(
-                scope.in_range(Flag.created_at), Flag.resolved_at.is_not(None)
+    handling = _order_stats(
+        scoped(
+            select(
+                literal(0).label("kind"),
+                buckets.micros_between(Flag.resolved_at, Flag.created_at).label("micros"),
             )
-        )
-    ]
+        ).where(scope.in_range(Flag.created_at), Flag.resolved_at.is_not(None))
+    ).get(0, OrderStats())
     total = sum(raised.values())
     figures = [
         Figure("Flags raised", f"{total:,}", total),
-        Figure("Flags raised and handled", f"{len(durations):,} of {total:,}", len(durations)),
-        _duration_figure("Median time to handle a flag", percentile(durations, 0.5)),
+        Figure("Flags raised and handled", f"{handling.count:,} of {total:,}", handling.count),
+        _duration_figure("Median time to handle a flag", handling.median),
     ]
     rows = [[d.isoformat(), raised.get(d, 0), handled.get(d, 0)] for d in scope.range.days]
     return figures, [
