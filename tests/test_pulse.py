@@ -312,6 +312,39 @@ def test_days_follow_the_viewers_time_zone(app, f, frozen):
     assert activity["2026-03-09"] == [2, 4]  # T5 02:00, reply 02:10, T6 20:00, reply 21:00
     assert activity["2026-03-10"] == [0, 0]
     assert activity["2026-03-02"] == [1, 4]  # 05:00 to 10:00 local
+    active = {row[0]: row[1:] for row in data.get("active-daily").rows}
+    assert active["2026-03-09"] == [3, 2]  # cyd, root, bob posted; bob 04:00 and eve 05:00
+    assert active["2026-03-10"] == [0, 1]  # bob's visit at 03:00 local
+    assert data.get("active-weekly").rows[-1] == ["2026-03-09", 3, 2]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kathmandu", "Pacific/Chatham"])
+def test_active_members_match_a_count_in_python(app, f, frozen, zone):
+    """Every active-member figure, against the seeded rows bucketed one by one in Python."""
+    seed(f)
+    rng = DateRange(date(2026, 2, 26), date(2026, 3, 10), zone, "custom")
+    data = site(rng)
+    posts = db.session.execute(
+        db.select(Post.user_id, Post.created_at)
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(queries.public_post(), Topic.deleted_at.is_(None))
+    ).all()
+    visits = db.session.execute(db.select(MemberVisit.user_id, MemberVisit.first_seen_at)).all()
+    tz = ZoneInfo(zone)
+    for unit, key in (
+        ("day", "active-daily"),
+        ("week", "active-weekly"),
+        ("month", "active-monthly"),
+    ):
+        expected: dict[date, list[set[int]]] = {b: [set(), set()] for b in rng.buckets(unit)}
+        for column, rows_ in enumerate((posts, visits)):
+            for user_id, moment in rows_:
+                if rng.utc_start <= moment < rng.utc_end:
+                    start = buckets.bucket_start(moment.astimezone(tz).date(), unit)
+                    expected[start][column].add(user_id)
+        got = {row[0]: row[1:] for row in data.get(key).rows}
+        label = (lambda d: d.strftime("%Y-%m")) if unit == "month" else date.isoformat
+        assert got == {label(b): [len(p), len(v)] for b, (p, v) in expected.items()}, unit
 
 
 def test_dashboard_page_shows_figures_tables_and_charts(client, f, frozen):
