@@ -586,17 +586,21 @@ def _queues(scope: Scope) -> list[Series]:
 
 def _contributors(scope: Scope) -> list[Series]:
     """Top members by posts in the range; busiest SIGs on the site dashboard (one or two)."""
-    query = scope.topics(
+    # Count per member from the index first; names are looked up per member, not per post.
+    per_member = scope.topics(
         select(
-            User.username,
-            func.count(Post.id).label("posts"),
+            Post.user_id,
+            func.count().label("posts"),
             func.sum(case((Post.number == 1, 1), else_=0)).label("topics"),
         )
         .join(Topic, Topic.id == Post.topic_id)
-        .join(User, User.id == Post.user_id)
         .where(scope.in_range(Post.created_at), public_post(), Topic.deleted_at.is_(None))
-        .group_by(User.id, User.username)
-        .order_by(func.count(Post.id).desc(), User.username)
+        .group_by(Post.user_id)
+    ).subquery("per_member")
+    query = (
+        select(User.username, per_member.c.posts, per_member.c.topics)
+        .join(per_member, per_member.c.user_id == User.id)
+        .order_by(per_member.c.posts.desc(), User.username)
         .limit(TOP_LIMIT)
     )
     rows = [[r.username, r.posts, int(r.topics or 0)] for r in db.session.execute(query)]
