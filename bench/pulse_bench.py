@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             db.engine.dispose()
         drop()
+        shutil.rmtree(workdir, ignore_errors=True)  # the SQLite database is 120 MB
     return 0
 
 
