@@ -2,15 +2,23 @@
 Socket.IO clients on loopback, beside a bare Socket.IO emit over the same path.
 
     python bench/realtime_bench.py [--redis URL] [--clients 1,100,500] [--trials 40]
+                                   [--client raw|socketio] [--client-procs 2]
 
 It seeds a SQLite forum, starts one production server process (gunicorn, threaded WebSocket)
-joined to Redis on a channel of its own, and connects python-socketio clients (WebSocket
-transport, spread over --client-procs processes) that subscribe to one topic as guests. This
-process then acts as a second forum process: it posts replies through
+joined to Redis on a channel of its own, and connects clients that subscribe to one topic as
+guests. This process then acts as a second forum process: it posts replies through
 `topics.services.reply_to_topic` and notes the time right after COMMIT; the forum's
 after-commit handler emits through Redis to the server, which sends to every client. The
 yardstick is a bare `socketio.emit` from this same process to the same room (no database, no
-forum code), timed from just before the emit. Both use this machine's wall clock.
+forum code), timed from just before the emit. Every process reads the same system clock
+(`time.time()`): a client notes when the bytes reached it, the moment `recv` returns.
+
+The clients (`--client`): `raw` (default) runs each process's sockets from one selector loop
+speaking Engine.IO/Socket.IO over wsproto (bench/sockets.py); `socketio` uses python-socketio's
+client, which runs several threads per socket, so at 500 sockets on two cores its own
+scheduling dominates what is measured. Both are spread over `--client-procs` processes. The
+figures also give the CPU time the server process, and the client processes, spent per message,
+and the machine's load average before and after.
 
 Targets (issue 4): p99 under 100 ms for 500 clients, and p99 no more than 3 times the bare
 emit's p99 for 100 clients. Prints a table; writes JSON to BENCH_RESULTS_DIR or bench/results/.
@@ -63,13 +71,16 @@ class Clients:
     """N python-socketio clients subscribed to one topic, spread over worker processes (so the
     clients' own Python does not queue behind one GIL); each notes when events arrive."""
 
-    def __init__(self, base: str, topic_id: int, procs: int) -> None:
+    def __init__(self, base: str, topic_id: int, procs: int, kind: str) -> None:
         self.base = base
         self.topic_id = topic_id
         self.procs = procs
+        self.kind = kind
         self.count = 0
         self.workers: list[subprocess.Popen[str]] = []
-        self.lock = threading.Lock()
+        # The reader threads wake `wait` when arrivals come in (no polling loop on this process,
+        # which shares the machine's two cores with the server and the clients).
+        self.arrived = threading.Condition()
         self.arrivals: dict[str, list[float]] = {}
 
     def _read(self, proc: subprocess.Popen[str]) -> None:
@@ -77,8 +88,9 @@ class Clients:
         for line in proc.stdout:
             key, _, stamp = line.strip().partition(" ")
             if key and stamp and key != "ready":
-                with self.lock:
+                with self.arrived:
                     self.arrivals.setdefault(key, []).append(float(stamp))
+                    self.arrived.notify_all()
 
     def grow(self, total: int) -> None:
         more = total - self.count
@@ -89,7 +101,8 @@ class Clients:
         started = []
         for share in shares:
             proc = subprocess.Popen(
-                [sys.executable, __file__, "--worker", self.base, str(self.topic_id), str(share)],
+                [sys.executable, __file__, "--worker", self.kind, self.base, str(self.topic_id),
+                 str(share)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
             )  # fmt: skip
             assert proc.stdout is not None
@@ -102,15 +115,14 @@ class Clients:
         self.count = total
 
     def wait(self, key: str, count: int, timeout: float = 10) -> list[float]:
-        deadline = time.monotonic() + timeout
-        got: list[float] = []
-        while time.monotonic() < deadline:
-            with self.lock:
-                got = list(self.arrivals.get(key, []))
-            if len(got) >= count:
-                return got
-            time.sleep(0.002)
-        raise RuntimeError(f"{key}: {len(got)} of {count} clients received it in {timeout}s")
+        with self.arrived:
+            if self.arrived.wait_for(lambda: len(self.arrivals.get(key, ())) >= count, timeout):
+                return list(self.arrivals.pop(key))
+            got = len(self.arrivals.get(key, ()))
+        raise RuntimeError(f"{key}: {got} of {count} clients received it in {timeout}s")
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(proc.pid) for proc in self.workers)
 
     def close(self) -> None:
         for proc in self.workers:
@@ -123,8 +135,42 @@ class Clients:
                 proc.kill()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc; 0 when unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_worker_pid(master: int) -> int:
+    """gunicorn's worker, the child of the master process `python -m forum.ops.serve` became."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        except OSError:
+            children = []
+        if children:
+            return int(children[0])
+        time.sleep(0.1)
+    return master
+
+
+def raw_worker(base: str, topic_id: int, count: int) -> None:
+    """A client process of raw sockets in one selector loop (bench/sockets.py)."""
+    from bench import sockets
+
+    def out(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    sockets.run(base, topic_id, count, out)
+
+
 def worker(base: str, topic_id: int, count: int) -> None:
-    """A client process: `count` sockets; prints "<key> <time>" for every arrival."""
+    """A client process of python-socketio clients; prints "<key> <time>" for every arrival."""
     import socketio
 
     out_lock = threading.Lock()
@@ -239,8 +285,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
          "SEARCH_SYNC_ON_START": False, "REDIS_URL": args.redis, "SOCKETIO_CHANNEL": channel,
          "PRESENCE_LOOP": False}
     )  # fmt: skip
-    clients = Clients(base, ids["topic_id"], args.client_procs)
-    results: dict[str, Any] = {"clients": {}, "trials": args.trials, "channel": "redis"}
+    clients = Clients(base, ids["topic_id"], args.client_procs, args.client)
+    server_pid = server_worker_pid(proc.pid)
+    results: dict[str, Any] = {
+        "clients": {}, "trials": args.trials, "channel": "redis", "client": args.client,
+        "client_procs": args.client_procs, "cpus": os.cpu_count(),
+        "load_before": os.getloadavg(),
+    }  # fmt: skip
     bare_n = 0
     try:
         with app.app_context():
@@ -250,21 +301,30 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(0.5)  # let the server settle after the connections
                 forum_ms: list[float] = []
                 bare_ms: list[float] = []
+                cpu = {"server_forum": 0.0, "server_bare": 0.0, "clients_forum": 0.0,
+                       "clients_bare": 0.0}  # fmt: skip
                 for trial in range(args.warmup + args.trials):
+                    s0, c0 = cpu_seconds(server_pid), clients.cpu_seconds()
                     # The forum: a reply, timed from right after its COMMIT.
                     stamp: dict[str, float] = {}
                     with transaction():
                         on_commit(lambda stamp=stamp: stamp.setdefault("t0", time.time()))
                         post = topics.reply_to_topic(poster, ids["topic_id"], f"Reply {trial}")
                     arrivals = clients.wait(f"post:{post.id}", size)
+                    s1, c1 = cpu_seconds(server_pid), clients.cpu_seconds()
                     # The yardstick: a bare emit to the same room over the same Redis path.
                     bare_n += 1
                     t0 = time.time()
                     socketio.emit("bare", {"n": bare_n}, to=f"topic:{ids['topic_id']}")
                     bare_arrivals = clients.wait(f"bare:{bare_n}", size)
+                    s2, c2 = cpu_seconds(server_pid), clients.cpu_seconds()
                     if trial >= args.warmup:
                         forum_ms += [(t - stamp["t0"]) * 1000 for t in arrivals]
                         bare_ms += [(t - t0) * 1000 for t in bare_arrivals]
+                        cpu["server_forum"] += s1 - s0
+                        cpu["server_bare"] += s2 - s1
+                        cpu["clients_forum"] += c1 - c0
+                        cpu["clients_bare"] += c2 - c1
                     time.sleep(args.pause)
                 results["clients"][size] = {
                     "forum_p50_ms": percentile(forum_ms, 50),
@@ -273,7 +333,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     "bare_p99_ms": percentile(bare_ms, 99),
                     "forum_mean_ms": statistics.fmean(forum_ms),
                     "samples": len(forum_ms),
+                    # CPU per message (ms), summed over all threads of the process(es).
+                    **{f"{k}_cpu_ms": v * 1000 / args.trials for k, v in cpu.items()},
                 }
+        results["load_after"] = os.getloadavg()
     finally:
         clients.close()
         proc.terminate()
@@ -286,8 +349,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(results: dict[str, Any]) -> bool:
     log("")
-    log("Commit-to-receipt of post_created over Redis (ms), beside a bare Socket.IO emit:")
-    log(f"{'clients':>8} {'p50':>8} {'p99':>8} {'bare p50':>9} {'bare p99':>9} {'p99 ratio':>10}")
+    log(f"Commit-to-receipt of post_created over Redis (ms), beside a bare Socket.IO emit "
+        f"({results['client']} clients in {results['client_procs']} processes, "
+        f"{results['cpus']} CPUs):")  # fmt: skip
+    log(f"{'clients':>8} {'p50':>8} {'p99':>8} {'bare p50':>9} {'bare p99':>9} {'p99 ratio':>10}"
+        f" {'server CPU/msg':>15} {'clients CPU/msg':>16}")  # fmt: skip
     ok = True
     for size, row in sorted(results["clients"].items(), key=lambda kv: int(kv[0])):
         ratio = row["forum_p99_ms"] / row["bare_p99_ms"] if row["bare_p99_ms"] else float("inf")
@@ -295,7 +361,11 @@ def report(results: dict[str, Any]) -> bool:
         log(
             f"{size:>8} {row['forum_p50_ms']:>8.1f} {row['forum_p99_ms']:>8.1f} "
             f"{row['bare_p50_ms']:>9.1f} {row['bare_p99_ms']:>9.1f} {ratio:>9.2f}x"
+            f" {row['server_forum_cpu_ms']:>12.1f} ms {row['clients_forum_cpu_ms']:>13.1f} ms"
         )
+    load = ", ".join(f"{x:.2f}" for x in results["load_before"])
+    load_after = ", ".join(f"{x:.2f}" for x in results.get("load_after", ()))
+    log(f"load average before: {load}; after: {load_after}")
     rows = {int(k): v for k, v in results["clients"].items()}
     if 500 in rows:
         met = rows[500]["forum_p99_ms"] < TARGET_P99_MS_500
@@ -318,13 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--pause", type=float, default=0.05)
-    parser.add_argument("--client-procs", type=int, default=4)
+    parser.add_argument("--client", choices=("raw", "socketio"), default="raw")
+    parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument(
-        "--worker", nargs=3, metavar=("BASE", "TOPIC", "COUNT"), help=argparse.SUPPRESS
+        "--worker", nargs=4, metavar=("KIND", "BASE", "TOPIC", "COUNT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
+        kind, base, topic, count = args.worker
+        (raw_worker if kind == "raw" else worker)(base, int(topic), int(count))
         return 0
     try:
         results = measure(args)

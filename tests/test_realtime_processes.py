@@ -185,3 +185,28 @@ def test_a_sig_turning_private_on_a_takes_outsiders_sockets_on_b_out_of_its_room
         "ok": False,
         "error": "Not found.",
     }
+
+
+def test_the_socket_declines_per_message_compression(two_processes):
+    """Browsers offer permessage-deflate; the forum's tiny nudges are sent uncompressed, so a
+    message to 500 sockets is not compressed 500 times (see forum.realtime.NoSocketCompression)."""
+    import socket as sockets
+
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Request
+    from wsproto.extensions import PerMessageDeflate
+
+    b = two_processes["b"]
+    ws = WSConnection(ConnectionType.CLIENT)
+    with sockets.create_connection(("127.0.0.1", b.port), timeout=10) as conn:
+        offer = Request(
+            host=f"127.0.0.1:{b.port}",
+            target="/socket.io/?EIO=4&transport=websocket",
+            extensions=[PerMessageDeflate()],
+        )
+        conn.sendall(ws.send(offer))
+        accepted = None
+        while accepted is None:
+            ws.receive_data(conn.recv(65536))
+            accepted = next((e for e in ws.events() if isinstance(e, AcceptConnection)), None)
+    assert accepted.extensions == []
