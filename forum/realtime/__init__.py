@@ -37,9 +37,9 @@ class NoSocketCompression:
     """WSGI middleware: decline permessage-deflate on the Socket.IO WebSocket.
 
     Browsers always offer it and simple-websocket always accepts, so every message would be
-    compressed once per socket: a nudge of about 100 bytes to 500 sockets cost a quarter of the
-    server's CPU per emit (bench/realtime_bench.py) and each socket kept zlib state of its own,
-    to save a few bytes. Removing the offer from the handshake keeps WebSocket frames plain.
+    compressed once per socket: a nudge of about 100 bytes to 500 sockets cost about a third of
+    the server's CPU per emit (bench/realtime_bench.py) and each socket kept zlib state of its
+    own, to save a few bytes. Removing the offer from the handshake keeps WebSocket frames plain.
     """
 
     def __init__(self, wsgi_app: Any, path: str) -> None:
