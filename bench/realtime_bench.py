@@ -30,6 +30,8 @@ import argparse
 import json
 import os
 import secrets
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -273,27 +275,27 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     sizes = sorted(int(n) for n in args.clients.split(","))
     proc, base = start_server(database, instance, args.redis, channel, threads=max(sizes) + 64)
 
-    # This process is the writing forum process: same database, same Redis channel.
-    from forum import create_app
-    from forum.accounts.models import User
-    from forum.db import on_commit, transaction
-    from forum.extensions import db, socketio
-    from forum.topics import services as topics
-
-    app = create_app(
-        {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "writer",
-         "SEARCH_SYNC_ON_START": False, "REDIS_URL": args.redis, "SOCKETIO_CHANNEL": channel,
-         "PRESENCE_LOOP": False}
-    )  # fmt: skip
     clients = Clients(base, ids["topic_id"], args.client_procs, args.client)
-    server_pid = server_worker_pid(proc.pid)
-    results: dict[str, Any] = {
-        "clients": {}, "trials": args.trials, "channel": "redis", "client": args.client,
-        "client_procs": args.client_procs, "cpus": os.cpu_count(),
-        "load_before": os.getloadavg(),
-    }  # fmt: skip
-    bare_n = 0
     try:
+        # This process is the writing forum process: same database, same Redis channel.
+        from forum import create_app
+        from forum.accounts.models import User
+        from forum.db import on_commit, transaction
+        from forum.extensions import db, socketio
+        from forum.topics import services as topics
+
+        app = create_app(
+            {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "writer",
+             "SEARCH_SYNC_ON_START": False, "REDIS_URL": args.redis, "SOCKETIO_CHANNEL": channel,
+             "PRESENCE_LOOP": False}
+        )  # fmt: skip
+        server_pid = server_worker_pid(proc.pid)
+        results: dict[str, Any] = {
+            "clients": {}, "trials": args.trials, "channel": "redis", "client": args.client,
+            "client_procs": args.client_procs, "cpus": os.cpu_count(),
+            "load_before": os.getloadavg(),
+        }  # fmt: skip
+        bare_n = 0
         with app.app_context():
             poster = db.session.get(User, ids["poster_id"])
             for size in sizes:
@@ -344,6 +346,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+    shutil.rmtree(workdir, ignore_errors=True)  # kept when the run failed: server.log is there
     return results
 
 
@@ -398,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         kind, base, topic, count = args.worker
         (raw_worker if kind == "raw" else worker)(base, int(topic), int(count))
         return 0
+    # Stopped from outside (`timeout`, Ctrl-C): still stop the server and the client processes.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         results = measure(args)
     except Exception as exc:  # noqa: BLE001
