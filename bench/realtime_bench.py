@@ -2,13 +2,14 @@
 Socket.IO clients on loopback, beside a bare Socket.IO emit over the same path.
 
     python bench/realtime_bench.py [--redis URL] [--clients 1,100,500] [--trials 40]
-                                   [--client raw|socketio] [--client-procs 2]
+                                   [--servers 2] [--client raw|socketio] [--client-procs 2]
 
-It seeds a SQLite forum, starts one production server process (gunicorn, threaded WebSocket)
-joined to Redis on a channel of its own, and connects clients that subscribe to one topic as
-guests. This process then acts as a second forum process: it posts replies through
-`topics.services.reply_to_topic` and notes the time right after COMMIT; the forum's
-after-commit handler emits through Redis to the server, which sends to every client. The
+It seeds a SQLite forum, starts `--servers` production server processes (gunicorn, threaded
+WebSocket; one per core, as deployed) joined by Redis on a channel of their own, and connects
+clients, spread over the servers, that subscribe to one topic as guests. This process then acts
+as one more forum process: it posts replies through `topics.services.reply_to_topic` and notes
+the time right after COMMIT; the forum's after-commit handler emits through Redis to the
+servers, which send to their clients. The
 yardstick is a bare `socketio.emit` from this same process to the same room (no database, no
 forum code), timed from just before the emit. Every process reads the same system clock
 (`time.time()`): a client notes when the bytes reached it, the moment `recv` returns.
@@ -73,8 +74,8 @@ class Clients:
     """N python-socketio clients subscribed to one topic, spread over worker processes (so the
     clients' own Python does not queue behind one GIL); each notes when events arrive."""
 
-    def __init__(self, base: str, topic_id: int, procs: int, kind: str) -> None:
-        self.base = base
+    def __init__(self, bases: list[str], topic_id: int, procs: int, kind: str) -> None:
+        self.bases = bases  # client processes go to the servers in turn
         self.topic_id = topic_id
         self.procs = procs
         self.kind = kind
@@ -102,8 +103,9 @@ class Clients:
         shares = [more // split + (1 if i < more % split else 0) for i in range(split)]
         started = []
         for share in shares:
+            base = self.bases[(len(self.workers) + len(started)) % len(self.bases)]
             proc = subprocess.Popen(
-                [sys.executable, __file__, "--worker", self.kind, self.base, str(self.topic_id),
+                [sys.executable, __file__, "--worker", self.kind, base, str(self.topic_id),
                  str(share)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
             )  # fmt: skip
@@ -224,7 +226,9 @@ def seed(database: str, instance: Path) -> dict[str, Any]:
         return {"topic_id": topic.id, "poster_id": poster.id}
 
 
-def start_server(database: str, instance: Path, redis_url: str, channel: str, threads: int) -> Any:
+def start_server(
+    database: str, instance: Path, redis_url: str, channel: str, threads: int, name: str = "server"
+) -> Any:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
     env.update(
@@ -240,7 +244,7 @@ def start_server(database: str, instance: Path, redis_url: str, channel: str, th
         FORUM_THREADS=str(threads),
         FORUM_LOG_LEVEL="warning",
     )
-    logfile = (instance / "server.log").open("wb")
+    logfile = (instance / f"{name}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "forum.ops.serve"], cwd=ROOT, env=env, stdout=logfile,
         stderr=subprocess.STDOUT, start_new_session=True,
@@ -251,7 +255,7 @@ def start_server(database: str, instance: Path, redis_url: str, channel: str, th
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError((instance / "server.log").read_text()[-3000:])
+            raise RuntimeError((instance / f"{name}.log").read_text()[-3000:])
         try:
             with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
                 if response.status == 200:
@@ -273,9 +277,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     ids = seed(database, instance)
     channel = f"forum-rt-bench-{uuid.uuid4().hex[:10]}"
     sizes = sorted(int(n) for n in args.clients.split(","))
-    proc, base = start_server(database, instance, args.redis, channel, threads=max(sizes) + 64)
-
-    clients = Clients(base, ids["topic_id"], args.client_procs, args.client)
+    # The production layout on two cores (README, docs/deployment.md): one gunicorn process per
+    # core, joined by Redis, each holding half of the sockets. --servers 1 puts them all on one.
+    servers = [
+        start_server(database, instance, args.redis, channel, max(sizes) + 64, f"server{i}")
+        for i in range(args.servers)
+    ]
+    clients = Clients(
+        [base for _, base in servers], ids["topic_id"], args.client_procs, args.client
+    )
     try:
         # This process is the writing forum process: same database, same Redis channel.
         from forum import create_app
@@ -289,10 +299,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
              "SEARCH_SYNC_ON_START": False, "REDIS_URL": args.redis, "SOCKETIO_CHANNEL": channel,
              "PRESENCE_LOOP": False}
         )  # fmt: skip
-        server_pid = server_worker_pid(proc.pid)
+        server_pids = [server_worker_pid(proc.pid) for proc, _ in servers]
+
+        def server_cpu() -> float:
+            return sum(cpu_seconds(pid) for pid in server_pids)
+
         results: dict[str, Any] = {
             "clients": {}, "trials": args.trials, "channel": "redis", "client": args.client,
-            "client_procs": args.client_procs, "cpus": os.cpu_count(),
+            "client_procs": args.client_procs, "servers": args.servers, "cpus": os.cpu_count(),
             "load_before": os.getloadavg(),
         }  # fmt: skip
         bare_n = 0
@@ -306,20 +320,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 cpu = {"server_forum": 0.0, "server_bare": 0.0, "clients_forum": 0.0,
                        "clients_bare": 0.0}  # fmt: skip
                 for trial in range(args.warmup + args.trials):
-                    s0, c0 = cpu_seconds(server_pid), clients.cpu_seconds()
+                    s0, c0 = server_cpu(), clients.cpu_seconds()
                     # The forum: a reply, timed from right after its COMMIT.
                     stamp: dict[str, float] = {}
                     with transaction():
                         on_commit(lambda stamp=stamp: stamp.setdefault("t0", time.time()))
                         post = topics.reply_to_topic(poster, ids["topic_id"], f"Reply {trial}")
                     arrivals = clients.wait(f"post:{post.id}", size)
-                    s1, c1 = cpu_seconds(server_pid), clients.cpu_seconds()
+                    s1, c1 = server_cpu(), clients.cpu_seconds()
                     # The yardstick: a bare emit to the same room over the same Redis path.
                     bare_n += 1
                     t0 = time.time()
                     socketio.emit("bare", {"n": bare_n}, to=f"topic:{ids['topic_id']}")
                     bare_arrivals = clients.wait(f"bare:{bare_n}", size)
-                    s2, c2 = cpu_seconds(server_pid), clients.cpu_seconds()
+                    s2, c2 = server_cpu(), clients.cpu_seconds()
                     if trial >= args.warmup:
                         forum_ms += [(t - stamp["t0"]) * 1000 for t in arrivals]
                         bare_ms += [(t - t0) * 1000 for t in bare_arrivals]
@@ -341,11 +355,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         results["load_after"] = os.getloadavg()
     finally:
         clients.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc, _ in servers:
+            proc.terminate()
+        for proc, _ in servers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     shutil.rmtree(workdir, ignore_errors=True)  # kept when the run failed: server.log is there
     return results
 
@@ -353,7 +369,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 def report(results: dict[str, Any]) -> bool:
     log("")
     log(f"Commit-to-receipt of post_created over Redis (ms), beside a bare Socket.IO emit "
-        f"({results['client']} clients in {results['client_procs']} processes, "
+        f"({results['servers']} server process(es); {results['client']} clients in "
+        f"{results['client_procs']} processes, "
         f"{results['cpus']} CPUs):")  # fmt: skip
     log(f"{'clients':>8} {'p50':>8} {'p99':>8} {'bare p50':>9} {'bare p99':>9} {'p99 ratio':>10}"
         f" {'server CPU/msg':>15} {'clients CPU/msg':>16}")  # fmt: skip
@@ -393,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause", type=float, default=0.05)
     parser.add_argument("--client", choices=("raw", "socketio"), default="raw")
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--servers", type=int, default=2)
     parser.add_argument(
         "--worker", nargs=4, metavar=("KIND", "BASE", "TOPIC", "COUNT"), help=argparse.SUPPRESS
     )
