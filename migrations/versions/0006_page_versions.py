@@ -24,7 +24,12 @@ def upgrade():
     op.create_index(
         "ix_topics_sig_order",
         "topics",
-        ["sig_id", sa.text("(pinned_at IS NULL)"), sa.text("last_posted_at DESC"), sa.text("id DESC")],
+        [
+            "sig_id",
+            sa.text("(pinned_at IS NULL)"),
+            sa.text("last_posted_at DESC"),
+            sa.text("id DESC"),
+        ],
     )
 
 
