@@ -16,8 +16,8 @@ dies with the process and can replay older text over newer text.)
 
 Languages. Each SIG has a language (en, de, es). Text goes into the fields of its SIG's language
 (`body_en`, `body_de`, ... each with that language's stop words and Snowball stemmer via
-PyStemmer); a query is analysed once per language and searches all of them, so one search finds
-"running" in English SIGs and "laufen" in German ones.
+PyStemmer, in one pass: analysis.py); a query is analysed once per language and searches all of
+them, so one search finds "running" in English SIGs and "laufen" in German ones.
 """
 
 from __future__ import annotations
@@ -40,24 +40,21 @@ from typing import Any, Protocol, TypeVar
 
 from markupsafe import Markup, escape
 from whoosh import highlight, index, query
-from whoosh.analysis import LowercaseFilter, PyStemmerFilter, RegexTokenizer, StopFilter
 from whoosh.analysis.analyzers import Analyzer
 from whoosh.fields import BOOLEAN, DATETIME, ID, TEXT, Schema
 from whoosh.index import LockError
-from whoosh.lang.stopwords import stoplists
 from whoosh.writing import CLEAR
 
+from .analysis import LanguageAnalyzer
 from .parsing import Clause, ParsedQuery
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LANGUAGES = ("en", "de", "es")
-STEMMERS = {"en": "english", "de": "german", "es": "spanish"}
 # Bump when the schema or the analysis changes: start-up then rebuilds the index.
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 VERSION_FILE = "forum-schema-version"
-WORD_RE = r"\w+(?:[.']\w+)*"
 MAX_PREFIX_TERMS = 200  # a prefix* matching more words than this uses only the most common
 
 
@@ -153,8 +150,7 @@ class SearchBackend(Protocol):
 
 # --- analysis -------------------------------------------------------------------------------
 def language_analyzer(lang: str) -> Analyzer:
-    chain = RegexTokenizer(WORD_RE) | LowercaseFilter() | StopFilter(stoplist=stoplists[lang])
-    return chain | PyStemmerFilter(STEMMERS[lang], cachesize=50_000)
+    return LanguageAnalyzer(lang)
 
 
 def build_schema() -> Schema:
