@@ -14,12 +14,16 @@ leaves its queue rows for the holder or the next drain: no lock error reaches a 
 is lost. (Whoosh's AsyncWriter was rejected: it buffers in a thread of one process, so its work
 dies with the process and can replay older text over newer text.)
 
-On disk: Whoosh's format, written and read by codec.py (faster than whoosh3's own writer).
+Ranking and speed: see ranking.py (relevance is BM25 with the length normalisation applied when
+a post is indexed; newest first reads posts in date order from the `created` column) and
+matching.py. On disk: Whoosh's format, written and read by codec.py.
 
 Languages. Each SIG has a language (en, de, es). Text goes into the fields of its SIG's language
 (`body_en`, `body_de`, ... each with that language's stop words and Snowball stemmer via
-PyStemmer, in one pass: analysis.py); a query is analysed once per language and searches all of
-them, so one search finds "running" in English SIGs and "laufen" in German ones.
+PyStemmer, in one pass: analysis.py); a query is analysed once per language and searches each
+language's fields with that analysis, so one search finds "running" in English SIGs and "laufen"
+in German ones, and a stop word of one language ("the") is left out of that language's search
+only.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import functools
 import gc
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -36,18 +41,20 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from markupsafe import Markup, escape
 from whoosh import highlight, index, query
 from whoosh.analysis.analyzers import Analyzer
-from whoosh.fields import BOOLEAN, DATETIME, ID, TEXT, Schema
+from whoosh.columns import NumericColumn
+from whoosh.fields import COLUMN, ID, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.writing import CLEAR
 
-from .analysis import LanguageAnalyzer
+from . import matching, ranking
+from .analysis import WORD_RE, LanguageAnalyzer
 from .codec import ForumCodec
 from .parsing import Clause, ParsedQuery
 
@@ -56,9 +63,12 @@ T = TypeVar("T")
 
 LANGUAGES = ("en", "de", "es")
 # Bump when the schema or the analysis changes: start-up then rebuilds the index.
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 VERSION_FILE = "forum-schema-version"
 MAX_PREFIX_TERMS = 200  # a prefix* matching more words than this uses only the most common
+TYPICAL_WORDS = {"title": 6.0, "body": 60.0}  # field lengths BM25 counts as average
+TITLE_BOOST = 2.0
+WORD_FINDER = re.compile(WORD_RE)
 
 
 class IndexBusy(Exception):
@@ -161,17 +171,24 @@ def build_schema() -> Schema:
         "post_id": ID(stored=True, unique=True),
         "topic_id": ID(stored=True),
         "sig_id": ID(stored=True),
-        "sig": ID(),
         "author": ID(),
         "lang": ID(stored=True),
-        "created": DATETIME(stored=True, sortable=True),
-        "is_first": BOOLEAN(stored=True),
+        # Microseconds since 1970 (UTC), kept in a column: ranking.PostDates reads it whole.
+        "created": COLUMN(NumericColumn("q")),
     }
     for lang in LANGUAGES:
         analyzer = language_analyzer(lang)
-        fields[f"title_{lang}"] = TEXT(analyzer=analyzer, phrase=True, field_boost=2.0)
+        fields[f"title_{lang}"] = TEXT(analyzer=analyzer, phrase=True, field_boost=TITLE_BOOST)
         fields[f"body_{lang}"] = TEXT(analyzer=analyzer, phrase=True)
+    for name, field_ in fields.items():
+        if name.startswith(("title_", "body_")):
+            # The weights carry the length normalisation (see `_impact`): no length column.
+            field_.scorable = False
     return Schema(**fields)
+
+
+def _impact(kind: str, text: str) -> float:
+    return ranking.impact(len(WORD_FINDER.findall(text)), TYPICAL_WORDS[kind])
 
 
 ANALYZERS = {lang: language_analyzer(lang) for lang in LANGUAGES}
@@ -208,15 +225,15 @@ def _fields(doc: PostDocument) -> dict[str, Any]:
         "post_id": str(doc.post_id),
         "topic_id": str(doc.topic_id),
         "sig_id": str(doc.sig_id),
-        "sig": doc.sig_slug.lower(),
         "author": doc.author.lower(),
         "lang": lang,
-        "created": doc.created_at.astimezone(UTC).replace(tzinfo=None),
-        "is_first": doc.is_first,
+        "created": ranking.to_micros(doc.created_at),
         f"body_{lang}": doc.body,
+        f"_body_{lang}_boost": _impact("body", doc.body),
     }
     if doc.title:
         out[f"title_{lang}"] = doc.title
+        out[f"_title_{lang}_boost"] = _impact("title", doc.title)
     return out
 
 
@@ -262,14 +279,21 @@ def _one_at_a_time(method: Callable[..., T]) -> Callable[..., T]:
 class WhooshBackend:
     """The on-disk Whoosh index in INDEX_DIR."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        ranked_matches: int = ranking.RANKED_MATCHES,
+    ) -> None:
         self.path = Path(path)
+        self.ranked_matches = ranked_matches
         self.schema = build_schema()
         self._ix: Any = None
         self._ix_lock = threading.Lock()
         self._shared: Any = None
         self._use = threading.RLock()
         self._searchers: list[Any] = []
+        self._dates = ranking.PostDates()
+        self._segment_docs = ranking.SegmentDocs()
 
     # -- opening ----------------------------------------------------------------------------
     def _index(self) -> Any:
@@ -310,7 +334,7 @@ class WhooshBackend:
         try:
             if set(ix.schema.names()) != set(self.schema.names()):
                 return "outdated"
-            with ix.searcher() as searcher:
+            with ix.searcher(weighting=ranking.ImpactBM25()) as searcher:
                 searcher.doc_count()
                 for _ in zip(range(10), searcher.reader().all_stored_fields(), strict=False):
                     pass
@@ -373,8 +397,9 @@ class WhooshBackend:
         their segments are kept as they are (no final merge)."""
         ix = self._index()
         extra = {"procs": procs, "multisegment": True, "batchsize": 200} if procs > 1 else {}
+        extra.update(limitmb=256, codec=ForumCodec())
         try:
-            w = ix.writer(timeout=60.0, delay=0.1, limitmb=256, codec=ForumCodec(), **extra)
+            w = ix.writer(timeout=60.0, delay=0.1, **extra)
         except LockError as exc:
             raise IndexBusy(str(self.path)) from exc
         count = 0
@@ -401,7 +426,8 @@ class WhooshBackend:
         at 100,000 posts) for no gain, since the GIL runs one search at a time anyway."""
         searcher = self._shared
         if searcher is None:
-            searcher = _retrying(self._index().searcher)
+            ix = self._index()
+            searcher = _retrying(lambda: ix.searcher(weighting=ranking.ImpactBM25()))
             with self._ix_lock:
                 self._searchers.append(searcher)
         else:
@@ -421,7 +447,7 @@ class WhooshBackend:
         # Not searcher.refresh(): whoosh3 3.54 reuses a segment's reader even when the segment
         # gained deletions (deleted posts stay findable) and fails on an empty index.
         searcher.close()
-        return _retrying(ix.searcher)
+        return _retrying(lambda: ix.searcher(weighting=ranking.ImpactBM25()))
 
     @_one_at_a_time
     def indexed_post_ids(self) -> set[int]:
@@ -439,50 +465,100 @@ class WhooshBackend:
     def search(
         self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
     ) -> BackendResults:
+        """The page of hits from `offset`; the SIG filter (`sig:`) must already be in `scope`."""
         searcher = self._searcher()
         common: list[str] = []
-        q, terms = self._compile(parsed, searcher, common)
-        if q is None:
+        queries, simple, terms = self._compile(parsed, searcher, common)
+        if not queries:
             return BackendResults(hits=[], total=0, terms=terms, common=common)
-        kwargs: dict[str, Any] = {"limit": offset + limit, "terms": False}
-        if scope.allowed is not None:
-            # Whichever list is shorter, as a set of document numbers kept with the searcher.
-            if len(scope.excluded) < len(scope.allowed):
-                kwargs["mask"] = self._sig_docs(searcher, scope.excluded)
-            else:
-                kwargs["filter"] = self._sig_docs(searcher, scope.allowed)
-        if newest:
-            kwargs["sortedby"] = "created"
-            kwargs["reverse"] = True
-        results = searcher.search(q, **kwargs)
+        dates = self._dates.view(searcher)
+        allowed, mask = self._scope_docs(searcher, scope)
+        for narrowed in self._filter_docs(searcher, dates, parsed):
+            allowed = narrowed if allowed is None else _intersection(allowed, narrowed)
+        if allowed is not None and not allowed:  # (Whoosh reads an empty filter as no filter)
+            return BackendResults(hits=[], total=0, terms=terms, common=common)
+        # Matches, if the words are spread evenly over the posts the filters leave.
+        reader = searcher.reader()
+        estimate = min(sum(q.estimate_size(reader) for q in queries), searcher.doc_count())
+        if allowed is not None:
+            estimate = estimate * len(allowed) // max(1, dates.total)
+        elif mask:
+            estimate -= estimate * len(mask) // max(1, dates.total)
+        plan = ranking.Plan(
+            queries=queries,
+            simple=simple,
+            allowed=allowed,
+            mask=mask,
+            by_language=[self._language_docs(searcher, q) for q in queries]
+            if allowed is not None and len(allowed) <= ranking.DIRECT_LIMIT
+            else (),
+            ranked_matches=self.ranked_matches,
+        )
+        need = offset + limit
+        if newest or not parsed.has_text:  # only filters: every match scores alike
+            found = ranking.newest(searcher, dates, plan, need, estimate)
+        else:
+            found = ranking.best(searcher, dates, plan, need, estimate)
         hits = []
-        for hit in results[offset : offset + limit]:
-            stored = hit.fields()
-            created = stored["created"]
+        for docnum in found.docnums[offset:need]:
+            stored = searcher.stored_fields(docnum)
             hits.append(
                 BackendHit(
                     post_id=int(stored["post_id"]),
                     topic_id=int(stored["topic_id"]),
                     language=stored["lang"],
-                    created_at=created.replace(tzinfo=UTC) if created.tzinfo is None else created,
+                    created_at=ranking.from_micros(dates.created(docnum)),
                 )
             )
-        # Counting every match of a common word would cost more than the search itself: the
-        # total is exact when fewer hits than asked for came back, else Whoosh's estimate.
-        scored = results.scored_length()
-        # (Not results.estimated_length(): in whoosh3 3.54 it counts every match.)
-        estimate = min(q.estimate_size(searcher.reader()), searcher.doc_count())
-        total = scored if scored < offset + limit else max(scored, estimate)
+        # Counting every match of a common word would cost more than the search: the total is
+        # exact when the search saw every match, else an estimate (at least what was found).
+        count = len(found.docnums)
+        total = count if found.exact and count < need else max(count, estimate)
         return BackendResults(hits=hits, total=total, terms=terms, common=common)
 
+    def _scope_docs(
+        self, searcher: Any, scope: SigScope
+    ) -> tuple[set[int] | None, set[int] | None]:
+        """(allowed, mask): the readable SIGs' documents, or the unreadable ones to leave out,
+        whichever is the shorter list of SIGs."""
+        if scope.allowed is None:
+            excluded = self._sig_docs(searcher, scope.excluded) if scope.excluded else None
+            return None, excluded
+        if len(scope.excluded) < len(scope.allowed):
+            return None, self._sig_docs(searcher, scope.excluded) or None
+        return self._sig_docs(searcher, scope.allowed), None
+
+    def _filter_docs(
+        self, searcher: Any, dates: ranking.DatesView, parsed: ParsedQuery
+    ) -> Iterator[set[int]]:
+        if parsed.author:
+            yield set(searcher.docs_for_query(query.Term("author", parsed.author.lower())))
+        if parsed.after or parsed.before:
+            start = ranking.to_micros(parsed.after) if parsed.after else None
+            end = ranking.to_micros(parsed.before) if parsed.before else None
+            yield dates.between(start, end)
+
+    def _language_docs(self, searcher: Any, q: query.Query) -> set[int] | None:
+        """The documents of the language whose fields `q` searches (None: every language)."""
+        langs = {name.rsplit("_", 1)[1] for name, _text in q.iter_all_terms() if "_" in name}
+        if len(langs) != 1:
+            return None
+        return self._term_docs(searcher, "lang", langs)
+
     def _sig_docs(self, searcher: Any, sig_ids: frozenset[int]) -> set[int]:
-        cache = searcher.__dict__.setdefault("_forum_sig_docs", {})
-        docs = cache.get(sig_ids)
+        return self._term_docs(searcher, "sig_id", {str(i) for i in sig_ids})
+
+    def _term_docs(self, searcher: Any, name: str, values: Iterable[str]) -> set[int]:
+        """The documents with any of these values in field `name`, kept with the searcher
+        (and per segment by `ranking.SegmentDocs`, so a new searcher rebuilds it quickly)."""
+        key = (name, frozenset(values))
+        cache = searcher.__dict__.setdefault("_forum_docs", {})
+        docs = cache.get(key)
         if docs is None:
             if len(cache) > 64:
                 cache.clear()
-            docs = cache[sig_ids] = set(searcher.docs_for_query(_any_of("sig_id", sig_ids)))
-        return docs  # type: ignore[no-any-return]
+            docs = cache[key] = self._segment_docs.docs(searcher, name, key[1])
+        return docs  # type: ignore[no-any-return]  (shared: never changed)
 
     def excerpt(
         self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
@@ -575,117 +651,112 @@ class WhooshBackend:
     # -- query building ---------------------------------------------------------------------
     def _compile(
         self, parsed: ParsedQuery, searcher: Any, common: list[str] | None = None
-    ) -> tuple[query.Query | None, dict[str, set[str]]]:
+    ) -> tuple[list[query.Query], bool, dict[str, set[str]]]:
+        """One query per language that can match (filters apart), whether each is a single
+        word (with exclusions), and the analysed words per field for marking excerpts."""
         kinds = ("title",) if parsed.in_title else ("title", "body")
         terms: dict[str, set[str]] = {}
-        must: list[query.Query] = []
-        must_not: list[query.Query] = []
         groups: list[list[Clause]] = []
         for clause in parsed.clauses:
             if clause.or_with_previous and groups:
                 groups[-1].append(clause)
             else:
                 groups.append([clause])
-        for group in groups:
-            options = []
-            for clause in group:
-                q = self._clause(
-                    clause, kinds, searcher, terms if not clause.negated else None, common
-                )
-                if q is not None:
-                    options.append((clause.negated, q))
-            positives = [q for neg, q in options if not neg]
-            negatives = [q for neg, q in options if neg]
-            if positives:
-                must.append(positives[0] if len(positives) == 1 else query.Or(positives))
-            must_not.extend(negatives)
-        filters = self._filters(parsed)
-        if not must:
-            if not filters or parsed.has_text:
-                return None, terms
-            # Only filters (author:ana, sig:x): every post that matches them.
-            must = [query.Every()]
-        q: query.Query = query.And(must + filters) if len(must) + len(filters) > 1 else must[0]
-        if must_not:
-            q = query.AndNot(q, query.Or(must_not))
-        return q, terms
+        out: list[query.Query] = []
+        excluded: list[query.Query] = []
+        simple = True
+        for lang in LANGUAGES:
+            must: list[query.Query] = []
+            must_not: list[query.Query] = []
+            for group in groups:
+                options = []
+                for clause in group:
+                    q = self._clause(
+                        clause, lang, kinds, searcher, terms if not clause.negated else None, common
+                    )
+                    if q is not None:  # None: only stop words in this language, left out
+                        options.append((clause.negated, q))
+                positives = [q for neg, q in options if not neg]
+                if positives:
+                    group_q = positives[0] if len(positives) == 1 else query.Or(positives)
+                    must.append(group_q.normalize())
+                must_not.extend(q for neg, q in options if neg)
+            excluded.extend(must_not)
+            # (Whoosh's And.normalize() drops a NullQuery instead of matching nothing.)
+            if not must or any(q is query.NullQuery for q in must):
+                continue  # no words, or a word that no post of this language has
+            q = (query.And(must) if len(must) > 1 else must[0]).normalize()
+            simple = simple and _one_word(q)
+            if must_not:
+                q = matching.Exclude(q, query.Or(must_not)).normalize()
+            out.append(q)
+        if not out and not parsed.has_text and parsed.has_filters:
+            # Only filters (author:ana, sig:x, after:...): every post that matches them.
+            every = matching.Exclude(query.Every(), query.Or(excluded)).normalize()
+            return [every], False, terms
+        return out, simple, terms
 
     def _clause(
         self,
         clause: Clause,
+        lang: str,
         kinds: tuple[str, ...],
         searcher: Any,
         terms: dict[str, set[str]] | None,
         common: list[str] | None = None,
     ) -> query.Query | None:
+        """The clause as analysed in `lang`: None if it is only stop words there, NullQuery if
+        no post of that language has its words."""
+        reader = searcher.reader()
         parts: list[query.Query] = []
         if clause.prefix:
-            reader = searcher.reader()
             word = clause.text.lower()
-            for lang in LANGUAGES:
-                # Stems that start with the prefix, and with the prefix's own stem ("running*").
-                starts = {word, *analyse(lang, word)}
-                for kind in kinds:
-                    name = f"{kind}_{lang}"
-                    found = {
-                        t.decode("utf-8") if isinstance(t, bytes) else t
-                        for start in starts
-                        for t in reader.expand_prefix(name, start)
-                    }
-                    if not found:
-                        continue
-                    chosen = sorted(found)
-                    if len(chosen) > MAX_PREFIX_TERMS:
-                        chosen.sort(key=lambda t, n=name: -reader.doc_frequency(n, t))
-                        chosen = chosen[:MAX_PREFIX_TERMS]
-                    parts.append(query.Or([query.Term(name, t) for t in chosen]))
-                    if terms is not None:
-                        terms.setdefault(name, set()).update(chosen)
-            return query.Or(parts) if parts else query.NullQuery
-        for lang in LANGUAGES:
-            # The analyser reuses one Token object: copy what we need as we go.
-            tokens = [
-                (t.text, t.pos) for t in ANALYZERS[lang](clause.text, mode="query", positions=True)
-            ]
-            words = [text for text, _pos in tokens]
-            if not words:
-                if common is not None and clause.text.lower() not in common:
-                    common.append(clause.text.lower())
-                continue
-            reader = searcher.reader()
+            # Stems that start with the prefix, and with the prefix's own stem ("running*").
+            starts = {word, *analyse(lang, word)}
             for kind in kinds:
                 name = f"{kind}_{lang}"
+                found = {
+                    t.decode("utf-8") if isinstance(t, bytes) else t
+                    for start in starts
+                    for t in reader.expand_prefix(name, start)
+                }
+                if not found:
+                    continue
+                chosen = sorted(found)
+                if len(chosen) > MAX_PREFIX_TERMS:
+                    chosen.sort(key=lambda t, n=name: -reader.doc_frequency(n, t))
+                    chosen = chosen[:MAX_PREFIX_TERMS]
+                parts.append(query.Or([query.Term(name, t) for t in chosen]))
                 if terms is not None:
-                    terms.setdefault(name, set()).update(words)
-                if not all(reader.doc_frequency(name, w) for w in words):
-                    continue  # a word this field never had: nothing to match, skip the matcher
-                if len(words) == 1:
-                    parts.append(query.Term(name, words[0]))
-                elif clause.kind == "phrase":
-                    # Stop words leave gaps: allow as many as the phrase had.
-                    span = tokens[-1][1] - tokens[0][1]
-                    slop = max(1, span - len(words) + 2)
-                    parts.append(query.Phrase(name, words, slop=slop))
-                else:
-                    parts.append(query.And([query.Term(name, w) for w in words]))
+                    terms.setdefault(name, set()).update(chosen)
+            return query.Or(parts) if parts else query.NullQuery
+        # The analyser reuses one Token object: copy what we need as we go.
+        tokens = [
+            (t.text, t.pos) for t in ANALYZERS[lang](clause.text, mode="query", positions=True)
+        ]
+        words = [text for text, _pos in tokens]
+        if not words:
+            if common is not None and clause.text.lower() not in common:
+                common.append(clause.text.lower())
+            return None
+        for kind in kinds:
+            name = f"{kind}_{lang}"
+            if terms is not None:
+                terms.setdefault(name, set()).update(words)
+            if not all(reader.doc_frequency(name, w) for w in words):
+                continue  # a word this field never had: nothing to match, skip the matcher
+            if len(words) == 1:
+                parts.append(query.Term(name, words[0]))
+            elif clause.kind == "phrase":
+                # Stop words leave gaps: allow as many as the phrase had.
+                span = tokens[-1][1] - tokens[0][1]
+                slop = max(1, span - len(words) + 2)
+                parts.append(matching.Phrase(name, words, slop=slop))
+            else:
+                parts.append(query.And([query.Term(name, w) for w in words]))
         if not parts:
-            # Only stop words in every language (None), or words no post has (NullQuery).
-            return (
-                query.NullQuery if any(analyse(lang, clause.text) for lang in LANGUAGES) else None
-            )
+            return query.NullQuery
         return parts[0] if len(parts) == 1 else query.Or(parts)
-
-    def _filters(self, parsed: ParsedQuery) -> list[query.Query]:
-        out: list[query.Query] = []
-        if parsed.author:
-            out.append(query.Term("author", parsed.author.lower()))
-        if parsed.sig:
-            out.append(query.Term("sig", parsed.sig.lower()))
-        if parsed.after or parsed.before:
-            start = parsed.after.astimezone(UTC).replace(tzinfo=None) if parsed.after else None
-            end = parsed.before.astimezone(UTC).replace(tzinfo=None) if parsed.before else None
-            out.append(query.DateRange("created", start, end, endexcl=True))
-        return out
 
 
 def _retrying(open_: Callable[[], Any], attempts: int = 6) -> Any:
@@ -699,6 +770,22 @@ def _retrying(open_: Callable[[], Any], attempts: int = 6) -> Any:
                 raise
             time.sleep(0.005 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def _one_word(q: query.Query) -> bool:
+    """A term, or the same word in several fields: block bounds find its best posts fast."""
+    if isinstance(q, query.Term):
+        return True
+    return (
+        isinstance(q, query.Or)
+        and all(isinstance(sub, query.Term) for sub in q.subqueries)
+        and len({sub.text for sub in q.subqueries}) == 1
+    )
+
+
+def _intersection(a: set[int], b: set[int]) -> set[int]:
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return {d for d in small if d in large}
 
 
 def _any_of(name: str, values: Iterable[int]) -> query.Query:

@@ -31,6 +31,7 @@ from ..extensions import db
 from ..permissions import public_posts_clause
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
+from . import ranking
 from .backend import IndexBusy, NullBackend, PostDocument, SearchBackend, WhooshBackend
 from .models import KIND_POST, KIND_SIG, KIND_TOPIC, SearchQueueEntry
 
@@ -52,7 +53,10 @@ class DrainResult:
 def make_backend(app: Flask) -> SearchBackend:
     if app.config.get("SEARCH_BACKEND", "whoosh") == "null":
         return NullBackend()
-    return WhooshBackend(app.config["INDEX_DIR"])
+    return WhooshBackend(
+        app.config["INDEX_DIR"],
+        ranked_matches=int(app.config.get("SEARCH_RANKED_MATCHES", ranking.RANKED_MATCHES)),
+    )
 
 
 def get_backend(app: Flask | None = None) -> SearchBackend:

@@ -63,16 +63,18 @@ class SearchPage:
         return bool(self.q.strip())
 
 
-def sig_scope(user: Actor) -> SigScope:
-    """The SIGs this member may read, and the ones they may not (one query)."""
-    if permissions.is_global_sysop(user):
+def sig_scope(user: Actor, sig: str | None = None) -> SigScope:
+    """The SIGs this member may read, and the ones they may not (one query); with `sig`, only
+    that SIG (by slug, as `sig:` gives it) if they may read it."""
+    if permissions.is_global_sysop(user) and sig is None:
         return SigScope(allowed=None)
     readable = permissions.readable_sigs_clause(user)
-    rows = db.session.execute(select(Sig.id, readable.label("readable"))).all()
-    return SigScope(
-        allowed=frozenset(r.id for r in rows if r.readable),
-        excluded=frozenset(r.id for r in rows if not r.readable),
+    rows = db.session.execute(select(Sig.id, Sig.slug, readable.label("readable"))).all()
+    wanted = sig.lower() if sig is not None else None
+    allowed = frozenset(
+        r.id for r in rows if r.readable and (wanted is None or r.slug.lower() == wanted)
     )
+    return SigScope(allowed=allowed, excluded=frozenset(r.id for r in rows) - allowed)
 
 
 def search_page(
@@ -86,7 +88,7 @@ def search_page(
     if parsed.is_empty:
         return out
     backend = indexer.get_backend()
-    scope = sig_scope(user)
+    scope = sig_scope(user, parsed.sig)
     try:
         found = backend.search(
             parsed, scope, newest=sort == "newest", offset=(page - 1) * per_page, limit=per_page

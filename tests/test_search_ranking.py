@@ -1,0 +1,225 @@
+"""The fast paths of search give what scoring or sorting every match gives (ranking.py).
+
+Each test builds an index of a few thousand synthetic posts in three languages, whose common
+words fill many posting blocks, whose dates are not in the order the posts were indexed (edits
+re-index posts), and which has several segments and deleted documents; then it compares the
+backend's answers with Whoosh's plain machinery over every match.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from whoosh import query
+from whoosh.collectors import UnlimitedCollector
+
+from forum.search import matching, ranking
+from forum.search.backend import LANGUAGES, PostDocument, SigScope, WhooshBackend
+from forum.search.parsing import parse
+
+WORDS = (
+    "modem network cable amiga atari floppy disk terminal keyboard printer radio signal "
+    "program compiler memory screen sound graphics Rechner Speicher canción pantalla"
+).split()
+FILLER = [f"w{n}" for n in range(400)]
+START = datetime(2026, 1, 1, tzinfo=UTC)
+SIGS = {1: "en", 2: "en", 3: "de", 4: "es"}
+
+
+def _post(rng: random.Random, post_id: int) -> PostDocument:
+    sig = rng.choice(list(SIGS))
+    words = rng.choices(WORDS, weights=[1 / (i + 1) for i in range(len(WORDS))], k=12)
+    words += rng.choices(FILLER, k=rng.randint(5, 60))
+    rng.shuffle(words)
+    if rng.random() < 0.1:
+        words[3:3] = ["floppy", "disk"]
+    first = rng.random() < 0.15
+    return PostDocument(
+        post_id=post_id,
+        topic_id=post_id // 3 + 1,
+        sig_id=sig,
+        sig_slug=f"sig{sig}",
+        author=f"author{rng.randint(1, 12)}",
+        language=SIGS[sig],
+        created_at=START + timedelta(minutes=rng.randint(0, 500_000)),
+        is_first=first,
+        title=" ".join(rng.choices(WORDS, k=4)) if first else "",
+        body=" ".join(words),
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    rng = random.Random(5)
+    backend = WhooshBackend(tmp_path_factory.mktemp("ranking") / "index", ranked_matches=0)
+    docs = {n: _post(rng, n) for n in range(1, 2401)}
+    backend.rebuild(docs.values())
+    for _batch in range(3):  # later segments: edits (old dates, new documents) and deletions
+        with backend.writer() as w:
+            for post_id in rng.sample(sorted(docs), 150):
+                docs[post_id] = _post(rng, post_id)
+                w.upsert(docs[post_id])
+            for post_id in rng.sample(sorted(docs), 40):
+                w.remove_post(post_id)
+                del docs[post_id]
+    yield backend, docs
+    backend.close()
+
+
+def _reference(backend: WhooshBackend, q: str, scope: SigScope, *, newest: bool) -> list[int]:
+    """Post ids of every match, by Whoosh scoring (or sorting by date) all of them."""
+    searcher = backend._searcher()
+    parsed = parse(q)
+    queries, _simple, _terms = backend._compile(parsed, searcher)
+    dates = backend._dates.view(searcher)
+    allowed, mask = backend._scope_docs(searcher, scope)
+    for narrowed in backend._filter_docs(searcher, dates, parsed):
+        allowed = narrowed if allowed is None else allowed & narrowed
+    collector = UnlimitedCollector()
+    searcher.search_with_collector(query.Or(queries), collector)
+    scored = [
+        (score, docnum)
+        for score, docnum in collector.results().top_n
+        if (allowed is None or docnum in allowed) and (mask is None or docnum not in mask)
+    ]
+    if newest or not parsed.has_text:
+        order = sorted(scored, key=lambda p: (dates.created(p[1]), p[1]), reverse=True)
+    else:
+        order = sorted(scored, key=lambda p: (-p[0], p[1]))
+    return [int(searcher.stored_fields(docnum)["post_id"]) for _score, docnum in order]
+
+
+def _found(backend: WhooshBackend, q: str, scope: SigScope, **kwargs: Any) -> list[int]:
+    results = backend.search(parse(q), scope, **kwargs)
+    return [hit.post_id for hit in results.hits]
+
+
+QUERIES = [
+    "modem",
+    "network cable",
+    "amiga -atari",
+    "amiga OR atari",
+    '"floppy disk"',
+    '"floppy disk" modem',
+    "prog*",
+    "modem author:author3",
+    "modem after:2026-03-01 before:2026-06-01",
+    "author:author5",
+    "author:author5 -modem",
+    "Rechner",
+    "the modem",
+]
+SCOPES = {
+    "all": SigScope(allowed=None),
+    "mask": SigScope(allowed=frozenset({1, 2, 3}), excluded=frozenset({4})),
+    "allowed": SigScope(allowed=frozenset({1, 3}), excluded=frozenset({2, 4, 5, 6, 7})),
+}
+
+
+@pytest.fixture(params=[ranking.DIRECT_LIMIT, 10], ids=["direct", "filtered"])
+def direct_limit(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Searches go through the few posts the filters leave, or filter the words' matches."""
+    monkeypatch.setattr(ranking, "DIRECT_LIMIT", request.param)
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("q", QUERIES)
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_newest_first_is_exactly_every_match_sorted_by_date(built, q, scope, direct_limit):
+    backend, _docs = built
+    expected = _reference(backend, q, SCOPES[scope], newest=True)
+    assert expected, q  # the data set has matches for every query
+    for offset, limit in ((0, 20), (20, 20), (0, 200)):
+        found = _found(backend, q, SCOPES[scope], newest=True, offset=offset, limit=limit)
+        assert found == expected[offset : offset + limit]
+
+
+@pytest.mark.parametrize("q", QUERIES)
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_best_match_is_exactly_the_best_scores_of_every_match(built, q, scope, direct_limit):
+    backend, _docs = built  # ranked_matches=0: every query is ranked over all its matches
+    expected = _reference(backend, q, SCOPES[scope], newest=False)
+    for offset, limit in ((0, 20), (20, 20), (0, 200)):
+        found = _found(backend, q, SCOPES[scope], newest=False, offset=offset, limit=limit)
+        assert found == expected[offset : offset + limit]
+
+
+@pytest.mark.parametrize("q", ["modem", "amiga -atari", "Rechner"])
+def test_a_single_word_is_ranked_over_all_its_matches_whatever_the_limit(built, q, monkeypatch):
+    backend, _docs = built
+    monkeypatch.setattr(backend, "ranked_matches", 10)
+    expected = _reference(backend, q, SCOPES["all"], newest=False)
+    assert _found(backend, q, SCOPES["all"], newest=False, offset=0, limit=20) == expected[:20]
+
+
+@pytest.mark.parametrize("q", ["network cable", '"floppy disk" modem', "amiga OR atari"])
+def test_a_costly_query_ranks_the_newest_matches(built, q, monkeypatch):
+    """With more estimated matches than `ranked_matches`, best match ranks the matches of the
+    newest posts: the page is sorted by score, and any match at least as new as the oldest post
+    of the page that is not on it scores no higher than the page's lowest score."""
+    backend, _docs = built
+    monkeypatch.setattr(backend, "ranked_matches", 60)
+    restricted = []
+    monkeypatch.setattr(
+        ranking, "Restrict", lambda q, docs: restricted.append(docs) or matching.Restrict(q, docs)
+    )
+    searcher = backend._searcher()
+    queries, simple, _terms = backend._compile(parse(q), searcher)
+    assert not simple
+    collector = UnlimitedCollector()
+    searcher.search_with_collector(query.Or(queries), collector)
+    score = {docnum: s for s, docnum in collector.results().top_n}
+    dates = backend._dates.view(searcher)
+    docnum_of = {int(searcher.stored_fields(d)["post_id"]): d for d in score}
+    assert len(score) > 60 * 2  # the query is costly here
+
+    page = _found(backend, q, SCOPES["all"], newest=False, offset=0, limit=20)
+    assert restricted  # it searched the newest posts only
+    found = [docnum_of[p] for p in page]
+    assert len(found) == 20
+    scores = [score[d] for d in found]
+    assert scores == sorted(scores, reverse=True)
+    oldest = min(dates.created(d) for d in found)
+    left_out = [d for d in score if d not in found and dates.created(d) >= oldest]
+    assert all(score[d] <= scores[-1] for d in left_out)
+
+
+@pytest.mark.parametrize(
+    ("words", "slop"), [(["floppi", "disk"], 1), (["disk", "floppi"], 1), (["floppi", "disk"], 3)]
+)
+def test_phrases_match_where_whooshs_phrase_matches(built, words, slop):
+    backend, _docs = built
+    searcher = backend._searcher()
+    mine = set(searcher.docs_for_query(matching.Phrase("body_en", words, slop=slop)))
+    whooshs = set(searcher.docs_for_query(query.Phrase("body_en", words, slop=slop)))
+    assert mine == whooshs
+    assert mine or words[0] == "disk"
+
+
+def test_restricted_queries_match_only_their_documents(built):
+    backend, _docs = built
+    searcher = backend._searcher()
+    q = query.Or([query.Term(f"body_{lang}", "modem") for lang in LANGUAGES])
+    every = set(searcher.docs_for_query(q))
+    some = set(random.Random(1).sample(range(searcher.doc_count_all()), 300))
+    restricted = matching.Restrict(q, matching.per_leaf(searcher, some))
+    assert set(ranking._step(searcher, restricted)) == every & some
+
+
+def test_post_dates_follow_the_index(tmp_path: Path):
+    backend = WhooshBackend(tmp_path / "index")
+    rng = random.Random(2)
+    docs = [_post(rng, n) for n in range(1, 50)]
+    backend.rebuild(docs)
+    searcher = backend._searcher()
+    dates = backend._dates.view(searcher)
+    created = {
+        int(searcher.stored_fields(d)["post_id"]): ranking.from_micros(dates.created(d))
+        for d in range(searcher.doc_count_all())
+    }
+    assert created == {doc.post_id: doc.created_at for doc in docs}
+    backend.close()
