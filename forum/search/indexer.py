@@ -32,7 +32,14 @@ from ..permissions import public_posts_clause
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
 from . import ranking
-from .backend import IndexBusy, NullBackend, PostDocument, SearchBackend, WhooshBackend
+from .backend import (
+    INDEX_MEMORY_MB,
+    IndexBusy,
+    NullBackend,
+    PostDocument,
+    SearchBackend,
+    WhooshBackend,
+)
 from .models import KIND_POST, KIND_SIG, KIND_TOPIC, SearchQueueEntry
 
 log = logging.getLogger(__name__)
@@ -56,6 +63,7 @@ def make_backend(app: Flask) -> SearchBackend:
     return WhooshBackend(
         app.config["INDEX_DIR"],
         ranked_matches=int(app.config.get("SEARCH_RANKED_MATCHES", ranking.RANKED_MATCHES)),
+        index_memory_mb=int(app.config.get("SEARCH_INDEX_MEMORY_MB", INDEX_MEMORY_MB)),
     )
 
 
