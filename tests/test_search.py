@@ -176,6 +176,24 @@ def test_only_filters_list_the_newest_first_in_either_order(client, f):
         assert [link.rsplit("-", 1)[1] for link in links] == ["4", "1"]
 
 
+def test_a_prefix_of_many_words_lists_its_posts_newest_first(client, f):
+    # "ma*" stands for more words than are worth ranking: it filters, and the other words (or
+    # the date) order what it leaves.
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    words = "magic mango marble market mast match maze mayor mallet manor maple marsh mascot"
+    topic = f.topic(ada, sig, "Words", "nothing here")
+    for word in words.split():
+        f.reply(ada, topic, f"A {word} and a modem.")
+    f.reply(ada, topic, "A modem alone.")
+    for sort in ("relevance", "newest"):
+        _status, html, links = search(client, "ma*", sort=sort)
+        assert [link.rsplit("-", 1)[1] for link in links] == [str(n) for n in range(14, 1, -1)]
+        assert "A <mark>mascot</mark> and a modem" in html
+    assert len(found(client, "modem ma*")) == 13
+    assert found(client, "modem -ma*") == [f"/t/{topic.id}/words#post-15"]
+
+
 def test_did_you_mean_corrects_only_the_unknown_word(client, f):
     ada = f.user("ada")
     sig = f.sig("retro", members=[ada])

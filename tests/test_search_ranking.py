@@ -74,11 +74,19 @@ def _reference(backend: WhooshBackend, q: str, scope: SigScope, *, newest: bool)
     """Post ids of every match, by Whoosh scoring (or sorting by date) all of them."""
     searcher = backend._searcher()
     parsed = parse(q)
-    queries, _simple, _terms = backend._compile(parsed, searcher)
+    compiled = backend._compile(parsed, searcher)
+    queries = compiled.queries
     dates = backend._dates.view(searcher)
     allowed, mask = backend._scope_docs(searcher, scope)
     for narrowed in backend._filter_docs(searcher, dates, parsed):
         allowed = narrowed if allowed is None else allowed & narrowed
+    for pairs in compiled.having:
+        docs = set().union(*(searcher.docs_for_query(query.Term(*p)) for p in pairs))
+        allowed = docs if allowed is None else allowed & docs
+    for pairs in compiled.lacking:
+        mask = (mask or set()) | set().union(
+            *(searcher.docs_for_query(query.Term(*p)) for p in pairs)
+        )
     collector = UnlimitedCollector()
     searcher.search_with_collector(query.Or(queries), collector)
     scored = [
@@ -86,7 +94,7 @@ def _reference(backend: WhooshBackend, q: str, scope: SigScope, *, newest: bool)
         for score, docnum in collector.results().top_n
         if (allowed is None or docnum in allowed) and (mask is None or docnum not in mask)
     ]
-    if newest or not parsed.has_text:
+    if newest or not compiled.ranked:
         order = sorted(scored, key=lambda p: (dates.created(p[1]), p[1]), reverse=True)
     else:
         order = sorted(scored, key=lambda p: (-p[0], p[1]))
@@ -106,6 +114,9 @@ QUERIES = [
     '"floppy disk"',
     '"floppy disk" modem',
     "prog*",
+    "w1*",
+    "w1* modem",
+    "modem -w1*",
     "modem author:author3",
     "modem after:2026-03-01 before:2026-06-01",
     "author:author5",
@@ -168,8 +179,9 @@ def test_a_costly_query_ranks_the_newest_matches(built, q, monkeypatch):
         ranking, "Restrict", lambda q, docs: restricted.append(docs) or matching.Restrict(q, docs)
     )
     searcher = backend._searcher()
-    queries, simple, _terms = backend._compile(parse(q), searcher)
-    assert not simple
+    compiled = backend._compile(parse(q), searcher)
+    queries = compiled.queries
+    assert not compiled.simple
     collector = UnlimitedCollector()
     searcher.search_with_collector(query.Or(queries), collector)
     score = {docnum: s for s, docnum in collector.results().top_n}

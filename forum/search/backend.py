@@ -66,6 +66,7 @@ LANGUAGES = ("en", "de", "es")
 SCHEMA_VERSION = "4"
 VERSION_FILE = "forum-schema-version"
 MAX_PREFIX_TERMS = 200  # a prefix* matching more words than this uses only the most common
+PREFIX_QUERY_WORDS = 12  # a prefix* standing for more words (in all fields) is a filter
 TYPICAL_WORDS = {"title": 6.0, "body": 60.0}  # field lengths BM25 counts as average
 TITLE_BOOST = 2.0
 INDEX_MEMORY_MB = 512  # per process building the index: enough for 50,000 posts in memory
@@ -98,6 +99,18 @@ class SigScope:
 
     allowed: frozenset[int] | None
     excluded: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A ParsedQuery for Whoosh: one query per language that can match (filters apart)."""
+
+    queries: list[query.Query]
+    simple: bool  # each is one word (with exclusions)
+    terms: dict[str, set[str]]  # field -> the analysed words, to mark them in excerpts
+    having: list[list[tuple[str, str]]]  # prefixes kept as filters: a post has one of the words
+    lacking: list[list[tuple[str, str]]]  # excluded prefixes: a post has none of the words
+    ranked: bool  # whether words rank the matches (else: newest first)
 
 
 @dataclass(frozen=True)
@@ -473,13 +486,19 @@ class WhooshBackend:
         """The page of hits from `offset`; the SIG filter (`sig:`) must already be in `scope`."""
         searcher = self._searcher()
         common: list[str] = []
-        queries, simple, terms = self._compile(parsed, searcher, common)
+        compiled = self._compile(parsed, searcher, common)
+        queries, simple, terms = compiled.queries, compiled.simple, compiled.terms
         if not queries:
             return BackendResults(hits=[], total=0, terms=terms, common=common)
         dates = self._dates.view(searcher)
         allowed, mask = self._scope_docs(searcher, scope)
         for narrowed in self._filter_docs(searcher, dates, parsed):
             allowed = narrowed if allowed is None else _intersection(allowed, narrowed)
+        for pairs in compiled.having:
+            docs = _docs_with(searcher, pairs)
+            allowed = docs if allowed is None else _intersection(allowed, docs)
+        for pairs in compiled.lacking:
+            mask = (mask or set()) | _docs_with(searcher, pairs)
         if allowed is not None and not allowed:  # (Whoosh reads an empty filter as no filter)
             return BackendResults(hits=[], total=0, terms=terms, common=common)
         # Matches, if the words are spread evenly over the posts the filters leave.
@@ -500,7 +519,7 @@ class WhooshBackend:
             ranked_matches=self.ranked_matches,
         )
         need = offset + limit
-        if newest or not parsed.has_text:  # only filters: every match scores alike
+        if newest or not compiled.ranked:  # only filters: every match scores alike
             found = ranking.newest(searcher, dates, plan, need, estimate)
         else:
             found = ranking.best(searcher, dates, plan, need, estimate)
@@ -656,10 +675,10 @@ class WhooshBackend:
     # -- query building ---------------------------------------------------------------------
     def _compile(
         self, parsed: ParsedQuery, searcher: Any, common: list[str] | None = None
-    ) -> tuple[list[query.Query], bool, dict[str, set[str]]]:
-        """One query per language that can match (filters apart), whether each is a single
-        word (with exclusions), and the analysed words per field for marking excerpts."""
+    ) -> Compiled:
+        """One query per language that can match (filters apart), and what goes with it."""
         kinds = ("title",) if parsed.in_title else ("title", "body")
+        reader = searcher.reader()
         terms: dict[str, set[str]] = {}
         groups: list[list[Clause]] = []
         for clause in parsed.clauses:
@@ -667,13 +686,38 @@ class WhooshBackend:
                 groups[-1].append(clause)
             else:
                 groups.append([clause])
+        # A prefix that stands for many words ("ma*") is a filter: its posts, listed newest
+        # first or ranked by the other words. (As a query its hundreds of words would each be
+        # scored and merged, 100 to 400 ms at 100,000 posts.)
+        having: list[list[tuple[str, str]]] = []
+        lacking: list[list[tuple[str, str]]] = []
+        as_filter: set[int] = set()
+        for n, group in enumerate(groups):
+            if len(group) == 1 and group[0].prefix:
+                pairs = [
+                    (f"{kind}_{lang}", word)
+                    for lang in LANGUAGES
+                    for kind in kinds
+                    for word in self._prefix_words(group[0], f"{kind}_{lang}", reader)
+                ]
+                if len(pairs) > PREFIX_QUERY_WORDS:
+                    as_filter.add(n)
+                    (lacking if group[0].negated else having).append(pairs)
+                    for name, word in pairs if not group[0].negated else ():
+                        terms.setdefault(name, set()).add(word)
+        ranked = any(
+            n not in as_filter and any(not c.negated for c in group)
+            for n, group in enumerate(groups)
+        )
         out: list[query.Query] = []
         excluded: list[query.Query] = []
         simple = True
         for lang in LANGUAGES:
             must: list[query.Query] = []
             must_not: list[query.Query] = []
-            for group in groups:
+            for n, group in enumerate(groups):
+                if n in as_filter:
+                    continue
                 options = []
                 for clause in group:
                     q = self._clause(
@@ -695,11 +739,27 @@ class WhooshBackend:
             if must_not:
                 q = matching.Exclude(q, query.Or(must_not)).normalize()
             out.append(q)
-        if not out and not parsed.has_text and parsed.has_filters:
-            # Only filters (author:ana, sig:x, after:...): every post that matches them.
+        if not ranked and (having or (not parsed.has_text and parsed.has_filters)):
+            # Only filters (author:ana, sig:x, after:..., ma*): every post that matches them.
             every = matching.Exclude(query.Every(), query.Or(excluded)).normalize()
-            return [every], False, terms
-        return out, simple, terms
+            out, simple = [every], False
+        return Compiled(out, simple, terms, having, lacking, ranked)
+
+    def _prefix_words(self, clause: Clause, name: str, reader: Any) -> list[str]:
+        """The indexed words of field `name` that start with the prefix or with its stem
+        ("running*"), the commonest MAX_PREFIX_TERMS of them."""
+        word = clause.text.lower()
+        starts = {word, *analyse(name.rsplit("_", 1)[1], word)}
+        found = {
+            t.decode("utf-8") if isinstance(t, bytes) else t
+            for start in starts
+            for t in reader.expand_prefix(name, start)
+        }
+        chosen = sorted(found)
+        if len(chosen) > MAX_PREFIX_TERMS:
+            chosen.sort(key=lambda t: -reader.doc_frequency(name, t))
+            chosen = chosen[:MAX_PREFIX_TERMS]
+        return chosen
 
     def _clause(
         self,
@@ -715,22 +775,11 @@ class WhooshBackend:
         reader = searcher.reader()
         parts: list[query.Query] = []
         if clause.prefix:
-            word = clause.text.lower()
-            # Stems that start with the prefix, and with the prefix's own stem ("running*").
-            starts = {word, *analyse(lang, word)}
             for kind in kinds:
                 name = f"{kind}_{lang}"
-                found = {
-                    t.decode("utf-8") if isinstance(t, bytes) else t
-                    for start in starts
-                    for t in reader.expand_prefix(name, start)
-                }
-                if not found:
+                chosen = self._prefix_words(clause, name, reader)
+                if not chosen:
                     continue
-                chosen = sorted(found)
-                if len(chosen) > MAX_PREFIX_TERMS:
-                    chosen.sort(key=lambda t, n=name: -reader.doc_frequency(n, t))
-                    chosen = chosen[:MAX_PREFIX_TERMS]
                 parts.append(query.Or([query.Term(name, t) for t in chosen]))
                 if terms is not None:
                     terms.setdefault(name, set()).update(chosen)
@@ -775,6 +824,14 @@ def _retrying(open_: Callable[[], Any], attempts: int = 6) -> Any:
                 raise
             time.sleep(0.005 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def _docs_with(searcher: Any, pairs: list[tuple[str, str]]) -> set[int]:
+    """Documents with any of these (field, word) terms."""
+    out: set[int] = set()
+    for name, word in pairs:
+        out.update(searcher.docs_for_query(query.Term(name, word)))
+    return out
 
 
 def _one_word(q: query.Query) -> bool:
