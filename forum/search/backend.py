@@ -513,9 +513,6 @@ class WhooshBackend:
             simple=simple,
             allowed=allowed,
             mask=mask,
-            by_language=[self._language_docs(searcher, q) for q in queries]
-            if allowed is not None and len(allowed) <= ranking.DIRECT_LIMIT
-            else (),
             ranked_matches=self.ranked_matches,
         )
         need = offset + limit
@@ -561,13 +558,6 @@ class WhooshBackend:
             start = ranking.to_micros(parsed.after) if parsed.after else None
             end = ranking.to_micros(parsed.before) if parsed.before else None
             yield dates.between(start, end)
-
-    def _language_docs(self, searcher: Any, q: query.Query) -> set[int] | None:
-        """The documents of the language whose fields `q` searches (None: every language)."""
-        langs = {name.rsplit("_", 1)[1] for name, _text in q.iter_all_terms() if "_" in name}
-        if len(langs) != 1:
-            return None
-        return self._term_docs(searcher, "lang", langs)
 
     def _sig_docs(self, searcher: Any, sig_ids: frozenset[int]) -> set[int]:
         return self._term_docs(searcher, "sig_id", {str(i) for i in sig_ids})

@@ -235,7 +235,6 @@ class Plan:
     simple: bool  # every query is one word (with exclusions): block bounds find its best fast
     allowed: set[int] | None  # documents the filters and scope leave (None: all); never empty
     mask: set[int] | None  # documents the scope leaves out
-    by_language: Sequence[set[int] | None] = ()  # each query's language's documents, if known
     ranked_matches: int = RANKED_MATCHES  # 0: always rank every match
 
 
@@ -275,7 +274,7 @@ def best(searcher: Any, dates: DatesView, plan: Plan, need: int, estimate: int) 
         or (plan.simple and whole)
         or _few(plan.allowed)
     ):
-        queries = [_driven(searcher, q, plan, i) for i, q in enumerate(plan.queries)]
+        queries = [_driven(searcher, q, plan) for q in plan.queries]
         scored, exact = _best_of(searcher, queries, plan, need)
         return Found([docnum for _score, docnum in scored], exact=exact)
     scored: list[tuple[float, int]] = []
@@ -300,16 +299,12 @@ def _few(allowed: set[int] | None) -> bool:
     return allowed is not None and len(allowed) <= DIRECT_LIMIT
 
 
-def _driven(searcher: Any, q: query.Query, plan: Plan, language: int) -> query.Query:
+def _driven(searcher: Any, q: query.Query, plan: Plan) -> query.Query:
     """The query over all documents, or through the allowed ones when they are few (skipping
     through the words' postings to each costs less than reading all the words' postings)."""
-    allowed = plan.allowed
-    if allowed is None or not _few(allowed):
+    if plan.allowed is None or not _few(plan.allowed):
         return q
-    if plan.by_language and plan.by_language[language] is not None:
-        of_language = plan.by_language[language]
-        allowed = {d for d in allowed if d in of_language}
-    return Restrict(q, per_leaf(searcher, allowed))
+    return Restrict(q, per_leaf(searcher, plan.allowed))
 
 
 def _best_of(
