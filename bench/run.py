@@ -288,7 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="data set size (1 = full)")
     parser.add_argument("--no-extra", action="store_true", help="skip other helpers' benches")
     parser.add_argument("--output", default="", help="JSON path (default bench/results/…)")
+    parser.add_argument(
+        "--pages",
+        default="",
+        help="comma-separated pages to measure (topic_member,reply,…); bare always runs",
+    )
     args = parser.parse_args(argv)
+    wanted = {p.strip() for p in args.pages.split(",") if p.strip()}
 
     begun = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="forum-bench-"))
@@ -366,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         header = f"{'page':<14}{'req/s':>9}{'vs bare':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
         log(header)
         for name, who, step in scenarios(dataset, has_search):
+            if wanted and name not in wanted and who != "bare":
+                continue
             result = loadgen.run(pool[who], step, args.duration, args.warmup)
             report["results"][name] = {
                 "rps": round(result.rps, 1),
