@@ -275,7 +275,8 @@ def init_app(app: Flask) -> None:
 
 
 def _header_items() -> list[Any]:
-    """Values other features add to the header (unread notifications, the mod queue size)."""
+    """Values other features add to the header (unread notifications, the mod queue size). A
+    provider answers one item, a list of items, or None."""
     # Cached per request, not on `g`: tests run many requests inside one app context.
     cached = request.environ.get("forum.header")
     if cached is not None:
@@ -283,7 +284,9 @@ def _header_items() -> list[Any]:
     items = []
     for provider in current_app.extensions.get("forum.header_items", []):
         item = provider(viewer())
-        if item:
+        if isinstance(item, list):
+            items.extend(item)
+        elif item:
             items.append(item)
     request.environ["forum.header"] = items
     return items

@@ -9,35 +9,30 @@ from flask import Blueprint, Flask, url_for
 bp = Blueprint("notifications", __name__)
 
 
-def header_item(viewer: Any) -> dict[str, Any] | None:
-    """The header's unread badge, server-rendered on every page (one indexed count)."""
+def header_items(viewer: Any) -> list[dict[str, Any]] | None:
+    """The header's "Tracked" count (topics I watch or track with unread posts) and unread
+    notifications badge, server-rendered on every page: both counts in one indexed query."""
     if viewer is None:
         return None
-    from .queries import unread_count
+    from .queries import header_counts
 
-    count = unread_count(viewer.id)
-    return {
-        "url": url_for("notifications.index"),
-        "label": "Notifications",
-        "count": count,
-        "css": "notifications-link",
-        "id": "notifications-link",
-    }
-
-
-def tracked_item(viewer: Any) -> dict[str, Any] | None:
-    """The header's count of tracked topics with unread posts (levels watching and tracking)."""
-    if viewer is None:
-        return None
-    from .queries import tracked_unread_count
-
-    return {
-        "url": url_for("topics.unread", filter="tracked"),
-        "label": "Tracked",
-        "count": tracked_unread_count(viewer.id),
-        "css": "tracked-link",
-        "id": "tracked-link",
-    }
+    unread, tracked = header_counts(viewer.id)
+    return [
+        {
+            "url": url_for("topics.unread", filter="tracked"),
+            "label": "Tracked",
+            "count": tracked,
+            "css": "tracked-link",
+            "id": "tracked-link",
+        },
+        {
+            "url": url_for("notifications.index"),
+            "label": "Notifications",
+            "count": unread,
+            "css": "notifications-link",
+            "id": "notifications-link",
+        },
+    ]
 
 
 def _tracked_filter(viewer: Any) -> Any:
@@ -51,7 +46,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     handlers.init_app(app)
-    app.extensions.setdefault("forum.header_items", []).extend([tracked_item, header_item])
+    app.extensions.setdefault("forum.header_items", []).append(header_items)
     # /new?filter=tracked: the topics behind the "Tracked" count.
     app.extensions.setdefault("forum.new_filters", {})["tracked"] = _tracked_filter
     app.extensions.setdefault("forum.settings_sections", []).append("notifications/_settings.html")

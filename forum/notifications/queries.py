@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from .. import content, permissions
@@ -186,10 +188,11 @@ def sig_level(user: Any, sig_id: int) -> str:
 TRACKED = (WATCHING, TRACKING)
 
 
-def _tracked_unread(user_ids: list[int]) -> Any:
+def _tracked_unread(for_user: Callable[[Any], ColumnElement[bool]]) -> Any:
     """(user_id, topic_id) of tracked topics with unread posts: /new's rule (topics in the
     member's SIGs, not deleted, a post beyond the member's read position) narrowed to topics
-    whose level, the topic's own or else its SIG's, is watching or tracking.
+    whose level, the topic's own or else its SIG's, is watching or tracking. `for_user(column)`
+    says which members' watch rows to start from.
 
     Two parts that never overlap, each driven by the member's own watch rows, so the cost
     follows what the member chose to track, not the size of the forum: topics with a level of
@@ -227,22 +230,47 @@ def _tracked_unread(user_ids: list[int]) -> Any:
             unread,
         )
     )
-    own = own.where(TopicWatch.user_id.in_(user_ids))
-    by_sig = by_sig.where(SigWatch.user_id.in_(user_ids))
+    own = own.where(for_user(TopicWatch.user_id))
+    by_sig = by_sig.where(for_user(SigWatch.user_id))
     return union_all(own, by_sig).subquery()
+
+
+@functools.cache
+def _header_counts_query() -> Any:
+    """Both of the header's counts for one member (`user_id`) in one statement. Built once per
+    process: putting these together costs more CPU than running them."""
+    user_id = bindparam("user_id")
+    unread = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+    tracked = (
+        select(func.count())
+        .select_from(_tracked_unread(lambda column: column == user_id))
+        .scalar_subquery()
+    )
+    return select(unread, tracked)
+
+
+def header_counts(user_id: int) -> tuple[int, int]:
+    """(unread notifications, tracked topics with unread posts) for the header: one query."""
+    row = db.session.execute(_header_counts_query(), {"user_id": user_id}).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def tracked_unread_count(user_id: int) -> int:
     """How many tracked topics have unread posts: the header's "Tracked" count (one query)."""
-    rows = _tracked_unread([user_id])
-    return db.session.scalar(select(func.count()).select_from(rows)) or 0
+    return header_counts(user_id)[1]
 
 
 def tracked_unread_counts(user_ids: list[int]) -> dict[int, int]:
     """The same for many members in one query (live updates after a post)."""
     if not user_ids:
         return {}
-    rows = _tracked_unread(list(user_ids))
+    ids = list(user_ids)
+    rows = _tracked_unread(lambda column: column.in_(ids))
     user_col = rows.c[0]
     counts = dict.fromkeys(user_ids, 0)
     counts.update(dict(db.session.execute(select(user_col, func.count()).group_by(user_col)).all()))
