@@ -161,17 +161,28 @@ def rows_by_id(ids: list[int]) -> dict[int, tuple[User, NotificationRow]]:
     return out
 
 
+@functools.cache
+def _topic_level_query() -> Any:
+    own = select(TopicWatch.level).where(
+        TopicWatch.user_id == bindparam("user_id"), TopicWatch.topic_id == bindparam("topic_id")
+    )
+    of_sig = select(SigWatch.level).where(
+        SigWatch.user_id == bindparam("user_id"), SigWatch.sig_id == bindparam("sig_id")
+    )
+    return select(func.coalesce(own.scalar_subquery(), of_sig.scalar_subquery()))
+
+
 def topic_level(user: Any, topic: Topic) -> str:
-    """This member's level for a topic as the watch menu shows it (the SIG's when unset)."""
+    """This member's level for a topic as the watch menu shows it (the SIG's when unset): one
+    query."""
     viewer = permissions.actor(user)
     if viewer is None:
         return NORMAL
-    own = db.session.scalar(
-        select(TopicWatch.level).where(
-            TopicWatch.user_id == viewer.id, TopicWatch.topic_id == topic.id
-        )
+    level = db.session.scalar(
+        _topic_level_query(),
+        {"user_id": viewer.id, "topic_id": topic.id, "sig_id": topic.sig_id},
     )
-    return own or sig_level(viewer, topic.sig_id)
+    return level or NORMAL
 
 
 def sig_level(user: Any, sig_id: int) -> str:
