@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
 from flask import Flask, Response, current_app, flash, g, jsonify, render_template, request, url_for
 from flask_login import current_user
@@ -109,6 +109,46 @@ def flash_outcome(action: Callable[[], Any], success: str) -> bool:
         return False
     flash(success, "success")
     return True
+
+
+# Stand-ins for the one value a UrlTemplate varies: an id no row can have (ids stop at MAX_ID)
+# and a text no path holds; what werkzeug's default converter leaves unquoted in a path segment.
+_ID_PROBE = 9_876_543_210_123
+_TEXT_PROBE = "~url-template~"
+_PATH_SAFE = "!$&'()*+,/:;=@"
+
+
+class UrlTemplate:
+    """url_for(endpoint, **values, name=value) for many values, built by joining strings.
+
+    url_for costs tens of microseconds a call, and a topic page links every one of its posts
+    several times; this calls it once. The varying value is an id (an `int` route part or query
+    argument) or, with `text=True`, a path part quoted as werkzeug quotes it.
+    """
+
+    __slots__ = ("prefix", "suffix", "text")
+
+    def __init__(self, endpoint: str, name: str, *, text: bool = False, **values: Any) -> None:
+        probe = _TEXT_PROBE if text else str(_ID_PROBE)
+        url = url_for(endpoint, **values, **{name: _TEXT_PROBE if text else _ID_PROBE})
+        self.prefix, found, self.suffix = url.partition(probe)
+        if not found or probe in self.suffix or (text and "?" in self.prefix):
+            raise ValueError(f"{endpoint}: {name} is not one plain part of the URL {url}")
+        self.text = text
+
+    def __call__(self, value: Any) -> str:
+        part = quote(str(value), safe=_PATH_SAFE) if self.text else str(int(value))
+        return f"{self.prefix}{part}{self.suffix}"
+
+
+def url_template(endpoint: str, name: str, *, text: bool = False, **values: Any) -> UrlTemplate:
+    """A UrlTemplate, made once per request (templates ask for it once per post or per link)."""
+    key = (endpoint, name, text, *sorted(values.items()))
+    made = request.environ.setdefault("forum.url_templates", {})
+    found = made.get(key)
+    if found is None:
+        found = made[key] = UrlTemplate(endpoint, name, text=text, **values)
+    return found  # type: ignore[no-any-return]
 
 
 def viewer() -> permissions.Actor:
@@ -270,6 +310,7 @@ def init_app(app: Flask) -> None:
             "header_items": _header_items(),
         }
 
+    app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.globals["nl2br"] = lambda text: Markup("<br>").join(text.splitlines())
     app.extensions.setdefault("forum.header_items", [])
 

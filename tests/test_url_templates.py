@@ -1,0 +1,42 @@
+"""URL templates (forum.web.UrlTemplate) build exactly what url_for builds, for any value."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask, url_for
+
+from forum.web import UrlTemplate, url_template
+
+NAMES = ["ada", "grace_h-1", "a b", "ü/ñ", "100%", "x?y#z", "quo'te&semi;", "~tilde~", "..", "@"]
+
+
+@pytest.mark.parametrize("script_root", ["", "/forum"])
+def test_url_templates_match_url_for(app: Flask, script_root: str) -> None:
+    with app.test_request_context("/", base_url=f"http://localhost{script_root}"):
+        profile = UrlTemplate("accounts.profile", "username", text=True)
+        for name in NAMES:
+            assert profile(name) == url_for("accounts.profile", username=name)
+        permalink = UrlTemplate("topics.permalink", "post_id")
+        quote = UrlTemplate("topics.reply", "quote", topic_id=7)
+        for post_id in (1, 42, 2**31 - 1):
+            assert permalink(post_id) == url_for("topics.permalink", post_id=post_id)
+            assert quote(post_id) == url_for("topics.reply", topic_id=7, quote=post_id)
+        assert permalink(5).startswith(script_root + "/p/")
+
+
+def test_url_templates_refuse_what_they_cannot_build(app: Flask) -> None:
+    with app.test_request_context("/"):
+        # Text in a query string is quoted differently from a path part.
+        with pytest.raises(ValueError):
+            UrlTemplate("topics.reply", "quote", text=True, topic_id=7)
+        with pytest.raises(ValueError):
+            UrlTemplate("topics.permalink", "post_id")("not a number")
+
+
+def test_url_template_is_made_once_per_request(app: Flask) -> None:
+    with app.test_request_context("/"):
+        first = url_template("topics.reply", "quote", topic_id=7)
+        assert url_template("topics.reply", "quote", topic_id=7) is first
+        assert url_template("topics.reply", "quote", topic_id=8) is not first
+    with app.test_request_context("/"):
+        assert url_template("topics.reply", "quote", topic_id=7) is not first
