@@ -49,8 +49,13 @@ def test_migrations_match_the_models(tmp_path, base_config, database_url):
                 row[0]
                 for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='index'")
             }
+            queue_sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'search_queue'"
+            ).scalar_one()
         engine.dispose()
     assert "ix_topics_sig_order" in indexes
+    # A drain deletes queue rows by id: an id must never be handed out twice (0008).
+    assert "AUTOINCREMENT" in queue_sql
     assert diff == [], f"models and migrations disagree: {diff}"
 
 

@@ -10,15 +10,17 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import insert, update
 
 from forum.db import transaction
 from forum.extensions import db
 from forum.moderation import services as moderation
 from forum.search import indexer
 from forum.search.backend import WhooshBackend
-from forum.search.models import SearchQueueEntry
+from forum.search.models import KIND_POST, SearchQueueEntry
 from forum.search.parsing import parse
 from forum.sigs import services as sig_services
+from forum.timeutil import utcnow
 from forum.topics import services as topic_services
 from forum.topics.models import Post
 from forum.topics.services import Screening
@@ -474,6 +476,96 @@ def test_work_left_by_a_crash_is_caught_up_by_search_sync(app, client, f, monkey
     assert "0 missing, 0 that should not be there" in result.output
     assert len(found(client, "pelicans")) == 1
     assert db.session.query(SearchQueueEntry).count() == 0
+
+
+def _queued() -> set[tuple[str, int]]:
+    db.session.rollback()  # see what is committed now
+    return {(e.kind, e.target_id) for e in db.session.query(SearchQueueEntry)}
+
+
+def _edit_without_drain(
+    monkeypatch: pytest.MonkeyPatch, user: Any, post_id: int, text: str
+) -> None:
+    """Edit as another process would: committed and queued, not yet applied here."""
+    with monkeypatch.context() as m:
+        m.setattr(indexer, "drain", lambda **kwargs: indexer.DrainResult())
+        topic_services.edit_post(user, post_id, text)
+
+
+def test_a_change_queued_while_a_drain_finishes_survives_that_drain(app, client, f, monkeypatch):
+    """Drain A commits the index; drain B applies and deletes the same rows; a member's edit is
+    queued; then A deletes "its" rows by id. The edit's row must not be one of them (SQLite
+    handed out the largest id + 1 again before migration 0008: a lost update)."""
+    ada = f.user("ada")
+    post_id = f.topic(ada, f.sig("retro", members=[ada]), "Race", "About newts.").first_post_id
+    _edit_without_drain(monkeypatch, ada, post_id, "About frogs.")
+    forget = indexer._forget
+
+    def b_then_an_edit_then_a(ids: list[int]) -> None:
+        forget(ids)
+        _edit_without_drain(monkeypatch, ada, post_id, "About salamanders.")
+        forget(ids)
+
+    monkeypatch.setattr(indexer, "_forget", b_then_an_edit_then_a)
+    indexer.drain()
+    monkeypatch.undo()
+    assert _queued() == {(KIND_POST, post_id)}
+    indexer.drain()
+    assert found(client, "salamanders") and not found(client, "frogs")
+
+
+def test_reindex_keeps_a_change_committed_after_it_read_the_posts(app, client, f, monkeypatch):
+    """A rebuild deletes only the queue rows committed before it read the database (on
+    PostgreSQL a smaller id can commit later, from a transaction that began earlier)."""
+    ada = f.user("ada")
+    post_id = f.topic(ada, f.sig("retro", members=[ada]), "Rebuilt", "About voles.").first_post_id
+    real = indexer.documents
+
+    def documents_then_an_edit(*args: Any, **kwargs: Any) -> Any:
+        yield from real(*args, **kwargs)
+        _edit_without_drain(monkeypatch, ada, post_id, "About shrews.")
+
+    monkeypatch.setattr(indexer, "documents", documents_then_an_edit)
+    monkeypatch.setattr(indexer, "drain", lambda **kwargs: indexer.DrainResult())
+    indexer.rebuild()
+    monkeypatch.undo()
+    assert _queued() == {(KIND_POST, post_id)}
+    indexer.drain()
+    assert found(client, "shrews") and not found(client, "voles")
+
+
+def test_reindex_keeps_a_change_whose_smaller_id_commits_after_it(app, client, f, monkeypatch):
+    """PostgreSQL hands out ids when rows are inserted, not when they commit: a transaction
+    that queued first may commit after a later one, and after the rebuild read the posts."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: its ids follow the commit order")
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    slow = f.topic(ada, sig, "Slow", "About voles.").first_post_id
+    quick = f.topic(ada, sig, "Quick", "About moles.").first_post_id
+    other = db.engine.connect()
+    pending = other.begin()
+    other.execute(update(Post).where(Post.id == slow).values(body_html="<p>About shrews.</p>"))
+    other.execute(
+        insert(SearchQueueEntry).values(kind=KIND_POST, target_id=slow, created_at=utcnow())
+    )
+    _edit_without_drain(monkeypatch, ada, quick, "About hedgehogs.")  # a larger id, committed
+    real = indexer.documents
+
+    def documents_then_commit(*args: Any, **kwargs: Any) -> Any:
+        yield from real(*args, **kwargs)
+        pending.commit()
+
+    monkeypatch.setattr(indexer, "documents", documents_then_commit)
+    monkeypatch.setattr(indexer, "drain", lambda **kwargs: indexer.DrainResult())
+    try:
+        indexer.rebuild()
+    finally:
+        other.close()
+    monkeypatch.undo()
+    assert _queued() == {(KIND_POST, slow)}
+    indexer.drain()
+    assert found(client, "shrews") and found(client, "hedgehogs") and not found(client, "voles")
 
 
 def test_reindex_rebuilds_from_the_database_with_a_progress_bar(app, client, f, index):

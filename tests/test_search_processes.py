@@ -6,8 +6,6 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from forum.search import indexer
 from forum.search.backend import SigScope, WhooshBackend
 from forum.search.parsing import parse
@@ -41,12 +39,6 @@ def _write_posts(config: dict[str, Any], user_id: int, topic_id: int, go: Any) -
         db.engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, not yet found: under load the drain can lose an update between processes "
-    "(the index misses a post or keeps a deleted one); a stress copy fails about 1 run in 3. "
-    "See the session's closing note; remove this mark with the fix.",
-)
 def test_concurrent_writers_in_separate_processes_leave_the_index_equal_to_the_database(
     app, base_config, f, tmp_path: Path
 ):

@@ -173,10 +173,7 @@ def drain(timeout: float = 5.0, backend: SearchBackend | None = None) -> DrainRe
                     break
                 _apply(rows, writer, backend, result)
             # The index has committed: the work is done, forget it.
-            with transaction() as tx:
-                tx.execute(
-                    delete(SearchQueueEntry).where(SearchQueueEntry.id.in_([r.id for r in rows]))
-                )
+            _forget([r.id for r in rows])
             result.rows += len(rows)
             if len(rows) < BATCH:
                 break
@@ -184,6 +181,15 @@ def drain(timeout: float = 5.0, backend: SearchBackend | None = None) -> DrainRe
         result.busy = True
         log.info("search index busy; %d queued rows left for the next drain", backlog())
     return result
+
+
+def _forget(ids: list[int]) -> None:
+    """Delete these queue rows, which an index commit has covered. By id, and ids are never
+    reused (see SearchQueueEntry): another drain may have applied and deleted them already,
+    and a change queued since then must survive."""
+    with transaction() as tx:
+        for chunk in _chunks(ids):
+            tx.execute(delete(SearchQueueEntry).where(SearchQueueEntry.id.in_(chunk)))
 
 
 def _apply(rows: list[Any], writer: Any, backend: SearchBackend, result: DrainResult) -> None:
@@ -234,12 +240,12 @@ def rebuild(
     backend = backend or get_backend()
     session = db.session
     session.commit()
-    # Rows up to here are covered by the rebuild (it reads the database after this point).
-    high_water = session.scalar(select(func.max(SearchQueueEntry.id))) or 0
+    # The rows committed by now are covered by the rebuild (it reads the database after this
+    # point). Exactly these: on PostgreSQL a smaller id may still commit later, in a
+    # transaction that began earlier, and then holds a change the rebuild did not read.
+    covered = list(session.scalars(select(SearchQueueEntry.id)))
     count = backend.rebuild(documents(), progress, procs=_procs())
-    if high_water:
-        with transaction() as tx:
-            tx.execute(delete(SearchQueueEntry).where(SearchQueueEntry.id <= high_water))
+    _forget(covered)
     drain(backend=backend)
     return count
 

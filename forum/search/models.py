@@ -13,7 +13,6 @@ from ..timeutil import UTCDateTime, utcnow
 KIND_POST = "post"  # re-read one post
 KIND_TOPIC = "topic"  # re-read every post of a topic
 KIND_SIG = "sig"  # re-read every post of a SIG whose language changed
-KIND_ALL = "all"  # rebuild the whole index
 
 
 class SearchQueueEntry(db.Model):  # type: ignore[name-defined,misc]
@@ -28,7 +27,12 @@ class SearchQueueEntry(db.Model):  # type: ignore[name-defined,misc]
     target_id: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_search_queue_kind_target", "kind", "target_id"),)
+    # Ids are never reused (AUTOINCREMENT on SQLite; a sequence on PostgreSQL): a drain deletes
+    # the rows it applied by id, and a reused id would delete a newer, unapplied change.
+    __table_args__ = (
+        Index("ix_search_queue_kind_target", "kind", "target_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     def __repr__(self) -> str:
         return f"<SearchQueueEntry {self.id} {self.kind}:{self.target_id}>"
