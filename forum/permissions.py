@@ -8,10 +8,11 @@ NotFound when the thing does not exist *or* the actor may not know it exists (a 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true
 
 from .accounts.models import User
 from .db import is_valid_id
@@ -36,12 +37,19 @@ def actor(user: Any) -> Actor:
 
 
 # --- memberships (loaded once per member per request) ---------------------------------------
+# Statements on every page's path are built once per process: building one costs more CPU than
+# SQLite takes to run it.
+@functools.cache
+def _memberships_query() -> Any:
+    return select(Membership).where(Membership.user_id == bindparam("user_id"))
+
+
 def memberships(user: Actor) -> dict[int, Membership]:
     if user is None:
         return {}
     cached = user.__dict__.get(_CACHE)
     if cached is None:
-        rows = db.session.scalars(select(Membership).where(Membership.user_id == user.id))
+        rows = db.session.scalars(_memberships_query(), {"user_id": user.id})
         cached = {m.sig_id: m for m in rows}
         user.__dict__[_CACHE] = cached
     return cached  # type: ignore[no-any-return]
@@ -253,14 +261,30 @@ def get_topic_for(user: Actor, topic_id: int) -> Topic:
     return get_topic_and_sig_for(user, topic_id)[0]
 
 
+@functools.cache
+def _topic_and_sig_query() -> Any:
+    return (
+        select(Topic, Sig)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .where(Topic.id == bindparam("topic_id"))
+    )
+
+
 def get_topic_and_sig_for(user: Actor, topic_id: int) -> tuple[Topic, Sig]:
     """get_topic_for, also handing back the SIG it loaded (so the caller need not load it again)."""
     if not is_valid_id(topic_id):
         raise NotFound("No such topic.")
-    topic = db.session.get(Topic, topic_id)
-    if topic is None:
-        raise NotFound("No such topic.")
-    sig = db.session.get(Sig, topic.sig_id)
+    if db.session.identity_key(Topic, topic_id) in db.session.identity_map:
+        topic = db.session.get(Topic, topic_id)  # loaded already in this request
+        if topic is None:
+            raise NotFound("No such topic.")
+        sig = db.session.get(Sig, topic.sig_id)
+    else:
+        # Not loaded yet in this request: the topic and its SIG in one query.
+        row = db.session.execute(_topic_and_sig_query(), {"topic_id": topic_id}).first()
+        if row is None:
+            raise NotFound("No such topic.")
+        topic, sig = row
     assert sig is not None
     if not can_see_sig(user, sig) or (topic.is_deleted and not is_sig_sysop(user, sig)):
         raise NotFound("No such topic.")
@@ -294,14 +318,34 @@ def can_view_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
     return user is not None and post.user_id == user.id and not post.is_deleted
 
 
+# Which posts of a topic a reader sees (posts_visibility), as named SQL filters (posts_clause).
+ALL_POSTS = "all"  # the SIG's sysops: hidden, pending and deleted ones too
+PUBLIC_POSTS = "public"  # guests
+PUBLIC_AND_OWN_POSTS = "public_and_own"  # members: also their own pending or hidden posts
+
+
+def posts_visibility(user: Actor, sig: Sig) -> str:
+    """Which posts of a topic in this SIG the reader sees: ALL_POSTS, PUBLIC_POSTS or
+    PUBLIC_AND_OWN_POSTS (for posts_clause)."""
+    if is_sig_sysop(user, sig):
+        return ALL_POSTS
+    return PUBLIC_POSTS if user is None else PUBLIC_AND_OWN_POSTS
+
+
+def posts_clause(visibility: str, user_id: Any = None) -> ColumnElement[bool]:
+    """SQL filter on Post for a posts_visibility; `user_id` (a value or a bound parameter) is
+    the reader's for PUBLIC_AND_OWN_POSTS."""
+    if visibility == ALL_POSTS:
+        return true()
+    public = public_posts_clause()
+    if visibility == PUBLIC_POSTS:
+        return public
+    return or_(public, and_(Post.user_id == user_id, Post.deleted_at.is_(None)))
+
+
 def visible_posts_clause(user: Actor, sig: Sig) -> ColumnElement[bool]:
     """SQL filter on Post for a topic page in this SIG."""
-    if is_sig_sysop(user, sig):
-        return true()
-    public = and_(Post.status == POST_VISIBLE, Post.deleted_at.is_(None), Post.hidden_at.is_(None))
-    if user is None:
-        return public
-    return or_(public, and_(Post.user_id == user.id, Post.deleted_at.is_(None)))
+    return posts_clause(posts_visibility(user, sig), user.id if user is not None else None)
 
 
 def public_posts_clause() -> ColumnElement[bool]:

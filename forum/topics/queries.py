@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.orm import aliased
 
 from .. import permissions
@@ -85,6 +86,30 @@ _POST_COLUMNS = (
 _AUTHOR_COLUMNS = (User.id, User.username, User.signature)
 
 
+# The statements of the topic page are built once per process: building costs more than running.
+@functools.cache
+def _page_query(visibility: str) -> Any:
+    """Posts `first` to `last` of topic `topic_id` with their authors, as a reader with this
+    posts_visibility (`viewer_id`) sees them."""
+    return (
+        select(*_POST_COLUMNS, *_AUTHOR_COLUMNS)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(
+            Post.topic_id == bindparam("topic_id"),
+            Post.number.between(bindparam("first"), bindparam("last")),
+            permissions.posts_clause(visibility, bindparam("viewer_id")),
+        )
+        .order_by(Post.number)
+    )
+
+
+@functools.cache
+def _last_read_query() -> Any:
+    return select(TopicRead.last_read_post_number).where(
+        TopicRead.user_id == bindparam("user_id"), TopicRead.topic_id == bindparam("topic_id")
+    )
+
+
 def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
     """One page of a topic. Page boundaries follow post numbers, so permalinks stay put."""
     viewer = permissions.actor(current)
@@ -95,24 +120,18 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
         raise NotFound("That page does not exist.")
     first, last = (page - 1) * per_page + 1, page * per_page
     rows = db.session.execute(
-        select(*_POST_COLUMNS, *_AUTHOR_COLUMNS)
-        .outerjoin(User, User.id == Post.user_id)
-        .where(
-            Post.topic_id == topic.id,
-            Post.number.between(first, last),
-            permissions.visible_posts_clause(viewer, sig),
-        )
-        .order_by(Post.number)
+        _page_query(permissions.posts_visibility(viewer, sig)),
+        {
+            "topic_id": topic.id,
+            "first": first,
+            "last": last,
+            "viewer_id": viewer.id if viewer is not None else None,
+        },
     )
     last_read = 0
     if viewer is not None:
         last_read = (
-            db.session.scalar(
-                select(TopicRead.last_read_post_number).where(
-                    TopicRead.user_id == viewer.id, TopicRead.topic_id == topic.id
-                )
-            )
-            or 0
+            db.session.scalar(_last_read_query(), {"user_id": viewer.id, "topic_id": topic.id}) or 0
         )
     is_sysop = permissions.is_sig_sysop(viewer, sig)
     posts = []
