@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -155,12 +157,22 @@ def authenticate(login: str, password: str) -> User:
     return user
 
 
+@functools.cache
+def _session_user_query() -> Any:
+    """Built once per process: every request of a member runs it."""
+    return select(User).where(User.id == bindparam("user_id"))
+
+
 def load_session_user(session_id: str) -> User | None:
     """The member a session cookie names, if its token is still current."""
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = db.session.get(User, int(user_id))
+    key = int(user_id)
+    if db.session.identity_key(User, key) in db.session.identity_map:
+        user = db.session.get(User, key)
+    else:
+        user = db.session.scalar(_session_user_query(), {"user_id": key})
     if user is None or user.session_token != token or user.is_banned:
         return None
     return user
