@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import os
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -20,6 +23,7 @@ MAX_ID = 2**31 - 1
 
 _DEPTH = "forum.tx_depth"
 _CALLBACKS = "forum.on_commit"
+_WRITE_QUEUE = "forum.write_queue"
 
 # Set while a write transaction() is open, so SQLite begins it IMMEDIATE: writers queue on the
 # busy timeout up front instead of failing to upgrade a read lock ("database is locked").
@@ -47,17 +51,63 @@ def transaction() -> Iterator[Session]:
     info[_CALLBACKS] = []
     token = _write_intent.set(True)
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        info.pop(_CALLBACKS, None)
-        raise
+        with _write_turn():
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                info.pop(_CALLBACKS, None)
+                raise
     finally:
         _write_intent.reset(token)
         info[_DEPTH] = 0
+    # After the turn has passed on: callbacks may write again, and must not hold up others.
     for callback in info.pop(_CALLBACKS, []):
         callback()
+
+
+class WriteQueue:
+    """SQLite's writers take turns here instead of polling the database lock.
+
+    SQLite lets one connection write at a time. A writer that finds the lock taken sleeps in
+    its busy handler (1, 2, 5, … then 100 ms at a time) and retries, and whoever retries at the
+    right moment wins: under steady load from a few processes, an unlucky writer lost for
+    seconds (a reply's p99 was 1.8 s against a median of 70 ms). Here each process lets one
+    thread at a time through (a lock), and that thread waits for the other processes on an
+    flock() of a file beside the database, which the kernel hands over the moment it is
+    released. A transaction holds its turn from BEGIN IMMEDIATE to COMMIT; the busy timeout
+    stays as the guard for any write that does not come through transaction().
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd = -1
+        self._pid = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._threads:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _file(self) -> int:
+        # One descriptor per process: a forked child opens its own, as flock() locks are
+        # shared between processes that share a descriptor.
+        if self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+
+def _write_turn() -> AbstractContextManager[None]:
+    queue = current_app.extensions.get(_WRITE_QUEUE)
+    return queue.turn() if queue is not None else nullcontext()
 
 
 def is_valid_id(value: int | None) -> bool:
@@ -104,6 +154,9 @@ def init_app(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            app.extensions[_WRITE_QUEUE] = WriteQueue(f"{os.path.abspath(database)}.write-lock")
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -211,3 +211,48 @@ def test_readers_do_not_block_writers(app: Flask, f: Any) -> None:
     assert _run_together(app, work, threads=2) == []
     db.session.expire_all()
     assert db.session.get(Topic, topic_id).post_count == 2
+
+
+def test_sqlite_writers_take_turns_across_processes(app: Flask, f: Any) -> None:
+    """A writer waits while another process has its turn, and goes on the moment it ends."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    import subprocess
+    import sys
+    import time
+
+    ada = f.user("ada")
+    sig = f.sig("club", members=[ada])
+    topic = f.topic(ada, sig, "Taking turns")
+    ada_id, topic_id = ada.id, topic.id
+    lock_path = f"{db.engine.url.database}.write-lock"
+    script = (
+        "import fcntl, os, sys\n"
+        f"fd = os.open({lock_path!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    command = [sys.executable, "-c", script]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline().strip() == "held"
+        done = threading.Event()
+
+        def work(_: int) -> None:
+            services.reply_to_topic(db.session.get(User, ada_id), topic_id, "my turn")
+            done.set()
+
+        writer = threading.Thread(target=lambda: _run_together(app, work, threads=1))
+        writer.start()
+        assert not done.wait(timeout=0.5)  # the other process's turn is not over
+        released = time.perf_counter()
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert done.wait(timeout=10)
+        writer.join(timeout=10)
+        assert time.perf_counter() - released < 5
+    db.session.expire_all()
+    assert db.session.get(Topic, topic_id).post_count == 2
