@@ -51,6 +51,7 @@ class PostRow:
     author: Author | None
     can_edit: bool
     can_delete: bool
+    can_flag: bool
     unread: bool
 
 
@@ -145,6 +146,7 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
                 author=author,
                 can_edit=permissions.can_edit_post(viewer, post, topic, sig),
                 can_delete=permissions.can_delete_post(viewer, post, topic, sig),
+                can_flag=viewer is not None and permissions.can_flag_post(viewer, post, topic, sig),
                 unread=viewer is not None and post.number > last_read,
             )
         )
