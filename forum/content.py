@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -135,16 +136,32 @@ def _set_rel(attrs: dict, new: bool = False) -> dict:  # noqa: ARG001
     return attrs
 
 
-_CLEANER = bleach.sanitizer.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
-    protocols=ALLOWED_PROTOCOLS,
-    strip=True,
-    strip_comments=True,
-    filters=[
-        partial(LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"}, parse_email=False)
-    ],
-)
+def _build_cleaner() -> bleach.sanitizer.Cleaner:
+    return bleach.sanitizer.Cleaner(
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        protocols=ALLOWED_PROTOCOLS,
+        strip=True,
+        strip_comments=True,
+        filters=[
+            partial(
+                LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"}, parse_email=False
+            )
+        ],
+    )
+
+
+# A bleach Cleaner is not thread-safe: its html5lib parser keeps the document being parsed on
+# the instance, so two threads cleaning at once (replies in a threaded server) mix their
+# documents, or fail with "IndexError: pop from empty list". One Cleaner per thread.
+_cleaners = threading.local()
+
+
+def _cleaner() -> bleach.sanitizer.Cleaner:
+    cleaner = getattr(_cleaners, "cleaner", None)
+    if cleaner is None:
+        cleaner = _cleaners.cleaner = _build_cleaner()
+    return cleaner
 
 
 def render(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendered:
@@ -179,7 +196,7 @@ def render(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendere
     if rendered.count("<") > MAX_TAGS:
         cooked = plain_html(raw)
     else:
-        cooked = _CLEANER.clean(rendered)
+        cooked = _cleaner().clean(rendered)
     return Rendered(html=cooked, mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
 
 

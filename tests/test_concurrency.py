@@ -9,6 +9,7 @@ lock that hands out post numbers.
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +38,8 @@ def _run_together(app: Flask, work: Callable[[int], None], threads: int = THREAD
                 barrier.wait(timeout=30)
                 work(i)
             except Exception as exc:  # noqa: BLE001 - reported by the test
-                errors.append(f"thread {i}: {type(exc).__name__}: {exc}")
+                trace = "".join(traceback.format_exception(exc))
+                errors.append(f"thread {i}: {type(exc).__name__}: {exc}\n{trace}")
             finally:
                 db.session.remove()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+import sys
+import threading
 import time
 from html.parser import HTMLParser
 
@@ -184,6 +186,41 @@ def test_quotes_are_detected_only_inside_blockquotes() -> None:
     assert 'href="/p/42"' in cooked.html
     nested = content.render("> > [wrote](/p/5):\n> > old\n>\n> [wrote](/p/6):\n> newer")
     assert nested.quoted_post_ids == (5, 6)
+
+
+def test_threads_cooking_at_once_each_get_their_own_post() -> None:
+    """A threaded server cooks several replies at once: no thread sees another's document (a
+    shared sanitizer mixed them up, or failed with "IndexError: pop from empty list")."""
+    raws = [
+        f"Reply {i}: see https://example{i}.org and **bold {i}**\n\n- item {i}\n- http://x{i}.com"
+        for i in range(8)
+    ]
+    expected = [content.render(raw).html for raw in raws]
+    results: dict[int, list[str]] = {i: [] for i in range(len(raws))}
+    errors: list[str] = []
+    start = threading.Barrier(len(raws))
+
+    def cook(i: int) -> None:
+        start.wait(timeout=30)
+        try:
+            for _ in range(100):
+                results[i].append(content.render(raws[i]).html)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=cook, args=(i,)) for i in range(len(raws))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    for i, cooked in results.items():
+        assert cooked == [expected[i]] * 100
 
 
 def test_control_characters_and_nul_are_removed() -> None:
