@@ -111,43 +111,70 @@ def flash_outcome(action: Callable[[], Any], success: str) -> bool:
     return True
 
 
-# Stand-ins for the one value a UrlTemplate varies: an id no row can have (ids stop at MAX_ID)
-# and a text no path holds; what werkzeug's default converter leaves unquoted in a path segment.
-_ID_PROBE = 9_876_543_210_123
-_TEXT_PROBE = "~url-template~"
+# Stand-ins for the values a UrlTemplate varies: ids no row can have (ids stop at MAX_ID) and
+# texts no path holds; and what werkzeug's default converter leaves unquoted in a path segment.
+_ID_PROBE = 9_876_543_210_100
+_TEXT_PROBE = "~url-template-{}~"
 _PATH_SAFE = "!$&'()*+,/:;=@"
 
 
 class UrlTemplate:
-    """url_for(endpoint, **values, name=value) for many values, built by joining strings.
+    """url_for(endpoint, **values, name=value, …) for many values, built by joining strings.
 
     url_for costs tens of microseconds a call, and a topic page links every one of its posts
-    several times; this calls it once. The varying value is an id (an `int` route part or query
-    argument) or, with `text=True`, a path part quoted as werkzeug quotes it.
+    several times; this calls it once. Each of `names` is an id (an `int` route part or query
+    argument) or, when `text` names it (`text=True`: all of them), a path part quoted as
+    werkzeug quotes it. Call it with the values in the order of `names`.
     """
 
-    __slots__ = ("prefix", "suffix", "text")
+    __slots__ = ("parts", "slots")
 
-    def __init__(self, endpoint: str, name: str, *, text: bool = False, **values: Any) -> None:
-        probe = _TEXT_PROBE if text else str(_ID_PROBE)
-        url = url_for(endpoint, **values, **{name: _TEXT_PROBE if text else _ID_PROBE})
-        self.prefix, found, self.suffix = url.partition(probe)
-        if not found or probe in self.suffix or (text and "?" in self.prefix):
-            raise ValueError(f"{endpoint}: {name} is not one plain part of the URL {url}")
-        self.text = text
+    def __init__(
+        self, endpoint: str, *names: str, text: bool | tuple[str, ...] = (), **values: Any
+    ) -> None:
+        texts = set(names) if text is True else set(text or ())
+        probes = {
+            name: _TEXT_PROBE.format(i) if name in texts else str(_ID_PROBE + i)
+            for i, name in enumerate(names)
+        }
+        url = url_for(endpoint, **values, **probes)
+        found = sorted((url.find(probe), name) for name, probe in probes.items())
+        query_at = url.find("?")
+        self.parts: list[str] = []
+        self.slots: list[tuple[int, bool]] = []
+        at = 0
+        for position, name in found:
+            probe = probes[name]
+            is_text = name in texts
+            if (
+                position < at
+                or url.count(probe) != 1
+                or (is_text and 0 <= query_at < position)  # a query string quotes otherwise
+            ):
+                raise ValueError(f"{endpoint}: {name} is not one plain part of the URL {url}")
+            self.parts.append(url[at:position])
+            self.slots.append((names.index(name), is_text))
+            at = position + len(probe)
+        self.parts.append(url[at:])
 
-    def __call__(self, value: Any) -> str:
-        part = quote(str(value), safe=_PATH_SAFE) if self.text else str(int(value))
-        return f"{self.prefix}{part}{self.suffix}"
+    def __call__(self, *values: Any) -> str:
+        out = [self.parts[0]]
+        for (index, is_text), part in zip(self.slots, self.parts[1:], strict=True):
+            value = values[index]
+            out.append(quote(str(value), safe=_PATH_SAFE) if is_text else str(int(value)))
+            out.append(part)
+        return "".join(out)
 
 
-def url_template(endpoint: str, name: str, *, text: bool = False, **values: Any) -> UrlTemplate:
+def url_template(
+    endpoint: str, *names: str, text: bool | tuple[str, ...] = (), **values: Any
+) -> UrlTemplate:
     """A UrlTemplate, made once per request (templates ask for it once per post or per link)."""
-    key = (endpoint, name, text, *sorted(values.items()))
+    key = (endpoint, names, text, *sorted(values.items()))
     made = request.environ.setdefault("forum.url_templates", {})
     found = made.get(key)
     if found is None:
-        found = made[key] = UrlTemplate(endpoint, name, text=text, **values)
+        found = made[key] = UrlTemplate(endpoint, *names, text=text, **values)
     return found  # type: ignore[no-any-return]
 
 

@@ -22,6 +22,11 @@ def test_url_templates_match_url_for(app: Flask, script_root: str) -> None:
             assert permalink(post_id) == url_for("topics.permalink", post_id=post_id)
             assert quote(post_id) == url_for("topics.reply", topic_id=7, quote=post_id)
         assert permalink(5).startswith(script_root + "/p/")
+        topic = UrlTemplate("topics.show", "topic_id", "slug", text=("slug",))
+        pager = UrlTemplate("topics.show", "page", topic_id=3, slug="a-b")
+        for name in NAMES:
+            assert topic(12, name) == url_for("topics.show", topic_id=12, slug=name)
+        assert pager(4) == url_for("topics.show", topic_id=3, slug="a-b", page=4)
 
 
 def test_url_templates_refuse_what_they_cannot_build(app: Flask) -> None:
@@ -31,6 +36,7 @@ def test_url_templates_refuse_what_they_cannot_build(app: Flask) -> None:
             UrlTemplate("topics.reply", "quote", text=True, topic_id=7)
         with pytest.raises(ValueError):
             UrlTemplate("topics.permalink", "post_id")("not a number")
+
 
 
 def test_url_template_is_made_once_per_request(app: Flask) -> None:

@@ -192,9 +192,24 @@ def first_unread_number(current: Any, topic: Topic) -> int | None:
 
 
 @dataclass
+class TopicLink:
+    id: int
+    title: str
+    slug: str
+    last_posted_at: datetime
+
+
+@dataclass
+class SigLink:
+    id: int
+    slug: str
+    name: str
+
+
+@dataclass
 class NewRow:
-    topic: Topic
-    sig: Sig
+    topic: TopicLink
+    sig: SigLink
     last_poster: str | None
     unread: int
     is_new: bool
@@ -206,6 +221,44 @@ def new_filters() -> dict[str, Any]:
     return current_app.extensions.get("forum.new_filters", {})  # type: ignore[no-any-return]
 
 
+def _new_topics_query(narrow: Any) -> Any:
+    """Unread topics in the SIGs of member `viewer_id`, `limit` of them from `offset`, newest
+    activity first, narrowed by the SQL filter `narrow`."""
+    viewer_id = bindparam("viewer_id")
+    poster = aliased(User)
+    return (
+        select(
+            Topic.id,
+            Topic.title,
+            Topic.slug,
+            Topic.last_posted_at,
+            Topic.last_post_number,
+            Sig.id,
+            Sig.slug,
+            Sig.name,
+            poster.username,
+            TopicRead.last_read_post_number,
+        )
+        .join(Sig, Sig.id == Topic.sig_id)
+        .join(Membership, and_(Membership.sig_id == Topic.sig_id, Membership.user_id == viewer_id))
+        .outerjoin(poster, poster.id == Topic.last_post_user_id)
+        .outerjoin(TopicRead, and_(TopicRead.topic_id == Topic.id, TopicRead.user_id == viewer_id))
+        .where(
+            Topic.deleted_at.is_(None),
+            Topic.last_post_number > func.coalesce(TopicRead.last_read_post_number, 0),
+            narrow,
+        )
+        .order_by(Topic.last_posted_at.desc(), Topic.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+@functools.cache
+def _unfiltered_new_topics_query() -> Any:
+    return _new_topics_query(true())
+
+
 def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[list[NewRow], bool]:
     """Topics with posts this member has not read, across the SIGs it belongs to (narrowed by
     the filter `only` names)."""
@@ -214,32 +267,39 @@ def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[li
         return [], False
     if only is not None and only not in new_filters():
         raise NotFound("No such list.")
-    narrow = new_filters()[only](viewer) if only is not None else true()
     per_page = current_app.config["TOPICS_PER_PAGE"]
-    poster = aliased(User)
+    # Without a filter the statement is the same for everyone: built once per process.
+    if only is None:
+        query = _unfiltered_new_topics_query()
+    else:
+        query = _new_topics_query(new_filters()[only](viewer))
     rows = db.session.execute(
-        select(Topic, Sig, poster.username, TopicRead.last_read_post_number)
-        .join(Sig, Sig.id == Topic.sig_id)
-        .join(Membership, and_(Membership.sig_id == Topic.sig_id, Membership.user_id == viewer.id))
-        .outerjoin(poster, poster.id == Topic.last_post_user_id)
-        .outerjoin(TopicRead, and_(TopicRead.topic_id == Topic.id, TopicRead.user_id == viewer.id))
-        .where(
-            Topic.deleted_at.is_(None),
-            Topic.last_post_number > func.coalesce(TopicRead.last_read_post_number, 0),
-            narrow,
-        )
-        .order_by(Topic.last_posted_at.desc(), Topic.id.desc())
-        .limit(per_page + 1)
-        .offset((max(page, 1) - 1) * per_page)
+        query,
+        {
+            "viewer_id": viewer.id,
+            "limit": per_page + 1,
+            "offset": (max(page, 1) - 1) * per_page,
+        },
     )
     result = [
         NewRow(
-            topic=topic,
-            sig=sig,
+            topic=TopicLink(topic_id, title, slug, last_posted_at),
+            sig=SigLink(sig_id, sig_slug, sig_name),
             last_poster=name,
-            unread=topic.last_post_number - (read or 0),
+            unread=last_number - (read or 0),
             is_new=read is None,
         )
-        for topic, sig, name, read in rows
+        for (
+            topic_id,
+            title,
+            slug,
+            last_posted_at,
+            last_number,
+            sig_id,
+            sig_slug,
+            sig_name,
+            name,
+            read,
+        ) in rows
     ]
     return result[:per_page], len(result) > per_page
