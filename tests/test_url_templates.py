@@ -38,7 +38,6 @@ def test_url_templates_refuse_what_they_cannot_build(app: Flask) -> None:
             UrlTemplate("topics.permalink", "post_id")("not a number")
 
 
-
 def test_url_template_is_made_once_per_request(app: Flask) -> None:
     with app.test_request_context("/"):
         first = url_template("topics.reply", "quote", topic_id=7)
