@@ -127,7 +127,7 @@ class UrlTemplate:
     werkzeug quotes it. Call it with the values in the order of `names`.
     """
 
-    __slots__ = ("parts", "slots")
+    __slots__ = ("parts", "slots", "single")
 
     def __init__(
         self, endpoint: str, *names: str, text: bool | tuple[str, ...] = (), **values: Any
@@ -156,8 +156,12 @@ class UrlTemplate:
             self.slots.append((names.index(name), is_text))
             at = position + len(probe)
         self.parts.append(url[at:])
+        # One value of an id, the common case, is a single f-string.
+        self.single = len(self.slots) == 1 and not self.slots[0][1]
 
     def __call__(self, *values: Any) -> str:
+        if self.single:
+            return f"{self.parts[0]}{int(values[0])}{self.parts[1]}"
         out = [self.parts[0]]
         for (index, is_text), part in zip(self.slots, self.parts[1:], strict=True):
             value = values[index]
