@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select
 
 from .. import content, permissions
 from ..accounts.models import User
+from ..db import read
 from ..extensions import db
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow
@@ -70,7 +71,7 @@ def banner(current: Any) -> list[BannerItem]:
         params["user_id"] = viewer.id
     return [
         BannerItem(id=i, title=title, excerpt=content.excerpt(html, 200), sig_name=n, sig_slug=s)
-        for i, title, html, n, s in db.session.execute(_banner_query(viewer is not None), params)
+        for i, title, html, n, s in read(_banner_query(viewer is not None), params)
     ]
 
 

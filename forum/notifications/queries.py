@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from .. import content, permissions
 from ..accounts.models import User
+from ..db import read
 from ..extensions import db
 from ..sigs.models import Membership, Sig
 from ..topics.models import Post, Topic, TopicRead
@@ -178,10 +179,9 @@ def topic_level(user: Any, topic: Topic) -> str:
     viewer = permissions.actor(user)
     if viewer is None:
         return NORMAL
-    level = db.session.scalar(
-        _topic_level_query(),
-        {"user_id": viewer.id, "topic_id": topic.id, "sig_id": topic.sig_id},
-    )
+    level = read(
+        _topic_level_query(), {"user_id": viewer.id, "topic_id": topic.id, "sig_id": topic.sig_id}
+    ).scalar()
     return level or NORMAL
 
 
@@ -267,7 +267,7 @@ def _header_counts_query() -> Any:
 
 def header_counts(user_id: int) -> tuple[int, int]:
     """(unread notifications, tracked topics with unread posts) for the header: one query."""
-    row = db.session.execute(_header_counts_query(), {"user_id": user_id}).one()
+    row = read(_header_counts_query(), {"user_id": user_id}).one()
     return int(row[0] or 0), int(row[1] or 0)
 
 

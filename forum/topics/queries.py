@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from .. import permissions
 from ..accounts.models import User
+from ..db import read
 from ..errors import NotFound
 from ..extensions import db
 from ..sigs.models import Membership, Sig
@@ -120,7 +121,7 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
     if page < 1 or page > pages:
         raise NotFound("That page does not exist.")
     first, last = (page - 1) * per_page + 1, page * per_page
-    rows = db.session.execute(
+    rows = read(
         _page_query(permissions.posts_visibility(viewer, sig)),
         {
             "topic_id": topic.id,
@@ -132,7 +133,7 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
     last_read = 0
     if viewer is not None:
         last_read = (
-            db.session.scalar(_last_read_query(), {"user_id": viewer.id, "topic_id": topic.id}) or 0
+            read(_last_read_query(), {"user_id": viewer.id, "topic_id": topic.id}).scalar() or 0
         )
     is_sysop = permissions.is_sig_sysop(viewer, sig)
     posts = []
@@ -273,7 +274,7 @@ def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[li
         query = _unfiltered_new_topics_query()
     else:
         query = _new_topics_query(new_filters()[only](viewer))
-    rows = db.session.execute(
+    rows = read(
         query,
         {
             "viewer_id": viewer.id,
