@@ -168,6 +168,26 @@ def render(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendere
     """Cook Markdown into sanitized HTML; also report mentions and quoted posts."""
     raw = clean_text(raw)
     env: dict = {}
+    tokens, mentions, quoted = _parse(raw, env, resolve_mentions)
+    rendered = _MD.renderer.render(tokens, _MD.options, env)
+    # Raw HTML is off, so every "<" left in the output starts a tag.
+    if rendered.count("<") > MAX_TAGS:
+        cooked = plain_html(raw)
+    else:
+        cooked = _cleaner().clean(rendered)
+    return Rendered(html=cooked, mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
+
+
+def references(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendered:
+    """The mentions and quoted posts that render() reports, without making the HTML (which is
+    most of its cost): for who must hear about a post already cooked. `html` is empty."""
+    _, mentions, quoted = _parse(clean_text(raw), {}, resolve_mentions)
+    return Rendered(html="", mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
+
+
+def _parse(
+    raw: str, env: dict, resolve_mentions: MentionResolver | None
+) -> tuple[list[Token], list[str], list[int]]:
     tokens = _MD.parse(raw, env)
     names: list[str] = []
     quoted: list[int] = []
@@ -191,13 +211,7 @@ def render(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendere
             match = QUOTE_HREF_RE.match(token.attrGet("href") or "")
             if match and int(match.group(1)) not in quoted:
                 quoted.append(int(match.group(1)))
-    rendered = _MD.renderer.render(tokens, _MD.options, env)
-    # Raw HTML is off, so every "<" left in the output starts a tag.
-    if rendered.count("<") > MAX_TAGS:
-        cooked = plain_html(raw)
-    else:
-        cooked = _cleaner().clean(rendered)
-    return Rendered(html=cooked, mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
+    return tokens, mentions, quoted
 
 
 def plain_html(raw: str) -> str:

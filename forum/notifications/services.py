@@ -79,7 +79,7 @@ def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
         if user_id is not None:
             causes.setdefault(user_id, []).append(kind)
 
-    cooked = content.render(post.body_raw, resolve_usernames)
+    cooked = content.references(post.body_raw, resolve_usernames)
     if cooked.mentions:
         lowered = [name.lower() for name in cooked.mentions]
         for uid in db.session.scalars(
