@@ -57,6 +57,7 @@ from . import matching, ranking
 from .analysis import WORD_RE, LanguageAnalyzer
 from .codec import ForumCodec
 from .parsing import Clause, ParsedQuery
+from .storage import IndexStorage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -318,14 +319,14 @@ class WhooshBackend:
         with self._ix_lock:
             if self._ix is None:
                 if index.exists_in(str(self.path)):
-                    self._ix = _retrying(lambda: index.open_dir(str(self.path)))
+                    self._ix = _retrying(lambda: IndexStorage(str(self.path)).open_index())
                 else:
                     self._ix = self._create()
             return self._ix
 
     def _create(self) -> Any:
         self.path.mkdir(parents=True, exist_ok=True)
-        ix = index.create_in(str(self.path), self.schema)
+        ix = IndexStorage(str(self.path)).create_index(self.schema)
         (self.path / VERSION_FILE).write_text(SCHEMA_VERSION)
         return ix
 
@@ -348,7 +349,7 @@ class WhooshBackend:
                 gc.collect()
 
     def _probe(self) -> str:
-        ix = index.open_dir(str(self.path))
+        ix = IndexStorage(str(self.path)).open_index()
         try:
             if set(ix.schema.names()) != set(self.schema.names()):
                 return "outdated"
