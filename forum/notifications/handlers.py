@@ -12,7 +12,7 @@ from . import services
 
 def on_post_created(event: events.PostCreated) -> None:
     if event.visible:
-        services.notify_post(event.post_id)
+        services.notify_post(event.post_id, new=True)
     services.watch_after_posting(event.author_id, event.topic_id)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -111,8 +111,10 @@ def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
     return result
 
 
-def notify_post(post_id: int) -> list[Notification]:
-    """Notify everyone a newly visible post concerns (called inside the post's transaction)."""
+def notify_post(post_id: int, *, new: bool = False) -> list[Notification]:
+    """Notify everyone a newly visible post concerns (called inside the post's transaction).
+
+    `new`: the post was written in this transaction, so nobody can have heard of it yet."""
     post = db.session.get(Post, post_id)
     if post is None or not post.is_public:
         return []
@@ -124,14 +126,16 @@ def notify_post(post_id: int) -> list[Notification]:
     if not causes:
         return []
     # An approved post may have been announced before (approve, hide, approve): once is enough.
-    already = set(
-        db.session.scalars(
-            select(Notification.user_id).where(
-                Notification.post_id == post.id,
-                Notification.kind.in_([k.name for k in kinds.POST_KINDS]),
+    already: set[int] = set()
+    if not new:
+        already = set(
+            db.session.scalars(
+                select(Notification.user_id).where(
+                    Notification.post_id == post.id,
+                    Notification.kind.in_([k.name for k in kinds.POST_KINDS]),
+                )
             )
         )
-    )
     readers = _readers(set(causes) - already, post, topic, sig)
     now = utcnow()
     rows = [
@@ -309,18 +313,38 @@ def _upsert_watch(
     only_if_missing: bool = False,
 ) -> None:
     session = db.session
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    now = utcnow()
-    stmt = insert(model).values(user_id=user_id, level=level, updated_at=now, **{key: key_id})
-    index = [model.user_id, getattr(model, key)]
-    if only_if_missing:
-        stmt = stmt.on_conflict_do_nothing(index_elements=index)
-    else:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=index, set_={"level": level, "updated_at": now}
+    stmt = _watch_statement(session.get_bind().dialect.name, model, key, only_if_missing)
+    session.execute(stmt, {"user_id": user_id, "key_id": key_id, "level": level, "now": utcnow()})
+
+
+_WATCH_UPSERTS: dict[tuple[str, type, bool], Any] = {}
+
+
+def _watch_statement(
+    dialect: str, model: type[TopicWatch] | type[SigWatch], key: str, only_if_missing: bool
+) -> Any:
+    """A watch-level upsert, built once (every reply runs one)."""
+    cache_key = (dialect, model, only_if_missing)
+    stmt = _WATCH_UPSERTS.get(cache_key)
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(model).values(
+            user_id=bindparam("user_id"),
+            level=bindparam("level"),
+            updated_at=bindparam("now"),
+            **{key: bindparam("key_id")},
         )
-    session.execute(stmt)
+        index = [model.user_id, getattr(model, key)]
+        if only_if_missing:
+            stmt = stmt.on_conflict_do_nothing(index_elements=index)
+        else:
+            excluded = stmt.excluded
+            stmt = stmt.on_conflict_do_update(
+                index_elements=index,
+                set_={"level": excluded.level, "updated_at": excluded.updated_at},
+            )
+        _WATCH_UPSERTS[cache_key] = stmt
+    return stmt
 
 
 def _check_level(level: str) -> str:
