@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     # Where the search queue is applied after a commit: "background" (a thread per process, so a
     # reply never waits on the index) or "inline" (in the committing thread; the tests use it).
     "SEARCH_DRAIN": "background",
+    # Seconds the background drain waits after a commit for others to apply them together.
+    "SEARCH_DRAIN_DELAY": 0.1,
     # Reverse proxies in front of the app (1 behind nginx); X-Forwarded-* headers are trusted only
     # with PROXY_HOPS > 0 and only from PROXY_TRUSTED addresses (forum.ops.proxy).
     "PROXY_HOPS": 0,

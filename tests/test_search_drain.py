@@ -104,3 +104,27 @@ def test_the_drainer_survives_a_failure_and_keeps_the_work(app, client, f, monke
 def test_one_drainer_thread_per_app(app):
     first = handlers._drainer(app)
     assert handlers._drainer(app) is first
+
+
+@pytest.mark.config(SEARCH_DRAIN="background", SEARCH_WRITE_TIMEOUT=30.0, SEARCH_DRAIN_DELAY=1.0)
+def test_a_burst_of_replies_is_indexed_in_one_commit(app, client, f, monkeypatch):
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Busy evening")
+    assert _wait_until_found(client, "evening", seconds=5)
+    real_drain = indexer.drain
+    drained: list[int] = []
+
+    def counting(**kwargs: Any) -> Any:
+        result = real_drain(**kwargs)
+        drained.append(result.rows)
+        return result
+
+    monkeypatch.setattr(indexer, "drain", counting)
+    words = ["aubergine", "brioche", "clementine", "damson", "elderflower"]
+    for word in words:
+        f.reply(ada, topic, f"Tonight: {word}.")
+    for word in words:
+        assert _wait_until_found(client, word, seconds=10)
+    # Each reply woke the drainer, which waited for the others before committing the index.
+    assert sum(drained) == len(words)
+    assert len([rows for rows in drained if rows]) < len(words)
