@@ -4,19 +4,21 @@ load what the page shows in a fixed number of queries, and mark the matched word
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import select
 
 from .. import content, permissions
 from ..accounts.models import User
-from ..extensions import db
+from ..db import read
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
@@ -33,10 +35,19 @@ MARK_RE = re.compile(r"<mark>(.*?)</mark>")
 
 
 @dataclass(frozen=True)
+class ResultTopic:
+    """What a result shows of its topic (and post_url needs)."""
+
+    id: int
+    slug: str
+    title: str
+
+
+@dataclass(frozen=True)
 class SearchResult:
     post_id: int
     number: int
-    topic: Topic
+    topic: ResultTopic
     sig_slug: str
     sig_name: str
     author: str | None
@@ -63,16 +74,23 @@ class SearchPage:
         return bool(self.q.strip())
 
 
+@functools.cache
+def _sigs_query() -> Any:
+    """Every SIG with what permissions.can_read_sig reads of it: built once per process."""
+    return select(Sig.id, Sig.slug, Sig.visibility)
+
+
 def sig_scope(user: Actor, sig: str | None = None) -> SigScope:
     """The SIGs this member may read, and the ones they may not (one query); with `sig`, only
     that SIG (by slug, as `sig:` gives it) if they may read it."""
     if permissions.is_global_sysop(user) and sig is None:
         return SigScope(allowed=None)
-    readable = permissions.readable_sigs_clause(user)
-    rows = db.session.execute(select(Sig.id, Sig.slug, readable.label("readable"))).all()
+    rows = read(_sigs_query()).all()
     wanted = sig.lower() if sig is not None else None
     allowed = frozenset(
-        r.id for r in rows if r.readable and (wanted is None or r.slug.lower() == wanted)
+        r.id
+        for r in rows
+        if permissions.can_read_sig(user, r) and (wanted is None or r.slug.lower() == wanted)
     )
     return SigScope(allowed=allowed, excluded=frozenset(r.id for r in rows) - allowed)
 
@@ -116,8 +134,21 @@ def _load(user: Actor, backend: SearchBackend, found: BackendResults) -> list[Se
     if not found.hits:
         return []
     ids = [hit.post_id for hit in found.hits]
-    rows = db.session.execute(
-        select(Post, Topic, Sig.slug, Sig.name, User.username)
+    # Plain columns, not ORM objects: a page of results hydrates in a fraction of the time.
+    rows = read(
+        select(
+            Post.id,
+            Post.number,
+            Post.created_at,
+            Post.body_html,
+            Topic.id,
+            Topic.slug,
+            Topic.title,
+            Topic.first_post_id,
+            Sig.slug,
+            Sig.name,
+            User.username,
+        )
         .join(Topic, Topic.id == Post.topic_id)
         .join(Sig, Sig.id == Topic.sig_id)
         .outerjoin(User, User.id == Post.user_id)
@@ -128,29 +159,30 @@ def _load(user: Actor, backend: SearchBackend, found: BackendResults) -> list[Se
             permissions.readable_sigs_clause(user),
         )
     ).all()
-    by_id = {row.Post.id: row for row in rows}
+    by_id = {row[0]: row for row in rows}
     results = []
     for hit in found.hits:
         row = by_id.get(hit.post_id)
         # A hit the database no longer confirms (hidden, moved to a SIG the reader may not
         # read, or an id reused after a restore) is dropped, whatever the index says.
-        if row is None or abs((row.Post.created_at - hit.created_at).total_seconds()) > 1:
+        if row is None or abs((row[2] - hit.created_at).total_seconds()) > 1:
             continue
-        post, topic = row.Post, row.Topic
-        is_first = post.id == topic.first_post_id
-        title = backend.excerpt(found, hit, topic.title, title=True) if is_first else None
+        post_id, number, created_at, body_html, topic_id, slug, title, first_post_id = row[:8]
+        sig_slug, sig_name, author = row[8:]
+        is_first = post_id == first_post_id
+        title_html = backend.excerpt(found, hit, title, title=True) if is_first else None
         results.append(
             SearchResult(
-                post_id=post.id,
-                number=post.number,
-                topic=topic,
-                sig_slug=row.slug,
-                sig_name=row.name,
-                author=row.username,
-                created_at=post.created_at,
+                post_id=post_id,
+                number=number,
+                topic=ResultTopic(topic_id, slug, title),
+                sig_slug=sig_slug,
+                sig_name=sig_name,
+                author=author,
+                created_at=created_at,
                 is_first=is_first,
-                title_html=title or Markup.escape(topic.title),
-                excerpt_html=backend.excerpt(found, hit, content.plain_text(post.body_html)),
+                title_html=title_html or Markup.escape(title),
+                excerpt_html=backend.excerpt(found, hit, content.plain_text(body_html)),
             )
         )
     return results

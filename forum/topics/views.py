@@ -11,7 +11,7 @@ from .. import pagecache, permissions
 from ..errors import ForumError
 from ..extensions import db, limiter
 from ..sigs.models import Sig
-from ..web import form_error, viewer
+from ..web import form_error, url_template, viewer
 from . import bp, queries, services
 from .forms import ActionForm, EditForm, ReplyForm, TopicForm
 from .models import Post, Topic
@@ -59,10 +59,13 @@ def _sig_of(topic: Topic) -> Sig:
 
 
 @bp.app_template_global()
-def post_url(topic: Topic, number: int) -> str:
+def post_url(topic: Any, number: int) -> str:
+    """`topic` is a Topic or anything with its `id` and `slug`."""
     # Always with its page, even page 1: a page-less URL would send a member with unread posts
     # on to the first unread one (and back here, in a loop) instead of to this post.
-    return topic_url(topic, services.page_of_post(topic, number), number)
+    # From a URL template: lists of results link dozens of posts, and url_for costs far more.
+    link = url_template("topics.show", "topic_id", "slug", "page", text=("slug",))
+    return f"{link(topic.id, topic.slug, services.page_of_post(topic, number))}#post-{number}"
 
 
 @bp.route("/t/<int:topic_id>")
