@@ -93,6 +93,25 @@ def app(base_config: dict[str, Any], request: pytest.FixtureRequest) -> Iterator
             _db.engine.dispose()
 
 
+@pytest.fixture
+def make_app(base_config: dict[str, Any]) -> Iterator[Any]:
+    """More apps on the test's database, as more server processes would be: `make_app(**settings)`.
+    Each keeps a connection pool of its own, closed after the test (left to the garbage collector,
+    its connections would be collected unclosed in whichever test runs next)."""
+    made: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        other = create_app({**base_config, **settings})
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:
+        with other.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+
+
 def _clear(app: Flask) -> None:
     """Empty every table (faster than dropping them; works on SQLite and PostgreSQL)."""
     engine = _db.engine

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from forum import create_app, pagecache
+from forum import pagecache
 from forum.moderation import services as moderation
 from forum.sigs import services as sig_services
 from forum.topics import services as topic_services
@@ -147,9 +147,9 @@ def test_pages_expire_after_page_cache_seconds(client, board, monkeypatch):
     assert _get(client, path)[2] == "miss"
 
 
-def test_another_process_sees_a_change_without_being_told(app, base_config, board, f):
+def test_another_process_sees_a_change_without_being_told(app, make_app, board, f):
     """Two app instances on one database, as two server processes: each has its own cache."""
-    other = create_app({**base_config, "PAGE_CACHE_SECONDS": 30})
+    other = make_app(PAGE_CACHE_SECONDS=30)
     path = f"/t/{board['topic'].id}"
     with other.app_context():
         guest = other.test_client()
@@ -160,9 +160,6 @@ def test_another_process_sees_a_change_without_being_told(app, base_config, boar
         response = guest.get(path)
         assert response.headers["X-Page-Cache"] == "miss"
         assert "Written through the first process." in response.get_data(as_text=True)
-        from forum.extensions import db
-
-        db.session.remove()
 
 
 def test_the_cache_is_off_at_zero(app, client, board):
