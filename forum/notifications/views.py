@@ -11,7 +11,7 @@ from .. import permissions
 from ..errors import ForumError
 from ..web import viewer
 from . import bp, queries, services
-from .forms import ActionForm, PreferencesForm, WatchForm
+from .forms import LEVEL_CHOICES, ActionForm, PreferencesForm, WatchForm
 
 
 def _page_arg() -> int:
@@ -95,15 +95,13 @@ def preferences() -> Any:
 def init_templates(app: Flask) -> None:
     """Helpers for the watch menus the topic and SIG pages include."""
 
-    def topic_watch_form(topic: Any) -> WatchForm:
-        form = WatchForm(formdata=None)
-        form.level.data = queries.topic_level(current_user, topic)
-        return form
+    # The watch menus are written out by notifications/_watch_select.html from the level
+    # alone: a WatchForm per page cost more than the rest of the menu (forms validate the POST).
+    def topic_watch_level(topic: Any) -> str:
+        return queries.topic_level(current_user, topic)
 
-    def sig_watch_form(sig: Any) -> WatchForm:
-        form = WatchForm(formdata=None)
-        form.level.data = queries.sig_level(current_user, sig.id)
-        return form
+    def sig_watch_level(sig: Any) -> str:
+        return queries.sig_level(current_user, sig.id)
 
     def notification_preferences() -> PreferencesForm:
         form = PreferencesForm(formdata=None)
@@ -112,7 +110,8 @@ def init_templates(app: Flask) -> None:
         return form
 
     app.jinja_env.globals.update(
-        topic_watch_form=topic_watch_form,
-        sig_watch_form=sig_watch_form,
+        topic_watch_level=topic_watch_level,
+        sig_watch_level=sig_watch_level,
+        watch_level_choices=list(LEVEL_CHOICES.items()),
         notification_preferences=notification_preferences,
     )
