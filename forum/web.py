@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -173,13 +174,21 @@ class UrlTemplate:
 def url_template(
     endpoint: str, *names: str, text: bool | tuple[str, ...] = (), **values: Any
 ) -> UrlTemplate:
-    """A UrlTemplate, made once per request (templates ask for it once per post or per link)."""
-    key = (endpoint, names, text, *sorted(values.items()))
-    made = request.environ.setdefault("forum.url_templates", {})
-    found = made.get(key)
-    if found is None:
-        found = made[key] = UrlTemplate(endpoint, *names, text=text, **values)
-    return found  # type: ignore[no-any-return]
+    """A UrlTemplate, made once per process for each shape of URL (templates ask for one per
+    page). Relative URLs depend on nothing of the request but where the app is mounted (the
+    forum has no URL defaults, subdomains or host matching), which is part of the key."""
+    return _url_template(request.script_root, endpoint, names, text, tuple(sorted(values.items())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _url_template(
+    script_root: str,
+    endpoint: str,
+    names: tuple[str, ...],
+    text: bool | tuple[str, ...],
+    values: tuple[tuple[str, Any], ...],
+) -> UrlTemplate:
+    return UrlTemplate(endpoint, *names, text=text, **dict(values))
 
 
 def viewer() -> permissions.Actor:

@@ -38,10 +38,22 @@ def test_url_templates_refuse_what_they_cannot_build(app: Flask) -> None:
             UrlTemplate("topics.permalink", "post_id")("not a number")
 
 
-def test_url_template_is_made_once_per_request(app: Flask) -> None:
+def test_url_templates_are_kept_per_shape_and_mount_point(app: Flask) -> None:
     with app.test_request_context("/"):
         first = url_template("topics.reply", "quote", topic_id=7)
         assert url_template("topics.reply", "quote", topic_id=7) is first
         assert url_template("topics.reply", "quote", topic_id=8) is not first
     with app.test_request_context("/"):
-        assert url_template("topics.reply", "quote", topic_id=7) is not first
+        assert url_template("topics.reply", "quote", topic_id=7) is first
+    with app.test_request_context("/", base_url="http://localhost/forum"):
+        mounted = url_template("topics.reply", "quote", topic_id=7)
+        assert mounted is not first
+        assert mounted(3) == url_for("topics.reply", topic_id=7, quote=3)
+
+
+def test_urls_depend_on_nothing_a_process_could_keep_wrong(app: Flask) -> None:
+    # url_template keeps templates per process, keyed by where the app is mounted: that holds
+    # while no URL defaults, host matching or server name make url_for vary per request.
+    assert not any(app.url_default_functions.values())
+    assert not app.url_map.host_matching
+    assert not app.config.get("SERVER_NAME")
