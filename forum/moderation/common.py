@@ -14,9 +14,7 @@ from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
 from ..topics.models import Post, Topic
-from .models import (
-    ModAction,
-)
+from .models import ModAction
 
 MAX_REASON = 500
 MAX_NOTE = 2000
@@ -107,6 +105,47 @@ def log_action(
     )
     db.session.add(entry)
     return entry
+
+
+def log_post_action(
+    actor: Actor,
+    action: str,
+    post: Post,
+    topic: Topic,
+    sig: Sig,
+    *,
+    reason: str = "",
+    details: str = "",
+) -> ModAction:
+    """Log a verb on one post, filed under its SIG, its topic and its author."""
+    return log_action(
+        actor,
+        action,
+        sig_id=sig.id,
+        user_id=post.user_id,
+        topic_id=topic.id,
+        post_id=post.id,
+        reason=reason,
+        details=details,
+    )
+
+
+def clean_note(body: str | None) -> str:
+    """A sysops' note (on a member or a post): not empty, at most MAX_NOTE characters."""
+    body = content.clean_text(body or "").strip()
+    if not body:
+        raise Invalid("body", "Write the note first.")
+    if len(body) > MAX_NOTE:
+        raise Invalid("body", f"Keep notes under {MAX_NOTE:,} characters.")
+    return body
+
+
+def adjust_topic_count(user_id: int | None, delta: int) -> None:
+    """Move a member's topic counter when a topic of theirs appears or goes (a first post
+    approved, a topic split off or merged away), in the caller's transaction."""
+    author = db.session.get(User, user_id) if user_id is not None else None
+    if author is not None:
+        author.topic_count = User.topic_count + delta
 
 
 def actor_id(actor: Actor) -> int:

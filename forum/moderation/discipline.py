@@ -6,18 +6,19 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .. import content, events, permissions
+from .. import events, permissions
 from ..accounts.models import User
 from ..accounts.services import revoke_sessions
 from ..db import transaction
 from ..errors import Conflict, Forbidden, Invalid
+from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow
 from .common import (
-    MAX_NOTE,
     actor_id,
     check_until,
+    clean_note,
     clean_reason,
     log_action,
     member_or_404,
@@ -30,8 +31,53 @@ from .models import (
 
 # --- member discipline ----------------------------------------------------------------------
 
+# What each kind of discipline (MemberDisciplined.kind) is called in the moderation log.
+LOG_ACTIONS = {
+    "warned": "warn_member",
+    "silenced": "silence_member",
+    "suspended": "suspend_member",
+    "banned": "ban_member",
+    "lifted_silence": "lift_silence",
+    "lifted_suspension": "lift_suspension",
+    "lifted_ban": "lift_ban",
+}
 
-def _disciplined(actor: Actor, user: User, kind: str, sig: Sig | None, reason: str) -> None:
+
+def _target(actor: Actor, user_id: int, sig_id: int | None = None) -> tuple[User, Sig | None]:
+    """The member to discipline, and the SIG it is limited to (None: site-wide), when the
+    policy lets the actor discipline them there."""
+    user = member_or_404(user_id)
+    sig = sig_or_none(actor, sig_id)
+    permissions.require_discipline(actor, user, sig)
+    return user, sig
+
+
+def _membership(sig: Sig, user: User) -> Membership | None:
+    return db.session.scalar(
+        select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == user.id)
+    )
+
+
+def _disciplined(
+    actor: Actor,
+    user: User,
+    kind: str,
+    sig: Sig | None,
+    reason: str,
+    *,
+    until: datetime | None = None,
+    post_id: int | None = None,
+) -> None:
+    """Log it and tell the member (MemberDisciplined), in the verb's transaction."""
+    log_action(
+        actor,
+        LOG_ACTIONS[kind],
+        sig_id=sig.id if sig else None,
+        user_id=user.id,
+        post_id=post_id,
+        reason=reason,
+        details=f"until {until:%Y-%m-%d %H:%M} UTC" if until else "",
+    )
     events.publish(
         events.MemberDisciplined(
             user_id=user.id,
@@ -47,9 +93,7 @@ def warn_member(
     actor: Actor, user_id: int, reason: str, sig_id: int | None = None, post_id: int | None = None
 ) -> MemberWarning:
     """Give a member a warning they will see (in a SIG for SIG sysops, or site-wide)."""
-    user = member_or_404(user_id)
-    sig = sig_or_none(actor, sig_id)
-    permissions.require_discipline(actor, user, sig)
+    user, sig = _target(actor, user_id, sig_id)
     reason = clean_reason(reason, required=True)
     with transaction() as session:
         warning = MemberWarning(
@@ -60,35 +104,19 @@ def warn_member(
             reason=reason,
         )
         session.add(warning)
-        log_action(
-            actor,
-            "warn_member",
-            sig_id=sig.id if sig else None,
-            user_id=user.id,
-            post_id=post_id,
-            reason=reason,
-        )
-        _disciplined(actor, user, "warned", sig, reason)
+        _disciplined(actor, user, "warned", sig, reason, post_id=post_id)
     return warning
 
 
 def silence_member(actor: Actor, user_id: int, until: datetime | None, reason: str) -> User:
     """Site-wide read-only until a date."""
-    user = member_or_404(user_id)
-    permissions.require_discipline(actor, user, None)
+    user, _ = _target(actor, user_id)
     until = check_until(until)
     reason = clean_reason(reason, required=True)
     with transaction():
         user.silenced_until = until
         user.silence_reason = reason
-        log_action(
-            actor,
-            "silence_member",
-            user_id=user.id,
-            reason=reason,
-            details=f"until {until:%Y-%m-%d %H:%M} UTC",
-        )
-        _disciplined(actor, user, "silenced", None, reason)
+        _disciplined(actor, user, "silenced", None, reason, until=until)
     return user
 
 
@@ -96,16 +124,12 @@ def suspend_member(
     actor: Actor, user_id: int, until: datetime | None, reason: str, sig_id: int | None = None
 ) -> User:
     """Bar a member from writing in one SIG (its sysops) or everywhere (the global sysop)."""
-    user = member_or_404(user_id)
-    sig = sig_or_none(actor, sig_id)
-    permissions.require_discipline(actor, user, sig)
+    user, sig = _target(actor, user_id, sig_id)
     until = check_until(until)
     reason = clean_reason(reason, required=True)
-    with transaction() as session:
+    with transaction():
         if sig is not None:
-            membership = session.scalar(
-                select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == user.id)
-            )
+            membership = _membership(sig, user)
             if membership is None:
                 raise Invalid(None, f"{user.username} is not a member of {sig.name}.")
             membership.suspended_until = until
@@ -113,23 +137,14 @@ def suspend_member(
         else:
             user.suspended_until = until
             user.suspension_reason = reason
-        log_action(
-            actor,
-            "suspend_member",
-            sig_id=sig.id if sig else None,
-            user_id=user.id,
-            reason=reason,
-            details=f"until {until:%Y-%m-%d %H:%M} UTC",
-        )
-        _disciplined(actor, user, "suspended", sig, reason)
+        _disciplined(actor, user, "suspended", sig, reason, until=until)
     permissions.forget_memberships(user)
     return user
 
 
 def ban_member(actor: Actor, user_id: int, reason: str) -> User:
     """Ban site-wide: every session ends now and the member cannot log in again."""
-    user = member_or_404(user_id)
-    permissions.require_discipline(actor, user, None)
+    user, _ = _target(actor, user_id)
     reason = clean_reason(reason, required=True)
     if user.is_banned:
         raise Conflict(f"{user.username} is already banned.")
@@ -137,21 +152,18 @@ def ban_member(actor: Actor, user_id: int, reason: str) -> User:
         user.banned_at = utcnow()
         user.ban_reason = reason
         revoke_sessions(user)  # joins this transaction: rotates the token, SessionsRevoked
-        log_action(actor, "ban_member", user_id=user.id, reason=reason)
         _disciplined(actor, user, "banned", None, reason)
     return user
 
 
 def lift_silence(actor: Actor, user_id: int, reason: str = "") -> User:
-    user = member_or_404(user_id)
-    permissions.require_discipline(actor, user, None)
+    user, _ = _target(actor, user_id)
     reason = clean_reason(reason)
     if not user.is_silenced():
         raise Conflict(f"{user.username} is not silenced.")
     with transaction():
         user.silenced_until = None
         user.silence_reason = None
-        log_action(actor, "lift_silence", user_id=user.id, reason=reason)
         _disciplined(actor, user, "lifted_silence", None, reason)
     return user
 
@@ -159,15 +171,11 @@ def lift_silence(actor: Actor, user_id: int, reason: str = "") -> User:
 def lift_suspension(
     actor: Actor, user_id: int, sig_id: int | None = None, reason: str = ""
 ) -> User:
-    user = member_or_404(user_id)
-    sig = sig_or_none(actor, sig_id)
-    permissions.require_discipline(actor, user, sig)
+    user, sig = _target(actor, user_id, sig_id)
     reason = clean_reason(reason)
-    with transaction() as session:
+    with transaction():
         if sig is not None:
-            membership = session.scalar(
-                select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == user.id)
-            )
+            membership = _membership(sig, user)
             if membership is None or not membership.is_suspended():
                 raise Conflict(f"{user.username} is not suspended in {sig.name}.")
             membership.suspended_until = None
@@ -177,24 +185,19 @@ def lift_suspension(
                 raise Conflict(f"{user.username} is not suspended.")
             user.suspended_until = None
             user.suspension_reason = None
-        log_action(
-            actor, "lift_suspension", sig_id=sig.id if sig else None, user_id=user.id, reason=reason
-        )
         _disciplined(actor, user, "lifted_suspension", sig, reason)
     permissions.forget_memberships(user)
     return user
 
 
 def lift_ban(actor: Actor, user_id: int, reason: str = "") -> User:
-    user = member_or_404(user_id)
-    permissions.require_discipline(actor, user, None)
+    user, _ = _target(actor, user_id)
     reason = clean_reason(reason)
     if not user.is_banned:
         raise Conflict(f"{user.username} is not banned.")
     with transaction():
         user.banned_at = None
         user.ban_reason = None
-        log_action(actor, "lift_ban", user_id=user.id, reason=reason)
         _disciplined(actor, user, "lifted_ban", None, reason)
     return user
 
@@ -225,11 +228,7 @@ def add_member_note(actor: Actor, user_id: int, body: str, sig_id: int | None = 
     sig = sig_or_none(actor, sig_id)
     if sig is not None and not permissions.is_sig_sysop(actor, sig):
         raise Forbidden(f"You do not moderate {sig.name}.")
-    body = content.clean_text(body or "").strip()
-    if not body:
-        raise Invalid("body", "Write the note first.")
-    if len(body) > MAX_NOTE:
-        raise Invalid("body", f"Keep notes under {MAX_NOTE:,} characters.")
+    body = clean_note(body)
     with transaction() as session:
         note = MemberNote(
             user_id=user.id, author_id=actor.id, sig_id=sig.id if sig else None, body=body

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from .. import content, events, permissions
+from .. import events, permissions
 from ..accounts.models import User
 from ..admin import settings as site_settings
 from ..db import transaction
@@ -19,7 +19,7 @@ from ..sigs.models import Sig
 from ..timeutil import utcnow
 from ..topics import services as topic_services
 from ..topics.models import Post, Topic
-from .common import MAX_NOTE, clean_reason, log_action, moderated_post
+from .common import clean_note, clean_reason, log_post_action, moderated_post
 from .discipline import suspend_member, warn_member
 from .models import (
     FLAG_REASONS,
@@ -28,7 +28,7 @@ from .models import (
     PostReview,
     ReviewNote,
 )
-from .posts import apply_hide, apply_unhide, publish_hidden
+from .posts import apply_hide, apply_unhide, publish_visibility
 
 
 # --- flags ----------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def _maybe_auto_hide(flagger: User, post: Post, topic: Topic, sig: Sig) -> None:
     )
     if (trusted or 0) >= threshold:
         apply_hide(None, post, topic, sig, f"Hidden after {trusted} flags; waiting for a sysop.")
-        publish_hidden(flagger.id, post, topic, sig)
+        publish_visibility(flagger.id, post, topic, sig, "hidden")
 
 
 def _open_flags(post_id: int) -> list[Flag]:
@@ -123,19 +123,11 @@ def resolve_flags(
         elif outcome == "hidden":
             if not post.is_hidden:
                 apply_hide(actor, post, topic, sig, reason)
-                publish_hidden(actor.id, post, topic, sig)
+                publish_visibility(actor.id, post, topic, sig, "hidden")
         elif outcome == "deleted":
             if not post.is_deleted:
                 topic_services.delete_post(actor, post.id)
-                log_action(
-                    actor,
-                    "delete_post",
-                    sig_id=sig.id,
-                    user_id=post.user_id,
-                    topic_id=topic.id,
-                    post_id=post.id,
-                    reason=reason,
-                )
+                log_post_action(actor, "delete_post", post, topic, sig, reason=reason)
         elif post.user_id is None:
             raise Invalid("outcome", "The author's account no longer exists.")
         elif outcome == "warned":
@@ -150,16 +142,8 @@ def resolve_flags(
         review = session.get(PostReview, post.id)
         if review is not None:
             session.delete(review)
-        log_action(
-            actor,
-            "resolve_flags",
-            sig_id=sig.id,
-            user_id=post.user_id,
-            topic_id=topic.id,
-            post_id=post.id,
-            reason=reason,
-            details=f"{len(flags)} flag(s): {outcome}",
-        )
+        details = f"{len(flags)} flag(s): {outcome}"
+        log_post_action(actor, "resolve_flags", post, topic, sig, reason=reason, details=details)
         events.publish(
             events.FlagsResolved(
                 post_id=post.id,
@@ -188,14 +172,7 @@ def claim_flag(actor: Actor, post_id: int) -> PostReview:
             session.add(review)
         review.claimed_by_id = actor.id
         review.claimed_at = utcnow()
-        log_action(
-            actor,
-            "claim_flag",
-            sig_id=sig.id,
-            user_id=post.user_id,
-            topic_id=topic.id,
-            post_id=post.id,
-        )
+        log_post_action(actor, "claim_flag", post, topic, sig)
     return review
 
 
@@ -209,25 +186,14 @@ def unclaim_flag(actor: Actor, post_id: int) -> None:
         raise Forbidden("Only the sysop who claimed it (or the global sysop) can release it.")
     with transaction() as session:
         session.delete(review)
-        log_action(
-            actor,
-            "unclaim_flag",
-            sig_id=sig.id,
-            user_id=post.user_id,
-            topic_id=topic.id,
-            post_id=post.id,
-        )
+        log_post_action(actor, "unclaim_flag", post, topic, sig)
 
 
 def add_review_note(actor: Actor, post_id: int, body: str) -> ReviewNote:
     """A note on a flagged or pending post, for the other sysops."""
     post, _topic, _sig = moderated_post(actor, post_id)
     assert actor is not None
-    body = content.clean_text(body or "").strip()
-    if not body:
-        raise Invalid("body", "Write the note first.")
-    if len(body) > MAX_NOTE:
-        raise Invalid("body", f"Keep notes under {MAX_NOTE:,} characters.")
+    body = clean_note(body)
     with transaction() as session:
         note = ReviewNote(post_id=post.id, author_id=actor.id, body=body)
         session.add(note)

@@ -5,7 +5,6 @@ the SIG's approval threshold).
 from __future__ import annotations
 
 from .. import events
-from ..accounts.models import User
 from ..db import transaction
 from ..errors import Conflict, Invalid
 from ..permissions import Actor
@@ -13,10 +12,16 @@ from ..sigs.models import Sig
 from ..timeutil import utcnow
 from ..topics import services as topic_services
 from ..topics.models import POST_VISIBLE, Post, Topic
-from .common import actor_id, clean_reason, log_action, moderated_post, moderated_sig
-from .models import (
-    SigModeration,
+from .common import (
+    actor_id,
+    adjust_topic_count,
+    clean_reason,
+    log_action,
+    log_post_action,
+    moderated_post,
+    moderated_sig,
 )
+from .models import SigModeration
 
 
 # --- post visibility ------------------------------------------------------------------------
@@ -30,7 +35,7 @@ def hide_post(actor: Actor, post_id: int, reason: str = "") -> Post:
         raise Conflict("This post is already hidden.")
     with transaction():
         apply_hide(actor, post, topic, sig, reason)
-        publish_hidden(actor_id(actor), post, topic, sig)
+        publish_visibility(actor_id(actor), post, topic, sig, "hidden")
     return post
 
 
@@ -42,15 +47,8 @@ def apply_hide(actor: Actor, post: Post, topic: Topic, sig: Sig, reason: str) ->
     topic_services.recount_topic(topic, sig)
     if was_public:
         topic_services.adjust_author_count(post.user_id, -1)
-    log_action(
-        actor,
-        "hide_post" if actor is not None else "auto_hide_post",
-        sig_id=sig.id,
-        user_id=post.user_id,
-        topic_id=topic.id,
-        post_id=post.id,
-        reason=reason,
-    )
+    action = "hide_post" if actor is not None else "auto_hide_post"
+    log_post_action(actor, action, post, topic, sig, reason=reason)
 
 
 def unhide_post(actor: Actor, post_id: int) -> Post:
@@ -69,29 +67,16 @@ def apply_unhide(actor: Actor, post: Post, topic: Topic, sig: Sig) -> None:
     topic_services.recount_topic(topic, sig)
     if post.is_public:
         topic_services.adjust_author_count(post.user_id, +1)
-    log_action(
-        actor,
-        "unhide_post",
-        sig_id=sig.id,
-        user_id=post.user_id,
-        topic_id=topic.id,
-        post_id=post.id,
-    )
-    events.publish(
-        events.PostVisibilityChanged(
-            post_id=post.id,
-            topic_id=topic.id,
-            sig_id=sig.id,
-            actor_id=actor_id(actor),
-            change="unhidden",
-        )
-    )
+    log_post_action(actor, "unhide_post", post, topic, sig)
+    publish_visibility(actor_id(actor), post, topic, sig, "unhidden")
 
 
-def publish_hidden(actor_id: int, post: Post, topic: Topic, sig: Sig) -> None:
+def publish_visibility(actor_id: int, post: Post, topic: Topic, sig: Sig, change: str) -> None:
+    """Tell the other features that who sees this post changed (hidden, unhidden, approved,
+    deleted): indexes and open pages re-read it."""
     events.publish(
         events.PostVisibilityChanged(
-            post_id=post.id, topic_id=topic.id, sig_id=sig.id, actor_id=actor_id, change="hidden"
+            post_id=post.id, topic_id=topic.id, sig_id=sig.id, actor_id=actor_id, change=change
         )
     )
 
@@ -104,32 +89,15 @@ def approve_post(actor: Actor, post_id: int) -> Post:
         raise Conflict("This post is not waiting for approval.")
     if post.is_deleted:
         raise Conflict("This post was deleted.")
-    with transaction() as session:
+    with transaction():
         post.status = POST_VISIBLE
         topic_services.recount_topic(topic, sig)
         if post.is_public:
             topic_services.adjust_author_count(post.user_id, +1)
-        if post.number == 1 and post.user_id is not None and topic.post_count > 0:
-            author = session.get(User, post.user_id)
-            if author is not None:
-                author.topic_count = User.topic_count + 1
-        log_action(
-            actor,
-            "approve_post",
-            sig_id=sig.id,
-            user_id=post.user_id,
-            topic_id=topic.id,
-            post_id=post.id,
-        )
-        events.publish(
-            events.PostVisibilityChanged(
-                post_id=post.id,
-                topic_id=topic.id,
-                sig_id=sig.id,
-                actor_id=actor_id(actor),
-                change="approved",
-            )
-        )
+        if post.number == 1 and topic.post_count > 0:
+            adjust_topic_count(post.user_id, +1)
+        log_post_action(actor, "approve_post", post, topic, sig)
+        publish_visibility(actor_id(actor), post, topic, sig, "approved")
     return post
 
 
@@ -147,24 +115,8 @@ def reject_post(actor: Actor, post_id: int, reason: str = "") -> Post:
             topic.deleted_at = now
             topic.deleted_by_id = actor_id(actor)
         topic_services.recount_topic(topic, sig)
-        log_action(
-            actor,
-            "reject_post",
-            sig_id=sig.id,
-            user_id=post.user_id,
-            topic_id=topic.id,
-            post_id=post.id,
-            reason=reason,
-        )
-        events.publish(
-            events.PostVisibilityChanged(
-                post_id=post.id,
-                topic_id=topic.id,
-                sig_id=sig.id,
-                actor_id=actor_id(actor),
-                change="deleted",
-            )
-        )
+        log_post_action(actor, "reject_post", post, topic, sig, reason=reason)
+        publish_visibility(actor_id(actor), post, topic, sig, "deleted")
     return post
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from .. import content, events, permissions
-from ..accounts.models import User
 from ..db import lock_for_write, transaction
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
@@ -15,7 +14,7 @@ from ..text import slugify
 from ..timeutil import utcnow
 from ..topics import services as topic_services
 from ..topics.models import Post, Topic, TopicRead
-from .common import actor_id, clean_reason, log_action, moderated_topic
+from .common import actor_id, adjust_topic_count, clean_reason, log_action, moderated_topic
 
 
 # --- topic tools ----------------------------------------------------------------------------
@@ -83,6 +82,30 @@ def _target_sig(actor: Actor, sig_id: int | None) -> Sig:
     return sig
 
 
+def _log_in_both_sigs(
+    actor: Actor,
+    action: str,
+    sigs: tuple[Sig, Sig],
+    *,
+    topic_id: int,
+    user_id: int | None,
+    reason: str,
+    details: str,
+) -> None:
+    """A verb that takes posts from one SIG to another shows in both SIGs' logs (once when
+    they are the same SIG)."""
+    for sig_id in dict.fromkeys(sig.id for sig in sigs):
+        log_action(
+            actor,
+            action,
+            sig_id=sig_id,
+            user_id=user_id,
+            topic_id=topic_id,
+            reason=reason,
+            details=details,
+        )
+
+
 def move_topic(actor: Actor, topic_id: int, to_sig_id: int | None, reason: str = "") -> Topic:
     """Move a topic with all its posts to another SIG the actor also moderates."""
     topic, old_sig = moderated_topic(actor, topic_id)
@@ -96,17 +119,15 @@ def move_topic(actor: Actor, topic_id: int, to_sig_id: int | None, reason: str =
         topic.sig_id = new_sig.id
         topic_services.recount_sig(old_sig)
         topic_services.recount_sig(new_sig)
-        details = f"from {old_sig.name} to {new_sig.name}"
-        for sig in (old_sig, new_sig):
-            log_action(
-                actor,
-                "move_topic",
-                sig_id=sig.id,
-                user_id=topic.user_id,
-                topic_id=topic.id,
-                reason=reason,
-                details=details,
-            )
+        _log_in_both_sigs(
+            actor,
+            "move_topic",
+            (old_sig, new_sig),
+            topic_id=topic.id,
+            user_id=topic.user_id,
+            reason=reason,
+            details=f"from {old_sig.name} to {new_sig.name}",
+        )
         events.publish(
             events.TopicChanged(
                 topic_id=topic.id,
@@ -127,6 +148,44 @@ def _check_title(title: str) -> str:
     if len(title) > 200:
         raise Invalid("title", "Keep the title under 200 characters.")
     return title
+
+
+def _append_posts(posts: list[Post], topic: Topic) -> None:
+    """Move these posts to the end of `topic`, in their order, numbered on from its highest
+    number (which is never reused, so no permalink of the topic changes)."""
+    base = topic.highest_post_number
+    for offset, post in enumerate(posts, start=1):
+        post.topic_id = topic.id
+        post.number = base + offset
+    topic.highest_post_number = base + len(posts)
+
+
+def _publish_posts_moved(
+    actor: Actor,
+    posts: list[Post],
+    into: tuple[Topic, Sig],
+    out_of: tuple[Topic, Sig],
+    change: str,
+    left_change: str,
+) -> None:
+    """A split or a merge changed two topics: the one the posts went into (with their ids, so
+    indexes re-read them) and the one they left."""
+    (topic, sig), (left, left_sig) = into, out_of
+    events.publish(
+        events.TopicChanged(
+            topic_id=topic.id,
+            sig_id=sig.id,
+            actor_id=actor_id(actor),
+            change=change,
+            post_ids=tuple(p.id for p in posts),
+            old_sig_id=left_sig.id if left_sig.id != sig.id else None,
+        )
+    )
+    events.publish(
+        events.TopicChanged(
+            topic_id=left.id, sig_id=left_sig.id, actor_id=actor_id(actor), change=left_change
+        )
+    )
 
 
 def split_topic(
@@ -160,34 +219,30 @@ def split_topic(
         raise Invalid("posts", "The first post stays with its topic; choose replies only.")
     if topic.is_deleted:
         raise Invalid(None, "Restore the topic before splitting it.")
-    highest_moved = posts[-1].number
+    first, last = posts[0], posts[-1]
+    highest_moved = last.number
     with transaction() as session:
         lock_for_write(Topic, topic.id)
         lock_for_write(Sig, sig.id, new_sig.id)
-        first = posts[0]
         new = Topic(
             sig_id=new_sig.id,
             user_id=first.user_id,
             title=title,
             slug=slugify(title),
             created_at=first.created_at,
-            last_posted_at=posts[-1].created_at,
-            last_post_user_id=posts[-1].user_id,
-            highest_post_number=len(posts),
+            last_posted_at=last.created_at,
+            last_post_user_id=last.user_id,
+            highest_post_number=0,
         )
         session.add(new)
         session.flush()
-        for number, post in enumerate(posts, start=1):
-            post.topic_id = new.id
-            post.number = number
+        _append_posts(posts, new)
         session.flush()
         new.first_post_id = first.id
         topic_services.recount_topic(topic, sig)
         topic_services.recount_topic(new, new_sig)
-        if new.post_count and first.user_id is not None:
-            author = session.get(User, first.user_id)
-            if author is not None:
-                author.topic_count = User.topic_count + 1
+        if new.post_count:
+            adjust_topic_count(first.user_id, +1)
         # Whoever had read past the moved posts has read the new topic too.
         readers = session.scalars(
             select(TopicRead.user_id).where(
@@ -225,22 +280,7 @@ def split_topic(
                 reason=reason,
                 details=details,
             )
-        moved = tuple(p.id for p in posts)
-        events.publish(
-            events.TopicChanged(
-                topic_id=new.id,
-                sig_id=new_sig.id,
-                actor_id=actor_id(actor),
-                change="split",
-                post_ids=moved,
-                old_sig_id=sig.id if new_sig.id != sig.id else None,
-            )
-        )
-        events.publish(
-            events.TopicChanged(
-                topic_id=topic.id, sig_id=sig.id, actor_id=actor_id(actor), change="split"
-            )
-        )
+        _publish_posts_moved(actor, posts, (new, new_sig), (topic, sig), "split", "split")
     return new
 
 
@@ -266,50 +306,26 @@ def merge_topics(actor: Actor, source_id: int, target_id: int, reason: str = "")
         posts = list(
             session.scalars(select(Post).where(Post.topic_id == source.id).order_by(Post.number))
         )
-        base = target.highest_post_number
-        for offset, post in enumerate(posts, start=1):
-            post.topic_id = target.id
-            post.number = base + offset
-        target.highest_post_number = base + len(posts)
+        _append_posts(posts, target)
         session.flush()
         had_posts = source.post_count > 0
         source.deleted_at = utcnow()
         source.deleted_by_id = actor_id(actor)
         topic_services.recount_topic(source, source_sig)
         topic_services.recount_topic(target, target_sig)
-        if had_posts and source.user_id is not None:
-            author = session.get(User, source.user_id)
-            if author is not None:
-                author.topic_count = User.topic_count - 1
-        details = f"“{source.title}” into “{target.title}”"
-        for sig_id in {source_sig.id, target_sig.id}:
-            log_action(
-                actor,
-                "merge_topics",
-                sig_id=sig_id,
-                user_id=source.user_id,
-                topic_id=target.id,
-                reason=reason,
-                details=details,
-            )
-        moved = tuple(p.id for p in posts)
-        events.publish(
-            events.TopicChanged(
-                topic_id=target.id,
-                sig_id=target_sig.id,
-                actor_id=actor_id(actor),
-                change="merged",
-                post_ids=moved,
-                old_sig_id=source_sig.id if source_sig.id != target_sig.id else None,
-            )
+        if had_posts:
+            adjust_topic_count(source.user_id, -1)
+        _log_in_both_sigs(
+            actor,
+            "merge_topics",
+            (source_sig, target_sig),
+            topic_id=target.id,
+            user_id=source.user_id,
+            reason=reason,
+            details=f"“{source.title}” into “{target.title}”",
         )
-        events.publish(
-            events.TopicChanged(
-                topic_id=source.id,
-                sig_id=source_sig.id,
-                actor_id=actor_id(actor),
-                change="deleted",
-            )
+        _publish_posts_moved(
+            actor, posts, (target, target_sig), (source, source_sig), "merged", "deleted"
         )
     return target
 
