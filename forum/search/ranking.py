@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -103,11 +104,14 @@ class _ImpactScorer(scoring.BaseScorer):
 # --- documents by date ---------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class _Segment:
-    """One segment's documents in date order: `keys` ascending, `docs` (local numbers) alike."""
+    """One segment's documents in date order: `keys` ascending, `docs` (local numbers) alike.
 
-    keys: list[int]
-    docs: list[int]
-    values: list[int]  # local docnum -> created
+    Arrays of machine integers, not lists of int objects: 6 MB less per process at 100,000
+    posts."""
+
+    keys: Sequence[int]
+    docs: Sequence[int]
+    values: Sequence[int]  # local docnum -> created
 
 
 class PostDates:
@@ -127,9 +131,9 @@ class PostDates:
             ids.add(segid)
             seg = self._segments.get(segid)
             if seg is None:
-                values = list(reader.column_reader("created", translate=False))
-                order = sorted(range(len(values)), key=values.__getitem__)
-                seg = _Segment([values[d] for d in order], order, values)
+                values = array("q", reader.column_reader("created", translate=False))
+                order = array("i", sorted(range(len(values)), key=values.__getitem__))
+                seg = _Segment(array("q", [values[d] for d in order]), order, values)
                 with self._lock:
                     self._segments[segid] = seg
             found.append((offset, seg))
@@ -144,7 +148,7 @@ class SegmentDocs:
     needs no care: a deleted document matches no words, so it never comes out of a search)."""
 
     def __init__(self) -> None:
-        self._lists: dict[tuple[str, str, str], list[int]] = {}
+        self._lists: dict[tuple[str, str, str], Sequence[int]] = {}
         self._lock = threading.Lock()
 
     def docs(self, searcher: Any, name: str, values: Iterable[str]) -> set[int]:
@@ -158,7 +162,7 @@ class SegmentDocs:
                 key = (segid, name, value)
                 local = self._lists.get(key)
                 if local is None:
-                    local = list(Term(name, value).docs(sub))
+                    local = array("i", Term(name, value).docs(sub))
                     with self._lock:
                         self._lists[key] = local
                 out.update([offset + d for d in local] if offset else local)
