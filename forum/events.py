@@ -73,6 +73,16 @@ class MemberLeftSig(Event):
 
 
 @dataclass(frozen=True)
+class SigSysopChanged(Event):
+    """The global sysop appointed a SIG sysop (`is_sysop`) or dismissed one; sockets of a
+    dismissed one leave the rooms only sysops may be in."""
+
+    sig_id: int
+    user_id: int
+    is_sysop: bool
+
+
+@dataclass(frozen=True)
 class JoinRequested(Event):
     request_id: int
     sig_id: int
@@ -107,6 +117,15 @@ class PostCreated(Event):
     author_id: int
     is_first: bool = False
     visible: bool = True
+
+
+@dataclass(frozen=True)
+class TopicsRead(Event):
+    """The member read these topics to their last post (a topic page, or "mark all read"): the
+    "Tracked" count in their other tabs may drop."""
+
+    user_id: int
+    topic_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -150,6 +169,15 @@ class NotificationsCreated(Event):
     """Notification rows were written; delivered live after commit."""
 
     notification_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class WatchLevelChanged(Event):
+    """The member chose how much to hear about a topic or a SIG: their "Tracked" count may move."""
+
+    user_id: int
+    topic_id: int | None = None
+    sig_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from forum import events
+from forum import events, realtime
 from forum.db import transaction
 from forum.extensions import socketio
 from forum.realtime.presence import MemoryStore, Presence
@@ -442,6 +442,7 @@ def test_tracked_count_moves_live_without_a_notification(app, make_client, f):
         browsers[name].login(name)
         sockets[name] = sock(app, browsers[name])
     browsers["ada"].form(f"/s/{sig.slug}/watch", {"level": "tracking"})  # cyd stays normal
+    assert received(sockets["ada"], "tracked_count") == [{"count": 0}]  # nothing unread yet
 
     topic = f.topic(bob, sig, title="Tracked live")
     got = sockets["ada"].get_received()
@@ -451,6 +452,7 @@ def test_tracked_count_moves_live_without_a_notification(app, make_client, f):
     assert sockets["ada"].get_received() == []
     # Read, then a reply: the topic is unread again.
     browsers["ada"].get(f"/t/{topic.id}", follow_redirects=True)
+    assert received(sockets["ada"], "tracked_count") == [{"count": 0}]
     f.reply(bob, topic, "third")
     assert received(sockets["ada"], "tracked_count") == [{"count": 1}]
     assert sockets["cyd"].get_received() == []  # normal: nothing addressed to cyd
@@ -462,3 +464,148 @@ def test_tracked_count_moves_live_without_a_notification(app, make_client, f):
     f.reply(bob, topic, "fourth")
     names = sorted(e["name"] for e in sockets["cyd"].get_received())
     assert names == ["notification", "tracked_count"]
+
+
+def test_reading_or_tracking_a_topic_moves_the_tracked_count_in_every_tab(app, make_client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    retro, lounge = f.sig("retro", members=[ada, bob]), f.sig("lounge", members=[ada, bob])
+    browser = make_client()
+    browser.login("ada")
+    browser.form(f"/s/{retro.slug}/watch", {"level": "tracking"})
+    tracked = f.topic(bob, retro, title="Tracked through the SIG")
+    f.reply(bob, tracked, "an unread reply")
+    other = f.topic(bob, lounge, title="Not tracked")
+    tabs = [sock(app, browser), sock(app, browser)]  # two tabs of one browser
+
+    # Reading a topic nobody tracks moves no count: nothing is sent.
+    browser.get(f"/t/{other.id}", follow_redirects=True)
+    assert [received(tab, "tracked_count") for tab in tabs] == [[], []]
+    # Reading the tracked topic to its end, in one tab: every tab's badge drops.
+    browser.get(f"/t/{tracked.id}", follow_redirects=True)
+    assert [received(tab, "tracked_count") for tab in tabs] == [[{"count": 0}]] * 2
+    # Tracking a topic with unread posts raises it; muting it lowers it again.
+    f.reply(bob, other, "unread in the lounge")
+    browser.form(f"/t/{other.id}/watch", {"level": "tracking"})
+    assert [received(tab, "tracked_count") for tab in tabs] == [[{"count": 1}]] * 2
+    browser.form(f"/t/{other.id}/watch", {"level": "muted"})
+    assert [received(tab, "tracked_count") for tab in tabs] == [[{"count": 0}]] * 2
+    # "Mark all read" too.
+    f.reply(bob, tracked, "unread again")
+    assert [received(tab, "tracked_count") for tab in tabs] == [[{"count": 1}]] * 2
+    browser.form("/new/read")
+    assert [received(tab, "tracked_count") for tab in tabs] == [[{"count": 0}]] * 2
+
+
+# --- who's online: members drop off when they may no longer be there ------------------------
+def _present(app, sig=None) -> list[str]:
+    return app.extensions["forum.presence"].online(sig.id if sig is not None else None).names
+
+
+@pytest.mark.config(PRESENCE_GRACE_SECONDS=30)
+def test_a_member_removed_from_a_private_sig_drops_off_its_online_list_at_once(app, make_client, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    secret = f.sig("secret", visibility="private", members=[ada, bob], sysops=[ada])
+    topic = f.topic(ada, secret)
+    sockets = {}
+    for name in ("ada", "bob"):
+        c = make_client()
+        c.login(name)
+        sockets[name] = sock(app, c)
+        assert subscribe(sockets[name], sig_id=secret.id)["ok"]
+        assert subscribe(sockets[name], topic_id=topic.id)["ok"]
+    assert _present(app, secret) == ["ada", "bob"]
+    sigs.remove_member(ada, secret.id, bob.id)
+    assert _present(app, secret) == ["ada"]
+    assert _present(app) == ["ada", "bob"]  # still on the site
+    # Whoever watches the SIG's list hears of it on the next tick.
+    realtime.send_presence_changes(app)
+    assert received(sockets["ada"], "presence")[-1] == {
+        "scope": f"sig:{secret.id}", "names": ["ada"], "guests": 0
+    }  # fmt: skip
+    assert received(sockets["bob"], "presence") == []  # out of the room, hears nothing of it
+    # Refreshing does not bring him back.
+    app.extensions["forum.presence"].refresh()
+    assert _present(app, secret) == ["ada"]
+
+
+@pytest.mark.config(PRESENCE_GRACE_SECONDS=30)
+def test_a_banned_member_drops_off_every_online_list_at_once(app, make_client, f, forum):
+    from forum.moderation import services as moderation
+
+    ada, bob, sig, topic = forum
+    root = f.user("root", sysop=True)
+    c = make_client()
+    c.login("bob")
+    sc = sock(app, c)
+    assert subscribe(sc, sig_id=sig.id)["ok"]
+    assert _present(app, sig) == ["bob"] and _present(app) == ["bob"]
+    moderation.ban_member(root, bob.id, "spam")
+    assert not sc.is_connected()
+    # No grace period: a banned member is not coming back with the next page.
+    assert _present(app, sig) == [] and _present(app) == []
+
+
+@pytest.mark.config(PRESENCE_GRACE_SECONDS=30)
+def test_a_member_drops_off_when_the_last_tab_closes_after_the_grace_period(
+    app, make_client, f, forum
+):
+    ada, bob, sig, topic = forum
+    clock = Clock()
+    presence = app.extensions["forum.presence"]
+    presence.clock = clock
+    browser = make_client()
+    browser.login("ada")
+    tabs = [sock(app, browser), sock(app, browser)]
+    for tab in tabs:
+        assert subscribe(tab, sig_id=sig.id)["ok"]
+    watcher = make_client()
+    watcher.login("bob")
+    bobs = sock(app, watcher)
+    assert subscribe(bobs, sig_id=sig.id)["ok"]
+    realtime.send_presence_changes(app)
+    received(bobs, "presence")
+    tabs[0].disconnect()
+    clock.now += 60
+    realtime.send_presence_changes(app)
+    assert _present(app, sig) == ["ada", "bob"]  # one tab is still open
+    assert received(bobs, "presence") == []
+    tabs[1].disconnect()
+    clock.now += 29  # a reload's grace: still listed
+    realtime.send_presence_changes(app)
+    assert _present(app, sig) == ["ada", "bob"]
+    clock.now += 2
+    realtime.send_presence_changes(app)
+    assert _present(app, sig) == ["bob"] and _present(app) == ["bob"]
+    # bob's page shows the SIG's list: it hears that ada left it.
+    assert [(p["scope"], p["names"]) for p in received(bobs, "presence")] == [
+        (f"sig:{sig.id}", ["bob"])
+    ]
+
+
+# --- a demoted SIG sysop stops hearing what only sysops may see -----------------------------
+def test_a_demoted_sig_sysop_leaves_the_rooms_only_sysops_may_be_in(app, make_client, f):
+    from forum.moderation import services as moderation
+
+    ada, bob, grace = f.user("ada"), f.user("bob"), f.user("grace")
+    root = f.user("root", sysop=True)
+    sig = f.sig("retro", members=[ada, bob, grace], sysops=[grace])
+    topic = f.topic(ada, sig, title="Soon deleted")
+    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(POST_PENDING)
+    first, second = f.reply(bob, topic, "waits one"), f.reply(bob, topic, "waits two")
+    del app.extensions["forum.screen_post"]
+    moderation.delete_topic(root, topic.id)
+    c = make_client()
+    c.login("grace")
+    sc = sock(app, c)
+    # A deleted topic is for its SIG's sysops only.
+    assert subscribe(sc, topic_id=topic.id)["ok"] is True
+    moderation.approve_post(root, first.id)
+    assert [p["post_id"] for p in received(sc, "post_created")] == [first.id]
+
+    sigs.set_sig_sysop(root, sig.id, grace.id, False)
+    moderation.approve_post(root, second.id)
+    assert received(sc, "post_created") == []
+    manager = socketio.server.manager
+    assert sc.eio_sid not in {eio for _, eio in manager.get_participants("/", f"topic:{topic.id}")}
+    assert subscribe(sc, topic_id=topic.id) == {"ok": False, "error": "Not found."}
+    assert sc.is_connected()  # her other rooms and pages go on

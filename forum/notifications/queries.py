@@ -311,6 +311,18 @@ def tracked_topics_clause(current: Any) -> ColumnElement[bool]:
     return or_(own_level.in_(TRACKED), and_(own_level.is_(None), Topic.sig_id.in_(tracked_sigs)))
 
 
+def tracked_count_after_reading(user_id: int, topic_ids: tuple[int, ...]) -> int | None:
+    """After the member read these topics to their end: their tracked count now, or None when
+    they track none of them (the count did not move). One query, two when it did."""
+    user = db.session.get(User, user_id)
+    if user is None or not topic_ids:
+        return None
+    tracked = db.session.scalar(
+        select(Topic.id).where(Topic.id.in_(list(topic_ids)), tracked_topics_clause(user)).limit(1)
+    )
+    return None if tracked is None else tracked_unread_counts([user_id])[user_id]
+
+
 def tracked_count_changes(post: Post, topic: Topic) -> dict[int, int]:
     """After a post became visible: the members whose tracked count it changed, with the new
     count. Only those who had read the topic up to the post before it: for the others the topic

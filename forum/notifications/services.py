@@ -360,6 +360,7 @@ def set_topic_level(user: Actor, topic_id: int, level: str) -> Topic:
     topic = permissions.get_topic_for(member, topic_id)
     with transaction():
         _upsert_watch(TopicWatch, member.id, "topic_id", topic.id, level)
+        events.publish(events.WatchLevelChanged(user_id=member.id, topic_id=topic.id))
     return topic
 
 
@@ -371,6 +372,7 @@ def set_sig_level(user: Actor, sig_id: int, level: str) -> Sig:
     permissions.require_read_sig(member, sig)
     with transaction():
         _upsert_watch(SigWatch, member.id, "sig_id", sig.id, level)
+        events.publish(events.WatchLevelChanged(user_id=member.id, sig_id=sig.id))
     return sig
 
 

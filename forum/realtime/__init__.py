@@ -13,24 +13,33 @@ from . import presence as presence_module
 def _presence_loop(app: Flask, server: Any) -> None:
     """Keep this process's members online and send changed lists (one per process)."""
     from ..extensions import socketio
-    from . import publish
 
     presence = app.extensions["forum.presence"]
     while socketio.server is server:
         socketio.sleep(presence.tick)
         try:
-            presence.refresh()
-            rooms = server.manager.rooms.get("/", {})
-            sig_ids = {
-                int(r.rsplit(":", 1)[1])
-                for r in rooms
-                if isinstance(r, str) and r.startswith("presence:sig:")
-            }
-            for key, payload in presence.changes(sig_ids).items():
-                room = publish.PRESENCE_SITE if key == "site" else f"presence:{key}"
-                publish.presence(room, payload)
+            send_presence_changes(app)
         except Exception:  # noqa: BLE001
             app.logger.exception("presence refresh failed")
+
+
+def send_presence_changes(app: Flask) -> None:
+    """One tick of the presence loop: keep this process's sockets online, then send each list
+    that changed (someone came, left, or their grace period ran out) to the sockets showing it."""
+    from ..extensions import socketio
+    from . import publish
+
+    presence = app.extensions["forum.presence"]
+    presence.refresh()
+    rooms = socketio.server.manager.rooms.get("/", {})
+    sig_ids = {
+        int(r.rsplit(":", 1)[1])
+        for r in rooms
+        if isinstance(r, str) and r.startswith("presence:sig:")
+    }
+    for key, payload in presence.changes(sig_ids).items():
+        room = publish.PRESENCE_SITE if key == "site" else f"presence:{key}"
+        publish.presence(room, payload)
 
 
 class NoSocketCompression:
@@ -69,12 +78,13 @@ def init_app(app: Flask) -> None:
 
     socketio.server.manager.access = room_access
     app.wsgi_app = NoSocketCompression(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
-    app.extensions["forum.presence"] = presence_module.build(
+    presence = app.extensions["forum.presence"] = presence_module.build(
         app.config["REDIS_URL"],
         prefix=f"{app.config['SOCKETIO_CHANNEL']}:presence:",
         grace=float(app.config["PRESENCE_GRACE_SECONDS"]),
         tick=float(app.config["PRESENCE_TICK_SECONDS"]),
     )
+    socketio.server.manager.left_sig = presence.leave_sig
     started = threading.Event()
     server = socketio.server
 

@@ -7,7 +7,6 @@ from flask import Flask
 from .. import events
 from ..extensions import db
 from ..notifications import queries as notification_queries
-from ..sigs.models import PUBLIC, Sig
 from ..topics.models import Post, Topic
 from . import publish
 
@@ -58,6 +57,18 @@ def on_notifications_created(event: events.NotificationsCreated) -> None:
         )
 
 
+def on_topics_read(event: events.TopicsRead) -> None:
+    """The member caught up with topics in one tab: the others' "Tracked" badges follow."""
+    count = notification_queries.tracked_count_after_reading(event.user_id, event.topic_ids)
+    if count is not None:
+        publish.tracked_count(event.user_id, count)
+
+
+def on_watch_level_changed(event: events.WatchLevelChanged) -> None:
+    count = notification_queries.tracked_unread_counts([event.user_id])[event.user_id]
+    publish.tracked_count(event.user_id, count)
+
+
 def on_notifications_read(event: events.NotificationsRead) -> None:
     publish.unread_count(event.user_id, notification_queries.unread_count(event.user_id))
 
@@ -67,8 +78,13 @@ def on_sessions_revoked(event: events.SessionsRevoked) -> None:
 
 
 def on_member_left_sig(event: events.MemberLeftSig) -> None:
-    sig = db.session.get(Sig, event.sig_id)
-    if sig is not None and sig.visibility != PUBLIC:
+    # Even in a public SIG: a removed sysop may hold a deleted topic's room, which only its
+    # sysops may be in. Only this member's sockets are asked about.
+    publish.recheck_sig(event.sig_id, user_id=event.user_id)
+
+
+def on_sig_sysop_changed(event: events.SigSysopChanged) -> None:
+    if not event.is_sysop:
         publish.recheck_sig(event.sig_id, user_id=event.user_id)
 
 
@@ -91,10 +107,13 @@ def init_app(app: Flask) -> None:
     sub(app, events.PostVisibilityChanged, on_post_visibility_changed, first=True)
     sub(app, events.NotificationsCreated, on_notifications_created, first=True)
     sub(app, events.NotificationsRead, on_notifications_read)
+    sub(app, events.TopicsRead, on_topics_read)
+    sub(app, events.WatchLevelChanged, on_watch_level_changed)
     # After the nudges to the topic's room and the notifications: counts can wait a little.
     sub(app, events.PostCreated, on_post_visible_for_tracking)
     sub(app, events.PostVisibilityChanged, on_post_visible_for_tracking)
     sub(app, events.SessionsRevoked, on_sessions_revoked)
     sub(app, events.MemberLeftSig, on_member_left_sig, first=True)
+    sub(app, events.SigSysopChanged, on_sig_sysop_changed, first=True)
     sub(app, events.SigChanged, on_sig_changed, first=True)
     sub(app, events.TopicChanged, on_topic_changed, first=True)

@@ -54,6 +54,9 @@ class ForumCommands:
         self.socket_users: dict[str, int | None] = {}
         self.rooms_lock = threading.RLock()
         self.access: AccessCheck | None = None
+        # Called with (sid, sig_id) when a re-check leaves a socket in none of a SIG's rooms
+        # (who's online drops the member from that SIG's list).
+        self.left_sig: Callable[[str, int], None] | None = None
 
     def note_socket(self, sid: str, user_id: int | None) -> None:
         with self.rooms_lock:
@@ -109,6 +112,7 @@ class ForumCommands:
                 holders.setdefault(room, set()).add(self.socket_users.get(sid))
             # Once per room, not per socket: a room's sockets share the answer per member.
             verdicts = self.access(holders) if self.access is not None else {}
+            before = {sid: set(self.sig_rooms[sid].values()) for sid, _ in targets}
             for sid, room in targets:
                 now_in, allowed = verdicts.get(room, (None, set()))
                 if now_in is not None and self.socket_users.get(sid) in allowed:
@@ -116,6 +120,10 @@ class ForumCommands:
                     continue
                 self.sig_rooms[sid].pop(room, None)
                 socketio.Manager.leave_room(self, sid, NAMESPACE, room)  # type: ignore[arg-type]
+            if self.left_sig is not None:
+                for sid, sig_ids in before.items():
+                    for gone in sig_ids - set(self.sig_rooms[sid].values()):
+                        self.left_sig(sid, gone)
 
 
 class LocalManager(ForumCommands, socketio.Manager):

@@ -61,7 +61,9 @@ class ForumNamespace(Namespace):
     def on_disconnect(self, reason: Any = None) -> None:
         sid = _sid()
         _manager().forget_sid(sid)
-        _presence().disconnect(sid)
+        # The server closes a socket only when its session ended (logout, ban, a stale token):
+        # no next page will bring the member back, so no grace period on who's online.
+        _presence().disconnect(sid, gone=reason == self.socketio.server.reason.SERVER_DISCONNECT)
 
     def _refuse(self) -> dict[str, Any]:
         disconnect()

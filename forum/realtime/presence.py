@@ -115,23 +115,37 @@ class Presence:
             conn.sig_ids.add(sig_id)
         self.store.set(f"sig:{sig_id}", conn.member, self._live_until(), only_later=True)
 
-    def disconnect(self, sid: str) -> None:
+    def disconnect(self, sid: str, *, gone: bool = False) -> None:
+        """A socket closed. Unless another socket of the member here keeps them, the member
+        stays listed for `grace` seconds, long enough for the next page to connect; not when
+        `gone` (the server ended the session: logout, ban), nor for a guest, whose next page
+        is a new socket and a new guest."""
         with self.lock:
             conn = self.connections.pop(sid, None)
             if conn is None:
                 return
             others = [c for c in self.connections.values() if c.member == conn.member]
-        if conn.member.startswith(GUEST_PREFIX):
-            # A guest's next page is a new socket and a new guest: leave no one behind twice.
-            self.store.set("site", conn.member, 0, only_later=False)
-            return
-        still_site = bool(others)
         still_sigs = {s for c in others for s in c.sig_ids}
-        grace_end = self.clock() + self.grace
-        if not still_site:
-            self.store.set("site", conn.member, grace_end, only_later=False)
+        guest = conn.member.startswith(GUEST_PREFIX)
+        until = 0 if gone or guest else self.clock() + self.grace
+        if not others:
+            self.store.set("site", conn.member, until, only_later=False)
         for sig_id in conn.sig_ids - still_sigs:
-            self.store.set(f"sig:{sig_id}", conn.member, grace_end, only_later=False)
+            self.store.set(f"sig:{sig_id}", conn.member, until, only_later=False)
+
+    def leave_sig(self, sid: str, sig_id: int) -> None:
+        """The socket was taken out of a SIG's rooms (the member may no longer read it): off
+        that SIG's list at once, unless another socket of the member here is still in it."""
+        with self.lock:
+            conn = self.connections.get(sid)
+            if conn is None or sig_id not in conn.sig_ids:
+                return
+            conn.sig_ids.discard(sig_id)
+            still = any(
+                sig_id in c.sig_ids for c in self.connections.values() if c.member == conn.member
+            )
+        if not still:
+            self.store.set(f"sig:{sig_id}", conn.member, 0, only_later=False)
 
     def refresh(self) -> None:
         """Push forward the expiry of everyone connected to this process."""

@@ -263,6 +263,10 @@ def set_sig_sysop(actor: Actor, sig_id: int, user_id: int, is_sysop: bool) -> Me
             session.add(membership)
             sig.member_count = Sig.member_count + 1
             events.publish(events.MemberJoinedSig(sig_id=sig.id, user_id=user.id))
-        membership.role = ROLE_SYSOP if is_sysop else ROLE_MEMBER
+        if membership.is_sysop != is_sysop:
+            membership.role = ROLE_SYSOP if is_sysop else ROLE_MEMBER
+            events.publish(
+                events.SigSysopChanged(sig_id=sig.id, user_id=user.id, is_sysop=is_sysop)
+            )
     permissions.forget_memberships(user)
     return membership

@@ -436,6 +436,8 @@ def mark_read(user: Actor, topic: Topic, post_number: int) -> None:
     post_number = min(post_number, topic.highest_post_number)
     with transaction():
         _mark_read_in_tx(user.id, topic.id, post_number)
+        if post_number >= topic.last_post_number:
+            events.publish(events.TopicsRead(user_id=user.id, topic_ids=(topic.id,)))
 
 
 def _mark_read_in_tx(user_id: int, topic_id: int, post_number: int) -> None:
@@ -495,6 +497,8 @@ def mark_all_read(user: Actor, sig_id: int | None = None) -> int:
         rows = session.execute(query).all()
         for topic_id, number in rows:
             _mark_read_in_tx(user.id, topic_id, number)
+        if rows:
+            events.publish(events.TopicsRead(user_id=user.id, topic_ids=tuple(t for t, _ in rows)))
     return len(rows)
 
 
