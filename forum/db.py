@@ -118,18 +118,19 @@ def in_transaction() -> bool:
     return bool(db.session().info.get(_DEPTH))
 
 
-def lock_for_write(model: Any, *ids: int | None) -> None:
+def lock_for_write(model: Any, *ids: int | None, refresh: bool = True) -> None:
     """Lock these rows for the rest of the current transaction, refreshing loaded objects.
 
     Writers that change counters lock in one order, so two of them never wait on each other in
     a circle: **topics, then SIGs, then members**, each by ascending id. A verb that recomputes
     a counter takes the lock before it reads, so its sums see every commit that went first.
     (On SQLite, BEGIN IMMEDIATE already runs writers one at a time and no FOR UPDATE is sent;
-    the rows are still read afresh.)
+    the rows are still read afresh, unless `refresh` is False: a writer that only increments
+    in SQL and reads nothing back needs no statement there.)
     """
     wanted = sorted({i for i in ids if i})
     session = db.session()
-    if not wanted:
+    if not wanted or (not refresh and session.get_bind().dialect.name == "sqlite"):
         return
     session.flush()  # populate_existing below must not overwrite unsaved changes
     session.scalars(

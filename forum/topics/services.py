@@ -92,7 +92,7 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
     cooked = _cook(body)
     visible = screening.status == POST_VISIBLE
     with transaction() as session:
-        lock_for_write(Sig, sig.id)
+        lock_for_write(Sig, sig.id, refresh=False)  # its counters move by SQL increments
         # Taken once the write transaction has begun, so times follow the order of commits.
         now = utcnow()
         topic = Topic(
@@ -163,7 +163,7 @@ def reply_to_topic(
     with transaction() as session:
         # Post numbers are handed out one at a time, and the counters move in lock order.
         lock_for_write(Topic, topic.id)
-        lock_for_write(Sig, sig.id)
+        lock_for_write(Sig, sig.id, refresh=False)  # its counters move by SQL increments
         # Taken under the lock, so a topic's times follow its post numbers.
         now = utcnow()
         number = topic.highest_post_number + 1
