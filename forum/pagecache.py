@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, make_response, request, session
 from flask_login import current_user
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from . import events
 from .extensions import db
@@ -168,19 +168,24 @@ def bump(topic_ids: tuple[int | None, ...] = (), sig_ids: tuple[int | None, ...]
     topics = sorted({i for i in topic_ids if i})
     sigs = sorted({i for i in sig_ids if i})
     if topics:
-        db.session.execute(
-            update(Topic)
-            .where(Topic.id.in_(topics))
-            .values(version=Topic.version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        db.session.execute(_BUMP_TOPICS, {"ids": topics})
     if sigs:
-        db.session.execute(
-            update(Sig)
-            .where(Sig.id.in_(sigs))
-            .values(version=Sig.version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        db.session.execute(_BUMP_SIGS, {"ids": sigs})
+
+
+# Built once: every post runs both (building a statement costs more CPU than running it).
+_BUMP_TOPICS = (
+    update(Topic)
+    .where(Topic.id.in_(bindparam("ids", expanding=True)))
+    .values(version=Topic.version + 1)
+    .execution_options(synchronize_session=False)
+)
+_BUMP_SIGS = (
+    update(Sig)
+    .where(Sig.id.in_(bindparam("ids", expanding=True)))
+    .values(version=Sig.version + 1)
+    .execution_options(synchronize_session=False)
+)
 
 
 def bump_everything() -> None:
