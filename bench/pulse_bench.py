@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import shutil
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             "RATELIMIT_ENABLED": False,
         }
     )
+    # One log line per request is the production setting; here it would bury the table.
+    logging.getLogger("forum.request").setLevel(logging.WARNING)
     try:
         with app.app_context():
             if not seeded:
