@@ -166,9 +166,11 @@ class TopicChanged(Event):
 # --- notifications --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NotificationsCreated(Event):
-    """Notification rows were written; delivered live after commit."""
+    """Notification rows were written; delivered live after commit. `user_ids` holds each
+    row's recipient, in the same order, so delivery can skip members who are not online."""
 
     notification_ids: tuple[int, ...]
+    user_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)

@@ -241,6 +241,91 @@ class Clock:
         return self.now
 
 
+def test_nudges_are_rendered_only_for_members_who_are_online(app, make_client, f, monkeypatch):
+    """A notification is stored for everyone it concerns; its live copy is rendered only for
+    those with a socket open: the others see it on their next page."""
+    from forum.notifications import queries as notification_queries
+    from forum.notifications import services as notification_services
+
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    sig = f.sig("retro", members=[ada, bob, cyd])
+    topic = f.topic(ada, sig, title="Who hears it")
+    notification_services.set_topic_level(cyd, topic.id, "watching")  # ada started it
+    rendered: list[list[int]] = []
+    real_rows = notification_queries.rows_by_id
+
+    def rows_by_id(ids: list[int]) -> Any:
+        rendered.append(sorted(ids))
+        return real_rows(ids)
+
+    monkeypatch.setattr(notification_queries, "rows_by_id", rows_by_id)
+    f.reply(bob, topic, "nobody is online")
+    assert rendered == []  # two notifications stored, none rendered
+    c = make_client()
+    c.login("ada")
+    ada_socket = sock(app, c)
+    f.reply(bob, topic, "ada is online")
+    assert [n["excerpt"] for n in received(ada_socket, "notification")] == ["ada is online"]
+    stored = {
+        user_id: count
+        for user_id, count in notification_queries.unread_counts([ada.id, cyd.id]).items()
+    }
+    assert stored == {ada.id: 2, cyd.id: 2}
+    assert len(rendered) == 1 and len(rendered[0]) == 1  # ada's, not cyd's
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {url}")
+    return url
+
+
+def test_online_members_are_unknown_while_a_fresh_store_hears_from_every_process(redis_url):
+    """Redis that restarted has forgotten every socket until each process refreshes: nudges go
+    to everybody for two refreshes rather than be lost."""
+    import uuid
+
+    from forum.realtime.presence import RedisStore
+
+    clock = Clock()
+    store = RedisStore(redis_url, f"forum-test-{uuid.uuid4().hex}:")
+    p = Presence(store, grace=30, tick=5, clock=clock)
+    try:
+        p.connect("s1", 1, "ada")
+        assert p.online_member_ids() is None  # the store's epoch begins now
+        clock.now += 11
+        assert p.online_member_ids() == {1}
+        store.redis.delete(*store.redis.keys(store.prefix + "*"))  # Redis lost its data
+        assert p.online_member_ids() is None
+        clock.now += 11
+        p.refresh()  # every process has told it again
+        assert p.online_member_ids() == {1}
+        away = Presence(RedisStore("redis://127.0.0.1:1/0", store.prefix), grace=30, tick=5)
+        assert away.online_member_ids() is None  # Redis unreachable: unknown
+    finally:
+        keys = store.redis.keys(store.prefix + "*")
+        if keys:
+            store.redis.delete(*keys)
+
+
+def test_online_members_of_a_process_store_are_known_at_once():
+    clock = Clock()
+    p = Presence(MemoryStore(), grace=30, tick=5, clock=clock)
+    assert p.online_member_ids() == set()
+    p.connect("s1", 1, "ada")
+    p.connect("g1", None, None)
+    assert p.online_member_ids() == {1}
+    p.disconnect("s1")
+    clock.now += 31
+    assert p.online_member_ids() == set()
+
+
 def test_presence_grace_period_bridges_a_reload():
     clock = Clock()
     p = Presence(MemoryStore(), grace=30, tick=5, clock=clock)

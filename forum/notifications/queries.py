@@ -323,13 +323,18 @@ def tracked_count_after_reading(user_id: int, topic_ids: tuple[int, ...]) -> int
     return None if tracked is None else tracked_unread_counts([user_id])[user_id]
 
 
-def tracked_count_changes(post: Post, topic: Topic) -> dict[int, int]:
+def tracked_count_changes(
+    post: Post, topic: Topic, among: set[int] | None = None
+) -> dict[int, int]:
     """After a post became visible: the members whose tracked count it changed, with the new
     count. Only those who had read the topic up to the post before it: for the others the topic
-    was unread already. Five queries for any number of members."""
+    was unread already. Five queries for any number of members; none when `among` (the members
+    to consider, say those online) is empty."""
     if post.number < topic.last_post_number:
         return {}  # an older post approved late: what is unread did not change
-    members = _tracking_members(topic, exclude=post.user_id)
+    if among is not None and not among:
+        return {}
+    members = _tracking_members(topic, exclude=post.user_id, among=among)
     if not members:
         return {}
     before = (
@@ -353,7 +358,9 @@ def tracked_count_changes(post: Post, topic: Topic) -> dict[int, int]:
     return tracked_unread_counts(caught_up)
 
 
-def _tracking_members(topic: Topic, exclude: int | None = None) -> list[int]:
+def _tracking_members(
+    topic: Topic, exclude: int | None = None, among: set[int] | None = None
+) -> list[int]:
     """The members of the topic's SIG whose level for it is watching or tracking."""
     own = dict(
         db.session.execute(
@@ -366,6 +373,8 @@ def _tracking_members(topic: Topic, exclude: int | None = None) -> list[int]:
     candidates = {u for u, level in own.items() if level in TRACKED}
     candidates |= {u for u in by_sig if u not in own}
     candidates.discard(exclude)  # type: ignore[arg-type]
+    if among is not None:
+        candidates &= among
     if not candidates:
         return []
     return sorted(

@@ -43,7 +43,11 @@ def _add(rows: list[Notification]) -> list[Notification]:
     session = db.session
     session.add_all(rows)
     session.flush()
-    events.publish(events.NotificationsCreated(notification_ids=tuple(r.id for r in rows)))
+    events.publish(
+        events.NotificationsCreated(
+            notification_ids=tuple(r.id for r in rows), user_ids=tuple(r.user_id for r in rows)
+        )
+    )
     return rows
 
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
 
 from .. import events
 from ..extensions import db
 from ..notifications import queries as notification_queries
 from ..topics.models import Post, Topic
 from . import publish
+
+
+def _online() -> set[int] | None:
+    """The members a nudge can reach, or None when that is not known (then everybody is
+    nudged). Rendering a nudge for anybody else is work for nobody: their next page shows the
+    notification and the counts, and most recipients of a reply's notifications are not on the
+    site when it is posted."""
+    return current_app.extensions["forum.presence"].online_member_ids()  # type: ignore[no-any-return]
+
+
+def _offline(user_id: int) -> bool:
+    online = _online()
+    return online is not None and user_id not in online
 
 
 def on_post_created(event: events.PostCreated) -> None:
@@ -37,14 +50,20 @@ def on_post_visible_for_tracking(event: events.PostCreated | events.PostVisibili
     topic = db.session.get(Topic, event.topic_id)
     if post is None or topic is None or topic.is_deleted:
         return
-    for user_id, count in notification_queries.tracked_count_changes(post, topic).items():
+    changes = notification_queries.tracked_count_changes(post, topic, among=_online())
+    for user_id, count in changes.items():
         publish.tracked_count(user_id, count)
 
 
 def on_notifications_created(event: events.NotificationsCreated) -> None:
-    rows = notification_queries.rows_by_id(list(event.notification_ids))
+    online = _online()
+    pairs = zip(event.notification_ids, event.user_ids, strict=True)
+    ids = [n for n, u in pairs if online is None or u in online]
+    if not ids:
+        return
+    rows = notification_queries.rows_by_id(ids)
     counts = notification_queries.unread_counts(sorted({user.id for user, _ in rows.values()}))
-    for notification_id in event.notification_ids:
+    for notification_id in ids:
         if notification_id not in rows:
             continue
         user, row = rows[notification_id]
@@ -59,17 +78,23 @@ def on_notifications_created(event: events.NotificationsCreated) -> None:
 
 def on_topics_read(event: events.TopicsRead) -> None:
     """The member caught up with topics in one tab: the others' "Tracked" badges follow."""
+    if _offline(event.user_id):
+        return
     count = notification_queries.tracked_count_after_reading(event.user_id, event.topic_ids)
     if count is not None:
         publish.tracked_count(event.user_id, count)
 
 
 def on_watch_level_changed(event: events.WatchLevelChanged) -> None:
+    if _offline(event.user_id):
+        return
     count = notification_queries.tracked_unread_counts([event.user_id])[event.user_id]
     publish.tracked_count(event.user_id, count)
 
 
 def on_notifications_read(event: events.NotificationsRead) -> None:
+    if _offline(event.user_id):
+        return
     publish.unread_count(event.user_id, notification_queries.unread_count(event.user_id))
 
 

@@ -20,6 +20,10 @@ GUEST_PREFIX = "guest:"
 class Store(Protocol):
     def set(self, key: str, member: str, expires: float, *, only_later: bool) -> None: ...
     def alive(self, key: str, now: float) -> list[str]: ...
+    def alive_since(self, key: str, now: float) -> tuple[list[str], float]:
+        """`alive()`, and since when the store has kept what processes told it (a Redis that
+        restarted forgot everyone until each process's next refresh)."""
+        ...
 
 
 class MemoryStore:
@@ -39,6 +43,9 @@ class MemoryStore:
             for member in [m for m, t in bucket.items() if t <= now]:
                 del bucket[member]
             return sorted(bucket)
+
+    def alive_since(self, key: str, now: float) -> tuple[list[str], float]:
+        return self.alive(key, now), float("-inf")  # lives and dies with the process
 
 
 class RedisStore:
@@ -62,6 +69,17 @@ class RedisStore:
         pipe.zrangebyscore(name, f"({now}", "+inf")
         _, members = pipe.execute()
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+    def alive_since(self, key: str, now: float) -> tuple[list[str], float]:
+        name, epoch = self.prefix + key, self.prefix + "epoch"
+        pipe = self.redis.pipeline()
+        pipe.zremrangebyscore(name, "-inf", now)
+        pipe.zrangebyscore(name, f"({now}", "+inf")
+        pipe.set(epoch, now, nx=True)  # first use, or Redis lost its data: the epoch is now
+        pipe.get(epoch)
+        _, members, _, since = pipe.execute()
+        names = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+        return names, float(since)
 
 
 @dataclass
@@ -165,6 +183,20 @@ class Presence:
         )
         guests = sum(1 for m in members if m.startswith(GUEST_PREFIX))
         return Online(names=names, guests=guests)
+
+    def online_member_ids(self) -> set[int] | None:
+        """The members with a socket open (or in their grace period) in any process that
+        shares the store: the only ones a live nudge to a member can reach. None when that is
+        not known: the store is unreachable, or began afresh (Redis restarted) less than two
+        refreshes ago, so some processes may not have told it of their sockets yet."""
+        now = self.clock()
+        try:
+            members, since = self.store.alive_since("site", now)
+        except Exception:  # noqa: BLE001 - unknown, and the caller nudges everyone instead
+            return None
+        if now - since < 2 * self.tick + 1:
+            return None
+        return {int(m.split(":", 1)[0]) for m in members if not m.startswith(GUEST_PREFIX)}
 
     def changes(self, sig_ids: set[int]) -> dict[str, dict[str, Any]]:
         """The lists that changed since this process last sent them: key -> payload."""
