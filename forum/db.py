@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
 
@@ -177,7 +178,7 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
 
-def read(statement: Any, params: dict[str, Any] | None = None) -> Any:
+def read(statement: Any, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
     """Run a read of plain columns (no ORM entities) on the session's connection, inside its
     transaction, and return the result. For the statements every page runs: the ORM's own
     handling costs about 40 µs a statement, more than SQLite takes to answer. Changes waiting
@@ -186,3 +187,21 @@ def read(statement: Any, params: dict[str, Any] | None = None) -> Any:
     if session.new or session.dirty or session.deleted:
         session.flush()
     return session.connection().execute(statement, params or {})
+
+
+def write(
+    statement: Any, params: dict[str, Any] | list[dict[str, Any]] | None = None, *, into: Any = None
+) -> Any:
+    """Run an INSERT or UPDATE on the session's connection inside its transaction, without the
+    ORM's unit of work (about a millisecond a statement less on a reply's hot path, where
+    SQLite's writers take turns). Objects already loaded for the changed row keep their old
+    values: give the statement a RETURNING clause and pass the object as `into`, and the
+    returned columns are set on it as if just loaded (nothing is marked changed). A list of
+    parameter sets runs the statement once for each."""
+    result = read(statement, params)
+    if into is None:
+        return result
+    row = result.one()
+    for key, value in row._mapping.items():
+        set_committed_value(into, key, value)
+    return row

@@ -34,6 +34,7 @@ from flask_login import current_user
 from sqlalchemy import bindparam, func, select, update
 
 from . import events
+from .db import write
 from .extensions import db
 from .sigs.models import Sig
 from .topics.models import Topic
@@ -168,9 +169,9 @@ def bump(topic_ids: tuple[int | None, ...] = (), sig_ids: tuple[int | None, ...]
     topics = sorted({i for i in topic_ids if i})
     sigs = sorted({i for i in sig_ids if i})
     if topics:
-        db.session.execute(_BUMP_TOPICS, {"ids": topics})
+        write(_BUMP_TOPICS, {"ids": topics})
     if sigs:
-        db.session.execute(_BUMP_SIGS, {"ids": sigs})
+        write(_BUMP_SIGS, {"ids": sigs})
 
 
 # Built once: every post runs both (building a statement costs more CPU than running it).

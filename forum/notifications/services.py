@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .. import content, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
-from ..db import transaction
+from ..db import read, transaction, write
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..permissions import Actor
@@ -77,7 +77,7 @@ _USERS = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 def _levels(topic: Topic) -> dict[int, str]:
     """Each member's effective level for this topic: the topic's own, else the SIG's."""
-    rows = db.session.execute(_LEVELS, {"sig_id": topic.sig_id, "topic_id": topic.id}).all()
+    rows = read(_LEVELS, {"sig_id": topic.sig_id, "topic_id": topic.id}).all()
     return {user_id: level for user_id, level, _own in sorted(rows, key=lambda row: row[2])}
 
 
@@ -322,9 +322,8 @@ def _upsert_watch(
     *,
     only_if_missing: bool = False,
 ) -> None:
-    session = db.session
-    stmt = _watch_statement(session.get_bind().dialect.name, model, key, only_if_missing)
-    session.execute(stmt, {"user_id": user_id, "key_id": key_id, "level": level, "now": utcnow()})
+    stmt = _watch_statement(db.session.get_bind().dialect.name, model, key, only_if_missing)
+    write(stmt, {"user_id": user_id, "key_id": key_id, "level": level, "now": utcnow()})
 
 
 _WATCH_UPSERTS: dict[tuple[str, type, bool], Any] = {}

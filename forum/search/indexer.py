@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import ColumnElement, delete, func, inspect, select, true
+from sqlalchemy import ColumnElement, delete, func, insert, inspect, select, true
 
 from .. import content
 from ..accounts.models import User
-from ..db import transaction
+from ..db import transaction, write
 from ..extensions import db
 from ..permissions import public_posts_clause
 from ..sigs.models import Sig
@@ -84,9 +84,11 @@ def replace_backend(app: Flask, backend: SearchBackend) -> None:
 
 # --- queueing (inside the producer's transaction) ------------------------------------------
 def enqueue(kind: str, *target_ids: int) -> None:
-    session = db.session
-    for target_id in dict.fromkeys(target_ids):
-        session.add(SearchQueueEntry(kind=kind, target_id=target_id))
+    if target_ids:
+        write(_ENQUEUE, [{"kind": kind, "target_id": t} for t in dict.fromkeys(target_ids)])
+
+
+_ENQUEUE = insert(SearchQueueEntry)  # built once: every post runs it
 
 
 def backlog() -> int:

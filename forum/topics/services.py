@@ -6,19 +6,20 @@ check the policy, change rows and counters in one transaction, publish an event.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import content, counters, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
-from ..db import is_valid_id, lock_for_write, transaction
+from ..db import is_valid_id, lock_for_write, transaction, write
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..permissions import Actor
@@ -161,17 +162,19 @@ def reply_to_topic(
     cooked = _cook(body)
     visible = screening.status == POST_VISIBLE
     with transaction() as session:
-        # Post numbers are handed out one at a time, and the counters move in lock order.
-        lock_for_write(Topic, topic.id)
-        lock_for_write(Sig, sig.id, refresh=False)  # its counters move by SQL increments
+        # Post numbers are handed out one at a time, and the counters move in lock order:
+        # topics, then SIGs, then members. On SQLite, BEGIN IMMEDIATE has made this the only
+        # writer; PostgreSQL takes the row locks here, before the time is read.
+        lock_for_write(Topic, topic.id, refresh=False)
+        lock_for_write(Sig, sig.id, refresh=False)
         # Taken under the lock, so a topic's times follow its post numbers.
         now = utcnow()
-        number = topic.highest_post_number + 1
-        topic.highest_post_number = number
+        params = {"p_topic": topic.id, "p_now": now, "p_author": actor.id}
+        write(_next_post_statement(visible), params, into=topic)
         post = Post(
             topic_id=topic.id,
             user_id=actor.id,
-            number=number,
+            number=topic.highest_post_number,
             reply_to_post_id=reply_to_post_id,
             body_raw=body,
             body_html=cooked.html,
@@ -181,13 +184,9 @@ def reply_to_topic(
         )
         session.add(post)
         if visible:
-            topic.last_post_number = number
-            topic.post_count = Topic.post_count + 1
-            topic.last_posted_at = now
-            topic.last_post_user_id = actor.id
             _count_new_post(sig, actor, topic, now, new_topic=False)
         session.flush()
-        _mark_read_in_tx(actor.id, topic.id, number)
+        _mark_read_in_tx(actor.id, topic.id, post.number)
         events.publish(
             events.PostCreated(
                 post_id=post.id,
@@ -201,22 +200,73 @@ def reply_to_topic(
     return post
 
 
+@functools.cache
+def _next_post_statement(visible: bool) -> Any:
+    """Hand out the topic's next post number (and, for a post readers see, move its counters)
+    in one statement, returning what it changed. Built once per process."""
+    values: dict[str, Any] = {"highest_post_number": Topic.highest_post_number + 1}
+    if visible:
+        values.update(
+            last_post_number=Topic.highest_post_number + 1,
+            post_count=Topic.post_count + 1,
+            last_posted_at=bindparam("p_now", type_=UTCDateTime()),
+            last_post_user_id=bindparam("p_author"),
+        )
+    return (
+        update(Topic)
+        .where(Topic.id == bindparam("p_topic"))
+        .values(**values)
+        .returning(*(getattr(Topic, name) for name in values))
+    )
+
+
 def _count_new_post(
     sig: Sig, author: User, topic: Topic, now: datetime, *, new_topic: bool
 ) -> None:
-    """Counters for a post that readers can see, as SQL increments (safe under concurrency).
+    """Counters for a post that readers can see, as SQL increments (safe under concurrency),
+    SIG first, then member (the lock order). The loaded objects get the new values.
 
     The SIG's newest topic only moves forward: a writer in another topic of the SIG that
     commits later with an earlier time must not take the place back.
     """
-    sig.post_count = Sig.post_count + 1
+    write(
+        _sig_counts_statement(new_topic),
+        {"p_sig": sig.id, "p_topic": topic.id, "p_now": now},
+        into=sig,
+    )
+    write(_author_counts_statement(new_topic), {"p_author": author.id}, into=author)
+
+
+@functools.cache
+def _sig_counts_statement(new_topic: bool) -> Any:
+    now = bindparam("p_now", type_=UTCDateTime())
     newer = or_(Sig.last_posted_at.is_(None), Sig.last_posted_at <= now)
-    sig.last_topic_id = case((newer, topic.id), else_=Sig.last_topic_id)
-    sig.last_posted_at = case((newer, literal(now, UTCDateTime())), else_=Sig.last_posted_at)
-    author.post_count = User.post_count + 1
+    values: dict[str, Any] = {
+        "post_count": Sig.post_count + 1,
+        "last_topic_id": case((newer, bindparam("p_topic")), else_=Sig.last_topic_id),
+        "last_posted_at": case((newer, now), else_=Sig.last_posted_at),
+    }
     if new_topic:
-        sig.topic_count = Sig.topic_count + 1
-        author.topic_count = User.topic_count + 1
+        values["topic_count"] = Sig.topic_count + 1
+    return (
+        update(Sig)
+        .where(Sig.id == bindparam("p_sig"))
+        .values(**values)
+        .returning(*(getattr(Sig, name) for name in values))
+    )
+
+
+@functools.cache
+def _author_counts_statement(new_topic: bool) -> Any:
+    values: dict[str, Any] = {"post_count": User.post_count + 1}
+    if new_topic:
+        values["topic_count"] = User.topic_count + 1
+    return (
+        update(User)
+        .where(User.id == bindparam("p_author"))
+        .values(**values)
+        .returning(*(getattr(User, name) for name in values))
+    )
 
 
 def quote_text(actor: Actor, post_id: int) -> str:
@@ -441,11 +491,8 @@ def mark_read(user: Actor, topic: Topic, post_number: int) -> None:
 
 
 def _mark_read_in_tx(user_id: int, topic_id: int, post_number: int) -> None:
-    session = db.session
-    stmt = _mark_read_statement(session.get_bind().dialect.name)
-    session.execute(
-        stmt, {"user_id": user_id, "topic_id": topic_id, "number": post_number, "now": utcnow()}
-    )
+    stmt = _mark_read_statement(db.session.get_bind().dialect.name)
+    write(stmt, {"user_id": user_id, "topic_id": topic_id, "number": post_number, "now": utcnow()})
 
 
 _MARK_READ: dict[str, Any] = {}
