@@ -11,7 +11,7 @@ import html
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from html.parser import HTMLParser
 
@@ -155,6 +155,9 @@ def _build_cleaner() -> bleach.sanitizer.Cleaner:
 # the instance, so two threads cleaning at once (replies in a threaded server) mix their
 # documents, or fail with "IndexError: pop from empty list". One Cleaner per thread.
 _cleaners = threading.local()
+# The references of the text this thread rendered last: a new post is cooked, then its
+# notifications ask who it mentions and quotes, inside the write transaction.
+_last_references = threading.local()
 
 
 def _cleaner() -> bleach.sanitizer.Cleaner:
@@ -175,13 +178,20 @@ def render(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendere
         cooked = plain_html(raw)
     else:
         cooked = _cleaner().clean(rendered)
-    return Rendered(html=cooked, mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
+    result = Rendered(html=cooked, mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
+    _last_references.value = (raw, resolve_mentions, replace(result, html=""))
+    return result
 
 
 def references(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendered:
     """The mentions and quoted posts that render() reports, without making the HTML (which is
-    most of its cost): for who must hear about a post already cooked. `html` is empty."""
-    _, mentions, quoted = _parse(clean_text(raw), {}, resolve_mentions)
+    most of its cost): for who must hear about a post already cooked. `html` is empty. The
+    text this thread has just rendered is not parsed again."""
+    raw = clean_text(raw)
+    last = getattr(_last_references, "value", None)
+    if last is not None and last[0] == raw and last[1] is resolve_mentions:
+        return last[2]  # type: ignore[no-any-return]
+    _, mentions, quoted = _parse(raw, {}, resolve_mentions)
     return Rendered(html="", mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
 
 

@@ -55,15 +55,18 @@ def memberships(user: Actor) -> dict[int, Membership]:
     return cached  # type: ignore[no-any-return]
 
 
+@functools.cache
+def _many_memberships_query() -> Any:
+    return select(Membership).where(Membership.user_id.in_(bindparam("ids", expanding=True)))
+
+
 def load_memberships(users: list[User]) -> None:
     """Load the memberships of many members in one query (notifying every watcher of a post)."""
     pending = [u for u in users if _CACHE not in u.__dict__]
     if not pending:
         return
     found: dict[int, dict[int, Membership]] = {u.id: {} for u in pending}
-    rows = db.session.scalars(
-        select(Membership).where(Membership.user_id.in_([u.id for u in pending]))
-    )
+    rows = db.session.scalars(_many_memberships_query(), {"ids": [u.id for u in pending]})
     for m in rows:
         found[m.user_id][m.sig_id] = m
     for u in pending:
@@ -316,6 +319,15 @@ def can_view_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
         return True
     # Authors see their own posts that wait for approval or were hidden, with a notice.
     return user is not None and post.user_id == user.id and not post.is_deleted
+
+
+def who_may_view_post(users: list[User], post: Post, topic: Topic, sig: Sig) -> list[User]:
+    """The members among `users` who may read this post (banned members read nothing). Their
+    memberships are loaded in one query, and only when the answer depends on them: not for a
+    visible post of a live topic in a public SIG, which every member may read."""
+    if not (sig.visibility == PUBLIC and post.is_public and not topic.is_deleted):
+        load_memberships(users)
+    return [u for u in users if not u.is_banned and can_view_post(u, post, topic, sig)]
 
 
 # Which posts of a topic a reader sees (posts_visibility), as named SQL filters (posts_clause).
