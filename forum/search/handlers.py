@@ -62,6 +62,7 @@ class Drainer:
     """
 
     RETRY_SECONDS = 0.1
+    SHARE_FACTOR = 5  # drains begin at least 5 x their duration apart: a sixth of the time at most
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -83,17 +84,20 @@ class Drainer:
         timeout = float(self.app.config.get("SEARCH_WRITE_TIMEOUT", 5.0))
         delay = float(self.app.config.get("SEARCH_DRAIN_DELAY", 0.1))
         interval = float(self.app.config.get("SEARCH_DRAIN_INTERVAL", 0.5))
-        last = -interval
+        started, took = -interval, 0.0
         while True:
             self._wake.wait()
             # Let the commits of a busy moment gather: one index commit applies them all. Each
             # costs 10 to 50 ms of CPU whatever it holds (a new segment of a dozen files, a
-            # merge check, every process reopening its searcher). A commit after a quiet spell
-            # is applied after `delay`; under steady posting, this process commits the index
-            # at most once per `interval`, so the cost per reply falls as the rate rises.
+            # merge check, every process reopening its searcher). A drain begins `delay` after
+            # the commit that woke it, and no sooner after the last one began than five times
+            # what that one took, up to `interval`: a post on a quiet forum is searchable
+            # within a moment, while under steady posting the index work stays a small share
+            # of the process (its drains grow slower as they grow larger and the CPU busier).
             # (Draining after each of 40 replies a second cost 6 ms of CPU per reply.)
-            time.sleep(max(delay, last + interval - time.monotonic()))
-            last = time.monotonic()
+            gap = min(interval, self.SHARE_FACTOR * took)
+            time.sleep(max(delay, started + gap - time.monotonic()))
+            started = time.monotonic()
             self._wake.clear()
             try:
                 with self.app.app_context():
@@ -105,6 +109,7 @@ class Drainer:
             except Exception:  # noqa: BLE001 - the queue keeps the work; the next wake retries
                 log.exception("search drain failed; the queued work stays for the next one")
                 pending = True
+            took = time.monotonic() - started
             if pending and not self._wake.is_set():
                 time.sleep(self.RETRY_SECONDS)
                 self._wake.set()
