@@ -60,11 +60,14 @@ def configure_logging(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from . import db as db_module
-    from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+    from .extensions import csrf, db, limiter, login_manager, socketio
 
     db.init_app(app)
     db_module.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    if app.config.get("MIGRATIONS", True):
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

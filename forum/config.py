@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,
     # Subscribers that fail after commit are logged; tests set this to re-raise.
     "EVENTS_RAISE": False,
+    # Set up Flask-Migrate (`flask db …`). The production server's workers do without it:
+    # Alembic costs 11 MB of memory in every worker (forum.ops.gunicorn_conf turns it off).
+    "MIGRATIONS": True,
     # Run `search-sync` when the app starts (the search feature reads it).
     "SEARCH_SYNC_ON_START": True,
     # Where the search queue is applied after a commit: "background" (a thread per process, so a

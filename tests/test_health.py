@@ -193,3 +193,28 @@ def test_gunicorn_run_by_hand_refuses_the_dev_key_too(tmp_path):
     )
     assert result.returncode != 0
     assert "FORUM_SECRET_KEY is not set" in result.stderr
+
+
+def test_server_workers_leave_alembic_to_the_command_line(tmp_path):
+    """The gunicorn settings turn Flask-Migrate off in the workers (Alembic is 11 MB each);
+    `flask db` keeps it."""
+    probe = (
+        "import sys, forum.ops.gunicorn_conf\n"
+        "from forum import create_app\n"
+        "app = create_app({'DATABASE_URL': 'sqlite://', 'SEARCH_SYNC_ON_START': False})\n"
+        "print('migrate' in app.extensions, 'alembic' in sys.modules)\n"
+    )
+    env = {k: v for k, v in _serve_env(tmp_path).items() if k != "FORUM_MIGRATIONS"}
+    served = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert served.stdout.split() == ["False", "False"], served.stderr
+    cli = subprocess.run(
+        [sys.executable, "-c", probe.replace("import sys, forum.ops.gunicorn_conf", "import sys")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.stdout.split() == ["True", "True"], cli.stderr

@@ -33,6 +33,10 @@ proc_name = "forum"
 control_socket_disable = True
 
 
+# The workers serve requests; schema changes run from the command line (`flask db upgrade`).
+os.environ.setdefault("FORUM_MIGRATIONS", "false")
+
+
 def on_starting(server: Any) -> None:
     """Refuse to start with development settings, even when gunicorn is run by hand."""
     from forum.ops.serve import refuse_if_unfit
