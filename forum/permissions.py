@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .accounts.models import User
 from .db import is_valid_id
@@ -288,6 +289,10 @@ def get_topic_and_sig_for(user: Actor, topic_id: int) -> tuple[Topic, Sig]:
         if row is None:
             raise NotFound("No such topic.")
         topic, sig = row
+        # The topic holds its SIG, so the SIG stays in the session's identity map (which holds
+        # objects weakly) for as long as the caller holds the topic: a later get() of either
+        # in this request is answered without a query.
+        set_committed_value(topic, "sig", sig)
     assert sig is not None
     if not can_see_sig(user, sig) or (topic.is_deleted and not is_sig_sysop(user, sig)):
         raise NotFound("No such topic.")

@@ -141,3 +141,21 @@ def test_new_page_queries_do_not_grow_with_unread_topics(make_client, f, count_q
     large = _measure(viewers, count_queries, "/new")
     assert viewers["ada"].get("/new").get_data(as_text=True).count('class="topic-title"') == 30
     _assert_fixed(small, large)
+
+
+def test_a_reply_reads_its_topic_and_sig_once(make_client, f, count_queries) -> None:
+    """The view and the service both look the topic up; the second look-up, and the SIG's,
+    come from the session (the topic holds its SIG, so it is not dropped in between)."""
+    ada = f.user("ada")
+    sig = f.sig("talk", members=[ada])
+    topic = f.topic(ada, sig, "Counting lookups")
+    client = make_client()
+    client.login("ada")
+    form = {"body": "One more reply.", "csrf_token": client.csrf_token()}
+    db.session.expunge_all()  # as in a fresh request: nothing loaded yet
+    with count_queries() as counter:
+        response = client.post(f"/t/{topic.id}/reply", data=form)
+    assert response.status_code == 302
+    reads = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]
+    assert sum("FROM topics" in s for s in reads) == 1, "\n".join(reads)
+    assert not [s for s in reads if "FROM sigs" in s and "FROM topics" not in s], reads
