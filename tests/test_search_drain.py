@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from forum.db import transaction
 from forum.extensions import db
 from forum.search import handlers, indexer
 from forum.search.backend import WhooshBackend
+from forum.search.models import KIND_POST
 from forum.topics import services as topic_services
 
 pytestmark = pytest.mark.config(SEARCH_DRAIN="background", SEARCH_WRITE_TIMEOUT=30.0)
@@ -140,3 +142,87 @@ def test_a_burst_of_replies_is_indexed_in_one_commit(app, client, f, monkeypatch
     # Each reply woke the drainer, which waited for the others before committing the index.
     assert sum(drained) == len(words)
     assert len([rows for rows in drained if rows]) < len(words)
+
+
+def _queue_again(post_id: int) -> None:
+    with transaction():
+        indexer.enqueue(KIND_POST, post_id)
+
+
+@pytest.mark.config(SEARCH_DRAIN="inline")
+def test_a_drain_waits_until_the_last_one_has_forgotten_its_rows(app, f, index, monkeypatch):
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Twice told")
+    _queue_again(topic.first_post_id)
+    opened: list[int] = []
+    real_writer = index.writer
+
+    def counting_writer(**kwargs: Any) -> Any:
+        opened.append(1)
+        return real_writer(**kwargs)
+
+    monkeypatch.setattr(index, "writer", counting_writer)
+    real_forget = indexer._forget
+    forgetting, go_on = threading.Event(), threading.Event()
+
+    def slow_forget(ids: list[int]) -> None:
+        forgetting.set()
+        assert go_on.wait(20)
+        real_forget(ids)
+
+    monkeypatch.setattr(indexer, "_forget", slow_forget)
+    results: dict[str, Any] = {}
+
+    def drain(name: str) -> None:
+        with app.app_context():
+            results[name] = indexer.drain(timeout=20)
+            db.session.remove()
+
+    first = threading.Thread(target=drain, args=("first",))
+    first.start()
+    # The first drain has committed the index and not yet deleted its queue row.
+    assert forgetting.wait(20)
+    second = threading.Thread(target=drain, args=("second",))
+    second.start()
+    second.join(timeout=0.5)
+    assert second.is_alive(), "the second drain did not wait for the first"
+    go_on.set()
+    first.join(timeout=20)
+    second.join(timeout=20)
+    assert results["first"].rows == 1
+    # The row was gone when the second drain looked: nothing applied twice, no empty commit.
+    assert results["second"].rows == 0
+    assert opened == [1]
+    assert _backlog() == 0
+
+
+@pytest.mark.config(SEARCH_DRAIN="inline")
+def test_drains_are_spaced_as_one_across_processes(app, f, index):
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Spaced out")
+    other = WhooshBackend(app.config["INDEX_DIR"])  # how another process sees the same index
+
+    def five_times(took: float) -> float:
+        return min(1.0, 5 * took)
+
+    try:
+        _queue_again(topic.first_post_id)
+        with index.draining() as clock:  # a drain in this process began a moment ago
+            clock.began, clock.took = time.time(), 0.1
+        result = indexer.drain(backend=other, spacing=five_times)
+        assert 0.3 < result.wait <= 0.5
+        assert result.rows == 0 and _backlog() == 1
+        # A clock set far ahead (the wall clock went back) holds drains up for one gap at most.
+        with index.draining() as clock:
+            clock.began = time.time() + 3600
+        assert indexer.drain(backend=other, spacing=five_times).wait <= 0.5
+        # Once the gap has passed, the other process drains, and its clock is the one kept.
+        with index.draining() as clock:
+            clock.began = time.time() - 1
+        before = time.time()
+        result = indexer.drain(backend=other, spacing=five_times)
+        assert result.wait == 0 and result.rows == 1 and _backlog() == 0
+        with index.draining() as clock:
+            assert before <= clock.began <= time.time() and clock.took > 0
+    finally:
+        other.close()

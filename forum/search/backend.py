@@ -32,6 +32,7 @@ import fcntl
 import functools
 import gc
 import logging
+import math
 import os
 import re
 import shutil
@@ -76,6 +77,16 @@ WORD_FINDER = re.compile(WORD_RE)
 
 class IndexBusy(Exception):
     """Another process holds the index lock longer than we were willing to wait."""
+
+
+@dataclass
+class DrainClock:
+    """When the last drain of the search queue began (seconds since the epoch: processes on
+    several servers compare them) and how long it took. A drain that applied something sets
+    both; they are kept beside the index for the next drain, in whichever process."""
+
+    began: float = 0.0
+    took: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -172,6 +183,10 @@ class SearchBackend(Protocol):
 
     def maintenance(self) -> Any:
         """Context manager: one process at a time checks, resets or rebuilds the index."""
+
+    def draining(self, timeout: float = ...) -> Any:
+        """Context manager: one drain at a time, across processes, from reading the queue
+        until the rows it applied are deleted, yielding the DrainClock. Raises IndexBusy."""
 
     def close(self) -> None: ...
 
@@ -291,6 +306,17 @@ def _one_at_a_time(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _read_clock(text: str) -> DrainClock:
+    """The clock a drain left in its lock file ("began took"); a fresh one for anything else."""
+    try:
+        began, took = (float(part) for part in text.split())
+    except ValueError:
+        return DrainClock()
+    if not (math.isfinite(began) and math.isfinite(took)):
+        return DrainClock()
+    return DrainClock(began, took)
+
+
 class WhooshBackend:
     """The on-disk Whoosh index in INDEX_DIR."""
 
@@ -368,6 +394,34 @@ class WhooshBackend:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def draining(self, timeout: float = 5.0) -> Iterator[DrainClock]:
+        # Held past the index commit, until the applied rows are deleted: a drain that took the
+        # index's own lock in between would find those rows still queued and apply them again.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{self.path}.drain.lock", "a+") as handle:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise IndexBusy(str(self.path)) from None
+                    time.sleep(0.01)
+            try:
+                handle.seek(0)
+                clock = _read_clock(handle.read())
+                before = (clock.began, clock.took)
+                yield clock
+                if (clock.began, clock.took) != before:
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(f"{clock.began!r} {clock.took!r}\n")
+                    handle.flush()
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -869,6 +923,10 @@ class NullBackend:
     @contextmanager
     def maintenance(self) -> Iterator[None]:
         yield
+
+    @contextmanager
+    def draining(self, timeout: float = 5.0) -> Iterator[DrainClock]:
+        yield DrainClock()
 
     @contextmanager
     def writer(self, timeout: float = 5.0) -> Iterator[_NullWriter]:

@@ -55,10 +55,11 @@ class Drainer:
     """One thread per process that applies the search queue, woken after each commit.
 
     The request that made the change returns at once; the thread waits SEARCH_DRAIN_DELAY
-    (0.1 s) for more commits, then takes the index's writer lock and applies everything queued
-    so far. When another process holds the lock, that holder
-    applies what it finds, and this thread tries again shortly until the queue is empty, so a post
-    is searchable about as fast as the index can commit, whichever process wrote it.
+    (0.1 s) for more commits, then applies everything queued so far (indexer.drain). When
+    another process is draining, this one waits for it and applies what is left; under steady
+    posting, the processes' drains are spaced as one (see spacing() below). Until the queue is
+    empty this thread tries again shortly, so a post is searchable about as fast as the index
+    can commit, whichever process wrote it.
     """
 
     RETRY_SECONDS = 0.1
@@ -84,32 +85,39 @@ class Drainer:
         timeout = float(self.app.config.get("SEARCH_WRITE_TIMEOUT", 5.0))
         delay = float(self.app.config.get("SEARCH_DRAIN_DELAY", 0.1))
         interval = float(self.app.config.get("SEARCH_DRAIN_INTERVAL", 0.5))
-        started, took = -interval, 0.0
+
+        def spacing(took: float) -> float:
+            # An index commit costs 10 to 50 ms of CPU whatever it holds (a new segment of a
+            # dozen files, a merge check, every process reopening its searcher). A drain begins
+            # no sooner after the last one began, in any process, than five times what that one
+            # took, up to `interval`: a post on a quiet forum is searchable within a moment,
+            # while under steady posting the index work stays a small share of the servers
+            # (drains grow slower as they grow larger and the CPU busier). Draining after each
+            # of 40 replies a second cost 6 ms of CPU per reply.
+            return min(interval, self.SHARE_FACTOR * took)
+
         while True:
             self._wake.wait()
-            # Let the commits of a busy moment gather: one index commit applies them all. Each
-            # costs 10 to 50 ms of CPU whatever it holds (a new segment of a dozen files, a
-            # merge check, every process reopening its searcher). A drain begins `delay` after
-            # the commit that woke it, and no sooner after the last one began than five times
-            # what that one took, up to `interval`: a post on a quiet forum is searchable
-            # within a moment, while under steady posting the index work stays a small share
-            # of the process (its drains grow slower as they grow larger and the CPU busier).
-            # (Draining after each of 40 replies a second cost 6 ms of CPU per reply.)
-            gap = min(interval, self.SHARE_FACTOR * took)
-            time.sleep(max(delay, started + gap - time.monotonic()))
-            started = time.monotonic()
-            self._wake.clear()
-            try:
-                with self.app.app_context():
-                    try:
-                        result = indexer.drain(timeout=timeout)
-                        pending = result.busy or indexer.backlog() > 0
-                    finally:
-                        db.session.remove()
-            except Exception:  # noqa: BLE001 - the queue keeps the work; the next wake retries
-                log.exception("search drain failed; the queued work stays for the next one")
-                pending = True
-            took = time.monotonic() - started
+            # Let the commits of a busy moment gather: one index commit applies them all.
+            time.sleep(delay)
+            pending = False
+            while True:
+                self._wake.clear()
+                wait = 0.0
+                try:
+                    with self.app.app_context():
+                        try:
+                            result = indexer.drain(timeout=timeout, spacing=spacing)
+                            wait = result.wait
+                            pending = result.busy or (not wait and indexer.backlog() > 0)
+                        finally:
+                            db.session.remove()
+                except Exception:  # noqa: BLE001 - the queue keeps the work; a wake retries
+                    log.exception("search drain failed; the queued work stays for the next one")
+                    pending = True
+                if not wait:
+                    break
+                time.sleep(wait)
             if pending and not self._wake.is_set():
                 time.sleep(self.RETRY_SECONDS)
                 self._wake.set()

@@ -2,14 +2,16 @@
 drain the queue after commit, rebuild from scratch on demand.
 
 Why a queue table: a row in `search_queue` commits or rolls back with the change it follows, so
-the index's backlog is exactly "the rows still in the table". Draining reads them *while holding
-the index's single writer lock*, re-reads the posts they name from the database, writes the index,
-commits it, and only then deletes those rows. Hence:
+the index's backlog is exactly "the rows still in the table". One drain runs at a time, across
+processes (the backend's drain lock): it reads the rows, takes the index's single writer lock,
+re-reads the posts they name from the database, writes the index, commits it, and only then
+deletes those rows and lets the next drain in. Hence:
 - a crash between the database commit and the index commit leaves the rows for the next drain
   (any later change, `flask forum search-sync`, or start-up);
-- whoever holds the lock reads the newest committed state, so an older copy never overwrites a
-  newer one, whichever process wins the lock first;
-- a process that cannot get the lock in time gives up quietly; its rows stay for the holder's
+- whoever holds the writer lock reads the newest committed state, so an older copy never
+  overwrites a newer one, whichever process (or rebuild) gets it first;
+- no row is applied twice: the next drain begins after the last one's rows are gone;
+- a process that cannot get the locks in time gives up quietly; its rows stay for the holder's
   next round or the next drain.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +58,7 @@ class DrainResult:
     indexed: int = 0
     removed: int = 0
     busy: bool = False
+    wait: float = 0.0  # too soon after the last drain: try again in this many seconds
 
 
 def make_backend(app: Flask) -> SearchBackend:
@@ -154,16 +158,33 @@ def readable_post_ids() -> set[int]:
 
 
 # --- draining ---------------------------------------------------------------------------------
-def drain(timeout: float = 5.0, backend: SearchBackend | None = None) -> DrainResult:
-    """Apply the queued index work; safe to call from any number of processes at once."""
+def drain(
+    timeout: float = 5.0,
+    backend: SearchBackend | None = None,
+    spacing: Callable[[float], float] | None = None,
+) -> DrainResult:
+    """Apply the queued index work; safe to call from any number of processes at once.
+
+    One drain runs at a time (backend.draining). With `spacing`, which says from how long the
+    last drain took (in any process) how long after it began the next may begin, a drain that
+    comes too soon does nothing and says in `wait` how long to wait.
+    """
     session = db.session
     backend = backend or get_backend()
     result = DrainResult()
     if session.scalar(select(SearchQueueEntry.id).limit(1)) is None:
         return result
     try:
-        while True:
-            with backend.writer(timeout=timeout) as writer:
+        with backend.draining(timeout=timeout) as clock:
+            if spacing is not None:
+                gap = spacing(clock.took)
+                # Capped by the gap itself, should the clock have been set back.
+                wait = min(gap, clock.began + gap - time.time())
+                if wait > 0:
+                    result.wait = wait
+                    return result
+            began = time.time()
+            while True:
                 # End any read transaction: what follows must see every commit made so far.
                 session.commit()
                 rows = session.execute(
@@ -172,13 +193,16 @@ def drain(timeout: float = 5.0, backend: SearchBackend | None = None) -> DrainRe
                     .limit(BATCH)
                 ).all()
                 if not rows:
+                    break  # (another drain took them: no index commit for nothing)
+                with backend.writer(timeout=timeout) as writer:
+                    _apply(rows, writer, backend, result)
+                # The index has committed: the work is done, forget it.
+                _forget([r.id for r in rows])
+                result.rows += len(rows)
+                if len(rows) < BATCH:
                     break
-                _apply(rows, writer, backend, result)
-            # The index has committed: the work is done, forget it.
-            _forget([r.id for r in rows])
-            result.rows += len(rows)
-            if len(rows) < BATCH:
-                break
+            if result.rows:
+                clock.began, clock.took = began, time.time() - began
     except IndexBusy:
         result.busy = True
         log.info("search index busy; %d queued rows left for the next drain", backlog())
