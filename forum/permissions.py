@@ -9,6 +9,7 @@ NotFound when the thing does not exist *or* the actor may not know it exists (a 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .accounts.models import User
-from .db import is_valid_id
+from .db import is_valid_id, read
 from .errors import Forbidden, NotFound
 from .extensions import db
 from .sigs.models import PRIVATE, PUBLIC, Membership, Sig
@@ -328,11 +329,40 @@ def can_view_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
 
 def who_may_view_post(users: list[User], post: Post, topic: Topic, sig: Sig) -> list[User]:
     """The members among `users` who may read this post (banned members read nothing). Their
-    memberships are loaded in one query, and only when the answer depends on them: not for a
-    visible post of a live topic in a public SIG, which every member may read."""
-    if not (sig.visibility == PUBLIC and post.is_public and not topic.is_deleted):
+    memberships are loaded in one query, and only when the answer depends on them."""
+    if not _open_to_every_member(post, topic, sig):
         load_memberships(users)
     return [u for u in users if not u.is_banned and can_view_post(u, post, topic, sig)]
+
+
+def who_may_read_post(user_ids: Iterable[int], post: Post, topic: Topic, sig: Sig) -> set[int]:
+    """who_may_view_post by id, for the members a new post notifies. A visible post of a live
+    topic in a public SIG is open to every member who is not banned: one query of ids, no
+    members or memberships loaded (it runs inside every reply's write turn)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    if _open_to_every_member(post, topic, sig):
+        return set(read(_unbanned_ids_query(), {"ids": ids}).scalars())
+    users = list(db.session.scalars(_users_query(), {"ids": ids}))
+    return {u.id for u in who_may_view_post(users, post, topic, sig)}
+
+
+def _open_to_every_member(post: Post, topic: Topic, sig: Sig) -> bool:
+    # can_view_post without its member-dependent branches: exactly when those cannot matter.
+    return sig.visibility == PUBLIC and post.is_public and not topic.is_deleted
+
+
+@functools.cache
+def _unbanned_ids_query() -> Any:
+    return select(User.id).where(
+        User.id.in_(bindparam("ids", expanding=True)), User.banned_at.is_(None)
+    )
+
+
+@functools.cache
+def _users_query() -> Any:
+    return select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 # Which posts of a topic a reader sees (posts_visibility), as named SQL filters (posts_clause).

@@ -106,6 +106,22 @@ def test_never_notify_someone_about_a_post_they_cannot_read(f):
     assert kinds_of(eve) == []
 
 
+def test_a_banned_member_hears_of_nothing_even_in_a_public_sig(f):
+    from forum.moderation import services as moderation
+
+    ada, eve, root = f.user("ada"), f.user("eve"), f.user("root", sysop=True)
+    lounge = f.sig("lounge", members=[ada, eve])
+    hidden = f.sig("hidden", visibility="private", members=[ada, eve])
+    topic, secret = f.topic(eve, lounge), f.topic(eve, hidden)
+    f.reply(ada, topic, "Hello @eve")
+    about_posts = {"mention", "reply", "quote", "watched", "new_topic"}
+    assert kinds_of(eve)[-1] == "mention"  # (mentioned and replied to: the stronger cause)
+    moderation.ban_member(root, eve.id, "spam")
+    f.reply(ada, topic, "Hello again @eve")
+    f.reply(ada, secret, "And @eve here")
+    assert [kind for kind in kinds_of(eve) if kind in about_posts] == ["mention"]
+
+
 def test_muted_topic_suppresses_even_mentions(client, f):
     ada, bob = f.user("ada"), f.user("bob")
     sig = f.sig("retro", members=[ada, bob])

@@ -8,13 +8,16 @@ patterns, and posts are capped in length, so matching stays linear in the size o
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from .. import permissions
 from ..accounts.models import User
 from ..admin import settings as site_settings
+from ..db import read
 from ..errors import Invalid
 from ..extensions import db
 from ..sigs.models import Sig
@@ -32,7 +35,15 @@ def _pattern(words: tuple[tuple[str, bool], ...]) -> re.Pattern[str]:
     return re.compile("|".join(parts), re.IGNORECASE)
 
 
-def find_filtered(text: str, filters: list[WordFilter]) -> tuple[WordFilter, str] | None:
+class FilterLike(Protocol):
+    """A word filter's row: what matching needs of it."""
+
+    word: str
+    whole_word: bool
+    action: str
+
+
+def find_filtered(text: str, filters: Sequence[FilterLike]) -> tuple[FilterLike, str] | None:
     """The first filter that matches the text (blocking filters first), with the matched text."""
     for wanted in (FILTER_BLOCK, None):
         chosen = [f for f in filters if (f.action == FILTER_BLOCK) == (wanted == FILTER_BLOCK)]
@@ -46,20 +57,24 @@ def find_filtered(text: str, filters: list[WordFilter]) -> tuple[WordFilter, str
     return None
 
 
-def filters_for(sig: Sig) -> list[WordFilter]:
-    return list(
-        db.session.scalars(
-            select(WordFilter)
-            .where(or_(WordFilter.sig_id.is_(None), WordFilter.sig_id == sig.id))
-            .order_by(WordFilter.id)
-        )
-    )
+# Built once, and run as plain reads (forum.db.read): every post runs them in its request.
+_FILTERS = (
+    select(WordFilter.word, WordFilter.whole_word, WordFilter.action)
+    .where(or_(WordFilter.sig_id.is_(None), WordFilter.sig_id == bindparam("sig_id")))
+    .order_by(WordFilter.id)
+)
+_SIG_THRESHOLD = select(SigModeration.approval_threshold).where(
+    SigModeration.sig_id == bindparam("sig_id")
+)
+
+
+def filters_for(sig: Sig) -> Sequence[FilterLike]:
+    """The site's word filters and this SIG's, oldest first."""
+    return read(_FILTERS, {"sig_id": sig.id}).all()  # type: ignore[no-any-return]
 
 
 def approval_threshold(sig: Sig) -> int:
-    override = db.session.scalar(
-        select(SigModeration.approval_threshold).where(SigModeration.sig_id == sig.id)
-    )
+    override = read(_SIG_THRESHOLD, {"sig_id": sig.id}).scalar()
     if override is not None:
         return int(override)
     return int(site_settings.get("approval_threshold") or 0)

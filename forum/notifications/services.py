@@ -57,15 +57,6 @@ def _add(rows: list[Notification]) -> list[Notification]:
     return rows
 
 
-def _readers(user_ids: Iterable[int], post: Post, topic: Topic, sig: Sig) -> dict[int, User]:
-    """The members among `user_ids` who may read this post (two queries for any number)."""
-    ids = set(user_ids)
-    if not ids:
-        return {}
-    users = list(db.session.scalars(_USERS, {"ids": sorted(ids)}))
-    return {u.id: u for u in permissions.who_may_view_post(users, post, topic, sig)}
-
-
 # Built once: every post runs them (building a statement costs more CPU than running it).
 _LEVELS = union_all(
     select(SigWatch.user_id, SigWatch.level, literal(0).label("own")).where(
@@ -77,7 +68,6 @@ _LEVELS = union_all(
 )
 _COLUMNS = ("user_id", "kind", "actor_id", "sig_id", "topic_id", "post_id", "data", "created_at")
 _INSERT = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
-_USERS = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 def _levels(topic: Topic) -> dict[int, str]:
@@ -151,7 +141,7 @@ def notify_post(post_id: int, *, new: bool = False) -> list[Notification]:
                 )
             )
         )
-    readers = _readers(set(causes) - already, post, topic, sig)
+    readers = permissions.who_may_read_post(set(causes) - already, post, topic, sig)
     now = utcnow()
     rows = [
         Notification(
