@@ -145,7 +145,8 @@ def test_new_page_queries_do_not_grow_with_unread_topics(make_client, f, count_q
 
 def test_a_reply_reads_its_topic_and_sig_once(make_client, f, count_queries) -> None:
     """The view and the service both look the topic up; the second look-up, and the SIG's,
-    come from the session (the topic holds its SIG, so it is not dropped in between)."""
+    come from the session (the topic holds its SIG, so it is not dropped in between). The new
+    post is not read back either."""
     ada = f.user("ada")
     sig = f.sig("talk", members=[ada])
     topic = f.topic(ada, sig, "Counting lookups")
@@ -159,3 +160,4 @@ def test_a_reply_reads_its_topic_and_sig_once(make_client, f, count_queries) -> 
     reads = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]
     assert sum("FROM topics" in s for s in reads) == 1, "\n".join(reads)
     assert not [s for s in reads if "FROM sigs" in s and "FROM topics" not in s], reads
+    assert not [s for s in reads if "FROM posts \nWHERE posts.id" in s], reads

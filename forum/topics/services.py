@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .. import content, counters, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
-from ..db import is_valid_id, lock_for_write, transaction, write
+from ..db import add_row, is_valid_id, lock_for_write, transaction, write
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..permissions import Actor
@@ -161,7 +161,7 @@ def reply_to_topic(
     screening = screen_post(actor, sig, body)
     cooked = _cook(body)
     visible = screening.status == POST_VISIBLE
-    with transaction() as session:
+    with transaction():
         # Post numbers are handed out one at a time, and the counters move in lock order:
         # topics, then SIGs, then members. On SQLite, BEGIN IMMEDIATE has made this the only
         # writer; PostgreSQL takes the row locks here, before the time is read.
@@ -171,7 +171,8 @@ def reply_to_topic(
         now = utcnow()
         params = {"p_topic": topic.id, "p_now": now, "p_author": actor.id}
         write(_next_post_statement(visible), params, into=topic)
-        post = Post(
+        post = add_row(
+            Post,
             topic_id=topic.id,
             user_id=actor.id,
             number=topic.highest_post_number,
@@ -182,10 +183,8 @@ def reply_to_topic(
             status=screening.status,
             created_at=now,
         )
-        session.add(post)
         if visible:
             _count_new_post(sig, actor, topic, now, new_topic=False)
-        session.flush()
         _mark_read_in_tx(actor.id, topic.id, post.number)
         events.publish(
             events.PostCreated(
