@@ -181,6 +181,23 @@ def test_serve_refuses_development_settings(tmp_path, extra, expected):
     assert expected in result.stderr
 
 
+def test_serve_keeps_malloc_to_two_arenas(monkeypatch):
+    """Set before gunicorn starts (glibc reads it then), unless the operator chose a value."""
+    from forum.ops import serve
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(serve, "refuse_if_unfit", lambda: None)
+    monkeypatch.setattr(serve.os, "execv", lambda path, args: started.append(args))
+    monkeypatch.setattr(serve.os, "execvp", lambda path, args: started.append(args))
+    monkeypatch.setattr(serve.os, "chdir", lambda path: None)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    serve.main([])
+    assert started and serve.os.environ["MALLOC_ARENA_MAX"] == "2"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    serve.main([])
+    assert serve.os.environ["MALLOC_ARENA_MAX"] == "4"
+
+
 def test_gunicorn_run_by_hand_refuses_the_dev_key_too(tmp_path):
     gunicorn = Path(sys.executable).with_name("gunicorn")
     result = subprocess.run(

@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     args = [gunicorn, "--config", "python:forum.ops.gunicorn_conf", *(argv or sys.argv[1:])]
     os.chdir(ROOT)
+    # glibc gives each thread that allocates its own malloc arena, up to eight per core, and
+    # freed memory stays in them: with a thread per request and per socket, a worker's peak grew
+    # by 10 to 15 MB on the bench. Two arenas keep it flat, at no cost in requests a second.
+    # (Read by the C library at start, so set here, before the exec.)
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     os.execv(gunicorn, args) if os.path.isabs(gunicorn) else os.execvp(gunicorn, args)
 
 

@@ -1,0 +1,134 @@
+"""Where a reply's CPU goes: replies posted through the test client in one process.
+
+    python bench/reply_loop.py [--replies 600] [--rounds 3] [--profile]
+
+Seeds a small copy of the bench data set (a twentieth) into a temporary SQLite database, logs a
+member in, and posts replies to random topics of their SIGs the way the reply bench does (the
+search index drained by its background thread, as in production). Prints the process's CPU time
+per reply, best of --rounds, each round on a fresh copy of the seeded database. --profile adds
+cProfile's twenty most expensive calls of one more round, by cumulative time.
+
+No server and no load generator share the CPU here, so the figures move much less from run to
+run than `make bench`'s; they are for comparing one change with the next. The server spends a
+few milliseconds more a reply (HTTP, threads, the other process's index work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import logging
+import pstats
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import data  # noqa: E402
+from bench.loadgen import CSRF_RE  # noqa: E402
+
+
+def config(workdir: Path) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": f"sqlite:///{workdir / 'forum.db'}",
+        "INDEX_DIR": str(workdir / "index"),
+        "SECRET_KEY": "reply-loop-" + "x" * 32,
+        "SEARCH_SYNC_ON_START": False,
+        "REDIS_URL": None,
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+def seed(workdir: Path) -> dict[str, Any]:
+    from flask_migrate import upgrade
+
+    from forum import create_app
+    from forum.extensions import db
+
+    app = create_app(config(workdir))
+    with app.app_context():
+        upgrade()
+        dataset = data.build(db.engine, data.Sizes().scaled(0.05), app.config["POSTS_PER_PAGE"])
+        db.engine.dispose()
+    return json.loads(json.dumps(asdict(dataset)))  # keys as strings, as in a JSON file
+
+
+def one_round(workdir: Path, dataset: dict[str, Any], replies: int, profile: bool) -> float:
+    from forum import create_app
+
+    app = create_app(config(workdir))
+    client = app.test_client()
+    member = dataset["members"][0]
+
+    def token(path: str) -> str:
+        match = CSRF_RE.search(client.get(path).get_data(as_text=True))
+        assert match, f"no CSRF token on {path}"
+        return match.group(1) or match.group(2)
+
+    response = client.post(
+        "/login", data={"login": member, "password": data.PASSWORD, "csrf_token": token("/login")}
+    )
+    assert response.status_code == 302, f"login failed: {response.status_code}"
+    csrf = token("/settings")
+    topics = [
+        topic
+        for sig in dataset["sigs_of_member"][str(member)]
+        for topic in dataset["topics_by_sig"][str(sig)][1:]
+    ]
+    rng = random.Random(1)
+
+    def post(n: int) -> None:
+        for _ in range(n):
+            form = {"body": data.sentence(rng, 20), "csrf_token": csrf}
+            response = client.post(f"/t/{rng.choice(topics)}/reply", data=form)
+            assert response.status_code == 302, response.get_data(as_text=True)[:300]
+
+    post(30)  # warm caches, statements and the index writer
+    profiler = cProfile.Profile() if profile else None
+    started = time.process_time()
+    if profiler:
+        profiler.enable()
+    post(replies)
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(20)
+    return (time.process_time() - started) / replies * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--replies", type=int, default=600)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="cProfile one more round")
+    args = parser.parse_args(argv)
+    logging.getLogger("forum.request").setLevel(logging.WARNING)  # a line a reply otherwise
+
+    base = Path(tempfile.mkdtemp(prefix="forum-reply-loop-"))
+    try:
+        seeded = base / "seeded"
+        seeded.mkdir()
+        dataset = seed(seeded)
+        figures = []
+        for n in range(args.rounds + (1 if args.profile else 0)):
+            workdir = base / f"round-{n}"
+            shutil.copytree(seeded, workdir)
+            profiling = args.profile and n == args.rounds
+            ms = one_round(workdir, dataset, args.replies, profiling)
+            if not profiling:
+                figures.append(ms)
+                print(f"round {n + 1}: {ms:.2f} ms of CPU a reply", flush=True)
+        print(f"best of {len(figures)}: {min(figures):.2f} ms of CPU a reply ({args.replies} replies)")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
