@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             if not profiling:
                 figures.append(ms)
                 print(f"round {n + 1}: {ms:.2f} ms of CPU a reply", flush=True)
-        print(f"best of {len(figures)}: {min(figures):.2f} ms of CPU a reply ({args.replies} replies)")
+        best = min(figures)
+        print(f"best of {len(figures)}: {best:.2f} ms of CPU a reply ({args.replies} replies)")
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return 0
