@@ -157,7 +157,12 @@ def test_a_reply_reads_its_topic_and_sig_once(make_client, f, count_queries) -> 
     with count_queries() as counter:
         response = client.post(f"/t/{topic.id}/reply", data=form)
     assert response.status_code == 302
-    reads = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]
+    # (Row locks, which PostgreSQL takes in the write transaction, are not look-ups.)
+    reads = [
+        s
+        for s in counter.statements
+        if s.lstrip().upper().startswith("SELECT") and not s.rstrip().endswith("UPDATE")
+    ]
     assert sum("FROM topics" in s for s in reads) == 1, "\n".join(reads)
     assert not [s for s in reads if "FROM sigs" in s and "FROM topics" not in s], reads
     assert not [s for s in reads if "FROM posts \nWHERE posts.id" in s], reads
