@@ -7,10 +7,13 @@ guest reads most are kept, per process, under a key that names what they show:
 - a SIG page under its SIG's `version`,
 - the SIG index under the sum of every SIG's `version`.
 
-Every event that changes what a reader of those pages could see (a post created, edited, hidden
-or deleted; a topic moved, locked or retitled; a SIG changed; an announcement) bumps the versions
+Every event that changes what a reader of those pages could see (a post edited, hidden or
+deleted; a topic moved, locked or retitled; a SIG changed; an announcement) bumps the versions
 in the producer's own transaction, so a page is never served after a change has committed, in
-any process, and no process needs to tell another. The check is one indexed query.
+any process, and no process needs to tell another. The check is one indexed query. A new post
+that readers see moves the versions in the statements that move its topic's and SIG's counters
+(forum.topics.services), one statement less in every post's write turn; one that waits for
+approval changes no guest's page.
 
 What no event names (a member's new signature, the online list, "3 minutes ago") may be up to
 PAGE_CACHE_SECONDS old. A page is only kept when rendering it touched no session state (no
@@ -217,8 +220,7 @@ def init_app(app: Flask) -> None:
         app.extensions[_EXTENSION] = PageCache(seconds, int(app.config["PAGE_CACHE_ENTRIES"]))
     # Versions are kept whether or not this process caches: another process may.
     phase = "in_transaction"
-    for event_type in (
-        events.PostCreated,
+    for event_type in (  # (not PostCreated: see the module's docstring)
         events.PostEdited,
         events.PostVisibilityChanged,
         events.TopicChanged,

@@ -63,6 +63,25 @@ def test_a_reply_shows_to_guests_at_once(client, board, f):
         assert state == "miss" and "bob" in body, path
 
 
+def test_a_new_topic_shows_to_guests_at_once_and_one_held_back_does_not(client, board, f):
+    for path in ("/s/lounge/", "/"):
+        _get(client, path)
+    f.topic(board["bob"], board["sig"], "Brand new subject")
+    for path in ("/s/lounge/", "/"):
+        status, body, state = _get(client, path)
+        assert state == "miss" and "bob" in body, path
+    assert "Brand new subject" in _get(client, "/s/lounge/")[1]
+    for path in ("/s/lounge/", "/"):
+        assert _get(client, path)[2] == "hit"
+    # A post that waits for a sysop's approval changes nothing a guest sees.
+    moderation.set_sig_approval_threshold(board["root"], board["sig"].id, 5)
+    f.reply(board["bob"], board["topic"], "Held for approval.")
+    topic_path = f"/t/{board['topic'].id}"
+    for path in ("/s/lounge/", "/"):
+        assert _get(client, path)[2] == "hit", path
+    assert "Held for approval." not in _get(client, topic_path)[1]
+
+
 def test_edits_hides_deletes_and_topic_tools_reach_guests(client, board, f):
     topic = board["topic"]
     path = f"/t/{topic.id}"

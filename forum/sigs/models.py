@@ -49,7 +49,8 @@ class Sig(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("topics.id", use_alter=True, ondelete="SET NULL"), index=True
     )
 
-    # Bumped with every change to the SIG or any of its topics (forum.pagecache).
+    # Bumped with every change to the SIG or any of its topics (forum.pagecache; a new post's
+    # own counter update moves it, forum.topics.services).
     version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (Index("ix_sigs_position_name", "position", "name"),)

@@ -51,7 +51,8 @@ class Topic(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("posts.id", use_alter=True, ondelete="SET NULL"), index=True
     )
 
-    # Bumped with every change a reader of the topic page could see (forum.pagecache).
+    # Bumped with every change a reader of the topic page could see (forum.pagecache; a new
+    # post's own counter update moves it, forum.topics.services).
     version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     sig: Mapped[Sig] = relationship(lazy="raise", foreign_keys=[sig_id])

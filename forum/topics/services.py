@@ -210,6 +210,9 @@ def _next_post_statement(visible: bool) -> Any:
             post_count=Topic.post_count + 1,
             last_posted_at=bindparam("p_now", type_=UTCDateTime()),
             last_post_user_id=bindparam("p_author"),
+            # The topic page shows the post: its version for the guest page cache moves here,
+            # not in a statement of its own (see forum.pagecache).
+            version=Topic.version + 1,
         )
     return (
         update(Topic)
@@ -244,6 +247,7 @@ def _sig_counts_statement(new_topic: bool) -> Any:
         "post_count": Sig.post_count + 1,
         "last_topic_id": case((newer, bindparam("p_topic")), else_=Sig.last_topic_id),
         "last_posted_at": case((newer, now), else_=Sig.last_posted_at),
+        "version": Sig.version + 1,  # the SIG page and index show the counts (forum.pagecache)
     }
     if new_topic:
         values["topic_count"] = Sig.topic_count + 1
