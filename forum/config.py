@@ -68,7 +68,8 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_DRAIN": "background",
     # Seconds the background drain waits after a commit for others to apply them together.
     "SEARCH_DRAIN_DELAY": 0.1,
-    # ... and under steady posting, at most one index commit per this many seconds per process.
+    # ... and under steady posting, at most one index commit per this many seconds, across all
+    # the processes that share the index (forum.search.handlers.Drainer).
     "SEARCH_DRAIN_INTERVAL": 0.5,
     # Reverse proxies in front of the app (1 behind nginx); X-Forwarded-* headers are trusted only
     # with PROXY_HOPS > 0 and only from PROXY_TRUSTED addresses (forum.ops.proxy).

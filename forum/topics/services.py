@@ -214,11 +214,17 @@ def _next_post_statement(visible: bool) -> Any:
             # not in a statement of its own (see forum.pagecache).
             version=Topic.version + 1,
         )
+    return _update_returning(Topic, "p_topic", values)
+
+
+def _update_returning(model: Any, key: str, values: dict[str, Any]) -> Any:
+    """UPDATE one row (its id bound as `key`) with these values, returning the columns it set:
+    for forum.db.write(..., into=obj), which puts them on the loaded object."""
     return (
-        update(Topic)
-        .where(Topic.id == bindparam("p_topic"))
+        update(model)
+        .where(model.id == bindparam(key))
         .values(**values)
-        .returning(*(getattr(Topic, name) for name in values))
+        .returning(*(getattr(model, name) for name in values))
     )
 
 
@@ -251,12 +257,7 @@ def _sig_counts_statement(new_topic: bool) -> Any:
     }
     if new_topic:
         values["topic_count"] = Sig.topic_count + 1
-    return (
-        update(Sig)
-        .where(Sig.id == bindparam("p_sig"))
-        .values(**values)
-        .returning(*(getattr(Sig, name) for name in values))
-    )
+    return _update_returning(Sig, "p_sig", values)
 
 
 @functools.cache
@@ -264,12 +265,7 @@ def _author_counts_statement(new_topic: bool) -> Any:
     values: dict[str, Any] = {"post_count": User.post_count + 1}
     if new_topic:
         values["topic_count"] = User.topic_count + 1
-    return (
-        update(User)
-        .where(User.id == bindparam("p_author"))
-        .values(**values)
-        .returning(*(getattr(User, name) for name in values))
-    )
+    return _update_returning(User, "p_author", values)
 
 
 def quote_text(actor: Actor, post_id: int) -> str:
