@@ -226,3 +226,30 @@ def test_drains_are_spaced_as_one_across_processes(app, f, index):
             assert before <= clock.began <= time.time() and clock.took > 0
     finally:
         other.close()
+
+
+@pytest.mark.config(SEARCH_DRAIN="inline")
+def test_a_drain_holds_no_read_open_while_it_writes_the_index(app, f, index, monkeypatch):
+    """On SQLite an open read keeps the write-ahead log from being copied back and started
+    over; the index work takes tens of milliseconds, so the drain reads first, then writes."""
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Read, then write")
+    _queue_again(topic.first_post_id)
+    seen: list[bool] = []
+    real_writer, real_draining = index.writer, index.draining
+
+    def writer(**kwargs: Any) -> Any:
+        seen.append(db.session().in_transaction())
+        return real_writer(**kwargs)
+
+    def draining(**kwargs: Any) -> Any:
+        seen.append(db.session().in_transaction())
+        return real_draining(**kwargs)
+
+    monkeypatch.setattr(index, "writer", writer)
+    monkeypatch.setattr(index, "draining", draining)
+    db.session.commit()
+    assert indexer.drain(timeout=20).indexed == 1
+    # Neither while waiting for another process's drain nor while writing the index.
+    assert seen == [False, False]
+    assert _found(app.test_client(), "Read")

@@ -21,7 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
@@ -172,7 +172,9 @@ def drain(
     session = db.session
     backend = backend or get_backend()
     result = DrainResult()
-    if session.scalar(select(SearchQueueEntry.id).limit(1)) is None:
+    queued = session.scalar(select(SearchQueueEntry.id).limit(1)) is not None
+    session.commit()  # no read kept open while waiting for another process's drain
+    if not queued:
         return result
     try:
         with backend.draining(timeout=timeout) as clock:
@@ -194,8 +196,13 @@ def drain(
                 ).all()
                 if not rows:
                     break  # (another drain took them: no index commit for nothing)
+                plan = _plan(rows, backend)
+                # End the read before the index work (tens of milliseconds): on SQLite, a read
+                # kept open keeps the write-ahead log from being copied and started over
+                # (forum.db.Checkpointer).
+                session.commit()
                 with backend.writer(timeout=timeout) as writer:
-                    _apply(rows, writer, backend, result)
+                    _apply(plan, writer, result)
                 # The index has committed: the work is done, forget it.
                 _forget([r.id for r in rows])
                 result.rows += len(rows)
@@ -218,39 +225,58 @@ def _forget(ids: list[int]) -> None:
             tx.execute(delete(SearchQueueEntry).where(SearchQueueEntry.id.in_(chunk)))
 
 
-def _apply(rows: list[Any], writer: Any, backend: SearchBackend, result: DrainResult) -> None:
+@dataclass
+class _Plan:
+    """What one batch of queue rows asks of the index, read from the database."""
+
+    remove_sigs: list[int] = field(default_factory=list)
+    remove_topics: list[int] = field(default_factory=list)
+    remove_posts: list[int] = field(default_factory=list)
+    reanalyse_sigs: list[int] = field(default_factory=list)  # the SIG's language changed
+    docs: dict[int, PostDocument] = field(default_factory=dict)
+
+
+def _plan(rows: list[Any], backend: SearchBackend) -> _Plan:
     post_ids = {r.target_id for r in rows if r.kind == KIND_POST}
     topic_ids = {r.target_id for r in rows if r.kind == KIND_TOPIC}
     sig_ids = {r.target_id for r in rows if r.kind == KIND_SIG}
-    wanted: dict[int, PostDocument] = {}
-
-    for sig_id in sig_ids:
+    plan = _Plan()
+    for sig_id in sorted(sig_ids):
         language = db.session.scalar(select(Sig.language).where(Sig.id == sig_id))
         if language is None:
-            writer.remove_sig(sig_id)
-            result.removed += 1
+            plan.remove_sigs.append(sig_id)
         elif backend.has_other_language(sig_id, language):
-            # The SIG's language changed: its posts must be analysed again.
-            writer.remove_sig(sig_id)
-            result.removed += 1
-            for doc in documents(Topic.sig_id == sig_id):
-                wanted[doc.post_id] = doc
+            plan.reanalyse_sigs.append(sig_id)
     for chunk in _chunks(sorted(topic_ids)):
-        for topic_id in chunk:
-            writer.remove_topic(topic_id)
-            result.removed += 1
+        plan.remove_topics += chunk
         for doc in documents(Post.topic_id.in_(chunk)):
-            wanted[doc.post_id] = doc
+            plan.docs[doc.post_id] = doc
     for chunk in _chunks(sorted(post_ids)):
         found = {doc.post_id: doc for doc in documents(Post.id.in_(chunk))}
-        for post_id in chunk:
-            if post_id not in found and post_id not in wanted:
-                writer.remove_post(post_id)
-                result.removed += 1
-        wanted.update(found)
-    for doc in wanted.values():
+        plan.remove_posts += [i for i in chunk if i not in found and i not in plan.docs]
+        plan.docs.update(found)
+    return plan
+
+
+def _apply(plan: _Plan, writer: Any, result: DrainResult) -> None:
+    for sig_id in plan.remove_sigs + plan.reanalyse_sigs:
+        writer.remove_sig(sig_id)
+        result.removed += 1
+    for topic_id in plan.remove_topics:
+        writer.remove_topic(topic_id)
+        result.removed += 1
+    for post_id in plan.remove_posts:
+        writer.remove_post(post_id)
+        result.removed += 1
+    docs = plan.docs
+    if plan.reanalyse_sigs:
+        # Rare (a SIG's language changed) and maybe large: read while writing, not up front.
+        docs = dict(docs)
+        for doc in documents(Topic.sig_id.in_(plan.reanalyse_sigs)):
+            docs[doc.post_id] = doc
+    for doc in docs.values():
         writer.upsert(doc)
-    result.indexed += len(wanted)
+    result.indexed += len(docs)
 
 
 def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
