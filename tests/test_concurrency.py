@@ -9,6 +9,7 @@ lock that hands out post numbers.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -287,3 +288,84 @@ def test_add_row_inserts_a_row_and_hands_back_the_loaded_object(
     with pytest.raises(TypeError, match="created_at"), transaction():
         add_row(Post, **{**given, "number": 100}, body_html="")
     assert db.session.scalar(select(Post.id).where(Post.number == 100)) is None
+
+
+def _log_pages() -> int:
+    """Pages in SQLite's write-ahead log (a PASSIVE checkpoint reports them)."""
+    with db.engine.connect() as conn:
+        return int(conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()[1])
+
+
+def test_sqlite_checkpoints_after_the_turn_and_starts_the_log_over(
+    app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits do not copy the log back themselves: every few write transactions, the writer
+    that has just left its turn does, and when the log has grown long, it waits for the
+    readers of old snapshots so that the log starts over instead of growing without end."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    checkpointer = app.extensions["forum.checkpointer"]
+    queue = app.extensions["forum.write_queue"]
+    monkeypatch.setattr(checkpointer, "every", 2)
+    monkeypatch.setattr(checkpointer, "restart_pages", 40)
+    monkeypatch.setattr(checkpointer, "wait_ms", 5000)
+    runs: list[tuple[str, bool, tuple[int, int, int]]] = []
+    real_checkpoint = checkpointer.checkpoint
+
+    done = threading.Event()
+
+    def checkpoint(mode: str) -> tuple[int, int, int]:
+        result = real_checkpoint(mode)
+        runs.append((mode, queue._threads.locked(), result))
+        if mode == "PASSIVE" and result[1] >= 40:
+            done.set()  # the log is long: the reader below finishes while RESTART waits
+        return result
+
+    monkeypatch.setattr(checkpointer, "checkpoint", checkpoint)
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() >= 10_000
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("club", members=[ada]), "Checkpoints")
+    ada_id, topic_id = ada.id, topic.id
+    db.session.commit()
+    runs.clear()
+
+    replies = [0]
+
+    def reply(n: int) -> None:
+        for _ in range(n):
+            replies[0] += 1
+            services.reply_to_topic(db.session.get(User, ada_id), topic_id, f"reply {replies[0]}")
+
+    reply(2)
+    # PASSIVE checkpoints (a reply may count twice: the test setup drains the search queue
+    # in a transaction of its own), each after its writer passed its turn on.
+    assert runs and {(mode, held) for mode, held, _ in runs} == {("PASSIVE", False)}
+
+    # A reader holds an old snapshot: the log cannot start over while it reads.
+    reading = threading.Event()
+
+    def read() -> None:
+        with app.app_context():
+            db.session.execute(text("SELECT count(*) FROM posts")).scalar()
+            reading.set()
+            done.wait(timeout=30)
+            time.sleep(0.2)  # still reading when the RESTART begins
+            db.session.remove()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert reading.wait(timeout=30)
+    runs.clear()
+    while not any(mode == "PASSIVE" and result[1] >= 40 for mode, _, result in runs):
+        reply(2)
+        assert len(runs) < 200, "the log did not grow"
+    reader.join(timeout=30)
+    # The RESTART that followed waited for the reader, in the writers' turn.
+    assert runs[-1][:2] == ("RESTART", True)
+    busy, pages, copied = runs[-1][2]
+    assert busy == 0 and pages == copied
+    reply(1)  # the next writer starts the log over from its beginning
+    assert _log_pages() < 40
+    db.session.expire_all()
+    assert db.session.get(Topic, topic_id).post_count == 1 + replies[0]
