@@ -244,10 +244,14 @@ def _walk(tokens: Iterable[Token]) -> Iterable[Token]:
             yield token
 
 
+# Control characters but tab and newline (carriage returns become newlines first).
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def clean_text(text: str) -> str:
     """Normalise user text: no NUL or other control characters, Unix newlines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in text if ch in "\n\t" or ch >= " " and ch != "\x7f")
+    return _CONTROL_RE.sub("", text)
 
 
 def quote_markdown(username: str, post_id: int, raw: str) -> str:

@@ -308,3 +308,11 @@ def test_a_pathological_post_goes_through_the_web_in_bounded_time(client, f) -> 
     assert response.status_code == 302
     assert client.get(response.headers["Location"]).status_code == 200
     assert time.thread_time() - started < 2 * BOUND
+
+
+def test_clean_text_drops_control_characters_and_keeps_the_rest() -> None:
+    kept = "tab\there\nnew line, é, 😀, \u2028 and \u00a0"
+    assert content.clean_text(kept) == kept
+    assert content.clean_text("a\r\nb\rc") == "a\nb\nc"
+    dropped = "".join(chr(i) for i in range(32) if chr(i) not in "\t\n\r") + "\x7f"
+    assert content.clean_text(f"x{dropped}y") == "xy"
