@@ -1,12 +1,14 @@
 """Where a reply's CPU goes: replies posted through the test client in one process.
 
-    python bench/reply_loop.py [--replies 600] [--rounds 3] [--profile]
+    python bench/reply_loop.py [--replies 600] [--rounds 3] [--profile] [--turn]
 
 Seeds a small copy of the bench data set (a twentieth) into a temporary SQLite database, logs a
 member in, and posts replies to random topics of their SIGs the way the reply bench does (the
 search index drained by its background thread, as in production). Prints the process's CPU time
 per reply, best of --rounds, each round on a fresh copy of the seeded database. --profile adds
-cProfile's twenty most expensive calls of one more round, by cumulative time.
+cProfile's twenty most expensive calls of one more round, by cumulative time. --turn also
+prints what each round's replies held SQLite's write turn for (forum.db.WriteQueue): the turn is
+what bounds replies a second, as writers take it one at a time.
 
 No server and no load generator share the CPU here, so the figures move much less from run to
 run than `make bench`'s; they are for comparing one change with the next. The server spends a
@@ -22,9 +24,12 @@ import logging
 import pstats
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -60,7 +65,47 @@ def seed(workdir: Path) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(dataset)))  # keys as strings, as in a JSON file
 
 
-def one_round(workdir: Path, dataset: dict[str, Any], replies: int, profile: bool) -> float:
+class TurnClock:
+    """Wall and CPU time of each write turn taken while `recording` (forum.db.WriteQueue)."""
+
+    def __init__(self) -> None:
+        from forum.db import WriteQueue
+
+        self.recording = False
+        self.turns: list[tuple[float, float]] = []
+        real_turn = WriteQueue.turn
+        clock = self
+
+        @contextmanager
+        def turn(queue: WriteQueue) -> Iterator[None]:
+            with real_turn(queue):
+                wall, cpu = time.perf_counter(), time.thread_time()
+                try:
+                    yield
+                finally:
+                    if clock.recording:
+                        clock.turns.append((time.perf_counter() - wall, time.thread_time() - cpu))
+
+        WriteQueue.turn = turn  # type: ignore[method-assign]
+
+    def report(self, replies: int) -> str:
+        walls = sorted(w * 1000 for w, _ in self.turns)
+        cpu = sum(c for _, c in self.turns) * 1000
+        p99 = walls[min(len(walls) - 1, int(len(walls) * 0.99))]
+        return (
+            f"write turn: {sum(walls) / replies:.2f} ms wall and {cpu / replies:.2f} ms CPU a "
+            f"reply ({len(walls)} turns; each p50 {statistics.median(walls):.2f} ms, "
+            f"p99 {p99:.2f} ms)"
+        )
+
+
+def one_round(
+    workdir: Path,
+    dataset: dict[str, Any],
+    replies: int,
+    profile: bool,
+    turns: TurnClock | None = None,
+) -> float:
     from forum import create_app
 
     app = create_app(config(workdir))
@@ -95,7 +140,12 @@ def one_round(workdir: Path, dataset: dict[str, Any], replies: int, profile: boo
     started = time.process_time()
     if profiler:
         profiler.enable()
+    if turns:
+        turns.turns.clear()
+        turns.recording = True
     post(replies)
+    if turns:
+        turns.recording = False
     if profiler:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(20)
@@ -107,9 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replies", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one more round")
+    parser.add_argument("--turn", action="store_true", help="time the write turns too")
     args = parser.parse_args(argv)
     logging.getLogger("forum.request").setLevel(logging.WARNING)  # a line a reply otherwise
 
+    turns = TurnClock() if args.turn else None
     base = Path(tempfile.mkdtemp(prefix="forum-reply-loop-"))
     try:
         seeded = base / "seeded"
@@ -120,10 +172,12 @@ def main(argv: list[str] | None = None) -> int:
             workdir = base / f"round-{n}"
             shutil.copytree(seeded, workdir)
             profiling = args.profile and n == args.rounds
-            ms = one_round(workdir, dataset, args.replies, profiling)
+            ms = one_round(workdir, dataset, args.replies, profiling, turns)
             if not profiling:
                 figures.append(ms)
                 print(f"round {n + 1}: {ms:.2f} ms of CPU a reply", flush=True)
+                if turns:
+                    print(f"  {turns.report(args.replies)}", flush=True)
         best = min(figures)
         print(f"best of {len(figures)}: {best:.2f} ms of CPU a reply ({args.replies} replies)")
     finally:
