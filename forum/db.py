@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import fcntl
 import functools
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .extensions import db
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Ids are 32-bit integers on PostgreSQL; a larger one names nothing (and must not reach the
 # database, where it overflows).
@@ -192,8 +194,12 @@ class Checkpointer:
 
 def _checkpoint_if_due() -> None:
     checkpointer = current_app.extensions.get(_CHECKPOINTER)
-    if checkpointer is not None:
+    if checkpointer is None:
+        return
+    try:
         checkpointer.committed()
+    except Exception:  # noqa: BLE001 - the work has committed; a later checkpoint copies it
+        log.exception("checkpoint of SQLite's log failed; the next one will copy what is left")
 
 
 def _write_turn() -> AbstractContextManager[None]:

@@ -370,3 +370,23 @@ def test_sqlite_checkpoints_after_the_turn_and_starts_the_log_over(
     assert _log_pages() < 40
     db.session.expire_all()
     assert db.session.get(Topic, topic_id).post_count == 1 + replies[0]
+
+
+def test_a_failed_checkpoint_does_not_fail_the_reply_it_follows(
+    app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if db.engine.dialect.name != "sqlite":
+        return
+    checkpointer = app.extensions["forum.checkpointer"]
+    monkeypatch.setattr(checkpointer, "every", 1)
+
+    def broken(mode: str) -> tuple[int, int, int]:
+        raise OSError("disk trouble")
+
+    monkeypatch.setattr(checkpointer, "checkpoint", broken)
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("club", members=[ada]), "Still posted")
+    post = services.reply_to_topic(ada, topic.id, "the commit stands")
+    assert "checkpoint of SQLite's log failed" in caplog.text
+    db.session.expire_all()
+    assert db.session.get(Post, post.id).body_raw == "the commit stands"
