@@ -135,7 +135,8 @@ class Checkpointer:
       waits for nobody, while other writers go on appending;
     - when the log has grown past `restart_pages`, it then takes a turn itself and runs a
       RESTART checkpoint, which copies the rest and waits (up to `wait_ms`) for the readers of
-      older snapshots to finish, so the next writer starts the log over from its beginning.
+      older snapshots to finish, so the next writer starts the log over from its beginning
+      (if a reader outlasts the wait, the next try waits for the log to grow further).
     """
 
     BACKSTOP_PAGES = 40_000  # wal_autocheckpoint: for writes that bypass transaction()
@@ -154,6 +155,7 @@ class Checkpointer:
         self.every = every
         self.restart_pages = restart_pages
         self.wait_ms = wait_ms
+        self._retry_at = 0  # after a RESTART that a reader held up: the log's length to retry at
         self._count = 0
         self._lock = threading.Lock()
 
@@ -169,9 +171,14 @@ class Checkpointer:
     def run(self) -> tuple[int, int, int]:
         """Checkpoint now; returns SQLite's (busy, pages in the log, pages copied)."""
         result = self.checkpoint("PASSIVE")
-        if result[1] >= self.restart_pages:
+        pages = result[1]
+        if pages >= max(self.restart_pages, self._retry_at):
             with self.queue.turn():
                 result = self.checkpoint("RESTART")
+            # A long read (a backup, a year of pulse) kept the log from starting over: try again
+            # once it has grown by half as much again, not at every check, for each try holds
+            # the writers up for `wait_ms`.
+            self._retry_at = pages + self.restart_pages // 2 if result[0] else 0
         return result
 
     def checkpoint(self, mode: str) -> tuple[int, int, int]:

@@ -390,3 +390,57 @@ def test_a_failed_checkpoint_does_not_fail_the_reply_it_follows(
     assert "checkpoint of SQLite's log failed" in caplog.text
     db.session.expire_all()
     assert db.session.get(Post, post.id).body_raw == "the commit stands"
+
+
+def test_a_restart_held_up_by_a_long_read_is_not_retried_at_every_check(
+    app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each RESTART try holds the writers up for its wait: while a long read (a backup, a year
+    of pulse) keeps the log from starting over, the next try waits until the log has grown by
+    half as much again."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    checkpointer = app.extensions["forum.checkpointer"]
+    monkeypatch.setattr(checkpointer, "every", 1)
+    monkeypatch.setattr(checkpointer, "restart_pages", 40)
+    monkeypatch.setattr(checkpointer, "wait_ms", 10)
+    runs: list[tuple[str, tuple[int, int, int]]] = []
+    real_checkpoint = checkpointer.checkpoint
+
+    def checkpoint(mode: str) -> tuple[int, int, int]:
+        result = real_checkpoint(mode)
+        runs.append((mode, result))
+        return result
+
+    monkeypatch.setattr(checkpointer, "checkpoint", checkpoint)
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("club", members=[ada]), "A long read")
+    ada_id, topic_id = ada.id, topic.id
+    db.session.commit()
+    reading, done = threading.Event(), threading.Event()
+
+    def read() -> None:
+        with app.app_context():
+            db.session.execute(text("SELECT count(*) FROM posts")).scalar()
+            reading.set()
+            done.wait(timeout=60)
+            db.session.remove()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert reading.wait(timeout=30)
+        runs.clear()
+        for i in range(60):
+            services.reply_to_topic(db.session.get(User, ada_id), topic_id, f"reply {i}")
+    finally:
+        done.set()
+        reader.join(timeout=30)
+    tries = [i for i, (mode, _) in enumerate(runs) if mode == "RESTART"]
+    assert len(tries) >= 2, runs
+    for before, after in zip(tries, tries[1:], strict=False):
+        assert runs[before][1][0] == 1  # held up by the reader
+        grew_from, grew_to = runs[before - 1][1][1], runs[after - 1][1][1]
+        assert grew_to >= grew_from + 20
+        # ... and no try at the checks in between, though the log was past 40 pages.
+        assert all(mode == "PASSIVE" for mode, _ in runs[before + 1 : after])
