@@ -159,14 +159,14 @@ class Checkpointer:
         self._count = 0
         self._lock = threading.Lock()
 
-    def committed(self) -> None:
-        """Count one write transaction of this process; checkpoint if it is the `every`th."""
+    def due(self) -> bool:
+        """Count one write transaction of this process: True if it is the `every`th."""
         with self._lock:
             self._count += 1
             if self._count < self.every:
-                return
+                return False
             self._count = 0
-        self.run()
+        return True
 
     def run(self) -> tuple[int, int, int]:
         """Checkpoint now; returns SQLite's (busy, pages in the log, pages copied)."""
@@ -201,10 +201,14 @@ class Checkpointer:
 
 def _checkpoint_if_due() -> None:
     checkpointer = current_app.extensions.get(_CHECKPOINTER)
-    if checkpointer is None:
+    if checkpointer is None or not checkpointer.due():
         return
+    session = db.session()
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        # A read the callbacks left open would hold up this thread's own RESTART.
+        session.commit()
     try:
-        checkpointer.committed()
+        checkpointer.run()
     except Exception:  # noqa: BLE001 - the work has committed; a later checkpoint copies it
         log.exception("checkpoint of SQLite's log failed; the next one will copy what is left")
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from forum.accounts.models import User
 from forum.counters import recount_all
-from forum.db import add_row, transaction
+from forum.db import add_row, on_commit, transaction
 from forum.extensions import db
 from forum.sigs.models import Sig
 from forum.timeutil import utcnow
@@ -444,3 +444,35 @@ def test_a_restart_held_up_by_a_long_read_is_not_retried_at_every_check(
         assert grew_to >= grew_from + 20
         # ... and no try at the checks in between, though the log was past 40 pages.
         assert all(mode == "PASSIVE" for mode, _ in runs[before + 1 : after])
+
+
+def test_a_read_left_open_after_the_commit_does_not_hold_up_its_own_restart(
+    app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After-commit work (a live notification rendered for an online member) may read through
+    the request's session; that read must not be the one the RESTART waits for."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    checkpointer = app.extensions["forum.checkpointer"]
+    monkeypatch.setattr(checkpointer, "every", 1)
+    monkeypatch.setattr(checkpointer, "restart_pages", 1)
+    monkeypatch.setattr(checkpointer, "wait_ms", 2000)
+    runs: list[tuple[str, tuple[int, int, int]]] = []
+    real_checkpoint = checkpointer.checkpoint
+
+    def checkpoint(mode: str) -> tuple[int, int, int]:
+        result = real_checkpoint(mode)
+        runs.append((mode, result))
+        return result
+
+    monkeypatch.setattr(checkpointer, "checkpoint", checkpoint)
+    ada = f.user("ada")
+    db.session.commit()
+    runs.clear()
+    began = time.perf_counter()
+    with transaction():
+        db.session.get(User, ada.id).email = "ada@example.org"
+        on_commit(lambda: db.session.execute(text("SELECT count(*) FROM posts")).scalar())
+    assert [mode for mode, _ in runs] == ["PASSIVE", "RESTART"]
+    assert runs[-1][1][0] == 0  # not busy
+    assert time.perf_counter() - began < 1.5  # and it did not wait for its own read
