@@ -204,10 +204,10 @@ def _checkpoint_if_due() -> None:
     if checkpointer is None or not checkpointer.due():
         return
     session = db.session()
-    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
-        # A read the callbacks left open would hold up this thread's own RESTART.
-        session.commit()
     try:
+        if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+            # A read the callbacks left open would hold up this thread's own RESTART.
+            session.commit()
         checkpointer.run()
     except Exception:  # noqa: BLE001 - the work has committed; a later checkpoint copies it
         log.exception("checkpoint of SQLite's log failed; the next one will copy what is left")
