@@ -296,6 +296,38 @@ def _log_pages() -> int:
         return int(conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()[1])
 
 
+Run = tuple[str, bool, tuple[int, int, int]]  # mode, in the writers' turn, SQLite's result
+
+
+def _watch_checkpoints(
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    every: int,
+    restart_pages: int,
+    wait_ms: int,
+    after: Callable[[str, tuple[int, int, int]], None] | None = None,
+) -> list[Run]:
+    """Set the checkpointer's thresholds and record every checkpoint it runs from now on."""
+    checkpointer = app.extensions["forum.checkpointer"]
+    queue = app.extensions["forum.write_queue"]
+    monkeypatch.setattr(checkpointer, "every", every)
+    monkeypatch.setattr(checkpointer, "restart_pages", restart_pages)
+    monkeypatch.setattr(checkpointer, "wait_ms", wait_ms)
+    runs: list[Run] = []
+    real_checkpoint = checkpointer.checkpoint
+
+    def checkpoint(mode: str) -> tuple[int, int, int]:
+        result = real_checkpoint(mode)
+        runs.append((mode, queue._threads.locked(), result))
+        if after is not None:
+            after(mode, result)
+        return result
+
+    monkeypatch.setattr(checkpointer, "checkpoint", checkpoint)
+    return runs
+
+
 def test_sqlite_checkpoints_after_the_turn_and_starts_the_log_over(
     app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -304,24 +336,15 @@ def test_sqlite_checkpoints_after_the_turn_and_starts_the_log_over(
     readers of old snapshots so that the log starts over instead of growing without end."""
     if db.engine.dialect.name != "sqlite":
         return
-    checkpointer = app.extensions["forum.checkpointer"]
-    queue = app.extensions["forum.write_queue"]
-    monkeypatch.setattr(checkpointer, "every", 2)
-    monkeypatch.setattr(checkpointer, "restart_pages", 40)
-    monkeypatch.setattr(checkpointer, "wait_ms", 5000)
-    runs: list[tuple[str, bool, tuple[int, int, int]]] = []
-    real_checkpoint = checkpointer.checkpoint
-
     done = threading.Event()
 
-    def checkpoint(mode: str) -> tuple[int, int, int]:
-        result = real_checkpoint(mode)
-        runs.append((mode, queue._threads.locked(), result))
+    def after(mode: str, result: tuple[int, int, int]) -> None:
         if mode == "PASSIVE" and result[1] >= 40:
             done.set()  # the log is long: the reader below finishes while RESTART waits
-        return result
 
-    monkeypatch.setattr(checkpointer, "checkpoint", checkpoint)
+    runs = _watch_checkpoints(
+        app, monkeypatch, every=2, restart_pages=40, wait_ms=5000, after=after
+    )
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() >= 10_000
     ada = f.user("ada")
@@ -400,19 +423,7 @@ def test_a_restart_held_up_by_a_long_read_is_not_retried_at_every_check(
     half as much again."""
     if db.engine.dialect.name != "sqlite":
         return
-    checkpointer = app.extensions["forum.checkpointer"]
-    monkeypatch.setattr(checkpointer, "every", 1)
-    monkeypatch.setattr(checkpointer, "restart_pages", 40)
-    monkeypatch.setattr(checkpointer, "wait_ms", 10)
-    runs: list[tuple[str, tuple[int, int, int]]] = []
-    real_checkpoint = checkpointer.checkpoint
-
-    def checkpoint(mode: str) -> tuple[int, int, int]:
-        result = real_checkpoint(mode)
-        runs.append((mode, result))
-        return result
-
-    monkeypatch.setattr(checkpointer, "checkpoint", checkpoint)
+    runs = _watch_checkpoints(app, monkeypatch, every=1, restart_pages=40, wait_ms=10)
     ada = f.user("ada")
     topic = f.topic(ada, f.sig("club", members=[ada]), "A long read")
     ada_id, topic_id = ada.id, topic.id
@@ -436,14 +447,15 @@ def test_a_restart_held_up_by_a_long_read_is_not_retried_at_every_check(
     finally:
         done.set()
         reader.join(timeout=30)
-    tries = [i for i, (mode, _) in enumerate(runs) if mode == "RESTART"]
+    tries = [i for i, (mode, _, _) in enumerate(runs) if mode == "RESTART"]
     assert len(tries) >= 2, runs
     for before, after in zip(tries, tries[1:], strict=False):
-        assert runs[before][1][0] == 1  # held up by the reader
-        grew_from, grew_to = runs[before - 1][1][1], runs[after - 1][1][1]
+        _, held, (busy, _, _) = runs[before]
+        assert held and busy == 1  # in the writers' turn, held up by the reader
+        grew_from, grew_to = runs[before - 1][2][1], runs[after - 1][2][1]
         assert grew_to >= grew_from + 20
         # ... and no try at the checks in between, though the log was past 40 pages.
-        assert all(mode == "PASSIVE" for mode, _ in runs[before + 1 : after])
+        assert all(mode == "PASSIVE" for mode, _, _ in runs[before + 1 : after])
 
 
 def test_a_read_left_open_after_the_commit_does_not_hold_up_its_own_restart(
@@ -453,19 +465,7 @@ def test_a_read_left_open_after_the_commit_does_not_hold_up_its_own_restart(
     the request's session; that read must not be the one the RESTART waits for."""
     if db.engine.dialect.name != "sqlite":
         return
-    checkpointer = app.extensions["forum.checkpointer"]
-    monkeypatch.setattr(checkpointer, "every", 1)
-    monkeypatch.setattr(checkpointer, "restart_pages", 1)
-    monkeypatch.setattr(checkpointer, "wait_ms", 2000)
-    runs: list[tuple[str, tuple[int, int, int]]] = []
-    real_checkpoint = checkpointer.checkpoint
-
-    def checkpoint(mode: str) -> tuple[int, int, int]:
-        result = real_checkpoint(mode)
-        runs.append((mode, result))
-        return result
-
-    monkeypatch.setattr(checkpointer, "checkpoint", checkpoint)
+    runs = _watch_checkpoints(app, monkeypatch, every=1, restart_pages=1, wait_ms=2000)
     ada = f.user("ada")
     db.session.commit()
     runs.clear()
@@ -473,6 +473,6 @@ def test_a_read_left_open_after_the_commit_does_not_hold_up_its_own_restart(
     with transaction():
         db.session.get(User, ada.id).email = "ada@example.org"
         on_commit(lambda: db.session.execute(text("SELECT count(*) FROM posts")).scalar())
-    assert [mode for mode, _ in runs] == ["PASSIVE", "RESTART"]
-    assert runs[-1][1][0] == 0  # not busy
+    assert [(mode, held) for mode, held, _ in runs] == [("PASSIVE", False), ("RESTART", True)]
+    assert runs[-1][2][0] == 0  # not busy
     assert time.perf_counter() - began < 1.5  # and it did not wait for its own read
