@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select, true
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .accounts.models import User
@@ -117,7 +117,29 @@ def can_moderate_anything(user: Actor) -> bool:
     return ids is None or bool(ids)
 
 
+def moderated_clause(column: Any, user: Actor) -> ColumnElement[bool]:
+    """SQL filter on a moderation record filed under a SIG (`column` holds the SIG's id: a
+    flag's post, a note, a warning, a log entry, a word filter): the records of the SIGs this
+    member moderates. The global sysop reads every record, the site-wide ones (no SIG) too; a
+    SIG sysop reads nothing of SIGs they do not moderate, and no site-wide record."""
+    ids = moderated_sig_ids(user)
+    if ids is None:
+        return true()
+    if not ids:
+        return false()
+    return column.in_(sorted(ids))
+
+
+def can_read_site_records(user: Actor) -> bool:
+    """Site-wide moderation records (no SIG: the reasons for a ban, a silence or a site-wide
+    suspension, site-wide warnings and notes) are the global sysop's, as in moderated_clause."""
+    return is_global_sysop(user)
+
+
 # --- SIGs -----------------------------------------------------------------------------------
+NO_SUCH_SIG = "No such SIG."
+
+
 def can_see_sig(user: Actor, sig: Sig) -> bool:
     """Whether the SIG exists for this member at all (listed, its name shown)."""
     return sig.visibility != PRIVATE or is_member(user, sig) or is_global_sysop(user)
@@ -131,7 +153,7 @@ def can_read_sig(user: Actor, sig: Sig) -> bool:
 
 def require_read_sig(user: Actor, sig: Sig) -> None:
     if not can_see_sig(user, sig):
-        raise NotFound()
+        raise NotFound(NO_SUCH_SIG)
     if not can_read_sig(user, sig):
         raise Forbidden("This SIG is for its members only. Join it to read its topics.")
 
@@ -161,14 +183,14 @@ def visible_sigs_clause(user: Actor) -> ColumnElement[bool]:
     return Sig.visibility != PRIVATE
 
 
-def readable_sigs_clause(user: Actor) -> ColumnElement[bool]:
-    """SQL filter on Sig: the SIGs whose topics this member may read."""
+def readable_sigs_clause(user: Actor, sig: Any = Sig) -> ColumnElement[bool]:
+    """SQL filter on Sig (or an alias of it): the SIGs whose topics this member may read."""
     if is_global_sysop(user):
         return true()
     member_ids = list(memberships(user))
     if member_ids:
-        return or_(Sig.visibility == PUBLIC, Sig.id.in_(member_ids))
-    return Sig.visibility == PUBLIC
+        return or_(sig.visibility == PUBLIC, sig.id.in_(member_ids))
+    return sig.visibility == PUBLIC  # type: ignore[no-any-return]
 
 
 def readable_sig_ids(user: Actor) -> set[int] | None:
@@ -183,20 +205,20 @@ def readable_sig_ids(user: Actor) -> set[int] | None:
 def get_sig_for(user: Actor, slug: str) -> Sig:
     sig = db.session.scalar(select(Sig).where(Sig.slug == slug))
     if sig is None or not can_see_sig(user, sig):
-        raise NotFound("No such SIG.")
+        raise NotFound(NO_SUCH_SIG)
     return sig
 
 
 def get_sig_by_id_for(user: Actor, sig_id: int) -> Sig:
     sig = db.session.get(Sig, sig_id) if is_valid_id(sig_id) else None
     if sig is None or not can_see_sig(user, sig):
-        raise NotFound("No such SIG.")
+        raise NotFound(NO_SUCH_SIG)
     return sig
 
 
 def require_sig_sysop(user: Actor, sig: Sig) -> None:
     if not can_see_sig(user, sig):
-        raise NotFound()
+        raise NotFound(NO_SUCH_SIG)
     if not is_sig_sysop(user, sig):
         raise Forbidden("Only this SIG's sysops may do that.")
 
@@ -255,10 +277,36 @@ def require_write(user: Actor, sig: Sig) -> None:
 
 
 # --- topics and posts -----------------------------------------------------------------------
-def can_view_topic(user: Actor, topic: Topic, sig: Sig) -> bool:
-    if not can_read_sig(user, sig):
+# Whatever hides a topic or a post (a private SIG, a deletion, a post hidden or waiting for
+# approval), the answer is the same as for an id that never existed: the same NotFound, the
+# same message, so no route can be used to learn which ids exist.
+NO_SUCH_TOPIC = "No such topic."
+NO_SUCH_POST = "No such post."
+
+
+def _topic_exists_for(user: Actor, topic: Topic, sig: Sig) -> bool:
+    """Whether this member may know the topic exists: its SIG is one they can see, and it is
+    not deleted, nor a topic whose first post waits for approval (no post shown, so not listed)
+    — unless they moderate the SIG or started the topic."""
+    if not can_see_sig(user, sig):
         return False
-    return not topic.is_deleted or is_sig_sysop(user, sig)
+    if is_sig_sysop(user, sig):
+        return True
+    if topic.is_deleted:
+        return False
+    return topic.post_count > 0 or (user is not None and topic.user_id == user.id)
+
+
+def _post_exists_for(user: Actor, post: Post, sig: Sig) -> bool:
+    """Whether this member may know the post exists, in a topic they may know of."""
+    if post.is_public or is_sig_sysop(user, sig):
+        return True
+    # Authors see their own posts that wait for approval or were hidden, with a notice.
+    return user is not None and post.user_id == user.id and not post.is_deleted
+
+
+def can_view_topic(user: Actor, topic: Topic, sig: Sig) -> bool:
+    return can_read_sig(user, sig) and _topic_exists_for(user, topic, sig)
 
 
 def get_topic_for(user: Actor, topic_id: int) -> Topic:
@@ -275,30 +323,67 @@ def _topic_and_sig_query() -> Any:
     )
 
 
-def get_topic_and_sig_for(user: Actor, topic_id: int) -> tuple[Topic, Sig]:
-    """get_topic_for, also handing back the SIG it loaded (so the caller need not load it again)."""
+def _load_topic_and_sig(topic_id: int) -> tuple[Topic, Sig] | None:
     if not is_valid_id(topic_id):
-        raise NotFound("No such topic.")
+        return None
     if db.session.identity_key(Topic, topic_id) in db.session.identity_map:
         topic = db.session.get(Topic, topic_id)  # loaded already in this request
         if topic is None:
-            raise NotFound("No such topic.")
+            return None
         sig = db.session.get(Sig, topic.sig_id)
     else:
         # Not loaded yet in this request: the topic and its SIG in one query.
         row = db.session.execute(_topic_and_sig_query(), {"topic_id": topic_id}).first()
         if row is None:
-            raise NotFound("No such topic.")
+            return None
         topic, sig = row
         # The topic holds its SIG, so the SIG stays in the session's identity map (which holds
         # objects weakly) for as long as the caller holds the topic: a later get() of either
         # in this request is answered without a query.
         set_committed_value(topic, "sig", sig)
     assert sig is not None
-    if not can_see_sig(user, sig) or (topic.is_deleted and not is_sig_sysop(user, sig)):
-        raise NotFound("No such topic.")
-    require_read_sig(user, sig)
     return topic, sig
+
+
+def get_topic_and_sig_for(user: Actor, topic_id: int) -> tuple[Topic, Sig]:
+    """get_topic_for, also handing back the SIG it loaded (so the caller need not load it again)."""
+    found = _load_topic_and_sig(topic_id)
+    if found is None or not _topic_exists_for(user, *found):
+        raise NotFound(NO_SUCH_TOPIC)
+    require_read_sig(user, found[1])
+    return found
+
+
+def get_post_topic_and_sig_for(user: Actor, post_id: int) -> tuple[Post, Topic, Sig]:
+    """Load a post with its topic and SIG. NotFound("No such post.") when it does not exist or
+    this member may not know it does (whatever hides it, its topic or its SIG); Forbidden only
+    for a post that every member of a members-only SIG reads, to someone not in it."""
+    post = db.session.get(Post, post_id) if is_valid_id(post_id) else None
+    found = _load_topic_and_sig(post.topic_id) if post is not None else None
+    if post is None or found is None:
+        raise NotFound(NO_SUCH_POST)
+    topic, sig = found
+    if not (_topic_exists_for(user, topic, sig) and _post_exists_for(user, post, sig)):
+        raise NotFound(NO_SUCH_POST)
+    require_read_sig(user, sig)
+    return post, topic, sig
+
+
+def viewable_topics_clause(user: Actor, topic: Any = Topic, sig: Any = Sig) -> ColumnElement[bool]:
+    """SQL filter on Topic joined with its Sig (or aliases of them): the topics this member may
+    view, across SIGs (can_view_topic in SQL)."""
+    if is_global_sysop(user):
+        return true()
+    return and_(readable_sigs_clause(user, sig), _topics_shown_clause(user, topic, sig))
+
+
+def _topics_shown_clause(user: Actor, topic: Any, sig: Any) -> ColumnElement[bool]:
+    # _topic_exists_for in SQL, for SIGs the member may read.
+    ids = sorted(moderated_sig_ids(user) or set())
+    shown: ColumnElement[bool] = topic.post_count > 0
+    if user is not None:
+        shown = or_(shown, topic.user_id == user.id)
+    return or_(sig.id.in_(ids), and_(topic.deleted_at.is_(None), shown))
 
 
 def reply_problem(user: Actor, topic: Topic, sig: Sig) -> str | None:
@@ -319,12 +404,7 @@ def require_reply(user: Actor, topic: Topic, sig: Sig) -> None:
 
 
 def can_view_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
-    if not can_view_topic(user, topic, sig):
-        return False
-    if post.is_public or is_sig_sysop(user, sig):
-        return True
-    # Authors see their own posts that wait for approval or were hidden, with a notice.
-    return user is not None and post.user_id == user.id and not post.is_deleted
+    return can_view_topic(user, topic, sig) and _post_exists_for(user, post, sig)
 
 
 def who_may_view_post(users: list[User], post: Post, topic: Topic, sig: Sig) -> list[User]:
@@ -400,18 +480,25 @@ def public_posts_clause() -> ColumnElement[bool]:
     return and_(Post.status == POST_VISIBLE, Post.deleted_at.is_(None), Post.hidden_at.is_(None))
 
 
+def viewable_posts_clause(user: Actor) -> ColumnElement[bool]:
+    """SQL filter on Post joined with its Topic and the topic's Sig: the posts this member may
+    view, across SIGs (can_view_post in SQL). In the SIGs they moderate, hidden, pending and
+    deleted posts too; elsewhere what any reader sees, and their own posts not deleted."""
+    if is_global_sysop(user):
+        return true()
+    ids = sorted(moderated_sig_ids(user) or set())
+    shown = public_posts_clause()
+    if user is not None:
+        shown = or_(shown, and_(Post.user_id == user.id, Post.deleted_at.is_(None)))
+    return and_(
+        readable_sigs_clause(user),
+        _topics_shown_clause(user, Topic, Sig),
+        or_(Sig.id.in_(ids), shown),
+    )
+
+
 def get_post_for(user: Actor, post_id: int) -> Post:
-    if not is_valid_id(post_id):
-        raise NotFound("No such post.")
-    post = db.session.get(Post, post_id)
-    if post is None:
-        raise NotFound("No such post.")
-    topic = get_topic_for(user, post.topic_id)
-    sig = db.session.get(Sig, topic.sig_id)
-    assert sig is not None
-    if not can_view_post(user, post, topic, sig):
-        raise NotFound("No such post.")
-    return post
+    return get_post_topic_and_sig_for(user, post_id)[0]
 
 
 def can_edit_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
@@ -494,14 +581,15 @@ def discipline_problem(user: Actor, target: User, sig: Sig | None = None) -> str
 
 def require_discipline(user: Actor, target: User, sig: Sig | None = None) -> None:
     if sig is not None and not can_see_sig(user, sig):
-        raise NotFound("No such SIG.")
+        raise NotFound(NO_SUCH_SIG)
     problem = discipline_problem(user, target, sig)
     if problem:
         raise Forbidden(problem)
 
 
 def can_see_member_notes(user: Actor) -> bool:
-    """Private notes on members: every sysop reads them; members never see them."""
+    """Private notes on members: every sysop keeps them, filed under a SIG, and reads those of
+    the SIGs they moderate (moderated_clause); members never see them."""
     return can_moderate_anything(user)
 
 

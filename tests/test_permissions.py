@@ -9,7 +9,9 @@ that does not exist.
 
 from __future__ import annotations
 
+import difflib
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -197,7 +199,8 @@ ROUTES = [
         "restore",
         "POST",
         lambda w: f"/p/{w.deleted_reply().id}/restore",
-        {k: v.replace("200", "302") for k, v in SYSOP_ONLY.items()},
+        # A deleted post does not exist for anyone who may not restore it.
+        _same("L 404 404 302 404 302"),
     ),
     Route(
         "join",
@@ -438,3 +441,162 @@ def test_banned_sysop_loses_every_power(f) -> None:
     assert not permissions.is_global_sysop(root)
     assert not permissions.is_sig_sysop(boss, sig)
     assert permissions.write_problem(boss, sig) is not None
+
+
+# --- an id that exists but is invisible answers exactly like one that never existed --------
+
+MISSING_ID = 987_654
+# Every route that takes a post or a topic id. `{post}` and `{topic}` are filled with the
+# invisible thing's ids, then with MISSING_ID.
+ID_PROBES = [
+    ("GET", "/p/{post}"),
+    ("GET", "/p/{post}/quote"),
+    ("GET", "/p/{post}/edit"),
+    ("POST", "/p/{post}/edit"),
+    ("GET", "/p/{post}/history"),
+    ("GET", "/p/{post}/flag"),
+    ("POST", "/p/{post}/flag"),
+    ("POST", "/p/{post}/delete"),
+    ("POST", "/p/{post}/restore"),
+    ("POST", "/p/{post}/answer"),
+    ("GET", "/t/{topic}/reply?quote={post}"),
+    ("POST", "/mod/posts/{post}/hide"),
+    ("POST", "/mod/posts/{post}/unhide"),
+    ("POST", "/mod/posts/{post}/approve"),
+    ("POST", "/mod/posts/{post}/reject"),
+    ("POST", "/mod/posts/{post}/claim"),
+    ("POST", "/mod/posts/{post}/unclaim"),
+    ("POST", "/mod/posts/{post}/note"),
+    ("POST", "/mod/posts/{post}/resolve"),
+    ("GET", "/t/{topic}"),
+    ("GET", "/t/{topic}/some-slug?page=1"),
+    ("GET", "/t/{topic}/reply"),
+    ("POST", "/t/{topic}/reply"),
+    ("POST", "/t/{topic}/watch"),
+    ("POST", "/t/{topic}/answer/clear"),
+    ("GET", "/mod/topics/{topic}/move"),
+    ("POST", "/mod/topics/{topic}/lock"),
+]
+PROBE_DATA = {
+    "body": "probe body",
+    "title": "Probe title",
+    "reason": "spam",
+    "outcome": "dismissed",
+    "level": "watching",
+}
+_ID_IN_LINK = re.compile(
+    r"(/(?:p|t|posts|topics)/|%2F(?:p|t|posts|topics)%2F|quote%3D|quote=)(\d+)"
+)
+_TOKEN = re.compile(r'((?:name="csrf_token" value|name="csrf-token" content)=")[^"]+"')
+
+
+def _invisible_things(f: Any, visibility: str) -> tuple[World, dict[str, tuple[int, int]]]:
+    """The world of the matrix above plus posts and topics that exist but that a plain member
+    of the SIG may not see: (post id, topic id) by what hides them."""
+    from forum.moderation import services as mod
+
+    from .mod_support import make_pending
+
+    w = build(f, visibility)
+    root, author = w.user("root"), w.user("author")
+    hidden = f.reply(author, w.topic, "a reply a sysop hid")
+    mod.hide_post(root, hidden.id, "rude")
+    pending = make_pending(f.reply(author, w.topic, "a reply waiting for approval"))
+    deleted = f.reply(author, w.topic, "a reply its author deleted")
+    topic_services.delete_post(author, deleted.id)
+    gone = f.topic(author, w.sig, "A topic a sysop deleted", "Its first post.")
+    gone_reply = f.reply(author, gone, "a reply in the deleted topic")
+    mod.delete_topic(root, gone.id, "duplicate")
+    waiting = f.topic(author, w.sig, "A topic waiting for approval", "Held by the filter.")
+    make_pending(f.first_post(waiting))
+    return w, {
+        "hidden post": (hidden.id, w.topic.id),
+        "pending post": (pending.id, w.topic.id),
+        "deleted post": (deleted.id, w.topic.id),
+        "post in a deleted topic": (gone_reply.id, gone.id),
+        "pending topic": (waiting.first_post_id, waiting.id),
+        "post in the SIG": (w.reply.id, w.topic.id),
+    }
+
+
+def _answer(client: Any, method: str, url: str, accept: str, ids: tuple[int, ...]) -> tuple:
+    headers = {"Accept": accept}
+    with client.session_transaction() as session:
+        session.pop("_flashes", None)  # a guest's "Log in to see that page", not yet shown
+    if method == "GET":
+        response = client.get(url, headers=headers)
+    else:
+        response = client.form(url, PROBE_DATA, headers=headers)
+    body = _TOKEN.sub(r'\1TOKEN"', response.get_data(as_text=True))
+    location = response.headers.get("Location", "")
+    # The id itself shows in links back to the page (?next=/p/<id>): compare without it.
+    numbers = {str(number) for number in ids}
+
+    def blank(m: re.Match[str]) -> str:
+        return m.group(1) + ("ID" if m.group(2) in numbers else m.group(2))
+
+    return response.status_code, _ID_IN_LINK.sub(blank, location), _ID_IN_LINK.sub(blank, body)
+
+
+def _log_in(client: Any, user: Any) -> None:
+    client.login(user.username)
+    client.get("/settings")  # shows (and so ends) the welcome message
+
+
+def _assert_same_as_missing(
+    client: Any, label: str, ids: tuple[int, int], topic_seen: bool
+) -> None:
+    """Every probe of the invisible post (or topic) answers exactly as for MISSING_ID. When
+    only the post is hidden, its topic is one the member sees: the probes keep the topic and
+    leave out those of the topic alone."""
+    post_id, topic_id = ids
+    other_topic = topic_id if topic_seen else MISSING_ID
+    for method, pattern in ID_PROBES:
+        if topic_seen and "{post}" not in pattern:
+            continue
+        for accept in ("text/html", "application/json"):
+            real = pattern.format(post=post_id, topic=topic_id)
+            missing = pattern.format(post=MISSING_ID, topic=other_topic)
+            seen = _answer(client, method, real, accept, ids)
+            unseen = _answer(client, method, missing, accept, (MISSING_ID, other_topic))
+            where = f"{label}: {method} {real} ({accept})"
+            assert seen[:2] == unseen[:2], f"{where}: {seen[:2]} against {unseen[:2]}"
+            assert seen[2] == unseen[2], f"{where}: " + "".join(
+                difflib.unified_diff(unseen[2].splitlines(True), seen[2].splitlines(True), n=0)
+            )
+            # 403: what the member may not do to the topic they see (reply without joining).
+            assert seen[0] in (302, 403, 404), (where, seen[:2])
+
+
+@pytest.mark.parametrize(
+    ("visibility", "role"),
+    [("private", "outsider"), ("private", "other_sysop"), ("private", "guest")],
+)
+def test_posts_and_topics_of_a_private_sig_answer_like_missing_ones(
+    make_client, f, visibility: str, role: str
+) -> None:
+    w, things = _invisible_things(f, visibility)
+    client = make_client()
+    user = w.user(role)
+    if user is not None:
+        _log_in(client, user)
+    for label, ids in things.items():
+        _assert_same_as_missing(client, label, ids, topic_seen=False)
+
+
+@pytest.mark.parametrize("visibility", ["public", "members"])
+def test_invisible_posts_and_topics_answer_like_missing_ones(make_client, f, visibility) -> None:
+    # A member of the SIG, and (members-only SIG) a member who is not in it: a hidden,
+    # pending or deleted post, a deleted topic and one whose first post waits for approval
+    # do not exist for them. (A visible post of a members-only SIG is a 403 with a way in.)
+    w, things = _invisible_things(f, visibility)
+    del things["post in the SIG"]
+    topic_seen = {"hidden post", "pending post", "deleted post"}
+    roles = ["member"] + (["outsider"] if visibility == "members" else [])
+    for role in roles:
+        client = make_client()
+        _log_in(client, w.user(role))
+        for label, ids in things.items():
+            # Outsiders of a members-only SIG see that its topics exist (a 403 with a way in).
+            seen = label in topic_seen
+            _assert_same_as_missing(client, f"{role}: {label}", ids, topic_seen=seen)

@@ -71,8 +71,9 @@ def get_announcement_for(actor: Actor, announcement_id: int) -> Announcement:
     if announcement is None:
         raise NotFound("No such announcement.")
     if announcement.sig_id is not None:
-        sig = permissions.get_sig_by_id_for(actor, announcement.sig_id)
-        if not permissions.can_read_sig(actor, sig):
+        sig = db.session.get(Sig, announcement.sig_id)
+        # The same answer as for a missing one, whether its SIG is hidden or only closed.
+        if sig is None or not permissions.can_read_sig(actor, sig):
             raise NotFound("No such announcement.")
     return announcement
 

@@ -25,14 +25,7 @@ MAX_DISCIPLINE_DAYS = 3650
 # --- loading through the policy -------------------------------------------------------------
 def moderated_post(actor: Actor, post_id: int) -> tuple[Post, Topic, Sig]:
     """A post the actor moderates: NotFound when invisible to it, Forbidden when not its SIG."""
-    post = db.session.get(Post, post_id) if post_id > 0 else None
-    if post is None:
-        raise NotFound("No such post.")
-    topic = permissions.get_topic_for(actor, post.topic_id)
-    sig = db.session.get(Sig, topic.sig_id)
-    assert sig is not None
-    if not permissions.can_view_post(actor, post, topic, sig):
-        raise NotFound("No such post.")
+    post, topic, sig = permissions.get_post_topic_and_sig_for(actor, post_id)
     permissions.require_sig_sysop(actor, sig)
     return post, topic, sig
 

@@ -181,10 +181,10 @@ def pending_request(actor: Actor, sig: Sig) -> JoinRequest | None:
 
 def decide_join_request(actor: Actor, request_id: int, approve: bool) -> JoinRequest:
     request = db.session.get(JoinRequest, request_id) if is_valid_id(request_id) else None
-    if request is None:
+    sig = db.session.get(Sig, request.sig_id) if request is not None else None
+    # A request is its SIG's sysops' business: to anyone else it does not exist.
+    if request is None or sig is None or not permissions.is_sig_sysop(actor, sig):
         raise NotFound("No such request.")
-    sig = _get(request.sig_id)
-    permissions.require_sig_sysop(actor, sig)
     assert actor is not None
     if request.status != REQUEST_PENDING:
         raise Conflict("That request was already decided.")

@@ -20,7 +20,7 @@ from .. import content, counters, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
 from ..db import add_row, is_valid_id, lock_for_write, transaction, write
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Forbidden, Invalid
 from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Membership, Sig
@@ -375,12 +375,7 @@ def delete_post(actor: Actor, post_id: int) -> Post:
 
 def restore_post(actor: Actor, post_id: int) -> Post:
     """Undo a deletion (SIG sysops and the global sysop)."""
-    post = db.session.get(Post, post_id) if is_valid_id(post_id) else None
-    if post is None:
-        raise NotFound("No such post.")
-    topic = permissions.get_topic_for(actor, post.topic_id)
-    sig = db.session.get(Sig, topic.sig_id)
-    assert sig is not None
+    post, topic, sig = permissions.get_post_topic_and_sig_for(actor, post_id)
     permissions.require_sig_sysop(actor, sig)
     assert actor is not None
     if not post.is_deleted:
