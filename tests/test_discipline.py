@@ -151,10 +151,14 @@ def _co_sysop(w):
 def test_notes_on_members_are_for_sysops_only(app, browser):
     w = build_world()
     sysop = browser(w.sig_sysop)
-    sysop.form("/mod/u/author/note", {"note-body": "Was warned by mail in May."})
+    sysop.form(
+        "/mod/u/author/note", {"note-body": "Was warned by mail in May.", "note-sig": w.sig.id}
+    )
     page = sysop.text("/mod/u/author")
     assert "Was warned by mail in May." in page and "sigsysop" in page
-    assert "Was warned by mail in May." in browser(w.other_sysop).text("/mod/u/author")
+    # Filed under the SIG: its sysops and the global sysop read it, other SIGs' sysops do not.
+    assert "Was warned by mail in May." in browser(w.root).text("/mod/u/author")
+    assert "Was warned by mail in May." not in browser(w.other_sysop).text("/mod/u/author")
     assert "Was warned by mail in May." not in browser(w.author).text("/u/author")
     assert "Was warned by mail in May." not in browser(w.author).text("/settings")
     assert browser(w.author).get("/mod/u/author").status_code == 403

@@ -52,7 +52,7 @@ def test_the_queue_groups_flags_and_shows_notes_and_claims(app, browser):
     w = build_world()
     mod.flag_post(w.victim, w.post.id, "spam")
     mod.flag_post(w.sig_sysop, w.post.id, "off_topic")
-    mod.add_member_note(w.sig_sysop, w.author.id, "Posted spam before.")
+    mod.add_member_note(w.sig_sysop, w.author.id, "Posted spam before.", w.sig.id)
     mod.add_review_note(w.sig_sysop, w.post.id, "Looks like an ad.")
     mod.claim_flag(w.sig_sysop, w.post.id)
     page = browser(w.root).text("/mod")

@@ -178,8 +178,14 @@ ACTIONS = [
     Action(
         "member_note",
         P("/mod/u/victim/note"),
-        lambda w: {"note-body": "Watch this one."},
-        allowed=ANY_SYSOP,
+        lambda w: {"note-body": "Watch this one.", "note-sig": str(w.sig.id)},
+        in_sig={"other_sysop"},
+    ),
+    Action(
+        "member_note_site",
+        P("/mod/u/victim/note"),
+        lambda w: {"note-body": "Watch this one.", "note-sig": "0"},
+        allowed=GLOBAL,
         in_sig=set(),
     ),
     Action(
@@ -401,3 +407,149 @@ def test_pages_are_shown(app, browser, fast_members):
     for path, role in SHOWN_PAGES:
         status = browser(_user(w, role)).get(path.format(w=w)).status_code
         assert status == 200, (path, role, status)
+
+
+# --- a SIG sysop reads nothing of the SIGs they do not moderate -----------------------------
+# Every record below carries the name of its SIG ("Alpha …", "Bravo …", "Charlie …"); Bravo
+# Hideout is a private SIG that the sysop of Alpha is not in, Charlie a public one they only
+# read; "Site …" records are site-wide, the global sysop's.
+
+
+@dataclass
+class Scope:
+    root: Any
+    sysops: dict[str, Any]  # "Alpha" -> its SIG sysop, …
+    sigs: dict[str, Any]
+    suspect: Any
+    topics: dict[str, Any]
+
+
+def _scope_world() -> Scope:
+    from datetime import timedelta
+
+    from forum.db import transaction
+    from forum.timeutil import utcnow
+    from forum.topics import services as topics
+
+    from . import factories as f
+    from .mod_support import make_pending
+
+    with transaction():
+        root = f.sysop("root")
+        suspect = f.user("suspect")
+        witness = f.user("witness")
+        sysops, sigs, topics_by_sig = {}, {}, {}
+        for name, visibility in (("Bravo", "private"), ("Charlie", "public"), ("Alpha", "public")):
+            sysop = f.user(f"{name.lower()}sysop")
+            sig = f.sig(
+                name.lower(),
+                name=f"{name} Hideout" if name == "Bravo" else name,
+                visibility=visibility,
+                members=[suspect, witness],
+                sysops=[sysop],
+            )
+            sysops[name], sigs[name] = sysop, sig
+            topic = f.topic(suspect, sig, f"{name} topic title", f"{name} first post.")
+            topics_by_sig[name] = topic
+            hidden = f.reply(suspect, topic, f"{name} hidden reply.")
+            mod.hide_post(sysop, hidden.id, f"{name} hide reason")
+            deleted = f.reply(suspect, topic, f"{name} deleted reply.")
+            topics.delete_post(sysop, deleted.id)
+            make_pending(f.reply(suspect, topic, f"{name} pending reply."))
+            flagged = f.reply(suspect, topic, f"{name} flagged reply.")
+            mod.flag_post(witness, flagged.id, "abuse", f"{name} flag note")
+            gone = f.topic(suspect, sig, f"{name} deleted topic title", f"{name} gone post.")
+            mod.delete_topic(sysop, gone.id, f"{name} delete reason")
+            mod.warn_member(sysop, suspect.id, f"{name} warning reason", sig.id)
+            until = utcnow() + timedelta(days=3)
+            mod.suspend_member(sysop, suspect.id, until, f"{name} suspension reason", sig.id)
+            mod.add_member_note(sysop, suspect.id, f"{name} note body", sig.id)
+        mod.warn_member(root, suspect.id, "Site warning reason")
+        mod.add_member_note(root, suspect.id, "Site note body")
+        mod.silence_member(root, suspect.id, utcnow() + timedelta(days=2), "Site silence reason")
+    return Scope(root, sysops, sigs, suspect, topics_by_sig)
+
+
+# What the SIG's sysops (and the global sysop) see of the suspect, SIG by SIG.
+PRIVATE_MARKS = [
+    "{} hidden reply",
+    "{} deleted reply",
+    "{} pending reply",
+    "{} hide reason",
+    "{} deleted topic title",
+    "{} gone post",
+    "{} warning reason",
+    "{} suspension reason",
+    "{} note body",
+]
+SITE_MARKS = ["Site warning reason", "Site note body", "Site silence reason"]
+
+
+def _marks(name: str) -> list[str]:
+    return [mark.format(name) for mark in PRIVATE_MARKS]
+
+
+def test_member_panel_shows_a_sig_sysop_only_their_own_sigs(app, browser, fast_members):
+    w = _scope_world()
+    page = browser(w.sysops["Alpha"]).text("/mod/u/suspect")
+    assert "sysop tools" in page
+    for mark in _marks("Alpha"):
+        assert mark in page, mark
+    # A private SIG they are not in: not even its name.
+    assert "Bravo" not in page
+    # A public SIG they read but do not moderate: what any reader sees, nothing more.
+    assert "Charlie first post" in page and "Charlie flagged reply" in page
+    for mark in [*_marks("Charlie"), *SITE_MARKS]:
+        assert mark not in page, mark
+    # The member is silenced site-wide: every sysop sees that it holds, not the sysop's reason.
+    assert "Silenced until" in page
+    # Counters over every SIG are the global sysop's (the public post count is on the profile).
+    assert f"{w.suspect.topic_count} topics" not in page
+
+    page = browser(w.sysops["Bravo"]).text("/mod/u/suspect")
+    for mark in _marks("Bravo"):
+        assert mark in page, mark
+    for mark in [*_marks("Alpha"), *_marks("Charlie"), *SITE_MARKS]:
+        assert mark not in page, mark
+
+    page = browser(w.root).text("/mod/u/suspect")
+    for mark in [*_marks("Alpha"), *_marks("Bravo"), *_marks("Charlie"), *SITE_MARKS]:
+        assert mark in page, mark
+    assert f"{w.suspect.topic_count} topics" in page
+
+
+def test_queue_and_log_show_a_sig_sysop_only_their_own_sigs(app, browser, fast_members):
+    w = _scope_world()
+    alpha = browser(w.sysops["Alpha"])
+    queue = alpha.text("/mod")
+    # The suspect's flagged and pending posts in Alpha, with the notes on them from Alpha only.
+    assert "Alpha flag note" in queue and "Alpha pending reply" in queue
+    assert "Alpha note body" in queue
+    for mark in ["Bravo", "Charlie flag note", "Charlie pending", "Charlie note", "Site note"]:
+        assert mark not in queue, mark
+
+    for query in ("", "?member=suspect", "?actor=bravosysop", "?action=warn_member"):
+        log = alpha.text(f"/mod/log{query}")
+        assert "Bravo" not in log and "Charlie" not in log and "Site " not in log, query
+    assert "Alpha warning reason" in alpha.text("/mod/log?member=suspect")
+    # Naming a SIG they do not moderate answers as a SIG that does not exist.
+    named = alpha.text("/mod/log?sig=bravo").replace("bravo", "SLUG")
+    assert named == alpha.text("/mod/log?sig=nosuch").replace("nosuch", "SLUG")
+
+    root = browser(w.root)
+    assert "Bravo note body" in root.text("/mod") and "Charlie note body" in root.text("/mod")
+    assert "Bravo warning reason" in root.text("/mod/log?sig=bravo")
+
+
+def test_a_topic_moved_away_leaves_nothing_of_its_new_sig(app, browser, fast_members):
+    # The global sysop moves Alpha's topic into the private Bravo Hideout: Alpha's sysop keeps
+    # the log entry of their SIG but learns neither the topic's new home nor its title.
+    w = _scope_world()
+    mod.move_topic(w.root, w.topics["Alpha"].id, w.sigs["Bravo"].id, "belongs there")
+    alpha = browser(w.sysops["Alpha"])
+    for url in ("/mod/log", "/mod/log?action=move_topic", "/mod/u/suspect"):
+        page = alpha.text(url)
+        assert "Bravo" not in page and "Alpha topic title" not in page, url
+    assert "move topic" in alpha.text("/mod/log?action=move_topic")
+    root = browser(w.root).text("/mod/log?action=move_topic")
+    assert "from Alpha to Bravo Hideout" in root and "Alpha topic title" in root

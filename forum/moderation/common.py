@@ -84,11 +84,13 @@ def log_action(
     post_id: int | None = None,
     reason: str = "",
     details: str = "",
+    other_sig_id: int | None = None,
 ) -> ModAction:
     entry = ModAction(
         actor_id=actor.id if actor is not None else None,
         action=action,
         sig_id=sig_id,
+        other_sig_id=other_sig_id if other_sig_id != sig_id else None,
         target_user_id=user_id,
         topic_id=topic_id,
         post_id=post_id,

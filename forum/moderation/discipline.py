@@ -220,7 +220,8 @@ def acknowledge_warnings(actor: Actor) -> int:
 
 # --- notes on members -----------------------------------------------------------------------
 def add_member_note(actor: Actor, user_id: int, body: str, sig_id: int | None = None) -> MemberNote:
-    """A private note about a member, for sysops only."""
+    """A private note about a member, filed under a SIG the actor moderates: that SIG's sysops
+    (and the global sysop) read it. A site-wide note (no SIG) is the global sysop's."""
     if not permissions.can_see_member_notes(actor):
         raise Forbidden("Only sysops keep notes on members.")
     assert actor is not None
@@ -228,6 +229,8 @@ def add_member_note(actor: Actor, user_id: int, body: str, sig_id: int | None = 
     sig = sig_or_none(actor, sig_id)
     if sig is not None and not permissions.is_sig_sysop(actor, sig):
         raise Forbidden(f"You do not moderate {sig.name}.")
+    if sig is None and not permissions.can_read_site_records(actor):
+        raise Forbidden("Only the sysop keeps site-wide notes: choose one of your SIGs.")
     body = clean_note(body)
     with transaction() as session:
         note = MemberNote(

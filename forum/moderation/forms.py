@@ -52,6 +52,13 @@ class NoteForm(FlaskForm):
     next = HiddenField()
 
 
+class MemberNoteForm(FlaskForm):
+    """A note on a member, filed under a SIG: its sysops read it (site-wide: the sysop only)."""
+
+    body = TextAreaField("Note", validators=[DataRequired(), Length(max=2000)])
+    sig = SelectField("For the sysops of", coerce=int, validate_choice=False)
+
+
 class MoveForm(FlaskForm):
     sig = SelectField("Move to SIG", coerce=int, validate_choice=False)
     reason = StringField("Reason", validators=[Optional(), Length(max=500)])

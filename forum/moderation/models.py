@@ -42,6 +42,11 @@ class ModAction(db.Model):  # type: ignore[name-defined,misc]
     )
     action: Mapped[str] = mapped_column(String(32))
     sig_id: Mapped[int | None] = mapped_column(ForeignKey("sigs.id", ondelete="SET NULL"))
+    # A verb that takes posts from one SIG to another is logged in both: each entry names the
+    # other SIG here, and its details (which name both) are read only by who moderates both.
+    other_sig_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sigs.id", ondelete="SET NULL"), index=True
+    )
     target_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, and_, func, join, select
 from sqlalchemy.orm import aliased
 
 from .. import permissions
@@ -18,6 +18,7 @@ from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
 from ..sigs.models import REQUEST_PENDING, JoinRequest, Membership, Sig
+from ..timeutil import utcnow
 from ..topics.models import POST_PENDING, Post, Topic
 from .models import Flag, MemberNote, MemberWarning, ModAction, PostReview, ReviewNote, WordFilter
 
@@ -25,17 +26,11 @@ QUEUE_LIMIT = 50
 LOG_PER_PAGE = 50
 
 
-def _moderated(column: Any, user: permissions.Actor) -> ColumnElement[bool]:
-    ids = permissions.moderated_sig_ids(user)
-    if ids is None:
-        return true()
-    return column.in_(sorted(ids))
-
-
 @dataclass
 class NoteRow:
     note: MemberNote | ReviewNote
     author: str | None
+    sig: Sig | None = None  # the SIG a note on a member is filed under (None: site-wide)
 
 
 @dataclass
@@ -64,7 +59,7 @@ def mod_queue(current: Any) -> ModQueue:
     """Flagged posts (flags grouped) and posts awaiting approval in the SIGs I moderate."""
     viewer = permissions.actor(current)
     permissions.require_moderate_anything(viewer)
-    in_scope = _moderated(Topic.sig_id, viewer)
+    in_scope = permissions.moderated_clause(Topic.sig_id, viewer)
     open_flags = (
         select(Flag.post_id, func.min(Flag.created_at).label("first"))
         .where(Flag.resolved_at.is_(None))
@@ -131,20 +126,24 @@ def mod_queue(current: Any) -> ModQueue:
         for item in items:
             item.review_notes = notes.get(item.post.id, [])
     author_ids = sorted({item.post.user_id for item in items if item.post.user_id})
-    member_notes = notes_for_members(author_ids)
+    member_notes = notes_for_members(viewer, author_ids)
     for item in items:
         item.member_notes = member_notes.get(item.post.user_id or 0, [])
     request_rows = list(
         db.session.execute(
             select(Sig, func.count(JoinRequest.id))
             .join(JoinRequest, JoinRequest.sig_id == Sig.id)
-            .where(JoinRequest.status == REQUEST_PENDING, _moderated(Sig.id, viewer))
+            .where(
+                JoinRequest.status == REQUEST_PENDING, permissions.moderated_clause(Sig.id, viewer)
+            )
             .group_by(Sig.id)
             .order_by(Sig.name)
         )
     )
     sigs = list(
-        db.session.scalars(select(Sig).where(_moderated(Sig.id, viewer)).order_by(Sig.name))
+        db.session.scalars(
+            select(Sig).where(permissions.moderated_clause(Sig.id, viewer)).order_by(Sig.name)
+        )
     )
     return ModQueue(
         flagged=flagged,
@@ -154,20 +153,26 @@ def mod_queue(current: Any) -> ModQueue:
     )
 
 
-def notes_for_members(user_ids: list[int], limit: int | None = None) -> dict[int, list[NoteRow]]:
-    """Private notes on these members, newest first (one query)."""
+def notes_for_members(
+    viewer: permissions.Actor, user_ids: list[int], limit: int | None = None
+) -> dict[int, list[NoteRow]]:
+    """Private notes on these members that the viewer may read, newest first (one query)."""
     if not user_ids:
         return {}
     writer = aliased(User)
     result: dict[int, list[NoteRow]] = defaultdict(list)
-    for note, name in db.session.execute(
-        select(MemberNote, writer.username)
+    for note, name, sig in db.session.execute(
+        select(MemberNote, writer.username, Sig)
         .outerjoin(writer, writer.id == MemberNote.author_id)
-        .where(MemberNote.user_id.in_(user_ids))
+        .outerjoin(Sig, Sig.id == MemberNote.sig_id)
+        .where(
+            MemberNote.user_id.in_(user_ids),
+            permissions.moderated_clause(MemberNote.sig_id, viewer),
+        )
         .order_by(MemberNote.created_at.desc(), MemberNote.id.desc())
     ):
         if limit is None or len(result[note.user_id]) < limit:
-            result[note.user_id].append(NoteRow(note, name))
+            result[note.user_id].append(NoteRow(note, name, sig))
     return result
 
 
@@ -176,7 +181,7 @@ def queue_size(current: Any) -> int:
     viewer = permissions.actor(current)
     if not permissions.can_moderate_anything(viewer):
         return 0
-    in_scope = _moderated(Topic.sig_id, viewer)
+    in_scope = permissions.moderated_clause(Topic.sig_id, viewer)
     flagged = (
         select(Flag.post_id.label("post_id"))
         .join(Post, Post.id == Flag.post_id)
@@ -199,7 +204,49 @@ class LogRow:
     actor: str | None
     member: str | None
     sig: Sig | None
-    topic: Topic | None
+    topic: Topic | None  # None too when the viewer may not see the topic (now)
+    details: str  # "" when they name a SIG (or its topics) the viewer does not moderate
+
+
+def _log_rows(
+    viewer: permissions.Actor,
+    conditions: list[ColumnElement[bool]],
+    limit: int,
+    offset: int = 0,
+) -> list[LogRow]:
+    """Log entries the viewer may read (their SIGs'; all for the global sysop), newest first:
+    the topic only while the viewer may see it where it is now, the details only when the
+    entry names no other SIG, or one the viewer moderates too."""
+    actor_user, member_user = aliased(User), aliased(User)
+    topic_sig = aliased(Sig)
+    viewable = permissions.viewable_topics_clause(viewer, Topic, topic_sig)
+    rows = db.session.execute(
+        select(ModAction, actor_user.username, member_user.username, Sig, Topic)
+        .outerjoin(actor_user, actor_user.id == ModAction.actor_id)
+        .outerjoin(member_user, member_user.id == ModAction.target_user_id)
+        .outerjoin(Sig, Sig.id == ModAction.sig_id)
+        .outerjoin(
+            join(Topic, topic_sig, topic_sig.id == Topic.sig_id),
+            and_(Topic.id == ModAction.topic_id, viewable),
+        )
+        .where(permissions.moderated_clause(ModAction.sig_id, viewer), *conditions)
+        .order_by(ModAction.created_at.desc(), ModAction.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        LogRow(
+            entry,
+            actor,
+            member,
+            sig,
+            topic,
+            entry.details
+            if entry.other_sig_id is None or permissions.is_sig_sysop(viewer, entry.other_sig_id)
+            else "",
+        )
+        for entry, actor, member, sig, topic in rows
+    ]
 
 
 @dataclass
@@ -225,12 +272,12 @@ def mod_log(current: Any, filters: LogFilters, page: int = 1) -> ModLog:
     """The moderation log, newest first: SIG sysops see their SIGs' entries, the sysop all."""
     viewer = permissions.actor(current)
     permissions.require_moderate_anything(viewer)
-    ids = permissions.moderated_sig_ids(viewer)
-    scope: ColumnElement[bool] = true() if ids is None else ModAction.sig_id.in_(sorted(ids))
-    conditions: list[ColumnElement[bool]] = [scope]
+    conditions: list[ColumnElement[bool]] = []
     unknown: list[str] = []
     sigs = list(
-        db.session.scalars(select(Sig).where(_moderated(Sig.id, viewer)).order_by(Sig.name))
+        db.session.scalars(
+            select(Sig).where(permissions.moderated_clause(Sig.id, viewer)).order_by(Sig.name)
+        )
     )
     if filters.sig:
         chosen = next((s for s in sigs if s.slug == filters.sig), None)
@@ -263,22 +310,9 @@ def mod_log(current: Any, filters: LogFilters, page: int = 1) -> ModLog:
                 conditions.append(column == user_id)
     if filters.action:
         conditions.append(ModAction.action == filters.action)
-    actor_user, member_user = aliased(User), aliased(User)
-    rows = list(
-        db.session.execute(
-            select(ModAction, actor_user.username, member_user.username, Sig, Topic)
-            .outerjoin(actor_user, actor_user.id == ModAction.actor_id)
-            .outerjoin(member_user, member_user.id == ModAction.target_user_id)
-            .outerjoin(Sig, Sig.id == ModAction.sig_id)
-            .outerjoin(Topic, Topic.id == ModAction.topic_id)
-            .where(and_(*conditions))
-            .order_by(ModAction.created_at.desc(), ModAction.id.desc())
-            .limit(LOG_PER_PAGE + 1)
-            .offset((max(page, 1) - 1) * LOG_PER_PAGE)
-        )
-    )
+    rows = _log_rows(viewer, conditions, LOG_PER_PAGE + 1, offset=(max(page, 1) - 1) * LOG_PER_PAGE)
     return ModLog(
-        rows=[LogRow(*row) for row in rows[:LOG_PER_PAGE]],
+        rows=rows[:LOG_PER_PAGE],
         page=page,
         has_next=len(rows) > LOG_PER_PAGE,
         filters=filters,
@@ -334,39 +368,95 @@ ACTIONS = sorted(
 
 # --- a member, as sysops see them -----------------------------------------------------------
 @dataclass
+class MembershipRow:
+    """One of the member's SIGs that the viewer can see; suspension details only in the SIGs
+    the viewer moderates (`moderated`)."""
+
+    sig: Sig
+    is_sysop: bool
+    moderated: bool
+    suspended_until: datetime | None = None
+    suspension_reason: str | None = None
+
+
+@dataclass
+class SiteStanding:
+    """A site-wide ban, silence or suspension: every sysop sees that it holds (it bars the
+    member from their SIGs too); its reason is a site-wide record, the global sysop's."""
+
+    kind: str  # "ban", "silence", "suspension"
+    since: datetime | None
+    until: datetime | None
+    reason: str | None
+
+
+@dataclass
 class MemberPanel:
     member: User
-    memberships: list[tuple[Membership, Sig]]
+    memberships: list[MembershipRow]
+    standing: list[SiteStanding]
     notes: list[NoteRow]
     warnings: list[tuple[MemberWarning, str | None, Sig | None]]
     recent_posts: list[tuple[Post, Topic, Sig]]
     history: list[LogRow]
     moderated: list[Sig]  # the member's SIGs the viewer moderates (for SIG discipline)
+    note_sigs: list[Sig]  # where the viewer may file a note on the member
+    topic_count: int | None  # over every SIG: the global sysop's
     is_global: bool
 
 
 def member_panel(current: Any, username: str) -> MemberPanel:
-    """Status, memberships, notes, warnings, recent posts and log entries of one member."""
+    """Status, memberships, notes, warnings, recent posts and log entries of one member, each
+    filtered through the policy: a SIG sysop reads nothing of SIGs they do not moderate."""
     viewer = permissions.actor(current)
     permissions.require_moderate_anything(viewer)
     member = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if member is None:
         raise NotFound("No such member.")
-    memberships = list(
-        db.session.execute(
-            select(Membership, Sig)
-            .join(Sig, Sig.id == Membership.sig_id)
-            .where(Membership.user_id == member.id, permissions.visible_sigs_clause(viewer))
-            .order_by(Sig.name)
+    now = utcnow()
+    memberships = []
+    for m, sig in db.session.execute(
+        select(Membership, Sig)
+        .join(Sig, Sig.id == Membership.sig_id)
+        .where(Membership.user_id == member.id, permissions.visible_sigs_clause(viewer))
+        .order_by(Sig.name)
+    ):
+        row = MembershipRow(sig, m.is_sysop, permissions.is_sig_sysop(viewer, sig))
+        if row.moderated and m.is_suspended(now):
+            row.suspended_until, row.suspension_reason = m.suspended_until, m.suspension_reason
+        memberships.append(row)
+    site = permissions.can_read_site_records(viewer)
+    standing = [
+        SiteStanding(kind, since, until, reason if site else None)
+        for kind, holds, since, until, reason in (
+            ("ban", member.is_banned, member.banned_at, None, member.ban_reason),
+            (
+                "suspension",
+                member.is_suspended(now),
+                None,
+                member.suspended_until,
+                member.suspension_reason,
+            ),
+            (
+                "silence",
+                member.is_silenced(now),
+                None,
+                member.silenced_until,
+                member.silence_reason,
+            ),
         )
-    )
+        if holds
+    ]
     issuer = aliased(User)
     warnings = list(
         db.session.execute(
             select(MemberWarning, issuer.username, Sig)
             .outerjoin(issuer, issuer.id == MemberWarning.actor_id)
             .outerjoin(Sig, Sig.id == MemberWarning.sig_id)
-            .where(MemberWarning.user_id == member.id)
+            .where(
+                MemberWarning.user_id == member.id,
+                permissions.moderated_clause(MemberWarning.sig_id, viewer),
+            )
             .order_by(MemberWarning.created_at.desc())
             .limit(50)
         )
@@ -376,37 +466,33 @@ def member_panel(current: Any, username: str) -> MemberPanel:
             select(Post, Topic, Sig)
             .join(Topic, Topic.id == Post.topic_id)
             .join(Sig, Sig.id == Topic.sig_id)
-            .where(Post.user_id == member.id, permissions.readable_sigs_clause(viewer))
+            .where(Post.user_id == member.id, permissions.viewable_posts_clause(viewer))
             .order_by(Post.created_at.desc())
             .limit(20)
         )
     )
-    ids = permissions.moderated_sig_ids(viewer)
-    actor_user, member_user = aliased(User), aliased(User)
-    scope: ColumnElement[bool] = true() if ids is None else ModAction.sig_id.in_(sorted(ids))
-    history = [
-        LogRow(*row)
-        for row in db.session.execute(
-            select(ModAction, actor_user.username, member_user.username, Sig, Topic)
-            .outerjoin(actor_user, actor_user.id == ModAction.actor_id)
-            .outerjoin(member_user, member_user.id == ModAction.target_user_id)
-            .outerjoin(Sig, Sig.id == ModAction.sig_id)
-            .outerjoin(Topic, Topic.id == ModAction.topic_id)
-            .where(ModAction.target_user_id == member.id, scope)
-            .order_by(ModAction.created_at.desc(), ModAction.id.desc())
-            .limit(50)
+    history = _log_rows(viewer, [ModAction.target_user_id == member.id], 50)
+    moderated = [row.sig for row in memberships if row.moderated]
+    note_sigs = moderated
+    if not site:
+        # A SIG sysop files a note under one of their SIGs, the member's or not.
+        note_sigs = list(
+            db.session.scalars(
+                select(Sig).where(permissions.moderated_clause(Sig.id, viewer)).order_by(Sig.name)
+            )
         )
-    ]
-    moderated = [sig for _m, sig in memberships if ids is None or sig.id in ids]
     return MemberPanel(
         member=member,
         memberships=memberships,
-        notes=notes_for_members([member.id]).get(member.id, []),
+        standing=standing,
+        notes=notes_for_members(viewer, [member.id]).get(member.id, []),
         warnings=warnings,
         recent_posts=recent,
         history=history,
         moderated=moderated,
-        is_global=ids is None,
+        note_sigs=note_sigs,
+        topic_count=member.topic_count if site else None,
+        is_global=permissions.moderated_sig_ids(viewer) is None,
     )
 
 
@@ -442,8 +528,7 @@ def word_filters(current: Any) -> list[tuple[WordFilter, Sig | None]]:
     """The word filters the viewer manages: site-wide ones for the sysop, its SIGs' ones."""
     viewer = permissions.actor(current)
     permissions.require_moderate_anything(viewer)
-    ids = permissions.moderated_sig_ids(viewer)
-    scope: ColumnElement[bool] = true() if ids is None else WordFilter.sig_id.in_(sorted(ids))
+    scope = permissions.moderated_clause(WordFilter.sig_id, viewer)
     return [
         (entry, sig)
         for entry, sig in db.session.execute(
@@ -466,7 +551,7 @@ def approval_thresholds(current: Any) -> list[tuple[Sig, int | None]]:
         for sig, threshold in db.session.execute(
             select(Sig, SigModeration.approval_threshold)
             .outerjoin(SigModeration, SigModeration.sig_id == Sig.id)
-            .where(_moderated(Sig.id, viewer), Sig.archived_at.is_(None))
+            .where(permissions.moderated_clause(Sig.id, viewer), Sig.archived_at.is_(None))
             .order_by(Sig.name)
         )
     ]

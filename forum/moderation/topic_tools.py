@@ -93,12 +93,14 @@ def _log_in_both_sigs(
     details: str,
 ) -> None:
     """A verb that takes posts from one SIG to another shows in both SIGs' logs (once when
-    they are the same SIG)."""
-    for sig_id in dict.fromkeys(sig.id for sig in sigs):
+    they are the same SIG), each entry naming the other SIG."""
+    ids = [sig.id for sig in sigs]
+    for sig_id in dict.fromkeys(ids):
         log_action(
             actor,
             action,
             sig_id=sig_id,
+            other_sig_id=ids[1] if sig_id == ids[0] else ids[0],
             user_id=user_id,
             topic_id=topic_id,
             reason=reason,
@@ -265,6 +267,7 @@ def split_topic(
             actor,
             "split_topic",
             sig_id=sig.id,
+            other_sig_id=new_sig.id,
             user_id=first.user_id,
             topic_id=topic.id,
             reason=reason,
@@ -275,6 +278,7 @@ def split_topic(
                 actor,
                 "split_topic",
                 sig_id=new_sig.id,
+                other_sig_id=sig.id,
                 user_id=first.user_id,
                 topic_id=new.id,
                 reason=reason,

@@ -27,6 +27,7 @@ from .forms import (
     BanForm,
     FlagForm,
     LiftForm,
+    MemberNoteForm,
     MergeForm,
     MoveForm,
     NoteForm,
@@ -335,8 +336,12 @@ def _member_forms(panel: queries.MemberPanel) -> dict[str, Any]:
         sig_choices = [SelectChoice(0, "Site-wide"), *sig_choices]
     warn.sig.choices = sig_choices
     suspend.sig.choices = sig_choices
+    note = MemberNoteForm(prefix="note")
+    note.sig.choices = [SelectChoice(s.id, s.name) for s in panel.note_sigs]
+    if panel.is_global:
+        note.sig.choices = [SelectChoice(0, "Site-wide (the sysop only)"), *note.sig.choices]
     return {
-        "note": NoteForm(prefix="note"),
+        "note": note,
         "warn": warn,
         "suspend": suspend,
         "silence": SilenceForm(prefix="silence"),
@@ -378,11 +383,13 @@ def _sig_arg(value: int | None) -> int | None:
 
 @bp.route("/mod/u/<username>/note", methods=["POST"])
 def member_note(username: str) -> Any:
-    form = NoteForm(prefix="note")
+    form = MemberNoteForm(prefix="note")
     return _member_action(
         username,
         form,
-        lambda uid: services.add_member_note(viewer(), uid, form.body.data),
+        lambda uid: services.add_member_note(
+            viewer(), uid, form.body.data, _sig_arg(form.sig.data)
+        ),
         "Note added.",
     )
 
