@@ -241,6 +241,7 @@ def start_server(
         FORUM_RATELIMIT_ENABLED="false",
         FORUM_SEARCH_SYNC_ON_START="false",
         FORUM_BIND=f"127.0.0.1:{port}",
+        FORUM_BASE_URL=f"http://127.0.0.1:{port}",
         FORUM_THREADS=str(threads),
         FORUM_LOG_LEVEL="warning",
     )

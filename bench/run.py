@@ -154,7 +154,12 @@ class Servers:
             proc = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env={**env, "FORUM_BIND": f"127.0.0.1:{port}", "FORUM_WORKERS": "1"},
+                env={
+                    "FORUM_BASE_URL": f"http://127.0.0.1:{port}",
+                    **env,
+                    "FORUM_BIND": f"127.0.0.1:{port}",
+                    "FORUM_WORKERS": "1",
+                },
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

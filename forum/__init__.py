@@ -76,7 +76,9 @@ def configure_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    from .realtime import packet_error_log
     from .realtime.manager import build as build_socket_manager
+    from .web import origin_checker
 
     socketio.init_app(
         app,
@@ -86,7 +88,10 @@ def configure_extensions(app: Flask) -> None:
             app.config["REDIS_URL"] or None, app.config["SOCKETIO_CHANNEL"]
         ),
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
-        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or [],
+        # Only the forum's own pages may connect (BASE_URL, SOCKETIO_ORIGINS; without BASE_URL
+        # the request's own origin): another origin's page would get the member's live events.
+        cors_allowed_origins=origin_checker(app.config),
+        engineio_logger=packet_error_log(),
     )
 
     from .accounts.services import load_session_user

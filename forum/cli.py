@@ -93,8 +93,21 @@ def dev_server(host: str, port: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     # Flask.run() returns at once under the `flask` command unless this is unset.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
-    click.echo(f"Forum running on http://{host}:{port}/ (Ctrl+C to stop)")
+    address = dev_address(host, port)
+    if not app.config.get("BASE_URL"):
+        # Links in mail point at this server, never at whatever Host a request names.
+        app.config["DEV_BASE_URL"] = address
+    click.echo(f"Forum running on {address}/ (Ctrl+C to stop)")
     socketio.run(app, host=host, port=port, debug=False, allow_unsafe_werkzeug=True)
+
+
+def dev_address(host: str, port: int) -> str:
+    """The address a browser on this machine opens for a server bound to host:port."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def init_app(app: Flask) -> None:

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 DEV_SECRET_KEY = "dev-insecure-change-me"
+# Where the development server listens (`make run`): links in mail point here while BASE_URL is
+# unset. `flask forum dev-server --host/--port` sets it to the address it serves.
+DEV_BASE_URL = "http://127.0.0.1:5000"
 
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": DEV_SECRET_KEY,
     "SITE_NAME": "Forum",
     "SITE_DESCRIPTION": "Special interest groups, the BBS way.",
-    # The forum's public address, e.g. https://forum.example.org: links in mail are built on it
-    # instead of the request's Host header (which a client chooses). Set it in production.
+    # The forum's public address, e.g. https://forum.example.org: links in mail are built on it,
+    # never on the request's Host header (which a client chooses), and it is the origin whose
+    # pages may open a Socket.IO connection. `make serve` refuses to start without it.
     "BASE_URL": None,
+    # Without BASE_URL (development), links are built on this address instead.
+    "DEV_BASE_URL": DEV_BASE_URL,
+    # More origins the forum is also served at (e.g. ["https://www.forum.example.org"]): their
+    # pages may open Socket.IO connections too, and the CSP's connect-src names them.
+    "SOCKETIO_ORIGINS": [],
     # None means "instance/forum.db", resolved against the app's instance folder.
     "DATABASE_URL": None,
     "REDIS_URL": None,
@@ -128,3 +139,27 @@ def engine_options(url: str) -> dict[str, Any]:
 
 def instance_path_from_env() -> str | None:
     return os.environ.get("FORUM_INSTANCE_PATH")
+
+
+# A host as a browser writes it in an Origin: a name or an IPv4 address, or an IPv6 address.
+_HOST_RE = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]")
+
+
+def origin_of(url: str | None) -> str | None:
+    """`scheme://host[:port]` of an http(s) address, as a browser sends it in an Origin header
+    (lower case, no default port, no path), or None for anything else."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(str(url).strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if scheme not in ("http", "https") or not _HOST_RE.fullmatch(host):
+        return None
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")

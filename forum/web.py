@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import functools
 import logging
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
-from flask import Flask, Response, current_app, flash, g, jsonify, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -18,26 +30,39 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
 from . import permissions
+from .config import origin_of
 from .db import MAX_ID
 from .errors import Forbidden, ForumError, Invalid, NotFound
 from .timeutil import in_zone, utcnow
 
 log = logging.getLogger(__name__)
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self' ws: wss:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
+# The Content-Security-Policy of every page. connect-src names the forum's own WebSocket origins
+# (content_security_policy() fills them in), not every ws:/wss: address there is.
+CSP_DIRECTIVES = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'{sockets}",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
 )
+
+# What an Engine.IO polling response (text, never a page) carries: it may load nothing.
+SOCKET_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+# Headers every response carries, pages and Socket.IO's alike (the CSP is added apart).
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+)
+HSTS = "max-age=31536000; includeSubDomains"
 
 ERROR_TEXT = {
     400: ("Bad request", "The request could not be understood. Go back and try again."),
@@ -89,13 +114,124 @@ def form_error(form: FlaskForm, exc: ForumError) -> int:
     return exc.status_code
 
 
+# --- the forum's own address ---------------------------------------------------------------
+def site_url(config: Any = None) -> str:
+    """Where the forum is, for links that leave the site (mail): BASE_URL, or in development
+    DEV_BASE_URL (the development server's own address). Never a request header, which the
+    client chooses."""
+    config = config if config is not None else current_app.config
+    return str(config.get("BASE_URL") or config.get("DEV_BASE_URL")).rstrip("/")
+
+
 def absolute_url_for(endpoint: str, **values: Any) -> str:
-    """A full URL for links that leave the site (mail): built on BASE_URL when it is set, so a
-    forged Host header cannot point a reset link at another site."""
-    base = current_app.config.get("BASE_URL")
-    if not base:
-        return url_for(endpoint, _external=True, **values)
-    return str(base).rstrip("/") + url_for(endpoint, **values)
+    """A full URL on site_url() (for mail, and any link that leaves the site): the same in a
+    request, whatever its Host and X-Forwarded-Host say, and outside one."""
+    anchor = values.pop("_anchor", None)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.inject_url_defaults(endpoint, values)
+    # A path built without the request: the mount point is part of site_url().
+    path = app.url_map.bind("forum.invalid", script_name="/").build(endpoint, values)
+    if anchor is not None:
+        path += "#" + quote(str(anchor), safe="")
+    return site_url(app.config) + path
+
+
+def own_origins(config: Any) -> list[str]:
+    """The origins the forum is served at, as configured: BASE_URL's and SOCKETIO_ORIGINS.
+    Without BASE_URL (development) the request's own origin is added by origin_checker()."""
+    extras = config.get("SOCKETIO_ORIGINS") or ()
+    if isinstance(extras, str):
+        extras = [extras]
+    return list(_own_origins(config.get("BASE_URL"), tuple(extras)))
+
+
+@functools.lru_cache(maxsize=64)
+def _own_origins(base: str | None, extras: tuple[str, ...]) -> tuple[str, ...]:
+    found = [origin_of(base), *(origin_of(extra) for extra in extras)]
+    return tuple(dict.fromkeys(o for o in found if o))
+
+
+def request_origin(environ: dict[str, Any]) -> str | None:
+    """The origin this request was made to (development only: it rests on the Host header)."""
+    host = environ.get("HTTP_HOST") or ""
+    return origin_of(f"{environ.get('wsgi.url_scheme', 'http')}://{host}") if host else None
+
+
+def origin_checker(config: Any) -> Callable[..., bool]:
+    """python-engineio's `cors_allowed_origins` check: only the forum's own pages may open a
+    Socket.IO connection (polling or WebSocket) with the member's cookies. A page of another
+    origin, even on the same host (another port, a sibling subdomain), gets a 400 and no
+    session. Requests without an Origin header (no browser sends a cross-origin one without it)
+    are not checked by Engine.IO."""
+
+    def origin_allowed(origin: str | None, environ: dict[str, Any] | None = None) -> bool:
+        if not origin:
+            return False
+        allowed = own_origins(config)
+        if not config.get("BASE_URL") and environ is not None:
+            own = request_origin(environ)
+            if own:
+                allowed.append(own)
+        # Browsers write an Origin one way (lower case, no default port): compare it as sent.
+        return origin in allowed
+
+    return origin_allowed
+
+
+def content_security_policy(config: Any, environ: dict[str, Any] | None = None) -> str:
+    """The pages' CSP: connect-src names the WebSocket forms of the origins origin_checker()
+    lets in (without BASE_URL, the request's own)."""
+    origins = own_origins(config)
+    if not config.get("BASE_URL") and environ is not None:
+        own = request_origin(environ)
+        if own:
+            origins.append(own)
+    return _csp(tuple(origins))
+
+
+@functools.lru_cache(maxsize=256)
+def _csp(origins: tuple[str, ...]) -> str:
+    sockets = "".join(
+        " " + ("wss" if o.startswith("https:") else "ws") + o[o.index(":") :] for o in origins
+    )
+    return "; ".join(CSP_DIRECTIVES).format(sockets=sockets)
+
+
+# --- where to send the browser next --------------------------------------------------------
+def _unsafe_path(candidate: str) -> bool:
+    if not candidate.startswith("/") or candidate[1:2] in ("/", "\\"):
+        return True  # not a path, or a scheme-relative address (//host)
+    for ch in candidate:
+        if ch == "\\" or ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
+            return True  # browsers drop tabs and newlines, read "\\" as "/"
+    parts = urlsplit(candidate)
+    return bool(parts.scheme or parts.netloc)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path of this site to redirect to, else None.
+
+    The ONE check for every redirect target a request names (`next` in a query string or a
+    form): a path that starts with one "/", with no control characters, whitespace or
+    backslashes, and none once percent-decoded either (`/%2F/evil`, `/%5Cevil`, `/%09/evil`).
+    Absolute and scheme-relative addresses, `javascript:` and the like are refused.
+    """
+    if not target or len(target) > 2000:
+        return None
+    candidate = target
+    for _ in range(4):  # the value, and the value percent-decoded once, twice, three times
+        if _unsafe_path(candidate):
+            return None
+        decoded = unquote(candidate)
+        if decoded == candidate:
+            return target
+        candidate = decoded
+    return None  # encoded over and over: no link of the forum looks like that
+
+
+def redirect_back(target: str | None, default: str) -> Response:
+    """Redirect to `target` when safe_next() accepts it, otherwise to `default`."""
+    return redirect(safe_next(target) or default)
 
 
 def flash_outcome(action: Callable[[], Any], success: str) -> bool:
@@ -252,17 +388,13 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(
-            "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+            "Content-Security-Policy", content_security_policy(app.config, request.environ)
         )
+        for name, value in SECURITY_HEADERS:
+            response.headers.setdefault(name, value)
         if request.is_secure:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if current_user and getattr(current_user, "is_authenticated", False):
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
@@ -398,4 +530,14 @@ def _is_database_down(exc: Exception) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
-__all__ = ["Invalid", "absolute_url_for", "error_response", "form_error", "viewer", "wants_json"]
+__all__ = [
+    "Invalid",
+    "absolute_url_for",
+    "error_response",
+    "form_error",
+    "redirect_back",
+    "safe_next",
+    "site_url",
+    "viewer",
+    "wants_json",
+]

@@ -74,7 +74,8 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "forum.ops.serve"],
                 cwd=ROOT,
-                env={**env, "FORUM_BIND": f"127.0.0.1:{self.port}"},
+                # `make serve` needs the public address: here, the process's own.
+                env={"FORUM_BASE_URL": self.url, **env, "FORUM_BIND": f"127.0.0.1:{self.port}"},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

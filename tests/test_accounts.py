@@ -413,20 +413,53 @@ def test_reset_mail_is_logged_in_development(client, f, outbox, caplog):
     assert "/password/reset/" in caplog.text
 
 
-def test_reset_link_uses_base_url_not_the_request_host(client, f, outbox):
-    f.user("ada")
-    # A request that names another host, as an attacker would to get a link to their own site.
-    evil = {"base_url": "http://evil.com"}
-    page = html(client.get("/password/forgot", **evil))
+def _forgot_as(client: Any, headers: dict[str, str], **kwargs: Any) -> None:
+    """Ask for a reset link the way an attacker would: the request names their host."""
+    page = html(client.get("/password/forgot", headers=headers, **kwargs))
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert token
     data = {"email": "ada@example.com", "csrf_token": token.group(1)}
-    assert client.post("/password/forgot", data=data, **evil).status_code == 302
-    assert reset_link(mails(outbox)[0]).startswith("http://evil.com/")  # what BASE_URL prevents
+    response = client.post("/password/forgot", data=data, headers=headers, **kwargs)
+    assert response.status_code == 302
 
-    client.application.config["BASE_URL"] = "https://forum.example.org/"
-    assert client.post("/password/forgot", data=data, **evil).status_code == 302
-    assert reset_link(mails(outbox)[1]).startswith("https://forum.example.org/password/reset/")
+
+EVIL_REQUESTS = {
+    "Host": ({}, {"base_url": "http://evil.example"}),
+    "Host with a port": ({}, {"base_url": "http://evil.example:8443"}),
+    "X-Forwarded-Host": ({"X-Forwarded-Host": "evil.example"}, {}),
+}
+
+
+@pytest.mark.config(PROXY_HOPS=1)
+@pytest.mark.parametrize("how", EVIL_REQUESTS)
+def test_reset_link_is_never_built_on_the_request_host(client, f, outbox, how):
+    """Without BASE_URL (development), the link points at the development address, whatever
+    Host or (behind a trusted proxy) X-Forwarded-Host the request names."""
+    f.user("ada")
+    headers, kwargs = EVIL_REQUESTS[how]
+    _forgot_as(client, headers, **kwargs)
+    link = reset_link(mails(outbox)[0])
+    assert link.startswith("http://127.0.0.1:5000/password/reset/"), link
+    assert "evil" not in link
+
+
+# (An http:// address: an https:// one makes the session cookie Secure, which this client over
+# http would not send back.)
+@pytest.mark.config(PROXY_HOPS=1, BASE_URL="http://forum.example.org:8080/")
+@pytest.mark.parametrize("how", EVIL_REQUESTS)
+def test_reset_link_is_built_on_base_url(client, f, outbox, how):
+    f.user("ada")
+    headers, kwargs = EVIL_REQUESTS[how]
+    _forgot_as(client, headers, **kwargs)
+    link = reset_link(mails(outbox)[0])
+    assert link.startswith("http://forum.example.org:8080/password/reset/"), link
+
+
+@pytest.mark.config(DEV_BASE_URL="http://127.0.0.1:8123")
+def test_reset_link_follows_the_development_address(client, f, outbox):
+    f.user("ada")
+    _forgot_as(client, {}, base_url="http://evil.example")
+    assert reset_link(mails(outbox)[0]).startswith("http://127.0.0.1:8123/password/reset/")
 
 
 @pytest.mark.config(

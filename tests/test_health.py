@@ -144,11 +144,14 @@ def test_forwarded_headers_are_ignored_without_a_proxy_setting(client, caplog):
     assert _logged_ip(caplog) == "127.0.0.1"
 
 
+GOOD = {"SECRET_KEY": "8c1f0e5b" * 8, "BASE_URL": "https://forum.example.org"}
+
+
 def test_production_problems_name_the_dev_key_and_debug():
-    assert production_problems({"SECRET_KEY": "x" * 40}) == []
-    [problem] = production_problems({"SECRET_KEY": DEV_SECRET_KEY})
+    assert production_problems(GOOD) == []
+    [problem] = production_problems({**GOOD, "SECRET_KEY": DEV_SECRET_KEY})
     assert "FORUM_SECRET_KEY" in problem
-    problems = production_problems({"SECRET_KEY": "x" * 40, "DEBUG": True})
+    problems = production_problems({**GOOD, "DEBUG": True})
     assert len(problems) == 1 and "Debug mode" in problems[0]
 
 
@@ -164,7 +167,25 @@ def _serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     [
         ({}, "FORUM_SECRET_KEY is not set"),
         ({"FORUM_SECRET_KEY": DEV_SECRET_KEY}, "FORUM_SECRET_KEY is not set"),
-        ({"FORUM_SECRET_KEY": "s" * 40, "FLASK_DEBUG": "1"}, "Debug mode is on"),
+        # Reset links would be built on the request's Host header.
+        ({"FORUM_SECRET_KEY": GOOD["SECRET_KEY"]}, "FORUM_BASE_URL is not set"),
+        # The example file's key, copied as it is.
+        (
+            {
+                "FORUM_SECRET_KEY": "replace-with-the-output-of-python3-c-import-secrets-print-"
+                "secrets-token-hex-32",
+                "FORUM_BASE_URL": GOOD["BASE_URL"],
+            },
+            "FORUM_SECRET_KEY is a placeholder",
+        ),
+        (
+            {
+                "FORUM_SECRET_KEY": GOOD["SECRET_KEY"],
+                "FORUM_BASE_URL": GOOD["BASE_URL"],
+                "FLASK_DEBUG": "1",
+            },
+            "Debug mode is on",
+        ),
     ],
 )
 def test_serve_refuses_development_settings(tmp_path, extra, expected):
@@ -179,6 +200,79 @@ def test_serve_refuses_development_settings(tmp_path, extra, expected):
     assert result.returncode == 2
     assert "will not start in production" in result.stderr
     assert expected in result.stderr
+
+
+def _example_env() -> dict[str, str]:
+    lines = (ROOT / "deploy" / "forum.env.example").read_text().splitlines()
+    pairs = [line.split("=", 1) for line in lines if "=" in line and not line.startswith("#")]
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def test_the_example_settings_do_not_pass_until_their_placeholders_are_replaced():
+    example = _example_env()
+    assert "FORUM_BASE_URL" in example
+    settings = {"SECRET_KEY": example["FORUM_SECRET_KEY"], "BASE_URL": example["FORUM_BASE_URL"]}
+    [problem] = production_problems(settings)
+    assert "FORUM_SECRET_KEY is a placeholder" in problem
+    assert production_problems({**settings, "SECRET_KEY": GOOD["SECRET_KEY"]}) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("", "is not set"),
+        (DEV_SECRET_KEY, "is not set"),
+        ("test-secret", "placeholder"),
+        ("changeme-changeme-changeme-changeme-1234", "placeholder"),
+        ("please-REPLACE-this-with-a-random-value-0123", "placeholder"),
+        ("9f2c4e1a7b3d", "too short"),
+        ("0123456789abcdef0123456789abcde", "too short"),  # 31 bytes
+        ("x" * 64, "not random"),
+        ("ab" * 32, "not random"),
+    ],
+)
+def test_serve_refuses_placeholder_and_short_secret_keys(key, expected):
+    [problem] = production_problems({**GOOD, "SECRET_KEY": key})
+    assert problem.startswith("FORUM_SECRET_KEY") and expected in problem
+    assert "token_hex(32)" in problem  # and says how to make a good one
+
+
+def test_a_32_byte_random_key_is_enough():
+    assert production_problems({**GOOD, "SECRET_KEY": "0123456789abcdef0123456789abcdef"}) == []
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        None,
+        "",
+        "forum.example.org",
+        "ftp://forum.example.org",
+        "https://",
+        "https://forum.example.org/?x=1",
+        "https://forum.example.org/#top",
+        "https://user@forum.example.org",
+        "https://forum example.org",
+    ],
+)
+def test_serve_refuses_a_missing_or_malformed_base_url(base_url):
+    [problem] = production_problems({**GOOD, "BASE_URL": base_url})
+    assert problem.startswith("FORUM_BASE_URL")
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://forum.example.org/", "http://127.0.0.1:8000", "https://example.org/forum"]
+)
+def test_serve_accepts_a_base_url(base_url):
+    assert production_problems({**GOOD, "BASE_URL": base_url}) == []
+
+
+def test_serve_refuses_extra_socket_origins_that_are_not_origins():
+    fine = ["https://www.forum.example.org", "http://127.0.0.1:8001/"]
+    assert production_problems({**GOOD, "SOCKETIO_ORIGINS": fine}) == []
+    for bad in ("*", "www.forum.example.org", "https://forum.example.org/app", "null"):
+        [problem] = production_problems({**GOOD, "SOCKETIO_ORIGINS": [bad]})
+        assert "FORUM_SOCKETIO_ORIGINS" in problem and repr(bad) in problem
 
 
 def test_serve_keeps_malloc_to_two_arenas(monkeypatch):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import ForumError
 from ..extensions import limiter
-from ..web import absolute_url_for, form_error
+from ..web import absolute_url_for, form_error, redirect_back
 from . import bp, services
 from .forms import (
     ChangePasswordForm,
@@ -21,19 +20,6 @@ from .forms import (
     RegisterForm,
     ResetPasswordForm,
 )
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site paths: no scheme, no host, no protocol-relative or backslash tricks."""
-    if not target:
-        return None
-    target = target.strip()
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 def _login_limit() -> str:
@@ -48,7 +34,7 @@ def _register_limit() -> str:
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> Any:
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")) or url_for("sigs.index"))
+        return redirect_back(request.args.get("next"), url_for("sigs.index"))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -60,7 +46,7 @@ def login() -> Any:
         else:
             login_user(user, remember=form.remember.data)
             flash(f"Welcome back, {user.username}.", "success")
-            return redirect(safe_next(form.next.data) or url_for("sigs.index"))
+            return redirect_back(form.next.data, url_for("sigs.index"))
     return render_template("accounts/login.html", form=form), 400 if form.errors else 200
 
 

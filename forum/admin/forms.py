@@ -33,6 +33,7 @@ class RoleForm(FlaskForm):
     role = SelectField(
         "Site role", choices=[SelectChoice("member"), SelectChoice("sysop", "global sysop")]
     )
+    next = HiddenField()
 
 
 class SettingsForm(FlaskForm):

@@ -12,7 +12,7 @@ from .. import permissions
 from ..errors import Forbidden, ForumError, NotFound
 from ..moderation import services as mod_services
 from ..text import slugify
-from ..web import flash_outcome, form_error, viewer
+from ..web import flash_outcome, form_error, safe_next, viewer
 from . import bp, queries, services, settings
 from .forms import ActionForm, InviteForm, RoleForm, SettingsForm, SigForm, SysopForm, ThresholdForm
 
@@ -61,11 +61,10 @@ def members() -> Any:
 @bp.route("/members/<int:user_id>/role", methods=["POST"])
 def set_role(user_id: int) -> Any:
     form = RoleForm()
-    back = request.referrer if (request.referrer or "").startswith(request.host_url) else None
     return _run(
         lambda: services.set_role(viewer(), user_id, form.role.data or ""),
         "The role is changed.",
-        back or url_for("admin.members"),
+        safe_next(form.next.data) or url_for("admin.members"),
     )
 
 

@@ -8,7 +8,7 @@ from flask import Flask, abort, flash, g, redirect, render_template, request, ur
 from flask_login import current_user, login_required
 
 from ..errors import Forbidden, ForumError
-from ..web import form_error, viewer
+from ..web import form_error, redirect_back, viewer
 from . import bp, queries, services
 from .forms import ActionForm, AnnouncementForm
 
@@ -74,11 +74,7 @@ def dismiss(announcement_id: int) -> Any:
     if not form.validate_on_submit():
         abort(400)
     services.dismiss_announcement(viewer(), announcement_id)
-    target = form.next.data or ""
-    # Only a path on this site: never an open redirect.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("announcements.index")
-    return redirect(target)
+    return redirect_back(form.next.data, url_for("announcements.index"))
 
 
 def init_banner(app: Flask) -> None:

@@ -13,14 +13,13 @@ from wtforms.fields.choices import SelectChoice
 
 from .. import permissions
 from ..accounts.models import User
-from ..accounts.views import safe_next
 from ..admin import settings as site_settings
 from ..errors import Forbidden, ForumError, Invalid, NotFound
 from ..extensions import db
 from ..sigs.models import Sig
 from ..timeutil import utcnow
 from ..topics.models import Post, Topic
-from ..web import flash_outcome, form_error, viewer
+from ..web import flash_outcome, form_error, safe_next, viewer
 from . import bp, queries, services
 from .forms import (
     ActionForm,

@@ -16,25 +16,81 @@ import os
 import shutil
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 from .. import ROOT
 from .. import config as config_module
+from ..config import origin_of
+
+# Secret keys that are written down somewhere public, and words only a placeholder contains.
+KNOWN_PLACEHOLDER_KEYS = frozenset(
+    {
+        config_module.DEV_SECRET_KEY,
+        "replace-with-the-output-of-python3-c-import-secrets-print-secrets-token-hex-32",
+        "test-secret",
+        "secret",
+        "changeme",
+        "change-me",
+    }
+)
+PLACEHOLDER_WORDS = ("replace", "change-me", "changeme", "change_me", "placeholder", "example")
+MIN_SECRET_BYTES = 32
+MAKE_A_KEY = "FORUM_SECRET_KEY=\"$(python3 -c 'import secrets; print(secrets.token_hex(32))')\""
+
+
+def secret_key_problem(secret: Any) -> str | None:
+    """Why this key must not sign a public forum's sessions, or None."""
+    if not secret or secret == config_module.DEV_SECRET_KEY:
+        return (
+            "FORUM_SECRET_KEY is not set (the development key signs sessions). Set it to a long "
+            f"random value, e.g. {MAKE_A_KEY}."
+        )
+    text = str(secret)
+    if text in KNOWN_PLACEHOLDER_KEYS or any(w in text.lower() for w in PLACEHOLDER_WORDS):
+        return f"FORUM_SECRET_KEY is a placeholder, not a secret. Set a random value: {MAKE_A_KEY}."
+    if len(text.encode()) < MIN_SECRET_BYTES:
+        return (
+            f"FORUM_SECRET_KEY is too short: use at least {MIN_SECRET_BYTES} random bytes, "
+            f"e.g. {MAKE_A_KEY}."
+        )
+    if len(set(text)) < 8:
+        return f"FORUM_SECRET_KEY repeats a few characters: it is not random. {MAKE_A_KEY}."
+    return None
+
+
+def base_url_problem(base_url: Any) -> str | None:
+    """Why BASE_URL cannot be the forum's public address, or None."""
+    example = "e.g. FORUM_BASE_URL=https://forum.example.org"
+    if not base_url:
+        return (
+            "FORUM_BASE_URL is not set: links in mail (password resets) would be built on the "
+            f"request's Host header, which the client chooses. Set the public address, {example}."
+        )
+    parts = urlsplit(str(base_url))
+    if origin_of(str(base_url)) is None or parts.query or parts.fragment or parts.username:
+        return f"FORUM_BASE_URL is not an http(s) address of the forum: {base_url!r} ({example})."
+    return None
 
 
 def production_problems(config: Any) -> list[str]:
     """What stops these settings from being served to the public (empty when fine)."""
-    problems = []
-    secret = config.get("SECRET_KEY")
-    if not secret or secret == config_module.DEV_SECRET_KEY:
-        problems.append(
-            "FORUM_SECRET_KEY is not set (the development key signs sessions). Set it to a long "
-            "random value, e.g. FORUM_SECRET_KEY=\"$(python3 -c 'import secrets; "
-            "print(secrets.token_hex(32))')\"."
+    problems = [
+        problem
+        for problem in (
+            secret_key_problem(config.get("SECRET_KEY")),
+            base_url_problem(config.get("BASE_URL")),
         )
-    elif len(str(secret)) < 16:
-        problems.append("FORUM_SECRET_KEY is too short: use at least 16 random characters.")
+        if problem
+    ]
+    extras = config.get("SOCKETIO_ORIGINS") or []
+    for extra in [extras] if isinstance(extras, str) else extras:
+        if origin_of(extra) is None or urlsplit(str(extra)).path not in ("", "/"):
+            problems.append(
+                f"FORUM_SOCKETIO_ORIGINS holds {extra!r}, which is not an origin "
+                "(scheme://host[:port], e.g. https://www.forum.example.org)."
+            )
     if config.get("DEBUG"):
         problems.append(
             "Debug mode is on (FLASK_DEBUG or FORUM_DEBUG): it shows code and data to anyone "

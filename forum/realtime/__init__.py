@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from flask import Flask
 
+from .. import web
 from . import presence as presence_module
 
 
@@ -61,6 +66,72 @@ class NoSocketCompression:
         return self.wsgi_app(environ, start_response)
 
 
+FORUM_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+class PacketErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Engine.IO's logger: a client's malformed packet is one line, not a traceback.
+
+    Engine.IO logs every error under it with a traceback ("post request handler error",
+    "message handler error"), and a client sending garbage (a payload that does not decode, an
+    event with no name) is no error of the forum's: it gets one warning line saying what was
+    wrong. An error raised in the forum's own code keeps its traceback.
+    """
+
+    def exception(self, msg: Any, *args: Any, exc_info: Any = True, **kwargs: Any) -> None:
+        error = sys.exc_info()[1]
+        if error is None or _raised_in_forum(error.__traceback__):
+            self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
+            return
+        text = " ".join(f"{type(error).__name__}: {error}".split())[:200]
+        self.logger.warning("%s: %s (a malformed packet from the client)", msg % args, text)
+
+
+def _raised_in_forum(tb: TracebackType | None) -> bool:
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(FORUM_DIR):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def packet_error_log() -> PacketErrorLog:
+    logger = logging.getLogger("engineio.server")
+    if logger.level == logging.NOTSET:
+        # Engine.IO's own default: errors only (and now a warning per malformed packet).
+        logger.setLevel(logging.WARNING)
+    return PacketErrorLog(logger, {})
+
+
+class SocketSecurityHeaders:
+    """WSGI middleware: the security headers pages carry, on Engine.IO's own HTTP answers.
+
+    Socket.IO's polling requests never reach Flask (Flask-SocketIO answers them in its
+    middleware), so the after_request hook that gives pages their headers never sees them.
+    Their answers are text, never a page: the CSP lets them load nothing.
+    """
+
+    def __init__(self, wsgi_app: Any, path: str) -> None:
+        self.wsgi_app = wsgi_app
+        self.path = path
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("PATH_INFO", "").startswith(self.path):
+            return self.wsgi_app(environ, start_response)
+
+        def with_headers(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            present = {name.lower() for name, _ in headers}
+            extra = [("Content-Security-Policy", web.SOCKET_CSP), *web.SECURITY_HEADERS]
+            extra.append(("Cache-Control", "no-store"))
+            # Read now, not before: the trusted-proxy middleware inside sets the scheme.
+            if environ.get("wsgi.url_scheme") == "https":
+                extra.append(("Strict-Transport-Security", web.HSTS))
+            headers = headers + [(n, v) for n, v in extra if n.lower() not in present]
+            return start_response(status, headers, *exc_info)
+
+        return self.wsgi_app(environ, with_headers)
+
+
 def init_app(app: Flask) -> None:
     from ..extensions import socketio
     from . import access, handlers
@@ -78,6 +149,7 @@ def init_app(app: Flask) -> None:
 
     socketio.server.manager.access = room_access
     app.wsgi_app = NoSocketCompression(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
+    app.wsgi_app = SocketSecurityHeaders(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
     presence = app.extensions["forum.presence"] = presence_module.build(
         app.config["REDIS_URL"],
         prefix=f"{app.config['SOCKETIO_CHANNEL']}:presence:",
