@@ -83,8 +83,9 @@ class PacketErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         if error is None or _raised_in_forum(error.__traceback__):
             self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
             return
-        text = " ".join(f"{type(error).__name__}: {error}".split())[:200]
-        self.logger.warning("%s: %s (a malformed packet from the client)", msg % args, text)
+        self.logger.warning(
+            "%s: %s (a malformed packet from the client)", msg % args, _one_line(error)
+        )
 
 
 def _raised_in_forum(tb: TracebackType | None) -> bool:
@@ -93,6 +94,37 @@ def _raised_in_forum(tb: TracebackType | None) -> bool:
             return True
         tb = tb.tb_next
     return False
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(f"{type(error).__name__}: {error}".split())[:200]
+
+
+def checked_websocket(websocket_class: type) -> type:
+    """Engine.IO's WebSocket driver, refusing a frame that is no Engine.IO packet.
+
+    Engine.IO decodes each frame outside any `try`, so one garbage frame ended the handler with
+    a traceback in the server's log (and skipped its clean-up). Here such a frame is one log
+    line and ends the connection the way a client closing it does.
+    """
+    from engineio import packet
+
+    class CheckedWebSocket(websocket_class):  # type: ignore[misc,valid-type]
+        def wait(self) -> Any:
+            message = super().wait()
+            if message is None:
+                return None
+            try:
+                packet.Packet(encoded_packet=message)
+            except Exception as error:  # noqa: BLE001  (whatever the client sent, it is not a packet)
+                logging.getLogger("engineio.server").warning(
+                    "websocket frame: %s (a malformed packet from the client); closing",
+                    _one_line(error),
+                )
+                return None
+            return message
+
+    return CheckedWebSocket
 
 
 def packet_error_log() -> PacketErrorLog:
@@ -148,6 +180,13 @@ def init_app(app: Flask) -> None:
             return access.room_access(holders)
 
     socketio.server.manager.access = room_access
+    engine = socketio.server.eio
+    if engine._async.get("websocket") is not None:
+        # This server's own copy of the driver table: other apps in the process keep theirs.
+        engine._async = {
+            **engine._async,
+            "websocket": checked_websocket(engine._async["websocket"]),
+        }
     app.wsgi_app = NoSocketCompression(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
     app.wsgi_app = SocketSecurityHeaders(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
     presence = app.extensions["forum.presence"] = presence_module.build(
