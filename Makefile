@@ -39,7 +39,7 @@ test-pg: $(BIN)/.installed static/vendor/.installed ## Run the suite on the loca
 	FORUM_TEST_DATABASE_URL=$${FORUM_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 		$(BIN)/pytest $(PYTEST_ARGS) -m "not e2e"
 
-serve: setup ## Production server: gunicorn (gthread + WebSocket) on FORUM_BIND; needs FORUM_SECRET_KEY
+serve: setup ## Production server: gunicorn (gthread + WebSocket) on FORUM_BIND; needs FORUM_SECRET_KEY, FORUM_BASE_URL
 	$(BIN)/python -m forum.ops.serve
 
 bench: $(BIN)/.installed static/vendor/.installed ## Seed the benchmark data set and measure (BENCH_ARGS=--postgres)
