@@ -84,7 +84,9 @@ class PacketErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
             self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
             return
         self.logger.warning(
-            "%s: %s (a malformed packet from the client)", msg % args, _one_line(error)
+            "%s: %s (a malformed packet from the client)",
+            msg % args if args else msg,
+            _one_line(error),
         )
 
 
