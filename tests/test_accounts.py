@@ -462,6 +462,22 @@ def test_reset_link_follows_the_development_address(client, f, outbox):
     assert reset_link(mails(outbox)[0]).startswith("http://127.0.0.1:8123/password/reset/")
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "address"),
+    [
+        ("127.0.0.1", 5000, "http://127.0.0.1:5000"),
+        ("0.0.0.0", 8080, "http://127.0.0.1:8080"),  # what a browser here opens
+        ("::", 5000, "http://[::1]:5000"),
+        ("::1", 5001, "http://[::1]:5001"),
+        ("forum.test", 80, "http://forum.test:80"),
+    ],
+)
+def test_the_dev_server_builds_links_on_the_address_it_serves(host, port, address):
+    from forum.cli import dev_address
+
+    assert dev_address(host, port) == address
+
+
 @pytest.mark.config(
     MAIL_SERVER="smtp.example.test", MAIL_PORT=2525, MAIL_USERNAME="forum", MAIL_BACKGROUND=False
 )
