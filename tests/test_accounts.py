@@ -462,6 +462,20 @@ def test_reset_link_follows_the_development_address(client, f, outbox):
     assert reset_link(mails(outbox)[0]).startswith("http://127.0.0.1:8123/password/reset/")
 
 
+def test_no_absolute_url_is_built_on_the_request():
+    """forum.web.absolute_url_for is the one way to a full URL: url_for(_external=True) and
+    request.url_root / host_url rest on the Host header a client chooses."""
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in [*(root / "forum").rglob("*.py"), *(root / "templates").rglob("*.html")]:
+        text = path.read_text()
+        for needle in ("_external", "url_root", "host_url", "request.host", "HTTP_HOST"):
+            if needle in text:
+                found.append((path.relative_to(root).as_posix(), needle))
+    # The Socket.IO origin check compares the request's own origin in development only.
+    assert found == [("forum/web.py", "HTTP_HOST")]
+
+
 @pytest.mark.parametrize(
     ("host", "port", "address"),
     [
