@@ -153,7 +153,7 @@ def test_a_stop_word_of_one_language_leaves_the_others_searchable(client, f):
 
 def test_an_excluded_word_leaves_out_the_first_post_of_a_rebuilt_index(app, client, f):
     # whoosh3's AndNot let the first match of a segment through when the excluded word's first
-    # post came earlier (forum.search.matching.Exclude); a rebuild puts posts in one segment.
+    # post came earlier (forum.search.engine.matching.Exclude); a rebuild puts posts in one segment.
     ada = f.user("ada")
     sig = f.sig("retro", members=[ada])
     f.topic(ada, sig, "Consoles", "An atari on the shelf.")

@@ -8,7 +8,7 @@ import pytest
 from whoosh.analysis import LowercaseFilter, PyStemmerFilter, RegexTokenizer, StopFilter
 from whoosh.lang.stopwords import stoplists
 
-from forum.search.analysis import STEMMERS, WORD_RE, LanguageAnalyzer
+from forum.search.engine.analysis import STEMMERS, WORD_RE, LanguageAnalyzer
 
 TEXTS = {
     "en": "The modems were running at 2400 baud, and it's a 3.5\" floppy-disk. A I x y ...",

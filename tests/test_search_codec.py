@@ -1,4 +1,4 @@
-"""The index's writer and matcher (forum/search/codec.py) keep Whoosh's format and behaviour."""
+"""The index's writer and matcher (forum/search/engine/codec.py) keep Whoosh's format."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-from forum.search import codec
-from forum.search.backend import PostDocument, WhooshBackend
+from forum.search.backend import WhooshBackend
+from forum.search.documents import PostDocument
+from forum.search.engine import codec
 
 WORDS = ["modem", "amiga", "atari", "cable"] + [f"w{n}" for n in range(300)]
 
@@ -41,7 +42,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def _matchers(backend: WhooshBackend, word: str) -> tuple[Any, Any]:
-    reader = backend._searcher().reader()
+    reader = backend.index._searcher().reader()
     ours = reader.postings("body_en", word)
     info = reader.term_info("body_en", word)
     offset, length = info.extent()

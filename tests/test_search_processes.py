@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from forum.search import indexer
-from forum.search.backend import SigScope, WhooshBackend
+from forum.search.backend import WhooshBackend
+from forum.search.documents import SigScope
 from forum.search.parsing import parse
 
 PROCESSES = 4

@@ -1,4 +1,4 @@
-"""The fast paths of search give what scoring or sorting every match gives (ranking.py).
+"""The fast paths of search give what scoring or sorting every match gives (engine/ranking.py).
 
 Each test builds an index of a few thousand synthetic posts in three languages, whose common
 words fill many posting blocks, whose dates are not in the order the posts were indexed (edits
@@ -17,8 +17,11 @@ import pytest
 from whoosh import query
 from whoosh.collectors import UnlimitedCollector
 
-from forum.search import matching, ranking
-from forum.search.backend import LANGUAGES, PostDocument, SigScope, WhooshBackend
+from forum.search.backend import WhooshBackend
+from forum.search.documents import PostDocument, SigScope
+from forum.search.engine import matching, ranking
+from forum.search.engine.compiling import compile_query
+from forum.search.engine.schema import LANGUAGES
 from forum.search.parsing import parse
 
 WORDS = (
@@ -72,13 +75,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def _reference(backend: WhooshBackend, q: str, scope: SigScope, *, newest: bool) -> list[int]:
     """Post ids of every match, by Whoosh scoring (or sorting by date) all of them."""
-    searcher = backend._searcher()
+    index = backend.index
+    searcher = index._searcher()
     parsed = parse(q)
-    compiled = backend._compile(parsed, searcher)
+    compiled = compile_query(parsed, searcher)
     queries = compiled.queries
-    dates = backend._dates.view(searcher)
-    allowed, mask = backend._scope_docs(searcher, scope)
-    for narrowed in backend._filter_docs(searcher, dates, parsed):
+    dates = index._dates.view(searcher)
+    allowed, mask = index._scope_docs(searcher, scope)
+    for narrowed in index._filter_docs(searcher, dates, parsed):
         allowed = narrowed if allowed is None else allowed & narrowed
     for pairs in compiled.having:
         docs = set().union(*(searcher.docs_for_query(query.Term(*p)) for p in pairs))
@@ -162,7 +166,7 @@ def test_best_match_is_exactly_the_best_scores_of_every_match(built, q, scope, d
 @pytest.mark.parametrize("q", ["modem", "amiga -atari", "Rechner"])
 def test_a_single_word_is_ranked_over_all_its_matches_whatever_the_limit(built, q, monkeypatch):
     backend, _docs = built
-    monkeypatch.setattr(backend, "ranked_matches", 10)
+    monkeypatch.setattr(backend.index, "ranked_matches", 10)
     expected = _reference(backend, q, SCOPES["all"], newest=False)
     assert _found(backend, q, SCOPES["all"], newest=False, offset=0, limit=20) == expected[:20]
 
@@ -173,19 +177,19 @@ def test_a_costly_query_ranks_the_newest_matches(built, q, monkeypatch):
     newest posts: the page is sorted by score, and any match at least as new as the oldest post
     of the page that is not on it scores no higher than the page's lowest score."""
     backend, _docs = built
-    monkeypatch.setattr(backend, "ranked_matches", 60)
+    monkeypatch.setattr(backend.index, "ranked_matches", 60)
     restricted = []
     monkeypatch.setattr(
         ranking, "Restrict", lambda q, docs: restricted.append(docs) or matching.Restrict(q, docs)
     )
-    searcher = backend._searcher()
-    compiled = backend._compile(parse(q), searcher)
+    searcher = backend.index._searcher()
+    compiled = compile_query(parse(q), searcher)
     queries = compiled.queries
     assert not compiled.simple
     collector = UnlimitedCollector()
     searcher.search_with_collector(query.Or(queries), collector)
     score = {docnum: s for s, docnum in collector.results().top_n}
-    dates = backend._dates.view(searcher)
+    dates = backend.index._dates.view(searcher)
     docnum_of = {int(searcher.stored_fields(d)["post_id"]): d for d in score}
     assert len(score) > 60 * 2  # the query is costly here
 
@@ -205,7 +209,7 @@ def test_a_costly_query_ranks_the_newest_matches(built, q, monkeypatch):
 )
 def test_phrases_match_where_whooshs_phrase_matches(built, words, slop):
     backend, _docs = built
-    searcher = backend._searcher()
+    searcher = backend.index._searcher()
     mine = set(searcher.docs_for_query(matching.Phrase("body_en", words, slop=slop)))
     whooshs = set(searcher.docs_for_query(query.Phrase("body_en", words, slop=slop)))
     assert mine == whooshs
@@ -214,7 +218,7 @@ def test_phrases_match_where_whooshs_phrase_matches(built, words, slop):
 
 def test_restricted_queries_match_only_their_documents(built):
     backend, _docs = built
-    searcher = backend._searcher()
+    searcher = backend.index._searcher()
     q = query.Or([query.Term(f"body_{lang}", "modem") for lang in LANGUAGES])
     every = set(searcher.docs_for_query(q))
     some = set(random.Random(1).sample(range(searcher.doc_count_all()), 300))
@@ -227,8 +231,8 @@ def test_post_dates_follow_the_index(tmp_path: Path):
     rng = random.Random(2)
     docs = [_post(rng, n) for n in range(1, 50)]
     backend.rebuild(docs)
-    searcher = backend._searcher()
-    dates = backend._dates.view(searcher)
+    searcher = backend.index._searcher()
+    dates = backend.index._dates.view(searcher)
     created = {
         int(searcher.stored_fields(d)["post_id"]): ranking.from_micros(dates.created(d))
         for d in range(searcher.doc_count_all())

@@ -37,5 +37,5 @@ def test_many_threads_searching_share_one_searcher(app: Flask, tmp_path: Path, f
     assert errors == []
     assert results == [True] * 40
     backend = indexer.get_backend(app)
-    assert len(backend._searchers) == 1
+    assert len(backend.index._searchers) == 1
     indexer.get_backend(app).close()

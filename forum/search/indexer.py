@@ -34,15 +34,8 @@ from ..extensions import db
 from ..permissions import public_posts_clause
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
-from . import ranking
-from .backend import (
-    INDEX_MEMORY_MB,
-    IndexBusy,
-    NullBackend,
-    PostDocument,
-    SearchBackend,
-    WhooshBackend,
-)
+from .backend import INDEX_MEMORY_MB, RANKED_MATCHES, NullBackend, SearchBackend, WhooshBackend
+from .documents import IndexBusy, PostDocument
 from .models import KIND_POST, KIND_SIG, KIND_TOPIC, SearchQueueEntry
 
 log = logging.getLogger(__name__)
@@ -66,7 +59,7 @@ def make_backend(app: Flask) -> SearchBackend:
         return NullBackend()
     return WhooshBackend(
         app.config["INDEX_DIR"],
-        ranked_matches=int(app.config.get("SEARCH_RANKED_MATCHES", ranking.RANKED_MATCHES)),
+        ranked_matches=int(app.config.get("SEARCH_RANKED_MATCHES", RANKED_MATCHES)),
         index_memory_mb=int(app.config.get("SEARCH_INDEX_MEMORY_MB", INDEX_MEMORY_MB)),
     )
 

@@ -23,7 +23,8 @@ from ..permissions import Actor
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
 from . import indexer
-from .backend import BackendResults, SearchBackend, SigScope
+from .backend import SearchBackend
+from .documents import BackendResults, SigScope
 from .parsing import ParsedQuery, parse
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,62 @@
+"""What crosses the SearchBackend interface: the documents a backend stores, the SIGs a search
+may return, and the hits it answers with. Plain values, the same for every backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class IndexBusy(Exception):
+    """Another process holds the index lock longer than we were willing to wait."""
+
+
+@dataclass
+class DrainClock:
+    """When the last drain of the search queue began (seconds since the epoch: processes on
+    several servers compare them) and how long it took. A drain that applied something sets
+    both; they are kept beside the index for the next drain, in whichever process."""
+
+    began: float = 0.0
+    took: float = 0.0
+
+
+@dataclass(frozen=True)
+class PostDocument:
+    """What the index knows about one readable post (title only on a topic's first post)."""
+
+    post_id: int
+    topic_id: int
+    sig_id: int
+    sig_slug: str
+    author: str
+    language: str
+    created_at: datetime
+    is_first: bool
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class SigScope:
+    """The SIGs a search may return: `allowed` (None = every SIG) minus `excluded`."""
+
+    allowed: frozenset[int] | None
+    excluded: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class BackendHit:
+    post_id: int
+    topic_id: int
+    language: str
+    created_at: datetime
+
+
+@dataclass
+class BackendResults:
+    hits: list[BackendHit]
+    total: int
+    # field name -> the analysed query words, to mark them in excerpts
+    terms: dict[str, set[str]] = field(default_factory=dict)
+    common: list[str] = field(default_factory=list)  # query words left out as stop words

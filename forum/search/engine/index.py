@@ -1,0 +1,440 @@
+"""The forum's Whoosh index on disk: opening it, one shared searcher per process, the single
+writer, rebuilds, and answering a search within a set of SIGs.
+
+Several processes (a server's workers, the command line) open the same folder. Whoosh lets one
+of them write at a time (its lock file), and a commit deletes the files of the segments it
+merged away, whatever other processes still read: a process opens the index and its searchers
+again when a commit it did not see removed a file (`_retrying`).
+
+Ranking and speed: ranking.py (relevance is BM25 with the length normalisation applied when a
+post is indexed; newest first reads posts in date order from the `created` column) and
+matching.py. On disk: Whoosh's format, written and read by codec.py and storage.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import logging
+import shutil
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from markupsafe import Markup
+from whoosh import index, query
+from whoosh.writing import CLEAR
+
+from ..documents import BackendHit, BackendResults, PostDocument, SigScope
+from ..parsing import ParsedQuery
+from . import excerpts, ranking, schema
+from .codec import ForumCodec
+from .compiling import compile_query
+from .storage import IndexStorage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+VERSION_FILE = "forum-schema-version"
+INDEX_MEMORY_MB = 512  # per process building the index: enough for 50,000 posts in memory
+
+
+class IndexWriter:
+    """Changes to the index, as a `with` block: committed together when it ends, cancelled
+    when it raises."""
+
+    def __init__(self, writer: Any) -> None:
+        self._w = writer
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_exc: object) -> None:
+        if kind is None:
+            self._w.commit()
+        else:
+            self._w.cancel()
+
+    def upsert(self, doc: PostDocument) -> None:
+        self._w.update_document(**schema.fields(doc))
+
+    def add(self, doc: PostDocument) -> None:
+        self._w.add_document(**schema.fields(doc))
+
+    def remove_post(self, post_id: int) -> None:
+        self._w.delete_by_term("post_id", str(post_id))
+
+    def remove_topic(self, topic_id: int) -> None:
+        self._w.delete_by_term("topic_id", str(topic_id))
+
+    def remove_sig(self, sig_id: int) -> None:
+        self._w.delete_by_term("sig_id", str(sig_id))
+
+
+def _one_at_a_time(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a SearchIndex method holding the lock on the process's shared searcher."""
+
+    @functools.wraps(method)
+    def wrapper(self: SearchIndex, *args: Any, **kwargs: Any) -> T:
+        with self._use:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class SearchIndex:
+    """The index in the folder `path`. Raises whoosh.index.LockError when the writer's lock
+    stays taken past the timeout."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        ranked_matches: int = ranking.RANKED_MATCHES,
+        memory_mb: int = INDEX_MEMORY_MB,
+    ) -> None:
+        self.path = Path(path)
+        self.ranked_matches = ranked_matches
+        # Whoosh sorts a rebuild's postings in memory up to this size, then in files on disk,
+        # which made a rebuild of 100,000 posts take 60 % longer with 256 MB.
+        self.memory_mb = memory_mb
+        self.schema = schema.build_schema()
+        self._ix: Any = None
+        self._ix_lock = threading.Lock()
+        self._shared: Any = None
+        self._use = threading.RLock()
+        self._searchers: list[Any] = []
+        self._dates = ranking.PostDates()
+        self._segment_docs = ranking.SegmentDocs()
+
+    # -- opening ----------------------------------------------------------------------------
+    def _index(self) -> Any:
+        with self._ix_lock:
+            if self._ix is None:
+                if index.exists_in(str(self.path)):
+                    self._ix = _retrying(lambda: IndexStorage(str(self.path)).open_index())
+                else:
+                    self._ix = self._create()
+            return self._ix
+
+    def _create(self) -> Any:
+        self.path.mkdir(parents=True, exist_ok=True)
+        ix = IndexStorage(str(self.path)).create_index(self.schema)
+        (self.path / VERSION_FILE).write_text(schema.SCHEMA_VERSION)
+        return ix
+
+    def check(self) -> str:
+        """One of "ok", "missing", "corrupt" or "outdated" (built by an older schema)."""
+        if not self.path.is_dir() or not any(self.path.glob("*.toc")):
+            return "missing"
+        version = self.path / VERSION_FILE
+        if not version.exists() or version.read_text().strip() != schema.SCHEMA_VERSION:
+            return "outdated"
+        # Whoosh leaves the file it failed to parse open; collect it here, quietly.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                return self._probe()
+            except Exception as exc:
+                # Not log.exception: a kept traceback would keep whoosh's open file alive.
+                log.warning("search index at %s cannot be read: %r", self.path, str(exc))
+                return "corrupt"
+            finally:
+                gc.collect()
+
+    def _probe(self) -> str:
+        ix = IndexStorage(str(self.path)).open_index()
+        try:
+            if set(ix.schema.names()) != set(self.schema.names()):
+                return "outdated"
+            with ix.searcher(weighting=ranking.ImpactBM25()) as searcher:
+                searcher.doc_count()
+                for _ in zip(range(10), searcher.reader().all_stored_fields(), strict=False):
+                    pass
+        finally:
+            ix.close()
+        return "ok"
+
+    def reset(self) -> None:
+        """Throw the index away and start an empty one (the caller then rebuilds it)."""
+        self.close()
+        with self._ix_lock:
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            self._ix = self._create()
+
+    def close(self) -> None:
+        with self._ix_lock:
+            for searcher in self._searchers:
+                searcher.close()
+            self._searchers.clear()
+            self._shared = None
+            if self._ix is not None:
+                self._ix.close()
+                self._ix = None
+
+    # -- writing ----------------------------------------------------------------------------
+    def writer(self, timeout: float = 5.0) -> IndexWriter:
+        """The single writer, once its lock is free (`with index.writer() as w: ...`)."""
+        return IndexWriter(self._index().writer(timeout=timeout, delay=0.02, codec=ForumCodec()))
+
+    def rebuild(
+        self,
+        docs: Iterable[PostDocument],
+        progress: Callable[[int], None] | None = None,
+        procs: int = 1,
+    ) -> int:
+        """Replace the index's content with `docs` in one commit (readers see old or new).
+
+        With procs > 1, analysis and posting sorting run in that many worker processes and
+        their segments are kept as they are (no final merge)."""
+        extra: dict[str, Any] = (
+            {"procs": procs, "multisegment": True, "batchsize": 200} if procs > 1 else {}
+        )
+        extra.update(limitmb=self.memory_mb, codec=ForumCodec())
+        w = self._index().writer(timeout=60.0, delay=0.1, **extra)
+        count = 0
+        try:
+            writer = IndexWriter(w)
+            for doc in docs:
+                writer.add(doc)
+                count += 1
+                if progress and count % 500 == 0:
+                    progress(500)
+            if progress and count % 500:
+                progress(count % 500)
+        except BaseException:
+            w.cancel()
+            raise
+        w.commit(mergetype=CLEAR)
+        return count
+
+    # -- reading ----------------------------------------------------------------------------
+    def _searcher(self) -> Any:
+        """The process's one searcher, reopened when the index has changed. Callers hold
+        `self._use` (the `_one_at_a_time` methods): a searcher serves one thread at a time, and
+        one per thread would keep a copy of its caches in each of a server's many threads (GBs
+        at 100,000 posts) for no gain, since the GIL runs one search at a time anyway."""
+        searcher = self._shared
+        if searcher is None:
+            ix = self._index()
+            searcher = _retrying(lambda: ix.searcher(weighting=ranking.ImpactBM25()))
+            with self._ix_lock:
+                self._searchers.append(searcher)
+        else:
+            fresh = self._refreshed(searcher)
+            if fresh is not searcher:
+                with self._ix_lock:
+                    self._searchers.remove(searcher)
+                    self._searchers.append(fresh)
+                searcher = fresh
+        self._shared = searcher
+        return searcher
+
+    def _refreshed(self, searcher: Any) -> Any:
+        ix = self._index()
+        if ix.latest_generation() == searcher.reader().generation():
+            return searcher
+        # Not searcher.refresh(): whoosh3 3.54 reuses a segment's reader even when the segment
+        # gained deletions (deleted posts stay findable) and fails on an empty index.
+        searcher.close()
+        return _retrying(lambda: ix.searcher(weighting=ranking.ImpactBM25()))
+
+    @_one_at_a_time
+    def indexed_post_ids(self) -> set[int]:
+        searcher = self._searcher()
+        return {int(f["post_id"]) for f in searcher.reader().all_stored_fields()}
+
+    @_one_at_a_time
+    def has_other_language(self, sig_id: int, language: str) -> bool:
+        """Whether posts of this SIG were analysed as another language than `language`."""
+        searcher = self._searcher()
+        q = query.And([query.Term("sig_id", str(sig_id)), query.Not(query.Term("lang", language))])
+        return bool(searcher.search(q, limit=1).scored_length())
+
+    @_one_at_a_time
+    def search(
+        self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
+    ) -> BackendResults:
+        """The page of hits from `offset`; the SIG filter (`sig:`) must already be in `scope`."""
+        searcher = self._searcher()
+        common: list[str] = []
+        compiled = compile_query(parsed, searcher, common)
+        queries, simple, terms = compiled.queries, compiled.simple, compiled.terms
+        if not queries:
+            return BackendResults(hits=[], total=0, terms=terms, common=common)
+        dates = self._dates.view(searcher)
+        allowed, mask = self._scope_docs(searcher, scope)
+        for narrowed in self._filter_docs(searcher, dates, parsed):
+            allowed = narrowed if allowed is None else _intersection(allowed, narrowed)
+        for pairs in compiled.having:
+            docs = _docs_with(searcher, pairs)
+            allowed = docs if allowed is None else _intersection(allowed, docs)
+        for pairs in compiled.lacking:
+            mask = (mask or set()) | _docs_with(searcher, pairs)
+        if allowed is not None and not allowed:  # (Whoosh reads an empty filter as no filter)
+            return BackendResults(hits=[], total=0, terms=terms, common=common)
+        # Matches, if the words are spread evenly over the posts the filters leave.
+        reader = searcher.reader()
+        estimate = min(sum(q.estimate_size(reader) for q in queries), searcher.doc_count())
+        if allowed is not None:
+            estimate = estimate * len(allowed) // max(1, dates.total)
+        elif mask:
+            estimate -= estimate * len(mask) // max(1, dates.total)
+        plan = ranking.Plan(
+            queries=queries,
+            simple=simple,
+            allowed=allowed,
+            mask=mask,
+            ranked_matches=self.ranked_matches,
+        )
+        need = offset + limit
+        if newest or not compiled.ranked:  # only filters: every match scores alike
+            found = ranking.newest(searcher, dates, plan, need, estimate)
+        else:
+            found = ranking.best(searcher, dates, plan, need, estimate)
+        hits = []
+        for docnum in found.docnums[offset:need]:
+            stored = searcher.stored_fields(docnum)
+            hits.append(
+                BackendHit(
+                    post_id=int(stored["post_id"]),
+                    topic_id=int(stored["topic_id"]),
+                    language=stored["lang"],
+                    created_at=ranking.from_micros(dates.created(docnum)),
+                )
+            )
+        # Counting every match of a common word would cost more than the search: the total is
+        # exact when the search saw every match, else an estimate (at least what was found).
+        count = len(found.docnums)
+        total = count if found.exact and count < need else max(count, estimate)
+        return BackendResults(hits=hits, total=total, terms=terms, common=common)
+
+    def _scope_docs(
+        self, searcher: Any, scope: SigScope
+    ) -> tuple[set[int] | None, set[int] | None]:
+        """(allowed, mask): the readable SIGs' documents, or the unreadable ones to leave out,
+        whichever is the shorter list of SIGs."""
+        if scope.allowed is None:
+            excluded = self._sig_docs(searcher, scope.excluded) if scope.excluded else None
+            return None, excluded
+        if len(scope.excluded) < len(scope.allowed):
+            return None, self._sig_docs(searcher, scope.excluded) or None
+        return self._sig_docs(searcher, scope.allowed), None
+
+    def _filter_docs(
+        self, searcher: Any, dates: ranking.DatesView, parsed: ParsedQuery
+    ) -> Iterator[set[int]]:
+        if parsed.author:
+            yield set(searcher.docs_for_query(query.Term("author", parsed.author.lower())))
+        if parsed.after or parsed.before:
+            start = ranking.to_micros(parsed.after) if parsed.after else None
+            end = ranking.to_micros(parsed.before) if parsed.before else None
+            yield dates.between(start, end)
+
+    def _sig_docs(self, searcher: Any, sig_ids: frozenset[int]) -> set[int]:
+        return self._term_docs(searcher, "sig_id", {str(i) for i in sig_ids})
+
+    def _term_docs(self, searcher: Any, name: str, values: Iterable[str]) -> set[int]:
+        """The documents with any of these values in field `name`, kept with the searcher
+        (and per segment by `ranking.SegmentDocs`, so a new searcher rebuilds it quickly)."""
+        key = (name, frozenset(values))
+        cache = searcher.__dict__.setdefault("_forum_docs", {})
+        docs = cache.get(key)
+        if docs is None:
+            if len(cache) > 64:
+                cache.clear()
+            docs = cache[key] = self._segment_docs.docs(searcher, name, key[1])
+        return docs  # type: ignore[no-any-return]  (shared: never changed)
+
+    def excerpt(
+        self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
+    ) -> Markup:
+        name = f"{'title' if title else 'body'}_{hit.language}"
+        return excerpts.excerpt(text, results.terms.get(name, set()), hit.language, title=title)
+
+    @_one_at_a_time
+    def suggest(self, parsed: ParsedQuery) -> ParsedQuery | None:
+        """The query with each unknown word replaced by the closest indexed stem, if any.
+
+        The index holds stems only ("keyboard" -> "keyboard", "mechanical" -> "mechan"), so the
+        caller turns them back into words found in the results (`word_for`)."""
+        searcher = self._searcher()
+        reader = searcher.reader()
+        names = [f"body_{lang}" for lang in schema.LANGUAGES]
+        changed = False
+        clauses = []
+        for clause in parsed.clauses:
+            if clause.kind == "word" and not clause.negated and not clause.prefix:
+                stems = {lang: schema.analyse(lang, clause.text) for lang in schema.LANGUAGES}
+                known = any(
+                    reader.doc_frequency(f"{kind}_{lang}", stem)
+                    for lang, found in stems.items()
+                    for stem in found
+                    for kind in ("body", "title")
+                )
+                if len(clause.text) >= 3 and not known:
+                    best = _closest(searcher, names, clause.text.lower(), stems)
+                    if best is not None:
+                        clauses.append(clause.replace(text=best))
+                        changed = True
+                        continue
+            clauses.append(clause)
+        if not changed:
+            return None
+        return parsed.replace(clauses=tuple(clauses))
+
+    def word_for(self, stem: str, texts: Iterable[str]) -> str | None:
+        """A word from `texts` that some language's analyser turns into `stem`."""
+        for text in texts:
+            for lang in schema.LANGUAGES:
+                for token in schema.ANALYZERS[lang](text, chars=True, mode="index"):
+                    if token.text == stem:
+                        return text[token.startchar : token.endchar].lower()
+        return None
+
+
+def _closest(searcher: Any, names: list[str], word: str, stems: dict[str, list[str]]) -> str | None:
+    """The most frequent indexed stem within two edits of the word's stem, or within one edit
+    of the word cut short (stems drop suffixes: "mechanicla" -> "mechan")."""
+    reader = searcher.reader()
+    candidates: dict[str, int] = {}
+    cuts = [word[:-cut] for cut in range(1, 5) if len(word) - cut >= max(4, 0.6 * len(word))]
+    for name in names:
+        lang = name.rsplit("_", 1)[1]
+        corrector = searcher.corrector(name)
+        tries = [(stem, 2) for stem in stems.get(lang, [])] + [(c, 1) for c in cuts]
+        for text, maxdist in tries:
+            for found in corrector.suggest(text, limit=3, maxdist=maxdist, prefix=2):
+                candidates[found] = candidates.get(found, 0) + reader.doc_frequency(name, found)
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: candidates[c])
+
+
+def _retrying(open_: Callable[[], Any], attempts: int = 6) -> Any:
+    """Open the index or a searcher, again if another process's commit just removed the files
+    of the generation we were reading (Whoosh deletes them as soon as nobody needs them)."""
+    for attempt in range(attempts):
+        try:
+            return open_()
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.005 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _docs_with(searcher: Any, pairs: list[tuple[str, str]]) -> set[int]:
+    """Documents with any of these (field, word) terms."""
+    out: set[int] = set()
+    for name, word in pairs:
+        out.update(searcher.docs_for_query(query.Term(name, word)))
+    return out
+
+
+def _intersection(a: set[int], b: set[int]) -> set[int]:
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return {d for d in small if d in large}
