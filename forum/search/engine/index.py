@@ -3,8 +3,11 @@ writer, rebuilds, and answering a search within a set of SIGs.
 
 Several processes (a server's workers, the command line) open the same folder. Whoosh lets one
 of them write at a time (its lock file), and a commit deletes the files of the segments it
-merged away, whatever other processes still read: a process opens the index and its searchers
-again when a commit it did not see removed a file (`_retrying`).
+merged away, whatever other processes still read. So a process opens the index and its searcher
+again when a commit it did not see removed a file it was opening (`_retrying`); a segment a
+searcher has opened stays readable to the end (storage.py maps its parts from the descriptor it
+was opened with); and should a read still find a file gone, the method reopens the searcher and
+runs once more (`_one_at_a_time`): a member never sees "not available" for a race.
 
 Ranking and speed: ranking.py (relevance is BM25 with the length normalisation applied when a
 post is indexed; newest first reads posts in date order from the `created` column) and
@@ -75,12 +78,18 @@ class IndexWriter:
 
 
 def _one_at_a_time(method: Callable[..., T]) -> Callable[..., T]:
-    """Run a SearchIndex method holding the lock on the process's shared searcher."""
+    """Run a SearchIndex method holding the lock on the process's shared searcher; once more
+    on a new searcher if a file of the index went away under it (see the module's docstring)."""
 
     @functools.wraps(method)
     def wrapper(self: SearchIndex, *args: Any, **kwargs: Any) -> T:
         with self._use:
-            return method(self, *args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except FileNotFoundError as exc:
+                log.info("search index file gone (%s): reopening the searcher", exc.filename)
+                self._drop_searcher()
+                return method(self, *args, **kwargs)
 
     return wrapper
 
@@ -232,6 +241,15 @@ class SearchIndex:
                 searcher = fresh
         self._shared = searcher
         return searcher
+
+    def _drop_searcher(self) -> None:
+        """Forget the shared searcher: the next `_searcher()` opens the newest generation."""
+        with self._ix_lock:
+            searcher, self._shared = self._shared, None
+            if searcher is not None:
+                self._searchers.remove(searcher)
+        if searcher is not None:
+            searcher.close()
 
     def _refreshed(self, searcher: Any) -> Any:
         ix = self._index()

@@ -7,11 +7,18 @@ a searcher held a private copy of every segment's postings and term index (about
 segment is a memory map of its own byte range instead: nothing is copied, reads and seeks run
 in C as before, only the pages a search touches are read in, and they stay in the page cache,
 shared by every process and given back under memory pressure.
+
+A segment's windows are mapped from the descriptor its compound file was opened with, never
+from its name again: another process's commit deletes the files of the segments it merged
+away, and a reader that opened one before must still read the parts it maps later (a column,
+stored fields). An unlinked file lives on while a descriptor or a map holds it.
 """
 
 from __future__ import annotations
 
 import mmap
+import os
+import weakref
 from typing import Any
 
 from whoosh.filedb.filestore import FileStorage
@@ -33,25 +40,34 @@ class IndexStorage(FileStorage):
         return super().open_file(name, **kwargs)  # type: ignore[no-any-return]
 
 
-def _map(path: str, start: int = 0, length: int = 0) -> mmap.mmap:
-    # The map keeps its own descriptor: no file stays open for a reader that is never closed.
-    with open(path, "rb") as handle:
-        return mmap.mmap(handle.fileno(), length, access=mmap.ACCESS_READ, offset=start)
+def _map(fd: int, start: int = 0, length: int = 0) -> mmap.mmap:
+    return mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=start)
 
 
 class _CompoundFile(StructFile):  # type: ignore[misc]
     """A segment's compound file: Whoosh reads its directory, then asks for subsets."""
 
     def __init__(self, path: str, name: str, **kwargs: Any) -> None:
-        super().__init__(_Window(_map(path), 0), name=name, **kwargs)
-        self._path = path
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # Closed with the file, or when a reader that is never closed is collected.
+        self._fd_closer = weakref.finalize(self, os.close, fd)
+        try:
+            super().__init__(_Window(_map(fd), 0), name=name, **kwargs)
+        except BaseException:
+            self._fd_closer()
+            raise
+        self._fd = fd
 
     def subset(self, offset: int, length: int, name: str | None = None) -> StructFile:
         name = name or self._name
         if length <= 0:
             return BufferFile(b"", name=name)
         start = offset - offset % mmap.ALLOCATIONGRANULARITY
-        return _WindowFile(_map(self._path, start, offset + length - start), offset - start, name)
+        return _WindowFile(_map(self._fd, start, offset + length - start), offset - start, name)
+
+    def close(self) -> None:
+        super().close()
+        self._fd_closer()  # (the maps handed out keep their own descriptors)
 
 
 class _Window:
