@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import random
 import zlib
 from datetime import UTC, datetime
@@ -87,3 +88,16 @@ def test_blocks_are_pickled_with_a_current_protocol(backend):
     data = postfile.get(ours._dataoffset, ours._nextoffset - ours._dataoffset)
     raw = zlib.decompress(data) if ours._compression else data
     assert raw[:2] == b"\x80\x05"  # protocol 5
+
+
+def test_the_installed_whoosh3_is_the_one_the_codec_patches():
+    installed = importlib.metadata.version("whoosh3")
+    assert installed == codec.WHOOSH3_VERSION, (
+        f"whoosh3 {installed} is installed, but forum/search/engine/codec.py patches whoosh3 "
+        f"{codec.WHOOSH3_VERSION}. Before moving the pin: compare _PostingsWriter._write_block "
+        "with the new W3PostingsWriter._write_block (the copy must differ only in the pickle "
+        "protocol of the block's data), check that W3LeafMatcher still has _maxid, _goto, "
+        "_read_ids, _ids, _i, _postfile, _startoffset and _baseoffset, and go through the list "
+        "in forum/search/engine/README.md (Exclude, the searcher refresh, the compound "
+        "storage): each says what to try on a new version. Then set WHOOSH3_VERSION."
+    )

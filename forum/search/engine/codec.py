@@ -1,4 +1,9 @@
-"""Whoosh's on-disk format, written and read faster.
+"""Whoosh's on-disk format, written and read faster: a patch of whoosh3 3.54.0 exactly.
+
+`_PostingsWriter._write_block` is a copy of whoosh3's private W3PostingsWriter._write_block,
+and `_LeafMatcher` reads W3LeafMatcher's private state (`_maxid`, `_goto`, `_read_ids`, ...).
+WHOOSH3_VERSION is the version they were written against; tests/test_search_codec.py fails when
+another one is installed, saying what to compare (see also README.md beside this file).
 
 Writing: whoosh3 3.54 pickles each block of up to 128 postings with pickle protocol 2, which has
 no opcode for bytes: every posting's positions (a bytes value) is rebuilt on loading through a
@@ -33,6 +38,7 @@ from whoosh.matching import ReadTooFar
 from whoosh.system import _INT_SIZE
 from whoosh.util.numeric import length_to_byte
 
+WHOOSH3_VERSION = "3.54.0"  # the whoosh3 this patch copies and reads the internals of
 PROTOCOL = 5
 
 
@@ -106,8 +112,8 @@ def _blocks(postfile: Any, start: int, position: int) -> tuple[list[int], list[i
 
 class _PostingsWriter(W3PostingsWriter):
     def _write_block(self, last: bool = False) -> None:
-        # W3PostingsWriter._write_block (whoosh3 3.54, BSD licence, Matt Chaput and
-        # contributors) with PROTOCOL instead of 2 for the block's data.
+        # W3PostingsWriter._write_block of whoosh3 WHOOSH3_VERSION (BSD licence, Matt Chaput
+        # and contributors), with PROTOCOL instead of 2 for the block's data.
         if not self._blockcount:
             self._postfile.write(WHOOSH3_HEADER_MAGIC)
         self._terminfo.add_block(self)
