@@ -56,10 +56,7 @@ class BackendHit:
 @dataclass
 class BackendResults:
     hits: list[BackendHit]
-    total: int  # with total_exact, the number of matches; else a number they exceed
-    total_exact: bool = True
-    # Best match ranked only the newest this many matches (None: every match was ranked).
-    ranked_among: int | None = None
+    total: int
     # field name -> the analysed query words, to mark them in excerpts
     terms: dict[str, set[str]] = field(default_factory=dict)
     common: list[str] = field(default_factory=list)  # query words left out as stop words

@@ -64,9 +64,7 @@ class SearchPage:
     sort: str = "relevance"
     page: int = 1
     pages: int = 0
-    total: int = 0  # with total_exact, the posts found; else a number they exceed
-    total_exact: bool = True
-    ranked_among: int | None = None  # best match ranked only this many newest matches
+    total: int = 0
     results: list[SearchResult] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     suggestion: str | None = None
@@ -120,8 +118,6 @@ def search_page(
         return out
     out.results = _load(user, backend, found)
     out.total = max(found.total, len(out.results) + (page - 1) * per_page)
-    out.total_exact = found.total_exact
-    out.ranked_among = found.ranked_among
     out.pages = min(MAX_PAGES, math.ceil(out.total / per_page)) if out.total else 0
     if not out.results and page == 1:
         if found.common:

@@ -294,8 +294,7 @@ class SearchIndex:
             mask = (mask or set()) | _docs_with(searcher, pairs)
         if allowed is not None and not allowed:  # (Whoosh reads an empty filter as no filter)
             return BackendResults(hits=[], total=0, terms=terms, common=common)
-        # Matches, if the words are spread evenly over the posts the filters leave (an upper
-        # bound of sorts: it sizes the first stretch searched and says when to narrow ranking).
+        # Matches, if the words are spread evenly over the posts the filters leave.
         reader = searcher.reader()
         estimate = min(sum(q.estimate_size(reader) for q in queries), searcher.doc_count())
         if allowed is not None:
@@ -325,19 +324,11 @@ class SearchIndex:
                     created_at=ranking.from_micros(dates.created(docnum)),
                 )
             )
-        # Exact, or "more than": counted by the search, else up to ranking.COUNT_LIMIT.
-        if found.exact or found.matches >= ranking.COUNT_LIMIT:
-            total, exact = found.matches, found.exact
-        else:
-            total, exact = ranking.count(searcher, plan, ranking.COUNT_LIMIT)
-        return BackendResults(
-            hits=hits,
-            total=total,
-            total_exact=exact,
-            ranked_among=found.ranked_among,
-            terms=terms,
-            common=common,
-        )
+        # Counting every match of a common word would cost more than the search: the total is
+        # exact when the search saw every match, else an estimate (at least what was found).
+        count = len(found.docnums)
+        total = count if found.exact and count < need else max(count, estimate)
+        return BackendResults(hits=hits, total=total, terms=terms, common=common)
 
     def _scope_docs(
         self, searcher: Any, scope: SigScope

@@ -12,13 +12,10 @@ posting touched costs about a microsecond; a word in most of 100,000 posts must 
   by wrapping its matcher (`Restrict`), which keeps the block bounds working inside the set.
 - A query of several common words or a phrase matches tens of thousands of posts that block
   bounds cannot rule out (a block's bound adds up the best weight of each word in it, rarely in
-  the same post). Ranking all of them costs 50 to 500 ms, so when the estimated matches of such
-  a query exceed `RANKED_MATCHES`, relevance ranks its `RANKED_MATCHES` newest matches, found
-  newest first as above (`Found.ranked_among` says so, and the results page with it). A single
-  word without filters, and every query with fewer matches, is ranked over all its matches.
-- Counts are exact or a floor, never an estimate: a search that saw every match counts them;
-  otherwise `count` steps through the matches, in any order, up to `COUNT_LIMIT` (as many as
-  the pages of results can show) and says "more than" beyond it.
+  the same post). Ranking all of them would cost 50 to 500 ms, so when the estimated matches of
+  such a query exceed `RANKED_MATCHES`, relevance ranks the matches among the newest posts that
+  should hold about that many (more if they hold less than the page). A single word without
+  filters, and every query with fewer estimated matches, is ranked over all its matches.
 """
 
 from __future__ import annotations
@@ -41,7 +38,6 @@ from .matching import Restrict, leaves, per_leaf
 K1 = 1.2
 B = 0.75
 RANKED_MATCHES = 2000  # matches a query of several words ranks at most, newest first
-COUNT_LIMIT = 1000  # matches counted exactly at most (50 pages of 20); beyond: "more than"
 DIRECT_LIMIT = 3000  # a filter leaving this few posts drives the search through them
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -249,9 +245,7 @@ class Plan:
 @dataclass
 class Found:
     docnums: list[int]
-    exact: bool  # the search counted every match: `matches` is their number
-    matches: int  # with `exact`, the number of matches; else a number they exceed
-    ranked_among: int | None = None  # best match ranked only this many newest matches
+    exact: bool  # the search saw every match (so, with fewer than asked for, that is all)
 
 
 def newest(searcher: Any, dates: DatesView, plan: Plan, need: int, estimate: int) -> Found:
@@ -269,35 +263,14 @@ def newest(searcher: Any, dates: DatesView, plan: Plan, need: int, estimate: int
             region = dates.region(start, end, plan.allowed)
             matches.extend(_matches(searcher, Restrict(q, region), plan))
         if start is None or len(matches) >= need:
-            exact = start is None
-            return Found(_by_date(dates, matches, need), exact, len(matches) - (not exact))
+            return Found(_by_date(dates, matches, need), exact=start is None)
         searched, end = searched + stretch, start
         stretch = _more(searched, need, len(matches))
 
 
-def count(searcher: Any, plan: Plan, limit: int) -> tuple[int, bool]:
-    """(the number of matches, True), or (`limit`, False) when there are more than `limit`:
-    the matches in document order, not scored, until one past the limit."""
-    allowed, mask = plan.allowed, plan.mask
-    found = 0
-    # A post is in one language, so the languages' queries match different posts.
-    for q in plan.queries:
-        driven = _driven(searcher, q, plan)
-        for sub, offset in leaves(searcher):
-            m = driven.matcher(sub, sub.boolean_context())
-            while m.is_active():
-                d = offset + m.id()
-                if (allowed is None or d in allowed) and (mask is None or d not in mask):
-                    found += 1
-                    if found > limit:
-                        return limit, False
-                m.next()
-    return found, True
-
-
 def best(searcher: Any, dates: DatesView, plan: Plan, need: int, estimate: int) -> Found:
-    """The `need` best matches by BM25: over all matches, or for a costly query over its
-    `plan.ranked_matches` newest matches (see the module's docstring)."""
+    """The `need` best matches by BM25: over all matches, or for a costly query over the
+    newest posts that should hold `plan.ranked_matches` (see the module's docstring)."""
     whole = plan.allowed is None or len(plan.allowed) * 2 >= dates.total
     if (
         not plan.ranked_matches
@@ -306,20 +279,24 @@ def best(searcher: Any, dates: DatesView, plan: Plan, need: int, estimate: int) 
         or _few(plan.allowed)
     ):
         queries = [_driven(searcher, q, plan) for q in plan.queries]
-        scored, matches = _best_of(searcher, queries, plan, need)
-        found = [docnum for _score, docnum in scored]
-        if matches is None:
-            return Found(found, False, len(found) - 1)
-        return Found(found, True, matches)
-    latest = newest(searcher, dates, plan, plan.ranked_matches + 1, estimate)
-    among = latest.docnums[: plan.ranked_matches]
-    docs = per_leaf(searcher, among)
-    scored, _matches = _best_of(searcher, [Restrict(q, docs) for q in plan.queries], plan, need)
-    found = [docnum for _score, docnum in scored]
-    if latest.exact and latest.matches <= plan.ranked_matches:
-        return Found(found, True, latest.matches)  # (the estimate was high): all ranked
-    matches = latest.matches if latest.exact else plan.ranked_matches
-    return Found(found, latest.exact, matches, ranked_among=len(among))
+        scored, exact = _best_of(searcher, queries, plan, need)
+        return Found([docnum for _score, docnum in scored], exact=exact)
+    scored: list[tuple[float, int]] = []
+    searched = 0
+    end = None
+    stretch = _posts_for(dates.total, plan.ranked_matches, estimate)
+    while True:  # (a stretch holds a page or more but for a poor estimate: then older ones)
+        start = dates.cutoff(searched + stretch)
+        if start is None and end is None:
+            queries = list(plan.queries)  # all of it
+        else:
+            region = dates.region(start, end, plan.allowed)
+            queries = [Restrict(q, region) for q in plan.queries]
+        scored, _exact = _best_of(searcher, queries, plan, need, scored)
+        if start is None or len(scored) >= need:
+            return Found([docnum for _score, docnum in scored], exact=False)
+        searched, end = searched + stretch, start
+        stretch = _more(searched, need, len(scored))
 
 
 def _few(allowed: set[int] | None) -> bool:
@@ -335,21 +312,25 @@ def _driven(searcher: Any, q: query.Query, plan: Plan) -> query.Query:
 
 
 def _best_of(
-    searcher: Any, queries: list[query.Query], plan: Plan, need: int
-) -> tuple[list[tuple[float, int]], int | None]:
-    """The best (score, docnum) pairs of the queries, and the number of their matches if the
-    searches saw them all (else None)."""
+    searcher: Any,
+    queries: list[query.Query],
+    plan: Plan,
+    need: int,
+    scored: list[tuple[float, int]] | None = None,
+) -> tuple[list[tuple[float, int]], bool]:
+    """The best (score, docnum) pairs of the queries and of `scored`, and whether the queries'
+    are all their matches."""
     # A post is in one language, so the best of each language's query, merged by score, are
     # the best of their Or (whose block bounds would add up the languages' and skip nothing).
     # The biggest goes first; each search skips what cannot beat the page found so far.
-    scored: list[tuple[float, int]] = []
-    matches: int | None = 0
+    scored = list(scored or [])
+    exact = True
     reader = searcher.reader()
     for q in sorted(queries, key=lambda q: -q.estimate_size(reader)):
         found, complete = _top(searcher, q, plan, need, _floor(scored, need))
-        matches = matches + len(found) if complete and matches is not None else None
+        exact = exact and complete
         scored = sorted(scored + found, key=_by_score)[:need]
-    return scored, matches
+    return scored, exact
 
 
 def _floor(scored: list[tuple[float, int]], need: int) -> float:
