@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_POST_LENGTH": 30_000,
     "MAX_TITLE_LENGTH": 200,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # How many members one post may mention (each mention notifies); a SIG's sysops may mention
+    # more. Site settings in the console override both.
+    "MENTIONS_PER_POST": 10,
+    "MENTIONS_PER_POST_SYSOP": 50,
     "PASSWORD_RESET_MAX_AGE": 3600,
     # Werkzeug's hash method: "scrypt" (its default work factor), or "scrypt:N:r:p" to tune it.
     "PASSWORD_HASH_METHOD": "scrypt",

@@ -28,6 +28,8 @@ def test_settings_change_the_site(app, browser):
         "approval_threshold": "0",
         "auto_hide_threshold": "3",
         "trust_min_posts": "10",
+        "mention_limit": "10",
+        "mention_limit_sysop": "50",
         "post_rate_limit": "30 per minute",
         "register_rate_limit": "5 per hour",
     }
@@ -52,6 +54,8 @@ def test_bad_settings_are_refused_with_what_was_typed(app, browser):
             "approval_threshold": "lots",
             "auto_hide_threshold": "3",
             "trust_min_posts": "10",
+            "mention_limit": "10",
+            "mention_limit_sysop": "50",
             "post_rate_limit": "fast please",
             "register_rate_limit": "5 per hour",
         },

@@ -258,6 +258,8 @@ ACTIONS = [
             "approval_threshold": "2",
             "auto_hide_threshold": "3",
             "trust_min_posts": "10",
+            "mention_limit": "10",
+            "mention_limit_sysop": "50",
             "post_rate_limit": "20 per minute",
             "register_rate_limit": "5 per hour",
         },

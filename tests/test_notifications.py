@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from forum import events, permissions
 from forum.db import transaction
+from forum.errors import Invalid
 from forum.extensions import db
 from forum.notifications import services
 from forum.notifications.models import Notification, TopicWatch
@@ -502,3 +503,128 @@ def test_tracked_header_count_is_one_query_and_unknown_filters_are_404(client, f
 
 
 LEVEL_NAMES = ("watching", "tracking", "normal", "muted")
+
+
+# --- mentions: a limit per post -------------------------------------------------------------
+def mentions_of(names: list[str]) -> str:
+    return "Hello " + " ".join(f"@{name}" for name in names) + "!"
+
+
+def mention_notes(users) -> int:
+    return sum(kinds_of(u).count("mention") for u in users)
+
+
+def test_a_reply_mentioning_more_members_than_the_limit_is_refused_and_keeps_the_text(client, f):
+    bob = f.user("bob")
+    crowd = [f.user(f"crowd{n}") for n in range(11)]
+    sig = f.sig("retro", members=[bob])
+    topic = f.topic(bob, sig)
+    client.login("bob")
+    body = mentions_of([u.username for u in crowd])
+    response = client.form(f"/t/{topic.id}/reply", {"body": body})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Sorry, you can only mention 10 members in a post; this one mentions 11." in page
+    assert 'aria-describedby="body-error' in page  # tied to the text box
+    assert "@crowd10!</textarea>" in page  # what was typed comes back
+    assert db.session.scalar(select(func.count(Post.id)).where(Post.topic_id == topic.id)) == 1
+    assert mention_notes(crowd) == 0
+
+    # Ten is the default limit, and then every one of them hears of it.
+    response = client.form(f"/t/{topic.id}/reply", {"body": mentions_of(["crowd0"] * 3 + [
+        u.username for u in crowd[:10]])})  # fmt: skip
+    assert response.status_code == 302
+    assert mention_notes(crowd[:10]) == 10
+
+
+def test_new_topics_and_edits_obey_the_mention_limit_too(client, f):
+    bob = f.user("bob")
+    crowd = [f.user(f"crowd{n}") for n in range(12)]
+    sig = f.sig("retro", members=[bob])
+    client.login("bob")
+    names = [u.username for u in crowd]
+    response = client.form(f"/s/{sig.slug}/new", {"title": "Roll call", "body": mentions_of(names)})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "you can only mention 10 members" in page and 'value="Roll call"' in page
+    topic = f.topic(bob, sig, body="Roll call, nobody mentioned yet.")
+    post = f.first_post(topic)
+    response = client.form(f"/p/{post.id}/edit", {"title": "Roll call", "body": mentions_of(names)})
+    assert response.status_code == 400
+    assert "you can only mention 10 members" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Post, post.id).body_raw == "Roll call, nobody mentioned yet."
+    assert mention_notes(crowd) == 0
+
+
+def test_sysops_have_a_limit_of_their_own_and_both_are_site_settings(client, f):
+    from forum.admin import settings
+
+    root = f.sysop("root")
+    bob, sysop = f.user("bob"), f.user("grace")
+    crowd = [f.user(f"crowd{n}") for n in range(4)]
+    sig = f.sig("retro", members=[bob], sysops=[sysop])
+    other = f.sig("other", members=[sysop])
+    admin = client
+    admin.login("root")
+    response = admin.form(
+        "/admin/settings",
+        {**{k: ("" if v is None else str(v)) for k, v in settings.current().items()},
+         "mention_limit": "2", "mention_limit_sysop": "3"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.get_data(as_text=True)
+    admin.logout()
+    names = [u.username for u in crowd[:3]]
+    topic = f.topic(bob, sig)
+    with pytest.raises(Invalid, match="only mention 2 members"):
+        f.reply(bob, topic, mentions_of(names))
+    # The SIG's sysop may mention three there, but is a member like any other in another SIG.
+    f.reply(sysop, topic, mentions_of(names))
+    assert mention_notes(crowd) == 3
+    with pytest.raises(Invalid, match="only mention 2 members"):
+        f.reply(sysop, f.topic(sysop, other), mentions_of(names))
+    with pytest.raises(Invalid, match="only mention 3 members"):
+        f.reply(root, topic, mentions_of([u.username for u in crowd]))
+
+
+def test_a_post_written_before_the_limit_notifies_only_its_first_mentions(app, f):
+    bob = f.user("bob")
+    crowd = [f.user(f"crowd{n}") for n in range(12)]
+    sig = f.sig("retro", members=[bob])
+    topic = f.topic(bob, sig)
+    app.config["MENTIONS_PER_POST"] = 100
+    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(POST_PENDING)
+    post = f.reply(bob, topic, mentions_of([u.username for u in crowd]))
+    del app.extensions["forum.screen_post"]
+    app.config["MENTIONS_PER_POST"] = 10
+    root = f.user("root", sysop=True)
+    with transaction():
+        post.status = POST_VISIBLE
+        events.publish(
+            events.PostVisibilityChanged(
+                post_id=post.id, topic_id=topic.id, sig_id=sig.id, actor_id=root.id,
+                change="approved",
+            )
+        )  # fmt: skip
+    assert mention_notes(crowd[:10]) == 10
+    assert mention_notes(crowd[10:]) == 0
+
+
+def test_the_composer_says_how_many_members_a_post_may_mention(client, f):
+    bob, grace = f.user("bob"), f.user("grace")
+    sig = f.sig("retro", members=[bob], sysops=[grace])
+    topic = f.topic(bob, sig)
+    post = f.first_post(topic)
+    client.login("bob")
+    for url in (
+        f"/t/{topic.id}",
+        f"/t/{topic.id}/reply",
+        f"/s/{sig.slug}/new",
+        f"/p/{post.id}/edit",
+    ):
+        page = client.get(url).get_data(as_text=True)
+        assert "Mention someone with @name (up to 10 members a post)." in page, url
+    client.logout()
+    client.login("grace")
+    page = client.get(f"/t/{topic.id}/reply").get_data(as_text=True)
+    assert "(up to 50 members a post)" in page

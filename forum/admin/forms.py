@@ -45,6 +45,8 @@ class SettingsForm(FlaskForm):
     approval_threshold = StringField("Approval queue for new accounts (posts)")
     auto_hide_threshold = StringField("Auto-hide after this many trusted flags")
     trust_min_posts = StringField("Trusted flaggers' minimum posts")
+    mention_limit = StringField("Mentions per post")
+    mention_limit_sysop = StringField("Mentions per post by sysops")
     post_rate_limit = StringField("Posting rate limit")
     register_rate_limit = StringField("Registration rate limit")
 

@@ -75,6 +75,25 @@ SETTINGS: dict[str, Setting] = {
             maximum=1_000_000,
         ),
         Setting(
+            "mention_limit",
+            "Mentions per post",
+            "int",
+            None,
+            "MENTIONS_PER_POST",
+            hint="A post may mention, and so notify, at most this many members; a post with "
+            "more is refused with a clear error (0: no mentions).",
+            maximum=1000,
+        ),
+        Setting(
+            "mention_limit_sysop",
+            "Mentions per post by sysops",
+            "int",
+            None,
+            "MENTIONS_PER_POST_SYSOP",
+            hint="The same limit for the sysops of the SIG posted in (and the global sysop).",
+            maximum=1000,
+        ),
+        Setting(
             "post_rate_limit",
             "Posting rate limit",
             "rate",

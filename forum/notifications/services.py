@@ -24,6 +24,7 @@ from ..permissions import Actor
 from ..sigs.models import ROLE_SYSOP, Membership, Sig
 from ..timeutil import utcnow
 from ..topics.models import Post, Topic
+from ..topics.services import mention_limit
 from . import kinds
 from .models import LEVELS, MUTED, NORMAL, WATCHING, Notification, SigWatch, TopicWatch
 
@@ -85,8 +86,14 @@ def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
             causes.setdefault(user_id, []).append(kind)
 
     cooked = content.references(post.body_raw, resolve_usernames)
-    if cooked.mentions:
-        lowered = [name.lower() for name in cooked.mentions]
+    # New posts and edits are refused above the limit; a post written before it (or before the
+    # limit was lowered) and approved now notifies its first mentions only.
+    mentions = cooked.mentions
+    if mentions:
+        author = db.session.get(User, post.user_id) if post.user_id else None
+        mentions = mentions[: mention_limit(author, topic.sig_id)]
+    if mentions:
+        lowered = [name.lower() for name in mentions]
         for uid in db.session.scalars(
             select(User.id).where(func.lower(User.username).in_(lowered))
         ):

@@ -77,8 +77,35 @@ def _check_title(title: str) -> str:
     return title
 
 
-def _cook(body: str) -> content.Rendered:
-    return content.render(body, resolve_usernames)
+def _cook(body: str, author: User, sig: Sig) -> content.Rendered:
+    cooked = content.render(body, resolve_usernames)
+    _check_mentions(cooked, author, sig)
+    return cooked
+
+
+def mention_limit(author: Actor, sig: Sig | int) -> int:
+    """How many members one post may mention, and so notify: a site setting, with a higher
+    one for the sysops of the SIG (who may need to reach a team)."""
+    if permissions.is_sig_sysop(author, sig):
+        return int(current_app.config["MENTIONS_PER_POST_SYSOP"])
+    return int(current_app.config["MENTIONS_PER_POST"])
+
+
+def _check_mentions(cooked: content.Rendered, author: User, sig: Sig) -> None:
+    """Refuse a post that mentions more members than the limit (as Discourse does), rather than
+    notify some of them and silently not others."""
+    limit = mention_limit(author, sig)
+    count = len(cooked.mentions)
+    if count <= limit:
+        return
+    if limit == 0:
+        raise Invalid("body", "Mentions are turned off here: write the names without the @.")
+    members = "member" if limit == 1 else "members"
+    raise Invalid(
+        "body",
+        f"Sorry, you can only mention {limit} {members} in a post; this one mentions {count}. "
+        "Remove some of the @names (or write them without the @).",
+    )
 
 
 def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
@@ -90,7 +117,7 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
     title = _check_title(title)
     body = _check_body(body)
     screening = screen_post(actor, sig, f"{title}\n{body}")
-    cooked = _cook(body)
+    cooked = _cook(body, actor, sig)
     visible = screening.status == POST_VISIBLE
     with transaction() as session:
         lock_for_write(Sig, sig.id, refresh=False)  # its counters move by SQL increments
@@ -159,7 +186,7 @@ def reply_to_topic(
         if target is None or target.topic_id != topic.id:
             reply_to_post_id = None
     screening = screen_post(actor, sig, body)
-    cooked = _cook(body)
+    cooked = _cook(body, actor, sig)
     visible = screening.status == POST_VISIBLE
     with transaction():
         # Post numbers are handed out one at a time, and the counters move in lock order:
@@ -287,7 +314,7 @@ def edit_post(actor: Actor, post_id: int, body: str, title: str | None = None) -
     new_title = _check_title(title) if (title is not None and post.number == 1) else None
     if body == post.body_raw and (new_title is None or new_title == topic.title):
         return post
-    cooked = _cook(body)
+    cooked = _cook(body, actor, sig)
     with transaction() as session:
         revisions = session.scalar(
             select(func.count()).select_from(PostRevision).where(PostRevision.post_id == post.id)

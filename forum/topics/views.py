@@ -68,6 +68,20 @@ def post_url(topic: Any, number: int) -> str:
     return f"{link(topic.id, topic.slug, services.page_of_post(topic, number))}#post-{number}"
 
 
+@bp.app_template_global()
+def composer_hint(sig: Sig | int) -> str:
+    """The line under every post's text box: Markdown, and how many members a post may mention
+    in this SIG (more are refused)."""
+    limit = services.mention_limit(viewer(), sig)
+    mentions = (
+        "Mentions are turned off."
+        if limit == 0
+        else f"Mention someone with @name (up to {limit} {'member' if limit == 1 else 'members'}"
+        " a post)."
+    )
+    return f"Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). {mentions}"
+
+
 @bp.route("/t/<int:topic_id>")
 @bp.route("/t/<int:topic_id>/<slug>")
 @pagecache.for_guests(pagecache.topic_page_version)
