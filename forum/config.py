@@ -50,6 +50,8 @@ DEFAULTS: dict[str, Any] = {
     "MENTIONS_PER_POST": 10,
     "MENTIONS_PER_POST_SYSOP": 50,
     "PASSWORD_RESET_MAX_AGE": 3600,
+    # Seconds the link that finishes a registration works (registration mails it; see README).
+    "REGISTRATION_LINK_MAX_AGE": 24 * 3600,
     # Werkzeug's hash method: "scrypt" (its default work factor), or "scrypt:N:r:p" to tune it.
     "PASSWORD_HASH_METHOD": "scrypt",
     "MAIL_SERVER": None,
@@ -58,7 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_PASSWORD": None,
     "MAIL_USE_TLS": True,
     "MAIL_SENDER": "forum@localhost",
-    # Hand mail to the SMTP server in a background thread, so the request does not wait for it.
+    # Run mail jobs (which look up the address, then write and send the mail) in a background
+    # thread, so the request neither waits for them nor shows, by its timing, what they found.
     "MAIL_BACKGROUND": True,
     "RATELIMIT_LOGIN": "10 per minute",
     "RATELIMIT_REGISTER": "5 per hour",

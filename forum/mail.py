@@ -1,24 +1,123 @@
-"""Outgoing mail: SMTP when MAIL_SERVER is set, otherwise the log and instance/outbox/."""
+"""Outgoing mail: SMTP when MAIL_SERVER is set, otherwise the log and instance/outbox/.
+
+Mail is written by jobs (`queue(job, *args)`) that run off the request, in one thread per
+process: a request that may send a mail (registration, a forgotten password) does the same work
+whatever the job will find, so neither its answer nor its timing tells whether an address is
+registered, and a slow or failing mail server never holds it up.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import queue as queues
 import smtplib
 import threading
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import Flask, Response, after_this_request, current_app, has_request_context
 
+from .extensions import db
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 SMTP_SETTINGS = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_USE_TLS")
 
+Job = Callable[..., None]
+
+
+def queue(job: Job, *args: Any) -> None:
+    """Run `job(*args)` with an app context in this process's mail thread, once the answer to
+    the request (if any) is sent, and return at once.
+
+    The arguments must be plain values (no database objects, nothing of the request). With
+    MAIL_BACKGROUND off the job runs here and now instead (tests; a failure is still only
+    logged)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("MAIL_BACKGROUND"):
+        _run(job, args)
+        return
+    worker = app.extensions.get("forum.mail_worker")
+    if worker is None:
+        worker = app.extensions.setdefault("forum.mail_worker", MailWorker(app))
+    if not has_request_context():
+        worker.put(job, args)
+        return
+
+    # Only once the answer has gone out: a job that starts at once takes turns with the request
+    # for the interpreter, and a longer job (a mail to write) would make that answer slower.
+    @after_this_request
+    def put_when_sent(response: Response) -> Response:
+        response.call_on_close(lambda: worker.put(job, args))
+        return response
+
+
+def wait_until_idle(app: Flask, timeout: float = 10.0) -> bool:
+    """Wait for the jobs queued so far to finish (tests, and a clean shutdown)."""
+    worker = app.extensions.get("forum.mail_worker")
+    return worker is None or worker.wait_until_idle(timeout)
+
+
+def _run(job: Job, args: tuple[Any, ...]) -> None:
+    try:
+        job(*args)
+    except Exception:
+        log.exception("mail job %s failed", getattr(job, "__name__", job))
+
+
+class MailWorker:
+    """One thread per process that runs the queued mail jobs in order."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._guard = threading.Lock()
+        self._jobs: queues.Queue[tuple[Job, tuple[Any, ...]]] = queues.Queue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def put(self, job: Job, args: tuple[Any, ...]) -> None:
+        with self._guard:
+            # Started lazily, and again in a forked worker (threads do not survive a fork).
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._jobs = queues.Queue()
+                self._thread = None
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="forum-mail", daemon=True)
+                self._thread.start()
+            self._jobs.put((job, args))
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._jobs.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _loop(self) -> None:
+        jobs = self._jobs
+        while True:
+            job, args = jobs.get()
+            try:
+                with self.app.app_context():
+                    try:
+                        _run(job, args)
+                    finally:
+                        db.session.remove()
+            except Exception:  # noqa: BLE001 - the thread must live on for the next job
+                log.exception("mail job %s failed", getattr(job, "__name__", job))
+            finally:
+                jobs.task_done()
+
 
 def send_mail(to: str, subject: str, body: str) -> None:
+    """Send one mail now: from a job (see queue), never from a request."""
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_SENDER"]
@@ -28,14 +127,10 @@ def send_mail(to: str, subject: str, body: str) -> None:
 
     if config.get("MAIL_SERVER"):
         settings = {key: config.get(key) for key in SMTP_SETTINGS}
-        if config.get("MAIL_BACKGROUND"):
-            # Off the request: a slow or failing mail server must not make the answer slower or
-            # different (that would tell whether an address is registered).
-            threading.Thread(
-                target=_send_logged, args=(settings, message), name="forum-mail", daemon=True
-            ).start()
-        else:
+        try:
             _smtp_send(settings, message)
+        except Exception:
+            log.exception("mail to %s (%s) could not be sent", message["To"], message["Subject"])
         return
 
     outbox = Path(config["OUTBOX_DIR"])
@@ -53,10 +148,3 @@ def _smtp_send(settings: dict[str, Any], message: EmailMessage) -> None:
         if settings.get("MAIL_USERNAME"):
             smtp.login(settings["MAIL_USERNAME"], settings.get("MAIL_PASSWORD") or "")
         smtp.send_message(message)
-
-
-def _send_logged(settings: dict[str, Any], message: EmailMessage) -> None:
-    try:
-        _smtp_send(settings, message)
-    except Exception:
-        log.exception("mail to %s (%s) could not be sent", message["To"], message["Subject"])

@@ -71,6 +71,9 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "SEARCH_DRAIN": "inline",  # tests/test_search_drain.py runs the background thread
         "REDIS_URL": None,
         "WTF_CSRF_ENABLED": True,
+        # Mail jobs run in the request, so a test reads the outbox at once (the tests of the
+        # background thread turn it on).
+        "MAIL_BACKGROUND": False,
         # Still scrypt, with a work factor that keeps the suite fast.
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
     }

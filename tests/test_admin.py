@@ -79,8 +79,22 @@ def test_closed_registration(app, browser):
     assert db.session.scalar(select(User).where(User.username == "newcomer")) is None
 
 
-def test_invite_only_registration_uses_up_an_invite(app, browser):
+def test_invite_only_registration_uses_up_an_invite(app, browser, tmp_path):
+    import email
+    import email.policy
+    import re
+
     from forum.admin import settings
+
+    app.config["OUTBOX_DIR"] = str(tmp_path)
+
+    def finish_link(address: str) -> str:
+        for path in tmp_path.glob("*.eml"):
+            mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            found = re.search(r"https?://[^/\s]+(/register/finish/\S+)", mail.get_content())
+            if mail["To"] == address and found:
+                return found.group(1)
+        raise AssertionError(f"no registration mail to {address}")
 
     w = build_world()
     settings.update_settings(w.root, {"registration": "invite"})
@@ -90,23 +104,23 @@ def test_invite_only_registration_uses_up_an_invite(app, browser):
     assert invite.code in admin.text("/admin/invites")
     guest = browser(None)
     assert "invite code" in guest.text("/register")
-    data = {"username": "ada", "email": "ada@example.com", "password": "x" * 12}
+    data = {"username": "ada", "email": "ada@example.com"}
     response = guest.form("/register", {**data, "invite": "wrong"})
     assert response.status_code == 400 and "not valid" in response.get_data(as_text=True)
     assert guest.form("/register", {**data, "invite": invite.code}).status_code == 302
+    bob = browser(None)
+    data = {"username": "bob", "email": "bob@example.com", "invite": invite.code}
+    assert bob.form("/register", data).status_code == 302  # not used up until a link is
+    ada_link, bob_link = finish_link("ada@example.com"), finish_link("bob@example.com")
+    assert guest.form(ada_link, {"password": "x" * 12}).status_code == 302
     db.session.expire_all()
     ada = db.session.scalar(select(User).where(User.username == "ada"))
     assert db.session.get(Invite, invite.id).used_by_id == ada.id
-    second = browser(None).form(
-        "/register",
-        {
-            "username": "bob",
-            "email": "bob@example.com",
-            "password": "x" * 12,
-            "invite": invite.code,
-        },
-    )
-    assert second.status_code == 400
+    second = bob.form(bob_link, {"password": "x" * 12})
+    assert second.status_code == 400 and "already used" in second.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.username == "bob")) is None
+    third = browser(None).form("/register", {**data, "username": "carol"})
+    assert third.status_code == 400
 
 
 def test_create_edit_archive_a_sig_and_appoint_its_sysop(app, browser):

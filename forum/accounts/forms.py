@@ -15,8 +15,11 @@ class LoginForm(FlaskForm):
 class RegisterForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=32)])
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password (at least 10 characters)", validators=[DataRequired()])
     invite = StringField("Invite code", validators=[Optional(), Length(max=64)])
+
+
+class FinishRegistrationForm(FlaskForm):
+    password = PasswordField("Password (at least 10 characters)", validators=[DataRequired()])
 
 
 class ForgotPasswordForm(FlaskForm):

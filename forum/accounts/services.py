@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -14,7 +15,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import content, events
+from .. import content, events, mail
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
@@ -85,6 +86,12 @@ def register_member(username: str, email: str, password: str, *, role: str = "me
     email = _check_email(email)
     _check_password(password)
     password_hash = hash_password(password)  # slow on purpose: before the write lock
+    return _create_member(username, email, password_hash, role=role)
+
+
+def _create_member(
+    username: str, email: str, password_hash: str, *, role: str = "member", invite_code: str = ""
+) -> User:
     try:
         with transaction() as session:
             if find_by_username(username):
@@ -100,6 +107,8 @@ def register_member(username: str, email: str, password: str, *, role: str = "me
             )
             session.add(user)
             session.flush()
+            if invite_code:
+                current_app.extensions["forum.consume_invite"](invite_code, user.id)
             events.publish(events.MemberRegistered(user_id=user.id))
     except IntegrityError as exc:
         # Another registration took the name or address between our check and the insert.
@@ -113,18 +122,117 @@ def registration_mode() -> str:
     return str(mode()) if mode is not None else "open"
 
 
-def sign_up(username: str, email: str, password: str, invite_code: str = "") -> User:
-    """Registration from the web: obeys the site's registration mode and uses up an invite."""
+def _check_registration_open(invite_code: str) -> str:
     mode = registration_mode()
     if mode == "closed":
         raise Invalid(None, "Registration is closed at the moment.")
-    if mode == "invite" and not invite_code.strip():
-        raise Invalid("invite", "Registration is by invitation: enter your invite code.")
-    with transaction():
-        user = register_member(username, email, password)
-        if mode == "invite":
-            current_app.extensions["forum.consume_invite"](invite_code, user.id)
-    return user
+    if mode == "invite":
+        invite_code = invite_code.strip()
+        if not invite_code:
+            raise Invalid("invite", "Registration is by invitation: enter your invite code.")
+        check = current_app.extensions.get("forum.check_invite")
+        if check is not None:
+            check(invite_code)
+        return invite_code
+    return ""
+
+
+def sign_up(username: str, email: str, invite_code: str, link_for: Callable[[str], str]) -> None:
+    """Registration from the web, first step: the same answer whether or not the address is
+    registered. Nothing is created yet; a mail goes to the address either way (a job, off the
+    request): a link to finish registering (choose a password), or, when the address already
+    has an account, a note saying so. Only a taken username is said here: usernames are public.
+    """
+    invite_code = _check_registration_open(invite_code)
+    username = _check_username(username)
+    email = _check_email(email)
+    if find_by_username(username):
+        raise Conflict("That username is taken.", field="username")
+    mail.queue(mail_registration, username, email, invite_code, link_for)
+
+
+def _registration_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="registration")
+
+
+def mail_registration(
+    username: str, email: str, invite_code: str, link_for: Callable[[str], str]
+) -> None:
+    """The mail job of a registration: a link to finish it, or "you already have an account"."""
+    site = current_app.config["SITE_NAME"]
+    existing = find_by_email(email)
+    if existing is not None:
+        send_mail(
+            existing.email,
+            f"Your account on {site}",
+            f"Hello {existing.username},\n\nsomeone, perhaps you, tried to register on {site} "
+            "with this address. It already belongs to your account, so nothing was created.\n\n"
+            f"Your username is {existing.username}. If you forgot your password, ask for a new "
+            "one on the login page.\n\nIf it was not you, ignore this mail.\n",
+        )
+        return
+    token = _registration_serializer().dumps({"u": username, "e": email, "i": invite_code})
+    hours = current_app.config["REGISTRATION_LINK_MAX_AGE"] // 3600
+    send_mail(
+        email,
+        f"Finish registering on {site}",
+        f"Hello {username},\n\nto finish registering on {site}, open this link within {hours} "
+        f"hours and choose your password:\n\n{link_for(token)}\n\nIf it was not you, ignore "
+        "this mail: nothing is created without it.\n",
+    )
+
+
+@dataclass(frozen=True)
+class PendingRegistration:
+    username: str
+    email: str
+    invite_code: str
+
+
+def pending_registration(token: str) -> PendingRegistration:
+    """What a registration link names; Invalid when it is expired, forged or already used."""
+    try:
+        data = _registration_serializer().loads(
+            token, max_age=current_app.config["REGISTRATION_LINK_MAX_AGE"]
+        )
+    except SignatureExpired as exc:
+        raise Invalid(None, "This registration link has expired. Register again.") from exc
+    except BadSignature as exc:
+        raise Invalid(None, "This registration link is not valid. Register again.") from exc
+    pending = PendingRegistration(
+        username=str(data.get("u", "")),
+        email=str(data.get("e", "")),
+        invite_code=str(data.get("i", "")),
+    )
+    if find_by_email(pending.email) is not None:
+        # Only who reads the address's mail has the link: telling them is no oracle.
+        raise Invalid(None, "This address already has an account (the link was used). Log in.")
+    return pending
+
+
+def finish_registration(token: str, password: str) -> User:
+    """Registration, second step (from the mailed link): choose the password, create the
+    account and use up the invite."""
+    pending = pending_registration(token)
+    mode = registration_mode()
+    if mode == "closed":
+        raise Invalid(None, "Registration is closed at the moment.")
+    if mode == "invite" and not pending.invite_code:
+        raise Invalid(
+            None, "Registration is by invitation now: register again with an invite code."
+        )
+    _check_password(password)
+    if find_by_username(pending.username):
+        raise Invalid(
+            None, "Someone took that username in the meantime. Register again with another one."
+        )
+    password_hash = hash_password(password)  # slow on purpose: before the write lock
+    return _create_member(
+        pending.username,
+        pending.email,
+        password_hash,
+        invite_code=pending.invite_code if mode == "invite" else "",
+    )
 
 
 def create_sysop(username: str, email: str, password: str) -> User:
@@ -210,8 +318,14 @@ def make_reset_token(user: User) -> str:
 
 
 def request_password_reset(email: str, link_for: Callable[[str], str]) -> None:
-    """Mail a reset link if the address is registered. Says nothing either way."""
-    user = find_by_email(email) if EMAIL_RE.match(email.strip()) else None
+    """Mail a reset link if the address is registered. Says nothing either way, and does the
+    same work either way: the job finds out, off the request."""
+    mail.queue(mail_password_reset, email.strip(), link_for)
+
+
+def mail_password_reset(email: str, link_for: Callable[[str], str]) -> None:
+    """The mail job of a forgotten password: the link, to a registered address only."""
+    user = find_by_email(email) if EMAIL_RE.match(email) else None
     if user is None or user.is_banned:
         return
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -13,6 +14,7 @@ from ..web import absolute_url_for, form_error, redirect_back
 from . import bp, services
 from .forms import (
     ChangePasswordForm,
+    FinishRegistrationForm,
     ForgotPasswordForm,
     LoginForm,
     LogoutEverywhereForm,
@@ -60,6 +62,14 @@ def logout() -> Any:
     return redirect(url_for("sigs.index"))
 
 
+def _link_for(endpoint: str) -> Callable[[str], str]:
+    """Links that carry a token, for a mail written off the request (forum.mail.queue): the
+    address is worked out here, where the request is."""
+    slot = "TOKEN"
+    head, _, tail = absolute_url_for(endpoint, token=slot).rpartition(slot)
+    return lambda token: f"{head}{token}{tail}"
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_register_limit, methods=["POST"])
 def register() -> Any:
@@ -68,9 +78,41 @@ def register() -> Any:
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = services.sign_up(
-                form.username.data, form.email.data, form.password.data, form.invite.data or ""
+            services.sign_up(
+                form.username.data,
+                form.email.data,
+                form.invite.data or "",
+                _link_for("accounts.finish_registration"),
             )
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            # The same answer whether or not the address has an account: the mail tells which.
+            hours = current_app.config["REGISTRATION_LINK_MAX_AGE"] // 3600
+            flash(
+                f"Almost there: we sent a mail to {form.email.data.strip()}. Open the link in it "
+                f"within {hours} hours to choose your password and finish registering.",
+                "info",
+            )
+            return redirect(url_for("sigs.index"))
+    return (
+        render_template("accounts/register.html", form=form, mode=services.registration_mode()),
+        400 if form.errors or form.form_errors else 200,
+    )
+
+
+@bp.route("/register/finish/<token>", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def finish_registration(token: str) -> Any:
+    try:
+        pending = services.pending_registration(token)
+    except ForumError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.register"))
+    form = FinishRegistrationForm()
+    if form.validate_on_submit():
+        try:
+            user = services.finish_registration(token, form.password.data)
         except ForumError as exc:
             form_error(form, exc)
         else:
@@ -78,7 +120,7 @@ def register() -> Any:
             flash(f"Welcome, {user.username}! Join a SIG to start posting.", "success")
             return redirect(url_for("sigs.index"))
     return (
-        render_template("accounts/register.html", form=form, mode=services.registration_mode()),
+        render_template("accounts/finish.html", form=form, pending=pending),
         400 if form.errors or form.form_errors else 200,
     )
 
@@ -90,7 +132,7 @@ def forgot_password() -> Any:
     if form.validate_on_submit():
         services.request_password_reset(
             form.email.data,
-            lambda token: absolute_url_for("accounts.reset_password", token=token),
+            _link_for("accounts.reset_password"),
         )
         minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
         # The same answer whether or not the address is registered.

@@ -11,7 +11,14 @@ def init_app(app: Flask) -> None:
     settings.init_app(app)
     app.register_blueprint(bp)
     app.extensions["forum.registration_mode"] = lambda: settings.get("registration")
+    app.extensions["forum.check_invite"] = _check_invite
     app.extensions["forum.consume_invite"] = _consume_invite
+
+
+def _check_invite(code: str) -> None:
+    from .services import check_invite
+
+    check_invite(code)
 
 
 def _consume_invite(code: str, user_id: int) -> None:

@@ -116,6 +116,14 @@ def create_invite(actor: Actor, note: str = "") -> Invite:
     return invite
 
 
+def check_invite(code: str) -> None:
+    """Invalid unless the code is an invite still unused (registration's first step)."""
+    code = (code or "").strip()
+    invite = db.session.scalar(select(Invite).where(Invite.code == code)) if code else None
+    if invite is None or invite.used_at is not None:
+        raise Invalid("invite", "That invite code is not valid or was already used.")
+
+
 def consume_invite(code: str, user_id: int) -> None:
     """Use up an invite for a new account (inside the registration's transaction)."""
     code = (code or "").strip()

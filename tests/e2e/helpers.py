@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 import secrets
 import time
@@ -68,14 +70,31 @@ def unique(word: str) -> str:
 # --- What a member does, step by step (by role and label, as a person finds things) ---
 
 
-def register(page, name):
+def register(page, name, forum):
+    """The form, then the link in the mail (read from the server's outbox) to choose a password."""
     page.goto("/")
     page.get_by_role("link", name="Register").click()
     page.get_by_label("Username").fill(name)
     page.get_by_label("Email").fill(f"{name}@example.com")
-    page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Register").click()
+    expect(page.get_by_text(f"we sent a mail to {name}@example.com")).to_be_visible()
+    page.goto(finish_link(forum.instance / "outbox", f"{name}@example.com"))
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Create my account").click()
     expect(page.get_by_text(f"Welcome, {name}!")).to_be_visible()
+
+
+def finish_link(outbox, address, timeout=10.0):
+    """The registration link mailed to this address (the server writes mail in the background)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in sorted(outbox.glob("*.eml")) if outbox.exists() else []:
+            mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            found = re.search(r"https?://\S+/register/finish/\S+", mail.get_content())
+            if mail["To"] == address and found:
+                return found.group(0)
+        time.sleep(0.05)
+    raise AssertionError(f"no registration mail to {address} in {outbox}")
 
 
 def start_topic(page, sig_name, title, body):

@@ -36,10 +36,10 @@ JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 
 
 @JS
-def test_newcomer_registers_joins_a_sig_and_starts_a_topic(open_browser, js):
+def test_newcomer_registers_joins_a_sig_and_starts_a_topic(open_browser, forum, js):
     page = open_browser(js=js)
     name = unique("newcomer")
-    register(page, name)
+    register(page, name, forum)
     expect(page).to_have_title("Special interest groups · Forum")
 
     page.get_by_role("link", name="Retro Computing", exact=True).click()
