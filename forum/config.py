@@ -64,6 +64,12 @@ DEFAULTS: dict[str, Any] = {
     # thread, so the request neither waits for them nor shows, by its timing, what they found.
     "MAIL_BACKGROUND": True,
     "RATELIMIT_LOGIN": "10 per minute",
+    # Per account, whatever the addresses: after this many failed sign-ins in a row, each next
+    # attempt waits 1, 2, 4 … seconds, at most LOGIN_DELAY_MAX, except from a browser the member
+    # signed in on before (its device cookie lasts LOGIN_DEVICE_MAX_AGE seconds).
+    "LOGIN_FREE_FAILURES": 5,
+    "LOGIN_DELAY_MAX": 300,
+    "LOGIN_DEVICE_MAX_AGE": 365 * 24 * 3600,
     "RATELIMIT_REGISTER": "5 per hour",
     "RATELIMIT_POST": "20 per minute",
     "RATELIMIT_HEADERS_ENABLED": True,

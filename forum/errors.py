@@ -50,3 +50,13 @@ class Conflict(ForumError):
     def __init__(self, message: str = "", field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SlowDown(ForumError):
+    """Too many attempts in a short time: try again after `retry_after` seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

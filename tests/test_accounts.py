@@ -270,6 +270,141 @@ def test_banned_member_cannot_log_in(client, f):
     assert "banned" in html(response)
 
 
+# --- failed sign-ins per account ------------------------------------------------------------
+class Clock:
+    """The accounts services' idea of now, moved by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from datetime import UTC, datetime
+
+        self.now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+        monkeypatch.setattr(services, "utcnow", lambda: self.now, raising=False)
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+def sign_in(client: Any, login: str, password: str, address: str = "127.0.0.1") -> Any:
+    token = client.csrf_token()
+    data = {"login": login, "password": password, "csrf_token": token}
+    return client.post("/login", data=data, environ_base={"REMOTE_ADDR": address})
+
+
+def test_failed_sign_ins_to_one_account_slow_down_whatever_the_address(
+    make_client, f, monkeypatch, caplog
+):
+    ada = f.user("ada")
+    clock = Clock(monkeypatch)
+    guessers = [make_client() for _ in range(3)]
+    answers = []
+    with caplog.at_level("WARNING", logger="forum.accounts.services"):
+        for n in range(27):  # 27 guesses from three addresses in the same minute
+            response = sign_in(guessers[n % 3], "ada", f"guess-number-{n}", f"203.0.113.{n % 3}")
+            answers.append(response.status_code)
+            clock.advance(2)
+    # Five wrong passwords are answered as such; then every guess waits longer than the last
+    # (1, 2, 4, 8, 16 s …): at 2 s apart, only a few more are even checked.
+    assert answers[:5] == [400] * 5
+    assert answers.count(400) <= 10 and answers.count(429) >= 17
+    held = sign_in(guessers[0], "ada", "guess-again-1", "203.0.113.0")
+    assert held.status_code == 429
+    assert "Too many failed sign-ins to this account. Try again in" in html(held)
+    assert int(held.headers["Retry-After"]) > 0
+    assert f"sign-in to user:{ada.id} failed: 5 in a row" in caplog.text
+    assert f"sign-in to user:{ada.id} held back" in caplog.text
+
+    # Not a lock-out: after the wait, the right password works, and the member is told.
+    member = make_client()
+    assert sign_in(member, "ada", PASSWORD).status_code == 429  # even the right one waits
+    clock.advance(int(held.headers["Retry-After"]))
+    response = sign_in(member, "ada", PASSWORD)
+    assert response.status_code == 302
+    page = html(member.get(response.headers["Location"]))
+    failed = answers.count(400)
+    assert f"{failed} failed sign-ins to your account since your last visit" in page
+    # ... once: the count starts again from the successful sign-in.
+    member.logout()
+    response = sign_in(member, "ada", PASSWORD)
+    assert "failed sign-in" not in html(member.get(response.headers["Location"]))
+
+
+def test_the_wait_doubles_and_a_right_password_after_it_resets_it(client, f, monkeypatch):
+    f.user("ada")
+    clock = Clock(monkeypatch)
+    for _ in range(5):
+        assert sign_in(client, "ada", "wrong-password-1").status_code == 400
+    waits = []
+    for _ in range(4):
+        held = sign_in(client, "ada", "wrong-password-1")
+        assert held.status_code == 429
+        waits.append(int(held.headers["Retry-After"]))
+        clock.advance(waits[-1])
+        assert sign_in(client, "ada", "wrong-password-1").status_code == 400
+    assert waits == [1, 2, 4, 8]
+    clock.advance(16)
+    assert sign_in(client, "ada", PASSWORD).status_code == 302
+    client.logout()
+    # A success starts the count again: five more free attempts.
+    for _ in range(5):
+        assert sign_in(client, "ada", "wrong-password-1").status_code == 400
+
+
+def test_a_browser_the_member_signed_in_on_is_never_held_back(make_client, f, monkeypatch):
+    f.user("ada")
+    Clock(monkeypatch)
+    member = make_client()
+    member.login("ada")
+    member.logout()
+    attacker = make_client()
+    for _ in range(8):
+        sign_in(attacker, "ada", "wrong-password-1", "198.51.100.7")
+    assert sign_in(attacker, "ada", PASSWORD, "198.51.100.7").status_code == 429
+    assert sign_in(make_client(), "ada", PASSWORD).status_code == 429
+    # The member's own browser carries the device cookie of its last sign-in.
+    response = sign_in(member, "ada", PASSWORD)
+    assert response.status_code == 302
+    assert "5 failed sign-ins" in html(member.get(response.headers["Location"]))
+    # A forged or foreign device cookie is worth nothing.
+    forged = make_client()
+    forged.set_cookie("forum_device", "1.forged.value")
+    for _ in range(6):
+        sign_in(attacker, "ada", "wrong-password-1", "198.51.100.7")
+    assert sign_in(forged, "ada", PASSWORD).status_code == 429
+
+
+def test_unknown_names_go_through_the_same_steps(client, f, monkeypatch, count_queries):
+    f.user("ada")
+    Clock(monkeypatch)
+    token = client.csrf_token()
+    statements = []
+    for login in ("ada@example.com", "nobody@example.com"):
+        with count_queries() as queries:
+            response = client.post(
+                "/login", data={"login": login, "password": "wrong-password-1", "csrf_token": token}
+            )
+        assert response.status_code == 400
+        statements.append(queries.statements)
+    assert statements[0] == statements[1]
+    for _ in range(4):
+        sign_in(client, "nobody@example.com", "wrong-password-1")
+    held = sign_in(client, "nobody@example.com", "wrong-password-1")
+    assert held.status_code == 429 and "Too many failed sign-ins to this account" in html(held)
+
+
+def test_a_password_reset_ends_the_wait(client, f, monkeypatch, outbox):
+    f.user("ada")
+    Clock(monkeypatch)
+    for _ in range(7):
+        sign_in(client, "ada", "wrong-password-1")
+    assert sign_in(client, "ada", PASSWORD).status_code == 429
+    client.form("/password/forgot", {"email": "ada@example.com"})
+    link = path_of(reset_link(mails(outbox)[0]))
+    assert client.form(link, {"password": NEW_PASSWORD}).status_code == 302
+    assert sign_in(client, "ada", NEW_PASSWORD).status_code == 302
+
+
 def test_logout_is_a_post_and_ends_the_session(client, f):
     f.user("ada")
     client.login("ada")

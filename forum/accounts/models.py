@@ -73,3 +73,20 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username}>"
+
+
+class LoginThrottle(db.Model):  # type: ignore[name-defined,misc]
+    """Sign-in attempts that have not (yet) succeeded, per account, for the slow-down after
+    repeated failures (forum.accounts.services.authenticate). A name or address that belongs to
+    no account gets a row too (keyed by its hash), so both cost a sign-in the same."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    # Attempts since the last successful sign-in (each counted before its password is checked).
+    failures: Mapped[int] = mapped_column(default=0)
+    # No attempt is checked before this time (unless from a device the member signed in on).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_login_throttles_updated_at", "updated_at"),)

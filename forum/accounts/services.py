@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import content, events, mail
 from ..db import transaction
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound, SlowDown
 from ..extensions import db
 from ..mail import send_mail
-from ..timeutil import zone_or_utc
-from .models import ROLE_SYSOP, User, new_session_token
+from ..timeutil import utcnow, zone_or_utc
+from .models import ROLE_SYSOP, LoginThrottle, User, new_session_token
+
+log = logging.getLogger(__name__)
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -251,18 +256,128 @@ def create_sysop(username: str, email: str, password: str) -> User:
     return existing
 
 
-def authenticate(login: str, password: str) -> User:
-    """The member with this username or email and password; Invalid otherwise."""
+@dataclass(frozen=True)
+class SignIn:
+    user: User
+    # Failed sign-ins to this account since its last successful one (the member is told).
+    earlier_failures: int
+
+
+def _throttle_key(user: User | None, login: str) -> str:
+    if user is not None:
+        return f"user:{user.id}"
+    return "name:" + hashlib.sha256(login.lower().encode()).hexdigest()[:40]
+
+
+def _wait_after(failures: int) -> int:
+    """Seconds the next attempt waits after this many in a row: none for the first few, then
+    1, 2, 4 … up to LOGIN_DELAY_MAX. Never a lock-out: the right password works after the wait."""
+    free = int(current_app.config["LOGIN_FREE_FAILURES"])
+    if failures < free:
+        return 0
+    return int(min(int(current_app.config["LOGIN_DELAY_MAX"]), 2 ** min(failures - free, 30)))
+
+
+def _claim_attempt(key: str, trusted: bool) -> int:
+    """Count this attempt (before its password is checked, so parallel guesses are counted
+    too) and set when the next may come; SlowDown while this one must wait. A device the member
+    signed in on before (`trusted`) is not held back, so nobody can keep a member out."""
+    for _ in range(3):
+        now = utcnow()
+        try:
+            with transaction() as session:
+                row = session.scalar(
+                    select(LoginThrottle)
+                    .where(LoginThrottle.key == key)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+                if row is None:
+                    # Forget what is a month old (names nobody has, members long gone).
+                    session.execute(
+                        delete(LoginThrottle).where(
+                            LoginThrottle.updated_at < now - timedelta(days=30)
+                        )
+                    )
+                    row = LoginThrottle(key=key, failures=0)
+                    session.add(row)
+                elif row.not_before is not None and row.not_before > now and not trusted:
+                    wait = max(1, math.ceil((row.not_before - now).total_seconds()))
+                    log.warning("sign-in to %s held back: %d failed in a row", key, row.failures)
+                    raise SlowDown(
+                        "Too many failed sign-ins to this account. "
+                        f"Try again in {wait} second{'s' if wait != 1 else ''}.",
+                        retry_after=wait,
+                    )
+                row.failures += 1
+                wait = _wait_after(row.failures)
+                row.not_before = now + timedelta(seconds=wait) if wait else None
+                row.updated_at = now
+                return row.failures
+        except IntegrityError:
+            continue  # a parallel first attempt made the row: count on it
+    raise SlowDown("Too many sign-ins at once. Try again in a moment.", retry_after=1)
+
+
+def _clear_attempts(key: str) -> int:
+    """A successful sign-in: forget the attempts; how many failed before this one."""
+    with transaction() as session:
+        row = session.scalar(
+            select(LoginThrottle)
+            .where(LoginThrottle.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            return 0
+        session.delete(row)
+        return max(0, row.failures - 1)  # less this attempt, counted when it began
+
+
+def authenticate(login: str, password: str, *, trusted_device_for: int | None = None) -> SignIn:
+    """The member with this username or email and password; Invalid otherwise.
+
+    Attempts per account are counted: after LOGIN_FREE_FAILURES failures in a row each next one
+    waits twice as long (SlowDown), whichever addresses they come from. A name that belongs to
+    nobody goes through the same steps. `trusted_device_for`: the member this browser signed in
+    as before (its device cookie), who is not held back.
+    """
     login = login.strip()
     user = find_by_email(login) if "@" in login else find_by_username(login)
-    if user is None:
-        check_password_hash(_dummy_hash(), password)
+    key = _throttle_key(user, login)
+    failures = _claim_attempt(key, user is not None and user.id == trusted_device_for)
+    if user is None or not check_password_hash(user.password_hash, password):
+        if user is None:
+            check_password_hash(_dummy_hash(), password)
+        log.warning("sign-in to %s failed: %d in a row", key, failures)
         raise Invalid(None, "Wrong username or password.")
-    if not check_password_hash(user.password_hash, password):
-        raise Invalid(None, "Wrong username or password.")
+    earlier = _clear_attempts(key)
     if user.is_banned:
         raise Invalid(None, f"This account is banned: {user.ban_reason or 'no reason given'}.")
-    return user
+    if earlier:
+        log.warning("member %s signed in after %d failed attempts", user.id, earlier)
+    return SignIn(user=user, earlier_failures=earlier)
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="login-device")
+
+
+def device_token(user: User) -> str:
+    """For the cookie that marks a browser the member signed in on (see authenticate)."""
+    return _device_serializer().dumps(user.id)
+
+
+def device_user_id(token: str | None) -> int | None:
+    if not token:
+        return None
+    try:
+        value = _device_serializer().loads(
+            token, max_age=current_app.config["LOGIN_DEVICE_MAX_AGE"]
+        )
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
 
 
 @functools.cache
@@ -357,9 +472,15 @@ def reset_password(token: str, new: str) -> User:
     user = user_for_reset_token(token)
     _check_password(new, "password")
     password_hash = hash_password(new)
-    with transaction():
+    with transaction() as session:
         user.password_hash = password_hash
         user.session_token = new_session_token()
+        # Who reads the address's mail may sign in at once, however many guesses came before.
+        session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == _throttle_key(user, ""))
+            .values(not_before=None)
+        )
         events.publish(events.SessionsRevoked(user_id=user.id))
     return user
 

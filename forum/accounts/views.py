@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import ForumError
@@ -32,6 +32,9 @@ def _register_limit() -> str:
     return str(current_app.config["RATELIMIT_REGISTER"])
 
 
+DEVICE_COOKIE = "forum_device"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> Any:
@@ -40,16 +43,52 @@ def login() -> Any:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
+    status = 200
+    retry_after = None
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.login.data, form.password.data)
+            signed_in = services.authenticate(
+                form.login.data,
+                form.password.data,
+                trusted_device_for=services.device_user_id(request.cookies.get(DEVICE_COOKIE)),
+            )
         except ForumError as exc:
-            form_error(form, exc)
+            status = form_error(form, exc)
+            retry_after = getattr(exc, "retry_after", None)
         else:
+            user = signed_in.user
             login_user(user, remember=form.remember.data)
             flash(f"Welcome back, {user.username}.", "success")
-            return redirect_back(form.next.data, url_for("sigs.index"))
-    return render_template("accounts/login.html", form=form), 400 if form.errors else 200
+            if signed_in.earlier_failures:
+                n = signed_in.earlier_failures
+                flash(
+                    f"{n} failed sign-in{'s' if n != 1 else ''} to your account since your last "
+                    "visit. If that was not you, your password held; choose a long one that you "
+                    "use nowhere else.",
+                    "warning",
+                )
+            response = redirect_back(form.next.data, url_for("sigs.index"))
+            _remember_device(response, user)
+            return response
+    if form.errors and status == 200:
+        status = 400
+    response = make_response(render_template("accounts/login.html", form=form), status)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _remember_device(response: Any, user: Any) -> None:
+    """Mark this browser as one the member signed in on: the per-account slow-down after failed
+    sign-ins does not hold it back (so nobody can keep a member out by failing for them)."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        services.device_token(user),
+        max_age=int(current_app.config["LOGIN_DEVICE_MAX_AGE"]),
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 @bp.route("/logout", methods=["POST"])
@@ -118,7 +157,9 @@ def finish_registration(token: str) -> Any:
         else:
             login_user(user)
             flash(f"Welcome, {user.username}! Join a SIG to start posting.", "success")
-            return redirect(url_for("sigs.index"))
+            response = redirect(url_for("sigs.index"))
+            _remember_device(response, user)
+            return response
     return (
         render_template("accounts/finish.html", form=form, pending=pending),
         400 if form.errors or form.form_errors else 200,
