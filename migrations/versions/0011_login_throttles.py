@@ -1,7 +1,7 @@
 """accounts: sign-in attempts per account, for the slow-down after repeated failures
 
-Revision ID: 0010_login_throttles
-Revises: 0009_posts_insert_indexes
+Revision ID: 0011_login_throttles
+Revises: 0010_mod_actions_other_sig
 Create Date: 2026-12-05 10:00:00.000000
 
 The login rate limit counted per client address only, so three addresses made 27 guesses at one
@@ -15,8 +15,8 @@ from alembic import op
 import forum.timeutil
 
 # revision identifiers, used by Alembic.
-revision = "0010_login_throttles"
-down_revision = "0009_posts_insert_indexes"
+revision = "0011_login_throttles"
+down_revision = "0010_mod_actions_other_sig"
 branch_labels = None
 depends_on = None
 
