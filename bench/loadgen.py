@@ -1,14 +1,18 @@
-"""A small closed-loop load generator: N threads, one keep-alive HTTP connection each, for a
-fixed time. Bounded in time and aimed at loopback only."""
+"""A small load generator aimed at loopback only, bounded in time: closed-loop (`run`: N threads,
+one keep-alive HTTP connection each, each sending again as soon as it is answered) and open-loop
+(`run_open`: requests arrive at a fixed rate, Poisson, whether or not earlier ones were
+answered)."""
 
 from __future__ import annotations
 
 import http.client
+import random
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
@@ -137,3 +141,103 @@ def run(sessions: list[Session], step: Step, duration: float, warmup: float) -> 
     result.seconds = duration
     result.requests = len(result.latencies_ms)
     return result
+
+
+@dataclass
+class Stream:
+    """Open-loop traffic: requests arrive at `rate` a second (Poisson), whoever is free sends."""
+
+    name: str
+    rate: float
+    sessions: list[Session]
+    step: Step
+
+
+@dataclass
+class OpenResult(Result):
+    offered: int = 0
+    # How late requests left the client after their scheduled time (all sessions busy): the
+    # latencies include it, so a slow server cannot hide behind a slow client.
+    send_lag_ms: list[float] = field(default_factory=list)
+
+
+def arrivals(rate: float, until: float, seed: int) -> list[float]:
+    """Poisson arrival times (seconds from the start) at `rate` a second, up to `until`."""
+    rng = random.Random(seed)
+    times, t = [], 0.0
+    while True:
+        t += rng.expovariate(rate)
+        if t >= until:
+            return times
+        times.append(t)
+
+
+def run_open(
+    streams: list[Stream], duration: float, warmup: float, seed: int = 1
+) -> dict[str, OpenResult]:
+    """Offer every stream at its rate for `warmup` + `duration` seconds. A request's latency is
+    measured from its scheduled arrival, not from when a client got round to sending it (no
+    coordinated omission); requests scheduled in the warm-up are not measured."""
+    results = {stream.name: OpenResult() for stream in streams}
+    start = time.perf_counter() + 0.2
+    threads = []
+    for n, stream in enumerate(streams):
+        times = arrivals(stream.rate, warmup + duration, seed + n)
+        result = results[stream.name]
+        result.offered = len(times)
+        schedule = _Schedule(iter(times), start, start + warmup)
+        threads += [
+            threading.Thread(target=schedule.drive, args=(stream, i, s, result))
+            for i, s in enumerate(stream.sessions)
+        ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results.values():
+        result.seconds = duration
+        result.requests = len(result.latencies_ms)
+    return results
+
+
+class _Schedule:
+    """One stream's arrivals, taken in turn by whichever of its sessions is free."""
+
+    def __init__(self, times: Any, start: float, measure_from: float) -> None:
+        self.times = times
+        self.start = start
+        self.measure_from = measure_from
+        self.lock = threading.Lock()
+
+    def drive(self, stream: Stream, index: int, session: Session, result: OpenResult) -> None:
+        local: list[float] = []
+        lags: list[float] = []
+        errors = 0
+        first_error = ""
+        while True:
+            with self.lock:
+                offset = next(self.times, None)
+            if offset is None:
+                break
+            due = self.start + offset
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            method, path, form, expected = stream.step(session, index)
+            sent = time.perf_counter()
+            try:
+                status, body, _ = session.request(method, path, form)
+            except Exception as exc:  # noqa: BLE001  (counted and reported, not fatal)
+                status, body = 0, str(exc).encode()
+            done = time.perf_counter()
+            if due >= self.measure_from:
+                local.append((done - due) * 1000)
+                lags.append(max(0.0, sent - due) * 1000)
+                if status != expected:
+                    errors += 1
+                    first_error = first_error or f"{method} {path} -> {status}: {body[:200]!r}"
+        with self.lock:
+            result.latencies_ms.extend(local)
+            result.send_lag_ms.extend(lags)
+            result.errors += errors
+            result.first_error = result.first_error or first_error
