@@ -7,8 +7,8 @@ SQLite by default; --postgres makes its own database on FORUM_BENCH_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres) and drops it afterwards. Prints a table
 and writes JSON to bench/results/. Rate limits are off (they would measure the limiter).
 
-Other helpers' benchmarks (bench/search_bench.py, realtime_bench.py, pulse_bench.py) run after,
-when present, with the seeded forum described in their environment: FORUM_DATABASE_URL,
+Other benchmarks (bench/search_bench.py, realtime_bench.py, pulse_bench.py, growth_bench.py) run
+after, when present, with the seeded forum described in their environment: FORUM_DATABASE_URL,
 FORUM_INSTANCE_PATH, FORUM_INDEX_DIR, FORUM_SECRET_KEY, BENCH_BASE_URLS (the running forum
 processes, comma-separated), BENCH_RESULTS_DIR, BENCH_DATASET (a JSON file of ids).
 """
@@ -44,7 +44,9 @@ if str(ROOT) not in sys.path:
 from bench import data, loadgen  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-EXTRA_BENCHES = ("search_bench.py", "realtime_bench.py", "pulse_bench.py")
+EXTRA_BENCHES = ("search_bench.py", "realtime_bench.py", "pulse_bench.py", "growth_bench.py")
+# Seconds each may take: growth_bench.py seeds two forums of its own (50,000 and 200,000 posts).
+EXTRA_TIMEOUT = {"growth_bench.py": 1800}
 PY = sys.executable
 
 # Targets from the issue, as (kind, value): ratio to bare, or latency in ms.
@@ -648,7 +650,7 @@ def run_extra(env: dict[str, str], ports: list[int], workdir: Path) -> dict[str,
                 env=extra_env,
                 capture_output=True,
                 text=True,
-                timeout=300,
+                timeout=EXTRA_TIMEOUT.get(name, 300),
                 check=False,
             )
             output, code = result.stdout + result.stderr, result.returncode
