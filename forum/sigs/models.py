@@ -78,6 +78,10 @@ class Membership(db.Model):  # type: ignore[name-defined,misc]
     # A suspension in this SIG only (moderation writes it).
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    # "Mark all read" in this SIG (or everywhere) reads everything up to this moment: the newest
+    # activity in the SIG when the member pressed it. /new looks only at topics that moved since,
+    # so its cost follows the activity since then, not the size of the SIG.
+    read_through: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sig: Mapped[Sig] = relationship(lazy="raise")
     user: Mapped[User] = relationship(lazy="raise")

@@ -565,6 +565,16 @@ def mark_all_read(user: Actor, sig_id: int | None = None) -> int:
         rows = session.execute(query).all()
         for topic_id, number in rows:
             _mark_read_in_tx(user.id, topic_id, number)
+        # Each SIG is read up to its newest activity: /new need not look further back.
+        newest = select(Topic.sig_id, func.max(Topic.last_posted_at)).group_by(Topic.sig_id)
+        mine = select(Membership.sig_id).where(Membership.user_id == user.id)
+        newest = newest.where(Topic.sig_id.in_([sig_id] if sig_id is not None else mine))
+        for sig, read_through in session.execute(newest).all():
+            session.execute(
+                update(Membership)
+                .where(Membership.sig_id == sig, Membership.user_id == user.id)
+                .values(read_through=read_through)
+            )
         if rows:
             events.publish(events.TopicsRead(user_id=user.id, topic_ids=tuple(t for t, _ in rows)))
     return len(rows)
