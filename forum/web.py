@@ -25,7 +25,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -482,7 +482,14 @@ def init_app(app: Flask) -> None:
             "header_items": _header_items(),
         }
 
+    def time_tag(value: datetime | None) -> Markup:
+        """`<time>` in the reader's zone (the `time` of _macros.html: listings show dozens, and
+        a Jinja macro call costs several times this)."""
+        local = escape(localtime(value))
+        return Markup(f'<time datetime="{escape(isotime(value))}" title="{local}">{local}</time>')
+
     app.jinja_env.globals["url_template"] = url_template
+    app.jinja_env.globals["time_tag"] = time_tag
     app.jinja_env.globals["nl2br"] = lambda text: Markup("<br>").join(text.splitlines())
     app.extensions.setdefault("forum.header_items", [])
 
