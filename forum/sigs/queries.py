@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import aliased, joinedload
 
 from .. import permissions
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
+from ..timeutil import UTCDateTime
 from ..topics.models import Topic, TopicRead
 from .models import REQUEST_PENDING, JoinRequest, Membership, Sig
 
@@ -71,6 +74,50 @@ class SigPage:
     is_sysop: bool = False
     pending_requests: int = 0
     filter: str = "all"
+    # Where the pager's links seek from (forum.sigs.queries.Cursor): after the last topic shown,
+    # before the first. None where there is no such page.
+    next_after: str | None = None
+    prev_before: str | None = None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_CURSOR = re.compile(r"([01])-(\d{1,19})-(\d{1,12})")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in a SIG's listing order, between two topics: the topic's group (0 pinned, 1 not),
+    its last activity and its id, written `1-1733328000123456-4521` (microseconds since 1970).
+
+    The SIG page's Previous and Next links carry one (`?page=3&after=…`), and the page is read by
+    seeking to it in ix_topics_sig_order: the same few index steps on page 700 as on page 2.
+    A numbered page without one (`?page=700`, from a bookmark or typed) is counted out with an
+    OFFSET, and costs more the deeper it is."""
+
+    unpinned: int
+    last_posted_at: datetime
+    topic_id: int
+
+    @classmethod
+    def of(cls, topic: Topic) -> Cursor:
+        return cls(int(topic.pinned_at is None), topic.last_posted_at, topic.id)
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        match = _CURSOR.fullmatch(text)
+        if not match:
+            raise NotFound("That page does not exist.")
+        group, micros, topic_id = (int(part) for part in match.groups())
+        try:
+            moment = _EPOCH + micros * _MICROSECOND
+        except OverflowError:
+            raise NotFound("That page does not exist.") from None
+        return cls(group, moment, topic_id)
+
+    def __str__(self) -> str:
+        micros = (self.last_posted_at - _EPOCH) // _MICROSECOND
+        return f"{self.unpinned}-{micros}-{self.topic_id}"
 
 
 def sig_index(current: Any) -> list[SigRow]:
@@ -109,8 +156,17 @@ def sig_index(current: Any) -> list[SigRow]:
     return result
 
 
-def sig_page(current: Any, slug: str, page: int = 1, filter: str = "all") -> SigPage:
-    """A SIG's topics, pinned first, then by last activity; unread marks for members."""
+def sig_page(
+    current: Any,
+    slug: str,
+    page: int = 1,
+    filter: str = "all",
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+) -> SigPage:
+    """A SIG's topics, pinned first, then by last activity; unread marks for members. Page
+    `page` is counted out from the top, or read from a cursor: the topics `after` one, or the
+    page `before` one (the page number is then the pager's label)."""
     viewer = permissions.actor(current)
     sig = permissions.get_sig_for(viewer, slug)
     result = SigPage(
@@ -166,8 +222,13 @@ def sig_page(current: Any, slug: str, page: int = 1, filter: str = "all") -> Sig
 
         answered = answered_in(sig)
         query = query.where(answered if filter == "answered" else ~answered)
-    query = query.order_by(Topic.pinned_at.is_(None), Topic.last_posted_at.desc(), Topic.id.desc())
-    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    if after is not None or before is not None:
+        rows = _seek(query, after, before, per_page)
+    else:
+        order = (Topic.pinned_at.is_(None), Topic.last_posted_at.desc(), Topic.id.desc())
+        rows = db.session.execute(
+            query.order_by(*order).limit(per_page).offset((page - 1) * per_page)
+        ).all()
     for row in rows:
         topic, author_name, poster_name = row[0], row[1], row[2]
         last_read = row[3] if viewer is not None else None
@@ -183,7 +244,36 @@ def sig_page(current: Any, slug: str, page: int = 1, filter: str = "all") -> Sig
                 is_new=viewer is not None and last_read is None,
             )
         )
+    if result.topics and page < result.pagination.pages:
+        result.next_after = str(Cursor.of(result.topics[-1].topic))
+    if result.topics and page > 2:
+        result.prev_before = str(Cursor.of(result.topics[0].topic))
     return result
+
+
+def _seek(query: Any, after: Cursor | None, before: Cursor | None, limit: int) -> list[Any]:
+    """Up to `limit` rows of `query` just after the cursor `after` (or just before `before`),
+    in listing order. Each group (pinned, then the rest) is one range of ix_topics_sig_order,
+    read from the cursor on: a second query only when a page spans both groups."""
+    cursor = after or before
+    assert cursor is not None
+    forward = after is not None
+    groups = range(cursor.unpinned, 2) if forward else range(cursor.unpinned, -1, -1)
+    rows: list[Any] = []
+    for group in groups:
+        step = query.where(Topic.pinned_at.is_(None) == literal(bool(group)))
+        if group == cursor.unpinned:
+            key = tuple_(Topic.last_posted_at, Topic.id)
+            at = tuple_(literal(cursor.last_posted_at, UTCDateTime()), literal(cursor.topic_id))
+            step = step.where(key < at if forward else key > at)
+        if forward:
+            step = step.order_by(Topic.last_posted_at.desc(), Topic.id.desc())
+        else:
+            step = step.order_by(Topic.last_posted_at, Topic.id)
+        rows += db.session.execute(step.limit(limit - len(rows))).all()
+        if len(rows) >= limit:
+            break
+    return rows if forward else rows[::-1]
 
 
 def topic_visibility_clause(viewer: permissions.Actor, is_sysop: bool) -> Any:

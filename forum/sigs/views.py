@@ -34,7 +34,15 @@ def show(slug: str) -> Any:
     filter = request.args.get("filter", "all")
     if filter not in ("all", "unread", "answered", "unanswered"):
         filter = "all"
-    page = queries.sig_page(current_user, slug, _page_arg(), filter)
+    after, before = (request.args.get(name) for name in ("after", "before"))
+    page = queries.sig_page(
+        current_user,
+        slug,
+        _page_arg(),
+        filter,
+        after=queries.Cursor.parse(after) if after else None,
+        before=queries.Cursor.parse(before) if before and not after else None,
+    )
     status = 200 if page.can_read else 403
     # Forms (and so CSRF tokens) only for members: a guest's page holds nothing of theirs.
     member = viewer() is not None
