@@ -6,7 +6,10 @@ member (and a sysop where that changes the page), and wants the same count both 
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pytest
 
 from forum.extensions import db
 from forum.sigs.models import Sig
@@ -166,3 +169,52 @@ def test_a_reply_reads_its_topic_and_sig_once(make_client, f, count_queries) -> 
     assert sum("FROM topics" in s for s in reads) == 1, "\n".join(reads)
     assert not [s for s in reads if "FROM sigs" in s and "FROM topics" not in s], reads
     assert not [s for s in reads if "FROM posts \nWHERE posts.id" in s], reads
+
+
+@pytest.mark.config(TOPICS_PER_PAGE=5)
+def test_a_sig_page_read_from_its_cursor_does_not_grow_with_topics(
+    make_client, f, count_queries
+) -> None:
+    """The Next link's page (keyset pagination) loads in as many queries as page 1."""
+    ada = f.user("ada")
+    writers = _writers(f)
+    sig = f.sig("busy", members=[ada, *writers])
+
+    def add_topics(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            f.topic(writers[i % 6], sig, f"Topic number {i}")
+
+    def next_link(client: Any) -> str:
+        html = client.get("/s/busy/").get_data(as_text=True)
+        match = re.search(r'<a rel="next" href="([^"]+)"', html)
+        assert match, "no Next link"
+        return match.group(1).replace("&amp;", "&")
+
+    add_topics(0, 12)
+    viewers = _viewers(make_client, None, "ada")
+    small = {name: _count(c, count_queries, next_link(c)) for name, c in viewers.items()}
+    add_topics(12, 40)
+    large = {name: _count(c, count_queries, next_link(c)) for name, c in viewers.items()}
+    _assert_fixed(small, large)
+
+
+def test_new_page_queries_do_not_grow_for_a_member_who_read_everything(
+    make_client, f, count_queries
+) -> None:
+    ada = f.user("ada")
+    writers = _writers(f)
+    sigs = [f.sig(f"sig-{i}", members=[ada, writers[i], writers[i + 3]]) for i in range(3)]
+
+    def add_topics(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            f.topic(writers[i % 6], sigs[i % 3], f"Read {i}")
+
+    add_topics(0, 2)
+    viewers = _viewers(make_client, "ada")
+    viewers["ada"].form("/new/read")
+    small = _measure(viewers, count_queries, "/new")
+    add_topics(2, 30)
+    viewers["ada"].form("/new/read")
+    large = _measure(viewers, count_queries, "/new")
+    assert "Read 29" not in viewers["ada"].get("/new").get_data(as_text=True)
+    _assert_fixed(small, large)
