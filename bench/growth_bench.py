@@ -12,7 +12,8 @@ so wall time is printed too):
 
 - /new for a member who has read nothing, and for one who has marked everything read
   (POST /new/read, as the page's button does);
-- a SIG's first page, a page in its middle and its last page, for a guest and a member.
+- a SIG's first page, a page in its middle and its last page, for a guest and a member, and the
+  last page reached by the Next link of the one before (a cursor, not an OFFSET).
 
 A page whose cost stays put from the small forum to the large one is what this checks; the two
 sizes run one after the other in one sitting.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -93,6 +95,14 @@ class Client:
         assert response.status_code == 200, (path, response.status_code)
 
 
+def next_link(client: Client, slug: str, page: int) -> str:
+    """The Next link of a SIG's page (it seeks from a cursor where the forum has them)."""
+    body = client.client.get(f"/s/{slug}/?page={page}").get_data(as_text=True)
+    match = re.search(r'<a rel="next" href="([^"]+)"', body)
+    assert match, f"no Next link on page {page}"
+    return match.group(1).replace("&amp;", "&")
+
+
 def timed(fn: Any, repeat: int) -> tuple[float, float]:
     """Median CPU and wall milliseconds per request over `repeat` batches (after a warm-up)."""
     for _ in range(2):
@@ -152,6 +162,7 @@ def measure(posts: int, postgres: bool, repeat: int) -> dict[str, tuple[float, f
             "SIG page 1 (guest)": (guest, f"/s/{slug}/"),
             "SIG page, the middle (guest)": (guest, f"/s/{slug}/?page={middle}"),
             "SIG page, the last (guest)": (guest, f"/s/{slug}/?page={sig_pages}"),
+            "SIG page, the last, by Next (guest)": (guest, next_link(guest, slug, sig_pages - 1)),
             "SIG page 1 (member)": (fresh, f"/s/{slug}/"),
             "SIG page, the last (member)": (fresh, f"/s/{slug}/?page={sig_pages}"),
         }
