@@ -7,8 +7,8 @@ member in, and posts replies to random topics of their SIGs the way the reply be
 search index drained by its background thread, as in production). Prints the process's CPU time
 per reply, best of --rounds, each round on a fresh copy of the seeded database. --profile adds
 cProfile's twenty most expensive calls of one more round, by cumulative time. --turn also
-prints what each round's replies held SQLite's write turn for (forum.db.WriteQueue): the turn is
-what bounds replies a second, as writers take it one at a time.
+prints what each round's replies held SQLite's write turn for (forum.sqlite.WriteQueue): the
+turn is what bounds replies a second, as writers take it one at a time.
 
 No server and no load generator share the CPU here, so the figures move much less from run to
 run than `make bench`'s; they are for comparing one change with the next. The server spends a
@@ -66,10 +66,10 @@ def seed(workdir: Path) -> dict[str, Any]:
 
 
 class TurnClock:
-    """Wall and CPU time of each write turn taken while `recording` (forum.db.WriteQueue)."""
+    """Wall and CPU time of each write turn taken while `recording` (forum.sqlite.WriteQueue)."""
 
     def __init__(self) -> None:
-        from forum.db import WriteQueue
+        from forum.sqlite import WriteQueue
 
         self.recording = False
         self.turns: list[tuple[float, float]] = []

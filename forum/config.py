@@ -145,7 +145,7 @@ def normalize_database_url(url: str) -> str:
 
 def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        # The busy timeout is set on each connection in forum.db; threads share the pool.
+        # The busy timeout is set on each connection in forum.sqlite; threads share the pool.
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
     return {"pool_pre_ping": True, "pool_recycle": 1800}
 

@@ -9,9 +9,9 @@ lock that hands out post numbers.
 from __future__ import annotations
 
 import threading
-import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from forum.accounts.models import User
 from forum.counters import recount_all
-from forum.db import add_row, on_commit, transaction
+from forum.db import add_row, transaction
 from forum.extensions import db
 from forum.sigs.models import Sig
 from forum.timeutil import utcnow
@@ -290,189 +290,50 @@ def test_add_row_inserts_a_row_and_hands_back_the_loaded_object(
     assert db.session.scalar(select(Post.id).where(Post.number == 100)) is None
 
 
-def _log_pages() -> int:
-    """Pages in SQLite's write-ahead log (a PASSIVE checkpoint reports them)."""
-    with db.engine.connect() as conn:
-        return int(conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()[1])
-
-
-Run = tuple[str, bool, tuple[int, int, int]]  # mode, in the writers' turn, SQLite's result
-
-
-def _watch_checkpoints(
-    app: Flask,
-    monkeypatch: pytest.MonkeyPatch,
-    *,
-    every: int,
-    restart_pages: int,
-    wait_ms: int,
-    after: Callable[[str, tuple[int, int, int]], None] | None = None,
-) -> list[Run]:
-    """Set the checkpointer's thresholds and record every checkpoint it runs from now on."""
-    checkpointer = app.extensions["forum.checkpointer"]
-    queue = app.extensions["forum.write_queue"]
-    monkeypatch.setattr(checkpointer, "every", every)
-    monkeypatch.setattr(checkpointer, "restart_pages", restart_pages)
-    monkeypatch.setattr(checkpointer, "wait_ms", wait_ms)
-    runs: list[Run] = []
-    real_checkpoint = checkpointer.checkpoint
-
-    def checkpoint(mode: str) -> tuple[int, int, int]:
-        result = real_checkpoint(mode)
-        runs.append((mode, queue._threads.locked(), result))
-        if after is not None:
-            after(mode, result)
-        return result
-
-    monkeypatch.setattr(checkpointer, "checkpoint", checkpoint)
-    return runs
-
-
-def test_sqlite_checkpoints_after_the_turn_and_starts_the_log_over(
-    app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Commits do not copy the log back themselves: every few write transactions, the writer
-    that has just left its turn does, and when the log has grown long, it waits for the
-    readers of old snapshots so that the log starts over instead of growing without end."""
+def test_sqlite_leaves_checkpoints_of_its_log_to_sqlite(app: Flask) -> None:
     if db.engine.dialect.name != "sqlite":
-        return
-    done = threading.Event()
-
-    def after(mode: str, result: tuple[int, int, int]) -> None:
-        if mode == "PASSIVE" and result[1] >= 40:
-            done.set()  # the log is long: the reader below finishes while RESTART waits
-
-    runs = _watch_checkpoints(
-        app, monkeypatch, every=2, restart_pages=40, wait_ms=5000, after=after
-    )
+        pytest.skip("SQLite's write-ahead log")
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() >= 10_000
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+
+
+def test_checkpoint_command_truncates_sqlites_log(app: Flask, f: Any) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
     ada = f.user("ada")
     topic = f.topic(ada, f.sig("club", members=[ada]), "Checkpoints")
-    ada_id, topic_id = ada.id, topic.id
-    db.session.commit()
-    runs.clear()
+    services.reply_to_topic(ada, topic.id, "a page or two for the log")
+    db.session.commit()  # no read of ours left open to hold the log
+    log = Path(f"{db.engine.url.database}-wal")
+    assert log.stat().st_size > 0
 
-    replies = [0]
+    result = app.test_cli_runner().invoke(args=["forum", "checkpoint"])
 
-    def reply(n: int) -> None:
-        for _ in range(n):
-            replies[0] += 1
-            services.reply_to_topic(db.session.get(User, ada_id), topic_id, f"reply {replies[0]}")
-
-    reply(2)
-    # PASSIVE checkpoints (a reply may count twice: the test setup drains the search queue
-    # in a transaction of its own), each after its writer passed its turn on.
-    assert runs and {(mode, held) for mode, held, _ in runs} == {("PASSIVE", False)}
-
-    # A reader holds an old snapshot: the log cannot start over while it reads.
-    reading = threading.Event()
-
-    def read() -> None:
-        with app.app_context():
-            db.session.execute(text("SELECT count(*) FROM posts")).scalar()
-            reading.set()
-            done.wait(timeout=30)
-            time.sleep(0.2)  # still reading when the RESTART begins
-            db.session.remove()
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    assert reading.wait(timeout=30)
-    runs.clear()
-    while not any(mode == "PASSIVE" and result[1] >= 40 for mode, _, result in runs):
-        reply(2)
-        assert len(runs) < 200, "the log did not grow"
-    reader.join(timeout=30)
-    # The RESTART that followed waited for the reader, in the writers' turn.
-    long = next(i for i, (mode, _, result) in enumerate(runs) if result[1] >= 40)
-    assert runs[long + 1][:2] == ("RESTART", True)
-    busy, pages, copied = runs[long + 1][2]
-    assert busy == 0 and pages == copied
-    reply(1)  # the next writer starts the log over from its beginning
-    assert _log_pages() < 40
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "wal_checkpoint(TRUNCATE): busy=0 log=0 checkpointed=0"
+    assert log.stat().st_size == 0
     db.session.expire_all()
-    assert db.session.get(Topic, topic_id).post_count == 1 + replies[0]
+    assert db.session.get(Topic, topic.id).post_count == 2
 
 
-def test_a_failed_checkpoint_does_not_fail_the_reply_it_follows(
-    app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_checkpoint_command_says_when_a_reader_held_the_log(app: Flask, f: Any) -> None:
     if db.engine.dialect.name != "sqlite":
-        return
-    checkpointer = app.extensions["forum.checkpointer"]
-    monkeypatch.setattr(checkpointer, "every", 1)
-
-    def broken(mode: str) -> tuple[int, int, int]:
-        raise OSError("disk trouble")
-
-    monkeypatch.setattr(checkpointer, "checkpoint", broken)
+        pytest.skip("SQLite's write-ahead log")
     ada = f.user("ada")
-    topic = f.topic(ada, f.sig("club", members=[ada]), "Still posted")
-    post = services.reply_to_topic(ada, topic.id, "the commit stands")
-    assert "checkpoint of SQLite's log failed" in caplog.text
-    db.session.expire_all()
-    assert db.session.get(Post, post.id).body_raw == "the commit stands"
-
-
-def test_a_restart_held_up_by_a_long_read_is_not_retried_at_every_check(
-    app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each RESTART try holds the writers up for its wait: while a long read (a backup, a year
-    of pulse) keeps the log from starting over, the next try waits until the log has grown by
-    half as much again."""
-    if db.engine.dialect.name != "sqlite":
-        return
-    runs = _watch_checkpoints(app, monkeypatch, every=1, restart_pages=40, wait_ms=10)
-    ada = f.user("ada")
-    topic = f.topic(ada, f.sig("club", members=[ada]), "A long read")
-    ada_id, topic_id = ada.id, topic.id
+    topic = f.topic(ada, f.sig("club", members=[ada]), "Checkpoints")
     db.session.commit()
-    reading, done = threading.Event(), threading.Event()
-
-    def read() -> None:
-        with app.app_context():
-            db.session.execute(text("SELECT count(*) FROM posts")).scalar()
-            reading.set()
-            done.wait(timeout=60)
-            db.session.remove()
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
-        assert reading.wait(timeout=30)
-        runs.clear()
-        for i in range(60):
-            services.reply_to_topic(db.session.get(User, ada_id), topic_id, f"reply {i}")
-    finally:
-        done.set()
-        reader.join(timeout=30)
-    tries = [i for i, (mode, _, _) in enumerate(runs) if mode == "RESTART"]
-    assert len(tries) >= 2, runs
-    for before, after in zip(tries, tries[1:], strict=False):
-        _, held, (busy, _, _) = runs[before]
-        assert held and busy == 1  # in the writers' turn, held up by the reader
-        grew_from, grew_to = runs[before - 1][2][1], runs[after - 1][2][1]
-        assert grew_to >= grew_from + 20
-        # ... and no try at the checks in between, though the log was past 40 pages.
-        assert all(mode == "PASSIVE" for mode, _, _ in runs[before + 1 : after])
+    with db.engine.connect() as reader:
+        reader.exec_driver_sql("SELECT count(*) FROM posts").scalar()  # an old snapshot
+        services.reply_to_topic(ada, topic.id, "written after the reader began")
+        db.session.commit()
+        result = app.test_cli_runner().invoke(args=["forum", "checkpoint", "--wait", "0.05"])
+    assert result.exit_code == 1, result.output
+    assert "busy=1" in result.output and "Run the checkpoint again later" in result.output
 
 
-def test_a_read_left_open_after_the_commit_does_not_hold_up_its_own_restart(
-    app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """After-commit work (a live notification rendered for an online member) may read through
-    the request's session; that read must not be the one the RESTART waits for."""
-    if db.engine.dialect.name != "sqlite":
-        return
-    runs = _watch_checkpoints(app, monkeypatch, every=1, restart_pages=1, wait_ms=2000)
-    ada = f.user("ada")
-    db.session.commit()
-    runs.clear()
-    began = time.perf_counter()
-    with transaction():
-        db.session.get(User, ada.id).email = "ada@example.org"
-        on_commit(lambda: db.session.execute(text("SELECT count(*) FROM posts")).scalar())
-    assert [(mode, held) for mode, held, _ in runs] == [("PASSIVE", False), ("RESTART", True)]
-    assert runs[-1][2][0] == 0  # not busy
-    assert time.perf_counter() - began < 1.5  # and it did not wait for its own read
+def test_checkpoint_command_is_a_no_op_on_postgresql(app: Flask) -> None:
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("PostgreSQL keeps no SQLite log")
+    result = app.test_cli_runner().invoke(args=["forum", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Nothing to do: postgresql has no SQLite write-ahead log."

@@ -191,8 +191,7 @@ def drain(
                     break  # (another drain took them: no index commit for nothing)
                 plan = _plan(rows, backend)
                 # End the read before the index work (tens of milliseconds): on SQLite, a read
-                # kept open keeps the write-ahead log from being copied and started over
-                # (forum.db.Checkpointer).
+                # kept open keeps the write-ahead log from being copied back and started over.
                 session.commit()
                 with backend.writer(timeout=timeout) as writer:
                     _apply(plan, writer, result)
