@@ -7,12 +7,14 @@ writers' turn) lives in forum.sqlite, which init_app installs for sqlite:// URLs
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -107,6 +109,29 @@ def on_commit(callback: Callable[[], Any]) -> None:
     if not info.get(_DEPTH):
         raise RuntimeError("on_commit() called outside transaction()")
     info[_CALLBACKS].append(callback)
+
+
+def upsert(
+    model: Any,
+    values: dict[str, Any],
+    *,
+    index_elements: Sequence[Any],
+    set_: dict[str, Any] | None = None,
+    where: Any = None,
+) -> None:
+    """Insert one row, or, when a row with the same `index_elements` exists, update that row's
+    `set_` columns (only `where` this holds) or, without `set_`, leave it as it is. One
+    statement (ON CONFLICT), on SQLite and PostgreSQL alike."""
+    session = db.session()
+    dialects = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+    statement = dialects[session.get_bind().dialect.name](model).values(**values)
+    if set_ is None:
+        statement = statement.on_conflict_do_nothing(index_elements=index_elements)
+    else:
+        statement = statement.on_conflict_do_update(
+            index_elements=index_elements, set_=set_, where=where
+        )
+    session.execute(statement)
 
 
 def init_app(app: Flask) -> None:

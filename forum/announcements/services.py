@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import content, events, permissions
 from ..accounts.services import resolve_usernames
-from ..db import transaction
+from ..db import transaction, upsert
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..permissions import Actor
@@ -93,16 +91,9 @@ def dismiss_announcement(actor: Actor, announcement_id: int) -> None:
     if actor is None:
         raise Forbidden("Log in to dismiss announcements.")
     announcement = get_announcement_for(actor, announcement_id)
-    with transaction() as session:
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(
-            insert(AnnouncementDismissal)
-            .values(user_id=actor.id, announcement_id=announcement.id, dismissed_at=utcnow())
-            .on_conflict_do_nothing(
-                index_elements=[
-                    AnnouncementDismissal.user_id,
-                    AnnouncementDismissal.announcement_id,
-                ]
-            )
+    with transaction():
+        upsert(
+            AnnouncementDismissal,
+            {"user_id": actor.id, "announcement_id": announcement.id, "dismissed_at": utcnow()},
+            index_elements=["user_id", "announcement_id"],
         )

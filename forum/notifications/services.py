@@ -11,13 +11,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, literal, select, union_all, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import content, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
-from ..db import read, transaction, write
+from ..db import read, transaction, upsert, write
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..permissions import Actor
@@ -324,38 +322,13 @@ def _upsert_watch(
     *,
     only_if_missing: bool = False,
 ) -> None:
-    stmt = _watch_statement(db.session.get_bind().dialect.name, model, key, only_if_missing)
-    write(stmt, {"user_id": user_id, "key_id": key_id, "level": level, "now": utcnow()})
-
-
-_WATCH_UPSERTS: dict[tuple[str, type, bool], Any] = {}
-
-
-def _watch_statement(
-    dialect: str, model: type[TopicWatch] | type[SigWatch], key: str, only_if_missing: bool
-) -> Any:
-    """A watch-level upsert, built once (every reply runs one)."""
-    cache_key = (dialect, model, only_if_missing)
-    stmt = _WATCH_UPSERTS.get(cache_key)
-    if stmt is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(model).values(
-            user_id=bindparam("user_id"),
-            level=bindparam("level"),
-            updated_at=bindparam("now"),
-            **{key: bindparam("key_id")},
-        )
-        index = [model.user_id, getattr(model, key)]
-        if only_if_missing:
-            stmt = stmt.on_conflict_do_nothing(index_elements=index)
-        else:
-            excluded = stmt.excluded
-            stmt = stmt.on_conflict_do_update(
-                index_elements=index,
-                set_={"level": excluded.level, "updated_at": excluded.updated_at},
-            )
-        _WATCH_UPSERTS[cache_key] = stmt
-    return stmt
+    now = utcnow()
+    upsert(
+        model,
+        {"user_id": user_id, key: key_id, "level": level, "updated_at": now},
+        index_elements=["user_id", key],
+        set_=None if only_if_missing else {"level": level, "updated_at": now},
+    )
 
 
 def _check_level(level: str) -> str:

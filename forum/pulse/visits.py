@@ -15,10 +15,8 @@ from threading import Lock
 
 from flask import Flask, Response, request
 from flask_login import current_user, user_logged_in
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..db import transaction
+from ..db import transaction, upsert
 from ..timeutil import utcnow
 from .models import MemberVisit
 
@@ -52,13 +50,11 @@ def record_visit(visits: VisitLog, user_id: int) -> bool:
     today = now.date()
     if not visits.needs_record(user_id, today):
         return False
-    with transaction() as session:
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(
-            insert(MemberVisit)
-            .values(user_id=user_id, day=today, first_seen_at=now)
-            .on_conflict_do_nothing(index_elements=[MemberVisit.user_id, MemberVisit.day])
+    with transaction():
+        upsert(
+            MemberVisit,
+            {"user_id": user_id, "day": today, "first_seen_at": now},
+            index_elements=["user_id", "day"],
         )
     visits.remember(user_id, today)
     return True

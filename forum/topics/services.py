@@ -13,13 +13,11 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import content, counters, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
-from ..db import add_row, is_valid_id, lock_for_write, transaction, write
+from ..db import add_row, is_valid_id, lock_for_write, transaction, upsert, write
 from ..errors import Forbidden, Invalid
 from ..extensions import db
 from ..permissions import Actor
@@ -512,34 +510,19 @@ def mark_read(user: Actor, topic: Topic, post_number: int) -> None:
 
 
 def _mark_read_in_tx(user_id: int, topic_id: int, post_number: int) -> None:
-    stmt = _mark_read_statement(db.session.get_bind().dialect.name)
-    write(stmt, {"user_id": user_id, "topic_id": topic_id, "number": post_number, "now": utcnow()})
-
-
-_MARK_READ: dict[str, Any] = {}
-
-
-def _mark_read_statement(dialect: str) -> Any:
-    """The read-position upsert, built once per dialect (every reply and topic view runs it)."""
-    stmt = _MARK_READ.get(dialect)
-    if stmt is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(TopicRead).values(
-            user_id=bindparam("user_id"),
-            topic_id=bindparam("topic_id"),
-            last_read_post_number=bindparam("number"),
-            updated_at=bindparam("now"),
-        )
-        excluded = stmt.excluded
-        stmt = _MARK_READ[dialect] = stmt.on_conflict_do_update(
-            index_elements=[TopicRead.user_id, TopicRead.topic_id],
-            set_={
-                "last_read_post_number": excluded.last_read_post_number,
-                "updated_at": excluded.updated_at,
-            },
-            where=TopicRead.last_read_post_number < excluded.last_read_post_number,
-        )
-    return stmt
+    now = utcnow()
+    upsert(
+        TopicRead,
+        {
+            "user_id": user_id,
+            "topic_id": topic_id,
+            "last_read_post_number": post_number,
+            "updated_at": now,
+        },
+        index_elements=["user_id", "topic_id"],
+        set_={"last_read_post_number": post_number, "updated_at": now},
+        where=TopicRead.last_read_post_number < post_number,  # never back
+    )
 
 
 def mark_all_read(user: Actor, sig_id: int | None = None) -> int:
