@@ -1,65 +1,96 @@
-"""Rebuild stored counters from the rows (`flask forum recount`)."""
+"""The stored counters and their rules, in one place: verbs call these in their transaction,
+and `flask forum recount` (recount_all) rebuilds every counter from the rows by the same rules.
+
+What each counts (a post "readers see" is permissions.public_posts_clause(): not pending, not
+hidden, not deleted; a topic is "live" while it is not deleted):
+- a topic: `post_count`, `last_post_number`, `last_posted_at` and `last_post_user_id` follow the
+  posts readers see; `highest_post_number` every post ever numbered in it (never reused);
+- a SIG: `topic_count` its live topics with a post readers see, `post_count` those topics' posts
+  readers see, `last_topic_id` and `last_posted_at` the newest of them, `member_count` its
+  memberships;
+- a member: `post_count` their posts readers see in live topics, `topic_count` their live topics
+  with a post readers see.
+
+Writers lock counter rows in one order (forum.db.lock_for_write): topics, then SIGs, then members.
+A new post moves the counters by increments (count_new_post); the rarer verbs that change which
+posts are seen recount from the rows (recount_topic, recount_members).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from . import permissions
 from .accounts.models import User
-from .db import transaction
+from .db import lock_for_write, transaction
 from .extensions import db
 from .sigs.models import Membership, Sig
 from .topics.models import Post, Topic
 
 
-def recount_all() -> None:
-    public = permissions.public_posts_clause()
-    with transaction() as session:
-        # Rebuild from the rows, never from what this session remembers of them.
-        session.expire_all()
-        for topic in session.scalars(select(Topic)):
-            row = session.execute(
-                select(func.count(Post.id), func.max(Post.number), func.max(Post.number)).where(
-                    Post.topic_id == topic.id
-                )
-            ).one()
-            visible = session.execute(
-                select(func.count(Post.id), func.max(Post.number), func.max(Post.created_at)).where(
-                    Post.topic_id == topic.id, public
-                )
-            ).one()
-            topic.highest_post_number = row[1] or 0
-            topic.post_count = visible[0] or 0
-            topic.last_post_number = visible[1] or 0
-            if visible[2] is not None:
-                topic.last_posted_at = visible[2]
-        live_topic = Topic.deleted_at.is_(None)
-        for sig in session.scalars(select(Sig)):
-            sig.topic_count = session.scalar(
-                select(func.count(Topic.id)).where(
-                    Topic.sig_id == sig.id, live_topic, Topic.post_count > 0
-                )
-            )
-            sig.post_count = session.scalar(
-                select(func.count(Post.id))
-                .join(Topic, Topic.id == Post.topic_id)
-                .where(Topic.sig_id == sig.id, live_topic, public)
-            )
-            sig.member_count = session.scalar(
-                select(func.count(Membership.id)).where(Membership.sig_id == sig.id)
-            )
-            last = session.execute(
-                select(Topic.id, Topic.last_posted_at)
-                .where(Topic.sig_id == sig.id, live_topic, Topic.post_count > 0)
-                .order_by(Topic.last_posted_at.desc())
-                .limit(1)
-            ).first()
-            sig.last_topic_id = last[0] if last else None
-            sig.last_posted_at = last[1] if last else None
-        session.execute(update(User).values(**_member_counts()))
+# --- a new post: increments -----------------------------------------------------------------
+def count_new_post(post: Post, topic: Topic, sig: Sig, author: User) -> None:
+    """Count a post just added to `topic` (the first one when `post.number` is 1), in its
+    transaction. The topic must be locked and read afresh (lock_for_write) or new: its
+    counters are set from what it holds. The SIG's and the author's move by SQL increments,
+    so they need no read first; the SIG's newest topic only moves forward (a writer in another
+    topic of the SIG that commits later with an earlier time must not take the place back)."""
+    topic.highest_post_number = max(topic.highest_post_number or 0, post.number)
+    if not post.is_public:
+        return  # numbered, but counted once it is approved (recount_topic)
+    new_topic = post.number == 1
+    topic.post_count = (topic.post_count or 0) + 1
+    topic.last_post_number = post.number
+    topic.last_posted_at = post.created_at
+    topic.last_post_user_id = post.user_id
+    newer = or_(Sig.last_posted_at.is_(None), Sig.last_posted_at <= post.created_at)
+    sig.post_count = Sig.post_count + 1
+    sig.last_topic_id = case((newer, topic.id), else_=Sig.last_topic_id)
+    sig.last_posted_at = case((newer, post.created_at), else_=Sig.last_posted_at)
+    author.post_count = User.post_count + 1
+    if new_topic:
+        sig.topic_count = Sig.topic_count + 1
+        author.topic_count = User.topic_count + 1
+
+
+def count_member_posts(user_id: int | None, delta: int) -> None:
+    """Move a member's post counter when one of their posts is hidden, deleted or restored."""
+    author = db.session.get(User, user_id) if user_id is not None and delta else None
+    if author is not None:
+        author.post_count = User.post_count + delta
+
+
+def count_member_topics(user_id: int | None, delta: int) -> None:
+    """Move a member's topic counter when a topic of theirs appears or goes (a first post
+    approved, a topic split off or merged away)."""
+    author = db.session.get(User, user_id) if user_id is not None and delta else None
+    if author is not None:
+        author.topic_count = User.topic_count + delta
+
+
+def count_sig_members(sig: Sig, delta: int) -> None:
+    """A membership of this SIG was added (+1) or removed (-1)."""
+    sig.member_count = Sig.member_count + delta
+
+
+# --- recounts from the rows -----------------------------------------------------------------
+def recount_topic(topic: Topic, sig: Sig) -> None:
+    """Recompute a topic's counters from its posts, then its SIG's, in the caller's transaction
+    (for the verbs that change which posts readers see: delete, restore, hide, approve, move,
+    split, merge)."""
+    lock_for_write(Topic, topic.id)
+    _recount_topic(topic)
+    db.session.flush()
+    recount_sig(sig)
+
+
+def recount_sig(sig: Sig) -> None:
+    """Recompute a SIG's topic and post counters and newest topic from its topics."""
+    lock_for_write(Sig, sig.id)
+    _recount_sig(sig)
 
 
 def recount_members(user_ids: Iterable[int | None]) -> None:
@@ -73,6 +104,63 @@ def recount_members(user_ids: Iterable[int | None]) -> None:
             .values(**_member_counts())
             .execution_options(synchronize_session="fetch")
         )
+
+
+def recount_all() -> None:
+    """Rebuild every stored counter from the rows (`flask forum recount`)."""
+    with transaction() as session:
+        # Rebuild from the rows, never from what this session remembers of them.
+        session.expire_all()
+        for topic in session.scalars(select(Topic)):
+            _recount_topic(topic)
+        session.flush()
+        for sig in session.scalars(select(Sig)):
+            _recount_sig(sig)
+            sig.member_count = session.scalar(
+                select(func.count(Membership.id)).where(Membership.sig_id == sig.id)
+            )
+        session.execute(update(User).values(**_member_counts()))
+
+
+def _recount_topic(topic: Topic) -> None:
+    session = db.session
+    session.flush()
+    count, last_number, last_at = session.execute(
+        select(func.count(Post.id), func.max(Post.number), func.max(Post.created_at)).where(
+            Post.topic_id == topic.id, permissions.public_posts_clause()
+        )
+    ).one()
+    topic.post_count = count or 0
+    topic.last_post_number = last_number or 0
+    topic.highest_post_number = max(
+        topic.highest_post_number or 0,
+        session.scalar(select(func.max(Post.number)).where(Post.topic_id == topic.id)) or 0,
+    )
+    if last_at is not None:
+        topic.last_posted_at = last_at
+        topic.last_post_user_id = session.scalar(
+            select(Post.user_id).where(Post.topic_id == topic.id, Post.number == last_number)
+        )
+
+
+def _recount_sig(sig: Sig) -> None:
+    """From its topics' counters: recount those first."""
+    session = db.session
+    session.flush()
+    live = and_(Topic.sig_id == sig.id, Topic.deleted_at.is_(None), Topic.post_count > 0)
+    topics, posts = session.execute(
+        select(func.count(Topic.id), func.coalesce(func.sum(Topic.post_count), 0)).where(live)
+    ).one()
+    sig.topic_count = topics or 0
+    sig.post_count = posts or 0
+    newest = session.execute(
+        select(Topic.id, Topic.last_posted_at)
+        .where(live)
+        .order_by(Topic.last_posted_at.desc())
+        .limit(1)
+    ).first()
+    sig.last_topic_id = newest[0] if newest else None
+    sig.last_posted_at = newest[1] if newest else None
 
 
 def _member_counts() -> dict[str, Any]:

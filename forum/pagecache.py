@@ -7,13 +7,11 @@ guest reads most are kept, per process, under a key that names what they show:
 - a SIG page under its SIG's `version`,
 - the SIG index under the sum of every SIG's `version`.
 
-Every event that changes what a reader of those pages could see (a post edited, hidden or
-deleted; a topic moved, locked or retitled; a SIG changed; an announcement) bumps the versions
-in the producer's own transaction, so a page is never served after a change has committed, in
-any process, and no process needs to tell another. The check is one indexed query. A new post
-that readers see moves the versions in the statements that move its topic's and SIG's counters
-(forum.topics.services), one statement less in every post's write turn; one that waits for
-approval changes no guest's page.
+Every event that changes what a reader of those pages could see (a post added, edited, hidden
+or deleted; a topic moved, locked or retitled; a SIG changed; an announcement) bumps the
+versions, in one subscriber (`_bump_versions`) that runs in the transaction of the change: a page
+is never served after a change has committed, in any process, and no process needs to tell
+another. The check is one indexed query. A post that waits for approval changes no guest's page.
 
 What no event names (a member's new signature, the online list, "3 minutes ago") may be up to
 PAGE_CACHE_SECONDS old. A page is only kept when rendering it touched no session state (no
@@ -34,10 +32,9 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, make_response, request, session
 from flask_login import current_user
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 
 from . import events
-from .db import write
 from .extensions import db
 from .sigs.models import Sig
 from .topics.models import Topic
@@ -167,51 +164,49 @@ def topic_page_version(topic_id: int, slug: str | None = None) -> tuple[Any, ...
 
 
 # --- versions: bumped in the transaction of the change ---------------------------------------
-def bump(topic_ids: tuple[int | None, ...] = (), sig_ids: tuple[int | None, ...] = ()) -> None:
-    """Mark these topics and SIGs changed (topics first: the forum's lock order)."""
-    topics = sorted({i for i in topic_ids if i})
-    sigs = sorted({i for i in sig_ids if i})
-    if topics:
-        write(_BUMP_TOPICS, {"ids": topics})
-    if sigs:
-        write(_BUMP_SIGS, {"ids": sigs})
+def _bump(topic_ids: tuple[int | None, ...] = (), sig_ids: tuple[int | None, ...] = ()) -> None:
+    """Mark these topics and SIGs changed, by statements in the forum's lock order (topics,
+    then SIGs). Loaded objects are not synchronized: a version is only ever read by the page's
+    own query (above), never from an object."""
+    for model, ids in ((Topic, topic_ids), (Sig, sig_ids)):
+        wanted = sorted({i for i in ids if i})
+        if wanted:
+            db.session.execute(
+                update(model)
+                .where(model.id.in_(wanted))
+                .values(version=model.version + 1)
+                .execution_options(synchronize_session=False)
+            )
 
 
-# Built once: every post runs both (building a statement costs more CPU than running it).
-_BUMP_TOPICS = (
-    update(Topic)
-    .where(Topic.id.in_(bindparam("ids", expanding=True)))
-    .values(version=Topic.version + 1)
-    .execution_options(synchronize_session=False)
-)
-_BUMP_SIGS = (
-    update(Sig)
-    .where(Sig.id.in_(bindparam("ids", expanding=True)))
-    .values(version=Sig.version + 1)
-    .execution_options(synchronize_session=False)
-)
-
-
-def bump_everything() -> None:
+def _bump_everything() -> None:
     """A change every page shows (a site-wide announcement): every SIG's version moves."""
     db.session.execute(
         update(Sig).values(version=Sig.version + 1).execution_options(synchronize_session=False)
     )
 
 
-def _on_topic_event(event: Any) -> None:
-    bump((event.topic_id,), (event.sig_id, getattr(event, "old_sig_id", None)))
+_TOPIC_EVENTS = (
+    events.PostCreated,
+    events.PostEdited,
+    events.PostVisibilityChanged,
+    events.TopicChanged,
+    events.TopicAnswerChanged,
+)
+_SIG_EVENTS = (events.SigCreated, events.SigChanged, events.MemberJoinedSig, events.MemberLeftSig)
 
 
-def _on_sig_event(event: Any) -> None:
-    bump(sig_ids=(event.sig_id,))
-
-
-def _on_announcement(event: events.AnnouncementPublished) -> None:
-    if event.sig_id is None:
-        bump_everything()
-    else:
-        bump(sig_ids=(event.sig_id,))
+def _bump_versions(event: events.Event) -> None:
+    """The one subscriber that moves versions: which pages each event changes."""
+    if isinstance(event, events.PostCreated) and not event.visible:
+        return  # a post that waits for approval shows on no guest's page
+    if isinstance(event, _TOPIC_EVENTS):
+        moved_from = event.old_sig_id if isinstance(event, events.TopicChanged) else None
+        _bump((event.topic_id,), (event.sig_id, moved_from))
+    elif isinstance(event, events.AnnouncementPublished) and event.sig_id is None:
+        _bump_everything()
+    elif isinstance(event, (*_SIG_EVENTS, events.AnnouncementPublished)):
+        _bump(sig_ids=(event.sig_id,))
 
 
 def init_app(app: Flask) -> None:
@@ -219,19 +214,5 @@ def init_app(app: Flask) -> None:
     if seconds > 0:
         app.extensions[_EXTENSION] = PageCache(seconds, int(app.config["PAGE_CACHE_ENTRIES"]))
     # Versions are kept whether or not this process caches: another process may.
-    phase = "in_transaction"
-    for event_type in (  # (not PostCreated: see the module's docstring)
-        events.PostEdited,
-        events.PostVisibilityChanged,
-        events.TopicChanged,
-        events.TopicAnswerChanged,
-    ):
-        events.subscribe(app, event_type, _on_topic_event, phase=phase)
-    for event_type in (
-        events.SigCreated,
-        events.SigChanged,
-        events.MemberJoinedSig,
-        events.MemberLeftSig,
-    ):
-        events.subscribe(app, event_type, _on_sig_event, phase=phase)
-    events.subscribe(app, events.AnnouncementPublished, _on_announcement, phase=phase)
+    for event_type in (*_TOPIC_EVENTS, *_SIG_EVENTS, events.AnnouncementPublished):
+        events.subscribe(app, event_type, _bump_versions, phase="in_transaction")

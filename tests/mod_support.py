@@ -61,15 +61,15 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
 
 def make_pending(post: Post) -> Post:
     """Turn a reply into one awaiting approval, as the screening hook would have made it."""
+    from forum import counters
     from forum.db import transaction
-    from forum.topics.services import adjust_author_count, recount_topic
 
     topic = db.session.get(Topic, post.topic_id)
     sig = db.session.get(Sig, topic.sig_id)
     with transaction():
         post.status = POST_PENDING
-        recount_topic(topic, sig)
-        adjust_author_count(post.user_id, -1)
+        counters.recount_topic(topic, sig)
+        counters.count_member_posts(post.user_id, -1)
     return post
 
 

@@ -135,14 +135,6 @@ def clean_note(body: str | None) -> str:
     return body
 
 
-def adjust_topic_count(user_id: int | None, delta: int) -> None:
-    """Move a member's topic counter when a topic of theirs appears or goes (a first post
-    approved, a topic split off or merged away), in the caller's transaction."""
-    author = db.session.get(User, user_id) if user_id is not None else None
-    if author is not None:
-        author.topic_count = User.topic_count + delta
-
-
 def actor_id(actor: Actor) -> int:
     assert actor is not None
     return actor.id  # type: ignore[no-any-return]

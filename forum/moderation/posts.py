@@ -4,17 +4,15 @@ the SIG's approval threshold).
 
 from __future__ import annotations
 
-from .. import events
+from .. import counters, events
 from ..db import transaction
 from ..errors import Conflict, Invalid
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
-from ..topics import services as topic_services
 from ..topics.models import POST_VISIBLE, Post, Topic
 from .common import (
     actor_id,
-    adjust_topic_count,
     clean_reason,
     log_action,
     log_post_action,
@@ -44,9 +42,9 @@ def apply_hide(actor: Actor, post: Post, topic: Topic, sig: Sig, reason: str) ->
     post.hidden_at = utcnow()
     post.hidden_by_id = actor.id if actor is not None else None
     post.hide_reason = reason or None
-    topic_services.recount_topic(topic, sig)
+    counters.recount_topic(topic, sig)
     if was_public:
-        topic_services.adjust_author_count(post.user_id, -1)
+        counters.count_member_posts(post.user_id, -1)
     action = "hide_post" if actor is not None else "auto_hide_post"
     log_post_action(actor, action, post, topic, sig, reason=reason)
 
@@ -64,9 +62,9 @@ def apply_unhide(actor: Actor, post: Post, topic: Topic, sig: Sig) -> None:
     post.hidden_at = None
     post.hidden_by_id = None
     post.hide_reason = None
-    topic_services.recount_topic(topic, sig)
+    counters.recount_topic(topic, sig)
     if post.is_public:
-        topic_services.adjust_author_count(post.user_id, +1)
+        counters.count_member_posts(post.user_id, +1)
     log_post_action(actor, "unhide_post", post, topic, sig)
     publish_visibility(actor_id(actor), post, topic, sig, "unhidden")
 
@@ -91,11 +89,11 @@ def approve_post(actor: Actor, post_id: int) -> Post:
         raise Conflict("This post was deleted.")
     with transaction():
         post.status = POST_VISIBLE
-        topic_services.recount_topic(topic, sig)
+        counters.recount_topic(topic, sig)
         if post.is_public:
-            topic_services.adjust_author_count(post.user_id, +1)
+            counters.count_member_posts(post.user_id, +1)
         if post.number == 1 and topic.post_count > 0:
-            adjust_topic_count(post.user_id, +1)
+            counters.count_member_topics(post.user_id, +1)
         log_post_action(actor, "approve_post", post, topic, sig)
         publish_visibility(actor_id(actor), post, topic, sig, "approved")
     return post
@@ -114,7 +112,7 @@ def reject_post(actor: Actor, post_id: int, reason: str = "") -> Post:
         if post.number == 1:
             topic.deleted_at = now
             topic.deleted_by_id = actor_id(actor)
-        topic_services.recount_topic(topic, sig)
+        counters.recount_topic(topic, sig)
         log_post_action(actor, "reject_post", post, topic, sig, reason=reason)
         publish_visibility(actor_id(actor), post, topic, sig, "deleted")
     return post

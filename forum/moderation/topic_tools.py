@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from .. import content, events, permissions
+from .. import content, counters, events, permissions
 from ..db import lock_for_write, transaction
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
@@ -14,7 +14,7 @@ from ..text import slugify
 from ..timeutil import utcnow
 from ..topics import services as topic_services
 from ..topics.models import Post, Topic, TopicRead
-from .common import actor_id, adjust_topic_count, clean_reason, log_action, moderated_topic
+from .common import actor_id, clean_reason, log_action, moderated_topic
 
 
 # --- topic tools ----------------------------------------------------------------------------
@@ -119,8 +119,8 @@ def move_topic(actor: Actor, topic_id: int, to_sig_id: int | None, reason: str =
         lock_for_write(Topic, topic.id)
         lock_for_write(Sig, old_sig.id, new_sig.id)
         topic.sig_id = new_sig.id
-        topic_services.recount_sig(old_sig)
-        topic_services.recount_sig(new_sig)
+        counters.recount_sig(old_sig)
+        counters.recount_sig(new_sig)
         _log_in_both_sigs(
             actor,
             "move_topic",
@@ -241,10 +241,10 @@ def split_topic(
         _append_posts(posts, new)
         session.flush()
         new.first_post_id = first.id
-        topic_services.recount_topic(topic, sig)
-        topic_services.recount_topic(new, new_sig)
+        counters.recount_topic(topic, sig)
+        counters.recount_topic(new, new_sig)
         if new.post_count:
-            adjust_topic_count(first.user_id, +1)
+            counters.count_member_topics(first.user_id, +1)
         # Whoever had read past the moved posts has read the new topic too.
         readers = session.scalars(
             select(TopicRead.user_id).where(
@@ -315,10 +315,10 @@ def merge_topics(actor: Actor, source_id: int, target_id: int, reason: str = "")
         had_posts = source.post_count > 0
         source.deleted_at = utcnow()
         source.deleted_by_id = actor_id(actor)
-        topic_services.recount_topic(source, source_sig)
-        topic_services.recount_topic(target, target_sig)
+        counters.recount_topic(source, source_sig)
+        counters.recount_topic(target, target_sig)
         if had_posts:
-            adjust_topic_count(source.user_id, -1)
+            counters.count_member_topics(source.user_id, -1)
         _log_in_both_sigs(
             actor,
             "merge_topics",
@@ -355,9 +355,9 @@ def delete_topic(actor: Actor, topic_id: int, reason: str = "") -> Topic:
         counts = _author_post_counts(topic.id)
         topic.deleted_at = utcnow()
         topic.deleted_by_id = actor_id(actor)
-        topic_services.recount_sig(sig)
+        counters.recount_sig(sig)
         for user_id, count in counts:
-            topic_services.adjust_author_count(user_id, -count)
+            counters.count_member_posts(user_id, -count)
         log_action(
             actor,
             "delete_topic",
@@ -386,9 +386,9 @@ def restore_topic(actor: Actor, topic_id: int) -> Topic:
         else:
             topic.deleted_at = None
             topic.deleted_by_id = None
-            topic_services.recount_topic(topic, sig)
+            counters.recount_topic(topic, sig)
             for user_id, count in _author_post_counts(topic.id):
-                topic_services.adjust_author_count(user_id, count)
+                counters.count_member_posts(user_id, count)
             events.publish(
                 events.TopicChanged(
                     topic_id=topic.id, sig_id=sig.id, actor_id=actor_id(actor), change="restored"

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from .. import events, permissions
+from .. import counters, events, permissions
 from ..accounts.models import User
 from ..db import is_valid_id, transaction
 from ..errors import Conflict, Invalid, NotFound
@@ -125,7 +125,7 @@ def join_sig(actor: Actor, sig_id: int) -> Membership:
     with transaction() as session:
         membership = Membership(sig_id=sig.id, user_id=actor.id, role=ROLE_MEMBER)
         session.add(membership)
-        sig.member_count = Sig.member_count + 1
+        counters.count_sig_members(sig, +1)
         session.flush()
         events.publish(events.MemberJoinedSig(sig_id=sig.id, user_id=actor.id))
     permissions.forget_memberships(actor)
@@ -199,7 +199,7 @@ def decide_join_request(actor: Actor, request_id: int, approve: bool) -> JoinReq
         )
         if approve and not already:
             session.add(Membership(sig_id=sig.id, user_id=request.user_id, role=ROLE_MEMBER))
-            sig.member_count = Sig.member_count + 1
+            counters.count_sig_members(sig, +1)
             events.publish(events.MemberJoinedSig(sig_id=sig.id, user_id=request.user_id))
         events.publish(
             events.JoinRequestDecided(
@@ -241,7 +241,7 @@ def remove_member(actor: Actor, sig_id: int, user_id: int) -> None:
 def _remove(sig: Sig, membership: Membership) -> None:
     with transaction() as session:
         session.delete(membership)
-        sig.member_count = Sig.member_count - 1
+        counters.count_sig_members(sig, -1)
         events.publish(events.MemberLeftSig(sig_id=sig.id, user_id=membership.user_id))
 
 
@@ -261,7 +261,7 @@ def set_sig_sysop(actor: Actor, sig_id: int, user_id: int, is_sysop: bool) -> Me
                 raise NotFound("That member is not in this SIG.")
             membership = Membership(sig_id=sig.id, user_id=user.id)
             session.add(membership)
-            sig.member_count = Sig.member_count + 1
+            counters.count_sig_members(sig, +1)
             events.publish(events.MemberJoinedSig(sig_id=sig.id, user_id=user.id))
         if membership.is_sysop != is_sysop:
             membership.role = ROLE_SYSOP if is_sysop else ROLE_MEMBER

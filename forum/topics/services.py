@@ -6,24 +6,21 @@ check the policy, change rows and counters in one transaction, publish an event.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 
 from .. import content, counters, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
-from ..db import add_row, is_valid_id, lock_for_write, transaction, upsert, write
+from ..db import is_valid_id, lock_for_write, transaction, upsert
 from ..errors import Forbidden, Invalid
 from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Membership, Sig
 from ..text import slugify
-from ..timeutil import UTCDateTime, utcnow
+from ..timeutil import utcnow
 from .models import POST_VISIBLE, Post, PostRevision, Topic, TopicRead
 
 
@@ -129,9 +126,6 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
             created_at=now,
             last_posted_at=now,
             last_post_user_id=actor.id,
-            highest_post_number=1,
-            last_post_number=1 if visible else 0,
-            post_count=1 if visible else 0,
         )
         session.add(topic)
         session.flush()
@@ -146,10 +140,9 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
             created_at=now,
         )
         session.add(post)
+        counters.count_new_post(post, topic, sig, actor)
         session.flush()
         topic.first_post_id = post.id
-        if visible:
-            _count_new_post(sig, actor, topic, now, new_topic=True)
         _mark_read_in_tx(actor.id, topic.id, 1)
         events.publish(
             events.TopicCreated(
@@ -186,21 +179,19 @@ def reply_to_topic(
     screening = screen_post(actor, sig, body)
     cooked = _cook(body, actor, sig)
     visible = screening.status == POST_VISIBLE
-    with transaction():
+    with transaction() as session:
         # Post numbers are handed out one at a time, and the counters move in lock order:
-        # topics, then SIGs, then members. On SQLite, BEGIN IMMEDIATE has made this the only
-        # writer; PostgreSQL takes the row locks here, before the time is read.
-        lock_for_write(Topic, topic.id, refresh=False)
+        # topics, then SIGs, then members. The topic is read afresh under its lock (on SQLite,
+        # BEGIN IMMEDIATE has made this the only writer); the SIG's counters move by SQL
+        # increments, so it is locked (on PostgreSQL) but not read.
+        lock_for_write(Topic, topic.id)
         lock_for_write(Sig, sig.id, refresh=False)
         # Taken under the lock, so a topic's times follow its post numbers.
         now = utcnow()
-        params = {"p_topic": topic.id, "p_now": now, "p_author": actor.id}
-        write(_next_post_statement(visible), params, into=topic)
-        post = add_row(
-            Post,
+        post = Post(
             topic_id=topic.id,
             user_id=actor.id,
-            number=topic.highest_post_number,
+            number=topic.highest_post_number + 1,
             reply_to_post_id=reply_to_post_id,
             body_raw=body,
             body_html=cooked.html,
@@ -208,8 +199,9 @@ def reply_to_topic(
             status=screening.status,
             created_at=now,
         )
-        if visible:
-            _count_new_post(sig, actor, topic, now, new_topic=False)
+        session.add(post)
+        counters.count_new_post(post, topic, sig, actor)
+        session.flush()
         _mark_read_in_tx(actor.id, topic.id, post.number)
         events.publish(
             events.PostCreated(
@@ -222,75 +214,6 @@ def reply_to_topic(
             )
         )
     return post
-
-
-@functools.cache
-def _next_post_statement(visible: bool) -> Any:
-    """Hand out the topic's next post number (and, for a post readers see, move its counters)
-    in one statement, returning what it changed. Built once per process."""
-    values: dict[str, Any] = {"highest_post_number": Topic.highest_post_number + 1}
-    if visible:
-        values.update(
-            last_post_number=Topic.highest_post_number + 1,
-            post_count=Topic.post_count + 1,
-            last_posted_at=bindparam("p_now", type_=UTCDateTime()),
-            last_post_user_id=bindparam("p_author"),
-            # The topic page shows the post: its version for the guest page cache moves here,
-            # not in a statement of its own (see forum.pagecache).
-            version=Topic.version + 1,
-        )
-    return _update_returning(Topic, "p_topic", values)
-
-
-def _update_returning(model: Any, key: str, values: dict[str, Any]) -> Any:
-    """UPDATE one row (its id bound as `key`) with these values, returning the columns it set:
-    for forum.db.write(..., into=obj), which puts them on the loaded object."""
-    return (
-        update(model)
-        .where(model.id == bindparam(key))
-        .values(**values)
-        .returning(*(getattr(model, name) for name in values))
-    )
-
-
-def _count_new_post(
-    sig: Sig, author: User, topic: Topic, now: datetime, *, new_topic: bool
-) -> None:
-    """Counters for a post that readers can see, as SQL increments (safe under concurrency),
-    SIG first, then member (the lock order). The loaded objects get the new values.
-
-    The SIG's newest topic only moves forward: a writer in another topic of the SIG that
-    commits later with an earlier time must not take the place back.
-    """
-    write(
-        _sig_counts_statement(new_topic),
-        {"p_sig": sig.id, "p_topic": topic.id, "p_now": now},
-        into=sig,
-    )
-    write(_author_counts_statement(new_topic), {"p_author": author.id}, into=author)
-
-
-@functools.cache
-def _sig_counts_statement(new_topic: bool) -> Any:
-    now = bindparam("p_now", type_=UTCDateTime())
-    newer = or_(Sig.last_posted_at.is_(None), Sig.last_posted_at <= now)
-    values: dict[str, Any] = {
-        "post_count": Sig.post_count + 1,
-        "last_topic_id": case((newer, bindparam("p_topic")), else_=Sig.last_topic_id),
-        "last_posted_at": case((newer, now), else_=Sig.last_posted_at),
-        "version": Sig.version + 1,  # the SIG page and index show the counts (forum.pagecache)
-    }
-    if new_topic:
-        values["topic_count"] = Sig.topic_count + 1
-    return _update_returning(Sig, "p_sig", values)
-
-
-@functools.cache
-def _author_counts_statement(new_topic: bool) -> Any:
-    values: dict[str, Any] = {"post_count": User.post_count + 1}
-    if new_topic:
-        values["topic_count"] = User.topic_count + 1
-    return _update_returning(User, "p_author", values)
 
 
 def quote_text(actor: Actor, post_id: int) -> str:
@@ -374,12 +297,12 @@ def delete_post(actor: Actor, post_id: int) -> Post:
         if post.number == 1:
             topic.deleted_at = post.deleted_at
             topic.deleted_by_id = actor.id
-        recount_topic(topic, sig)
+        counters.recount_topic(topic, sig)
         if post.number == 1:
             # The whole topic left sight: every author in it counts one post less.
             counters.recount_members(_author_ids(topic))
         elif was_counted and not topic.is_deleted:
-            adjust_author_count(post.user_id, -1)
+            counters.count_member_posts(post.user_id, -1)
         if post.number == 1:
             events.publish(
                 events.TopicChanged(
@@ -417,11 +340,11 @@ def restore_post(actor: Actor, post_id: int) -> Post:
                     topic_id=topic.id, sig_id=sig.id, actor_id=actor.id, change="restored"
                 )
             )
-        recount_topic(topic, sig)
+        counters.recount_topic(topic, sig)
         if topic_restored:
             counters.recount_members(_author_ids(topic))
         elif post.is_public and not topic.is_deleted:
-            adjust_author_count(post.user_id, +1)
+            counters.count_member_posts(post.user_id, +1)
         events.publish(
             events.PostVisibilityChanged(
                 post_id=post.id,
@@ -437,65 +360,6 @@ def restore_post(actor: Actor, post_id: int) -> Post:
 def _author_ids(topic: Topic) -> set[int | None]:
     authors = set(db.session.scalars(select(Post.user_id).where(Post.topic_id == topic.id)))
     return authors | {topic.user_id}
-
-
-def recount_topic(topic: Topic, sig: Sig) -> None:
-    """Recompute a topic's counters from its posts, then its SIG's, in the caller's transaction.
-
-    For the rare verbs that change which posts are visible (delete, restore, hide, approve, move,
-    split, merge); a reply uses cheap increments instead.
-    """
-    session = db.session
-    lock_for_write(Topic, topic.id)
-    session.flush()
-    count, last_number, last_at = session.execute(
-        select(func.count(Post.id), func.max(Post.number), func.max(Post.created_at)).where(
-            Post.topic_id == topic.id, permissions.public_posts_clause()
-        )
-    ).one()
-    topic.post_count = count or 0
-    topic.last_post_number = last_number or 0
-    topic.highest_post_number = max(
-        topic.highest_post_number,
-        session.scalar(select(func.max(Post.number)).where(Post.topic_id == topic.id)) or 0,
-    )
-    if last_at is not None:
-        topic.last_posted_at = last_at
-        topic.last_post_user_id = session.scalar(
-            select(Post.user_id).where(Post.topic_id == topic.id, Post.number == last_number)
-        )
-    session.flush()
-    recount_sig(sig)
-
-
-def recount_sig(sig: Sig) -> None:
-    """Recompute a SIG's topic and post counters and newest topic from its topics."""
-    session = db.session
-    lock_for_write(Sig, sig.id)
-    session.flush()
-    live = and_(Topic.sig_id == sig.id, Topic.deleted_at.is_(None), Topic.post_count > 0)
-    topics, posts = session.execute(
-        select(func.count(Topic.id), func.coalesce(func.sum(Topic.post_count), 0)).where(live)
-    ).one()
-    sig.topic_count = topics or 0
-    sig.post_count = posts or 0
-    newest = session.execute(
-        select(Topic.id, Topic.last_posted_at)
-        .where(live)
-        .order_by(Topic.last_posted_at.desc())
-        .limit(1)
-    ).first()
-    sig.last_topic_id = newest[0] if newest else None
-    sig.last_posted_at = newest[1] if newest else None
-
-
-def adjust_author_count(user_id: int | None, delta: int) -> None:
-    """Move a member's post counter when one of their posts is hidden, deleted or restored."""
-    if user_id is None or delta == 0:
-        return
-    author = db.session.get(User, user_id)
-    if author is not None:
-        author.post_count = User.post_count + delta
 
 
 def mark_read(user: Actor, topic: Topic, post_number: int) -> None:
