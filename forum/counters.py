@@ -106,6 +106,13 @@ def recount_members(user_ids: Iterable[int | None]) -> None:
         )
 
 
+def recount_authors(topic: Topic) -> None:
+    """Rebuild the counters of everyone a topic counts towards (its starter and its posts'
+    authors), for verbs that take a whole topic out of sight or bring it back."""
+    authors = set(db.session.scalars(select(Post.user_id).where(Post.topic_id == topic.id)))
+    recount_members(authors | {topic.user_id})
+
+
 def recount_all() -> None:
     """Rebuild every stored counter from the rows (`flask forum recount`)."""
     with transaction() as session:

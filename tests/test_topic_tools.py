@@ -255,3 +255,28 @@ def test_restoring_a_topic_deleted_through_its_first_post(app, f):
     assert not topic.is_deleted and topic.post_count == 1
     assert not _get(Post, topic.first_post_id).is_deleted
     assert _get(User, w.member.id).post_count == posts_before
+
+
+def test_deleting_and_restoring_a_topic_keep_its_authors_counters_true(app, f):
+    """The author's topic counter follows the topic out of sight and back, as a recount from
+    the rows (`flask forum recount`) would have it, and so do the repliers' post counters."""
+    from forum.counters import recount_all
+
+    w = build_world()
+    topic = f.topic(w.member, w.sig, "Soon gone", "First")
+    f.reply(w.author, topic, "A reply")
+
+    def counts() -> list[tuple[int, int]]:
+        return [(u.post_count, u.topic_count) for u in (_get(User, w.member.id), w.author)]
+
+    before = counts()
+    mod.delete_topic(w.sig_sysop, topic.id)
+    deleted = counts()
+    assert deleted[0] == (before[0][0] - 1, before[0][1] - 1)
+    assert deleted[1] == (before[1][0] - 1, before[1][1])
+    recount_all()
+    assert counts() == deleted
+    mod.restore_topic(w.sig_sysop, topic.id)
+    assert counts() == before
+    recount_all()
+    assert counts() == before

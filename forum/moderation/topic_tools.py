@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import content, counters, events, permissions
 from ..db import lock_for_write, transaction
@@ -154,12 +154,12 @@ def _check_title(title: str) -> str:
 
 def _append_posts(posts: list[Post], topic: Topic) -> None:
     """Move these posts to the end of `topic`, in their order, numbered on from its highest
-    number (which is never reused, so no permalink of the topic changes)."""
+    number (which is never reused, so no permalink of the topic changes). The caller recounts
+    the topic (counters.recount_topic)."""
     base = topic.highest_post_number
     for offset, post in enumerate(posts, start=1):
         post.topic_id = topic.id
         post.number = base + offset
-    topic.highest_post_number = base + len(posts)
 
 
 def _publish_posts_moved(
@@ -334,17 +334,6 @@ def merge_topics(actor: Actor, source_id: int, target_id: int, reason: str = "")
     return target
 
 
-def _author_post_counts(topic_id: int) -> list[tuple[int, int]]:
-    rows = db.session.execute(
-        select(Post.user_id, func.count(Post.id))
-        .where(
-            Post.topic_id == topic_id, Post.user_id.is_not(None), permissions.public_posts_clause()
-        )
-        .group_by(Post.user_id)
-    ).all()
-    return [(user_id, count) for user_id, count in rows]
-
-
 def delete_topic(actor: Actor, topic_id: int, reason: str = "") -> Topic:
     """Soft-delete a whole topic; sysops can still open and restore it."""
     topic, sig = moderated_topic(actor, topic_id)
@@ -352,12 +341,10 @@ def delete_topic(actor: Actor, topic_id: int, reason: str = "") -> Topic:
     if topic.is_deleted:
         raise Conflict("This topic is already deleted.")
     with transaction():
-        counts = _author_post_counts(topic.id)
         topic.deleted_at = utcnow()
         topic.deleted_by_id = actor_id(actor)
         counters.recount_sig(sig)
-        for user_id, count in counts:
-            counters.count_member_posts(user_id, -count)
+        counters.recount_authors(topic)
         log_action(
             actor,
             "delete_topic",
@@ -387,8 +374,7 @@ def restore_topic(actor: Actor, topic_id: int) -> Topic:
             topic.deleted_at = None
             topic.deleted_by_id = None
             counters.recount_topic(topic, sig)
-            for user_id, count in _author_post_counts(topic.id):
-                counters.count_member_posts(user_id, count)
+            counters.recount_authors(topic)
             events.publish(
                 events.TopicChanged(
                     topic_id=topic.id, sig_id=sig.id, actor_id=actor_id(actor), change="restored"

@@ -300,7 +300,7 @@ def delete_post(actor: Actor, post_id: int) -> Post:
         counters.recount_topic(topic, sig)
         if post.number == 1:
             # The whole topic left sight: every author in it counts one post less.
-            counters.recount_members(_author_ids(topic))
+            counters.recount_authors(topic)
         elif was_counted and not topic.is_deleted:
             counters.count_member_posts(post.user_id, -1)
         if post.number == 1:
@@ -342,7 +342,7 @@ def restore_post(actor: Actor, post_id: int) -> Post:
             )
         counters.recount_topic(topic, sig)
         if topic_restored:
-            counters.recount_members(_author_ids(topic))
+            counters.recount_authors(topic)
         elif post.is_public and not topic.is_deleted:
             counters.count_member_posts(post.user_id, +1)
         events.publish(
@@ -355,11 +355,6 @@ def restore_post(actor: Actor, post_id: int) -> Post:
             )
         )
     return post
-
-
-def _author_ids(topic: Topic) -> set[int | None]:
-    authors = set(db.session.scalars(select(Post.user_id).where(Post.topic_id == topic.id)))
-    return authors | {topic.user_id}
 
 
 def mark_read(user: Actor, topic: Topic, post_number: int) -> None:
