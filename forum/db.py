@@ -6,21 +6,17 @@ writers' turn) lives in forum.sqlite, which init_app installs for sqlite:// URLs
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 
 from .extensions import db
-
-T = TypeVar("T")
 
 # Ids are 32-bit integers on PostgreSQL; a larger one names nothing (and must not reach the
 # database, where it overflows).
@@ -141,64 +137,3 @@ def init_app(app: Flask) -> None:
         from . import sqlite
 
         app.extensions[_WRITER] = sqlite.install(app, engine)
-
-
-def read(statement: Any, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
-    """Run a read of plain columns (no ORM entities) on the session's connection, inside its
-    transaction, and return the result. For the statements every page runs: the ORM's own
-    handling costs about 40 µs a statement, more than SQLite takes to answer. Changes waiting
-    in the session are flushed first, as session.execute would."""
-    session = db.session()
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    return session.connection().execute(statement, params or {})
-
-
-def write(
-    statement: Any, params: dict[str, Any] | list[dict[str, Any]] | None = None, *, into: Any = None
-) -> Any:
-    """Run an INSERT or UPDATE on the session's connection inside its transaction, without the
-    ORM's unit of work (about a millisecond a statement less on a reply's hot path, where
-    SQLite's writers take turns). Objects already loaded for the changed row keep their old
-    values: give the statement a RETURNING clause and pass the object as `into`, and the
-    returned columns are set on it as if just loaded (nothing is marked changed). A list of
-    parameter sets runs the statement once for each."""
-    result = read(statement, params)
-    if into is None:
-        return result
-    row = result.one()
-    for key, value in row._mapping.items():
-        set_committed_value(into, key, value)
-    return row
-
-
-def add_row(model: type[T], **values: Any) -> T:
-    """Insert one row with a plain INSERT … RETURNING (as write(), without the unit of work) and
-    return it as an object of the session, as if just loaded: every column is set (those not
-    given take their scalar defaults), so reading one back issues no query.
-
-    For rows on a hot path whose columns are all known up front; the model's id is made by the
-    database, and a column with a computed default must be given."""
-    table = model.__table__  # type: ignore[attr-defined]
-    row: dict[str, Any] = {}
-    for column in table.columns:
-        if column.primary_key:
-            continue
-        if column.key in values:
-            row[column.key] = values[column.key]
-        elif column.default is None:
-            row[column.key] = None
-        elif column.default.is_scalar:
-            row[column.key] = column.default.arg
-        else:
-            raise TypeError(f"add_row({model.__name__}) needs a value for {column.key}")
-    statement = _insert_statement(model)
-    obj = model(id=write(statement, row).scalar_one(), **row)
-    make_transient_to_detached(obj)
-    db.session.add(obj)
-    return obj
-
-
-@functools.cache
-def _insert_statement(model: type) -> Any:
-    return insert(model).returning(model.id)  # type: ignore[attr-defined]

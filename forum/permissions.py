@@ -8,16 +8,15 @@ NotFound when the thing does not exist *or* the actor may not know it exists (a 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select, true
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.orm import contains_eager
 
 from .accounts.models import User
-from .db import is_valid_id, read
+from .db import is_valid_id
 from .errors import Forbidden, NotFound
 from .extensions import db
 from .sigs.models import PRIVATE, PUBLIC, Membership, Sig
@@ -39,27 +38,15 @@ def actor(user: Any) -> Actor:
 
 
 # --- memberships (loaded once per member per request) ---------------------------------------
-# Statements on every page's path are built once per process: building one costs more CPU than
-# SQLite takes to run it.
-@functools.cache
-def _memberships_query() -> Any:
-    return select(Membership).where(Membership.user_id == bindparam("user_id"))
-
-
 def memberships(user: Actor) -> dict[int, Membership]:
     if user is None:
         return {}
     cached = user.__dict__.get(_CACHE)
     if cached is None:
-        rows = db.session.scalars(_memberships_query(), {"user_id": user.id})
+        rows = db.session.scalars(select(Membership).where(Membership.user_id == user.id))
         cached = {m.sig_id: m for m in rows}
         user.__dict__[_CACHE] = cached
     return cached  # type: ignore[no-any-return]
-
-
-@functools.cache
-def _many_memberships_query() -> Any:
-    return select(Membership).where(Membership.user_id.in_(bindparam("ids", expanding=True)))
 
 
 def load_memberships(users: list[User]) -> None:
@@ -68,7 +55,9 @@ def load_memberships(users: list[User]) -> None:
     if not pending:
         return
     found: dict[int, dict[int, Membership]] = {u.id: {} for u in pending}
-    rows = db.session.scalars(_many_memberships_query(), {"ids": [u.id for u in pending]})
+    rows = db.session.scalars(
+        select(Membership).where(Membership.user_id.in_([u.id for u in pending]))
+    )
     for m in rows:
         found[m.user_id][m.sig_id] = m
     for u in pending:
@@ -314,15 +303,6 @@ def get_topic_for(user: Actor, topic_id: int) -> Topic:
     return get_topic_and_sig_for(user, topic_id)[0]
 
 
-@functools.cache
-def _topic_and_sig_query() -> Any:
-    return (
-        select(Topic, Sig)
-        .join(Sig, Sig.id == Topic.sig_id)
-        .where(Topic.id == bindparam("topic_id"))
-    )
-
-
 def _load_topic_and_sig(topic_id: int) -> tuple[Topic, Sig] | None:
     if not is_valid_id(topic_id):
         return None
@@ -332,15 +312,19 @@ def _load_topic_and_sig(topic_id: int) -> tuple[Topic, Sig] | None:
             return None
         sig = db.session.get(Sig, topic.sig_id)
     else:
-        # Not loaded yet in this request: the topic and its SIG in one query.
-        row = db.session.execute(_topic_and_sig_query(), {"topic_id": topic_id}).first()
-        if row is None:
-            return None
-        topic, sig = row
-        # The topic holds its SIG, so the SIG stays in the session's identity map (which holds
+        # Not loaded yet in this request: the topic and its SIG in one query. The topic holds
+        # its SIG (topic.sig), so the SIG stays in the session's identity map (which holds
         # objects weakly) for as long as the caller holds the topic: a later get() of either
         # in this request is answered without a query.
-        set_committed_value(topic, "sig", sig)
+        topic = db.session.scalar(
+            select(Topic)
+            .join(Topic.sig)
+            .options(contains_eager(Topic.sig))
+            .where(Topic.id == topic_id)
+        )
+        if topic is None:
+            return None
+        sig = topic.sig
     assert sig is not None
     return topic, sig
 
@@ -423,26 +407,16 @@ def who_may_read_post(user_ids: Iterable[int], post: Post, topic: Topic, sig: Si
     if not ids:
         return set()
     if _open_to_every_member(post, topic, sig):
-        return set(read(_unbanned_ids_query(), {"ids": ids}).scalars())
-    users = list(db.session.scalars(_users_query(), {"ids": ids}))
+        return set(
+            db.session.scalars(select(User.id).where(User.id.in_(ids), User.banned_at.is_(None)))
+        )
+    users = list(db.session.scalars(select(User).where(User.id.in_(ids))))
     return {u.id for u in who_may_view_post(users, post, topic, sig)}
 
 
 def _open_to_every_member(post: Post, topic: Topic, sig: Sig) -> bool:
     # can_view_post without its member-dependent branches: exactly when those cannot matter.
     return sig.visibility == PUBLIC and post.is_public and not topic.is_deleted
-
-
-@functools.cache
-def _unbanned_ids_query() -> Any:
-    return select(User.id).where(
-        User.id.in_(bindparam("ids", expanding=True)), User.banned_at.is_(None)
-    )
-
-
-@functools.cache
-def _users_query() -> Any:
-    return select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 # Which posts of a topic a reader sees (posts_visibility), as named SQL filters (posts_clause).

@@ -20,12 +20,10 @@ from sqlalchemy import select, text
 
 from forum.accounts.models import User
 from forum.counters import recount_all
-from forum.db import add_row, transaction
 from forum.extensions import db
 from forum.sigs.models import Sig
-from forum.timeutil import utcnow
 from forum.topics import services
-from forum.topics.models import POST_VISIBLE, Post, Topic
+from forum.topics.models import Post, Topic
 
 THREADS = 6
 EACH = 5
@@ -262,32 +260,6 @@ def test_sqlite_writers_take_turns_across_processes(app: Flask, f: Any) -> None:
         assert time.perf_counter() - released < 5
     db.session.expire_all()
     assert db.session.get(Topic, topic_id).post_count == 2
-
-
-def test_add_row_inserts_a_row_and_hands_back_the_loaded_object(
-    app: Flask, f: Any, count_queries: Any
-) -> None:
-    ada = f.user("ada")
-    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Plain inserts")
-    given = {"topic_id": topic.id, "user_id": ada.id, "number": 99, "body_raw": "x"}
-    with transaction():
-        post = add_row(Post, **given, body_html="<p>x</p>", created_at=utcnow())
-    with count_queries() as counter:
-        # Defaults filled in, nothing left to load, and the session knows the row.
-        assert (post.status, post.edit_count, post.hidden_at, post.is_public) == (
-            POST_VISIBLE,
-            0,
-            None,
-            True,
-        )
-        assert db.session.get(Post, post.id) is post
-    assert counter.count == 0
-    db.session.expunge_all()
-    assert db.session.get(Post, post.id).body_html == "<p>x</p>"
-    # A column whose default is computed must be given: no half-made row.
-    with pytest.raises(TypeError, match="created_at"), transaction():
-        add_row(Post, **{**given, "number": 100}, body_html="")
-    assert db.session.scalar(select(Post.id).where(Post.number == 100)) is None
 
 
 def test_sqlite_leaves_checkpoints_of_its_log_to_sqlite(app: Flask) -> None:

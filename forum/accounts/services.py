@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import math
@@ -10,11 +9,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -380,12 +378,6 @@ def device_user_id(token: str | None) -> int | None:
     return value if isinstance(value, int) else None
 
 
-@functools.cache
-def _session_user_query() -> Any:
-    """Built once per process: every request of a member runs it."""
-    return select(User).where(User.id == bindparam("user_id"))
-
-
 def load_session_user(session_id: str) -> User | None:
     """The member a session cookie names, if its token is still current."""
     user_id, _, token = session_id.partition(":")
@@ -395,7 +387,7 @@ def load_session_user(session_id: str) -> User | None:
     if db.session.identity_key(User, key) in db.session.identity_map:
         user = db.session.get(User, key)
     else:
-        user = db.session.scalar(_session_user_query(), {"user_id": key})
+        user = db.session.scalar(select(User).where(User.id == key))
     if user is None or user.session_token != token or user.is_banned:
         return None
     return user

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import and_, exists, or_, select
 
 from .. import content, permissions
 from ..accounts.models import User
-from ..db import read
 from ..extensions import db
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow
@@ -39,39 +37,31 @@ class AnnouncementRow:
     can_delete: bool
 
 
-@functools.cache
-def _banner_query(for_member: bool) -> Any:
-    """The banner's statement, for a guest or for a member (`user_id`), built once per process."""
-    query = (
-        select(Announcement.id, Announcement.title, Announcement.body_html, Sig.name, Sig.slug)
-        .outerjoin(Sig, Sig.id == Announcement.sig_id)
-        .where(Announcement.created_at >= bindparam("since"))
-        .order_by(Announcement.created_at.desc(), Announcement.id.desc())
-        .limit(BANNER_LIMIT)
-    )
-    if not for_member:
-        return query.where(Announcement.sig_id.is_(None))
-    user_id = bindparam("user_id")
-    mine = select(Membership.sig_id).where(Membership.user_id == user_id)
-    return query.where(
-        or_(Announcement.sig_id.is_(None), Announcement.sig_id.in_(mine)),
-        ~exists().where(
-            AnnouncementDismissal.user_id == user_id,
-            AnnouncementDismissal.announcement_id == Announcement.id,
-        ),
-    )
-
-
 def banner(current: Any) -> list[BannerItem]:
     """Recent announcements this member has not dismissed: site-wide ones and those of the
     member's SIGs; guests see the site-wide ones. One query either way."""
     viewer = permissions.actor(current)
-    params: dict[str, Any] = {"since": utcnow() - timedelta(days=BANNER_DAYS)}
-    if viewer is not None:
-        params["user_id"] = viewer.id
+    query = (
+        select(Announcement.id, Announcement.title, Announcement.body_html, Sig.name, Sig.slug)
+        .outerjoin(Sig, Sig.id == Announcement.sig_id)
+        .where(Announcement.created_at >= utcnow() - timedelta(days=BANNER_DAYS))
+        .order_by(Announcement.created_at.desc(), Announcement.id.desc())
+        .limit(BANNER_LIMIT)
+    )
+    if viewer is None:
+        query = query.where(Announcement.sig_id.is_(None))
+    else:
+        mine = select(Membership.sig_id).where(Membership.user_id == viewer.id)
+        query = query.where(
+            or_(Announcement.sig_id.is_(None), Announcement.sig_id.in_(mine)),
+            ~exists().where(
+                AnnouncementDismissal.user_id == viewer.id,
+                AnnouncementDismissal.announcement_id == Announcement.id,
+            ),
+        )
     return [
         BannerItem(id=i, title=title, excerpt=content.excerpt(html, 200), sig_name=n, sig_slug=s)
-        for i, title, html, n, s in read(_banner_query(viewer is not None), params)
+        for i, title, html, n, s in db.session.execute(query)
     ]
 
 

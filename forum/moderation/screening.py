@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Protocol
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import func, or_, select
 
 from .. import permissions
 from ..accounts.models import User
 from ..admin import settings as site_settings
-from ..db import read
 from ..errors import Invalid
 from ..extensions import db
 from ..sigs.models import Sig
@@ -57,24 +56,19 @@ def find_filtered(text: str, filters: Sequence[FilterLike]) -> tuple[FilterLike,
     return None
 
 
-# Built once, and run as plain reads (forum.db.read): every post runs them in its request.
-_FILTERS = (
-    select(WordFilter.word, WordFilter.whole_word, WordFilter.action)
-    .where(or_(WordFilter.sig_id.is_(None), WordFilter.sig_id == bindparam("sig_id")))
-    .order_by(WordFilter.id)
-)
-_SIG_THRESHOLD = select(SigModeration.approval_threshold).where(
-    SigModeration.sig_id == bindparam("sig_id")
-)
-
-
 def filters_for(sig: Sig) -> Sequence[FilterLike]:
     """The site's word filters and this SIG's, oldest first."""
-    return read(_FILTERS, {"sig_id": sig.id}).all()  # type: ignore[no-any-return]
+    return db.session.execute(  # type: ignore[return-value]
+        select(WordFilter.word, WordFilter.whole_word, WordFilter.action)
+        .where(or_(WordFilter.sig_id.is_(None), WordFilter.sig_id == sig.id))
+        .order_by(WordFilter.id)
+    ).all()
 
 
 def approval_threshold(sig: Sig) -> int:
-    override = read(_SIG_THRESHOLD, {"sig_id": sig.id}).scalar()
+    override = db.session.scalar(
+        select(SigModeration.approval_threshold).where(SigModeration.sig_id == sig.id)
+    )
     if override is not None:
         return int(override)
     return int(site_settings.get("approval_threshold") or 0)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from .. import content, permissions
 from ..accounts.models import User
-from ..db import read
 from ..extensions import db
 from ..sigs.models import Membership, Sig
 from ..topics.models import Post, Topic, TopicRead
@@ -169,26 +167,21 @@ def rows_by_id(ids: list[int]) -> dict[int, tuple[User, NotificationRow]]:
     return out
 
 
-@functools.cache
-def _topic_level_query() -> Any:
-    own = select(TopicWatch.level).where(
-        TopicWatch.user_id == bindparam("user_id"), TopicWatch.topic_id == bindparam("topic_id")
-    )
-    of_sig = select(SigWatch.level).where(
-        SigWatch.user_id == bindparam("user_id"), SigWatch.sig_id == bindparam("sig_id")
-    )
-    return select(func.coalesce(own.scalar_subquery(), of_sig.scalar_subquery()))
-
-
 def topic_level(user: Any, topic: Topic) -> str:
     """This member's level for a topic as the watch menu shows it (the SIG's when unset): one
     query."""
     viewer = permissions.actor(user)
     if viewer is None:
         return NORMAL
-    level = read(
-        _topic_level_query(), {"user_id": viewer.id, "topic_id": topic.id, "sig_id": topic.sig_id}
-    ).scalar()
+    own = select(TopicWatch.level).where(
+        TopicWatch.user_id == viewer.id, TopicWatch.topic_id == topic.id
+    )
+    of_sig = select(SigWatch.level).where(
+        SigWatch.user_id == viewer.id, SigWatch.sig_id == topic.sig_id
+    )
+    level = db.session.scalar(
+        select(func.coalesce(own.scalar_subquery(), of_sig.scalar_subquery()))
+    )
     return level or NORMAL
 
 
@@ -253,11 +246,8 @@ def _tracked_unread(for_user: Callable[[Any], ColumnElement[bool]]) -> Any:
     return union_all(own, by_sig).subquery()
 
 
-@functools.cache
-def _header_counts_query() -> Any:
-    """Both of the header's counts for one member (`user_id`) in one statement. Built once per
-    process: putting these together costs more CPU than running them."""
-    user_id = bindparam("user_id")
+def header_counts(user_id: int) -> tuple[int, int]:
+    """(unread notifications, tracked topics with unread posts) for the header: one query."""
     unread = (
         select(func.count())
         .select_from(Notification)
@@ -269,12 +259,7 @@ def _header_counts_query() -> Any:
         .select_from(_tracked_unread(lambda column: column == user_id))
         .scalar_subquery()
     )
-    return select(unread, tracked)
-
-
-def header_counts(user_id: int) -> tuple[int, int]:
-    """(unread notifications, tracked topics with unread posts) for the header: one query."""
-    row = read(_header_counts_query(), {"user_id": user_id}).one()
+    row = db.session.execute(select(unread, tracked)).one()
     return int(row[0] or 0), int(row[1] or 0)
 
 

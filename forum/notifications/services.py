@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, select, union_all, update
+from sqlalchemy import func, literal, select, union_all, update
 
 from .. import content, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
-from ..db import read, transaction, upsert, write
+from ..db import transaction, upsert
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..permissions import Actor
@@ -39,15 +39,8 @@ def _add(rows: list[Notification]) -> list[Notification]:
     """Insert the rows and announce them once the transaction commits."""
     if not rows:
         return rows
-    # A plain INSERT … RETURNING, not the unit of work: every post runs it inside the write turn.
-    now = utcnow()
-    for row in rows:  # the model's defaults, which a plain INSERT given every column skips
-        row.data = {} if row.data is None else row.data
-        row.created_at = row.created_at or now
-    values = [{name: getattr(r, name) for name in _COLUMNS} for r in rows]
-    ids = write(_INSERT, values).scalars().all()
-    for row, new_id in zip(rows, ids, strict=True):
-        row.id = new_id
+    db.session.add_all(rows)
+    db.session.flush()
     events.publish(
         events.NotificationsCreated(
             notification_ids=tuple(r.id for r in rows), user_ids=tuple(r.user_id for r in rows)
@@ -56,22 +49,18 @@ def _add(rows: list[Notification]) -> list[Notification]:
     return rows
 
 
-# Built once: every post runs them (building a statement costs more CPU than running it).
-_LEVELS = union_all(
-    select(SigWatch.user_id, SigWatch.level, literal(0).label("own")).where(
-        SigWatch.sig_id == bindparam("sig_id")
-    ),
-    select(TopicWatch.user_id, TopicWatch.level, literal(1)).where(
-        TopicWatch.topic_id == bindparam("topic_id")
-    ),
-)
-_COLUMNS = ("user_id", "kind", "actor_id", "sig_id", "topic_id", "post_id", "data", "created_at")
-_INSERT = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
-
-
 def _levels(topic: Topic) -> dict[int, str]:
     """Each member's effective level for this topic: the topic's own, else the SIG's."""
-    rows = read(_LEVELS, {"sig_id": topic.sig_id, "topic_id": topic.id}).all()
+    rows = db.session.execute(
+        union_all(
+            select(SigWatch.user_id, SigWatch.level, literal(0).label("own")).where(
+                SigWatch.sig_id == topic.sig_id
+            ),
+            select(TopicWatch.user_id, TopicWatch.level, literal(1)).where(
+                TopicWatch.topic_id == topic.id
+            ),
+        )
+    ).all()
     return {user_id: level for user_id, level, _own in sorted(rows, key=lambda row: row[2])}
 
 

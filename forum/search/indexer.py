@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import ColumnElement, delete, func, insert, inspect, select, true
+from sqlalchemy import ColumnElement, delete, func, inspect, select, true
 
 from .. import content
 from ..accounts.models import User
-from ..db import transaction, write
+from ..db import transaction
 from ..extensions import db
 from ..permissions import public_posts_clause
 from ..sigs.models import Sig
@@ -81,11 +81,7 @@ def replace_backend(app: Flask, backend: SearchBackend) -> None:
 
 # --- queueing (inside the producer's transaction) ------------------------------------------
 def enqueue(kind: str, *target_ids: int) -> None:
-    if target_ids:
-        write(_ENQUEUE, [{"kind": kind, "target_id": t} for t in dict.fromkeys(target_ids)])
-
-
-_ENQUEUE = insert(SearchQueueEntry)  # built once: every post runs it
+    db.session.add_all(SearchQueueEntry(kind=kind, target_id=t) for t in dict.fromkeys(target_ids))
 
 
 def backlog() -> int:

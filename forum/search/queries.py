@@ -4,21 +4,19 @@ load what the page shows in a fixed number of queries, and mark the matched word
 
 from __future__ import annotations
 
-import functools
 import html
 import logging
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import select
 
 from .. import content, permissions
 from ..accounts.models import User
-from ..db import read
+from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
@@ -75,18 +73,13 @@ class SearchPage:
         return bool(self.q.strip())
 
 
-@functools.cache
-def _sigs_query() -> Any:
-    """Every SIG with what permissions.can_read_sig reads of it: built once per process."""
-    return select(Sig.id, Sig.slug, Sig.visibility)
-
-
 def sig_scope(user: Actor, sig: str | None = None) -> SigScope:
     """The SIGs this member may read, and the ones they may not (one query); with `sig`, only
     that SIG (by slug, as `sig:` gives it) if they may read it."""
     if permissions.is_global_sysop(user) and sig is None:
         return SigScope(allowed=None)
-    rows = read(_sigs_query()).all()
+    # Every SIG with what permissions.can_read_sig reads of it.
+    rows = db.session.execute(select(Sig.id, Sig.slug, Sig.visibility)).all()
     wanted = sig.lower() if sig is not None else None
     allowed = frozenset(
         r.id
@@ -136,7 +129,7 @@ def _load(user: Actor, backend: SearchBackend, found: BackendResults) -> list[Se
         return []
     ids = [hit.post_id for hit in found.hits]
     # Plain columns, not ORM objects: a page of results hydrates in a fraction of the time.
-    rows = read(
+    rows = db.session.execute(
         select(
             Post.id,
             Post.number,
