@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    func,
+    lambda_stmt,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 
 from .. import content, permissions
@@ -248,6 +258,15 @@ def _tracked_unread(for_user: Callable[[Any], ColumnElement[bool]]) -> Any:
 
 def header_counts(user_id: int) -> tuple[int, int]:
     """(unread notifications, tracked topics with unread posts) for the header: one query."""
+    # A lambda_stmt, built once per process: every member's page runs it, and building it
+    # costs some 2.5 ms of CPU, twenty times what running it does (a hot site measured for
+    # issue 17).
+    statement = lambda_stmt(lambda: _header_counts(bindparam("user_id")), enable_tracking=False)
+    row = db.session.execute(statement, {"user_id": user_id}).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def _header_counts(user_id: Any) -> Any:
     unread = (
         select(func.count())
         .select_from(Notification)
@@ -259,8 +278,7 @@ def header_counts(user_id: int) -> tuple[int, int]:
         .select_from(_tracked_unread(lambda column: column == user_id))
         .scalar_subquery()
     )
-    row = db.session.execute(select(unread, tracked)).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    return select(unread, tracked)
 
 
 def tracked_unread_count(user_id: int) -> int:
