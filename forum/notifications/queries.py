@@ -87,22 +87,16 @@ def unread_counts(user_ids: list[int]) -> dict[int, int]:
     return counts
 
 
-_QUERY: Any = None
-
-
 def _query() -> Any:
-    """Notifications with what they name; built once (live delivery runs it for every post)."""
-    global _QUERY
-    if _QUERY is None:
-        actor = aliased(User)
-        _QUERY = (
-            select(Notification, actor.username, Post, Topic, Sig)
-            .outerjoin(actor, actor.id == Notification.actor_id)
-            .outerjoin(Post, Post.id == Notification.post_id)
-            .outerjoin(Topic, Topic.id == Notification.topic_id)
-            .outerjoin(Sig, Sig.id == Notification.sig_id)
-        )
-    return _QUERY
+    """Notifications with what they name."""
+    actor = aliased(User)
+    return (
+        select(Notification, actor.username, Post, Topic, Sig)
+        .outerjoin(actor, actor.id == Notification.actor_id)
+        .outerjoin(Post, Post.id == Notification.post_id)
+        .outerjoin(Topic, Topic.id == Notification.topic_id)
+        .outerjoin(Sig, Sig.id == Notification.sig_id)
+    )
 
 
 def _rows(viewer: User, result: Any) -> list[NotificationRow]:
