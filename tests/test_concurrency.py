@@ -76,7 +76,7 @@ def _counters() -> dict[str, Any]:
 
 def test_sqlite_runs_wal_with_a_busy_timeout(app: Flask) -> None:
     if db.engine.dialect.name != "sqlite":
-        return
+        pytest.skip("SQLite's own machinery (WAL, the writers' turn, checkpoints)")
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
@@ -222,7 +222,7 @@ def test_readers_do_not_block_writers(app: Flask, f: Any) -> None:
 def test_sqlite_writers_take_turns_across_processes(app: Flask, f: Any) -> None:
     """A writer waits while another process has its turn, and goes on the moment it ends."""
     if db.engine.dialect.name != "sqlite":
-        return
+        pytest.skip("SQLite's own machinery (WAL, the writers' turn, checkpoints)")
     import subprocess
     import sys
     import time
@@ -335,7 +335,7 @@ def test_sqlite_checkpoints_after_the_turn_and_starts_the_log_over(
     that has just left its turn does, and when the log has grown long, it waits for the
     readers of old snapshots so that the log starts over instead of growing without end."""
     if db.engine.dialect.name != "sqlite":
-        return
+        pytest.skip("SQLite's own machinery (WAL, the writers' turn, checkpoints)")
     done = threading.Event()
 
     def after(mode: str, result: tuple[int, int, int]) -> None:
@@ -399,7 +399,7 @@ def test_a_failed_checkpoint_does_not_fail_the_reply_it_follows(
     app: Flask, f: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     if db.engine.dialect.name != "sqlite":
-        return
+        pytest.skip("SQLite's own machinery (WAL, the writers' turn, checkpoints)")
     checkpointer = app.extensions["forum.checkpointer"]
     monkeypatch.setattr(checkpointer, "every", 1)
 
@@ -422,7 +422,7 @@ def test_a_restart_held_up_by_a_long_read_is_not_retried_at_every_check(
     of pulse) keeps the log from starting over, the next try waits until the log has grown by
     half as much again."""
     if db.engine.dialect.name != "sqlite":
-        return
+        pytest.skip("SQLite's own machinery (WAL, the writers' turn, checkpoints)")
     runs = _watch_checkpoints(app, monkeypatch, every=1, restart_pages=40, wait_ms=10)
     ada = f.user("ada")
     topic = f.topic(ada, f.sig("club", members=[ada]), "A long read")
@@ -464,7 +464,7 @@ def test_a_read_left_open_after_the_commit_does_not_hold_up_its_own_restart(
     """After-commit work (a live notification rendered for an online member) may read through
     the request's session; that read must not be the one the RESTART waits for."""
     if db.engine.dialect.name != "sqlite":
-        return
+        pytest.skip("SQLite's own machinery (WAL, the writers' turn, checkpoints)")
     runs = _watch_checkpoints(app, monkeypatch, every=1, restart_pages=1, wait_ms=2000)
     ada = f.user("ada")
     db.session.commit()
