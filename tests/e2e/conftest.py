@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import DESKTOP, expect
+from .helpers import DESKTOP, expect, is_browser_going_away
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -262,7 +262,7 @@ class Watch:
                     len(log) - 1,
                 )
                 excerpt = "\n".join(log[max(i - 1, 0) : end + 1])
-                if _is_browser_going_away(excerpt):
+                if is_browser_going_away(excerpt):
                     continue
                 # The same failure repeating (a background loop) is reported once.
                 problem = f"the server logged a traceback:\n{excerpt.split(' ', 2)[-1]}"
@@ -271,20 +271,6 @@ class Watch:
         if self.problems:
             problems, self.problems = self.problems, []
             raise AssertionError("the browser saw problems:\n  " + "\n  ".join(problems))
-
-
-def _is_browser_going_away(excerpt: str) -> bool:
-    """The dev server logs a WebSocket that the browser closed with 1001 ("going away": the
-    page navigated) while a frame was being sent. That is a normal close, not a forum error.
-    When it happens during the upgrade's probe, engine.io's WSGI adapter turns the closed socket
-    into a bare OSError raised from its send(). Either way the error is raised outside the
-    forum's code (the forum's WSGI middleware may be on the way, passing the call through)."""
-    frames = re.findall(r'File "([^"]+)"', excerpt)
-    if not frames or "/forum/" in frames[-1]:
-        return False
-    if "ConnectionClosed: Connection closed: 1001" in excerpt:
-        return True
-    return frames[-1].endswith("_websocket_wsgi.py") and excerpt.rstrip().endswith("OSError")
 
 
 @pytest.fixture
