@@ -16,11 +16,12 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from forum import create_app
+from forum.accounts.models import User
 from forum.extensions import db as _db
 
 from . import factories
 
-# Fixtures of the moderation tests (browser, fast_members), shared by their modules.
+# Fixtures of the moderation tests (browser), shared by their modules.
 pytest_plugins = ["tests.mod_support"]
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
@@ -74,8 +75,7 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         # Mail jobs run in the request, so a test reads the outbox at once (the tests of the
         # background thread turn it on).
         "MAIL_BACKGROUND": False,
-        # Still scrypt, with a work factor that keeps the suite fast.
-        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+        "PASSWORD_HASH_METHOD": factories.CHEAP_PASSWORDS,
     }
 
 
@@ -166,7 +166,9 @@ class Client(FlaskClient):
         data.setdefault("csrf_token", self.csrf_token())
         return self.post(url, data=data, **kwargs)
 
-    def login(self, username: str, password: str = factories.PASSWORD) -> Any:
+    def login(self, who: str | User, password: str = factories.PASSWORD) -> Any:
+        """Log in through the login form, as a member does: the one way tests log in."""
+        username = who if isinstance(who, str) else who.username
         response = self.form("/login", {"login": username, "password": password})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return response
@@ -243,10 +245,3 @@ def count_queries(app: Flask) -> Any:
 def f(app: Flask) -> Any:
     """The factories, bound to the app's database."""
     return factories
-
-
-@pytest.fixture
-def fast_passwords(app: Flask) -> None:
-    """Cheap scrypt parameters (hashes stay verifiable). base_config sets them for every test
-    now; this fixture stays for the modules that ask for it."""
-    app.config["PASSWORD_HASH_METHOD"] = "scrypt:1024:8:1"

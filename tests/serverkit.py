@@ -26,6 +26,8 @@ import socketio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from .factories import CHEAP_PASSWORDS
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(
     "FORUM_SERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -119,6 +121,7 @@ def server_env(database_url: str, instance: Path, **settings: str) -> dict[str, 
         FORUM_INDEX_DIR=str(instance / "index"),
         FORUM_SECRET_KEY=secrets.token_hex(32),
         FORUM_THREADS="16",
+        FORUM_PASSWORD_HASH_METHOD=CHEAP_PASSWORDS,
     )
     env.update(settings)
     return env

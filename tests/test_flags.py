@@ -14,8 +14,6 @@ from forum.topics.models import Post
 
 from .mod_support import build_world
 
-pytestmark = pytest.mark.usefixtures("fast_members")
-
 
 def test_a_member_flags_a_post_through_the_form(app, browser):
     w = build_world()

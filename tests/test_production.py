@@ -23,6 +23,7 @@ from forum import create_app
 from forum.extensions import db
 
 from . import factories as f
+from .factories import CHEAP_PASSWORDS
 from .serverkit import (
     ROOT,
     Listener,
@@ -67,6 +68,7 @@ class Forum:
                 "SECRET_KEY": "seed",
                 "SEARCH_SYNC_ON_START": False,
                 "REDIS_URL": None,
+                "PASSWORD_HASH_METHOD": CHEAP_PASSWORDS,
             }
         )
         from flask_migrate import upgrade

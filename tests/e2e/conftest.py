@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from ..factories import CHEAP_PASSWORDS
 from .helpers import DESKTOP, expect, is_browser_going_away
 
 try:
@@ -106,7 +107,7 @@ def _server_env(instance: Path) -> dict[str, str]:
             "FORUM_RATELIMIT_REGISTER": "1000 per hour",
             "FORUM_RATELIMIT_POST": "1000 per minute",
             # Cheap password hashing: the seeder and every login would otherwise cost seconds.
-            "FORUM_PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+            "FORUM_PASSWORD_HASH_METHOD": CHEAP_PASSWORDS,
             "PYTHONUNBUFFERED": "1",
         }
     )
