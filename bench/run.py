@@ -2,6 +2,7 @@
 measure each page as a ratio to a bare Flask page served the same way in the same run.
 
     python bench/run.py [--postgres] [--redis URL] [--duration 8] [--connections 8]
+    python bench/run.py --smoke    # seconds: every page once on a tiny data set (a test runs it)
 
 SQLite by default; --postgres makes its own database on FORUM_BENCH_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres) and drops it afterwards. Prints a table
@@ -386,7 +387,17 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated pages to measure (topic_member,reply,open,…); bare always runs",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every page briefly on the smallest data set: checks the bench runs (figures mean "
+        "nothing); exits 1 if a page failed",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        # A second a page: on a loaded machine a page can take longer than a shorter window.
+        args.scale, args.duration, args.warmup, args.runs = 0.01, 1.0, 0.2, 1
+        args.open_duration, args.connections, args.no_extra = 1.0, 2, True
     wanted = {p.strip() for p in args.pages.split(",") if p.strip()}
 
     begun = time.perf_counter()
@@ -547,6 +558,13 @@ def main(argv: list[str] | None = None) -> int:
 
     report["total_s"] = round(time.perf_counter() - begun, 1)
     print_table(report)
+    if args.smoke:
+        problems = smoke_problems(report)
+        for problem in problems:
+            log(f"smoke: {problem}")
+        if args.output:
+            Path(args.output).write_text(json.dumps(report, indent=2))
+        return 1 if problems else 0
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.output) if args.output else RESULTS / f"bench-{report['database']}-{stamp}.json"
@@ -627,6 +645,29 @@ def memory_mb(pid: int) -> dict[str, float]:
         if key in ("VmRSS", "VmHWM"):
             fields[key] = round(int(value.split()[0]) / 1024, 1)
     return {"rss": fields.get("VmRSS", 0.0), "peak": fields.get("VmHWM", 0.0)}
+
+
+def smoke_problems(report: dict[str, Any]) -> list[str]:
+    """What a smoke run found wrong: a page that served nothing or failed, or a report without
+    its figures."""
+    problems = []
+    for name, row in report["results"].items():
+        if not row["requests"] or row["errors"]:
+            problems.append(f"{name}: {row['requests']} requests, {row['errors']} errors {row}")
+        elif not (row["ratio"] and row["p99_ms"] >= row["p50_ms"] > 0):
+            problems.append(f"{name}: no figures {row}")
+    for label, rows in report.get("open_loop", {}).items():
+        for name, row in rows.items():
+            if not row["measured"] or row["errors"]:
+                problems.append(f"open loop ({label}) {name}: {row}")
+    memory = report.get("memory_mb_per_worker", {})
+    for label in ("forum", "nocache"):
+        workers = memory.get(label, [])
+        if len(workers) != report["setup"]["processes"] or not all(
+            0 < w["peak"] < 1000 for w in workers
+        ):
+            problems.append(f"memory per {label} worker not read: {workers}")
+    return problems
 
 
 def run_extra(env: dict[str, str], ports: list[int], workdir: Path) -> dict[str, Any]:
