@@ -6,7 +6,7 @@ export FLASK_APP := wsgi.py
 PYTEST_ARGS ?= -n 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-pg lint fmt bench serve reindex clean
+.PHONY: help setup run test test-fast test-pg lint fmt bench serve reindex clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ run: setup ## Set up, seed demo content on the first run, and start on http://12
 test: $(BIN)/.installed static/vendor/.installed ## Set up and run every test (SQLite; PostgreSQL with FORUM_TEST_DATABASE_URL)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+test-fast: $(BIN)/.installed static/vendor/.installed ## The inner loop: every test but the server-process and browser ones
+	$(BIN)/pytest $(PYTEST_ARGS) -m "not slow and not e2e"
+
 test-pg: $(BIN)/.installed static/vendor/.installed ## Run the suite on the local PostgreSQL server
 	FORUM_TEST_DATABASE_URL=$${FORUM_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 		$(BIN)/pytest $(PYTEST_ARGS) -m "not e2e"
@@ -42,7 +45,7 @@ test-pg: $(BIN)/.installed static/vendor/.installed ## Run the suite on the loca
 serve: setup ## Production server: gunicorn (gthread + WebSocket) on FORUM_BIND; needs FORUM_SECRET_KEY, FORUM_BASE_URL
 	$(BIN)/python -m forum.ops.serve
 
-bench: $(BIN)/.installed static/vendor/.installed ## Seed the benchmark data set and measure (BENCH_ARGS=--postgres)
+bench: $(BIN)/.installed static/vendor/.installed ## Seed the benchmark data set and measure (BENCH_ARGS=--postgres, --smoke)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 reindex: $(BIN)/.installed ## Rebuild the search index from the database

@@ -219,6 +219,7 @@ def test_readers_do_not_block_writers(app: Flask, f: Any) -> None:
     assert db.session.get(Topic, topic_id).post_count == 2
 
 
+@pytest.mark.slow
 def test_sqlite_writers_take_turns_across_processes(app: Flask, f: Any) -> None:
     """A writer waits while another process has its turn, and goes on the moment it ends."""
     if db.engine.dialect.name != "sqlite":

@@ -162,6 +162,7 @@ def _serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
@@ -292,6 +293,7 @@ def test_serve_keeps_malloc_to_two_arenas(monkeypatch):
     assert serve.os.environ["MALLOC_ARENA_MAX"] == "4"
 
 
+@pytest.mark.slow
 def test_gunicorn_run_by_hand_refuses_the_dev_key_too(tmp_path):
     gunicorn = Path(sys.executable).with_name("gunicorn")
     result = subprocess.run(
@@ -306,6 +308,7 @@ def test_gunicorn_run_by_hand_refuses_the_dev_key_too(tmp_path):
     assert "FORUM_SECRET_KEY is not set" in result.stderr
 
 
+@pytest.mark.slow
 def test_server_workers_leave_alembic_to_the_command_line(tmp_path):
     """The gunicorn settings turn Flask-Migrate off in the workers (Alembic is 11 MB each);
     `flask db` keeps it."""
