@@ -60,10 +60,13 @@ def _skip_reason() -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     reason = _skip_reason()
-    if reason is None:
-        return
     for item in items:
-        if item.path.is_relative_to(HERE):
+        if not item.path.is_relative_to(HERE):
+            continue
+        # One test worker runs them all (`--dist loadgroup`): one forum and one Chromium to start,
+        # not one per worker, while the other worker gets on with the rest of the suite.
+        item.add_marker(pytest.mark.xdist_group("browser"))
+        if reason is not None:
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -126,8 +129,13 @@ def _flask(*args: str, env: dict[str, str], log: Any) -> None:
     )
 
 
+# Generous: it is only waited out when the forum never answers, and a loaded two-core machine
+# (two test workers each starting a forum, seeding it, and Chromium) took more than 30 s.
+READY_SECONDS = 120
+
+
 def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the forum exited early:\n{log_path.read_text()[-3000:]}")
@@ -138,7 +146,9 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log_path: Path
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"the forum did not answer within 30 s:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"the forum did not answer within {READY_SECONDS} s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 @pytest.fixture(scope="session")
