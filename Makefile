@@ -6,7 +6,12 @@ export FLASK_APP := wsgi.py
 PYTEST_ARGS ?= -n 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast test-pg lint fmt bench serve reindex clean
+# The catalogs are compiled here, not committed: .mo files are build output (docs/translating.md).
+PO_FILES := $(wildcard forum/translations/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k _n:1,2
+
+.PHONY: help setup run test test-fast test-pg lint fmt bench serve reindex clean translations translations-extract
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,27 +30,38 @@ static/vendor/.installed: package.json package-lock.json
 	cp node_modules/axe-core/axe.min.js static/vendor/
 	touch $@
 
-setup: $(BIN)/.installed static/vendor/.installed ## Install Python and front-end packages
+%.mo: %.po $(BIN)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@ -l $(word 3,$(subst /, ,$<))
+
+translations: $(MO_FILES) ## Compile the German and Spanish catalogs (forum/translations)
+
+translations-extract: $(BIN)/.installed ## Extract the strings to translate and merge them into the catalogs
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location \
+		--add-comments=Translators: --project=forum -o forum/translations/messages.pot .
+	$(BIN)/pybabel update -i forum/translations/messages.pot -d forum/translations \
+		--no-fuzzy-matching --ignore-obsolete
+
+setup: $(BIN)/.installed static/vendor/.installed translations ## Install Python and front-end packages
 	$(BIN)/flask db upgrade
 
 run: setup ## Set up, seed demo content on the first run, and start on http://127.0.0.1:5000
 	$(BIN)/flask forum seed-demo --if-empty
 	$(BIN)/flask forum dev-server --host 127.0.0.1 --port 5000
 
-test: $(BIN)/.installed static/vendor/.installed ## Set up and run every test (SQLite; PostgreSQL with FORUM_TEST_DATABASE_URL)
+test: $(BIN)/.installed static/vendor/.installed translations ## Set up and run every test (SQLite; PostgreSQL with FORUM_TEST_DATABASE_URL)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-fast: $(BIN)/.installed static/vendor/.installed ## The inner loop: every test but the server-process and browser ones
+test-fast: $(BIN)/.installed static/vendor/.installed translations ## The inner loop: every test but the server-process and browser ones
 	$(BIN)/pytest $(PYTEST_ARGS) -m "not slow and not e2e"
 
-test-pg: $(BIN)/.installed static/vendor/.installed ## Run the suite on the local PostgreSQL server
+test-pg: $(BIN)/.installed static/vendor/.installed translations ## Run the suite on the local PostgreSQL server
 	FORUM_TEST_DATABASE_URL=$${FORUM_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 		$(BIN)/pytest $(PYTEST_ARGS) -m "not e2e"
 
 serve: setup ## Production server: gunicorn (gthread + WebSocket) on FORUM_BIND; needs FORUM_SECRET_KEY, FORUM_BASE_URL
 	$(BIN)/python -m forum.ops.serve
 
-bench: $(BIN)/.installed static/vendor/.installed ## Seed the benchmark data set and measure (BENCH_ARGS=--postgres, --smoke)
+bench: $(BIN)/.installed static/vendor/.installed translations ## Seed the benchmark data set and measure (BENCH_ARGS=--postgres, --smoke)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 reindex: $(BIN)/.installed ## Rebuild the search index from the database

@@ -60,6 +60,7 @@ def configure_logging(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from . import db as db_module
+    from . import i18n
     from .extensions import csrf, db, limiter, login_manager, socketio
 
     db.init_app(app)
@@ -68,11 +69,13 @@ def configure_extensions(app: Flask) -> None:
         from flask_migrate import Migrate
 
         Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    i18n.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Log in to see that page."
+    login_manager.login_message = i18n.lazy_gettext("Log in to see that page.")
+    login_manager.localize_callback = str  # the lazy message, in the reader's language
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 

@@ -15,7 +15,8 @@ that readers see moves the versions in the statements that move its topic's and 
 (forum.topics.services), one statement less in every post's write turn; one that waits for
 approval changes no guest's page.
 
-What no event names (a member's new signature, the online list, "3 minutes ago") may be up to
+A page is kept per language and time zone (a guest picks both, forum.i18n). What no event names
+(a member's new signature, the online list, "3 minutes ago") may be up to
 PAGE_CACHE_SECONDS old. A page is only kept when rendering it touched no session state (no
 flashed message, no CSRF token, no cookie), and only served to a request that has none either.
 Members are never served from it: their pages carry unread marks, tools and their own header.
@@ -36,7 +37,7 @@ from flask import Flask, Response, current_app, g, make_response, request, sessi
 from flask_login import current_user
 from sqlalchemy import bindparam, func, select, update
 
-from . import events
+from . import events, i18n
 from .db import write
 from .extensions import db
 from .sigs.models import Sig
@@ -123,7 +124,8 @@ def for_guests(version: Callable[..., tuple[Any, ...] | None]) -> Callable[[Any]
             stamp = version(**kwargs)
             if stamp is None:
                 return view(**kwargs)
-            key = (request.path, request.query_string, stamp)
+            # One copy per language and time zone: guests choose both (forum.i18n).
+            key = (request.path, request.query_string, stamp, i18n.language(), i18n.timezone_name())
             entry = cache.get(key)
             if entry is not None:
                 response = Response(entry.body, status=200, headers=list(entry.headers))

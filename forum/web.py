@@ -29,11 +29,12 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import permissions
+from . import i18n, permissions
 from .config import origin_of
 from .db import MAX_ID
 from .errors import Forbidden, ForumError, Invalid, NotFound
-from .timeutil import in_zone, utcnow
+from .i18n import gettext as _
+from .i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +66,24 @@ SECURITY_HEADERS = (
 HSTS = "max-age=31536000; includeSubDomains"
 
 ERROR_TEXT = {
-    400: ("Bad request", "The request could not be understood. Go back and try again."),
-    403: ("Not allowed", "You may not do that."),
+    400: (_l("Bad request"), _l("The request could not be understood. Go back and try again.")),
+    403: (_l("Not allowed"), _l("You may not do that.")),
     404: (
-        "Not found",
-        "There is nothing here. It may have been moved or deleted, or never existed.",
+        _l("Not found"),
+        _l("There is nothing here. It may have been moved or deleted, or never existed."),
     ),
-    405: ("Method not allowed", "That address does not take this kind of request."),
-    409: ("Conflict", "That clashes with what is already there."),
-    413: ("Too large", "What you sent is larger than the forum accepts."),
-    429: ("Slow down", "Too many requests in a short time. Wait a moment and try again."),
-    500: ("Something went wrong", "The forum hit an error. It was logged; try again shortly."),
-    503: ("Unavailable", "The forum cannot reach its database right now. Try again in a moment."),
+    405: (_l("Method not allowed"), _l("That address does not take this kind of request.")),
+    409: (_l("Conflict"), _l("That clashes with what is already there.")),
+    413: (_l("Too large"), _l("What you sent is larger than the forum accepts.")),
+    429: (_l("Slow down"), _l("Too many requests in a short time. Wait a moment and try again.")),
+    500: (
+        _l("Something went wrong"),
+        _l("The forum hit an error. It was logged; try again shortly."),
+    ),
+    503: (
+        _l("Unavailable"),
+        _l("The forum cannot reach its database right now. Try again in a moment."),
+    ),
 }
 
 
@@ -92,8 +99,9 @@ def wants_json() -> bool:
 
 def error_response(status: int, message: str | None = None, title: str | None = None) -> Any:
     default_title, default_message = ERROR_TEXT.get(status, ERROR_TEXT[500])
-    title = title or default_title
-    message = message or default_message
+    # Lazy strings become text here, in the reader's language.
+    title = str(title or default_title)
+    message = str(message or default_message)
     if wants_json():
         return jsonify({"error": {"status": status, "title": title, "message": message}}), status
     return render_template("errors/error.html", status=status, title=title, message=message), status
@@ -219,7 +227,7 @@ def safe_next(target: str | None) -> str | None:
     if not target or len(target) > 2000:
         return None
     candidate = target
-    for _ in range(4):  # the value, and the value percent-decoded once, twice, three times
+    for _attempt in range(4):  # the value, and the value percent-decoded once, twice, three times
         if _unsafe_path(candidate):
             return None
         decoded = unquote(candidate)
@@ -244,7 +252,7 @@ def flash_outcome(action: Callable[[], Any], success: str) -> bool:
     except ForumError as exc:
         flash(exc.message, "error")
         return False
-    flash(success, "success")
+    flash(str(success), "success")  # a lazy string: in the reader's language, as text
     return True
 
 
@@ -352,9 +360,9 @@ def _input_problem() -> str | None:
     path = request.environ.get("PATH_INFO", "").encode("latin-1", "replace")
     try:
         if "\x00" in path.decode("utf-8"):
-            return "The address contained a NUL character, which is not text."
+            return _("The address contained a NUL character, which is not text.")
     except UnicodeDecodeError:
-        return "The address contained bytes that are not valid UTF-8 text."
+        return _("The address contained bytes that are not valid UTF-8 text.")
     parts = [request.query_string]
     if request.method in ("POST", "PUT", "PATCH") and request.mimetype == FORM_TYPES[0]:
         parts.append(request.get_data(cache=True))
@@ -364,13 +372,13 @@ def _input_problem() -> str | None:
                 try:
                     text = unquote_to_bytes(name_or_value).decode("utf-8")
                 except UnicodeDecodeError:
-                    return "The request contained bytes that are not valid UTF-8 text."
+                    return _("The request contained bytes that are not valid UTF-8 text.")
                 if "\x00" in text:
-                    return "The request contained a NUL character, which is not text."
+                    return _("The request contained a NUL character, which is not text.")
     if request.mimetype == FORM_TYPES[1] and any(
         "\x00" in value for values in request.form.listvalues() for value in values
     ):
-        return "The request contained a NUL character, which is not text."
+        return _("The request contained a NUL character, which is not text.")
     return None
 
 
@@ -407,9 +415,11 @@ def init_app(app: Flask) -> None:
     def csrf_error(exc: CSRFError) -> Any:
         return error_response(
             400,
-            "Your form expired or did not come from this site. Go back, reload the page and "
-            "send it again.",
-            "Form expired",
+            _(
+                "Your form expired or did not come from this site. Go back, reload the page and "
+                "send it again."
+            ),
+            _("Form expired"),
         )
 
     @app.errorhandler(HTTPException)
@@ -444,49 +454,32 @@ def init_app(app: Flask) -> None:
             return _database_down()
         return error_response(500)
 
-    @app.template_filter("localtime")
-    def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return ""
-        zone = getattr(current_user, "timezone", None) or "UTC"
-        return in_zone(value, zone).strftime(fmt)
-
     @app.template_filter("isotime")
     def isotime(value: datetime | None) -> str:
         return value.isoformat() if value else ""
-
-    @app.template_filter("ago")
-    def ago(value: datetime | None) -> str:
-        if value is None:
-            return "never"
-        seconds = int((utcnow() - value).total_seconds())
-        if seconds < 60:
-            return "just now"
-        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-            if seconds >= size:
-                n = seconds // size
-                return f"{n} {unit}{'s' if n != 1 else ''} ago"
-        return "just now"
-
-    @app.template_filter("number")
-    def number(value: int | None) -> str:
-        return f"{value or 0:,}"
 
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:
         return {
             "site_name": app.config["SITE_NAME"],
-            "site_description": app.config["SITE_DESCRIPTION"],
+            "site_description": app.config["SITE_DESCRIPTION"]
+            or _("Special interest groups, the BBS way."),
             "perm": permissions,
             "viewer": viewer(),
             "header_items": _header_items(),
         }
 
     def time_tag(value: datetime | None) -> Markup:
-        """`<time>` in the reader's zone (the `time` of _macros.html: listings show dozens, and
-        a Jinja macro call costs several times this)."""
-        local = escape(localtime(value))
-        return Markup(f'<time datetime="{escape(isotime(value))}" title="{local}">{local}</time>')
+        """`<time>`: how long ago in the reader's language, the date and time in their zone in
+        its title (the `time` of _macros.html: listings show dozens, and a Jinja macro call
+        costs several times this)."""
+        if value is None:
+            return Markup("")
+        title = escape(i18n.localtime(value))
+        return Markup(
+            f'<time datetime="{escape(isotime(value))}" title="{title}">'
+            f"{escape(i18n.ago(value))}</time>"
+        )
 
     app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.globals["time_tag"] = time_tag
@@ -518,7 +511,7 @@ def _database_down() -> Any:
     from flask import current_app
 
     g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
-    title, message = ERROR_TEXT[503]
+    title, message = (str(text) for text in ERROR_TEXT[503])
     headers = {"Retry-After": "5"}
     if wants_json():
         body = {"error": {"status": 503, "title": title, "message": message}}

@@ -29,6 +29,13 @@ pytest_plugins = ["tests.mod_support"]
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # `make test` compiles the catalogs; a plain `pytest` run gets them compiled here.
+    from forum.i18n_check import compile_stale
+
+    compile_stale()
+
+
 def _postgres_database() -> Iterator[str | None]:
     base = os.environ.get("FORUM_TEST_DATABASE_URL")
     if not base:
