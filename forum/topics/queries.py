@@ -16,6 +16,7 @@ from ..accounts.models import User
 from ..db import read
 from ..errors import NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..sigs.models import Membership, Sig
 from ..timeutil import UTCDateTime
 from .models import Post, PostState, Topic, TopicRead
@@ -120,7 +121,7 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
     per_page = current_app.config["POSTS_PER_PAGE"]
     pages = max(1, (topic.highest_post_number - 1) // per_page + 1)
     if page < 1 or page > pages:
-        raise NotFound("That page does not exist.")
+        raise NotFound(_l("That page does not exist."))
     first, last = (page - 1) * per_page + 1, page * per_page
     rows = read(
         _page_query(permissions.posts_visibility(viewer, sig)),
@@ -210,6 +211,7 @@ class SigLink:
     id: int
     slug: str
     name: str
+    language: str = "en"
 
 
 @dataclass
@@ -273,6 +275,7 @@ def _new_topics_query(narrow: Any) -> Any:
             Sig.name,
             poster.username,
             page.c.read,
+            Sig.language,
         )
         .select_from(page)
         .join(Topic, Topic.id == page.c.topic_id)
@@ -294,7 +297,7 @@ def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[li
     if viewer is None:
         return [], False
     if only is not None and only not in new_filters():
-        raise NotFound("No such list.")
+        raise NotFound(_l("No such list."))
     per_page = current_app.config["TOPICS_PER_PAGE"]
     # Without a filter the statement is the same for everyone: built once per process.
     if only is None:
@@ -316,7 +319,7 @@ def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[li
     result = [
         NewRow(
             topic=TopicLink(topic_id, title, slug, last_posted_at),
-            sig=SigLink(sig_id, sig_slug, sig_name),
+            sig=SigLink(sig_id, sig_slug, sig_name, language),
             last_poster=name,
             unread=last_number - (read or 0),
             is_new=read is None,
@@ -332,6 +335,7 @@ def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[li
             sig_name,
             name,
             read,
+            language,
         ) in rows
     ]
     return result[:per_page], len(result) > per_page
