@@ -305,3 +305,34 @@ def test_the_guest_page_cache_keeps_a_copy_per_language(client, f, app):
     assert again.headers["X-Page-Cache"] == "hit"
     assert html_lang(again.get_data(as_text=True)) == "de"
     assert "Accept-Language" in again.headers["Vary"]
+
+
+# --- search: "did you mean" in the reader's language ---------------------------------------
+@pytest.fixture
+def search_index(app, tmp_path):
+    from forum.search import indexer
+    from forum.search.backend import WhooshBackend
+
+    app.config["INDEX_DIR"] = str(tmp_path / "index")
+    indexer.replace_backend(app, WhooshBackend(app.config["INDEX_DIR"]))
+    yield indexer.get_backend(app)
+    indexer.get_backend(app).close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected", "word"),
+    [("en", "house", "Did you mean"), ("de", "hosen", "Meintest du"), ("es", "house", "Quisiste")],
+)
+def test_did_you_mean_prefers_the_readers_language(client, f, search_index, lang, expected, word):
+    """A typo near a word of each language: the English one is in more posts, but a German
+    reader most likely meant the German word."""
+    ada = f.user("ada")
+    retro = f.sig("retro", members=[ada])
+    stammtisch = f.sig("stammtisch", language="de", members=[ada])
+    for n in range(3):
+        f.topic(ada, retro, f"Topic {n}", "My house has a modem in every room.")
+    f.topic(ada, stammtisch, "Kleidung", "Meine Hosen sind aus Cord.")
+    client.set_cookie("forum_lang", lang)
+    html = client.get("/search?q=hosue").get_data(as_text=True)
+    assert word in html
+    assert f"/search?q={expected}&amp;" in html, html[html.find("did-you-mean") - 50 :][:400]
