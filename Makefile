@@ -67,10 +67,11 @@ bench: $(BIN)/.installed static/vendor/.installed translations ## Seed the bench
 reindex: $(BIN)/.installed ## Rebuild the search index from the database
 	$(BIN)/flask forum reindex
 
-lint: $(BIN)/.installed ## ruff check, ruff format --check, import contracts
+lint: $(BIN)/.installed ## ruff check, ruff format --check, import contracts, complete translations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python -m forum.i18n_check
 
 fmt: $(BIN)/.installed ## Format and fix what ruff can
 	$(BIN)/ruff format .
