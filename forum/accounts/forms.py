@@ -33,13 +33,13 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=32)])
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    invite = StringField("Invite code", validators=[Optional(), Length(max=64)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=32)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    invite = StringField(_l("Invite code"), validators=[Optional(), Length(max=64)])
 
 
 class FinishRegistrationForm(FlaskForm):
-    password = PasswordField("Password (at least 10 characters)", validators=[DataRequired()])
+    password = PasswordField(_l("Password (at least 10 characters)"), validators=[DataRequired()])
 
 
 class ForgotPasswordForm(FlaskForm):

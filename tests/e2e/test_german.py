@@ -3,16 +3,18 @@ topic in the Stammtisch and hears of a mention live, in German; the pages stay a
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 
 import pytest
 
-from .helpers import assert_accessible, expect, post, screenshots, unique
+from .helpers import assert_accessible, expect, finish_link, post, screenshots, unique
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_german_newcomer_registers_posts_and_hears_of_a_mention_in_german(open_browser):
+def test_a_german_newcomer_registers_posts_and_hears_of_a_mention_in_german(open_browser, forum):
     page = open_browser(locale="de-DE", timezone_id="Europe/Berlin", label="german")
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "de")
@@ -22,8 +24,20 @@ def test_a_german_newcomer_registers_posts_and_hears_of_a_mention_in_german(open
     page.get_by_role("link", name="Registrieren").click()
     page.get_by_label("Benutzername").fill(name)
     page.get_by_label("E-Mail").fill(f"{name}@example.com")
-    page.get_by_label("Passwort (mindestens 10 Zeichen)").fill("richtig pferd batterie")
     page.get_by_role("button", name="Registrieren").click()
+    expect(page.get_by_text(f"Wir haben eine Mail an {name}@example.com geschickt")).to_be_visible()
+    # The mail is German too (the language of the page that asked for it).
+    link = finish_link(forum.instance / "outbox", f"{name}@example.com")
+    mails = [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in (forum.instance / "outbox").glob("*.eml")
+    ]
+    mine = [m for m in mails if m["To"] == f"{name}@example.com"]
+    assert mine and mine[0]["Subject"].startswith("Schließ deine Registrierung")
+    assert f"Hallo {name}," in mine[0].get_content()
+    page.goto(link)
+    page.get_by_label("Passwort (mindestens 10 Zeichen)").fill("richtig pferd batterie")
+    page.get_by_role("button", name="Mein Konto anlegen").click()
     expect(page.get_by_text(f"Willkommen, {name}! Tritt einer SIG bei")).to_be_visible()
 
     page.get_by_role("link", name="Stammtisch", exact=True).click()
