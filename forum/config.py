@@ -18,8 +18,8 @@ DEV_BASE_URL = "http://127.0.0.1:5000"
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": DEV_SECRET_KEY,
     "SITE_NAME": "Forum",
-    # Empty: "Special interest groups, the BBS way." in the reader's language.
-    "SITE_DESCRIPTION": "",
+    # Shown in the reader's language while it is this default (forum.web).
+    "SITE_DESCRIPTION": "Special interest groups, the BBS way.",
     # The forum's public address, e.g. https://forum.example.org: links in mail are built on it,
     # never on the request's Host header (which a client chooses), and it is the origin whose
     # pages may open a Socket.IO connection. `make serve` refuses to start without it.

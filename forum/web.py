@@ -462,8 +462,7 @@ def init_app(app: Flask) -> None:
     def globals_for_templates() -> dict[str, Any]:
         return {
             "site_name": app.config["SITE_NAME"],
-            "site_description": app.config["SITE_DESCRIPTION"]
-            or _("Special interest groups, the BBS way."),
+            "site_description": _site_description(app.config["SITE_DESCRIPTION"]),
             "perm": permissions,
             "viewer": viewer(),
             "header_items": _header_items(),
@@ -485,6 +484,13 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["time_tag"] = time_tag
     app.jinja_env.globals["nl2br"] = lambda text: Markup("<br>").join(text.splitlines())
     app.extensions.setdefault("forum.header_items", [])
+
+
+def _site_description(configured: str | None) -> str:
+    """The footer's line: the stock one in the reader's language, a site's own as written."""
+    if not configured or configured == "Special interest groups, the BBS way.":
+        return _("Special interest groups, the BBS way.")
+    return configured
 
 
 def _header_items() -> list[Any]:
