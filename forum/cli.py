@@ -32,17 +32,25 @@ def create_sysop(name: str, email: str | None, password: str | None) -> None:
 
 
 @forum_cli.command("seed-demo")
-@click.option("--if-empty", is_flag=True, help="Do nothing when the forum already has members.")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when it has members.")
 def seed_demo(if_empty: bool) -> None:
-    """Fill the forum with demo SIGs, members, topics, replies, mentions and quotes."""
+    """Fill an empty forum with demo SIGs, members, topics, replies, mentions and quotes."""
     from . import demo
     from .accounts.models import User
+    from .errors import ForumError
     from .extensions import db
 
-    if if_empty and db.session.scalar(select(func.count()).select_from(User)):
-        click.echo("The forum has members already: demo content not added.")
-        return
-    demo.seed()
+    if db.session.scalar(select(func.count()).select_from(User)):
+        # The demo's names would collide with the members there: say so, add nothing.
+        message = "The forum has members already: demo content not added."
+        if if_empty:
+            click.echo(message)
+            return
+        raise click.ClickException(message)
+    try:
+        demo.seed()
+    except ForumError as exc:
+        raise click.ClickException(f"Demo content not added: {exc.message}") from exc
     click.echo("Demo content added. Log in as sysop / sysop-password-1 (see README).")
 
 
