@@ -13,6 +13,9 @@ from . import config as config_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Libraries whose INFO lines are noise in ordinary commands (see configure_logging).
+QUIET_LOGGERS = ["alembic", "flask_migrate"]
+
 # Feature packages, each with init_app(app): blueprints, event subscribers, CLI commands.
 FEATURES = [
     "forum.accounts",
@@ -52,10 +55,20 @@ def configure_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
 
 
 def configure_logging(app: Flask) -> None:
+    """One handler on the root logger (stderr), INFO for the forum's own lines.
+
+    Libraries that speak up at INFO in every command stay at WARNING unless a level was set for
+    them: Alembic lists its plugins whenever Flask-Migrate loads it (`flask db upgrade -x verbose`
+    lists the migrations it runs, see migrations/env.py). Each request is logged once, by
+    forum.ops.requestlog (`flask forum dev-server` and gunicorn keep their access logs off)."""
     if not app.debug and not app.testing:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 def configure_extensions(app: Flask) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
@@ -90,23 +88,33 @@ def recount() -> None:
 
 
 @forum_cli.command("dev-server")
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=5000, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
 def dev_server(host: str, port: int) -> None:
     """Run the development server with Socket.IO (use `make serve` in production)."""
     from flask import current_app
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    from .extensions import socketio
+    class Handler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """forum.ops.requestlog already writes one line per request."""
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    # Flask.run() returns at once under the `flask` command unless this is unset.
-    os.environ.pop("FLASK_RUN_FROM_CLI", None)
     address = dev_address(host, port)
     if not app.config.get("BASE_URL"):
         # Links in mail point at this server, never at whatever Host a request names.
         app.config["DEV_BASE_URL"] = address
+    # Werkzeug's threaded server, as Flask-SocketIO runs it in threading mode (the WebSocket
+    # through simple-websocket), made here so that "running" is printed once the port is bound.
+    try:
+        server = make_server(host, port, app, threaded=True, request_handler=Handler)
+    except SystemExit as exc:  # Werkzeug has said why on stderr ("Address already in use").
+        raise click.ClickException(
+            f"The forum did not start on {address}/. Another port: "
+            "`make run PORT=5001`, or `flask forum dev-server --port 5001`."
+        ) from exc
     click.echo(f"Forum running on {address}/ (Ctrl+C to stop)")
-    socketio.run(app, host=host, port=port, debug=False, allow_unsafe_werkzeug=True)
+    server.serve_forever()  # until Ctrl+C, which Werkzeug turns into a clean stop
 
 
 def dev_address(host: str, port: int) -> str:

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
 from sqlalchemy import func, select
 
 from forum.accounts.models import User
 from forum.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _members() -> int:
@@ -35,3 +48,114 @@ def test_seed_demo_if_empty_on_a_forum_with_members_succeeds_quietly(app, f):
     assert result.exit_code == 0
     assert result.output == "The forum has members already: demo content not added.\n"
     assert _members() == 1
+
+
+# --- The development server and the output of `make run` ----------------------------------------
+
+
+def _env(instance: Path) -> dict[str, str]:
+    env = {**os.environ, "FLASK_APP": "wsgi.py", "FORUM_INSTANCE_PATH": str(instance)}
+    env["PYTHONUNBUFFERED"] = "1"
+    for name in ("FORUM_DATABASE_URL", "FORUM_REDIS_URL", "FLASK_DEBUG"):
+        env.pop(name, None)
+    return env
+
+
+def _flask(*args: str, instance: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=_env(instance),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _start_dev_server(instance: Path, port: int) -> tuple[subprocess.Popen[str], queue.Queue]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "forum", "dev-server", "--port", str(port)],
+        cwd=ROOT,
+        env=_env(instance),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        with process.stdout:
+            for line in process.stdout:
+                lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return process, lines
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_dev_server_says_running_once_it_listens_and_logs_each_request_once(tmp_path):
+    port = _free_port()
+    process, lines = _start_dev_server(tmp_path, port)
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
+            assert line is not None, f"the dev server exited: {''.join(seen)}"
+            seen.append(line)
+            if "Forum running on" in line:
+                break
+        assert seen[-1] == f"Forum running on http://127.0.0.1:{port}/ (Ctrl+C to stop)\n"
+        # The port is bound when it says so: the first try connects, without waiting.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        _stop(process)
+    while (line := lines.get(timeout=10)) is not None:
+        seen.append(line)
+    request_lines = [line for line in seen if "/healthz" in line]
+    assert len(request_lines) == 1, seen  # forum.request's line, not Werkzeug's as well
+    assert "forum.request" in request_lines[0]
+    assert not [line for line in seen if "alembic" in line], seen
+
+
+@pytest.mark.slow
+def test_dev_server_on_a_busy_port_never_says_running(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _flask("forum", "dev-server", "--port", str(port), instance=tmp_path)
+    assert result.returncode == 1
+    assert "running" not in result.stdout
+    assert f"The forum did not start on http://127.0.0.1:{port}/" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_flask_db_upgrade_is_quiet_unless_asked(tmp_path):
+    quiet = _flask("db", "upgrade", instance=tmp_path / "quiet")
+    assert quiet.returncode == 0, quiet.stderr
+    # No Alembic plugin or migration lines at INFO: `make run` starts with a clean screen.
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+    verbose = _flask("db", "upgrade", "-x", "verbose", instance=tmp_path / "verbose")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "Running upgrade  -> 0001" in verbose.stderr
+    assert "setup plugin" not in verbose.stderr
