@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import os
 import queue
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -159,3 +163,69 @@ def test_flask_db_upgrade_is_quiet_unless_asked(tmp_path):
     assert verbose.returncode == 0, verbose.stderr
     assert "Running upgrade  -> 0001" in verbose.stderr
     assert "setup plugin" not in verbose.stderr
+
+
+# --- What gets installed ------------------------------------------------------------------------
+
+# Runtime dependencies the forum never imports, and what needs each (pyproject.toml says so too).
+NEEDED_WITHOUT_IMPORT = {
+    "simple-websocket": "Engine.IO's WebSocket transport in threading mode",
+    "linkify-it-py": "markdown-it-py's linkify option",
+    "psycopg": "SQLAlchemy's driver for postgresql:// URLs",
+    "gunicorn": "`make serve` runs its command line",
+}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _imported_top_level_modules() -> set[str]:
+    found: set[str] = set()
+    files = [ROOT / "wsgi.py", *ROOT.joinpath("forum").rglob("*.py")]
+    files += ROOT.joinpath("migrations").rglob("*.py")
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_every_runtime_dependency_is_imported_or_says_what_needs_it():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_canonical(re.split(r"[\[=<>~!; ]", spec)[0]) for spec in project["dependencies"]}
+    distributions = importlib.metadata.packages_distributions()
+    imported = {
+        _canonical(dist)
+        for module in _imported_top_level_modules()
+        for dist in distributions.get(module, [])
+    }
+    unused = declared - imported - set(NEEDED_WITHOUT_IMPORT)
+    assert not unused, f"declared, never imported, needed by nothing known: {sorted(unused)}"
+    assert set(NEEDED_WITHOUT_IMPORT) <= declared
+
+
+def _make_dry_run(target: str, tmp_path: Path) -> str:
+    # -B: every step, as on a fresh clone; VENV elsewhere so that nothing here counts as done.
+    result = subprocess.run(
+        ["make", "-n", "-B", target, f"VENV={tmp_path / 'venv'}", "PORT=5077"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_make_run_installs_no_test_packages(tmp_path):
+    run = _make_dry_run("run", tmp_path)
+    assert "pip install --quiet -e .\n" in run
+    assert "[dev]" not in run  # pytest, Playwright, ruff, …
+    assert "axe" not in run and "--include=dev" not in run  # the browser tests' axe-core
+    assert "dev-server --host 127.0.0.1 --port 5077" in run
+    test = _make_dry_run("test", tmp_path)
+    assert 'pip install --quiet -e ".[dev]"' in test
+    assert "node_modules/axe-core/axe.min.js" in test
