@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import logging
 import os
 import queue
 import re
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 
 from forum.accounts.models import User
 from forum.extensions import db
+from forum.search import indexer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -229,3 +231,18 @@ def test_make_run_installs_no_test_packages(tmp_path):
     test = _make_dry_run("test", tmp_path)
     assert 'pip install --quiet -e ".[dev]"' in test
     assert "node_modules/axe-core/axe.min.js" in test
+
+
+@pytest.mark.parametrize("posts", [0, 1])
+def test_a_new_forum_builds_its_search_index_without_a_warning(app, f, tmp_path, caplog, posts):
+    if posts:
+        ada = f.user("ada")
+        f.topic(ada, f.sig("retro", members=[ada]), "Kept", "A post the index has lost.")
+    app.config["INDEX_DIR"] = str(tmp_path / "index")  # nothing there yet
+    indexer.replace_backend(app, indexer.make_backend(app))
+    with caplog.at_level(logging.INFO, logger="forum.search.indexer"):
+        assert indexer.startup(app) == "missing"
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # The first `make run` has no index and no posts: an INFO line. A lost index is a warning.
+    assert warned == (["search index is missing: rebuilding it from the database"] if posts else [])
+    assert "search index is missing: rebuilding it from the database" in caplog.messages
