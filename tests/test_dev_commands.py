@@ -246,3 +246,11 @@ def test_a_new_forum_builds_its_search_index_without_a_warning(app, f, tmp_path,
     # The first `make run` has no index and no posts: an INFO line. A lost index is a warning.
     assert warned == (["search index is missing: rebuilding it from the database"] if posts else [])
     assert "search index is missing: rebuilding it from the database" in caplog.messages
+
+
+def test_tests_that_need_redis_server_skip_without_it(tmp_path, monkeypatch):
+    from .serverkit import RedisServer
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server on it
+    with pytest.raises(pytest.skip.Exception, match="no redis-server program"):
+        RedisServer(tmp_path).start()
