@@ -74,8 +74,22 @@ def configure_logging(app: Flask) -> None:
 def configure_extensions(app: Flask) -> None:
     from . import db as db_module
     from . import i18n
+    from . import redisconn
     from .extensions import csrf, db, limiter, login_manager, socketio
 
+    redis_timeouts = redisconn.settings(app.config)
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "")
+    if storage.startswith(("redis://", "rediss://", "redis+unix://")):
+        # The rate limiter's counters go through the same timeouts and breaker as every other
+        # Redis call; while it is down Flask-Limiter counts in memory (logged once).
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {
+                "connection_pool": redisconn.pool(
+                    storage.replace("redis+unix:", "unix:", 1), *redis_timeouts
+                )
+            },
+        )
     db.init_app(app)
     db_module.init_app(app)
     if app.config.get("MIGRATIONS", True):
@@ -101,7 +115,7 @@ def configure_extensions(app: Flask) -> None:
         # Redis pub/sub between processes when FORUM_REDIS_URL is set; carries the forum's own
         # instructions too (drop a member's sockets everywhere).
         client_manager=build_socket_manager(
-            app.config["REDIS_URL"] or None, app.config["SOCKETIO_CHANNEL"]
+            app.config["REDIS_URL"] or None, app.config["SOCKETIO_CHANNEL"], *redis_timeouts
         ),
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
         # Only the forum's own pages may connect (BASE_URL, SOCKETIO_ORIGINS; without BASE_URL

@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # None means "instance/forum.db", resolved against the app's instance folder.
     "DATABASE_URL": None,
     "REDIS_URL": None,
+    # Every Redis call's connect and read timeout (at most 1 s), and how often a process asks a
+    # Redis that stopped answering whether it is back (forum.redisconn).
+    "REDIS_TIMEOUT": 0.5,
+    "REDIS_RETRY_SECONDS": 0.5,
     # Socket.IO: who's online (the Redis channel, SOCKETIO_CHANNEL, is set below).
     "PRESENCE_GRACE_SECONDS": 30,
     "PRESENCE_TICK_SECONDS": 5,

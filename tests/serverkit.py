@@ -191,8 +191,18 @@ class RedisServer:
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
+            self.resume()
             self.proc.kill()
             self.proc.wait()
+
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections stay open and nothing answers, as in a hang."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
 
 
 class TcpProxy:

@@ -1,4 +1,9 @@
-"""Readiness checks: can this process reach everything it needs to serve requests?"""
+"""Readiness checks: can this process serve its core (pages and posting)?
+
+A failed *required* check (the database, the search index folder) makes `/readyz` answer 503,
+so a load balancer stops sending this server requests. Redis is not required: without it the
+forum goes on (forum.redisconn), so a Redis outage is a warning in a 200, never a 503 that would
+pull every server out at once."""
 
 from __future__ import annotations
 
@@ -12,9 +17,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import text
 
+from .. import redisconn
 from ..extensions import db
-
-REDIS_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -23,21 +27,25 @@ class Check:
     ok: bool
     ms: float
     error: str | None = None
+    required: bool = True
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"ok": self.ok, "ms": round(self.ms, 1)}
+        if not self.required:
+            out["required"] = False
         if self.error:
             out["error"] = self.error
         return out
 
 
-def _timed(name: str, probe: Callable[[], None]) -> Check:
+def _timed(name: str, probe: Callable[[], None], *, required: bool = True) -> Check:
     start = time.perf_counter()
     try:
         probe()
     except Exception as exc:  # noqa: BLE001  (any failure means "not ready"; the reason is shown)
-        return Check(name, False, (time.perf_counter() - start) * 1000, _describe(exc))
-    return Check(name, True, (time.perf_counter() - start) * 1000)
+        ms = (time.perf_counter() - start) * 1000
+        return Check(name, False, ms, _describe(exc), required)
+    return Check(name, True, (time.perf_counter() - start) * 1000, required=required)
 
 
 def _describe(exc: Exception) -> str:
@@ -53,17 +61,10 @@ def check_database() -> None:
 
 
 def check_redis(app: Flask) -> None:
-    import redis
-
-    client = app.extensions.get("forum.ops.redis")
-    if client is None:
-        client = redis.Redis.from_url(
-            app.config["REDIS_URL"],
-            socket_timeout=REDIS_TIMEOUT,
-            socket_connect_timeout=REDIS_TIMEOUT,
-        )
-        app.extensions["forum.ops.redis"] = client
-    if not client.ping():
+    """PING through the forum's own client: at once "down" while the breaker is open, else
+    at most one timeout (REDIS_TIMEOUT, at most a second)."""
+    client = redisconn.for_app(app)
+    if client is None or not client.ping():
         raise RuntimeError("Redis did not answer PING")
 
 
@@ -79,6 +80,6 @@ def check_index_dir(app: Flask) -> None:
 def run_all(app: Flask) -> list[Check]:
     results = [_timed("database", check_database)]
     if app.config.get("REDIS_URL"):
-        results.append(_timed("redis", lambda: check_redis(app)))
+        results.append(_timed("redis", lambda: check_redis(app), required=False))
     results.append(_timed("search_index", lambda: check_index_dir(app)))
     return results

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from .. import web
+from .. import redisconn, web
 from . import presence as presence_module
 
 
@@ -191,11 +191,14 @@ def init_app(app: Flask) -> None:
         }
     app.wsgi_app = NoSocketCompression(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
     app.wsgi_app = SocketSecurityHeaders(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
+    timeout, retry = redisconn.settings(app.config)
     presence = app.extensions["forum.presence"] = presence_module.build(
         app.config["REDIS_URL"],
         prefix=f"{app.config['SOCKETIO_CHANNEL']}:presence:",
         grace=float(app.config["PRESENCE_GRACE_SECONDS"]),
         tick=float(app.config["PRESENCE_TICK_SECONDS"]),
+        timeout=timeout,
+        retry=retry,
     )
     socketio.server.manager.left_sig = presence.leave_sig
     started = threading.Event()
