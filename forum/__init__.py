@@ -82,6 +82,7 @@ def configure_extensions(app: Flask) -> None:
     if storage.startswith(("redis://", "rediss://", "redis+unix://")):
         # The rate limiter's counters go through the same timeouts and breaker as every other
         # Redis call; while it is down Flask-Limiter counts in memory (logged once).
+        redisconn.quiet_limiter_log()
         app.config.setdefault(
             "RATELIMIT_STORAGE_OPTIONS",
             {

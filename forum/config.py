@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     # None means "instance/forum.db", resolved against the app's instance folder.
     "DATABASE_URL": None,
     "REDIS_URL": None,
+    # An SQLite database's volume with less room than this is reported full by /readyz (the
+    # write-ahead log grows to some 40 MB under steady load before it starts over).
+    "DATABASE_MIN_FREE_MB": 16,
     # Every Redis call's connect and read timeout (at most 1 s), and how often a process asks a
     # Redis that stopped answering whether it is back (forum.redisconn).
     "REDIS_TIMEOUT": 0.5,

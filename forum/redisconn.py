@@ -235,6 +235,26 @@ def client(
     return redis.Redis(connection_pool=pool(url, timeout, retry))
 
 
+class DropRedisTracebacks(logging.Filter):
+    """For Flask-Limiter's logger: a request that was using Redis when another found it down
+    logs "Swallowing error" with a traceback (it then counts in memory). The breaker has
+    already said that Redis is down, once: those records are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, redis.RedisError):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
+def quiet_limiter_log() -> None:
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, DropRedisTracebacks) for f in limiter_log.filters):
+        limiter_log.addFilter(DropRedisTracebacks())
+
+
 def for_app(app: Any) -> redis.Redis | None:
     """The guarded client for the app's FORUM_REDIS_URL, or None when there is none."""
     url = app.config.get("REDIS_URL")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import time
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
@@ -85,6 +87,15 @@ ERROR_TEXT = {
         _l("The forum cannot reach its database right now. Try again in a moment."),
     ),
 }
+READ_ONLY_TEXT = (
+    _l("Read-only"),
+    _l(
+        "The forum is read-only right now: you can read, but nothing can be saved. Try again later."
+    ),
+)
+# app.extensions key: (time.monotonic(), description) of the last write the storage refused
+# (a read-only or full volume); /readyz reports it for a while (forum.ops.checks).
+WRITE_FAULT = "forum.write_fault"
 
 
 def wants_json() -> bool:
@@ -443,16 +454,44 @@ def init_app(app: Flask) -> None:
     def unexpected(exc: Exception) -> Any:
         if isinstance(exc, HTTPException):
             return http_error(exc)
-        log.exception("unhandled error on %s %s", request.method, request.path)
         from .extensions import db
 
+        refused = storage_refused(exc)
+        down = refused is None and _is_database_down(exc)
+        if not (refused or down):
+            log.exception("unhandled error on %s %s", request.method, request.path)
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001  (the connection may be gone with the database)
-            log.warning("rollback failed after an error", exc_info=True)
-        if _is_database_down(exc):
-            return _database_down()
+            if not (refused or down):
+                log.warning("rollback failed after an error", exc_info=True)
+        if refused:
+            # One line, not a traceback: the storage, not the code, is at fault.
+            log.warning(
+                "read-only: %s %s could not be saved: %s", request.method, request.path, refused
+            )
+            current_app.extensions[WRITE_FAULT] = (time.monotonic(), refused)
+            return _unavailable(*READ_ONLY_TEXT)
+        if down:
+            log.warning(
+                "database unavailable on %s %s: %s", request.method, request.path, _describe(exc)
+            )
+            return _unavailable(*ERROR_TEXT[503])
         return error_response(500)
+
+    @app.teardown_appcontext
+    def end_session(_exc: BaseException | None) -> None:
+        """End the request's database session before Flask-SQLAlchemy's own teardown (teardowns
+        run last-registered first). Its rollback fails when the database died under the request
+        (a PostgreSQL crash); raised here, that error would leave Flask as a bare 500 after the
+        response was chosen. The broken connection is dropped from the pool instead."""
+        from .extensions import db
+
+        try:
+            db.session.remove()
+        except Exception as error:  # noqa: BLE001
+            log.warning("ending a request's database session failed: %s", _describe(error))
+            db.session.registry.clear()
 
     @app.template_filter("isotime")
     def isotime(value: datetime | None) -> str:
@@ -511,13 +550,11 @@ def _header_items() -> list[Any]:
     return items
 
 
-def _database_down() -> Any:
+def _unavailable(title: str, message: str) -> Any:
     """A 503 that needs no database: the member is not loaded again (after_request hooks ask
     for current_user), and the page skips base.html's context processors."""
-    from flask import current_app
-
     g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
-    title, message = (str(text) for text in ERROR_TEXT[503])
+    title, message = str(title), str(message)
     headers = {"Retry-After": "5"}
     if wants_json():
         body = {"error": {"status": 503, "title": title, "message": message}}
@@ -526,6 +563,38 @@ def _database_down() -> Any:
         title=title, message=message, site_name=current_app.config["SITE_NAME"]
     )
     return page, 503, headers
+
+
+def _describe(exc: BaseException) -> str:
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first_line}"[:300]
+
+
+# SQLite's codes for "this database cannot be written" (a read-only file or volume) and "the
+# volume is full"; PostgreSQL's SQLSTATEs for a read-only transaction (a standby, or
+# default_transaction_read_only) and for a full disk.
+_SQLITE_REFUSED = ("SQLITE_READONLY", "SQLITE_FULL")
+_PG_REFUSED = ("25006", "53100")
+_OS_REFUSED = (errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
+
+
+def storage_refused(exc: BaseException) -> str | None:
+    """Why the database's storage refused a write (read-only or full), or None.
+
+    Also an OSError of that kind: the writers' lock file beside an SQLite database is opened
+    for writing before SQLite is (forum.db), so a read-only volume, or a lock file this user may
+    not write, shows first as EROFS or EACCES there."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, OSError) and exc.errno in _OS_REFUSED:
+        return _describe(exc)
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        name = str(getattr(orig, "sqlite_errorname", ""))
+        state = str(getattr(orig, "sqlstate", "") or "")
+        if name.startswith(_SQLITE_REFUSED) or state.startswith(_PG_REFUSED):
+            return _describe(orig or exc)
+    return None
 
 
 def _is_database_down(exc: Exception) -> bool:

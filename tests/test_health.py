@@ -41,7 +41,7 @@ def test_readyz_reports_each_check(client, app):
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "search_index"}  # no Redis configured
+    assert set(body["checks"]) == {"database", "database_writes", "search_index"}  # no Redis
     assert all(check["ok"] for check in body["checks"].values())
     assert Path(app.config["INDEX_DIR"]).is_dir()
 

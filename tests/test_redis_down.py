@@ -5,6 +5,8 @@ outage is logged once, and the forum uses Redis again as soon as it is back (for
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,9 +14,11 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 
+from . import factories as f
 from .conftest import Client
-from .serverkit import RedisServer
+from .serverkit import Listener, Member, RedisServer, Server, server_env
 
 pytestmark = pytest.mark.faults
 
@@ -212,3 +216,181 @@ def test_readyz_stays_ready_with_a_warning(forum_on, own_redis):
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "degraded" and body["warnings"][0].startswith("redis: ")
+
+
+# --- Two server processes under load through a Redis outage -----------------------------------
+
+
+@pytest.fixture
+def two_servers(tmp_path: Path, own_redis: RedisServer) -> Iterator[dict]:
+    """Two app processes (gunicorn, the production way) on one SQLite database, joined by the
+    test's own Redis; a SIG `retro` with members ada, bob and four writers, and a topic."""
+    from flask_migrate import upgrade
+
+    from forum import create_app
+    from forum.extensions import db
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    database = f"sqlite:///{tmp_path / 'forum.db'}"
+    seed = create_app(
+        {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
+         "SEARCH_SYNC_ON_START": False, "REDIS_URL": None}
+    )  # fmt: skip
+    with seed.app_context():
+        upgrade()
+        ada = f.user("ada")
+        writers = [f.user(f"writer{i}") for i in range(4)]
+        sig = f.sig("retro", members=[ada, *writers])
+        topic_id = f.topic(ada, sig, "Redis week", "The first post.").id
+        db.session.remove()
+        db.engine.dispose()
+    tag = uuid.uuid4().hex[:10]
+    channel = f"forum-fault-{tag}"
+    env = server_env(
+        database, instance, FORUM_REDIS_URL=own_redis.url, FORUM_SOCKETIO_CHANNEL=channel,
+        FORUM_RATELIMIT_KEY_PREFIX=f"fault-{tag}", FORUM_RATELIMIT_POST="100000 per minute",
+        FORUM_RATELIMIT_LOGIN="100000 per minute", FORUM_PAGE_CACHE_SECONDS="0",
+    )  # fmt: skip
+    servers = [Server(env, tmp_path, name) for name in ("a", "b")]
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield {"a": servers[0], "b": servers[1], "topic": topic_id, "channel": channel,
+               "writers": [w.username for w in writers]}  # fmt: skip
+    finally:
+        for server in servers:
+            server.stop()
+
+
+class Load:
+    """Writers reply in turn through both servers and guests read the pages that show who's
+    online, until stopped; every answer is recorded as (start, seconds, kind, status)."""
+
+    def __init__(self, servers: list[Server], topic_id: int, writers: list[str]) -> None:
+        self.servers, self.topic_id = servers, topic_id
+        self.records: list[tuple[float, float, str, int]] = []
+        # (answered at, server letter, post number) per acknowledged reply
+        self.acked: list[tuple[float, str, int]] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.members = [Member(name, f.PASSWORD) for name in writers]
+        self.threads = [
+            threading.Thread(target=self._write, args=(m, i), daemon=True)
+            for i, m in enumerate(self.members)
+        ] + [threading.Thread(target=self._read, args=(i,), daemon=True) for i in range(2)]
+
+    def start(self) -> None:
+        for member in self.members:
+            member.login(self.servers[0].url)
+        for thread in self.threads:
+            thread.start()
+
+    def _record(self, start: float, kind: str, status: int) -> None:
+        with self.lock:
+            self.records.append((start, time.monotonic() - start, kind, status))
+
+    def _write(self, member: Member, index: int) -> None:
+        tokens = {s.url: member.csrf(s.url, "/settings") for s in self.servers}
+        n = 0
+        while not self.stop.is_set():
+            server = self.servers[(index + n) % 2]
+            start = time.monotonic()
+            try:
+                status = member.reply(server.url, self.topic_id, f"r{n}", tokens[server.url])
+                code = status.status_code
+            except requests.RequestException:
+                code = 0
+            self._record(start, "reply", code)
+            if code == 302:
+                number = int(status.headers["Location"].rsplit("#post-", 1)[1])
+                with self.lock:
+                    self.acked.append((time.monotonic(), "ab"[(index + n) % 2], number))
+            n += 1
+            self.stop.wait(0.3)
+
+    def _read(self, index: int) -> None:
+        http = requests.Session()
+        paths = ["/", "/s/retro/", f"/t/{self.topic_id}"]
+        n = 0
+        while not self.stop.is_set():
+            server = self.servers[(index + n) % 2]
+            start = time.monotonic()
+            try:
+                code = http.get(server.url + paths[n % 3], timeout=10).status_code
+            except requests.RequestException:
+                code = 0
+            self._record(start, "read", code)
+            n += 1
+            self.stop.wait(0.1)
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def latencies(self, kind: str, since: float, until: float) -> list[float]:
+        return sorted(s for t, s, k, _ in self.records if k == kind and since <= t < until)
+
+
+def _p99(values: list[float]) -> float:
+    assert values, "no requests in that phase"
+    return values[min(len(values) - 1, int(len(values) * 0.99))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("fault", "seconds"), [("kill", 35), ("stop", 30)])
+def test_two_servers_under_load_through_a_redis_outage(two_servers, own_redis, fault, seconds):
+    """Redis killed (longer than python-socketio's old 32 s back-off) or frozen for 30 s while
+    four members post through two servers and guests read: no 5xx, replies as fast as before
+    (p99 within twice the normal), and a reply through A reaches a socket on B again within
+    5 s of Redis's return."""
+    a, b = two_servers["a"], two_servers["b"]
+    ada = Member("ada", f.PASSWORD)
+    ada.login(a.url)
+    listener = Listener(b.url, ada)
+    load = Load([a, b], two_servers["topic"], two_servers["writers"])
+    try:
+        listener.wait_until_listening(own_redis.url, two_servers["channel"])
+        assert listener.subscribe(topic_id=two_servers["topic"])["ok"] is True
+        load.start()
+        time.sleep(10)
+        down_at = time.monotonic()
+        own_redis.kill() if fault == "kill" else own_redis.pause()
+        time.sleep(seconds)
+        own_redis.start() if fault == "kill" else own_redis.resume()
+        back_at = time.monotonic()
+        time.sleep(12)
+        load.finish()
+
+        # Nothing answered 5xx or timed out, in any phase.
+        bad = [(round(t - down_at, 1), k, s) for t, _, k, s in load.records if s >= 500 or s == 0]
+        assert not bad, bad
+        normal = _p99(load.latencies("reply", 0, down_at))
+        during = _p99(load.latencies("reply", down_at, back_at))
+        assert during <= 2 * max(normal, 0.1), (normal, during)
+        pages = load.latencies("read", down_at, back_at)
+        assert _p99(pages) <= 2 * max(_p99(load.latencies("read", 0, down_at)), 0.1)
+
+        # Every reply posted through A from 5 s after Redis's return reached Ada's socket on B
+        # (the listener on B collected post_created events all along).
+        arrived = set()
+        while True:
+            try:
+                arrived.add(listener.wait_for("post_created", timeout=2)["post_number"])
+            except queue.Empty:
+                break
+        later = [n for t, via, n in load.acked if via == "a" and t >= back_at + 5]
+        assert len(later) >= 5
+        assert not [n for n in later if n not in arrived], (sorted(later), sorted(arrived))
+        # ... and so did those before the outage.
+        before = [n for t, via, n in load.acked if via == "a" and t < down_at]
+        assert before and not [n for n in before if n not in arrived]
+        for server in (a, b):
+            log = server.logfile.read_text(errors="replace")
+            assert "Traceback" not in log, server.log()
+            assert log.count("is not answering") <= 2  # once per outage and process
+            assert "Cannot publish to redis" not in log
+    finally:
+        load.finish()
+        listener.close()

@@ -60,6 +60,49 @@ def check_database() -> None:
         db.session.rollback()
 
 
+# How long a write the storage refused (a read-only or full volume) keeps /readyz failing,
+# unless another is refused meanwhile: past it, the next write tells again.
+WRITE_FAULT_SECONDS = 30
+
+
+def check_database_writes(app: Flask) -> None:
+    """The database takes writes: not a read-only PostgreSQL; for SQLite, the database file,
+    its folder (the -wal and -shm files) and the writers' lock file are writable and the volume
+    has room (DATABASE_MIN_FREE_MB); and no write was refused for lack of either just now."""
+    from ..web import WRITE_FAULT
+
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _check_sqlite_files(app, engine.url.database)
+    elif engine.dialect.name == "postgresql":
+        try:
+            read_only = db.session.execute(text("SHOW transaction_read_only")).scalar()
+        finally:
+            db.session.rollback()
+        if read_only == "on":
+            raise RuntimeError("PostgreSQL takes no writes here (transaction_read_only is on)")
+    fault = app.extensions.get(WRITE_FAULT)
+    if fault is not None:
+        ago = time.monotonic() - fault[0]
+        if ago < WRITE_FAULT_SECONDS:
+            raise RuntimeError(f"a write was refused {ago:.0f} s ago: {fault[1]}")
+
+
+def _check_sqlite_files(app: Flask, database: str | None) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).resolve()
+    lock = Path(f"{path}.write-lock")
+    for target in (path.parent, path, lock):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise RuntimeError(f"{target} is not writable (a read-only volume or permissions)")
+    stats = os.statvfs(path.parent)
+    free_mb = stats.f_bavail * stats.f_frsize / 2**20
+    need = float(app.config.get("DATABASE_MIN_FREE_MB", 16))
+    if free_mb < need:
+        raise RuntimeError(f"the database volume is full: {free_mb:.1f} MB free, {need:g} needed")
+
+
 def check_redis(app: Flask) -> None:
     """PING through the forum's own client: at once "down" while the breaker is open, else
     at most one timeout (REDIS_TIMEOUT, at most a second)."""
@@ -79,6 +122,8 @@ def check_index_dir(app: Flask) -> None:
 
 def run_all(app: Flask) -> list[Check]:
     results = [_timed("database", check_database)]
+    if results[0].ok:
+        results.append(_timed("database_writes", lambda: check_database_writes(app)))
     if app.config.get("REDIS_URL"):
         results.append(_timed("redis", lambda: check_redis(app), required=False))
     results.append(_timed("search_index", lambda: check_index_dir(app)))
