@@ -416,6 +416,9 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         if current_user and getattr(current_user, "is_authenticated", False):
             response.headers.setdefault("Cache-Control", "private, no-store")
+        if request.method == "POST" and response.status_code < 400:
+            # A write went through: the storage takes writes again (space was freed).
+            current_app.extensions.pop(WRITE_FAULT, None)
         return response
 
     @app.errorhandler(ForumError)
@@ -563,6 +566,21 @@ def _unavailable(title: str, message: str) -> Any:
         title=title, message=message, site_name=current_app.config["SITE_NAME"]
     )
     return page, 503, headers
+
+
+def unless_read_only(action: Callable[[], Any], what: str) -> None:
+    """Run a write a page makes on the side (a member's read position, a visit). While the
+    database's storage refuses writes (read-only or full), the page goes on without it and one
+    line is logged; any other error propagates."""
+    try:
+        action()
+    except Exception as exc:
+        refused = storage_refused(exc)
+        if refused is None:
+            raise
+        log.warning(
+            "read-only: %s not saved on %s %s: %s", what, request.method, request.path, refused
+        )
 
 
 def _describe(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..db import transaction
 from ..timeutil import utcnow
+from ..web import unless_read_only
 from .models import MemberVisit
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def init_app(app: Flask) -> None:
         ):
             return response
         try:
-            record_visit(visits, user.id)
+            unless_read_only(lambda: record_visit(visits, user.id), "the visit")
         except Exception:  # a statistic must never break a page
             log.exception("could not record the visit of member %s", user.id)
             if app.config.get("EVENTS_RAISE"):

@@ -13,7 +13,7 @@ from ..extensions import db, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..sigs.models import Sig
-from ..web import form_error, url_template, viewer
+from ..web import form_error, unless_read_only, url_template, viewer
 from . import bp, queries, services
 from .forms import ActionForm, EditForm, ReplyForm, TopicForm
 from .models import Post, Topic
@@ -120,7 +120,9 @@ def _render_topic(data: queries.TopicPage, reply: ReplyForm | None, status: int 
     if data.posts and viewer() is not None and status == 200:
         seen = max(row.post.number for row in data.posts)
         if seen > data.last_read:
-            services.mark_read(viewer(), data.topic, seen)
+            unless_read_only(
+                lambda: services.mark_read(viewer(), data.topic, seen), "the read position"
+            )
     # Other features add to the page (forum.pulse: the answer under the question).
     for extend in current_app.extensions.get("forum.topic_page", []):
         extend(data)
