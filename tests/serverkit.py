@@ -67,18 +67,25 @@ def postgres_database() -> Iterator[str]:
 
 
 class Server:
-    """One app process: gunicorn (one gthread worker) started by `python -m forum.ops.serve`."""
+    """One app process: gunicorn (one gthread worker) started by `python -m forum.ops.serve`;
+    with `sockets`, the Socket.IO server instead (`--sockets`: gevent, needs Redis)."""
 
-    def __init__(self, env: dict[str, str], logdir: Path, name: str) -> None:
+    def __init__(self, env: dict[str, str], logdir: Path, name: str, sockets: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logfile = logdir / f"{name}.log"
+        bind = f"127.0.0.1:{self.port}"
         with self.logfile.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "forum.ops.serve"],
+                [sys.executable, "-m", "forum.ops.serve", *(["--sockets"] if sockets else [])],
                 cwd=ROOT,
                 # `make serve` needs the public address: here, the process's own.
-                env={"FORUM_BASE_URL": self.url, **env, "FORUM_BIND": f"127.0.0.1:{self.port}"},
+                env={
+                    "FORUM_BASE_URL": self.url,
+                    **env,
+                    "FORUM_BIND": bind,
+                    **({"FORUM_SOCKETS_BIND": bind} if sockets else {}),
+                },
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -338,3 +338,44 @@ def test_server_workers_leave_alembic_to_the_command_line(tmp_path):
         timeout=60,
     )
     assert cli.stdout.split() == ["True", "True"], cli.stderr
+
+
+def test_the_socket_server_refuses_to_start_without_redis(tmp_path):
+    """Its emits come from the page servers through Redis: without Redis it would serve sockets
+    that never hear of a reply."""
+    result = subprocess.run(
+        [sys.executable, "-m", "forum.ops.serve", "--sockets"],
+        cwd=ROOT,
+        env=_serve_env(tmp_path, FORUM_SECRET_KEY="s" * 40),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "needs FORUM_REDIS_URL" in result.stderr
+
+
+def test_serve_starts_the_socket_server_on_gevent(monkeypatch):
+    from forum.ops import gunicorn_conf, serve
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(serve, "refuse_if_unfit", lambda **kwargs: None)
+    monkeypatch.setattr(serve.os, "execv", lambda path, args: started.append(args))
+    monkeypatch.setattr(serve.os, "execvp", lambda path, args: started.append(args))
+    monkeypatch.setattr(serve.os, "chdir", lambda path: None)
+    # Everything serve and the gunicorn settings put in the environment goes back after.
+    for name in ("FORUM_SERVER_ROLE", "FORUM_BIND", "FORUM_SOCKETIO_ASYNC_MODE",
+                 "FORUM_SEARCH_SYNC_ON_START", "FORUM_MIGRATIONS", "MALLOC_ARENA_MAX"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FORUM_SOCKETS_BIND", "127.0.0.1:8100")
+    serve.main(["--sockets", "--log-level", "debug"])
+    assert started[0][-2:] == ["--log-level", "debug"] and "--sockets" not in started[0]
+    assert os.environ["FORUM_SERVER_ROLE"] == "sockets"
+    assert os.environ["FORUM_BIND"] == "127.0.0.1:8100"
+    import importlib
+
+    conf = importlib.reload(gunicorn_conf)
+    assert conf.worker_class == "gevent" and conf.workers == 1
+    assert os.environ["FORUM_SOCKETIO_ASYNC_MODE"] == "gevent"
+    monkeypatch.setenv("FORUM_SERVER_ROLE", "pages")
+    assert importlib.reload(gunicorn_conf).worker_class == "gthread"
