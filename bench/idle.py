@@ -50,6 +50,7 @@ class IdleCrowd:
         self._keeper: threading.Thread | None = None
         self._new: list[Socket] = []  # connected, for the keeper to take on
         self._slow: list[socket.socket] = []
+        self.redials = 0
         self._slow_thread: threading.Thread | None = None
 
     def open(self, count: int, *, threads: int = 4, timeout: float = 30) -> float:
@@ -133,25 +134,39 @@ class IdleCrowd:
                 with self._lock:
                     self.events.append((arrived, name, payload))
 
-    def open_slow(self, count: int, address: tuple[str, int], every: float = 5.0) -> None:
+    def open_slow(
+        self, count: int, address: tuple[str, int], every: float = 5.0, redial: bool = False
+    ) -> None:
         """`count` connections that send a request line and then a header line every `every`
-        seconds, never finishing the request."""
+        seconds, never finishing the request; with `redial`, one the server closed is dialled
+        again (as an attacker would), counted in `redials`."""
         if address[0] not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("slow clients only go to loopback")
-        for i in range(count):
+
+        def dial(i: int) -> socket.socket:
             conn = socket.create_connection(address, timeout=10)
             conn.sendall(f"GET /socket.io/?EIO=4&transport=polling&t={i} HTTP/1.1\r\n".encode())
-            self._slow.append(conn)
+            return conn
+
+        self._slow = [dial(i) for i in range(count)]
 
         def trickle() -> None:
             n = 0
             while not self._stop.wait(every):
                 n += 1
-                for conn in self._slow:
+                for i, conn in enumerate(self._slow):
                     try:
                         conn.sendall(f"X-Slow-{n}: {'a' * 8}\r\n".encode())
+                        continue
                     except OSError:
                         pass
+                    if redial and not self._stop.is_set():
+                        conn.close()
+                        try:
+                            self._slow[i] = dial(i)
+                            self.redials += 1
+                        except OSError:
+                            pass
 
         self._slow_thread = threading.Thread(target=trickle, daemon=True)
         self._slow_thread.start()
