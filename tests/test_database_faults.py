@@ -4,15 +4,24 @@ dies under a request is never a bare 500; each 503 logs one line, not a tracebac
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import multiprocessing
 import os
+import subprocess
+import threading
+import time
+from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from . import factories as f
 from .conftest import Client
+from .serverkit import Member, PostgresCluster, Server, server_env
 
 pytestmark = pytest.mark.faults
 
@@ -163,3 +172,233 @@ def test_a_write_lock_file_this_process_may_not_open_is_read_only(
     posted = client.post(f"/t/{topic.id}/reply", data={"body": "Back", "csrf_token": token})
     assert posted.status_code == 302
     assert client.get("/readyz").status_code == 200
+
+
+# --- Server processes: a PostgreSQL crash, and a full or read-only SQLite volume ---------------
+
+# They make their own database whatever the suite runs on: once is enough (`make test`).
+ONCE = "server-process tests run in the main pass (they make their own database)"
+
+
+def _seed(database: str, instance: Path, index: Path | None = None) -> int:
+    """Migrate `database`, add ada (a member of SIG retro) and a topic; returns its id."""
+    from flask_migrate import upgrade
+
+    from forum import create_app
+    from forum.extensions import db
+
+    seed = create_app(
+        {"DATABASE_URL": database, "INDEX_DIR": str(index or instance / "index"),
+         "SECRET_KEY": "seed", "SEARCH_SYNC_ON_START": False, "REDIS_URL": None}
+    )  # fmt: skip
+    with seed.app_context():
+        upgrade()
+        ada = f.user("ada")
+        sig = f.sig("retro", members=[ada])
+        topic_id = f.topic(ada, sig, "Faults week", "The first post.").id
+        db.session.remove()
+        db.engine.dispose()
+    return topic_id
+
+
+class Readers:
+    """Guests and a member read pages until stopped: (monotonic time, path, status, text)."""
+
+    def __init__(self, base: str, paths: list[str], member: Member | None = None) -> None:
+        self.base, self.paths = base, paths
+        self.answers: list[tuple[float, str, int, str]] = []
+        self.stop = threading.Event()
+        sessions = [requests.Session(), requests.Session()] + ([member.http] if member else [])
+        self.threads = [
+            threading.Thread(target=self._read, args=(s, i), daemon=True)
+            for i, s in enumerate(sessions)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _read(self, http: requests.Session, offset: int) -> None:
+        n = offset
+        while not self.stop.is_set():
+            path = self.paths[n % len(self.paths)]
+            try:
+                response = http.get(self.base + path, timeout=15)
+                answer = (time.monotonic(), path, response.status_code, response.text)
+            except requests.RequestException as exc:
+                answer = (time.monotonic(), path, 0, str(exc))
+            self.answers.append(answer)
+            n += 1
+            self.stop.wait(0.05)
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("FORUM_TEST_DATABASE_URL")), reason=ONCE)
+def test_a_postgresql_crash_under_read_load_gives_only_clean_503s(tmp_path):
+    why = PostgresCluster.available()
+    if why:
+        pytest.skip(why)
+    cluster = PostgresCluster()
+    server = None
+    readers = None
+    try:
+        cluster.init()
+        instance = tmp_path / "instance"
+        instance.mkdir()
+        topic_id = _seed(cluster.url, instance)
+        server = Server(server_env(cluster.url, instance), tmp_path, "app")
+        server.wait_ready()
+        ada = Member("ada", f.PASSWORD)
+        ada.login(server.url)
+        readers = Readers(server.url, ["/", "/s/retro/", f"/t/{topic_id}"], ada)
+        time.sleep(4)
+        stopped_at = time.monotonic()
+        cluster.stop("immediate")  # a crash: no shutdown checkpoint, connections cut at once
+        time.sleep(6)
+        cluster.start()
+        started_at = time.monotonic()
+        time.sleep(8)
+        readers.finish()
+
+        statuses = {status for _, _, status, _ in readers.answers}
+        assert statuses <= {200, 503}, sorted(statuses)
+        down = [a for a in readers.answers if a[2] == 503]
+        assert down, "no request met the outage"
+        assert all("cannot reach its database" in text for *_, text in down)
+        # Working again within a few seconds of the start.
+        after = [a for a in readers.answers if a[0] > started_at + 3]
+        assert after and all(status == 200 for _, _, status, _ in after)
+        assert all(a[2] == 200 for a in readers.answers if a[0] < stopped_at)
+        log = server.logfile.read_text(errors="replace")
+        assert "Traceback" not in log and "Error handling request" not in log, server.log()
+        assert "database unavailable on GET" in log
+    finally:
+        if readers is not None:
+            readers.finish()
+        if server is not None:
+            server.stop()
+        cluster.destroy()
+
+
+def _mount(*args: str) -> str | None:
+    """Run mount/umount; None when it worked, else why not (no root, no permission in CI)."""
+    try:
+        subprocess.run(list(args), check=True, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        return f"{' '.join(args)} failed: {detail.strip()}"
+    return None
+
+
+def _fill(folder: Path) -> Path:
+    """Write a file until the volume is full, to the last byte."""
+    ballast = folder / "ballast"
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return ballast
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("FORUM_TEST_DATABASE_URL")), reason=ONCE)
+def test_a_full_then_read_only_sqlite_volume_is_read_only_and_recovers(tmp_path):
+    """The instance folder (database, its log, the write lock file) on a 48 MB tmpfs of the
+    test's own: filled to the last byte, then freed; then remounted read-only. Writes answer the
+    read-only 503 and reads go on meanwhile; `/readyz` says so; freeing space is enough to write
+    again. Needs root (mount); elsewhere it is skipped, saying why."""
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    why = _mount("mount", "-t", "tmpfs", "-o", "size=48m,mode=0755", "tmpfs", str(volume))
+    if why:
+        pytest.skip(f"a tmpfs volume could not be mounted here ({why})")
+    server = None
+    try:
+        instance = volume / "instance"
+        instance.mkdir()
+        database = f"sqlite:///{volume / 'forum.db'}"
+        index = tmp_path / "index"  # the index has a volume of its own: this is the database's
+        # Seeded in a child process: this one must hold no file of the volume open (the writers'
+        # lock file, SQLite's shared memory), or it could not be remounted read-only.
+        with concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("fork")
+        ) as child:
+            topic_id = child.submit(_seed, database, instance, index).result(timeout=120)
+        env = server_env(
+            database, instance, FORUM_INDEX_DIR=str(index),
+            FORUM_RATELIMIT_POST="100000 per minute", FORUM_PAGE_CACHE_SECONDS="0",
+        )  # fmt: skip
+
+        def start() -> Server:
+            started = Server(env, tmp_path, f"app{time.monotonic_ns()}")
+            started.wait_ready()
+            return started
+
+        server = start()
+        ada = Member("ada", f.PASSWORD)
+        ada.login(server.url)
+        token = ada.csrf(server.url, "/settings")
+        assert ada.reply(server.url, topic_id, "Before the disk filled", token).status_code == 302
+
+        def replies(n: int) -> list[tuple[int, str]]:
+            out = []
+            for i in range(n):
+                answer = ada.reply(server.url, topic_id, f"Reply {i} " + "x" * 3000, token)
+                out.append((answer.status_code, answer.text))
+            return out
+
+        def reads_work() -> None:
+            for http in (ada.http, requests.Session()):
+                for path in ("/", "/s/retro/", f"/t/{topic_id}"):
+                    page = http.get(server.url + path, timeout=30)
+                    assert page.status_code == 200, (path, page.text[:300])
+
+        # Full: the writes that need room answer the read-only 503; reads go on.
+        ballast = _fill(volume)
+        answers = replies(8)
+        assert {status for status, _ in answers} <= {302, 503}, answers
+        refused = [text for status, text in answers if status == 503]
+        assert refused, "no write was refused on a full volume"
+        assert all("read-only right now" in text for text in refused)
+        reads_work()
+        ready = requests.get(server.url + "/readyz", timeout=30)
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database_writes"]["ok"] is False
+
+        # Freed: the next write works, no restart.
+        ballast.unlink()
+        assert ada.reply(server.url, topic_id, "After space was freed", token).status_code == 302
+        assert requests.get(server.url + "/readyz", timeout=30).status_code == 200
+
+        # Read-only (a volume with files open for writing cannot be remounted: restart on it).
+        server.stop()
+        why = _mount("mount", "-o", "remount,ro", str(volume))
+        assert why is None, why
+        server = start()
+        reads_work()
+        locked = ada.reply(server.url, topic_id, "On a read-only volume", token)
+        assert locked.status_code == 503 and "read-only right now" in locked.text
+        ready = requests.get(server.url + "/readyz", timeout=30)
+        assert ready.status_code == 503
+        assert "not writable" in ready.json()["checks"]["database_writes"]["error"]
+
+        server.stop()
+        assert _mount("mount", "-o", "remount,rw", str(volume)) is None
+        server = start()
+        assert ada.reply(server.url, topic_id, "Writable again", token).status_code == 302
+        for log in tmp_path.glob("app*.log"):
+            text = log.read_text(errors="replace")
+            assert "Traceback" not in text and "status=500" not in text, text[-3000:]
+    finally:
+        if server is not None:
+            server.stop()
+        _mount("umount", "-l", str(volume))

@@ -149,11 +149,16 @@ def current() -> dict[str, Any]:
     values = dict(app.extensions[_DEFAULTS])
     try:
         rows = list(db.session.scalars(select(SiteSetting)))
-    except SQLAlchemyError:
-        # The database is away: keep serving with what we had (health checks, the 503 page).
-        log.warning("site settings unavailable; using the last known values", exc_info=True)
+    except SQLAlchemyError as exc:
+        # The database is away: keep serving with what we had (health checks, the 503 page),
+        # and ask again in CACHE_SECONDS, not on every request of the outage. One line: the
+        # request's own 503 says the rest.
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
+        log.warning("site settings unavailable (%s); using the last known values", first)
         db.session.rollback()
-        return cached[1] if cached is not None else values  # type: ignore[no-any-return]
+        known = cached[1] if cached is not None else values
+        app.extensions[_CACHE] = (time.monotonic(), known)
+        return known  # type: ignore[no-any-return]
     for row in rows:
         setting = SETTINGS.get(row.key)
         if setting is not None:
