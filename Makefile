@@ -63,14 +63,14 @@ run: setup ## Set up, seed demo content once, serve http://127.0.0.1:5000 (PORT=
 test: $(BIN)/.installed-dev static/vendor/axe.min.js translations ## Run every test (SQLite; local PostgreSQL and Redis when running)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-fast: $(BIN)/.installed-dev static/vendor/axe.min.js translations ## The inner loop: every test but the server-process and browser ones
-	$(BIN)/pytest $(PYTEST_ARGS) -m "not slow and not e2e"
+test-fast: $(BIN)/.installed-dev static/vendor/axe.min.js translations ## The inner loop: every test but the server-process, fault and browser ones
+	$(BIN)/pytest $(PYTEST_ARGS) -m "not slow and not faults and not e2e"
 
 test-pg: $(BIN)/.installed-dev static/vendor/axe.min.js translations ## Run the suite on the local PostgreSQL server
 	FORUM_TEST_DATABASE_URL=$${FORUM_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 		$(BIN)/pytest $(PYTEST_ARGS) -m "not e2e"
 
-serve: setup ## Production server: gunicorn (gthread + WebSocket) on FORUM_BIND; needs FORUM_SECRET_KEY, FORUM_BASE_URL
+serve: setup ## Production: page server on FORUM_BIND (+ gevent socket server on FORUM_SOCKETS_BIND); needs FORUM_SECRET_KEY, FORUM_BASE_URL
 	$(BIN)/python -m forum.ops.serve
 
 bench: $(BIN)/.installed-dev static/vendor/.installed translations ## Seed the benchmark data set and measure (BENCH_ARGS=--postgres, --smoke)
