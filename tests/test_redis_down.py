@@ -143,11 +143,13 @@ def test_pages_and_replies_go_on_without_redis(forum_on, own_redis, caplog, faul
     with caplog.at_level(logging.WARNING):
         own_redis.kill() if fault == "kill" else own_redis.pause()
         first = _pages_and_a_reply(member, guest, topic, 1)
-        # One timeout at most (the call that found Redis frozen), then at once.
-        assert sum(first) < 2.5, first
+        # One timeout (0.5 s) at most, the call that found Redis frozen (before: 5 s a page,
+        # and a reply hung); then no call waits on Redis at all (the breaker stays open: the
+        # outage is logged once, below). The bounds leave room for a loaded machine.
+        assert sum(first) < 4, first
         for n in range(2, 6):
             later = _pages_and_a_reply(member, guest, topic, n)
-            assert max(later) < 0.5, later
+            assert max(later) < 2, later
         online = guest.get("/s/retro/").get_data(as_text=True)
         assert "Cannot tell right now" in online
 
