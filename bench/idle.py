@@ -65,6 +65,7 @@ class IdleCrowd:
 
         def connect(n: int) -> None:
             for _ in range(n):
+                s = None
                 try:
                     s = Socket(self.base, timeout=timeout, deflate=False)
                     if self.topic_id is None:
@@ -76,6 +77,8 @@ class IdleCrowd:
                 except (OSError, RuntimeError) as exc:
                     with self._lock:
                         self.failures.append(f"{type(exc).__name__}: {exc}")
+                    if s is not None:
+                        s.sock.close()
                     continue
                 with self._lock:
                     self.sockets.append(s)

@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     "PRESENCE_GRACE_SECONDS": 30,
     "PRESENCE_TICK_SECONDS": 5,
     "PRESENCE_LOOP": True,
+    # The most Socket.IO requests a process serves at once; more are answered 503 (None: no
+    # limit). The page server sets it below its thread count (forum.ops.gunicorn_conf), so open
+    # sockets never take every thread from the pages.
+    "SOCKETS_MAX": None,
     "INDEX_DIR": None,
     "POSTS_PER_PAGE": 25,
     "TOPICS_PER_PAGE": 30,

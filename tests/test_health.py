@@ -365,7 +365,8 @@ def test_serve_starts_the_socket_server_on_gevent(monkeypatch):
     monkeypatch.setattr(serve.os, "chdir", lambda path: None)
     # Everything serve and the gunicorn settings put in the environment goes back after.
     for name in ("FORUM_SERVER_ROLE", "FORUM_BIND", "FORUM_SOCKETIO_ASYNC_MODE",
-                 "FORUM_SEARCH_SYNC_ON_START", "FORUM_MIGRATIONS", "MALLOC_ARENA_MAX"):  # fmt: skip
+                 "FORUM_SEARCH_SYNC_ON_START", "FORUM_MIGRATIONS", "MALLOC_ARENA_MAX",
+                 "FORUM_SOCKETS_MAX"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FORUM_SOCKETS_BIND", "127.0.0.1:8100")
     serve.main(["--sockets", "--log-level", "debug"])

@@ -132,3 +132,48 @@ def test_the_socket_server_holds_thousands_of_idle_sockets_while_pages_answer(la
         assert "Traceback" not in sockets.logfile.read_text(errors="replace")
     finally:
         crowd.close()
+
+
+def test_without_a_socket_server_open_sockets_leave_threads_for_pages(tmp_path):
+    """One machine without Redis: the page server serves Socket.IO itself, a thread per open
+    socket. Sockets past its limit (FORUM_THREADS less a quarter, 4 to 16, for pages) are
+    turned away with a 503, so pages still answer with more tabs open than it has threads."""
+    from flask_migrate import upgrade
+
+    from forum import create_app
+    from forum.extensions import db
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    database = f"sqlite:///{tmp_path / 'forum.db'}"
+    seed = create_app(
+        {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
+         "SEARCH_SYNC_ON_START": False, "REDIS_URL": None}
+    )  # fmt: skip
+    with seed.app_context():
+        upgrade()
+        ada = f.user("ada")
+        topic_id = f.topic(ada, f.sig("retro", members=[ada]), "Tabs", "The first post.").id
+        db.session.remove()
+        db.engine.dispose()
+    server = Server(server_env(database, instance, FORUM_THREADS="8"), tmp_path, "pages")
+    crowd = IdleCrowd(server.url, topic_id=topic_id)
+    try:
+        server.wait_ready()
+        crowd.open(12, threads=4, timeout=5)
+        assert crowd.alive == 4  # 8 threads, 4 kept for pages
+        assert len(crowd.failures) == 8
+        assert all("503" in failure for failure in crowd.failures), crowd.failures
+        answers = _read_pages(server.url, ["/", "/s/retro/", f"/t/{topic_id}"], seconds=3)
+        assert answers and all(status == 200 for _, status, _ in answers), answers[:5]
+        # The sockets it kept work.
+        ada_member = Member("ada", f.PASSWORD)
+        ada_member.login(server.url)
+        assert ada_member.reply(server.url, topic_id, "Live to four tabs").status_code == 302
+        deadline = time.monotonic() + 10
+        while len(crowd.events) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len([e for e in crowd.events if e[1] == "post_created"]) == 4
+    finally:
+        crowd.close()
+        server.stop()

@@ -36,6 +36,10 @@ else:
     worker_class = "gthread"
     workers = int(os.environ.get("FORUM_WORKERS", "1"))
     threads = int(os.environ.get("FORUM_THREADS", "64"))
+    # When it serves Socket.IO itself, each open socket holds a thread: keep a quarter of them
+    # (4 to 16) for pages, whatever the number of tabs.
+    for_pages = min(16, max(4, threads // 4))
+    os.environ.setdefault("FORUM_SOCKETS_MAX", str(max(1, threads - for_pages)))
 # The worker's heartbeat, not a per-request limit: open sockets are fine.
 timeout = 30
 graceful_timeout = 20
