@@ -460,7 +460,7 @@ def init_app(app: Flask) -> None:
         from .extensions import db
 
         refused = storage_refused(exc)
-        down = refused is None and _is_database_down(exc)
+        down = refused is None and is_database_down(exc)
         if not (refused or down):
             log.exception("unhandled error on %s %s", request.method, request.path)
         try:
@@ -477,7 +477,10 @@ def init_app(app: Flask) -> None:
             return _unavailable(*READ_ONLY_TEXT)
         if down:
             log.warning(
-                "database unavailable on %s %s: %s", request.method, request.path, _describe(exc)
+                "database unavailable on %s %s: %s",
+                request.method,
+                request.path,
+                describe_error(exc),
             )
             return _unavailable(*ERROR_TEXT[503])
         return error_response(500)
@@ -493,7 +496,7 @@ def init_app(app: Flask) -> None:
         try:
             db.session.remove()
         except Exception as error:  # noqa: BLE001
-            log.warning("ending a request's database session failed: %s", _describe(error))
+            log.warning("ending a request's database session failed: %s", describe_error(error))
             db.session.registry.clear()
 
     @app.template_filter("isotime")
@@ -583,7 +586,7 @@ def unless_read_only(action: Callable[[], Any], what: str) -> None:
         )
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     first_line = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first_line}"[:300]
 
@@ -605,17 +608,17 @@ def storage_refused(exc: BaseException) -> str | None:
     from sqlalchemy.exc import DBAPIError
 
     if isinstance(exc, OSError) and exc.errno in _OS_REFUSED:
-        return _describe(exc)
+        return describe_error(exc)
     if isinstance(exc, DBAPIError):
         orig = exc.orig
         name = str(getattr(orig, "sqlite_errorname", ""))
         state = str(getattr(orig, "sqlstate", "") or "")
         if name.startswith(_SQLITE_REFUSED) or state.startswith(_PG_REFUSED):
-            return _describe(orig or exc)
+            return describe_error(orig or exc)
     return None
 
 
-def _is_database_down(exc: Exception) -> bool:
+def is_database_down(exc: Exception) -> bool:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, OperationalError):

@@ -141,6 +141,42 @@ def test_an_unreachable_database_logs_one_line_per_503(app, client, board, monke
     assert not [r for r in caplog.records if r.exc_info]
 
 
+@pytest.mark.config(PRESENCE_LOOP=False)
+def test_a_socket_that_meets_a_dead_database_is_refused_with_one_line(
+    app, client, board, monkeypatch, caplog
+):
+    """During an outage every open tab tries to connect its socket again: each refusal is one
+    line in the log, not a traceback, and the browser is refused (it retries), not left with a
+    socket the forum knows nothing of."""
+    from forum.extensions import socketio
+    from forum.realtime import namespace
+
+    client.login("ada")
+    known = socketio.test_client(app, flask_test_client=client)
+    assert known.is_connected()
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("connection refused\nDETAIL: more"))
+
+    monkeypatch.setattr(namespace.permissions, "actor", down)  # connect asks who it is
+    monkeypatch.setattr(namespace, "load_session_user", down)  # each event asks again
+    with caplog.at_level(logging.WARNING):
+        refused = socketio.test_client(app, flask_test_client=client)
+        assert not refused.is_connected()
+        answer = known.emit("subscribe", {"topic_id": board["topic"].id}, callback=True)
+    assert answer == {
+        "ok": False,
+        "error": "The forum cannot answer right now. Try again in a moment.",
+    }
+    lines = [r for r in caplog.records if "database unavailable on socket event" in r.getMessage()]
+    assert [r.getMessage().split(":")[0] for r in lines] == [
+        "database unavailable on socket event connect",
+        "database unavailable on socket event subscribe",
+    ]
+    assert not [r for r in caplog.records if r.exc_info]
+    known.disconnect()
+
+
 def test_a_write_lock_file_this_process_may_not_open_is_read_only(
     app, client, board, monkeypatch, database_url
 ):

@@ -14,6 +14,8 @@ from flask import Flask
 from .. import redisconn, web
 from . import presence as presence_module
 
+log = logging.getLogger(__name__)
+
 
 def _presence_loop(app: Flask, server: Any) -> None:
     """Keep this process's members online and send changed lists (one per process)."""
@@ -205,10 +207,31 @@ class SocketLimit:
                 self.active -= 1
 
 
+def socket_error(exc: Exception) -> Any:
+    """Flask-SocketIO's handler for an exception in a socket event. A database that is away (or
+    takes no writes) logs one line, not a traceback per socket: during an outage every browser
+    tries to connect again. A connect that failed is refused (the browser retries); another
+    event gets an error answer."""
+    from flask import request
+
+    from ..web import describe_error, is_database_down, storage_refused
+
+    event = (getattr(request, "event", None) or {}).get("message", "?")
+    if storage_refused(exc) or is_database_down(exc):
+        log.warning("database unavailable on socket event %s: %s", event, describe_error(exc))
+    else:
+        log.exception("socket event %s failed", event)
+    if event == "connect":
+        return False
+    return {"ok": False, "error": "The forum cannot answer right now. Try again in a moment."}
+
+
 def init_app(app: Flask) -> None:
     from ..extensions import socketio
     from . import access, handlers
     from .namespace import ForumNamespace
+
+    socketio.on_error_default(socket_error)
 
     # Each app gets its own Socket.IO server (create_app runs init_app): register on this one.
     socketio.on_namespace(ForumNamespace("/"))
