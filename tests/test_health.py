@@ -356,27 +356,43 @@ def test_the_socket_server_refuses_to_start_without_redis(tmp_path):
 
 
 def test_serve_starts_the_socket_server_on_gevent(monkeypatch):
-    from forum.ops import gunicorn_conf, serve
+    from forum.ops import serve
 
     started: list[list[str]] = []
     monkeypatch.setattr(serve, "refuse_if_unfit", lambda **kwargs: None)
     monkeypatch.setattr(serve.os, "execv", lambda path, args: started.append(args))
     monkeypatch.setattr(serve.os, "execvp", lambda path, args: started.append(args))
     monkeypatch.setattr(serve.os, "chdir", lambda path: None)
-    # Everything serve and the gunicorn settings put in the environment goes back after.
-    for name in ("FORUM_SERVER_ROLE", "FORUM_BIND", "FORUM_SOCKETIO_ASYNC_MODE",
-                 "FORUM_SEARCH_SYNC_ON_START", "FORUM_MIGRATIONS", "MALLOC_ARENA_MAX",
-                 "FORUM_SOCKETS_MAX"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
+    # What serve puts in the environment goes back after (set first, so that monkeypatch also
+    # removes what was not there before).
+    for name in ("FORUM_SERVER_ROLE", "FORUM_BIND", "MALLOC_ARENA_MAX"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setenv("FORUM_SOCKETS_BIND", "127.0.0.1:8100")
     serve.main(["--sockets", "--log-level", "debug"])
     assert started[0][-2:] == ["--log-level", "debug"] and "--sockets" not in started[0]
     assert os.environ["FORUM_SERVER_ROLE"] == "sockets"
     assert os.environ["FORUM_BIND"] == "127.0.0.1:8100"
-    import importlib
 
-    conf = importlib.reload(gunicorn_conf)
-    assert conf.worker_class == "gevent" and conf.workers == 1
-    assert os.environ["FORUM_SOCKETIO_ASYNC_MODE"] == "gevent"
-    monkeypatch.setenv("FORUM_SERVER_ROLE", "pages")
-    assert importlib.reload(gunicorn_conf).worker_class == "gthread"
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [("sockets", "gevent 1 gevent None"), ("pages", "gthread 1 threading 12")],
+)
+def test_the_gunicorn_settings_of_each_server(role, expected):
+    """Read in a process of their own: they set the workers' environment as they load."""
+    probe = (
+        "import os, forum.ops.gunicorn_conf as c; "
+        "print(c.worker_class, c.workers, os.environ.get('FORUM_SOCKETIO_ASYNC_MODE', 'threading'),"
+        " os.environ.get('FORUM_SOCKETS_MAX'))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**env, "FORUM_SERVER_ROLE": role, "FORUM_THREADS": "16"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == expected, result.stderr
