@@ -5,6 +5,7 @@ Redis. The figures (5,000 sockets, page p99, memory per 1,000 sockets) are `make
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -19,7 +20,14 @@ from bench.idle import IdleCrowd, raise_open_files_limit
 from . import factories as f
 from .serverkit import Member, RedisServer, Server, server_env
 
-pytestmark = [pytest.mark.slow, pytest.mark.faults]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.faults,
+    pytest.mark.skipif(
+        bool(os.environ.get("FORUM_TEST_DATABASE_URL")),
+        reason="server-process tests run in the main pass (they make their own SQLite database)",
+    ),
+]
 
 SOCKETS = 2_000
 SLOW = 200

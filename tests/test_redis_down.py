@@ -5,6 +5,7 @@ outage is logged once, and the forum uses Redis again as soon as it is back (for
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -341,6 +342,10 @@ def _p99(values: list[float]) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    bool(os.environ.get("FORUM_TEST_DATABASE_URL")),
+    reason="server-process tests run in the main pass (they make their own SQLite database)",
+)
 @pytest.mark.parametrize(("fault", "seconds"), [("kill", 35), ("stop", 30)])
 def test_two_servers_under_load_through_a_redis_outage(two_servers, own_redis, fault, seconds):
     """Redis killed (longer than python-socketio's old 32 s back-off) or frozen for 30 s while
