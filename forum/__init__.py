@@ -73,8 +73,7 @@ def configure_logging(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from . import db as db_module
-    from . import i18n
-    from . import redisconn
+    from . import i18n, redisconn
     from .extensions import csrf, db, limiter, login_manager, socketio
 
     redis_timeouts = redisconn.settings(app.config)
