@@ -116,7 +116,12 @@ def run(sessions: list[Session], step: Step, duration: float, warmup: float) -> 
             now = time.perf_counter()
             if now >= stop_at:
                 break
-            method, path, form, expected = step(session, index)
+            try:
+                method, path, form, expected = step(session, index)
+            except Exception as exc:  # noqa: BLE001  (the scenario itself failed: an error)
+                errors += 1
+                first_error = first_error or f"the scenario failed: {exc!r}"
+                break
             t0 = time.perf_counter()
             try:
                 status, body, _ = session.request(method, path, form)

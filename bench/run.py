@@ -2,6 +2,7 @@
 measure each page as a ratio to a bare Flask page served the same way in the same run.
 
     python bench/run.py [--postgres] [--redis URL] [--duration 8] [--connections 8]
+    python bench/run.py --smoke    # seconds: every page once on a tiny data set (a test runs it)
 
 SQLite by default; --postgres makes its own database on FORUM_BENCH_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres) and drops it afterwards. Prints a table
@@ -44,9 +45,16 @@ if str(ROOT) not in sys.path:
 from bench import data, loadgen  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-EXTRA_BENCHES = ("search_bench.py", "realtime_bench.py", "pulse_bench.py", "growth_bench.py")
-# Seconds each may take: growth_bench.py seeds two forums of its own (50,000 and 200,000 posts).
-EXTRA_TIMEOUT = {"growth_bench.py": 1800}
+EXTRA_BENCHES = (
+    "search_bench.py",
+    "realtime_bench.py",
+    "pulse_bench.py",
+    "growth_bench.py",
+    "sockets_bench.py",
+)
+# Seconds each may take (default 300): growth_bench.py seeds two forums of its own (50,000 and
+# 200,000 posts); sockets_bench.py opens thousands of sockets, which takes minutes on 2 cores.
+EXTRA_TIMEOUT = {"growth_bench.py": 1800, "sockets_bench.py": 900}
 PY = sys.executable
 
 # Targets from the issue, as (kind, value): ratio to bare, or latency in ms.
@@ -380,13 +388,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-rate", type=float, default=200.0, help="open-loop page views/s")
     parser.add_argument("--scale", type=float, default=1.0, help="data set size (1 = full)")
     parser.add_argument("--no-extra", action="store_true", help="skip other helpers' benches")
+    parser.add_argument(
+        "--extra", default="", help="comma-separated extra benches to run (default: all)"
+    )
     parser.add_argument("--output", default="", help="JSON path (default bench/results/…)")
     parser.add_argument(
         "--pages",
         default="",
         help="comma-separated pages to measure (topic_member,reply,open,…); bare always runs",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every page briefly on the smallest data set: checks the bench runs (figures mean "
+        "nothing); exits 1 if a page failed",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        # A second a page: on a loaded machine a page can take longer than a shorter window.
+        args.scale, args.duration, args.warmup, args.runs = 0.01, 1.0, 0.2, 1
+        args.open_duration, args.connections, args.no_extra = 1.0, 2, True
     wanted = {p.strip() for p in args.pages.split(",") if p.strip()}
 
     begun = time.perf_counter()
@@ -528,7 +549,8 @@ def main(argv: list[str] | None = None) -> int:
                     session.close()
 
         if not args.no_extra:
-            report["extra"] = run_extra(env, forum_ports, workdir)
+            only = {name.strip() for name in args.extra.split(",") if name.strip()}
+            report["extra"] = run_extra(env, forum_ports, workdir, only)
         # Memory at the end of the run, after every page, the open loop and the other benches.
         report["memory_mb_per_worker"] = {
             label: [memory_mb(pid) for pid in servers.worker_pids(procs)]
@@ -547,6 +569,13 @@ def main(argv: list[str] | None = None) -> int:
 
     report["total_s"] = round(time.perf_counter() - begun, 1)
     print_table(report)
+    if args.smoke:
+        problems = smoke_problems(report)
+        for problem in problems:
+            log(f"smoke: {problem}")
+        if args.output:
+            Path(args.output).write_text(json.dumps(report, indent=2))
+        return 1 if problems else 0
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.output) if args.output else RESULTS / f"bench-{report['database']}-{stamp}.json"
@@ -629,7 +658,32 @@ def memory_mb(pid: int) -> dict[str, float]:
     return {"rss": fields.get("VmRSS", 0.0), "peak": fields.get("VmHWM", 0.0)}
 
 
-def run_extra(env: dict[str, str], ports: list[int], workdir: Path) -> dict[str, Any]:
+def smoke_problems(report: dict[str, Any]) -> list[str]:
+    """What a smoke run found wrong: a page that served nothing or failed, or a report without
+    its figures."""
+    problems = []
+    for name, row in report["results"].items():
+        if not row["requests"] or row["errors"]:
+            problems.append(f"{name}: {row['requests']} requests, {row['errors']} errors {row}")
+        elif not (row["ratio"] and row["p99_ms"] >= row["p50_ms"] > 0):
+            problems.append(f"{name}: no figures {row}")
+    for label, rows in report.get("open_loop", {}).items():
+        for name, row in rows.items():
+            if not row["measured"] or row["errors"]:
+                problems.append(f"open loop ({label}) {name}: {row}")
+    memory = report.get("memory_mb_per_worker", {})
+    for label in ("forum", "nocache"):
+        workers = memory.get(label, [])
+        if len(workers) != report["setup"]["processes"] or not all(
+            0 < w["peak"] < 1000 for w in workers
+        ):
+            problems.append(f"memory per {label} worker not read: {workers}")
+    return problems
+
+
+def run_extra(
+    env: dict[str, str], ports: list[int], workdir: Path, only: set[str] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     extra_env = {
         **env,
@@ -639,7 +693,7 @@ def run_extra(env: dict[str, str], ports: list[int], workdir: Path) -> dict[str,
     }
     for name in EXTRA_BENCHES:
         script = ROOT / "bench" / name
-        if not script.exists():
+        if not script.exists() or (only and name not in only and name[:-3] not in only):
             continue
         log(f"\nRunning bench/{name} …")
         started = time.perf_counter()
@@ -662,6 +716,9 @@ def run_extra(env: dict[str, str], ports: list[int], workdir: Path) -> dict[str,
             "seconds": round(time.perf_counter() - started, 1),
             "output_tail": output[-2000:],
         }
+        for line in output.splitlines():
+            if line.startswith("RESULT {"):
+                out[name]["result"] = json.loads(line[len("RESULT ") :])
     return out
 
 
@@ -707,6 +764,15 @@ def print_table(report: dict[str, Any]) -> None:
     for label, workers in report.get("memory_mb_per_worker", {}).items():
         figures = ", ".join(f"{w['rss']:.0f} MB (peak {w['peak']:.0f})" for w in workers)
         log(f"Memory per {label} worker at the end: {figures} (target < 150 MB)")
+    idle = report.get("extra", {}).get("sockets_bench.py", {}).get("result")
+    if idle:
+        held, before = idle["pages_holding"]["p99_ms"], idle["pages_before"]["p99_ms"]
+        log(
+            f"Idle sockets on the socket server: {idle['sockets_held']:,} held and "
+            f"{idle['slow_clients']} slow clients; page p99 {held:.0f} ms while holding them "
+            f"({before:.0f} ms before; target < 200 ms); "
+            f"{idle['mb_per_1000_sockets']:.0f} MB per 1,000 sockets"
+        )
     log(f"Total time: {report['total_s']:.0f} s")
 
 

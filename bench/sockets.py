@@ -53,9 +53,13 @@ class Socket:
         # every message is compressed once per socket. Offer it too, so the server works as hard
         # as it does for browsers.
         extensions = [PerMessageDeflate()] if deflate else []
-        self._send(Request(host=f"{self.host}:{self.port}", target=PATH, extensions=extensions))
-        while not self.accepted:
-            self._recv()
+        try:
+            self._send(Request(host=f"{self.host}:{self.port}", target=PATH, extensions=extensions))
+            while not self.accepted:
+                self._recv()
+        except BaseException:
+            self.sock.close()  # refused (a 503 from a full server) or cut: nothing to keep
+            raise
 
     def _send(self, event: object) -> None:
         self.sock.sendall(self.ws.send(event))  # type: ignore[arg-type]

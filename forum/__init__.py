@@ -13,6 +13,9 @@ from . import config as config_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Libraries whose INFO lines are noise in ordinary commands (see configure_logging).
+QUIET_LOGGERS = ["alembic", "flask_migrate"]
+
 # Feature packages, each with init_app(app): blueprints, event subscribers, CLI commands.
 FEATURES = [
     "forum.accounts",
@@ -52,27 +55,54 @@ def configure_settings(app: Flask, overrides: dict[str, Any] | None) -> None:
 
 
 def configure_logging(app: Flask) -> None:
+    """One handler on the root logger (stderr), INFO for the forum's own lines.
+
+    Libraries that speak up at INFO in every command stay at WARNING unless a level was set for
+    them: Alembic lists its plugins whenever Flask-Migrate loads it (`flask db upgrade -x verbose`
+    lists the migrations it runs, see migrations/env.py). Each request is logged once, by
+    forum.ops.requestlog (`flask forum dev-server` and gunicorn keep their access logs off)."""
     if not app.debug and not app.testing:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 def configure_extensions(app: Flask) -> None:
     from . import db as db_module
+    from . import i18n, redisconn
     from .extensions import csrf, db, limiter, login_manager, socketio
 
+    redis_timeouts = redisconn.settings(app.config)
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "")
+    if storage.startswith(("redis://", "rediss://", "redis+unix://")):
+        # The rate limiter's counters go through the same timeouts and breaker as every other
+        # Redis call; while it is down Flask-Limiter counts in memory (logged once).
+        redisconn.quiet_limiter_log()
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {
+                "connection_pool": redisconn.pool(
+                    storage.replace("redis+unix:", "unix:", 1), *redis_timeouts
+                )
+            },
+        )
     db.init_app(app)
     db_module.init_app(app)
     if app.config.get("MIGRATIONS", True):
         from flask_migrate import Migrate
 
         Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    i18n.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Log in to see that page."
+    login_manager.login_message = i18n.lazy_gettext("Log in to see that page.")
+    login_manager.localize_callback = str  # the lazy message, in the reader's language
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
@@ -85,7 +115,7 @@ def configure_extensions(app: Flask) -> None:
         # Redis pub/sub between processes when FORUM_REDIS_URL is set; carries the forum's own
         # instructions too (drop a member's sockets everywhere).
         client_manager=build_socket_manager(
-            app.config["REDIS_URL"] or None, app.config["SOCKETIO_CHANNEL"]
+            app.config["REDIS_URL"] or None, app.config["SOCKETIO_CHANNEL"], *redis_timeouts
         ),
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
         # Only the forum's own pages may connect (BASE_URL, SOCKETIO_ORIGINS; without BASE_URL

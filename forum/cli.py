@@ -3,8 +3,6 @@ more)."""
 
 from __future__ import annotations
 
-import os
-
 import click
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
@@ -33,17 +31,25 @@ def create_sysop(name: str, email: str | None, password: str | None) -> None:
 
 
 @forum_cli.command("seed-demo")
-@click.option("--if-empty", is_flag=True, help="Do nothing when the forum already has members.")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when it has members.")
 def seed_demo(if_empty: bool) -> None:
-    """Fill the forum with demo SIGs, members, topics, replies, mentions and quotes."""
+    """Fill an empty forum with demo SIGs, members, topics, replies, mentions and quotes."""
     from . import demo
     from .accounts.models import User
+    from .errors import ForumError
     from .extensions import db
 
-    if if_empty and db.session.scalar(select(func.count()).select_from(User)):
-        click.echo("The forum has members already: demo content not added.")
-        return
-    demo.seed()
+    if db.session.scalar(select(func.count()).select_from(User)):
+        # The demo's names would collide with the members there: say so, add nothing.
+        message = "The forum has members already: demo content not added."
+        if if_empty:
+            click.echo(message)
+            return
+        raise click.ClickException(message)
+    try:
+        demo.seed()
+    except ForumError as exc:
+        raise click.ClickException(f"Demo content not added: {exc.message}") from exc
     click.echo("Demo content added. Log in as sysop / sysop-password-1 (see README).")
 
 
@@ -110,23 +116,33 @@ def checkpoint(wait: float) -> None:
 
 
 @forum_cli.command("dev-server")
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=5000, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
 def dev_server(host: str, port: int) -> None:
     """Run the development server with Socket.IO (use `make serve` in production)."""
     from flask import current_app
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    from .extensions import socketio
+    class Handler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """forum.ops.requestlog already writes one line per request."""
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    # Flask.run() returns at once under the `flask` command unless this is unset.
-    os.environ.pop("FLASK_RUN_FROM_CLI", None)
     address = dev_address(host, port)
     if not app.config.get("BASE_URL"):
         # Links in mail point at this server, never at whatever Host a request names.
         app.config["DEV_BASE_URL"] = address
+    # Werkzeug's threaded server, as Flask-SocketIO runs it in threading mode (the WebSocket
+    # through simple-websocket), made here so that "running" is printed once the port is bound.
+    try:
+        server = make_server(host, port, app, threaded=True, request_handler=Handler)
+    except SystemExit as exc:  # Werkzeug has said why on stderr ("Address already in use").
+        raise click.ClickException(
+            f"The forum did not start on {address}/. Another port: "
+            "`make run PORT=5001`, or `flask forum dev-server --port 5001`."
+        ) from exc
     click.echo(f"Forum running on {address}/ (Ctrl+C to stop)")
-    socketio.run(app, host=host, port=port, debug=False, allow_unsafe_werkzeug=True)
+    server.serve_forever()  # until Ctrl+C, which Werkzeug turns into a clean stop
 
 
 def dev_address(host: str, port: int) -> str:

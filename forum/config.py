@@ -18,6 +18,7 @@ DEV_BASE_URL = "http://127.0.0.1:5000"
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": DEV_SECRET_KEY,
     "SITE_NAME": "Forum",
+    # Shown in the reader's language while it is this default (forum.web).
     "SITE_DESCRIPTION": "Special interest groups, the BBS way.",
     # The forum's public address, e.g. https://forum.example.org: links in mail are built on it,
     # never on the request's Host header (which a client chooses), and it is the origin whose
@@ -31,10 +32,21 @@ DEFAULTS: dict[str, Any] = {
     # None means "instance/forum.db", resolved against the app's instance folder.
     "DATABASE_URL": None,
     "REDIS_URL": None,
+    # An SQLite database's volume with less room than this is reported full by /readyz (the
+    # write-ahead log grows to some 40 MB under steady load before it starts over).
+    "DATABASE_MIN_FREE_MB": 16,
+    # Every Redis call's connect and read timeout (at most 1 s), and how often a process asks a
+    # Redis that stopped answering whether it is back (forum.redisconn).
+    "REDIS_TIMEOUT": 0.5,
+    "REDIS_RETRY_SECONDS": 0.5,
     # Socket.IO: who's online (the Redis channel, SOCKETIO_CHANNEL, is set below).
     "PRESENCE_GRACE_SECONDS": 30,
     "PRESENCE_TICK_SECONDS": 5,
     "PRESENCE_LOOP": True,
+    # The most Socket.IO requests a process serves at once; more are answered 503 (None: no
+    # limit). The page server sets it below its thread count (forum.ops.gunicorn_conf), so open
+    # sockets never take every thread from the pages.
+    "SOCKETS_MAX": None,
     "INDEX_DIR": None,
     "POSTS_PER_PAGE": 25,
     "TOPICS_PER_PAGE": 30,

@@ -1,6 +1,17 @@
-"""Domain errors raised by services and the permission policy; callers translate them."""
+"""Domain errors raised by services and the permission policy; callers translate them.
+
+A message is marked for translation where it is raised (`lazy_gettext`, so a service needs no
+request): it becomes text in the reader's language when a caller reads `message`.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+NOT_FOUND = _l("Not found.")
+NOT_ALLOWED = _l("You may not do that.")
 
 
 class ForumError(Exception):
@@ -8,9 +19,17 @@ class ForumError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str = "") -> None:
+    def __init__(self, message: Any = "") -> None:
         super().__init__(message)
-        self.message = message
+        self._message = message
+
+    @property
+    def message(self) -> str:
+        """The message in the language of the request being answered (English elsewhere)."""
+        return str(self._message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class NotFound(ForumError):
@@ -18,7 +37,7 @@ class NotFound(ForumError):
 
     status_code = 404
 
-    def __init__(self, message: str = "Not found.") -> None:
+    def __init__(self, message: Any = NOT_FOUND) -> None:
         super().__init__(message)
 
 
@@ -27,7 +46,7 @@ class Forbidden(ForumError):
 
     status_code = 403
 
-    def __init__(self, message: str = "You may not do that.") -> None:
+    def __init__(self, message: Any = NOT_ALLOWED) -> None:
         super().__init__(message)
 
 
@@ -36,7 +55,7 @@ class Invalid(ForumError):
 
     status_code = 400
 
-    def __init__(self, field: str | None, message: str) -> None:
+    def __init__(self, field: str | None, message: Any) -> None:
         super().__init__(message)
         self.field = field
 
@@ -47,7 +66,7 @@ class Conflict(ForumError):
 
     status_code = 409
 
-    def __init__(self, message: str = "", field: str | None = None) -> None:
+    def __init__(self, message: Any = "", field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 

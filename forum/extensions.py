@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and bound to an app by create_app()."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -28,3 +29,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 socketio = SocketIO()
+babel = Babel()

@@ -13,7 +13,8 @@ versions, in one subscriber (`_bump_versions`) that runs in the transaction of t
 is never served after a change has committed, in any process, and no process needs to tell
 another. The check is one indexed query. A post that waits for approval changes no guest's page.
 
-What no event names (a member's new signature, the online list, "3 minutes ago") may be up to
+A page is kept per language and time zone (a guest picks both, forum.i18n). What no event names
+(a member's new signature, the online list, "3 minutes ago") may be up to
 PAGE_CACHE_SECONDS old. A page is only kept when rendering it touched no session state (no
 flashed message, no CSRF token, no cookie), and only served to a request that has none either.
 Members are never served from it: their pages carry unread marks, tools and their own header.
@@ -34,7 +35,7 @@ from flask import Flask, Response, current_app, g, make_response, request, sessi
 from flask_login import current_user
 from sqlalchemy import func, select, update
 
-from . import events
+from . import events, i18n
 from .extensions import db
 from .sigs.models import Sig
 from .topics.models import Topic
@@ -120,7 +121,8 @@ def for_guests(version: Callable[..., tuple[Any, ...] | None]) -> Callable[[Any]
             stamp = version(**kwargs)
             if stamp is None:
                 return view(**kwargs)
-            key = (request.path, request.query_string, stamp)
+            # One copy per language and time zone: guests choose both (forum.i18n).
+            key = (request.path, request.query_string, stamp, i18n.language(), i18n.timezone_name())
             entry = cache.get(key)
             if entry is not None:
                 response = Response(entry.body, status=200, headers=list(entry.headers))

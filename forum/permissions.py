@@ -19,6 +19,7 @@ from .accounts.models import User
 from .db import is_valid_id
 from .errors import Forbidden, NotFound
 from .extensions import db
+from .i18n import lazy_gettext as _l
 from .sigs.models import PRIVATE, PUBLIC, Membership, Sig
 from .timeutil import utcnow
 from .topics.models import POST_VISIBLE, Post, Topic
@@ -126,7 +127,7 @@ def can_read_site_records(user: Actor) -> bool:
 
 
 # --- SIGs -----------------------------------------------------------------------------------
-NO_SUCH_SIG = "No such SIG."
+NO_SUCH_SIG = _l("No such SIG.")
 
 
 def can_see_sig(user: Actor, sig: Sig) -> bool:
@@ -144,7 +145,7 @@ def require_read_sig(user: Actor, sig: Sig) -> None:
     if not can_see_sig(user, sig):
         raise NotFound(NO_SUCH_SIG)
     if not can_read_sig(user, sig):
-        raise Forbidden("This SIG is for its members only. Join it to read its topics.")
+        raise Forbidden(_l("This SIG is for its members only. Join it to read its topics."))
 
 
 def can_join_sig(user: Actor, sig: Sig) -> bool:
@@ -209,12 +210,12 @@ def require_sig_sysop(user: Actor, sig: Sig) -> None:
     if not can_see_sig(user, sig):
         raise NotFound(NO_SUCH_SIG)
     if not is_sig_sysop(user, sig):
-        raise Forbidden("Only this SIG's sysops may do that.")
+        raise Forbidden(_l("Only this SIG's sysops may do that."))
 
 
 def require_global_sysop(user: Actor) -> None:
     if not is_global_sysop(user):
-        raise Forbidden("Only the sysop may do that.")
+        raise Forbidden(_l("Only the sysop may do that."))
 
 
 # --- standing: who may write ----------------------------------------------------------------
@@ -223,26 +224,26 @@ def standing_problem(
 ) -> str | None:
     """Why this member may not write (in this SIG), or None when nothing bars it."""
     if user is None:
-        return "Log in to post."
+        return _l("Log in to post.")
     now = now or utcnow()
     if user.is_banned:
-        return f"Your account is banned: {user.ban_reason or 'no reason given'}."
+        return f"Your account is banned: {user.ban_reason or _l('no reason given')}."
     if user.is_suspended(now):
         return (
             f"Your account is suspended until {user.suspended_until:%Y-%m-%d %H:%M} UTC: "
-            f"{user.suspension_reason or 'no reason given'}."
+            f"{user.suspension_reason or _l('no reason given')}."
         )
     if user.is_silenced(now):
         return (
             f"You are silenced until {user.silenced_until:%Y-%m-%d %H:%M} UTC: "
-            f"{user.silence_reason or 'no reason given'}."
+            f"{user.silence_reason or _l('no reason given')}."
         )
     if sig is not None:
         m = membership(user, sig)
         if m is not None and m.is_suspended(now):
             return (
                 f"You are suspended in {sig.name} until {m.suspended_until:%Y-%m-%d %H:%M} UTC: "
-                f"{m.suspension_reason or 'no reason given'}."
+                f"{m.suspension_reason or _l('no reason given')}."
             )
     return None
 
@@ -253,9 +254,9 @@ def write_problem(user: Actor, sig: Sig) -> str | None:
     if problem:
         return problem
     if sig.is_archived:
-        return "This SIG is archived: it can be read but not written to."
+        return _l("This SIG is archived: it can be read but not written to.")
     if not is_member(user, sig) and not is_global_sysop(user):
-        return "Join this SIG to post in it."
+        return _l("Join this SIG to post in it.")
     return None
 
 
@@ -269,8 +270,8 @@ def require_write(user: Actor, sig: Sig) -> None:
 # Whatever hides a topic or a post (a private SIG, a deletion, a post hidden or waiting for
 # approval), the answer is the same as for an id that never existed: the same NotFound, the
 # same message, so no route can be used to learn which ids exist.
-NO_SUCH_TOPIC = "No such topic."
-NO_SUCH_POST = "No such post."
+NO_SUCH_TOPIC = _l("No such topic.")
+NO_SUCH_POST = _l("No such post.")
 
 
 def _topic_exists_for(user: Actor, topic: Topic, sig: Sig) -> bool:
@@ -375,9 +376,9 @@ def reply_problem(user: Actor, topic: Topic, sig: Sig) -> str | None:
     if problem:
         return problem
     if topic.is_deleted:
-        return "This topic was deleted."
+        return _l("This topic was deleted.")
     if topic.is_locked and not is_sig_sysop(user, sig):
-        return "This topic is locked: no new replies."
+        return _l("This topic is locked: no new replies.")
     return None
 
 
@@ -487,7 +488,7 @@ def require_edit_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> None:
     if can_edit_post(user, post, topic, sig):
         return
     own = user is not None and post.user_id == user.id and not post.is_deleted
-    raise Forbidden((own and reply_problem(user, topic, sig)) or "You may not edit this post.")
+    raise Forbidden((own and reply_problem(user, topic, sig)) or _l("You may not edit this post."))
 
 
 def can_delete_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
@@ -506,21 +507,21 @@ def can_see_history(user: Actor, sig: Sig) -> bool:
 def require_moderate_anything(user: Actor) -> None:
     """For /mod and /mod/log: SIG sysops and the global sysop. Guests should log in first."""
     if not can_moderate_anything(user):
-        raise Forbidden("Only sysops may see this page.")
+        raise Forbidden(_l("Only sysops may see this page."))
 
 
 def flag_problem(user: Actor, post: Post, topic: Topic, sig: Sig) -> str | None:
     """Why this member may not flag this post, or None."""
     if user is None:
-        return "Log in to flag a post."
+        return _l("Log in to flag a post.")
     if user.is_banned:
-        return "Your account is banned."
+        return _l("Your account is banned.")
     if not can_view_post(user, post, topic, sig):
-        return "No such post."
+        return _l("No such post.")
     if not post.is_public:
-        return "This post is not shown to members; there is nothing to flag."
+        return _l("This post is not shown to members; there is nothing to flag.")
     if post.user_id == user.id:
-        return "You cannot flag your own post; edit or delete it instead."
+        return _l("You cannot flag your own post; edit or delete it instead.")
     return None
 
 
@@ -537,19 +538,19 @@ def require_flag_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> None:
 def discipline_problem(user: Actor, target: User, sig: Sig | None = None) -> str | None:
     """Why `user` may not warn, silence, suspend or ban `target` (in `sig`, or site-wide)."""
     if user is None:
-        return "Log in first."
+        return _l("Log in first.")
     if sig is None and not is_global_sysop(user):
-        return "Only the sysop may act on a member site-wide."
+        return _l("Only the sysop may act on a member site-wide.")
     if sig is not None and not is_sig_sysop(user, sig):
-        return "Only this SIG's sysops may do that."
+        return _l("Only this SIG's sysops may do that.")
     if target.id == user.id:
-        return "You cannot discipline yourself."
+        return _l("You cannot discipline yourself.")
     if target.is_global_sysop:
-        return "The sysop cannot be disciplined."
+        return _l("The sysop cannot be disciplined.")
     if sig is not None and not is_global_sysop(user):
         m = membership(target, sig)
         if m is not None and m.is_sysop:
-            return "Only the sysop may discipline a SIG sysop."
+            return _l("Only the sysop may discipline a SIG sysop.")
     return None
 
 

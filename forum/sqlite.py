@@ -25,6 +25,8 @@ from sqlalchemy.engine import Engine
 
 # How long a connection waits for SQLite's write lock (writers that come through transaction()
 # queue for their turn first, see WriteQueue).
+JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
+
 BUSY_TIMEOUT_MS = 30_000
 
 _WRITE_QUEUE = "forum.sqlite.write_queue"
@@ -85,6 +87,9 @@ def install(app: Flask, engine: Engine) -> Callable[[], AbstractContextManager[N
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # When the log starts over, cut its file back to this size: a burst that grew it (or a
+        # full disk that kept checkpoints from finishing) does not keep the space for good.
+        cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()

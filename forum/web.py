@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import time
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
@@ -29,11 +31,12 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import permissions
+from . import i18n, permissions
 from .config import origin_of
 from .db import MAX_ID
 from .errors import Forbidden, ForumError, Invalid, NotFound
-from .timeutil import in_zone, utcnow
+from .i18n import gettext as _
+from .i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +68,34 @@ SECURITY_HEADERS = (
 HSTS = "max-age=31536000; includeSubDomains"
 
 ERROR_TEXT = {
-    400: ("Bad request", "The request could not be understood. Go back and try again."),
-    403: ("Not allowed", "You may not do that."),
+    400: (_l("Bad request"), _l("The request could not be understood. Go back and try again.")),
+    403: (_l("Not allowed"), _l("You may not do that.")),
     404: (
-        "Not found",
-        "There is nothing here. It may have been moved or deleted, or never existed.",
+        _l("Not found"),
+        _l("There is nothing here. It may have been moved or deleted, or never existed."),
     ),
-    405: ("Method not allowed", "That address does not take this kind of request."),
-    409: ("Conflict", "That clashes with what is already there."),
-    413: ("Too large", "What you sent is larger than the forum accepts."),
-    429: ("Slow down", "Too many requests in a short time. Wait a moment and try again."),
-    500: ("Something went wrong", "The forum hit an error. It was logged; try again shortly."),
-    503: ("Unavailable", "The forum cannot reach its database right now. Try again in a moment."),
+    405: (_l("Method not allowed"), _l("That address does not take this kind of request.")),
+    409: (_l("Conflict"), _l("That clashes with what is already there.")),
+    413: (_l("Too large"), _l("What you sent is larger than the forum accepts.")),
+    429: (_l("Slow down"), _l("Too many requests in a short time. Wait a moment and try again.")),
+    500: (
+        _l("Something went wrong"),
+        _l("The forum hit an error. It was logged; try again shortly."),
+    ),
+    503: (
+        _l("Unavailable"),
+        _l("The forum cannot reach its database right now. Try again in a moment."),
+    ),
 }
+READ_ONLY_TEXT = (
+    _l("Read-only"),
+    _l(
+        "The forum is read-only right now: you can read, but nothing can be saved. Try again later."
+    ),
+)
+# app.extensions key: (time.monotonic(), description) of the last write the storage refused
+# (a read-only or full volume); /readyz reports it for a while (forum.ops.checks).
+WRITE_FAULT = "forum.write_fault"
 
 
 def wants_json() -> bool:
@@ -92,8 +110,9 @@ def wants_json() -> bool:
 
 def error_response(status: int, message: str | None = None, title: str | None = None) -> Any:
     default_title, default_message = ERROR_TEXT.get(status, ERROR_TEXT[500])
-    title = title or default_title
-    message = message or default_message
+    # Lazy strings become text here, in the reader's language.
+    title = str(title or default_title)
+    message = str(message or default_message)
     if wants_json():
         return jsonify({"error": {"status": status, "title": title, "message": message}}), status
     return render_template("errors/error.html", status=status, title=title, message=message), status
@@ -219,7 +238,7 @@ def safe_next(target: str | None) -> str | None:
     if not target or len(target) > 2000:
         return None
     candidate = target
-    for _ in range(4):  # the value, and the value percent-decoded once, twice, three times
+    for _attempt in range(4):  # the value, and the value percent-decoded once, twice, three times
         if _unsafe_path(candidate):
             return None
         decoded = unquote(candidate)
@@ -244,7 +263,7 @@ def flash_outcome(action: Callable[[], Any], success: str) -> bool:
     except ForumError as exc:
         flash(exc.message, "error")
         return False
-    flash(success, "success")
+    flash(str(success), "success")  # a lazy string: in the reader's language, as text
     return True
 
 
@@ -352,9 +371,9 @@ def _input_problem() -> str | None:
     path = request.environ.get("PATH_INFO", "").encode("latin-1", "replace")
     try:
         if "\x00" in path.decode("utf-8"):
-            return "The address contained a NUL character, which is not text."
+            return _("The address contained a NUL character, which is not text.")
     except UnicodeDecodeError:
-        return "The address contained bytes that are not valid UTF-8 text."
+        return _("The address contained bytes that are not valid UTF-8 text.")
     parts = [request.query_string]
     if request.method in ("POST", "PUT", "PATCH") and request.mimetype == FORM_TYPES[0]:
         parts.append(request.get_data(cache=True))
@@ -364,13 +383,13 @@ def _input_problem() -> str | None:
                 try:
                     text = unquote_to_bytes(name_or_value).decode("utf-8")
                 except UnicodeDecodeError:
-                    return "The request contained bytes that are not valid UTF-8 text."
+                    return _("The request contained bytes that are not valid UTF-8 text.")
                 if "\x00" in text:
-                    return "The request contained a NUL character, which is not text."
+                    return _("The request contained a NUL character, which is not text.")
     if request.mimetype == FORM_TYPES[1] and any(
         "\x00" in value for values in request.form.listvalues() for value in values
     ):
-        return "The request contained a NUL character, which is not text."
+        return _("The request contained a NUL character, which is not text.")
     return None
 
 
@@ -397,6 +416,9 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         if current_user and getattr(current_user, "is_authenticated", False):
             response.headers.setdefault("Cache-Control", "private, no-store")
+        if request.method == "POST" and response.status_code < 400:
+            # A write went through: the storage takes writes again (space was freed).
+            current_app.extensions.pop(WRITE_FAULT, None)
         return response
 
     @app.errorhandler(ForumError)
@@ -407,9 +429,11 @@ def init_app(app: Flask) -> None:
     def csrf_error(exc: CSRFError) -> Any:
         return error_response(
             400,
-            "Your form expired or did not come from this site. Go back, reload the page and "
-            "send it again.",
-            "Form expired",
+            _(
+                "Your form expired or did not come from this site. Go back, reload the page and "
+                "send it again."
+            ),
+            _("Form expired"),
         )
 
     @app.errorhandler(HTTPException)
@@ -433,65 +457,85 @@ def init_app(app: Flask) -> None:
     def unexpected(exc: Exception) -> Any:
         if isinstance(exc, HTTPException):
             return http_error(exc)
-        log.exception("unhandled error on %s %s", request.method, request.path)
         from .extensions import db
 
+        refused = storage_refused(exc)
+        down = refused is None and is_database_down(exc)
+        if not (refused or down):
+            log.exception("unhandled error on %s %s", request.method, request.path)
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001  (the connection may be gone with the database)
-            log.warning("rollback failed after an error", exc_info=True)
-        if _is_database_down(exc):
-            return _database_down()
+            if not (refused or down):
+                log.warning("rollback failed after an error", exc_info=True)
+        if refused:
+            # One line, not a traceback: the storage, not the code, is at fault.
+            log.warning(
+                "read-only: %s %s could not be saved: %s", request.method, request.path, refused
+            )
+            current_app.extensions[WRITE_FAULT] = (time.monotonic(), refused)
+            return _unavailable(*READ_ONLY_TEXT)
+        if down:
+            log.warning(
+                "database unavailable on %s %s: %s",
+                request.method,
+                request.path,
+                describe_error(exc),
+            )
+            return _unavailable(*ERROR_TEXT[503])
         return error_response(500)
 
-    @app.template_filter("localtime")
-    def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return ""
-        zone = getattr(current_user, "timezone", None) or "UTC"
-        return in_zone(value, zone).strftime(fmt)
+    @app.teardown_appcontext
+    def end_session(_exc: BaseException | None) -> None:
+        """End the request's database session before Flask-SQLAlchemy's own teardown (teardowns
+        run last-registered first). Its rollback fails when the database died under the request
+        (a PostgreSQL crash); raised here, that error would leave Flask as a bare 500 after the
+        response was chosen. The broken connection is dropped from the pool instead."""
+        from .extensions import db
+
+        try:
+            db.session.remove()
+        except Exception as error:  # noqa: BLE001
+            log.warning("ending a request's database session failed: %s", describe_error(error))
+            db.session.registry.clear()
 
     @app.template_filter("isotime")
     def isotime(value: datetime | None) -> str:
         return value.isoformat() if value else ""
 
-    @app.template_filter("ago")
-    def ago(value: datetime | None) -> str:
-        if value is None:
-            return "never"
-        seconds = int((utcnow() - value).total_seconds())
-        if seconds < 60:
-            return "just now"
-        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-            if seconds >= size:
-                n = seconds // size
-                return f"{n} {unit}{'s' if n != 1 else ''} ago"
-        return "just now"
-
-    @app.template_filter("number")
-    def number(value: int | None) -> str:
-        return f"{value or 0:,}"
-
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:
         return {
             "site_name": app.config["SITE_NAME"],
-            "site_description": app.config["SITE_DESCRIPTION"],
+            "site_description": _site_description(app.config["SITE_DESCRIPTION"]),
             "perm": permissions,
             "viewer": viewer(),
             "header_items": _header_items(),
         }
 
     def time_tag(value: datetime | None) -> Markup:
-        """`<time>` in the reader's zone (the `time` of _macros.html: listings show dozens, and
-        a Jinja macro call costs several times this)."""
-        local = escape(localtime(value))
-        return Markup(f'<time datetime="{escape(isotime(value))}" title="{local}">{local}</time>')
+        """`<time>`: how long ago in the reader's language, the date and time in their zone in
+        its title (the `time` of _macros.html: listings show dozens, and a Jinja macro call
+        costs several times this)."""
+        if value is None:
+            return Markup("")
+        title = escape(i18n.localtime(value))
+        return Markup(
+            f'<time datetime="{escape(isotime(value))}" title="{title}">'
+            f"{escape(i18n.ago(value))}</time>"
+        )
 
     app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.globals["time_tag"] = time_tag
     app.jinja_env.globals["nl2br"] = lambda text: Markup("<br>").join(text.splitlines())
     app.extensions.setdefault("forum.header_items", [])
+
+
+def _site_description(configured: str | None) -> str:
+    """The footer's line: the stock one in the reader's language, a site's own as written."""
+    if not configured or configured == "Special interest groups, the BBS way.":
+        return _("Special interest groups, the BBS way.")
+    return configured
 
 
 def _header_items() -> list[Any]:
@@ -512,13 +556,11 @@ def _header_items() -> list[Any]:
     return items
 
 
-def _database_down() -> Any:
+def _unavailable(title: str, message: str) -> Any:
     """A 503 that needs no database: the member is not loaded again (after_request hooks ask
     for current_user), and the page skips base.html's context processors."""
-    from flask import current_app
-
     g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
-    title, message = ERROR_TEXT[503]
+    title, message = str(title), str(message)
     headers = {"Retry-After": "5"}
     if wants_json():
         body = {"error": {"status": 503, "title": title, "message": message}}
@@ -529,7 +571,54 @@ def _database_down() -> Any:
     return page, 503, headers
 
 
-def _is_database_down(exc: Exception) -> bool:
+def unless_read_only(action: Callable[[], Any], what: str) -> None:
+    """Run a write a page makes on the side (a member's read position, a visit). While the
+    database's storage refuses writes (read-only or full), the page goes on without it and one
+    line is logged; any other error propagates."""
+    try:
+        action()
+    except Exception as exc:
+        refused = storage_refused(exc)
+        if refused is None:
+            raise
+        log.warning(
+            "read-only: %s not saved on %s %s: %s", what, request.method, request.path, refused
+        )
+
+
+def describe_error(exc: BaseException) -> str:
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first_line}"[:300]
+
+
+# SQLite's codes for "this database cannot be written" (a read-only file or volume) and "the
+# volume is full"; PostgreSQL's SQLSTATEs for a read-only transaction (a standby, or
+# default_transaction_read_only) and for a full disk.
+_SQLITE_REFUSED = ("SQLITE_READONLY", "SQLITE_FULL")
+_PG_REFUSED = ("25006", "53100")
+_OS_REFUSED = (errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
+
+
+def storage_refused(exc: BaseException) -> str | None:
+    """Why the database's storage refused a write (read-only or full), or None.
+
+    Also an OSError of that kind: the writers' lock file beside an SQLite database is opened
+    for writing before SQLite is (forum.db), so a read-only volume, or a lock file this user may
+    not write, shows first as EROFS or EACCES there."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, OSError) and exc.errno in _OS_REFUSED:
+        return describe_error(exc)
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        name = str(getattr(orig, "sqlite_errorname", ""))
+        state = str(getattr(orig, "sqlstate", "") or "")
+        if name.startswith(_SQLITE_REFUSED) or state.startswith(_PG_REFUSED):
+            return describe_error(orig or exc)
+    return None
+
+
+def is_database_down(exc: Exception) -> bool:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, OperationalError):

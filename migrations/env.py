@@ -1,5 +1,4 @@
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
@@ -8,10 +7,12 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Keep the app's loggers (forum.request, …) working when migrations run inside a process.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Logging is the app's (forum.configure_logging): Alembic at WARNING, so `flask db upgrade` is
+# quiet. `flask db upgrade -x verbose` lists each migration as it runs.
+if "verbose" in context.get_x_argument(as_dictionary=True):
+    logging.getLogger("alembic").setLevel(logging.INFO)
+    if not logging.getLogger().handlers:  # debug mode: the app added no handler
+        logging.basicConfig(format="%(levelname)s %(name)s %(message)s")
 logger = logging.getLogger("alembic.env")
 
 

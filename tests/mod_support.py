@@ -1,4 +1,4 @@
-"""Helpers for the moderation and console tests: cheap members, logins and row snapshots."""
+"""Helpers for the moderation and console tests: a world of every role, and browsers."""
 
 from __future__ import annotations
 
@@ -6,57 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
-from forum.accounts import services as accounts_services
 from forum.accounts.models import User
 from forum.extensions import db
 from forum.sigs.models import Sig
 from forum.topics.models import POST_PENDING, Post, Topic
 
 from . import factories
-
-# scrypt costs a quarter of a second per hash: hash the test password once for every member.
-_HASH = generate_password_hash(factories.PASSWORD, method="scrypt")
-_real_hash = accounts_services.generate_password_hash
-
-
-@pytest.fixture
-def fast_members(monkeypatch: pytest.MonkeyPatch) -> None:
-    def cheap(password: str, method: str = "scrypt") -> str:
-        return _HASH if password == factories.PASSWORD else _real_hash(password, method=method)
-
-    monkeypatch.setattr(accounts_services, "generate_password_hash", cheap)
-
-
-def login_as(client: Any, user: User | None) -> Any:
-    """Log a test client in without the password form (the form is tested elsewhere)."""
-    with client.session_transaction() as session:
-        session.clear()
-        if user is not None:
-            session["_user_id"] = user.get_id()
-            session["_fresh"] = True
-    return client
-
-
-STATISTICS = {"member_visits"}
-
-
-def snapshot() -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to prove a refused request changed nothing (member_visits,
-    written by a member's first page of the day, is a statistic, not state)."""
-    # End any read transaction the test's session holds (SQLite would show its old snapshot).
-    db.session.rollback()
-    result = {}
-    for table in db.metadata.sorted_tables:
-        if table.name in STATISTICS:
-            continue
-        order = list(table.primary_key.columns) or list(table.columns)
-        rows = db.session.execute(select(table).order_by(*order)).all()
-        result[table.name] = [tuple(row) for row in rows]
-    db.session.rollback()
-    return result
 
 
 def make_pending(post: Post) -> Post:
@@ -147,6 +103,11 @@ class Browser:
         self.client = client
         self._token: str | None = None
 
+    def login(self, user: User) -> None:
+        with self.app.app_context():
+            self.client.login(user)
+        _forget()
+
     def get(self, url: str, **kwargs: Any) -> Any:
         with self.app.app_context():
             response = self.client.get(url, **kwargs)
@@ -171,9 +132,10 @@ def browser(app: Any, make_client: Any) -> Any:
     """`browser(user)` (or `browser(None)` for a guest): a logged-in Browser."""
 
     def open_as(user: User | None) -> Browser:
-        client = make_client()
-        login_as(client, user)
-        return Browser(app, client)
+        browser = Browser(app, make_client())
+        if user is not None:
+            browser.login(user)
+        return browser
 
     return open_as
 

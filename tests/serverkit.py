@@ -5,13 +5,16 @@ TCP proxy that can cut the database off."""
 from __future__ import annotations
 
 import os
+import pwd
 import queue
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -25,6 +28,8 @@ import requests
 import socketio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from .factories import CHEAP_PASSWORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(
@@ -64,18 +69,25 @@ def postgres_database() -> Iterator[str]:
 
 
 class Server:
-    """One app process: gunicorn (one gthread worker) started by `python -m forum.ops.serve`."""
+    """One app process: gunicorn (one gthread worker) started by `python -m forum.ops.serve`;
+    with `sockets`, the Socket.IO server instead (`--sockets`: gevent, needs Redis)."""
 
-    def __init__(self, env: dict[str, str], logdir: Path, name: str) -> None:
+    def __init__(self, env: dict[str, str], logdir: Path, name: str, sockets: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logfile = logdir / f"{name}.log"
+        bind = f"127.0.0.1:{self.port}"
         with self.logfile.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "forum.ops.serve"],
+                [sys.executable, "-m", "forum.ops.serve", *(["--sockets"] if sockets else [])],
                 cwd=ROOT,
                 # `make serve` needs the public address: here, the process's own.
-                env={"FORUM_BASE_URL": self.url, **env, "FORUM_BIND": f"127.0.0.1:{self.port}"},
+                env={
+                    "FORUM_BASE_URL": self.url,
+                    **env,
+                    "FORUM_BIND": bind,
+                    **({"FORUM_SOCKETS_BIND": bind} if sockets else {}),
+                },
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -119,6 +131,7 @@ def server_env(database_url: str, instance: Path, **settings: str) -> dict[str, 
         FORUM_INDEX_DIR=str(instance / "index"),
         FORUM_SECRET_KEY=secrets.token_hex(32),
         FORUM_THREADS="16",
+        FORUM_PASSWORD_HASH_METHOD=CHEAP_PASSWORDS,
     )
     env.update(settings)
     return env
@@ -166,6 +179,8 @@ class RedisServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if shutil.which("redis-server") is None:
+            pytest.skip("no redis-server program (Debian: apt-get install redis-server)")
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.workdir)],
@@ -185,8 +200,18 @@ class RedisServer:
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
+            self.resume()
             self.proc.kill()
             self.proc.wait()
+
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections stay open and nothing answers, as in a hang."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
 
 
 class TcpProxy:
@@ -316,3 +341,60 @@ class Listener:
     def close(self) -> None:
         if self.client.connected:
             self.client.disconnect()
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of the test's own (initdb, pg_ctl) on a free port, which a test may
+    stop the hard way and start again, never touching the machine's server. Run as the
+    `postgres` system user when this process is root (initdb refuses root). `available()` says
+    why it cannot be made here, or None."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.dir = Path(tempfile.mkdtemp(prefix="forum-pg-"))
+        self.data = self.dir / "data"
+
+    @staticmethod
+    def bin(name: str) -> str | None:
+        found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+        return str(found[-1]) if found else shutil.which(name)
+
+    @classmethod
+    def available(cls) -> str | None:
+        if not (cls.bin("initdb") and cls.bin("pg_ctl")):
+            return "initdb and pg_ctl are not installed"
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                return "running as root without a postgres user to run initdb as"
+        return None
+
+    def _run(self, *args: str, timeout: float = 60) -> None:
+        command = list(args)
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, timeout=timeout, capture_output=True)
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run(self.bin("initdb") or "initdb", "-D", str(self.data), "-U", "postgres",
+                  "-A", "trust", "--no-sync")  # fmt: skip
+        self.start()
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(self.bin("pg_ctl") or "pg_ctl", "-D", str(self.data), "-o", options,
+                  "-l", str(self.dir / "server.log"), "-w", "start")  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(self.bin("pg_ctl") or "pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def destroy(self) -> None:
+        try:
+            self.stop("immediate")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from forum.accounts.models import User
@@ -12,8 +11,6 @@ from forum.moderation.models import ModAction
 from forum.sigs.models import Membership, Sig
 
 from .mod_support import build_world
-
-pytestmark = pytest.mark.usefixtures("fast_members")
 
 
 def test_settings_change_the_site(app, browser):

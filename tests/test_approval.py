@@ -18,8 +18,6 @@ from forum.topics.models import Post, Topic
 
 from .mod_support import build_world
 
-pytestmark = pytest.mark.usefixtures("fast_members")
-
 
 def test_a_new_accounts_first_posts_wait_for_approval(app, f, browser):
     w = build_world()

@@ -14,18 +14,7 @@ from forum.extensions import db
 from forum.ops import backup as backup_module
 from forum.topics.models import Post, Topic
 
-
-def _snapshot() -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in primary-key order."""
-    db.session.remove()
-    tables = {}
-    with db.engine.connect() as conn:
-        for table in db.metadata.sorted_tables:
-            order = list(table.primary_key.columns) or list(table.columns)
-            tables[table.name] = [
-                tuple(row) for row in conn.execute(select(table).order_by(*order))
-            ]
-    return tables
+from .dbstate import snapshot
 
 
 def _cli(app, *args: str) -> Any:
@@ -36,7 +25,7 @@ def _cli(app, *args: str) -> Any:
 
 def test_backup_and_restore_round_trip_every_table(app, f, tmp_path):
     ada = demo.seed()["ada"]
-    before = _snapshot()
+    before = snapshot(statistics=True)
     assert sum(len(rows) for rows in before.values()) > 50
     assert before["posts"] and before["users"] and before["sigs"]
 
@@ -48,12 +37,12 @@ def test_backup_and_restore_round_trip_every_table(app, f, tmp_path):
     extra = f.sig("after-backup", members=[ada])
     topic = f.topic(ada, extra, "Written after the backup")
     f.reply(ada, topic, "also after")
-    changed = _snapshot()
+    changed = snapshot(statistics=True)
     assert changed != before
 
     result = _cli(app, "restore", "--yes", str(path))
     assert "Restored from" in result.output
-    after = _snapshot()
+    after = snapshot(statistics=True)
     for name, rows in before.items():
         assert after[name] == rows, f"table {name} differs after restore"
 

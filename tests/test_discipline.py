@@ -18,8 +18,6 @@ from forum.topics.models import Post
 
 from .mod_support import build_world
 
-pytestmark = pytest.mark.usefixtures("fast_members")
-
 
 def _user(user_id: int) -> User:
     db.session.expire_all()

@@ -14,8 +14,6 @@ from forum.topics.models import Post
 
 from .mod_support import build_world
 
-pytestmark = pytest.mark.usefixtures("fast_members")
-
 
 def test_a_member_flags_a_post_through_the_form(app, browser):
     w = build_world()
@@ -57,7 +55,7 @@ def test_the_queue_groups_flags_and_shows_notes_and_claims(app, browser):
     mod.claim_flag(w.sig_sysop, w.post.id)
     page = browser(w.root).text("/mod")
     assert "3 flags" in page
-    assert "spam × 2" in page and "off-topic × 1" in page
+    assert "Spam × 2" in page and "Off-topic × 1" in page
     assert "Posted spam before." in page and "Looks like an ad." in page
     assert "Being handled by <strong>sigsysop</strong>" in page
     assert "Waiting for approval." in page  # the pending post

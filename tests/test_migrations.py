@@ -59,6 +59,7 @@ def test_migrations_match_the_models(tmp_path, base_config, database_url):
     assert diff == [], f"models and migrations disagree: {diff}"
 
 
+@pytest.mark.slow
 def test_flask_db_upgrade_from_the_command_line(tmp_path):
     env = {**os.environ, "FLASK_APP": "wsgi.py", "FORUM_INSTANCE_PATH": str(tmp_path)}
     env.pop("FORUM_DATABASE_URL", None)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from forum.moderation import services as mod
 
 from .mod_support import build_world
-
-pytestmark = pytest.mark.usefixtures("fast_members")
 
 
 def _rows(page: str) -> str:

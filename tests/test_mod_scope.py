@@ -15,7 +15,8 @@ from forum.moderation import services as mod
 from forum.moderation.models import ModAction
 
 from .conftest import _clear
-from .mod_support import World, build_world, snapshot
+from .dbstate import snapshot
+from .mod_support import World, build_world
 
 ROLES = ["guest", "member", "author", "other_sysop", "sig_sysop", "global"]
 SIG = {"sig_sysop", "global"}
@@ -343,7 +344,7 @@ def _allowed(browser: Any, w: World, action: Action, ctx: dict[str, Any], role: 
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.name)
-def test_every_action_as_every_role(app, browser, fast_members, action):
+def test_every_action_as_every_role(app, browser, action):
     # A public SIG: everyone refused gets 403 (or 404) and changes nothing; the first role
     # allowed succeeds.
     w = build_world("public")
@@ -380,7 +381,7 @@ REFUSED_PAGES = [
 ]
 
 
-def test_pages_are_refused(app, browser, fast_members):
+def test_pages_are_refused(app, browser):
     w = build_world()
     for path, role in REFUSED_PAGES:
         status = browser(_user(w, role)).get(path.format(w=w)).status_code
@@ -404,7 +405,7 @@ SHOWN_PAGES = [
 ]
 
 
-def test_pages_are_shown(app, browser, fast_members):
+def test_pages_are_shown(app, browser):
     w = build_world()
     for path, role in SHOWN_PAGES:
         status = browser(_user(w, role)).get(path.format(w=w)).status_code
@@ -491,7 +492,7 @@ def _marks(name: str) -> list[str]:
     return [mark.format(name) for mark in PRIVATE_MARKS]
 
 
-def test_member_panel_shows_a_sig_sysop_only_their_own_sigs(app, browser, fast_members):
+def test_member_panel_shows_a_sig_sysop_only_their_own_sigs(app, browser):
     w = _scope_world()
     page = browser(w.sysops["Alpha"]).text("/mod/u/suspect")
     assert "sysop tools" in page
@@ -520,7 +521,7 @@ def test_member_panel_shows_a_sig_sysop_only_their_own_sigs(app, browser, fast_m
     assert f"{w.suspect.topic_count} topics" in page
 
 
-def test_queue_and_log_show_a_sig_sysop_only_their_own_sigs(app, browser, fast_members):
+def test_queue_and_log_show_a_sig_sysop_only_their_own_sigs(app, browser):
     w = _scope_world()
     alpha = browser(w.sysops["Alpha"])
     queue = alpha.text("/mod")
@@ -543,7 +544,7 @@ def test_queue_and_log_show_a_sig_sysop_only_their_own_sigs(app, browser, fast_m
     assert "Bravo warning reason" in root.text("/mod/log?sig=bravo")
 
 
-def test_a_topic_moved_away_leaves_nothing_of_its_new_sig(app, browser, fast_members):
+def test_a_topic_moved_away_leaves_nothing_of_its_new_sig(app, browser):
     # The global sysop moves Alpha's topic into the private Bravo Hideout: Alpha's sysop keeps
     # the log entry of their SIG but learns neither the topic's new home nor its title.
     w = _scope_world()

@@ -3,11 +3,8 @@ happens when Redis, PostgreSQL or a worker goes away. These start real server pr
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,8 +20,8 @@ from forum import create_app
 from forum.extensions import db
 
 from . import factories as f
+from .factories import CHEAP_PASSWORDS
 from .serverkit import (
-    ROOT,
     Listener,
     Member,
     RedisServer,
@@ -67,6 +64,7 @@ class Forum:
                 "SECRET_KEY": "seed",
                 "SEARCH_SYNC_ON_START": False,
                 "REDIS_URL": None,
+                "PASSWORD_HASH_METHOD": CHEAP_PASSWORDS,
             }
         )
         from flask_migrate import upgrade
@@ -212,15 +210,19 @@ def test_posting_goes_on_while_redis_is_down(forum, tmp_path):
         assert stored == 2
         center = ada.http.get(f"{b.url}/notifications", timeout=30)
         assert center.status_code == 200 and all(word in center.text for word in words)
-        not_ready = requests.get(a.url + "/readyz", timeout=10)
-        assert not_ready.status_code == 503
-        assert not_ready.json()["checks"]["redis"]["ok"] is False
+        # Still ready (a load balancer keeps it), with Redis named as a warning.
+        degraded = requests.get(a.url + "/readyz", timeout=10)
+        assert degraded.status_code == 200
+        assert degraded.json()["status"] == "degraded"
+        assert degraded.json()["checks"]["redis"]["ok"] is False
         assert requests.get(a.url + "/healthz", timeout=10).status_code == 200
 
         redis_server.start()  # the same port again
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            if all(requests.get(s.url + "/readyz", timeout=10).status_code == 200 for s in (a, b)):
+            if all(
+                requests.get(s.url + "/readyz", timeout=10).json()["status"] == "ok" for s in (a, b)
+            ):
                 break
             time.sleep(0.3)
         else:
@@ -340,25 +342,3 @@ def test_killed_worker_loses_no_committed_post(forum):
     assert not missing, f"{len(missing)} acknowledged posts were lost"
     # Every post that committed did so whole: the counters match the rows.
     assert counters[0] == counters[2] and counters[1] == counters[3]
-
-
-def test_bench_measures_every_page_on_a_small_data_set(tmp_path):
-    out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [sys.executable, "bench/run.py", "--scale", "0.01", "--duration", "1", "--warmup", "0.3",
-         "--connections", "2", "--no-extra", "--output", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = json.loads(out.read_text())
-    expected = {"bare", "sig_index", "sig_page", "topic_first", "topic_last", "topic_member"}
-    assert expected | {"new", "reply", "bare_again"} <= set(report["results"])
-    for name, row in report["results"].items():
-        assert row["requests"] > 0 and row["errors"] == 0, (name, row)
-        assert row["ratio"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0
-    assert len(report["peak_rss_mb_per_worker"]) == 2
-    assert all(0 < mb < 1000 for mb in report["peak_rss_mb_per_worker"])
-    assert "vs bare" in result.stdout and "Peak memory per forum worker" in result.stdout

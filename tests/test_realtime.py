@@ -61,6 +61,8 @@ def test_post_created_reaches_the_topic_room_after_commit_with_ids_only(app, cli
         {
             "unread_count": 1,
             "kind": "mention",
+            # What happened, written in the member's language (English: never chosen).
+            "text": "bob mentioned you in “Amiga repairs”",
             "excerpt": "Check the capacitors, @ada.",
             "url": f"/p/{post.id}",
         }

@@ -17,6 +17,7 @@ from forum import create_app
 from forum.extensions import db
 
 from . import factories as f
+from .factories import CHEAP_PASSWORDS
 from .serverkit import Listener, Member, Server, server_env
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,8 @@ def two_processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
     database = f"sqlite:///{tmp_path / 'forum.db'}"
     app = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
-         "SEARCH_SYNC_ON_START": False, "REDIS_URL": None}
+         "SEARCH_SYNC_ON_START": False, "REDIS_URL": None,
+         "PASSWORD_HASH_METHOD": CHEAP_PASSWORDS}
     )  # fmt: skip
     from flask_migrate import upgrade
 

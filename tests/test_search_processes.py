@@ -9,11 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from forum.search import indexer
 from forum.search.backend import WhooshBackend
 from forum.search.documents import PostDocument, SigScope
 from forum.search.engine import ranking
 from forum.search.parsing import parse
+
+pytestmark = pytest.mark.slow
 
 PROCESSES = 4
 POSTS_EACH = 10

@@ -18,6 +18,7 @@ from forum.db import transaction
 from forum.extensions import db, limiter
 from forum.timeutil import utcnow
 
+from .dbstate import snapshot
 from .factories import PASSWORD
 
 NEW_PASSWORD = "a-much-better-passphrase"
@@ -313,13 +314,6 @@ def test_pages_need_no_inline_script_or_style(client, make_client, f):
 
 
 # --- CSRF on every state-changing route -----------------------------------------------------
-def _table_counts() -> dict[str, int]:
-    counts = {}
-    for table in db.metadata.sorted_tables:
-        counts[table.name] = db.session.scalar(select(func.count()).select_from(table)) or 0
-    return counts
-
-
 def _post_urls(app: Flask, values: dict[str, Any]) -> list[str]:
     urls = []
     for rule in app.url_map.iter_rules():
@@ -373,14 +367,14 @@ def test_every_post_route_refuses_a_request_without_a_csrf_token(app, make_clien
         "value": "approve",
         "slug": "hidden",
     }
-    before = _table_counts()
+    before = snapshot(statistics=True)
     for url in urls:
         for kwargs in ({"data": form}, {"json": form}, {"data": {**form, "csrf_token": "forged"}}):
             response = browser.post(url, **kwargs)
             assert response.status_code == 400, (url, kwargs, response.status_code)
             if not url.startswith("/api/"):
                 assert "Form expired" in html(response), url
-    assert _table_counts() == before
+    assert snapshot(statistics=True) == before
     # The browser is still who it was: no logout happened either.
     assert logged_in(browser) == (who != "guest")
 

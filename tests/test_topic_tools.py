@@ -17,8 +17,6 @@ from forum.topics.models import Post, Topic
 
 from .mod_support import build_world
 
-pytestmark = pytest.mark.usefixtures("fast_members")
-
 
 def _get(model, id_):
     db.session.expire_all()

@@ -7,5 +7,7 @@ bp = Blueprint("accounts", __name__)
 
 def init_app(app: Flask) -> None:
     from . import views  # noqa: F401  (routes register on bp)
+    from .services import timezone_unset
 
     app.register_blueprint(bp)
+    app.jinja_env.globals["timezone_unset"] = timezone_unset

@@ -1,46 +1,69 @@
 """Account forms. Rules live in the services; forms check shape and carry CSRF."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
+
+from ..i18n import LANGUAGES
+from ..i18n import lazy_gettext as _l
+
+
+def language_choices() -> list[SelectChoice]:
+    """Each language under its own name, after "as my browser asks"."""
+    return [
+        SelectChoice("", _l("As my browser asks")),
+        *(SelectChoice(code, name) for code, name in LANGUAGES.items()),
+    ]
 
 
 class LoginForm(FlaskForm):
-    login = StringField("Username or email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
-    remember = BooleanField("Keep me logged in on this device")
+    login = StringField(_l("Username or email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    remember = BooleanField(_l("Keep me logged in on this device"))
     next = HiddenField()
 
 
 class RegisterForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=32)])
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    invite = StringField("Invite code", validators=[Optional(), Length(max=64)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=32)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    invite = StringField(_l("Invite code"), validators=[Optional(), Length(max=64)])
 
 
 class FinishRegistrationForm(FlaskForm):
-    password = PasswordField("Password (at least 10 characters)", validators=[DataRequired()])
+    password = PasswordField(_l("Password (at least 10 characters)"), validators=[DataRequired()])
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password (at least 10 characters)", validators=[DataRequired()])
+    password = PasswordField(
+        _l("New password (at least 10 characters)"), validators=[DataRequired()]
+    )
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()])
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
     new_password = PasswordField(
-        "New password (at least 10 characters)", validators=[DataRequired()]
+        _l("New password (at least 10 characters)"), validators=[DataRequired()]
     )
 
 
 class ProfileForm(FlaskForm):
-    signature = StringField("Signature line", validators=[Optional(), Length(max=200)])
-    bio = TextAreaField("About me (Markdown)", validators=[Optional(), Length(max=5000)])
-    timezone = StringField("Time zone", validators=[Optional(), Length(max=64)])
+    signature = StringField(_l("Signature line"), validators=[Optional(), Length(max=200)])
+    bio = TextAreaField(_l("About me (Markdown)"), validators=[Optional(), Length(max=5000)])
+    timezone = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)])
+    language = SelectField(_l("Language"), choices=language_choices, default="")
 
 
 class LogoutEverywhereForm(FlaskForm):

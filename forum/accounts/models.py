@@ -38,6 +38,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     bio_raw: Mapped[str] = mapped_column(Text, default="")
     bio_html: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The interface's language ("en", "de", "es"); None: as the browser asks (forum.i18n).
+    language: Mapped[str | None] = mapped_column(String(8))
     preferences: Mapped[dict] = mapped_column(JSON, default=dict)
     # Site-wide standing, written by the moderation services.
     banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

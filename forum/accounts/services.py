@@ -20,6 +20,8 @@ from .. import content, events, mail
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound, SlowDown
 from ..extensions import db
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, force_locale, gettext
+from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..timeutil import utcnow, zone_or_utc
 from .models import ROLE_SYSOP, LoginThrottle, User, new_session_token
@@ -55,7 +57,7 @@ def _check_username(username: str) -> str:
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise Invalid(
-            "username", "Use 3 to 32 letters, digits, underscores or hyphens, without spaces."
+            "username", _l("Use 3 to 32 letters, digits, underscores or hyphens, without spaces.")
         )
     return username
 
@@ -63,15 +65,19 @@ def _check_username(username: str) -> str:
 def _check_email(email: str) -> str:
     email = email.strip()
     if len(email) > 254 or not EMAIL_RE.match(email):
-        raise Invalid("email", "Enter a valid email address.")
+        raise Invalid("email", _l("Enter a valid email address."))
     return email
 
 
 def _check_password(password: str, field: str = "password") -> str:
     if len(password) < MIN_PASSWORD:
-        raise Invalid(field, f"Use at least {MIN_PASSWORD} characters.")
+        raise Invalid(
+            field, _l("Use at least %(MIN_PASSWORD)s characters.", MIN_PASSWORD=MIN_PASSWORD)
+        )
     if len(password) > MAX_PASSWORD:
-        raise Invalid(field, f"Use at most {MAX_PASSWORD} characters.")
+        raise Invalid(
+            field, _l("Use at most %(MAX_PASSWORD)s characters.", MAX_PASSWORD=MAX_PASSWORD)
+        )
     return password
 
 
@@ -98,9 +104,11 @@ def _create_member(
     try:
         with transaction() as session:
             if find_by_username(username):
-                raise Conflict("That username is taken.", field="username")
+                raise Conflict(_l("That username is taken."), field="username")
             if find_by_email(email):
-                raise Conflict("An account with that email address already exists.", field="email")
+                raise Conflict(
+                    _l("An account with that email address already exists."), field="email"
+                )
             user = User(
                 username=username,
                 email=email,
@@ -115,7 +123,9 @@ def _create_member(
             events.publish(events.MemberRegistered(user_id=user.id))
     except IntegrityError as exc:
         # Another registration took the name or address between our check and the insert.
-        raise Conflict("That username or email address was just taken.", field="username") from exc
+        raise Conflict(
+            _l("That username or email address was just taken."), field="username"
+        ) from exc
     return user
 
 
@@ -128,11 +138,11 @@ def registration_mode() -> str:
 def _check_registration_open(invite_code: str) -> str:
     mode = registration_mode()
     if mode == "closed":
-        raise Invalid(None, "Registration is closed at the moment.")
+        raise Invalid(None, _l("Registration is closed at the moment."))
     if mode == "invite":
         invite_code = invite_code.strip()
         if not invite_code:
-            raise Invalid("invite", "Registration is by invitation: enter your invite code.")
+            raise Invalid("invite", _l("Registration is by invitation: enter your invite code."))
         check = current_app.extensions.get("forum.check_invite")
         if check is not None:
             check(invite_code)
@@ -140,7 +150,13 @@ def _check_registration_open(invite_code: str) -> str:
     return ""
 
 
-def sign_up(username: str, email: str, invite_code: str, link_for: Callable[[str], str]) -> None:
+def sign_up(
+    username: str,
+    email: str,
+    invite_code: str,
+    link_for: Callable[[str], str],
+    language: str = DEFAULT_LANGUAGE,
+) -> None:
     """Registration from the web, first step: the same answer whether or not the address is
     registered. Nothing is created yet; a mail goes to the address either way (a job, off the
     request): a link to finish registering (choose a password), or, when the address already
@@ -150,8 +166,8 @@ def sign_up(username: str, email: str, invite_code: str, link_for: Callable[[str
     username = _check_username(username)
     email = _check_email(email)
     if find_by_username(username):
-        raise Conflict("That username is taken.", field="username")
-    mail.queue(mail_registration, username, email, invite_code, link_for)
+        raise Conflict(_l("That username is taken."), field="username")
+    mail.queue(mail_registration, username, email, invite_code, link_for, language)
 
 
 def _registration_serializer() -> URLSafeTimedSerializer:
@@ -159,30 +175,42 @@ def _registration_serializer() -> URLSafeTimedSerializer:
 
 
 def mail_registration(
-    username: str, email: str, invite_code: str, link_for: Callable[[str], str]
+    username: str,
+    email: str,
+    invite_code: str,
+    link_for: Callable[[str], str],
+    language: str = DEFAULT_LANGUAGE,
 ) -> None:
     """The mail job of a registration: a link to finish it, or "you already have an account"."""
     site = current_app.config["SITE_NAME"]
     existing = find_by_email(email)
     if existing is not None:
-        send_mail(
-            existing.email,
-            f"Your account on {site}",
-            f"Hello {existing.username},\n\nsomeone, perhaps you, tried to register on {site} "
-            "with this address. It already belongs to your account, so nothing was created.\n\n"
-            f"Your username is {existing.username}. If you forgot your password, ask for a new "
-            "one on the login page.\n\nIf it was not you, ignore this mail.\n",
-        )
+        with force_locale(existing.language or language):
+            subject = gettext("Your account on %(site)s", site=site)
+            body = gettext(
+                "Hello %(name)s,\n\nsomeone, perhaps you, tried to register on %(site)s with "
+                "this address. It already belongs to your account, so nothing was created.\n\n"
+                "Your username is %(name)s. If you forgot your password, ask for a new one on "
+                "the login page.\n\nIf it was not you, ignore this mail.\n",
+                name=existing.username,
+                site=site,
+            )
+        send_mail(existing.email, subject, body)
         return
     token = _registration_serializer().dumps({"u": username, "e": email, "i": invite_code})
     hours = current_app.config["REGISTRATION_LINK_MAX_AGE"] // 3600
-    send_mail(
-        email,
-        f"Finish registering on {site}",
-        f"Hello {username},\n\nto finish registering on {site}, open this link within {hours} "
-        f"hours and choose your password:\n\n{link_for(token)}\n\nIf it was not you, ignore "
-        "this mail: nothing is created without it.\n",
-    )
+    with force_locale(language):
+        subject = gettext("Finish registering on %(site)s", site=site)
+        body = gettext(
+            "Hello %(name)s,\n\nto finish registering on %(site)s, open this link within "
+            "%(hours)s hours and choose your password:\n\n%(link)s\n\nIf it was not you, "
+            "ignore this mail: nothing is created without it.\n",
+            name=username,
+            site=site,
+            hours=hours,
+            link=link_for(token),
+        )
+    send_mail(email, subject, body)
 
 
 @dataclass(frozen=True)
@@ -199,9 +227,9 @@ def pending_registration(token: str) -> PendingRegistration:
             token, max_age=current_app.config["REGISTRATION_LINK_MAX_AGE"]
         )
     except SignatureExpired as exc:
-        raise Invalid(None, "This registration link has expired. Register again.") from exc
+        raise Invalid(None, _l("This registration link has expired. Register again.")) from exc
     except BadSignature as exc:
-        raise Invalid(None, "This registration link is not valid. Register again.") from exc
+        raise Invalid(None, _l("This registration link is not valid. Register again.")) from exc
     pending = PendingRegistration(
         username=str(data.get("u", "")),
         email=str(data.get("e", "")),
@@ -209,7 +237,7 @@ def pending_registration(token: str) -> PendingRegistration:
     )
     if find_by_email(pending.email) is not None:
         # Only who reads the address's mail has the link: telling them is no oracle.
-        raise Invalid(None, "This address already has an account (the link was used). Log in.")
+        raise Invalid(None, _l("This address already has an account (the link was used). Log in."))
     return pending
 
 
@@ -219,15 +247,15 @@ def finish_registration(token: str, password: str) -> User:
     pending = pending_registration(token)
     mode = registration_mode()
     if mode == "closed":
-        raise Invalid(None, "Registration is closed at the moment.")
+        raise Invalid(None, _l("Registration is closed at the moment."))
     if mode == "invite" and not pending.invite_code:
         raise Invalid(
-            None, "Registration is by invitation now: register again with an invite code."
+            None, _l("Registration is by invitation now: register again with an invite code.")
         )
     _check_password(password)
     if find_by_username(pending.username):
         raise Invalid(
-            None, "Someone took that username in the meantime. Register again with another one."
+            None, _l("Someone took that username in the meantime. Register again with another one.")
         )
     password_hash = hash_password(password)  # slow on purpose: before the write lock
     return _create_member(
@@ -348,10 +376,15 @@ def authenticate(login: str, password: str, *, trusted_device_for: int | None = 
         if user is None:
             check_password_hash(_dummy_hash(), password)
         log.warning("sign-in to %s failed: %d in a row", key, failures)
-        raise Invalid(None, "Wrong username or password.")
+        raise Invalid(None, _l("Wrong username or password."))
     earlier = _clear_attempts(key)
     if user.is_banned:
-        raise Invalid(None, f"This account is banned: {user.ban_reason or 'no reason given'}.")
+        raise Invalid(
+            None,
+            _l("This account is banned: %(reason)s.", reason=user.ban_reason)
+            if user.ban_reason
+            else _l("This account is banned."),
+        )
     if earlier:
         log.warning("member %s signed in after %d failed attempts", user.id, earlier)
     return SignIn(user=user, earlier_failures=earlier)
@@ -402,7 +435,7 @@ def revoke_sessions(user: User) -> None:
 
 def change_password(user: User, current: str, new: str) -> None:
     if not check_password_hash(user.password_hash, current):
-        raise Invalid("current_password", "That is not your current password.")
+        raise Invalid("current_password", _l("That is not your current password."))
     _check_password(new, "new_password")
     password_hash = hash_password(new)
     with transaction():
@@ -424,26 +457,35 @@ def make_reset_token(user: User) -> str:
     return _reset_serializer().dumps({"uid": user.id, "fp": _reset_fingerprint(user)})
 
 
-def request_password_reset(email: str, link_for: Callable[[str], str]) -> None:
+def request_password_reset(
+    email: str, link_for: Callable[[str], str], language: str = DEFAULT_LANGUAGE
+) -> None:
     """Mail a reset link if the address is registered. Says nothing either way, and does the
-    same work either way: the job finds out, off the request."""
-    mail.queue(mail_password_reset, email.strip(), link_for)
+    same work either way: the job finds out, off the request. The mail is in the member's
+    language, or in `language` (the asking page's) when they never chose one."""
+    mail.queue(mail_password_reset, email.strip(), link_for, language)
 
 
-def mail_password_reset(email: str, link_for: Callable[[str], str]) -> None:
+def mail_password_reset(
+    email: str, link_for: Callable[[str], str], language: str = DEFAULT_LANGUAGE
+) -> None:
     """The mail job of a forgotten password: the link, to a registered address only."""
     user = find_by_email(email) if EMAIL_RE.match(email) else None
     if user is None or user.is_banned:
         return
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
     link = link_for(make_reset_token(user))
-    send_mail(
-        user.email,
-        f"Reset your password on {current_app.config['SITE_NAME']}",
-        f"Hello {user.username},\n\nsomeone asked to reset your password. If it was you, open this "
-        f"link within {minutes} minutes:\n\n{link}\n\nIf it was not you, ignore this mail: your "
-        "password stays as it is.\n",
-    )
+    with force_locale(user.language or language):
+        subject = gettext("Reset your password on %(site)s", site=current_app.config["SITE_NAME"])
+        body = gettext(
+            "Hello %(name)s,\n\nsomeone asked to reset your password. If it was you, open this "
+            "link within %(minutes)s minutes:\n\n%(link)s\n\nIf it was not you, ignore this "
+            "mail: your password stays as it is.\n",
+            name=user.username,
+            minutes=minutes,
+            link=link,
+        )
+    send_mail(user.email, subject, body)
 
 
 def user_for_reset_token(token: str) -> User:
@@ -451,12 +493,12 @@ def user_for_reset_token(token: str) -> User:
     try:
         data = _reset_serializer().loads(token, max_age=max_age)
     except SignatureExpired as exc:
-        raise Invalid(None, "This reset link has expired. Ask for a new one.") from exc
+        raise Invalid(None, _l("This reset link has expired. Ask for a new one.")) from exc
     except BadSignature as exc:
-        raise Invalid(None, "This reset link is not valid. Ask for a new one.") from exc
+        raise Invalid(None, _l("This reset link is not valid. Ask for a new one.")) from exc
     user = db.session.get(User, int(data.get("uid", 0)))
     if user is None or data.get("fp") != _reset_fingerprint(user):
-        raise Invalid(None, "This reset link was already used. Ask for a new one.")
+        raise Invalid(None, _l("This reset link was already used. Ask for a new one."))
     return user
 
 
@@ -477,22 +519,72 @@ def reset_password(token: str, new: str) -> User:
     return user
 
 
-def update_profile(user: User, *, signature: str, bio: str, timezone: str = "UTC") -> User:
+# Set once the member's time zone came from their browser or their own hand: the browser is asked
+# only before that (forum.js, POST /settings/timezone).
+PREF_TIMEZONE_SET = "timezone_set"
+
+
+def _check_language(code: str | None) -> str | None:
+    code = (code or "").strip() or None
+    if code is not None and code not in LANGUAGES:
+        raise Invalid("language", _l("Choose English, Deutsch or Español."))
+    return code
+
+
+def set_language(user: User, code: str | None) -> User:
+    """The member's interface language; None follows the browser."""
+    code = _check_language(code)
+    if user.language != code:
+        with transaction():
+            user.language = code
+    return user
+
+
+def timezone_unset(user: User) -> bool:
+    """Whether the forum should still ask this member's browser for its time zone."""
+    return not (user.preferences or {}).get(PREF_TIMEZONE_SET)
+
+
+def detect_timezone(user: User, zone: str) -> bool:
+    """Take the time zone the member's browser reports, once; later only the member changes it
+    (in settings). True when it was taken."""
+    if not timezone_unset(user):
+        return False
+    name = zone_or_utc(zone)
+    if name != (zone or "").strip():
+        raise Invalid("timezone", _l("Unknown time zone; use a name like Europe/Berlin."))
+    with transaction():
+        user.timezone = name
+        user.preferences = {**(user.preferences or {}), PREF_TIMEZONE_SET: True}
+    return True
+
+
+def update_profile(
+    user: User,
+    *,
+    signature: str,
+    bio: str,
+    timezone: str = "UTC",
+    language: str | None = None,
+) -> User:
     signature = content.clean_text(signature).replace("\n", " ").strip()
     if len(signature) > 200:
-        raise Invalid("signature", "Keep the signature under 200 characters.")
+        raise Invalid("signature", _l("Keep the signature under 200 characters."))
     bio = content.clean_text(bio)
     if len(bio) > 5000:
-        raise Invalid("bio", "Keep the bio under 5,000 characters.")
+        raise Invalid("bio", _l("Keep the bio under 5,000 characters."))
+    language = _check_language(language)
     zone = zone_or_utc(timezone)
     if zone != timezone.strip() and timezone.strip():
-        raise Invalid("timezone", "Unknown time zone; use a name like Europe/Berlin.")
+        raise Invalid("timezone", _l("Unknown time zone; use a name like Europe/Berlin."))
     cooked = content.render(bio, resolve_usernames)
     with transaction():
         user.signature = signature
         user.bio_raw = bio
         user.bio_html = cooked.html
         user.timezone = zone
+        user.language = language
+        user.preferences = {**(user.preferences or {}), PREF_TIMEZONE_SET: True}
     return user
 
 
@@ -515,5 +607,5 @@ def resolve_usernames(lowered: set[str]) -> dict[str, str]:
 def get_member(username: str) -> User:
     user = find_by_username(username)
     if user is None:
-        raise NotFound("No such member.")
+        raise NotFound(_l("No such member."))
     return user

@@ -5,12 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
 
+from .. import i18n
 from ..errors import ForumError
-from ..extensions import limiter
-from ..web import absolute_url_for, form_error, redirect_back
+from ..extensions import csrf, limiter
+from ..i18n import gettext as _
+from ..i18n import ngettext
+from ..web import absolute_url_for, form_error, origin_checker, redirect_back
 from . import bp, services
 from .forms import (
     ChangePasswordForm,
@@ -58,13 +73,19 @@ def login() -> Any:
         else:
             user = signed_in.user
             login_user(user, remember=form.remember.data)
-            flash(f"Welcome back, {user.username}.", "success")
+            flash(_("Welcome back, %(username)s.", username=user.username), "success")
             if signed_in.earlier_failures:
                 n = signed_in.earlier_failures
                 flash(
-                    f"{n} failed sign-in{'s' if n != 1 else ''} to your account since your last "
-                    "visit. If that was not you, your password held; choose a long one that you "
-                    "use nowhere else.",
+                    ngettext(
+                        "%(num)s failed sign-in to your account since your last visit. If that "
+                        "was not you, your password held; choose a long one that you use "
+                        "nowhere else.",
+                        "%(num)s failed sign-ins to your account since your last visit. If that "
+                        "was not you, your password held; choose a long one that you use "
+                        "nowhere else.",
+                        n,
+                    ),
                     "warning",
                 )
             response = redirect_back(form.next.data, url_for("sigs.index"))
@@ -97,7 +118,7 @@ def logout() -> Any:
         # Logging out ends every copy of the session cookie, not just this browser's.
         services.revoke_sessions(current_user._get_current_object())
         logout_user()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("sigs.index"))
 
 
@@ -122,6 +143,7 @@ def register() -> Any:
                 form.email.data,
                 form.invite.data or "",
                 _link_for("accounts.finish_registration"),
+                language=i18n.language(),
             )
         except ForumError as exc:
             form_error(form, exc)
@@ -129,8 +151,12 @@ def register() -> Any:
             # The same answer whether or not the address has an account: the mail tells which.
             hours = current_app.config["REGISTRATION_LINK_MAX_AGE"] // 3600
             flash(
-                f"Almost there: we sent a mail to {form.email.data.strip()}. Open the link in it "
-                f"within {hours} hours to choose your password and finish registering.",
+                _(
+                    "Almost there: we sent a mail to %(address)s. Open the link in it within "
+                    "%(hours)s hours to choose your password and finish registering.",
+                    address=form.email.data.strip(),
+                    hours=hours,
+                ),
                 "info",
             )
             return redirect(url_for("sigs.index"))
@@ -156,7 +182,13 @@ def finish_registration(token: str) -> Any:
             form_error(form, exc)
         else:
             login_user(user)
-            flash(f"Welcome, {user.username}! Join a SIG to start posting.", "success")
+            # The language they registered in: their mail and live notices use it (settings
+            # change it, or hand it back to the browser).
+            services.set_language(user, i18n.language())
+            flash(
+                _("Welcome, %(username)s! Join a SIG to start posting.", username=user.username),
+                "success",
+            )
             response = redirect(url_for("sigs.index"))
             _remember_device(response, user)
             return response
@@ -174,12 +206,16 @@ def forgot_password() -> Any:
         services.request_password_reset(
             form.email.data,
             _link_for("accounts.reset_password"),
+            language=i18n.language(),
         )
         minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
         # The same answer whether or not the address is registered.
         flash(
-            "If that address belongs to an account, a reset link is on its way. "
-            f"It works once, within {minutes} minutes.",
+            _(
+                "If that address belongs to an account, a reset link is on its way. It works "
+                "once, within %(minutes)s minutes.",
+                minutes=minutes,
+            ),
             "info",
         )
         return redirect(url_for("accounts.login"))
@@ -202,7 +238,7 @@ def reset_password(token: str) -> Any:
             form_error(form, exc)
         else:
             logout_user()
-            flash("Your password is changed. Log in with the new one.", "success")
+            flash(_("Your password is changed. Log in with the new one."), "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form), 400 if form.errors else 200
 
@@ -218,6 +254,7 @@ def settings() -> Any:
         profile.signature.data = user.signature
         profile.bio.data = user.bio_raw
         profile.timezone.data = user.timezone
+        profile.language.data = user.language or ""
     status = 200
     action = request.form.get("action")
     if request.method == "POST":
@@ -228,11 +265,12 @@ def settings() -> Any:
                     signature=profile.signature.data or "",
                     bio=profile.bio.data or "",
                     timezone=profile.timezone.data or "UTC",
+                    language=profile.language.data or None,
                 )
             except ForumError as exc:
                 form_error(profile, exc)
             else:
-                flash("Your profile is saved.", "success")
+                flash(_("Your profile is saved."), "success")
                 return redirect(url_for("accounts.settings"))
         elif action == "password" and password.validate_on_submit():
             try:
@@ -246,12 +284,12 @@ def settings() -> Any:
                 # reissued with the new token); every other copy of the old cookies is dead.
                 remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
                 login_user(user, remember=remembered in request.cookies)
-                flash("Your password is changed. Other devices have been logged out.", "success")
+                flash(_("Your password is changed. Other devices have been logged out."), "success")
                 return redirect(url_for("accounts.settings"))
         elif action == "everywhere" and everywhere.validate_on_submit():
             services.revoke_sessions(user)
             logout_user()
-            flash("You are logged out everywhere.", "info")
+            flash(_("You are logged out everywhere."), "info")
             return redirect(url_for("accounts.login"))
         status = 400
     return (
@@ -264,6 +302,57 @@ def settings() -> Any:
         ),
         status,
     )
+
+
+def _same_origin() -> bool:
+    """Whether the browser says this request came from one of the forum's own pages (its
+    Origin, checked as the Socket.IO handshake's is)."""
+    return origin_checker(current_app.config)(request.headers.get("Origin"), request.environ)
+
+
+@bp.route("/language", methods=["POST"])
+@csrf.exempt  # checked below: a member's form token, or a guest's same-origin browser
+def language() -> Any:
+    """The language menu at the foot of every page: one click, no JavaScript, no URL prefix.
+
+    A guest's page carries no form token (it would cost guests the page cache, forum.pagecache),
+    so a guest's switch is checked by the browser's Origin instead; a member's by the token, and
+    the choice is kept on their account too."""
+    if current_user.is_authenticated:
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as exc:
+            raise CSRFError(str(exc)) from exc
+    elif not _same_origin():
+        raise CSRFError("The language form did not come from this site.")
+    code = i18n.known(request.form.get("language"))
+    if code is None:
+        abort(400)
+    if current_user.is_authenticated:
+        services.set_language(current_user._get_current_object(), code)
+    response = redirect_back(request.form.get("next"), url_for("sigs.index"))
+    response.set_cookie(
+        i18n.LANGUAGE_COOKIE,
+        code,
+        max_age=i18n.COOKIE_MAX_AGE,
+        samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+    )
+    return response
+
+
+@bp.route("/settings/timezone", methods=["POST"])
+@login_required
+def detect_timezone() -> Any:
+    """forum.js sends the browser's time zone once (members whose zone is not set yet)."""
+    try:
+        taken = services.detect_timezone(
+            current_user._get_current_object(), request.form.get("timezone", "")[:64]
+        )
+    except ForumError as exc:
+        return jsonify({"error": {"status": 400, "message": exc.message}}), 400
+    return jsonify({"timezone": current_user.timezone, "taken": taken})
 
 
 @bp.route("/u/<username>")

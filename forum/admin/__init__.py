@@ -2,6 +2,8 @@
 
 from flask import Blueprint, Flask
 
+from ..i18n import lazy_gettext as _l
+
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
@@ -10,6 +12,12 @@ def init_app(app: Flask) -> None:
 
     settings.init_app(app)
     app.register_blueprint(bp)
+    # Each registration mode by a short name, for sentences ("Registration is open").
+    app.jinja_env.globals["registration_modes"] = {
+        "open": _l("open"),
+        "invite": _l("invite-only"),
+        "closed": _l("closed"),
+    }
     app.extensions["forum.registration_mode"] = lambda: settings.get("registration")
     app.extensions["forum.check_invite"] = _check_invite
     app.extensions["forum.consume_invite"] = _consume_invite

@@ -5,54 +5,67 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..i18n import lazy_gettext as _l
 from ..sigs.models import LANGUAGES, VISIBILITIES
 from .settings import REGISTRATION_MODES
 
+VISIBILITY_LABELS = {
+    "public": _l("public: anyone may read"),
+    "members": _l("members only: anyone may join, members read"),
+    "private": _l("private: unlisted, by request"),
+}
+
 
 class SigForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-    slug = StringField("Address (/s/…)", validators=[Optional(), Length(max=64)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
-    visibility = SelectField("Visibility", choices=[SelectChoice(v) for v in VISIBILITIES])
-    language = SelectField("Language", choices=[SelectChoice(k, v) for k, v in LANGUAGES.items()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    slug = StringField(_l("Address (/s/…)"), validators=[Optional(), Length(max=64)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    visibility = SelectField(
+        _l("Visibility"),
+        choices=[SelectChoice(v, VISIBILITY_LABELS.get(v, v)) for v in VISIBILITIES],
+    )
+    language = SelectField(
+        _l("Language"), choices=[SelectChoice(k, v) for k, v in LANGUAGES.items()]
+    )
 
 
 class SysopForm(FlaskForm):
-    username = StringField("Member", validators=[DataRequired(), Length(max=32)])
+    username = StringField(_l("Member"), validators=[DataRequired(), Length(max=32)])
     value = HiddenField(default="appoint")
 
 
 class ThresholdForm(FlaskForm):
     threshold = IntegerField(
-        "Approval queue for new accounts here (empty: the site's setting)",
+        _l("Approval queue for new accounts here (empty: the site's setting)"),
         validators=[Optional(), NumberRange(min=0, max=1000)],
     )
 
 
 class RoleForm(FlaskForm):
     role = SelectField(
-        "Site role", choices=[SelectChoice("member"), SelectChoice("sysop", "global sysop")]
+        _l("Site role"),
+        choices=[SelectChoice("member", _l("member")), SelectChoice("sysop", _l("global sysop"))],
     )
     next = HiddenField()
 
 
 class SettingsForm(FlaskForm):
-    site_name = StringField("Site name", validators=[DataRequired(), Length(max=100)])
-    site_description = StringField("Description", validators=[DataRequired(), Length(max=500)])
+    site_name = StringField(_l("Site name"), validators=[DataRequired(), Length(max=100)])
+    site_description = StringField(_l("Description"), validators=[DataRequired(), Length(max=500)])
     registration = SelectField(
-        "Registration", choices=[SelectChoice(k, v) for k, v in REGISTRATION_MODES.items()]
+        _l("Registration"), choices=[SelectChoice(k, v) for k, v in REGISTRATION_MODES.items()]
     )
-    approval_threshold = StringField("Approval queue for new accounts (posts)")
-    auto_hide_threshold = StringField("Auto-hide after this many trusted flags")
-    trust_min_posts = StringField("Trusted flaggers' minimum posts")
-    mention_limit = StringField("Mentions per post")
-    mention_limit_sysop = StringField("Mentions per post by sysops")
-    post_rate_limit = StringField("Posting rate limit")
-    register_rate_limit = StringField("Registration rate limit")
+    approval_threshold = StringField(_l("Approval queue for new accounts (posts)"))
+    auto_hide_threshold = StringField(_l("Auto-hide after this many trusted flags"))
+    trust_min_posts = StringField(_l("Trusted flaggers' minimum posts"))
+    mention_limit = StringField(_l("Mentions per post"))
+    mention_limit_sysop = StringField(_l("Mentions per post by sysops"))
+    post_rate_limit = StringField(_l("Posting rate limit"))
+    register_rate_limit = StringField(_l("Registration rate limit"))
 
 
 class InviteForm(FlaskForm):
-    note = StringField("Who is it for? (optional)", validators=[Optional(), Length(max=200)])
+    note = StringField(_l("Who is it for? (optional)"), validators=[Optional(), Length(max=200)])
 
 
 class ActionForm(FlaskForm):

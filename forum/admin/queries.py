@@ -12,6 +12,7 @@ from .. import permissions
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..sigs.models import ROLE_SYSOP, Membership, Sig
 from .models import Invite
 
@@ -82,7 +83,7 @@ def sig_detail(current: Any, sig_id: int) -> tuple[Sig, list[User], int | None]:
     _require(current)
     sig = db.session.get(Sig, sig_id) if sig_id > 0 else None
     if sig is None:
-        raise NotFound("No such SIG.")
+        raise NotFound(_l("No such SIG."))
     sysops = list(
         db.session.scalars(
             select(User)

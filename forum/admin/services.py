@@ -11,6 +11,7 @@ from ..accounts.models import ROLE_MEMBER, ROLE_SYSOP, User
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..moderation.models import ModAction
 from ..permissions import Actor
 from ..sigs import services as sig_services
@@ -44,16 +45,16 @@ def set_role(actor: Actor, user_id: int, role: str) -> User:
     permissions.require_global_sysop(actor)
     assert actor is not None
     if role not in (ROLE_MEMBER, ROLE_SYSOP):
-        raise Invalid("role", "Choose member or sysop.")
+        raise Invalid("role", _l("Choose member or sysop."))
     user = db.session.get(User, user_id) if user_id > 0 else None
     if user is None:
-        raise NotFound("No such member.")
+        raise NotFound(_l("No such member."))
     if user.id == actor.id and role != ROLE_SYSOP:
-        raise Invalid("role", "You cannot take the sysop role from yourself.")
+        raise Invalid("role", _l("You cannot take the sysop role from yourself."))
     if user.role == role:
-        raise Conflict(f"{user.username} already has that role.")
+        raise Conflict(_l("%(username)s already has that role.", username=user.username))
     if user.is_banned and role == ROLE_SYSOP:
-        raise Invalid("role", "Lift the ban first.")
+        raise Invalid("role", _l("Lift the ban first."))
     with transaction():
         user.role = role
         _log(actor, "set_role", user_id=user.id, details=role)
@@ -78,7 +79,9 @@ def set_archived(actor: Actor, sig_id: int, archived: bool) -> Sig:
     sig = db.session.get(Sig, sig_id) if sig_id > 0 else None
     if sig is not None and sig.is_archived == archived:
         permissions.require_global_sysop(actor)
-        raise Conflict("The SIG is already archived." if archived else "The SIG is not archived.")
+        raise Conflict(
+            _l("The SIG is already archived.") if archived else _l("The SIG is not archived.")
+        )
     with transaction():
         sig = sig_services.set_archived(actor, sig_id, archived)
         _log(actor, "archive_sig" if archived else "unarchive_sig", sig_id=sig.id, details=sig.name)
@@ -92,7 +95,9 @@ def set_sig_sysop(actor: Actor, sig_id: int, username: str, is_sysop: bool) -> U
         select(User).where(db.func.lower(User.username) == username.strip().lower())
     )
     if user is None:
-        raise Invalid("username", f"There is no member called “{username.strip()}”.")
+        raise Invalid(
+            "username", _l("There is no member called “%(value)s”.", value=username.strip())
+        )
     with transaction():
         sig_services.set_sig_sysop(actor, sig_id, user.id, is_sysop)
         _log(
@@ -121,7 +126,7 @@ def check_invite(code: str) -> None:
     code = (code or "").strip()
     invite = db.session.scalar(select(Invite).where(Invite.code == code)) if code else None
     if invite is None or invite.used_at is not None:
-        raise Invalid("invite", "That invite code is not valid or was already used.")
+        raise Invalid("invite", _l("That invite code is not valid or was already used."))
 
 
 def consume_invite(code: str, user_id: int) -> None:
@@ -134,6 +139,6 @@ def consume_invite(code: str, user_id: int) -> None:
             else None
         )
         if invite is None or invite.used_at is not None:
-            raise Invalid("invite", "That invite code is not valid or was already used.")
+            raise Invalid("invite", _l("That invite code is not valid or was already used."))
         invite.used_at = utcnow()
         invite.used_by_id = user_id

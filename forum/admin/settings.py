@@ -16,6 +16,7 @@ from .. import permissions
 from ..db import transaction
 from ..errors import Invalid
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..moderation.models import ModAction
 from ..permissions import Actor
 from ..timeutil import utcnow
@@ -24,9 +25,9 @@ from .models import SiteSetting
 log = logging.getLogger(__name__)
 
 REGISTRATION_MODES = {
-    "open": "Open: anyone may register",
-    "invite": "Invite-only: registration needs an invite code",
-    "closed": "Closed: nobody may register",
+    "open": _l("Open: anyone may register"),
+    "invite": _l("Invite-only: registration needs an invite code"),
+    "closed": _l("Closed: nobody may register"),
 }
 RATE_RE = re.compile(r"^\d{1,5} per (second|minute|hour|day)$")
 CACHE_SECONDS = 10.0
@@ -46,68 +47,74 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     s.key: s
     for s in [
-        Setting("site_name", "Site name", "text", None, "SITE_NAME", maximum=100),
-        Setting("site_description", "Description", "text", None, "SITE_DESCRIPTION", maximum=500),
-        Setting("registration", "Registration", "choice", "open"),
+        Setting("site_name", _l("Site name"), "text", None, "SITE_NAME", maximum=100),
+        Setting(
+            "site_description", _l("Description"), "text", None, "SITE_DESCRIPTION", maximum=500
+        ),
+        Setting("registration", _l("Registration"), "choice", "open"),
         Setting(
             "approval_threshold",
-            "Approval queue for new accounts",
+            _l("Approval queue for new accounts"),
             "int",
             0,
-            hint="A new account's first N posts wait for a sysop's approval (0: off). "
-            "Each SIG can override it.",
+            hint=_l(
+                "A new account's first N posts wait for a sysop's approval (0: off). "
+                "Each SIG can override it."
+            ),
             maximum=1000,
         ),
         Setting(
             "auto_hide_threshold",
-            "Auto-hide after flags",
+            _l("Auto-hide after flags"),
             "int",
             3,
-            hint="Hide a post until reviewed once this many trusted members flag it (0: off).",
+            hint=_l("Hide a post until reviewed once this many trusted members flag it (0: off)."),
             maximum=1000,
         ),
         Setting(
             "trust_min_posts",
-            "Trusted flaggers' minimum posts",
+            _l("Trusted flaggers' minimum posts"),
             "int",
             10,
-            hint="Members with at least this many visible posts count as trusted flaggers.",
+            hint=_l("Members with at least this many visible posts count as trusted flaggers."),
             maximum=1_000_000,
         ),
         Setting(
             "mention_limit",
-            "Mentions per post",
+            _l("Mentions per post"),
             "int",
             None,
             "MENTIONS_PER_POST",
-            hint="A post may mention, and so notify, at most this many members; a post with "
-            "more is refused with a clear error (0: no mentions).",
+            hint=_l(
+                "A post may mention, and so notify, at most this many members; a post with "
+                "more is refused with a clear error (0: no mentions)."
+            ),
             maximum=1000,
         ),
         Setting(
             "mention_limit_sysop",
-            "Mentions per post by sysops",
+            _l("Mentions per post by sysops"),
             "int",
             None,
             "MENTIONS_PER_POST_SYSOP",
-            hint="The same limit for the sysops of the SIG posted in (and the global sysop).",
+            hint=_l("The same limit for the sysops of the SIG posted in (and the global sysop)."),
             maximum=1000,
         ),
         Setting(
             "post_rate_limit",
-            "Posting rate limit",
+            _l("Posting rate limit"),
             "rate",
             None,
             "RATELIMIT_POST",
-            hint='Per member, e.g. "20 per minute".',
+            hint=_l('Per member, e.g. "20 per minute".'),
         ),
         Setting(
             "register_rate_limit",
-            "Registration rate limit",
+            _l("Registration rate limit"),
             "rate",
             None,
             "RATELIMIT_REGISTER",
-            hint='Per address, e.g. "5 per hour".',
+            hint=_l('Per address, e.g. "5 per hour".'),
         ),
     ]
 }
@@ -142,11 +149,16 @@ def current() -> dict[str, Any]:
     values = dict(app.extensions[_DEFAULTS])
     try:
         rows = list(db.session.scalars(select(SiteSetting)))
-    except SQLAlchemyError:
-        # The database is away: keep serving with what we had (health checks, the 503 page).
-        log.warning("site settings unavailable; using the last known values", exc_info=True)
+    except SQLAlchemyError as exc:
+        # The database is away: keep serving with what we had (health checks, the 503 page),
+        # and ask again in CACHE_SECONDS, not on every request of the outage. One line: the
+        # request's own 503 says the rest.
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
+        log.warning("site settings unavailable (%s); using the last known values", first)
         db.session.rollback()
-        return cached[1] if cached is not None else values  # type: ignore[no-any-return]
+        known = cached[1] if cached is not None else values
+        app.extensions[_CACHE] = (time.monotonic(), known)
+        return known  # type: ignore[no-any-return]
     for row in rows:
         setting = SETTINGS.get(row.key)
         if setting is not None:
@@ -176,18 +188,26 @@ def _check(setting: Setting, value: Any) -> str:
     text = str(value if value is not None else "").strip()
     if setting.kind == "int":
         if not text.isdigit() or int(text) > setting.maximum:
-            raise Invalid(setting.key, f"Enter a whole number from 0 to {setting.maximum:,}.")
+            raise Invalid(
+                setting.key,
+                _l(
+                    "Enter a whole number from 0 to %(maximum)s.",
+                    maximum=format(setting.maximum, ","),
+                ),
+            )
         return str(int(text))
     if setting.kind == "choice":
         if text not in REGISTRATION_MODES:
-            raise Invalid(setting.key, "Choose open, invite-only or closed.")
+            raise Invalid(setting.key, _l("Choose open, invite-only or closed."))
         return text
     if setting.kind == "rate":
         if not RATE_RE.match(text):
-            raise Invalid(setting.key, 'Write it like "20 per minute" (second, minute, hour, day).')
+            raise Invalid(
+                setting.key, _l('Write it like "20 per minute" (second, minute, hour, day).')
+            )
         return text
     if not text or len(text) > setting.maximum:
-        raise Invalid(setting.key, f"Use 1 to {setting.maximum} characters.")
+        raise Invalid(setting.key, _l("Use 1 to %(maximum)s characters.", maximum=setting.maximum))
     return text
 
 
@@ -197,7 +217,7 @@ def update_settings(actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
     assert actor is not None
     unknown = set(changes) - set(SETTINGS)
     if unknown:
-        raise Invalid(None, f"Unknown setting: {', '.join(sorted(unknown))}.")
+        raise Invalid(None, _l("Unknown setting: %(names)s.", names=", ".join(sorted(unknown))))
     checked = {key: _check(SETTINGS[key], value) for key, value in changes.items()}
     before = current()
     with transaction() as session:

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from .. import permissions
 from ..errors import Forbidden, ForumError, NotFound
+from ..i18n import gettext as _
 from ..moderation import services as mod_services
 from ..text import slugify
 from ..web import flash_outcome, form_error, safe_next, viewer
@@ -63,7 +64,7 @@ def set_role(user_id: int) -> Any:
     form = RoleForm()
     return _run(
         lambda: services.set_role(viewer(), user_id, form.role.data or ""),
-        "The role is changed.",
+        _("The role is changed."),
         safe_next(form.next.data) or url_for("admin.members"),
     )
 
@@ -86,7 +87,7 @@ def sigs() -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash(f"{sig.name} is created.", "success")
+            flash(_("%(name)s is created.", name=sig.name), "success")
             return redirect(url_for("admin.sig", sig_id=sig.id))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("admin/sigs.html", rows=queries.sigs(current_user), form=form), status
@@ -117,7 +118,7 @@ def sig(sig_id: int) -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash("Saved.", "success")
+            flash(_("Saved."), "success")
             return redirect(url_for("admin.sig", sig_id=sig.id))
     threshold_form = ThresholdForm(prefix="threshold")
     if request.method == "GET":
@@ -142,7 +143,7 @@ def archive(sig_id: int) -> Any:
     archived = ActionForm().value.data != "unarchive"
     return _run(
         lambda: services.set_archived(viewer(), sig_id, archived),
-        "Archived: it can be read but not written to." if archived else "Unarchived.",
+        _("Archived: it can be read but not written to.") if archived else _("Unarchived."),
         url_for("admin.sig", sig_id=sig_id),
     )
 
@@ -153,7 +154,7 @@ def sysops(sig_id: int) -> Any:
     appoint = form.value.data != "dismiss"
     return _run(
         lambda: services.set_sig_sysop(viewer(), sig_id, form.username.data or "", appoint),
-        "Appointed." if appoint else "Dismissed.",
+        _("Appointed.") if appoint else _("Dismissed."),
         url_for("admin.sig", sig_id=sig_id),
     )
 
@@ -162,11 +163,11 @@ def sysops(sig_id: int) -> Any:
 def threshold(sig_id: int) -> Any:
     form = ThresholdForm(prefix="threshold")
     if not form.validate():
-        flash("Enter a whole number from 0 to 1,000, or leave it empty.", "error")
+        flash(_("Enter a whole number from 0 to 1,000, or leave it empty."), "error")
         return redirect(url_for("admin.sig", sig_id=sig_id))
     return _run(
         lambda: mod_services.set_sig_approval_threshold(viewer(), sig_id, form.threshold.data),
-        "Saved.",
+        _("Saved."),
         url_for("admin.sig", sig_id=sig_id),
     )
 
@@ -188,7 +189,7 @@ def site_settings() -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash("Settings saved.", "success")
+            flash(_("Settings saved."), "success")
             return redirect(url_for("admin.site_settings"))
     status = 400 if form.errors or form.form_errors else 200
     return (
@@ -202,7 +203,7 @@ def invites() -> Any:
     form = InviteForm()
     if form.validate_on_submit():
         invite = services.create_invite(viewer(), form.note.data or "")
-        flash(f"New invite code: {invite.code}", "success")
+        flash(_("New invite code: %(code)s", code=invite.code), "success")
         return redirect(url_for("admin.invites"))
     return render_template(
         "admin/invites.html",

@@ -9,6 +9,7 @@ from ..accounts.services import resolve_usernames
 from ..db import transaction, upsert
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -28,20 +29,29 @@ def publish_announcement(actor: Actor, sig_id: int | None, title: str, body: str
     sig = _target(actor, sig_id)
     if not permissions.can_announce(actor, sig):
         raise Forbidden(
-            "Only the sysop posts site-wide announcements."
+            _l("Only the sysop posts site-wide announcements.")
             if sig is None
-            else "Only this SIG's sysops post announcements in it."
+            else _l("Only this SIG's sysops post announcements in it.")
         )
     assert actor is not None
     title = " ".join(content.clean_text(title).split())
     if len(title) < 3 or len(title) > MAX_TITLE:
-        raise Invalid("title", f"Give the announcement a title of 3 to {MAX_TITLE} characters.")
+        raise Invalid(
+            "title",
+            _l(
+                "Give the announcement a title of 3 to %(MAX_TITLE)s characters.",
+                MAX_TITLE=MAX_TITLE,
+            ),
+        )
     body = content.clean_text(body).strip()
     if not body:
-        raise Invalid("body", "Write something first.")
+        raise Invalid("body", _l("Write something first."))
     limit = current_app.config["MAX_POST_LENGTH"]
     if len(body) > limit:
-        raise Invalid("body", f"Announcements are limited to {limit:,} characters.")
+        raise Invalid(
+            "body",
+            _l("Announcements are limited to %(limit)s characters.", limit=format(limit, ",")),
+        )
     cooked = content.render(body, resolve_usernames)
     with transaction() as session:
         announcement = Announcement(
@@ -67,12 +77,12 @@ def get_announcement_for(actor: Actor, announcement_id: int) -> Announcement:
     """Load an announcement the actor may read (NotFound otherwise)."""
     announcement = db.session.get(Announcement, announcement_id) if announcement_id > 0 else None
     if announcement is None:
-        raise NotFound("No such announcement.")
+        raise NotFound(_l("No such announcement."))
     if announcement.sig_id is not None:
         sig = db.session.get(Sig, announcement.sig_id)
         # The same answer as for a missing one, whether its SIG is hidden or only closed.
         if sig is None or not permissions.can_read_sig(actor, sig):
-            raise NotFound("No such announcement.")
+            raise NotFound(_l("No such announcement."))
     return announcement
 
 
@@ -81,7 +91,7 @@ def delete_announcement(actor: Actor, announcement_id: int) -> None:
     announcement = get_announcement_for(actor, announcement_id)
     sig = _target(actor, announcement.sig_id)
     if not permissions.can_announce(actor, sig):
-        raise Forbidden("You may not remove this announcement.")
+        raise Forbidden(_l("You may not remove this announcement."))
     with transaction() as session:
         session.delete(announcement)
 
@@ -89,7 +99,7 @@ def delete_announcement(actor: Actor, announcement_id: int) -> None:
 def dismiss_announcement(actor: Actor, announcement_id: int) -> None:
     """Hide an announcement's banner for this member (one upsert; repeats are harmless)."""
     if actor is None:
-        raise Forbidden("Log in to dismiss announcements.")
+        raise Forbidden(_l("Log in to dismiss announcements."))
     announcement = get_announcement_for(actor, announcement_id)
     with transaction():
         upsert(

@@ -8,6 +8,8 @@ from flask import Flask, abort, flash, g, redirect, render_template, request, ur
 from flask_login import current_user, login_required
 
 from ..errors import Forbidden, ForumError
+from ..i18n import gettext as _
+from ..i18n import lazy_gettext as _l
 from ..web import form_error, redirect_back, viewer
 from . import bp, queries, services
 from .forms import ActionForm, AnnouncementForm
@@ -39,7 +41,7 @@ def index() -> Any:
 def new() -> Any:
     targets = queries.announce_targets(current_user)
     if not targets:
-        raise Forbidden("Only sysops post announcements.")
+        raise Forbidden(_l("Only sysops post announcements."))
     form = AnnouncementForm()
     form.where.choices = dict(targets)
     if request.method == "GET" and request.args.get("sig"):
@@ -51,7 +53,7 @@ def new() -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash("The announcement is posted.", "success")
+            flash(_("The announcement is posted."), "success")
             return redirect(url_for("announcements.index"))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("announcements/new.html", form=form), status
@@ -63,7 +65,7 @@ def delete(announcement_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     services.delete_announcement(viewer(), announcement_id)
-    flash("The announcement was removed.", "info")
+    flash(_("The announcement was removed."), "info")
     return redirect(url_for("announcements.index"))
 
 
@@ -92,7 +94,7 @@ def header_item(user: object) -> dict[str, Any]:
     """The "Announcements" link in the header, for everyone (no query)."""
     return {
         "url": url_for("announcements.index"),
-        "label": "Announcements",
+        "label": _("Announcements"),
         "count": None,
         "id": "announcements-link",
     }

@@ -5,14 +5,18 @@ from typing import Any
 
 from flask import Blueprint, Flask, url_for
 
+from ..i18n import gettext as _
+
 bp = Blueprint("moderation", __name__)
 
 
 def init_app(app: Flask) -> None:
     from . import views  # noqa: F401  (routes register on bp)
+    from .models import FLAG_REASONS, action_label
     from .screening import screen_post
 
     app.register_blueprint(bp)
+    app.jinja_env.globals.update(mod_action_label=action_label, flag_reasons=FLAG_REASONS)
     app.extensions["forum.screen_post"] = screen_post
     app.extensions.setdefault("forum.header_items", []).append(_queue_item)
     app.extensions.setdefault("forum.settings_sections", []).append(
@@ -34,7 +38,7 @@ def _queue_item(viewer: Any) -> dict[str, Any] | None:
         return None
     return {
         "url": url_for("moderation.queue"),
-        "label": "Mod queue",
+        "label": _("Mod queue"),
         "count": queue_size(viewer),
         "css": "mod-queue",
         "id": "mod-queue-link",

@@ -10,6 +10,7 @@ from .. import content, permissions
 from ..accounts.models import User
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -41,36 +42,38 @@ def moderated_topic(actor: Actor, topic_id: int) -> tuple[Topic, Sig]:
 def moderated_sig(actor: Actor, sig_id: int) -> Sig:
     sig = permissions.get_sig_by_id_for(actor, sig_id) if sig_id > 0 else None
     if sig is None:
-        raise NotFound("No such SIG.")
+        raise NotFound(_l("No such SIG."))
     if not permissions.is_sig_sysop(actor, sig):
-        raise Forbidden(f"You do not moderate {sig.name}.")
+        raise Forbidden(_l("You do not moderate %(name)s.", name=sig.name))
     return sig
 
 
 def member_or_404(user_id: int) -> User:
     user = db.session.get(User, user_id) if user_id > 0 else None
     if user is None:
-        raise NotFound("No such member.")
+        raise NotFound(_l("No such member."))
     return user
 
 
 def clean_reason(reason: str | None, required: bool = False, field: str = "reason") -> str:
     reason = " ".join(content.clean_text(reason or "").split())
     if required and not reason:
-        raise Invalid(field, "Give a reason; the member will see it.")
+        raise Invalid(field, _l("Give a reason; the member will see it."))
     if len(reason) > MAX_REASON:
-        raise Invalid(field, f"Keep the reason under {MAX_REASON} characters.")
+        raise Invalid(
+            field, _l("Keep the reason under %(MAX_REASON)s characters.", MAX_REASON=MAX_REASON)
+        )
     return reason
 
 
 def check_until(until: datetime | None, field: str = "until") -> datetime:
     now = utcnow()
     if until is None or until.tzinfo is None:
-        raise Invalid(field, "Give an end date.")
+        raise Invalid(field, _l("Give an end date."))
     if until <= now:
-        raise Invalid(field, "The end date must be in the future.")
+        raise Invalid(field, _l("The end date must be in the future."))
     if until > now + timedelta(days=MAX_DISCIPLINE_DAYS):
-        raise Invalid(field, "Keep it under ten years; use a ban for longer.")
+        raise Invalid(field, _l("Keep it under ten years; use a ban for longer."))
     return until
 
 
@@ -129,9 +132,11 @@ def clean_note(body: str | None) -> str:
     """A sysops' note (on a member or a post): not empty, at most MAX_NOTE characters."""
     body = content.clean_text(body or "").strip()
     if not body:
-        raise Invalid("body", "Write the note first.")
+        raise Invalid("body", _l("Write the note first."))
     if len(body) > MAX_NOTE:
-        raise Invalid("body", f"Keep notes under {MAX_NOTE:,} characters.")
+        raise Invalid(
+            "body", _l("Keep notes under %(MAX_NOTE)s characters.", MAX_NOTE=format(MAX_NOTE, ","))
+        )
     return body
 
 
@@ -145,5 +150,5 @@ def sig_or_none(actor: Actor, sig_id: int | None) -> Sig | None:
         return None
     sig = db.session.get(Sig, sig_id) if sig_id > 0 else None
     if sig is None or not permissions.can_see_sig(actor, sig):
-        raise NotFound("No such SIG.")
+        raise NotFound(_l("No such SIG."))
     return sig

@@ -12,6 +12,7 @@ from ..accounts.services import revoke_sessions
 from ..db import transaction
 from ..errors import Conflict, Forbidden, Invalid
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow
@@ -131,7 +132,14 @@ def suspend_member(
         if sig is not None:
             membership = _membership(sig, user)
             if membership is None:
-                raise Invalid(None, f"{user.username} is not a member of {sig.name}.")
+                raise Invalid(
+                    None,
+                    _l(
+                        "%(username)s is not a member of %(name)s.",
+                        username=user.username,
+                        name=sig.name,
+                    ),
+                )
             membership.suspended_until = until
             membership.suspension_reason = reason
         else:
@@ -147,7 +155,7 @@ def ban_member(actor: Actor, user_id: int, reason: str) -> User:
     user, _ = _target(actor, user_id)
     reason = clean_reason(reason, required=True)
     if user.is_banned:
-        raise Conflict(f"{user.username} is already banned.")
+        raise Conflict(_l("%(username)s is already banned.", username=user.username))
     with transaction():
         user.banned_at = utcnow()
         user.ban_reason = reason
@@ -160,7 +168,7 @@ def lift_silence(actor: Actor, user_id: int, reason: str = "") -> User:
     user, _ = _target(actor, user_id)
     reason = clean_reason(reason)
     if not user.is_silenced():
-        raise Conflict(f"{user.username} is not silenced.")
+        raise Conflict(_l("%(username)s is not silenced.", username=user.username))
     with transaction():
         user.silenced_until = None
         user.silence_reason = None
@@ -177,12 +185,18 @@ def lift_suspension(
         if sig is not None:
             membership = _membership(sig, user)
             if membership is None or not membership.is_suspended():
-                raise Conflict(f"{user.username} is not suspended in {sig.name}.")
+                raise Conflict(
+                    _l(
+                        "%(username)s is not suspended in %(name)s.",
+                        username=user.username,
+                        name=sig.name,
+                    )
+                )
             membership.suspended_until = None
             membership.suspension_reason = None
         else:
             if not user.is_suspended():
-                raise Conflict(f"{user.username} is not suspended.")
+                raise Conflict(_l("%(username)s is not suspended.", username=user.username))
             user.suspended_until = None
             user.suspension_reason = None
         _disciplined(actor, user, "lifted_suspension", sig, reason)
@@ -194,7 +208,7 @@ def lift_ban(actor: Actor, user_id: int, reason: str = "") -> User:
     user, _ = _target(actor, user_id)
     reason = clean_reason(reason)
     if not user.is_banned:
-        raise Conflict(f"{user.username} is not banned.")
+        raise Conflict(_l("%(username)s is not banned.", username=user.username))
     with transaction():
         user.banned_at = None
         user.ban_reason = None
@@ -205,7 +219,7 @@ def lift_ban(actor: Actor, user_id: int, reason: str = "") -> User:
 def acknowledge_warnings(actor: Actor) -> int:
     """The member has read their warnings."""
     if actor is None:
-        raise Forbidden("Log in first.")
+        raise Forbidden(_l("Log in first."))
     with transaction() as session:
         warnings = session.scalars(
             select(MemberWarning).where(
@@ -223,14 +237,14 @@ def add_member_note(actor: Actor, user_id: int, body: str, sig_id: int | None = 
     """A private note about a member, filed under a SIG the actor moderates: that SIG's sysops
     (and the global sysop) read it. A site-wide note (no SIG) is the global sysop's."""
     if not permissions.can_see_member_notes(actor):
-        raise Forbidden("Only sysops keep notes on members.")
+        raise Forbidden(_l("Only sysops keep notes on members."))
     assert actor is not None
     user = member_or_404(user_id)
     sig = sig_or_none(actor, sig_id)
     if sig is not None and not permissions.is_sig_sysop(actor, sig):
-        raise Forbidden(f"You do not moderate {sig.name}.")
+        raise Forbidden(_l("You do not moderate %(name)s.", name=sig.name))
     if sig is None and not permissions.can_read_site_records(actor):
-        raise Forbidden("Only the sysop keeps site-wide notes: choose one of your SIGs.")
+        raise Forbidden(_l("Only the sysop keeps site-wide notes: choose one of your SIGs."))
     body = clean_note(body)
     with transaction() as session:
         note = MemberNote(

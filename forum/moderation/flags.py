@@ -14,6 +14,7 @@ from ..admin import settings as site_settings
 from ..db import transaction
 from ..errors import Conflict, Forbidden, Invalid
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -42,10 +43,10 @@ def flag_post(actor: Actor, post_id: int, reason: str, note: str = "") -> Flag:
     permissions.require_flag_post(actor, post, topic, sig)
     assert actor is not None
     if reason not in FLAG_REASONS:
-        raise Invalid("reason", "Choose why you are flagging this post.")
+        raise Invalid("reason", _l("Choose why you are flagging this post."))
     note = clean_reason(note, field="note")
     if reason == "other" and not note:
-        raise Invalid("note", "Tell the sysops what is wrong with this post.")
+        raise Invalid("note", _l("Tell the sysops what is wrong with this post."))
     with transaction() as session:
         already = session.scalar(
             select(Flag.id).where(
@@ -53,7 +54,7 @@ def flag_post(actor: Actor, post_id: int, reason: str, note: str = "") -> Flag:
             )
         )
         if already is not None:
-            raise Conflict("You have already flagged this post; the sysops will look at it.")
+            raise Conflict(_l("You have already flagged this post; the sysops will look at it."))
         flag = Flag(post_id=post.id, user_id=actor.id, reason=reason, note=note)
         session.add(flag)
         session.flush()
@@ -111,10 +112,10 @@ def resolve_flags(
     post, topic, sig = moderated_post(actor, post_id)
     assert actor is not None
     if outcome not in OUTCOMES:
-        raise Invalid("outcome", "Choose how to handle this post.")
+        raise Invalid("outcome", _l("Choose how to handle this post."))
     flags = _open_flags(post.id)
     if not flags:
-        raise Conflict("This post has no open flags; someone may have handled it already.")
+        raise Conflict(_l("This post has no open flags; someone may have handled it already."))
     reason = clean_reason(reason, required=outcome in ("warned", "suspended"))
     with transaction() as session:
         if outcome == "dismissed":
@@ -129,7 +130,7 @@ def resolve_flags(
                 topic_services.delete_post(actor, post.id)
                 log_post_action(actor, "delete_post", post, topic, sig, reason=reason)
         elif post.user_id is None:
-            raise Invalid("outcome", "The author's account no longer exists.")
+            raise Invalid("outcome", _l("The author's account no longer exists."))
         elif outcome == "warned":
             warn_member(actor, post.user_id, reason, sig_id=sig.id, post_id=post.id)
         elif outcome == "suspended":
@@ -161,12 +162,14 @@ def claim_flag(actor: Actor, post_id: int) -> PostReview:
     post, topic, sig = moderated_post(actor, post_id)
     assert actor is not None
     if not _open_flags(post.id):
-        raise Conflict("This post has no open flags.")
+        raise Conflict(_l("This post has no open flags."))
     with transaction() as session:
         review = session.get(PostReview, post.id)
         if review is not None and review.claimed_by_id not in (None, actor.id):
             other = session.get(User, review.claimed_by_id)
-            raise Conflict(f"{other.username if other else 'Another sysop'} is handling this post.")
+            if other is None:
+                raise Conflict(_l("Another sysop is handling this post."))
+            raise Conflict(_l("%(name)s is handling this post.", name=other.username))
         if review is None:
             review = PostReview(post_id=post.id)
             session.add(review)
@@ -181,9 +184,9 @@ def unclaim_flag(actor: Actor, post_id: int) -> None:
     assert actor is not None
     review = db.session.get(PostReview, post.id)
     if review is None or review.claimed_by_id is None:
-        raise Conflict("Nobody is handling this post.")
+        raise Conflict(_l("Nobody is handling this post."))
     if review.claimed_by_id != actor.id and not permissions.is_global_sysop(actor):
-        raise Forbidden("Only the sysop who claimed it (or the global sysop) can release it.")
+        raise Forbidden(_l("Only the sysop who claimed it (or the global sysop) can release it."))
     with transaction() as session:
         session.delete(review)
         log_post_action(actor, "unclaim_flag", post, topic, sig)

@@ -13,19 +13,20 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..i18n import lazy_gettext as _l
 from .models import FLAG_REASONS, OUTCOMES
 
-DAYS = [NumberRange(min=1, max=3650, message="Between 1 and 3,650 days.")]
+DAYS = [NumberRange(min=1, max=3650, message=_l("Between 1 and 3,650 days."))]
 
 
 class FlagForm(FlaskForm):
     reason = RadioField(
-        "Why should a sysop look at this post?",
+        _l("Why should a sysop look at this post?"),
         choices=[SelectChoice(k, v) for k, v in FLAG_REASONS.items()],
-        validators=[DataRequired(message="Choose a reason.")],
+        validators=[DataRequired(message=_l("Choose a reason."))],
     )
     note = TextAreaField(
-        "Anything the sysops should know (needed for “something else”)",
+        _l("Anything the sysops should know (needed for “something else”)"),
         validators=[Optional(), Length(max=500)],
     )
 
@@ -33,22 +34,22 @@ class FlagForm(FlaskForm):
 class ReasonForm(FlaskForm):
     """A button with an optional reason (hide, lock, delete, reject, lift …)."""
 
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
     next = HiddenField()
 
 
 class ResolveForm(FlaskForm):
-    outcome = SelectField("Outcome", choices=[SelectChoice(k, v) for k, v in OUTCOMES.items()])
+    outcome = SelectField(_l("Outcome"), choices=[SelectChoice(k, v) for k, v in OUTCOMES.items()])
     reason = StringField(
-        "Reason (the member sees it when warned or suspended)",
+        _l("Reason (the member sees it when warned or suspended)"),
         validators=[Optional(), Length(max=500)],
     )
-    days = IntegerField("Suspend for (days)", default=7, validators=[Optional(), *DAYS])
+    days = IntegerField(_l("Suspend for (days)"), default=7, validators=[Optional(), *DAYS])
     next = HiddenField()
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Note", validators=[DataRequired(), Length(max=2000)])
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=2000)])
     next = HiddenField()
 
 
@@ -60,70 +61,75 @@ class MemberNoteForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
-    sig = SelectField("Move to SIG", coerce=int, validate_choice=False)
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+    sig = SelectField(_l("Move to SIG"), coerce=int, validate_choice=False)
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
 
 
 class SplitForm(FlaskForm):
-    title = StringField("Title of the new topic", validators=[DataRequired(), Length(max=1000)])
-    sig = SelectField("In SIG", coerce=int, validate_choice=False)
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+    title = StringField(_l("Title of the new topic"), validators=[DataRequired(), Length(max=1000)])
+    sig = SelectField(_l("In SIG"), coerce=int, validate_choice=False)
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
 
 
 class MergeForm(FlaskForm):
     target = StringField(
-        "Merge into topic (its number or address)", validators=[DataRequired(), Length(max=500)]
+        _l("Merge into topic (its number or address)"), validators=[DataRequired(), Length(max=500)]
     )
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
 
 
 class WarnForm(FlaskForm):
     reason = StringField(
-        "Warning (the member sees it)", validators=[DataRequired(), Length(max=500)]
+        _l("Warning (the member sees it)"), validators=[DataRequired(), Length(max=500)]
     )
-    sig = SelectField("Where", coerce=int, validate_choice=False)
+    sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
 
 class SuspendForm(FlaskForm):
-    days = IntegerField("Days", default=7, validators=[DataRequired(), *DAYS])
+    days = IntegerField(_l("Days"), default=7, validators=[DataRequired(), *DAYS])
     reason = StringField(
-        "Reason (the member sees it)", validators=[DataRequired(), Length(max=500)]
+        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=500)]
     )
-    sig = SelectField("Where", coerce=int, validate_choice=False)
+    sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
 
 class SilenceForm(FlaskForm):
-    days = IntegerField("Days", default=3, validators=[DataRequired(), *DAYS])
+    days = IntegerField(_l("Days"), default=3, validators=[DataRequired(), *DAYS])
     reason = StringField(
-        "Reason (the member sees it)", validators=[DataRequired(), Length(max=500)]
+        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=500)]
     )
 
 
 class BanForm(FlaskForm):
     reason = StringField(
-        "Reason (the member sees it)", validators=[DataRequired(), Length(max=500)]
+        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=500)]
     )
 
 
 class LiftForm(FlaskForm):
     kind = SelectField(
-        "Lift", choices=[SelectChoice("suspension"), SelectChoice("silence"), SelectChoice("ban")]
+        _l("Lift"),
+        choices=[
+            SelectChoice("suspension", _l("suspension")),
+            SelectChoice("silence", _l("silence")),
+            SelectChoice("ban", _l("ban")),
+        ],
     )
-    sig = IntegerField("SIG", validators=[Optional()])
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+    sig = IntegerField(_l("SIG"), validators=[Optional()])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
 
 
 class WordFilterForm(FlaskForm):
-    word = StringField("Word or phrase", validators=[DataRequired(), Length(max=100)])
+    word = StringField(_l("Word or phrase"), validators=[DataRequired(), Length(max=100)])
     action = SelectField(
-        "When a post contains it",
+        _l("When a post contains it"),
         choices=[
-            SelectChoice("block", "Refuse the post"),
-            SelectChoice("queue", "Hold it for approval"),
+            SelectChoice("block", _l("Refuse the post")),
+            SelectChoice("queue", _l("Hold it for approval")),
         ],
     )
-    whole_word = BooleanField("Whole words only", default=True)
-    sig = SelectField("Where", coerce=int, validate_choice=False)
+    whole_word = BooleanField(_l("Whole words only"), default=True)
+    sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
 
 class ActionForm(FlaskForm):

@@ -8,22 +8,23 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..timeutil import UTCDateTime, utcnow
 
 FLAG_REASONS = {
-    "spam": "Spam",
-    "abuse": "Abusive or harassing",
-    "off_topic": "Off-topic",
-    "other": "Something else",
+    "spam": _l("Spam"),
+    "abuse": _l("Abusive or harassing"),
+    "off_topic": _l("Off-topic"),
+    "other": _l("Something else"),
 }
 
 # How a flagged post was handled; each flagger is told.
 OUTCOMES = {
-    "dismissed": "dismissed: no action was needed",
-    "hidden": "the post was hidden",
-    "deleted": "the post was deleted",
-    "warned": "the author was warned",
-    "suspended": "the author was suspended",
+    "dismissed": _l("dismissed: no action was needed"),
+    "hidden": _l("the post was hidden"),
+    "deleted": _l("the post was deleted"),
+    "warned": _l("the author was warned"),
+    "suspended": _l("the author was suspended"),
 }
 
 FILTER_BLOCK = "block"  # the post is refused with a message
@@ -197,3 +198,51 @@ class SigModeration(db.Model):  # type: ignore[name-defined,misc]
     sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"), primary_key=True)
     # None: use the site setting; 0: no approval queue here.
     approval_threshold: Mapped[int | None] = mapped_column()
+
+
+# How the moderation log names each action (ModAction.action), in the reader's language.
+ACTION_LABELS = {
+    "add_member_note": _l("add member note"),
+    "add_word_filter": _l("add word filter"),
+    "approve_post": _l("approve post"),
+    "auto_hide_post": _l("auto hide post"),
+    "ban_member": _l("ban member"),
+    "change_setting": _l("change setting"),
+    "claim_flag": _l("claim flag"),
+    "delete_post": _l("delete post"),
+    "delete_topic": _l("delete topic"),
+    "hide_post": _l("hide post"),
+    "lift_ban": _l("lift ban"),
+    "lift_silence": _l("lift silence"),
+    "lift_suspension": _l("lift suspension"),
+    "lock_topic": _l("lock topic"),
+    "merge_topics": _l("merge topics"),
+    "move_topic": _l("move topic"),
+    "pin_topic": _l("pin topic"),
+    "reject_post": _l("reject post"),
+    "remove_word_filter": _l("remove word filter"),
+    "resolve_flags": _l("resolve flags"),
+    "restore_topic": _l("restore topic"),
+    "set_approval_threshold": _l("set approval threshold"),
+    "silence_member": _l("silence member"),
+    "split_topic": _l("split topic"),
+    "suspend_member": _l("suspend member"),
+    "unclaim_flag": _l("unclaim flag"),
+    "unhide_post": _l("unhide post"),
+    "unlock_topic": _l("unlock topic"),
+    "unpin_topic": _l("unpin topic"),
+    "warn_member": _l("warn member"),
+    "create_sig": _l("create SIG"),
+    "update_sig": _l("update SIG"),
+    "archive_sig": _l("archive SIG"),
+    "unarchive_sig": _l("unarchive SIG"),
+    "appoint_sig_sysop": _l("appoint SIG sysop"),
+    "dismiss_sig_sysop": _l("dismiss SIG sysop"),
+    "set_role": _l("set role"),
+    "create_invite": _l("create invite"),
+}
+
+
+def action_label(action: str) -> str:
+    """The log's name for an action; one it does not know reads as its identifier."""
+    return str(ACTION_LABELS.get(action) or action.replace("_", " "))

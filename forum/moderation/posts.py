@@ -7,6 +7,7 @@ from __future__ import annotations
 from .. import counters, events
 from ..db import transaction
 from ..errors import Conflict, Invalid
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -28,9 +29,9 @@ def hide_post(actor: Actor, post_id: int, reason: str = "") -> Post:
     post, topic, sig = moderated_post(actor, post_id)
     reason = clean_reason(reason)
     if post.is_deleted:
-        raise Conflict("This post is deleted.")
+        raise Conflict(_l("This post is deleted."))
     if post.is_hidden:
-        raise Conflict("This post is already hidden.")
+        raise Conflict(_l("This post is already hidden."))
     with transaction():
         apply_hide(actor, post, topic, sig, reason)
         publish_visibility(actor_id(actor), post, topic, sig, "hidden")
@@ -52,7 +53,7 @@ def apply_hide(actor: Actor, post: Post, topic: Topic, sig: Sig, reason: str) ->
 def unhide_post(actor: Actor, post_id: int) -> Post:
     post, topic, sig = moderated_post(actor, post_id)
     if not post.is_hidden:
-        raise Conflict("This post is not hidden.")
+        raise Conflict(_l("This post is not hidden."))
     with transaction():
         apply_unhide(actor, post, topic, sig)
     return post
@@ -84,9 +85,9 @@ def approve_post(actor: Actor, post_id: int) -> Post:
     """Show a post that waited for approval (and its topic, when it is the first post)."""
     post, topic, sig = moderated_post(actor, post_id)
     if not post.is_pending:
-        raise Conflict("This post is not waiting for approval.")
+        raise Conflict(_l("This post is not waiting for approval."))
     if post.is_deleted:
-        raise Conflict("This post was deleted.")
+        raise Conflict(_l("This post was deleted."))
     with transaction():
         post.status = POST_VISIBLE
         counters.recount_topic(topic, sig)
@@ -104,7 +105,7 @@ def reject_post(actor: Actor, post_id: int, reason: str = "") -> Post:
     post, topic, sig = moderated_post(actor, post_id)
     reason = clean_reason(reason)
     if not post.is_pending or post.is_deleted:
-        raise Conflict("This post is not waiting for approval.")
+        raise Conflict(_l("This post is not waiting for approval."))
     with transaction():
         now = utcnow()
         post.deleted_at = now
@@ -122,7 +123,7 @@ def set_sig_approval_threshold(actor: Actor, sig_id: int, threshold: int | None)
     """Override the site's approval threshold in one SIG (None: use the site's)."""
     sig = moderated_sig(actor, sig_id)
     if threshold is not None and not 0 <= threshold <= 1000:
-        raise Invalid("threshold", "Enter a whole number from 0 to 1,000, or leave it empty.")
+        raise Invalid("threshold", _l("Enter a whole number from 0 to 1,000, or leave it empty."))
     with transaction() as session:
         row = session.get(SigModeration, sig.id)
         if row is None:

@@ -17,6 +17,7 @@ from .. import permissions
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..sigs.models import REQUEST_PENDING, JoinRequest, Membership, Sig
 from ..timeutil import utcnow
 from ..topics.models import POST_PENDING, Post, Topic
@@ -412,7 +413,7 @@ def member_panel(current: Any, username: str) -> MemberPanel:
     permissions.require_moderate_anything(viewer)
     member = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if member is None:
-        raise NotFound("No such member.")
+        raise NotFound(_l("No such member."))
     now = utcnow()
     memberships = []
     for m, sig in db.session.execute(

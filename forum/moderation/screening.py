@@ -19,6 +19,7 @@ from ..accounts.models import User
 from ..admin import settings as site_settings
 from ..errors import Invalid
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..sigs.models import Sig
 from ..topics.models import POST_PENDING, POST_VISIBLE, Post
 from ..topics.services import Screening
@@ -80,8 +81,11 @@ def screen_post(author: User, sig: Sig, text: str) -> Screening:
     if found is not None and found[0].action == FILTER_BLOCK:
         raise Invalid(
             "body",
-            f"Your post contains “{found[1]}”, which is not allowed here. "
-            "Change that and post again.",
+            _l(
+                "Your post contains “%(word)s”, which is not allowed here. Change that and "
+                "post again.",
+                word=found[1],
+            ),
         )
     if permissions.is_sig_sysop(author, sig):
         return Screening()

@@ -8,6 +8,7 @@ from .. import content, counters, events, permissions
 from ..db import lock_for_write, transaction
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..text import slugify
@@ -16,8 +17,16 @@ from ..topics import services as topic_services
 from ..topics.models import Post, Topic, TopicRead
 from .common import actor_id, clean_reason, log_action, moderated_topic
 
-
 # --- topic tools ----------------------------------------------------------------------------
+# Refusals of a change the topic already has, by the change's name.
+_ALREADY = {
+    "locked": _l("This topic is already locked."),
+    "unlocked": _l("This topic is already unlocked."),
+    "pinned": _l("This topic is already pinned."),
+    "unpinned": _l("This topic is already unpinned."),
+}
+
+
 def _topic_flag(actor: Actor, topic_id: int, field: str, on: bool, reason: str = "") -> Topic:
     topic, sig = moderated_topic(actor, topic_id)
     reason = clean_reason(reason)
@@ -28,7 +37,7 @@ def _topic_flag(actor: Actor, topic_id: int, field: str, on: bool, reason: str =
     }[field]
     verb, change = (names[0], names[1]) if on else (names[2], names[3])
     if current == on:
-        raise Conflict(f"This topic is already {change}.")
+        raise Conflict(_ALREADY[change])
     with transaction():
         setattr(topic, field, utcnow() if on else None)
         log_action(
@@ -71,14 +80,18 @@ def _post_ids(topic_id: int) -> tuple[int, ...]:
 
 def _target_sig(actor: Actor, sig_id: int | None) -> Sig:
     if sig_id is None:
-        raise Invalid("sig", "Choose a SIG.")
+        raise Invalid("sig", _l("Choose a SIG."))
     sig = permissions.get_sig_by_id_for(actor, sig_id) if sig_id > 0 else None
     if sig is None:
-        raise NotFound("No such SIG.")
+        raise NotFound(_l("No such SIG."))
     if not permissions.is_sig_sysop(actor, sig):
-        raise Forbidden(f"You do not moderate {sig.name}, so you cannot move topics there.")
+        raise Forbidden(
+            _l("You do not moderate %(name)s, so you cannot move topics there.", name=sig.name)
+        )
     if sig.is_archived:
-        raise Invalid("sig", f"{sig.name} is archived; nothing can be moved into it.")
+        raise Invalid(
+            "sig", _l("%(name)s is archived; nothing can be moved into it.", name=sig.name)
+        )
     return sig
 
 
@@ -114,7 +127,7 @@ def move_topic(actor: Actor, topic_id: int, to_sig_id: int | None, reason: str =
     new_sig = _target_sig(actor, to_sig_id)
     reason = clean_reason(reason)
     if new_sig.id == old_sig.id:
-        raise Invalid("sig", "The topic is already in that SIG.")
+        raise Invalid("sig", _l("The topic is already in that SIG."))
     with transaction():
         lock_for_write(Topic, topic.id)
         lock_for_write(Sig, old_sig.id, new_sig.id)
@@ -146,9 +159,9 @@ def move_topic(actor: Actor, topic_id: int, to_sig_id: int | None, reason: str =
 def _check_title(title: str) -> str:
     title = " ".join(content.clean_text(title or "").split())
     if len(title) < 3:
-        raise Invalid("title", "Give the new topic a title of at least 3 characters.")
+        raise Invalid("title", _l("Give the new topic a title of at least 3 characters."))
     if len(title) > 200:
-        raise Invalid("title", "Keep the title under 200 characters.")
+        raise Invalid("title", _l("Keep the title under 200 characters."))
     return title
 
 
@@ -206,7 +219,7 @@ def split_topic(
     topic, sig = moderated_topic(actor, topic_id)
     ids = sorted({int(i) for i in post_ids})
     if not ids:
-        raise Invalid("posts", "Choose at least one post to split off.")
+        raise Invalid("posts", _l("Choose at least one post to split off."))
     title = _check_title(title)
     reason = clean_reason(reason)
     new_sig = sig if to_sig_id in (None, sig.id) else _target_sig(actor, to_sig_id)
@@ -216,11 +229,11 @@ def split_topic(
         )
     )
     if len(posts) != len(ids):
-        raise Invalid("posts", "Some of the chosen posts are not in this topic.")
+        raise Invalid("posts", _l("Some of the chosen posts are not in this topic."))
     if any(p.number == 1 for p in posts):
-        raise Invalid("posts", "The first post stays with its topic; choose replies only.")
+        raise Invalid("posts", _l("The first post stays with its topic; choose replies only."))
     if topic.is_deleted:
-        raise Invalid(None, "Restore the topic before splitting it.")
+        raise Invalid(None, _l("Restore the topic before splitting it."))
     first, last = posts[0], posts[-1]
     highest_moved = last.number
     with transaction() as session:
@@ -295,14 +308,14 @@ def merge_topics(actor: Actor, source_id: int, target_id: int, reason: str = "")
     and the moved posts keep theirs (/p/<id>).
     """
     if source_id == target_id:
-        raise Invalid("target", "A topic cannot be merged with itself.")
+        raise Invalid("target", _l("A topic cannot be merged with itself."))
     source, source_sig = moderated_topic(actor, source_id)
     if target_id is None or target_id < 1:
-        raise NotFound("No such topic.")
+        raise NotFound(_l("No such topic."))
     target, target_sig = moderated_topic(actor, target_id)
     reason = clean_reason(reason)
     if source.is_deleted or target.is_deleted:
-        raise Invalid("target", "Restore deleted topics before merging them.")
+        raise Invalid("target", _l("Restore deleted topics before merging them."))
     with transaction() as session:
         # Replies arriving meanwhile wait, and are then numbered after the merged posts.
         lock_for_write(Topic, source.id, target.id)
@@ -339,7 +352,7 @@ def delete_topic(actor: Actor, topic_id: int, reason: str = "") -> Topic:
     topic, sig = moderated_topic(actor, topic_id)
     reason = clean_reason(reason)
     if topic.is_deleted:
-        raise Conflict("This topic is already deleted.")
+        raise Conflict(_l("This topic is already deleted."))
     with transaction():
         topic.deleted_at = utcnow()
         topic.deleted_by_id = actor_id(actor)
@@ -364,7 +377,7 @@ def delete_topic(actor: Actor, topic_id: int, reason: str = "") -> Topic:
 def restore_topic(actor: Actor, topic_id: int) -> Topic:
     topic, sig = moderated_topic(actor, topic_id)
     if not topic.is_deleted:
-        raise Conflict("This topic is not deleted.")
+        raise Conflict(_l("This topic is not deleted."))
     first = db.session.get(Post, topic.first_post_id) if topic.first_post_id else None
     with transaction():
         if first is not None and first.topic_id == topic.id and first.is_deleted:

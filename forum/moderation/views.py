@@ -16,6 +16,9 @@ from ..accounts.models import User
 from ..admin import settings as site_settings
 from ..errors import Forbidden, ForumError, Invalid, NotFound
 from ..extensions import db
+from ..i18n import gettext as _
+from ..i18n import lazy_gettext as _l
+from ..i18n import ngettext
 from ..sigs.models import Sig
 from ..timeutil import utcnow
 from ..topics.models import Post, Topic
@@ -112,7 +115,7 @@ def flag(post_id: int) -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash("Thank you. The sysops will look at this post.", "success")
+            flash(_("Thank you. The sysops will look at this post."), "success")
             return redirect(_post_url(post.id))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("moderation/flag.html", form=form, post=post, topic=topic), status
@@ -129,7 +132,7 @@ def resolve(post_id: int) -> Any:
         lambda: services.resolve_flags(
             viewer(), post_id, form.outcome.data, form.reason.data or "", _until(form.days.data)
         ),
-        "Handled; the flaggers will be told.",
+        _("Handled; the flaggers will be told."),
         url_for("moderation.queue"),
     )
 
@@ -138,7 +141,7 @@ def resolve(post_id: int) -> Any:
 def claim(post_id: int) -> Any:
     return _run(
         lambda: services.claim_flag(viewer(), post_id),
-        "You are handling this post.",
+        _("You are handling this post."),
         url_for("moderation.queue"),
     )
 
@@ -147,7 +150,7 @@ def claim(post_id: int) -> Any:
 def unclaim(post_id: int) -> Any:
     return _run(
         lambda: services.unclaim_flag(viewer(), post_id),
-        "Released.",
+        _("Released."),
         url_for("moderation.queue"),
     )
 
@@ -157,7 +160,7 @@ def review_note(post_id: int) -> Any:
     form = NoteForm()
     return _run(
         lambda: services.add_review_note(viewer(), post_id, form.body.data or ""),
-        "Note added.",
+        _("Note added."),
         url_for("moderation.queue"),
     )
 
@@ -168,7 +171,7 @@ def hide(post_id: int) -> Any:
     form = ReasonForm()
     return _run(
         lambda: services.hide_post(viewer(), post_id, form.reason.data or ""),
-        "The post is hidden.",
+        _("The post is hidden."),
         _post_url(post_id),
     )
 
@@ -177,7 +180,7 @@ def hide(post_id: int) -> Any:
 def unhide(post_id: int) -> Any:
     return _run(
         lambda: services.unhide_post(viewer(), post_id),
-        "The post is shown again.",
+        _("The post is shown again."),
         _post_url(post_id),
     )
 
@@ -186,7 +189,7 @@ def unhide(post_id: int) -> Any:
 def approve(post_id: int) -> Any:
     return _run(
         lambda: services.approve_post(viewer(), post_id),
-        "Approved.",
+        _("Approved."),
         url_for("moderation.queue"),
     )
 
@@ -196,19 +199,19 @@ def reject(post_id: int) -> Any:
     form = ReasonForm()
     return _run(
         lambda: services.reject_post(viewer(), post_id, form.reason.data or ""),
-        "Rejected.",
+        _("Rejected."),
         url_for("moderation.queue"),
     )
 
 
 # --- topic tools ----------------------------------------------------------------------------
 TOPIC_BUTTONS: dict[str, tuple[Callable[..., Any], str]] = {
-    "lock": (services.lock_topic, "The topic is locked."),
-    "unlock": (services.unlock_topic, "The topic is unlocked."),
-    "pin": (services.pin_topic, "The topic is pinned."),
-    "unpin": (services.unpin_topic, "The topic is unpinned."),
-    "delete": (services.delete_topic, "The topic is deleted."),
-    "restore": (services.restore_topic, "The topic is restored."),
+    "lock": (services.lock_topic, _l("The topic is locked.")),
+    "unlock": (services.unlock_topic, _l("The topic is unlocked.")),
+    "pin": (services.pin_topic, _l("The topic is pinned.")),
+    "unpin": (services.unpin_topic, _l("The topic is unpinned.")),
+    "delete": (services.delete_topic, _l("The topic is deleted.")),
+    "restore": (services.restore_topic, _l("The topic is restored.")),
 }
 
 
@@ -254,7 +257,7 @@ def move(topic_id: int) -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash("The topic is moved.", "success")
+            flash(_("The topic is moved."), "success")
             return redirect(_topic_url(topic.id))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("moderation/move.html", form=form, topic=topic, sig=sig), status
@@ -278,7 +281,14 @@ def split(topic_id: int) -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash(f"Split {len(chosen)} post(s) into a new topic.", "success")
+            flash(
+                ngettext(
+                    "Split %(num)s post into a new topic.",
+                    "Split %(num)s posts into a new topic.",
+                    len(chosen),
+                ),
+                "success",
+            )
             return redirect(_topic_url(new.id))
     posts = list(
         db.session.scalars(
@@ -310,7 +320,7 @@ def merge(topic_id: int) -> Any:
         match = TOPIC_REF.search(form.target.data.strip())
         try:
             if match is None:
-                raise Invalid("target", "Enter the other topic's number or paste its address.")
+                raise Invalid("target", _l("Enter the other topic's number or paste its address."))
             target = services.merge_topics(
                 viewer(), topic.id, int(match.group(1)), form.reason.data or ""
             )
@@ -321,7 +331,7 @@ def merge(topic_id: int) -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash("The topics are merged.", "success")
+            flash(_("The topics are merged."), "success")
             return redirect(_topic_url(target.id))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("moderation/merge.html", form=form, topic=topic, sig=sig), status
@@ -332,13 +342,13 @@ def _member_forms(panel: queries.MemberPanel) -> dict[str, Any]:
     sig_choices = [SelectChoice(s.id, s.name) for s in panel.moderated]
     warn, suspend = WarnForm(prefix="warn"), SuspendForm(prefix="suspend")
     if panel.is_global:
-        sig_choices = [SelectChoice(0, "Site-wide"), *sig_choices]
+        sig_choices = [SelectChoice(0, _l("Site-wide")), *sig_choices]
     warn.sig.choices = sig_choices
     suspend.sig.choices = sig_choices
     note = MemberNoteForm(prefix="note")
     note.sig.choices = [SelectChoice(s.id, s.name) for s in panel.note_sigs]
     if panel.is_global:
-        note.sig.choices = [SelectChoice(0, "Site-wide (the sysop only)"), *note.sig.choices]
+        note.sig.choices = [SelectChoice(0, _l("Site-wide (the sysop only)")), *note.sig.choices]
     return {
         "note": note,
         "warn": warn,
@@ -361,7 +371,7 @@ def _member_id(username: str) -> int:
         db.select(User.id).where(db.func.lower(User.username) == username.lower())
     )
     if user_id is None:
-        raise NotFound("No such member.")
+        raise NotFound(_l("No such member."))
     return int(user_id)
 
 
@@ -463,7 +473,7 @@ def filters() -> Any:
     form = WordFilterForm()
     choices = _sig_choices()
     if permissions.is_global_sysop(viewer()):
-        choices = [SelectChoice(0, "Everywhere"), *choices]
+        choices = [SelectChoice(0, _l("Everywhere")), *choices]
     form.sig.choices = choices
     if form.validate_on_submit():
         try:
@@ -479,7 +489,7 @@ def filters() -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash("Added to the word filter.", "success")
+            flash(_("Added to the word filter."), "success")
             return redirect(url_for("moderation.filters"))
     status = 400 if form.errors or form.form_errors else 200
     return (
@@ -500,11 +510,11 @@ def approval_threshold(sig_id: int) -> Any:
     raw = (request.form.get("threshold") or "").strip()
     if raw and not raw.isdigit():
         services.moderated_sig(viewer(), sig_id)
-        flash("Enter a whole number, or leave it empty for the site's setting.", "error")
+        flash(_("Enter a whole number, or leave it empty for the site's setting."), "error")
         return redirect(url_for("moderation.filters"))
     return _run(
         lambda: services.set_sig_approval_threshold(viewer(), sig_id, int(raw) if raw else None),
-        "Saved.",
+        _("Saved."),
         url_for("moderation.filters"),
     )
 
@@ -513,7 +523,7 @@ def approval_threshold(sig_id: int) -> Any:
 def remove_filter(filter_id: int) -> Any:
     return _run(
         lambda: services.remove_word_filter(viewer(), filter_id),
-        "Removed from the word filter.",
+        _("Removed from the word filter."),
         url_for("moderation.filters"),
     )
 
@@ -522,7 +532,7 @@ def remove_filter(filter_id: int) -> Any:
 @bp.route("/settings/warnings/read", methods=["POST"])
 def acknowledge() -> Any:
     if viewer() is None:
-        raise Forbidden("Log in first.")
+        raise Forbidden(_l("Log in first."))
     services.acknowledge_warnings(viewer())
-    flash("Thank you for reading.", "info")
+    flash(_("Thank you for reading."), "info")
     return redirect(url_for("accounts.settings"))

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, url_for
 
+from ..i18n import gettext as _
+
 bp = Blueprint("notifications", __name__)
 
 
@@ -20,14 +22,14 @@ def header_items(viewer: Any) -> list[dict[str, Any]] | None:
     return [
         {
             "url": url_for("topics.unread", filter="tracked"),
-            "label": "Tracked",
+            "label": _("Tracked"),
             "count": tracked,
             "css": "tracked-link",
             "id": "tracked-link",
         },
         {
             "url": url_for("notifications.index"),
-            "label": "Notifications",
+            "label": _("Notifications"),
             "count": unread,
             "css": "notifications-link",
             "id": "notifications-link",

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..i18n import gettext
+from ..i18n import lazy_gettext as _l
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -31,7 +34,7 @@ class Kind:
     priority: int
     describe: Callable[[Subject], str]
     url: Callable[[Subject], str]
-    label: str = ""
+    label: Any = ""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -48,11 +51,11 @@ def get(name: str) -> Kind:
 
 
 def _who(s: Subject) -> str:
-    return s.actor or "Someone"
+    return s.actor or gettext("Someone")
 
 
 def _in(s: Subject) -> str:
-    return f"“{s.topic_title}”" if s.topic_title else "a topic"
+    return gettext("“%(title)s”", title=s.topic_title) if s.topic_title else gettext("a topic")
 
 
 def _post_url(s: Subject) -> str:
@@ -63,27 +66,61 @@ def _sig_url(s: Subject) -> str:
     return f"/s/{s.sig_slug}/" if s.sig_slug else "/"
 
 
+# Each text is written when the notification is shown, in the reader's language (the center) or
+# the recipient's (live delivery: forum.realtime.handlers renders it under force_locale). Rows
+# keep only the kind and its parameters (actor, post, topic, SIG, `data`), never a sentence.
+
 # Post kinds, by priority: what is addressed to me first, then what I watch.
 MENTION = register(
-    Kind("mention", 10, lambda s: f"{_who(s)} mentioned you in {_in(s)}", _post_url, "Mention")
+    Kind(
+        "mention",
+        10,
+        lambda s: gettext("%(who)s mentioned you in %(topic)s", who=_who(s), topic=_in(s)),
+        _post_url,
+        _l("Mention"),
+    )
 )
 QUOTE = register(
-    Kind("quote", 20, lambda s: f"{_who(s)} quoted your post in {_in(s)}", _post_url, "Quote")
+    Kind(
+        "quote",
+        20,
+        lambda s: gettext("%(who)s quoted your post in %(topic)s", who=_who(s), topic=_in(s)),
+        _post_url,
+        _l("Quote"),
+    )
 )
 REPLY = register(
-    Kind("reply", 30, lambda s: f"{_who(s)} replied to you in {_in(s)}", _post_url, "Reply")
+    Kind(
+        "reply",
+        30,
+        lambda s: gettext("%(who)s replied to you in %(topic)s", who=_who(s), topic=_in(s)),
+        _post_url,
+        _l("Reply"),
+    )
 )
 NEW_TOPIC = register(
     Kind(
         "new_topic",
         40,
-        lambda s: f"{_who(s)} started {_in(s)} in {s.sig_name or 'a SIG you watch'}",
+        lambda s: (
+            gettext(
+                "%(who)s started %(topic)s in %(sig)s", who=_who(s), topic=_in(s), sig=s.sig_name
+            )
+            if s.sig_name
+            else gettext("%(who)s started %(topic)s in a SIG you watch", who=_who(s), topic=_in(s))
+        ),
         _post_url,
-        "New topic",
+        _l("New topic"),
     )
 )
 WATCHED = register(
-    Kind("watched", 50, lambda s: f"{_who(s)} posted in {_in(s)}", _post_url, "New post")
+    Kind(
+        "watched",
+        50,
+        lambda s: gettext("%(who)s posted in %(topic)s", who=_who(s), topic=_in(s)),
+        _post_url,
+        _l("New post"),
+    )
 )
 
 # Moderation outcomes.
@@ -92,47 +129,83 @@ POST_HIDDEN = register(
         "post_hidden",
         100,
         lambda s: (
-            f"A sysop hid your post in {_in(s)}"
-            + (f": {s.data['reason']}" if s.data.get("reason") else ".")
+            gettext(
+                "A sysop hid your post in %(topic)s: %(reason)s",
+                topic=_in(s),
+                reason=s.data["reason"],
+            )
+            if s.data.get("reason")
+            else gettext("A sysop hid your post in %(topic)s.", topic=_in(s))
         ),
         _post_url,
-        "Post hidden",
+        _l("Post hidden"),
     )
 )
 POST_DELETED = register(
     Kind(
         "post_deleted",
         100,
-        lambda s: f"A sysop deleted your post in {_in(s)}.",
+        lambda s: gettext("A sysop deleted your post in %(topic)s.", topic=_in(s)),
         lambda s: f"/s/{s.sig_slug}/" if s.sig_slug else "/",
-        "Post deleted",
+        _l("Post deleted"),
     )
 )
+
+# How a flag was handled (`data["outcome"]`, forum.moderation.models.OUTCOMES' keys).
+_OUTCOMES = {
+    "dismissed": _l("dismissed"),
+    "hidden": _l("hidden"),
+    "deleted": _l("deleted"),
+    "warned": _l("warned"),
+    "suspended": _l("suspended"),
+}
 FLAG_RESOLVED = register(
     Kind(
         "flag_resolved",
         100,
-        lambda s: (
-            f"A sysop handled the post you flagged in {_in(s)}: "
-            f"{str(s.data.get('outcome', 'resolved')).replace('_', ' ')}."
+        lambda s: gettext(
+            "A sysop handled the post you flagged in %(topic)s: %(outcome)s.",
+            topic=_in(s),
+            outcome=str(_OUTCOMES.get(str(s.data.get("outcome")), _l("resolved"))),
         ),
         lambda s: f"/s/{s.sig_slug}/" if s.sig_slug else "/",
-        "Flag handled",
+        _l("Flag handled"),
     )
 )
 
+# What a sysop did to a member (`data["discipline"]`, as forum.moderation.discipline stores
+# it): the sentence for each, with the SIG when there is one.
+_DISCIPLINE = {
+    "warned": (_l("A sysop warned you"), _l("A sysop warned you in %(sig)s")),
+    "silenced": (_l("A sysop silenced you"), _l("A sysop silenced you in %(sig)s")),
+    "suspended": (_l("A sysop suspended you"), _l("A sysop suspended you in %(sig)s")),
+    "banned": (_l("A sysop banned you"), _l("A sysop banned you in %(sig)s")),
+    "lifted_silence": (
+        _l("A sysop lifted your silence"),
+        _l("A sysop lifted your silence in %(sig)s"),
+    ),
+    "lifted_suspension": (
+        _l("A sysop lifted your suspension"),
+        _l("A sysop lifted your suspension in %(sig)s"),
+    ),
+    "lifted_ban": (_l("A sysop lifted your ban"), _l("A sysop lifted your ban in %(sig)s")),
+}
+
 
 def _discipline_text(s: Subject) -> str:
-    what = str(s.data.get("discipline", "")).replace("_", " ")
-    where = f" in {s.sig_name}" if s.sig_name else ""
-    reason = f": {s.data['reason']}" if s.data.get("reason") else "."
-    if what.startswith("lifted"):
-        return f"A sysop {what.replace('lifted', 'lifted your')}{where}."
-    return f"A sysop {what} you{where}{reason}"
+    what = str(s.data.get("discipline", ""))
+    texts = _DISCIPLINE.get(what)
+    if texts is None:
+        return gettext("A sysop changed your standing.")
+    plain, in_sig = texts
+    sentence = str(in_sig) % {"sig": s.sig_name} if s.sig_name else str(plain)
+    if s.data.get("reason") and not what.startswith("lifted"):
+        return gettext("%(sentence)s: %(reason)s", sentence=sentence, reason=s.data["reason"])
+    return gettext("%(sentence)s.", sentence=sentence)
 
 
 DISCIPLINE = register(
-    Kind("discipline", 100, _discipline_text, lambda s: "/settings", "Moderation")
+    Kind("discipline", 100, _discipline_text, lambda s: "/settings", _l("Moderation"))
 )
 
 # SIG join requests: to the SIG's sysops, then the answer to the member.
@@ -140,23 +213,39 @@ JOIN_REQUEST = register(
     Kind(
         "join_request",
         100,
-        lambda s: f"{_who(s)} asked to join {s.sig_name or 'your SIG'}",
+        lambda s: (
+            gettext("%(who)s asked to join %(sig)s", who=_who(s), sig=s.sig_name)
+            if s.sig_name
+            else gettext("%(who)s asked to join your SIG", who=_who(s))
+        ),
         lambda s: f"/s/{s.sig_slug}/requests" if s.sig_slug else "/",
-        "Join request",
+        _l("Join request"),
     )
 )
+
+
+def _join_decided_text(s: Subject) -> str:
+    approved = bool(s.data.get("approved"))
+    if s.sig_name:
+        if approved:
+            return gettext("Your request to join %(sig)s was approved.", sig=s.sig_name)
+        return gettext("Your request to join %(sig)s was declined.", sig=s.sig_name)
+    if approved:
+        return gettext("Your request to join a SIG was approved.")
+    return gettext("Your request to join a SIG was declined.")
+
+
 JOIN_DECIDED = register(
     Kind(
         "join_decided",
         100,
-        lambda s: (
-            f"Your request to join {s.sig_name or 'a SIG'} was "
-            f"{'approved' if s.data.get('approved') else 'declined'}."
-        ),
+        _join_decided_text,
         lambda s: _sig_url(s) if s.data.get("approved") else "/",
-        "Join request answered",
+        _l("Join request answered"),
     )
 )
-UNKNOWN = register(Kind("unknown", 1000, lambda s: "Something happened.", _post_url, "Notice"))
+UNKNOWN = register(
+    Kind("unknown", 1000, lambda s: gettext("Something happened."), _post_url, _l("Notice"))
+)
 
 POST_KINDS = (MENTION, QUOTE, REPLY, NEW_TOPIC, WATCHED)

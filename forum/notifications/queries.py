@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 from .. import content, permissions
 from ..accounts.models import User
 from ..extensions import db
+from ..i18n import DEFAULT_LANGUAGE, force_locale
 from ..sigs.models import Membership, Sig
 from ..topics.models import Post, Topic, TopicRead
 from . import kinds
@@ -154,7 +155,8 @@ def notifications_page(current: Any, page: int = 1) -> NotificationsPage:
 
 
 def rows_by_id(ids: list[int]) -> dict[int, tuple[User, NotificationRow]]:
-    """Notifications with their recipients, rendered for each recipient (live delivery)."""
+    """Notifications with their recipients, rendered for each recipient, in the recipient's
+    language (live delivery: not the language of whoever caused them)."""
     if not ids:
         return {}
     result = db.session.execute(_query().where(Notification.id.in_(ids))).all()
@@ -167,7 +169,8 @@ def rows_by_id(ids: list[int]) -> dict[int, tuple[User, NotificationRow]]:
     for row in result:
         user = users.get(row[0].user_id)
         if user is not None:
-            out[row[0].id] = (user, _rows(user, [row])[0])
+            with force_locale(user.language or DEFAULT_LANGUAGE):
+                out[row[0].id] = (user, _rows(user, [row])[0])
     return out
 
 

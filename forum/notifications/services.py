@@ -18,6 +18,7 @@ from ..accounts.services import resolve_usernames, update_preferences
 from ..db import transaction, upsert
 from ..errors import Invalid, NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import ROLE_SYSOP, Membership, Sig
 from ..timeutil import utcnow
@@ -272,7 +273,7 @@ def notify_join_decided(
 # --- the member's own verbs -----------------------------------------------------------------
 def _require_member(user: Actor) -> User:
     if user is None:
-        raise Invalid(None, "Log in first.")
+        raise Invalid(None, _l("Log in first."))
     return user
 
 
@@ -281,7 +282,7 @@ def mark_read(user: Actor, notification_id: int) -> Notification:
     with transaction() as session:
         row = session.get(Notification, notification_id) if notification_id > 0 else None
         if row is None or row.user_id != member.id:
-            raise NotFound("No such notification.")
+            raise NotFound(_l("No such notification."))
         if row.read_at is None:
             row.read_at = utcnow()
             events.publish(events.NotificationsRead(user_id=member.id))
@@ -322,7 +323,7 @@ def _upsert_watch(
 
 def _check_level(level: str) -> str:
     if level not in LEVELS:
-        raise Invalid("level", "Choose watching, tracking, normal or muted.")
+        raise Invalid("level", _l("Choose watching, tracking, normal or muted."))
     return level
 
 

@@ -9,9 +9,11 @@ from flask_login import current_user, login_required
 
 from .. import permissions
 from ..errors import ForumError
+from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..web import viewer
 from . import bp, queries, services
-from .forms import LEVEL_CHOICES, ActionForm, PreferencesForm, WatchForm
+from .forms import LEVEL_CHOICES, LEVEL_NAMES, ActionForm, PreferencesForm, WatchForm
 
 
 def _page_arg() -> int:
@@ -43,7 +45,14 @@ def mark_all_read() -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     count = services.mark_all_read(viewer())
-    flash(f"Marked {count} notification{'s' if count != 1 else ''} as read.", "info")
+    flash(
+        ngettext(
+            "Marked %(num)s notification as read.",
+            "Marked %(num)s notifications as read.",
+            count,
+        ),
+        "info",
+    )
     return redirect(url_for("notifications.index"))
 
 
@@ -53,14 +62,17 @@ def watch_topic(topic_id: int) -> Any:
     topic = permissions.get_topic_for(viewer(), topic_id)
     form = WatchForm()
     if not form.validate_on_submit():
-        flash("Choose watching, tracking, normal or muted.", "error")
+        flash(_("Choose watching, tracking, normal or muted."), "error")
     else:
         try:
             services.set_topic_level(viewer(), topic.id, form.level.data)
         except ForumError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"You are now {form.level.data} this topic.", "success")
+            flash(
+                _("This topic’s notifications: %(level)s.", level=LEVEL_NAMES[form.level.data]),
+                "success",
+            )
     return redirect(url_for("topics.show", topic_id=topic.id, slug=topic.slug))
 
 
@@ -70,14 +82,21 @@ def watch_sig(slug: str) -> Any:
     sig = permissions.get_sig_for(viewer(), slug)
     form = WatchForm()
     if not form.validate_on_submit():
-        flash("Choose watching, tracking, normal or muted.", "error")
+        flash(_("Choose watching, tracking, normal or muted."), "error")
     else:
         try:
             services.set_sig_level(viewer(), sig.id, form.level.data)
         except ForumError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"You are now {form.level.data} {sig.name}.", "success")
+            flash(
+                _(
+                    "Notifications for %(name)s: %(level)s.",
+                    name=sig.name,
+                    level=LEVEL_NAMES[form.level.data],
+                ),
+                "success",
+            )
     return redirect(url_for("sigs.show", slug=sig.slug))
 
 
@@ -88,7 +107,7 @@ def preferences() -> Any:
     if not form.validate_on_submit():
         abort(400)
     services.set_watch_preference(viewer(), bool(form.watch_posted.data))
-    flash("Your notification preferences are saved.", "success")
+    flash(_("Your notification preferences are saved."), "success")
     return redirect(url_for("accounts.settings"))
 
 

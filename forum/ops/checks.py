@@ -1,4 +1,9 @@
-"""Readiness checks: can this process reach everything it needs to serve requests?"""
+"""Readiness checks: can this process serve its core (pages and posting)?
+
+A failed *required* check (the database, the search index folder) makes `/readyz` answer 503,
+so a load balancer stops sending this server requests. Redis is not required: without it the
+forum goes on (forum.redisconn), so a Redis outage is a warning in a 200, never a 503 that would
+pull every server out at once."""
 
 from __future__ import annotations
 
@@ -12,9 +17,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import text
 
+from .. import redisconn
 from ..extensions import db
-
-REDIS_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -23,21 +27,25 @@ class Check:
     ok: bool
     ms: float
     error: str | None = None
+    required: bool = True
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"ok": self.ok, "ms": round(self.ms, 1)}
+        if not self.required:
+            out["required"] = False
         if self.error:
             out["error"] = self.error
         return out
 
 
-def _timed(name: str, probe: Callable[[], None]) -> Check:
+def _timed(name: str, probe: Callable[[], None], *, required: bool = True) -> Check:
     start = time.perf_counter()
     try:
         probe()
     except Exception as exc:  # noqa: BLE001  (any failure means "not ready"; the reason is shown)
-        return Check(name, False, (time.perf_counter() - start) * 1000, _describe(exc))
-    return Check(name, True, (time.perf_counter() - start) * 1000)
+        ms = (time.perf_counter() - start) * 1000
+        return Check(name, False, ms, _describe(exc), required)
+    return Check(name, True, (time.perf_counter() - start) * 1000, required=required)
 
 
 def _describe(exc: Exception) -> str:
@@ -52,18 +60,54 @@ def check_database() -> None:
         db.session.rollback()
 
 
-def check_redis(app: Flask) -> None:
-    import redis
+# How long a write the storage refused (a read-only or full volume) keeps /readyz failing,
+# unless another is refused meanwhile: past it, the next write tells again.
+WRITE_FAULT_SECONDS = 30
 
-    client = app.extensions.get("forum.ops.redis")
-    if client is None:
-        client = redis.Redis.from_url(
-            app.config["REDIS_URL"],
-            socket_timeout=REDIS_TIMEOUT,
-            socket_connect_timeout=REDIS_TIMEOUT,
-        )
-        app.extensions["forum.ops.redis"] = client
-    if not client.ping():
+
+def check_database_writes(app: Flask) -> None:
+    """The database takes writes: not a read-only PostgreSQL; for SQLite, the database file,
+    its folder (the -wal and -shm files) and the writers' lock file are writable and the volume
+    has room (DATABASE_MIN_FREE_MB); and no write was refused for lack of either just now."""
+    from ..web import WRITE_FAULT
+
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _check_sqlite_files(app, engine.url.database)
+    elif engine.dialect.name == "postgresql":
+        try:
+            read_only = db.session.execute(text("SHOW transaction_read_only")).scalar()
+        finally:
+            db.session.rollback()
+        if read_only == "on":
+            raise RuntimeError("PostgreSQL takes no writes here (transaction_read_only is on)")
+    fault = app.extensions.get(WRITE_FAULT)
+    if fault is not None:
+        ago = time.monotonic() - fault[0]
+        if ago < WRITE_FAULT_SECONDS:
+            raise RuntimeError(f"a write was refused {ago:.0f} s ago: {fault[1]}")
+
+
+def _check_sqlite_files(app: Flask, database: str | None) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).resolve()
+    lock = Path(f"{path}.write-lock")
+    for target in (path.parent, path, lock):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise RuntimeError(f"{target} is not writable (a read-only volume or permissions)")
+    stats = os.statvfs(path.parent)
+    free_mb = stats.f_bavail * stats.f_frsize / 2**20
+    need = float(app.config.get("DATABASE_MIN_FREE_MB", 16))
+    if free_mb < need:
+        raise RuntimeError(f"the database volume is full: {free_mb:.1f} MB free, {need:g} needed")
+
+
+def check_redis(app: Flask) -> None:
+    """PING through the forum's own client: at once "down" while the breaker is open, else
+    at most one timeout (REDIS_TIMEOUT, at most a second)."""
+    client = redisconn.for_app(app)
+    if client is None or not client.ping():
         raise RuntimeError("Redis did not answer PING")
 
 
@@ -78,7 +122,9 @@ def check_index_dir(app: Flask) -> None:
 
 def run_all(app: Flask) -> list[Check]:
     results = [_timed("database", check_database)]
+    if results[0].ok:
+        results.append(_timed("database_writes", lambda: check_database_writes(app)))
     if app.config.get("REDIS_URL"):
-        results.append(_timed("redis", lambda: check_redis(app)))
+        results.append(_timed("redis", lambda: check_redis(app), required=False))
     results.append(_timed("search_index", lambda: check_index_dir(app)))
     return results

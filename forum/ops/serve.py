@@ -1,19 +1,27 @@
 """`make serve`: check the settings are fit for production, then run gunicorn.
 
-Flask-SocketIO serves WebSocket on gunicorn's threaded worker (gthread) with simple-websocket,
-in its "threading" mode: each open socket holds one thread, so a process has many threads.
-Socket.IO's long-polling needs every request of a client to reach the same process, and gunicorn's
-own balancing cannot promise that, so the supported layout is ONE worker per gunicorn process and
-several processes (one per port) behind nginx with sticky sessions, joined by Redis. See
+Two kinds of server (forum/ops/gunicorn_conf.py):
+
+- the page server, gunicorn's threaded worker (gthread) on FORUM_BIND. Without a socket server
+  it serves Socket.IO too (Flask-SocketIO's "threading" mode: each open socket holds a thread);
+- the socket server (`--sockets`), gevent on FORUM_SOCKETS_BIND: Socket.IO only, thousands of
+  idle connections in one process; the page servers' emits reach it through Redis, so it needs
+  FORUM_REDIS_URL. nginx sends /socket.io/ to it and everything else to the page servers.
+
+With FORUM_SOCKETS_BIND set, `python -m forum.ops.serve` runs both and stops both together (what
+`make serve` does); `--sockets` runs the socket server alone (a systemd unit per server). See
 docs/deployment.md.
 
-    python -m forum.ops.serve [extra gunicorn options]
+    python -m forum.ops.serve [--sockets] [extra gunicorn options]
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import signal
+import subprocess
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -112,8 +120,21 @@ def load_settings() -> Any:
     return probe.config
 
 
-def refuse_if_unfit() -> None:
-    problems = production_problems(load_settings())
+def socket_server_problems(config: Any) -> list[str]:
+    if not config.get("REDIS_URL"):
+        return [
+            "The socket server needs FORUM_REDIS_URL: the page servers' live updates reach it "
+            "through Redis. Without Redis, leave FORUM_SOCKETS_BIND unset and the page server "
+            "serves Socket.IO itself."
+        ]
+    return []
+
+
+def refuse_if_unfit(*, sockets: bool = False) -> None:
+    settings = load_settings()
+    problems = production_problems(settings)
+    if sockets:
+        problems += socket_server_problems(settings)
     if problems:
         lines = ["The forum will not start in production with these settings:"]
         lines += [f"  - {problem}" for problem in problems]
@@ -122,17 +143,71 @@ def refuse_if_unfit() -> None:
         raise SystemExit(2)
 
 
-def main(argv: list[str] | None = None) -> None:
-    refuse_if_unfit()
+def _gunicorn(extra: list[str]) -> list[str]:
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
-    args = [gunicorn, "--config", "python:forum.ops.gunicorn_conf", *(argv or sys.argv[1:])]
+    return [gunicorn, "--config", "python:forum.ops.gunicorn_conf", *extra]
+
+
+def _socket_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "FORUM_SERVER_ROLE": "sockets",
+        "FORUM_BIND": os.environ.get("FORUM_SOCKETS_BIND") or "127.0.0.1:8100",
+    }
+
+
+def raise_open_files_limit() -> None:
+    """A socket server holds a descriptor per connection: use all the process may have."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main(argv: list[str] | None = None) -> None:
+    extra = list(sys.argv[1:] if argv is None else argv)
+    sockets_only = "--sockets" in extra
+    if sockets_only:
+        extra.remove("--sockets")
+    both = not sockets_only and bool(os.environ.get("FORUM_SOCKETS_BIND"))
+    refuse_if_unfit(sockets=True) if sockets_only or both else refuse_if_unfit()
     os.chdir(ROOT)
     # glibc gives each thread that allocates its own malloc arena, up to eight per core, and
     # freed memory stays in them: with a thread per request and per socket, a worker's peak grew
     # by 10 to 15 MB on the bench. Two arenas keep it flat, at no cost in requests a second.
     # (Read by the C library at start, so set here, before the exec.)
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
-    os.execv(gunicorn, args) if os.path.isabs(gunicorn) else os.execvp(gunicorn, args)
+    if sockets_only:
+        raise_open_files_limit()
+        os.environ.update(_socket_env())
+    if both:
+        raise SystemExit(run_both(extra))
+    args = _gunicorn(extra)
+    os.execv(args[0], args) if os.path.isabs(args[0]) else os.execvp(args[0], args)
+
+
+def run_both(extra: list[str]) -> int:
+    """The page server and the socket server as two children; a signal goes to both, and when
+    one of them ends, the other is stopped too (the service manager then restarts the pair)."""
+    raise_open_files_limit()
+    pages = subprocess.Popen(_gunicorn(extra))
+    sockets = subprocess.Popen(_gunicorn(extra), env=_socket_env())
+    children = (pages, sockets)
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    code = os.wait()[1]
+    forward(signal.SIGTERM, None)
+    for child in children:
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return os.waitstatus_to_exitcode(code)
 
 
 if __name__ == "__main__":

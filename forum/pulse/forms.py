@@ -6,15 +6,18 @@ from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from ..i18n import gettext as _
+from ..i18n import lazy_gettext as _l
 from .buckets import MAX_DAYS, DateRange, preset_range
 
 RANGE_CHOICES = {
-    "7": "Last 7 days",
-    "30": "Last 30 days",
-    "90": "Last 90 days",
-    "custom": "Custom",
+    "7": _l("Last 7 days"),
+    "30": _l("Last 30 days"),
+    "90": _l("Last 90 days"),
+    "custom": _l("Custom"),
 }
 
 
@@ -24,9 +27,13 @@ class RangeForm(FlaskForm):
     class Meta:
         csrf = False  # a GET form that changes nothing
 
-    range = SelectField("Range", choices=RANGE_CHOICES, default="30")
-    start = DateField("From", validators=[Optional()])
-    end = DateField("To", validators=[Optional()])
+    range = SelectField(
+        _l("Range"),
+        choices=[SelectChoice(k, v) for k, v in RANGE_CHOICES.items()],
+        default="30",
+    )
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
 
     def to_range(self, today: date, zone: str) -> DateRange:
         """The chosen range; falls back to the last 30 days and records why on the form."""
@@ -35,13 +42,13 @@ class RangeForm(FlaskForm):
             return preset_range(choice, today, zone)
         start, end = self.start.data, self.end.data
         if not self.validate() or start is None or end is None:
-            self.form_errors.append("Give both dates of a custom range as YYYY-MM-DD.")
+            self.form_errors.append(_("Give both dates of a custom range as YYYY-MM-DD."))
         elif start > end:
-            self.form_errors.append("The first day must not be after the last.")
+            self.form_errors.append(_("The first day must not be after the last."))
         elif (end - start).days + 1 > MAX_DAYS:
-            self.form_errors.append(f"Choose at most {MAX_DAYS} days.")
+            self.form_errors.append(_("Choose at most %(MAX_DAYS)s days.", MAX_DAYS=MAX_DAYS))
         elif end > today + timedelta(days=1):
-            self.form_errors.append("The range cannot end in the future.")
+            self.form_errors.append(_("The range cannot end in the future."))
         else:
             return DateRange(start, end, zone, "custom")
         return preset_range("30", today, zone)

@@ -38,6 +38,9 @@ from .. import permissions
 from ..accounts.models import ROLE_SYSOP as SITE_SYSOP
 from ..accounts.models import User
 from ..extensions import db
+from ..i18n import format_percent
+from ..i18n import gettext as _
+from ..i18n import number as format_number
 from ..moderation.models import Flag
 from ..sigs.models import ROLE_SYSOP, Membership, Sig
 from ..timeutil import UTCDateTime, utcnow
@@ -196,19 +199,19 @@ def _members(scope: Scope) -> list[Series]:
     return [
         Series(
             "members",
-            "Members per day",
-            ["Day", "New members", "Members in total"],
+            _("Members per day"),
+            [_("Day"), _("New members"), _("Members in total")],
             daily,
             chart=[1, 2],
-            note="Members who joined" + (" this SIG" if scope.sig else "") + ".",
+            note=_("Members who joined this SIG.") if scope.sig else _("Members who joined."),
         ),
         Series(
             "members-weekly",
-            "New members per week",
-            ["Week of", "New members"],
+            _("New members per week"),
+            [_("Week of"), _("New members")],
             [[w.isoformat(), n] for w, n in weekly.items()],
             chart=[1],
-            note="Weeks start on Monday; the first and last may be cut by the range.",
+            note=_("Weeks start on Monday; the first and last may be cut by the range."),
         ),
     ]
 
@@ -232,7 +235,13 @@ def _activity(scope: Scope) -> list[Series]:
     posts = {buckets.as_date(d): n for d, n in db.session.execute(posts_q)}
     rows = [[d.isoformat(), topics.get(d, 0), posts.get(d, 0)] for d in scope.range.days]
     return [
-        Series("activity", "Topics and posts per day", ["Day", "Topics", "Posts"], rows, [1, 2])
+        Series(
+            "activity",
+            _("Topics and posts per day"),
+            [_("Day"), _("Topics"), _("Posts")],
+            rows,
+            [1, 2],
+        )
     ]
 
 
@@ -259,7 +268,7 @@ def _active(scope: Scope) -> list[Series]:
             [
                 (number, since, until)
                 for number, unit in enumerate(units)
-                for _, since, until in scope.range.bounds(unit)
+                for _start, since, until in scope.range.bounds(unit)
             ]
         )
         .cte("pulse_bucket")
@@ -289,7 +298,7 @@ def _active(scope: Scope) -> list[Series]:
         select(table.c.unit, posted, visited).order_by(table.c.unit, table.c.since)
     ):
         counts[unit_number].append((posted_n, visited_n))
-    titles = {DAY: ("active-daily", "Day"), WEEK: ("active-weekly", "Week of")}
+    titles = {DAY: ("active-daily", _("Day")), WEEK: ("active-weekly", _("Week of"))}
     titles[MONTH] = ("active-monthly", "Month")
     result = []
     for number, unit in enumerate(units):
@@ -303,14 +312,22 @@ def _active(scope: Scope) -> list[Series]:
         result.append(
             Series(
                 key,
-                f"Active members per {unit}",
-                [first, "Posted", "Visited"],
+                _("Active members per day")
+                if unit == DAY
+                else _("Active members per week")
+                if unit == WEEK
+                else _("Active members per month"),
+                [first, _("Posted"), _("Visited")],
                 rows,
                 chart=[1, 2],
-                note=(
-                    "Visited: members"
-                    + (" of this SIG" if scope.sig else "")
-                    + " who opened any page of the forum. Only days inside the range count."
+                note=_(
+                    "Visited: members of this SIG who opened any page of the forum. Only days "
+                    "inside the range count."
+                )
+                if scope.sig
+                else _(
+                    "Visited: members who opened any page of the forum. Only days inside the "
+                    "range count."
                 ),
             )
         )
@@ -472,36 +489,49 @@ def _response(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
     to_answer = stats.get(_TO_ANSWER, OrderStats())
     share = (in_time_n / due_n) if due_n else None
     figures = [
-        Figure("Topics started", f"{started:,}", started),
-        Figure("Topics with a reply", f"{to_reply.count:,}", to_reply.count),
-        _duration_figure("Median time to first reply", to_reply.median),
-        _duration_figure("90th percentile time to first reply", to_reply.p90),
-        _duration_figure("Median time to first sysop reply", to_sysop.median),
-        _duration_figure("90th percentile time to first sysop reply", to_sysop.p90),
+        Figure(_("Topics started"), format_number(started), started),
+        Figure(_("Topics with a reply"), format_number(to_reply.count), to_reply.count),
+        _duration_figure(_("Median time to first reply"), to_reply.median),
+        _duration_figure(_("90th percentile time to first reply"), to_reply.p90),
+        _duration_figure(_("Median time to first sysop reply"), to_sysop.median),
+        _duration_figure(_("90th percentile time to first sysop reply"), to_sysop.p90),
         Figure(
-            "Answered within 24 hours",
-            "—" if share is None else f"{share:.0%} ({in_time_n} of {due_n})",
+            _("Answered within 24 hours"),
+            "—"
+            if share is None
+            else _(
+                "%(share)s (%(num)s of %(total)s)",
+                share=format_percent(share),
+                num=format_number(in_time_n),
+                total=format_number(due_n),
+            ),
             None if share is None else round(share, 4),
         ),
     ]
     if support_n:
         figures.append(
             Figure(
-                "Support topics with a marked answer",
-                f"{to_answer.count} of {support_n}",
+                _("Support topics with a marked answer"),
+                _(
+                    "%(num)s of %(total)s",
+                    num=format_number(to_answer.count),
+                    total=format_number(support_n),
+                ),
                 to_answer.count,
             )
         )
-        figures.append(_duration_figure("Median time to the answer", to_answer.median))
+        figures.append(_duration_figure(_("Median time to the answer"), to_answer.median))
     series = Series(
         "response",
-        "Response",
-        ["Figure", "Value", "Seconds or count"],
+        _("Response"),
+        [_("Figure"), _("Value"), _("Seconds or count")],
         [[f.label, f.value, "" if f.raw is None else f.raw] for f in figures],
         note=(
-            "Replies by the topic's author do not count. Answered within 24 hours counts the "
-            "topics at least 24 hours old; in support SIGs a topic is answered when a reply is "
-            "marked as the answer."
+            _(
+                "Replies by the topic’s author do not count. Answered within 24 hours counts the "
+                "topics at least 24 hours old; in support SIGs a topic is answered when a reply is "
+                "marked as the answer."
+            )
         ),
     )
     return figures, [series]
@@ -514,15 +544,19 @@ def _duration_figure(label: str, seconds: float | None) -> Figure:
 def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return _("%(seconds)s s", seconds=seconds)
     minutes = seconds // 60
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(minutes)s min", minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        if minutes:
+            return _("%(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
+        return _("%(hours)s h", hours=hours)
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return _("%(days)s d %(hours)s h", days=days, hours=hours)
+    return _("%(days)s d", days=days)
 
 
 def _queues(scope: Scope) -> list[Series]:
@@ -558,16 +592,18 @@ def _queues(scope: Scope) -> list[Series]:
     for key, title, query, note in (
         (
             "unanswered",
-            "Unanswered topics",
+            _("Unanswered topics"),
             unanswered,
-            f"Topics started in the range with no answer yet, oldest first "
-            f"(at most {QUEUE_LIMIT}).",
+            _(
+                "Topics started in the range with no answer yet, oldest first (at most %(num)s).",
+                num=QUEUE_LIMIT,
+            ),
         ),
         (
             "welcome",
-            "Welcome queue",
+            _("Welcome queue"),
             welcome,
-            "First topics of members who registered in the range, that nobody has answered yet.",
+            _("First topics of members who registered in the range, that nobody has answered yet."),
         ),
     ):
         rows = list(db.session.execute(query))
@@ -575,7 +611,7 @@ def _queues(scope: Scope) -> list[Series]:
             Series(
                 key,
                 title,
-                ["Started", "Topic", "SIG", "Author"],
+                [_("Started"), _("Topic"), _("SIG"), _("Author")],
                 [[r.created_at, r.title, r.name, r.username or ""] for r in rows],
                 links=[("topics.show", {"topic_id": r.id, "slug": r.slug}) for r in rows],
                 note=note,
@@ -607,8 +643,8 @@ def _contributors(scope: Scope) -> list[Series]:
     result = [
         Series(
             "contributors",
-            "Top contributors",
-            ["Member", "Posts", "Topics started"],
+            _("Top contributors"),
+            [_("Member"), _("Posts"), _("Topics started")],
             rows,
             chart=[1],
             links=[("accounts.profile", {"username": r[0]}) for r in rows],
@@ -633,8 +669,8 @@ def _contributors(scope: Scope) -> list[Series]:
         result.append(
             Series(
                 "sigs",
-                "Busiest SIGs",
-                ["SIG", "Posts", "Members who posted"],
+                _("Busiest SIGs"),
+                [_("SIG"), _("Posts"), _("Members who posted")],
                 [[r.name, r.posts, r.authors] for r in sig_rows],
                 chart=[1],
                 links=[("pulse.sig_dashboard", {"slug": r.slug}) for r in sig_rows],
@@ -681,19 +717,27 @@ def _flags(scope: Scope) -> tuple[list[Figure], list[Series]]:
     ).get(0, OrderStats())
     total = sum(raised.values())
     figures = [
-        Figure("Flags raised", f"{total:,}", total),
-        Figure("Flags raised and handled", f"{handling.count:,} of {total:,}", handling.count),
-        _duration_figure("Median time to handle a flag", handling.median),
+        Figure(_("Flags raised"), format_number(total), total),
+        Figure(
+            _("Flags raised and handled"),
+            _(
+                "%(num)s of %(total)s",
+                num=format_number(handling.count),
+                total=format_number(total),
+            ),
+            handling.count,
+        ),
+        _duration_figure(_("Median time to handle a flag"), handling.median),
     ]
     rows = [[d.isoformat(), raised.get(d, 0), handled.get(d, 0)] for d in scope.range.days]
     return figures, [
         Series(
             "flags",
-            "Flags per day",
-            ["Day", "Raised", "Handled"],
+            _("Flags per day"),
+            [_("Day"), _("Raised"), _("Handled")],
             rows,
             chart=[1, 2],
-            note="Handling time counts the flags raised in the range that a sysop has handled.",
+            note=_("Handling time counts the flags raised in the range that a sysop has handled."),
         )
     ]
 
@@ -728,7 +772,7 @@ def dashboard(current: Any, sig: Sig | None, rng: DateRange) -> Dashboard:
     series += _queues(scope) + _contributors(scope) + flags
     figures += flag_figures
     total = series[0].rows[-1][2] if series[0].rows else 0
-    figures.insert(0, Figure("Members in total", f"{total:,}", total))
+    figures.insert(0, Figure(_("Members in total"), format_number(total), total))
     return Dashboard(sig=sig, range=rng, figures=figures, series=series)
 
 

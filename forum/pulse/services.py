@@ -6,6 +6,7 @@ from .. import events, permissions
 from ..db import transaction
 from ..errors import Forbidden, Invalid
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
@@ -16,7 +17,7 @@ def set_support_sig(actor: Actor, sig_id: int, on: bool) -> Sig:
     sig = permissions.get_sig_by_id_for(actor, sig_id)
     permissions.require_sig_sysop(actor, sig)
     if not permissions.can_set_support(actor, sig):
-        raise Forbidden("Only this SIG's sysops may change that.")
+        raise Forbidden(_l("Only this SIG's sysops may change that."))
     assert actor is not None
     if sig.is_support == on:
         return sig
@@ -34,12 +35,12 @@ def mark_answer(actor: Actor, post_id: int) -> Topic:
     sig = db.session.get(Sig, topic.sig_id)
     assert sig is not None
     if not sig.is_support:
-        raise Invalid(None, "Answers are marked in support SIGs only.")
+        raise Invalid(None, _l("Answers are marked in support SIGs only."))
     if not permissions.can_mark_answer(actor, topic, sig):
-        raise Forbidden("Only the topic's author or a sysop may mark the answer.")
+        raise Forbidden(_l("Only the topic's author or a sysop may mark the answer."))
     if not permissions.can_mark_answer(actor, topic, sig, post):
         raise Invalid(
-            None, "Only a visible reply by someone other than the author can be the answer."
+            None, _l("Only a visible reply by someone other than the author can be the answer.")
         )
     assert actor is not None
     if topic.answer_post_id == post.id:
@@ -60,7 +61,7 @@ def clear_answer(actor: Actor, topic_id: int) -> Topic:
     sig = db.session.get(Sig, topic.sig_id)
     assert sig is not None
     if not permissions.can_mark_answer(actor, topic, sig):
-        raise Forbidden("Only the topic's author or a sysop may change the answer.")
+        raise Forbidden(_l("Only the topic's author or a sysop may change the answer."))
     assert actor is not None
     if topic.answer_post_id is None:
         return topic

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from .. import permissions
 from ..errors import ForumError
 from ..extensions import db
+from ..i18n import gettext as _
 from ..sigs.models import Sig
 from ..timeutil import in_zone, utcnow, zone_or_utc
 from ..topics.models import Topic
@@ -143,13 +144,16 @@ def set_support(slug: str) -> Any:
             flash(exc.message, "error")
         else:
             flash(
-                f"{sig.name} is now a support SIG: replies can be marked as the answer."
+                _(
+                    "%(name)s is now a support SIG: replies can be marked as the answer.",
+                    name=sig.name,
+                )
                 if sig.is_support
-                else f"{sig.name} is no longer a support SIG.",
+                else _("%(name)s is no longer a support SIG.", name=sig.name),
                 "success",
             )
     else:
-        flash("That form was not valid; try again.", "error")
+        flash(_("That form was not valid; try again."), "error")
     return redirect(url_for("pulse.sig_dashboard", slug=sig.slug))
 
 
@@ -166,7 +170,7 @@ def mark_answer(post_id: int) -> Any:
         flash(exc.message, "error")
         topic = _topic_of_post(post_id)
     else:
-        flash("Marked as the answer.", "success")
+        flash(_("Marked as the answer."), "success")
     return redirect(url_for("topics.show", topic_id=topic.id, slug=topic.slug))
 
 
@@ -183,7 +187,7 @@ def clear_answer(topic_id: int) -> Any:
         flash(exc.message, "error")
         topic = permissions.get_topic_for(viewer(), topic_id)
     else:
-        flash("The answer mark was taken off.", "info")
+        flash(_("The answer mark was taken off."), "info")
     return redirect(url_for("topics.show", topic_id=topic.id, slug=topic.slug))
 
 
@@ -226,4 +230,9 @@ def header_item(user: permissions.Actor) -> dict[str, Any] | None:
     """The "Pulse" link in the header for the global sysop; SIG sysops find theirs on the SIG."""
     if not permissions.can_view_pulse(user, None):
         return None
-    return {"url": url_for("pulse.dashboard"), "label": "Pulse", "count": None, "id": "pulse-link"}
+    return {
+        "url": url_for("pulse.dashboard"),
+        "label": _("Pulse"),
+        "count": None,
+        "id": "pulse-link",
+    }

@@ -18,6 +18,7 @@ from flask_login import current_user, user_logged_in
 
 from ..db import transaction, upsert
 from ..timeutil import utcnow
+from ..web import unless_read_only
 from .models import MemberVisit
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def init_app(app: Flask) -> None:
         ):
             return response
         try:
-            record_visit(visits, user.id)
+            unless_read_only(lambda: record_visit(visits, user.id), "the visit")
         except Exception:  # a statistic must never break a page
             log.exception("could not record the visit of member %s", user.id)
             if app.config.get("EVENTS_RAISE"):

@@ -11,8 +11,10 @@ from typing import Any
 
 from flask import Flask
 
-from .. import web
+from .. import redisconn, web
 from . import presence as presence_module
+
+log = logging.getLogger(__name__)
 
 
 def _presence_loop(app: Flask, server: Any) -> None:
@@ -166,10 +168,70 @@ class SocketSecurityHeaders:
         return self.wsgi_app(environ, with_headers)
 
 
+class SocketLimit:
+    """WSGI middleware: at most `limit` Socket.IO requests at once, the rest answered 503.
+
+    On the page server, which serves Socket.IO itself when there is no socket server (one
+    machine without Redis), every open WebSocket (and every waiting long-poll) holds one of
+    gunicorn's threads: sixty-four open tabs took all of them, and pages stopped. With this, the
+    sockets past `limit` are turned away at once (the browser tries again later, and its pages
+    work without live updates), and the threads left over serve pages."""
+
+    BODY = b"Too many live connections on this server right now; pages still work.\n"
+
+    def __init__(self, wsgi_app: Any, path: str, limit: int) -> None:
+        self.wsgi_app = wsgi_app
+        self.path = path
+        self.limit = limit
+        self.active = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("PATH_INFO", "").startswith(self.path):
+            return self.wsgi_app(environ, start_response)
+        with self.lock:
+            full = self.active >= self.limit
+            if not full:
+                self.active += 1
+        if full:
+            start_response(
+                "503 Service Unavailable",
+                [("Content-Type", "text/plain"), ("Retry-After", "10")],
+            )
+            return [self.BODY]
+        try:
+            # A WebSocket is served inside this call, for as long as it stays open.
+            return self.wsgi_app(environ, start_response)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def socket_error(exc: Exception) -> Any:
+    """Flask-SocketIO's handler for an exception in a socket event. A database that is away (or
+    takes no writes) logs one line, not a traceback per socket: during an outage every browser
+    tries to connect again. A connect that failed is refused (the browser retries); another
+    event gets an error answer."""
+    from flask import request
+
+    from ..web import describe_error, is_database_down, storage_refused
+
+    event = (getattr(request, "event", None) or {}).get("message", "?")
+    if storage_refused(exc) or is_database_down(exc):
+        log.warning("database unavailable on socket event %s: %s", event, describe_error(exc))
+    else:
+        log.exception("socket event %s failed", event)
+    if event == "connect":
+        return False
+    return {"ok": False, "error": "The forum cannot answer right now. Try again in a moment."}
+
+
 def init_app(app: Flask) -> None:
     from ..extensions import socketio
     from . import access, handlers
     from .namespace import ForumNamespace
+
+    socketio.on_error_default(socket_error)
 
     # Each app gets its own Socket.IO server (create_app runs init_app): register on this one.
     socketio.on_namespace(ForumNamespace("/"))
@@ -190,12 +252,19 @@ def init_app(app: Flask) -> None:
             "websocket": checked_websocket(engine._async["websocket"]),
         }
     app.wsgi_app = NoSocketCompression(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
+    if app.config.get("SOCKETS_MAX"):
+        app.wsgi_app = SocketLimit(  # type: ignore[method-assign]
+            app.wsgi_app, "/socket.io/", int(app.config["SOCKETS_MAX"])
+        )
     app.wsgi_app = SocketSecurityHeaders(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
+    timeout, retry = redisconn.settings(app.config)
     presence = app.extensions["forum.presence"] = presence_module.build(
         app.config["REDIS_URL"],
         prefix=f"{app.config['SOCKETIO_CHANNEL']}:presence:",
         grace=float(app.config["PRESENCE_GRACE_SECONDS"]),
         tick=float(app.config["PRESENCE_TICK_SECONDS"]),
+        timeout=timeout,
+        retry=retry,
     )
     socketio.server.manager.left_sig = presence.leave_sig
     started = threading.Event()

@@ -71,6 +71,7 @@ def on_notifications_created(event: events.NotificationsCreated) -> None:
             user.id,
             unread_count=counts.get(user.id, 0),
             kind=row.kind.name,
+            text=row.text,
             excerpt=row.excerpt or row.text,
             url=row.url,
         )

@@ -14,16 +14,32 @@ published after them, so a reply committed after a SIG turned private never reac
 that the re-check took out. `rooms_lock` makes a subscribe (check, then join) and a re-check
 (check, then leave) happen one after the other in a process, so a subscribe that read the
 database before the change cannot join after the re-check has run.
+
+Redis is optional at run time (forum.redisconn): a publish never holds up the request that
+emits (it is queued, in order, for one publisher thread), and while Redis does not answer
+the messages for other processes are dropped, not queued: this process's own sockets still get
+every nudge, and the stored notifications wait for the next page. The listener tries again every
+`REDIS_RETRY_SECONDS`, so messages from other processes flow again within a second or so of
+Redis's return.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import redis
 import socketio
+
+from .. import redisconn
+
+log = logging.getLogger(__name__)
 
 NAMESPACE = "/"
 METHOD = "forum"
@@ -137,9 +153,99 @@ class LocalManager(ForumCommands, socketio.Manager):
 class RedisManager(ForumCommands, socketio.RedisManager):
     """Several processes joined by Redis pub/sub."""
 
-    def __init__(self, url: str, channel: str, write_only: bool = False) -> None:
+    OUTBOX_SIZE = 10_000  # messages waiting for the publisher; more are dropped
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        write_only: bool = False,
+        timeout: float = redisconn.DEFAULT_TIMEOUT,
+        retry: float = redisconn.DEFAULT_RETRY_SECONDS,
+    ) -> None:
         super().__init__(url, channel=channel, write_only=write_only)
         self._init_commands()
+        self.timeout, self.retry = timeout, retry
+        self.breaker = redisconn.breaker(url, timeout, retry)
+        self.dropped = 0  # messages other processes never got (Redis down, or the outbox full)
+        self._outbox: queue.Queue[Any] = queue.Queue(self.OUTBOX_SIZE)
+        self._publisher_pid = 0
+        self._publisher_lock = threading.Lock()
+
+    def _redis_connect(self) -> None:
+        self.redis = redisconn.client(self.redis_url, self.timeout, self.retry)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+    def _publish(self, data: Any) -> None:
+        """Queue a message for the other processes; never waits on Redis."""
+        if not self.breaker.up:
+            self.dropped += 1
+            return
+        try:
+            self._outbox.put_nowait(data)
+        except queue.Full:
+            self.dropped += 1
+            return
+        if self._publisher_pid != os.getpid():
+            with self._publisher_lock:
+                if self._publisher_pid != os.getpid():
+                    self._publisher_pid = os.getpid()
+                    threading.Thread(
+                        target=self._publisher, name="socketio-publish", daemon=True
+                    ).start()
+
+    def _publisher(self) -> None:
+        while True:
+            data = self._outbox.get()
+            if not self.breaker.up:
+                self.dropped += 1
+                continue
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                self.redis.publish(self.channel, self.json.dumps(data))
+            except redis.RedisError:
+                self.dropped += 1  # forum.redisconn logged the outage once
+            except Exception:  # noqa: BLE001 - a message that cannot be sent; the next may
+                self.dropped += 1
+                log.exception("could not publish a Socket.IO message")
+
+    def _redis_listen_with_retries(self) -> Iterator[Any]:
+        """python-socketio's listener, with the forum's timeouts and a steady retry interval
+        (its own backs off to a minute, so a long outage left other processes deaf for up to
+        half a minute more), and one log line when it is lost and one when it is back."""
+        subscribed = False
+        lost_at: float | None = None
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    self.pubsub.subscribe(self.channel)
+                    subscribed = True
+                    if lost_at is not None:
+                        log.warning(
+                            "Socket.IO messages from other processes flow again (after %.1f s)",
+                            time.monotonic() - lost_at,
+                        )
+                        lost_at = None
+                message = self.pubsub.get_message(timeout=1.0)
+                if message is not None:
+                    yield message
+            except redis.RedisError as exc:
+                if lost_at is None:
+                    lost_at = time.monotonic()
+                    log.warning(
+                        "Socket.IO messages from other processes paused: %s: %s",
+                        type(exc).__name__,
+                        exc,
+                    )
+                subscribed = False
+                try:
+                    self.pubsub.close()
+                except Exception:  # noqa: BLE001, S110 - the connection is gone anyway
+                    pass
+                time.sleep(self.retry)
 
     def command(self, name: str, **args: Any) -> None:
         message = {"method": METHOD, "host_id": self.host_id, "name": name, "args": args}
@@ -167,7 +273,12 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def build(redis_url: str | None, channel: str) -> ForumCommands:
+def build(
+    redis_url: str | None,
+    channel: str,
+    timeout: float = redisconn.DEFAULT_TIMEOUT,
+    retry: float = redisconn.DEFAULT_RETRY_SECONDS,
+) -> ForumCommands:
     if redis_url:
-        return RedisManager(redis_url, channel=channel)
+        return RedisManager(redis_url, channel=channel, timeout=timeout, retry=retry)
     return LocalManager()

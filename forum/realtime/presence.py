@@ -4,6 +4,8 @@ Each key ("site", "sig:<id>") maps members to the time their presence expires. A
 keeps pushing its expiry forward (every `tick`); a closed one leaves `grace` seconds before the
 member drops off, long enough for the next page to connect again. The store is process memory by
 default and Redis (sorted sets) when FORUM_REDIS_URL is set, so every process sees the same list.
+While Redis does not answer (forum.redisconn), nobody can tell who is online: the lists say so,
+and the sockets' expiries are pushed again by the next refresh after it is back.
 """
 
 from __future__ import annotations
@@ -49,18 +51,23 @@ class MemoryStore:
 
 
 class RedisStore:
-    def __init__(self, url: str, prefix: str) -> None:
-        import redis
+    def __init__(self, url: str, prefix: str, timeout: float = 0.5, retry: float = 0.5) -> None:
+        from .. import redisconn
 
-        self.redis = redis.Redis.from_url(url, socket_timeout=5)
+        self.redis = redisconn.client(url, timeout, retry)
         self.prefix = prefix
 
     def set(self, key: str, member: str, expires: float, *, only_later: bool) -> None:
+        import redis
+
         name = self.prefix + key
         pipe = self.redis.pipeline()
         pipe.zadd(name, {member: expires}, gt=only_later)
         pipe.expire(name, 3600)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.RedisError:
+            pass  # forum.redisconn logged the outage; the next refresh sets it again
 
     def alive(self, key: str, now: float) -> list[str]:
         name = self.prefix + key
@@ -92,6 +99,7 @@ class Connection:
 class Online:
     names: list[str]
     guests: int
+    known: bool = True  # False: the shared store (Redis) did not answer
 
     @property
     def count(self) -> int:
@@ -176,8 +184,13 @@ class Presence:
                 self.store.set(f"sig:{sig_id}", conn.member, until, only_later=True)
 
     def online(self, sig_id: int | None = None) -> Online:
+        """Who is online (site-wide or in one SIG); `known` is False when the store (Redis)
+        cannot be asked right now."""
         key = "site" if sig_id is None else f"sig:{sig_id}"
-        members = self.store.alive(key, self.clock())
+        try:
+            members = self.store.alive(key, self.clock())
+        except Exception:  # noqa: BLE001 - forum.redisconn logged it; the page says "cannot tell"
+            return Online(names=[], guests=0, known=False)
         names = sorted(
             {m.split(":", 1)[1] for m in members if not m.startswith(GUEST_PREFIX)}, key=str.lower
         )
@@ -202,13 +215,25 @@ class Presence:
         """The lists that changed since this process last sent them: key -> payload."""
         changed = {}
         for key, sig_id in [("site", None), *((f"sig:{s}", s) for s in sorted(sig_ids))]:
-            payload = {"scope": key, **self.online(sig_id).as_dict()}
+            online = self.online(sig_id)
+            if not online.known:
+                # Pages keep what they show; once it is known again, it is sent again.
+                self.last_sent.pop(key, None)
+                continue
+            payload = {"scope": key, **online.as_dict()}
             if self.last_sent.get(key) != payload:
                 self.last_sent[key] = payload
                 changed[key] = payload
         return changed
 
 
-def build(redis_url: str | None, prefix: str, grace: float, tick: float) -> Presence:
-    store: Store = RedisStore(redis_url, prefix) if redis_url else MemoryStore()
+def build(
+    redis_url: str | None,
+    prefix: str,
+    grace: float,
+    tick: float,
+    timeout: float = 0.5,
+    retry: float = 0.5,
+) -> Presence:
+    store: Store = RedisStore(redis_url, prefix, timeout, retry) if redis_url else MemoryStore()
     return Presence(store, grace=grace, tick=tick)

@@ -22,10 +22,13 @@ def _emit(event: str, payload: dict[str, Any], room: str) -> None:
     socketio.emit(event, payload, to=room, namespace=NAMESPACE)
 
 
-def notification(user_id: int, *, unread_count: int, kind: str, excerpt: str, url: str) -> None:
+def notification(
+    user_id: int, *, unread_count: int, kind: str, text: str, excerpt: str, url: str
+) -> None:
+    """`text` says what happened in the member's language; `excerpt` is the post's words."""
     _emit(
         "notification",
-        {"unread_count": unread_count, "kind": kind, "excerpt": excerpt, "url": url},
+        {"unread_count": unread_count, "kind": kind, "text": text, "excerpt": excerpt, "url": url},
         user_room(user_id),
     )
 

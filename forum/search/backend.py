@@ -85,9 +85,12 @@ class SearchBackend(Protocol):
         self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
     ) -> Markup: ...
 
-    def suggest(self, parsed: ParsedQuery) -> ParsedQuery | None: ...
+    def suggest(self, parsed: ParsedQuery, prefer: str | None = None) -> ParsedQuery | None:
+        """`prefer`: the reader's language, whose near words count most."""
 
-    def word_for(self, stem: str, texts: Iterable[str]) -> str | None: ...
+    def word_for(
+        self, stem: str, texts: Iterable[str], prefer: str | None = None
+    ) -> str | None: ...
 
     def check(self) -> str:
         """One of "ok", "missing", "corrupt" or "outdated" (built by an older schema)."""
@@ -152,11 +155,11 @@ class WhooshBackend:
     ) -> Markup:
         return self.index.excerpt(results, hit, text, title=title)
 
-    def suggest(self, parsed: ParsedQuery) -> ParsedQuery | None:
-        return self.index.suggest(parsed)
+    def suggest(self, parsed: ParsedQuery, prefer: str | None = None) -> ParsedQuery | None:
+        return self.index.suggest(parsed, prefer)
 
-    def word_for(self, stem: str, texts: Iterable[str]) -> str | None:
-        return self.index.word_for(stem, texts)
+    def word_for(self, stem: str, texts: Iterable[str], prefer: str | None = None) -> str | None:
+        return self.index.word_for(stem, texts, prefer)
 
     def check(self) -> str:
         return self.index.check()
@@ -276,10 +279,10 @@ class NullBackend:
     ) -> Markup:
         return Markup(escape(text[:240]))
 
-    def suggest(self, parsed: ParsedQuery) -> ParsedQuery | None:
+    def suggest(self, parsed: ParsedQuery, prefer: str | None = None) -> ParsedQuery | None:
         return None
 
-    def word_for(self, stem: str, texts: Iterable[str]) -> str | None:
+    def word_for(self, stem: str, texts: Iterable[str], prefer: str | None = None) -> str | None:
         return None
 
     def check(self) -> str:

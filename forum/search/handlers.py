@@ -11,6 +11,7 @@ from flask import Flask, current_app
 
 from .. import events
 from ..extensions import db
+from ..web import storage_refused
 from . import indexer
 from .models import KIND_POST, KIND_SIG, KIND_TOPIC
 
@@ -112,8 +113,12 @@ class Drainer:
                             pending = result.busy or (not wait and indexer.backlog() > 0)
                         finally:
                             db.session.remove()
-                except Exception:  # noqa: BLE001 - the queue keeps the work; a wake retries
-                    log.exception("search drain failed; the queued work stays for the next one")
+                except Exception as exc:  # noqa: BLE001 - the queue keeps the work; a wake retries
+                    refused = storage_refused(exc)
+                    if refused:  # a read-only or full database: one line, the storage's fault
+                        log.warning("search drain could not save its progress: %s", refused)
+                    else:
+                        log.exception("search drain failed; the queued work stays for the next one")
                     pending = True
                 if not wait:
                     break

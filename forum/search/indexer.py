@@ -315,7 +315,10 @@ def startup(app: Flask) -> str:
             with backend.maintenance():
                 status = backend.check()
                 if status != "ok":
-                    log.warning("search index is %s: rebuilding it from the database", status)
+                    # A new forum's first start (`make run`) has no index and nothing to lose.
+                    empty = db.session.scalar(select(Post.id).limit(1)) is None
+                    level = logging.INFO if status == "missing" and empty else logging.WARNING
+                    log.log(level, "search index is %s: rebuilding it from the database", status)
                     backend.reset()
                     count = rebuild(backend=backend)
                     log.info("search index rebuilt with %d posts", count)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from .. import content, permissions
 from ..accounts.models import User
 from ..extensions import db
+from ..i18n import gettext as _
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
@@ -54,6 +55,7 @@ class SearchResult:
     is_first: bool
     title_html: Markup
     excerpt_html: Markup
+    sig_language: str = "en"
 
 
 @dataclass
@@ -90,8 +92,15 @@ def sig_scope(user: Actor, sig: str | None = None) -> SigScope:
 
 
 def search_page(
-    user: Actor, q: str, page: int = 1, sort: str = "relevance", per_page: int = PER_PAGE
+    user: Actor,
+    q: str,
+    page: int = 1,
+    sort: str = "relevance",
+    per_page: int = PER_PAGE,
+    language: str | None = None,
 ) -> SearchPage:
+    """`language`: the reader's, which "did you mean" prefers when it corrects a word (each
+    post's words are stemmed in its SIG's language, and the query in each of them)."""
     sort = sort if sort in SORTS else "relevance"
     page = max(1, min(page, MAX_PAGES))
     out = SearchPage(q=q or "", sort=sort, page=page)
@@ -107,7 +116,7 @@ def search_page(
         )
     except Exception:
         log.exception("search failed for %r", q[:200])
-        out.error = "Search is not available right now. Try again in a minute."
+        out.error = _("Search is not available right now. Try again in a minute.")
         return out
     out.results = _load(user, backend, found)
     out.total = max(found.total, len(out.results) + (page - 1) * per_page)
@@ -116,11 +125,14 @@ def search_page(
         if found.common:
             words = ", ".join(f"“{w}”" for w in found.common[:5])
             out.notices.append(
-                f"Very common words ({words}) are left out in some languages' posts; "
-                "add a more specific word."
+                _(
+                    "Very common words (%(words)s) are left out in some languages’ posts; "
+                    "add a more specific word.",
+                    words=words,
+                )
             )
         if found.terms:
-            out.suggestion = _suggestion(user, backend, parsed, scope)
+            out.suggestion = _suggestion(user, backend, parsed, scope, language)
     return out
 
 
@@ -142,6 +154,7 @@ def _load(user: Actor, backend: SearchBackend, found: BackendResults) -> list[Se
             Sig.slug,
             Sig.name,
             User.username,
+            Sig.language,
         )
         .join(Topic, Topic.id == Post.topic_id)
         .join(Sig, Sig.id == Topic.sig_id)
@@ -162,7 +175,7 @@ def _load(user: Actor, backend: SearchBackend, found: BackendResults) -> list[Se
         if row is None or abs((row[2] - hit.created_at).total_seconds()) > 1:
             continue
         post_id, number, created_at, body_html, topic_id, slug, title, first_post_id = row[:8]
-        sig_slug, sig_name, author = row[8:]
+        sig_slug, sig_name, author, sig_language = row[8:]
         is_first = post_id == first_post_id
         title_html = backend.excerpt(found, hit, title, title=True) if is_first else None
         results.append(
@@ -177,18 +190,23 @@ def _load(user: Actor, backend: SearchBackend, found: BackendResults) -> list[Se
                 is_first=is_first,
                 title_html=title_html or Markup.escape(title),
                 excerpt_html=backend.excerpt(found, hit, content.plain_text(body_html)),
+                sig_language=sig_language,
             )
         )
     return results
 
 
 def _suggestion(
-    user: Actor, backend: SearchBackend, parsed: ParsedQuery, scope: SigScope
+    user: Actor,
+    backend: SearchBackend,
+    parsed: ParsedQuery,
+    scope: SigScope,
+    language: str | None = None,
 ) -> str | None:
     """A corrected query, offered only if it finds something this reader may see (suggested
     words come from the whole index, so an unchecked suggestion could leak a private word)."""
     try:
-        better = backend.suggest(parsed)
+        better = backend.suggest(parsed, prefer=language)
         if better is None:
             return None
         found = backend.search(better, scope, newest=False, offset=0, limit=5)
@@ -208,6 +226,6 @@ def _suggestion(
     clauses = []
     for old, new in zip(parsed.clauses, better.clauses, strict=True):
         if new.text != old.text:
-            new = new.replace(text=backend.word_for(new.text, marked) or new.text)
+            new = new.replace(text=backend.word_for(new.text, marked, language) or new.text)
         clauses.append(new)
     return better.replace(clauses=tuple(clauses)).to_string()

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import render_template, request
 
+from .. import i18n
 from ..web import viewer
 from . import bp, queries
 
@@ -15,6 +16,10 @@ def search() -> Any:
     page_arg = request.args.get("page", "1")
     page = int(page_arg) if page_arg.isdigit() and len(page_arg) < 6 else 1
     result = queries.search_page(
-        viewer(), request.args.get("q", "")[:20_000], page, request.args.get("sort", "relevance")
+        viewer(),
+        request.args.get("q", "")[:20_000],
+        page,
+        request.args.get("sort", "relevance"),
+        language=i18n.language(),
     )
     return render_template("search/results.html", result=result, sorts=queries.SORTS)

@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..i18n import lazy_gettext as _l
+
 
 class JoinForm(FlaskForm):
     pass
@@ -11,11 +13,11 @@ class JoinForm(FlaskForm):
 
 class RequestForm(FlaskForm):
     slug = StringField(
-        "The private SIG's address (the part after /s/)",
+        _l("The private SIG's address (the part after /s/)"),
         validators=[DataRequired(), Length(max=64)],
     )
     message = TextAreaField(
-        "Why would you like to join? (optional)", validators=[Optional(), Length(max=500)]
+        _l("Why would you like to join? (optional)"), validators=[Optional(), Length(max=500)]
     )
 
 

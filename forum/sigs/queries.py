@@ -15,6 +15,7 @@ from .. import permissions
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..timeutil import UTCDateTime
 from ..topics.models import Topic, TopicRead
 from .models import REQUEST_PENDING, JoinRequest, Membership, Sig
@@ -107,12 +108,12 @@ class Cursor:
     def parse(cls, text: str) -> Cursor:
         match = _CURSOR.fullmatch(text)
         if not match:
-            raise NotFound("That page does not exist.")
+            raise NotFound(_l("That page does not exist."))
         group, micros, topic_id = (int(part) for part in match.groups())
         try:
             moment = _EPOCH + micros * _MICROSECOND
         except OverflowError:
-            raise NotFound("That page does not exist.") from None
+            raise NotFound(_l("That page does not exist.")) from None
         return cls(group, moment, topic_id)
 
     def __str__(self) -> str:
@@ -202,7 +203,7 @@ def sig_page(
     # The stored counter paginates; a sysop's view of deleted topics may run a page over.
     result.pagination = Pagination(page=max(1, page), per_page=per_page, total=sig.topic_count)
     if page < 1 or page > result.pagination.pages:
-        raise NotFound("That page does not exist.")
+        raise NotFound(_l("That page does not exist."))
     query = (
         select(Topic, _AUTHOR.username, _LAST_POSTER.username)
         .outerjoin(_AUTHOR, _AUTHOR.id == Topic.user_id)

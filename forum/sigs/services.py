@@ -11,6 +11,7 @@ from ..accounts.models import User
 from ..db import is_valid_id, transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..timeutil import utcnow
 from .models import (
@@ -31,15 +32,15 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 
 def _validate(name: str, slug: str, description: str, visibility: str, language: str) -> None:
     if not 2 <= len(name.strip()) <= 100:
-        raise Invalid("name", "Give the SIG a name of 2 to 100 characters.")
+        raise Invalid("name", _l("Give the SIG a name of 2 to 100 characters."))
     if not SLUG_RE.match(slug):
-        raise Invalid("slug", "Use 3 to 64 lower-case letters, digits and hyphens.")
+        raise Invalid("slug", _l("Use 3 to 64 lower-case letters, digits and hyphens."))
     if len(description) > 2000:
-        raise Invalid("description", "Keep the description under 2,000 characters.")
+        raise Invalid("description", _l("Keep the description under 2,000 characters."))
     if visibility not in VISIBILITIES:
-        raise Invalid("visibility", "Choose public, members-only or private.")
+        raise Invalid("visibility", _l("Choose public, members-only or private."))
     if language not in LANGUAGES:
-        raise Invalid("language", "Choose English, German or Spanish.")
+        raise Invalid("language", _l("Choose English, German or Spanish."))
 
 
 def create_sig(
@@ -56,7 +57,7 @@ def create_sig(
     _validate(name, slug, description, visibility, language)
     with transaction() as session:
         if session.scalar(select(Sig.id).where(Sig.slug == slug)):
-            raise Conflict("A SIG with that address already exists.")
+            raise Conflict(_l("A SIG with that address already exists."))
         sig = Sig(
             name=name.strip(),
             slug=slug,
@@ -109,19 +110,19 @@ def set_archived(actor: Actor, sig_id: int, archived: bool) -> Sig:
 def _get(sig_id: int) -> Sig:
     sig = db.session.get(Sig, sig_id) if is_valid_id(sig_id) else None
     if sig is None:
-        raise NotFound("No such SIG.")
+        raise NotFound(_l("No such SIG."))
     return sig
 
 
 def join_sig(actor: Actor, sig_id: int) -> Membership:
     """Join a public or members-only SIG (private ones are joined by request)."""
     if actor is None:
-        raise Invalid(None, "Log in to join a SIG.")
+        raise Invalid(None, _l("Log in to join a SIG."))
     sig = permissions.get_sig_by_id_for(actor, sig_id)
     if permissions.is_member(actor, sig):
-        raise Conflict("You are already a member of this SIG.")
+        raise Conflict(_l("You are already a member of this SIG."))
     if permissions.joins_by_request(sig) or not permissions.can_join_sig(actor, sig):
-        raise Invalid(None, "You cannot join this SIG.")
+        raise Invalid(None, _l("You cannot join this SIG."))
     with transaction() as session:
         membership = Membership(sig_id=sig.id, user_id=actor.id, role=ROLE_MEMBER)
         session.add(membership)
@@ -139,7 +140,7 @@ def request_to_join(actor: Actor, slug: str, message: str = "") -> JoinRequest |
     the form cannot be used to find private SIGs.
     """
     if actor is None:
-        raise Invalid(None, "Log in to ask to join a SIG.")
+        raise Invalid(None, _l("Log in to ask to join a SIG."))
     sig = db.session.scalar(select(Sig).where(Sig.slug == slug.strip().lower()))
     if (
         sig is None
@@ -184,10 +185,10 @@ def decide_join_request(actor: Actor, request_id: int, approve: bool) -> JoinReq
     sig = db.session.get(Sig, request.sig_id) if request is not None else None
     # A request is its SIG's sysops' business: to anyone else it does not exist.
     if request is None or sig is None or not permissions.is_sig_sysop(actor, sig):
-        raise NotFound("No such request.")
+        raise NotFound(_l("No such request."))
     assert actor is not None
     if request.status != REQUEST_PENDING:
-        raise Conflict("That request was already decided.")
+        raise Conflict(_l("That request was already decided."))
     with transaction() as session:
         request.status = REQUEST_APPROVED if approve else REQUEST_DENIED
         request.decided_at = utcnow()
@@ -215,11 +216,11 @@ def decide_join_request(actor: Actor, request_id: int, approve: bool) -> JoinReq
 
 def leave_sig(actor: Actor, sig_id: int) -> None:
     if actor is None:
-        raise Invalid(None, "Log in first.")
+        raise Invalid(None, _l("Log in first."))
     sig = permissions.get_sig_by_id_for(actor, sig_id)
     membership = permissions.membership(actor, sig)
     if membership is None:
-        raise Conflict("You are not a member of this SIG.")
+        raise Conflict(_l("You are not a member of this SIG."))
     _remove(sig, membership)
     permissions.forget_memberships(actor)
 
@@ -229,12 +230,12 @@ def remove_member(actor: Actor, sig_id: int, user_id: int) -> None:
     sig = _get(sig_id)
     permissions.require_sig_sysop(actor, sig)
     if not is_valid_id(user_id):
-        raise NotFound("That member is not in this SIG.")
+        raise NotFound(_l("That member is not in this SIG."))
     membership = db.session.scalar(
         select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == user_id)
     )
     if membership is None:
-        raise NotFound("That member is not in this SIG.")
+        raise NotFound(_l("That member is not in this SIG."))
     _remove(sig, membership)
 
 
@@ -251,14 +252,14 @@ def set_sig_sysop(actor: Actor, sig_id: int, user_id: int, is_sysop: bool) -> Me
     sig = _get(sig_id)
     user = db.session.get(User, user_id) if is_valid_id(user_id) else None
     if user is None:
-        raise NotFound("No such member.")
+        raise NotFound(_l("No such member."))
     with transaction() as session:
         membership = session.scalar(
             select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == user.id)
         )
         if membership is None:
             if not is_sysop:
-                raise NotFound("That member is not in this SIG.")
+                raise NotFound(_l("That member is not in this SIG."))
             membership = Membership(sig_id=sig.id, user_id=user.id)
             session.add(membership)
             counters.count_sig_members(sig, +1)

@@ -9,6 +9,8 @@ from flask_login import current_user, login_required
 
 from .. import pagecache
 from ..errors import ForumError
+from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..topics import services as topic_services
 from ..web import viewer
 from . import bp, queries, services
@@ -70,9 +72,9 @@ def join(slug: str) -> Any:
         except ForumError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"You joined {sig.name}.", "success")
+            flash(_("You joined %(name)s.", name=sig.name), "success")
     else:
-        flash("That form was not valid; try again.", "error")
+        flash(_("That form was not valid; try again."), "error")
     return redirect(url_for("sigs.show", slug=sig.slug))
 
 
@@ -89,8 +91,10 @@ def request_to_join() -> Any:
         else:
             # The same answer whether or not the SIG exists: private SIGs stay hidden.
             flash(
-                "If a private SIG has that address, its sysops now have your request. "
-                "You will be notified of their answer.",
+                _(
+                    "If a private SIG has that address, its sysops now have your request. "
+                    "You will be notified of their answer."
+                ),
                 "info",
             )
             return redirect(url_for("sigs.index"))
@@ -107,7 +111,7 @@ def leave(slug: str) -> Any:
         except ForumError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"You left {sig.name}.", "info")
+            flash(_("You left %(name)s.", name=sig.name), "info")
             if sig.is_private:
                 return redirect(url_for("sigs.index"))
     return redirect(url_for("sigs.show", slug=sig.slug))
@@ -119,7 +123,14 @@ def mark_read(slug: str) -> Any:
     sig = queries.sig_page(current_user, slug).sig
     if ActionForm().validate_on_submit():
         count = topic_services.mark_all_read(viewer(), sig.id)
-        flash(f"Marked {count} topic{'s' if count != 1 else ''} as read.", "info")
+        flash(
+            ngettext(
+                "Marked %(num)s topic as read.",
+                "Marked %(num)s topics as read.",
+                count,
+            ),
+            "info",
+        )
     return redirect(url_for("sigs.show", slug=sig.slug))
 
 
@@ -139,7 +150,7 @@ def requests(slug: str) -> Any:
 @bp.route("/s/<slug>/requests/<int:request_id>", methods=["POST"])
 @login_required
 def decide(slug: str, request_id: int) -> Any:
-    sig, _ = queries.join_requests(current_user, slug)
+    sig, _pending = queries.join_requests(current_user, slug)
     form = ActionForm()
     if form.validate_on_submit() and form.value.data in ("approve", "deny"):
         try:
@@ -147,7 +158,7 @@ def decide(slug: str, request_id: int) -> Any:
         except ForumError as exc:
             flash(exc.message, "error")
         else:
-            flash("Approved." if form.value.data == "approve" else "Denied.", "success")
+            flash(_("Approved.") if form.value.data == "approve" else _("Denied."), "success")
     else:
-        flash("Choose approve or deny.", "error")
+        flash(_("Choose approve or deny."), "error")
     return redirect(url_for("sigs.requests", slug=sig.slug))

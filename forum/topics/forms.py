@@ -4,23 +4,31 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..i18n import lazy_gettext as _l
+
 # Generous caps here; the services give the precise message (MAX_POST_LENGTH).
 BODY_CAP = 200_000
 
 
 class TopicForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=1000)])
-    body = TextAreaField("Message (Markdown)", validators=[DataRequired(), Length(max=BODY_CAP)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=1000)])
+    body = TextAreaField(
+        _l("Message (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+    )
 
 
 class ReplyForm(FlaskForm):
-    body = TextAreaField("Your reply (Markdown)", validators=[DataRequired(), Length(max=BODY_CAP)])
+    body = TextAreaField(
+        _l("Your reply (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+    )
     reply_to = HiddenField(validators=[Optional()])
 
 
 class EditForm(FlaskForm):
-    title = StringField("Title", validators=[Optional(), Length(max=1000)])
-    body = TextAreaField("Message (Markdown)", validators=[DataRequired(), Length(max=BODY_CAP)])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=1000)])
+    body = TextAreaField(
+        _l("Message (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+    )
 
 
 class ActionForm(FlaskForm):

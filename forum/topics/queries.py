@@ -14,6 +14,7 @@ from .. import permissions
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..sigs.models import Membership, Sig
 from ..timeutil import UTCDateTime
 from .models import Post, PostState, Topic, TopicRead
@@ -94,7 +95,7 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
     per_page = current_app.config["POSTS_PER_PAGE"]
     pages = max(1, (topic.highest_post_number - 1) // per_page + 1)
     if page < 1 or page > pages:
-        raise NotFound("That page does not exist.")
+        raise NotFound(_l("That page does not exist."))
     first, last = (page - 1) * per_page + 1, page * per_page
     # Posts `first` to `last` with their authors, as plain columns, as this reader sees them.
     # lambda_stmt, each part built once per process (no tracking: every value is a bindparam):
@@ -217,6 +218,7 @@ class SigLink:
     id: int
     slug: str
     name: str
+    language: str = "en"
 
 
 @dataclass
@@ -280,6 +282,7 @@ def _new_topics_query(narrow: Any) -> Any:
             Sig.name,
             poster.username,
             page.c.read,
+            Sig.language,
         )
         .select_from(page)
         .join(Topic, Topic.id == page.c.topic_id)
@@ -296,7 +299,7 @@ def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[li
     if viewer is None:
         return [], False
     if only is not None and only not in new_filters():
-        raise NotFound("No such list.")
+        raise NotFound(_l("No such list."))
     per_page = current_app.config["TOPICS_PER_PAGE"]
     if only is None:
         # A lambda_stmt, built once per process: /new runs it for every member, and building
@@ -319,7 +322,7 @@ def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[li
     result = [
         NewRow(
             topic=TopicLink(topic_id, title, slug, last_posted_at),
-            sig=SigLink(sig_id, sig_slug, sig_name),
+            sig=SigLink(sig_id, sig_slug, sig_name, language),
             last_poster=name,
             unread=last_number - (read or 0),
             is_new=read is None,
@@ -335,6 +338,7 @@ def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[li
             sig_name,
             name,
             read,
+            language,
         ) in rows
     ]
     return result[:per_page], len(result) > per_page

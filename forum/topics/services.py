@@ -17,6 +17,8 @@ from ..accounts.services import resolve_usernames
 from ..db import is_valid_id, lock_for_write, transaction, upsert
 from ..errors import Forbidden, Invalid
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_ngettext, lazy_number
 from ..permissions import Actor
 from ..sigs.models import Membership, Sig
 from ..text import slugify
@@ -47,17 +49,25 @@ def screen_post(author: User, sig: Sig, text: str) -> Screening:
 def _check_body(body: str) -> str:
     body = content.clean_text(body).strip()
     if not body:
-        raise Invalid("body", "Write something first.")
+        raise Invalid("body", _l("Write something first."))
     limit = current_app.config["MAX_POST_LENGTH"]
     if len(body) > limit:
         raise Invalid(
-            "body", f"Posts are limited to {limit:,} characters; this one has {len(body):,}."
+            "body",
+            _l(
+                "Posts are limited to %(limit)s characters; this one has %(length)s.",
+                limit=lazy_number(limit),
+                length=lazy_number(len(body)),
+            ),
         )
     if content.quote_depth(body) > content.MAX_QUOTE_DEPTH:
         raise Invalid(
             "body",
-            f"Quotes can nest {content.MAX_QUOTE_DEPTH} deep; trim the oldest ones "
-            "(the innermost) so that every word shows.",
+            _l(
+                "Quotes can nest %(depth)s deep; trim the oldest ones (the innermost) so "
+                "that every word shows.",
+                depth=content.MAX_QUOTE_DEPTH,
+            ),
         )
     return body
 
@@ -66,9 +76,9 @@ def _check_title(title: str) -> str:
     title = " ".join(content.clean_text(title).split())
     limit = current_app.config["MAX_TITLE_LENGTH"]
     if len(title) < 3:
-        raise Invalid("title", "Give the topic a title of at least 3 characters.")
+        raise Invalid("title", _l("Give the topic a title of at least 3 characters."))
     if len(title) > limit:
-        raise Invalid("title", f"Keep the title under {limit} characters.")
+        raise Invalid("title", _l("Keep the title under %(limit)s characters.", limit=limit))
     return title
 
 
@@ -94,12 +104,17 @@ def _check_mentions(cooked: content.Rendered, author: User, sig: Sig) -> None:
     if count <= limit:
         return
     if limit == 0:
-        raise Invalid("body", "Mentions are turned off here: write the names without the @.")
-    members = "member" if limit == 1 else "members"
+        raise Invalid("body", _l("Mentions are turned off here: write the names without the @."))
     raise Invalid(
         "body",
-        f"Sorry, you can only mention {limit} {members} in a post; this one mentions {count}. "
-        "Remove some of the @names (or write them without the @).",
+        lazy_ngettext(
+            "Sorry, you can only mention %(num)s member in a post; this one mentions "
+            "%(count)s. Remove some of the @names (or write them without the @).",
+            "Sorry, you can only mention %(num)s members in a post; this one mentions "
+            "%(count)s. Remove some of the @names (or write them without the @).",
+            limit,
+            count=count,
+        ),
     )
 
 
@@ -268,7 +283,7 @@ def post_history(actor: Actor, post_id: int) -> list[PostRevision]:
     sig = db.session.get(Sig, topic.sig_id) if topic else None
     assert sig is not None
     if not permissions.can_see_history(actor, sig):
-        raise Forbidden("Only sysops see the edit history.")
+        raise Forbidden(_l("Only sysops see the edit history."))
     return list(
         db.session.scalars(
             select(PostRevision)
@@ -285,11 +300,11 @@ def delete_post(actor: Actor, post_id: int) -> Post:
     sig = db.session.get(Sig, topic.sig_id) if topic else None
     assert topic is not None and sig is not None
     if not permissions.can_delete_post(actor, post, topic, sig):
-        raise Forbidden("You may not delete this post.")
+        raise Forbidden(_l("You may not delete this post."))
     assert actor is not None
     is_sysop = permissions.is_sig_sysop(actor, sig)
     if post.number == 1 and not is_sysop and topic.post_count > 1:
-        raise Forbidden("Others have replied: only a sysop can delete this topic now.")
+        raise Forbidden(_l("Others have replied: only a sysop can delete this topic now."))
     with transaction():
         was_counted = post.is_public
         post.deleted_at = utcnow()

@@ -10,8 +10,10 @@ from flask_login import current_user, login_required
 from .. import pagecache, permissions
 from ..errors import ForumError
 from ..extensions import db, limiter
+from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..sigs.models import Sig
-from ..web import form_error, url_template, viewer
+from ..web import form_error, unless_read_only, url_template, viewer
 from . import bp, queries, services
 from .forms import ActionForm, EditForm, ReplyForm, TopicForm
 from .models import Post, Topic
@@ -73,13 +75,18 @@ def composer_hint(sig: Sig | int) -> str:
     """The line under every post's text box: Markdown, and how many members a post may mention
     in this SIG (more are refused)."""
     limit = services.mention_limit(viewer(), sig)
-    mentions = (
-        "Mentions are turned off."
-        if limit == 0
-        else f"Mention someone with @name (up to {limit} {'member' if limit == 1 else 'members'}"
-        " a post)."
+    if limit == 0:
+        return _(
+            "Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). "
+            "Mentions are turned off."
+        )
+    return ngettext(
+        "Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). Mention "
+        "someone with @name (up to %(num)s member a post).",
+        "Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). Mention "
+        "someone with @name (up to %(num)s members a post).",
+        limit,
     )
-    return f"Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). {mentions}"
 
 
 @bp.route("/t/<int:topic_id>")
@@ -113,7 +120,9 @@ def _render_topic(data: queries.TopicPage, reply: ReplyForm | None, status: int 
     if data.posts and viewer() is not None and status == 200:
         seen = max(row.post.number for row in data.posts)
         if seen > data.last_read:
-            services.mark_read(viewer(), data.topic, seen)
+            unless_read_only(
+                lambda: services.mark_read(viewer(), data.topic, seen), "the read position"
+            )
     # Other features add to the page (forum.pulse: the answer under the question).
     for extend in current_app.extensions.get("forum.topic_page", []):
         extend(data)
@@ -152,7 +161,7 @@ def reply(topic_id: int) -> Any:
             status = form_error(form, exc)
         else:
             if post.is_pending:
-                flash("Your reply is waiting for a sysop's approval.", "info")
+                flash(_("Your reply is waiting for a sysop's approval."), "info")
             return redirect(post_url(topic, post.number))
     # Show the page again with what the member typed and the reason it failed.
     last_page = services.page_count(topic)
@@ -176,7 +185,7 @@ def new_topic(slug: str) -> Any:
             status = form_error(form, exc)
         else:
             if topic.post_count == 0:
-                flash("Your topic is waiting for a sysop's approval.", "info")
+                flash(_("Your topic is waiting for a sysop's approval."), "info")
             return redirect(topic_url(topic))
     if status == 200 and (form.errors or form.form_errors):
         status = 400
@@ -212,7 +221,7 @@ def edit(post_id: int) -> Any:
         except ForumError as exc:
             status = form_error(form, exc)
         else:
-            flash("Saved.", "success")
+            flash(_("Saved."), "success")
             return redirect(post_url(topic, post.number))
     if status == 200 and (form.errors or form.form_errors):
         status = 400
@@ -227,7 +236,7 @@ def delete(post_id: int) -> Any:
     post = services.delete_post(viewer(), post_id)
     topic = db.session.get(Topic, post.topic_id)
     assert topic is not None
-    flash("The post was deleted." if post.number > 1 else "The topic was deleted.", "info")
+    flash(_("The post was deleted.") if post.number > 1 else _("The topic was deleted."), "info")
     if topic.is_deleted and not permissions.is_sig_sysop(viewer(), topic.sig_id):
         sig = permissions.get_sig_by_id_for(viewer(), topic.sig_id)
         return redirect(url_for("sigs.show", slug=sig.slug))
@@ -242,7 +251,7 @@ def restore(post_id: int) -> Any:
     post = services.restore_post(viewer(), post_id)
     topic = db.session.get(Topic, post.topic_id)
     assert topic is not None
-    flash("Restored.", "success")
+    flash(_("Restored."), "success")
     return redirect(post_url(topic, post.number))
 
 
@@ -278,7 +287,7 @@ def unread() -> Any:
 def mark_all_read() -> Any:
     if ActionForm().validate_on_submit():
         services.mark_all_read(viewer())
-        flash("Everything is marked as read.", "info")
+        flash(_("Everything is marked as read."), "info")
     return redirect(url_for("topics.unread"))
 
 

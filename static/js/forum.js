@@ -2,6 +2,75 @@
 (function () {
   "use strict";
 
+  // The scripts' strings in the page's language: a small JSON catalog (GET /i18n/<lang>.json,
+  // named on <html data-i18n>), loaded once. Until it arrives, or if it cannot, English.
+  var ENGLISH = {
+    new_replies: { one: "%(num)d new reply", other: "%(num)d new replies" },
+    show: "show",
+    replies_shown: { one: "%(num)d new reply shown", other: "%(num)d new replies shown" },
+    no_members: "No members",
+    and_guests: { one: "and %(num)d guest", other: "and %(num)d guests" },
+    new_notification: "New notification: %(text)s",
+    notification: "notification",
+  };
+  var catalog = ENGLISH;
+  var lang = document.documentElement.lang || "en";
+  var numbers = window.Intl ? new Intl.NumberFormat(lang) : null;
+
+  function fill(text, vars) {
+    return String(text).replace(/%\((\w+)\)[sd]/g, function (_, name) {
+      var value = vars && vars[name];
+      if (typeof value === "number" && numbers) return numbers.format(value);
+      return value === undefined ? "" : String(value);
+    });
+  }
+
+  window.forumI18n = {
+    // t("show"), t("new_notification", {text: …}); plurals: t("new_replies", {num: 3}).
+    t: function (key, vars) {
+      var entry = catalog[key] !== undefined ? catalog[key] : ENGLISH[key];
+      if (entry && typeof entry === "object") {
+        // English, German and Spanish have the same two forms: one, and every other number.
+        entry = vars && vars.num === 1 ? entry.one : entry.other;
+      }
+      return fill(entry === undefined ? key : entry, vars);
+    },
+  };
+
+  var source = document.documentElement.getAttribute("data-i18n");
+  if (source && lang !== "en" && window.fetch) {
+    fetch(source, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("catalog " + response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        catalog = data;
+      })
+      .catch(function () {
+        /* English stays */
+      });
+  }
+
+  // The browser's time zone: a member's is sent once (then it is changed in settings only); a
+  // guest's goes into a cookie the pages read.
+  var zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+  var detectUrl = document.body.getAttribute("data-detect-timezone");
+  if (zone && detectUrl) {
+    var token = document.querySelector('meta[name="csrf-token"]');
+    var body = new URLSearchParams({ timezone: zone });
+    fetch(detectUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": token ? token.content : "", Accept: "application/json" },
+      body: body,
+    }).catch(function () {});
+  } else if (zone && !document.body.getAttribute("data-user") && !/(^|;\s*)forum_tz=/.test(document.cookie)) {
+    document.cookie =
+      "forum_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax" +
+      (location.protocol === "https:" ? "; Secure" : "");
+  }
+
   // Ask before destructive actions (forms marked data-confirm).
   document.addEventListener("submit", function (event) {
     var form = event.target;

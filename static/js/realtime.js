@@ -16,19 +16,11 @@
   var pending = []; // post_created payloads not shown yet, in order
   var ended = false;
 
-  var KIND_LABELS = {
-    mention: "mentioned you",
-    quote: "quoted you",
-    reply: "replied to you",
-    new_topic: "new topic",
-    watched: "new post",
-    post_hidden: "your post was hidden",
-    post_deleted: "your post was deleted",
-    flag_resolved: "your flag was handled",
-    discipline: "moderation",
-    join_request: "join request",
-    join_decided: "join request answered",
-  };
+  var t = window.forumI18n
+    ? window.forumI18n.t
+    : function (key) {
+        return key;
+      };
 
   function announce(text) {
     if (!liveRegion) return;
@@ -71,11 +63,11 @@
     if (!box || !pending.length) return;
     var n = pending.length;
     box.textContent = "";
-    var text = document.createTextNode(n + (n === 1 ? " new reply — " : " new replies — "));
+    var text = document.createTextNode(t("new_replies", { num: n }) + " — ");
     var button = document.createElement("button");
     button.type = "button";
     button.className = "link-button";
-    button.textContent = "show";
+    button.textContent = t("show");
     button.addEventListener("click", showNewPosts);
     box.appendChild(text);
     box.appendChild(button);
@@ -125,7 +117,7 @@
         } else {
           showBanner();
         }
-        if (added) announce(added === 1 ? "1 new reply shown" : added + " new replies shown");
+        if (added) announce(t("replies_shown", { num: added }));
       })
       .catch(function () {
         window.location.href = "/p/" + first.post_id;
@@ -138,7 +130,7 @@
     var guests = online.querySelector(".online-guests");
     if (names) {
       names.textContent = "";
-      if (!data.names.length) names.textContent = "No members";
+      if (!data.names.length) names.textContent = t("no_members");
       data.names.forEach(function (name, i) {
         var a = document.createElement("a");
         a.href = "/u/" + encodeURIComponent(name);
@@ -148,9 +140,7 @@
       });
     }
     if (guests) {
-      guests.textContent = data.guests
-        ? " and " + data.guests + " guest" + (data.guests === 1 ? "" : "s")
-        : "";
+      guests.textContent = data.guests ? " " + t("and_guests", { num: data.guests }) : "";
     }
   }
 
@@ -181,8 +171,8 @@
 
   socket.on("notification", function (data) {
     setBadge(data.unread_count);
-    var label = KIND_LABELS[data.kind] || "notification";
-    announce("New notification, " + label + ": " + data.excerpt);
+    // The server wrote the text in the member's language (forum.notifications.kinds).
+    announce(t("new_notification", { text: data.text || data.excerpt || t("notification") }));
   });
 
   socket.on("notification_count", function (data) {

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from .helpers import DESKTOP, expect
+from ..factories import CHEAP_PASSWORDS
+from .helpers import DESKTOP, expect, is_browser_going_away
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -59,10 +60,13 @@ def _skip_reason() -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     reason = _skip_reason()
-    if reason is None:
-        return
     for item in items:
-        if item.path.is_relative_to(HERE):
+        if not item.path.is_relative_to(HERE):
+            continue
+        # One test worker runs them all (`--dist loadgroup`): one forum and one Chromium to start,
+        # not one per worker, while the other worker gets on with the rest of the suite.
+        item.add_marker(pytest.mark.xdist_group("browser"))
+        if reason is not None:
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -106,7 +110,7 @@ def _server_env(instance: Path) -> dict[str, str]:
             "FORUM_RATELIMIT_REGISTER": "1000 per hour",
             "FORUM_RATELIMIT_POST": "1000 per minute",
             # Cheap password hashing: the seeder and every login would otherwise cost seconds.
-            "FORUM_PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+            "FORUM_PASSWORD_HASH_METHOD": CHEAP_PASSWORDS,
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -125,8 +129,13 @@ def _flask(*args: str, env: dict[str, str], log: Any) -> None:
     )
 
 
+# Generous: it is only waited out when the forum never answers, and a loaded two-core machine
+# (two test workers each starting a forum, seeding it, and Chromium) took more than 30 s.
+READY_SECONDS = 120
+
+
 def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the forum exited early:\n{log_path.read_text()[-3000:]}")
@@ -137,7 +146,9 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log_path: Path
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"the forum did not answer within 30 s:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"the forum did not answer within {READY_SECONDS} s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -262,7 +273,7 @@ class Watch:
                     len(log) - 1,
                 )
                 excerpt = "\n".join(log[max(i - 1, 0) : end + 1])
-                if _is_browser_going_away(excerpt):
+                if is_browser_going_away(excerpt):
                     continue
                 # The same failure repeating (a background loop) is reported once.
                 problem = f"the server logged a traceback:\n{excerpt.split(' ', 2)[-1]}"
@@ -271,20 +282,6 @@ class Watch:
         if self.problems:
             problems, self.problems = self.problems, []
             raise AssertionError("the browser saw problems:\n  " + "\n  ".join(problems))
-
-
-def _is_browser_going_away(excerpt: str) -> bool:
-    """The dev server logs a WebSocket that the browser closed with 1001 ("going away": the
-    page navigated) while a frame was being sent. That is a normal close, not a forum error.
-    When it happens during the upgrade's probe, engine.io's WSGI adapter turns the closed socket
-    into a bare OSError raised from its send(). Either way the error is raised outside the
-    forum's code (the forum's WSGI middleware may be on the way, passing the call through)."""
-    frames = re.findall(r'File "([^"]+)"', excerpt)
-    if not frames or "/forum/" in frames[-1]:
-        return False
-    if "ConnectionClosed: Connection closed: 1001" in excerpt:
-        return True
-    return frames[-1].endswith("_websocket_wsgi.py") and excerpt.rstrip().endswith("OSError")
 
 
 @pytest.fixture

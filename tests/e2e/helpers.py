@@ -67,6 +67,36 @@ def unique(word: str) -> str:
     return f"{word}{secrets.token_hex(3)}"
 
 
+# --- The server's log -----------------------------------------------------------------------
+
+# The forum's own code: the package in this checkout. Anchored on the checkout's path, so a
+# library frame (the virtualenv inside the checkout, a site-packages elsewhere) is never taken for
+# the forum's own, whatever the folders on the way are called (a checkout at /srv/forum/...).
+PACKAGE = ROOT / "forum"
+
+
+def is_own_frame(path: str, package: Path = PACKAGE) -> bool:
+    """Whether a traceback's `File "..."` is the forum's own code."""
+    frame = Path(path)
+    if not frame.is_absolute():
+        frame = ROOT / frame
+    return frame.resolve().is_relative_to(package.resolve())
+
+
+def is_browser_going_away(excerpt: str, package: Path = PACKAGE) -> bool:
+    """The dev server logs a WebSocket that the browser closed with 1001 ("going away": the
+    page navigated) while a frame was being sent. That is a normal close, not a forum error.
+    When it happens during the upgrade's probe, engine.io's WSGI adapter turns the closed socket
+    into a bare OSError raised from its send(). Either way the error is raised outside the
+    forum's code (the forum's WSGI middleware may be on the way, passing the call through)."""
+    frames = re.findall(r'File "([^"]+)"', excerpt)
+    if not frames or is_own_frame(frames[-1], package):
+        return False
+    if "ConnectionClosed: Connection closed: 1001" in excerpt:
+        return True
+    return frames[-1].endswith("_websocket_wsgi.py") and excerpt.rstrip().endswith("OSError")
+
+
 # --- What a member does, step by step (by role and label, as a person finds things) ---
 
 

@@ -374,11 +374,13 @@ class SearchIndex:
         return excerpts.excerpt(text, results.terms.get(name, set()), hit.language, title=title)
 
     @_one_at_a_time
-    def suggest(self, parsed: ParsedQuery) -> ParsedQuery | None:
+    def suggest(self, parsed: ParsedQuery, prefer: str | None = None) -> ParsedQuery | None:
         """The query with each unknown word replaced by the closest indexed stem, if any.
 
         The index holds stems only ("keyboard" -> "keyboard", "mechanical" -> "mechan"), so the
-        caller turns them back into words found in the results (`word_for`)."""
+        caller turns them back into words found in the results (`word_for`). `prefer`: the
+        reader's language; a near word of theirs counts four times as much as another
+        language's ("hosue": "house" for an English reader, "Hose" for a German one)."""
         searcher = self._searcher()
         reader = searcher.reader()
         names = [f"body_{lang}" for lang in schema.LANGUAGES]
@@ -394,7 +396,7 @@ class SearchIndex:
                     for kind in ("body", "title")
                 )
                 if len(clause.text) >= 3 and not known:
-                    best = _closest(searcher, names, clause.text.lower(), stems)
+                    best = _closest(searcher, names, clause.text.lower(), stems, prefer)
                     if best is not None:
                         clauses.append(clause.replace(text=best))
                         changed = True
@@ -404,17 +406,25 @@ class SearchIndex:
             return None
         return parsed.replace(clauses=tuple(clauses))
 
-    def word_for(self, stem: str, texts: Iterable[str]) -> str | None:
-        """A word from `texts` that some language's analyser turns into `stem`."""
+    def word_for(self, stem: str, texts: Iterable[str], prefer: str | None = None) -> str | None:
+        """A word from `texts` that some language's analyser (`prefer`'s first) turns into
+        `stem`."""
+        langs = sorted(schema.LANGUAGES, key=lambda lang: lang != prefer)
         for text in texts:
-            for lang in schema.LANGUAGES:
+            for lang in langs:
                 for token in schema.ANALYZERS[lang](text, chars=True, mode="index"):
                     if token.text == stem:
                         return text[token.startchar : token.endchar].lower()
         return None
 
 
-def _closest(searcher: Any, names: list[str], word: str, stems: dict[str, list[str]]) -> str | None:
+def _closest(
+    searcher: Any,
+    names: list[str],
+    word: str,
+    stems: dict[str, list[str]],
+    prefer: str | None = None,
+) -> str | None:
     """The most frequent indexed stem within two edits of the word's stem, or within one edit
     of the word cut short (stems drop suffixes: "mechanicla" -> "mechan")."""
     reader = searcher.reader()
@@ -422,11 +432,13 @@ def _closest(searcher: Any, names: list[str], word: str, stems: dict[str, list[s
     cuts = [word[:-cut] for cut in range(1, 5) if len(word) - cut >= max(4, 0.6 * len(word))]
     for name in names:
         lang = name.rsplit("_", 1)[1]
+        weight = 4 if lang == prefer else 1
         corrector = searcher.corrector(name)
         tries = [(stem, 2) for stem in stems.get(lang, [])] + [(c, 1) for c in cuts]
         for text, maxdist in tries:
             for found in corrector.suggest(text, limit=3, maxdist=maxdist, prefix=2):
-                candidates[found] = candidates.get(found, 0) + reader.doc_frequency(name, found)
+                found_in = reader.doc_frequency(name, found) * weight
+                candidates[found] = candidates.get(found, 0) + found_in
     if not candidates:
         return None
     return max(candidates, key=lambda c: candidates[c])

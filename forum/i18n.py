@@ -1,0 +1,260 @@
+"""Languages: which one a reader gets, dates, numbers and plurals in it, and static/js's catalog.
+
+Strings are marked with the functions below (gettext for text needed now, lazy_gettext for text
+made at import time or in services, which the caller renders in the reader's language); Babel
+extracts them (babel.cfg) into forum/translations/, and `make translations` compiles them.
+
+A reader's language: a member's own choice (/settings), else the language cookie the menu at
+the foot of every page sets, else the best match for the browser's Accept-Language, else
+English. Their time zone: a member's setting (found from the browser once), else a guest's
+time zone cookie, else UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, Response, abort, current_app, has_request_context, request
+from flask_babel import (
+    force_locale,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    format_timedelta,
+    get_locale,
+    get_translations,
+    gettext,
+    lazy_gettext,
+    lazy_ngettext,
+    ngettext,
+    pgettext,
+)
+from markupsafe import Markup
+
+from .timeutil import utcnow, zone_or_utc
+
+# The interface's languages, each named in its own language (the menu shows them so).
+LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_COOKIE = "forum_lang"
+TIMEZONE_COOKIE = "forum_tz"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+_ = gettext
+_l = lazy_gettext
+
+
+def N_(text: str) -> str:  # noqa: N802  (gettext's name for "mark, do not translate yet")
+    return text
+
+
+def _n(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a plural pair for extraction (keyword _n:1,2), translated later."""
+    return singular, plural
+
+
+__all__ = [
+    "LANGUAGES",
+    "force_locale",
+    "format_percent",
+    "gettext",
+    "language",
+    "lazy_gettext",
+    "lazy_ngettext",
+    "ngettext",
+    "pgettext",
+]
+
+
+def known(code: str | None) -> str | None:
+    """`code` if it is one of the interface's languages ("de-AT" counts as "de"), else None."""
+    if not code:
+        return None
+    code = code.strip().lower().replace("_", "-").split("-", 1)[0]
+    return code if code in LANGUAGES else None
+
+
+def negotiate(member_choice: str | None, cookie: str | None, accept: Any) -> str:
+    """The reader's language: the member's setting, the menu's cookie, the browser's
+    Accept-Language (a werkzeug LanguageAccept, or None), or the default — in that order."""
+    for choice in (member_choice, cookie):
+        found = known(choice)
+        if found:
+            return found
+    if accept is not None:
+        # best_match treats "de" as matching "de-AT" and the other way round.
+        best = accept.best_match(list(LANGUAGES))
+        if best:
+            return best
+    return DEFAULT_LANGUAGE
+
+
+def _member() -> Any:
+    """The logged-in member of this request, or None (never loads anyone after a database
+    failure: forum.web sets an anonymous user on g then)."""
+    from flask_login import current_user
+
+    user = current_user._get_current_object() if current_user else None
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def select_locale() -> str:
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
+    member = _member()
+    return negotiate(
+        getattr(member, "language", None),
+        request.cookies.get(LANGUAGE_COOKIE),
+        request.accept_languages,
+    )
+
+
+def select_timezone() -> str:
+    if not has_request_context():
+        return "UTC"
+    member = _member()
+    if member is not None:
+        return zone_or_utc(getattr(member, "timezone", "") or "UTC")
+    return zone_or_utc(request.cookies.get(TIMEZONE_COOKIE, "")[:64])
+
+
+def language() -> str:
+    """The language this request is rendered in ("en", "de", "es")."""
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def timezone_name() -> str:
+    return select_timezone()
+
+
+# --- dates, times and numbers ---------------------------------------------------------------
+def localtime(value: datetime | None, format: str = "medium") -> str:  # noqa: A002
+    """A moment in the reader's time zone and language ("12.03.2026, 14:05")."""
+    if value is None:
+        return ""
+    return format_datetime(value, format)
+
+
+def localdate(value: datetime | None, format: str = "medium") -> str:  # noqa: A002
+    if value is None:
+        return ""
+    return format_date(value, format)
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, in words: "2 hours ago", "vor 2 Stunden", "hace 2 horas"."""
+    if value is None:
+        return gettext("never")
+    delta: timedelta = value - (now or utcnow())
+    if abs(delta.total_seconds()) < 45:
+        return gettext("just now")
+    return format_timedelta(delta, granularity="minute", add_direction=True)
+
+
+def number(value: float | None) -> str:
+    return format_decimal(value or 0)
+
+
+class lazy_number:  # noqa: N801  (used like a function)
+    """A number written in the language of whoever reads the message it goes into (services
+    build messages before any reader is known)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return number(self.value)
+
+
+def content_lang(code: str | None) -> Markup:
+    """` lang="de"` for a container of content written in another language than the page's
+    (WCAG 3.1.2: screen readers then pronounce it right); nothing when they agree."""
+    found = known(code)
+    if not found or found == language():
+        return Markup("")
+    return Markup(' lang="%s"') % found
+
+
+# --- static/js's strings ----------------------------------------------------------------------
+# What the scripts say, by key. Extracted like any other string; served per language as a small
+# JSON catalog (GET /i18n/<lang>.json), which forum.js loads (no inline script: the CSP forbids
+# it). Plurals are {"one": …, "other": …} with %(num)s for the number: English, German and
+# Spanish have those two forms.
+def js_messages() -> dict[str, Any]:
+    # Unformatted: the script fills in %(num)d itself.
+    translations = get_translations()
+
+    def plural(pair: tuple[str, str]) -> dict[str, str]:
+        singular, plural_ = pair
+        return {
+            "one": translations.ungettext(singular, plural_, 1),
+            "other": translations.ungettext(singular, plural_, 2),
+        }
+
+    return {
+        "new_replies": plural(_n("%(num)d new reply", "%(num)d new replies")),
+        "show": gettext("show"),
+        "replies_shown": plural(_n("%(num)d new reply shown", "%(num)d new replies shown")),
+        "no_members": gettext("No members"),
+        "and_guests": plural(_n("and %(num)d guest", "and %(num)d guests")),
+        "new_notification": translations.ugettext(N_("New notification: %(text)s")),
+        "notification": gettext("notification"),
+    }
+
+
+def _catalog(code: str) -> tuple[bytes, str]:
+    cache = current_app.extensions.setdefault("forum.js_catalogs", {})
+    if code not in cache:
+        with force_locale(code):
+            body = json.dumps(js_messages(), ensure_ascii=False, sort_keys=True).encode()
+        cache[code] = (body, hashlib.sha256(body).hexdigest()[:16])
+    return cache[code]  # type: ignore[no-any-return]
+
+
+def catalog_version(code: str) -> str:
+    return _catalog(code)[1]
+
+
+def init_app(app: Flask) -> None:
+    from .extensions import babel
+
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+    @app.get("/i18n/<code>.json")
+    def js_catalog(code: str) -> Response:
+        if code not in LANGUAGES:
+            abort(404)
+        body, version = _catalog(code)
+        response = Response(body, mimetype="application/json")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        response.set_etag(version)
+        return response.make_conditional(request)
+
+    @app.after_request
+    def vary_on_language(response: Response) -> Response:
+        # The same address reads differently in each language: caches must keep them apart.
+        response.vary.update(("Accept-Language", "Cookie"))
+        return response
+
+    app.jinja_env.globals.update(
+        languages=LANGUAGES,
+        current_language=language,
+        content_lang=content_lang,
+        js_catalog_version=catalog_version,
+    )
+    app.jinja_env.filters.update(localtime=localtime, localdate=localdate, ago=ago, number=number)
+
+
+def names(codes: Iterable[str]) -> list[tuple[str, str]]:
+    return [(code, LANGUAGES[code]) for code in codes]

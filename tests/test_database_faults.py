@@ -1,0 +1,440 @@
+"""Database faults give clean answers: a database that takes no writes (read-only or full) is a
+503 that says the forum is read-only while reads go on, and `/readyz` says so; a connection that
+dies under a request is never a bare 500; each 503 logs one line, not a traceback."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from . import factories as f
+from .conftest import Client
+from .serverkit import Member, PostgresCluster, Server, server_env
+
+pytestmark = pytest.mark.faults
+
+
+def _read_only_app(make_app, database_url: str):
+    """Another app (a server process) on the test's database that may not write to it: SQLite
+    opened read-only, or PostgreSQL sessions with default_transaction_read_only (a standby)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        other = make_app(DATABASE_URL=f"sqlite:///file:{url.database}?mode=ro&uri=true")
+    else:
+        other = make_app(
+            SQLALCHEMY_ENGINE_OPTIONS={
+                "pool_pre_ping": True,
+                "connect_args": {"options": "-c default_transaction_read_only=on"},
+            }
+        )
+    other.test_client_class = Client
+    return other
+
+
+@pytest.fixture
+def board(f):
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    topic = f.topic(ada, sig, "Read-only week", "The first post.")
+    f.reply(ada, topic, "A second post.")
+    return {"ada": ada, "sig": sig, "topic": topic}
+
+
+def test_a_read_only_database_serves_pages_and_refuses_writes_with_a_503(
+    app, client, make_app, database_url, board, caplog
+):
+    client.login("ada")  # through the writable app: the cookie is good on both
+    token = client.csrf_token()
+    session_cookie = client.get_cookie("session")
+    assert session_cookie is not None
+    read_only = _read_only_app(make_app, database_url)
+    topic = board["topic"]
+    with read_only.app_context(), caplog.at_level(logging.INFO):
+        member, guest = read_only.test_client(), read_only.test_client()
+        member.set_cookie("session", session_cookie.value)
+        for who in (member, guest):
+            for path in ("/", "/s/retro/", f"/t/{topic.id}"):
+                page = who.get(path)
+                assert page.status_code == 200, (path, page.get_data(as_text=True)[:300])
+        assert "A second post." in member.get(f"/t/{topic.id}").get_data(as_text=True)
+
+        reply = member.post(f"/t/{topic.id}/reply", data={"body": "Lost?", "csrf_token": token})
+        assert reply.status_code == 503
+        text = reply.get_data(as_text=True)
+        assert "read-only right now" in text and "cannot reach its database" not in text
+        assert reply.headers["Retry-After"]
+        as_json = member.post(
+            f"/t/{topic.id}/reply",
+            data={"body": "Lost?", "csrf_token": token},
+            headers={"Accept": "application/json"},
+        )
+        assert as_json.status_code == 503
+        assert "read-only" in as_json.get_json()["error"]["message"]
+
+        ready = guest.get("/readyz")
+        assert ready.status_code == 503
+        writes = ready.get_json()["checks"]["database_writes"]
+        assert writes["ok"] is False and writes["error"]
+        assert ready.get_json()["checks"]["database"]["ok"] is True
+
+    refusals = [r for r in caplog.records if r.getMessage().startswith("read-only: POST")]
+    assert len(refusals) == 2 and all(r.exc_info is None for r in refusals)
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    # Nothing was half-written: the writable app sees the two posts it had.
+    assert "Lost?" not in client.get(f"/t/{topic.id}").get_data(as_text=True)
+
+
+def test_a_session_that_cannot_end_is_not_a_bare_error(make_app, board, monkeypatch, caplog):
+    """The database died under the request (a PostgreSQL crash): ending the session (its
+    rollback) fails after the page was chosen. That must not escape Flask."""
+    # An app whose requests each push and pop their own app context, as in a server (the `app`
+    # fixture keeps one open for the whole test, so its teardown would run only at the end).
+    server = make_app()
+    guest = server.test_client()
+    real_close = Session.close
+    broken = {"left": 1}
+
+    def close(self):
+        if broken["left"]:
+            broken["left"] -= 1
+            raise OperationalError("ROLLBACK", {}, Exception("server closed the connection"))
+        return real_close(self)
+
+    page = f"/t/{board['topic'].id}"
+    assert guest.get(page).status_code == 200
+    monkeypatch.setattr(Session, "close", close)
+    with caplog.at_level(logging.WARNING):
+        response = guest.get(page)
+    assert response.status_code == 200
+    assert broken["left"] == 0
+    ended = [r for r in caplog.records if "ending a request's database session" in r.getMessage()]
+    assert len(ended) == 1 and ended[0].exc_info is None
+    assert guest.get(page).status_code == 200
+
+
+def test_an_unreachable_database_logs_one_line_per_503(app, client, board, monkeypatch, caplog):
+    from forum.topics import queries
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("connection refused\nDETAIL: more"))
+
+    monkeypatch.setattr(queries, "topic_page", down)
+    with caplog.at_level(logging.INFO):
+        response = client.get(f"/t/{board['topic'].id}")
+    assert response.status_code == 503
+    assert "cannot reach its database" in response.get_data(as_text=True)
+    lines = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert "DETAIL" not in lines[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.config(PRESENCE_LOOP=False)
+def test_a_socket_that_meets_a_dead_database_is_refused_with_one_line(
+    app, client, board, monkeypatch, caplog
+):
+    """During an outage every open tab tries to connect its socket again: each refusal is one
+    line in the log, not a traceback, and the browser is refused (it retries), not left with a
+    socket the forum knows nothing of."""
+    from forum.extensions import socketio
+    from forum.realtime import namespace
+
+    client.login("ada")
+    known = socketio.test_client(app, flask_test_client=client)
+    assert known.is_connected()
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("connection refused\nDETAIL: more"))
+
+    monkeypatch.setattr(namespace.permissions, "actor", down)  # connect asks who it is
+    monkeypatch.setattr(namespace, "load_session_user", down)  # each event asks again
+    with caplog.at_level(logging.WARNING):
+        refused = socketio.test_client(app, flask_test_client=client)
+        assert not refused.is_connected()
+        answer = known.emit("subscribe", {"topic_id": board["topic"].id}, callback=True)
+    assert answer == {
+        "ok": False,
+        "error": "The forum cannot answer right now. Try again in a moment.",
+    }
+    lines = [r for r in caplog.records if "database unavailable on socket event" in r.getMessage()]
+    assert [r.getMessage().split(":")[0] for r in lines] == [
+        "database unavailable on socket event connect",
+        "database unavailable on socket event subscribe",
+    ]
+    assert not [r for r in caplog.records if r.exc_info]
+    known.disconnect()
+
+
+def test_a_write_lock_file_this_process_may_not_open_is_read_only(
+    app, client, board, monkeypatch, database_url
+):
+    """SQLite's writers take turns on an flock of `<database>.write-lock`, opened for writing
+    before SQLite is: not permitted (or a read-only folder) is the same 503 as a read-only
+    database, not a 500."""
+    if make_url(database_url).get_backend_name() != "sqlite":
+        pytest.skip("the write lock file is SQLite's")
+    client.login("ada")
+    token = client.csrf_token()
+    real_open = os.open
+
+    def guarded(path, *args, **kwargs):
+        if str(path).endswith(".write-lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    # The process opens the lock file once: drop the descriptor it has.
+    for queue in [v for v in app.extensions.values() if hasattr(v, "_pid")]:
+        queue._pid = 0  # noqa: SLF001
+    monkeypatch.setattr(os, "open", guarded)
+    topic = board["topic"]
+    reply = client.post(f"/t/{topic.id}/reply", data={"body": "Locked out", "csrf_token": token})
+    assert reply.status_code == 503
+    assert "read-only right now" in reply.get_data(as_text=True)
+    assert client.get(f"/t/{topic.id}").status_code == 200
+    assert client.get("/readyz").status_code == 503
+    monkeypatch.undo()
+    posted = client.post(f"/t/{topic.id}/reply", data={"body": "Back", "csrf_token": token})
+    assert posted.status_code == 302
+    assert client.get("/readyz").status_code == 200
+
+
+# --- Server processes: a PostgreSQL crash, and a full or read-only SQLite volume ---------------
+
+# They make their own database whatever the suite runs on: once is enough (`make test`).
+ONCE = "server-process tests run in the main pass (they make their own database)"
+
+
+def _seed(database: str, instance: Path, index: Path | None = None) -> int:
+    """Migrate `database`, add ada (a member of SIG retro) and a topic; returns its id."""
+    from flask_migrate import upgrade
+
+    from forum import create_app
+    from forum.extensions import db
+
+    seed = create_app(
+        {"DATABASE_URL": database, "INDEX_DIR": str(index or instance / "index"),
+         "SECRET_KEY": "seed", "SEARCH_SYNC_ON_START": False, "REDIS_URL": None}
+    )  # fmt: skip
+    with seed.app_context():
+        upgrade()
+        ada = f.user("ada")
+        sig = f.sig("retro", members=[ada])
+        topic_id = f.topic(ada, sig, "Faults week", "The first post.").id
+        db.session.remove()
+        db.engine.dispose()
+    return topic_id
+
+
+class Readers:
+    """Guests and a member read pages until stopped: (monotonic time, path, status, text)."""
+
+    def __init__(self, base: str, paths: list[str], member: Member | None = None) -> None:
+        self.base, self.paths = base, paths
+        self.answers: list[tuple[float, str, int, str]] = []
+        self.stop = threading.Event()
+        sessions = [requests.Session(), requests.Session()] + ([member.http] if member else [])
+        self.threads = [
+            threading.Thread(target=self._read, args=(s, i), daemon=True)
+            for i, s in enumerate(sessions)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _read(self, http: requests.Session, offset: int) -> None:
+        n = offset
+        while not self.stop.is_set():
+            path = self.paths[n % len(self.paths)]
+            try:
+                response = http.get(self.base + path, timeout=15)
+                answer = (time.monotonic(), path, response.status_code, response.text)
+            except requests.RequestException as exc:
+                answer = (time.monotonic(), path, 0, str(exc))
+            self.answers.append(answer)
+            n += 1
+            self.stop.wait(0.05)
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("FORUM_TEST_DATABASE_URL")), reason=ONCE)
+def test_a_postgresql_crash_under_read_load_gives_only_clean_503s(tmp_path):
+    why = PostgresCluster.available()
+    if why:
+        pytest.skip(why)
+    cluster = PostgresCluster()
+    server = None
+    readers = None
+    try:
+        cluster.init()
+        instance = tmp_path / "instance"
+        instance.mkdir()
+        topic_id = _seed(cluster.url, instance)
+        server = Server(server_env(cluster.url, instance), tmp_path, "app")
+        server.wait_ready()
+        ada = Member("ada", f.PASSWORD)
+        ada.login(server.url)
+        readers = Readers(server.url, ["/", "/s/retro/", f"/t/{topic_id}"], ada)
+        time.sleep(4)
+        stopped_at = time.monotonic()
+        cluster.stop("immediate")  # a crash: no shutdown checkpoint, connections cut at once
+        time.sleep(6)
+        cluster.start()
+        started_at = time.monotonic()
+        time.sleep(8)
+        readers.finish()
+
+        statuses = {status for _, _, status, _ in readers.answers}
+        assert statuses <= {200, 503}, sorted(statuses)
+        down = [a for a in readers.answers if a[2] == 503]
+        assert down, "no request met the outage"
+        assert all("cannot reach its database" in text for *_, text in down)
+        # Working again within a few seconds of the start.
+        after = [a for a in readers.answers if a[0] > started_at + 3]
+        assert after and all(status == 200 for _, _, status, _ in after)
+        assert all(a[2] == 200 for a in readers.answers if a[0] < stopped_at)
+        log = server.logfile.read_text(errors="replace")
+        assert "Traceback" not in log and "Error handling request" not in log, server.log()
+        assert "database unavailable on GET" in log
+    finally:
+        if readers is not None:
+            readers.finish()
+        if server is not None:
+            server.stop()
+        cluster.destroy()
+
+
+def _mount(*args: str) -> str | None:
+    """Run mount/umount; None when it worked, else why not (no root, no permission in CI)."""
+    try:
+        subprocess.run(list(args), check=True, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        return f"{' '.join(args)} failed: {detail.strip()}"
+    return None
+
+
+def _fill(folder: Path) -> Path:
+    """Write a file until the volume is full, to the last byte."""
+    ballast = folder / "ballast"
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return ballast
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("FORUM_TEST_DATABASE_URL")), reason=ONCE)
+def test_a_full_then_read_only_sqlite_volume_is_read_only_and_recovers(tmp_path):
+    """The instance folder (database, its log, the write lock file) on a 48 MB tmpfs of the
+    test's own: filled to the last byte, then freed; then remounted read-only. Writes answer the
+    read-only 503 and reads go on meanwhile; `/readyz` says so; freeing space is enough to write
+    again. Needs root (mount); elsewhere it is skipped, saying why."""
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    why = _mount("mount", "-t", "tmpfs", "-o", "size=48m,mode=0755", "tmpfs", str(volume))
+    if why:
+        pytest.skip(f"a tmpfs volume could not be mounted here ({why})")
+    server = None
+    try:
+        instance = volume / "instance"
+        instance.mkdir()
+        database = f"sqlite:///{volume / 'forum.db'}"
+        index = tmp_path / "index"  # the index has a volume of its own: this is the database's
+        # Seeded in a child process: this one must hold no file of the volume open (the writers'
+        # lock file, SQLite's shared memory), or it could not be remounted read-only.
+        with concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("fork")
+        ) as child:
+            topic_id = child.submit(_seed, database, instance, index).result(timeout=120)
+        env = server_env(
+            database, instance, FORUM_INDEX_DIR=str(index),
+            FORUM_RATELIMIT_POST="100000 per minute", FORUM_PAGE_CACHE_SECONDS="0",
+        )  # fmt: skip
+
+        def start() -> Server:
+            started = Server(env, tmp_path, f"app{time.monotonic_ns()}")
+            started.wait_ready()
+            return started
+
+        server = start()
+        ada = Member("ada", f.PASSWORD)
+        ada.login(server.url)
+        token = ada.csrf(server.url, "/settings")
+        assert ada.reply(server.url, topic_id, "Before the disk filled", token).status_code == 302
+
+        def replies(n: int) -> list[tuple[int, str]]:
+            out = []
+            for i in range(n):
+                answer = ada.reply(server.url, topic_id, f"Reply {i} " + "x" * 3000, token)
+                out.append((answer.status_code, answer.text))
+            return out
+
+        def reads_work() -> None:
+            for http in (ada.http, requests.Session()):
+                for path in ("/", "/s/retro/", f"/t/{topic_id}"):
+                    page = http.get(server.url + path, timeout=30)
+                    assert page.status_code == 200, (path, page.text[:300])
+
+        # Full: the writes that need room answer the read-only 503; reads go on.
+        ballast = _fill(volume)
+        answers = replies(8)
+        assert {status for status, _ in answers} <= {302, 503}, answers
+        refused = [text for status, text in answers if status == 503]
+        assert refused, "no write was refused on a full volume"
+        assert all("read-only right now" in text for text in refused)
+        reads_work()
+        ready = requests.get(server.url + "/readyz", timeout=30)
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database_writes"]["ok"] is False
+
+        # Freed: the next write works, no restart.
+        ballast.unlink()
+        assert ada.reply(server.url, topic_id, "After space was freed", token).status_code == 302
+        assert requests.get(server.url + "/readyz", timeout=30).status_code == 200
+
+        # Read-only (a volume with files open for writing cannot be remounted: restart on it).
+        server.stop()
+        why = _mount("mount", "-o", "remount,ro", str(volume))
+        assert why is None, why
+        server = start()
+        reads_work()
+        locked = ada.reply(server.url, topic_id, "On a read-only volume", token)
+        assert locked.status_code == 503 and "read-only right now" in locked.text
+        ready = requests.get(server.url + "/readyz", timeout=30)
+        assert ready.status_code == 503
+        assert "not writable" in ready.json()["checks"]["database_writes"]["error"]
+
+        server.stop()
+        assert _mount("mount", "-o", "remount,rw", str(volume)) is None
+        server = start()
+        assert ada.reply(server.url, topic_id, "Writable again", token).status_code == 302
+        for log in tmp_path.glob("app*.log"):
+            text = log.read_text(errors="replace")
+            assert "Traceback" not in text and "status=500" not in text, text[-3000:]
+    finally:
+        if server is not None:
+            server.stop()
+        _mount("umount", "-l", str(volume))

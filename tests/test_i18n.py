@@ -1,0 +1,338 @@
+"""Languages: negotiation, the language menu and setting, dates, relative times, numbers and
+plurals in English, German and Spanish, the scripts' catalog, content's own language."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask_babel import force_locale
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+from forum import i18n
+from forum.accounts.models import User
+from forum.extensions import db
+
+ORIGIN = {"Origin": "http://localhost"}
+
+
+def accept(header: str) -> LanguageAccept:
+    return parse_accept_header(header, LanguageAccept)
+
+
+def html_lang(page: str) -> str:
+    match = re.search(r'<html lang="([^"]+)"', page)
+    assert match, page[:200]
+    return match.group(1)
+
+
+# --- negotiation: member setting > cookie > Accept-Language > default ----------------------
+@pytest.mark.parametrize(
+    ("member", "cookie", "header", "expected"),
+    [
+        ("es", "de", "de-DE,de;q=0.9", "es"),  # the member's setting wins
+        (None, "de", "es-ES,es;q=0.9", "de"),  # then the menu's cookie
+        (None, None, "es-MX,es;q=0.9,en;q=0.5", "es"),  # then the browser
+        (None, None, "fr-FR,de;q=0.7,en;q=0.3", "de"),  # its best language the forum has
+        (None, None, "fr-FR,it;q=0.5", "en"),  # none of them: the default
+        (None, None, "", "en"),
+        (None, "xx", "de", "de"),  # a cookie naming no language is ignored
+        ("de-AT", None, "es", "de"),  # a region counts as its language
+    ],
+)
+def test_negotiation_order(member, cookie, header, expected):
+    assert i18n.negotiate(member, cookie, accept(header)) == expected
+
+
+def test_a_guest_gets_the_browsers_language(client):
+    page = client.get("/", headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    assert html_lang(page.get_data(as_text=True)) == "de"
+    page = client.get("/", headers={"Accept-Language": "es-419,es;q=0.9"})
+    assert html_lang(page.get_data(as_text=True)) == "es"
+    page = client.get("/", headers={"Accept-Language": "fr"})
+    assert html_lang(page.get_data(as_text=True)) == "en"
+
+
+def test_the_language_menu_switches_a_guest_with_one_post_and_a_cookie(client):
+    response = client.post("/language", data={"language": "es", "next": "/search"}, headers=ORIGIN)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/search")
+    cookie = response.headers["Set-Cookie"]
+    assert "forum_lang=es" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    # Remembered: the cookie beats the browser's Accept-Language on later pages.
+    page = client.get("/", headers={"Accept-Language": "de"})
+    assert html_lang(page.get_data(as_text=True)) == "es"
+
+
+def test_the_language_menu_is_a_form_on_every_page_without_javascript(client):
+    page = client.get("/").get_data(as_text=True)
+    menu = re.search(r'<form method="post" action="/language".*?</form>', page, re.S)
+    assert menu, "no language menu"
+    for code, name in i18n.LANGUAGES.items():
+        assert f'name="language" value="{code}" lang="{code}"' in menu.group(0)
+        assert name in menu.group(0)
+
+
+def test_a_cross_site_language_switch_is_refused(client):
+    response = client.post(
+        "/language", data={"language": "de"}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 400
+    assert "forum_lang" not in response.headers.get("Set-Cookie", "")
+    # No Origin, Referer or Sec-Fetch-Site at all: refused too.
+    assert client.post("/language", data={"language": "de"}).status_code == 400
+
+
+def test_an_unknown_language_is_refused(client):
+    response = client.post("/language", data={"language": "fr"}, headers=ORIGIN)
+    assert response.status_code == 400
+
+
+def test_a_member_switch_needs_the_form_token_and_is_kept_on_the_account(client, f):
+    member = f.user("greta")
+    client.login("greta")
+    refused = client.post("/language", data={"language": "de"}, headers=ORIGIN)
+    assert refused.status_code == 400
+    response = client.form("/language", {"language": "de", "next": "/settings"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, member.id).language == "de"
+    # The setting beats the browser, in any browser the member logs in with.
+    other = client.application.test_client()
+    other.login("greta")
+    page = other.get("/", headers={"Accept-Language": "es"})
+    assert html_lang(page.get_data(as_text=True)) == "de"
+
+
+def test_a_member_picks_the_language_in_settings(client, f):
+    member = f.user("pilar")
+    client.login("pilar")
+    response = client.form(
+        "/settings",
+        {
+            "action": "profile",
+            "profile-signature": "",
+            "profile-bio": "",
+            "profile-timezone": "Europe/Madrid",
+            "profile-language": "es",
+        },
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, member.id).language == "es"
+    page = client.get("/settings", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert html_lang(page) == "es"
+    assert re.search(r'<option selected value="es">|<option value="es" selected>', page)
+    # Back to "as my browser asks".
+    client.form(
+        "/settings",
+        {
+            "action": "profile",
+            "profile-timezone": "Europe/Madrid",
+            "profile-language": "",
+        },
+    )
+    db.session.expire_all()
+    assert db.session.get(User, member.id).language is None
+    page = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert html_lang(page) == "de"
+
+
+def test_settings_refuse_a_language_the_forum_does_not_have(client, f):
+    f.user("pilar")
+    client.login("pilar")
+    response = client.form(
+        "/settings", {"action": "profile", "profile-timezone": "UTC", "profile-language": "fr"}
+    )
+    assert response.status_code == 400
+
+
+# --- time zones ---------------------------------------------------------------------------
+def test_a_members_time_zone_is_taken_from_the_browser_once(client, f):
+    member = f.user("greta")
+    client.login("greta")
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-detect-timezone="/settings/timezone"' in page
+    token = client.csrf_token()
+    answer = client.post(
+        "/settings/timezone", data={"timezone": "Europe/Berlin"}, headers={"X-CSRFToken": token}
+    )
+    assert answer.status_code == 200 and answer.get_json()["taken"] is True
+    # Once only: a second browser in another zone changes nothing; settings still can.
+    again = client.post(
+        "/settings/timezone", data={"timezone": "America/Lima"}, headers={"X-CSRFToken": token}
+    )
+    assert again.get_json() == {"timezone": "Europe/Berlin", "taken": False}
+    db.session.expire_all()
+    assert db.session.get(User, member.id).timezone == "Europe/Berlin"
+    assert "data-detect-timezone" not in client.get("/").get_data(as_text=True)
+
+
+def test_an_unknown_browser_time_zone_is_refused(client, f):
+    f.user("greta")
+    client.login("greta")
+    token = client.csrf_token()
+    answer = client.post(
+        "/settings/timezone", data={"timezone": "Mars/Olympus"}, headers={"X-CSRFToken": token}
+    )
+    assert answer.status_code == 400
+
+
+def test_a_guests_time_zone_cookie_sets_the_zone(app):
+    with app.test_request_context("/", headers={"Cookie": "forum_tz=America/Mexico_City"}):
+        assert i18n.select_timezone() == "America/Mexico_City"
+    with app.test_request_context("/", headers={"Cookie": "forum_tz=Nowhere/Else"}):
+        assert i18n.select_timezone() == "UTC"
+    with app.test_request_context("/"):
+        assert i18n.select_timezone() == "UTC"
+
+
+# --- dates, relative times, numbers -------------------------------------------------------
+MOMENT = datetime(2026, 3, 12, 13, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("lang", "zone", "expected"),
+    [
+        ("en", "UTC", "Mar 12, 2026, 1:05:00\u202fPM"),
+        ("de", "Europe/Berlin", "12.03.2026, 14:05:00"),
+        ("es", "America/Mexico_City", "12 mar 2026, 7:05:00"),
+    ],
+)
+def test_dates_in_the_readers_zone_and_language(app, lang, zone, expected):
+    with app.test_request_context("/", headers={"Cookie": f"forum_lang={lang}; forum_tz={zone}"}):
+        assert i18n.localtime(MOMENT) == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "delta", "expected"),
+    [
+        ("en", timedelta(hours=2), "2 hours ago"),
+        ("de", timedelta(hours=2), "vor 2 Stunden"),
+        ("es", timedelta(hours=2), "hace 2 horas"),
+        ("en", timedelta(minutes=1), "1 minute ago"),
+        ("de", timedelta(minutes=1), "vor 1 Minute"),
+        ("es", timedelta(days=3), "hace 3 días"),
+        ("de", timedelta(days=1), "vor 1 Tag"),
+    ],
+)
+def test_relative_times(app, lang, delta, expected):
+    with app.test_request_context("/"), force_locale(lang):
+        assert i18n.ago(MOMENT - delta, now=MOMENT) == expected
+
+
+def test_a_moment_ago_is_just_now_in_each_language(app):
+    expected = {"en": "just now", "de": "gerade eben", "es": "justo ahora"}
+    with app.test_request_context("/"):
+        for lang, text in expected.items():
+            with force_locale(lang):
+                assert i18n.ago(MOMENT - timedelta(seconds=10), now=MOMENT) == text
+                assert i18n.ago(None) == {"en": "never", "de": "nie", "es": "nunca"}[lang]
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"), [("en", "12,345"), ("de", "12.345"), ("es", "12.345")]
+)
+def test_numbers(app, lang, expected):
+    with app.test_request_context("/"), force_locale(lang):
+        assert i18n.number(12345) == expected
+
+
+def test_the_time_element_shows_the_relative_time_with_the_absolute_one_in_its_title(client, f):
+    sysop = f.sysop()
+    sig = f.sig("stammtisch", language="de", name="Stammtisch")
+    f.join(sysop, sig)
+    f.topic(sysop, sig, "Hallo zusammen")
+    client.set_cookie("forum_lang", "de")
+    client.set_cookie("forum_tz", "Europe/Berlin")
+    page = client.get("/s/stammtisch/").get_data(as_text=True)
+    match = re.search(r'<time datetime="[^"]+" title="([^"]+)">([^<]+)</time>', page)
+    assert match, "no time element"
+    title, text = match.groups()
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d:\d\d", title), title
+    assert text == "gerade eben"
+
+
+# --- the scripts' catalog -----------------------------------------------------------------
+def test_the_scripts_get_a_json_catalog_per_language(client):
+    page = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    source = re.search(r'data-i18n="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert source.startswith("/i18n/de.json?v=")
+    answer = client.get(source)
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    catalog = json.loads(answer.get_data(as_text=True))
+    english = client.get("/i18n/en.json").get_json()
+    assert set(catalog) == set(english)
+    assert english["new_replies"] == {
+        "one": "%(num)d new reply",
+        "other": "%(num)d new replies",
+    }
+    assert client.get("/i18n/xx.json").status_code == 404
+
+
+def test_no_inline_script_on_any_page(client):
+    page = client.get("/").get_data(as_text=True)
+    for tag in re.findall(r"<script[^>]*>", page):
+        assert "src=" in tag, tag
+
+
+# --- content keeps its language -----------------------------------------------------------
+def test_content_lang_marks_only_other_languages(app):
+    with app.test_request_context("/"):
+        with force_locale("en"):
+            assert i18n.content_lang("de") == ' lang="de"'
+            assert i18n.content_lang("en") == ""
+            assert i18n.content_lang(None) == ""
+        with force_locale("de"):
+            assert i18n.content_lang("de") == ""
+            assert i18n.content_lang("es") == ' lang="es"'
+
+
+def test_the_guest_page_cache_keeps_a_copy_per_language(client, f, app):
+    app.config["PAGE_CACHE_SECONDS"] = 30
+    from forum import pagecache
+
+    app.extensions["forum.pagecache"] = pagecache.PageCache(30, 64)
+    f.sig("retro")
+    english = client.get("/", headers={"Accept-Language": "en"})
+    german = client.get("/", headers={"Accept-Language": "de"})
+    assert html_lang(english.get_data(as_text=True)) == "en"
+    assert html_lang(german.get_data(as_text=True)) == "de"
+    again = client.get("/", headers={"Accept-Language": "de"})
+    assert again.headers["X-Page-Cache"] == "hit"
+    assert html_lang(again.get_data(as_text=True)) == "de"
+    assert "Accept-Language" in again.headers["Vary"]
+
+
+# --- search: "did you mean" in the reader's language ---------------------------------------
+@pytest.fixture
+def search_index(app, tmp_path):
+    from forum.search import indexer
+    from forum.search.backend import WhooshBackend
+
+    app.config["INDEX_DIR"] = str(tmp_path / "index")
+    indexer.replace_backend(app, WhooshBackend(app.config["INDEX_DIR"]))
+    yield indexer.get_backend(app)
+    indexer.get_backend(app).close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected", "word"),
+    [("en", "house", "Did you mean"), ("de", "hosen", "Meintest du"), ("es", "house", "Quisiste")],
+)
+def test_did_you_mean_prefers_the_readers_language(client, f, search_index, lang, expected, word):
+    """A typo near a word of each language: the English one is in more posts, but a German
+    reader most likely meant the German word."""
+    ada = f.user("ada")
+    retro = f.sig("retro", members=[ada])
+    stammtisch = f.sig("stammtisch", language="de", members=[ada])
+    for n in range(3):
+        f.topic(ada, retro, f"Topic {n}", "My house has a modem in every room.")
+    f.topic(ada, stammtisch, "Kleidung", "Meine Hosen sind aus Cord.")
+    client.set_cookie("forum_lang", lang)
+    html = client.get("/search?q=hosue").get_data(as_text=True)
+    assert word in html
+    assert f"/search?q={expected}&amp;" in html, html[html.find("did-you-mean") - 50 :][:400]

@@ -1,0 +1,205 @@
+"""Every page in German and Spanish: walk each GET route as a German guest, a German member and a
+Spanish sysop, and fail on English words the interface says (a known list)."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from forum.accounts import services as accounts
+from forum.i18n import LANGUAGES
+from forum.moderation import services as moderation
+from forum.sigs import services as sigs
+
+# Words and phrases of the English interface that no German or Spanish page may show. (The
+# content below is written in German and Spanish, so none of these can come from it.)
+ENGLISH = [
+    "Reply",
+    "Log in",
+    "Log out",
+    "Register",
+    "Search",
+    "Notifications",
+    "Settings",
+    "members only",
+    "Members",
+    "Topics",
+    "Posts",
+    "New topic",
+    "Mark all read",
+    "Mark read",
+    "Save",
+    "Delete",
+    "Edit",
+    "Quote",
+    "Flag",
+    "Previous",
+    "Next",
+    "someone",
+    "Skip to content",
+    "Special interest groups",
+    "started by",
+    "ago",
+    "just now",
+    "Cancel",
+    "Approve",
+    "Reject",
+    "Console",
+    "Pulse",
+    "Language:",
+    "Last post",
+    "Unread",
+    "Join this SIG",
+    "Leave SIG",
+    "Tracked",
+    "Announcements",
+    "Moderation",
+    "Password",
+    "Username",
+    "Email",
+    "Profile",
+    "Sessions",
+    "Time zone",
+    "awaiting approval",
+    "Who's online",
+    "Online now",
+    "Nothing found",
+    "mentioned you",
+    "replied to you",
+    "Not found",
+    "You may not",
+    "Page",
+    "No such",
+]
+ENGLISH_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in ENGLISH) + r")(?![\w-])")
+# Text people read in attributes.
+TEXT_ATTRIBUTES = {"title", "alt", "placeholder", "aria-label", "data-confirm", "data-label"}
+
+
+class _Visible(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        # The language menu names each language in its own language, on purpose.
+        if dict(attrs).get("lang") in LANGUAGES and tag == "button":
+            return
+        for name, value in attrs:
+            if name in TEXT_ATTRIBUTES and value:
+                self.text.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and data.strip() not in LANGUAGES.values():
+            self.text.append(data)
+
+
+def english_in(page: str) -> list[str]:
+    parser = _Visible()
+    parser.feed(page)
+    found = []
+    for piece in parser.text:
+        for match in ENGLISH_RE.finditer(piece):
+            found.append(f"{match.group(1)!r} in {' '.join(piece.split())[:120]!r}")
+    return found
+
+
+@pytest.fixture
+def forum_world(app, f) -> dict[str, Any]:
+    """A small forum written in German and Spanish, with something on every page."""
+    root = f.sysop("wurzel")
+    greta = f.user("greta")
+    pilar = f.user("pilar")
+    accounts.set_language(root, "es")
+    accounts.set_language(greta, "de")
+    stammtisch = f.sig("stammtisch", language="de", name="Stammtisch", members=[greta, pilar])
+    tertulia = f.sig("tertulia", language="es", name="Tertulia", members=[greta, pilar])
+    geheim = f.sig("geheim", language="de", name="Geheimbund", visibility="private")
+    f.join(root, stammtisch)
+    topic = f.topic(greta, stammtisch, "Grüße aus Köln", "Hallo zusammen, wie geht’s?")
+    f.reply(pilar, topic, "Hola @greta, ¡saludos desde Sevilla!")
+    reply = f.reply(greta, topic, "Danke dir, Pilar.")
+    f.topic(pilar, tertulia, "Café y tertulia", "¿Quién viene el jueves?")
+    sigs.request_to_join(pilar, geheim.slug, "Hola, ¿puedo entrar?")
+    moderation.flag_post(pilar, reply.id, "spam")
+    from forum.admin import services as admin
+
+    admin.create_invite(root, "für Hans")
+    return {"topic": topic, "post": reply, "geheim": geheim, "stammtisch": stammtisch}
+
+
+def _routes(app, world: dict[str, Any]) -> list[str]:
+    topic, post = world["topic"], world["post"]
+    values = {
+        "slug": "stammtisch",
+        "topic_id": topic.id,
+        "post_id": post.id,
+        "username": "greta",
+        "sig_id": world["stammtisch"].id,
+        "token": "kein-gueltiger-link",
+    }
+    skip = {"static", "ops.healthz", "ops.readyz", "js_catalog", "topics.quote"}
+    urls = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if "GET" not in rule.methods or rule.endpoint in skip or rule.rule.endswith(".csv"):
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = re.sub(r"<(?:\w+:)?" + name + ">", str(values[name]), url)
+        urls.append(url)
+    return urls + ["/s/geheim/requests", "/search?q=gruesse", "/search?q=saludoss", "/t/999999"]
+
+
+def _walk(client, urls: list[str]) -> list[str]:
+    problems = []
+    for url in urls:
+        response = client.get(url, follow_redirects=True)
+        if response.mimetype != "text/html":
+            continue
+        page = response.get_data(as_text=True)
+        lang = re.search(r'<html lang="(\w+)"', page)
+        if not lang or lang.group(1) == "en":
+            problems.append(f"{url}: the page is in English ({response.status_code})")
+            continue
+        problems += [f"{url} ({response.status_code}): {hit}" for hit in english_in(page)]
+    return problems
+
+
+def test_every_page_in_german_for_a_guest(app, client, forum_world):
+    urls = _routes(app, forum_world)
+    # A guest's browser asks for German; the pages follow.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de-DE,de;q=0.9"
+    problems = _walk(client, urls)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_page_in_german_for_a_member(app, client, forum_world):
+    client.login("greta")
+    # The member's own setting, whatever the browser asks for.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-US,en;q=0.9"
+    problems = _walk(client, _routes(app, forum_world))
+    assert not problems, "\n".join(problems)
+
+
+def test_every_page_in_spanish_for_a_sysop(app, client, forum_world):
+    client.login("wurzel")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-US,en;q=0.9"
+    problems = _walk(client, _routes(app, forum_world))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_english_list_catches_english(app, client, forum_world):
+    """The walk would notice: the same pages in English show the words it looks for."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = client.get(f"/t/{forum_world['topic'].id}").get_data(as_text=True)
+    assert english_in(page)

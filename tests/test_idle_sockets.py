@@ -1,0 +1,187 @@
+"""Thousands of idle sockets: the socket server (`python -m forum.ops.serve --sockets`, gevent)
+holds 2,000 idle Socket.IO connections and slow clients while the page server (gthread) answers
+pages, and a reply posted through the page server reaches every one of those sockets through
+Redis. The figures (5,000 sockets, page p99, memory per 1,000 sockets) are `make bench`'s."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from bench.idle import IdleCrowd, raise_open_files_limit
+
+from . import factories as f
+from .serverkit import Member, RedisServer, Server, server_env
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.faults,
+    pytest.mark.skipif(
+        bool(os.environ.get("FORUM_TEST_DATABASE_URL")),
+        reason="server-process tests run in the main pass (they make their own SQLite database)",
+    ),
+]
+
+SOCKETS = 2_000
+SLOW = 200
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Iterator[dict]:
+    """A page server and a socket server joined by a Redis of the test's own, on SQLite."""
+    if raise_open_files_limit(SOCKETS + SLOW + 1_000) < SOCKETS + SLOW + 1_000:
+        pytest.skip("this process may not open enough files (raise the hard limit, ulimit -Hn)")
+    from flask_migrate import upgrade
+
+    from forum import create_app
+    from forum.extensions import db
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    database = f"sqlite:///{tmp_path / 'forum.db'}"
+    seed = create_app(
+        {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
+         "SEARCH_SYNC_ON_START": False, "REDIS_URL": None}
+    )  # fmt: skip
+    with seed.app_context():
+        upgrade()
+        ada = f.user("ada")
+        sig = f.sig("retro", members=[ada])
+        topic_id = f.topic(ada, sig, "Many readers", "The first post.").id
+        db.session.remove()
+        db.engine.dispose()
+    redis_server = RedisServer(tmp_path)
+    redis_server.start()
+    tag = uuid.uuid4().hex[:10]
+    env = server_env(
+        database, instance, FORUM_REDIS_URL=redis_server.url,
+        FORUM_SOCKETIO_CHANNEL=f"forum-idle-{tag}", FORUM_RATELIMIT_KEY_PREFIX=f"idle-{tag}",
+        FORUM_PAGE_CACHE_SECONDS="0",
+    )  # fmt: skip
+    pages = Server(env, tmp_path, "pages")
+    sockets = Server(env, tmp_path, "sockets", sockets=True)
+    try:
+        pages.wait_ready()
+        sockets.wait_ready()
+        yield {"pages": pages, "sockets": sockets, "topic": topic_id}
+    finally:
+        pages.stop()
+        sockets.stop()
+        redis_server.kill()
+
+
+def _read_pages(base: str, paths: list[str], seconds: float) -> list[tuple[str, int, float]]:
+    """Four guests read the pages for `seconds`: (path, status, seconds) per request."""
+    out: list[tuple[str, int, float]] = []
+    lock = threading.Lock()
+
+    def reader(offset: int) -> None:
+        http = requests.Session()
+        n = offset
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            path = paths[n % len(paths)]
+            start = time.monotonic()
+            try:
+                status = http.get(base + path, timeout=10).status_code
+            except requests.RequestException:
+                status = 0
+            with lock:
+                out.append((path, status, time.monotonic() - start))
+            n += 1
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return out
+
+
+def test_the_socket_server_holds_thousands_of_idle_sockets_while_pages_answer(layout):
+    pages, sockets, topic_id = layout["pages"], layout["sockets"], layout["topic"]
+    crowd = IdleCrowd(sockets.url, topic_id=topic_id)
+    try:
+        crowd.open(SOCKETS, threads=4, timeout=30)
+        assert not crowd.failures, crowd.failures[:5]
+        assert crowd.alive == SOCKETS
+        crowd.open_slow(SLOW, ("127.0.0.1", sockets.port), every=2.0)
+
+        paths = ["/", "/s/retro/", f"/t/{topic_id}"]
+        answers = _read_pages(pages.url, paths, seconds=8)
+        assert len(answers) > 20
+        assert all(status == 200 for _, status, _ in answers), [a for a in answers if a[1] != 200][
+            :5
+        ]
+        # Not a figure (that is `make bench`'s), a bound: no page waited on the sockets.
+        assert max(seconds for *_, seconds in answers) < 5
+
+        # A reply through the page server reaches every idle socket through Redis.
+        ada = Member("ada", f.PASSWORD)
+        ada.login(pages.url)
+        posted = ada.reply(pages.url, topic_id, "Hello, everybody reading")
+        assert posted.status_code == 302
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            got = [e for e in crowd.events if e[1] == "post_created"]
+            if len(got) >= SOCKETS:
+                break
+            time.sleep(0.2)
+        assert len(got) == SOCKETS, (len(got), crowd.alive, sockets.log()[-1500:])
+        assert all(e[2]["post_number"] == 2 for e in got)
+        assert crowd.alive == SOCKETS
+        assert "Traceback" not in sockets.logfile.read_text(errors="replace")
+    finally:
+        crowd.close()
+
+
+def test_without_a_socket_server_open_sockets_leave_threads_for_pages(tmp_path):
+    """One machine without Redis: the page server serves Socket.IO itself, a thread per open
+    socket. Sockets past its limit (FORUM_THREADS less a quarter, 4 to 16, for pages) are
+    turned away with a 503, so pages still answer with more tabs open than it has threads."""
+    from flask_migrate import upgrade
+
+    from forum import create_app
+    from forum.extensions import db
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    database = f"sqlite:///{tmp_path / 'forum.db'}"
+    seed = create_app(
+        {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
+         "SEARCH_SYNC_ON_START": False, "REDIS_URL": None}
+    )  # fmt: skip
+    with seed.app_context():
+        upgrade()
+        ada = f.user("ada")
+        topic_id = f.topic(ada, f.sig("retro", members=[ada]), "Tabs", "The first post.").id
+        db.session.remove()
+        db.engine.dispose()
+    server = Server(server_env(database, instance, FORUM_THREADS="8"), tmp_path, "pages")
+    crowd = IdleCrowd(server.url, topic_id=topic_id)
+    try:
+        server.wait_ready()
+        crowd.open(12, threads=4, timeout=5)
+        assert crowd.alive == 4  # 8 threads, 4 kept for pages
+        assert len(crowd.failures) == 8
+        assert all("503" in failure for failure in crowd.failures), crowd.failures
+        answers = _read_pages(server.url, ["/", "/s/retro/", f"/t/{topic_id}"], seconds=3)
+        assert answers and all(status == 200 for _, status, _ in answers), answers[:5]
+        # The sockets it kept work.
+        ada_member = Member("ada", f.PASSWORD)
+        ada_member.login(server.url)
+        assert ada_member.reply(server.url, topic_id, "Live to four tabs").status_code == 302
+        deadline = time.monotonic() + 10
+        while len(crowd.events) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len([e for e in crowd.events if e[1] == "post_created"]) == 4
+    finally:
+        crowd.close()
+        server.stop()
