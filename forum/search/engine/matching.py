@@ -160,6 +160,8 @@ class Phrase(query.Query):
     """The words in this order, each within `slop` positions after the one before (as Whoosh's
     Phrase: slop 1 means next to each other)."""
 
+    boost = 1.0  # (Or.normalize reads it when it flattens an Or holding a phrase)
+
     def __init__(
         self, fieldname: str, words: Sequence[str], slop: int = 1, only: list[int] | None = None
     ) -> None:
