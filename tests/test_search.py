@@ -153,6 +153,133 @@ def test_newest_sort_and_pagination(client, f):
     assert set(first).isdisjoint(second)
 
 
+# --- counts and narrowed ranking (issue 17) -------------------------------------------------------
+def _readable_count(user: Any, *words: str) -> int:
+    """Brute force: the posts this reader may read whose text holds every word, counted by the
+    database through the permission policy (the index plays no part)."""
+    from sqlalchemy import func, select
+
+    from forum import permissions
+    from forum.sigs.models import Sig
+    from forum.topics.models import Topic
+
+    q = (
+        select(func.count())
+        .select_from(Post)
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .where(
+            permissions.public_posts_clause(),
+            Topic.deleted_at.is_(None),
+            permissions.readable_sigs_clause(user),
+        )
+    )
+    for word in words:
+        q = q.where(func.lower(Post.body_raw).like(f"%{word}%"))
+    return int(db.session.scalar(q) or 0)
+
+
+def test_the_count_is_exactly_what_the_reader_may_read(client, make_client, f):
+    """Issue 17: "About 15,492 found" where about 2,600 posts held both words."""
+    from forum.accounts.models import User
+
+    ada, bob = f.user("ada"), f.user("bob")
+    f.sysop("root")
+    retro = f.sig("retro", members=[ada, bob])
+    cabal = f.sig("cabal", visibility="private", members=[ada])
+    shown = f.topic(ada, retro, "Striped", "zebra quokka 0")
+    hidden = f.topic(ada, cabal, "Secret stripes", "zebra quokka secret 0")
+    for n in range(1, 27):
+        f.reply(bob, shown, f"zebra quokka {n}" if n % 5 else f"zebra alone {n}")
+    for n in range(1, 8):
+        f.reply(ada, hidden, f"zebra quokka secret {n}")
+    readers = {"guest": (client, None)}
+    for name in ("bob", "ada", "root"):
+        readers[name] = (make_client(), db.session.scalar(select_user(User, name)))
+        readers[name][0].login(name)
+    seen = set()
+    for name, (browser, user) in readers.items():
+        for q, words in (
+            ("zebra quokka", ("zebra", "quokka")),
+            ("zebra", ("zebra",)),
+            ("zebra -quokka", None),
+            ("quokka sig:cabal", None),
+        ):
+            if words is None:
+                real = (
+                    _readable_count(user, "zebra") - _readable_count(user, "zebra", "quokka")
+                    if q.startswith("zebra")
+                    else (
+                        _readable_count(user, "secret", "quokka") if name in ("ada", "root") else 0
+                    )
+                )
+            else:
+                real = _readable_count(user, *words)
+            _status, html, links = search(browser, q)
+            assert len(links) == min(real, 20), (name, q)
+            if real:
+                assert f"{real} post{'s' if real != 1 else ''} found." in html, (name, q)
+                assert "At least" not in html and "About" not in html
+            seen.add((q, real))
+    # The private SIG's posts count for its members only.
+    assert {real for q, real in seen if q == "zebra quokka"} == {22, 30}
+
+
+def select_user(model: Any, name: str) -> Any:
+    from sqlalchemy import select
+
+    return select(model).where(model.username == name)
+
+
+def test_a_phrase_checked_in_part_of_its_posts_says_at_least(client, f, monkeypatch):
+    """A phrase is checked post by post among those with its words, newest first: beyond the
+    page and a budget, the page says how many it found at least, never an estimate."""
+    from forum.search.engine import bitmaps, ranking
+
+    monkeypatch.setattr(ranking, "CHECK_BUDGET", 2)
+    monkeypatch.setattr(bitmaps, "CHECK_CHUNK", 2)
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("retro", members=[ada]), "Animals", "zebra quokka 0")
+    for n in range(1, 31):
+        f.reply(ada, topic, f"zebra quokka {n}" if n % 2 else f"quokka and a zebra {n}")
+    real = _readable_count(None, "zebra quokka")
+    _status, html, links = search(client, '"zebra quokka"', sort="newest")
+    assert len(links) == 16 == real
+    _status, html, links = search(client, '"zebra quokka"')
+    assert len(links) == 16 and "16 posts found." in html  # every post checked: exact
+    f.reply(ada, topic, "A long thread: " + " ".join(["zebra quokka"] * 3))
+    for n in range(31, 101):
+        f.reply(ada, topic, f"zebra quokka {n}" if n % 2 else f"quokka and a zebra {n}")
+    real = _readable_count(None, "zebra quokka")
+    _status, html, links = search(client, '"zebra quokka"', sort="newest")
+    assert len(links) == 20
+    said = int(re.search(r"At least (\d+) posts found\.", html)[1])
+    assert 20 <= said < real
+
+
+def test_a_search_ranked_among_the_newest_matches_says_so_and_can_rank_all(app, client, f):
+    """FORUM_SEARCH_RANKED_MATCHES: a search with more matches ranks only its newest, and the
+    page says so (before, 56 of 200 first pages differed from full ranking, silently), with a
+    link that ranks every match."""
+    indexer.replace_backend(app, WhooshBackend(app.config["INDEX_DIR"], ranked_matches=3))
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("retro", members=[ada]), "Counting", "zebra quokka zebra quokka")
+    for n in range(1, 7):
+        f.reply(ada, topic, f"zebra quokka {n}")
+    _status, html, links = search(client, "zebra quokka")
+    assert sorted(link.rsplit("-", 1)[1] for link in links) == ["5", "6", "7"]  # the newest
+    assert "7 posts found. Best match among the 3 newest of them:" in html
+    rank_all = re.search(r'<a href="([^"]*rank=all[^"]*)">rank all 7</a>', html)
+    assert rank_all
+    response = client.get(rank_all[1].replace("&amp;", "&"))
+    html = response.get_data(as_text=True)
+    links = [m[0] for m in RESULT_RE.findall(html)]
+    assert len(links) == 7 and links[0].endswith("#post-1")  # the first post has both twice
+    assert "newest of them" not in html
+    _status, html, links = search(client, "zebra quokka", sort="newest")
+    assert len(links) == 7 and "newest of them" not in html
+
+
 def test_a_stop_word_of_one_language_leaves_the_others_searchable(client, f):
     # "the" is an English stop word but a word in German and Spanish: it is left out of the
     # English search only, not made to match nothing everywhere.

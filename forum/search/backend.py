@@ -78,7 +78,14 @@ class SearchBackend(Protocol):
     ) -> int: ...
 
     def search(
-        self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
+        self,
+        parsed: ParsedQuery,
+        scope: SigScope,
+        *,
+        newest: bool,
+        offset: int,
+        limit: int,
+        rank_all: bool = False,
     ) -> BackendResults: ...
 
     def excerpt(
@@ -146,9 +153,18 @@ class WhooshBackend:
             raise IndexBusy(str(self.path)) from exc
 
     def search(
-        self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
+        self,
+        parsed: ParsedQuery,
+        scope: SigScope,
+        *,
+        newest: bool,
+        offset: int,
+        limit: int,
+        rank_all: bool = False,
     ) -> BackendResults:
-        return self.index.search(parsed, scope, newest=newest, offset=offset, limit=limit)
+        return self.index.search(
+            parsed, scope, newest=newest, offset=offset, limit=limit, rank_all=rank_all
+        )
 
     def excerpt(
         self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
@@ -270,7 +286,14 @@ class NullBackend:
         return count
 
     def search(
-        self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
+        self,
+        parsed: ParsedQuery,
+        scope: SigScope,
+        *,
+        newest: bool,
+        offset: int,
+        limit: int,
+        rank_all: bool = False,
     ) -> BackendResults:
         return BackendResults(hits=[], total=0)
 

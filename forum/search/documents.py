@@ -56,7 +56,10 @@ class BackendHit:
 @dataclass
 class BackendResults:
     hits: list[BackendHit]
-    total: int
+    total: int  # the number of matches; with total_exact False, a number they reach
+    total_exact: bool = True
+    # Best match ranked only the newest this many matches (None: every match was ranked).
+    ranked_among: int | None = None
     # field name -> the analysed query words, to mark them in excerpts
     terms: dict[str, set[str]] = field(default_factory=dict)
     common: list[str] = field(default_factory=list)  # query words left out as stop words

@@ -64,7 +64,10 @@ class SearchPage:
     sort: str = "relevance"
     page: int = 1
     pages: int = 0
-    total: int = 0
+    total: int = 0  # the posts found; with total_exact False, a number they reach
+    total_exact: bool = True
+    ranked_among: int | None = None  # best match ranked only this many newest matches
+    rank_all: bool = False  # the reader asked best match to rank every match
     results: list[SearchResult] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     suggestion: str | None = None
@@ -98,12 +101,14 @@ def search_page(
     sort: str = "relevance",
     per_page: int = PER_PAGE,
     language: str | None = None,
+    rank_all: bool = False,
 ) -> SearchPage:
     """`language`: the reader's, which "did you mean" prefers when it corrects a word (each
     post's words are stemmed in its SIG's language, and the query in each of them)."""
     sort = sort if sort in SORTS else "relevance"
     page = max(1, min(page, MAX_PAGES))
-    out = SearchPage(q=q or "", sort=sort, page=page)
+    rank_all = rank_all and sort == "relevance"
+    out = SearchPage(q=q or "", sort=sort, page=page, rank_all=rank_all)
     parsed = parse(q or "")
     out.notices.extend(parsed.notices)
     if parsed.is_empty:
@@ -112,7 +117,12 @@ def search_page(
     scope = sig_scope(user, parsed.sig)
     try:
         found = backend.search(
-            parsed, scope, newest=sort == "newest", offset=(page - 1) * per_page, limit=per_page
+            parsed,
+            scope,
+            newest=sort == "newest",
+            offset=(page - 1) * per_page,
+            limit=per_page,
+            rank_all=rank_all,
         )
     except Exception:
         log.exception("search failed for %r", q[:200])
@@ -120,7 +130,10 @@ def search_page(
         return out
     out.results = _load(user, backend, found)
     out.total = max(found.total, len(out.results) + (page - 1) * per_page)
-    out.pages = min(MAX_PAGES, math.ceil(out.total / per_page)) if out.total else 0
+    out.total_exact = found.total_exact
+    out.ranked_among = found.ranked_among
+    listed = min(out.total, found.ranked_among or out.total)  # (what the pages can show)
+    out.pages = min(MAX_PAGES, math.ceil(listed / per_page)) if listed else 0
     if not out.results and page == 1:
         if found.common:
             words = ", ".join(f"“{w}”" for w in found.common[:5])

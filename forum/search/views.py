@@ -21,5 +21,6 @@ def search() -> Any:
         page,
         request.args.get("sort", "relevance"),
         language=i18n.language(),
+        rank_all=request.args.get("rank") == "all",
     )
     return render_template("search/results.html", result=result, sorts=queries.SORTS)

@@ -23,7 +23,10 @@ a document, and the document in its block, by bisection.
 from __future__ import annotations
 
 import zlib
-from bisect import bisect_left
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
 from pickle import dumps, load
 from typing import Any
 
@@ -145,3 +148,41 @@ class _PostingsWriter(W3PostingsWriter):
         postfile.write(databytes)
         self._blockcount += 1
         self._new_block()
+
+
+# --- whole posting lists ------------------------------------------------------------------------
+# Reading a list a block at a time, without a matcher's step per posting (bitmaps.py): the
+# block's data tuple (ids as deltas, weights, values) as W3LeafMatcher._read_data loads it.
+def doc_ids(m: _LeafMatcher) -> array[int]:
+    """Every document number of the posting list (deleted documents too)."""
+    maxids, offsets = _blocks(m._postfile, m._startoffset, m._baseoffset)
+    out = array("i")
+    for position in offsets:
+        m._goto(position)
+        m._read_data()
+        out.extend(accumulate(m._data[0]))
+    return out
+
+
+def weights_at(m: _LeafMatcher, docs: Sequence[int]) -> dict[int, float]:
+    """The posting's weight in each of `docs` (ascending document numbers) that has one,
+    reading only the blocks that may hold them."""
+    maxids, offsets = _blocks(m._postfile, m._startoffset, m._baseoffset)
+    out: dict[int, float] = {}
+    i, n, block = 0, len(docs), 0
+    while i < n:
+        block = bisect_left(maxids, docs[i], block)
+        if block == len(maxids):
+            break
+        j = bisect_right(docs, maxids[block], i)
+        m._goto(offsets[block])
+        m._read_data()
+        m._read_weights()
+        found = dict(zip(accumulate(m._data[0]), m._weights, strict=True))
+        for doc in docs[i:j]:
+            weight = found.get(doc)
+            if weight is not None:
+                out[doc] = weight
+        i = j
+        block += 1
+    return out

@@ -23,7 +23,7 @@ import shutil
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +33,7 @@ from whoosh.writing import CLEAR
 
 from ..documents import BackendHit, BackendResults, PostDocument, SigScope
 from ..parsing import ParsedQuery
-from . import excerpts, ranking, schema
+from . import bitmaps, excerpts, ranking, schema
 from .codec import ForumCodec
 from .compiling import compile_query
 from .storage import IndexStorage
@@ -116,7 +116,7 @@ class SearchIndex:
         self._use = threading.RLock()
         self._searchers: list[Any] = []
         self._dates = ranking.PostDates()
-        self._segment_docs = ranking.SegmentDocs()
+        self._words = bitmaps.TermBits()
 
     # -- opening ----------------------------------------------------------------------------
     def _index(self) -> Any:
@@ -274,9 +274,17 @@ class SearchIndex:
 
     @_one_at_a_time
     def search(
-        self, parsed: ParsedQuery, scope: SigScope, *, newest: bool, offset: int, limit: int
+        self,
+        parsed: ParsedQuery,
+        scope: SigScope,
+        *,
+        newest: bool,
+        offset: int,
+        limit: int,
+        rank_all: bool = False,
     ) -> BackendResults:
-        """The page of hits from `offset`; the SIG filter (`sig:`) must already be in `scope`."""
+        """The page of hits from `offset`; the SIG filter (`sig:`) must already be in `scope`.
+        With `rank_all`, best match ranks every match, however many (see ranking.py)."""
         searcher = self._searcher()
         common: list[str] = []
         compiled = compile_query(parsed, searcher, common)
@@ -284,35 +292,27 @@ class SearchIndex:
         if not queries:
             return BackendResults(hits=[], total=0, terms=terms, common=common)
         dates = self._dates.view(searcher)
-        allowed, mask = self._scope_docs(searcher, scope)
-        for narrowed in self._filter_docs(searcher, dates, parsed):
-            allowed = narrowed if allowed is None else _intersection(allowed, narrowed)
-        for pairs in compiled.having:
-            docs = _docs_with(searcher, pairs)
-            allowed = docs if allowed is None else _intersection(allowed, docs)
-        for pairs in compiled.lacking:
-            mask = (mask or set()) | _docs_with(searcher, pairs)
-        if allowed is not None and not allowed:  # (Whoosh reads an empty filter as no filter)
+        segments = dates.segments
+        self._words.forget({seg.segid for seg in segments})
+        for seg in segments:
+            self._words.warm(seg)
+        keep, filtered = self._keep(segments, scope, parsed, compiled.having, compiled.lacking)
+        if not any(keep):
             return BackendResults(hits=[], total=0, terms=terms, common=common)
-        # Matches, if the words are spread evenly over the posts the filters leave.
-        reader = searcher.reader()
-        estimate = min(sum(q.estimate_size(reader) for q in queries), searcher.doc_count())
-        if allowed is not None:
-            estimate = estimate * len(allowed) // max(1, dates.total)
-        elif mask:
-            estimate -= estimate * len(mask) // max(1, dates.total)
         plan = ranking.Plan(
             queries=queries,
             simple=simple,
-            allowed=allowed,
-            mask=mask,
-            ranked_matches=self.ranked_matches,
+            keep=keep,
+            filtered=filtered,
+            ranked_matches=0 if rank_all else self.ranked_matches,
+            # (Ranking every match checks a phrase in every post that holds its words.)
+            check_budget=None if rank_all or not self.ranked_matches else ranking.CHECK_BUDGET,
         )
         need = offset + limit
         if newest or not compiled.ranked:  # only filters: every match scores alike
-            found = ranking.newest(searcher, dates, plan, need, estimate)
+            found = ranking.newest(searcher, dates, plan, need, self._words)
         else:
-            found = ranking.best(searcher, dates, plan, need, estimate)
+            found = ranking.best(searcher, dates, plan, need, self._words)
         hits = []
         for docnum in found.docnums[offset:need]:
             stored = searcher.stored_fields(docnum)
@@ -324,48 +324,50 @@ class SearchIndex:
                     created_at=ranking.from_micros(dates.created(docnum)),
                 )
             )
-        # Counting every match of a common word would cost more than the search: the total is
-        # exact when the search saw every match, else an estimate (at least what was found).
-        count = len(found.docnums)
-        total = count if found.exact and count < need else max(count, estimate)
-        return BackendResults(hits=hits, total=total, terms=terms, common=common)
+        return BackendResults(
+            hits=hits,
+            total=found.total,
+            total_exact=found.counted,
+            ranked_among=found.ranked_among,
+            terms=terms,
+            common=common,
+        )
 
-    def _scope_docs(
-        self, searcher: Any, scope: SigScope
-    ) -> tuple[set[int] | None, set[int] | None]:
-        """(allowed, mask): the readable SIGs' documents, or the unreadable ones to leave out,
-        whichever is the shorter list of SIGs."""
-        if scope.allowed is None:
-            excluded = self._sig_docs(searcher, scope.excluded) if scope.excluded else None
-            return None, excluded
-        if len(scope.excluded) < len(scope.allowed):
-            return None, self._sig_docs(searcher, scope.excluded) or None
-        return self._sig_docs(searcher, scope.allowed), None
-
-    def _filter_docs(
-        self, searcher: Any, dates: ranking.DatesView, parsed: ParsedQuery
-    ) -> Iterator[set[int]]:
+    def _keep(
+        self,
+        segments: list[bitmaps.Segment],
+        scope: SigScope,
+        parsed: ParsedQuery,
+        having: list[list[tuple[str, str]]],
+        lacking: list[list[tuple[str, str]]],
+    ) -> tuple[list[int], bool]:
+        """Per segment, the documents the scope and the filters leave (deleted ones out), and
+        whether they leave any out."""
+        words = self._words
+        # The readable SIGs, or the unreadable ones left out: whichever is the shorter list.
+        wanted: list[list[tuple[str, str]]] = []
+        unwanted = [pairs for pairs in lacking]
+        if scope.allowed is not None and len(scope.allowed) <= len(scope.excluded):
+            wanted.append([("sig_id", str(i)) for i in sorted(scope.allowed)])
+        elif scope.excluded:
+            unwanted.append([("sig_id", str(i)) for i in sorted(scope.excluded)])
         if parsed.author:
-            yield set(searcher.docs_for_query(query.Term("author", parsed.author.lower())))
-        if parsed.after or parsed.before:
-            start = ranking.to_micros(parsed.after) if parsed.after else None
-            end = ranking.to_micros(parsed.before) if parsed.before else None
-            yield dates.between(start, end)
-
-    def _sig_docs(self, searcher: Any, sig_ids: frozenset[int]) -> set[int]:
-        return self._term_docs(searcher, "sig_id", {str(i) for i in sig_ids})
-
-    def _term_docs(self, searcher: Any, name: str, values: Iterable[str]) -> set[int]:
-        """The documents with any of these values in field `name`, kept with the searcher
-        (and per segment by `ranking.SegmentDocs`, so a new searcher rebuilds it quickly)."""
-        key = (name, frozenset(values))
-        cache = searcher.__dict__.setdefault("_forum_docs", {})
-        docs = cache.get(key)
-        if docs is None:
-            if len(cache) > 64:
-                cache.clear()
-            docs = cache[key] = self._segment_docs.docs(searcher, name, key[1])
-        return docs  # type: ignore[no-any-return]  (shared: never changed)
+            wanted.append([("author", parsed.author.lower())])
+        wanted.extend(having)
+        start = ranking.to_micros(parsed.after) if parsed.after else None
+        end = ranking.to_micros(parsed.before) if parsed.before else None
+        keep = []
+        for seg in segments:
+            bits = seg.live
+            if start is not None or end is not None:
+                bits &= seg.since(start, end)
+            for pairs in wanted:
+                bits &= _any_of(seg, pairs, words)
+            for pairs in unwanted:
+                bits &= ~_any_of(seg, pairs, words)
+            keep.append(bits)
+        filtered = bool(wanted or unwanted or start is not None or end is not None)
+        return keep, filtered
 
     def excerpt(
         self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
@@ -457,14 +459,9 @@ def _retrying(open_: Callable[[], Any], attempts: int = 6) -> Any:
     raise AssertionError("unreachable")
 
 
-def _docs_with(searcher: Any, pairs: list[tuple[str, str]]) -> set[int]:
-    """Documents with any of these (field, word) terms."""
-    out: set[int] = set()
+def _any_of(seg: bitmaps.Segment, pairs: list[tuple[str, str]], words: bitmaps.TermBits) -> int:
+    """The documents of the segment with any of these (field, word) terms."""
+    bits = 0
     for name, word in pairs:
-        out.update(searcher.docs_for_query(query.Term(name, word)))
-    return out
-
-
-def _intersection(a: set[int], b: set[int]) -> set[int]:
-    small, large = (a, b) if len(a) <= len(b) else (b, a)
-    return {d for d in small if d in large}
+        bits |= words.term(seg, name, word)
+    return bits

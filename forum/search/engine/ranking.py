@@ -1,44 +1,47 @@
-"""Find the top of a result list without scoring or sorting every match (pure Python, so every
-posting touched costs about a microsecond; a word in most of 100,000 posts must not be walked).
+"""The top of a result list, and how many matches there are, without scoring or sorting every
+match (pure Python, so every posting a matcher steps through costs about a microsecond, and a
+word in most of 100,000 posts must not be stepped through).
 
+- Which documents match, and how many, comes from bitmaps (bitmaps.py): exact, in microseconds
+  once a word's bitmap is read. A phrase's matches are checked by Whoosh's matcher among the
+  posts that hold its words, newest first, up to CHECK_BUDGET of them beyond the page: past
+  that the count is a floor ("at least"), never an estimate.
+- Newest first takes the page from the matches' bitmaps, highest bits first: exact.
 - Relevance is BM25 with its length normalisation applied when a post is indexed (`impact`):
   a stored weight is the posting's whole contribution, so the largest weight of a block of
   postings bounds the block's scores exactly and Whoosh's collector skips the blocks that cannot
-  reach the page (`ImpactBM25`). That makes a single word fast however common it is.
-- Newest first reads the posts in date order (`PostDates`: the `created` column of each index
-  segment, sorted once per segment) and searches the newest posts, then older and older ones,
-  until it has the page: nothing older than what it searched can come before what it found.
-- A search is restricted to a set of documents (the newest posts, or the few a filter leaves)
-  by wrapping its matcher (`Restrict`), which keeps the block bounds working inside the set.
-- A query of several common words or a phrase matches tens of thousands of posts that block
-  bounds cannot rule out (a block's bound adds up the best weight of each word in it, rarely in
-  the same post). Ranking all of them would cost 50 to 500 ms, so when the estimated matches of
-  such a query exceed `RANKED_MATCHES`, relevance ranks the matches among the newest posts that
-  should hold about that many (more if they hold less than the page). A single word without
-  filters, and every query with fewer estimated matches, is ranked over all its matches.
+  reach the page (`ImpactBM25`). That ranks a single word over all its matches fast however
+  common it is.
+- A query of several words or a phrase matches posts that block bounds cannot rule out (a
+  block's bound adds up the best weight of each word in it, rarely in the same post). Its
+  matches (all of them, or the RANKED_MATCHES newest when there are more, and then the results
+  say so: `Found.ranked_among`) are scored from their postings' weights read a block at a time
+  (`_bounds`), and Whoosh scores the few that can reach the page, which orders them exactly as
+  scoring every match would (`_rank`).
 """
 
 from __future__ import annotations
 
-import heapq
 import threading
 from array import array
-from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from math import log
+from itertools import islice
+from math import inf, log
 from typing import Any
 
 from whoosh import collectors, query, scoring
-from whoosh.query import Term
+from whoosh.reading import TermNotFound
 
-from .matching import Restrict, leaves, per_leaf
+from . import bitmaps, codec
+from .matching import Phrase, Restrict, leaves
 
 K1 = 1.2
 B = 0.75
-RANKED_MATCHES = 2000  # matches a query of several words ranks at most, newest first
-DIRECT_LIMIT = 3000  # a filter leaving this few posts drives the search through them
+RANKED_MATCHES = 2000  # matches a query of several words ranks at most, the newest
+CHECK_BUDGET = 500  # posts a phrase is checked in beyond the page, for the count
+WIDE = 0.5  # a single word ranks by block bounds with filters that leave this share of posts
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -104,7 +107,8 @@ class _ImpactScorer(scoring.BaseScorer):
 # --- documents by date ---------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class _Segment:
-    """One segment's documents in date order: `keys` ascending, `docs` (local numbers) alike.
+    """One segment's documents in date order: `keys` ascending, `docs` (local numbers) alike,
+    and where each document's bit is in a bitmap (bitmaps.Segment).
 
     Arrays of machine integers, not lists of int objects: 6 MB less per process at 100,000
     posts."""
@@ -112,17 +116,22 @@ class _Segment:
     keys: Sequence[int]
     docs: Sequence[int]
     values: Sequence[int]  # local docnum -> created
+    digit: Sequence[int]  # local docnum -> its digit in a bitmap's binary string
 
 
 class PostDates:
     """The `created` column of every segment, sorted once per segment (segments never change
-    but for deletions, which the matchers already leave out) and shared by all searchers."""
+    but for deletions) and shared by all searchers."""
 
     def __init__(self) -> None:
         self._segments: dict[str, _Segment] = {}
         self._lock = threading.Lock()
 
     def view(self, searcher: Any) -> DatesView:
+        """The searcher's segments by date (kept with the searcher: its deletions are fixed)."""
+        kept = searcher.__dict__.get("_forum_dates")
+        if kept is not None:
+            return kept  # type: ignore[no-any-return]
         found = []
         ids = set()
         for sub, offset in leaves(searcher):
@@ -133,101 +142,30 @@ class PostDates:
             if seg is None:
                 values = array("q", reader.column_reader("created", translate=False))
                 order = array("i", sorted(range(len(values)), key=values.__getitem__))
-                seg = _Segment(array("q", [values[d] for d in order]), order, values)
+                keys = array("q", [values[d] for d in order])
+                seg = _Segment(keys, order, values, bitmaps.digits_of(order))
                 with self._lock:
                     self._segments[segid] = seg
-            found.append((offset, seg))
+            found.append(bitmaps.segment(sub, offset, seg.keys, seg.docs, seg.values, seg.digit))
         if len(self._segments) > len(ids) + 8:
             with self._lock:  # forget merged-away segments
                 self._segments = {k: v for k, v in self._segments.items() if k in ids}
-        return DatesView(found)
-
-
-class SegmentDocs:
-    """Which documents of each segment have a term, read once per segment (a later deletion
-    needs no care: a deleted document matches no words, so it never comes out of a search)."""
-
-    def __init__(self) -> None:
-        self._lists: dict[tuple[str, str, str], Sequence[int]] = {}
-        self._lock = threading.Lock()
-
-    def docs(self, searcher: Any, name: str, values: Iterable[str]) -> set[int]:
-        out: set[int] = set()
-        segids = set()
-        for sub, offset in leaves(searcher):
-            reader = sub.reader()
-            segid = reader.segment().segment_id()
-            segids.add(segid)
-            for value in values:
-                key = (segid, name, value)
-                local = self._lists.get(key)
-                if local is None:
-                    local = array("i", Term(name, value).docs(sub))
-                    with self._lock:
-                        self._lists[key] = local
-                out.update([offset + d for d in local] if offset else local)
-        if len(self._lists) > 4 * len(segids) * 16:
-            with self._lock:  # forget merged-away segments
-                self._lists = {k: v for k, v in self._lists.items() if k[0] in segids}
-        return out
+        view = searcher.__dict__["_forum_dates"] = DatesView(found)
+        return view
 
 
 class DatesView:
-    """Dates of one searcher's documents, by global document number."""
+    """One searcher's segments, their documents numbered by date (bitmaps.Segment)."""
 
-    def __init__(self, leaves: list[tuple[int, _Segment]]) -> None:
-        self.leaves = leaves
-        self.total = sum(len(seg.values) for _offset, seg in leaves)
+    def __init__(self, segments: list[bitmaps.Segment]) -> None:
+        self.segments = segments
+        self.total = sum(seg.size for seg in segments)
 
     def created(self, docnum: int) -> int:
-        for offset, seg in reversed(self.leaves):
-            if docnum >= offset:
-                return seg.values[docnum - offset]
+        for seg in reversed(self.segments):
+            if docnum >= seg.offset:
+                return seg.values[docnum - seg.offset]
         raise IndexError(docnum)
-
-    def cutoff(self, count: int) -> int | None:
-        """The date of the `count`-th newest document; None if there are not more than that."""
-        if count >= self.total:
-            return None
-        if len(self.leaves) == 1:
-            return self.leaves[0][1].keys[-count]
-        # The latest date with at least `count` documents from it on.
-        lo = min(seg.keys[0] for _offset, seg in self.leaves if seg.keys)
-        hi = max(seg.keys[-1] for _offset, seg in self.leaves if seg.keys)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._count_since(mid) >= count:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
-
-    def _count_since(self, cutoff: int) -> int:
-        return sum(len(seg.keys) - bisect_left(seg.keys, cutoff) for _offset, seg in self.leaves)
-
-    def between(self, start: int | None, end: int | None) -> set[int]:
-        """Documents created at or after `start` and before `end`."""
-        out: set[int] = set()
-        for offset, seg in self.leaves:
-            lo = bisect_left(seg.keys, start) if start is not None else 0
-            hi = bisect_left(seg.keys, end) if end is not None else len(seg.keys)
-            out.update(offset + d for d in seg.docs[lo:hi])
-        return out
-
-    def region(
-        self, start: int | None, end: int | None, allowed: set[int] | None = None
-    ) -> dict[int, list[int]]:
-        """The (allowed) documents created at or after `start` and before `end`, in number
-        order, by segment offset."""
-        per_leaf = {}
-        for offset, seg in self.leaves:
-            lo = bisect_left(seg.keys, start) if start is not None else 0
-            hi = bisect_left(seg.keys, end) if end is not None else len(seg.keys)
-            docs = seg.docs[lo:hi]
-            if allowed is not None:
-                docs = [d for d in docs if offset + d in allowed]
-            per_leaf[offset] = sorted(docs)
-        return per_leaf
 
 
 # --- the two orders ---------------------------------------------------------------------------
@@ -237,100 +175,168 @@ class Plan:
 
     queries: Sequence[query.Query]
     simple: bool  # every query is one word (with exclusions): block bounds find its best fast
-    allowed: set[int] | None  # documents the filters and scope leave (None: all); never empty
-    mask: set[int] | None  # documents the scope leaves out
+    keep: list[int]  # per segment: the documents the filters, scope and deletions leave
+    filtered: bool  # whether filters or the scope leave documents out
     ranked_matches: int = RANKED_MATCHES  # 0: always rank every match
+    check_budget: int | None = CHECK_BUDGET  # None: check a phrase in every post with its words
 
 
 @dataclass
 class Found:
-    docnums: list[int]
-    exact: bool  # the search saw every match (so, with fewer than asked for, that is all)
+    docnums: list[int]  # the page and those before it, in order
+    total: int  # the number of matches, or (not `counted`) a number they reach
+    counted: bool = True
+    ranked_among: int | None = None  # best match ranked only this many newest matches
 
 
-def newest(searcher: Any, dates: DatesView, plan: Plan, need: int, estimate: int) -> Found:
-    """The `need` newest matches, exactly: from the newest posts back, a stretch at a time."""
-    q = plan.queries[0] if len(plan.queries) == 1 else query.Or(list(plan.queries))
-    matches: list[int] = []
-    searched = 0  # posts searched so far, newest first
-    end = None  # the date they go back to
-    stretch = _posts_for(dates.total, 1.5 * need, estimate)
-    while True:
-        start = dates.cutoff(searched + stretch)
-        if start is None and end is None and plan.allowed is None:
-            matches = _matches(searcher, q, plan)  # all of it: read whole blocks
-        else:
-            region = dates.region(start, end, plan.allowed)
-            matches.extend(_matches(searcher, Restrict(q, region), plan))
-        if start is None or len(matches) >= need:
-            return Found(_by_date(dates, matches, need), exact=start is None)
-        searched, end = searched + stretch, start
-        stretch = _more(searched, need, len(matches))
+def newest(
+    searcher: Any, dates: DatesView, plan: Plan, need: int, words: bitmaps.TermBits
+) -> Found:
+    """The `need` newest matches, exactly, and their count."""
+    found = bitmaps.matches(dates.segments, plan.queries, plan.keep, words)
+    walk = found.walk()
+    page = [hit.docnum for hit in islice(walk, need)]
+    _count(found, walk, plan)
+    return Found(page, found.count, found.counted)
 
 
-def best(searcher: Any, dates: DatesView, plan: Plan, need: int, estimate: int) -> Found:
-    """The `need` best matches by BM25: over all matches, or for a costly query over the
-    newest posts that should hold `plan.ranked_matches` (see the module's docstring)."""
-    whole = plan.allowed is None or len(plan.allowed) * 2 >= dates.total
-    if (
-        not plan.ranked_matches
-        or estimate <= plan.ranked_matches
-        or (plan.simple and whole)
-        or _few(plan.allowed)
-    ):
-        queries = [_driven(searcher, q, plan) for q in plan.queries]
-        scored, exact = _best_of(searcher, queries, plan, need)
-        return Found([docnum for _score, docnum in scored], exact=exact)
+def _count(found: bitmaps.Matches, walk: Any, plan: Plan) -> None:
+    """Check the rest of the posts a phrase may match, up to the budget, for the count."""
+    if found.counted:
+        return
+    if found.stop_after is None and plan.check_budget is not None:
+        found.stop_after = found.checked + plan.check_budget
+    for _hit in walk:
+        pass
+
+
+def best(searcher: Any, dates: DatesView, plan: Plan, need: int, words: bitmaps.TermBits) -> Found:
+    """The `need` best matches by BM25, over every match or (when there are more than
+    `plan.ranked_matches`) over the newest that many, and the count."""
+    found = bitmaps.matches(dates.segments, plan.queries, plan.keep, words)
+    total = dates.total
+    kept = sum(bits.bit_count() for bits in plan.keep)
+    if plan.simple and found.counted and (not plan.filtered or kept >= WIDE * total):
+        keep = bitmaps.Keep(dates.segments, plan.keep) if plan.filtered else None
+        scored = _best_of(searcher, list(plan.queries), need, keep)
+        return Found([docnum for _score, docnum in scored], found.count)
+    limit = plan.ranked_matches
+    walk = found.walk()
+    if limit and found.counted and found.count > limit:
+        ranked = list(islice(walk, limit))
+    else:  # every match, or (a phrase) as many as the budget checks
+        ranked = []
+        for hit in walk:
+            ranked.append(hit)
+            if len(ranked) == limit:
+                break
+            if len(ranked) == need and not found.counted and plan.check_budget is not None:
+                found.stop_after = found.checked + plan.check_budget
+    _count(found, walk, plan)
+    among = len(ranked) if len(ranked) < found.count or not found.counted else None
+    return Found(_rank(searcher, ranked, need), found.count, found.counted, among)
+
+
+# --- relevance over a set of matches -------------------------------------------------------------
+def _rank(searcher: Any, hits: list[bitmaps.Hit], need: int) -> list[int]:
+    """The `need` best of these matches, in Whoosh's order (a higher score, then a lower
+    document number): bounds of their scores from their postings' weights, then Whoosh's
+    scores of those whose bound can reach the page, best bound first."""
+    groups: dict[int, tuple[bitmaps.Part, list[int]]] = {}
+    for hit in hits:
+        groups.setdefault(id(hit.part), (hit.part, []))[1].append(hit.docnum - hit.part.seg.offset)
+    bound: dict[int, float] = {}
+    part_of: dict[int, bitmaps.Part] = {}
+    for part, docs in groups.values():
+        docs.sort()
+        offset = part.seg.offset
+        found = _bounds(part.q, part.seg.sub, docs)
+        for doc in docs:
+            bound[offset + doc] = found.get(doc, inf)
+            part_of[offset + doc] = part
+    order = sorted(bound, key=lambda d: (-bound[d], d))
     scored: list[tuple[float, int]] = []
-    searched = 0
-    end = None
-    stretch = _posts_for(dates.total, plan.ranked_matches, estimate)
-    while True:  # (a stretch holds a page or more but for a poor estimate: then older ones)
-        start = dates.cutoff(searched + stretch)
-        if start is None and end is None:
-            queries = list(plan.queries)  # all of it
-        else:
-            region = dates.region(start, end, plan.allowed)
-            queries = [Restrict(q, region) for q in plan.queries]
-        scored, _exact = _best_of(searcher, queries, plan, need, scored)
-        if start is None or len(scored) >= need:
-            return Found([docnum for _score, docnum in scored], exact=False)
-        searched, end = searched + stretch, start
-        stretch = _more(searched, need, len(scored))
+    start, batch = 0, need + 8
+    while start < len(order):
+        # (Sums in another order than Whoosh's differ in the last bits: hence the margin.)
+        if len(scored) >= need and bound[order[start]] * (1 + 1e-9) < scored[need - 1][0]:
+            break
+        chunk = order[start : start + batch]
+        start, batch = start + batch, batch * 2
+        scored = sorted(scored + _scores(searcher, chunk, part_of), key=_by_score)[:need]
+    return [docnum for _score, docnum in scored]
 
 
-def _few(allowed: set[int] | None) -> bool:
-    return allowed is not None and len(allowed) <= DIRECT_LIMIT
+def _scores(
+    searcher: Any, docnums: list[int], part_of: dict[int, bitmaps.Part]
+) -> list[tuple[float, int]]:
+    """Whoosh's scores of these matches."""
+    groups: dict[int, tuple[bitmaps.Part, list[int]]] = {}
+    for docnum in docnums:
+        part = part_of[docnum]
+        groups.setdefault(id(part), (part, []))[1].append(docnum - part.seg.offset)
+    out: list[tuple[float, int]] = []
+    for part, docs in groups.values():
+        restricted = Restrict(part.q, {part.seg.offset: sorted(docs)})
+        out.extend(_top(searcher, restricted, len(docs), 0.0))
+    return out
 
 
-def _driven(searcher: Any, q: query.Query, plan: Plan) -> query.Query:
-    """The query over all documents, or through the allowed ones when they are few (skipping
-    through the words' postings to each costs less than reading all the words' postings)."""
-    if plan.allowed is None or not _few(plan.allowed):
-        return q
-    return Restrict(q, per_leaf(searcher, plan.allowed))
+def _bounds(q: query.Query, sub: Any, docs: list[int]) -> dict[int, float]:
+    """For documents of one segment that match `q` (sorted local numbers), a bound on each
+    one's score, from the weights of its postings: the score itself but for the order of the
+    sums (or where a phrase or an exclusion inside an Or decides). A document missing from
+    the answer has no bound (an unknown query: Whoosh scores it)."""
+    if isinstance(q, query.Term):
+        return _term_scores(sub, q.fieldname, q.text, docs)
+    if isinstance(q, (query.And, Phrase)):
+        subs = q.children() if isinstance(q, Phrase) else q.subqueries
+        parts = [_bounds(s, sub, docs) for s in subs]
+        first, *others = sorted(parts, key=len)
+        return {d: sum(p[d] for p in parts) for d in first if all(d in other for other in others)}
+    if isinstance(q, query.Or):
+        out: dict[int, float] = {}
+        for part in (_bounds(s, sub, docs) for s in q.subqueries):
+            for d, score in part.items():
+                out[d] = out.get(d, 0.0) + score
+        return out
+    if isinstance(q, query.AndNot):
+        return _bounds(q.a, sub, docs)
+    return {}
+
+
+def _term_scores(sub: Any, fieldname: str, text: str, docs: list[int]) -> dict[int, float]:
+    try:
+        m = sub.reader().postings(fieldname, text)
+    except TermNotFound:
+        return {}
+    m = getattr(m, "child", m)  # (without the wrapper that leaves deleted documents out)
+    if isinstance(m, codec._LeafMatcher):
+        weights = codec.weights_at(m, docs)
+    else:  # (a single posting, inlined in the term index)
+        wanted = set(docs)
+        weights = {}
+        while m.is_active():
+            if m.id() in wanted:
+                weights[m.id()] = m.weight()
+            m.next()
+    score = sub.weighting.scorer(sub, fieldname, text)._score
+    return {d: score(w) for d, w in weights.items()}
 
 
 def _best_of(
-    searcher: Any,
-    queries: list[query.Query],
-    plan: Plan,
-    need: int,
-    scored: list[tuple[float, int]] | None = None,
-) -> tuple[list[tuple[float, int]], bool]:
-    """The best (score, docnum) pairs of the queries and of `scored`, and whether the queries'
-    are all their matches."""
+    searcher: Any, queries: list[query.Query], need: int, keep: Callable[[int], bool] | None
+) -> list[tuple[float, int]]:
+    """The best (score, docnum) pairs of the queries, by block bounds."""
     # A post is in one language, so the best of each language's query, merged by score, are
     # the best of their Or (whose block bounds would add up the languages' and skip nothing).
     # The biggest goes first; each search skips what cannot beat the page found so far.
-    scored = list(scored or [])
-    exact = True
+    scored: list[tuple[float, int]] = []
     reader = searcher.reader()
     for q in sorted(queries, key=lambda q: -q.estimate_size(reader)):
-        found, complete = _top(searcher, q, plan, need, _floor(scored, need))
-        exact = exact and complete
+        found = _top(searcher, q, need, _floor(scored, need), keep)
         scored = sorted(scored + found, key=_by_score)[:need]
-    return scored, exact
+    return scored
 
 
 def _floor(scored: list[tuple[float, int]], need: int) -> float:
@@ -339,30 +345,36 @@ def _floor(scored: list[tuple[float, int]], need: int) -> float:
 
 
 def _top(
-    searcher: Any, q: query.Query, plan: Plan, need: int, floor: float
-) -> tuple[list[tuple[float, int]], bool]:
-    """The best `need` matches scoring above `floor`, and whether that is all matches."""
-    top = _TopAbove(need, floor)
-    collector: Any = top
-    if plan.allowed is not None or plan.mask:
-        collector = collectors.FilterCollector(top, allow=plan.allowed, restrict=plan.mask or None)
-    searcher.search_with_collector(q, collector)
-    results = collector.results()
-    found = [(score, docnum) for score, docnum in results.top_n if score > floor]
-    return found, not floor and len(found) < need
+    searcher: Any,
+    q: query.Query,
+    need: int,
+    floor: float,
+    keep: Callable[[int], bool] | None = None,
+) -> list[tuple[float, int]]:
+    """The best `need` matches scoring above `floor` (of those `keep` keeps)."""
+    top = _TopAbove(need, floor, keep)
+    searcher.search_with_collector(q, top)
+    return [(score, docnum) for score, docnum in top.results().top_n if score > floor]
 
 
 class _TopAbove(collectors.TopCollector):  # type: ignore[misc]
     """Whoosh's top-N collector, told a score the N-th must beat from the start, so that it
-    skips blocks below it at once instead of after filling its heap."""
+    skips blocks below it at once instead of after filling its heap; and the documents it may
+    collect, if not all."""
 
-    def __init__(self, limit: int, floor: float) -> None:
+    def __init__(self, limit: int, floor: float, keep: Callable[[int], bool] | None) -> None:
         super().__init__(limit=limit)
         self._floor = floor
+        self._keep = keep
 
     def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
         super().prepare(top_searcher, q, context)
         self.minscore = self._floor
+
+    def collect(self, sub_docnum: int) -> Any:
+        if self._keep is not None and not self._keep(self.offset + sub_docnum):
+            return None
+        return super().collect(sub_docnum)
 
     def _collect(self, global_docnum: int, score: float) -> Any:
         result = super()._collect(global_docnum, score)
@@ -373,46 +385,3 @@ class _TopAbove(collectors.TopCollector):  # type: ignore[misc]
 
 def _by_score(pair: tuple[float, int]) -> tuple[float, int]:
     return -pair[0], pair[1]  # (Whoosh's order: a higher score, then a lower document number)
-
-
-def _matches(searcher: Any, q: query.Query, plan: Plan) -> list[int]:
-    if isinstance(q, Restrict):
-        docnums = _step(searcher, q)  # skip through the words' postings to the few documents
-    else:
-        docnums = list(searcher.docs_for_query(q))  # whole blocks at a time
-    allowed, mask = plan.allowed, plan.mask
-    return [
-        d for d in docnums if (allowed is None or d in allowed) and (mask is None or d not in mask)
-    ]
-
-
-def _step(searcher: Any, q: query.Query) -> list[int]:
-    # Not docs_for_query: an intersection inside would read both its sides whole into sets.
-    out: list[int] = []
-    for sub, offset in leaves(searcher):
-        m = q.matcher(sub, sub.boolean_context())
-        while m.is_active():
-            out.append(offset + m.id())
-            m.next()
-    return out
-
-
-def _by_date(dates: DatesView, docnums: list[int], need: int) -> list[int]:
-    return heapq.nlargest(need, docnums, key=lambda d: (dates.created(d), d))
-
-
-def _posts_for(total: int, wanted: float, estimate: int) -> int:
-    """How many of the newest posts should hold `wanted` matches, if the `estimate` matches
-    are spread evenly over time."""
-    if estimate <= 0:
-        return total
-    return max(int(wanted), min(total, int(total * wanted / estimate)))
-
-
-def _more(searched: int, wanted: int, found: int) -> int:
-    """How many more posts to search for the rest of `wanted`, at the rate found so far."""
-    if not found:
-        return searched * 15
-    # (A few matches say little about the rate: grow at most fourfold on them.)
-    rest = int((wanted - found) * searched / found * 1.25) + 1
-    return max(searched // 4, min(rest, searched * 3))
