@@ -342,10 +342,16 @@ def _matching(part: Part, docnums: list[int]) -> list[int]:
 
 
 def matches(
-    segments: list[Segment], queries: Sequence[query.Query], keep: list[int], words: TermBits
+    segments: list[Segment],
+    queries: Sequence[query.Query],
+    keep: list[int],
+    words: TermBits,
+    every: bool = False,
 ) -> Matches:
     """The matches of the queries (one per language) among the documents `keep` has, per
-    segment (the filters; deleted documents already out)."""
+    segment (the filters; deleted documents already out). With `every`, a phrase is matched
+    at once in every post that may hold it, by Whoosh's matcher over the whole segment (for
+    many posts, cheaper than checking them one at a time)."""
     parts = []
     for seg, allowed in zip(segments, keep, strict=True):
         if not allowed:
@@ -354,6 +360,10 @@ def matches(
             sure, maybe = bounds(q, seg, words)
             sure &= allowed
             maybe &= allowed & ~sure
+            if maybe and every:
+                m = q.matcher(seg.sub, seg.sub.boolean_context())
+                sure = (seg.pack(m.all_ids()) if m.is_active() else 0) & allowed
+                maybe = 0
             if sure or maybe:
                 parts.append(Part(seg, q, sure, maybe))
     return Matches(parts)

@@ -193,7 +193,9 @@ def newest(
     searcher: Any, dates: DatesView, plan: Plan, need: int, words: bitmaps.TermBits
 ) -> Found:
     """The `need` newest matches, exactly, and their count."""
-    found = bitmaps.matches(dates.segments, plan.queries, plan.keep, words)
+    found = bitmaps.matches(
+        dates.segments, plan.queries, plan.keep, words, every=plan.check_budget is None
+    )
     walk = found.walk()
     page = [hit.docnum for hit in islice(walk, need)]
     _count(found, walk, plan)
@@ -213,7 +215,9 @@ def _count(found: bitmaps.Matches, walk: Any, plan: Plan) -> None:
 def best(searcher: Any, dates: DatesView, plan: Plan, need: int, words: bitmaps.TermBits) -> Found:
     """The `need` best matches by BM25, over every match or (when there are more than
     `plan.ranked_matches`) over the newest that many, and the count."""
-    found = bitmaps.matches(dates.segments, plan.queries, plan.keep, words)
+    found = bitmaps.matches(
+        dates.segments, plan.queries, plan.keep, words, every=plan.check_budget is None
+    )
     total = dates.total
     kept = sum(bits.bit_count() for bits in plan.keep)
     if plan.simple and found.counted and (not plan.filtered or kept >= WIDE * total):
