@@ -324,7 +324,9 @@ def run(args: argparse.Namespace, instance: Path) -> None:
                 timings: list[float] = []
                 cpu: list[float] = []
                 per_run: list[float] = []
-                queries.search_page(user, "warm up", 1, sort)
+                # (A word the index has: a new backend reads the dates and common words first,
+                # which "first search after the rebuild" above measures.)
+                queries.search_page(user, "modem", 1, sort)
                 for _ in range(args.repeat):
                     run_timings = []
                     for q in query_set_:
@@ -382,10 +384,10 @@ def run(args: argparse.Namespace, instance: Path) -> None:
 
         # First pages and counts, against every match ranked and an exact count.
         full = indexer.make_backend(app)
-        scope = queries.sig_scope(member)
         differ = [q for q in query_set_ if first_pages[n, q] != first_pages[0, q]]
         false_counts = {n: [], 0: []}
         for q in query_set_:
+            scope = queries.sig_scope(member, parse(q).sig)  # (as the page: `sig:` too)
             real = len(full.search(parse(q), scope, newest=True, offset=0, limit=10**7).hits)
             for ranked in (n, 0):
                 if not truthful(said[ranked, q], real):
