@@ -33,7 +33,7 @@ Job = Callable[..., None]
 
 def queue(job: Job, *args: Any) -> None:
     """Run `job(*args)` with an app context in this process's mail thread, once the answer to
-    the request (if any) is sent, and return at once.
+    the request (if any) is made, and return at once.
 
     The arguments must be plain values (no database objects, nothing of the request). With
     MAIL_BACKGROUND off the job runs here and now instead (tests; a failure is still only
@@ -49,11 +49,11 @@ def queue(job: Job, *args: Any) -> None:
         worker.put(job, args)
         return
 
-    # Only once the answer has gone out: a job that starts at once takes turns with the request
-    # for the interpreter, and a longer job (a mail to write) would make that answer slower.
+    # Once the answer is made (not when it is sent: a WSGI server may skip the response's
+    # close() when the client hangs up first, and the mail would be lost).
     @after_this_request
-    def put_when_sent(response: Response) -> Response:
-        response.call_on_close(lambda: worker.put(job, args))
+    def put_when_answered(response: Response) -> Response:
+        worker.put(job, args)
         return response
 
 

@@ -604,10 +604,7 @@ def test_forgot_password_request_does_the_same_work_for_any_address(
             response = client.post("/password/forgot", data={"email": address, "csrf_token": token})
             assert response.status_code == 302
             assert queued[-1][1][0] == address
-            # The job starts once the answer is sent (the server closes the response).
-            before = list(threads)
-            assert mail.wait_until_idle(client.application) and threads == before
-            response.close()
+            # The job runs in the mail thread, after the answer is made.
             assert mail.wait_until_idle(client.application)
         statements.append(queries.statements)
         threads.append("--")

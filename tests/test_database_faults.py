@@ -225,7 +225,8 @@ def _seed(database: str, instance: Path, index: Path | None = None) -> int:
 
     seed = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(index or instance / "index"),
-         "SECRET_KEY": "seed", "SEARCH_SYNC_ON_START": False, "REDIS_URL": None}
+         "SECRET_KEY": "seed", "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline",
+         "REDIS_URL": None}
     )  # fmt: skip
     with seed.app_context():
         upgrade()

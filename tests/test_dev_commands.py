@@ -175,6 +175,7 @@ NEEDED_WITHOUT_IMPORT = {
     "linkify-it-py": "markdown-it-py's linkify option",
     "psycopg": "SQLAlchemy's driver for postgresql:// URLs",
     "gunicorn": "`make serve` runs its command line",
+    "gevent": "the socket server's gunicorn worker class (forum/ops/gunicorn_conf.py)",
 }
 
 

@@ -63,6 +63,7 @@ class Forum:
                 "INDEX_DIR": str(self.instance / "index"),
                 "SECRET_KEY": "seed",
                 "SEARCH_SYNC_ON_START": False,
+                "SEARCH_DRAIN": "inline",
                 "REDIS_URL": None,
                 "PASSWORD_HASH_METHOD": CHEAP_PASSWORDS,
             }

@@ -43,7 +43,7 @@ def two_processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
     database = f"sqlite:///{tmp_path / 'forum.db'}"
     app = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
-         "SEARCH_SYNC_ON_START": False, "REDIS_URL": None,
+         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
          "PASSWORD_HASH_METHOD": CHEAP_PASSWORDS}
     )  # fmt: skip
     from flask_migrate import upgrade
@@ -109,6 +109,7 @@ def test_reply_through_a_reaches_a_socket_on_b(two_processes):
     assert note == {
         "unread_count": 2,  # the answer to her request to join the private SIG, and this
         "kind": "mention",
+        "text": "bob mentioned you in “Scale-out topic”",  # in her language (English)
         "excerpt": "Hello @ada, from process A",
         "url": f"/p/{created['post_id']}",
     }

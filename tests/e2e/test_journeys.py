@@ -158,7 +158,7 @@ def test_tracking_a_sig_counts_its_new_topics_live_without_notifications(open_br
     reader.get_by_role("link", name="Retro Computing", exact=True).click()
     reader.get_by_label("Notifications for this SIG").select_option("tracking")
     reader.get_by_role("button", name="Save").click()
-    expect(reader.get_by_text("You are now tracking Retro Computing.")).to_be_visible()
+    expect(reader.get_by_text("Notifications for Retro Computing: tracking.")).to_be_visible()
     tracked_before = int(tracked_link(reader).locator(".badge").inner_text())
     notes_before = unread_notifications(reader)
     reader.wait_for_load_state("networkidle")  # the socket is connected
