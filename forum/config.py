@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     # more. Site settings in the console override both.
     "MENTIONS_PER_POST": 10,
     "MENTIONS_PER_POST_SYSOP": 50,
+    # Posts one post may quote (each quote notifies the quoted post's author).
+    "QUOTES_PER_POST": 20,
     "PASSWORD_RESET_MAX_AGE": 3600,
     # Seconds the link that finishes a registration works (registration mails it; see README).
     "REGISTRATION_LINK_MAX_AGE": 24 * 3600,

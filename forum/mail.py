@@ -138,7 +138,12 @@ def send_mail(to: str, subject: str, body: str) -> None:
     stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
     path = outbox / f"{stamp}.eml"
     path.write_bytes(bytes(message))
-    log.info("mail to %s (%s) written to %s:\n%s", to, subject, path, body)
+    if config.get("BASE_URL"):
+        # A served site (it has its address) without SMTP: its log must not carry the links
+        # that sign in or reset a password; the outbox file (the instance folder's) has them.
+        log.warning("no MAIL_SERVER: mail to %s (%s) written to %s", to, subject, path)
+    else:  # development: the log is where the developer reads the link
+        log.info("mail to %s (%s) written to %s:\n%s", to, subject, path, body)
 
 
 def _smtp_send(settings: dict[str, Any], message: EmailMessage) -> None:

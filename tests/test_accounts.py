@@ -996,3 +996,21 @@ def test_a_failing_mail_job_is_logged_and_the_next_one_still_runs(client, outbox
         assert mail.wait_until_idle(client.application)
     assert "mail job broken failed" in caplog.text
     assert [m["Subject"] for m in mails(outbox)] == ["Still here"]
+
+
+@pytest.mark.config(BASE_URL="http://forum.example.org/")  # http: see above
+def test_a_served_site_without_smtp_keeps_reset_links_out_of_its_log(client, f, outbox, caplog):
+    """Only the outbox file has the link; the log (read by more people, shipped elsewhere)
+    says where the mail went."""
+    f.user("ada")
+    client.form("/password/forgot", {"email": "ada@example.com"})
+    link = reset_link(mails(outbox)[0])
+    assert "no MAIL_SERVER: mail to ada@example.com" in caplog.text
+    assert link not in caplog.text and "/password/reset/" not in caplog.text
+
+
+def test_development_logs_the_mail_for_the_developer(client, f, outbox, caplog):
+    caplog.set_level("INFO", logger="forum.mail")
+    f.user("ada")
+    client.form("/password/forgot", {"email": "ada@example.com"})
+    assert reset_link(mails(outbox)[0]) in caplog.text

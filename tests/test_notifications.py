@@ -557,6 +557,35 @@ def test_new_topics_and_edits_obey_the_mention_limit_too(client, f):
     assert mention_notes(crowd) == 0
 
 
+@pytest.mark.config(QUOTES_PER_POST=3)
+def test_a_post_quoting_more_posts_than_the_limit_is_refused_and_keeps_the_text(client, f):
+    """Each quote notifies its author: quotes are capped as mentions are."""
+    bob = f.user("bob")
+    authors = [f.user(f"author{n}") for n in range(4)]
+    sig = f.sig("retro", members=[bob, *authors])
+    topic = f.topic(bob, sig)
+    posts = [f.reply(a, topic, f"Point {n}.") for n, a in enumerate(authors)]
+    client.login("bob")
+    body = "\n\n".join(
+        f"> **@{a.username}** [wrote](/p/{p.id}):\n>\n> Point {n}.\n\nAgreed."
+        for n, (a, p) in enumerate(zip(authors, posts, strict=True))
+    )
+    response = client.form(f"/t/{topic.id}/reply", {"body": body})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Sorry, a post can quote 3 posts at most; this one quotes 4." in page
+    assert "Point 3.\n\nAgreed.</textarea>" in page  # what was typed comes back
+
+    def addressed() -> list[list[str]]:  # what each author heard as quoted or named
+        return [[k for k in kinds_of(a) if k in ("quote", "mention")] for a in authors]
+
+    assert addressed() == [[]] * 4
+    # Three quotes are fine, and each author hears of theirs (as a mention: it names them).
+    body = body.rsplit("\n\n> ", 1)[0]
+    assert client.form(f"/t/{topic.id}/reply", {"body": body}).status_code == 302
+    assert addressed() == [["mention"]] * 3 + [[]]
+
+
 def test_sysops_have_a_limit_of_their_own_and_both_are_site_settings(client, f):
     from forum.admin import settings
 

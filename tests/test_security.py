@@ -534,3 +534,25 @@ def test_password_forms_never_echo_the_password(client, f):
     assert response.status_code == 400
     assert secret not in html(response)
     assert re.search(r'type="password"[^>]*value="[^"]', html(response)) is None
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="2 per minute")
+def test_password_change_is_rate_limited_per_address_and_per_account(client, f, make_client):
+    """A session left open must not become a way to guess the current password."""
+    f.user("ada")
+    client.login("ada")
+    wrong = {"action": "password", "password-current_password": "guess",
+             "password-new_password": "a brand new password"}  # fmt: skip
+    assert client.form("/settings", wrong).status_code == 400
+    assert client.form("/settings", wrong).status_code == 400
+    response = client.form("/settings", wrong)
+    assert response.status_code == 429
+    assert "Slow down" in html(response)
+    # Other settings are not held up by it.
+    saved = client.form("/settings", {"action": "profile", "profile-timezone": "UTC"})
+    assert saved.status_code == 302
+    # A browser of the same account elsewhere shares the account's count.
+    other = make_client()
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    other.login("ada")
+    assert other.form("/settings", wrong).status_code == 429

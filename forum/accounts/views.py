@@ -243,8 +243,22 @@ def reset_password(token: str) -> Any:
     return render_template("accounts/reset.html", form=form), 400 if form.errors else 200
 
 
+def _not_a_password_change() -> bool:
+    return request.form.get("action") != "password"
+
+
+def _account_key() -> str:
+    return f"account:{current_user.get_id()}"
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
+# Changing the password asks for the current one: as many tries as a login gets, from an
+# address and for an account (a session left open must not become a way to guess it).
+@limiter.limit(_login_limit, methods=["POST"], exempt_when=_not_a_password_change)
+@limiter.limit(
+    _login_limit, methods=["POST"], exempt_when=_not_a_password_change, key_func=_account_key
+)
 def settings() -> Any:
     user = current_user._get_current_object()
     profile = ProfileForm(prefix="profile", obj=None)

@@ -85,6 +85,7 @@ def _check_title(title: str) -> str:
 def _cook(body: str, author: User, sig: Sig) -> content.Rendered:
     cooked = content.render(body, resolve_usernames)
     _check_mentions(cooked, author, sig)
+    _check_quotes(cooked)
     return cooked
 
 
@@ -116,6 +117,25 @@ def _check_mentions(cooked: content.Rendered, author: User, sig: Sig) -> None:
             count=count,
         ),
     )
+
+
+def _check_quotes(cooked: content.Rendered) -> None:
+    """Each quoted post notifies its author: a post quotes a bounded number of posts, so that
+    no post can page hundreds of members at once (the mention limit's reason)."""
+    limit = int(current_app.config["QUOTES_PER_POST"])
+    count = len(cooked.quoted_post_ids)
+    if count > limit:
+        raise Invalid(
+            "body",
+            lazy_ngettext(
+                "Sorry, a post can quote %(num)s post at most; this one quotes %(count)s. "
+                "Keep the quotes your answer needs.",
+                "Sorry, a post can quote %(num)s posts at most; this one quotes %(count)s. "
+                "Keep the quotes your answer needs.",
+                limit,
+                count=count,
+            ),
+        )
 
 
 def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
