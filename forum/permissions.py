@@ -20,13 +20,15 @@ from .db import is_valid_id
 from .errors import Forbidden, NotFound
 from .extensions import db
 from .i18n import lazy_gettext as _l
-from .sigs.models import PRIVATE, PUBLIC, Membership, Sig
+from .sigs.models import DISCIPLINE_BAN, PRIVATE, PUBLIC, Membership, Sig, SigDiscipline
 from .timeutil import utcnow
 from .topics.models import POST_VISIBLE, Post, Topic
 
 Actor = User | None
 
 _CACHE = "_forum_memberships"
+# sig_id -> the member's active SigDiscipline there (None: none), for the SIGs looked at so far.
+_DISCIPLINES = "_forum_sig_disciplines"
 
 
 def actor(user: Any) -> Actor:
@@ -39,14 +41,57 @@ def actor(user: Any) -> Actor:
 
 
 # --- memberships (loaded once per member per request) ---------------------------------------
+# A member banned from a SIG is no member of it, whatever rows say: their memberships and their
+# active SIG disciplines come in one query, and a ban takes the SIG out of the memberships, so
+# every question below (reading, listing, searching, notifying, posting) follows.
+def _active_discipline(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        SigDiscipline.lifted_at.is_(None),
+        or_(SigDiscipline.until.is_(None), SigDiscipline.until > now),
+    )
+
+
+def _harsher(a: SigDiscipline | None, b: SigDiscipline) -> SigDiscipline:
+    if a is None or (b.is_ban and not a.is_ban):
+        return b
+    return a
+
+
+def _load_memberships(user_ids: list[int]) -> dict[int, tuple[dict, dict]]:
+    found: dict[int, tuple[dict, dict]] = {uid: ({}, {}) for uid in user_ids}
+    rows = db.session.execute(
+        select(Membership, SigDiscipline)
+        .outerjoin(
+            SigDiscipline,
+            and_(
+                SigDiscipline.user_id == Membership.user_id,
+                SigDiscipline.sig_id == Membership.sig_id,
+                _active_discipline(utcnow()),
+            ),
+        )
+        .where(Membership.user_id.in_(user_ids))
+    )
+    for m, d in rows:
+        held, disciplines = found[m.user_id]
+        held[m.sig_id] = m
+        disciplines[m.sig_id] = (
+            _harsher(disciplines.get(m.sig_id), d) if d else disciplines.get(m.sig_id)
+        )
+    for held, disciplines in found.values():
+        for sig_id, d in disciplines.items():
+            if d is not None and d.is_ban:
+                held.pop(sig_id, None)
+    return found
+
+
 def memberships(user: Actor) -> dict[int, Membership]:
     if user is None:
         return {}
     cached = user.__dict__.get(_CACHE)
     if cached is None:
-        rows = db.session.scalars(select(Membership).where(Membership.user_id == user.id))
-        cached = {m.sig_id: m for m in rows}
+        cached, disciplines = _load_memberships([user.id])[user.id]
         user.__dict__[_CACHE] = cached
+        user.__dict__[_DISCIPLINES] = disciplines
     return cached  # type: ignore[no-any-return]
 
 
@@ -55,20 +100,43 @@ def load_memberships(users: list[User]) -> None:
     pending = [u for u in users if _CACHE not in u.__dict__]
     if not pending:
         return
-    found: dict[int, dict[int, Membership]] = {u.id: {} for u in pending}
-    rows = db.session.scalars(
-        select(Membership).where(Membership.user_id.in_([u.id for u in pending]))
-    )
-    for m in rows:
-        found[m.user_id][m.sig_id] = m
+    found = _load_memberships([u.id for u in pending])
     for u in pending:
-        u.__dict__[_CACHE] = found[u.id]
+        u.__dict__[_CACHE], u.__dict__[_DISCIPLINES] = found[u.id]
 
 
 def forget_memberships(user: Actor) -> None:
-    """Drop the cached memberships after a join, leave or role change."""
+    """Drop the cached memberships after a join, leave, role change or discipline."""
     if user is not None:
         user.__dict__.pop(_CACHE, None)
+        user.__dict__.pop(_DISCIPLINES, None)
+
+
+def sig_discipline(user: Actor, sig: Sig | int) -> SigDiscipline | None:
+    """The member's suspension or ban in this SIG that holds now (a ban before a suspension)."""
+    if user is None:
+        return None
+    sig_id = sig if isinstance(sig, int) else sig.id
+    memberships(user)
+    known: dict[int, SigDiscipline | None] = user.__dict__[_DISCIPLINES]
+    if sig_id not in known:
+        found = None
+        for d in db.session.scalars(
+            select(SigDiscipline).where(
+                SigDiscipline.user_id == user.id,
+                SigDiscipline.sig_id == sig_id,
+                _active_discipline(utcnow()),
+            )
+        ):
+            found = _harsher(found, d)
+        known[sig_id] = found
+    return known[sig_id]
+
+
+def sig_ban(user: Actor, sig: Sig | int) -> SigDiscipline | None:
+    """The member's ban from this SIG, when one holds: out of it, may not join it again."""
+    d = sig_discipline(user, sig)
+    return d if d is not None and d.kind == DISCIPLINE_BAN else None
 
 
 def membership(user: Actor, sig: Sig | int) -> Membership | None:
@@ -156,6 +224,7 @@ def can_join_sig(user: Actor, sig: Sig) -> bool:
         and not sig.is_archived
         and sig.visibility != PRIVATE
         and not is_member(user, sig)
+        and sig_ban(user, sig) is None
     )
 
 
@@ -238,14 +307,23 @@ def standing_problem(
             f"You are silenced until {user.silenced_until:%Y-%m-%d %H:%M} UTC: "
             f"{user.silence_reason or _l('no reason given')}."
         )
-    if sig is not None:
-        m = membership(user, sig)
-        if m is not None and m.is_suspended(now):
-            return (
-                f"You are suspended in {sig.name} until {m.suspended_until:%Y-%m-%d %H:%M} UTC: "
-                f"{m.suspension_reason or _l('no reason given')}."
-            )
+    if sig is not None and (is_member(user, sig) or is_global_sysop(user)):
+        return sig_discipline_problem(user, sig)
     return None
+
+
+def sig_discipline_problem(user: Actor, sig: Sig) -> str | None:
+    """Why this member may not write in this SIG because of a SIG suspension or ban, or None."""
+    d = sig_discipline(user, sig)
+    if d is None:
+        return None
+    reason = d.reason or _l("no reason given")
+    if d.is_ban:
+        return str(_l("You are banned from %(sig)s: %(reason)s.", sig=sig.name, reason=reason))
+    return (
+        f"You are suspended in {sig.name} until {d.until:%Y-%m-%d %H:%M} UTC: "
+        f"{d.reason or _l('no reason given')}."
+    )
 
 
 def write_problem(user: Actor, sig: Sig) -> str | None:
@@ -256,7 +334,7 @@ def write_problem(user: Actor, sig: Sig) -> str | None:
     if sig.is_archived:
         return _l("This SIG is archived: it can be read but not written to.")
     if not is_member(user, sig) and not is_global_sysop(user):
-        return _l("Join this SIG to post in it.")
+        return sig_discipline_problem(user, sig) or _l("Join this SIG to post in it.")
     return None
 
 

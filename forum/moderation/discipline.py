@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .. import events, permissions
+from .. import counters, events, permissions
 from ..accounts.models import User
 from ..accounts.services import revoke_sessions
 from ..db import transaction
@@ -14,7 +14,16 @@ from ..errors import Conflict, Forbidden, Invalid
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
-from ..sigs.models import Membership, Sig
+from ..sigs.models import (
+    DISCIPLINE_BAN,
+    DISCIPLINE_SUSPEND,
+    REQUEST_DENIED,
+    REQUEST_PENDING,
+    JoinRequest,
+    Membership,
+    Sig,
+    SigDiscipline,
+)
 from ..timeutil import utcnow
 from .common import (
     actor_id,
@@ -41,7 +50,10 @@ LOG_ACTIONS = {
     "lifted_silence": "lift_silence",
     "lifted_suspension": "lift_suspension",
     "lifted_ban": "lift_ban",
+    "removed": "remove_from_sig",
 }
+# A ban limited to one SIG is logged apart from a site-wide one.
+SIG_LOG_ACTIONS = {"banned": "ban_from_sig", "lifted_ban": "lift_sig_ban"}
 
 
 def _target(actor: Actor, user_id: int, sig_id: int | None = None) -> tuple[User, Sig | None]:
@@ -72,7 +84,7 @@ def _disciplined(
     """Log it and tell the member (MemberDisciplined), in the verb's transaction."""
     log_action(
         actor,
-        LOG_ACTIONS[kind],
+        (sig is not None and SIG_LOG_ACTIONS.get(kind)) or LOG_ACTIONS[kind],
         sig_id=sig.id if sig else None,
         user_id=user.id,
         post_id=post_id,
@@ -140,12 +152,128 @@ def suspend_member(
                         name=sig.name,
                     ),
                 )
-            membership.suspended_until = until
-            membership.suspension_reason = reason
+            _end_sig_disciplines(user, sig, DISCIPLINE_SUSPEND)
+            db.session.add(
+                SigDiscipline(
+                    user_id=user.id,
+                    sig_id=sig.id,
+                    kind=DISCIPLINE_SUSPEND,
+                    until=until,
+                    reason=reason,
+                    by_id=actor_id(actor),
+                )
+            )
         else:
             user.suspended_until = until
             user.suspension_reason = reason
         _disciplined(actor, user, "suspended", sig, reason, until=until)
+    permissions.forget_memberships(user)
+    return user
+
+
+def _end_sig_disciplines(user: User, sig: Sig, kind: str) -> int:
+    """Lift the member's active suspensions (or bans) in the SIG; how many there were."""
+    now = utcnow()
+    active = [
+        d
+        for d in db.session.scalars(
+            select(SigDiscipline).where(
+                SigDiscipline.user_id == user.id,
+                SigDiscipline.sig_id == sig.id,
+                SigDiscipline.kind == kind,
+                SigDiscipline.lifted_at.is_(None),
+            )
+        )
+        if d.is_active(now)
+    ]
+    for d in active:
+        d.lifted_at = now
+    return len(active)
+
+
+def remove_from_sig(
+    actor: Actor,
+    user_id: int,
+    sig_id: int,
+    reason: str,
+    *,
+    ban: bool = False,
+    until: datetime | None = None,
+) -> User:
+    """Take a member out of a SIG (its sysops, or the global sysop); with `ban`, they may not
+    join it again (until `until`, or until the ban is lifted) and no longer read it unless it is
+    public. The ban is kept apart from the membership: leaving and re-joining changes nothing."""
+    user, sig = _target(actor, user_id, sig_id)
+    assert sig is not None
+    reason = clean_reason(reason, required=True)
+    if until is not None:
+        until = check_until(until)
+    with transaction() as session:
+        membership = _membership(sig, user)
+        if membership is None and not ban:
+            raise Conflict(
+                _l(
+                    "%(username)s is not a member of %(name)s.",
+                    username=user.username,
+                    name=sig.name,
+                )
+            )
+        if ban and permissions.sig_ban(user, sig) is not None:
+            raise Conflict(
+                _l(
+                    "%(username)s is already banned from %(name)s.",
+                    username=user.username,
+                    name=sig.name,
+                )
+            )
+        if membership is not None:
+            session.delete(membership)
+            counters.count_sig_members(sig, -1)
+            events.publish(events.MemberLeftSig(sig_id=sig.id, user_id=user.id))
+        if ban:
+            session.add(
+                SigDiscipline(
+                    user_id=user.id,
+                    sig_id=sig.id,
+                    kind=DISCIPLINE_BAN,
+                    until=until,
+                    reason=reason,
+                    by_id=actor_id(actor),
+                )
+            )
+            # A request to join waiting for a decision is answered: no.
+            for request in session.scalars(
+                select(JoinRequest).where(
+                    JoinRequest.sig_id == sig.id,
+                    JoinRequest.user_id == user.id,
+                    JoinRequest.status == REQUEST_PENDING,
+                )
+            ):
+                request.status = REQUEST_DENIED
+                request.decided_at = utcnow()
+                request.decided_by_id = actor_id(actor)
+            _disciplined(actor, user, "banned", sig, reason, until=until)
+        else:
+            _disciplined(actor, user, "removed", sig, reason)
+    permissions.forget_memberships(user)
+    return user
+
+
+def lift_sig_ban(actor: Actor, user_id: int, sig_id: int, reason: str = "") -> User:
+    """Let a member banned from a SIG join it again (they are not made a member)."""
+    user, sig = _target(actor, user_id, sig_id)
+    assert sig is not None
+    reason = clean_reason(reason)
+    with transaction():
+        if not _end_sig_disciplines(user, sig, DISCIPLINE_BAN):
+            raise Conflict(
+                _l(
+                    "%(username)s is not banned from %(name)s.",
+                    username=user.username,
+                    name=sig.name,
+                )
+            )
+        _disciplined(actor, user, "lifted_ban", sig, reason)
     permissions.forget_memberships(user)
     return user
 
@@ -183,8 +311,7 @@ def lift_suspension(
     reason = clean_reason(reason)
     with transaction():
         if sig is not None:
-            membership = _membership(sig, user)
-            if membership is None or not membership.is_suspended():
+            if not _end_sig_disciplines(user, sig, DISCIPLINE_SUSPEND):
                 raise Conflict(
                     _l(
                         "%(username)s is not suspended in %(name)s.",
@@ -192,8 +319,6 @@ def lift_suspension(
                         name=sig.name,
                     )
                 )
-            membership.suspended_until = None
-            membership.suspension_reason = None
         else:
             if not user.is_suspended():
                 raise Conflict(_l("%(username)s is not suspended.", username=user.username))

@@ -93,6 +93,15 @@ class SuspendForm(FlaskForm):
     sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
 
+class RemoveFromSigForm(FlaskForm):
+    sig = SelectField(_l("SIG"), coerce=int, validate_choice=False)
+    reason = StringField(
+        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=500)]
+    )
+    ban = BooleanField(_l("Ban from re-joining (and from reading it unless it is public)"))
+    days = IntegerField(_l("Ban for (days; empty: until lifted)"), validators=[Optional(), *DAYS])
+
+
 class SilenceForm(FlaskForm):
     days = IntegerField(_l("Days"), default=3, validators=[DataRequired(), *DAYS])
     reason = StringField(
@@ -113,6 +122,7 @@ class LiftForm(FlaskForm):
             SelectChoice("suspension", _l("suspension")),
             SelectChoice("silence", _l("silence")),
             SelectChoice("ban", _l("ban")),
+            SelectChoice("sig_ban", _l("SIG ban")),
         ],
     )
     sig = IntegerField(_l("SIG"), validators=[Optional()])

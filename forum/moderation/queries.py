@@ -18,7 +18,7 @@ from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..sigs.models import REQUEST_PENDING, JoinRequest, Membership, Sig
+from ..sigs.models import REQUEST_PENDING, JoinRequest, Membership, Sig, SigDiscipline
 from ..timeutil import utcnow
 from ..topics.models import POST_PENDING, Post, Topic
 from .models import Flag, MemberNote, MemberWarning, ModAction, PostReview, ReviewNote, WordFilter
@@ -330,12 +330,14 @@ ACTIONS = sorted(
         "approve_post",
         "auto_hide_post",
         "ban_member",
+        "ban_from_sig",
         "change_setting",
         "claim_flag",
         "delete_post",
         "delete_topic",
         "hide_post",
         "lift_ban",
+        "lift_sig_ban",
         "lift_silence",
         "lift_suspension",
         "lock_topic",
@@ -343,6 +345,7 @@ ACTIONS = sorted(
         "move_topic",
         "pin_topic",
         "reject_post",
+        "remove_from_sig",
         "remove_word_filter",
         "resolve_flags",
         "restore_topic",
@@ -370,14 +373,11 @@ ACTIONS = sorted(
 # --- a member, as sysops see them -----------------------------------------------------------
 @dataclass
 class MembershipRow:
-    """One of the member's SIGs that the viewer can see; suspension details only in the SIGs
-    the viewer moderates (`moderated`)."""
+    """One of the member's SIGs that the viewer can see (`moderated`: one the viewer moderates)."""
 
     sig: Sig
     is_sysop: bool
     moderated: bool
-    suspended_until: datetime | None = None
-    suspension_reason: str | None = None
 
 
 @dataclass
@@ -396,6 +396,8 @@ class MemberPanel:
     member: User
     memberships: list[MembershipRow]
     standing: list[SiteStanding]
+    # Suspensions and bans in SIGs the viewer moderates that hold now, member or not.
+    sig_disciplines: list[tuple[SigDiscipline, Sig]]
     notes: list[NoteRow]
     warnings: list[tuple[MemberWarning, str | None, Sig | None]]
     recent_posts: list[tuple[Post, Topic, Sig]]
@@ -415,17 +417,29 @@ def member_panel(current: Any, username: str) -> MemberPanel:
     if member is None:
         raise NotFound(_l("No such member."))
     now = utcnow()
-    memberships = []
-    for m, sig in db.session.execute(
-        select(Membership, Sig)
-        .join(Sig, Sig.id == Membership.sig_id)
-        .where(Membership.user_id == member.id, permissions.visible_sigs_clause(viewer))
-        .order_by(Sig.name)
-    ):
-        row = MembershipRow(sig, m.is_sysop, permissions.is_sig_sysop(viewer, sig))
-        if row.moderated and m.is_suspended(now):
-            row.suspended_until, row.suspension_reason = m.suspended_until, m.suspension_reason
-        memberships.append(row)
+    memberships = [
+        MembershipRow(sig, m.is_sysop, permissions.is_sig_sysop(viewer, sig))
+        for m, sig in db.session.execute(
+            select(Membership, Sig)
+            .join(Sig, Sig.id == Membership.sig_id)
+            .where(Membership.user_id == member.id, permissions.visible_sigs_clause(viewer))
+            .order_by(Sig.name)
+        )
+    ]
+    sig_disciplines = [
+        (d, sig)
+        for d, sig in db.session.execute(
+            select(SigDiscipline, Sig)
+            .join(Sig, Sig.id == SigDiscipline.sig_id)
+            .where(
+                SigDiscipline.user_id == member.id,
+                SigDiscipline.lifted_at.is_(None),
+                permissions.moderated_clause(SigDiscipline.sig_id, viewer),
+            )
+            .order_by(Sig.name, SigDiscipline.created_at)
+        )
+        if d.is_active(now)
+    ]
     site = permissions.can_read_site_records(viewer)
     standing = [
         SiteStanding(kind, since, until, reason if site else None)
@@ -486,6 +500,7 @@ def member_panel(current: Any, username: str) -> MemberPanel:
         member=member,
         memberships=memberships,
         standing=standing,
+        sig_disciplines=sig_disciplines,
         notes=notes_for_members(viewer, [member.id]).get(member.id, []),
         warnings=warnings,
         recent_posts=recent,
@@ -499,8 +514,8 @@ def member_panel(current: Any, username: str) -> MemberPanel:
 
 def my_standing(
     current: Any,
-) -> tuple[list[tuple[MemberWarning, Sig | None]], list[tuple[Membership, Sig]]]:
-    """A member's own warnings and SIG suspensions (for /settings)."""
+) -> tuple[list[tuple[MemberWarning, Sig | None]], list[tuple[SigDiscipline, Sig]]]:
+    """A member's own warnings, and SIG suspensions and bans that hold (for /settings)."""
     viewer = permissions.actor(current)
     if viewer is None:
         return [], []
@@ -514,13 +529,14 @@ def my_standing(
         )
     )
     suspensions = [
-        (m, sig)
-        for m, sig in db.session.execute(
-            select(Membership, Sig)
-            .join(Sig, Sig.id == Membership.sig_id)
-            .where(Membership.user_id == viewer.id, Membership.suspended_until.is_not(None))
+        (d, sig)
+        for d, sig in db.session.execute(
+            select(SigDiscipline, Sig)
+            .join(Sig, Sig.id == SigDiscipline.sig_id)
+            .where(SigDiscipline.user_id == viewer.id, SigDiscipline.lifted_at.is_(None))
+            .order_by(Sig.name)
         )
-        if m.is_suspended()
+        if d.is_active()
     ]
     return warnings, suspensions
 

@@ -34,6 +34,7 @@ from .forms import (
     MoveForm,
     NoteForm,
     ReasonForm,
+    RemoveFromSigForm,
     ResolveForm,
     SilenceForm,
     SplitForm,
@@ -345,6 +346,8 @@ def _member_forms(panel: queries.MemberPanel) -> dict[str, Any]:
         sig_choices = [SelectChoice(0, _l("Site-wide")), *sig_choices]
     warn.sig.choices = sig_choices
     suspend.sig.choices = sig_choices
+    remove = RemoveFromSigForm(prefix="remove")
+    remove.sig.choices = [SelectChoice(s.id, s.name) for s in panel.moderated]
     note = MemberNoteForm(prefix="note")
     note.sig.choices = [SelectChoice(s.id, s.name) for s in panel.note_sigs]
     if panel.is_global:
@@ -353,6 +356,7 @@ def _member_forms(panel: queries.MemberPanel) -> dict[str, Any]:
         "note": note,
         "warn": warn,
         "suspend": suspend,
+        "remove": remove,
         "silence": SilenceForm(prefix="silence"),
         "ban": BanForm(prefix="ban"),
         "lift": LiftForm(prefix="lift"),
@@ -451,6 +455,24 @@ def ban(username: str) -> Any:
     )
 
 
+@bp.route("/mod/u/<username>/remove", methods=["POST"])
+def remove(username: str) -> Any:
+    form = RemoveFromSigForm(prefix="remove")
+    return _member_action(
+        username,
+        form,
+        lambda uid: services.remove_from_sig(
+            viewer(),
+            uid,
+            form.sig.data or 0,
+            form.reason.data,
+            ban=bool(form.ban.data),
+            until=_until(form.days.data) if form.ban.data else None,
+        ),
+        _("Removed from the SIG."),
+    )
+
+
 @bp.route("/mod/u/<username>/lift", methods=["POST"])
 def lift(username: str) -> Any:
     form = LiftForm(prefix="lift")
@@ -461,6 +483,8 @@ def lift(username: str) -> Any:
             return services.lift_silence(viewer(), uid, reason)
         if form.kind.data == "ban":
             return services.lift_ban(viewer(), uid, reason)
+        if form.kind.data == "sig_ban":
+            return services.lift_sig_ban(viewer(), uid, form.sig.data or 0, reason)
         return services.lift_suspension(viewer(), uid, _sig_arg(form.sig.data), reason)
 
     return _member_action(username, form, call, "Lifted.")

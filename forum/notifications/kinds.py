@@ -189,6 +189,7 @@ _DISCIPLINE = {
         _l("A sysop lifted your suspension in %(sig)s"),
     ),
     "lifted_ban": (_l("A sysop lifted your ban"), _l("A sysop lifted your ban in %(sig)s")),
+    "removed": (_l("A sysop removed you from a SIG"), _l("A sysop removed you from %(sig)s")),
 }
 
 

@@ -21,6 +21,9 @@ LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
 ROLE_MEMBER = "member"
 ROLE_SYSOP = "sysop"  # a SIG sysop: moderates this SIG and nothing else
 
+DISCIPLINE_SUSPEND = "suspend"  # may read, may not write in the SIG
+DISCIPLINE_BAN = "ban"  # out of the SIG and may not re-join; reads only a public SIG
+
 REQUEST_PENDING = "pending"
 REQUEST_APPROVED = "approved"
 REQUEST_DENIED = "denied"
@@ -75,9 +78,6 @@ class Membership(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16), default=ROLE_MEMBER)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # A suspension in this SIG only (moderation writes it).
-    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    suspension_reason: Mapped[str | None] = mapped_column(String(500))
     # "Mark all read" in this SIG (or everywhere) reads everything up to this moment: the newest
     # activity in the SIG when the member pressed it. /new looks only at topics that moved since,
     # so its cost follows the activity since then, not the size of the SIG.
@@ -95,8 +95,35 @@ class Membership(db.Model):  # type: ignore[name-defined,misc]
     def is_sysop(self) -> bool:
         return self.role == ROLE_SYSOP
 
-    def is_suspended(self, now: datetime | None = None) -> bool:
-        return self.suspended_until is not None and self.suspended_until > (now or utcnow())
+
+class SigDiscipline(db.Model):  # type: ignore[name-defined,misc]
+    """A suspension (no writing) or a ban (no membership, no joining, no reading unless the SIG
+    is public) in one SIG. Kept apart from the membership, so leaving and re-joining the SIG
+    changes nothing; lifting it (or its end date passing) ends it, and the row stays as history.
+    Moderation writes it; forum.permissions reads it."""
+
+    __tablename__ = "sig_disciplines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # DISCIPLINE_SUSPEND or DISCIPLINE_BAN
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: until lifted
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_sig_disciplines_user_sig", "user_id", "sig_id", "lifted_at"),)
+
+    @property
+    def is_ban(self) -> bool:
+        return self.kind == DISCIPLINE_BAN
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        return self.lifted_at is None and (self.until is None or self.until > (now or utcnow()))
 
 
 class JoinRequest(db.Model):  # type: ignore[name-defined,misc]

@@ -121,6 +121,16 @@ def join_sig(actor: Actor, sig_id: int) -> Membership:
     sig = permissions.get_sig_by_id_for(actor, sig_id)
     if permissions.is_member(actor, sig):
         raise Conflict(_l("You are already a member of this SIG."))
+    ban = permissions.sig_ban(actor, sig)
+    if ban is not None:
+        raise Invalid(
+            None,
+            _l(
+                "You are banned from %(name)s and cannot join it: %(reason)s",
+                name=sig.name,
+                reason=ban.reason,
+            ),
+        )
     if permissions.joins_by_request(sig) or not permissions.can_join_sig(actor, sig):
         raise Invalid(None, _l("You cannot join this SIG."))
     with transaction() as session:
@@ -146,6 +156,7 @@ def request_to_join(actor: Actor, slug: str, message: str = "") -> JoinRequest |
         sig is None
         or not permissions.joins_by_request(sig)
         or permissions.is_member(actor, sig)
+        or permissions.sig_ban(actor, sig) is not None
         or actor.is_banned
         or sig.is_archived
     ):
@@ -189,6 +200,9 @@ def decide_join_request(actor: Actor, request_id: int, approve: bool) -> JoinReq
     assert actor is not None
     if request.status != REQUEST_PENDING:
         raise Conflict(_l("That request was already decided."))
+    requester = db.session.get(User, request.user_id)
+    if approve and permissions.sig_ban(requester, sig) is not None:
+        raise Conflict(_l("That member is banned from this SIG: lift the ban first."))
     with transaction() as session:
         request.status = REQUEST_APPROVED if approve else REQUEST_DENIED
         request.decided_at = utcnow()
@@ -253,6 +267,8 @@ def set_sig_sysop(actor: Actor, sig_id: int, user_id: int, is_sysop: bool) -> Me
     user = db.session.get(User, user_id) if is_valid_id(user_id) else None
     if user is None:
         raise NotFound(_l("No such member."))
+    if is_sysop and permissions.sig_ban(user, sig) is not None:
+        raise Conflict(_l("That member is banned from this SIG: lift the ban first."))
     with transaction() as session:
         membership = session.scalar(
             select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == user.id)
