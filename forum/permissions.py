@@ -695,3 +695,27 @@ def can_announce(user: Actor, sig: Sig | None) -> bool:
     if sig is None:
         return is_global_sysop(user)
     return is_sig_sysop(user, sig) and not sig.is_archived
+
+
+# --- spam cleanup ---------------------------------------------------------------------------
+def spam_cleanup_problem(user: Actor, target: User, sig: Sig | None = None) -> str | None:
+    """Why `user` may not remove `target` as a spammer: everywhere (sig None: the global sysop
+    only) or from one SIG (its sysops: hide all their posts there, remove and ban them)."""
+    if sig is None and not is_global_sysop(user):
+        return _l("Only the sysop may delete a spammer site-wide.")
+    return discipline_problem(user, target, sig)
+
+
+def require_spam_cleanup(user: Actor, target: User, sig: Sig | None = None) -> None:
+    if sig is not None and not can_see_sig(user, sig):
+        raise NotFound(NO_SUCH_SIG)
+    problem = spam_cleanup_problem(user, target, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
+def can_undo_spam_cleanup(user: Actor, sig_id: int | None) -> bool:
+    """A site-wide cleanup is undone by the global sysop; a SIG's by its sysops too."""
+    if sig_id is None:
+        return is_global_sysop(user)
+    return is_sig_sysop(user, sig_id)

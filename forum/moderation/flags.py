@@ -21,7 +21,7 @@ from ..timeutil import utcnow
 from ..topics import services as topic_services
 from ..topics.models import Post, Topic
 from .common import clean_note, clean_reason, log_post_action, moderated_post
-from .discipline import suspend_member, warn_member
+from .discipline import ban_member, remove_from_sig, silence_member, suspend_member, warn_member
 from .models import (
     FLAG_REASONS,
     OUTCOMES,
@@ -105,18 +105,19 @@ def resolve_flags(
     reason: str = "",
     until: datetime | None = None,
 ) -> list[Flag]:
-    """Handle a flagged post: dismiss, hide, delete, warn or suspend the author (in the SIG).
+    """Handle a flagged post: dismiss, hide, delete, warn or suspend the author (in the SIG),
+    silence them (site-wide) or ban them (the sysop: site-wide; a SIG sysop: from the SIG).
 
     Every open flag on the post is resolved in the same transaction and each flagger is told.
     """
     post, topic, sig = moderated_post(actor, post_id)
     assert actor is not None
-    if outcome not in OUTCOMES:
+    if outcome not in OUTCOMES or outcome == "spam":  # spam: the cleanup's own verb
         raise Invalid("outcome", _l("Choose how to handle this post."))
     flags = _open_flags(post.id)
     if not flags:
         raise Conflict(_l("This post has no open flags; someone may have handled it already."))
-    reason = clean_reason(reason, required=outcome in ("warned", "suspended"))
+    reason = clean_reason(reason, required=outcome in ("warned", "suspended", "silenced", "banned"))
     with transaction() as session:
         if outcome == "dismissed":
             if post.is_hidden and post.hidden_by_id is None:
@@ -135,6 +136,14 @@ def resolve_flags(
             warn_member(actor, post.user_id, reason, sig_id=sig.id, post_id=post.id)
         elif outcome == "suspended":
             suspend_member(actor, post.user_id, until, reason, sig_id=sig.id)
+        elif outcome == "silenced":
+            silence_member(actor, post.user_id, until, reason)  # site-wide: the sysop's
+        elif outcome == "banned":
+            # The global sysop bans site-wide; a SIG's sysops ban from their SIG.
+            if permissions.is_global_sysop(actor):
+                ban_member(actor, post.user_id, reason)
+            else:
+                remove_from_sig(actor, post.user_id, sig.id, reason, ban=True)
         now = utcnow()
         for flag in flags:
             flag.resolved_at = now

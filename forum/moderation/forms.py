@@ -39,12 +39,17 @@ class ReasonForm(FlaskForm):
 
 
 class ResolveForm(FlaskForm):
-    outcome = SelectField(_l("Outcome"), choices=[SelectChoice(k, v) for k, v in OUTCOMES.items()])
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=[SelectChoice(k, v) for k, v in OUTCOMES.items() if k != "spam"],
+    )
     reason = StringField(
         _l("Reason (the member sees it when warned or suspended)"),
         validators=[Optional(), Length(max=500)],
     )
-    days = IntegerField(_l("Suspend for (days)"), default=7, validators=[Optional(), *DAYS])
+    days = IntegerField(
+        _l("Suspend or silence for (days)"), default=7, validators=[Optional(), *DAYS]
+    )
     next = HiddenField()
 
 
@@ -143,4 +148,12 @@ class WordFilterForm(FlaskForm):
 
 
 class ActionForm(FlaskForm):
+    next = HiddenField()
+
+
+class SpamCleanupForm(FlaskForm):
+    """The confirmation of a spam cleanup (one POST after one page; works without JavaScript)."""
+
+    reason = StringField(_l("Reason (for the log)"), validators=[Optional(), Length(max=500)])
+    sig = HiddenField()
     next = HiddenField()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -25,6 +25,9 @@ OUTCOMES = {
     "deleted": _l("the post was deleted"),
     "warned": _l("the author was warned"),
     "suspended": _l("the author was suspended"),
+    "silenced": _l("the author was silenced site-wide"),
+    "banned": _l("the author was banned"),
+    "spam": _l("the author's posts were removed as spam"),
 }
 
 FILTER_BLOCK = "block"  # the post is refused with a message
@@ -190,6 +193,35 @@ class WordFilter(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (UniqueConstraint("sig_id", "word", name="uq_word_filters_sig_word"),)
 
 
+class SpamCleanup(db.Model):  # type: ignore[name-defined,misc]
+    """What one "delete spammer" (site-wide, sig_id None) or "remove from SIG and hide all
+    their posts here" did, so that undoing it restores exactly that: the posts it hid and the
+    topics it deleted (not ones hidden before for other reasons), and the ban it laid."""
+
+    __tablename__ = "spam_cleanups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mod_action_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mod_actions.id", ondelete="SET NULL"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sig_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sigs.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    post_ids: Mapped[list] = mapped_column(JSON, default=list)
+    topic_ids: Mapped[list] = mapped_column(JSON, default=list)
+    # The ban it laid (None: the member was banned already): site-wide, or this SIG discipline.
+    banned_site: Mapped[bool] = mapped_column(Boolean, default=False)
+    sig_discipline_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sig_disciplines.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class SigModeration(db.Model):  # type: ignore[name-defined,misc]
     """Per-SIG overrides of the site's moderation settings."""
 
@@ -208,6 +240,9 @@ ACTION_LABELS = {
     "auto_hide_post": _l("auto hide post"),
     "ban_member": _l("ban member"),
     "ban_from_sig": _l("ban from SIG"),
+    "delete_spammer": _l("delete spammer"),
+    "remove_spammer": _l("remove spammer from SIG"),
+    "undo_spam_cleanup": _l("undo spam cleanup"),
     "change_setting": _l("change setting"),
     "claim_flag": _l("claim flag"),
     "delete_post": _l("delete post"),

@@ -331,6 +331,9 @@ ACTIONS = sorted(
         "auto_hide_post",
         "ban_member",
         "ban_from_sig",
+        "delete_spammer",
+        "remove_spammer",
+        "undo_spam_cleanup",
         "change_setting",
         "claim_flag",
         "delete_post",
@@ -572,3 +575,21 @@ def approval_thresholds(current: Any) -> list[tuple[Sig, int | None]]:
             .order_by(Sig.name)
         )
     ]
+
+
+def undoable_cleanups(current: Any, mod_action_ids: list[int]) -> dict[int, int]:
+    """Of these log entries, the spam cleanups the viewer may undo: entry id -> cleanup id."""
+    from .models import SpamCleanup
+
+    viewer = permissions.actor(current)
+    if not mod_action_ids:
+        return {}
+    return {
+        c.mod_action_id: c.id
+        for c in db.session.scalars(
+            select(SpamCleanup).where(
+                SpamCleanup.mod_action_id.in_(mod_action_ids), SpamCleanup.undone_at.is_(None)
+            )
+        )
+        if permissions.can_undo_spam_cleanup(viewer, c.sig_id)
+    }

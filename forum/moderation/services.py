@@ -8,11 +8,19 @@ writes a ModAction row (the moderation log) in that same transaction and publish
 - `flags`: flag a post; claim, note and resolve flags.
 - `discipline`: warn, silence, suspend and ban members, and lift it; notes on members.
 - `filters`: the word filter.
+- `cleanup`: delete a spammer (site-wide or in one SIG) and undo it.
 - `common`: loading through the policy, reasons and end dates, the log.
 """
 
 from __future__ import annotations
 
+from .cleanup import (
+    cleanup_preview,
+    delete_spammer,
+    get_cleanup_for,
+    remove_spammer_from_sig,
+    undo_spam_cleanup,
+)
 from .common import (
     MAX_DISCIPLINE_DAYS,
     MAX_FILTERS,
@@ -75,6 +83,11 @@ from .topic_tools import (
 )
 
 __all__ = [
+    "cleanup_preview",
+    "delete_spammer",
+    "get_cleanup_for",
+    "remove_spammer_from_sig",
+    "undo_spam_cleanup",
     "moderated_post",
     "moderated_topic",
     "moderated_sig",

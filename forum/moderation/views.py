@@ -37,6 +37,7 @@ from .forms import (
     RemoveFromSigForm,
     ResolveForm,
     SilenceForm,
+    SpamCleanupForm,
     SplitForm,
     SuspendForm,
     WarnForm,
@@ -96,7 +97,8 @@ def log() -> Any:
         action=request.args.get("action", "").strip()[:32],
     )
     data = queries.mod_log(current_user, filters, _page_arg())
-    return render_template("moderation/log.html", log=data)
+    undo = queries.undoable_cleanups(current_user, [row.entry.id for row in data.rows])
+    return render_template("moderation/log.html", log=data, undo=undo, action=ActionForm())
 
 
 # --- flags ----------------------------------------------------------------------------------
@@ -488,6 +490,61 @@ def lift(username: str) -> Any:
         return services.lift_suspension(viewer(), uid, _sig_arg(form.sig.data), reason)
 
     return _member_action(username, form, call, "Lifted.")
+
+
+# --- spam cleanup ---------------------------------------------------------------------------
+def _int_or_none(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
+
+
+@bp.route("/mod/u/<username>/spam", methods=["GET", "POST"])
+def spam_cleanup(username: str) -> Any:
+    """One confirmation page, then one POST: "Delete spammer" (no SIG: the global sysop) or
+    "Remove from SIG and hide all their posts here" (?sig=: that SIG's sysops)."""
+    user_id = _member_id(username)
+    form = SpamCleanupForm()
+    sig_id = _int_or_none(request.values.get("sig"))
+    if form.validate_on_submit():
+        try:
+            if sig_id is None:
+                cleanup = services.delete_spammer(viewer(), user_id, form.reason.data or "")
+            else:
+                cleanup = services.remove_spammer_from_sig(
+                    viewer(), user_id, sig_id, form.reason.data or ""
+                )
+        except (NotFound, Forbidden):
+            raise
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            flash(
+                ngettext(
+                    "%(num)s post of %(name)s was hidden.",
+                    "%(num)s posts of %(name)s were hidden.",
+                    len(cleanup.post_ids),
+                    name=username,
+                ),
+                "success",
+            )
+            return redirect(url_for("moderation.log", member=username))
+    preview = services.cleanup_preview(viewer(), user_id, sig_id)
+    form.sig.data = str(sig_id) if sig_id else ""
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("moderation/spam.html", form=form, preview=preview), status
+
+
+@bp.route("/mod/cleanups/<int:cleanup_id>/undo", methods=["POST"])
+def undo_cleanup(cleanup_id: int) -> Any:
+    services.get_cleanup_for(viewer(), cleanup_id)
+    if not ActionForm().validate_on_submit():
+        flash(_("Try again."), "error")
+        return redirect(url_for("moderation.log"))
+    return _run(
+        lambda: services.undo_spam_cleanup(viewer(), cleanup_id),
+        _("Undone: the posts are back and the ban is lifted."),
+        url_for("moderation.log"),
+    )
 
 
 # --- word filters ---------------------------------------------------------------------------

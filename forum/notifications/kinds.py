@@ -158,6 +158,9 @@ _OUTCOMES = {
     "deleted": _l("deleted"),
     "warned": _l("warned"),
     "suspended": _l("suspended"),
+    "silenced": _l("the author was silenced"),
+    "banned": _l("the author was banned"),
+    "spam": _l("removed as spam"),
 }
 FLAG_RESOLVED = register(
     Kind(

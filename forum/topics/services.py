@@ -138,6 +138,17 @@ def _check_quotes(cooked: content.Rendered) -> None:
         )
 
 
+def _require_not_banned_now(actor: User) -> None:
+    """The author's row, locked and read afresh in the write transaction (after the topic and
+    the SIG, in lock order): a ban committed since the request checked standing (a spam cleanup
+    while this post was being written) refuses the post instead of letting it in after it."""
+    banned_at = db.session.scalar(
+        select(User.banned_at).where(User.id == actor.id).with_for_update(key_share=True)
+    )
+    if banned_at is not None:
+        raise Forbidden(_l("Your account is banned."))
+
+
 def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
     """Open a new topic in a SIG with its first post."""
     sig = permissions.get_sig_by_id_for(actor, sig_id)
@@ -151,6 +162,7 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
     visible = screening.status == POST_VISIBLE
     with transaction() as session:
         lock_for_write(Sig, sig.id, refresh=False)  # its counters move by SQL increments
+        _require_not_banned_now(actor)
         # Taken once the write transaction has begun, so times follow the order of commits.
         now = utcnow()
         topic = Topic(
@@ -221,6 +233,7 @@ def reply_to_topic(
         # increments, so it is locked (on PostgreSQL) but not read.
         lock_for_write(Topic, topic.id)
         lock_for_write(Sig, sig.id, refresh=False)
+        _require_not_banned_now(actor)
         # Taken under the lock, so a topic's times follow its post numbers.
         now = utcnow()
         post = Post(
