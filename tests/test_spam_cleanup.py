@@ -1,0 +1,233 @@
+"""Spam cleanup in two actions: one confirmation page and one POST hide every post and topic
+of a spammer (site-wide, or within one SIG), ban them, resolve their flags and log it once;
+undo restores exactly what it hid."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from forum import permissions
+from forum.accounts.models import User
+from forum.db import transaction
+from forum.errors import Forbidden
+from forum.extensions import db
+from forum.moderation import services as mod
+from forum.moderation.models import Flag, ModAction, SpamCleanup
+from forum.search import indexer
+from forum.search.backend import WhooshBackend
+from forum.sigs.models import Membership, SigDiscipline
+from forum.topics import services as topics
+from forum.topics.models import Post, Topic
+
+from . import factories
+
+RESULT_RE = re.compile(r'class="search-result-title"><a href="([^"]+)">')
+WORD = "cheapwatches"
+
+
+@pytest.fixture(autouse=True)
+def index(app: Flask, tmp_path: Path) -> Any:
+    app.config["INDEX_DIR"] = str(tmp_path / "index")
+    indexer.replace_backend(app, WhooshBackend(app.config["INDEX_DIR"]))
+    yield indexer.get_backend(app)
+    indexer.get_backend(app).close()
+
+
+class Spam:
+    def __init__(self) -> None:
+        f = factories
+        with transaction():
+            self.root = f.sysop("root")
+            self.spammer = f.user("spammer")
+            self.member = f.user("member")
+            self.sig_sysop = f.user("sigsysop")
+            people = [self.spammer, self.member]
+            self.sigs = [
+                f.sig("alpha", members=people, sysops=[self.sig_sysop]),
+                f.sig("beta", members=people),
+                f.sig("gamma", members=people),
+            ]
+            self.good = [
+                f.topic(self.member, s, f"Honest talk {s.slug}", "Real.") for s in self.sigs
+            ]
+            self.spam_topics = [
+                f.topic(self.spammer, s, f"Buy now {s.slug}", f"{WORD} topic {s.slug}")
+                for s in self.sigs
+            ]
+            # 3 first posts + 27 replies = 30 posts, ten in each SIG.
+            self.earlier = f.reply(self.spammer, self.good[0], "Hidden earlier, for other reasons.")
+            for i in range(27):
+                f.reply(self.spammer, self.good[i % 3], f"{WORD} offer number{i}")
+            self.flagged = f.reply(self.member, self.good[1], "A member's honest reply.")
+        mod.hide_post(self.root, self.earlier.id, "Off-topic.")
+        self.spam_post = db.session.scalar(
+            select(Post).where(Post.body_raw == f"{WORD} offer number1")
+        )
+        mod.flag_post(self.member, self.spam_post.id, "spam")
+        self.ids = set(
+            db.session.scalars(
+                select(Post.id).where(Post.user_id == self.spammer.id, Post.hidden_at.is_(None))
+            )
+        )
+        assert len(self.ids) == 30
+
+
+def _forget() -> None:
+    db.session.expire_all()
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, User):
+            permissions.forget_memberships(obj)
+
+
+def _hidden(ids: set[int]) -> set[int]:
+    db.session.expire_all()
+    return set(
+        db.session.scalars(select(Post.id).where(Post.id.in_(ids), Post.hidden_at.is_not(None)))
+    )
+
+
+def _results(b: Any, q: str = WORD) -> list[str]:
+    return RESULT_RE.findall(b.text(f"/search?q={q}"))
+
+
+def test_delete_spammer_hides_thirty_posts_in_three_sigs_in_one_confirm_and_one_post(app, browser):
+    s = Spam()
+    reader = browser(s.member)
+    spammer = browser(s.spammer)
+    assert len(_results(reader)) == 20  # a full first page of results
+    root = browser(s.root)
+    confirm = root.get("/mod/u/spammer/spam")
+    page = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200
+    assert "30 posts" in page and "3 topics" in page and "Alpha, Beta, Gamma" in page
+    assert 'name="csrf_token"' in page  # a plain form: no JavaScript needed
+    before = db.session.scalar(select(func.count(ModAction.id)))
+    response = root.form("/mod/u/spammer/spam", {"reason": "Watch spam."})
+    assert response.status_code == 302
+    _forget()
+    assert _hidden(s.ids) == s.ids
+    # One log entry, with the count.
+    entries = list(db.session.scalars(select(ModAction).where(ModAction.id > before)))
+    assert [e.action for e in entries] == ["delete_spammer"]
+    assert entries[0].details.startswith("30 posts, 3 topics hidden")
+    assert entries[0].target_user_id == s.spammer.id
+    # Banned site-wide, sessions ended, flags resolved.
+    spammer_row = db.session.get(User, s.spammer.id)
+    assert spammer_row.is_banned
+    assert spammer.get("/settings").status_code in (302, 401)
+    flag = db.session.scalar(select(Flag).where(Flag.post_id == s.spam_post.id))
+    assert flag.resolved_at is not None and flag.outcome == "spam"
+    # Gone from search and from every page.
+    assert _results(reader) == []
+    for topic in s.good:
+        assert WORD not in reader.text(f"/t/{topic.id}?page=1")
+    for topic in s.spam_topics:
+        assert reader.get(f"/t/{topic.id}").status_code == 404
+    for sig in s.sigs:
+        assert "Buy now" not in reader.text(f"/s/{sig.slug}/")
+    # Undo from the log entry: exactly those 30 come back; the one hidden earlier stays hidden.
+    log = root.text("/mod/log")
+    cleanup = db.session.scalar(select(SpamCleanup))
+    assert f"/mod/cleanups/{cleanup.id}/undo" in log
+    assert root.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 302
+    _forget()
+    assert _hidden(s.ids) == set()
+    assert _hidden({s.earlier.id}) == {s.earlier.id}
+    assert not db.session.get(User, s.spammer.id).is_banned
+    assert db.session.scalar(select(func.count(Topic.id)).where(Topic.deleted_at.is_not(None))) == 0
+    assert len(_results(reader)) == 20
+    assert f"/mod/cleanups/{cleanup.id}/undo" not in root.text("/mod/log")
+    assert root.form(f"/mod/cleanups/{cleanup.id}/undo").status_code in (302, 409)
+    actions = list(db.session.scalars(select(ModAction.action).where(ModAction.id > before)))
+    assert actions == ["delete_spammer", "undo_spam_cleanup"]
+
+
+def test_a_sig_sysop_cleans_up_only_within_their_sig(app, browser):
+    s = Spam()
+    sysop = browser(s.sig_sysop)
+    alpha = s.sigs[0]
+    page = sysop.text(f"/mod/u/spammer/spam?sig={alpha.id}")
+    assert "10 posts" in page and "1 topic" in page
+    response = sysop.form("/mod/u/spammer/spam", {"sig": str(alpha.id), "reason": ""})
+    assert response.status_code == 302
+    _forget()
+    in_alpha = set(
+        db.session.scalars(
+            select(Post.id)
+            .join(Topic, Topic.id == Post.topic_id)
+            .where(Post.id.in_(s.ids), Topic.sig_id == alpha.id)
+        )
+    )
+    assert len(in_alpha) == 10 and _hidden(s.ids) == in_alpha
+    assert not db.session.get(User, s.spammer.id).is_banned  # site-wide: untouched
+    assert (
+        db.session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == s.spammer.id, Membership.sig_id == alpha.id
+            )
+        )
+        is None
+    )
+    ban = db.session.scalar(select(SigDiscipline))
+    assert (ban.sig_id, ban.kind) == (alpha.id, "ban")
+    entry = db.session.scalar(select(ModAction).where(ModAction.action == "remove_spammer"))
+    assert entry.sig_id == alpha.id and entry.details.startswith("10 posts, 1 topics hidden")
+    # The spammer's flag was in beta: not theirs to resolve.
+    assert db.session.scalar(select(Flag.resolved_at)) is None
+    # They undo it too, from their own log.
+    cleanup = db.session.scalar(select(SpamCleanup))
+    assert sysop.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 302
+    _forget()
+    assert _hidden(s.ids) == set()
+    assert db.session.get(SigDiscipline, ban.id).lifted_at is not None
+
+
+def test_who_may_not_delete_a_spammer(app, browser):
+    s = Spam()
+    # A member: neither the page nor the action.
+    member = browser(s.member)
+    assert member.get("/mod/u/spammer/spam").status_code == 403
+    assert member.form("/mod/u/spammer/spam", {"reason": "x"}).status_code == 403
+    # A SIG sysop: not the site-wide action, and not in a SIG they do not moderate.
+    sysop = browser(s.sig_sysop)
+    assert sysop.get("/mod/u/spammer/spam").status_code == 403
+    assert sysop.form("/mod/u/spammer/spam", {"reason": "x"}).status_code == 403
+    beta = s.sigs[1]
+    assert sysop.form("/mod/u/spammer/spam", {"sig": str(beta.id)}).status_code == 403
+    with pytest.raises(Forbidden):
+        mod.delete_spammer(s.sig_sysop, s.spammer.id)
+    _forget()
+    assert _hidden(s.ids) == set()
+    assert db.session.scalar(select(SpamCleanup.id)) is None
+    # Nor can a SIG sysop undo the sysop's cleanup.
+    cleanup = mod.delete_spammer(s.root, s.spammer.id)
+    assert sysop.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 404
+    # The sysop menu of a post offers each what they may do.
+    _forget()
+    page = sysop.text(f"/t/{s.good[0].id}?page=1")
+    assert "Delete spammer" not in page
+
+
+def test_a_spammer_posting_while_the_cleanup_runs_is_refused(app, monkeypatch):
+    s = Spam()
+    original = topics.screen_post
+
+    def cleanup_meanwhile(author: Any, sig: Any, text: str) -> Any:
+        # The request has checked the spammer's standing; the cleanup commits now.
+        mod.delete_spammer(s.root, s.spammer.id, "Spam wave.")
+        return original(author, sig, text)
+
+    monkeypatch.setattr(topics, "screen_post", cleanup_meanwhile)
+    with pytest.raises(Forbidden, match="banned"):
+        topics.reply_to_topic(s.spammer, s.good[2].id, f"{WORD} one more")
+    monkeypatch.setattr(topics, "screen_post", original)
+    db.session.rollback()
+    _forget()
+    assert db.session.scalar(select(Post.id).where(Post.body_raw == f"{WORD} one more")) is None
+    assert _hidden(s.ids) == s.ids
