@@ -55,6 +55,13 @@ class World:
         topic_services.delete_post(self.users["sig_sysop"], post.id)
         return post
 
+    def fresh_member(self) -> User:
+        """A new member of the SIG, so each role disciplines its own target."""
+        member = self.f.user()
+        self.f.join(member, self.sig)
+        self.f.reply(member, self.topic, "a reply by a fresh member")
+        return member
+
     def join_request(self) -> JoinRequest:
         applicant = self.f.user()
         request = sig_services.request_to_join(applicant, self.sig.slug, "let me in")
@@ -244,6 +251,50 @@ ROUTES = [
         {"private": "L 403 404 302 404 302"},
         data=lambda w: {"value": "approve"},
         visibilities=("private",),
+    ),
+]
+
+# Moderation of members: removing from (and banning from) a SIG, and spam cleanup. A guest
+# is refused like any non-sysop (403), as on the other /mod pages.
+ROUTES += [
+    Route(
+        "remove and ban from SIG",
+        "POST",
+        lambda w: f"/mod/u/{w.fresh_member().username}/remove",
+        {
+            "public": "403 403 403 302 403 302",
+            "members": "403 403 403 302 403 302",
+            "private": "403 403 403 302 404 302",
+        },
+        data=lambda w: {
+            "remove-sig": str(w.sig.id),
+            "remove-reason": "Out.",
+            "remove-ban": "y",
+        },
+    ),
+    Route(
+        "delete spammer: confirmation page",
+        "GET",
+        lambda w: f"/mod/u/{w.fresh_member().username}/spam",
+        _same("403 403 403 403 403 200"),
+    ),
+    Route(
+        "delete spammer",
+        "POST",
+        lambda w: f"/mod/u/{w.fresh_member().username}/spam",
+        _same("403 403 403 403 403 302"),
+        data=lambda w: {"reason": "Spam."},
+    ),
+    Route(
+        "remove spammer from SIG",
+        "POST",
+        lambda w: f"/mod/u/{w.fresh_member().username}/spam",
+        {
+            "public": "403 403 403 302 403 302",
+            "members": "403 403 403 302 403 302",
+            "private": "403 403 403 302 404 302",
+        },
+        data=lambda w: {"sig": str(w.sig.id), "reason": "Spam."},
     ),
 ]
 
