@@ -97,7 +97,10 @@ def log() -> Any:
         action=request.args.get("action", "").strip()[:32],
     )
     data = queries.mod_log(current_user, filters, _page_arg())
-    undo = queries.undoable_cleanups(current_user, [row.entry.id for row in data.rows])
+    undo = queries.undoable_cleanups(
+        current_user,
+        [r.entry.id for r in data.rows if r.entry.action in ("delete_spammer", "remove_spammer")],
+    )
     return render_template("moderation/log.html", log=data, undo=undo, action=ActionForm())
 
 
