@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .hooks import AppSlot
 
 # Ids are 32-bit integers on PostgreSQL; a larger one names nothing (and must not reach the
 # database, where it overflows).
@@ -25,7 +26,7 @@ MAX_ID = 2**31 - 1
 _DEPTH = "forum.tx_depth"
 _CALLBACKS = "forum.on_commit"
 # What an outermost write transaction runs inside (forum.sqlite: BEGIN IMMEDIATE, in turn).
-_WRITER = "forum.db.writer"
+_WRITER: AppSlot[Callable[[], AbstractContextManager[None]]] = AppSlot("forum.db.writer")
 
 
 @contextmanager
@@ -47,9 +48,7 @@ def transaction() -> Iterator[Session]:
         session.commit()
     info[_DEPTH] = 1
     info[_CALLBACKS] = []
-    writer: Callable[[], AbstractContextManager[None]] = current_app.extensions.get(
-        _WRITER, nullcontext
-    )
+    writer = _WRITER.get() or nullcontext
     try:
         with writer():
             try:
@@ -136,4 +135,4 @@ def init_app(app: Flask) -> None:
     if engine.dialect.name == "sqlite":
         from . import sqlite
 
-        app.extensions[_WRITER] = sqlite.install(app, engine)
+        _WRITER.set(app, sqlite.install(app, engine))

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from flask import Flask, current_app
 
 from .db import in_transaction, on_commit
+from .hooks import AppSlot
 
 log = logging.getLogger(__name__)
 
@@ -245,11 +246,12 @@ class AnnouncementPublished(Event):
 
 
 Subscriber = Callable[[Any], None]
+_REGISTRY: AppSlot[dict[Phase, dict[type[Event], list[Subscriber]]]] = AppSlot("forum.events")
 
 
 def _registry(app: Flask) -> dict[Phase, dict[type[Event], list[Subscriber]]]:
-    return app.extensions.setdefault(
-        "forum.events", {"after_commit": defaultdict(list), "in_transaction": defaultdict(list)}
+    return _REGISTRY.setdefault(
+        app, lambda: {"after_commit": defaultdict(list), "in_transaction": defaultdict(list)}
     )
 
 

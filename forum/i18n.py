@@ -36,7 +36,11 @@ from flask_babel import (
 )
 from markupsafe import Markup
 
+from .hooks import AppSlot
 from .timeutil import utcnow, zone_or_utc
+
+# Each language's catalog for the scripts: (JSON body, version), made once per process.
+_JS_CATALOGS: AppSlot[dict[str, tuple[bytes, str]]] = AppSlot("forum.js_catalogs")
 
 # The interface's languages, each named in its own language (the menu shows them so).
 LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
@@ -211,12 +215,12 @@ def js_messages() -> dict[str, Any]:
 
 
 def _catalog(code: str) -> tuple[bytes, str]:
-    cache = current_app.extensions.setdefault("forum.js_catalogs", {})
+    cache = _JS_CATALOGS.setdefault(current_app._get_current_object(), dict)  # type: ignore[attr-defined]
     if code not in cache:
         with force_locale(code):
             body = json.dumps(js_messages(), ensure_ascii=False, sort_keys=True).encode()
         cache[code] = (body, hashlib.sha256(body).hexdigest()[:16])
-    return cache[code]  # type: ignore[no-any-return]
+    return cache[code]
 
 
 def catalog_version(code: str) -> str:

@@ -22,9 +22,12 @@ from typing import Any
 from flask import Flask, Response, after_this_request, current_app, has_request_context
 
 from .extensions import db
+from .hooks import AppSlot
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
+# This process's mail thread, started on the first queued job.
+_WORKER: AppSlot[MailWorker] = AppSlot("forum.mail_worker")
 
 SMTP_SETTINGS = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_USE_TLS")
 
@@ -42,9 +45,7 @@ def queue(job: Job, *args: Any) -> None:
     if not app.config.get("MAIL_BACKGROUND"):
         _run(job, args)
         return
-    worker = app.extensions.get("forum.mail_worker")
-    if worker is None:
-        worker = app.extensions.setdefault("forum.mail_worker", MailWorker(app))
+    worker = _WORKER.setdefault(app, lambda: MailWorker(app))
     if not has_request_context():
         worker.put(job, args)
         return
@@ -59,7 +60,7 @@ def queue(job: Job, *args: Any) -> None:
 
 def wait_until_idle(app: Flask, timeout: float = 10.0) -> bool:
     """Wait for the jobs queued so far to finish (tests, and a clean shutdown)."""
-    worker = app.extensions.get("forum.mail_worker")
+    worker = _WORKER.get(app)
     return worker is None or worker.wait_until_idle(timeout)
 
 

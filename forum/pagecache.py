@@ -31,16 +31,17 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Response, current_app, g, make_response, request, session
+from flask import Flask, Response, g, make_response, request, session
 from flask_login import current_user
 from sqlalchemy import func, select, update
 
 from . import events, i18n
 from .extensions import db
+from .hooks import AppSlot
 from .sigs.models import Sig
 from .topics.models import Topic
 
-_EXTENSION = "forum.pagecache"
+CACHE: AppSlot[PageCache] = AppSlot("forum.pagecache")
 # Headers that belong to one response, not to the page.
 _PER_RESPONSE = {"set-cookie", "date", "content-length", "x-request-id", "vary"}
 
@@ -86,7 +87,7 @@ class PageCache:
 
 
 def get_cache(app: Flask | None = None) -> PageCache | None:
-    return (app or current_app).extensions.get(_EXTENSION)
+    return CACHE.get(app)
 
 
 def _guest_request() -> bool:
@@ -214,7 +215,7 @@ def _bump_versions(event: events.Event) -> None:
 def init_app(app: Flask) -> None:
     seconds = float(app.config.get("PAGE_CACHE_SECONDS", 0) or 0)
     if seconds > 0:
-        app.extensions[_EXTENSION] = PageCache(seconds, int(app.config["PAGE_CACHE_ENTRIES"]))
+        CACHE.set(app, PageCache(seconds, int(app.config["PAGE_CACHE_ENTRIES"])))
     # Versions are kept whether or not this process caches: another process may.
     for event_type in (*_TOPIC_EVENTS, *_SIG_EVENTS, events.AnnouncementPublished):
         events.subscribe(app, event_type, _bump_versions, phase="in_transaction")

@@ -23,13 +23,15 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from .hooks import AppSlot
+
 # How long a connection waits for SQLite's write lock (writers that come through transaction()
 # queue for their turn first, see WriteQueue).
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 
 BUSY_TIMEOUT_MS = 30_000
 
-_WRITE_QUEUE = "forum.sqlite.write_queue"
+_WRITE_QUEUE: AppSlot[WriteQueue] = AppSlot("forum.sqlite.write_queue")
 
 # Set while a write transaction() is open, so its BEGIN is IMMEDIATE.
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
@@ -78,7 +80,7 @@ def install(app: Flask, engine: Engine) -> Callable[[], AbstractContextManager[N
     """Tune this SQLite engine's connections; return what a write transaction() runs inside."""
     database = engine.url.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        app.extensions[_WRITE_QUEUE] = WriteQueue(f"{os.path.abspath(database)}.write-lock")
+        _WRITE_QUEUE.set(app, WriteQueue(f"{os.path.abspath(database)}.write-lock"))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -98,7 +100,7 @@ def install(app: Flask, engine: Engine) -> Callable[[], AbstractContextManager[N
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
-    queue = app.extensions.get(_WRITE_QUEUE)
+    queue = _WRITE_QUEUE.get(app)
 
     @contextmanager
     def writer() -> Iterator[None]:
@@ -117,7 +119,7 @@ def checkpoint(app: Flask, engine: Engine, *, wait_ms: int) -> tuple[int, int, i
     returns SQLite's (busy, pages in the log, pages copied). Busy is 1 when a reader of an older
     snapshot (or a write that bypassed the turn) outlasted `wait_ms`: the log was then copied as
     far as it allowed, and kept."""
-    queue = app.extensions.get(_WRITE_QUEUE)
+    queue = _WRITE_QUEUE.get(app)
     raw = engine.raw_connection()  # the driver's own connection: outside any BEGIN
     connection = raw.driver_connection
     try:

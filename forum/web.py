@@ -31,10 +31,11 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import i18n, permissions
+from . import hooks, i18n, permissions
 from .config import origin_of
 from .db import MAX_ID
 from .errors import Forbidden, ForumError, Invalid, NotFound
+from .hooks import AppSlot
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
 
@@ -95,7 +96,7 @@ READ_ONLY_TEXT = (
 )
 # app.extensions key: (time.monotonic(), description) of the last write the storage refused
 # (a read-only or full volume); /readyz reports it for a while (forum.ops.checks).
-WRITE_FAULT = "forum.write_fault"
+WRITE_FAULT: AppSlot[tuple[float, str]] = AppSlot("forum.write_fault")
 
 
 def wants_json() -> bool:
@@ -418,7 +419,7 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault("Cache-Control", "private, no-store")
         if request.method == "POST" and response.status_code < 400:
             # A write went through: the storage takes writes again (space was freed).
-            current_app.extensions.pop(WRITE_FAULT, None)
+            WRITE_FAULT.pop()
         return response
 
     @app.errorhandler(ForumError)
@@ -473,7 +474,7 @@ def init_app(app: Flask) -> None:
             log.warning(
                 "read-only: %s %s could not be saved: %s", request.method, request.path, refused
             )
-            current_app.extensions[WRITE_FAULT] = (time.monotonic(), refused)
+            WRITE_FAULT.set(current_app._get_current_object(), (time.monotonic(), refused))  # type: ignore[attr-defined]
             return _unavailable(*READ_ONLY_TEXT)
         if down:
             log.warning(
@@ -528,7 +529,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.globals["time_tag"] = time_tag
     app.jinja_env.globals["nl2br"] = lambda text: Markup("<br>").join(text.splitlines())
-    app.extensions.setdefault("forum.header_items", [])
 
 
 def _site_description(configured: str | None) -> str:
@@ -546,7 +546,7 @@ def _header_items() -> list[Any]:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     items = []
-    for provider in current_app.extensions.get("forum.header_items", []):
+    for provider in hooks.header_items.get():
         item = provider(viewer())
         if isinstance(item, list):
             items.extend(item)

@@ -8,14 +8,14 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from forum import events, permissions
+from forum import events, hooks, permissions
 from forum.db import transaction
 from forum.errors import Invalid
 from forum.extensions import db
+from forum.hooks import Screening
 from forum.notifications import services
 from forum.notifications.models import Notification, TopicWatch
 from forum.topics.models import POST_PENDING, POST_VISIBLE, Post
-from forum.topics.services import Screening
 
 
 def notes(user) -> list[Notification]:
@@ -201,10 +201,10 @@ def test_pending_post_notifies_nobody_until_approved(app, f):
     ada, bob = f.user("ada"), f.user("bob")
     sig = f.sig("retro", members=[ada, bob])
     topic = f.topic(ada, sig)
-    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(POST_PENDING)
+    hooks.screen_post.provide(app, lambda author, sig, text: Screening(POST_PENDING))
     post = f.reply(bob, topic, "@ada waits for approval")
     assert kinds_of(ada) == []
-    del app.extensions["forum.screen_post"]
+    hooks.screen_post.withdraw(app)
     root = f.user("root", sysop=True)
     # What the moderation feature's approve service does: make it visible, publish "approved".
     with transaction():
@@ -622,9 +622,9 @@ def test_a_post_written_before_the_limit_notifies_only_its_first_mentions(app, f
     sig = f.sig("retro", members=[bob])
     topic = f.topic(bob, sig)
     app.config["MENTIONS_PER_POST"] = 100
-    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(POST_PENDING)
+    hooks.screen_post.provide(app, lambda author, sig, text: Screening(POST_PENDING))
     post = f.reply(bob, topic, mentions_of([u.username for u in crowd]))
-    del app.extensions["forum.screen_post"]
+    hooks.screen_post.withdraw(app)
     app.config["MENTIONS_PER_POST"] = 10
     root = f.user("root", sysop=True)
     with transaction():

@@ -182,7 +182,7 @@ def test_another_process_sees_a_change_without_being_told(app, make_app, board, 
 
 
 def test_the_cache_is_off_at_zero(app, client, board):
-    app.extensions.pop("forum.pagecache", None)
+    pagecache.CACHE.pop(app)
     path = "/s/lounge/"
     assert _get(client, path)[2] is None
     assert _get(client, path)[2] is None

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from forum import events, realtime
+from forum import events, hooks, realtime
 from forum.db import transaction
 from forum.extensions import socketio
-from forum.realtime.presence import MemoryStore, Presence
+from forum.hooks import Screening
+from forum.realtime.presence import PRESENCE, MemoryStore, Presence
 from forum.sigs import services as sigs
 from forum.topics.models import POST_PENDING, POST_VISIBLE
-from forum.topics.services import Screening
 
 pytestmark = pytest.mark.config(PRESENCE_LOOP=False)
 
@@ -134,9 +134,9 @@ def test_pending_post_is_announced_only_when_approved(app, client, f, forum):
     client.login("ada")
     sc = sock(app, client)
     subscribe(sc, topic_id=topic.id)
-    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(POST_PENDING)
+    hooks.screen_post.provide(app, lambda author, sig, text: Screening(POST_PENDING))
     post = f.reply(bob, topic, "@ada waiting")
-    del app.extensions["forum.screen_post"]
+    hooks.screen_post.withdraw(app)
     assert sc.get_received() == []
     with transaction():
         post.status = POST_VISIBLE
@@ -585,7 +585,7 @@ def test_reading_or_tracking_a_topic_moves_the_tracked_count_in_every_tab(app, m
 
 # --- who's online: members drop off when they may no longer be there ------------------------
 def _present(app, sig=None) -> list[str]:
-    return app.extensions["forum.presence"].online(sig.id if sig is not None else None).names
+    return PRESENCE.require(app).online(sig.id if sig is not None else None).names
 
 
 @pytest.mark.config(PRESENCE_GRACE_SECONDS=30)
@@ -611,7 +611,7 @@ def test_a_member_removed_from_a_private_sig_drops_off_its_online_list_at_once(a
     }  # fmt: skip
     assert received(sockets["bob"], "presence") == []  # out of the room, hears nothing of it
     # Refreshing does not bring him back.
-    app.extensions["forum.presence"].refresh()
+    PRESENCE.require(app).refresh()
     assert _present(app, secret) == ["ada"]
 
 
@@ -638,7 +638,7 @@ def test_a_member_drops_off_when_the_last_tab_closes_after_the_grace_period(
 ):
     ada, bob, sig, topic = forum
     clock = Clock()
-    presence = app.extensions["forum.presence"]
+    presence = PRESENCE.require(app)
     presence.clock = clock
     browser = make_client()
     browser.login("ada")
@@ -677,9 +677,9 @@ def test_a_demoted_sig_sysop_leaves_the_rooms_only_sysops_may_be_in(app, make_cl
     root = f.user("root", sysop=True)
     sig = f.sig("retro", members=[ada, bob, grace], sysops=[grace])
     topic = f.topic(ada, sig, title="Soon deleted")
-    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(POST_PENDING)
+    hooks.screen_post.provide(app, lambda author, sig, text: Screening(POST_PENDING))
     first, second = f.reply(bob, topic, "waits one"), f.reply(bob, topic, "waits two")
-    del app.extensions["forum.screen_post"]
+    hooks.screen_post.withdraw(app)
     moderation.delete_topic(root, topic.id)
     c = make_client()
     c.login("grace")

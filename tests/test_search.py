@@ -12,8 +12,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert, update
 
+from forum import hooks
 from forum.db import transaction
 from forum.extensions import db
+from forum.hooks import Screening
 from forum.moderation import services as moderation
 from forum.search import indexer
 from forum.search.backend import WhooshBackend
@@ -23,7 +25,6 @@ from forum.sigs import services as sig_services
 from forum.timeutil import utcnow
 from forum.topics import services as topic_services
 from forum.topics.models import Post
-from forum.topics.services import Screening
 
 RESULT_RE = re.compile(r'class="search-result-title"><a href="([^"]+)">(.*?)</a>', re.S)
 
@@ -463,7 +464,7 @@ def test_posts_awaiting_approval_are_found_once_approved(app, client, f):
     root = f.sysop("root")
     ada = f.user("ada")
     sig = f.sig("retro", members=[ada])
-    app.extensions["forum.screen_post"] = lambda author, sig, text: Screening(status="pending")
+    hooks.screen_post.provide(app, lambda author, sig, text: Screening(status="pending"))
     topic = f.topic(ada, sig, "Waiting", "Awaiting a sysop: gazebo.")
     client.login("ada")
     assert found(client, "gazebo") == []

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import content, events, mail
+from .. import content, events, hooks, mail
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound, SlowDown
 from ..extensions import db
@@ -119,7 +119,7 @@ def _create_member(
             session.add(user)
             session.flush()
             if invite_code:
-                current_app.extensions["forum.consume_invite"](invite_code, user.id)
+                hooks.consume_invite.get()(invite_code, user.id)
             events.publish(events.MemberRegistered(user_id=user.id))
     except IntegrityError as exc:
         # Another registration took the name or address between our check and the insert.
@@ -131,8 +131,7 @@ def _create_member(
 
 def registration_mode() -> str:
     """ "open", "invite" or "closed": a site setting the console plugs in (default open)."""
-    mode = current_app.extensions.get("forum.registration_mode")
-    return str(mode()) if mode is not None else "open"
+    return hooks.registration_mode.get()()
 
 
 def _check_registration_open(invite_code: str) -> str:
@@ -143,9 +142,7 @@ def _check_registration_open(invite_code: str) -> str:
         invite_code = invite_code.strip()
         if not invite_code:
             raise Invalid("invite", _l("Registration is by invitation: enter your invite code."))
-        check = current_app.extensions.get("forum.check_invite")
-        if check is not None:
-            check(invite_code)
+        hooks.check_invite.get()(invite_code)
         return invite_code
     return ""
 

@@ -20,7 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from .. import i18n
+from .. import hooks, i18n
 from ..errors import ForumError
 from ..extensions import csrf, limiter
 from ..i18n import gettext as _
@@ -312,7 +312,7 @@ def settings() -> Any:
             profile=profile,
             password=password,
             everywhere=everywhere,
-            settings_sections=current_app.extensions.get("forum.settings_sections", []),
+            settings_sections=hooks.settings_sections.get(),
         ),
         status,
     )

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Flask
 
+from .. import hooks
 from ..i18n import lazy_gettext as _l
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -18,9 +19,15 @@ def init_app(app: Flask) -> None:
         "invite": _l("invite-only"),
         "closed": _l("closed"),
     }
-    app.extensions["forum.registration_mode"] = lambda: settings.get("registration")
-    app.extensions["forum.check_invite"] = _check_invite
-    app.extensions["forum.consume_invite"] = _consume_invite
+    hooks.registration_mode.provide(app, _registration_mode)
+    hooks.check_invite.provide(app, _check_invite)
+    hooks.consume_invite.provide(app, _consume_invite)
+
+
+def _registration_mode() -> str:
+    from . import settings
+
+    return str(settings.get("registration"))
 
 
 def _check_invite(code: str) -> None:

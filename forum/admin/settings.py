@@ -16,6 +16,7 @@ from .. import permissions
 from ..db import transaction
 from ..errors import Invalid
 from ..extensions import db
+from ..hooks import AppSlot
 from ..i18n import lazy_gettext as _l
 from ..moderation.models import ModAction
 from ..permissions import Actor
@@ -119,16 +120,20 @@ SETTINGS: dict[str, Setting] = {
     ]
 }
 
-_CACHE = "forum.site_settings"
-_DEFAULTS = "forum.site_settings_defaults"
+# (when read, values) of this process's last read; the configured values, by setting.
+_CACHE: AppSlot[tuple[float, dict[str, Any]]] = AppSlot("forum.site_settings")
+_DEFAULTS: AppSlot[dict[str, Any]] = AppSlot("forum.site_settings_defaults")
 
 
 def init_app(app: Flask) -> None:
     # Remember the configured values: a setting without a row falls back to them.
-    app.extensions[_DEFAULTS] = {
-        s.key: app.config.get(s.config_key) if s.config_key else s.default
-        for s in SETTINGS.values()
-    }
+    _DEFAULTS.set(
+        app,
+        {
+            s.key: app.config.get(s.config_key) if s.config_key else s.default
+            for s in SETTINGS.values()
+        },
+    )
 
     @app.before_request
     def apply_settings() -> None:
@@ -142,11 +147,11 @@ def init_app(app: Flask) -> None:
 
 def current() -> dict[str, Any]:
     """Every setting's value; read from the database at most every few seconds per process."""
-    app = current_app
-    cached = app.extensions.get(_CACHE)
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    cached = _CACHE.get(app)
     if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]  # type: ignore[no-any-return]
-    values = dict(app.extensions[_DEFAULTS])
+        return cached[1]
+    values = dict(_DEFAULTS.require(app))
     try:
         rows = list(db.session.scalars(select(SiteSetting)))
     except SQLAlchemyError as exc:
@@ -157,13 +162,13 @@ def current() -> dict[str, Any]:
         log.warning("site settings unavailable (%s); using the last known values", first)
         db.session.rollback()
         known = cached[1] if cached is not None else values
-        app.extensions[_CACHE] = (time.monotonic(), known)
-        return known  # type: ignore[no-any-return]
+        _CACHE.set(app, (time.monotonic(), known))
+        return known
     for row in rows:
         setting = SETTINGS.get(row.key)
         if setting is not None:
             values[row.key] = _parse(setting, row.value)
-    app.extensions[_CACHE] = (time.monotonic(), values)
+    _CACHE.set(app, (time.monotonic(), values))
     return values
 
 
@@ -172,7 +177,7 @@ def get(key: str) -> Any:
 
 
 def forget() -> None:
-    current_app.extensions.pop(_CACHE, None)
+    _CACHE.pop()
 
 
 def _parse(setting: Setting, raw: str) -> Any:

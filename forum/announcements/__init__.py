@@ -2,6 +2,8 @@
 
 from flask import Blueprint, Flask
 
+from .. import hooks
+
 bp = Blueprint("announcements", __name__)
 
 
@@ -13,4 +15,4 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     views.init_banner(app)
-    app.extensions.setdefault("forum.header_items", []).append(views.header_item)
+    hooks.header_items.add(app, views.header_item)

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, url_for
 
+from .. import hooks
 from ..i18n import gettext as _
 
 bp = Blueprint("moderation", __name__)
@@ -17,11 +18,9 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.jinja_env.globals.update(mod_action_label=action_label, flag_reasons=FLAG_REASONS)
-    app.extensions["forum.screen_post"] = screen_post
-    app.extensions.setdefault("forum.header_items", []).append(_queue_item)
-    app.extensions.setdefault("forum.settings_sections", []).append(
-        "moderation/_settings_standing.html"
-    )
+    hooks.screen_post.provide(app, screen_post)
+    hooks.header_items.add(app, _queue_item)
+    hooks.settings_sections.add(app, "moderation/_settings_standing.html")
 
     @app.context_processor
     def standing() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Screening of new posts: the word filter and the approval queue for new accounts.
 
-Plugged into topics through app.extensions["forum.screen_post"]. Matching is literal and
+Plugged into topics through `forum.hooks.screen_post`. Matching is literal and
 case-insensitive (optionally whole words): the filter words are escaped, never interpreted as
 patterns, and posts are capped in length, so matching stays linear in the size of the post.
 """
@@ -19,10 +19,10 @@ from ..accounts.models import User
 from ..admin import settings as site_settings
 from ..errors import Invalid
 from ..extensions import db
+from ..hooks import Screening
 from ..i18n import lazy_gettext as _l
 from ..sigs.models import Sig
 from ..topics.models import POST_PENDING, POST_VISIBLE, Post
-from ..topics.services import Screening
 from .models import FILTER_BLOCK, SigModeration, WordFilter
 
 

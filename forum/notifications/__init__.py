@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, url_for
 
+from .. import hooks
 from ..i18n import gettext as _
 
 bp = Blueprint("notifications", __name__)
@@ -48,8 +49,8 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     handlers.init_app(app)
-    app.extensions.setdefault("forum.header_items", []).append(header_items)
+    hooks.header_items.add(app, header_items)
     # /new?filter=tracked: the topics behind the "Tracked" count.
-    app.extensions.setdefault("forum.new_filters", {})["tracked"] = _tracked_filter
-    app.extensions.setdefault("forum.settings_sections", []).append("notifications/_settings.html")
+    hooks.new_filters.add(app, "tracked", _tracked_filter)
+    hooks.settings_sections.add(app, "notifications/_settings.html")
     views.init_templates(app)

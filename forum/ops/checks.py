@@ -81,7 +81,7 @@ def check_database_writes(app: Flask) -> None:
             db.session.rollback()
         if read_only == "on":
             raise RuntimeError("PostgreSQL takes no writes here (transaction_read_only is on)")
-    fault = app.extensions.get(WRITE_FAULT)
+    fault = WRITE_FAULT.get(app)
     if fault is not None:
         ago = time.monotonic() - fault[0]
         if ago < WRITE_FAULT_SECONDS:

@@ -2,6 +2,8 @@
 
 from flask import Blueprint, Flask
 
+from .. import hooks
+
 bp = Blueprint("pulse", __name__)
 
 
@@ -14,5 +16,5 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     visits.init_app(app)
-    app.extensions.setdefault("forum.topic_page", []).append(views.topic_page_extras)
-    app.extensions.setdefault("forum.header_items", []).append(views.header_item)
+    hooks.topic_page.add(app, views.topic_page_extras)
+    hooks.header_items.add(app, views.header_item)

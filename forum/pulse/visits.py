@@ -10,6 +10,7 @@ the write usually happens in the login's own request. Guests never write.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from threading import Lock
 
@@ -17,13 +18,16 @@ from flask import Flask, Response, request
 from flask_login import current_user, user_logged_in
 
 from ..db import transaction, upsert
+from ..hooks import AppSlot
 from ..timeutil import utcnow
 from ..web import unless_read_only
 from .models import MemberVisit
 
 log = logging.getLogger(__name__)
 
-_KEY = "forum.pulse.visits"
+_VISITS: AppSlot[VisitLog] = AppSlot("forum.pulse.visits")
+# The login receiver, kept alive by the app (signals hold it weakly).
+_ON_LOGIN: AppSlot[Callable[..., None]] = AppSlot("forum.pulse.on_login")
 _MAX_REMEMBERED = 100_000
 
 
@@ -62,13 +66,13 @@ def record_visit(visits: VisitLog, user_id: int) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    visits = app.extensions.setdefault(_KEY, VisitLog())
+    visits = _VISITS.setdefault(app, VisitLog)
 
     def on_login(sender: Flask, user: object, **_: object) -> None:
         record_visit(visits, user.id)  # type: ignore[attr-defined]
 
     # A weak connection, kept alive by the app itself: receivers go when their app goes.
-    app.extensions["forum.pulse.on_login"] = on_login
+    _ON_LOGIN.set(app, on_login)
     user_logged_in.connect(on_login, sender=app)
 
     @app.after_request

@@ -13,6 +13,7 @@ from flask import Flask
 
 from .. import redisconn, web
 from . import presence as presence_module
+from .presence import PRESENCE, START
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def _presence_loop(app: Flask, server: Any) -> None:
     """Keep this process's members online and send changed lists (one per process)."""
     from ..extensions import socketio
 
-    presence = app.extensions["forum.presence"]
+    presence = PRESENCE.require(app)
     while socketio.server is server:
         socketio.sleep(presence.tick)
         try:
@@ -36,7 +37,7 @@ def send_presence_changes(app: Flask) -> None:
     from ..extensions import socketio
     from . import publish
 
-    presence = app.extensions["forum.presence"]
+    presence = PRESENCE.require(app)
     presence.refresh()
     rooms = socketio.server.manager.rooms.get("/", {})
     sig_ids = {
@@ -258,7 +259,7 @@ def init_app(app: Flask) -> None:
         )
     app.wsgi_app = SocketSecurityHeaders(app.wsgi_app, "/socket.io/")  # type: ignore[method-assign]
     timeout, retry = redisconn.settings(app.config)
-    presence = app.extensions["forum.presence"] = presence_module.build(
+    presence = presence_module.build(
         app.config["REDIS_URL"],
         prefix=f"{app.config['SOCKETIO_CHANNEL']}:presence:",
         grace=float(app.config["PRESENCE_GRACE_SECONDS"]),
@@ -266,6 +267,7 @@ def init_app(app: Flask) -> None:
         timeout=timeout,
         retry=retry,
     )
+    PRESENCE.set(app, presence)
     socketio.server.manager.left_sig = presence.leave_sig
     started = threading.Event()
     server = socketio.server
@@ -276,9 +278,9 @@ def init_app(app: Flask) -> None:
         started.set()
         socketio.start_background_task(_presence_loop, app, server)
 
-    app.extensions["forum.realtime.start"] = start
+    START.set(app, start)
 
     def online_now(sig: Any = None) -> presence_module.Online:
-        return app.extensions["forum.presence"].online(sig.id if sig is not None else None)
+        return PRESENCE.require(app).online(sig.id if sig is not None else None)
 
     app.jinja_env.globals["online_now"] = online_now

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask
 
 from .. import events
 from ..extensions import db
 from ..notifications import queries as notification_queries
 from ..topics.models import Post, Topic
 from . import publish
+from .presence import PRESENCE
 
 
 def _online() -> set[int] | None:
@@ -16,7 +17,7 @@ def _online() -> set[int] | None:
     nudged). Rendering a nudge for anybody else is work for nobody: their next page shows the
     notification and the counts, and most recipients of a reply's notifications are not on the
     site when it is posted."""
-    return current_app.extensions["forum.presence"].online_member_ids()  # type: ignore[no-any-return]
+    return PRESENCE.require().online_member_ids()
 
 
 def _offline(user_id: int) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request, session
+from flask import request, session
 from flask_login import current_user
 from flask_socketio import Namespace, disconnect, join_room, leave_room
 
@@ -18,6 +18,7 @@ from ..accounts.models import User
 from ..accounts.services import load_session_user
 from ..errors import ForumError
 from .manager import ForumCommands, topic_room, user_room
+from .presence import PRESENCE, START, Presence
 from .publish import presence_room
 
 SESSION_ENDED = {"ok": False, "error": "Your session has ended. Reload the page."}
@@ -33,8 +34,8 @@ def _manager() -> ForumCommands:
     return socketio.server.manager  # type: ignore[no-any-return]
 
 
-def _presence() -> Any:
-    return current_app.extensions["forum.presence"]
+def _presence() -> Presence:
+    return PRESENCE.require()
 
 
 def socket_member() -> tuple[bool, User | None]:
@@ -55,7 +56,7 @@ class ForumNamespace(Namespace):
             join_room(user_room(user.id))
         _manager().note_socket(sid, user.id if user else None)
         _presence().connect(sid, user.id if user else None, user.username if user else None)
-        current_app.extensions["forum.realtime.start"]()
+        START.require()()
         return True
 
     def on_disconnect(self, reason: Any = None) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..hooks import AppSlot
+
 GUEST_PREFIX = "guest:"
 
 
@@ -237,3 +239,9 @@ def build(
 ) -> Presence:
     store: Store = RedisStore(redis_url, prefix, timeout, retry) if redis_url else MemoryStore()
     return Presence(store, grace=grace, tick=tick)
+
+
+# This app's presence registry (set up by forum.realtime's init_app).
+PRESENCE: AppSlot[Presence] = AppSlot("forum.presence")
+# Start this process's presence loop (once; on the first socket).
+START: AppSlot[Callable[[], None]] = AppSlot("forum.realtime.start")

@@ -11,11 +11,14 @@ from flask import Flask, current_app
 
 from .. import events
 from ..extensions import db
+from ..hooks import AppSlot
 from ..web import storage_refused
 from . import indexer
 from .models import KIND_POST, KIND_SIG, KIND_TOPIC
 
 log = logging.getLogger(__name__)
+# This process's background drain of the search queue, started on first use.
+_DRAINER: AppSlot[Drainer] = AppSlot("forum.search_drainer")
 
 
 # --- in the producer's transaction: record what the index must catch up with ---------------
@@ -129,10 +132,7 @@ class Drainer:
 
 
 def _drainer(app: Flask) -> Drainer:
-    drainer = app.extensions.get("forum.search_drainer")
-    if drainer is None:
-        drainer = app.extensions.setdefault("forum.search_drainer", Drainer(app))
-    return drainer  # type: ignore[no-any-return]
+    return _DRAINER.setdefault(app, lambda: Drainer(app))
 
 
 def init_app(app: Flask) -> None:

@@ -31,6 +31,7 @@ from .. import content
 from ..accounts.models import User
 from ..db import transaction
 from ..extensions import db
+from ..hooks import AppSlot
 from ..permissions import public_posts_clause
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 PARALLEL_FROM = 20_000  # posts; smaller rebuilds run in this process
-EXTENSION = "forum.search"
+_BACKEND: AppSlot[SearchBackend] = AppSlot("forum.search")
 
 
 @dataclass
@@ -66,17 +67,14 @@ def make_backend(app: Flask) -> SearchBackend:
 
 def get_backend(app: Flask | None = None) -> SearchBackend:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    backend = app.extensions.get(EXTENSION)
-    if backend is None:
-        backend = app.extensions[EXTENSION] = make_backend(app)
-    return backend  # type: ignore[no-any-return]
+    return _BACKEND.setdefault(app, lambda: make_backend(app))
 
 
 def replace_backend(app: Flask, backend: SearchBackend) -> None:
-    old = app.extensions.get(EXTENSION)
+    old = _BACKEND.get(app)
     if old is not None:
         old.close()
-    app.extensions[EXTENSION] = backend
+    _BACKEND.set(app, backend)
 
 
 # --- queueing (inside the producer's transaction) ------------------------------------------

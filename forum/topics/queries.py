@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, lambda_stmt, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, func, lambda_stmt, select, true
 from sqlalchemy.orm import aliased
 
-from .. import permissions
+from .. import hooks, permissions
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
@@ -230,10 +231,10 @@ class NewRow:
     is_new: bool
 
 
-def new_filters() -> dict[str, Any]:
+def new_filters() -> Mapping[str, Callable[[User], ColumnElement[bool]]]:
     """Narrower views of /new that other features add ({name: viewer -> SQL filter on Topic}),
     e.g. "tracked" from notifications, which owns watch levels."""
-    return current_app.extensions.get("forum.new_filters", {})  # type: ignore[no-any-return]
+    return hooks.new_filters.get()
 
 
 def _new_topics_query(narrow: Any) -> Any:

@@ -6,17 +6,16 @@ check the policy, change rows and counters in one transaction, publish an event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import current_app
 from sqlalchemy import and_, func, select, update
 
-from .. import content, counters, events, permissions
+from .. import content, counters, events, hooks, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
 from ..db import is_valid_id, lock_for_write, transaction, upsert
 from ..errors import Forbidden, Invalid
 from ..extensions import db
+from ..hooks import Screening
 from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_ngettext, lazy_number
 from ..permissions import Actor
@@ -26,24 +25,13 @@ from ..timeutil import utcnow
 from .models import POST_VISIBLE, Post, PostRevision, Topic, TopicRead
 
 
-@dataclass(frozen=True)
-class Screening:
-    """What happens to a new post before anyone sees it."""
-
-    status: str = POST_VISIBLE
-    reason: str | None = None
-
-
 def screen_post(author: User, sig: Sig, text: str) -> Screening:
     """Decide whether a new post is shown at once or waits for approval.
 
     The moderation feature (word filter, approval queue for new accounts) plugs its rules in
     through `forum.moderation.screening`, which raises Invalid for blocked words.
     """
-    screener = current_app.extensions.get("forum.screen_post")
-    if screener is None:
-        return Screening()
-    return screener(author, sig, text)  # type: ignore[no-any-return]
+    return hooks.screen_post.get()(author, sig, text)
 
 
 def _check_body(body: str) -> str:

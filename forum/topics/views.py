@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import pagecache, permissions
+from .. import hooks, pagecache, permissions
 from ..errors import ForumError
 from ..extensions import db, limiter
 from ..i18n import gettext as _
@@ -124,7 +124,7 @@ def _render_topic(data: queries.TopicPage, reply: ReplyForm | None, status: int 
                 lambda: services.mark_read(viewer(), data.topic, seen), "the read position"
             )
     # Other features add to the page (forum.pulse: the answer under the question).
-    for extend in current_app.extensions.get("forum.topic_page", []):
+    for extend in hooks.topic_page.get():
         extend(data)
     return (
         render_template(

@@ -1,0 +1,188 @@
+"""Typed hooks: how one feature lends a callback to another without either importing the other.
+
+A domain feature (accounts, sigs, topics) names what it asks here; the feature that answers
+(moderation, admin, notifications, pulse, announcements) provides it in its `init_app`. Each
+hook says who provides and who calls it, and what happens when nobody provided it.
+
+`AppSlot` is the one way to keep a per-app object (the search drainer, the mail worker, the
+presence registry, …) in `app.extensions`: declared once, beside its owner, with its type.
+Nothing else in `forum/` reads `app.extensions` by a string key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
+    from .accounts.models import User
+    from .sigs.models import Sig
+    from .topics.queries import TopicPage
+
+T = TypeVar("T")
+
+# The status of a post shown at once (forum.topics.models.POST_VISIBLE; the same string).
+_POST_VISIBLE = "visible"
+
+
+def _app(app: Flask | None) -> Flask:
+    return app if app is not None else cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+class AppSlot(Generic[T]):
+    """One per-app value of type T, kept in `app.extensions[key]`."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def get(self, app: Flask | None = None) -> T | None:
+        return cast("T | None", _app(app).extensions.get(self.key))
+
+    def require(self, app: Flask | None = None) -> T:
+        """The value; a RuntimeError when its owner's init_app did not run."""
+        value = self.get(app)
+        if value is None:
+            raise RuntimeError(f"{self.key} is not set up for this app")
+        return value
+
+    def set(self, app: Flask, value: T) -> T:
+        app.extensions[self.key] = value
+        return value
+
+    def setdefault(self, app: Flask, make: Callable[[], T]) -> T:
+        """The value, made (once) on first use."""
+        value = self.get(app)
+        if value is None:
+            value = cast(T, app.extensions.setdefault(self.key, make()))
+        return value
+
+    def pop(self, app: Flask | None = None) -> T | None:
+        return cast("T | None", _app(app).extensions.pop(self.key, None))
+
+
+class Hook(Generic[T]):
+    """A callback one feature provides and another calls; `default` when none was provided."""
+
+    def __init__(self, key: str, default: T) -> None:
+        self._slot: AppSlot[T] = AppSlot(key)
+        self.default = default
+
+    def provide(self, app: Flask, fn: T) -> None:
+        self._slot.set(app, fn)
+
+    def withdraw(self, app: Flask) -> None:
+        """Back to the default (tests)."""
+        self._slot.pop(app)
+
+    def get(self, app: Flask | None = None) -> T:
+        value = self._slot.get(app)
+        return self.default if value is None else value
+
+
+class HookList(Generic[T]):
+    """Contributions several features add to, in the order their init_app ran."""
+
+    def __init__(self, key: str) -> None:
+        self._slot: AppSlot[list[T]] = AppSlot(key)
+
+    def add(self, app: Flask, item: T) -> None:
+        self._slot.setdefault(app, list).append(item)
+
+    def get(self, app: Flask | None = None) -> tuple[T, ...]:
+        return tuple(self._slot.get(app) or ())
+
+
+class HookMap(Generic[T]):
+    """Named contributions several features add to."""
+
+    def __init__(self, key: str) -> None:
+        self._slot: AppSlot[dict[str, T]] = AppSlot(key)
+
+    def add(self, app: Flask, name: str, item: T) -> None:
+        self._slot.setdefault(app, dict)[name] = item
+
+    def get(self, app: Flask | None = None) -> Mapping[str, T]:
+        return dict(self._slot.get(app) or {})
+
+
+# --- posts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What happens to a new post before anyone sees it: `status` is the post's status
+    ("visible", or "pending" for the approval queue), `reason` why it waits."""
+
+    status: str = _POST_VISIBLE
+    reason: str | None = None
+
+
+ScreenPost = Callable[["User", "Sig", str], Screening]
+
+
+def _show_at_once(author: User, sig: Sig, text: str) -> Screening:
+    return Screening()
+
+
+screen_post: Hook[ScreenPost] = Hook("forum.screen_post", _show_at_once)
+"""Decide whether a new post (author, SIG, text) is shown at once or waits for approval, or
+raise `errors.Invalid` to refuse it. Provided by moderation (word filter, approval queue);
+called by `topics.services` before the reply's or the topic's transaction. Default: every post
+is shown at once."""
+
+
+# --- registration --------------------------------------------------------------------------
+
+registration_mode: Hook[Callable[[], str]] = Hook("forum.registration_mode", lambda: "open")
+"""The site's registration mode: "open", "invite" or "closed". Provided by admin (a site
+setting); called by `accounts.services` on sign-up and by the sign-up page. Default: open."""
+
+
+def _any_invite(code: str) -> None:
+    return None
+
+
+def _no_invites(code: str, user_id: int) -> None:
+    return None
+
+
+check_invite: Hook[Callable[[str], None]] = Hook("forum.check_invite", _any_invite)
+"""Raise `errors.Invalid("invite", …)` unless the invite code may be used now. Provided by
+admin (invites); called by `accounts.services` before an invite-only sign-up. Default: nothing
+to check (no feature hands out invites, so the mode is never "invite")."""
+
+consume_invite: Hook[Callable[[str, int], None]] = Hook("forum.consume_invite", _no_invites)
+"""Use up the invite code (code, new member's id) inside the registration's transaction.
+Provided by admin; called by `accounts.services`. Default: nothing to record."""
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+HeaderItem = dict[str, Any]
+"""A link in the header: url, label, count, css, id."""
+
+HeaderProvider = Callable[["User | None"], "HeaderItem | list[HeaderItem] | None"]
+
+header_items: HookList[HeaderProvider] = HookList("forum.header_items")
+"""Given the viewer (None for a guest), one header item, a list of them, or None. Provided by
+notifications (Tracked, Notifications), moderation (the queue), pulse and announcements; called
+by `web` for every page's header. Default: no items."""
+
+topic_page: HookList[Callable[[TopicPage], None]] = HookList("forum.topic_page")
+"""Add to a topic page's read model before it is shown (e.g. pulse: the answer under the
+question). Provided by pulse; called by `topics.views`. Default: nothing added."""
+
+new_filters: HookMap[Callable[[User], ColumnElement[bool]]] = HookMap("forum.new_filters")
+"""Narrower views of /new by name: given the member, a SQL filter on Topic. Provided by
+notifications ("tracked"); called by `topics.queries`. Default: none (an unknown filter name
+shows all of /new)."""
+
+settings_sections: HookList[str] = HookList("forum.settings_sections")
+"""Templates included in the member's settings page, each a section of its own. Provided by
+moderation (standing) and notifications (mail and watch preferences); called by
+`accounts.views`. Default: no extra sections."""
