@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     # The guest page cache (forum.pagecache): how long a page may show what no event names
     # (signatures, the online list), and how many pages each process keeps. 0 turns it off.
     "PAGE_CACHE_SECONDS": 30,
+    # How long a process keeps the site settings it read (forum/settings.py): a change saved in
+    # another process shows here within this time; one saved in this process shows at once.
+    "SETTINGS_CACHE_SECONDS": 10,
     "PAGE_CACHE_ENTRIES": 512,
     "MAX_POST_LENGTH": 30_000,
     "MAX_TITLE_LENGTH": 200,

@@ -31,7 +31,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import hooks, i18n, permissions
+from . import hooks, i18n, permissions, settings
 from .config import origin_of
 from .db import MAX_ID
 from .errors import Forbidden, ForumError, Invalid, NotFound
@@ -507,8 +507,8 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:
         return {
-            "site_name": app.config["SITE_NAME"],
-            "site_description": _site_description(app.config["SITE_DESCRIPTION"]),
+            "site_name": settings.get("site_name"),
+            "site_description": _site_description(settings.get("site_description")),
             "perm": permissions,
             "viewer": viewer(),
             "header_items": _header_items(),
@@ -566,7 +566,7 @@ def _unavailable(title: str, message: str) -> Any:
         body = {"error": {"status": 503, "title": title, "message": message}}
         return jsonify(body), 503, headers
     page = current_app.jinja_env.get_template("errors/unavailable.html").render(
-        title=title, message=message, site_name=current_app.config["SITE_NAME"]
+        title=title, message=message, site_name=settings.get("site_name", read=False)
     )
     return page, 503, headers
 

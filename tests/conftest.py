@@ -78,6 +78,9 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "RATELIMIT_ENABLED": False,
         "SEARCH_SYNC_ON_START": False,
         "PAGE_CACHE_SECONDS": 0,  # tests/test_pagecache.py turns it on
+        # Read once per test and kept: a slow test does not read them again halfway through
+        # (query counts stay the same); a save forgets them (tests/test_settings.py).
+        "SETTINGS_CACHE_SECONDS": 3600,
         "SEARCH_DRAIN": "inline",  # tests/test_search_drain.py runs the background thread
         "REDIS_URL": None,
         "WTF_CSRF_ENABLED": True,

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from forum import events
-from forum.admin import settings
+from forum.admin import services as admin_services
 from forum.errors import Invalid
 from forum.extensions import db
 from forum.moderation import services as mod
@@ -21,7 +21,7 @@ from .mod_support import build_world
 
 def test_a_new_accounts_first_posts_wait_for_approval(app, f, browser):
     w = build_world()
-    settings.update_settings(w.root, {"approval_threshold": "1"})
+    admin_services.update_settings(w.root, {"approval_threshold": "1"})
     newbie = f.user("newbie")
     f.join(newbie, w.sig)
     writer = browser(newbie)
@@ -52,7 +52,7 @@ def test_a_new_accounts_first_posts_wait_for_approval(app, f, browser):
 
 def test_a_sig_can_override_the_threshold(app, f, browser):
     w = build_world()
-    settings.update_settings(w.root, {"approval_threshold": "5"})
+    admin_services.update_settings(w.root, {"approval_threshold": "5"})
     mod.set_sig_approval_threshold(w.sig_sysop, w.sig_b.id, 0)
     newbie = f.user("newbie")
     f.join(newbie, w.sig)

@@ -110,10 +110,10 @@ def test_warning_from_the_queue_needs_a_reason(app, browser):
 
 
 def test_auto_hide_counts_only_trusted_flaggers(app, f):
-    from forum.admin import settings
+    from forum.admin import services as admin_services
 
     w = build_world()
-    settings.update_settings(w.root, {"auto_hide_threshold": "2", "trust_min_posts": "1"})
+    admin_services.update_settings(w.root, {"auto_hide_threshold": "2", "trust_min_posts": "1"})
     mod.flag_post(w.victim, w.post.id, "spam")  # victim has no posts: not trusted
     assert db.session.get(Post, w.post.id).is_public
     mod.flag_post(w.sig_sysop, w.post.id, "spam")  # no posts either

@@ -587,7 +587,7 @@ def test_a_post_quoting_more_posts_than_the_limit_is_refused_and_keeps_the_text(
 
 
 def test_sysops_have_a_limit_of_their_own_and_both_are_site_settings(client, f):
-    from forum.admin import settings
+    from forum import settings
 
     root = f.sysop("root")
     bob, sysop = f.user("bob"), f.user("grace")

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import content, events, hooks, mail
+from .. import content, events, hooks, mail, settings
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound, SlowDown
 from ..extensions import db
@@ -179,7 +179,7 @@ def mail_registration(
     language: str = DEFAULT_LANGUAGE,
 ) -> None:
     """The mail job of a registration: a link to finish it, or "you already have an account"."""
-    site = current_app.config["SITE_NAME"]
+    site = settings.get("site_name")
     existing = find_by_email(email)
     if existing is not None:
         with force_locale(existing.language or language):
@@ -473,7 +473,7 @@ def mail_password_reset(
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
     link = link_for(make_reset_token(user))
     with force_locale(user.language or language):
-        subject = gettext("Reset your password on %(site)s", site=current_app.config["SITE_NAME"])
+        subject = gettext("Reset your password on %(site)s", site=settings.get("site_name"))
         body = gettext(
             "Hello %(name)s,\n\nsomeone asked to reset your password. If it was you, open this "
             "link within %(minutes)s minutes:\n\n%(link)s\n\nIf it was not you, ignore this "

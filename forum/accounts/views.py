@@ -21,6 +21,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from .. import hooks, i18n
+from .. import settings as site_settings
 from ..errors import ForumError
 from ..extensions import csrf, limiter
 from ..i18n import gettext as _
@@ -44,7 +45,7 @@ def _login_limit() -> str:
 
 
 def _register_limit() -> str:
-    return str(current_app.config["RATELIMIT_REGISTER"])
+    return str(site_settings.get("register_rate_limit"))
 
 
 DEVICE_COOKIE = "forum_device"

@@ -9,9 +9,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def init_app(app: Flask) -> None:
-    from . import settings, views  # noqa: F401  (routes register on bp)
+    from . import views  # noqa: F401  (routes register on bp)
 
-    settings.init_app(app)
     app.register_blueprint(bp)
     # Each registration mode by a short name, for sentences ("Registration is open").
     app.jinja_env.globals["registration_modes"] = {
@@ -25,7 +24,7 @@ def init_app(app: Flask) -> None:
 
 
 def _registration_mode() -> str:
-    from . import settings
+    from .. import settings
 
     return str(settings.get("registration"))
 

@@ -6,8 +6,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
+from ..settings import REGISTRATION_MODES
 from ..sigs.models import LANGUAGES, VISIBILITIES
-from .settings import REGISTRATION_MODES
 
 VISIBILITY_LABELS = {
     "public": _l("public: anyone may read"),

@@ -1,4 +1,4 @@
-"""Site settings the global sysop edits from /admin, and registration invites."""
+"""Registration invites (the site settings' rows are forum.settings.SiteSetting)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
-
-
-class SiteSetting(db.Model):  # type: ignore[name-defined,misc]
-    """One setting; a missing row means the configured default."""
-
-    __tablename__ = "site_settings"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(2000))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
 
 
 class Invite(db.Model):  # type: ignore[name-defined,misc]

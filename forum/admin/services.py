@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from sqlalchemy import select
 
 from .. import permissions
+from .. import settings as site_settings
 from ..accounts.models import ROLE_MEMBER, ROLE_SYSOP, User
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound
@@ -14,6 +16,7 @@ from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..moderation.models import ModAction
 from ..permissions import Actor
+from ..settings import SiteSetting
 from ..sigs import services as sig_services
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -142,3 +145,39 @@ def consume_invite(code: str, user_id: int) -> None:
             raise Invalid("invite", _l("That invite code is not valid or was already used."))
         invite.used_at = utcnow()
         invite.used_by_id = user_id
+
+
+def update_settings(actor: Actor, changes: dict[str, Any]) -> dict[str, site_settings.Value]:
+    """The global sysop changes site settings; each change is logged. This process sees
+    the new values at once, the others within SETTINGS_CACHE_SECONDS."""
+    permissions.require_global_sysop(actor)
+    assert actor is not None
+    unknown = set(changes) - set(site_settings.SETTINGS)
+    if unknown:
+        raise Invalid(None, _l("Unknown setting: %(names)s.", names=", ".join(sorted(unknown))))
+    checked = {
+        key: site_settings.check(site_settings.SETTINGS[key], value)
+        for key, value in changes.items()
+    }
+    before = site_settings.current()
+    with transaction() as session:
+        rows = {r.key: r for r in session.scalars(select(SiteSetting))}
+        for key, value in checked.items():
+            if str(before[key]) == value:
+                continue
+            row = rows.get(key)
+            if row is None:
+                session.add(SiteSetting(key=key, value=value, updated_by_id=actor.id))
+            else:
+                row.value = value
+                row.updated_at = utcnow()
+                row.updated_by_id = actor.id
+            session.add(
+                ModAction(
+                    actor_id=actor.id,
+                    action="change_setting",
+                    details=f"{site_settings.SETTINGS[key].label}: {before[key]} → {value}"[:500],
+                )
+            )
+    site_settings.forget()
+    return site_settings.current()

@@ -8,13 +8,13 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import permissions
+from .. import permissions, settings
 from ..errors import Forbidden, ForumError, NotFound
 from ..i18n import gettext as _
 from ..moderation import services as mod_services
 from ..text import slugify
 from ..web import flash_outcome, form_error, safe_next, viewer
-from . import bp, queries, services, settings
+from . import bp, queries, services
 from .forms import ActionForm, InviteForm, RoleForm, SettingsForm, SigForm, SysopForm, ThresholdForm
 
 
@@ -181,7 +181,7 @@ def site_settings() -> Any:
             getattr(form, key).data = "" if value is None else str(value)
     if form.validate_on_submit():
         try:
-            settings.update_settings(
+            services.update_settings(
                 viewer(), {key: getattr(form, key).data for key in settings.SETTINGS}
             )
         except (NotFound, Forbidden):

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from .. import events, permissions
+from .. import settings as site_settings
 from ..accounts.models import User
-from ..admin import settings as site_settings
 from ..db import transaction
 from ..errors import Conflict, Forbidden, Invalid
 from ..extensions import db
@@ -69,10 +69,10 @@ def flag_post(actor: Actor, post_id: int, reason: str, note: str = "") -> Flag:
 
 def _maybe_auto_hide(flagger: User, post: Post, topic: Topic, sig: Sig) -> None:
     """Hide a post until reviewed when enough trusted members have flagged it (a setting)."""
-    threshold = int(site_settings.get("auto_hide_threshold") or 0)
+    threshold = site_settings.get_int("auto_hide_threshold")
     if threshold <= 0 or not post.is_public:
         return
-    min_posts = int(site_settings.get("trust_min_posts") or 0)
+    min_posts = site_settings.get_int("trust_min_posts")
     trusted = db.session.scalar(
         select(func.count(Flag.id))
         .join(User, User.id == Flag.user_id)

@@ -15,8 +15,8 @@ from typing import Protocol
 from sqlalchemy import func, or_, select
 
 from .. import permissions
+from .. import settings as site_settings
 from ..accounts.models import User
-from ..admin import settings as site_settings
 from ..errors import Invalid
 from ..extensions import db
 from ..hooks import Screening
@@ -72,7 +72,7 @@ def approval_threshold(sig: Sig) -> int:
     )
     if override is not None:
         return int(override)
-    return int(site_settings.get("approval_threshold") or 0)
+    return site_settings.get_int("approval_threshold")
 
 
 def screen_post(author: User, sig: Sig, text: str) -> Screening:

@@ -12,8 +12,8 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from .. import permissions
+from .. import settings as site_settings
 from ..accounts.models import User
-from ..admin import settings as site_settings
 from ..errors import Forbidden, ForumError, Invalid, NotFound
 from ..extensions import db
 from ..i18n import gettext as _

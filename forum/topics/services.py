@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import and_, func, select, update
 
-from .. import content, counters, events, hooks, permissions
+from .. import content, counters, events, hooks, permissions, settings
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
 from ..db import is_valid_id, lock_for_write, transaction, upsert
@@ -81,8 +81,8 @@ def mention_limit(author: Actor, sig: Sig | int) -> int:
     """How many members one post may mention, and so notify: a site setting, with a higher
     one for the sysops of the SIG (who may need to reach a team)."""
     if permissions.is_sig_sysop(author, sig):
-        return int(current_app.config["MENTIONS_PER_POST_SYSOP"])
-    return int(current_app.config["MENTIONS_PER_POST"])
+        return settings.get_int("mention_limit_sysop")
+    return settings.get_int("mention_limit")
 
 
 def _check_mentions(cooked: content.Rendered, author: User, sig: Sig) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import hooks, pagecache, permissions
+from .. import hooks, pagecache, permissions, settings
 from ..errors import ForumError
 from ..extensions import db, limiter
 from ..i18n import gettext as _
@@ -20,7 +20,7 @@ from .models import Post, Topic
 
 
 def _post_limit() -> str:
-    return str(current_app.config["RATELIMIT_POST"])
+    return str(settings.get("post_rate_limit"))
 
 
 def _member_key() -> str:

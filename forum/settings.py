@@ -1,4 +1,11 @@
-"""Site settings: typed definitions, a short-lived per-process cache, and the update verb."""
+"""Site settings: what the global sysop changes from /admin without a restart.
+
+Each setting is typed (text, a whole number, a choice, a rate limit) and has a default: the
+configured value (instance/config.py, FORUM_* variables) when it mirrors one, else its own.
+`get(key)` reads one on demand. This process keeps what it read for SETTINGS_CACHE_SECONDS
+(10 s by default): a change saved here is seen at once (`forget()`), one saved by another
+process within that time. Nothing is copied into app.config.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +13,41 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from flask import Flask, current_app, request
-from sqlalchemy import select
+from flask import Flask, current_app
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, mapped_column
 
-from .. import permissions
-from ..db import transaction
-from ..errors import Invalid
-from ..extensions import db
-from ..hooks import AppSlot
-from ..i18n import lazy_gettext as _l
-from ..moderation.models import ModAction
-from ..permissions import Actor
-from ..timeutil import utcnow
-from .models import SiteSetting
+from .errors import Invalid
+from .extensions import db
+from .hooks import AppSlot
+from .i18n import lazy_gettext as _l
+from .timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
+
+Value = str | int | None
+"""A setting's value: text (text, choice, rate), a whole number (int), or None when neither a
+row nor the configuration gives one."""
+
+DEFAULT_CACHE_SECONDS = 10.0
+
+
+class SiteSetting(db.Model):  # type: ignore[name-defined,misc]
+    """One setting; a missing row means the default."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(2000))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+
 
 REGISTRATION_MODES = {
     "open": _l("Open: anyone may register"),
@@ -31,7 +55,6 @@ REGISTRATION_MODES = {
     "closed": _l("Closed: nobody may register"),
 }
 RATE_RE = re.compile(r"^\d{1,5} per (second|minute|hour|day)$")
-CACHE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +63,7 @@ class Setting:
     label: str
     kind: str  # "text", "int", "choice", "rate"
     default: Any
-    config_key: str | None = None  # mirrored into app.config for the code that reads it
+    config_key: str | None = None  # app.config's key for the default (instance/config.py)
     hint: str = ""
     maximum: int = 100_000
 
@@ -120,67 +143,78 @@ SETTINGS: dict[str, Setting] = {
     ]
 }
 
-# (when read, values) of this process's last read; the configured values, by setting.
-_CACHE: AppSlot[tuple[float, dict[str, Any]]] = AppSlot("forum.site_settings")
-_DEFAULTS: AppSlot[dict[str, Any]] = AppSlot("forum.site_settings_defaults")
+# (when read, the stored values by key) of this process's last read.
+_STORED: AppSlot[tuple[float, dict[str, Value]]] = AppSlot("forum.site_settings")
 
 
-def init_app(app: Flask) -> None:
-    # Remember the configured values: a setting without a row falls back to them.
-    _DEFAULTS.set(
-        app,
-        {
-            s.key: app.config.get(s.config_key) if s.config_key else s.default
-            for s in SETTINGS.values()
-        },
-    )
-
-    @app.before_request
-    def apply_settings() -> None:
-        if request.endpoint == "static":
-            return
-        values = current()
-        for s in SETTINGS.values():
-            if s.config_key:
-                app.config[s.config_key] = values[s.key]
+def _app() -> Flask:
+    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
 
-def current() -> dict[str, Any]:
-    """Every setting's value; read from the database at most every few seconds per process."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    cached = _CACHE.get(app)
-    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+def default(key: str) -> Value:
+    """The setting's value when no row says otherwise: the configured one, if it mirrors one."""
+    setting = SETTINGS[key]
+    if setting.config_key:
+        configured: Value = _app().config.get(setting.config_key)
+        return configured
+    value: Value = setting.default
+    return value
+
+
+def _stored(read: bool) -> dict[str, Value]:
+    """The rows' values, from this process's cache while it is fresh (or `read` is False)."""
+    app = _app()
+    cached = _STORED.get(app)
+    ttl = float(app.config.get("SETTINGS_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+    if cached is not None and (not read or time.monotonic() - cached[0] < ttl):
         return cached[1]
-    values = dict(_DEFAULTS.require(app))
+    if not read:
+        return {}
     try:
-        rows = list(db.session.scalars(select(SiteSetting)))
+        rows = list(db.session.execute(select(SiteSetting.key, SiteSetting.value)))
     except SQLAlchemyError as exc:
         # The database is away: keep serving with what we had (health checks, the 503 page),
-        # and ask again in CACHE_SECONDS, not on every request of the outage. One line: the
-        # request's own 503 says the rest.
+        # and ask again after the cache time, not on every request of the outage. One line:
+        # the request's own 503 says the rest.
         first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
         log.warning("site settings unavailable (%s); using the last known values", first)
         db.session.rollback()
-        known = cached[1] if cached is not None else values
-        _CACHE.set(app, (time.monotonic(), known))
+        known = cached[1] if cached is not None else {}
+        _STORED.set(app, (time.monotonic(), known))
         return known
-    for row in rows:
-        setting = SETTINGS.get(row.key)
-        if setting is not None:
-            values[row.key] = _parse(setting, row.value)
-    _CACHE.set(app, (time.monotonic(), values))
+    values = {key: _parse(SETTINGS[key], raw) for key, raw in rows if key in SETTINGS}
+    _STORED.set(app, (time.monotonic(), values))
     return values
 
 
-def get(key: str) -> Any:
-    return current()[key]
+def get(key: str, *, read: bool = True) -> Value:
+    """The setting's value (an int for whole numbers, else text), or its default.
+
+    With `read=False` the database is not asked: what this process last read, else the default
+    (pages that must not wait for the database, e.g. the 503 page)."""
+    if key not in SETTINGS:
+        raise KeyError(key)
+    stored = _stored(read)
+    return stored[key] if key in stored else default(key)
 
 
-def forget() -> None:
-    _CACHE.pop()
+def get_int(key: str) -> int:
+    """A whole-number setting; 0 when it has no value."""
+    return int(get(key) or 0)
 
 
-def _parse(setting: Setting, raw: str) -> Any:
+def current() -> dict[str, Value]:
+    """Every setting's value, by key (the console's form)."""
+    stored = _stored(True)
+    return {key: stored[key] if key in stored else default(key) for key in SETTINGS}
+
+
+def forget(app: Flask | None = None) -> None:
+    """Drop this process's cache: the next read asks the database (after a save; tests)."""
+    _STORED.pop(app)
+
+
+def _parse(setting: Setting, raw: str) -> Value:
     if setting.kind == "int":
         try:
             return int(raw)
@@ -189,7 +223,8 @@ def _parse(setting: Setting, raw: str) -> Any:
     return raw
 
 
-def _check(setting: Setting, value: Any) -> str:
+def check(setting: Setting, value: object) -> str:
+    """The value as stored, or Invalid(setting.key, …)."""
     text = str(value if value is not None else "").strip()
     if setting.kind == "int":
         if not text.isdigit() or int(text) > setting.maximum:
@@ -214,35 +249,3 @@ def _check(setting: Setting, value: Any) -> str:
     if not text or len(text) > setting.maximum:
         raise Invalid(setting.key, _l("Use 1 to %(maximum)s characters.", maximum=setting.maximum))
     return text
-
-
-def update_settings(actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
-    """The global sysop changes site settings; each change is logged."""
-    permissions.require_global_sysop(actor)
-    assert actor is not None
-    unknown = set(changes) - set(SETTINGS)
-    if unknown:
-        raise Invalid(None, _l("Unknown setting: %(names)s.", names=", ".join(sorted(unknown))))
-    checked = {key: _check(SETTINGS[key], value) for key, value in changes.items()}
-    before = current()
-    with transaction() as session:
-        rows = {r.key: r for r in session.scalars(select(SiteSetting))}
-        for key, value in checked.items():
-            if str(before[key]) == value:
-                continue
-            row = rows.get(key)
-            if row is None:
-                session.add(SiteSetting(key=key, value=value, updated_by_id=actor.id))
-            else:
-                row.value = value
-                row.updated_at = utcnow()
-                row.updated_by_id = actor.id
-            session.add(
-                ModAction(
-                    actor_id=actor.id,
-                    action="change_setting",
-                    details=f"{SETTINGS[key].label}: {before[key]} → {value}"[:500],
-                )
-            )
-    forget()
-    return current()
