@@ -182,6 +182,13 @@ new_filters: HookMap[Callable[[User], ColumnElement[bool]]] = HookMap("forum.new
 notifications ("tracked"); called by `topics.queries`. Default: none (an unknown filter name
 shows all of /new)."""
 
+sig_topic_filters: HookMap[Callable[[Sig], ColumnElement[bool]]] = HookMap(
+    "forum.sig_topic_filters"
+)
+"""Narrower views of a SIG's topic list by name (?filter=…): given the SIG, a SQL filter on
+Topic. Provided by pulse ("answered", "unanswered": it owns what counts as an answer); called
+by `sigs.views` (which names are valid) and `sigs.queries`. Default: none (all topics)."""
+
 settings_sections: HookList[str] = HookList("forum.settings_sections")
 """Templates included in the member's settings page, each a section of its own. Provided by
 moderation (standing) and notifications (mail and watch preferences); called by

@@ -29,6 +29,16 @@ def test_the_features_provide_their_hooks(app):
         "moderation/_settings_standing.html",
     )
     assert len(hooks.topic_page.get(app)) == 1
+    assert list(hooks.sig_topic_filters.get(app)) == ["answered", "unanswered"]
+
+
+def test_a_sig_page_offers_only_the_filters_provided(app, client, f):
+    f.sig("retro")
+    assert ">Unanswered</a>" in client.get("/s/retro/").get_data(as_text=True)
+    app.extensions.pop("forum.sig_topic_filters")  # as if pulse were not installed
+    page = client.get("/s/retro/?filter=answered").get_data(as_text=True)
+    assert ">Answered</a>" not in page and ">Unanswered</a>" not in page
+    assert 'aria-current="page">All topics' in page
 
 
 def test_defaults_when_nobody_provides(app, f):

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import aliased, joinedload
 
-from .. import permissions
+from .. import hooks, permissions
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
@@ -218,11 +218,9 @@ def sig_page(
             query = query.where(
                 func.coalesce(TopicRead.last_read_post_number, 0) < Topic.last_post_number
             )
-    if filter in ("answered", "unanswered"):
-        from ..pulse.queries import answered_in
-
-        answered = answered_in(sig)
-        query = query.where(answered if filter == "answered" else ~answered)
+    narrow = hooks.sig_topic_filters.get().get(filter)
+    if narrow is not None:
+        query = query.where(narrow(sig))
     if after is not None or before is not None:
         rows = _seek(query, after, before, per_page)
     else:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import pagecache
+from .. import hooks, pagecache
 from ..errors import ForumError
 from ..i18n import gettext as _
 from ..i18n import ngettext
@@ -34,7 +34,8 @@ def index() -> Any:
 @pagecache.for_guests(pagecache.sig_page_version)
 def show(slug: str) -> Any:
     filter = request.args.get("filter", "all")
-    if filter not in ("all", "unread", "answered", "unanswered"):
+    filters = hooks.sig_topic_filters.get()
+    if filter not in ("all", "unread", *filters):
         filter = "all"
     after, before = (request.args.get(name) for name in ("after", "before"))
     page = queries.sig_page(
@@ -51,6 +52,7 @@ def show(slug: str) -> Any:
     return render_template(
         "sigs/show.html",
         page=page,
+        filters=filters,
         join_form=JoinForm() if member else None,
         action=ActionForm() if member else None,
     ), status
