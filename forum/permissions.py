@@ -232,6 +232,31 @@ def joins_by_request(sig: Sig) -> bool:
     return sig.visibility == PRIVATE
 
 
+def can_request_to_join(user: Actor, sig: Sig) -> bool:
+    """Ask a private SIG's sysops to let one in (the others are joined at once)."""
+    return (
+        user is not None
+        and not user.is_banned
+        and not sig.is_archived
+        and joins_by_request(sig)
+        and not is_member(user, sig)
+        and sig_ban(user, sig) is None
+    )
+
+
+def can_release_claim(user: Actor, claimed_by_id: int | None) -> bool:
+    """Release a flagged post's claim ("I am handling this"): the sysop who claimed it, or the
+    global sysop. The caller has checked that the member moderates the post's SIG."""
+    if user is None or claimed_by_id is None or user.is_banned:
+        return False
+    return claimed_by_id == user.id or is_global_sysop(user)
+
+
+def require_release_claim(user: Actor, claimed_by_id: int | None) -> None:
+    if not can_release_claim(user, claimed_by_id):
+        raise Forbidden(_l("Only the sysop who claimed it (or the global sysop) can release it."))
+
+
 def visible_sigs_clause(user: Actor) -> ColumnElement[bool]:
     """SQL filter on Sig: the SIGs listed to this member."""
     if is_global_sysop(user):

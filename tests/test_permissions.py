@@ -651,3 +651,99 @@ def test_invisible_posts_and_topics_answer_like_missing_ones(make_client, f, vis
             # Outsiders of a members-only SIG see that its topics exist (a 403 with a way in).
             seen = label in topic_seen
             _assert_same_as_missing(client, f"{role}: {label}", ids, topic_seen=seen)
+
+
+# --- rules the pages used to decide for themselves -----------------------------------------
+
+
+@pytest.mark.parametrize("visibility", ["public", "members", "private"])
+def test_who_may_join_or_ask_to_join(f, visibility: str) -> None:
+    """Public and members-only SIGs are joined at once, private ones by request; members,
+    guests, banned members and archived SIGs neither."""
+    from forum import permissions
+
+    w = build(f, visibility)
+    private = visibility == "private"
+    banned = f.user("banned")
+    banned.banned_at = utcnow()
+    db.session.commit()
+    users = {**w.users, "banned": banned}
+    expected = {
+        # role: (can_join_sig, can_request_to_join)
+        "guest": (False, False),
+        "member": (False, False),
+        "outsider": (not private, private),
+        "sig_sysop": (False, False),  # made a member when appointed
+        "other_sysop": (not private, private),
+        "root": (not private, private),
+        "banned": (False, False),
+    }
+    got = {
+        role: (
+            permissions.can_join_sig(users[role], w.sig),
+            permissions.can_request_to_join(users[role], w.sig),
+        )
+        for role in expected
+    }
+    assert got == expected
+    w.sig.archived_at = utcnow()
+    db.session.commit()
+    assert not permissions.can_join_sig(users["outsider"], w.sig)
+    assert not permissions.can_request_to_join(users["outsider"], w.sig)
+    # The verb asks the same policy: nothing is filed for an archived SIG.
+    assert sig_services.request_to_join(users["outsider"], w.sig.slug) is None
+
+
+def test_who_may_release_a_claim(app, browser) -> None:
+    """The sysop who claimed a flagged post, or the global sysop; the page offers the button to
+    them only, and the verb refuses the others."""
+    from forum import permissions
+    from forum.errors import Forbidden
+    from forum.moderation import services as mod
+
+    from .mod_support import build_world
+
+    w = build_world()
+    second = w.member  # made a second sysop of the SIG below
+    sig_services.set_sig_sysop(w.root, w.sig.id, second.id, True)
+    mod.flag_post(w.victim, w.post.id, "spam")
+    mod.claim_flag(w.sig_sysop, w.post.id)
+    claimer = w.sig_sysop.id
+    assert permissions.can_release_claim(w.sig_sysop, claimer)
+    assert permissions.can_release_claim(w.root, claimer)
+    assert not permissions.can_release_claim(second, claimer)
+    assert not permissions.can_release_claim(None, claimer)
+    assert not permissions.can_release_claim(w.sig_sysop, None)
+    release = f"/mod/posts/{w.post.id}/unclaim"
+    assert release in browser(w.sig_sysop).text("/mod")
+    assert release in browser(w.root).text("/mod")
+    assert release not in browser(second).text("/mod")
+    with pytest.raises(Forbidden):
+        mod.unclaim_flag(second, w.post.id)
+    mod.unclaim_flag(w.root, w.post.id)
+
+
+def test_a_topic_awaiting_approval_is_marked_from_its_first_post(client, f) -> None:
+    """The listing's "awaiting approval" and the flash after starting a topic come from the first
+    post's status (the read model), not from the topic's counters."""
+    from forum import hooks
+    from forum.hooks import Screening
+    from forum.sigs import queries as sig_queries
+    from forum.topics import queries as topic_queries
+
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    shown = f.topic(ada, sig, "Shown at once")
+    hooks.screen_post.provide(client.application, lambda a, s, t: Screening("pending"))
+    waiting = f.topic(ada, sig, "Waits for a sysop")
+    assert not topic_queries.awaits_approval(shown)
+    assert topic_queries.awaits_approval(waiting)
+    rows = {r.topic.title: r.awaits_approval for r in sig_queries.sig_page(ada, "retro").topics}
+    assert rows == {"Shown at once": False, "Waits for a sysop": True}
+    client.login("ada")
+    response = client.post(
+        "/s/retro/new",
+        data={"title": "Another wait", "body": "Held.", "csrf_token": client.csrf_token()},
+        follow_redirects=True,
+    )
+    assert "waiting for a sysop" in response.get_data(as_text=True)

@@ -12,7 +12,7 @@ from .. import events, permissions
 from .. import settings as site_settings
 from ..accounts.models import User
 from ..db import transaction
-from ..errors import Conflict, Forbidden, Invalid
+from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
@@ -194,8 +194,7 @@ def unclaim_flag(actor: Actor, post_id: int) -> None:
     review = db.session.get(PostReview, post.id)
     if review is None or review.claimed_by_id is None:
         raise Conflict(_l("Nobody is handling this post."))
-    if review.claimed_by_id != actor.id and not permissions.is_global_sysop(actor):
-        raise Forbidden(_l("Only the sysop who claimed it (or the global sysop) can release it."))
+    permissions.require_release_claim(actor, review.claimed_by_id)
     with transaction() as session:
         session.delete(review)
         log_post_action(actor, "unclaim_flag", post, topic, sig)

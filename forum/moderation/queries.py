@@ -43,6 +43,7 @@ class QueueItem:
     flags: list[tuple[Flag, str]] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     claimed_by: str | None = None
+    claimed_by_id: int | None = None
     claimed_at: datetime | None = None
     review_notes: list[NoteRow] = field(default_factory=list)
     member_notes: list[NoteRow] = field(default_factory=list)
@@ -111,6 +112,7 @@ def mod_queue(current: Any) -> ModQueue:
             .where(PostReview.post_id.in_(list(by_post)))
         ):
             by_post[review.post_id].claimed_by = name
+            by_post[review.post_id].claimed_by_id = review.claimed_by_id
             by_post[review.post_id].claimed_at = review.claimed_at
     items = flagged + pending
     post_ids = [item.post.id for item in items]

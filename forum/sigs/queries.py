@@ -17,13 +17,14 @@ from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..timeutil import UTCDateTime
-from ..topics.models import Topic, TopicRead
+from ..topics.models import POST_PENDING, Post, Topic, TopicRead
 from .models import REQUEST_PENDING, JoinRequest, Membership, Sig
 
 # The members a listing names beside each topic. Made once: an alias made per request costs
 # more CPU to build into a statement than SQLite takes to run it.
 _AUTHOR = aliased(User, name="author")
 _LAST_POSTER = aliased(User, name="last_poster")
+_FIRST_POST = aliased(Post, name="first_post")
 
 
 @dataclass
@@ -42,6 +43,7 @@ class TopicRow:
     last_poster: str | None
     unread: int  # posts this member has not read; 0 for guests and read topics
     is_new: bool  # never opened by this member
+    awaits_approval: bool = False  # its first post waits for a sysop (author and sysops see it)
 
 
 @dataclass
@@ -205,9 +207,10 @@ def sig_page(
     if page < 1 or page > result.pagination.pages:
         raise NotFound(_l("That page does not exist."))
     query = (
-        select(Topic, _AUTHOR.username, _LAST_POSTER.username)
+        select(Topic, _AUTHOR.username, _LAST_POSTER.username, _FIRST_POST.status)
         .outerjoin(_AUTHOR, _AUTHOR.id == Topic.user_id)
         .outerjoin(_LAST_POSTER, _LAST_POSTER.id == Topic.last_post_user_id)
+        .outerjoin(_FIRST_POST, _FIRST_POST.id == Topic.first_post_id)
         .where(Topic.sig_id == sig.id, topic_visibility_clause(viewer, result.is_sysop))
     )
     if viewer is not None:
@@ -229,8 +232,8 @@ def sig_page(
             query.order_by(*order).limit(per_page).offset((page - 1) * per_page)
         ).all()
     for row in rows:
-        topic, author_name, poster_name = row[0], row[1], row[2]
-        last_read = row[3] if viewer is not None else None
+        topic, author_name, poster_name, first_status = row[0], row[1], row[2], row[3]
+        last_read = row[4] if viewer is not None else None
         unread = 0
         if viewer is not None:
             unread = max(0, topic.last_post_number - (last_read or 0))
@@ -241,6 +244,7 @@ def sig_page(
                 last_poster=poster_name,
                 unread=unread,
                 is_new=viewer is not None and last_read is None,
+                awaits_approval=first_status == POST_PENDING and not topic.is_deleted,
             )
         )
     if result.topics and page < result.pagination.pages:

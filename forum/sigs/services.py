@@ -152,14 +152,7 @@ def request_to_join(actor: Actor, slug: str, message: str = "") -> JoinRequest |
     if actor is None:
         raise Invalid(None, _l("Log in to ask to join a SIG."))
     sig = db.session.scalar(select(Sig).where(Sig.slug == slug.strip().lower()))
-    if (
-        sig is None
-        or not permissions.joins_by_request(sig)
-        or permissions.is_member(actor, sig)
-        or permissions.sig_ban(actor, sig) is not None
-        or actor.is_banned
-        or sig.is_archived
-    ):
+    if sig is None or not permissions.can_request_to_join(actor, sig):
         return None
     message = message.strip()[:500]
     with transaction() as session:

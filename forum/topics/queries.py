@@ -18,7 +18,7 @@ from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..sigs.models import Membership, Sig
 from ..timeutil import UTCDateTime
-from .models import Post, PostState, Topic, TopicRead
+from .models import POST_PENDING, Post, PostState, Topic, TopicRead
 
 
 @dataclass
@@ -229,6 +229,14 @@ class NewRow:
     last_poster: str | None
     unread: int
     is_new: bool
+
+
+def awaits_approval(topic: Topic) -> bool:
+    """Whether the topic's first post waits for a sysop's approval (the topic with it)."""
+    if topic.first_post_id is None:
+        return False
+    status = db.session.scalar(select(Post.status).where(Post.id == topic.first_post_id))
+    return status == POST_PENDING
 
 
 def new_filters() -> Mapping[str, Callable[[User], ColumnElement[bool]]]:

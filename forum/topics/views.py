@@ -184,7 +184,7 @@ def new_topic(slug: str) -> Any:
         except ForumError as exc:
             status = form_error(form, exc)
         else:
-            if topic.post_count == 0:
+            if queries.awaits_approval(topic):
                 flash(_("Your topic is waiting for a sysop's approval."), "info")
             return redirect(topic_url(topic))
     if status == 200 and (form.errors or form.form_errors):
