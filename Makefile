@@ -79,10 +79,11 @@ bench: $(BIN)/.installed-dev static/vendor/.installed translations ## Seed the b
 reindex: $(BIN)/.installed ## Rebuild the search index from the database
 	$(BIN)/flask forum reindex
 
-lint: $(BIN)/.installed-dev ## ruff check, ruff format --check, import contracts, complete translations
+lint: $(BIN)/.installed-dev ## ruff check, ruff format --check, import contracts, mypy, complete translations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m forum.i18n_check
 
 fmt: $(BIN)/.installed-dev ## Format and fix what ruff can

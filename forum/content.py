@@ -87,7 +87,7 @@ def _render_mention(self, tokens: list[Token], idx: int, options, env) -> str:  
 def _render_image(self, tokens: list[Token], idx: int, options, env) -> str:  # noqa: ANN001
     # No remote images (tracking pixels, mixed content): show them as links to the picture.
     token = tokens[idx]
-    src = html.escape(token.attrGet("src") or "")
+    src = html.escape(str(token.attrGet("src") or ""))
     alt = html.escape(token.content or "image")
     return f'<a href="{src}">{alt}</a>'
 
@@ -218,7 +218,7 @@ def _parse(
             if canonical and canonical not in mentions:
                 mentions.append(canonical)
         elif token.type == "link_open" and depth > 0:
-            match = QUOTE_HREF_RE.match(token.attrGet("href") or "")
+            match = QUOTE_HREF_RE.match(str(token.attrGet("href") or ""))
             if match and int(match.group(1)) not in quoted:
                 quoted.append(int(match.group(1)))
     return tokens, mentions, quoted

@@ -119,7 +119,8 @@ def upsert(
     statement (ON CONFLICT), on SQLite and PostgreSQL alike."""
     session = db.session()
     dialects = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
-    statement = dialects[session.get_bind().dialect.name](model).values(**values)
+    # Both dialects' insert() build an Insert with on_conflict_do_*(); the mapping loses that.
+    statement: Any = dialects[session.get_bind().dialect.name](model).values(**values)
     if set_ is None:
         statement = statement.on_conflict_do_nothing(index_elements=index_elements)
     else:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, abort, current_app, has_request_context, request
 from flask_babel import (
@@ -29,12 +29,19 @@ from flask_babel import (
     get_locale,
     get_translations,
     gettext,
-    lazy_gettext,
     lazy_ngettext,
     ngettext,
     pgettext,
 )
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    # Flask-Babel has no types. A LazyString is translated when used and stands in for a str
+    # wherever one is taken (formatting, Jinja, comparisons), so the checks treat it as one.
+    def lazy_gettext(string: str, /, **variables: Any) -> str: ...
+
+else:
+    from flask_babel import lazy_gettext
 
 from .hooks import AppSlot
 from .timeutil import utcnow, zone_or_utc
@@ -243,7 +250,8 @@ def init_app(app: Flask) -> None:
         response = Response(body, mimetype="application/json")
         response.headers["Cache-Control"] = "public, max-age=86400"
         response.set_etag(version)
-        return response.make_conditional(request)
+        response.make_conditional(request)
+        return response
 
     @app.after_request
     def vary_on_language(response: Response) -> Response:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import InstrumentedAttribute, contains_eager
 
 from .accounts.models import User
 from .db import is_valid_id
@@ -92,7 +92,7 @@ def memberships(user: Actor) -> dict[int, Membership]:
         cached, disciplines = _load_memberships([user.id])[user.id]
         user.__dict__[_CACHE] = cached
         user.__dict__[_DISCIPLINES] = disciplines
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def load_memberships(users: list[User]) -> None:
@@ -175,7 +175,9 @@ def can_moderate_anything(user: Actor) -> bool:
     return ids is None or bool(ids)
 
 
-def moderated_clause(column: Any, user: Actor) -> ColumnElement[bool]:
+def moderated_clause(
+    column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None], user: Actor
+) -> ColumnElement[bool]:
     """SQL filter on a moderation record filed under a SIG (`column` holds the SIG's id: a
     flag's post, a note, a warning, a log entry, a word filter): the records of the SIGs this
     member moderates. The global sysop reads every record, the site-wide ones (no SIG) too; a
@@ -287,7 +289,7 @@ def readable_sig_ids(user: Actor) -> set[int] | None:
 
 
 def get_sig_for(user: Actor, slug: str) -> Sig:
-    sig = db.session.scalar(select(Sig).where(Sig.slug == slug))
+    sig: Sig | None = db.session.scalar(select(Sig).where(Sig.slug == slug))
     if sig is None or not can_see_sig(user, sig):
         raise NotFound(NO_SUCH_SIG)
     return sig

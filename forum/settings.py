@@ -219,7 +219,8 @@ def _parse(setting: Setting, raw: str) -> Value:
         try:
             return int(raw)
         except ValueError:
-            return setting.default
+            fallback: Value = setting.default
+            return fallback
     return raw
 
 

@@ -122,6 +122,7 @@ def checkpoint(app: Flask, engine: Engine, *, wait_ms: int) -> tuple[int, int, i
     queue = _WRITE_QUEUE.get(app)
     raw = engine.raw_connection()  # the driver's own connection: outside any BEGIN
     connection = raw.driver_connection
+    assert connection is not None
     try:
         with queue.turn() if queue is not None else nullcontext():
             connection.execute(f"PRAGMA busy_timeout={int(wait_ms)}")

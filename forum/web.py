@@ -508,7 +508,7 @@ def init_app(app: Flask) -> None:
     def globals_for_templates() -> dict[str, Any]:
         return {
             "site_name": settings.get("site_name"),
-            "site_description": _site_description(settings.get("site_description")),
+            "site_description": _site_description(str(settings.get("site_description") or "")),
             "perm": permissions,
             "viewer": viewer(),
             "header_items": _header_items(),

@@ -354,7 +354,7 @@ def _clear_attempts(key: str) -> int:
         if row is None:
             return 0
         session.delete(row)
-        return max(0, row.failures - 1)  # less this attempt, counted when it began
+        return max(0, int(row.failures) - 1)  # less this attempt, counted when it began
 
 
 def authenticate(login: str, password: str, *, trusted_device_for: int | None = None) -> SignIn:

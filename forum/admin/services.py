@@ -66,14 +66,14 @@ def set_role(actor: Actor, user_id: int, role: str) -> User:
 
 def create_sig(actor: Actor, **fields: str) -> Sig:
     with transaction():
-        sig = sig_services.create_sig(actor, **fields)  # type: ignore[arg-type]
+        sig = sig_services.create_sig(actor, **fields)
         _log(actor, "create_sig", sig_id=sig.id, details=sig.name)
     return sig
 
 
 def update_sig(actor: Actor, sig_id: int, **fields: str) -> Sig:
     with transaction():
-        sig = sig_services.update_sig(actor, sig_id, **fields)  # type: ignore[arg-type]
+        sig = sig_services.update_sig(actor, sig_id, **fields)
         _log(actor, "update_sig", sig_id=sig.id, details=f"{sig.name} ({sig.visibility})")
     return sig
 
@@ -94,7 +94,7 @@ def set_archived(actor: Actor, sig_id: int, archived: bool) -> Sig:
 def set_sig_sysop(actor: Actor, sig_id: int, username: str, is_sysop: bool) -> User:
     """Appoint a SIG sysop by name (joining them to the SIG), or dismiss one."""
     permissions.require_global_sysop(actor)
-    user = db.session.scalar(
+    user: User | None = db.session.scalar(
         select(User).where(db.func.lower(User.username) == username.strip().lower())
     )
     if user is None:

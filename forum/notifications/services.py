@@ -88,8 +88,8 @@ def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
             add(uid, kinds.MENTION)
     quoted = [pid for pid in cooked.quoted_post_ids if pid != post.id]
     if quoted:
-        for uid in db.session.scalars(select(Post.user_id).where(Post.id.in_(quoted))):
-            add(uid, kinds.QUOTE)
+        for author_id in db.session.scalars(select(Post.user_id).where(Post.id.in_(quoted))):
+            add(author_id, kinds.QUOTE)
     if post.reply_to_post_id:
         add(
             db.session.scalar(select(Post.user_id).where(Post.id == post.reply_to_post_id)),

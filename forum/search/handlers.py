@@ -136,7 +136,7 @@ def _drainer(app: Flask) -> Drainer:
 
 
 def init_app(app: Flask) -> None:
-    phase = "in_transaction"
+    phase: events.Phase = "in_transaction"
     events.subscribe(app, events.PostCreated, queue_post_created, phase=phase)
     events.subscribe(app, events.PostEdited, queue_post, phase=phase)
     events.subscribe(app, events.PostVisibilityChanged, queue_post, phase=phase)

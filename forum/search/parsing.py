@@ -69,7 +69,7 @@ class ParsedQuery:
 
     def to_string(self) -> str:
         """The query in the search box's syntax (for "did you mean" links)."""
-        parts = []
+        parts: list[str] = []
         for clause in self.clauses:
             if clause.or_with_previous and parts:
                 parts.append("OR")

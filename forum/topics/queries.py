@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, bindparam, func, lambda_stmt, select, true
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, lambda_stmt, select, true
 from sqlalchemy.orm import aliased
 
 from .. import hooks, permissions
@@ -248,7 +248,7 @@ def new_filters() -> Mapping[str, Callable[[User], ColumnElement[bool]]]:
 def _new_topics_query(narrow: Any) -> Any:
     """Unread topics in the SIGs of member `viewer_id`, `limit` of them from `offset`, newest
     activity first, narrowed by the SQL filter `narrow`."""
-    viewer_id = bindparam("viewer_id")
+    viewer_id = bindparam("viewer_id", type_=Integer)
     newest_first = (Topic.last_posted_at.desc(), Topic.id.desc())
     # The member's mark in the topic's SIG: NULL when not a member (the topic is left out),
     # the beginning of time when it has never marked the SIG read.

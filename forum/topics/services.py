@@ -459,10 +459,10 @@ def mark_all_read(user: Actor, sig_id: int | None = None) -> int:
 
 
 def page_of_post(topic: Topic, number: int) -> int:
-    per_page = current_app.config["POSTS_PER_PAGE"]
+    per_page = int(current_app.config["POSTS_PER_PAGE"])
     return max(1, (number - 1) // per_page + 1)
 
 
 def page_count(topic: Topic) -> int:
-    per_page = current_app.config["POSTS_PER_PAGE"]
+    per_page = int(current_app.config["POSTS_PER_PAGE"])
     return max(1, (topic.highest_post_number - 1) // per_page + 1)
