@@ -57,8 +57,12 @@ def _harsher(a: SigDiscipline | None, b: SigDiscipline) -> SigDiscipline:
     return a
 
 
-def _load_memberships(user_ids: list[int]) -> dict[int, tuple[dict, dict]]:
-    found: dict[int, tuple[dict, dict]] = {uid: ({}, {}) for uid in user_ids}
+def _load_memberships(
+    user_ids: list[int],
+) -> dict[int, tuple[dict[int, Membership], dict[int, SigDiscipline | None]]]:
+    found: dict[int, tuple[dict[int, Membership], dict[int, SigDiscipline | None]]] = {
+        uid: ({}, {}) for uid in user_ids
+    }
     rows = db.session.execute(
         select(Membership, SigDiscipline)
         .outerjoin(
@@ -78,8 +82,8 @@ def _load_memberships(user_ids: list[int]) -> dict[int, tuple[dict, dict]]:
             _harsher(disciplines.get(m.sig_id), d) if d else disciplines.get(m.sig_id)
         )
     for held, disciplines in found.values():
-        for sig_id, d in disciplines.items():
-            if d is not None and d.is_ban:
+        for sig_id, active in disciplines.items():
+            if active is not None and active.is_ban:
                 held.pop(sig_id, None)
     return found
 

@@ -6,6 +6,8 @@ Each is undone in one action: exactly what it hid comes back, and the ban it lai
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from .. import counters, events, permissions
@@ -182,7 +184,7 @@ def _ban_from_sig(user: User, sig: Sig, reason: str, by: int) -> int | None:
     return ban.id
 
 
-def _resolve_flags(actor: Actor, user_id: int, sig: Sig | None, now: object) -> int:
+def _resolve_flags(actor: Actor, user_id: int, sig: Sig | None, now: datetime) -> int:
     """Resolve the open flags on the member's posts (in the SIG): outcome "spam"."""
     stmt = (
         select(Flag, Post.topic_id, Topic.sig_id)
