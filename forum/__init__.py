@@ -23,6 +23,7 @@ FEATURES = [
     "forum.topics",
     "forum.ops",
     "forum.notifications",
+    "forum.messages",
     "forum.realtime",
     "forum.moderation",
     "forum.admin",

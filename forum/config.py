@@ -66,6 +66,14 @@ DEFAULTS: dict[str, Any] = {
     "MENTIONS_PER_POST_SYSOP": 50,
     # Posts one post may quote (each quote notifies the quoted post's author).
     "QUOTES_PER_POST": 20,
+    # Private mail (forum.messages): the most members one conversation holds (a site setting in
+    # the console overrides it); whether a member added to a conversation reads what was
+    # written before (False: from their addition on); how old an account must be to write
+    # private mail (0: any age; the hook for trust levels is forum.permissions.mail_trust_problem).
+    "MAIL_MAX_PARTICIPANTS": 20,
+    "MAIL_NEW_MEMBER_SEES_HISTORY": False,
+    "MAIL_MIN_ACCOUNT_AGE_HOURS": 0,
+    "MAIL_PER_PAGE": 25,
     "PASSWORD_RESET_MAX_AGE": 3600,
     # Seconds the link that finishes a registration works (registration mails it; see README).
     "REGISTRATION_LINK_MAX_AGE": 24 * 3600,
@@ -89,6 +97,8 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_DEVICE_MAX_AGE": 365 * 24 * 3600,
     "RATELIMIT_REGISTER": "5 per hour",
     "RATELIMIT_POST": "20 per minute",
+    # Private messages sent, per account (new conversations, replies, added members).
+    "RATELIMIT_MAIL": "10 per minute",
     "RATELIMIT_HEADERS_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

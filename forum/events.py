@@ -245,6 +245,34 @@ class AnnouncementPublished(Event):
     author_id: int
 
 
+# --- private mail ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PrivateMessageSent(Event):
+    """A member wrote in a conversation (or started one). `recipient_ids`: its other active
+    participants, the only members who may hear of it."""
+
+    message_id: int
+    conversation_id: int
+    author_id: int
+    recipient_ids: tuple[int, ...]
+    is_first: bool = False
+
+
+@dataclass(frozen=True)
+class MailRead(Event):
+    """The member's unread mail count may have moved (read, left, archived): other tabs follow."""
+
+    user_id: int
+
+
+@dataclass(frozen=True)
+class ConversationMembersChanged(Event):
+    """Someone was added to or left a conversation; `user_ids` are those whose mailbox changed."""
+
+    conversation_id: int
+    user_ids: tuple[int, ...]
+
+
 Subscriber = Callable[[Any], None]
 _REGISTRY: AppSlot[dict[Phase, dict[type[Event], list[Subscriber]]]] = AppSlot("forum.events")
 

@@ -9,7 +9,7 @@ NotFound when the thing does not exist *or* the actor may not know it exists (a 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
@@ -20,6 +20,14 @@ from .db import is_valid_id
 from .errors import Forbidden, NotFound
 from .extensions import db
 from .i18n import lazy_gettext as _l
+from .messages.models import (
+    MAIL_FROM_SYSOPS,
+    PREF_MAIL_FROM,
+    Conversation,
+    ConversationMember,
+    MemberIgnore,
+    PrivateMessage,
+)
 from .sigs.models import DISCIPLINE_BAN, PRIVATE, PUBLIC, Membership, Sig, SigDiscipline
 from .timeutil import utcnow
 from .topics.models import POST_VISIBLE, Post, Topic
@@ -750,3 +758,176 @@ def can_undo_spam_cleanup(user: Actor, sig_id: int | None) -> bool:
     if sig_id is None:
         return is_global_sysop(user)
     return is_sig_sysop(user, sig_id)
+
+
+# --- private mail ---------------------------------------------------------------------------
+# A conversation is its participants' alone: nobody else reads it by any route (pages, search,
+# notifications, sockets, feeds), the global sysop included. To everyone else it is the same
+# 404 as a conversation that never existed. The sysop sees a message only when a participant
+# reports it, and then only the excerpt the report carries (can_handle_message_reports).
+NO_SUCH_CONVERSATION = _l("No such conversation.")
+
+
+def conversation_membership(user: Actor, conversation_id: int) -> ConversationMember | None:
+    """The member's active place in the conversation, or None (a guest, a stranger, left)."""
+    if user is None or user.is_banned or not is_valid_id(conversation_id):
+        return None
+    row = db.session.get(ConversationMember, (conversation_id, user.id))
+    return row if row is not None and row.left_at is None else None
+
+
+def can_read_conversation(user: Actor, conversation_id: int) -> bool:
+    return conversation_membership(user, conversation_id) is not None
+
+
+def get_conversation_for(
+    user: Actor, conversation_id: int
+) -> tuple[Conversation, ConversationMember]:
+    """The conversation and the reader's place in it; NotFound for everyone else, the same
+    message as for an id that does not exist."""
+    row = conversation_membership(user, conversation_id)
+    conversation = db.session.get(Conversation, conversation_id) if row is not None else None
+    if row is None or conversation is None:
+        raise NotFound(NO_SUCH_CONVERSATION)
+    return conversation, row
+
+
+def can_read_message(user: Actor, message: PrivateMessage) -> bool:
+    """A participant reads the messages after the point they were let in."""
+    row = conversation_membership(user, message.conversation_id)
+    return row is not None and message.id > row.visible_after_id
+
+
+def visible_messages_clause(row: ConversationMember) -> ColumnElement[bool]:
+    """SQL filter on PrivateMessage: what this participant reads of their conversation."""
+    return and_(
+        PrivateMessage.conversation_id == row.conversation_id,
+        PrivateMessage.id > row.visible_after_id,
+    )
+
+
+def my_conversations_clause(user: Actor) -> ColumnElement[bool]:
+    """SQL filter on ConversationMember: the reader's own active places (mailbox, mail search)."""
+    if user is None:
+        return false()
+    return and_(ConversationMember.user_id == user.id, ConversationMember.left_at.is_(None))
+
+
+def ignores(user_id: int, other_id: int) -> bool:
+    """Whether `user_id` ignores `other_id`."""
+    return (
+        db.session.get(MemberIgnore, (user_id, other_id)) is not None
+        if user_id != other_id
+        else False
+    )
+
+
+def ignored_user_ids(user: Actor) -> set[int]:
+    """The members this reader ignores (their posts fold on topic pages): one query."""
+    if user is None:
+        return set()
+    return set(
+        db.session.scalars(select(MemberIgnore.ignored_id).where(MemberIgnore.user_id == user.id))
+    )
+
+
+def who_ignores(author_id: int | None, user_ids: Iterable[int]) -> set[int]:
+    """Those among `user_ids` who ignore `author_id` (no mention notifications from them)."""
+    ids = sorted(set(user_ids))
+    if author_id is None or not ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(MemberIgnore.user_id).where(
+                MemberIgnore.ignored_id == author_id, MemberIgnore.user_id.in_(ids)
+            )
+        )
+    )
+
+
+def mail_trust_problem(user: User, now: datetime | None = None) -> str | None:
+    """The new-account guard on private mail. The hook for trust levels: today an account must
+    be MAIL_MIN_ACCOUNT_AGE_HOURS old (0: any age); when the forum grows trust levels, the
+    rule "trust level 1 or more writes private mail" goes here, and every way of writing mail
+    follows."""
+    from flask import current_app
+
+    hours = float(current_app.config.get("MAIL_MIN_ACCOUNT_AGE_HOURS") or 0)
+    if hours <= 0 or is_global_sysop(user):
+        return None
+    created = user.created_at
+    if created is not None and (now or utcnow()) - created < timedelta(hours=hours):
+        return _l(
+            "New accounts may send private mail after %(hours)s hours; until then, write in "
+            "the SIGs.",
+            hours=f"{hours:g}",
+        )
+    return None
+
+
+def send_mail_problem(user: Actor) -> str | None:
+    """Why this member may not write private mail at all, or None."""
+    if user is None:
+        return _l("Log in to send private mail.")
+    problem = standing_problem(user)
+    if problem:
+        return problem
+    return mail_trust_problem(user)
+
+
+def can_send_mail(user: Actor) -> bool:
+    return send_mail_problem(user) is None
+
+
+def require_send_mail(user: Actor) -> None:
+    problem = send_mail_problem(user)
+    if problem:
+        raise Forbidden(problem)
+
+
+def accepts_mail_problem(sender: User, recipient: User) -> str | None:
+    """Why `recipient` takes no private mail from `sender`, or None. The global sysop always
+    gets through (a member's "sysops only" setting and ignoring do not stop them); the reason
+    given is the same whichever rule refused, so nobody learns they are ignored."""
+    refused = _l("%(name)s does not accept private mail.", name=recipient.username)
+    if recipient.is_banned:
+        return refused
+    if is_global_sysop(sender) or sender.id == recipient.id:
+        return None
+    if (recipient.preferences or {}).get(PREF_MAIL_FROM) == MAIL_FROM_SYSOPS:
+        return refused
+    if ignores(recipient.id, sender.id):
+        return refused
+    return None
+
+
+def can_manage_conversation(user: Actor, conversation_id: int) -> bool:
+    """Add members to the conversation: its participants who may write mail."""
+    return can_read_conversation(user, conversation_id) and can_send_mail(user)
+
+
+def report_message_problem(user: Actor, message: PrivateMessage) -> str | None:
+    """Why this member may not report this message, or None."""
+    if user is None:
+        return _l("Log in first.")
+    if not can_read_message(user, message):
+        return NO_SUCH_CONVERSATION
+    if message.user_id == user.id:
+        return _l("You cannot report your own message.")
+    if message.kind != "text" or message.is_hidden:
+        return _l("There is nothing to report in this message.")
+    return None
+
+
+def require_report_message(user: Actor, message: PrivateMessage) -> None:
+    problem = report_message_problem(user, message)
+    if problem is NO_SUCH_CONVERSATION:
+        raise NotFound(NO_SUCH_CONVERSATION)
+    if problem:
+        raise Forbidden(problem)
+
+
+def can_handle_message_reports(user: Actor) -> bool:
+    """Reported private messages go to the global sysop alone (SIG sysops moderate SIGs; mail
+    belongs to none)."""
+    return is_global_sysop(user)

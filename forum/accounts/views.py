@@ -375,4 +375,9 @@ def profile(username: str) -> Any:
     from . import queries
 
     page = queries.profile_page(current_user, username)
-    return render_template("accounts/profile.html", page=page)
+    return render_template(
+        "accounts/profile.html",
+        page=page,
+        # Other features' parts of the page (forum.messages: "Send private mail", ignore).
+        profile_sections=current_app.extensions.get("forum.profile_sections", []),
+    )

@@ -1,0 +1,37 @@
+"""Private mail: conversations between members, the mailbox and its unread badge, ignoring
+members, reporting a message to the sysop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, url_for
+
+from ..i18n import gettext as _
+
+bp = Blueprint("messages", __name__)
+
+
+def header_item(viewer: Any) -> dict[str, Any] | None:
+    """The header's "Mail (n)": conversations with unread messages, on every member's page."""
+    if viewer is None:
+        return None
+    from .queries import unread_count
+
+    return {
+        "url": url_for("messages.mailbox"),
+        "label": _("Mail"),
+        "count": unread_count(viewer.id),
+        "css": "mail-link",
+        "id": "mail-link",
+    }
+
+
+def init_app(app: Flask) -> None:
+    from . import views  # noqa: F401  (routes register on bp)
+
+    app.register_blueprint(bp)
+    app.extensions.setdefault("forum.header_items", []).append(header_item)
+    app.extensions.setdefault("forum.settings_sections", []).append("messages/_settings.html")
+    app.extensions.setdefault("forum.profile_sections", []).append("messages/_profile.html")
+    views.init_templates(app)

@@ -1,0 +1,61 @@
+"""Private mail forms: shape and CSRF; the services enforce the rules."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..i18n import lazy_gettext as _l
+from .models import MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS
+from .services import REPORT_REASONS
+
+# Generous caps here; the services give the precise message (MAX_POST_LENGTH).
+BODY_CAP = 200_000
+
+
+class ConversationForm(FlaskForm):
+    to = StringField(
+        _l("To"),
+        validators=[DataRequired(), Length(max=2000)],
+        description=_l("Member names, separated by commas."),
+    )
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=1000)])
+    body = TextAreaField(
+        _l("Message (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+    )
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(
+        _l("Your reply (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+    )
+
+
+class AddMemberForm(FlaskForm):
+    username = StringField(_l("Add a member"), validators=[DataRequired(), Length(max=100)])
+
+
+class ReportForm(FlaskForm):
+    reason = SelectField(
+        _l("Why are you reporting this message?"),
+        choices=[SelectChoice(k, v) for k, v in REPORT_REASONS.items()],
+    )
+    note = TextAreaField(
+        _l("Anything the sysop should know? (optional)"), validators=[Optional(), Length(max=2000)]
+    )
+
+
+class MailPreferencesForm(FlaskForm):
+    mail_from = RadioField(
+        _l("Who may send me private mail"),
+        choices=[
+            SelectChoice(MAIL_FROM_EVERYONE, _l("Every member (except those I ignore)")),
+            SelectChoice(MAIL_FROM_SYSOPS, _l("Only the sysop (private mail off)")),
+        ],
+        default=MAIL_FROM_EVERYONE,
+    )
+    notify = BooleanField(_l("Notify me of new private mail"), default=True)
+
+
+class ActionForm(FlaskForm):
+    pass
