@@ -831,6 +831,13 @@ def ignored_user_ids(user: Actor) -> set[int]:
     )
 
 
+def ignored_ids_select(user: User) -> Any:
+    """A subquery of the ids this member ignores (`.c.ignored_id`), to join into a page's query."""
+    return (
+        select(MemberIgnore.ignored_id).where(MemberIgnore.user_id == user.id).subquery("ignored")
+    )
+
+
 def who_ignores(author_id: int | None, user_ids: Iterable[int]) -> set[int]:
     """Those among `user_ids` who ignore `author_id` (no mention notifications from them)."""
     ids = sorted(set(user_ids))

@@ -12,6 +12,7 @@ from forum.messages import queries, services
 from forum.messages.models import (
     Conversation,
     ConversationMember,
+    MemberIgnore,
     PrivateMessage,
 )
 
@@ -212,3 +213,151 @@ def test_private_mail_is_not_indexed_into_the_public_search(app, f):
     from forum.search.models import SearchQueueEntry
 
     assert db.session.scalar(select(SearchQueueEntry)) is None
+
+
+# --- notifications, the badge and live delivery -------------------------------------------------
+def _sock(app, client):
+    from forum.extensions import socketio
+
+    return socketio.test_client(app, flask_test_client=client)
+
+
+def _received(sc, name):
+    return [e["args"][0] for e in sc.get_received() if e["name"] == name]
+
+
+def test_a_new_message_notifies_the_recipients_after_their_preference(app, browser, f):
+    from forum.notifications.models import Notification
+
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    services.set_mail_preferences(cyd, "everyone", notify=False)
+    conversation = _start(ada, [bob, cyd], body="words nobody else reads")
+    rows = list(db.session.scalars(select(Notification)))
+    assert [(n.user_id, n.kind) for n in rows] == [(bob.id, "private_message")]
+    assert rows[0].data == {
+        "conversation_id": conversation.id,
+        "message_id": conversation.last_message_id,
+    }
+    page = browser(bob).text("/notifications")
+    assert "ada sent you private mail" in page
+    assert f"/mail/c/{conversation.id}#message-{conversation.last_message_id}" in page
+    assert "words nobody else reads" not in page
+
+
+def test_live_delivery_nudges_only_the_recipients_rooms(app, make_client, f):
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    sockets = {}
+    for name in ("ada", "bob", "cyd"):
+        c = make_client()
+        c.login(name)
+        sockets[name] = _sock(app, c)
+    conversation = _start(ada, [bob], body="live words")
+    got = _received(sockets["bob"], "mail")
+    assert got == [{"unread_count": 1, "conversation_id": conversation.id}]
+    assert _received(sockets["cyd"], "mail") == []
+    assert _received(sockets["ada"], "mail") == []
+    assert "live words" not in str(_received(sockets["bob"], "notification"))
+    # Reading it in one tab updates the badge in the others.
+    c = make_client()
+    c.login("bob")
+    c.get(f"/mail/c/{conversation.id}")
+    assert _received(sockets["bob"], "mail") == [{"unread_count": 0}]
+
+
+def test_a_rolled_back_message_nudges_nobody(app, make_client, f):
+    from forum import events
+
+    ada, bob = f.user("ada"), f.user("bob")
+    c = make_client()
+    c.login("bob")
+    sc = _sock(app, c)
+    sc.get_received()
+
+    def explode(event):
+        raise RuntimeError("boom")
+
+    events.subscribe(app, events.PrivateMessageSent, explode, phase="in_transaction")
+    with pytest.raises(RuntimeError):
+        _start(ada, [bob])
+    assert sc.get_received() == []
+    assert db.session.scalar(select(Conversation)) is None
+
+
+def test_the_header_badge_is_rendered_on_every_page_for_members(app, browser, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    _start(ada, [bob])
+    _start(ada, [bob], subject="Second")
+    _forget()
+    html = browser(bob).text("/")
+    assert 'id="mail-link"' in html and 'data-count="2"' in html
+    assert 'id="mail-link"' not in browser(None).text("/")
+
+
+# --- ignoring, and who may write to me ----------------------------------------------------------
+def test_refusals_say_clearly_why(app, browser, f):
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    root = f.sysop("root")
+    services.ignore_member(bob, "ada")
+    services.set_mail_preferences(cyd, "sysops", notify=True)
+    _forget()
+    for name in ("bob", "cyd"):
+        response = browser(ada).form(
+            "/mail/new", {"to": name, "subject": "Hi", "body": "Kept text"}
+        )
+        assert response.status_code == 400
+        html = response.get_data(as_text=True)
+        assert f"{name} does not accept private mail." in html and "Kept text" in html
+    # The profile says so too, instead of offering the link.
+    assert "cyd does not accept private mail." in browser(ada).text("/u/cyd")
+    assert "/mail/new?to=dan" not in browser(ada).text("/u/cyd")
+    # The sysop always gets through.
+    assert _start(root, [bob, cyd]) is not None
+    # A conversation where someone ignores the writer takes no more from them.
+    conversation = _start(root, [ada, bob])
+    with pytest.raises(Invalid, match="bob does not accept private mail."):
+        services.reply_to_conversation(ada, conversation.id, "Hello?")
+
+
+def test_profiles_link_to_private_mail_and_ignore(app, browser, f):
+    f.user("ada")
+    bob = f.user("bob")
+    html = browser(bob).text("/u/ada")
+    assert "/mail/new?to=ada" in html and "Send private mail" in html
+    assert "Send private mail" not in browser(bob).text("/u/bob")
+    assert browser(bob).form("/u/ada/ignore").status_code == 302
+    ada = db.session.scalar(select(type(bob)).where(type(bob).username == "ada"))
+    assert db.session.get(MemberIgnore, (bob.id, ada.id)) is not None
+    html = browser(bob).text("/settings")
+    assert "Members you ignore" in html and "Stop ignoring" in html
+    browser(bob).form("/u/ada/ignore", {"value": "unignore"})
+    assert db.session.scalar(select(MemberIgnore)) is None
+
+
+def test_an_ignored_members_mentions_do_not_notify_and_posts_fold(app, browser, f):
+    from forum.notifications.models import Notification
+
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("gardening")
+    f.join(ada, sig)
+    f.join(bob, sig)
+    topic = f.topic(ada, sig, "Tomatoes", "Let us talk tomatoes.")
+    services.ignore_member(ada, "bob")
+    f.reply(bob, topic, "Hey @ada, look at this")
+    assert db.session.scalar(select(Notification).where(Notification.user_id == ada.id)) is None
+    _forget()
+    html = browser(ada).text(f"/t/{topic.id}")
+    assert "Post by a member you ignore — show" in html
+    assert "Post by a member you ignore" not in browser(bob).text(f"/t/{topic.id}")
+
+
+def test_the_sysop_cannot_be_ignored_and_settings_reject_bad_values(app, browser, f):
+    ada = f.user("ada")
+    f.sysop("root")
+    with pytest.raises(Invalid, match="cannot be ignored"):
+        services.ignore_member(ada, "root")
+    with pytest.raises(Invalid, match="yourself"):
+        services.ignore_member(ada, "ada")
+    response = browser(ada).form("/settings/mail", {"mail_from": "martians"})
+    assert response.status_code == 400
+    assert browser(ada).form("/settings/mail", {"mail_from": "sysops"}).status_code == 302
+    assert db.session.get(type(ada), ada.id).preferences["mail_from"] == "sysops"

@@ -46,12 +46,19 @@ def on_member_disciplined(event: Any) -> None:
     )
 
 
+def on_private_message_sent(event: events.PrivateMessageSent) -> None:
+    services.notify_private_message(
+        event.message_id, event.conversation_id, event.author_id, event.recipient_ids
+    )
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
     sub(app, events.PostCreated, on_post_created, phase="in_transaction")
     sub(app, events.PostVisibilityChanged, on_post_visibility_changed, phase="in_transaction")
     sub(app, events.JoinRequested, on_join_requested, phase="in_transaction")
     sub(app, events.JoinRequestDecided, on_join_request_decided, phase="in_transaction")
+    sub(app, events.PrivateMessageSent, on_private_message_sent, phase="in_transaction")
     # Moderation's events, when that feature is installed.
     for name, fn in (
         ("FlagsResolved", on_flags_resolved),

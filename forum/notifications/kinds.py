@@ -1,6 +1,6 @@
 """The kinds of notification: how each one reads and where it links. Features add their own.
 
-A kind is registered once (private mail will add "message"); the center, the socket payload and
+A kind is registered once (private mail adds "private_message"); the center, the socket payload and
 the tests all go through this registry, so a new kind needs no change anywhere else.
 """
 
@@ -246,6 +246,27 @@ JOIN_DECIDED = register(
         _join_decided_text,
         lambda s: _sig_url(s) if s.data.get("approved") else "/",
         _l("Join request answered"),
+    )
+)
+
+
+# Private mail (forum.messages): `data` holds the conversation and the message, never their
+# words; the conversation page asks the permission policy again when the link is followed.
+def _mail_url(s: Subject) -> str:
+    conversation = s.data.get("conversation_id")
+    if not conversation:
+        return "/mail"
+    message = s.data.get("message_id")
+    return f"/mail/c/{int(conversation)}" + (f"#message-{int(message)}" if message else "")
+
+
+PRIVATE_MESSAGE = register(
+    Kind(
+        "private_message",
+        5,
+        lambda s: gettext("%(who)s sent you private mail", who=_who(s)),
+        _mail_url,
+        _l("Private mail"),
     )
 )
 UNKNOWN = register(

@@ -19,6 +19,7 @@ from ..db import transaction, upsert
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..messages.models import PREF_MAIL_NOTIFY
 from ..permissions import Actor
 from ..sigs.models import ROLE_SYSOP, Membership, Sig
 from ..timeutil import utcnow
@@ -103,9 +104,12 @@ def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
         if level == WATCHING:
             add(uid, kinds.NEW_TOPIC if post.number == 1 else kinds.WATCHED)
 
+    # Members who ignore the author hear nothing of what they write: no mentions, quotes,
+    # replies, nor their posts in what they watch (one query, for those concerned only).
+    ignoring = permissions.who_ignores(post.user_id, causes)
     result: dict[int, kinds.Kind] = {}
     for uid, found in causes.items():
-        if uid == post.user_id or levels.get(uid, NORMAL) == MUTED:
+        if uid == post.user_id or levels.get(uid, NORMAL) == MUTED or uid in ignoring:
             continue
         result[uid] = min(found, key=lambda k: k.priority)
     return result
@@ -268,6 +272,29 @@ def notify_join_decided(
             )
         ]
     )
+
+
+def notify_private_message(
+    message_id: int, conversation_id: int, author_id: int, recipient_ids: Iterable[int]
+) -> list[Notification]:
+    """Tell the other participants of a conversation that a message arrived, unless they turned
+    that off (the "Mail" badge counts it anyway). The recipients are the conversation's own
+    active participants, named by the event: nobody else hears of private mail."""
+    ids = sorted(set(recipient_ids) - {author_id})
+    if not ids:
+        return []
+    users = db.session.scalars(select(User).where(User.id.in_(ids), User.banned_at.is_(None)))
+    rows = [
+        Notification(
+            user_id=user.id,
+            kind=kinds.PRIVATE_MESSAGE.name,
+            actor_id=author_id,
+            data={"conversation_id": conversation_id, "message_id": message_id},
+        )
+        for user in users
+        if (user.preferences or {}).get(PREF_MAIL_NOTIFY, True)
+    ]
+    return _add(rows)
 
 
 # --- the member's own verbs -----------------------------------------------------------------

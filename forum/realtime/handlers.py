@@ -6,6 +6,7 @@ from flask import Flask
 
 from .. import events
 from ..extensions import db
+from ..messages import queries as mail_queries
 from ..notifications import queries as notification_queries
 from ..topics.models import Post, Topic
 from . import publish
@@ -100,6 +101,22 @@ def on_notifications_read(event: events.NotificationsRead) -> None:
     publish.unread_count(event.user_id, notification_queries.unread_count(event.user_id))
 
 
+def on_private_message_sent(event: events.PrivateMessageSent) -> None:
+    """Nudge the recipients' own rooms (the conversation's participants, nobody else)."""
+    online = _online()
+    ids = [u for u in event.recipient_ids if online is None or u in online]
+    if not ids:
+        return
+    for user_id, count in mail_queries.unread_counts(ids).items():
+        publish.mail(user_id, unread_count=count, conversation_id=event.conversation_id)
+
+
+def on_mail_read(event: events.MailRead) -> None:
+    if _offline(event.user_id):
+        return
+    publish.mail(event.user_id, unread_count=mail_queries.unread_count(event.user_id))
+
+
 def on_sessions_revoked(event: events.SessionsRevoked) -> None:
     publish.disconnect_member(event.user_id)
 
@@ -134,6 +151,8 @@ def init_app(app: Flask) -> None:
     sub(app, events.PostVisibilityChanged, on_post_visibility_changed, first=True)
     sub(app, events.NotificationsCreated, on_notifications_created, first=True)
     sub(app, events.NotificationsRead, on_notifications_read)
+    sub(app, events.PrivateMessageSent, on_private_message_sent, first=True)
+    sub(app, events.MailRead, on_mail_read)
     sub(app, events.TopicsRead, on_topics_read)
     sub(app, events.WatchLevelChanged, on_watch_level_changed)
     # After the nudges to the topic's room and the notifications: counts can wait a little.

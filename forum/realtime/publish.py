@@ -43,6 +43,16 @@ def tracked_count(user_id: int, count: int) -> None:
     _emit("tracked_count", {"count": count}, user_room(user_id))
 
 
+def mail(user_id: int, *, unread_count: int, conversation_id: int | None = None) -> None:
+    """Private mail changed for this member (a message arrived in `conversation_id`, or they
+    read some): the "Mail" badge shows the count; an open conversation offers to show it. Only
+    to the member's own room, and never the words."""
+    payload: dict[str, Any] = {"unread_count": unread_count}
+    if conversation_id is not None:
+        payload["conversation_id"] = conversation_id
+    _emit("mail", payload, user_room(user_id))
+
+
 def post_created(topic_id: int, post_number: int, post_id: int) -> None:
     _emit(
         "post_created",

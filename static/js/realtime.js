@@ -175,6 +175,23 @@
     announce(t("new_notification", { text: data.text || data.excerpt || t("notification") }));
   });
 
+  // Private mail: the "Mail" badge, and on the conversation it arrived in, a line offering to
+  // show it (the page is fetched over HTTP, where only participants read it).
+  socket.on("mail", function (data) {
+    setBadge(data.unread_count, "mail-link");
+    var messages = document.getElementById("messages");
+    var notice = document.getElementById("mail-live");
+    if (
+      data.conversation_id &&
+      messages &&
+      notice &&
+      Number(messages.getAttribute("data-conversation-id")) === data.conversation_id
+    ) {
+      notice.hidden = false;
+      announce(notice.textContent);
+    }
+  });
+
   socket.on("notification_count", function (data) {
     setBadge(data.unread_count);
   });
