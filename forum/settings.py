@@ -140,6 +140,23 @@ SETTINGS: dict[str, Setting] = {
             "RATELIMIT_REGISTER",
             hint=_l('Per address, e.g. "5 per hour".'),
         ),
+        Setting(
+            "mail_max_participants",
+            _l("Members per private conversation"),
+            "int",
+            None,
+            "MAIL_MAX_PARTICIPANTS",
+            hint=_l("The most members one private conversation holds, its starter included."),
+            maximum=1000,
+        ),
+        Setting(
+            "mail_rate_limit",
+            _l("Private mail rate limit"),
+            "rate",
+            None,
+            "RATELIMIT_MAIL",
+            hint=_l('Private messages per member, e.g. "10 per minute".'),
+        ),
     ]
 }
 

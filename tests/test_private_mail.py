@@ -6,13 +6,14 @@ import pytest
 from sqlalchemy import select
 
 from forum import permissions
-from forum.errors import Invalid
+from forum.errors import Forbidden, Invalid, NotFound
 from forum.extensions import db
 from forum.messages import queries, services
 from forum.messages.models import (
     Conversation,
     ConversationMember,
     MemberIgnore,
+    MessageReport,
     PrivateMessage,
 )
 
@@ -245,7 +246,8 @@ def test_a_new_message_notifies_the_recipients_after_their_preference(app, brows
 
 
 def test_live_delivery_nudges_only_the_recipients_rooms(app, make_client, f):
-    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    ada, bob = f.user("ada"), f.user("bob")
+    f.user("cyd")
     sockets = {}
     for name in ("ada", "bob", "cyd"):
         c = make_client()
@@ -361,3 +363,141 @@ def test_the_sysop_cannot_be_ignored_and_settings_reject_bad_values(app, browser
     assert response.status_code == 400
     assert browser(ada).form("/settings/mail", {"mail_from": "sysops"}).status_code == 302
     assert db.session.get(type(ada), ada.id).preferences["mail_from"] == "sysops"
+
+
+# --- reports ------------------------------------------------------------------------------------
+def test_a_report_shows_the_sysop_the_message_and_two_before_it_only(app, browser, f):
+    from forum.moderation.models import ModAction
+
+    ada, bob = f.user("ada"), f.user("bob")
+    root = f.sysop("root")
+    conversation = _start(ada, [bob], body="first words")
+    for body in ("second words", "third words", "fourth words"):
+        services.reply_to_conversation(ada, conversation.id, body)
+    services.reply_to_conversation(bob, conversation.id, "later words")
+    reported = db.session.scalar(
+        select(PrivateMessage).where(PrivateMessage.body_raw == "fourth words")
+    )
+    _forget()
+    assert browser(bob).get(f"/mail/m/{reported.id}/report").status_code == 200
+    bad = browser(bob).form(f"/mail/m/{reported.id}/report", {"reason": "other", "note": ""})
+    assert bad.status_code == 400 and "Tell the sysop what is wrong" in bad.get_data(as_text=True)
+    response = browser(bob).form(f"/mail/m/{reported.id}/report", {"reason": "abuse"})
+    assert response.status_code == 302
+    # Your own messages are not yours to report; strangers get the uniform 404.
+    own = db.session.scalar(select(PrivateMessage).where(PrivateMessage.body_raw == "later words"))
+    assert browser(bob).form(f"/mail/m/{own.id}/report", {"reason": "spam"}).status_code == 403
+    assert browser(root).get(f"/mail/m/{reported.id}/report").status_code == 404
+    queue = browser(root).text("/mod")
+    assert "Reported private messages (1)" in queue
+    assert "second words" in queue and "third words" in queue and "fourth words" in queue
+    assert "first words" not in queue and "later words" not in queue
+    assert f"/mail/c/{conversation.id}" not in queue
+    # The sysop's header counts it; a SIG sysop sees nothing of it.
+    assert browser(root).get(f"/mail/c/{conversation.id}").status_code == 404
+    sig_sysop = f.user("siggy")
+    f.sig("garden", sysops=[sig_sysop])
+    _forget()
+    assert "fourth words" not in browser(sig_sysop).text("/mod")
+    report = db.session.scalar(select(MessageReport))
+    assert (
+        browser(sig_sysop).form(f"/mod/mail/{report.id}/resolve", {"outcome": "hidden"}).status_code
+        == 404
+    )
+    done = browser(root).form(f"/mod/mail/{report.id}/resolve", {"outcome": "hidden"})
+    assert done.status_code == 302
+    assert db.session.get(PrivateMessage, reported.id).is_hidden
+    assert db.session.get(MessageReport, report.id).outcome == "hidden"
+    assert (
+        db.session.scalar(
+            select(ModAction).where(ModAction.action == "resolve_message_report")
+        ).target_user_id
+        == ada.id
+    )
+    page = browser(bob).text(f"/mail/c/{conversation.id}")
+    assert "fourth words" not in page and "hidden by the sysop" in page
+    assert "Reported private messages (0)" in browser(root).text("/mod")
+
+
+def test_warning_the_author_of_a_reported_message_needs_a_reason(app, f):
+    from forum.moderation import services as mod
+    from forum.moderation.models import MemberWarning
+
+    ada, bob = f.user("ada"), f.user("bob")
+    root = f.sysop("root")
+    conversation = _start(ada, [bob], body="rude words")
+    report = services.report_message(bob, conversation.last_message_id, "abuse")
+    with pytest.raises(Invalid):
+        mod.resolve_message_report(root, report.id, "warned", "")
+    with pytest.raises(NotFound):
+        mod.resolve_message_report(bob, report.id, "dismissed")
+    mod.resolve_message_report(root, report.id, "warned", "Be kind.")
+    warning = db.session.scalar(select(MemberWarning))
+    assert (warning.user_id, warning.reason, warning.sig_id) == (ada.id, "Be kind.", None)
+
+
+# --- who may write: standing, new accounts, the rate limit, the site setting ---------------------
+def test_members_who_may_not_write_may_not_send_mail(app, f):
+    from datetime import timedelta
+
+    from forum.timeutil import utcnow
+
+    ada, bob = f.user("ada"), f.user("bob")
+    conversation = _start(bob, [ada])
+    ada.silenced_until = utcnow() + timedelta(days=1)
+    db.session.commit()
+    with pytest.raises(Forbidden, match="silenced"):
+        _start(ada, [bob])
+    with pytest.raises(Forbidden, match="silenced"):
+        services.reply_to_conversation(ada, conversation.id, "hello")
+    with pytest.raises(Forbidden):
+        services.start_conversation(None, "bob", "Hi", "there")
+
+
+@pytest.mark.config(MAIL_MIN_ACCOUNT_AGE_HOURS=24)
+def test_new_accounts_wait_before_sending_mail(app, browser, f):
+    from datetime import timedelta
+
+    from forum.timeutil import utcnow
+
+    ada, bob = f.user("ada"), f.user("bob")
+    root = f.sysop("root")
+    with pytest.raises(Forbidden, match="after 24 hours"):
+        _start(ada, [bob])
+    assert _start(root, [ada]) is not None  # the sysop is never held back
+    _forget()
+    assert "after 24 hours" in browser(ada).text("/mail/new?to=bob")
+    ada = db.session.get(type(ada), ada.id)
+    ada.created_at = utcnow() - timedelta(hours=25)
+    db.session.commit()
+    assert _start(ada, [bob]) is not None
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_MAIL="2 per minute")
+def test_sending_is_rate_limited_per_account(app, browser, f):
+    ada = browser(f.user("ada"))
+    f.user("bob")
+    for i in range(2):
+        sent = ada.form("/mail/new", {"to": "bob", "subject": f"Hi {i}", "body": "hello"})
+        assert sent.status_code == 302
+    assert (
+        ada.form("/mail/new", {"to": "bob", "subject": "Hi 3", "body": "hello"}).status_code == 429
+    )
+
+
+def test_the_conversation_size_is_a_site_setting(app, browser, f):
+    from forum.admin import settings as site_settings
+
+    root = f.sysop("root")
+    site_settings.update_settings(root, {"mail_max_participants": "3"})
+    _forget()
+    ada = f.user("ada")
+    for name in ("bob", "cyd", "dan"):
+        f.user(name)
+    _forget()
+    response = browser(ada).form(
+        "/mail/new", {"to": "bob, cyd, dan", "subject": "Crowd", "body": "All of you"}
+    )
+    assert response.status_code == 400
+    assert "at most 3 members" in response.get_data(as_text=True)
+    assert "Members per private conversation" in browser(root).text("/admin/settings")

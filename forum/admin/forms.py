@@ -62,6 +62,8 @@ class SettingsForm(FlaskForm):
     mention_limit_sysop = StringField(_l("Mentions per post by sysops"))
     post_rate_limit = StringField(_l("Posting rate limit"))
     register_rate_limit = StringField(_l("Registration rate limit"))
+    mail_max_participants = StringField(_l("Members per private conversation"))
+    mail_rate_limit = StringField(_l("Private mail rate limit"))
 
 
 class InviteForm(FlaskForm):

@@ -181,8 +181,10 @@ def site_settings() -> Any:
             getattr(form, key).data = "" if value is None else str(value)
     if form.validate_on_submit():
         try:
+            # A setting the form did not send (a page from before it existed) stays as it is.
             services.update_settings(
-                viewer(), {key: getattr(form, key).data for key in settings.SETTINGS}
+                viewer(),
+                {key: getattr(form, key).data for key in settings.SETTINGS if key in request.form},
             )
         except (NotFound, Forbidden):
             raise

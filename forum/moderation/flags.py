@@ -12,9 +12,11 @@ from .. import events, permissions
 from .. import settings as site_settings
 from ..accounts.models import User
 from ..db import transaction
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..messages import services as mail_services
+from ..messages.models import MessageReport, PrivateMessage
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -24,8 +26,10 @@ from .common import clean_note, clean_reason, log_post_action, moderated_post
 from .discipline import ban_member, remove_from_sig, silence_member, suspend_member, warn_member
 from .models import (
     FLAG_REASONS,
+    MESSAGE_OUTCOMES,
     OUTCOMES,
     Flag,
+    ModAction,
     PostReview,
     ReviewNote,
 )
@@ -209,3 +213,56 @@ def add_review_note(actor: Actor, post_id: int, body: str) -> ReviewNote:
         note = ReviewNote(post_id=post.id, author_id=actor.id, body=body)
         session.add(note)
     return note
+
+
+# --- reported private messages ----------------------------------------------------------------
+def resolve_message_report(
+    actor: Actor, report_id: int, outcome: str, reason: str = ""
+) -> list[MessageReport]:
+    """The global sysop handles a reported private message: dismiss, hide it from the
+    conversation, or warn its author (site-wide). Every open report of that message is resolved
+    at once. The sysop acts on the excerpt the report carries; the conversation stays closed."""
+    if not permissions.can_handle_message_reports(actor):
+        raise NotFound(permissions.NO_SUCH_CONVERSATION)
+    assert actor is not None
+    report = db.session.get(MessageReport, report_id) if report_id > 0 else None
+    if report is None:
+        raise NotFound(_l("No such report."))
+    if outcome not in MESSAGE_OUTCOMES:
+        raise Invalid("outcome", _l("Choose how to handle this message."))
+    reports = list(
+        db.session.scalars(
+            select(MessageReport)
+            .where(
+                MessageReport.message_id == report.message_id, MessageReport.resolved_at.is_(None)
+            )
+            .order_by(MessageReport.id)
+        )
+    )
+    if not reports:
+        raise Conflict(_l("This report was handled already."))
+    reason = clean_reason(reason, required=outcome == "warned")
+    message = db.session.get(PrivateMessage, report.message_id)
+    author_id = message.user_id if message is not None else None
+    with transaction() as session:
+        if outcome == "hidden":
+            mail_services.hide_reported_message(actor, report)
+        elif outcome == "warned":
+            if author_id is None:
+                raise Invalid("outcome", _l("The author's account no longer exists."))
+            warn_member(actor, author_id, reason)
+        now = utcnow()
+        for row in reports:
+            row.resolved_at = now
+            row.resolved_by_id = actor.id
+            row.outcome = outcome
+        session.add(
+            ModAction(
+                actor_id=actor.id,
+                action="resolve_message_report",
+                target_user_id=author_id,
+                reason=reason,
+                details=f"{len(reports)} report(s): {outcome}",
+            )
+        )
+    return reports

@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
-from .models import FLAG_REASONS, OUTCOMES
+from .models import FLAG_REASONS, MESSAGE_OUTCOMES, OUTCOMES
 
 DAYS = [NumberRange(min=1, max=3650, message=_l("Between 1 and 3,650 days."))]
 
@@ -51,6 +51,15 @@ class ResolveForm(FlaskForm):
         _l("Suspend or silence for (days)"), default=7, validators=[Optional(), *DAYS]
     )
     next = HiddenField()
+
+
+class MessageReportForm(FlaskForm):
+    outcome = SelectField(
+        _l("Outcome"), choices=[SelectChoice(k, v) for k, v in MESSAGE_OUTCOMES.items()]
+    )
+    reason = StringField(
+        _l("Reason (the member sees it when warned)"), validators=[Optional(), Length(max=500)]
+    )
 
 
 class NoteForm(FlaskForm):

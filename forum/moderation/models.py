@@ -30,6 +30,13 @@ OUTCOMES = {
     "spam": _l("the author's posts were removed as spam"),
 }
 
+# How a reported private message was handled (the global sysop's; forum.moderation.flags).
+MESSAGE_OUTCOMES = {
+    "dismissed": _l("dismissed: no action was needed"),
+    "hidden": _l("the message was hidden from the conversation"),
+    "warned": _l("the author was warned"),
+}
+
 FILTER_BLOCK = "block"  # the post is refused with a message
 FILTER_QUEUE = "queue"  # the post waits for a sysop's approval
 FILTER_ACTIONS = (FILTER_BLOCK, FILTER_QUEUE)
@@ -260,6 +267,7 @@ ACTION_LABELS = {
     "remove_from_sig": _l("remove from SIG"),
     "remove_word_filter": _l("remove word filter"),
     "resolve_flags": _l("resolve flags"),
+    "resolve_message_report": _l("resolve private message report"),
     "restore_topic": _l("restore topic"),
     "set_approval_threshold": _l("set approval threshold"),
     "silence_member": _l("silence member"),

@@ -18,6 +18,7 @@ from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..messages.models import MessageReport
 from ..sigs.models import REQUEST_PENDING, JoinRequest, Membership, Sig, SigDiscipline
 from ..timeutil import utcnow
 from ..topics.models import POST_PENDING, Post, Topic
@@ -50,11 +51,45 @@ class QueueItem:
 
 
 @dataclass
+class MessageReportItem:
+    """A reported private message as the global sysop sees it: the excerpt the first report
+    carries (the message and the two before it), the reports, never the conversation."""
+
+    report: MessageReport
+    author: str | None
+    reports: list[tuple[MessageReport, str]] = field(default_factory=list)
+
+
+@dataclass
 class ModQueue:
     flagged: list[QueueItem]
     pending: list[QueueItem]
     join_requests: list[tuple[Sig, int]]
     sigs: list[Sig]
+    message_reports: list[MessageReportItem] = field(default_factory=list)
+
+
+def message_reports(viewer: permissions.Actor) -> list[MessageReportItem]:
+    """Open reports of private messages, grouped by message (the global sysop's): one query."""
+    if not permissions.can_handle_message_reports(viewer):
+        return []
+    reporter = aliased(User)
+    items: dict[int, MessageReportItem] = {}
+    for report, name in db.session.execute(
+        select(MessageReport, reporter.username)
+        .join(reporter, reporter.id == MessageReport.reporter_id)
+        .where(MessageReport.resolved_at.is_(None))
+        .order_by(MessageReport.created_at, MessageReport.id)
+        .limit(QUEUE_LIMIT * 5)
+    ):
+        item = items.get(report.message_id)
+        if item is None:
+            reported = next((m for m in report.excerpt or [] if m.get("reported")), {})
+            item = items[report.message_id] = MessageReportItem(
+                report=report, author=reported.get("author")
+            )
+        item.reports.append((report, name))
+    return list(items.values())[:QUEUE_LIMIT]
 
 
 def mod_queue(current: Any) -> ModQueue:
@@ -153,6 +188,7 @@ def mod_queue(current: Any) -> ModQueue:
         pending=pending,
         join_requests=[(sig, count) for sig, count in request_rows],
         sigs=sigs,
+        message_reports=message_reports(viewer),
     )
 
 
@@ -197,7 +233,17 @@ def queue_size(current: Any) -> int:
         .where(Post.status == POST_PENDING, Post.deleted_at.is_(None), in_scope)
     )
     union = flagged.union(pending).subquery()
-    return int(db.session.scalar(select(func.count()).select_from(union)) or 0)
+    size = int(db.session.scalar(select(func.count()).select_from(union)) or 0)
+    if permissions.can_handle_message_reports(viewer):
+        size += int(
+            db.session.scalar(
+                select(func.count(func.distinct(MessageReport.message_id))).where(
+                    MessageReport.resolved_at.is_(None)
+                )
+            )
+            or 0
+        )
+    return size
 
 
 # --- the moderation log ---------------------------------------------------------------------

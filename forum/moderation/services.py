@@ -5,7 +5,7 @@ writes a ModAction row (the moderation log) in that same transaction and publish
 
 - `posts`: hide and unhide a post; the approval queue.
 - `topic_tools`: lock, pin, move, split, merge, delete and restore topics.
-- `flags`: flag a post; claim, note and resolve flags.
+- `flags`: flag a post; claim, note and resolve flags; resolve reported private messages.
 - `discipline`: warn, silence, suspend and ban members, and lift it; notes on members.
 - `filters`: the word filter.
 - `cleanup`: delete a spammer (site-wide or in one SIG) and undo it.
@@ -58,6 +58,7 @@ from .flags import (
     claim_flag,
     flag_post,
     resolve_flags,
+    resolve_message_report,
     unclaim_flag,
 )
 from .posts import (
@@ -120,6 +121,7 @@ __all__ = [
     "restore_topic",
     "flag_post",
     "resolve_flags",
+    "resolve_message_report",
     "claim_flag",
     "unclaim_flag",
     "add_review_note",

@@ -31,6 +31,7 @@ from .forms import (
     LiftForm,
     MemberNoteForm,
     MergeForm,
+    MessageReportForm,
     MoveForm,
     NoteForm,
     ReasonForm,
@@ -85,6 +86,24 @@ def queue() -> Any:
         note=NoteForm(),
         reason=ReasonForm(),
         action=ActionForm(),
+        message_report=MessageReportForm(formdata=None),
+    )
+
+
+@bp.route("/mod/mail/<int:report_id>/resolve", methods=["POST"])
+def resolve_message_report(report_id: int) -> Any:
+    if not permissions.can_handle_message_reports(viewer()):
+        abort(404)
+    form = MessageReportForm()
+    if not form.validate():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("moderation.queue")), 303
+    return _run(
+        lambda: services.resolve_message_report(
+            viewer(), report_id, form.outcome.data, form.reason.data or ""
+        ),
+        _("Handled."),
+        url_for("moderation.queue"),
     )
 
 
