@@ -536,7 +536,8 @@ PROBE_DATA = {
     "level": "watching",
 }
 _ID_IN_LINK = re.compile(
-    r"(/(?:p|t|posts|topics)/|%2F(?:p|t|posts|topics)%2F|quote%3D|quote=)(\d+)"
+    r"(/(?:p|t|posts|topics|mail/c|mail/m)/|%2F(?:p|t|posts|topics|mail%2Fc|mail%2Fm)%2F"
+    r"|quote%3D|quote=)(\d+)"
 )
 _TOKEN = re.compile(r'((?:name="csrf_token" value|name="csrf-token" content)=")[^"]+"')
 
@@ -747,3 +748,152 @@ def test_a_topic_awaiting_approval_is_marked_from_its_first_post(client, f) -> N
         follow_redirects=True,
     )
     assert "waiting for a sysop" in response.get_data(as_text=True)
+# --- private mail: a conversation is its participants' alone ---------------------------------
+# Roles: a guest, a participant, a member outside the conversation, a SIG sysop, the global
+# sysop, and a former participant who left. Nobody but the participants reads or touches a
+# conversation, the global sysop included; to everyone else it is a 404 like a missing one.
+MAIL_ROLES = ("guest", "participant", "outsider", "sig_sysop", "root", "former")
+MAIL_PRIVATE = "L 200 404 404 404 404"
+MAIL_WRITE = "L 302 404 404 404 404"
+MAIL_OPEN = "L 200 200 200 200 200"
+
+
+@dataclass
+class MailWorld:
+    f: Any
+    conversation_id: int
+    message_id: int  # written by the other participant
+    users: dict[str, User | None]
+
+    def newcomer(self) -> str:
+        return self.f.user().username
+
+
+def build_mail(f: Any) -> MailWorld:
+    from forum.messages import services as mail
+
+    root = f.sysop("root")
+    writer = f.user("writer")
+    participant = f.user("participant")
+    former = f.user("former")
+    outsider = f.user("outsider")
+    sig_sysop = f.user("sigsysop")
+    f.sig("lair", name=SIG_NAME, sysops=[sig_sysop])
+    conversation = mail.start_conversation(
+        writer, "participant, former", TOPIC_TITLE, "The words of the secret plans."
+    )
+    mail.leave_conversation(former, conversation.id)
+    users: dict[str, User | None] = {
+        "guest": None,
+        "participant": participant,
+        "outsider": outsider,
+        "sig_sysop": sig_sysop,
+        "root": root,
+        "former": former,
+    }
+    return MailWorld(f, conversation.id, conversation.last_message_id, users)
+
+
+MAIL_ROUTES = [
+    ("mailbox", "GET", lambda w: "/mail", MAIL_OPEN, lambda w: {}),
+    ("new conversation form", "GET", lambda w: "/mail/new?to=writer", MAIL_OPEN, lambda w: {}),
+    ("conversation", "GET", lambda w: f"/mail/c/{w.conversation_id}", MAIL_PRIVATE, lambda w: {}),
+    (
+        "conversation page 1",
+        "GET",
+        lambda w: f"/mail/c/{w.conversation_id}?page=1",
+        MAIL_PRIVATE,
+        lambda w: {},
+    ),
+    (
+        "reply",
+        "POST",
+        lambda w: f"/mail/c/{w.conversation_id}/reply",
+        MAIL_WRITE,
+        lambda w: {"body": "let me in"},
+    ),
+    (
+        "add a member",
+        "POST",
+        lambda w: f"/mail/c/{w.conversation_id}/add",
+        MAIL_WRITE,
+        lambda w: {"username": w.newcomer()},
+    ),
+    ("archive", "POST", lambda w: f"/mail/c/{w.conversation_id}/archive", MAIL_WRITE, lambda w: {}),
+    (
+        "report form",
+        "GET",
+        lambda w: f"/mail/m/{w.message_id}/report",
+        MAIL_PRIVATE,
+        lambda w: {},
+    ),
+    (
+        "report",
+        "POST",
+        lambda w: f"/mail/m/{w.message_id}/report",
+        MAIL_WRITE,
+        lambda w: {"reason": "spam"},
+    ),
+    ("leave", "POST", lambda w: f"/mail/c/{w.conversation_id}/leave", MAIL_WRITE, lambda w: {}),
+]
+
+
+@pytest.mark.parametrize("route", MAIL_ROUTES, ids=[r[0] for r in MAIL_ROUTES])
+def test_private_mail_route_matrix(make_client, f, route) -> None:
+    name, method, url_of, expect, data = route
+    world = build_mail(f)
+    expected = dict(zip(MAIL_ROLES, expect.split(), strict=True))
+    failures = []
+    for role in MAIL_ROLES:
+        client = make_client()
+        user = world.users[role]
+        if user is not None:
+            client.login(user.username)
+        url, payload = url_of(world), data(world)
+        db.session.expire_all()
+        before = dbstate.snapshot()
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.form(url, payload)
+        after = dbstate.snapshot()
+        outcome = _outcome(response, method, before, after)
+        if outcome != expected[role]:
+            failures.append(f"{role}: expected {expected[role]}, got {outcome} for {url}")
+        if response.status_code == 404:
+            body = response.get_data(as_text=True)
+            assert TOPIC_TITLE not in body and "secret plans" not in body, f"{role} sees a leak"
+        if outcome in ("403", "404", "L", "400"):
+            assert not dbstate.diff(before, after), f"{role} was refused but something changed"
+    assert not failures, "\n".join(failures)
+
+
+MAIL_PROBES = [
+    ("GET", "/mail/c/{c}"),
+    ("GET", "/mail/c/{c}?page=2"),
+    ("POST", "/mail/c/{c}/reply"),
+    ("POST", "/mail/c/{c}/add"),
+    ("POST", "/mail/c/{c}/archive"),
+    ("POST", "/mail/c/{c}/leave"),
+    ("GET", "/mail/m/{m}/report"),
+    ("POST", "/mail/m/{m}/report"),
+]
+
+
+@pytest.mark.parametrize("role", ["outsider", "sig_sysop", "root", "former"])
+def test_a_conversation_looks_exactly_like_a_missing_one(make_client, f, role: str) -> None:
+    world = build_mail(f)
+    client = make_client()
+    _log_in(client, world.users[role])
+    ids = (world.conversation_id, world.message_id)
+    for method, pattern in MAIL_PROBES:
+        for accept in ("text/html", "application/json"):
+            real = pattern.format(c=world.conversation_id, m=world.message_id)
+            missing = pattern.format(c=MISSING_ID, m=MISSING_ID)
+            seen = _answer(client, method, real, accept, ids)
+            unseen = _answer(client, method, missing, accept, (MISSING_ID,))
+            where = f"{role}: {method} {real} ({accept})"
+            assert seen[0] == 404 and seen[:2] == unseen[:2], (where, seen[:2], unseen[:2])
+            assert seen[2] == unseen[2], f"{where}: " + "".join(
+                difflib.unified_diff(unseen[2].splitlines(True), seen[2].splitlines(True), n=0)
+            )
