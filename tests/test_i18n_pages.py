@@ -135,7 +135,21 @@ def forum_world(app, f) -> dict[str, Any]:
     from forum.admin import services as admin
 
     admin.create_invite(root, "für Hans")
-    return {"topic": topic, "post": reply, "geheim": geheim, "stammtisch": stammtisch}
+    from forum.messages import services as mail
+
+    conversation = mail.start_conversation(pilar, "greta, wurzel", "Kaffee?", "¿Un café el jueves?")
+    mail.reply_to_conversation(greta, conversation.id, "Gern, bis Donnerstag!")
+    first = conversation.last_message_id - 1
+    mail.report_message(greta, first, "spam")
+    mail.ignore_member(greta, "pilar")
+    return {
+        "topic": topic,
+        "post": reply,
+        "geheim": geheim,
+        "stammtisch": stammtisch,
+        "conversation": conversation,
+        "message_id": first,
+    }
 
 
 def _routes(app, world: dict[str, Any]) -> list[str]:
@@ -147,6 +161,8 @@ def _routes(app, world: dict[str, Any]) -> list[str]:
         "username": "greta",
         "sig_id": world["stammtisch"].id,
         "token": "kein-gueltiger-link",
+        "conversation_id": world["conversation"].id,
+        "message_id": world["message_id"],
     }
     skip = {"static", "ops.healthz", "ops.readyz", "js_catalog", "topics.quote"}
     urls = []

@@ -114,7 +114,18 @@ def world(app: Flask, f: Any) -> dict[str, Any]:
     topic = f.topic(ada, sig)
     post = f.reply(bob, topic)
     notice = announcements.publish_announcement(root, None, "Site news", "For everyone")
-    return {"root": root, "sig": sig, "topic": topic, "post": post, "notice": notice}
+    from forum.messages import services as mail
+
+    conversation = mail.start_conversation(ada, "bob", "Hello", "A private word")
+    report = mail.report_message(bob, conversation.last_message_id, "spam")
+    return {
+        "root": root,
+        "sig": sig,
+        "topic": topic,
+        "post": post,
+        "notice": notice,
+        "report": report,
+    }
 
 
 def _new_filter(world: dict[str, Any]) -> str:
@@ -137,6 +148,12 @@ def next_routes(world: dict[str, Any]) -> dict[str, Route]:
         "admin.set_role": ("POST", at(f"/admin/members/{world['root'].id}/role"), {"role": "x"}),
         "moderation.resolve": ("POST", at(f"/mod/posts/{post}/resolve"), {"outcome": "x"}),
         "moderation.claim": ("POST", at(f"/mod/posts/{post}/claim"), {}),
+        "moderation.resolve_message_report": (
+            "POST",
+            at(f"/mod/mail/{world['report'].id}/resolve"),
+            {"outcome": "x"},
+        ),
+        "messages.ignore": ("POST", at("/u/ada/ignore"), {}),
         "moderation.unclaim": ("POST", at(f"/mod/posts/{post}/unclaim"), {}),
         "moderation.review_note": ("POST", at(f"/mod/posts/{post}/note"), {"body": "seen"}),
         "moderation.hide": ("POST", at(f"/mod/posts/{post}/hide"), {"reason": "r"}),

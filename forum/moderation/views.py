@@ -97,7 +97,7 @@ def resolve_message_report(report_id: int) -> Any:
     form = MessageReportForm()
     if not form.validate():
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(url_for("moderation.queue")), 303
+        return redirect(_back(url_for("moderation.queue")))
     return _run(
         lambda: services.resolve_message_report(
             viewer(), report_id, form.outcome.data, form.reason.data or ""
