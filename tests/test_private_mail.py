@@ -495,3 +495,27 @@ def test_the_conversation_size_is_a_site_setting(app, browser, f):
     assert response.status_code == 400
     assert "at most 3 members" in response.get_data(as_text=True)
     assert "Members per private conversation" in browser(root).text("/admin/settings")
+
+
+# --- cost -----------------------------------------------------------------------------------------
+def test_the_mailbox_and_a_conversation_do_not_grow_with_their_content(
+    app, make_client, f, count_queries
+):
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    first = _start(bob, [ada, cyd], subject="First")
+    client = make_client()
+    client.login("ada")
+
+    def measure(url):
+        client.get(url)
+        with count_queries() as counter:
+            assert client.get(url).status_code == 200
+        return counter.count
+
+    small = (measure("/mail"), measure(f"/mail/c/{first.id}?page=1"))
+    for i in range(12):
+        _start([bob, cyd][i % 2], [ada], subject=f"More {i}")
+        services.reply_to_conversation([bob, cyd][i % 2], first.id, f"message {i}")
+    large = (measure("/mail"), measure(f"/mail/c/{first.id}?page=1"))
+    assert small == large, (small, large)
+    assert max(large) <= 15
