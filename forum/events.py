@@ -260,9 +260,11 @@ class PrivateMessageSent(Event):
 
 @dataclass(frozen=True)
 class MailRead(Event):
-    """The member's unread mail count may have moved (read, left, archived): other tabs follow."""
+    """The member's unread mail count may have moved (read, left, archived): other tabs follow.
+    `conversation_id`: the conversation they read, archived or left, when there is one."""
 
     user_id: int
+    conversation_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,9 @@ def test_a_new_message_notifies_the_recipients_after_their_preference(app, brows
     assert "ada sent you private mail" in page
     assert f"/mail/c/{conversation.id}#message-{conversation.last_message_id}" in page
     assert "words nobody else reads" not in page
+    # Reading the conversation reads its notification too: the two badges agree.
+    browser(bob).get(f"/mail/c/{conversation.id}")
+    assert db.session.get(Notification, rows[0].id).read_at is not None
 
 
 def test_live_delivery_nudges_only_the_recipients_rooms(app, make_client, f):

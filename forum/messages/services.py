@@ -335,7 +335,7 @@ def leave_conversation(actor: Actor, conversation_id: int) -> Conversation:
         events.publish(
             events.ConversationMembersChanged(conversation_id=conversation.id, user_ids=others)
         )
-        events.publish(events.MailRead(user_id=actor.id))
+        events.publish(events.MailRead(user_id=actor.id, conversation_id=conversation.id))
     return conversation
 
 
@@ -347,7 +347,7 @@ def archive_conversation(actor: Actor, conversation_id: int, archived: bool = Tr
         row.archived_at = utcnow() if archived else None
         if archived:
             row.last_read_message_id = max(row.last_read_message_id, _conversation.last_message_id)
-        events.publish(events.MailRead(user_id=row.user_id))
+        events.publish(events.MailRead(user_id=row.user_id, conversation_id=row.conversation_id))
 
 
 def mark_read(actor: Actor, row: ConversationMember, message_id: int) -> None:
@@ -364,7 +364,7 @@ def mark_read(actor: Actor, row: ConversationMember, message_id: int) -> None:
             )
             .values(last_read_message_id=message_id)
         )
-        events.publish(events.MailRead(user_id=row.user_id))
+        events.publish(events.MailRead(user_id=row.user_id, conversation_id=row.conversation_id))
     row.last_read_message_id = message_id
 
 

@@ -52,6 +52,11 @@ def on_private_message_sent(event: events.PrivateMessageSent) -> None:
     )
 
 
+def on_mail_read(event: events.MailRead) -> None:
+    if event.conversation_id is not None:
+        services.read_private_message_notifications(event.user_id, event.conversation_id)
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
     sub(app, events.PostCreated, on_post_created, phase="in_transaction")
@@ -59,6 +64,7 @@ def init_app(app: Flask) -> None:
     sub(app, events.JoinRequested, on_join_requested, phase="in_transaction")
     sub(app, events.JoinRequestDecided, on_join_request_decided, phase="in_transaction")
     sub(app, events.PrivateMessageSent, on_private_message_sent, phase="in_transaction")
+    sub(app, events.MailRead, on_mail_read, phase="in_transaction")
     # Moderation's events, when that feature is installed.
     for name, fn in (
         ("FlagsResolved", on_flags_resolved),

@@ -297,6 +297,29 @@ def notify_private_message(
     return _add(rows)
 
 
+def read_private_message_notifications(user_id: int, conversation_id: int) -> int:
+    """The member read (or archived, or left) a conversation: its private_message notifications
+    are read too, so the two badges agree. Their few unread rows are checked here, not in SQL
+    (the conversation is in `data`, JSON)."""
+    rows = [
+        n
+        for n in db.session.scalars(
+            select(Notification).where(
+                Notification.user_id == user_id,
+                Notification.kind == kinds.PRIVATE_MESSAGE.name,
+                Notification.read_at.is_(None),
+            )
+        )
+        if (n.data or {}).get("conversation_id") == conversation_id
+    ]
+    now = utcnow()
+    for row in rows:
+        row.read_at = now
+    if rows:
+        events.publish(events.NotificationsRead(user_id=user_id))
+    return len(rows)
+
+
 # --- the member's own verbs -----------------------------------------------------------------
 def _require_member(user: Actor) -> User:
     if user is None:
