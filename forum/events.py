@@ -268,11 +268,13 @@ class MailRead(Event):
 
 
 @dataclass(frozen=True)
-class ConversationMembersChanged(Event):
-    """Someone was added to or left a conversation; `user_ids` are those whose mailbox changed."""
+class MessageReportResolved(Event):
+    """The sysop handled a reported private message; each member who reported it hears how."""
 
-    conversation_id: int
-    user_ids: tuple[int, ...]
+    message_id: int
+    reporter_ids: tuple[int, ...]
+    outcome: str
+    actor_id: int
 
 
 Subscriber = Callable[[Any], None]

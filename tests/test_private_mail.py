@@ -414,6 +414,10 @@ def test_a_report_shows_the_sysop_the_message_and_two_before_it_only(app, browse
     page = browser(bob).text(f"/mail/c/{conversation.id}")
     assert "fourth words" not in page and "hidden by the sysop" in page
     assert "Reported private messages (0)" in browser(root).text("/mod")
+    # The member who reported it hears how it was handled.
+    assert "The sysop handled the private message you reported: the message was hidden." in browser(
+        bob
+    ).text("/notifications")
 
 
 def test_warning_the_author_of_a_reported_message_needs_a_reason(app, f):

@@ -307,11 +307,6 @@ def add_member(actor: Actor, conversation_id: int, username: str) -> Conversatio
             )
         )
         session.flush()
-        events.publish(
-            events.ConversationMembersChanged(
-                conversation_id=conversation.id, user_ids=tuple(sorted(active | {user.id}))
-            )
-        )
         events.publish(events.MailRead(user_id=user.id))
     return existing
 
@@ -329,12 +324,6 @@ def leave_conversation(actor: Actor, conversation_id: int) -> Conversation:
             )
         )
         session.flush()
-        others = tuple(
-            sorted(r.user_id for r in _active_rows(conversation.id) if r.left_at is None)
-        )
-        events.publish(
-            events.ConversationMembersChanged(conversation_id=conversation.id, user_ids=others)
-        )
         events.publish(events.MailRead(user_id=actor.id, conversation_id=conversation.id))
     return conversation
 

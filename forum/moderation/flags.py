@@ -265,4 +265,12 @@ def resolve_message_report(
                 details=f"{len(reports)} report(s): {outcome}",
             )
         )
+        events.publish(
+            events.MessageReportResolved(
+                message_id=report.message_id,
+                reporter_ids=tuple(sorted({r.reporter_id for r in reports})),
+                outcome=outcome,
+                actor_id=actor.id,
+            )
+        )
     return reports

@@ -57,6 +57,10 @@ def on_mail_read(event: events.MailRead) -> None:
         services.read_private_message_notifications(event.user_id, event.conversation_id)
 
 
+def on_message_report_resolved(event: events.MessageReportResolved) -> None:
+    services.notify_reporters(event.message_id, event.reporter_ids, event.outcome, event.actor_id)
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
     sub(app, events.PostCreated, on_post_created, phase="in_transaction")
@@ -65,6 +69,7 @@ def init_app(app: Flask) -> None:
     sub(app, events.JoinRequestDecided, on_join_request_decided, phase="in_transaction")
     sub(app, events.PrivateMessageSent, on_private_message_sent, phase="in_transaction")
     sub(app, events.MailRead, on_mail_read, phase="in_transaction")
+    sub(app, events.MessageReportResolved, on_message_report_resolved, phase="in_transaction")
     # Moderation's events, when that feature is installed.
     for name, fn in (
         ("FlagsResolved", on_flags_resolved),

@@ -269,6 +269,23 @@ PRIVATE_MESSAGE = register(
         _l("Private mail"),
     )
 )
+_MESSAGE_OUTCOMES = {
+    "dismissed": _l("no action was needed"),
+    "hidden": _l("the message was hidden"),
+    "warned": _l("its author was warned"),
+}
+MESSAGE_REPORT_RESOLVED = register(
+    Kind(
+        "message_report_resolved",
+        100,
+        lambda s: gettext(
+            "The sysop handled the private message you reported: %(outcome)s.",
+            outcome=str(_MESSAGE_OUTCOMES.get(str(s.data.get("outcome")), _l("resolved"))),
+        ),
+        _mail_url,
+        _l("Report handled"),
+    )
+)
 UNKNOWN = register(
     Kind("unknown", 1000, lambda s: gettext("Something happened."), _post_url, _l("Notice"))
 )

@@ -297,6 +297,24 @@ def notify_private_message(
     return _add(rows)
 
 
+def notify_reporters(
+    message_id: int, reporter_ids: Iterable[int], outcome: str, actor_id: int
+) -> list[Notification]:
+    """Tell each member who reported a private message how the sysop handled it (the link
+    leads to their mailbox, never to the message: they may have left the conversation)."""
+    rows = [
+        Notification(
+            user_id=uid,
+            kind=kinds.MESSAGE_REPORT_RESOLVED.name,
+            actor_id=actor_id,
+            data={"outcome": outcome},
+        )
+        for uid in sorted(set(reporter_ids))
+        if uid != actor_id
+    ]
+    return _add(rows)
+
+
 def read_private_message_notifications(user_id: int, conversation_id: int) -> int:
     """The member read (or archived, or left) a conversation: its private_message notifications
     are read too, so the two badges agree. Their few unread rows are checked here, not in SQL
