@@ -896,15 +896,25 @@ def accepts_mail_problem(sender: User, recipient: User) -> str | None:
     """Why `recipient` takes no private mail from `sender`, or None. The global sysop always
     gets through (a member's "sysops only" setting and ignoring do not stop them); the reason
     given is the same whichever rule refused, so nobody learns they are ignored."""
-    refused = _l("%(name)s does not accept private mail.", name=recipient.username)
-    if recipient.is_banned:
-        return refused
-    if is_global_sysop(sender) or sender.id == recipient.id:
-        return None
-    if (recipient.preferences or {}).get(PREF_MAIL_FROM) == MAIL_FROM_SYSOPS:
-        return refused
-    if ignores(recipient.id, sender.id):
-        return refused
+    return first_refusal(sender, [recipient])
+
+
+def first_refusal(sender: User, recipients: Iterable[User]) -> str | None:
+    """accepts_mail_problem for several recipients at once, in the order given: the first
+    refusal, or None. One query at most (who of them ignores the sender)."""
+    others = [r for r in recipients if r.id != sender.id]
+    sysop = is_global_sysop(sender)
+    ignoring = set() if sysop else who_ignores(sender.id, [r.id for r in others])
+    for recipient in others:
+        refused = recipient.is_banned or (
+            not sysop
+            and (
+                (recipient.preferences or {}).get(PREF_MAIL_FROM) == MAIL_FROM_SYSOPS
+                or recipient.id in ignoring
+            )
+        )
+        if refused:
+            return _l("%(name)s does not accept private mail.", name=recipient.username)
     return None
 
 

@@ -315,6 +315,11 @@ def test_refusals_say_clearly_why(app, browser, f):
     conversation = _start(root, [ada, bob])
     with pytest.raises(Invalid, match="bob does not accept private mail."):
         services.reply_to_conversation(ada, conversation.id, "Hello?")
+    _forget()
+    refused = browser(ada).form(f"/mail/c/{conversation.id}/reply", {"body": "Typed reply"})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert "bob does not accept private mail." in html and "Typed reply" in html
 
 
 def test_profiles_link_to_private_mail_and_ignore(app, browser, f):

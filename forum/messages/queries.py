@@ -304,11 +304,7 @@ def conversation_page(
     )
     problem = permissions.send_mail_problem(viewer)
     if problem is None:
-        for other in participants:
-            if other.id != viewer.id:
-                problem = permissions.accepts_mail_problem(viewer, other)
-                if problem:
-                    break
+        problem = permissions.first_refusal(viewer, participants)
         if problem is None and len(participants) < 2:
             problem = _l("Everyone else has left this conversation.")
     first_unread = next((m.message.id for m in messages if m.unread), None)

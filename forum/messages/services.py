@@ -126,10 +126,9 @@ def _recipients(sender: User, names: list[str], field: str = "to") -> list[User]
     users = [found[n.lower()] for n in names if found[n.lower()].id != sender.id]
     if not users:
         raise Invalid(field, _l("Private mail is for writing to someone else."))
-    for user in users:
-        problem = permissions.accepts_mail_problem(sender, user)
-        if problem:
-            raise Invalid(field, problem)
+    problem = permissions.first_refusal(sender, users)
+    if problem:
+        raise Invalid(field, problem)
     return users
 
 
@@ -243,10 +242,11 @@ def reply_to_conversation(actor: Actor, conversation_id: int, body: str) -> Priv
     others = [r.user_id for r in rows if r.left_at is None and r.user_id != sender.id]
     if not others:
         raise Invalid("body", _l("Everyone else has left this conversation."))
-    for user in db.session.scalars(select(User).where(User.id.in_(others)).order_by(User.id)):
-        problem = permissions.accepts_mail_problem(sender, user)
-        if problem:
-            raise Invalid("body", problem)
+    problem = permissions.first_refusal(
+        sender, db.session.scalars(select(User).where(User.id.in_(others)).order_by(User.id))
+    )
+    if problem:
+        raise Invalid("body", problem)
     cooked = _cook(body)
     with transaction() as session:
         lock_for_write(Conversation, conversation.id)
