@@ -134,11 +134,23 @@ def world(f: Any) -> dict[str, Any]:
     topic = f.topic(ada, sig, body="Hello **world**")
     post = f.reply(ada, topic, body="A reply with a [link](https://example.com)")
     services.update_profile(ada, signature="sig line", bio="*bio*")
-    return {"ada": ada, "boss": boss, "sig": sig, "hidden": hidden, "topic": topic, "post": post}
+    from forum.messages import services as mail
+
+    conversation = mail.start_conversation(boss, "ada, grace", "Welcome", "Hello **both**")
+    mail.report_message(ada, conversation.last_message_id, "spam")
+    return {
+        "ada": ada,
+        "boss": boss,
+        "sig": sig,
+        "hidden": hidden,
+        "topic": topic,
+        "post": post,
+        "conversation": conversation,
+    }
 
 
 def test_every_page_has_landmarks_and_labelled_fields(make_client, world):
-    topic, post = world["topic"], world["post"]
+    topic, post, conversation = world["topic"], world["post"], world["conversation"]
     guest = make_client()
     member = make_client()
     member.login("ada")
@@ -149,8 +161,10 @@ def test_every_page_has_landmarks_and_labelled_fields(make_client, world):
                 "/u/ada", "/no/such/page", "/s/retro/members"],
         member: ["/", "/settings", "/new", "/s/retro/", "/s/retro/new", f"/t/{topic.id}",
                  f"/t/{topic.id}/reply", f"/p/{post.id}/edit", "/sigs/request", "/u/ada",
-                 "/s/retro/requests", "/s/hidden/"],
-        sysop: [f"/p/{post.id}/history", "/s/retro/requests", "/settings"],
+                 "/s/retro/requests", "/s/hidden/", "/mail", "/mail?folder=archive",
+                 "/mail?q=hello", "/mail/new?to=grace", f"/mail/c/{conversation.id}",
+                 f"/mail/m/{conversation.last_message_id}/report", "/u/grace"],
+        sysop: [f"/p/{post.id}/history", "/s/retro/requests", "/settings", "/mod"],
     }  # fmt: skip
     for browser, urls in pages.items():
         for url in urls:
