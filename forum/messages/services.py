@@ -137,7 +137,6 @@ def _cook(body: str) -> content.Rendered:
 
 
 def _write(
-    session: object,
     conversation: Conversation,
     author: User,
     body: str,
@@ -228,7 +227,7 @@ def start_conversation(actor: Actor, to: str | list[str], subject: str, body: st
         ]
         session.add_all(rows)
         session.flush()
-        _write(session, conversation, sender, body, cooked, rows, is_first=True)
+        _write(conversation, sender, body, cooked, rows, is_first=True)
     return conversation
 
 
@@ -248,12 +247,12 @@ def reply_to_conversation(actor: Actor, conversation_id: int, body: str) -> Priv
     if problem:
         raise Invalid("body", problem)
     cooked = _cook(body)
-    with transaction() as session:
+    with transaction():
         lock_for_write(Conversation, conversation.id)
-        return _write(session, conversation, sender, body, cooked, rows)
+        return _write(conversation, sender, body, cooked, rows)
 
 
-def add_member(actor: Actor, conversation_id: int, username: str) -> ConversationMember:
+def add_member(actor: Actor, conversation_id: int, username: str) -> User:
     """A participant brings another member into the conversation. What they read of it before
     their addition follows MAIL_NEW_MEMBER_SEES_HISTORY."""
     adder = _member(actor)
@@ -308,7 +307,7 @@ def add_member(actor: Actor, conversation_id: int, username: str) -> Conversatio
         )
         session.flush()
         events.publish(events.MailRead(user_id=user.id))
-    return existing
+    return user
 
 
 def leave_conversation(actor: Actor, conversation_id: int) -> Conversation:

@@ -152,18 +152,14 @@ def add_member(conversation_id: int) -> Any:
     status = 400
     if form.validate_on_submit():
         try:
-            row = services.add_member(viewer(), conversation_id, form.username.data)
+            added = services.add_member(viewer(), conversation_id, form.username.data)
         except ForumError as exc:
             status = form_error(form, exc)
         else:
             flash(
-                _(
-                    "%(name)s is in the conversation now.",
-                    name=form.username.data.strip().lstrip("@"),
-                ),
+                _("%(name)s is in the conversation now.", name=added.username),
                 "success",
             )
-            del row
             return redirect(conversation_url(conversation_id))
     return _render_conversation(conversation_id, None, add=form, status=status)
 
