@@ -748,6 +748,8 @@ def test_a_topic_awaiting_approval_is_marked_from_its_first_post(client, f) -> N
         follow_redirects=True,
     )
     assert "waiting for a sysop" in response.get_data(as_text=True)
+
+
 # --- private mail: a conversation is its participants' alone ---------------------------------
 # Roles: a guest, a participant, a member outside the conversation, a SIG sysop, the global
 # sysop, and a former participant who left. Nobody but the participants reads or touches a

@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
-from .. import content, permissions
+from .. import content, permissions, settings
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
@@ -315,7 +315,7 @@ def conversation_page(
         messages=messages,
         page=page,
         pages=pages,
-        max_participants=max(2, int(current_app.config["MAIL_MAX_PARTICIPANTS"])),
+        max_participants=max(2, settings.get_int("mail_max_participants")),
         first_unread_id=first_unread,
         last_shown_id=max((m.message.id for m in messages), default=0),
         can_write=problem is None,

@@ -13,7 +13,7 @@ import re
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from .. import content, events, permissions
+from .. import content, events, permissions, settings
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
 from ..db import is_valid_id, lock_for_write, transaction
@@ -55,7 +55,7 @@ def _member(actor: Actor) -> User:
 
 
 def max_participants() -> int:
-    return max(2, int(current_app.config["MAIL_MAX_PARTICIPANTS"]))
+    return max(2, settings.get_int("mail_max_participants"))
 
 
 def _check_subject(subject: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import permissions
+from .. import permissions, settings
 from ..errors import ForumError
 from ..extensions import limiter
 from ..i18n import gettext as _
@@ -25,7 +25,7 @@ from .forms import (
 
 
 def _mail_limit() -> str:
-    return str(current_app.config["RATELIMIT_MAIL"])
+    return str(settings.get("mail_rate_limit"))
 
 
 def _member_key() -> str:

@@ -1,7 +1,7 @@
 """private mail: conversations, their members and messages, ignored members, message reports
 
-Revision ID: 0014_private_mail
-Revises: 0013_member_language
+Revision ID: 0016_private_mail
+Revises: 0015_spam_cleanups
 Create Date: 2026-12-04 23:00:00.000000
 
 Issue 24's private half: conversations between members (forum.messages). Nothing existing
@@ -14,8 +14,8 @@ from alembic import op
 from forum.timeutil import UTCDateTime
 
 # revision identifiers, used by Alembic.
-revision = "0014_private_mail"
-down_revision = "0013_member_language"
+revision = "0016_private_mail"
+down_revision = "0015_spam_cleanups"
 branch_labels = None
 depends_on = None
 
