@@ -492,10 +492,10 @@ def test_sending_is_rate_limited_per_account(app, browser, f):
 
 
 def test_the_conversation_size_is_a_site_setting(app, browser, f):
-    from forum.admin import settings as site_settings
+    from forum.admin import services as admin_services
 
     root = f.sysop("root")
-    site_settings.update_settings(root, {"mail_max_participants": "3"})
+    admin_services.update_settings(root, {"mail_max_participants": "3"})
     _forget()
     ada = f.user("ada")
     for name in ("bob", "cyd", "dan"):

@@ -118,7 +118,12 @@ def world(app: Flask, f: Any) -> dict[str, Any]:
 
     conversation = mail.start_conversation(ada, "bob", "Hello", "A private word")
     report = mail.report_message(bob, conversation.last_message_id, "spam")
+    spammer = f.user("spammer")
+    f.join(spammer, sig)
+    f.reply(spammer, topic, "Cheap pills")
+    cleanup = moderation.delete_spammer(root, spammer.id, "spam")
     return {
+        "cleanup": cleanup,
         "root": root,
         "sig": sig,
         "topic": topic,
@@ -179,6 +184,12 @@ def next_routes(world: dict[str, Any]) -> dict[str, Route]:
             {"silence-reason": "cool off", "silence-days": "1"},
         ),
         "moderation.ban": ("POST", at("/mod/u/bob/ban"), {"ban-reason": "spam"}),
+        "moderation.remove": (
+            "POST",
+            at("/mod/u/bob/remove"),
+            {"remove-sig": str(sig), "remove-reason": "off topic"},
+        ),
+        "moderation.undo_cleanup": ("POST", at(f"/mod/cleanups/{world['cleanup'].id}/undo"), {}),
         "moderation.lift": (
             "POST",
             at("/mod/u/bob/lift"),
