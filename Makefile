@@ -56,7 +56,7 @@ static/vendor/axe.min.js: static/vendor/.installed
 setup: $(BIN)/.installed static/vendor/.installed translations ## Install what the forum needs and apply the migrations
 	$(BIN)/flask db upgrade
 
-run: setup ## Set up, seed demo content once, serve http://127.0.0.1:5000 (PORT=…, HOST=…)
+run: setup ## Set up, seed demo content once, serve http://127.0.0.1:5000 (PORT=…, HOST=…) with the jobs worker
 	$(BIN)/flask forum seed-demo --if-empty
 	$(BIN)/flask forum dev-server --host $(HOST) --port $(PORT)
 
@@ -70,8 +70,8 @@ test-pg: $(BIN)/.installed-dev static/vendor/axe.min.js translations ## Run the 
 	FORUM_TEST_DATABASE_URL=$${FORUM_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 		$(BIN)/pytest $(PYTEST_ARGS) -m "not e2e"
 
-serve: setup ## Production: page server on FORUM_BIND (+ gevent socket server on FORUM_SOCKETS_BIND); needs FORUM_SECRET_KEY, FORUM_BASE_URL
-	$(BIN)/python -m forum.ops.serve
+serve: setup ## Production: page server on FORUM_BIND (+ gevent socket server on FORUM_SOCKETS_BIND) and the jobs worker; needs FORUM_SECRET_KEY, FORUM_BASE_URL
+	$(BIN)/python -m forum.ops.serve --jobs
 
 bench: $(BIN)/.installed-dev static/vendor/.installed translations ## Seed the benchmark data set and measure (BENCH_ARGS=--postgres, --smoke)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

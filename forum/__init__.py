@@ -30,6 +30,8 @@ FEATURES = [
     "forum.search",
     "forum.pulse",
     "forum.announcements",
+    # Last: every feature's jobs are defined by now, and register on the queue.
+    "forum.jobs",
 ]
 
 

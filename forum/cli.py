@@ -3,6 +3,8 @@ more)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import click
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
@@ -118,10 +120,21 @@ def checkpoint(wait: float) -> None:
 @forum_cli.command("dev-server")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=int, show_default=True)
-def dev_server(host: str, port: int) -> None:
-    """Run the development server with Socket.IO (use `make serve` in production)."""
+@click.option(
+    "--jobs/--no-jobs",
+    default=True,
+    show_default=True,
+    help="Also run the background jobs' consumer (`flask forum jobs worker`) as a child.",
+)
+def dev_server(host: str, port: int, jobs: bool) -> None:
+    """Run the development server with Socket.IO, and the jobs consumer beside it (use `make
+    serve` in production)."""
+    import signal
+
     from flask import current_app
     from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from .jobs.commands import start_worker_process
 
     class Handler(WSGIRequestHandler):
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -141,8 +154,29 @@ def dev_server(host: str, port: int) -> None:
             f"The forum did not start on {address}/. Another port: "
             "`make run PORT=5001`, or `flask forum dev-server --port 5001`."
         ) from exc
+    # The consumer in a process of its own, as in production (mail links on this address).
+    worker = start_worker_process({"FORUM_DEV_BASE_URL": address}) if jobs else None
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # a SIGTERM stops the server as Ctrl+C does, worker and all
+
+    signal.signal(signal.SIGTERM, stop)
     click.echo(f"Forum running on {address}/ (Ctrl+C to stop)")
-    server.serve_forever()  # until Ctrl+C, which Werkzeug turns into a clean stop
+    try:
+        server.serve_forever()  # until Ctrl+C, which Werkzeug turns into a clean stop
+    finally:
+        if worker is not None:
+            _stop_child(worker)
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.terminate()  # the consumer's graceful stop
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def dev_address(host: str, port: int) -> str:
@@ -163,3 +197,7 @@ def main() -> None:
     from . import create_app
 
     FlaskGroup(create_app=lambda: create_app())()
+
+
+if __name__ == "__main__":
+    main()

@@ -85,9 +85,16 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_PASSWORD": None,
     "MAIL_USE_TLS": True,
     "MAIL_SENDER": "forum@localhost",
-    # Run mail jobs (which look up the address, then write and send the mail) in a background
-    # thread, so the request neither waits for them nor shows, by its timing, what they found.
-    "MAIL_BACKGROUND": True,
+    # Background jobs (forum.jobs, Huey): the queue is an SQLite file (None: instance/jobs.db)
+    # unless REDIS_URL is set; `flask forum jobs worker` runs them with JOBS_WORKERS threads.
+    # JOBS_IMMEDIATE runs each job at once in the caller's thread (the tests).
+    "JOBS_IMMEDIATE": False,
+    "JOBS_SQLITE_PATH": None,
+    "JOBS_QUEUE_NAME": "forum",
+    "JOBS_WORKERS": 2,
+    # The nightly clean-up forgets sent mail's keys and failed jobs after this many days.
+    "JOBS_KEEP_SENT_DAYS": 30,
+    "JOBS_KEEP_FAILED_DAYS": 90,
     "RATELIMIT_LOGIN": "10 per minute",
     # Per account, whatever the addresses: after this many failed sign-ins in a row, each next
     # attempt waits 1, 2, 4 … seconds, at most LOGIN_DELAY_MAX, except from a browser the member

@@ -84,9 +84,9 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "SEARCH_DRAIN": "inline",  # tests/test_search_drain.py runs the background thread
         "REDIS_URL": None,
         "WTF_CSRF_ENABLED": True,
-        # Mail jobs run in the request, so a test reads the outbox at once (the tests of the
-        # background thread turn it on).
-        "MAIL_BACKGROUND": False,
+        # Jobs (mail) run at once, in the caller's thread, so a test reads the outbox at once
+        # (tests/test_jobs.py runs a real consumer on an SQLite queue).
+        "JOBS_IMMEDIATE": True,
         "PASSWORD_HASH_METHOD": factories.CHEAP_PASSWORDS,
     }
 
@@ -291,6 +291,17 @@ def count_queries(app: Flask) -> Any:
             event.remove(engine, "before_cursor_execute", record)
 
     return counting
+
+
+@pytest.fixture
+def job_queue(app: Flask, tmp_path: Any) -> Any:
+    """A real queue (an SQLite file, as `make run` has) instead of immediate mode: jobs wait
+    until the test runs them (`job_queue.run_pending()`) or a consumer does."""
+    from forum.jobs import JobQueue
+
+    app.config.update(JOBS_IMMEDIATE=False, JOBS_SQLITE_PATH=str(tmp_path / "jobs.db"))
+    queue = app.extensions["forum.jobs"] = JobQueue(app)
+    return queue
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Callable
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import content, events, hooks, mail, settings
+from .. import content, events, hooks, jobs, settings
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound, SlowDown
 from ..extensions import db
@@ -36,6 +36,25 @@ MAX_PASSWORD = 1024
 DEFAULT_PASSWORD_METHOD = "scrypt"
 # Real hashes to check against when the member does not exist, so timing reveals nothing.
 _DUMMY_HASHES: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class TokenLink:
+    """A link that carries a token, worked out in the request (the address is the site's, see
+    forum.web.absolute_url_for) and completed in the mail job: `link(token)`. Plain strings, so
+    it goes through the job queue."""
+
+    head: str
+    tail: str = ""
+
+    def __call__(self, token: str) -> str:
+        return f"{self.head}{token}{self.tail}"
+
+
+def _mail_key(what: str) -> str:
+    """A fresh idempotency key for one mail job (forum.mail.send_mail): made in the request,
+    the same kind of value whatever the address."""
+    return f"{what}:{secrets.token_hex(12)}"
 
 
 def _password_method() -> str:
@@ -151,7 +170,7 @@ def sign_up(
     username: str,
     email: str,
     invite_code: str,
-    link_for: Callable[[str], str],
+    link_for: TokenLink,
     language: str = DEFAULT_LANGUAGE,
 ) -> None:
     """Registration from the web, first step: the same answer whether or not the address is
@@ -164,19 +183,23 @@ def sign_up(
     email = _check_email(email)
     if find_by_username(username):
         raise Conflict(_l("That username is taken."), field="username")
-    mail.queue(mail_registration, username, email, invite_code, link_for, language)
+    jobs.enqueue(
+        mail_registration, username, email, invite_code, link_for, language, _mail_key("register")
+    )
 
 
 def _registration_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="registration")
 
 
+@jobs.job()
 def mail_registration(
     username: str,
     email: str,
     invite_code: str,
-    link_for: Callable[[str], str],
+    link_for: TokenLink,
     language: str = DEFAULT_LANGUAGE,
+    key: str | None = None,
 ) -> None:
     """The mail job of a registration: a link to finish it, or "you already have an account"."""
     site = settings.get("site_name")
@@ -192,7 +215,7 @@ def mail_registration(
                 name=existing.username,
                 site=site,
             )
-        send_mail(existing.email, subject, body)
+        send_mail(existing.email, subject, body, key=key)
         return
     token = _registration_serializer().dumps({"u": username, "e": email, "i": invite_code})
     hours = current_app.config["REGISTRATION_LINK_MAX_AGE"] // 3600
@@ -207,7 +230,7 @@ def mail_registration(
             hours=hours,
             link=link_for(token),
         )
-    send_mail(email, subject, body)
+    send_mail(email, subject, body, key=key)
 
 
 @dataclass(frozen=True)
@@ -455,16 +478,17 @@ def make_reset_token(user: User) -> str:
 
 
 def request_password_reset(
-    email: str, link_for: Callable[[str], str], language: str = DEFAULT_LANGUAGE
+    email: str, link_for: TokenLink, language: str = DEFAULT_LANGUAGE
 ) -> None:
     """Mail a reset link if the address is registered. Says nothing either way, and does the
     same work either way: the job finds out, off the request. The mail is in the member's
     language, or in `language` (the asking page's) when they never chose one."""
-    mail.queue(mail_password_reset, email.strip(), link_for, language)
+    jobs.enqueue(mail_password_reset, email.strip(), link_for, language, _mail_key("reset"))
 
 
+@jobs.job()
 def mail_password_reset(
-    email: str, link_for: Callable[[str], str], language: str = DEFAULT_LANGUAGE
+    email: str, link_for: TokenLink, language: str = DEFAULT_LANGUAGE, key: str | None = None
 ) -> None:
     """The mail job of a forgotten password: the link, to a registered address only."""
     user = find_by_email(email) if EMAIL_RE.match(email) else None
@@ -482,7 +506,7 @@ def mail_password_reset(
             minutes=minutes,
             link=link,
         )
-    send_mail(user.email, subject, body)
+    send_mail(user.email, subject, body, key=key)
 
 
 def user_for_reset_token(token: str) -> User:

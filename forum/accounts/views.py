@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -123,12 +122,12 @@ def logout() -> Any:
     return redirect(url_for("sigs.index"))
 
 
-def _link_for(endpoint: str) -> Callable[[str], str]:
-    """Links that carry a token, for a mail written off the request (forum.mail.queue): the
-    address is worked out here, where the request is."""
+def _link_for(endpoint: str) -> services.TokenLink:
+    """Links that carry a token, for a mail written by a job (forum.jobs): the address is
+    worked out here, where the request is."""
     slot = "TOKEN"
     head, _, tail = absolute_url_for(endpoint, token=slot).rpartition(slot)
-    return lambda token: f"{head}{token}{tail}"
+    return services.TokenLink(head, tail)
 
 
 @bp.route("/register", methods=["GET", "POST"])

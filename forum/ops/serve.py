@@ -9,10 +9,12 @@ Two kinds of server (forum/ops/gunicorn_conf.py):
   FORUM_REDIS_URL. nginx sends /socket.io/ to it and everything else to the page servers.
 
 With FORUM_SOCKETS_BIND set, `python -m forum.ops.serve` runs both and stops both together (what
-`make serve` does); `--sockets` runs the socket server alone (a systemd unit per server). See
-docs/deployment.md.
+`make serve` does); `--sockets` runs the socket server alone (a systemd unit per server). With
+`--jobs` (what `make serve` passes) the background jobs' consumer (`flask forum jobs worker`)
+runs beside them as a third child; under systemd it has a unit of its own (forum-jobs.service).
+See docs/deployment.md.
 
-    python -m forum.ops.serve [--sockets] [extra gunicorn options]
+    python -m forum.ops.serve [--sockets | --jobs] [extra gunicorn options]
 """
 
 from __future__ import annotations
@@ -168,6 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     sockets_only = "--sockets" in extra
     if sockets_only:
         extra.remove("--sockets")
+    with_jobs = "--jobs" in extra and not sockets_only
+    if "--jobs" in extra:
+        extra.remove("--jobs")
     both = not sockets_only and bool(os.environ.get("FORUM_SOCKETS_BIND"))
     refuse_if_unfit(sockets=True) if sockets_only or both else refuse_if_unfit()
     os.chdir(ROOT)
@@ -179,19 +184,26 @@ def main(argv: list[str] | None = None) -> None:
     if sockets_only:
         raise_open_files_limit()
         os.environ.update(_socket_env())
-    if both:
-        raise SystemExit(run_both(extra))
+    if both or with_jobs:
+        raise SystemExit(run_both(extra, sockets=both, jobs=with_jobs))
     args = _gunicorn(extra)
     os.execv(args[0], args) if os.path.isabs(args[0]) else os.execvp(args[0], args)
 
 
-def run_both(extra: list[str]) -> int:
-    """The page server and the socket server as two children; a signal goes to both, and when
-    one of them ends, the other is stopped too (the service manager then restarts the pair)."""
+def _jobs_worker() -> list[str]:
+    return [sys.executable, "-m", "forum.cli", "forum", "jobs", "worker"]
+
+
+def run_both(extra: list[str], *, sockets: bool = True, jobs: bool = False) -> int:
+    """The page server and the socket server (and the jobs consumer) as children; a signal goes
+    to each, and when one of them ends, the others are stopped too (the service manager then
+    restarts them together)."""
     raise_open_files_limit()
-    pages = subprocess.Popen(_gunicorn(extra))
-    sockets = subprocess.Popen(_gunicorn(extra), env=_socket_env())
-    children = (pages, sockets)
+    children = [subprocess.Popen(_gunicorn(extra))]
+    if sockets:
+        children.append(subprocess.Popen(_gunicorn(extra), env=_socket_env()))
+    if jobs:
+        children.append(subprocess.Popen(_jobs_worker()))
 
     def forward(signum: int, _frame: Any) -> None:
         for child in children:

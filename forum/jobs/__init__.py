@@ -1,0 +1,250 @@
+"""Background jobs on Huey: what must not run in a request (mail) runs in a consumer process.
+
+A feature marks a function as a job (`@jobs.job(...)`, or `@jobs.periodic(crontab)`) and queues
+it with `jobs.enqueue(fn, *args)`: inside a `db.transaction()` only once it commits, so a job
+never sees (nor acts on) what was rolled back. Arguments are plain values (ids, strings): they
+are pickled into the queue.
+
+The queue lives in an SQLite file in the instance folder (instance/jobs.db), so `make run` needs
+no other server, or in Redis when FORUM_REDIS_URL is set. The consumer is `flask forum jobs
+worker` (`make run` and `make serve` start it; systemd runs forum-jobs.service). Each job runs
+in an app context of its own. A job that raises is tried again with a growing delay; when its
+retries are used up it is logged and kept in the `failed_jobs` table, which `flask forum jobs`
+and /admin/jobs list and from which a sysop queues it again. With JOBS_IMMEDIATE (the tests) a
+job runs at once, in the caller's thread, as Huey's immediate mode does.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import traceback as tracebacks
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, current_app
+from huey import Huey, crontab
+from huey import signals as S
+from huey.api import Task, TaskWrapper
+from huey.storage import RedisStorage, SqliteStorage
+
+from ..extensions import db
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
+
+__all__ = ["bp", "crontab", "enqueue", "job", "periodic", "queue_of"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    fn: Callable[..., Any]
+    name: str
+    retries: int
+    retry_delay: float
+    backoff: float
+    schedule: Callable[[datetime], bool] | None = None
+
+
+# Every job of every feature, by name: registered on each app's queue (forum.jobs.JobQueue).
+SPECS: dict[str, Spec] = {}
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def job(
+    *, retries: int = 5, retry_delay: float = 30, backoff: float = 2.0
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark `fn` as a job. A failing run is tried again `retries` times, after `retry_delay`
+    seconds, then each time `backoff` times longer (30 s, 1, 2, 4, 8 min by default)."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        SPECS[_name(fn)] = Spec(fn, _name(fn), retries, retry_delay, backoff)
+        return fn
+
+    return mark
+
+
+def periodic(
+    schedule: Callable[[datetime], bool], *, retries: int = 2, retry_delay: float = 60
+) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """Mark `fn` as a job the consumer's scheduler runs when `schedule` (a huey.crontab) says."""
+
+    def mark(fn: Callable[[], Any]) -> Callable[[], Any]:
+        SPECS[_name(fn)] = Spec(fn, _name(fn), retries, retry_delay, 2.0, schedule)
+        return fn
+
+    return mark
+
+
+def queue_of(app: Flask | None = None) -> JobQueue:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    queue: JobQueue = app.extensions["forum.jobs"]
+    return queue
+
+
+def enqueue(fn: Callable[..., Any], *args: Any, delay: float | None = None) -> None:
+    """Queue `fn(*args)` (a @job): after the current transaction commits, or now outside one;
+    to run in `delay` seconds if given. With JOBS_IMMEDIATE it runs here instead (no delay)."""
+    from ..db import in_transaction, on_commit
+
+    queue = queue_of()
+    if in_transaction():
+        on_commit(lambda: queue.put(fn, args, delay))
+    else:
+        queue.put(fn, args, delay)
+
+
+class JobQueue:
+    """One app's Huey instance with every job registered on it, run in that app's context."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.huey = make_huey(app)
+        self.tasks: dict[str, TaskWrapper] = {}
+        self.huey.signal(S.SIGNAL_ERROR)(self._failed)
+        self.huey.signal(S.SIGNAL_INTERRUPTED)(self._interrupted)
+        self.register_all()
+
+    @property
+    def immediate(self) -> bool:
+        return bool(self.huey.immediate)
+
+    def register_all(self) -> None:
+        for spec in list(SPECS.values()):
+            self.task(spec.name)
+
+    def task(self, name: str) -> TaskWrapper:
+        wrapper = self.tasks.get(name)
+        if wrapper is None:
+            spec = SPECS[name]
+            run = _in_app_context(self.app, spec.fn)
+            options = {
+                "retries": spec.retries,
+                "retry_delay": spec.retry_delay,
+                "retry_backoff": spec.backoff,
+                "name": spec.fn.__qualname__,
+            }
+            if spec.schedule is not None:
+                wrapper = self.huey.periodic_task(spec.schedule, **options)(run)
+            else:
+                wrapper = self.huey.task(**options)(run)
+            self.tasks[name] = wrapper
+        return wrapper
+
+    def put(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
+        wrapper = self.task(_name(fn))
+        if delay and not self.immediate:
+            wrapper.schedule(args, delay=delay)
+        else:
+            wrapper(*args)
+
+    def requeue(self, data: bytes) -> None:
+        """Queue a serialized task again, with its retries renewed (a sysop's retry)."""
+        task = self.huey.deserialize_task(data)
+        wrapper = self.task(task.__module__ + "." + type(task).__name__)
+        fresh = wrapper.s(*task.args, **task.kwargs)
+        self.huey.enqueue(fresh)
+
+    # What the console and `flask forum jobs` list.
+    def queued(self, limit: int = 100) -> list[Task]:
+        return list(self.huey.pending(limit))
+
+    def scheduled(self, limit: int = 100) -> list[Task]:
+        return list(self.huey.scheduled(limit))
+
+    def run_pending(self) -> int:
+        """Run the queued jobs here, one after another, as a consumer's worker would (tests and
+        a one-off drain). Returns how many ran."""
+        count = 0
+        while (task := self.huey.dequeue()) is not None:
+            self.huey.execute(task)
+            count += 1
+        return count
+
+    def run_due(self, now: datetime | None = None) -> int:
+        """Run the scheduled jobs whose time has come (how the tests stand in for the
+        consumer's scheduler in immediate mode). Returns how many ran."""
+        now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+        due = self.huey.read_schedule(now)
+        for task in due:
+            self.huey.execute(task, now)
+        return len(due)
+
+    def _failed(self, _signal: str, task: Task, exc: BaseException | None = None) -> None:
+        if task.retries:
+            log.warning("job %s (%s) failed, will retry: %r", task.name, task.id, exc)
+            return
+        log.error("job %s (%s) failed for good: %r", task.name, task.id, exc)
+        from ..db import transaction
+        from .models import FailedJob
+
+        text = "".join(tracebacks.format_exception(exc)) if exc is not None else ""
+        with self.app.app_context():
+            try:
+                with transaction() as session:
+                    session.add(
+                        FailedJob(
+                            task_id=str(task.id),
+                            name=f"{task.__module__}.{task.name}",
+                            data=self.huey.serialize_task(task),
+                            summary=describe_args(task)[:500],
+                            error=repr(exc)[:1000],
+                            traceback=text[-20_000:],
+                        )
+                    )
+            except Exception:  # the log line above is then the only record: say so loudly
+                log.exception("job %s (%s) could not be recorded as failed", task.name, task.id)
+            finally:
+                db.session.remove()
+
+    def _interrupted(self, _signal: str, task: Task) -> None:
+        """The consumer stopped while the job ran (SIGTERM, SIGINT, a restart): queue it again.
+        Jobs with side effects outside the database make them idempotent (mail keys)."""
+        if self.immediate:
+            return
+        log.warning("job %s (%s) was interrupted: queued again", task.name, task.id)
+        self.huey.storage.enqueue(self.huey.serialize_task(task), task.priority)
+
+
+def describe_args(task: Task) -> str:
+    args, kwargs = task.args, task.kwargs
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()]
+    return ", ".join(parts)
+
+
+def _in_app_context(app: Flask, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with app.app_context():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                db.session.remove()
+
+    return run
+
+
+def make_huey(app: Flask) -> Huey:
+    config = app.config
+    name = str(config.get("JOBS_QUEUE_NAME") or "forum")
+    if config.get("JOBS_IMMEDIATE"):
+        return Huey(name, immediate=True, results=False, utc=True)
+    if config.get("REDIS_URL"):
+        return Huey(name, results=False, storage_class=RedisStorage, url=config["REDIS_URL"])
+    path = config.get("JOBS_SQLITE_PATH") or str(Path(app.instance_path) / "jobs.db")
+    return Huey(name, results=False, storage_class=SqliteStorage, filename=path)
+
+
+def init_app(app: Flask) -> None:
+    from . import commands, services, views  # noqa: F401  (jobs, routes and commands register)
+
+    app.extensions["forum.jobs"] = JobQueue(app)
+    app.register_blueprint(bp)
+    commands.init_app(app)

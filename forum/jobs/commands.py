@@ -1,0 +1,132 @@
+"""`flask forum jobs` (list queued, scheduled and failed jobs), `jobs retry ID`, `jobs worker`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from huey.consumer import Consumer
+
+from ..cli import forum_cli
+from . import describe_args, queue_of
+
+log = logging.getLogger(__name__)
+
+
+@forum_cli.group("jobs", invoke_without_command=True)
+@click.pass_context
+def jobs_cli(ctx: click.Context) -> None:
+    """Background jobs: list them (no subcommand), retry a failed one, run the consumer."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_jobs)
+
+
+@jobs_cli.command("list")
+@click.option("--limit", default=50, show_default=True, help="At most this many of each kind.")
+def list_jobs(limit: int) -> None:
+    """List the queued, scheduled and failed jobs."""
+    from .services import failed_jobs
+
+    queue = queue_of()
+    queued = queue.queued(limit)
+    click.echo(f"Queued ({queue.huey.pending_count()}):")
+    for task in queued:
+        # A delayed job waits here until a worker moves it to the schedule.
+        eta = f" at {task.eta:%Y-%m-%d %H:%M:%S} UTC" if task.eta else ""
+        click.echo(f"  {task.id}  {task.name}({describe_args(task)[:120]}){eta}")
+    scheduled = queue.scheduled(limit)
+    click.echo(f"Scheduled ({queue.huey.scheduled_count()}):")
+    for task in scheduled:
+        eta = f"{task.eta:%Y-%m-%d %H:%M:%S} UTC" if task.eta else "?"
+        retry = f", {task.retries} retries left" if task.retries else ""
+        click.echo(f"  {task.id}  {task.name}({describe_args(task)[:120]}) at {eta}{retry}")
+    failed = failed_jobs(None, limit)
+    click.echo(f"Failed ({len(failed)}):")
+    for row in failed:
+        click.echo(f"  #{row.id}  {row.name}({row.summary[:120]}) {row.failed_at:%Y-%m-%d %H:%M}")
+        click.echo(f"        {row.error[:200]}")
+    if failed:
+        click.echo("Queue one again: flask forum jobs retry ID")
+
+
+@jobs_cli.command("retry")
+@click.argument("failed_id", type=int)
+def retry(failed_id: int) -> None:
+    """Queue the failed job #FAILED_ID again (with its retries renewed)."""
+    from ..errors import NotFound
+    from .services import retry_failed_job
+
+    try:
+        row = retry_failed_job(None, failed_id)
+    except NotFound as exc:
+        raise click.ClickException(f"No failed job #{failed_id}.") from exc
+    click.echo(f"Queued {row.name} again.")
+
+
+@jobs_cli.command("worker")
+@click.option("--workers", type=int, default=None, help="Threads (default JOBS_WORKERS).")
+@click.option(
+    "--parent-pid", type=int, default=None, hidden=True, help="Stop when this process is gone."
+)
+def worker(workers: int | None, parent_pid: int | None) -> None:
+    """Run the consumer: the queued jobs, and the periodic ones on time, until Ctrl+C/SIGTERM."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_consumer(app, workers=workers, parent_pid=parent_pid)
+
+
+def make_consumer(app: Flask, workers: int | None = None) -> Consumer:
+    queue = queue_of(app)
+    if queue.immediate:
+        raise click.ClickException("JOBS_IMMEDIATE is on: jobs run where they are queued.")
+    queue.register_all()
+    return queue.huey.create_consumer(
+        workers=workers or int(app.config["JOBS_WORKERS"]),
+        worker_type="thread",
+        periodic=True,
+        # A stop (SIGTERM from systemd, Ctrl+C) lets running jobs finish for this long; those
+        # still running then are queued again (forum.jobs.JobQueue._interrupted).
+        shutdown_timeout=float(app.config.get("JOBS_SHUTDOWN_SECONDS", 20)),
+        graceful_signal="TERM",
+        scheduler_interval=1,
+        initial_delay=0.1,
+        max_delay=1.0,
+    )
+
+
+def run_consumer(app: Flask, *, workers: int | None = None, parent_pid: int | None = None) -> None:
+    consumer = make_consumer(app, workers)
+    storage = "Redis" if app.config.get("REDIS_URL") else consumer.huey.storage.filename
+    log.info("jobs worker: %s threads on %s", consumer.workers, storage)
+    if parent_pid:
+        _stop_with_parent(parent_pid)
+    consumer.run()
+
+
+def _stop_with_parent(parent_pid: int) -> None:
+    """Started by the development server: stop when it is gone (even if killed outright)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="forum-jobs-parent", daemon=True).start()
+
+
+def start_worker_process(env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
+    """`flask forum jobs worker` as a child of this process (`make run`, `make serve`)."""
+    command = [sys.executable, "-m", "forum.cli", "forum", "jobs", "worker"]
+    command += ["--parent-pid", str(os.getpid())]
+    return subprocess.Popen(command, env={**os.environ, **(env or {})})
+
+
+def init_app(app: Flask) -> None:
+    """The commands hang on `flask forum` (forum.cli), registered by importing this module."""
