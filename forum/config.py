@@ -92,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_SQLITE_PATH": None,
     "JOBS_QUEUE_NAME": "forum",
     "JOBS_WORKERS": 2,
+    # On SIGTERM a worker lets running jobs finish for this long, then queues them again.
+    "JOBS_SHUTDOWN_SECONDS": 20,
     # The nightly clean-up forgets sent mail's keys and failed jobs after this many days.
     "JOBS_KEEP_SENT_DAYS": 30,
     "JOBS_KEEP_FAILED_DAYS": 90,

@@ -74,15 +74,21 @@ def retry(failed_id: int) -> None:
 @jobs_cli.command("worker")
 @click.option("--workers", type=int, default=None, help="Threads (default JOBS_WORKERS).")
 @click.option(
+    "--periodic/--no-periodic",
+    default=True,
+    show_default=True,
+    help="Run the periodic jobs (in one worker per queue only).",
+)
+@click.option(
     "--parent-pid", type=int, default=None, hidden=True, help="Stop when this process is gone."
 )
-def worker(workers: int | None, parent_pid: int | None) -> None:
+def worker(workers: int | None, periodic: bool, parent_pid: int | None) -> None:
     """Run the consumer: the queued jobs, and the periodic ones on time, until Ctrl+C/SIGTERM."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    run_consumer(app, workers=workers, parent_pid=parent_pid)
+    run_consumer(app, workers=workers, periodic=periodic, parent_pid=parent_pid)
 
 
-def make_consumer(app: Flask, workers: int | None = None) -> Consumer:
+def make_consumer(app: Flask, workers: int | None = None, *, periodic: bool = True) -> Consumer:
     queue = queue_of(app)
     if queue.immediate:
         raise click.ClickException("JOBS_IMMEDIATE is on: jobs run where they are queued.")
@@ -90,10 +96,10 @@ def make_consumer(app: Flask, workers: int | None = None) -> Consumer:
     return queue.huey.create_consumer(
         workers=workers or int(app.config["JOBS_WORKERS"]),
         worker_type="thread",
-        periodic=True,
+        periodic=periodic,
         # A stop (SIGTERM from systemd, Ctrl+C) lets running jobs finish for this long; those
         # still running then are queued again (forum.jobs.JobQueue._interrupted).
-        shutdown_timeout=float(app.config.get("JOBS_SHUTDOWN_SECONDS", 20)),
+        shutdown_timeout=float(app.config["JOBS_SHUTDOWN_SECONDS"]),
         graceful_signal="TERM",
         scheduler_interval=1,
         initial_delay=0.1,
@@ -101,8 +107,10 @@ def make_consumer(app: Flask, workers: int | None = None) -> Consumer:
     )
 
 
-def run_consumer(app: Flask, *, workers: int | None = None, parent_pid: int | None = None) -> None:
-    consumer = make_consumer(app, workers)
+def run_consumer(
+    app: Flask, *, workers: int | None = None, periodic: bool = True, parent_pid: int | None = None
+) -> None:
+    consumer = make_consumer(app, workers, periodic=periodic)
     storage = "Redis" if app.config.get("REDIS_URL") else consumer.huey.storage.filename
     log.info("jobs worker: %s threads on %s", consumer.workers, storage)
     if parent_pid:
