@@ -85,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_PASSWORD": None,
     "MAIL_USE_TLS": True,
     "MAIL_SENDER": "forum@localhost",
+    # Seconds a notification waits before it is mailed (to members who want it "immediately"):
+    # what they read meanwhile is not mailed, and more events of the topic join the same mail.
+    "NOTIFY_MAIL_DELAY": 300,
     # Background jobs (forum.jobs, Huey): the queue is an SQLite file (None: instance/jobs.db)
     # unless REDIS_URL is set; `flask forum jobs worker` runs them with JOBS_WORKERS threads.
     # JOBS_IMMEDIATE runs each job at once in the caller's thread (the tests).

@@ -91,7 +91,8 @@ def queue_of(app: Flask | None = None) -> JobQueue:
 
 def enqueue(fn: Callable[..., Any], *args: Any, delay: float | None = None) -> None:
     """Queue `fn(*args)` (a @job): after the current transaction commits, or now outside one;
-    to run in `delay` seconds if given. With JOBS_IMMEDIATE it runs here instead (no delay)."""
+    to run in `delay` seconds if given. With JOBS_IMMEDIATE it runs here instead (a delayed job
+    waits for JobQueue.run_due)."""
     from ..db import in_transaction, on_commit
 
     queue = queue_of()
@@ -140,7 +141,8 @@ class JobQueue:
 
     def put(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
         wrapper = self.task(_name(fn))
-        if delay and not self.immediate:
+        if delay:
+            # In immediate mode too: it waits in the schedule until run_due() (the tests).
             wrapper.schedule(args, delay=delay)
         else:
             wrapper(*args)

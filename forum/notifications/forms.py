@@ -1,10 +1,15 @@
 """Notification forms: shape and CSRF; the services enforce the rules."""
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
 
 from ..i18n import lazy_gettext as _l
+from .mail import CATEGORY_LABELS as MAIL_LABELS
+from .mail import CHOICES as MAIL_CHOICES
 from .models import LEVELS
 
 LEVEL_CHOICES = {
@@ -35,3 +40,37 @@ class WatchForm(FlaskForm):
 
 class PreferencesForm(FlaskForm):
     watch_posted = BooleanField(_l("Watch the topics I start or reply to"))
+    # One select per mail category, named mail_<category> (see mail_fields()).
+    mail_mention = SelectField(
+        MAIL_LABELS["mention"],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        validators=[Optional()],
+    )
+    mail_reply = SelectField(
+        MAIL_LABELS["reply"],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        validators=[Optional()],
+    )
+    mail_quote = SelectField(
+        MAIL_LABELS["quote"],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        validators=[Optional()],
+    )
+    mail_watched = SelectField(
+        MAIL_LABELS["watched"],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        validators=[Optional()],
+    )
+    mail_moderation = SelectField(
+        MAIL_LABELS["moderation"],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        validators=[Optional()],
+    )
+
+    def mail_fields(self) -> list[Any]:
+        return [getattr(self, f"mail_{category}") for category in MAIL_LABELS]
+
+    def mail_choices(self) -> dict[str, str]:
+        """The categories the form sent (one that is left out keeps the member's choice)."""
+        sent = {c: getattr(self, f"mail_{c}").data for c in MAIL_LABELS}
+        return {c: choice for c, choice in sent.items() if choice}

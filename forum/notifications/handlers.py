@@ -59,10 +59,17 @@ def on_mail_read(event: events.MailRead) -> None:
 
 def on_message_report_resolved(event: events.MessageReportResolved) -> None:
     services.notify_reporters(event.message_id, event.reporter_ids, event.outcome, event.actor_id)
+def on_notifications_created(event: events.NotificationsCreated) -> None:
+    """Queue the mail of what members want mailed at once (after commit: a job never mails a
+    notification that was rolled back)."""
+    from . import mail
+
+    mail.queue_mail(event.notification_ids, event.user_ids)
 
 
 def init_app(app: Flask) -> None:
     sub = events.subscribe
+    sub(app, events.NotificationsCreated, on_notifications_created, phase="after_commit")
     sub(app, events.PostCreated, on_post_created, phase="in_transaction")
     sub(app, events.PostVisibilityChanged, on_post_visibility_changed, phase="in_transaction")
     sub(app, events.JoinRequested, on_join_requested, phase="in_transaction")

@@ -41,11 +41,15 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The key of the mail that tells of it (forum.notifications.mail); NULL: not mailed.
+    mail_key: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         # The center (newest first) and the header's unread count.
         Index("ix_notifications_user_created", "user_id", "created_at", "id"),
         Index("ix_notifications_user_read", "user_id", "read_at"),
+        # The notifications one mail tells of.
+        Index("ix_notifications_mail_key", "mail_key"),
     )
 
     @property

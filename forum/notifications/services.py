@@ -421,3 +421,28 @@ def set_sig_level(user: Actor, sig_id: int, level: str) -> Sig:
 def set_watch_preference(user: Actor, watch_posted: bool) -> User:
     member = _require_member(user)
     return update_preferences(member, **{PREF_WATCH_POSTED: bool(watch_posted)})
+
+
+def set_mail_preferences(user: Actor, choices: dict[str, str]) -> User:
+    """The member's choice of mail per category (forum.notifications.mail.CATEGORIES)."""
+    from .mail import CATEGORIES, CHOICES, PREF_MAIL, mail_choices
+
+    member = _require_member(user)
+    current = mail_choices(member)
+    for category, choice in choices.items():
+        if category not in CATEGORIES or choice not in CHOICES:
+            raise Invalid(category, _l("Choose off or immediately."))
+        current[category] = choice
+    return update_preferences(member, **{PREF_MAIL: current})
+
+
+def unsubscribe(token: str) -> tuple[User, list[str]]:
+    """One-click unsubscribe (no login: the signed token names the member and what to stop)."""
+    from .mail import OFF, read_unsubscribe_token
+
+    found = read_unsubscribe_token(token)
+    member = db.session.get(User, found[0]) if found else None
+    if found is None or member is None:
+        raise NotFound(_l("This unsubscribe link is not valid."))
+    set_mail_preferences(member, dict.fromkeys(found[1], OFF))
+    return member, found[1]

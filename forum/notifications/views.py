@@ -9,10 +9,11 @@ from flask_login import current_user, login_required
 
 from .. import permissions
 from ..errors import ForumError
+from ..extensions import csrf
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..web import viewer
-from . import bp, queries, services
+from . import bp, mail, queries, services
 from .forms import LEVEL_CHOICES, LEVEL_NAMES, ActionForm, PreferencesForm, WatchForm
 
 
@@ -107,8 +108,33 @@ def preferences() -> Any:
     if not form.validate_on_submit():
         abort(400)
     services.set_watch_preference(viewer(), bool(form.watch_posted.data))
+    services.set_mail_preferences(viewer(), form.mail_choices())
     flash(_("Your notification preferences are saved."), "success")
-    return redirect(url_for("accounts.settings"))
+    return redirect(url_for("accounts.settings", _anchor="notifications-heading"))
+
+
+@bp.route("/mail/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: the mail client POSTs without a form; the signed token is the proof
+def unsubscribe(token: str) -> Any:
+    """A notification mail's one-click unsubscribe. GET asks (a link scanner changes nothing);
+    POST, from the mail client or the button, turns that mail's categories off. No login."""
+    found = mail.read_unsubscribe_token(token)
+    if found is None:
+        return render_template("notifications/unsubscribe.html", valid=False), 400
+    if request.method == "POST":
+        member, categories = services.unsubscribe(token)
+        return render_template(
+            "notifications/unsubscribe.html",
+            valid=True,
+            done=True,
+            what=[mail.CATEGORY_LABELS[c] for c in categories],
+        )
+    return render_template(
+        "notifications/unsubscribe.html",
+        valid=True,
+        done=False,
+        what=[mail.CATEGORY_LABELS[c] for c in found[1]],
+    )
 
 
 def init_templates(app: Flask) -> None:
@@ -126,6 +152,9 @@ def init_templates(app: Flask) -> None:
         form = PreferencesForm(formdata=None)
         user = viewer()
         form.watch_posted.data = user is not None and services.watches_posted_topics(user)
+        choices = mail.mail_choices(user) if user is not None else mail.DEFAULTS
+        for category, choice in choices.items():
+            getattr(form, f"mail_{category}").data = choice
         return form
 
     app.jinja_env.globals.update(

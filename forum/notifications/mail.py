@@ -1,0 +1,312 @@
+"""Notification mail: the member's choice per kind, the job that sends it, unsubscribe tokens.
+
+A notification a member wants "immediately" queues a job that waits NOTIFY_MAIL_DELAY seconds.
+When it runs, it claims every notification of that member and topic still unread and unmailed
+(`notifications.mail_key`), so several events of one topic make one mail, then checks each again
+at send time: read since (the notification, or the topic page), no longer readable by the member
+(forum.permissions), the member's own doing: those are left out, and when nothing is left, no mail
+goes. The mail is plain text and HTML from one template per kind (templates/mail/notification/),
+in the member's language, threaded per topic, with List-Id per SIG and a one-click unsubscribe
+(RFC 8058). Its key makes it idempotent: a job run again never sends it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select, update
+
+from .. import jobs
+from ..accounts.models import User
+from ..db import transaction
+from ..extensions import db
+from ..i18n import DEFAULT_LANGUAGE, force_locale, ngettext
+from ..i18n import lazy_gettext as _l
+from ..mail import already_sent, send_mail
+from ..sigs.models import Membership, Sig
+from ..topics.models import Post, Topic, TopicRead
+from ..web import absolute_url_for, site_url
+from . import kinds, queries
+from .models import Notification
+
+log = logging.getLogger(__name__)
+
+# What a member chooses per category of notification (digests are not built yet).
+OFF = "off"
+NOW = "now"
+CHOICES = {OFF: _l("Off"), NOW: _l("Immediately")}
+
+# The categories of the preferences form, each with the kinds it covers.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "mention": (kinds.MENTION.name,),
+    "reply": (kinds.REPLY.name,),
+    "quote": (kinds.QUOTE.name,),
+    "watched": (kinds.WATCHED.name, kinds.NEW_TOPIC.name),
+    "moderation": (
+        kinds.POST_HIDDEN.name,
+        kinds.POST_DELETED.name,
+        kinds.FLAG_RESOLVED.name,
+        kinds.DISCIPLINE.name,
+        kinds.JOIN_REQUEST.name,
+        kinds.JOIN_DECIDED.name,
+    ),
+}
+CATEGORY_LABELS = {
+    "mention": _l("When someone mentions me"),
+    "reply": _l("When someone replies to me"),
+    "quote": _l("When someone quotes me"),
+    "watched": _l("New posts and topics I watch"),
+    "moderation": _l("Moderation: what sysops decided about my posts, flags and requests"),
+}
+DEFAULTS = {"mention": NOW, "reply": NOW, "quote": OFF, "watched": OFF, "moderation": OFF}
+CATEGORY_OF = {kind: category for category, names in CATEGORIES.items() for kind in names}
+PREF_MAIL = "mail"
+assert set(CATEGORIES) == set(CATEGORY_LABELS) == set(DEFAULTS)
+
+
+def mail_choices(user: User) -> dict[str, str]:
+    """The member's choice for every category (the defaults where they made none)."""
+    chosen = (user.preferences or {}).get(PREF_MAIL) or {}
+    return {c: chosen.get(c) if chosen.get(c) in CHOICES else DEFAULTS[c] for c in CATEGORIES}
+
+
+def wants_now(user: User, kind: str) -> bool:
+    category = CATEGORY_OF.get(kind)
+    return category is not None and mail_choices(user)[category] == NOW
+
+
+def may_receive_mail(user: User) -> bool:
+    """Every address was proven at registration (the account is made from the mailed link);
+    an address under .invalid (`create-sysop`'s default) can receive nothing."""
+    address = (user.email or "").strip().lower()
+    return "@" in address and not address.endswith(".invalid")
+
+
+# --- one-click unsubscribe ------------------------------------------------------------------
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="mail-unsubscribe")
+
+
+def unsubscribe_token(user_id: int, categories: list[str]) -> str:
+    return str(_serializer().dumps({"u": user_id, "c": sorted(set(categories))}))
+
+
+def read_unsubscribe_token(token: str) -> tuple[int, list[str]] | None:
+    """The member and the categories a token turns off, or None when it is not ours."""
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    user_id, categories = data.get("u"), data.get("c")
+    if not isinstance(user_id, int) or not isinstance(categories, list):
+        return None
+    if not categories or not all(c in CATEGORIES for c in categories):
+        return None
+    return user_id, categories
+
+
+# --- queueing (after the notifications commit) ----------------------------------------------
+def queue_mail(notification_ids: tuple[int, ...], user_ids: tuple[int, ...]) -> None:
+    """For each new notification its member wants mailed now, a job in NOTIFY_MAIL_DELAY s."""
+    if not notification_ids:
+        return
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(set(user_ids))))}
+    rows = db.session.execute(
+        select(Notification.id, Notification.user_id, Notification.kind).where(
+            Notification.id.in_(notification_ids)
+        )
+    ).all()
+    delay = float(current_app.config["NOTIFY_MAIL_DELAY"])
+    for notification_id, user_id, kind in rows:
+        user = users.get(user_id)
+        if user is not None and may_receive_mail(user) and wants_now(user, kind):
+            jobs.enqueue(send_notification_mail, notification_id, delay=delay)
+
+
+# --- the job --------------------------------------------------------------------------------
+def _key(notification: Notification) -> str:
+    return f"notify:{notification.user_id}:{notification.id}"
+
+
+def _claim(notification: Notification, user: User) -> bool:
+    """Give this job's key to the notification and to every other unread, unmailed one of the
+    same member and topic that they want mailed now. False when another job took it first."""
+    key = _key(notification)
+    wanted = [kind for kind in CATEGORY_OF if wants_now(user, kind)]
+    with transaction() as session:
+        together = Notification.id == notification.id
+        if notification.topic_id is not None:
+            together = Notification.topic_id == notification.topic_id
+        session.execute(
+            update(Notification)
+            .where(
+                Notification.user_id == notification.user_id,
+                together,
+                Notification.kind.in_(wanted),
+                Notification.read_at.is_(None),
+                Notification.mail_key.is_(None),
+            )
+            .values(mail_key=key)
+        )
+    db.session.expire_all()
+    claimed = db.session.get(Notification, notification.id)
+    return claimed is not None and claimed.mail_key == key
+
+
+def _read_already(user: User, notification: Notification) -> bool:
+    """Read since: the notification itself, or the post on its topic page (or "mark all read"
+    in its SIG)."""
+    if notification.read_at is not None:
+        return True
+    if notification.post_id is None or notification.topic_id is None:
+        return False
+    post = db.session.get(Post, notification.post_id)
+    if post is None:
+        return True
+    read_number = db.session.scalar(
+        select(TopicRead.last_read_post_number).where(
+            TopicRead.user_id == user.id, TopicRead.topic_id == notification.topic_id
+        )
+    )
+    if read_number is not None and read_number >= post.number:
+        return True
+    if notification.sig_id is not None:
+        through = db.session.scalar(
+            select(Membership.read_through).where(
+                Membership.user_id == user.id, Membership.sig_id == notification.sig_id
+            )
+        )
+        if through is not None and through >= post.created_at:
+            return True
+    return False
+
+
+@jobs.job(retries=5, retry_delay=60, backoff=2.0)
+def send_notification_mail(notification_id: int) -> None:
+    notification = db.session.get(Notification, notification_id)
+    if notification is None:
+        return
+    user = db.session.get(User, notification.user_id)
+    if user is None or not may_receive_mail(user):
+        return
+    key = _key(notification)
+    if notification.mail_key is None:
+        if notification.read_at is not None or not wants_now(user, notification.kind):
+            return
+        if not _claim(notification, user):
+            return  # in another job's mail
+    elif notification.mail_key != key:
+        return  # merged into the mail of an earlier notification of the topic
+    if already_sent(key):
+        return
+    claimed = list(
+        db.session.scalars(
+            select(Notification).where(Notification.mail_key == key).order_by(Notification.id)
+        )
+    )
+    fresh = [n for n in claimed if n.actor_id != user.id and not _read_already(user, n)]
+    if user.is_banned:
+        fresh = [n for n in fresh if n.kind == kinds.DISCIPLINE.name]
+    if not fresh:
+        log.info("notification mail %s: nothing left to say (read, or no longer readable)", key)
+        return
+    with force_locale(user.language or DEFAULT_LANGUAGE):
+        message = _compose(user, fresh, key)
+    if message is None:
+        log.info("notification mail %s: nothing the member may still read", key)
+        return
+    subject, text, html, headers = message
+    send_mail(user.email, subject, text, html=html, headers=headers, key=key)
+
+
+def _compose(
+    user: User, notifications: list[Notification], key: str
+) -> tuple[str, str, str, dict[str, str]] | None:
+    """Subject, text, HTML and headers; None when the member may read none of it any more."""
+    result = db.session.execute(
+        queries._query().where(Notification.id.in_([n.id for n in notifications]))
+    )
+    rows = sorted(queries._rows(user, result), key=lambda r: r.id)
+    # A post kind whose post the member can no longer read (a private SIG they left, a post
+    # hidden since) says nothing: it is left out.
+    rows = [r for r in rows if not (r.kind in kinds.POST_KINDS and not r.excerpt)]
+    if not rows:
+        return None
+    first = rows[0].notification
+    strongest = min(rows, key=lambda r: r.kind.priority).kind
+    topic_title = None
+    sig = db.session.get(Sig, first.sig_id) if first.sig_id is not None else None
+    if first.topic_id is not None:
+        topic = db.session.get(Topic, first.topic_id)
+        topic_title = topic.title if topic is not None else None
+    site = current_app.config["SITE_NAME"]
+    categories = sorted({CATEGORY_OF.get(r.kind.name, "moderation") for r in rows})
+    unsubscribe_url = absolute_url_for(
+        "notifications.unsubscribe", token=unsubscribe_token(user.id, categories)
+    )
+    items = [
+        {
+            "text": r.text,
+            "excerpt": r.excerpt,
+            "url": site_url() + r.url,
+            "kind": r.kind.name,
+            "when": r.created_at,
+        }
+        for r in rows
+    ]
+    context: dict[str, Any] = {
+        "user": user,
+        "site": site,
+        "items": items,
+        "count": len(items),
+        "topic_title": topic_title,
+        "sig_name": sig.name if sig is not None else None,
+        "preferences_url": absolute_url_for("accounts.settings", _anchor="notifications-heading"),
+        "unsubscribe_url": unsubscribe_url,
+        "categories": [str(CATEGORY_LABELS[c]) for c in categories],
+        "site_url": site_url(),
+    }
+    # A kind without a template of its own (one a feature added) reads as "unknown" does.
+    template = current_app.jinja_env.select_template(
+        [f"mail/notification/{strongest.name}.jinja", "mail/notification/unknown.jinja"]
+    )
+    if len(items) > 1 and topic_title:
+        subject = ngettext(
+            "%(num)s new notification in “%(topic)s”",
+            "%(num)s new notifications in “%(topic)s”",
+            len(items),
+            topic=topic_title,
+        )
+    else:
+        subject = template.render(part="subject", **context).strip()
+    subject = f"[{site}] {subject}"
+    text = template.render(part="text", **context)
+    html = template.render(part="html", **context)
+    return subject, text, html, _headers(first, sig, key, unsubscribe_url)
+
+
+def _headers(
+    first: Notification, sig: Sig | None, key: str, unsubscribe_url: str
+) -> dict[str, str]:
+    domain = urlsplit(site_url()).hostname or "forum.invalid"
+    headers = {
+        "Message-ID": f"<{key.replace(':', '.')}@{domain}>",
+        "Auto-Submitted": "auto-generated",
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    if first.topic_id is not None:
+        # Every mail about a topic answers the same (never sent) root: clients thread them.
+        root = f"<topic.{first.topic_id}@{domain}>"
+        headers["In-Reply-To"] = root
+        headers["References"] = root
+    if sig is not None:
+        name = sig.name.replace('"', "").replace("\\", "")
+        headers["List-Id"] = f'"{name}" <{sig.slug}.sigs.{domain}>'
+    return headers

@@ -1,0 +1,290 @@
+"""Notification mail, delivered to a real SMTP server (aiosmtpd on loopback): a mention makes one
+threaded mail a few minutes later, in the member's language, with a one-click unsubscribe that
+works without login; what was read meanwhile, or can no longer be read, is not mailed; several
+events of one topic make one mail; the choices in /settings decide what is mailed."""
+
+from __future__ import annotations
+
+import email
+import re
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from forum.accounts.models import User
+from forum.db import transaction
+from forum.extensions import db
+from forum.jobs import queue_of
+from forum.notifications.mail import mail_choices, send_notification_mail, unsubscribe_token
+from forum.notifications.models import Notification
+from forum.sigs import services as sigs
+
+HTTPS = pytest.mark.config(BASE_URL="https://forum.example.org")
+
+
+class Inbox:
+    """What the SMTP server received: one parsed message per DATA."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.recipients: list[list[str]] = []
+        self.port = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.recipients.append(list(envelope.rcpt_tos))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[arg-type]
+        )
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def inbox(app: Any) -> Iterator[Inbox]:
+    """A real SMTP server on loopback, and the forum configured to send to it."""
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    handler.port = controller.port
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_USE_TLS=False, MAIL_USERNAME=None
+    )
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def deliver(app: Any) -> int:
+    """Let NOTIFY_MAIL_DELAY pass: the consumer's scheduler would run the waiting mail jobs."""
+    later = datetime.now(UTC) + timedelta(seconds=app.config["NOTIFY_MAIL_DELAY"] + 1)
+    return queue_of(app).run_due(later)
+
+
+def text_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+@HTTPS
+def test_a_mention_makes_one_threaded_mail_after_the_delay(app, f, inbox):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob], name="Retro Computing")
+    topic = f.topic(ada, sig, "Amiga sound chips")
+    f.reply(bob, topic, "Hey @ada, Paula has four <channels> & DMA.")
+    assert inbox.messages == []  # it waits, so what ada reads meanwhile is not mailed
+    assert deliver(app) == 1
+    (message,) = inbox.messages
+    assert inbox.recipients == [["ada@example.com"]]
+    assert message["Subject"] == "[Forum] bob mentioned you in “Amiga sound chips”"
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = text_part(message), html_part(message)
+    assert "Hello ada, you were mentioned on Forum:" in text
+    assert "Paula has four <channels> & DMA." in text
+    assert "Paula has four &lt;channels&gt; &amp; DMA." in html and "<channels>" not in html
+    post_id = db.session.scalar(select(Notification.post_id).where(Notification.kind == "mention"))
+    assert f"https://forum.example.org/p/{post_id}" in text
+    assert f'href="https://forum.example.org/p/{post_id}"' in html
+    # Threaded per topic, listed per SIG.
+    root = f"<topic.{topic.id}@forum.example.org>"
+    assert message["In-Reply-To"] == message["References"] == root
+    assert re.fullmatch(r"<notify\.\d+\.\d+@forum\.example\.org>", message["Message-ID"])
+    assert message["List-Id"] == '"Retro Computing" <retro.sigs.forum.example.org>'
+    # One-click unsubscribe (RFC 8058) and the way to the preferences.
+    assert re.fullmatch(
+        r"<https://forum\.example\.org/mail/unsubscribe/[\w.-]+>", message["List-Unsubscribe"]
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "https://forum.example.org/settings#notifications-heading" in text
+    # Run again (a retry, a restarted worker): not sent twice.
+    job = db.session.scalar(select(Notification.id).where(Notification.kind == "mention"))
+    queue_of(app).task("forum.notifications.mail.send_notification_mail")(job)
+    assert len(inbox.messages) == 1
+
+
+@HTTPS
+def test_one_click_unsubscribe_works_without_login_or_form(app, f, inbox, client):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(bob, sig)
+    f.reply(bob, topic, "@ada first")
+    deliver(app)
+    (message,) = inbox.messages
+    url = message["List-Unsubscribe"].strip("<>")
+    path = url.removeprefix("https://forum.example.org")
+    # A link scanner's GET changes nothing; it shows the button.
+    page = client.get(path)
+    assert page.status_code == 200 and "Stop these mails" in page.get_data(as_text=True)
+    assert mail_choices(db.session.get(User, ada.id))["mention"] == "now"
+    # The mail client's POST: no session, no CSRF token, just the RFC 8058 body.
+    response = client.post(
+        path,
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert "you will get no more mail about these" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert mail_choices(db.session.get(User, ada.id))["mention"] == "off"
+    assert mail_choices(db.session.get(User, ada.id))["reply"] == "now"
+    f.reply(bob, topic, "@ada second")
+    deliver(app)
+    assert len(inbox.messages) == 1
+    # A forged or altered token does nothing, and CSRF still guards every other form.
+    assert client.post(path[:-4] + "AAAA", data="List-Unsubscribe=One-Click").status_code == 400
+    other = unsubscribe_token(bob.id, ["reply"]).replace(".", ".x", 1)
+    assert client.post(f"/mail/unsubscribe/{other}").status_code == 400
+    assert mail_choices(db.session.get(User, bob.id))["reply"] == "now"
+    assert client.post("/notifications/preferences", data={"mail_reply": "off"}).status_code == 400
+
+
+def test_a_member_who_lost_access_to_a_private_sig_gets_no_mail(app, f, inbox):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("secret", visibility="private", members=[ada, bob])
+    topic = f.topic(bob, sig, "Plans")
+    f.reply(bob, topic, "@ada the plan is ready")
+    assert db.session.scalar(select(Notification.id).where(Notification.kind == "mention"))
+    sigs.leave_sig(ada, sig.id)  # before the mail goes out
+    assert deliver(app) == 1
+    assert inbox.messages == []
+    # A public SIG the same way: mailed.
+    open_sig = f.sig("open", members=[ada, bob])
+    f.reply(bob, f.topic(bob, open_sig), "@ada here")
+    deliver(app)
+    assert [m["To"] for m in inbox.messages] == ["ada@example.com"]
+    assert "Plans" not in text_part(inbox.messages[0])
+
+
+def test_a_post_read_before_the_mail_goes_is_not_mailed(app, f, inbox, client):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig, "Read it first")
+    f.reply(bob, topic, "A reply to ada's topic")
+    client.login("ada")
+    page = client.get(f"/t/{topic.id}/{topic.slug}", follow_redirects=True)
+    assert "A reply to ada" in page.get_data(as_text=True)  # read, on the topic page
+    deliver(app)
+    assert inbox.messages == []
+    # Unread: mailed.
+    f.reply(bob, topic, "Another one, while ada is away")
+    deliver(app)
+    assert len(inbox.messages) == 1
+    assert "Another one" in text_part(inbox.messages[0])
+    assert "A reply to ada" not in text_part(inbox.messages[0])
+
+
+def test_several_events_of_one_topic_make_one_mail(app, f, inbox):
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    sig = f.sig("retro", members=[ada, bob, cyd])
+    topic = f.topic(ada, sig, "Busy topic")
+    f.reply(bob, topic, "First answer")
+    f.reply(cyd, topic, "@ada second answer")
+    elsewhere = f.topic(bob, sig, "Another topic")
+    f.reply(cyd, elsewhere, "@ada over here")
+    assert deliver(app) == 4  # one job per notification: ada's three, bob's reply
+    to_ada = sorted(m["Subject"] for m in inbox.messages if m["To"] == "ada@example.com")
+    assert to_ada == [
+        "[Forum] 2 new notifications in “Busy topic”",
+        "[Forum] cyd mentioned you in “Another topic”",
+    ]
+    to_bob = [m["Subject"] for m in inbox.messages if m["To"] == "bob@example.com"]
+    assert to_bob == ["[Forum] cyd replied to you in “Another topic”"]
+    busy = next(m for m in inbox.messages if "Busy topic" in m["Subject"])
+    body = text_part(busy)
+    assert "bob replied to you" in body and "cyd mentioned you" in body
+    assert "First answer" in body and "second answer" in body
+    # The mention is the strongest cause: its template's lead.
+    assert "you were mentioned on Forum" in body
+
+
+def test_the_mail_is_in_the_members_language(app, f, inbox):
+    ada, bob = f.user("ada"), f.user("bob")
+    with transaction():
+        ada.language = "de"
+    sig = f.sig("retro", members=[ada, bob])
+    f.reply(bob, f.topic(bob, sig, "Amiga"), "@ada schau mal")
+    deliver(app)
+    (message,) = inbox.messages
+    assert message["Subject"] == "[Forum] bob hat dich in „Amiga“ erwähnt"
+    assert "Hallo ada" in text_part(message)
+
+
+def test_the_settings_choose_what_is_mailed(app, f, inbox, client):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    client.login("ada")
+    page = client.get("/settings").get_data(as_text=True)
+    assert "When someone mentions me" in page and "New posts and topics I watch" in page
+    response = client.form(
+        "/notifications/preferences",
+        {"watch_posted": "y", "mail_mention": "now", "mail_reply": "off", "mail_watched": "now"},
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    choices = mail_choices(db.session.get(User, ada.id))
+    assert choices == {
+        "mention": "now",
+        "reply": "off",
+        "quote": "off",
+        "watched": "now",
+        "moderation": "off",
+    }
+    topic = f.topic(ada, sig, "Mine")  # ada watches it (she started it)
+    f.reply(bob, topic, "A reply: ada hears of it as a watched topic only")
+    deliver(app)
+    assert inbox.messages == []  # a reply to her is "reply" (off), the strongest cause
+    other = f.topic(bob, sig, "Bob's")
+    client.form(f"/t/{other.id}/watch", {"level": "watching"})
+    f.reply(bob, other, "News in a watched topic")
+    deliver(app)
+    (message,) = inbox.messages
+    assert message["Subject"] == "[Forum] bob posted in “Bob's”"
+    assert "a topic you watch" in text_part(message)
+    bad = client.form("/notifications/preferences", {"mail_reply": "weekly"})
+    assert bad.status_code == 400
+
+
+def test_nothing_is_mailed_to_an_address_that_cannot_receive_mail(app, f, inbox):
+    ada = f.user("ada", email="ada@sysop.invalid")
+    bob = f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    f.reply(bob, f.topic(bob, sig), "@ada hello")
+    assert deliver(app) == 0  # no job is even queued
+    assert inbox.messages == []
+
+
+def test_a_refused_mail_is_tried_again(app, f, inbox):
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    f.reply(bob, f.topic(bob, sig), "@ada hello")
+    app.config["MAIL_PORT"] = _free_port()  # nobody listens there
+    deliver(app)
+    assert inbox.messages == []
+    (retry,) = queue_of(app).scheduled()
+    assert retry.name == "send_notification_mail"
+    app.config["MAIL_PORT"] = inbox.port
+    queue_of(app).run_due(datetime.now(UTC) + timedelta(minutes=5))
+    assert len(inbox.messages) == 1
+
+
+def test_send_notification_mail_ignores_what_is_gone(app):
+    send_notification_mail(12345)  # deleted since: nothing to do, no error
