@@ -267,3 +267,38 @@ def test_the_worker_command_sends_what_a_request_queued(app, client, f, tmp_path
     (message,) = mails(outbox)
     assert message["To"] == "ada@example.com" and "/password/reset/" in message.get_content()
     assert "jobs worker: 1 threads on" in output and str(queue_path) in output
+
+
+@pytest.mark.slow
+def test_with_redis_the_queue_lives_there_and_a_dead_redis_fails_no_request(
+    app, client, f, tmp_path, caplog
+):
+    """FORUM_REDIS_URL puts the queue in Redis (what production runs); while Redis is gone a
+    request that queues mail still answers the same, and the lost job is logged."""
+    from .serverkit import RedisServer
+
+    redis_server = RedisServer(tmp_path)
+    redis_server.start()
+    outbox = tmp_path / "outbox"
+    try:
+        app.config.update(
+            JOBS_IMMEDIATE=False,
+            REDIS_URL=redis_server.url,
+            JOBS_QUEUE_NAME=f"forum-test-{os.getpid()}",
+            OUTBOX_DIR=str(outbox),
+        )
+        queue = app.extensions["forum.jobs"] = jobs.JobQueue(app)
+        assert type(queue.huey.storage).__name__ == "RedisStorage"
+        f.user("ada")
+        assert client.form("/password/forgot", {"email": "ada@example.com"}).status_code == 302
+        (task,) = queue.queued()
+        assert task.name == "mail_password_reset"
+        assert queue.run_pending() == 1
+        assert [m["To"] for m in mails(outbox)] == ["ada@example.com"]
+        redis_server.kill()
+        with caplog.at_level("ERROR", logger="forum.jobs"):
+            response = client.form("/password/forgot", {"email": "ada@example.com"})
+        assert response.status_code == 302
+        assert "job forum.accounts.services.mail_password_reset could not be queued" in caplog.text
+    finally:
+        redis_server.kill()

@@ -97,9 +97,9 @@ def enqueue(fn: Callable[..., Any], *args: Any, delay: float | None = None) -> N
 
     queue = queue_of()
     if in_transaction():
-        on_commit(lambda: queue.put(fn, args, delay))
+        on_commit(lambda: queue.put_or_log(fn, args, delay))
     else:
-        queue.put(fn, args, delay)
+        queue.put_or_log(fn, args, delay)
 
 
 class JobQueue:
@@ -146,6 +146,19 @@ class JobQueue:
             wrapper.schedule(args, delay=delay)
         else:
             wrapper(*args)
+
+    def put_or_log(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None
+    ) -> None:
+        """put(), and when the queue cannot be reached (Redis down), an ERROR in the log instead
+        of a failed request: the job is lost, and the log says which (never silently)."""
+        if self.immediate:
+            self.put(fn, args, delay)  # a job's own failure is the test's to see
+            return
+        try:
+            self.put(fn, args, delay)
+        except Exception:
+            log.exception("job %s could not be queued (args %r): it is lost", _name(fn), args)
 
     def requeue(self, data: bytes) -> None:
         """Queue a serialized task again, with its retries renewed (a sysop's retry)."""
@@ -239,7 +252,19 @@ def make_huey(app: Flask) -> Huey:
     if config.get("JOBS_IMMEDIATE"):
         return Huey(name, immediate=True, results=False, utc=True)
     if config.get("REDIS_URL"):
-        return Huey(name, results=False, storage_class=RedisStorage, url=config["REDIS_URL"])
+        from .. import redisconn
+
+        # The forum's own pool: every call times out within a second and goes through the
+        # breaker, so a hung Redis never holds a request. Hence no blocking pop: the worker
+        # polls (every 0.1 s, backing off to 1 s while the queue is empty).
+        connections = redisconn.pool(config["REDIS_URL"], *redisconn.settings(config))
+        return Huey(
+            name,
+            results=False,
+            storage_class=RedisStorage,
+            connection_pool=connections,
+            blocking=False,
+        )
     path = config.get("JOBS_SQLITE_PATH") or str(Path(app.instance_path) / "jobs.db")
     return Huey(name, results=False, storage_class=SqliteStorage, filename=path)
 
