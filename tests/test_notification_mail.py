@@ -174,6 +174,17 @@ def test_a_member_who_lost_access_to_a_private_sig_gets_no_mail(app, f, inbox):
     assert "Plans" not in text_part(inbox.messages[0])
 
 
+def test_a_post_hidden_before_the_mail_goes_is_not_mailed(app, f, inbox):
+    from forum.moderation import services as moderation
+
+    ada, bob, root = f.user("ada"), f.user("bob"), f.sysop("root")
+    sig = f.sig("retro", members=[ada, bob])
+    post = f.reply(bob, f.topic(bob, sig), "@ada something a sysop will hide")
+    moderation.hide_post(root, post.id, "off topic")
+    deliver(app)
+    assert [m["To"] for m in inbox.messages] == []  # bob's "post hidden" is off by default
+
+
 def test_a_post_read_before_the_mail_goes_is_not_mailed(app, f, inbox, client):
     ada, bob = f.user("ada"), f.user("bob")
     sig = f.sig("retro", members=[ada, bob])

@@ -229,10 +229,7 @@ def _compose(
     user: User, notifications: list[Notification], key: str
 ) -> tuple[str, str, str, dict[str, str]] | None:
     """Subject, text, HTML and headers; None when the member may read none of it any more."""
-    result = db.session.execute(
-        queries._query().where(Notification.id.in_([n.id for n in notifications]))
-    )
-    rows = sorted(queries._rows(user, result), key=lambda r: r.id)
+    rows = queries.member_rows(user, [n.id for n in notifications])
     # A post kind whose post the member can no longer read (a private SIG they left, a post
     # hidden since) says nothing: it is left out.
     rows = [r for r in rows if not (r.kind in kinds.POST_KINDS and not r.excerpt)]

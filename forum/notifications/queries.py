@@ -136,6 +136,14 @@ def _rows(viewer: User, result: Any) -> list[NotificationRow]:
     return rows
 
 
+def member_rows(viewer: User, ids: list[int]) -> list[NotificationRow]:
+    """These notifications as the member may read them now, oldest first (notification mail)."""
+    if not ids:
+        return []
+    rows = _rows(viewer, db.session.execute(_query().where(Notification.id.in_(ids))))
+    return sorted(rows, key=lambda row: row.id)
+
+
 def notifications_page(current: Any, page: int = 1) -> NotificationsPage:
     """One page of the center, newest first, in three queries (rows, memberships, count)."""
     viewer = permissions.actor(current)
