@@ -132,12 +132,22 @@ def test_dev_server_says_running_once_it_listens_and_logs_each_request_once(tmp_
         # The port is bound when it says so: the first try connects, without waiting.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             assert response.status == 200
+        # The jobs worker starts beside it, a process of its own.
+        while not any("commands are available" in line for line in seen):
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
+            assert line is not None, f"the dev server exited: {''.join(seen)}"
+            seen.append(line)
+        time.sleep(0.5)  # its signal handlers are set just after it says so
     finally:
         _stop(process)
     while (line := lines.get(timeout=10)) is not None:
         seen.append(line)
     request_lines = [line for line in seen if "/healthz" in line]
     assert len(request_lines) == 1, seen  # forum.request's line, not Werkzeug's as well
+    # The worker stopped with it: the output ended (EOF) only once the worker, which shares it,
+    # was gone too.
+    assert [line for line in seen if "jobs worker: 2 threads on" in line], seen
+    assert [line for line in seen if "Consumer exiting" in line], seen
     assert "forum.request" in request_lines[0]
     assert not [line for line in seen if "alembic" in line], seen
 

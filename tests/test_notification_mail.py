@@ -185,6 +185,21 @@ def test_a_post_hidden_before_the_mail_goes_is_not_mailed(app, f, inbox):
     assert [m["To"] for m in inbox.messages] == []  # bob's "post hidden" is off by default
 
 
+def test_a_member_who_wants_moderation_mail_hears_that_a_sysop_hid_their_post(app, f, inbox):
+    from forum.moderation import services as moderation
+
+    ada, root = f.user("ada"), f.sysop("root")
+    with transaction():
+        ada.preferences = {"mail": {"moderation": "now"}}
+    sig = f.sig("retro", members=[ada])
+    post = f.reply(ada, f.topic(ada, sig, "Mine"), "Something hideable")
+    moderation.hide_post(root, post.id, "off topic")
+    deliver(app)
+    (message,) = inbox.messages
+    assert message["Subject"] == "[Forum] A sysop hid your post in “Mine”: off topic"
+    assert "a sysop hid one of your posts on Forum" in text_part(message)
+
+
 def test_a_post_read_before_the_mail_goes_is_not_mailed(app, f, inbox, client):
     ada, bob = f.user("ada"), f.user("bob")
     sig = f.sig("retro", members=[ada, bob])

@@ -164,6 +164,8 @@ def _read_already(user: User, notification: Notification) -> bool:
     in its SIG)."""
     if notification.read_at is not None:
         return True
+    if kinds.get(notification.kind) not in kinds.POST_KINDS:
+        return False  # what a sysop did to my post is news even if I read the topic
     if notification.post_id is None or notification.topic_id is None:
         return False
     post = db.session.get(Post, notification.post_id)
