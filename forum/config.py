@@ -88,6 +88,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a notification waits before it is mailed (to members who want it "immediately"):
     # what they read meanwhile is not mailed, and more events of the topic join the same mail.
     "NOTIFY_MAIL_DELAY": 300,
+    # The daily digest goes out at this hour of each member's own time zone, with what they
+    # want in it of the last DIGEST_DAYS days (unread, not mailed yet).
+    "DIGEST_HOUR": 7,
+    "DIGEST_DAYS": 2,
     # Background jobs (forum.jobs, Huey): the queue is an SQLite file (None: instance/jobs.db)
     # unless REDIS_URL is set; `flask forum jobs worker` runs them with JOBS_WORKERS threads.
     # JOBS_IMMEDIATE runs each job at once in the caller's thread (the tests).

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -314,3 +315,41 @@ def test_a_refused_mail_is_tried_again(app, f, inbox):
 
 def test_send_notification_mail_ignores_what_is_gone(app):
     send_notification_mail(12345)  # deleted since: nothing to do, no error
+
+
+def test_the_daily_digest_mails_what_is_unread_once_a_day_on_the_members_clock(app, f, inbox):
+    from forum.notifications import services as notifications
+    from forum.notifications.mail import queue_digests
+    from forum.timeutil import utcnow
+
+    ada, bob = f.user("ada"), f.user("bob")
+    with transaction():
+        ada.timezone = "America/New_York"
+        ada.preferences = {"mail": {"mention": "digest", "watched": "digest", "reply": "off"}}
+    sig = f.sig("retro", members=[ada, bob])
+    watched = f.topic(bob, sig, "Watched topic")
+    notifications.set_topic_level(db.session.get(User, ada.id), watched.id, "watching")
+    f.reply(bob, watched, "News for the digest")
+    f.reply(bob, f.topic(bob, sig, "Elsewhere"), "@ada see this")
+    f.reply(bob, f.topic(bob, sig, "Read already"), "@ada and this")
+    read_topic = db.session.scalars(select(Notification).order_by(Notification.id.desc())).first()
+    with transaction():
+        read_topic.read_at = utcnow()
+    assert deliver(app) == 0 and inbox.messages == []  # nothing "immediately"
+    now = utcnow()
+    local_hour = now.astimezone(ZoneInfo("America/New_York")).hour
+    app.config["DIGEST_HOUR"] = (local_hour + 1) % 24
+    assert queue_digests(now) == 0  # not ada's hour yet
+    app.config["DIGEST_HOUR"] = local_hour
+    assert queue_digests(now) == 1
+    (message,) = inbox.messages
+    assert message["Subject"] == "[Forum] Your daily digest: 2 new notifications"
+    text = text_part(message)
+    assert "== Watched topic ==" in text and "News for the digest" in text
+    assert "== Elsewhere ==" in text and "bob mentioned you" in text
+    assert "Read already" not in text
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Watched topic" in html_part(message)
+    # Once a day: the next hourly run (or a rerun) sends nothing more.
+    assert queue_digests(now) == 1
+    assert len(inbox.messages) == 1

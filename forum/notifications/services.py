@@ -431,7 +431,7 @@ def set_mail_preferences(user: Actor, choices: dict[str, str]) -> User:
     current = mail_choices(member)
     for category, choice in choices.items():
         if category not in CATEGORIES or choice not in CHOICES:
-            raise Invalid(category, _l("Choose off or immediately."))
+            raise Invalid(category, _l("Choose off, immediately or in the daily digest."))
         current[category] = choice
     return update_preferences(member, **{PREF_MAIL: current})
 
