@@ -350,6 +350,11 @@ def test_the_daily_digest_mails_what_is_unread_once_a_day_on_the_members_clock(a
     assert "Read already" not in text
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "Watched topic" in html_part(message)
-    # Once a day: the next hourly run (or a rerun) sends nothing more.
+    # Once a day: a rerun within the hour, even with news since, sends nothing more that day.
+    f.reply(bob, f.topic(bob, sig, "Later"), "@ada one more")
     assert queue_digests(now) == 1
     assert len(inbox.messages) == 1
+    # The next day it is in that day's digest.
+    tomorrow = now + timedelta(days=1)
+    assert queue_digests(tomorrow) == 1
+    assert len(inbox.messages) == 2 and "one more" in text_part(inbox.messages[1])
