@@ -7,7 +7,7 @@ import subprocess
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 forum_cli = AppGroup("forum", help="Forum administration.")
@@ -190,14 +190,3 @@ def dev_address(host: str, port: int) -> str:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(forum_cli)
-
-
-def main() -> None:
-    """The `forum` console script: `flask` with this app preloaded."""
-    from . import create_app
-
-    FlaskGroup(create_app=lambda: create_app())()
-
-
-if __name__ == "__main__":
-    main()

@@ -189,6 +189,11 @@ sig_topic_filters: HookMap[Callable[[Sig], ColumnElement[bool]]] = HookMap(
 Topic. Provided by pulse ("answered", "unanswered": it owns what counts as an answer); called
 by `sigs.views` (which names are valid) and `sigs.queries`. Default: none (all topics)."""
 
+profile_sections: HookList[str] = HookList("forum.profile_sections")
+"""Templates included on a member's public profile (`/u/<name>`), each a section of its own.
+Provided by messages ("Send private mail", ignore); called by `accounts.views`. Default: no
+extra sections."""
+
 settings_sections: HookList[str] = HookList("forum.settings_sections")
 """Templates included in the member's settings page, each a section of its own. Provided by
 moderation (standing) and notifications (mail and watch preferences); called by

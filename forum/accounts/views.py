@@ -378,5 +378,5 @@ def profile(username: str) -> Any:
         "accounts/profile.html",
         page=page,
         # Other features' parts of the page (forum.messages: "Send private mail", ignore).
-        profile_sections=current_app.extensions.get("forum.profile_sections", []),
+        profile_sections=hooks.profile_sections.get(),
     )

@@ -25,13 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask
 from huey import Huey, crontab
 from huey import signals as S
 from huey.api import Task, TaskWrapper
 from huey.storage import RedisStorage, SqliteStorage
 
 from ..extensions import db
+from ..hooks import AppSlot
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,11 @@ def periodic(
     return mark
 
 
+_QUEUE: AppSlot[JobQueue] = AppSlot("forum.jobs")
+
+
 def queue_of(app: Flask | None = None) -> JobQueue:
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    queue: JobQueue = app.extensions["forum.jobs"]
-    return queue
+    return _QUEUE.require(app)
 
 
 def enqueue(fn: Callable[..., Any], *args: Any, delay: float | None = None) -> None:
@@ -272,6 +274,6 @@ def make_huey(app: Flask) -> Huey:
 def init_app(app: Flask) -> None:
     from . import commands, services, views  # noqa: F401  (jobs, routes and commands register)
 
-    app.extensions["forum.jobs"] = JobQueue(app)
+    _QUEUE.set(app, JobQueue(app))
     app.register_blueprint(bp)
     commands.init_app(app)

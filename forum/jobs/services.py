@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -51,6 +52,11 @@ def retry_failed_job(actor: permissions.Actor | None, failed_id: int) -> FailedJ
     return failed
 
 
+def _deleted(result: Any) -> int:
+    """The rows a DELETE removed (a CursorResult's rowcount; Result does not type it)."""
+    return int(result.rowcount)
+
+
 @periodic(crontab(minute="23", hour="4"))
 def clean_up() -> None:
     """Nightly: forget the keys of mail sent long ago (a job is never retried that late) and
@@ -60,8 +66,8 @@ def clean_up() -> None:
     sent_before = now - timedelta(days=int(config["JOBS_KEEP_SENT_DAYS"]))
     failed_before = now - timedelta(days=int(config["JOBS_KEEP_FAILED_DAYS"]))
     with transaction() as session:
-        sent = session.execute(delete(SentMail).where(SentMail.sent_at < sent_before)).rowcount
-        failed = session.execute(
-            delete(FailedJob).where(FailedJob.failed_at < failed_before)
-        ).rowcount
+        sent = _deleted(session.execute(delete(SentMail).where(SentMail.sent_at < sent_before)))
+        failed = _deleted(
+            session.execute(delete(FailedJob).where(FailedJob.failed_at < failed_before))
+        )
     log.info("jobs clean-up: %s sent-mail keys, %s old failed jobs removed", sent, failed)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, url_for
 
+from .. import hooks
 from ..i18n import gettext as _
 
 bp = Blueprint("messages", __name__)
@@ -32,6 +33,6 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.extensions.setdefault("forum.header_items", []).append(header_item)
-    app.extensions.setdefault("forum.settings_sections", []).append("messages/_settings.html")
-    app.extensions.setdefault("forum.profile_sections", []).append("messages/_profile.html")
+    hooks.settings_sections.add(app, "messages/_settings.html")
+    hooks.profile_sections.add(app, "messages/_profile.html")
     views.init_templates(app)

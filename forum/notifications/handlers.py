@@ -59,6 +59,8 @@ def on_mail_read(event: events.MailRead) -> None:
 
 def on_message_report_resolved(event: events.MessageReportResolved) -> None:
     services.notify_reporters(event.message_id, event.reporter_ids, event.outcome, event.actor_id)
+
+
 def on_notifications_created(event: events.NotificationsCreated) -> None:
     """Queue the mail of what members want mailed at once (after commit: a job never mails a
     notification that was rolled back)."""

@@ -26,7 +26,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 
-from .. import jobs
+from .. import jobs, settings
 from ..accounts.models import User
 from ..db import transaction
 from ..extensions import db
@@ -79,7 +79,7 @@ assert set(CATEGORIES) == set(CATEGORY_LABELS) == set(DEFAULTS)
 def mail_choices(user: User) -> dict[str, str]:
     """The member's choice for every category (the defaults where they made none)."""
     chosen = (user.preferences or {}).get(PREF_MAIL) or {}
-    return {c: chosen.get(c) if chosen.get(c) in CHOICES else DEFAULTS[c] for c in CATEGORIES}
+    return {c: str(chosen[c]) if chosen.get(c) in CHOICES else DEFAULTS[c] for c in CATEGORIES}
 
 
 def wants_now(user: User, kind: str) -> bool:
@@ -258,7 +258,7 @@ def _compose(
     if first.topic_id is not None:
         topic = db.session.get(Topic, first.topic_id)
         topic_title = topic.title if topic is not None else None
-    site = current_app.config["SITE_NAME"]
+    site = str(settings.get("site_name"))
     categories = sorted({CATEGORY_OF.get(r.kind.name, "moderation") for r in rows})
     unsubscribe_url = absolute_url_for(
         "notifications.unsubscribe", token=unsubscribe_token(user.id, categories)
@@ -401,7 +401,7 @@ def _compose_digest(
         return None
     # Grouped by topic (in the order of each topic's first event); the rest under no title.
     groups: dict[int | None, dict[str, Any]] = {}
-    titles = dict(
+    titles: dict[int | None, str] = dict(
         db.session.execute(
             select(Topic.id, Topic.title).where(
                 Topic.id.in_({r.notification.topic_id for r in rows if r.notification.topic_id})
@@ -414,7 +414,7 @@ def _compose_digest(
         group["items"].append(
             {"text": r.text, "excerpt": r.excerpt, "url": site_url() + r.url, "kind": r.kind.name}
         )
-    site = current_app.config["SITE_NAME"]
+    site = str(settings.get("site_name"))
     categories = sorted({CATEGORY_OF.get(r.kind.name, "moderation") for r in rows})
     unsubscribe_url = absolute_url_for(
         "notifications.unsubscribe", token=unsubscribe_token(user.id, categories)

@@ -1,7 +1,7 @@
 """jobs: failed background jobs, and the keys of mail already sent
 
-Revision ID: 0014_jobs
-Revises: 0013_member_language
+Revision ID: 0017_jobs
+Revises: 0016_private_mail
 Create Date: 2026-12-04 22:40:00.000000
 
 Mail moved from a thread per process to a job queue (Huey, forum/jobs). A job that used up its
@@ -15,8 +15,8 @@ from alembic import op
 import forum.timeutil
 
 # revision identifiers, used by Alembic.
-revision = "0014_jobs"
-down_revision = "0013_member_language"
+revision = "0017_jobs"
+down_revision = "0016_private_mail"
 branch_labels = None
 depends_on = None
 

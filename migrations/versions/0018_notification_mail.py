@@ -1,7 +1,7 @@
 """notifications: the key of the mail that told of each one
 
-Revision ID: 0015_notification_mail
-Revises: 0014_jobs
+Revision ID: 0018_notification_mail
+Revises: 0017_jobs
 Create Date: 2026-12-04 23:10:00.000000
 
 A member may have notifications mailed. The mail job claims the notifications it tells of by
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0015_notification_mail"
-down_revision = "0014_jobs"
+revision = "0018_notification_mail"
+down_revision = "0017_jobs"
 branch_labels = None
 depends_on = None
 
