@@ -19,6 +19,7 @@ def test_the_features_provide_their_hooks(app):
     # In the order the features' init_app ran (forum.FEATURES).
     assert names == [
         "forum.notifications",
+        "forum.messages",
         "forum.moderation",
         "forum.pulse.views",
         "forum.announcements.views",
@@ -26,8 +27,10 @@ def test_the_features_provide_their_hooks(app):
     assert list(hooks.new_filters.get(app)) == ["tracked"]
     assert hooks.settings_sections.get(app) == (
         "notifications/_settings.html",
+        "messages/_settings.html",
         "moderation/_settings_standing.html",
     )
+    assert hooks.profile_sections.get(app) == ("messages/_profile.html",)
     assert len(hooks.topic_page.get(app)) == 1
     assert list(hooks.sig_topic_filters.get(app)) == ["answered", "unanswered"]
 

@@ -247,7 +247,7 @@ def test_the_worker_command_sends_what_a_request_queued(app, client, f, tmp_path
     }
     env.pop("FORUM_REDIS_URL", None)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "forum.cli", "forum", "jobs", "worker", "--workers", "1"],
+        [sys.executable, "-m", "forum", "forum", "jobs", "worker", "--workers", "1"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

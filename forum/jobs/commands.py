@@ -131,7 +131,7 @@ def _stop_with_parent(parent_pid: int) -> None:
 
 def start_worker_process(env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
     """`flask forum jobs worker` as a child of this process (`make run`, `make serve`)."""
-    command = [sys.executable, "-m", "forum.cli", "forum", "jobs", "worker"]
+    command = [sys.executable, "-m", "forum", "forum", "jobs", "worker"]
     command += ["--parent-pid", str(os.getpid())]
     return subprocess.Popen(command, env={**os.environ, **(env or {})})
 

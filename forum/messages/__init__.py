@@ -32,7 +32,7 @@ def init_app(app: Flask) -> None:
     from . import views  # noqa: F401  (routes register on bp)
 
     app.register_blueprint(bp)
-    app.extensions.setdefault("forum.header_items", []).append(header_item)
+    hooks.header_items.add(app, header_item)
     hooks.settings_sections.add(app, "messages/_settings.html")
     hooks.profile_sections.add(app, "messages/_profile.html")
     views.init_templates(app)
