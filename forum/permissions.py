@@ -383,6 +383,30 @@ def require_write(user: Actor, sig: Sig) -> None:
         raise Forbidden(problem)
 
 
+def joins_by_posting(user: Actor, sig: Sig) -> bool:
+    """Posting in a public SIG joins it: a member not in it may start a topic or reply there,
+    and the post makes them a member (in the post's own transaction)."""
+    return sig.visibility == PUBLIC and not is_global_sysop(user) and can_join_sig(user, sig)
+
+
+def post_problem(user: Actor, sig: Sig) -> str | None:
+    """Why this member may not post (start a topic, reply) in this SIG, or None: the write
+    rules, except that not being a member of a public SIG they may join is no obstacle."""
+    if joins_by_posting(user, sig) and standing_problem(user, sig) is None:
+        return None
+    return write_problem(user, sig)
+
+
+def can_start_topic(user: Actor, sig: Sig) -> bool:
+    return can_read_sig(user, sig) and post_problem(user, sig) is None
+
+
+def require_start_topic(user: Actor, sig: Sig) -> None:
+    problem = post_problem(user, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
 # --- topics and posts -----------------------------------------------------------------------
 # Whatever hides a topic or a post (a private SIG, a deletion, a post hidden or waiting for
 # approval), the answer is the same as for an id that never existed: the same NotFound, the
@@ -488,15 +512,27 @@ def _topics_shown_clause(user: Actor, topic: Any, sig: Any) -> ColumnElement[boo
     return or_(sig.id.in_(ids), and_(topic.deleted_at.is_(None), shown))
 
 
-def reply_problem(user: Actor, topic: Topic, sig: Sig) -> str | None:
-    problem = write_problem(user, sig)
-    if problem:
-        return problem
+def _topic_closed(user: Actor, topic: Topic, sig: Sig) -> str | None:
     if topic.is_deleted:
         return _l("This topic was deleted.")
     if topic.is_locked and not is_sig_sysop(user, sig):
         return _l("This topic is locked: no new replies.")
     return None
+
+
+def reply_problem(user: Actor, topic: Topic, sig: Sig) -> str | None:
+    """Why this member may not reply to the topic, or None (a reply in a public SIG joins it:
+    see post_problem)."""
+    return post_problem(user, sig) or _topic_closed(user, topic, sig)
+
+
+def can_reply(user: Actor, topic: Topic, sig: Sig) -> bool:
+    return can_view_topic(user, topic, sig) and reply_problem(user, topic, sig) is None
+
+
+def _edit_problem(user: Actor, topic: Topic, sig: Sig) -> str | None:
+    # Editing joins nothing: the author must still be a member (write_problem, not post_problem).
+    return write_problem(user, sig) or _topic_closed(user, topic, sig)
 
 
 def require_reply(user: Actor, topic: Topic, sig: Sig) -> None:
@@ -530,6 +566,16 @@ def who_may_read_post(user_ids: Iterable[int], post: Post, topic: Topic, sig: Si
         )
     users = list(db.session.scalars(select(User).where(User.id.in_(ids))))
     return {u.id for u in who_may_view_post(users, post, topic, sig)}
+
+
+def sig_readers_clause(sig: Sig) -> ColumnElement[bool]:
+    """SQL filter on User: the members who may read this SIG's topics (can_read_sig for every
+    member at once; banned members read nothing)."""
+    live = User.banned_at.is_(None)
+    if sig.visibility == PUBLIC:
+        return live
+    members = select(Membership.user_id).where(Membership.sig_id == sig.id)
+    return and_(live, or_(User.id.in_(members), User.role == "sysop"))
 
 
 def _open_to_every_member(post: Post, topic: Topic, sig: Sig) -> bool:
@@ -598,14 +644,14 @@ def can_edit_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
         return False
     if is_sig_sysop(user, sig):
         return True
-    return post.user_id == user.id and reply_problem(user, topic, sig) is None
+    return post.user_id == user.id and _edit_problem(user, topic, sig) is None
 
 
 def require_edit_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> None:
     if can_edit_post(user, post, topic, sig):
         return
     own = user is not None and post.user_id == user.id and not post.is_deleted
-    raise Forbidden((own and reply_problem(user, topic, sig)) or _l("You may not edit this post."))
+    raise Forbidden((own and _edit_problem(user, topic, sig)) or _l("You may not edit this post."))
 
 
 def can_delete_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:

@@ -135,6 +135,10 @@ WRITE = {
     "members": "L 302 403 302 403 302",
     "private": "L 302 404 302 404 302",
 }
+# Posting (a reply, a new topic) in a public SIG joins it: outsiders get the form, and their
+# post goes through (tests/test_joining.py).
+POST_FORM = {**WRITE_FORM, "public": "L 200 200 200 200 200"}
+POST = {**WRITE, "public": "L 302 302 302 302 302"}
 SYSOP_ONLY = {
     "public": "L 403 403 200 403 200",
     "members": "L 403 403 200 403 200",
@@ -149,18 +153,13 @@ ROUTES = [
         "new topic form",
         "GET",
         lambda w: f"/s/{w.sig.slug}/new",
-        # Outsiders of a public SIG see the form with the reason they cannot post yet.
-        {
-            "public": "L 200 200 200 200 200",
-            "members": WRITE_FORM["members"],
-            "private": WRITE_FORM["private"],
-        },
+        POST_FORM,
     ),
     Route(
         "start topic",
         "POST",
         lambda w: f"/s/{w.sig.slug}/new",
-        WRITE,
+        POST,
         data=lambda w: {"title": "A new topic", "body": "Its first post."},
     ),
     Route("topic", "GET", lambda w: f"/t/{w.topic.id}", TOPIC_READ),
@@ -171,18 +170,18 @@ ROUTES = [
         lambda w: f"/t/{w.topic.id}/{w.topic.slug}?page=1",
         READ,
     ),
-    Route("reply form", "GET", lambda w: f"/t/{w.topic.id}/reply", WRITE_FORM),
+    Route("reply form", "GET", lambda w: f"/t/{w.topic.id}/reply", POST_FORM),
     Route(
         "quote form",
         "GET",
         lambda w: f"/t/{w.topic.id}/reply?quote={w.reply.id}",
-        WRITE_FORM,
+        POST_FORM,
     ),
     Route(
         "reply",
         "POST",
         lambda w: f"/t/{w.topic.id}/reply",
-        WRITE,
+        POST,
         data=lambda w: {"body": "a new reply"},
     ),
     Route(
@@ -241,6 +240,39 @@ ROUTES = [
             "members": "L 302 302- 302 302- 302-",
             "private": "L 302 404 302 404 302-",
         },
+    ),
+    Route("drafts", "GET", lambda w: "/drafts", _same("L 200 200 200 200 200")),
+    Route(
+        "save a reply draft",
+        "POST",
+        lambda w: f"/drafts/reply:{w.topic.id}",
+        {k: "L " + v.split(" ", 1)[1] for k, v in READ.items()},
+        data=lambda w: {"body": "half a thought"},
+    ),
+    Route(
+        "save an edit draft",
+        "POST",
+        lambda w: f"/drafts/edit:{w.reply.id}",
+        {
+            # The member wrote the reply; the sysops may edit it; nobody else.
+            "public": "L 200 403 200 403 200",
+            "members": "L 200 403 200 403 200",
+            "private": "L 200 404 200 404 200",
+        },
+        data=lambda w: {"body": "a better reply"},
+    ),
+    Route(
+        "mention candidates",
+        "GET",
+        lambda w: f"/mentions/reply:{w.topic.id}?q=me",
+        {k: "L " + v.split(" ", 1)[1] for k, v in READ.items()},
+    ),
+    Route(
+        "preview",
+        "POST",
+        lambda w: "/preview",
+        _same("L 200 200 200 200 200"),
+        data=lambda w: {"body": "**bold**"},
     ),
     Route("members", "GET", lambda w: f"/s/{w.sig.slug}/members", READ),
     Route("join requests", "GET", lambda w: f"/s/{w.sig.slug}/requests", SYSOP_ONLY),
@@ -363,6 +395,8 @@ OUTSIDER_PROBES = [
     ("GET", "/t/{topic}/some-slug"),
     ("GET", "/t/{topic}/reply"),
     ("POST", "/t/{topic}/reply"),
+    ("POST", "/drafts/reply:{topic}"),
+    ("GET", "/mentions/reply:{topic}"),
     ("GET", "/p/{post}"),
     ("GET", "/p/{post}/quote"),
     ("GET", "/p/{post}/edit"),

@@ -74,6 +74,8 @@ class SigPage:
     topics: list[TopicRow] = field(default_factory=list)
     pagination: Pagination | None = None
     write_problem: str | None = None
+    # Whether this member may start a topic here (in a public SIG, starting one joins it).
+    can_start_topic: bool = False
     is_sysop: bool = False
     pending_requests: int = 0
     filter: str = "all"
@@ -178,6 +180,7 @@ def sig_page(
         membership=permissions.membership(viewer, sig),
         pending_request=None,
         write_problem=permissions.write_problem(viewer, sig),
+        can_start_topic=permissions.can_start_topic(viewer, sig),
         is_sysop=permissions.is_sig_sysop(viewer, sig),
         filter=filter,
     )

@@ -133,13 +133,21 @@ def join_sig(actor: Actor, sig_id: int) -> Membership:
         )
     if permissions.joins_by_request(sig) or not permissions.can_join_sig(actor, sig):
         raise Invalid(None, _l("You cannot join this SIG."))
-    with transaction() as session:
-        membership = Membership(sig_id=sig.id, user_id=actor.id, role=ROLE_MEMBER)
-        session.add(membership)
-        counters.count_sig_members(sig, +1)
-        session.flush()
-        events.publish(events.MemberJoinedSig(sig_id=sig.id, user_id=actor.id))
+    with transaction():
+        membership = add_member_in_tx(sig, actor.id)
     permissions.forget_memberships(actor)
+    return membership
+
+
+def add_member_in_tx(sig: Sig, user_id: int) -> Membership:
+    """Make a member of the SIG in the caller's transaction (joining, or posting in a public
+    SIG, which joins it). The caller checked that they may; forget_memberships after it."""
+    session = db.session
+    membership = Membership(sig_id=sig.id, user_id=user_id, role=ROLE_MEMBER)
+    session.add(membership)
+    counters.count_sig_members(sig, +1)
+    session.flush()
+    events.publish(events.MemberJoinedSig(sig_id=sig.id, user_id=user_id))
     return membership
 
 
