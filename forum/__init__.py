@@ -21,6 +21,7 @@ FEATURES = [
     "forum.accounts",
     "forum.sigs",
     "forum.topics",
+    "forum.drafts",
     "forum.ops",
     "forum.notifications",
     "forum.messages",

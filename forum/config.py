@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_POST_LENGTH": 30_000,
     "MAX_TITLE_LENGTH": 200,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # Drafts kept on the server per member (forum.drafts); each holds at most a post's length.
+    "DRAFTS_PER_MEMBER": 50,
     # How many members one post may mention (each mention notifies); a SIG's sysops may mention
     # more. Site settings in the console override both.
     "MENTIONS_PER_POST": 10,
@@ -115,6 +117,10 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_POST": "20 per minute",
     # Private messages sent, per account (new conversations, replies, added members).
     "RATELIMIT_MAIL": "10 per minute",
+    # The composer's preview and draft saves (its script sends one a few seconds after typing
+    # stops), per member.
+    "RATELIMIT_PREVIEW": "60 per minute",
+    "RATELIMIT_DRAFTS": "60 per minute",
     "RATELIMIT_HEADERS_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

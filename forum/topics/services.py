@@ -6,6 +6,8 @@ check the policy, change rows and counters in one transaction, publish an event.
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app
 from sqlalchemy import and_, func, select, update
 
@@ -20,6 +22,7 @@ from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_ngettext, lazy_number
 from ..permissions import Actor
 from ..sigs.models import Membership, Sig
+from ..sigs.services import add_member_in_tx
 from ..text import slugify
 from ..timeutil import utcnow
 from .models import POST_VISIBLE, Post, PostRevision, Topic, TopicRead
@@ -141,16 +144,19 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
     """Open a new topic in a SIG with its first post."""
     sig = permissions.get_sig_by_id_for(actor, sig_id)
     permissions.require_read_sig(actor, sig)
-    permissions.require_write(actor, sig)
+    permissions.require_start_topic(actor, sig)
     assert actor is not None
     title = _check_title(title)
     body = _check_body(body)
     screening = screen_post(actor, sig, f"{title}\n{body}")
     cooked = _cook(body, actor, sig)
     visible = screening.status == POST_VISIBLE
+    joining = permissions.joins_by_posting(actor, sig)
     with transaction() as session:
         lock_for_write(Sig, sig.id, refresh=False)  # its counters move by SQL increments
         _require_not_banned_now(actor)
+        if joining:
+            add_member_in_tx(sig, actor.id)
         # Taken once the write transaction has begun, so times follow the order of commits.
         now = utcnow()
         topic = Topic(
@@ -194,6 +200,8 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
                 visible=visible,
             )
         )
+    if joining:
+        permissions.forget_memberships(actor)
     return topic
 
 
@@ -214,6 +222,7 @@ def reply_to_topic(
     screening = screen_post(actor, sig, body)
     cooked = _cook(body, actor, sig)
     visible = screening.status == POST_VISIBLE
+    joining = permissions.joins_by_posting(actor, sig)
     with transaction() as session:
         # Post numbers are handed out one at a time, and the counters move in lock order:
         # topics, then SIGs, then members. The topic is read afresh under its lock (on SQLite,
@@ -222,6 +231,8 @@ def reply_to_topic(
         lock_for_write(Topic, topic.id)
         lock_for_write(Sig, sig.id, refresh=False)
         _require_not_banned_now(actor)
+        if joining:
+            add_member_in_tx(sig, actor.id)
         # Taken under the lock, so a topic's times follow its post numbers.
         now = utcnow()
         post = Post(
@@ -249,7 +260,45 @@ def reply_to_topic(
                 visible=visible,
             )
         )
+    if joining:
+        permissions.forget_memberships(actor)
     return post
+
+
+def preview_post(actor: Actor, body: str) -> str:
+    """The HTML a post with this text would show: the checks and the cooking of a real post
+    (start_topic, reply_to_topic, edit_post), nothing saved."""
+    if actor is None:
+        raise Invalid(None, _l("Log in to post."))
+    if not isinstance(body, str):
+        raise Invalid("body", _l("Write something first."))
+    body = _check_body(body)
+    return content.render(body, resolve_usernames).html
+
+
+MENTION_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def mention_candidates(actor: Actor, sig: Sig, prefix: str, limit: int = 8) -> list[str]:
+    """Usernames starting with `prefix` among the members who may read the SIG (so a mention
+    offered is one that can reach its reader), for the composer's @name completion."""
+    if actor is None or not isinstance(prefix, str) or not MENTION_PREFIX.match(prefix):
+        return []
+    permissions.require_read_sig(actor, sig)
+    if mention_limit(actor, sig) == 0:
+        return []
+    return list(
+        db.session.scalars(
+            select(User.username)
+            .where(
+                func.lower(User.username).startswith(prefix.lower(), autoescape=True),
+                User.id != actor.id,
+                permissions.sig_readers_clause(sig),
+            )
+            .order_by(func.lower(User.username))
+            .limit(limit)
+        )
+    )
 
 
 def quote_text(actor: Actor, post_id: int) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import hooks, pagecache, permissions, settings
+from ..drafts import services as drafts
 from ..errors import ForumError
 from ..extensions import db, limiter
 from ..i18n import gettext as _
@@ -113,11 +114,23 @@ def show(topic_id: int, slug: str | None = None) -> Any:
     data = queries.topic_page(current_user, topic_id, page)
     # No form (and so no CSRF token) for guests: their page holds nothing of theirs.
     reply = ReplyForm() if viewer() is not None else None
-    return _render_topic(data, reply)
+    draft = None
+    if reply is not None and data.reply_problem is None:
+        # What the member was writing here, on this device or another, is in the box again.
+        draft = drafts.get_draft(viewer(), drafts.reply_key(data.topic.id))
+        if draft is not None:
+            reply.body.data = draft.body
+    return _render_topic(data, reply, draft=draft)
 
 
-def _render_topic(data: queries.TopicPage, reply: ReplyForm | None, status: int = 200) -> Any:
-    if data.posts and viewer() is not None and status == 200:
+def _render_topic(
+    data: queries.TopicPage,
+    reply: ReplyForm | None,
+    status: int = 200,
+    draft: Any = None,
+    preview: str | None = None,
+) -> Any:
+    if data.posts and viewer() is not None and status == 200 and preview is None:
         seen = max(row.post.number for row in data.posts)
         if seen > data.last_read:
             unless_read_only(
@@ -131,8 +144,60 @@ def _render_topic(data: queries.TopicPage, reply: ReplyForm | None, status: int 
             "topics/show.html",
             page=data,
             reply=reply,
+            draft=draft,
+            preview=preview,
+            join_note=_join_note(data.sig),
             action=ActionForm() if viewer() is not None else None,
         ),
+        status,
+    )
+
+
+def _join_note(sig: Sig) -> str | None:
+    """Said above the composer of a member whose post will make them a member of the SIG."""
+    if permissions.joins_by_posting(viewer(), sig):
+        return _("You are not a member of %(sig)s yet: posting here joins it.", sig=sig.name)
+    return None
+
+
+def _flash_joined(sig: Sig) -> None:
+    """Once, after the post that joined the SIG: what happened, and a button that undoes it."""
+    flash(
+        {
+            "text": _("You joined %(sig)s to post here.", sig=sig.name),
+            "undo_url": url_for("sigs.leave", slug=sig.slug),
+            "undo_label": _("Leave %(sig)s", sig=sig.name),
+        },
+        "joined",
+    )
+
+
+def _preview_html(form: Any) -> str | None:
+    """The no-JavaScript "Preview" button: the text cooked as the post would be (errors go on
+    the form's body field)."""
+    try:
+        return services.preview_post(viewer(), form.body.data or "")
+    except ForumError as exc:
+        form_error(form, exc)
+        return None
+
+
+def _save_draft_button(form: Any, key: str) -> bool:
+    """The no-JavaScript "Save draft" button. True when saved (the caller redirects back)."""
+    title = getattr(form, "title", None)
+    try:
+        drafts.save_draft(viewer(), key, form.body.data or "", (title.data or "") if title else "")
+    except ForumError as exc:
+        form_error(form, exc)
+        return False
+    flash(_("Draft saved. It is here for you on any device until you post it."), "success")
+    return True
+
+
+def _refusal(problem: str, sig: Sig, status: int = 403, **context: Any) -> Any:
+    """The page a member sees instead of a form they could not send: why, and what to do."""
+    return (
+        render_template("topics/refused.html", problem=problem, sig=sig, **context),
         status,
     )
 
@@ -142,31 +207,55 @@ def _render_topic(data: queries.TopicPage, reply: ReplyForm | None, status: int 
 @post_limit
 def reply(topic_id: int) -> Any:
     form = ReplyForm()
-    topic = permissions.get_topic_for(viewer(), topic_id)
+    topic, sig = permissions.get_topic_and_sig_for(viewer(), topic_id)
+    key = drafts.reply_key(topic.id)
     status = 400
+    preview = None
+    draft = None
     if request.method == "GET":
-        # No form for a member who could not send it (locked topic, not a member, archived).
-        permissions.require_reply(viewer(), topic, _sig_of(topic))
+        # No form for a member who could not send it (locked topic, archived SIG, a ban): the
+        # reason, and what they can do instead.
+        problem = permissions.reply_problem(viewer(), topic, sig)
+        if problem:
+            return _refusal(problem, sig, topic=topic)
+        draft = drafts.get_draft(viewer(), key)
+        if draft is not None:
+            form.body.data = draft.body
         # The no-JavaScript "quote" and "reply" buttons land here with the text prepared.
         quote = request.args.get("quote", "")
         if quote.isdigit():
-            form.body.data = services.quote_text(viewer(), int(quote))
+            quoted = services.quote_text(viewer(), int(quote))
+            form.body.data = (form.body.data + "\n\n" if form.body.data else "") + quoted
             form.reply_to.data = quote
-        return render_template("topics/reply.html", topic=topic, form=form)
-    if form.validate_on_submit():
+        return render_template(
+            "topics/reply.html", topic=topic, form=form, draft=draft, join_note=_join_note(sig)
+        )
+    if "save_draft" in request.form:
+        # CSRFProtect checked the token; an empty text is fine here (it deletes the draft).
+        if _save_draft_button(form, key):
+            return redirect(url_for("topics.reply", topic_id=topic.id))
+    elif "preview" in request.form and form.validate_on_submit():
+        permissions.require_reply(viewer(), topic, sig)
+        preview = _preview_html(form)
+        status = 200 if preview is not None else 400
+    elif form.validate_on_submit():
         reply_to = int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None
+        joining = permissions.joins_by_posting(viewer(), sig)
         try:
             post = services.reply_to_topic(viewer(), topic.id, form.body.data, reply_to)
         except ForumError as exc:
             status = form_error(form, exc)
         else:
+            if joining:
+                _flash_joined(sig)
             if post.is_pending:
                 flash(_("Your reply is waiting for a sysop's approval."), "info")
             return redirect(post_url(topic, post.number))
-    # Show the page again with what the member typed and the reason it failed.
+    # The topic's last page again, with what the member typed in the reply box: the preview
+    # above it, or the reason it failed.
     last_page = services.page_count(topic)
     data = queries.topic_page(current_user, topic.id, last_page)
-    return _render_topic(data, form, status=status)
+    return _render_topic(data, form, status=status, preview=preview)
 
 
 @bp.route("/s/<slug>/new", methods=["GET", "POST"])
@@ -175,21 +264,65 @@ def reply(topic_id: int) -> Any:
 def new_topic(slug: str) -> Any:
     sig = permissions.get_sig_for(viewer(), slug)
     permissions.require_read_sig(viewer(), sig)
+    problem = permissions.post_problem(viewer(), sig)
+    if problem:
+        # No form for a member who could not send it; a POST is refused by the service too.
+        return _refusal(problem, sig)
     form = TopicForm()
-    problem = permissions.write_problem(viewer(), sig)
+    key = drafts.topic_key(sig.id)
     status = 200
-    if form.validate_on_submit():
+    preview = None
+    draft = None
+    if request.method == "GET":
+        draft = drafts.get_draft(viewer(), key)
+        if draft is not None:
+            form.title.data = draft.title
+            form.body.data = draft.body
+    elif "save_draft" in request.form:
+        if _save_draft_button(form, key):
+            return redirect(url_for("topics.new_topic", slug=sig.slug))
+    elif "preview" in request.form and form.validate_on_submit():
+        preview = _preview_html(form)
+    elif form.validate_on_submit():
+        joining = permissions.joins_by_posting(viewer(), sig)
         try:
             topic = services.start_topic(viewer(), sig.id, form.title.data, form.body.data)
         except ForumError as exc:
             status = form_error(form, exc)
         else:
+            if joining:
+                _flash_joined(sig)
             if queries.awaits_approval(topic):
                 flash(_("Your topic is waiting for a sysop's approval."), "info")
             return redirect(topic_url(topic))
     if status == 200 and (form.errors or form.form_errors):
         status = 400
-    return render_template("topics/new.html", sig=sig, form=form, problem=problem), status
+    return (
+        render_template(
+            "topics/new.html",
+            sig=sig,
+            form=form,
+            preview=preview,
+            draft=draft,
+            join_note=_join_note(sig),
+        ),
+        status,
+    )
+
+
+@bp.route("/preview", methods=["POST"])
+@login_required
+@limiter.limit(lambda: str(current_app.config["RATELIMIT_PREVIEW"]), key_func=_member_key)
+def preview() -> Any:
+    """The composer's live preview: the text cooked exactly as the post would be (JSON)."""
+    data = request.get_json(silent=True) if request.is_json else None
+    body = (data if isinstance(data, dict) else request.form).get("body", "")
+    try:
+        html = services.preview_post(viewer(), body)
+    except ForumError as exc:
+        message = {"status": exc.status_code, "field": "body", "message": str(exc.message)}
+        return jsonify({"error": message}), exc.status_code
+    return jsonify({"html": html})
 
 
 @bp.route("/p/<int:post_id>")
@@ -208,12 +341,22 @@ def edit(post_id: int) -> Any:
     topic = db.session.get(Topic, post.topic_id)
     assert topic is not None
     form = EditForm()
+    key = drafts.edit_key(post.id)
     status = 200
+    preview = None
+    draft = None
     if request.method == "GET":
         permissions.require_edit_post(viewer(), post, topic, _sig_of(topic))
-        form.body.data = post.body_raw
-        form.title.data = topic.title
-    if form.validate_on_submit():
+        draft = drafts.get_draft(viewer(), key)
+        form.body.data = draft.body if draft is not None else post.body_raw
+        form.title.data = (draft.title if draft is not None else "") or topic.title
+    elif "save_draft" in request.form:
+        if _save_draft_button(form, key):
+            return redirect(url_for("topics.edit", post_id=post.id))
+    elif "preview" in request.form and form.validate_on_submit():
+        permissions.require_edit_post(viewer(), post, topic, _sig_of(topic))
+        preview = _preview_html(form)
+    elif form.validate_on_submit():
         try:
             services.edit_post(
                 viewer(), post.id, form.body.data, form.title.data if post.number == 1 else None
@@ -225,7 +368,12 @@ def edit(post_id: int) -> Any:
             return redirect(post_url(topic, post.number))
     if status == 200 and (form.errors or form.form_errors):
         status = 400
-    return render_template("topics/edit.html", post=post, topic=topic, form=form), status
+    return (
+        render_template(
+            "topics/edit.html", post=post, topic=topic, form=form, preview=preview, draft=draft
+        ),
+        status,
+    )
 
 
 @bp.route("/p/<int:post_id>/delete", methods=["POST"])
@@ -295,3 +443,19 @@ def mark_all_read() -> Any:
 def quote(post_id: int) -> Any:
     """The Markdown that quotes a post, for the reply box (JSON)."""
     return jsonify({"markdown": services.quote_text(viewer(), post_id)})
+
+
+@bp.route("/mentions/<key>")
+@login_required
+def mention_candidates(key: str) -> Any:
+    """The members an @name being typed at this place (a draft key) may mean: only those who
+    may read it (JSON)."""
+    kind, target = drafts.parse_key(key)
+    if kind == "topic":
+        sig = permissions.get_sig_by_id_for(viewer(), target)
+    elif kind == "reply":
+        sig = permissions.get_topic_and_sig_for(viewer(), target)[1]
+    else:
+        sig = permissions.get_post_topic_and_sig_for(viewer(), target)[2]
+    names = services.mention_candidates(viewer(), sig, request.args.get("q", ""))
+    return jsonify({"members": names})
