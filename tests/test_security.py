@@ -355,6 +355,7 @@ def test_every_post_route_refuses_a_request_without_a_csrf_token(app, make_clien
         "token": "x",
         "user_id": ada.id,
         "sig_id": sig.id,
+        "key": f"reply:{topic.id}",
         "id": 1,
         "filename": "x",
         "path": "x",
