@@ -108,9 +108,7 @@ def test_the_preview_button_keeps_the_text_and_saves_nothing(client, world) -> N
     preview = text.index('class="preview-static"')
     assert text.index("<strong>Nearly</strong>") > preview
     assert text.index("**Nearly** &lt;done&gt;</textarea>") > preview
-    page = client.form(
-        f"/s/{sig.slug}/new", {"title": "A title", "body": "*new*", "preview": "1"}
-    )
+    page = client.form(f"/s/{sig.slug}/new", {"title": "A title", "body": "*new*", "preview": "1"})
     assert page.status_code == 200
     text = _html(page)
     assert "<em>new</em>" in text and 'value="A title"' in text and "*new*</textarea>" in text
@@ -133,7 +131,9 @@ def test_the_composer_has_an_accessible_toolbar_and_no_js_buttons(client, world)
     _ada, _bob, _sig, topic = world
     client.login("ada")
     page = _html(client.get(f"/t/{topic.id}/reply"))
-    toolbar = re.search(r'<div class="composer-toolbar" role="toolbar"[^>]*>(.*?)</div>', page, re.S)
+    toolbar = re.search(
+        r'<div class="composer-toolbar" role="toolbar"[^>]*>(.*?)</div>', page, re.S
+    )
     assert toolbar is not None and 'aria-label="Formatting"' in toolbar.group(0)
     assert 'aria-controls="body"' in toolbar.group(0)
     buttons = re.findall(r"<button ([^>]*)>", toolbar.group(1))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from forum.drafts.models import Draft
 from forum.extensions import db
@@ -209,7 +209,9 @@ def test_drafts_per_member_are_limited(client, f, world) -> None:
     assert refused.status_code == 400 and "2 drafts" in refused.get_json()["error"]["message"]
     # Updating one of the two is still fine.
     assert client.form(f"/drafts/reply:{other.id}", {"body": "two, longer"}).status_code == 200
-    count = db.session.scalar(select(func.count()).select_from(Draft).where(Draft.user_id == ada.id))
+    count = db.session.scalar(
+        select(func.count()).select_from(Draft).where(Draft.user_id == ada.id)
+    )
     assert count == 2
 
 
