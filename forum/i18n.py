@@ -218,6 +218,14 @@ def js_messages() -> dict[str, Any]:
         "and_guests": plural(_n("and %(num)d guest", "and %(num)d guests")),
         "new_notification": translations.ugettext(N_("New notification: %(text)s")),
         "notification": gettext("notification"),
+        # The composer (static/js/composer.js).
+        "draft_saved": gettext("Draft saved"),
+        "draft_failed": translations.ugettext(N_("Draft not saved: %(error)s")),
+        "preview_failed": translations.ugettext(N_("No preview: %(error)s")),
+        "nothing_to_preview": gettext("Nothing to preview yet."),
+        "mention_suggestions": gettext("Members to mention"),
+        "mentions_offered": plural(_n("%(num)d member suggested", "%(num)d members suggested")),
+        "someone": gettext("someone"),
     }
 
 

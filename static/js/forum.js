@@ -12,6 +12,13 @@
     and_guests: { one: "and %(num)d guest", other: "and %(num)d guests" },
     new_notification: "New notification: %(text)s",
     notification: "notification",
+    draft_saved: "Draft saved",
+    draft_failed: "Draft not saved: %(error)s",
+    preview_failed: "No preview: %(error)s",
+    nothing_to_preview: "Nothing to preview yet.",
+    mention_suggestions: "Members to mention",
+    mentions_offered: { one: "%(num)d member suggested", other: "%(num)d members suggested" },
+    someone: "someone",
   };
   var catalog = ENGLISH;
   var lang = document.documentElement.lang || "en";
@@ -78,33 +85,5 @@
     if (question && !window.confirm(question)) {
       event.preventDefault();
     }
-  });
-
-  // "Quote" adds the quoted post to the reply box on this page instead of opening a new page;
-  // it never replaces what the member already typed.
-  document.addEventListener("click", function (event) {
-    var link = event.target.closest && event.target.closest("a[data-quote]");
-    var box = document.querySelector("#reply-form textarea");
-    if (!link || !box) return;
-    event.preventDefault();
-    fetch("/p/" + encodeURIComponent(link.getAttribute("data-quote")) + "/quote", {
-      headers: { Accept: "application/json" },
-      credentials: "same-origin",
-    })
-      .then(function (response) {
-        if (!response.ok) throw new Error("quote failed");
-        return response.json();
-      })
-      .then(function (data) {
-        var before = box.value && !/\n\n$/.test(box.value) ? box.value + "\n\n" : box.value;
-        box.value = before + data.markdown;
-        var replyTo = document.querySelector("#reply-form input[name=reply_to]");
-        if (replyTo && !replyTo.value) replyTo.value = link.getAttribute("data-quote");
-        box.focus();
-        box.setSelectionRange(box.value.length, box.value.length);
-      })
-      .catch(function () {
-        window.location.href = link.href;
-      });
   });
 })();

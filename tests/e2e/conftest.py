@@ -109,6 +109,8 @@ def _server_env(instance: Path) -> dict[str, str]:
             "FORUM_RATELIMIT_LOGIN": "1000 per minute",
             "FORUM_RATELIMIT_REGISTER": "1000 per hour",
             "FORUM_RATELIMIT_POST": "1000 per minute",
+            "FORUM_RATELIMIT_PREVIEW": "1000 per minute",
+            "FORUM_RATELIMIT_DRAFTS": "1000 per minute",
             # Cheap password hashing: the seeder and every login would otherwise cost seconds.
             "FORUM_PASSWORD_HASH_METHOD": CHEAP_PASSWORDS,
             "PYTHONUNBUFFERED": "1",

@@ -1,0 +1,89 @@
+"""The composer in Chromium: a draft kept while typing comes back after a reload, the preview
+beside the text (a tab on a phone), the toolbar's Bold and its shortcuts, quoting selected
+words, and the draft gone once the reply is posted."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .helpers import expect, unique
+
+pytestmark = pytest.mark.e2e
+
+
+def _open_a_topic(page):
+    page.goto("/s/retro/")
+    page.locator("a.topic-title").first.click()
+    expect(page.get_by_role("heading", name="Reply")).to_be_visible()
+
+
+def test_draft_survives_a_reload_previews_and_formats(open_browser):
+    page = open_browser("ada")
+    _open_a_topic(page)
+    box = page.get_by_label("Your reply")
+    words = unique("draft")
+    box.fill(f"Typed **{words}** before a reload")
+    # Saved two seconds after the last keystroke, said in the status line.
+    expect(page.locator(".draft-status")).to_have_text("Draft saved", timeout=8_000)
+    # Side by side on a wide screen: the preview, cooked by the server, beside the text.
+    preview = page.locator(".composer-preview .post-body")
+    expect(preview.locator("strong")).to_have_text(words)
+
+    page.reload()
+    expect(box).to_have_value(f"Typed **{words}** before a reload")
+    expect(page.get_by_text("Restored from your draft")).to_be_visible()
+
+    # The toolbar: Bold around the selection, Ctrl+I for italic, one tab stop, arrow keys.
+    box.fill("plain")
+    box.select_text()
+    page.get_by_role("toolbar", name="Formatting").get_by_role("button", name="Bold").click()
+    expect(box).to_have_value("**plain**")
+    box.press("End")
+    box.type(" more")
+    box.press("Shift+Home")
+    box.press("Control+i")
+    expect(box).to_have_value("***plain** more*")
+    bold = page.get_by_role("button", name="Bold")
+    bold.focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("button", name="Italic")).to_be_focused()
+    expect(page.get_by_role("button", name="Italic")).to_have_attribute("tabindex", "0")
+    expect(preview.locator("em")).to_be_visible()
+
+    # Quoting the selected words of a post inserts an attributed quote at the cursor.
+    box.fill("")
+    first = page.locator("article.post .post-body p").first
+    first.evaluate(
+        "p => { const r = document.createRange(); r.selectNodeContents(p);"
+        " const s = getSelection(); s.removeAllRanges(); s.addRange(r); }"
+    )
+    selected = first.inner_text().strip()
+    page.locator("article.post").first.get_by_role("link", name="Quote").click()
+    expect(box).to_have_value(re.compile(r"^> \*\*@\w+\*\* \[wrote\]\(/p/\d+\):\n>\n> "))
+    assert selected.split("\n")[0] in box.input_value()
+
+    # Posting takes the draft with it.
+    box.fill(f"Posted {words}")
+    page.get_by_role("button", name="Post reply").click()
+    expect(page.locator("article.post").last).to_contain_text(f"Posted {words}")
+    page.goto("/drafts")
+    expect(page.get_by_text(f"Typed **{words}**")).to_have_count(0)
+    expect(page.get_by_text(f"Posted {words}")).to_have_count(0)
+
+
+def test_preview_is_a_tab_on_a_phone(open_browser):
+    page = open_browser("grace")
+    _open_a_topic(page)
+    page.set_viewport_size({"width": 390, "height": 800})
+    box = page.get_by_label("Your reply")
+    box.fill("*phone* words")
+    tabs = page.get_by_role("tablist", name="Write or preview")
+    expect(tabs).to_be_visible()
+    tabs.get_by_role("tab", name="Preview").click()
+    expect(page.locator(".composer-preview .post-body em")).to_have_text("phone")
+    expect(box).to_be_hidden()
+    tabs.get_by_role("tab", name="Write").click()
+    expect(box).to_be_visible()
+    box.fill("")  # nothing left to keep
