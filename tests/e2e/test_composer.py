@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .helpers import expect, unique
+from .helpers import assert_accessible, expect, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +34,7 @@ def test_draft_survives_a_reload_previews_and_formats(open_browser):
     page.reload()
     expect(box).to_have_value(f"Typed **{words}** before a reload")
     expect(page.get_by_text("Restored from your draft")).to_be_visible()
+    assert_accessible(page)
 
     # The toolbar: Bold around the selection, Ctrl+I for italic, one tab stop, arrow keys.
     box.fill("plain")
@@ -84,6 +85,22 @@ def test_preview_is_a_tab_on_a_phone(open_browser):
     tabs.get_by_role("tab", name="Preview").click()
     expect(page.locator(".composer-preview .post-body em")).to_have_text("phone")
     expect(box).to_be_hidden()
+    assert_accessible(page)
     tabs.get_by_role("tab", name="Write").click()
     expect(box).to_be_visible()
     box.fill("")  # nothing left to keep
+
+
+def test_mention_completion_offers_readers_by_keyboard(open_browser):
+    page = open_browser("ken")
+    _open_a_topic(page)
+    box = page.get_by_label("Your reply")
+    box.fill("")
+    box.type("Thanks @gra")
+    options = page.get_by_role("listbox", name="Members to mention").get_by_role("option")
+    expect(options).to_have_text(["@grace"])
+    expect(box).to_have_attribute("aria-activedescendant", re.compile(r"-mentions-0$"))
+    box.press("Enter")
+    expect(box).to_have_value("Thanks @grace ")
+    expect(page.get_by_role("listbox", name="Members to mention")).to_be_hidden()
+    box.fill("")
