@@ -230,3 +230,26 @@ def test_bad_draft_input_gets_a_clean_json_error(client, world) -> None:
     )
     assert no_token.status_code == 400 and "error" in no_token.get_json()
     assert _drafts() == {}
+
+
+@pytest.mark.parametrize("language", ["de", "es"])
+def test_the_composer_and_drafts_speak_the_members_language(client, world, language) -> None:
+    from .test_i18n_pages import english_in
+
+    _ada, _bob, sig, topic = world
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    client.login("ada")
+    client.form(f"/drafts/reply:{topic.id}", {"body": "Entwurf"})
+    client.form(f"/drafts/topic:{sig.id}", {"title": "Titel", "body": "Text"})
+    pages = {
+        "/drafts": client.get("/drafts"),
+        "reply": client.get(f"/t/{topic.id}/reply"),
+        "new": client.get(f"/s/{sig.slug}/new"),
+        "preview": client.form(f"/t/{topic.id}/reply", {"body": "*x*", "preview": "1"}),
+    }
+    for name, response in pages.items():
+        page = _html(response)
+        assert f'<html lang="{language}"' in page, name
+        assert english_in(page) == [], (name, english_in(page))
+    saved = client.form(f"/drafts/reply:{topic.id}", {"body": "y" * 40_000})
+    assert "Posts are limited" not in saved.get_json()["error"]["message"]

@@ -163,6 +163,7 @@ def _routes(app, world: dict[str, Any]) -> list[str]:
         "token": "kein-gueltiger-link",
         "conversation_id": world["conversation"].id,
         "message_id": world["message_id"],
+        "key": f"reply:{topic.id}",
     }
     skip = {"static", "ops.healthz", "ops.readyz", "js_catalog", "topics.quote"}
     urls = []
