@@ -165,3 +165,25 @@ def test_mention_candidates_are_only_members_who_may_read(client, f, world) -> N
     # Wildcards are plain characters here.
     assert client.get(f"/mentions/reply:{topic.id}?q=%25").get_json() == {"members": []}
     assert client.get(f"/mentions/reply:{topic.id}?q=_").get_json() == {"members": []}
+
+
+def test_a_quote_of_selected_words_is_one_the_pipeline_recognizes(client, world) -> None:
+    """The script quotes selected words as content.quote_markdown quotes a whole post; such a
+    reply counts as a quote of that post and notifies its author."""
+    from forum.content import quote_markdown, references
+    from forum.notifications.models import Notification
+
+    _ada, bob, _sig, topic = world
+    first = db.session.scalar(select(Post).where(Post.topic_id == topic.id, Post.number == 1))
+    # What static/js/composer.js quoteMarkdown() makes of the selection "The C64".
+    selected = f"> **@bob** [wrote](/p/{first.id}):\n>\n> The C64\n\n"
+    assert selected == quote_markdown("bob", first.id, "The C64")
+    client.login("ada")
+    html = client.form("/preview", {"body": selected + "Mine too."}).get_json()["html"]
+    assert "<blockquote>" in html and f'href="/p/{first.id}"' in html
+    assert client.form(f"/t/{topic.id}/reply", {"body": selected + "Mine too."}).status_code == 302
+    assert references(selected + "Mine too.").quoted_post_ids == (first.id,)
+    db.session.expire_all()
+    # Bob hears of it once (a quote's header names him, and a mention outranks a quote).
+    kinds = db.session.scalars(select(Notification.kind).where(Notification.user_id == bob.id))
+    assert list(kinds) in (["quote"], ["mention"])

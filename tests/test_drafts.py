@@ -253,3 +253,13 @@ def test_the_composer_and_drafts_speak_the_members_language(client, world, langu
         assert english_in(page) == [], (name, english_in(page))
     saved = client.form(f"/drafts/reply:{topic.id}", {"body": "y" * 40_000})
     assert "Posts are limited" not in saved.get_json()["error"]["message"]
+
+
+def test_an_edit_that_changes_nothing_still_clears_its_draft(client, world) -> None:
+    ada, _bob, _sig, topic = world
+    client.login("ada")
+    client.form(f"/t/{topic.id}/reply", {"body": "Unchanged"})
+    mine = db.session.scalar(select(Post).where(Post.body_raw == "Unchanged"))
+    client.form(f"/drafts/edit:{mine.id}", {"body": "Unchanged"})
+    assert client.form(f"/p/{mine.id}/edit", {"body": "Unchanged"}).status_code == 302
+    assert _drafts(ada.id) == {}

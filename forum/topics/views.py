@@ -364,6 +364,8 @@ def edit(post_id: int) -> Any:
         except ForumError as exc:
             status = form_error(form, exc)
         else:
+            # An edit that changed nothing writes nothing (no event): its draft goes here.
+            drafts.delete_draft(viewer(), key)
             flash(_("Saved."), "success")
             return redirect(post_url(topic, post.number))
     if status == 200 and (form.errors or form.form_errors):
