@@ -263,3 +263,21 @@ def test_an_edit_that_changes_nothing_still_clears_its_draft(client, world) -> N
     client.form(f"/drafts/edit:{mine.id}", {"body": "Unchanged"})
     assert client.form(f"/p/{mine.id}/edit", {"body": "Unchanged"}).status_code == 302
     assert _drafts(ada.id) == {}
+
+
+def test_a_draft_whose_place_was_closed_is_listed_without_it(client, f, world) -> None:
+    ada, bob, _sig, _topic = world
+    club = f.sig("club", name="Inner Circle", visibility="private", members=[ada, bob])
+    secret = f.topic(bob, club, "Hidden plans")
+    client.login("ada")
+    client.form(f"/drafts/reply:{secret.id}", {"body": "my plan"})
+    client.form(f"/drafts/topic:{club.id}", {"title": "Another plan", "body": "text"})
+    assert "You left Inner Circle." in _html(
+        client.get(client.form(f"/s/{club.slug}/leave").headers["Location"])
+    )
+    page = _html(client.get("/drafts"))
+    assert "Hidden plans" not in page and "Inner Circle" not in page
+    assert page.count("A place you can no longer write in") == 2
+    assert "my plan" in page  # still hers to read and delete
+    assert client.form(f"/drafts/reply:{secret.id}/delete").status_code == 302
+    assert set(_drafts(ada.id)) == {f"topic:{club.id}"}

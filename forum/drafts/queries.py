@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from .. import permissions
+from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
@@ -26,8 +27,7 @@ class DraftRow:
 
 
 def drafts_page(actor: Actor) -> list[DraftRow]:
-    from ..extensions import db
-
+    """At most four queries: the drafts, then the posts, topics and SIGs they belong to."""
     drafts = services.drafts_of(actor)
     ids: dict[str, set[int]] = {"topic": set(), "reply": set(), "edit": set()}
     for d in drafts:
@@ -56,8 +56,8 @@ def drafts_page(actor: Actor) -> list[DraftRow]:
             sig = sigs.get(d.target_id)
             if (
                 sig is not None
+                and permissions.can_see_sig(actor, sig)
                 and permissions.can_read_sig(actor, sig)
-                and (permissions.can_see_sig(actor, sig))
             ):
                 row.url_args = ("topics.new_topic", {"slug": sig.slug})
                 row.place = sig.name
