@@ -104,3 +104,28 @@ def test_mention_completion_offers_readers_by_keyboard(open_browser):
     expect(box).to_have_value("Thanks @grace ")
     expect(page.get_by_role("listbox", name="Members to mention")).to_be_hidden()
     box.fill("")
+
+
+def test_a_live_reply_never_touches_the_composer(open_browser):
+    page = open_browser("margaret")
+    _open_a_topic(page)
+    page.wait_for_load_state("networkidle")  # the socket has joined the topic's room
+    box = page.get_by_label("Your reply")
+    box.fill("Half a sentence, **bold** and")
+    box.evaluate("b => b.setSelectionRange(5, 13)")
+    page.evaluate("() => { window.stillTheSamePage = true; }")
+
+    other = open_browser("linus", label="linus")
+    other.goto(page.url)
+    other.get_by_label("Your reply").fill(unique("live reply"))
+    other.get_by_role("button", name="Post reply").click()
+
+    banner = page.get_by_role("status").filter(has_text="new reply")
+    expect(banner).to_have_text("1 new reply — show")
+    banner.get_by_role("button", name="show").click()
+    expect(banner).to_be_hidden()
+    expect(box).to_have_value("Half a sentence, **bold** and")
+    assert box.evaluate("b => [b.selectionStart, b.selectionEnd]") == [5, 13]
+    assert page.evaluate("() => window.stillTheSamePage") is True
+    expect(page.get_by_role("toolbar", name="Formatting")).to_be_visible()
+    box.fill("")
