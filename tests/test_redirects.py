@@ -149,6 +149,7 @@ def next_routes(world: dict[str, Any]) -> dict[str, Route]:
     routes: dict[str, Route] = {
         "accounts.login": ("GET", at("/login"), {}),
         "accounts.language": ("POST", at("/language"), {"language": "de"}),
+        "drafts.delete": ("POST", at(f"/drafts/reply:{topic}/delete"), {}),
         "announcements.dismiss": ("POST", at(f"/announcements/{world['notice'].id}/dismiss"), {}),
         "admin.set_role": ("POST", at(f"/admin/members/{world['root'].id}/role"), {"role": "x"}),
         "moderation.resolve": ("POST", at(f"/mod/posts/{post}/resolve"), {"outcome": "x"}),
