@@ -247,3 +247,23 @@ def test_editing_joins_nothing(client, f) -> None:
     assert client.get(f"/p/{mine.id}/edit").status_code == 403
     assert client.form(f"/p/{mine.id}/edit", {"body": "After."}).status_code == 403
     assert not _member(ada.id, sig.id)
+
+
+def test_a_post_that_finds_the_membership_made_meanwhile_counts_it_once(f, monkeypatch) -> None:
+    """The same member's two posts at once both set out to join: the second, under the SIG's
+    lock, finds the membership the first made, and neither fails nor counts it twice."""
+    from forum.topics import services as topics
+
+    _author, sig, topic = _world(f)
+    ada = f.user("ada")
+    topics.reply_to_topic(ada, topic.id, "the first post joins")
+    count = _member_count(sig.id)
+    # The second post decided to join before the first one committed.
+    monkeypatch.setattr(permissions, "joins_by_posting", lambda user, sig: True)
+    topics.reply_to_topic(ada, topic.id, "the second post finds the membership")
+    topics.start_topic(ada, sig.id, "A third post", "also finds it")
+    assert _member_count(sig.id) == count
+    members = db.session.scalars(
+        select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == ada.id)
+    )
+    assert len(list(members)) == 1

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from .. import counters, events, permissions
 from ..accounts.models import User
-from ..db import is_valid_id, transaction
+from ..db import is_valid_id, lock_for_write, transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
@@ -134,6 +134,8 @@ def join_sig(actor: Actor, sig_id: int) -> Membership:
     if permissions.joins_by_request(sig) or not permissions.can_join_sig(actor, sig):
         raise Invalid(None, _l("You cannot join this SIG."))
     with transaction():
+        # As a post that joins does: a join racing it finds the membership made.
+        lock_for_write(Sig, sig.id, refresh=False)
         membership = add_member_in_tx(sig, actor.id)
     permissions.forget_memberships(actor)
     return membership
@@ -141,8 +143,15 @@ def join_sig(actor: Actor, sig_id: int) -> Membership:
 
 def add_member_in_tx(sig: Sig, user_id: int) -> Membership:
     """Make a member of the SIG in the caller's transaction (joining, or posting in a public
-    SIG, which joins it). The caller checked that they may; forget_memberships after it."""
+    SIG, which joins it). The caller checked that they may, and holds the SIG's write lock;
+    forget_memberships after it. A membership made meanwhile (the same member's two posts at
+    once) is kept as it is."""
     session = db.session
+    existing = session.scalar(
+        select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == user_id)
+    )
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
     membership = Membership(sig_id=sig.id, user_id=user_id, role=ROLE_MEMBER)
     session.add(membership)
     counters.count_sig_members(sig, +1)
