@@ -438,6 +438,15 @@
 
   function setupQuotes(box) {
     var remembered = null; // the selection, taken before a click on the link collapses it
+    // Until the member has been in the text box, "the cursor" is the end of what it holds.
+    var touched = false;
+    box.addEventListener("focus", function () {
+      touched = true;
+    });
+    function atCursor(text) {
+      if (!touched) box.setSelectionRange(box.value.length, box.value.length);
+      insertBlock(box, text);
+    }
     document.addEventListener("mousedown", function (event) {
       var link = event.target.closest && event.target.closest("a[data-quote]");
       if (!link) return;
@@ -457,7 +466,7 @@
       if (replyTo && !replyTo.value) replyTo.value = postId;
       if (text) {
         var author = (article && article.getAttribute("data-author")) || t("someone");
-        insertBlock(box, quoteMarkdown(author, postId, text));
+        atCursor(quoteMarkdown(author, postId, text));
         return;
       }
       fetch("/p/" + encodeURIComponent(postId) + "/quote", {
@@ -469,7 +478,7 @@
           return response.json();
         })
         .then(function (data) {
-          insertBlock(box, data.markdown);
+          atCursor(data.markdown);
         })
         .catch(function () {
           window.location.href = link.href;

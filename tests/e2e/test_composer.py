@@ -36,6 +36,13 @@ def test_draft_survives_a_reload_previews_and_formats(open_browser):
     expect(page.get_by_text("Restored from your draft")).to_be_visible()
     assert_accessible(page)
 
+    # "Quote" with nothing selected, before the member was in the box: the whole post, after
+    # what the box holds (the quote of a whole post comes from the server).
+    page.locator("article.post").first.get_by_role("link", name="Quote").click()
+    expect(box).to_have_value(
+        re.compile(r"^Typed \*\*" + words + r"\*\* before a reload\n\n> \*\*@\w+\*\* \[wrote\]")
+    )
+
     # The toolbar: Bold around the selection, Ctrl+I for italic, one tab stop, arrow keys.
     box.fill("plain")
     box.select_text()
