@@ -136,3 +136,24 @@ def test_a_live_reply_never_touches_the_composer(open_browser):
     assert page.evaluate("() => window.stillTheSamePage") is True
     expect(page.get_by_role("toolbar", name="Formatting")).to_be_visible()
     box.fill("")
+
+
+def test_without_javascript_preview_and_save_draft_go_to_the_server(open_browser):
+    page = open_browser("linus", js=False)
+    _open_a_topic(page)
+    expect(page.get_by_role("toolbar", name="Formatting")).to_be_hidden()
+    box = page.get_by_label("Your reply")
+    words = unique("nojs")
+    box.fill(f"**{words}** typed without a script")
+    page.get_by_role("button", name="Preview", exact=True).click()
+    expect(page.locator(".preview-static strong")).to_have_text(words)
+    expect(box).to_have_value(f"**{words}** typed without a script")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft saved.")).to_be_visible()
+    page.goto("/drafts")
+    link = page.get_by_role("link", name=re.compile("^Reply to"))
+    expect(page.get_by_text(f"**{words}** typed without a script")).to_be_visible()
+    link.first.click()
+    expect(page.get_by_label("Your reply")).to_have_value(f"**{words}** typed without a script")
+    page.get_by_role("button", name="Discard draft").click()
+    expect(page.get_by_text("The draft was deleted.")).to_be_visible()
