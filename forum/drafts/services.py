@@ -117,7 +117,7 @@ def get_draft(actor: Actor, key: str) -> Draft | None:
     """This member's draft at this place, if any."""
     if actor is None or KEY_RE.match(key or "") is None:
         return None
-    return db.session.scalar(  # type: ignore[no-any-return]
+    return db.session.scalar(
         select(Draft)
         .where(Draft.user_id == actor.id, Draft.key == key)
         .execution_options(populate_existing=True)

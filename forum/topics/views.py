@@ -162,14 +162,14 @@ def _join_note(sig: Sig) -> str | None:
 
 def _flash_joined(sig: Sig) -> None:
     """Once, after the post that joined the SIG: what happened, and a button that undoes it."""
-    flash(
-        {
-            "text": _("You joined %(sig)s to post here.", sig=sig.name),
-            "undo_url": url_for("sigs.leave", slug=sig.slug),
-            "undo_label": _("Leave %(sig)s", sig=sig.name),
-        },
-        "joined",
-    )
+    # Flask keeps any JSON-able message in the session; base.html shows a mapping's text with
+    # its undo button.
+    message: Any = {
+        "text": _("You joined %(sig)s to post here.", sig=sig.name),
+        "undo_url": url_for("sigs.leave", slug=sig.slug),
+        "undo_label": _("Leave %(sig)s", sig=sig.name),
+    }
+    flash(message, "joined")
 
 
 def _preview_html(form: Any) -> str | None:
