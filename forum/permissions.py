@@ -392,9 +392,15 @@ def joins_by_posting(user: Actor, sig: Sig) -> bool:
 def post_problem(user: Actor, sig: Sig) -> str | None:
     """Why this member may not post (start a topic, reply) in this SIG, or None: the write
     rules, except that not being a member of a public SIG they may join is no obstacle."""
-    if joins_by_posting(user, sig) and standing_problem(user, sig) is None:
-        return None
-    return write_problem(user, sig)
+    if joins_by_posting(user, sig):
+        # standing_problem asks about SIG discipline of members only: a member suspended in
+        # the SIG who left it does not post their way back in.
+        return standing_problem(user, sig) or sig_discipline_problem(user, sig)
+    problem = write_problem(user, sig)
+    if problem and user is not None and not is_member(user, sig):
+        # Not "join this SIG" to someone banned from it: the ban, and its reason.
+        return sig_discipline_problem(user, sig) or problem
+    return problem
 
 
 def can_start_topic(user: Actor, sig: Sig) -> bool:

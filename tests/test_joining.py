@@ -178,9 +178,9 @@ def test_members_who_may_not_write_see_why_instead_of_a_form(client, f, trouble:
         ada.silence_reason = "cool down"
         expected = "You are silenced until"
     else:
-        membership = permissions.membership(ada, sig)
-        membership.suspended_until = later
-        membership.suspension_reason = "off topic"
+        from forum.moderation import services as moderation
+
+        moderation.suspend_member(f.sysop("root"), ada.id, later, "off topic", sig.id)
         expected = "You are suspended in Retro Computing"
     db.session.commit()
     if trouble == "banned":
@@ -267,3 +267,38 @@ def test_a_post_that_finds_the_membership_made_meanwhile_counts_it_once(f, monke
         select(Membership).where(Membership.sig_id == sig.id, Membership.user_id == ada.id)
     )
     assert len(list(members)) == 1
+
+
+@pytest.mark.parametrize("discipline", ["suspended", "banned"])
+def test_leaving_a_sig_is_no_way_around_its_discipline(client, f, discipline: str) -> None:
+    """A member suspended in (or banned from) a public SIG who is not in it any more may not
+    post their way back in."""
+    from forum.moderation import services as moderation
+
+    _author, sig, topic = _world(f)
+    ada = f.user("ada")
+    f.join(ada, sig)
+    root = f.sysop("root")
+    later = utcnow() + timedelta(days=2)
+    if discipline == "suspended":
+        moderation.suspend_member(root, ada.id, later, "off topic", sig.id)
+        client.login("ada")
+        client.form(f"/s/{sig.slug}/leave")
+        expected = "You are suspended in Retro Computing"
+    else:
+        moderation.remove_from_sig(root, ada.id, sig.id, "spam", ban=True)
+        client.login("ada")
+        expected = "banned from Retro Computing"
+    assert not _member(ada.id, sig.id)
+    db.session.expire_all()
+    permissions.forget_memberships(ada)
+    # A ban keeps her out; a suspension lets her join (and read), not post.
+    assert permissions.joins_by_posting(ada, sig) == (discipline == "suspended")
+    assert not permissions.can_reply(ada, topic, sig)
+    page = _html(client.get(f"/t/{topic.id}/{topic.slug}?page=1"))
+    assert 'id="reply-form"' not in page
+    refused = client.form(f"/t/{topic.id}/reply", {"body": "back again"})
+    assert refused.status_code == 403
+    assert client.form(f"/s/{sig.slug}/new", {"title": "Back", "body": "again"}).status_code == 403
+    assert not _member(ada.id, sig.id)
+    assert expected in page and f'action="/s/{sig.slug}/join"' not in page
