@@ -403,6 +403,16 @@ def post_problem(user: Actor, sig: Sig) -> str | None:
     return problem
 
 
+def joining_lets_post(user: Actor, sig: Sig) -> bool:
+    """Whether joining is what stands between this member and posting here (the Join button
+    shown instead of a post form): they may join, and nothing else bars them once in."""
+    return (
+        can_join_sig(user, sig)
+        and standing_problem(user, sig) is None
+        and sig_discipline_problem(user, sig) is None
+    )
+
+
 def can_start_topic(user: Actor, sig: Sig) -> bool:
     return can_read_sig(user, sig) and post_problem(user, sig) is None
 

@@ -134,7 +134,10 @@ def test_outsiders_of_members_only_and_private_sigs_get_no_form(client, f) -> No
     assert client.get(f"/t/{topic.id}/reply").status_code == 403
     sig_page = _html(client.get(f"/s/{club.slug}/"))
     assert f'href="/s/{club.slug}/new"' not in sig_page and "Join this SIG" in sig_page
-    assert client.get(f"/s/{club.slug}/new").status_code == 403
+    new_topic = client.get(f"/s/{club.slug}/new")
+    assert new_topic.status_code == 403 and "<textarea" not in _html(new_topic)
+    assert "Join it to read its topics" in _html(new_topic)
+    assert f'action="/s/{club.slug}/join"' in _html(new_topic)
     assert client.form(f"/t/{topic.id}/reply", {"body": "let me in"}).status_code == 403
     assert client.get(f"/s/{hidden.slug}/new").status_code == 404
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from .. import hooks, pagecache, permissions, settings
 from ..drafts import services as drafts
-from ..errors import ForumError
+from ..errors import Forbidden, ForumError
 from ..extensions import db, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext
@@ -263,7 +263,11 @@ def reply(topic_id: int) -> Any:
 @post_limit
 def new_topic(slug: str) -> Any:
     sig = permissions.get_sig_for(viewer(), slug)
-    permissions.require_read_sig(viewer(), sig)
+    try:
+        permissions.require_read_sig(viewer(), sig)
+    except Forbidden as exc:
+        # A members-only SIG: why, and the Join button.
+        return _refusal(str(exc.message), sig)
     problem = permissions.post_problem(viewer(), sig)
     if problem:
         # No form for a member who could not send it; a POST is refused by the service too.
