@@ -13,10 +13,14 @@ from .helpers import assert_accessible, expect, unique
 pytestmark = pytest.mark.e2e
 
 
-def _open_a_topic(page):
+def _open_a_topic(page, js=True):
     page.goto("/s/retro/")
     page.locator("a.topic-title").first.click()
     expect(page.get_by_role("heading", name="Reply")).to_be_visible()
+    if js:
+        # The composer's script has run (it reveals the toolbar): typing before it would go
+        # unseen by its listeners.
+        expect(page.get_by_role("toolbar", name="Formatting")).to_be_visible()
 
 
 def test_draft_survives_a_reload_previews_and_formats(open_browser):
@@ -140,7 +144,7 @@ def test_a_live_reply_never_touches_the_composer(open_browser):
 
 def test_without_javascript_preview_and_save_draft_go_to_the_server(open_browser):
     page = open_browser("linus", js=False)
-    _open_a_topic(page)
+    _open_a_topic(page, js=False)
     expect(page.get_by_role("toolbar", name="Formatting")).to_be_hidden()
     box = page.get_by_label("Your reply")
     words = unique("nojs")
