@@ -1,7 +1,7 @@
 """drafts: what a member is writing, kept on the server
 
-Revision ID: 0016_drafts
-Revises: 0015_spam_cleanups
+Revision ID: 0019_drafts
+Revises: 0018_notification_mail
 Create Date: 2026-12-04 22:40:00.000000
 
 One row per member and place (a SIG's new topic, a topic's reply, a post's edit), saved while
@@ -14,8 +14,8 @@ from alembic import op
 import forum.timeutil
 
 # revision identifiers, used by Alembic.
-revision = "0016_drafts"
-down_revision = "0015_spam_cleanups"
+revision = "0019_drafts"
+down_revision = "0018_notification_mail"
 branch_labels = None
 depends_on = None
 
