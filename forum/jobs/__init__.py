@@ -159,8 +159,8 @@ class JobQueue:
             return
         try:
             self.put(fn, args, delay)
-        except Exception:
-            log.exception("job %s could not be queued (args %r): it is lost", _name(fn), args)
+        except Exception as exc:  # noqa: BLE001 - one line, as every fault of a backing store
+            log.error("job %s could not be queued (args %r): it is lost: %r", _name(fn), args, exc)
 
     def requeue(self, data: bytes) -> None:
         """Queue a serialized task again, with its retries renewed (a sysop's retry)."""
@@ -268,7 +268,23 @@ def make_huey(app: Flask) -> Huey:
             blocking=False,
         )
     path = config.get("JOBS_SQLITE_PATH") or str(Path(app.instance_path) / "jobs.db")
-    return Huey(name, results=False, storage_class=SqliteStorage, filename=path)
+    return Huey(name, results=False, storage_class=LazySqliteStorage, filename=path)
+
+
+class LazySqliteStorage(SqliteStorage):  # type: ignore[misc]
+    """Huey's SQLite storage, its file and tables made on first use instead of when the app
+    starts: a forum on a full or read-only volume still starts and serves pages (a job that
+    cannot be queued then is logged as lost, see JobQueue.put_or_log)."""
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        kwargs["create_tables"] = False
+        super().__init__(name, **kwargs)
+
+    def _create_connection(self) -> Any:
+        conn = super()._create_connection()  # autocommit; the DDL says "if not exists"
+        for sql in self.ddl:
+            conn.execute(sql)
+        return conn
 
 
 def init_app(app: Flask) -> None:

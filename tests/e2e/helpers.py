@@ -41,6 +41,8 @@ def screenshots(page: Page, name: str) -> list[Path]:
 def axe_violations(page: Page) -> list[str]:
     """Serious and critical axe-core violations on the page, one readable line per node."""
     assert AXE.exists(), f"{AXE} is missing: run `make setup` (it vendors axe-core from npm)"
+    # After a click that navigates, the next page's document must be there to take the script.
+    page.wait_for_load_state("domcontentloaded")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         # Loaded from the forum's own origin, so the page's CSP allows it.
         page.add_script_tag(url="/static/vendor/axe.min.js")
