@@ -114,6 +114,11 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_DELAY_MAX": 300,
     "LOGIN_DEVICE_MAX_AGE": 365 * 24 * 3600,
     "RATELIMIT_REGISTER": "5 per hour",
+    # The registration form is refused when sent sooner than this many seconds after it was
+    # shown (a signed timestamp in the form; programs fill it in at once), or later than
+    # REGISTER_FORM_MAX_AGE seconds. 0 turns the minimum off.
+    "REGISTER_MIN_SECONDS": 3,
+    "REGISTER_FORM_MAX_AGE": 24 * 3600,
     "RATELIMIT_POST": "20 per minute",
     # Private messages sent, per account (new conversations, replies, added members).
     "RATELIMIT_MAIL": "10 per minute",

@@ -45,6 +45,15 @@ class SessionsRevoked(Event):
     user_id: int
 
 
+@dataclass(frozen=True)
+class AccountDecided(Event):
+    """A sysop approved or refused a new account that waited for approval."""
+
+    user_id: int
+    approved: bool
+    actor_id: int
+
+
 # --- SIGs -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SigCreated(Event):

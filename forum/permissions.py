@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, contains_eager
 
-from .accounts.models import User
+from . import blocklist, settings
+from .accounts.models import PENDING, REFUSED, User
 from .db import is_valid_id
 from .errors import Forbidden, NotFound
 from .extensions import db
@@ -326,6 +327,30 @@ def require_global_sysop(user: Actor) -> None:
         raise Forbidden(_l("Only the sysop may do that."))
 
 
+# --- blocked domains and networks (site settings) --------------------------------------------
+def _blocklist() -> blocklist.Blocklist:
+    """The site's blocked email domains and address ranges (site settings)."""
+    return settings.blocklist_now()
+
+
+def email_blocked(email: str | None) -> bool:
+    """Whether an address is in a blocked email domain (or under one)."""
+    return _blocklist().blocks_domain(email)
+
+
+def address_blocked(ip: str | None) -> bool:
+    """Whether a client address is in a blocked range."""
+    return _blocklist().blocks_address(ip)
+
+
+def network_problem(user: Actor, ip: str | None) -> str | None:
+    """Why a request from this address may not write (or sign in): a blocked range. The global
+    sysop is never blocked, so a list cannot lock the console out."""
+    if is_global_sysop(user) or not address_blocked(ip):
+        return None
+    return _l("Posting from your network is not possible on this forum.")
+
+
 # --- standing: who may write ----------------------------------------------------------------
 def standing_problem(
     user: Actor, sig: Sig | None = None, now: datetime | None = None
@@ -340,6 +365,18 @@ def standing_problem(
         return (
             f"Your account is suspended until {user.suspended_until:%Y-%m-%d %H:%M} UTC: "
             f"{user.suspension_reason or _l('no reason given')}."
+        )
+    if user.approval == PENDING:
+        return _l(
+            "Your account waits for a sysop's approval: you can read, but not post yet. "
+            "You will be told when it is approved."
+        )
+    if user.approval == REFUSED:
+        return _l("A sysop did not approve your account: you can read, but not post.")
+    if not user.is_global_sysop and email_blocked(user.email):
+        return _l(
+            "Your email address's domain is blocked on this forum: you can read, but not post. "
+            "Write to the sysop if you think this is a mistake."
         )
     if user.is_silenced(now):
         return (

@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from . import blocklist
 from .errors import Invalid
 from .extensions import db
 from .hooks import AppSlot
@@ -42,7 +43,8 @@ class SiteSetting(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "site_settings"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(2000))
+    # Text: the blocked-domain and address-range lists run to thousands of lines.
+    value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
@@ -61,7 +63,7 @@ RATE_RE = re.compile(r"^\d{1,5} per (second|minute|hour|day)$")
 class Setting:
     key: str
     label: str
-    kind: str  # "text", "int", "choice", "rate"
+    kind: str  # "text", "int", "choice", "rate", "bool", "domains", "networks"
     default: Any
     config_key: str | None = None  # app.config's key for the default (instance/config.py)
     hint: str = ""
@@ -131,6 +133,47 @@ SETTINGS: dict[str, Setting] = {
             None,
             "RATELIMIT_POST",
             hint=_l('Per member, e.g. "20 per minute".'),
+        ),
+        Setting(
+            "account_approval",
+            _l("Sysop approval of new accounts"),
+            "bool",
+            0,
+            hint=_l(
+                "New accounts wait in the console's list until a sysop approves them; until "
+                "then they can log in and read, but not post."
+            ),
+        ),
+        Setting(
+            "block_disposable",
+            _l("Refuse disposable email addresses"),
+            "bool",
+            0,
+            hint=_l(
+                "Refuse registration from the throwaway-mail services on the maintained "
+                "disposable-email-domains list (about 10,000 domains)."
+            ),
+        ),
+        Setting(
+            "blocked_email_domains",
+            _l("Blocked email domains"),
+            "domains",
+            "",
+            hint=_l(
+                "One domain a line; its subdomains are blocked too. Addresses there can neither "
+                "register, log in nor post. Lines starting with # are comments."
+            ),
+        ),
+        Setting(
+            "blocked_ip_ranges",
+            _l("Blocked address ranges"),
+            "networks",
+            "",
+            hint=_l(
+                "One IPv4 or IPv6 address or range (CIDR, like 192.0.2.0/24 or 2001:db8::/32) a "
+                "line. Nobody can register, log in or post from there; the sysop is never "
+                "blocked."
+            ),
         ),
         Setting(
             "register_rate_limit",
@@ -232,6 +275,8 @@ def forget(app: Flask | None = None) -> None:
 
 
 def _parse(setting: Setting, raw: str) -> Value:
+    if setting.kind == "bool":
+        return 1 if raw == "1" else 0
     if setting.kind == "int":
         try:
             return int(raw)
@@ -241,9 +286,58 @@ def _parse(setting: Setting, raw: str) -> Value:
     return raw
 
 
+def form_value(key: str, value: Value) -> str:
+    """A setting's value as its form field shows it."""
+    if SETTINGS[key].kind == "bool":
+        return "1" if value else "0"
+    return "" if value is None else str(value)
+
+
+def _check_list(setting: Setting, text: str) -> str:
+    parse = blocklist.parse_domains if setting.kind == "domains" else blocklist.parse_networks
+    try:
+        entries = parse(text)
+    except blocklist.EntryError as exc:
+        if exc.reason == "too many entries":
+            raise Invalid(
+                setting.key,
+                _l(
+                    "Keep the list to %(maximum)s entries.",
+                    maximum=format(blocklist.MAX_ENTRIES, ","),
+                ),
+            ) from exc
+        if setting.kind == "domains":
+            message = _l(
+                "Line %(line)s, “%(entry)s”, is not a domain name (like example.com).",
+                line=exc.line,
+                entry=exc.entry[:80],
+            )
+        elif exc.reason == "blocks every address":
+            message = _l(
+                "Line %(line)s, “%(entry)s”, would block every address.",
+                line=exc.line,
+                entry=exc.entry[:80],
+            )
+        else:
+            message = _l(
+                "Line %(line)s, “%(entry)s”, is not an address or range (like 192.0.2.0/24 or "
+                "2001:db8::/32).",
+                line=exc.line,
+                entry=exc.entry[:80],
+            )
+        raise Invalid(setting.key, message) from exc
+    return "\n".join(entries)
+
+
 def check(setting: Setting, value: object) -> str:
     """The value as stored, or Invalid(setting.key, …)."""
+    if setting.kind in ("domains", "networks"):
+        return _check_list(setting, str(value or ""))
     text = str(value if value is not None else "").strip()
+    if setting.kind == "bool":
+        if text not in ("0", "1", "True", "False", "on", ""):
+            raise Invalid(setting.key, _l("Choose on or off."))
+        return "1" if text in ("1", "True", "on") else "0"
     if setting.kind == "int":
         if not text.isdigit() or int(text) > setting.maximum:
             raise Invalid(
@@ -267,3 +361,25 @@ def check(setting: Setting, value: object) -> str:
     if not text or len(text) > setting.maximum:
         raise Invalid(setting.key, _l("Use 1 to %(maximum)s characters.", maximum=setting.maximum))
     return text
+
+
+def change_details(key: str, before: Value, after: str) -> str:
+    """What the moderation log says of a change (a list: what was added and removed)."""
+    setting = SETTINGS[key]
+    if setting.kind in ("domains", "networks"):
+        old, new = set(blocklist.lines(str(before or ""))), set(blocklist.lines(after))
+        added, removed = sorted(new - old), sorted(old - new)
+        text = f"{setting.label}: +{len(added)} −{len(removed)}"
+        if added:
+            text += " +" + ", ".join(added[:10])
+        if removed:
+            text += " −" + ", ".join(removed[:10])
+        return text[:500]
+    return f"{setting.label}: {form_value(key, before)} → {after}"[:500]
+
+
+def blocklist_now() -> blocklist.Blocklist:
+    """The matcher for the blocked domains and ranges as they are set now."""
+    return blocklist.compile_lists(
+        str(get("blocked_email_domains") or ""), str(get("blocked_ip_ranges") or "")
+    )

@@ -88,6 +88,9 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         # (tests/test_jobs.py runs a real consumer on an SQLite queue).
         "JOBS_IMMEDIATE": True,
         "PASSWORD_HASH_METHOD": factories.CHEAP_PASSWORDS,
+        # Tests send the registration form at once; tests/test_registration_defences.py turns
+        # the minimum fill time on.
+        "REGISTER_MIN_SECONDS": 0,
     }
 
 

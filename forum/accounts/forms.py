@@ -36,6 +36,11 @@ class RegisterForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=32)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     invite = StringField(_l("Invite code"), validators=[Optional(), Length(max=64)])
+    # The honeypot: hidden from people (CSS, aria-hidden, out of the tab order), filled in by
+    # programs that fill in every field. Checked by accounts.services.check_form_defences.
+    website = StringField(_l("Leave this empty"), validators=[Optional(), Length(max=200)])
+    # When the form was handed out (signed): a form sent back too soon came from a program.
+    started = HiddenField()
 
 
 class FinishRegistrationForm(FlaskForm):

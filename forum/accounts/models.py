@@ -15,6 +15,12 @@ from ..timeutil import UTCDateTime, utcnow
 ROLE_MEMBER = "member"
 ROLE_SYSOP = "sysop"  # the global sysop
 
+# An account's approval (the "Sysop approval of new accounts" site setting): a pending or
+# refused account can log in and read, but not post (forum.permissions.standing_problem).
+APPROVED = "approved"
+PENDING = "pending"
+REFUSED = "refused"
+
 
 def new_session_token() -> str:
     return secrets.token_urlsafe(24)
@@ -48,11 +54,13 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     silence_reason: Mapped[str | None] = mapped_column(String(500))
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    approval: Mapped[str] = mapped_column(String(16), default=APPROVED, server_default=APPROVED)
 
     __table_args__ = (
         Index("uq_users_username_lower", func.lower(username), unique=True),
         Index("uq_users_email_lower", func.lower(email), unique=True),
         Index("ix_users_created_at", "created_at"),
+        Index("ix_users_approval", "approval"),
     )
 
     def get_id(self) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import content, events, hooks, jobs, settings
+from .. import blocklist, content, events, hooks, jobs, permissions, settings
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound, SlowDown
 from ..extensions import db
@@ -24,7 +24,7 @@ from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, force_locale, gettext
 from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..timeutil import utcnow, zone_or_utc
-from .models import ROLE_SYSOP, LoginThrottle, User, new_session_token
+from .models import APPROVED, PENDING, ROLE_SYSOP, LoginThrottle, User, new_session_token
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,109 @@ def _check_email(email: str) -> str:
     return email
 
 
+# --- registration defences: a honeypot, a minimum fill time, blocked domains and networks ----
+def _form_stamp_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="register-form-stamp")
+
+
+def form_stamp() -> str:
+    """A signed timestamp for the registration form: when it was handed out."""
+    return _form_stamp_serializer().dumps(int(utcnow().timestamp() * 1000))
+
+
+def form_stamp_valid(stamp: str) -> bool:
+    """Whether a form's timestamp is genuine and not too old (it may still be too recent)."""
+    try:
+        _form_stamp_serializer().loads(
+            stamp, max_age=int(current_app.config["REGISTER_FORM_MAX_AGE"])
+        )
+    except BadSignature:
+        return False
+    return True
+
+
+def check_form_defences(honeypot: str, stamp: str, ip: str | None) -> None:
+    """Refuse a registration form filled in by a program: the hidden "leave this empty" field
+    filled in, or sent sooner than REGISTER_MIN_SECONDS after the form was handed out (by its
+    signed timestamp). Each refusal is logged with its reason and the client's address."""
+    if (honeypot or "").strip():
+        log.warning("registration refused (the honeypot field was filled in) from %s", ip)
+        raise Invalid(
+            None,
+            _l(
+                "The form came with the hidden field “Leave this empty” filled in, as programs "
+                "do. It is cleared now: check what you typed and send the form again."
+            ),
+        )
+    minimum = float(current_app.config.get("REGISTER_MIN_SECONDS") or 0)
+    if minimum <= 0:
+        return
+    try:
+        issued_ms = _form_stamp_serializer().loads(
+            stamp or "", max_age=int(current_app.config["REGISTER_FORM_MAX_AGE"])
+        )
+    except SignatureExpired as exc:
+        log.warning("registration refused (the form was too old) from %s", ip)
+        raise Invalid(
+            None, _l("This form was open for too long. Check what you typed and send it again.")
+        ) from exc
+    except BadSignature as exc:
+        log.warning("registration refused (no valid form timestamp) from %s", ip)
+        raise Invalid(
+            None, _l("This form could not be checked. Check what you typed and send it again.")
+        ) from exc
+    elapsed = utcnow().timestamp() - int(issued_ms) / 1000
+    if elapsed < minimum:
+        log.warning(
+            "registration refused (sent %.1f s after the form was shown) from %s", elapsed, ip
+        )
+        raise Invalid(
+            None,
+            _l(
+                "That was faster than a person fills in this form, so we took it for a program. "
+                "Wait a few seconds, then send it again: what you typed is kept."
+            ),
+        )
+
+
+def is_disposable(email: str) -> bool:
+    """Whether an address is at a throwaway-mail service (the maintained list in the
+    disposable-email-domains package), a subdomain of one too."""
+    from disposable_email_domains import blocklist as disposable
+
+    try:
+        domain = blocklist.normalize_domain(email)
+    except ValueError:
+        return False
+    labels = domain.split(".")
+    return any(".".join(labels[i:]) in disposable for i in range(len(labels) - 1))
+
+
+def check_email_allowed(email: str, ip: str | None = None) -> None:
+    """Invalid when the address's domain is blocked, or is disposable while those are refused."""
+    if permissions.email_blocked(email):
+        log.warning("registration refused (blocked email domain) from %s", ip)
+        raise Invalid(
+            "email", _l("Addresses at this domain cannot be used on this forum. Use another one.")
+        )
+    if settings.get_int("block_disposable") and is_disposable(email):
+        log.warning("registration refused (disposable email address) from %s", ip)
+        raise Invalid(
+            "email",
+            _l("Throwaway addresses are not accepted here. Use an address that you keep."),
+        )
+
+
+def check_network_allowed(ip: str | None, doing: str = "register") -> None:
+    """Invalid when the client's address is in a blocked range."""
+    if not permissions.address_blocked(ip):
+        return
+    log.warning("%s refused (blocked address range) from %s", doing, ip)
+    if doing == "register":
+        raise Invalid(None, _l("Registration from your network is not possible on this forum."))
+    raise Invalid(None, _l("Logging in from your network is not possible on this forum."))
+
+
 def _check_password(password: str, field: str = "password") -> str:
     if len(password) < MIN_PASSWORD:
         raise Invalid(
@@ -134,6 +237,7 @@ def _create_member(
                 password_hash=password_hash,
                 role=role,
                 preferences={},
+                approval=PENDING if role != ROLE_SYSOP and approval_required() else APPROVED,
             )
             session.add(user)
             session.flush()
@@ -146,6 +250,11 @@ def _create_member(
             _l("That username or email address was just taken."), field="username"
         ) from exc
     return user
+
+
+def approval_required() -> bool:
+    """Whether new accounts wait for a sysop's approval (a site setting; default off)."""
+    return bool(settings.get_int("account_approval"))
 
 
 def registration_mode() -> str:
@@ -172,6 +281,8 @@ def sign_up(
     invite_code: str,
     link_for: TokenLink,
     language: str = DEFAULT_LANGUAGE,
+    *,
+    ip: str | None = None,
 ) -> None:
     """Registration from the web, first step: the same answer whether or not the address is
     registered. Nothing is created yet; a mail goes to the address either way (a job, off the
@@ -179,8 +290,10 @@ def sign_up(
     has an account, a note saying so. Only a taken username is said here: usernames are public.
     """
     invite_code = _check_registration_open(invite_code)
+    check_network_allowed(ip)
     username = _check_username(username)
     email = _check_email(email)
+    check_email_allowed(email, ip)
     if find_by_username(username):
         raise Conflict(_l("That username is taken."), field="username")
     jobs.enqueue(
@@ -261,10 +374,12 @@ def pending_registration(token: str) -> PendingRegistration:
     return pending
 
 
-def finish_registration(token: str, password: str) -> User:
+def finish_registration(token: str, password: str, *, ip: str | None = None) -> User:
     """Registration, second step (from the mailed link): choose the password, create the
-    account and use up the invite."""
+    account and use up the invite. The blocklists are asked again: they may have grown since."""
     pending = pending_registration(token)
+    check_network_allowed(ip)
+    check_email_allowed(pending.email, ip)
     mode = registration_mode()
     if mode == "closed":
         raise Invalid(None, _l("Registration is closed at the moment."))
@@ -380,7 +495,13 @@ def _clear_attempts(key: str) -> int:
         return max(0, int(row.failures) - 1)  # less this attempt, counted when it began
 
 
-def authenticate(login: str, password: str, *, trusted_device_for: int | None = None) -> SignIn:
+def authenticate(
+    login: str,
+    password: str,
+    *,
+    trusted_device_for: int | None = None,
+    ip: str | None = None,
+) -> SignIn:
     """The member with this username or email and password; Invalid otherwise.
 
     Attempts per account are counted: after LOGIN_FREE_FAILURES failures in a row each next one
@@ -398,6 +519,18 @@ def authenticate(login: str, password: str, *, trusted_device_for: int | None = 
         log.warning("sign-in to %s failed: %d in a row", key, failures)
         raise Invalid(None, _l("Wrong username or password."))
     earlier = _clear_attempts(key)
+    if not user.is_global_sysop:
+        # After the password, so these answers tell nothing to who does not know it.
+        check_network_allowed(ip, "sign-in")
+        if permissions.email_blocked(user.email):
+            log.warning("sign-in to %s refused (blocked email domain) from %s", key, ip)
+            raise Invalid(
+                None,
+                _l(
+                    "Your email address's domain is blocked on this forum, so you cannot log in. "
+                    "Write to the sysop if you think this is a mistake."
+                ),
+            )
     if user.is_banned:
         raise Invalid(
             None,
@@ -630,3 +763,35 @@ def get_member(username: str) -> User:
     if user is None:
         raise NotFound(_l("No such member."))
     return user
+
+
+# --- sysop approval of new accounts ---------------------------------------------------------
+@jobs.job()
+def mail_account_decided(user_id: int, approved: bool, key: str | None = None) -> None:
+    """The mail job telling a new member that a sysop approved (or refused) their account."""
+    user = db.session.get(User, user_id)
+    if user is None or user.approval == PENDING:
+        return
+    site = settings.get("site_name")
+    with force_locale(user.language or DEFAULT_LANGUAGE):
+        if approved:
+            subject = gettext("Your account on %(site)s is approved", site=site)
+            body = gettext(
+                "Hello %(name)s,\n\na sysop approved your account on %(site)s: you can post now.\n",
+                name=user.username,
+                site=site,
+            )
+        else:
+            subject = gettext("Your account on %(site)s was not approved", site=site)
+            body = gettext(
+                "Hello %(name)s,\n\na sysop did not approve your account on %(site)s. You can "
+                "still log in and read, but not post.\n",
+                name=user.username,
+                site=site,
+            )
+    send_mail(user.email, subject, body, key=key)
+
+
+def queue_account_decided_mail(user_id: int, approved: bool) -> None:
+    """Queue the mail of a sysop's decision (sent once the decision commits)."""
+    jobs.enqueue(mail_account_decided, user_id, approved, _mail_key("account-decided"))

@@ -19,13 +19,13 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from .. import hooks, i18n
+from .. import hooks, i18n, permissions
 from .. import settings as site_settings
 from ..errors import ForumError
 from ..extensions import csrf, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext
-from ..web import absolute_url_for, form_error, origin_checker, redirect_back
+from ..web import absolute_url_for, error_response, form_error, origin_checker, redirect_back
 from . import bp, services
 from .forms import (
     ChangePasswordForm,
@@ -48,6 +48,22 @@ def _register_limit() -> str:
 
 
 DEVICE_COOKIE = "forum_device"
+# The blueprints whose POSTs write posts and topics: refused from a blocked address range.
+POSTING_BLUEPRINTS = frozenset({"topics"})
+
+
+@bp.before_app_request
+def refuse_blocked_networks() -> Any:
+    """Posting from a blocked address range (a site setting) is refused, whoever asks."""
+    if request.method != "POST" or request.blueprint not in POSTING_BLUEPRINTS:
+        return None
+    problem = permissions.network_problem(permissions.actor(current_user), request.remote_addr)
+    if problem is None:
+        return None
+    current_app.logger.warning(
+        "posting refused (blocked address range) from %s to %s", request.remote_addr, request.path
+    )
+    return error_response(403, str(problem))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -66,6 +82,7 @@ def login() -> Any:
                 form.login.data,
                 form.password.data,
                 trusted_device_for=services.device_user_id(request.cookies.get(DEVICE_COOKIE)),
+                ip=request.remote_addr,
             )
         except ForumError as exc:
             status = form_error(form, exc)
@@ -136,17 +153,28 @@ def register() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("sigs.index"))
     form = RegisterForm()
+    if request.method == "GET":
+        form.started.data = services.form_stamp()
     if form.validate_on_submit():
         try:
+            services.check_form_defences(
+                form.website.data or "", form.started.data or "", request.remote_addr
+            )
             services.sign_up(
                 form.username.data,
                 form.email.data,
                 form.invite.data or "",
                 _link_for("accounts.finish_registration"),
                 language=i18n.language(),
+                ip=request.remote_addr,
             )
         except ForumError as exc:
             form_error(form, exc)
+            if form.website.data or not services.form_stamp_valid(form.started.data or ""):
+                # What was typed stays; the honeypot is emptied and a spent stamp renewed, so
+                # the next try (by a person) goes through.
+                form.website.data = ""
+                form.started.data = services.form_stamp()
         else:
             # The same answer whether or not the address has an account: the mail tells which.
             hours = current_app.config["REGISTRATION_LINK_MAX_AGE"] // 3600
@@ -177,7 +205,7 @@ def finish_registration(token: str) -> Any:
     form = FinishRegistrationForm()
     if form.validate_on_submit():
         try:
-            user = services.finish_registration(token, form.password.data)
+            user = services.finish_registration(token, form.password.data, ip=request.remote_addr)
         except ForumError as exc:
             form_error(form, exc)
         else:

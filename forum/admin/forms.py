@@ -60,6 +60,22 @@ class SettingsForm(FlaskForm):
     trust_min_posts = StringField(_l("Trusted flaggers' minimum posts"))
     mention_limit = StringField(_l("Mentions per post"))
     mention_limit_sysop = StringField(_l("Mentions per post by sysops"))
+    account_approval = SelectField(
+        _l("Sysop approval of new accounts"),
+        choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
+        default="0",
+    )
+    block_disposable = SelectField(
+        _l("Refuse disposable email addresses"),
+        choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
+        default="0",
+    )
+    blocked_email_domains = TextAreaField(
+        _l("Blocked email domains"), render_kw={"rows": 6, "spellcheck": "false"}
+    )
+    blocked_ip_ranges = TextAreaField(
+        _l("Blocked address ranges"), render_kw={"rows": 6, "spellcheck": "false"}
+    )
     post_rate_limit = StringField(_l("Posting rate limit"))
     register_rate_limit = StringField(_l("Registration rate limit"))
     mail_max_participants = StringField(_l("Members per private conversation"))
@@ -71,4 +87,8 @@ class InviteForm(FlaskForm):
 
 
 class ActionForm(FlaskForm):
+    value = HiddenField()
+
+
+class DecideAccountForm(FlaskForm):
     value = HiddenField()

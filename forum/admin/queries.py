@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from .. import permissions
-from ..accounts.models import User
+from ..accounts.models import PENDING, User
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
@@ -119,4 +119,16 @@ def dashboard(current: Any) -> dict[str, int]:
         "sigs": db.session.scalar(select(func.count(Sig.id))) or 0,
         "banned": db.session.scalar(select(func.count(User.id)).where(User.banned_at.is_not(None)))
         or 0,
+        "pending": db.session.scalar(select(func.count(User.id)).where(User.approval == PENDING))
+        or 0,
     }
+
+
+def pending_accounts(current: Any, limit: int = 200) -> list[User]:
+    """New accounts waiting for approval, oldest first."""
+    _require(current)
+    return list(
+        db.session.scalars(
+            select(User).where(User.approval == PENDING).order_by(User.created_at, User.id)
+        ).all()[:limit]
+    )

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .. import permissions
+from .. import events, permissions
 from .. import settings as site_settings
-from ..accounts.models import ROLE_MEMBER, ROLE_SYSOP, User
+from ..accounts.models import APPROVED, PENDING, REFUSED, ROLE_MEMBER, ROLE_SYSOP, User
+from ..accounts.services import queue_account_decided_mail
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
@@ -163,7 +164,7 @@ def update_settings(actor: Actor, changes: dict[str, Any]) -> dict[str, site_set
     with transaction() as session:
         rows = {r.key: r for r in session.scalars(select(SiteSetting))}
         for key, value in checked.items():
-            if str(before[key]) == value:
+            if site_settings.form_value(key, before[key]) == value:
                 continue
             row = rows.get(key)
             if row is None:
@@ -176,8 +177,30 @@ def update_settings(actor: Actor, changes: dict[str, Any]) -> dict[str, site_set
                 ModAction(
                     actor_id=actor.id,
                     action="change_setting",
-                    details=f"{site_settings.SETTINGS[key].label}: {before[key]} → {value}"[:500],
+                    details=site_settings.change_details(key, before[key], value),
                 )
             )
     site_settings.forget()
     return site_settings.current()
+
+
+def decide_account(actor: Actor, user_id: int, approve: bool) -> User:
+    """Approve a new account that waits for a sysop (it may post from now on), or refuse it
+    (it can still log in and read). The member is notified, and mailed in their language."""
+    permissions.require_global_sysop(actor)
+    assert actor is not None
+    with transaction() as session:
+        user: User | None = (
+            session.scalar(select(User).where(User.id == user_id).with_for_update())
+            if user_id > 0
+            else None
+        )
+        if user is None:
+            raise NotFound(_l("No such member."))
+        if user.approval != PENDING:
+            raise Conflict(_l("%(username)s no longer waits for approval.", username=user.username))
+        user.approval = APPROVED if approve else REFUSED
+        _log(actor, "approve_account" if approve else "refuse_account", user_id=user.id)
+        events.publish(events.AccountDecided(user_id=user.id, approved=approve, actor_id=actor.id))
+        queue_account_decided_mail(user.id, approve)
+    return user

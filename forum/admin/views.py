@@ -15,7 +15,16 @@ from ..moderation import services as mod_services
 from ..text import slugify
 from ..web import flash_outcome, form_error, safe_next, viewer
 from . import bp, queries, services
-from .forms import ActionForm, InviteForm, RoleForm, SettingsForm, SigForm, SysopForm, ThresholdForm
+from .forms import (
+    ActionForm,
+    DecideAccountForm,
+    InviteForm,
+    RoleForm,
+    SettingsForm,
+    SigForm,
+    SysopForm,
+    ThresholdForm,
+)
 
 
 @bp.before_request
@@ -178,7 +187,7 @@ def site_settings() -> Any:
     values = settings.current()
     if request.method == "GET":
         for key, value in values.items():
-            getattr(form, key).data = "" if value is None else str(value)
+            getattr(form, key).data = settings.form_value(key, value)
     if form.validate_on_submit():
         try:
             # A setting the form did not send (a page from before it existed) stays as it is.
@@ -212,4 +221,28 @@ def invites() -> Any:
         form=form,
         rows=queries.invites(current_user),
         mode=settings.get("registration"),
+    )
+
+
+@bp.route("/approvals")
+def approvals() -> Any:
+    """New accounts waiting for a sysop's approval."""
+    return render_template(
+        "admin/approvals.html",
+        rows=queries.pending_accounts(current_user),
+        required=bool(settings.get("account_approval")),
+        form=DecideAccountForm(),
+    )
+
+
+@bp.route("/approvals/<int:user_id>", methods=["POST"])
+def decide_account(user_id: int) -> Any:
+    form = DecideAccountForm()
+    approve = form.value.data != "refuse"
+    return _run(
+        lambda: services.decide_account(viewer(), user_id, approve),
+        _("Approved: the member may post now and was told so.")
+        if approve
+        else _("Refused: the member can read but not post, and was told so."),
+        url_for("admin.approvals"),
     )

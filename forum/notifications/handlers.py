@@ -69,6 +69,10 @@ def on_notifications_created(event: events.NotificationsCreated) -> None:
     mail.queue_mail(event.notification_ids, event.user_ids)
 
 
+def on_account_decided(event: events.AccountDecided) -> None:
+    services.notify_account_decided(event.user_id, event.approved, event.actor_id)
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
     sub(app, events.NotificationsCreated, on_notifications_created, phase="after_commit")
@@ -79,6 +83,7 @@ def init_app(app: Flask) -> None:
     sub(app, events.PrivateMessageSent, on_private_message_sent, phase="in_transaction")
     sub(app, events.MailRead, on_mail_read, phase="in_transaction")
     sub(app, events.MessageReportResolved, on_message_report_resolved, phase="in_transaction")
+    sub(app, events.AccountDecided, on_account_decided, phase="in_transaction")
     # Moderation's events, when that feature is installed.
     for name, fn in (
         ("FlagsResolved", on_flags_resolved),

@@ -286,6 +286,20 @@ MESSAGE_REPORT_RESOLVED = register(
         _l("Report handled"),
     )
 )
+# A sysop's answer to a new account that waited for approval.
+ACCOUNT_DECIDED = register(
+    Kind(
+        "account_decided",
+        100,
+        lambda s: (
+            gettext("A sysop approved your account: you can post now.")
+            if s.data.get("approved")
+            else gettext("A sysop did not approve your account: you can read, but not post.")
+        ),
+        lambda s: "/",
+        _l("Account approval"),
+    )
+)
 UNKNOWN = register(
     Kind("unknown", 1000, lambda s: gettext("Something happened."), _post_url, _l("Notice"))
 )

@@ -338,6 +338,19 @@ def read_private_message_notifications(user_id: int, conversation_id: int) -> in
     return len(rows)
 
 
+def notify_account_decided(user_id: int, approved: bool, actor_id: int) -> list[Notification]:
+    return _add(
+        [
+            Notification(
+                user_id=user_id,
+                kind=kinds.ACCOUNT_DECIDED.name,
+                actor_id=actor_id,
+                data={"approved": approved},
+            )
+        ]
+    )
+
+
 # --- the member's own verbs -----------------------------------------------------------------
 def _require_member(user: Actor) -> User:
     if user is None:
