@@ -351,6 +351,23 @@ def network_problem(user: Actor, ip: str | None) -> str | None:
     return _l("Posting from your network is not possible on this forum.")
 
 
+# --- two-factor sign-in ---------------------------------------------------------------------
+def two_factor_required(user: Actor) -> bool:
+    """Whether this member must use two-factor sign-in: sysops (of any SIG, and the global
+    sysop) while the site setting "sysops must use two-factor" is on."""
+    return (
+        user is not None
+        and bool(settings.get_int("sysops_require_2fa"))
+        and can_moderate_anything(user)
+    )
+
+
+def two_factor_missing(user: Actor) -> bool:
+    """A sysop who must use two-factor sign-in and has not set it up (kept from /mod and
+    /admin until they do)."""
+    return user is not None and not user.has_two_factor and two_factor_required(user)
+
+
 # --- standing: who may write ----------------------------------------------------------------
 def standing_problem(
     user: Actor, sig: Sig | None = None, now: datetime | None = None

@@ -145,6 +145,16 @@ SETTINGS: dict[str, Setting] = {
             ),
         ),
         Setting(
+            "sysops_require_2fa",
+            _l("Sysops must use two-factor sign-in"),
+            "bool",
+            0,
+            hint=_l(
+                "A sysop (of any SIG, or of the site) without two-factor sign-in is sent to set "
+                "it up before using the console or the moderation pages."
+            ),
+        ),
+        Setting(
             "block_disposable",
             _l("Refuse disposable email addresses"),
             "bool",

@@ -73,3 +73,26 @@ class ProfileForm(FlaskForm):
 
 class LogoutEverywhereForm(FlaskForm):
     pass
+
+
+class TwoFactorLoginForm(FlaskForm):
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(max=32)],
+    )
+    remember_device = BooleanField(_l("Remember this device for 30 days"))
+
+
+class EnableTwoFactorForm(FlaskForm):
+    code = StringField(_l("Code from your app"), validators=[DataRequired(), Length(max=32)])
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    code = StringField(
+        _l("Code from your app, or a recovery code"), validators=[DataRequired(), Length(max=32)]
+    )
+
+
+class RecoveryCodesForm(FlaskForm):
+    code = StringField(_l("Code from your app"), validators=[DataRequired(), Length(max=32)])

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Index, String, Text, func
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -55,6 +55,12 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
     approval: Mapped[str] = mapped_column(String(16), default=APPROVED, server_default=APPROVED)
+    # Two-factor sign-in (TOTP, forum.accounts.two_factor): the shared secret (base32) once the
+    # member confirmed it with a code, and the last 30-second step a code was used in (a code is
+    # never accepted twice).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("uq_users_username_lower", func.lower(username), unique=True),
@@ -70,6 +76,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     @property
     def is_global_sysop(self) -> bool:
         return self.role == ROLE_SYSOP
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None and bool(self.totp_secret)
 
     @property
     def is_banned(self) -> bool:
@@ -100,3 +110,16 @@ class LoginThrottle(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_login_throttles_updated_at", "updated_at"),)
+
+
+class RecoveryCode(db.Model):  # type: ignore[name-defined,misc]
+    """A one-time code that stands in for the authenticator app (ten are made when two-factor
+    sign-in is turned on, shown once). Only a hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -495,6 +495,15 @@ def _clear_attempts(key: str) -> int:
         return max(0, int(row.failures) - 1)  # less this attempt, counted when it began
 
 
+def claim_attempt(key: str) -> int:
+    """Count an attempt of another kind (a two-factor code) against this key's slow-down."""
+    return _claim_attempt(key, False)
+
+
+def clear_attempts(key: str) -> None:
+    _clear_attempts(key)
+
+
 def authenticate(
     login: str,
     password: str,
@@ -795,3 +804,7 @@ def mail_account_decided(user_id: int, approved: bool, key: str | None = None) -
 def queue_account_decided_mail(user_id: int, approved: bool) -> None:
     """Queue the mail of a sysop's decision (sent once the decision commits)."""
     jobs.enqueue(mail_account_decided, user_id, approved, _mail_key("account-decided"))
+
+
+def get_member_by_id(user_id: int) -> User | None:
+    return db.session.get(User, user_id) if user_id > 0 else None

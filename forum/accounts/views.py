@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import (
@@ -13,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -26,16 +28,20 @@ from ..extensions import csrf, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..web import absolute_url_for, error_response, form_error, origin_checker, redirect_back
-from . import bp, services
+from . import bp, services, two_factor
 from .forms import (
     ChangePasswordForm,
+    DisableTwoFactorForm,
+    EnableTwoFactorForm,
     FinishRegistrationForm,
     ForgotPasswordForm,
     LoginForm,
     LogoutEverywhereForm,
     ProfileForm,
+    RecoveryCodesForm,
     RegisterForm,
     ResetPasswordForm,
+    TwoFactorLoginForm,
 )
 
 
@@ -48,6 +54,14 @@ def _register_limit() -> str:
 
 
 DEVICE_COOKIE = "forum_device"
+# A browser where the member chose "remember this device for 30 days" at the code step.
+TWO_FACTOR_COOKIE = "forum_2fa_device"
+# The session key of a sign-in whose password passed and whose code is still to come (the
+# session cookie is signed), and how long it waits for the code.
+PENDING_2FA = "pending_2fa"
+PENDING_2FA_SECONDS = 600
+# The console and the moderation pages (the "sysops must use two-factor" site setting).
+SYSOP_PATHS = ("/admin", "/mod")
 # The blueprints whose POSTs write posts and topics: refused from a blocked address range.
 POSTING_BLUEPRINTS = frozenset({"topics"})
 
@@ -89,28 +103,115 @@ def login() -> Any:
             retry_after = getattr(exc, "retry_after", None)
         else:
             user = signed_in.user
-            login_user(user, remember=form.remember.data)
-            flash(_("Welcome back, %(username)s.", username=user.username), "success")
-            if signed_in.earlier_failures:
-                n = signed_in.earlier_failures
-                flash(
-                    ngettext(
-                        "%(num)s failed sign-in to your account since your last visit. If that "
-                        "was not you, your password held; choose a long one that you use "
-                        "nowhere else.",
-                        "%(num)s failed sign-ins to your account since your last visit. If that "
-                        "was not you, your password held; choose a long one that you use "
-                        "nowhere else.",
-                        n,
-                    ),
-                    "warning",
-                )
-            response = redirect_back(form.next.data, url_for("sigs.index"))
-            _remember_device(response, user)
-            return response
+            if user.has_two_factor and not two_factor.remembered(
+                user, request.cookies.get(TWO_FACTOR_COOKIE)
+            ):
+                # Not logged in yet: the password passed, the code is still to come.
+                session[PENDING_2FA] = {
+                    "u": user.id,
+                    "t": user.session_token,
+                    "r": bool(form.remember.data),
+                    "n": form.next.data or "",
+                    "e": signed_in.earlier_failures,
+                    "at": int(time.time()),
+                }
+                return redirect(url_for("accounts.login_code"))
+            return _complete_login(
+                user, bool(form.remember.data), form.next.data, signed_in.earlier_failures
+            )
     if form.errors and status == 200:
         status = 400
     response = make_response(render_template("accounts/login.html", form=form), status)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _complete_login(user: Any, remember: bool, next_url: str | None, earlier: int) -> Any:
+    """Log the member in (the password, and the code when asked for, passed)."""
+    login_user(user, remember=remember)
+    flash(_("Welcome back, %(username)s.", username=user.username), "success")
+    if earlier:
+        flash(
+            ngettext(
+                "%(num)s failed sign-in to your account since your last visit. If that "
+                "was not you, your password held; choose a long one that you use "
+                "nowhere else.",
+                "%(num)s failed sign-ins to your account since your last visit. If that "
+                "was not you, your password held; choose a long one that you use "
+                "nowhere else.",
+                earlier,
+            ),
+            "warning",
+        )
+    response = redirect_back(next_url, url_for("sigs.index"))
+    _remember_device(response, user)
+    return response
+
+
+def _pending_sign_in() -> tuple[Any, dict[str, Any]] | None:
+    """The member whose password passed and whose code is awaited, if that is still so."""
+    pending = session.get(PENDING_2FA)
+    if not isinstance(pending, dict):
+        return None
+    if time.time() - float(pending.get("at", 0)) > PENDING_2FA_SECONDS:
+        return None
+    user = services.get_member_by_id(int(pending.get("u", 0)))
+    # A password change or a ban since the password step ends the sign-in.
+    if user is None or user.session_token != pending.get("t") or user.is_banned:
+        return None
+    if not user.has_two_factor:
+        return None
+    return user, pending
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login_code() -> Any:
+    """The second step of a sign-in with two-factor on: the code from the app."""
+    found = _pending_sign_in()
+    if found is None:
+        session.pop(PENDING_2FA, None)
+        flash(_("Log in again: the sign-in waited too long for its code."), "info")
+        return redirect(url_for("accounts.login"))
+    user, pending = found
+    form = TwoFactorLoginForm()
+    status = 200
+    retry_after = None
+    if form.validate_on_submit():
+        try:
+            kind = two_factor.check_code(user, form.code.data, request.remote_addr)
+        except ForumError as exc:
+            status = form_error(form, exc)
+            retry_after = getattr(exc, "retry_after", None)
+        else:
+            session.pop(PENDING_2FA, None)
+            response = _complete_login(user, bool(pending["r"]), pending["n"], int(pending["e"]))
+            if form.remember_device.data:
+                response.set_cookie(
+                    TWO_FACTOR_COOKIE,
+                    two_factor.remember_token(user),
+                    max_age=two_factor.REMEMBER_SECONDS,
+                    secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+                    httponly=True,
+                    samesite="Lax",
+                )
+            if kind == "recovery":
+                left = two_factor.recovery_codes_left(user)
+                flash(
+                    ngettext(
+                        "You used a recovery code: it will not work again. %(num)s is left; "
+                        "make new ones in your settings.",
+                        "You used a recovery code: it will not work again. %(num)s are left; "
+                        "make new ones in your settings if you run short.",
+                        left,
+                    ),
+                    "warning",
+                )
+            return response
+    if form.errors and status == 200:
+        status = 400
+    response = make_response(render_template("accounts/login_code.html", form=form), status)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -344,6 +445,81 @@ def settings() -> Any:
         ),
         status,
     )
+
+
+@bp.route("/settings/two-factor", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def two_factor_settings() -> Any:
+    """Turn two-factor sign-in on (scan, confirm with a code, get the recovery codes once) or
+    off (password and a code), or make new recovery codes."""
+    user = current_user._get_current_object()
+    enable = EnableTwoFactorForm(prefix="enable")
+    disable = DisableTwoFactorForm(prefix="disable")
+    codes_form = RecoveryCodesForm(prefix="codes")
+    action = request.form.get("action")
+    status = 200
+    new_codes: list[str] | None = None
+    if request.method == "POST":
+        try:
+            if action == "enable" and enable.validate_on_submit():
+                secret = session.get("two_factor_setup")
+                if not isinstance(secret, str):
+                    return redirect(url_for("accounts.two_factor_settings"))
+                new_codes = two_factor.enable(user, secret, enable.code.data)
+                session.pop("two_factor_setup", None)
+                # The password and secret changed the fingerprint: this browser stays in.
+                flash(_("Two-factor sign-in is on."), "success")
+            elif action == "disable" and disable.validate_on_submit():
+                two_factor.disable(user, disable.password.data, disable.code.data)
+                flash(_("Two-factor sign-in is off."), "info")
+                return redirect(url_for("accounts.two_factor_settings"))
+            elif action == "codes" and codes_form.validate_on_submit():
+                new_codes = two_factor.regenerate_recovery_codes(user, codes_form.code.data)
+                flash(_("New recovery codes are made; the old ones no longer work."), "success")
+            else:
+                status = 400
+        except ForumError as exc:
+            form = {"enable": enable, "disable": disable, "codes": codes_form}.get(action or "")
+            status = form_error(form, exc) if form is not None else 400
+    setup = None
+    if not user.has_two_factor and new_codes is None:
+        secret = session.get("two_factor_setup")
+        if not isinstance(secret, str):
+            secret = two_factor.new_secret()
+            session["two_factor_setup"] = secret
+        uri = two_factor.provisioning_uri(user, secret)
+        setup = {"secret": secret, "qr": two_factor.qr_svg(uri), "uri": uri}
+    response = make_response(
+        render_template(
+            "accounts/two_factor.html",
+            user=user,
+            setup=setup,
+            new_codes=new_codes,
+            codes_left=two_factor.recovery_codes_left(user) if user.has_two_factor else 0,
+            enable=enable,
+            disable=disable,
+            codes_form=codes_form,
+            required=permissions.two_factor_required(user),
+        ),
+        status,
+    )
+    # The secret and the recovery codes are on this page: never kept by a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.before_app_request
+def sysops_use_two_factor() -> Any:
+    """With "sysops must use two-factor" on, a sysop without it sets it up before the console
+    or the moderation pages."""
+    path = request.path
+    if not any(path == p or path.startswith(p + "/") for p in SYSOP_PATHS):
+        return None
+    if not permissions.two_factor_missing(permissions.actor(current_user)):
+        return None
+    flash(_("Sysops must use two-factor sign-in here: set it up to go on."), "warning")
+    return redirect(url_for("accounts.two_factor_settings"))
 
 
 def _same_origin() -> bool:

@@ -65,6 +65,11 @@ class SettingsForm(FlaskForm):
         choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
         default="0",
     )
+    sysops_require_2fa = SelectField(
+        _l("Sysops must use two-factor sign-in"),
+        choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
+        default="0",
+    )
     block_disposable = SelectField(
         _l("Refuse disposable email addresses"),
         choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
