@@ -114,6 +114,10 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_DELAY_MAX": 300,
     "LOGIN_DEVICE_MAX_AGE": 365 * 24 * 3600,
     "RATELIMIT_REGISTER": "5 per hour",
+    # A session's "last seen" (settings' list of sessions) is written at most this often.
+    "SESSION_TOUCH_SECONDS": 300,
+    # Mail a member when their account is signed in to from a browser it was not used on.
+    "LOGIN_ALERTS": True,
     # The registration form is refused when sent sooner than this many seconds after it was
     # shown (a signed timestamp in the form; programs fill it in at once), or later than
     # REGISTER_FORM_MAX_AGE seconds. 0 turns the minimum off.

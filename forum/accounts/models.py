@@ -61,6 +61,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # The last successful sign-in (a sign-in from a new device after one mails an alert).
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("uq_users_username_lower", func.lower(username), unique=True),
@@ -70,7 +72,11 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     )
 
     def get_id(self) -> str:
-        # Flask-Login keeps this in the session: a rotated token logs every copy out.
+        # Flask-Login keeps this in the session (and the remember-me cookie): a rotated token
+        # logs every copy out; the session's own row (UserSession, its id last) logs out one.
+        session_id = self.__dict__.get("current_session_id")
+        if session_id:
+            return f"{self.id}:{self.session_token}:{session_id}"
         return f"{self.id}:{self.session_token}"
 
     @property
@@ -123,3 +129,22 @@ class RecoveryCode(db.Model):  # type: ignore[name-defined,misc]
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserSession(db.Model):  # type: ignore[name-defined,misc]
+    """One signed-in browser of a member (listed in settings, where each can be logged out).
+    Its id is part of the session and remember-me cookies (User.get_id): without its row, they
+    no longer sign anyone in."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written at most every SESSION_TOUCH_SECONDS, not on every request.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "Firefox on Linux": a summary of the browser's User-Agent, not all of it.
+    user_agent: Mapped[str] = mapped_column(String(120), default="")
+    ip: Mapped[str] = mapped_column(String(45), default="")
+
+    __table_args__ = (Index("ix_user_sessions_user_last_seen", "user_id", "last_seen_at"),)

@@ -24,7 +24,15 @@ from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, force_locale, gettext
 from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..timeutil import utcnow, zone_or_utc
-from .models import APPROVED, PENDING, ROLE_SYSOP, LoginThrottle, User, new_session_token
+from .models import (
+    APPROVED,
+    PENDING,
+    ROLE_SYSOP,
+    LoginThrottle,
+    User,
+    UserSession,
+    new_session_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -413,6 +421,7 @@ def create_sysop(username: str, email: str, password: str) -> User:
         # A new password ends the sessions opened with the old one, as a password change does.
         existing.password_hash = password_hash
         existing.session_token = new_session_token()
+        _end_sessions(existing)
         events.publish(events.SessionsRevoked(user_id=existing.id))
     return existing
 
@@ -574,24 +583,165 @@ def device_user_id(token: str | None) -> int | None:
 
 
 def load_session_user(session_id: str) -> User | None:
-    """The member a session cookie names, if its token is still current."""
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit() or not token:
+    """The member a session cookie names, if its token is still current and its session (the
+    row its id names, when it names one) was not logged out."""
+    user_id, _, rest = session_id.partition(":")
+    token, _, row_id = rest.partition(":")
+    if not user_id.isdigit() or not token or (row_id and not row_id.isdigit()):
         return None
     key = int(user_id)
-    if db.session.identity_key(User, key) in db.session.identity_map:
+    row: UserSession | None = None
+    identity = db.session.identity_map
+    cached = db.session.identity_key(User, key) in identity and (
+        not row_id or db.session.identity_key(UserSession, int(row_id)) in identity
+    )
+    if cached:
         user = db.session.get(User, key)
+        row = db.session.get(UserSession, int(row_id)) if row_id else None
+    elif row_id:
+        found = db.session.execute(
+            select(User, UserSession)
+            .outerjoin(
+                UserSession, (UserSession.id == int(row_id)) & (UserSession.user_id == User.id)
+            )
+            .where(User.id == key)
+        ).first()
+        user, row = (found[0], found[1]) if found is not None else (None, None)
     else:
         user = db.session.scalar(select(User).where(User.id == key))
     if user is None or user.session_token != token or user.is_banned:
         return None
+    if row_id and (row is None or row.user_id != user.id):
+        return None  # logged out from the sessions list
+    user.current_session_id = row.id if row is not None else None
+    if row is not None:
+        _touch(row)
     return user
+
+
+def _touch(row: UserSession) -> None:
+    """Note that the session is in use, at most every SESSION_TOUCH_SECONDS."""
+    now = utcnow()
+    every = int(current_app.config["SESSION_TOUCH_SECONDS"])
+    if now - row.last_seen_at < timedelta(seconds=every):
+        return
+    with transaction():
+        row.last_seen_at = now
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chromium/", "Chromium"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def summarize_user_agent(user_agent: str | None) -> str:
+    """ "Firefox on Linux": enough to tell one's own devices apart, no fingerprint."""
+    ua = user_agent or ""
+    browser = next((name for marker, name in _BROWSERS if marker in ua), "")
+    system = next((name for marker, name in _SYSTEMS if marker in ua), "")
+    if browser and system:
+        return f"{browser} / {system}"
+    return browser or system or ua[:40].strip() or "?"
+
+
+def open_session(user: User, user_agent: str | None, ip: str | None) -> UserSession:
+    """A new signed-in browser of this member: a row for the settings' list; the member's
+    cookies carry its id from now on (User.get_id)."""
+    now = utcnow()
+    stale = now - timedelta(seconds=int(current_app.config["REMEMBER_COOKIE_DURATION"]))
+    with transaction() as session:
+        # Sessions unused for longer than a remember-me cookie lasts cannot come back.
+        session.execute(
+            delete(UserSession).where(
+                UserSession.user_id == user.id, UserSession.last_seen_at < stale
+            )
+        )
+        row = UserSession(
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            user_agent=summarize_user_agent(user_agent)[:120],
+            ip=(ip or "")[:45],
+        )
+        session.add(row)
+        user.last_login_at = now
+        session.flush()
+    user.current_session_id = row.id
+    return row
+
+
+def sessions_of(user: User) -> list[UserSession]:
+    """The member's signed-in browsers, the most recently used first."""
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user.id)
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        )
+    )
+
+
+def end_session(user: User, session_id: int) -> None:
+    """Log out one of the member's sessions (from the settings' list): its cookies no longer
+    sign anyone in."""
+    with transaction() as session:
+        row = session.get(UserSession, session_id) if session_id > 0 else None
+        if row is None or row.user_id != user.id:
+            raise NotFound(_l("That session has ended already."))
+        session.delete(row)
+
+
+def _end_sessions(user: User, keep: int | None = None) -> None:
+    """Forget the member's sessions (their token rotated: the cookies are dead already), all
+    but `keep` (this browser's, after a password change)."""
+    stmt = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep:
+        stmt = stmt.where(UserSession.id != keep)
+    db.session.execute(stmt, execution_options={"synchronize_session": "fetch"})
+
+
+def mail_login_alert(user_id: int, device: str, ip: str, when: str) -> None:
+    """The mail job telling a member of a sign-in from a browser not seen before."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return
+    site = current_app.config["SITE_NAME"]
+    with force_locale(user.language or DEFAULT_LANGUAGE):
+        subject = gettext("New sign-in to your account on %(site)s", site=site)
+        body = gettext(
+            "Hello %(name)s,\n\nyour account on %(site)s was just signed in to from a device "
+            "it was not used on before:\n\n  %(device)s, address %(ip)s, %(when)s UTC\n\nIf "
+            "that was you, there is nothing to do. If not, change your password now and log "
+            "out the sessions you do not know in your settings.\n",
+            name=user.username,
+            site=site,
+            device=device,
+            ip=ip or "?",
+            when=when,
+        )
+    send_mail(user.email, subject, body)
 
 
 def revoke_sessions(user: User) -> None:
     """End every session of this member, everywhere (logout, password change, ban)."""
     with transaction():
         user.session_token = new_session_token()
+        _end_sessions(user)
         events.publish(events.SessionsRevoked(user_id=user.id))
 
 
@@ -603,6 +753,8 @@ def change_password(user: User, current: str, new: str) -> None:
     with transaction():
         user.password_hash = password_hash
         user.session_token = new_session_token()
+        # This browser's session goes on (the view signs it in again); the others end.
+        _end_sessions(user, keep=user.__dict__.get("current_session_id"))
         events.publish(events.SessionsRevoked(user_id=user.id))
 
 
@@ -678,6 +830,7 @@ def reset_password(token: str, new: str) -> User:
             .where(LoginThrottle.key == _throttle_key(user, ""))
             .values(not_before=None)
         )
+        _end_sessions(user)
         events.publish(events.SessionsRevoked(user_id=user.id))
     return user
 

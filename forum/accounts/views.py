@@ -21,7 +21,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from .. import hooks, i18n, permissions
+from .. import hooks, i18n, mail, permissions
 from .. import settings as site_settings
 from ..errors import ForumError
 from ..extensions import csrf, limiter
@@ -127,9 +127,27 @@ def login() -> Any:
     return response
 
 
+def _start_session(user: Any, remember: bool) -> None:
+    """Log the member in on this browser: a row in their list of sessions, then the cookie
+    (which carries the row's id). A sign-in from a browser the member never signed in on
+    (no device cookie of theirs) mails them an alert, unless it is their very first."""
+    new_device = services.device_user_id(request.cookies.get(DEVICE_COOKIE)) != user.id
+    signed_in_before = user.last_login_at is not None
+    row = services.open_session(user, request.headers.get("User-Agent"), request.remote_addr)
+    login_user(user, remember=remember)
+    if new_device and signed_in_before and current_app.config.get("LOGIN_ALERTS"):
+        mail.queue(
+            services.mail_login_alert,
+            user.id,
+            row.user_agent,
+            row.ip,
+            row.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+
+
 def _complete_login(user: Any, remember: bool, next_url: str | None, earlier: int) -> Any:
     """Log the member in (the password, and the code when asked for, passed)."""
-    login_user(user, remember=remember)
+    _start_session(user, remember)
     flash(_("Welcome back, %(username)s.", username=user.username), "success")
     if earlier:
         flash(
@@ -310,7 +328,7 @@ def finish_registration(token: str) -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            login_user(user)
+            _start_session(user, False)
             # The language they registered in: their mail and live notices use it (settings
             # change it, or hand it back to the browser).
             services.set_language(user, i18n.language())
@@ -441,6 +459,9 @@ def settings() -> Any:
             profile=profile,
             password=password,
             everywhere=everywhere,
+            sessions=services.sessions_of(user),
+            current_session_id=user.__dict__.get("current_session_id"),
+            end_session_form=LogoutEverywhereForm(prefix="end"),
             settings_sections=hooks.settings_sections.get(),
         ),
         status,
@@ -520,6 +541,27 @@ def sysops_use_two_factor() -> Any:
         return None
     flash(_("Sysops must use two-factor sign-in here: set it up to go on."), "warning")
     return redirect(url_for("accounts.two_factor_settings"))
+
+
+@bp.route("/settings/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id: int) -> Any:
+    """Log out one session from the settings' list (this browser's too, if it is chosen)."""
+    user = current_user._get_current_object()
+    if not LogoutEverywhereForm(prefix="end").validate_on_submit():
+        abort(400)
+    this_one = session_id == user.__dict__.get("current_session_id")
+    try:
+        services.end_session(user, session_id)
+    except ForumError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.settings"))
+    if this_one:
+        logout_user()
+        flash(_("You are logged out."), "info")
+        return redirect(url_for("accounts.login"))
+    flash(_("That session is logged out."), "success")
+    return redirect(url_for("accounts.settings") + "#sessions-heading")
 
 
 def _same_origin() -> bool:

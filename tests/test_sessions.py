@@ -1,0 +1,218 @@
+"""Sessions and devices: the list of signed-in browsers in settings, logging out one of them,
+"log out everywhere", and the mail alert for a sign-in from a new device."""
+
+from __future__ import annotations
+
+import email
+from datetime import timedelta
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from forum.accounts import services
+from forum.accounts.models import User, UserSession
+from forum.extensions import db
+from forum.timeutil import utcnow
+
+from .factories import PASSWORD
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
+
+
+def html(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def outbox(app: Any, tmp_path: Path) -> Path:
+    path = tmp_path / "outbox"
+    app.config["OUTBOX_DIR"] = str(path)
+    return path
+
+
+def mails(outbox: Path) -> list[email.message.EmailMessage]:
+    if not outbox.exists():
+        return []
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for p in sorted(outbox.glob("*.eml"))
+    ]
+
+
+def browser(make_client: Any, agent: str, ip: str) -> Any:
+    client = make_client()
+    client.environ_base.update({"HTTP_USER_AGENT": agent, "REMOTE_ADDR": ip})
+    return client
+
+
+def rows(user: User) -> list[UserSession]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(UserSession).where(UserSession.user_id == user.id)))
+
+
+def logged_in(client: Any) -> bool:
+    return client.get("/settings").status_code == 200
+
+
+def test_each_login_is_listed_with_its_device_and_this_one_marked(make_client, f) -> None:
+    ada = f.user("ada")
+    laptop = browser(make_client, FIREFOX, "192.0.2.10")
+    phone = browser(make_client, IPHONE, "2001:db8::7")
+    laptop.login("ada")
+    phone.login("ada")
+    found = {r.user_agent: r for r in rows(ada)}
+    assert set(found) == {"Firefox / Linux", "Safari / iOS"}
+    assert found["Safari / iOS"].ip == "2001:db8::7"
+    page = html(laptop.get("/settings"))
+    assert "Firefox / Linux" in page and "Safari / iOS" in page and "192.0.2.10" in page
+    # This browser's own session is marked, and only it.
+    assert page.count('class="current-session" aria-current="true"') == 1
+    marked = page.split('class="current-session"')[1].split("</tr>")[0]
+    assert "Firefox / Linux" in marked and "this device" in marked
+
+
+def test_user_agents_are_summarized() -> None:
+    assert services.summarize_user_agent(FIREFOX) == "Firefox / Linux"
+    assert services.summarize_user_agent(IPHONE) == "Safari / iOS"
+    chrome_windows = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36"
+    )
+    assert services.summarize_user_agent(chrome_windows) == "Chrome / Windows"
+    assert services.summarize_user_agent(chrome_windows + " Edg/131.0") == "Edge / Windows"
+    assert services.summarize_user_agent("") == "?"
+
+
+def test_logging_out_another_session_ends_it_and_its_remember_me_cookie(make_client, f) -> None:
+    ada = f.user("ada")
+    laptop = browser(make_client, FIREFOX, "192.0.2.10")
+    phone = browser(make_client, IPHONE, "192.0.2.20")
+    laptop.login("ada")
+    phone.form("/login", {"login": "ada", "password": PASSWORD, "remember": "y"})
+    assert logged_in(phone)
+    phone_row = next(r for r in rows(ada) if r.user_agent == "Safari / iOS")
+    response = laptop.form(f"/settings/sessions/{phone_row.id}/end")
+    assert response.status_code == 302
+    assert "That session is logged out" in html(laptop.get("/settings"))
+    assert not logged_in(phone)
+    # Not even its remember-me cookie brings it back (the session cookie lost, as on restart).
+    with phone.session_transaction() as session:
+        session.clear()
+    assert phone.get_cookie("remember_token") is not None
+    assert not logged_in(phone)
+    assert logged_in(laptop)
+    assert [r.user_agent for r in rows(ada)] == ["Firefox / Linux"]
+
+
+def test_logging_out_this_session_from_the_list(make_client, f) -> None:
+    ada = f.user("ada")
+    laptop = browser(make_client, FIREFOX, "192.0.2.10")
+    laptop.login("ada")
+    (row,) = rows(ada)
+    response = laptop.form(f"/settings/sessions/{row.id}/end")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert not logged_in(laptop)
+    assert rows(ada) == []
+
+
+def test_a_member_cannot_end_someone_elses_session(make_client, f) -> None:
+    ada = f.user("ada")
+    f.user("bob")
+    ada_browser = browser(make_client, FIREFOX, "192.0.2.10")
+    ada_browser.login("ada")
+    bob_browser = browser(make_client, IPHONE, "192.0.2.20")
+    bob_browser.login("bob")
+    (ada_row,) = rows(ada)
+    response = bob_browser.form(f"/settings/sessions/{ada_row.id}/end")
+    assert response.status_code == 302
+    assert "That session has ended already" in html(bob_browser.get("/settings"))
+    assert logged_in(ada_browser) and len(rows(ada)) == 1
+    # A guest is sent to log in.
+    guest = make_client()
+    assert "/login" in guest.form(f"/settings/sessions/{ada_row.id}/end").headers["Location"]
+
+
+def test_log_out_everywhere_still_ends_every_session(make_client, f) -> None:
+    ada = f.user("ada")
+    laptop = browser(make_client, FIREFOX, "192.0.2.10")
+    phone = browser(make_client, IPHONE, "192.0.2.20")
+    laptop.login("ada")
+    phone.login("ada")
+    assert len(rows(ada)) == 2
+    response = laptop.form("/settings", {"action": "everywhere"})
+    assert response.status_code == 302
+    assert not logged_in(laptop) and not logged_in(phone)
+    assert rows(ada) == []
+
+
+def test_a_password_change_keeps_this_session_and_ends_the_others(make_client, f) -> None:
+    ada = f.user("ada")
+    laptop = browser(make_client, FIREFOX, "192.0.2.10")
+    phone = browser(make_client, IPHONE, "192.0.2.20")
+    laptop.login("ada")
+    phone.login("ada")
+    response = laptop.form(
+        "/settings",
+        {
+            "action": "password",
+            "password-current_password": PASSWORD,
+            "password-new_password": "a-new-long-passphrase",
+        },
+    )
+    assert response.status_code == 302
+    assert logged_in(laptop) and not logged_in(phone)
+    assert [r.user_agent for r in rows(ada)] == ["Firefox / Linux"]
+    # The list still marks this browser's session after the new sign-in.
+    assert 'class="current-session"' in html(laptop.get("/settings"))
+
+
+@pytest.mark.config(SESSION_TOUCH_SECONDS=300)
+def test_last_seen_is_written_at_most_every_few_minutes(make_client, f, monkeypatch) -> None:
+    ada = f.user("ada")
+    laptop = browser(make_client, FIREFOX, "192.0.2.10")
+    laptop.login("ada")
+    (row,) = rows(ada)
+    first_seen = row.last_seen_at
+    start = utcnow()
+    monkeypatch.setattr(services, "utcnow", lambda: start + timedelta(seconds=120))
+    laptop.get("/settings")
+    assert rows(ada)[0].last_seen_at == first_seen
+    monkeypatch.setattr(services, "utcnow", lambda: start + timedelta(seconds=400))
+    laptop.get("/settings")
+    assert rows(ada)[0].last_seen_at == start + timedelta(seconds=400)
+
+
+# --- login alerts ---------------------------------------------------------------------------
+def test_a_sign_in_from_a_new_device_mails_an_alert_in_the_members_language(
+    make_client, f, outbox
+) -> None:
+    ada = f.user("ada")
+    services.set_language(ada, "de")
+    laptop = browser(make_client, FIREFOX, "192.0.2.10")
+    laptop.login("ada")
+    assert mails(outbox) == []  # the very first sign-in of an account is no news
+    laptop.logout()
+    laptop.login("ada")
+    assert mails(outbox) == []  # the same browser (its device cookie) again
+    phone = browser(make_client, IPHONE, "198.51.100.3")
+    phone.login("ada")
+    (alert,) = mails(outbox)
+    assert alert["To"] == "ada@example.com"
+    assert "Neue Anmeldung" in alert["Subject"]
+    body = alert.get_content()
+    assert "Safari / iOS" in body and "198.51.100.3" in body and "Hallo ada" in body
+
+
+@pytest.mark.config(LOGIN_ALERTS=False)
+def test_login_alerts_can_be_turned_off(make_client, f, outbox) -> None:
+    f.user("ada")
+    browser(make_client, FIREFOX, "192.0.2.10").login("ada")
+    browser(make_client, IPHONE, "192.0.2.20").login("ada")
+    assert mails(outbox) == []
