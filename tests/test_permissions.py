@@ -330,6 +330,60 @@ ROUTES += [
     ),
 ]
 
+
+def _pending_account(w: World) -> int:
+    """A new account waiting for a sysop's approval."""
+    from forum.accounts.models import PENDING
+    from forum.db import transaction
+
+    user = w.f.user()
+    with transaction():
+        user.approval = PENDING
+    return user.id
+
+
+def _authors_session(w: World) -> int:
+    from forum.accounts import services as account_services
+
+    author = w.users["author"]
+    assert author is not None
+    return account_services.open_session(author, "Firefox", "192.0.2.1").id
+
+
+# Account security (issue 20): the console's approvals are the global sysop's; two-factor and
+# the sessions list are every member's own (nobody ends another member's session).
+ROUTES += [
+    Route(
+        "approvals list",
+        "GET",
+        lambda w: "/admin/approvals",
+        _same("403 403 403 403 403 200"),
+        visibilities=("public",),
+    ),
+    Route(
+        "approve account",
+        "POST",
+        lambda w: f"/admin/approvals/{_pending_account(w)}",
+        _same("403 403 403 403 403 302"),
+        data=lambda w: {"value": "approve"},
+        visibilities=("public",),
+    ),
+    Route(
+        "two-factor settings",
+        "GET",
+        lambda w: "/settings/two-factor",
+        _same("L 200 200 200 200 200"),
+        visibilities=("public",),
+    ),
+    Route(
+        "end another member's session",
+        "POST",
+        lambda w: f"/settings/sessions/{_authors_session(w)}/end",
+        _same("L 302- 302- 302- 302- 302-"),
+        visibilities=("public",),
+    ),
+]
+
 CASES = [
     pytest.param(route, visibility, id=f"{route.name}-{visibility}")
     for route in ROUTES
