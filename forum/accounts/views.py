@@ -395,7 +395,8 @@ def _not_a_password_change() -> bool:
 
 
 def _account_key() -> str:
-    return f"account:{current_user.get_id()}"
+    # The member's id alone: every session of the account shares the count.
+    return f"account:{current_user.id}"
 
 
 @bp.route("/settings", methods=["GET", "POST"])
