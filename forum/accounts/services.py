@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import blocklist, content, events, hooks, jobs, permissions, settings
@@ -625,8 +625,13 @@ def _touch(row: UserSession) -> None:
     every = int(current_app.config["SESSION_TOUCH_SECONDS"])
     if now - row.last_seen_at < timedelta(seconds=every):
         return
-    with transaction():
-        row.last_seen_at = now
+    try:
+        with transaction():
+            row.last_seen_at = now
+    except SQLAlchemyError:
+        # "Last seen" is a convenience: a read-only or busy database must not cost the page.
+        log.warning("could not note that session %s is in use", row.id)
+        db.session.rollback()
 
 
 _BROWSERS = (
