@@ -720,12 +720,25 @@ def _end_sessions(user: User, keep: int | None = None) -> None:
     db.session.execute(stmt, execution_options={"synchronize_session": "fetch"})
 
 
-def mail_login_alert(user_id: int, device: str, ip: str, when: str) -> None:
+def alert_new_device(user: User, session: UserSession) -> None:
+    """Queue the mail telling the member of a sign-in from a browser not seen before."""
+    jobs.enqueue(
+        mail_login_alert,
+        user.id,
+        session.user_agent,
+        session.ip,
+        session.created_at.strftime("%Y-%m-%d %H:%M"),
+        _mail_key("login-alert"),
+    )
+
+
+@jobs.job()
+def mail_login_alert(user_id: int, device: str, ip: str, when: str, key: str | None = None) -> None:
     """The mail job telling a member of a sign-in from a browser not seen before."""
     user = db.session.get(User, user_id)
     if user is None:
         return
-    site = current_app.config["SITE_NAME"]
+    site = settings.get("site_name")
     with force_locale(user.language or DEFAULT_LANGUAGE):
         subject = gettext("New sign-in to your account on %(site)s", site=site)
         body = gettext(
@@ -739,7 +752,7 @@ def mail_login_alert(user_id: int, device: str, ip: str, when: str) -> None:
             ip=ip or "?",
             when=when,
         )
-    send_mail(user.email, subject, body)
+    send_mail(user.email, subject, body, key=key)
 
 
 def revoke_sessions(user: User) -> None:

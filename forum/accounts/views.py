@@ -21,7 +21,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from .. import hooks, i18n, mail, permissions
+from .. import hooks, i18n, permissions
 from .. import settings as site_settings
 from ..errors import ForumError
 from ..extensions import csrf, limiter
@@ -136,13 +136,7 @@ def _start_session(user: Any, remember: bool) -> None:
     row = services.open_session(user, request.headers.get("User-Agent"), request.remote_addr)
     login_user(user, remember=remember)
     if new_device and signed_in_before and current_app.config.get("LOGIN_ALERTS"):
-        mail.queue(
-            services.mail_login_alert,
-            user.id,
-            row.user_agent,
-            row.ip,
-            row.created_at.strftime("%Y-%m-%d %H:%M"),
-        )
+        services.alert_new_device(user, row)
 
 
 def _complete_login(user: Any, remember: bool, next_url: str | None, earlier: int) -> Any:
