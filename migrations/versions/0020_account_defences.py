@@ -1,7 +1,7 @@
 """accounts: sysop approval of new accounts; site settings long enough for blocklists
 
 Revision ID: 0020_account_defences
-Revises: 0018_notification_mail
+Revises: 0019_drafts
 Create Date: 2026-12-04 23:00:00.000000
 
 Every existing account is approved. A site setting's value becomes Text: the blocked email
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0020_account_defences"
-down_revision = "0018_notification_mail"
+down_revision = "0019_drafts"
 branch_labels = None
 depends_on = None
 
