@@ -31,6 +31,7 @@ FEATURES = [
     "forum.search",
     "forum.pulse",
     "forum.announcements",
+    "forum.feeds",
     # Last: every feature's jobs are defined by now, and register on the queue.
     "forum.jobs",
 ]

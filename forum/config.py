@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": None,
     # Without BASE_URL (development), links are built on this address instead.
     "DEV_BASE_URL": DEV_BASE_URL,
+    # How long (seconds) a guest's Atom feed may be cached by readers and proxies (forum.feeds).
+    "FEED_MAX_AGE": 300,
     # More origins the forum is also served at (e.g. ["https://www.forum.example.org"]): their
     # pages may open Socket.IO connections too, and the CSP's connect-src names them.
     "SOCKETIO_ORIGINS": [],

@@ -1,0 +1,174 @@
+"""What each Atom feed shows, in a fixed number of queries, under the same rules as the pages.
+
+Every listing filters in SQL with the gatekeeper's clauses (`permissions.*_clause`): a feed
+never loads what its reader may not read and drops it afterwards. Only what every reader of a
+SIG sees appears in a feed: posts that are hidden, deleted or waiting for approval never do,
+not even in the feed of a sysop who sees them on the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, select
+
+from .. import permissions
+from ..accounts.models import User
+from ..errors import Forbidden, NotFound
+from ..extensions import db
+from ..permissions import Actor
+from ..sigs.models import Sig
+from ..topics.models import Post, Topic
+
+# The newest entries a feed carries.
+LIMIT = 30
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # "topic" (the site-wide feed) or "post"
+    id: int  # the topic's or the post's
+    created_at: datetime
+    updated_at: datetime
+    title: str
+    author: str | None  # None: the account is gone
+    html: str  # cooked when written (forum/content.py), so already sanitized
+    topic_id: int
+    topic_slug: str
+    number: int  # the post's number in its topic (1 for a topic's entry)
+    language: str  # the SIG's: entries stay in the language they were written in
+
+
+@dataclass(frozen=True)
+class Feed:
+    kind: str  # "topics", "sig" or "topic"
+    title_args: dict[str, str]  # for the title, translated by the view
+    created_at: datetime | None  # of the SIG or topic (None: the whole site)
+    entries: list[Entry]
+    sig_slug: str | None = None
+    topic_id: int | None = None
+    topic_slug: str | None = None
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return max((e.updated_at for e in self.entries), default=self.created_at)
+
+
+def _columns() -> tuple:  # type: ignore[type-arg]
+    return (
+        Post.id,
+        Post.number,
+        Post.created_at,
+        Post.edited_at,
+        Post.body_html,
+        Topic.id,
+        Topic.title,
+        Topic.slug,
+        User.username,
+        Sig.language,
+    )
+
+
+def _entry(kind: str, row: tuple) -> Entry:  # type: ignore[type-arg]
+    post_id, number, created, edited, html, topic_id, title, slug, author, language = row
+    return Entry(
+        kind=kind,
+        id=topic_id if kind == "topic" else post_id,
+        created_at=created,
+        updated_at=max(created, edited) if edited is not None else created,
+        title=title,
+        author=author,
+        html=html,
+        topic_id=topic_id,
+        topic_slug=slug,
+        number=number,
+        language=language,
+    )
+
+
+def _readable(user: Actor) -> tuple:  # type: ignore[type-arg]
+    """The filters every feed shares: topics the reader may view (their SIG readable, the topic
+    not deleted), and posts every reader of the SIG sees."""
+    return (
+        permissions.viewable_topics_clause(user),
+        Topic.deleted_at.is_(None),
+        permissions.public_posts_clause(),
+    )
+
+
+def latest_topics(user: Actor) -> Feed:
+    """The site's newest topics that this reader may read, each with its first post."""
+    rows = db.session.execute(
+        select(*_columns())
+        .select_from(Topic)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .join(Post, Post.id == Topic.first_post_id)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(*_readable(user))
+        .order_by(Topic.created_at.desc(), Topic.id.desc())
+        .limit(LIMIT)
+    ).all()
+    return Feed(
+        kind="topics", title_args={}, created_at=None, entries=[_entry("topic", r) for r in rows]
+    )
+
+
+def _sig_for(user: Actor, slug: str) -> Sig:
+    # One answer for a SIG that does not exist and one the reader may not read: a feed has no
+    # "join to read" page to show.
+    sig = permissions.get_sig_for(user, slug)
+    if not permissions.can_read_sig(user, sig):
+        raise NotFound(permissions.NO_SUCH_SIG)
+    return sig
+
+
+def sig_posts(user: Actor, slug: str) -> Feed:
+    """The newest posts of a SIG's topics that this reader may read."""
+    sig = _sig_for(user, slug)
+    rows = db.session.execute(
+        select(*_columns())
+        .select_from(Post)
+        .join(Topic, and_(Topic.id == Post.topic_id, Topic.sig_id == sig.id))
+        .join(Sig, Sig.id == Topic.sig_id)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(*_readable(user))
+        .order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(LIMIT)
+    ).all()
+    return Feed(
+        kind="sig",
+        title_args={"sig": sig.name},
+        created_at=sig.created_at,
+        entries=[_entry("post", r) for r in rows],
+        sig_slug=sig.slug,
+    )
+
+
+def topic_posts(user: Actor, topic_id: int) -> Feed:
+    """The newest posts of one topic that this reader may read."""
+    try:
+        topic, _sig = permissions.get_topic_and_sig_for(user, topic_id)
+    except Forbidden:
+        # A members-only SIG's topic: the same 404 as a topic that does not exist.
+        raise NotFound(permissions.NO_SUCH_TOPIC) from None
+    if topic.is_deleted:
+        raise NotFound(permissions.NO_SUCH_TOPIC)
+    rows = db.session.execute(
+        select(*_columns())
+        .select_from(Post)
+        .join(Topic, and_(Topic.id == Post.topic_id, Topic.id == topic.id))
+        .join(Sig, Sig.id == Topic.sig_id)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(*_readable(user))
+        .order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(LIMIT)
+    ).all()
+    return Feed(
+        kind="topic",
+        title_args={"topic": topic.title},
+        created_at=topic.created_at,
+        entries=[_entry("post", r) for r in rows],
+        topic_id=topic.id,
+        topic_slug=topic.slug,
+    )

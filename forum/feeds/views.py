@@ -1,0 +1,69 @@
+"""The Atom feeds: the site's newest topics, a SIG's newest posts, a topic's newest posts.
+
+Without a token a feed is a guest's (whoever asks, cookie or not), so it may be cached by
+anyone for a short while. With a member's token (`?token=…`, see tokens.py) it is what that
+member may read, and private to them. A feed the reader may not read is a 404, as for one that
+does not exist, and so is a token that was revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+
+from flask import Response, current_app, request
+
+from .. import settings
+from ..accounts.models import User
+from ..errors import NotFound
+from ..i18n import force_locale
+from ..i18n import lazy_gettext as _l
+from ..web import absolute_url_for
+from . import atom, bp, queries, tokens
+
+NO_SUCH_FEED = _l("No such feed.")
+
+
+@bp.route("/feeds/topics.atom")
+def topics() -> Any:
+    return _serve(queries.latest_topics, "feeds.topics")
+
+
+@bp.route("/s/<slug>/feed.atom")
+def sig(slug: str) -> Any:
+    return _serve(lambda user: queries.sig_posts(user, slug), "feeds.sig", slug=slug)
+
+
+@bp.route("/t/<int:topic_id>/feed.atom")
+def topic(topic_id: int) -> Any:
+    return _serve(
+        lambda user: queries.topic_posts(user, topic_id), "feeds.topic", topic_id=topic_id
+    )
+
+
+def _serve(build: Callable[[User | None], queries.Feed], endpoint: str, **values: Any) -> Any:
+    token = request.args.get("token")
+    reader: User | None = None
+    if token:
+        try:
+            reader = tokens.reader_for(token)
+        except tokens.Revoked:
+            raise NotFound(NO_SUCH_FEED) from None
+    feed = build(reader)
+    language = reader.language if reader is not None else None
+    with force_locale(language) if language else nullcontext():
+        self_url = absolute_url_for(endpoint, **values, **({"token": token} if token else {}))
+        body = atom.render(feed, self_url, str(settings.get("site_name")))
+    response = Response(body, mimetype="application/atom+xml")
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    if feed.updated_at is not None:
+        response.last_modified = feed.updated_at
+    if token:
+        response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    else:
+        max_age = int(current_app.config.get("FEED_MAX_AGE", 300))
+        response.headers["Cache-Control"] = f"public, max-age={max_age}"
+        response.vary.add("Accept-Language")  # the feed's title is in the reader's language
+    return response.make_conditional(request.environ)
