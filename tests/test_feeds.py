@@ -123,10 +123,12 @@ def test_a_closed_sig_feed_is_the_same_404_as_a_missing_one(make_client, f, visi
             assert response.status_code == 404
             assert _without_own_address(response) == _without_own_address(guest.get(missing))
             assert b"Secret plans" not in response.get_data()
-        # A member's cookie does not open a feed: only the token does.
+        # In her browser, ada's session opens it, privately.
         member = make_client()
         member.login("ada")
-        assert member.get(real).status_code == 404
+        opened = member.get(real)
+        assert "secret words" in contents(parse(opened))
+        assert opened.headers["Cache-Control"].startswith("private")
         root = parse(guest.get(private_url(ada, real)))
         assert "secret words" in contents(root)
 

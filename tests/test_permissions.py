@@ -139,6 +139,13 @@ WRITE = {
 # post goes through (tests/test_joining.py).
 POST_FORM = {**WRITE_FORM, "public": "L 200 200 200 200 200"}
 POST = {**WRITE, "public": "L 302 302 302 302 302"}
+# A feed has no "join to read" page: what the reader may not read is a 404, as if it were not
+# there. (Feed readers have no cookie and use a private address; see tests/test_feeds.py.)
+FEED_READ = {
+    "public": "200 200 200 200 200 200",
+    "members": "404 200 404 200 404 200",
+    "private": "404 200 404 200 404 200",
+}
 SYSOP_ONLY = {
     "public": "L 403 403 200 403 200",
     "members": "L 403 403 200 403 200",
@@ -275,6 +282,8 @@ ROUTES = [
         data=lambda w: {"body": "**bold**"},
     ),
     Route("members", "GET", lambda w: f"/s/{w.sig.slug}/members", READ),
+    Route("sig feed", "GET", lambda w: f"/s/{w.sig.slug}/feed.atom", FEED_READ),
+    Route("topic feed", "GET", lambda w: f"/t/{w.topic.id}/feed.atom", FEED_READ),
     Route("join requests", "GET", lambda w: f"/s/{w.sig.slug}/requests", SYSOP_ONLY),
     Route(
         "decide join request",
@@ -440,6 +449,8 @@ OUTSIDER_PROBES = [
     ("GET", "/s/{slug}/"),
     ("GET", "/s/{slug}/new"),
     ("GET", "/s/{slug}/members"),
+    ("GET", "/s/{slug}/feed.atom"),
+    ("GET", "/t/{topic}/feed.atom"),
     ("GET", "/s/{slug}/requests"),
     ("POST", "/s/{slug}/new"),
     ("POST", "/s/{slug}/join"),

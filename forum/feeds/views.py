@@ -1,9 +1,9 @@
 """The Atom feeds: the site's newest topics, a SIG's newest posts, a topic's newest posts.
 
-Without a token a feed is a guest's (whoever asks, cookie or not), so it may be cached by
-anyone for a short while. With a member's token (`?token=…`, see tokens.py) it is what that
-member may read, and private to them. A feed the reader may not read is a 404, as for one that
-does not exist, and so is a token that was revoked.
+A feed is read as its token's member (`?token=…`, see tokens.py: for feed readers, which have
+no cookie), else as the member whose session asks, else as a guest. A guest's feed may be cached
+by anyone for a short while; a member's is private to them. A feed the reader may not read is a
+404, as for one that does not exist, and so is a token that was revoked.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from contextlib import nullcontext
 from typing import Any
 
 from flask import Response, current_app, request
+from flask_login import current_user
 
-from .. import settings
+from .. import permissions, settings
 from ..accounts.models import User
 from ..errors import NotFound
 from ..i18n import force_locale
@@ -51,6 +52,8 @@ def _serve(build: Callable[[User | None], queries.Feed], endpoint: str, **values
             reader = tokens.reader_for(token)
         except tokens.Revoked:
             raise NotFound(NO_SUCH_FEED) from None
+    else:
+        reader = permissions.actor(current_user)
     feed = build(reader)
     language = reader.language if reader is not None else None
     with force_locale(language) if language else nullcontext():
@@ -60,10 +63,11 @@ def _serve(build: Callable[[User | None], queries.Feed], endpoint: str, **values
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
     if feed.updated_at is not None:
         response.last_modified = feed.updated_at
-    if token:
+    if reader is not None or token:
         response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
     else:
         max_age = int(current_app.config.get("FEED_MAX_AGE", 300))
         response.headers["Cache-Control"] = f"public, max-age={max_age}"
-        response.vary.add("Accept-Language")  # the feed's title is in the reader's language
+        # The title is in the reader's language; a member's session reads more.
+        response.vary.update(("Accept-Language", "Cookie"))
     return response.make_conditional(request.environ)
