@@ -29,6 +29,7 @@ def test_the_features_provide_their_hooks(app):
         "notifications/_settings.html",
         "messages/_settings.html",
         "moderation/_settings_standing.html",
+        "feeds/_settings.html",
     )
     assert hooks.profile_sections.get(app) == ("messages/_profile.html",)
     assert len(hooks.topic_page.get(app)) == 1
