@@ -39,7 +39,8 @@ def test_flagged_post_is_hidden_from_the_queue_and_the_flagger_is_told(open_brow
     expect(flagger.get_by_role("heading", level=1)).to_have_text("Flag post #2")
     flagger.get_by_role("radio", name="Spam").check()
     flagger.get_by_role("button", name="Send to the sysops").click()
-    expect(flagger.get_by_role("status")).to_contain_text("The sysops will look at this post.")
+    thanks = flagger.get_by_role("status").filter(has_text="The sysops will look at this post.")
+    expect(thanks).to_be_visible()
     flagger.wait_for_load_state("networkidle")  # the live connection is up
 
     sysop = open_browser("grace")
