@@ -20,6 +20,7 @@ from flask import Flask, current_app
 
 from .db import in_transaction, on_commit
 from .hooks import AppSlot
+from .storage_faults import storage_refused
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +333,12 @@ def dispatch(app: Flask, event: Event) -> None:
     for fn in _registry(app)["after_commit"].get(type(event), []):
         try:
             fn(event)
-        except Exception:
-            log.exception("subscriber %s failed on %r", getattr(fn, "__qualname__", fn), event)
+        except Exception as exc:
+            name = getattr(fn, "__qualname__", fn)
+            refused = storage_refused(exc)
+            if refused:  # a read-only or full database: one line, the storage's fault, not code's
+                log.warning("subscriber %s could not write after %r: %s", name, event, refused)
+            else:
+                log.exception("subscriber %s failed on %r", name, event)
             if app.config.get("EVENTS_RAISE"):
                 raise

@@ -439,3 +439,33 @@ def test_a_full_then_read_only_sqlite_volume_is_read_only_and_recovers(tmp_path)
         if server is not None:
             server.stop()
         _mount("umount", "-l", str(volume))
+
+
+@pytest.mark.config(EVENTS_RAISE=False)
+def test_a_subscriber_refused_by_a_read_only_database_logs_one_line(app, caplog):
+    """An after-commit subscriber that meets a read-only (or full) database is the storage's
+    fault: one warning, no traceback; any other failure keeps its traceback."""
+    from forum import events
+    from forum.db import transaction
+
+    class ReadOnly(Exception):
+        sqlite_errorname = "SQLITE_READONLY"
+
+    seen = []
+
+    def refused(event: object) -> None:
+        seen.append(event)
+        raise OperationalError("UPDATE", {}, ReadOnly("attempt to write a readonly database"))
+
+    def broken(event: object) -> None:
+        raise RuntimeError("a bug")
+
+    events.subscribe(app, events.SessionsRevoked, refused, phase="after_commit")
+    events.subscribe(app, events.SessionsRevoked, broken, phase="after_commit")
+    with caplog.at_level(logging.WARNING), transaction():
+        events.publish(events.SessionsRevoked(user_id=1))
+    assert len(seen) == 1
+    one = next(r for r in caplog.records if "could not write" in r.getMessage())
+    assert one.exc_info is None and "readonly database" in one.getMessage()
+    bug = next(r for r in caplog.records if "failed on" in r.getMessage())
+    assert bug.exc_info is not None

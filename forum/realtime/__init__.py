@@ -215,7 +215,7 @@ def socket_error(exc: Exception) -> Any:
     event gets an error answer."""
     from flask import request
 
-    from ..web import describe_error, is_database_down, storage_refused
+    from ..storage_faults import describe_error, is_database_down, storage_refused
 
     event = (getattr(request, "event", None) or {}).get("message", "?")
     if storage_refused(exc) or is_database_down(exc):

@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from .. import events
 from ..extensions import db
 from ..hooks import AppSlot
-from ..web import storage_refused
+from ..storage_faults import storage_refused
 from . import indexer
 from .models import KIND_POST, KIND_SIG, KIND_TOPIC
 
