@@ -23,8 +23,10 @@ from forum.accounts.models import User
 from forum.db import transaction
 from forum.extensions import db
 from forum.jobs import queue_of
+from forum.messages.models import ConversationMember, PrivateMessage
 from forum.notifications.mail import mail_choices, send_notification_mail, unsubscribe_token
 from forum.notifications.models import Notification
+from forum.notifications.queries import member_rows
 from forum.sigs import services as sigs
 
 HTTPS = pytest.mark.config(BASE_URL="https://forum.example.org")
@@ -274,6 +276,7 @@ def test_the_settings_choose_what_is_mailed(app, f, inbox, client):
         "quote": "off",
         "watched": "now",
         "moderation": "off",
+        "private_message": "now",
     }
     topic = f.topic(ada, sig, "Mine")  # ada watches it (she started it)
     f.reply(bob, topic, "A reply: ada hears of it as a watched topic only")
@@ -358,3 +361,106 @@ def test_the_daily_digest_mails_what_is_unread_once_a_day_on_the_members_clock(a
     tomorrow = now + timedelta(days=1)
     assert queue_digests(tomorrow) == 1
     assert len(inbox.messages) == 2 and "one more" in text_part(inbox.messages[1])
+
+
+# --- private mail -----------------------------------------------------------------------------
+def _write_to(sender, to, subject="Lunch?", body="Shall we meet at <noon> & talk?"):
+    from forum.messages import services as messages
+
+    return messages.start_conversation(sender, to.username, subject, body)
+
+
+@HTTPS
+def test_a_private_message_mails_the_recipient_once_threaded_per_conversation(app, f, inbox):
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    assert mail_choices(ada)["private_message"] == "now"  # the default
+    conversation = _write_to(bob, ada)
+    assert inbox.messages == []  # it waits, like every notification mail
+    assert deliver(app) == 1
+    (message,) = inbox.messages
+    assert inbox.recipients == [["ada@example.com"]]  # the participant, and nobody else
+    assert message["Subject"] == "[Forum] bob sent you private mail: “Lunch?”"
+    text, html = text_part(message), html_part(message)
+    assert "Hello ada, there is new private mail for you in “Lunch?” on Forum:" in text
+    assert "Shall we meet at <noon> & talk?" in text
+    assert "Shall we meet at &lt;noon&gt; &amp; talk?" in html and "<noon>" not in html
+    message_id = db.session.scalar(select(PrivateMessage.id))
+    link = f"https://forum.example.org/mail/c/{conversation.id}#message-{message_id}"
+    assert link in text and f'href="{link}"' in html
+    root = f"<conversation.{conversation.id}@forum.example.org>"
+    assert message["In-Reply-To"] == message["References"] == root
+    assert "List-Id" not in message  # private mail belongs to no SIG
+    assert "When someone writes me private mail" in text
+    # Run again (a retry): not sent twice; the author hears nothing of their own message.
+    notification_id = db.session.scalar(select(Notification.id))
+    queue_of(app).task("forum.notifications.mail.send_notification_mail")(notification_id)
+    assert deliver(app) == 0 and len(inbox.messages) == 1
+    # Two answers in the same conversation before the mail goes: one mail, same thread.
+    from forum.messages import services as messages
+
+    messages.reply_to_conversation(ada, conversation.id, "Noon is fine.")
+    messages.reply_to_conversation(ada, conversation.id, "Bring cyd's notes.")
+    deliver(app)
+    assert len(inbox.messages) == 2 and inbox.recipients[1] == ["bob@example.com"]
+    second = inbox.messages[1]
+    assert second["Subject"] == "[Forum] 2 new private messages in “Lunch?”"
+    assert second["References"] == root
+    assert "Noon is fine." in text_part(second) and "cyd&#39;s notes" in html_part(second)
+    assert "cyd@example.com" not in str(inbox.recipients)
+    assert cyd.id not in set(db.session.scalars(select(Notification.user_id)))
+
+
+def test_a_private_message_mail_is_in_the_recipients_language(app, f, inbox):
+    ada, bob = f.user("ada"), f.user("bob")
+    with transaction():
+        ada.language = "de"
+    _write_to(bob, ada, subject="Mittag?", body="Treffen wir uns?")
+    deliver(app)
+    (message,) = inbox.messages
+    assert message["Subject"] == "[Forum] bob hat dir eine private Nachricht geschickt: „Mittag?“"
+    text = text_part(message)
+    assert "Hallo ada" in text and "„Mittag?“" in text and "Treffen wir uns?" in text
+
+
+def test_a_member_who_left_the_conversation_gets_no_mail(app, f, inbox):
+    from forum.messages import services as messages
+
+    ada, bob = f.user("ada"), f.user("bob")
+    conversation = _write_to(bob, ada, body="Something only participants read")
+    messages.leave_conversation(ada, conversation.id)
+    assert deliver(app) == 1  # the job runs, and finds nothing to say
+    assert inbox.messages == []
+
+
+def test_a_member_whose_access_is_gone_gets_no_mail_even_with_the_notification_unread(
+    app, f, inbox
+):
+    ada, bob = f.user("ada"), f.user("bob")
+    conversation = _write_to(bob, ada, subject="Secret plans", body="The words of the secret")
+    # Access gone without the notification being read (the policy alone decides at send time).
+    with transaction():
+        row = db.session.get(ConversationMember, (conversation.id, ada.id))
+        row.left_at = datetime.now(UTC)
+    assert db.session.scalar(select(Notification.read_at)) is None
+    deliver(app)
+    assert inbox.messages == []
+    # What the center says of it keeps the conversation to itself, too.
+    (row,) = member_rows(db.session.get(User, ada.id), [db.session.scalar(select(Notification.id))])
+    assert row.withheld and row.excerpt == "" and row.url == "/mail"
+    assert "Secret plans" not in row.text
+
+
+def test_no_private_message_mail_when_the_category_is_off(app, f, inbox, client):
+    ada, bob = f.user("ada"), f.user("bob")
+    client.login("ada")
+    page = client.get("/settings").get_data(as_text=True)
+    assert "When someone writes me private mail" in page
+    response = client.form("/notifications/preferences", {"mail_private_message": "off"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert mail_choices(db.session.get(User, ada.id))["private_message"] == "off"
+    _write_to(bob, ada)
+    assert deliver(app) == 0  # no job is even queued
+    assert inbox.messages == []
+    # The notification itself is still there, in the center.
+    assert db.session.scalar(select(Notification.kind)) == "private_message"

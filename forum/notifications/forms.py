@@ -66,6 +66,11 @@ class PreferencesForm(FlaskForm):
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
         validators=[Optional()],
     )
+    mail_private_message = SelectField(
+        MAIL_LABELS["private_message"],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        validators=[Optional()],
+    )
 
     def mail_fields(self) -> list[Any]:
         return [getattr(self, f"mail_{category}") for category in MAIL_LABELS]

@@ -25,6 +25,8 @@ class Subject:
     topic_title: str | None = None
     sig_name: str | None = None
     sig_slug: str | None = None
+    # Private mail: the conversation's subject, only for a participant who may read it.
+    conversation_subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,15 @@ PRIVATE_MESSAGE = register(
     Kind(
         "private_message",
         5,
-        lambda s: gettext("%(who)s sent you private mail", who=_who(s)),
+        lambda s: (
+            gettext(
+                "%(who)s sent you private mail: “%(subject)s”",
+                who=_who(s),
+                subject=s.conversation_subject,
+            )
+            if s.conversation_subject
+            else gettext("%(who)s sent you private mail", who=_who(s))
+        ),
         _mail_url,
         _l("Private mail"),
     )

@@ -1,13 +1,16 @@
 """Notification mail: the member's choice per kind, the job that sends it, unsubscribe tokens.
 
 A notification a member wants "immediately" queues a job that waits NOTIFY_MAIL_DELAY seconds.
-When it runs, it claims every notification of that member and topic still unread and unmailed
-(`notifications.mail_key`), so several events of one topic make one mail, then checks each again
-at send time: read since (the notification, or the topic page), no longer readable by the member
-(forum.permissions), the member's own doing: those are left out, and when nothing is left, no mail
-goes. The mail is plain text and HTML from one template per kind (templates/mail/notification/),
-in the member's language, threaded per topic, with List-Id per SIG and a one-click unsubscribe
-(RFC 8058). Its key makes it idempotent: a job run again never sends it twice.
+When it runs, it claims every notification of that member and topic (or private conversation)
+still unread and unmailed (`notifications.mail_key`), so several events of one topic make one mail,
+then checks each again at send time through the center's read model (queries.member_rows, which
+asks forum.permissions: can_view_post for posts, can_read_conversation/can_read_message for
+private mail): read since (the notification, the topic page or the conversation), no longer
+readable by the member (a private SIG or a conversation they left), the member's own doing: those
+are left out, and when nothing is left, no mail goes. The mail is plain text and HTML from one
+template per kind (templates/mail/notification/), in the member's language, threaded per topic
+(private mail: per conversation), with List-Id per SIG and a one-click unsubscribe (RFC 8058).
+Its key makes it idempotent: a job run again never sends it twice.
 
 What a member wants "in the daily digest" waits for the hourly `queue_digests`, which mails each
 such member once a day, at DIGEST_HOUR on their own clock, everything of those kinds still unread
@@ -33,6 +36,7 @@ from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale, ngettext
 from ..i18n import lazy_gettext as _l
 from ..mail import already_sent, send_mail
+from ..messages.models import Conversation
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow, zone_or_utc
 from ..topics.models import Post, Topic, TopicRead
@@ -62,6 +66,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
         kinds.JOIN_REQUEST.name,
         kinds.JOIN_DECIDED.name,
     ),
+    "private_message": (kinds.PRIVATE_MESSAGE.name,),
 }
 CATEGORY_LABELS = {
     "mention": _l("When someone mentions me"),
@@ -69,8 +74,16 @@ CATEGORY_LABELS = {
     "quote": _l("When someone quotes me"),
     "watched": _l("New posts and topics I watch"),
     "moderation": _l("Moderation: what sysops decided about my posts, flags and requests"),
+    "private_message": _l("When someone writes me private mail"),
 }
-DEFAULTS = {"mention": NOW, "reply": NOW, "quote": OFF, "watched": OFF, "moderation": OFF}
+DEFAULTS = {
+    "mention": NOW,
+    "reply": NOW,
+    "quote": OFF,
+    "watched": OFF,
+    "moderation": OFF,
+    "private_message": NOW,
+}
 CATEGORY_OF = {kind: category for category, names in CATEGORIES.items() for kind in names}
 PREF_MAIL = "mail"
 assert set(CATEGORIES) == set(CATEGORY_LABELS) == set(DEFAULTS)
@@ -148,15 +161,45 @@ def _key(notification: Notification) -> str:
     return f"notify:{notification.user_id}:{notification.id}"
 
 
+def _conversation_id(notification: Notification) -> int | None:
+    """The conversation a private-mail notification is about (kept in `data`)."""
+    if notification.kind != kinds.PRIVATE_MESSAGE.name:
+        return None
+    conversation_id = (notification.data or {}).get("conversation_id")
+    return conversation_id if isinstance(conversation_id, int) else None
+
+
+def _same_conversation(notification: Notification, conversation_id: int) -> list[int]:
+    """The member's unread, unmailed private-mail notifications of this conversation (few: the
+    conversation is in `data`, JSON, so they are picked here rather than in SQL)."""
+    return [
+        n.id
+        for n in db.session.scalars(
+            select(Notification).where(
+                Notification.user_id == notification.user_id,
+                Notification.kind == kinds.PRIVATE_MESSAGE.name,
+                Notification.read_at.is_(None),
+                Notification.mail_key.is_(None),
+            )
+        )
+        if _conversation_id(n) == conversation_id
+    ]
+
+
 def _claim(notification: Notification, user: User) -> bool:
     """Give this job's key to the notification and to every other unread, unmailed one of the
-    same member and topic that they want mailed now. False when another job took it first."""
+    same member and topic (or conversation) that they want mailed now. False when another job
+    took it first."""
     key = _key(notification)
     wanted = [kind for kind in CATEGORY_OF if wants_now(user, kind)]
+    conversation_id = _conversation_id(notification)
+    ids = _same_conversation(notification, conversation_id) if conversation_id else []
     with transaction() as session:
         together = Notification.id == notification.id
         if notification.topic_id is not None:
             together = Notification.topic_id == notification.topic_id
+        elif ids:
+            together = Notification.id.in_({notification.id, *ids})
         session.execute(
             update(Notification)
             .where(
@@ -241,19 +284,30 @@ def send_notification_mail(notification_id: int) -> None:
     send_mail(user.email, subject, text, html=html, headers=headers, key=key)
 
 
+def _withheld(row: queries.NotificationRow) -> bool:
+    """Nothing to mail: the member may no longer read what it names."""
+    return row.withheld or (row.kind in kinds.POST_KINDS and not row.excerpt)
+
+
 def _compose(
     user: User, notifications: list[Notification], key: str
 ) -> tuple[str, str, str, dict[str, str]] | None:
     """Subject, text, HTML and headers; None when the member may read none of it any more."""
     rows = queries.member_rows(user, [n.id for n in notifications])
-    # A post kind whose post the member can no longer read (a private SIG they left, a post
-    # hidden since) says nothing: it is left out.
-    rows = [r for r in rows if not (r.kind in kinds.POST_KINDS and not r.excerpt)]
+    # What the member can no longer read (a private SIG they left, a post hidden since, a
+    # conversation they left) says nothing: it is left out (the policy is asked again there).
+    rows = [r for r in rows if not _withheld(r)]
     if not rows:
         return None
     first = rows[0].notification
     strongest = min(rows, key=lambda r: r.kind.priority).kind
     topic_title = None
+    conversation_subject = None
+    conversation_id = _conversation_id(first)
+    if conversation_id is not None:
+        # Only rows the member may read are left: they are a participant of it.
+        conversation = db.session.get(Conversation, conversation_id)
+        conversation_subject = conversation.subject if conversation is not None else None
     sig = db.session.get(Sig, first.sig_id) if first.sig_id is not None else None
     if first.topic_id is not None:
         topic = db.session.get(Topic, first.topic_id)
@@ -279,6 +333,7 @@ def _compose(
         "items": items,
         "count": len(items),
         "topic_title": topic_title,
+        "conversation_subject": conversation_subject,
         "sig_name": sig.name if sig is not None else None,
         "preferences_url": absolute_url_for("accounts.settings", _anchor="notifications-heading"),
         "unsubscribe_url": unsubscribe_url,
@@ -314,9 +369,14 @@ def _headers(
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+    root = None
     if first.topic_id is not None:
         # Every mail about a topic answers the same (never sent) root: clients thread them.
         root = f"<topic.{first.topic_id}@{domain}>"
+    elif (conversation_id := _conversation_id(first)) is not None:
+        # Private mail: one root per conversation.
+        root = f"<conversation.{conversation_id}@{domain}>"
+    if root is not None:
         headers["In-Reply-To"] = root
         headers["References"] = root
     if sig is not None:
@@ -396,7 +456,7 @@ def _compose_digest(
     user: User, notifications: list[Notification], key: str
 ) -> tuple[str, str, str, dict[str, str]] | None:
     rows = queries.member_rows(user, [n.id for n in notifications])
-    rows = [r for r in rows if not (r.kind in kinds.POST_KINDS and not r.excerpt)]
+    rows = [r for r in rows if not _withheld(r)]
     if not rows:
         return None
     # Grouped by topic (in the order of each topic's first event); the rest under no title.

@@ -24,6 +24,7 @@ from .. import content, permissions
 from ..accounts.models import User
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale
+from ..messages.models import Conversation, PrivateMessage
 from ..sigs.models import Membership, Sig
 from ..topics.models import Post, Topic, TopicRead
 from . import kinds
@@ -39,7 +40,10 @@ class NotificationRow:
     kind: kinds.Kind
     text: str
     url: str
-    excerpt: str  # empty when the post is no longer readable by this member
+    excerpt: str  # empty when the post (or message) is no longer readable by this member
+    # The member may no longer read what it names (a post hidden since, a conversation left):
+    # mail says nothing of it.
+    withheld: bool = False
 
     @property
     def id(self) -> int:
@@ -100,10 +104,59 @@ def _query() -> Any:
     )
 
 
-def _rows(viewer: User, result: Any) -> list[NotificationRow]:
+def _private_mail(viewer: User, notifications: list[Notification]) -> dict[int, Any]:
+    """For the private-mail notifications among these: the message and its conversation when
+    this member may still read them (a participant who was let in before the message), else
+    None. Two queries whatever the number."""
+    wanted = {
+        n.id: (n.data or {}).get("message_id")
+        for n in notifications
+        if n.kind == kinds.PRIVATE_MESSAGE.name
+    }
+    if not wanted:
+        return {}
+    message_ids = {int(m) for m in wanted.values() if isinstance(m, int)}
+    messages = {
+        m.id: m
+        for m in db.session.scalars(
+            select(PrivateMessage).where(PrivateMessage.id.in_(message_ids))
+        )
+    }
+    conversations = {
+        c.id: c
+        for c in db.session.scalars(
+            select(Conversation).where(
+                Conversation.id.in_({m.conversation_id for m in messages.values()})
+            )
+        )
+    }
+    out: dict[int, Any] = {}
+    for notification_id, message_id in wanted.items():
+        message = messages.get(message_id) if isinstance(message_id, int) else None
+        conversation = conversations.get(message.conversation_id) if message else None
+        readable = (
+            message is not None
+            and conversation is not None
+            and permissions.can_read_conversation(viewer, conversation.id)
+            and permissions.can_read_message(viewer, message)
+        )
+        out[notification_id] = (message, conversation) if readable else None
+    return out
+
+
+def _rows(viewer: User, result: Any, *, message_words: bool = False) -> list[NotificationRow]:
+    """Each notification as this member may read it now. A private message's words go only
+    into the member's own mail (`message_words`): the center and the live nudge name the
+    conversation, never what was written in it."""
+    result = list(result)
+    mail = _private_mail(viewer, [row[0] for row in result])
     rows = []
     for notification, actor_name, post, topic, sig in result:
         kind = kinds.get(notification.kind)
+        if notification.id in mail:
+            readable = mail[notification.id]
+            rows.append(_private_mail_row(notification, kind, actor_name, readable, message_words))
+            continue
         # Say only what this member may read now: the post may have been hidden since, the
         # member may have left a private SIG.
         sig_visible = sig is not None and permissions.can_see_sig(viewer, sig)
@@ -131,16 +184,60 @@ def _rows(viewer: User, result: Any) -> list[NotificationRow]:
                 text=kind.describe(subject),
                 url=kind.url(subject),
                 excerpt=content.excerpt(post.body_html, EXCERPT_LENGTH) if post_readable else "",
+                withheld=kind in kinds.POST_KINDS and not post_readable,
             )
         )
     return rows
 
 
+def _private_mail_row(
+    notification: Notification,
+    kind: kinds.Kind,
+    actor_name: str | None,
+    readable: tuple[PrivateMessage, Conversation] | None,
+    message_words: bool,
+) -> NotificationRow:
+    """A private-mail notification: the conversation's subject and the message's words only
+    for a participant who may read them now; for anyone else (they left, were banned) the bare
+    sentence and the mailbox, never the conversation."""
+    if readable is None:
+        subject = kinds.Subject(kind=kind.name, actor=actor_name, data={})
+        return NotificationRow(
+            notification=notification,
+            kind=kind,
+            text=kind.describe(subject),
+            url=kind.url(subject),
+            excerpt="",
+            withheld=True,
+        )
+    message, conversation = readable
+    subject = kinds.Subject(
+        kind=kind.name,
+        actor=actor_name,
+        data=notification.data or {},
+        conversation_subject=conversation.subject,
+    )
+    return NotificationRow(
+        notification=notification,
+        kind=kind,
+        text=kind.describe(subject),
+        url=kind.url(subject),
+        excerpt=(
+            content.excerpt(message.body_html, EXCERPT_LENGTH)
+            if message_words and not message.is_hidden
+            else ""
+        ),
+        withheld=message.is_hidden,
+    )
+
+
 def member_rows(viewer: User, ids: list[int]) -> list[NotificationRow]:
-    """These notifications as the member may read them now, oldest first (notification mail)."""
+    """These notifications as the member may read them now, oldest first (notification mail,
+    the member's own: a private message's words included)."""
     if not ids:
         return []
-    rows = _rows(viewer, db.session.execute(_query().where(Notification.id.in_(ids))))
+    result = db.session.execute(_query().where(Notification.id.in_(ids)))
+    rows = _rows(viewer, result, message_words=True)
     return sorted(rows, key=lambda row: row.id)
 
 
