@@ -426,10 +426,13 @@ def test_a_member_who_left_the_conversation_gets_no_mail(app, f, inbox):
     from forum.messages import services as messages
 
     ada, bob = f.user("ada"), f.user("bob")
-    conversation = _write_to(bob, ada, body="Something only participants read")
+    f.user("cyd")
+    conversation = messages.start_conversation(
+        bob, "ada, cyd", "Team", "Something only participants read"
+    )
     messages.leave_conversation(ada, conversation.id)
-    assert deliver(app) == 1  # the job runs, and finds nothing to say
-    assert inbox.messages == []
+    assert deliver(app) == 2  # both jobs run: ada's finds nothing to say
+    assert inbox.recipients == [["cyd@example.com"]]
 
 
 def test_a_member_whose_access_is_gone_gets_no_mail_even_with_the_notification_unread(
@@ -464,3 +467,40 @@ def test_no_private_message_mail_when_the_category_is_off(app, f, inbox, client)
     assert inbox.messages == []
     # The notification itself is still there, in the center.
     assert db.session.scalar(select(Notification.kind)) == "private_message"
+
+
+def test_a_private_message_hidden_before_the_mail_goes_is_not_mailed(app, f, inbox):
+    ada, bob = f.user("ada"), f.user("bob")
+    _write_to(bob, ada, subject="Hidden", body="Words a sysop will hide")
+    _write_to(bob, ada, subject="Fine", body="Words that stay")
+    with transaction():
+        db.session.scalar(
+            select(PrivateMessage).order_by(PrivateMessage.id)
+        ).hidden_at = datetime.now(UTC)
+    deliver(app)
+    (message,) = inbox.messages  # the other conversation's mail only
+    assert message["Subject"] == "[Forum] bob sent you private mail: “Fine”"
+    assert "Words a sysop will hide" not in text_part(message)
+
+
+def test_private_mail_in_the_daily_digest_only_while_the_member_reads_it(app, f, inbox):
+    from forum.notifications.mail import queue_digests
+    from forum.timeutil import utcnow
+
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    with transaction():
+        ada.preferences = {"mail": {"private_message": "digest"}}
+    _write_to(bob, ada, subject="Kept", body="Words for the digest")
+    gone = _write_to(cyd, ada, subject="Left behind", body="Words ada walked away from")
+    with transaction():  # access gone, the notification still unread
+        db.session.get(ConversationMember, (gone.id, ada.id)).left_at = utcnow()
+    assert deliver(app) == 0 and inbox.messages == []  # nothing "immediately"
+    now = utcnow()
+    app.config["DIGEST_HOUR"] = now.hour  # ada's clock is UTC
+    assert queue_digests(now) == 1
+    (message,) = inbox.messages
+    assert message["Subject"] == "[Forum] Your daily digest: 1 new notification"
+    text = text_part(message)
+    assert "bob sent you private mail: “Kept”" in text and "Words for the digest" in text
+    assert "Left behind" not in text and "walked away" not in text
+    assert "Left behind" not in html_part(message)
