@@ -291,6 +291,7 @@ def test_with_redis_the_queue_lives_there_and_a_dead_redis_fails_no_request(
         assert type(queue.huey.storage).__name__ == "RedisStorage"
         f.user("ada")
         assert client.form("/password/forgot", {"email": "ada@example.com"}).status_code == 302
+        assert queue.wait_until_handed_over()  # queued off the request, by the queuing thread
         (task,) = queue.queued()
         assert task.name == "mail_password_reset"
         assert queue.run_pending() == 1
@@ -298,6 +299,7 @@ def test_with_redis_the_queue_lives_there_and_a_dead_redis_fails_no_request(
         redis_server.kill()
         with caplog.at_level("ERROR", logger="forum.jobs"):
             response = client.form("/password/forgot", {"email": "ada@example.com"})
+            assert queue.wait_until_handed_over()
         assert response.status_code == 302
         assert "job forum.accounts.services.mail_password_reset could not be queued" in caplog.text
     finally:
