@@ -374,7 +374,13 @@ def test_two_servers_under_load_through_a_redis_outage(two_servers, own_redis, f
         bad = [(round(t - down_at, 1), k, s) for t, _, k, s in load.records if s >= 500 or s == 0]
         assert not bad, bad
         normal = _p99(load.latencies("reply", 0, down_at))
-        during = _p99(load.latencies("reply", down_at, back_at))
+        # A Redis that freezes costs the requests using it at that moment one timeout each
+        # (REDIS_TIMEOUT, 0.5 s here): then the breaker is open and every call fails at once
+        # (forum.redisconn). Those requests start in the outage's first second; from then on
+        # replies are as fast as before.
+        first = load.latencies("reply", down_at, down_at + 1.0)
+        assert not first or max(first) <= 0.5 + 2 * max(normal, 0.1), (normal, first)
+        during = _p99(load.latencies("reply", down_at + 1.0, back_at))
         assert during <= 2 * max(normal, 0.1), (normal, during)
         pages = load.latencies("read", down_at, back_at)
         assert _p99(pages) <= 2 * max(_p99(load.latencies("read", 0, down_at)), 0.1)
