@@ -7,6 +7,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -294,6 +295,14 @@ def count_queries(app: Flask) -> Any:
             event.remove(engine, "before_cursor_execute", record)
 
     return counting
+
+
+@pytest.fixture
+def outbox(app: Flask, tmp_path: Path) -> Path:
+    """A fresh outbox folder for this test's mail (read it with tests.mailbox.mails)."""
+    path = tmp_path / "outbox"
+    app.config["OUTBOX_DIR"] = str(path)
+    return path
 
 
 @pytest.fixture

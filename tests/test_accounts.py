@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import re
 import threading
-from email import policy
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from forum.errors import Conflict, Invalid
 from forum.extensions import db
 
 from .factories import PASSWORD
+from .mailbox import mails
 
 NEW_PASSWORD = "a-much-better-passphrase"
 
@@ -39,23 +39,6 @@ def reload(user: User) -> User:
     found = db.session.get(User, user.id)
     assert found is not None
     return found
-
-
-@pytest.fixture
-def outbox(app: Any, tmp_path: Path) -> Path:
-    """A fresh outbox folder for this test's mail."""
-    path = tmp_path / "outbox"
-    app.config["OUTBOX_DIR"] = str(path)
-    return path
-
-
-def mails(outbox: Path) -> list[email.message.EmailMessage]:
-    if not outbox.exists():
-        return []
-    return [
-        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-        for p in sorted(outbox.glob("*.eml"))
-    ]
 
 
 def reset_link(message: email.message.EmailMessage) -> str:

@@ -4,16 +4,13 @@ interrupted mid-run queued again without mailing twice, the nightly clean-up."""
 
 from __future__ import annotations
 
-import email
 import os
 import signal
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from email import policy
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -24,6 +21,8 @@ from forum.extensions import db
 from forum.jobs.commands import make_consumer
 from forum.jobs.models import FailedJob, SentMail
 from forum.mail import send_mail
+
+from .mailbox import mails
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,24 +56,6 @@ def mail_then_stop(label: str) -> None:
 @pytest.fixture(autouse=True)
 def fresh_runs() -> None:
     RUNS.clear()
-
-
-@pytest.fixture
-def outbox(app: Any, tmp_path: Path) -> Path:
-    path = tmp_path / "outbox"
-    app.config["OUTBOX_DIR"] = str(path)
-    return path
-
-
-def mails(outbox: Path) -> list[email.message.EmailMessage]:
-    return (
-        [
-            email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-            for p in sorted(outbox.glob("*.eml"))
-        ]
-        if outbox.exists()
-        else []
-    )
 
 
 def failed_rows() -> list[FailedJob]:

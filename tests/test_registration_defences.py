@@ -9,7 +9,6 @@ import logging
 import re
 import time
 from datetime import timedelta
-from email import policy
 from pathlib import Path
 from typing import Any
 
@@ -28,28 +27,13 @@ from forum.timeutil import utcnow
 from forum.topics.models import Topic
 
 from .factories import PASSWORD
+from .mailbox import mails
 
 STAMP_RE = re.compile(r'name="started" type="hidden" value="([^"]+)"')
 
 
 def html(response: Any) -> str:
     return response.get_data(as_text=True)
-
-
-@pytest.fixture
-def outbox(app: Any, tmp_path: Path) -> Path:
-    path = tmp_path / "outbox"
-    app.config["OUTBOX_DIR"] = str(path)
-    return path
-
-
-def mails(outbox: Path) -> list[email.message.EmailMessage]:
-    if not outbox.exists():
-        return []
-    return [
-        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-        for p in sorted(outbox.glob("*.eml"))
-    ]
 
 
 def user_count() -> int:

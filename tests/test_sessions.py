@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import email
 from datetime import timedelta
-from email import policy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +15,7 @@ from forum.extensions import db
 from forum.timeutil import utcnow
 
 from .factories import PASSWORD
+from .mailbox import mails
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 IPHONE = (
@@ -28,22 +26,6 @@ IPHONE = (
 
 def html(response: Any) -> str:
     return response.get_data(as_text=True)
-
-
-@pytest.fixture
-def outbox(app: Any, tmp_path: Path) -> Path:
-    path = tmp_path / "outbox"
-    app.config["OUTBOX_DIR"] = str(path)
-    return path
-
-
-def mails(outbox: Path) -> list[email.message.EmailMessage]:
-    if not outbox.exists():
-        return []
-    return [
-        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-        for p in sorted(outbox.glob("*.eml"))
-    ]
 
 
 def browser(make_client: Any, agent: str, ip: str) -> Any:
