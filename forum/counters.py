@@ -123,8 +123,9 @@ def recount_all() -> None:
         session.flush()
         for sig in session.scalars(select(Sig)):
             _recount_sig(sig)
-            sig.member_count = session.scalar(
-                select(func.count(Membership.id)).where(Membership.sig_id == sig.id)
+            sig.member_count = (
+                session.scalar(select(func.count(Membership.id)).where(Membership.sig_id == sig.id))
+                or 0
             )
         session.execute(update(User).values(**_member_counts()))
 

@@ -108,11 +108,12 @@ def catalog_problems() -> Iterator[str]:
                 continue  # obsolete: `make translations-extract` drops it
             if message.fuzzy:
                 yield f"{where}: fuzzy: {key!r}"
-            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            raw = message.string
+            strings = tuple(raw) if isinstance(raw, (tuple, list)) else (raw or "",)
             if not all(strings):
                 yield f"{where}: untranslated: {key!r}"
                 continue
-            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            ids = tuple(message.id) if isinstance(message.id, tuple) else (str(message.id),)
             expected = set(PLACEHOLDER.findall(" ".join(ids)))
             for text in strings:
                 found = set(PLACEHOLDER.findall(text))

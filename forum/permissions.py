@@ -31,7 +31,7 @@ from .messages.models import (
 )
 from .sigs.models import DISCIPLINE_BAN, PRIVATE, PUBLIC, Membership, Sig, SigDiscipline
 from .timeutil import utcnow
-from .topics.models import POST_VISIBLE, Post, Topic
+from .topics.models import POST_VISIBLE, Post, PostFacts, Topic
 
 Actor = User | None
 
@@ -498,7 +498,7 @@ def _topic_exists_for(user: Actor, topic: Topic, sig: Sig) -> bool:
     return topic.post_count > 0 or (user is not None and topic.user_id == user.id)
 
 
-def _post_exists_for(user: Actor, post: Post, sig: Sig) -> bool:
+def _post_exists_for(user: Actor, post: PostFacts, sig: Sig) -> bool:
     """Whether this member may know the post exists, in a topic they may know of."""
     if post.is_public or is_sig_sysop(user, sig):
         return True
@@ -611,11 +611,11 @@ def require_reply(user: Actor, topic: Topic, sig: Sig) -> None:
         raise Forbidden(problem)
 
 
-def can_view_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
+def can_view_post(user: Actor, post: PostFacts, topic: Topic, sig: Sig) -> bool:
     return can_view_topic(user, topic, sig) and _post_exists_for(user, post, sig)
 
 
-def who_may_view_post(users: list[User], post: Post, topic: Topic, sig: Sig) -> list[User]:
+def who_may_view_post(users: list[User], post: PostFacts, topic: Topic, sig: Sig) -> list[User]:
     """The members among `users` who may read this post (banned members read nothing). Their
     memberships are loaded in one query, and only when the answer depends on them."""
     if not _open_to_every_member(post, topic, sig):
@@ -623,7 +623,7 @@ def who_may_view_post(users: list[User], post: Post, topic: Topic, sig: Sig) -> 
     return [u for u in users if not u.is_banned and can_view_post(u, post, topic, sig)]
 
 
-def who_may_read_post(user_ids: Iterable[int], post: Post, topic: Topic, sig: Sig) -> set[int]:
+def who_may_read_post(user_ids: Iterable[int], post: PostFacts, topic: Topic, sig: Sig) -> set[int]:
     """who_may_view_post by id, for the members a new post notifies. A visible post of a live
     topic in a public SIG is open to every member who is not banned: one query of ids, no
     members or memberships loaded (it runs inside every reply's write turn)."""
@@ -648,7 +648,7 @@ def sig_readers_clause(sig: Sig) -> ColumnElement[bool]:
     return and_(live, or_(User.id.in_(members), User.role == "sysop"))
 
 
-def _open_to_every_member(post: Post, topic: Topic, sig: Sig) -> bool:
+def _open_to_every_member(post: PostFacts, topic: Topic, sig: Sig) -> bool:
     # can_view_post without its member-dependent branches: exactly when those cannot matter.
     return sig.visibility == PUBLIC and post.is_public and not topic.is_deleted
 
@@ -709,7 +709,7 @@ def get_post_for(user: Actor, post_id: int) -> Post:
     return get_post_topic_and_sig_for(user, post_id)[0]
 
 
-def can_edit_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
+def can_edit_post(user: Actor, post: PostFacts, topic: Topic, sig: Sig) -> bool:
     if user is None or post.is_deleted:
         return False
     if is_sig_sysop(user, sig):
@@ -717,14 +717,14 @@ def can_edit_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
     return post.user_id == user.id and _edit_problem(user, topic, sig) is None
 
 
-def require_edit_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> None:
+def require_edit_post(user: Actor, post: PostFacts, topic: Topic, sig: Sig) -> None:
     if can_edit_post(user, post, topic, sig):
         return
     own = user is not None and post.user_id == user.id and not post.is_deleted
     raise Forbidden((own and _edit_problem(user, topic, sig)) or _l("You may not edit this post."))
 
 
-def can_delete_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
+def can_delete_post(user: Actor, post: PostFacts, topic: Topic, sig: Sig) -> bool:
     if user is None or post.is_deleted:
         return False
     if is_sig_sysop(user, sig):
@@ -743,7 +743,7 @@ def require_moderate_anything(user: Actor) -> None:
         raise Forbidden(_l("Only sysops may see this page."))
 
 
-def flag_problem(user: Actor, post: Post, topic: Topic, sig: Sig) -> str | None:
+def flag_problem(user: Actor, post: PostFacts, topic: Topic, sig: Sig) -> str | None:
     """Why this member may not flag this post, or None."""
     if user is None:
         return _l("Log in to flag a post.")
@@ -758,11 +758,11 @@ def flag_problem(user: Actor, post: Post, topic: Topic, sig: Sig) -> str | None:
     return None
 
 
-def can_flag_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> bool:
+def can_flag_post(user: Actor, post: PostFacts, topic: Topic, sig: Sig) -> bool:
     return flag_problem(user, post, topic, sig) is None
 
 
-def require_flag_post(user: Actor, post: Post, topic: Topic, sig: Sig) -> None:
+def require_flag_post(user: Actor, post: PostFacts, topic: Topic, sig: Sig) -> None:
     problem = flag_problem(user, post, topic, sig)
     if problem:
         raise Forbidden(problem)
@@ -824,7 +824,7 @@ def can_set_support(user: Actor, sig: Sig) -> bool:
     return is_sig_sysop(user, sig)
 
 
-def can_mark_answer(user: Actor, topic: Topic, sig: Sig, post: Post | None = None) -> bool:
+def can_mark_answer(user: Actor, topic: Topic, sig: Sig, post: PostFacts | None = None) -> bool:
     """In a support SIG the topic's author or a sysop picks the answer: a public reply by
     someone other than the author (a topic answered only by its author is not answered)."""
     if user is None or not sig.is_support or topic.is_deleted:

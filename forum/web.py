@@ -29,6 +29,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import hooks, i18n, permissions, settings
 from .config import origin_of
@@ -249,7 +250,7 @@ def safe_next(target: str | None) -> str | None:
     return None  # encoded over and over: no link of the forum looks like that
 
 
-def redirect_back(target: str | None, default: str) -> Response:
+def redirect_back(target: str | None, default: str) -> WerkzeugResponse:
     """Redirect to `target` when safe_next() accepts it, otherwise to `default`."""
     return redirect(safe_next(target) or default)
 
@@ -290,7 +291,7 @@ class UrlTemplate:
         self, endpoint: str, *names: str, text: bool | tuple[str, ...] = (), **values: Any
     ) -> None:
         texts = set(names) if text is True else set(text or ())
-        probes = {
+        probes: dict[str, Any] = {
             name: _TEXT_PROBE.format(i) if name in texts else str(_ID_PROBE + i)
             for i, name in enumerate(names)
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,8 @@ from .services import get_member
 @dataclass
 class ProfilePage:
     member: User
-    memberships: list[tuple[Membership, Sig]]
-    recent_posts: list[tuple[Post, Topic, Sig]]
+    memberships: Sequence[tuple[Membership, Sig]]
+    recent_posts: Sequence[tuple[Post, Topic, Sig]]
     is_self: bool
 
 

@@ -6,6 +6,7 @@ Each page loads in a fixed number of queries whatever the number of rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -84,7 +85,9 @@ def message_reports(viewer: permissions.Actor) -> list[MessageReportItem]:
     ):
         item = items.get(report.message_id)
         if item is None:
-            reported = next((m for m in report.excerpt or [] if m.get("reported")), {})
+            reported: dict[str, Any] = next(
+                (m for m in report.excerpt or [] if m.get("reported")), {}
+            )
             item = items[report.message_id] = MessageReportItem(
                 report=report, author=reported.get("author")
             )
@@ -450,8 +453,8 @@ class MemberPanel:
     # Suspensions and bans in SIGs the viewer moderates that hold now, member or not.
     sig_disciplines: list[tuple[SigDiscipline, Sig]]
     notes: list[NoteRow]
-    warnings: list[tuple[MemberWarning, str | None, Sig | None]]
-    recent_posts: list[tuple[Post, Topic, Sig]]
+    warnings: Sequence[tuple[MemberWarning, str | None, Sig | None]]
+    recent_posts: Sequence[tuple[Post, Topic, Sig]]
     history: list[LogRow]
     moderated: list[Sig]  # the member's SIGs the viewer moderates (for SIG discipline)
     note_sigs: list[Sig]  # where the viewer may file a note on the member
@@ -565,7 +568,7 @@ def member_panel(current: Any, username: str) -> MemberPanel:
 
 def my_standing(
     current: Any,
-) -> tuple[list[tuple[MemberWarning, Sig | None]], list[tuple[SigDiscipline, Sig]]]:
+) -> tuple[Sequence[tuple[MemberWarning, Sig | None]], list[tuple[SigDiscipline, Sig]]]:
     """A member's own warnings, and SIG suspensions and bans that hold (for /settings)."""
     viewer = permissions.actor(current)
     if viewer is None:
@@ -639,5 +642,5 @@ def undoable_cleanups(current: Any, mod_action_ids: list[int]) -> dict[int, int]
                 SpamCleanup.mod_action_id.in_(mod_action_ids), SpamCleanup.undone_at.is_(None)
             )
         )
-        if permissions.can_undo_spam_cleanup(viewer, c.sig_id)
+        if c.mod_action_id is not None and permissions.can_undo_spam_cleanup(viewer, c.sig_id)
     }

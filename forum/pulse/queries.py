@@ -53,6 +53,9 @@ QUEUE_LIMIT = 50
 TOP_LIMIT = 10
 ANSWER_WINDOW = timedelta(hours=24)
 
+# A SELECT of any columns (SQLAlchemy 2.1 types a Select by its column types).
+AnySelect = Select[*tuple[Any, ...]]
+
 
 # --- result shapes --------------------------------------------------------------------------
 @dataclass
@@ -162,7 +165,7 @@ class Scope:
         self.range = rng
         self.zone = rng.zone
 
-    def topics(self, query: Select[Any], topic: Any = Topic) -> Select[Any]:
+    def topics(self, query: AnySelect, topic: Any = Topic) -> AnySelect:
         if self.sig is not None:
             query = query.where(topic.sig_id == self.sig.id)
         return query
@@ -398,7 +401,8 @@ def _sysops(scope: Scope) -> tuple[list[tuple[int, int]], list[int]]:
             select(literal(None, Integer), User.id).where(User.role == SITE_SYSOP),
         )
     )
-    sig_sysops, site_sysops = [], []
+    sig_sysops: list[tuple[int, int]] = []
+    site_sysops: list[int] = []
     for sig_id, user_id in rows:
         if sig_id is None:
             site_sysops.append(user_id)
@@ -457,14 +461,14 @@ def _response(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
         buckets.micros_between(answered_at, t.c.created_at) <= window,
     )
 
-    def topics(kind: int, *where: Any) -> Select[Any]:
+    def topics(kind: int, *where: Any) -> AnySelect:
         return (
             select(literal(kind).label("kind"), literal(0).label("micros"))
             .select_from(t)
             .where(*where)
         )
 
-    def waits(kind: int, at: Any, *where: Any) -> Select[Any]:
+    def waits(kind: int, at: Any, *where: Any) -> AnySelect:
         return select(
             literal(kind).label("kind"),
             buckets.micros_between(at, t.c.created_at).label("micros"),
@@ -682,7 +686,7 @@ def _contributors(scope: Scope) -> list[Series]:
 def _flags(scope: Scope) -> tuple[list[Figure], list[Series]]:
     """Flags raised and handled per day; median handling time of those raised (three queries)."""
 
-    def scoped(query: Select[Any]) -> Select[Any]:
+    def scoped(query: AnySelect) -> AnySelect:
         if scope.sig is None:
             return query
         return query.join(Post, Post.id == Flag.post_id).join(

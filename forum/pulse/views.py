@@ -207,9 +207,11 @@ def topic_page_extras(page: TopicPage) -> None:
     after = page.extras.setdefault("after_post", {})
     actions = page.extras.setdefault("post_actions", {})
     if answer is not None and topic.first_post_id is not None:
-        post, author = answer
+        answer_post, author = answer
         after.setdefault(topic.first_post_id, []).append(
-            Markup(render_template("pulse/_answer.html", topic=topic, post=post, author=author))
+            Markup(
+                render_template("pulse/_answer.html", topic=topic, post=answer_post, author=author)
+            )
         )
     if not permissions.can_mark_answer(user, topic, sig):
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -231,9 +232,11 @@ def sig_page(
         rows = _seek(query, after, before, per_page)
     else:
         order = (Topic.pinned_at.is_(None), Topic.last_posted_at.desc(), Topic.id.desc())
-        rows = db.session.execute(
-            query.order_by(*order).limit(per_page).offset((page - 1) * per_page)
-        ).all()
+        rows = list(
+            db.session.execute(
+                query.order_by(*order).limit(per_page).offset((page - 1) * per_page)
+            ).all()
+        )
     for row in rows:
         topic, author_name, poster_name, first_status = row[0], row[1], row[2], row[3]
         last_read = row[4] if viewer is not None else None
@@ -307,7 +310,7 @@ def join_requests(current: Any, slug: str) -> tuple[Sig, list[JoinRequest]]:
     return sig, requests
 
 
-def sig_members(current: Any, slug: str) -> tuple[Sig, list[tuple[Membership, User]]]:
+def sig_members(current: Any, slug: str) -> tuple[Sig, Sequence[tuple[Membership, User]]]:
     viewer = permissions.actor(current)
     sig = permissions.get_sig_for(viewer, slug)
     permissions.require_read_sig(viewer, sig)

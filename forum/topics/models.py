@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -86,27 +87,52 @@ class Topic(db.Model):  # type: ignore[name-defined,misc]
 _COUNTED = ("user_id", "number", "status", "deleted_at", "hidden_at")
 
 
+class _PostColumns(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+    @property
+    def hidden_at(self) -> datetime | None: ...
+
+
 class PostState:
     """What a post's status and timestamps say, for the model and for the read models that
     load a post's columns without it (forum.topics.queries.PostView): both have `status`,
     `deleted_at` and `hidden_at`."""
 
     @property
-    def is_pending(self) -> bool:
+    def is_pending(self: _PostColumns) -> bool:
         return self.status == POST_PENDING
 
     @property
-    def is_deleted(self) -> bool:
+    def is_deleted(self: _PostColumns) -> bool:
         return self.deleted_at is not None
 
     @property
-    def is_hidden(self) -> bool:
+    def is_hidden(self: _PostColumns) -> bool:
         return self.hidden_at is not None
 
     @property
-    def is_public(self) -> bool:
+    def is_public(self: _PostColumns) -> bool:
         """Readable by everyone who may read its topic."""
-        return not (self.is_pending or self.is_deleted or self.is_hidden)
+        return self.status != POST_PENDING and self.deleted_at is None and self.hidden_at is None
+
+
+class PostFacts(Protocol):
+    """What the permission policy reads of a post: a Post, or a read model's row of its columns
+    (forum.topics.queries.PostView), which answers the same questions."""
+
+    @property
+    def topic_id(self) -> int: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def user_id(self) -> int | None: ...
+    @property
+    def is_deleted(self) -> bool: ...
+    @property
+    def is_public(self) -> bool: ...
 
 
 # Set on few posts (replying to one post, deleted, hidden): their indexes hold only

@@ -337,7 +337,8 @@ def new_topics(current: Any, page: int = 1, only: str | None = None) -> tuple[li
     else:
         query = _new_topics_query(new_filters()[only](viewer))
     marks = [m.read_through for m in permissions.memberships(viewer).values()]
-    since = min(marks) if marks and None not in marks else _BEGINNING
+    known = [mark for mark in marks if mark is not None]
+    since = min(known) if known and len(known) == len(marks) else _BEGINNING
     rows = db.session.execute(
         query,
         {
