@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -499,6 +500,9 @@ def init_app(app: Flask) -> None:
             db.session.remove()
         except Exception as error:  # noqa: BLE001
             log.warning("ending a request's database session failed: %s", describe_error(error))
+            # Close its connection for good (out of the pool), not for the garbage collector.
+            with contextlib.suppress(Exception):
+                db.session().invalidate()
             db.session.registry.clear()
 
     @app.template_filter("isotime")
