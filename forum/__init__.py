@@ -32,6 +32,7 @@ FEATURES = [
     "forum.pulse",
     "forum.announcements",
     "forum.feeds",
+    "forum.trust",
     # Last: every feature's jobs are defined by now, and register on the queue.
     "forum.jobs",
 ]

@@ -54,6 +54,9 @@ class Rendered:
     mentions: tuple[str, ...] = ()  # canonical usernames that exist, in order of appearance
     quoted_post_ids: tuple[int, ...] = ()
     version: int = RENDER_VERSION
+    # Links to other sites (and mail addresses), pictures included (they show as links): the
+    # limit for new accounts counts them. Links within the forum (/p/1, mentions) do not count.
+    links: int = 0
 
 
 # A resolver maps lower-cased names to canonical usernames for the members who exist.
@@ -171,14 +174,16 @@ def render(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendere
     """Cook Markdown into sanitized HTML; also report mentions and quoted posts."""
     raw = clean_text(raw)
     env: dict = {}
-    tokens, mentions, quoted = _parse(raw, env, resolve_mentions)
+    tokens, mentions, quoted, links = _parse(raw, env, resolve_mentions)
     rendered = _MD.renderer.render(tokens, _MD.options, env)
     # Raw HTML is off, so every "<" left in the output starts a tag.
     if rendered.count("<") > MAX_TAGS:
         cooked = plain_html(raw)
     else:
         cooked = _cleaner().clean(rendered)
-    result = Rendered(html=cooked, mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
+    result = Rendered(
+        html=cooked, mentions=tuple(mentions), quoted_post_ids=tuple(quoted), links=links
+    )
     _last_references.value = (raw, resolve_mentions, replace(result, html=""))
     return result
 
@@ -191,13 +196,23 @@ def references(raw: str, resolve_mentions: MentionResolver | None = None) -> Ren
     last = getattr(_last_references, "value", None)
     if last is not None and last[0] == raw and last[1] is resolve_mentions:
         return last[2]  # type: ignore[no-any-return]
-    _, mentions, quoted = _parse(raw, {}, resolve_mentions)
-    return Rendered(html="", mentions=tuple(mentions), quoted_post_ids=tuple(quoted))
+    _, mentions, quoted, links = _parse(raw, {}, resolve_mentions)
+    return Rendered(html="", mentions=tuple(mentions), quoted_post_ids=tuple(quoted), links=links)
+
+
+def _is_outside_link(href: str) -> bool:
+    """A link that leaves the forum: not a path on this site (/p/1) nor an anchor (#post-3)."""
+    href = href.strip()
+    return (
+        bool(href)
+        and not href.startswith(("#", "?"))
+        and not (href.startswith("/") and not href.startswith("//"))
+    )
 
 
 def _parse(
     raw: str, env: dict, resolve_mentions: MentionResolver | None
-) -> tuple[list[Token], list[str], list[int]]:
+) -> tuple[list[Token], list[str], list[int], int]:
     tokens = _MD.parse(raw, env)
     names: list[str] = []
     quoted: list[int] = []
@@ -207,7 +222,11 @@ def _parse(
     known = resolve_mentions({n.lower() for n in names}) if (resolve_mentions and names) else {}
     mentions: list[str] = []
     depth = 0
+    links = 0
     for token in _walk(tokens):
+        if token.type in ("link_open", "image"):
+            key = "href" if token.type == "link_open" else "src"
+            links += _is_outside_link(str(token.attrGet(key) or ""))
         if token.type == "blockquote_open":
             depth += 1
         elif token.type == "blockquote_close":
@@ -221,7 +240,7 @@ def _parse(
             match = QUOTE_HREF_RE.match(str(token.attrGet("href") or ""))
             if match and int(match.group(1)) not in quoted:
                 quoted.append(int(match.group(1)))
-    return tokens, mentions, quoted
+    return tokens, mentions, quoted, links
 
 
 def plain_html(raw: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .accounts import services as accounts
-from .accounts.models import User
+from .accounts.models import TL_MEMBER, User
 from .content import quote_markdown
 from .sigs import services as sigs
 from .topics import services as topics
@@ -18,7 +18,10 @@ def seed() -> dict[str, User]:
     sysop = accounts.register_member("sysop", "sysop@example.com", SYSOP_PASSWORD, role="sysop")
     users = {"sysop": sysop}
     for name in MEMBERS:
-        users[name] = accounts.register_member(name, f"{name}@example.com", PASSWORD)
+        # Established members of the demo site: "member" trust level, no new-account limits.
+        users[name] = accounts.register_member(
+            name, f"{name}@example.com", PASSWORD, trust_level=TL_MEMBER
+        )
     ada, grace, linus, margaret, ken = (users[n] for n in MEMBERS)
 
     retro = sigs.create_sig(

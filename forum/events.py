@@ -40,6 +40,17 @@ class MemberRegistered(Event):
 
 
 @dataclass(frozen=True)
+class TrustLevelChanged(Event):
+    """The member's trust level changed: raised or lowered by the review (actor_id None), or set
+    by the sysop."""
+
+    user_id: int
+    old_level: int
+    new_level: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
 class SessionsRevoked(Event):
     """Every session of the member ended (logout, password change, ban)."""
 

@@ -136,6 +136,17 @@ called by `topics.services` before the reply's or the topic's transaction. Defau
 is shown at once."""
 
 
+def _no_reading_time(user_id: int) -> int:
+    return 0
+
+
+reading_time: Hook[Callable[[int], int]] = Hook("forum.reading_time", _no_reading_time)
+"""Take the seconds a member (by id) has spent reading since their read position last moved,
+measured by this process (the clock restarts). Provided by trust (its reading clock); called
+by `topics.views` when a topic page moves the member's read position, which stores them with
+it (no write of its own). Default: 0 (nothing measured)."""
+
+
 # --- registration --------------------------------------------------------------------------
 
 registration_mode: Hook[Callable[[], str]] = Hook("forum.registration_mode", lambda: "open")

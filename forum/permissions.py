@@ -12,15 +12,16 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, contains_eager
 
 from . import blocklist, settings
-from .accounts.models import PENDING, REFUSED, User
+from .accounts.models import PENDING, REFUSED, TL_BASIC, TL_MEMBER, TL_NEW, TL_REGULAR, User
 from .db import is_valid_id
 from .errors import Forbidden, NotFound
 from .extensions import db
 from .i18n import lazy_gettext as _l
+from .i18n import lazy_ngettext
 from .messages.models import (
     MAIL_FROM_SYSOPS,
     PREF_MAIL_FROM,
@@ -31,7 +32,7 @@ from .messages.models import (
 )
 from .sigs.models import DISCIPLINE_BAN, PRIVATE, PUBLIC, Membership, Sig, SigDiscipline
 from .timeutil import utcnow
-from .topics.models import POST_VISIBLE, Post, PostFacts, Topic
+from .topics.models import POST_VISIBLE, Post, PostFacts, Topic, TopicRead
 
 Actor = User | None
 
@@ -473,6 +474,251 @@ def can_start_topic(user: Actor, sig: Sig) -> bool:
 
 def require_start_topic(user: Actor, sig: Sig) -> None:
     problem = post_problem(user, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
+# --- trust levels: the limits of new accounts ------------------------------------------------
+# A new account (TL_NEW) may read everything a member reads, and write, within limits: links,
+# mentions and images per post, posts and new topics a day, no private mail. The limits lift
+# when forum.trust's review makes it basic (read N topics, M minutes, K days: site settings).
+# The global sysop counts as a regular; a SIG's sysops are not limited in their SIG.
+TRUST_LEVEL_NAMES = {
+    TL_NEW: _l("new"),
+    TL_BASIC: _l("basic"),
+    TL_MEMBER: _l("member"),
+    TL_REGULAR: _l("regular"),
+}
+# What a flag weighs towards auto-hiding a post, in half flags, by the flagger's trust level:
+# a new account's flag counts for nothing (a spammer's fresh accounts cannot hide posts).
+FLAG_WEIGHTS = {TL_NEW: 0, TL_BASIC: 2, TL_MEMBER: 3, TL_REGULAR: 4}
+# How often forum.trust reviews new accounts (its periodic job), as the refusals say.
+REVIEW_EVERY_MINUTES = 10
+
+
+def trust_level(user: Actor) -> int:
+    """The member's trust level (a guest's is new; the global sysop counts as a regular)."""
+    if user is None:
+        return TL_NEW
+    if is_global_sysop(user):
+        return TL_REGULAR
+    return int(user.trust_level or TL_NEW)
+
+
+def new_account_limits(user: Actor, sig: Sig | int | None = None) -> bool:
+    """Whether the limits of new accounts apply to this member (writing in `sig`): an account
+    still at TL_NEW, unless it is a sysop of that SIG (or of any SIG, for what has no SIG)."""
+    if user is None or trust_level(user) >= TL_BASIC:
+        return False
+    if sig is not None:
+        return not is_sig_sysop(user, sig)
+    return not can_moderate_anything(user)
+
+
+def flag_weight(user: User) -> int:
+    """What this member's flag weighs towards auto-hiding a post, in half flags."""
+    if user.is_banned:
+        return 0
+    return FLAG_WEIGHTS.get(trust_level(user), FLAG_WEIGHTS[TL_REGULAR])
+
+
+def reading_progress(user: User) -> tuple[int, int]:
+    """(topics read, seconds spent reading) as the trust review counts them: topics whose read
+    position the member moved by opening them (not "mark all read", not their own posts)."""
+    topics, seconds = db.session.execute(
+        select(
+            func.count(case((TopicRead.read_seconds > 0, 1))),
+            func.coalesce(func.sum(TopicRead.read_seconds), 0),
+        ).where(TopicRead.user_id == user.id)
+    ).one()
+    return int(topics or 0), int(seconds or 0)
+
+
+def basic_requirements_missing(user: User, now: datetime | None = None) -> list[str]:
+    """What a new account still has to do to become basic, each as a phrase ("read 3 more
+    topics"); empty when it has done it all (the review raises it within minutes)."""
+    topics, seconds = reading_progress(user)
+    missing: list[str] = []
+    more_topics = settings.get_int("trust_basic_topics") - topics
+    if more_topics > 0:
+        missing.append(
+            lazy_ngettext("read %(num)s more topic", "read %(num)s more topics", more_topics)
+        )
+    more_minutes = -(-(settings.get_int("trust_basic_minutes") * 60 - seconds) // 60)
+    if more_minutes > 0:
+        missing.append(
+            lazy_ngettext(
+                "spent %(num)s more minute reading",
+                "spent %(num)s more minutes reading",
+                more_minutes,
+            )
+        )
+    created = user.created_at or utcnow()
+    wait = created + timedelta(days=settings.get_int("trust_basic_days")) - (now or utcnow())
+    if wait > timedelta(0):
+        hours = -(-int(wait.total_seconds()) // 3600)
+        missing.append(
+            lazy_ngettext(
+                "been registered for %(num)s more hour",
+                "been registered for %(num)s more hours",
+                hours,
+            )
+        )
+    return missing
+
+
+def unlock_hint(user: User) -> str:
+    """The end of every new-account refusal: what lifts the limit, for this member now."""
+    missing = basic_requirements_missing(user)
+    if not missing:
+        return _l(
+            "You have done what lifts it: your account becomes basic within %(minutes)s minutes.",
+            minutes=REVIEW_EVERY_MINUTES,
+        )
+    what: str = missing[-1]
+    if len(missing) > 1:
+        what = _l(
+            "%(first)s and %(last)s", first=", ".join(str(m) for m in missing[:-1]), last=what
+        )
+    return _l("It lifts once you have %(what)s.", what=what)
+
+
+def _setting_limit(user: Actor, sig: Sig | int | None, key: str) -> int | None:
+    return settings.get_int(key) if new_account_limits(user, sig) else None
+
+
+def max_links_per_post(user: Actor, sig: Sig | int | None = None) -> int | None:
+    """How many links (to other sites) a post of this member may hold; None: no limit."""
+    return _setting_limit(user, sig, "new_max_links")
+
+
+def max_mentions_per_post(user: Actor, sig: Sig | int) -> int:
+    """How many members a post of this member may mention (and so notify): the site's limit,
+    higher for the SIG's sysops, and lower for new accounts."""
+    if is_sig_sysop(user, sig):
+        return settings.get_int("mention_limit_sysop")
+    limit = settings.get_int("mention_limit")
+    new = _setting_limit(user, sig, "new_max_mentions")
+    return limit if new is None else min(limit, new)
+
+
+def max_images_per_post(user: Actor, sig: Sig | int | None = None) -> int | None:
+    """How many uploaded images a post of this member may hold; None: no limit (the uploads
+    feature asks this before it accepts a post's images)."""
+    return _setting_limit(user, sig, "new_max_images")
+
+
+def new_account_content_problem(
+    user: Actor, sig: Sig | int | None, *, links: int = 0, mentions: int = 0, images: int = 0
+) -> str | None:
+    """Why a new account may not post this (too many links, mentions or images), with what
+    lifts the limit; None when it may, or when the limits do not apply."""
+    if user is None or not new_account_limits(user, sig):
+        return None
+    problem: str | None = None
+    link_limit = settings.get_int("new_max_links")
+    mention_limit = settings.get_int("new_max_mentions")
+    image_limit = settings.get_int("new_max_images")
+    if links > link_limit:
+        problem = (
+            _l("New accounts cannot post links yet; this post has %(count)s.", count=links)
+            if link_limit == 0
+            else lazy_ngettext(
+                "New accounts can put %(num)s link in a post; this one has %(count)s.",
+                "New accounts can put %(num)s links in a post; this one has %(count)s.",
+                link_limit,
+                count=links,
+            )
+        )
+    elif mentions > mention_limit and mention_limit < settings.get_int("mention_limit"):
+        # (When the site's own limit is lower, its refusal says so: forum.topics.services.)
+        problem = (
+            _l("New accounts cannot mention members yet: write the names without the @.")
+            if mention_limit == 0
+            else lazy_ngettext(
+                "New accounts can mention %(num)s member in a post; this one mentions %(count)s.",
+                "New accounts can mention %(num)s members in a post; this one mentions %(count)s.",
+                mention_limit,
+                count=mentions,
+            )
+        )
+    elif images > image_limit:
+        problem = (
+            _l("New accounts cannot post images yet; this post has %(count)s.", count=images)
+            if image_limit == 0
+            else lazy_ngettext(
+                "New accounts can put %(num)s image in a post; this one has %(count)s.",
+                "New accounts can put %(num)s images in a post; this one has %(count)s.",
+                image_limit,
+                count=images,
+            )
+        )
+    if problem is None:
+        return None
+    return f"{problem} {unlock_hint(user)}"
+
+
+def posts_today(user: User, now: datetime | None = None) -> tuple[int, int]:
+    """(posts, of them new topics) this member wrote in the last 24 hours, deleted ones too."""
+    since = (now or utcnow()) - timedelta(days=1)
+    posts, topics = db.session.execute(
+        select(func.count(Post.id), func.count(case((Post.number == 1, 1)))).where(
+            Post.user_id == user.id, Post.created_at > since
+        )
+    ).one()
+    return int(posts or 0), int(topics or 0)
+
+
+def post_quota_problem(user: Actor, sig: Sig, *, new_topic: bool) -> str | None:
+    """Why a new account may not write another post (or start another topic) today, with what
+    lifts the limit; None when it may. One query, for new accounts only."""
+    if user is None or not new_account_limits(user, sig):
+        return None
+    posts, topics = posts_today(user)
+    post_limit = settings.get_int("new_posts_per_day")
+    topic_limit = settings.get_int("new_topics_per_day")
+    problem: str | None = None
+    if posts >= post_limit:
+        problem = lazy_ngettext(
+            "New accounts can write %(num)s post a day, and you have.",
+            "New accounts can write %(num)s posts a day, and you have.",
+            post_limit,
+        )
+    elif new_topic and topics >= topic_limit:
+        problem = lazy_ngettext(
+            "New accounts can start %(num)s topic a day, and you have; you can still reply.",
+            "New accounts can start %(num)s topics a day, and you have; you can still reply.",
+            topic_limit,
+        )
+    if problem is None:
+        return None
+    return f"{problem} {unlock_hint(user)}"
+
+
+def require_post_quota(user: Actor, sig: Sig, *, new_topic: bool) -> None:
+    problem = post_quota_problem(user, sig, new_topic=new_topic)
+    if problem:
+        raise Forbidden(problem)
+
+
+def can_see_trust_level(user: Actor) -> bool:
+    """A member's trust level (and its progress) is shown to sysops, on the moderation page of
+    the member and on their profile."""
+    return can_moderate_anything(user)
+
+
+def trust_level_problem(user: Actor, target: User) -> str | None:
+    """Why `user` may not set `target`'s trust level by hand: the global sysop's, for anyone
+    but a global sysop (who is above the levels)."""
+    if not is_global_sysop(user):
+        return _l("Only the sysop may set trust levels.")
+    if target.is_global_sysop:
+        return _l("The sysop has no trust level to set.")
+    return None
+
+
+def require_set_trust_level(user: Actor, target: User) -> None:
+    problem = trust_level_problem(user, target)
     if problem:
         raise Forbidden(problem)
 
@@ -969,12 +1215,13 @@ def who_ignores(author_id: int | None, user_ids: Iterable[int]) -> set[int]:
 
 
 def mail_trust_problem(user: User, now: datetime | None = None) -> str | None:
-    """The new-account guard on private mail. The hook for trust levels: today an account must
-    be MAIL_MIN_ACCOUNT_AGE_HOURS old (0: any age); when the forum grows trust levels, the
-    rule "trust level 1 or more writes private mail" goes here, and every way of writing mail
-    follows."""
+    """The new-account guard on private mail: a new account (trust level "new") writes none
+    until it is basic; sysops of any SIG may. The configured minimum account age
+    (MAIL_MIN_ACCOUNT_AGE_HOURS, 0: any) applies on top."""
     from flask import current_app
 
+    if new_account_limits(user):
+        return str(_l("New accounts cannot send private mail yet.")) + " " + unlock_hint(user)
     hours = float(current_app.config.get("MAIL_MIN_ACCOUNT_AGE_HOURS") or 0)
     if hours <= 0 or is_global_sysop(user):
         return None

@@ -70,6 +70,121 @@ class Setting:
     maximum: int = 100_000
 
 
+def _trust(key: str, label: Any, default: int, hint: Any, maximum: int = 100_000) -> Setting:
+    return Setting(key, label, "int", default, hint=hint, maximum=maximum)
+
+
+# Trust levels (forum.trust reviews them; forum.permissions applies the limits of "new").
+TRUST_SETTINGS = [
+    _trust(
+        "trust_basic_topics",
+        _l("Basic: topics read"),
+        5,
+        _l("A new account becomes basic once it has opened and read this many topics…"),
+    ),
+    _trust(
+        "trust_basic_minutes",
+        _l("Basic: minutes reading"),
+        10,
+        _l(
+            "…spent this many minutes reading (time between its pages, a pause of more than "
+            "five minutes not counted)…"
+        ),
+    ),
+    _trust(
+        "trust_basic_days",
+        _l("Basic: days since joining"),
+        1,
+        _l("…and has been registered this many days."),
+        maximum=3650,
+    ),
+    _trust(
+        "trust_member_replied",
+        _l("Member: posts others replied to"),
+        3,
+        _l("A basic account becomes a member once this many of its posts got replies…"),
+    ),
+    _trust(
+        "trust_member_days_visited",
+        _l("Member: days visited"),
+        10,
+        _l("…it visited on this many days…"),
+        maximum=3650,
+    ),
+    _trust(
+        "trust_member_flag_days",
+        _l("Member: days without upheld flags"),
+        90,
+        _l("…and no flag on its posts was upheld in this many days."),
+        maximum=3650,
+    ),
+    _trust(
+        "trust_regular_window",
+        _l("Regular: days looked at"),
+        100,
+        _l(
+            "A member becomes a regular by what they did in this many last days, and goes back "
+            "to member when they no longer do (not within two weeks of becoming one)…"
+        ),
+        maximum=3650,
+    ),
+    _trust(
+        "trust_regular_days_visited",
+        _l("Regular: days visited"),
+        50,
+        _l("…visited on this many of those days…"),
+        maximum=3650,
+    ),
+    _trust(
+        "trust_regular_posts",
+        _l("Regular: posts written"),
+        10,
+        _l("…wrote this many posts that are shown…"),
+    ),
+    _trust(
+        "trust_regular_topics",
+        _l("Regular: topics read"),
+        25,
+        _l("…read this many topics, and had no flag on their posts upheld."),
+    ),
+    _trust(
+        "new_max_links",
+        _l("New accounts: links per post"),
+        2,
+        _l("Until a new account becomes basic, a post of theirs may hold this many links."),
+        maximum=1000,
+    ),
+    _trust(
+        "new_max_mentions",
+        _l("New accounts: mentions per post"),
+        2,
+        _l("…mention this many members…"),
+        maximum=1000,
+    ),
+    _trust(
+        "new_max_images",
+        _l("New accounts: images per post"),
+        0,
+        _l("…hold this many uploaded images…"),
+        maximum=1000,
+    ),
+    _trust(
+        "new_posts_per_day",
+        _l("New accounts: posts a day"),
+        10,
+        _l("…and they write this many posts (topics and replies) in 24 hours…"),
+        maximum=10_000,
+    ),
+    _trust(
+        "new_topics_per_day",
+        _l("New accounts: new topics a day"),
+        3,
+        _l("…of which this many new topics. Private mail waits until they are basic."),
+        maximum=10_000,
+    ),
+]
+
+
 SETTINGS: dict[str, Setting] = {
     s.key: s
     for s in [
@@ -94,16 +209,12 @@ SETTINGS: dict[str, Setting] = {
             _l("Auto-hide after flags"),
             "int",
             3,
-            hint=_l("Hide a post until reviewed once this many trusted members flag it (0: off)."),
+            hint=_l(
+                "Hide a post until reviewed once its flags weigh this much (0: off). A flag "
+                "weighs by its flagger's trust level: basic 1, member 1.5, regular 2; a new "
+                "account's flag counts for nothing."
+            ),
             maximum=1000,
-        ),
-        Setting(
-            "trust_min_posts",
-            _l("Trusted flaggers' minimum posts"),
-            "int",
-            10,
-            hint=_l("Members with at least this many visible posts count as trusted flaggers."),
-            maximum=1_000_000,
         ),
         Setting(
             "mention_limit",
@@ -210,6 +321,7 @@ SETTINGS: dict[str, Setting] = {
             "RATELIMIT_MAIL",
             hint=_l('Private messages per member, e.g. "10 per minute".'),
         ),
+        *TRUST_SETTINGS,
     ]
 }
 

@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 from forum.accounts import services as accounts
-from forum.accounts.models import User
+from forum.accounts.models import TL_BASIC, User
 from forum.extensions import db
 from forum.sigs import services as sigs
 from forum.sigs.models import Sig
@@ -22,11 +22,13 @@ _seq = itertools.count(1)
 
 
 def user(username: str | None = None, *, sysop: bool = False, **kwargs: Any) -> User:
+    """A member at trust level "basic" (an account that has read a little: the limits of new
+    accounts do not apply); `trust_level=TL_NEW` for one that has just registered."""
     n = next(_seq)
     username = username or f"member{n}"
     return accounts.register_member(
         username, kwargs.get("email", f"{username}@example.com"), PASSWORD,
-        role="sysop" if sysop else "member",
+        role="sysop" if sysop else "member", trust_level=kwargs.get("trust_level", TL_BASIC),
     )  # fmt: skip
 
 

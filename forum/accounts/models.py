@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, func
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -20,6 +20,15 @@ ROLE_SYSOP = "sysop"  # the global sysop
 APPROVED = "approved"
 PENDING = "pending"
 REFUSED = "refused"
+
+# Trust levels (Discourse's model; the thresholds are site settings, forum.trust reviews them):
+# a new account is limited (links, mentions, images, posts a day, no private mail) until it
+# has read a little; the levels above it unlock nothing more but weigh more in flags.
+TL_NEW = 0
+TL_BASIC = 1
+TL_MEMBER = 2
+TL_REGULAR = 3
+TRUST_LEVELS = (TL_NEW, TL_BASIC, TL_MEMBER, TL_REGULAR)
 
 
 def new_session_token() -> str:
@@ -63,12 +72,18 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # The last successful sign-in (a sign-in from a new device after one mails an alert).
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The trust level (TL_NEW … TL_REGULAR), raised by forum.trust's review; `trust_locked`: a
+    # sysop set it by hand and no review changes it; `trust_changed_at`: when it last changed.
+    trust_level: Mapped[int] = mapped_column(default=TL_NEW, server_default="0")
+    trust_locked: Mapped[bool] = mapped_column(default=False, server_default=false())
+    trust_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("uq_users_username_lower", func.lower(username), unique=True),
         Index("uq_users_email_lower", func.lower(email), unique=True),
         Index("ix_users_created_at", "created_at"),
         Index("ix_users_approval", "approval"),
+        Index("ix_users_trust_level", "trust_level"),
     )
 
     def get_id(self) -> str:

@@ -28,6 +28,8 @@ from .models import (
     APPROVED,
     PENDING,
     ROLE_SYSOP,
+    TL_NEW,
+    TRUST_LEVELS,
     LoginThrottle,
     User,
     UserSession,
@@ -219,17 +221,29 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def register_member(username: str, email: str, password: str, *, role: str = "member") -> User:
-    """Create an account. Names and addresses are unique without regard to case."""
+def register_member(
+    username: str, email: str, password: str, *, role: str = "member", trust_level: int = TL_NEW
+) -> User:
+    """Create an account (at `trust_level`: new, as registering makes it, unless the caller
+    knows better, e.g. the demo's members). Names and addresses are unique without regard to
+    case."""
     username = _check_username(username)
     email = _check_email(email)
     _check_password(password)
+    if trust_level not in TRUST_LEVELS:
+        raise Invalid("trust_level", _l("Choose a trust level."))
     password_hash = hash_password(password)  # slow on purpose: before the write lock
-    return _create_member(username, email, password_hash, role=role)
+    return _create_member(username, email, password_hash, role=role, trust_level=trust_level)
 
 
 def _create_member(
-    username: str, email: str, password_hash: str, *, role: str = "member", invite_code: str = ""
+    username: str,
+    email: str,
+    password_hash: str,
+    *,
+    role: str = "member",
+    invite_code: str = "",
+    trust_level: int = TL_NEW,
 ) -> User:
     try:
         with transaction() as session:
@@ -246,6 +260,7 @@ def _create_member(
                 role=role,
                 preferences={},
                 approval=PENDING if role != ROLE_SYSOP and approval_required() else APPROVED,
+                trust_level=trust_level,
             )
             session.add(user)
             session.flush()

@@ -6,7 +6,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
-from ..settings import REGISTRATION_MODES
+from ..settings import REGISTRATION_MODES, TRUST_SETTINGS
 from ..sigs.models import LANGUAGES, VISIBILITIES
 
 VISIBILITY_LABELS = {
@@ -56,8 +56,7 @@ class SettingsForm(FlaskForm):
         _l("Registration"), choices=[SelectChoice(k, v) for k, v in REGISTRATION_MODES.items()]
     )
     approval_threshold = StringField(_l("Approval queue for new accounts (posts)"))
-    auto_hide_threshold = StringField(_l("Auto-hide after this many trusted flags"))
-    trust_min_posts = StringField(_l("Trusted flaggers' minimum posts"))
+    auto_hide_threshold = StringField(_l("Auto-hide after flags weighing"))
     mention_limit = StringField(_l("Mentions per post"))
     mention_limit_sysop = StringField(_l("Mentions per post by sysops"))
     account_approval = SelectField(
@@ -85,6 +84,12 @@ class SettingsForm(FlaskForm):
     register_rate_limit = StringField(_l("Registration rate limit"))
     mail_max_participants = StringField(_l("Members per private conversation"))
     mail_rate_limit = StringField(_l("Private mail rate limit"))
+
+
+# The trust levels' thresholds and the limits of new accounts: whole numbers, labelled as the
+# settings name them.
+for _setting in TRUST_SETTINGS:
+    setattr(SettingsForm, _setting.key, StringField(_setting.label))
 
 
 class InviteForm(FlaskForm):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import events, permissions
 from .. import settings as site_settings
@@ -72,23 +72,28 @@ def flag_post(actor: Actor, post_id: int, reason: str, note: str = "") -> Flag:
 
 
 def _maybe_auto_hide(flagger: User, post: Post, topic: Topic, sig: Sig) -> None:
-    """Hide a post until reviewed when enough trusted members have flagged it (a setting)."""
+    """Hide a post until reviewed when its open flags weigh enough (a setting): each flag by
+    its flagger's trust level (forum.permissions.flag_weight), a new account's not at all."""
     threshold = site_settings.get_int("auto_hide_threshold")
     if threshold <= 0 or not post.is_public:
         return
-    min_posts = site_settings.get_int("trust_min_posts")
-    trusted = db.session.scalar(
-        select(func.count(Flag.id))
-        .join(User, User.id == Flag.user_id)
-        .where(
-            Flag.post_id == post.id,
-            Flag.resolved_at.is_(None),
-            User.post_count >= min_posts,
-            User.banned_at.is_(None),
+    flaggers = list(
+        db.session.scalars(
+            select(User)
+            .join(Flag, Flag.user_id == User.id)
+            .where(Flag.post_id == post.id, Flag.resolved_at.is_(None))
         )
     )
-    if (trusted or 0) >= threshold:
-        apply_hide(None, post, topic, sig, f"Hidden after {trusted} flags; waiting for a sysop.")
+    # In half flags (a member's flag weighs one and a half).
+    weight = sum(permissions.flag_weight(u) for u in flaggers)
+    if weight >= 2 * threshold:
+        apply_hide(
+            None,
+            post,
+            topic,
+            sig,
+            f"Hidden after {len(flaggers)} flags weighing {weight / 2:g}; waiting for a sysop.",
+        )
         publish_visibility(flagger.id, post, topic, sig, "hidden")
 
 

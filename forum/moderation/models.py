@@ -285,6 +285,7 @@ ACTION_LABELS = {
     "appoint_sig_sysop": _l("appoint SIG sysop"),
     "dismiss_sig_sysop": _l("dismiss SIG sysop"),
     "set_role": _l("set role"),
+    "set_trust_level": _l("set trust level"),
     "create_invite": _l("create invite"),
 }
 

@@ -228,3 +228,7 @@ class TopicRead(db.Model):  # type: ignore[name-defined,misc]
     )
     last_read_post_number: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Seconds the member spent reading before the read position moved here (each time it
+    # moves: forum.trust's reading clock, 0 for their own posts and "mark all read"). A row with
+    # some time is a topic the member opened and read: the trust levels count them.
+    read_seconds: Mapped[int] = mapped_column(default=0, server_default="0")

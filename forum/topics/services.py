@@ -11,7 +11,7 @@ import re
 from flask import current_app
 from sqlalchemy import and_, func, select, update
 
-from .. import content, counters, events, hooks, permissions, settings
+from .. import content, counters, events, hooks, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
 from ..db import is_valid_id, lock_for_write, transaction, upsert
@@ -75,6 +75,12 @@ def _check_title(title: str) -> str:
 
 def _cook(body: str, author: User, sig: Sig) -> content.Rendered:
     cooked = content.render(body, resolve_usernames)
+    # A new account's limits first: their refusal says what lifts them.
+    problem = permissions.new_account_content_problem(
+        author, sig, links=cooked.links, mentions=len(cooked.mentions)
+    )
+    if problem:
+        raise Invalid("body", problem)
     _check_mentions(cooked, author, sig)
     _check_quotes(cooked)
     return cooked
@@ -82,10 +88,9 @@ def _cook(body: str, author: User, sig: Sig) -> content.Rendered:
 
 def mention_limit(author: Actor, sig: Sig | int) -> int:
     """How many members one post may mention, and so notify: a site setting, with a higher
-    one for the sysops of the SIG (who may need to reach a team)."""
-    if permissions.is_sig_sysop(author, sig):
-        return settings.get_int("mention_limit_sysop")
-    return settings.get_int("mention_limit")
+    one for the sysops of the SIG (who may need to reach a team), a lower one for new
+    accounts (forum.permissions.max_mentions_per_post)."""
+    return permissions.max_mentions_per_post(author, sig)
 
 
 def _check_mentions(cooked: content.Rendered, author: User, sig: Sig) -> None:
@@ -145,6 +150,7 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
     sig = permissions.get_sig_by_id_for(actor, sig_id)
     permissions.require_read_sig(actor, sig)
     permissions.require_start_topic(actor, sig)
+    permissions.require_post_quota(actor, sig, new_topic=True)
     assert actor is not None
     title = _check_title(title)
     body = _check_body(body)
@@ -213,6 +219,7 @@ def reply_to_topic(
     sig = db.session.get(Sig, topic.sig_id)
     assert sig is not None
     permissions.require_reply(actor, topic, sig)
+    permissions.require_post_quota(actor, sig, new_topic=False)
     assert actor is not None
     body = _check_body(body)
     if reply_to_post_id is not None:
@@ -442,19 +449,24 @@ def restore_post(actor: Actor, post_id: int) -> Post:
     return post
 
 
-def mark_read(user: Actor, topic: Topic, post_number: int) -> None:
-    """Remember that this member has read up to `post_number` (one upsert; never goes back)."""
+def mark_read(user: Actor, topic: Topic, post_number: int, read_seconds: int = 0) -> None:
+    """Remember that this member has read up to `post_number` (one upsert; never goes back),
+    and add the `read_seconds` they spent reading since their position last moved (the trust
+    levels count them; at least one: a topic opened is a topic read)."""
     if user is None:
         return
     post_number = min(post_number, topic.highest_post_number)
     with transaction():
-        _mark_read_in_tx(user.id, topic.id, post_number)
+        _mark_read_in_tx(user.id, topic.id, post_number, max(1, read_seconds))
         if post_number >= topic.last_post_number:
             events.publish(events.TopicsRead(user_id=user.id, topic_ids=(topic.id,)))
 
 
-def _mark_read_in_tx(user_id: int, topic_id: int, post_number: int) -> None:
+def _mark_read_in_tx(user_id: int, topic_id: int, post_number: int, read_seconds: int = 0) -> None:
     now = utcnow()
+    changes: dict[str, object] = {"last_read_post_number": post_number, "updated_at": now}
+    if read_seconds:
+        changes["read_seconds"] = TopicRead.read_seconds + read_seconds
     upsert(
         TopicRead,
         {
@@ -462,9 +474,10 @@ def _mark_read_in_tx(user_id: int, topic_id: int, post_number: int) -> None:
             "topic_id": topic_id,
             "last_read_post_number": post_number,
             "updated_at": now,
+            "read_seconds": read_seconds,
         },
         index_elements=["user_id", "topic_id"],
-        set_={"last_read_post_number": post_number, "updated_at": now},
+        set_=changes,
         where=TopicRead.last_read_post_number < post_number,  # never back
     )
 

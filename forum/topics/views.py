@@ -133,8 +133,12 @@ def _render_topic(
     if data.posts and viewer() is not None and status == 200 and preview is None:
         seen = max(row.post.number for row in data.posts)
         if seen > data.last_read:
+            member = viewer()
             unless_read_only(
-                lambda: services.mark_read(viewer(), data.topic, seen), "the read position"
+                lambda: services.mark_read(
+                    member, data.topic, seen, hooks.reading_time.get()(member.id)
+                ),
+                "the read position",
             )
     # Other features add to the page (forum.pulse: the answer under the question).
     for extend in hooks.topic_page.get():
