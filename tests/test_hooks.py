@@ -31,7 +31,8 @@ def test_the_features_provide_their_hooks(app):
         "moderation/_settings_standing.html",
         "feeds/_settings.html",
     )
-    assert hooks.profile_sections.get(app) == ("messages/_profile.html",)
+    assert hooks.profile_sections.get(app) == ("messages/_profile.html", "trust/_profile.html")
+    assert hooks.reading_time.get(app) is not hooks.reading_time.default
     assert len(hooks.topic_page.get(app)) == 1
     assert list(hooks.sig_topic_filters.get(app)) == ["answered", "unanswered"]
 

@@ -998,3 +998,173 @@ def test_a_conversation_looks_exactly_like_a_missing_one(make_client, f, role: s
             assert seen[2] == unseen[2], f"{where}: " + "".join(
                 difflib.unified_diff(unseen[2].splitlines(True), seen[2].splitlines(True), n=0)
             )
+
+
+# --- trust levels: what each level may write, through the pages ------------------------------
+# Each trust level (and the sysops, whatever theirs) against each limit of new accounts, tried
+# through the pages as the member would: "302" done (the database changed), "400" the form
+# again with the reason, "403" refused; every refusal leaves the database as it was. A new
+# account that is a SIG's sysop is not limited in that SIG, and writes private mail.
+TRUST_ROLES = ("new", "basic", "member", "regular", "new_sig_sysop", "root")
+THREE_LINKS = "see https://a.example, https://b.example and https://c.example"
+
+
+@dataclass
+class TrustWorld:
+    f: Any
+    sig: Sig
+    topic: Topic
+    users: dict[str, User] = field(default_factory=dict)
+
+
+def _trust_world(f: Any) -> TrustWorld:
+    from forum.accounts.models import TL_BASIC, TL_MEMBER, TL_NEW, TL_REGULAR
+    from forum.admin import services as admin_services
+
+    root = f.sysop("root")
+    users = {
+        "new": f.user("newbie", trust_level=TL_NEW),
+        "basic": f.user("basic", trust_level=TL_BASIC),
+        "member": f.user("trusted", trust_level=TL_MEMBER),
+        "regular": f.user("regular", trust_level=TL_REGULAR),
+        "new_sig_sysop": f.user("newsysop", trust_level=TL_NEW),
+        "root": root,
+    }
+    for name in ("bob", "cyd", "dee"):
+        f.user(name)
+    sig = f.sig("square", members=[u for k, u in users.items() if k != "root"])
+    sig_services.set_sig_sysop(root, sig.id, users["new_sig_sysop"].id, True)
+    topic = f.topic(users["basic"], sig, "The town square", "Talk here.")
+    admin_services.update_settings(
+        root, {"new_posts_per_day": "2", "new_topics_per_day": "1", "new_max_links": "2"}
+    )
+    return TrustWorld(f=f, sig=sig, topic=topic, users=users)
+
+
+@dataclass(frozen=True)
+class TrustAction:
+    name: str
+    method: str
+    url: Callable[[TrustWorld, User], str]
+    expect: str  # one outcome per TRUST_ROLES
+    data: Callable[[TrustWorld], dict[str, str]] = lambda w: {}
+    # Done as the member before the request (their posts so far today).
+    prepare: Callable[[TrustWorld, User], None] = lambda w, u: None
+    # A limit of new accounts: its refusal says what lifts it.
+    new_account_limit: bool = True
+
+
+def _posts_today(w: TrustWorld, user: User) -> None:
+    w.f.reply(user, w.topic, "my first words today")
+    w.f.reply(user, w.topic, "and my second")
+
+
+TRUST_ACTIONS = [
+    TrustAction(
+        "reply with three links",
+        "POST",
+        lambda w, u: f"/t/{w.topic.id}/reply",
+        "400 302 302 302 302 302",
+        data=lambda w: {"body": THREE_LINKS},
+    ),
+    TrustAction(
+        "new topic with three links",
+        "POST",
+        lambda w, u: f"/s/{w.sig.slug}/new",
+        "400 302 302 302 302 302",
+        data=lambda w: {"title": "Links I like", "body": THREE_LINKS},
+    ),
+    TrustAction(
+        "reply mentioning three members",
+        "POST",
+        lambda w, u: f"/t/{w.topic.id}/reply",
+        "400 302 302 302 302 302",
+        data=lambda w: {"body": "hello @bob, @cyd and @dee"},
+    ),
+    TrustAction(
+        "a third post in a day",
+        "POST",
+        lambda w, u: f"/t/{w.topic.id}/reply",
+        "403 302 302 302 302 302",
+        data=lambda w: {"body": "one more thing"},
+        prepare=_posts_today,
+    ),
+    TrustAction(
+        "a second topic in a day",
+        "POST",
+        lambda w, u: f"/s/{w.sig.slug}/new",
+        "403 302 302 302 302 302",
+        data=lambda w: {"title": "Another topic", "body": "Its words."},
+        prepare=lambda w, u: w.f.topic(u, w.sig, "My first topic today"),
+    ),
+    TrustAction(
+        "write private mail",
+        "POST",
+        lambda w, u: "/mail/new",
+        "403 302 302 302 302 302",
+        data=lambda w: {"to": "bob", "subject": "Hello", "body": "Hi Bob"},
+    ),
+    TrustAction(
+        "set a member's trust level",
+        "POST",
+        lambda w, u: f"/mod/u/{w.f.user().username}/trust",
+        "403 403 403 403 403 302",
+        data=lambda w: {"level": "2", "locked": "y"},
+        new_account_limit=False,
+    ),
+    TrustAction(
+        "see a member's trust level",
+        "GET",
+        lambda w, u: "/u/bob",
+        "- - - - shown shown",
+        new_account_limit=False,
+    ),
+]
+
+
+@pytest.mark.parametrize("action", [pytest.param(a, id=a.name) for a in TRUST_ACTIONS])
+def test_trust_level_matrix(make_client, f, action: TrustAction) -> None:
+    world = _trust_world(f)
+    expected = dict(zip(TRUST_ROLES, action.expect.split(), strict=True))
+    failures = []
+    for role in TRUST_ROLES:
+        user = world.users[role]
+        action.prepare(world, user)
+        client = make_client()
+        client.login(user.username)
+        url = action.url(world, user)
+        db.session.expire_all()
+        before = dbstate.snapshot()
+        if action.method == "GET":
+            response = client.get(url)
+            shown = "Trust level:" in response.get_data(as_text=True)
+            outcome = "shown" if shown else "-"
+        else:
+            response = client.form(url, action.data(world))
+            outcome = _outcome(response, "POST", before, dbstate.snapshot())
+        if outcome != expected[role]:
+            failures.append(f"{role}: expected {expected[role]}, got {outcome} for {url}")
+        if outcome in ("400", "403"):
+            text = response.get_data(as_text=True)
+            if role == "new" and action.new_account_limit:
+                assert "It lifts once you have" in text, f"{role}: no word of what lifts it"
+            assert not dbstate.diff(before, dbstate.snapshot()), f"{role} was refused but wrote"
+    assert not failures, "\n".join(failures)
+
+
+def test_the_policy_answers_for_images_and_flags_by_level(f) -> None:
+    from forum import permissions
+    from forum.accounts.models import TL_BASIC, TL_MEMBER, TL_NEW, TL_REGULAR
+
+    root = f.sysop("root")
+    levels = {lvl: f.user(trust_level=lvl) for lvl in (TL_NEW, TL_BASIC, TL_MEMBER, TL_REGULAR)}
+    sysop_new = f.user(trust_level=TL_NEW)
+    sig = f.sig("square", sysops=[sysop_new])
+    assert [permissions.max_images_per_post(levels[lvl], sig) for lvl in sorted(levels)] == [
+        0, None, None, None,
+    ]  # fmt: skip
+    assert permissions.max_images_per_post(sysop_new, sig) is None
+    assert permissions.max_images_per_post(root) is None
+    assert permissions.max_images_per_post(None) is None
+    assert [permissions.flag_weight(levels[lvl]) for lvl in sorted(levels)] == [0, 2, 3, 4]
+    assert permissions.flag_weight(root) == 4
