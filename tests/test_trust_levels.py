@@ -109,6 +109,8 @@ def test_a_fresh_account_posting_five_links_is_told_why_not_and_what_lifts_it(
     fresh = db.session.scalar(select(User).where(User.username == "fresh"))
     assert fresh is not None and fresh.trust_level == TL_NEW
 
+    # The composer says it before the limit is met.
+    assert "New accounts: up to 2 links a post." in html(client.get(f"/t/{topic.id}/reply"))
     before = db.session.scalar(select(func.count(Post.id)))
     response = client.form(f"/t/{topic.id}/reply", {"body": FIVE_LINKS})
     assert response.status_code == 400
@@ -461,3 +463,36 @@ def test_flags_weigh_by_the_flaggers_trust_level(app, f):
         select(ModAction).where(ModAction.action == "auto_hide_post").order_by(ModAction.id.desc())
     )
     assert entry.actor_id is None and root is not None
+
+
+def test_the_consumer_reviews_every_ten_minutes(app, job_queue):
+    from datetime import datetime
+
+    def due(at: datetime) -> list[str]:
+        return [t.name for t in job_queue.huey.read_periodic(at)]
+
+    assert "review_active_members" in due(datetime(2026, 12, 5, 4, 20))
+    assert "review_active_members" not in due(datetime(2026, 12, 5, 4, 25))
+
+
+def test_the_sysops_card_costs_the_same_for_any_record(app, browser, f, count_queries):
+    root = f.sysop("root")
+    ada = f.user("ada")
+    quiet, busy = newcomer(f, "quiet"), newcomer(f, "busy")
+    sig = f.sig("club", members=[ada, quiet, busy])
+    topics = [f.topic(ada, sig, f"Topic number {n}") for n in range(6)]
+    f.reply(quiet, topics[0], "One word")
+    _read(busy, [t.id for t in topics])
+    _visits(busy, 4)
+    for topic in topics[:4]:
+        post = f.reply(busy, topic, "Many words")
+        f.reply(ada, topic, "An answer", reply_to_post_id=post.id)
+    sysop = browser(root)
+    counts = []
+    for member in (quiet, busy):
+        sysop.get(f"/mod/u/{member.username}")
+        with count_queries() as q:
+            page = html(sysop.get(f"/mod/u/{member.username}"))
+        assert "What the automatic review counts" in page
+        counts.append(q.count)
+    assert counts[0] == counts[1]

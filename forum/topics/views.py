@@ -73,21 +73,35 @@ def post_url(topic: Any, number: int) -> str:
 
 @bp.app_template_global()
 def composer_hint(sig: Sig | int) -> str:
-    """The line under every post's text box: Markdown, and how many members a post may mention
-    in this SIG (more are refused)."""
+    """The line under every post's text box: Markdown, how many members a post may mention in
+    this SIG, and a new account's links (more are refused)."""
     limit = services.mention_limit(viewer(), sig)
     if limit == 0:
-        return _(
+        hint = _(
             "Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). "
             "Mentions are turned off."
         )
-    return ngettext(
-        "Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). Mention "
-        "someone with @name (up to %(num)s member a post).",
-        "Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). Mention "
-        "someone with @name (up to %(num)s members a post).",
-        limit,
-    )
+    else:
+        hint = ngettext(
+            "Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). Mention "
+            "someone with @name (up to %(num)s member a post).",
+            "Markdown: **bold**, *italic*, `code`, > quote, - list, [link](https://…). Mention "
+            "someone with @name (up to %(num)s members a post).",
+            limit,
+        )
+    links = permissions.max_links_per_post(viewer(), sig)
+    if links is not None:
+        # A new account's limit, said before it is met.
+        hint += " " + (
+            _("New accounts cannot post links yet.")
+            if links == 0
+            else ngettext(
+                "New accounts: up to %(num)s link a post.",
+                "New accounts: up to %(num)s links a post.",
+                links,
+            )
+        )
+    return hint
 
 
 @bp.route("/t/<int:topic_id>")
