@@ -144,10 +144,10 @@ def _render_topic(
     draft: Any = None,
     preview: str | None = None,
 ) -> Any:
-    if data.posts and viewer() is not None and status == 200 and preview is None:
+    member = viewer()
+    if data.posts and member is not None and status == 200 and preview is None:
         seen = max(row.post.number for row in data.posts)
         if seen > data.last_read:
-            member = viewer()
             unless_read_only(
                 lambda: services.mark_read(
                     member, data.topic, seen, hooks.reading_time.get()(member.id)

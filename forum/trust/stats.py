@@ -68,16 +68,17 @@ def gather(
     ):
         found[uid].days_visited, found[uid].recent_days_visited = int(days), int(recent)
     shown = permissions.public_posts_clause()
-    for uid, recent in db.session.execute(
+    for author_id, recent in db.session.execute(
         select(Post.user_id, func.count())
         .where(Post.user_id.in_(ids), Post.created_at >= window, shown)
         .group_by(Post.user_id)
     ):
-        found[uid].recent_posts = int(recent)
+        if author_id is not None:
+            found[author_id].recent_posts = int(recent)
     # Their shown posts that another member's shown post answered: a reply to that post, or
     # (for a topic's first post) any reply in the topic.
     reply = aliased(Post)
-    for uid, replied in db.session.execute(
+    for author_id, replied in db.session.execute(
         select(Post.user_id, func.count(func.distinct(Post.id)))
         .join(
             reply,
@@ -96,9 +97,10 @@ def gather(
         )
         .group_by(Post.user_id)
     ):
-        found[uid].replied_posts = int(replied)
+        if author_id is not None:
+            found[author_id].replied_posts = int(replied)
     since = min(flag_since, window)
-    for uid, upheld, recent in db.session.execute(
+    for author_id, upheld, recent in db.session.execute(
         select(
             Post.user_id,
             func.count(case((Flag.resolved_at >= flag_since, 1))),
@@ -108,5 +110,7 @@ def gather(
         .where(Post.user_id.in_(ids), Flag.outcome.in_(UPHELD), Flag.resolved_at >= since)
         .group_by(Post.user_id)
     ):
-        found[uid].upheld_flags, found[uid].recent_upheld_flags = int(upheld), int(recent)
+        if author_id is not None:
+            stats = found[author_id]
+            stats.upheld_flags, stats.recent_upheld_flags = int(upheld), int(recent)
     return found
