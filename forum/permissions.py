@@ -577,9 +577,13 @@ def unlock_hint(user: User) -> str:
         )
     what: str = missing[-1]
     if len(missing) > 1:
+        # Translators: the steps still to take, each a phrase like "read 3 more topics", to
+        # end "It lifts once you have %(what)s."
         what = _l(
             "%(first)s and %(last)s", first=", ".join(str(m) for m in missing[:-1]), last=what
         )
+    # Translators: %(what)s is one or more of "read 3 more topics", "spent 7 more minutes
+    # reading", "been registered for 20 more hours" (joined by "%(first)s and %(last)s").
     return _l("It lifts once you have %(what)s.", what=what)
 
 
