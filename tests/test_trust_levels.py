@@ -3,10 +3,8 @@ raises members (and lowers a regular), the sysop's hand, and flags weighed by le
 
 from __future__ import annotations
 
-import email
 import re
 from datetime import timedelta
-from email import policy
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,8 @@ from forum.timeutil import utcnow
 from forum.topics.models import Post, TopicRead
 from forum.trust import services
 from forum.trust.reading import READ_GAP_SECONDS, ReadingClock
+
+from .mailbox import mails
 
 FIVE_LINKS = (
     "Great deals: https://spam.example/a https://spam.example/b https://spam.example/c "
@@ -75,18 +75,8 @@ def clock(app: Any) -> FakeClock:
 
 
 # --- done when: a fresh account tries to post five links and is told why not -----------------
-@pytest.fixture
-def outbox(app: Any, tmp_path: Path) -> Path:
-    path = tmp_path / "outbox"
-    app.config["OUTBOX_DIR"] = str(path)
-    return path
-
-
 def finish_link(outbox: Path) -> str:
-    (mail,) = [
-        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-        for p in sorted(outbox.glob("*.eml"))
-    ]
+    (mail,) = mails(outbox)
     match = re.search(r"https?://[^/\s]+(/register/finish/\S+)", mail.get_content())
     assert match, mail.get_content()
     return match.group(1)
