@@ -33,6 +33,7 @@ FEATURES = [
     "forum.announcements",
     "forum.feeds",
     "forum.trust",
+    "forum.webhooks",
     # Last: every feature's jobs are defined by now, and register on the queue.
     "forum.jobs",
 ]

@@ -109,6 +109,21 @@ DEFAULTS: dict[str, Any] = {
     # The nightly clean-up forgets sent mail's keys and failed jobs after this many days.
     "JOBS_KEEP_SENT_DAYS": 30,
     "JOBS_KEEP_FAILED_DAYS": 90,
+    # Webhooks (forum.webhooks): each attempt waits this long for an answer; a delivery is tried
+    # at most WEBHOOK_MAX_ATTEMPTS times, WEBHOOK_RETRY_DELAY seconds after the first failure,
+    # then each time WEBHOOK_RETRY_BACKOFF times longer (30 s, 2, 8, 32 min, about 2 h). After
+    # WEBHOOK_FAILURE_LIMIT failed attempts in a row the webhook is disabled (a site setting
+    # overrides it). Targets on loopback or private networks are refused unless
+    # WEBHOOK_ALLOW_PRIVATE_TARGETS (a site setting too); link-local and cloud metadata
+    # addresses always are.
+    "WEBHOOK_TIMEOUT": 10,
+    "WEBHOOK_MAX_ATTEMPTS": 6,
+    "WEBHOOK_RETRY_DELAY": 30,
+    "WEBHOOK_RETRY_BACKOFF": 4,
+    "WEBHOOK_FAILURE_LIMIT": 20,
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS": False,
+    # Deliveries (with their attempts) older than this many days are forgotten nightly.
+    "WEBHOOK_KEEP_DAYS": 30,
     "RATELIMIT_LOGIN": "10 per minute",
     # Per account, whatever the addresses: after this many failed sign-ins in a row, each next
     # attempt waits 1, 2, 4 … seconds, at most LOGIN_DELAY_MAX, except from a browser the member

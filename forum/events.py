@@ -266,6 +266,17 @@ class AnnouncementPublished(Event):
     author_id: int
 
 
+# --- webhooks -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WebhookDisabled(Event):
+    """A webhook was turned off after too many failed deliveries in a row: its owner is told."""
+
+    webhook_id: int
+    sig_id: int | None
+    owner_id: int | None
+    failures: int
+
+
 # --- private mail ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PrivateMessageSent(Event):

@@ -1102,6 +1102,76 @@ def can_announce(user: Actor, sig: Sig | None) -> bool:
     return is_sig_sysop(user, sig) and not sig.is_archived
 
 
+# --- webhooks ---------------------------------------------------------------------------
+# A SIG's sysops register webhooks for their SIG, the global sysop for the whole site. What a
+# webhook is sent is asked again here before every attempt: a site-wide webhook tells only of
+# what a guest may read (public SIGs); a SIG's webhook tells of that SIG alone, and only while
+# the member who registered it is still one of its sysops, so a private SIG's news goes only
+# to addresses its own sysops chose. Posts are told of only as every reader of the SIG sees
+# them (never hidden, pending or deleted ones, nor posts of a deleted topic).
+NO_SUCH_WEBHOOK = _l("No such webhook.")
+
+
+def can_manage_webhooks(user: Actor, sig: Sig | None) -> bool:
+    """Register, change and read the log of webhooks: a SIG's sysops for their SIG, the global
+    sysop for the whole site (sig None) and every SIG."""
+    if user is None or user.is_banned:
+        return False
+    if sig is None:
+        return is_global_sysop(user)
+    return is_sig_sysop(user, sig)
+
+
+def require_manage_webhooks(user: Actor, sig: Sig | None) -> None:
+    if sig is not None and not can_see_sig(user, sig):
+        raise NotFound(NO_SUCH_SIG)
+    if not can_manage_webhooks(user, sig):
+        if sig is None:
+            raise Forbidden(_l("Only the sysop may do that."))
+        raise Forbidden(_l("Only this SIG's sysops may do that."))
+
+
+def webhooks_clause(column: InstrumentedAttribute[int | None], user: Actor) -> ColumnElement[bool]:
+    """SQL filter on Webhook (`column` is its SIG): the webhooks this member manages (the
+    site-wide ones, with no SIG, only for the global sysop)."""
+    if user is None or user.is_banned:
+        return false()
+    return moderated_clause(column, user)
+
+
+def can_deliver_webhook(owner: Actor, webhook_sig_id: int | None, sig: Sig) -> bool:
+    """Whether a webhook (of `webhook_sig_id`, None: site-wide; registered by `owner`) may be
+    told of something in `sig` at all."""
+    if owner is None:
+        return False
+    if webhook_sig_id is None:
+        return is_global_sysop(owner) and can_read_sig(None, sig)
+    return webhook_sig_id == sig.id and can_manage_webhooks(owner, sig)
+
+
+def webhook_may_carry_post(
+    owner: Actor, webhook_sig_id: int | None, post: Post, topic: Topic, sig: Sig
+) -> bool:
+    """A post (its text, its topic's title) in a webhook's payload: as every reader of the SIG
+    sees it."""
+    return (
+        can_deliver_webhook(owner, webhook_sig_id, sig)
+        and post.is_public
+        and not topic.is_deleted
+    )
+
+
+def webhook_may_carry_flag(owner: Actor, webhook_sig_id: int | None, sig: Sig) -> bool:
+    """That a post was flagged (a moderation record): to webhooks of sysops who moderate the
+    SIG, under the same rule as everything else a webhook is told."""
+    return can_deliver_webhook(owner, webhook_sig_id, sig) and is_sig_sysop(owner, sig)
+
+
+def webhook_may_carry_membership(owner: Actor, webhook_sig_id: int | None, sig: Sig) -> bool:
+    """That a member joined the SIG (its member list): under the SIG's reading rule."""
+    return can_deliver_webhook(owner, webhook_sig_id, sig)
+
+
 # --- spam cleanup ---------------------------------------------------------------------------
 def spam_cleanup_problem(user: Actor, target: User, sig: Sig | None = None) -> str | None:
     """Why `user` may not remove `target` as a spammer: everywhere (sig None: the global sysop

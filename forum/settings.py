@@ -322,6 +322,30 @@ SETTINGS: dict[str, Setting] = {
             hint=_l('Private messages per member, e.g. "10 per minute".'),
         ),
         *TRUST_SETTINGS,
+        Setting(
+            "webhook_private_targets",
+            _l("Webhooks to private addresses"),
+            "bool",
+            None,
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+            hint=_l(
+                "Let webhooks deliver to loopback and private-network addresses (such as "
+                "127.0.0.1 or 10.0.0.0/8). Off, only public addresses are called; link-local "
+                "and cloud metadata addresses never are."
+            ),
+        ),
+        Setting(
+            "webhook_failure_limit",
+            _l("Webhook failures before disabling"),
+            "int",
+            None,
+            "WEBHOOK_FAILURE_LIMIT",
+            hint=_l(
+                "A webhook whose deliveries fail this many times in a row is disabled and its "
+                "owner notified."
+            ),
+            maximum=1000,
+        ),
     ]
 }
 

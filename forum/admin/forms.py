@@ -84,6 +84,12 @@ class SettingsForm(FlaskForm):
     register_rate_limit = StringField(_l("Registration rate limit"))
     mail_max_participants = StringField(_l("Members per private conversation"))
     mail_rate_limit = StringField(_l("Private mail rate limit"))
+    webhook_private_targets = SelectField(
+        _l("Webhooks to private addresses"),
+        choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
+        default="0",
+    )
+    webhook_failure_limit = StringField(_l("Webhook failures before disabling"))
 
 
 # The trust levels' thresholds and the limits of new accounts: whole numbers, labelled as the

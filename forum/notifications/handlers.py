@@ -73,6 +73,12 @@ def on_account_decided(event: events.AccountDecided) -> None:
     services.notify_account_decided(event.user_id, event.approved, event.actor_id)
 
 
+def on_webhook_disabled(event: events.WebhookDisabled) -> None:
+    services.notify_webhook_disabled(
+        event.webhook_id, event.sig_id, event.owner_id, event.failures
+    )
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
     sub(app, events.NotificationsCreated, on_notifications_created, phase="after_commit")
@@ -84,6 +90,7 @@ def init_app(app: Flask) -> None:
     sub(app, events.MailRead, on_mail_read, phase="in_transaction")
     sub(app, events.MessageReportResolved, on_message_report_resolved, phase="in_transaction")
     sub(app, events.AccountDecided, on_account_decided, phase="in_transaction")
+    sub(app, events.WebhookDisabled, on_webhook_disabled, phase="in_transaction")
     # Moderation's events, when that feature is installed.
     for name, fn in (
         ("FlagsResolved", on_flags_resolved),

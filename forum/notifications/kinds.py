@@ -310,6 +310,34 @@ ACCOUNT_DECIDED = register(
         _l("Account approval"),
     )
 )
+# A webhook turned off after failing again and again (forum.webhooks): to the sysop who added it.
+def _webhook_url(s: Subject) -> str:
+    webhook = s.data.get("webhook_id")
+    return f"/mod/webhooks/{int(webhook)}" if webhook else "/mod/webhooks"
+
+
+def _webhook_disabled_text(s: Subject) -> str:
+    failures = int(s.data.get("failures") or 0)
+    if s.sig_name:
+        return gettext(
+            "Your webhook in %(sig)s was turned off after %(count)s failed deliveries in a row.",
+            sig=s.sig_name,
+            count=failures,
+        )
+    return gettext(
+        "Your webhook was turned off after %(count)s failed deliveries in a row.", count=failures
+    )
+
+
+WEBHOOK_DISABLED = register(
+    Kind(
+        "webhook_disabled",
+        100,
+        _webhook_disabled_text,
+        _webhook_url,
+        _l("Webhook disabled"),
+    )
+)
 UNKNOWN = register(
     Kind("unknown", 1000, lambda s: gettext("Something happened."), _post_url, _l("Notice"))
 )

@@ -351,6 +351,24 @@ def notify_account_decided(user_id: int, approved: bool, actor_id: int) -> list[
     )
 
 
+def notify_webhook_disabled(
+    webhook_id: int, sig_id: int | None, owner_id: int | None, failures: int
+) -> list[Notification]:
+    """Tell the sysop who added a webhook that it was turned off."""
+    if owner_id is None:
+        return []
+    return _add(
+        [
+            Notification(
+                user_id=owner_id,
+                kind=kinds.WEBHOOK_DISABLED.name,
+                sig_id=sig_id,
+                data={"webhook_id": webhook_id, "failures": failures},
+            )
+        ]
+    )
+
+
 # --- the member's own verbs -----------------------------------------------------------------
 def _require_member(user: Actor) -> User:
     if user is None:
