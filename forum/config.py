@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "DEV_BASE_URL": DEV_BASE_URL,
     # How long (seconds) a guest's Atom feed may be cached by readers and proxies (forum.feeds).
     "FEED_MAX_AGE": 300,
+    # Addresses per page of sitemap.xml's topic sitemaps (the protocol allows 50,000).
+    "SITEMAP_PAGE_SIZE": 10_000,
     # More origins the forum is also served at (e.g. ["https://www.forum.example.org"]): their
     # pages may open Socket.IO connections too, and the CSP's connect-src names them.
     "SOCKETIO_ORIGINS": [],

@@ -1155,9 +1155,7 @@ def webhook_may_carry_post(
     """A post (its text, its topic's title) in a webhook's payload: as every reader of the SIG
     sees it."""
     return (
-        can_deliver_webhook(owner, webhook_sig_id, sig)
-        and post.is_public
-        and not topic.is_deleted
+        can_deliver_webhook(owner, webhook_sig_id, sig) and post.is_public and not topic.is_deleted
     )
 
 

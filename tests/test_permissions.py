@@ -393,6 +393,86 @@ ROUTES += [
     ),
 ]
 
+# Webhooks (issue 25): a SIG's are its sysops' (and the global sysop's), the site's the global
+# sysop's alone. The address is a public one given as a number: no lookup, and no route here
+# sends anything (no event happens after the webhook is made).
+WEBHOOK_URL = "https://93.184.216.34/hook"
+SYSOP_WRITE = {
+    "public": "L 403 403 302 403 302",
+    "members": "L 403 403 302 403 302",
+    "private": "L 403 404 302 404 302",
+}
+
+
+def _webhook(w: World, site: bool = False) -> int:
+    from forum.webhooks import services as webhooks
+
+    owner = w.users["root"] if site else w.users["sig_sysop"]
+    return webhooks.create_webhook(
+        owner, None if site else w.sig.id, WEBHOOK_URL, ["post.created"]
+    ).id
+
+
+ROUTES += [
+    Route("SIG webhooks", "GET", lambda w: f"/s/{w.sig.slug}/webhooks", SYSOP_ONLY),
+    Route(
+        "add a SIG webhook",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/webhooks",
+        SYSOP_WRITE,
+        data=lambda w: {"url": WEBHOOK_URL, "events": "post.created", "active": "y"},
+    ),
+    Route("SIG webhook page", "GET", lambda w: f"/mod/webhooks/{_webhook(w)}", SYSOP_ONLY),
+    Route(
+        "change a SIG webhook",
+        "POST",
+        lambda w: f"/mod/webhooks/{_webhook(w)}",
+        SYSOP_WRITE,
+        data=lambda w: {"url": WEBHOOK_URL, "events": "topic.created"},
+    ),
+    Route(
+        "new webhook secret",
+        "POST",
+        lambda w: f"/mod/webhooks/{_webhook(w)}/secret",
+        SYSOP_WRITE,
+    ),
+    Route(
+        "delete a SIG webhook",
+        "POST",
+        lambda w: f"/mod/webhooks/{_webhook(w)}/delete",
+        SYSOP_WRITE,
+    ),
+    Route(
+        "webhooks overview",
+        "GET",
+        lambda w: "/mod/webhooks",
+        _same("L 403 403 200 200 200"),
+        visibilities=("public",),
+    ),
+    Route(
+        "site webhooks",
+        "GET",
+        lambda w: "/admin/webhooks",
+        _same("L 403 403 403 403 200"),
+        visibilities=("public",),
+    ),
+    Route(
+        "add a site webhook",
+        "POST",
+        lambda w: "/admin/webhooks",
+        _same("L 403 403 403 403 302"),
+        data=lambda w: {"url": WEBHOOK_URL, "events": "topic.created", "active": "y"},
+        visibilities=("public",),
+    ),
+    Route(
+        "site webhook page",
+        "GET",
+        lambda w: f"/mod/webhooks/{_webhook(w, site=True)}",
+        _same("L 403 403 403 403 200"),
+        visibilities=("public",),
+    ),
+]
+
 CASES = [
     pytest.param(route, visibility, id=f"{route.name}-{visibility}")
     for route in ROUTES
@@ -442,6 +522,59 @@ def _outcome(response: Any, method: str, before: Any, after: Any) -> str:
     return str(status)
 
 
+# --- what a webhook may be told: by who registered it, where, and the SIG's visibility --------
+# (owner role, "site" or "sig" webhook) -> may it be told of a visible post, per visibility.
+# A site-wide webhook hears what a guest may read; a SIG's, that SIG's news while its owner
+# is one of the SIG's sysops (the global sysop is, everywhere).
+WEBHOOK_CARRY = {
+    ("root", "site"): {"public": True, "members": False, "private": False},
+    ("root", "sig"): {"public": True, "members": True, "private": True},
+    ("sig_sysop", "sig"): {"public": True, "members": True, "private": True},
+    ("sig_sysop", "site"): {"public": False, "members": False, "private": False},
+    ("other_sysop", "sig"): {"public": False, "members": False, "private": False},
+    ("member", "sig"): {"public": False, "members": False, "private": False},
+    ("guest", "site"): {"public": False, "members": False, "private": False},
+}
+
+
+@pytest.mark.parametrize("visibility", ["public", "members", "private"])
+def test_webhook_delivery_matrix(f, visibility: str) -> None:
+    from forum import permissions
+    from forum.moderation import services as moderation
+
+    world = build(f, visibility)
+    sig, topic, post = world.sig, world.topic, world.reply
+    failures = []
+    for (role, scope), expected in WEBHOOK_CARRY.items():
+        owner = world.user(role)
+        permissions.forget_memberships(owner)
+        where = None if scope == "site" else sig.id
+        answers = {
+            "post": permissions.webhook_may_carry_post(owner, where, post, topic, sig),
+            "member joined": permissions.webhook_may_carry_membership(owner, where, sig),
+            "flag": permissions.webhook_may_carry_flag(owner, where, sig),
+        }
+        for what, got in answers.items():
+            if got != expected[visibility]:
+                failures.append(
+                    f"{role}/{scope} {what}: expected {expected[visibility]}, got {got}"
+                )
+    # A SIG's webhook is never told of another SIG, and nobody's of a hidden post.
+    elsewhere = db.session.scalar(db.select(Sig).where(Sig.slug == "elsewhere"))
+    assert not permissions.webhook_may_carry_post(
+        world.user("root"), elsewhere.id, post, topic, sig
+    )
+    moderation.hide_post(world.user("sig_sysop"), post.id, "hidden")
+    for role, scope in WEBHOOK_CARRY:
+        where = None if scope == "site" else sig.id
+        assert not permissions.webhook_may_carry_post(world.user(role), where, post, topic, sig)
+    # Its owner stepped down: the SIG's webhook hears nothing more, whatever the visibility.
+    sig_services.set_sig_sysop(world.user("root"), sig.id, world.user("sig_sysop").id, False)
+    permissions.forget_memberships(world.user("sig_sysop"))
+    assert not permissions.can_deliver_webhook(world.user("sig_sysop"), sig.id, sig)
+    assert not failures, "\n".join(failures)
+
+
 # --- a private SIG cannot be told apart from one that does not exist -----------------------
 
 
@@ -452,6 +585,8 @@ OUTSIDER_PROBES = [
     ("GET", "/s/{slug}/feed.atom"),
     ("GET", "/t/{topic}/feed.atom"),
     ("GET", "/s/{slug}/requests"),
+    ("GET", "/s/{slug}/webhooks"),
+    ("POST", "/s/{slug}/webhooks"),
     ("POST", "/s/{slug}/new"),
     ("POST", "/s/{slug}/join"),
     ("POST", "/s/{slug}/leave"),

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from forum import permissions
+from forum import permissions, settings
+from forum.admin import services as admin
 from forum.extensions import db
 from forum.jobs import queue_of
 from forum.moderation import services as moderation
@@ -235,10 +236,6 @@ def test_approved_posts_are_told_of_when_approved_not_before(app, f, receiver) -
     sysop, newbie = f.user("sysop"), f.user("newbie")
     sig = f.sig("retro", sysops=[sysop], members=[newbie])
     make_hook(sysop, sig, receiver.url, ["topic.created", "post.created"])
-    from forum import settings
-
-    from forum.admin import services as admin
-
     admin.update_settings(root, {"approval_threshold": "1"})
     settings.forget()
     topic = f.topic(newbie, sig, "Waiting topic", "Held for approval.")
@@ -269,9 +266,7 @@ def test_site_wide_webhooks_hear_nothing_of_members_only_or_private_sigs(
     assert {g.json["sig"]["slug"] for g in got} == {"plaza"}
 
 
-def test_a_private_sigs_webhook_hears_of_it_while_its_owner_is_its_sysop(
-    app, f, receiver
-) -> None:
+def test_a_private_sigs_webhook_hears_of_it_while_its_owner_is_its_sysop(app, f, receiver) -> None:
     root = f.sysop("root")
     sysop, ada = f.user("sysop"), f.user("ada")
     lair = f.sig("lair", visibility="private", sysops=[sysop], members=[ada], name="Hidden Lair")
@@ -462,9 +457,7 @@ REFUSED_BY_DEFAULT = [
 
 @pytest.mark.config(WEBHOOK_ALLOW_PRIVATE_TARGETS=False)
 @pytest.mark.parametrize("url", REFUSED_ALWAYS + REFUSED_BY_DEFAULT)
-def test_private_loopback_link_local_and_metadata_targets_are_refused(
-    make_client, f, url
-) -> None:
+def test_private_loopback_link_local_and_metadata_targets_are_refused(make_client, f, url) -> None:
     sysop = f.user("sysop")
     f.sig("retro", sysops=[sysop])
     browser = make_client()

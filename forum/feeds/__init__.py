@@ -1,5 +1,7 @@
-"""Atom feeds of the site's newest topics, a SIG's and a topic's posts, under the pages' rules;
-private feed addresses for members (a signed token, revoked by "log out everywhere")."""
+"""The open web: Atom feeds of the site's newest topics, a SIG's, a topic's and a member's posts
+and of any search, under the pages' rules; private feed addresses for members (a signed token,
+revoked by "log out everywhere"); sitemap.xml and robots.txt; the canonical address and the
+excerpt that each page's head gives link previews (OpenGraph, Twitter cards)."""
 
 from __future__ import annotations
 
@@ -41,10 +43,33 @@ def private_feed_url() -> str | None:
     return absolute_url_for("feeds.topics", token=token_for(user))
 
 
+def canonical_url() -> str:
+    """The page's one address: BASE_URL, the path, and ?page=N past the first page (never the
+    other arguments, nor a private feed token)."""
+    from flask import request
+
+    from ..web import site_url
+
+    url = site_url() + request.path
+    page = request.args.get("page", "")
+    if page.isdigit() and 1 < int(page) < 100_000:
+        url += f"?page={int(page)}"
+    return url
+
+
+def excerpt(html: str, length: int = 200) -> str:
+    """Plain text of cooked HTML, cut at a word (a page's description)."""
+    from .. import content
+
+    return content.excerpt(html or "", length)
+
+
 def init_app(app: Flask) -> None:
     from . import views  # noqa: F401  (routes register on bp)
 
     app.register_blueprint(bp)
     app.add_template_global(feed_url)
     app.add_template_global(private_feed_url)
+    app.add_template_global(canonical_url)
+    app.add_template_filter(excerpt, "excerpt")
     hooks.settings_sections.add(app, "feeds/_settings.html")

@@ -51,6 +51,10 @@ def title_of(feed: Feed, site_name: str) -> str:
         return _("%(sig)s: latest posts", sig=feed.title_args["sig"])
     if feed.kind == "topic":
         return _("%(topic)s: posts", topic=feed.title_args["topic"])
+    if feed.kind == "member":
+        return _("%(member)s: latest posts", member=feed.title_args["member"])
+    if feed.kind == "search":
+        return _("%(site)s: search for %(q)s", site=site_name, q=feed.title_args["q"])
     return _("%(site)s: latest topics", site=site_name)
 
 
@@ -60,6 +64,10 @@ def page_of(feed: Feed) -> str:
         return absolute_url_for("sigs.show", slug=feed.sig_slug)
     if feed.kind == "topic":
         return absolute_url_for("topics.show", topic_id=feed.topic_id, slug=feed.topic_slug)
+    if feed.kind == "member":
+        return absolute_url_for("accounts.profile", username=feed.member_name)
+    if feed.kind == "search":
+        return absolute_url_for("search.search", q=feed.query, sort="newest")
     return absolute_url_for("sigs.index")
 
 
@@ -82,6 +90,10 @@ def render(feed: Feed, self_url: str, site_name: str) -> bytes:
         feed_id = absolute_url_for("feeds.topics")
     elif feed.kind == "sig":
         feed_id = absolute_url_for("feeds.sig", slug=feed.sig_slug)
+    elif feed.kind == "member":
+        feed_id = absolute_url_for("feeds.member", username=feed.member_name)
+    elif feed.kind == "search":
+        feed_id = absolute_url_for("feeds.search", q=feed.query)
     else:
         feed_id = absolute_url_for("feeds.topic", topic_id=feed.topic_id)
     _sub(root, "id", feed_id)

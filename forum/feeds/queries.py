@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from .. import permissions
 from ..accounts.models import User
+from ..accounts.services import get_member
 from ..errors import Forbidden, NotFound
 from ..extensions import db
 from ..permissions import Actor
+from ..search.queries import search_page
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
 
@@ -42,13 +44,15 @@ class Entry:
 
 @dataclass(frozen=True)
 class Feed:
-    kind: str  # "topics", "sig" or "topic"
+    kind: str  # "topics", "sig", "topic", "member" or "search"
     title_args: dict[str, str]  # for the title, translated by the view
     created_at: datetime | None  # of the SIG or topic (None: the whole site)
     entries: list[Entry]
     sig_slug: str | None = None
     topic_id: int | None = None
     topic_slug: str | None = None
+    member_name: str | None = None
+    query: str | None = None
 
     @property
     def updated_at(self) -> datetime | None:
@@ -172,3 +176,101 @@ def topic_posts(user: Actor, topic_id: int) -> Feed:
         topic_id=topic.id,
         topic_slug=topic.slug,
     )
+
+
+def member_posts(user: Actor, username: str) -> Feed:
+    """A member's newest posts that this reader may read (what their profile lists)."""
+    member = get_member(username)
+    rows = db.session.execute(
+        select(*_columns())
+        .select_from(Post)
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(Post.user_id == member.id, *_readable(user))
+        .order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(LIMIT)
+    ).all()
+    return Feed(
+        kind="member",
+        title_args={"member": member.username},
+        created_at=member.created_at,
+        entries=[_entry("post", r) for r in rows],
+        member_name=member.username,
+    )
+
+
+def search_posts(user: Actor, q: str) -> Feed:
+    """The newest posts matching a search, as the search page finds them for this reader
+    (every hit checked against the database there), each loaded again under the feeds' rules."""
+    q = (q or "").strip()[:500]
+    found = search_page(user, q, sort="newest", per_page=LIMIT) if q else None
+    ids = [r.post_id for r in found.results] if found is not None else []
+    rows = []
+    if ids:
+        rows = db.session.execute(
+            select(*_columns())
+            .select_from(Post)
+            .join(Topic, Topic.id == Post.topic_id)
+            .join(Sig, Sig.id == Topic.sig_id)
+            .outerjoin(User, User.id == Post.user_id)
+            .where(Post.id.in_(ids), *_readable(user))
+        ).all()
+    order = {post_id: n for n, post_id in enumerate(ids)}
+    rows.sort(key=lambda r: order[r[0]])
+    return Feed(
+        kind="search",
+        title_args={"q": q},
+        created_at=None,
+        entries=[_entry("post", r) for r in rows],
+        query=q,
+    )
+
+
+# --- the sitemap: what a guest may read, never more ---------------------------------------------
+# Read as a guest whoever asks (a sitemap is for search engines): the same clauses as a guest's
+# pages, so a members-only or private SIG, and every topic in one, never appears.
+@dataclass(frozen=True)
+class SitemapEntry:
+    kind: str  # "sig" or "topic"
+    id: int
+    slug: str
+    updated_at: datetime | None
+
+
+def sitemap_sigs() -> list[SitemapEntry]:
+    rows = db.session.execute(
+        select(Sig.id, Sig.slug, Sig.last_posted_at, Sig.created_at)
+        .where(permissions.readable_sigs_clause(None))
+        .order_by(Sig.id)
+    ).all()
+    return [SitemapEntry("sig", i, slug, last or created) for i, slug, last, created in rows]
+
+
+def _guest_topics() -> tuple:  # type: ignore[type-arg]
+    return (permissions.viewable_topics_clause(None), Topic.deleted_at.is_(None))
+
+
+def sitemap_topic_count() -> int:
+    return int(
+        db.session.scalar(
+            select(func.count(Topic.id))
+            .select_from(Topic)
+            .join(Sig, Sig.id == Topic.sig_id)
+            .where(*_guest_topics())
+        )
+        or 0
+    )
+
+
+def sitemap_topics(page: int, size: int) -> list[SitemapEntry]:
+    """One page of the topics a guest may read, oldest first (so a page's addresses stay put)."""
+    rows = db.session.execute(
+        select(Topic.id, Topic.slug, Topic.last_posted_at)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .where(*_guest_topics())
+        .order_by(Topic.id)
+        .offset((page - 1) * size)
+        .limit(size)
+    ).all()
+    return [SitemapEntry("topic", i, slug, last) for i, slug, last in rows]

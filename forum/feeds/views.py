@@ -1,4 +1,5 @@
-"""The Atom feeds: the site's newest topics, a SIG's newest posts, a topic's newest posts.
+"""The Atom feeds: the site's newest topics, a SIG's newest posts, a topic's newest posts, a
+member's newest posts, the newest posts a search finds.
 
 A feed is read as its token's member (`?token=…`, see tokens.py: for feed readers, which have
 no cookie), else as the member whose session asks, else as a guest. A guest's feed may be cached
@@ -22,7 +23,7 @@ from ..errors import NotFound
 from ..i18n import force_locale
 from ..i18n import lazy_gettext as _l
 from ..web import absolute_url_for
-from . import atom, bp, queries, tokens
+from . import atom, bp, queries, sitemap, tokens
 
 NO_SUCH_FEED = _l("No such feed.")
 
@@ -42,6 +43,59 @@ def topic(topic_id: int) -> Any:
     return _serve(
         lambda user: queries.topic_posts(user, topic_id), "feeds.topic", topic_id=topic_id
     )
+
+
+@bp.route("/u/<username>/feed.atom")
+def member(username: str) -> Any:
+    return _serve(
+        lambda user: queries.member_posts(user, username), "feeds.member", username=username
+    )
+
+
+@bp.route("/search/feed.atom")
+def search() -> Any:
+    q = request.args.get("q", "")[:500]
+    return _serve(lambda user: queries.search_posts(user, q), "feeds.search", q=q)
+
+
+@bp.route("/robots.txt")
+def robots() -> Any:
+    body = sitemap.robots(request.script_root.rstrip("/"))
+    response = Response(body, mimetype="text/plain")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def _sitemap_size() -> int:
+    return max(1, min(50_000, int(current_app.config.get("SITEMAP_PAGE_SIZE", 10_000))))
+
+
+def _xml(body: bytes) -> Any:
+    response = Response(body, mimetype="application/xml")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    return response.make_conditional(request.environ)
+
+
+@bp.route("/sitemap.xml")
+def sitemap_index() -> Any:
+    """The index of the sitemaps: the SIGs', and the topics' in pages (never the session's
+    view: a sitemap is what a guest may read)."""
+    pages = -(-queries.sitemap_topic_count() // _sitemap_size())
+    return _xml(sitemap.index(pages))
+
+
+@bp.route("/sitemap-sigs.xml")
+def sitemap_sigs() -> Any:
+    return _xml(sitemap.urlset(queries.sitemap_sigs(), with_home=True))
+
+
+@bp.route("/sitemap-topics-<int:page>.xml")
+def sitemap_topics(page: int) -> Any:
+    entries = queries.sitemap_topics(page, _sitemap_size()) if page >= 1 else []
+    if not entries and page != 1:
+        raise NotFound(NO_SUCH_FEED)
+    return _xml(sitemap.urlset(entries))
 
 
 def _serve(build: Callable[[User | None], queries.Feed], endpoint: str, **values: Any) -> Any:

@@ -74,9 +74,7 @@ def on_account_decided(event: events.AccountDecided) -> None:
 
 
 def on_webhook_disabled(event: events.WebhookDisabled) -> None:
-    services.notify_webhook_disabled(
-        event.webhook_id, event.sig_id, event.owner_id, event.failures
-    )
+    services.notify_webhook_disabled(event.webhook_id, event.sig_id, event.owner_id, event.failures)
 
 
 def init_app(app: Flask) -> None:

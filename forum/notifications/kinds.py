@@ -310,6 +310,8 @@ ACCOUNT_DECIDED = register(
         _l("Account approval"),
     )
 )
+
+
 # A webhook turned off after failing again and again (forum.webhooks): to the sysop who added it.
 def _webhook_url(s: Subject) -> str:
     webhook = s.data.get("webhook_id")

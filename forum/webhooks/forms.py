@@ -32,7 +32,9 @@ class WebhookForm(FlaskForm):
         validators=[Length(max=2000)],
         render_kw={"placeholder": "https://", "inputmode": "url", "spellcheck": "false"},
     )
-    description = StringField(_l("Description (optional)"), validators=[Optional(), Length(max=200)])
+    description = StringField(
+        _l("Description (optional)"), validators=[Optional(), Length(max=200)]
+    )
     events = CheckboxesField(
         _l("Events"),
         choices=[SelectChoice(e, EVENT_LABELS[e]) for e in EVENTS],

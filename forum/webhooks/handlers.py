@@ -53,4 +53,3 @@ def init_app(app: Flask) -> None:
     sub(app, events.PostVisibilityChanged, on_post_visibility_changed, phase="in_transaction")
     sub(app, events.PostFlagged, on_post_flagged, phase="in_transaction")
     sub(app, events.MemberJoinedSig, on_member_joined, phase="in_transaction")
-

@@ -458,9 +458,7 @@ def _still_tellable(delivery: WebhookDelivery, hook: Webhook, owner: User | None
     if delivery.event == MEMBER_JOINED:
         sig_id = json.loads(delivery.payload).get("sig", {}).get("id")
         sig = db.session.get(Sig, sig_id) if isinstance(sig_id, int) else None
-        return sig is not None and permissions.webhook_may_carry_membership(
-            owner, hook.sig_id, sig
-        )
+        return sig is not None and permissions.webhook_may_carry_membership(owner, hook.sig_id, sig)
     return False
 
 

@@ -101,9 +101,7 @@ def upgrade():
             unique=False,
         )
         batch.create_index(batch.f("ix_webhook_deliveries_post_id"), ["post_id"], unique=False)
-        batch.create_index(
-            batch.f("ix_webhook_deliveries_member_id"), ["member_id"], unique=False
-        )
+        batch.create_index(batch.f("ix_webhook_deliveries_member_id"), ["member_id"], unique=False)
         batch.create_index(
             batch.f("ix_webhook_deliveries_redelivery_of_id"), ["redelivery_of_id"], unique=False
         )
