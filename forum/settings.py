@@ -362,6 +362,8 @@ def default(key: str) -> Value:
     setting = SETTINGS[key]
     if setting.config_key:
         configured: Value = _app().config.get(setting.config_key)
+        if setting.kind == "bool" and configured is not None:
+            return 1 if configured else 0  # True/False in the configuration
         return configured
     value: Value = setting.default
     return value

@@ -142,7 +142,23 @@ def forum_world(app, f) -> dict[str, Any]:
     first = conversation.last_message_id - 1
     mail.report_message(greta, first, "spam")
     mail.ignore_member(greta, "pilar")
+    # A webhook with a delivery in its log (written here: nothing is sent from a test).
+    from forum.db import transaction
+    from forum.webhooks import services as webhooks
+    from forum.webhooks.models import WebhookAttempt, WebhookDelivery
+
+    hook = webhooks.create_webhook(
+        root, stammtisch.id, "https://93.184.216.34/hook", ["post.created", "member.joined"]
+    )
+    with transaction() as session:
+        delivery = WebhookDelivery(
+            webhook_id=hook.id, event="post.created", event_id="e1", payload="{}", attempts=1
+        )
+        session.add(delivery)
+        session.flush()
+        session.add(WebhookAttempt(delivery_id=delivery.id, status_code=500, duration_ms=12))
     return {
+        "webhook": hook,
         "topic": topic,
         "post": reply,
         "geheim": geheim,
@@ -164,6 +180,8 @@ def _routes(app, world: dict[str, Any]) -> list[str]:
         "conversation_id": world["conversation"].id,
         "message_id": world["message_id"],
         "key": f"reply:{topic.id}",
+        "webhook_id": world["webhook"].id,
+        "page": 1,
     }
     skip = {"static", "ops.healthz", "ops.readyz", "js_catalog", "topics.quote"}
     urls = []
