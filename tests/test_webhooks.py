@@ -5,9 +5,11 @@ addresses on private networks are refused unless the site allows them."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -612,3 +614,26 @@ def test_the_form_needs_an_event(make_client, f, receiver) -> None:
     assert "Choose at least one event" in response.get_data(as_text=True)
     response = register(browser, "retro", receiver.url, ["post.deleted"])
     assert response.status_code == 400
+
+
+def test_a_private_sigs_webhook_looks_like_a_missing_one(make_client, f, receiver) -> None:
+    sysop, outsider = f.user("sysop"), f.user("outsider")
+    lair = f.sig("lair", visibility="private", sysops=[sysop], name="Hidden Lair")
+    hook = make_hook(sysop, lair, receiver.url, ["post.created"])
+    browser = make_client()
+    browser.login(outsider)
+    browser.get("/")  # shows the welcome
+    for path in ("", "/delete", "/ping", "/secret"):
+        method = browser.get if path == "" else browser.form
+        real = method(f"/mod/webhooks/{hook.id}{path}")
+        missing = method(f"/mod/webhooks/999999{path}")
+        assert real.status_code == missing.status_code == 404
+        # The same page, but for the links back to the address asked for (log in, language)
+        # and the CSRF tokens (timestamped).
+        own = re.compile(
+            r'(next=|name="next" value="|csrf-token" content="|csrf_token" value=")[^"]*'
+        )
+        a, b = (own.sub("", r.get_data(as_text=True)) for r in (real, missing))
+        assert a == b, "\n".join(difflib.unified_diff(a.splitlines(), b.splitlines(), path))
+        assert "Hidden Lair" not in real.get_data(as_text=True)
+    assert hooks()[0].id == hook.id

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, select
 
@@ -206,16 +207,18 @@ def search_posts(user: Actor, q: str) -> Feed:
     q = (q or "").strip()[:500]
     found = search_page(user, q, sort="newest", per_page=LIMIT) if q else None
     ids = [r.post_id for r in found.results] if found is not None else []
-    rows = []
+    rows: list[Any] = []
     if ids:
-        rows = db.session.execute(
-            select(*_columns())
-            .select_from(Post)
-            .join(Topic, Topic.id == Post.topic_id)
-            .join(Sig, Sig.id == Topic.sig_id)
-            .outerjoin(User, User.id == Post.user_id)
-            .where(Post.id.in_(ids), *_readable(user))
-        ).all()
+        rows = list(
+            db.session.execute(
+                select(*_columns())
+                .select_from(Post)
+                .join(Topic, Topic.id == Post.topic_id)
+                .join(Sig, Sig.id == Topic.sig_id)
+                .outerjoin(User, User.id == Post.user_id)
+                .where(Post.id.in_(ids), *_readable(user))
+            ).all()
+        )
     order = {post_id: n for n, post_id in enumerate(ids)}
     rows.sort(key=lambda r: order[r[0]])
     return Feed(

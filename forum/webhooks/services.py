@@ -112,8 +112,11 @@ def webhook_for(actor: Actor, webhook_id: int) -> tuple[Webhook, Sig | None]:
     hook = db.session.get(Webhook, webhook_id) if is_valid_id(webhook_id) else None
     if hook is None:
         raise NotFound(permissions.NO_SUCH_WEBHOOK)
-    sig = _scope_sig(actor, hook.sig_id)
-    permissions.require_manage_webhooks(actor, sig)
+    try:
+        sig = _scope_sig(actor, hook.sig_id)
+        permissions.require_manage_webhooks(actor, sig)
+    except NotFound:  # a private SIG's: the same answer as for a webhook that is not there
+        raise NotFound(permissions.NO_SUCH_WEBHOOK) from None
     return hook, sig
 
 
