@@ -138,7 +138,11 @@ def world(f: Any) -> dict[str, Any]:
 
     conversation = mail.start_conversation(boss, "ada, grace", "Welcome", "Hello **both**")
     mail.report_message(ada, conversation.last_message_id, "spam")
+    from forum.webhooks import services as webhooks
+
+    hook = webhooks.create_webhook(boss, sig.id, "https://93.184.216.34/hook", ["post.created"])
     return {
+        "webhook": hook,
         "ada": ada,
         "boss": boss,
         "sig": sig,
@@ -164,7 +168,9 @@ def test_every_page_has_landmarks_and_labelled_fields(make_client, world):
                  "/s/retro/requests", "/s/hidden/", "/mail", "/mail?folder=archive",
                  "/mail?q=hello", "/mail/new?to=grace", f"/mail/c/{conversation.id}",
                  f"/mail/m/{conversation.last_message_id}/report", "/u/grace"],
-        sysop: [f"/p/{post.id}/history", "/s/retro/requests", "/settings", "/mod"],
+        sysop: [f"/p/{post.id}/history", "/s/retro/requests", "/settings", "/mod",
+                "/s/retro/webhooks", "/admin/webhooks", "/mod/webhooks",
+                f"/mod/webhooks/{world['webhook'].id}"],
     }  # fmt: skip
     for browser, urls in pages.items():
         for url in urls:
