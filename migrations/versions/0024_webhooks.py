@@ -1,6 +1,6 @@
 """webhooks: a SIG's or the site's webhooks, their deliveries and each attempt
 
-Revision ID: 0023_webhooks
+Revision ID: 0024_webhooks
 Revises: 0022_user_sessions
 Create Date: 2026-12-05 01:30:00.000000
 """
@@ -11,8 +11,8 @@ from alembic import op
 import forum.timeutil
 
 # revision identifiers, used by Alembic.
-revision = "0023_webhooks"
-down_revision = "0022_user_sessions"
+revision = "0024_webhooks"
+down_revision = "0023_trust_levels"
 branch_labels = None
 depends_on = None
 
