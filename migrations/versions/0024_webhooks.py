@@ -1,7 +1,7 @@
 """webhooks: a SIG's or the site's webhooks, their deliveries and each attempt
 
 Revision ID: 0024_webhooks
-Revises: 0022_user_sessions
+Revises: 0023_trust_levels
 Create Date: 2026-12-05 01:30:00.000000
 """
 
