@@ -34,6 +34,7 @@ FEATURES = [
     "forum.feeds",
     "forum.trust",
     "forum.webhooks",
+    "forum.mailin",
     # Last: every feature's jobs are defined by now, and register on the queue.
     "forum.jobs",
 ]

@@ -99,6 +99,21 @@ DEFAULTS: dict[str, Any] = {
     # want in it of the last DIGEST_DAYS days (unread, not mailed yet).
     "DIGEST_HOUR": 7,
     "DIGEST_DAYS": 2,
+    # The digest's rhythm for members who chose none ("daily", "weekly" or "off"), the day of
+    # the weekly one (0 = Monday), and how many topics with news one digest lists at most.
+    "DIGEST_FREQUENCY": "daily",
+    "DIGEST_WEEKDAY": 0,
+    "DIGEST_TOPICS": 10,
+    # Reply by email (forum.mailin): notification mail about a topic carries a Reply-To of
+    # reply+<signed token>@MAIL_REPLY_DOMAIN (None: the domain of MAIL_SENDER), and is sent
+    # with an envelope sender of bounce+<signed token>@ that domain, so bounces and complaints
+    # come back to `flask forum mail-in` or the LMTP listener (`flask forum mail-in-server`).
+    "MAIL_REPLY_DOMAIN": None,
+    "MAILIN_LMTP_HOST": "127.0.0.1",
+    "MAILIN_LMTP_PORT": 8024,
+    # A changed email address is used once the member opens the link mailed to it, within
+    # this many seconds.
+    "EMAIL_CHANGE_MAX_AGE": 24 * 3600,
     # Background jobs (forum.jobs, Huey): the queue is an SQLite file (None: instance/jobs.db)
     # unless REDIS_URL is set; `flask forum jobs worker` runs them with JOBS_WORKERS threads.
     # JOBS_IMMEDIATE runs each job at once in the caller's thread (the tests).

@@ -6,13 +6,25 @@ answer nor its timing tells whether an address is registered, and a slow or fail
 never holds it up. A mail that cannot be sent raises MailNotSent, so its job is tried again
 later. A mail sent with a `key` is sent once: the key is recorded (table sent_mails) as soon as
 the server took the mail, and a job run again (a retry, a consumer restarted mid-job) skips it.
+
+Mail to members can carry two signed addresses of the forum's mail domain (MAIL_REPLY_DOMAIN,
+else MAIL_SENDER's): `reply+<member>-<topic>-<signature>` (the Reply-To of notification mail
+about a topic: what is sent there is posted as that member's reply, forum.mailin) and
+`bounce+<member>-<signature>` (the envelope sender: bounces and spam complaints about that
+member's address come back there). The signature is an HMAC of the secret key, short enough for
+a local part (64 characters), in lower case (some mail servers fold case).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import smtplib
+from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +57,11 @@ def send_mail(
     html: str | None = None,
     headers: dict[str, str] | None = None,
     key: str | None = None,
+    envelope_from: str | None = None,
 ) -> bool:
     """Send one mail now, from a job (forum.jobs), never from a request: plain text, with an
     HTML alternative if given. With a `key`, a mail already sent under it is not sent again.
+    `envelope_from` is the SMTP sender (where bounces go; MAIL_SENDER when None).
     Returns whether it was sent."""
     if key is not None and already_sent(key):
         log.info("mail %s to %s was sent before: not sent again", key, to)
@@ -57,6 +71,8 @@ def send_mail(
     message["From"] = config["MAIL_SENDER"]
     message["To"] = to
     message["Subject"] = subject
+    if envelope_from:
+        message["Return-Path"] = f"<{envelope_from}>"
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(body)
@@ -66,7 +82,7 @@ def send_mail(
     if config.get("MAIL_SERVER"):
         settings = {key: config.get(key) for key in SMTP_SETTINGS}
         try:
-            _smtp_send(settings, message)
+            _smtp_send(settings, message, envelope_from)
         except (OSError, smtplib.SMTPException) as exc:
             log.warning("mail to %s (%s) could not be sent: %r", to, subject, exc)
             raise MailNotSent(f"mail to {to} could not be sent: {exc!r}") from exc
@@ -90,10 +106,80 @@ def send_mail(
     return True
 
 
-def _smtp_send(settings: dict[str, Any], message: EmailMessage) -> None:
+def _smtp_send(
+    settings: dict[str, Any], message: EmailMessage, envelope_from: str | None = None
+) -> None:
     with smtplib.SMTP(settings["MAIL_SERVER"], int(settings["MAIL_PORT"]), timeout=20) as smtp:
         if settings.get("MAIL_USE_TLS"):
             smtp.starttls()
         if settings.get("MAIL_USERNAME"):
             smtp.login(settings["MAIL_USERNAME"], settings.get("MAIL_PASSWORD") or "")
-        smtp.send_message(message)
+        # The server keeps Return-Path from the envelope; the header is ours to drop.
+        del message["Return-Path"]
+        smtp.send_message(message, from_addr=envelope_from)
+
+
+# --- the forum's own addresses: reply by mail, bounces ----------------------------------------
+REPLY = "reply"
+BOUNCE = "bounce"
+
+
+@dataclass(frozen=True)
+class ForumAddress:
+    """What a signed address of the forum names."""
+
+    kind: str  # REPLY or BOUNCE
+    user_id: int
+    topic_id: int | None = None
+
+
+def mail_domain() -> str:
+    """The domain of the reply and bounce addresses."""
+    configured = current_app.config.get("MAIL_REPLY_DOMAIN")
+    if configured:
+        return str(configured).strip().lower()
+    sender = parseaddr(str(current_app.config["MAIL_SENDER"]))[1]
+    return sender.rpartition("@")[2].lower() or "localhost"
+
+
+def _signature(*parts: object) -> str:
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(secret, ":".join(map(str, parts)).encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode().lower()  # 80 bits, 16 characters
+
+
+def reply_address(user_id: int, topic_id: int) -> str:
+    """The address whose mail is posted as `user_id`'s reply to the topic."""
+    return f"{REPLY}+{user_id}-{topic_id}-{_signature(REPLY, user_id, topic_id)}@{mail_domain()}"
+
+
+def bounce_address(user_id: int, email: str) -> str:
+    """The envelope sender of mail to the member: a bounce there counts against this address
+    only (one sent to an address the member has changed since does not count)."""
+    signature = _signature(BOUNCE, user_id, email.strip().lower())
+    return f"{BOUNCE}+{user_id}-{signature}@{mail_domain()}"
+
+
+def read_address(address: str, email_of: Any = None) -> ForumAddress | None:
+    """What a reply or bounce address names, or None when it is not one of ours (a forged or
+    mistyped signature, another domain). `email_of(user_id)` gives a member's address now, to
+    check a bounce address's signature."""
+    local, _, domain = parseaddr(address)[1].strip().lower().rpartition("@")
+    if domain != mail_domain():
+        return None
+    kind, plus, token = local.partition("+")
+    if not plus:
+        return None
+    parts = token.split("-")
+    if kind == REPLY and len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+        user_id, topic_id = int(parts[0]), int(parts[1])
+        if hmac.compare_digest(parts[2], _signature(REPLY, user_id, topic_id)):
+            return ForumAddress(REPLY, user_id, topic_id)
+    if kind == BOUNCE and len(parts) == 2 and parts[0].isdigit() and email_of is not None:
+        user_id = int(parts[0])
+        email = email_of(user_id)
+        if email and hmac.compare_digest(
+            parts[1], _signature(BOUNCE, user_id, str(email).strip().lower())
+        ):
+            return ForumAddress(BOUNCE, user_id)
+    return None

@@ -343,6 +343,24 @@ SETTINGS: dict[str, Setting] = {
             hint=_l(
                 "A webhook whose deliveries fail this many times in a row is disabled and its "
                 "owner notified."
+            "bounce_threshold",
+            _l("Bounces before mail stops"),
+            "int",
+            3,
+            hint=_l(
+                "After this many bounced mails (or one spam complaint) the forum stops mailing "
+                "an address until its member turns mail back on (0: never stop)."
+            ),
+            maximum=100,
+        ),
+        Setting(
+            "digest_unvisited_limit",
+            _l("Digests without a visit"),
+            "int",
+            4,
+            hint=_l(
+                "A member who does not visit gets at most this many digests in a row; the last "
+                "one says so (0: no limit)."
             ),
             maximum=1000,
         ),

@@ -64,6 +64,11 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+class EmailChangeForm(FlaskForm):
+    email = EmailField(_l("New email address"), validators=[DataRequired(), Length(max=254)])
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+
+
 class ProfileForm(FlaskForm):
     signature = StringField(_l("Signature line"), validators=[Optional(), Length(max=200)])
     bio = TextAreaField(_l("About me (Markdown)"), validators=[Optional(), Length(max=5000)])

@@ -77,6 +77,18 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     trust_level: Mapped[int] = mapped_column(default=TL_NEW, server_default="0")
     trust_locked: Mapped[bool] = mapped_column(default=False, server_default=false())
     trust_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the member proved they read mail at `email` (the registration link, or the link
+    # mailed to a changed address). None: no notification mail or digest goes there.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Mail to `email` that bounced or was reported as spam (forum.mailin): past the
+    # "bounce_threshold" site setting, mail_disabled_at stops notification mail and digests
+    # until the member turns them back on (the banner on every page says so).
+    mail_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
+    mail_disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The digest (forum.notifications.digest): when the last went, and how many went since the
+    # member last visited (it stops after the "digest_unvisited_limit" site setting).
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    digests_unvisited: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (
         Index("uq_users_username_lower", func.lower(username), unique=True),

@@ -259,6 +259,8 @@ def _create_member(
                 password_hash=password_hash,
                 role=role,
                 preferences={},
+                # Registration's link proved the address (and `create-sysop`'s operator typed it).
+                email_verified_at=utcnow(),
                 approval=PENDING if role != ROLE_SYSOP and approval_required() else APPROVED,
                 trust_level=trust_level,
             )
@@ -994,3 +996,141 @@ def queue_account_decided_mail(user_id: int, approved: bool) -> None:
 
 def get_member_by_id(user_id: int) -> User | None:
     return db.session.get(User, user_id) if user_id > 0 else None
+
+
+# --- a changed email address, verified before it is used ------------------------------------
+def _email_change_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="email-change")
+
+
+def _email_fingerprint(user: User) -> str:
+    """Changes whenever the address does (and is verified again): a link made before that no
+    longer works, so each link works once."""
+    verified = user.email_verified_at.isoformat() if user.email_verified_at else ""
+    raw = f"{user.id}:{user.email.strip().lower()}:{verified}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def request_email_change(
+    user: User, new_email: str, password: str, link_for: TokenLink, language: str
+) -> None:
+    """Ask to use another address: a link goes to it (a job), and the old address stays in use
+    until that link is opened. The current password is asked (a borrowed session may not move
+    the account's mail); the blocklists apply as at registration."""
+    if not check_password_hash(user.password_hash, password or ""):
+        raise Invalid("password", _l("That is not your current password."))
+    new_email = _check_email(new_email)
+    if new_email.lower() == user.email.strip().lower():
+        raise Invalid("email", _l("That is already your address."))
+    check_email_allowed(new_email)
+    token = _email_change_serializer().dumps(
+        {"u": user.id, "e": new_email, "f": _email_fingerprint(user)}
+    )
+    jobs.enqueue(
+        mail_email_change, user.id, new_email, link_for(token), language, _mail_key("email")
+    )
+
+
+@jobs.job()
+def mail_email_change(
+    user_id: int, new_email: str, link: str, language: str, key: str | None = None
+) -> None:
+    """The link to the new address. An address that another account has gets a note instead
+    (so the answer in the browser never tells whether an address is registered)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return
+    site = settings.get("site_name")
+    with force_locale(user.language or language):
+        if find_by_email(new_email) is not None:
+            subject = gettext("Your address on %(site)s", site=site)
+            body = gettext(
+                "Hello,\n\nsomeone asked to move an account on %(site)s to this address. It "
+                "already belongs to an account, so nothing changed.\n\nIf it was not you, "
+                "ignore this mail.\n",
+                site=site,
+            )
+        else:
+            hours = current_app.config["EMAIL_CHANGE_MAX_AGE"] // 3600
+            subject = gettext("Confirm your new address on %(site)s", site=site)
+            body = gettext(
+                "Hello %(name)s,\n\nto use this address for your account on %(site)s, open "
+                "this link within %(hours)s hours:\n\n%(link)s\n\nUntil then, mail keeps "
+                "going to your old address. If it was not you, ignore this mail.\n",
+                name=user.username,
+                site=site,
+                hours=hours,
+                link=link,
+            )
+    send_mail(new_email, subject, body, key=key)
+
+
+@dataclass(frozen=True)
+class PendingEmailChange:
+    user: User
+    email: str
+
+
+def pending_email_change(token: str) -> PendingEmailChange:
+    """What an address-change link asks; Invalid when expired, forged or used."""
+    try:
+        data = _email_change_serializer().loads(
+            token, max_age=current_app.config["EMAIL_CHANGE_MAX_AGE"]
+        )
+    except SignatureExpired as exc:
+        raise Invalid(None, _l("This link has expired. Ask for a new one in your settings.")) from exc
+    except BadSignature as exc:
+        raise Invalid(None, _l("This link is not valid.")) from exc
+    user = db.session.get(User, int(data.get("u", 0) or 0))
+    if user is None or data.get("f") != _email_fingerprint(user):
+        raise Invalid(None, _l("This link was used already, or your address changed since."))
+    return PendingEmailChange(user=user, email=str(data.get("e", "")))
+
+
+def confirm_email_change(token: str) -> User:
+    """Use the new address (from the mailed link, once): it is verified now, and the count of
+    bounces starts again."""
+    pending = pending_email_change(token)
+    user = pending.user
+    check_email_allowed(pending.email)
+    try:
+        with transaction():
+            other = find_by_email(pending.email)
+            if other is not None and other.id != user.id:
+                raise Conflict(
+                    _l("An account with that email address already exists."), field="email"
+                )
+            user.email = pending.email
+            user.email_verified_at = utcnow()
+            user.mail_bounces = 0
+            user.mail_disabled_at = None
+    except IntegrityError as exc:
+        raise Conflict(_l("An account with that email address already exists.")) from exc
+    return user
+
+
+def resume_mail(user: User) -> User:
+    """Mail to this address stopped after bounces or a complaint: the member says it works
+    again (they may have fixed their mailbox), and the count starts over."""
+    with transaction():
+        user.mail_bounces = 0
+        user.mail_disabled_at = None
+    return user
+
+
+def count_bounce(user: User, *, complaint: bool = False) -> bool:
+    """Mail to the member's address bounced (for good), or its reader reported it as spam.
+    Past the "bounce_threshold" site setting — at once for a complaint — mail stops until
+    the member turns it back on (a banner tells them on their next visit). True when it
+    stopped now."""
+    threshold = settings.get_int("bounce_threshold")
+    with transaction():
+        user.mail_bounces = (user.mail_bounces or 0) + 1
+        stop = user.mail_disabled_at is None and (
+            complaint or (threshold > 0 and user.mail_bounces >= threshold)
+        )
+        if stop:
+            user.mail_disabled_at = utcnow()
+    if stop:
+        log.info("mail to member %s stopped after %s bounce(s)", user.id, user.mail_bounces)
+    return stop

@@ -31,6 +31,7 @@ from ..web import absolute_url_for, error_response, form_error, origin_checker, 
 from . import bp, services, two_factor
 from .forms import (
     ChangePasswordForm,
+    EmailChangeForm,
     DisableTwoFactorForm,
     EnableTwoFactorForm,
     FinishRegistrationForm,
@@ -385,7 +386,8 @@ def reset_password(token: str) -> Any:
 
 
 def _not_a_password_change() -> bool:
-    return request.form.get("action") != "password"
+    # Changing the address asks for the password too.
+    return request.form.get("action") not in ("password", "email")
 
 
 def _account_key() -> str:
@@ -406,6 +408,7 @@ def settings() -> Any:
     profile = ProfileForm(prefix="profile", obj=None)
     password = ChangePasswordForm(prefix="password")
     everywhere = LogoutEverywhereForm(prefix="everywhere")
+    email = EmailChangeForm(prefix="email")
     if request.method == "GET":
         profile.signature.data = user.signature
         profile.bio.data = user.bio_raw
@@ -442,6 +445,27 @@ def settings() -> Any:
                 login_user(user, remember=remembered in request.cookies)
                 flash(_("Your password is changed. Other devices have been logged out."), "success")
                 return redirect(url_for("accounts.settings"))
+        elif action == "email" and email.validate_on_submit():
+            try:
+                services.request_email_change(
+                    user,
+                    email.email.data,
+                    email.current_password.data,
+                    _link_for("accounts.confirm_email"),
+                    i18n.language(),
+                )
+            except ForumError as exc:
+                form_error(email, exc)
+            else:
+                flash(
+                    _(
+                        "A link is on its way to %(email)s. Your address changes when you open "
+                        "it; until then mail keeps going to your current one.",
+                        email=email.email.data.strip(),
+                    ),
+                    "info",
+                )
+                return redirect(url_for("accounts.settings", _anchor="email-heading"))
         elif action == "everywhere" and everywhere.validate_on_submit():
             services.revoke_sessions(user)
             logout_user()
@@ -454,6 +478,7 @@ def settings() -> Any:
             profile=profile,
             password=password,
             everywhere=everywhere,
+            email=email,
             sessions=services.sessions_of(user),
             current_session_id=user.__dict__.get("current_session_id"),
             end_session_form=LogoutEverywhereForm(prefix="end"),
@@ -461,6 +486,41 @@ def settings() -> Any:
         ),
         status,
     )
+
+
+@bp.route("/settings/email/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def confirm_email(token: str) -> Any:
+    """The link mailed to a new address: GET asks (a mail scanner's visit changes nothing),
+    the button's POST uses the address. No login needed: the signed link is the proof."""
+    form = LogoutEverywhereForm()
+    try:
+        pending = services.pending_email_change(token)
+    except ForumError as exc:
+        return render_template("accounts/confirm_email.html", error=exc.message), 400
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            services.confirm_email_change(token)
+        except ForumError as exc:
+            return render_template("accounts/confirm_email.html", error=exc.message), 400
+        flash(_("Your email address is now %(email)s.", email=pending.email), "success")
+        if current_user.is_authenticated:
+            return redirect(url_for("accounts.settings", _anchor="email-heading"))
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/confirm_email.html", form=form, email=pending.email)
+
+
+@bp.route("/settings/mail/resume", methods=["POST"])
+@login_required
+def resume_mail() -> Any:
+    """The banner's button after bounces stopped mail: send it again."""
+    if not LogoutEverywhereForm().validate_on_submit():
+        abort(400)
+    services.resume_mail(current_user._get_current_object())
+    flash(_("Mail to your address is on again."), "success")
+    return redirect_back(request.form.get("next"), url_for("accounts.settings"))
 
 
 @bp.route("/settings/two-factor", methods=["GET", "POST"])

@@ -90,6 +90,8 @@ class SettingsForm(FlaskForm):
         default="0",
     )
     webhook_failure_limit = StringField(_l("Webhook failures before disabling"))
+    bounce_threshold = StringField(_l("Bounces before mail stops"))
+    digest_unvisited_limit = StringField(_l("Digests without a visit"))
 
 
 # The trust levels' thresholds and the limits of new accounts: whole numbers, labelled as the

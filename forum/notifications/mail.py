@@ -35,7 +35,7 @@ from ..db import transaction
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale, ngettext
 from ..i18n import lazy_gettext as _l
-from ..mail import already_sent, send_mail
+from ..mail import already_sent, bounce_address, reply_address, send_mail
 from ..messages.models import Conversation
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow, zone_or_utc
@@ -107,10 +107,17 @@ def digest_kinds(user: User) -> list[str]:
 
 
 def may_receive_mail(user: User) -> bool:
-    """Every address was proven at registration (the account is made from the mailed link);
-    an address under .invalid (`create-sysop`'s default) can receive nothing."""
+    """Notification mail and digests go only to a verified address (registration's link, or
+    the link mailed to a changed address) that has not bounced past the threshold (or been
+    reported as spam: forum.mailin); an address under .invalid (`create-sysop`'s default) can
+    receive nothing."""
     address = (user.email or "").strip().lower()
-    return "@" in address and not address.endswith(".invalid")
+    return (
+        "@" in address
+        and not address.endswith(".invalid")
+        and user.email_verified_at is not None
+        and user.mail_disabled_at is None
+    )
 
 
 # --- one-click unsubscribe ------------------------------------------------------------------
@@ -281,7 +288,15 @@ def send_notification_mail(notification_id: int) -> None:
         log.info("notification mail %s: nothing the member may still read", key)
         return
     subject, text, html, headers = message
-    send_mail(user.email, subject, text, html=html, headers=headers, key=key)
+    send_mail(
+        user.email,
+        subject,
+        text,
+        html=html,
+        headers=headers,
+        key=key,
+        envelope_from=bounce_address(user.id, user.email),
+    )
 
 
 def _withheld(row: queries.NotificationRow) -> bool:
@@ -339,6 +354,8 @@ def _compose(
         "unsubscribe_url": unsubscribe_url,
         "categories": [str(CATEGORY_LABELS[c]) for c in categories],
         "site_url": site_url(),
+        # Reply by email (forum.mailin): the Reply-To posts in the topic.
+        "reply_by_mail": first.topic_id is not None,
     }
     # A kind without a template of its own (one a feature added) reads as "unknown" does.
     template = current_app.jinja_env.select_template(
@@ -356,11 +373,11 @@ def _compose(
     subject = f"[{site}] {subject}"
     text = template.render(part="text", **context)
     html = template.render(part="html", **context)
-    return subject, text, html, _headers(first, sig, key, unsubscribe_url)
+    return subject, text, html, _headers(user, first, sig, key, unsubscribe_url)
 
 
 def _headers(
-    first: Notification, sig: Sig | None, key: str, unsubscribe_url: str
+    user: User, first: Notification, sig: Sig | None, key: str, unsubscribe_url: str
 ) -> dict[str, str]:
     domain = urlsplit(site_url()).hostname or "forum.invalid"
     headers = {
@@ -373,6 +390,7 @@ def _headers(
     if first.topic_id is not None:
         # Every mail about a topic answers the same (never sent) root: clients thread them.
         root = f"<topic.{first.topic_id}@{domain}>"
+        headers["Reply-To"] = reply_address(user.id, first.topic_id)
     elif (conversation_id := _conversation_id(first)) is not None:
         # Private mail: one root per conversation.
         root = f"<conversation.{conversation_id}@{domain}>"

@@ -86,3 +86,20 @@ class SigWatch(db.Model):  # type: ignore[name-defined,misc]
     )
     level: Mapped[str] = mapped_column(String(16), default=WATCHING)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SigDigestNote(db.Model):  # type: ignore[name-defined,misc]
+    """A SIG sysop's short editorial note for the next digest of each member of the SIG (a
+    member's digest shows the notes written since their previous digest)."""
+
+    __tablename__ = "sig_digest_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    body: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_sig_digest_notes_sig_created", "sig_id", "created_at"),)
