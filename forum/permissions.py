@@ -184,6 +184,16 @@ def moderated_sig_ids(user: Actor) -> set[int] | None:
     return {sig_id for sig_id, m in memberships(user).items() if m.is_sysop}
 
 
+def can_write_digest_note(user: Actor, sig: Sig) -> bool:
+    """A SIG's sysops (and the global sysop) write notes for the digest of its members."""
+    return user is not None and is_sig_sysop(user, sig)
+
+
+def require_digest_note(user: Actor, sig: Sig) -> None:
+    if not can_write_digest_note(user, sig):
+        raise Forbidden(_l("Only this SIG's sysops write notes for its digest."))
+
+
 def can_moderate_anything(user: Actor) -> bool:
     ids = moderated_sig_ids(user)
     return ids is None or bool(ids)

@@ -12,18 +12,14 @@ template per kind (templates/mail/notification/), in the member's language, thre
 (private mail: per conversation), with List-Id per SIG and a one-click unsubscribe (RFC 8058).
 Its key makes it idempotent: a job run again never sends it twice.
 
-What a member wants "in the daily digest" waits for the hourly `queue_digests`, which mails each
-such member once a day, at DIGEST_HOUR on their own clock, everything of those kinds still unread
-and unmailed, grouped by topic, with the same checks.
+What a member wants "in the digest" waits for the digest (forum.notifications.digest).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -38,7 +34,6 @@ from ..i18n import lazy_gettext as _l
 from ..mail import already_sent, bounce_address, reply_address, send_mail
 from ..messages.models import Conversation
 from ..sigs.models import Membership, Sig
-from ..timeutil import utcnow, zone_or_utc
 from ..topics.models import Post, Topic, TopicRead
 from ..web import absolute_url_for, site_url
 from . import kinds, queries
@@ -50,7 +45,7 @@ log = logging.getLogger(__name__)
 OFF = "off"
 NOW = "now"
 DIGEST = "digest"
-CHOICES = {OFF: _l("Off"), NOW: _l("Immediately"), DIGEST: _l("In the daily digest")}
+CHOICES = {OFF: _l("Off"), NOW: _l("Immediately"), DIGEST: _l("In the digest")}
 
 # The categories of the preferences form, each with the kinds it covers.
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -84,6 +79,9 @@ DEFAULTS = {
     "moderation": OFF,
     "private_message": NOW,
 }
+# What one-click unsubscribe may turn off: a category, or the digest itself.
+DIGEST_CATEGORY = "digest"
+UNSUBSCRIBABLE = {**CATEGORY_LABELS, DIGEST_CATEGORY: _l("The digest")}
 CATEGORY_OF = {kind: category for category, names in CATEGORIES.items() for kind in names}
 PREF_MAIL = "mail"
 assert set(CATEGORIES) == set(CATEGORY_LABELS) == set(DEFAULTS)
@@ -101,7 +99,7 @@ def wants_now(user: User, kind: str) -> bool:
 
 
 def digest_kinds(user: User) -> list[str]:
-    """The kinds this member wants in the daily digest."""
+    """The kinds this member wants in the digest."""
     chosen = mail_choices(user)
     return [kind for kind, category in CATEGORY_OF.items() if chosen[category] == DIGEST]
 
@@ -140,7 +138,7 @@ def read_unsubscribe_token(token: str) -> tuple[int, list[str]] | None:
     user_id, categories = data.get("u"), data.get("c")
     if not isinstance(user_id, int) or not isinstance(categories, list):
         return None
-    if not categories or not all(c in CATEGORIES for c in categories):
+    if not categories or not all(c in UNSUBSCRIBABLE for c in categories):
         return None
     return user_id, categories
 
@@ -401,128 +399,3 @@ def _headers(
         name = sig.name.replace('"', "").replace("\\", "")
         headers["List-Id"] = f'"{name}" <{sig.slug}.sigs.{domain}>'
     return headers
-
-
-# --- the daily digest -----------------------------------------------------------------------
-@jobs.periodic(jobs.crontab(minute="5"))
-def queue_digests(now: datetime | None = None) -> int:
-    """Hourly: a digest job for each member whose own clock (their time zone) reads DIGEST_HOUR
-    and who has unread notifications not mailed yet of a kind they want in the digest."""
-    now = now or utcnow()
-    since = now - timedelta(days=int(current_app.config["DIGEST_DAYS"]))
-    hour = int(current_app.config["DIGEST_HOUR"])
-    candidates = (
-        select(Notification.user_id)
-        .where(
-            Notification.mail_key.is_(None),
-            Notification.read_at.is_(None),
-            Notification.created_at >= since,
-        )
-        .distinct()
-    )
-    queued = 0
-    for user in db.session.scalars(select(User).where(User.id.in_(candidates))):
-        local = now.astimezone(ZoneInfo(zone_or_utc(user.timezone)))
-        if local.hour != hour or not may_receive_mail(user) or not digest_kinds(user):
-            continue
-        jobs.enqueue(send_digest, user.id, local.date().isoformat())
-        queued += 1
-    return queued
-
-
-@jobs.job(retries=5, retry_delay=120, backoff=2.0)
-def send_digest(user_id: int, day: str) -> None:
-    """One member's digest of `day` (their date): what they want in it, unread and not mailed,
-    from the last DIGEST_DAYS days, grouped by topic. Sent once per member and day."""
-    key = f"digest:{user_id}:{day}"
-    user = db.session.get(User, user_id)
-    if user is None or not may_receive_mail(user) or already_sent(key):
-        return
-    wanted = digest_kinds(user)
-    since = utcnow() - timedelta(days=int(current_app.config["DIGEST_DAYS"]))
-    if wanted:
-        with transaction() as session:
-            session.execute(
-                update(Notification)
-                .where(
-                    Notification.user_id == user.id,
-                    Notification.kind.in_(wanted),
-                    Notification.read_at.is_(None),
-                    Notification.mail_key.is_(None),
-                    Notification.created_at >= since,
-                )
-                .values(mail_key=key)
-            )
-    claimed = list(
-        db.session.scalars(
-            select(Notification).where(Notification.mail_key == key).order_by(Notification.id)
-        )
-    )
-    fresh = [n for n in claimed if n.actor_id != user.id and not _read_already(user, n)]
-    if user.is_banned:
-        fresh = [n for n in fresh if n.kind == kinds.DISCIPLINE.name]
-    if not fresh:
-        return
-    with force_locale(user.language or DEFAULT_LANGUAGE):
-        message = _compose_digest(user, fresh, key)
-    if message is not None:
-        subject, text, html, headers = message
-        send_mail(user.email, subject, text, html=html, headers=headers, key=key)
-
-
-def _compose_digest(
-    user: User, notifications: list[Notification], key: str
-) -> tuple[str, str, str, dict[str, str]] | None:
-    rows = queries.member_rows(user, [n.id for n in notifications])
-    rows = [r for r in rows if not _withheld(r)]
-    if not rows:
-        return None
-    # Grouped by topic (in the order of each topic's first event); the rest under no title.
-    groups: dict[int | None, dict[str, Any]] = {}
-    titles: dict[int | None, str] = dict(
-        db.session.execute(
-            select(Topic.id, Topic.title).where(
-                Topic.id.in_({r.notification.topic_id for r in rows if r.notification.topic_id})
-            )
-        ).all()
-    )
-    for r in rows:
-        topic_id = r.notification.topic_id
-        group = groups.setdefault(topic_id, {"title": titles.get(topic_id), "items": []})
-        group["items"].append(
-            {"text": r.text, "excerpt": r.excerpt, "url": site_url() + r.url, "kind": r.kind.name}
-        )
-    site = str(settings.get("site_name"))
-    categories = sorted({CATEGORY_OF.get(r.kind.name, "moderation") for r in rows})
-    unsubscribe_url = absolute_url_for(
-        "notifications.unsubscribe", token=unsubscribe_token(user.id, categories)
-    )
-    context: dict[str, Any] = {
-        "user": user,
-        "site": site,
-        "groups": list(groups.values()),
-        "count": len(rows),
-        "preferences_url": absolute_url_for("accounts.settings", _anchor="notifications-heading"),
-        "unsubscribe_url": unsubscribe_url,
-        "categories": [str(CATEGORY_LABELS[c]) for c in categories],
-    }
-    template = current_app.jinja_env.get_template("mail/digest.jinja")
-    subject = ngettext(
-        "Your daily digest: %(num)s new notification",
-        "Your daily digest: %(num)s new notifications",
-        len(rows),
-    )
-    domain = urlsplit(site_url()).hostname or "forum.invalid"
-    headers = {
-        "Message-ID": f"<{key.replace(':', '.')}@{domain}>",
-        "Auto-Submitted": "auto-generated",
-        "List-Id": f'"{site.replace(chr(34), "")}" <digest.{domain}>',
-        "List-Unsubscribe": f"<{unsubscribe_url}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-    return (
-        f"[{site}] {subject}",
-        template.render(part="text", **context),
-        template.render(part="html", **context),
-        headers,
-    )

@@ -15,7 +15,7 @@ from sqlalchemy import func, literal, select, union_all, update
 from .. import content, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
-from ..db import transaction, upsert
+from ..db import is_valid_id, transaction, upsert
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
@@ -26,7 +26,16 @@ from ..timeutil import utcnow
 from ..topics.models import Post, Topic
 from ..topics.services import mention_limit
 from . import kinds
-from .models import LEVELS, MUTED, NORMAL, WATCHING, Notification, SigWatch, TopicWatch
+from .models import (
+    LEVELS,
+    MUTED,
+    NORMAL,
+    WATCHING,
+    Notification,
+    SigDigestNote,
+    SigWatch,
+    TopicWatch,
+)
 
 # The member preference that makes starting or replying to a topic watch it.
 PREF_WATCH_POSTED = "watch_topics_i_post_in"
@@ -462,18 +471,73 @@ def set_mail_preferences(user: Actor, choices: dict[str, str]) -> User:
     current = mail_choices(member)
     for category, choice in choices.items():
         if category not in CATEGORIES or choice not in CHOICES:
-            raise Invalid(category, _l("Choose off, immediately or in the daily digest."))
+            raise Invalid(category, _l("Choose off, immediately or in the digest."))
         current[category] = choice
     return update_preferences(member, **{PREF_MAIL: current})
 
 
 def unsubscribe(token: str) -> tuple[User, list[str]]:
     """One-click unsubscribe (no login: the signed token names the member and what to stop)."""
-    from .mail import OFF, read_unsubscribe_token
+    from .digest import NEVER
+    from .mail import DIGEST_CATEGORY, OFF, read_unsubscribe_token
 
     found = read_unsubscribe_token(token)
     member = db.session.get(User, found[0]) if found else None
     if found is None or member is None:
         raise NotFound(_l("This unsubscribe link is not valid."))
-    set_mail_preferences(member, dict.fromkeys(found[1], OFF))
+    categories = [c for c in found[1] if c != DIGEST_CATEGORY]
+    if categories:
+        set_mail_preferences(member, dict.fromkeys(categories, OFF))
+    if DIGEST_CATEGORY in found[1]:
+        set_digest_preferences(member, frequency=NEVER)
     return member, found[1]
+
+
+def set_digest_preferences(
+    user: Actor, *, frequency: str, hour: int | None = None, weekday: int | None = None
+) -> User:
+    """The member's digest: daily, weekly or never, at an hour of their clock (and a weekday)."""
+    from .digest import FREQUENCIES, PREF_DIGEST, digest_choice
+
+    member = _require_member(user)
+    if frequency not in FREQUENCIES:
+        raise Invalid("digest_frequency", _l("Choose daily, weekly or never."))
+    current = digest_choice(member)
+    hour = current.hour if hour is None else hour
+    weekday = current.weekday if weekday is None else weekday
+    if not 0 <= hour < 24:
+        raise Invalid("digest_hour", _l("Choose an hour from 0 to 23."))
+    if not 0 <= weekday < 7:
+        raise Invalid("digest_weekday", _l("Choose a day of the week."))
+    return update_preferences(
+        member, **{PREF_DIGEST: {"frequency": frequency, "hour": hour, "weekday": weekday}}
+    )
+
+
+def write_digest_note(actor: Actor, sig_id: int, body: str) -> SigDigestNote:
+    """A SIG sysop's short note for the next digest of every member of the SIG."""
+    from .digest import NOTE_MAX
+
+    sig = permissions.get_sig_by_id_for(actor, sig_id)
+    permissions.require_digest_note(actor, sig)
+    assert actor is not None
+    body = content.clean_text(body or "").strip()
+    if not body:
+        raise Invalid("body", _l("Write the note."))
+    if len(body) > NOTE_MAX:
+        raise Invalid("body", _l("Keep the note under %(count)s characters.", count=NOTE_MAX))
+    with transaction() as session:
+        note = SigDigestNote(sig_id=sig.id, author_id=actor.id, body=body)
+        session.add(note)
+    return note
+
+
+def delete_digest_note(actor: Actor, note_id: int) -> None:
+    """Take back a note (digests already sent keep it)."""
+    note = db.session.get(SigDigestNote, note_id) if is_valid_id(note_id) else None
+    if note is None:
+        raise NotFound(_l("No such note."))
+    sig = permissions.get_sig_by_id_for(actor, note.sig_id)
+    permissions.require_digest_note(actor, sig)
+    with transaction() as session:
+        session.delete(note)

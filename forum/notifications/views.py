@@ -127,13 +127,13 @@ def unsubscribe(token: str) -> Any:
             "notifications/unsubscribe.html",
             valid=True,
             done=True,
-            what=[mail.CATEGORY_LABELS[c] for c in categories],
+            what=[mail.UNSUBSCRIBABLE[c] for c in categories],
         )
     return render_template(
         "notifications/unsubscribe.html",
         valid=True,
         done=False,
-        what=[mail.CATEGORY_LABELS[c] for c in found[1]],
+        what=[mail.UNSUBSCRIBABLE[c] for c in found[1]],
     )
 
 
