@@ -3,13 +3,14 @@
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from ..i18n import lazy_gettext as _l
 from .mail import CATEGORY_LABELS as MAIL_LABELS
 from .mail import CHOICES as MAIL_CHOICES
+from .digest import FREQUENCIES, NOTE_MAX, WEEKDAYS
 from .models import LEVELS
 
 LEVEL_CHOICES = {
@@ -72,6 +73,22 @@ class PreferencesForm(FlaskForm):
         validators=[Optional()],
     )
 
+    digest_frequency = SelectField(
+        _l("Digest of my SIGs"),
+        choices=[SelectChoice(k, v) for k, v in FREQUENCIES.items()],
+        validators=[Optional()],
+    )
+    digest_hour = SelectField(
+        _l("At (your time zone)"),
+        choices=[SelectChoice(str(h), f"{h:02d}:00") for h in range(24)],
+        validators=[Optional()],
+    )
+    digest_weekday = SelectField(
+        _l("Weekly on"),
+        choices=[SelectChoice(str(d), name) for d, name in enumerate(WEEKDAYS)],
+        validators=[Optional()],
+    )
+
     def mail_fields(self) -> list[Any]:
         return [getattr(self, f"mail_{category}") for category in MAIL_LABELS]
 
@@ -79,3 +96,9 @@ class PreferencesForm(FlaskForm):
         """The categories the form sent (one that is left out keeps the member's choice)."""
         sent = {c: getattr(self, f"mail_{c}").data for c in MAIL_LABELS}
         return {c: choice for c, choice in sent.items() if choice}
+
+
+class DigestNoteForm(FlaskForm):
+    body = TextAreaField(
+        _l("Note for the next digest"), validators=[DataRequired(), Length(max=NOTE_MAX)]
+    )

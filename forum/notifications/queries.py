@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -26,9 +26,18 @@ from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale
 from ..messages.models import Conversation, PrivateMessage
 from ..sigs.models import Membership, Sig
+from ..timeutil import utcnow
 from ..topics.models import Post, Topic, TopicRead
 from . import kinds
-from .models import NORMAL, TRACKING, WATCHING, Notification, SigWatch, TopicWatch
+from .models import (
+    NORMAL,
+    TRACKING,
+    WATCHING,
+    Notification,
+    SigDigestNote,
+    SigWatch,
+    TopicWatch,
+)
 
 PER_PAGE = 30
 EXCERPT_LENGTH = 140
@@ -488,4 +497,17 @@ def _tracking_members(
                 Membership.sig_id == topic.sig_id, Membership.user_id.in_(candidates)
             )
         )
+    )
+
+
+def recent_digest_notes(sig_id: int, days: int = 14) -> list[Any]:
+    """The SIG's digest notes of the last `days` days, newest first, with their authors."""
+    since = utcnow() - timedelta(days=days)
+    return list(
+        db.session.execute(
+            select(SigDigestNote.id, SigDigestNote.body, SigDigestNote.created_at, User.username)
+            .outerjoin(User, User.id == SigDigestNote.author_id)
+            .where(SigDigestNote.sig_id == sig_id, SigDigestNote.created_at >= since)
+            .order_by(SigDigestNote.created_at.desc(), SigDigestNote.id.desc())
+        ).all()
     )

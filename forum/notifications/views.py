@@ -12,9 +12,17 @@ from ..errors import ForumError
 from ..extensions import csrf
 from ..i18n import gettext as _
 from ..i18n import ngettext
-from ..web import viewer
+from ..web import form_error, viewer
 from . import bp, mail, queries, services
-from .forms import LEVEL_CHOICES, LEVEL_NAMES, ActionForm, PreferencesForm, WatchForm
+from .digest import digest_choice
+from .forms import (
+    LEVEL_CHOICES,
+    LEVEL_NAMES,
+    ActionForm,
+    DigestNoteForm,
+    PreferencesForm,
+    WatchForm,
+)
 
 
 def _page_arg() -> int:
@@ -109,6 +117,16 @@ def preferences() -> Any:
         abort(400)
     services.set_watch_preference(viewer(), bool(form.watch_posted.data))
     services.set_mail_preferences(viewer(), form.mail_choices())
+    if form.digest_frequency.data:
+        try:
+            services.set_digest_preferences(
+                viewer(),
+                frequency=form.digest_frequency.data,
+                hour=int(form.digest_hour.data) if form.digest_hour.data else None,
+                weekday=int(form.digest_weekday.data) if form.digest_weekday.data else None,
+            )
+        except ForumError as exc:
+            flash(exc.message, "error")
     flash(_("Your notification preferences are saved."), "success")
     return redirect(url_for("accounts.settings", _anchor="notifications-heading"))
 
@@ -137,6 +155,49 @@ def unsubscribe(token: str) -> Any:
     )
 
 
+@bp.route("/s/<slug>/digest-note", methods=["GET", "POST"])
+@login_required
+def digest_note(slug: str) -> Any:
+    """A SIG sysop's note for the next digest of the SIG's members, and the recent ones."""
+    sig = permissions.get_sig_for(viewer(), slug)
+    if not permissions.can_write_digest_note(viewer(), sig):
+        abort(403)
+    form = DigestNoteForm()
+    delete = ActionForm(prefix="delete")
+    status = 200
+    if request.method == "POST":
+        note_id = request.form.get("note_id", "")
+        if note_id:
+            if not delete.validate_on_submit() or not note_id.isdigit():
+                abort(400)
+            try:
+                services.delete_digest_note(viewer(), int(note_id))
+            except ForumError as exc:
+                flash(exc.message, "error")
+            else:
+                flash(_("The note is taken back."), "success")
+            return redirect(url_for("notifications.digest_note", slug=sig.slug))
+        if form.validate_on_submit():
+            try:
+                services.write_digest_note(viewer(), sig.id, form.body.data or "")
+            except ForumError as exc:
+                form_error(form, exc)
+            else:
+                flash(_("The note goes out with each member's next digest."), "success")
+                return redirect(url_for("notifications.digest_note", slug=sig.slug))
+        status = 400
+    return (
+        render_template(
+            "notifications/digest_note.html",
+            sig=sig,
+            form=form,
+            delete=delete,
+            notes=queries.recent_digest_notes(sig.id),
+        ),
+        status,
+    )
+
+
 def init_templates(app: Flask) -> None:
     """Helpers for the watch menus the topic and SIG pages include."""
 
@@ -155,6 +216,11 @@ def init_templates(app: Flask) -> None:
         choices = mail.mail_choices(user) if user is not None else mail.DEFAULTS
         for category, choice in choices.items():
             getattr(form, f"mail_{category}").data = choice
+        digest = digest_choice(user) if user is not None else None
+        if digest is not None:
+            form.digest_frequency.data = digest.frequency
+            form.digest_hour.data = str(digest.hour)
+            form.digest_weekday.data = str(digest.weekday)
         return form
 
     app.jinja_env.globals.update(
