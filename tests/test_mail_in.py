@@ -103,7 +103,7 @@ def reply_mail(
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(body)
-    return bytes(message)
+    return message.as_bytes(policy=policy.SMTP)
 
 
 def posts_in(topic_id: int) -> list[str]:
