@@ -469,6 +469,37 @@ ROUTES += [
         "GET",
         lambda w: f"/mod/webhooks/{_webhook(w, site=True)}",
         _same("L 403 403 403 403 200"),
+def _mail_stopped(w: World) -> str:
+    """Every member's mail stopped after bounces (the banner's button turns theirs back on)."""
+    from forum.db import transaction
+
+    with transaction():
+        for user in w.users.values():
+            if user is not None:
+                user.mail_disabled_at = utcnow()
+    return "/settings/mail/resume"
+
+
+# Mail (issue 23): a SIG's digest note is its sysops' (and the global sysop's); turning mail
+# back on after bounces is every member's own.
+ROUTES += [
+    Route("digest note form", "GET", lambda w: f"/s/{w.sig.slug}/digest-note", SYSOP_ONLY),
+    Route(
+        "write a digest note",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/digest-note",
+        {
+            "public": "L 403 403 302 403 302",
+            "members": "L 403 403 302 403 302",
+            "private": "L 403 404 302 404 302",
+        },
+        data=lambda w: {"body": "Meetup on Saturday."},
+    ),
+    Route(
+        "turn mail back on",
+        "POST",
+        _mail_stopped,
+        _same("L 302 302 302 302 302"),
         visibilities=("public",),
     ),
 ]
