@@ -28,6 +28,12 @@ class ForumError(Exception):
         """The message in the language of the request being answered (English elsewhere)."""
         return str(self._message)
 
+    @property
+    def lazy_message(self) -> Any:
+        """The message as raised: text in whatever language is current when it is read (a
+        mail written in its reader's language, outside any request)."""
+        return self._message
+
     def __str__(self) -> str:
         return self.message
 

@@ -343,6 +343,10 @@ SETTINGS: dict[str, Setting] = {
             hint=_l(
                 "A webhook whose deliveries fail this many times in a row is disabled and its "
                 "owner notified."
+            ),
+            maximum=1000,
+        ),
+        Setting(
             "bounce_threshold",
             _l("Bounces before mail stops"),
             "int",

@@ -208,7 +208,7 @@ def _reply(
             post = topics.reply_to_topic(user, address.topic_id or 0, body)
         except ForumError as exc:
             db.session.rollback()
-            reason = exc.message
+            reason = exc.lazy_message
         else:
             post_id = post.id
     if reason is None:
