@@ -8,10 +8,11 @@ SQLite by default; --postgres makes its own database on FORUM_BENCH_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres) and drops it afterwards. Prints a table
 and writes JSON to bench/results/. Rate limits are off (they would measure the limiter).
 
-Other benchmarks (bench/search_bench.py, realtime_bench.py, pulse_bench.py, growth_bench.py) run
-after, when present, with the seeded forum described in their environment: FORUM_DATABASE_URL,
-FORUM_INSTANCE_PATH, FORUM_INDEX_DIR, FORUM_SECRET_KEY, BENCH_BASE_URLS (the running forum
-processes, comma-separated), BENCH_RESULTS_DIR, BENCH_DATASET (a JSON file of ids).
+Other benchmarks (bench/search_bench.py, realtime_bench.py, pulse_bench.py, growth_bench.py,
+sockets_bench.py, digest_bench.py) run after, when present, with the seeded forum described in
+their environment: FORUM_DATABASE_URL, FORUM_INSTANCE_PATH, FORUM_INDEX_DIR, FORUM_SECRET_KEY,
+BENCH_BASE_URLS (the running forum processes, comma-separated), BENCH_RESULTS_DIR, BENCH_DATASET
+(a JSON file of ids).
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ EXTRA_BENCHES = (
     "pulse_bench.py",
     "growth_bench.py",
     "sockets_bench.py",
+    "digest_bench.py",
 )
 # Seconds each may take (default 300): growth_bench.py seeds two forums of its own (50,000 and
 # 200,000 posts); sockets_bench.py opens thousands of sockets, which takes minutes on 2 cores.
-EXTRA_TIMEOUT = {"growth_bench.py": 1800, "sockets_bench.py": 900}
+# digest_bench.py renders and queues 10,000 digests (some 10 minutes on SQLite).
+EXTRA_TIMEOUT = {"growth_bench.py": 1800, "sockets_bench.py": 900, "digest_bench.py": 1800}
 PY = sys.executable
 
 # Targets from the issue, as (kind, value): ratio to bare, or latency in ms.
@@ -551,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_extra:
             only = {name.strip() for name in args.extra.split(",") if name.strip()}
             report["extra"] = run_extra(env, forum_ports, workdir, only)
+        elif args.smoke:
+            # The digest figure on 200 members: it seeds its own forum (seconds).
+            report["extra"] = run_extra({**env, "BENCH_SMOKE": "1"}, forum_ports, workdir,
+                                        {"digest_bench"})  # fmt: skip
         # Memory at the end of the run, after every page, the open loop and the other benches.
         report["memory_mb_per_worker"] = {
             label: [memory_mb(pid) for pid in servers.worker_pids(procs)]
@@ -671,6 +678,9 @@ def smoke_problems(report: dict[str, Any]) -> list[str]:
         for name, row in rows.items():
             if not row["measured"] or row["errors"]:
                 problems.append(f"open loop ({label}) {name}: {row}")
+    digests = report.get("extra", {}).get("digest_bench.py", {})
+    if digests and (digests.get("returncode") != 0 or not digests.get("result")):
+        problems.append(f"digest bench: {digests.get('output_tail', '')[-500:]}")
     memory = report.get("memory_mb_per_worker", {})
     for label in ("forum", "nocache"):
         workers = memory.get(label, [])
@@ -772,6 +782,13 @@ def print_table(report: dict[str, Any]) -> None:
             f"{idle['slow_clients']} slow clients; page p99 {held:.0f} ms while holding them "
             f"({before:.0f} ms before; target < 200 ms); "
             f"{idle['mb_per_1000_sockets']:.0f} MB per 1,000 sockets"
+        )
+    digests = report.get("extra", {}).get("digest_bench.py", {}).get("result")
+    if digests:
+        log(
+            f"Digests for {digests['members']:,} members rendered and queued: "
+            f"{digests['total_s']:.1f} s ({digests['ms_per_digest']:.1f} ms each), peak "
+            f"{digests['peak_mb']:.1f} MB of Python memory (tracemalloc)"
         )
     log(f"Total time: {report['total_s']:.0f} s")
 

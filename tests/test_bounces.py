@@ -88,7 +88,9 @@ def dsn(to: str, failed: str, status: str = "5.1.1", n: int = 1, action: str = "
     report["Subject"] = "Undelivered Mail Returned to Sender"
     report["Message-ID"] = f"<dsn{n}@mx.example.com>"
     report["Auto-Submitted"] = "auto-replied"
-    report.attach(MIMEText("I'm sorry to have to inform you that your message could not be delivered."))
+    report.attach(
+        MIMEText("I'm sorry to have to inform you that your message could not be delivered.")
+    )
     per_message = "Reporting-MTA: dns; mx.example.com\n"
     per_recipient = (
         f"Final-Recipient: rfc822; {failed}\nOriginal-Recipient: rfc822;{failed}\n"
@@ -144,7 +146,9 @@ def test_bounces_past_the_threshold_stop_mail_and_the_member_is_told(
 
     def bounce(n: int, status: str = "5.1.1", action: str = "failed") -> None:
         with smtplib.LMTP("127.0.0.1", listener) as client_lmtp:
-            refused = client_lmtp.sendmail("", [envelope], dsn(envelope, "ada@example.com", status, n, action))
+            refused = client_lmtp.sendmail(
+                "", [envelope], dsn(envelope, "ada@example.com", status, n, action)
+            )
         assert refused == {}
 
     bounce(1)

@@ -115,7 +115,9 @@ def test_the_daily_digest_lists_unread_topics_most_active_first_and_is_never_emp
     assert digest["Subject"] == "[Forum] Your daily digest: 2 topics with new posts"
     text = text_of(digest)
     assert "== New in your SIGs ==" in text
-    assert text.index("Busy topic (Retro): 4 new posts") < text.index("Quiet topic (Retro): 1 new post")
+    assert text.index("Busy topic (Retro): 4 new posts") < text.index(
+        "Quiet topic (Retro): 1 new post"
+    )
     assert f"http://forum.example.org/t/{busy.id}/busy-topic" in text
     for absent in ("Read topic", "My own topic", "Muted topic", "Not in ada"):
         assert absent not in text

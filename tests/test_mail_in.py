@@ -197,15 +197,15 @@ def test_the_mail_in_pipe_posts_a_reply_and_exits_67_for_strangers(app, f):
     result = runner.invoke(args=["forum", "mail-in"], input=raw)
     assert result.exit_code == 0 and posts_in(topic.id)[-1] == "Second one."
     stranger = reply_mail("nobody@example.org", "Hi", message_id="<r3@mail.example.com>")
-    result = runner.invoke(args=["forum", "mail-in", "--recipient", "nobody@example.org"], input=stranger)
+    result = runner.invoke(
+        args=["forum", "mail-in", "--recipient", "nobody@example.org"], input=stranger
+    )
     assert result.exit_code == 67
 
 
 # --- refused: one polite mail back ------------------------------------------------------
 @HTTPS
-def test_a_reply_to_a_locked_topic_is_refused_with_one_mail_in_the_members_language(
-    app, f, inbox
-):
+def test_a_reply_to_a_locked_topic_is_refused_with_one_mail_in_the_members_language(app, f, inbox):
     from forum.moderation import services as mod
 
     ada, bob, root = f.user("ada"), f.user("bob"), f.sysop("root")
@@ -221,7 +221,10 @@ def test_a_reply_to_a_locked_topic_is_refused_with_one_mail_in_the_members_langu
     (refusal,) = inbox.messages
     assert inbox.senders == ["forum@example.org"]
     assert refusal["To"] == "ada@example.com"
-    assert refusal["Subject"] == "[Forum] Deine Antwort wurde nicht veröffentlicht: Re: [Forum] bob mentioned you"
+    assert (
+        refusal["Subject"]
+        == "[Forum] Deine Antwort wurde nicht veröffentlicht: Re: [Forum] bob mentioned you"
+    )
     assert refusal["Auto-Submitted"] == "auto-replied"
     body = text_of(refusal)
     assert "Hallo ada" in body and "Meine Antwort." in body
@@ -378,7 +381,9 @@ SAMPLES = {
         f"{ANSWER}\n\n-- \nAda Lovelace | Analytical Engines\n\n"
         "On Mon, Jan 08, 2024 at 10:15:00AM +0100, Forum wrote:\n> What do you think?\n"
     ),
-    "mutt-custom": f"{ANSWER}\n\n* Forum <reply+1-2-abc@forum.example.org> [2024-01-08 10:15]:\n> What?\n",
+    "mutt-custom": (
+        f"{ANSWER}\n\n* Forum <reply+1-2-abc@forum.example.org> [2024-01-08 10:15]:\n> What?\n"
+    ),
 }
 
 
@@ -404,8 +409,8 @@ def test_html_only_replies_and_flowed_text():
     )
     assert html_to_text(gmail) == "Sounds good.\n\nSecond line"
     outlook = (
-        "<html><body><p>Fine by me.</p><div id=\"appendonsend\"></div><hr>"
-        "<div id=\"divRplyFwdMsg\"><b>From:</b> Forum</div><p>What?</p></body></html>"
+        '<html><body><p>Fine by me.</p><div id="appendonsend"></div><hr>'
+        '<div id="divRplyFwdMsg"><b>From:</b> Forum</div><p>What?</p></body></html>'
     )
     assert html_to_text(outlook) == "Fine by me."
     message = EmailMessage()

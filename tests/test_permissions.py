@@ -469,6 +469,7 @@ ROUTES += [
         "GET",
         lambda w: f"/mod/webhooks/{_webhook(w, site=True)}",
         _same("L 403 403 403 403 200"),
+
 def _mail_stopped(w: World) -> str:
     """Every member's mail stopped after bounces (the banner's button turns theirs back on)."""
     from forum.db import transaction

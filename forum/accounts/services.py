@@ -1078,7 +1078,9 @@ def pending_email_change(token: str) -> PendingEmailChange:
             token, max_age=current_app.config["EMAIL_CHANGE_MAX_AGE"]
         )
     except SignatureExpired as exc:
-        raise Invalid(None, _l("This link has expired. Ask for a new one in your settings.")) from exc
+        raise Invalid(
+            None, _l("This link has expired. Ask for a new one in your settings.")
+        ) from exc
     except BadSignature as exc:
         raise Invalid(None, _l("This link is not valid.")) from exc
     user = db.session.get(User, int(data.get("u", 0) or 0))

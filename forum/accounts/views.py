@@ -31,8 +31,8 @@ from ..web import absolute_url_for, error_response, form_error, origin_checker, 
 from . import bp, services, two_factor
 from .forms import (
     ChangePasswordForm,
-    EmailChangeForm,
     DisableTwoFactorForm,
+    EmailChangeForm,
     EnableTwoFactorForm,
     FinishRegistrationForm,
     ForgotPasswordForm,

@@ -62,8 +62,7 @@ class MailInHandler:
             return "\r\n".join("451 4.3.0 Try again later" for _ in recipients)
         # One reply per recipient (LMTP): aiosmtpd writes the lines as they are given.
         return "\r\n".join(
-            "250 2.0.0 OK" if d.accepted else "550 5.1.1 No such address here"
-            for d in deliveries
+            "250 2.0.0 OK" if d.accepted else "550 5.1.1 No such address here" for d in deliveries
         )
 
 

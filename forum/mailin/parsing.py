@@ -248,7 +248,7 @@ def message_text(message: EmailMessage | Message) -> str:
     content = content.replace("\r\n", "\n")
     if part.get_content_subtype() == "html":
         return html_to_text(content)
-    if (part.get_param("format") or "").lower() == "flowed":
+    if str(part.get_param("format") or "").lower() == "flowed":
         content = _unflow(content, (str(part.get_param("delsp") or "")).lower() == "yes")
     return content
 

@@ -45,8 +45,8 @@ from ..i18n import lazy_gettext as _l
 from ..mail import REPLY, ForumAddress, read_address, send_mail
 from ..topics import services as topics
 from ..web import site_url
-from .models import COMPLAINT, InboundMail
 from .models import BOUNCE as BOUNCE_KIND
+from .models import COMPLAINT, InboundMail
 from .models import REPLY as REPLY_KIND
 from .parsing import reply_text
 
@@ -275,8 +275,10 @@ def _permanent_failure(message: Message) -> bool | None:
             continue
         # Each per-recipient block is a "message" of header fields.
         blocks = part.get_payload()
-        fields: list[Message] = blocks if isinstance(blocks, list) else []
+        fields = blocks if isinstance(blocks, list) else []
         for block in fields:
+            if not isinstance(block, Message):
+                continue
             action = str(block.get("Action") or "").strip().lower()
             status = str(block.get("Status") or "").strip()
             if action == "failed" or status.startswith("5"):
@@ -302,4 +304,3 @@ def _bounce(
     accounts.count_bounce(user, complaint=complaint)
     _record(message_id, kind, COUNTED)
     return Delivery(recipient, COUNTED)
-

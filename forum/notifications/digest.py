@@ -41,8 +41,8 @@ from ..web import absolute_url_for, site_url
 from . import kinds, queries
 from .mail import (
     CATEGORY_LABELS,
-    DIGEST_CATEGORY,
     CATEGORY_OF,
+    DIGEST_CATEGORY,
     _read_already,
     _withheld,
     digest_kinds,

@@ -8,9 +8,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..i18n import lazy_gettext as _l
+from .digest import FREQUENCIES, NOTE_MAX, WEEKDAYS
 from .mail import CATEGORY_LABELS as MAIL_LABELS
 from .mail import CHOICES as MAIL_CHOICES
-from .digest import FREQUENCIES, NOTE_MAX, WEEKDAYS
 from .models import LEVELS
 
 LEVEL_CHOICES = {

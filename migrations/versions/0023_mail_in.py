@@ -25,7 +25,9 @@ def upgrade():
         batch.add_column(
             sa.Column("email_verified_at", forum.timeutil.UTCDateTime(timezone=True), nullable=True)
         )
-        batch.add_column(sa.Column("mail_bounces", sa.Integer(), server_default="0", nullable=False))
+        batch.add_column(
+            sa.Column("mail_bounces", sa.Integer(), server_default="0", nullable=False)
+        )
         batch.add_column(
             sa.Column("mail_disabled_at", forum.timeutil.UTCDateTime(timezone=True), nullable=True)
         )
@@ -44,7 +46,10 @@ def upgrade():
         sa.Column("body", sa.String(length=1000), nullable=False),
         sa.Column("created_at", forum.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["sig_id"], ["sigs.id"], name=op.f("fk_sig_digest_notes_sig_id_sigs"), ondelete="CASCADE"
+            ["sig_id"],
+            ["sigs.id"],
+            name=op.f("fk_sig_digest_notes_sig_id_sigs"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["author_id"],
@@ -55,7 +60,9 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sig_digest_notes")),
     )
     with op.batch_alter_table("sig_digest_notes") as batch:
-        batch.create_index("ix_sig_digest_notes_sig_created", ["sig_id", "created_at"], unique=False)
+        batch.create_index(
+            "ix_sig_digest_notes_sig_created", ["sig_id", "created_at"], unique=False
+        )
         batch.create_index(batch.f("ix_sig_digest_notes_author_id"), ["author_id"], unique=False)
     op.create_table(
         "inbound_mails",
@@ -68,7 +75,10 @@ def upgrade():
         sa.Column("post_id", sa.Integer(), nullable=True),
         sa.Column("created_at", forum.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_inbound_mails_user_id_users"), ondelete="CASCADE"
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_inbound_mails_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["topic_id"],
@@ -77,7 +87,10 @@ def upgrade():
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["post_id"], ["posts.id"], name=op.f("fk_inbound_mails_post_id_posts"), ondelete="SET NULL"
+            ["post_id"],
+            ["posts.id"],
+            name=op.f("fk_inbound_mails_post_id_posts"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_mails")),
     )
