@@ -108,9 +108,13 @@ def test_a_new_address_is_used_once_its_link_is_opened_and_the_link_works_once(
     db.session.expire_all()
     user = db.session.get(User, ada.id)
     assert user.email == "ada@new.example.net" and user.email_verified_at is not None
+    # The old address hears of the change.
+    (told,) = inbox.to("ada@example.com")[1:]
+    assert told["Subject"] == "Your address on Forum was changed"
+    assert "ada@new.example.net" in text_of(told)
     f.reply(bob, topic, "@ada after the change")
     deliver(app)
-    assert len(inbox.to("ada@new.example.net")) == 2 and len(inbox.to("ada@example.com")) == 1
+    assert len(inbox.to("ada@new.example.net")) == 2 and len(inbox.to("ada@example.com")) == 2
     # The link works once.
     again = client.form(path)
     assert again.status_code == 400

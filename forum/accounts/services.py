@@ -1102,13 +1102,35 @@ def confirm_email_change(token: str) -> User:
                 raise Conflict(
                     _l("An account with that email address already exists."), field="email"
                 )
+            old_email = user.email
             user.email = pending.email
             user.email_verified_at = utcnow()
             user.mail_bounces = 0
             user.mail_disabled_at = None
+            # The old address hears of it: a change its owner did not make is then no secret.
+            jobs.enqueue(mail_email_changed, user.id, old_email, _mail_key("email-changed"))
     except IntegrityError as exc:
         raise Conflict(_l("An account with that email address already exists.")) from exc
     return user
+
+
+@jobs.job()
+def mail_email_changed(user_id: int, old_email: str, key: str | None = None) -> None:
+    user = db.session.get(User, user_id)
+    if user is None:
+        return
+    site = settings.get("site_name")
+    with force_locale(user.language or DEFAULT_LANGUAGE):
+        subject = gettext("Your address on %(site)s was changed", site=site)
+        body = gettext(
+            "Hello %(name)s,\n\nthe email address of your account on %(site)s is now "
+            "%(email)s; mail no longer comes to this one.\n\nIf you did not change it, "
+            "reset your password at once and tell the sysop.\n",
+            name=user.username,
+            site=site,
+            email=user.email,
+        )
+    send_mail(old_email, subject, body, key=key)
 
 
 def resume_mail(user: User) -> User:

@@ -32,6 +32,7 @@ from email.utils import parseaddr
 
 from flask import current_app
 from limits import parse as parse_limit
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from .. import jobs, settings
@@ -131,6 +132,18 @@ def _claim(message_id: str, kind: str, user_id: int, topic_id: int | None = None
     return True
 
 
+def _release(message_id: str, kind: str) -> None:
+    try:
+        with transaction() as session:
+            session.execute(
+                delete(InboundMail).where(
+                    InboundMail.message_id == message_id, InboundMail.kind == kind
+                )
+            )
+    except Exception:  # noqa: BLE001 - the database that failed may fail again: logged
+        log.exception("mail-in: could not forget message %s", message_id)
+
+
 def _record(message_id: str, kind: str, outcome: str, post_id: int | None = None) -> None:
     with transaction() as session:
         row = session.scalar(
@@ -209,6 +222,12 @@ def _reply(
         except ForumError as exc:
             db.session.rollback()
             reason = exc.lazy_message
+        except Exception:
+            # Not the member's doing (the database went away): forget the message, so the
+            # MTA's next delivery is acted on.
+            db.session.rollback()
+            _release(message_id, REPLY_KIND)
+            raise
         else:
             post_id = post.id
     if reason is None:

@@ -135,11 +135,22 @@ def queue_digests(now: datetime | None = None) -> int:
 
 
 def last_visit(user: User) -> datetime | None:
-    """When the member was last on the site (a session's last request, or a sign-in)."""
-    seen = db.session.scalar(
-        select(func.max(UserSession.last_seen_at)).where(UserSession.user_id == user.id)
-    )
-    times = [t for t in (seen, user.last_login_at) if t is not None]
+    """When the member was last on the site: a listed session's last request, a sign-in, or
+    the first request of the last day they visited (pulse's daily row: sessions older than
+    the sessions list have no row of their own)."""
+    from ..pulse.models import MemberVisit
+
+    seen = db.session.execute(
+        select(
+            select(func.max(UserSession.last_seen_at))
+            .where(UserSession.user_id == user.id)
+            .scalar_subquery(),
+            select(func.max(MemberVisit.first_seen_at))
+            .where(MemberVisit.user_id == user.id)
+            .scalar_subquery(),
+        )
+    ).one()
+    times = [t for t in (*seen, user.last_login_at) if t is not None]
     return max(times) if times else None
 
 
