@@ -114,9 +114,12 @@ def _smtp_send(
             smtp.starttls()
         if settings.get("MAIL_USERNAME"):
             smtp.login(settings["MAIL_USERNAME"], settings.get("MAIL_PASSWORD") or "")
-        # The server keeps Return-Path from the envelope; the header is ours to drop.
-        del message["Return-Path"]
-        smtp.send_message(message, from_addr=envelope_from)
+        if envelope_from:
+            # The receiving server writes Return-Path from the envelope; the header is ours.
+            del message["Return-Path"]
+            smtp.send_message(message, from_addr=envelope_from)
+        else:
+            smtp.send_message(message)
 
 
 # --- the forum's own addresses: reply by mail, bounces ----------------------------------------
