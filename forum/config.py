@@ -109,6 +109,9 @@ DEFAULTS: dict[str, Any] = {
     # with an envelope sender of bounce+<signed token>@ that domain, so bounces and complaints
     # come back to `flask forum mail-in` or the LMTP listener (`flask forum mail-in-server`).
     "MAIL_REPLY_DOMAIN": None,
+    # False where nothing routes that domain's mail back to the forum: no Reply-To, and bounces
+    # go to MAIL_SENDER as before.
+    "MAIL_IN": True,
     "MAILIN_LMTP_HOST": "127.0.0.1",
     "MAILIN_LMTP_PORT": 8024,
     # A changed email address is used once the member opens the link mailed to it, within

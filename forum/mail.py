@@ -136,6 +136,17 @@ class ForumAddress:
     topic_id: int | None = None
 
 
+def mail_in_enabled() -> bool:
+    """Whether the reply and bounce addresses lead back to the forum (MAIL_IN)."""
+    return bool(current_app.config.get("MAIL_IN", True))
+
+
+def member_envelope(user_id: int, email: str) -> str | None:
+    """The envelope sender of mail to a member: their bounce address, or None (MAIL_SENDER)
+    without MAIL_IN."""
+    return bounce_address(user_id, email) if mail_in_enabled() else None
+
+
 def mail_domain() -> str:
     """The domain of the reply and bounce addresses."""
     configured = current_app.config.get("MAIL_REPLY_DOMAIN")

@@ -421,3 +421,17 @@ def test_html_only_replies_and_flowed_text():
     )
     parsed = services.parse(bytes(message))
     assert reply_text(parsed) == "This line is long and was wrapped by the client."
+
+
+@pytest.mark.config(
+    BASE_URL="https://forum.example.org", MAIL_SENDER="forum@example.org", MAIL_IN=False
+)
+def test_without_mail_in_the_mail_carries_no_reply_address(app, f, inbox):
+    ada, bob = f.user("ada"), f.user("bob")
+    topic = f.topic(bob, f.sig("retro", members=[ada, bob]))
+    f.reply(bob, topic, "@ada hi")
+    deliver(app)
+    (notice,) = inbox.messages
+    assert notice["Reply-To"] is None
+    assert inbox.senders == ["forum@example.org"]
+    assert "Reply to this mail" not in text_of(notice)

@@ -33,7 +33,7 @@ from ..db import transaction
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale, ngettext
 from ..i18n import lazy_gettext as _l
-from ..mail import already_sent, bounce_address, send_mail
+from ..mail import already_sent, member_envelope, send_mail
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow, zone_or_utc
 from ..topics.models import Post, Topic, TopicRead
@@ -326,7 +326,7 @@ def send_digest(user_id: int, day: str) -> None:
         html=html,
         headers=headers,
         key=key,
-        envelope_from=bounce_address(user.id, user.email),
+        envelope_from=member_envelope(user.id, user.email),
     )
     with transaction():
         user.last_digest_at = now

@@ -31,7 +31,7 @@ from ..db import transaction
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale, ngettext
 from ..i18n import lazy_gettext as _l
-from ..mail import already_sent, bounce_address, reply_address, send_mail
+from ..mail import already_sent, mail_in_enabled, member_envelope, reply_address, send_mail
 from ..messages.models import Conversation
 from ..sigs.models import Membership, Sig
 from ..topics.models import Post, Topic, TopicRead
@@ -293,7 +293,7 @@ def send_notification_mail(notification_id: int) -> None:
         html=html,
         headers=headers,
         key=key,
-        envelope_from=bounce_address(user.id, user.email),
+        envelope_from=member_envelope(user.id, user.email),
     )
 
 
@@ -353,7 +353,7 @@ def _compose(
         "categories": [str(CATEGORY_LABELS[c]) for c in categories],
         "site_url": site_url(),
         # Reply by email (forum.mailin): the Reply-To posts in the topic.
-        "reply_by_mail": first.topic_id is not None,
+        "reply_by_mail": first.topic_id is not None and mail_in_enabled(),
     }
     # A kind without a template of its own (one a feature added) reads as "unknown" does.
     template = current_app.jinja_env.select_template(
@@ -388,7 +388,8 @@ def _headers(
     if first.topic_id is not None:
         # Every mail about a topic answers the same (never sent) root: clients thread them.
         root = f"<topic.{first.topic_id}@{domain}>"
-        headers["Reply-To"] = reply_address(user.id, first.topic_id)
+        if mail_in_enabled():
+            headers["Reply-To"] = reply_address(user.id, first.topic_id)
     elif (conversation_id := _conversation_id(first)) is not None:
         # Private mail: one root per conversation.
         root = f"<conversation.{conversation_id}@{domain}>"
