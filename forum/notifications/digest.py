@@ -121,10 +121,9 @@ def queue_digests(now: datetime | None = None) -> int:
     """Hourly: a digest job for each member whose digest is due now. Returns how many."""
     now = now or utcnow()
     queued = 0
+    # Banned members too: what a sysop decided about them may be in their digest (nothing else).
     members = select(User).where(
-        User.banned_at.is_(None),
-        User.email_verified_at.is_not(None),
-        User.mail_disabled_at.is_(None),
+        User.email_verified_at.is_not(None), User.mail_disabled_at.is_(None)
     )
     for user in db.session.scalars(members.execution_options(yield_per=1000)):
         day = due_day(user, now)
