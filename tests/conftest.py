@@ -306,6 +306,27 @@ def outbox(app: Flask, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def inbox(app: Flask) -> Iterator[Any]:
+    """A real SMTP server on loopback (aiosmtpd), and the app configured to send to it; the
+    handler (tests.mailbox.SmtpInbox) holds what it received."""
+    from aiosmtpd.controller import Controller
+
+    from .mailbox import SmtpInbox, free_port
+
+    handler = SmtpInbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_USE_TLS=False, MAIL_USERNAME=None
+    )
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
 def job_queue(app: Flask, tmp_path: Any) -> Any:
     """A real queue (an SQLite file, as `make run` has) instead of immediate mode: jobs wait
     until the test runs them (`job_queue.run_pending()`) or a consumer does."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import email
 import smtplib
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -18,7 +17,6 @@ from email.mime.text import MIMEText
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from forum import mail, settings
 from forum.accounts.models import User
@@ -28,47 +26,14 @@ from forum.jobs import queue_of
 from forum.mailin import lmtp, services
 from forum.settings import SiteSetting
 
+from .mailbox import free_port
+
 BASE = pytest.mark.config(BASE_URL="http://forum.example.org", MAIL_SENDER="forum@example.org")
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.senders: list[str] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.senders.append(envelope.mail_from)
-        self.recipients.append(list(envelope.rcpt_tos))
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[arg-type]
-        )
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def inbox(app: Any) -> Iterator[Inbox]:
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    app.config.update(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_USE_TLS=False, MAIL_USERNAME=None
-    )
-    try:
-        yield handler
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
 def listener(app: Any) -> Iterator[int]:
-    controller = lmtp.start(app, "127.0.0.1", _free_port())
+    controller = lmtp.start(app, "127.0.0.1", free_port())
     try:
         yield int(controller.port)
     finally:

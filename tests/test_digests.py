@@ -5,17 +5,11 @@ sysops; the settings choose the rhythm, and the mail's one-click unsubscribe sto
 
 from __future__ import annotations
 
-import email
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from forum import settings
 from forum.accounts.models import User
@@ -26,55 +20,9 @@ from forum.notifications.digest import digest_choice, queue_digests
 from forum.settings import SiteSetting
 from forum.timeutil import utcnow
 
+from .mailbox import html_of, text_of
+
 BASE = pytest.mark.config(BASE_URL="http://forum.example.org")
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.recipients.append(list(envelope.rcpt_tos))
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[arg-type]
-        )
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m, r in zip(self.messages, self.recipients, strict=True) if address in r]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def inbox(app: Any) -> Iterator[Inbox]:
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    app.config.update(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_USE_TLS=False, MAIL_USERNAME=None
-    )
-    try:
-        yield handler
-    finally:
-        controller.stop()
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def html_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("html",))
-    assert part is not None
-    return str(part.get_content())
 
 
 def set_setting(key: str, value: str) -> None:

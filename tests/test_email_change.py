@@ -4,17 +4,11 @@ and no digest. Mail goes to a real SMTP server on loopback."""
 
 from __future__ import annotations
 
-import email
 import re
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from forum.accounts.models import User
 from forum.db import transaction
@@ -23,50 +17,10 @@ from forum.jobs import queue_of
 from forum.notifications.digest import queue_digests
 from forum.timeutil import utcnow
 
+from .mailbox import text_of
+
 BASE = pytest.mark.config(BASE_URL="http://forum.example.org")
 LINK_RE = re.compile(r"http://forum\.example\.org(/settings/email/[\w.-]+)")
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.recipients.append(list(envelope.rcpt_tos))
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[arg-type]
-        )
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m, r in zip(self.messages, self.recipients, strict=True) if address in r]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def inbox(app: Any) -> Iterator[Inbox]:
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    app.config.update(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_USE_TLS=False, MAIL_USERNAME=None
-    )
-    try:
-        yield handler
-    finally:
-        controller.stop()
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())
 
 
 def deliver(app: Any) -> int:

@@ -6,9 +6,7 @@ The quote stripping is tested over samples written as the common clients write t
 
 from __future__ import annotations
 
-import email
 import smtplib
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -16,7 +14,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from forum import mail
@@ -28,47 +25,15 @@ from forum.mailin.models import InboundMail
 from forum.mailin.parsing import html_to_text, reply_text, strip_reply
 from forum.topics.models import Post
 
+from .mailbox import free_port, text_of
+
 HTTPS = pytest.mark.config(BASE_URL="https://forum.example.org", MAIL_SENDER="forum@example.org")
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.senders: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.senders.append(envelope.mail_from)
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[arg-type]
-        )
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def inbox(app: Any) -> Iterator[Inbox]:
-    """A real SMTP server on loopback for what the forum sends."""
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    app.config.update(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_USE_TLS=False, MAIL_USERNAME=None
-    )
-    try:
-        yield handler
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
 def listener(app: Any) -> Iterator[int]:
     """The forum's LMTP listener on loopback; yields its port."""
-    controller = lmtp.start(app, "127.0.0.1", _free_port())
+    controller = lmtp.start(app, "127.0.0.1", free_port())
     try:
         yield int(controller.port)
     finally:
@@ -78,12 +43,6 @@ def listener(app: Any) -> Iterator[int]:
 def deliver(app: Any) -> int:
     later = datetime.now(UTC) + timedelta(seconds=app.config["NOTIFY_MAIL_DELAY"] + 1)
     return queue_of(app).run_due(later)
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())
 
 
 def reply_mail(

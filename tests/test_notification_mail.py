@@ -5,18 +5,12 @@ events of one topic make one mail; the choices in /settings decide what is maile
 
 from __future__ import annotations
 
-import email
 import re
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from forum.accounts.models import User
@@ -29,63 +23,15 @@ from forum.notifications.models import Notification
 from forum.notifications.queries import member_rows
 from forum.sigs import services as sigs
 
+from .mailbox import free_port, html_of, text_of
+
 HTTPS = pytest.mark.config(BASE_URL="https://forum.example.org")
-
-
-class Inbox:
-    """What the SMTP server received: one parsed message per DATA."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-        self.port = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.recipients.append(list(envelope.rcpt_tos))
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[arg-type]
-        )
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def inbox(app: Any) -> Iterator[Inbox]:
-    """A real SMTP server on loopback, and the forum configured to send to it."""
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    handler.port = controller.port
-    app.config.update(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_USE_TLS=False, MAIL_USERNAME=None
-    )
-    try:
-        yield handler
-    finally:
-        controller.stop()
 
 
 def deliver(app: Any) -> int:
     """Let NOTIFY_MAIL_DELAY pass: the consumer's scheduler would run the waiting mail jobs."""
     later = datetime.now(UTC) + timedelta(seconds=app.config["NOTIFY_MAIL_DELAY"] + 1)
     return queue_of(app).run_due(later)
-
-
-def text_part(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def html_part(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("html",))
-    assert part is not None
-    return str(part.get_content())
 
 
 @HTTPS
@@ -100,7 +46,7 @@ def test_a_mention_makes_one_threaded_mail_after_the_delay(app, f, inbox):
     assert inbox.recipients == [["ada@example.com"]]
     assert message["Subject"] == "[Forum] bob mentioned you in “Amiga sound chips”"
     assert message.get_content_type() == "multipart/alternative"
-    text, html = text_part(message), html_part(message)
+    text, html = text_of(message), html_of(message)
     assert "Hello ada, you were mentioned on Forum:" in text
     assert "Paula has four <channels> & DMA." in text
     assert "Paula has four &lt;channels&gt; &amp; DMA." in html and "<channels>" not in html
@@ -174,7 +120,7 @@ def test_a_member_who_lost_access_to_a_private_sig_gets_no_mail(app, f, inbox):
     f.reply(bob, f.topic(bob, open_sig), "@ada here")
     deliver(app)
     assert [m["To"] for m in inbox.messages] == ["ada@example.com"]
-    assert "Plans" not in text_part(inbox.messages[0])
+    assert "Plans" not in text_of(inbox.messages[0])
 
 
 def test_a_post_hidden_before_the_mail_goes_is_not_mailed(app, f, inbox):
@@ -200,7 +146,7 @@ def test_a_member_who_wants_moderation_mail_hears_that_a_sysop_hid_their_post(ap
     deliver(app)
     (message,) = inbox.messages
     assert message["Subject"] == "[Forum] A sysop hid your post in “Mine”: off topic"
-    assert "a sysop hid one of your posts on Forum" in text_part(message)
+    assert "a sysop hid one of your posts on Forum" in text_of(message)
 
 
 def test_a_post_read_before_the_mail_goes_is_not_mailed(app, f, inbox, client):
@@ -217,8 +163,8 @@ def test_a_post_read_before_the_mail_goes_is_not_mailed(app, f, inbox, client):
     f.reply(bob, topic, "Another one, while ada is away")
     deliver(app)
     assert len(inbox.messages) == 1
-    assert "Another one" in text_part(inbox.messages[0])
-    assert "A reply to ada" not in text_part(inbox.messages[0])
+    assert "Another one" in text_of(inbox.messages[0])
+    assert "A reply to ada" not in text_of(inbox.messages[0])
 
 
 def test_several_events_of_one_topic_make_one_mail(app, f, inbox):
@@ -238,7 +184,7 @@ def test_several_events_of_one_topic_make_one_mail(app, f, inbox):
     to_bob = [m["Subject"] for m in inbox.messages if m["To"] == "bob@example.com"]
     assert to_bob == ["[Forum] cyd replied to you in “Another topic”"]
     busy = next(m for m in inbox.messages if "Busy topic" in m["Subject"])
-    body = text_part(busy)
+    body = text_of(busy)
     assert "bob replied to you" in body and "cyd mentioned you" in body
     assert "First answer" in body and "second answer" in body
     # The mention is the strongest cause: its template's lead.
@@ -254,7 +200,7 @@ def test_the_mail_is_in_the_members_language(app, f, inbox):
     deliver(app)
     (message,) = inbox.messages
     assert message["Subject"] == "[Forum] bob hat dich in „Amiga“ erwähnt"
-    assert "Hallo ada" in text_part(message)
+    assert "Hallo ada" in text_of(message)
 
 
 def test_the_settings_choose_what_is_mailed(app, f, inbox, client):
@@ -288,7 +234,7 @@ def test_the_settings_choose_what_is_mailed(app, f, inbox, client):
     deliver(app)
     (message,) = inbox.messages
     assert message["Subject"] == "[Forum] bob posted in “Bob's”"
-    assert "a topic you watch" in text_part(message)
+    assert "a topic you watch" in text_of(message)
     bad = client.form("/notifications/preferences", {"mail_reply": "weekly"})
     assert bad.status_code == 400
 
@@ -306,7 +252,7 @@ def test_a_refused_mail_is_tried_again(app, f, inbox):
     ada, bob = f.user("ada"), f.user("bob")
     sig = f.sig("retro", members=[ada, bob])
     f.reply(bob, f.topic(bob, sig), "@ada hello")
-    app.config["MAIL_PORT"] = _free_port()  # nobody listens there
+    app.config["MAIL_PORT"] = free_port()  # nobody listens there
     deliver(app)
     assert inbox.messages == []
     (retry,) = queue_of(app).scheduled()
@@ -347,14 +293,14 @@ def test_the_daily_digest_mails_what_is_unread_once_a_day_on_the_members_clock(a
     assert queue_digests(now) == 1  # ada (the others keep UTC clocks)
     (message,) = inbox.messages
     assert message["Subject"] == "[Forum] Your daily digest: 2 new notifications"
-    text = text_part(message)
+    text = text_of(message)
     assert "== Watched topic ==" in text and "News for the digest" in text
     assert "== Elsewhere ==" in text and "bob mentioned you" in text
     # The read notification is not told again (its topic is listed with the SIG's news).
     notifications_part = text.split("== New in your SIGs ==")[0]
     assert "Read already" not in notifications_part and "and this" not in text
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert "Watched topic" in html_part(message)
+    assert "Watched topic" in html_of(message)
     # Once a day: a rerun within the hour, even with news since, sends nothing more that day.
     f.reply(bob, f.topic(bob, sig, "Later"), "@ada one more")
     queue_digests(now)
@@ -362,7 +308,7 @@ def test_the_daily_digest_mails_what_is_unread_once_a_day_on_the_members_clock(a
     # The next day it is in that day's digest.
     tomorrow = now + timedelta(days=1)
     queue_digests(tomorrow)
-    assert len(inbox.messages) == 2 and "one more" in text_part(inbox.messages[1])
+    assert len(inbox.messages) == 2 and "one more" in text_of(inbox.messages[1])
 
 
 # --- private mail -----------------------------------------------------------------------------
@@ -382,7 +328,7 @@ def test_a_private_message_mails_the_recipient_once_threaded_per_conversation(ap
     (message,) = inbox.messages
     assert inbox.recipients == [["ada@example.com"]]  # the participant, and nobody else
     assert message["Subject"] == "[Forum] bob sent you private mail: “Lunch?”"
-    text, html = text_part(message), html_part(message)
+    text, html = text_of(message), html_of(message)
     assert "Hello ada, there is new private mail for you in “Lunch?” on Forum:" in text
     assert "Shall we meet at <noon> & talk?" in text
     assert "Shall we meet at &lt;noon&gt; &amp; talk?" in html and "<noon>" not in html
@@ -407,7 +353,7 @@ def test_a_private_message_mails_the_recipient_once_threaded_per_conversation(ap
     second = inbox.messages[1]
     assert second["Subject"] == "[Forum] 2 new private messages in “Lunch?”"
     assert second["References"] == root
-    assert "Noon is fine." in text_part(second) and "cyd&#39;s notes" in html_part(second)
+    assert "Noon is fine." in text_of(second) and "cyd&#39;s notes" in html_of(second)
     assert "cyd@example.com" not in str(inbox.recipients)
     assert cyd.id not in set(db.session.scalars(select(Notification.user_id)))
 
@@ -420,7 +366,7 @@ def test_a_private_message_mail_is_in_the_recipients_language(app, f, inbox):
     deliver(app)
     (message,) = inbox.messages
     assert message["Subject"] == "[Forum] bob hat dir eine private Nachricht geschickt: „Mittag?“"
-    text = text_part(message)
+    text = text_of(message)
     assert "Hallo ada" in text and "„Mittag?“" in text and "Treffen wir uns?" in text
 
 
@@ -482,7 +428,7 @@ def test_a_private_message_hidden_before_the_mail_goes_is_not_mailed(app, f, inb
     deliver(app)
     (message,) = inbox.messages  # the other conversation's mail only
     assert message["Subject"] == "[Forum] bob sent you private mail: “Fine”"
-    assert "Words a sysop will hide" not in text_part(message)
+    assert "Words a sysop will hide" not in text_of(message)
 
 
 def test_private_mail_in_the_daily_digest_only_while_the_member_reads_it(app, f, inbox):
@@ -502,7 +448,7 @@ def test_private_mail_in_the_daily_digest_only_while_the_member_reads_it(app, f,
     queue_digests(now)
     (message,) = inbox.messages
     assert message["Subject"] == "[Forum] Your daily digest: 1 new notification"
-    text = text_part(message)
+    text = text_of(message)
     assert "bob sent you private mail: “Kept”" in text and "Words for the digest" in text
     assert "Left behind" not in text and "walked away" not in text
-    assert "Left behind" not in html_part(message)
+    assert "Left behind" not in html_of(message)
