@@ -394,3 +394,61 @@ def test_without_mail_in_the_mail_carries_no_reply_address(app, f, inbox):
     assert notice["Reply-To"] is None
     assert inbox.senders == ["forum@example.org"]
     assert "Reply to this mail" not in text_of(notice)
+
+
+@pytest.mark.slow
+@HTTPS
+def test_the_mail_in_server_command_listens_for_lmtp(app, f, base_config, tmp_path):
+    """`flask forum mail-in-server` as its own process (as systemd runs it), on the test's
+    database: a reply delivered to it over LMTP is posted."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    ada, bob = f.user("ada"), f.user("bob")
+    topic = f.topic(bob, f.sig("retro", members=[ada, bob]))
+    address = mail.reply_address(ada.id, topic.id)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
+    env.update(
+        FORUM_DATABASE_URL=base_config["DATABASE_URL"],
+        FORUM_INSTANCE_PATH=str(tmp_path),
+        FORUM_INDEX_DIR=str(tmp_path / "index"),
+        FORUM_SECRET_KEY=app.config["SECRET_KEY"],
+        FORUM_MAIL_SENDER="forum@example.org",
+        FORUM_SEARCH_SYNC_ON_START="false",
+        FORUM_SEARCH_DRAIN="inline",
+    )
+    root = Path(__file__).resolve().parent.parent
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    log = tmp_path / "mail-in-server.log"
+    with log.open("wb") as output:
+        proc = subprocess.Popen(
+            [*flask, "forum", "mail-in-server", "--port", str(port)],
+            cwd=root,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client = smtplib.LMTP("127.0.0.1", port)
+                break
+            except OSError:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the listener did not start"
+                time.sleep(0.2)
+        with client:
+            refused = client.sendmail(
+                "ada@example.com", [address], reply_mail(address, "From a separate process.")
+            )
+        assert refused == {}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    db.session.expire_all()
+    assert posts_in(topic.id)[-1] == "From a separate process."
