@@ -170,7 +170,7 @@ def test_every_page_has_landmarks_and_labelled_fields(make_client, world):
                  f"/mail/m/{conversation.last_message_id}/report", "/u/grace"],
         sysop: [f"/p/{post.id}/history", "/s/retro/requests", "/settings", "/mod",
                 "/s/retro/webhooks", "/admin/webhooks", "/mod/webhooks",
-                f"/mod/webhooks/{world['webhook'].id}"],
+                f"/mod/webhooks/{world['webhook'].id}", "/s/retro/digest-note"],
     }  # fmt: skip
     for browser, urls in pages.items():
         for url in urls:
