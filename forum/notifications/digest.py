@@ -125,11 +125,16 @@ def queue_digests(now: datetime | None = None) -> int:
     members = select(User).where(
         User.email_verified_at.is_not(None), User.mail_disabled_at.is_(None)
     )
+    due: list[tuple[int, str]] = []
     for user in db.session.scalars(members.execution_options(yield_per=1000)):
         day = due_day(user, now)
         if day is not None and may_receive_mail(user):
-            jobs.enqueue(send_digest, user.id, day)
-            queued += 1
+            due.append((user.id, day))
+    # Queued once the members are read: a job run at once (the tests) commits, which would end
+    # a server-side cursor still being read.
+    for user_id, day in due:
+        jobs.enqueue(send_digest, user_id, day)
+        queued += 1
     return queued
 
 
