@@ -227,17 +227,20 @@ def test_replies_by_mail_follow_the_policy_discipline_and_word_filter(app, f, in
     assert "banned" in reasons[2]
 
 
-@HTTPS
-@pytest.mark.config(RATELIMIT_ENABLED=True, BASE_URL="https://forum.example.org")
-def test_replies_by_mail_spend_the_posting_rate_limit(app, f, inbox):
+@pytest.mark.config(
+    RATELIMIT_ENABLED=True, BASE_URL="http://forum.example.org", MAIL_SENDER="forum@example.org"
+)
+def test_replies_by_mail_spend_the_same_posting_budget_as_the_web(app, f, inbox, client):
     from forum import settings
     from forum.settings import SiteSetting
 
     with transaction() as session:
-        session.add(SiteSetting(key="post_rate_limit", value="2 per minute"))
+        session.add(SiteSetting(key="post_rate_limit", value="3 per minute"))
     settings.forget()
     ada, bob = f.user("ada"), f.user("bob")
     topic = f.topic(bob, f.sig("retro", members=[ada, bob]))
+    client.login(ada)
+    assert client.form(f"/t/{topic.id}/reply", {"body": "From the web"}).status_code == 302
     address = mail.reply_address(ada.id, topic.id)
     outcomes = [
         services.receive(
@@ -249,6 +252,8 @@ def test_replies_by_mail_spend_the_posting_rate_limit(app, f, inbox):
     ]
     assert outcomes == [services.POSTED, services.POSTED, services.REFUSED]
     assert "faster than this forum allows" in text_of(inbox.messages[0])
+    # And the web form finds the budget spent too.
+    assert client.form(f"/t/{topic.id}/reply", {"body": "Once more"}).status_code == 429
 
 
 @HTTPS
