@@ -227,6 +227,20 @@ def test_replies_by_mail_follow_the_policy_discipline_and_word_filter(app, f, in
     assert "banned" in reasons[2]
 
 
+@HTTPS
+def test_a_new_accounts_reply_by_mail_keeps_to_its_trust_limits(app, f, inbox):
+    from forum.accounts.models import TL_NEW
+
+    ada, bob = f.user("ada", trust_level=TL_NEW), f.user("bob")
+    topic = f.topic(bob, f.sig("retro", members=[ada, bob]))
+    address = mail.reply_address(ada.id, topic.id)
+    links = "See https://a.example, https://b.example and https://c.example."
+    (delivery,) = services.receive(reply_mail(address, links), [address], "ada@example.com")
+    assert delivery.outcome == services.REFUSED
+    assert "New accounts can put 2 links in a post; this one has 3." in text_of(inbox.messages[0])
+    assert posts_in(topic.id) == ["The first post."]
+
+
 @pytest.mark.config(
     RATELIMIT_ENABLED=True, BASE_URL="http://forum.example.org", MAIL_SENDER="forum@example.org"
 )
