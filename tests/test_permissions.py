@@ -469,6 +469,10 @@ ROUTES += [
         "GET",
         lambda w: f"/mod/webhooks/{_webhook(w, site=True)}",
         _same("L 403 403 403 403 200"),
+        visibilities=("public",),
+    ),
+]
+
 
 def _mail_stopped(w: World) -> str:
     """Every member's mail stopped after bounces (the banner's button turns theirs back on)."""
@@ -489,11 +493,7 @@ ROUTES += [
         "write a digest note",
         "POST",
         lambda w: f"/s/{w.sig.slug}/digest-note",
-        {
-            "public": "L 403 403 302 403 302",
-            "members": "L 403 403 302 403 302",
-            "private": "L 403 404 302 404 302",
-        },
+        SYSOP_WRITE,
         data=lambda w: {"body": "Meetup on Saturday."},
     ),
     Route(

@@ -1,7 +1,7 @@
 """mail: verified addresses, bounces, digest rhythm, SIG digest notes, inbound mail
 
-Revision ID: 0024_mail_in
-Revises: 0023_trust_levels
+Revision ID: 0025_mail_in
+Revises: 0024_webhooks
 Create Date: 2026-12-05 01:00:00.000000
 
 Every account made before this proved its address at registration (the account is made from
@@ -14,8 +14,8 @@ from alembic import op
 import forum.timeutil
 
 # revision identifiers, used by Alembic.
-revision = "0024_mail_in"
-down_revision = "0023_trust_levels"
+revision = "0025_mail_in"
+down_revision = "0024_webhooks"
 branch_labels = None
 depends_on = None
 
