@@ -117,6 +117,7 @@ def sigs_of(user_index: int, sigs: int = SIGS) -> list[int]:
 def build(engine: Any, sizes: Sizes | None = None, posts_per_page: int = 25) -> Dataset:
     """Fill an empty, migrated database. Returns what the load generator needs."""
     from forum import content
+    from forum.accounts.models import TL_MEMBER
     from forum.extensions import db
 
     tables = db.metadata.tables
@@ -137,6 +138,7 @@ def build(engine: Any, sizes: Sizes | None = None, posts_per_page: int = 25) -> 
             "email": "benchsysop@example.com",
             "password_hash": password_hash,
             "role": "sysop",
+            "trust_level": TL_MEMBER,
             "created_at": origin,
         }
     ]
@@ -148,6 +150,8 @@ def build(engine: Any, sizes: Sizes | None = None, posts_per_page: int = 25) -> 
                 "email": f"member{i:04d}@example.com",
                 "password_hash": password_hash,
                 "role": "member",
+                # Members of a year's standing: past the new-account limits (forum.trust).
+                "trust_level": TL_MEMBER,
                 "created_at": origin + timedelta(minutes=i),
             }
         )

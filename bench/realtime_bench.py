@@ -207,6 +207,7 @@ def seed(database: str, instance: Path) -> dict[str, Any]:
 
     from forum import create_app
     from forum.accounts import services as accounts
+    from forum.accounts.models import TL_MEMBER
     from forum.sigs import services as sigs
     from forum.topics import services as topics
 
@@ -219,7 +220,8 @@ def seed(database: str, instance: Path) -> dict[str, Any]:
         upgrade()
         root = accounts.register_member("benchroot", "root@example.com", "bench-password-1",
                                         role="sysop")  # fmt: skip
-        poster = accounts.register_member("poster", "poster@example.com", "bench-password-1")
+        poster = accounts.register_member("poster", "poster@example.com", "bench-password-1",
+                                          trust_level=TL_MEMBER)  # fmt: skip
         sig = sigs.create_sig(root, name="Bench", slug="bench", visibility="public")
         sigs.join_sig(poster, sig.id)
         topic = topics.start_topic(poster, sig.id, "Live topic", "The first post.")
