@@ -22,6 +22,8 @@ FEATURES = [
     "forum.sigs",
     "forum.topics",
     "forum.drafts",
+    "forum.reactions",
+    "forum.bookmarks",
     "forum.ops",
     "forum.notifications",
     "forum.messages",

@@ -66,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Drafts kept on the server per member (forum.drafts); each holds at most a post's length.
     "DRAFTS_PER_MEMBER": 50,
+    "BOOKMARKS_PER_MEMBER": 2000,
     # How many members one post may mention (each mention notifies); a SIG's sysops may mention
     # more. Site settings in the console override both.
     "MENTIONS_PER_POST": 10,
@@ -168,6 +169,8 @@ DEFAULTS: dict[str, Any] = {
     # stops), per member.
     "RATELIMIT_PREVIEW": "60 per minute",
     "RATELIMIT_DRAFTS": "60 per minute",
+    # Reacting and bookmarking, per member: a button press each, taken back as easily.
+    "RATELIMIT_REACTIONS": "60 per minute",
     "RATELIMIT_HEADERS_ENABLED": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -185,6 +185,30 @@ class TopicChanged(Event):
     old_sig_id: int | None = None
 
 
+# --- reactions and bookmarks ----------------------------------------------------------------
+@dataclass(frozen=True)
+class ReactionChanged(Event):
+    """A member reacted to a post, changed their reaction or took it back. `emoji` is the
+    reaction now (None: taken back), `previous` the one before (None: there was none)."""
+
+    post_id: int
+    topic_id: int
+    sig_id: int
+    user_id: int
+    author_id: int | None
+    emoji: str | None
+    previous: str | None
+
+
+@dataclass(frozen=True)
+class BookmarkReminderDue(Event):
+    """A bookmark's reminder time came: its member is reminded of the post."""
+
+    bookmark_id: int
+    user_id: int
+    post_id: int
+
+
 # --- notifications --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NotificationsCreated(Event):

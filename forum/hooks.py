@@ -205,6 +205,11 @@ profile_sections: HookList[str] = HookList("forum.profile_sections")
 Provided by messages ("Send private mail", ignore); called by `accounts.views`. Default: no
 extra sections."""
 
+member_card_sections: HookList[str] = HookList("forum.member_card_sections")
+"""Templates included in the card shown on a member's name (`card`: forum.accounts.queries
+.MemberCard, `card.for_sysop` when the reader moderates), e.g. a trust level for sysops.
+Provided by features that know more of a member; called by `accounts.views`. Default: none."""
+
 settings_sections: HookList[str] = HookList("forum.settings_sections")
 """Templates included in the member's settings page, each a section of its own. Provided by
 moderation (standing) and notifications (mail and watch preferences); called by

@@ -203,6 +203,9 @@ def _bump_versions(event: events.Event) -> None:
     """The one subscriber that moves versions: which pages each event changes."""
     if isinstance(event, events.PostCreated) and not event.visible:
         return  # a post that waits for approval shows on no guest's page
+    if isinstance(event, events.ReactionChanged):
+        _bump((event.topic_id,))  # the counts under the post; the SIG's page shows none
+        return
     if isinstance(event, _TOPIC_EVENTS):
         moved_from = event.old_sig_id if isinstance(event, events.TopicChanged) else None
         _bump((event.topic_id,), (event.sig_id, moved_from))
@@ -217,5 +220,10 @@ def init_app(app: Flask) -> None:
     if seconds > 0:
         CACHE.set(app, PageCache(seconds, int(app.config["PAGE_CACHE_ENTRIES"])))
     # Versions are kept whether or not this process caches: another process may.
-    for event_type in (*_TOPIC_EVENTS, *_SIG_EVENTS, events.AnnouncementPublished):
+    for event_type in (
+        *_TOPIC_EVENTS,
+        *_SIG_EVENTS,
+        events.AnnouncementPublished,
+        events.ReactionChanged,
+    ):
         events.subscribe(app, event_type, _bump_versions, phase="in_transaction")

@@ -996,6 +996,81 @@ def can_see_history(user: Actor, sig: Sig) -> bool:
     return is_sig_sysop(user, sig)
 
 
+# --- reactions and bookmarks ----------------------------------------------------------------
+def react_topic_problem(user: Actor, topic: Topic, sig: Sig) -> str | None:
+    """Why this member may not react to posts of this topic at all, or None. A reaction is a
+    small write: the standing rules of posting apply (banned, silenced, suspended, waiting for
+    approval, a SIG's ban or suspension), and an archived SIG takes none."""
+    if user is None:
+        return _l("Log in to react to posts.")
+    if topic.is_deleted:
+        return _l("This topic was deleted.")
+    if sig.is_archived:
+        return _l("This SIG is archived: it can be read but not written to.")
+    return standing_problem(user, sig) or sig_discipline_problem(user, sig)
+
+
+def react_post_problem(user: User, post: Any) -> str | None:
+    """Why this member may not react to this post, whatever the topic: it is not shown to
+    every reader, or it is their own."""
+    if not post.is_public:
+        return _l("This post is not shown to members; there is nothing to react to.")
+    if post.user_id == user.id:
+        return _l("You cannot react to your own post.")
+    return None
+
+
+def react_problem(user: Actor, post: Any, topic: Topic, sig: Sig) -> str | None:
+    """Why this member may not react to this post (nor take their reaction back), or None.
+    The caller loaded the post through get_post_topic_and_sig_for: one they may read."""
+    problem = react_topic_problem(user, topic, sig)
+    if problem is not None or user is None:
+        return problem
+    return react_post_problem(user, post)
+
+
+def can_react(user: Actor, post: Any, topic: Topic, sig: Sig) -> bool:
+    return (
+        user is not None
+        and can_view_post(user, post, topic, sig)
+        and react_problem(user, post, topic, sig) is None
+    )
+
+
+def require_react(user: Actor, post: Any, topic: Topic, sig: Sig) -> None:
+    if not can_view_post(user, post, topic, sig):
+        raise NotFound(NO_SUCH_POST)
+    problem = react_problem(user, post, topic, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
+def can_bookmark(user: Actor, post: Any, topic: Topic, sig: Sig) -> bool:
+    """Keep a post in one's bookmarks (a private list): any member who may read it, except a
+    banned one."""
+    return user is not None and not user.is_banned and can_view_post(user, post, topic, sig)
+
+
+def require_bookmark(user: Actor, post: Any, topic: Topic, sig: Sig) -> None:
+    if not can_view_post(user, post, topic, sig):
+        raise NotFound(NO_SUCH_POST)
+    if user is None:
+        raise Forbidden(_l("Log in to bookmark posts."))
+    if user.is_banned:
+        raise Forbidden(_l("Your account is banned."))
+
+
+def sigs_in_common(viewer: Actor, member: User) -> ColumnElement[bool]:
+    """SQL filter on Membership (joined with its Sig) for a member card: the SIGs `member`
+    belongs to that the viewer belongs to too (each one the viewer sees, by definition)."""
+    if viewer is None or viewer.id == member.id:
+        return false()
+    ids = sorted(memberships(viewer))
+    if not ids:
+        return false()
+    return and_(Membership.user_id == member.id, Membership.sig_id.in_(ids))
+
+
 # --- moderation -----------------------------------------------------------------------------
 def require_moderate_anything(user: Actor) -> None:
     """For /mod and /mod/log: SIG sysops and the global sysop. Guests should log in first."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,13 +58,16 @@ REGISTRATION_MODES = {
     "closed": _l("Closed: nobody may register"),
 }
 RATE_RE = re.compile(r"^\d{1,5} per (second|minute|hour|day)$")
+# The reactions members choose from under every post (forum.reactions), in this order.
+DEFAULT_REACTIONS = "\U0001f44d \u2764\ufe0f \U0001f602 \U0001f62e \U0001f64f"
+MAX_REACTIONS = 8
 
 
 @dataclass(frozen=True)
 class Setting:
     key: str
     label: str
-    kind: str  # "text", "int", "choice", "rate", "bool", "domains", "networks"
+    kind: str  # "text", "int", "choice", "rate", "bool", "domains", "networks", "emoji"
     default: Any
     config_key: str | None = None  # app.config's key for the default (instance/config.py)
     hint: str = ""
@@ -368,6 +372,17 @@ SETTINGS: dict[str, Setting] = {
             ),
             maximum=1000,
         ),
+        Setting(
+            "reactions",
+            _l("Reactions"),
+            "emoji",
+            DEFAULT_REACTIONS,
+            hint=_l(
+                "The emoji members react to posts with, separated by spaces (1 to 8). "
+                "Reactions with an emoji taken off the list stay stored but are not shown."
+            ),
+            maximum=MAX_REACTIONS,
+        ),
     ]
 }
 
@@ -503,6 +518,8 @@ def check(setting: Setting, value: object) -> str:
     """The value as stored, or Invalid(setting.key, …)."""
     if setting.kind in ("domains", "networks"):
         return _check_list(setting, str(value or ""))
+    if setting.kind == "emoji":
+        return _check_reactions(setting, str(value or ""))
     text = str(value if value is not None else "").strip()
     if setting.kind == "bool":
         if text not in ("0", "1", "True", "False", "on", ""):
@@ -546,6 +563,44 @@ def change_details(key: str, before: Value, after: str) -> str:
             text += " −" + ", ".join(removed[:10])
         return text[:500]
     return f"{setting.label}: {form_value(key, before)} → {after}"[:500]
+
+
+def _is_emoji(text: str) -> bool:
+    """One emoji as members see it: pictographs, with the joiners, variation selectors and
+    skin-tone modifiers that build one (no letters, digits or punctuation)."""
+    if not 1 <= len(text) <= 8:
+        return False
+    pictures = 0
+    for char in text:
+        if char in "\u200d\ufe0f\ufe0e":
+            continue
+        category = unicodedata.category(char)
+        if category == "So":
+            pictures += 1
+        elif category != "Sk" and not 0x1F3FB <= ord(char) <= 0x1F3FF:
+            return False
+    return pictures > 0
+
+
+def _check_reactions(setting: Setting, text: str) -> str:
+    found: list[str] = []
+    for item in text.split():
+        if not _is_emoji(item):
+            raise Invalid(setting.key, _l("“%(item)s” is not an emoji.", item=item[:20]))
+        if item not in found:
+            found.append(item)
+    if not 1 <= len(found) <= setting.maximum:
+        raise Invalid(
+            setting.key,
+            _l("Choose 1 to %(maximum)s emoji, separated by spaces.", maximum=setting.maximum),
+        )
+    return " ".join(found)
+
+
+def reactions() -> list[str]:
+    """The reactions members may choose now, in their order (the "reactions" setting)."""
+    value = str(get("reactions") or DEFAULT_REACTIONS)
+    return value.split() or DEFAULT_REACTIONS.split()
 
 
 def blocklist_now() -> blocklist.Blocklist:

@@ -6,8 +6,14 @@ bp = Blueprint("accounts", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from . import views  # noqa: F401  (routes register on bp)
+    from . import avatars, views  # noqa: F401  (routes register on bp)
     from .services import timezone_unset
 
     app.register_blueprint(bp)
     app.jinja_env.globals["timezone_unset"] = timezone_unset
+    # templates/_avatar.html's letter avatars.
+    app.jinja_env.globals.update(
+        avatar_colour=avatars.colour_index,
+        avatar_letter=avatars.letter,
+        avatar_size=avatars.size_class,
+    )

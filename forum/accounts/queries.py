@@ -56,3 +56,36 @@ def profile_page(current: Any, username: str, recent: int = 10) -> ProfilePage:
         recent_posts=recent_posts,
         is_self=viewer is not None and viewer.id == member.id,
     )
+
+
+@dataclass
+class MemberCard:
+    """What the card shown on a member's name says: who they are to the reader."""
+
+    member: User
+    # SIGs both belong to (each one the reader sees, since they belong to it too).
+    in_common: list[Sig]
+    is_self: bool
+    # The viewer moderates something: the card says more of the member's standing.
+    for_sysop: bool
+
+
+def member_card(current: Any, username: str) -> MemberCard:
+    """The card on a member's name: joined, posts, SIGs in common (two queries beyond the
+    viewer's memberships)."""
+    viewer = permissions.actor(current)
+    member = get_member(username)
+    in_common = list(
+        db.session.scalars(
+            select(Sig)
+            .join(Membership, Membership.sig_id == Sig.id)
+            .where(permissions.sigs_in_common(viewer, member))
+            .order_by(Sig.name)
+        )
+    )
+    return MemberCard(
+        member=member,
+        in_common=in_common,
+        is_self=viewer is not None and viewer.id == member.id,
+        for_sysop=permissions.can_moderate_anything(viewer),
+    )

@@ -670,6 +670,23 @@ def detect_timezone() -> Any:
     return jsonify({"timezone": current_user.timezone, "taken": taken})
 
 
+@bp.route("/u/<username>/card")
+def card(username: str) -> Any:
+    """A member's card: a small page of its own, or (?fragment=1, for the script that opens it
+    on their name) the card alone."""
+    from . import queries
+
+    data = queries.member_card(current_user, username)
+    sections = hooks.member_card_sections.get()
+    if request.args.get("fragment") == "1":
+        response = make_response(
+            render_template("accounts/_card.html", card=data, sections=sections)
+        )
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    return render_template("accounts/card.html", card=data, sections=sections)
+
+
 @bp.route("/u/<username>")
 def profile(username: str) -> Any:
     from . import queries

@@ -98,6 +98,7 @@ class SettingsForm(FlaskForm):
 # settings name them.
 for _setting in TRUST_SETTINGS:
     setattr(SettingsForm, _setting.key, StringField(_setting.label))
+    reactions = StringField(_l("Reactions"))
 
 
 class InviteForm(FlaskForm):

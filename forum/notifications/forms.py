@@ -72,6 +72,16 @@ class PreferencesForm(FlaskForm):
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
         validators=[Optional()],
     )
+    mail_reaction = SelectField(
+        MAIL_LABELS["reaction"],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        validators=[Optional()],
+    )
+    mail_reminder = SelectField(
+        MAIL_LABELS["reminder"],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        validators=[Optional()],
+    )
 
     digest_frequency = SelectField(
         _l("Digest of my SIGs"),

@@ -69,6 +69,14 @@ def on_notifications_created(event: events.NotificationsCreated) -> None:
     mail.queue_mail(event.notification_ids, event.user_ids)
 
 
+def on_reaction_changed(event: events.ReactionChanged) -> None:
+    services.notify_reaction(event.post_id, event.user_id, event.emoji, event.previous)
+
+
+def on_bookmark_reminder_due(event: events.BookmarkReminderDue) -> None:
+    services.notify_bookmark_reminder(event.user_id, event.post_id)
+
+
 def on_account_decided(event: events.AccountDecided) -> None:
     services.notify_account_decided(event.user_id, event.approved, event.actor_id)
 
@@ -89,6 +97,8 @@ def init_app(app: Flask) -> None:
     sub(app, events.MessageReportResolved, on_message_report_resolved, phase="in_transaction")
     sub(app, events.AccountDecided, on_account_decided, phase="in_transaction")
     sub(app, events.WebhookDisabled, on_webhook_disabled, phase="in_transaction")
+    sub(app, events.ReactionChanged, on_reaction_changed, phase="in_transaction")
+    sub(app, events.BookmarkReminderDue, on_bookmark_reminder_due, phase="in_transaction")
     # Moderation's events, when that feature is installed.
     for name, fn in (
         ("FlagsResolved", on_flags_resolved),

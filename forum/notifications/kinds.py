@@ -340,8 +340,35 @@ WEBHOOK_DISABLED = register(
         _l("Webhook disabled"),
     )
 )
+# Around the posts: a reaction to the member's post (`data["emoji"]`), a bookmark's reminder.
+REACTION = register(
+    Kind(
+        "reaction",
+        60,
+        lambda s: gettext(
+            "%(who)s reacted %(emoji)s to your post in %(topic)s",
+            who=_who(s),
+            emoji=str(s.data.get("emoji") or ""),
+            topic=_in(s),
+        ),
+        _post_url,
+        _l("Reaction"),
+    )
+)
+BOOKMARK_REMINDER = register(
+    Kind(
+        "bookmark_reminder",
+        8,
+        lambda s: gettext("Reminder: the post you bookmarked in %(topic)s", topic=_in(s)),
+        _post_url,
+        _l("Bookmark reminder"),
+    )
+)
 UNKNOWN = register(
     Kind("unknown", 1000, lambda s: gettext("Something happened."), _post_url, _l("Notice"))
 )
 
 POST_KINDS = (MENTION, QUOTE, REPLY, NEW_TOPIC, WATCHED)
+# Kinds that name a post: when the member may no longer read it, they are told nothing of it
+# (the center shows the bare sentence, mail leaves it out).
+ABOUT_A_POST = (*POST_KINDS, REACTION, BOOKMARK_REMINDER)

@@ -62,6 +62,8 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
         kinds.JOIN_DECIDED.name,
     ),
     "private_message": (kinds.PRIVATE_MESSAGE.name,),
+    "reaction": (kinds.REACTION.name,),
+    "reminder": (kinds.BOOKMARK_REMINDER.name,),
 }
 CATEGORY_LABELS = {
     "mention": _l("When someone mentions me"),
@@ -70,6 +72,8 @@ CATEGORY_LABELS = {
     "watched": _l("New posts and topics I watch"),
     "moderation": _l("Moderation: what sysops decided about my posts, flags and requests"),
     "private_message": _l("When someone writes me private mail"),
+    "reaction": _l("When someone reacts to my post"),
+    "reminder": _l("Reminders of posts I bookmarked"),
 }
 DEFAULTS = {
     "mention": NOW,
@@ -78,6 +82,8 @@ DEFAULTS = {
     "watched": OFF,
     "moderation": OFF,
     "private_message": NOW,
+    "reaction": OFF,
+    "reminder": OFF,
 }
 # What one-click unsubscribe may turn off: a category, or the digest itself.
 DIGEST_CATEGORY = "digest"
@@ -299,7 +305,7 @@ def send_notification_mail(notification_id: int) -> None:
 
 def _withheld(row: queries.NotificationRow) -> bool:
     """Nothing to mail: the member may no longer read what it names."""
-    return row.withheld or (row.kind in kinds.POST_KINDS and not row.excerpt)
+    return row.withheld or (row.kind in kinds.ABOUT_A_POST and not row.excerpt)
 
 
 def _compose(

@@ -193,7 +193,7 @@ def _rows(viewer: User, result: Any, *, message_words: bool = False) -> list[Not
                 text=kind.describe(subject),
                 url=kind.url(subject),
                 excerpt=content.excerpt(post.body_html, EXCERPT_LENGTH) if post_readable else "",
-                withheld=kind in kinds.POST_KINDS and not post_readable,
+                withheld=kind in kinds.ABOUT_A_POST and not post_readable,
             )
         )
     return rows

@@ -378,6 +378,110 @@ def notify_webhook_disabled(
     )
 
 
+def _level_of(user_id: int, topic: Topic) -> str:
+    """One member's effective level for a topic: its own, else its SIG's, else normal."""
+    own = select(TopicWatch.level).where(
+        TopicWatch.user_id == user_id, TopicWatch.topic_id == topic.id
+    )
+    of_sig = select(SigWatch.level).where(
+        SigWatch.user_id == user_id, SigWatch.sig_id == topic.sig_id
+    )
+    level = db.session.scalar(
+        select(func.coalesce(own.scalar_subquery(), of_sig.scalar_subquery()))
+    )
+    return level or NORMAL
+
+
+def _reaction_rows(author_id: int, post_id: int, reactor_id: int) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification).where(
+                Notification.user_id == author_id,
+                Notification.post_id == post_id,
+                Notification.actor_id == reactor_id,
+                Notification.kind == kinds.REACTION.name,
+            )
+        )
+    )
+
+
+def notify_reaction(
+    post_id: int, reactor_id: int, emoji: str | None, previous: str | None
+) -> list[Notification]:
+    """Tell a post's author that someone reacted to it (inside the reaction's transaction).
+
+    A reaction is addressed to the author, as a reply to them is: they hear of it unless they
+    muted the topic (or its SIG), ignore the reactor, or may no longer read the post. Once per
+    member and post: a changed reaction changes the unread notification's emoji, and one taken
+    back before it was read takes the notification with it."""
+    post = db.session.get(Post, post_id)
+    if post is None or post.user_id is None or post.user_id == reactor_id:
+        return []
+    existing = _reaction_rows(post.user_id, post.id, reactor_id)
+    if emoji is None:
+        unread = [n for n in existing if n.read_at is None]
+        for row in unread:
+            db.session.delete(row)
+        if unread:
+            events.publish(events.NotificationsRead(user_id=post.user_id))
+        return []
+    if existing:
+        for row in existing:
+            if row.read_at is None:
+                row.data = {"emoji": emoji}
+        return []
+    if previous is not None:
+        return []  # the first reaction was read already: a change is not news
+    topic = db.session.get(Topic, post.topic_id)
+    sig = db.session.get(Sig, topic.sig_id) if topic else None
+    if topic is None or sig is None or topic.is_deleted or not post.is_public:
+        return []
+    if _level_of(post.user_id, topic) == MUTED:
+        return []
+    if permissions.who_ignores(reactor_id, [post.user_id]):
+        return []
+    if not permissions.who_may_read_post([post.user_id], post, topic, sig):
+        return []
+    return _add(
+        [
+            Notification(
+                user_id=post.user_id,
+                kind=kinds.REACTION.name,
+                actor_id=reactor_id,
+                sig_id=sig.id,
+                topic_id=topic.id,
+                post_id=post.id,
+                data={"emoji": emoji},
+            )
+        ]
+    )
+
+
+def notify_bookmark_reminder(user_id: int, post_id: int) -> list[Notification]:
+    """A bookmark's reminder came due (inside the job's transaction): remind its member of the
+    post, when they may still read it."""
+    post = db.session.get(Post, post_id)
+    topic = db.session.get(Topic, post.topic_id) if post else None
+    sig = db.session.get(Sig, topic.sig_id) if topic else None
+    if post is None or topic is None or sig is None:
+        return []
+    if not permissions.who_may_read_post([user_id], post, topic, sig):
+        return []
+    return _add(
+        [
+            Notification(
+                user_id=user_id,
+                kind=kinds.BOOKMARK_REMINDER.name,
+                actor_id=None,
+                sig_id=sig.id,
+                topic_id=topic.id,
+                post_id=post.id,
+                data={},
+            )
+        ]
+    )
+
+
 # --- the member's own verbs -----------------------------------------------------------------
 def _require_member(user: Actor) -> User:
     if user is None:

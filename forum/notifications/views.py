@@ -39,6 +39,20 @@ def index() -> Any:
     return render_template("notifications/index.html", page=page, action=ActionForm())
 
 
+@bp.route("/notifications/<int:notification_id>")
+@login_required
+def open_notification(notification_id: int) -> Any:
+    """Follow a notification: it is read now, and the member lands on what it names (as they
+    may read it now: forum.notifications.queries asks the permission policy again). The one
+    GET that writes more than a read position: a notification's read state is the member's
+    own, and opening it is what reading it means."""
+    member = viewer()
+    assert member is not None
+    row = services.mark_read(member, notification_id)
+    shown = queries.member_rows(member, [row.id])
+    return redirect(shown[0].url if shown else url_for("notifications.index"))
+
+
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
 @login_required
 def mark_read(notification_id: int) -> Any:

@@ -79,6 +79,10 @@ def on_notifications_created(event: events.NotificationsCreated) -> None:
         )
 
 
+def on_reaction_changed(event: events.ReactionChanged) -> None:
+    publish.reactions_changed(event.topic_id, event.post_id)
+
+
 def on_topics_read(event: events.TopicsRead) -> None:
     """The member caught up with topics in one tab: the others' "Tracked" badges follow."""
     if _offline(event.user_id):
@@ -154,6 +158,7 @@ def init_app(app: Flask) -> None:
     sub(app, events.PrivateMessageSent, on_private_message_sent, first=True)
     sub(app, events.MailRead, on_mail_read)
     sub(app, events.TopicsRead, on_topics_read)
+    sub(app, events.ReactionChanged, on_reaction_changed, first=True)
     sub(app, events.WatchLevelChanged, on_watch_level_changed)
     # After the nudges to the topic's room and the notifications: counts can wait a little.
     sub(app, events.PostCreated, on_post_visible_for_tracking)

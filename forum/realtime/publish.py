@@ -61,6 +61,11 @@ def post_created(topic_id: int, post_number: int, post_id: int) -> None:
     )
 
 
+def reactions_changed(topic_id: int, post_id: int) -> None:
+    """A post's reactions changed: pages showing it fetch its counts over HTTP."""
+    _emit("reactions_changed", {"topic_id": topic_id, "post_id": post_id}, topic_room(topic_id))
+
+
 def presence(room: str, payload: dict[str, Any]) -> None:
     _emit("presence", payload, room)
 

@@ -1,0 +1,67 @@
+"""Generated letter avatars: a member's initial on a colour chosen from their name.
+
+Drawn by CSS (`.avatar`, `.avatar-c0` … in static/css/forum.css): no image, no request, no
+inline style (the CSP forbids those). The colour comes from a CRC of the name, so it is the
+same in every process and on every page; each colour holds white text at 4.5:1 or more
+(tests/test_identity.py checks the stylesheet against PALETTE). templates/_avatar.html's
+`avatar(user, size)` is the one place a page draws one.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from typing import Any
+
+# Background colours, in the stylesheet's order (.avatar-c0 is PALETTE[0]); white text on each.
+PALETTE = (
+    "#b3261e",
+    "#a43f0a",
+    "#7d5700",
+    "#2e6b30",
+    "#00695c",
+    "#0b5cad",
+    "#3949ab",
+    "#6a1b9a",
+    "#ad1457",
+    "#5d4037",
+    "#455a64",
+    "#006778",
+)
+# The sizes the stylesheet draws (.avatar-24 …); others take the nearest.
+SIZES = (24, 32, 48, 64)
+
+
+def _name(user: Any) -> str:
+    if user is None:
+        return ""
+    if isinstance(user, str):
+        return user
+    return str(getattr(user, "username", "") or "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _colour(name: str) -> int:
+    return zlib.crc32(name.casefold().encode()) % len(PALETTE)
+
+
+def colour_index(user: Any) -> int:
+    """Which colour of PALETTE this member's avatar has (the same for the same name)."""
+    return _colour(_name(user))
+
+
+def letter(user: Any) -> str:
+    """The initial shown: the name's first letter or digit, upper-cased ("?" without one)."""
+    for char in _name(user):
+        if char.isalnum():
+            return char.upper()
+    return "?"
+
+
+def size_class(size: Any) -> int:
+    """The drawn size nearest to the one asked for."""
+    try:
+        wanted = int(size)
+    except (TypeError, ValueError):
+        wanted = 32
+    return min(SIZES, key=lambda s: abs(s - wanted))
