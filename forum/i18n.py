@@ -226,6 +226,16 @@ def js_messages() -> dict[str, Any]:
         "mention_suggestions": gettext("Members to mention"),
         "mentions_offered": plural(_n("%(num)d member suggested", "%(num)d members suggested")),
         "someone": gettext("someone"),
+        # Reactions and bookmarks (static/js/reactions.js) and the member card (forum.js).
+        "reacted_with": translations.ugettext(N_("You reacted with %(emoji)s.")),
+        "reaction_taken_back": gettext("Your reaction was taken back."),
+        "reaction_failed": translations.ugettext(N_("Not saved: %(error)s")),
+        "who_reacted_with": translations.ugettext(N_("%(names)s reacted with %(emoji)s")),
+        "and_more": plural(_n("and %(num)d more", "and %(num)d more")),
+        "react": gettext("React"),
+        "who_reacted": gettext("Who reacted"),
+        "bookmarked": gettext("Bookmarked"),
+        "close": gettext("Close"),
     }
 
 

@@ -33,7 +33,12 @@ def test_the_features_provide_their_hooks(app):
     )
     assert hooks.profile_sections.get(app) == ("messages/_profile.html", "trust/_profile.html")
     assert hooks.reading_time.get(app) is not hooks.reading_time.default
-    assert len(hooks.topic_page.get(app)) == 1
+    assert [p.__module__ for p in hooks.topic_page.get(app)] == [
+        "forum.reactions.views",
+        "forum.bookmarks.views",
+        "forum.pulse.views",
+    ]
+    assert hooks.member_card_sections.get(app) == ()
     assert list(hooks.sig_topic_filters.get(app)) == ["answered", "unanswered"]
 
 

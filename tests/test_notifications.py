@@ -36,6 +36,15 @@ def badge(html: str) -> int:
     return int(match.group(1))
 
 
+def opens(client, page: str) -> str:
+    """Where the newest notification's link leads (it goes through /notifications/<id>)."""
+    link = re.search(r'href="(/notifications/\d+)"', page)
+    assert link, "no notification link"
+    response = client.get(link.group(1))
+    assert response.status_code == 302
+    return str(response.headers["Location"])
+
+
 # --- causes ---------------------------------------------------------------------------------
 def test_reply_in_my_topic_reaches_center_and_header_count(client, f):
     ada, bob = f.user("ada"), f.user("bob")
@@ -51,7 +60,12 @@ def test_reply_in_my_topic_reaches_center_and_header_count(client, f):
     assert badge(home) == 1  # server-rendered on every page, no JavaScript needed
     page = client.get("/notifications").get_data(as_text=True)
     post = db.session.scalar(select(Post).where(Post.topic_id == topic.id, Post.number == 2))
-    assert f'href="/p/{post.id}"' in page
+    # The link opens the notification (it is read then) and lands on the post.
+    note = re.search(r'href="(/notifications/\d+)"', page)
+    assert note, "no link to open the notification"
+    opened = client.get(note.group(1))
+    assert opened.status_code == 302 and opened.headers["Location"] == f"/p/{post.id}"
+    assert badge(client.get("/").get_data(as_text=True)) == 0
     assert "bob replied to you in “Amiga repairs”" in page
     assert "Check the capacitors first." in page  # sanitized excerpt, no markup
     assert "<strong>the capacitors" not in page
@@ -259,7 +273,7 @@ def test_join_request_goes_to_sig_sysops_and_the_answer_to_the_member(client, f)
     client.login("ada")
     page = client.get("/notifications").get_data(as_text=True)
     assert "bob asked to join Secret" in page
-    assert 'href="/s/secret/requests"' in page
+    assert opens(client, page) == "/s/secret/requests"
     request_id = notes(ada)[-1].data["request_id"]
     client.form(f"/s/secret/requests/{request_id}", {"value": "approve"})
     assert kinds_of(bob) == ["join_decided"]
@@ -269,7 +283,7 @@ def test_join_request_goes_to_sig_sysops_and_the_answer_to_the_member(client, f)
     client.login("bob")
     page = client.get("/notifications").get_data(as_text=True)
     assert "Your request to join Secret was approved." in page
-    assert secret.slug in page
+    assert opens(client, page) == f"/s/{secret.slug}/"
 
 
 def test_moderation_outcomes_when_moderation_publishes_them(client, f):

@@ -19,6 +19,15 @@
     mention_suggestions: "Members to mention",
     mentions_offered: { one: "%(num)d member suggested", other: "%(num)d members suggested" },
     someone: "someone",
+    reacted_with: "You reacted with %(emoji)s.",
+    reaction_taken_back: "Your reaction was taken back.",
+    reaction_failed: "Not saved: %(error)s",
+    who_reacted_with: "%(names)s reacted with %(emoji)s",
+    and_more: { one: "and %(num)d more", other: "and %(num)d more" },
+    react: "React",
+    who_reacted: "Who reacted",
+    bookmarked: "Bookmarked",
+    close: "Close",
   };
   var catalog = ENGLISH;
   var lang = document.documentElement.lang || "en";
@@ -85,5 +94,69 @@
     if (question && !window.confirm(question)) {
       event.preventDefault();
     }
+  });
+
+  // The member card: a click (or Enter) on a member's name in a post or a list opens a small
+  // card (joined, posts, SIGs in common) instead of the profile; Escape or a click elsewhere
+  // closes it and focus goes back to the name. Without this the name is a link to the profile.
+  var openCard = null;
+
+  function closeCard(restore) {
+    if (!openCard) return;
+    var link = openCard.link;
+    openCard.box.remove();
+    link.setAttribute("aria-expanded", "false");
+    openCard = null;
+    if (restore) link.focus();
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.member-link");
+    if (openCard && !openCard.box.contains(event.target) && link !== openCard.link) closeCard(false);
+    if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    if (openCard && openCard.link === link) {
+      closeCard(true);
+      return;
+    }
+    closeCard(false);
+    fetch(link.getAttribute("href") + "/card?fragment=1", {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var card = doc.querySelector(".member-card");
+        if (!card) throw new Error("no card");
+        var box = document.createElement("div");
+        box.setAttribute("role", "dialog");
+        box.setAttribute("aria-label", link.textContent);
+        box.className = "member-card-box";
+        box.appendChild(document.adoptNode(card));
+        document.body.appendChild(box);
+        var place = link.getBoundingClientRect();
+        var width = card.offsetWidth;
+        var left = Math.max(8, Math.min(place.left + window.scrollX, window.scrollX + document.documentElement.clientWidth - width - 8));
+        card.style.left = left + "px";
+        card.style.top = place.bottom + window.scrollY + 6 + "px";
+        link.setAttribute("aria-expanded", "true");
+        openCard = { box: box, link: link };
+        var first = card.querySelector("a");
+        if (first) first.focus();
+      })
+      .catch(function () {
+        window.location.href = link.href;
+      });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && openCard) closeCard(true);
+  });
+  document.addEventListener("focusin", function (event) {
+    if (openCard && !openCard.box.contains(event.target) && event.target !== openCard.link) closeCard(false);
   });
 })();

@@ -211,6 +211,12 @@
     showBanner();
   });
 
+  // A post's reactions changed: static/js/reactions.js fetches its counts over HTTP.
+  socket.on("reactions_changed", function (data) {
+    if (data.topic_id !== topicId) return;
+    document.dispatchEvent(new CustomEvent("forum:reactions-changed", { detail: data }));
+  });
+
   socket.on("presence", function (data) {
     if (!online) return;
     var sig = online.getAttribute("data-presence-sig");
