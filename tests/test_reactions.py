@@ -57,9 +57,7 @@ def reaction_notifications(user_id: int) -> list[Notification]:
 
 def pressed(html: str, post_id: int) -> list[tuple[str, str, str]]:
     """(emoji, count, aria-pressed) of the count buttons under one post."""
-    form = re.search(
-        rf'<form method="post" action="/p/{post_id}/react".*?</form>', html, re.S
-    )
+    form = re.search(rf'<form method="post" action="/p/{post_id}/react".*?</form>', html, re.S)
     assert form, "no reaction form"
     bar = form.group(0).split("<details")[0]
     return re.findall(
@@ -102,9 +100,7 @@ def test_counts_add_up_over_members_and_the_script_gets_json(make_client, f, wor
     data = answer.get_json()
     assert data["mine"] == THUMBS and data["total"] == 2
     assert {"emoji": THUMBS, "count": 2} in data["counts"]
-    assert data["groups"] == [
-        {"emoji": THUMBS, "count": 2, "names": ["cyd", "bob"], "mine": True}
-    ]
+    assert data["groups"] == [{"emoji": THUMBS, "count": 2, "names": ["cyd", "bob"], "mine": True}]
     # A reader in good standing who is not the author sees the buttons; the author sees counts.
     page = client.get(f"/t/{topic.id}/{topic.slug}?page=1").get_data(as_text=True)
     assert pressed(page, post.id) == [(THUMBS, "true", "2")]
@@ -165,9 +161,10 @@ def test_who_may_react(make_client, f, world):
     assert silenced.form(f"/p/{post.id}/react", {"emoji": THUMBS}).status_code == 403
     # A hidden post is no post at all to a member: 404, as for an id that never existed.
     mod.hide_post(root, reply.id, "rude")
-    assert make_login(make_client, "ada").form(
-        f"/p/{reply.id}/react", {"emoji": THUMBS}
-    ).status_code == 404
+    assert (
+        make_login(make_client, "ada").form(f"/p/{reply.id}/react", {"emoji": THUMBS}).status_code
+        == 404
+    )
     assert reactions_of(post.id) == {} and reactions_of(reply.id) == {}
 
 

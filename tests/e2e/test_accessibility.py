@@ -3,11 +3,9 @@ colours, and a member can reply with the keyboard alone."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from .helpers import assert_accessible, expect, screenshots, unique
+from .helpers import assert_accessible, expect, notifications_link, screenshots, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +56,7 @@ def test_member_pages_are_accessible(open_browser, scheme):
     expect(page.get_by_role("heading", level=1)).to_have_text("New since your last visit")
     assert_accessible(page)
 
-    page.get_by_role("link", name=re.compile(r"^Notifications")).click()
+    notifications_link(page).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Notifications")
     expect(page.get_by_role("listitem").first).to_be_visible()  # the demo's mention of ada
     assert_accessible(page)
