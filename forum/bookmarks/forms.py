@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, RadioField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from ..i18n import lazy_gettext as _l
@@ -21,7 +22,7 @@ REMIND_LABELS = {
 class BookmarkForm(FlaskForm):
     remind = RadioField(
         _l("Remind me"),
-        choices=list(REMIND_LABELS.items()),
+        choices=[SelectChoice(k, v) for k, v in REMIND_LABELS.items()],
         default="",
         validators=[Optional()],
     )
