@@ -248,6 +248,31 @@ ROUTES = [
             "private": "L 302 404 302 404 302-",
         },
     ),
+    # Reactions: any reader in good standing but the post's author (the first post here is the
+    # author's); a post one may not read is a 404 (or the members-only 403 with a way in).
+    Route(
+        "react",
+        "POST",
+        lambda w: f"/p/{w.topic.first_post_id}/react",
+        {k: "L " + v.split(" ", 1)[1] for k, v in POST.items()},
+        data=lambda w: {"emoji": "\U0001f44d"},
+    ),
+    Route("who reacted", "GET", lambda w: f"/p/{w.reply.id}/reactions", READ),
+    # Bookmarks: a private list, for every member who may read the post.
+    Route(
+        "bookmark",
+        "POST",
+        lambda w: f"/p/{w.reply.id}/bookmark",
+        {k: "L " + v.split(" ", 1)[1] for k, v in POST.items()},
+    ),
+    Route(
+        "bookmark form",
+        "GET",
+        lambda w: f"/p/{w.reply.id}/bookmark",
+        {k: "L " + v.split(" ", 1)[1] for k, v in POST_FORM.items()},
+    ),
+    Route("bookmarks", "GET", lambda w: "/bookmarks", _same("L 200 200 200 200 200")),
+    Route("member card", "GET", lambda w: "/u/author/card", _same("200 200 200 200 200 200")),
     Route("drafts", "GET", lambda w: "/drafts", _same("L 200 200 200 200 200")),
     Route(
         "save a reply draft",
@@ -636,6 +661,10 @@ OUTSIDER_PROBES = [
     ("GET", "/p/{post}/history"),
     ("POST", "/p/{post}/delete"),
     ("POST", "/p/{post}/restore"),
+    ("POST", "/p/{post}/react"),
+    ("GET", "/p/{post}/reactions"),
+    ("GET", "/p/{post}/bookmark"),
+    ("POST", "/p/{post}/bookmark"),
 ]
 
 
@@ -776,6 +805,10 @@ ID_PROBES = [
     ("POST", "/p/{post}/delete"),
     ("POST", "/p/{post}/restore"),
     ("POST", "/p/{post}/answer"),
+    ("POST", "/p/{post}/react"),
+    ("GET", "/p/{post}/reactions"),
+    ("GET", "/p/{post}/bookmark"),
+    ("POST", "/p/{post}/bookmark"),
     ("GET", "/t/{topic}/reply?quote={post}"),
     ("POST", "/mod/posts/{post}/hide"),
     ("POST", "/mod/posts/{post}/unhide"),
@@ -800,6 +833,7 @@ PROBE_DATA = {
     "reason": "spam",
     "outcome": "dismissed",
     "level": "watching",
+    "emoji": "\U0001f44d",
 }
 _ID_IN_LINK = re.compile(
     r"(/(?:p|t|posts|topics|mail/c|mail/m)/|%2F(?:p|t|posts|topics|mail%2Fc|mail%2Fm)%2F"

@@ -28,10 +28,10 @@ def _check_emoji(emoji: str) -> str:
 def set_reaction(actor: Actor, post_id: int, emoji: str | None) -> str | None:
     """Make the member's reaction to this post `emoji` (None: take it back). Returns the
     reaction now. NotFound for a post they may not read; Forbidden when they may not react."""
-    if emoji is not None:
-        emoji = _check_emoji(emoji)
     post, topic, sig = permissions.get_post_topic_and_sig_for(actor, post_id)
     permissions.require_react(actor, post, topic, sig)
+    if emoji is not None:
+        emoji = _check_emoji(emoji)
     assert actor is not None
     with transaction() as session:
         previous = session.scalar(
@@ -67,6 +67,8 @@ def set_reaction(actor: Actor, post_id: int, emoji: str | None) -> str | None:
 
 def toggle_reaction(actor: Actor, post_id: int, emoji: str) -> str | None:
     """The reaction buttons: the member's own reaction takes it back, another one replaces it."""
+    post, topic, sig = permissions.get_post_topic_and_sig_for(actor, post_id)
+    permissions.require_react(actor, post, topic, sig)
     emoji = _check_emoji(emoji)
     mine = my_reaction(actor, post_id)
     return set_reaction(actor, post_id, None if mine == emoji else emoji)
