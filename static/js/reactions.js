@@ -24,8 +24,25 @@
     }, 50);
   }
 
+  // The post's counts; a post without any yet (and no buttons for this reader: their own,
+  // or a guest's page) gets an empty line for them, where the page would have drawn it.
   function barOf(postId) {
-    return document.querySelector('.reactions[data-post="' + postId + '"]');
+    var bar = document.querySelector('.reactions[data-post="' + postId + '"]');
+    if (bar) return bar;
+    var article = document.querySelector('article[data-post-id="' + postId + '"]');
+    if (!article) return null;
+    var tray = article.querySelector(".post-tray");
+    if (!tray) {
+      tray = document.createElement("div");
+      tray.className = "post-tray";
+      article.insertBefore(tray, article.querySelector(".post-actions"));
+    }
+    bar = document.createElement("p");
+    bar.className = "reactions";
+    bar.setAttribute("data-post", String(postId));
+    bar.setAttribute("data-who", "/p/" + postId + "/reactions");
+    tray.insertBefore(bar, tray.firstChild);
+    return bar;
   }
 
   function fetchWho(bar, fresh) {
