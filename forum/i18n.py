@@ -232,10 +232,8 @@ def js_messages() -> dict[str, Any]:
         "reaction_failed": translations.ugettext(N_("Not saved: %(error)s")),
         "who_reacted_with": translations.ugettext(N_("%(names)s reacted with %(emoji)s")),
         "and_more": plural(_n("and %(num)d more", "and %(num)d more")),
-        "react": gettext("React"),
         "who_reacted": gettext("Who reacted"),
         "bookmarked": gettext("Bookmarked"),
-        "close": gettext("Close"),
     }
 
 

@@ -24,10 +24,8 @@
     reaction_failed: "Not saved: %(error)s",
     who_reacted_with: "%(names)s reacted with %(emoji)s",
     and_more: { one: "and %(num)d more", other: "and %(num)d more" },
-    react: "React",
     who_reacted: "Who reacted",
     bookmarked: "Bookmarked",
-    close: "Close",
   };
   var catalog = ENGLISH;
   var lang = document.documentElement.lang || "en";
