@@ -139,8 +139,8 @@
         var place = link.getBoundingClientRect();
         var width = card.offsetWidth;
         var left = Math.max(8, Math.min(place.left + window.scrollX, window.scrollX + document.documentElement.clientWidth - width - 8));
-        card.style.left = left + "px";
-        card.style.top = place.bottom + window.scrollY + 6 + "px";
+        box.style.left = left + "px";
+        box.style.top = place.bottom + window.scrollY + 6 + "px";
         link.setAttribute("aria-expanded", "true");
         openCard = { box: box, link: link };
         var first = card.querySelector("a");
