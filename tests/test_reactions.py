@@ -175,13 +175,14 @@ def make_login(make_client: Any, name: str) -> Any:
 
 
 def test_a_private_sigs_post_is_a_404_to_outsiders(make_client, f):
-    ada, eve = f.user("ada"), f.user("eve")
+    ada = f.user("ada")
+    f.user("eve")
     sig = f.sig("lair", visibility="private", members=[ada])
     post = f.first_post(f.topic(ada, sig, "Secret plans"))
     eve_client = make_login(make_client, "eve")
     assert eve_client.form(f"/p/{post.id}/react", {"emoji": THUMBS}).status_code == 404
     assert eve_client.get(f"/p/{post.id}/reactions").status_code == 404
-    assert eve_client.get(f"/p/987654/reactions").status_code == 404
+    assert eve_client.get("/p/987654/reactions").status_code == 404
     assert reactions_of(post.id) == {}
 
 
