@@ -182,6 +182,8 @@ def _routes(app, world: dict[str, Any]) -> list[str]:
         "key": f"reply:{topic.id}",
         "webhook_id": world["webhook"].id,
         "page": 1,
+        # Opening a notification: the greeting's own, or another member's (a 404).
+        "notification_id": 1,
     }
     skip = {"static", "ops.healthz", "ops.readyz", "js_catalog", "topics.quote"}
     urls = []

@@ -223,6 +223,8 @@ def test_the_settings_choose_what_is_mailed(app, f, inbox, client):
         "watched": "now",
         "moderation": "off",
         "private_message": "now",
+        "reaction": "off",
+        "reminder": "off",
     }
     topic = f.topic(ada, sig, "Mine")  # ada watches it (she started it)
     f.reply(bob, topic, "A reply: ada hears of it as a watched topic only")
