@@ -235,11 +235,16 @@ def test_a_new_message_notifies_the_recipients_after_their_preference(app, brows
     }
     page = browser(bob).text("/notifications")
     assert "ada sent you private mail" in page
-    assert f"/mail/c/{conversation.id}#message-{conversation.last_message_id}" in page
+    assert f'href="/notifications/{rows[0].id}"' in page
     assert "words nobody else reads" not in page
     # Reading the conversation reads its notification too: the two badges agree.
     browser(bob).get(f"/mail/c/{conversation.id}")
     assert db.session.get(Notification, rows[0].id).read_at is not None
+    # Its link opens it (/notifications/<id>), landing on the message in the conversation.
+    opened = browser(bob).get(f"/notifications/{rows[0].id}")
+    assert opened.headers["Location"] == (
+        f"/mail/c/{conversation.id}#message-{conversation.last_message_id}"
+    )
 
 
 def test_live_delivery_nudges_only_the_recipients_rooms(app, make_client, f):
