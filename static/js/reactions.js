@@ -24,6 +24,10 @@
     }, 50);
   }
 
+  function whoUrl(postId) {
+    return "/p/" + postId + "/reactions";
+  }
+
   // The post's counts; a post without any yet (and no buttons for this reader: their own,
   // or a guest's page) gets an empty line for them, where the page would have drawn it.
   function barOf(postId) {
@@ -37,11 +41,11 @@
       tray.className = "post-tray";
       article.insertBefore(tray, article.querySelector(".post-actions"));
     }
-    bar = document.createElement("p");
+    bar = document.createElement("span");
     bar.className = "reactions";
     bar.setAttribute("data-post", String(postId));
-    bar.setAttribute("data-who", "/p/" + postId + "/reactions");
-    tray.insertBefore(bar, tray.firstChild);
+    var token = tray.querySelector('input[name="csrf_token"]');
+    tray.insertBefore(bar, token ? token.nextSibling : tray.firstChild);
     return bar;
   }
 
@@ -49,7 +53,7 @@
     var postId = bar.getAttribute("data-post");
     var known = cache[postId];
     if (!fresh && known && Date.now() - known.at < 10000) return Promise.resolve(known.data);
-    return fetch(bar.getAttribute("data-who"), {
+    return fetch(whoUrl(postId), {
       credentials: "same-origin",
       headers: { Accept: "application/json" },
     })
@@ -63,17 +67,16 @@
       });
   }
 
-  function countButton(bar, emoji, count, mine) {
-    var isForm = bar.tagName === "FORM";
-    var el = document.createElement(isForm ? "button" : "a");
+  // A count: a button of the form for a reader who may react, else a link to who reacted.
+  function countButton(bar, asButton, emoji, count, mine) {
+    var el = document.createElement(asButton ? "button" : "a");
     el.className = "reaction";
-    if (isForm) {
-      el.type = "submit";
+    if (asButton) {
       el.name = "emoji";
       el.value = emoji;
       el.setAttribute("aria-pressed", mine ? "true" : "false");
     } else {
-      el.href = bar.getAttribute("data-who");
+      el.href = whoUrl(bar.getAttribute("data-post"));
     }
     el.appendChild(document.createTextNode(emoji + " "));
     var n = document.createElement("span");
@@ -88,94 +91,98 @@
     var picker = bar.querySelector(".react-picker");
     var olds = bar.querySelectorAll(":scope > .reaction");
     for (var i = 0; i < olds.length; i++) olds[i].remove();
-    var anchor = picker || bar.querySelector(".who-reacted");
     data.counts.forEach(function (c) {
       if (!c.count) return;
-      var el = countButton(bar, c.emoji, c.count, c.emoji === data.mine);
-      if (anchor) bar.insertBefore(el, anchor);
+      var el = countButton(bar, !!picker, c.emoji, c.count, c.emoji === data.mine);
+      if (picker) bar.insertBefore(el, picker);
       else bar.appendChild(el);
     });
-    if (picker) {
-      var choices = picker.querySelectorAll("button[value]");
-      for (var j = 0; j < choices.length; j++) {
-        choices[j].setAttribute("aria-pressed", choices[j].value === data.mine ? "true" : "false");
-      }
+    if (!picker) return;
+    var choices = picker.querySelectorAll("button[value]");
+    for (var j = 0; j < choices.length; j++) {
+      choices[j].setAttribute("aria-pressed", choices[j].value === data.mine ? "true" : "false");
     }
     var who = bar.querySelector(".who-reacted");
-    if (bar.tagName === "FORM") {
-      if (data.total && !who) {
-        who = document.createElement("a");
-        who.className = "who-reacted";
-        who.href = bar.getAttribute("data-who");
-        who.textContent = t("who_reacted");
-        bar.appendChild(document.createTextNode(" "));
-        bar.appendChild(who);
-      } else if (!data.total && who) {
-        who.remove();
-      }
+    if (data.total && !who) {
+      who = document.createElement("a");
+      who.className = "who-reacted";
+      who.href = whoUrl(bar.getAttribute("data-post"));
+      who.textContent = t("who_reacted");
+      bar.appendChild(document.createTextNode(" "));
+      bar.appendChild(who);
+    } else if (!data.total && who) {
+      who.remove();
     }
   }
 
-  // The buttons: one request, the answer redrawn, the change said to screen readers.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.classList || !form.classList.contains("reactions") || form.tagName !== "FORM") return;
-    var button = event.submitter;
-    if (!button || !button.value) return;
-    event.preventDefault();
-    var body = new URLSearchParams(new FormData(form));
-    body.set("emoji", button.value);
-    fetch(form.action, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": token ? token.content : "" },
-      body: body,
-    })
-      .then(function (response) {
-        return response.json().then(function (data) {
-          if (!response.ok) throw new Error((data.error && data.error.message) || response.status);
-          return data;
-        });
-      })
-      .then(function (data) {
-        cache[form.getAttribute("data-post")] = { at: Date.now(), data: data };
-        render(form, data);
-        var picker = form.querySelector(".react-picker");
-        if (picker && picker.open) {
-          picker.open = false;
-          picker.querySelector("summary").focus();
-        }
-        announce(data.mine ? t("reacted_with", { emoji: data.mine }) : t("reaction_taken_back"));
-      })
-      .catch(function (error) {
-        announce(t("reaction_failed", { error: error.message }));
-      });
-  });
-
-  // The quick "Bookmark" button under a post.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.classList || !form.classList.contains("bookmark-form")) return;
-    event.preventDefault();
-    fetch(form.action, {
+  function send(url, form) {
+    return fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { Accept: "application/json", "X-CSRFToken": token ? token.content : "" },
       body: new URLSearchParams(new FormData(form)),
-    })
-      .then(function (response) {
-        if (!response.ok) throw new Error(String(response.status));
-        var link = document.createElement("a");
-        link.className = "bookmark-link bookmarked";
-        link.href = form.action;
-        link.textContent = "★ " + t("bookmarked");
-        form.replaceWith(link);
-        link.focus();
-        announce(t("bookmarked"));
-      })
-      .catch(function () {
-        form.submit();
+    }).then(function (response) {
+      return response.json().then(function (data) {
+        if (!response.ok) throw new Error((data.error && data.error.message) || response.status);
+        return data;
       });
+    });
+  }
+
+  // The tray under a post: a reaction button or "Bookmark", one request each, the answer
+  // drawn, the change said to screen readers.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("post-tray")) return;
+    var button = event.submitter;
+    if (!button) return;
+    if (button.name === "emoji") {
+      event.preventDefault();
+      var bar = form.querySelector(".reactions");
+      var body = new FormData(form);
+      body.set("emoji", button.value);
+      fetch(form.action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": token ? token.content : "" },
+        body: new URLSearchParams(body),
+      })
+        .then(function (response) {
+          return response.json().then(function (data) {
+            if (!response.ok) throw new Error((data.error && data.error.message) || response.status);
+            return data;
+          });
+        })
+        .then(function (data) {
+          cache[form.getAttribute("data-post")] = { at: Date.now(), data: data };
+          render(bar, data);
+          var picker = bar.querySelector(".react-picker");
+          if (picker && picker.open) {
+            picker.open = false;
+            picker.querySelector("summary").focus();
+          }
+          announce(data.mine ? t("reacted_with", { emoji: data.mine }) : t("reaction_taken_back"));
+        })
+        .catch(function (error) {
+          announce(t("reaction_failed", { error: error.message }));
+        });
+    } else if (button.hasAttribute("formaction")) {
+      event.preventDefault();
+      var url = button.getAttribute("formaction");
+      send(url, form)
+        .then(function () {
+          var link = document.createElement("a");
+          link.className = "bookmark-link bookmarked";
+          link.href = url;
+          link.textContent = "★ " + t("bookmarked");
+          button.replaceWith(link);
+          link.focus();
+          announce(t("bookmarked"));
+        })
+        .catch(function (error) {
+          announce(t("reaction_failed", { error: error.message }));
+        });
+    }
   });
 
   // Live: another member reacted; the counts come over HTTP, as the reader may see them.
@@ -199,7 +206,7 @@
   }
 
   function showTip(el) {
-    var bar = el.closest(".reactions[data-who]");
+    var bar = el.closest(".reactions[data-post]");
     var emoji = el.value || (el.firstChild && el.firstChild.textContent.trim());
     if (!bar || !emoji || !el.querySelector(".count")) return;
     fetchWho(bar, false)
@@ -229,7 +236,7 @@
   }
 
   function reactionOf(target) {
-    return target && target.closest ? target.closest(".reactions .reaction") : null;
+    return target && target.closest ? target.closest(".reactions[data-post] > .reaction") : null;
   }
 
   document.addEventListener("mouseover", function (event) {
