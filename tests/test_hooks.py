@@ -38,7 +38,7 @@ def test_the_features_provide_their_hooks(app):
         "forum.bookmarks.views",
         "forum.pulse.views",
     ]
-    assert hooks.member_card_sections.get(app) == ()
+    assert hooks.member_card_sections.get(app) == ("trust/_card.html",)
     assert list(hooks.sig_topic_filters.get(app)) == ["answered", "unanswered"]
 
 

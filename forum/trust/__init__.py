@@ -40,4 +40,6 @@ def init_app(app: Flask) -> None:
     handlers.init_app(app)
     app.register_blueprint(bp)
     hooks.profile_sections.add(app, "trust/_profile.html")
+    # The card on a member's name: their trust level, for sysops.
+    hooks.member_card_sections.add(app, "trust/_card.html")
     views.init_templates(app)
