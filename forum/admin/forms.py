@@ -92,13 +92,13 @@ class SettingsForm(FlaskForm):
     webhook_failure_limit = StringField(_l("Webhook failures before disabling"))
     bounce_threshold = StringField(_l("Bounces before mail stops"))
     digest_unvisited_limit = StringField(_l("Digests without a visit"))
+    reactions = StringField(_l("Reactions"))
 
 
 # The trust levels' thresholds and the limits of new accounts: whole numbers, labelled as the
 # settings name them.
 for _setting in TRUST_SETTINGS:
     setattr(SettingsForm, _setting.key, StringField(_setting.label))
-    reactions = StringField(_l("Reactions"))
 
 
 class InviteForm(FlaskForm):
