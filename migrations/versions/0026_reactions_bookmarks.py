@@ -1,7 +1,7 @@
 """reactions and bookmarks: one emoji per member per post; posts kept with a reminder time
 
-Revision ID: 0025_reactions_bookmarks
-Revises: 0024_webhooks
+Revision ID: 0026_reactions_bookmarks
+Revises: 0025_mail_in
 Create Date: 2026-12-05 01:30:00.000000
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 import forum.timeutil
 
 # revision identifiers, used by Alembic.
-revision = "0025_reactions_bookmarks"
-down_revision = "0024_webhooks"
+revision = "0026_reactions_bookmarks"
+down_revision = "0025_mail_in"
 branch_labels = None
 depends_on = None
 
