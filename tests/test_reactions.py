@@ -22,7 +22,7 @@ from forum.reactions.models import Reaction
 from forum.settings import SiteSetting
 from forum.timeutil import utcnow
 
-from .test_notification_mail import deliver, inbox  # noqa: F401  (a fixture)
+from .test_notification_mail import deliver
 
 THUMBS, HEART, LAUGH = "\U0001f44d", "\u2764\ufe0f", "\U0001f602"
 JSON = {"Accept": "application/json"}
