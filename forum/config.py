@@ -184,6 +184,9 @@ DEFAULTS: dict[str, Any] = {
     # Set up Flask-Migrate (`flask db …`). The production server's workers do without it:
     # Alembic costs 11 MB of memory in every worker (forum.ops.gunicorn_conf turns it off).
     "MIGRATIONS": True,
+    # "whoosh" (an index on this machine), "postgres" (full-text search in the database: for
+    # several servers) or "null"; unset, "postgres" on a PostgreSQL database, else "whoosh".
+    "SEARCH_BACKEND": None,
     # Run `search-sync` when the app starts (the search feature reads it).
     "SEARCH_SYNC_ON_START": True,
     # Where the search queue is applied after a commit: "background" (a thread per process, so a

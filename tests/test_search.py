@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 
 from forum import hooks
 from forum.db import transaction
@@ -19,8 +20,9 @@ from forum.hooks import Screening
 from forum.moderation import services as moderation
 from forum.search import indexer
 from forum.search.backend import WhooshBackend
-from forum.search.models import KIND_POST, SearchQueueEntry
+from forum.search.models import KIND_POST, PostVector, SearchQueueEntry
 from forum.search.parsing import parse
+from forum.search.postgres import PostgresBackend
 from forum.sigs import services as sig_services
 from forum.timeutil import utcnow
 from forum.topics import services as topic_services
@@ -29,13 +31,33 @@ from forum.topics.models import Post
 RESULT_RE = re.compile(r'class="search-result-title"><a href="([^"]+)">(.*?)</a>', re.S)
 
 
-@pytest.fixture(autouse=True)
-def index(app: Flask, tmp_path: Path) -> Any:
+# Every test runs on Whoosh, and on PostgreSQL full-text search when the database is PostgreSQL
+# (FORUM_TEST_DATABASE_URL); tests of one backend's own machinery say so (`only`).
+BACKENDS = ["whoosh"] + (["postgres"] if os.environ.get("FORUM_TEST_DATABASE_URL") else [])
+
+
+def make_backend(app: Flask, kind: str, **options: Any) -> Any:
+    if kind == "postgres":
+        return PostgresBackend(**options)
+    return WhooshBackend(app.config["INDEX_DIR"], **options)
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def index(app: Flask, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     """A fresh index per test (the session's index would remember other tests' posts)."""
     app.config["INDEX_DIR"] = str(tmp_path / "index")
-    indexer.replace_backend(app, WhooshBackend(app.config["INDEX_DIR"]))
+    indexer.replace_backend(app, make_backend(app, request.param))
     yield indexer.get_backend(app)
     indexer.get_backend(app).close()
+
+
+QUEUE = "Whoosh's queue and drain (the PostgreSQL backend writes in the post's transaction)"
+
+
+def only(index: Any, kind: str, why: str) -> None:
+    """Skip a test of the other backend's machinery."""
+    if (kind == "postgres") != isinstance(index, PostgresBackend):
+        pytest.skip(why)
 
 
 def search(client: Any, q: str, **params: Any) -> tuple[int, str, list[str]]:
@@ -232,9 +254,10 @@ def select_user(model: Any, name: str) -> Any:
     return select(model).where(model.username == name)
 
 
-def test_a_phrase_checked_in_part_of_its_posts_says_at_least(client, f, monkeypatch):
+def test_a_phrase_checked_in_part_of_its_posts_says_at_least(client, f, monkeypatch, index):
     """A phrase is checked post by post among those with its words, newest first: beyond the
     page and a budget, the page says how many it found at least, never an estimate."""
+    only(index, "whoosh", "Whoosh's phrase check budget")
     from forum.search.engine import bitmaps, ranking
 
     monkeypatch.setattr(ranking, "CHECK_BUDGET", 2)
@@ -258,11 +281,12 @@ def test_a_phrase_checked_in_part_of_its_posts_says_at_least(client, f, monkeypa
     assert 20 <= said < real
 
 
-def test_a_search_ranked_among_the_newest_matches_says_so_and_can_rank_all(app, client, f):
+def test_a_search_ranked_among_the_newest_matches_says_so_and_can_rank_all(app, client, f, index):
     """FORUM_SEARCH_RANKED_MATCHES: a search with more matches ranks only its newest, and the
     page says so (before, 56 of 200 first pages differed from full ranking, silently), with a
     link that ranks every match."""
-    indexer.replace_backend(app, WhooshBackend(app.config["INDEX_DIR"], ranked_matches=3))
+    kind = "postgres" if isinstance(index, PostgresBackend) else "whoosh"
+    indexer.replace_backend(app, make_backend(app, kind, ranked_matches=3))
     ada = f.user("ada")
     topic = f.topic(ada, f.sig("retro", members=[ada]), "Counting", "zebra quokka zebra quokka")
     for n in range(1, 7):
@@ -603,7 +627,8 @@ def test_every_page_has_the_search_box(client, f):
 
 
 # --- durability -----------------------------------------------------------------------------
-def test_work_left_by_a_crash_is_caught_up_by_search_sync(app, client, f, monkeypatch):
+def test_work_left_by_a_crash_is_caught_up_by_search_sync(app, client, f, monkeypatch, index):
+    only(index, "whoosh", QUEUE)
     ada = f.user("ada")
     sig = f.sig("retro", members=[ada])
     # The process "dies" after the database commit, before the index is written.
@@ -633,10 +658,13 @@ def _edit_without_drain(
         topic_services.edit_post(user, post_id, text)
 
 
-def test_a_change_queued_while_a_drain_finishes_survives_that_drain(app, client, f, monkeypatch):
+def test_a_change_queued_while_a_drain_finishes_survives_that_drain(
+    app, client, f, monkeypatch, index
+):
     """Drain A commits the index; drain B applies and deletes the same rows; a member's edit is
     queued; then A deletes "its" rows by id. The edit's row must not be one of them (SQLite
     handed out the largest id + 1 again before migration 0008: a lost update)."""
+    only(index, "whoosh", QUEUE)
     ada = f.user("ada")
     post_id = f.topic(ada, f.sig("retro", members=[ada]), "Race", "About newts.").first_post_id
     _edit_without_drain(monkeypatch, ada, post_id, "About frogs.")
@@ -655,9 +683,12 @@ def test_a_change_queued_while_a_drain_finishes_survives_that_drain(app, client,
     assert found(client, "salamanders") and not found(client, "frogs")
 
 
-def test_reindex_keeps_a_change_committed_after_it_read_the_posts(app, client, f, monkeypatch):
+def test_reindex_keeps_a_change_committed_after_it_read_the_posts(
+    app, client, f, monkeypatch, index
+):
     """A rebuild deletes only the queue rows committed before it read the database (on
     PostgreSQL a smaller id can commit later, from a transaction that began earlier)."""
+    only(index, "whoosh", QUEUE)
     ada = f.user("ada")
     post_id = f.topic(ada, f.sig("retro", members=[ada]), "Rebuilt", "About voles.").first_post_id
     real = indexer.documents
@@ -675,9 +706,12 @@ def test_reindex_keeps_a_change_committed_after_it_read_the_posts(app, client, f
     assert found(client, "shrews") and not found(client, "voles")
 
 
-def test_reindex_keeps_a_change_whose_smaller_id_commits_after_it(app, client, f, monkeypatch):
+def test_reindex_keeps_a_change_whose_smaller_id_commits_after_it(
+    app, client, f, monkeypatch, index
+):
     """PostgreSQL hands out ids when rows are inserted, not when they commit: a transaction
     that queued first may commit after a later one, and after the rebuild read the posts."""
+    only(index, "whoosh", QUEUE)
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite runs one writer at a time: its ids follow the commit order")
     ada = f.user("ada")
@@ -714,6 +748,10 @@ def test_reindex_rebuilds_from_the_database_with_a_progress_bar(app, client, f, 
     sig = f.sig("retro", members=[ada])
     topic = f.topic(ada, sig, "Rebuild", "Posts about otters.")
     f.reply(ada, topic, "More otters.")
+    if isinstance(index, PostgresBackend):
+        with transaction() as tx:  # as before the migration that added them
+            tx.execute(delete(PostVector))
+        assert index.check() == "missing"
     index.reset()  # empty
     assert found(client, "otters") == []
     result = app.test_cli_runner().invoke(args=["forum", "reindex"])
@@ -724,6 +762,7 @@ def test_reindex_rebuilds_from_the_database_with_a_progress_bar(app, client, f, 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
 def test_a_missing_or_corrupt_index_is_rebuilt_at_start_up(app, client, f, index, damage):
+    only(index, "whoosh", "Whoosh's files")
     ada = f.user("ada")
     sig = f.sig("retro", members=[ada])
     f.topic(ada, sig, "Survivor", "Posts about lemurs.")

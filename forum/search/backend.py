@@ -1,9 +1,11 @@
-"""Search backends behind one small interface: Whoosh on disk, and a Null twin.
+"""Search backends behind one small interface: Whoosh on disk, PostgreSQL full-text search
+(postgres.py), and a Null twin.
 
-Views and queries talk to `SearchBackend` only, so a PostgreSQL full-text backend can replace
-Whoosh without touching them. A backend stores `PostDocument`s (made by the indexer from the
-database) and answers a `ParsedQuery` restricted to a `SigScope`; it never decides who may read
-what: the caller passes the SIGs and re-checks every hit against the database.
+Views and queries talk to `SearchBackend` only. A backend answers a `ParsedQuery` restricted to
+a `SigScope`; it never decides who may read what: the caller passes the SIGs (and the policy's
+SQL for them, which the PostgreSQL backend applies in its query) and re-checks every hit against
+the database. Whoosh stores `PostDocument`s made by the indexer from the database after commit;
+the PostgreSQL backend's vectors are written in the post's own transaction.
 
 Several writers. Whoosh allows one writer per index, guarded by a lock file. Every index change
 goes through `writer()`, which waits for that lock (briefly, with a timeout) and hands out a
@@ -92,8 +94,16 @@ class SearchBackend(Protocol):
         self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
     ) -> Markup: ...
 
-    def suggest(self, parsed: ParsedQuery, prefer: str | None = None) -> ParsedQuery | None:
-        """`prefer`: the reader's language, whose near words count most."""
+    def excerpts(
+        self, results: BackendResults, items: list[tuple[BackendHit, str | None, str]]
+    ) -> list[tuple[Markup | None, Markup]]:
+        """For a page of hits at once, (hit, title or None, body text) -> (title, excerpt)."""
+
+    def suggest(
+        self, parsed: ParsedQuery, prefer: str | None = None, scope: SigScope | None = None
+    ) -> ParsedQuery | None:
+        """`prefer`: the reader's language, whose near words count most; `scope`: the SIGs
+        whose words may be offered (the caller checks the suggestion finds something anyway)."""
 
     def word_for(
         self, stem: str, texts: Iterable[str], prefer: str | None = None
@@ -171,7 +181,20 @@ class WhooshBackend:
     ) -> Markup:
         return self.index.excerpt(results, hit, text, title=title)
 
-    def suggest(self, parsed: ParsedQuery, prefer: str | None = None) -> ParsedQuery | None:
+    def excerpts(
+        self, results: BackendResults, items: list[tuple[BackendHit, str | None, str]]
+    ) -> list[tuple[Markup | None, Markup]]:
+        return [
+            (
+                self.index.excerpt(results, hit, title, title=True) if title is not None else None,
+                self.index.excerpt(results, hit, body),
+            )
+            for hit, title, body in items
+        ]
+
+    def suggest(
+        self, parsed: ParsedQuery, prefer: str | None = None, scope: SigScope | None = None
+    ) -> ParsedQuery | None:
         return self.index.suggest(parsed, prefer)
 
     def word_for(self, stem: str, texts: Iterable[str], prefer: str | None = None) -> str | None:
@@ -302,7 +325,17 @@ class NullBackend:
     ) -> Markup:
         return Markup(escape(text[:240]))
 
-    def suggest(self, parsed: ParsedQuery, prefer: str | None = None) -> ParsedQuery | None:
+    def excerpts(
+        self, results: BackendResults, items: list[tuple[BackendHit, str | None, str]]
+    ) -> list[tuple[Markup | None, Markup]]:
+        return [
+            (Markup(escape(title)) if title is not None else None, Markup(escape(body[:240])))
+            for _hit, title, body in items
+        ]
+
+    def suggest(
+        self, parsed: ParsedQuery, prefer: str | None = None, scope: SigScope | None = None
+    ) -> ParsedQuery | None:
         return None
 
     def word_for(self, stem: str, texts: Iterable[str], prefer: str | None = None) -> str | None:

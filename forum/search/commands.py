@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 
 from ..cli import forum_cli
 from . import indexer
+from .backend import SearchBackend
+from .postgres import PostgresBackend
 
 
 @forum_cli.command("reindex")
-def reindex() -> None:
-    """Rebuild the search index from the database."""
-    backend = indexer.get_backend()
-    total = indexer.total_posts()
+@click.option(
+    "--backend",
+    "which",
+    type=click.Choice(["whoosh", "postgres"]),
+    default=None,
+    help="Build this backend's index instead of the configured one's (to switch later).",
+)
+def reindex(which: str | None) -> None:
+    """Rebuild the search index from the database (online: the forum goes on serving)."""
+    backend: SearchBackend = indexer.get_backend()
+    if which == "postgres" and not isinstance(backend, PostgresBackend):
+        backend = PostgresBackend()
+    elif which == "whoosh" and isinstance(backend, PostgresBackend):
+        backend = indexer.make_backend_named(current_app, "whoosh")
+    total = indexer.total_posts() if not isinstance(backend, PostgresBackend) else None
+    if total is None:
+        total = indexer.all_posts()
     with backend.maintenance():
-        if backend.check() != "ok":
+        if indexer.status(backend) != "ok":
             backend.reset()
         with click.progressbar(length=total, label="Indexing posts") as bar:
             count = indexer.rebuild(progress=bar.update, backend=backend)
@@ -27,7 +43,7 @@ def search_sync(check: bool) -> None:
     """Apply index work left behind (a crash between commit and indexing, a busy index)."""
     backend = indexer.get_backend()
     with backend.maintenance():
-        status = backend.check()
+        status = indexer.status(backend)
         if status != "ok":
             click.echo(f"The index is {status}: rebuilding it.")
             backend.reset()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from .parsing import ParsedQuery
 
 
 class IndexBusy(Exception):
@@ -39,10 +42,15 @@ class PostDocument:
 
 @dataclass(frozen=True)
 class SigScope:
-    """The SIGs a search may return: `allowed` (None = every SIG) minus `excluded`."""
+    """The SIGs a search may return: `allowed` (None = every SIG) minus `excluded`.
+
+    `readable` is the same rule as SQL on Sig, from the permission policy
+    (permissions.readable_sigs_clause): a backend that searches the database applies it in the
+    query itself, so what the reader may not read is never matched, counted or marked."""
 
     allowed: frozenset[int] | None
     excluded: frozenset[int] = frozenset()
+    readable: Any = field(default=None, compare=False)  # ColumnElement[bool] | None
 
 
 @dataclass(frozen=True)
@@ -63,3 +71,4 @@ class BackendResults:
     # field name -> the analysed query words, to mark them in excerpts
     terms: dict[str, set[str]] = field(default_factory=dict)
     common: list[str] = field(default_factory=list)  # query words left out as stop words
+    query: ParsedQuery | None = None  # what was searched (a backend's excerpts may need it)

@@ -1,4 +1,5 @@
-"""Event subscribers: queue index work inside the change's transaction, drain it after commit."""
+"""Event subscribers: inside the change's transaction, write PostgreSQL vectors and queue Whoosh's
+index work; drain the queue after commit."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .. import events
 from ..extensions import db
 from ..hooks import AppSlot
 from ..storage_faults import storage_refused
-from . import indexer
+from . import indexer, postgres
 from .models import KIND_POST, KIND_SIG, KIND_TOPIC
 
 log = logging.getLogger(__name__)
@@ -22,30 +23,57 @@ _DRAINER: AppSlot[Drainer] = AppSlot("forum.search_drainer")
 
 
 # --- in the producer's transaction: record what the index must catch up with ---------------
+# On PostgreSQL the posts' vectors are written here too, whichever backend searches (see
+# postgres.py); the queue is written only for a backend that reads it (Whoosh).
 def queue_post_created(event: events.PostCreated) -> None:
-    if event.visible:  # posts awaiting approval are indexed when approved
+    if indexer.writes_vectors():
+        postgres.post_written(event.post_id)
+    if _queued() and event.visible:  # posts awaiting approval are indexed when approved
         indexer.enqueue(KIND_POST, event.post_id)
 
 
 def queue_post(event: events.PostEdited | events.PostVisibilityChanged) -> None:
-    indexer.enqueue(KIND_POST, event.post_id)
+    if indexer.writes_vectors():
+        if isinstance(event, events.PostEdited):
+            postgres.post_written(event.post_id)
+        else:
+            postgres.post_shown(event.post_id)
+    if _queued():
+        indexer.enqueue(KIND_POST, event.post_id)
 
 
 def queue_topic(event: events.TopicChanged) -> None:
-    # The topic's current posts, plus the posts that left it (splits and merges list them).
-    indexer.enqueue(KIND_TOPIC, event.topic_id)
-    if event.post_ids:
-        indexer.enqueue(KIND_POST, *event.post_ids)
+    if indexer.writes_vectors():
+        postgres.topic_changed(event.topic_id, event.post_ids)
+    if _queued():
+        # The topic's current posts, plus the posts that left it (splits and merges list them).
+        indexer.enqueue(KIND_TOPIC, event.topic_id)
+        if event.post_ids:
+            indexer.enqueue(KIND_POST, *event.post_ids)
 
 
 def queue_sig(event: events.SigChanged) -> None:
-    # Visibility is applied at query time; only a language change needs re-analysis, which the
-    # drain detects cheaply, so every SigChanged is queued.
-    indexer.enqueue(KIND_SIG, event.sig_id)
+    if indexer.writes_vectors():
+        postgres.rewrite_sig(event.sig_id)
+    if _queued():
+        # Visibility is applied at query time; only a language change needs re-analysis,
+        # which the drain detects cheaply, so every SigChanged is queued.
+        indexer.enqueue(KIND_SIG, event.sig_id)
+
+
+def _queued() -> bool:
+    """Whether the backend reads the queue; if not, a Whoosh index kept for later is told it
+    misses this change (indexer.mark_whoosh_behind)."""
+    if indexer.uses_queue():
+        return True
+    indexer.mark_whoosh_behind()
+    return False
 
 
 # --- after commit: apply it ------------------------------------------------------------------
 def drain_after_commit(event: events.Event) -> None:
+    if not indexer.uses_queue():
+        return
     if current_app.config.get("SEARCH_DRAIN", "background") == "background":
         _drainer(current_app._get_current_object()).wake()  # type: ignore[attr-defined]
         return

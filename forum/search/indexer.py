@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy import ColumnElement, delete, func, inspect, select, true
 
 from .. import content
 from ..accounts.models import User
-from ..db import transaction
+from ..db import on_commit, transaction, upsert
 from ..extensions import db
 from ..hooks import AppSlot
 from ..permissions import public_posts_clause
@@ -37,7 +38,8 @@ from ..sigs.models import Sig
 from ..topics.models import Post, Topic
 from .backend import INDEX_MEMORY_MB, RANKED_MATCHES, NullBackend, SearchBackend, WhooshBackend
 from .documents import IndexBusy, PostDocument
-from .models import KIND_POST, KIND_SIG, KIND_TOPIC, SearchQueueEntry
+from .models import KIND_POST, KIND_SIG, KIND_TOPIC, SearchQueueEntry, SearchState
+from .postgres import PostgresBackend
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,32 @@ class DrainResult:
     wait: float = 0.0  # too soon after the last drain: try again in this many seconds
 
 
+def backend_name(app: Flask) -> str:
+    """FORUM_SEARCH_BACKEND: "whoosh", "postgres" or "null"; unset, "postgres" on a PostgreSQL
+    database and "whoosh" on SQLite."""
+    name = app.config.get("SEARCH_BACKEND") or ("postgres" if _on_postgres(app) else "whoosh")
+    if name not in ("whoosh", "postgres", "null"):
+        raise RuntimeError(f"FORUM_SEARCH_BACKEND={name!r}: choose whoosh, postgres or null")
+    if name == "postgres" and not _on_postgres(app):
+        raise RuntimeError("FORUM_SEARCH_BACKEND=postgres needs a PostgreSQL database")
+    return str(name)
+
+
+def _on_postgres(app: Flask) -> bool:
+    return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql")
+
+
 def make_backend(app: Flask) -> SearchBackend:
-    if app.config.get("SEARCH_BACKEND", "whoosh") == "null":
+    return make_backend_named(app, backend_name(app))
+
+
+def make_backend_named(app: Flask, name: str) -> SearchBackend:
+    if name == "null":
         return NullBackend()
+    if name == "postgres":
+        return PostgresBackend(
+            ranked_matches=int(app.config.get("SEARCH_RANKED_MATCHES", RANKED_MATCHES))
+        )
     return WhooshBackend(
         app.config["INDEX_DIR"],
         ranked_matches=int(app.config.get("SEARCH_RANKED_MATCHES", RANKED_MATCHES)),
@@ -75,6 +100,69 @@ def replace_backend(app: Flask, backend: SearchBackend) -> None:
     if old is not None:
         old.close()
     _BACKEND.set(app, backend)
+
+
+def uses_queue(app: Flask | None = None) -> bool:
+    """Whether the backend is fed through the search queue (not the PostgreSQL backend, whose
+    vectors are written in the change's own transaction)."""
+    return not isinstance(get_backend(app), PostgresBackend)
+
+
+def writes_vectors() -> bool:
+    """Whether post changes write PostgreSQL vectors: on every PostgreSQL database, whichever
+    backend searches, so switching to the PostgreSQL backend finds every post at once."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+# --- Whoosh after a time on PostgreSQL -------------------------------------------------------
+# A process searching with the PostgreSQL backend does not queue index work, so a Whoosh index
+# misses what changed meanwhile. Its first change marks the database with a new "epoch"; a
+# Whoosh index remembers the epoch it was built at (EPOCH_FILE), and start-up, `search-sync`
+# and `reindex` rebuild an index whose epoch is not the database's.
+EPOCH = "postgres_epoch"
+EPOCH_FILE = "forum-db-epoch"
+_MARKED: AppSlot[bool] = AppSlot("forum.search_epoch_marked")
+
+
+def mark_whoosh_behind() -> None:
+    """Called in the transaction of a change that the queue does not record (once a process)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if _MARKED.get(app):
+        return
+    epoch = uuid.uuid4().hex
+    upsert(SearchState, {"name": EPOCH, "value": epoch}, index_elements=["name"],
+           set_={"value": epoch})  # fmt: skip
+    on_commit(lambda: _MARKED.set(app, True))
+
+
+def database_epoch() -> str:
+    if db.session.get_bind().dialect.name != "postgresql":
+        return ""
+    return db.session.scalar(select(SearchState.value).where(SearchState.name == EPOCH)) or ""
+
+
+def whoosh_behind(backend: SearchBackend) -> bool:
+    """Whether this Whoosh index was built before a time on the PostgreSQL backend."""
+    if not isinstance(backend, WhooshBackend):
+        return False
+    epoch = database_epoch()
+    if not epoch:
+        return False
+    path = backend.path / EPOCH_FILE
+    return not path.exists() or path.read_text().strip() != epoch
+
+
+def _record_epoch(backend: SearchBackend, epoch: str) -> None:
+    if isinstance(backend, WhooshBackend) and backend.path.is_dir():
+        (backend.path / EPOCH_FILE).write_text(epoch)
+
+
+def status(backend: SearchBackend) -> str:
+    """backend.check(), and "outdated" for a Whoosh index that missed a time on PostgreSQL."""
+    found = backend.check()
+    if found == "ok" and whoosh_behind(backend):
+        return "outdated"
+    return found
 
 
 # --- queueing (inside the producer's transaction) ------------------------------------------
@@ -159,6 +247,8 @@ def drain(
     session = db.session
     backend = backend or get_backend()
     result = DrainResult()
+    if isinstance(backend, PostgresBackend):
+        return result  # rows Whoosh left stay for Whoosh, should the forum switch back
     queued = session.scalar(select(SearchQueueEntry.id).limit(1)) is not None
     session.commit()  # no read kept open while waiting for another process's drain
     if not queued:
@@ -276,8 +366,12 @@ def rebuild(
 ) -> int:
     """Index every readable post afresh, then catch up with what changed meanwhile."""
     backend = backend or get_backend()
+    if isinstance(backend, PostgresBackend):
+        # The vectors are the database's own: no queue to cover (it stays Whoosh's).
+        return backend.rebuild((), progress)
     session = db.session
     session.commit()
+    epoch = database_epoch()
     # The rows committed by now are covered by the rebuild (it reads the database after this
     # point). Exactly these: on PostgreSQL a smaller id may still commit later, in a
     # transaction that began earlier, and then holds a change the rebuild did not read.
@@ -285,6 +379,7 @@ def rebuild(
     count = backend.rebuild(documents(), progress, procs=_procs())
     _forget(covered)
     drain(backend=backend)
+    _record_epoch(backend, epoch)
     return count
 
 
@@ -303,6 +398,11 @@ def total_posts() -> int:
     return db.session.scalar(stmt) or 0
 
 
+def all_posts() -> int:
+    """Every post, whatever its state (the PostgreSQL backend keeps a vector for each)."""
+    return db.session.scalar(select(func.count(Post.id))) or 0
+
+
 def startup(app: Flask) -> str:
     """Run at start-up: rebuild a missing, outdated or corrupt index; drain the queue."""
     with app.app_context():
@@ -311,20 +411,20 @@ def startup(app: Flask) -> str:
         backend = get_backend(app)
         try:
             with backend.maintenance():
-                status = backend.check()
-                if status != "ok":
+                found = status(backend)
+                if found != "ok":
                     # A new forum's first start (`make run`) has no index and nothing to lose.
                     empty = db.session.scalar(select(Post.id).limit(1)) is None
-                    level = logging.INFO if status == "missing" and empty else logging.WARNING
-                    log.log(level, "search index is %s: rebuilding it from the database", status)
+                    level = logging.INFO if found == "missing" and empty else logging.WARNING
+                    log.log(level, "search index is %s: rebuilding it from the database", found)
                     backend.reset()
                     count = rebuild(backend=backend)
                     log.info("search index rebuilt with %d posts", count)
-            if status == "ok":
+            if found == "ok":
                 drain(backend=backend)
         except IndexBusy:
-            status = "busy"
+            found = "busy"
             log.info("another process is updating the search index; skipping start-up sync")
         finally:
             db.session.remove()
-        return status
+        return found

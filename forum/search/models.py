@@ -1,11 +1,16 @@
-"""The search queue: index work written in the same transaction as the change it follows."""
+"""The search queue (Whoosh: index work written in the same transaction as the change it
+follows), and the tables of the PostgreSQL full-text backend."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import DDL, ForeignKey, Index, String, Text, event
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
@@ -36,3 +41,69 @@ class SearchQueueEntry(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<SearchQueueEntry {self.id} {self.kind}:{self.target_id}>"
+
+
+# --- PostgreSQL full-text search (forum/search/postgres.py) ---------------------------------
+class TSVector(TypeDecorator[str]):
+    """A tsvector on PostgreSQL; plain text elsewhere (the tables exist on SQLite, unused)."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(TSVECTOR())
+        return dialect.type_descriptor(Text())
+
+
+class PostVector(db.Model):  # type: ignore[name-defined,misc]
+    """A post's words for PostgreSQL full-text search: its topic's title (weight A, first post
+    only) and its body (weight B), analysed with its SIG's text search configuration. Written
+    in the transaction that writes the post (every post, whatever its visibility: who may read
+    it is decided when searching, in the same SQL)."""
+
+    __tablename__ = "post_vectors"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[str] = mapped_column(String(16))  # english, german, spanish, simple
+    vector: Mapped[str] = mapped_column(TSVector)
+
+    __table_args__ = (Index("ix_post_vectors_vector", "vector", postgresql_using="gin"),)
+
+
+class SearchWord(db.Model):  # type: ignore[name-defined,misc]
+    """The words of each SIG as written (lower-cased, not stemmed): "did you mean" looks for
+    near ones among the SIGs the reader may read (pg_trgm)."""
+
+    __tablename__ = "search_words"
+
+    sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"), primary_key=True)
+    word: Mapped[str] = mapped_column(String(64), primary_key=True)
+    posts: Mapped[int] = mapped_column(default=1)  # exact after `flask forum reindex`
+
+    __table_args__ = (
+        Index(
+            "ix_search_words_trgm",
+            "word",
+            postgresql_using="gin",
+            postgresql_ops={"word": "gin_trgm_ops"},
+        ),
+    )
+
+
+class SearchState(db.Model):  # type: ignore[name-defined,misc]
+    """Small facts the search backends share through the database (see indexer.whoosh_epoch)."""
+
+    __tablename__ = "search_state"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+event.listen(
+    SearchWord.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)

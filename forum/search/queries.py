@@ -1,6 +1,7 @@
-"""The search page's read model: parse, ask the backend within the reader's SIGs, re-check
-every hit against the database (a stale index can never show what the reader may not see),
-load what the page shows in a fixed number of queries, and mark the matched words."""
+"""The search page's read model: parse, ask the backend within the reader's SIGs (as ids, and as
+the policy's SQL for a backend that searches the database), re-check every hit against the
+database (a stale index can never show what the reader may not see), load what the page shows
+in a fixed number of queries, and mark the matched words."""
 
 from __future__ import annotations
 
@@ -81,8 +82,9 @@ class SearchPage:
 def sig_scope(user: Actor, sig: str | None = None) -> SigScope:
     """The SIGs this member may read, and the ones they may not (one query); with `sig`, only
     that SIG (by slug, as `sig:` gives it) if they may read it."""
+    readable = permissions.readable_sigs_clause(user)
     if permissions.is_global_sysop(user) and sig is None:
-        return SigScope(allowed=None)
+        return SigScope(allowed=None, readable=readable)
     # Every SIG with what permissions.can_read_sig reads of it.
     rows = db.session.execute(select(Sig.id, Sig.slug, Sig.visibility)).all()
     wanted = sig.lower() if sig is not None else None
@@ -91,7 +93,9 @@ def sig_scope(user: Actor, sig: str | None = None) -> SigScope:
         for r in rows
         if permissions.can_read_sig(user, r) and (wanted is None or r.slug.lower() == wanted)
     )
-    return SigScope(allowed=allowed, excluded=frozenset(r.id for r in rows) - allowed)
+    return SigScope(
+        allowed=allowed, excluded=frozenset(r.id for r in rows) - allowed, readable=readable
+    )
 
 
 def search_page(
@@ -180,17 +184,26 @@ def _load(user: Actor, backend: SearchBackend, found: BackendResults) -> list[Se
         )
     ).all()
     by_id = {row[0]: row for row in rows}
-    results = []
+    shown = []
     for hit in found.hits:
         row = by_id.get(hit.post_id)
         # A hit the database no longer confirms (hidden, moved to a SIG the reader may not
         # read, or an id reused after a restore) is dropped, whatever the index says.
         if row is None or abs((row[2] - hit.created_at).total_seconds()) > 1:
             continue
-        post_id, number, created_at, body_html, topic_id, slug, title, first_post_id = row[:8]
+        shown.append((hit, row))
+    # The page's titles and excerpts at once (one query for the PostgreSQL backend).
+    marked = backend.excerpts(
+        found,
+        [
+            (hit, row[6] if row[0] == row[7] else None, content.plain_text(row[3]))
+            for hit, row in shown
+        ],
+    )
+    results = []
+    for (_hit, row), (title_html, excerpt_html) in zip(shown, marked, strict=True):
+        post_id, number, created_at, _body_html, topic_id, slug, title, first_post_id = row[:8]
         sig_slug, sig_name, author, sig_language = row[8:]
-        is_first = post_id == first_post_id
-        title_html = backend.excerpt(found, hit, title, title=True) if is_first else None
         results.append(
             SearchResult(
                 post_id=post_id,
@@ -200,9 +213,9 @@ def _load(user: Actor, backend: SearchBackend, found: BackendResults) -> list[Se
                 sig_name=sig_name,
                 author=author,
                 created_at=created_at,
-                is_first=is_first,
+                is_first=post_id == first_post_id,
                 title_html=title_html or Markup.escape(title),
-                excerpt_html=backend.excerpt(found, hit, content.plain_text(body_html)),
+                excerpt_html=excerpt_html,
                 sig_language=sig_language,
             )
         )
@@ -219,7 +232,7 @@ def _suggestion(
     """A corrected query, offered only if it finds something this reader may see (suggested
     words come from the whole index, so an unchecked suggestion could leak a private word)."""
     try:
-        better = backend.suggest(parsed, prefer=language)
+        better = backend.suggest(parsed, prefer=language, scope=scope)
         if better is None:
             return None
         found = backend.search(better, scope, newest=False, offset=0, limit=5)

@@ -1,0 +1,674 @@
+"""PostgreSQL full-text search: a SearchBackend for forums that run on several servers.
+
+Every post has a row in `post_vectors`, written by the statement after the one that writes the
+post, in the same transaction (`write_vectors`, called by handlers.py inside the change's
+transaction): committed means searchable, on every server, with no queue, no drain and no files.
+Its vector holds the topic's title (weight A, on the first post only) and the body (weight B),
+analysed with the SIG's text search configuration (english, german, spanish; simple for any
+other language); a GIN index finds the posts with the query's words.
+
+Who may read what is decided in the same SQL as the match: the policy's clauses
+(permissions.public_posts_clause, readable_sigs_clause through `SigScope.readable`), so a
+count, a page or an excerpt never includes a post the reader may not read.
+
+The query grammar (parsing.py) becomes one tsquery per configuration, built only from
+plainto_tsquery / phraseto_tsquery of bound parameters and tsquery_and/or/not (a prefix is
+to_tsquery of a word that parsing.py checked is letters and digits only): a member's text never
+becomes tsquery syntax, so nothing they type can change the query's shape. Each post is matched
+with its own configuration's query (a stop word of one language is left out of that language's
+query only, as with Whoosh). Relevance is ts_rank (titles count twice a body) among the newest
+SEARCH_RANKED_MATCHES matches, as Whoosh ranks; newest is by date. Excerpts are ts_headline of
+the page's hits only. "Did you mean" looks for near words (pg_trgm) in `search_words`, the
+words of each SIG, among the SIGs the reader may read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from markupsafe import Markup, escape
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    column,
+    delete,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+    values,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TSQUERY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from ..accounts.models import User
+from ..db import transaction
+from ..extensions import db
+from ..permissions import public_posts_clause
+from ..sigs.models import Sig
+from ..topics.models import Post, Topic
+from .documents import BackendHit, BackendResults, DrainClock, PostDocument, SigScope
+from .models import PostVector, SearchWord
+from .parsing import Clause, ParsedQuery
+
+CONFIGS = {"en": "english", "de": "german", "es": "spanish"}
+ALL_CONFIGS = ("english", "german", "spanish", "simple")
+RANKED_MATCHES = 2000  # as the Whoosh backend: best match ranks the newest this many matches
+# ts_rank's weights for D, C, B, A: a title (A) counts twice a body (B), as TITLE_BOOST in Whoosh.
+WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
+NORMALIZATION = 1  # divide by 1 + log(length): a long post does not win by length alone
+EXCERPT_CHARS = 240
+REBUILD_BATCH = 2000
+WORD_CHARS = (3, 64)  # the lengths of words kept for "did you mean"
+MAINTENANCE_LOCK = 0x5EA2C4  # pg_advisory_lock key: one reindex at a time
+# ts_headline marks matches with these (Unicode private use characters, removed from the text
+# first); the result is escaped and they become <mark> tags.
+START, STOP = "\ue000", "\ue001"
+HEADLINE_ALL = f"HighlightAll=true, StartSel={START}, StopSel={STOP}"
+HEADLINE_FRAGMENTS = (
+    f'MaxFragments=2, MaxWords=24, MinWords=10, FragmentDelimiter=" … ", '
+    f"StartSel={START}, StopSel={STOP}"
+)
+PREFIX_RE = re.compile(r"\w+")
+
+
+class QueryRejected(ValueError):
+    """A query the backend will not run; the message says why, for the member."""
+
+
+def config_for(language: str) -> str:
+    return CONFIGS.get(language, "simple")
+
+
+def _config_expr(language: Any) -> ColumnElement[str]:
+    return case(*((language == code, name) for code, name in CONFIGS.items()), else_="simple")
+
+
+# --- writing, inside the transaction that changes the post ----------------------------------
+def write_vectors(where: ColumnElement[bool], words: bool = True) -> None:
+    """(Re)write the vectors of the posts matching `where` (SQL on Post, Topic, Sig) from what
+    the transaction holds now; with `words`, add their words to the SIG's lexicon."""
+    session = db.session
+    session.flush()  # the post, its topic and its SIG as this transaction has them
+    config = _config_expr(Sig.language)
+    regconfig = cast(config, REGCONFIG)
+    title = case((Post.id == Topic.first_post_id, Topic.title), else_="")
+    vector = func.setweight(func.to_tsvector(regconfig, title), _weight("A")).op("||")(
+        func.setweight(func.to_tsvector(regconfig, Post.body_html), _weight("B"))
+    )
+    rows = (
+        select(Post.id, config, vector)
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .where(where)
+        .order_by(Post.id)  # (rows locked in one order: no deadlock between two writers)
+    )
+    stmt = pg_insert(PostVector).from_select(["post_id", "config", "vector"], rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[PostVector.post_id],
+        set_={"config": stmt.excluded.config, "vector": stmt.excluded.vector},
+    )
+    session.execute(stmt)
+    if words:
+        add_words(where)
+
+
+def _weight(letter: str) -> ColumnElement[Any]:
+    return literal_column(f"'{letter}'::\"char\"")
+
+
+def _words_select(where: ColumnElement[bool], counted: bool) -> Any:
+    title = case((Post.id == Topic.first_post_id, Topic.title), else_="")
+    text = func.concat(title, " ", Post.body_html)
+    # The simple configuration: words as written, lower-cased; HTML tags and entities are not
+    # words to PostgreSQL's parser.
+    words = (
+        func.unnest(
+            func.tsvector_to_array(func.to_tsvector(literal("simple").cast(REGCONFIG), text))
+        )
+        .table_valued("word")
+        .render_derived()
+    )
+    low, high = WORD_CHARS
+    stmt = (
+        select(Topic.sig_id, words.c.word, func.count() if counted else literal(1))
+        .select_from(Post)
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(words, true())
+        .where(
+            where,
+            public_posts_clause(),
+            Topic.deleted_at.is_(None),
+            func.length(words.c.word).between(low, high),
+            words.c.word.op("~")(r"^\D"),  # no numbers
+        )
+        .group_by(Topic.sig_id, words.c.word)
+        .order_by(Topic.sig_id, words.c.word)  # (in one order: no deadlock between writers)
+    )
+    return stmt
+
+
+def add_words(where: ColumnElement[bool]) -> None:
+    """Add the words of the readable posts matching `where` to their SIG's lexicon (new words
+    only: a word already there is not written, so busy SIGs do not contend for its row)."""
+    stmt = pg_insert(SearchWord).from_select(
+        ["sig_id", "word", "posts"], _words_select(where, counted=False)
+    )
+    db.session.execute(stmt.on_conflict_do_nothing())
+
+
+def rewrite_sig(sig_id: int) -> None:
+    """A SIG's language changed: its posts are analysed again (in the same transaction)."""
+    language = db.session.scalar(select(Sig.language).where(Sig.id == sig_id))
+    if language is None:
+        return
+    stale = db.session.scalar(
+        select(PostVector.post_id)
+        .join(Post, Post.id == PostVector.post_id)
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(Topic.sig_id == sig_id, PostVector.config != config_for(language))
+        .limit(1)
+    )
+    if stale is not None:
+        write_vectors(Topic.sig_id == sig_id)
+
+
+# --- reading --------------------------------------------------------------------------------
+def _regconfig(name: str) -> ColumnElement[Any]:
+    return literal(name).cast(REGCONFIG)
+
+
+def _clause_query(clause: Clause, config: str) -> ColumnElement[Any]:
+    cfg = _regconfig(config)
+    if clause.prefix:
+        if not PREFIX_RE.fullmatch(clause.text):
+            raise QueryRejected(clause.text)  # (parsing.py allows only letters and digits)
+        # The word's stem and the word as written, each a prefix (as the Whoosh backend).
+        term = literal(f"'{clause.text.lower()}':*")
+        return func.tsquery_or(
+            func.to_tsquery(cfg, term, type_=TSQUERY),
+            func.to_tsquery(_regconfig("simple"), term, type_=TSQUERY),
+            type_=TSQUERY,
+        )
+    if clause.kind == "phrase":
+        return func.phraseto_tsquery(cfg, literal(clause.text, Text), type_=TSQUERY)
+    return func.plainto_tsquery(cfg, literal(clause.text, Text), type_=TSQUERY)
+
+
+def _combine(fn: str, parts: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+    out = parts[0]
+    for part in parts[1:]:
+        out = getattr(func, fn)(out, part, type_=TSQUERY)
+    return out
+
+
+class _Query:
+    """A ParsedQuery as tsqueries, one per configuration: `positive` (the words a post must
+    have; an empty tsquery where they are all stop words) and `full` (with the exclusions)."""
+
+    def __init__(self, parsed: ParsedQuery) -> None:
+        groups: list[list[Clause]] = []
+        for clause in parsed.clauses:
+            if clause.or_with_previous and groups:
+                groups[-1].append(clause)
+            else:
+                groups.append([clause])
+        self.parsed = parsed
+        self.positive: dict[str, ColumnElement[Any] | None] = {}
+        self.negative: dict[str, ColumnElement[Any] | None] = {}
+        for config in ALL_CONFIGS:
+            musts = []
+            nots = []
+            for group in groups:
+                options = [_clause_query(c, config) for c in group if not c.negated]
+                if options:
+                    musts.append(_combine("tsquery_or", options))
+                nots += [_clause_query(c, config) for c in group if c.negated]
+            self.positive[config] = _combine("tsquery_and", musts) if musts else None
+            self.negative[config] = _combine("tsquery_or", nots) if nots else None
+
+    @property
+    def ranked(self) -> bool:
+        return self.parsed.has_text
+
+    def full(self, config: str) -> ColumnElement[Any] | None:
+        pos, neg = self.positive[config], self.negative[config]
+        if pos is None:
+            return None
+        if neg is None:
+            return pos
+        return func.tsquery_and(pos, func.tsquery_not(neg, type_=TSQUERY), type_=TSQUERY)
+
+    def per_row(self, config_col: Any) -> ColumnElement[Any]:
+        """The tsquery of the row's configuration."""
+        whens = [(config_col == c, self.full(c)) for c in ALL_CONFIGS if self.full(c) is not None]
+        return case(*whens, else_=func.to_tsquery(_regconfig("simple"), "", type_=TSQUERY))
+
+    def match(self) -> ColumnElement[bool]:
+        """SQL on PostVector: the posts this query finds (words, exclusions, in:title)."""
+        if not self.parsed.has_text:
+            # Only exclusions and filters: every post without the excluded words.
+            arms = []
+            for c in ALL_CONFIGS:
+                neg = self.negative[c]
+                vec = self._vector()
+                arms.append(
+                    and_(
+                        PostVector.config == c,
+                        not_(vec.bool_op("@@")(neg)) if neg is not None else true(),
+                    )
+                )
+            return or_(*arms)
+        arms = []
+        for c in ALL_CONFIGS:
+            pos, full = self.positive[c], self.full(c)
+            if pos is None or full is None:
+                continue
+            # numnode = 0: only stop words in this language; not a query that finds everything.
+            cond = and_(
+                PostVector.config == c,
+                func.numnode(pos) > 0,
+                PostVector.vector.bool_op("@@")(pos),  # (what the GIN index answers)
+            )
+            if self.parsed.in_title or self.negative[c] is not None:
+                cond = and_(cond, self._vector().bool_op("@@")(full))
+            arms.append(cond)
+        return or_(*arms) if arms else false()
+
+    def _vector(self) -> ColumnElement[Any]:
+        if self.parsed.in_title:
+            return func.ts_filter(PostVector.vector, literal_column("'{a}'::\"char\"[]"))
+        return PostVector.vector  # type: ignore[return-value]
+
+
+def _scope_clause(scope: SigScope) -> ColumnElement[bool]:
+    """The posts a search may return: readable (the policy's clauses), in the scope's SIGs."""
+    parts: list[ColumnElement[bool]] = [public_posts_clause(), Topic.deleted_at.is_(None)]
+    if scope.readable is not None:
+        parts.append(scope.readable)
+    if scope.allowed is not None:
+        parts.append(Topic.sig_id.in_(sorted(scope.allowed)))
+    elif scope.excluded:
+        parts.append(Topic.sig_id.not_in(sorted(scope.excluded)))
+    return and_(*parts)
+
+
+def _filters(parsed: ParsedQuery) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if parsed.author:
+        author = select(User.id).where(func.lower(User.username) == parsed.author.lower())
+        out.append(Post.user_id.in_(author.scalar_subquery()))
+    if parsed.in_title:
+        out.append(Post.id == Topic.first_post_id)
+    if parsed.after:
+        out.append(Post.created_at >= parsed.after)
+    if parsed.before:
+        out.append(Post.created_at < parsed.before)
+    return out
+
+
+class PostgresBackend:
+    """Searches the `post_vectors` of the forum's own database (see the module docstring)."""
+
+    def __init__(self, ranked_matches: int = RANKED_MATCHES) -> None:
+        self.ranked_matches = ranked_matches
+
+    # -- the parts of the interface that keep a separate index: nothing to do here ----------
+    @contextmanager
+    def writer(self, timeout: float = 5.0) -> Iterator[_NoWriter]:
+        yield _NoWriter()
+
+    @contextmanager
+    def draining(self, timeout: float = 5.0) -> Iterator[DrainClock]:
+        # Nothing feeds the queue with this backend; rows left by Whoosh are simply let go
+        # (indexer.whoosh_epoch tells a Whoosh index it missed changes).
+        yield DrainClock()
+
+    @contextmanager
+    def maintenance(self) -> Iterator[None]:
+        with db.engine.connect() as conn:
+            conn.execute(select(func.pg_advisory_lock(MAINTENANCE_LOCK)))
+            try:
+                yield
+            finally:
+                conn.execute(select(func.pg_advisory_unlock(MAINTENANCE_LOCK)))
+                conn.commit()
+
+    def reset(self) -> None:
+        """Nothing to throw away: a rebuild rewrites every vector while search goes on."""
+
+    def close(self) -> None:
+        pass
+
+    def check(self) -> str:
+        """ "missing" before the first fill, "outdated" while some post has no vector."""
+        posts = select(Post.id).where(
+            ~select(PostVector.post_id).where(PostVector.post_id == Post.id).exists()
+        )
+        if db.session.scalar(posts.limit(1)) is None:
+            return "ok"
+        if db.session.scalar(select(PostVector.post_id).limit(1)) is None:
+            return "missing"
+        return "outdated"
+
+    def rebuild(
+        self,
+        docs: Iterable[PostDocument],
+        progress: Callable[[int], None] | None = None,
+        procs: int = 1,
+    ) -> int:
+        """Write every post's vector again, REBUILD_BATCH posts a transaction (the forum goes
+        on serving; a post written meanwhile has its vector already). `docs` is not read: the
+        database is this backend's source, read set-wise in SQL."""
+        session = db.session
+        session.commit()
+        with transaction() as tx:
+            tx.execute(delete(SearchWord))
+        count = 0
+        last = 0
+        while True:
+            ids = list(
+                session.scalars(
+                    select(Post.id).where(Post.id > last).order_by(Post.id).limit(REBUILD_BATCH)
+                )
+            )
+            if not ids:
+                break
+            where = Post.id.between(ids[0], ids[-1])
+            with transaction():
+                write_vectors(where, words=False)
+                stmt = pg_insert(SearchWord).from_select(
+                    ["sig_id", "word", "posts"], _words_select(where, counted=True)
+                )
+                session.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[SearchWord.sig_id, SearchWord.word],
+                        set_={"posts": SearchWord.posts + stmt.excluded.posts},
+                    )
+                )
+            count += len(ids)
+            last = ids[-1]
+            if progress:
+                progress(len(ids))
+        return count
+
+    # -- searching --------------------------------------------------------------------------
+    def search(
+        self,
+        parsed: ParsedQuery,
+        scope: SigScope,
+        *,
+        newest: bool,
+        offset: int,
+        limit: int,
+        rank_all: bool = False,
+    ) -> BackendResults:
+        query = _Query(parsed)
+        terms = (
+            {"text": {c.text for c in parsed.clauses if not c.negated}} if parsed.has_text else {}
+        )
+        where = and_(query.match(), _scope_clause(scope), *_filters(parsed))
+        total = func.count().over().label("total")
+        matches = (
+            select(Post.id, Post.topic_id, Post.created_at, PostVector.config, total)
+            .select_from(PostVector)
+            .join(Post, Post.id == PostVector.post_id)
+            .join(Topic, Topic.id == Post.topic_id)
+            .join(Sig, Sig.id == Topic.sig_id)
+            .where(where)
+        )
+        ranked_among = None
+        if newest or not query.ranked:
+            stmt = matches.order_by(Post.created_at.desc(), Post.id.desc())
+        else:
+            among = None if rank_all else self.ranked_matches or None
+            if among:
+                matches = matches.order_by(Post.created_at.desc(), Post.id.desc()).limit(among)
+            m = matches.subquery("m")
+            rank = func.ts_rank(
+                literal_column(f"'{WEIGHTS}'::float4[]", ARRAY(Float)),
+                PostVector.vector,
+                query.per_row(m.c.config),
+                NORMALIZATION,
+            )
+            stmt = (
+                select(m.c.id, m.c.topic_id, m.c.created_at, m.c.config, m.c.total)
+                .join(PostVector, PostVector.post_id == m.c.id)
+                .order_by(rank.desc(), m.c.created_at.desc(), m.c.id.desc())
+            )
+        rows = db.session.execute(stmt.offset(offset).limit(limit)).all()
+        if rows:
+            count = int(rows[0].total)
+        else:
+            count = int(
+                db.session.scalar(
+                    select(func.count())
+                    .select_from(PostVector)
+                    .join(Post, Post.id == PostVector.post_id)
+                    .join(Topic, Topic.id == Post.topic_id)
+                    .join(Sig, Sig.id == Topic.sig_id)
+                    .where(where)
+                )
+                or 0
+            )
+        if not (newest or not query.ranked) and not rank_all and self.ranked_matches:
+            if count > self.ranked_matches:
+                ranked_among = self.ranked_matches
+        hits = [
+            BackendHit(
+                post_id=r.id, topic_id=r.topic_id, language=r.config, created_at=r.created_at
+            )
+            for r in rows
+        ]
+        common = self._common(parsed) if not count and parsed.has_text else []
+        return BackendResults(
+            hits=hits,
+            total=count,
+            ranked_among=ranked_among,
+            terms=terms,
+            common=common,
+            query=parsed,
+        )
+
+    def _common(self, parsed: ParsedQuery) -> list[str]:
+        """The query's words that some language leaves out as stop words (one query)."""
+        words = [c.text for c in parsed.clauses if not c.negated and not c.prefix]
+        if not words:
+            return []
+        checks = [
+            func.numnode(func.plainto_tsquery(_regconfig(c), literal(w, Text), type_=TSQUERY)) == 0
+            for w in words
+            for c in ALL_CONFIGS[:3]
+        ]
+        flags = db.session.execute(select(*checks)).one()
+        out = []
+        for i, word in enumerate(words):
+            if any(flags[i * 3 : i * 3 + 3]) and word.lower() not in out:
+                out.append(word.lower())
+        return out
+
+    def excerpt(
+        self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
+    ) -> Markup:
+        got = self.excerpts(results, [(hit, text if title else None, "" if title else text)])
+        return (got[0][0] or Markup("")) if title else got[0][1]
+
+    def excerpts(
+        self, results: BackendResults, items: list[tuple[BackendHit, str | None, str]]
+    ) -> list[tuple[Markup | None, Markup]]:
+        """ts_headline of the page's hits, in one query."""
+        if not items or results.query is None or not results.query.has_text:
+            return [
+                (_plain(t, title=True) if t is not None else None, _plain(b)) for _h, t, b in items
+            ]
+        query = _Query(results.query)
+        data = [
+            (n, hit.language, _clean(title or ""), _clean(body))
+            for n, (hit, title, body) in enumerate(items)
+        ]
+        rows = values(
+            column("n", Integer),
+            column("config", String),
+            column("title", Text),
+            column("body", Text),
+            name="h",
+        ).data(data)
+        q = query.per_row(rows.c.config)
+        cfg = cast(rows.c.config, REGCONFIG)
+        body_options = case(
+            (func.length(rows.c.body) <= EXCERPT_CHARS, HEADLINE_ALL), else_=HEADLINE_FRAGMENTS
+        )
+        stmt = select(
+            rows.c.n,
+            func.ts_headline(cfg, rows.c.title, q, HEADLINE_ALL),
+            func.ts_headline(cfg, rows.c.body, q, body_options),
+        ).order_by(rows.c.n)
+        out: list[tuple[Markup | None, Markup]] = []
+        for (_hit, title, body), (_n, title_hl, body_hl) in zip(
+            items, db.session.execute(stmt).all(), strict=True
+        ):
+            out.append(
+                (
+                    _marked(title_hl, title, title=True) if title is not None else None,
+                    _marked(body_hl, body),
+                )
+            )
+        return out
+
+    def suggest(
+        self, parsed: ParsedQuery, prefer: str | None = None, scope: SigScope | None = None
+    ) -> ParsedQuery | None:
+        """Each word no readable SIG has, replaced by the nearest word one has (pg_trgm
+        similarity, then how many posts have it). `prefer` is not used: the words are the
+        forum's own, in whichever language."""
+        wanted = [
+            c.text.lower()
+            for c in parsed.clauses
+            if c.kind == "word"
+            and not c.negated
+            and not c.prefix
+            and len(c.text) >= WORD_CHARS[0]
+            and PREFIX_RE.fullmatch(c.text)
+        ]
+        if not wanted:
+            return None
+        sigs = select(Sig.id)
+        if scope is not None:
+            sigs = sigs.where(
+                *([scope.readable] if scope.readable is not None else []),
+                *([Sig.id.in_(sorted(scope.allowed))] if scope.allowed is not None else []),
+            )
+        asked = func.unnest(literal(wanted, ARRAY(Text))).table_valued("w").render_derived()
+        known = (
+            select(SearchWord.word)
+            .where(SearchWord.word == asked.c.w, SearchWord.sig_id.in_(sigs))
+            .exists()
+        )
+        near = (
+            select(SearchWord.word)
+            .where(SearchWord.word.bool_op("%")(asked.c.w), SearchWord.sig_id.in_(sigs))
+            .order_by(func.similarity(SearchWord.word, asked.c.w).desc(), SearchWord.posts.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        found = {w: (k, n) for w, k, n in db.session.execute(select(asked.c.w, known, near)).all()}
+        changed = False
+        clauses = []
+        for clause in parsed.clauses:
+            known_, nearest = found.get(clause.text.lower(), (True, None))
+            if not known_ and nearest and clause.kind == "word" and not clause.negated:
+                clauses.append(clause.replace(text=nearest))
+                changed = True
+            else:
+                clauses.append(clause)
+        return parsed.replace(clauses=tuple(clauses)) if changed else None
+
+    def word_for(self, stem: str, texts: Iterable[str], prefer: str | None = None) -> str | None:
+        return None  # suggest() gives words as written already
+
+    def indexed_post_ids(self) -> set[int]:
+        """The posts a search can find (readable, with a vector)."""
+        stmt = (
+            select(PostVector.post_id)
+            .join(Post, Post.id == PostVector.post_id)
+            .join(Topic, Topic.id == Post.topic_id)
+            .where(public_posts_clause(), Topic.deleted_at.is_(None))
+        )
+        return set(db.session.scalars(stmt))
+
+    def has_other_language(self, sig_id: int, language: str) -> bool:
+        stmt = (
+            select(PostVector.post_id)
+            .join(Post, Post.id == PostVector.post_id)
+            .join(Topic, Topic.id == Post.topic_id)
+            .where(Topic.sig_id == sig_id, PostVector.config != config_for(language))
+            .limit(1)
+        )
+        return db.session.scalar(stmt) is not None
+
+
+class _NoWriter:
+    """The queue's writer: nothing to write (the vectors are written with the posts)."""
+
+    def upsert(self, doc: PostDocument) -> None:
+        pass
+
+    def remove_post(self, post_id: int) -> None:
+        pass
+
+    def remove_topic(self, topic_id: int) -> None:
+        pass
+
+    def remove_sig(self, sig_id: int) -> None:
+        pass
+
+
+def _clean(text: str) -> str:
+    return text.replace(START, " ").replace(STOP, " ")
+
+
+def _plain(text: str, *, title: bool = False) -> Markup:
+    if title or len(text) <= EXCERPT_CHARS:
+        return Markup(escape(text))
+    return Markup(escape(text[: EXCERPT_CHARS - 1].rsplit(" ", 1)[0] + " …"))
+
+
+def _marked(headline: str | None, text: str, *, title: bool = False) -> Markup:
+    """ts_headline's text escaped, its marks as <mark>; without a mark, the text's start."""
+    if not headline or START not in headline:
+        return _plain(_clean(text), title=title)
+    html = str(escape(headline)).replace(START, "<mark>").replace(STOP, "</mark>")
+    return Markup(html)
+
+
+# --- what handlers.py calls inside a change's transaction -----------------------------------
+def post_written(post_id: int) -> None:
+    """A post was created or edited."""
+    write_vectors(Post.id == post_id)
+
+
+def post_shown(post_id: int) -> None:
+    """A post's visibility changed: its vector stays (readability is checked when searching);
+    a post now readable adds its words to the lexicon."""
+    db.session.flush()
+    add_words(Post.id == post_id)
+
+
+def topic_changed(topic_id: int, post_ids: tuple[int, ...]) -> None:
+    """A topic was retitled, moved, split or merged: its first post (the title) and the posts
+    that changed topic or SIG."""
+    first = select(Topic.first_post_id).where(Topic.id == topic_id).scalar_subquery()
+    write_vectors(or_(Post.id == first, Post.id.in_(post_ids)) if post_ids else Post.id == first)
