@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,82 @@ def test_searches_beside_another_processs_merges_always_answer(tmp_path: Path):
     assert writer.exitcode == 0
     assert commits.value >= 50 and searches >= 50  # the two really ran side by side
     assert errors == [], f"{len(errors)} of {searches} searches failed: {errors[:3]}"
+
+
+# --- several servers, no shared disk: PostgreSQL full-text search (issue 26) ----------------------
+def test_two_servers_with_their_own_folders_find_each_others_posts_at_once(tmp_path: Path):
+    """Two app processes, each with an instance folder (and index folder) of its own, on one
+    PostgreSQL database: a reply posted through A is found by a search on B at once, since
+    its words were written in the reply's own transaction; B's folder holds no index."""
+    import requests
+    from flask_migrate import upgrade
+
+    from forum import create_app
+    from forum.extensions import db
+
+    from . import factories as f
+    from .factories import CHEAP_PASSWORDS
+    from .serverkit import Member, Server, postgres_database, server_env
+
+    with postgres_database() as url:
+        seed = tmp_path / "seed"
+        seed.mkdir()
+        app = create_app(
+            {"DATABASE_URL": url, "INDEX_DIR": str(seed / "index"), "SECRET_KEY": "seed",
+             "SEARCH_SYNC_ON_START": False, "REDIS_URL": None,
+             "PASSWORD_HASH_METHOD": CHEAP_PASSWORDS}
+        )  # fmt: skip
+        with app.app_context():
+            upgrade()
+            assert indexer.backend_name(app) == "postgres"  # the default on PostgreSQL
+            ada, bob = f.user("ada"), f.user("bob")
+            sig = f.sig("retro", members=[ada, bob])
+            secret = f.sig("cabal", visibility="private", members=[ada])
+            topic_id = f.topic(ada, sig, "Scale-out topic", "The first post.").id
+            secret_id = f.topic(ada, secret, "Plans", "Nothing yet.").id
+            db.session.remove()
+            db.engine.dispose()
+        instances = [tmp_path / "a", tmp_path / "b"]
+        servers = []
+        try:
+            env = server_env(url, instances[0])  # (one secret key: cookies good on both)
+            for instance in instances:
+                instance.mkdir()
+                own = {
+                    "FORUM_INSTANCE_PATH": str(instance),
+                    "FORUM_INDEX_DIR": str(instance / "index"),
+                }
+                servers.append(Server({**env, **own}, tmp_path, instance.name))
+            for server in servers:
+                server.wait_ready()
+            a, b = servers
+            ada_browser, bob_browser = Member("ada", f.PASSWORD), Member("bob", f.PASSWORD)
+            ada_browser.login(a.url)
+            bob_browser.login(b.url)
+            word = "zq" + uuid.uuid4().hex[:10]
+            posted = bob_browser.reply(a.url, topic_id, f"Posted through A: {word} gazebo")
+            assert posted.status_code == 302, a.log()
+            # No wait, no retry: the commit made it searchable everywhere.
+            found = requests.get(f"{b.url}/search", params={"q": word}, timeout=30)
+            assert found.status_code == 200
+            assert f'href="/t/{topic_id}/' in found.text and "#post-2" in found.text
+            assert f"<mark>{word}</mark>" in found.text
+            # And the other way round, with what only members of a private SIG may read.
+            secret_word = "zq" + uuid.uuid4().hex[:10]
+            posted = ada_browser.reply(b.url, secret_id, f"Private: {secret_word}")
+            assert posted.status_code == 302, b.log()
+            for server, browser, seen in (
+                (a, ada_browser.http, True),
+                (a, bob_browser.http, False),
+                (b, requests, False),  # a guest
+            ):
+                page = browser.get(f"{server.url}/search", params={"q": secret_word}, timeout=30)
+                assert page.status_code == 200
+                assert (f'href="/t/{secret_id}/' in page.text) is seen
+                assert ("1 post found." in page.text) is seen
+            # Neither server made a Whoosh index: there is nothing on disk to share.
+            for instance in instances:
+                assert not (instance / "index").exists() or not any((instance / "index").iterdir())
+        finally:
+            for server in servers:
+                server.stop()
