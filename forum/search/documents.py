@@ -14,6 +14,10 @@ class IndexBusy(Exception):
     """Another process holds the index lock longer than we were willing to wait."""
 
 
+class SearchRejected(Exception):
+    """A search the backend would not finish (too costly); the message is for the member."""
+
+
 @dataclass
 class DrainClock:
     """When the last drain of the search queue began (seconds since the epoch: processes on

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from markupsafe import Markup, escape
+from psycopg.errors import QueryCanceled
 from sqlalchemy import (
     ColumnElement,
     Float,
@@ -53,14 +54,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TSQUERY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import OperationalError
 
 from ..accounts.models import User
 from ..db import transaction
 from ..extensions import db
+from ..i18n import gettext as _
 from ..permissions import public_posts_clause
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
-from .documents import BackendHit, BackendResults, DrainClock, PostDocument, SigScope
+from .documents import (
+    BackendHit,
+    BackendResults,
+    DrainClock,
+    PostDocument,
+    SearchRejected,
+    SigScope,
+)
 from .models import PostVector, SearchWord
 from .parsing import Clause, ParsedQuery
 
@@ -74,6 +84,9 @@ EXCERPT_CHARS = 240
 REBUILD_BATCH = 2000
 WORD_CHARS = (3, 64)  # the lengths of words kept for "did you mean"
 MAINTENANCE_LOCK = 0x5EA2C4  # pg_advisory_lock key: one reindex at a time
+# A search's statements end after this long: a query built to be slow (twenty short prefixes,
+# say) gets a message instead of holding a connection and a CPU.
+STATEMENT_TIMEOUT_MS = 5000
 # ts_headline marks matches with these (Unicode private use characters, removed from the text
 # first); the result is escaped and they become <mark> tags.
 START, STOP = "\ue000", "\ue001"
@@ -83,10 +96,6 @@ HEADLINE_FRAGMENTS = (
     f"StartSel={START}, StopSel={STOP}"
 )
 PREFIX_RE = re.compile(r"\w+")
-
-
-class QueryRejected(ValueError):
-    """A query the backend will not run; the message says why, for the member."""
 
 
 def config_for(language: str) -> str:
@@ -195,7 +204,8 @@ def _clause_query(clause: Clause, config: str) -> ColumnElement[Any]:
     cfg = _regconfig(config)
     if clause.prefix:
         if not PREFIX_RE.fullmatch(clause.text):
-            raise QueryRejected(clause.text)  # (parsing.py allows only letters and digits)
+            # (parsing.py lets only letters and digits through as a prefix)
+            raise SearchRejected(_("“%(word)s*” cannot be searched as a prefix.", word=clause.text))
         # The word's stem and the word as written, each a prefix (as the Whoosh backend).
         term = literal(f"'{clause.text.lower()}':*")
         return func.tsquery_or(
@@ -416,6 +426,18 @@ class PostgresBackend:
         limit: int,
         rank_all: bool = False,
     ) -> BackendResults:
+        with _time_limit():
+            return self._search(parsed, scope, newest, offset, limit, rank_all)
+
+    def _search(
+        self,
+        parsed: ParsedQuery,
+        scope: SigScope,
+        newest: bool,
+        offset: int,
+        limit: int,
+        rank_all: bool,
+    ) -> BackendResults:
         query = _Query(parsed)
         terms = (
             {"text": {c.text for c in parsed.clauses if not c.negated}} if parsed.has_text else {}
@@ -634,6 +656,23 @@ class _NoWriter:
 
     def remove_sig(self, sig_id: int) -> None:
         pass
+
+
+@contextmanager
+def _time_limit() -> Iterator[None]:
+    """The search's statements under STATEMENT_TIMEOUT_MS (until the request's read
+    transaction ends); one that runs out raises SearchRejected."""
+    session = db.session
+    session.execute(select(func.set_config("statement_timeout", str(STATEMENT_TIMEOUT_MS), True)))
+    try:
+        yield
+    except OperationalError as exc:
+        if not isinstance(exc.orig, QueryCanceled):
+            raise
+        session.rollback()
+        raise SearchRejected(
+            _("This search took too long. Try fewer words, or longer ones before a *.")
+        ) from None
 
 
 def _clean(text: str) -> str:

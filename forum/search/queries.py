@@ -24,7 +24,7 @@ from ..sigs.models import Sig
 from ..topics.models import Post, Topic
 from . import indexer
 from .backend import SearchBackend
-from .documents import BackendResults, SigScope
+from .documents import BackendResults, SearchRejected, SigScope
 from .parsing import ParsedQuery, parse
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,10 @@ def search_page(
             limit=per_page,
             rank_all=rank_all,
         )
+    except SearchRejected as exc:
+        log.info("search refused for %r: %s", q[:200], exc)
+        out.error = str(exc)
+        return out
     except Exception:
         log.exception("search failed for %r", q[:200])
         out.error = _("Search is not available right now. Try again in a minute.")
@@ -236,6 +240,8 @@ def _suggestion(
         if better is None:
             return None
         found = backend.search(better, scope, newest=False, offset=0, limit=5)
+    except SearchRejected:
+        return None
     except Exception:
         log.exception("spelling suggestion failed")
         return None
