@@ -126,5 +126,12 @@ def run_all(app: Flask) -> list[Check]:
         results.append(_timed("database_writes", lambda: check_database_writes(app)))
     if app.config.get("REDIS_URL"):
         results.append(_timed("redis", lambda: check_redis(app), required=False))
-    results.append(_timed("search_index", lambda: check_index_dir(app)))
+    if _index_on_disk(app):  # (PostgreSQL full-text search keeps nothing on disk)
+        results.append(_timed("search_index", lambda: check_index_dir(app)))
     return results
+
+
+def _index_on_disk(app: Flask) -> bool:
+    from ..search import indexer
+
+    return indexer.backend_name(app) == "whoosh"
