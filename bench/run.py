@@ -7,6 +7,10 @@ measure each page as a ratio to a bare Flask page served the same way in the sam
 SQLite by default; --postgres makes its own database on FORUM_BENCH_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres) and drops it afterwards. Prints a table
 and writes JSON to bench/results/. Rate limits are off (they would measure the limiter).
+With --postgres the forum searches with PostgreSQL full-text search (the default there), and a
+second set of servers searches the same posts with Whoosh: the rows search_whoosh and
+reply_whoosh, and both index build times, stand beside search and reply (issue 26);
+bench/search_bench.py then times queries with excerpts on both backends (BENCH_POSTGRES_URL).
 
 Other benchmarks (bench/search_bench.py, realtime_bench.py, pulse_bench.py, growth_bench.py,
 sockets_bench.py, digest_bench.py) run after, when present, with the seeded forum described in
@@ -57,7 +61,12 @@ EXTRA_BENCHES = (
 # Seconds each may take (default 300): growth_bench.py seeds two forums of its own (50,000 and
 # 200,000 posts); sockets_bench.py opens thousands of sockets, which takes minutes on 2 cores.
 # digest_bench.py renders and queues 10,000 digests (some 10 minutes on SQLite).
-EXTRA_TIMEOUT = {"growth_bench.py": 1800, "sockets_bench.py": 900, "digest_bench.py": 1800}
+EXTRA_TIMEOUT = {
+    "growth_bench.py": 1800,
+    "sockets_bench.py": 900,
+    "digest_bench.py": 1800,
+    "search_bench.py": 2400,
+}
 PY = sys.executable
 
 # Targets from the issue, as (kind, value): ratio to bare, or latency in ms.
@@ -69,6 +78,8 @@ TARGETS = {
     "sig_page_member": "≥ 45 %",
     "topic_member": "≥ 50 %",
     "search": "≥ 10 %",
+    "search_whoosh": "≥ 10 % (the same searches, Whoosh)",
+    "reply_whoosh": "(Whoosh; PostgreSQL's reply p99 within 20 % of it)",
     "open_reply": "p99 < 150 ms",
     "open_page": "p99 < 100 ms",
 }
@@ -136,10 +147,19 @@ def seed(env: dict[str, str], sizes: data.Sizes) -> data.Dataset:
     return dataset
 
 
-def reindex(env: dict[str, str]) -> tuple[bool, float, str]:
+def reindex(env: dict[str, str], backend: str | None = None) -> tuple[bool, float, str]:
     started = time.perf_counter()
     result = subprocess.run(
-        [PY, "-m", "flask", "--app", "wsgi.py", "forum", "reindex"],
+        [
+            PY,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi.py",
+            "forum",
+            "reindex",
+            *(["--backend", backend] if backend else []),
+        ],  # fmt: skip
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -238,7 +258,9 @@ def reply_body(rng: random.Random) -> str:
     return data.sentence(rng, first) + "\n\n" + data.sentence(rng, n - first)
 
 
-def scenarios(dataset: data.Dataset, has_search: bool) -> list[tuple[str, str, Any]]:
+def scenarios(
+    dataset: data.Dataset, has_search: bool, whoosh_too: bool = False
+) -> list[tuple[str, str, Any]]:
     """(name, who, step) of the closed-loop rows, in the order of each round. Rows that write
     come last: the reply row adds posts that others would then have to read."""
     last = dataset.big_topic_pages
@@ -281,7 +303,11 @@ def scenarios(dataset: data.Dataset, has_search: bool) -> list[tuple[str, str, A
     ]
     if has_search:
         out.append(("search", "anon", search))
+    if whoosh_too:  # (--postgres: the same searches and replies on servers searching with Whoosh)
+        out.append(("search_whoosh", "anon_whoosh", search))
     out.append(("reply", "member", reply))
+    if whoosh_too:
+        out.append(("reply_whoosh", "member_whoosh", reply))
     out.append(("bare_again", "bare", get(f"/bare/{big}")))
     return out
 
@@ -458,12 +484,19 @@ def main(argv: list[str] | None = None) -> int:
         dataset = seed(env, sizes)
         report["timings"] = {k: round(v, 2) for k, v in dataset.timings.items()}
         log(f"  seeded in {dataset.timings['insert_s'] + dataset.timings['generate_s']:.1f} s")
-        has_search = False
+        has_search = whoosh_too = False
         if dataset.timings.get("has_reindex"):
+            # On PostgreSQL: its full-text search (the default there) fills the posts' vectors.
             ok, seconds, tail = reindex(env)
             report["timings"]["reindex_s"] = round(seconds, 2)
             log(f"  search index built in {seconds:.1f} s" if ok else f"  reindex failed: {tail}")
             has_search = ok
+            if args.postgres and ok:
+                # And a Whoosh index of the same posts, for servers that search with Whoosh.
+                ok, seconds, tail = reindex(env, "whoosh")
+                report["timings"]["reindex_whoosh_s"] = round(seconds, 2)
+                log(f"  Whoosh index built in {seconds:.1f} s" if ok else f"  failed: {tail}")
+                whoosh_too = ok
         (workdir / "dataset.json").write_text(json.dumps(asdict(dataset)))
 
         forum_ports = servers.start(env, args.processes, None, "forum")
@@ -472,6 +505,11 @@ def main(argv: list[str] | None = None) -> int:
         nocache_ports = servers.start(nocache_env, args.processes, None, "nocache")
         nocache_procs = [p for p in servers.procs if p not in forum_procs]
         bare_ports = servers.start(env, args.processes, "bench.bare:app", "bare")
+        whoosh_ports: list[int] = []
+        if whoosh_too:
+            whoosh_env = {**env, "FORUM_SEARCH_BACKEND": "whoosh"}
+            whoosh_ports = servers.start(whoosh_env, args.processes, None, "whoosh")
+            servers.wait(whoosh_ports, "/readyz")
         servers.wait(forum_ports + nocache_ports, "/readyz")
         servers.wait(bare_ports, f"/bare/{dataset.big_topic_id}")
         if has_search:
@@ -482,8 +520,10 @@ def main(argv: list[str] | None = None) -> int:
 
         def sessions(who: str, count: int = args.connections, first: int = 0) -> list[Any]:
             ports = {"bare": bare_ports, "nocache": nocache_ports}.get(who, forum_ports)
+            if who.endswith("_whoosh"):
+                ports = whoosh_ports
             made = [loadgen.Session("127.0.0.1", ports[i % len(ports)]) for i in range(count)]
-            if who in ("member", "reader"):
+            if who in ("member", "reader", "member_whoosh"):
                 offset = first + (READERS if who == "reader" else 0)
                 for i, session in enumerate(made):
                     session.login(dataset.members[offset + i], data.PASSWORD)
@@ -494,13 +534,14 @@ def main(argv: list[str] | None = None) -> int:
                     session.fetch_csrf("/login")
             return made
 
+        whos = ["bare", "anon", "nocache", "guest_session", "member", "reader"]
         pool = {
             who: sessions(who)
-            for who in ("bare", "anon", "nocache", "guest_session", "member", "reader")
+            for who in whos + (["anon_whoosh", "member_whoosh"] if whoosh_too else [])
         }
         rows = [
             row
-            for row in scenarios(dataset, has_search)
+            for row in scenarios(dataset, has_search, whoosh_too)
             if not wanted or row[0] in wanted or row[1] == "bare"
         ]
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in rows}
@@ -553,11 +594,14 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.no_extra:
             only = {name.strip() for name in args.extra.split(",") if name.strip()}
-            report["extra"] = run_extra(env, forum_ports, workdir, only)
+            report["extra"] = run_extra(
+                env, forum_ports, workdir, only, args.postgres_url if args.postgres else ""
+            )
         elif args.smoke:
             # The digest figure on 200 members: it seeds its own forum (seconds).
-            report["extra"] = run_extra({**env, "BENCH_SMOKE": "1"}, forum_ports, workdir,
-                                        {"digest_bench"})  # fmt: skip
+            report["extra"] = run_extra(
+                {**env, "BENCH_SMOKE": "1"}, forum_ports, workdir, {"digest_bench"}, ""
+            )
         # Memory at the end of the run, after every page, the open loop and the other benches.
         report["memory_mb_per_worker"] = {
             label: [memory_mb(pid) for pid in servers.worker_pids(procs)]
@@ -692,7 +736,11 @@ def smoke_problems(report: dict[str, Any]) -> list[str]:
 
 
 def run_extra(
-    env: dict[str, str], ports: list[int], workdir: Path, only: set[str] | None = None
+    env: dict[str, str],
+    ports: list[int],
+    workdir: Path,
+    only: set[str] | None = None,
+    postgres_url: str = "",
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     extra_env = {
@@ -701,6 +749,8 @@ def run_extra(
         "BENCH_RESULTS_DIR": str(RESULTS),
         "BENCH_DATASET": str(workdir / "dataset.json"),
     }
+    if postgres_url:  # search_bench.py: both backends on the same posts, in a database of its own
+        extra_env["BENCH_POSTGRES_URL"] = postgres_url
     for name in EXTRA_BENCHES:
         script = ROOT / "bench" / name
         if not script.exists() or (only and name not in only and name[:-3] not in only):
@@ -755,6 +805,18 @@ def print_table(report: dict[str, Any]) -> None:
         log(
             f"{name:<18}{row['rps']:>8.1f}{ratio:>9}{noise:>8}{row['p50_ms']:>8.1f}"
             f"{row['p99_ms']:>8.1f}{row['errors']:>7}  {TARGETS.get(name, '')}"
+        )
+    results = report["results"]
+    if "reply_whoosh" in results and "reply" in results:
+        pg, wh = results["reply"]["p99_ms"], results["reply_whoosh"]["p99_ms"]
+        timings = report.get("timings", {})
+        log(
+            f"PostgreSQL full-text search beside Whoosh: reply p99 {pg:.1f} ms vs {wh:.1f} ms "
+            f"({(pg / wh - 1) * 100 if wh else 0:+.0f} %, target within +20 %); search page "
+            f"{(results['search'].get('ratio') or 0) * 100:.0f} % vs "
+            f"{(results['search_whoosh'].get('ratio') or 0) * 100:.0f} % of bare; index built in "
+            f"{timings.get('reindex_s', 0):.1f} s vs {timings.get('reindex_whoosh_s', 0):.1f} s "
+            "(query and highlight p50/p99: bench/search_bench.py's two tables)"
         )
     for label, rows in report.get("open_loop", {}).items():
         setup_open = setup["open_loop"]

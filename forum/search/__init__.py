@@ -1,4 +1,5 @@
-"""Full-text search: a Whoosh index kept current after commit, searched with the reader's rights."""
+"""Full-text search with the reader's rights: PostgreSQL full-text search written with each post,
+or a Whoosh index kept current after commit."""
 
 from __future__ import annotations
 

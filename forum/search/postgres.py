@@ -162,7 +162,7 @@ def _words_select(where: ColumnElement[bool], counted: bool) -> Any:
             public_posts_clause(),
             Topic.deleted_at.is_(None),
             func.length(words.c.word).between(low, high),
-            words.c.word.op("~")(r"^\D"),  # no numbers
+            words.c.word.bool_op("~")(r"^\D"),  # no numbers
         )
         .group_by(Topic.sig_id, words.c.word)
         .order_by(Topic.sig_id, words.c.word)  # (in one order: no deadlock between writers)
