@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .parsing import ParsedQuery
-
 
 class IndexBusy(Exception):
     """Another process holds the index lock longer than we were willing to wait."""
@@ -75,4 +73,4 @@ class BackendResults:
     # field name -> the analysed query words, to mark them in excerpts
     terms: dict[str, set[str]] = field(default_factory=dict)
     common: list[str] = field(default_factory=list)  # query words left out as stop words
-    query: ParsedQuery | None = None  # what was searched (a backend's excerpts may need it)
+    context: Any = None  # the backend's own: what its excerpts need of the search

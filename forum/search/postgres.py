@@ -226,19 +226,30 @@ def _combine(fn: str, parts: list[ColumnElement[Any]]) -> ColumnElement[Any]:
 
 
 class _Query:
-    """A ParsedQuery as tsqueries, one per configuration: `positive` (the words a post must
-    have; an empty tsquery where they are all stop words) and `full` (with the exclusions)."""
+    """A ParsedQuery as tsqueries, one per text search configuration in use: `positive` (the
+    words a post must have; "" where they are all stop words there), `negative` (the excluded
+    ones) and `full` (both). Built by PostgreSQL from bound parameters in one round trip, then
+    passed back as tsquery values: constants to the planner, parsed once, not once a row."""
 
     def __init__(self, parsed: ParsedQuery) -> None:
+        self.parsed = parsed
+        self.positive: dict[str, str] = {}
+        self.negative: dict[str, str] = {}
+        self.full: dict[str, str] = {}
+        self.configs: list[str] = []
+        if parsed.clauses:
+            self._compile()
+        else:
+            self.configs = self._configs_in_use()
+
+    def _compile(self) -> None:
         groups: list[list[Clause]] = []
-        for clause in parsed.clauses:
+        for clause in self.parsed.clauses:
             if clause.or_with_previous and groups:
                 groups[-1].append(clause)
             else:
                 groups.append([clause])
-        self.parsed = parsed
-        self.positive: dict[str, ColumnElement[Any] | None] = {}
-        self.negative: dict[str, ColumnElement[Any] | None] = {}
+        columns = []
         for config in ALL_CONFIGS:
             musts = []
             nots = []
@@ -247,54 +258,55 @@ class _Query:
                 if options:
                     musts.append(_combine("tsquery_or", options))
                 nots += [_clause_query(c, config) for c in group if c.negated]
-            self.positive[config] = _combine("tsquery_and", musts) if musts else None
-            self.negative[config] = _combine("tsquery_or", nots) if nots else None
+            pos = _combine("tsquery_and", musts) if musts else None
+            neg = _combine("tsquery_or", nots) if nots else None
+            full = pos
+            if pos is not None and neg is not None:
+                full = func.tsquery_and(pos, func.tsquery_not(neg, type_=TSQUERY), type_=TSQUERY)
+            for expr in (pos, neg, full):
+                value = cast(expr, Text) if expr is not None else literal("", Text)
+                columns.append(value.label(f"q{len(columns)}"))
+        row = db.session.execute(select(*columns, _languages_in_use())).one()
+        for n, config in enumerate(ALL_CONFIGS):
+            self.positive[config], self.negative[config], self.full[config] = row[3 * n : 3 * n + 3]
+        self.configs = [config_for(language) for language in row[-1]]
+
+    def _configs_in_use(self) -> list[str]:
+        return [config_for(language) for language in db.session.scalar(select(_languages_in_use()))]
 
     @property
     def ranked(self) -> bool:
         return self.parsed.has_text
 
-    def full(self, config: str) -> ColumnElement[Any] | None:
-        pos, neg = self.positive[config], self.negative[config]
-        if pos is None:
-            return None
-        if neg is None:
-            return pos
-        return func.tsquery_and(pos, func.tsquery_not(neg, type_=TSQUERY), type_=TSQUERY)
-
     def per_row(self, config_col: Any) -> ColumnElement[Any]:
-        """The tsquery of the row's configuration."""
-        whens = [(config_col == c, self.full(c)) for c in ALL_CONFIGS if self.full(c) is not None]
-        return case(*whens, else_=func.to_tsquery(_regconfig("simple"), "", type_=TSQUERY))
+        """The full tsquery of the row's configuration."""
+        whens = [(config_col == c, _tsquery(self.full[c])) for c in ALL_CONFIGS if self.full[c]]
+        return case(*whens, else_=_tsquery("")) if whens else _tsquery("")
 
     def match(self) -> ColumnElement[bool]:
         """SQL on PostVector: the posts this query finds (words, exclusions, in:title)."""
+        arms = []
+        configs = sorted(set(self.configs))
         if not self.parsed.has_text:
             # Only exclusions and filters: every post without the excluded words.
-            arms = []
-            for c in ALL_CONFIGS:
-                neg = self.negative[c]
-                vec = self._vector()
+            for c in configs:
+                neg = self.negative.get(c)
                 arms.append(
-                    and_(
-                        PostVector.config == c,
-                        not_(vec.bool_op("@@")(neg)) if neg is not None else true(),
-                    )
+                    and_(PostVector.config == c, not_(self._vector().bool_op("@@")(_tsquery(neg))))
+                    if neg
+                    else PostVector.config == c
                 )
-            return or_(*arms)
-        arms = []
-        for c in ALL_CONFIGS:
-            pos, full = self.positive[c], self.full(c)
-            if pos is None or full is None:
-                continue
-            # numnode = 0: only stop words in this language; not a query that finds everything.
+            return or_(*arms) if arms else false()
+        for c in configs:
+            pos, full = self.positive[c], self.full[c]
+            if not pos:
+                continue  # only stop words in this language: it finds nothing there
             cond = and_(
                 PostVector.config == c,
-                func.numnode(pos) > 0,
-                PostVector.vector.bool_op("@@")(pos),  # (what the GIN index answers)
+                PostVector.vector.bool_op("@@")(_tsquery(pos)),  # (what the GIN index answers)
             )
-            if self.parsed.in_title or self.negative[c] is not None:
-                cond = and_(cond, self._vector().bool_op("@@")(full))
+            if self.parsed.in_title or full != pos:
+                cond = and_(cond, self._vector().bool_op("@@")(_tsquery(full)))
             arms.append(cond)
         return or_(*arms) if arms else false()
 
@@ -302,6 +314,16 @@ class _Query:
         if self.parsed.in_title:
             return func.ts_filter(PostVector.vector, literal_column("'{a}'::\"char\"[]"))
         return PostVector.vector  # type: ignore[return-value]
+
+
+def _tsquery(text: str) -> ColumnElement[Any]:
+    """A tsquery PostgreSQL itself made (_Query), bound as a value."""
+    return cast(literal(text, Text), TSQUERY)
+
+
+def _languages_in_use() -> ColumnElement[Any]:
+    """The SIGs' languages, as an array (a handful of rows)."""
+    return func.array(select(Sig.language).distinct().scalar_subquery())
 
 
 def _scope_clause(scope: SigScope) -> ColumnElement[bool]:
@@ -443,49 +465,42 @@ class PostgresBackend:
             {"text": {c.text for c in parsed.clauses if not c.negated}} if parsed.has_text else {}
         )
         where = and_(query.match(), _scope_clause(scope), *_filters(parsed))
-        total = func.count().over().label("total")
         matches = (
-            select(Post.id, Post.topic_id, Post.created_at, PostVector.config, total)
+            select(Post.id, Post.topic_id, Post.created_at, PostVector.config)
             .select_from(PostVector)
             .join(Post, Post.id == PostVector.post_id)
             .join(Topic, Topic.id == Post.topic_id)
             .join(Sig, Sig.id == Topic.sig_id)
             .where(where)
         )
-        ranked_among = None
+        # The matches once (a CTE read twice is computed once): their count, and the page.
+        m = matches.cte("m")
+        total = select(func.count()).select_from(m).scalar_subquery().label("total")
         if newest or not query.ranked:
-            stmt = matches.order_by(Post.created_at.desc(), Post.id.desc())
+            stmt = select(m.c.id, m.c.topic_id, m.c.created_at, m.c.config, total).order_by(
+                m.c.created_at.desc(), m.c.id.desc()
+            )
         else:
+            # Best match ranks the newest `ranked_matches` (or every match, on request): each
+            # one's vector is read by its key, never the vectors of every match.
             among = None if rank_all else self.ranked_matches or None
-            if among:
-                matches = matches.order_by(Post.created_at.desc(), Post.id.desc()).limit(among)
-            m = matches.subquery("m")
+            top_q = select(m).order_by(m.c.created_at.desc(), m.c.id.desc())
+            top = (top_q.limit(among) if among else top_q).subquery("top")
+            vector = select(PostVector.vector).where(PostVector.post_id == top.c.id)
             rank = func.ts_rank(
                 literal_column(f"'{WEIGHTS}'::float4[]", ARRAY(Float)),
-                PostVector.vector,
-                query.per_row(m.c.config),
+                vector.scalar_subquery(),
+                query.per_row(top.c.config),
                 NORMALIZATION,
             )
-            stmt = (
-                select(m.c.id, m.c.topic_id, m.c.created_at, m.c.config, m.c.total)
-                .join(PostVector, PostVector.post_id == m.c.id)
-                .order_by(rank.desc(), m.c.created_at.desc(), m.c.id.desc())
-            )
+            stmt = select(top.c.id, top.c.topic_id, top.c.created_at, top.c.config, total)
+            stmt = stmt.order_by(rank.desc(), top.c.created_at.desc(), top.c.id.desc())
         rows = db.session.execute(stmt.offset(offset).limit(limit)).all()
         if rows:
             count = int(rows[0].total)
-        else:
-            count = int(
-                db.session.scalar(
-                    select(func.count())
-                    .select_from(PostVector)
-                    .join(Post, Post.id == PostVector.post_id)
-                    .join(Topic, Topic.id == Post.topic_id)
-                    .join(Sig, Sig.id == Topic.sig_id)
-                    .where(where)
-                )
-                or 0
-            )
+        else:  # (a page past the last: the count alone)
+            count = int(db.session.scalar(select(func.count()).select_from(m)) or 0)
+        ranked_among = None
         if not (newest or not query.ranked) and not rank_all and self.ranked_matches:
             if count > self.ranked_matches:
                 ranked_among = self.ranked_matches
@@ -502,7 +517,7 @@ class PostgresBackend:
             ranked_among=ranked_among,
             terms=terms,
             common=common,
-            query=parsed,
+            context=query,
         )
 
     def _common(self, parsed: ParsedQuery) -> list[str]:
@@ -532,11 +547,11 @@ class PostgresBackend:
         self, results: BackendResults, items: list[tuple[BackendHit, str | None, str]]
     ) -> list[tuple[Markup | None, Markup]]:
         """ts_headline of the page's hits, in one query."""
-        if not items or results.query is None or not results.query.has_text:
+        query = results.context
+        if not items or not isinstance(query, _Query) or not query.parsed.has_text:
             return [
                 (_plain(t, title=True) if t is not None else None, _plain(b)) for _h, t, b in items
             ]
-        query = _Query(results.query)
         data = [
             (n, hit.language, _clean(title or ""), _clean(body))
             for n, (hit, title, body) in enumerate(items)
