@@ -249,7 +249,7 @@ class _Query:
                 groups[-1].append(clause)
             else:
                 groups.append([clause])
-        columns = []
+        columns: list[ColumnElement[Any]] = []
         for config in ALL_CONFIGS:
             musts = []
             nots = []
@@ -272,7 +272,8 @@ class _Query:
         self.configs = [config_for(language) for language in row[-1]]
 
     def _configs_in_use(self) -> list[str]:
-        return [config_for(language) for language in db.session.scalar(select(_languages_in_use()))]
+        languages = db.session.scalar(select(_languages_in_use())) or []
+        return [config_for(language) for language in languages]
 
     @property
     def ranked(self) -> bool:
