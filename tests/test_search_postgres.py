@@ -255,3 +255,14 @@ def test_reindex_can_fill_the_vectors_before_switching(app, f, tmp_path, monkeyp
     assert "Indexed 1 posts." in result.output
     assert PostgresBackend().check() == "ok"
     assert isinstance(indexer.get_backend(), WhooshBackend)  # still the one in use
+
+
+def test_start_up_says_when_posts_lack_their_vectors_and_serves_on(pg, app, client, f, caplog):
+    ada = f.user("ada")
+    f.topic(ada, f.sig("retro", members=[ada]), "Old", "From before the migration: okapis.")
+    assert indexer.startup(app) == "ok"
+    with transaction() as tx:
+        tx.execute(delete(PostVector))
+    assert indexer.startup(app) == "missing"
+    assert "flask forum reindex" in caplog.text
+    assert found(client, "okapis") == []  # (not found until then; nothing else is held up)

@@ -404,11 +404,27 @@ def all_posts() -> int:
 
 
 def startup(app: Flask) -> str:
-    """Run at start-up: rebuild a missing, outdated or corrupt index; drain the queue."""
+    """Run at start-up: rebuild a missing, outdated or corrupt Whoosh index; drain the queue.
+    With the PostgreSQL backend, say when posts still lack their vectors."""
     with app.app_context():
         if not inspect(db.engine).has_table(SearchQueueEntry.__tablename__):
             return "no-database"  # `flask db upgrade` has not run yet
         backend = get_backend(app)
+        if isinstance(backend, PostgresBackend):
+            # Posts written before the migration have no vector (nothing else can lack one: it
+            # commits with its post). Filling them takes minutes on a big forum: `flask forum
+            # reindex` does it while the servers serve, rather than each server before it does.
+            try:
+                found = backend.check()
+                if found != "ok":
+                    log.warning(
+                        "some posts have no search vector yet (%s): they are not found until "
+                        "`flask forum reindex` fills them",
+                        found,
+                    )
+                return found
+            finally:
+                db.session.remove()
         try:
             with backend.maintenance():
                 found = status(backend)

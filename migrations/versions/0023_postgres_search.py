@@ -6,7 +6,7 @@ Create Date: 2026-12-05 01:00:00.000000
 
 The tables exist on every database; only PostgreSQL gets the tsvector type, the GIN indexes and
 pg_trgm (SQLite keeps them empty: its forums search with Whoosh). The vectors of the posts
-written before this are filled by `flask forum reindex` (or the start-up sync) in batches,
+written before this are filled by `flask forum reindex` in batches,
 while the forum serves: nothing heavy runs here.
 """
 
