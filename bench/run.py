@@ -507,7 +507,12 @@ def main(argv: list[str] | None = None) -> int:
         bare_ports = servers.start(env, args.processes, "bench.bare:app", "bare")
         whoosh_ports: list[int] = []
         if whoosh_too:
-            whoosh_env = {**env, "FORUM_SEARCH_BACKEND": "whoosh"}
+            # As a Whoosh deployment on PostgreSQL before issue 26: no vectors written.
+            whoosh_env = {
+                **env,
+                "FORUM_SEARCH_BACKEND": "whoosh",
+                "FORUM_SEARCH_POSTGRES_VECTORS": "false",
+            }
             whoosh_ports = servers.start(whoosh_env, args.processes, None, "whoosh")
             servers.wait(whoosh_ports, "/readyz")
         servers.wait(forum_ports + nocache_ports, "/readyz")

@@ -187,6 +187,10 @@ DEFAULTS: dict[str, Any] = {
     # "whoosh" (an index on this machine), "postgres" (full-text search in the database: for
     # several servers) or "null"; unset, "postgres" on a PostgreSQL database, else "whoosh".
     "SEARCH_BACKEND": None,
+    # On PostgreSQL, write each post's full-text vector whichever backend searches (so a switch
+    # to "postgres" finds every post at once). Off: only while "postgres" searches; a forum that
+    # switches later runs `flask forum reindex --backend postgres` first.
+    "SEARCH_POSTGRES_VECTORS": True,
     # Run `search-sync` when the app starts (the search feature reads it).
     "SEARCH_SYNC_ON_START": True,
     # Where the search queue is applied after a commit: "background" (a thread per process, so a

@@ -266,3 +266,19 @@ def test_start_up_says_when_posts_lack_their_vectors_and_serves_on(pg, app, clie
     assert indexer.startup(app) == "missing"
     assert "flask forum reindex" in caplog.text
     assert found(client, "okapis") == []  # (not found until then; nothing else is held up)
+
+
+def test_vectors_can_be_left_to_the_postgres_backend_alone(app, f, tmp_path):
+    """SEARCH_POSTGRES_VECTORS off: a Whoosh forum on PostgreSQL writes none (as before issue 26);
+    the PostgreSQL backend always does."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL full-text search needs PostgreSQL (FORUM_TEST_DATABASE_URL)")
+    app.config["SEARCH_POSTGRES_VECTORS"] = False
+    indexer.replace_backend(app, WhooshBackend(tmp_path / "index"))
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("retro", members=[ada]), "Quiet", "No vector for this one.")
+    assert db.session.scalar(select(func.count()).select_from(PostVector)) == 0
+    indexer.replace_backend(app, PostgresBackend())
+    assert indexer.get_backend().check() == "missing"
+    f.reply(ada, topic, "This one has its vector.")
+    assert db.session.scalar(select(func.count()).select_from(PostVector)) == 1

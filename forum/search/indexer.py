@@ -110,8 +110,11 @@ def uses_queue(app: Flask | None = None) -> bool:
 
 def writes_vectors() -> bool:
     """Whether post changes write PostgreSQL vectors: on every PostgreSQL database, whichever
-    backend searches, so switching to the PostgreSQL backend finds every post at once."""
-    return db.session.get_bind().dialect.name == "postgresql"
+    backend searches, so switching to the PostgreSQL backend finds every post at once; unless
+    SEARCH_POSTGRES_VECTORS is off and another backend searches."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return False
+    return bool(current_app.config.get("SEARCH_POSTGRES_VECTORS", True)) or not uses_queue()
 
 
 # --- Whoosh after a time on PostgreSQL -------------------------------------------------------
