@@ -49,7 +49,9 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     true,
+    union_all,
     values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TSQUERY
@@ -284,21 +286,21 @@ class _Query:
         whens = [(config_col == c, _tsquery(self.full[c])) for c in ALL_CONFIGS if self.full[c]]
         return case(*whens, else_=_tsquery("")) if whens else _tsquery("")
 
-    def match(self) -> ColumnElement[bool]:
-        """SQL on PostVector: the posts this query finds (words, exclusions, in:title)."""
-        arms = []
+    def matching(self) -> Any:
+        """The posts this query finds (words, exclusions, in:title), as (post_id, config) rows:
+        one SELECT per configuration in use, so each is the GIN index's answer for that
+        configuration's tsquery alone (and no row is tested against another language's)."""
+        arms: list[ColumnElement[bool]] = []
         configs = sorted(set(self.configs))
-        if not self.parsed.has_text:
-            # Only exclusions and filters: every post without the excluded words.
-            for c in configs:
-                neg = self.negative.get(c)
-                arms.append(
-                    and_(PostVector.config == c, not_(self._vector().bool_op("@@")(_tsquery(neg))))
-                    if neg
-                    else PostVector.config == c
-                )
-            return or_(*arms) if arms else false()
         for c in configs:
+            if not self.parsed.has_text:
+                # Only exclusions and filters: every post without the excluded words.
+                neg = self.negative.get(c)
+                vector = self._vector().bool_op("@@")(_tsquery(neg)) if neg else None
+                arms.append(
+                    and_(PostVector.config == c, not_(vector)) if neg else PostVector.config == c
+                )
+                continue
             pos, full = self.positive[c], self.full[c]
             if not pos:
                 continue  # only stop words in this language: it finds nothing there
@@ -309,7 +311,12 @@ class _Query:
             if self.parsed.in_title or full != pos:
                 cond = and_(cond, self._vector().bool_op("@@")(_tsquery(full)))
             arms.append(cond)
-        return or_(*arms) if arms else false()
+        selects = [select(PostVector.post_id, PostVector.config).where(arm) for arm in arms]
+        if not selects:
+            return select(PostVector.post_id, PostVector.config).where(false()).subquery("hits")
+        if len(selects) == 1:
+            return selects[0].subquery("hits")
+        return union_all(*selects).subquery("hits")
 
     def _vector(self) -> ColumnElement[Any]:
         if self.parsed.in_title:
@@ -465,14 +472,14 @@ class PostgresBackend:
         terms = (
             {"text": {c.text for c in parsed.clauses if not c.negated}} if parsed.has_text else {}
         )
-        where = and_(query.match(), _scope_clause(scope), *_filters(parsed))
+        hits = query.matching()
         matches = (
-            select(Post.id, Post.topic_id, Post.created_at, PostVector.config)
-            .select_from(PostVector)
-            .join(Post, Post.id == PostVector.post_id)
+            select(Post.id, Post.topic_id, Post.created_at, hits.c.config)
+            .select_from(hits)
+            .join(Post, Post.id == hits.c.post_id)
             .join(Topic, Topic.id == Post.topic_id)
             .join(Sig, Sig.id == Topic.sig_id)
-            .where(where)
+            .where(_scope_clause(scope), *_filters(parsed))
         )
         # The matches once (a CTE read twice is computed once): their count, and the page.
         m = matches.cte("m")
@@ -677,11 +684,24 @@ class _NoWriter:
 @contextmanager
 def _time_limit() -> Iterator[None]:
     """The search's statements under STATEMENT_TIMEOUT_MS (until the request's read
-    transaction ends); one that runs out raises SearchRejected."""
+    transaction ends); one that runs out raises SearchRejected.
+
+    And planned with the GIN index: PostgreSQL prices `@@` as if free, so for a common word it
+    reads every vector of a language (a sequential scan, ten times slower here) rather than take
+    the index's exact answer. (JIT off too: the cost that steers the planner away from a
+    sequential scan would otherwise make it compile each search, 300 ms.) Only for these
+    statements: RESET after them."""
     session = db.session
-    session.execute(select(func.set_config("statement_timeout", str(STATEMENT_TIMEOUT_MS), True)))
+    session.execute(
+        select(
+            func.set_config("statement_timeout", str(STATEMENT_TIMEOUT_MS), True),
+            func.set_config("enable_seqscan", "off", True),
+            func.set_config("jit", "off", True),
+        )
+    )
     try:
         yield
+        session.execute(text("RESET enable_seqscan; RESET jit"))
     except OperationalError as exc:
         if not isinstance(exc.orig, QueryCanceled):
             raise
