@@ -296,10 +296,10 @@ class _Query:
             if not self.parsed.has_text:
                 # Only exclusions and filters: every post without the excluded words.
                 neg = self.negative.get(c)
-                vector = self._vector().bool_op("@@")(_tsquery(neg)) if neg else None
-                arms.append(
-                    and_(PostVector.config == c, not_(vector)) if neg else PostVector.config == c
-                )
+                arm: ColumnElement[bool] = PostVector.config == c
+                if neg:
+                    arm = and_(arm, not_(self._vector().bool_op("@@")(_tsquery(neg))))
+                arms.append(arm)
                 continue
             pos, full = self.positive[c], self.full[c]
             if not pos:
