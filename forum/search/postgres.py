@@ -19,7 +19,12 @@ with its own configuration's query (a stop word of one language is left out of t
 query only, as with Whoosh). Relevance is ts_rank (titles count twice a body) among the newest
 SEARCH_RANKED_MATCHES matches, as Whoosh ranks; newest is by date. Excerpts are ts_headline of
 the page's hits only. "Did you mean" looks for near words (pg_trgm) in `search_words`, the
-words of each SIG, among the SIGs the reader may read.
+words of each SIG, among the SIGs the reader may read. A search's statements stop after
+STATEMENT_TIMEOUT_MS and are planned to use the GIN index (`_time_limit`).
+
+Another kind of document (an attachment's text, a library item) would get a table of its own
+beside `post_vectors`, written in its own transaction the same way, and a SELECT of its own in
+`_Query.matching()`; the interface (documents.py) carries hits by id either way.
 """
 
 from __future__ import annotations
