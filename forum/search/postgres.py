@@ -88,6 +88,7 @@ RANKED_MATCHES = 2000  # as the Whoosh backend: best match ranks the newest this
 WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 NORMALIZATION = 1  # divide by 1 + log(length): a long post does not win by length alone
 EXCERPT_CHARS = 240
+HEADLINE_CHARS = 50_000  # of a body, as Whoosh's excerpts: ts_headline parses all it is given
 REBUILD_BATCH = 2000
 WORD_CHARS = (3, 64)  # the lengths of words kept for "did you mean"
 MAINTENANCE_LOCK = 0x5EA2C4  # pg_advisory_lock key: one reindex at a time
@@ -566,7 +567,7 @@ class PostgresBackend:
                 (_plain(t, title=True) if t is not None else None, _plain(b)) for _h, t, b in items
             ]
         data = [
-            (n, hit.language, _clean(title or ""), _clean(body))
+            (n, hit.language, _clean(title or ""), _clean(body[:HEADLINE_CHARS]))
             for n, (hit, title, body) in enumerate(items)
         ]
         rows = values(
