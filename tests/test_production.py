@@ -150,8 +150,9 @@ def test_two_processes_behave_as_one(forum):
         assert page.status_code == 200 and word in page.text
         note = ada_on_b.wait_for("notification", timeout=20)
         assert note["kind"] == "mention" and word in note["excerpt"]
-        # Search on B finds what A indexed (both use the same index folder on this host): the
-        # result links to the reply itself (the query alone is echoed in the search box).
+        # Search on B finds what A wrote (PostgreSQL full-text search, the default on this
+        # database: the reply's words committed with it): the result links to the reply itself
+        # (the query alone is echoed in the search box).
         number = forum.scalar("SELECT number FROM posts WHERE body_raw LIKE :w", w=f"%{word}%")
         result_link = f'href="/t/{forum.topic_id}/'
         deadline = time.monotonic() + 10
