@@ -1,7 +1,7 @@
 """search: PostgreSQL full-text search (post vectors, the words of each SIG, shared state)
 
-Revision ID: 0025_postgres_search
-Revises: 0024_webhooks
+Revision ID: 0027_postgres_search
+Revises: 0026_reactions_bookmarks
 Create Date: 2026-12-05 01:00:00.000000
 
 The tables exist on every database; only PostgreSQL gets the tsvector type, the GIN indexes and
@@ -15,8 +15,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = "0025_postgres_search"
-down_revision = "0024_webhooks"
+revision = "0027_postgres_search"
+down_revision = "0026_reactions_bookmarks"
 branch_labels = None
 depends_on = None
 
