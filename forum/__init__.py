@@ -37,6 +37,7 @@ FEATURES = [
     "forum.trust",
     "forum.webhooks",
     "forum.mailin",
+    "forum.api",
     # Last: every feature's jobs are defined by now, and register on the queue.
     "forum.jobs",
 ]

@@ -172,6 +172,9 @@ DEFAULTS: dict[str, Any] = {
     # Reacting and bookmarking, per member: a button press each, taken back as easily.
     "RATELIMIT_REACTIONS": "60 per minute",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # The JSON API's budget per personal access token (per member for a signed-in browser, per
+    # address for a guest); its answers say where each stands (RateLimit-* headers).
+    "API_RATE_LIMIT": "300 per 5 minutes",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,

@@ -47,6 +47,16 @@ class NotFound(ForumError):
         super().__init__(message)
 
 
+class NotAuthenticated(ForumError):
+    """The request carries no credential where one is needed, or one that is not (or no longer)
+    valid: a revoked or expired API token. Pages send guests to the login form instead."""
+
+    status_code = 401
+
+    def __init__(self, message: Any = "") -> None:
+        super().__init__(message)
+
+
 class Forbidden(ForumError):
     """The actor may see the thing but may not do this to it."""
 

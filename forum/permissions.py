@@ -1468,3 +1468,40 @@ def can_handle_message_reports(user: Actor) -> bool:
     """Reported private messages go to the global sysop alone (SIG sysops moderate SIGs; mail
     belongs to none)."""
     return is_global_sysop(user)
+
+
+# --- personal access tokens (the JSON API) --------------------------------------------------
+# A token carries scopes: a ceiling on what a program holding it may do as its member. The
+# policy above still decides every action; a scope never grants what the member may not do.
+SCOPE_READ = "read"  # every read (GET)
+SCOPE_WRITE = "write"  # join and leave, topics, posts, flags, marking notifications read
+SCOPE_MODERATE = "moderate"  # hide, lock, move, suspend in a SIG
+SCOPE_ADMIN = "admin"  # the global sysop's site-wide actions (a site-wide suspension)
+TOKEN_SCOPES = (SCOPE_READ, SCOPE_WRITE, SCOPE_MODERATE, SCOPE_ADMIN)
+
+
+def token_scopes_for(user: Actor) -> tuple[str, ...]:
+    """The scopes this member may put on a token: read and write for every member, moderate
+    for sysops (of any SIG), admin for the global sysop."""
+    if user is None or user.is_banned:
+        return ()
+    scopes = [SCOPE_READ, SCOPE_WRITE]
+    if can_moderate_anything(user):
+        scopes.append(SCOPE_MODERATE)
+    if is_global_sysop(user):
+        scopes.append(SCOPE_ADMIN)
+    return tuple(scopes)
+
+
+def scope_problem(granted: frozenset[str] | None, needed: str) -> str | None:
+    """Why a request whose credential holds `granted` scopes (None: a signed-in browser, which
+    acts with every scope its member has) may not do what needs `needed`, or None."""
+    if granted is None or needed in granted:
+        return None
+    return str(_l("This token does not have the %(scope)s scope.", scope=needed))
+
+
+def require_scope(granted: frozenset[str] | None, needed: str) -> None:
+    problem = scope_problem(granted, needed)
+    if problem:
+        raise Forbidden(problem)

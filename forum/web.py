@@ -72,6 +72,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 ERROR_TEXT = {
     400: (_l("Bad request"), _l("The request could not be understood. Go back and try again.")),
+    401: (_l("Not authenticated"), _l("Log in, or send a valid API token, first.")),
     403: (_l("Not allowed"), _l("You may not do that.")),
     404: (
         _l("Not found"),
@@ -79,6 +80,7 @@ ERROR_TEXT = {
     ),
     405: (_l("Method not allowed"), _l("That address does not take this kind of request.")),
     409: (_l("Conflict"), _l("That clashes with what is already there.")),
+    415: (_l("Unsupported media type"), _l("Send the request body as JSON.")),
     413: (_l("Too large"), _l("What you sent is larger than the forum accepts.")),
     429: (_l("Slow down"), _l("Too many requests in a short time. Wait a moment and try again.")),
     500: (

@@ -198,10 +198,12 @@ def sig_page(
     filter: str = "all",
     after: Cursor | None = None,
     before: Cursor | None = None,
+    per_page: int | None = None,
 ) -> SigPage:
     """A SIG's topics, pinned first, then by last activity; unread marks for members. Page
     `page` is counted out from the top, or read from a cursor: the topics `after` one, or the
-    page `before` one (the page number is then the pager's label)."""
+    page `before` one (the page number is then the pager's label). `per_page`: TOPICS_PER_PAGE
+    unless given (the JSON API's `limit`)."""
     viewer = permissions.actor(current)
     sig = permissions.get_sig_for(viewer, slug)
     result = SigPage(
@@ -234,7 +236,7 @@ def sig_page(
     if not result.can_read:
         return result
 
-    per_page = current_app.config["TOPICS_PER_PAGE"]
+    per_page = per_page or current_app.config["TOPICS_PER_PAGE"]
     # The stored counter paginates; a sysop's view of deleted topics may run a page over.
     result.pagination = Pagination(page=max(1, page), per_page=per_page, total=sig.topic_count)
     if page < 1 or page > result.pagination.pages:

@@ -1,0 +1,348 @@
+"""The JSON shapes of /api/v1: what each operation takes and answers (pydantic models, from
+which forum.api.spec writes the OpenAPI document).
+
+Inputs are strict (a number is not a string, unknown fields are refused); outputs are the
+stable, documented shapes. Times are ISO 8601 in UTC, ids are integers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ..db import MAX_ID
+
+# Upper bounds in the schema; the services apply the site's own (smaller) limits.
+MAX_BODY = 100_000
+MAX_TITLE = 500
+MAX_REASON = 2_000
+MAX_QUERY = 500
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class Input(BaseModel):
+    """A request body: strict types, no fields beyond the documented ones."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class Query(BaseModel):
+    """Query-string arguments (text on the wire, so not strict), no unknown ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- errors ---------------------------------------------------------------------------------
+class ErrorDetail(Output):
+    field: str | None = Field(None, description="The input field at fault, when there is one.")
+    message: str
+
+
+class ErrorInfo(Output):
+    status: int = Field(description="The HTTP status, repeated.")
+    title: str = Field(description="A short title, in the reader's language.")
+    message: str = Field(description="What went wrong, in the reader's language.")
+    field: str | None = Field(None, description="The input field at fault, when there is one.")
+    details: list[ErrorDetail] | None = Field(
+        None, description="Every problem found in the input (validation errors)."
+    )
+
+
+class ErrorBody(Output):
+    """Every error: `{"error": {"status", "title", "message", …}}`."""
+
+    error: ErrorInfo
+
+
+# --- shared parts ---------------------------------------------------------------------------
+class MemberRef(Output):
+    id: int
+    username: str
+
+
+class SigRef(Output):
+    id: int
+    slug: str
+    name: str
+
+
+class Membership(Output):
+    role: Literal["member", "sysop"]
+    joined_at: datetime
+
+
+# --- SIGs -----------------------------------------------------------------------------------
+class Sig(Output):
+    id: int
+    slug: str
+    name: str
+    description: str
+    visibility: Literal["public", "members", "private"]
+    language: str
+    archived: bool
+    is_support: bool
+    topic_count: int
+    post_count: int
+    member_count: int
+    last_posted_at: datetime | None
+    url: str = Field(description="The SIG's page.")
+    membership: Membership | None = Field(description="The reader's membership, if any.")
+    can_read: bool = Field(description="Whether the reader may read its topics.")
+
+
+class SigDetail(Sig):
+    can_start_topic: bool
+    write_problem: str | None = Field(description="Why the reader may not write here, if so.")
+    join: Literal["member", "open", "closed"] = Field(
+        description="member: the reader is in it; open: PUT membership joins it; closed: the "
+        "reader may not join it (a private SIG is joined by request, from its page)."
+    )
+
+
+class SigList(Output):
+    items: list[Sig]
+
+
+class MembershipResult(Output):
+    status: Literal["joined", "left"]
+    sig: SigRef
+
+
+# --- topics ---------------------------------------------------------------------------------
+class Topic(Output):
+    id: int
+    sig: SigRef
+    title: str
+    slug: str
+    author: MemberRef | None
+    created_at: datetime
+    last_posted_at: datetime
+    last_poster: MemberRef | None = None
+    post_count: int = Field(description="Posts every reader sees, the first one included.")
+    pinned: bool
+    locked: bool
+    deleted: bool = Field(description="Only its SIG's sysops see deleted topics.")
+    url: str
+
+
+class TopicDetail(Topic):
+    first_post_id: int | None
+    can_reply: bool
+    reply_problem: str | None = Field(description="Why the reader may not reply, if so.")
+
+
+class TopicList(Output):
+    items: list[Topic]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next topics; null at the end."
+    )
+
+
+class TopicsQuery(Query):
+    cursor: str | None = Field(
+        None,
+        max_length=40,
+        pattern=r"^[01]-[0-9]{1,19}-[0-9]{1,12}$",
+        description="`next_cursor` of the previous answer.",
+    )
+    limit: int = Field(25, ge=1, le=100)
+
+
+class NewTopic(Input):
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown.")
+
+
+# --- posts ----------------------------------------------------------------------------------
+class PostPermissions(Output):
+    edit: bool
+    delete: bool
+    flag: bool
+    moderate: bool = Field(description="Hide, unhide, lock, move: the reader is its SIG's sysop.")
+
+
+class Post(Output):
+    id: int
+    topic_id: int
+    number: int = Field(description="Its place in the topic, from 1; numbers are never reused.")
+    author: MemberRef | None
+    reply_to_post_id: int | None
+    body_raw: str = Field(description="The Markdown as written.")
+    body_html: str = Field(description="The cooked, sanitized HTML.")
+    status: Literal["visible", "pending", "hidden", "deleted"]
+    hide_reason: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    edit_count: int
+    url: str
+    permissions: PostPermissions
+
+
+class PostList(Output):
+    items: list[Post]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next posts; null at the end."
+    )
+
+
+class PostsQuery(Query):
+    cursor: str | None = Field(
+        None, max_length=12, pattern=r"^[0-9]{1,12}$", description="`next_cursor` of the last answer."
+    )
+    limit: int = Field(25, ge=1, le=100)
+
+
+class NewPost(Input):
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown.")
+    reply_to_post_id: Id | None = Field(None, description="The post this one answers.")
+
+
+class PostEdit(Input):
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown.")
+    title: str | None = Field(
+        None, min_length=1, max_length=MAX_TITLE, description="A new title (first posts only)."
+    )
+
+
+# --- members --------------------------------------------------------------------------------
+class Member(Output):
+    id: int
+    username: str
+    role: Literal["member", "sysop"]
+    created_at: datetime
+    post_count: int
+    topic_count: int
+    signature: str
+    bio_html: str
+    sigs: list[SigRef] = Field(description="The SIGs they belong to that the reader may see.")
+    url: str
+
+
+class Standing(Output):
+    banned: bool
+    suspended_until: datetime | None
+    silenced_until: datetime | None
+    approval: Literal["approved", "pending", "refused"]
+    problem: str | None = Field(description="Why they may not write, if so.")
+
+
+class Me(Member):
+    email: str
+    language: str | None
+    timezone: str
+    standing: Standing
+    unread_notifications: int
+    scopes: list[str] = Field(
+        description="What this request may do: the token's scopes, or every scope the member "
+        "may hold for a signed-in browser."
+    )
+
+
+# --- notifications --------------------------------------------------------------------------
+class Notification(Output):
+    id: int
+    kind: str
+    text: str = Field(description="The sentence the notification center shows.")
+    url: str
+    excerpt: str
+    read: bool
+    created_at: datetime
+
+
+class NotificationList(Output):
+    items: list[Notification]
+    page: int
+    next_page: int | None
+    unread: int
+
+
+class PageQuery(Query):
+    page: int = Field(1, ge=1, le=10_000)
+
+
+class ReadResult(Output):
+    marked: int = Field(description="How many notifications were marked read.")
+    unread: int
+
+
+# --- search ---------------------------------------------------------------------------------
+class SearchQuery(Query):
+    q: str = Field(min_length=1, max_length=MAX_QUERY)
+    page: int = Field(1, ge=1, le=50)
+    sort: Literal["relevance", "newest"] = "relevance"
+
+
+class TopicRef(Output):
+    id: int
+    title: str
+
+
+class SigName(Output):
+    slug: str
+    name: str
+
+
+class SearchHit(Output):
+    post_id: int
+    number: int
+    topic: TopicRef
+    sig: SigName
+    author: str | None
+    created_at: datetime
+    is_first: bool
+    excerpt_html: str = Field(description="Sanitized HTML, the matched words in <mark>.")
+    url: str
+
+
+class SearchResults(Output):
+    q: str
+    page: int
+    pages: int
+    total: int
+    total_exact: bool
+    items: list[SearchHit]
+    notices: list[str]
+    error: str | None
+
+
+# --- moderation -----------------------------------------------------------------------------
+class FlagIn(Input):
+    reason: Literal["spam", "abuse", "off_topic", "other"]
+    note: str = Field("", max_length=MAX_REASON, description="Required for `other`.")
+
+
+class FlagResult(Output):
+    id: int
+    post_id: int
+    reason: str
+
+
+class ReasonIn(Input):
+    reason: str = Field("", max_length=MAX_REASON)
+
+
+class MoveIn(Input):
+    sig: Slug = Field(description="The slug of the SIG to move the topic to.")
+    reason: str = Field("", max_length=MAX_REASON)
+
+
+class SuspendIn(Input):
+    until: AwareDatetime = Field(strict=False, description="ISO 8601 with a time zone.")
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
+    sig: Slug | None = Field(
+        None, description="Suspend in this SIG (its sysops); without it, site-wide (the sysop)."
+    )
+
+
+class SuspendResult(Output):
+    member: MemberRef
+    sig: SigRef | None
+    until: datetime
