@@ -1,0 +1,83 @@
+"""What every /api/v1 request goes through: the credential (forum.api.auth), the JSON body's
+checks, the per-credential rate limit and its RateLimit-* headers, ETags, and errors as
+`{"error": {…}}`. Registered on the blueprint once, on import."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Response, current_app, request
+from flask_wtf.csrf import CSRFError
+
+from ..errors import ForumError, NotAuthenticated, SlowDown
+from ..extensions import limiter
+from ..i18n import gettext as _
+from ..web import ERROR_TEXT
+from . import auth, bp
+
+
+def _rate_limit() -> str:
+    return str(current_app.config["API_RATE_LIMIT"])
+
+
+limiter.limit(_rate_limit, key_func=auth.rate_limit_key)(bp)
+bp.before_request(auth.authenticate)
+bp.before_request(auth.check_body)
+
+
+def error_body(status: int, message: str, **extra: Any) -> tuple[dict[str, Any], int]:
+    title = ERROR_TEXT.get(status, ERROR_TEXT[500])[0]
+    body: dict[str, Any] = {"status": status, "title": str(title), "message": str(message)}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return {"error": body}, status
+
+
+@bp.after_request
+def api_headers(response: Response) -> Response:
+    # Each answer is its reader's: caches ask again (with If-None-Match) every time.
+    response.headers.setdefault("Cache-Control", "private, no-cache")
+    response.vary.update(("Authorization", "Cookie", "Accept-Language"))
+    current = limiter.current_limit
+    if current is not None:
+        window = current.limit.get_expiry()
+        left = min(window, max(0, current.reset_at - int(time.time())))
+        response.headers["RateLimit-Limit"] = str(current.limit.amount)
+        response.headers["RateLimit-Remaining"] = str(max(0, current.remaining))
+        response.headers["RateLimit-Reset"] = str(left)
+        response.headers["RateLimit-Policy"] = f"{current.limit.amount};w={window}"
+    if (
+        request.method in ("GET", "HEAD")
+        and response.status_code == 200
+        and response.mimetype == "application/json"
+    ):
+        response.add_etag()
+        response.make_conditional(request)
+    return response
+
+
+@bp.errorhandler(ForumError)
+def api_error(exc: ForumError) -> Any:
+    body, status = error_body(
+        exc.status_code,
+        exc.message,
+        field=getattr(exc, "field", None),
+        details=getattr(exc, "details", None),
+    )
+    headers = {}
+    if isinstance(exc, NotAuthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="forum"'
+    if isinstance(exc, SlowDown):
+        headers["Retry-After"] = str(exc.retry_after)
+    return body, status, headers
+
+
+@bp.errorhandler(CSRFError)
+def api_csrf_error(exc: CSRFError) -> Any:
+    return error_body(
+        400,
+        _(
+            "A write from a signed-in browser needs the page's CSRF token in the X-CSRFToken "
+            "header; a program should send a personal access token instead."
+        ),
+    )
