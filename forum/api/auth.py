@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from .. import permissions
 from ..accounts.models import User
-from ..errors import NotAuthenticated
+from ..errors import ForumError, NotAuthenticated
 from ..extensions import csrf
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
@@ -41,27 +41,33 @@ class Credential:
 
 
 def credential() -> Credential:
+    """Who this request acts for (resolved once per request: the rate limiter asks first)."""
     found = g.get("api_credential")
-    return found if found is not None else Credential(permissions.actor(current_user))
+    if found is None:
+        found = g.api_credential = _resolve()
+    return found  # type: ignore[no-any-return]
+
+
+def _resolve() -> Credential:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return Credential(permissions.actor(current_user))
+    scheme, _sep, secret = header.strip().partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise NotAuthenticated(_l("Send the token as “Authorization: Bearer <token>”."))
+    user, token = services.authenticate(secret)
+    # Flask-Login's current user for this request: the token's member, whatever cookie came
+    # along. Nothing is written to the session.
+    g._login_user = user
+    return Credential(user, token)
 
 
 def authenticate() -> None:
-    """Before every API request: settle who it acts for."""
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _sep, secret = header.strip().partition(" ")
-        secret = secret.strip()
-        if scheme.lower() != "bearer" or not secret:
-            raise NotAuthenticated(_l("Send the token as “Authorization: Bearer <token>”."))
-        user, token = services.authenticate(secret)
-        # Flask-Login's current user for this request: the token's member, whatever cookie
-        # came along. Nothing is written to the session.
-        g._login_user = user
-        g.api_credential = Credential(user, token)
-        return
-    user = permissions.actor(current_user)
-    g.api_credential = Credential(user)
-    if user is not None and request.method not in SAFE_METHODS:
+    """Before every API request: settle who it acts for (a credential that is not valid is
+    a 401, a banned member's token a 403)."""
+    found = credential()
+    if found.token is None and found.user is not None and request.method not in SAFE_METHODS:
         # A browser's cookie goes with every request to the site, whoever's page sends it: a
         # write on the session needs the page's CSRF token (X-CSRFToken), as forms do.
         csrf.protect()
@@ -78,19 +84,17 @@ def require(scope: str, *, guests: bool) -> None:
 
 
 def rate_limit_key() -> str:
-    """Each token has its own budget; a browser its member's; a guest its address's."""
-    found = credential()
+    """Each token has its own budget; a browser its member's; a guest its address's (and so
+    does a credential that is not valid, refused right after)."""
+    try:
+        found = credential()
+    except ForumError:
+        return f"ip:{request.remote_addr}"
     if found.token is not None:
         return f"token:{found.token.id}"
     if found.user is not None:
         return f"user:{found.user.id}"
     return f"ip:{request.remote_addr}"
-
-
-def member_key() -> str:
-    """The posting budget is the member's, shared with the pages (forum.topics.views)."""
-    found = credential()
-    return f"user:{found.user.id}" if found.user is not None else f"ip:{request.remote_addr}"
 
 
 # --- the JSON body --------------------------------------------------------------------------
@@ -156,3 +160,13 @@ def _text_problem(text: str) -> str | None:
     except UnicodeEncodeError:
         return _("The request contained a lone surrogate (\\ud800–\\udfff), which is not text.")
     return None
+
+
+def member_key() -> str:
+    """The posting budget is the member's, one for every way of posting (the pages' too,
+    forum.topics.views), whichever token or browser posts."""
+    try:
+        found = credential()
+    except ForumError:
+        found = Credential(None)
+    return f"user:{found.user.id}" if found.user is not None else f"ip:{request.remote_addr}"

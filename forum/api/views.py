@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Response, render_template, request
 
-from .. import i18n, permissions
+from .. import i18n, permissions, settings
 from ..accounts import services as account_services
-from ..extensions import db
+from ..extensions import db, limiter
 from ..moderation import services as moderation
 from ..notifications import queries as notification_queries
 from ..notifications import services as notification_services
@@ -20,10 +20,15 @@ from ..sigs.models import Sig
 from ..topics import services as topic_services
 from ..web import absolute_url_for
 from . import bp, queries, schemas
-from .auth import credential
+from .auth import credential, member_key
 from .spec import document, operation, reference
 
 READ, WRITE, MODERATE, ADMIN = permissions.TOKEN_SCOPES
+
+# One posting budget for every way of posting (new topic, reply, edit), shared with the pages.
+posting_limit = limiter.shared_limit(
+    lambda: str(settings.get("post_rate_limit")), scope="posting", key_func=member_key
+)
 
 
 def _viewer() -> permissions.Actor:
@@ -212,6 +217,7 @@ def list_topics(slug: str) -> Any:
 
 
 @bp.route("/sigs/<slug>/topics", methods=["POST"])
+@posting_limit
 @operation(
     WRITE, ok=201, model=schemas.TopicDetail, json=schemas.NewTopic, tags=("Topics",)
 )
@@ -249,6 +255,7 @@ def list_posts(topic_id: int) -> Any:
 
 
 @bp.route("/topics/<int:topic_id>/posts", methods=["POST"])
+@posting_limit
 @operation(WRITE, ok=201, model=schemas.Post, json=schemas.NewPost, tags=("Posts",))
 def create_post(topic_id: int) -> Any:
     """Reply to a topic
@@ -267,6 +274,7 @@ def get_post(post_id: int) -> Any:
 
 
 @bp.route("/posts/<int:post_id>", methods=["PATCH"])
+@posting_limit
 @operation(WRITE, model=schemas.Post, json=schemas.PostEdit, tags=("Posts",))
 def edit_post(post_id: int) -> Any:
     """Edit a post
