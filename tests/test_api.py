@@ -398,6 +398,14 @@ def test_a_body_that_is_not_json_is_415(writer) -> None:
     assert response.status_code == 415 and error_of(response)
 
 
+def test_an_id_past_the_largest_is_a_plain_404_for_every_method(client) -> None:
+    for method in ("GET", "PATCH", "DELETE", "POST"):
+        for url in (f"{API}/posts/2147483648", f"{API}/topics/99999999999/posts"):
+            response = client.open(url, method=method, json={"body": "x"})
+            assert response.status_code == 404, (method, url, response.status_code)
+            assert "Allow" not in response.headers
+
+
 def test_a_nul_in_the_query_or_path_is_400(client) -> None:
     assert client.get(f"{API}/search?q=a%00b").status_code == 400
     assert error_of(client.get(f"{API}/sigs/a%00b"))["status"] == 400
