@@ -186,7 +186,9 @@ def test_a_token_posts_a_reply_without_csrf_and_it_shows_on_the_page(client, f) 
     topic = f.topic(ada, sig, "Say hello")
     secret = token_for(bob, ("read", "write"))
 
-    made = send(client, "POST", f"{API}/topics/{topic.id}/posts", secret, {"body": "Hi from **curl**"})
+    made = send(
+        client, "POST", f"{API}/topics/{topic.id}/posts", secret, {"body": "Hi from **curl**"}
+    )
     assert made.status_code == 201, made.get_json()
     post = made.get_json()
     assert post["author"]["username"] == "bob"
@@ -202,18 +204,32 @@ def test_starting_editing_and_deleting_through_the_api(client, f) -> None:
     sig = f.sig("retro", members=[ada])
     secret = token_for(ada, ("read", "write"))
 
-    made = send(client, "POST", f"{API}/sigs/retro/topics", secret, {"title": "From a script", "body": "First words"})
+    made = send(
+        client,
+        "POST",
+        f"{API}/sigs/retro/topics",
+        secret,
+        {"title": "From a script", "body": "First words"},
+    )
     assert made.status_code == 201, made.get_json()
     topic = made.get_json()
     assert topic["sig"] == {"id": sig.id, "slug": "retro", "name": sig.name}
     post_id = topic["first_post_id"]
 
-    edited = send(client, "PATCH", f"{API}/posts/{post_id}", secret, {"body": "Better words", "title": "Renamed by a script"})
+    edited = send(
+        client,
+        "PATCH",
+        f"{API}/posts/{post_id}",
+        secret,
+        {"body": "Better words", "title": "Renamed by a script"},
+    )
     assert edited.status_code == 200, edited.get_json()
     assert edited.get_json()["body_raw"] == "Better words" and edited.get_json()["edit_count"] == 1
     assert client.get(f"{API}/topics/{topic['id']}").get_json()["title"] == "Renamed by a script"
 
-    reply = send(client, "POST", f"{API}/topics/{topic['id']}/posts", secret, {"body": "a second post"})
+    reply = send(
+        client, "POST", f"{API}/topics/{topic['id']}/posts", secret, {"body": "a second post"}
+    )
     reply_id = reply.get_json()["id"]
     gone = send(client, "DELETE", f"{API}/posts/{reply_id}", secret)
     assert gone.status_code == 204 and gone.data == b""
@@ -227,7 +243,10 @@ def test_join_and_leave(client, f) -> None:
     secret = token_for(ada)
     joined = send(client, "PUT", f"{API}/sigs/retro/membership", secret)
     assert joined.status_code == 200 and joined.get_json()["status"] == "joined"
-    assert send(client, "GET", f"{API}/sigs/retro", secret).get_json()["membership"]["role"] == "member"
+    assert (
+        send(client, "GET", f"{API}/sigs/retro", secret).get_json()["membership"]["role"]
+        == "member"
+    )
     again = send(client, "PUT", f"{API}/sigs/retro/membership", secret)
     assert again.status_code == 409 and error_of(again)
     left = send(client, "DELETE", f"{API}/sigs/retro/membership", secret)
@@ -294,9 +313,18 @@ def test_sysop_actions_for_those_allowed(client, f) -> None:
     post = f.reply(ada, topic, "a rude reply")
     member, sysop = token_for(ada), token_for(boss)
 
-    flag = send(client, "POST", f"{API}/posts/{post.id}/flags", token_for(boss, ("read", "write")), {"reason": "abuse"})
+    flag = send(
+        client,
+        "POST",
+        f"{API}/posts/{post.id}/flags",
+        token_for(boss, ("read", "write")),
+        {"reason": "abuse"},
+    )
     assert flag.status_code == 201 and flag.get_json()["reason"] == "abuse"
-    assert send(client, "POST", f"{API}/posts/{post.id}/hide", member, {"reason": "no"}).status_code == 403
+    assert (
+        send(client, "POST", f"{API}/posts/{post.id}/hide", member, {"reason": "no"}).status_code
+        == 403
+    )
     # The token's scope is a ceiling: a sysop's write-only token does not moderate.
     weak = token_for(boss, ("read", "write"))
     refused = send(client, "POST", f"{API}/posts/{post.id}/hide", weak, {"reason": "rude"})
@@ -305,30 +333,69 @@ def test_sysop_actions_for_those_allowed(client, f) -> None:
     assert hidden.status_code == 200 and hidden.get_json()["status"] == "hidden"
     assert client.get(f"{API}/posts/{post.id}").status_code == 404
     assert send(client, "POST", f"{API}/posts/{post.id}/hide", sysop, {}).status_code == 409
-    assert send(client, "POST", f"{API}/posts/{post.id}/unhide", sysop).get_json()["status"] == "visible"
+    assert (
+        send(client, "POST", f"{API}/posts/{post.id}/unhide", sysop).get_json()["status"]
+        == "visible"
+    )
 
     locked = send(client, "POST", f"{API}/topics/{topic.id}/lock", sysop, {"reason": "cool down"})
     assert locked.status_code == 200 and locked.get_json()["locked"] is True
     closed = send(client, "POST", f"{API}/topics/{topic.id}/posts", member, {"body": "me too"})
     assert closed.status_code == 403 and "locked" in error_of(closed)["message"]
-    assert send(client, "POST", f"{API}/topics/{topic.id}/unlock", sysop).get_json()["locked"] is False
+    assert (
+        send(client, "POST", f"{API}/topics/{topic.id}/unlock", sysop).get_json()["locked"] is False
+    )
 
     moved = send(client, "POST", f"{API}/topics/{topic.id}/move", sysop, {"sig": other.slug})
     assert moved.status_code == 200 and moved.get_json()["sig"]["slug"] == "other"
 
     until = (utcnow() + timedelta(days=3)).isoformat()
-    in_sig = send(client, "POST", f"{API}/members/ada/suspend", sysop, {"until": until, "reason": "Cool off.", "sig": sig.slug})
+    in_sig = send(
+        client,
+        "POST",
+        f"{API}/members/ada/suspend",
+        sysop,
+        {"until": until, "reason": "Cool off.", "sig": sig.slug},
+    )
     assert in_sig.status_code == 200, in_sig.get_json()
     assert in_sig.get_json()["sig"]["slug"] == "retro"
-    suspended = send(client, "POST", f"{API}/sigs/retro/topics", member, {"title": "Still here?", "body": "x"})
+    suspended = send(
+        client, "POST", f"{API}/sigs/retro/topics", member, {"title": "Still here?", "body": "x"}
+    )
     assert suspended.status_code == 403 and "suspended" in error_of(suspended)["message"]
     # Site-wide: the sysop alone, and with the admin scope.
-    assert send(client, "POST", f"{API}/members/ada/suspend", sysop, {"until": until, "reason": "Out."}).status_code == 403
+    assert (
+        send(
+            client, "POST", f"{API}/members/ada/suspend", sysop, {"until": until, "reason": "Out."}
+        ).status_code
+        == 403
+    )
     no_admin = token_for(root, ("read", "write", "moderate"))
-    assert send(client, "POST", f"{API}/members/ada/suspend", no_admin, {"until": until, "reason": "Out."}).status_code == 403
-    site = send(client, "POST", f"{API}/members/ada/suspend", token_for(root), {"until": until, "reason": "Out."})
+    assert (
+        send(
+            client,
+            "POST",
+            f"{API}/members/ada/suspend",
+            no_admin,
+            {"until": until, "reason": "Out."},
+        ).status_code
+        == 403
+    )
+    site = send(
+        client,
+        "POST",
+        f"{API}/members/ada/suspend",
+        token_for(root),
+        {"until": until, "reason": "Out."},
+    )
     assert site.status_code == 200 and site.get_json()["sig"] is None
-    naive = send(client, "POST", f"{API}/members/ada/suspend", token_for(root), {"until": "2030-01-01T00:00:00", "reason": "x"})
+    naive = send(
+        client,
+        "POST",
+        f"{API}/members/ada/suspend",
+        token_for(root),
+        {"until": "2030-01-01T00:00:00", "reason": "x"},
+    )
     assert naive.status_code == 400 and error_of(naive)["field"] == "until"
 
 
@@ -343,7 +410,9 @@ def writer(client, f) -> tuple[Any, Topic, str]:
     return client, topic, token_for(ada)
 
 
-def _raw(client: Any, url: str, secret: str, data: bytes, mimetype: str = "application/json") -> Any:
+def _raw(
+    client: Any, url: str, secret: str, data: bytes, mimetype: str = "application/json"
+) -> Any:
     return client.post(url, data=data, headers={**bearer(secret), "Content-Type": mimetype})
 
 
@@ -387,14 +456,25 @@ def test_a_10_mb_string_is_refused_whole(writer) -> None:
     response = _raw(client, f"{API}/topics/{topic.id}/posts", secret, body)
     assert response.status_code == 413 and error_of(response)
     # Under the request limit but over the post limit: the service's own 400.
-    long = _raw(client, f"{API}/topics/{topic.id}/posts", secret, json.dumps({"body": "y" * 90_000}).encode())
+    long = _raw(
+        client,
+        f"{API}/topics/{topic.id}/posts",
+        secret,
+        json.dumps({"body": "y" * 90_000}).encode(),
+    )
     assert long.status_code == 400 and error_of(long)["field"] == "body"
     assert dbstate.count(Post) == before
 
 
 def test_a_body_that_is_not_json_is_415(writer) -> None:
     client, topic, secret = writer
-    response = _raw(client, f"{API}/topics/{topic.id}/posts", secret, b"body=hello", "application/x-www-form-urlencoded")
+    response = _raw(
+        client,
+        f"{API}/topics/{topic.id}/posts",
+        secret,
+        b"body=hello",
+        "application/x-www-form-urlencoded",
+    )
     assert response.status_code == 415 and error_of(response)
 
 
@@ -578,8 +658,18 @@ OPS = [
             "sig": w.sig.slug,
         },
     ),
-    Op("the author's profile", "GET", lambda w: f"{API}/members/author", _same("200 200 200 200 200 200")),
-    Op("search", "GET", lambda w: f"{API}/search?q=secret%20plans", _same("200 200 200 200 200 200")),
+    Op(
+        "the author's profile",
+        "GET",
+        lambda w: f"{API}/members/author",
+        _same("200 200 200 200 200 200"),
+    ),
+    Op(
+        "search",
+        "GET",
+        lambda w: f"{API}/search?q=secret%20plans",
+        _same("200 200 200 200 200 200"),
+    ),
     Op("me", "GET", lambda w: f"{API}/me", _same("401 200 200 200 200 200")),
     Op("notifications", "GET", lambda w: f"{API}/notifications", _same("401 200 200 200 200 200")),
 ]
@@ -657,7 +747,37 @@ def test_an_invisible_post_answers_like_a_missing_one(client, f, visibility: str
             if "{topic}" in pattern and label in ("hidden post", "pending post", "deleted post"):
                 continue
             answers = []
-            for values in ({"post": post_id, "topic": topic_id}, {"post": MISSING, "topic": MISSING}):
+            for values in (
+                {"post": post_id, "topic": topic_id},
+                {"post": MISSING, "topic": MISSING},
+            ):
                 response = send(client, method, API + pattern.format(**values), secret, body)
                 answers.append((response.status_code, response.get_json()))
             assert answers[0] == answers[1], f"{label}: {method} {pattern}: {answers}"
+
+
+# --- cost -----------------------------------------------------------------------------------
+
+
+def test_listings_take_the_same_number_of_queries_for_few_and_many(client, f, count_queries) -> None:
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    few = f.topic(ada, sig, "Few posts")
+    many = f.topic(ada, sig, "Many posts")
+    for n in range(12):
+        f.reply(ada, many, f"reply {n}")
+    secret = token_for(ada)
+    send(client, "GET", f"{API}/me", secret)  # the token's first use is noted once
+
+    def cost(url: str) -> int:
+        db.session.expire_all()
+        with count_queries() as counted:
+            assert send(client, "GET", url, secret).status_code == 200
+        return counted.count
+
+    assert cost(f"{API}/topics/{few.id}/posts") == cost(f"{API}/topics/{many.id}/posts")
+    small = cost(f"{API}/sigs/retro/topics?limit=1")
+    for n in range(8):
+        f.topic(ada, sig, f"Another topic {n}")
+    assert cost(f"{API}/sigs/retro/topics?limit=10") == small
+    assert cost(f"{API}/sigs") <= 6

@@ -62,7 +62,11 @@ def test_the_reference_page_is_written_from_the_document_with_no_outside_files(c
     assert "Authorization: Bearer" in text
     # Only our own stylesheets and scripts: no CDN.
     for url in re.findall(r'(?:src|href)="([^"]+)"', text):
-        assert not url.startswith(("http:", "https:", "//")) or "127.0.0.1" in url or "localhost" in url, url
+        assert (
+            not url.startswith(("http:", "https:", "//"))
+            or "127.0.0.1" in url
+            or "localhost" in url
+        ), url
 
 
 @pytest.fixture

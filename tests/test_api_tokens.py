@@ -168,7 +168,9 @@ def test_a_read_token_does_not_write(client, f) -> None:
     )
     assert refused.status_code == 403 and "write" in refused.get_json()["error"]["message"]
     assert client.get(f"{API}/topics/{topic.id}", headers=bearer(writer)).status_code == 403
-    done = client.post(f"{API}/topics/{topic.id}/posts", json={"body": "yes"}, headers=bearer(writer))
+    done = client.post(
+        f"{API}/topics/{topic.id}/posts", json={"body": "yes"}, headers=bearer(writer)
+    )
     assert done.status_code == 201
 
 
@@ -187,7 +189,9 @@ def test_a_browser_session_needs_the_csrf_token_to_write(client, f) -> None:
     assert len(dbstate.snapshot()["posts"]) == before[1]
     token = client.csrf_token()
     done = client.post(
-        f"{API}/topics/{topic.id}/posts", json={"body": "from the page"}, headers={"X-CSRFToken": token}
+        f"{API}/topics/{topic.id}/posts",
+        json={"body": "from the page"},
+        headers={"X-CSRFToken": token},
     )
     assert done.status_code == 201
 
@@ -229,3 +233,17 @@ def test_posting_has_one_budget_for_the_pages_and_every_token(make_client, f) ->
     page = make_client()
     page.login("ada")
     assert page.form(f"/t/{topic.id}/reply", {"body": "from the page"}).status_code == 429
+
+
+def test_the_token_pages_are_labelled(client, f) -> None:
+    from .test_accessibility import check_page
+
+    f.user("ada")
+    client.login("ada")
+    check_page(client.get("/settings/tokens").get_data(as_text=True), "/settings/tokens")
+    made = _make(client).get_data(as_text=True)
+    check_page(made, "/settings/tokens (made)")
+    refused = _make(client, name="")
+    assert refused.status_code == 400
+    check_page(refused.get_data(as_text=True), "/settings/tokens (refused)")
+    check_page(client.get(f"{API}/docs").get_data(as_text=True), "/api/v1/docs")

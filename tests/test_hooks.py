@@ -30,6 +30,7 @@ def test_the_features_provide_their_hooks(app):
         "messages/_settings.html",
         "moderation/_settings_standing.html",
         "feeds/_settings.html",
+        "api/_settings.html",
     )
     assert hooks.profile_sections.get(app) == ("messages/_profile.html", "trust/_profile.html")
     assert hooks.reading_time.get(app) is not hooks.reading_time.default

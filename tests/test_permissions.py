@@ -1369,3 +1369,33 @@ def test_the_policy_answers_for_images_and_flags_by_level(f) -> None:
     assert permissions.max_images_per_post(None) is None
     assert [permissions.flag_weight(levels[lvl]) for lvl in sorted(levels)] == [0, 2, 3, 4]
     assert permissions.flag_weight(root) == 4
+# --- personal access tokens (the JSON API; its route matrix is tests/test_api.py) ------------
+
+
+def test_token_scopes_follow_the_role(f) -> None:
+    from forum import permissions
+
+    root = f.sysop("root")
+    boss = f.user("boss")
+    ada = f.user("ada")
+    f.sig("club", members=[ada], sysops=[boss])
+    assert permissions.token_scopes_for(None) == ()
+    assert permissions.token_scopes_for(ada) == ("read", "write")
+    assert permissions.token_scopes_for(boss) == ("read", "write", "moderate")
+    assert permissions.token_scopes_for(root) == ("read", "write", "moderate", "admin")
+    ada.banned_at = utcnow()
+    db.session.commit()
+    assert permissions.token_scopes_for(ada) == ()
+
+
+def test_a_scope_is_a_ceiling_never_a_grant() -> None:
+    from forum import permissions
+    from forum.errors import Forbidden
+
+    # A signed-in browser (None) acts with whatever its member may do.
+    assert permissions.scope_problem(None, "admin") is None
+    assert permissions.scope_problem(frozenset({"read", "write"}), "write") is None
+    assert "moderate" in (permissions.scope_problem(frozenset({"read"}), "moderate") or "")
+    assert permissions.scope_problem(frozenset(), "read")
+    with pytest.raises(Forbidden):
+        permissions.require_scope(frozenset({"read"}), "write")

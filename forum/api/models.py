@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
+
 class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     """One personal access token. The secret is shown once, when it is made; the row keeps its
     SHA-256 (a random 256-bit secret needs no slow hash) and its first characters, so the

@@ -183,6 +183,8 @@ def member_tokens(user: Any) -> list[ApiToken]:
         db.session.scalars(
             select(ApiToken)
             .where(ApiToken.user_id == viewer.id)
-            .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc())
+            .order_by(
+                ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc()
+            )
         )
     )

@@ -195,7 +195,10 @@ class PostList(Output):
 
 class PostsQuery(Query):
     cursor: str | None = Field(
-        None, max_length=12, pattern=r"^[0-9]{1,12}$", description="`next_cursor` of the last answer."
+        None,
+        max_length=12,
+        pattern=r"^[0-9]{1,12}$",
+        description="`next_cursor` of the last answer.",
     )
     limit: int = Field(25, ge=1, le=100)
 

@@ -72,9 +72,7 @@ def _check_scopes(actor: User, scopes: Iterable[str]) -> list[str]:
     return [scope for scope in permissions.TOKEN_SCOPES if scope in wanted]
 
 
-def create_token(
-    actor: Actor, name: str, scopes: Iterable[str], expires_in_days: int
-) -> NewToken:
+def create_token(actor: Actor, name: str, scopes: Iterable[str], expires_in_days: int) -> NewToken:
     """Make a token for the member; the secret is in the answer and nowhere else."""
     if actor is None:
         raise Invalid(None, _l("Log in first."))

@@ -41,8 +41,13 @@ class InputRejected(Invalid):
 
     def __init__(self, error: ValidationError) -> None:
         self.details = [
-            {"field": ".".join(str(part) for part in problem["loc"]) or None, "message": problem["msg"]}
-            for problem in error.errors(include_url=False, include_input=False, include_context=False)
+            {
+                "field": ".".join(str(part) for part in problem["loc"]) or None,
+                "message": problem["msg"],
+            }
+            for problem in error.errors(
+                include_url=False, include_input=False, include_context=False
+            )
         ]
         first = self.details[0] if self.details else {"field": None, "message": ""}
         field = first["field"]

@@ -64,7 +64,7 @@ def _sig(info: queries.SigInfo) -> dict[str, Any]:
         "member_count": sig.member_count,
         "last_posted_at": sig.last_posted_at,
         "url": absolute_url_for("sigs.show", slug=sig.slug),
-        "membership": schemas.Membership(role=membership.role, joined_at=membership.joined_at)
+        "membership": schemas.Membership(role=membership.role, joined_at=membership.joined_at)  # type: ignore[arg-type]
         if membership is not None
         else None,
         "can_read": info.can_read,
@@ -218,9 +218,7 @@ def list_topics(slug: str) -> Any:
 
 @bp.route("/sigs/<slug>/topics", methods=["POST"])
 @posting_limit
-@operation(
-    WRITE, ok=201, model=schemas.TopicDetail, json=schemas.NewTopic, tags=("Topics",)
-)
+@operation(WRITE, ok=201, model=schemas.TopicDetail, json=schemas.NewTopic, tags=("Topics",))
 def create_topic(slug: str) -> Any:
     """Start a topic
 
@@ -348,9 +346,7 @@ def get_me() -> Any:
 
 # --- notifications --------------------------------------------------------------------------
 @bp.route("/notifications")
-@operation(
-    READ, model=schemas.NotificationList, query=schemas.PageQuery, tags=("Notifications",)
-)
+@operation(READ, model=schemas.NotificationList, query=schemas.PageQuery, tags=("Notifications",))
 def list_notifications() -> Any:
     """List my notifications
 
@@ -436,9 +432,7 @@ def search() -> Any:
 
 # --- moderation -----------------------------------------------------------------------------
 @bp.route("/posts/<int:post_id>/flags", methods=["POST"])
-@operation(
-    WRITE, ok=201, model=schemas.FlagResult, json=schemas.FlagIn, tags=("Moderation",)
-)
+@operation(WRITE, ok=201, model=schemas.FlagResult, json=schemas.FlagIn, tags=("Moderation",))
 def flag_post(post_id: int) -> Any:
     """Flag a post for its SIG's sysops"""
     body = _context().json
