@@ -759,7 +759,9 @@ def test_an_invisible_post_answers_like_a_missing_one(client, f, visibility: str
 # --- cost -----------------------------------------------------------------------------------
 
 
-def test_listings_take_the_same_number_of_queries_for_few_and_many(client, f, count_queries) -> None:
+def test_listings_take_the_same_number_of_queries_for_few_and_many(
+    client, f, count_queries
+) -> None:
     ada = f.user("ada")
     sig = f.sig("retro", members=[ada])
     few = f.topic(ada, sig, "Few posts")

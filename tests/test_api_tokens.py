@@ -247,3 +247,26 @@ def test_the_token_pages_are_labelled(client, f) -> None:
     assert refused.status_code == 400
     check_page(refused.get_data(as_text=True), "/settings/tokens (refused)")
     check_page(client.get(f"{API}/docs").get_data(as_text=True), "/api/v1/docs")
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "error"),
+    [
+        ("de", "API-Tokens", "Melde dich zuerst an"),
+        ("es", "Tokens de API", "Primero inicia sesión"),
+    ],
+)
+def test_the_token_page_and_api_errors_speak_the_readers_language(
+    make_client, f, language: str, heading: str, error: str
+) -> None:
+    f.user("ada")
+    guest = make_client()
+    answer = guest.get(f"{API}/me", headers={"Accept-Language": language})
+    assert error in answer.get_json()["error"]["message"]
+    member = make_client()
+    member.login("ada")
+    member.form(
+        "/settings", {"action": "profile", "profile-language": language, "profile-timezone": "UTC"}
+    )
+    assert heading in member.get("/settings/tokens").get_data(as_text=True)
+    assert heading in member.get("/settings").get_data(as_text=True)

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from .. import permissions
 from ..errors import ForumError
 from ..i18n import gettext as _
-from ..web import form_error, viewer
+from ..web import absolute_url_for, form_error, viewer
 from . import queries, services, tokens_bp
 from .forms import ActionForm, TokenForm
 
@@ -23,6 +23,9 @@ def _page(form: TokenForm, secret: str | None = None, status: int = 200) -> Any:
             form=form,
             tokens=queries.member_tokens(current_user),
             secret=secret,
+            example=f'curl -H "Authorization: Bearer {secret}" {absolute_url_for("api.get_me")}'
+            if secret
+            else None,
             revoke_form=ActionForm(),
         ),
         status,

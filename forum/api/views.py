@@ -149,7 +149,14 @@ def openapi() -> Any:
 def docs() -> Any:
     """The API's reference, as a page (written from the same document, no script needed)."""
     doc = document()
-    return render_template("api/docs.html", spec=doc, ref=reference(doc))
+    me = absolute_url_for("api.get_me")
+    reply = absolute_url_for("api.create_post", topic_id=1)
+    examples = [
+        f'curl -H "Authorization: Bearer fpat_…" {me}',
+        'curl -X POST -H "Authorization: Bearer fpat_…" -H "Content-Type: application/json" \\',
+        f'     -d \'{{"body": "Hello from a script"}}\' {reply}',
+    ]
+    return render_template("api/docs.html", spec=doc, ref=reference(doc), examples=examples)
 
 
 # --- SIGs -----------------------------------------------------------------------------------
