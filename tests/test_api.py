@@ -199,6 +199,31 @@ def test_a_token_posts_a_reply_without_csrf_and_it_shows_on_the_page(client, f) 
     assert "Set-Cookie" not in made.headers
 
 
+@pytest.mark.config(PRESENCE_LOOP=False)
+def test_a_reply_by_token_reaches_the_pages_open_on_the_topic_live(app, make_client, f) -> None:
+    from forum.extensions import socketio
+
+    ada = f.user("ada")
+    bob = f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    topic = f.topic(ada, sig, "Live one")
+    reader = make_client()
+    reader.login("ada")
+    socket = socketio.test_client(app, flask_test_client=reader)
+    assert socket.emit("subscribe", {"topic_id": topic.id}, callback=True)["ok"] is True
+    made = send(
+        make_client(),
+        "POST",
+        f"{API}/topics/{topic.id}/posts",
+        token_for(bob),
+        {"body": "Live from curl"},
+    )
+    assert made.status_code == 201
+    nudges = [e["args"][0] for e in socket.get_received() if e["name"] == "post_created"]
+    assert nudges == [{"topic_id": topic.id, "post_number": 2, "post_id": made.get_json()["id"]}]
+    socket.disconnect()
+
+
 def test_starting_editing_and_deleting_through_the_api(client, f) -> None:
     ada = f.user("ada")
     sig = f.sig("retro", members=[ada])
@@ -514,22 +539,23 @@ READ = {
     "members": "403 200 403 200 403 200",
     "private": "404 200 404 200 404 200",
 }
+# A write without a token is a browser's: the guest's has no CSRF token, so it is a 400.
 POSTING = {
-    "public": "401 201 201 201 201 201",
-    "members": "401 201 403 201 403 201",
-    "private": "401 201 404 201 404 201",
+    "public": "400 201 201 201 201 201",
+    "members": "400 201 403 201 403 201",
+    "private": "400 201 404 201 404 201",
 }
 OWN_WRITE = {
-    "public": "401 {ok} 403 {ok} 403 {ok}",
-    "members": "401 {ok} 403 {ok} 403 {ok}",
-    "private": "401 {ok} 404 {ok} 404 {ok}",
+    "public": "400 {ok} 403 {ok} 403 {ok}",
+    "members": "400 {ok} 403 {ok} 403 {ok}",
+    "private": "400 {ok} 404 {ok} 404 {ok}",
 }
 # A token's scope is asked before anything is looked up: members' tokens hold no "moderate",
 # so they get the same 403 for any id, seen or not (nothing to learn from it).
 MODERATE = {
-    "public": "401 403 403 200 403 200",
-    "members": "401 403 403 200 403 200",
-    "private": "401 403 403 200 404 200",
+    "public": "400 403 403 200 403 200",
+    "members": "400 403 403 200 403 200",
+    "private": "400 403 403 200 404 200",
 }
 
 
@@ -589,10 +615,10 @@ OPS = [
         "PUT",
         lambda w: f"{API}/sigs/{w.sig.slug}/membership",
         {
-            "public": "401 409 200 409 200 200",
-            "members": "401 409 200 409 200 200",
+            "public": "400 409 200 409 200 200",
+            "members": "400 409 200 409 200 200",
             # A private SIG is joined by request; outsiders may not know it exists.
-            "private": "401 409 404 409 404 400",
+            "private": "400 409 404 409 404 400",
         },
     ),
     Op(
@@ -600,9 +626,9 @@ OPS = [
         "DELETE",
         lambda w: f"{API}/sigs/{w.sig.slug}/membership",
         {
-            "public": "401 200 409 200 409 409",
-            "members": "401 200 409 200 409 409",
-            "private": "401 200 404 200 404 409",
+            "public": "400 200 409 200 409 409",
+            "members": "400 200 409 200 409 409",
+            "private": "400 200 404 200 404 409",
         },
     ),
     Op(
@@ -610,9 +636,9 @@ OPS = [
         "POST",
         lambda w: f"{API}/posts/{_first_post_id(w)}/flags",
         {
-            "public": "401 201 201 201 201 201",
-            "members": "401 201 403 201 403 201",
-            "private": "401 201 404 201 404 201",
+            "public": "400 201 201 201 201 201",
+            "members": "400 201 403 201 403 201",
+            "private": "400 201 404 201 404 201",
         },
         body=lambda w: {"reason": "spam"},
     ),
@@ -636,10 +662,10 @@ OPS = [
         lambda w: f"{API}/topics/{_fresh_topic(w).id}/move",
         # Nobody moderates both SIGs but the sysop; "elsewhere" is the other sysop's.
         {
-            "public": "401 403 403 403 403 200",
-            "members": "401 403 403 403 403 200",
+            "public": "400 403 403 403 403 200",
+            "members": "400 403 403 403 403 200",
             # "elsewhere" is private too: the SIG's sysop may not know it exists.
-            "private": "401 403 403 404 404 200",
+            "private": "400 403 403 404 404 200",
         },
         body=lambda w: {"sig": "elsewhere"},
     ),
@@ -648,9 +674,9 @@ OPS = [
         "POST",
         lambda w: f"{API}/members/{w.fresh_member().username}/suspend",
         {
-            "public": "401 403 403 200 403 200",
-            "members": "401 403 403 200 403 200",
-            "private": "401 403 403 200 404 200",
+            "public": "400 403 403 200 403 200",
+            "members": "400 403 403 200 403 200",
+            "private": "400 403 403 200 404 200",
         },
         body=lambda w: {
             "until": (utcnow() + timedelta(days=2)).isoformat(),

@@ -178,8 +178,9 @@ def test_a_browser_session_needs_the_csrf_token_to_write(client, f) -> None:
     ada = f.user("ada")
     sig = f.sig("retro", members=[ada])
     topic = f.topic(ada, sig, "From the page")
+    # Without a token a write is a browser's, a guest's too: it needs the page's CSRF token.
     guest = client.post(f"{API}/topics/{topic.id}/posts", json={"body": "guest"})
-    assert guest.status_code == 401
+    assert guest.status_code == 400 and "Bearer" in guest.get_json()["error"]["message"]
     client.login("ada")
     me = client.get(f"{API}/me").get_json()
     assert me["username"] == "ada" and me["scopes"] == ["read", "write"]
@@ -211,6 +212,14 @@ def test_each_token_has_its_own_budget_with_ratelimit_headers(client, f) -> None
     assert spent.get_json()["error"]["status"] == 429
     assert spent.headers["RateLimit-Remaining"] == "0" and int(spent.headers["Retry-After"]) > 0
     assert client.get(f"{API}/sigs", headers=bearer(two)).status_code == 200
+    # Posting spends the token's budget as well as the posting one.
+    sig = f.sig("retro", members=[ada])
+    topic = f.topic(ada, sig, "Budget")
+    writer = api_services.create_token(ada, "writer", ["write"], 30).secret
+    url = f"{API}/topics/{topic.id}/posts"
+    posted = [client.post(url, json={"body": f"n{n}"}, headers=bearer(writer)) for n in range(4)]
+    assert [p.status_code for p in posted] == [201, 201, 201, 429]
+    assert posted[0].headers["RateLimit-Limit"] == "3"
 
 
 @pytest.mark.config(RATELIMIT_ENABLED=True)
@@ -270,3 +279,8 @@ def test_the_token_page_and_api_errors_speak_the_readers_language(
     )
     assert heading in member.get("/settings/tokens").get_data(as_text=True)
     assert heading in member.get("/settings").get_data(as_text=True)
+    reference = member.get(f"{API}/docs").get_data(as_text=True)
+    assert f'<html lang="{language}"' in reference
+    assert {"de": "API-Referenz", "es": "Referencia de la API"}[language] in reference
+    # The operations are the OpenAPI document's English, and say so.
+    assert '<section aria-labelledby="tag-1" lang="en">' in reference

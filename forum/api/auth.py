@@ -67,9 +67,10 @@ def authenticate() -> None:
     """Before every API request: settle who it acts for (a credential that is not valid is
     a 401, a banned member's token a 403)."""
     found = credential()
-    if found.token is None and found.user is not None and request.method not in SAFE_METHODS:
+    if found.token is None and request.method not in SAFE_METHODS:
         # A browser's cookie goes with every request to the site, whoever's page sends it: a
-        # write on the session needs the page's CSRF token (X-CSRFToken), as forms do.
+        # write without a token is a browser's, and needs the page's CSRF token (X-CSRFToken),
+        # as every form of the site does (a guest's too, though no operation takes a guest's).
         csrf.protect()
 
 

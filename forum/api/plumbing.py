@@ -38,7 +38,11 @@ def api_headers(response: Response) -> Response:
     # Each answer is its reader's: caches ask again (with If-None-Match) every time.
     response.headers.setdefault("Cache-Control", "private, no-cache")
     response.vary.update(("Authorization", "Cookie", "Accept-Language"))
-    current = limiter.current_limit
+    # The credential's own budget, or whichever budget this request spent (posting's).
+    limits = limiter.current_limits
+    current = next((lim for lim in limits if lim.breached), None) or next(
+        (lim for lim in limits if not lim.shared), None
+    )
     if current is not None:
         window = current.limit.get_expiry()
         left = min(window, max(0, current.reset_at - int(time.time())))
@@ -77,7 +81,7 @@ def api_csrf_error(exc: CSRFError) -> Any:
     return error_body(
         400,
         _(
-            "A write from a signed-in browser needs the page's CSRF token in the X-CSRFToken "
-            "header; a program should send a personal access token instead."
+            "A program sends a personal access token (Authorization: Bearer …); a write from "
+            "the forum's own pages needs the page's CSRF token in the X-CSRFToken header."
         ),
     )

@@ -26,8 +26,12 @@ from .spec import document, operation, reference
 READ, WRITE, MODERATE, ADMIN = permissions.TOKEN_SCOPES
 
 # One posting budget for every way of posting (new topic, reply, edit), shared with the pages.
+# The token's own budget (the blueprint's) still applies.
 posting_limit = limiter.shared_limit(
-    lambda: str(settings.get("post_rate_limit")), scope="posting", key_func=member_key
+    lambda: str(settings.get("post_rate_limit")),
+    scope="posting",
+    key_func=member_key,
+    override_defaults=False,
 )
 
 
