@@ -120,7 +120,13 @@ def _schemathesis(url: str, workdir: Path, *extra: str) -> subprocess.CompletedP
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
     return subprocess.run(
         # Its cache (.schemathesis/) goes to the test's own folder, not the checkout.
-        command, capture_output=True, text=True, timeout=240, cwd=workdir, env=env, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=workdir,
+        env=env,
+        check=False,
     )
 
 
