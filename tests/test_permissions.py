@@ -1369,6 +1369,8 @@ def test_the_policy_answers_for_images_and_flags_by_level(f) -> None:
     assert permissions.max_images_per_post(None) is None
     assert [permissions.flag_weight(levels[lvl]) for lvl in sorted(levels)] == [0, 2, 3, 4]
     assert permissions.flag_weight(root) == 4
+
+
 # --- personal access tokens (the JSON API; its route matrix is tests/test_api.py) ------------
 
 
