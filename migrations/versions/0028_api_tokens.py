@@ -1,7 +1,7 @@
 """api: personal access tokens for the JSON API
 
-Revision ID: 0025_api_tokens
-Revises: 0024_webhooks
+Revision ID: 0028_api_tokens
+Revises: 0027_postgres_search
 Create Date: 2026-12-05 01:00:00.000000
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 import forum.timeutil
 
 # revision identifiers, used by Alembic.
-revision = "0025_api_tokens"
-down_revision = "0024_webhooks"
+revision = "0028_api_tokens"
+down_revision = "0027_postgres_search"
 branch_labels = None
 depends_on = None
 
