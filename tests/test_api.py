@@ -199,6 +199,39 @@ def test_a_token_posts_a_reply_without_csrf_and_it_shows_on_the_page(client, f) 
     assert "Set-Cookie" not in made.headers
 
 
+def test_reacting_through_the_api_follows_the_pages_rules(client, f) -> None:
+    ada, bob, eve = f.user("ada"), f.user("bob"), f.user("eve")
+    retro = f.sig("retro", members=[ada, bob])
+    hidden = f.sig("hidden", visibility="private", members=[ada])
+    post = f.first_post(f.topic(ada, retro, "Say hello"))
+    secret = token_for(bob, ("read", "write"))
+    url = f"{API}/posts/{post.id}/reaction"
+
+    made = send(client, "PUT", url, secret, {"emoji": "👍"})
+    assert made.status_code == 200, made.get_json()
+    counts = {c["emoji"]: c["count"] for c in made.get_json()["counts"]}
+    assert counts["👍"] == 1 and made.get_json()["mine"] == "👍"
+    # Another emoji replaces it: still one reaction per member and post.
+    again = send(client, "PUT", url, secret, {"emoji": "❤️"}).get_json()
+    counts = {c["emoji"]: c["count"] for c in again["counts"]}
+    assert counts["👍"] == 0 and counts["❤️"] == 1 and again["mine"] == "❤️"
+    # What the page offers is all there is.
+    refused = send(client, "PUT", url, secret, {"emoji": "🦄"})
+    assert refused.status_code == 400 and error_of(refused)["field"] == "emoji"
+    assert send(client, "DELETE", url, secret).status_code == 204
+    assert send(client, "GET", f"{API}/posts/{post.id}", secret).status_code == 200
+    counts = {c["emoji"]: c["count"] for c in send(client, "PUT", url, secret, {"emoji": "👍"})
+              .get_json()["counts"]}  # fmt: skip
+    assert sum(counts.values()) == 1
+    # A read-only token may not, and a post in a SIG one may not read is not there at all.
+    assert send(client, "PUT", url, token_for(bob, ("read",)), {"emoji": "👍"}).status_code == 403
+    secret_post = f.first_post(f.topic(ada, hidden, "Private matters"))
+    missing = send(client, "PUT", f"{API}/posts/{secret_post.id}/reaction", token_for(eve),
+                   {"emoji": "👍"})  # fmt: skip
+    assert missing.status_code == 404 and "Private matters" not in missing.get_data(as_text=True)
+    assert send(client, "PUT", url, None, {"emoji": "👍"}).status_code in (400, 401, 403)
+
+
 @pytest.mark.config(PRESENCE_LOOP=False)
 def test_a_reply_by_token_reaches_the_pages_open_on_the_topic_live(app, make_client, f) -> None:
     from forum.extensions import socketio

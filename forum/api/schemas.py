@@ -317,6 +317,23 @@ class SearchResults(Output):
 
 
 # --- moderation -----------------------------------------------------------------------------
+class ReactionIn(Input):
+    emoji: str = Field(
+        min_length=1, max_length=16, description="One of the site's reactions (a site setting)."
+    )
+
+
+class ReactionCount(Output):
+    emoji: str
+    count: int
+
+
+class Reactions(Output):
+    post_id: int
+    counts: list[ReactionCount] = Field(description="Each offered emoji, in the site's order.")
+    mine: str | None = Field(description="The caller's own reaction, if any.")
+
+
 class FlagIn(Input):
     reason: Literal["spam", "abuse", "off_topic", "other"]
     note: str = Field("", max_length=MAX_REASON, description="Required for `other`.")

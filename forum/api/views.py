@@ -14,6 +14,8 @@ from ..extensions import db, limiter
 from ..moderation import services as moderation
 from ..notifications import queries as notification_queries
 from ..notifications import services as notification_services
+from ..reactions import queries as reaction_queries
+from ..reactions import services as reaction_services
 from ..search import queries as search_queries
 from ..sigs import services as sig_services
 from ..sigs.models import Sig
@@ -301,6 +303,33 @@ def delete_post(post_id: int) -> Any:
 
     Deleting a topic's first post deletes the topic (once others replied, only a sysop may)."""
     topic_services.delete_post(_viewer(), post_id)
+    return Response(status=204)
+
+
+def _reactions(post_id: int) -> schemas.Reactions:
+    shown = reaction_queries.page_reactions(_viewer(), [post_id])[post_id]
+    return schemas.Reactions(
+        post_id=post_id,
+        counts=[schemas.ReactionCount(emoji=e, count=n) for e, n in shown.counts],
+        mine=shown.mine,
+    )
+
+
+@bp.route("/posts/<int:post_id>/reaction", methods=["PUT"])
+@operation(WRITE, model=schemas.Reactions, json=schemas.ReactionIn, tags=("Posts",))
+def react(post_id: int) -> Any:
+    """React to a post
+
+    One reaction per member and post: another emoji replaces the caller's previous one."""
+    reaction_services.set_reaction(_viewer(), post_id, _context().json.emoji)
+    return _reactions(post_id)
+
+
+@bp.route("/posts/<int:post_id>/reaction", methods=["DELETE"])
+@operation(WRITE, ok=204, tags=("Posts",))
+def unreact(post_id: int) -> Any:
+    """Take back one's reaction to a post"""
+    reaction_services.set_reaction(_viewer(), post_id, None)
     return Response(status=204)
 
 
