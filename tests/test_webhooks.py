@@ -395,7 +395,10 @@ def test_a_webhook_failing_again_and_again_is_disabled_and_its_owner_told(
     browser.login(sysop)
     center = browser.get("/notifications").get_data(as_text=True)
     assert "turned off after 3 failed deliveries" in center
-    assert f"/mod/webhooks/{hook.id}" in center
+    # The notification opens (and marks read) through /notifications/<id>, then the webhook.
+    assert f"/notifications/{note.id}" in center
+    opened = browser.get(f"/notifications/{note.id}")
+    assert opened.status_code == 302 and opened.location.endswith(f"/mod/webhooks/{hook.id}")
     # Turned on again (the receiver mended), it forgets its failures.
     receiver.status = 200
     response = browser.form(
