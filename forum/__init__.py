@@ -38,6 +38,7 @@ FEATURES = [
     "forum.webhooks",
     "forum.mailin",
     "forum.api",
+    "forum.files",
     # Last: every feature's jobs are defined by now, and register on the queue.
     "forum.jobs",
 ]

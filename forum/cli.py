@@ -59,7 +59,7 @@ def seed_demo(if_empty: bool) -> None:
 @click.option("--all", "everything", is_flag=True, help="Re-render every post, not just old ones.")
 def rebake(everything: bool) -> None:
     """Re-render posts cooked by an older renderer."""
-    from . import content
+    from . import content, hooks
     from .accounts.services import resolve_usernames
     from .db import transaction
     from .extensions import db
@@ -74,7 +74,9 @@ def rebake(everything: bool) -> None:
             chunk = ids[chunk_start : chunk_start + 500]
             with transaction() as session:
                 for post in session.scalars(select(Post).where(Post.id.in_(chunk))):
-                    cooked = content.render(post.body_raw, resolve_usernames)
+                    cooked = content.render(
+                        post.body_raw, resolve_usernames, hooks.image_sizes.get()
+                    )
                     post.body_html = cooked.html
                     post.render_version = cooked.version
             bar.update(len(chunk))

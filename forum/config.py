@@ -82,6 +82,35 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_NEW_MEMBER_SEES_HISTORY": False,
     "MAIL_MIN_ACCOUNT_AGE_HOURS": 0,
     "MAIL_PER_PAGE": 25,
+    # Uploads (forum.files): where the bytes live (None: instance/uploads/; a directory; or
+    # s3://bucket/prefix with UPLOADS_S3_ENDPOINT for MinIO, Ceph or a cloud, credentials from
+    # boto3's usual places), and the internal location nginx serves them from once the app
+    # has said yes (X-Accel-Redirect; None: the app sends the bytes itself). See deploy/.
+    "UPLOADS_URL": None,
+    "UPLOADS_S3_ENDPOINT": None,
+    "UPLOADS_S3_REGION": None,
+    "UPLOADS_ACCEL_PREFIX": None,
+    # The defaults of the site settings (the console overrides them): the largest file, the
+    # quotas per member and per SIG (0: none), the types found in the bytes that are accepted.
+    "UPLOAD_MAX_MB": 8,
+    "UPLOAD_QUOTA_MEMBER_MB": 200,
+    "UPLOAD_QUOTA_SIG_MB": 2000,
+    "UPLOAD_TYPES": (
+        "image/png image/jpeg image/gif image/webp application/pdf application/zip "
+        "application/gzip application/x-7z-compressed application/x-tar text/plain"
+    ),
+    # Images: the most pixels, the longest side and the most frames decoded (decompression
+    # bombs, endless animations); larger ones are refused with a clear message.
+    "IMAGE_MAX_PIXELS": 40_000_000,
+    "IMAGE_MAX_SIDE": 12_000,
+    "IMAGE_MAX_FRAMES": 200,
+    # An upload no post claims (and a deleted post's files) is reaped after this many hours.
+    "UPLOAD_ORPHAN_HOURS": 24,
+    # How old an account must be to upload (0: any age; the hook for trust levels is
+    # forum.permissions.upload_trust_problem).
+    "UPLOAD_MIN_ACCOUNT_AGE_HOURS": 0,
+    # Library downloads are counted in memory and written at most this often (seconds).
+    "DOWNLOAD_FLUSH_SECONDS": 30,
     "PASSWORD_RESET_MAX_AGE": 3600,
     # Seconds the link that finishes a registration works (registration mails it; see README).
     "REGISTRATION_LINK_MAX_AGE": 24 * 3600,
@@ -171,6 +200,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_DRAFTS": "60 per minute",
     # Reacting and bookmarking, per member: a button press each, taken back as easily.
     "RATELIMIT_REACTIONS": "60 per minute",
+    # Uploads per member (posts' files, library files, pictures), one budget.
+    "RATELIMIT_UPLOAD": "30 per minute",
     "RATELIMIT_HEADERS_ENABLED": True,
     # The JSON API's budget per personal access token (per member for a signed-in browser, per
     # address for a guest); its answers say where each stands (RateLimit-* headers).

@@ -23,6 +23,13 @@ from markdown_it.token import Token
 
 RENDER_VERSION = 2
 
+# The forum's own uploaded files (forum.files): the only images a post may show. An address
+# as the composer writes it, and as the cooked HTML shows it (the medium thumbnail, `?s=m`).
+OWN_FILE_RE = re.compile(r"^/files/([0-9a-f]{64})/[^/?#\s\"'<>]{1,400}$")
+OWN_IMAGE_SRC_RE = re.compile(r"^/files/[0-9a-f]{64}/[^/?#\s\"'<>]{1,400}(?:\?s=m)?$")
+# Images are shown at most this wide or tall in a post (the medium thumbnail's side).
+IMAGE_SIDE = 1024
+
 # The sanitizer's cost grows with the number of tags. A post whose Markdown makes more tags than
 # any real post needs (a 5,000-row table, thousands of empty code blocks) is shown as escaped
 # plain text instead, so no input makes cooking slow.
@@ -36,10 +43,24 @@ ALLOWED_TAGS = frozenset(
     {
         "a", "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
         "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-        "table", "thead", "tbody", "tr", "th", "td", "span",
+        "table", "thead", "tbody", "tr", "th", "td", "span", "img",
     }
 )  # fmt: skip
+
+
+def _img_attribute(tag: str, name: str, value: str) -> bool:
+    """An <img> keeps only an address of this forum's own files, its size and lazy loading."""
+    if name == "src":
+        return bool(OWN_IMAGE_SRC_RE.match(value))
+    if name in ("width", "height"):
+        return value.isdigit() and len(value) <= 5
+    if name == "loading":
+        return value == "lazy"
+    return name in ("alt", "decoding")
+
+
 ALLOWED_ATTRIBUTES = {
+    "img": _img_attribute,
     "a": ["href", "title", "rel", "class"],
     "code": ["class"],
     "span": ["class"],
@@ -57,10 +78,14 @@ class Rendered:
     # Links to other sites (and mail addresses), pictures included (they show as links): the
     # limit for new accounts counts them. Links within the forum (/p/1, mentions) do not count.
     links: int = 0
+    files: tuple[str, ...] = ()  # the SHA-256 of each of the forum's own files it shows
 
 
 # A resolver maps lower-cased names to canonical usernames for the members who exist.
 MentionResolver = Callable[[set[str]], dict[str, str]]
+# An image resolver maps the SHA-256 of the forum's own files to (width, height, has a medium
+# thumbnail) for the ones that are images (forum.files.services.image_sizes).
+ImageResolver = Callable[[set[str]], dict[str, tuple[int, int, bool]]]
 
 
 def _mention_rule(state: StateInline, silent: bool) -> bool:
@@ -89,10 +114,29 @@ def _render_mention(self, tokens: list[Token], idx: int, options, env) -> str:  
 
 def _render_image(self, tokens: list[Token], idx: int, options, env) -> str:  # noqa: ANN001
     # No remote images (tracking pixels, mixed content): show them as links to the picture.
+    # The forum's own uploaded images show, at their size (no layout shift), loaded lazily,
+    # inside a link to the full picture (the lightbox's, static/js/forum.js).
     token = tokens[idx]
     src = html.escape(str(token.attrGet("src") or ""))
-    alt = html.escape(token.content or "image")
-    return f'<a href="{src}">{alt}</a>'
+    alt = html.escape(self.renderInlineAsText(token.children or [], options, env) or "image")
+    known = token.meta.get("image")
+    if not known:
+        return f'<a href="{src}">{alt}</a>'
+    width, height, medium = known
+    shown_w, shown_h = _scaled(width, height, IMAGE_SIDE)
+    shown = f"{src}?s=m" if medium else src
+    return (
+        f'<a href="{src}" class="lightbox">'
+        f'<img src="{shown}" alt="{alt}" width="{shown_w}" height="{shown_h}" loading="lazy">'
+        "</a>"
+    )
+
+
+def _scaled(width: int, height: int, side: int) -> tuple[int, int]:
+    longest = max(width, height, 1)
+    if longest <= side:
+        return max(width, 1), max(height, 1)
+    return max(1, round(width * side / longest)), max(1, round(height * side / longest))
 
 
 # markdown-it stops at this nesting and drops what lies deeper; quotes count one level each, and
@@ -170,11 +214,17 @@ def _cleaner() -> bleach.sanitizer.Cleaner:
     return cleaner
 
 
-def render(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendered:
-    """Cook Markdown into sanitized HTML; also report mentions and quoted posts."""
+def render(
+    raw: str,
+    resolve_mentions: MentionResolver | None = None,
+    resolve_images: ImageResolver | None = None,
+) -> Rendered:
+    """Cook Markdown into sanitized HTML; also report mentions and quoted posts. With
+    `resolve_images`, the forum's own uploaded images show as images (else as links)."""
     raw = clean_text(raw)
     env: dict = {}
     tokens, mentions, quoted, links = _parse(raw, env, resolve_mentions)
+    files = _resolve_images(tokens, resolve_images)
     rendered = _MD.renderer.render(tokens, _MD.options, env)
     # Raw HTML is off, so every "<" left in the output starts a tag.
     if rendered.count("<") > MAX_TAGS:
@@ -182,7 +232,11 @@ def render(raw: str, resolve_mentions: MentionResolver | None = None) -> Rendere
     else:
         cooked = _cleaner().clean(rendered)
     result = Rendered(
-        html=cooked, mentions=tuple(mentions), quoted_post_ids=tuple(quoted), links=links
+        html=cooked,
+        mentions=tuple(mentions),
+        quoted_post_ids=tuple(quoted),
+        links=links,
+        files=files,
     )
     _last_references.value = (raw, resolve_mentions, replace(result, html=""))
     return result
@@ -243,6 +297,24 @@ def _parse(
     return tokens, mentions, quoted, links
 
 
+def _resolve_images(tokens: list[Token], resolve: ImageResolver | None) -> tuple[str, ...]:
+    """Mark the image tokens that show one of the forum's own images, with its size."""
+    found: dict[str, list[Token]] = {}
+    for token in _walk(tokens):
+        if token.type == "image":
+            match = OWN_FILE_RE.match(str(token.attrGet("src") or ""))
+            if match:
+                found.setdefault(match.group(1), []).append(token)
+    if not found or resolve is None:
+        return tuple(found)
+    sizes = resolve(set(found))
+    for sha, images in found.items():
+        if sha in sizes:
+            for token in images:
+                token.meta["image"] = sizes[sha]
+    return tuple(found)
+
+
 def plain_html(raw: str) -> str:
     """Text as paragraphs and line breaks, every character escaped: nothing in it is markup,
     so it needs no sanitizer."""
@@ -287,9 +359,14 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:  # noqa: ARG002
+    def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag in {"p", "br", "li", "blockquote", "pre", "tr", "h1", "h2", "h3", "h4"}:
             self.parts.append(" ")
+        elif tag == "img":
+            # An image's words are its alt text (an uploaded image's file name): search finds
+            # the post by it.
+            alt = dict(attrs).get("alt") or ""
+            self.parts.append(f" {alt} ")
 
 
 def plain_text(cooked: str) -> str:

@@ -214,3 +214,36 @@ settings_sections: HookList[str] = HookList("forum.settings_sections")
 """Templates included in the member's settings page, each a section of its own. Provided by
 moderation (standing) and notifications (mail and watch preferences); called by
 `accounts.views`. Default: no extra sections."""
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def _no_images(shas: set[str]) -> dict[str, tuple[int, int, bool]]:
+    return {}
+
+
+image_sizes: Hook[Callable[[set[str]], dict[str, tuple[int, int, bool]]]] = Hook(
+    "forum.image_sizes", _no_images
+)
+"""Given the SHA-256 of files a post's text shows, each uploaded image's (width, height, has a
+medium thumbnail): the content pipeline shows those as images. Provided by files; called by
+`topics.services` when it cooks a post (and by `flask forum rebake`). Default: none known, so
+images show as links."""
+
+
+def _attach_nothing(actor: User | None, sig_id: int, files: list[Any], body: str) -> str:
+    return body
+
+
+attach_files: Hook[Callable[[User | None, int, list[Any], str], str]] = Hook(
+    "forum.attach_files", _attach_nothing
+)
+"""The composer's plain file input (no JavaScript): keep each file chosen (actor, SIG id,
+Werkzeug FileStorage objects) and give back the post's text with their Markdown added; raise
+`errors.Invalid("file", …)` for a file refused. Provided by files; called by `topics.views`.
+Default: files are ignored."""
+
+uploads_enabled: Hook[Callable[[], bool]] = Hook("forum.uploads_enabled", lambda: False)
+"""Whether the composer offers a file input. Provided by files; called by the composer's
+template (through `topics.views`). Default: no."""

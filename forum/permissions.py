@@ -20,6 +20,14 @@ from .accounts.models import PENDING, REFUSED, TL_BASIC, TL_MEMBER, TL_NEW, TL_R
 from .db import is_valid_id
 from .errors import Forbidden, NotFound
 from .extensions import db
+from .files.models import (
+    APPROVED,
+    Avatar,
+    Librarian,
+    LibraryFile,
+    LibraryVersion,
+    Upload,
+)
 from .i18n import lazy_gettext as _l
 from .i18n import lazy_ngettext
 from .messages.models import (
@@ -1505,3 +1513,211 @@ def require_scope(granted: frozenset[str] | None, needed: str) -> None:
     problem = scope_problem(granted, needed)
     if problem:
         raise Forbidden(problem)
+
+
+# --- files: uploads, their addresses, SIG libraries, pictures -------------------------------
+# A file has no permission of its own: it is readable where the post, the library file or the
+# member's picture that uses it is. The same bytes used by a public post and a private one
+# are readable through the public one (they are the same bytes); a file only a hidden post, a
+# private SIG's post or a pending library file uses is the same 404 as a file never uploaded.
+NO_SUCH_FILE = _l("No such file.")
+_LIBRARIANS = "_forum_librarian_of"
+
+
+def upload_trust_problem(user: User, now: datetime | None = None) -> str | None:
+    """The new-account guard on uploads. The hook for trust levels: today an account must be
+    UPLOAD_MIN_ACCOUNT_AGE_HOURS old to upload (0: any age); when the forum grows trust levels,
+    "new accounts may not post images" goes here, and every way of uploading follows."""
+    from flask import current_app
+
+    hours = float(current_app.config.get("UPLOAD_MIN_ACCOUNT_AGE_HOURS") or 0)
+    if hours <= 0 or is_global_sysop(user):
+        return None
+    created = user.created_at
+    if created is not None and (now or utcnow()) - created < timedelta(hours=hours):
+        return _l(
+            "New accounts may upload files after %(hours)s hours; until then, link to them.",
+            hours=f"{hours:g}",
+        )
+    return None
+
+
+def upload_problem(user: Actor, sig: Sig | None = None) -> str | None:
+    """Why this member may not upload a file for a post (in this SIG), or None."""
+    if user is None:
+        return _l("Log in to upload files.")
+    problem = post_problem(user, sig) if sig is not None else standing_problem(user)
+    return problem or upload_trust_problem(user)
+
+
+def require_upload(user: Actor, sig: Sig | None = None) -> None:
+    problem = upload_problem(user, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
+def can_read_file(user: Actor, sha256: str) -> bool:
+    """Whether the reader may fetch these bytes: their own upload no post claimed yet (the
+    composer's preview), a post they may view that uses them, a library file they may see, or
+    a member's picture. Three small queries at most, each stopping at the first row."""
+    if user is not None and db.session.scalar(
+        select(Upload.id)
+        .where(Upload.sha256 == sha256, Upload.user_id == user.id, Upload.post_id.is_(None))
+        .limit(1)
+    ):
+        return True
+    in_post = db.session.scalar(
+        select(Upload.id)
+        .join(Post, Post.id == Upload.post_id)
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .where(Upload.sha256 == sha256, viewable_posts_clause(user))
+        .limit(1)
+    )
+    if in_post:
+        return True
+    in_library = db.session.scalar(
+        select(LibraryVersion.id)
+        .join(LibraryFile, LibraryFile.id == LibraryVersion.file_id)
+        .join(Sig, Sig.id == LibraryFile.sig_id)
+        .where(
+            LibraryVersion.sha256 == sha256,
+            readable_sigs_clause(user),
+            library_files_clause(user),
+        )
+        .limit(1)
+    )
+    return in_library is not None
+
+
+def can_read_avatar(sha256: str) -> bool:
+    """A member's picture is shown beside their name wherever it appears: anyone may fetch one
+    that is some member's picture now."""
+    found = db.session.scalar(select(Avatar.user_id).where(Avatar.sha256 == sha256).limit(1))
+    return found is not None
+
+
+def change_avatar_problem(user: Actor) -> str | None:
+    if user is None:
+        return _l("Log in first.")
+    return standing_problem(user) or upload_trust_problem(user)
+
+
+def require_change_avatar(user: Actor) -> None:
+    problem = change_avatar_problem(user)
+    if problem:
+        raise Forbidden(problem)
+
+
+def can_reset_avatar(user: Actor, target: User) -> bool:
+    """Take a member's picture down (back to their letter): the global sysop, any member's."""
+    if user is None:
+        return False
+    return user.id == target.id or is_global_sysop(user)
+
+
+def require_reset_avatar(user: Actor, target: User) -> None:
+    if not can_reset_avatar(user, target):
+        raise Forbidden(_l("Only the sysop may do that."))
+
+
+def is_librarian(user: Actor, sig: Sig | int) -> bool:
+    """Appointed a librarian of this SIG by its sysops (one query per member per request)."""
+    if user is None or user.is_banned:
+        return False
+    sig_id = sig if isinstance(sig, int) else sig.id
+    held: set[int] | None = user.__dict__.get(_LIBRARIANS)
+    if held is None:
+        held = set(db.session.scalars(select(Librarian.sig_id).where(Librarian.user_id == user.id)))
+        user.__dict__[_LIBRARIANS] = held
+    return sig_id in held and is_member(user, sig_id)
+
+
+def forget_librarians(user: Actor) -> None:
+    if user is not None:
+        user.__dict__.pop(_LIBRARIANS, None)
+
+
+def can_curate_library(user: Actor, sig: Sig) -> bool:
+    """Approve uploads, edit entries, move them between sections, retire them: the SIG's
+    librarians and sysops, while nothing bars them from writing there."""
+    if user is None or not (is_sig_sysop(user, sig) or is_librarian(user, sig)):
+        return False
+    return standing_problem(user, sig) is None and not sig.is_archived
+
+
+def require_curate_library(user: Actor, sig: Sig) -> None:
+    require_read_sig(user, sig)
+    if not can_curate_library(user, sig):
+        raise Forbidden(_l("Only this SIG's librarians and sysops may do that."))
+
+
+def can_manage_library(user: Actor, sig: Sig) -> bool:
+    """Define the library's sections and appoint its librarians: the SIG's sysops."""
+    return is_sig_sysop(user, sig) and standing_problem(user, sig) is None
+
+
+def require_manage_library(user: Actor, sig: Sig) -> None:
+    require_sig_sysop(user, sig)
+    if not can_manage_library(user, sig):
+        raise Forbidden(_l("Only this SIG's sysops may do that."))
+
+
+def library_upload_problem(user: Actor, sig: Sig) -> str | None:
+    """Why this member may not upload into the SIG's library: its members upload (a library
+    joins nobody), under the write rules and the new-account guard."""
+    if user is None:
+        return _l("Log in to upload files.")
+    return write_problem(user, sig) or upload_trust_problem(user)
+
+
+def require_library_upload(user: Actor, sig: Sig) -> None:
+    require_read_sig(user, sig)
+    problem = library_upload_problem(user, sig)
+    if problem:
+        raise Forbidden(problem)
+
+
+def library_upload_trusted(user: Actor, sig: Sig) -> bool:
+    """An upload into the library goes in at once, without waiting for a librarian: the
+    librarians' and sysops' own. (The hook for trust levels: "trusted members' uploads go in
+    at once" is one more condition here.)"""
+    return can_curate_library(user, sig)
+
+
+def library_files_clause(user: Actor) -> ColumnElement[bool]:
+    """SQL filter on LibraryFile (in SIGs the reader may read): the approved files, and in the
+    SIGs they curate every file; their own uploads while they wait."""
+    shown: ColumnElement[bool] = LibraryFile.status == APPROVED
+    if is_global_sysop(user):
+        return true()
+    if user is None:
+        return shown
+    curated = sorted(
+        sig_id
+        for sig_id in memberships(user)
+        if is_sig_sysop(user, sig_id) or is_librarian(user, sig_id)
+    )
+    return or_(
+        shown,
+        LibraryFile.uploader_id == user.id,
+        LibraryFile.sig_id.in_(curated),
+    )
+
+
+def can_view_library_file(user: Actor, entry: LibraryFile, sig: Sig) -> bool:
+    if not can_read_sig(user, sig):
+        return False
+    if entry.status == APPROVED or is_sig_sysop(user, sig) or is_librarian(user, sig):
+        return True
+    return user is not None and entry.uploader_id == user.id
+
+
+def get_library_file_for(user: Actor, file_id: int) -> tuple[LibraryFile, Sig]:
+    """A library file and its SIG; NotFound when it does not exist or the reader may not know
+    it does (a private SIG, a file waiting for a librarian, a members-only SIG to outsiders)."""
+    entry = db.session.get(LibraryFile, file_id) if is_valid_id(file_id) else None
+    sig = db.session.get(Sig, entry.sig_id) if entry is not None else None
+    if entry is None or sig is None or not can_view_library_file(user, entry, sig):
+        raise NotFound(NO_SUCH_FILE)
+    return entry, sig

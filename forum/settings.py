@@ -383,6 +383,50 @@ SETTINGS: dict[str, Setting] = {
             ),
             maximum=MAX_REACTIONS,
         ),
+        Setting(
+            "upload_max_mb",
+            _l("Largest upload (MB)"),
+            "int",
+            None,
+            "UPLOAD_MAX_MB",
+            hint=_l("The largest file a member may attach to a post or put in a library."),
+            maximum=1024,
+        ),
+        Setting(
+            "upload_quota_member_mb",
+            _l("Uploads per member (MB)"),
+            "int",
+            None,
+            "UPLOAD_QUOTA_MEMBER_MB",
+            hint=_l("All of one member's uploads together may not pass this (0: no limit)."),
+            maximum=1_000_000,
+        ),
+        Setting(
+            "upload_quota_sig_mb",
+            _l("Uploads per SIG (MB)"),
+            "int",
+            None,
+            "UPLOAD_QUOTA_SIG_MB",
+            hint=_l(
+                "All uploads into one SIG (its posts and its library) may not pass this "
+                "(0: no limit)."
+            ),
+            maximum=10_000_000,
+        ),
+        Setting(
+            "upload_types",
+            _l("File types members may upload"),
+            "text",
+            None,
+            "UPLOAD_TYPES",
+            hint=_l(
+                "Types found in the files' bytes (not their names), separated by spaces: "
+                "image/png image/jpeg image/gif image/webp application/pdf application/zip "
+                "application/gzip application/x-7z-compressed application/x-tar text/plain. "
+                "HTML, SVG and programs are never accepted."
+            ),
+            maximum=1000,
+        ),
     ]
 }
 

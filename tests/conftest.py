@@ -75,6 +75,8 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "DATABASE_URL": database_url,
         "INDEX_DIR": str(instance / "index"),
         "OUTBOX_DIR": str(instance / "outbox"),
+        # tests/test_files.py gives each test a store of its own.
+        "UPLOADS_URL": str(instance / "uploads"),
         "EVENTS_RAISE": True,
         "RATELIMIT_ENABLED": False,
         "SEARCH_SYNC_ON_START": False,

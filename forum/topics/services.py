@@ -74,10 +74,10 @@ def _check_title(title: str) -> str:
 
 
 def _cook(body: str, author: User, sig: Sig) -> content.Rendered:
-    cooked = content.render(body, resolve_usernames)
+    cooked = content.render(body, resolve_usernames, hooks.image_sizes.get())
     # A new account's limits first: their refusal says what lifts them.
     problem = permissions.new_account_content_problem(
-        author, sig, links=cooked.links, mentions=len(cooked.mentions)
+        author, sig, links=cooked.links, mentions=len(cooked.mentions), images=len(cooked.files)
     )
     if problem:
         raise Invalid("body", problem)
@@ -280,7 +280,7 @@ def preview_post(actor: Actor, body: str) -> str:
     if not isinstance(body, str):
         raise Invalid("body", _l("Write something first."))
     body = _check_body(body)
-    return content.render(body, resolve_usernames).html
+    return content.render(body, resolve_usernames, hooks.image_sizes.get()).html
 
 
 MENTION_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}$")

@@ -212,6 +212,17 @@ def _save_draft_button(form: Any, key: str) -> bool:
     return True
 
 
+def _attach_files(form: Any, sig_id: int) -> int | None:
+    """The composer's plain file input (no JavaScript): each chosen file is kept and its
+    Markdown added to the text (hooks.attach_files). The error status when one was refused."""
+    files = request.files.getlist("files")
+    try:
+        form.body.data = hooks.attach_files.get()(viewer(), sig_id, files, form.body.data or "")
+    except ForumError as exc:
+        return form_error(form, exc)
+    return None
+
+
 def _refusal(problem: str, sig: Sig, status: int = 403, **context: Any) -> Any:
     """The page a member sees instead of a form they could not send: why, and what to do."""
     return (
@@ -248,7 +259,12 @@ def reply(topic_id: int) -> Any:
         return render_template(
             "topics/reply.html", topic=topic, form=form, draft=draft, join_note=_join_note(sig)
         )
-    if "save_draft" in request.form:
+    refused = _attach_files(form, sig.id)
+    if refused is not None:
+        status = refused
+    elif "attach" in request.form:
+        status = 200  # the text again, with the files' Markdown in it
+    elif "save_draft" in request.form:
         # CSRFProtect checked the token; an empty text is fine here (it deletes the draft).
         if _save_draft_button(form, key):
             return redirect(url_for("topics.reply", topic_id=topic.id))
@@ -300,6 +316,10 @@ def new_topic(slug: str) -> Any:
         if draft is not None:
             form.title.data = draft.title
             form.body.data = draft.body
+    elif (refused := _attach_files(form, sig.id)) is not None:
+        status = refused
+    elif "attach" in request.form:
+        pass  # the form again, with the files' Markdown in the text
     elif "save_draft" in request.form:
         if _save_draft_button(form, key):
             return redirect(url_for("topics.new_topic", slug=sig.slug))
@@ -372,6 +392,10 @@ def edit(post_id: int) -> Any:
         draft = drafts.get_draft(viewer(), key)
         form.body.data = draft.body if draft is not None else post.body_raw
         form.title.data = (draft.title if draft is not None else "") or topic.title
+    elif (refused := _attach_files(form, topic.sig_id)) is not None:
+        status = refused
+    elif "attach" in request.form:
+        pass  # the form again, with the files' Markdown in the text
     elif "save_draft" in request.form:
         if _save_draft_button(form, key):
             return redirect(url_for("topics.edit", post_id=post.id))
