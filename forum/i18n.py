@@ -234,6 +234,15 @@ def js_messages() -> dict[str, Any]:
         "and_more": plural(_n("and %(num)d more", "and %(num)d more")),
         "who_reacted": gettext("Who reacted"),
         "bookmarked": gettext("Bookmarked"),
+
+        # Uploads and pictures (static/js/files.js).
+        "uploading": translations.ugettext(N_("Uploading %(name)s…")),
+        "uploaded": translations.ugettext(N_("%(name)s added")),
+        "upload_failed": translations.ugettext(N_("%(name)s not added: %(error)s")),
+        "lightbox": gettext("Picture"),
+        "close": gettext("Close"),
+        "previous": gettext("Previous picture"),
+        "next": gettext("Next picture"),
     }
 
 

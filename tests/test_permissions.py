@@ -530,6 +530,53 @@ ROUTES += [
     ),
 ]
 
+
+def _png() -> Any:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(out, "PNG")
+    out.seek(0)
+    return (out, "matrix.png")
+
+
+def _file_in_reply(w: World) -> str:
+    """A picture in a reply by the member (made once per world): who may fetch it."""
+    found = getattr(w, "_file_url", None)
+    if found is None:
+        import io
+
+        from forum.files import services as file_services
+
+        member = w.users["member"]
+        out, name = _png()
+        upload = file_services.upload_file(member, w.sig.id, io.BytesIO(out.read()), name)
+        markdown = file_services.upload_markdown(upload)
+        w.f.reply(member, w.topic, f"a picture: {markdown}")
+        found = file_services.file_url(upload.sha256, upload.name)
+        w._file_url = found  # type: ignore[attr-defined]
+    return found  # type: ignore[no-any-return]
+
+
+# Files (issue 22): a file is readable where the post that holds it is, and a 404 elsewhere
+# (no "join to read" page for a file); uploading for a post follows the posting rules.
+ROUTES += [
+    Route("file in a reply", "GET", _file_in_reply, FEED_READ),
+    Route(
+        "upload a file",
+        "POST",
+        lambda w: "/files/upload",
+        {
+            "public": "L 200 200 200 200 200",
+            "members": "L 200 403 200 403 200",
+            "private": "L 200 404 200 404 200",
+        },
+        data=lambda w: {"sig": str(w.sig.id), "file": _png()},
+    ),
+]
+
 CASES = [
     pytest.param(route, visibility, id=f"{route.name}-{visibility}")
     for route in ROUTES

@@ -26,6 +26,13 @@
     and_more: { one: "and %(num)d more", other: "and %(num)d more" },
     who_reacted: "Who reacted",
     bookmarked: "Bookmarked",
+    uploading: "Uploading %(name)s…",
+    uploaded: "%(name)s added",
+    upload_failed: "%(name)s not added: %(error)s",
+    lightbox: "Picture",
+    close: "Close",
+    previous: "Previous picture",
+    next: "Next picture",
   };
   var catalog = ENGLISH;
   var lang = document.documentElement.lang || "en";
