@@ -333,6 +333,37 @@ class MessageReportResolved(Event):
     actor_id: int
 
 
+# --- files and SIG libraries -----------------------------------------------------------------
+@dataclass(frozen=True)
+class LibraryFileAdded(Event):
+    """A member put a file in a SIG's library (`approved` False: it waits for a librarian), or a
+    librarian added a new version of one (`version_id`)."""
+
+    file_id: int
+    version_id: int
+    sig_id: int
+    uploader_id: int
+    approved: bool
+
+
+@dataclass(frozen=True)
+class LibraryFileChanged(Event):
+    """A library file was approved, edited, moved, retired, restored or rejected (`change`)."""
+
+    file_id: int
+    sig_id: int
+    actor_id: int
+    change: str
+
+
+@dataclass(frozen=True)
+class AvatarChanged(Event):
+    """A member's picture was set, or reset to their letter (by them or the sysop)."""
+
+    user_id: int
+    actor_id: int
+
+
 Subscriber = Callable[[Any], None]
 _REGISTRY: AppSlot[dict[Phase, dict[type[Event], list[Subscriber]]]] = AppSlot("forum.events")
 

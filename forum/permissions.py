@@ -47,6 +47,8 @@ Actor = User | None
 _CACHE = "_forum_memberships"
 # sig_id -> the member's active SigDiscipline there (None: none), for the SIGs looked at so far.
 _DISCIPLINES = "_forum_sig_disciplines"
+# The SIGs whose library the member is a librarian of (is_librarian).
+_LIBRARIANS = "_forum_librarian_of"
 
 
 def actor(user: Any) -> Actor:
@@ -132,6 +134,7 @@ def forget_memberships(user: Actor) -> None:
     if user is not None:
         user.__dict__.pop(_CACHE, None)
         user.__dict__.pop(_DISCIPLINES, None)
+        user.__dict__.pop(_LIBRARIANS, None)
 
 
 def sig_discipline(user: Actor, sig: Sig | int) -> SigDiscipline | None:
@@ -1521,7 +1524,6 @@ def require_scope(granted: frozenset[str] | None, needed: str) -> None:
 # are readable through the public one (they are the same bytes); a file only a hidden post, a
 # private SIG's post or a pending library file uses is the same 404 as a file never uploaded.
 NO_SUCH_FILE = _l("No such file.")
-_LIBRARIANS = "_forum_librarian_of"
 
 
 def upload_trust_problem(user: User, now: datetime | None = None) -> str | None:

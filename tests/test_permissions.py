@@ -560,6 +560,55 @@ def _file_in_reply(w: World) -> str:
     return found  # type: ignore[no-any-return]
 
 
+def _library_file(w: World, pending: bool = False) -> int:
+    """A file in the SIG's library: approved (the SIG's sysop put it there, once per world),
+    or one the author uploaded that waits for a librarian (fresh each time)."""
+    import io
+
+    from forum.files import library
+
+    if pending:
+        author = w.users["author"]
+        entry = library.upload_to_library(
+            author, w.sig.id, None, "Waiting file", "", "", io.BytesIO(b"wait\n"), "w.txt"
+        )
+        return entry.id
+    found = getattr(w, "_library_id", None)
+    if found is None:
+        sysop = w.users["sig_sysop"]
+        entry = library.upload_to_library(
+            sysop, w.sig.id, None, "Library file", "", "", io.BytesIO(b"lib\n"), "l.txt"
+        )
+        found = w._library_id = entry.id  # type: ignore[attr-defined]
+    return found  # type: ignore[no-any-return]
+
+
+# SIG libraries (issue 22): the library reads like the SIG; a file's bytes are a 404 to who may
+# not read them; members upload (uploading joins nothing); the SIG's sysops (and librarians)
+# approve; sections and librarians are the SIG's sysops'.
+ROUTES += [
+    Route("library", "GET", lambda w: f"/s/{w.sig.slug}/library", READ),
+    Route("library file", "GET", lambda w: f"/s/{w.sig.slug}/library/{_library_file(w)}", READ),
+    Route(
+        "library download",
+        "GET",
+        lambda w: f"/s/{w.sig.slug}/library/{_library_file(w)}/download",
+        FEED_READ,
+    ),
+    Route("library upload form", "GET", lambda w: f"/s/{w.sig.slug}/library/upload", WRITE_FORM),
+    Route(
+        "approve a library file",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/library/{_library_file(w, pending=True)}/approve",
+        {
+            "public": "L 404 404 302 404 302",
+            "members": "L 404 403 302 403 302",
+            "private": "L 404 404 302 404 302",
+        },
+    ),
+    Route("library sections", "GET", lambda w: f"/s/{w.sig.slug}/library/manage", SYSOP_ONLY),
+]
+
 # Files (issue 22): a file is readable where the post that holds it is, and a 404 elsewhere
 # (no "join to read" page for a file); uploading for a post follows the posting rules.
 ROUTES += [

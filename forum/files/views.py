@@ -6,18 +6,41 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 from markupsafe import Markup
+from sqlalchemy import select
 
-from .. import hooks
-from ..errors import ForumError, Invalid
+from .. import hooks, permissions
+from ..errors import Forbidden, ForumError, Invalid, NotFound
 from ..extensions import db, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext, number
-from ..web import viewer
-from . import bp, services
-from .models import Blob
+from ..sigs.models import Sig
+from ..web import flash_outcome, form_error, viewer
+from . import bp, queries, services
+from . import library as verbs
+from .forms import (
+    ActionForm,
+    LibrarianForm,
+    LibraryEditForm,
+    LibraryUploadForm,
+    SectionForm,
+    VersionForm,
+)
+from .models import Blob, LibraryFile, LibrarySection
+from .storage import key_for
 
 # What a file that is not an image may do when opened: nothing (no script, no form, no
 # plugin, no same-origin access), whatever a browser thinks it is.
@@ -43,7 +66,13 @@ def _disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def send(served: services.Served, name: str, *, cache: str = "private, max-age=300") -> Response:
+def send(
+    served: services.Served,
+    name: str,
+    *,
+    cache: str = "private, max-age=300",
+    attachment: bool = False,
+) -> Response:
     """The bytes with the headers that keep them inert: nosniff always (forum.web), a sandbox
     and "attachment" for anything but an image; through nginx (X-Accel-Redirect) when it is
     set up and the bytes are on this machine."""
@@ -73,7 +102,7 @@ def send(served: services.Served, name: str, *, cache: str = "private, max-age=3
     response.set_etag(etag)
     response.headers["Cache-Control"] = cache
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if served.is_image:
+    if served.is_image and not attachment:
         response.headers["Content-Disposition"] = _disposition("inline", name)
         response.headers["Content-Security-Policy"] = IMAGE_CSP
     else:
@@ -83,10 +112,7 @@ def send(served: services.Served, name: str, *, cache: str = "private, max-age=3
 
 
 def raise_missing() -> None:
-    from ..errors import NotFound
-    from ..permissions import NO_SUCH_FILE
-
-    raise NotFound(NO_SUCH_FILE)
+    raise NotFound(permissions.NO_SUCH_FILE)
 
 
 def _chunks(body: Any) -> Any:
@@ -168,3 +194,276 @@ def init_templates(app: Flask) -> None:
     @app.context_processor
     def files_context() -> dict[str, Any]:
         return {"uploads_enabled": hooks.uploads_enabled.get()}
+
+
+# --- SIG libraries ------------------------------------------------------------------------------
+def _library_sig(slug: str) -> Sig:
+    """The SIG of a library page: a 404 to who may not know it, a 403 (join to read) to who
+    may not read a members-only SIG, as its topics are."""
+    sig = permissions.get_sig_for(viewer(), slug)
+    permissions.require_read_sig(viewer(), sig)
+    return sig
+
+
+def _entry(slug: str, file_id: int) -> tuple[LibraryFile, Sig]:
+    sig = _library_sig(slug)
+    entry, entry_sig = permissions.get_library_file_for(viewer(), file_id)
+    if entry_sig.id != sig.id:
+        raise NotFound(permissions.NO_SUCH_FILE)
+    return entry, sig
+
+
+def _section_choices(sig: Sig) -> list[tuple[int, str]]:
+    sections = db.session.scalars(
+        select(LibrarySection)
+        .where(LibrarySection.sig_id == sig.id)
+        .order_by(LibrarySection.position, LibrarySection.id)
+    )
+    return [(0, _("(no section)"))] + [(s.id, s.name) for s in sections]
+
+
+def _page_number() -> int:
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 0 < int(page) < 100_000:
+        abort(404)
+    return int(page)
+
+
+@bp.route("/s/<slug>/library")
+def library(slug: str) -> Any:
+    sig = _library_sig(slug)
+    section = request.args.get("section", "")
+    page = queries.library_page(
+        viewer(),
+        sig,
+        request.args.get("sort", "newest"),
+        int(section) if section.isdigit() and len(section) < 10 else None,
+        _page_number(),
+    )
+    return render_template("files/library.html", page=page, sig=sig, action=ActionForm())
+
+
+@bp.route("/s/<slug>/library/<int:file_id>")
+def library_file(slug: str, file_id: int) -> Any:
+    entry, sig = _entry(slug, file_id)
+    page = queries.file_page(viewer(), entry, sig)
+    form = LibraryEditForm(obj=None)
+    if page.can_curate:
+        form.section.choices = _section_choices(sig)
+        form.section.data = entry.section_id or 0
+        form.title.data = entry.title
+        form.description.data = entry.description_raw
+        form.keywords.data = entry.keywords
+    return render_template(
+        "files/library_file.html", page=page, sig=sig, form=form, version_form=VersionForm()
+    )
+
+
+@bp.route("/s/<slug>/library/<int:file_id>/download")
+@bp.route("/s/<slug>/library/<int:file_id>/v/<int:number>/download")
+def library_download(slug: str, file_id: int, number: int | None = None) -> Any:
+    """A file's bytes: a 404 to whoever may not read it (no "join to read" page for a file)."""
+    _entry_sig, sig = permissions.get_library_file_for(viewer(), file_id)
+    if sig.slug != slug:
+        raise NotFound(permissions.NO_SUCH_FILE)
+    entry, version, blob = verbs.version_for_download(viewer(), file_id, number)
+    served = services.Served(blob, key_for(blob.sha256), blob.content_type, blob.is_image)
+    response = send(served, version.name, attachment=True)
+    if response.status_code == 200:
+        services.count_download(entry.id, version.id)
+    return response
+
+
+@bp.route("/s/<slug>/library/upload", methods=["GET", "POST"])
+@login_required
+@upload_limit
+def library_upload(slug: str) -> Any:
+    sig = _library_sig(slug)
+    problem = permissions.library_upload_problem(viewer(), sig)
+    if problem:
+        raise Forbidden(problem)
+    form = LibraryUploadForm()
+    form.section.choices = _section_choices(sig)
+    if request.method == "GET" and request.args.get("section", "").isdigit():
+        form.section.data = int(request.args["section"])
+    status = 200
+    if form.validate_on_submit():
+        item = request.files.get("file")
+        try:
+            if item is None or not item.filename:
+                raise Invalid("file", services.NO_FILE)
+            entry = verbs.upload_to_library(
+                viewer(),
+                sig.id,
+                form.section.data or None,
+                form.title.data or "",
+                form.description.data or "",
+                form.keywords.data or "",
+                item.stream,
+                item.filename,
+            )
+        except ForumError as exc:
+            status = form_error(form, exc)
+        else:
+            if entry.is_pending:
+                flash(_("Thank you: the file waits for a librarian to look at it."), "info")
+            else:
+                flash(_("The file is in the library."), "success")
+            return redirect(url_for("files.library_file", slug=sig.slug, file_id=entry.id))
+    elif request.method == "POST":
+        status = 400
+    return render_template("files/library_upload.html", sig=sig, form=form), status
+
+
+def _curate(slug: str, file_id: int, action: Any, done: str) -> Any:
+    entry, sig = _entry(slug, file_id)
+    flash_outcome(lambda: action(entry), done)
+    return redirect(url_for("files.library_file", slug=sig.slug, file_id=entry.id))
+
+
+@bp.route("/s/<slug>/library/<int:file_id>/approve", methods=["POST"])
+@login_required
+def library_approve(slug: str, file_id: int) -> Any:
+    return _curate(
+        slug,
+        file_id,
+        lambda entry: verbs.approve_file(viewer(), entry.id),
+        _("Approved: the file is in the library, and its discussion has begun."),
+    )
+
+
+@bp.route("/s/<slug>/library/<int:file_id>/reject", methods=["POST"])
+@login_required
+def library_reject(slug: str, file_id: int) -> Any:
+    entry, sig = _entry(slug, file_id)
+    if flash_outcome(lambda: verbs.reject_file(viewer(), entry.id), _("The file was turned away.")):
+        return redirect(url_for("files.library", slug=sig.slug))
+    return redirect(url_for("files.library_file", slug=sig.slug, file_id=entry.id))
+
+
+@bp.route("/s/<slug>/library/<int:file_id>/retire", methods=["POST"])
+@login_required
+def library_retire(slug: str, file_id: int) -> Any:
+    retire = request.form.get("value") != "restore"
+    return _curate(
+        slug,
+        file_id,
+        lambda entry: verbs.retire_file(viewer(), entry.id, retire),
+        _("Retired: the file is out of the listings.") if retire else _("Back in the library."),
+    )
+
+
+@bp.route("/s/<slug>/library/<int:file_id>/edit", methods=["POST"])
+@login_required
+def library_edit(slug: str, file_id: int) -> Any:
+    entry, sig = _entry(slug, file_id)
+    permissions.require_curate_library(viewer(), sig)
+    form = LibraryEditForm()
+    form.section.choices = _section_choices(sig)
+    if form.validate_on_submit():
+        try:
+            verbs.edit_file(
+                viewer(),
+                entry.id,
+                form.title.data or "",
+                form.description.data or "",
+                form.keywords.data or "",
+                form.section.data or None,
+            )
+        except ForumError as exc:
+            status = form_error(form, exc)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("files.library_file", slug=sig.slug, file_id=entry.id))
+    else:
+        status = 400
+    page = queries.file_page(viewer(), entry, sig)
+    return render_template(
+        "files/library_file.html", page=page, sig=sig, form=form, version_form=VersionForm()
+    ), status
+
+
+@bp.route("/s/<slug>/library/<int:file_id>/version", methods=["POST"])
+@login_required
+@upload_limit
+def library_new_version(slug: str, file_id: int) -> Any:
+    entry, sig = _entry(slug, file_id)
+    form = VersionForm()
+    if form.validate_on_submit():
+        item = request.files.get("file")
+
+        def add() -> None:
+            if item is None or not item.filename:
+                raise Invalid("file", services.NO_FILE)
+            verbs.add_version(viewer(), entry.id, item.stream, item.filename, form.note.data or "")
+
+        flash_outcome(add, _("The new version is the current one; the older ones are kept."))
+    return redirect(url_for("files.library_file", slug=sig.slug, file_id=entry.id))
+
+
+@bp.route("/s/<slug>/library/manage", methods=["GET", "POST"])
+@login_required
+def library_manage(slug: str) -> Any:
+    sig = _library_sig(slug)
+    permissions.require_manage_library(viewer(), sig)
+    section_form = SectionForm(prefix="section")
+    librarian_form = LibrarianForm(prefix="librarian")
+    status = 200
+    if request.method == "POST":
+        what = request.form.get("what")
+        if what == "section" and section_form.validate_on_submit():
+            try:
+                verbs.create_section(
+                    viewer(),
+                    sig.id,
+                    section_form.name.data or "",
+                    section_form.description.data or "",
+                )
+            except ForumError as exc:
+                status = form_error(section_form, exc)
+            else:
+                flash(_("Section added."), "success")
+                return redirect(url_for("files.library_manage", slug=sig.slug))
+        elif what == "librarian" and librarian_form.validate_on_submit():
+            try:
+                member = verbs.appoint_librarian(
+                    viewer(), sig.id, librarian_form.username.data or ""
+                )
+            except ForumError as exc:
+                status = form_error(librarian_form, exc)
+            else:
+                flash(_("%(name)s is a librarian now.", name=member.username), "success")
+                return redirect(url_for("files.library_manage", slug=sig.slug))
+        else:
+            status = 400
+    page = queries.library_page(viewer(), sig)
+    return render_template(
+        "files/library_manage.html",
+        sig=sig,
+        page=page,
+        librarians=queries.librarian_rows(sig),
+        section_form=section_form,
+        librarian_form=librarian_form,
+    ), status
+
+
+@bp.route("/s/<slug>/library/sections/<int:section_id>/delete", methods=["POST"])
+@login_required
+def library_delete_section(slug: str, section_id: int) -> Any:
+    sig = _library_sig(slug)
+    flash_outcome(
+        lambda: verbs.delete_section(viewer(), sig.id, section_id),
+        _("Section removed; its files are in the library still, in no section."),
+    )
+    return redirect(url_for("files.library_manage", slug=sig.slug))
+
+
+@bp.route("/s/<slug>/library/librarians/<int:user_id>/dismiss", methods=["POST"])
+@login_required
+def library_dismiss(slug: str, user_id: int) -> Any:
+    sig = _library_sig(slug)
+    flash_outcome(
+        lambda: verbs.dismiss_librarian(viewer(), sig.id, user_id),
+        _("No longer a librarian here."),
+    )
+    return redirect(url_for("files.library_manage", slug=sig.slug))

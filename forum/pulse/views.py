@@ -14,6 +14,7 @@ from markupsafe import Markup
 from .. import permissions
 from ..errors import ForumError
 from ..extensions import db
+from ..files.queries import library_stats
 from ..i18n import gettext as _
 from ..sigs.models import Sig
 from ..timeutil import in_zone, utcnow, zone_or_utc
@@ -71,6 +72,7 @@ def _render(sig: Sig | None, on_site_page: bool) -> Any:
     return render_template(
         "pulse/dashboard.html",
         data=data,
+        library=library_stats(sig.id, rng.utc_start, rng.utc_end) if sig is not None else None,
         form=form,
         on_site_page=on_site_page,
         sigs=queries.pulse_sigs() if on_site_page else [],

@@ -1,8 +1,8 @@
 """Read what a member typed into the search box; never fail, explain what was not understood.
 
 Syntax: words (all must match), "exact phrases", -exclusion, a OR b, prefix*, and the filters
-author:NAME, sig:SLUG, in:title, before:YYYY-MM-DD (earlier than that day, UTC) and
-after:YYYY-MM-DD (that day or later). Anything else is searched as words; what could not be used
+author:NAME, sig:SLUG, in:title, in:library (SIG libraries' files instead of posts),
+before:YYYY-MM-DD (earlier than that day, UTC) and after:YYYY-MM-DD (that day or later). Anything else is searched as words; what could not be used
 is reported in `notices` for the page to show. The result is backend-neutral.
 """
 
@@ -47,6 +47,7 @@ class ParsedQuery:
     author: str | None = None
     sig: str | None = None
     in_title: bool = False
+    in_library: bool = False  # SIG libraries' files instead of posts (forum.files.queries)
     before: datetime | None = None
     after: datetime | None = None
     notices: tuple[str, ...] = ()
@@ -80,6 +81,8 @@ class ParsedQuery:
             parts.append(f"sig:{self.sig}")
         if self.in_title:
             parts.append("in:title")
+        if self.in_library:
+            parts.append("in:library")
         if self.before:
             parts.append(f"before:{self.before:%Y-%m-%d}")
         if self.after:
@@ -126,7 +129,8 @@ def parse(raw: str) -> ParsedQuery:
         clauses=tuple(clauses),
         author=found.get("author"),  # type: ignore[arg-type]
         sig=found.get("sig"),  # type: ignore[arg-type]
-        in_title=bool(found.get("in")),
+        in_title=found.get("in") == "title",
+        in_library=found.get("in") == "library",
         before=found.get("before"),  # type: ignore[arg-type]
         after=found.get("after"),  # type: ignore[arg-type]
         notices=tuple(dict.fromkeys(notices)),
@@ -194,10 +198,10 @@ def _filter(
         notices.append(f"Filters cannot be excluded: “-{name}:” was ignored.")
         return
     if name == "in":
-        if value.lower() == "title":
-            found["in"] = True
+        if value.lower() in ("title", "library"):
+            found["in"] = value.lower()
         else:
-            notices.append("“in:” only takes “title” (in:title).")
+            notices.append("“in:” takes “title” (in:title) or “library” (in:library).")
         return
     if not value:
         example = {"author": "author:ana", "sig": "sig:retro", "before": "before:2026-01-31"}

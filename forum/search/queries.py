@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from .. import content, permissions
 from ..accounts.models import User
 from ..extensions import db
+from ..files.queries import search_library
 from ..i18n import gettext as _
 from ..permissions import Actor
 from ..sigs.models import Sig
@@ -73,6 +75,8 @@ class SearchPage:
     notices: list[str] = field(default_factory=list)
     suggestion: str | None = None
     error: str | None = None
+    # `in:library`: the SIG libraries' files found, instead of posts.
+    library: list[Any] | None = None
 
     @property
     def searched(self) -> bool:
@@ -115,6 +119,13 @@ def search_page(
     out = SearchPage(q=q or "", sort=sort, page=page, rank_all=rank_all)
     parsed = parse(q or "")
     out.notices.extend(parsed.notices)
+    if parsed.in_library:
+        # The libraries' files are few and described in a few words: matched in SQL, under
+        # the permission clauses, not through the posts' index.
+        words = [c.text for c in parsed.clauses if not c.negated]
+        out.library = search_library(user, words, parsed.sig)
+        out.total = len(out.library)
+        return out
     if parsed.is_empty:
         return out
     backend = indexer.get_backend()
