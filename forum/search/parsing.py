@@ -2,8 +2,9 @@
 
 Syntax: words (all must match), "exact phrases", -exclusion, a OR b, prefix*, and the filters
 author:NAME, sig:SLUG, in:title, in:library (SIG libraries' files instead of posts),
-before:YYYY-MM-DD (earlier than that day, UTC) and after:YYYY-MM-DD (that day or later). Anything else is searched as words; what could not be used
-is reported in `notices` for the page to show. The result is backend-neutral.
+before:YYYY-MM-DD (earlier than that day, UTC) and after:YYYY-MM-DD (that day or later).
+Anything else is searched as words; what could not be used is reported in `notices` for the
+page to show. The result is backend-neutral.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ def _filter(
         if value.lower() in ("title", "library"):
             found["in"] = value.lower()
         else:
-            notices.append("“in:” takes “title” (in:title) or “library” (in:library).")
+            notices.append("“in:” only takes “title” (in:title) or “library” (in:library).")
         return
     if not value:
         example = {"author": "author:ana", "sig": "sig:retro", "before": "before:2026-01-31"}
