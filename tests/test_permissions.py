@@ -609,6 +609,40 @@ ROUTES += [
     Route("library sections", "GET", lambda w: f"/s/{w.sig.slug}/library/manage", SYSOP_ONLY),
 ]
 
+
+def _authors_avatar(w: World) -> int:
+    """The author has a picture (set once per world): who may take it down."""
+    import io
+
+    from forum.files import avatars
+
+    author = w.users["author"]
+    assert author is not None
+    if avatars.avatar_of(author.id) is None:
+        out, name = _png()
+        avatars.set_avatar(author, io.BytesIO(out.read()), name)
+    return author.id
+
+
+# Pictures (issue 22): each member sets their own; only the global sysop resets another's.
+ROUTES += [
+    Route(
+        "set my picture",
+        "POST",
+        lambda w: "/settings/avatar",
+        _same("L 302 302 302 302 302"),
+        data=lambda w: {"file": _png()},
+        visibilities=("public",),
+    ),
+    Route(
+        "reset another member's picture",
+        "POST",
+        lambda w: f"/u/{_authors_avatar(w)}/avatar/reset",
+        _same("L 403 403 403 403 302"),
+        visibilities=("public",),
+    ),
+]
+
 # Files (issue 22): a file is readable where the post that holds it is, and a 404 elsewhere
 # (no "join to read" page for a file); uploading for a post follows the posting rules.
 ROUTES += [

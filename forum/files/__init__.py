@@ -31,6 +31,9 @@ def init_app(app: Flask) -> None:
     hooks.attach_files.provide(app, services.attach_to_body)
     hooks.uploads_enabled.provide(app, lambda: True)
     hooks.topic_page.add(app, views.topic_page_extras)
+    hooks.topic_page.add(app, views.topic_page_avatars)
+    hooks.profile_sections.add(app, "files/_avatar_profile.html")
+    hooks.settings_sections.add(app, "files/_avatar_settings.html")
     handlers.init_app(app)
     views.init_templates(app)
 

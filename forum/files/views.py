@@ -23,13 +23,14 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from .. import hooks, permissions
+from ..accounts.models import User
 from ..errors import Forbidden, ForumError, Invalid, NotFound
 from ..extensions import db, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext, number
 from ..sigs.models import Sig
 from ..web import flash_outcome, form_error, viewer
-from . import bp, queries, services
+from . import avatars, bp, queries, services
 from . import library as verbs
 from .forms import (
     ActionForm,
@@ -191,9 +192,14 @@ def init_templates(app: Flask) -> None:
     app.add_template_filter(filesize, "filesize")
     app.add_template_global(services.file_url, "file_url")
 
+    app.add_template_global(avatars.avatar_of, "avatar_of")
+
     @app.context_processor
     def files_context() -> dict[str, Any]:
-        return {"uploads_enabled": hooks.uploads_enabled.get()}
+        return {
+            "uploads_enabled": hooks.uploads_enabled.get(),
+            "can_reset_avatar": lambda member: permissions.can_reset_avatar(viewer(), member),
+        }
 
 
 # --- SIG libraries ------------------------------------------------------------------------------
@@ -467,3 +473,53 @@ def library_dismiss(slug: str, user_id: int) -> Any:
         _("No longer a librarian here."),
     )
     return redirect(url_for("files.library_manage", slug=sig.slug))
+
+
+# --- members' pictures --------------------------------------------------------------------------
+@bp.route("/avatars/<sha256>/<int:size>.webp")
+def avatar_image(sha256: str, size: int) -> Any:
+    key = avatars.open_avatar(sha256, size)
+    blob = Blob(sha256=sha256, size=0, content_type="image/webp", kind="image")
+    served = services.Served(blob, key, "image/webp", True)
+    # The address names the bytes: they never change, and anyone may see a member's picture.
+    return send(served, f"{size}.webp", cache="public, max-age=31536000, immutable")
+
+
+@bp.route("/settings/avatar", methods=["POST"])
+@login_required
+@upload_limit
+def avatar() -> Any:
+    item = request.files.get("file")
+
+    def change() -> None:
+        if item is None or not item.filename:
+            raise Invalid("file", services.NO_FILE)
+        avatars.set_avatar(viewer(), item.stream, item.filename)
+
+    flash_outcome(change, _("Your picture is changed."))
+    return redirect(url_for("accounts.settings") + "#avatar-h")
+
+
+@bp.route("/u/<int:user_id>/avatar/reset", methods=["POST"])
+@login_required
+def avatar_reset(user_id: int) -> Any:
+    flash_outcome(
+        lambda: avatars.reset_avatar(viewer(), user_id), _("The picture is gone: the letter shows.")
+    )
+    user = viewer()
+    if user is not None and user.id == user_id:
+        return redirect(url_for("accounts.settings") + "#avatar-h")
+    member = db.session.get(User, user_id)
+    return redirect(url_for("accounts.profile", username=member.username) if member else "/")
+
+
+def topic_page_avatars(page: Any) -> None:
+    """The pictures of a topic page's authors (one query): templates/_avatar.html draws an
+    author's `avatar_url` instead of their letter."""
+    ids = [row.author.id for row in page.posts if row.author is not None]
+    found = avatars.avatars_of(ids)
+    for row in page.posts:
+        if row.author is not None and row.author.id in found:
+            row.author.avatar_url = url_for(
+                "files.avatar_image", sha256=found[row.author.id], size=64
+            )
