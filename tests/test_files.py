@@ -771,3 +771,31 @@ def test_invalid_addresses_are_404(client: Any) -> None:
 def test_upload_limits_raise_invalid_in_the_service(world: Any) -> None:
     with pytest.raises(Invalid):
         services.upload_file(world["alice"], world["sig"].id, io.BytesIO(b""), "nothing.txt")
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("../../../etc/passwd.txt", "passwd.txt"),
+        ("evil\u202egnp.txt", "evilgnp.txt"),
+        ("a" * 10_000 + ".txt", "a" * 116 + ".txt"),
+        ("nul\x00byte.txt", "nulbyte.txt"),
+    ],
+    ids=["dot-dot", "rtl-override", "10000-chars", "nul"],
+)
+def test_hostile_names_through_the_composer(world: Any, client: Any, name: str, shown: str) -> None:
+    response = upload(client, b"plain words\n", name, world["sig"])
+    made = response.get_json()["upload"]
+    assert made["name"] == shown
+    served = client.get(made["url"])
+    disposition = served.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "/" not in disposition.split("filename*")[0]
+    assert "\u202e" not in disposition and ".." not in disposition
+
+
+def test_the_reaper_is_an_hourly_job(app: Flask) -> None:
+    from forum import jobs
+
+    spec = jobs.SPECS["forum.files.services.reap_files"]
+    assert spec.schedule is not None
+    assert services.reap_files() == {"orphans": 0, "deleted_posts": 0, "files": 0}
