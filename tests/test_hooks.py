@@ -31,15 +31,25 @@ def test_the_features_provide_their_hooks(app):
         "moderation/_settings_standing.html",
         "feeds/_settings.html",
         "api/_settings.html",
+        "files/_avatar_settings.html",
     )
-    assert hooks.profile_sections.get(app) == ("messages/_profile.html", "trust/_profile.html")
+    assert hooks.profile_sections.get(app) == (
+        "messages/_profile.html",
+        "trust/_profile.html",
+        "files/_avatar_profile.html",
+    )
     assert hooks.reading_time.get(app) is not hooks.reading_time.default
     assert [p.__module__ for p in hooks.topic_page.get(app)] == [
         "forum.reactions.views",
         "forum.bookmarks.views",
         "forum.pulse.views",
+        "forum.files.views",  # attachments under the posts
+        "forum.files.views",  # the authors' pictures
     ]
     assert hooks.member_card_sections.get(app) == ("trust/_card.html",)
+    assert hooks.image_sizes.get(app) is not hooks.image_sizes.default
+    assert hooks.attach_files.get(app) is not hooks.attach_files.default
+    assert hooks.uploads_enabled.get(app)()
     assert list(hooks.sig_topic_filters.get(app)) == ["answered", "unanswered"]
 
 

@@ -93,6 +93,10 @@ class SettingsForm(FlaskForm):
     bounce_threshold = StringField(_l("Bounces before mail stops"))
     digest_unvisited_limit = StringField(_l("Digests without a visit"))
     reactions = StringField(_l("Reactions"))
+    upload_max_mb = StringField(_l("Largest upload (MB)"))
+    upload_quota_member_mb = StringField(_l("Uploads per member (MB)"))
+    upload_quota_sig_mb = StringField(_l("Uploads per SIG (MB)"))
+    upload_types = StringField(_l("File types members may upload"))
 
 
 # The trust levels' thresholds and the limits of new accounts: whole numbers, labelled as the
