@@ -288,6 +288,9 @@ def test_other_files_are_served_as_inert_attachments(world: Any, client: Any) ->
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert "sandbox" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    # Whatever name the address is given, the file is saved as text.
+    renamed = client.get(made["url"].replace("config_html.txt", "page.html"))
+    assert 'filename="page_html.txt"' in renamed.headers["Content-Disposition"]
 
 
 @pytest.mark.parametrize(

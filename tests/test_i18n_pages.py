@@ -157,6 +157,26 @@ def forum_world(app, f) -> dict[str, Any]:
         session.add(delivery)
         session.flush()
         session.add(WebhookAttempt(delivery_id=delivery.id, status_code=500, duration_ms=12))
+
+    import io
+
+    from forum.files import library
+
+    # A library with a section, a file and greta's upload that waits for a librarian.
+    section = library.create_section(root, stammtisch.id, "Rezepte", "Aus der Küche")
+    shelved = library.upload_to_library(
+        root,
+        stammtisch.id,
+        section.id,
+        "Apfelkuchen",
+        "Mit *Zimt*.",
+        "kuchen",
+        io.BytesIO(b"Mehl\n"),
+        "kuchen.txt",
+    )
+    library.upload_to_library(
+        greta, stammtisch.id, None, "Brezeln", "", "", io.BytesIO(b"Lauge\n"), "brezel.txt"
+    )
     return {
         "webhook": hook,
         "topic": topic,
@@ -165,6 +185,7 @@ def forum_world(app, f) -> dict[str, Any]:
         "stammtisch": stammtisch,
         "conversation": conversation,
         "message_id": first,
+        "file_id": shelved.id,
     }
 
 
@@ -184,6 +205,11 @@ def _routes(app, world: dict[str, Any]) -> list[str]:
         "page": 1,
         # Opening a notification: the greeting's own, or another member's (a 404).
         "notification_id": 1,
+        "file_id": world["file_id"],
+        "number": 1,
+        "sha256": "0" * 64,
+        "name": "bild.png",
+        "size": 64,
     }
     # The API reference shows the OpenAPI document's own English (marked lang="en"); its
     # page's words are checked in tests/test_api_tokens.py.

@@ -38,7 +38,11 @@ def init_app(app: Flask) -> None:
     views.init_templates(app)
 
     def larger_uploads() -> None:
-        if request.endpoint in UPLOAD_ENDPOINTS and request.method == "POST":
+        if (
+            request.endpoint in UPLOAD_ENDPOINTS
+            and request.method == "POST"
+            and request.mimetype == "multipart/form-data"
+        ):
             # Room for the largest file and the form around it; the services check the file.
             request.max_content_length = services.max_bytes() * 4 + 1024 * 1024
 

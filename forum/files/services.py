@@ -392,7 +392,9 @@ def image_sizes(shas: set[str]) -> dict[str, tuple[int, int, bool]]:
 # --- library downloads, counted in memory and written in batches -----------------------------
 class DownloadCounts:
     """Downloads per library version since the last write: a GET does not write a row each
-    time; every DOWNLOAD_FLUSH_SECONDS the counts go to the database in one transaction."""
+    time; every DOWNLOAD_FLUSH_SECONDS the counts go to the database in one transaction (the
+    download that finds the time come writes them). A process that dies loses at most that
+    many seconds of counts."""
 
     def __init__(self) -> None:
         self.pending: dict[tuple[int, int], int] = {}
@@ -517,5 +519,5 @@ def reap(now: Any = None) -> dict[str, int]:
 
 @jobs.periodic(jobs.crontab(minute="17"))
 def reap_files() -> dict[str, int]:
-    """Hourly: the reaper, and the download counts this worker holds."""
+    """Hourly, in the jobs worker: the reaper."""
     return reap()

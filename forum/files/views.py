@@ -41,6 +41,7 @@ from .forms import (
     VersionForm,
 )
 from .models import Blob, LibraryFile, LibrarySection
+from .processing import clean_name
 from .storage import key_for
 
 # What a file that is not an image may do when opened: nothing (no script, no form, no
@@ -128,7 +129,9 @@ def _chunks(body: Any) -> Any:
 def serve(sha256: str, name: str) -> Any:
     size = request.args.get("s")
     served = services.open_file(viewer(), sha256, size if size in ("s", "m") else None)
-    return send(served, name)
+    # The name in the address is anyone's to write: the one sent back is cleaned, with an
+    # extension that agrees with the bytes (a text file is never saved as page.html).
+    return send(served, clean_name(name, served.blob.content_type))
 
 
 @bp.route("/files/upload", methods=["POST"])
