@@ -63,3 +63,31 @@ def test_a_photo_in_a_reply_shows_without_its_gps_and_opens_in_a_lightbox(open_b
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(link).to_be_focused()
+
+
+DROP = """([kind, name, text]) => {
+  const box = document.querySelector("#reply-form textarea");
+  const data = new DataTransfer();
+  data.items.add(new File([text], name, { type: "text/plain" }));
+  const event = kind === "drop"
+    ? new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true })
+    : new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true });
+  box.dispatchEvent(event);
+}"""
+
+
+def test_files_dropped_or_pasted_into_the_text_are_attached(open_browser):
+    page = open_browser("ada")
+    page.goto("/s/retro/")
+    page.locator("a.topic-title").first.click()
+    expect(page.get_by_role("toolbar", name="Formatting")).to_be_visible()
+    box = page.get_by_label("Your reply")
+    box.fill("Notes:")
+    page.evaluate(DROP, ["drop", "dropped.txt", "band = 2m\n"])
+    expect(box).to_have_value(re.compile(r"\[dropped\.txt\]\(/files/[0-9a-f]{64}/dropped\.txt\)"))
+    page.evaluate(DROP, ["paste", "pasted.txt", "band = 70cm\n"])
+    expect(box).to_have_value(re.compile(r"\[pasted\.txt\]\(/files/[0-9a-f]{64}/pasted\.txt\)"))
+    page.get_by_role("button", name="Post reply").click()
+    listed = page.locator("article.post").last.locator(".attachments")
+    expect(listed).to_contain_text("dropped.txt")
+    expect(listed).to_contain_text("pasted.txt")
