@@ -802,3 +802,31 @@ def test_the_reaper_is_an_hourly_job(app: Flask) -> None:
     spec = jobs.SPECS["forum.files.services.reap_files"]
     assert spec.schedule is not None
     assert services.reap_files() == {"orphans": 0, "deleted_posts": 0, "files": 0}
+
+
+def test_a_topic_pages_files_take_a_fixed_number_of_queries(
+    world: Any, client: Any, make_client: Any, count_queries: Any
+) -> None:
+    topic = world["topic"]
+
+    def add_posts(n: int) -> None:
+        for i in range(n):
+            made = uploaded(
+                client, f"notes {i} {time.monotonic()}\n".encode(), f"n{i}.txt", world["sig"]
+            )
+            _post_with(client, topic, made)
+
+    reader = make_client()
+    reader.login(world["bob"])
+
+    def measure() -> int:
+        reader.get(f"/t/{topic.id}/{topic.slug}?page=1")  # the read position, written once
+        with count_queries() as counter:
+            page = reader.get(f"/t/{topic.id}/{topic.slug}?page=1").get_data(as_text=True)
+        assert page.count('class="attachments"') >= 1
+        return counter.count
+
+    add_posts(2)
+    few = measure()
+    add_posts(8)
+    assert measure() == few
