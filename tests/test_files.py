@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import io
+import os
 import re
 import socket
 import subprocess
@@ -221,6 +222,20 @@ def test_a_write_cut_off_half_way_leaves_nothing(tmp_path: Path) -> None:
     # The same key again changes nothing (content addresses: the same bytes).
     store.put(key_for("ab" * 32), b"other", "text/plain")
     assert read(store, key_for("ab" * 32)) == b"whole"
+
+
+def test_the_reaper_sweeps_what_a_killed_writer_left(world: Any, store: LocalStorage) -> None:
+    """A process killed in the middle of a write leaves its temporary file (its clean-up never
+    ran); it is never served, and the reaper removes it a day later."""
+    stale = store.root / "ab" / "cd" / ".part-killed"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half")
+    fresh = store.root / "ab" / "cd" / ".part-writing"
+    fresh.write_bytes(b"still being written")
+    day_ago = time.time() - 25 * 3600
+    os.utime(stale, (day_ago, day_ago))
+    services.reap()
+    assert not stale.exists() and fresh.exists()
 
 
 def test_keys_cannot_leave_the_store(tmp_path: Path) -> None:

@@ -507,12 +507,15 @@ def reap(now: Any = None) -> dict[str, int]:
         if unused:
             session.execute(delete(Blob).where(Blob.sha256.in_(unused), ~_blob_in_use(Blob.sha256)))
             on_commit(lambda: _forget_bytes(unused))
-    if orphans or of_deleted or unused:
+    # A write cut off by a killed process leaves a temporary file beside the keys.
+    partial = storage().sweep_partial((now - cutoff).total_seconds())
+    if orphans or of_deleted or unused or partial:
         log.info(
-            "files reaped: %d unclaimed uploads, %d of deleted posts, %d files",
+            "files reaped: %d unclaimed uploads, %d of deleted posts, %d files, %d partial writes",
             orphans,
             of_deleted,
             len(unused),
+            partial,
         )
     return {"orphans": orphans, "deleted_posts": of_deleted, "files": len(unused)}
 

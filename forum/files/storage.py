@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -41,6 +42,9 @@ class Storage(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """The file on this machine's disk, when there is one (for sending it or nginx)."""
+
+    def sweep_partial(self, older_than: float) -> int:
+        """Remove what writes cut off long ago left behind; how many."""
 
 
 class LocalStorage:
@@ -88,6 +92,20 @@ class LocalStorage:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    def sweep_partial(self, older_than: float) -> int:
+        """Remove temporary files older than `older_than` seconds: what a process killed in the
+        middle of a write left (never under a real key, so never served)."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in self.root.rglob(".part-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def keys(self) -> Iterator[str]:
         """Every key kept (tests, and a check that nothing half-written was left)."""
@@ -159,6 +177,9 @@ class S3Storage:
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+    def sweep_partial(self, older_than: float) -> int:
+        return 0  # S3 shows an object only once all of it arrived
 
 
 def from_config(
