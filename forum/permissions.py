@@ -1527,9 +1527,10 @@ NO_SUCH_FILE = _l("No such file.")
 
 
 def upload_trust_problem(user: User, now: datetime | None = None) -> str | None:
-    """The new-account guard on uploads. The hook for trust levels: today an account must be
-    UPLOAD_MIN_ACCOUNT_AGE_HOURS old to upload (0: any age); when the forum grows trust levels,
-    "new accounts may not post images" goes here, and every way of uploading follows."""
+    """The account-age guard on every upload: an account must be UPLOAD_MIN_ACCOUNT_AGE_HOURS
+    old (0: any age). The trust levels' limit on new accounts' images is
+    max_images_per_post, which forum.files asks of an image upload and forum.topics of a
+    post (new_account_content_problem)."""
     from flask import current_app
 
     hours = float(current_app.config.get("UPLOAD_MIN_ACCOUNT_AGE_HOURS") or 0)

@@ -410,6 +410,42 @@ def test_new_accounts_wait_to_upload_when_the_site_says_so(
     assert "after 24 hours" in response.get_json()["error"]["message"]
 
 
+def test_new_accounts_show_no_images_while_the_trust_levels_say_so(
+    world: Any, f: Any, make_client: Any
+) -> None:
+    from forum.accounts.models import TL_NEW
+
+    newcomer = f.user("newcomer", trust_level=TL_NEW)
+    f.join(newcomer, world["sig"])
+    client = make_client()
+    client.login(newcomer)
+    response = upload(client, png(), "first.png", world["sig"])
+    assert response.status_code == 403
+    assert "New accounts cannot post images yet" in response.get_json()["error"]["message"]
+    assert count(Upload) == 0
+    # Other files are no images: they are attached.
+    made = uploaded(client, b"my first config\n", "first.cfg", world["sig"])
+    assert (
+        client.form(
+            f"/t/{world['topic'].id}/reply", {"body": f"Here: {made['markdown']}"}
+        ).status_code
+        == 302
+    )
+    # Nor does an image uploaded by someone else show in a new account's post.
+    image = uploaded(
+        make_client_logged(make_client, world["alice"]), png(9, 9), "a.png", world["sig"]
+    )
+    response = client.form(f"/t/{world['topic'].id}/reply", {"body": image["markdown"]})
+    assert response.status_code == 400
+    assert "New accounts cannot post images yet" in response.get_data(as_text=True)
+
+
+def make_client_logged(make_client: Any, user: Any) -> Any:
+    client = make_client()
+    client.login(user)
+    return client
+
+
 def test_guests_and_outsiders_of_a_private_sig_cannot_upload(f: Any, make_client: Any) -> None:
     guest = make_client()
     response = guest.post("/files/upload", data={"csrf_token": guest.csrf_token()})
