@@ -234,7 +234,6 @@ def js_messages() -> dict[str, Any]:
         "and_more": plural(_n("and %(num)d more", "and %(num)d more")),
         "who_reacted": gettext("Who reacted"),
         "bookmarked": gettext("Bookmarked"),
-
         # Uploads and pictures (static/js/files.js).
         "uploading": translations.ugettext(N_("Uploading %(name)s…")),
         "uploaded": translations.ugettext(N_("%(name)s added")),
