@@ -1,8 +1,8 @@
 """files: uploaded files by content address, who uploaded them for which post, SIG libraries
 (sections, files, versions, librarians) and members' pictures
 
-Revision ID: 0028_files
-Revises: 0027_postgres_search
+Revision ID: 0029_files
+Revises: 0028_api_tokens
 Create Date: 2026-12-05 01:22:43.767730
 
 A library file names its current version, and a version its file: the file's foreign key to
@@ -17,8 +17,8 @@ from alembic import op
 import forum.timeutil
 
 # revision identifiers, used by Alembic.
-revision = "0028_files"
-down_revision = "0027_postgres_search"
+revision = "0029_files"
+down_revision = "0028_api_tokens"
 branch_labels = None
 depends_on = None
 
