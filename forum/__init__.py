@@ -27,6 +27,7 @@ FEATURES = [
     "forum.ops",
     "forum.notifications",
     "forum.messages",
+    "forum.care",
     "forum.realtime",
     "forum.moderation",
     "forum.admin",

@@ -364,6 +364,76 @@ class AvatarChanged(Event):
     actor_id: int
 
 
+# --- member care: concerns and pages ---------------------------------------------------------
+@dataclass(frozen=True)
+class ConcernOpened(Event):
+    """A member wrote to the sysops of a SIG (`sig_id`; None: the site's), or a page became a
+    concern. `sysop_ids`: who handles it now (asked of forum.permissions in the transaction).
+    Also what webhooks announce as `concern.opened` (ids only)."""
+
+    concern_id: int
+    sig_id: int | None
+    member_id: int
+    sysop_ids: tuple[int, ...]
+    from_page: bool = False
+
+
+@dataclass(frozen=True)
+class ConcernMessageAdded(Event):
+    """A message in a concern: by its member (`from_sysops` False) or by one of its sysops.
+    `recipient_ids`: the member, or the sysops, who may hear of it."""
+
+    concern_id: int
+    message_id: int
+    author_id: int
+    from_sysops: bool
+    recipient_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ConcernChanged(Event):
+    """A concern's state, assignee or notes changed (`change`: "resolved", "waiting",
+    "reopened", "assigned", "note", "rated"); open pages of it follow."""
+
+    concern_id: int
+    change: str
+    actor_id: int | None
+    recipient_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConcernOverdue(Event):
+    """A concern passed its first-response deadline (`escalated` False: its SIG's sysops are
+    told) or its second one (True: the global sysop is)."""
+
+    concern_id: int
+    sig_id: int | None
+    escalated: bool
+    recipient_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SysopPaged(Event):
+    """A member paged the sysops on duty in a SIG (`sysop_ids`, asked again at delivery)."""
+
+    page_id: int
+    sig_id: int
+    member_id: int
+    sysop_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PageAnswered(Event):
+    """A page was taken by a sysop (`taken_by_id`) or, untaken in time, became an open concern
+    (`taken_by_id` None). `sysop_ids`: the other sysops who were paged (their bell stops)."""
+
+    page_id: int
+    concern_id: int
+    member_id: int
+    taken_by_id: int | None
+    sysop_ids: tuple[int, ...]
+
+
 Subscriber = Callable[[Any], None]
 _REGISTRY: AppSlot[dict[Phase, dict[type[Event], list[Subscriber]]]] = AppSlot("forum.events")
 

@@ -247,3 +247,24 @@ Default: files are ignored."""
 uploads_enabled: Hook[Callable[[], bool]] = Hook("forum.uploads_enabled", lambda: False)
 """Whether the composer offers a file input. Provided by files; called by the composer's
 template (through `topics.views`). Default: no."""
+sig_page_sections: HookList[str] = HookList("forum.sig_page_sections")
+"""Templates included on a SIG's page under its header (given `page`, the SIG page's read
+model). Provided by care ("a sysop is here", write to the sysops, on duty); called by
+`sigs.views`. Default: no extra sections."""
+
+
+def _nowhere(viewer: User | None, conversation_id: int) -> str | None:
+    return None
+
+
+conversation_elsewhere: Hook[Callable[[User | None, int], str | None]] = Hook(
+    "forum.conversation_elsewhere", _nowhere
+)
+"""Where a conversation of another kind than private mail is read (a concern, forum.care),
+given the viewer and the conversation's id: a URL, or None (then it is private mail, or
+nothing). Provided by care; called by `messages.views` for /mail/c/<id>. Default: None."""
+
+mod_queue_sections: HookList[str] = HookList("forum.mod_queue_sections")
+"""Templates included at the top of the moderation queue (/mod), each a section of its own.
+Provided by care (overdue concerns, waiting pages); called by `moderation.views`. Default: no
+extra sections."""

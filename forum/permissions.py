@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, contains_eager
 
 from . import blocklist, settings
 from .accounts.models import PENDING, REFUSED, TL_BASIC, TL_MEMBER, TL_NEW, TL_REGULAR, User
+from .care.models import RESOLVED, Concern, SysopPage
 from .db import is_valid_id
 from .errors import Forbidden, NotFound
 from .extensions import db
@@ -31,6 +32,7 @@ from .files.models import (
 from .i18n import lazy_gettext as _l
 from .i18n import lazy_ngettext
 from .messages.models import (
+    KIND_PRIVATE,
     MAIL_FROM_SYSOPS,
     PREF_MAIL_FROM,
     Conversation,
@@ -1266,6 +1268,15 @@ def webhook_may_carry_membership(owner: Actor, webhook_sig_id: int | None, sig: 
     return can_deliver_webhook(owner, webhook_sig_id, sig)
 
 
+def webhook_may_carry_concern(owner: Actor, webhook_sig_id: int | None, concern: Concern) -> bool:
+    """That a member wrote to the sysops (its id and a link, never its words nor who wrote):
+    to the webhook of the SIG it was written to, while its owner handles that SIG's concerns; a
+    site-wide webhook hears of the concerns written to the site's sysops only."""
+    if owner is None or webhook_sig_id != concern.sig_id:
+        return False
+    return can_handle_concerns(owner, concern.sig_id)
+
+
 # --- spam cleanup ---------------------------------------------------------------------------
 def spam_cleanup_problem(user: Actor, target: User, sig: Sig | None = None) -> str | None:
     """Why `user` may not remove `target` as a spammer: everywhere (sig None: the global sysop
@@ -1317,7 +1328,8 @@ def get_conversation_for(
     message as for an id that does not exist."""
     row = conversation_membership(user, conversation_id)
     conversation = db.session.get(Conversation, conversation_id) if row is not None else None
-    if row is None or conversation is None:
+    # A concern's conversation (forum.care) opens on the care pages only, under their rules.
+    if row is None or conversation is None or conversation.kind != KIND_PRIVATE:
         raise NotFound(NO_SUCH_CONVERSATION)
     return conversation, row
 
@@ -1325,7 +1337,10 @@ def get_conversation_for(
 def can_read_message(user: Actor, message: PrivateMessage) -> bool:
     """A participant reads the messages after the point they were let in."""
     row = conversation_membership(user, message.conversation_id)
-    return row is not None and message.id > row.visible_after_id
+    if row is None or message.id <= row.visible_after_id:
+        return False
+    conversation = db.session.get(Conversation, message.conversation_id)
+    return conversation is not None and conversation.kind == KIND_PRIVATE
 
 
 def visible_messages_clause(row: ConversationMember) -> ColumnElement[bool]:
@@ -1724,3 +1739,204 @@ def get_library_file_for(user: Actor, file_id: int) -> tuple[LibraryFile, Sig]:
     if entry is None or sig is None or not can_view_library_file(user, entry, sig):
         raise NotFound(NO_SUCH_FILE)
     return entry, sig
+
+
+# --- member care: concerns, sysops on duty, pages --------------------------------------------
+# A concern is between its member and the sysops it was written to: the sysops of its SIG (the
+# global sysop among them, as everywhere) or, with no SIG, the site's sysops (the global sysop).
+# Nobody else reads it by any route, and to them it is the same 404 as one that does not exist.
+# A sysop is asked about at every request and every live nudge, never remembered: a sysop
+# removed from a SIG reads none of its concerns from that moment, and hears of none.
+NO_SUCH_CONCERN = _l("No such concern.")
+
+
+def can_handle_concerns(user: Actor, sig_id: int | None) -> bool:
+    """Read and answer the concerns written to this SIG's sysops (None: the site's)."""
+    if sig_id is None:
+        return is_global_sysop(user)
+    return is_sig_sysop(user, sig_id)
+
+
+def concerns_clause(user: Actor, column: Any = Concern.sig_id) -> ColumnElement[bool]:
+    """SQL filter on Concern: the concerns this sysop handles (their SIGs' inboxes; the global
+    sysop: every SIG's and the site's). Members' own concerns are not in it."""
+    ids = moderated_sig_ids(user)
+    if ids is None:
+        return true()
+    if not ids:
+        return false()
+    return column.in_(sorted(ids))  # type: ignore[no-any-return]
+
+
+def can_handle_any_concerns(user: Actor) -> bool:
+    return can_moderate_anything(user)
+
+
+def is_concern_member(user: Actor, concern: Concern) -> bool:
+    """The member who wrote it (a banned member reads it only through the appeal form)."""
+    return user is not None and concern.member_id == user.id
+
+
+def can_read_concern(user: Actor, concern: Concern) -> bool:
+    if user is None:
+        return False
+    if is_concern_member(user, concern):
+        return not user.is_banned or concern.sig_id is None
+    return can_handle_concerns(user, concern.sig_id)
+
+
+def get_concern_for(user: Actor, concern_id: int) -> Concern:
+    """The concern, for its member and its sysops; NotFound for everyone else, the same message
+    as for an id that does not exist."""
+    concern = db.session.get(Concern, concern_id) if is_valid_id(concern_id) else None
+    if concern is None or not can_read_concern(user, concern):
+        raise NotFound(NO_SUCH_CONCERN)
+    return concern
+
+
+def who_handles_concerns(sig_id: int | None) -> list[int]:
+    """The ids of the sysops who handle this SIG's concerns (None: the site's), banned ones
+    left out: asked again at every notification and nudge."""
+    if sig_id is None:
+        query = select(User.id).where(User.role == "sysop", User.banned_at.is_(None))
+    else:
+        query = (
+            select(User.id)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.sig_id == sig_id,
+                Membership.role == "sysop",
+                User.banned_at.is_(None),
+            )
+        )
+    return sorted(set(db.session.scalars(query)))
+
+
+def write_to_sysops_problem(user: Actor, sig: Sig | None) -> str | None:
+    """Why this member may not write to the sysops of this SIG (None: the site's), or None.
+    Members write to the sysops whatever their standing (a silenced or suspended member needs
+    them most); a member banned site-wide writes only to the site's sysops, and only while no
+    other concern of theirs is open."""
+    if user is None:
+        return _l("Log in to write to the sysops.")
+    if user.is_banned:
+        if sig is not None:
+            return _l("Your account is banned: you may write to the site's sysops only.")
+        if open_concern_of(user) is not None:
+            return _l("Your concern to the site's sysops is open already; write in it instead.")
+        return None
+    if sig is not None and not can_see_sig(user, sig):
+        return NO_SUCH_SIG
+    if can_handle_concerns(user, sig.id if sig is not None else None):
+        return (
+            _l("You are one of this SIG's sysops.")
+            if sig is not None
+            else _l("You are one of the site's sysops.")
+        )
+    return None
+
+
+def open_concern_of(user: User) -> Concern | None:
+    """The member's newest concern to the site's sysops that is not resolved."""
+    found: Concern | None = db.session.scalar(
+        select(Concern)
+        .where(
+            Concern.member_id == user.id,
+            Concern.sig_id.is_(None),
+            Concern.state != RESOLVED,
+        )
+        .order_by(Concern.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+def require_write_to_sysops(user: Actor, sig: Sig | None) -> None:
+    problem = write_to_sysops_problem(user, sig)
+    if problem is NO_SUCH_SIG:
+        raise NotFound(NO_SUCH_SIG)
+    if problem:
+        raise Forbidden(problem)
+
+
+def concern_reply_problem(user: Actor, concern: Concern) -> str | None:
+    """Why this reader may not write in the concern: its member (a banned one only in a concern
+    to the site's sysops) and its sysops write; the rest do not read it at all."""
+    if not can_read_concern(user, concern):
+        return NO_SUCH_CONCERN
+    return None
+
+
+def can_act_on_concern(user: Actor, concern: Concern) -> bool:
+    """Assign, resolve, set waiting, write notes: the concern's sysops."""
+    return can_handle_concerns(user, concern.sig_id)
+
+
+def require_act_on_concern(user: Actor, concern: Concern) -> None:
+    if not can_read_concern(user, concern):
+        raise NotFound(NO_SUCH_CONCERN)
+    if not can_act_on_concern(user, concern):
+        raise Forbidden(_l("Only the sysops this concern was written to may do that."))
+
+
+def can_rate_concern(user: Actor, concern: Concern) -> bool:
+    """ "Did this help?": its member, once, after it was resolved."""
+    return (
+        is_concern_member(user, concern)
+        and can_read_concern(user, concern)
+        and concern.resolved_at is not None
+        and concern.helped is None
+    )
+
+
+def can_go_on_duty(user: Actor, sig: Sig) -> bool:
+    """Mark oneself on duty in a SIG (and be paged there): its sysops."""
+    return can_handle_concerns(user, sig.id) and not sig.is_archived
+
+
+def page_problem(user: Actor, sig: Sig) -> str | None:
+    """Why this member may not page this SIG's sysops on duty, or None (the service also asks
+    whether one is on duty, and the member's pages in the last hour)."""
+    if user is None:
+        return _l("Log in to page a sysop.")
+    if user.is_banned:
+        return _l("Your account is banned.")
+    if not can_see_sig(user, sig):
+        return NO_SUCH_SIG
+    if can_handle_concerns(user, sig.id):
+        return _l("You are one of this SIG's sysops.")
+    return None
+
+
+def require_page(user: Actor, sig: Sig) -> None:
+    problem = page_problem(user, sig)
+    if problem is NO_SUCH_SIG:
+        raise NotFound(NO_SUCH_SIG)
+    if problem:
+        raise Forbidden(problem)
+
+
+NO_SUCH_PAGE = _l("No such page.")
+
+
+def can_see_page(user: Actor, page: SysopPage) -> bool:
+    """A page: the member who sent it, and the SIG's sysops (who may take it)."""
+    if user is None:
+        return False
+    return page.member_id == user.id or can_handle_concerns(user, page.sig_id)
+
+
+def get_page_for(user: Actor, page_id: int) -> SysopPage:
+    page = db.session.get(SysopPage, page_id) if is_valid_id(page_id) else None
+    if page is None or not can_see_page(user, page):
+        raise NotFound(NO_SUCH_PAGE)
+    return page
+
+
+def can_take_page(user: Actor, page: SysopPage) -> bool:
+    return can_handle_concerns(user, page.sig_id)
+
+
+def can_welcome(user: Actor, sig: Sig) -> bool:
+    """Mark a member's first post in the SIG as welcomed (the pulse's welcome queue)."""
+    return is_sig_sysop(user, sig)

@@ -427,6 +427,55 @@ SETTINGS: dict[str, Setting] = {
             ),
             maximum=1000,
         ),
+        Setting(
+            "care_response_hours",
+            _l("First response to a concern within (hours)"),
+            "int",
+            24,
+            hint=_l(
+                "A member's concern to the sysops is overdue after this many hours without an "
+                "answer, and its sysops are told. Each SIG's sysops can set their own."
+            ),
+            maximum=24 * 365,
+        ),
+        Setting(
+            "care_escalate_hours",
+            _l("Escalate an unanswered concern after (hours)"),
+            "int",
+            48,
+            hint=_l(
+                "After this many hours without an answer the global sysop is told too. Each "
+                "SIG's sysops can set their own."
+            ),
+            maximum=24 * 365,
+        ),
+        Setting(
+            "care_page_minutes",
+            _l("A page waits for a sysop (minutes)"),
+            "int",
+            3,
+            hint=_l(
+                "When no sysop on duty takes a member's page within this time, it becomes an "
+                "open concern and the member is told."
+            ),
+            maximum=120,
+        ),
+        Setting(
+            "care_pages_per_hour",
+            _l("Pages per member and hour"),
+            "int",
+            3,
+            hint=_l("How often one member may page the sysops on duty in an hour."),
+            maximum=100,
+        ),
+        Setting(
+            "care_duty_hours",
+            _l("A sysop's duty lasts (hours)"),
+            "int",
+            8,
+            hint=_l("A sysop on duty goes off duty by themselves after this many hours."),
+            maximum=24 * 7,
+        ),
     ]
 }
 

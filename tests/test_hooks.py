@@ -28,6 +28,7 @@ def test_the_features_provide_their_hooks(app):
     assert hooks.settings_sections.get(app) == (
         "notifications/_settings.html",
         "messages/_settings.html",
+        "care/_settings.html",
         "moderation/_settings_standing.html",
         "feeds/_settings.html",
         "api/_settings.html",
@@ -39,9 +40,11 @@ def test_the_features_provide_their_hooks(app):
         "files/_avatar_profile.html",
     )
     assert hooks.reading_time.get(app) is not hooks.reading_time.default
+    # Care's "ask the sysops about this post" among them.
     assert [p.__module__ for p in hooks.topic_page.get(app)] == [
         "forum.reactions.views",
         "forum.bookmarks.views",
+        "forum.care.views",
         "forum.pulse.views",
         "forum.files.views",  # attachments under the posts
         "forum.files.views",  # the authors' pictures
@@ -50,6 +53,9 @@ def test_the_features_provide_their_hooks(app):
     assert hooks.image_sizes.get(app) is not hooks.image_sizes.default
     assert hooks.attach_files.get(app) is not hooks.attach_files.default
     assert hooks.uploads_enabled.get(app)()
+    assert hooks.sig_page_sections.get(app) == ("care/_sig.html",)
+    assert hooks.mod_queue_sections.get(app) == ("care/_mod.html",)
+    assert hooks.conversation_elsewhere.get(app) is not hooks.conversation_elsewhere.default
     assert list(hooks.sig_topic_filters.get(app)) == ["answered", "unanswered"]
 
 

@@ -177,8 +177,17 @@ def forum_world(app, f) -> dict[str, Any]:
     library.upload_to_library(
         greta, stammtisch.id, None, "Brezeln", "", "", io.BytesIO(b"Lauge\n"), "brezel.txt"
     )
+    from forum.care import services as care
+
+    concern = care.write_to_sysops(greta, stammtisch.id, "Hilfe", "Mein Beitrag ist weg.")
+    care.reply(root, concern.id, "Schau in deine Entwürfe.")
+    care.add_note(root, concern.id, "Sie hat schon einmal gefragt.")
+    care.set_duty(root, stammtisch.id, True)
+    page = care.page_sysops(pilar, stammtisch.id, "¿Hay alguien?")
     return {
         "webhook": hook,
+        "concern": concern,
+        "page": page,
         "topic": topic,
         "post": reply,
         "geheim": geheim,
@@ -210,6 +219,8 @@ def _routes(app, world: dict[str, Any]) -> list[str]:
         "sha256": "0" * 64,
         "name": "bild.png",
         "size": 64,
+        "concern_id": world["concern"].id,
+        "page_id": world["page"].id,
     }
     # The API reference shows the OpenAPI document's own English (marked lang="en"); its
     # page's words are checked in tests/test_api_tokens.py.

@@ -225,6 +225,7 @@ def test_the_settings_choose_what_is_mailed(app, f, inbox, client):
         "private_message": "now",
         "reaction": "off",
         "reminder": "off",
+        "concern": "now",  # member care (tests/test_concerns.py)
     }
     topic = f.topic(ada, sig, "Mine")  # ada watches it (she started it)
     f.reply(bob, topic, "A reply: ada hears of it as a watched topic only")

@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
+from forum import permissions
 from forum.accounts.models import User
+from forum.db import transaction
 from forum.extensions import db
 from forum.sigs import services as sig_services
 from forum.sigs.models import JoinRequest, Sig
@@ -966,7 +968,7 @@ PROBE_DATA = {
     "emoji": "\U0001f44d",
 }
 _ID_IN_LINK = re.compile(
-    r"(/(?:p|t|posts|topics|mail/c|mail/m)/|%2F(?:p|t|posts|topics|mail%2Fc|mail%2Fm)%2F"
+    r"(/(?:p|t|posts|topics|mail/c|mail/m|care)/|%2F(?:p|t|posts|topics|mail%2Fc|mail%2Fm|care)%2F"
     r"|quote%3D|quote=)(\d+)"
 )
 _TOKEN = re.compile(r'((?:name="csrf_token" value|name="csrf-token" content)=")[^"]+"')
@@ -1531,3 +1533,185 @@ def test_a_scope_is_a_ceiling_never_a_grant() -> None:
     assert permissions.scope_problem(frozenset(), "read")
     with pytest.raises(Forbidden):
         permissions.require_scope(frozenset({"read"}), "write")
+
+
+# --- member care: concerns, duty, pages, the welcome mark ---------------------------------------
+# Roles: a guest, the member who wrote the concern (or paged), another member, the SIG's sysop
+# (on duty), the sysop of another SIG, the global sysop, and a sysop dismissed from the SIG
+# after the concern was written. A concern is its member's and its sysops' alone: a 404 to
+# everyone else, like one that does not exist; a dismissed sysop loses it at once.
+CARE_ROLES = ("guest", "member", "outsider", "sig_sysop", "other_sysop", "root", "removed")
+CARE_READ = "L 200 404 200 404 200 404"
+CARE_WRITE = "L 302 404 302 404 302 404"
+CARE_SYSOPS = "L 403 404 302 404 302 404"
+
+
+@dataclass
+class CareWorld:
+    world: World
+
+    @property
+    def users(self) -> dict[str, User | None]:
+        return self.world.users
+
+    def concern(self, resolved: bool = False) -> Any:
+        from forum.care import services as care
+
+        concern = care.write_to_sysops(
+            self.users["member"], self.world.sig.id, TOPIC_TITLE, "the secret plans' words"
+        )
+        if resolved:
+            care.set_state(self.users["sig_sysop"], concern.id, "resolved")
+        return concern
+
+    def page(self) -> Any:
+        from forum.care import services as care
+        from forum.care.models import SysopPage
+
+        with transaction():
+            page = SysopPage(
+                sig_id=self.world.sig.id,
+                member_id=self.users["member"].id,  # type: ignore[union-attr]
+                body="help with the secret plans",
+                expires_at=utcnow() + timedelta(minutes=5),
+            )
+            db.session.add(page)
+        assert care.on_duty_ids(self.world.sig.id)
+        return page
+
+
+def build_care(f: Any, visibility: str) -> CareWorld:
+    from forum.care import services as care
+
+    world = build(f, visibility)
+    removed = f.user("removed")
+    f.join(removed, world.sig)
+    root = world.users["root"]
+    sig_services.set_sig_sysop(root, world.sig.id, removed.id, True)
+    permissions.forget_memberships(removed)
+    care.set_duty(world.users["sig_sysop"], world.sig.id, True)
+    world.users["removed"] = removed
+    care_world = CareWorld(world)
+    care_world.first = care_world.concern()  # type: ignore[attr-defined]
+    sig_services.set_sig_sysop(root, world.sig.id, removed.id, False)
+    return care_world
+
+
+_deadlines = itertools.count(2)
+
+
+def _hours() -> dict[str, str]:
+    """Deadlines no role set before (the same ones again would change nothing)."""
+    hours = next(_deadlines)
+    return {"response_hours": str(hours), "escalate_hours": str(hours * 2)}
+
+
+CARE_ROUTES = [
+    ("concern", "GET", lambda w: f"/care/{w.concern().id}", CARE_READ, lambda w: {}),
+    ("concern in the mailbox", "GET", lambda w: f"/mail/c/{w.concern().conversation_id}",
+     "L 302 404 302 404 302 404", lambda w: {}),
+    ("reply", "POST", lambda w: f"/care/{w.concern().id}/reply", CARE_WRITE,
+     lambda w: {"body": "more words"}),
+    ("note", "POST", lambda w: f"/care/{w.concern().id}/note", CARE_SYSOPS,
+     lambda w: {"body": "a note"}),
+    ("resolve", "POST", lambda w: f"/care/{w.concern().id}/state", CARE_SYSOPS,
+     lambda w: {"value": "resolved"}),
+    ("assign", "POST", lambda w: f"/care/{w.concern().id}/assign", CARE_SYSOPS,
+     lambda w: {"assignee": "sigsysop"}),
+    ("it helped", "POST", lambda w: f"/care/{w.concern(resolved=True).id}/rate",
+     "L 302 404 302- 404 302- 404", lambda w: {"value": "yes"}),
+    ("write form", "GET", lambda w: f"/s/{w.world.sig.slug}/sysops/write",
+     "L 200 200 403 200 403 200", lambda w: {}),
+    ("write", "POST", lambda w: f"/s/{w.world.sig.slug}/sysops/write",
+     "L 302 302 403 302 403 302", lambda w: {"subject": "Hello", "body": "A question."}),
+    ("write about a post", "POST", lambda w: f"/s/{w.world.sig.slug}/sysops/write",
+     "L 302 302 403 302 403 302",
+     lambda w: {"subject": "Hello", "body": "This post.", "post": str(w.world.reply.id)}),
+    ("write to the site's sysops", "POST", lambda w: "/care/write",
+     "L 302 302 302 302 403 302", lambda w: {"subject": "Hello", "body": "A question."}),
+    ("my concerns", "GET", lambda w: "/care", "L 200 200 200 200 200 200", lambda w: {}),
+    ("sysops' inbox", "GET", lambda w: "/mod/concerns", "L 404 404 200 200 200 404",
+     lambda w: {}),
+    ("a SIG's inbox", "GET", lambda w: f"/mod/concerns?sig={w.world.sig.slug}",
+     "L 404 404 200 404 200 404", lambda w: {}),
+    ("go on duty", "POST", lambda w: f"/s/{w.world.sig.slug}/duty",
+     "L 302- 302- 302 302- 302 302-", lambda w: {"value": "on"}),
+    ("deadlines", "POST", lambda w: f"/s/{w.world.sig.slug}/care/deadlines",
+     "L 403 403 302 403 302 403", lambda w: _hours()),
+    ("page", "POST", lambda w: f"/s/{w.world.sig.slug}/page",
+     "L 302 302 403 302 403 302", lambda w: {"body": "help"}),
+    ("page status", "GET", lambda w: f"/care/pages/{w.page().id}",
+     "L 200 404 200 404 200 404", lambda w: {}),
+    ("take a page", "POST", lambda w: f"/care/pages/{w.page().id}/take",
+     "L 302- 404 302 404 302 404", lambda w: {}),
+    ("welcomed", "POST", lambda w: "/pulse/welcome", "L 302- 302- 302 302- 302 302-",
+     lambda w: {"sig_id": str(w.world.sig.id), "user_id": str(w.world.fresh_member().id)}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("route", CARE_ROUTES, ids=[r[0] for r in CARE_ROUTES])
+def test_care_route_matrix(make_client, f, route) -> None:
+    name, method, url_of, expect, data = route
+    world = build_care(f, "public")
+    expected = dict(zip(CARE_ROLES, expect.split(), strict=True))
+    failures = []
+    for role in CARE_ROLES:
+        client = make_client()
+        user = world.users[role]
+        if user is not None:
+            client.login(user.username)
+        url, payload = url_of(world), data(world)
+        db.session.expire_all()
+        before = dbstate.snapshot()
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.form(url, payload)
+        after = dbstate.snapshot()
+        outcome = _outcome(response, method, before, after)
+        if outcome != expected[role]:
+            failures.append(f"{role}: expected {expected[role]}, got {outcome} for {url}")
+        if response.status_code == 404:
+            body = response.get_data(as_text=True)
+            assert TOPIC_TITLE not in body and "secret plans" not in body, f"{role} sees a leak"
+        if outcome in ("403", "404", "L", "400"):
+            changed = set(dbstate.diff(before, after)) - {"topic_reads", "conversation_members"}
+            assert not changed, f"{role} was refused but {changed} changed"
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("visibility", ["members", "private"])
+def test_writing_to_a_sigs_sysops_follows_its_visibility(make_client, f, visibility) -> None:
+    world = build_care(f, visibility)
+    expected = {"members": "200", "private": "404"}[visibility]
+    client = make_client()
+    client.login("outsider")
+    assert str(client.get(f"/s/{world.world.sig.slug}/sysops/write").status_code) == expected
+    client = make_client()
+    client.login("member")
+    assert client.get(f"/s/{world.world.sig.slug}/sysops/write").status_code == 200
+
+
+@pytest.mark.parametrize("role", ["outsider", "other_sysop", "removed"])
+def test_a_concern_looks_exactly_like_a_missing_one(make_client, f, role: str) -> None:
+    world = build_care(f, "public")
+    concern = world.first  # type: ignore[attr-defined]
+    client = make_client()
+    _log_in(client, world.users[role])
+    probes = [
+        ("GET", "/care/{c}"),
+        ("POST", "/care/{c}/reply"),
+        ("POST", "/care/{c}/note"),
+        ("POST", "/care/{c}/state"),
+        ("POST", "/care/{c}/assign"),
+        ("POST", "/care/{c}/rate"),
+    ]
+    for method, pattern in probes:
+        for accept in ("text/html", "application/json"):
+            real = pattern.format(c=concern.id)
+            missing = pattern.format(c=MISSING_ID)
+            seen = _answer(client, method, real, accept, (concern.id,))
+            unseen = _answer(client, method, missing, accept, (MISSING_ID,))
+            where = f"{role}: {method} {real} ({accept})"
+            assert seen[0] == 404 and seen[:2] == unseen[:2], (where, seen[:2], unseen[:2])
+            assert seen[2] == unseen[2], where

@@ -578,6 +578,24 @@ def authenticate(
     return SignIn(user=user, earlier_failures=earlier)
 
 
+def banned_member(login: str, password: str) -> User:
+    """A banned member proving who they are without signing in (to write to the site's sysops,
+    the one thing a ban leaves them): the same password check and slow-down as a sign-in.
+    Invalid when the name and password do not match, or the account is not banned."""
+    login = login.strip()
+    user = find_by_email(login) if "@" in login else find_by_username(login)
+    key = _throttle_key(user, login)
+    _claim_attempt(key, False)
+    if user is None or not check_password_hash(user.password_hash, password):
+        if user is None:
+            check_password_hash(_dummy_hash(), password)
+        raise Invalid("login", _l("Wrong username or password."))
+    _clear_attempts(key)
+    if not user.is_banned:
+        raise Invalid("login", _l("This account is not banned: log in and write from the SIG."))
+    return user
+
+
 def _device_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="login-device")
 

@@ -84,6 +84,11 @@ class SettingsForm(FlaskForm):
     register_rate_limit = StringField(_l("Registration rate limit"))
     mail_max_participants = StringField(_l("Members per private conversation"))
     mail_rate_limit = StringField(_l("Private mail rate limit"))
+    care_response_hours = StringField(_l("First response to a concern within (hours)"))
+    care_escalate_hours = StringField(_l("Escalate an unanswered concern after (hours)"))
+    care_page_minutes = StringField(_l("A page waits for a sysop (minutes)"))
+    care_pages_per_hour = StringField(_l("Pages per member and hour"))
+    care_duty_hours = StringField(_l("A sysop's duty lasts (hours)"))
     webhook_private_targets = SelectField(
         _l("Webhooks to private addresses"),
         choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],

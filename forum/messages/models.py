@@ -15,6 +15,10 @@ KIND_TEXT = "text"
 KIND_ADDED = "added"  # `target_user_id` was added by the author
 KIND_LEFT = "left"  # the author left the conversation
 
+# A conversation's kind: private mail, or a member's concern to the sysops (forum.care), which
+# only the care pages open (its one participant is the member; the sysops read it by policy).
+KIND_PRIVATE = "private"
+
 # The member preference (users.preferences) that says who may write to them.
 PREF_MAIL_FROM = "mail_from"
 MAIL_FROM_EVERYONE = "everyone"
@@ -30,6 +34,7 @@ class Conversation(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default=KIND_PRIVATE, server_default="private")
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )

@@ -481,3 +481,18 @@ def hide_reported_message(actor: Actor, report: MessageReport) -> PrivateMessage
         message.hidden_at = utcnow()
         message.hidden_by_id = actor.id
     return message
+
+
+# --- for other kinds of conversation (forum.care's concerns) --------------------------------
+def check_subject(subject: str) -> str:
+    """The subject as stored, or Invalid("subject", …): the same rules as private mail's."""
+    return _check_subject(subject)
+
+
+def check_body(body: str) -> str:
+    """The message as stored, or Invalid("body", …): the same rules as private mail's."""
+    return _check_body(body)
+
+
+def cook(body: str) -> content.Rendered:
+    return _cook(body)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import permissions, settings
+from .. import hooks, permissions, settings
 from ..errors import ForumError
 from ..extensions import limiter
 from ..i18n import gettext as _
@@ -122,6 +122,9 @@ def _render_conversation(
 @bp.route("/mail/c/<int:conversation_id>")
 @login_required
 def conversation(conversation_id: int) -> Any:
+    elsewhere = hooks.conversation_elsewhere.get()(viewer(), conversation_id)
+    if elsewhere:
+        return redirect(elsewhere)
     return _render_conversation(conversation_id, _page_arg(None))
 
 

@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from .. import permissions
+from .. import hooks, permissions
 from .. import settings as site_settings
 from ..accounts.models import User
 from ..errors import Forbidden, ForumError, Invalid, NotFound
@@ -87,6 +87,7 @@ def queue() -> Any:
         reason=ReasonForm(),
         action=ActionForm(),
         message_report=MessageReportForm(formdata=None),
+        sections=hooks.mod_queue_sections.get(),
     )
 
 

@@ -82,6 +82,11 @@ class PreferencesForm(FlaskForm):
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
         validators=[Optional()],
     )
+    mail_concern = SelectField(
+        MAIL_LABELS["concern"],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        validators=[Optional()],
+    )
 
     digest_frequency = SelectField(
         _l("Digest of my SIGs"),

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 from .. import events
+from ..extensions import db
 from . import services
 
 
@@ -85,6 +86,52 @@ def on_webhook_disabled(event: events.WebhookDisabled) -> None:
     services.notify_webhook_disabled(event.webhook_id, event.sig_id, event.owner_id, event.failures)
 
 
+def on_concern_opened(event: events.ConcernOpened) -> None:
+    services.notify_concern(
+        event.sysop_ids, "opened", event.concern_id, event.sig_id, actor_id=event.member_id
+    )
+
+
+def on_concern_message_added(event: events.ConcernMessageAdded) -> None:
+    concern = _concern(event.concern_id)
+    if concern is None:
+        return
+    if event.from_sysops:
+        services.notify_concern(event.recipient_ids, "answered", concern.id, concern.sig_id)
+    else:
+        services.notify_concern(
+            event.recipient_ids,
+            "member_replied",
+            concern.id,
+            concern.sig_id,
+            actor_id=event.author_id,
+        )
+
+
+def on_concern_changed(event: events.ConcernChanged) -> None:
+    concern = _concern(event.concern_id)
+    if concern is not None and event.change == "resolved":
+        services.notify_concern(event.recipient_ids, "resolved", concern.id, concern.sig_id)
+
+
+def on_concern_overdue(event: events.ConcernOverdue) -> None:
+    what = "escalated" if event.escalated else "overdue"
+    services.notify_concern(event.recipient_ids, what, event.concern_id, event.sig_id)
+
+
+def on_page_answered(event: events.PageAnswered) -> None:
+    if event.taken_by_id is None:
+        concern = _concern(event.concern_id)
+        if concern is not None:
+            services.notify_concern([event.member_id], "page_missed", concern.id, concern.sig_id)
+
+
+def _concern(concern_id: int) -> Any:
+    from ..care.models import Concern
+
+    return db.session.get(Concern, concern_id)
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
     sub(app, events.NotificationsCreated, on_notifications_created, phase="after_commit")
@@ -99,6 +146,11 @@ def init_app(app: Flask) -> None:
     sub(app, events.WebhookDisabled, on_webhook_disabled, phase="in_transaction")
     sub(app, events.ReactionChanged, on_reaction_changed, phase="in_transaction")
     sub(app, events.BookmarkReminderDue, on_bookmark_reminder_due, phase="in_transaction")
+    sub(app, events.ConcernOpened, on_concern_opened, phase="in_transaction")
+    sub(app, events.ConcernMessageAdded, on_concern_message_added, phase="in_transaction")
+    sub(app, events.ConcernChanged, on_concern_changed, phase="in_transaction")
+    sub(app, events.ConcernOverdue, on_concern_overdue, phase="in_transaction")
+    sub(app, events.PageAnswered, on_page_answered, phase="in_transaction")
     # Moderation's events, when that feature is installed.
     for name, fn in (
         ("FlagsResolved", on_flags_resolved),

@@ -364,6 +364,51 @@ BOOKMARK_REMINDER = register(
         _l("Bookmark reminder"),
     )
 )
+
+
+# Member care (forum.care): `data["what"]` says what happened to the concern `data["concern_id"]`.
+# The sysops' names never reach the member ("the sysops" answered); no words of the concern are
+# in the row, and its page asks the permission policy again when the link is followed.
+def _concern_text(s: Subject) -> str:
+    what, sig = str(s.data.get("what", "")), s.sig_name
+    if what == "opened":
+        if sig:
+            return gettext("%(who)s wrote to the sysops of %(sig)s", who=_who(s), sig=sig)
+        return gettext("%(who)s wrote to the site's sysops", who=_who(s))
+    if what == "member_replied":
+        return gettext("%(who)s wrote again in their concern", who=_who(s))
+    if what == "answered":
+        if sig:
+            return gettext("The sysops of %(sig)s answered your concern", sig=sig)
+        return gettext("The site's sysops answered your concern")
+    if what == "resolved":
+        if sig:
+            return gettext("The sysops of %(sig)s resolved your concern. Did it help?", sig=sig)
+        return gettext("The site's sysops resolved your concern. Did it help?")
+    if what == "overdue":
+        if sig:
+            return gettext("A concern to the sysops of %(sig)s is past its deadline", sig=sig)
+        return gettext("A concern to the site's sysops is past its deadline")
+    if what == "escalated":
+        if sig:
+            return gettext(
+                "A concern to the sysops of %(sig)s is unanswered past its second deadline",
+                sig=sig,
+            )
+        return gettext("A concern to the site's sysops is unanswered past its second deadline")
+    if what == "page_missed":
+        return gettext(
+            "No sysop took your page in time: it is a concern now, and the sysops will answer it"
+        )
+    return gettext("Something happened to a concern.")
+
+
+def _concern_url(s: Subject) -> str:
+    concern = s.data.get("concern_id")
+    return f"/care/{int(concern)}" if concern else "/care"
+
+
+CONCERN = register(Kind("concern", 8, _concern_text, _concern_url, _l("Concern")))
 UNKNOWN = register(
     Kind("unknown", 1000, lambda s: gettext("Something happened."), _post_url, _l("Notice"))
 )

@@ -64,6 +64,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "private_message": (kinds.PRIVATE_MESSAGE.name,),
     "reaction": (kinds.REACTION.name,),
     "reminder": (kinds.BOOKMARK_REMINDER.name,),
+    "concern": (kinds.CONCERN.name,),
 }
 CATEGORY_LABELS = {
     "mention": _l("When someone mentions me"),
@@ -74,6 +75,7 @@ CATEGORY_LABELS = {
     "private_message": _l("When someone writes me private mail"),
     "reaction": _l("When someone reacts to my post"),
     "reminder": _l("Reminders of posts I bookmarked"),
+    "concern": _l("Concerns: answers to mine, and those I handle as a sysop"),
 }
 DEFAULTS = {
     "mention": NOW,
@@ -84,6 +86,7 @@ DEFAULTS = {
     "private_message": NOW,
     "reaction": OFF,
     "reminder": OFF,
+    "concern": NOW,
 }
 # What one-click unsubscribe may turn off: a category, or the digest itself.
 DIGEST_CATEGORY = "digest"

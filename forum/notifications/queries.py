@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 
 from .. import content, permissions
 from ..accounts.models import User
+from ..care.models import Concern
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale
 from ..messages.models import Conversation, PrivateMessage
@@ -153,18 +154,52 @@ def _private_mail(viewer: User, notifications: list[Notification]) -> dict[int, 
     return out
 
 
+def _concerns(viewer: User, notifications: list[Notification]) -> dict[int, bool]:
+    """For the concern notifications among these: whether this member may still read the
+    concern (a sysop dismissed from its SIG may not). One query, none without any."""
+    wanted = {
+        n.id: (n.data or {}).get("concern_id")
+        for n in notifications
+        if n.kind == kinds.CONCERN.name
+    }
+    if not wanted:
+        return {}
+    ids = {c for c in wanted.values() if isinstance(c, int)}
+    concerns = {c.id: c for c in db.session.scalars(select(Concern).where(Concern.id.in_(ids)))}
+    out = {}
+    for notification_id, concern_id in wanted.items():
+        concern = concerns.get(concern_id) if isinstance(concern_id, int) else None
+        out[notification_id] = concern is not None and permissions.can_read_concern(viewer, concern)
+    return out
+
+
 def _rows(viewer: User, result: Any, *, message_words: bool = False) -> list[NotificationRow]:
     """Each notification as this member may read it now. A private message's words go only
     into the member's own mail (`message_words`): the center and the live nudge name the
     conversation, never what was written in it."""
     result = list(result)
     mail = _private_mail(viewer, [row[0] for row in result])
+    concerns = _concerns(viewer, [row[0] for row in result])
     rows = []
     for notification, actor_name, post, topic, sig in result:
         kind = kinds.get(notification.kind)
         if notification.id in mail:
             readable = mail[notification.id]
             rows.append(_private_mail_row(notification, kind, actor_name, readable, message_words))
+            continue
+        if concerns.get(notification.id) is False:
+            # A concern this member may no longer read: a bare sentence, no name, no link.
+            bare = kinds.Subject(kind=kind.name, actor=None, data={})
+            rows.append(
+                NotificationRow(
+                    notification=notification,
+                    kind=kind,
+                    text=kind.describe(bare),
+                    url=kind.url(bare),
+                    excerpt="",
+                    withheld=True,
+                )
+            )
             continue
         # Say only what this member may read now: the post may have been hidden since, the
         # member may have left a private SIG.

@@ -347,6 +347,34 @@ def read_private_message_notifications(user_id: int, conversation_id: int) -> in
     return len(rows)
 
 
+def notify_concern(
+    user_ids: Iterable[int],
+    what: str,
+    concern_id: int,
+    sig_id: int | None,
+    actor_id: int | None = None,
+) -> list[Notification]:
+    """Tell these members (a concern's member, or its sysops, as the event named them after
+    forum.permissions) what happened to it; never its words, never a sysop's name to its
+    member (`actor_id` is the member's, or None)."""
+    ids = sorted(set(user_ids) - ({actor_id} if actor_id else set()))
+    if not ids:
+        return []
+    live = db.session.scalars(select(User.id).where(User.id.in_(ids), User.banned_at.is_(None)))
+    return _add(
+        [
+            Notification(
+                user_id=uid,
+                kind=kinds.CONCERN.name,
+                actor_id=actor_id,
+                sig_id=sig_id,
+                data={"concern_id": concern_id, "what": what},
+            )
+            for uid in live
+        ]
+    )
+
+
 def notify_account_decided(user_id: int, approved: bool, actor_id: int) -> list[Notification]:
     return _add(
         [

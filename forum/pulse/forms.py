@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectField
+from wtforms import DateField, HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
+from wtforms.validators import DataRequired, Optional
 
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
@@ -58,3 +58,9 @@ class ActionForm(FlaskForm):
     """A button that changes state: only CSRF and an optional value."""
 
     value = HiddenField()
+
+
+class WelcomeForm(FlaskForm):
+    sig_id = IntegerField(validators=[DataRequired()])
+    user_id = IntegerField(validators=[DataRequired()])
+    next = HiddenField()

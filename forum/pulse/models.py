@@ -25,3 +25,18 @@ class MemberVisit(db.Model):  # type: ignore[name-defined,misc]
 
     # Covering: the dashboard counts distinct members per time bucket from the index alone.
     __table_args__ = (Index("ix_member_visits_seen_user", "first_seen_at", "user_id"),)
+
+
+class SigWelcome(db.Model):  # type: ignore[name-defined,misc]
+    """A sysop welcomed a member's first post in a SIG (the SIG's welcome queue)."""
+
+    __tablename__ = "sig_welcomes"
+
+    sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    welcomed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    welcomed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 from .. import permissions
 from ..accounts.models import ROLE_SYSOP as SITE_SYSOP
 from ..accounts.models import User
+from ..care.models import Concern
 from ..extensions import db
 from ..i18n import format_percent
 from ..i18n import gettext as _
@@ -48,7 +49,7 @@ from ..timeutil import UTCDateTime, utcnow
 from ..topics.models import POST_VISIBLE, Post, Topic
 from . import buckets
 from .buckets import DAY, MONTH, WEEK, DateRange
-from .models import MemberVisit
+from .models import MemberVisit, SigWelcome
 
 QUEUE_LIMIT = 50
 TOP_LIMIT = 10
@@ -71,6 +72,8 @@ class Series:
     # Per row: (endpoint, url_for arguments) of the page the row is about.
     links: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     note: str = ""
+    # Per row, what a button on it acts on (the welcome queue's "welcomed"), or None.
+    actions: list[dict[str, Any] | None] = field(default_factory=list)
 
     def chart_data(self) -> dict[str, Any]:
         return {
@@ -112,6 +115,8 @@ _ANSWER = aliased(Post, name="answer")
 _AUTHOR = aliased(User, name="author")
 _NEWCOMER = aliased(User, name="newcomer")
 _EARLIER_TOPIC = aliased(Topic, name="earlier_topic")
+_EARLIER_POST = aliased(Post, name="earlier_post")
+_WELCOMER = aliased(User, name="welcomer")
 
 
 def public_post(post: Any = Post) -> Any:
@@ -575,24 +580,6 @@ def _queues(scope: Scope) -> list[Series]:
         .order_by(Topic.created_at, Topic.id)
         .limit(QUEUE_LIMIT)
     )
-    earlier, newcomer = _EARLIER_TOPIC, _NEWCOMER
-    welcome = scope.topics(
-        select(Topic.id, Topic.slug, Topic.title, Topic.created_at, Sig.name, newcomer.username)
-        .join(Sig, Sig.id == Topic.sig_id)
-        .join(newcomer, newcomer.id == Topic.user_id)
-        .where(
-            scope.in_range(newcomer.created_at),
-            _live_topic(),
-            ~_answered(),
-            ~exists().where(
-                earlier.user_id == Topic.user_id,
-                earlier.id < Topic.id,
-                earlier.deleted_at.is_(None),
-            ),
-        )
-        .order_by(Topic.created_at, Topic.id)
-        .limit(QUEUE_LIMIT)
-    )
     result = []
     for key, title, query, note in (
         (
@@ -603,12 +590,6 @@ def _queues(scope: Scope) -> list[Series]:
                 "Topics started in the range with no answer yet, oldest first (at most %(num)s).",
                 num=QUEUE_LIMIT,
             ),
-        ),
-        (
-            "welcome",
-            _("Welcome queue"),
-            welcome,
-            _("First topics of members who registered in the range, that nobody has answered yet."),
         ),
     ):
         rows = list(db.session.execute(query))
@@ -622,7 +603,83 @@ def _queues(scope: Scope) -> list[Series]:
                 note=note,
             )
         )
-    return result
+    return [*result, _welcome(scope)]
+
+
+def _welcome(scope: Scope) -> Series:
+    """Each member's first post in a SIG, written in the range (the SIG's sysops and the
+    global sysop left out), those not welcomed yet first, with who welcomed the others (one
+    query)."""
+    newcomer, welcomer = _NEWCOMER, _WELCOMER
+    earlier, earlier_topic = _EARLIER_POST, _EARLIER_TOPIC
+    sysop_there = (
+        select(Membership.id)
+        .where(
+            Membership.sig_id == Topic.sig_id,
+            Membership.user_id == Post.user_id,
+            Membership.role == ROLE_SYSOP,
+        )
+        .exists()
+    )
+    earlier_post = (
+        select(earlier.id)
+        .join(earlier_topic, earlier_topic.id == earlier.topic_id)
+        .where(
+            earlier.user_id == Post.user_id,
+            earlier.id < Post.id,
+            earlier_topic.sig_id == Topic.sig_id,
+            public_post(earlier),
+        )
+        .exists()
+    )
+    query = scope.topics(
+        select(
+            Post.id,
+            Post.created_at,
+            Topic.title,
+            Sig.id.label("sig_id"),
+            Sig.name,
+            newcomer.id.label("user_id"),
+            newcomer.username,
+            welcomer.username.label("welcomer"),
+            SigWelcome.welcomed_at,
+        )
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .join(newcomer, newcomer.id == Post.user_id)
+        .outerjoin(
+            SigWelcome,
+            and_(SigWelcome.sig_id == Topic.sig_id, SigWelcome.user_id == Post.user_id),
+        )
+        .outerjoin(welcomer, welcomer.id == SigWelcome.welcomed_by_id)
+        .where(
+            scope.in_range(Post.created_at),
+            public_post(),
+            Topic.deleted_at.is_(None),
+            newcomer.role != SITE_SYSOP,
+            ~sysop_there,
+            ~earlier_post,
+        )
+        .order_by(SigWelcome.welcomed_at.is_not(None), Post.created_at, Post.id)
+        .limit(QUEUE_LIMIT)
+    )
+    rows = list(db.session.execute(query))
+    return Series(
+        "welcome",
+        _("Welcome queue"),
+        [_("Posted"), _("Post"), _("SIG"), _("Member"), _("Welcomed by")],
+        [[r.created_at, r.title, r.name, r.username or "", r.welcomer or ""] for r in rows],
+        links=[("topics.permalink", {"post_id": r.id}) for r in rows],
+        actions=[
+            None if r.welcomed_at is not None else {"sig_id": r.sig_id, "user_id": r.user_id}
+            for r in rows
+        ],
+        note=_(
+            "Each member's first post in a SIG, written in the range (not the SIG's sysops'), "
+            "those nobody has welcomed yet first (at most %(num)s).",
+            num=QUEUE_LIMIT,
+        ),
+    )
 
 
 def _contributors(scope: Scope) -> list[Series]:
@@ -781,6 +838,180 @@ def _reactions(scope: Scope) -> tuple[list[Figure], list[Series]]:
     ]
 
 
+# --- member care: concerns and how the sysops answered them ----------------------------------
+_OVERALL = -1  # the order statistics' kind for every concern; else the first responder's id
+
+
+def _care(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
+    """Concerns opened in the range: first responses (median, 90th percentile, within the
+    deadline), resolved, "it helped", per sysop and per week (six queries)."""
+    in_scope = [scope.in_range(Concern.created_at)]
+    if scope.sig is not None:
+        in_scope.append(Concern.sig_id == scope.sig.id)
+    answered = Concern.first_response_at.is_not(None)
+    # A concern counts for "within the deadline" once answered, or once its deadline passed.
+    due = or_(answered, Concern.due_at <= now)
+    in_time = and_(answered, Concern.first_response_at <= Concern.due_at)
+    resolved = Concern.resolved_at.is_not(None)
+
+    def counts(*group: Any) -> Select[Any]:
+        return select(
+            *group,
+            func.count(Concern.id),
+            func.count(case((answered, 1))),
+            func.count(case((due, 1))),
+            func.count(case((in_time, 1))),
+            func.count(case((resolved, 1))),
+            func.count(Concern.helped),
+            func.count(case((Concern.helped.is_(True), 1))),
+        ).where(*in_scope)
+
+    opened, answered_n, due_n, in_time_n, resolved_n, rated, helped = db.session.execute(
+        counts()
+    ).one()
+    wait = buckets.micros_between(Concern.first_response_at, Concern.created_at)
+    stats = _order_stats(
+        union_all(
+            select(literal(_OVERALL).label("kind"), wait.label("micros")).where(
+                *in_scope, answered
+            ),
+            select(Concern.first_responder_id.label("kind"), wait.label("micros")).where(
+                *in_scope, answered, Concern.first_responder_id.is_not(None)
+            ),
+        )
+    )
+    overall = stats.get(_OVERALL, OrderStats())
+
+    def share(part: int, whole: int) -> tuple[str, float | None]:
+        if not whole:
+            return "—", None
+        value = part / whole
+        text = _(
+            "%(share)s (%(num)s of %(total)s)",
+            share=format_percent(value),
+            num=format_number(part),
+            total=format_number(whole),
+        )
+        return text, round(value, 4)
+
+    in_time_text, in_time_share = share(in_time_n, due_n)
+    helped_text, helped_share = share(helped, rated)
+    figures = [
+        Figure(_("Concerns opened"), format_number(opened), opened),
+        Figure(_("Concerns answered"), format_number(answered_n), answered_n),
+        _duration_figure(_("Median time to first response"), overall.median),
+        _duration_figure(_("90th percentile time to first response"), overall.p90),
+        Figure(_("Answered within the deadline"), in_time_text, in_time_share),
+        Figure(_("Concerns resolved"), format_number(resolved_n), resolved_n),
+        Figure(_("“It helped”"), helped_text, helped_share),
+    ]
+    care = Series(
+        "care",
+        _("Member care"),
+        [_("Figure"), _("Value"), _("Seconds, count or share")],
+        [[f.label, f.value, "" if f.raw is None else f.raw] for f in figures],
+        note=_(
+            "Concerns members wrote to the sysops in the range, pages that became concerns "
+            "included. Within the deadline counts the concerns answered or past their "
+            "deadline; “it helped” counts the members who answered the question."
+        ),
+    )
+    # Per sysop: first responses by the first responder, resolutions by who resolved.
+    responders: dict[int, tuple[int, int]] = {
+        uid: (n, in_time_count)
+        for uid, n, in_time_count in db.session.execute(
+            select(
+                Concern.first_responder_id,
+                func.count(Concern.id),
+                func.count(case((in_time, 1))),
+            )
+            .where(*in_scope, answered, Concern.first_responder_id.is_not(None))
+            .group_by(Concern.first_responder_id)
+        )
+        if uid is not None
+    }
+    resolvers: dict[int, tuple[int, int, int]] = {
+        uid: (n, yes, said)
+        for uid, n, yes, said in db.session.execute(
+            select(
+                Concern.resolved_by_id,
+                func.count(Concern.id),
+                func.count(case((Concern.helped.is_(True), 1))),
+                func.count(Concern.helped),
+            )
+            .where(*in_scope, resolved, Concern.resolved_by_id.is_not(None))
+            .group_by(Concern.resolved_by_id)
+        )
+        if uid is not None
+    }
+    ids = sorted(set(responders) | set(resolvers))
+    # Always asked (an empty IN when nobody answered): the page's query count stays fixed.
+    names = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+    by_sysop = []
+    for uid in sorted(ids, key=lambda i: (-responders.get(i, (0, 0))[0], names.get(i, ""))):
+        first, on_time = responders.get(uid, (0, 0))
+        mine = stats.get(uid, OrderStats())
+        done, yes, said = resolvers.get(uid, (0, 0, 0))
+        by_sysop.append(
+            [
+                names.get(uid, ""),
+                first,
+                "" if mine.median is None else mine.median,
+                on_time,
+                done,
+                "" if not said else round(yes / said, 4),
+            ]
+        )
+    sysops = Series(
+        "care-sysops",
+        _("Member care by sysop"),
+        [
+            _("Sysop"),
+            _("First responses"),
+            _("Median seconds to first response"),
+            _("Within the deadline"),
+            _("Resolved"),
+            _("“It helped” share"),
+        ],
+        by_sysop,
+        chart=[1],
+        links=[("accounts.profile", {"username": r[0]}) for r in by_sysop],
+    )
+    # Per week: the trend.
+    week = buckets.bucket(Concern.created_at, WEEK, scope.range)
+    per_week = {
+        buckets.as_date(w): rest for w, *rest in db.session.execute(counts(week).group_by(week))
+    }
+    weeks = sorted({buckets.bucket_start(d, WEEK) for d in scope.range.days})
+    trend_rows = []
+    for start in weeks:
+        n, ans, due_w, on_time, res, said, yes = per_week.get(start, (0,) * 7)
+        trend_rows.append(
+            [
+                start.isoformat(),
+                n,
+                res,
+                "" if not due_w else round(on_time / due_w, 4),
+                "" if not said else round(yes / said, 4),
+            ]
+        )
+    trend = Series(
+        "care-weekly",
+        _("Member care per week"),
+        [
+            _("Week of"),
+            _("Concerns opened"),
+            _("Resolved"),
+            _("Within the deadline"),
+            _("“It helped” share"),
+        ],
+        trend_rows,
+        chart=[1, 2],
+        note=_("Weeks start on Monday; shares are of the concerns opened that week."),
+    )
+    return figures, [care, sysops, trend]
+
+
 # --- entry points ---------------------------------------------------------------------------
 Builder = Callable[[Scope], list[Series]]
 
@@ -794,6 +1025,7 @@ for _builder, _keys in (
     (_contributors, ("contributors", "sigs")),
     (lambda scope: _flags(scope)[1], ("flags",)),
     (lambda scope: _reactions(scope)[1], ("reactions",)),
+    (lambda scope: _care(scope, utcnow())[1], ("care", "care-sysops", "care-weekly")),
 ):
     for _key in _keys:
         BUILDERS[_key] = _builder
@@ -810,8 +1042,9 @@ def dashboard(current: Any, sig: Sig | None, rng: DateRange) -> Dashboard:
     series = _members(scope) + _activity(scope) + _active(scope) + response
     flag_figures, flags = _flags(scope)
     reaction_figures, reactions = _reactions(scope)
-    series += _queues(scope) + _contributors(scope) + flags + reactions
-    figures += flag_figures + reaction_figures
+    care_figures, care = _care(scope, utcnow())
+    series += _queues(scope) + _contributors(scope) + flags + reactions + care
+    figures += flag_figures + reaction_figures + care_figures
     total = series[0].rows[-1][2] if series[0].rows else 0
     figures.insert(0, Figure(_("Members in total"), format_number(total), total))
     return Dashboard(sig=sig, range=rng, figures=figures, series=series)

@@ -1,15 +1,19 @@
-"""Support SIGs and answered topics: mark a SIG as a support SIG, mark or clear a topic's answer."""
+"""Support SIGs and answered topics: mark a SIG as a support SIG, mark or clear a topic's answer;
+mark a member's first post in a SIG as welcomed."""
 
 from __future__ import annotations
 
 from .. import events, permissions
-from ..db import transaction
-from ..errors import Forbidden, Invalid
+from ..accounts.models import User
+from ..db import is_valid_id, transaction, upsert
+from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Sig
+from ..timeutil import utcnow
 from ..topics.models import Post, Topic
+from .models import SigWelcome
 
 
 def set_support_sig(actor: Actor, sig_id: int, on: bool) -> Sig:
@@ -83,3 +87,25 @@ def answer_post(topic: Topic) -> Post | None:
     if post is None or not post.is_public:
         return None
     return post
+
+
+def mark_welcomed(actor: Actor, sig_id: int, user_id: int) -> SigWelcome:
+    """A SIG's sysop marks a member as welcomed there (their first post in the welcome queue);
+    once: a second mark keeps the first one's sysop and time."""
+    sig = permissions.get_sig_by_id_for(actor, sig_id)
+    if not permissions.can_welcome(actor, sig):
+        raise Forbidden(_l("Only this SIG's sysops welcome its new members."))
+    assert actor is not None
+    member = db.session.get(User, user_id) if is_valid_id(user_id) else None
+    if member is None:
+        raise NotFound(_l("No such member."))
+    with transaction():
+        upsert(
+            SigWelcome,
+            {"sig_id": sig.id, "user_id": member.id, "welcomed_by_id": actor.id,
+             "welcomed_at": utcnow()},
+            index_elements=["sig_id", "user_id"],
+        )  # fmt: skip
+    found = db.session.get(SigWelcome, (sig.id, member.id))
+    assert found is not None
+    return found

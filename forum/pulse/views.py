@@ -20,10 +20,10 @@ from ..sigs.models import Sig
 from ..timeutil import in_zone, utcnow, zone_or_utc
 from ..topics.models import Topic
 from ..topics.queries import TopicPage
-from ..web import viewer
+from ..web import redirect_back, viewer
 from . import bp, queries, services
 from .buckets import DateRange, local_today
-from .forms import ActionForm, RangeForm
+from .forms import ActionForm, RangeForm, WelcomeForm
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -157,6 +157,24 @@ def set_support(slug: str) -> Any:
     else:
         flash(_("That form was not valid; try again."), "error")
     return redirect(url_for("pulse.sig_dashboard", slug=sig.slug))
+
+
+@bp.route("/pulse/welcome", methods=["POST"])
+@login_required
+def welcome() -> Any:
+    """Mark a member welcomed in a SIG (a row of the welcome queue)."""
+    form = WelcomeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.mark_welcomed(viewer(), form.sig_id.data, form.user_id.data)
+    except ForumError as exc:
+        if exc.status_code == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(_("Marked as welcomed."), "success")
+    return redirect_back(form.next.data, url_for("pulse.dashboard") + "#series-welcome")
 
 
 @bp.route("/p/<int:post_id>/answer", methods=["POST"])

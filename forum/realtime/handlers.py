@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import select
 
-from .. import events
+from .. import events, permissions
+from ..accounts.models import User
 from ..extensions import db
+from ..i18n import DEFAULT_LANGUAGE, force_locale, gettext
 from ..messages import queries as mail_queries
 from ..notifications import queries as notification_queries
+from ..sigs.models import Sig
 from ..topics.models import Post, Topic
 from . import publish
 from .presence import PRESENCE
@@ -148,6 +152,94 @@ def on_topic_changed(event: events.TopicChanged) -> None:
         publish.recheck_topic(event.topic_id)
 
 
+# --- member care: pages ring, concerns move -------------------------------------------------
+# Always to members' own rooms, chosen now by the permission policy: a sysop dismissed from a
+# SIG a moment ago is no longer among them, whatever rooms their sockets are in.
+def on_sysop_paged(event: events.SysopPaged) -> None:
+    from ..care import services as care
+    from ..care.models import SysopPage
+
+    page = db.session.get(SysopPage, event.page_id)
+    sig = db.session.get(Sig, event.sig_id)
+    member = db.session.get(User, event.member_id)
+    if page is None or sig is None or page.concern_id is not None:
+        return
+    online = _online()
+    wanted = [u for u in care.on_duty_ids(sig.id) if u in event.sysop_ids]
+    for user in db.session.scalars(select(User).where(User.id.in_(wanted))):
+        if online is not None and user.id not in online:
+            continue
+        with force_locale(user.language or DEFAULT_LANGUAGE):
+            text = gettext(
+                "%(who)s pages the sysops of %(sig)s: “%(words)s”",
+                who=member.username if member else gettext("someone"),
+                sig=sig.name,
+                words=page.body,
+            )
+        publish.care(
+            user.id,
+            {
+                "type": "page",
+                "page_id": page.id,
+                "text": text,
+                "url": f"/care/pages/{page.id}",
+                "sound": care.page_sound(user),
+            },
+        )
+
+
+def on_page_answered(event: events.PageAnswered) -> None:
+    member = db.session.get(User, event.member_id)
+    if member is not None:
+        with force_locale(member.language or DEFAULT_LANGUAGE):
+            text = (
+                gettext("A sysop is here: your page became a live conversation.")
+                if event.taken_by_id
+                else gettext(
+                    "No sysop took your page in time: it is a concern now, and the sysops "
+                    "will answer it."
+                )
+            )
+        publish.care(
+            member.id,
+            {
+                "type": "page_answered",
+                "page_id": event.page_id,
+                "taken": event.taken_by_id is not None,
+                "text": text,
+                "url": f"/care/{event.concern_id}",
+            },
+        )
+    for user_id in event.sysop_ids:
+        publish.care(user_id, {"type": "page_gone", "page_id": event.page_id})
+
+
+def _concern_nudge(concern_id: int, actor_id: int | None, *, member: bool = True) -> None:
+    from ..care.models import Concern
+
+    concern = db.session.get(Concern, concern_id)
+    if concern is None:
+        return
+    online = _online()
+    who = set(permissions.who_handles_concerns(concern.sig_id))
+    if member:
+        who.add(concern.member_id)
+    for user_id in sorted(who - {actor_id}):
+        if online is None or user_id in online:
+            publish.care(user_id, {"type": "concern", "concern_id": concern.id})
+
+
+def on_concern_message_added(event: events.ConcernMessageAdded) -> None:
+    _concern_nudge(event.concern_id, event.author_id)
+
+
+def on_concern_changed(event: events.ConcernChanged) -> None:
+    # A note or an assignment is the sysops' own business: the member's page hears nothing.
+    _concern_nudge(
+        event.concern_id, event.actor_id, member=event.change not in ("note", "assigned")
+    )
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
     # Nudges go ahead of slower after-commit work (search indexing) on the same events.
@@ -168,3 +260,7 @@ def init_app(app: Flask) -> None:
     sub(app, events.SigSysopChanged, on_sig_sysop_changed, first=True)
     sub(app, events.SigChanged, on_sig_changed, first=True)
     sub(app, events.TopicChanged, on_topic_changed, first=True)
+    sub(app, events.SysopPaged, on_sysop_paged, first=True)
+    sub(app, events.PageAnswered, on_page_answered, first=True)
+    sub(app, events.ConcernMessageAdded, on_concern_message_added)
+    sub(app, events.ConcernChanged, on_concern_changed)

@@ -53,6 +53,13 @@ def mail(user_id: int, *, unread_count: int, conversation_id: int | None = None)
     _emit("mail", payload, user_room(user_id))
 
 
+def care(user_id: int, payload: dict[str, Any]) -> None:
+    """Member care, to one member's own room: a page ringing for a sysop on duty (with its
+    text in their language, and whether it may sound), a page answered, or "concern <id>
+    changed" (the page fetches it over HTTP, where the policy is asked again)."""
+    _emit("care", payload, user_room(user_id))
+
+
 def post_created(topic_id: int, post_number: int, post_id: int) -> None:
     _emit(
         "post_created",

@@ -53,6 +53,7 @@ def show(slug: str) -> Any:
         "sigs/show.html",
         page=page,
         filters=filters,
+        sections=hooks.sig_page_sections.get(),
         join_form=JoinForm() if member else None,
         action=ActionForm() if member else None,
     ), status

@@ -9,13 +9,21 @@ from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..i18n import lazy_gettext as _l
-from .models import EVENTS, MEMBER_JOINED, POST_CREATED, POST_FLAGGED, TOPIC_CREATED
+from .models import (
+    CONCERN_OPENED,
+    EVENTS,
+    MEMBER_JOINED,
+    POST_CREATED,
+    POST_FLAGGED,
+    TOPIC_CREATED,
+)
 
 EVENT_LABELS = {
     TOPIC_CREATED: _l("A topic was started (topic.created)"),
     POST_CREATED: _l("A post was written (post.created)"),
     POST_FLAGGED: _l("A post was flagged (post.flagged)"),
     MEMBER_JOINED: _l("A member joined (member.joined)"),
+    CONCERN_OPENED: _l("A member wrote to the sysops (concern.opened)"),
 }
 
 

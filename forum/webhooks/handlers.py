@@ -46,6 +46,10 @@ def on_member_joined(event: events.MemberJoinedSig) -> None:
     services.fan_out_member(event.sig_id, event.user_id)
 
 
+def on_concern_opened(event: events.ConcernOpened) -> None:
+    services.fan_out_concern(event.concern_id)
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
     sub(app, events.TopicCreated, on_topic_created, phase="in_transaction")
@@ -53,3 +57,4 @@ def init_app(app: Flask) -> None:
     sub(app, events.PostVisibilityChanged, on_post_visibility_changed, phase="in_transaction")
     sub(app, events.PostFlagged, on_post_flagged, phase="in_transaction")
     sub(app, events.MemberJoinedSig, on_member_joined, phase="in_transaction")
+    sub(app, events.ConcernOpened, on_concern_opened, phase="in_transaction")

@@ -15,7 +15,8 @@ TOPIC_CREATED = "topic.created"
 POST_CREATED = "post.created"
 POST_FLAGGED = "post.flagged"
 MEMBER_JOINED = "member.joined"
-EVENTS = (TOPIC_CREATED, POST_CREATED, POST_FLAGGED, MEMBER_JOINED)
+CONCERN_OPENED = "concern.opened"  # a member wrote to the sysops (forum.care): ids, no words
+EVENTS = (TOPIC_CREATED, POST_CREATED, POST_FLAGGED, MEMBER_JOINED, CONCERN_OPENED)
 # Sent by hand from the webhook's page, to try the receiver; asks for no subscription.
 PING = "ping"
 

@@ -29,6 +29,7 @@ from sqlalchemy import delete, or_, select
 
 from .. import content, events, jobs, permissions, settings
 from ..accounts.models import User
+from ..care.models import Concern
 from ..db import is_valid_id, transaction
 from ..errors import Invalid, NotFound
 from ..extensions import db
@@ -40,6 +41,7 @@ from ..topics.models import Post, Topic
 from ..web import absolute_url_for, site_url
 from . import targets
 from .models import (
+    CONCERN_OPENED,
     DELIVERED,
     EVENTS,
     FAILED,
@@ -345,7 +347,7 @@ def _add_delivery(
     return delivery
 
 
-def _hooks_for(event: str, sig_id: int) -> list[tuple[Webhook, User | None]]:
+def _hooks_for(event: str, sig_id: int | None) -> list[tuple[Webhook, User | None]]:
     """The active webhooks (of this SIG, and the site's) that asked for `event`, with their
     owners: one query."""
     rows = db.session.execute(
@@ -444,6 +446,38 @@ def fan_out_member(sig_id: int, user_id: int) -> int:
     return count
 
 
+def fan_out_concern(concern_id: int) -> int:
+    """concern.opened: that a member wrote to a SIG's sysops (or the site's), as ids and a
+    link to the concern's page, where the permission policy decides who reads it. Never its
+    subject, words, nor who wrote it."""
+    concern = db.session.get(Concern, concern_id)
+    if concern is None:
+        return 0
+    hooks = _hooks_for(CONCERN_OPENED, concern.sig_id)
+    if not hooks:
+        return 0
+    sig = db.session.get(Sig, concern.sig_id) if concern.sig_id is not None else None
+    body: dict[str, Any] = {
+        "sig": _sig_part(sig) if sig is not None else None,
+        "concern": {
+            "id": concern.id,
+            "url": absolute_url_for("care.concern", concern_id=concern.id),
+            "source": concern.source,
+            "about_post_id": concern.post_id,
+            "created_at": _iso(concern.created_at),
+            "due_at": _iso(concern.due_at),
+        },
+    }
+    event_id = str(uuid.uuid4())
+    count = 0
+    session = db.session()
+    for hook, owner in hooks:
+        if permissions.webhook_may_carry_concern(owner, hook.sig_id, concern):
+            _add_delivery(session, hook, CONCERN_OPENED, event_id, body)
+            count += 1
+    return count
+
+
 # --- delivery ---------------------------------------------------------------------------------
 def _still_tellable(delivery: WebhookDelivery, hook: Webhook, owner: User | None) -> bool:
     """Ask the policy again, now: may this webhook still be told what the delivery says?"""
@@ -458,6 +492,12 @@ def _still_tellable(delivery: WebhookDelivery, hook: Webhook, owner: User | None
         if delivery.event == POST_FLAGGED:
             return permissions.webhook_may_carry_flag(owner, hook.sig_id, sig)
         return permissions.webhook_may_carry_post(owner, hook.sig_id, post, topic, sig)
+    if delivery.event == CONCERN_OPENED:
+        concern_id = (json.loads(delivery.payload).get("concern") or {}).get("id")
+        concern = db.session.get(Concern, concern_id) if isinstance(concern_id, int) else None
+        return concern is not None and permissions.webhook_may_carry_concern(
+            owner, hook.sig_id, concern
+        )
     if delivery.event == MEMBER_JOINED:
         sig_id = json.loads(delivery.payload).get("sig", {}).get("id")
         sig = db.session.get(Sig, sig_id) if isinstance(sig_id, int) else None

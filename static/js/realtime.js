@@ -217,6 +217,86 @@
     document.dispatchEvent(new CustomEvent("forum:reactions-changed", { detail: data }));
   });
 
+  // Member care (forum.care): a page ringing for a sysop on duty, a page answered, a concern
+  // that moved. Pages ring only for the sysops the server chose; the sound only if the sysop
+  // allowed it; the text is announced in an assertive live region as well as shown.
+  var careAlert = null;
+
+  function careBanner(text, url, pageId) {
+    if (!careAlert) {
+      careAlert = document.createElement("div");
+      careAlert.id = "care-alert";
+      careAlert.className = "notice care-alert";
+      careAlert.setAttribute("role", "alert");
+      var main = document.querySelector("main") || body;
+      main.insertBefore(careAlert, main.firstChild);
+    }
+    careAlert.textContent = "";
+    careAlert.setAttribute("data-page", pageId ? String(pageId) : "");
+    var link = document.createElement("a");
+    link.href = url;
+    link.textContent = text;
+    careAlert.appendChild(link);
+  }
+
+  function ring() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    try {
+      var context = new Context();
+      var tone = context.createOscillator();
+      var gain = context.createGain();
+      tone.frequency.value = 880;
+      gain.gain.value = 0.1;
+      tone.connect(gain);
+      gain.connect(context.destination);
+      tone.start();
+      tone.stop(context.currentTime + 0.4);
+    } catch (e) {
+      // A browser that will not play before the page was touched: the text is enough.
+    }
+  }
+
+  socket.on("care", function (data) {
+    if (data.type === "page") {
+      careBanner(data.text, data.url, data.page_id);
+      if (data.sound) ring();
+    } else if (data.type === "page_gone") {
+      if (careAlert && careAlert.getAttribute("data-page") === String(data.page_id)) {
+        careAlert.remove();
+        careAlert = null;
+      }
+    } else if (data.type === "page_answered") {
+      var waiting = Number(body.getAttribute("data-care-page")) === data.page_id;
+      if (waiting && data.taken) {
+        window.location.href = data.url;
+        return;
+      }
+      careBanner(data.text, data.url, null);
+    } else if (data.type === "concern") {
+      var list = document.getElementById("care-messages");
+      if (!list || Number(list.getAttribute("data-concern-id")) !== data.concern_id) return;
+      // The concern's page itself (where the policy is asked again); its messages replace ours.
+      fetch("/care/" + data.concern_id, { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.text();
+        })
+        .then(function (html) {
+          var holder = document.createElement("div");
+          holder.innerHTML = html;
+          var fresh = holder.querySelector("#care-messages");
+          if (fresh) list.replaceWith(fresh);
+          var notice = document.getElementById("care-live");
+          announce(notice ? notice.firstChild.textContent : "");
+        })
+        .catch(function () {
+          var notice = document.getElementById("care-live");
+          if (notice) notice.hidden = false;
+        });
+    }
+  });
+
   socket.on("presence", function (data) {
     if (!online) return;
     var sig = online.getAttribute("data-presence-sig");

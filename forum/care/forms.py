@@ -1,0 +1,76 @@
+"""Member care forms: shape and CSRF; the services enforce the rules."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ..i18n import lazy_gettext as _l
+
+# Generous caps here; the services give the precise message (MAX_POST_LENGTH).
+BODY_CAP = 200_000
+
+
+class WriteForm(FlaskForm):
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=1000)])
+    body = TextAreaField(
+        _l("What is it about? (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+    )
+    post = HiddenField()
+
+
+class AppealForm(FlaskForm):
+    login = StringField(_l("Username or email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1000)])
+    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=1000)])
+    body = TextAreaField(
+        _l("Your message to the site's sysops (Markdown)"),
+        validators=[Optional(), Length(max=BODY_CAP)],
+    )
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(
+        _l("Your reply (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+    )
+    resolve = BooleanField(_l("and mark the concern resolved"))
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        _l("A note for the sysops (the member never sees it)"),
+        validators=[DataRequired(), Length(max=BODY_CAP)],
+    )
+
+
+class AssignForm(FlaskForm):
+    assignee = StringField(_l("Assigned to"), validators=[Optional(), Length(max=100)])
+
+
+class PageForm(FlaskForm):
+    body = StringField(
+        _l("In a few words, what is it about?"), validators=[DataRequired(), Length(max=2000)]
+    )
+
+
+class DutyForm(FlaskForm):
+    sound = BooleanField(_l("Ring with a sound when I am paged"))
+
+
+class DeadlinesForm(FlaskForm):
+    response_hours = IntegerField(
+        _l("First response within (hours)"), validators=[NumberRange(min=0, max=100_000)]
+    )
+    escalate_hours = IntegerField(
+        _l("Tell the global sysop after (hours)"), validators=[NumberRange(min=0, max=100_000)]
+    )
+
+
+class ActionForm(FlaskForm):
+    value = HiddenField()

@@ -1,0 +1,223 @@
+"""Page the sysop: sysops on duty per SIG, "a sysop is here", paging them live (a sound only
+for who allowed it, text for the live region), the first to take it, and a page nobody takes
+becoming an open concern; rate-limited per member; a dismissed sysop hears nothing more."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from forum import jobs
+from forum.care import services
+from forum.care.models import OPEN, Concern, SysopDuty, SysopPage
+from forum.db import transaction
+from forum.errors import Conflict, Forbidden, Invalid, NotFound
+from forum.extensions import db, socketio
+from forum.notifications.models import Notification
+from forum.settings import SiteSetting
+from forum.sigs import services as sig_services
+from forum.timeutil import utcnow
+
+
+@pytest.fixture
+def world(f):
+    root = f.sysop("root")
+    grace, linus, ken = f.user("grace"), f.user("linus"), f.user("ken")
+    retro = f.sig("retro", name="Retro Computing", members=[ken], sysops=[grace, linus])
+    return {"root": root, "grace": grace, "linus": linus, "ken": ken, "retro": retro}
+
+
+def _sock(app, client):
+    return socketio.test_client(app, flask_test_client=client)
+
+
+def _care(sc):
+    return [e["args"][0] for e in sc.get_received() if e["name"] == "care"]
+
+
+def _sockets(app, make_client, *names):
+    out = {}
+    for name in names:
+        client = make_client()
+        client.login(name)
+        out[name] = _sock(app, client)
+        out[name].get_received()
+    return out
+
+
+def test_a_sysop_on_duty_shows_a_sysop_is_here(browser, world):
+    ken = browser(world["ken"])
+    assert "a sysop is here" not in ken.text("/s/retro/")
+    grace = browser(world["grace"])
+    assert "Go on duty" in grace.text("/s/retro/")
+    assert grace.form("/s/retro/duty", {"value": "on", "sound": "y"}).status_code == 302
+    duty = db.session.get(SysopDuty, (world["retro"].id, world["grace"].id))
+    assert duty is not None and duty.until - duty.since == timedelta(hours=8)
+    assert services.page_sound(db.session.get(type(world["grace"]), world["grace"].id))
+    page = ken.text("/s/retro/")
+    assert "a sysop is here" in page and "Page a sysop" in page
+    assert "You are on duty here" in grace.text("/s/retro/")
+    assert "Retro Computing" in grace.text("/settings")  # the "On duty" section
+    grace.form("/s/retro/duty", {"value": "off"})
+    assert "a sysop is here" not in ken.text("/s/retro/")
+    # Members may not go on duty; a duty that ran out shows nobody.
+    assert browser(world["ken"]).form("/s/retro/duty", {"value": "on"}).status_code == 302
+    assert db.session.scalar(select(SysopDuty)) is None
+    services.set_duty(world["linus"], world["retro"].id, True)
+    with transaction():
+        db.session.get(SysopDuty, (world["retro"].id, world["linus"].id)).until = utcnow()
+    assert "a sysop is here" not in ken.text("/s/retro/")
+    with pytest.raises(Forbidden):
+        services.set_duty(world["ken"], world["retro"].id, True)
+
+
+def test_a_page_rings_live_for_the_sysops_on_duty_only(app, make_client, browser, world):
+    services.set_duty(world["grace"], world["retro"].id, True, sound=True)
+    services.set_duty(world["linus"], world["retro"].id, True, sound=False)
+    other = world["root"]
+    sockets = _sockets(app, make_client, "grace", "linus", "ken", other.username)
+    response = browser(world["ken"]).form("/s/retro/page", {"body": "My modem will not dial"})
+    assert response.status_code == 302
+    page = db.session.scalar(select(SysopPage))
+    assert response.headers["Location"].endswith(f"/care/pages/{page.id}")
+    assert page.expires_at - page.created_at == timedelta(minutes=3)
+    rang = _care(sockets["grace"])
+    assert rang == [
+        {
+            "type": "page",
+            "page_id": page.id,
+            "text": "ken pages the sysops of Retro Computing: “My modem will not dial”",
+            "url": f"/care/pages/{page.id}",
+            "sound": True,
+        }
+    ]
+    assert _care(sockets["linus"])[0]["sound"] is False
+    assert _care(sockets["ken"]) == [] and _care(sockets[other.username]) == []
+    # The member waits on a page that says so (and reloads itself without JavaScript).
+    waiting = browser(world["ken"]).text(f"/care/pages/{page.id}")
+    assert "The sysops on duty are paged" in waiting and 'http-equiv="refresh"' in waiting
+    # Grace takes it first: a live concern assigned to her; Linus's bell stops.
+    taken = browser(world["grace"]).form(f"/care/pages/{page.id}/take")
+    concern = db.session.scalar(select(Concern))
+    assert taken.headers["Location"].endswith(f"/care/{concern.id}")
+    assert (concern.assignee_id, concern.source, concern.state) == (world["grace"].id, "page", OPEN)
+    assert _care(sockets["ken"]) == [
+        {
+            "type": "page_answered",
+            "page_id": page.id,
+            "taken": True,
+            "text": "A sysop is here: your page became a live conversation.",
+            "url": f"/care/{concern.id}",
+        }
+    ]
+    assert _care(sockets["linus"]) == [{"type": "page_gone", "page_id": page.id}]
+    # Linus comes second: told it is taken.
+    late = browser(world["linus"]).form(f"/care/pages/{page.id}/take")
+    assert late.status_code == 302 and late.headers["Location"].endswith(f"/care/pages/{page.id}")
+    with pytest.raises(Conflict):
+        services.take_page(world["linus"], page.id)
+    # The member's waiting page now opens the conversation.
+    moved = browser(world["ken"]).get(f"/care/pages/{page.id}")
+    assert moved.headers["Location"].endswith(f"/care/{concern.id}")
+    # Live conversation: each message nudges the other side's page, ids only.
+    _care(sockets["grace"])
+    services.reply(world["grace"], concern.id, "Hello Ken, I am here.")
+    assert _care(sockets["ken"]) == [{"type": "concern", "concern_id": concern.id}]
+    services.reply(world["ken"], concern.id, "It just beeps.")
+    assert {"type": "concern", "concern_id": concern.id} in _care(sockets["grace"])
+    # What the live page fetches: the concern's page, "the sysops" to the member.
+    fragment = browser(world["ken"]).text(f"/care/{concern.id}")
+    messages = fragment.split('id="care-messages"')[1].split("<section")[0]
+    assert "Hello Ken, I am here." in messages and "grace" not in messages
+
+
+def test_a_page_nobody_takes_becomes_an_open_concern(app, browser, world):
+    services.set_duty(world["grace"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "Anyone there?")
+    # Not yet due: the delayed job leaves it be.
+    assert services.expire_page(page.id) is None
+    with transaction():
+        db.session.get(SysopPage, page.id).expires_at = utcnow() - timedelta(seconds=1)
+    ran = jobs.queue_of(app).run_due(utcnow() + timedelta(minutes=4))
+    assert ran == 1
+    db.session.expire_all()
+    page = db.session.get(SysopPage, page.id)
+    concern = db.session.get(Concern, page.concern_id)
+    assert page.expired_at is not None and page.taken_by_id is None
+    assert (concern.state, concern.assignee_id, concern.source) == (OPEN, None, "page")
+    told = db.session.scalars(
+        select(Notification).where(Notification.user_id == world["ken"].id)
+    ).all()
+    assert [n.data["what"] for n in told] == ["page_missed"]
+    assert "it is a concern now" in browser(world["ken"]).text(f"/care/pages/{page.id}")
+    assert "Anyone there?" in browser(world["grace"]).text(f"/care/{concern.id}")
+    with pytest.raises(Conflict):
+        services.take_page(world["grace"], page.id)
+    # The minute job is the backstop for a lost delayed job.
+    again = services.page_sysops(world["ken"], world["retro"].id, "Still there?")
+    with transaction():
+        db.session.get(SysopPage, again.id).expires_at = utcnow() - timedelta(seconds=1)
+    services.care_deadlines()
+    db.session.expire_all()
+    assert db.session.get(SysopPage, again.id).concern_id is not None
+
+
+def test_pages_are_rate_limited_per_member(world):
+    with transaction() as session:
+        session.add(SiteSetting(key="care_pages_per_hour", value="2"))
+    from forum import settings
+
+    settings.forget()
+    services.set_duty(world["grace"], world["retro"].id, True)
+    services.page_sysops(world["ken"], world["retro"].id, "one")
+    services.page_sysops(world["ken"], world["retro"].id, "two")
+    with pytest.raises(Invalid) as refused:
+        services.page_sysops(world["ken"], world["retro"].id, "three")
+    assert "2 times an hour" in str(refused.value.message)
+    assert len(db.session.scalars(select(SysopPage)).all()) == 2
+
+
+def test_nobody_on_duty_means_no_page(world):
+    with pytest.raises(Invalid):
+        services.page_sysops(world["ken"], world["retro"].id, "hello?")
+    services.set_duty(world["grace"], world["retro"].id, True)
+    with pytest.raises(Forbidden):
+        services.page_sysops(world["grace"], world["retro"].id, "my own SIG")
+    with pytest.raises(Invalid):
+        services.page_sysops(world["ken"], world["retro"].id, "   ")
+
+
+def test_a_dismissed_sysop_is_off_duty_and_hears_no_page(app, make_client, world):
+    services.set_duty(world["grace"], world["retro"].id, True)
+    services.set_duty(world["linus"], world["retro"].id, True)
+    sockets = _sockets(app, make_client, "grace", "linus")
+    sig_services.set_sig_sysop(world["root"], world["retro"].id, world["linus"].id, False)
+    assert db.session.get(SysopDuty, (world["retro"].id, world["linus"].id)) is None
+    page = services.page_sysops(world["ken"], world["retro"].id, "help")
+    assert [e["type"] for e in _care(sockets["grace"])] == ["page"]
+    assert _care(sockets["linus"]) == []
+    with pytest.raises(NotFound):
+        services.take_page(world["linus"], page.id)
+
+
+def test_a_sysop_dismissed_after_the_page_gets_no_live_word(app, make_client, world):
+    services.set_duty(world["grace"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "help")
+    concern = services.take_page(world["grace"], page.id)
+    sockets = _sockets(app, make_client, "grace", "ken")
+    sig_services.set_sig_sysop(world["root"], world["retro"].id, world["grace"].id, False)
+    services.reply(world["ken"], concern.id, "are you there?")
+    assert _care(sockets["grace"]) == []
+
+
+def test_a_note_or_an_assignment_is_not_nudged_to_the_member(app, make_client, world):
+    services.set_duty(world["grace"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "help")
+    concern = services.take_page(world["grace"], page.id)
+    sockets = _sockets(app, make_client, "linus", "ken")
+    services.add_note(world["grace"], concern.id, "he asked before")
+    services.assign(world["grace"], concern.id, "linus")
+    assert _care(sockets["ken"]) == []
+    assert _care(sockets["linus"]) == [{"type": "concern", "concern_id": concern.id}] * 2
