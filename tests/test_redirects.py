@@ -125,6 +125,7 @@ def world(app: Flask, f: Any) -> dict[str, Any]:
     return {
         "cleanup": cleanup,
         "root": root,
+        "bob": bob,
         "sig": sig,
         "topic": topic,
         "post": post,
@@ -160,6 +161,14 @@ def next_routes(world: dict[str, Any]) -> dict[str, Route]:
             {"outcome": "x"},
         ),
         "messages.ignore": ("POST", at("/u/ada/ignore"), {}),
+        "bookmarks.bookmark": ("POST", at(f"/p/{post}/bookmark"), {"remind": ""}),
+        "bookmarks.remove": ("POST", at(f"/p/{post}/bookmark/delete"), {}),
+        "accounts.resume_mail": ("POST", at("/settings/mail/resume"), {}),
+        "pulse.welcome": (
+            "POST",
+            at("/pulse/welcome"),
+            {"sig_id": str(sig), "user_id": str(world["bob"].id)},
+        ),
         "moderation.unclaim": ("POST", at(f"/mod/posts/{post}/unclaim"), {}),
         "moderation.review_note": ("POST", at(f"/mod/posts/{post}/note"), {"body": "seen"}),
         "moderation.hide": ("POST", at(f"/mod/posts/{post}/hide"), {"reason": "r"}),
