@@ -86,8 +86,11 @@ class SplitForm(FlaskForm):
 
 
 class MergeForm(FlaskForm):
+    # A radio button of the merge page's picker sends the topic's number; a number or a topic
+    # page's address typed by hand (or sent by a script) works the same.
     target = StringField(
-        _l("Merge into topic (its number or address)"), validators=[DataRequired(), Length(max=500)]
+        _l("Merge into"),
+        validators=[DataRequired(message=_l("Choose the topic to merge into.")), Length(max=500)],
     )
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, join, select
+from sqlalchemy import ColumnElement, and_, func, join, or_, select
 from sqlalchemy.orm import aliased
 
 from .. import permissions
@@ -644,3 +644,65 @@ def undoable_cleanups(current: Any, mod_action_ids: list[int]) -> dict[int, int]
         )
         if c.mod_action_id is not None and permissions.can_undo_spam_cleanup(viewer, c.sig_id)
     }
+
+
+# --- the pickers of the split and merge pages -----------------------------------------------
+@dataclass
+class SplitChoice:
+    post: Post
+    author: str | None
+
+
+def split_choices(topic_id: int) -> list[SplitChoice]:
+    """The replies of a topic, each with its author's name, for the split page's checkboxes
+    (its template shows each one's rendered excerpt). One query."""
+    rows = db.session.execute(
+        select(Post, User.username)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(Post.topic_id == topic_id, Post.number > 1)
+        .order_by(Post.number)
+    ).all()
+    return [SplitChoice(post, username) for post, username in rows]
+
+
+MERGE_CHOICES = 20
+
+
+@dataclass
+class MergeChoice:
+    topic: Topic
+    sig: Sig
+
+
+def merge_candidates(
+    current: Any, topic: Topic, words: str, number: int | None = None
+) -> list[MergeChoice]:
+    """The topics the merge page offers to merge `topic` into: ones the member both moderates
+    and may read (permissions.moderated_clause and viewable_topics_clause), not deleted, not
+    the topic itself. With no words, the latest topics of the topic's own SIG; else titles that
+    contain the words, and the topic of that number (the words were a number or an address)
+    first. One query, at most MERGE_CHOICES rows."""
+    actor = permissions.actor(current)
+    words = " ".join(words.split())[:200]
+    query = (
+        select(Topic, Sig)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .where(
+            Topic.id != topic.id,
+            Topic.deleted_at.is_(None),
+            permissions.moderated_clause(Topic.sig_id, actor),
+            permissions.viewable_topics_clause(actor),
+        )
+    )
+    if not words:
+        query = query.where(Topic.sig_id == topic.sig_id).order_by(Topic.last_posted_at.desc())
+    else:
+        matches: ColumnElement[bool] = func.lower(Topic.title).contains(
+            words.lower(), autoescape=True
+        )
+        if number is not None:
+            matches = or_(matches, Topic.id == number)
+            query = query.order_by((Topic.id == number).desc())
+        query = query.where(matches).order_by(Topic.last_posted_at.desc())
+    rows = db.session.execute(query.order_by(Topic.id.desc()).limit(MERGE_CHOICES)).all()
+    return [MergeChoice(t, s) for t, s in rows]

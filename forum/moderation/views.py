@@ -75,6 +75,25 @@ def _page_arg() -> int:
     return int(page)
 
 
+def _asks_first() -> bool:
+    """A destructive button of a sysop menu sends `confirm_first`; static/js/forum.js drops it
+    once the sysop agreed to the question in the browser. Without JavaScript it arrives, and the
+    answer is a confirmation page (as for a spam cleanup) whose button does the deed."""
+    return bool(request.form.get("confirm_first"))
+
+
+def _confirm_page(form: ReasonForm, title: str, explain: str, button: str, cancel: str) -> Any:
+    form.next.data = safe_next(request.form.get("next")) or ""
+    return render_template(
+        "moderation/confirm.html",
+        form=form,
+        title=title,
+        explain=explain,
+        button=button,
+        cancel=cancel,
+    )
+
+
 # --- the queue and the log ------------------------------------------------------------------
 @bp.route("/mod")
 def queue() -> Any:
@@ -223,6 +242,15 @@ def approve(post_id: int) -> Any:
 @bp.route("/mod/posts/<int:post_id>/reject", methods=["POST"])
 def reject(post_id: int) -> Any:
     form = ReasonForm()
+    if _asks_first():
+        post, topic, _sig = services.moderated_post(viewer(), post_id)
+        return _confirm_page(
+            form,
+            _("Reject post #%(num)s of “%(title)s”?", num=post.number, title=topic.title),
+            _("The post is deleted; it waited for approval and never showed to members."),
+            _("Reject"),
+            _post_url(post.id),
+        )
     return _run(
         lambda: services.reject_post(viewer(), post_id, form.reason.data or ""),
         _("Rejected."),
@@ -244,6 +272,15 @@ TOPIC_BUTTONS: dict[str, tuple[Callable[..., Any], str]] = {
 def topic_button(topic_id: int, verb: str) -> Any:
     fn, message = TOPIC_BUTTONS[verb]
     form = ReasonForm()
+    if verb == "delete" and _asks_first():
+        topic, _sig = services.moderated_topic(viewer(), topic_id)
+        return _confirm_page(
+            form,
+            _("Delete the topic “%(title)s”?", title=topic.title),
+            _("Members no longer see it or its posts; sysops can restore it."),
+            _("Delete topic"),
+            _topic_url(topic.id),
+        )
     if verb in ("lock", "delete"):
         return _run(
             lambda: fn(viewer(), topic_id, form.reason.data or ""), message, _topic_url(topic_id)
@@ -296,7 +333,11 @@ def split(topic_id: int) -> Any:
     form.sig.choices = _sig_choices()
     if request.method == "GET":
         form.sig.data = sig.id
-    chosen = [int(v) for v in request.form.getlist("posts") if v.isdigit()]
+    if request.method == "GET":
+        # "Split off into a new topic" in a post's menu: that post is ticked.
+        chosen = [_int_or_none(request.args.get("post")) or 0]
+    else:
+        chosen = [int(v) for v in request.form.getlist("posts") if v.isdigit()]
     if form.validate_on_submit():
         try:
             new = services.split_topic(
@@ -316,11 +357,6 @@ def split(topic_id: int) -> Any:
                 "success",
             )
             return redirect(_topic_url(new.id))
-    posts = list(
-        db.session.scalars(
-            db.select(Post).where(Post.topic_id == topic.id, Post.number > 1).order_by(Post.number)
-        )
-    )
     status = 400 if form.errors or form.form_errors else 200
     return (
         render_template(
@@ -328,7 +364,7 @@ def split(topic_id: int) -> Any:
             form=form,
             topic=topic,
             sig=sig,
-            posts=posts,
+            posts=queries.split_choices(topic.id),
             chosen=set(chosen),
         ),
         status,
@@ -359,12 +395,33 @@ def merge(topic_id: int) -> Any:
         else:
             flash(_("The topics are merged."), "success")
             return redirect(_topic_url(target.id))
+    # The picker: a search (GET, or kept in the POST form) re-renders the page with the
+    # matching topics the sysop may merge into as radio buttons.
+    words = (request.values.get("q") or "").strip()[:500]
+    match = TOPIC_REF.search(words)
+    choices = queries.merge_candidates(
+        current_user, topic, words, int(match.group(1)) if match else None
+    )
     status = 400 if form.errors or form.form_errors else 200
-    return render_template("moderation/merge.html", form=form, topic=topic, sig=sig), status
+    return (
+        render_template(
+            "moderation/merge.html",
+            form=form,
+            topic=topic,
+            sig=sig,
+            words=words,
+            choices=choices,
+            chosen=(form.target.data or "").strip(),
+        ),
+        status,
+    )
 
 
 # --- members --------------------------------------------------------------------------------
-def _member_forms(panel: queries.MemberPanel) -> dict[str, Any]:
+def _member_forms(panel: queries.MemberPanel, sig_id: int | None = None) -> dict[str, Any]:
+    """The panel's forms. `sig_id`: the SIG the sysop came from (a post's "Suspend the author"),
+    chosen first in warn, suspend and remove when they moderate it; a global sysop can still
+    pick "Site-wide"."""
     sig_choices = [SelectChoice(s.id, s.name) for s in panel.moderated]
     warn, suspend = WarnForm(prefix="warn"), SuspendForm(prefix="suspend")
     if panel.is_global:
@@ -373,6 +430,8 @@ def _member_forms(panel: queries.MemberPanel) -> dict[str, Any]:
     suspend.sig.choices = sig_choices
     remove = RemoveFromSigForm(prefix="remove")
     remove.sig.choices = [SelectChoice(s.id, s.name) for s in panel.moderated]
+    if sig_id is not None and any(s.id == sig_id for s in panel.moderated):
+        warn.sig.data = suspend.sig.data = remove.sig.data = sig_id
     note = MemberNoteForm(prefix="note")
     note.sig.choices = [SelectChoice(s.id, s.name) for s in panel.note_sigs]
     if panel.is_global:
@@ -391,7 +450,8 @@ def _member_forms(panel: queries.MemberPanel) -> dict[str, Any]:
 @bp.route("/mod/u/<username>")
 def member(username: str) -> Any:
     panel = queries.member_panel(current_user, username)
-    return render_template("moderation/member.html", panel=panel, forms=_member_forms(panel))
+    forms = _member_forms(panel, _int_or_none(request.args.get("sig")))
+    return render_template("moderation/member.html", panel=panel, forms=forms)
 
 
 def _member_id(username: str) -> int:

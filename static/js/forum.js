@@ -98,7 +98,38 @@
     var question = form.getAttribute && form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) {
       event.preventDefault();
+    } else if (question) {
+      // Asked and agreed: the server need not show its confirmation page (sysop menus).
+      form.querySelectorAll('input[name="confirm_first"]').forEach(function (input) {
+        input.remove();
+      });
     }
+  });
+
+  // Sysop menus (<details data-menu>): they work as plain disclosures; here one is open at a
+  // time, Escape closes it (focus back on its summary), and a click elsewhere closes it.
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener(
+    "toggle",
+    function (event) {
+      var menu = event.target;
+      if (menu.matches && menu.matches("details[data-menu]") && menu.open) closeMenus(menu);
+    },
+    true
+  );
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest || !event.target.closest("details[data-menu]")) closeMenus(null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var menu = event.target.closest("details[data-menu][open]");
+    if (!menu) return;
+    menu.removeAttribute("open");
+    menu.querySelector("summary").focus();
   });
 
   // The member card: a click (or Enter) on a member's name in a post or a list opens a small
