@@ -21,7 +21,7 @@ from ..i18n import lazy_gettext as _l
 from ..i18n import ngettext
 from ..sigs.models import Sig
 from ..timeutil import utcnow
-from ..topics.models import Post, Topic
+from ..topics.models import Topic
 from ..web import flash_outcome, form_error, safe_next, viewer
 from . import bp, queries, services
 from .forms import (
