@@ -170,7 +170,10 @@ def test_every_page_has_landmarks_and_labelled_fields(make_client, world):
                  f"/mail/m/{conversation.last_message_id}/report", "/u/grace"],
         sysop: [f"/p/{post.id}/history", "/s/retro/requests", "/settings", "/mod",
                 "/s/retro/webhooks", "/admin/webhooks", "/mod/webhooks",
-                f"/mod/webhooks/{world['webhook'].id}", "/s/retro/digest-note"],
+                f"/mod/webhooks/{world['webhook'].id}", "/s/retro/digest-note",
+                f"/t/{topic.id}", f"/mod/topics/{topic.id}/split?post={post.id}",
+                f"/mod/topics/{topic.id}/merge", f"/mod/topics/{topic.id}/merge?q=hello",
+                "/mod/u/ada?sig=1"],
     }  # fmt: skip
     for browser, urls in pages.items():
         for url in urls:
