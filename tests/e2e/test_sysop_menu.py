@@ -70,7 +70,9 @@ def test_the_menu_works_from_the_keyboard_and_deleting_a_topic_confirms(open_bro
     delete = sysop.locator("details.topic-tools").get_by_role("button", name="Delete topic")
     expect(delete).to_have_class("danger")
     expect(
-        sysop.locator("details.topic-tools form[data-confirm]").filter(has=delete)
+        sysop.locator("details.topic-tools form[data-confirm]").filter(
+            has=sysop.get_by_role("button", name="Delete topic")
+        )
     ).to_have_count(1)
     delete.click()
     expect(sysop.get_by_role("status").filter(has_text="The topic is deleted.")).to_be_visible()
