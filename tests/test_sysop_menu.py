@@ -41,6 +41,9 @@ def test_each_post_and_the_topic_have_a_moderate_menu_for_sysops_only(app, f, br
     # Hiding is two taps: open the menu, press Hide (no question; Unhide undoes it).
     hide = re.search(r"<form[^>]*/hide\"[^>]*>.*?</form>", reply_menu, re.S).group(0)
     assert "data-confirm" not in hide and 'name="reason"' in hide
+    # The usual reasons are offered to pick from, listed once per page.
+    assert 'list="hide-reasons"' in hide and page.count('<datalist id="hide-reasons">') == 1
+    assert '<option value="Off-topic">' in page
     assert f"/mod/topics/{w.topic.id}/split?post={w.post.id}" in reply_menu
     assert f"/mod/u/author?sig={w.sig.id}#suspend" in reply_menu
     assert "/mod/u/author/spam?sig=" in reply_menu and 'class="danger"' in reply_menu
