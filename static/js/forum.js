@@ -122,7 +122,9 @@
     true
   );
   document.addEventListener("click", function (event) {
-    if (!event.target.closest || !event.target.closest("details[data-menu]")) closeMenus(null);
+    if (!event.target.closest) return;
+    var menu = event.target.closest("details[data-menu]");
+    if (!menu || event.target.closest("summary")) closeMenus(menu);
   });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape" || !event.target.closest) return;
