@@ -57,7 +57,8 @@
       ]
     };
     el.textContent = "";
-    el.setAttribute("data-drawn", colours.axis);
+    // The colours it was drawn in (the browser tests read them).
+    el.setAttribute("data-drawn", colours.series[0] + " " + colours.axis);
     return { el: el, plot: new window.uPlot(opts, columns, el) };
   }
 
