@@ -33,8 +33,7 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> datetime:
 
 def react(refs: dict[str, Any]) -> None:
     """Two thumbs up on 03-09 (UTC) and a heart on 03-08, all on the first post of T1."""
-    names = ("bob", "cyd", "dee", "eve")
-    users = {u.username: u for u in db.session.scalars(db.select(User).where(User.username.in_(names)))}
+    users = {name: member(name) for name in ("bob", "cyd", "dee")}
     with transaction() as session:
         for name, emoji, when in (
             ("bob", "👍", "2026-03-09 10:00"),
@@ -155,7 +154,7 @@ def test_the_page_uses_the_viewers_time_zone(client, f, frozen):
     client.login("root")
     html = client.get("/pulse").get_data(as_text=True)
     assert "Mar 9, 2026 against Mar 8, 2026, days in America/New_York." in html
-    assert "<span class=\"pulse-change-value\">2</span>" in headline(html, "topics")
+    assert '<span class="pulse-change-value">2</span>' in headline(html, "topics")
 
 
 def test_a_sig_sysop_sees_only_that_sig(client, f, frozen):
@@ -195,9 +194,7 @@ def test_the_first_screen_and_its_day_week_switch(client, f, frozen):
     flags = headline(html, "flags-raised")
     assert "Flags raised" in flags and "up +1 from 0" in flags and 'aria-hidden="true">▲' in flags
     # The switch: plain links that keep the range; the period on show is marked current.
-    week_link = (
-        'href="/pulse?range=custom&amp;start=2026-03-01&amp;end=2026-03-10&amp;period=week"'
-    )
+    week_link = 'href="/pulse?range=custom&amp;start=2026-03-01&amp;end=2026-03-10&amp;period=week"'
     assert week_link in html
     assert 'period=day" aria-current="page">Day</a>' in html
     html = client.get("/pulse", query_string={**RANGE, "period": "week"}).get_data(as_text=True)

@@ -86,7 +86,6 @@ class Series:
             ],
         }
 
-
     def bar_rows(self) -> list[tuple[str, Any, float]]:
         """Per row: its label, the first charted value, and that value as a share (0 to 100)
         of the largest one, for a bar's length."""
@@ -1086,7 +1085,7 @@ class Change:
 
     @property
     def change(self) -> str:
-        """"up +3 (+75%) from 4" in words: the page never says it with colour alone."""
+        """ "up +3 (+75%) from 4" in words: the page never says it with colour alone."""
         before = format_number(self.previous)
         if self.direction == "same":
             return _("no change from %(before)s", before=before)

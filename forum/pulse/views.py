@@ -97,7 +97,9 @@ def _render(sig: Sig | None, on_site_page: bool) -> Any:
 
 def _period_links(sig: Sig | None, on_site_page: bool) -> list[tuple[str, str, str]]:
     """(period, label, URL) of the day/week switch: plain links that keep the other filters."""
-    args = {k: v for k, v in request.args.items() if k in ("range", "start", "end", "sig")}
+    args: dict[str, Any] = {
+        k: v for k, v in request.args.items() if k in ("range", "start", "end", "sig")
+    }
     links = []
     for period, label in ((DAY, _("Day")), (WEEK, _("Week"))):
         query = {**args, "period": period}
