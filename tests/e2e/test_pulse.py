@@ -54,3 +54,12 @@ def test_the_switch_and_bars_work_without_javascript(open_browser):
     expect(page.locator("table[data-series='sigs']")).to_be_attached()
     page.get_by_role("link", name="Busiest SIGs", exact=True).click()
     assert page.url.endswith("#series-sigs")
+    # The range picker keeps the period, and opens the answer at the range.
+    page.get_by_label("Range").select_option(label="Last 90 days")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#range-heading")).to_be_visible()
+    assert "range=90" in page.url and "period=week" in page.url
+    assert page.url.endswith("#range-heading")
+    expect(
+        page.get_by_role("heading", name="The last 7 days against the 7 days before")
+    ).to_be_attached()
