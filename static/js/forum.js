@@ -18,6 +18,8 @@
     nothing_to_preview: "Nothing to preview yet.",
     mention_suggestions: "Members to mention",
     mentions_offered: { one: "%(num)d member suggested", other: "%(num)d members suggested" },
+    emoji_suggestions: "Emoji to insert",
+    emoji_offered: { one: "%(num)d emoji suggested", other: "%(num)d emoji suggested" },
     someone: "someone",
     reacted_with: "You reacted with %(emoji)s.",
     reaction_taken_back: "Your reaction was taken back.",
