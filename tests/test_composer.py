@@ -187,9 +187,7 @@ def test_mention_candidates_leave_out_who_may_not_read_and_ask_as_the_reader(
     assert client.get(f"/mentions/reply:{topic.id}?q=g").get_json() == {
         "members": ["gail", "gatekeeper", "grace"]
     }
-    assert client.get(f"/mentions/reply:{inside.id}?q=g").get_json() == {
-        "members": ["gatekeeper"]
-    }
+    assert client.get(f"/mentions/reply:{inside.id}?q=g").get_json() == {"members": ["gatekeeper"]}
     assert client.get(f"/mentions/edit:{mine.id}?q=b").get_json() == {"members": ["bob"]}
     assert client.get(f"/mentions/topic:{club.id}?q=g").get_json() == {"members": ["gatekeeper"]}
     # Someone outside the private SIG learns nothing of its readers.

@@ -75,7 +75,7 @@ def test_the_composer_names_the_list_but_no_page_loads_it(client, world) -> None
     page = client.get(f"/t/{topic.id}/reply").get_data(as_text=True)
     assert f'data-emoji-url="/emoji.json?v={shortcodes.version()}"' in page
     # Fetched by static/js/composer.js when `:` and two letters are typed, never by the page.
-    assert not re.search(r'<(?:script|link)[^>]+emoji\.json', page)
+    assert not re.search(r"<(?:script|link)[^>]+emoji\.json", page)
 
 
 @pytest.mark.parametrize(
@@ -117,3 +117,15 @@ def test_a_posted_shortcode_is_kept_as_typed_and_shown_as_emoji(client, world) -
     post = db.session.scalar(select(Post).order_by(Post.id.desc()).limit(1))
     assert post.body_raw == "Well done :tada:" and post.body_html == preview
     assert post.render_version == content.RENDER_VERSION
+
+
+def test_the_completion_speaks_german_and_spanish(client) -> None:
+    german = client.get("/i18n/de.json").get_json()
+    assert german["emoji_suggestions"] == "Emojis zum Einfügen"
+    assert german["emoji_offered"] == {
+        "one": "%(num)d Emoji vorgeschlagen",
+        "other": "%(num)d Emojis vorgeschlagen",
+    }
+    spanish = client.get("/i18n/es.json").get_json()
+    assert spanish["emoji_suggestions"] == "Emojis para insertar"
+    assert spanish["emoji_offered"]["other"] == "%(num)d emojis sugeridos"

@@ -535,4 +535,5 @@ def emoji_shortcodes() -> Response:
         "public, max-age=31536000, immutable" if current else "public, max-age=3600"
     )
     response.set_etag(f"{version}-gz" if zipped else version)
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response

@@ -117,9 +117,8 @@ def test_emoji_completion_by_keyboard_for_a_screen_reader(open_browser):
     # The @name completion is still there beside it, and the list was fetched once in all.
     box.fill("")
     page.keyboard.type("Thanks @gra")
-    expect(page.get_by_role("listbox", name="Members to mention").get_by_role("option")).to_have_text(
-        ["@grace"]
-    )
+    members = page.get_by_role("listbox", name="Members to mention")
+    expect(members.get_by_role("option")).to_have_text(["@grace"])
     page.keyboard.press("Enter")
     expect(box).to_have_value("Thanks @grace ")
     assert len([url for url, _ in sent if "/emoji.json" in url]) == 1
