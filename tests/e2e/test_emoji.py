@@ -135,3 +135,21 @@ def test_without_javascript_a_shortcode_becomes_its_emoji_when_posted(open_brows
     last = page.locator("article.post").last
     expect(last).to_contain_text(f"{words} 🎉 and :tada:")
     expect(last.locator("code")).to_have_text(":tada:")
+
+
+def test_the_open_list_is_accessible_in_dark_colours_on_a_phone(open_browser):
+    page = open_browser("grace", color_scheme="dark")
+    _open_a_topic(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    box = page.get_by_label("Your reply")
+    box.fill("")
+    box.press_sequentially("Nice :thu")
+    listbox = page.get_by_role("listbox", name="Emoji to insert")
+    expect(listbox.get_by_role("option").first).to_have_text("👍 :thumbsup:")
+    # Inside the screen's width, over the page.
+    shown = listbox.bounding_box()
+    assert shown["x"] >= 0 and shown["x"] + shown["width"] <= 390
+    assert_accessible(page)
+    box.press("Escape")
+    expect(listbox).to_be_hidden()
+    box.fill("")
