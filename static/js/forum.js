@@ -92,6 +92,32 @@
       (location.protocol === "https:" ? "; Secure" : "");
   }
 
+  // The header's "Menu" (a <details>, templates/base.html): it works without this. Escape or a
+  // click outside closes it on phones; on wide screens a browser that cannot show a closed
+  // <details>' links by CSS (::details-content) gets it opened, so the header looks the same.
+  var menu = document.getElementById("site-menu");
+  if (menu) {
+    var wide = window.matchMedia && window.matchMedia("(min-width: 50.01rem)");
+    var styled = window.CSS && CSS.supports && CSS.supports("selector(::details-content)");
+    var fitWidth = function () {
+      if (wide && !styled) menu.open = wide.matches;
+    };
+    fitWidth();
+    if (wide && wide.addEventListener) wide.addEventListener("change", fitWidth);
+    var isPhoneMenu = function () {
+      return menu.open && !(wide && wide.matches);
+    };
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && isPhoneMenu() && menu.contains(document.activeElement)) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (isPhoneMenu() && !menu.contains(event.target)) menu.open = false;
+    });
+  }
+
   // Ask before destructive actions (forms marked data-confirm).
   document.addEventListener("submit", function (event) {
     var form = event.target;
