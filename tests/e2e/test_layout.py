@@ -93,7 +93,10 @@ def seeded(browser: Any, forum: Any, logins: dict[str, Any]) -> Iterator[Seeded]
 def phone(
     open_browser: Any, member: str | None, viewport: dict[str, int] = PHONE_360, **options: Any
 ) -> Any:
-    return open_browser(member, viewport=viewport, has_touch=True, **options)
+    """A touch screen `viewport` wide (open_browser's contexts start at desktop size)."""
+    page = open_browser(member, has_touch=True, **options)
+    page.set_viewport_size(viewport)
+    return page
 
 
 def overflow_problems(page: Any, paths: list[str], width: int) -> list[str]:
