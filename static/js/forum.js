@@ -118,6 +118,23 @@
     });
   }
 
+  // A code block or table in a post that scrolls sideways (forum.css) takes the keyboard's
+  // focus, so arrow keys scroll it (browsers without focusable scrollers; axe-core asks it).
+  function focusableScrollers() {
+    var boxes = document.querySelectorAll(".post-body pre, .post-body table");
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("tabindex", "0");
+      else if (box.getAttribute("tabindex") === "0") box.removeAttribute("tabindex");
+    }
+  }
+  focusableScrollers();
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(focusableScrollers, 200);
+  });
+
   // Ask before destructive actions (forms marked data-confirm).
   document.addEventListener("submit", function (event) {
     var form = event.target;
