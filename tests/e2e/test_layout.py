@@ -345,3 +345,19 @@ def test_wide_screens_show_the_header_as_one_row(open_browser, js):
     assert abs(brand["y"] - links["y"]) < 20 and abs(links["y"] - search["y"]) < 20
     assert brand["x"] < links["x"] < search["x"]
     assert settings["y"] >= search["y"] - 20 and settings["x"] + settings["width"] > search["x"]
+
+
+def test_pages_stay_light(open_browser, seeded):
+    """Lighthouse's budgets: 15 requests or fewer (the socket's long polls aside), the
+    stylesheet small. Bytes over the wire are gzip's business (deploy/nginx), not counted here."""
+    page = phone(open_browser, "ada")
+    page.goto(seeded.topic)
+    page.wait_for_load_state("load")
+    entries = page.evaluate(
+        "() => performance.getEntriesByType('resource')"
+        ".filter((e) => !e.name.includes('/socket.io/'))"
+        ".map((e) => [e.name, e.decodedBodySize])"
+    )
+    assert len(entries) + 1 <= 15, f"{len(entries) + 1} requests: {entries}"
+    css = [size for name, size in entries if name.endswith("forum.css")]
+    assert css and css[0] < 32 * 1024
