@@ -97,7 +97,7 @@
   // <details>' links by CSS (::details-content) gets it opened, so the header looks the same.
   var menu = document.getElementById("site-menu");
   if (menu) {
-    var wide = window.matchMedia && window.matchMedia("(min-width: 50.01rem)");
+    var wide = window.matchMedia && window.matchMedia("(width > 50rem)");
     var styled = window.CSS && CSS.supports && CSS.supports("selector(::details-content)");
     var fitWidth = function () {
       if (wide && !styled) menu.open = wide.matches;
