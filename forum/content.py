@@ -21,7 +21,9 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
-RENDER_VERSION = 2
+from . import shortcodes
+
+RENDER_VERSION = 3  # 3: `:name:` emoji shortcodes
 
 # The forum's own uploaded files (forum.files): the only images a post may show. An address
 # as the composer writes it, and as the cooked HTML shows it (the medium thumbnail, `?s=m`).
@@ -104,6 +106,28 @@ def _mention_rule(state: StateInline, silent: bool) -> bool:
     return True
 
 
+SHORTCODE_RE = re.compile(r":([A-Za-z0-9_+\-]{2,60}):")
+
+
+def _shortcode_rule(state: StateInline, silent: bool) -> bool:
+    # `:smile:` → 😄 (forum/shortcodes.py), outside code; not inside a word or an address
+    # (`12:30:45`, `https://host/:x:`). An unknown name stays as it was typed.
+    pos = state.pos
+    if state.src[pos] != ":":
+        return False
+    if pos > 0 and (state.src[pos - 1].isalnum() or state.src[pos - 1] in "_/"):
+        return False
+    match = SHORTCODE_RE.match(state.src, pos)
+    char = shortcodes.lookup(match.group(1)) if match else None
+    if match is None or char is None:
+        return False
+    if not silent:
+        token = state.push("text", "", 0)
+        token.content = char
+    state.pos = match.end()
+    return True
+
+
 def _render_mention(self, tokens: list[Token], idx: int, options, env) -> str:  # noqa: ANN001
     token = tokens[idx]
     name = token.meta.get("username")
@@ -160,6 +184,7 @@ def _build_markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": True, "maxNesting": MAX_NESTING})
     md.enable(["table", "strikethrough", "linkify"])
     md.inline.ruler.before("emphasis", "mention", _mention_rule)
+    md.inline.ruler.before("emphasis", "shortcode", _shortcode_rule)
     md.add_render_rule("mention", _render_mention)
     md.add_render_rule("image", _render_image)
     md.validateLink = _validate_link  # type: ignore[method-assign]

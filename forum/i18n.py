@@ -225,6 +225,8 @@ def js_messages() -> dict[str, Any]:
         "nothing_to_preview": gettext("Nothing to preview yet."),
         "mention_suggestions": gettext("Members to mention"),
         "mentions_offered": plural(_n("%(num)d member suggested", "%(num)d members suggested")),
+        "emoji_suggestions": gettext("Emoji to insert"),
+        "emoji_offered": plural(_n("%(num)d emoji suggested", "%(num)d emoji suggested")),
         "someone": gettext("someone"),
         # Reactions and bookmarks (static/js/reactions.js) and the member card (forum.js).
         "reacted_with": translations.ugettext(N_("You reacted with %(emoji)s.")),

@@ -13,12 +13,12 @@ versions, in one subscriber (`_bump_versions`) that runs in the transaction of t
 is never served after a change has committed, in any process, and no process needs to tell
 another. The check is one indexed query. A post that waits for approval changes no guest's page.
 
-A page is kept per language and time zone (a guest picks both, forum.i18n). What no event names
-(a member's new signature, the online list, "3 minutes ago") may be up to
-PAGE_CACHE_SECONDS old. A page is only kept when rendering it touched no session state (no
-flashed message, no CSRF token, no cookie), and only served to a request that has none either.
-Members are never served from it: their pages carry unread marks, tools and their own header.
-Set PAGE_CACHE_SECONDS to 0 to turn it off.
+A page is kept per language, time zone and colour scheme (a guest picks each: forum.i18n,
+forum.theme). What no event names (a member's new signature, the online list, "3 minutes ago")
+may be up to PAGE_CACHE_SECONDS old. A page is only kept when rendering it touched no session
+state (no flashed message, no CSRF token, no cookie), and only served to a request that has none
+either. Members are never served from it: their pages carry unread marks, tools and their own
+header. Set PAGE_CACHE_SECONDS to 0 to turn it off.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from flask import Flask, Response, g, make_response, request, session
 from flask_login import current_user
 from sqlalchemy import func, select, update
 
-from . import events, i18n
+from . import events, i18n, theme
 from .extensions import db
 from .hooks import AppSlot
 from .sigs.models import Sig
@@ -122,8 +122,18 @@ def for_guests(version: Callable[..., tuple[Any, ...] | None]) -> Callable[[Any]
             stamp = version(**kwargs)
             if stamp is None:
                 return view(**kwargs)
-            # One copy per language and time zone: guests choose both (forum.i18n).
-            key = (request.path, request.query_string, stamp, i18n.language(), i18n.timezone_name())
+            # One copy per language and time zone: guests choose both (forum.i18n). And one per
+            # colour scheme (forum.theme), which the page names on <html>: keyed rather than
+            # bypassed, so a guest who picked colours keeps the cache too. There are three
+            # schemes and most guests never pick one ("system"): a page has at most three copies.
+            key = (
+                request.path,
+                request.query_string,
+                stamp,
+                i18n.language(),
+                i18n.timezone_name(),
+                theme.theme(),
+            )
             entry = cache.get(key)
             if entry is not None:
                 response = Response(entry.body, status=200, headers=list(entry.headers))

@@ -167,6 +167,40 @@ def test_mention_candidates_are_only_members_who_may_read(client, f, world) -> N
     assert client.get(f"/mentions/reply:{topic.id}?q=_").get_json() == {"members": []}
 
 
+def test_mention_candidates_leave_out_who_may_not_read_and_ask_as_the_reader(
+    client, f, world
+) -> None:
+    """The list is the topic's readers (permissions.sig_readers_clause): a banned member is left
+    out, the site's sysop is in (they read every SIG), and only one who may read the place may
+    ask, whichever kind of place (new topic, reply, edit) the composer is for."""
+    from forum.moderation.discipline import ban_member
+
+    ada, bob, _sig, topic = world
+    root = f.sysop("gatekeeper")
+    gregor = f.user("gregor")
+    club = f.sig("club", visibility="private", members=[ada, bob])
+    inside = f.topic(bob, club, "Members only")
+    mine = f.reply(ada, inside, "Mine.")
+    ban_member(root, gregor.id, "spam")
+    outsider = f.user("gail")
+    client.login("ada")
+    assert client.get(f"/mentions/reply:{topic.id}?q=g").get_json() == {
+        "members": ["gail", "gatekeeper", "grace"]
+    }
+    assert client.get(f"/mentions/reply:{inside.id}?q=g").get_json() == {"members": ["gatekeeper"]}
+    assert client.get(f"/mentions/edit:{mine.id}?q=b").get_json() == {"members": ["bob"]}
+    assert client.get(f"/mentions/topic:{club.id}?q=g").get_json() == {"members": ["gatekeeper"]}
+    # Someone outside the private SIG learns nothing of its readers.
+    client.logout()
+    client.login(outsider.username)
+    for place in (f"reply:{inside.id}", f"edit:{mine.id}", f"topic:{club.id}"):
+        response = client.get(f"/mentions/{place}?q=b")
+        assert response.status_code in (403, 404), place
+        assert "bob" not in response.get_data(as_text=True)
+    client.logout()
+    assert client.get(f"/mentions/reply:{topic.id}?q=g").status_code in (302, 401)
+
+
 def test_a_quote_of_selected_words_is_one_the_pipeline_recognizes(client, world) -> None:
     """The script quotes selected words as content.quote_markdown quotes a whole post; such a
     reply counts as a quote of that post and notifies its author."""

@@ -15,6 +15,8 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..i18n import LANGUAGES
 from ..i18n import lazy_gettext as _l
+from ..theme import THEMES
+from ..theme import labels as theme_labels
 
 
 def language_choices() -> list[SelectChoice]:
@@ -23,6 +25,12 @@ def language_choices() -> list[SelectChoice]:
         SelectChoice("", _l("As my browser asks")),
         *(SelectChoice(code, name) for code, name in LANGUAGES.items()),
     ]
+
+
+def theme_choices() -> list[SelectChoice]:
+    """Light, dark, or as the member's system is set (forum.theme)."""
+    names = theme_labels()
+    return [SelectChoice(code, names[code]) for code in THEMES]
 
 
 class LoginForm(FlaskForm):
@@ -74,6 +82,7 @@ class ProfileForm(FlaskForm):
     bio = TextAreaField(_l("About me (Markdown)"), validators=[Optional(), Length(max=5000)])
     timezone = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)])
     language = SelectField(_l("Language"), choices=language_choices, default="")
+    theme = SelectField(_l("Colours"), choices=theme_choices, default="system")
 
 
 class LogoutEverywhereForm(FlaskForm):

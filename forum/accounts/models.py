@@ -55,6 +55,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # The interface's language ("en", "de", "es"); None: as the browser asks (forum.i18n).
     language: Mapped[str | None] = mapped_column(String(8))
+    # The pages' colours ("system", "light", "dark"); None: the guest cookie's (forum.theme).
+    theme: Mapped[str | None] = mapped_column(String(8))
     preferences: Mapped[dict] = mapped_column(JSON, default=dict)
     # Site-wide standing, written by the moderation services.
     banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

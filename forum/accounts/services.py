@@ -23,6 +23,7 @@ from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, force_locale, gettext
 from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
+from ..theme import known as known_theme
 from ..timeutil import utcnow, zone_or_utc
 from .models import (
     APPROVED,
@@ -909,6 +910,22 @@ def set_language(user: User, code: str | None) -> User:
     return user
 
 
+def _check_theme(code: str | None) -> str:
+    found = known_theme(code)
+    if found is None:
+        raise Invalid("theme", _l("Choose Light, Dark or System."))
+    return found
+
+
+def set_theme(user: User, code: str | None) -> User:
+    """The colours of the member's pages: "light", "dark" or "system" (as their system is set)."""
+    code = _check_theme(code)
+    if user.theme != code:
+        with transaction():
+            user.theme = code
+    return user
+
+
 def timezone_unset(user: User) -> bool:
     """Whether the forum should still ask this member's browser for its time zone."""
     return not (user.preferences or {}).get(PREF_TIMEZONE_SET)
@@ -935,7 +952,9 @@ def update_profile(
     bio: str,
     timezone: str = "UTC",
     language: str | None = None,
+    theme: str | None = None,
 ) -> User:
+    """The settings' profile form; `theme` None leaves the member's colours as they are."""
     signature = content.clean_text(signature).replace("\n", " ").strip()
     if len(signature) > 200:
         raise Invalid("signature", _l("Keep the signature under 200 characters."))
@@ -943,6 +962,7 @@ def update_profile(
     if len(bio) > 5000:
         raise Invalid("bio", _l("Keep the bio under 5,000 characters."))
     language = _check_language(language)
+    colours = user.theme if theme is None else _check_theme(theme)
     zone = zone_or_utc(timezone)
     if zone != timezone.strip() and timezone.strip():
         raise Invalid("timezone", _l("Unknown time zone; use a name like Europe/Berlin."))
@@ -953,6 +973,7 @@ def update_profile(
         user.bio_html = cooked.html
         user.timezone = zone
         user.language = language
+        user.theme = colours
         user.preferences = {**(user.preferences or {}), PREF_TIMEZONE_SET: True}
     return user
 

@@ -219,3 +219,43 @@ def zone_offsets(zone: str, start: datetime, end: datetime) -> tuple[tuple[datet
             pieces.append((since, current))
         low = high
     return tuple(pieces)
+
+
+# --- the morning comparison: the latest whole day or week against the one before --------------
+PERIODS = (DAY, WEEK)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two periods of whole local days side by side: the latest one that has ended (yesterday,
+    or the 7 days up to yesterday) and the one of the same length just before it."""
+
+    unit: str
+    zone: str
+    current: tuple[date, date]  # first and last day, both included
+    previous: tuple[date, date]
+
+    @property
+    def edges(self) -> tuple[datetime, datetime, datetime]:
+        """The UTC instants where the previous period starts, the current one starts, and the
+        current one ends (exclusive). A day is 23 or 25 hours long when the clocks change."""
+        return (
+            local_midnight(self.previous[0], self.zone),
+            local_midnight(self.current[0], self.zone),
+            local_midnight(self.current[1] + timedelta(days=1), self.zone),
+        )
+
+
+def comparison(unit: str, today: date, zone: str) -> Comparison:
+    """The day before `today` against the day before that; or, for a week, the 7 days up to
+    yesterday against the 7 days before them (today is not over: it is never compared)."""
+    length = 7 if unit == WEEK else 1
+    last = today - timedelta(days=1)
+    first = last - timedelta(days=length - 1)
+    before = first - timedelta(days=1)
+    return Comparison(
+        WEEK if unit == WEEK else DAY,
+        zone,
+        (first, last),
+        (before - timedelta(days=length - 1), before),
+    )

@@ -74,6 +74,8 @@ class Series:
     note: str = ""
     # Per row, what a button on it acts on (the welcome queue's "welcomed"), or None.
     actions: list[dict[str, Any] | None] = field(default_factory=list)
+    # Categories, not days: the page draws the first `chart` column as bars (no line chart).
+    bars: bool = False
 
     def chart_data(self) -> dict[str, Any]:
         return {
@@ -83,6 +85,19 @@ class Series:
                 for i in self.chart
             ],
         }
+
+    def bar_rows(self) -> list[tuple[str, Any, float]]:
+        """Per row: its label, the first charted value, and that value as a share (0 to 100)
+        of the largest one, for a bar's length."""
+        if not self.chart:
+            return []
+        column = self.chart[0]
+        values = [row[column] if isinstance(row[column], int | float) else 0 for row in self.rows]
+        top = max(values, default=0) or 1
+        return [
+            (str(row[0]), row[column], round(100 * value / top, 2))
+            for row, value in zip(self.rows, values, strict=True)
+        ]
 
 
 @dataclass
@@ -710,6 +725,7 @@ def _contributors(scope: Scope) -> list[Series]:
             rows,
             chart=[1],
             links=[("accounts.profile", {"username": r[0]}) for r in rows],
+            bars=True,
         )
     ]
     if scope.sig is None:
@@ -736,6 +752,7 @@ def _contributors(scope: Scope) -> list[Series]:
                 [[r.name, r.posts, r.authors] for r in sig_rows],
                 chart=[1],
                 links=[("pulse.sig_dashboard", {"slug": r.slug}) for r in sig_rows],
+                bars=True,
             )
         )
     return result
@@ -807,7 +824,8 @@ def _flags(scope: Scope) -> tuple[list[Figure], list[Series]]:
 def _reactions(scope: Scope) -> tuple[list[Figure], list[Series]]:
     """Reactions given per day to posts readers see, and how many members gave them (one
     query: per day, the reactions and distinct members; the total's members from the same
-    rows would need a second distinct count, so the figure is the reactions alone)."""
+    rows would need a second distinct count, so the figure is the reactions alone); and per
+    emoji (a second query)."""
     day_of = buckets.bucket(Reaction.created_at, DAY, scope.range)
     query = scope.topics(
         select(day_of, func.count(), func.count(distinct(Reaction.user_id)))
@@ -834,6 +852,31 @@ def _reactions(scope: Scope) -> tuple[list[Figure], list[Series]]:
                 "Reactions to posts readers can see, on the day they were given (a changed "
                 "reaction counts on the day of the change)."
             ),
+        ),
+        *_reactions_by_emoji(scope),
+    ]
+
+
+def _reactions_by_emoji(scope: Scope) -> list[Series]:
+    """Reactions given in the range per emoji, the most used first (one query)."""
+    query = scope.topics(
+        select(Reaction.emoji, func.count().label("n"), func.count(distinct(Reaction.user_id)))
+        .select_from(Reaction)
+        .join(Post, Post.id == Reaction.post_id)
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(scope.in_range(Reaction.created_at), public_post(), Topic.deleted_at.is_(None))
+        .group_by(Reaction.emoji)
+        .order_by(func.count().desc(), Reaction.emoji)
+    )
+    rows = [[emoji, n, who] for emoji, n, who in db.session.execute(query)]
+    return [
+        Series(
+            "reactions-emoji",
+            _("Reactions by emoji"),
+            [_("Emoji"), _("Reactions"), _("Members who reacted")],
+            rows,
+            chart=[1],
+            bars=True,
         )
     ]
 
@@ -976,6 +1019,7 @@ def _care(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
         by_sysop,
         chart=[1],
         links=[("accounts.profile", {"username": r[0]}) for r in by_sysop],
+        bars=True,
     )
     # Per week: the trend.
     week = buckets.bucket(Concern.created_at, WEEK, scope.range)
@@ -1012,6 +1056,205 @@ def _care(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
     return figures, [care, sysops, trend]
 
 
+# --- the morning: the latest day or week against the one before ----------------------------
+@dataclass
+class Change:
+    """One headline figure in the current period and the previous one."""
+
+    key: str
+    label: str
+    current: int
+    previous: int
+
+    @property
+    def diff(self) -> int:
+        return self.current - self.previous
+
+    @property
+    def direction(self) -> str:
+        return "up" if self.diff > 0 else "down" if self.diff < 0 else "same"
+
+    @property
+    def share(self) -> float | None:
+        """The change as a share of the previous figure; None when that was 0."""
+        return self.diff / self.previous if self.previous else None
+
+    @property
+    def value(self) -> str:
+        return format_number(self.current)
+
+    @property
+    def change(self) -> str:
+        """ "up +3 (+75%) from 4" in words: the page never says it with colour alone."""
+        before = format_number(self.previous)
+        if self.direction == "same":
+            return _("no change from %(before)s", before=before)
+        sign = "+" if self.diff > 0 else "\u2212"
+        diff = sign + format_number(abs(self.diff))
+        if self.share is None:
+            if self.diff > 0:
+                return _("up %(diff)s from %(before)s", diff=diff, before=before)
+            return _("down %(diff)s from %(before)s", diff=diff, before=before)
+        percent = sign + format_percent(abs(self.share))
+        if self.diff > 0:
+            return _(
+                "up %(diff)s (%(percent)s) from %(before)s",
+                diff=diff,
+                percent=percent,
+                before=before,
+            )
+        return _(
+            "down %(diff)s (%(percent)s) from %(before)s",
+            diff=diff,
+            percent=percent,
+            before=before,
+        )
+
+
+@dataclass
+class Morning:
+    comparison: buckets.Comparison
+    changes: list[Change]
+
+    def get(self, key: str) -> Change:
+        return next(c for c in self.changes if c.key == key)
+
+
+# The rows of the morning's one statement, in this order.
+_MORNING_KEYS = (
+    "new-members",
+    "posted",
+    "visited",
+    "topics",
+    "answered",
+    "posts",
+    "reactions",
+    "concerns",
+    "flags-raised",
+    "flags-handled",
+)
+
+
+def morning(current: Any, sig: Sig | None, comparison: buckets.Comparison) -> Morning:
+    """The headline figures of the current period and the one before it (one query: a UNION
+    of one row per figure, each counting both periods at once with CASE)."""
+    permissions.require_pulse(permissions.actor(current), sig)
+    since, middle, until = comparison.edges
+
+    def both(column: Any, what: Any = None) -> tuple[Any, Any]:
+        """COUNTs of `column` in the current and previous period (of DISTINCT `what`)."""
+        now_ = and_(column >= middle, column < until)
+        before = and_(column >= since, column < middle)
+        if what is None:
+            return func.count(case((now_, 1))), func.count(case((before, 1)))
+        return func.count(distinct(case((now_, what)))), func.count(distinct(case((before, what))))
+
+    def window(column: Any) -> Any:
+        return and_(column >= since, column < until)
+
+    def row(key: str, column: Any, what: Any = None) -> AnySelect:
+        return select(literal(_MORNING_KEYS.index(key)).label("k"), *both(column, what))
+
+    def scoped(query: AnySelect) -> AnySelect:
+        return query if sig is None else query.where(Topic.sig_id == sig.id)
+
+    if sig is None:
+        joined = row("new-members", User.created_at).where(window(User.created_at))
+    else:
+        joined = row("new-members", Membership.joined_at).where(
+            Membership.sig_id == sig.id, window(Membership.joined_at)
+        )
+    visited = row("visited", MemberVisit.first_seen_at, MemberVisit.user_id).where(
+        window(MemberVisit.first_seen_at)
+    )
+    if sig is not None:
+        visited = visited.where(
+            exists().where(Membership.user_id == MemberVisit.user_id, Membership.sig_id == sig.id)
+        )
+
+    def posts(key: str, what: Any = None) -> AnySelect:
+        return scoped(
+            row(key, Post.created_at, what)
+            .select_from(Post)
+            .join(Topic, Topic.id == Post.topic_id)
+            .where(window(Post.created_at), public_post(), Topic.deleted_at.is_(None))
+        )
+
+    def topics(key: str, *where: Any) -> AnySelect:
+        return scoped(
+            row(key, Topic.created_at)
+            .select_from(Topic)
+            .join(Sig, Sig.id == Topic.sig_id)
+            .where(window(Topic.created_at), _live_topic(), *where)
+        )
+
+    reactions = scoped(
+        row("reactions", Reaction.created_at)
+        .select_from(Reaction)
+        .join(Post, Post.id == Reaction.post_id)
+        .join(Topic, Topic.id == Post.topic_id)
+        .where(window(Reaction.created_at), public_post(), Topic.deleted_at.is_(None))
+    )
+    concerns = row("concerns", Concern.created_at).where(window(Concern.created_at))
+    if sig is not None:
+        concerns = concerns.where(Concern.sig_id == sig.id)
+
+    def flags(key: str, column: Any) -> AnySelect:
+        query = row(key, column).select_from(Flag).where(window(column))
+        if sig is None:
+            return query
+        return query.join(Post, Post.id == Flag.post_id).join(
+            Topic, and_(Topic.id == Post.topic_id, Topic.sig_id == sig.id)
+        )
+
+    counts = {
+        key: (now_n, before_n)
+        for key, now_n, before_n in db.session.execute(
+            union_all(
+                joined,
+                posts("posted", Post.user_id),
+                visited,
+                topics("topics"),
+                topics("answered", _answered()),
+                posts("posts"),
+                reactions,
+                concerns,
+                flags("flags-raised", Flag.created_at),
+                flags("flags-handled", Flag.resolved_at),
+            )
+        )
+    }
+
+    def change(key: str, label: str) -> Change:
+        now_n, before_n = counts.get(_MORNING_KEYS.index(key), (0, 0))
+        return Change(key, label, int(now_n), int(before_n))
+
+    topics_started = change("topics", _("Topics started"))
+    answered = change("answered", _("Topics answered"))
+    unanswered = Change(
+        "unanswered",
+        _("Topics unanswered"),
+        topics_started.current - answered.current,
+        topics_started.previous - answered.previous,
+    )
+    return Morning(
+        comparison,
+        [
+            change("new-members", _("New members")),
+            change("posted", _("Members who posted")),
+            change("visited", _("Members who visited")),
+            change("posts", _("Posts")),
+            topics_started,
+            answered,
+            unanswered,
+            change("reactions", _("Reactions given")),
+            change("concerns", _("Concerns opened")),
+            change("flags-raised", _("Flags raised")),
+            change("flags-handled", _("Flags handled")),
+        ],
+    )
+
+
 # --- entry points ---------------------------------------------------------------------------
 Builder = Callable[[Scope], list[Series]]
 
@@ -1024,7 +1267,7 @@ for _builder, _keys in (
     (_queues, ("unanswered", "welcome")),
     (_contributors, ("contributors", "sigs")),
     (lambda scope: _flags(scope)[1], ("flags",)),
-    (lambda scope: _reactions(scope)[1], ("reactions",)),
+    (lambda scope: _reactions(scope)[1], ("reactions", "reactions-emoji")),
     (lambda scope: _care(scope, utcnow())[1], ("care", "care-sysops", "care-weekly")),
 ):
     for _key in _keys:

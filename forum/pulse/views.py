@@ -22,7 +22,7 @@ from ..topics.models import Topic
 from ..topics.queries import TopicPage
 from ..web import redirect_back, viewer
 from . import bp, queries, services
-from .buckets import DateRange, local_today
+from .buckets import DAY, PERIODS, WEEK, DateRange, comparison, local_today
 from .forms import ActionForm, RangeForm, WelcomeForm
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -66,12 +66,26 @@ def sig_dashboard(slug: str) -> Any:
     return _render(_sig_scope(slug), on_site_page=False)
 
 
+def _period() -> str:
+    """?period=day|week: what the headline compares (anything else is a day)."""
+    period = request.args.get("period", DAY)
+    return period if period in PERIODS else DAY
+
+
 def _render(sig: Sig | None, on_site_page: bool) -> Any:
     form, rng = _range_form()
     data = queries.dashboard(current_user, sig, rng)
+    period = _period()
+    zone = _zone()
+    morning = queries.morning(
+        current_user, sig, comparison(period, local_today(utcnow(), zone), zone)
+    )
     return render_template(
         "pulse/dashboard.html",
         data=data,
+        morning=morning,
+        period=period,
+        period_links=_period_links(sig, on_site_page),
         library=library_stats(sig.id, rng.utc_start, rng.utc_end) if sig is not None else None,
         form=form,
         on_site_page=on_site_page,
@@ -79,6 +93,23 @@ def _render(sig: Sig | None, on_site_page: bool) -> Any:
         action=ActionForm(),
         filters=_filters(sig, rng, on_site_page),
     )
+
+
+def _period_links(sig: Sig | None, on_site_page: bool) -> list[tuple[str, str, str]]:
+    """(period, label, URL) of the day/week switch: plain links that keep the other filters."""
+    args: dict[str, Any] = {
+        k: v for k, v in request.args.items() if k in ("range", "start", "end", "sig")
+    }
+    links = []
+    for period, label in ((DAY, _("Day")), (WEEK, _("Week"))):
+        query = {**args, "period": period}
+        url = (
+            url_for("pulse.dashboard", **query)
+            if on_site_page
+            else url_for("pulse.sig_dashboard", slug=sig.slug if sig else "", **query)
+        )
+        links.append((period, label, url))
+    return links
 
 
 def _filters(sig: Sig | None, rng: DateRange, on_site_page: bool) -> dict[str, str]:

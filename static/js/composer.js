@@ -1,7 +1,8 @@
 // The composer (new topic, reply, edit): a formatting toolbar with shortcuts, a live preview
 // (side by side on wide screens, a tab on phones), drafts kept on the server while typing,
-// quoting the selected words of a post, and @name completion. Progressive enhancement: without
-// this file the form's own "Preview" and "Save draft" buttons do the same on the server.
+// quoting the selected words of a post, @name and :emoji: completion. Progressive enhancement:
+// without this file the form's own "Preview" and "Save draft" buttons do the same on the server
+// (and a `:name:` typed in full becomes its emoji as the post is cooked, forum/content.py).
 // The realtime script adds new posts to #posts and never touches a form, so nothing here is
 // disturbed while a member types.
 (function () {
@@ -303,18 +304,22 @@
     });
   }
 
-  // --- @name completion: the members who may read this place ---------------------------------
+  // --- completion at the cursor: @name (members) and :name: (emoji) --------------------------
   // A textarea cannot take the combobox role, so it stays a textbox that owns a listbox
   // (aria-autocomplete, aria-controls, aria-activedescendant), as ARIA 1.2 allows for a
-  // textbox; a status line says how many names are offered.
-  function setupMentions(composer, box) {
-    var url = composer.getAttribute("data-mentions-url");
-    if (!url) return;
+  // textbox; a status line says how many suggestions are offered. Each kind has its listbox,
+  // shown over what follows the text box (no layout shift); at most one is open.
+  //   kind.name        the listbox's id is the box's id and this (body-mentions, body-emoji)
+  //   kind.label       the listbox's name; kind.offered: the status line ("%(num)d … suggested")
+  //   kind.pattern     what is typed before the cursor: group 2 is replaced, group 3 is looked up
+  //   kind.find(q)     a promise of the suggestions; kind.delay: ms to wait after a keystroke
+  //   kind.render(li, item), kind.text(item): an option, and what choosing it puts in the text
+  function setupCompletion(box, kind) {
     var list = document.createElement("ul");
-    list.id = box.id + "-mentions";
-    list.className = "mention-list";
+    list.id = box.id + "-" + kind.name;
+    list.className = "completion-list";
     list.setAttribute("role", "listbox");
-    list.setAttribute("aria-label", t("mention_suggestions"));
+    list.setAttribute("aria-label", t(kind.label));
     list.hidden = true;
     var live = document.createElement("span");
     live.className = "visually-hidden";
@@ -322,24 +327,25 @@
     box.parentNode.insertBefore(list, box.nextSibling);
     box.parentNode.insertBefore(live, list.nextSibling);
     box.setAttribute("aria-autocomplete", "list");
-    box.setAttribute("aria-controls", list.id);
-    var names = [];
+    var controls = (box.getAttribute("aria-controls") || "").split(" ").filter(Boolean);
+    box.setAttribute("aria-controls", controls.concat([list.id]).join(" "));
+    var items = [];
     var active = -1;
     var timer = null;
     var asked = null;
 
     function typed() {
-      var before = box.value.slice(0, box.selectionStart);
-      var match = /(^|[^A-Za-z0-9_.\/-])@([A-Za-z0-9_-]{1,32})$/.exec(before);
-      return match ? match[2] : null;
+      var match = kind.pattern.exec(box.value.slice(0, box.selectionStart));
+      return match ? { replace: match[2], query: match[3] } : null;
     }
 
     function close() {
+      if (list.hidden && !items.length) return;
       list.hidden = true;
       list.textContent = "";
-      names = [];
+      items = [];
       active = -1;
-      box.removeAttribute("aria-activedescendant");
+      if (box.getAttribute("aria-activedescendant")) box.removeAttribute("aria-activedescendant");
     }
 
     function highlight(index) {
@@ -348,33 +354,36 @@
       for (var i = 0; i < options.length; i++) {
         options[i].setAttribute("aria-selected", i === index ? "true" : "false");
       }
-      if (index >= 0) box.setAttribute("aria-activedescendant", options[index].id);
-      else box.removeAttribute("aria-activedescendant");
+      if (index >= 0) {
+        box.setAttribute("aria-activedescendant", options[index].id);
+        if (options[index].scrollIntoView) options[index].scrollIntoView({ block: "nearest" });
+      } else box.removeAttribute("aria-activedescendant");
     }
 
     function choose(index) {
-      var prefix = typed();
-      if (prefix === null || !names[index]) return close();
+      var now = typed();
+      if (now === null || !items[index]) return close();
       var end = box.selectionStart;
-      box.setRangeText(names[index] + " ", end - prefix.length, end, "end");
+      box.setRangeText(kind.text(items[index]), end - now.replace.length, end, "end");
       close();
+      live.textContent = "";
       box.focus();
       box.dispatchEvent(new Event("input", { bubbles: true }));
     }
 
     function show(found) {
       close();
-      names = found;
-      if (!names.length) {
+      items = found;
+      if (!items.length) {
         live.textContent = "";
         return;
       }
-      names.forEach(function (name, i) {
+      items.forEach(function (item, i) {
         var li = document.createElement("li");
         li.id = list.id + "-" + i;
         li.setAttribute("role", "option");
         li.setAttribute("aria-selected", "false");
-        li.textContent = "@" + name;
+        kind.render(li, item);
         li.addEventListener("mousedown", function (event) {
           event.preventDefault(); // keep the focus (and the cursor) in the text box
           choose(i);
@@ -383,33 +392,31 @@
       });
       list.hidden = false;
       highlight(0);
-      live.textContent = t("mentions_offered", { num: names.length });
+      live.textContent = t(kind.offered, { num: items.length });
+    }
+
+    function ask() {
+      var now = typed();
+      if (now === null) return close();
+      asked = now.query;
+      kind.find(now.query).then(function (found) {
+        var still = typed();
+        if (still !== null && still.query === asked) show(found);
+      }, close);
     }
 
     box.addEventListener("input", function () {
-      var prefix = typed();
       window.clearTimeout(timer);
-      if (prefix === null) return close();
-      timer = window.setTimeout(function () {
-        asked = prefix;
-        fetch(url + "?q=" + encodeURIComponent(prefix), {
-          credentials: "same-origin",
-          headers: { Accept: "application/json" },
-        })
-          .then(function (response) {
-            return response.ok ? response.json() : { members: [] };
-          })
-          .then(function (data) {
-            if (asked === typed()) show(data.members || []);
-          })
-          .catch(close);
-      }, 200);
+      if (typed() === null) return close();
+      if (kind.delay) timer = window.setTimeout(ask, kind.delay);
+      else ask();
     });
     box.addEventListener("keydown", function (event) {
-      if (list.hidden || !names.length) return;
-      if (event.key === "ArrowDown") highlight((active + 1) % names.length);
-      else if (event.key === "ArrowUp") highlight((active - 1 + names.length) % names.length);
-      else if (event.key === "Enter" || event.key === "Tab") choose(active);
+      if (list.hidden || !items.length) return;
+      if (event.altKey || event.ctrlKey || event.metaKey) return;
+      if (event.key === "ArrowDown") highlight((active + 1) % items.length);
+      else if (event.key === "ArrowUp") highlight((active - 1 + items.length) % items.length);
+      else if (event.key === "Enter" || (event.key === "Tab" && !event.shiftKey)) choose(active);
       else if (event.key === "Escape") close();
       else return;
       event.preventDefault();
@@ -417,6 +424,109 @@
     box.addEventListener("blur", function () {
       window.setTimeout(close, 100);
     });
+  }
+
+  // @name: the members who may read this place (the server asks forum/permissions.py).
+  function mentionCompletion(url) {
+    return {
+      name: "mentions",
+      label: "mention_suggestions",
+      offered: "mentions_offered",
+      pattern: /(^|[^A-Za-z0-9_.\/-])@(([A-Za-z0-9_-]{1,32}))$/,
+      delay: 200,
+      find: function (prefix) {
+        return fetch(url + "?q=" + encodeURIComponent(prefix), {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        })
+          .then(function (response) {
+            return response.ok ? response.json() : { members: [] };
+          })
+          .then(function (data) {
+            return data.members || [];
+          });
+      },
+      render: function (li, name) {
+        li.textContent = "@" + name;
+      },
+      text: function (name) {
+        return name + " ";
+      },
+    };
+  }
+
+  // :name: — the emoji list (GET /emoji.json, about 20 KB gzipped) is fetched the first time
+  // a colon and two letters are typed, then kept by the browser (its address has its version).
+  var EMOJI_OFFERED = 8;
+  function emojiCompletion(url) {
+    var loading = null;
+    function load() {
+      if (!loading) {
+        loading = fetch(url, {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        })
+          .then(function (response) {
+            if (!response.ok) throw new Error(String(response.status));
+            return response.json();
+          })
+          .then(function (data) {
+            var table = data.emoji || {};
+            return Object.keys(table).map(function (name) {
+              return [name, table[name]];
+            });
+          });
+        loading.catch(function () {
+          loading = null; // asked again at the next keystroke
+        });
+      }
+      return loading;
+    }
+    function order(a, b) {
+      return a[0].length - b[0].length || (a[0] < b[0] ? -1 : 1);
+    }
+    return {
+      name: "emoji",
+      label: "emoji_suggestions",
+      offered: "emoji_offered",
+      // After a space or punctuation, not inside a word, a time (12:30) or an address.
+      pattern: /(^|[^A-Za-z0-9_\/])(:([A-Za-z0-9_+-]{2,40}))$/,
+      delay: 0,
+      find: function (query) {
+        query = query.toLowerCase();
+        return load().then(function (all) {
+          // Names that start so first, then names with a word that does; shortest first,
+          // each emoji once.
+          var first = [];
+          var then = [];
+          all.forEach(function (pair) {
+            var at = pair[0].indexOf(query);
+            if (at === 0) first.push(pair);
+            else if (at > 0 && /[_-]/.test(pair[0].charAt(at - 1))) then.push(pair);
+          });
+          var seen = {};
+          return first
+            .sort(order)
+            .concat(then.sort(order))
+            .filter(function (pair) {
+              if (seen[pair[1]]) return false;
+              seen[pair[1]] = true;
+              return true;
+            })
+            .slice(0, EMOJI_OFFERED);
+        });
+      },
+      render: function (li, pair) {
+        var glyph = document.createElement("span");
+        glyph.className = "completion-emoji";
+        glyph.textContent = pair[1];
+        li.appendChild(glyph);
+        li.appendChild(document.createTextNode(" :" + pair[0] + ":"));
+      },
+      text: function (pair) {
+        return pair[1];
+      },
+    };
   }
 
   // --- "Quote": the selected words of a post (or all of it) at the cursor --------------------
@@ -496,7 +606,10 @@
     if (toolbar) setupToolbar(toolbar, box);
     setupPreview(composer, box);
     setupDrafts(composer, form, box);
-    setupMentions(composer, box);
+    var mentions = composer.getAttribute("data-mentions-url");
+    if (mentions) setupCompletion(box, mentionCompletion(mentions));
+    var emoji = composer.getAttribute("data-emoji-url");
+    if (emoji) setupCompletion(box, emojiCompletion(emoji));
     if (form.id === "reply-form") setupQuotes(box);
   }
 })();

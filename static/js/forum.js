@@ -18,6 +18,8 @@
     nothing_to_preview: "Nothing to preview yet.",
     mention_suggestions: "Members to mention",
     mentions_offered: { one: "%(num)d member suggested", other: "%(num)d members suggested" },
+    emoji_suggestions: "Emoji to insert",
+    emoji_offered: { one: "%(num)d emoji suggested", other: "%(num)d emoji suggested" },
     someone: "someone",
     reacted_with: "You reacted with %(emoji)s.",
     reaction_taken_back: "Your reaction was taken back.",
@@ -91,6 +93,83 @@
       "forum_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax" +
       (location.protocol === "https:" ? "; Secure" : "");
   }
+
+  // The header's "Menu" (a <details>, templates/base.html): it works without this. Escape or a
+  // click outside closes it on phones; on wide screens a browser that cannot show a closed
+  // <details>' links by CSS (::details-content) gets it opened, so the header looks the same.
+  var menu = document.getElementById("site-menu");
+  if (menu) {
+    var wide = window.matchMedia && window.matchMedia("(width > 50rem)");
+    var styled = window.CSS && CSS.supports && CSS.supports("selector(::details-content)");
+    var fitWidth = function () {
+      if (wide && !styled) menu.open = wide.matches;
+    };
+    fitWidth();
+    if (wide && wide.addEventListener) wide.addEventListener("change", fitWidth);
+    var isPhoneMenu = function () {
+      return menu.open && !(wide && wide.matches);
+    };
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && isPhoneMenu() && menu.contains(document.activeElement)) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (isPhoneMenu() && !menu.contains(event.target)) menu.open = false;
+    });
+  }
+
+  // A code block or table in a post that scrolls sideways (forum.css) takes the keyboard's
+  // focus, so arrow keys scroll it (browsers without focusable scrollers; axe-core asks it).
+  function focusableScrollers() {
+    var boxes = document.querySelectorAll(".post-body pre, .post-body table");
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("tabindex", "0");
+      else if (box.getAttribute("tabindex") === "0") box.removeAttribute("tabindex");
+    }
+  }
+  focusableScrollers();
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(focusableScrollers, 200);
+  });
+
+  // The colour switch at the foot of the page: the same form, sent without leaving the page; the
+  // new colours show at once (forum.css reads <html data-theme>). Without this the form posts
+  // and the server redirects back.
+  var SCHEMES = { system: "light dark", light: "light", dark: "dark" };
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var button = event.submitter;
+    if (!form.classList || !form.classList.contains("theme-menu") || !window.fetch) return;
+    if (!button || !SCHEMES[button.value]) return;
+    event.preventDefault();
+    var body = new FormData(form);
+    body.set("theme", button.value);
+    fetch(form.action, { method: "POST", credentials: "same-origin", body: body, redirect: "manual" })
+      .then(function (response) {
+        if (!(response.ok || response.type === "opaqueredirect")) throw new Error("theme " + response.status);
+        document.documentElement.setAttribute("data-theme", button.value);
+        var meta = document.querySelector('meta[name="color-scheme"]');
+        if (meta) meta.setAttribute("content", SCHEMES[button.value]);
+        form.querySelectorAll("button[name=theme]").forEach(function (other) {
+          if (other === button) other.setAttribute("aria-current", "true");
+          else other.removeAttribute("aria-current");
+        });
+      })
+      .catch(function () {
+        // The server says what went wrong, on a page of its own.
+        var chosen = document.createElement("input");
+        chosen.type = "hidden";
+        chosen.name = "theme";
+        chosen.value = button.value;
+        form.appendChild(chosen);
+        form.submit();
+      });
+  });
 
   // Ask before destructive actions (forms marked data-confirm).
   document.addEventListener("submit", function (event) {
