@@ -180,6 +180,8 @@ def sysop_pages(s: Seeded) -> list[str]:
         "/s/retro/",
         s.topic,
         f"/p/{s.post_id}/history",
+        f"/mod/topics/{s.topic_id}/split",
+        f"/mod/topics/{s.topic_id}/merge?q=a",
         "/pulse",
         "/s/retro/pulse",
         "/mod",
