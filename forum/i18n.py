@@ -12,12 +12,15 @@ time zone cookie, else UTC.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from babel import Locale
+from babel.dates import DateTimePattern, parse_pattern
 from flask import Flask, Response, abort, current_app, has_request_context, request
 from flask_babel import (
     force_locale,
@@ -27,6 +30,7 @@ from flask_babel import (
     format_percent,
     format_timedelta,
     get_locale,
+    get_timezone,
     get_translations,
     gettext,
     lazy_ngettext,
@@ -149,7 +153,22 @@ def localtime(value: datetime | None, format: str = "medium") -> str:  # noqa: A
     """A moment in the reader's time zone and language ("12.03.2026, 14:05")."""
     if value is None:
         return ""
-    return format_datetime(value, format)
+    locale = get_locale()
+    if format != "medium" or locale is None:
+        return format_datetime(value, format)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return _medium_moment(locale).apply(value.astimezone(get_timezone()), locale)
+
+
+@functools.lru_cache(maxsize=16)
+def _medium_moment(locale: Locale) -> DateTimePattern:
+    """A language's medium date and time as one pattern ("dd.MM.y, HH:mm:ss"). Babel's
+    format_datetime formats the date and the time apart and splices them into this shape, which
+    takes twice as long; a listing shows dozens (the `<time>` titles, forum.web.time_tag)."""
+    shape = str(locale.datetime_formats["medium"]).replace("'", "")
+    time, date = locale.time_formats["medium"].pattern, locale.date_formats["medium"].pattern
+    return parse_pattern(shape.replace("{0}", time).replace("{1}", date))
 
 
 def localdate(value: datetime | None, format: str = "medium") -> str:  # noqa: A002
@@ -169,6 +188,10 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
 
 
 def number(value: float | None) -> str:
+    # Counts under a thousand read the same in every language the forum speaks (no grouping,
+    # Latin digits): a listing shows dozens, and Babel's formatting costs 10 µs each.
+    if type(value) is int and 0 <= value < 1000:
+        return str(value)
     return format_decimal(value or 0)
 
 

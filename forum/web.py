@@ -554,8 +554,18 @@ def init_app(app: Flask) -> None:
             f"{escape(i18n.ago(value))}</time>"
         )
 
+    def user_link_tag(name: str | None) -> Markup:
+        """A member's name linking to their profile, "someone" for an account gone (the
+        `user_link` of _macros.html: a listing shows two a row, and a Jinja macro call costs
+        several times this)."""
+        if not name:
+            return Markup('<span class="muted">%s</span>') % _("someone")
+        href = url_template("accounts.profile", "username", text=True)(name)
+        return Markup('<a class="member-link" href="%s">%s</a>') % (href, name)
+
     app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.globals["time_tag"] = time_tag
+    app.jinja_env.globals["user_link_tag"] = user_link_tag
     app.jinja_env.globals["nl2br"] = lambda text: Markup("<br>").join(text.splitlines())
 
 

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask_babel import force_locale
+from flask_babel import force_locale, refresh
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -205,6 +205,36 @@ MOMENT = datetime(2026, 3, 12, 13, 5, tzinfo=UTC)
 def test_dates_in_the_readers_zone_and_language(app, lang, zone, expected):
     with app.test_request_context("/", headers={"Cookie": f"forum_lang={lang}; forum_tz={zone}"}):
         assert i18n.localtime(MOMENT) == expected
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "es"])
+def test_dates_read_as_babel_writes_them(app, lang):
+    """i18n.localtime formats the medium date and time with one pattern, not Babel's two:
+    the same text, in every zone, across a change to summer time and for a naive moment."""
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_datetime as babel_format
+
+    moments = [MOMENT + timedelta(days=d, hours=h) for d in range(0, 400, 37) for h in (0, 11)]
+    moments += [datetime(2026, 3, 29, 0, 59, tzinfo=UTC), datetime(2026, 3, 29, 1, 1, tzinfo=UTC)]
+    for zone in ("UTC", "Europe/Berlin", "America/Mexico_City", "Asia/Kolkata"):
+        cookie = f"forum_lang={lang}; forum_tz={zone}"
+        with app.test_request_context("/", headers={"Cookie": cookie}):
+            refresh()  # the zone and language are kept on `g`, which the app context shares
+            for moment in moments:
+                expected = babel_format(moment, "medium", tzinfo=ZoneInfo(zone), locale=lang)
+                assert i18n.localtime(moment) == expected
+            naive = MOMENT.replace(tzinfo=None)
+            assert i18n.localtime(naive) == i18n.localtime(MOMENT)
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "es"])
+def test_small_numbers_read_as_babel_writes_them(app, lang):
+    from babel.numbers import format_decimal
+
+    with app.test_request_context("/"), force_locale(lang):
+        for value in (*range(0, 1001, 7), 999, 1000, 1234, -5, 2.5, None):
+            assert i18n.number(value) == format_decimal(value or 0, locale=lang)
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ def sig_detail(viewer: permissions.Actor, slug: str) -> SigInfo:
 
 @dataclass
 class TopicInfo:
-    topic: Topic
+    topic: Topic | sig_queries.TopicView  # the topic, or its columns in a listing
     sig: Sig
     author: tuple[int, str] | None
     last_poster: tuple[int, str] | None

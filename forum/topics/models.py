@@ -17,7 +17,33 @@ POST_VISIBLE = "visible"
 POST_PENDING = "pending"  # waits for a sysop's approval; only its author and sysops see it
 
 
-class Topic(db.Model):  # type: ignore[name-defined,misc]
+class _TopicColumns(Protocol):
+    @property
+    def pinned_at(self) -> datetime | None: ...
+    @property
+    def locked_at(self) -> datetime | None: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+
+class TopicState:
+    """What a topic's timestamps say, for the model and for the SIG listing's rows of its
+    columns (forum.sigs.queries.TopicView): both have `pinned_at`, `locked_at`, `deleted_at`."""
+
+    @property
+    def is_pinned(self: _TopicColumns) -> bool:
+        return self.pinned_at is not None
+
+    @property
+    def is_locked(self: _TopicColumns) -> bool:
+        return self.locked_at is not None
+
+    @property
+    def is_deleted(self: _TopicColumns) -> bool:
+        return self.deleted_at is not None
+
+
+class Topic(TopicState, db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "topics"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,18 +91,6 @@ class Topic(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_topics_created_at", "created_at"),
         Index("ix_topics_sig_created", "sig_id", "created_at"),
     )
-
-    @property
-    def is_pinned(self) -> bool:
-        return self.pinned_at is not None
-
-    @property
-    def is_locked(self) -> bool:
-        return self.locked_at is not None
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
 
     def __repr__(self) -> str:
         return f"<Topic {self.id} {self.title!r}>"
