@@ -21,7 +21,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -315,7 +315,7 @@ class _Plan:
     docs: dict[int, PostDocument] = field(default_factory=dict)
 
 
-def _plan(rows: list[Any], backend: SearchBackend) -> _Plan:
+def _plan(rows: Sequence[Any], backend: SearchBackend) -> _Plan:
     post_ids = {r.target_id for r in rows if r.kind == KIND_POST}
     topic_ids = {r.target_id for r in rows if r.kind == KIND_TOPIC}
     sig_ids = {r.target_id for r in rows if r.kind == KIND_SIG}

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from markupsafe import Markup
 from sqlalchemy import select
@@ -89,13 +89,14 @@ def sig_scope(user: Actor, sig: str | None = None) -> SigScope:
     readable = permissions.readable_sigs_clause(user)
     if permissions.is_global_sysop(user) and sig is None:
         return SigScope(allowed=None, readable=readable)
-    # Every SIG with what permissions.can_read_sig reads of it.
+    # Every SIG with what permissions.can_read_sig reads of it (a row, read as a Sig).
     rows = db.session.execute(select(Sig.id, Sig.slug, Sig.visibility)).all()
     wanted = sig.lower() if sig is not None else None
     allowed = frozenset(
         r.id
         for r in rows
-        if permissions.can_read_sig(user, r) and (wanted is None or r.slug.lower() == wanted)
+        if permissions.can_read_sig(user, cast(Sig, r))
+        and (wanted is None or r.slug.lower() == wanted)
     )
     return SigScope(
         allowed=allowed, excluded=frozenset(r.id for r in rows) - allowed, readable=readable
@@ -155,12 +156,12 @@ def search_page(
     out.pages = min(MAX_PAGES, math.ceil(listed / per_page)) if listed else 0
     if not out.results and page == 1:
         if found.common:
-            words = ", ".join(f"“{w}”" for w in found.common[:5])
+            common = ", ".join(f"“{w}”" for w in found.common[:5])
             out.notices.append(
                 _(
                     "Very common words (%(words)s) are left out in some languages’ posts; "
                     "add a more specific word.",
-                    words=words,
+                    words=common,
                 )
             )
         if found.terms:

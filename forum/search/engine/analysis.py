@@ -22,7 +22,7 @@ MIN_WORD = 2  # shorter words are stop words (as Whoosh's StopFilter)
 STEM_CACHE = 50_000
 
 
-class LanguageAnalyzer(Tokenizer):  # type: ignore[misc]
+class LanguageAnalyzer(Tokenizer):
     """Words, lower-cased, without the language's stop words, stemmed by Snowball (PyStemmer).
     As Whoosh's StopFilter, positions count the words that are kept."""
 
@@ -63,7 +63,8 @@ class LanguageAnalyzer(Tokenizer):  # type: ignore[misc]
         mode: str = "",
         **kwargs: Any,
     ) -> Iterator[Token]:
-        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        # (Any: whoosh3's Token declares only some of the attributes analysers give it.)
+        t: Any = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         stops, stem = self._stops, self._stem
         pos = None  # the position of the last word kept
         for n, match in enumerate(self._words.finditer(value)):

@@ -235,8 +235,8 @@ def bounds(q: query.Query, seg: Segment, words: TermBits) -> tuple[int, int]:
     if q is query.NullQuery:
         return 0, 0
     # Anything else: Whoosh's matcher, stepped through (compiling.py makes none of these).
-    m = q.matcher(seg.sub, seg.sub.boolean_context())
-    bits = seg.pack(m.all_ids()) if m.is_active() else 0
+    matcher = q.matcher(seg.sub, seg.sub.boolean_context())
+    bits = seg.pack(matcher.all_ids()) if matcher.is_active() else 0
     return bits, bits
 
 

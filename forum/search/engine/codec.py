@@ -37,7 +37,7 @@ from whoosh.codec.whoosh3 import (
     W3LeafMatcher,
     W3PostingsWriter,
 )
-from whoosh.matching import ReadTooFar
+from whoosh.matching import Matcher, ReadTooFar
 from whoosh.system import _INT_SIZE
 from whoosh.util.numeric import length_to_byte
 
@@ -64,7 +64,7 @@ class ForumCodec(W3Codec):
         return _LeafMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
 
 
-class _LeafMatcher(W3LeafMatcher):  # type: ignore[misc]
+class _LeafMatcher(W3LeafMatcher):
     def skip_to(self, targetid: int) -> None:
         if not self.is_active():
             raise ReadTooFar
@@ -81,6 +81,9 @@ class _LeafMatcher(W3LeafMatcher):  # type: ignore[misc]
             self._read_ids()
         # The block's last document is at least the target: bisect within the block.
         self._i = bisect_left(self._ids, targetid, self._i)
+
+    def copy(self) -> Matcher:
+        raise NotImplementedError  # (as whoosh3's W3LeafMatcher: it has no copy either)
 
 
 _BLOCKS: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
@@ -110,7 +113,7 @@ def _blocks(postfile: Any, start: int, position: int) -> tuple[list[int], list[i
         if len(cache) >= MAX_LISTS:
             cache.clear()
         found = cache[key] = (maxids, offsets)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 class _PostingsWriter(W3PostingsWriter):

@@ -176,5 +176,5 @@ def _one_word(q: query.Query) -> bool:
     return (
         isinstance(q, query.Or)
         and all(isinstance(sub, query.Term) for sub in q.subqueries)
-        and len({sub.text for sub in q.subqueries}) == 1
+        and len({sub.text for sub in q.subqueries if isinstance(sub, query.Term)}) == 1
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -18,7 +19,7 @@ def excerpt(text: str, words: set[str], language: str, *, title: bool = False) -
         return Markup("")
     if words:
         fragmenter = (
-            highlight.WholeFragmenter(charlimit=None)
+            highlight.WholeFragmenter(charlimit=0)  # (0: no limit)
             if title
             else highlight.ContextFragmenter(maxchars=EXCERPT_CHARS, surround=60, charlimit=50_000)
         )
@@ -63,5 +64,5 @@ class _MarkFormatter(highlight.Formatter):
         output.append(str(escape(text[index_ : fragment.endchar])))
         return "".join(output)
 
-    def format(self, fragments: list[Any], replace: bool = False) -> str:
+    def format(self, fragments: Iterable[Any], replace: bool = False) -> str:
         return self.between.join(self.format_fragment(f, replace=replace) for f in fragments)

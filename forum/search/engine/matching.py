@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from whoosh import query
@@ -21,10 +21,15 @@ from whoosh.matching import AndNotMatcher, IntersectionMatcher, NullMatcher
 from whoosh.matching.wrappers import WrappingMatcher
 from whoosh.util import make_binary_tree
 
+# whoosh3 annotates Matcher.next() and skip_to() as returning None, but its matchers return
+# whether the tree moved (and may be replaced), which these wrappers pass on: the matchers here
+# subclass WrappingMatcher as Any, and their own methods carry the types.
+_WrappingMatcher: Any = WrappingMatcher
+
 
 def leaves(searcher: Any) -> list[tuple[Any, int]]:
     """(segment searcher, offset of its document numbers) pairs."""
-    return searcher.leaf_searchers()  # type: ignore[no-any-return]
+    return searcher.leaf_searchers()
 
 
 def per_leaf(searcher: Any, docnums: Iterable[int]) -> dict[int, list[int]]:
@@ -42,21 +47,21 @@ class Restrict(query.Query):
 
     def __init__(self, child: query.Query, docs: dict[int, list[int]]) -> None:
         self.child = child
-        self.docs = docs
+        self.ids_by_offset = docs  # (not `docs`: whoosh's Query.docs() is a method)
 
     def is_leaf(self) -> bool:
         return False
 
-    def children(self) -> list[query.Query]:
-        return [self.child]
+    def children(self) -> Iterator[query.Query]:
+        return iter([self.child])
 
     def estimate_size(self, ixreader: Any) -> int:
-        size = sum(len(ids) for ids in self.docs.values())
+        size = sum(len(ids) for ids in self.ids_by_offset.values())
         return min(size, self.child.estimate_size(ixreader))
 
     def matcher(self, searcher: Any, context: Any = None) -> Any:
         offset = _offset_of(searcher)
-        ids = self.docs.get(offset) if offset is not None else None
+        ids = self.ids_by_offset.get(offset) if offset is not None else None
         if not ids:
             return NullMatcher()
         m = _restricted_phrases(self.child, ids).matcher(searcher, context)
@@ -65,16 +70,19 @@ class Restrict(query.Query):
         return _RestrictMatcher(m, ids)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Restrict) and (other.child, other.docs) == (self.child, self.docs)
+        if not isinstance(other, Restrict):
+            return False
+        return (other.child, other.ids_by_offset) == (self.child, self.ids_by_offset)
 
     def __hash__(self) -> int:
         return id(self)
 
     def __repr__(self) -> str:
-        return f"Restrict({self.child!r}, {sum(len(i) for i in self.docs.values())} documents)"
+        documents = sum(len(i) for i in self.ids_by_offset.values())
+        return f"Restrict({self.child!r}, {documents} documents)"
 
 
-class _RestrictMatcher(WrappingMatcher):  # type: ignore[misc]
+class _RestrictMatcher(_WrappingMatcher):
     """The child's matches that are in `ids` (sorted): it skips the child to each of them, and
     passes block bounds through, so the collector still skips blocks that cannot score."""
 
@@ -117,7 +125,7 @@ class _RestrictMatcher(WrappingMatcher):  # type: ignore[misc]
     def skip_to_quality(self, minquality: float) -> int:
         skipped = self.child.skip_to_quality(minquality)
         self._sync()
-        return skipped  # type: ignore[no-any-return]
+        return skipped
 
     def replace(self, minquality: float = 0) -> Any:
         if not self.is_active():
@@ -132,7 +140,7 @@ class _RestrictMatcher(WrappingMatcher):  # type: ignore[misc]
     def copy(self) -> Any:
         return _RestrictMatcher(self.child.copy(), self._ids, self._i)
 
-    def all_ids(self) -> Iterable[int]:
+    def all_ids(self) -> Iterator[int]:
         while self.is_active():
             yield self.id()
             self.next()
@@ -145,7 +153,7 @@ def _restricted_phrases(q: query.Query, ids: list[int]) -> query.Query:
         return Phrase(q.fieldname, q.words, q.slop, only=ids)
     if q.is_leaf():
         return q
-    return q.apply(lambda sub: _restricted_phrases(sub, ids))  # type: ignore[no-any-return]
+    return q.apply(lambda sub: _restricted_phrases(sub, ids))
 
 
 def _offset_of(sub: Any) -> int | None:
@@ -176,14 +184,14 @@ class Phrase(query.Query):
     def _and(self) -> query.Query:
         return query.And([query.Term(self.fieldname, w) for w in self.words])
 
-    def children(self) -> list[query.Query]:
-        return [query.Term(self.fieldname, w) for w in self.words]
+    def children(self) -> Iterator[query.Query]:
+        return iter([query.Term(self.fieldname, w) for w in self.words])
 
     def estimate_size(self, ixreader: Any) -> int:
         # (At most the posts with all the words; ranking.py sizes its windows by these.)
-        return self._and().estimate_size(ixreader)  # type: ignore[no-any-return]
+        return self._and().estimate_size(ixreader)
 
-    def iter_all_terms(self, phrases: bool = True) -> Iterable[tuple[str, str]]:
+    def iter_all_terms(self, phrases: bool = True) -> Iterator[tuple[str, str]]:
         for word in self.words:
             yield self.fieldname, word
 
@@ -211,7 +219,7 @@ class Phrase(query.Query):
         return f"Phrase({self.fieldname!r}, {self.words!r}, slop={self.slop})"
 
 
-class _PhraseMatcher(WrappingMatcher):  # type: ignore[misc]
+class _PhraseMatcher(_WrappingMatcher):
     """The intersection of the words' postings, at documents where the positions line up.
     Scores and block bounds are the intersection's: a bound on the words bounds the phrase."""
 
@@ -272,7 +280,7 @@ class _PhraseMatcher(WrappingMatcher):  # type: ignore[misc]
     def skip_to_quality(self, minquality: float) -> int:
         skipped = self.child.skip_to_quality(minquality)
         self._find()
-        return skipped  # type: ignore[no-any-return]
+        return skipped
 
     def replace(self, minquality: float = 0) -> Any:
         if not self.is_active():
@@ -282,13 +290,13 @@ class _PhraseMatcher(WrappingMatcher):  # type: ignore[misc]
     def copy(self) -> Any:
         raise NotImplementedError("a phrase matcher is not copied")
 
-    def all_ids(self) -> Iterable[int]:
+    def all_ids(self) -> Iterator[int]:
         while self.is_active():
             yield self.id()
             self.next()
 
 
-class Exclude(query.AndNot):  # type: ignore[misc]
+class Exclude(query.AndNot):
     """Matches of `a` that are not matches of `b` (see the module's docstring)."""
 
     def matcher(self, searcher: Any, context: Any = None) -> Any:
@@ -296,7 +304,7 @@ class Exclude(query.AndNot):  # type: ignore[misc]
         return _ExcludeMatcher(self.a.matcher(searcher, context), excluded)
 
 
-class _ExcludeMatcher(AndNotMatcher):  # type: ignore[misc]
+class _ExcludeMatcher(AndNotMatcher):
     def _find_first(self) -> None:
         if self.a.is_active() and self.b.is_active():
             self._find_next()  # (moves b up to a's first match, and a past b's)

@@ -131,7 +131,7 @@ class PostDates:
         """The searcher's segments by date (kept with the searcher: its deletions are fixed)."""
         kept = searcher.__dict__.get("_forum_dates")
         if kept is not None:
-            return kept  # type: ignore[no-any-return]
+            return kept
         found = []
         ids = set()
         for sub, offset in leaves(searcher):
@@ -361,7 +361,11 @@ def _top(
     return [(score, docnum) for score, docnum in top.results().top_n if score > floor]
 
 
-class _TopAbove(collectors.TopCollector):  # type: ignore[misc]
+# whoosh3 annotates a collector's minscore as an int; scores are floats. Subclassed as Any.
+_TopCollector: Any = collectors.TopCollector
+
+
+class _TopAbove(_TopCollector):
     """Whoosh's top-N collector, told a score the N-th must beat from the start, so that it
     skips blocks below it at once instead of after filling its heap; and the documents it may
     collect, if not all."""

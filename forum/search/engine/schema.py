@@ -13,8 +13,9 @@ boost when a post is indexed: the fields keep no lengths.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
+from whoosh.analysis import Analyzer
 from whoosh.columns import NumericColumn
 from whoosh.fields import COLUMN, ID, TEXT, Schema
 
@@ -43,7 +44,8 @@ def build_schema() -> Schema:
         "created": COLUMN(NumericColumn("q")),
     }
     for lang in LANGUAGES:
-        analyzer = LanguageAnalyzer(lang)
+        # (whoosh3 annotates an analyzer as its Analyzer class; any Composable does.)
+        analyzer = cast(Analyzer, LanguageAnalyzer(lang))
         fields[f"title_{lang}"] = TEXT(analyzer=analyzer, phrase=True, field_boost=TITLE_BOOST)
         fields[f"body_{lang}"] = TEXT(analyzer=analyzer, phrase=True)
     for name, field_ in fields.items():

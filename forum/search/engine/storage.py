@@ -19,7 +19,7 @@ from __future__ import annotations
 import mmap
 import os
 import weakref
-from typing import Any
+from typing import Any, BinaryIO, Literal, cast
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import BufferFile, StructFile
@@ -37,14 +37,14 @@ class IndexStorage(FileStorage):
     def open_file(self, name: str, **kwargs: Any) -> StructFile:
         if name.endswith(COMPOUND_EXT):
             return _CompoundFile(self._fpath(name), name, **kwargs)
-        return super().open_file(name, **kwargs)  # type: ignore[no-any-return]
+        return super().open_file(name, **kwargs)
 
 
 def _map(fd: int, start: int = 0, length: int = 0) -> mmap.mmap:
     return mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=start)
 
 
-class _CompoundFile(StructFile):  # type: ignore[misc]
+class _CompoundFile(StructFile):
     """A segment's compound file: Whoosh reads its directory, then asks for subsets."""
 
     def __init__(self, path: str, name: str, **kwargs: Any) -> None:
@@ -52,7 +52,7 @@ class _CompoundFile(StructFile):  # type: ignore[misc]
         # Closed with the file, or when a reader that is never closed is collected.
         self._fd_closer = weakref.finalize(self, os.close, fd)
         try:
-            super().__init__(_Window(_map(fd), 0), name=name, **kwargs)
+            super().__init__(_Window.file(_map(fd), 0), name=name, **kwargs)
         except BaseException:
             self._fd_closer()
             raise
@@ -83,7 +83,12 @@ class _Window:
         self.readline = mapped.readline
         mapped.seek(base)
 
-    def seek(self, position: int, whence: int = 0) -> int:
+    @classmethod
+    def file(cls, mapped: mmap.mmap, base: int) -> BinaryIO:
+        """The window, as the binary file StructFile takes (it reads, seeks and tells)."""
+        return cast(BinaryIO, cls(mapped, base))
+
+    def seek(self, position: int, whence: Literal[0, 1, 2] = 0) -> int:
         if whence == 0:
             position += self._base
         self._map.seek(position, whence)
@@ -96,9 +101,9 @@ class _Window:
         self._map.close()
 
 
-class _WindowFile(StructFile):  # type: ignore[misc]
+class _WindowFile(StructFile):
     def __init__(self, mapped: mmap.mmap, base: int, name: str | None) -> None:
-        super().__init__(_Window(mapped, base), name=name)
+        super().__init__(_Window.file(mapped, base), name=name)
         self._map = mapped
         self._base = base
 
