@@ -226,7 +226,7 @@ def _seed(database: str, instance: Path, index: Path | None = None) -> int:
     seed = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(index or instance / "index"),
          "SECRET_KEY": "seed", "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline",
-         "REDIS_URL": None}
+         "REDIS_URL": None, "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
     )  # fmt: skip
     with seed.app_context():
         upgrade()

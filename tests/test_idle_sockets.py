@@ -48,7 +48,8 @@ def layout(tmp_path: Path) -> Iterator[dict]:
     database = f"sqlite:///{tmp_path / 'forum.db'}"
     seed = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
-         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None}
+         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
+         "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
     )  # fmt: skip
     with seed.app_context():
         upgrade()
@@ -156,7 +157,8 @@ def test_without_a_socket_server_open_sockets_leave_threads_for_pages(tmp_path):
     database = f"sqlite:///{tmp_path / 'forum.db'}"
     seed = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
-         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None}
+         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
+         "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
     )  # fmt: skip
     with seed.app_context():
         upgrade()

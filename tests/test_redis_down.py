@@ -238,7 +238,8 @@ def two_servers(tmp_path: Path, own_redis: RedisServer) -> Iterator[dict]:
     database = f"sqlite:///{tmp_path / 'forum.db'}"
     seed = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
-         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None}
+         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
+         "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
     )  # fmt: skip
     with seed.app_context():
         upgrade()

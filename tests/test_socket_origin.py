@@ -219,7 +219,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     database = f"sqlite:///{tmp / 'forum.db'}"
     app: Flask = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
-         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None}
+         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
+         "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
     )  # fmt: skip
     from flask_migrate import upgrade
 
