@@ -37,6 +37,35 @@ def pytest_configure(config: pytest.Config) -> None:
     compile_stale()
 
 
+@pytest.hookimpl(tryfirst=True)  # (before pytest-xdist reads the groups)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """How `make test` shares the tests between its workers (`--dist loadgroup`).
+
+    - A module's tests that share a module-scoped fixture (a server process, an index built
+      once) run on one worker, in one group: the fixture is made once, not once per worker.
+    - The long tests first: the server-process and fault tests (`slow`, `faults`) take from
+      seconds to minutes each. Handed out first (loadgroup hands out the groups, the largest
+      first, then the other tests in this order), they run beside the quick ones; left where
+      they fall, one could start last and keep the run waiting on it while the other worker
+      is done."""
+    for item in items:
+        # (The browser tests are one group already: tests/e2e/conftest.py.)
+        if _shares_a_module_fixture(item) and "e2e" not in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=_long_first)
+
+
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs[-1].scope == "module" for defs in info.name2fixturedefs.values() if defs)
+
+
+def _long_first(item: pytest.Item) -> int:
+    return 0 if item.get_closest_marker("slow") else 1 if item.get_closest_marker("faults") else 2
+
+
 def _postgres_database() -> Iterator[str | None]:
     base = os.environ.get("FORUM_TEST_DATABASE_URL")
     if not base:
