@@ -4,6 +4,7 @@ TCP proxy that can cut the database off."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import queue
@@ -12,6 +13,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,40 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+_MIGRATED: list[Path] = []
+
+
+def migrated_sqlite(path: Path) -> str:
+    """A new SQLite database at `path` with every migration applied, as `flask db upgrade`
+    leaves it; its URL. The migrations run once per test process, into a file in a folder of
+    its own, and each database is a copy of that file (SQLite's backup: milliseconds, instead
+    of 1.5 s of CPU for the upgrade)."""
+    if not _MIGRATED:
+        from flask_migrate import upgrade
+
+        from forum import create_app
+        from forum.extensions import db
+
+        folder = Path(tempfile.mkdtemp(prefix="forum-migrated-"))
+        atexit.register(shutil.rmtree, folder, True)
+        template = folder / "forum.db"
+        app = create_app(
+            {"DATABASE_URL": f"sqlite:///{template}", "INDEX_DIR": str(folder / "index"),
+             "SECRET_KEY": "migrated", "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline",
+             "REDIS_URL": None}
+        )  # fmt: skip
+        with app.app_context():
+            upgrade()
+            db.session.remove()
+            db.engine.dispose()
+        _MIGRATED.append(template)
+    with sqlite3.connect(_MIGRATED[0]) as source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    return f"sqlite:///{path}"
 
 
 class Server:

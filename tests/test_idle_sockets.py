@@ -18,7 +18,7 @@ import requests
 from bench.idle import IdleCrowd, raise_open_files_limit
 
 from . import factories as f
-from .serverkit import Member, RedisServer, Server, server_env
+from .serverkit import Member, RedisServer, Server, migrated_sqlite, server_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,21 +38,18 @@ def layout(tmp_path: Path) -> Iterator[dict]:
     """A page server and a socket server joined by a Redis of the test's own, on SQLite."""
     if raise_open_files_limit(SOCKETS + SLOW + 1_000) < SOCKETS + SLOW + 1_000:
         pytest.skip("this process may not open enough files (raise the hard limit, ulimit -Hn)")
-    from flask_migrate import upgrade
-
     from forum import create_app
     from forum.extensions import db
 
     instance = tmp_path / "instance"
     instance.mkdir()
-    database = f"sqlite:///{tmp_path / 'forum.db'}"
+    database = migrated_sqlite(tmp_path / "forum.db")
     seed = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
          "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
          "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
     )  # fmt: skip
     with seed.app_context():
-        upgrade()
         ada = f.user("ada")
         sig = f.sig("retro", members=[ada])
         topic_id = f.topic(ada, sig, "Many readers", "The first post.").id
@@ -147,21 +144,18 @@ def test_without_a_socket_server_open_sockets_leave_threads_for_pages(tmp_path):
     """One machine without Redis: the page server serves Socket.IO itself, a thread per open
     socket. Sockets past its limit (FORUM_THREADS less a quarter, 4 to 16, for pages) are
     turned away with a 503, so pages still answer with more tabs open than it has threads."""
-    from flask_migrate import upgrade
-
     from forum import create_app
     from forum.extensions import db
 
     instance = tmp_path / "instance"
     instance.mkdir()
-    database = f"sqlite:///{tmp_path / 'forum.db'}"
+    database = migrated_sqlite(tmp_path / "forum.db")
     seed = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
          "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
          "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
     )  # fmt: skip
     with seed.app_context():
-        upgrade()
         ada = f.user("ada")
         topic_id = f.topic(ada, f.sig("retro", members=[ada]), "Tabs", "The first post.").id
         db.session.remove()

@@ -18,7 +18,7 @@ from forum.extensions import db
 
 from . import factories as f
 from .factories import CHEAP_PASSWORDS
-from .serverkit import Listener, Member, Server, server_env
+from .serverkit import Listener, Member, Server, migrated_sqlite, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +40,13 @@ def two_processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
     redis_url = _redis_or_skip()
     instance = tmp_path / "instance"
     instance.mkdir()
-    database = f"sqlite:///{tmp_path / 'forum.db'}"
+    database = migrated_sqlite(tmp_path / "forum.db")
     app = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
          "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
          "PASSWORD_HASH_METHOD": CHEAP_PASSWORDS}
     )  # fmt: skip
-    from flask_migrate import upgrade
-
     with app.app_context():
-        upgrade()
         ada, bob = f.user("ada"), f.user("bob")
         f.user("root", sysop=True)
         sig = f.sig("retro", members=[ada, bob])

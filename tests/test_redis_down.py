@@ -19,7 +19,7 @@ import requests
 
 from . import factories as f
 from .conftest import Client
-from .serverkit import Listener, Member, RedisServer, Server, server_env
+from .serverkit import Listener, Member, RedisServer, Server, migrated_sqlite, server_env
 
 pytestmark = pytest.mark.faults
 
@@ -228,21 +228,18 @@ def test_readyz_stays_ready_with_a_warning(forum_on, own_redis):
 def two_servers(tmp_path: Path, own_redis: RedisServer) -> Iterator[dict]:
     """Two app processes (gunicorn, the production way) on one SQLite database, joined by the
     test's own Redis; a SIG `retro` with members ada, bob and four writers, and a topic."""
-    from flask_migrate import upgrade
-
     from forum import create_app
     from forum.extensions import db
 
     instance = tmp_path / "instance"
     instance.mkdir()
-    database = f"sqlite:///{tmp_path / 'forum.db'}"
+    database = migrated_sqlite(tmp_path / "forum.db")
     seed = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
          "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
          "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
     )  # fmt: skip
     with seed.app_context():
-        upgrade()
         ada = f.user("ada")
         writers = [f.user(f"writer{i}") for i in range(4)]
         sig = f.sig("retro", members=[ada, *writers])

@@ -22,7 +22,7 @@ from forum import create_app
 from forum.extensions import db, socketio
 
 from . import factories as f
-from .serverkit import Member, Server, free_port, server_env
+from .serverkit import Member, Server, free_port, migrated_sqlite, server_env
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 
@@ -216,16 +216,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("origin-server")
     instance = tmp / "instance"
     instance.mkdir()
-    database = f"sqlite:///{tmp / 'forum.db'}"
+    database = migrated_sqlite(tmp / "forum.db")
     app: Flask = create_app(
         {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
          "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
          "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
     )  # fmt: skip
-    from flask_migrate import upgrade
-
     with app.app_context():
-        upgrade()
         f.user("ada")
         db.session.remove()
         db.engine.dispose()
