@@ -1003,14 +1003,16 @@ def _invisible_things(f: Any, visibility: str) -> tuple[World, dict[str, tuple[i
     }
 
 
-def _answer(client: Any, method: str, url: str, accept: str, ids: tuple[int, ...]) -> tuple:
+def _answer(
+    client: Any, method: str, url: str, accept: str, ids: tuple[int, ...], token: str
+) -> tuple:
     headers = {"Accept": accept}
     with client.session_transaction() as session:
         session.pop("_flashes", None)  # a guest's "Log in to see that page", not yet shown
     if method == "GET":
         response = client.get(url, headers=headers)
     else:
-        response = client.form(url, PROBE_DATA, headers=headers)
+        response = client.form(url, {**PROBE_DATA, "csrf_token": token}, headers=headers)
     body = _TOKEN.sub(r'\1TOKEN"', response.get_data(as_text=True))
     location = response.headers.get("Location", "")
     # The id itself shows in links back to the page (?next=/p/<id>): compare without it.
@@ -1035,14 +1037,17 @@ def _assert_same_as_missing(
     leave out those of the topic alone."""
     post_id, topic_id = ids
     other_topic = topic_id if topic_seen else MISSING_ID
+    # One form token for every probe (not a page fetched for each): the session keeps it, and a
+    # token it stopped taking would answer 400, which the probes refuse below.
+    token = client.csrf_token()
     for method, pattern in ID_PROBES:
         if topic_seen and "{post}" not in pattern:
             continue
         for accept in ("text/html", "application/json"):
             real = pattern.format(post=post_id, topic=topic_id)
             missing = pattern.format(post=MISSING_ID, topic=other_topic)
-            seen = _answer(client, method, real, accept, ids)
-            unseen = _answer(client, method, missing, accept, (MISSING_ID, other_topic))
+            seen = _answer(client, method, real, accept, ids, token)
+            unseen = _answer(client, method, missing, accept, (MISSING_ID, other_topic), token)
             where = f"{label}: {method} {real} ({accept})"
             assert seen[:2] == unseen[:2], f"{where}: {seen[:2]} against {unseen[:2]}"
             assert seen[2] == unseen[2], f"{where}: " + "".join(
@@ -1319,13 +1324,14 @@ def test_a_conversation_looks_exactly_like_a_missing_one(make_client, f, role: s
     world = build_mail(f)
     client = make_client()
     _log_in(client, world.users[role])
+    token = client.csrf_token()  # (one for every probe: see _assert_same_as_missing)
     ids = (world.conversation_id, world.message_id)
     for method, pattern in MAIL_PROBES:
         for accept in ("text/html", "application/json"):
             real = pattern.format(c=world.conversation_id, m=world.message_id)
             missing = pattern.format(c=MISSING_ID, m=MISSING_ID)
-            seen = _answer(client, method, real, accept, ids)
-            unseen = _answer(client, method, missing, accept, (MISSING_ID,))
+            seen = _answer(client, method, real, accept, ids, token)
+            unseen = _answer(client, method, missing, accept, (MISSING_ID,), token)
             where = f"{role}: {method} {real} ({accept})"
             assert seen[0] == 404 and seen[:2] == unseen[:2], (where, seen[:2], unseen[:2])
             assert seen[2] == unseen[2], f"{where}: " + "".join(
@@ -1698,6 +1704,7 @@ def test_a_concern_looks_exactly_like_a_missing_one(make_client, f, role: str) -
     concern = world.first  # type: ignore[attr-defined]
     client = make_client()
     _log_in(client, world.users[role])
+    token = client.csrf_token()  # (one for every probe: see _assert_same_as_missing)
     probes = [
         ("GET", "/care/{c}"),
         ("POST", "/care/{c}/reply"),
@@ -1710,8 +1717,8 @@ def test_a_concern_looks_exactly_like_a_missing_one(make_client, f, role: str) -
         for accept in ("text/html", "application/json"):
             real = pattern.format(c=concern.id)
             missing = pattern.format(c=MISSING_ID)
-            seen = _answer(client, method, real, accept, (concern.id,))
-            unseen = _answer(client, method, missing, accept, (MISSING_ID,))
+            seen = _answer(client, method, real, accept, (concern.id,), token)
+            unseen = _answer(client, method, missing, accept, (MISSING_ID,), token)
             where = f"{role}: {method} {real} ({accept})"
             assert seen[0] == 404 and seen[:2] == unseen[:2], (where, seen[:2], unseen[:2])
             assert seen[2] == unseen[2], where
