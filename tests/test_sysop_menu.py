@@ -233,3 +233,13 @@ def test_the_topic_page_needs_no_more_queries_for_a_sysop(app, f, browser, count
     assert len(_menus(page)) == 1 + 10
     assert many.count == few.count
     assert _get(Sig, w.sig.id) is not None
+
+
+def test_a_global_sysops_own_post_offers_no_spam_cleanup(app, f, browser):
+    w = build_world()
+    f.reply(w.root, w.topic, "A word from the site's sysop.")
+    page = browser(w.sig_sysop).text(f"/t/{w.topic.id}?page=1")
+    menu = next(m for m in _menus(page) if "/mod/u/root" in m)
+    assert "/mod/u/root/spam" not in menu
+    # The author's post beside it still offers it.
+    assert "/mod/u/author/spam?sig=" in page

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from .. import hooks, permissions
-from ..accounts.models import User
+from ..accounts.models import ROLE_SYSOP, User
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
@@ -56,6 +56,11 @@ class Author:
     id: int
     username: str
     signature: str
+    role: str
+
+    @property
+    def is_global_sysop(self) -> bool:
+        return self.role == ROLE_SYSOP
 
 
 @dataclass
@@ -98,7 +103,7 @@ _POST_COLUMNS = (
     Post.hidden_at,
     Post.hide_reason,
 )
-_AUTHOR_COLUMNS = (User.id, User.username, User.signature)
+_AUTHOR_COLUMNS = (User.id, User.username, User.signature, User.role)
 
 
 def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
