@@ -150,6 +150,7 @@ def next_routes(world: dict[str, Any]) -> dict[str, Route]:
     routes: dict[str, Route] = {
         "accounts.login": ("GET", at("/login"), {}),
         "accounts.language": ("POST", at("/language"), {"language": "de"}),
+        "accounts.choose_theme": ("POST", at("/theme"), {"theme": "dark"}),
         "drafts.delete": ("POST", at(f"/drafts/reply:{topic}/delete"), {}),
         "announcements.dismiss": ("POST", at(f"/announcements/{world['notice'].id}/dismiss"), {}),
         "admin.set_role": ("POST", at(f"/admin/members/{world['root'].id}/role"), {"role": "x"}),
