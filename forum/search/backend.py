@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from whoosh.index import LockError
 
 from .documents import (
@@ -41,6 +41,7 @@ from .documents import (
     IndexBusy,
     PostDocument,
     SigScope,
+    plain_excerpt,
 )
 from .engine.index import INDEX_MEMORY_MB, IndexWriter, SearchIndex
 from .engine.ranking import RANKED_MATCHES
@@ -323,13 +324,13 @@ class NullBackend:
     def excerpt(
         self, results: BackendResults, hit: BackendHit, text: str, *, title: bool = False
     ) -> Markup:
-        return Markup(escape(text[:240]))
+        return plain_excerpt(text, title=title)
 
     def excerpts(
         self, results: BackendResults, items: list[tuple[BackendHit, str | None, str]]
     ) -> list[tuple[Markup | None, Markup]]:
         return [
-            (Markup(escape(title)) if title is not None else None, Markup(escape(body[:240])))
+            (plain_excerpt(title, title=True) if title is not None else None, plain_excerpt(body))
             for _hit, title, body in items
         ]
 

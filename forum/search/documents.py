@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from markupsafe import Markup, escape
+
+# An excerpt's length where no word is marked (each backend marks words its own way, within
+# about as much text: Whoosh's fragments, PostgreSQL's ts_headline).
+EXCERPT_CHARS = 240
+
 
 class IndexBusy(Exception):
     """Another process holds the index lock longer than we were willing to wait."""
@@ -74,3 +80,11 @@ class BackendResults:
     terms: dict[str, set[str]] = field(default_factory=dict)
     common: list[str] = field(default_factory=list)  # query words left out as stop words
     context: Any = None  # the backend's own: what its excerpts need of the search
+
+
+def plain_excerpt(text: str, *, title: bool = False) -> Markup:
+    """A title whole, or a body's first EXCERPT_CHARS cut at a word, escaped: what every
+    backend shows where it marks no word."""
+    if title or len(text) <= EXCERPT_CHARS:
+        return Markup(escape(text))
+    return Markup(escape(text[: EXCERPT_CHARS - 1].rsplit(" ", 1)[0] + " …"))

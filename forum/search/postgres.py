@@ -71,12 +71,14 @@ from ..permissions import public_posts_clause
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
 from .documents import (
+    EXCERPT_CHARS,
     BackendHit,
     BackendResults,
     DrainClock,
     PostDocument,
     SearchRejected,
     SigScope,
+    plain_excerpt,
 )
 from .models import PostVector, SearchWord
 from .parsing import Clause, ParsedQuery
@@ -87,7 +89,6 @@ RANKED_MATCHES = 2000  # as the Whoosh backend: best match ranks the newest this
 # ts_rank's weights for D, C, B, A: a title (A) counts twice a body (B), as TITLE_BOOST in Whoosh.
 WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 NORMALIZATION = 1  # divide by 1 + log(length): a long post does not win by length alone
-EXCERPT_CHARS = 240
 HEADLINE_CHARS = 50_000  # of a body, as Whoosh's excerpts: ts_headline parses all it is given
 REBUILD_BATCH = 2000
 WORD_CHARS = (3, 64)  # the lengths of words kept for "did you mean"
@@ -564,7 +565,8 @@ class PostgresBackend:
         query = results.context
         if not items or not isinstance(query, _Query) or not query.parsed.has_text:
             return [
-                (_plain(t, title=True) if t is not None else None, _plain(b)) for _h, t, b in items
+                (plain_excerpt(t, title=True) if t is not None else None, plain_excerpt(b))
+                for _h, t, b in items
             ]
         data = [
             (n, hit.language, _clean(title or ""), _clean(body[:HEADLINE_CHARS]))
@@ -721,16 +723,10 @@ def _clean(text: str) -> str:
     return text.replace(START, " ").replace(STOP, " ")
 
 
-def _plain(text: str, *, title: bool = False) -> Markup:
-    if title or len(text) <= EXCERPT_CHARS:
-        return Markup(escape(text))
-    return Markup(escape(text[: EXCERPT_CHARS - 1].rsplit(" ", 1)[0] + " …"))
-
-
 def _marked(headline: str | None, text: str, *, title: bool = False) -> Markup:
     """ts_headline's text escaped, its marks as <mark>; without a mark, the text's start."""
     if not headline or START not in headline:
-        return _plain(_clean(text), title=title)
+        return plain_excerpt(_clean(text), title=title)
     html = str(escape(headline)).replace(START, "<mark>").replace(STOP, "</mark>")
     return Markup(html)
 

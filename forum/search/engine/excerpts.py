@@ -8,9 +8,8 @@ from typing import Any
 from markupsafe import Markup, escape
 from whoosh import highlight
 
+from ..documents import EXCERPT_CHARS, plain_excerpt
 from .schema import ANALYZERS
-
-EXCERPT_CHARS = 240
 
 
 def excerpt(text: str, words: set[str], language: str, *, title: bool = False) -> Markup:
@@ -35,9 +34,7 @@ def excerpt(text: str, words: set[str], language: str, *, title: bool = False) -
         )
         if marked:
             return Markup(marked)
-    if title or len(text) <= EXCERPT_CHARS:
-        return Markup(escape(text))
-    return Markup(escape(text[: EXCERPT_CHARS - 1].rsplit(" ", 1)[0] + " …"))
+    return plain_excerpt(text, title=title)
 
 
 class _MarkFormatter(highlight.Formatter):
