@@ -56,7 +56,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union_all,
     values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TSQUERY
@@ -86,6 +85,9 @@ from .parsing import Clause, ParsedQuery
 CONFIGS = {"en": "english", "de": "german", "es": "spanish"}
 ALL_CONFIGS = ("english", "german", "spanish", "simple")
 RANKED_MATCHES = 2000  # as the Whoosh backend: best match ranks the newest this many matches
+# Matches counted at most: past this many the page says "At least 2,000 posts found." (see
+# _search for why, measured).
+COUNTED_MATCHES = 2000
 # ts_rank's weights for D, C, B, A: a title (A) counts twice a body (B), as TITLE_BOOST in Whoosh.
 WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 NORMALIZATION = 1  # divide by 1 + log(length): a long post does not win by length alone
@@ -209,7 +211,7 @@ def _regconfig(name: str) -> ColumnElement[Any]:
     return literal(name).cast(REGCONFIG)
 
 
-def _clause_query(clause: Clause, config: str) -> ColumnElement[Any]:
+def _clause_query(clause: Clause, config: str, loose: bool = False) -> ColumnElement[Any]:
     cfg = _regconfig(config)
     if clause.prefix:
         if not PREFIX_RE.fullmatch(clause.text):
@@ -222,7 +224,7 @@ def _clause_query(clause: Clause, config: str) -> ColumnElement[Any]:
             func.to_tsquery(_regconfig("simple"), term, type_=TSQUERY),
             type_=TSQUERY,
         )
-    if clause.kind == "phrase":
+    if clause.kind == "phrase" and not loose:
         return func.phraseto_tsquery(cfg, literal(clause.text, Text), type_=TSQUERY)
     return func.plainto_tsquery(cfg, literal(clause.text, Text), type_=TSQUERY)
 
@@ -245,6 +247,8 @@ class _Query:
         self.positive: dict[str, str] = {}
         self.negative: dict[str, str] = {}
         self.full: dict[str, str] = {}
+        # With a phrase: its words, in any places (what the GIN index answers exactly).
+        self.loose: dict[str, str] = {}
         self.configs: list[str] = []
         if parsed.clauses:
             self._compile()
@@ -272,17 +276,32 @@ class _Query:
             full = pos
             if pos is not None and neg is not None:
                 full = func.tsquery_and(pos, func.tsquery_not(neg, type_=TSQUERY), type_=TSQUERY)
-            for expr in (pos, neg, full):
+            loose = None
+            if self.has_phrase:
+                words = [
+                    _combine("tsquery_or", [_clause_query(c, config, True) for c in options])
+                    for options in ([c for c in group if not c.negated] for group in groups)
+                    if options
+                ]
+                loose = _combine("tsquery_and", words) if words else None
+            for expr in (pos, neg, full, loose):
                 value = cast(expr, Text) if expr is not None else literal("", Text)
                 columns.append(value.label(f"q{len(columns)}"))
         row = db.session.execute(select(*columns, _languages_in_use())).one()
         for n, config in enumerate(ALL_CONFIGS):
-            self.positive[config], self.negative[config], self.full[config] = row[3 * n : 3 * n + 3]
+            got = row[4 * n : 4 * n + 4]
+            self.positive[config], self.negative[config], self.full[config] = got[:3]
+            if self.has_phrase:
+                self.loose[config] = got[3]
         self.configs = [config_for(language) for language in row[-1]]
 
     def _configs_in_use(self) -> list[str]:
         languages = db.session.scalar(select(_languages_in_use())) or []
         return [config_for(language) for language in languages]
+
+    @property
+    def has_phrase(self) -> bool:
+        return any(c.kind == "phrase" and not c.negated for c in self.parsed.clauses)
 
     @property
     def ranked(self) -> bool:
@@ -293,13 +312,13 @@ class _Query:
         whens = [(config_col == c, _tsquery(self.full[c])) for c in ALL_CONFIGS if self.full[c]]
         return case(*whens, else_=_tsquery("")) if whens else _tsquery("")
 
-    def matching(self) -> Any:
-        """The posts this query finds (words, exclusions, in:title), as (post_id, config) rows:
-        one SELECT per configuration in use, so each is the GIN index's answer for that
-        configuration's tsquery alone (and no row is tested against another language's)."""
+    def matching(self, loose: bool = False) -> ColumnElement[bool]:
+        """The condition on PostVector of the posts this query finds (words, exclusions,
+        in:title): one arm per configuration in use, each testing that configuration's tsquery
+        only (no row is tested against another language's), ORed: the GIN index answers each
+        arm (a BitmapOr), or a walk of the posts by date tests each row (see _search)."""
         arms: list[ColumnElement[bool]] = []
-        configs = sorted(set(self.configs))
-        for c in configs:
+        for c in sorted(set(self.configs)):
             if not self.parsed.has_text:
                 # Only exclusions and filters: every post without the excluded words.
                 neg = self.negative.get(c)
@@ -311,19 +330,18 @@ class _Query:
             pos, full = self.positive[c], self.full[c]
             if not pos:
                 continue  # only stop words in this language: it finds nothing there
-            cond = and_(
+            if loose and self.loose.get(c):
+                pos = full = self.loose[c]
+            arm = and_(
                 PostVector.config == c,
                 PostVector.vector.bool_op("@@")(_tsquery(pos)),  # (what the GIN index answers)
             )
             if self.parsed.in_title or full != pos:
-                cond = and_(cond, self._vector().bool_op("@@")(_tsquery(full)))
-            arms.append(cond)
-        selects = [select(PostVector.post_id, PostVector.config).where(arm) for arm in arms]
-        if not selects:
-            return select(PostVector.post_id, PostVector.config).where(false()).subquery("hits")
-        if len(selects) == 1:
-            return selects[0].subquery("hits")
-        return union_all(*selects).subquery("hits")
+                arm = and_(arm, self._vector().bool_op("@@")(_tsquery(full)))
+            arms.append(arm)
+        if not arms:
+            return false()
+        return or_(*arms) if len(arms) > 1 else arms[0]
 
     def _vector(self) -> ColumnElement[Any]:
         if self.parsed.in_title:
@@ -370,8 +388,11 @@ def _filters(parsed: ParsedQuery) -> list[ColumnElement[bool]]:
 class PostgresBackend:
     """Searches the `post_vectors` of the forum's own database (see the module docstring)."""
 
-    def __init__(self, ranked_matches: int = RANKED_MATCHES) -> None:
+    def __init__(
+        self, ranked_matches: int = RANKED_MATCHES, counted_matches: int = COUNTED_MATCHES
+    ) -> None:
         self.ranked_matches = ranked_matches
+        self.counted_matches = counted_matches
 
     # -- the parts of the interface that keep a separate index: nothing to do here ----------
     @contextmanager
@@ -479,28 +500,64 @@ class PostgresBackend:
         terms = (
             {"text": {c.text for c in parsed.clauses if not c.negated}} if parsed.has_text else {}
         )
-        hits = query.matching()
-        matches = (
-            select(Post.id, Post.topic_id, Post.created_at, hits.c.config)
-            .select_from(hits)
-            .join(Post, Post.id == hits.c.post_id)
-            .join(Topic, Topic.id == Post.topic_id)
-            .join(Sig, Sig.id == Topic.sig_id)
-            .where(_scope_clause(scope), *_filters(parsed))
-        )
-        # The matches once (a CTE read twice is computed once): their count, and the page.
-        m = matches.cte("m")
-        total = select(func.count()).select_from(m).scalar_subquery().label("total")
-        if newest or not query.ranked:
-            stmt = select(m.c.id, m.c.topic_id, m.c.created_at, m.c.config, total).order_by(
-                m.c.created_at.desc(), m.c.id.desc()
+
+        def matches(where: ColumnElement[bool]) -> Any:
+            return (
+                select(Post.id, Post.topic_id, Post.created_at, PostVector.config)
+                .select_from(PostVector)
+                .join(Post, Post.id == PostVector.post_id)
+                .join(Topic, Topic.id == Post.topic_id)
+                .join(Sig, Sig.id == Topic.sig_id)
+                .where(where, _scope_clause(scope), *_filters(parsed))
+            )
+
+        # Counted and ranked: the matches among the newest `window` candidates, the posts with
+        # the query's words (with a phrase, in any places: each is checked, as Whoosh does).
+        found = query.matching()
+        if query.has_phrase:
+            candidates, hit = query.matching(loose=True), found
+        else:
+            candidates, hit = found, true()
+        newest_first = (Post.created_at.desc(), Post.id.desc())
+        among = None if rank_all else self.ranked_matches or None
+        ranked = query.ranked and not newest
+        checked: Any = None
+        if ranked and among is None:
+            # Every match ranked (the reader asked, or SEARCH_RANKED_MATCHES is 0): each one
+            # is visited anyway, so the count is exact.
+            window = None
+            top = matches(found).cte("m")
+            total = select(func.count()).select_from(top).scalar_subquery()
+            in_rank = total
+        elif ranked:
+            # The newest `window` candidates, once: the matches among them counted, and the
+            # ones among the `among` newest (`n`: their place by date) ranked.
+            window = max(self.counted_matches, among or 0) + 1
+            n = func.row_number().over(order_by=newest_first).label("n")
+            top = (
+                matches(candidates)
+                .add_columns(hit.label("hit"), n)
+                .order_by(*newest_first)
+                .limit(window)
+                .cte("top")
+            )
+            total = select(func.count().filter(top.c.hit)).select_from(top).scalar_subquery()
+            checked = select(func.count()).select_from(top).scalar_subquery()
+            in_rank = (
+                select(func.count().filter(and_(top.c.hit, top.c.n <= among)))
+                .select_from(top)
+                .scalar_subquery()
             )
         else:
-            # Best match ranks the newest `ranked_matches` (or every match, on request): each
-            # one's vector is read by its key, never the vectors of every match.
-            among = None if rank_all else self.ranked_matches or None
-            top_q = select(m).order_by(m.c.created_at.desc(), m.c.id.desc())
-            top = (top_q.limit(among) if among else top_q).subquery("top")
+            # Newest first: the page, and the matches among `window` candidates, in any order.
+            window = self.counted_matches + 1
+            counted = matches(candidates).add_columns(hit.label("hit")).limit(window).subquery()
+            total = (
+                select(func.count().filter(counted.c.hit)).select_from(counted).scalar_subquery()
+            )
+            checked = select(func.count()).select_from(counted).scalar_subquery()
+            in_rank = total
+        if ranked:
             vector = select(PostVector.vector).where(PostVector.post_id == top.c.id)
             rank = func.ts_rank(
                 literal_column(f"'{WEIGHTS}'::float4[]", ARRAY(Float)),
@@ -508,17 +565,29 @@ class PostgresBackend:
                 query.per_row(top.c.config),
                 NORMALIZATION,
             )
-            stmt = select(top.c.id, top.c.topic_id, top.c.created_at, top.c.config, total)
+            stmt = select(top.c.id, top.c.topic_id, top.c.created_at, top.c.config)
+            if window is not None:
+                stmt = stmt.where(top.c.hit, top.c.n <= among)
             stmt = stmt.order_by(rank.desc(), top.c.created_at.desc(), top.c.id.desc())
-        rows = db.session.execute(stmt.offset(offset).limit(limit)).all()
-        if rows:
-            count = int(rows[0].total)
-        else:  # (a page past the last: the count alone)
-            count = int(db.session.scalar(select(func.count()).select_from(m)) or 0)
+        else:
+            stmt = matches(found).order_by(*newest_first)
+        figures: list[Any] = [total.label("total"), in_rank.label("in_rank")]
+        if checked is not None:
+            figures.append(checked.label("checked"))
+        rows = db.session.execute(stmt.add_columns(*figures).offset(offset).limit(limit)).all()
+        got = rows[0] if rows else db.session.execute(select(*figures)).one()
+        count, in_ranking = int(got.total or 0), int(got.in_rank or 0)
+        exact = window is None or int(got.checked or 0) < window
+        if not exact:
+            count = min(count, window - 1) if window is not None else count
         ranked_among = None
-        if not (newest or not query.ranked) and not rank_all and self.ranked_matches:
-            if count > self.ranked_matches:
-                ranked_among = self.ranked_matches
+        if ranked and among and (not exact or count > in_ranking):
+            ranked_among = in_ranking
+        if not rows and not count and not exact and offset == 0:
+            # A phrase none of the newest candidates holds (its words are common, side by
+            # side rarely): its newest matches, as many as the page shows.
+            rows = db.session.execute(matches(found).order_by(*newest_first).limit(limit)).all()
+            count, ranked_among = len(rows), None
         hits = [
             BackendHit(
                 post_id=r.id, topic_id=r.topic_id, language=r.config, created_at=r.created_at
@@ -529,6 +598,7 @@ class PostgresBackend:
         return BackendResults(
             hits=hits,
             total=count,
+            total_exact=exact,
             ranked_among=ranked_among,
             terms=terms,
             common=common,
@@ -705,11 +775,14 @@ def _time_limit() -> Iterator[None]:
             func.set_config("statement_timeout", str(STATEMENT_TIMEOUT_MS), True),
             func.set_config("enable_seqscan", "off", True),
             func.set_config("jit", "off", True),
+            func.set_config("max_parallel_workers_per_gather", "0", True),
         )
     )
     try:
         yield
-        session.execute(text("RESET enable_seqscan; RESET jit"))
+        session.execute(
+            text("RESET enable_seqscan; RESET jit; RESET max_parallel_workers_per_gather")
+        )
     except OperationalError as exc:
         if not isinstance(exc.orig, QueryCanceled):
             raise
