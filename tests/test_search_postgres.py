@@ -90,6 +90,59 @@ def test_titles_weigh_more_than_bodies(pg, client, f):
     assert set(links[1:]) == {f"/t/{body.id}/pets#post-1", f"/t/{body.id}/pets#post-{later.number}"}
 
 
+# --- counts and ranking past the newest matches (issue 26: p99 < 100 ms at 100,000 posts) -----
+def test_a_count_past_the_cap_says_at_least_and_rank_all_counts_exactly(pg, app, client, f):
+    """A common word's matches are counted up to `counted_matches` (the newest, walked by
+    date): beyond, the page says "At least N" (as Whoosh's), never an estimate; ranking every
+    match (the reader's link) visits them all and counts exactly."""
+    indexer.replace_backend(app, PostgresBackend(ranked_matches=3, counted_matches=4))
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("retro", members=[ada]), "Counting", "zebra quokka zebra quokka")
+    for n in range(1, 7):
+        f.reply(ada, topic, f"zebra quokka {n}")
+    for sort in ("newest", "relevance"):
+        response = client.get("/search", query_string={"q": "zebra", "sort": sort})
+        html = response.get_data(as_text=True)
+        # (newest first lists 7 on its page: the page says at least those)
+        assert f"At least {7 if sort == 'newest' else 4} posts found." in html, sort
+        links = [m.replace("?page=1#", "#") for m in RESULT_RE.findall(html)]
+        if sort == "newest":
+            assert [link.rsplit("-", 1)[1] for link in links] == ["7", "6", "5", "4", "3", "2", "1"]
+        else:  # the 3 newest ranked, and said so
+            assert sorted(link.rsplit("-", 1)[1] for link in links) == ["5", "6", "7"]
+            assert "Best match among the 3 newest of them:" in html and "rank every match" in html
+    html = client.get("/search", query_string={"q": "zebra", "rank": "all"}).get_data(as_text=True)
+    assert "7 posts found." in html and "At least" not in html
+    result = indexer.get_backend().search(
+        parse("zebra"), queries.sig_scope(None), newest=True, offset=0, limit=2
+    )
+    assert (result.total, result.total_exact, len(result.hits)) == (4, False, 2)
+
+
+def test_a_phrase_is_counted_among_the_newest_posts_with_its_words(pg, app, client, f):
+    """A phrase is checked in the newest posts holding its words (`counted_matches` of them):
+    what it finds there is a floor when there are more, and best match ranks those."""
+    indexer.replace_backend(app, PostgresBackend(ranked_matches=4, counted_matches=4))
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("retro", members=[ada]), "Animals", "zebra quokka 0")
+    for n in range(1, 9):
+        f.reply(ada, topic, f"zebra quokka {n}" if n % 2 else f"quokka and a zebra {n}")
+    # Side by side in posts 1, 2, 4, 6, 8 (numbers); the newest 5 with both words: 9 to 5.
+    for sort in ("newest", "relevance"):
+        html = client.get("/search", query_string={"q": '"zebra quokka"', "sort": sort})
+        html = html.get_data(as_text=True)
+        links = [m.replace("?page=1#", "#") for m in RESULT_RE.findall(html)]
+        said = int(re.search(r"At least (\d+) posts? found\.", html)[1])
+        assert said == (5 if sort == "newest" else 2), sort  # (newest: the 5 on its page)
+        if sort == "newest":  # the page itself is every match, newest first
+            assert [link.rsplit("-", 1)[1] for link in links] == ["8", "6", "4", "2", "1"]
+        else:
+            assert {link.rsplit("-", 1)[1] for link in links} == {"8", "6"}
+            assert "Best match among the 2 newest of them:" in html
+    html = client.get("/search", query_string={"q": '"zebra quokka"', "rank": "all"})
+    assert "5 posts found." in html.get_data(as_text=True)
+
+
 # --- who may read what, inside the SQL -------------------------------------------------------
 def test_the_backend_itself_never_returns_or_counts_what_the_reader_may_not_read(pg, app, f):
     """Asked directly (no re-check after it), with the reader's scope: the SQL leaves out
