@@ -521,42 +521,39 @@ class PostgresBackend:
         newest_first = (Post.created_at.desc(), Post.id.desc())
         among = None if rank_all else self.ranked_matches or None
         ranked = query.ranked and not newest
-        checked: Any = None
         if ranked and among is None:
             # Every match ranked (the reader asked, or SEARCH_RANKED_MATCHES is 0): each one
             # is visited anyway, so the count is exact.
             window = None
             top = matches(found).cte("m")
-            total = select(func.count()).select_from(top).scalar_subquery()
-            in_rank = total
-        elif ranked:
-            # The newest `window` candidates, once: the matches among them counted, and the
-            # ones among the `among` newest (`n`: their place by date) ranked.
-            window = max(self.counted_matches, among or 0) + 1
-            n = func.row_number().over(order_by=newest_first).label("n")
-            top = (
-                matches(candidates)
-                .add_columns(hit.label("hit"), n)
-                .order_by(*newest_first)
-                .limit(window)
-                .cte("top")
-            )
-            total = select(func.count().filter(top.c.hit)).select_from(top).scalar_subquery()
-            checked = select(func.count()).select_from(top).scalar_subquery()
-            in_rank = (
-                select(func.count().filter(and_(top.c.hit, top.c.n <= among)))
-                .select_from(top)
-                .scalar_subquery()
-            )
+            figures = [select(func.count()).select_from(top).scalar_subquery().label("total")]
         else:
-            # Newest first: the page, and the matches among `window` candidates, in any order.
-            window = self.counted_matches + 1
-            counted = matches(candidates).add_columns(hit.label("hit")).limit(window).subquery()
-            total = (
-                select(func.count().filter(counted.c.hit)).select_from(counted).scalar_subquery()
-            )
-            checked = select(func.count()).select_from(counted).scalar_subquery()
-            in_rank = total
+            if ranked:
+                # The newest `window` candidates, once: the matches among them counted, and
+                # the ones among the `among` newest (`n`: their place by date) ranked.
+                window = max(self.counted_matches, among or 0) + 1
+                n = func.row_number().over(order_by=newest_first).label("n")
+                top = (
+                    matches(candidates)
+                    .add_columns(hit.label("hit"), n)
+                    .order_by(*newest_first)
+                    .limit(window)
+                    .cte("top")
+                )
+                counted = top
+            else:
+                # Newest first: the page, and the matches among `window` candidates, in any
+                # order (a CTE: computed once, however often the figures read it).
+                window = self.counted_matches + 1
+                counted = matches(candidates).add_columns(hit.label("hit")).limit(window)
+                counted = counted.cte("counted")
+            counts = {"total": func.count().filter(counted.c.hit), "checked": func.count()}
+            if ranked:
+                counts["in_rank"] = func.count().filter(and_(counted.c.hit, counted.c.n <= among))
+            figures = [
+                select(value).select_from(counted).scalar_subquery().label(name)
+                for name, value in counts.items()
+            ]
         if ranked:
             vector = select(PostVector.vector).where(PostVector.post_id == top.c.id)
             rank = func.ts_rank(
@@ -571,12 +568,10 @@ class PostgresBackend:
             stmt = stmt.order_by(rank.desc(), top.c.created_at.desc(), top.c.id.desc())
         else:
             stmt = matches(found).order_by(*newest_first)
-        figures: list[Any] = [total.label("total"), in_rank.label("in_rank")]
-        if checked is not None:
-            figures.append(checked.label("checked"))
         rows = db.session.execute(stmt.add_columns(*figures).offset(offset).limit(limit)).all()
         got = rows[0] if rows else db.session.execute(select(*figures)).one()
-        count, in_ranking = int(got.total or 0), int(got.in_rank or 0)
+        count = int(got.total or 0)
+        in_ranking = int(got.in_rank or 0) if ranked and window is not None else count
         exact = window is None or int(got.checked or 0) < window
         if not exact:
             count = min(count, window - 1) if window is not None else count
