@@ -754,30 +754,41 @@ class _NoWriter:
         pass
 
 
+# How a search's statements are planned (set for them only, see _time_limit):
+PLANNER_SETTINGS = {
+    # The GIN index, not a sequential scan of every vector of a language: PostgreSQL prices
+    # `@@` as if free (a sequential scan was ten times slower here).
+    "enable_seqscan": "off",
+    # The cost above would otherwise make it compile each search (300 ms).
+    "jit": "off",
+    # Issue 26, 100,000 posts on 2 shared cores: two workers took 20-40 ms to start (Gather
+    # Merge's first row) for a statement that is then 10-30 ms of work; a web request's
+    # search keeps to one core.
+    "max_parallel_workers_per_gather": "0",
+    # The rows are in memory: with the default 4.0 the planner hashed every post (100,000 index
+    # entries, 235 ms) to join 5,000 matches; priced as in memory it looks each one up by key
+    # ('bil*' best match 368 -> 110 ms, 'graphics connection' 520 -> 351 ms; EXPLAIN ANALYZE).
+    "random_page_cost": "1.1",
+}
+
+
 @contextmanager
 def _time_limit() -> Iterator[None]:
     """The search's statements under STATEMENT_TIMEOUT_MS (until the request's read
     transaction ends); one that runs out raises SearchRejected.
 
-    And planned with the GIN index: PostgreSQL prices `@@` as if free, so for a common word it
-    reads every vector of a language (a sequential scan, ten times slower here) rather than take
-    the index's exact answer. (JIT off too: the cost that steers the planner away from a
-    sequential scan would otherwise make it compile each search, 300 ms.) Only for these
-    statements: RESET after them."""
+    And planned as PLANNER_SETTINGS says (the GIN index, no JIT, no parallel workers, rows
+    priced as in memory). Only for these statements: RESET after them."""
     session = db.session
     session.execute(
         select(
             func.set_config("statement_timeout", str(STATEMENT_TIMEOUT_MS), True),
-            func.set_config("enable_seqscan", "off", True),
-            func.set_config("jit", "off", True),
-            func.set_config("max_parallel_workers_per_gather", "0", True),
+            *(func.set_config(name, value, True) for name, value in PLANNER_SETTINGS.items()),
         )
     )
     try:
         yield
-        session.execute(
-            text("RESET enable_seqscan; RESET jit; RESET max_parallel_workers_per_gather")
-        )
+        session.execute(text("; ".join(f"RESET {name}" for name in PLANNER_SETTINGS)))
     except OperationalError as exc:
         if not isinstance(exc.orig, QueryCanceled):
             raise
