@@ -16,15 +16,20 @@ plainto_tsquery / phraseto_tsquery of bound parameters and tsquery_and/or/not (a
 to_tsquery of a word that parsing.py checked is letters and digits only): a member's text never
 becomes tsquery syntax, so nothing they type can change the query's shape. Each post is matched
 with its own configuration's query (a stop word of one language is left out of that language's
-query only, as with Whoosh). Relevance is ts_rank (titles count twice a body) among the newest
-SEARCH_RANKED_MATCHES matches, as Whoosh ranks; newest is by date. Excerpts are ts_headline of
-the page's hits only. "Did you mean" looks for near words (pg_trgm) in `search_words`, the
-words of each SIG, among the SIGs the reader may read. A search's statements stop after
-STATEMENT_TIMEOUT_MS and are planned to use the GIN index (`_time_limit`).
+query only, as with Whoosh). Newest first walks the posts by date (ix_posts_created_cover) testing
+each one's vector, or, for a rare word, takes the GIN index's few matches and sorts them:
+PostgreSQL chooses from the vectors' statistics. Matches are counted up to COUNTED_MATCHES (beyond,
+"At least N"); best match is ts_rank (titles count twice a body) among the newest
+SEARCH_RANKED_MATCHES, and says so; a phrase is checked in the newest posts with its words, as
+Whoosh's (`_search` has the measurements). Excerpts are ts_headline of the page's hits only. "Did
+you mean" looks for near words (pg_trgm) in `search_words`, the words of each SIG, among the SIGs
+the reader may read. A search's statements stop after STATEMENT_TIMEOUT_MS and are planned to use
+the GIN index (`_time_limit`).
 
 Another kind of document (an attachment's text, a library item) would get a table of its own
-beside `post_vectors`, written in its own transaction the same way, and a SELECT of its own in
-`_Query.matching()`; the interface (documents.py) carries hits by id either way.
+beside `post_vectors`, written in its own transaction the same way, and a walk of its own beside
+`_search`'s (matched by `_Query.matching()`); the interface (documents.py) carries hits by id
+either way.
 """
 
 from __future__ import annotations
@@ -500,6 +505,33 @@ class PostgresBackend:
         terms = (
             {"text": {c.text for c in parsed.clauses if not c.negated}} if parsed.has_text else {}
         )
+
+        # Issue 26: 100,000 posts, bench/search_bench.py's 200 searches; EXPLAIN (ANALYZE,
+        # BUFFERS) on a copy of its database, 2 shared cores. What made a common word cost 1.7 s
+        # at p99 was visiting every match: an exact count and a sort by date (or a rank) of all
+        # of them ('modem': 99,999 matches, 1.8 s, 61,000 buffers). Kept, with what each saved:
+        # - The count stops at COUNTED_MATCHES + 1 (a LIMIT under the count): "At least 2,000"
+        #   beyond, as Whoosh's counts; exact below, where it is cheap.
+        # - One condition on post_vectors (the languages' tsqueries ORed, PostgreSQL makes a
+        #   BitmapOr of the GIN scans), not a UNION of one SELECT per language: the union
+        #   could not be walked in date order (it was hashed whole, then joined: 1.7 s for
+        #   'modem' newest first), the one condition is tested row by row while the posts are
+        #   walked newest first (ix_posts_created_cover backwards): 'modem' newest 8.8 ms, 21
+        #   rows read. A rare word ('zoravik', 111 matches) still takes the bitmap and sorts.
+        # - Best match ranks the newest SEARCH_RANKED_MATCHES found by that same walk, counted
+        #   in the same CTE (`n`, their place by date): 'modem' 117 ms, 'kosi' (5,587 matches)
+        #   211 ms under load 12, against 1.5-2 s.
+        # - ts_rank reads each ranked vector by its key after the walk (2,000 lookups, 2-20 ms
+        #   in the plans) rather than carrying 900-byte rows through the walk and its sort.
+        # - A phrase is checked among the newest posts with its words ("printer network": the
+        #   planner, pricing `<->` like `&`, expected 24,163 matches and walked all 100,000
+        #   posts for 1,550, 505 ms; bounded, 65 ms): what is found there is a floor.
+        # - Counting newest-first matches from a CTE read by each figure (three InitPlans ran
+        #   the count three times: 'daleku' 98 -> 28 ms).
+        # - PLANNER_SETTINGS (no parallel workers, rows priced as in memory), measured there.
+        # Not tried, as nothing left pointed at them: ts_rank_cd (ts_rank ranks already),
+        # precomputed weights or a narrower vectors table (the walk reads a vector per post
+        # it passes, ~1 µs each in the plans), GIN fastupdate (a setting for writes).
 
         def matches(where: ColumnElement[bool]) -> Any:
             return (
