@@ -123,7 +123,7 @@ def query_set(count: int) -> list[str]:
 def seed(app: Any, n_posts: int) -> None:
     from sqlalchemy import insert, text
 
-    from forum.accounts.models import User
+    from forum.accounts.models import TL_MEMBER, User
     from forum.extensions import db
     from forum.sigs.models import Membership, Sig
     from forum.topics.models import Post, Topic
@@ -149,7 +149,8 @@ def seed(app: Any, n_posts: int) -> None:
             insert(User),
             [
                 {"id": i, "username": f"member{i}", "email": f"m{i}@example.com",
-                 "password_hash": "x", "role": "sysop" if i == 1 else "member"}
+                 "password_hash": "x", "role": "sysop" if i == 1 else "member",
+                 "trust_level": TL_MEMBER}  # (the replies below: no new account's day quota)
                 for i in range(1, 51)
             ],
         )  # fmt: skip
@@ -254,6 +255,12 @@ def main() -> None:
     parser.add_argument("--ranked-matches", type=int, default=2000)
     parser.add_argument("--keep", default=None, help="instance folder to use and keep")
     parser.add_argument(
+        "--backends",
+        default="whoosh,postgres",
+        help="with --postgres, the backends to measure (e.g. postgres alone: Whoosh's rebuild "
+        "takes minutes)",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES_URL", ""),
         help="a PostgreSQL server URL: both backends on a database of its own there",
@@ -334,7 +341,8 @@ def run(args: argparse.Namespace, instance: Path, database: str) -> None:
             db.session.commit()
     print(f"seeded {args.posts:,} posts of {POST_WORDS[0]}-{POST_WORDS[1]} words "
           f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
-    for kind in ("whoosh", "postgres") if postgres else ("whoosh",):
+    kinds = [k for k in ("whoosh", "postgres") if k in args.backends.split(",")]
+    for kind in kinds if postgres else ("whoosh",):
         if postgres:
             print(f"\n=== {kind} ===")
         app.config["SEARCH_BACKEND"] = kind
