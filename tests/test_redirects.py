@@ -217,8 +217,8 @@ def next_routes(world: dict[str, Any]) -> dict[str, Route]:
 
 
 # Views that read `next` say one of these (moderation's _run and _member_action go through
-# _back, which asks safe_next).
-NEXT_READERS = ("safe_next(", "redirect_back(", '"next"', "next.data")
+# _back, which asks safe_next; the footer forms through _back_with_cookie).
+NEXT_READERS = ("safe_next(", "redirect_back(", '"next"', "next.data", "_back_with_cookie(")
 MODERATION_NEXT_READERS = ("_run(", "_back(", "_member_action(")
 
 

@@ -627,6 +627,33 @@ def _same_origin() -> bool:
     return origin_checker(current_app.config)(request.headers.get("Origin"), request.environ)
 
 
+def _check_footer_form(what: str) -> None:
+    """The footer's language and colour forms: a member's by their form token; a guest's by
+    the browser's Origin, as a guest's cached page carries no token (forum.pagecache)."""
+    if current_user.is_authenticated:
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as exc:
+            raise CSRFError(str(exc)) from exc
+    elif not _same_origin():
+        raise CSRFError(f"The {what} form did not come from this site.")
+
+
+def _back_with_cookie(name: str, value: str) -> Any:
+    """Back to the page the footer form was sent from, the choice kept in a cookie for a year
+    (a guest's only record of it; a member's survives logging out)."""
+    response = redirect_back(request.form.get("next"), url_for("sigs.index"))
+    response.set_cookie(
+        name,
+        value,
+        max_age=i18n.COOKIE_MAX_AGE,
+        samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+    )
+    return response
+
+
 @bp.route("/language", methods=["POST"])
 @csrf.exempt  # checked below: a member's form token, or a guest's same-origin browser
 def language() -> Any:
@@ -635,28 +662,13 @@ def language() -> Any:
     A guest's page carries no form token (it would cost guests the page cache, forum.pagecache),
     so a guest's switch is checked by the browser's Origin instead; a member's by the token, and
     the choice is kept on their account too."""
-    if current_user.is_authenticated:
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except ValidationError as exc:
-            raise CSRFError(str(exc)) from exc
-    elif not _same_origin():
-        raise CSRFError("The language form did not come from this site.")
+    _check_footer_form("language")
     code = i18n.known(request.form.get("language"))
     if code is None:
         abort(400)
     if current_user.is_authenticated:
         services.set_language(current_user._get_current_object(), code)
-    response = redirect_back(request.form.get("next"), url_for("sigs.index"))
-    response.set_cookie(
-        i18n.LANGUAGE_COOKIE,
-        code,
-        max_age=i18n.COOKIE_MAX_AGE,
-        samesite="Lax",
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-        httponly=True,
-    )
-    return response
+    return _back_with_cookie(i18n.LANGUAGE_COOKIE, code)
 
 
 @bp.route("/theme", methods=["POST"])
@@ -666,28 +678,13 @@ def choose_theme() -> Any:
     JavaScript. Checked as the language menu is, and for the same reason: a guest's cached page
     has no form token to give. A member's choice is kept on their account, a guest's in a
     cookie. forum.js sends the same form and only reads the status."""
-    if current_user.is_authenticated:
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except ValidationError as exc:
-            raise CSRFError(str(exc)) from exc
-    elif not _same_origin():
-        raise CSRFError("The colour form did not come from this site.")
+    _check_footer_form("colour")
     code = theme.known(request.form.get("theme"))
     if code is None:
         abort(400, _("Choose Light, Dark or System."))
     if current_user.is_authenticated:
         services.set_theme(current_user._get_current_object(), code)
-    response = redirect_back(request.form.get("next"), url_for("sigs.index"))
-    response.set_cookie(
-        theme.THEME_COOKIE,
-        code,
-        max_age=i18n.COOKIE_MAX_AGE,
-        samesite="Lax",
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-        httponly=True,
-    )
-    return response
+    return _back_with_cookie(theme.THEME_COOKIE, code)
 
 
 @bp.route("/settings/timezone", methods=["POST"])
