@@ -202,6 +202,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_REACTIONS": "60 per minute",
     # Uploads per member (posts' files, library files, pictures), one budget.
     "RATELIMIT_UPLOAD": "30 per minute",
+    # A moving window: a fixed one lets twice a budget through across a minute's boundary
+    # (a web reply at :59 and two mailed ones at :00 were all posted on a "3 per minute" budget).
+    "RATELIMIT_STRATEGY": "moving-window",
     "RATELIMIT_HEADERS_ENABLED": True,
     # The JSON API's budget per personal access token (per member for a signed-in browser, per
     # address for a guest); its answers say where each stands (RateLimit-* headers).
