@@ -114,8 +114,12 @@ def forum_on(app, make_app, own_redis, f, request):
             yield other, member, guest, topic
         finally:
             # The limiter is one object for every app of the test process: its fallback flag
-            # must not outlive this test.
+            # and the key prefix it keeps from the first app that set one (Flask-Limiter's
+            # init_app: `self._key_prefix or config[...]`) must not outlive this test; the
+            # next app's limiter would count under this test's prefix, and forum.mailin, which
+            # reads the prefix from the app's config, under another.
             limiter._storage_dead = False  # noqa: SLF001
+            limiter._key_prefix = ""  # noqa: SLF001
 
 
 def _pages_and_a_reply(member, guest, topic, n: int) -> list[float]:
