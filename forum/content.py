@@ -55,7 +55,7 @@ def _img_attribute(tag: str, name: str, value: str) -> bool:
     if name == "src":
         return bool(OWN_IMAGE_SRC_RE.match(value))
     if name in ("width", "height"):
-        return value.isdigit() and len(value) <= 5
+        return value.isdecimal() and len(value) <= 5
     if name == "loading":
         return value == "lazy"
     return name in ("alt", "decoding")

@@ -185,11 +185,11 @@ def read_address(address: str, email_of: Any = None) -> ForumAddress | None:
     if not plus:
         return None
     parts = token.split("-")
-    if kind == REPLY and len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+    if kind == REPLY and len(parts) == 3 and parts[0].isdecimal() and parts[1].isdecimal():
         user_id, topic_id = int(parts[0]), int(parts[1])
         if hmac.compare_digest(parts[2], _signature(REPLY, user_id, topic_id)):
             return ForumAddress(REPLY, user_id, topic_id)
-    if kind == BOUNCE and len(parts) == 2 and parts[0].isdigit() and email_of is not None:
+    if kind == BOUNCE and len(parts) == 2 and parts[0].isdecimal() and email_of is not None:
         user_id = int(parts[0])
         email = email_of(user_id)
         if email and hmac.compare_digest(

@@ -619,7 +619,7 @@ def check(setting: Setting, value: object) -> str:
             raise Invalid(setting.key, _l("Choose on or off."))
         return "1" if text in ("1", "True", "on") else "0"
     if setting.kind == "int":
-        if not text.isdigit() or int(text) > setting.maximum:
+        if not text.isdecimal() or int(text) > setting.maximum:
             raise Invalid(
                 setting.key,
                 _l(

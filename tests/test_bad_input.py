@@ -359,3 +359,17 @@ def test_nothing_written_by_any_refusal(client, world) -> None:
     client.form("/sigs/request", {"slug": "cl\x00ub"})
     _raw_post(client, f"/t/{world['topic'].id}/reply", b"body=%FF")
     assert (dbstate.count(Topic), dbstate.count(Post), dbstate.count(JoinRequest)) == before
+
+
+@pytest.mark.parametrize("number", ["%C2%B2", "%E2%91%A0", "%C2%B9%C2%B2"])  # ², ①, ¹²
+def test_numbers_written_in_other_digits_are_not_page_numbers(client, world, number) -> None:
+    """`"²".isdigit()` is true but `int("²")` fails: a query string of such "digits" is a page
+    that does not exist (404) or no page at all, never an error page (500)."""
+    topic, sig = world["topic"], world["sig"]
+    for url in (
+        f"/t/{topic.id}?page={number}",
+        f"/s/{sig.slug}/?page={number}",
+        f"/search?q=modem&page={number}",
+        f"/t/{topic.id}/reply?quote={number}",
+    ):
+        assert client.get(url).status_code in (200, 404), url

@@ -623,7 +623,7 @@ def load_session_user(session_id: str) -> User | None:
     row its id names, when it names one) was not logged out."""
     user_id, _, rest = session_id.partition(":")
     token, _, row_id = rest.partition(":")
-    if not user_id.isdigit() or not token or (row_id and not row_id.isdigit()):
+    if not user_id.isdecimal() or not token or (row_id and not row_id.isdecimal()):
         return None
     key = int(user_id)
     row: UserSession | None = None

@@ -70,7 +70,7 @@ def _step(now: float | None = None) -> int:
 def _matching_step(secret: str, code: str, now: float | None = None) -> int | None:
     """The step (now, or one either side) whose code this is; None when it is none of them."""
     code = "".join(code.split())
-    if not code.isdigit() or len(code) != 6:
+    if not code.isdecimal() or len(code) != 6:
         return None
     totp = pyotp.TOTP(secret)
     current = _step(now)

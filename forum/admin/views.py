@@ -34,7 +34,7 @@ def only_the_sysop() -> None:
 
 def _page_arg() -> int:
     page = request.args.get("page", "1")
-    if not page.isdigit() or not 0 < int(page) < 100_000:
+    if not page.isdecimal() or not 0 < int(page) < 100_000:
         abort(404)
     return int(page)
 

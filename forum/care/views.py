@@ -41,7 +41,7 @@ def _post_arg(form: WriteForm) -> int | None:
     raw = form.post.data or request.args.get("post", "")
     if not raw:
         return None
-    if not str(raw).isdigit() or not 0 < int(raw) < 2**31:
+    if not str(raw).isdecimal() or not 0 < int(raw) < 2**31:
         abort(404)
     return int(raw)
 

@@ -52,7 +52,7 @@ def canonical_url() -> str:
 
     url = site_url() + request.path
     page = request.args.get("page", "")
-    if page.isdigit() and 1 < int(page) < 100_000:
+    if page.isdecimal() and 1 < int(page) < 100_000:
         url += f"?page={int(page)}"
     return url
 

@@ -146,7 +146,7 @@ def upload() -> Any:
         if item is None or not item.filename:
             raise Invalid("file", services.NO_FILE)
         made = services.upload_file(
-            viewer(), int(sig) if sig.isdigit() else None, item.stream, item.filename
+            viewer(), int(sig) if sig.isdecimal() else None, item.stream, item.filename
         )
     except ForumError as exc:
         return jsonify(
@@ -233,7 +233,7 @@ def _section_choices(sig: Sig) -> list[tuple[int, str]]:
 
 def _page_number() -> int:
     page = request.args.get("page", "1")
-    if not page.isdigit() or not 0 < int(page) < 100_000:
+    if not page.isdecimal() or not 0 < int(page) < 100_000:
         abort(404)
     return int(page)
 
@@ -246,7 +246,7 @@ def library(slug: str) -> Any:
         viewer(),
         sig,
         request.args.get("sort", "newest"),
-        int(section) if section.isdigit() and len(section) < 10 else None,
+        int(section) if section.isdecimal() and len(section) < 10 else None,
         _page_number(),
     )
     return render_template("files/library.html", page=page, sig=sig, action=ActionForm())
@@ -293,7 +293,7 @@ def library_upload(slug: str) -> Any:
         raise Forbidden(problem)
     form = LibraryUploadForm()
     form.section.choices = _section_choices(sig)
-    if request.method == "GET" and request.args.get("section", "").isdigit():
+    if request.method == "GET" and request.args.get("section", "").isdecimal():
         form.section.data = int(request.args["section"])
     status = 200
     if form.validate_on_submit():

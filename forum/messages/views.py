@@ -41,7 +41,7 @@ def _page_arg(default: int | None = 1) -> int | None:
     page = request.args.get("page")
     if page is None:
         return default
-    if not page.isdigit() or not 0 < int(page) < 100_000:
+    if not page.isdecimal() or not 0 < int(page) < 100_000:
         abort(404)
     return int(page)
 

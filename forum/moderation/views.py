@@ -70,7 +70,7 @@ def _until(days: int | None) -> Any:
 
 def _page_arg() -> int:
     page = request.args.get("page", "1")
-    if not page.isdigit() or not 0 < int(page) < 100_000:
+    if not page.isdecimal() or not 0 < int(page) < 100_000:
         abort(404)
     return int(page)
 
@@ -337,7 +337,7 @@ def split(topic_id: int) -> Any:
         # "Split off into a new topic" in a post's menu: that post is ticked.
         chosen = [_int_or_none(request.args.get("post")) or 0]
     else:
-        chosen = [int(v) for v in request.form.getlist("posts") if v.isdigit()]
+        chosen = [int(v) for v in request.form.getlist("posts") if v.isdecimal()]
     if form.validate_on_submit():
         try:
             new = services.split_topic(
@@ -578,7 +578,7 @@ def lift(username: str) -> Any:
 # --- spam cleanup ---------------------------------------------------------------------------
 def _int_or_none(raw: str | None) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
+    return int(raw) if raw.isdecimal() and 0 < int(raw) < 2**31 else None
 
 
 @bp.route("/mod/u/<username>/spam", methods=["GET", "POST"])
@@ -672,7 +672,7 @@ def filters() -> Any:
 @bp.route("/mod/sigs/<int:sig_id>/approval", methods=["POST"])
 def approval_threshold(sig_id: int) -> Any:
     raw = (request.form.get("threshold") or "").strip()
-    if raw and not raw.isdigit():
+    if raw and not raw.isdecimal():
         services.moderated_sig(viewer(), sig_id)
         flash(_("Enter a whole number, or leave it empty for the site's setting."), "error")
         return redirect(url_for("moderation.filters"))

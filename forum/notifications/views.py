@@ -27,7 +27,7 @@ from .forms import (
 
 def _page_arg() -> int:
     page = request.args.get("page", "1")
-    if not page.isdigit() or not 0 < int(page) < 100_000:
+    if not page.isdecimal() or not 0 < int(page) < 100_000:
         abort(404)
     return int(page)
 
@@ -182,7 +182,7 @@ def digest_note(slug: str) -> Any:
     if request.method == "POST":
         note_id = request.form.get("note_id", "")
         if note_id:
-            if not delete.validate_on_submit() or not note_id.isdigit():
+            if not delete.validate_on_submit() or not note_id.isdecimal():
                 abort(400)
             try:
                 services.delete_digest_note(viewer(), int(note_id))

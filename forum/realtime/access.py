@@ -21,7 +21,7 @@ PRESENCE_SIG_PREFIX = "presence:sig:"
 
 def _id(room: str, prefix: str) -> int | None:
     tail = room[len(prefix) :]
-    return int(tail) if room.startswith(prefix) and tail.isdigit() else None
+    return int(tail) if room.startswith(prefix) and tail.isdecimal() else None
 
 
 def room_access(

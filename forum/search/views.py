@@ -14,7 +14,7 @@ from . import bp, queries
 @bp.route("/search")
 def search() -> Any:
     page_arg = request.args.get("page", "1")
-    page = int(page_arg) if page_arg.isdigit() and len(page_arg) < 6 else 1
+    page = int(page_arg) if page_arg.isdecimal() and len(page_arg) < 6 else 1
     result = queries.search_page(
         viewer(),
         request.args.get("q", "")[:20_000],

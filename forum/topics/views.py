@@ -49,7 +49,7 @@ def _page_arg() -> int | None:
     page = request.args.get("page")
     if page is None:
         return None
-    if not page.isdigit() or not 0 < int(page) < 1_000_000:
+    if not page.isdecimal() or not 0 < int(page) < 1_000_000:
         abort(404)
     return int(page)
 
@@ -262,7 +262,7 @@ def reply(topic_id: int) -> Any:
             form.body.data = draft.body
         # The no-JavaScript "quote" and "reply" buttons land here with the text prepared.
         quote = request.args.get("quote", "")
-        if quote.isdigit():
+        if quote.isdecimal():
             quoted = services.quote_text(viewer(), int(quote))
             form.body.data = (form.body.data + "\n\n" if form.body.data else "") + quoted
             form.reply_to.data = quote
@@ -283,7 +283,7 @@ def reply(topic_id: int) -> Any:
         preview = _preview_html(form)
         status = 200 if preview is not None else 400
     elif form.validate_on_submit():
-        reply_to = int(form.reply_to.data) if (form.reply_to.data or "").isdigit() else None
+        reply_to = int(form.reply_to.data) if (form.reply_to.data or "").isdecimal() else None
         joining = permissions.joins_by_posting(viewer(), sig)
         try:
             post = services.reply_to_topic(viewer(), topic.id, form.body.data, reply_to)

@@ -36,7 +36,7 @@ def set_level(username: str) -> Any:
         errors = " ".join(e for found in form.errors.values() for e in found)
         flash(errors or _("Try again."), "error")
         return redirect(page)
-    level = int(form.level.data) if str(form.level.data).isdigit() else -1
+    level = int(form.level.data) if str(form.level.data).isdecimal() else -1
     flash_outcome(
         lambda: services.set_trust_level(
             viewer(), member.id, level, locked=bool(form.locked.data), reason=form.reason.data or ""
