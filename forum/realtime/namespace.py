@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import request, session
 from flask_login import current_user
-from flask_socketio import Namespace, disconnect, join_room, leave_room
+from flask_socketio import Namespace, disconnect, leave_room
+from flask_socketio import join_room as _join_room
 
 from .. import permissions
 from ..accounts.models import User
@@ -46,6 +47,15 @@ def socket_member() -> tuple[bool, User | None]:
         return True, None
     user = load_session_user(session_id)
     return user is not None, user
+
+
+def join_room(room: str) -> None:
+    """Join a room, unless the socket left while its subscribe was on the way (a reader who
+    moved to the next page): python-socketio then raises ValueError, and there is nothing to do."""
+    try:
+        _join_room(room)
+    except ValueError:
+        return
 
 
 class ForumNamespace(Namespace):
