@@ -175,7 +175,9 @@ Provided by admin; called by `accounts.services`. Default: nothing to record."""
 # --- pages ---------------------------------------------------------------------------------
 
 HeaderItem = dict[str, Any]
-"""A link in the header: url, label, count, css, id."""
+"""A link in the header: url, label, count, css, id; "alert": True when its count is something
+waiting for the member (unread notifications, mail, the mod queue): on phones, where the links
+sit in the closed "Menu", a dot on the Menu button says one of those counts is not zero."""
 
 HeaderProvider = Callable[["User | None"], "HeaderItem | list[HeaderItem] | None"]
 

@@ -25,6 +25,7 @@ def header_item(viewer: Any) -> dict[str, Any] | None:
         "count": unread_count(viewer.id),
         "css": "mail-link",
         "id": "mail-link",
+        "alert": True,
     }
 
 

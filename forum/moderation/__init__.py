@@ -41,4 +41,5 @@ def _queue_item(viewer: Any) -> dict[str, Any] | None:
         "count": queue_size(viewer),
         "css": "mod-queue",
         "id": "mod-queue-link",
+        "alert": True,
     }

@@ -34,6 +34,7 @@ def header_items(viewer: Any) -> list[dict[str, Any]] | None:
             "count": unread,
             "css": "notifications-link",
             "id": "notifications-link",
+            "alert": True,
         },
     ]
 

@@ -44,9 +44,23 @@
     badge.textContent = String(count);
     badge.setAttribute("data-count", String(count));
     badge.classList.toggle("badge-zero", !count);
+    setMenuBadge();
     if (linkId) return;
     var counter = document.getElementById("notifications-unread");
     if (counter) counter.textContent = String(count);
+  }
+
+  // The phone header's "Menu" button: a dot while anything waits behind it (the links marked
+  // data-alert: notifications, mail, the mod queue).
+  function setMenuBadge() {
+    var dot = document.getElementById("menu-badge");
+    if (!dot) return;
+    var waiting = false;
+    var badges = document.querySelectorAll(".main-nav a[data-alert] .badge");
+    for (var i = 0; i < badges.length; i++) {
+      if (Number(badges[i].getAttribute("data-count")) > 0) waiting = true;
+    }
+    dot.hidden = !waiting;
   }
 
   function highestShown() {

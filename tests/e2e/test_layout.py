@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 
 from .conftest import login_state
-from .helpers import DESKTOP, assert_accessible, expect, screenshots, start_topic, unique
+from .helpers import (
+    DESKTOP,
+    assert_accessible,
+    expect,
+    notifications_link,
+    register,
+    screenshots,
+    start_topic,
+    unique,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -295,7 +304,7 @@ def test_the_phone_menu_opens_and_closes(open_browser, js):
     page = phone(open_browser, "ada", js=js)
     page.goto("/")
     toggle = page.locator("summary.site-menu-toggle")
-    expect(toggle).to_have_text("Menu")
+    expect(toggle).to_have_text(re.compile(r"^Menu\b"))  # then, when something waits, its dot
     nav = page.get_by_role("navigation", name="Main")
     expect(toggle).to_be_visible()
     expect(nav).to_be_hidden()
@@ -326,6 +335,36 @@ def test_the_phone_menu_opens_and_closes(open_browser, js):
     toggle.click()
     page.get_by_role("link", name="Settings").click()
     expect(page).to_have_url(re.compile(r"/settings$"))
+
+
+def test_the_menu_button_shows_a_dot_when_something_arrives(open_browser, forum):
+    """On a phone the counts sit inside the closed menu: a dot on the Menu button says something
+    waits, and appears live when a notification arrives."""
+    newcomer = open_browser(None, has_touch=True)
+    name = unique("dot")
+    register(newcomer, name, forum)  # on a wide screen, where Register is in sight
+    newcomer.set_viewport_size(PHONE_360)
+    newcomer.goto("/")
+    dot = newcomer.locator("#menu-badge")
+    expect(dot).to_be_hidden()  # nothing waits for a new member
+    newcomer.wait_for_load_state("networkidle")  # the socket is connected
+
+    writer = open_browser("margaret", label="margaret")
+    start_topic(writer, "Retro Computing", unique("A word for the newcomer "), f"Welcome, @{name}!")
+
+    expect(dot).to_be_visible()
+    box = dot.bounding_box()
+    toggle = newcomer.locator("summary.site-menu-toggle").bounding_box()
+    assert (
+        box
+        and toggle
+        and box["x"] >= toggle["x"]
+        and box["x"] + box["width"] <= toggle["x"] + toggle["width"]
+    )
+    expect(newcomer.locator("summary.site-menu-toggle")).to_contain_text("(something new for you)")
+    newcomer.locator("summary.site-menu-toggle").click()
+    expect(notifications_link(newcomer).locator(".badge")).to_have_text("1")
+    screenshots(newcomer, "layout-menu-dot")
 
 
 @pytest.mark.parametrize("js", [False, True], ids=["no-js", "js"])
