@@ -20,23 +20,25 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale
-from babel.dates import DateTimePattern, parse_pattern
-from flask import Flask, Response, abort, current_app, has_request_context, request
+from babel.dates import TIMEDELTA_UNITS, DateTimePattern, parse_pattern
+from babel.dates import format_timedelta as babel_timedelta
+from flask import Flask, Response, abort, current_app, g, has_request_context, request
 from flask_babel import (
     force_locale,
     format_date,
     format_datetime,
     format_decimal,
     format_percent,
-    format_timedelta,
     get_locale,
     get_timezone,
     get_translations,
-    gettext,
     lazy_ngettext,
-    ngettext,
-    pgettext,
 )
+from flask_babel import gettext as babel_gettext
+from flask_babel import ngettext as babel_ngettext
+from flask_babel import pgettext as babel_pgettext
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 if TYPE_CHECKING:
@@ -60,7 +62,6 @@ LANGUAGE_COOKIE = "forum_lang"
 TIMEZONE_COOKIE = "forum_tz"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
-_ = gettext
 _l = lazy_gettext
 
 
@@ -140,12 +141,141 @@ def select_timezone() -> str:
 
 def language() -> str:
     """The language this request is rendered in ("en", "de", "es")."""
-    locale = get_locale()
-    return locale.language if locale is not None else DEFAULT_LANGUAGE
+    found = reader()
+    return found.locale.language if found is not None else DEFAULT_LANGUAGE
 
 
 def timezone_name() -> str:
     return select_timezone()
+
+
+# --- the request's language, looked up once ---------------------------------------------------
+class Reader:
+    """Whom this request renders for: Flask-Babel's locale, time zone and catalog of the request
+    (or of a `force_locale` block), looked up once. Flask-Babel's own look-ups walk its context
+    chain (several `g` proxies) on every call, and a topic page translates, dates and ages
+    hundreds of things: that chain was a tenth of the page's CPU (docs/benchmarks.md)."""
+
+    __slots__ = ("locale", "tzinfo", "translations")
+
+    def __init__(self, locale: Locale, tzinfo: Any, translations: Any) -> None:
+        self.locale = locale
+        self.tzinfo = tzinfo
+        self.translations = translations
+
+
+def reader() -> Reader | None:
+    """This context's Reader; None outside an app context or without a locale.
+
+    Kept beside Flask-Babel's state (g._flask_babel) and valid while that names the same
+    locale and zone objects: `force_locale` and `refresh()` change them, and the next call
+    then looks everything up again."""
+    try:
+        state = g._flask_babel
+    except (AttributeError, RuntimeError):  # no look-up yet, or no app context
+        state = None
+    if state is not None:
+        found: Reader | None = getattr(state, "forum_reader", None)
+        if (
+            found is not None
+            and found.locale is getattr(state, "babel_locale", None)
+            and found.tzinfo is getattr(state, "babel_tzinfo", None)
+        ):
+            return found
+    try:
+        locale = get_locale()
+    except RuntimeError:
+        return None
+    if locale is None:
+        return None
+    made = Reader(locale, get_timezone(), get_translations())
+    g._flask_babel.forum_reader = made
+    return made
+
+
+def gettext(string: str, /, **variables: Any) -> str:
+    """Flask-Babel's gettext, through the request's Reader."""
+    found = reader()
+    if found is None:
+        return babel_gettext(string, **variables)  # type: ignore[no-any-return]
+    text: str = found.translations.ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, /, num: int, **variables: Any) -> str:
+    found = reader()
+    if found is None:
+        return babel_ngettext(singular, plural, num, **variables)  # type: ignore[no-any-return]
+    variables.setdefault("num", num)
+    text: str = found.translations.ungettext(singular, plural, num)
+    return text % variables
+
+
+def pgettext(context: str, string: str, /, **variables: Any) -> str:
+    found = reader()
+    if found is None:
+        return babel_pgettext(context, string, **variables)  # type: ignore[no-any-return]
+    text: str = found.translations.upgettext(context, string)
+    return text % variables if variables else text
+
+
+_ = gettext
+
+
+# Jinja's i18n extension, newstyle (what Flask-Babel installs: `_()`, `gettext`, `ngettext` and
+# `{% trans %}` take their values as keywords, and escape them in HTML), called directly: the
+# extension's own wrappers resolve `gettext` again and make two more calls per string.
+def _translations() -> Any:
+    found = reader()
+    return found.translations if found is not None else get_translations()
+
+
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, string: str, /, **variables: Any) -> str:
+    text = _translations().ugettext(string)
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables  # type: ignore[no-any-return]
+
+
+@pass_eval_context
+def _template_ngettext(
+    eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables: Any
+) -> str:
+    variables.setdefault("num", num)
+    text = _translations().ungettext(singular, plural, num)
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables  # type: ignore[no-any-return]
+
+
+@pass_eval_context
+def _template_pgettext(
+    eval_ctx: EvalContext, context: str, string: str, /, **variables: Any
+) -> str:
+    variables.setdefault("context", context)
+    text = _translations().upgettext(context, string)
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables  # type: ignore[no-any-return]
+
+
+@pass_eval_context
+def _template_npgettext(
+    eval_ctx: EvalContext,
+    context: str,
+    singular: str,
+    plural: str,
+    num: int,
+    /,
+    **variables: Any,
+) -> str:
+    variables.setdefault("context", context)
+    variables.setdefault("num", num)
+    text = _translations().unpgettext(context, singular, plural, num)
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables  # type: ignore[no-any-return]
 
 
 # --- dates, times and numbers ---------------------------------------------------------------
@@ -153,12 +283,20 @@ def localtime(value: datetime | None, format: str = "medium") -> str:  # noqa: A
     """A moment in the reader's time zone and language ("12.03.2026, 14:05")."""
     if value is None:
         return ""
-    locale = get_locale()
-    if format != "medium" or locale is None:
-        return format_datetime(value, format)
+    found = reader()
+    if format != "medium" or found is None:
+        return format_datetime(value, format)  # type: ignore[no-any-return]
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return _medium_moment(locale).apply(value.astimezone(get_timezone()), locale)
+    return _medium_text(value, found.locale, found.tzinfo)
+
+
+@functools.lru_cache(maxsize=4096)
+def _medium_text(value: datetime, locale: Locale, tzinfo: Any) -> str:
+    """A moment's medium date and time, by moment, language and zone. A listing or topic page
+    titles each `<time>` with one, and pages are read again and again: a hit is a tenth of the
+    cost of formatting (docs/benchmarks.md, 2026-12-06). Bounded: a few hundred KB."""
+    return _medium_moment(locale).apply(value.astimezone(tzinfo), locale)
 
 
 @functools.lru_cache(maxsize=16)
@@ -174,17 +312,50 @@ def _medium_moment(locale: Locale) -> DateTimePattern:
 def localdate(value: datetime | None, format: str = "medium") -> str:  # noqa: A002
     if value is None:
         return ""
-    return format_date(value, format)
+    return format_date(value, format)  # type: ignore[no-any-return]
+
+
+# Babel's format_timedelta as ago() calls it: the largest unit of which there are at least 0.85,
+# down to minutes.
+_AGO_THRESHOLD = 0.85
+_AGO_UNITS = TIMEDELTA_UNITS[: [unit for unit, _secs in TIMEDELTA_UNITS].index("minute") + 1]
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
     """How long ago, in words: "2 hours ago", "vor 2 Stunden", "hace 2 horas"."""
     if value is None:
         return gettext("never")
-    delta: timedelta = value - (now or utcnow())
-    if abs(delta.total_seconds()) < 45:
+    seconds = (value - (now or utcnow())).total_seconds()
+    if abs(seconds) < 45:
         return gettext("just now")
-    return format_timedelta(delta, granularity="minute", add_direction=True)
+    found = reader()
+    if found is None:
+        return babel_timedelta(
+            seconds, granularity="minute", add_direction=True, locale=get_locale()
+        )
+    # The unit and count as Babel picks them (babel.dates.format_timedelta), then the words
+    # for that count of that unit from a small cache: Babel's pattern look-up was most of the
+    # cost, and a page says "3 hours ago" many times.
+    size = abs(seconds)
+    for unit, unit_seconds in _AGO_UNITS:
+        count = size / unit_seconds
+        if count >= _AGO_THRESHOLD or unit == "minute":
+            return _ago_words(found.locale, unit, int(round(max(1, count))), seconds >= 0)
+    raise AssertionError("unreachable: minutes always match")
+
+
+@functools.lru_cache(maxsize=1024)
+def _ago_words(locale: Locale, unit: str, count: int, future: bool) -> str:
+    """Babel's words for `count` `unit`s ago (or ahead): asked with that unit as the
+    granularity and no threshold, Babel picks exactly that unit and count."""
+    seconds = count * dict(TIMEDELTA_UNITS)[unit]
+    return babel_timedelta(
+        seconds if future else -seconds,
+        granularity=unit,
+        threshold=float("inf"),
+        add_direction=True,
+        locale=locale,
+    )
 
 
 def number(value: float | None) -> str:
@@ -290,6 +461,15 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    # In place of what Flask-Babel installed (the same newstyle semantics, see above).
+    app.jinja_env.newstyle_gettext = True  # type: ignore[attr-defined]
+    app.jinja_env.globals.update(
+        _=_template_gettext,
+        gettext=_template_gettext,
+        ngettext=_template_ngettext,
+        pgettext=_template_pgettext,
+        npgettext=_template_npgettext,
+    )
 
     @app.get("/i18n/<code>.json")
     def js_catalog(code: str) -> Response:

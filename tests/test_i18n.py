@@ -254,6 +254,58 @@ def test_relative_times(app, lang, delta, expected):
         assert i18n.ago(MOMENT - delta, now=MOMENT) == expected
 
 
+def _ago_spread() -> list[timedelta]:
+    """Deltas around every unit's switch (0.85 of it), half-way roundings, both directions."""
+    units = [60, 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400]
+    seconds = {44, 45, 46, 50, 59, 60, 89, 90, 91, 150, 151}
+    for unit in units:
+        for factor in (0.8499, 0.85, 0.8501, 0.99, 1, 1.49, 1.5, 1.51, 2.5, 3.5, 7, 11.5, 29, 59):
+            seconds.add(int(unit * factor))
+    seconds |= {int(1.37**n) for n in range(12, 60)}
+    spread = [timedelta(seconds=s) for s in sorted(seconds)]
+    spread += [timedelta(seconds=s, microseconds=500_000) for s in (45, 89, 5399, 5400)]
+    return spread + [-delta for delta in spread]
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "es"])
+def test_relative_times_read_as_babel_writes_them(app, lang):
+    """i18n.ago picks the unit and count itself and keeps the words per count: the same text
+    as Babel's format_timedelta, past and future, at every unit's edges."""
+    from babel.dates import format_timedelta as babel_timedelta
+
+    with app.test_request_context("/"), force_locale(lang):
+        for delta in _ago_spread():
+            if abs(delta.total_seconds()) < 45:
+                continue
+            expected = babel_timedelta(
+                -delta, granularity="minute", threshold=0.85, add_direction=True, locale=lang
+            )
+            assert i18n.ago(MOMENT - delta, now=MOMENT) == expected, delta
+
+
+def test_templates_translate_in_the_locale_of_the_moment(app):
+    """Templates look the catalog up once per request, yet follow force_locale; values are
+    escaped in HTML, plurals and {% trans %} as Flask-Babel's newstyle gettext does them."""
+    from flask import render_template_string
+
+    source = (
+        "{{ _('Announcements') }}|{{ _('Draft not saved: %(error)s', error='<b>') }}|"
+        "{% trans num=3 %}{{ num }} new reply{% pluralize %}{{ num }} new replies{% endtrans %}|"
+        "{{ ngettext('%(num)d new reply', '%(num)d new replies', 1) }}"
+    )
+    with app.test_request_context("/"):
+        assert render_template_string(source) == (
+            "Announcements|Draft not saved: &lt;b&gt;|3 new replies|1 new reply"
+        )
+        with force_locale("de"):
+            assert render_template_string(source).startswith("Ankündigungen|")
+            assert i18n.gettext("Announcements") == "Ankündigungen"
+        with force_locale("es"):
+            assert render_template_string(source).startswith("Anuncios|")
+        assert render_template_string(source).startswith("Announcements|")
+        assert i18n.language() == "en"
+
+
 def test_a_moment_ago_is_just_now_in_each_language(app):
     expected = {"en": "just now", "de": "gerade eben", "es": "justo ahora"}
     with app.test_request_context("/"):
