@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from forum.announcements import services
+from forum.announcements import queries, services
 from forum.announcements.models import Announcement, AnnouncementDismissal
 from forum.db import transaction
 from forum.errors import Forbidden, Invalid
@@ -112,6 +112,25 @@ def test_banner_costs_one_query(client, world, count_queries):
     with count_queries() as guest:
         client.get("/")
     assert len([s for s in guest.statements if "FROM announcements" in s]) == 1
+
+
+def test_pages_without_a_recent_announcement_run_no_banner_query(client, world, count_queries):
+    """The newest announcement's time is kept a few seconds per process: with none recent,
+    a page asks nothing about announcements; a new one shows on the next page all the same."""
+    client.get("/")  # learns there is none
+    with count_queries() as q:
+        client.get("/")
+    assert not [s for s in q.statements if "announcements" in s]
+    services.publish_announcement(world["root"], None, "Site news", "For everyone")
+    assert "Site news" in client.get("/").get_data(as_text=True)
+    old = db.session.scalar(db.select(Announcement))
+    with transaction():
+        old.created_at = utcnow() - timedelta(days=31)
+    queries.forget_newest()  # what NEWEST_SECONDS later would do
+    client.get("/")
+    with count_queries() as q:
+        assert "Site news" not in client.get("/").get_data(as_text=True)
+    assert not [s for s in q.statements if "announcements" in s]
 
 
 def listing(client: Any) -> str:

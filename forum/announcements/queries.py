@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from flask import current_app
+from sqlalchemy import and_, exists, func, or_, select
 
 from .. import content, permissions
 from ..accounts.models import User
 from ..extensions import db
+from ..hooks import AppSlot
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow
 from .models import Announcement, AnnouncementDismissal
@@ -18,6 +21,12 @@ from .models import Announcement, AnnouncementDismissal
 BANNER_LIMIT = 3
 BANNER_DAYS = 30
 PER_PAGE = 20
+# How long this process trusts what it knows of the newest announcement: one published here is
+# seen at once (services forget it on commit), one published by another process within this.
+NEWEST_SECONDS = 10.0
+
+# When this process last asked (time.monotonic()) and the newest announcement's time then.
+_NEWEST: AppSlot[tuple[float, datetime | None]] = AppSlot("forum.announcements.newest")
 
 
 @dataclass
@@ -37,14 +46,39 @@ class AnnouncementRow:
     can_delete: bool
 
 
+def newest_announcement() -> datetime | None:
+    """When the newest announcement (any SIG's, or site-wide) was posted; None without any.
+    Kept NEWEST_SECONDS per process: every page asks (the banner), and there usually is no
+    recent announcement, so most pages run no banner query (docs/benchmarks.md, 2026-12-06)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    known = _NEWEST.get(app)
+    now = time.monotonic()
+    if known is not None and now - known[0] < NEWEST_SECONDS:
+        return known[1]
+    newest = db.session.scalar(select(func.max(Announcement.created_at)))
+    assert newest is None or newest.tzinfo is not None  # max() keeps the column's UTCDateTime
+    _NEWEST.set(app, (now, newest))
+    return newest
+
+
+def forget_newest() -> None:
+    """Ask again on the next page (services call it when an announcement was published)."""
+    _NEWEST.pop()
+
+
 def banner(current: Any) -> list[BannerItem]:
     """Recent announcements this member has not dismissed: site-wide ones and those of the
-    member's SIGs; guests see the site-wide ones. One query either way."""
+    member's SIGs; guests see the site-wide ones. One query either way, and none while the
+    newest announcement is older than the banner shows."""
+    since = utcnow() - timedelta(days=BANNER_DAYS)
+    newest = newest_announcement()
+    if newest is None or newest < since:
+        return []
     viewer = permissions.actor(current)
     query = (
         select(Announcement.id, Announcement.title, Announcement.body_html, Sig.name, Sig.slug)
         .outerjoin(Sig, Sig.id == Announcement.sig_id)
-        .where(Announcement.created_at >= utcnow() - timedelta(days=BANNER_DAYS))
+        .where(Announcement.created_at >= since)
         .order_by(Announcement.created_at.desc(), Announcement.id.desc())
         .limit(BANNER_LIMIT)
     )

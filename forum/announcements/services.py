@@ -6,13 +6,14 @@ from flask import current_app
 
 from .. import content, events, permissions
 from ..accounts.services import resolve_usernames
-from ..db import transaction, upsert
+from ..db import on_commit, transaction, upsert
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
+from . import queries
 from .models import Announcement, AnnouncementDismissal
 
 MAX_TITLE = 200
@@ -65,6 +66,7 @@ def publish_announcement(actor: Actor, sig_id: int | None, title: str, body: str
         )
         session.add(announcement)
         session.flush()
+        on_commit(queries.forget_newest)  # the banner shows it at once
         events.publish(
             events.AnnouncementPublished(
                 announcement_id=announcement.id, sig_id=announcement.sig_id, author_id=actor.id
