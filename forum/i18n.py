@@ -156,10 +156,11 @@ class Reader:
     chain (several `g` proxies) on every call, and a topic page translates, dates and ages
     hundreds of things: that chain was a tenth of the page's CPU (docs/benchmarks.md)."""
 
-    __slots__ = ("locale", "tzinfo", "translations")
+    __slots__ = ("locale", "code", "tzinfo", "translations")
 
     def __init__(self, locale: Locale, tzinfo: Any, translations: Any) -> None:
         self.locale = locale
+        self.code = str(locale)  # the caches' key: a Locale compares slowly ("de", "es")
         self.tzinfo = tzinfo
         self.translations = translations
 
@@ -288,15 +289,21 @@ def localtime(value: datetime | None, format: str = "medium") -> str:  # noqa: A
         return format_datetime(value, format)  # type: ignore[no-any-return]
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return _medium_text(value, found.locale, found.tzinfo)
+    return _medium_text(value, found.code, found.tzinfo)
 
 
 @functools.lru_cache(maxsize=4096)
-def _medium_text(value: datetime, locale: Locale, tzinfo: Any) -> str:
+def _medium_text(value: datetime, code: str, tzinfo: Any) -> str:
     """A moment's medium date and time, by moment, language and zone. A listing or topic page
     titles each `<time>` with one, and pages are read again and again: a hit is a tenth of the
     cost of formatting (docs/benchmarks.md, 2026-12-06). Bounded: a few hundred KB."""
+    locale = _locale(code)
     return _medium_moment(locale).apply(value.astimezone(tzinfo), locale)
+
+
+@functools.lru_cache(maxsize=16)
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
 
 
 @functools.lru_cache(maxsize=16)
@@ -340,12 +347,12 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     for unit, unit_seconds in _AGO_UNITS:
         count = size / unit_seconds
         if count >= _AGO_THRESHOLD or unit == "minute":
-            return _ago_words(found.locale, unit, int(round(max(1, count))), seconds >= 0)
+            return _ago_words(found.code, unit, int(round(max(1, count))), seconds >= 0)
     raise AssertionError("unreachable: minutes always match")
 
 
 @functools.lru_cache(maxsize=1024)
-def _ago_words(locale: Locale, unit: str, count: int, future: bool) -> str:
+def _ago_words(code: str, unit: str, count: int, future: bool) -> str:
     """Babel's words for `count` `unit`s ago (or ahead): asked with that unit as the
     granularity and no threshold, Babel picks exactly that unit and count."""
     seconds = count * dict(TIMEDELTA_UNITS)[unit]
@@ -354,7 +361,7 @@ def _ago_words(locale: Locale, unit: str, count: int, future: bool) -> str:
         granularity=unit,
         threshold=float("inf"),
         add_direction=True,
-        locale=locale,
+        locale=_locale(code),
     )
 
 

@@ -561,7 +561,7 @@ def init_app(app: Flask) -> None:
         if not name:
             return Markup('<span class="muted">%s</span>') % _("someone")
         href = url_template("accounts.profile", "username", text=True)(name)
-        return Markup('<a class="member-link" href="%s">%s</a>') % (href, name)
+        return Markup(f'<a class="member-link" href="{escape(href)}">{escape(name)}</a>')
 
     app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.globals["time_tag"] = time_tag
