@@ -60,6 +60,8 @@ def letter(user: Any) -> str:
 
 def size_class(size: Any) -> int:
     """The drawn size nearest to the one asked for."""
+    if size in SIZES:  # what templates ask for (a topic page asks once per post)
+        return int(size)
     try:
         wanted = int(size)
     except (TypeError, ValueError):
