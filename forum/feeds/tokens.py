@@ -8,6 +8,7 @@ It grants read-only access to the feed routes alone; a banned member's token rea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -24,12 +25,25 @@ def _serializer() -> URLSafeSerializer:
 
 
 def _fingerprint(user: User) -> str:
+    return _fingerprint_of(user.session_token)
+
+
+def _fingerprint_of(session_token: str) -> str:
     # Not the session token itself: a feed address is pasted into other programs.
-    return hashlib.sha256(f"feed:{user.session_token}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"feed:{session_token}".encode()).hexdigest()[:24]
 
 
 def token_for(user: User) -> str:
-    return str(_serializer().dumps({"u": user.id, "s": _fingerprint(user)}))
+    return _token(current_app.config["SECRET_KEY"], user.id, user.session_token)
+
+
+@functools.lru_cache(maxsize=1024)
+def _token(secret: str, user_id: int, session_token: str) -> str:
+    """The same token for the same member and session token: every page of a member links their
+    private feeds (twice), and signing took 2 % of a topic page (docs/benchmarks.md,
+    2026-12-06)."""
+    data = {"u": user_id, "s": _fingerprint_of(session_token)}
+    return str(URLSafeSerializer(secret, salt="feed").dumps(data))
 
 
 class Revoked(Exception):
