@@ -16,7 +16,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale
@@ -332,14 +332,13 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     """How long ago, in words: "2 hours ago", "vor 2 Stunden", "hace 2 horas"."""
     if value is None:
         return gettext("never")
-    seconds = (value - (now or utcnow())).total_seconds()
+    delta = value - (now or utcnow())
+    seconds = delta.total_seconds()
     if abs(seconds) < 45:
         return gettext("just now")
     found = reader()
     if found is None:
-        return babel_timedelta(
-            seconds, granularity="minute", add_direction=True, locale=get_locale()
-        )
+        return babel_timedelta(delta, granularity="minute", add_direction=True, locale=get_locale())
     # The unit and count as Babel picks them (babel.dates.format_timedelta), then the words
     # for that count of that unit from a small cache: Babel's pattern look-up was most of the
     # cost, and a page says "3 hours ago" many times.
@@ -358,7 +357,7 @@ def _ago_words(code: str, unit: str, count: int, future: bool) -> str:
     seconds = count * dict(TIMEDELTA_UNITS)[unit]
     return babel_timedelta(
         seconds if future else -seconds,
-        granularity=unit,
+        granularity=unit,  # type: ignore[arg-type]
         threshold=float("inf"),
         add_direction=True,
         locale=_locale(code),
