@@ -114,8 +114,15 @@ def sigs_of(user_index: int, sigs: int = SIGS) -> list[int]:
     return sorted({user_index % sigs + 1, (user_index + 3) % sigs + 1, (user_index + 7) % sigs + 1})
 
 
-def build(engine: Any, sizes: Sizes | None = None, posts_per_page: int = 25) -> Dataset:
-    """Fill an empty, migrated database. Returns what the load generator needs."""
+def build(
+    engine: Any,
+    sizes: Sizes | None = None,
+    posts_per_page: int = 25,
+    password_method: str | None = None,
+) -> Dataset:
+    """Fill an empty, migrated database. Returns what the load generator needs. Every member's
+    password is PASSWORD, hashed as the forum hashes it, or with `password_method` (Werkzeug's
+    method string: bench/run.py --smoke makes it cheap)."""
     from forum import content
     from forum.accounts.models import TL_MEMBER
     from forum.extensions import db
@@ -130,7 +137,11 @@ def build(engine: Any, sizes: Sizes | None = None, posts_per_page: int = 25) -> 
     sample = sentence(random.Random(1), 12)
     assert content.render(sample).html == cook_plain(sample), "cook_plain drifted from render"
 
-    password_hash = generate_password_hash(PASSWORD)
+    password_hash = (
+        generate_password_hash(PASSWORD, method=password_method)
+        if password_method
+        else generate_password_hash(PASSWORD)
+    )
     users = [
         {
             "id": 1,
