@@ -112,6 +112,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logfile = logdir / f"{name}.log"
+        self.terminated = False
         bind = f"127.0.0.1:{self.port}"
         with self.logfile.open("wb") as out:
             self.proc = subprocess.Popen(
@@ -149,14 +150,29 @@ class Server:
     def log(self) -> str:
         return self.logfile.read_text(errors="replace")[-4000:]
 
+    def terminate(self) -> None:
+        """Ask it to stop (gunicorn's graceful stop), once; `stop()` waits for it."""
+        if self.proc.poll() is None and not self.terminated:
+            self.proc.send_signal(signal.SIGTERM)
+            self.terminated = True
+
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def stop_all(servers: list[Server]) -> None:
+    """Stop the servers side by side: each takes a few seconds (its worker finishes its
+    requests, then the process exits), which one after another would add up."""
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.stop()
 
 
 def server_env(database_url: str, instance: Path, **settings: str) -> dict[str, str]:

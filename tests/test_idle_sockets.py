@@ -18,7 +18,7 @@ import requests
 from bench.idle import IdleCrowd, raise_open_files_limit
 
 from . import factories as f
-from .serverkit import Member, RedisServer, Server, migrated_sqlite, server_env
+from .serverkit import Member, RedisServer, Server, migrated_sqlite, server_env, stop_all
 
 pytestmark = [
     pytest.mark.slow,
@@ -70,8 +70,7 @@ def layout(tmp_path: Path) -> Iterator[dict]:
         sockets.wait_ready()
         yield {"pages": pages, "sockets": sockets, "topic": topic_id}
     finally:
-        pages.stop()
-        sockets.stop()
+        stop_all([pages, sockets])
         redis_server.kill()
 
 

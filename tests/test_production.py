@@ -29,6 +29,7 @@ from .serverkit import (
     TcpProxy,
     postgres_database,
     server_env,
+    stop_all,
 )
 
 pytestmark = [
@@ -95,8 +96,7 @@ class Forum:
             return conn.execute(text(sql), params).scalar()
 
     def close(self) -> None:
-        for server in self.servers:
-            server.stop()
+        stop_all(self.servers)
         self.engine.dispose()
 
 

@@ -18,7 +18,7 @@ from forum.extensions import db
 
 from . import factories as f
 from .factories import CHEAP_PASSWORDS
-from .serverkit import Listener, Member, Server, migrated_sqlite, server_env
+from .serverkit import Listener, Member, Server, migrated_sqlite, server_env, stop_all
 
 pytestmark = pytest.mark.slow
 
@@ -80,8 +80,7 @@ def two_processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
     finally:
         for listener in listeners:
             listener.close()
-        for server in servers:
-            server.stop()
+        stop_all(servers)
 
 
 def test_reply_through_a_reaches_a_socket_on_b(two_processes):

@@ -19,7 +19,15 @@ import requests
 
 from . import factories as f
 from .conftest import Client
-from .serverkit import Listener, Member, RedisServer, Server, migrated_sqlite, server_env
+from .serverkit import (
+    Listener,
+    Member,
+    RedisServer,
+    Server,
+    migrated_sqlite,
+    server_env,
+    stop_all,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -264,8 +272,7 @@ def two_servers(tmp_path: Path, own_redis: RedisServer) -> Iterator[dict]:
         yield {"a": servers[0], "b": servers[1], "topic": topic_id, "channel": channel,
                "writers": [w.username for w in writers]}  # fmt: skip
     finally:
-        for server in servers:
-            server.stop()
+        stop_all(servers)
 
 
 class Load:

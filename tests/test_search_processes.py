@@ -219,7 +219,7 @@ def test_two_servers_with_their_own_folders_find_each_others_posts_at_once(tmp_p
 
     from . import factories as f
     from .factories import CHEAP_PASSWORDS
-    from .serverkit import Member, Server, postgres_database, server_env
+    from .serverkit import Member, Server, postgres_database, server_env, stop_all
 
     with postgres_database() as url:
         seed = tmp_path / "seed"
@@ -281,5 +281,4 @@ def test_two_servers_with_their_own_folders_find_each_others_posts_at_once(tmp_p
             for instance in instances:
                 assert not (instance / "index").exists() or not any((instance / "index").iterdir())
         finally:
-            for server in servers:
-                server.stop()
+            stop_all(servers)
