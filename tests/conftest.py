@@ -256,7 +256,7 @@ _keep_parsed_rules()
 class _CompiledSql(MutableMapping[Any, Any]):
     """SQL compiled once for the whole run: SQLAlchemy keeps each engine's compiled statements
     in a cache of that engine's, under keys that hold its dialect object, so each test's new
-    engine compiled every statement it ran again (about a sixth of a quick test's time). This
+    engine compiled every statement it ran again (about a fifth of a quick test's CPU). This
     cache stands in for every engine's (and every mapper's, for the flush's statements), and keys
     a dialect by its class and settings instead: two engines of one kind, configured alike (the
     tests' SQLite files, or PostgreSQL), share their statements. A dialect configured otherwise
