@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, ForeignKey, Index, String, Text, event
+from sqlalchemy import DDL, ForeignKey, Index, String, Text, event, func, literal_column, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,6 +44,9 @@ class SearchQueueEntry(db.Model):  # type: ignore[name-defined,misc]
 
 
 # --- PostgreSQL full-text search (forum/search/postgres.py) ---------------------------------
+TITLE_WEIGHTS = "'{a}'::\"char\"[]"  # ts_filter's argument: the title's part of a vector
+
+
 class TSVector(TypeDecorator[str]):
     """A tsvector on PostgreSQL; plain text elsewhere (the tables exist on SQLite, unused)."""
 
@@ -69,8 +72,25 @@ class PostVector(db.Model):  # type: ignore[name-defined,misc]
     )
     config: Mapped[str] = mapped_column(String(16))  # english, german, spanish, simple
     vector: Mapped[str] = mapped_column(TSVector)
+    # The post's date (posts.created_at, which never changes): a search reads the newest slice
+    # of the forum first, this range intersected with the GIN index's matches (postgres.py).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Its topic's SIG (rewritten with the vector when the topic moves): a `sig:` search reads
+    # that SIG's newest slice. Who may read the post is still decided from the post, its topic
+    # and SIG when searching; this only narrows where to look.
+    sig_id: Mapped[int] = mapped_column()
 
-    __table_args__ = (Index("ix_post_vectors_vector", "vector", postgresql_using="gin"),)
+    __table_args__ = (
+        Index("ix_post_vectors_vector", "vector", postgresql_using="gin"),
+        Index("ix_post_vectors_created_at", "created_at"),
+        Index("ix_post_vectors_sig_created", "sig_id", "created_at"),
+        # The title's words (weight A: first posts only; empty elsewhere), for `in:title`.
+        Index(
+            "ix_post_vectors_title",
+            func.ts_filter(text("vector"), literal_column(TITLE_WEIGHTS)),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
+    )
 
 
 class SearchWord(db.Model):  # type: ignore[name-defined,misc]

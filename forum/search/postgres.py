@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -84,7 +85,7 @@ from .documents import (
     SigScope,
     plain_excerpt,
 )
-from .models import PostVector, SearchWord
+from .models import TITLE_WEIGHTS, PostVector, SearchWord
 from .parsing import Clause, ParsedQuery
 
 CONFIGS = {"en": "english", "de": "german", "es": "spanish"}
@@ -97,6 +98,13 @@ COUNTED_MATCHES = 2000
 WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 NORMALIZATION = 1  # divide by 1 + log(length): a long post does not win by length alone
 HEADLINE_CHARS = 50_000  # of a body, as Whoosh's excerpts: ts_headline parses all it is given
+# A ranked or newest-first search reads the newest slice of the forum first: the posts from the
+# SLICE_FIRST * window newest on (window: the matches it counts, plus one); one with fewer
+# candidates than that tries a slice as much wider as its share of them says (SLICE_MARGIN more,
+# for chance), and the SLICE_TRIES-th try reads them all (see _search).
+SLICE_FIRST = 4
+SLICE_MARGIN = 1.5
+SLICE_TRIES = 3
 REBUILD_BATCH = 2000
 WORD_CHARS = (3, 64)  # the lengths of words kept for "did you mean"
 MAINTENANCE_LOCK = 0x5EA2C4  # pg_advisory_lock key: one reindex at a time
@@ -135,16 +143,17 @@ def write_vectors(where: ColumnElement[bool], words: bool = True) -> None:
         func.setweight(func.to_tsvector(regconfig, Post.body_html), _weight("B"))
     )
     rows = (
-        select(Post.id, config, vector)
+        select(Post.id, config, vector, Post.created_at, Topic.sig_id)
         .join(Topic, Topic.id == Post.topic_id)
         .join(Sig, Sig.id == Topic.sig_id)
         .where(where)
         .order_by(Post.id)  # (rows locked in one order: no deadlock between two writers)
     )
-    stmt = pg_insert(PostVector).from_select(["post_id", "config", "vector"], rows)
+    names = ["post_id", "config", "vector", "created_at", "sig_id"]
+    stmt = pg_insert(PostVector).from_select(names, rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[PostVector.post_id],
-        set_={"config": stmt.excluded.config, "vector": stmt.excluded.vector},
+        set_={name: stmt.excluded[name] for name in names[1:]},
     )
     session.execute(stmt)
     if words:
@@ -337,20 +346,26 @@ class _Query:
                 continue  # only stop words in this language: it finds nothing there
             if loose and self.loose.get(c):
                 pos = full = self.loose[c]
+            if self.parsed.in_title:
+                # The titles' own GIN index (ix_post_vectors_title): a few matches, not every
+                # post with the words in its body.
+                arm = and_(PostVector.config == c, self._vector().bool_op("@@")(_tsquery(full)))
+                arms.append(arm)
+                continue
             arm = and_(
                 PostVector.config == c,
                 PostVector.vector.bool_op("@@")(_tsquery(pos)),  # (what the GIN index answers)
             )
-            if self.parsed.in_title or full != pos:
-                arm = and_(arm, self._vector().bool_op("@@")(_tsquery(full)))
+            if full != pos:
+                arm = and_(arm, PostVector.vector.bool_op("@@")(_tsquery(full)))
             arms.append(arm)
         if not arms:
             return false()
         return or_(*arms) if len(arms) > 1 else arms[0]
 
     def _vector(self) -> ColumnElement[Any]:
-        if self.parsed.in_title:
-            return func.ts_filter(PostVector.vector, literal_column("'{a}'::\"char\"[]"))
+        if self.parsed.in_title:  # (the expression of ix_post_vectors_title)
+            return func.ts_filter(PostVector.vector, literal_column(TITLE_WEIGHTS))
         return PostVector.vector  # type: ignore[return-value]
 
 
@@ -383,10 +398,17 @@ def _filters(parsed: ParsedQuery) -> list[ColumnElement[bool]]:
         out.append(Post.user_id.in_(author.scalar_subquery()))
     if parsed.in_title:
         out.append(Post.id == Topic.first_post_id)
+    out += _dates(parsed)
+    return out
+
+
+def _dates(parsed: ParsedQuery) -> list[ColumnElement[bool]]:
+    """after: and before: on the vectors' dates (their posts', indexed with them)."""
+    out: list[ColumnElement[bool]] = []
     if parsed.after:
-        out.append(Post.created_at >= parsed.after)
+        out.append(PostVector.created_at >= parsed.after)
     if parsed.before:
-        out.append(Post.created_at < parsed.before)
+        out.append(PostVector.created_at < parsed.before)
     return out
 
 
@@ -535,7 +557,7 @@ class PostgresBackend:
 
         def matches(where: ColumnElement[bool]) -> Any:
             return (
-                select(Post.id, Post.topic_id, Post.created_at, PostVector.config)
+                select(Post.id, Post.topic_id, PostVector.created_at, PostVector.config)
                 .select_from(PostVector)
                 .join(Post, Post.id == PostVector.post_id)
                 .join(Topic, Topic.id == Post.topic_id)
@@ -543,77 +565,91 @@ class PostgresBackend:
                 .where(where, _scope_clause(scope), *_filters(parsed))
             )
 
+        def rank(rows: Any) -> ColumnElement[Any]:
+            vector = select(PostVector.vector).where(PostVector.post_id == rows.c.id)
+            return func.ts_rank(
+                literal_column(f"'{WEIGHTS}'::float4[]", ARRAY(Float)),
+                vector.scalar_subquery(),
+                query.per_row(rows.c.config),
+                NORMALIZATION,
+            )
+
+        session = db.session
+        found = query.matching()
         # Counted and ranked: the matches among the newest `window` candidates, the posts with
         # the query's words (with a phrase, in any places: each is checked, as Whoosh does).
-        found = query.matching()
         if query.has_phrase:
             candidates, hit = query.matching(loose=True), found
         else:
             candidates, hit = found, true()
-        newest_first = (Post.created_at.desc(), Post.id.desc())
+        newest_first = (PostVector.created_at.desc(), PostVector.post_id.desc())
         among = None if rank_all else self.ranked_matches or None
         ranked = query.ranked and not newest
         if ranked and among is None:
             # Every match ranked (the reader asked, or SEARCH_RANKED_MATCHES is 0): each one
             # is visited anyway, so the count is exact.
-            window = None
-            top = matches(found).cte("m")
-            figures = [select(func.count()).select_from(top).scalar_subquery().label("total")]
+            every = matches(found).cte("m")
+            total = select(func.count()).select_from(every).scalar_subquery().label("total")
+            stmt = select(every.c.id, every.c.topic_id, every.c.created_at, every.c.config, total)
+            stmt = stmt.order_by(rank(every).desc(), every.c.created_at.desc(), every.c.id.desc())
+            rows = session.execute(stmt.offset(offset).limit(limit)).all()
+            got = rows[0] if rows else session.execute(select(total)).one()
+            count, exact, ranked_among = int(got.total or 0), True, None
         else:
-            if ranked:
-                # The newest `window` candidates, once: the matches among them counted, and
-                # the ones among the `among` newest (`n`: their place by date) ranked.
-                window = max(self.counted_matches, among or 0) + 1
+            window = (max(self.counted_matches, among or 0) if ranked else self.counted_matches) + 1
+            # The newest slice of the forum (of the SIG, with `sig:`) first, wider until it
+            # holds `window` candidates; an author's posts are few, and read whole.
+            sig = next(iter(scope.allowed)) if scope.allowed and len(scope.allowed) == 1 else None
+            size, tries = SLICE_FIRST * window, 0
+            while True:
+                tries += 1
+                sliced = tries < SLICE_TRIES and not parsed.author
+                cut = self._cut(parsed, size, sig) if sliced else None
+                top = matches(candidates)
+                if sig is not None:
+                    top = top.where(PostVector.sig_id == sig)
+                if cut is not None:
+                    top = top.where(PostVector.created_at >= cut)
                 n = func.row_number().over(order_by=newest_first).label("n")
-                top = (
-                    matches(candidates)
-                    .add_columns(hit.label("hit"), n)
-                    .order_by(*newest_first)
-                    .limit(window)
-                    .cte("top")
-                )
-                counted = top
-            else:
-                # Newest first: the page, and the matches among `window` candidates, in any
-                # order (a CTE: computed once, however often the figures read it).
-                window = self.counted_matches + 1
-                counted = matches(candidates).add_columns(hit.label("hit")).limit(window)
-                counted = counted.cte("counted")
-            counts = {"total": func.count().filter(counted.c.hit), "checked": func.count()}
-            if ranked:
-                counts["in_rank"] = func.count().filter(and_(counted.c.hit, counted.c.n <= among))
-            figures = [
-                select(value).select_from(counted).scalar_subquery().label(name)
-                for name, value in counts.items()
-            ]
-        if ranked:
-            vector = select(PostVector.vector).where(PostVector.post_id == top.c.id)
-            rank = func.ts_rank(
-                literal_column(f"'{WEIGHTS}'::float4[]", ARRAY(Float)),
-                vector.scalar_subquery(),
-                query.per_row(top.c.config),
-                NORMALIZATION,
-            )
-            stmt = select(top.c.id, top.c.topic_id, top.c.created_at, top.c.config)
-            if window is not None:
-                stmt = stmt.where(top.c.hit, top.c.n <= among)
-            stmt = stmt.order_by(rank.desc(), top.c.created_at.desc(), top.c.id.desc())
-        else:
-            stmt = matches(found).order_by(*newest_first)
-        rows = db.session.execute(stmt.add_columns(*figures).offset(offset).limit(limit)).all()
-        got = rows[0] if rows else db.session.execute(select(*figures)).one()
-        count = int(got.total or 0)
-        in_ranking = int(got.in_rank or 0) if ranked and window is not None else count
-        exact = window is None or int(got.checked or 0) < window
-        if not exact:
-            count = min(count, window - 1) if window is not None else count
-        ranked_among = None
-        if ranked and among and (not exact or count > in_ranking):
-            ranked_among = in_ranking
+                top = top.add_columns(hit.label("hit"), n).order_by(*newest_first)
+                top = top.limit(window).cte("top")
+                counts = {"total": func.count().filter(top.c.hit), "checked": func.count()}
+                if ranked:
+                    counts["in_rank"] = func.count().filter(and_(top.c.hit, top.c.n <= among))
+                figures = [
+                    select(value).select_from(top).scalar_subquery().label(name)
+                    for name, value in counts.items()
+                ]
+                stmt = select(top.c.id, top.c.topic_id, top.c.created_at, top.c.config)
+                if ranked:
+                    stmt = stmt.where(top.c.hit, top.c.n <= among)
+                    stmt = stmt.order_by(rank(top).desc(), top.c.created_at.desc(), top.c.id.desc())
+                else:
+                    stmt = stmt.where(top.c.hit).order_by(top.c.n)
+                rows = session.execute(stmt.add_columns(*figures).offset(offset).limit(limit)).all()
+                got = rows[0] if rows else session.execute(select(*figures)).one()
+                checked = int(got.checked or 0)
+                if checked >= window or cut is None:
+                    break
+                # The slice's share of candidates says how wide a slice holds `window` of them.
+                size = int(size * window * SLICE_MARGIN / max(checked, 1))
+            count = int(got.total or 0)
+            exact = checked < window
+            in_ranking = int(got.in_rank or 0) if ranked else count
+            if not exact:
+                count = min(count, window - 1)
+            ranked_among = None
+            if ranked and among and (not exact or count > in_ranking):
+                ranked_among = in_ranking
+            if not ranked and len(rows) < limit and not exact:
+                # The page reaches past the window's matches (a phrase whose words are common
+                # and seldom side by side, or a page far down): the matches, newest first.
+                page = matches(found).order_by(*newest_first).offset(offset).limit(limit)
+                rows = session.execute(page).all()
         if not rows and not count and not exact and offset == 0:
             # A phrase none of the newest candidates holds (its words are common, side by
             # side rarely): its newest matches, as many as the page shows.
-            rows = db.session.execute(matches(found).order_by(*newest_first).limit(limit)).all()
+            rows = session.execute(matches(found).order_by(*newest_first).limit(limit)).all()
             count, ranked_among = len(rows), None
         hits = [
             BackendHit(
@@ -631,6 +667,18 @@ class PostgresBackend:
             common=common,
             context=query,
         )
+
+    def _cut(self, parsed: ParsedQuery, size: int, sig: int | None) -> datetime | None:
+        """The date of the `size`-th newest post (of that SIG; within after: and before:),
+        where a slice of the newest `size` begins; None when there are fewer (every post)."""
+        stmt = (
+            select(PostVector.created_at)
+            .where(*_dates(parsed), *([PostVector.sig_id == sig] if sig is not None else []))
+            .order_by(PostVector.created_at.desc())
+            .offset(size - 1)
+            .limit(1)
+        )
+        return db.session.scalar(stmt)  # type: ignore[no-any-return]
 
     def _common(self, parsed: ParsedQuery) -> list[str]:
         """The query's words that some language leaves out as stop words (one query)."""
