@@ -693,8 +693,12 @@ class PostgresBackend:
         ).scalar_one()
         if isinstance(plan, str):  # (a driver that hands back the text)
             plan = json.loads(plan)
-        parts = plan[0]["Plan"]["Plans"]
-        return float(parts[0]["Plan Rows"]), float(parts[1]["Plan Rows"])
+        try:
+            first, second = plan[0]["Plan"]["Plans"]
+            return float(first["Plan Rows"]), float(second["Plan Rows"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            # (A plan of another shape: a branch PostgreSQL knew was empty, say.) Every post.
+            return 1.0, 0.0
 
     def _cut(self, parsed: ParsedQuery, size: int, sig: int | None) -> datetime | None:
         """The date of the `size`-th newest post (of that SIG; within after: and before:),
