@@ -143,6 +143,77 @@ def test_a_phrase_is_counted_among_the_newest_posts_with_its_words(pg, app, clie
     assert "5 posts found." in html.get_data(as_text=True)
 
 
+def test_the_newest_posts_are_searched_first_and_wider_when_they_lack_the_words(
+    pg, app, f, monkeypatch
+):
+    """A ranked or newest-first search reads a slice of the newest posts first (as many as
+    PostgreSQL's statistics say hold the matches it counts; with `sig:`, that SIG's newest),
+    wider when that slice holds too few, and at last every post: what it finds, counts and ranks
+    is what reading every post gives."""
+    backend = PostgresBackend(ranked_matches=3, counted_matches=4)
+    indexer.replace_backend(app, backend)
+    root = f.sysop("root")
+    ada = f.user("ada")
+    retro, radio = f.sig("retro", members=[ada]), f.sig("radio", members=[ada])
+    topics = [f.topic(ada, retro, "Animals", "zebra quokka 0"), f.topic(ada, radio, "Dx", "zebra")]
+    posts = [db.session.get(Post, t.first_post_id) for t in topics]
+    for n in range(1, 40):  # quokka in the older posts only
+        posts.append(f.reply(ada, topics[n % 2], f"zebra {'quokka ' if n < 25 else ''}{n}"))
+    db.session.execute(text("ANALYZE post_vectors"))  # (the statistics the first slice is from)
+    sizes: list[int] = []
+    cut = PostgresBackend._cut
+
+    def counting_cut(self: PostgresBackend, parsed: Any, size: int, sig: int | None) -> Any:
+        sizes.append(size)
+        return cut(self, parsed, size, sig)
+
+    monkeypatch.setattr(PostgresBackend, "_cut", counting_cut)
+
+    def newest(ids: list[int], where: Any = lambda post: True) -> list[int]:
+        found = [p for p in posts if p.id in ids or where(p)]
+        return [p.id for p in sorted(found, key=lambda p: (p.created_at, p.id), reverse=True)]
+
+    def ask(q: str, **kwargs: Any) -> Any:
+        sizes.clear()
+        parsed = parse(q)
+        kwargs = {"newest": True, "offset": 0, "limit": 3, **kwargs}
+        return backend.search(parsed, queries.sig_scope(ada, parsed.sig), **kwargs)
+
+    zebra = ask("zebra")  # every post has it: the newest few are enough
+    assert [h.post_id for h in zebra.hits] == newest([])[:3]
+    assert (zebra.total, zebra.total_exact) == (4, False)
+    assert sizes and sizes[0] < len(posts)
+    quokka_posts = newest([], lambda p: "quokka" in p.body_raw)
+    quokka = ask("quokka")  # none among the newest 15: read wider
+    assert [h.post_id for h in quokka.hits] == quokka_posts[:3]
+    assert (quokka.total, quokka.total_exact) == (4, False)
+    assert sizes and sizes[0] < 15
+    ranked = ask("quokka", newest=False, limit=10)
+    assert {h.post_id for h in ranked.hits} == set(quokka_posts[:3])
+    assert ranked.ranked_among == 3
+    page = ask("quokka", offset=3, limit=20)  # past the window: the rest, newest first
+    assert [h.post_id for h in page.hits] == quokka_posts[3:23]
+    in_radio = newest([], lambda p: p.topic_id == topics[1].id and "quokka" in p.body_raw)
+    radio_only = ask("quokka sig:radio", limit=20)
+    assert [h.post_id for h in radio_only.hits] == in_radio[:20]
+    assert (radio_only.total, radio_only.total_exact) == (4, False)
+
+    # The vectors hold their post's date and SIG, and a moved topic's posts follow it.
+    def vector_sigs(topic_id: int) -> set[int]:
+        rows = db.session.execute(
+            select(PostVector.sig_id, PostVector.created_at, Post.created_at)
+            .join(Post, Post.id == PostVector.post_id)
+            .where(Post.topic_id == topic_id)
+        ).all()
+        assert all(mine == theirs for _sig, mine, theirs in rows)
+        return {sig_id for sig_id, _mine, _theirs in rows}
+
+    assert vector_sigs(topics[1].id) == {radio.id}
+    moderation.move_topic(root, topics[1].id, retro.id)
+    assert vector_sigs(topics[1].id) == {retro.id}
+    assert ask("quokka sig:radio").hits == []
+
+
 # --- who may read what, inside the SQL -------------------------------------------------------
 def test_the_backend_itself_never_returns_or_counts_what_the_reader_may_not_read(pg, app, f):
     """Asked directly (no re-check after it), with the reader's scope: the SQL leaves out

@@ -90,6 +90,13 @@ class Topic(TopicState, db.Model):  # type: ignore[name-defined,misc]
         Index("ix_topics_last_posted_at", "last_posted_at"),
         Index("ix_topics_created_at", "created_at"),
         Index("ix_topics_sig_created", "sig_id", "created_at"),
+        # PostgreSQL full-text search checks each match's topic (deleted? in which SIG? its
+        # first post, for in:title) from this index alone, not the topic's row (0032).
+        Index(
+            "ix_topics_id_cover",
+            "id",
+            postgresql_include=["sig_id", "deleted_at", "first_post_id"],
+        ).ddl_if(dialect="postgresql"),
     )
 
     def __repr__(self) -> str:
