@@ -16,15 +16,17 @@ plainto_tsquery / phraseto_tsquery of bound parameters and tsquery_and/or/not (a
 to_tsquery of a word that parsing.py checked is letters and digits only): a member's text never
 becomes tsquery syntax, so nothing they type can change the query's shape. Each post is matched
 with its own configuration's query (a stop word of one language is left out of that language's
-query only, as with Whoosh). Newest first walks the posts by date (ix_posts_created_cover) testing
-each one's vector, or, for a rare word, takes the GIN index's few matches and sorts them:
-PostgreSQL chooses from the vectors' statistics. Matches are counted up to COUNTED_MATCHES (beyond,
-"At least N"); best match is ts_rank (titles count twice a body) among the newest
-SEARCH_RANKED_MATCHES, and says so; a phrase is checked in the newest posts with its words, as
-Whoosh's (`_search` has the measurements). Excerpts are ts_headline of the page's hits only. "Did
-you mean" looks for near words (pg_trgm) in `search_words`, the words of each SIG, among the SIGs
-the reader may read. A search's statements stop after STATEMENT_TIMEOUT_MS and are planned to use
-the GIN index (`_time_limit`).
+query only, as with Whoosh). A search reads the newest slice of the forum first (of a `sig:` SIG:
+each vector carries its post's date and SIG), as many posts as PostgreSQL's statistics say hold
+the matches it needs, the GIN index's bitmap ANDed with the slice's dates so that only the
+matches in the slice are read; a slice with too few is widened, at last to every post. Matches
+are counted up to COUNTED_MATCHES (beyond, "At least N"); newest first lists the newest of them;
+best match is ts_rank (titles count twice a body) among the newest SEARCH_RANKED_MATCHES, and
+says so; a phrase is checked in the newest posts with its words, as Whoosh's; `in:title` has a
+GIN index of the titles' words (`_search` has the measurements). Excerpts are ts_headline of
+the page's hits only. "Did you mean" looks for near words (pg_trgm) in `search_words`, the words
+of each SIG, among the SIGs the reader may read. A search's statements stop after
+STATEMENT_TIMEOUT_MS and are planned to use the GIN index (`_time_limit`).
 
 Another kind of document (an attachment's text, a library item) would get a table of its own
 beside `post_vectors`, written in its own transaction the same way, and a walk of its own beside
@@ -105,6 +107,9 @@ HEADLINE_CHARS = 50_000  # of a body, as Whoosh's excerpts: ts_headline parses a
 # counts, plus one), SLICE_MARGIN times that for chance; a slice with fewer tries one as much
 # wider as its share of them says, and the SLICE_TRIES-th try reads them all (see _search).
 SLICE_MARGIN = 1.5
+# A slice of more than this share of the posts is every post: finding its cut would read most
+# of the dates' index ('gapipa', 3,700 matches: 88,000 entries, 10-35 ms) to save little.
+SLICE_MOST = 0.5
 SLICE_TRIES = 3
 REBUILD_BATCH = 2000
 WORD_CHARS = (3, 64)  # the lengths of words kept for "did you mean"
@@ -560,9 +565,29 @@ class PostgresBackend:
         # - Counting newest-first matches from a CTE read by each figure (three InitPlans ran
         #   the count three times: 'daleku' 98 -> 28 ms).
         # - PLANNER_SETTINGS (no parallel workers, rows priced as in memory), measured there.
-        # Not tried, as nothing left pointed at them: ts_rank_cd (ts_rank ranks already),
-        # precomputed weights or a narrower vectors table (the walk reads a vector per post
-        # it passes, ~1 µs each in the plans), GIN fastupdate (a setting for writes).
+        # Then (2026-12-06, the bench's database VACUUMed as autovacuum would have; load 2-7):
+        # the walk read a post and its vector for every post it passed, and for a pair of common
+        # words ('testing graphics', 13,000 matches) PostgreSQL took the bitmap of all the
+        # matches and joined every one (12,967 rows, 110 ms; 'in:title' read every vector with
+        # the word, 47-105 ms). Now:
+        # - The vectors carry their post's date and SIG (0032): a search reads the newest slice
+        #   of the forum first (`post_vectors.created_at >= cut`, which PostgreSQL ANDs with
+        #   the GIN bitmap before reading a row), so only the matches in the slice are read and
+        #   joined: 'testing graphics' 12,967 rows -> 2,610; `sig:` slices that SIG.
+        # - The slice's size from PostgreSQL's own estimate of the words' frequency (_estimate,
+        #   one EXPLAIN, no row read), SLICE_MARGIN more; too few candidates there: once wider
+        #   by what it found, then every post. An author's posts are read whole.
+        # - Exclusions in the one GIN condition (`a & !b`), languages with the same tsquery in
+        #   one arm (one GIN scan, not one each), in:title through ix_post_vectors_title
+        #   ('graphics in:title' 47 -> 1.4 ms), topics checked from ix_topics_id_cover.
+        # - Excerpts from arrays (one cached statement; a VALUES list was compiled each time,
+        #   6 ms), "did you mean" looks for near words only for unknown ones (30 ms).
+        # What is left (EXPLAIN ANALYZE at load 5-7): the GIN bitmap of two common words (5-25
+        # ms: it reads every match's entry, however few are in the slice), the 2,000-3,000 rows
+        # read and joined in the slice (30-60 ms), ts_rank of 2,000 (5-10 ms), app 12-20 ms.
+        # Not tried: ts_rank_cd (ts_rank ranks already), precomputed weights, a narrower
+        # vectors table (TOASTed vectors would make the slice's rows small but every rank and
+        # phrase check a detoast), GIN fastupdate (a setting for writes).
 
         def matches(where: ColumnElement[bool]) -> Any:
             return (
@@ -619,8 +644,8 @@ class PostgresBackend:
             tries = 0
             while True:
                 tries += 1
-                if size is not None and (size >= searched or tries >= SLICE_TRIES):
-                    size = None
+                if size is not None and (size >= searched * SLICE_MOST or tries >= SLICE_TRIES):
+                    size = None  # (most of the forum: every post, without finding the cut)
                 cut = self._cut(parsed, size, sig) if size is not None else None
                 top = matches(candidates)
                 if sig is not None:
