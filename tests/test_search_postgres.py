@@ -155,7 +155,10 @@ def test_the_newest_posts_are_searched_first_and_wider_when_they_lack_the_words(
     root = f.sysop("root")
     ada = f.user("ada")
     retro, radio = f.sig("retro", members=[ada]), f.sig("radio", members=[ada])
-    topics = [f.topic(ada, retro, "Animals", "zebra quokka 0"), f.topic(ada, radio, "Radio", "zebra")]
+    topics = [
+        f.topic(ada, retro, "Animals", "zebra quokka 0"),
+        f.topic(ada, radio, "Radio", "zebra"),
+    ]
     posts = [db.session.get(Post, t.first_post_id) for t in topics]
     for n in range(1, 40):  # quokka in the older posts only
         posts.append(f.reply(ada, topics[n % 2], f"zebra {'quokka ' if n < 25 else ''}{n}"))
