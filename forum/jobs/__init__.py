@@ -26,17 +26,16 @@ import traceback as tracebacks
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask
-from huey import Huey, crontab
-from huey import signals as S
-from huey.api import Task, TaskWrapper
-from huey.storage import RedisStorage, SqliteStorage
 
 from ..extensions import db
 from ..hooks import AppSlot
+
+if TYPE_CHECKING:
+    from huey import Huey
+    from huey.api import Task, TaskWrapper
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +56,23 @@ class Spec:
 
 # Every job of every feature, by name: registered on each app's queue (forum.jobs.JobQueue).
 SPECS: dict[str, Spec] = {}
+
+
+class crontab:  # noqa: N801  (huey's name: `@periodic(crontab(minute="5"))` reads as Huey's docs)
+    """huey.crontab (when a datetime matches the fields), made on its first call: features
+    declare their periodic jobs at import, and huey is imported only when a queue is first used
+    (JobQueue.huey)."""
+
+    def __init__(self, **fields: str) -> None:
+        self.fields = fields
+        self._matches: Callable[[datetime], bool] | None = None
+
+    def __call__(self, when: datetime) -> bool:
+        if self._matches is None:
+            from huey import crontab as huey_crontab
+
+            self._matches = huey_crontab(**self.fields)
+        return self._matches(when)
 
 
 def _name(fn: Callable[..., Any]) -> str:
@@ -113,16 +129,34 @@ class JobQueue:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.huey = make_huey(app)
+        self._huey: Huey | None = None
+        self._huey_lock = threading.Lock()
         self._outbox: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...], float | None]] = (
             queue.Queue(maxsize=1000)
         )
         self._thread_lock = threading.Lock()
         self._thread_pid = 0
         self.tasks: dict[str, TaskWrapper] = {}
-        self.huey.signal(S.SIGNAL_ERROR)(self._failed)
-        self.huey.signal(S.SIGNAL_INTERRUPTED)(self._interrupted)
-        self.register_all()
+
+    @property
+    def huey(self) -> Huey:
+        """The Huey instance, every job registered on it: made on first use (a job queued, the
+        consumer, the console), since importing huey imports gevent and psycopg when they are
+        installed (about 13 MB in a page worker, on SQLite too) and a worker may never queue
+        a job."""
+        if self._huey is None:
+            with self._huey_lock:
+                if self._huey is None:
+                    from huey import signals as S
+
+                    from .backend import make_huey
+
+                    huey = make_huey(self.app)
+                    huey.signal(S.SIGNAL_ERROR)(self._failed)
+                    huey.signal(S.SIGNAL_INTERRUPTED)(self._interrupted)
+                    self.tasks = {name: self._register(huey, name) for name in list(SPECS)}
+                    self._huey = huey
+        return self._huey
 
     @property
     def immediate(self) -> bool:
@@ -135,20 +169,24 @@ class JobQueue:
     def task(self, name: str) -> TaskWrapper:
         wrapper = self.tasks.get(name)
         if wrapper is None:
-            spec = SPECS[name]
-            run = _in_app_context(self.app, spec.fn)
-            options = {
-                "retries": spec.retries,
-                "retry_delay": spec.retry_delay,
-                "retry_backoff": spec.backoff,
-                "name": spec.fn.__qualname__,
-            }
-            if spec.schedule is not None:
-                wrapper = self.huey.periodic_task(spec.schedule, **options)(run)
-            else:
-                wrapper = self.huey.task(**options)(run)
-            self.tasks[name] = wrapper
+            huey = self.huey
+            wrapper = self.tasks.get(name)  # (registered as the queue was made)
+            if wrapper is None:
+                wrapper = self.tasks[name] = self._register(huey, name)
         return wrapper
+
+    def _register(self, huey: Huey, name: str) -> TaskWrapper:
+        spec = SPECS[name]
+        run = _in_app_context(self.app, spec.fn)
+        options = {
+            "retries": spec.retries,
+            "retry_delay": spec.retry_delay,
+            "retry_backoff": spec.backoff,
+            "name": spec.fn.__qualname__,
+        }
+        if spec.schedule is not None:
+            return huey.periodic_task(spec.schedule, **options)(run)
+        return huey.task(**options)(run)
 
     def put(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
         wrapper = self.task(_name(fn))
@@ -166,6 +204,8 @@ class JobQueue:
         if self.immediate:
             self.put(fn, args, delay)  # a job's own failure is the test's to see
             return
+        from huey.storage import RedisStorage
+
         if isinstance(self.huey.storage, RedisStorage):
             # Off the request: a Redis that hangs would hold every reply that queues a mail
             # for a timeout (test_redis_down: reply p99 2.4x normal while Redis was frozen).
@@ -298,45 +338,6 @@ def _in_app_context(app: Flask, fn: Callable[..., Any]) -> Callable[..., Any]:
                 db.session.remove()
 
     return run
-
-
-def make_huey(app: Flask) -> Huey:
-    config = app.config
-    name = str(config.get("JOBS_QUEUE_NAME") or "forum")
-    if config.get("JOBS_IMMEDIATE"):
-        return Huey(name, immediate=True, results=False, utc=True)
-    if config.get("REDIS_URL"):
-        from .. import redisconn
-
-        # The forum's own pool: every call times out within a second and goes through the
-        # breaker, so a hung Redis never holds a request. Hence no blocking pop: the worker
-        # polls (every 0.1 s, backing off to 1 s while the queue is empty).
-        connections = redisconn.pool(config["REDIS_URL"], *redisconn.settings(config))
-        return Huey(
-            name,
-            results=False,
-            storage_class=RedisStorage,
-            connection_pool=connections,
-            blocking=False,
-        )
-    path = config.get("JOBS_SQLITE_PATH") or str(Path(app.instance_path) / "jobs.db")
-    return Huey(name, results=False, storage_class=LazySqliteStorage, filename=path)
-
-
-class LazySqliteStorage(SqliteStorage):  # type: ignore[misc]
-    """Huey's SQLite storage, its file and tables made on first use instead of when the app
-    starts: a forum on a full or read-only volume still starts and serves pages (a job that
-    cannot be queued then is logged as lost, see JobQueue.put_or_log)."""
-
-    def __init__(self, name: str, **kwargs: Any) -> None:
-        kwargs["create_tables"] = False
-        super().__init__(name, **kwargs)
-
-    def _create_connection(self) -> Any:
-        conn = super()._create_connection()  # autocommit; the DDL says "if not exists"
-        for sql in self.ddl:
-            conn.execute(sql)
-        return conn
 
 
 def init_app(app: Flask) -> None:

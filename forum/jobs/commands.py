@@ -9,14 +9,16 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask, current_app
-from huey.consumer import Consumer
 
 from ..cli import forum_cli
 from . import describe_args, queue_of
+
+if TYPE_CHECKING:
+    from huey.consumer import Consumer
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,6 @@ from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup, escape
-from psycopg.errors import QueryCanceled
 from sqlalchemy import (
     ColumnElement,
     Float,
@@ -949,6 +948,10 @@ def _time_limit() -> Iterator[None]:
         yield
         session.execute(text("; ".join(f"RESET {name}" for name in PLANNER_SETTINGS)))
     except OperationalError as exc:
+        # Imported here: this module is loaded on SQLite too, where psycopg is not otherwise
+        # imported (about 10 MB in every worker); on PostgreSQL the driver has loaded it.
+        from psycopg.errors import QueryCanceled
+
         if not isinstance(exc.orig, QueryCanceled):
             raise
         session.rollback()
