@@ -16,8 +16,6 @@ import secrets
 import time
 
 import pyotp
-import qrcode
-import qrcode.image.svg
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select
@@ -54,6 +52,11 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The QR code of an address as an inline SVG element, drawn here (no outside service)."""
+    # Imported here: only the set-up page draws one, and qrcode brings Pillow (about 4 MB in
+    # every worker otherwise).
+    import qrcode
+    import qrcode.image.svg
+
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, border=2)
     return image.to_string(encoding="unicode")  # type: ignore[no-any-return]
 
