@@ -55,12 +55,16 @@ DEFAULTS: dict[str, Any] = {
     "POSTS_PER_PAGE": 25,
     "TOPICS_PER_PAGE": 30,
     # The guest page cache (forum.pagecache): how long a page may show what no event names
-    # (signatures, the online list), and how many pages each process keeps. 0 turns it off.
+    # (signatures, the online list), and how many pages each process keeps, at most
+    # PAGE_CACHE_ENTRIES pages and PAGE_CACHE_MB megabytes of them. 0 seconds turns it off.
     "PAGE_CACHE_SECONDS": 30,
     # How long a process keeps the site settings it read (forum/settings.py): a change saved in
     # another process shows here within this time; one saved in this process shows at once.
     "SETTINGS_CACHE_SECONDS": 10,
     "PAGE_CACHE_ENTRIES": 512,
+    # (A guest's hot set, the index, SIG pages and the newest topics, is far smaller; a topic
+    # page of 25 posts is about 60 KB, a SIG page about 40: docs/benchmarks.md, Memory.)
+    "PAGE_CACHE_MB": 8,
     "MAX_POST_LENGTH": 30_000,
     "MAX_TITLE_LENGTH": 200,
     "MAX_CONTENT_LENGTH": 1024 * 1024,

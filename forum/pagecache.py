@@ -54,11 +54,16 @@ class _Entry:
 
 
 class PageCache:
-    """A bounded, thread-safe LRU of rendered pages (one per process)."""
+    """A bounded, thread-safe LRU of rendered pages (one per process): at most `entries` pages
+    and `max_bytes` of their bodies, and none older than `seconds` (which could never be served
+    again: it goes as soon as it is seen, so a quiet process holds only its last minute's pages).
+    """
 
-    def __init__(self, seconds: float, entries: int) -> None:
+    def __init__(self, seconds: float, entries: int, max_bytes: int) -> None:
         self.seconds = seconds
         self.entries = entries
+        self.max_bytes = max_bytes
+        self.size = 0  # bytes of the bodies held
         self._pages: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -68,6 +73,8 @@ class PageCache:
         with self._lock:
             entry = self._pages.get(key)
             if entry is None or time.monotonic() - entry.stored_at > self.seconds:
+                if entry is not None:
+                    self._drop(key)
                 self.misses += 1
                 return None
             self._pages.move_to_end(key)
@@ -76,14 +83,30 @@ class PageCache:
 
     def put(self, key: tuple[Any, ...], entry: _Entry) -> None:
         with self._lock:
+            if key in self._pages:
+                self._drop(key)
+            if len(entry.body) > self.max_bytes:
+                return
             self._pages[key] = entry
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.entries:
-                self._pages.popitem(last=False)
+            self.size += len(entry.body)
+            oldest = entry.stored_at - self.seconds
+            while self._pages:
+                first, page = next(iter(self._pages.items()))
+                if (
+                    len(self._pages) <= self.entries
+                    and self.size <= self.max_bytes
+                    and page.stored_at >= oldest
+                ):
+                    break
+                self._drop(first)
+
+    def _drop(self, key: tuple[Any, ...]) -> None:
+        self.size -= len(self._pages.pop(key).body)
 
     def clear(self) -> None:
         with self._lock:
             self._pages.clear()
+            self.size = 0
 
 
 def get_cache(app: Flask | None = None) -> PageCache | None:
@@ -228,7 +251,8 @@ def _bump_versions(event: events.Event) -> None:
 def init_app(app: Flask) -> None:
     seconds = float(app.config.get("PAGE_CACHE_SECONDS", 0) or 0)
     if seconds > 0:
-        CACHE.set(app, PageCache(seconds, int(app.config["PAGE_CACHE_ENTRIES"])))
+        entries, megabytes = int(app.config["PAGE_CACHE_ENTRIES"]), app.config["PAGE_CACHE_MB"]
+        CACHE.set(app, PageCache(seconds, entries, int(float(megabytes) * 2**20)))
     # Versions are kept whether or not this process caches: another process may.
     for event_type in (
         *_TOPIC_EVENTS,

@@ -194,3 +194,34 @@ def test_the_cache_keeps_at_most_page_cache_entries(app, client, board, f):
     for path in _paths(board):
         _get(client, path)
     assert len(cache._pages) == 2
+
+
+def test_the_cache_keeps_at_most_page_cache_mb_of_pages(app, client, board):
+    cache = pagecache.get_cache(app)
+    paths = _paths(board)
+    sizes = [len(client.get(p).get_data()) for p in paths]
+    cache.clear()
+    cache.max_bytes = sizes[-1] + sizes[-2]  # room for the last two pages, not three
+    for path in paths:
+        _get(client, path)
+    assert len(cache._pages) == 2
+    assert cache.size == sum(sizes[-2:]) <= cache.max_bytes
+    assert [_get(client, p)[2] for p in paths[-2:]] == ["hit", "hit"]
+    cache.max_bytes = 100  # a page larger than the whole budget is served, never kept
+    cache.clear()
+    assert _get(client, paths[0])[2] == "miss"
+    assert _get(client, paths[0])[2] == "miss"
+    assert cache.size == 0
+
+
+def test_a_page_past_its_time_is_let_go(client, board, app, monkeypatch):
+    """An expired page could never be served again: it is dropped when seen, or when a newer
+    page is kept, instead of holding memory until 512 others push it out."""
+    cache = pagecache.get_cache(app)
+    first, second = _paths(board)[:2]
+    _get(client, first)
+    now = pagecache.time.monotonic()
+    monkeypatch.setattr(pagecache.time, "monotonic", lambda: now + 31)
+    _get(client, second)  # kept at now + 31: the first page, older than 30 s, goes
+    assert len(cache._pages) == 1
+    assert cache.size == len(client.get(second).get_data())
