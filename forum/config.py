@@ -63,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "SETTINGS_CACHE_SECONDS": 10,
     "PAGE_CACHE_ENTRIES": 512,
     # (A guest's hot set, the index, SIG pages and the newest topics, is far smaller; a topic
-    # page of 25 posts is about 60 KB, a SIG page about 40: docs/benchmarks.md, Memory.)
+    # page of 25 posts is about 30 KB, as is a SIG page: docs/benchmarks.md, Memory.)
     "PAGE_CACHE_MB": 8,
     "MAX_POST_LENGTH": 30_000,
     "MAX_TITLE_LENGTH": 200,

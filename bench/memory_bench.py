@@ -1,0 +1,216 @@
+"""A page worker's memory: at start-up, and as it grows under the bench's mix, in one process.
+
+    python bench/memory_bench.py [--posts 50000] [--requests 6000] [--threads 8] [--trace]
+
+Seeds a forum as bench/page_cpu.py does, in a child process (so seeding leaves nothing in this
+one), then builds the app as a gunicorn worker does (no Flask-Migrate, glibc's arenas at two)
+and prints its resident memory; then drives --requests requests of `make bench`'s open-loop mix
+through the test client from --threads threads (guests on the SIG index, SIG pages 1-5, random
+topics and pages of the big topic, in English, German and Spanish; members on the same pages,
+/new, and replies), printing resident memory every tenth of the way. --trace compares
+tracemalloc snapshots taken after create_app() and at the end (what grew, by line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def seed(url: str, posts: int, out: str) -> None:
+    """In the child: migrate and fill the database, write the dataset (pickled) to `out`."""
+    import pickle
+
+    from flask_migrate import upgrade
+
+    from bench import data
+    from bench.growth_bench import sizes_for
+    from forum import create_app
+    from forum.extensions import db
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "m" * 40, "SEARCH_SYNC_ON_START": False})
+    with app.app_context():
+        upgrade()
+        dataset = data.build(db.engine, sizes_for(posts), app.config["POSTS_PER_PAGE"])
+    Path(out).write_bytes(pickle.dumps(dataset))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=50_000)
+    parser.add_argument("--requests", type=int, default=6_000)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--trace", action="store_true", help="tracemalloc: what grew, by line")
+    parser.add_argument("--group", default="lineno", help="tracemalloc: lineno or filename")
+    parser.add_argument("--trim", action="store_true", help="malloc_trim(0) at the end (glibc)")
+    parser.add_argument("--nocache", action="store_true", help="page cache off")
+    parser.add_argument("--seed-into", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.seed_into:
+        seed(args.seed_into[0], args.posts, args.seed_into[1])
+        return 0
+    if os.environ.get("MALLOC_ARENA_MAX") != "2":  # as forum.ops.serve runs the workers
+        os.environ["MALLOC_ARENA_MAX"] = "2"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
+
+    import pickle
+
+    workdir = Path(tempfile.mkdtemp(prefix="memory-bench-"))
+    try:
+        url = f"sqlite:///{workdir / 'forum.db'}"
+        subprocess.run(
+            [sys.executable, __file__, "--posts", str(args.posts), "--seed-into", url,
+             str(workdir / "dataset")],
+            check=True,
+        )  # fmt: skip
+        dataset = pickle.loads((workdir / "dataset").read_bytes())
+        os.environ.update(
+            FORUM_DATABASE_URL=url,
+            FORUM_INSTANCE_PATH=str(workdir),
+            FORUM_INDEX_DIR=str(workdir / "index"),
+            FORUM_SECRET_KEY="m" * 40,
+            FORUM_MIGRATIONS="false",
+            FORUM_RATELIMIT_ENABLED="false",
+            FORUM_SEARCH_SYNC_ON_START="false",
+            FORUM_PAGE_CACHE_SECONDS="0" if args.nocache else "30",
+        )
+        if args.trace:
+            tracemalloc.start(1)
+        log(f"python alone: {rss_mb():.0f} MB, {len(sys.modules)} modules")
+        from forum import create_app
+
+        app = create_app()
+        log(f"after create_app(): {rss_mb():.0f} MB, {len(sys.modules)} modules")
+        drive(app, dataset, args)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def drive(app: Any, dataset: Any, args: argparse.Namespace) -> None:
+    import logging
+
+    from bench.growth_bench import Client
+    from bench.run import reply_body
+
+    logging.getLogger("forum.request").setLevel(logging.WARNING)
+    topics = [t for sig in sorted(dataset.topics_by_sig) for t in dataset.topics_by_sig[sig]]
+    members = [Client(app, dataset.members[i]) for i in range(args.threads)]
+    guests = [Client(app, None) for _ in range(args.threads)]
+    languages = ["en", "de", "es"]
+    big, last = dataset.big_topic_id, dataset.big_topic_pages
+    done = [0]
+    lock = threading.Lock()
+    step = max(1, args.requests // 10)
+    first_tenth: list[Any] = []
+
+    def one(rng: random.Random, index: int) -> None:
+        roll = rng.random()
+        member = rng.random() < 0.3
+        client = (members if member else guests)[index].client
+        headers = {"Accept-Language": rng.choice(languages)}
+        if member and roll < 0.08:
+            name = dataset.members[index]
+            sig_id = rng.choice(dataset.sigs_of_member[name])
+            topic_id = rng.choice(dataset.topics_by_sig[sig_id])
+            token = members[index].token(f"/t/{topic_id}")
+            response = client.post(
+                f"/t/{topic_id}/reply",
+                data={"body": reply_body(rng), "csrf_token": token},
+                headers=headers,
+            )
+            assert response.status_code == 302, response.status_code
+            return
+        if member and roll < 0.15:
+            path = "/new"
+        elif roll < 0.25:
+            path = "/"
+        elif roll < 0.45:
+            n = rng.randrange(len(dataset.sig_slugs))
+            path = f"/s/{dataset.sig_slugs[n]}/?page={rng.randint(1, 5)}"
+        elif roll < 0.6:
+            path = f"/t/{big}?page={rng.randint(1, last)}"
+        else:
+            path = f"/t/{rng.choice(topics)}"
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.status_code)
+
+    def worker(index: int) -> None:
+        rng = random.Random(index)
+        while True:
+            with lock:
+                if done[0] >= args.requests:
+                    return
+                done[0] += 1
+                n = done[0]
+            one(rng, index)
+            if n % step == 0:
+                log(f"  after {n:>6} requests: {rss_mb():.0f} MB")
+
+    if args.trace:
+        first_tenth.append(tracemalloc.take_snapshot())
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log(f"end: {rss_mb():.0f} MB after {args.requests} requests ({args.threads} threads)")
+    if args.trim:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        log(f"after malloc_trim(0): {rss_mb():.0f} MB")
+    from forum import pagecache
+
+    cache = pagecache.get_cache(app)
+    if cache is not None:
+        log(
+            f"page cache: {len(cache._pages)} pages, {cache.size / 2**20:.1f} MB of bodies, "
+            f"{cache.hits} hits, {cache.misses} misses"
+        )
+    sizes: dict[str, int] = {}
+    guest = app.test_client()
+    for name, path in (("SIG index", "/"), ("SIG page", f"/s/{dataset.sig_slugs[0]}/"),
+                       ("topic page of 25 posts", f"/t/{big}?page=1"),
+                       ("a random topic", f"/t/{topics[len(topics) // 2]}")):  # fmt: skip
+        sizes[name] = len(guest.get(path).get_data())
+    log("page sizes: " + ", ".join(f"{k} {v / 1000:.0f} KB" for k, v in sizes.items()))
+    if args.trace:
+        current, _peak = tracemalloc.get_traced_memory()
+        log(f"Python objects (tracemalloc): {current / 2**20:.0f} MB now")
+    if args.trace and first_tenth:
+        end = tracemalloc.take_snapshot()
+        diffs = end.compare_to(first_tenth[0], args.group)
+        grew = sum(stat.size_diff for stat in diffs) / 2**20
+        log(f"grew since create_app() (tracemalloc, by {args.group}): {grew:.1f} MB in all")
+        for stat in diffs[:40]:
+            log(f"  {stat}")
+        log("largest at the end:")
+        for stat in end.statistics("lineno")[:25]:
+            log(f"  {stat}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
