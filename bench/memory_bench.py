@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,8 @@ def drive(app: Any, dataset: Any, args: argparse.Namespace) -> None:
             path = "/"
         elif roll < 0.45:
             n = rng.randrange(len(dataset.sig_slugs))
-            path = f"/s/{dataset.sig_slugs[n]}/?page={rng.randint(1, 5)}"
+            pages = max(1, -(-len(dataset.topics_by_sig[n + 1]) // 30))  # (as bench/run.py)
+            path = f"/s/{dataset.sig_slugs[n]}/?page={rng.randint(1, min(5, pages))}"
         elif roll < 0.6:
             path = f"/t/{big}?page={rng.randint(1, last)}"
         else:
@@ -177,6 +179,12 @@ def drive(app: Any, dataset: Any, args: argparse.Namespace) -> None:
     for t in threads:
         t.join()
     log(f"end: {rss_mb():.0f} MB after {args.requests} requests ({args.threads} threads)")
+    from forum.search import indexer
+
+    with app.app_context():  # let the search drain finish before the folder goes
+        deadline = time.monotonic() + 30
+        while indexer.backlog() > 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
     if args.trim:
         import ctypes
 
