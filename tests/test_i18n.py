@@ -377,7 +377,7 @@ def test_the_guest_page_cache_keeps_a_copy_per_language(client, f, app):
     app.config["PAGE_CACHE_SECONDS"] = 30
     from forum import pagecache
 
-    pagecache.CACHE.set(app, pagecache.PageCache(30, 64))
+    pagecache.CACHE.set(app, pagecache.PageCache(30, 64, 2**20))
     f.sig("retro")
     english = client.get("/", headers={"Accept-Language": "en"})
     german = client.get("/", headers={"Accept-Language": "de"})
