@@ -20,8 +20,8 @@ from ..db import is_valid_id
 from ..extensions import db
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="feed")
+def _serializer(secret: str | None = None) -> URLSafeSerializer:
+    return URLSafeSerializer(secret or current_app.config["SECRET_KEY"], salt="feed")
 
 
 def _fingerprint(user: User) -> str:
@@ -43,7 +43,7 @@ def _token(secret: str, user_id: int, session_token: str) -> str:
     private feeds (twice), and signing took 2 % of a topic page (docs/benchmarks.md,
     2026-12-06)."""
     data = {"u": user_id, "s": _fingerprint_of(session_token)}
-    return str(URLSafeSerializer(secret, salt="feed").dumps(data))
+    return str(_serializer(secret).dumps(data))
 
 
 class Revoked(Exception):
