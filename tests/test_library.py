@@ -343,6 +343,8 @@ def test_library_pages_take_a_fixed_number_of_queries(
 ) -> None:
     reader = make_client()
     reader.login(retro["reader"])
+    # A first page: the process's first also asks for the newest announcement (kept 10 s).
+    reader.get("/")
 
     def measure() -> int:
         with count_queries() as counter:

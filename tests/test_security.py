@@ -393,6 +393,27 @@ def services_request(member: Any, sig: Any) -> int:
     return int(request.id)
 
 
+PAGE_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def test_a_pages_own_tokens_are_what_its_posts_need(client, f):
+    """Tests make the token as Flask-WTF does (conftest's Client.csrf_token); here, the one a
+    browser uses: the form's hidden field, and the page's meta tag read by the scripts."""
+    f.user("ada")
+    login_page = client.get("/login").get_data(as_text=True)
+    field = PAGE_TOKEN.search(login_page)
+    assert field, "the login form carries no token"
+    response = client.post(
+        "/login", data={"login": "ada", "password": PASSWORD, "csrf_token": field.group(1)}
+    )
+    assert response.status_code == 302 and logged_in(client)
+    meta = META_TOKEN.search(client.get("/settings").get_data(as_text=True))
+    assert meta, "the page carries no token for its scripts"
+    assert client.post("/logout", data={"csrf_token": meta.group(1)}).status_code == 302
+    assert not logged_in(client)
+
+
 def test_csrf_token_from_another_session_is_refused(client, make_client, f):
     f.user("ada")
     other = make_client()
