@@ -17,7 +17,7 @@ PASSWORD = "correct-horse-battery"
 # The one way tests make password hashing cheap: still scrypt (hashes stay verifiable), with a
 # work factor that keeps the suite fast. Every app the tests make gets it as
 # PASSWORD_HASH_METHOD (FORUM_PASSWORD_HASH_METHOD for the servers they start).
-CHEAP_PASSWORDS = "scrypt:1024:8:1"
+CHEAP_PASSWORDS = "scrypt:256:2:1"
 _seq = itertools.count(1)
 
 
