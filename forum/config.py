@@ -65,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     # (A guest's hot set, the index, SIG pages and the newest topics, is far smaller; a topic
     # page of 25 posts is about 30 KB, as is a SIG page: docs/benchmarks.md, Memory.)
     "PAGE_CACHE_MB": 8,
+    # A page worker gives the C library's free memory back to the system this many seconds after
+    # a request ends (glibc's malloc_trim, at most once per this time; forum.ops.memory). 0: never.
+    "MEMORY_TRIM_SECONDS": 10,
     "MAX_POST_LENGTH": 30_000,
     "MAX_TITLE_LENGTH": 200,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
