@@ -1,13 +1,15 @@
 """A page worker's memory: at start-up, and as it grows under the bench's mix, in one process.
 
     python bench/memory_bench.py [--posts 50000] [--requests 6000] [--threads 8] [--trace]
+        [--nocache] [--trim] [--trim-seconds S]
 
 Seeds a forum as bench/page_cpu.py does, in a child process (so seeding leaves nothing in this
 one), then builds the app as a gunicorn worker does (no Flask-Migrate, glibc's arenas at two)
 and prints its resident memory; then drives --requests requests of `make bench`'s open-loop mix
 through the test client from --threads threads (guests on the SIG index, SIG pages 1-5, random
 topics and pages of the big topic, in English, German and Spanish; members on the same pages,
-/new, and replies), printing resident memory every tenth of the way. --trace compares
+/new, and replies), printing resident memory every tenth of the way, and again once the worker's
+malloc_trim (MEMORY_TRIM_SECONDS, forum.ops.memory; --trim-seconds) had its turn. --trace compares
 tracemalloc snapshots taken after create_app() and at the end (what grew, by line).
 """
 
@@ -34,6 +36,36 @@ if str(ROOT) not in sys.path:
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def rss_parts() -> str:
+    """The resident set's anonymous part (the heap: Python's and the C library's) and the part
+    mapped from files (the interpreter's and the extensions' code, shared between workers)."""
+    fields = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "RssFile"):
+                fields[key] = int(value.split()[0]) / 1024
+    return (
+        f"{fields.get('RssAnon', 0):.0f} MB anonymous, {fields.get('RssFile', 0):.0f} MB from files"
+    )
+
+
+def sqlite_memory() -> str:
+    """What SQLite holds in this process (its page caches, statements, schemas), all connections."""
+    import ctypes
+    import sqlite3  # noqa: F401  (loads the library the driver uses)
+
+    try:
+        library = ctypes.CDLL("libsqlite3.so.0")
+    except OSError:
+        return "(no libsqlite3.so.0 to ask)"
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    library.sqlite3_memory_highwater.restype = ctypes.c_int64
+    used = library.sqlite3_memory_used() / 2**20
+    peak = library.sqlite3_memory_highwater(0) / 2**20
+    return f"{used:.1f} MB now, {peak:.1f} MB at most"
 
 
 def log(message: str) -> None:
@@ -67,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", default="lineno", help="tracemalloc: lineno or filename")
     parser.add_argument("--trim", action="store_true", help="malloc_trim(0) at the end (glibc)")
     parser.add_argument("--nocache", action="store_true", help="page cache off")
+    parser.add_argument(
+        "--trim-seconds", type=float, help="MEMORY_TRIM_SECONDS (default: the app's; 0: off)"
+    )
     parser.add_argument("--seed-into", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.seed_into:
@@ -97,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             FORUM_SEARCH_SYNC_ON_START="false",
             FORUM_PAGE_CACHE_SECONDS="0" if args.nocache else "30",
         )
+        if args.trim_seconds is not None:
+            os.environ["FORUM_MEMORY_TRIM_SECONDS"] = str(args.trim_seconds)
         if args.trace:
             tracemalloc.start(1)
         log(f"python alone: {rss_mb():.0f} MB, {len(sys.modules)} modules")
@@ -104,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
         app = create_app()
         log(f"after create_app(): {rss_mb():.0f} MB, {len(sys.modules)} modules")
+        log(f"  of which {rss_parts()}")
         drive(app, dataset, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -117,9 +155,21 @@ def drive(app: Any, dataset: Any, args: argparse.Namespace) -> None:
     from bench.run import reply_body
 
     logging.getLogger("forum.request").setLevel(logging.WARNING)
+    from sqlalchemy import event
+
+    from forum.extensions import db
+
+    connects = [0]
+    with app.app_context():
+
+        @event.listens_for(db.engine, "connect")
+        def _count(*_args: Any) -> None:
+            connects[0] += 1
+
     topics = [t for sig in sorted(dataset.topics_by_sig) for t in dataset.topics_by_sig[sig]]
     members = [Client(app, dataset.members[i]) for i in range(args.threads)]
     guests = [Client(app, None) for _ in range(args.threads)]
+    log(f"after {args.threads} logins: {rss_mb():.0f} MB")
     languages = ["en", "de", "es"]
     big, last = dataset.big_topic_id, dataset.big_topic_pages
     done = [0]
@@ -174,11 +224,28 @@ def drive(app: Any, dataset: Any, args: argparse.Namespace) -> None:
     if args.trace:
         first_tenth.append(tracemalloc.take_snapshot())
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.threads)]
+    cpu = time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    log(f"end: {rss_mb():.0f} MB after {args.requests} requests ({args.threads} threads)")
+    cpu = time.process_time() - cpu
+    log(
+        f"end: {rss_mb():.0f} MB after {args.requests} requests ({args.threads} threads, "
+        f"{cpu / args.requests * 1000:.2f} CPU ms a request)"
+    )
+    log(f"  of which {rss_parts()}")
+    log(f"  SQLite's own: {sqlite_memory()}")
+    with app.app_context():
+        from forum.extensions import db
+
+        log(f"  pool: {db.engine.pool.status()}; {connects[0]} connections opened in all")
+    from forum.ops import memory
+
+    trimmer = memory.current_trimmer()
+    if trimmer is not None:
+        time.sleep(trimmer.delay + 1)
+        log(f"idle for {trimmer.delay + 1:.0f} s: {rss_mb():.0f} MB ({trimmer.trims} trims)")
     from forum.search import indexer
 
     with app.app_context():  # let the search drain finish before the folder goes
@@ -188,8 +255,10 @@ def drive(app: Any, dataset: Any, args: argparse.Namespace) -> None:
     if args.trim:
         import ctypes
 
+        started = time.perf_counter()
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-        log(f"after malloc_trim(0): {rss_mb():.0f} MB")
+        took = (time.perf_counter() - started) * 1000
+        log(f"after malloc_trim(0): {rss_mb():.0f} MB (it took {took:.1f} ms)")
     from forum import pagecache
 
     cache = pagecache.get_cache(app)
