@@ -7,6 +7,7 @@
 - A write transaction() begins IMMEDIATE: it takes the write lock up front, instead of reading
   first and failing to upgrade its read lock ("database is locked").
 - Writers take turns in a queue (WriteQueue) around that transaction.
+- SQLite's memory in the process, all connections together, is held near SOFT_HEAP_LIMIT.
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ from .hooks import AppSlot
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 
 BUSY_TIMEOUT_MS = 30_000
+
+# What SQLite may keep in this process, all connections together, before it reuses the pages of
+# its caches rather than growing them (a soft limit: a query that needs more still gets it).
+# Each connection's cache may grow to 2 MB (SQLite's default cache_size), and a page worker
+# opens as many connections as it serves requests at once (the pool keeps 5, opens up to 10 more
+# and closes them again): under the memory bench's 8 threads SQLite held up to 16-20 MB at once,
+# and what the closed connections freed stayed in the C library's free lists. With 8 MB it held
+# 8 MB at most, the worker 4-6 MB less under load, at the same CPU per request
+# (`bench/memory_bench.py --nocache`: 13.3 and 14.4 ms against 14.1 and 14.7; docs/benchmarks.md).
+SOFT_HEAP_LIMIT = 8 * 1024 * 1024
 
 _WRITE_QUEUE: AppSlot[WriteQueue] = AppSlot("forum.sqlite.write_queue")
 
@@ -94,6 +105,7 @@ def install(app: Flask, engine: Engine) -> Callable[[], AbstractContextManager[N
         cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA soft_heap_limit={SOFT_HEAP_LIMIT}")  # the process's, not this one's
         cursor.close()
 
     @event.listens_for(engine, "begin")

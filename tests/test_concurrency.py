@@ -79,6 +79,8 @@ def test_sqlite_runs_wal_with_a_busy_timeout(app: Flask) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # SQLite's caches, all connections together, are held near 8 MB (forum.sqlite).
+        assert conn.exec_driver_sql("PRAGMA soft_heap_limit").scalar() == 8 * 1024 * 1024
 
 
 def test_many_members_reply_to_one_topic_at_once(app: Flask, f: Any) -> None:
