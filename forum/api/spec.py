@@ -4,25 +4,31 @@ pydantic models (forum.api.schemas), the scope it needs and the errors it may an
 `operation(...)` is the one decorator an API view takes: it checks the credential's scope before
 anything else, then lets spectree validate the query and the JSON body against the models (a
 400 in the `{"error": …}` form when they do not fit) and serialize the answer.
+
+pydantic, spectree and the models are loaded on the API's first request in a process (or its
+document's): a page worker that serves no API request never holds them (about 10 MB at
+start-up, measured: docs/benchmarks.md, "Memory per page worker"). So operations name their
+models (`model="Post"`), and spectree is handed them all at once, then.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from pydantic import ValidationError
-from spectree import Response, SecurityScheme, SpecTree
-from spectree.models import InType, SecureType, SecuritySchemeData
 
 from ..errors import Invalid
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from . import auth
-from .schemas import ErrorBody
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from spectree import SpecTree
 
 API_VERSION = "1"
 DESCRIPTION = """The forum's JSON API: the same verbs and the same permission policy as its
@@ -63,45 +69,54 @@ def _refuse_invalid(
     req: Any, resp: Any, error: Exception | None, instance: Any, model_adapter: Any
 ) -> None:
     """spectree's hook after validation: a request that does not fit is a 400 of ours."""
+    from pydantic import ValidationError
+
     if isinstance(error, ValidationError):
         raise InputRejected(error)
     if error is not None:
         raise Invalid(None, _("The request is not valid."))
 
 
-spec = SpecTree(
-    "flask",
-    mode="strict",
-    annotations=False,
-    title="Forum API",
-    version=API_VERSION,
-    description=DESCRIPTION,
-    validation_error_status=400,
-    validation_error_model=ErrorBody,
-    before=_refuse_invalid,
-    # Components named as the models are (they are unique in forum.api.schemas).
-    naming_strategy=lambda model: model.__name__,
-    nested_naming_strategy=lambda _parent, child: child,
-    security_schemes=[
-        SecurityScheme(
-            name="token",
-            data=SecuritySchemeData(
-                type=SecureType.HTTP,
-                scheme="bearer",
-                description="A personal access token; the requirement lists the scope.",
+def _make_spec() -> SpecTree:
+    from spectree import SecurityScheme, SpecTree
+    from spectree.models import InType, SecureType, SecuritySchemeData
+
+    from .schemas import ErrorBody
+
+    return SpecTree(
+        "flask",
+        mode="strict",
+        annotations=False,
+        title="Forum API",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        validation_error_status=400,
+        validation_error_model=ErrorBody,
+        before=_refuse_invalid,
+        # Components named as the models are (they are unique in forum.api.schemas).
+        naming_strategy=lambda model: model.__name__,
+        nested_naming_strategy=lambda _parent, child: child,
+        security_schemes=[
+            SecurityScheme(
+                name="token",
+                data=SecuritySchemeData(
+                    type=SecureType.HTTP,
+                    scheme="bearer",
+                    description="A personal access token; the requirement lists the scope.",
+                ),
             ),
-        ),
-        SecurityScheme(
-            name="session",
-            data=SecuritySchemeData(
-                type=SecureType.API_KEY,
-                field_in=InType.COOKIE,
+            SecurityScheme(
                 name="session",
-                description="The forum's own pages: writes also need the X-CSRFToken header.",
+                data=SecuritySchemeData(
+                    type=SecureType.API_KEY,
+                    field_in=InType.COOKIE,
+                    name="session",
+                    description="The forum's own pages: writes also need the X-CSRFToken header.",
+                ),
             ),
-        ),
-    ],
-)
+        ],
+    )
+
 
 # Every operation may answer these (a path that is not text, a credential that is not valid, a
 # spent budget); reads may answer 304 to If-None-Match.
@@ -109,23 +124,56 @@ COMMON_ERRORS = (400, 401, 403, 404, 429)
 BODY_ERRORS = (409, 413, 415)
 
 
+class _SchemasOnFirstUse:
+    """forum.api.schemas for the views' answers, imported when one is first built (after the
+    operation handed its models to spectree, which imported it)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from . import schemas
+
+        return getattr(schemas, name)
+
+
+schemas = _SchemasOnFirstUse()
+
+
+# What each operation hands spectree when it is first needed (see _spectree).
+_hand_overs: list[Callable[[SpecTree], None]] = []
+_spec: SpecTree | None = None
+_spec_lock = threading.Lock()
+
+
+def _spectree() -> SpecTree:
+    """spectree, with every operation handed over (once per process)."""
+    global _spec
+    if _spec is None:
+        with _spec_lock:
+            if _spec is None:
+                made = _make_spec()
+                for hand_over in _hand_overs:
+                    hand_over(made)
+                _spec = made
+    return _spec
+
+
 def operation(
     scope: str,
     *,
     ok: int = 200,
-    model: type | None = None,
-    query: type | None = None,
-    json: type | None = None,
+    model: str | None = None,
+    query: str | None = None,
+    json: str | None = None,
     tags: tuple[str, ...] = (),
     guests: bool = False,
     errors: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an API operation: the `scope` a token needs for it (a guest is let in when
-    `guests`), its answer (`ok` with `model`), its query and body models, its tags."""
+    `guests`), its answer (`ok` with `model`), its query and body models (their names in
+    forum.api.schemas), its tags."""
     codes = set(COMMON_ERRORS) | set(errors)
     if json is not None:
         codes |= set(BODY_ERRORS)
-    responses: dict[str, Any] = {f"HTTP_{code}": ErrorBody for code in sorted(codes)}
+    responses: dict[str, str | None] = {f"HTTP_{code}": "ErrorBody" for code in sorted(codes)}
     responses[f"HTTP_{ok}"] = model
     extra = ("HTTP_304",) if scope == "read" else ()
     security: list[dict[str, list[str]]] = [{"token": [scope]}, {"session": []}]
@@ -133,20 +181,37 @@ def operation(
         security.append({})
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        validated = spec.validate(
-            query=query,
-            json=json,
-            resp=Response(*extra, **responses),
-            tags=tags,
-            security=security,
-            operation_id=view.__name__,
-        )(view)
+        validated: list[Callable[..., Any]] = []
 
-        @functools.wraps(validated)
+        @functools.wraps(view)
         def checked(*args: Any, **kwargs: Any) -> Any:
             auth.require(scope, guests=guests)
-            return validated(*args, **kwargs)
+            if not validated:
+                _spectree()
+            return validated[0](*args, **kwargs)
 
+        def hand_over(spec: SpecTree) -> None:
+            from spectree import Response
+
+            from . import schemas as shapes
+
+            def named(name: str | None) -> Any:
+                return getattr(shapes, name) if name else None
+
+            validated.append(
+                spec.validate(
+                    query=named(query),
+                    json=named(json),
+                    resp=Response(*extra, **{code: named(m) for code, m in responses.items()}),
+                    tags=tags,
+                    security=security,
+                    operation_id=view.__name__,
+                )(view)
+            )
+            # spectree finds an operation through the view Flask holds: this wrapper.
+            checked.__wrapped__ = validated[0]  # type: ignore[attr-defined]
+
+        _hand_overs.append(hand_over)
         return checked
 
     return decorate
@@ -155,7 +220,7 @@ def operation(
 def document() -> dict[str, Any]:
     """The OpenAPI document (spectree writes it once per process: the routes do not change),
     with the forum's address as its server."""
-    made = copy.deepcopy(spec.spec)
+    made = copy.deepcopy(_spectree().spec)
     made["servers"] = [{"url": current_app.config.get("BASE_URL") or "/"}]
     return made
 

@@ -4,7 +4,7 @@ model, and answers with a model of forum.api.schemas; errors become `{"error": {
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, render_template, request
 
@@ -21,9 +21,14 @@ from ..sigs import services as sig_services
 from ..sigs.models import Sig
 from ..topics import services as topic_services
 from ..web import absolute_url_for
-from . import bp, queries, schemas
+from . import bp, queries
 from .auth import credential, member_key
 from .spec import document, operation, reference
+
+if TYPE_CHECKING:
+    from . import schemas
+else:  # pydantic's models, loaded on the API's first request (forum.api.spec)
+    from .spec import schemas
 
 READ, WRITE, MODERATE, ADMIN = permissions.TOKEN_SCOPES
 
@@ -167,7 +172,7 @@ def docs() -> Any:
 
 # --- SIGs -----------------------------------------------------------------------------------
 @bp.route("/sigs")
-@operation(READ, model=schemas.SigList, tags=("SIGs",), guests=True)
+@operation(READ, model="SigList", tags=("SIGs",), guests=True)
 def list_sigs() -> Any:
     """List the SIGs
 
@@ -179,7 +184,7 @@ def list_sigs() -> Any:
 
 
 @bp.route("/sigs/<slug>")
-@operation(READ, model=schemas.SigDetail, tags=("SIGs",), guests=True)
+@operation(READ, model="SigDetail", tags=("SIGs",), guests=True)
 def get_sig(slug: str) -> Any:
     """Show a SIG
 
@@ -194,7 +199,7 @@ def get_sig(slug: str) -> Any:
 
 
 @bp.route("/sigs/<slug>/membership", methods=["PUT"])
-@operation(WRITE, model=schemas.MembershipResult, tags=("SIGs",), errors=(409,))
+@operation(WRITE, model="MembershipResult", tags=("SIGs",), errors=(409,))
 def join_sig(slug: str) -> Any:
     """Join a SIG
 
@@ -206,7 +211,7 @@ def join_sig(slug: str) -> Any:
 
 
 @bp.route("/sigs/<slug>/membership", methods=["DELETE"])
-@operation(WRITE, model=schemas.MembershipResult, tags=("SIGs",), errors=(409,))
+@operation(WRITE, model="MembershipResult", tags=("SIGs",), errors=(409,))
 def leave_sig(slug: str) -> Any:
     """Leave a SIG"""
     sig = permissions.get_sig_for(_viewer(), slug)
@@ -216,7 +221,7 @@ def leave_sig(slug: str) -> Any:
 
 # --- topics ---------------------------------------------------------------------------------
 @bp.route("/sigs/<slug>/topics")
-@operation(READ, model=schemas.TopicList, query=schemas.TopicsQuery, tags=("Topics",), guests=True)
+@operation(READ, model="TopicList", query="TopicsQuery", tags=("Topics",), guests=True)
 def list_topics(slug: str) -> Any:
     """List a SIG's topics
 
@@ -231,7 +236,7 @@ def list_topics(slug: str) -> Any:
 
 @bp.route("/sigs/<slug>/topics", methods=["POST"])
 @posting_limit
-@operation(WRITE, ok=201, model=schemas.TopicDetail, json=schemas.NewTopic, tags=("Topics",))
+@operation(WRITE, ok=201, model="TopicDetail", json="NewTopic", tags=("Topics",))
 def create_topic(slug: str) -> Any:
     """Start a topic
 
@@ -245,7 +250,7 @@ def create_topic(slug: str) -> Any:
 
 
 @bp.route("/topics/<int:topic_id>")
-@operation(READ, model=schemas.TopicDetail, tags=("Topics",), guests=True)
+@operation(READ, model="TopicDetail", tags=("Topics",), guests=True)
 def get_topic(topic_id: int) -> Any:
     """Show a topic"""
     return _topic_detail(queries.topic_detail(_viewer(), topic_id))
@@ -253,7 +258,7 @@ def get_topic(topic_id: int) -> Any:
 
 # --- posts ----------------------------------------------------------------------------------
 @bp.route("/topics/<int:topic_id>/posts")
-@operation(READ, model=schemas.PostList, query=schemas.PostsQuery, tags=("Posts",), guests=True)
+@operation(READ, model="PostList", query="PostsQuery", tags=("Posts",), guests=True)
 def list_posts(topic_id: int) -> Any:
     """List a topic's posts
 
@@ -267,7 +272,7 @@ def list_posts(topic_id: int) -> Any:
 
 @bp.route("/topics/<int:topic_id>/posts", methods=["POST"])
 @posting_limit
-@operation(WRITE, ok=201, model=schemas.Post, json=schemas.NewPost, tags=("Posts",))
+@operation(WRITE, ok=201, model="Post", json="NewPost", tags=("Posts",))
 def create_post(topic_id: int) -> Any:
     """Reply to a topic
 
@@ -278,7 +283,7 @@ def create_post(topic_id: int) -> Any:
 
 
 @bp.route("/posts/<int:post_id>")
-@operation(READ, model=schemas.Post, tags=("Posts",), guests=True)
+@operation(READ, model="Post", tags=("Posts",), guests=True)
 def get_post(post_id: int) -> Any:
     """Show a post, raw and cooked"""
     return _post(queries.post_detail(_viewer(), post_id))
@@ -286,7 +291,7 @@ def get_post(post_id: int) -> Any:
 
 @bp.route("/posts/<int:post_id>", methods=["PATCH"])
 @posting_limit
-@operation(WRITE, model=schemas.Post, json=schemas.PostEdit, tags=("Posts",))
+@operation(WRITE, model="Post", json="PostEdit", tags=("Posts",))
 def edit_post(post_id: int) -> Any:
     """Edit a post
 
@@ -316,7 +321,7 @@ def _reactions(post_id: int) -> schemas.Reactions:
 
 
 @bp.route("/posts/<int:post_id>/reaction", methods=["PUT"])
-@operation(WRITE, model=schemas.Reactions, json=schemas.ReactionIn, tags=("Posts",))
+@operation(WRITE, model="Reactions", json="ReactionIn", tags=("Posts",))
 def react(post_id: int) -> Any:
     """React to a post
 
@@ -350,14 +355,14 @@ def _member(user: Any) -> dict[str, Any]:
 
 
 @bp.route("/members/<username>")
-@operation(READ, model=schemas.Member, tags=("Members",), guests=True)
+@operation(READ, model="Member", tags=("Members",), guests=True)
 def get_member(username: str) -> Any:
     """Show a member's public profile"""
     return schemas.Member(**_member(account_services.get_member(username)))
 
 
 @bp.route("/me")
-@operation(READ, model=schemas.Me, tags=("Members",))
+@operation(READ, model="Me", tags=("Members",))
 def get_me() -> Any:
     """Show the member this request acts for
 
@@ -386,7 +391,7 @@ def get_me() -> Any:
 
 # --- notifications --------------------------------------------------------------------------
 @bp.route("/notifications")
-@operation(READ, model=schemas.NotificationList, query=schemas.PageQuery, tags=("Notifications",))
+@operation(READ, model="NotificationList", query="PageQuery", tags=("Notifications",))
 def list_notifications() -> Any:
     """List my notifications
 
@@ -412,7 +417,7 @@ def list_notifications() -> Any:
 
 
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
-@operation(WRITE, model=schemas.ReadResult, tags=("Notifications",))
+@operation(WRITE, model="ReadResult", tags=("Notifications",))
 def mark_notification_read(notification_id: int) -> Any:
     """Mark one notification read"""
     row = notification_services.mark_read(_viewer(), notification_id)
@@ -424,7 +429,7 @@ def mark_notification_read(notification_id: int) -> Any:
 
 
 @bp.route("/notifications/read", methods=["POST"])
-@operation(WRITE, model=schemas.ReadResult, tags=("Notifications",))
+@operation(WRITE, model="ReadResult", tags=("Notifications",))
 def mark_all_notifications_read() -> Any:
     """Mark every notification read"""
     count = notification_services.mark_all_read(_viewer())
@@ -433,9 +438,7 @@ def mark_all_notifications_read() -> Any:
 
 # --- search ---------------------------------------------------------------------------------
 @bp.route("/search")
-@operation(
-    READ, model=schemas.SearchResults, query=schemas.SearchQuery, tags=("Search",), guests=True
-)
+@operation(READ, model="SearchResults", query="SearchQuery", tags=("Search",), guests=True)
 def search() -> Any:
     """Search posts
 
@@ -472,7 +475,7 @@ def search() -> Any:
 
 # --- moderation -----------------------------------------------------------------------------
 @bp.route("/posts/<int:post_id>/flags", methods=["POST"])
-@operation(WRITE, ok=201, model=schemas.FlagResult, json=schemas.FlagIn, tags=("Moderation",))
+@operation(WRITE, ok=201, model="FlagResult", json="FlagIn", tags=("Moderation",))
 def flag_post(post_id: int) -> Any:
     """Flag a post for its SIG's sysops"""
     body = _context().json
@@ -481,7 +484,7 @@ def flag_post(post_id: int) -> Any:
 
 
 @bp.route("/posts/<int:post_id>/hide", methods=["POST"])
-@operation(MODERATE, model=schemas.Post, json=schemas.ReasonIn, tags=("Moderation",))
+@operation(MODERATE, model="Post", json="ReasonIn", tags=("Moderation",))
 def hide_post(post_id: int) -> Any:
     """Hide a post (its SIG's sysops)"""
     moderation.hide_post(_viewer(), post_id, _context().json.reason)
@@ -489,7 +492,7 @@ def hide_post(post_id: int) -> Any:
 
 
 @bp.route("/posts/<int:post_id>/unhide", methods=["POST"])
-@operation(MODERATE, model=schemas.Post, tags=("Moderation",), errors=(409,))
+@operation(MODERATE, model="Post", tags=("Moderation",), errors=(409,))
 def unhide_post(post_id: int) -> Any:
     """Show a hidden post again (its SIG's sysops)"""
     moderation.unhide_post(_viewer(), post_id)
@@ -502,7 +505,7 @@ def _topic_by_id(topic_id: int) -> schemas.TopicDetail:
 
 
 @bp.route("/topics/<int:topic_id>/lock", methods=["POST"])
-@operation(MODERATE, model=schemas.TopicDetail, json=schemas.ReasonIn, tags=("Moderation",))
+@operation(MODERATE, model="TopicDetail", json="ReasonIn", tags=("Moderation",))
 def lock_topic(topic_id: int) -> Any:
     """Lock a topic: no new replies but the sysops' (its SIG's sysops)"""
     moderation.lock_topic(_viewer(), topic_id, _context().json.reason)
@@ -510,7 +513,7 @@ def lock_topic(topic_id: int) -> Any:
 
 
 @bp.route("/topics/<int:topic_id>/unlock", methods=["POST"])
-@operation(MODERATE, model=schemas.TopicDetail, tags=("Moderation",), errors=(409,))
+@operation(MODERATE, model="TopicDetail", tags=("Moderation",), errors=(409,))
 def unlock_topic(topic_id: int) -> Any:
     """Unlock a topic (its SIG's sysops)"""
     moderation.unlock_topic(_viewer(), topic_id)
@@ -518,7 +521,7 @@ def unlock_topic(topic_id: int) -> Any:
 
 
 @bp.route("/topics/<int:topic_id>/move", methods=["POST"])
-@operation(MODERATE, model=schemas.TopicDetail, json=schemas.MoveIn, tags=("Moderation",))
+@operation(MODERATE, model="TopicDetail", json="MoveIn", tags=("Moderation",))
 def move_topic(topic_id: int) -> Any:
     """Move a topic to another SIG (a sysop of both)"""
     body = _context().json
@@ -529,7 +532,7 @@ def move_topic(topic_id: int) -> Any:
 
 
 @bp.route("/members/<username>/suspend", methods=["POST"])
-@operation(MODERATE, model=schemas.SuspendResult, json=schemas.SuspendIn, tags=("Moderation",))
+@operation(MODERATE, model="SuspendResult", json="SuspendIn", tags=("Moderation",))
 def suspend_member(username: str) -> Any:
     """Suspend a member
 
