@@ -50,6 +50,9 @@ if str(ROOT) not in sys.path:
 from bench import data, loadgen  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+# Memory is read again this long after the end: the workers' MEMORY_TRIM_SECONDS (10) and a
+# second for the trim (forum.ops.memory).
+REST_SECONDS = 11
 EXTRA_BENCHES = (
     "search_bench.py",
     "realtime_bench.py",
@@ -632,6 +635,13 @@ def main(argv: list[str] | None = None) -> int:
                 [p for p in servers.procs if p not in forum_procs + nocache_procs]
             )
         ]
+        if not args.smoke:
+            # And at rest, once each worker gave its free memory back (forum.ops.memory).
+            time.sleep(REST_SECONDS)
+            report["memory_mb_per_worker_at_rest"] = {
+                label: [memory_mb(pid) for pid in servers.worker_pids(procs)]
+                for label, procs in (("forum", forum_procs), ("nocache", nocache_procs))
+            }
     finally:
         servers.stop()
         drop_database()
@@ -855,6 +865,9 @@ def print_table(report: dict[str, Any]) -> None:
     for label, workers in report.get("memory_mb_per_worker", {}).items():
         figures = ", ".join(f"{w['rss']:.0f} MB (peak {w['peak']:.0f})" for w in workers)
         log(f"Memory per {label} worker at the end: {figures} (target < 150 MB)")
+    for label, workers in report.get("memory_mb_per_worker_at_rest", {}).items():
+        figures = ", ".join(f"{w['rss']:.0f} MB" for w in workers)
+        log(f"Memory per {label} worker at rest ({REST_SECONDS} s later): {figures}")
     idle = report.get("extra", {}).get("sockets_bench.py", {}).get("result")
     if idle:
         held, before = idle["pages_holding"]["p99_ms"], idle["pages_before"]["p99_ms"]
