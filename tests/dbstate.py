@@ -20,21 +20,35 @@ def snapshot(*, statistics: bool = False) -> dict[str, list[tuple[Any, ...]]]:
     # would show its old snapshot, not what the requests since have committed).
     db.session.commit()
     # Plain SQL on the driver's cursor: the permission matrices take two snapshots a request,
-    # and through SQLAlchemy's statements and result rows they were a fifth of their time.
-    # Rows come as the driver gives them, which is all a comparison of two snapshots needs.
+    # and through SQLAlchemy's statements and result rows they were a fifth of their time. On
+    # PostgreSQL every table in one statement (a round trip each was a tenth of their time there),
+    # its rows as JSON. Rows come as the driver gives them: all a comparison of two needs.
+    tables = [t for t in db.metadata.sorted_tables if statistics or t.name not in STATISTICS]
     cursor = db.session.connection().connection.cursor()
     state = {}
     try:
-        for table in db.metadata.sorted_tables:
-            if table.name in STATISTICS and not statistics:
-                continue
-            order = ", ".join(f'"{c.name}"' for c in table.primary_key.columns or table.columns)
-            cursor.execute(f'SELECT * FROM "{table.name}" ORDER BY {order}')
-            state[table.name] = [tuple(row) for row in cursor.fetchall()]
+        if db.engine.dialect.name == "postgresql":
+            cursor.execute(
+                " UNION ALL ".join(
+                    f"SELECT '{t.name}', coalesce((SELECT json_agg(row_ ORDER BY"
+                    f" {_order(t, 'row_.')}) FROM \"{t.name}\" row_), '[]'::json)"
+                    for t in tables
+                )
+            )
+            for name, rows in cursor.fetchall():
+                state[name] = [tuple(row.values()) for row in rows]
+        else:
+            for t in tables:
+                cursor.execute(f'SELECT * FROM "{t.name}" ORDER BY {_order(t)}')
+                state[t.name] = [tuple(row) for row in cursor.fetchall()]
     finally:
         cursor.close()
     db.session.commit()
     return state
+
+
+def _order(table: Any, prefix: str = "") -> str:
+    return ", ".join(f'{prefix}"{c.name}"' for c in table.primary_key.columns or table.columns)
 
 
 def count(model: Any) -> int:
