@@ -36,6 +36,12 @@ def pytest_configure(config: pytest.Config) -> None:
     compile_stale()
 
 
+RUN_ONCE = pytest.mark.skip(
+    reason="does not use the suite's database: the SQLite pass runs it, the PostgreSQL pass "
+    "would repeat it"
+)
+
+
 @pytest.hookimpl(tryfirst=True)  # (before pytest-xdist reads the groups)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """How `make test` shares the tests between its workers (`--dist loadgroup`).
@@ -46,8 +52,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
       seconds to minutes each. Handed out first (loadgroup hands out the groups, the largest
       first, then the other tests in this order), they run beside the quick ones; left where
       they fall, one could start last and keep the run waiting on it while the other worker
-      is done."""
+      is done.
+    - On PostgreSQL (FORUM_TEST_DATABASE_URL) a test that never touches the suite's database
+      (no `database_url` among its fixtures: the search engine's own tests, Markdown, the
+      server-process tests that make a database of their own) is skipped: the SQLite pass
+      runs it, and the PostgreSQL pass would only repeat it."""
+    on_postgres = bool(os.environ.get("FORUM_TEST_DATABASE_URL"))
     for item in items:
+        if on_postgres and "database_url" not in getattr(item, "fixturenames", ()):
+            item.add_marker(RUN_ONCE)
         # (The browser tests are one group already: tests/e2e/conftest.py.)
         if _shares_a_module_fixture(item) and "e2e" not in item.path.parts:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
@@ -263,7 +276,13 @@ class _CompiledSql(MutableMapping[Any, Any]):
 
     # Objects each dialect makes for itself, whatever its settings.
     _OWN = frozenset(
-        {"identifier_preparer", "type_compiler_instance", "type_compiler", "_type_memos"}
+        {
+            "identifier_preparer",
+            "type_compiler_instance",
+            "type_compiler",
+            "_type_memos",
+            "_psycopg_adapters_map",  # (psycopg: the types it adapts, one map per engine)
+        }
     )
 
     def __init__(self, capacity: int) -> None:

@@ -6,7 +6,6 @@ report still run after a change to the code they drive."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -14,14 +13,8 @@ import pytest
 
 from .serverkit import ROOT
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(os.environ.get("FORUM_TEST_DATABASE_URL")),
-        reason="the bench makes its own SQLite forum: the main pass runs it, the PostgreSQL "
-        "pass would repeat it",
-    ),
-]
+# (It makes its own SQLite forum, so the PostgreSQL pass skips it: tests/conftest.py.)
+pytestmark = pytest.mark.slow
 
 
 def test_bench_smoke_measures_every_page(tmp_path):

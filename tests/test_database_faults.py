@@ -212,10 +212,8 @@ def test_a_write_lock_file_this_process_may_not_open_is_read_only(
 
 # --- Server processes: a PostgreSQL crash, and a full or read-only SQLite volume ---------------
 
+
 # They make their own database whatever the suite runs on: once is enough (`make test`).
-ONCE = "server-process tests run in the main pass (they make their own database)"
-
-
 def _seed(database: str, instance: Path, index: Path | None = None) -> int:
     """Migrate `database`, add ada (a member of SIG retro) and a topic; returns its id."""
     from flask_migrate import upgrade
@@ -273,7 +271,6 @@ class Readers:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(bool(os.environ.get("FORUM_TEST_DATABASE_URL")), reason=ONCE)
 def test_a_postgresql_crash_under_read_load_gives_only_clean_503s(tmp_path):
     why = PostgresCluster.available()
     if why:
@@ -347,7 +344,6 @@ def _fill(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(bool(os.environ.get("FORUM_TEST_DATABASE_URL")), reason=ONCE)
 def test_a_full_then_read_only_sqlite_volume_is_read_only_and_recovers(tmp_path):
     """The instance folder (database, its log, the write lock file) on a 48 MB tmpfs of the
     test's own: filled to the last byte, then freed; then remounted read-only. Writes answer the

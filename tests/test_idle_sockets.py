@@ -5,7 +5,6 @@ Redis. The figures (5,000 sockets, page p99, memory per 1,000 sockets) are `make
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -23,10 +22,6 @@ from .serverkit import Member, RedisServer, Server, migrated_sqlite, server_env,
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.faults,
-    pytest.mark.skipif(
-        bool(os.environ.get("FORUM_TEST_DATABASE_URL")),
-        reason="server-process tests run in the main pass (they make their own SQLite database)",
-    ),
 ]
 
 SOCKETS = 2_000

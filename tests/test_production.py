@@ -34,13 +34,9 @@ from .serverkit import (
 
 pytestmark = [
     pytest.mark.slow,
-    # They make their own PostgreSQL database whatever the suite runs on, so once is enough:
-    # `make test` runs them, and the PostgreSQL pass (`make test-pg`) does not repeat them.
-    pytest.mark.skipif(
-        bool(os.environ.get("FORUM_TEST_DATABASE_URL")),
-        reason="server-process tests run in the main pass (they make their own PostgreSQL db)",
-    ),
 ]
+# (They make their own PostgreSQL database whatever the suite runs on, so the PostgreSQL pass
+# skips them: tests/conftest.py.)
 
 SHARED_REDIS = os.environ.get("FORUM_SERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

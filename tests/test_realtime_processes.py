@@ -20,13 +20,7 @@ from . import factories as f
 from .factories import CHEAP_PASSWORDS
 from .serverkit import Listener, Member, Server, migrated_sqlite, server_env, stop_all
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(os.environ.get("FORUM_TEST_DATABASE_URL")),
-        reason="server-process tests run in the main pass (they make their own SQLite database)",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 REDIS = os.environ.get("FORUM_SERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -4,7 +4,6 @@ update lost, and no search that fails because another process merged a segment a
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -203,10 +202,6 @@ def test_searches_beside_another_processs_merges_always_answer(tmp_path: Path):
 
 
 # --- several servers, no shared disk: PostgreSQL full-text search (issue 26) ----------------------
-@pytest.mark.skipif(
-    bool(os.environ.get("FORUM_TEST_DATABASE_URL")),
-    reason="server-process tests run in the main pass (they make their own PostgreSQL db)",
-)
 def test_two_servers_with_their_own_folders_find_each_others_posts_at_once(tmp_path: Path):
     """Two app processes, each with an instance folder (and index folder) of its own, on one
     PostgreSQL database: a reply posted through A is found by a search on B at once, since

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -214,8 +213,6 @@ def test_an_error_raised_in_the_forums_own_code_keeps_its_traceback(caplog):
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`make serve`'s gunicorn (WebSocket through simple-websocket), on SQLite, BASE_URL its own
     address (serverkit.Server sets it)."""
-    if os.environ.get("FORUM_TEST_DATABASE_URL"):
-        pytest.skip("server-process tests run in the main pass (they make their own SQLite)")
     tmp = tmp_path_factory.mktemp("origin-server")
     instance = tmp / "instance"
     instance.mkdir()
