@@ -15,6 +15,7 @@ from forum.extensions import db
 from forum.moderation import services as mod
 from forum.moderation.models import ModAction
 
+from . import worlds
 from .conftest import _clear
 from .dbstate import snapshot
 from .mod_support import World, build_world
@@ -347,11 +348,16 @@ def _allowed(browser: Any, w: World, action: Action, ctx: dict[str, Any], role: 
         assert _log_count() > logged, f"{action.name} wrote no moderation log entry"
 
 
+def _world(visibility: str) -> World:
+    """build_world's, built once per test process and put back for each case (tests/worlds.py)."""
+    return worlds.once(("mod_scope", visibility), lambda: build_world(visibility))
+
+
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.name)
 def test_every_action_as_every_role(app, browser, action):
     # A public SIG: everyone refused gets 403 (or 404) and changes nothing; the first role
     # allowed succeeds.
-    w = build_world("public")
+    w = _world("public")
     ctx = action.prepare(w)
     _refused(browser, w, action, ctx, "public")
     allowed = [r for r in ROLES if r in action.allowed]
@@ -359,12 +365,12 @@ def test_every_action_as_every_role(app, browser, action):
     # Each further allowed role (the global sysop) on a fresh world.
     for role in allowed[1:]:
         _reset(app)
-        w = build_world("public")
+        w = _world("public")
         _allowed(browser, w, action, action.prepare(w), role)
     # A private SIG does not exist for outsiders: 404, not 403.
     if action.in_sig:
         _reset(app)
-        w = build_world("private")
+        w = _world("private")
         _refused(browser, w, action, action.prepare(w), "private")
 
 

@@ -29,7 +29,7 @@ from forum.timeutil import utcnow
 from forum.topics import services as topic_services
 from forum.topics.models import Post, Topic
 
-from . import dbstate
+from . import dbstate, worlds
 
 ROLES = ("guest", "member", "outsider", "sig_sysop", "other_sysop", "root")
 SIG_NAME = "Hidden Lair"
@@ -671,7 +671,7 @@ CASES = [
 
 @pytest.mark.parametrize(("route", "visibility"), CASES)
 def test_route_matrix(make_client, f, route: Route, visibility: str) -> None:
-    world = build(f, visibility)
+    world = worlds.once(("routes", visibility), lambda: build(f, visibility))
     expected = dict(zip(ROLES, route.expect[visibility].split(), strict=True))
     failures = []
     for role in ROLES:
@@ -1280,7 +1280,7 @@ MAIL_ROUTES = [
 @pytest.mark.parametrize("route", MAIL_ROUTES, ids=[r[0] for r in MAIL_ROUTES])
 def test_private_mail_route_matrix(make_client, f, route) -> None:
     name, method, url_of, expect, data = route
-    world = build_mail(f)
+    world = worlds.once("mail", lambda: build_mail(f))
     expected = dict(zip(MAIL_ROLES, expect.split(), strict=True))
     failures = []
     for role in MAIL_ROLES:
