@@ -146,6 +146,26 @@ def test_a_member_picks_the_colours_in_settings(client, f):
     assert re.search(r'<option selected value="dark">|<option value="dark" selected>', page)
 
 
+def test_colours_and_language_chosen_in_settings_stay_after_logging_out(client, f):
+    from forum import i18n
+
+    f.user("rosa")
+    client.login("rosa")
+    response = client.form("/settings", {**_profile("dark"), "profile-language": "es"})
+    assert response.status_code == 302
+    client.logout()
+    page = client.get("/").get_data(as_text=True)
+    assert drawn_in(page) == ("dark", "dark")
+    assert '<html lang="es"' in page
+    # "Automatic" again: the language cookie goes, and the browser's language decides.
+    client.login("rosa")
+    client.form("/settings", _profile("light"))
+    client.logout()
+    assert client.get_cookie(i18n.LANGUAGE_COOKIE) is None
+    page = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert drawn_in(page) == ("light", "light") and '<html lang="de"' in page
+
+
 def test_a_bad_value_in_settings_keeps_the_form_and_stores_nothing(client, f):
     member = f.user("quim")
     client.login("quim")

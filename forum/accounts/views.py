@@ -432,7 +432,11 @@ def settings() -> Any:
                 form_error(profile, exc)
             else:
                 flash(_("Your profile is saved."), "success")
-                return redirect(url_for("accounts.settings"))
+                # Kept for this browser too, as the switches at the foot of the page keep them:
+                # the pages stay as chosen after logging out.
+                response = redirect(url_for("accounts.settings"))
+                _keep_choice(response, i18n.LANGUAGE_COOKIE, i18n.known(profile.language.data))
+                return _keep_choice(response, theme.THEME_COOKIE, theme.known(profile.theme.data))
         elif action == "password" and password.validate_on_submit():
             try:
                 services.change_password(
@@ -640,17 +644,20 @@ def _check_footer_form(what: str) -> None:
 
 
 def _back_with_cookie(name: str, value: str) -> Any:
-    """Back to the page the footer form was sent from, the choice kept in a cookie for a year
-    (a guest's only record of it; a member's survives logging out)."""
-    response = redirect_back(request.form.get("next"), url_for("sigs.index"))
-    response.set_cookie(
-        name,
-        value,
-        max_age=i18n.COOKIE_MAX_AGE,
-        samesite="Lax",
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-        httponly=True,
-    )
+    """Back to the page the footer form was sent from, the choice kept in a cookie."""
+    return _keep_choice(redirect_back(request.form.get("next"), url_for("sigs.index")), name, value)
+
+
+def _keep_choice(response: Any, name: str, value: str | None) -> Any:
+    """A reader's language or colours kept in a cookie for a year (a guest's only record of the
+    choice; a member's survives logging out), or forgotten when `value` is None ("automatic")."""
+    secure = bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+    if value is None:
+        response.delete_cookie(name, samesite="Lax", secure=secure, httponly=True)
+    else:
+        response.set_cookie(
+            name, value, max_age=i18n.COOKIE_MAX_AGE, samesite="Lax", secure=secure, httponly=True
+        )
     return response
 
 
