@@ -338,6 +338,15 @@ def test_the_review_raises_levels_one_step_on_another(app, f):
     assert services.review_members([new.id]) == {new.id: TL_REGULAR}
     event_log = reload(new)
     assert event_log.trust_level == TL_REGULAR
+    # Each step is in the moderation log as the forum's own doing, and on the member's history.
+    entries = db.session.scalars(
+        select(ModAction).where(ModAction.target_user_id == new.id).order_by(ModAction.id)
+    ).all()
+    assert [(e.action, e.actor_id, e.details) for e in entries] == [
+        ("review_trust_level", None, "new → basic"),
+        ("review_trust_level", None, "basic → member"),
+        ("review_trust_level", None, "member → regular"),
+    ]
 
 
 def test_an_upheld_flag_holds_member_back(app, f):
@@ -403,6 +412,15 @@ def test_the_sysop_sets_and_locks_a_level_from_the_member_page(app, browser, f):
     assert entry.action == "set_trust_level" and entry.target_user_id == new.id
     assert entry.details == "new → member (locked)" and entry.reason == "Known to us."
     assert "set trust level" in html(browser(root).get("/mod/log"))
+    # The review's own changes read as automatic, in the log and on the member's page.
+    settings(trust_basic_days=0)
+    other = newcomer(f, "other")
+    reading = f.sig("reading", members=[boss])
+    _read(other, [f.topic(boss, reading, f"Topic {n}").id for n in range(5)], 130)
+    assert services.review_members([other.id]) == {other.id: TL_BASIC}
+    log = html(browser(root).get("/mod/log?action=review_trust_level"))
+    assert "automatic" in log and "trust level earned or lost" in log and "new → basic" in log
+    assert "automatic: trust level earned or lost" in html(browser(root).get("/mod/u/other"))
     # A SIG sysop sees the level (and its progress) but cannot set it.
     seen = html(browser(boss).get(f"/mod/u/{new.username}"))
     assert "trust-level" in seen and "Set trust level" not in seen

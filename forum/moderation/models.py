@@ -286,6 +286,7 @@ ACTION_LABELS = {
     "dismiss_sig_sysop": _l("dismiss SIG sysop"),
     "set_role": _l("set role"),
     "set_trust_level": _l("set trust level"),
+    "review_trust_level": _l("trust level earned or lost"),
     "create_invite": _l("create invite"),
 }
 

@@ -134,7 +134,17 @@ def review_members(user_ids: Sequence[int], now: datetime | None = None) -> dict
             for user in users:
                 level = earned_level(user, stats[user.id], rules, now)
                 if level != user.trust_level:
+                    old = int(user.trust_level or TL_NEW)
                     _apply(user, level, None, now)
+                    # In the log as the forum's own doing (no sysop), on the member's history.
+                    session.add(
+                        ModAction(
+                            actor_id=None,
+                            action="review_trust_level",
+                            target_user_id=user.id,
+                            details=f"{LOG_NAMES[old]} → {LOG_NAMES[level]}",
+                        )
+                    )
                     changed[user.id] = level
     return changed
 
