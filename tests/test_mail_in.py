@@ -163,6 +163,62 @@ def test_the_mail_in_pipe_posts_a_reply_and_exits_67_for_strangers(app, f):
 
 
 # --- refused: one polite mail back ------------------------------------------------------
+class _Killed(BaseException):
+    """A process killed halfway (no `except Exception` catches it)."""
+
+
+@HTTPS
+def test_a_reply_cut_off_halfway_is_posted_when_the_mta_delivers_it_again(
+    app, f, inbox, monkeypatch
+):
+    ada, bob = f.user("ada"), f.user("bob")
+    topic = f.topic(bob, f.sig("retro", members=[ada, bob]))
+    address = mail.reply_address(ada.id, topic.id)
+    raw = reply_mail(address, "Said once, posted once.")
+    real = services.topics.reply_to_topic
+
+    def dies_after_writing(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise _Killed
+
+    monkeypatch.setattr(services.topics, "reply_to_topic", dies_after_writing)
+    with pytest.raises(_Killed):
+        services.receive(raw, [address], "ada@example.com")
+    db.session.rollback()
+    # Nothing of it was kept: neither the post nor the record that it was acted on.
+    assert posts_in(topic.id) == ["The first post."]
+    assert db.session.scalar(select(func.count()).select_from(InboundMail)) == 0
+    monkeypatch.setattr(services.topics, "reply_to_topic", real)
+    (delivery,) = services.receive(raw, [address], "ada@example.com")
+    assert delivery.outcome == services.POSTED
+    assert posts_in(topic.id) == ["The first post.", "Said once, posted once."]
+    (again,) = services.receive(raw, [address], "ada@example.com")
+    assert again.outcome == services.DUPLICATE
+    assert len(posts_in(topic.id)) == 2 and inbox.messages == []
+
+
+@HTTPS
+def test_two_deliveries_at_once_post_one_reply(app, f, inbox, monkeypatch):
+    """The second of two deliveries racing each other passes the first look (it saw no record
+    yet) and meets the first one's record at the unique index: one post, no refusal."""
+    ada, bob = f.user("ada"), f.user("bob")
+    topic = f.topic(bob, f.sig("retro", members=[ada, bob]))
+    address = mail.reply_address(ada.id, topic.id)
+    raw = reply_mail(address, "Only once.")
+    (first,) = services.receive(raw, [address], "ada@example.com")
+    real, looks = services._seen, []
+
+    def raced(*args: Any) -> bool:  # the first look finds nothing, as if it raced the first
+        looks.append(args)
+        return False if len(looks) == 1 else real(*args)
+
+    monkeypatch.setattr(services, "_seen", raced)
+    (second,) = services.receive(raw, [address], "ada@example.com")
+    assert (first.outcome, second.outcome) == (services.POSTED, services.DUPLICATE)
+    assert posts_in(topic.id) == ["The first post.", "Only once."]
+    assert inbox.messages == []
+
+
 @HTTPS
 def test_a_reply_to_a_locked_topic_is_refused_with_one_mail_in_the_members_language(app, f, inbox):
     from forum.moderation import services as mod

@@ -16,23 +16,26 @@ a stranger):
   spam complaint (RFC 5965, ARF), about that member's current address:
   `accounts.services.count_bounce` stops mail past the threshold.
 
-A message is acted on once per kind (table inbound_mails, by Message-ID): an MTA that
-delivers it again (its reply got lost) changes nothing.
+A message is acted on once per kind (table inbound_mails, by Message-ID), its record written in
+the transaction that acts on it: an MTA that delivers it again (its reply got lost) changes
+nothing, and a process that dies before the commit leaves nothing, so the MTA's next delivery
+(it retries what was not acknowledged) is acted on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parseaddr
+from typing import TypeVar
 
 from flask import current_app
 from limits import parse as parse_limit
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from .. import jobs, settings
@@ -52,6 +55,7 @@ from .models import REPLY as REPLY_KIND
 from .parsing import reply_text
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # What each recipient's delivery came to (the LMTP reply and the pipe's exit code follow).
 POSTED = "posted"
@@ -113,47 +117,47 @@ def _message_id(message: Message, raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def _claim(message_id: str, kind: str, user_id: int, topic_id: int | None = None) -> bool:
-    """Record the message before acting on it: False when it was acted on already."""
+def _seen(message_id: str, kind: str) -> bool:
+    """Whether the message was acted on already (an MTA's second delivery)."""
+    found = db.session.scalar(
+        db.select(InboundMail.id).where(
+            InboundMail.message_id == message_id, InboundMail.kind == kind
+        )
+    )
+    return found is not None
+
+
+def _claim(
+    message_id: str,
+    kind: str,
+    user_id: int,
+    outcome: str,
+    topic_id: int | None = None,
+) -> InboundMail:
+    """Record the message as acted on, in the transaction that acts on it: the act and its
+    record are written together or not at all, so a process that dies halfway leaves the
+    message to the MTA's next delivery (at least once), and the unique index lets only one
+    delivery act (at most once). A second delivery racing this one fails with IntegrityError."""
+    row = InboundMail(
+        message_id=message_id, kind=kind, outcome=outcome, user_id=user_id, topic_id=topic_id
+    )
+    with transaction() as session:
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _once(message_id: str, kind: str, act: Callable[[], _T]) -> _T | None:
+    """`act()` (which calls _claim) in one transaction; None when another delivery of the
+    message got there first."""
     try:
-        with transaction() as session:
-            session.add(
-                InboundMail(
-                    message_id=message_id,
-                    kind=kind,
-                    outcome="received",
-                    user_id=user_id,
-                    topic_id=topic_id,
-                )
-            )
+        with transaction():
+            return act()
     except IntegrityError:
         db.session.rollback()
-        return False
-    return True
-
-
-def _release(message_id: str, kind: str) -> None:
-    try:
-        with transaction() as session:
-            session.execute(
-                delete(InboundMail).where(
-                    InboundMail.message_id == message_id, InboundMail.kind == kind
-                )
-            )
-    except Exception:  # noqa: BLE001 - the database that failed may fail again: logged
-        log.exception("mail-in: could not forget message %s", message_id)
-
-
-def _record(message_id: str, kind: str, outcome: str, post_id: int | None = None) -> None:
-    with transaction() as session:
-        row = session.scalar(
-            db.select(InboundMail).where(
-                InboundMail.message_id == message_id, InboundMail.kind == kind
-            )
-        )
-        if row is not None:
-            row.outcome = outcome
-            row.post_id = post_id
+        if _seen(message_id, kind):
+            return None
+        raise
 
 
 # --- replies ----------------------------------------------------------------------------------
@@ -196,13 +200,12 @@ def _reply(
     if is_automatic(message, sender):
         log.info("mail-in: automatic mail to %s dropped", recipient)
         return Delivery(recipient, IGNORED)
-    if not _claim(message_id, REPLY_KIND, user.id, address.topic_id):
+    if _seen(message_id, REPLY_KIND):
         return Delivery(recipient, DUPLICATE)
     subject = str(message.get("Subject") or "")[:200]
     from_address = parseaddr(str(message.get("From") or ""))[1].strip().lower()
     body = reply_text(message, [user.language])
     reason = None
-    post_id = None
     if from_address != user.email.strip().lower():
         reason = _l(
             "It came from %(address)s, not from the address of your account. Reply from that "
@@ -217,26 +220,31 @@ def _reply(
     elif not _spend_posting_budget(user):
         reason = _l("You are posting faster than this forum allows. Wait a little, then again.")
     else:
+
+        def post_it() -> int:
+            record = _claim(message_id, REPLY_KIND, user.id, POSTED, address.topic_id)
+            record.post_id = topics.reply_to_topic(user, address.topic_id or 0, body).id
+            return record.post_id
+
         try:
-            post = topics.reply_to_topic(user, address.topic_id or 0, body)
+            post_id = _once(message_id, REPLY_KIND, post_it)
         except ForumError as exc:
             db.session.rollback()
             reason = exc.lazy_message
-        except Exception:
-            # Not the member's doing (the database went away): forget the message, so the
-            # MTA's next delivery is acted on.
-            db.session.rollback()
-            _release(message_id, REPLY_KIND)
-            raise
         else:
-            post_id = post.id
-    if reason is None:
-        _record(message_id, REPLY_KIND, POSTED, post_id)
-        log.info("mail-in: member %s replied to topic %s by mail", user.id, address.topic_id)
-        return Delivery(recipient, POSTED, post_id)
+            if post_id is None:
+                return Delivery(recipient, DUPLICATE)
+            log.info("mail-in: member %s replied to topic %s by mail", user.id, address.topic_id)
+            return Delivery(recipient, POSTED, post_id)
+    assert reason is not None
     with force_locale(user.language or DEFAULT_LANGUAGE):
         why = str(reason)
-    _record(message_id, REPLY_KIND, REFUSED)
+
+    def refuse() -> InboundMail:
+        return _claim(message_id, REPLY_KIND, user.id, REFUSED, address.topic_id)
+
+    if _once(message_id, REPLY_KIND, refuse) is None:
+        return Delivery(recipient, DUPLICATE)
     key = "mailin-refused:" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
     jobs.enqueue(mail_refusal, user.id, subject, why, body[:5000], key)
     log.info("mail-in: reply of member %s to topic %s refused: %s", user.id, address.topic_id, why)
@@ -318,8 +326,14 @@ def _bounce(
         # A delay warning, an auto-reply to the envelope sender, or no report at all.
         log.info("mail-in: mail to %s that is not a failure report dropped", recipient)
         return Delivery(recipient, IGNORED)
-    if not _claim(message_id, kind, user.id):
+    if _seen(message_id, kind):
         return Delivery(recipient, DUPLICATE)
-    accounts.count_bounce(user, complaint=complaint)
-    _record(message_id, kind, COUNTED)
+
+    def count_it() -> InboundMail:
+        record = _claim(message_id, kind, user.id, COUNTED)
+        accounts.count_bounce(user, complaint=complaint)
+        return record
+
+    if _once(message_id, kind, count_it) is None:
+        return Delivery(recipient, DUPLICATE)
     return Delivery(recipient, COUNTED)
