@@ -17,6 +17,11 @@ DEV_BASE_URL = "http://127.0.0.1:5000"
 
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": DEV_SECRET_KEY,
+    # Earlier secret keys, newest first, kept while the site moves to a new SECRET_KEY: Flask
+    # accepts the sessions they signed, and forum.sealed opens the webhook secrets they sealed
+    # (`flask forum reseal-secrets` seals those with the new key). FORUM_SECRET_KEY_FALLBACKS
+    # takes a JSON list or keys separated by commas.
+    "SECRET_KEY_FALLBACKS": [],
     "SITE_NAME": "Forum",
     # Shown in the reader's language while it is this default (forum.web).
     "SITE_DESCRIPTION": "Special interest groups, the BBS way.",
@@ -266,6 +271,7 @@ def load(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if overrides:
         app.config.update(overrides)
 
+    app.config["SECRET_KEY_FALLBACKS"] = key_list(app.config.get("SECRET_KEY_FALLBACKS"))
     instance = Path(app.instance_path)
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'forum.db'}"
@@ -283,6 +289,20 @@ def load(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     else:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+
+
+def key_list(value: Any) -> list[str | bytes]:
+    """SECRET_KEY_FALLBACKS as a list: from a list, or from one string of keys separated by
+    commas or spaces (how an environment variable holds them)."""
+    if not value:
+        return []
+    if isinstance(value, bytes):
+        return [value]
+    if isinstance(value, str):
+        return [key for key in re.split(r"[\s,]+", value) if key]
+    if isinstance(value, (list, tuple)):
+        return [key if isinstance(key, bytes) else str(key) for key in value if key]
+    return [str(value)]
 
 
 def normalize_database_url(url: str) -> str:
