@@ -9,7 +9,7 @@ bp = Blueprint("webhooks", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from . import handlers, views  # noqa: F401  (routes register on bp)
+    from . import commands, handlers, views  # noqa: F401  (routes and commands register)
 
     app.register_blueprint(bp)
     handlers.init_app(app)

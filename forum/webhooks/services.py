@@ -10,7 +10,9 @@ and each attempt is logged with its answer. After `webhook_failure_limit` failed
 row the webhook is disabled and `WebhookDisabled` tells its owner (notifications).
 
 The signature: `X-Forum-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
-(docs/webhooks.md shows how to check it).
+(docs/webhooks.md shows how to check it). The secret is kept sealed (forum.sealed) and read only
+through it: a secret that no longer opens (the site's secret key changed without the old one in
+SECRET_KEY_FALLBACKS) sends nothing, with one log line per delivery, until a new one is made.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -27,7 +30,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, or_, select
 
-from .. import content, events, jobs, permissions, settings
+from .. import content, events, jobs, permissions, sealed, settings
 from ..accounts.models import User
 from ..care.models import Concern
 from ..db import is_valid_id, transaction
@@ -57,6 +60,8 @@ from .models import (
     WebhookDelivery,
 )
 
+log = logging.getLogger(__name__)
+
 SIGNATURE_HEADER = "X-Forum-Signature"
 EVENT_HEADER = "X-Forum-Event"
 DELIVERY_HEADER = "X-Forum-Delivery"
@@ -77,9 +82,28 @@ _REFUSALS = {
 }
 
 
+# Shown where a webhook's secret cannot be opened any more.
+SECRET_UNREADABLE = _l(
+    "This secret can no longer be read: the site's secret key changed. Make a new secret."
+)
+
+
 # --- signing ---------------------------------------------------------------------------------
 def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
+
+
+def readable_secret(hook: Webhook) -> str | None:
+    """The webhook's secret, opened (forum.sealed); None when the site's keys no longer open it."""
+    try:
+        return sealed.open(hook.sealed_secret)
+    except sealed.Unreadable:
+        return None
+
+
+def _require_readable_secret(hook: Webhook) -> None:
+    if readable_secret(hook) is None:
+        raise Invalid("secret", SECRET_UNREADABLE)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -183,7 +207,7 @@ def create_webhook(
         url=check_url(url),
         events=_check_events(chosen),
         description=_check_description(description),
-        secret=new_secret(),
+        sealed_secret=sealed.seal(new_secret()),
     )
     with transaction() as session:
         scope = Webhook.sig_id == sig.id if sig is not None else Webhook.sig_id.is_(None)
@@ -227,10 +251,28 @@ def delete_webhook(actor: Actor, webhook_id: int) -> None:
 
 
 def rotate_secret(actor: Actor, webhook_id: int) -> Webhook:
+    """A new secret, sealed with the site's current key (the way out of an unreadable one)."""
     hook, _sig = webhook_for(actor, webhook_id)
     with transaction():
-        hook.secret = new_secret()
+        hook.sealed_secret = sealed.seal(new_secret())
     return hook
+
+
+def reseal_secrets() -> tuple[int, int]:
+    """Every webhook's secret sealed again with SECRET_KEY (`flask forum reseal-secrets`): after
+    a move to a new key with the old one in SECRET_KEY_FALLBACKS, so the old key may then go.
+    Returns how many were resealed, and how many no key opens (left as they are: their pages
+    ask for a new secret)."""
+    resealed = unreadable = 0
+    with transaction() as session:
+        for hook in session.scalars(select(Webhook).order_by(Webhook.id)):
+            try:
+                hook.sealed_secret = sealed.reseal(hook.sealed_secret)
+            except sealed.Unreadable:
+                unreadable += 1
+            else:
+                resealed += 1
+    return resealed, unreadable
 
 
 def ping(actor: Actor, webhook_id: int) -> WebhookDelivery:
@@ -238,6 +280,7 @@ def ping(actor: Actor, webhook_id: int) -> WebhookDelivery:
     hook, _sig = webhook_for(actor, webhook_id)
     if not hook.active:
         raise Invalid("active", _l("Turn the webhook on first."))
+    _require_readable_secret(hook)
     body = {"webhook": {"id": hook.id, "events": hook.event_list}}
     with transaction() as session:
         delivery = _add_delivery(session, hook, PING, str(uuid.uuid4()), body)
@@ -250,6 +293,7 @@ def redeliver(actor: Actor, delivery_id: int) -> WebhookDelivery:
     old, hook = delivery_for(actor, delivery_id)
     if not hook.active:
         raise Invalid("active", _l("Turn the webhook on first."))
+    _require_readable_secret(hook)
     with transaction() as session:
         delivery = WebhookDelivery(
             webhook_id=hook.id,
@@ -532,7 +576,17 @@ def attempt(delivery_id: int) -> str:
     permissions.forget_memberships(owner)
     if not _still_tellable(delivery, hook, owner):
         return _finish(delivery.id, WITHDRAWN, None)
-    url, secret, body = hook.url, hook.secret, delivery.payload.encode()
+    secret = readable_secret(hook)
+    if secret is None:
+        # Not the receiver's fault, and no retry mends it: one line, and the delivery ends.
+        log.warning(
+            "webhook %s: delivery %s not sent: its secret no longer opens with SECRET_KEY or "
+            "SECRET_KEY_FALLBACKS (the site's secret key changed); make a new secret on its page",
+            hook.id,
+            delivery.id,
+        )
+        return _finish(delivery.id, FAILED, SECRET_UNREADABLE)
+    url, body = hook.url, delivery.payload.encode()
     headers = {
         EVENT_HEADER: delivery.event,
         DELIVERY_HEADER: str(delivery.id),

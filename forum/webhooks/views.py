@@ -114,6 +114,8 @@ def show(webhook_id: int) -> Any:
         render_template(
             "webhooks/show.html",
             hook=hook,
+            secret=services.readable_secret(hook),
+            unreadable=services.SECRET_UNREADABLE,
             sig=sig,
             form=form,
             action=ActionForm(),
