@@ -45,7 +45,7 @@ class Webhook(db.Model):  # type: ignore[name-defined,misc]
     description: Mapped[str] = mapped_column(String(200), default="")
     # The HMAC key, sealed (forum.sealed): signing needs the key itself, and its managers may
     # read it again, but a copy of the database alone must not sign deliveries. Read and
-    # written only through forum.sealed (services.readable_secret, services.new_secret).
+    # written only through forum.sealed (services.readable_secret, create_webhook, rotate_secret).
     sealed_secret: Mapped[str] = mapped_column(String(255))
     # The events it asks for, space-separated (models.EVENTS).
     events: Mapped[str] = mapped_column(String(200))
