@@ -200,6 +200,16 @@ def test_the_newest_posts_are_searched_first_and_wider_when_they_lack_the_words(
     radio_only = ask("quokka sig:radio", limit=20)
     assert [h.post_id for h in radio_only.hits] == in_radio[:20]
     assert (radio_only.total, radio_only.total_exact) == (4, False)
+    # Words whose frequency PostgreSQL's statistics cannot tell (a prefix, an exclusion, an OR):
+    # every post at once, newest first, with the same answers.
+    for q, where in (
+        ("quok*", lambda p: "quokka" in p.body_raw),
+        ("zebra -quokka", lambda p: "quokka" not in p.body_raw),
+        ("quokka OR walrus", lambda p: "quokka" in p.body_raw),
+    ):
+        found = ask(q, limit=20)
+        assert sizes == [], q
+        assert [h.post_id for h in found.hits] == newest([], where)[:20], q
 
     # The vectors hold their post's date and SIG, and a moved topic's posts follow it.
     def vector_sigs(topic_id: int) -> set[int]:

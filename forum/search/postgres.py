@@ -392,6 +392,16 @@ def _languages_in_use() -> ColumnElement[Any]:
     return func.array(select(Sig.language).distinct().scalar_subquery())
 
 
+def _sized(parsed: ParsedQuery) -> bool:
+    """Whether PostgreSQL's statistics say how many posts hold the query's words: for words
+    and phrases ANDed, yes (each lexeme's own frequency); for a prefix, an exclusion or an OR,
+    its estimate is a guess, the first slice was too small for 35 of the bench's 200 searches
+    and its second statement cost more than the first, while reading every post newest first
+    stops as soon as it has its candidates ('bil*' 149 -> 87 ms, 'keyboard -amiga' 88 -> 59,
+    'pantalla OR zoravik' 105 -> 57; 100,000 posts, one process, quiet machine, 2026-12-06)."""
+    return not any(c.prefix or c.negated or c.or_with_previous for c in parsed.clauses)
+
+
 def _scope_clause(scope: SigScope) -> ColumnElement[bool]:
     """The posts a search may return: readable (the policy's clauses), in the scope's SIGs."""
     parts: list[ColumnElement[bool]] = [public_posts_clause(), Topic.deleted_at.is_(None)]
@@ -631,11 +641,12 @@ class PostgresBackend:
         else:
             window = (max(self.counted_matches, among or 0) if ranked else self.counted_matches) + 1
             # The newest slice of the forum (of the SIG, with `sig:`) first, wider until it
-            # holds `window` candidates; an author's posts are few, and read whole.
+            # holds `window` candidates; an author's posts are few, and read whole, and so is
+            # the forum for words PostgreSQL cannot count beforehand (_sized).
             sig = next(iter(scope.allowed)) if scope.allowed and len(scope.allowed) == 1 else None
             size: int | None = None  # the slice: the newest this many posts (None: every one)
             searched = 0.0
-            if not parsed.author:
+            if not parsed.author and _sized(parsed):
                 expected, searched = self._estimate(
                     query.matching(loose=query.has_phrase, by_config=False), sig, parsed
                 )
@@ -927,6 +938,12 @@ PLANNER_SETTINGS = {
     # entries, 235 ms) to join 5,000 matches; priced as in memory it looks each one up by key
     # ('bil*' best match 368 -> 110 ms, 'graphics connection' 520 -> 351 ms; EXPLAIN ANALYZE).
     "random_page_cost": "1.1",
+    # Planned for this search's own words and slice, every time. psycopg prepares a statement
+    # run five times, and PostgreSQL then may plan it once for any parameters (a generic plan):
+    # a warm worker searched a rare word beside common ones with the plan made for common
+    # words ('design kifagu ordenador' 155 ms in a warm process, 13 ms in a fresh one; the
+    # bench's 200 searches, newest first, p99 133 -> see docs/benchmarks.md).
+    "plan_cache_mode": "force_custom_plan",
 }
 
 
