@@ -375,6 +375,31 @@ def test_serve_starts_the_socket_server_on_gevent(monkeypatch):
     assert os.environ["FORUM_BIND"] == "127.0.0.1:8100"
 
 
+def test_a_worker_freezes_what_it_loaded_for_the_garbage_collector(tmp_path):
+    """gunicorn calls post_worker_init once the worker has loaded the app: the objects loaded
+    until then leave the collector's generations (read in a process of its own)."""
+    probe = (
+        "import gc, forum.ops.gunicorn_conf as c, wsgi; before = gc.get_freeze_count(); "
+        "c.post_worker_init(None); print(before, gc.get_freeze_count() > 100_000, "
+        "len(gc.get_objects()) < 10_000)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={
+            **env,
+            "FORUM_SECRET_KEY": "x" * 32,
+            "FORUM_INSTANCE_PATH": str(tmp_path),
+            "FORUM_SEARCH_SYNC_ON_START": "false",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "0 True True", result.stderr
+
+
 @pytest.mark.parametrize(
     ("role", "expected"),
     [("sockets", "gevent 1 gevent None"), ("pages", "gthread 1 threading 12")],
