@@ -383,21 +383,23 @@ def test_a_worker_freezes_what_it_loaded_for_the_garbage_collector(tmp_path):
         "c.post_worker_init(None); print(before, gc.get_freeze_count() > 100_000, "
         "len(gc.get_objects()) < 10_000)"
     )
+    settings = {"FORUM_SECRET_KEY": "x" * 32, "FORUM_INSTANCE_PATH": str(tmp_path)}
+    result = _python(probe, **settings, FORUM_SEARCH_SYNC_ON_START="false")
+    assert result.stdout.strip() == "0 True True", result.stderr
+
+
+def _python(probe: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """`probe` run by a Python of its own, in the checkout, with no FORUM_ or FLASK_ setting of
+    this process but `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", probe],
         cwd=ROOT,
-        env={
-            **env,
-            "FORUM_SECRET_KEY": "x" * 32,
-            "FORUM_INSTANCE_PATH": str(tmp_path),
-            "FORUM_SEARCH_SYNC_ON_START": "false",
-        },
+        env={**env, **settings},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.stdout.strip() == "0 True True", result.stderr
 
 
 @pytest.mark.parametrize(
@@ -411,13 +413,5 @@ def test_the_gunicorn_settings_of_each_server(role, expected):
         "print(c.worker_class, c.workers, os.environ.get('FORUM_SOCKETIO_ASYNC_MODE', 'threading'),"
         " os.environ.get('FORUM_SOCKETS_MAX'))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env={**env, "FORUM_SERVER_ROLE": role, "FORUM_THREADS": "16"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _python(probe, FORUM_SERVER_ROLE=role, FORUM_THREADS="16")
     assert result.stdout.strip() == expected, result.stderr

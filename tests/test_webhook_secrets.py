@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import unescape
@@ -17,8 +16,7 @@ from typing import Any
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 
 from forum import config, create_app, sealed
 from forum.accounts import services as accounts
@@ -27,6 +25,7 @@ from forum.webhooks import services
 from forum.webhooks.models import Webhook
 
 from . import test_webhooks
+from .conftest import _postgres_database
 from .test_webhooks import LOOPBACK, deliveries, fresh, hooks, make_hook, register, verify
 
 pytestmark = pytest.mark.config(**LOOPBACK)
@@ -264,17 +263,7 @@ def empty_database(database_url: str, tmp_path: Any) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'migrated.db'}"
         return
-    url = make_url(database_url)
-    name = f"forum_migrate_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from _postgres_database()
 
 
 BEFORE = "0032_search_slices"
