@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Hashable
+from contextlib import closing
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect, text
@@ -137,7 +138,7 @@ def _load(rows: Rows) -> None:
 def _cursor() -> Any:
     """A cursor of the driver's, in the session's transaction."""
     cursor = db.session.connection().connection.cursor()
-    return cursor if _postgres() else _closing(cursor)
+    return cursor if _postgres() else closing(cursor)  # (sqlite3's is no context manager)
 
 
 def _may_load() -> bool:
@@ -152,16 +153,3 @@ def _may_load() -> bool:
 
 def _postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
-
-
-class _closing:
-    """sqlite3's cursor is no context manager."""
-
-    def __init__(self, cursor: Any) -> None:
-        self.cursor = cursor
-
-    def __enter__(self) -> Any:
-        return self.cursor
-
-    def __exit__(self, *exc: object) -> None:
-        self.cursor.close()
