@@ -395,9 +395,10 @@ def _languages_in_use() -> ColumnElement[Any]:
 def _sized(parsed: ParsedQuery) -> bool:
     """Whether PostgreSQL's statistics say how many posts hold the query's words: for words
     and phrases ANDed, yes (each lexeme's own frequency); for a prefix, an exclusion or an OR,
-    its estimate is a guess, the first slice was too small for 35 of the bench's 200 searches
-    and its second statement cost more than the first, while reading every post newest first
-    stops as soon as it has its candidates ('bil*' 149 -> 87 ms, 'keyboard -amiga' 88 -> 59,
+    its estimate is a guess: the first slice was too small for 15 of the bench's 200 searches
+    (member, best match; 13 of them such searches) and the second statement cost more than the
+    first, while reading every post newest first stops as soon as it has its candidates
+    ('bil*' 149 -> 87 ms, 'keyboard -amiga' 88 -> 59,
     'pantalla OR zoravik' 105 -> 57; 100,000 posts, one process, quiet machine, 2026-12-06)."""
     return not any(c.prefix or c.negated or c.or_with_previous for c in parsed.clauses)
 
