@@ -73,6 +73,25 @@ def test_the_sig_index_counts_unread_in_a_fixed_number_of_queries(make_client, f
     assert html.count("3 topics with unread posts") == 12
 
 
+def test_the_sig_index_counts_unread_topics_up_to_a_bound(make_client, f, monkeypatch):
+    """Beyond UNREAD_SHOWN a SIG's count says "more than": each SIG's count stops there."""
+    monkeypatch.setattr("forum.sigs.queries.UNREAD_SHOWN", 2)
+    ada, bob = f.user("ada"), f.user("bob")
+    retro, games = f.sig("retro", members=[ada, bob]), f.sig("games", members=[ada, bob])
+    for n in range(4):
+        f.topic(bob, retro, f"Retro topic {n}")
+    for n in range(2):
+        f.topic(bob, games, f"Games topic {n}")
+    client = make_client()
+    client.login("ada")
+    html = client.get("/").get_data(as_text=True)
+    assert unread_in(html, "games") == 2
+    row = re.search(r'<a class="sig-name" href="/s/retro/".*?</tr>', html, re.S)
+    assert row and 'class="unread-count"' in row.group(0)
+    assert "More than 2 topics with unread posts" in row.group(0)
+    assert "More than" not in html.replace(row.group(0), "")
+
+
 def notes(user_id: int) -> list[Notification]:
     db.session.expire_all()
     return list(db.session.scalars(select(Notification).where(Notification.user_id == user_id)))

@@ -27,7 +27,9 @@ def _page_arg() -> int:
 @bp.route("/")
 @pagecache.for_guests(pagecache.sig_index_version)
 def index() -> Any:
-    return render_template("sigs/index.html", rows=queries.sig_index(current_user))
+    return render_template(
+        "sigs/index.html", rows=queries.sig_index(current_user), unread_shown=queries.UNREAD_SHOWN
+    )
 
 
 @bp.route("/s/<slug>/")
