@@ -119,6 +119,67 @@ def test_splitting_renumbers_the_moved_posts_and_keeps_read_state(app, f, browse
     assert new.id in [row.topic.id for row in topic_queries.new_topics(w.author)[0]]
 
 
+def test_the_split_page_lists_replies_a_page_at_a_time_and_keeps_the_choice(
+    app, f, browser, monkeypatch
+):
+    """A long topic's replies come SPLIT_PAGE at a time; what was ticked and typed goes along
+    from page to page, and the split takes the posts ticked on every page."""
+    monkeypatch.setattr("forum.moderation.queries.SPLIT_PAGE", 2)
+    w = build_world()  # the topic's replies: #2 by the author, #3 by a member
+    more = [f.reply(w.member, w.topic, f"Reply number {n}") for n in range(4, 8)]  # #4 to #7
+    numbered = {2: w.post, **{n: post for n, post in zip(range(4, 8), more, strict=True)}}
+    sysop = browser(w.sig_sysop)
+    url = f"/mod/topics/{w.topic.id}/split"
+
+    first = sysop.text(url)
+    assert "A reply by the author." in first and "Reply number 4" not in first
+    assert "page 1 of 3" in first
+    # The form's first button splits (Enter in a field), not the pager's.
+    form = first[first.index(f'action="{url}"') :]
+    default = form[form.index("<button") : form.index("</button>")]
+    assert 'name="goto"' not in default and "Split into a new topic" in default
+    # From a post's menu: its page, the post ticked.
+    sixth = sysop.text(f"{url}?post={numbered[6].id}")
+    assert "Reply number 6" in sixth and "Reply number 7" in sixth and "page 3 of 3" in sixth
+    assert f'value="{numbered[6].id}" checked' in sixth
+
+    # To page 2 with #2 and #6 ticked and a title typed: nothing split, all of it kept.
+    response = sysop.form(
+        url,
+        {
+            "posts": [str(numbered[2].id), str(numbered[6].id)],
+            "title": "Kept title",
+            "sig": str(w.sig.id),
+            "goto": "2",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Reply number 4" in page and "Reply number 5" in page and "Reply number 6" not in page
+    assert 'value="Kept title"' in page
+    for post in (numbered[2], numbered[6]):
+        assert f'<input type="hidden" name="posts" value="{post.id}">' in page
+    assert "2 posts chosen on other pages stay chosen." in page
+    assert db.session.scalar(select(Topic).where(Topic.title == "Kept title")) is None
+
+    # Splitting from page 2 takes what was ticked there and on the other pages.
+    response = sysop.form(
+        url,
+        {
+            "posts": [str(numbered[2].id), str(numbered[6].id), str(numbered[4].id)],
+            "title": "Kept title",
+            "sig": str(w.sig.id),
+            "page": "2",
+        },
+    )
+    assert response.status_code == 302
+    new = db.session.scalar(select(Topic).where(Topic.title == "Kept title"))
+    bodies = db.session.scalars(
+        select(Post.body_raw).where(Post.topic_id == new.id).order_by(Post.number)
+    ).all()
+    assert bodies == ["A reply by the author.", "Reply number 4", "Reply number 6"]
+
+
 def test_split_bad_input_gets_a_clear_error(app, browser):
     w = build_world()
     sysop = browser(w.sig_sysop)

@@ -653,16 +653,51 @@ class SplitChoice:
     author: str | None
 
 
-def split_choices(topic_id: int) -> list[SplitChoice]:
-    """The replies of a topic, each with its author's name, for the split page's checkboxes
-    (its template shows each one's rendered excerpt). One query."""
+# The split page lists a topic's replies this many at a time (a page per 50 post numbers, #2–#51
+# first): a topic of 2,000 replies had listed every one of them, with its excerpt, on one page.
+SPLIT_PAGE = 50
+
+
+@dataclass
+class SplitPage:
+    choices: list[SplitChoice]
+    page: int
+    pages: int
+    replies: int  # the replies the topic's numbers run to (#2 onwards)
+
+    @property
+    def first(self) -> int:
+        """The number of the first reply this page lists."""
+        return 2 + (self.page - 1) * SPLIT_PAGE
+
+    @property
+    def last(self) -> int:
+        return min(self.first + SPLIT_PAGE - 1, self.replies + 1)
+
+
+def split_page_of(topic: Topic, post_id: int | None) -> int:
+    """The split page a reply of this topic is listed on (page 1 for any other post)."""
+    number = db.session.scalar(
+        select(Post.number).where(Post.id == post_id, Post.topic_id == topic.id)
+    )
+    return 1 if number is None or number < 2 else (number - 2) // SPLIT_PAGE + 1
+
+
+def split_choices(topic: Topic, page: int = 1) -> SplitPage:
+    """One page of a topic's replies, each with its author's name, for the split page's
+    checkboxes (its template shows each one's rendered excerpt): the replies numbered from
+    2 + (page - 1) × SPLIT_PAGE, a page beyond the last being the last. One query."""
+    replies = max(0, topic.highest_post_number - 1)
+    pages = max(1, -(-replies // SPLIT_PAGE))
+    listing = SplitPage(choices=[], page=min(max(page, 1), pages), pages=pages, replies=replies)
     rows = db.session.execute(
         select(Post, User.username)
         .outerjoin(User, User.id == Post.user_id)
-        .where(Post.topic_id == topic_id, Post.number > 1)
+        .where(Post.topic_id == topic.id, Post.number.between(listing.first, listing.last))
         .order_by(Post.number)
-    ).all()
-    return [SplitChoice(post, username) for post, username in rows]
+    )
+    listing.choices = [SplitChoice(post, username) for post, username in rows]
+    return listing
 
 
 MERGE_CHOICES = 20

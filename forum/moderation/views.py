@@ -331,14 +331,23 @@ def split(topic_id: int) -> Any:
     topic, sig = services.moderated_topic(viewer(), topic_id)
     form = SplitForm()
     form.sig.choices = _sig_choices()
+    goto = None
     if request.method == "GET":
         form.sig.data = sig.id
-    if request.method == "GET":
-        # "Split off into a new topic" in a post's menu: that post is ticked.
-        chosen = [_int_or_none(request.args.get("post")) or 0]
+        # "Split off into a new topic" in a post's menu: that post is ticked, on its page.
+        marked = _int_or_none(request.args.get("post"))
+        chosen = [marked] if marked else []
+        page = (
+            queries.split_page_of(topic, marked)
+            if marked
+            else _int_or_none(request.args.get("page")) or 1
+        )
     else:
         chosen = [int(v) for v in request.form.getlist("posts") if v.isdecimal()]
-    if form.validate_on_submit():
+        # Another page of the list: the form comes back with what was chosen and typed.
+        goto = _int_or_none(request.form.get("goto"))
+        page = goto or _int_or_none(request.form.get("page")) or 1
+    if goto is None and form.validate_on_submit():
         try:
             new = services.split_topic(
                 viewer(), topic.id, chosen, form.title.data, form.sig.data, form.reason.data or ""
@@ -358,14 +367,18 @@ def split(topic_id: int) -> Any:
             )
             return redirect(_topic_url(new.id))
     status = 400 if form.errors or form.form_errors else 200
+    listing = queries.split_choices(topic, page)
+    on_page = {c.post.id for c in listing.choices}
     return (
         render_template(
             "moderation/split.html",
             form=form,
             topic=topic,
             sig=sig,
-            posts=queries.split_choices(topic.id),
+            listing=listing,
             chosen=set(chosen),
+            # Ticked on other pages of the list: sent on as hidden fields.
+            chosen_elsewhere=sorted(set(chosen) - on_page),
         ),
         status,
     )

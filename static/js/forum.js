@@ -174,6 +174,8 @@
   // Ask before destructive actions (forms marked data-confirm).
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    // A button that only moves about the form (another page of a list) asks nothing.
+    if (event.submitter && event.submitter.hasAttribute("data-no-confirm")) return;
     var question = form.getAttribute && form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) {
       event.preventDefault();
