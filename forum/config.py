@@ -121,7 +121,8 @@ DEFAULTS: dict[str, Any] = {
     # How old an account must be to upload (0: any age; the hook for trust levels is
     # forum.permissions.upload_trust_problem).
     "UPLOAD_MIN_ACCOUNT_AGE_HOURS": 0,
-    # Library downloads are counted in memory and written at most this often (seconds).
+    # Library downloads are counted in memory and written by a thread this many seconds after
+    # the first one not yet written (0: each download writes its own count).
     "DOWNLOAD_FLUSH_SECONDS": 30,
     "PASSWORD_RESET_MAX_AGE": 3600,
     # Seconds the link that finishes a registration works (registration mails it; see README).

@@ -126,6 +126,8 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         # (query counts stay the same); a save forgets them (tests/test_settings.py).
         "SETTINGS_CACHE_SECONDS": 3600,
         "SEARCH_DRAIN": "inline",  # tests/test_search_drain.py runs the background thread
+        # Each library download writes its count at once; tests/test_library.py runs the writer.
+        "DOWNLOAD_FLUSH_SECONDS": 0,
         # Whoosh on either database; the search modules run the PostgreSQL backend too.
         "SEARCH_BACKEND": "whoosh",
         "REDIS_URL": None,

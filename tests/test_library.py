@@ -5,12 +5,17 @@ browsing, `in:library` search, the pulse's figures, and the SIG's visibility eve
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from forum.errors import Forbidden, NotFound
 from forum.extensions import db
@@ -22,7 +27,6 @@ from forum.topics.models import Topic
 @pytest.fixture(autouse=True)
 def store(app: Flask, tmp_path: Path) -> Any:
     app.config["UPLOADS_URL"] = str(tmp_path / "uploads")
-    app.config["DOWNLOAD_FLUSH_SECONDS"] = 0  # every download written at once
     services._STORAGE.pop(app)
     yield services.storage()
     services._STORAGE.pop(app)
@@ -112,6 +116,95 @@ def test_a_file_waits_for_a_librarian_is_found_by_keyword_and_downloaded(
     assert db.session.get(LibraryFile, entry.id).download_count == 1
     shown = reader.get(page).get_data(as_text=True)
     assert "<strong>classic</strong>" in shown and "Talk about this file" in shown
+
+
+def _approved_file(retro: dict[str, Any]) -> LibraryFile:
+    return library.upload_to_library(
+        retro["lib"], retro["sig"].id, None, "Disk copier", "", "copy", io.BytesIO(ROM), "c.bas"
+    )
+
+
+def _counts(entry: LibraryFile) -> tuple[int, int]:
+    """The file's download count and its current version's (read in a new transaction: the
+    writer thread and the other process write in their own)."""
+    db.session.rollback()
+    file = db.session.get(LibraryFile, entry.id)
+    assert file is not None
+    version = db.session.scalar(
+        select(LibraryVersion.download_count).where(LibraryVersion.file_id == entry.id)
+    )
+    return file.download_count, version
+
+
+def test_downloads_are_written_by_the_process_writer_not_by_the_download(
+    app: Flask, retro: dict[str, Any], make_client: Any
+) -> None:
+    app.config["DOWNLOAD_FLUSH_SECONDS"] = 0.2
+    entry = _approved_file(retro)
+    reader = make_client()
+    reader.login(retro["reader"])
+    assert reader.get(f"/s/retro/library/{entry.id}/download").status_code == 200
+    # No later download is needed: the process's writer writes it on its own.
+    deadline = time.monotonic() + 15
+    while _counts(entry) != (1, 1):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the downloads were not written: {_counts(entry)}")
+        time.sleep(0.05)
+    assert not services._DOWNLOADS.require(app).pending
+
+
+def test_a_download_count_that_cannot_be_written_is_kept_for_the_next_write(
+    app: Flask, retro: dict[str, Any], make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = _approved_file(retro)
+    reader = make_client()
+    reader.login(retro["reader"])
+    write = services._write_downloads
+    failures = iter([OperationalError("UPDATE", {}, Exception("database is locked"))])
+
+    def flaky(counts: dict[tuple[int, int], int]) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        write(counts)
+
+    monkeypatch.setattr(services, "_write_downloads", flaky)
+    # The download is served though its count could not be written ...
+    assert reader.get(f"/s/retro/library/{entry.id}/download").data == ROM
+    assert _counts(entry) == (0, 0)
+    # ... and that count goes with the next one.
+    assert reader.get(f"/s/retro/library/{entry.id}/download").data == ROM
+    assert _counts(entry) == (2, 2)
+
+
+def test_a_process_writes_the_downloads_it_holds_when_it_exits(
+    app: Flask, retro: dict[str, Any], base_config: dict[str, Any], tmp_path: Path
+) -> None:
+    entry = _approved_file(retro)
+    version_id = db.session.scalar(
+        select(LibraryVersion.id).where(LibraryVersion.file_id == entry.id)
+    )
+    script = f"""
+from forum import create_app
+from forum.files import services
+app = create_app({{"DATABASE_URL": {base_config["DATABASE_URL"]!r}, "SECRET_KEY": "x" * 32,
+    "INDEX_DIR": {str(tmp_path / "index")!r}, "SEARCH_SYNC_ON_START": False, "REDIS_URL": None,
+    "DOWNLOAD_FLUSH_SECONDS": 3600}})
+with app.test_request_context():
+    for _ in range(2):
+        services.count_download({entry.id}, {version_id})
+print("counted", flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "FORUM_MIGRATIONS": "false"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "counted" in done.stdout, done.stderr[-3000:]
+    assert _counts(entry) == (2, 2)
 
 
 def test_a_librarians_own_upload_goes_in_at_once(retro: dict[str, Any], make_client: Any) -> None:

@@ -8,8 +8,10 @@ address, which the next upload of the same bytes reuses.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -19,8 +21,9 @@ from datetime import timedelta
 from typing import IO, Any
 from urllib.parse import quote
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import jobs, permissions, settings
 from ..db import on_commit, transaction, upsert
@@ -399,51 +402,109 @@ def image_sizes(shas: set[str]) -> dict[str, tuple[int, int, bool]]:
 
 # --- library downloads, counted in memory and written in batches -----------------------------
 class DownloadCounts:
-    """Downloads per library version since the last write: a GET does not write a row each
-    time; every DOWNLOAD_FLUSH_SECONDS the counts go to the database in one transaction (the
-    download that finds the time come writes them). A process that dies loses at most that
-    many seconds of counts."""
+    """Downloads per library version not yet written: a download (a GET) writes no row. A
+    thread of the process writes them DOWNLOAD_FLUSH_SECONDS after the first one it holds, all
+    in one transaction; a write that fails keeps them for the next try, and the process writes
+    what it holds when it exits. Only a process killed outright loses counts: at most that many
+    seconds of them. DOWNLOAD_FLUSH_SECONDS = 0 writes each download in its own request."""
 
-    def __init__(self) -> None:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
         self.pending: dict[tuple[int, int], int] = {}
         self.lock = threading.Lock()
-        self.flushed = time.monotonic()
+        self._wake = threading.Event()
+        self._pid = 0
 
-    def add(self, file_id: int, version_id: int) -> bool:
-        """Count one; True when it is time to write."""
+    def add(self, file_id: int, version_id: int) -> None:
         with self.lock:
             key = (file_id, version_id)
             self.pending[key] = self.pending.get(key, 0) + 1
-            every = float(current_app.config["DOWNLOAD_FLUSH_SECONDS"])
-            return time.monotonic() - self.flushed >= every
+        if float(self.app.config["DOWNLOAD_FLUSH_SECONDS"]) <= 0:
+            try:
+                self.write()
+            except SQLAlchemyError as exc:  # the download goes on; the count waits for the next
+                log.warning("could not write library download counts (kept for later): %s", exc)
+                db.session.rollback()
+            return
+        self._ensure_writer()
+        self._wake.set()
 
     def take(self) -> dict[tuple[int, int], int]:
         with self.lock:
             taken, self.pending = self.pending, {}
-            self.flushed = time.monotonic()
             return taken
+
+    def put_back(self, counts: dict[tuple[int, int], int]) -> None:
+        with self.lock:
+            for key, n in counts.items():
+                self.pending[key] = self.pending.get(key, 0) + n
+
+    def write(self) -> int:
+        """Write what is held in one transaction; how many downloads that was. A failed write
+        puts them back and raises."""
+        taken = self.take()
+        if not taken:
+            return 0
+        try:
+            _write_downloads(taken)
+        except BaseException:
+            self.put_back(taken)
+            raise
+        return sum(taken.values())
+
+    def _ensure_writer(self) -> None:
+        """Start the writer, once in each process (a forked worker starts its own)."""
+        if self._pid == os.getpid():
+            return
+        with self.lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            threading.Thread(target=self._run, name="forum-downloads", daemon=True).start()
+            atexit.register(self._write_in_app)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(float(self.app.config["DOWNLOAD_FLUSH_SECONDS"]))
+            self._wake.clear()
+            if not self._write_in_app():
+                self._wake.set()  # kept: tried again after another wait
+
+    def _write_in_app(self) -> bool:
+        try:
+            with self.app.app_context():
+                try:
+                    self.write()
+                finally:
+                    db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - the counts are kept; the thread must live on
+            log.warning("could not write library download counts (kept for later): %s", exc)
+            return False
+        return True
 
 
 _DOWNLOADS: AppSlot[DownloadCounts] = AppSlot("forum.files.downloads")
 
 
 def _downloads() -> DownloadCounts:
-    return _DOWNLOADS.setdefault(current_app._get_current_object(), DownloadCounts)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return _DOWNLOADS.setdefault(app, lambda: DownloadCounts(app))
 
 
 def count_download(file_id: int, version_id: int) -> None:
-    if _downloads().add(file_id, version_id):
-        flush_downloads()
+    _downloads().add(file_id, version_id)
 
 
 def flush_downloads() -> int:
-    """Write the counted downloads (also at the end of a test, or of a process)."""
-    taken = _downloads().take()
-    if not taken:
-        return 0
+    """Write the downloads this process holds now (a test; the writer does it otherwise)."""
+    return _downloads().write()
+
+
+def _write_downloads(counts: dict[tuple[int, int], int]) -> None:
     per_file: dict[int, int] = {}
     with transaction():
-        for (file_id, version_id), n in sorted(taken.items()):
+        for (file_id, version_id), n in sorted(counts.items()):
             db.session.execute(
                 update(LibraryVersion)
                 .where(LibraryVersion.id == version_id)
@@ -456,7 +517,6 @@ def flush_downloads() -> int:
                 .where(LibraryFile.id == file_id)
                 .values(download_count=LibraryFile.download_count + n)
             )
-    return sum(taken.values())
 
 
 # --- reaping ----------------------------------------------------------------------------------
