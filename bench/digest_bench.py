@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, delete, insert, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import delete, insert, text, update  # noqa: E402
+
+from bench.databases import fresh_database, log, postgres_server  # noqa: E402
 
 SIGS = 20
 SIGS_PER_MEMBER = 3
@@ -43,30 +43,6 @@ TOPICS_PER_SIG = 100
 # Of which this many had posts in the last day (the rest are older, days to weeks).
 ACTIVE_PER_SIG = 10
 POSTS_PER_TOPIC = 10
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def fresh_database(postgres: bool, workdir: Path) -> tuple[str, Any]:
-    if not postgres:
-        return f"sqlite:///{workdir / 'digest.db'}", lambda: None
-    base = os.environ.get(
-        "FORUM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"forum_digest_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def seed(members: int, now: datetime, topics_per_sig: int = TOPICS_PER_SIG) -> dict[str, int]:
@@ -224,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     from forum.extensions import db
 
     workdir = Path(tempfile.mkdtemp(prefix="digest-bench-"))
-    url, drop = fresh_database(args.postgres, workdir)
+    url, drop = fresh_database(workdir, "digest_bench", postgres_server(args.postgres))
     now = datetime.now(UTC)
     app = create_app(
         {

@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,37 +37,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench import data  # noqa: E402
+from bench.databases import fresh_database, log, postgres_server  # noqa: E402
 from bench.loadgen import CSRF_RE  # noqa: E402
 
 BATCH = 5  # requests a timed batch
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def fresh_database(postgres: bool, workdir: Path) -> tuple[str, Any]:
-    if not postgres:
-        return f"sqlite:///{workdir / 'growth.db'}", lambda: None
-    base = os.environ.get(
-        "FORUM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"forum_growth_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def sizes_for(posts: int) -> data.Sizes:
@@ -124,7 +98,7 @@ def measure(posts: int, postgres: bool, repeat: int) -> dict[str, tuple[float, f
     from forum.extensions import db
 
     workdir = Path(tempfile.mkdtemp(prefix="growth-bench-"))
-    url, drop = fresh_database(postgres, workdir)
+    url, drop = fresh_database(workdir, "growth_bench", postgres_server(postgres))
     try:
         app = create_app(
             {

@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.databases import log  # noqa: E402
+
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
@@ -66,10 +68,6 @@ def sqlite_memory() -> str:
     used = library.sqlite3_memory_used() / 2**20
     peak = library.sqlite3_memory_highwater(0) / 2**20
     return f"{used:.1f} MB now, {peak:.1f} MB at most"
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 def seed(url: str, posts: int, out: str) -> None:

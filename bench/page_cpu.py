@@ -39,13 +39,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import data  # noqa: E402
-from bench.growth_bench import Client, fresh_database, sizes_for  # noqa: E402
+from bench.databases import fresh_database, log, postgres_server  # noqa: E402
+from bench.growth_bench import Client, sizes_for  # noqa: E402
 
 BATCH = 10
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 def timed(fn: Any, repeat: int) -> float:
@@ -78,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from forum.extensions import db
 
     workdir = Path(tempfile.mkdtemp(prefix="page-cpu-"))
-    url, drop = fresh_database(args.postgres, workdir)
+    url, drop = fresh_database(workdir, "page_cpu", postgres_server(args.postgres))
     try:
         app = create_app(
             {

@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,36 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event, func, select, text  # noqa: E402
 
 from bench import data  # noqa: E402
+from bench.databases import fresh_database, log, postgres_server  # noqa: E402
 
 VISIT_DAYS = 20
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def fresh_database(postgres: bool, workdir: Path) -> tuple[str, Any]:
-    if not postgres:
-        return f"sqlite:///{workdir / 'pulse.db'}", lambda: None
-    base = os.environ.get(
-        "FORUM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"forum_pulse_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def add_visits(engine: Any, now: datetime) -> int:
@@ -131,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     drop = lambda: None  # noqa: E731
     seeded = bool(url)
     if not seeded:
-        url, drop = fresh_database(args.postgres, workdir)
+        url, drop = fresh_database(workdir, "pulse_bench", postgres_server(args.postgres))
     app = create_app(
         {
             "DATABASE_URL": url,

@@ -48,12 +48,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.databases import log  # noqa: E402
+
 TARGET_P99_MS_500 = 100.0
 TARGET_RATIO_100 = 3.0
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 def free_port() -> int:

@@ -37,7 +37,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import data, loadgen  # noqa: E402
+from bench.databases import fresh_database, log  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 # Memory is read again this long after the end: the workers' MEMORY_TRIM_SECONDS (10) and a
@@ -88,10 +88,6 @@ TARGETS = {
 }
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,28 +95,6 @@ def free_port() -> int:
 
 
 # ---------------------------------------------------------------------------- database
-
-
-def make_database(args: argparse.Namespace, workdir: Path) -> tuple[str, Any]:
-    """A fresh database URL, and a function that drops it."""
-    if not args.postgres:
-        return f"sqlite:///{workdir / 'forum.db'}", lambda: None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(args.postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"forum_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    url = base.set(database=name).render_as_string(hide_password=False)
-    return url.replace("postgresql+psycopg://", "postgresql://", 1), drop
 
 
 def seed(env: dict[str, str], sizes: data.Sizes, password_method: str | None) -> data.Dataset:
@@ -456,7 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="forum-bench-"))
     instance = workdir / "instance"
     instance.mkdir()
-    url, drop_database = make_database(args, workdir)
+    url, drop_database = fresh_database(
+        workdir, "bench", args.postgres_url if args.postgres else None
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FORUM_", "FLASK_"))}
     env.update(
         FORUM_DATABASE_URL=url,

@@ -48,6 +48,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.databases import fresh_database  # noqa: E402
+
 SEED = 5
 SIGS = [  # slug, language, visibility
     ("retro", "en", "public"),
@@ -300,7 +302,7 @@ def main() -> None:
     drop = None
     database = f"sqlite:///{instance / 'search-bench.db'}"
     if args.postgres:
-        database, drop = postgres_database(args.postgres)
+        database, drop = fresh_database(instance, "search_bench", args.postgres)
     try:
         run(args, instance, database)
     finally:
@@ -310,28 +312,6 @@ def main() -> None:
             drop()
         if not args.keep:
             shutil.rmtree(instance, ignore_errors=True)
-
-
-def postgres_database(server: str) -> tuple[str, Any]:
-    """A new database on that server, and a function that drops it."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(server.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"forum_search_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    url = base.set(database=name).render_as_string(hide_password=False)
-    return url.replace("postgresql+psycopg://", "postgresql://", 1), drop
 
 
 def run(args: argparse.Namespace, instance: Path, database: str) -> None:
