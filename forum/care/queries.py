@@ -97,9 +97,13 @@ def _inbox_filter(state: str, now: datetime) -> Any:
 
 
 def inbox(current: Any, state: str = OPEN, sig: Sig | None = None) -> Inbox:
-    """The concerns this sysop handles, by state (overdue ones first), in four queries."""
+    """The concerns this sysop handles, by state (overdue ones first), in four queries; with
+    `sig`, that SIG's alone (a SIG whose concerns they do not handle is NotFound, as the inbox
+    is to a member)."""
     viewer = permissions.actor(current)
     if not permissions.can_handle_any_concerns(viewer):
+        raise NotFound()
+    if sig is not None and not permissions.can_handle_concerns(viewer, sig.id):
         raise NotFound()
     now = utcnow()
     # The global sysop's clause is every concern, the site's (no SIG) among them.
@@ -256,16 +260,18 @@ class MyRow:
     concern: Concern
     subject: str
     to_whom: str
+    sig: Sig | None = None
 
 
 def my_concerns(current: Any) -> list[MyRow]:
+    """The member's own concerns, the newest activity first (/care, GET /api/v1/concerns)."""
     viewer = permissions.actor(current)
     if viewer is None:
         return []
     return [
-        MyRow(c, subject, to_whom(name))
-        for c, subject, name in db.session.execute(
-            select(Concern, Conversation.subject, Sig.name)
+        MyRow(c, subject, to_whom(sig.name if sig else None), sig)
+        for c, subject, sig in db.session.execute(
+            select(Concern, Conversation.subject, Sig)
             .join(Conversation, Conversation.id == Concern.conversation_id)
             .outerjoin(Sig, Sig.id == Concern.sig_id)
             .where(Concern.member_id == viewer.id)

@@ -276,8 +276,6 @@ def inbox() -> Any:
         abort(404)
     slug = request.args.get("sig", "")
     sig = permissions.get_sig_for(viewer(), slug) if slug else None
-    if sig is not None and not permissions.can_handle_concerns(viewer(), sig.id):
-        abort(404)
     box = queries.inbox(current_user, state, sig)
     return render_template(
         "care/inbox.html", box=box, state_label=queries.state_label, to_whom=queries.to_whom
