@@ -366,3 +366,166 @@ class SuspendResult(Output):
     member: MemberRef
     sig: SigRef | None
     until: datetime
+
+
+# --- member care ----------------------------------------------------------------------------
+MAX_SUBJECT = 1_000
+ConcernState = Literal["open", "waiting", "resolved"]
+
+
+class ConcernSummary(Output):
+    id: int
+    subject: str
+    sig: SigRef | None = Field(
+        description="The SIG whose sysops it was written to; null: the site's sysops."
+    )
+    to_whom: str = Field(
+        description="“the sysops of <SIG>” or “the site's sysops”, in the reader's language."
+    )
+    state: ConcernState = Field(
+        description="open: the sysops' turn; waiting: for the member, after an answer; resolved."
+    )
+    created_at: datetime
+    last_activity_at: datetime
+    url: str = Field(description="The concern's page.")
+
+
+class ConcernList(Output):
+    items: list[ConcernSummary] = Field(description="The newest activity first, 50 at most.")
+
+
+class ConcernMessage(Output):
+    id: int
+    from_sysops: bool = Field(
+        description="Written by one of the sysops (members read “the sysops”)."
+    )
+    author: str | None = Field(
+        description="The sysop who wrote it, shown to the concern's sysops only; null for its "
+        "member, and for the member's own messages."
+    )
+    hidden: bool
+    body_raw: str | None = Field(description="The Markdown as written; null when hidden.")
+    body_html: str | None = Field(description="The cooked, sanitized HTML; null when hidden.")
+    created_at: datetime
+
+
+class SysopNote(Output):
+    id: int
+    author: str | None
+    body_raw: str
+    body_html: str
+    created_at: datetime
+
+
+class ConcernPost(Output):
+    id: int
+    topic: TopicRef | None
+    url: str
+
+
+class ConcernHandling(Output):
+    """What the concern's sysops see beside its messages (the page's “Handling”)."""
+
+    member: MemberRef | None = Field(description="Who wrote it.")
+    assignee: MemberRef | None = Field(description="The sysop it is assigned to, if any.")
+    sysops: list[MemberRef] = Field(description="The sysops it was written to: who may take it.")
+    notes: list[SysopNote] = Field(
+        description="The sysops' private notes; the member never sees them."
+    )
+    due_at: datetime = Field(description="The first answer is due by then.")
+    first_response_at: datetime | None
+    escalated_at: datetime | None = Field(description="When the global sysop was told, if so.")
+    overdue: bool
+
+
+class ConcernDetail(ConcernSummary):
+    source: Literal["written", "page"] = Field(
+        description="written: from a form or the API; page: a page of the sysops on duty."
+    )
+    post: ConcernPost | None = Field(description="The post it is about, if the reader may see it.")
+    resolved_at: datetime | None
+    helped: bool | None = Field(description="The member's answer to “did it help?”, if given.")
+    can_rate: bool = Field(description="Whether the reader may answer “did it help?” now.")
+    messages: list[ConcernMessage]
+    handling: ConcernHandling | None = Field(
+        description="For the concern's sysops only; null for its member."
+    )
+
+
+class NewConcern(Input):
+    sig: Slug | None = Field(
+        None, description="The slug of the SIG whose sysops to write to; null: the site's sysops."
+    )
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT)
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown.")
+    post_id: Id | None = Field(None, description="A post (in that SIG) it is about.")
+
+
+class ConcernMessageIn(Input):
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown.")
+    resolve: bool = Field(
+        False,
+        description="Answer and resolve at once: the concern's sysops, with the moderate scope.",
+    )
+
+
+class NoteIn(Input):
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown.")
+
+
+class AssignIn(Input):
+    assignee: str | None = Field(
+        max_length=100, description="The username of one of its sysops; null: nobody."
+    )
+
+
+class StateIn(Input):
+    state: ConcernState
+
+
+class RatingIn(Input):
+    helped: bool
+
+
+class InboxQuery(Query):
+    state: Literal["open", "waiting", "resolved", "overdue"] = Field(
+        "open", description="overdue: unanswered past the first-response deadline."
+    )
+    sig: Slug | None = Field(None, description="One SIG's concerns only.")
+
+
+class InboxConcern(Output):
+    id: int
+    subject: str
+    member: MemberRef | None
+    sig: SigRef | None
+    to_whom: str
+    state: ConcernState
+    assignee: MemberRef | None
+    overdue: bool
+    last_activity_at: datetime
+    url: str
+
+
+class WaitingPage(Output):
+    id: int
+    member: MemberRef | None
+    sig: SigRef
+    body: str
+    created_at: datetime
+    url: str
+
+
+class InboxCounts(Output):
+    open: int
+    waiting: int
+    resolved: int
+    overdue: int
+
+
+class ConcernInbox(Output):
+    state: Literal["open", "waiting", "resolved", "overdue"]
+    sig: SigRef | None
+    counts: InboxCounts
+    items: list[InboxConcern] = Field(description="Overdue ones first, then by last activity.")
+    pages: list[WaitingPage] = Field(description="Pages of the sysops on duty nobody took yet.")

@@ -305,7 +305,16 @@ def reference(doc: dict[str, Any]) -> dict[str, Any]:
                     "responses": responses,
                 }
             )
-    order = ["SIGs", "Topics", "Posts", "Members", "Notifications", "Search", "Moderation"]
+    order = [
+        "SIGs",
+        "Topics",
+        "Posts",
+        "Members",
+        "Notifications",
+        "Search",
+        "Moderation",
+        "Member care",
+    ]
     return {
         "tags": sorted(tags.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99),
         "models": sorted(

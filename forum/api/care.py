@@ -1,0 +1,275 @@
+"""/api/v1/concerns: member care as its pages have it (forum.care) — a member's concerns, writing
+to the sysops, the sysops' inbox, answers, notes, assignment, states and "did it help?" — thin
+views over the same services, read models and policy."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import permissions, settings
+from ..care import queries as care_queries
+from ..care import services as care_services
+from ..extensions import db, limiter
+from ..web import absolute_url_for, unless_read_only
+from . import bp
+from .auth import credential, member_key
+from .spec import operation
+from .views import MODERATE, READ, WRITE, _context, _sig_ref, _viewer
+
+if TYPE_CHECKING:
+    from ..care.models import Concern
+    from . import schemas
+else:  # pydantic's models, loaded on the API's first request (forum.api.spec)
+    from .spec import schemas
+
+# The pages' one budget for writing to the sysops (and all private mail), per member: the same
+# bucket as forum.messages.views.mail_limit, whichever token or browser writes.
+mail_limit = limiter.shared_limit(
+    lambda: str(settings.get("mail_rate_limit")),
+    scope="mail",
+    key_func=member_key,
+    override_defaults=False,
+)
+
+TAGS = ("Member care",)
+
+
+# --- shapes ---------------------------------------------------------------------------------
+def _ref(user_id: int | None, username: str | None) -> schemas.MemberRef | None:
+    return schemas.MemberRef(id=user_id, username=username) if user_id and username else None
+
+
+def _url(concern_id: int) -> str:
+    return absolute_url_for("care.concern", concern_id=concern_id)
+
+
+def _summary(concern: Concern, subject: str, to_whom: str, sig: Any) -> dict[str, Any]:
+    return {
+        "id": concern.id,
+        "subject": subject,
+        "sig": _sig_ref(sig) if sig is not None else None,
+        "to_whom": to_whom,
+        "state": concern.state,
+        "created_at": concern.created_at,
+        "last_activity_at": concern.last_activity_at,
+        "url": _url(concern.id),
+    }
+
+
+def _detail(page: care_queries.ConcernPage) -> schemas.ConcernDetail:
+    """The concern as its page shows it to this reader: the member reads "the sysops" and no
+    handling; its sysops read who wrote what, the notes and the assignment."""
+    concern = page.concern
+    handling = None
+    if page.is_sysop:
+        member = page.member
+        handling = schemas.ConcernHandling(
+            member=_ref(member.id, member.username) if member else None,
+            assignee=_ref(page.assignee.id, page.assignee.username) if page.assignee else None,
+            sysops=[schemas.MemberRef(id=u.id, username=u.username) for u in page.sysops],
+            notes=[
+                schemas.SysopNote(
+                    id=note.id,
+                    author=name,
+                    body_raw=note.body_raw,
+                    body_html=note.body_html,
+                    created_at=note.created_at,
+                )
+                for note, name in page.notes
+            ],
+            due_at=concern.due_at,
+            first_response_at=concern.first_response_at,
+            escalated_at=concern.escalated_at,
+            overdue=page.overdue,
+        )
+    post = None
+    if page.post is not None:
+        topic = page.post_topic
+        post = schemas.ConcernPost(
+            id=page.post.id,
+            topic=schemas.TopicRef(id=topic.id, title=topic.title) if topic else None,
+            url=absolute_url_for("topics.permalink", post_id=page.post.id),
+        )
+    return schemas.ConcernDetail(
+        **_summary(concern, page.subject, page.to_whom, page.sig),
+        source=concern.source,  # type: ignore[arg-type]
+        post=post,
+        resolved_at=concern.resolved_at,
+        helped=concern.helped,
+        can_rate=page.can_rate,
+        messages=[
+            schemas.ConcernMessage(
+                id=row.message.id,
+                from_sysops=row.from_sysops,
+                author=row.author if row.from_sysops else None,
+                hidden=row.message.is_hidden,
+                body_raw=None if row.message.is_hidden else row.message.body_raw,
+                body_html=None if row.message.is_hidden else row.message.body_html,
+                created_at=row.message.created_at,
+            )
+            for row in page.messages
+        ],
+        handling=handling,
+    )
+
+
+def _concern_by_id(concern_id: int) -> schemas.ConcernDetail:
+    db.session.expire_all()
+    return _detail(care_queries.concern_page(_viewer(), concern_id))
+
+
+# --- a member's concerns --------------------------------------------------------------------
+@bp.route("/concerns")
+@operation(READ, model="ConcernList", tags=TAGS)
+def list_concerns() -> Any:
+    """List my concerns
+
+    What I wrote to the sysops (of a SIG, or the site's), the newest activity first: the data
+    of /care."""
+    return schemas.ConcernList(
+        items=[
+            schemas.ConcernSummary(**_summary(row.concern, row.subject, row.to_whom, row.sig))
+            for row in care_queries.my_concerns(_viewer())
+        ]
+    )
+
+
+@bp.route("/concerns/<int:concern_id>")
+@operation(READ, model="ConcernDetail", tags=TAGS)
+def get_concern(concern_id: int) -> Any:
+    """Show a concern with its messages
+
+    For its member (every sysop's message is from “the sysops”) and the sysops it was written
+    to (who also read who wrote each, the private notes and the assignment). To anyone else
+    it is the same 404 as a concern that does not exist. Its member reading it marks it read,
+    as its page does."""
+    page = care_queries.concern_page(_viewer(), concern_id)
+    if not page.is_sysop:
+        unless_read_only(
+            lambda: care_services.mark_read(_viewer(), page.concern), "the read position"
+        )
+    return _detail(page)
+
+
+@bp.route("/concerns", methods=["POST"])
+@mail_limit
+@operation(WRITE, ok=201, model="ConcernDetail", json="NewConcern", tags=TAGS)
+def create_concern() -> Any:
+    """Write to the sysops
+
+    Of a SIG (`sig`) or, without it, of the site. Not to one's own SIG's sysops. Every sysop
+    of the SIG hears of it and answers as “the sysops”."""
+    body = _context().json
+    viewer = _viewer()
+    sig = permissions.get_sig_for(viewer, body.sig) if body.sig is not None else None
+    concern = care_services.write_to_sysops(
+        viewer, sig.id if sig is not None else None, body.subject, body.body, body.post_id
+    )
+    return _concern_by_id(concern.id), 201
+
+
+@bp.route("/concerns/<int:concern_id>/messages", methods=["POST"])
+@mail_limit
+@operation(WRITE, ok=201, model="ConcernDetail", json="ConcernMessageIn", tags=TAGS)
+def reply_to_concern(concern_id: int) -> Any:
+    """Write in a concern
+
+    Its member (a waiting or resolved concern opens again), or one of its sysops, as “the
+    sysops” (the concern then waits for the member, or is resolved with `resolve`, which needs
+    the moderate scope). Answers with the concern as the writer now reads it."""
+    body = _context().json
+    viewer = _viewer()
+    if body.resolve:
+        # A sysop's verb: the scope before anything is looked up, then the policy.
+        permissions.require_scope(credential().scopes, MODERATE)
+        concern = permissions.get_concern_for(viewer, concern_id)
+        permissions.require_act_on_concern(viewer, concern)
+    care_services.reply(viewer, concern_id, body.body, resolve=body.resolve)
+    return _concern_by_id(concern_id), 201
+
+
+@bp.route("/concerns/<int:concern_id>/rating", methods=["POST"])
+@operation(WRITE, model="ConcernDetail", json="RatingIn", tags=TAGS, errors=(409,))
+def rate_concern(concern_id: int) -> Any:
+    """Say whether it helped
+
+    Its member, once, after the concern was resolved (`can_rate`)."""
+    care_services.rate(_viewer(), concern_id, _context().json.helped)
+    return _concern_by_id(concern_id)
+
+
+# --- the sysops -----------------------------------------------------------------------------
+@bp.route("/concerns/inbox")
+@operation(READ, model="ConcernInbox", query="InboxQuery", tags=TAGS)
+def concern_inbox() -> Any:
+    """The sysops' inbox
+
+    The concerns written to the reader's SIGs' sysops (the global sysop: every SIG's and the
+    site's), by `state`, overdue ones first, 50 at a time, with the count of each state and
+    the pages nobody took yet: the data of /mod/concerns. A member who handles no concerns
+    has no inbox (404)."""
+    args = _context().query
+    viewer = _viewer()
+    sig = permissions.get_sig_for(viewer, args.sig) if args.sig is not None else None
+    box = care_queries.inbox(viewer, args.state, sig)
+    return schemas.ConcernInbox(
+        state=box.filter,  # type: ignore[arg-type]
+        sig=_sig_ref(box.sig) if box.sig is not None else None,
+        counts=schemas.InboxCounts(**box.counts),
+        items=[
+            schemas.InboxConcern(
+                id=row.concern.id,
+                subject=row.subject,
+                member=_ref(row.concern.member_id, row.member),
+                sig=_sig_ref(row.sig) if row.sig is not None else None,
+                to_whom=care_queries.to_whom(row.sig.name if row.sig else None),
+                state=row.concern.state,  # type: ignore[arg-type]
+                assignee=_ref(row.concern.assignee_id, row.assignee),
+                overdue=row.overdue,
+                last_activity_at=row.concern.last_activity_at,
+                url=_url(row.concern.id),
+            )
+            for row in box.rows
+        ],
+        pages=[
+            schemas.WaitingPage(
+                id=row.page.id,
+                member=_ref(row.page.member_id, row.member),
+                sig=_sig_ref(row.sig),
+                body=row.page.body,
+                created_at=row.page.created_at,
+                url=absolute_url_for("care.page", page_id=row.page.id),
+            )
+            for row in box.pages
+        ],
+    )
+
+
+@bp.route("/concerns/<int:concern_id>/notes", methods=["POST"])
+@operation(MODERATE, ok=201, model="ConcernDetail", json="NoteIn", tags=TAGS)
+def add_concern_note(concern_id: int) -> Any:
+    """Add a private note (its sysops)
+
+    Only the sysops the concern was written to read it; its member never does."""
+    care_services.add_note(_viewer(), concern_id, _context().json.body)
+    return _concern_by_id(concern_id), 201
+
+
+@bp.route("/concerns/<int:concern_id>/assign", methods=["POST"])
+@operation(MODERATE, model="ConcernDetail", json="AssignIn", tags=TAGS)
+def assign_concern(concern_id: int) -> Any:
+    """Assign a concern (its sysops)
+
+    To one of the sysops it was written to (`handling.sysops`), or to nobody (null)."""
+    care_services.assign(_viewer(), concern_id, _context().json.assignee)
+    return _concern_by_id(concern_id)
+
+
+@bp.route("/concerns/<int:concern_id>/state", methods=["POST"])
+@operation(MODERATE, model="ConcernDetail", json="StateIn", tags=TAGS)
+def set_concern_state(concern_id: int) -> Any:
+    """Resolve a concern, or set its state (its sysops)
+
+    resolved; waiting (for the member); open (again)."""
+    care_services.set_state(_viewer(), concern_id, _context().json.state)
+    return _concern_by_id(concern_id)
