@@ -178,6 +178,55 @@ def test_a_concern_read_carries_an_etag_and_answers_304(client, world) -> None:
     assert client.get(f"{API}/concerns/inbox", headers=headers).status_code == 304
 
 
+def test_a_hidden_message_is_shown_without_its_words_as_on_the_page(client, world) -> None:
+    from forum.db import transaction
+    from forum.messages.models import PrivateMessage
+    from forum.timeutil import utcnow
+
+    concern = _write(world, "Some words to hide.")
+    with transaction():
+        message = db.session.scalar(select(PrivateMessage))
+        message.hidden_at = utcnow()
+    for who in ("ken", "grace"):
+        [shown] = send(client, "GET", f"{API}/concerns/{concern.id}", tok(world, who)).get_json()[
+            "messages"
+        ]
+        assert shown["hidden"] is True and shown["body_raw"] is None and shown["body_html"] is None
+    assert "Some words" not in client.get(f"/care/{concern.id}").get_data(as_text=True)
+
+
+def test_a_concern_and_the_inbox_take_the_same_queries_for_few_and_many(
+    client, world, count_queries
+) -> None:
+    concern = _write(world)
+    care.reply(world["grace"], concern.id, "first answer")
+    care.add_note(world["linus"], concern.id, "first note")
+    grace = tok(world, "grace")
+    send(client, "GET", f"{API}/me", grace)  # (the token's first use is noted)
+
+    def measure() -> tuple[int, int]:
+        counts = []
+        for url in (f"{API}/concerns/{concern.id}", f"{API}/concerns/inbox?state=waiting"):
+            db.session.expire_all()
+            with count_queries() as counter:
+                assert send(client, "GET", url, grace).status_code == 200
+            counts.append(counter.count)
+        return counts[0], counts[1]
+
+    few = measure()
+    for i in range(6):
+        care.reply(world["ken"] if i % 2 else world["grace"], concern.id, f"message {i}")
+        care.add_note(world["linus"], concern.id, f"note {i}")
+        other = care.write_to_sysops(world["ada"], world["retro"].id, f"More {i}", "Words.")
+        care.reply(world["linus"], other.id, "Answered.")
+    many = measure()
+    detail = send(client, "GET", f"{API}/concerns/{concern.id}", grace).get_json()
+    assert len(detail["messages"]) == 8 and len(detail["handling"]["notes"]) == 7
+    box = send(client, "GET", f"{API}/concerns/inbox?state=waiting", grace).get_json()
+    assert len(box["items"]) == 6  # (the first is open again: ken wrote last)
+    assert few == many
+
+
 # --- the sysops and the member, in turn -----------------------------------------------------
 def test_the_sysops_answer_as_the_sysops_and_the_lifecycle_follows(client, world) -> None:
     concern = _write(world)
