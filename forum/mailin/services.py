@@ -178,7 +178,12 @@ def is_automatic(message: Message, sender: str | None) -> bool:
 
 def _spend_posting_budget(user: User) -> bool:
     """The web's posting rate limit (forum.topics.views' shared "posting" limit, per member):
-    a reply by mail spends from the same budget. False when it is spent."""
+    a reply by mail spends from the same budget. False when it is spent.
+
+    Flask-Limiter checks limits only around a view; outside one its maintainer's way is to hit
+    the `limits` strategy with the same key parts (alisaifee/flask-limiter#277): the key
+    prefix, the member's key (`user:<id>`, forum.topics.views._member_key) and the shared
+    scope. tests/test_mail_in.py proves the web form then finds the budget spent."""
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return True
     item = parse_limit(str(settings.get("post_rate_limit")))
