@@ -180,6 +180,26 @@ def test_the_split_page_lists_replies_a_page_at_a_time_and_keeps_the_choice(
     assert bodies == ["A reply by the author.", "Reply number 4", "Reply number 6"]
 
 
+def test_splitting_off_a_reply_and_every_later_one(app, f, browser):
+    """One tick, "and every reply after the first one chosen", splits a topic's tail off."""
+    w = build_world()  # the topic's replies: #2 by the author, #3 by a member
+    tail = [f.reply(w.member, w.topic, f"Tail reply {n}") for n in range(4, 7)]  # #4 to #6
+    sysop = browser(w.sig_sysop)
+    response = sysop.form(
+        f"/mod/topics/{w.topic.id}/split",
+        {"posts": [str(tail[0].id)], "later": "y", "title": "The tail", "sig": str(w.sig.id)},
+    )
+    assert response.status_code == 302
+    new = db.session.scalar(select(Topic).where(Topic.title == "The tail"))
+    moved = db.session.scalars(
+        select(Post.body_raw).where(Post.topic_id == new.id).order_by(Post.number)
+    ).all()
+    assert moved == ["Tail reply 4", "Tail reply 5", "Tail reply 6"]
+    assert "Split 3 posts into a new topic." in sysop.text(f"/t/{new.id}")
+    old = _get(Topic, w.topic.id)
+    assert (old.post_count, old.last_post_number) == (3, 3)
+
+
 def test_split_bad_input_gets_a_clear_error(app, browser):
     w = build_world()
     sysop = browser(w.sig_sysop)

@@ -80,6 +80,7 @@ class MoveForm(FlaskForm):
 
 
 class SplitForm(FlaskForm):
+    later = BooleanField(_l("And every reply after the first one chosen"))
     title = StringField(_l("Title of the new topic"), validators=[DataRequired(), Length(max=1000)])
     sig = SelectField(_l("In SIG"), coerce=int, validate_choice=False)
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])

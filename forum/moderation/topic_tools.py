@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import content, counters, events, permissions
 from ..db import lock_for_write, transaction
@@ -210,14 +210,22 @@ def split_topic(
     title: str,
     to_sig_id: int | None = None,
     reason: str = "",
+    and_later: bool = False,
 ) -> Topic:
-    """Move chosen replies into a new topic (in this SIG or another one the actor moderates).
+    """Move chosen replies into a new topic (in this SIG or another one the actor moderates);
+    `and_later`: every reply after the first one chosen too.
 
     The moved posts are numbered 1, 2, … in the new topic in their old order; their permalinks
     (/p/<id>) keep working. Members who had read past them have the new topic marked read.
     """
     topic, sig = moderated_topic(actor, topic_id)
     ids = sorted({int(i) for i in post_ids})
+    if and_later and ids:
+        earliest = select(func.min(Post.number)).where(Post.id.in_(ids), Post.topic_id == topic.id)
+        later = select(Post.id).where(
+            Post.topic_id == topic.id, Post.number > earliest.scalar_subquery()
+        )
+        ids = sorted(set(ids) | set(db.session.scalars(later)))
     if not ids:
         raise Invalid("posts", _l("Choose at least one post to split off."))
     title = _check_title(title)

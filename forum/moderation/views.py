@@ -350,7 +350,13 @@ def split(topic_id: int) -> Any:
     if goto is None and form.validate_on_submit():
         try:
             new = services.split_topic(
-                viewer(), topic.id, chosen, form.title.data, form.sig.data, form.reason.data or ""
+                viewer(),
+                topic.id,
+                chosen,
+                form.title.data,
+                form.sig.data,
+                form.reason.data or "",
+                and_later=form.later.data,
             )
         except (NotFound, Forbidden):
             raise
@@ -361,7 +367,7 @@ def split(topic_id: int) -> Any:
                 ngettext(
                     "Split %(num)s post into a new topic.",
                     "Split %(num)s posts into a new topic.",
-                    len(chosen),
+                    new.highest_post_number,
                 ),
                 "success",
             )
