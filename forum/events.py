@@ -66,6 +66,20 @@ class AccountDecided(Event):
     actor_id: int
 
 
+@dataclass(frozen=True)
+class AccountDeleted(Event):
+    """A member deleted their own account (forum.accounts.deletion). Published inside the
+    deletion's transaction: each feature forgets what it keeps of the member there
+    (`in_transaction` subscribers), so the account goes whole or not at all. Their posts stay,
+    under the placeholder name: `post_ids`, `topic_ids` and `sig_ids` name where that name
+    shows (search documents, cached pages)."""
+
+    user_id: int
+    post_ids: tuple[int, ...] = ()
+    topic_ids: tuple[int, ...] = ()
+    sig_ids: tuple[int, ...] = ()
+
+
 # --- SIGs -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SigCreated(Event):

@@ -218,6 +218,14 @@ moderation (standing) and notifications (mail and watch preferences); called by
 `accounts.views`. Default: no extra sections."""
 
 
+account_data: HookMap[Callable[[User], list[dict[str, Any]]]] = HookMap("forum.account_data")
+"""Parts of a member's data export ("Download my data" in the settings), by file name: given
+the member, JSON-ready rows of what the feature keeps of them (their own words only, never
+another member's private content). Provided by drafts, bookmarks, reactions, notifications
+(watches), messages, files (uploads), care (concerns) and api (tokens); called by
+`accounts.queries.account_export`. Default: none (the export holds the domain's own parts)."""
+
+
 # --- files ---------------------------------------------------------------------------------
 
 
