@@ -215,6 +215,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_REACTIONS": "60 per minute",
     # Uploads per member (posts' files, library files, pictures), one budget.
     "RATELIMIT_UPLOAD": "30 per minute",
+    # "Download my data" builds a ZIP of all of a member's rows: a few a day per account.
+    "RATELIMIT_EXPORT": "3 per day",
     # A moving window: a fixed one lets twice a budget through across a minute's boundary
     # (a web reply at :59 and two mailed ones at :00 were all posted on a "3 per minute" budget).
     "RATELIMIT_STRATEGY": "moving-window",

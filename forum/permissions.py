@@ -392,6 +392,33 @@ def two_factor_missing(user: Actor) -> bool:
     return user is not None and not user.has_two_factor and two_factor_required(user)
 
 
+# --- one's own account ----------------------------------------------------------------------
+def account_deletion_problem(user: User) -> str | None:
+    """Why this member may not delete their account, or None. The last global sysop may not:
+    the site would be left with nobody to run it (appoint another first)."""
+    if not user.is_global_sysop:
+        return None
+    others = db.session.scalar(
+        select(func.count(User.id)).where(
+            User.role == "sysop", User.id != user.id, User.banned_at.is_(None)
+        )
+    )
+    if others:
+        return None
+    return str(
+        _l(
+            "You are the only global sysop: make another member global sysop before you "
+            "delete your account."
+        )
+    )
+
+
+def require_account_deletion(user: User) -> None:
+    problem = account_deletion_problem(user)
+    if problem:
+        raise Forbidden(problem)
+
+
 # --- standing: who may write ----------------------------------------------------------------
 def standing_problem(
     user: Actor, sig: Sig | None = None, now: datetime | None = None

@@ -110,3 +110,15 @@ class DisableTwoFactorForm(FlaskForm):
 
 class RecoveryCodesForm(FlaskForm):
     code = StringField(_l("Code from your app"), validators=[DataRequired(), Length(max=32)])
+
+
+class ExportDataForm(FlaskForm):
+    """ "Download my data": the button's CSRF token, nothing more."""
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    # Asked only when two-factor sign-in is on (the page shows it then).
+    code = StringField(
+        _l("Code from your app, or a recovery code"), validators=[Optional(), Length(max=32)]
+    )

@@ -89,6 +89,8 @@ def _check_username(username: str) -> str:
         raise Invalid(
             "username", _l("Use 3 to 32 letters, digits, underscores or hyphens, without spaces.")
         )
+    if username.lower().startswith("former-"):  # deleted accounts' names (accounts.deletion)
+        raise Invalid("username", _l("That name is kept for deleted accounts."))
     return username
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import time
+import zipfile
 from typing import Any
 
 from flask import (
@@ -27,13 +30,16 @@ from ..errors import ForumError
 from ..extensions import csrf, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext
+from ..timeutil import utcnow
 from ..web import absolute_url_for, error_response, form_error, origin_checker, redirect_back
-from . import bp, services, two_factor
+from . import bp, deletion, queries, services, two_factor
 from .forms import (
     ChangePasswordForm,
+    DeleteAccountForm,
     DisableTwoFactorForm,
     EmailChangeForm,
     EnableTwoFactorForm,
+    ExportDataForm,
     FinishRegistrationForm,
     ForgotPasswordForm,
     LoginForm,
@@ -488,10 +494,81 @@ def settings() -> Any:
             sessions=services.sessions_of(user),
             current_session_id=user.__dict__.get("current_session_id"),
             end_session_form=LogoutEverywhereForm(prefix="end"),
+            export_form=ExportDataForm(prefix="export"),
             settings_sections=hooks.settings_sections.get(),
         ),
         status,
     )
+
+
+def _export_limit() -> str:
+    return str(current_app.config["RATELIMIT_EXPORT"])
+
+
+@bp.route("/settings/data", methods=["POST"])
+@login_required
+@limiter.limit(_export_limit, key_func=_account_key)
+def export_data() -> Any:
+    """ "Download my data": a ZIP of JSON files with everything the forum keeps of the member
+    (accounts.queries.account_export), made on the spot and kept by no cache."""
+    if not ExportDataForm(prefix="export").validate_on_submit():
+        abort(400)
+    user = current_user._get_current_object()
+    export = queries.account_export(user)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, part in export.items():
+            archive.writestr(name, json.dumps(part, ensure_ascii=False, indent=2, default=str))
+    stamp = utcnow().strftime("%Y%m%d")
+    response = make_response(buffer.getvalue())
+    response.headers["Content-Type"] = "application/zip"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{user.username}-data-{stamp}.zip"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/settings/delete", methods=["GET", "POST"])
+@login_required
+# The password (and a code) is asked: as many tries as a login gets, per address and account.
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_account_key)
+def delete_account() -> Any:
+    """Delete my account: what happens, in plain words; the password (and the two-factor code
+    when it is on) confirms. Then the member is logged out and told it is done."""
+    user = current_user._get_current_object()
+    form = DeleteAccountForm(prefix="delete")
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                deletion.delete_account(user, form.password.data, form.code.data or "")
+            except ForumError as exc:
+                status = form_error(form, exc)
+            else:
+                logout_user()
+                session.clear()
+                return redirect(url_for("accounts.account_deleted"))
+        else:
+            status = 400
+    response = make_response(
+        render_template(
+            "accounts/delete.html",
+            form=form,
+            needs_code=user.has_two_factor,
+            problem=permissions.account_deletion_problem(user),
+        ),
+        status,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/account/deleted")
+def account_deleted() -> Any:
+    """Where a deleted account lands (signed out): it is done, and what that means."""
+    return render_template("accounts/deleted.html")
 
 
 @bp.route("/settings/email/<token>", methods=["GET", "POST"])

@@ -270,6 +270,25 @@ def _remove(sig: Sig, membership: Membership) -> None:
         events.publish(events.MemberLeftSig(sig_id=sig.id, user_id=membership.user_id))
 
 
+def leave_every_sig_in_tx(user_id: int) -> list[int]:
+    """Take the member out of every SIG they belong to (their account is being deleted), inside
+    the caller's transaction; the SIGs' ids. Each leaving is published as a member's own."""
+    session = db.session
+    memberships = list(
+        session.scalars(
+            select(Membership).where(Membership.user_id == user_id).order_by(Membership.sig_id)
+        )
+    )
+    sig_ids = [m.sig_id for m in memberships]
+    lock_for_write(Sig, *sig_ids)
+    sigs = {s.id: s for s in session.scalars(select(Sig).where(Sig.id.in_(sig_ids)))}
+    for membership in memberships:
+        session.delete(membership)
+        counters.count_sig_members(sigs[membership.sig_id], -1)
+        events.publish(events.MemberLeftSig(sig_id=membership.sig_id, user_id=user_id))
+    return sig_ids
+
+
 def set_sig_sysop(actor: Actor, sig_id: int, user_id: int, is_sysop: bool) -> Membership:
     """The global sysop appoints (or dismisses) a SIG sysop; appointing also joins the SIG."""
     permissions.require_global_sysop(actor)
