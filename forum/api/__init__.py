@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from .. import hooks
+from .. import events, hooks
 from ..extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -15,7 +15,7 @@ tokens_bp = Blueprint("api_tokens", __name__)
 
 def init_app(app: Flask) -> None:
     # The blueprints' hooks, error handlers and routes register on import, once.
-    from . import care, pages, plumbing, views  # noqa: F401
+    from . import care, pages, plumbing, queries, services, views  # noqa: F401
 
     # Writes on a session cookie still need the page's CSRF token: forum.api.auth checks it
     # itself, since a request with a token needs none.
@@ -23,3 +23,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(tokens_bp)
     hooks.settings_sections.add(app, "api/_settings.html")
+    hooks.account_data.add(app, "api_tokens", queries.account_tokens)
+    events.subscribe(app, events.AccountDeleted, services.forget_member, phase="in_transaction")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from .. import permissions
 from ..accounts.models import User
+from ..accounts.queries import iso
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
@@ -188,3 +189,22 @@ def member_tokens(user: Any) -> list[ApiToken]:
             )
         )
     )
+
+
+def account_tokens(user: User) -> list[dict[str, Any]]:
+    """The member's personal access tokens (names, scopes, dates; never a secret), for their
+    data export (hooks.account_data)."""
+    return [
+        {
+            "name": t.name,
+            "prefix": t.prefix,
+            "scopes": t.scopes,
+            "created_at": iso(t.created_at),
+            "expires_at": iso(t.expires_at),
+            "last_used_at": iso(t.last_used_at),
+            "revoked_at": iso(t.revoked_at),
+        }
+        for t in db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+        )
+    ]

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import content, permissions
+from .. import content, events, permissions
 from ..accounts.models import User
 from ..db import transaction
 from ..errors import Forbidden, Invalid, NotAuthenticated, NotFound
@@ -160,3 +160,9 @@ def _touch(token: ApiToken) -> None:
         # "Last used" is a convenience: a read-only or busy database must not cost the request.
         log.warning("could not note that API token %s is in use", token.id)
         db.session.rollback()
+
+
+def forget_member(event: events.AccountDeleted) -> None:
+    """The member deleted their account: their tokens go, in that transaction (a program
+    holding one gets 401 from the next request)."""
+    db.session.execute(delete(ApiToken).where(ApiToken.user_id == event.user_id))

@@ -10,8 +10,11 @@ bp = Blueprint("bookmarks", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from . import views
+    from .. import events
+    from . import queries, services, views
 
     app.register_blueprint(bp)
     # Which posts of a topic page the reader bookmarked (one query, members only).
     hooks.topic_page.add(app, views.topic_page_extras)
+    hooks.account_data.add(app, "bookmarks", queries.account_bookmarks)
+    events.subscribe(app, events.AccountDeleted, services.forget_member, phase="in_transaction")

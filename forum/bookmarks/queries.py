@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, lambda_stmt, select
 
 from .. import content, permissions
 from ..accounts.models import User
+from ..accounts.queries import iso
 from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Sig
@@ -92,3 +94,19 @@ def page_bookmarks(actor: Actor, post_ids: list[int]) -> dict[int, datetime | No
         post_id: (remind_at if reminded_at is None else None)
         for post_id, remind_at, reminded_at in rows
     }
+
+
+def account_bookmarks(user: User) -> list[dict[str, Any]]:
+    """The member's bookmarks, for their data export (hooks.account_data): which post, and
+    when; not the post's words (another member's, perhaps in a SIG they left)."""
+    return [
+        {
+            "post_id": b.post_id,
+            "created_at": iso(b.created_at),
+            "remind_at": iso(b.remind_at),
+            "reminded_at": iso(b.reminded_at),
+        }
+        for b in db.session.scalars(
+            select(Bookmark).where(Bookmark.user_id == user.id).order_by(Bookmark.id)
+        )
+    ]

@@ -164,3 +164,8 @@ def send_due_reminders(now: datetime | None = None) -> int:
             )
             sent += 1
     return sent
+
+
+def forget_member(event: events.AccountDeleted) -> None:
+    """The member deleted their account: their bookmarks go, in that transaction."""
+    db.session.execute(delete(Bookmark).where(Bookmark.user_id == event.user_id))

@@ -21,7 +21,7 @@ def _concern_url(viewer: Any, conversation_id: int) -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    from . import handlers, mail, views  # noqa: F401  (routes and jobs register)
+    from . import handlers, mail, queries, views  # noqa: F401  (routes and jobs register)
 
     app.register_blueprint(bp)
     handlers.init_app(app)
@@ -29,5 +29,6 @@ def init_app(app: Flask) -> None:
     hooks.mod_queue_sections.add(app, "care/_mod.html")
     hooks.settings_sections.add(app, "care/_settings.html")
     hooks.topic_page.add(app, views.topic_page_extras)
+    hooks.account_data.add(app, "concerns", queries.account_concerns)
     hooks.conversation_elsewhere.provide(app, _concern_url)
     views.init_templates(app)

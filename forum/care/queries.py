@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from .. import permissions
 from ..accounts.models import User
+from ..accounts.queries import iso
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
@@ -392,4 +393,30 @@ def duty_sigs(current: Any) -> list[tuple[Sig, datetime]]:
             .order_by(Sig.name)
         )
         if permissions.can_handle_concerns(viewer, s.id)
+    ]
+
+
+def account_concerns(user: User) -> list[dict[str, Any]]:
+    """The concerns the member wrote to the sysops, for their data export (hooks.account_data):
+    subject, SIG, state and dates (their own messages are in private_messages; the sysops'
+    notes are the sysops')."""
+    return [
+        {
+            "id": c.id,
+            "subject": subject,
+            "sig": sig_slug,
+            "conversation_id": c.conversation_id,
+            "post_id": c.post_id,
+            "state": c.state,
+            "created_at": iso(c.created_at),
+            "resolved_at": iso(c.resolved_at),
+            "helped": c.helped,
+        }
+        for c, subject, sig_slug in db.session.execute(
+            select(Concern, Conversation.subject, Sig.slug)
+            .join(Conversation, Conversation.id == Concern.conversation_id)
+            .outerjoin(Sig, Sig.id == Concern.sig_id)
+            .where(Concern.member_id == user.id)
+            .order_by(Concern.id)
+        )
     ]

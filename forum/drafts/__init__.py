@@ -2,11 +2,14 @@
 
 from flask import Blueprint, Flask
 
+from .. import hooks
+
 bp = Blueprint("drafts", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from . import handlers, views  # noqa: F401  (routes register on bp)
+    from . import handlers, queries, views  # noqa: F401  (routes register on bp)
 
     handlers.init_app(app)
+    hooks.account_data.add(app, "drafts", queries.account_drafts)
     app.register_blueprint(bp)

@@ -21,7 +21,12 @@ def discard_edit_draft(event: events.PostEdited) -> None:
     services.discard_in_tx(event.editor_id, services.edit_key(event.post_id))
 
 
+def forget_member(event: events.AccountDeleted) -> None:
+    services.forget_member_in_tx(event.user_id)
+
+
 def init_app(app: Flask) -> None:
+    events.subscribe(app, events.AccountDeleted, forget_member, phase="in_transaction")
     events.subscribe(app, events.TopicCreated, discard_topic_draft, phase="in_transaction")
     events.subscribe(app, events.PostCreated, discard_reply_draft, phase="in_transaction")
     events.subscribe(app, events.PostEdited, discard_edit_draft, phase="in_transaction")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from .. import permissions
+from ..accounts.models import User
+from ..accounts.queries import iso
 from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Sig
@@ -77,3 +80,13 @@ def drafts_page(actor: Actor) -> list[DraftRow]:
                 row.number = post.number
         rows.append(row)
     return rows
+
+
+def account_drafts(user: User) -> list[dict[str, Any]]:
+    """The member's drafts, for their data export (hooks.account_data)."""
+    return [
+        {"place": d.key, "title": d.title, "body": d.body, "updated_at": iso(d.updated_at)}
+        for d in db.session.scalars(
+            select(Draft).where(Draft.user_id == user.id).order_by(Draft.id)
+        )
+    ]

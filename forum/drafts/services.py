@@ -148,3 +148,8 @@ def drafts_of(actor: Actor) -> list[Draft]:
             select(Draft).where(Draft.user_id == actor.id).order_by(Draft.updated_at.desc())
         )
     )
+
+
+def forget_member_in_tx(user_id: int) -> None:
+    """The member deleted their account: their drafts go, in that transaction."""
+    db.session.execute(delete(Draft).where(Draft.user_id == user_id))

@@ -24,10 +24,11 @@ UPLOAD_ENDPOINTS = frozenset(
 
 def init_app(app: Flask) -> None:
     from .. import hooks
-    from . import handlers, services, views
+    from . import handlers, queries, services, views
 
     app.register_blueprint(bp)
     hooks.image_sizes.provide(app, services.image_sizes)
+    hooks.account_data.add(app, "uploads", queries.account_uploads)
     hooks.attach_files.provide(app, services.attach_to_body)
     hooks.uploads_enabled.provide(app, lambda: True)
     hooks.topic_page.add(app, views.topic_page_extras)

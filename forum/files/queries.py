@@ -12,10 +12,20 @@ from sqlalchemy.orm import aliased
 
 from .. import permissions
 from ..accounts.models import User
+from ..accounts.queries import iso
 from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Sig
-from .models import APPROVED, PENDING, Librarian, LibraryFile, LibrarySection, LibraryVersion
+from .models import (
+    APPROVED,
+    PENDING,
+    Librarian,
+    LibraryFile,
+    LibrarySection,
+    LibraryVersion,
+    Upload,
+)
+from .services import file_url
 
 PER_PAGE = 25
 SORTS = ("newest", "downloads")
@@ -262,3 +272,21 @@ def library_stats(
         .limit(5)
     )
     return LibraryStats(int(uploads), int(downloads or 0), int(files or 0), top)
+
+
+def account_uploads(user: User) -> list[dict[str, Any]]:
+    """The files the member uploaded (names, sizes, addresses), for their data export
+    (hooks.account_data)."""
+    return [
+        {
+            "name": u.name,
+            "size": u.size,
+            "url": file_url(u.sha256, u.name),
+            "sha256": u.sha256,
+            "post_id": u.post_id,
+            "created_at": iso(u.created_at),
+        }
+        for u in db.session.scalars(
+            select(Upload).where(Upload.user_id == user.id).order_by(Upload.id)
+        )
+    ]

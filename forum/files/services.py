@@ -592,3 +592,9 @@ def reap(now: Any = None) -> dict[str, int]:
 def reap_files() -> dict[str, int]:
     """Hourly, in the jobs worker: the reaper."""
     return reap()
+
+
+def forget_member_in_tx(user_id: int) -> None:
+    """The member deleted their account: their picture goes, in that transaction (its bytes
+    with the next reap, when nothing else uses them). Their uploads stay with their posts."""
+    db.session.execute(delete(Avatar).where(Avatar.user_id == user_id))

@@ -30,10 +30,14 @@ def header_item(viewer: Any) -> dict[str, Any] | None:
 
 
 def init_app(app: Flask) -> None:
-    from . import views  # noqa: F401  (routes register on bp)
+    from .. import events
+    from . import queries, services, views  # noqa: F401  (routes register on bp)
 
     app.register_blueprint(bp)
     hooks.header_items.add(app, header_item)
     hooks.settings_sections.add(app, "messages/_settings.html")
     hooks.profile_sections.add(app, "messages/_profile.html")
+    hooks.account_data.add(app, "conversations", queries.account_conversations)
+    hooks.account_data.add(app, "private_messages", queries.account_messages)
+    events.subscribe(app, events.AccountDeleted, services.forget_member, phase="in_transaction")
     views.init_templates(app)

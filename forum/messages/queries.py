@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from .. import content, permissions, settings
 from ..accounts.models import User
+from ..accounts.queries import iso
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
@@ -338,3 +339,44 @@ def ignored_members(current: Any) -> list[User]:
             .order_by(User.username)
         )
     )
+
+
+def account_conversations(user: User) -> list[dict[str, Any]]:
+    """The conversations the member took part in, for their data export (hooks.account_data):
+    subjects and dates; the words are in private_messages, the member's own only."""
+    return [
+        {
+            "id": c.id,
+            "subject": c.subject,
+            "kind": c.kind,
+            "created_at": iso(c.created_at),
+            "joined_at": iso(m.joined_at),
+            "left_at": iso(m.left_at),
+            "archived_at": iso(m.archived_at),
+        }
+        for c, m in db.session.execute(
+            select(Conversation, ConversationMember)
+            .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
+            .where(ConversationMember.user_id == user.id)
+            .order_by(Conversation.id)
+        )
+    ]
+
+
+def account_messages(user: User) -> list[dict[str, Any]]:
+    """The private messages the member wrote (never another member's), for their data export."""
+    return [
+        {
+            "id": pm.id,
+            "conversation_id": pm.conversation_id,
+            "body_raw": pm.body_raw,
+            "body_html": pm.body_html,
+            "created_at": iso(pm.created_at),
+            "hidden_at": iso(pm.hidden_at),
+        }
+        for pm in db.session.scalars(
+            select(PrivateMessage)
+            .where(PrivateMessage.user_id == user.id, PrivateMessage.kind == KIND_TEXT)
+            .order_by(PrivateMessage.id)
+        )
+    ]

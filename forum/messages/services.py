@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from .. import content, events, permissions, settings
 from ..accounts.models import User
@@ -496,3 +496,9 @@ def check_body(body: str) -> str:
 
 def cook(body: str) -> content.Rendered:
     return _cook(body)
+
+
+def forget_member(event: events.AccountDeleted) -> None:
+    """The member deleted their account: the members they ignored are forgotten, in that
+    transaction (their conversations stay, for the others in them)."""
+    db.session.execute(delete(MemberIgnore).where(MemberIgnore.user_id == event.user_id))

@@ -46,7 +46,7 @@ def _tracked_filter(viewer: Any) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from . import handlers, views  # noqa: F401  (routes register on bp)
+    from . import handlers, queries, views  # noqa: F401  (routes register on bp)
 
     app.register_blueprint(bp)
     handlers.init_app(app)
@@ -54,4 +54,5 @@ def init_app(app: Flask) -> None:
     # /new?filter=tracked: the topics behind the "Tracked" count.
     hooks.new_filters.add(app, "tracked", _tracked_filter)
     hooks.settings_sections.add(app, "notifications/_settings.html")
+    hooks.account_data.add(app, "watches", queries.account_watches)
     views.init_templates(app)

@@ -132,8 +132,13 @@ def _concern(concern_id: int) -> Any:
     return db.session.get(Concern, concern_id)
 
 
+def on_account_deleted(event: events.AccountDeleted) -> None:
+    services.forget_member_in_tx(event.user_id)
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
+    sub(app, events.AccountDeleted, on_account_deleted, phase="in_transaction")
     sub(app, events.NotificationsCreated, on_notifications_created, phase="after_commit")
     sub(app, events.PostCreated, on_post_created, phase="in_transaction")
     sub(app, events.PostVisibilityChanged, on_post_visibility_changed, phase="in_transaction")

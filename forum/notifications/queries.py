@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 
 from .. import content, permissions
 from ..accounts.models import User
+from ..accounts.queries import iso
 from ..care.models import Concern
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale
@@ -546,3 +547,20 @@ def recent_digest_notes(sig_id: int, days: int = 14) -> list[Any]:
             .order_by(SigDigestNote.created_at.desc(), SigDigestNote.id.desc())
         ).all()
     )
+
+
+def account_watches(user: User) -> list[dict[str, Any]]:
+    """The member's watch levels on topics and SIGs, for their data export (hooks.account_data)."""
+    topics = [
+        {"topic_id": w.topic_id, "level": w.level, "updated_at": iso(w.updated_at)}
+        for w in db.session.scalars(
+            select(TopicWatch).where(TopicWatch.user_id == user.id).order_by(TopicWatch.topic_id)
+        )
+    ]
+    sigs = [
+        {"sig_id": w.sig_id, "level": w.level, "updated_at": iso(w.updated_at)}
+        for w in db.session.scalars(
+            select(SigWatch).where(SigWatch.user_id == user.id).order_by(SigWatch.sig_id)
+        )
+    ]
+    return topics + sigs

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import delete, func, literal, select, union_all, update
 
 from .. import content, events, permissions
 from ..accounts.models import User
@@ -673,3 +673,10 @@ def delete_digest_note(actor: Actor, note_id: int) -> None:
     permissions.require_digest_note(actor, sig)
     with transaction() as session:
         session.delete(note)
+
+
+def forget_member_in_tx(user_id: int) -> None:
+    """The member deleted their account: their notifications and watches go, in that
+    transaction."""
+    for model in (Notification, TopicWatch, SigWatch):
+        db.session.execute(delete(model).where(model.user_id == user_id))

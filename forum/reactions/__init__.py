@@ -14,9 +14,10 @@ bp = Blueprint("reactions", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from . import views
+    from . import queries, views
 
     app.register_blueprint(bp)
     # Each topic page's counts and the reader's own reactions, in one query.
     hooks.topic_page.add(app, views.topic_page_extras)
+    hooks.account_data.add(app, "reactions", queries.account_reactions)
     views.init_templates(app)

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, case, func, lambda_stmt, select
 
 from .. import permissions, settings
 from ..accounts.models import User
+from ..accounts.queries import iso
 from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Sig
@@ -146,3 +147,15 @@ def who_reacted(current: Any, post_id: int) -> WhoReacted:
         reactions=counted,
         can_react=permissions.can_react(viewer, post, topic, sig),
     )
+
+
+def account_reactions(user: User) -> list[dict[str, Any]]:
+    """The member's reactions, for their data export (hooks.account_data)."""
+    return [
+        {"post_id": r.post_id, "emoji": r.emoji, "created_at": iso(r.created_at)}
+        for r in db.session.scalars(
+            select(Reaction)
+            .where(Reaction.user_id == user.id)
+            .order_by(Reaction.created_at, Reaction.post_id)
+        )
+    ]
