@@ -242,6 +242,8 @@ def _bump_versions(event: events.Event) -> None:
     if isinstance(event, _TOPIC_EVENTS):
         moved_from = event.old_sig_id if isinstance(event, events.TopicChanged) else None
         _bump((event.topic_id,), (event.sig_id, moved_from))
+    elif isinstance(event, events.AccountDeleted):
+        _bump(event.topic_ids, event.sig_ids)  # their name on every page that showed it
     elif isinstance(event, events.AnnouncementPublished) and event.sig_id is None:
         _bump_everything()
     elif isinstance(event, (*_SIG_EVENTS, events.AnnouncementPublished)):
@@ -259,5 +261,6 @@ def init_app(app: Flask) -> None:
         *_SIG_EVENTS,
         events.AnnouncementPublished,
         events.ReactionChanged,
+        events.AccountDeleted,
     ):
         events.subscribe(app, event_type, _bump_versions, phase="in_transaction")

@@ -61,6 +61,14 @@ def queue_sig(event: events.SigChanged) -> None:
         indexer.enqueue(KIND_SIG, event.sig_id)
 
 
+def queue_member_posts(event: events.AccountDeleted) -> None:
+    """A deleted account's posts are indexed again under the placeholder name (Whoosh keeps
+    each post's author; PostgreSQL's vectors hold none: its author: filter reads the users
+    table)."""
+    if _queued() and event.post_ids:
+        indexer.enqueue(KIND_POST, *event.post_ids)
+
+
 def _queued() -> bool:
     """Whether the backend reads the queue; if not, a Whoosh index kept for later is told it
     misses this change (indexer.mark_whoosh_behind)."""
@@ -170,11 +178,13 @@ def init_app(app: Flask) -> None:
     events.subscribe(app, events.PostVisibilityChanged, queue_post, phase=phase)
     events.subscribe(app, events.TopicChanged, queue_topic, phase=phase)
     events.subscribe(app, events.SigChanged, queue_sig, phase=phase)
+    events.subscribe(app, events.AccountDeleted, queue_member_posts, phase=phase)
     for event_type in (
         events.PostCreated,
         events.PostEdited,
         events.PostVisibilityChanged,
         events.TopicChanged,
         events.SigChanged,
+        events.AccountDeleted,
     ):
         events.subscribe(app, event_type, drain_after_commit, phase="after_commit")
