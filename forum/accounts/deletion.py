@@ -29,13 +29,13 @@ from . import two_factor
 from .models import (
     APPROVED,
     ROLE_MEMBER,
+    ROLE_SYSOP,
     TL_NEW,
     LoginThrottle,
     RecoveryCode,
     User,
-    UserSession,
-    new_session_token,
 )
+from .services import revoke_sessions
 
 log = logging.getLogger(__name__)
 
@@ -90,22 +90,24 @@ def delete_account(user: User, password: str, code: str = "") -> None:
         topics = session.execute(
             select(Topic.id, Topic.sig_id).where(Topic.user_id == user.id)
         ).all()
-        # Lock order: SIGs, then the member (no topic's counters move).
+        # Lock order: SIGs, then members (no topic's counters move). A global sysop locks every
+        # global sysop's row, so two of the last two deleting at once cannot both pass.
         sig_ids = leave_every_sig_in_tx(user.id)
-        lock_for_write(User, user.id)
+        sysops: list[int] = []
+        if user.is_global_sysop:
+            sysops = list(session.scalars(select(User.id).where(User.role == ROLE_SYSOP)))
+        lock_for_write(User, user.id, *sysops)
         permissions.require_account_deletion(user)  # again, under the lock
         session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-        session.execute(
-            delete(UserSession).where(UserSession.user_id == user.id),
-            execution_options={"synchronize_session": "fetch"},
-        )
+        # Every session and remember-me cookie dies (a new token, the rows gone), as on a ban;
+        # feed tokens die with the session token.
+        revoke_sessions(user)  # joins this transaction
         session.execute(
             delete(LoginThrottle).where(
                 LoginThrottle.key.in_([f"user:{user.id}", f"2fa:{user.id}"])
             )
         )
         _forget(user)
-        events.publish(events.SessionsRevoked(user_id=user.id))
         events.publish(
             events.AccountDeleted(
                 user_id=user.id,
@@ -130,7 +132,6 @@ def _forget(user: User) -> None:
     user.username = former_username(user.id)
     user.email = former_email(user.id)
     user.password_hash = NO_PASSWORD
-    user.session_token = new_session_token()  # every session and remember-me cookie dies
     user.role = ROLE_MEMBER
     user.signature = ""
     user.bio_raw = ""

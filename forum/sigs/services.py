@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from .. import counters, events, permissions
 from ..accounts.models import User
@@ -272,8 +272,14 @@ def _remove(sig: Sig, membership: Membership) -> None:
 
 def leave_every_sig_in_tx(user_id: int) -> list[int]:
     """Take the member out of every SIG they belong to (their account is being deleted), inside
-    the caller's transaction; the SIGs' ids. Each leaving is published as a member's own."""
+    the caller's transaction, and withdraw their requests to join; the SIGs' ids. Each leaving
+    is published as a member's own."""
     session = db.session
+    session.execute(
+        delete(JoinRequest).where(
+            JoinRequest.user_id == user_id, JoinRequest.status == REQUEST_PENDING
+        )
+    )
     memberships = list(
         session.scalars(
             select(Membership).where(Membership.user_id == user_id).order_by(Membership.sig_id)
