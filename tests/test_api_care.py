@@ -18,6 +18,7 @@ from forum.notifications.models import Notification
 
 from . import dbstate
 from .test_api import bearer, error_of, send, token_for
+from .test_concerns import care_world
 from .test_permissions import MISSING_ID, TOPIC_TITLE, build_care
 
 API = "/api/v1"
@@ -25,25 +26,9 @@ API = "/api/v1"
 
 @pytest.fixture
 def world(f) -> dict[str, Any]:
-    root = f.sysop("root")
-    grace, linus = f.user("grace"), f.user("linus")
-    ken, ada = f.user("ken"), f.user("ada")
-    other = f.user("other")
-    retro = f.sig("retro", name="Retro Computing", members=[ken, ada], sysops=[grace, linus])
-    games = f.sig("games", name="Games", sysops=[other])
-    topic = f.topic(ken, retro, "My posts", "The post in question.")
-    return {
-        "root": root,
-        "grace": grace,
-        "linus": linus,
-        "ken": ken,
-        "ada": ada,
-        "other": other,
-        "retro": retro,
-        "games": games,
-        "topic": topic,
-        "tokens": {},
-    }
+    w = care_world(f)
+    topic = f.topic(w["ken"], w["retro"], "My posts", "The post in question.")
+    return {**w, "topic": topic, "tokens": {}}
 
 
 def tok(w: dict[str, Any], name: str) -> str:

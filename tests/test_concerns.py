@@ -22,6 +22,12 @@ from forum.timeutil import utcnow
 
 @pytest.fixture
 def world(f):
+    return care_world(f)
+
+
+def care_world(f) -> dict:
+    """Two SIGs: retro (sysops grace and linus; members ken and ada) and games (sysop other),
+    and root, the global sysop (tests/test_api_care.py builds on it)."""
     root = f.sysop("root")
     grace, linus = f.user("grace"), f.user("linus")
     ken, ada = f.user("ken"), f.user("ada")
