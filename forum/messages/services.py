@@ -93,10 +93,12 @@ def _check_body(body: str) -> str:
     return body
 
 
-def parse_names(text: str) -> list[str]:
-    """Member names as typed in "To": separated by commas or spaces, an @ allowed, each once."""
+def parse_names(text: str | list[str]) -> list[str]:
+    """Member names as typed in "To" (separated by commas or spaces) or given as a list (the
+    JSON API): an @ allowed, each once."""
+    parts = NAMES_SPLIT.split(text or "") if isinstance(text, str) else text
     names: list[str] = []
-    for part in NAMES_SPLIT.split(text or ""):
+    for part in parts:
         name = part.strip().lstrip("@")
         if name and name.lower() not in {n.lower() for n in names}:
             names.append(name)
@@ -194,7 +196,7 @@ def _active_rows(conversation_id: int) -> list[ConversationMember]:
 def start_conversation(actor: Actor, to: str | list[str], subject: str, body: str) -> Conversation:
     """Write to one or more members: a new conversation with its first message."""
     sender = _member(actor)
-    names = parse_names(to) if isinstance(to, str) else list(to)
+    names = parse_names(to)
     limit = max_participants()
     if len(names) + 1 > limit:
         raise Invalid(
