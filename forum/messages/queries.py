@@ -19,7 +19,14 @@ from ..accounts.queries import iso
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from .models import KIND_TEXT, Conversation, ConversationMember, MemberIgnore, PrivateMessage
+from .models import (
+    KIND_PRIVATE,
+    KIND_TEXT,
+    Conversation,
+    ConversationMember,
+    MemberIgnore,
+    PrivateMessage,
+)
 
 PER_PAGE = 30
 EXCERPT_LENGTH = 120
@@ -125,7 +132,8 @@ def _last_messages(rows: list[MailboxRow]) -> None:
         .where(PrivateMessage.id.in_(sorted(wanted)))
     ):
         row = wanted[message.id]
-        row.last_author = name
+        # A concern's answers are from "the sysops" (forum.care): no name but private mail's.
+        row.last_author = name if row.conversation.kind == KIND_PRIVATE else None
         row.excerpt = (
             "" if message.is_hidden else content.excerpt(message.body_html, EXCERPT_LENGTH)
         )
