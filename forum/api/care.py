@@ -6,30 +6,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import permissions, settings
+from .. import permissions
 from ..care import queries as care_queries
 from ..care import services as care_services
-from ..extensions import db, limiter
+from ..extensions import db
 from ..web import absolute_url_for, unless_read_only
 from . import bp
-from .auth import credential, member_key
+from .auth import credential
 from .spec import operation
-from .views import MODERATE, READ, WRITE, _context, _sig_ref, _viewer
+from .views import MODERATE, READ, WRITE, _context, _sig_ref, _viewer, mail_limit
 
 if TYPE_CHECKING:
     from ..care.models import Concern
     from . import schemas
 else:  # pydantic's models, loaded on the API's first request (forum.api.spec)
     from .spec import schemas
-
-# The pages' one budget for writing to the sysops (and all private mail), per member: the same
-# bucket as forum.messages.views.mail_limit, whichever token or browser writes.
-mail_limit = limiter.shared_limit(
-    lambda: str(settings.get("mail_rate_limit")),
-    scope="mail",
-    key_func=member_key,
-    override_defaults=False,
-)
 
 TAGS = ("Member care",)
 

@@ -529,3 +529,129 @@ class ConcernInbox(Output):
     counts: InboxCounts
     items: list[InboxConcern] = Field(description="Overdue ones first, then by last activity.")
     pages: list[WaitingPage] = Field(description="Pages of the sysops on duty nobody took yet.")
+
+
+# --- private mail ---------------------------------------------------------------------------
+Username = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class MailboxQuery(Query):
+    folder: Literal["inbox", "archive"] = Field(
+        "inbox",
+        description="archive: the conversations I archived (a new message brings one back).",
+    )
+    page: int = Field(1, ge=1, le=10_000, description="30 conversations a page.")
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Search my conversations' subjects and messages (50 at most, newest first; "
+        "`folder` and `page` are then ignored).",
+    )
+
+
+class ConversationSummary(Output):
+    id: int
+    subject: str
+    kind: Literal["private", "concern"] = Field(
+        description="private: private mail; concern: my concern to the sysops, read through "
+        "/concerns (its page is the concern's)."
+    )
+    participants: list[str] = Field(
+        description="The other participants' names (a concern's sysops are not participants)."
+    )
+    unread: bool = Field(description="It has messages I have not read.")
+    archived: bool
+    last_message_at: datetime
+    last_author: str | None = Field(
+        description="Who wrote the newest message I may read (null for a concern's)."
+    )
+    excerpt: str = Field(description="Its first words, as text; empty when hidden.")
+    url: str = Field(description="The conversation's page.")
+
+
+class ConversationList(Output):
+    items: list[ConversationSummary] = Field(description="Unread first, then the newest.")
+    folder: Literal["inbox", "archive"]
+    page: int
+    next_page: int | None
+    unread: int = Field(description="My conversations with unread messages (the “Mail” badge).")
+    q: str | None = Field(description="The search, when `q` was given.")
+
+
+class ConversationQuery(Query):
+    page: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="Without it, the page with my first unread message (or the last).",
+    )
+
+
+class ConversationMessage(Output):
+    id: int
+    kind: Literal["text", "added", "left"] = Field(
+        description="text: a message; added: `author` added `target`; left: `author` left."
+    )
+    author: str | None
+    target: str | None = Field(description="Who was added (`added` only).")
+    unread: bool = Field(description="Someone else's message I had not read before this read.")
+    folded: bool = Field(
+        description="Written by a member I ignore: the page folds it (its words are still here)."
+    )
+    hidden: bool = Field(description="Hidden by the sysop after a report: its words are gone.")
+    body_raw: str | None = Field(
+        description="The Markdown as written; null when hidden or not text."
+    )
+    body_html: str | None = Field(
+        description="The cooked, sanitized HTML; null when hidden or not text."
+    )
+    created_at: datetime
+    can_report: bool = Field(description="Whether I may report it to the sysop.")
+
+
+class ConversationDetail(Output):
+    id: int
+    subject: str
+    participants: list[MemberRef] = Field(description="Everyone in it now, me included.")
+    messages: list[ConversationMessage] = Field(description="This page's, oldest first.")
+    page: int
+    pages: int
+    first_unread_id: int | None = Field(description="My first unread message on this page.")
+    history_hidden: bool = Field(description="I was added later, and read it from that point on.")
+    archived: bool
+    can_write: bool
+    write_problem: str | None = Field(description="Why I may not write in it, if so.")
+    max_participants: int = Field(description="The most members it may hold, me included.")
+    url: str = Field(description="The conversation's page.")
+
+
+class NewConversation(Input):
+    to: list[Username] = Field(
+        min_length=1, max_length=100, description="The usernames of the members to write to."
+    )
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT)
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown.")
+
+
+class MailMessageIn(Input):
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown.")
+
+
+class ParticipantIn(Input):
+    username: Username
+
+
+class ArchiveIn(Input):
+    archived: bool = Field(description="true: archive it; false: back to the inbox.")
+
+
+class MessageReportIn(Input):
+    reason: Literal["spam", "abuse", "other"]
+    note: str = Field("", max_length=MAX_REASON, description="Required for `other`.")
+
+
+class MessageReportResult(Output):
+    id: int
+    message_id: int
+    reason: str

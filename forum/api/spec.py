@@ -314,6 +314,7 @@ def reference(doc: dict[str, Any]) -> dict[str, Any]:
         "Search",
         "Moderation",
         "Member care",
+        "Private mail",
     ]
     return {
         "tags": sorted(tags.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99),

@@ -40,6 +40,15 @@ posting_limit = limiter.shared_limit(
     key_func=member_key,
     override_defaults=False,
 )
+# The pages' one budget for private mail (new, reply, add a member) and writing to the sysops,
+# per member: the same bucket as forum.messages.views.mail_limit, whichever token or browser
+# writes (forum.api.mail, forum.api.care).
+mail_limit = limiter.shared_limit(
+    lambda: str(settings.get("mail_rate_limit")),
+    scope="mail",
+    key_func=member_key,
+    override_defaults=False,
+)
 
 
 def _viewer() -> permissions.Actor:
