@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from forum.api import services as api_services
 from forum.care import services as care_services
+from forum.messages import services as mail_services
 
 from .serverkit import free_port
 
@@ -105,6 +106,11 @@ def live_api(app, make_app, f) -> Iterator[dict[str, Any]]:
     f.sig("lair", visibility="private", members=[ada], name="Hidden Lair")
     topic = f.topic(ada, public, "A topic to fuzz", "Its first post.")
     f.reply(bob, topic, "Hello @ada")
+    # Private mail (conversations 1 and 2, before the concerns' own): ada's with bob and cyd,
+    # where bob's answer (message 2) is hers to report; and one with bob for her to leave.
+    conversation = mail_services.start_conversation(ada, "bob, cyd", "Mail to fuzz", "Hi both.")
+    mail_services.reply_to_conversation(bob, conversation.id, "Bob's answer.")
+    mail_services.start_conversation(ada, "bob", "Mail to leave", "Hi Bob.")
     # Concerns (ids 1 and 2, which the fuzzing's small ids meet): ada's, answered; bob's, open.
     concern = care_services.write_to_sysops(ada, public.id, "A concern to fuzz", "My words.")
     care_services.reply(cy, concern.id, "The sysops' answer.")
@@ -171,12 +177,26 @@ def _schemathesis(
     )
 
 
+MAIL_PARAMETERS = """[parameters]
+"path.conversation_id" = 1
+"path.message_id" = 2
+
+[[operations]]
+include-operation-id = "leave_conversation"
+parameters = { "path.conversation_id" = 2 }
+"""
+
+
 @pytest.mark.slow
 def test_schemathesis_finds_nothing_as_a_guest_or_as_a_member(live_api, tmp_path) -> None:
+    member = ("-H", f"Authorization: Bearer {live_api['token']}")
     sysop = ("-H", f"Authorization: Bearer {live_api['sysop']}", "--include-tag", "Member care")
     for who, extra, config in (
         ("guest", (), None),
-        ("member", ("-H", f"Authorization: Bearer {live_api['token']}"), None),
+        # A member on private mail's operations, every one on her own conversation and bob's
+        # message in it (leaving: the other one), before the next run's random ids meet them.
+        ("member, in her mail", (*member, "--include-tag", "Private mail"), MAIL_PARAMETERS),
+        ("member", member, None),
         # A SIG's sysop on member care's operations, every one on a concern of their inbox
         # (random ids would nearly all be 404s): answers, notes, assigning, states.
         ("sysop", sysop, '[parameters]\n"path.concern_id" = 2\n'),
