@@ -90,6 +90,10 @@ def test_a_member_writes_to_the_sysops_of_a_sig_from_its_page(browser, world):
     )
     # It is in the member's mailbox, and /mail/c/<id> opens the concern.
     assert "Help me" in ken.text("/mail")
+    # An answer shows there as the sysops' words, naming no sysop.
+    services.reply(world["grace"], concern.id, "We are looking into it.")
+    mailbox = ken.text("/mail")
+    assert "We are looking into it." in mailbox and "grace" not in mailbox
     moved = ken.get(f"/mail/c/{conversation.id}")
     assert moved.status_code == 302 and moved.headers["Location"].endswith(f"/care/{concern.id}")
     # Private mail's own verbs do not touch it.
