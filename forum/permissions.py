@@ -1527,7 +1527,7 @@ def can_handle_message_reports(user: Actor) -> bool:
 # A token carries scopes: a ceiling on what a program holding it may do as its member. The
 # policy above still decides every action; a scope never grants what the member may not do.
 SCOPE_READ = "read"  # every read (GET)
-SCOPE_WRITE = "write"  # join and leave, topics, posts, flags, notifications, concerns' words
+SCOPE_WRITE = "write"  # join and leave, topics, posts, flags, notifications, mail, concerns' words
 SCOPE_MODERATE = "moderate"  # hide, lock, move, suspend in a SIG; a concern's handling
 SCOPE_ADMIN = "admin"  # the global sysop's site-wide actions (a site-wide suspension)
 TOKEN_SCOPES = (SCOPE_READ, SCOPE_WRITE, SCOPE_MODERATE, SCOPE_ADMIN)

@@ -13,7 +13,8 @@ from ..i18n import lazy_gettext as _l
 SCOPE_LABELS = {
     "read": _l("read: everything you may read"),
     "write": _l(
-        "write: join and leave SIGs, start topics, post, edit, delete, flag, write to the sysops"
+        "write: join and leave SIGs, start topics, post, edit, delete, flag, private mail, "
+        "write to the sysops"
     ),
     "moderate": _l(
         "moderate: hide posts, lock and move topics, suspend in your SIGs, handle concerns"
