@@ -144,3 +144,40 @@ class JoinRequest(db.Model):  # type: ignore[name-defined,misc]
     user: Mapped[User] = relationship(lazy="raise", foreign_keys=[user_id])
 
     __table_args__ = (Index("ix_join_requests_sig_status", "sig_id", "status", "created_at"),)
+
+
+class SigInvite(db.Model):  # type: ignore[name-defined,misc]
+    """An invite link to a SIG (/s/<slug>/invite/<token>), made by one of its sysops: whoever
+    opens it while it holds joins at once, private SIG or not. The token is shown once, when the
+    link is made; the row keeps its SHA-256 (a random 192-bit token needs no slow hash, as
+    forum.api's tokens) and its first characters, so the sysops can tell their links apart."""
+
+    __tablename__ = "sig_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never
+    max_uses: Mapped[int | None] = mapped_column()  # None: no limit
+    uses: Mapped[int] = mapped_column(default=0, server_default="0")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+
+    __table_args__ = (Index("ix_sig_invites_sig_created", "sig_id", "created_at"),)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+    @property
+    def is_used_up(self) -> bool:
+        return self.max_uses is not None and self.uses >= self.max_uses
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        return self.revoked_at is None and not self.is_expired(now) and not self.is_used_up
