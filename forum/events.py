@@ -134,6 +134,22 @@ class JoinRequestDecided(Event):
     actor_id: int
 
 
+@dataclass(frozen=True)
+class SigInviteCreated(Event):
+    """A SIG's sysop made an invite link to it (the moderation log records it)."""
+
+    invite_id: int
+    sig_id: int
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class SigInviteRevoked(Event):
+    invite_id: int
+    sig_id: int
+    actor_id: int
+
+
 # --- topics and posts -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class TopicCreated(Event):

@@ -40,7 +40,7 @@ from .messages.models import (
     MemberIgnore,
     PrivateMessage,
 )
-from .sigs.models import DISCIPLINE_BAN, PRIVATE, PUBLIC, Membership, Sig, SigDiscipline
+from .sigs.models import DISCIPLINE_BAN, PRIVATE, PUBLIC, Membership, Sig, SigDiscipline, SigInvite
 from .timeutil import utcnow
 from .topics.models import POST_VISIBLE, Post, PostFacts, Topic, TopicRead
 
@@ -281,6 +281,50 @@ def can_request_to_join(user: Actor, sig: Sig) -> bool:
         and not is_member(user, sig)
         and sig_ban(user, sig) is None
     )
+
+
+# Invite links: a SIG's sysops make them; whoever opens one that holds joins at once, whatever
+# the SIG's visibility, unless barred from joining at all.
+def can_manage_sig_invites(user: Actor, sig: Sig) -> bool:
+    """Make, list and revoke a SIG's invite links: its own sysops, and the global sysop."""
+    return user is not None and not user.is_banned and is_sig_sysop(user, sig)
+
+
+def require_manage_sig_invites(user: Actor, sig: Sig) -> None:
+    if not can_see_sig(user, sig):
+        raise NotFound(NO_SUCH_SIG)
+    if not can_manage_sig_invites(user, sig):
+        raise Forbidden(_l("Only this SIG's sysops may do that."))
+
+
+def sig_invite_problem(invite: SigInvite, now: datetime | None = None) -> str | None:
+    """Why an invite link no longer lets anyone in (revoked, expired, used up), or None."""
+    if invite.revoked_at is not None:
+        return _l("This invite link was revoked by the SIG's sysops.")
+    if invite.is_expired(now):
+        return _l("This invite link has expired. Ask the SIG's sysops for a new one.")
+    if invite.is_used_up:
+        return _l("This invite link has been used as often as it may be.")
+    return None
+
+
+def invite_join_problem(user: Actor, sig: Sig) -> str | None:
+    """Why this member may not join the SIG through an invite link that holds, or None (being
+    a member already is not a problem here: the caller says so)."""
+    if user is None:
+        return _l("Log in to join a SIG.")
+    if user.is_banned:
+        return _l("Your account is banned: you cannot join a SIG.")
+    if sig.is_archived:
+        return _l("This SIG is archived: it takes no new members.")
+    ban = sig_ban(user, sig)
+    if ban is not None:
+        return _l(
+            "You are banned from %(name)s and cannot join it: %(reason)s",
+            name=sig.name,
+            reason=ban.reason or _l("no reason given"),
+        )
+    return None
 
 
 def can_release_claim(user: Actor, claimed_by_id: int | None) -> bool:

@@ -288,6 +288,8 @@ ACTION_LABELS = {
     "set_trust_level": _l("set trust level"),
     "review_trust_level": _l("trust level earned or lost"),
     "create_invite": _l("create invite"),
+    "create_sig_invite": _l("make SIG invite link"),
+    "revoke_sig_invite": _l("revoke SIG invite link"),
 }
 
 

@@ -420,6 +420,8 @@ ACTIONS = sorted(
         "dismiss_sig_sysop",
         "set_role",
         "create_invite",
+        "create_sig_invite",
+        "revoke_sig_invite",
     ]
 )
 

@@ -19,7 +19,8 @@ from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..timeutil import UTCDateTime
 from ..topics.models import POST_PENDING, Post, Topic, TopicRead, TopicState
-from .models import REQUEST_PENDING, JoinRequest, Membership, Sig
+from . import services
+from .models import REQUEST_PENDING, JoinRequest, Membership, Sig, SigInvite
 
 # The members a listing names beside each topic. Made once: an alias made per request costs
 # more CPU to build into a statement than SQLite takes to run it.
@@ -396,3 +397,57 @@ def sig_members(current: Any, slug: str) -> tuple[Sig, Sequence[tuple[Membership
         )
     )
     return sig, rows
+
+
+# --- invite links ---------------------------------------------------------------------------
+INVITES_SHOWN = 100  # the newest links on the SIG's invites page
+
+
+@dataclass
+class InviteRow:
+    invite: SigInvite
+    creator: str | None  # None: the account is gone
+    problem: str | None  # why the link no longer lets anyone in; None while it holds
+
+
+def sig_invites(current: Any, slug: str) -> tuple[Sig, list[InviteRow]]:
+    """A SIG's invite links for its sysops, newest first, with their creators (one query)."""
+    viewer = permissions.actor(current)
+    sig = permissions.get_sig_for(viewer, slug)
+    permissions.require_manage_sig_invites(viewer, sig)
+    rows = db.session.execute(
+        select(SigInvite, User.username)
+        .outerjoin(User, User.id == SigInvite.created_by_id)
+        .where(SigInvite.sig_id == sig.id)
+        .order_by(SigInvite.created_at.desc(), SigInvite.id.desc())
+        .limit(INVITES_SHOWN)
+    )
+    return sig, [
+        InviteRow(invite=invite, creator=name, problem=permissions.sig_invite_problem(invite))
+        for invite, name in rows
+    ]
+
+
+@dataclass
+class InvitePage:
+    """What /s/<slug>/invite/<token> shows: the SIG, and whether this member can join by it."""
+
+    sig: Sig
+    invite: SigInvite
+    link_problem: str | None  # revoked, expired or used up
+    is_member: bool
+    join_problem: str | None  # banned from the SIG or the site, an archived SIG
+
+
+def invite_page(current: Any, slug: str, token: str) -> InvitePage:
+    """The invite link's page; NotFound as for a SIG that does not exist when the token is
+    wrong (forum.sigs.services.find_sig_invite)."""
+    viewer = permissions.actor(current)
+    sig, invite = services.find_sig_invite(slug, token)
+    return InvitePage(
+        sig=sig,
+        invite=invite,
+        link_problem=permissions.sig_invite_problem(invite),
+        is_member=permissions.is_member(viewer, sig),
+        join_problem=permissions.invite_join_problem(viewer, sig) if viewer else None,
+    )

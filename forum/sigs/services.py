@@ -1,15 +1,20 @@
-"""SIG verbs: create and edit SIGs, join and leave, decide join requests, appoint SIG sysops."""
+"""SIG verbs: create and edit SIGs, join and leave, decide join requests, appoint SIG sysops,
+make and revoke invite links and join through one."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from .. import counters, events, permissions
 from ..accounts.models import User
 from ..db import is_valid_id, lock_for_write, transaction
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
@@ -25,6 +30,7 @@ from .models import (
     JoinRequest,
     Membership,
     Sig,
+    SigInvite,
 )
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
@@ -321,4 +327,132 @@ def set_sig_sysop(actor: Actor, sig_id: int, user_id: int, is_sysop: bool) -> Me
                 events.SigSysopChanged(sig_id=sig.id, user_id=user.id, is_sysop=is_sysop)
             )
     permissions.forget_memberships(user)
+    return membership
+
+
+# --- invite links ---------------------------------------------------------------------------
+# How long a new link holds: a day, a week, a month, or (None) until revoked.
+INVITE_EXPIRY_DAYS: dict[str, int | None] = {"day": 1, "week": 7, "month": 30, "never": None}
+MAX_INVITE_USES = 10_000
+INVITE_PREFIX_CHARS = 6  # of the token, kept in the clear so the sysops tell links apart
+
+
+@dataclass(frozen=True)
+class NewInvite:
+    invite: SigInvite
+    token: str  # shown to the sysop once, never stored
+
+
+def invite_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_sig_invite(
+    actor: Actor, sig_id: int, *, expires: str = "never", max_uses: int | None = None
+) -> NewInvite:
+    """A SIG's sysop makes an invite link to it that holds for `expires` (a key of
+    INVITE_EXPIRY_DAYS) and lets in up to `max_uses` members (None: any number). The token is
+    in the answer and nowhere else."""
+    sig = _get(sig_id)
+    permissions.require_manage_sig_invites(actor, sig)
+    assert actor is not None
+    if expires not in INVITE_EXPIRY_DAYS:
+        raise Invalid("expires", _l("Choose when the link expires."))
+    if max_uses is not None and not 1 <= max_uses <= MAX_INVITE_USES:
+        raise Invalid(
+            "max_uses",
+            _l("Allow from 1 to %(limit)s uses, or leave it empty.", limit=MAX_INVITE_USES),
+        )
+    days = INVITE_EXPIRY_DAYS[expires]
+    token = secrets.token_urlsafe(24)
+    now = utcnow()
+    with transaction() as session:
+        invite = SigInvite(
+            sig_id=sig.id,
+            token_hash=invite_token_hash(token),
+            prefix=token[:INVITE_PREFIX_CHARS],
+            created_by_id=actor.id,
+            created_at=now,
+            expires_at=now + timedelta(days=days) if days else None,
+            max_uses=max_uses,
+        )
+        session.add(invite)
+        session.flush()
+        events.publish(
+            events.SigInviteCreated(invite_id=invite.id, sig_id=sig.id, actor_id=actor.id)
+        )
+    return NewInvite(invite=invite, token=token)
+
+
+def revoke_sig_invite(actor: Actor, sig_id: int, invite_id: int) -> SigInvite:
+    """A SIG's sysop revokes one of its invite links (one of another SIG is a 404)."""
+    sig = _get(sig_id)
+    permissions.require_manage_sig_invites(actor, sig)
+    assert actor is not None
+    invite = db.session.get(SigInvite, invite_id) if is_valid_id(invite_id) else None
+    if invite is None or invite.sig_id != sig.id:
+        raise NotFound(_l("No such invite link."))
+    if invite.revoked_at is not None:
+        raise Conflict(_l("That link was already revoked."))
+    with transaction():
+        invite.revoked_at = utcnow()
+        invite.revoked_by_id = actor.id
+        events.publish(
+            events.SigInviteRevoked(invite_id=invite.id, sig_id=sig.id, actor_id=actor.id)
+        )
+    return invite
+
+
+def find_sig_invite(slug: str, token: str) -> tuple[Sig, SigInvite]:
+    """The SIG and invite link a /s/<slug>/invite/<token> address names, revoked or spent ones
+    too. A wrong token is the same NotFound as a SIG that does not exist, so the address tells
+    nothing of a private SIG to whoever guesses at it."""
+    invite = None
+    if 0 < len(token) <= 100:
+        invite = db.session.scalar(
+            select(SigInvite).where(SigInvite.token_hash == invite_token_hash(token))
+        )
+    sig = db.session.get(Sig, invite.sig_id) if invite is not None else None
+    if sig is None or invite is None or sig.slug != slug:
+        raise NotFound(permissions.NO_SUCH_SIG)
+    return sig, invite
+
+
+def join_by_invite(actor: Actor, slug: str, token: str) -> Membership:
+    """Join the SIG an invite link names, at once, whatever its visibility: counted as one use
+    of the link. Refused (nothing changed) when the link no longer holds, or the member may
+    not join the SIG; Conflict for a member of it already."""
+    sig, invite = find_sig_invite(slug, token)
+    if actor is None:
+        raise Invalid(None, _l("Log in to join a SIG."))
+    if permissions.is_member(actor, sig):
+        raise Conflict(_l("You are already a member of %(name)s.", name=sig.name))
+    problem = permissions.invite_join_problem(actor, sig)
+    if problem:
+        raise Forbidden(problem)
+    with transaction() as session:
+        # The SIG's lock orders this join after any other one: two last uses of a link (or two
+        # joins of one member) cannot both go through.
+        lock_for_write(Sig, sig.id, refresh=False)
+        session.refresh(invite, with_for_update=True)
+        problem = permissions.sig_invite_problem(invite)
+        if problem:
+            raise Conflict(problem)
+        if session.scalar(
+            select(Membership.id).where(Membership.sig_id == sig.id, Membership.user_id == actor.id)
+        ):
+            raise Conflict(_l("You are already a member of %(name)s.", name=sig.name))
+        membership = add_member_in_tx(sig, actor.id)
+        invite.uses += 1
+        # A request to join that waited is answered by the link: it leaves the sysops' list.
+        session.execute(
+            update(JoinRequest)
+            .where(
+                JoinRequest.sig_id == sig.id,
+                JoinRequest.user_id == actor.id,
+                JoinRequest.status == REQUEST_PENDING,
+            )
+            .values(status=REQUEST_APPROVED, decided_at=utcnow())
+        )
+    permissions.forget_memberships(actor)
     return membership
