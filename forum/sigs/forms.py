@@ -1,8 +1,9 @@
 """SIG forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
 
@@ -25,3 +26,23 @@ class ActionForm(FlaskForm):
     """A button that changes state: only CSRF and an optional value."""
 
     value = HiddenField()
+
+
+class InviteForm(FlaskForm):
+    """Make an invite link: when it expires, and how many may join by it."""
+
+    expires = SelectField(
+        _l("Expires"),
+        choices=[
+            SelectChoice("day", _l("after a day")),
+            SelectChoice("week", _l("after a week")),
+            SelectChoice("month", _l("after a month")),
+            SelectChoice("never", _l("never")),
+        ],
+        default="week",
+    )
+    max_uses = IntegerField(
+        _l("Most members who may join by it (empty: no limit)"),
+        validators=[Optional(), NumberRange(min=1, max=10_000)],
+        render_kw={"min": 1, "max": 10_000},
+    )

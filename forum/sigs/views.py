@@ -1,4 +1,4 @@
-"""SIG pages: the index, a SIG's topics, joining and leaving, join requests."""
+"""SIG pages: the index, a SIG's topics, joining and leaving, join requests, invite links."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from ..errors import ForumError
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..topics import services as topic_services
-from ..web import viewer
+from ..web import absolute_url_for, form_error, viewer
 from . import bp, queries, services
-from .forms import ActionForm, JoinForm, RequestForm
+from .forms import ActionForm, InviteForm, JoinForm, RequestForm
 
 
 def _page_arg() -> int:
@@ -167,3 +167,79 @@ def decide(slug: str, request_id: int) -> Any:
     else:
         flash(_("Choose approve or deny."), "error")
     return redirect(url_for("sigs.requests", slug=sig.slug))
+
+
+# --- invite links ---------------------------------------------------------------------------
+def _invites_page(slug: str, form: InviteForm, link: str | None = None, status: int = 200) -> Any:
+    sig, rows = queries.sig_invites(current_user, slug)
+    return render_template(
+        "sigs/invites.html", sig=sig, rows=rows, form=form, link=link, action=ActionForm()
+    ), status
+
+
+@bp.route("/s/<slug>/invites", methods=["GET", "POST"])
+@login_required
+def invites(slug: str) -> Any:
+    """A SIG's invite links, for its sysops: make one (shown once, on the answer), revoke one."""
+    form = InviteForm()
+    if not form.is_submitted():
+        return _invites_page(slug, form)
+    sig, _rows = queries.sig_invites(current_user, slug)
+    if not form.validate():
+        return _invites_page(slug, form, status=400)
+    try:
+        made = services.create_sig_invite(
+            viewer(), sig.id, expires=form.expires.data or "", max_uses=form.max_uses.data
+        )
+    except ForumError as exc:
+        return _invites_page(slug, form, status=form_error(form, exc))
+    flash(_("Your invite link is made. Copy it now: it is not shown again."), "success")
+    link = absolute_url_for("sigs.invite", slug=sig.slug, token=made.token)
+    return _invites_page(slug, InviteForm(formdata=None), link=link)
+
+
+@bp.route("/s/<slug>/invites/<int:invite_id>/revoke", methods=["POST"])
+@login_required
+def revoke_invite(slug: str, invite_id: int) -> Any:
+    sig, _rows = queries.sig_invites(current_user, slug)
+    if ActionForm().validate_on_submit():
+        try:
+            services.revoke_sig_invite(viewer(), sig.id, invite_id)
+        except ForumError as exc:
+            if exc.status_code == 404:
+                raise
+            flash(exc.message, "error")
+        else:
+            flash(_("The invite link is revoked: nobody can join by it any more."), "info")
+    else:
+        flash(_("That form was not valid; try again."), "error")
+    return redirect(url_for("sigs.invites", slug=sig.slug))
+
+
+@bp.route("/s/<slug>/invite/<token>", methods=["GET", "POST"])
+def invite(slug: str, token: str) -> Any:
+    """An invite link: to a guest, log in or register; to a member, the SIG and a Join button.
+    A wrong token is the 404 of a SIG that does not exist."""
+    page = queries.invite_page(current_user, slug, token)
+    member = viewer() is not None
+    status, refusal = 200, None
+    if request.method == "POST":
+        if not member:
+            return redirect(url_for("accounts.login", next=request.path))
+        if JoinForm().validate_on_submit():
+            try:
+                services.join_by_invite(viewer(), slug, token)
+            except ForumError as exc:
+                if exc.status_code == 404:
+                    raise
+                # Nothing changed: the page says why (read again: the link may have just gone).
+                refusal, status = exc.message, exc.status_code
+                page = queries.invite_page(current_user, slug, token)
+            else:
+                flash(_("You joined %(name)s.", name=page.sig.name), "success")
+                return redirect(url_for("sigs.show", slug=page.sig.slug))
+        else:
+            refusal, status = _("That form was not valid; try again."), 400
+    return render_template(
+        "sigs/invite.html", page=page, refusal=refusal, join_form=JoinForm() if member else None
+    ), status
