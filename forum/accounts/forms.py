@@ -49,6 +49,8 @@ class RegisterForm(FlaskForm):
     website = StringField(_l("Leave this empty"), validators=[Optional(), Length(max=200)])
     # When the form was handed out (signed): a form sent back too soon came from a program.
     started = HiddenField()
+    # Where to go once registered (an invite link): carried into the mailed link.
+    next = HiddenField()
 
 
 class FinishRegistrationForm(FlaskForm):

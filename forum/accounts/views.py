@@ -7,6 +7,7 @@ import json
 import time
 import zipfile
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     abort,
@@ -31,7 +32,14 @@ from ..extensions import csrf, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..timeutil import utcnow
-from ..web import absolute_url_for, error_response, form_error, origin_checker, redirect_back
+from ..web import (
+    absolute_url_for,
+    error_response,
+    form_error,
+    origin_checker,
+    redirect_back,
+    safe_next,
+)
 from . import bp, deletion, queries, services, two_factor
 from .forms import (
     ChangePasswordForm,
@@ -259,11 +267,14 @@ def logout() -> Any:
     return redirect(url_for("sigs.index"))
 
 
-def _link_for(endpoint: str) -> services.TokenLink:
+def _link_for(endpoint: str, next_url: str | None = None) -> services.TokenLink:
     """Links that carry a token, for a mail written by a job (forum.jobs): the address is
-    worked out here, where the request is."""
+    worked out here, where the request is; `next_url`, a safe local path, is where the link
+    leads on to (an invite link a guest opened before registering)."""
     slot = "TOKEN"
     head, _, tail = absolute_url_for(endpoint, token=slot).rpartition(slot)
+    if next_url:
+        tail += "?" + urlencode({"next": next_url})
     return services.TokenLink(head, tail)
 
 
@@ -275,6 +286,7 @@ def register() -> Any:
     form = RegisterForm()
     if request.method == "GET":
         form.started.data = services.form_stamp()
+        form.next.data = safe_next(request.args.get("next")) or ""
     if form.validate_on_submit():
         try:
             services.check_form_defences(
@@ -284,7 +296,7 @@ def register() -> Any:
                 form.username.data,
                 form.email.data,
                 form.invite.data or "",
-                _link_for("accounts.finish_registration"),
+                _link_for("accounts.finish_registration", safe_next(form.next.data)),
                 language=i18n.language(),
                 ip=request.remote_addr,
             )
@@ -337,7 +349,7 @@ def finish_registration(token: str) -> Any:
                 _("Welcome, %(username)s! Join a SIG to start posting.", username=user.username),
                 "success",
             )
-            response = redirect(url_for("sigs.index"))
+            response = redirect_back(request.args.get("next"), url_for("sigs.index"))
             _remember_device(response, user)
             return response
     return (
