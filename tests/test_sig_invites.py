@@ -31,6 +31,7 @@ from forum.timeutil import utcnow
 
 from .conftest import _postgres_database
 from .mailbox import mails
+from .test_accessibility import check_page
 from .test_redirects import HOSTILE, assert_stays_on_the_site
 
 LINK_RE = re.compile(r'id="new-link" readonly value="([^"]+)"')
@@ -455,3 +456,16 @@ def test_the_migration_adds_the_table_and_its_downgrade_drops_it(
         assert "sig_invites" in inspect(db.engine).get_table_names()
         db.session.remove()
         db.engine.dispose()
+
+
+# --- the pages, as every page is checked ------------------------------------------------------
+def test_the_invite_pages_have_landmarks_and_labelled_fields(w: Any) -> None:
+    sysop = w.browser(w.sysop)
+    path = make_link(sysop, max_uses=2)
+    made = sysop.form("/s/lair/invites", {"expires": "day"})
+    check_page(_html(made), "the new link")
+    check_page(_html(sysop.get("/s/lair/invites")), "/s/lair/invites")
+    check_page(_html(sysop.form("/s/lair/invites", {"expires": "x"})), "a refused form")
+    check_page(_html(w.guest.get(path)), "a guest's invite")
+    check_page(_html(w.browser(w.outsider).get(path)), "a member's invite")
+    check_page(_html(w.browser(w.member).get(path)), "a member already in")
