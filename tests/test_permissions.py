@@ -322,6 +322,47 @@ ROUTES = [
     ),
 ]
 
+
+def _invite(w: World) -> sig_services.NewInvite:
+    """A fresh invite link to the SIG, made by its sysop (one per role)."""
+    return sig_services.create_sig_invite(w.users["sig_sysop"], w.sig.id)
+
+
+# Invite links (tests/test_sig_invites.py): the SIG's sysops manage them; whoever holds one
+# sees the SIG it names and joins by it (a member already in: 409, nothing changed).
+ROUTES += [
+    Route("invite links", "GET", lambda w: f"/s/{w.sig.slug}/invites", SYSOP_ONLY),
+    Route(
+        "make an invite link",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/invites",
+        SYSOP_ONLY,
+        data=lambda w: {"expires": "week", "max_uses": "3"},
+    ),
+    Route(
+        "revoke an invite link",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/invites/{_invite(w).invite.id}/revoke",
+        {
+            "public": "L 403 403 302 403 302",
+            "members": "L 403 403 302 403 302",
+            "private": "L 403 404 302 404 302",
+        },
+    ),
+    Route(
+        "an invite link",
+        "GET",
+        lambda w: f"/s/{w.sig.slug}/invite/{_invite(w).token}",
+        _same("200 200 200 200 200 200"),
+    ),
+    Route(
+        "join by an invite link",
+        "POST",
+        lambda w: f"/s/{w.sig.slug}/invite/{_invite(w).token}",
+        _same("L 409 302 409 302 302"),
+    ),
+]
+
 # Moderation of members: removing from (and banning from) a SIG, and spam cleanup. A guest
 # is refused like any non-sysop (403), as on the other /mod pages.
 ROUTES += [
@@ -774,6 +815,11 @@ OUTSIDER_PROBES = [
     ("GET", "/s/{slug}/feed.atom"),
     ("GET", "/t/{topic}/feed.atom"),
     ("GET", "/s/{slug}/requests"),
+    ("GET", "/s/{slug}/invites"),
+    ("POST", "/s/{slug}/invites"),
+    ("POST", "/s/{slug}/invites/1/revoke"),
+    ("GET", "/s/{slug}/invite/not-a-token"),
+    ("POST", "/s/{slug}/invite/not-a-token"),
     ("GET", "/s/{slug}/webhooks"),
     ("POST", "/s/{slug}/webhooks"),
     ("POST", "/s/{slug}/new"),
