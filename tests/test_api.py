@@ -54,6 +54,20 @@ def error_of(response: Any) -> dict[str, Any]:
     return error
 
 
+def refused_and_nothing_written(client: Any, method: str, url: str, secret, body=None) -> Any:
+    """Send; the answer is an API error and the database is as it was (tests/dbstate)."""
+    if secret:
+        send(client, "GET", f"{API}/me", secret)  # (a token's first use is noted)
+    db.session.expire_all()
+    before = dbstate.snapshot()
+    response = send(client, method, url, secret, body)
+    after = dbstate.snapshot()
+    assert response.status_code >= 400, response.get_json()
+    assert dbstate.diff(before, after) == [], response.get_json()
+    error_of(response)
+    return response
+
+
 # --- reads ----------------------------------------------------------------------------------
 
 

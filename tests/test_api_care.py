@@ -17,7 +17,7 @@ from forum.messages.models import ConversationMember
 from forum.notifications.models import Notification
 
 from . import dbstate
-from .test_api import bearer, error_of, send, token_for
+from .test_api import bearer, error_of, refused_and_nothing_written, send, token_for
 from .test_concerns import care_world
 from .test_permissions import MISSING_ID, TOPIC_TITLE, build_care
 
@@ -40,19 +40,6 @@ def tok(w: dict[str, Any], name: str) -> str:
 
 def _write(w: dict[str, Any], body: str = "Where did my posts go?") -> Concern:
     return care.write_to_sysops(w["ken"], w["retro"].id, "My old posts vanished", body)
-
-
-def _refused_and_nothing_written(client, method: str, url: str, secret, body) -> Any:
-    if secret:
-        send(client, "GET", f"{API}/me", secret)  # (a token's first use is noted)
-    db.session.expire_all()
-    before = dbstate.snapshot()
-    response = send(client, method, url, secret, body)
-    after = dbstate.snapshot()
-    assert response.status_code >= 400, response.get_json()
-    assert dbstate.diff(before, after) == [], response.get_json()
-    error_of(response)
-    return response
 
 
 # --- the member -----------------------------------------------------------------------------
@@ -119,7 +106,7 @@ def test_a_member_writes_to_the_sites_sysops_and_about_a_post(client, world, f) 
     assert db.session.get(Concern, about.get_json()["id"]).post_id == post_id
     # A post of another SIG is refused, and nothing is written.
     games = f.topic(world["other"], world["games"], "Games news", "Hello games.")
-    refused = _refused_and_nothing_written(
+    refused = refused_and_nothing_written(
         client,
         "POST",
         f"{API}/concerns",
@@ -237,7 +224,7 @@ def test_the_sysops_answer_as_the_sysops_and_the_lifecycle_follows(client, world
     again = send(client, "POST", f"{url}/messages", ken, {"body": "The ones from May."})
     assert again.status_code == 201 and again.get_json()["state"] == "open"
     # A member does not resolve: that is the sysops' verb.
-    refused = _refused_and_nothing_written(
+    refused = refused_and_nothing_written(
         client, "POST", f"{url}/messages", ken, {"body": "done?", "resolve": True}
     )
     assert refused.status_code == 403
@@ -252,10 +239,10 @@ def test_the_sysops_answer_as_the_sysops_and_the_lifecycle_follows(client, world
     assert rated.status_code == 200, rated.get_json()
     assert rated.get_json()["helped"] is True and rated.get_json()["can_rate"] is False
     assert db.session.get(Concern, concern.id).helped is True
-    twice = _refused_and_nothing_written(client, "POST", f"{url}/rating", ken, {"helped": False})
+    twice = refused_and_nothing_written(client, "POST", f"{url}/rating", ken, {"helped": False})
     assert twice.status_code == 409
     assert (
-        _refused_and_nothing_written(
+        refused_and_nothing_written(
             client, "POST", f"{url}/rating", grace, {"helped": False}
         ).status_code
         == 409
@@ -280,7 +267,7 @@ def test_notes_assignment_and_states_are_the_sysops_and_notes_stay_theirs(client
     assert assigned.status_code == 200, assigned.get_json()
     assert assigned.get_json()["handling"]["assignee"]["username"] == "linus"
     assert db.session.get(Concern, concern.id).assignee_id == world["linus"].id
-    not_a_sysop = _refused_and_nothing_written(
+    not_a_sysop = refused_and_nothing_written(
         client, "POST", f"{url}/assign", grace, {"assignee": "ken"}
     )
     assert not_a_sysop.status_code == 400 and error_of(not_a_sysop)["field"] == "assignee"
@@ -292,7 +279,7 @@ def test_notes_assignment_and_states_are_the_sysops_and_notes_stay_theirs(client
         assert changed.status_code == 200 and changed.get_json()["state"] == state
         db.session.expire_all()
         assert db.session.get(Concern, concern.id).state == state
-    bad = _refused_and_nothing_written(client, "POST", f"{url}/state", grace, {"state": "closed"})
+    bad = refused_and_nothing_written(client, "POST", f"{url}/state", grace, {"state": "closed"})
     assert bad.status_code == 400 and error_of(bad)["field"] == "state"
 
 
@@ -337,7 +324,7 @@ def test_a_token_without_the_scope_is_refused_before_anything_is_looked_up(clien
     concern = _write(world)
     url = f"{API}/concerns/{concern.id}"
     read_only = token_for(world["ken"], ("read",))
-    refused = _refused_and_nothing_written(
+    refused = refused_and_nothing_written(
         client, "POST", f"{url}/messages", read_only, {"body": "more"}
     )
     assert refused.status_code == 403 and "write" in error_of(refused)["message"]
@@ -352,7 +339,7 @@ def test_a_token_without_the_scope_is_refused_before_anything_is_looked_up(clien
         ("messages", {"body": "Fixed.", "resolve": True}),
     ):
         for target in (url, f"{API}/concerns/{MISSING_ID}"):
-            answer = _refused_and_nothing_written(client, "POST", f"{target}/{path}", weak, body)
+            answer = refused_and_nothing_written(client, "POST", f"{target}/{path}", weak, body)
             assert answer.status_code == 403 and "moderate" in error_of(answer)["message"]
     assert send(client, "POST", f"{url}/messages", weak, {"body": "On it."}).status_code == 201
 
@@ -389,7 +376,7 @@ def test_a_token_without_the_scope_is_refused_before_anything_is_looked_up(clien
 def test_bad_input_to_write_is_a_clear_error_and_writes_nothing(
     client, world, body, field, status
 ) -> None:
-    refused = _refused_and_nothing_written(
+    refused = refused_and_nothing_written(
         client, "POST", f"{API}/concerns", tok(world, "ken"), body
     )
     assert refused.status_code == status
@@ -417,13 +404,13 @@ def test_bad_input_in_a_concern_is_a_clear_error_and_writes_nothing(client, worl
         (grace, "assign", {}, "assignee"),
         (ken, "rating", {"helped": "yes"}, "helped"),
     ):
-        refused = _refused_and_nothing_written(client, "POST", f"{url}/{path}", secret, body)
+        refused = refused_and_nothing_written(client, "POST", f"{url}/{path}", secret, body)
         assert refused.status_code == 400, (path, body)
         assert error_of(refused).get("field") == field, (path, body, error_of(refused))
 
 
 def test_writing_to_ones_own_sigs_sysops_is_refused(client, world) -> None:
-    refused = _refused_and_nothing_written(
+    refused = refused_and_nothing_written(
         client,
         "POST",
         f"{API}/concerns",

@@ -26,7 +26,7 @@ from forum.notifications.models import Notification
 from forum.timeutil import utcnow
 
 from . import dbstate
-from .test_api import bearer, error_of, send, token_for
+from .test_api import bearer, error_of, refused_and_nothing_written, send, token_for
 from .test_permissions import MISSING_ID, TOPIC_TITLE, build_mail
 
 API = "/api/v1"
@@ -60,19 +60,6 @@ def _forget() -> None:
 def _row(conversation_id: int, user: Any) -> ConversationMember:
     _forget()
     return db.session.get(ConversationMember, (conversation_id, user.id))
-
-
-def _refused_and_nothing_written(client, method: str, url: str, secret, body=None) -> Any:
-    if secret:
-        send(client, "GET", f"{API}/me", secret)  # (a token's first use is noted)
-    db.session.expire_all()
-    before = dbstate.snapshot()
-    response = send(client, method, url, secret, body)
-    after = dbstate.snapshot()
-    assert response.status_code >= 400, response.get_json()
-    assert dbstate.diff(before, after) == [], response.get_json()
-    error_of(response)
-    return response
 
 
 # --- happy paths ----------------------------------------------------------------------------
@@ -257,11 +244,11 @@ def test_hidden_reported_and_folded_messages_as_the_page_shows_them(client, worl
         message_id,
     )
     assert report.excerpt[-1]["reported"] is True
-    twice = _refused_and_nothing_written(
+    twice = refused_and_nothing_written(
         client, "POST", f"{API}/messages/{message_id}/report", bob, {"reason": "spam"}
     )
     assert twice.status_code == 409
-    own = _refused_and_nothing_written(
+    own = refused_and_nothing_written(
         client,
         "POST",
         f"{API}/messages/{message_id}/report",
@@ -311,7 +298,7 @@ def test_a_concern_is_in_the_mailbox_without_its_sysops_name_and_not_read_here(
     here = send(client, "GET", f"{API}/conversations/{concern.conversation_id}", ada)
     missing = send(client, "GET", f"{API}/conversations/{MISSING_ID}", ada)
     assert here.status_code == 404 and here.get_json() == missing.get_json()
-    refused = _refused_and_nothing_written(
+    refused = refused_and_nothing_written(
         client,
         "POST",
         f"{API}/conversations/{concern.conversation_id}/messages",
@@ -333,7 +320,7 @@ def test_a_guest_is_asked_to_log_in_and_writes_nothing(client, world) -> None:
         (f"{API}/conversations/{conversation.id}/messages", {"body": "x"}),
     ):
         # A write without a token or the page's CSRF token is refused before anything.
-        assert _refused_and_nothing_written(client, "POST", url, None, body).status_code == 400
+        assert refused_and_nothing_written(client, "POST", url, None, body).status_code == 400
 
 
 def test_a_token_without_the_scope_is_refused_and_writes_nothing(client, world) -> None:
@@ -348,7 +335,7 @@ def test_a_token_without_the_scope_is_refused_and_writes_nothing(client, world) 
         (f"{API}/conversations", {"to": ["ada"], "subject": "Hi", "body": "x"}),
         (f"{API}/messages/{conversation.last_message_id}/report", {"reason": "spam"}),
     ):
-        refused = _refused_and_nothing_written(client, "POST", target, read_only, body)
+        refused = refused_and_nothing_written(client, "POST", target, read_only, body)
         assert refused.status_code == 403 and "write" in error_of(refused)["message"], target
     write_only = token_for(world["bob"], ("write",))
     for target in (url, f"{API}/conversations"):
@@ -396,7 +383,7 @@ def test_ignoring_and_mail_off_and_a_banned_member_refuse_the_sender(client, wor
     mail.set_mail_preferences(world["cyd"], "sysops", notify=True)
     ada = tok(world, "ada")
     for name in ("bob", "cyd"):
-        refused = _refused_and_nothing_written(
+        refused = refused_and_nothing_written(
             client,
             "POST",
             f"{API}/conversations",
@@ -410,7 +397,7 @@ def test_ignoring_and_mail_off_and_a_banned_member_refuse_the_sender(client, wor
     # In a conversation where someone ignores the writer, the writer writes no more.
     conversation = mail.start_conversation(world["root"], "ada, bob", "From the sysop", "Hello.")
     url = f"{API}/conversations/{conversation.id}"
-    refused = _refused_and_nothing_written(client, "POST", f"{url}/messages", ada, {"body": "Hi"})
+    refused = refused_and_nothing_written(client, "POST", f"{url}/messages", ada, {"body": "Hi"})
     assert refused.status_code == 400
     assert error_of(refused)["message"] == "bob does not accept private mail."
     seen = send(client, "GET", url, ada).get_json()
@@ -419,7 +406,7 @@ def test_ignoring_and_mail_off_and_a_banned_member_refuse_the_sender(client, wor
     )
     # Nor may anyone add a member who ignores someone in it.
     with_dan = _start(world, to="dan")
-    added = _refused_and_nothing_written(
+    added = refused_and_nothing_written(
         client,
         "POST",
         f"{API}/conversations/{with_dan.id}/participants",
@@ -444,7 +431,7 @@ def test_ignoring_and_mail_off_and_a_banned_member_refuse_the_sender(client, wor
 
 def test_a_new_account_and_a_silenced_member_may_not_write_mail(client, world, f) -> None:
     newcomer = f.user("newcomer", trust_level=TL_NEW)
-    refused = _refused_and_nothing_written(
+    refused = refused_and_nothing_written(
         client,
         "POST",
         f"{API}/conversations",
@@ -458,7 +445,7 @@ def test_a_new_account_and_a_silenced_member_may_not_write_mail(client, world, f
     read = send(client, "GET", f"{API}/conversations/{conversation.id}", token_for(newcomer))
     assert read.status_code == 200 and read.get_json()["can_write"] is False
     assert read.get_json()["write_problem"].startswith("New accounts cannot send private mail")
-    answer = _refused_and_nothing_written(
+    answer = refused_and_nothing_written(
         client,
         "POST",
         f"{API}/conversations/{conversation.id}/messages",
@@ -468,7 +455,7 @@ def test_a_new_account_and_a_silenced_member_may_not_write_mail(client, world, f
     assert answer.status_code == 403
     world["ada"].silenced_until = utcnow() + timedelta(days=1)
     db.session.commit()
-    silenced = _refused_and_nothing_written(
+    silenced = refused_and_nothing_written(
         client,
         "POST",
         f"{API}/conversations",
@@ -480,7 +467,7 @@ def test_a_new_account_and_a_silenced_member_may_not_write_mail(client, world, f
 
 @pytest.mark.config(MAIL_MIN_ACCOUNT_AGE_HOURS=24)
 def test_an_account_younger_than_the_sites_minimum_may_not_write_mail(client, world) -> None:
-    refused = _refused_and_nothing_written(
+    refused = refused_and_nothing_written(
         client,
         "POST",
         f"{API}/conversations",
@@ -532,7 +519,7 @@ def test_bad_input_to_start_is_a_clear_error_and_writes_nothing(
     client, world, body, field, message
 ) -> None:
     admin_services.update_settings(world["root"], {"mail_max_participants": "3"})
-    refused = _refused_and_nothing_written(
+    refused = refused_and_nothing_written(
         client, "POST", f"{API}/conversations", tok(world, "ada"), body
     )
     assert refused.status_code == 400
@@ -559,7 +546,7 @@ def test_bad_input_in_a_conversation_is_a_clear_error_and_writes_nothing(client,
         ("participants", {}, 400, "username", None),
         ("archive", {"archived": "yes"}, 400, "archived", None),
     ):
-        refused = _refused_and_nothing_written(client, "POST", f"{url}/{path}", bob, body)
+        refused = refused_and_nothing_written(client, "POST", f"{url}/{path}", bob, body)
         assert refused.status_code == status, (path, body, refused.get_json())
         error = error_of(refused)
         assert error.get("field") == field, (path, body, error)
@@ -570,7 +557,7 @@ def test_bad_input_in_a_conversation_is_a_clear_error_and_writes_nothing(client,
         ({"reason": "other"}, "note", "Tell the sysop what is wrong with this message."),
         ({"reason": "spam", "note": "x" * 501}, "note", "Keep the note under 500 characters."),
     ):
-        refused = _refused_and_nothing_written(
+        refused = refused_and_nothing_written(
             client, "POST", f"{API}/messages/{message_id}/report", bob, body
         )
         assert refused.status_code == 400 and error_of(refused)["field"] == field, body
@@ -578,14 +565,14 @@ def test_bad_input_in_a_conversation_is_a_clear_error_and_writes_nothing(client,
             assert error_of(refused)["message"] == message
     # A full conversation takes nobody more.
     admin_services.update_settings(world["root"], {"mail_max_participants": "3"})
-    full = _refused_and_nothing_written(
+    full = refused_and_nothing_written(
         client, "POST", f"{url}/participants", bob, {"username": "dan"}
     )
     assert error_of(full)["message"] == "This conversation has its 3 members already."
     # Everyone else gone: nothing more to write.
     for name in ("ada", "cyd"):
         mail.leave_conversation(world[name], conversation.id)
-    alone = _refused_and_nothing_written(client, "POST", f"{url}/messages", bob, {"body": "Hi?"})
+    alone = refused_and_nothing_written(client, "POST", f"{url}/messages", bob, {"body": "Hi?"})
     assert error_of(alone)["message"] == "Everyone else has left this conversation."
 
 
