@@ -26,12 +26,14 @@ from forum.extensions import db
 from forum.moderation import services as mod
 from forum.moderation.models import ModAction
 from forum.sigs import services
-from forum.sigs.models import REQUEST_APPROVED, JoinRequest, Membership, Sig, SigInvite
+from forum.sigs.models import REQUEST_APPROVED, JoinRequest, SigInvite
 from forum.timeutil import utcnow
 
 from .conftest import _postgres_database
 from .mailbox import mails
 from .test_accessibility import check_page
+from .test_joining import _member as _is_member
+from .test_joining import _member_count
 from .test_redirects import HOSTILE, assert_stays_on_the_site
 
 LINK_RE = re.compile(r'id="new-link" readonly value="([^"]+)"')
@@ -91,23 +93,6 @@ def make_link(browser: Any, slug: str = "lair", **data: Any) -> str:
 def _invites() -> list[SigInvite]:
     db.session.expire_all()
     return list(db.session.scalars(select(SigInvite).order_by(SigInvite.id)))
-
-
-def _is_member(user_id: int, sig_id: int) -> bool:
-    db.session.expire_all()
-    return (
-        db.session.scalar(
-            select(Membership.id).where(Membership.user_id == user_id, Membership.sig_id == sig_id)
-        )
-        is not None
-    )
-
-
-def _member_count(sig_id: int) -> int:
-    db.session.expire_all()
-    sig = db.session.get(Sig, sig_id)
-    assert sig is not None
-    return sig.member_count
 
 
 def _logged(action: str) -> list[ModAction]:
