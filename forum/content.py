@@ -370,10 +370,12 @@ def clean_text(text: str) -> str:
     return _CONTROL_RE.sub("", text)
 
 
-def quote_markdown(username: str, post_id: int, raw: str) -> str:
-    """The Markdown a reply starts with when it quotes a post."""
+def quote_markdown(username: str, post_id: int, raw: str, label: str | None = None) -> str:
+    """The Markdown a reply starts with when it quotes a post: `@name`, or a `label` that
+    mentions no one (a deleted account's "Former member")."""
     body = "\n".join("> " + line if line else ">" for line in raw.strip().splitlines())
-    return f"> **@{username}** [wrote](/p/{post_id}):\n>\n{body}\n\n"
+    who = label if label is not None else f"@{username}"
+    return f"> **{who}** [wrote](/p/{post_id}):\n>\n{body}\n\n"
 
 
 class _TextExtractor(HTMLParser):

@@ -33,6 +33,7 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import hooks, i18n, permissions, settings
+from .accounts import former
 from .config import origin_of
 from .db import MAX_ID
 from .errors import Forbidden, ForumError, Invalid, NotFound
@@ -555,17 +556,23 @@ def init_app(app: Flask) -> None:
         )
 
     def user_link_tag(name: str | None) -> Markup:
-        """A member's name linking to their profile, "someone" for an account gone (the
-        `user_link` of _macros.html: a listing shows two a row, and a Jinja macro call costs
-        several times this)."""
+        """A member's name linking to their profile, "someone" for an account gone, "Former
+        member" (muted, no link) for a deleted one (the `user_link` of _macros.html: a listing
+        shows two a row, and a Jinja macro call costs several times this)."""
         if not name:
             return Markup('<span class="muted">%s</span>') % _("someone")
+        if former.is_former(name):
+            return Markup('<span class="muted former-member">%s</span>') % former.former_label()
         href = url_template("accounts.profile", "username", text=True)(name)
         return Markup(f'<a class="member-link" href="{escape(href)}">{escape(name)}</a>')
 
     app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.globals["time_tag"] = time_tag
     app.jinja_env.globals["user_link_tag"] = user_link_tag
+    # For the places that write a name out by hand (a topic's posts): the one rule's two halves.
+    app.jinja_env.globals["is_former"] = former.is_former
+    app.jinja_env.globals["former_label"] = former.former_label
+    app.jinja_env.globals["member_name"] = former.display
     app.jinja_env.globals["nl2br"] = lambda text: Markup("<br>").join(text.splitlines())
 
 

@@ -13,6 +13,8 @@ import functools
 import zlib
 from typing import Any
 
+from .former import is_former
+
 # Background colours, in the stylesheet's order (.avatar-c0 is PALETTE[0]); white text on each.
 PALETTE = (
     "#b3261e",
@@ -35,9 +37,8 @@ SIZES = (24, 32, 48, 64)
 def _name(user: Any) -> str:
     if user is None:
         return ""
-    if isinstance(user, str):
-        return user
-    return str(getattr(user, "username", "") or "")
+    name = user if isinstance(user, str) else str(getattr(user, "username", "") or "")
+    return "" if is_former(name) else name  # a deleted account: the "someone" avatar
 
 
 @functools.lru_cache(maxsize=4096)

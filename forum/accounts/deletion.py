@@ -4,8 +4,8 @@ done in one transaction, confirmed by mail to the old address.
 What identifies the member goes: address, password, profile, preferences, two-factor secrets,
 sessions, and (through `events.AccountDeleted`'s in-transaction subscribers) drafts, bookmarks,
 watches, notifications, API tokens and the picture. Their posts and topics stay, under a
-placeholder name (`former-<id>`), so the threads and quotes of others stay readable; the
-moderation log keeps its rows.
+placeholder name (`former-<id>`, shown as "Former member": accounts.former), so the threads
+and quotes of others stay readable; the moderation log keeps its rows.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..mail import send_mail
 from ..sigs.services import leave_every_sig_in_tx
 from ..topics.models import Post, Topic
 from . import two_factor
+from .former import FORMER_PREFIX, former_username
 from .models import (
     APPROVED,
     ROLE_MEMBER,
@@ -39,24 +40,13 @@ from .services import revoke_sessions
 
 log = logging.getLogger(__name__)
 
-# The name a deleted account keeps (unique, so links to its posts still resolve); new accounts
-# may not take a name with this prefix (accounts.services._check_username).
-FORMER_PREFIX = "former-"
 # A password hash no password matches (werkzeug's check_password_hash answers False).
 NO_PASSWORD = "!deleted"
-
-
-def former_username(user_id: int) -> str:
-    return f"{FORMER_PREFIX}{user_id}"
 
 
 def former_email(user_id: int) -> str:
     # The address column is unique and required; .invalid is reserved (RFC 2606).
     return f"{FORMER_PREFIX}{user_id}@deleted.invalid"
-
-
-def is_former(user: User) -> bool:
-    return user.email == former_email(user.id)
 
 
 def check_deletion(user: User, password: str, code: str = "") -> None:

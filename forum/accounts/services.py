@@ -25,6 +25,7 @@ from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..theme import known as known_theme
 from ..timeutil import utcnow, zone_or_utc
+from .former import FORMER_PREFIX, is_former
 from .models import (
     APPROVED,
     PENDING,
@@ -89,7 +90,7 @@ def _check_username(username: str) -> str:
         raise Invalid(
             "username", _l("Use 3 to 32 letters, digits, underscores or hyphens, without spaces.")
         )
-    if username.lower().startswith("former-"):  # deleted accounts' names (accounts.deletion)
+    if username.lower().startswith(FORMER_PREFIX):  # deleted accounts' names (accounts.former)
         raise Invalid("username", _l("That name is kept for deleted accounts."))
     return username
 
@@ -989,7 +990,9 @@ def update_preferences(user: User, **changes: object) -> User:
 
 
 def resolve_usernames(lowered: set[str]) -> dict[str, str]:
-    """Map lower-cased names to the canonical usernames of members who exist."""
+    """Map lower-cased names to the canonical usernames of members who exist (a deleted
+    account's placeholder is no one's: `@former-42` neither links nor notifies)."""
+    lowered = {name for name in lowered if not is_former(name)}
     if not lowered:
         return {}
     rows = db.session.scalars(select(User.username).where(func.lower(User.username).in_(lowered)))
@@ -997,7 +1000,9 @@ def resolve_usernames(lowered: set[str]) -> dict[str, str]:
 
 
 def get_member(username: str) -> User:
-    user = find_by_username(username)
+    """A member by name; a deleted account is no member (its profile, card, feed and API
+    entry are gone)."""
+    user = None if is_former(username) else find_by_username(username)
     if user is None:
         raise NotFound(_l("No such member."))
     return user

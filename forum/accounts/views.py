@@ -40,7 +40,7 @@ from ..web import (
     redirect_back,
     safe_next,
 )
-from . import bp, deletion, queries, services, two_factor
+from . import bp, deletion, former, queries, services, two_factor
 from .forms import (
     ChangePasswordForm,
     DeleteAccountForm,
@@ -802,6 +802,8 @@ def card(username: str) -> Any:
     on their name) the card alone."""
     from . import queries
 
+    if former.is_former(username):
+        return _former_member()
     data = queries.member_card(current_user, username)
     sections = hooks.member_card_sections.get()
     if request.args.get("fragment") == "1":
@@ -817,6 +819,8 @@ def card(username: str) -> Any:
 def profile(username: str) -> Any:
     from . import queries
 
+    if former.is_former(username):
+        return _former_member()
     page = queries.profile_page(current_user, username)
     return render_template(
         "accounts/profile.html",
@@ -824,3 +828,19 @@ def profile(username: str) -> Any:
         # Other features' parts of the page (forum.messages: "Send private mail", ignore).
         profile_sections=hooks.profile_sections.get(),
     )
+
+
+def _former_member() -> Any:
+    """A deleted account's address: 410 Gone, not a 404, since someone was there and left on
+    purpose (a search engine drops the address, a reader learns why the name went)."""
+    page = render_template(
+        "errors/error.html",
+        status=410,
+        title=former.former_label(),
+        message=_(
+            "This member deleted their account. Their posts stay in their threads, under "
+            "the name “%(name)s”.",
+            name=former.former_label(),
+        ),
+    )
+    return page, 410

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import permissions
+from ..accounts.former import is_former
+from ..accounts.former import public as public_name
 from ..care import queries as care_queries
 from ..care import services as care_services
 from ..extensions import db
@@ -27,7 +29,10 @@ TAGS = ("Member care",)
 
 # --- shapes ---------------------------------------------------------------------------------
 def _ref(user_id: int | None, username: str | None) -> schemas.MemberRef | None:
-    return schemas.MemberRef(id=user_id, username=username) if user_id and username else None
+    # null: nobody, an account gone, or a deleted one (a former member, accounts.former).
+    if not user_id or not username or is_former(username):
+        return None
+    return schemas.MemberRef(id=user_id, username=username)
 
 
 def _url(concern_id: int) -> str:
@@ -57,11 +62,15 @@ def _detail(page: care_queries.ConcernPage) -> schemas.ConcernDetail:
         handling = schemas.ConcernHandling(
             member=_ref(member.id, member.username) if member else None,
             assignee=_ref(page.assignee.id, page.assignee.username) if page.assignee else None,
-            sysops=[schemas.MemberRef(id=u.id, username=u.username) for u in page.sysops],
+            sysops=[
+                schemas.MemberRef(id=u.id, username=u.username)
+                for u in page.sysops
+                if not is_former(u.username)
+            ],
             notes=[
                 schemas.SysopNote(
                     id=note.id,
-                    author=name,
+                    author=public_name(name),
                     body_raw=note.body_raw,
                     body_html=note.body_html,
                     created_at=note.created_at,
@@ -92,7 +101,7 @@ def _detail(page: care_queries.ConcernPage) -> schemas.ConcernDetail:
             schemas.ConcernMessage(
                 id=row.message.id,
                 from_sysops=row.from_sysops,
-                author=row.author if row.from_sysops else None,
+                author=public_name(row.author) if row.from_sysops else None,
                 hidden=row.message.is_hidden,
                 body_raw=None if row.message.is_hidden else row.message.body_raw,
                 body_html=None if row.message.is_hidden else row.message.body_html,

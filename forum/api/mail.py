@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from flask import Response
 
 from .. import permissions
+from ..accounts.former import is_former
+from ..accounts.former import public as public_name
 from ..extensions import db
 from ..messages import queries as mail_queries
 from ..messages import services as mail_services
@@ -39,13 +41,17 @@ def _detail(page: mail_queries.ConversationPage) -> schemas.ConversationDetail:
     return schemas.ConversationDetail(
         id=conversation.id,
         subject=conversation.subject,
-        participants=[schemas.MemberRef(id=u.id, username=u.username) for u in page.participants],
+        participants=[
+            schemas.MemberRef(id=u.id, username=u.username)
+            for u in page.participants
+            if not is_former(u.username)
+        ],
         messages=[
             schemas.ConversationMessage(
                 id=row.message.id,
                 kind=row.message.kind,  # type: ignore[arg-type]
-                author=row.author,
-                target=row.target,
+                author=public_name(row.author),
+                target=public_name(row.target),
                 unread=row.unread,
                 folded=row.folded,
                 hidden=row.message.is_hidden,
@@ -98,11 +104,11 @@ def list_conversations() -> Any:
                 id=row.conversation.id,
                 subject=row.conversation.subject,
                 kind="private" if row.conversation.kind == KIND_PRIVATE else "concern",
-                participants=row.participants,
+                participants=[n for n in row.participants if not is_former(n)],
                 unread=row.unread,
                 archived=row.member.archived_at is not None,
                 last_message_at=row.conversation.last_message_at,
-                last_author=row.last_author,
+                last_author=public_name(row.last_author),
                 excerpt=row.excerpt,
                 url=_url(row.conversation.id),
             )

@@ -10,6 +10,8 @@ from flask import Response, render_template, request
 
 from .. import i18n, permissions, settings
 from ..accounts import services as account_services
+from ..accounts.former import is_former
+from ..accounts.former import public as public_name
 from ..extensions import db, limiter
 from ..moderation import services as moderation
 from ..notifications import queries as notification_queries
@@ -61,7 +63,10 @@ def _context() -> Any:
 
 # --- shapes ---------------------------------------------------------------------------------
 def _member_ref(pair: tuple[int, str] | None) -> schemas.MemberRef | None:
-    return schemas.MemberRef(id=pair[0], username=pair[1]) if pair else None
+    """A member, or null: an account gone, or deleted (a former member, accounts.former)."""
+    if pair is None or is_former(pair[1]):
+        return None
+    return schemas.MemberRef(id=pair[0], username=pair[1])
 
 
 def _sig_ref(sig: Sig) -> schemas.SigRef:
@@ -469,7 +474,7 @@ def search() -> Any:
                 number=hit.number,
                 topic=schemas.TopicRef(id=hit.topic.id, title=hit.topic.title),
                 sig=schemas.SigName(slug=hit.sig_slug, name=hit.sig_name),
-                author=hit.author,
+                author=public_name(hit.author),
                 created_at=hit.created_at,
                 is_first=hit.is_first,
                 excerpt_html=str(hit.excerpt_html),

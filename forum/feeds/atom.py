@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
+from ..accounts.former import display
 from ..i18n import gettext as _
 from ..web import absolute_url_for, site_url
 from .queries import Entry, Feed
@@ -109,8 +110,8 @@ def render(feed: Feed, self_url: str, site_name: str) -> bytes:
         node.set(XML_LANG, entry.language)
         _sub(node, "id", tag_uri(entry.kind, entry.id, entry.created_at))
         _sub(node, "title", _entry_title(entry))
-        if entry.author is not None:
-            _sub(_sub(node, "author"), "name", entry.author)
+        if entry.author is not None:  # a deleted account: "Former member", in the reader's words
+            _sub(_sub(node, "author"), "name", display(entry.author) or entry.author)
         _sub(node, "published", rfc3339(entry.created_at))
         _sub(node, "updated", rfc3339(entry.updated_at))
         _sub(node, "link", rel="alternate", type="text/html", href=_entry_link(entry))

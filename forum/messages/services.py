@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from .. import content, events, permissions, settings
+from ..accounts.former import is_former
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
 from ..db import is_valid_id, lock_for_write, transaction
@@ -109,7 +110,7 @@ def _recipients(sender: User, names: list[str], field: str = "to") -> list[User]
     """The members named, checked: they exist, they take mail from the sender."""
     if not names:
         raise Invalid(field, _l("Name at least one member to write to."))
-    lowered = {n.lower() for n in names}
+    lowered = {n.lower() for n in names if not is_former(n)}  # a deleted account is no one
     found = {
         u.username.lower(): u
         for u in db.session.scalars(select(User).where(func.lower(User.username).in_(lowered)))
@@ -362,7 +363,9 @@ def mark_read(actor: Actor, row: ConversationMember, message_id: int) -> None:
 def _target(actor: Actor, username: str) -> tuple[User, User]:
     if actor is None:
         raise Invalid(None, _l("Log in first."))
-    user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    user = None
+    if not is_former(username):
+        user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if user is None:
         raise NotFound(_l("No such member."))
     return actor, user

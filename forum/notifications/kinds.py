@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..accounts.former import display
 from ..i18n import gettext
 from ..i18n import lazy_gettext as _l
 
@@ -53,7 +54,7 @@ def get(name: str) -> Kind:
 
 
 def _who(s: Subject) -> str:
-    return s.actor or gettext("Someone")
+    return display(s.actor) or gettext("Someone")
 
 
 def _in(s: Subject) -> str:

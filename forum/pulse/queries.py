@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from .. import permissions
+from ..accounts.former import display, is_former
 from ..accounts.models import ROLE_SYSOP as SITE_SYSOP
 from ..accounts.models import User
 from ..care.models import Concern
@@ -70,7 +71,7 @@ class Series:
     rows: list[list[Any]]
     chart: list[int] = field(default_factory=list)
     # Per row: (endpoint, url_for arguments) of the page the row is about.
-    links: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    links: list[tuple[str, dict[str, Any]] | None] = field(default_factory=list)
     note: str = ""
     # Per row, what a button on it acts on (the welcome queue's "welcomed"), or None.
     actions: list[dict[str, Any] | None] = field(default_factory=list)
@@ -136,6 +137,15 @@ _WELCOMER = aliased(User, name="welcomer")
 
 def public_post(post: Any = Post) -> Any:
     return and_(post.status == POST_VISIBLE, post.deleted_at.is_(None), post.hidden_at.is_(None))
+
+
+def _profile_link(username: str) -> tuple[str, dict[str, Any]] | None:
+    """A row's link to the member's profile; none for a deleted account (a former member)."""
+    return (
+        None
+        if not username or is_former(username)
+        else ("accounts.profile", {"username": username})
+    )
 
 
 def _by_other(post: Any, topic: Any = Topic) -> Any:
@@ -613,7 +623,7 @@ def _queues(scope: Scope) -> list[Series]:
                 key,
                 title,
                 [_("Started"), _("Topic"), _("SIG"), _("Author")],
-                [[r.created_at, r.title, r.name, r.username or ""] for r in rows],
+                [[r.created_at, r.title, r.name, display(r.username) or ""] for r in rows],
                 links=[("topics.show", {"topic_id": r.id, "slug": r.slug}) for r in rows],
                 note=note,
             )
@@ -683,7 +693,10 @@ def _welcome(scope: Scope) -> Series:
         "welcome",
         _("Welcome queue"),
         [_("Posted"), _("Post"), _("SIG"), _("Member"), _("Welcomed by")],
-        [[r.created_at, r.title, r.name, r.username or "", r.welcomer or ""] for r in rows],
+        [
+            [r.created_at, r.title, r.name, display(r.username) or "", display(r.welcomer) or ""]
+            for r in rows
+        ],
         links=[("topics.permalink", {"post_id": r.id}) for r in rows],
         actions=[
             None if r.welcomed_at is not None else {"sig_id": r.sig_id, "user_id": r.user_id}
@@ -716,7 +729,8 @@ def _contributors(scope: Scope) -> list[Series]:
         .order_by(per_member.c.posts.desc(), User.username)
         .limit(TOP_LIMIT)
     )
-    rows = [[r.username, r.posts, int(r.topics or 0)] for r in db.session.execute(query)]
+    found = list(db.session.execute(query))
+    rows = [[display(r.username), r.posts, int(r.topics or 0)] for r in found]
     result = [
         Series(
             "contributors",
@@ -724,7 +738,7 @@ def _contributors(scope: Scope) -> list[Series]:
             [_("Member"), _("Posts"), _("Topics started")],
             rows,
             chart=[1],
-            links=[("accounts.profile", {"username": r[0]}) for r in rows],
+            links=[_profile_link(r.username) for r in found],
             bars=True,
         )
     ]
@@ -991,13 +1005,14 @@ def _care(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
     # Always asked (an empty IN when nobody answered): the page's query count stays fixed.
     names = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
     by_sysop = []
-    for uid in sorted(ids, key=lambda i: (-responders.get(i, (0, 0))[0], names.get(i, ""))):
+    ids_in_order = sorted(ids, key=lambda i: (-responders.get(i, (0, 0))[0], names.get(i, "")))
+    for uid in ids_in_order:
         first, on_time = responders.get(uid, (0, 0))
         mine = stats.get(uid, OrderStats())
         done, yes, said = resolvers.get(uid, (0, 0, 0))
         by_sysop.append(
             [
-                names.get(uid, ""),
+                display(names.get(uid)) or "",
                 first,
                 "" if mine.median is None else mine.median,
                 on_time,
@@ -1018,7 +1033,7 @@ def _care(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
         ],
         by_sysop,
         chart=[1],
-        links=[("accounts.profile", {"username": r[0]}) for r in by_sysop],
+        links=[_profile_link(names.get(uid, "")) for uid in ids_in_order],
         bars=True,
     )
     # Per week: the trend.

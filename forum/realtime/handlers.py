@@ -6,6 +6,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from .. import events, permissions
+from ..accounts.former import display
 from ..accounts.models import User
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale, gettext
@@ -172,7 +173,7 @@ def on_sysop_paged(event: events.SysopPaged) -> None:
         with force_locale(user.language or DEFAULT_LANGUAGE):
             text = gettext(
                 "%(who)s pages the sysops of %(sig)s: “%(words)s”",
-                who=member.username if member else gettext("someone"),
+                who=display(member.username if member else None) or gettext("someone"),
                 sig=sig.name,
                 words=page.body,
             )

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import and_, func, select, update
 
 from .. import content, counters, events, hooks, permissions
+from ..accounts.former import former_label, is_former, not_former_clause
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
 from ..db import is_valid_id, lock_for_write, transaction, upsert
@@ -300,6 +301,7 @@ def mention_candidates(actor: Actor, sig: Sig, prefix: str, limit: int = 8) -> l
             .where(
                 func.lower(User.username).startswith(prefix.lower(), autoescape=True),
                 User.id != actor.id,
+                not_former_clause(User.username),
                 permissions.sig_readers_clause(sig),
             )
             .order_by(func.lower(User.username))
@@ -312,6 +314,8 @@ def quote_text(actor: Actor, post_id: int) -> str:
     """The Markdown that starts a reply quoting this post."""
     post = permissions.get_post_for(actor, post_id)
     author = db.session.get(User, post.user_id) if post.user_id else None
+    if author is not None and is_former(author.username):
+        return content.quote_markdown("", post.id, post.body_raw, label=former_label())
     return content.quote_markdown(author.username if author else "someone", post.id, post.body_raw)
 
 

@@ -530,11 +530,12 @@
   }
 
   // --- "Quote": the selected words of a post (or all of it) at the cursor --------------------
-  function quoteMarkdown(author, postId, text) {
+  // `who` is "@name", or a deleted account's label, which mentions no one (data-author-label).
+  function quoteMarkdown(who, postId, text) {
     var lines = text.replace(/\s+$/, "").split("\n").map(function (line) {
       return line ? "> " + line : ">";
     });
-    return "> **@" + author + "** [wrote](/p/" + postId + "):\n>\n" + lines.join("\n") + "\n\n";
+    return "> **" + who + "** [wrote](/p/" + postId + "):\n>\n" + lines.join("\n") + "\n\n";
   }
 
   function selectedIn(article) {
@@ -575,8 +576,9 @@
       var replyTo = document.querySelector("#reply-form input[name=reply_to]");
       if (replyTo && !replyTo.value) replyTo.value = postId;
       if (text) {
-        var author = (article && article.getAttribute("data-author")) || t("someone");
-        atCursor(quoteMarkdown(author, postId, text));
+        var author = article && article.getAttribute("data-author");
+        var label = article && article.getAttribute("data-author-label");
+        atCursor(quoteMarkdown(author ? "@" + author : label || "@" + t("someone"), postId, text));
         return;
       }
       fetch("/p/" + encodeURIComponent(postId) + "/quote", {
