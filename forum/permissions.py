@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, contains_eager
 
 from . import blocklist, settings
+from .accounts.former import is_former, not_former_clause
 from .accounts.models import PENDING, REFUSED, TL_BASIC, TL_MEMBER, TL_NEW, TL_REGULAR, User
 from .care.models import RESOLVED, Concern, SysopPage
 from .db import is_valid_id
@@ -970,15 +971,21 @@ def who_may_view_post(users: list[User], post: PostFacts, topic: Topic, sig: Sig
 def who_may_read_post(user_ids: Iterable[int], post: PostFacts, topic: Topic, sig: Sig) -> set[int]:
     """who_may_view_post by id, for the members a new post notifies. A visible post of a live
     topic in a public SIG is open to every member who is not banned: one query of ids, no
-    members or memberships loaded (it runs inside every reply's write turn)."""
+    members or memberships loaded (it runs inside every reply's write turn). A deleted
+    account (accounts.former) reads nothing: its topics' replies and its quotes tell no one."""
     ids = sorted(set(user_ids))
     if not ids:
         return set()
     if _open_to_every_member(post, topic, sig):
         return set(
-            db.session.scalars(select(User.id).where(User.id.in_(ids), User.banned_at.is_(None)))
+            db.session.scalars(
+                select(User.id).where(
+                    User.id.in_(ids), User.banned_at.is_(None), not_former_clause(User.username)
+                )
+            )
         )
     users = list(db.session.scalars(select(User).where(User.id.in_(ids))))
+    users = [u for u in users if not is_former(u.username)]
     return {u.id for u in who_may_view_post(users, post, topic, sig)}
 
 

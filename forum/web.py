@@ -562,7 +562,7 @@ def init_app(app: Flask) -> None:
         if not name:
             return Markup('<span class="muted">%s</span>') % _("someone")
         if former.is_former(name):
-            return Markup('<span class="muted former-member">%s</span>') % former.former_label()
+            return Markup('<span class="muted member-former">%s</span>') % former.former_label()
         href = url_template("accounts.profile", "username", text=True)(name)
         return Markup(f'<a class="member-link" href="{escape(href)}">{escape(name)}</a>')
 

@@ -322,16 +322,17 @@ def test_deleting_forgets_the_member_and_keeps_their_posts(
     )
     api = client.get("/api/v1/me", headers={"Authorization": f"Bearer {world['token'].secret}"})
     assert api.status_code == 401
-    # Others still read the thread, under "former-<id>", and never the old name.
+    # Others still read the thread, under "Former member" (tests/test_former_member.py), and
+    # never the old name.
     reader = make_client()
     reader.login(bob)
     thread = html(reader.get(topic_url, follow_redirects=True))
-    assert "Adding that 5.25 inch ones are tricky." in thread and f"former-{uid}" in thread
+    assert "Adding that 5.25 inch ones are tricky." in thread and "Former member" in thread
     assert ">ada<" not in thread and "/u/ada" not in thread
     assert reader.get("/u/ada").status_code == 404
     assert reader.get("/u/ada/feed.atom").status_code == 404
     feed = html(reader.get(f"/t/{world['topic'].id}/feed.atom"))
-    assert "<name>ada</name>" not in feed and f"<name>former-{uid}</name>" in feed
+    assert "<name>ada</name>" not in feed and "<name>Former member</name>" in feed
     assert not _search(reader, "author:ada floppies")
     assert _search(reader, f"author:former-{uid} floppies")
     # A mail to the old address, in her language.
