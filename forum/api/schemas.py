@@ -64,8 +64,17 @@ class ErrorBody(Output):
 
 # --- shared parts ---------------------------------------------------------------------------
 class MemberRef(Output):
+    """A member. Where a member may be absent (`MemberRef | None`, a name `str | None`), null
+    stands for an account that is gone or was deleted by its member (the pages' "Former
+    member", accounts.former): a deleted account's placeholder name is never given; lists of
+    members leave it out."""
+
     id: int
     username: str
+
+
+# The description of every "who" that may be null (MemberRef's docstring says why).
+WHO = "null: someone whose account is gone or deleted (a former member)."
 
 
 class SigRef(Output):
@@ -122,10 +131,10 @@ class Topic(Output):
     sig: SigRef
     title: str
     slug: str
-    author: MemberRef | None
+    author: MemberRef | None = Field(description=WHO)
     created_at: datetime
     last_posted_at: datetime
-    last_poster: MemberRef | None = None
+    last_poster: MemberRef | None = Field(None, description=WHO)
     post_count: int = Field(description="Posts every reader sees, the first one included.")
     pinned: bool
     locked: bool
@@ -173,7 +182,7 @@ class Post(Output):
     id: int
     topic_id: int
     number: int = Field(description="Its place in the topic, from 1; numbers are never reused.")
-    author: MemberRef | None
+    author: MemberRef | None = Field(description=WHO)
     reply_to_post_id: int | None
     body_raw: str = Field(description="The Markdown as written.")
     body_html: str = Field(description="The cooked, sanitized HTML.")
@@ -298,7 +307,7 @@ class SearchHit(Output):
     number: int
     topic: TopicRef
     sig: SigName
-    author: str | None
+    author: str | None = Field(description=WHO)
     created_at: datetime
     is_first: bool
     excerpt_html: str = Field(description="Sanitized HTML, the matched words in <mark>.")
@@ -426,7 +435,7 @@ class ConcernPost(Output):
 class ConcernHandling(Output):
     """What the concern's sysops see beside its messages (the page's “Handling”)."""
 
-    member: MemberRef | None = Field(description="Who wrote it.")
+    member: MemberRef | None = Field(description="Who wrote it; " + WHO)
     assignee: MemberRef | None = Field(description="The sysop it is assigned to, if any.")
     sysops: list[MemberRef] = Field(description="The sysops it was written to: who may take it.")
     notes: list[SysopNote] = Field(
@@ -497,7 +506,7 @@ class InboxQuery(Query):
 class InboxConcern(Output):
     id: int
     subject: str
-    member: MemberRef | None
+    member: MemberRef | None = Field(description=WHO)
     sig: SigRef | None
     to_whom: str
     state: ConcernState
@@ -509,7 +518,7 @@ class InboxConcern(Output):
 
 class WaitingPage(Output):
     id: int
-    member: MemberRef | None
+    member: MemberRef | None = Field(description=WHO)
     sig: SigRef
     body: str
     created_at: datetime
@@ -558,13 +567,15 @@ class ConversationSummary(Output):
         "/concerns (its page is the concern's)."
     )
     participants: list[str] = Field(
-        description="The other participants' names (a concern's sysops are not participants)."
+        description="The other participants' names (a concern's sysops are not participants; "
+        "a former member is left out)."
     )
     unread: bool = Field(description="It has messages I have not read.")
     archived: bool
     last_message_at: datetime
     last_author: str | None = Field(
-        description="Who wrote the newest message I may read (null for a concern's)."
+        description="Who wrote the newest message I may read (null for a concern's, and for "
+        "a former member)."
     )
     excerpt: str = Field(description="Its first words, as text; empty when hidden.")
     url: str = Field(description="The conversation's page.")
@@ -593,8 +604,8 @@ class ConversationMessage(Output):
     kind: Literal["text", "added", "left"] = Field(
         description="text: a message; added: `author` added `target`; left: `author` left."
     )
-    author: str | None
-    target: str | None = Field(description="Who was added (`added` only).")
+    author: str | None = Field(description=WHO)
+    target: str | None = Field(description="Who was added (`added` only); " + WHO)
     unread: bool = Field(description="Someone else's message I had not read before this read.")
     folded: bool = Field(
         description="Written by a member I ignore: the page folds it (its words are still here)."
@@ -613,7 +624,9 @@ class ConversationMessage(Output):
 class ConversationDetail(Output):
     id: int
     subject: str
-    participants: list[MemberRef] = Field(description="Everyone in it now, me included.")
+    participants: list[MemberRef] = Field(
+        description="Everyone in it now, me included (a former member is left out)."
+    )
     messages: list[ConversationMessage] = Field(description="This page's, oldest first.")
     page: int
     pages: int
