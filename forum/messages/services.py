@@ -360,11 +360,13 @@ def mark_read(actor: Actor, row: ConversationMember, message_id: int) -> None:
 
 
 # --- ignoring members, and who may write to me ----------------------------------------------
-def _target(actor: Actor, username: str) -> tuple[User, User]:
+def _target(actor: Actor, username: str, *, former: bool = False) -> tuple[User, User]:
+    """The acting member and the member named; a deleted account only with `former` (one
+    may stop ignoring it, never start)."""
     if actor is None:
         raise Invalid(None, _l("Log in first."))
     user = None
-    if not is_former(username):
+    if former or not is_former(username):
         user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if user is None:
         raise NotFound(_l("No such member."))
@@ -386,7 +388,7 @@ def ignore_member(actor: Actor, username: str) -> User:
 
 
 def unignore_member(actor: Actor, username: str) -> User:
-    me, user = _target(actor, username)
+    me, user = _target(actor, username, former=True)
     with transaction() as session:
         row = session.get(MemberIgnore, (me.id, user.id))
         if row is None:
