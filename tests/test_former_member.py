@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from forum.accounts import former
 from forum.accounts.models import User
 from forum.db import transaction
-from forum.errors import Invalid
+from forum.errors import Invalid, NotFound
 from forum.extensions import db
 from forum.jobs import queue_of
 from forum.messages import services as messages
@@ -222,3 +222,21 @@ def test_the_rule_is_a_name_check() -> None:
         assert not former.is_former(name)
     assert former.display("ada") == "ada" and former.display(None) is None
     assert former.public("former-3") is None and former.public("ada") == "ada"
+
+
+def test_one_may_stop_ignoring_a_former_member_but_not_start(
+    make_client: Any, f: Any, client: Any
+) -> None:
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    messages.ignore_member(bob, "ada")
+    client.login("ada")
+    assert client.form("/settings/delete", {"delete-password": PASSWORD}).status_code == 302
+    name = db.session.get(User, ada.id).username
+    reader = make_client()
+    reader.login("bob")
+    settings = html(reader.get("/settings"))
+    assert "Members you ignore" in settings and LABEL["en"] in settings
+    assert f'href="/u/{name}"' not in settings
+    with pytest.raises(NotFound):
+        messages.ignore_member(cyd, name)
+    messages.unignore_member(bob, name)
