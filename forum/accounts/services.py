@@ -948,6 +948,24 @@ def detect_timezone(user: User, zone: str) -> bool:
     return True
 
 
+def _check_timezone(zone: str) -> str:
+    """An IANA zone name; nothing at all is UTC."""
+    name = zone_or_utc(zone)
+    if name != zone.strip() and zone.strip():
+        raise Invalid("timezone", _l("Unknown time zone; use a name like Europe/Berlin."))
+    return name
+
+
+def set_timezone(user: User, zone: str) -> User:
+    """The member's own time zone (as the settings' profile form sets it): the browser is not
+    asked again."""
+    name = _check_timezone(zone)
+    with transaction():
+        user.timezone = name
+        user.preferences = {**(user.preferences or {}), PREF_TIMEZONE_SET: True}
+    return user
+
+
 def update_profile(
     user: User,
     *,
@@ -966,9 +984,7 @@ def update_profile(
         raise Invalid("bio", _l("Keep the bio under 5,000 characters."))
     language = _check_language(language)
     colours = user.theme if theme is None else _check_theme(theme)
-    zone = zone_or_utc(timezone)
-    if zone != timezone.strip() and timezone.strip():
-        raise Invalid("timezone", _l("Unknown time zone; use a name like Europe/Berlin."))
+    zone = _check_timezone(timezone)
     cooked = content.render(bio, resolve_usernames)
     with transaction():
         user.signature = signature

@@ -8,11 +8,17 @@ stable, documented shapes. Times are ISO 8601 in UTC, ids are integers.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..db import MAX_ID
+from ..i18n import LANGUAGES
+from ..messages.models import MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS
+from ..notifications.digest import FREQUENCIES
+from ..notifications.mail import CATEGORIES as MAIL_CATEGORIES
+from ..notifications.mail import CHOICES as MAIL_CHOICES
+from ..theme import THEMES
 
 # Upper bounds in the schema; the services apply the site's own (smaller) limits.
 MAX_BODY = 100_000
@@ -258,6 +264,140 @@ class Me(Member):
     )
 
 
+# --- my ignored members and preferences ----------------------------------------------------
+class IgnoredList(Output):
+    items: list[MemberRef] = Field(description="The members I ignore, by username.")
+
+
+class IgnoreResult(Output):
+    member: MemberRef
+    ignored: bool = Field(description="Whether I ignore them now.")
+
+
+def _unchanged(description: str, **schema: Any) -> Any:
+    """A field a PATCH may leave out (it then keeps the member's choice); null is not a value.
+    What the JSON schema says it takes (`schema`: enum, minimum, …) is documented here and
+    checked by the feature's own service, whose message a refusal carries (as the settings
+    page's forms do)."""
+
+    def extra(shown: dict[str, Any]) -> None:
+        shown.pop("default", None)
+        shown.update(schema)
+
+    return Field(None, description=description, json_schema_extra=extra)
+
+
+MailChoice = Literal["off", "now", "digest"]
+MAIL_CHOICE = list(MAIL_CHOICES)
+MAIL_CHOICE_TEXT = "off; now: a mail a few minutes after it; digest: in the digest."
+
+
+class MailPreferences(Output):
+    """Mail per kind of notification, as /settings offers it."""
+
+    mention: MailChoice = Field(description="When someone mentions me.")
+    reply: MailChoice = Field(description="When someone replies to me.")
+    quote: MailChoice = Field(description="When someone quotes me.")
+    watched: MailChoice = Field(description="New posts and topics I watch.")
+    moderation: MailChoice = Field(
+        description="What sysops decided about my posts, flags and requests."
+    )
+    private_message: MailChoice = Field(description="When someone writes me private mail.")
+    reaction: MailChoice = Field(description="When someone reacts to my post.")
+    reminder: MailChoice = Field(description="Reminders of posts I bookmarked.")
+    concern: MailChoice = Field(
+        description="Answers to my concerns, and those I handle as a sysop."
+    )
+
+
+class DigestPreferences(Output):
+    frequency: Literal["daily", "weekly", "off"]
+    hour: int = Field(description="The hour it comes, 0–23, on my clock (`timezone`).")
+    weekday: int = Field(description="The day a weekly digest comes: 0 Monday … 6 Sunday.")
+
+
+class NotificationPreferences(Output):
+    watch_topics_i_post_in: bool = Field(
+        description="Starting or replying to a topic watches it."
+    )
+    mail: MailPreferences
+    digest: DigestPreferences
+
+
+class PrivateMailPreferences(Output):
+    accept_from: Literal["everyone", "sysops"] = Field(
+        description="everyone: every member but those I ignore; sysops: the sysop only "
+        "(private mail off)."
+    )
+    notify: bool = Field(description="Notify me of new private mail.")
+
+
+class Preferences(Output):
+    """What a member changes in /settings beside their profile, password and address."""
+
+    language: Literal["en", "de", "es"] | None = Field(
+        description="The pages' and mail's language; null: as the browser asks."
+    )
+    timezone: str = Field(description="An IANA time zone name, such as Europe/Berlin.")
+    theme: Literal["system", "light", "dark"] | None = Field(
+        description="The pages' colours; null: not chosen (this browser's choice)."
+    )
+    notifications: NotificationPreferences
+    private_mail: PrivateMailPreferences
+
+
+# The features' own lists, which the answers' types spell out.
+assert set(MailPreferences.model_fields) == set(MAIL_CATEGORIES)
+assert set(get_args(MailChoice)) == set(MAIL_CHOICES)
+assert set(get_args(DigestPreferences.model_fields["frequency"].annotation)) == set(FREQUENCIES)
+
+
+class MailPreferencesIn(Input):
+    mention: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
+    reply: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
+    quote: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
+    watched: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
+    moderation: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
+    private_message: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
+    reaction: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
+    reminder: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
+    concern: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
+
+
+class DigestPreferencesIn(Input):
+    frequency: str = _unchanged("daily, weekly or off.", enum=list(FREQUENCIES))
+    hour: int = _unchanged("0–23, on my clock.", minimum=0, maximum=23)
+    weekday: int = _unchanged("0 Monday … 6 Sunday (a weekly digest).", minimum=0, maximum=6)
+
+
+class NotificationPreferencesIn(Input):
+    watch_topics_i_post_in: bool = _unchanged("Starting or replying to a topic watches it.")
+    mail: MailPreferencesIn = _unchanged("The kinds to change; the others keep their choice.")
+    digest: DigestPreferencesIn = _unchanged("What to change of the digest.")
+
+
+class PrivateMailPreferencesIn(Input):
+    accept_from: str = _unchanged(
+        "everyone (but those I ignore), or sysops (private mail off).",
+        enum=[MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS],
+    )
+    notify: bool = _unchanged("Notify me of new private mail.")
+
+
+class PreferencesIn(Input):
+    """Only what is sent changes; a refusal of any part changes nothing."""
+
+    language: str | None = _unchanged(
+        "en, de or es; null: as the browser asks.", enum=[*LANGUAGES, None]
+    )
+    timezone: str = _unchanged(
+        "An IANA time zone name, such as Europe/Berlin; empty: UTC.", maxLength=64
+    )
+    theme: str = _unchanged("system, light or dark.", enum=list(THEMES))
+    notifications: NotificationPreferencesIn = _unchanged("What to change of them.")
+    private_mail: PrivateMailPreferencesIn = _unchanged("What to change of it.")
+
+
 # --- notifications --------------------------------------------------------------------------
 class Notification(Output):
     id: int
@@ -360,6 +500,20 @@ class ReasonIn(Input):
 
 class MoveIn(Input):
     sig: Slug = Field(description="The slug of the SIG to move the topic to.")
+    reason: str = Field("", max_length=MAX_REASON)
+
+
+class SplitIn(Input):
+    posts: list[Id] = Field(
+        max_length=10_000, description="The ids of the replies to move into the new topic."
+    )
+    and_later: bool = Field(False, description="And every reply after the first one chosen.")
+    title: str = Field(min_length=1, max_length=MAX_TITLE, description="The new topic's title.")
+    sig: Slug | None = Field(
+        None,
+        description="The slug of the SIG for the new topic (one the caller moderates); "
+        "without it, the topic's own.",
+    )
     reason: str = Field("", max_length=MAX_REASON)
 
 

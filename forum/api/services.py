@@ -9,17 +9,23 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import content, events, permissions
+from ..accounts import services as accounts
 from ..accounts.models import User
 from ..db import transaction
 from ..errors import Forbidden, Invalid, NotAuthenticated, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..messages import services as mail
+from ..notifications import services as notifications
+from ..notifications.digest import digest_choice
+from ..notifications.mail import CATEGORIES
 from ..permissions import Actor
 from ..timeutil import utcnow
 from .models import ApiToken
@@ -166,3 +172,53 @@ def forget_member(event: events.AccountDeleted) -> None:
     """The member deleted their account: their tokens go, in that transaction (a program
     holding one gets 401 from the next request)."""
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == event.user_id))
+
+
+# --- a member's preferences (PATCH /api/v1/me/preferences) ----------------------------------
+# Where each feature's check names its field, and where that part is in the API's body.
+PREFERENCE_FIELDS = {
+    "digest_frequency": "notifications.digest.frequency",
+    "digest_hour": "notifications.digest.hour",
+    "digest_weekday": "notifications.digest.weekday",
+    "mail_from": "private_mail.accept_from",
+}
+
+
+def update_preferences(member: User, changes: dict[str, Any]) -> User:
+    """Change what `changes` names (the API's shape, forum.api.schemas.PreferencesIn), each part
+    through its feature's own setter, the settings pages' (with its checks and messages), in one
+    unit of work: a refusal of any part keeps none."""
+    notes = changes.get("notifications", {})
+    private = changes.get("private_mail", {})
+    try:
+        with transaction():
+            if "language" in changes:
+                accounts.set_language(member, changes["language"])
+            if "timezone" in changes:
+                accounts.set_timezone(member, changes["timezone"])
+            if "theme" in changes:
+                accounts.set_theme(member, changes["theme"])
+            if "watch_topics_i_post_in" in notes:
+                notifications.set_watch_preference(member, notes["watch_topics_i_post_in"])
+            if notes.get("mail"):
+                notifications.set_mail_preferences(member, notes["mail"])
+            if notes.get("digest"):
+                digest = notes["digest"]
+                notifications.set_digest_preferences(
+                    member,
+                    frequency=digest.get("frequency", digest_choice(member).frequency),
+                    hour=digest.get("hour"),
+                    weekday=digest.get("weekday"),
+                )
+            if private:
+                mail.set_mail_preferences(
+                    member,
+                    private.get("accept_from", mail.mail_from(member)),
+                    private.get("notify", mail.notifies_mail(member)),
+                )
+    except Invalid as exc:
+        if exc.field in CATEGORIES:
+            exc.field = f"notifications.mail.{exc.field}"
+        exc.field = PREFERENCE_FIELDS.get(exc.field or "", exc.field)
+        raise
+    return member

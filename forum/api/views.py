@@ -545,6 +545,31 @@ def move_topic(topic_id: int) -> Any:
     return _topic_by_id(topic_id)
 
 
+@bp.route("/topics/<int:topic_id>/split", methods=["POST"])
+@operation(MODERATE, ok=201, model="TopicDetail", json="SplitIn", tags=("Moderation",))
+def split_topic(topic_id: int) -> Any:
+    """Split replies off into a new topic (its SIG's sysops)
+
+    The chosen replies (`posts`; with `and_later`, every reply after the first one chosen too)
+    become a new topic titled `title`, numbered 1, 2, … in their old order, their permalinks
+    kept; in the topic's SIG or, with `sig`, another one the caller moderates. In the
+    moderation log as the split page's. Answers with the new topic."""
+    body = _context().json
+    viewer = _viewer()
+    permissions.get_topic_for(viewer, topic_id)  # an unknown topic before an unknown SIG
+    target = permissions.get_sig_for(viewer, body.sig) if body.sig is not None else None
+    new = moderation.split_topic(
+        viewer,
+        topic_id,
+        body.posts,
+        body.title,
+        target.id if target is not None else None,
+        body.reason,
+        and_later=body.and_later,
+    )
+    return _topic_by_id(new.id), 201
+
+
 @bp.route("/members/<username>/suspend", methods=["POST"])
 @operation(MODERATE, model="SuspendResult", json="SuspendIn", tags=("Moderation",))
 def suspend_member(username: str) -> Any:

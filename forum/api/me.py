@@ -1,0 +1,138 @@
+"""/api/v1/me/…: what a member sets for themselves in /settings — the members they ignore
+(forum.messages) and their preferences (language, time zone, colours, notifications and their
+mail, the digest, private mail) — thin views over the same services and read models."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..accounts import services as account_services
+from ..accounts.models import User
+from ..errors import Conflict
+from ..messages import queries as mail_queries
+from ..messages import services as mail_services
+from ..notifications import services as notification_services
+from ..notifications.digest import digest_choice
+from ..notifications.mail import mail_choices
+from . import bp
+from . import services as api_services
+from .spec import operation
+from .views import READ, WRITE, _context, _viewer
+
+if TYPE_CHECKING:
+    from . import schemas
+else:  # pydantic's models, loaded on the API's first request (forum.api.spec)
+    from .spec import schemas
+
+TAGS = ("Members",)
+
+
+def _me() -> User:
+    user = _viewer()
+    assert user is not None  # operation() let no guest in
+    return user
+
+
+# --- the members I ignore -------------------------------------------------------------------
+def _ignore_result(user: User, ignored: bool) -> schemas.IgnoreResult:
+    return schemas.IgnoreResult(
+        member=schemas.MemberRef(id=user.id, username=user.username), ignored=ignored
+    )
+
+
+@bp.route("/me/ignored")
+@operation(READ, model="IgnoredList", tags=TAGS)
+def list_ignored() -> Any:
+    """List the members I ignore
+
+    As /settings lists them, by username. I get no private mail and no notifications from
+    them, and their posts are folded."""
+    return schemas.IgnoredList(
+        items=[
+            schemas.MemberRef(id=u.id, username=u.username)
+            for u in mail_queries.ignored_members(_me())
+        ]
+    )
+
+
+@bp.route("/me/ignored/<username>", methods=["PUT"])
+@operation(WRITE, model="IgnoreResult", tags=TAGS)
+def ignore_member(username: str) -> Any:
+    """Ignore a member
+
+    As their profile's button: no private mail or mentions from them, their posts folded.
+    Not myself, nor the sysop. Ignoring a member I ignore already changes nothing."""
+    try:
+        user = mail_services.ignore_member(_me(), username)
+    except Conflict:  # ignored already: the same answer
+        user = account_services.get_member(username)
+    return _ignore_result(user, True)
+
+
+@bp.route("/me/ignored/<username>", methods=["DELETE"])
+@operation(WRITE, model="IgnoreResult", tags=TAGS)
+def unignore_member(username: str) -> Any:
+    """Stop ignoring a member
+
+    Stopping for a member I do not ignore changes nothing."""
+    try:
+        user = mail_services.unignore_member(_me(), username)
+    except Conflict:  # not ignored: the same answer
+        user = account_services.get_member(username)
+    return _ignore_result(user, False)
+
+
+# --- my preferences -------------------------------------------------------------------------
+def _preferences(user: User) -> schemas.Preferences:
+    digest = digest_choice(user)
+    return schemas.Preferences(
+        language=user.language,  # type: ignore[arg-type]
+        timezone=user.timezone,
+        theme=user.theme,  # type: ignore[arg-type]
+        notifications=schemas.NotificationPreferences(
+            watch_topics_i_post_in=notification_services.watches_posted_topics(user),
+            mail=schemas.MailPreferences(**mail_choices(user)),
+            digest=schemas.DigestPreferences(
+                frequency=digest.frequency,  # type: ignore[arg-type]
+                hour=digest.hour,
+                weekday=digest.weekday,
+            ),
+        ),
+        private_mail=schemas.PrivateMailPreferences(
+            accept_from=mail_services.mail_from(user),  # type: ignore[arg-type]
+            notify=mail_services.notifies_mail(user),
+        ),
+    )
+
+
+def _sent(model: Any) -> dict[str, Any]:
+    """The fields a PATCH sent (nested ones too), as plain values."""
+    if model is None:
+        return {}
+    return {
+        name: _sent(value) if isinstance(value, schemas.Input) else value
+        for name, value in ((n, getattr(model, n)) for n in model.model_fields_set)
+    }
+
+
+@bp.route("/me/preferences")
+@operation(READ, model="Preferences", tags=TAGS)
+def get_preferences() -> Any:
+    """Show my preferences
+
+    What /settings offers beside the profile, the password and the address: the language, the
+    time zone, the colours, notifications (which topics I watch, mail per kind, the digest)
+    and private mail (who may write to me, and whether I hear of it)."""
+    return _preferences(_me())
+
+
+@bp.route("/me/preferences", methods=["PATCH"])
+@operation(WRITE, model="Preferences", json="PreferencesIn", tags=TAGS)
+def update_preferences() -> Any:
+    """Change my preferences
+
+    Only what is sent changes; a mail kind or a part of the digest left out keeps its choice.
+    Checked as the settings page checks them, with its messages (`field` names the part at
+    fault); a refusal of any part changes nothing. Answers with all of them."""
+    user = api_services.update_preferences(_me(), _sent(_context().json))
+    return _preferences(user)
