@@ -718,6 +718,17 @@ OPS = [
         body=lambda w: {"sig": "elsewhere"},
     ),
     Op(
+        "split",
+        "POST",
+        lambda w: f"{API}/topics/{w.topic.id}/split",
+        {
+            "public": "400 403 403 201 403 201",
+            "members": "400 403 403 201 403 201",
+            "private": "400 403 403 201 404 201",
+        },
+        body=lambda w: {"posts": [w.fresh_reply().id], "title": "A plan of its own"},
+    ),
+    Op(
         "suspend in the SIG",
         "POST",
         lambda w: f"{API}/members/{w.fresh_member().username}/suspend",
@@ -746,6 +757,21 @@ OPS = [
     ),
     Op("me", "GET", lambda w: f"{API}/me", _same("401 200 200 200 200 200")),
     Op("notifications", "GET", lambda w: f"{API}/notifications", _same("401 200 200 200 200 200")),
+    Op("ignored", "GET", lambda w: f"{API}/me/ignored", _same("401 200 200 200 200 200")),
+    Op(
+        "ignore the author",
+        "PUT",
+        lambda w: f"{API}/me/ignored/author",
+        _same("400 200 200 200 200 200"),
+    ),
+    Op("preferences", "GET", lambda w: f"{API}/me/preferences", _same("401 200 200 200 200 200")),
+    Op(
+        "change preferences",
+        "PATCH",
+        lambda w: f"{API}/me/preferences",
+        _same("400 200 200 200 200 200"),
+        body=lambda w: {"language": "de", "notifications": {"mail": {"quote": "now"}}},
+    ),
 ]
 
 
@@ -803,6 +829,7 @@ PROBES = [
     ("GET", "/topics/{topic}/posts", None),
     ("POST", "/topics/{topic}/posts", {"body": "probe body"}),
     ("POST", "/topics/{topic}/lock", {}),
+    ("POST", "/topics/{topic}/split", {"posts": [MISSING], "title": "A probe"}),
 ]
 
 

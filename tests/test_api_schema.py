@@ -187,19 +187,37 @@ parameters = { "path.conversation_id" = 2 }
 """
 
 
+MEMBER_PARAMETERS = """[parameters]
+"path.username" = "bob"
+"""
+
+
 @pytest.mark.slow
 def test_schemathesis_finds_nothing_as_a_guest_or_as_a_member(live_api, tmp_path) -> None:
     member = ("-H", f"Authorization: Bearer {live_api['token']}")
-    sysop = ("-H", f"Authorization: Bearer {live_api['sysop']}", "--include-tag", "Member care")
+    sysop = ("-H", f"Authorization: Bearer {live_api['sysop']}")
     for who, extra, config in (
         ("guest", (), None),
         # A member on private mail's operations, every one on her own conversation and bob's
         # message in it (leaving: the other one), before the next run's random ids meet them.
         ("member, in her mail", (*member, "--include-tag", "Private mail"), MAIL_PARAMETERS),
         ("member", member, None),
+        # The member on her own settings (ignoring bob, her preferences), before random names
+        # meet nobody.
+        ("member, her settings", (*member, "--include-tag", "Members"), MEMBER_PARAMETERS),
         # A SIG's sysop on member care's operations, every one on a concern of their inbox
         # (random ids would nearly all be 404s): answers, notes, assigning, states.
-        ("sysop", sysop, '[parameters]\n"path.concern_id" = 2\n'),
+        (
+            "sysop",
+            (*sysop, "--include-tag", "Member care"),
+            '[parameters]\n"path.concern_id" = 2\n',
+        ),
+        # … and splitting their SIG's topic (its first post and bob's reply).
+        (
+            "sysop, splitting",
+            (*sysop, "--include-operation-id", "split_topic"),
+            '[parameters]\n"path.topic_id" = 1\n',
+        ),
     ):
         run = _schemathesis(live_api["url"], tmp_path, *extra, config=config)
         summary = run.stdout[-6000:]

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..accounts import services as account_services
 from ..accounts.models import User
-from ..errors import Conflict
+from ..errors import Conflict, Invalid
+from ..i18n import gettext as _
 from ..messages import queries as mail_queries
 from ..messages import services as mail_services
 from ..notifications import services as notification_services
@@ -134,5 +135,8 @@ def update_preferences() -> Any:
     Only what is sent changes; a mail kind or a part of the digest left out keeps its choice.
     Checked as the settings page checks them, with its messages (`field` names the part at
     fault); a refusal of any part changes nothing. Answers with all of them."""
-    user = api_services.update_preferences(_me(), _sent(_context().json))
+    changes = _sent(_context().json)
+    if not changes:
+        raise Invalid(None, _("Send at least one preference to change."))
+    user = api_services.update_preferences(_me(), changes)
     return _preferences(user)

@@ -385,7 +385,9 @@ class PrivateMailPreferencesIn(Input):
 
 
 class PreferencesIn(Input):
-    """Only what is sent changes; a refusal of any part changes nothing."""
+    """Only what is sent changes (at least one part); a refusal of any part changes nothing."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     language: str | None = _unchanged(
         "en, de or es; null: as the browser asks.", enum=[*LANGUAGES, None]
