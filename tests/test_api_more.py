@@ -191,6 +191,9 @@ def test_a_member_changes_what_they_send_and_nothing_else(client, world) -> None
     assert permissions.accepts_mail_problem(world["bob"], ada_now) is not None
     # The browser is not asked for her time zone any more, as after the settings form.
     assert _fresh(User, world["ada"].id).preferences.get("timezone_set") is True
+    # The API answers her in German now.
+    empty = send(client, "PATCH", f"{API}/me/preferences", ada, {})
+    assert error_of(empty)["message"] == "Schick mindestens eine Einstellung, die du ändern willst."
 
     # A part of a group: the rest of it stays; null is "as the browser asks".
     again = send(
@@ -395,7 +398,9 @@ def test_splitting_is_refused_as_on_the_page_and_writes_nothing(client, world) -
     other = refused_and_nothing_written(client, "POST", url, tok(world, "linus"), body)
     assert other.status_code == 403
     # What: the pages' refusals, with their field.
-    first_post = db.session.scalar(select(Post.id).where(Post.topic_id == topic.id, Post.number == 1))
+    first_post = db.session.scalar(
+        select(Post.id).where(Post.topic_id == topic.id, Post.number == 1)
+    )
     elsewhere = world["replies"][0].id
     for wrong, status, field, message in (
         ({"posts": []}, 400, "posts", "Choose at least one post to split off."),

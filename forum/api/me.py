@@ -92,7 +92,7 @@ def _preferences(user: User) -> schemas.Preferences:
         theme=user.theme,  # type: ignore[arg-type]
         notifications=schemas.NotificationPreferences(
             watch_topics_i_post_in=notification_services.watches_posted_topics(user),
-            mail=schemas.MailPreferences(**mail_choices(user)),
+            mail=schemas.MailPreferences(**mail_choices(user)),  # type: ignore[arg-type]
             digest=schemas.DigestPreferences(
                 frequency=digest.frequency,  # type: ignore[arg-type]
                 hour=digest.hour,

@@ -317,9 +317,7 @@ class DigestPreferences(Output):
 
 
 class NotificationPreferences(Output):
-    watch_topics_i_post_in: bool = Field(
-        description="Starting or replying to a topic watches it."
-    )
+    watch_topics_i_post_in: bool = Field(description="Starting or replying to a topic watches it.")
     mail: MailPreferences
     digest: DigestPreferences
 
