@@ -1,5 +1,6 @@
 """Personal access tokens: make one (its secret shown once), revoke one, and find the member a
-presented token acts for."""
+presented token acts for. And a member's preferences changed at once (PATCH /me/preferences),
+through each feature's own setter."""
 
 from __future__ import annotations
 
