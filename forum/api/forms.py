@@ -17,8 +17,7 @@ SCOPE_LABELS = {
         "write to the sysops, ignore members, change your preferences"
     ),
     "moderate": _l(
-        "moderate: hide posts, lock, move and split topics, suspend in your SIGs, handle "
-        "concerns"
+        "moderate: hide posts, lock, move and split topics, suspend in your SIGs, handle concerns"
     ),
     "admin": _l("admin: the sysop’s site-wide actions"),
 }
