@@ -7,6 +7,10 @@ export FLASK_APP := wsgi.py
 # processes starting, Redis outages, Chromium), and a third worker fills it. Measured on a
 # quiet 2-core VM, SQLite pass: -n 2 13 min 58 s, -n 3 12 min 29 s (2026-12-06).
 PYTEST_ARGS ?= -n 3
+# pytest keeps each test module's rewritten asserts in __pycache__, unless the environment says
+# not to write bytecode (PYTHONDONTWRITEBYTECODE, set on some CI machines): then every worker of
+# every pass rewrites all of them again, 9 of its 13 s of collecting on two cores (2026-12-06).
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/pytest
 # Where `make run` serves: `make run PORT=5001`, `make run HOST=0.0.0.0` (other machines too).
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -64,14 +68,14 @@ run: setup ## Set up, seed demo content once, serve http://127.0.0.1:5000 (PORT=
 	$(BIN)/flask forum dev-server --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed-dev static/vendor/axe.min.js translations ## Run every test (SQLite; local PostgreSQL and Redis when running)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-fast: $(BIN)/.installed-dev static/vendor/axe.min.js translations ## The inner loop: every test but the server-process, fault and browser ones
-	$(BIN)/pytest $(PYTEST_ARGS) -m "not slow and not faults and not e2e"
+	$(PYTEST) $(PYTEST_ARGS) -m "not slow and not faults and not e2e"
 
 test-pg: $(BIN)/.installed-dev static/vendor/axe.min.js translations ## Run the suite on the local PostgreSQL server
 	FORUM_TEST_DATABASE_URL=$${FORUM_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
-		$(BIN)/pytest $(PYTEST_ARGS) -m "not e2e"
+		$(PYTEST) $(PYTEST_ARGS) -m "not e2e"
 
 serve: setup ## Production: page server on FORUM_BIND (+ gevent socket server on FORUM_SOCKETS_BIND) and the jobs worker; needs FORUM_SECRET_KEY, FORUM_BASE_URL
 	$(BIN)/python -m forum.ops.serve --jobs

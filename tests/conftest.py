@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect, make_url
 from forum import create_app
 from forum.accounts.models import User
 from forum.extensions import db as _db
+from forum.search.backend import NullBackend
+from forum.search.indexer import replace_backend
 
 from . import factories
 
@@ -128,8 +130,12 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "SEARCH_DRAIN": "inline",  # tests/test_search_drain.py runs the background thread
         # Each library download writes its count at once; tests/test_library.py runs the writer.
         "DOWNLOAD_FLUSH_SECONDS": 0,
-        # Whoosh on either database; the search modules run the PostgreSQL backend too.
-        "SEARCH_BACKEND": "whoosh",
+        # No search index unless a test searches: those marked `search` get Whoosh on either
+        # database (the search modules run the PostgreSQL backend too). Indexing every post a
+        # test writes was a fifth of the quick tests' time (tests/test_api.py, test_topics.py
+        # and test_sigs.py: 24.0 s with an index, 18.7 s without). A test that searches or reads
+        # the index without the mark fails (_NoSearching), so none passes by finding nothing.
+        "SEARCH_BACKEND": "null",
         "REDIS_URL": None,
         "WTF_CSRF_ENABLED": True,
         # Jobs (mail) run at once, in the caller's thread, so a test reads the outbox at once
@@ -142,13 +148,44 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     }
 
 
-@pytest.fixture
-def app(base_config: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Flask]:
-    overrides = dict(base_config)
+class SearchesWithoutIndex(BaseException):
+    """Raised by _NoSearching. A BaseException, so that the search page's own error handling
+    (a failed search is an error message, not a 500) cannot turn it into a passing page."""
+
+
+class _NoSearching(NullBackend):
+    """The search backend of a test not marked `search`: it indexes nothing (the queue rows are
+    still written and drained), and fails the test that searches or reads the index, which
+    would find nothing and could pass for the wrong reason."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise SearchesWithoutIndex(
+            "this test searches or reads the search index: mark it (or its module) "
+            "`@pytest.mark.search` to run it on a real index (tests/conftest.py)"
+        )
+
+    search = suggest = word_for = indexed_post_ids = check = _refuse
+
+
+def _test_app(base: dict[str, Any], request: pytest.FixtureRequest, **given: Any) -> Flask:
+    """An app with the test's settings: a search index if marked `search`, then its `config`
+    marker's, then those given."""
+    settings = dict(base)
+    if request.node.get_closest_marker("search"):
+        settings["SEARCH_BACKEND"] = "whoosh"
     marker = request.node.get_closest_marker("config")
     if marker:
-        overrides.update(marker.kwargs)
-    app = _create_app(overrides)
+        settings.update(marker.kwargs)
+    settings.update(given)
+    made = _create_app(settings)
+    if settings["SEARCH_BACKEND"] == "null":
+        replace_backend(made, _NoSearching())
+    return made
+
+
+@pytest.fixture
+def app(base_config: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Flask]:
+    app = _test_app(base_config, request)
     with app.app_context():
         _create_tables()
         try:
@@ -160,14 +197,14 @@ def app(base_config: dict[str, Any], request: pytest.FixtureRequest) -> Iterator
 
 
 @pytest.fixture
-def make_app(base_config: dict[str, Any]) -> Iterator[Any]:
+def make_app(base_config: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
     """More apps on the test's database, as more server processes would be: `make_app(**settings)`.
     Each keeps a connection pool of its own, closed after the test (left to the garbage collector,
     its connections would be collected unclosed in whichever test runs next)."""
     made: list[Flask] = []
 
     def make(**settings: Any) -> Flask:
-        other = _create_app({**base_config, **settings})
+        other = _test_app(base_config, request, **settings)
         made.append(other)
         return other
 

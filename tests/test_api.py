@@ -358,6 +358,7 @@ def test_notifications_list_and_mark_read(client, f) -> None:
     assert send(client, "POST", f"{API}/notifications/read", secret).get_json()["marked"] == 0
 
 
+@pytest.mark.search
 def test_search_finds_only_what_the_reader_may_read(client, f) -> None:
     ada = f.user("ada")
     public = f.sig("retro", members=[ada])
@@ -777,7 +778,11 @@ OPS = [
 
 @pytest.mark.parametrize(
     ("op", "visibility"),
-    [pytest.param(op, v, id=f"{op.name}-{v}") for op in OPS for v in op.expect],
+    [
+        pytest.param(op, v, id=f"{op.name}-{v}", marks=[pytest.mark.search] * (op.name == "search"))
+        for op in OPS
+        for v in op.expect
+    ],
 )
 def test_api_matrix(client, f, op: Op, visibility: str) -> None:
     world = build(f, visibility)

@@ -193,6 +193,7 @@ MEMBER_PARAMETERS = """[parameters]
 
 
 @pytest.mark.slow
+@pytest.mark.search  # (it fuzzes /search too)
 def test_schemathesis_finds_nothing_as_a_guest_or_as_a_member(live_api, tmp_path) -> None:
     member = ("-H", f"Authorization: Bearer {live_api['token']}")
     sysop = ("-H", f"Authorization: Bearer {live_api['sysop']}")

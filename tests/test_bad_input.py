@@ -361,6 +361,7 @@ def test_nothing_written_by_any_refusal(client, world) -> None:
     assert (dbstate.count(Topic), dbstate.count(Post), dbstate.count(JoinRequest)) == before
 
 
+@pytest.mark.search  # (the search page is among the pages)
 @pytest.mark.parametrize("number", ["%C2%B2", "%E2%91%A0", "%C2%B9%C2%B2"])  # ², ①, ¹²
 def test_numbers_written_in_other_digits_are_not_page_numbers(client, world, number) -> None:
     """`"²".isdigit()` is true but `int("²")` fails: a query string of such "digits" is a page

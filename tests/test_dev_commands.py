@@ -244,6 +244,7 @@ def test_make_run_installs_no_test_packages(tmp_path):
     assert "node_modules/axe-core/axe.min.js" in test
 
 
+@pytest.mark.search
 @pytest.mark.parametrize("posts", [0, 1])
 def test_a_new_forum_builds_its_search_index_without_a_warning(app, f, tmp_path, caplog, posts):
     if posts:

@@ -36,6 +36,7 @@ def test_healthz_answers_json(client):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.search  # (the index is one of the checks)
 def test_readyz_reports_each_check(client, app):
     response = client.get("/readyz")
     assert response.status_code == 200, response.get_json()
@@ -46,6 +47,7 @@ def test_readyz_reports_each_check(client, app):
     assert Path(app.config["INDEX_DIR"]).is_dir()
 
 
+@pytest.mark.search
 def test_readyz_fails_when_the_index_dir_is_not_writable(client, app, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the index folder should be")

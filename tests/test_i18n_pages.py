@@ -251,6 +251,7 @@ def _walk(client, urls: list[str]) -> list[str]:
     return problems
 
 
+@pytest.mark.search  # (the search page is among them)
 def test_every_page_in_german_for_a_guest(app, client, forum_world):
     urls = _routes(app, forum_world)
     # A guest's browser asks for German; the pages follow.
@@ -259,6 +260,7 @@ def test_every_page_in_german_for_a_guest(app, client, forum_world):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.search  # (the search page is among them)
 def test_every_page_in_german_for_a_member(app, client, forum_world):
     client.login("greta")
     # The member's own setting, whatever the browser asks for.
@@ -267,6 +269,7 @@ def test_every_page_in_german_for_a_member(app, client, forum_world):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.search  # (the search page is among them)
 def test_every_page_in_spanish_for_a_sysop(app, client, forum_world):
     client.login("wurzel")
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-US,en;q=0.9"

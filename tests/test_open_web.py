@@ -20,7 +20,8 @@ from forum.topics import services as topic_services
 BASE = "http://forum.example.org"
 A = "{http://www.w3.org/2005/Atom}"
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
-pytestmark = pytest.mark.config(BASE_URL=BASE)
+# (Search pages and feeds are among the pages: a real index.)
+pytestmark = [pytest.mark.config(BASE_URL=BASE), pytest.mark.search]
 
 SECRET_TITLE = "Secret plans"
 SECRET_TEXT = "The lair's hidden recipe"

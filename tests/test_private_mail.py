@@ -176,6 +176,7 @@ def test_search_in_my_own_mail_only(app, browser, f):
 
 
 # --- privacy ----------------------------------------------------------------------------------
+@pytest.mark.search
 def test_nobody_else_reads_a_conversation_the_sysop_included(app, browser, f):
     ada, bob, eve = f.user("ada"), f.user("bob"), f.user("eve")
     root = f.sysop("root")

@@ -28,6 +28,8 @@ from forum.timeutil import utcnow
 from forum.topics import services as topic_services
 from forum.topics.models import Post
 
+pytestmark = pytest.mark.search  # (tests/conftest.py: a real index)
+
 RESULT_RE = re.compile(r'class="search-result-title"><a href="([^"]+)">(.*?)</a>', re.S)
 
 
@@ -786,7 +788,8 @@ def test_start_up_sync_runs_when_configured(base_config, tmp_path, f, app):
     f.topic(ada, sig, "Early", "Posts about capybaras.")
     from forum import create_app
 
-    fresh = create_app({**base_config, "INDEX_DIR": str(tmp_path / "other"),
+    fresh = create_app({**base_config, "SEARCH_BACKEND": "whoosh",
+                        "INDEX_DIR": str(tmp_path / "other"),
                         "SEARCH_SYNC_ON_START": True})  # fmt: skip
     with fresh.app_context():
         assert indexer.get_backend(fresh).indexed_post_ids() == indexer.readable_post_ids()

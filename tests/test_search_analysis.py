@@ -10,6 +10,8 @@ from whoosh.lang.stopwords import stoplists
 
 from forum.search.engine.analysis import STEMMERS, WORD_RE, LanguageAnalyzer
 
+pytestmark = pytest.mark.search  # (tests/conftest.py: a real index)
+
 TEXTS = {
     "en": "The modems were running at 2400 baud, and it's a 3.5\" floppy-disk. A I x y ...",
     "de": "Die Katzen schlafen auf dem Rechner; über Äpfel und Straßen. Das ist z.B. gut.",

@@ -16,6 +16,8 @@ from forum.search.backend import WhooshBackend
 from forum.search.documents import PostDocument
 from forum.search.engine import codec
 
+pytestmark = pytest.mark.search  # (tests/conftest.py: a real index)
+
 WORDS = ["modem", "amiga", "atari", "cable"] + [f"w{n}" for n in range(300)]
 
 

@@ -18,7 +18,10 @@ from forum.search.backend import WhooshBackend
 from forum.search.models import KIND_POST
 from forum.topics import services as topic_services
 
-pytestmark = pytest.mark.config(SEARCH_DRAIN="background", SEARCH_WRITE_TIMEOUT=30.0)
+pytestmark = [
+    pytest.mark.search,
+    pytest.mark.config(SEARCH_DRAIN="background", SEARCH_WRITE_TIMEOUT=30.0),
+]
 
 
 @pytest.fixture(autouse=True)

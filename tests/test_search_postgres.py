@@ -24,6 +24,8 @@ from forum.search.postgres import PostgresBackend
 from forum.topics import services as topic_services
 from forum.topics.models import Post
 
+pytestmark = pytest.mark.search  # (tests/conftest.py: a real index)
+
 RESULT_RE = re.compile(r'class="search-result-title"><a href="([^"]+)">', re.S)
 
 

@@ -18,7 +18,7 @@ from forum.search.documents import PostDocument, SigScope
 from forum.search.engine import ranking
 from forum.search.parsing import parse
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.search]
 
 PROCESSES = 4
 POSTS_EACH = 10
@@ -59,7 +59,12 @@ def test_concurrent_writers_in_separate_processes_leave_the_index_equal_to_the_d
     sig = f.sig("busy", members=writers)
     topic = f.topic(writers[0], sig, "Busy topic", "Everyone replies at once.")
 
-    config = {**base_config, "INDEX_DIR": index_dir, "SEARCH_WRITE_TIMEOUT": 30.0}
+    config = {
+        **base_config,
+        "SEARCH_BACKEND": "whoosh",
+        "INDEX_DIR": index_dir,
+        "SEARCH_WRITE_TIMEOUT": 30.0,
+    }
     ctx = multiprocessing.get_context("spawn")
     go = ctx.Event()
     procs = [ctx.Process(target=_write_posts, args=(config, w.id, topic.id, go)) for w in writers]

@@ -24,6 +24,8 @@ from forum.search.engine.compiling import compile_query
 from forum.search.engine.schema import LANGUAGES
 from forum.search.parsing import parse
 
+pytestmark = pytest.mark.search  # (tests/conftest.py: a real index)
+
 WORDS = (
     "modem network cable amiga atari floppy disk terminal keyboard printer radio signal "
     "program compiler memory screen sound graphics Rechner Speicher canción pantalla"

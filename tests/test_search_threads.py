@@ -6,10 +6,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from forum.search import indexer
 from forum.search.backend import WhooshBackend
+
+pytestmark = pytest.mark.search  # (tests/conftest.py: a real index)
 
 
 def test_many_threads_searching_share_one_searcher(app: Flask, tmp_path: Path, f: Any) -> None:
