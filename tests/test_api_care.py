@@ -472,6 +472,22 @@ ROUTES = [
     ("inbox", "GET", lambda w: "/concerns/inbox", None, "401 404 404 200 200 200 404"),
     ("a SIG's inbox", "GET", lambda w: f"/concerns/inbox?sig={w.world.sig.slug}", None,
      "401 404 404 200 404 200 404"),
+    # The SIG page's care box, duty, deadlines and pages (tests/test_permissions.py's
+    # CARE_ROUTES for the pages: a flashed refusal there is a 403 here).
+    ("a SIG's care box", "GET", lambda w: f"/sigs/{w.world.sig.slug}/care", None,
+     "200 200 200 200 200 200 200"),
+    ("go on duty", "PUT", lambda w: f"/sigs/{w.world.sig.slug}/care/duty",
+     lambda w: {"on": True}, "400 403 403 200 403 200 403"),
+    ("deadlines", "PUT", lambda w: f"/sigs/{w.world.sig.slug}/care/deadlines",
+     lambda w: {"response_hours": 5, "escalate_hours": 10}, "400 403 403 200 403 200 403"),
+    ("my duty", "GET", lambda w: "/concerns/duty", None, "401 200 200 200 200 200 200"),
+    ("page", "POST", lambda w: f"/sigs/{w.world.sig.slug}/care/pages",
+     lambda w: {"body": "help"}, "400 201 201 403 201 403 201"),
+    ("page status", "GET", lambda w: f"/concerns/pages/{w.page().id}", None,
+     "401 200 404 200 404 200 404"),
+    ("waiting pages", "GET", lambda w: "/concerns/pages", None, "401 404 404 200 200 200 404"),
+    ("take a page", "POST", lambda w: f"/concerns/pages/{w.page().id}/take", None,
+     "400 403 403 201 404 201 403"),
 ]  # fmt: skip
 
 

@@ -1,6 +1,7 @@
-"""/api/v1/concerns: member care as its pages have it (forum.care) — a member's concerns, writing
-to the sysops, the sysops' inbox, answers, notes, assignment, states and "did it help?" — thin
-views over the same services, read models and policy."""
+"""/api/v1/concerns and /api/v1/sigs/<slug>/care: member care as its pages have it (forum.care) —
+a member's concerns, writing to the sysops, the sysops' inbox, answers, notes, assignment,
+states and "did it help?"; a SIG's care box, duty and deadlines; paging the sysops on duty and
+taking a page — thin views over the same services, read models and policy."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..accounts.former import is_former
 from ..accounts.former import public as public_name
 from ..care import queries as care_queries
 from ..care import services as care_services
+from ..errors import NotFound
 from ..extensions import db
 from ..web import absolute_url_for, unless_read_only
 from . import bp
@@ -110,6 +112,17 @@ def _detail(page: care_queries.ConcernPage) -> schemas.ConcernDetail:
             for row in page.messages
         ],
         handling=handling,
+    )
+
+
+def _waiting_page(row: care_queries.PageRow) -> schemas.WaitingPage:
+    return schemas.WaitingPage(
+        id=row.page.id,
+        member=_ref(row.page.member_id, row.member),
+        sig=_sig_ref(row.sig),
+        body=row.page.body,
+        created_at=row.page.created_at,
+        url=absolute_url_for("care.page", page_id=row.page.id),
     )
 
 
@@ -231,17 +244,7 @@ def concern_inbox() -> Any:
             )
             for row in box.rows
         ],
-        pages=[
-            schemas.WaitingPage(
-                id=row.page.id,
-                member=_ref(row.page.member_id, row.member),
-                sig=_sig_ref(row.sig),
-                body=row.page.body,
-                created_at=row.page.created_at,
-                url=absolute_url_for("care.page", page_id=row.page.id),
-            )
-            for row in box.pages
-        ],
+        pages=[_waiting_page(row) for row in box.pages],
     )
 
 
@@ -273,3 +276,156 @@ def set_concern_state(concern_id: int) -> Any:
     resolved; waiting (for the member); open (again)."""
     care_services.set_state(_viewer(), concern_id, _context().json.state)
     return _concern_by_id(concern_id)
+
+
+# --- a SIG's care box: duty and deadlines -----------------------------------------------------
+def _sig_care(sig: Any) -> schemas.SigCare:
+    db.session.expire_all()
+    care = care_queries.sig_care(_viewer(), sig)
+    handling = None
+    if care.is_sysop:
+        handling = schemas.SigCareHandling(
+            on_duty=care.on_duty,
+            page_sound=care.page_sound,
+            response_hours=care.response_hours,
+            escalate_hours=care.escalate_hours,
+            open_count=care.open_count,
+        )
+    return schemas.SigCare(
+        sig=_sig_ref(care.sig),
+        sysop_here=care.sysop_here,
+        can_write=care.can_write,
+        can_page=care.can_page,
+        is_sysop=care.is_sysop,
+        handling=handling,
+    )
+
+
+@bp.route("/sigs/<slug>/care")
+@operation(READ, model="SigCare", tags=TAGS, guests=True)
+def get_sig_care(slug: str) -> Any:
+    """A SIG's care box
+
+    What its page shows: whether a sysop is on duty, whether I may write to its sysops or page
+    them; for its sysops, their duty, the SIG's deadlines and its open concerns."""
+    return _sig_care(permissions.get_sig_for(_viewer(), slug))
+
+
+@bp.route("/sigs/<slug>/care/duty", methods=["PUT"])
+@operation(MODERATE, model="SigCare", json="DutyIn", tags=TAGS)
+def set_duty(slug: str) -> Any:
+    """Go on or off duty in a SIG (its sysops)
+
+    On duty (for the site's care_duty_hours, again from now if already), members may page me
+    there. `sound` is the pages' own choice (a page rings on the forum's pages only)."""
+    body = _context().json
+    sig = permissions.get_sig_for(_viewer(), slug)
+    care_services.set_duty(_viewer(), sig.id, body.on, sound=body.sound if body.on else None)
+    return _sig_care(sig)
+
+
+@bp.route("/sigs/<slug>/care/deadlines", methods=["PUT"])
+@operation(MODERATE, model="SigCare", json="DeadlinesIn", tags=TAGS)
+def set_care_deadlines(slug: str) -> Any:
+    """Set a SIG's deadlines (its sysops)
+
+    The first answer to a concern is due within `response_hours`; unanswered after
+    `escalate_hours`, the global sysop is told."""
+    body = _context().json
+    sig = permissions.get_sig_for(_viewer(), slug)
+    permissions.require_sig_sysop(_viewer(), sig)
+    care_services.set_deadlines(_viewer(), sig.id, body.response_hours, body.escalate_hours)
+    return _sig_care(sig)
+
+
+@bp.route("/concerns/duty")
+@operation(READ, model="DutyList", tags=TAGS)
+def list_duty() -> Any:
+    """The SIGs I am on duty in
+
+    Until when, and whether my pages ring: the data of the settings page's “On duty”."""
+    viewer = _viewer()
+    return schemas.DutyList(
+        items=[
+            schemas.Duty(sig=_sig_ref(sig), until=until)
+            for sig, until in care_queries.duty_sigs(viewer)
+        ],
+        page_sound=care_services.page_sound(viewer) if viewer is not None else False,
+    )
+
+
+# --- paging the sysops on duty ----------------------------------------------------------------
+def _page(page_id: int) -> schemas.SysopPage:
+    db.session.expire_all()
+    page, sig, member, can_take = care_queries.page_view(_viewer(), page_id)
+    if page.concern_id is None:
+        state = "waiting"
+    else:
+        state = "taken" if page.taken_by_id is not None else "expired"
+    return schemas.SysopPage(
+        id=page.id,
+        sig=_sig_ref(sig),
+        member=_ref(page.member_id, member),
+        body=page.body,
+        state=state,  # type: ignore[arg-type]
+        created_at=page.created_at,
+        expires_at=page.expires_at,
+        taken_at=page.taken_at,
+        can_take=can_take and page.is_waiting,
+        concern_id=page.concern_id,
+        concern_url=_url(page.concern_id) if page.concern_id is not None else None,
+        url=absolute_url_for("care.page", page_id=page.id),
+    )
+
+
+@bp.route("/sigs/<slug>/care/pages", methods=["POST"])
+@operation(WRITE, ok=201, model="SysopPage", json="NewPage", tags=TAGS)
+def page_sysops(slug: str) -> Any:
+    """Page the sysops on duty in a SIG
+
+    When one is on duty (`can_page` in its care box). The first to take the page answers in a
+    concern; if nobody does by `expires_at`, it becomes an open concern. A member may page so
+    many times an hour (the site's care_pages_per_hour); its own sysops do not page."""
+    viewer = _viewer()
+    sig = permissions.get_sig_for(viewer, slug)
+    permissions.require_page(viewer, sig)
+    page = care_services.page_sysops(viewer, sig.id, _context().json.body)
+    return _page(page.id), 201
+
+
+@bp.route("/concerns/pages")
+@operation(READ, model="WaitingPageList", tags=TAGS)
+def list_waiting_pages() -> Any:
+    """Pages nobody took yet
+
+    In the SIGs whose concerns I handle, the oldest first (as in /mod). A member who handles
+    no concerns has none (404), as the inbox."""
+    viewer = _viewer()
+    if not permissions.can_handle_any_concerns(viewer):
+        raise NotFound()
+    return schemas.WaitingPageList(
+        items=[_waiting_page(row) for row in care_queries.waiting_pages(viewer)]
+    )
+
+
+@bp.route("/concerns/pages/<int:page_id>")
+@operation(READ, model="SysopPage", tags=TAGS)
+def get_page(page_id: int) -> Any:
+    """Show a page
+
+    For the member who paged (whether a sysop took it, and the concern it became) and its
+    SIG's sysops; to anyone else it is the same 404 as a page that does not exist."""
+    return _page(page_id)
+
+
+@bp.route("/concerns/pages/<int:page_id>/take", methods=["POST"])
+@operation(MODERATE, ok=201, model="ConcernDetail", tags=TAGS, errors=(409,))
+def take_page(page_id: int) -> Any:
+    """Take a page (its SIG's sysops)
+
+    The first to take it: it becomes a concern assigned to me, answered like any other (409
+    when someone took it already, or nobody did in time)."""
+    viewer = _viewer()
+    permissions.get_page_for(viewer, page_id)
+    concern = care_services.take_page(viewer, page_id)
+    return _concern_by_id(concern.id), 201

@@ -694,6 +694,88 @@ class ConcernInbox(Output):
     pages: list[WaitingPage] = Field(description="Pages of the sysops on duty nobody took yet.")
 
 
+# Paging the sysops on duty, duty, a SIG's deadlines (forum.care: the SIG page's care box).
+MAX_PAGE_TEXT = 2_000  # the page's form; the service keeps it under 500 characters
+MAX_HOURS = 100_000  # the page's form; the service allows 1 to 8,760
+
+
+class SigCareHandling(Output):
+    """What a SIG's sysops see of its care box."""
+
+    on_duty: bool = Field(description="Whether I am on duty here (members may page me).")
+    page_sound: bool = Field(description="Whether my pages ring with a sound (on the pages).")
+    response_hours: int = Field(description="The first answer to a concern is due after this.")
+    escalate_hours: int = Field(description="Unanswered after this, the global sysop is told.")
+    open_count: int = Field(description="The SIG's open concerns.")
+
+
+class SigCare(Output):
+    """A SIG's care box, as its page shows it to the reader."""
+
+    sig: SigRef
+    sysop_here: bool = Field(description="A sysop is on duty in the SIG now.")
+    can_write: bool = Field(description="Whether I may write to its sysops.")
+    can_page: bool = Field(description="Whether I may page its sysops on duty now.")
+    is_sysop: bool = Field(description="Whether I handle its concerns.")
+    handling: SigCareHandling | None = Field(description="For its sysops only; null otherwise.")
+
+
+class DutyIn(Input):
+    on: bool = Field(description="true: go on duty (for the site's care_duty_hours); false: off.")
+    sound: bool | None = Field(
+        None,
+        description="Going on duty: whether my pages ring with a sound on the forum's pages; "
+        "null keeps my choice.",
+    )
+
+
+class DeadlinesIn(Input):
+    response_hours: int = Field(ge=0, le=MAX_HOURS, description="First response within (hours).")
+    escalate_hours: int = Field(
+        ge=0, le=MAX_HOURS, description="Tell the global sysop after (hours)."
+    )
+
+
+class Duty(Output):
+    sig: SigRef
+    until: datetime = Field(description="On duty until then, unless I go off duty sooner.")
+
+
+class DutyList(Output):
+    items: list[Duty] = Field(description="The SIGs I am on duty in now, by name.")
+    page_sound: bool = Field(description="Whether my pages ring with a sound (on the pages).")
+
+
+class NewPage(Input):
+    body: str = Field(
+        min_length=1, max_length=MAX_PAGE_TEXT, description="In a few words, what it is about."
+    )
+
+
+class SysopPage(Output):
+    """A page of the sysops on duty, as its member or the SIG's sysops read it."""
+
+    id: int
+    sig: SigRef
+    member: MemberRef | None = Field(description="Who paged; " + WHO)
+    body: str
+    state: Literal["waiting", "taken", "expired"] = Field(
+        description="waiting: nobody took it yet; taken: a sysop took it (the concern is live "
+        "between the two); expired: nobody took it in time, and it became an open concern."
+    )
+    created_at: datetime
+    expires_at: datetime = Field(description="Untaken by then, it becomes an open concern.")
+    taken_at: datetime | None
+    can_take: bool = Field(description="Whether I may take it (its SIG's sysops, while waiting).")
+    concern_id: int | None = Field(description="The concern it became, once taken or expired.")
+    concern_url: str | None = Field(description="That concern's page.")
+    url: str = Field(description="The page's page.")
+
+
+class WaitingPageList(Output):
+    items: list[WaitingPage] = Field(description="The oldest first, 50 at most.")
+
+
 # --- private mail ---------------------------------------------------------------------------
 Username = Annotated[str, Field(min_length=1, max_length=100)]
 
