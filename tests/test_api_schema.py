@@ -115,6 +115,9 @@ def live_api(app, make_app, f) -> Iterator[dict[str, Any]]:
     concern = care_services.write_to_sysops(ada, public.id, "A concern to fuzz", "My words.")
     care_services.reply(cy, concern.id, "The sysops' answer.")
     care_services.write_to_sysops(bob, public.id, "Another concern", "Bob's words.")
+    # A page of the sysops on duty (id 1), waiting for cyd to take it.
+    care_services.set_duty(cy, public.id, True)
+    care_services.page_sysops(ada, public.id, "A page to fuzz")
     secret = api_services.create_token(ada, "fuzz", ["read", "write"], 30).secret
     sysop = api_services.create_token(cy, "fuzz", ["read", "write", "moderate"], 30).secret
     served = make_app(SEARCH_DRAIN="inline")
@@ -207,11 +210,12 @@ def test_schemathesis_finds_nothing_as_a_guest_or_as_a_member(live_api, tmp_path
         # meet nobody.
         ("member, her settings", (*member, "--include-tag", "Members"), MEMBER_PARAMETERS),
         # A SIG's sysop on member care's operations, every one on a concern of their inbox
-        # (random ids would nearly all be 404s): answers, notes, assigning, states.
+        # (random ids would nearly all be 404s): answers, notes, assigning, states; their SIG's
+        # care box, duty, deadlines and paging; the waiting page, taking it.
         (
             "sysop",
             (*sysop, "--include-tag", "Member care"),
-            '[parameters]\n"path.concern_id" = 2\n',
+            '[parameters]\n"path.concern_id" = 2\n"path.slug" = "retro"\n"path.page_id" = 1\n',
         ),
         # … and splitting their SIG's topic (its first post and bob's reply).
         (

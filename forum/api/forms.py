@@ -14,10 +14,11 @@ SCOPE_LABELS = {
     "read": _l("read: everything you may read"),
     "write": _l(
         "write: join and leave SIGs, start topics, post, edit, delete, flag, private mail, "
-        "write to the sysops, ignore members, change your preferences"
+        "write to the sysops, page them, ignore members, change your preferences"
     ),
     "moderate": _l(
-        "moderate: hide posts, lock, move and split topics, suspend in your SIGs, handle concerns"
+        "moderate: hide posts, lock, move and split topics, suspend in your SIGs, handle concerns "
+        "and pages, go on duty, set care deadlines"
     ),
     "admin": _l("admin: the sysop’s site-wide actions"),
 }
