@@ -76,7 +76,8 @@ def test_a_sysop_goes_on_duty_reads_it_and_goes_off_again(client, world) -> None
     assert guest["sysop_here"] is True and not guest["can_page"] and not guest["can_write"]
 
     # Going on duty without `sound` keeps the choice; going off leaves it be.
-    assert send(client, "PUT", f"{API}/sigs/retro/care/duty", grace, {"on": True}).status_code == 200
+    again = send(client, "PUT", f"{API}/sigs/retro/care/duty", grace, {"on": True})
+    assert again.status_code == 200
     off = send(client, "PUT", f"{API}/sigs/retro/care/duty", grace, {"on": False, "sound": False})
     assert off.status_code == 200 and off.get_json()["handling"]["on_duty"] is False
     assert off.get_json()["handling"]["page_sound"] is True
@@ -123,8 +124,10 @@ def test_bad_deadlines_are_a_clear_error_and_write_nothing(client, world, body, 
 def test_duty_and_deadlines_are_the_sigs_sysops_and_need_the_moderate_scope(client, world) -> None:
     # A sysop of another SIG, a member, a member's token: refused, nothing written.
     for who in ("other", "ken"):
-        for path, body in (("duty", {"on": True}), ("deadlines", {"response_hours": 5,
-                                                                  "escalate_hours": 9})):  # fmt: skip
+        for path, body in (
+            ("duty", {"on": True}),
+            ("deadlines", {"response_hours": 5, "escalate_hours": 9}),
+        ):
             refused = refused_and_nothing_written(
                 client, "PUT", f"{API}/sigs/retro/care/{path}", tok(world, who), body
             )
@@ -301,7 +304,6 @@ def test_pages_are_their_member_and_sysops_and_taking_is_the_sysops(client, worl
     assert send(client, "GET", f"{API}/concerns/pages/{page.id}").status_code == 401
     # The global sysop handles every SIG: they see it waiting and may take it.
     root = tok(world, "root")
-    assert [p["id"] for p in send(client, "GET", f"{API}/concerns/pages", root).get_json()[
-        "items"
-    ]] == [page.id]  # fmt: skip
+    waiting = send(client, "GET", f"{API}/concerns/pages", root).get_json()["items"]
+    assert [p["id"] for p in waiting] == [page.id]
     assert send(client, "POST", f"{API}/concerns/pages/{page.id}/take", root).status_code == 201
