@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -47,6 +47,8 @@ class Concern(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("posts.id", ondelete="SET NULL"), index=True
     )
     source: Mapped[str] = mapped_column(String(16), default=SOURCE_WRITTEN)
+    # A ban appeal: a member banned site-wide wrote it on /care/appeal (services.appeal).
+    is_appeal: Mapped[bool] = mapped_column(default=False, server_default=false())
     state: Mapped[str] = mapped_column(String(16), default=OPEN)
     assignee_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True

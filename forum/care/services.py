@@ -106,6 +106,7 @@ def _open_in_tx(
     *,
     post: Post | None = None,
     source: str = SOURCE_WRITTEN,
+    is_appeal: bool = False,
     now: datetime | None = None,
 ) -> Concern:
     """Insert the concern, its conversation (the member its one participant) and its first
@@ -132,6 +133,7 @@ def _open_in_tx(
         member_id=member.id,
         post_id=post.id if post else None,
         source=source,
+        is_appeal=is_appeal,
         state=OPEN,
         created_at=now,
         due_at=now + timedelta(hours=response),
@@ -187,9 +189,16 @@ def _add_message(
 
 
 def write_to_sysops(
-    actor: Actor, sig_id: int | None, subject: str, body: str, post_id: int | None = None
+    actor: Actor,
+    sig_id: int | None,
+    subject: str,
+    body: str,
+    post_id: int | None = None,
+    *,
+    is_appeal: bool = False,
 ) -> Concern:
-    """A member writes to the sysops of a SIG (None: the site's), maybe about a post."""
+    """A member writes to the sysops of a SIG (None: the site's), maybe about a post;
+    `is_appeal`: a banned member's appeal of their ban (`appeal` alone says so)."""
     sig = _sig_or_site(actor, sig_id)
     permissions.require_write_to_sysops(actor, sig)
     assert actor is not None
@@ -202,18 +211,22 @@ def write_to_sysops(
             # One concern at a time: asked again under the member's lock.
             lock_for_write(User, actor.id)
             permissions.require_write_to_sysops(actor, sig)
-        return _open_in_tx(actor, sig, subject, body, cooked, post=post)
+        return _open_in_tx(actor, sig, subject, body, cooked, post=post, is_appeal=is_appeal)
 
 
 def appeal(login: str, password: str, subject: str, body: str) -> Concern:
     """A member banned site-wide writes to the site's sysops (they cannot sign in): their name
-    and password instead of a session; in their open concern if they have one."""
+    and password instead of a session; in their open concern if they have one. Either way the
+    concern is marked an appeal (one written before the ban becomes one when they appeal in it),
+    so the sysops tell it from other concerns."""
     member = banned_member(login, password)
     existing = permissions.open_concern_of(member)
     if existing is not None:
-        reply(member, existing.id, body)
+        with transaction():
+            reply(member, existing.id, body)
+            existing.is_appeal = True
         return existing
-    return write_to_sysops(member, None, subject, body)
+    return write_to_sysops(member, None, subject, body, is_appeal=True)
 
 
 def appeal_concern(login: str, password: str) -> Concern | None:
