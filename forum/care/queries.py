@@ -85,6 +85,9 @@ class Inbox:
     counts: dict[str, int]
     sig: Sig | None
     pages: list[PageRow] = field(default_factory=list)
+    # Ban appeals only (the counts are then of appeals); how many appeals `filter` holds.
+    appeals: bool = False
+    appeal_count: int = 0
 
 
 def _inbox_filter(state: str, now: datetime) -> Any:
@@ -97,10 +100,10 @@ def _inbox_filter(state: str, now: datetime) -> Any:
     return Concern.state == state
 
 
-def inbox(current: Any, state: str = OPEN, sig: Sig | None = None) -> Inbox:
+def inbox(current: Any, state: str = OPEN, sig: Sig | None = None, appeals: bool = False) -> Inbox:
     """The concerns this sysop handles, by state (overdue ones first), in four queries; with
     `sig`, that SIG's alone (a SIG whose concerns they do not handle is NotFound, as the inbox
-    is to a member)."""
+    is to a member); with `appeals`, the ban appeals alone."""
     viewer = permissions.actor(current)
     if not permissions.can_handle_any_concerns(viewer):
         raise NotFound()
@@ -111,6 +114,8 @@ def inbox(current: Any, state: str = OPEN, sig: Sig | None = None) -> Inbox:
     where = [permissions.concerns_clause(viewer)]
     if sig is not None:
         where.append(Concern.sig_id == sig.id)
+    is_appeal = Concern.is_appeal.is_(True)
+    kind = [is_appeal] if appeals else []
     overdue_first = case((_inbox_filter(OVERDUE, now), 0), else_=1)
     result = db.session.execute(
         select(Concern, Conversation.subject, _MEMBER.username, Sig, _ASSIGNEE.username)
@@ -118,7 +123,7 @@ def inbox(current: Any, state: str = OPEN, sig: Sig | None = None) -> Inbox:
         .outerjoin(_MEMBER, _MEMBER.id == Concern.member_id)
         .outerjoin(Sig, Sig.id == Concern.sig_id)
         .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Concern.assignee_id)
-        .where(*where, _inbox_filter(state, now))
+        .where(*where, *kind, _inbox_filter(state, now))
         .order_by(overdue_first, Concern.last_activity_at.desc(), Concern.id.desc())
         .limit(PER_PAGE)
     ).all()
@@ -129,14 +134,24 @@ def inbox(current: Any, state: str = OPEN, sig: Sig | None = None) -> Inbox:
     counts = dict.fromkeys(FILTERS, 0)
     counted = db.session.execute(
         select(
-            func.count(case((Concern.state == OPEN, 1))),
-            func.count(case((Concern.state == WAITING, 1))),
-            func.count(case((Concern.state == RESOLVED, 1))),
-            func.count(case((_inbox_filter(OVERDUE, now), 1))),
+            *(
+                func.count(case((and_(*kind, _inbox_filter(key, now)), 1)))
+                for key in FILTERS
+            ),
+            func.count(case((and_(is_appeal, _inbox_filter(state, now)), 1))),
         ).where(*where)
     ).one()
-    counts.update(zip(FILTERS, (int(n) for n in counted), strict=True))
-    return Inbox(rows=rows, filter=state, counts=counts, sig=sig, pages=waiting_pages(viewer))
+    *by_state, appeal_count = (int(n) for n in counted)
+    counts.update(zip(FILTERS, by_state, strict=True))
+    return Inbox(
+        rows=rows,
+        filter=state,
+        counts=counts,
+        sig=sig,
+        pages=waiting_pages(viewer),
+        appeals=appeals,
+        appeal_count=appeal_count,
+    )
 
 
 # --- one concern --------------------------------------------------------------------------------
@@ -164,6 +179,8 @@ class ConcernPage:
     can_rate: bool
     overdue: bool
     last_message_id: int
+    # A ban appeal read by a sysop who may open the member's sysop tools (/mod/u/<name>).
+    member_tools: bool = False
 
 
 def concern_page(current: Any, concern_id: int) -> ConcernPage:
@@ -245,6 +262,7 @@ def concern_page(current: Any, concern_id: int) -> ConcernPage:
         can_rate=permissions.can_rate_concern(viewer, concern),
         overdue=is_overdue(concern),
         last_message_id=conversation.last_message_id,
+        member_tools=is_sysop and concern.is_appeal and permissions.can_moderate_anything(viewer),
     )
 
 
@@ -398,7 +416,7 @@ def duty_sigs(current: Any) -> list[tuple[Sig, datetime]]:
 
 def account_concerns(user: User) -> list[dict[str, Any]]:
     """The concerns the member wrote to the sysops, for their data export (hooks.account_data):
-    subject, SIG, state and dates (their own messages are in private_messages; the sysops'
+    subject, SIG, state, whether it appealed a ban, and dates (their own messages are in private_messages; the sysops'
     notes are the sysops')."""
     return [
         {
@@ -408,6 +426,7 @@ def account_concerns(user: User) -> list[dict[str, Any]]:
             "conversation_id": c.conversation_id,
             "post_id": c.post_id,
             "state": c.state,
+            "appeal": c.is_appeal,
             "created_at": iso(c.created_at),
             "resolved_at": iso(c.resolved_at),
             "helped": c.helped,

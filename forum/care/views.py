@@ -274,9 +274,12 @@ def inbox() -> Any:
     state = request.args.get("state", OPEN)
     if state not in queries.FILTERS:
         abort(404)
+    appeals = request.args.get("appeal", "")
+    if appeals not in ("", "1"):
+        abort(404)
     slug = request.args.get("sig", "")
     sig = permissions.get_sig_for(viewer(), slug) if slug else None
-    box = queries.inbox(current_user, state, sig)
+    box = queries.inbox(current_user, state, sig, appeals=appeals == "1")
     return render_template(
         "care/inbox.html", box=box, state_label=queries.state_label, to_whom=queries.to_whom
     )
