@@ -295,7 +295,7 @@ def test_the_inbox_by_state_and_sig(client, world) -> None:
     data = box.get_json()
     assert data["state"] == "open" and data["sig"] is None
     assert [c["id"] for c in data["items"]] == [first.id]
-    assert data["counts"] == {"open": 1, "waiting": 1, "resolved": 0, "overdue": 0}
+    assert data["counts"] == {"open": 1, "waiting": 1, "resolved": 0, "overdue": 0, "appeals": 0}
     row = data["items"][0]
     assert row["member"]["username"] == "ken" and row["assignee"] is None
     assert row["to_whom"] == "the sysops of Retro Computing"

@@ -48,6 +48,7 @@ def _summary(concern: Concern, subject: str, to_whom: str, sig: Any) -> dict[str
         "sig": _sig_ref(sig) if sig is not None else None,
         "to_whom": to_whom,
         "state": concern.state,
+        "appeal": concern.is_appeal,
         "created_at": concern.created_at,
         "last_activity_at": concern.last_activity_at,
         "url": _url(concern.id),
@@ -218,17 +219,18 @@ def concern_inbox() -> Any:
     """The sysops' inbox
 
     The concerns written to the reader's SIGs' sysops (the global sysop: every SIG's and the
-    site's), by `state`, overdue ones first, 50 at a time, with the count of each state and
-    the pages nobody took yet: the data of /mod/concerns. A member who handles no concerns
-    has no inbox (404)."""
+    site's), by `state` (with `appeal`, the ban appeals alone), overdue ones first, 50 at a
+    time, with the count of each state and of the appeals in it, and the pages nobody took yet:
+    the data of /mod/concerns. A member who handles no concerns has no inbox (404)."""
     args = _context().query
     viewer = _viewer()
     sig = permissions.get_sig_for(viewer, args.sig) if args.sig is not None else None
-    box = care_queries.inbox(viewer, args.state, sig)
+    box = care_queries.inbox(viewer, args.state, sig, appeals=args.appeal)
     return schemas.ConcernInbox(
         state=box.filter,  # type: ignore[arg-type]
         sig=_sig_ref(box.sig) if box.sig is not None else None,
-        counts=schemas.InboxCounts(**box.counts),
+        appeal=box.appeals,
+        counts=schemas.InboxCounts(**box.counts, appeals=box.appeal_count),
         items=[
             schemas.InboxConcern(
                 id=row.concern.id,
@@ -239,6 +241,7 @@ def concern_inbox() -> Any:
                 state=row.concern.state,  # type: ignore[arg-type]
                 assignee=_ref(row.concern.assignee_id, row.assignee),
                 overdue=row.overdue,
+                appeal=row.concern.is_appeal,
                 last_activity_at=row.concern.last_activity_at,
                 url=_url(row.concern.id),
             )

@@ -548,6 +548,9 @@ class ConcernSummary(Output):
     state: ConcernState = Field(
         description="open: the sysops' turn; waiting: for the member, after an answer; resolved."
     )
+    appeal: bool = Field(
+        description="A ban appeal: written on /care/appeal by a member banned site-wide."
+    )
     created_at: datetime
     last_activity_at: datetime
     url: str = Field(description="The concern's page.")
@@ -655,6 +658,9 @@ class InboxQuery(Query):
         "open", description="overdue: unanswered past the first-response deadline."
     )
     sig: Slug | None = Field(None, description="One SIG's concerns only.")
+    appeal: bool = Field(
+        False, description="Ban appeals only (the counts are then of appeals alone)."
+    )
 
 
 class InboxConcern(Output):
@@ -666,6 +672,9 @@ class InboxConcern(Output):
     state: ConcernState
     assignee: MemberRef | None
     overdue: bool
+    appeal: bool = Field(
+        description="A ban appeal: written on /care/appeal by a member banned site-wide."
+    )
     last_activity_at: datetime
     url: str
 
@@ -684,11 +693,13 @@ class InboxCounts(Output):
     waiting: int
     resolved: int
     overdue: int
+    appeals: int = Field(description="The ban appeals among the concerns in `state`.")
 
 
 class ConcernInbox(Output):
     state: Literal["open", "waiting", "resolved", "overdue"]
     sig: SigRef | None
+    appeal: bool = Field(description="Whether these are the ban appeals alone.")
     counts: InboxCounts
     items: list[InboxConcern] = Field(description="Overdue ones first, then by last activity.")
     pages: list[WaitingPage] = Field(description="Pages of the sysops on duty nobody took yet.")
