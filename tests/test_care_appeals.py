@@ -1,0 +1,220 @@
+"""Ban appeals among the concerns: a banned member's concern from /care/appeal is recorded as an
+appeal, and the sysops tell it from other concerns (the inbox's badge and filter, the concern
+page, the API, the data export); the migration that adds the column to existing concerns."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, select, text
+
+from forum import create_app
+from forum.accounts import services as accounts
+from forum.care import queries, services
+from forum.care.models import Concern
+from forum.extensions import db
+from forum.moderation import services as mod
+
+from .conftest import _postgres_database
+from .test_accessibility import check_page
+from .test_api import send, token_for
+from .test_concerns import care_world
+
+API = "/api/v1"
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def world(f) -> dict[str, Any]:
+    """The care world (tests/test_concerns.py), ken banned site-wide and appealing; ada (not
+    banned) wrote an ordinary concern to the site's sysops."""
+    w = care_world(f)
+    w["ordinary"] = services.write_to_sysops(w["ada"], None, "Rename me", "Please rename me.")
+    mod.ban_member(w["root"], w["ken"].id, "spam")
+    w["appeal"] = services.appeal("ken", PASSWORD, "My ban", "Why was I banned?")
+    db.session.expire_all()
+    return w
+
+
+def _html(response: Any) -> str:
+    assert response.status_code == 200, response.status_code
+    return str(response.get_data(as_text=True))
+
+
+def _row(page: str, subject: str) -> str:
+    """The inbox's table row of the concern with this subject."""
+    return next(r for r in page.split("<tr")[1:] if subject in r)
+
+
+# --- the record ---------------------------------------------------------------------------------
+def test_an_appeal_is_marked_and_an_ordinary_concern_is_not(world) -> None:
+    assert db.session.get(Concern, world["appeal"].id).is_appeal is True
+    assert db.session.get(Concern, world["ordinary"].id).is_appeal is False
+    # A second message goes into the same appeal; a SIG's concern is never one.
+    again = services.appeal("ken", PASSWORD, "", "Please answer.")
+    assert again.id == world["appeal"].id and again.is_appeal is True
+    sig_concern = services.write_to_sysops(world["ada"], world["retro"].id, "Hi", "A question.")
+    assert sig_concern.is_appeal is False
+
+
+def test_a_concern_written_before_the_ban_becomes_an_appeal_when_the_member_appeals_in_it(
+    f,
+) -> None:
+    w = care_world(f)
+    before = services.write_to_sysops(w["ken"], None, "A question", "Before the ban.")
+    assert before.is_appeal is False
+    mod.ban_member(w["root"], w["ken"].id, "spam")
+    appealed = services.appeal("ken", PASSWORD, "", "Please lift my ban.")
+    db.session.expire_all()
+    assert appealed.id == before.id and db.session.get(Concern, before.id).is_appeal is True
+
+
+def test_the_appeal_form_records_an_appeal(browser, f) -> None:
+    w = care_world(f)
+    mod.ban_member(w["root"], w["ken"].id, "spam")
+    response = browser(None).form(
+        "/care/appeal", {"login": "ken", "password": PASSWORD, "subject": "Ban", "body": "Why?"}
+    )
+    assert response.status_code == 200
+    assert db.session.scalar(select(Concern.is_appeal)) is True
+
+
+# --- the inbox page -----------------------------------------------------------------------------
+def test_the_inbox_badges_appeals_and_filters_them_without_javascript(browser, world) -> None:
+    root = browser(world["root"])
+    page = _html(root.get("/mod/concerns"))
+    assert 'class="tag tag-appeal">Appeal<' in _row(page, "My ban")
+    assert "tag-appeal" not in _row(page, "Rename me")
+    assert 'href="/mod/concerns?state=open&amp;appeal=1"' in page and "Ban appeals only (1)" in page
+    check_page(page, "/mod/concerns")
+    only = _html(root.get("/mod/concerns?state=open&appeal=1"))
+    assert "My ban" in only and "Rename me" not in only
+    # The state links keep the filter, and count the appeals alone.
+    assert 'href="/mod/concerns?state=resolved&amp;appeal=1"' in only
+    assert "(1)" in only.split('aria-current="page"')[1].split("</a>")[0]
+    check_page(only, "/mod/concerns?appeal=1")
+    empty = _html(root.get("/mod/concerns?state=resolved&appeal=1"))
+    assert "No ban appeals here." in empty and "My ban" not in empty
+    assert root.get("/mod/concerns?appeal=yes").status_code == 404
+    # The /mod section marks an overdue appeal too.
+    services.check_deadlines(datetime.now(UTC) + timedelta(days=3))
+    assert "tag-appeal" in _html(root.get("/mod"))
+
+
+@pytest.mark.parametrize(
+    ("language", "badge", "only"),
+    [
+        ("en", "Appeal", "Ban appeals only"),
+        ("de", "Einspruch", "Nur Einsprüche gegen Sperren"),
+        ("es", "Apelación", "Solo apelaciones de bloqueo"),
+    ],
+)
+def test_the_badge_and_filter_in_each_language(browser, world, language, badge, only) -> None:
+    accounts.set_language(world["root"], language)
+    page = _html(browser(world["root"]).get("/mod/concerns"))
+    assert f'class="tag tag-appeal">{badge}<' in page and only in page
+
+
+def test_the_concern_page_says_it_is_an_appeal_and_links_the_members_tools(
+    browser, world
+) -> None:
+    root = browser(world["root"])
+    page = _html(root.get(f"/care/{world['appeal'].id}"))
+    assert "This is a ban appeal" in page and 'class="tag tag-appeal"' in page
+    assert 'href="/mod/u/ken"' in page
+    ordinary = _html(root.get(f"/care/{world['ordinary'].id}"))
+    assert "ban appeal" not in ordinary and "tag-appeal" not in ordinary
+
+
+# --- the API ------------------------------------------------------------------------------------
+def test_the_api_says_which_concerns_are_appeals_and_filters_them(client, world) -> None:
+    root = token_for(world["root"])
+    box = send(client, "GET", f"{API}/concerns/inbox", root).get_json()
+    marked = {item["subject"]: item["appeal"] for item in box["items"]}
+    assert marked == {"My ban": True, "Rename me": False}
+    assert box["appeal"] is False and box["counts"]["appeals"] == 1
+    only = send(client, "GET", f"{API}/concerns/inbox?appeal=true", root).get_json()
+    assert [i["subject"] for i in only["items"]] == ["My ban"]
+    assert only["appeal"] is True and only["counts"]["open"] == 1
+    none = send(client, "GET", f"{API}/concerns/inbox?state=resolved&appeal=true", root)
+    assert none.get_json()["items"] == []
+    assert send(client, "GET", f"{API}/concerns/inbox?appeal=perhaps", root).status_code == 400
+    shown = send(client, "GET", f"{API}/concerns/{world['appeal'].id}", root).get_json()
+    assert shown["appeal"] is True
+    ada = token_for(world["ada"])
+    mine = send(client, "GET", f"{API}/concerns", ada).get_json()
+    assert [c["appeal"] for c in mine["items"]] == [False]
+
+
+# --- the data export ----------------------------------------------------------------------------
+def test_the_data_export_says_whether_a_concern_appealed_a_ban(world) -> None:
+    assert [c["appeal"] for c in queries.account_concerns(world["ken"])] == [True]
+    assert [c["appeal"] for c in queries.account_concerns(world["ada"])] == [False]
+
+
+# --- the migration ------------------------------------------------------------------------------
+@pytest.fixture
+def empty_database(database_url: str, tmp_path: Any) -> Iterator[str]:
+    """A database of its own, on the suite's kind (SQLite or PostgreSQL), for the migrations."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'migrated.db'}"
+        return
+    yield from _postgres_database()
+
+
+BEFORE = "0034_sig_invites"
+
+
+def test_the_migration_adds_the_column_and_existing_concerns_are_not_appeals(
+    base_config: dict[str, Any], empty_database: str
+) -> None:
+    migrated = create_app({**base_config, "DATABASE_URL": empty_database})
+    now = datetime.now(UTC)
+    with migrated.app_context():
+        upgrade(revision=BEFORE)
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, email, password_hash, role, created_at, "
+                    "session_token, post_count, topic_count, signature, bio_raw, bio_html, "
+                    "timezone, preferences) VALUES (1, 'ken', 'ken@example.com', 'x', 'member', "
+                    ":now, 'token', 0, 0, '', '', '', 'UTC', '{}')"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO conversations (id, subject, created_at, last_message_id, "
+                    "last_message_at, message_count) VALUES (1, 'Old', :now, 0, :now, 0)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO concerns (id, conversation_id, member_id, source, state, "
+                    "created_at, due_at, escalate_at, last_activity_at) VALUES (1, 1, 1, "
+                    "'written', 'open', :now, :now, :now, :now)"
+                ),
+                {"now": now},
+            )
+        assert "is_appeal" not in {c["name"] for c in inspect(db.engine).get_columns("concerns")}
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, is_appeal FROM concerns")).all()
+        assert [(i, bool(a)) for i, a in rows] == [(1, False)]
+        with warnings.catch_warnings():
+            # SQLite's batch mode reflects the tables concerns refers to (the SIG page's index).
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression")
+            downgrade(revision=BEFORE)
+        columns = {c["name"] for c in inspect(db.engine).get_columns("concerns")}
+        assert "is_appeal" not in columns
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM concerns")).scalar_one() == 1
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
