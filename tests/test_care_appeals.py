@@ -120,9 +120,7 @@ def test_the_badge_and_filter_in_each_language(browser, world, language, badge, 
     assert f'class="tag tag-appeal">{badge}<' in page and only in page
 
 
-def test_the_concern_page_says_it_is_an_appeal_and_links_the_members_tools(
-    browser, world
-) -> None:
+def test_the_concern_page_says_it_is_an_appeal_and_links_the_members_tools(browser, world) -> None:
     root = browser(world["root"])
     page = _html(root.get(f"/care/{world['appeal'].id}"))
     assert "This is a ban appeal" in page and 'class="tag tag-appeal"' in page

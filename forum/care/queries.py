@@ -134,10 +134,7 @@ def inbox(current: Any, state: str = OPEN, sig: Sig | None = None, appeals: bool
     counts = dict.fromkeys(FILTERS, 0)
     counted = db.session.execute(
         select(
-            *(
-                func.count(case((and_(*kind, _inbox_filter(key, now)), 1)))
-                for key in FILTERS
-            ),
+            *(func.count(case((and_(*kind, _inbox_filter(key, now)), 1))) for key in FILTERS),
             func.count(case((and_(is_appeal, _inbox_filter(state, now)), 1))),
         ).where(*where)
     ).one()
@@ -416,8 +413,8 @@ def duty_sigs(current: Any) -> list[tuple[Sig, datetime]]:
 
 def account_concerns(user: User) -> list[dict[str, Any]]:
     """The concerns the member wrote to the sysops, for their data export (hooks.account_data):
-    subject, SIG, state, whether it appealed a ban, and dates (their own messages are in private_messages; the sysops'
-    notes are the sysops')."""
+    subject, SIG, state, whether it appealed a ban, and dates (their own messages are in
+    private_messages; the sysops' notes are the sysops')."""
     return [
         {
             "id": c.id,
