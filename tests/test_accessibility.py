@@ -141,7 +141,11 @@ def world(f: Any) -> dict[str, Any]:
     from forum.webhooks import services as webhooks
 
     hook = webhooks.create_webhook(boss, sig.id, "https://93.184.216.34/hook", ["post.created"])
+    from forum.care import services as care
+
+    concern = care.write_to_sysops(ada, None, "My posts", "Where did they go?")
     return {
+        "concern": concern,
         "webhook": hook,
         "ada": ada,
         "boss": boss,
@@ -167,13 +171,14 @@ def test_every_page_has_landmarks_and_labelled_fields(make_client, world):
                  f"/t/{topic.id}/reply", f"/p/{post.id}/edit", "/sigs/request", "/u/ada",
                  "/s/retro/requests", "/s/hidden/", "/mail", "/mail?folder=archive",
                  "/mail?q=hello", "/mail/new?to=grace", f"/mail/c/{conversation.id}",
-                 f"/mail/m/{conversation.last_message_id}/report", "/u/grace"],
+                 f"/mail/m/{conversation.last_message_id}/report", "/u/grace",
+                 f"/care/{world['concern'].id}"],
         sysop: [f"/p/{post.id}/history", "/s/retro/requests", "/settings", "/mod",
                 "/s/retro/webhooks", "/admin/webhooks", "/mod/webhooks",
                 f"/mod/webhooks/{world['webhook'].id}", "/s/retro/digest-note",
                 f"/t/{topic.id}", f"/mod/topics/{topic.id}/split?post={post.id}",
                 f"/mod/topics/{topic.id}/merge", f"/mod/topics/{topic.id}/merge?q=hello",
-                "/mod/u/ada?sig=1"],
+                "/mod/u/ada?sig=1", "/mod/concerns", f"/care/{world['concern'].id}"],
     }  # fmt: skip
     for browser, urls in pages.items():
         for url in urls:

@@ -218,12 +218,17 @@ def test_only_the_member_rates_and_only_after_resolution(world):
 
 def test_notes_are_for_the_sysops_only(browser, world):
     concern = _write(world)
-    browser(world["linus"]).form(f"/care/{concern.id}/note", {"body": "He asked before, in May."})
+    browser(world["linus"]).form(
+        f"/care/{concern.id}/note", {"note-body": "He asked before, in May."}
+    )
     assert db.session.scalar(select(ConcernNote)).author_id == world["linus"].id
     assert "He asked before, in May." in browser(world["grace"]).text(f"/care/{concern.id}")
     member_page = browser(world["ken"]).text(f"/care/{concern.id}")
     assert "He asked before" not in member_page and "Sysop notes" not in member_page
-    assert browser(world["ken"]).form(f"/care/{concern.id}/note", {"body": "x"}).status_code == 403
+    assert (
+        browser(world["ken"]).form(f"/care/{concern.id}/note", {"note-body": "x"}).status_code
+        == 403
+    )
     assert db.session.scalar(select(ConcernNote.id).where(ConcernNote.body_raw == "x")) is None
 
 

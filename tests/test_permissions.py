@@ -1681,7 +1681,7 @@ CARE_ROUTES = [
     ("reply", "POST", lambda w: f"/care/{w.concern().id}/reply", CARE_WRITE,
      lambda w: {"body": "more words"}),
     ("note", "POST", lambda w: f"/care/{w.concern().id}/note", CARE_SYSOPS,
-     lambda w: {"body": "a note"}),
+     lambda w: {"note-body": "a note"}),
     ("resolve", "POST", lambda w: f"/care/{w.concern().id}/state", CARE_SYSOPS,
      lambda w: {"value": "resolved"}),
     ("assign", "POST", lambda w: f"/care/{w.concern().id}/assign", CARE_SYSOPS,

@@ -152,7 +152,9 @@ def _render(concern_id: int, reply: ReplyForm | None = None, note: NoteForm | No
             "care/concern.html",
             page=data,
             reply=reply or ReplyForm(formdata=None),
-            note=note or NoteForm(formdata=None),
+            # (Its fields prefixed: the reply form beside it has a `body` too, and one page
+            # may hold one id="body".)
+            note=note or NoteForm(formdata=None, prefix="note"),
             assign=assign,
             action=ActionForm(),
             states=(OPEN, WAITING, RESOLVED),
@@ -192,7 +194,7 @@ def reply(concern_id: int) -> Any:
 def note(concern_id: int) -> Any:
     concern = permissions.get_concern_for(viewer(), concern_id)
     permissions.require_act_on_concern(viewer(), concern)
-    form = NoteForm()
+    form = NoteForm(prefix="note")
     status = 400
     if form.validate_on_submit():
         try:
