@@ -33,5 +33,6 @@ def test_a_test_not_marked_search_fails_when_it_searches(app, client, f) -> None
 def test_a_test_marked_search_searches_a_real_index(app, client, f) -> None:
     _world(f)
     assert isinstance(indexer.get_backend(app), WhooshBackend)
-    assert indexer.get_backend(app).indexed_post_ids() == indexer.readable_post_ids()
+    # (The worker's index may still hold an earlier test's posts: this one's are in it too.)
+    assert indexer.readable_post_ids() <= indexer.get_backend(app).indexed_post_ids()
     assert "Capybaras" in client.get("/search", query_string={"q": "capybaras"}).text
