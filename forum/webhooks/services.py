@@ -31,6 +31,7 @@ from flask import current_app
 from sqlalchemy import delete, or_, select
 
 from .. import content, events, jobs, permissions, sealed, settings
+from ..accounts.former import is_former
 from ..accounts.models import User
 from ..care.models import Concern
 from ..db import is_valid_id, transaction
@@ -326,7 +327,9 @@ def _sig_part(sig: Sig) -> dict[str, Any]:
 
 
 def _member_part(user: User | None) -> dict[str, Any] | None:
-    if user is None:
+    """A member, or None for an account that is gone or was deleted by its member (as the
+    JSON API, accounts.former.public): a deleted account's placeholder is never told."""
+    if user is None or is_former(user.username):
         return None
     return {
         "id": user.id,
