@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..accounts import services as account_services
+from ..accounts.former import is_former
 from ..accounts.models import User
 from ..errors import Conflict, Invalid
 from ..i18n import gettext as _
@@ -35,10 +36,12 @@ def _me() -> User:
 
 
 # --- the members I ignore -------------------------------------------------------------------
-def _ignore_result(user: User, ignored: bool) -> schemas.IgnoreResult:
-    return schemas.IgnoreResult(
-        member=schemas.MemberRef(id=user.id, username=user.username), ignored=ignored
-    )
+def _ignore_result(user: User | None, ignored: bool) -> schemas.IgnoreResult:
+    """`member` null for a deleted account (accounts.former): its placeholder is never given."""
+    member = None
+    if user is not None and not is_former(user.username):
+        member = schemas.MemberRef(id=user.id, username=user.username)
+    return schemas.IgnoreResult(member=member, ignored=ignored)
 
 
 @bp.route("/me/ignored")
@@ -47,11 +50,13 @@ def list_ignored() -> Any:
     """List the members I ignore
 
     As /settings lists them, by username. I get no private mail and no notifications from
-    them, and their posts are folded."""
+    them, and their posts are folded. A member who deleted their account is left out (their
+    placeholder name is never given); `DELETE /me/ignored/{username}` with it still stops."""
     return schemas.IgnoredList(
         items=[
             schemas.MemberRef(id=u.id, username=u.username)
             for u in mail_queries.ignored_members(_me())
+            if not is_former(u.username)
         ]
     )
 
@@ -75,11 +80,15 @@ def ignore_member(username: str) -> Any:
 def unignore_member(username: str) -> Any:
     """Stop ignoring a member
 
-    Stopping for a member I do not ignore changes nothing."""
+    Stopping for a member I do not ignore changes nothing, with the same answer. For a member
+    who deleted their account (`former-<id>`), `member` is null."""
+    user: User | None
     try:
         user = mail_services.unignore_member(_me(), username)
     except Conflict:  # not ignored: the same answer
-        user = account_services.get_member(username)
+        # The account was found (a missing one is NotFound); get_member refuses a deleted
+        # account's name, whose answer names no one anyway.
+        user = None if is_former(username) else account_services.get_member(username)
     return _ignore_result(user, False)
 
 
@@ -116,6 +125,16 @@ def _sent(model: Any) -> dict[str, Any]:
     }
 
 
+def _empty_part(changes: dict[str, Any], prefix: str = "") -> str | None:
+    """The first part sent with nothing in it (`notifications.mail`), if any."""
+    for name, value in changes.items():
+        if isinstance(value, dict):
+            found = f"{prefix}{name}" if not value else _empty_part(value, f"{prefix}{name}.")
+            if found:
+                return found
+    return None
+
+
 @bp.route("/me/preferences")
 @operation(READ, model="Preferences", tags=TAGS)
 def get_preferences() -> Any:
@@ -134,9 +153,11 @@ def update_preferences() -> Any:
 
     Only what is sent changes; a mail kind or a part of the digest left out keeps its choice.
     Checked as the settings page checks them, with its messages (`field` names the part at
-    fault); a refusal of any part changes nothing. Answers with all of them."""
+    fault); a refusal of any part changes nothing. Answers with all of them. An empty body,
+    or an empty part (`"notifications": {}`), is refused."""
     changes = _sent(_context().json)
-    if not changes:
-        raise Invalid(None, _("Send at least one preference to change."))
+    empty = _empty_part(changes) if changes else None
+    if not changes or empty:
+        raise Invalid(empty, _("Send at least one preference to change."))
     user = api_services.update_preferences(_me(), changes)
     return _preferences(user)

@@ -266,11 +266,13 @@ class Me(Member):
 
 # --- my ignored members and preferences ----------------------------------------------------
 class IgnoredList(Output):
-    items: list[MemberRef] = Field(description="The members I ignore, by username.")
+    items: list[MemberRef] = Field(
+        description="The members I ignore, by username (a former member left out)."
+    )
 
 
 class IgnoreResult(Output):
-    member: MemberRef
+    member: MemberRef | None = Field(description=WHO)
     ignored: bool = Field(description="Whether I ignore them now.")
 
 
@@ -350,7 +352,13 @@ assert set(get_args(MailChoice)) == set(MAIL_CHOICES)
 assert set(get_args(DigestPreferences.model_fields["frequency"].annotation)) == set(FREQUENCIES)
 
 
-class MailPreferencesIn(Input):
+class PartIn(Input):
+    """A part of a PATCH body: sent, it names at least one thing to change (as the body)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+
+class MailPreferencesIn(PartIn):
     mention: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
     reply: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
     quote: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
@@ -362,19 +370,19 @@ class MailPreferencesIn(Input):
     concern: str = _unchanged(MAIL_CHOICE_TEXT, enum=MAIL_CHOICE)
 
 
-class DigestPreferencesIn(Input):
+class DigestPreferencesIn(PartIn):
     frequency: str = _unchanged("daily, weekly or off.", enum=list(FREQUENCIES))
     hour: int = _unchanged("0–23, on my clock.", minimum=0, maximum=23)
     weekday: int = _unchanged("0 Monday … 6 Sunday (a weekly digest).", minimum=0, maximum=6)
 
 
-class NotificationPreferencesIn(Input):
+class NotificationPreferencesIn(PartIn):
     watch_topics_i_post_in: bool = _unchanged("Starting or replying to a topic watches it.")
     mail: MailPreferencesIn = _unchanged("The kinds to change; the others keep their choice.")
     digest: DigestPreferencesIn = _unchanged("What to change of the digest.")
 
 
-class PrivateMailPreferencesIn(Input):
+class PrivateMailPreferencesIn(PartIn):
     accept_from: str = _unchanged(
         "everyone (but those I ignore), or sysops (private mail off).",
         enum=[MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS],
