@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from .. import content, events, permissions, settings
-from ..accounts.former import is_former
+from ..accounts.former import display, is_former
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
 from ..db import is_valid_id, lock_for_write, transaction
@@ -392,7 +392,7 @@ def unignore_member(actor: Actor, username: str) -> User:
     with transaction() as session:
         row = session.get(MemberIgnore, (me.id, user.id))
         if row is None:
-            raise Conflict(_l("You do not ignore %(name)s.", name=user.username))
+            raise Conflict(_l("You do not ignore %(name)s.", name=display(user.username)))
         session.delete(row)
     return user
 

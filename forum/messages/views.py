@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import hooks, permissions, settings
+from ..accounts.former import display
 from ..errors import ForumError
 from ..extensions import limiter
 from ..i18n import gettext as _
@@ -231,7 +232,7 @@ def ignore(username: str) -> Any:
     try:
         if undo:
             user = services.unignore_member(viewer(), username)
-            flash(_("You no longer ignore %(name)s.", name=user.username), "success")
+            flash(_("You no longer ignore %(name)s.", name=display(user.username)), "success")
         else:
             user = services.ignore_member(viewer(), username)
             flash(
