@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from .. import hooks, permissions
 from .. import settings as site_settings
+from ..accounts.former import display
 from ..accounts.models import User
 from ..errors import Forbidden, ForumError, Invalid, NotFound
 from ..extensions import db
@@ -625,7 +626,7 @@ def spam_cleanup(username: str) -> Any:
                     "%(num)s post of %(name)s was hidden.",
                     "%(num)s posts of %(name)s were hidden.",
                     len(cleanup.post_ids),
-                    name=username,
+                    name=display(username),
                 ),
                 "success",
             )
