@@ -265,6 +265,18 @@ def test_a_member_changes_what_they_send_and_nothing_else(client, world) -> None
         # Nothing to change.
         (None, None, "Send at least one preference to change."),
         ({}, None, "Send at least one preference to change."),
+        ({"notifications": {}}, "notifications", "Send at least one preference to change."),
+        ({"private_mail": {}}, "private_mail", "Send at least one preference to change."),
+        (
+            {"language": "de", "notifications": {"watch_topics_i_post_in": True, "mail": {}}},
+            "notifications.mail",
+            "Send at least one preference to change.",
+        ),
+        (
+            {"notifications": {"digest": {}}},
+            "notifications.digest",
+            "Send at least one preference to change.",
+        ),
         # The shape: the API's own checks.
         ({"timezone": None}, "timezone", None),
         ({"notifications": {"watch_topics_i_post_in": "no"}}, None, None),

@@ -4,6 +4,8 @@ links nor notifies (forum/accounts/former.py holds the rule)."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,21 +14,28 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from forum import settings
 from forum.accounts import former
 from forum.accounts.models import User
+from forum.admin import services as admin
 from forum.db import transaction
 from forum.errors import Invalid, NotFound
 from forum.extensions import db
 from forum.jobs import queue_of
 from forum.messages import services as messages
+from forum.messages.models import MemberIgnore
+from forum.moderation import discipline
 from forum.moderation import services as mod
 from forum.notifications.models import Notification
 from forum.search import indexer
 from forum.search.backend import WhooshBackend
 from forum.topics import services as topics
+from forum.webhooks import services as webhooks
+from forum.webhooks.models import WebhookDelivery
 
 from .factories import PASSWORD
 from .mailbox import text_of
+from .test_api import send, token_for
 
 LABEL = {"en": "Former member", "de": "Ehemaliges Mitglied", "es": "Antiguo miembro"}
 LANGUAGES = list(LABEL)
@@ -240,3 +249,123 @@ def test_one_may_stop_ignoring_a_former_member_but_not_start(
     with pytest.raises(NotFound):
         messages.ignore_member(cyd, name)
     messages.unignore_member(bob, name)
+
+
+# --- what the review found still leaking the placeholder --------------------------------------
+def delete_account(make_client: Any, user: User) -> str:
+    """The member deletes their account through "Delete my account"; their placeholder name."""
+    own = make_client()
+    own.login(user.username)
+    assert own.form("/settings/delete", {"delete-password": PASSWORD}).status_code == 302
+    db.session.expire_all()
+    name = db.session.get(User, user.id).username
+    assert former.is_former(name)
+    return name
+
+
+def payloads() -> dict[str, dict[str, Any]]:
+    db.session.commit()
+    db.session.expire_all()
+    rows = db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))
+    return {row.event: json.loads(row.payload) for row in rows}
+
+
+@pytest.mark.config(BASE_URL="http://forum.example.org", WEBHOOK_ALLOW_PRIVATE_TARGETS=True)
+def test_webhook_payloads_give_a_former_member_as_null(
+    f: Any, make_client: Any, job_queue: Any
+) -> None:
+    """A post held for approval is approved after its writer deleted the account; an old post
+    of a deleted account is flagged: `author` is null, as for an account that is gone."""
+    root = f.sysop("root")
+    sysop, ada, bob, newbie = f.user("sysop"), f.user("ada"), f.user("bob"), f.user("newbie")
+    sig = f.sig("retro", sysops=[sysop], members=[ada, bob, newbie])
+    old = f.reply(ada, f.topic(bob, sig, "Floppies"), "Keep them dry.")
+    admin.update_settings(root, {"approval_threshold": "1"})
+    settings.forget()
+    waiting = f.topic(newbie, sig, "Waiting topic", "Held for approval.")
+    events = ["topic.created", "post.created", "post.flagged"]
+    webhooks.create_webhook(sysop, sig.id, "http://127.0.0.1:9/hook", events)
+    delete_account(make_client, newbie)
+    delete_account(make_client, ada)
+    mod.approve_post(sysop, waiting.first_post_id)
+    mod.flag_post(bob, old.id, "spam")
+    sent = payloads()
+    assert set(sent) == set(events)
+    for event in events:
+        assert sent[event]["post"]["author"] is None, sent[event]
+        assert "former-" not in json.dumps(sent[event])
+
+
+def test_the_api_ignore_list_leaves_a_former_member_out_and_stops_the_same_way(
+    client: Any, f: Any, make_client: Any
+) -> None:
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    messages.ignore_member(bob, "ada")
+    messages.ignore_member(bob, "cyd")
+    name = delete_account(make_client, ada)
+    secret = token_for(bob)
+    listed = send(client, "GET", "/api/v1/me/ignored", secret)
+    assert listed.status_code == 200
+    assert listed.get_json() == {"items": [{"id": cyd.id, "username": "cyd"}]}
+    # Stopping answers the same the first time and every time after: nobody named.
+    for _ in range(2):
+        stopped = send(client, "DELETE", f"/api/v1/me/ignored/{name}", secret)
+        assert stopped.status_code == 200, stopped.get_json()
+        assert stopped.get_json() == {"member": None, "ignored": False}
+    rows = select(func.count()).where(MemberIgnore.user_id == bob.id)
+    assert db.session.scalar(rows) == 1  # cyd's
+    assert send(client, "PUT", f"/api/v1/me/ignored/{name}", secret).status_code == 404
+    assert send(client, "DELETE", "/api/v1/me/ignored/former-999999", secret).status_code == 404
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_stopping_to_ignore_a_former_member_says_former_member(
+    make_client: Any, f: Any, language: str
+) -> None:
+    ada, bob = f.user("ada"), f.user("bob")
+    speak(bob, language)
+    messages.ignore_member(bob, "ada")
+    name = delete_account(make_client, ada)
+    reader = make_client()
+    reader.login("bob")
+    form = {"value": "unignore", "next": "/settings"}
+    for _ in range(2):  # the second time: "You do not ignore …"
+        page = html(reader.form(f"/u/{name}/ignore", form, follow_redirects=True))
+        assert LABEL[language] in page and name not in page
+
+
+def without_addresses(page: str) -> str:
+    """The page's words: the addresses (and the moderation log's filter field, with what the
+    address asks) still name the account, so sysops may still clean up after it."""
+    page = re.sub(r'(?:href|action|content)="(?:https?:/)?/[^"]*"', "", page)
+    return re.sub(r'value="[^"]*"', "", page)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_sysop_pages_name_a_former_member_by_the_label(
+    make_client: Any, f: Any, language: str
+) -> None:
+    root, ada, bob = f.sysop("root"), f.user("ada"), f.user("bob")
+    speak(root, language)
+    sig = f.sig("retro", members=[ada, bob])
+    post = f.reply(ada, f.topic(bob, sig, "Floppies"), "Buy cheap floppies")
+    discipline.add_member_note(root, ada.id, "Sold floppies before.")
+    name = delete_account(make_client, ada)
+    mod.flag_post(bob, post.id, "spam")
+    sysop = make_client()
+    sysop.login("root")
+    label = LABEL[language]
+    tools = html(sysop.get(f"/mod/u/{name}"))
+    spam = html(sysop.get(f"/mod/u/{name}/spam"))
+    queue = html(sysop.get("/mod"))
+    for page in (tools, spam, queue):
+        assert label in page
+        assert name not in without_addresses(page), without_addresses(page)
+    if language == "en":
+        assert 'data-confirm="Suspend Former member?"' in tools
+        assert "<title>Delete spammer Former member" in spam
+    else:  # the notes' heading is in her language too
+        assert "Notes on" not in queue
+    assert f"/mod/u/{name}/spam" in queue  # the cleanup is still offered
+    cleaned = sysop.form(f"/mod/u/{name}/spam", {"reason": "spam"}, follow_redirects=True)
+    assert label in html(cleaned) and name not in without_addresses(html(cleaned))
