@@ -31,6 +31,8 @@ from forum.sigs import services as sig_services
 from forum.webhooks import services, targets
 from forum.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 
+from .factories import PASSWORD
+
 BASE = "http://forum.example.org"
 # The receiver listens on loopback: allowed here, as the site setting allows it.
 LOOPBACK = {"BASE_URL": BASE, "WEBHOOK_ALLOW_PRIVATE_TARGETS": True}
@@ -642,3 +644,49 @@ def test_a_private_sigs_webhook_looks_like_a_missing_one(make_client, f, receive
         assert a == b, "\n".join(difflib.unified_diff(a.splitlines(), b.splitlines(), path))
         assert "Hidden Lair" not in real.get_data(as_text=True)
     assert hooks()[0].id == hook.id
+
+
+# --- a member who deletes their account ---------------------------------------------------------
+def test_stored_deliveries_forget_a_member_who_deletes_their_account(
+    app, make_client, f, receiver, monkeypatch
+) -> None:
+    """Deliveries stored before the deletion (a retry or a redelivery resends them) lose the
+    member's name and profile link, as a payload built now would; the redelivery is signed
+    over what it sends; deliveries about other members stay as they were."""
+    monkeypatch.setattr(services, "FORGET_BATCH", 2)  # several batches, each column's scope
+    sysop, ada, bob = f.user("sysop"), f.user("floppyqueen"), f.user("bob")
+    sig = f.sig("retro", sysops=[sysop], members=[bob])
+    hook = make_hook(sysop, sig, receiver.url, ["topic.created", "post.created", "member.joined"])
+    f.join(ada, sig)
+    topic = f.topic(ada, sig, "Floppies", "Keep them dry.")
+    for n in range(3):
+        f.reply(ada, topic, f"Ada's reply {n}")
+    f.reply(bob, topic, "Bob's reply")
+    f.join(f.user("cyd"), sig)
+    before = {d.id: d.payload for d in deliveries(hook)}
+    assert len(before) == 8 and len(receiver.wait_for(8)) == 8
+    names_ada = [d for d, p in before.items() if '"floppyqueen"' in p]
+    assert len(names_ada) == 6  # joined, topic.created and post.created, three replies
+    browser = make_client()
+    browser.login(ada)
+    assert browser.form("/settings/delete", {"delete-password": PASSWORD}).status_code == 302
+    after = {d.id: d.payload for d in deliveries(hook)}
+    for delivery_id, payload in after.items():
+        if delivery_id in names_ada:
+            assert "floppyqueen" not in payload and "/u/" not in payload
+            assert "former-" not in payload
+            document = json.loads(payload)
+            assert document.get("member", 0) is None or document["post"]["author"] is None
+            assert json.loads(before[delivery_id])["id"] == document["id"]  # the same event
+        else:  # bob's post, cyd joining: untouched, to the byte
+            assert payload == before[delivery_id]
+    # A redelivery sends the payload as stored now, signed over it.
+    old = min(names_ada)
+    sysop_browser = make_client()
+    sysop_browser.login(sysop)
+    assert sysop_browser.form(f"/mod/webhooks/deliveries/{old}/redeliver").status_code == 302
+    got = receiver.wait_for(9)[-1]
+    assert got.body.decode() == after[old]
+    assert "floppyqueen" not in got.body.decode()
+    [hook] = [h for h in hooks() if h.id == hook.id]
+    assert verify(services.readable_secret(hook), got.headers["X-Forum-Signature"], got.body)

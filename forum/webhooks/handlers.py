@@ -50,6 +50,12 @@ def on_concern_opened(event: events.ConcernOpened) -> None:
     services.fan_out_concern(event.concern_id)
 
 
+def on_account_deleted(event: events.AccountDeleted) -> None:
+    # Deliveries stored before the deletion name the member; a redelivery (or retry) resends
+    # the stored payload, so it is rewritten as one built now would be (the member null).
+    services.forget_member(event.user_id, event.post_ids)
+
+
 def init_app(app: Flask) -> None:
     sub = events.subscribe
     sub(app, events.TopicCreated, on_topic_created, phase="in_transaction")
@@ -58,3 +64,4 @@ def init_app(app: Flask) -> None:
     sub(app, events.PostFlagged, on_post_flagged, phase="in_transaction")
     sub(app, events.MemberJoinedSig, on_member_joined, phase="in_transaction")
     sub(app, events.ConcernOpened, on_concern_opened, phase="in_transaction")
+    sub(app, events.AccountDeleted, on_account_deleted, phase="in_transaction")

@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 
 from .. import content, events, jobs, permissions, sealed, settings
 from ..accounts.former import is_former
@@ -522,6 +522,67 @@ def fan_out_concern(concern_id: int) -> int:
         if permissions.webhook_may_carry_concern(owner, hook.sig_id, concern):
             _add_delivery(session, hook, CONCERN_OPENED, event_id, body)
             count += 1
+    return count
+
+
+# --- a deleted account -----------------------------------------------------------------------
+FORGET_BATCH = 500
+
+
+def _names(part: Any, user_id: int) -> bool:
+    return isinstance(part, dict) and part.get("id") == user_id
+
+
+def _without_member(payload: str, user_id: int) -> str | None:
+    """The payload with the member's parts (a post's `author`, member.joined's `member`) null,
+    as `_member_part` gives them now; None when it does not name the member."""
+    document = json.loads(payload)
+    post = document.get("post")
+    changed = False
+    if isinstance(post, dict) and _names(post.get("author"), user_id):
+        post["author"] = None
+        changed = True
+    if _names(document.get("member"), user_id):
+        document["member"] = None
+        changed = True
+    if not changed:
+        return None
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def forget_member(user_id: int, post_ids: tuple[int, ...]) -> int:
+    """In the account deletion's transaction: the stored deliveries that name the member
+    (about one of their posts, or their member.joined) are rewritten without them, so that a
+    retry or redelivery sends no name nor profile link (it is signed when sent, over the
+    payload as stored). Found through the indexed `post_id`/`member_id` columns, read
+    `FORGET_BATCH` rows at a time. Returns how many were rewritten."""
+    session = db.session()
+    ids = sorted(set(post_ids))
+    scopes = [WebhookDelivery.member_id == user_id] + [
+        WebhookDelivery.post_id.in_(ids[start : start + FORGET_BATCH])
+        for start in range(0, len(ids), FORGET_BATCH)
+    ]
+    count = 0
+    for scope in scopes:
+        after = 0
+        while True:
+            rows = session.execute(
+                select(WebhookDelivery.id, WebhookDelivery.payload)
+                .where(scope, WebhookDelivery.id > after)
+                .order_by(WebhookDelivery.id)
+                .limit(FORGET_BATCH)
+            ).all()
+            if not rows:
+                break
+            after = rows[-1].id
+            changes = []
+            for delivery_id, payload in rows:
+                rewritten = _without_member(payload, user_id)
+                if rewritten is not None:
+                    changes.append({"id": delivery_id, "payload": rewritten})
+            if changes:  # one UPDATE by primary key for the batch
+                session.execute(update(WebhookDelivery), changes)
+                count += len(changes)
     return count
 
 
