@@ -3,9 +3,10 @@ done in one transaction, confirmed by mail to the old address.
 
 What identifies the member goes: address, password, profile, preferences, two-factor secrets,
 sessions, and (through `events.AccountDeleted`'s in-transaction subscribers) drafts, bookmarks,
-watches, notifications, API tokens and the picture. Their posts and topics stay, under a
-placeholder name (`former-<id>`, shown as "Former member": accounts.former), so the threads
-and quotes of others stay readable; the moderation log keeps its rows.
+watches, notifications, API tokens, the picture and their name in stored webhook deliveries.
+Their posts and topics stay, under a placeholder name (`former-<id>`, shown as "Former member":
+accounts.former), so the threads and quotes of others stay readable; the moderation log keeps
+its rows.
 """
 
 from __future__ import annotations
