@@ -113,6 +113,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'forum.db'}"
 
 
+@pytest.fixture
+def empty_database(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own, on the suite's kind (SQLite or PostgreSQL): for the tests
+    that run migrations from an earlier revision."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'migrated.db'}"
+        return
+    yield from _postgres_database()
+
+
 @pytest.fixture(scope="session")
 def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     instance = tmp_path_factory.mktemp("instance")

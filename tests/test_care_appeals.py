@@ -5,7 +5,6 @@ page, the API, the data export); the migration that adds the column to existing 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,6 @@ from forum.care.models import Concern
 from forum.extensions import db
 from forum.moderation import services as mod
 
-from .conftest import _postgres_database
 from .test_accessibility import check_page
 from .test_api import send, token_for
 from .test_concerns import care_world
@@ -156,15 +154,6 @@ def test_the_data_export_says_whether_a_concern_appealed_a_ban(world) -> None:
 
 
 # --- the migration ------------------------------------------------------------------------------
-@pytest.fixture
-def empty_database(database_url: str, tmp_path: Any) -> Iterator[str]:
-    """A database of its own, on the suite's kind (SQLite or PostgreSQL), for the migrations."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
-        return
-    yield from _postgres_database()
-
-
 BEFORE = "0034_sig_invites"
 
 

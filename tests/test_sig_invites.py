@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
@@ -29,7 +28,6 @@ from forum.sigs import services
 from forum.sigs.models import REQUEST_APPROVED, JoinRequest, SigInvite
 from forum.timeutil import utcnow
 
-from .conftest import _postgres_database
 from .mailbox import mails
 from .test_accessibility import check_page
 from .test_joining import _member as _is_member
@@ -411,15 +409,6 @@ def test_every_post_needs_the_csrf_token(w: Any) -> None:
 
 
 # --- the migration ---------------------------------------------------------------------------
-@pytest.fixture
-def empty_database(database_url: str, tmp_path: Any) -> Iterator[str]:
-    """A database of its own, on the suite's kind (SQLite or PostgreSQL), for the migrations."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
-        return
-    yield from _postgres_database()
-
-
 BEFORE = "0033_sealed_webhook_secrets"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import unescape
 from typing import Any
@@ -25,7 +24,6 @@ from forum.webhooks import services
 from forum.webhooks.models import Webhook
 
 from . import test_webhooks
-from .conftest import _postgres_database
 from .test_webhooks import LOOPBACK, deliveries, fresh, hooks, make_hook, register, verify
 
 pytestmark = pytest.mark.config(**LOOPBACK)
@@ -257,15 +255,6 @@ def test_a_changed_key_without_fallback_sends_nothing_and_asks_for_a_new_secret(
 
 
 # --- the migration ------------------------------------------------------------------------------
-@pytest.fixture
-def empty_database(database_url: str, tmp_path: Any) -> Iterator[str]:
-    """A database of its own, on the suite's kind (SQLite or PostgreSQL), for the migrations."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
-        return
-    yield from _postgres_database()
-
-
 BEFORE = "0032_search_slices"
 
 
