@@ -26,7 +26,7 @@ from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..sigs.services import leave_every_sig_in_tx
 from ..topics.models import Post, Topic
-from . import two_factor
+from . import retired, two_factor
 from .former import FORMER_PREFIX, former_username
 from .models import (
     APPROVED,
@@ -99,6 +99,7 @@ def delete_account(user: User, password: str, code: str = "") -> None:
             )
         )
         _forget(user)
+        retired.retire(old_name)  # no one else may take it (accounts.retired)
         events.publish(
             events.AccountDeleted(
                 user_id=user.id,

@@ -177,3 +177,13 @@ class UserSession(db.Model):  # type: ignore[name-defined,misc]
     ip: Mapped[str] = mapped_column(String(45), default="")
 
     __table_args__ = (Index("ix_user_sessions_user_last_seen", "user_id", "last_seen_at"),)
+
+
+class RetiredUsername(db.Model):  # type: ignore[name-defined,misc]
+    """The name of an account that was deleted, which no new account may take (others' posts
+    still say "@ada"): only a keyed digest of it (forum.accounts.retired), never the name."""
+
+    __tablename__ = "retired_usernames"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

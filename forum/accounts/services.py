@@ -25,6 +25,7 @@ from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..theme import known as known_theme
 from ..timeutil import utcnow, zone_or_utc
+from . import retired
 from .former import FORMER_PREFIX, is_former
 from .models import (
     APPROVED,
@@ -84,6 +85,11 @@ def _dummy_hash() -> str:
     return _DUMMY_HASHES[method]
 
 
+RETIRED_MESSAGE = _l(
+    "That name belonged to an account that was deleted. Please choose another."
+)
+
+
 def _check_username(username: str) -> str:
     username = username.strip()
     if not USERNAME_RE.match(username):
@@ -92,6 +98,8 @@ def _check_username(username: str) -> str:
         )
     if username.lower().startswith(FORMER_PREFIX):  # deleted accounts' names (accounts.former)
         raise Invalid("username", _l("That name is kept for deleted accounts."))
+    if retired.is_retired(username):  # a deleted account's old name (accounts.retired)
+        raise Invalid("username", RETIRED_MESSAGE)
     return username
 
 
@@ -253,6 +261,8 @@ def _create_member(
         with transaction() as session:
             if find_by_username(username):
                 raise Conflict(_l("That username is taken."), field="username")
+            if retired.is_retired(username):  # retired after the registration link was sent
+                raise Conflict(RETIRED_MESSAGE, field="username")
             if find_by_email(email):
                 raise Conflict(
                     _l("An account with that email address already exists."), field="email"
@@ -417,6 +427,8 @@ def finish_registration(token: str, password: str, *, ip: str | None = None) -> 
             None, _l("Registration is by invitation now: register again with an invite code.")
         )
     _check_password(password)
+    if retired.is_retired(pending.username):  # its account was deleted since the link was sent
+        raise Invalid(None, RETIRED_MESSAGE)
     if find_by_username(pending.username):
         raise Invalid(
             None, _l("Someone took that username in the meantime. Register again with another one.")
