@@ -85,9 +85,7 @@ def _dummy_hash() -> str:
     return _DUMMY_HASHES[method]
 
 
-RETIRED_MESSAGE = _l(
-    "That name belonged to an account that was deleted. Please choose another."
-)
+RETIRED_MESSAGE = _l("That name belonged to an account that was deleted. Please choose another.")
 
 
 def _check_username(username: str) -> str:
