@@ -370,12 +370,13 @@ def clean_text(text: str) -> str:
     return _CONTROL_RE.sub("", text)
 
 
-def quote_markdown(username: str, post_id: int, raw: str, label: str | None = None) -> str:
-    """The Markdown a reply starts with when it quotes a post: `@name`, or a `label` that
-    mentions no one (a deleted account's "Former member")."""
+def quote_markdown(who: str, post_id: int, raw: str, wrote: str) -> str:
+    """The Markdown a reply starts with when it quotes a post: `> **who** [wrote](/p/id):`, then
+    the post. `who` is "@name", or words that mention no one (a deleted account's "Former
+    member"); `wrote` comes in the quoting member's language. Only the link's address makes it a
+    quote (QUOTE_HREF_RE), never its words."""
     body = "\n".join("> " + line if line else ">" for line in raw.strip().splitlines())
-    who = label if label is not None else f"@{username}"
-    return f"> **{who}** [wrote](/p/{post_id}):\n>\n{body}\n\n"
+    return f"> **{who}** [{wrote}](/p/{post_id}):\n>\n{body}\n\n"
 
 
 class _TextExtractor(HTMLParser):

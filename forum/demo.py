@@ -87,7 +87,8 @@ def seed() -> dict[str, User]:
     topics.reply_to_topic(
         ada,
         t1.id,
-        quote_markdown("grace", p2.id, p2.body_raw) + "It did! Netmail took two days to arrive.",
+        quote_markdown("@grace", p2.id, p2.body_raw, wrote="wrote")
+        + "It did! Netmail took two days to arrive.",
         p2.id,
     )
     topics.reply_to_topic(linus, t1.id, "Legend of the Red Dragon, every single night.")

@@ -428,6 +428,7 @@ def js_messages() -> dict[str, Any]:
         "emoji_suggestions": gettext("Emoji to insert"),
         "emoji_offered": plural(_n("%(num)d emoji suggested", "%(num)d emoji suggested")),
         "someone": gettext("someone"),
+        "wrote": gettext("wrote"),
         # Reactions and bookmarks (static/js/reactions.js) and the member card (forum.js).
         "reacted_with": translations.ugettext(N_("You reacted with %(emoji)s.")),
         "reaction_taken_back": gettext("Your reaction was taken back."),

@@ -211,7 +211,7 @@ def test_a_quote_of_selected_words_is_one_the_pipeline_recognizes(client, world)
     first = db.session.scalar(select(Post).where(Post.topic_id == topic.id, Post.number == 1))
     # What static/js/composer.js quoteMarkdown() makes of the selection "The C64".
     selected = f"> **@bob** [wrote](/p/{first.id}):\n>\n> The C64\n\n"
-    assert selected == quote_markdown("bob", first.id, "The C64")
+    assert selected == quote_markdown("@bob", first.id, "The C64", wrote="wrote")
     client.login("ada")
     html = client.form("/preview", {"body": selected + "Mine too."}).get_json()["html"]
     assert "<blockquote>" in html and f'href="/p/{first.id}"' in html

@@ -139,6 +139,22 @@ def test_quote_prefills_the_reply_form_and_links_back(client, f, ada, club) -> N
     assert "<blockquote>" in reply.body_html and f'href="/p/{first.id}"' in reply.body_html
 
 
+@pytest.mark.parametrize(("language", "wrote"), [("de", "schrieb"), ("es", "escribió")])
+def test_a_quote_is_headed_in_the_quoting_members_language(
+    client, f, ada, club, language, wrote
+) -> None:
+    from forum.accounts import services as accounts
+
+    topic = f.topic(ada, club, "Quotable", "Line one")
+    first = f.first_post(topic)
+    accounts.set_language(db.session.scalar(select(User).filter_by(username="bob")), language)
+    client.login("bob")
+    data = client.get(f"/p/{first.id}/quote").get_json()
+    assert data["markdown"].startswith(f"> **@ada** [{wrote}](/p/{first.id}):")
+    # The composer's script words its own quotes from the same catalog.
+    assert client.get(f"/i18n/{language}.json").get_json()["wrote"] == wrote
+
+
 def test_reply_to_a_post_of_another_topic_is_not_recorded(f, ada, club) -> None:
     one = f.topic(ada, club, "One")
     two = f.topic(ada, club, "Two")

@@ -19,8 +19,8 @@ from ..db import is_valid_id, lock_for_write, transaction, upsert
 from ..errors import Forbidden, Invalid
 from ..extensions import db
 from ..hooks import Screening
+from ..i18n import gettext, lazy_ngettext, lazy_number
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_ngettext, lazy_number
 from ..permissions import Actor
 from ..sigs.models import Membership, Sig
 from ..sigs.services import add_member_in_tx
@@ -314,9 +314,14 @@ def quote_text(actor: Actor, post_id: int) -> str:
     """The Markdown that starts a reply quoting this post."""
     post = permissions.get_post_for(actor, post_id)
     author = db.session.get(User, post.user_id) if post.user_id else None
-    if author is not None and is_former(author.username):
-        return content.quote_markdown("", post.id, post.body_raw, label=former_label())
-    return content.quote_markdown(author.username if author else "someone", post.id, post.body_raw)
+    if author is None:
+        who = gettext("someone")
+    elif is_former(author.username):
+        who = former_label()
+    else:
+        who = f"@{author.username}"
+    # Translators: a quoted post's heading in a reply's Markdown: "**@ada** [wrote](/p/12):".
+    return content.quote_markdown(who, post.id, post.body_raw, wrote=gettext("wrote"))
 
 
 def edit_post(actor: Actor, post_id: int, body: str, title: str | None = None) -> Post:

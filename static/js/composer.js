@@ -530,12 +530,13 @@
   }
 
   // --- "Quote": the selected words of a post (or all of it) at the cursor --------------------
-  // `who` is "@name", or a deleted account's label, which mentions no one (data-author-label).
+  // `who` is "@name", or words that mention no one: a deleted account's label
+  // (data-author-label) or "someone". forum/content.py's quote_markdown writes the same.
   function quoteMarkdown(who, postId, text) {
     var lines = text.replace(/\s+$/, "").split("\n").map(function (line) {
       return line ? "> " + line : ">";
     });
-    return "> **" + who + "** [wrote](/p/" + postId + "):\n>\n" + lines.join("\n") + "\n\n";
+    return "> **" + who + "** [" + t("wrote") + "](/p/" + postId + "):\n>\n" + lines.join("\n") + "\n\n";
   }
 
   function selectedIn(article) {
@@ -578,7 +579,7 @@
       if (text) {
         var author = article && article.getAttribute("data-author");
         var label = article && article.getAttribute("data-author-label");
-        atCursor(quoteMarkdown(author ? "@" + author : label || "@" + t("someone"), postId, text));
+        atCursor(quoteMarkdown(author ? "@" + author : label || t("someone"), postId, text));
         return;
       }
       fetch("/p/" + encodeURIComponent(postId) + "/quote", {
