@@ -153,7 +153,7 @@ def test_the_profile_answers_gone(make_client: Any, world: dict[str, Any]) -> No
     assert guest.get(f"/u/{name}/card").status_code == 410
     assert guest.get(f"/u/{name}/feed.atom").status_code == 404
     assert guest.get(f"/api/v1/members/{name}").status_code == 404
-    assert guest.get("/u/ada").status_code == 404
+    assert guest.get("/u/ada").status_code == 410  # her old name, retired (test_retired_usernames)
 
 
 def test_mentioning_the_placeholder_neither_links_nor_notifies(

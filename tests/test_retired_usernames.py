@@ -126,3 +126,15 @@ def test_the_migration_adds_and_drops_the_table(
         upgrade()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_deleted_accounts_old_address_says_it_is_gone(client, f, gone) -> None:
+    """Older posts still link "@ada" to /u/ada: it answers 410 and says why, in any case; a
+    name that never was stays a 404."""
+    for path in ("/u/ada", "/u/ADA", "/u/ada/card"):
+        response = client.get(path)
+        assert response.status_code == 410, path
+        assert "This member deleted their account." in response.get_data(as_text=True)
+    assert client.get("/u/bob").status_code == 200
+    assert client.get("/u/nobody").status_code == 404
+    assert client.get("/u/nobody/card").status_code == 404

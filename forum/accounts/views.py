@@ -27,7 +27,7 @@ from wtforms import ValidationError
 
 from .. import hooks, i18n, permissions, theme
 from .. import settings as site_settings
-from ..errors import ForumError
+from ..errors import ForumError, NotFound
 from ..extensions import csrf, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext
@@ -40,7 +40,7 @@ from ..web import (
     redirect_back,
     safe_next,
 )
-from . import bp, deletion, former, queries, services, two_factor
+from . import bp, deletion, former, queries, retired, services, two_factor
 from .forms import (
     ChangePasswordForm,
     DeleteAccountForm,
@@ -804,7 +804,12 @@ def card(username: str) -> Any:
 
     if former.is_former(username):
         return _former_member()
-    data = queries.member_card(current_user, username)
+    try:
+        data = queries.member_card(current_user, username)
+    except NotFound:
+        if retired.is_retired(username):  # older posts still link "@ada" to /u/ada
+            return _former_member()
+        raise
     sections = hooks.member_card_sections.get()
     if request.args.get("fragment") == "1":
         response = make_response(
@@ -821,7 +826,12 @@ def profile(username: str) -> Any:
 
     if former.is_former(username):
         return _former_member()
-    page = queries.profile_page(current_user, username)
+    try:
+        page = queries.profile_page(current_user, username)
+    except NotFound:
+        if retired.is_retired(username):  # older posts still link "@ada" to /u/ada
+            return _former_member()
+        raise
     return render_template(
         "accounts/profile.html",
         page=page,
