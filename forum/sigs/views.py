@@ -49,15 +49,15 @@ def show(slug: str) -> Any:
         before=queries.Cursor.parse(before) if before and not after else None,
     )
     status = 200 if page.can_read else 403
-    # Forms (and so CSRF tokens) only for members: a guest's page holds nothing of theirs.
-    member = viewer() is not None
+    # The join form (and so a CSRF token) only for those who may join: a guest's page holds
+    # nothing of theirs, and a member's has no use for it.
+    may_join = viewer() is not None and page.membership is None
     return render_template(
         "sigs/show.html",
         page=page,
         filters=filters,
         sections=hooks.sig_page_sections.get(),
-        join_form=JoinForm() if member else None,
-        action=ActionForm() if member else None,
+        join_form=JoinForm() if may_join else None,
     ), status
 
 

@@ -175,7 +175,6 @@ def _render_topic(
             draft=draft,
             preview=preview,
             join_note=_join_note(data.sig),
-            action=ActionForm() if viewer() is not None else None,
         ),
         status,
     )
