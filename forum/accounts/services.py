@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, lambda_stmt, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -648,13 +648,20 @@ def load_session_user(session_id: str) -> User | None:
         user = db.session.get(User, key)
         row = db.session.get(UserSession, int(row_id)) if row_id else None
     elif row_id:
-        found = db.session.execute(
-            select(User, UserSession)
-            .outerjoin(
-                UserSession, (UserSession.id == int(row_id)) & (UserSession.user_id == User.id)
-            )
-            .where(User.id == key)
-        ).first()
+        # A lambda_stmt, built once per process: every signed-in request runs it, and building
+        # it cost as much CPU as running it (a hot site measured for issue 17, sixth session).
+        statement = lambda_stmt(
+            lambda: (
+                select(User, UserSession)
+                .outerjoin(
+                    UserSession,
+                    (UserSession.id == bindparam("row_id")) & (UserSession.user_id == User.id),
+                )
+                .where(User.id == bindparam("user_id"))
+            ),
+            enable_tracking=False,
+        )
+        found = db.session.execute(statement, {"row_id": int(row_id), "user_id": key}).first()
         user, row = (found[0], found[1]) if found is not None else (None, None)
     else:
         user = db.session.scalar(select(User).where(User.id == key))
