@@ -953,6 +953,45 @@ def test_sig_sysop_moderates_only_their_own_sig(f) -> None:
         topic_services.post_history(boss, post.id)
 
 
+def test_post_checks_answer_as_the_rules_post_by_post(f) -> None:
+    """A topic page asks PostChecks once for all its posts; its answers are those of
+    can_edit_post, can_delete_post and can_flag_post (flag_problem's), for every kind of reader
+    and post, in an open and in a locked topic."""
+    from forum.moderation.posts import hide_post
+
+    root = f.sysop("root")
+    boss, ada, bob, out, mute = (f.user(name) for name in ("boss", "ada", "bob", "out", "mute"))
+    sig = f.sig("club", members=[ada, bob, mute], sysops=[boss])
+    topic = f.topic(ada, sig, "Mixed posts")
+    posts = [f.first_post(topic), f.reply(bob, topic, "bob's reply")]
+    posts.append(hide_post(boss, f.reply(bob, topic, "to be hidden").id, "rude"))
+    deleted = f.reply(ada, topic, "to be deleted")
+    topic_services.delete_post(ada, deleted.id)
+    posts.append(deleted)
+    mute.silenced_until = utcnow() + timedelta(days=1)
+    db.session.commit()
+    readers = [None, root, boss, ada, bob, out, mute]
+    answers = set()
+    for locked in (False, True):
+        if locked:
+            _lock(topic)
+        for reader in readers:
+            checks = permissions.PostChecks(reader, topic, sig)
+            for post in posts:
+                db.session.refresh(post)
+                expected = (
+                    permissions.can_edit_post(reader, post, topic, sig),
+                    permissions.can_delete_post(reader, post, topic, sig),
+                    permissions.flag_problem(reader, post, topic, sig) is None,
+                )
+                got = (checks.can_edit(post), checks.can_delete(post), checks.can_flag(post))
+                assert got == expected, (reader and reader.username, post.id, locked)
+                answers.add(got)
+    # The matrix reaches every answer of each question.
+    for question in range(3):
+        assert {a[question] for a in answers} == {True, False}
+
+
 def test_banned_sysop_loses_every_power(f) -> None:
     from forum import permissions
 

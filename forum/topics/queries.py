@@ -166,6 +166,7 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
             else:
                 ignored.add(value)
     is_sysop = permissions.is_sig_sysop(viewer, sig)
+    checks = permissions.PostChecks(viewer, topic, sig)
     posts = []
     split = len(_POST_COLUMNS)
     for row in rows:
@@ -175,9 +176,9 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
             PostRow(
                 post=post,
                 author=author,
-                can_edit=permissions.can_edit_post(viewer, post, topic, sig),
-                can_delete=permissions.can_delete_post(viewer, post, topic, sig),
-                can_flag=viewer is not None and permissions.can_flag_post(viewer, post, topic, sig),
+                can_edit=checks.can_edit(post),
+                can_delete=checks.can_delete(post),
+                can_flag=checks.can_flag(post),
                 unread=viewer is not None and post.number > last_read,
                 folded=post.user_id in ignored if post.user_id is not None else False,
             )
