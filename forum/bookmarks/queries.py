@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, lambda_stmt, select
 from .. import content, permissions
 from ..accounts.models import User
 from ..accounts.queries import iso
+from ..db import read_columns
 from ..extensions import db
 from ..permissions import Actor
 from ..sigs.models import Sig
@@ -86,7 +87,7 @@ def page_bookmarks(actor: Actor, post_ids: list[int]) -> dict[int, datetime | No
     query; none for a guest)."""
     if actor is None or not post_ids:
         return {}
-    rows = db.session.execute(
+    rows = read_columns(
         lambda_stmt(_page_query, enable_tracking=False),  # type: ignore[arg-type]
         {"user_id": actor.id, "post_ids": list(post_ids)},
     )
