@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from flask_babel import force_locale, refresh
@@ -105,6 +106,38 @@ def test_a_member_switch_needs_the_form_token_and_is_kept_on_the_account(client,
     other.login("greta")
     page = other.get("/", headers={"Accept-Language": "es"})
     assert html_lang(page.get_data(as_text=True)) == "de"
+
+
+def test_wtforms_messages_in_the_readers_language_from_catalogs_read_once(client, f, monkeypatch):
+    """WTForms' own messages ("This field is required.") follow the reader's language, and its
+    catalogs are read from disk once per language and process, not on each request with a form."""
+    from babel.support import Translations
+
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("club", members=[ada]), "A topic")
+    client.login("ada")
+    i18n._wtforms_catalog.cache_clear()
+    loaded: list[str] = []
+    load = Translations.load.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: Any, dirname: Any = None, locales: Any = None, domain: Any = None) -> Any:
+        if domain == "wtforms":
+            loaded.append(str(locales[0]))
+        return load(cls, dirname, locales, domain)
+
+    monkeypatch.setattr(Translations, "load", classmethod(counted))
+    for lang, message in [
+        ("de", "Dieses Feld wird benötigt."),
+        ("es", "Este campo es obligatorio."),
+        ("de", "Dieses Feld wird benötigt."),
+        ("es", "Este campo es obligatorio."),
+    ]:
+        response = client.form(
+            f"/t/{topic.id}/reply", {"body": ""}, headers={"Accept-Language": lang}
+        )
+        assert response.status_code == 400
+        assert message in response.get_data(as_text=True), lang
+    assert sorted(loaded) == ["de", "es"]
 
 
 def test_a_member_picks_the_language_in_settings(client, f):
