@@ -125,11 +125,12 @@ def get_draft(actor: Actor, key: str) -> Draft | None:
         ),
         enable_tracking=False,
     )
-    return db.session.scalar(
+    draft: Draft | None = db.session.scalar(
         statement,
         {"user_id": actor.id, "key": key},
         execution_options={"populate_existing": True},
     )
+    return draft
 
 
 def delete_draft(actor: Actor, key: str) -> bool:

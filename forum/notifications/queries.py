@@ -341,7 +341,7 @@ def topic_level(user: Any, topic: Topic) -> str:
 
 
 def _topic_level() -> Any:
-    user_id = bindparam("user_id")
+    user_id: Any = bindparam("user_id")
     own = select(TopicWatch.level).where(
         TopicWatch.user_id == user_id, TopicWatch.topic_id == bindparam("topic_id")
     )

@@ -203,7 +203,7 @@ def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
 
 
 def _reading_position() -> Any:
-    viewer_id = bindparam("viewer_id")
+    viewer_id: Any = bindparam("viewer_id")
     return union_all(
         select(TopicRead.last_read_post_number, literal(0)).where(
             TopicRead.user_id == viewer_id, TopicRead.topic_id == bindparam("topic_id")
