@@ -54,6 +54,37 @@ def rss_parts() -> str:
     )
 
 
+def pymalloc_stats() -> str:
+    """Python's own allocator (objects of 512 bytes or less): its arenas of 1 MB, freed only
+    when every object in them is, against the bytes its live objects take."""
+    import re
+
+    read, write = os.pipe()
+    saved = os.dup(2)
+    try:
+        os.dup2(write, 2)
+        os.close(write)
+        sys._debugmallocstats()  # (written by C to the standard error)
+        sys.stderr.flush()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    with os.fdopen(read) as fh:
+        text = fh.read()
+
+    def number(label: str) -> int:
+        found = re.search(re.escape(label) + r"\s*=\s*([\d,]+)", text)
+        return int(found.group(1).replace(",", "")) if found else 0
+
+    arenas = number("# arenas allocated current")
+    arena_mb = number("# bytes in allocated blocks") + number("# bytes in available blocks")
+    return (
+        f"{arenas} arenas of 1 MB, "
+        f"{number('# bytes in allocated blocks') / 2**20:.1f} MB in live objects, "
+        f"{arena_mb / 2**20:.1f} MB in their pools"
+    )
+
+
 def sqlite_memory() -> str:
     """What SQLite holds in this process (its page caches, statements, schemas), all connections."""
     import ctypes
@@ -97,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", default="lineno", help="tracemalloc: lineno or filename")
     parser.add_argument("--trim", action="store_true", help="malloc_trim(0) at the end (glibc)")
     parser.add_argument("--nocache", action="store_true", help="page cache off")
+    parser.add_argument(
+        "--drop-cache",
+        action="store_true",
+        help="at the end, empty the page cache, collect and trim: what giving its pages up frees",
+    )
     parser.add_argument(
         "--trim-seconds", type=float, help="MEMORY_TRIM_SECONDS (default: the app's; 0: off)"
     )
@@ -234,6 +270,7 @@ def drive(app: Any, dataset: Any, args: argparse.Namespace) -> None:
     )
     log(f"  of which {rss_parts()}")
     log(f"  SQLite's own: {sqlite_memory()}")
+    log(f"  pymalloc: {pymalloc_stats()}")
     with app.app_context():
         from forum.extensions import db
 
@@ -265,6 +302,18 @@ def drive(app: Any, dataset: Any, args: argparse.Namespace) -> None:
             f"page cache: {len(cache._pages)} pages, {cache.size / 2**20:.1f} MB of bodies, "
             f"{cache.hits} hits, {cache.misses} misses"
         )
+        if args.drop_cache:
+            import ctypes
+            import gc
+
+            before = rss_mb()
+            cache.clear()
+            gc.collect()
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            log(
+                f"page cache emptied, collected, trimmed: {rss_mb():.0f} MB (from {before:.0f}); "
+                f"pymalloc: {pymalloc_stats()}"
+            )
     sizes: dict[str, int] = {}
     guest = app.test_client()
     for name, path in (("SIG index", "/"), ("SIG page", f"/s/{dataset.sig_slugs[0]}/"),

@@ -408,6 +408,14 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated pages to measure (topic_member,reply,open,…); bare always runs",
     )
     parser.add_argument(
+        "--cache-pair-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the page-cache pair only (e.g. FORUM_PAGE_CACHE_SECONDS=0, to tell "
+        "what its cache holds from what its other rows leave); may be repeated",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="every page briefly on the smallest data set: checks the bench runs (figures mean "
@@ -490,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
                 whoosh_too = ok
         (workdir / "dataset.json").write_text(json.dumps(asdict(dataset)))
 
-        forum_ports = servers.start(env, args.processes, None, "forum")
+        forum_env = {**env, **dict(pair.split("=", 1) for pair in args.cache_pair_env)}
+        forum_ports = servers.start(forum_env, args.processes, None, "forum")
         forum_procs = list(servers.procs)
         nocache_env = {**env, "FORUM_PAGE_CACHE_SECONDS": "0"}
         nocache_ports = servers.start(nocache_env, args.processes, None, "nocache")
@@ -705,13 +714,20 @@ def one_open(result: loadgen.OpenResult) -> dict[str, Any]:
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """The worker's resident memory now, and its peak."""
+    """The worker's resident memory now, and its peak; and of it, the anonymous part (the heap:
+    Python's and the C library's) and the part mapped from files (code, and the search index's
+    maps: page cache the kernel may take back, shared between the workers)."""
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             fields[key] = round(int(value.split()[0]) / 1024, 1)
-    return {"rss": fields.get("VmRSS", 0.0), "peak": fields.get("VmHWM", 0.0)}
+    return {
+        "rss": fields.get("VmRSS", 0.0),
+        "peak": fields.get("VmHWM", 0.0),
+        "anon": fields.get("RssAnon", 0.0),
+        "file": fields.get("RssFile", 0.0),
+    }
 
 
 def smoke_problems(report: dict[str, Any]) -> list[str]:
@@ -839,10 +855,17 @@ def print_table(report: dict[str, Any]) -> None:
                 f"{TARGETS.get(name, '')}"
             )
     for label, workers in report.get("memory_mb_per_worker", {}).items():
-        figures = ", ".join(f"{w['rss']:.0f} MB (peak {w['peak']:.0f})" for w in workers)
+        figures = ", ".join(
+            f"{w['rss']:.0f} MB (peak {w['peak']:.0f}; anon {w.get('anon', 0):.0f}, "
+            f"files {w.get('file', 0):.0f})"
+            for w in workers
+        )
         log(f"Memory per {label} worker at the end: {figures} (target < 150 MB)")
     for label, workers in report.get("memory_mb_per_worker_at_rest", {}).items():
-        figures = ", ".join(f"{w['rss']:.0f} MB" for w in workers)
+        figures = ", ".join(
+            f"{w['rss']:.0f} MB (anon {w.get('anon', 0):.0f}, files {w.get('file', 0):.0f})"
+            for w in workers
+        )
         log(f"Memory per {label} worker at rest ({REST_SECONDS} s later): {figures}")
     idle = report.get("extra", {}).get("sockets_bench.py", {}).get("result")
     if idle:
