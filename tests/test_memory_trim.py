@@ -67,3 +67,47 @@ def test_no_trimmer_without_glibc_or_when_turned_off(monkeypatch, make_app):
     monkeypatch.setattr(memory, "_malloc_trim", lambda _pad: 1)
     make_app(MEMORY_TRIM_SECONDS=0).test_client().get("/healthz")
     assert memory.current_trimmer() is None
+
+
+def test_the_trimmer_lets_holders_go_first_and_looks_again_for_one_still_in_use():
+    order: list[str] = []
+    still_in_use = [True, False]
+
+    def release() -> bool:
+        order.append("release")
+        return still_in_use.pop(0)
+
+    trimmer = memory.Trimmer(60, trim=lambda: order.append("trim") or True, release=release)
+    trimmer.request_ended()
+    assert trimmer.tick() is True
+    assert order == ["release", "trim"]
+    assert trimmer.pending  # another turn, though no request ended since
+    assert trimmer.tick() is True
+    assert not trimmer.pending
+    assert trimmer.tick() is False
+
+
+def test_releasers_are_held_weakly_and_one_failing_stops_no_other(caplog, monkeypatch):
+    monkeypatch.setattr(memory, "_releasers", [])  # (not the apps' of other tests)
+    calls: list[str] = []
+
+    class Holder:
+        def __init__(self, name: str, again: bool, broken: bool = False) -> None:
+            self.name, self.again, self.broken = name, again, broken
+
+        def let_go(self) -> bool:
+            calls.append(self.name)
+            if self.broken:
+                raise OSError("no")
+            return self.again
+
+    broken, idle, busy = Holder("broken", False, True), Holder("idle", False), Holder("busy", True)
+    for holder in (broken, idle, busy):
+        memory.on_trim(holder.let_go)
+    assert memory.release() is True  # the busy one asks to be asked again
+    assert calls == ["broken", "idle", "busy"]
+    assert "releasing" in caplog.text
+    del busy, holder
+    calls.clear()
+    assert memory.release() is False
+    assert calls == ["broken", "idle"]  # the one nothing else held is gone

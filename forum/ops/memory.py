@@ -15,6 +15,12 @@ worker is idle: the bench's mix cost 12.4 and 12.9 CPU ms a request with it, aga
 Not for password hashes: scrypt's 32 MB block is mapped apart by glibc and unmapped when freed
 (measured: the resident set is back where it was as soon as a login's hash is done).
 
+Before each trim the thread lets the process's idle holders go (`on_trim`): the search index's
+shared searcher, when no search used it since the last trim (forum.search.engine.index), whose
+maps of the index files held 24 MB of a page worker's resident set at 100,000 posts after the
+bench's searches, until its next search (docs/benchmarks.md, "Memory per page worker, sixth
+session").
+
 Elsewhere than glibc (musl, macOS) there is nothing to call, and nothing is installed.
 """
 
@@ -25,6 +31,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from flask import Flask
@@ -55,13 +62,53 @@ def trim() -> bool:
     return True
 
 
+# What the process may let go of before a trim: bound methods, held weakly (an app, and what it
+# holds, goes when nothing else keeps it; tests make many). Each returns True while it still
+# holds something it may give back at a later turn.
+_releasers: list[weakref.WeakMethod[Callable[[], bool]]] = []
+_releasers_lock = threading.Lock()
+
+
+def on_trim(release: Callable[[], bool]) -> None:
+    """Call `release` (a bound method) before each trim; it returns True to be asked again
+    one delay later even if no request ends meanwhile (it holds what it may let go then)."""
+    with _releasers_lock:
+        _releasers[:] = [ref for ref in _releasers if ref() is not None]
+        _releasers.append(weakref.WeakMethod(release))
+
+
+def release() -> bool:
+    """Ask every live releaser to let go of what it may; whether one wants another turn."""
+    with _releasers_lock:
+        refs = list(_releasers)
+    again = False
+    for ref in refs:
+        method = ref()
+        if method is None:
+            continue
+        try:
+            again = bool(method()) or again
+        except Exception:  # one holder's failure stops neither the others nor the trim
+            log.exception("releasing %r failed", method)
+        finally:
+            del method  # (a logged traceback keeps this frame: it must not keep the holder)
+    return again
+
+
 class Trimmer:
     """One per process: requests say they ended (`request_ended`), and a thread trims once,
-    `delay` seconds after the first of them, then waits for the next."""
+    `delay` seconds after the first of them, then waits for the next. Before trimming, it lets
+    the idle holders go (`release`); one that still holds something asks for another turn."""
 
-    def __init__(self, delay: float, trim: Callable[[], bool] = trim) -> None:
+    def __init__(
+        self,
+        delay: float,
+        trim: Callable[[], bool] = trim,
+        release: Callable[[], bool] = release,
+    ) -> None:
         self.delay = delay
         self.trim = trim
+        self.release = release
         self.trims = 0
         self._pending = threading.Event()
         self._lock = threading.Lock()
@@ -98,6 +145,13 @@ class Trimmer:
             return False
         # Cleared first: a request that ends during the trim asks for the next one.
         self._pending.clear()
+        try:
+            again = self.release()
+        except Exception:
+            log.exception("releasing before the trim failed")
+            again = False
+        if again:  # something was still in use: look again one delay later, requests or not
+            self._pending.set()
         try:
             done = self.trim()
         except Exception:  # never let the thread die: the worker would only grow

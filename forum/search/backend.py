@@ -143,6 +143,10 @@ class WhooshBackend:
         self.path = Path(path)
         self.index = SearchIndex(self.path, ranked_matches, index_memory_mb)
 
+    def let_go_if_idle(self) -> bool:
+        """Close the searcher if no search used it since the last call (see SearchIndex)."""
+        return self.index.let_go_if_idle()
+
     @contextmanager
     def writer(self, timeout: float = 5.0) -> Iterator[IndexWriter]:
         try:

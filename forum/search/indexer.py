@@ -33,6 +33,7 @@ from ..accounts.models import User
 from ..db import on_commit, transaction, upsert
 from ..extensions import db
 from ..hooks import AppSlot
+from ..ops import memory
 from ..permissions import public_posts_clause
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
@@ -83,11 +84,15 @@ def make_backend_named(app: Flask, name: str) -> SearchBackend:
         return PostgresBackend(
             ranked_matches=int(app.config.get("SEARCH_RANKED_MATCHES", RANKED_MATCHES))
         )
-    return WhooshBackend(
+    whoosh = WhooshBackend(
         app.config["INDEX_DIR"],
         ranked_matches=int(app.config.get("SEARCH_RANKED_MATCHES", RANKED_MATCHES)),
         index_memory_mb=int(app.config.get("SEARCH_INDEX_MEMORY_MB", INDEX_MEMORY_MB)),
     )
+    # A worker that has not searched since the last trim lets its searcher's maps go
+    # (forum.ops.memory; why: SearchIndex.let_go_if_idle).
+    memory.on_trim(whoosh.let_go_if_idle)
+    return whoosh
 
 
 def get_backend(app: Flask | None = None) -> SearchBackend:
