@@ -48,6 +48,7 @@ _PER_RESPONSE = {"set-cookie", "date", "content-length", "x-request-id", "vary"}
 
 @dataclass(frozen=True)
 class _Entry:
+    stamp: tuple[Any, ...]  # the versions it was rendered at
     body: bytes
     headers: tuple[tuple[str, str], ...]
     stored_at: float
@@ -57,6 +58,12 @@ class PageCache:
     """A bounded, thread-safe LRU of rendered pages (one per process): at most `entries` pages
     and `max_bytes` of their bodies, and none older than `seconds` (which could never be served
     again: it goes as soon as it is seen, so a quiet process holds only its last minute's pages).
+
+    A page is kept once, at the versions it was last rendered at (`_Entry.stamp`), not once per
+    version: versions only move on, so a page at older versions could never be served again,
+    and when it was a key of its own it held its bytes until the LRU pushed it out: under the
+    bench's mix in one process (`bench/memory_bench.py`, 2.4 % of the requests replies), 69 of
+    the 448 pages of a full cache (docs/benchmarks.md, "Memory per page worker, sixth session").
     """
 
     def __init__(self, seconds: float, entries: int, max_bytes: int) -> None:
@@ -69,10 +76,16 @@ class PageCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple[Any, ...]) -> _Entry | None:
+    def get(self, key: tuple[Any, ...], stamp: tuple[Any, ...]) -> _Entry | None:
+        """The page `key` as rendered at the versions `stamp`, if kept and not expired. One at
+        other versions is let go (it is older: it could never be served again)."""
         with self._lock:
             entry = self._pages.get(key)
-            if entry is None or time.monotonic() - entry.stored_at > self.seconds:
+            if (
+                entry is None
+                or entry.stamp != stamp
+                or time.monotonic() - entry.stored_at > self.seconds
+            ):
                 if entry is not None:
                     self._drop(key)
                 self.misses += 1
@@ -152,12 +165,11 @@ def for_guests(version: Callable[..., tuple[Any, ...] | None]) -> Callable[[Any]
             key = (
                 request.path,
                 request.query_string,
-                stamp,
                 i18n.language(),
                 i18n.timezone_name(),
                 theme.theme(),
             )
-            entry = cache.get(key)
+            entry = cache.get(key, stamp)
             if entry is not None:
                 response = Response(entry.body, status=200, headers=list(entry.headers))
                 response.headers["X-Page-Cache"] = "hit"
@@ -167,7 +179,7 @@ def for_guests(version: Callable[..., tuple[Any, ...] | None]) -> Callable[[Any]
                 headers = tuple(
                     (k, v) for k, v in response.headers.items() if k.lower() not in _PER_RESPONSE
                 )
-                cache.put(key, _Entry(response.get_data(), headers, time.monotonic()))
+                cache.put(key, _Entry(stamp, response.get_data(), headers, time.monotonic()))
             response.headers["X-Page-Cache"] = "miss"
             return response
 

@@ -225,3 +225,17 @@ def test_a_page_past_its_time_is_let_go(client, board, app, monkeypatch):
     _get(client, second)  # kept at now + 31: the first page, older than 30 s, goes
     assert len(cache._pages) == 1
     assert cache.size == len(client.get(second).get_data())
+
+
+def test_a_page_is_kept_once_at_its_newest_versions(app, client, board, f):
+    """A page at older versions could never be served again: the newer rendering takes its
+    place instead of holding its bytes beside it until the LRU pushes it out."""
+    cache = pagecache.get_cache(app)
+    path = f"/t/{board['topic'].id}"
+    _get(client, path)
+    f.reply(board["bob"], board["topic"], "A newer version of the page.")
+    status, body, state = _get(client, path)
+    assert state == "miss" and "A newer version of the page." in body
+    assert len(cache._pages) == 1
+    assert cache.size == len(body.encode())
+    assert _get(client, path)[2] == "hit"
