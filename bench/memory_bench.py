@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed_into:
         seed(args.seed_into[0], args.posts, args.seed_into[1])
         return 0
-    if os.environ.get("MALLOC_ARENA_MAX") != "2":  # as forum.ops.serve runs the workers
+    if "MALLOC_ARENA_MAX" not in os.environ:  # as forum.ops.serve runs the workers
         os.environ["MALLOC_ARENA_MAX"] = "2"
         os.execv(sys.executable, [sys.executable, *sys.argv])
 
@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app()
         log(f"after create_app(): {rss_mb():.0f} MB, {len(sys.modules)} modules")
         log(f"  of which {rss_parts()}")
+        log(f"  pymalloc: {pymalloc_stats()}")
         drive(app, dataset, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
