@@ -10,7 +10,7 @@ from . import services
 
 
 def _post_written(event: events.PostCreated | events.PostEdited) -> None:
-    services.claim_for_post(event.post_id)
+    services.claim_for_post(event.post_id, new=isinstance(event, events.PostCreated))
 
 
 def _account_deleted(event: events.AccountDeleted) -> None:

@@ -290,17 +290,22 @@ def referenced_files(raw: str) -> list[str]:
     return found
 
 
-def claim_for_post(post_id: int) -> None:
+def claim_for_post(post_id: int, *, new: bool = False) -> None:
     """Inside the post's transaction: the post owns an upload of each file its text shows that
     its author uploaded; uploads it no longer shows are let go (reaped after a day unless a
     post claims them again). A file the author never uploaded (an address copied from another
-    post) is claimed by nothing here, so it is readable only where its own post is."""
+    post) is claimed by nothing here, so it is readable only where its own post is.
+
+    `new`: the post was written in this transaction, so it holds no upload yet (and a new post
+    that shows no file costs no statement)."""
     post = db.session.get(Post, post_id)
     if post is None or post.user_id is None:
         return
     wanted = referenced_files(post.body_raw)
+    if new and not wanted:
+        return
     now = utcnow()
-    held = list(db.session.scalars(select(Upload).where(Upload.post_id == post.id)))
+    held = [] if new else list(db.session.scalars(select(Upload).where(Upload.post_id == post.id)))
     for upload in held:
         if upload.sha256 not in wanted:
             upload.post_id = None
