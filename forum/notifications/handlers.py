@@ -67,7 +67,7 @@ def on_notifications_created(event: events.NotificationsCreated) -> None:
     notification that was rolled back)."""
     from . import mail
 
-    mail.queue_mail(event.notification_ids, event.user_ids)
+    mail.queue_mail(event.notification_ids)
 
 
 def on_reaction_changed(event: events.ReactionChanged) -> None:

@@ -18,7 +18,8 @@ What a member wants "in the digest" waits for the digest (forum.notifications.di
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -96,24 +97,38 @@ PREF_MAIL = "mail"
 assert set(CATEGORIES) == set(CATEGORY_LABELS) == set(DEFAULTS)
 
 
-def mail_choices(user: User) -> dict[str, str]:
+class MailFacts(Protocol):
+    """What the mail choices read of a member: a User, or a row of these columns (queue_mail's,
+    loaded beside the notifications themselves)."""
+
+    @property
+    def email(self) -> str: ...
+    @property
+    def email_verified_at(self) -> datetime | None: ...
+    @property
+    def mail_disabled_at(self) -> datetime | None: ...
+    @property
+    def preferences(self) -> dict[str, Any]: ...
+
+
+def mail_choices(user: MailFacts) -> dict[str, str]:
     """The member's choice for every category (the defaults where they made none)."""
     chosen = (user.preferences or {}).get(PREF_MAIL) or {}
     return {c: str(chosen[c]) if chosen.get(c) in CHOICES else DEFAULTS[c] for c in CATEGORIES}
 
 
-def wants_now(user: User, kind: str) -> bool:
+def wants_now(user: MailFacts, kind: str) -> bool:
     category = CATEGORY_OF.get(kind)
     return category is not None and mail_choices(user)[category] == NOW
 
 
-def digest_kinds(user: User) -> list[str]:
+def digest_kinds(user: MailFacts) -> list[str]:
     """The kinds this member wants in the digest."""
     chosen = mail_choices(user)
     return [kind for kind, category in CATEGORY_OF.items() if chosen[category] == DIGEST]
 
 
-def may_receive_mail(user: User) -> bool:
+def may_receive_mail(user: MailFacts) -> bool:
     """Notification mail and digests go only to a verified address (registration's link, or
     the link mailed to a changed address) that has not bounced past the threshold (or been
     reported as spam: forum.mailin); an address under .invalid (`create-sysop`'s default) can
@@ -153,21 +168,29 @@ def read_unsubscribe_token(token: str) -> tuple[int, list[str]] | None:
 
 
 # --- queueing (after the notifications commit) ----------------------------------------------
-def queue_mail(notification_ids: tuple[int, ...], user_ids: tuple[int, ...]) -> None:
-    """For each new notification its member wants mailed now, a job in NOTIFY_MAIL_DELAY s."""
+def queue_mail(notification_ids: tuple[int, ...]) -> None:
+    """For each new notification its member wants mailed now, a job in NOTIFY_MAIL_DELAY s.
+
+    One statement of columns, after every reply that notifies: each notification with what its
+    member's mail choices read (no member objects loaded)."""
     if not notification_ids:
         return
-    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(set(user_ids))))}
     rows = db.session.execute(
-        select(Notification.id, Notification.user_id, Notification.kind).where(
-            Notification.id.in_(notification_ids)
+        select(
+            Notification.id,
+            Notification.kind,
+            User.email,
+            User.email_verified_at,
+            User.mail_disabled_at,
+            User.preferences,
         )
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.id.in_(notification_ids))
     ).all()
     delay = float(current_app.config["NOTIFY_MAIL_DELAY"])
-    for notification_id, user_id, kind in rows:
-        user = users.get(user_id)
-        if user is not None and may_receive_mail(user) and wants_now(user, kind):
-            jobs.enqueue(send_notification_mail, notification_id, delay=delay)
+    for row in rows:
+        if may_receive_mail(row) and wants_now(row, row.kind):
+            jobs.enqueue(send_notification_mail, row.id, delay=delay)
 
 
 # --- the job --------------------------------------------------------------------------------
