@@ -986,23 +986,37 @@ def who_may_view_post(users: list[User], post: PostFacts, topic: Topic, sig: Sig
     return [u for u in users if not u.is_banned and can_view_post(u, post, topic, sig)]
 
 
-def who_may_read_post(user_ids: Iterable[int], post: PostFacts, topic: Topic, sig: Sig) -> set[int]:
+def who_may_read_post(
+    user_ids: Iterable[int],
+    post: PostFacts,
+    topic: Topic,
+    sig: Sig,
+    *,
+    unless_ignoring: int | None = None,
+) -> set[int]:
     """who_may_view_post by id, for the members a new post notifies. A visible post of a live
     topic in a public SIG is open to every member who is not banned: one query of ids, no
     members or memberships loaded (it runs inside every reply's write turn). A deleted
-    account (accounts.former) reads nothing: its topics' replies and its quotes tell no one."""
+    account (accounts.former) reads nothing: its topics' replies and its quotes tell no one.
+    `unless_ignoring` (the member the news is from: the post's author, a reactor) also leaves
+    out, in the same query, those who ignore that member (who_ignores): they hear nothing of
+    what that member does."""
     ids = sorted(set(user_ids))
     if not ids:
         return set()
+    conditions = [User.id.in_(ids)]
+    if unless_ignoring is not None:
+        ignores = select(MemberIgnore.user_id).where(MemberIgnore.ignored_id == unless_ignoring)
+        conditions.append(User.id.not_in(ignores))
     if _open_to_every_member(post, topic, sig):
         return set(
             db.session.scalars(
                 select(User.id).where(
-                    User.id.in_(ids), User.banned_at.is_(None), not_former_clause(User.username)
+                    *conditions, User.banned_at.is_(None), not_former_clause(User.username)
                 )
             )
         )
-    users = list(db.session.scalars(select(User).where(User.id.in_(ids))))
+    users = list(db.session.scalars(select(User).where(*conditions)))
     users = [u for u in users if not is_former(u.username)]
     return {u.id for u in who_may_view_post(users, post, topic, sig)}
 

@@ -113,15 +113,14 @@ def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
         if level == WATCHING:
             add(uid, kinds.NEW_TOPIC if post.number == 1 else kinds.WATCHED)
 
-    # Members who ignore the author hear nothing of what they write: no mentions, quotes,
-    # replies, nor their posts in what they watch (one query, for those concerned only).
-    ignoring = permissions.who_ignores(post.user_id, causes)
-    result: dict[int, kinds.Kind] = {}
-    for uid, found in causes.items():
-        if uid == post.user_id or levels.get(uid, NORMAL) == MUTED or uid in ignoring:
-            continue
-        result[uid] = min(found, key=lambda k: k.priority)
-    return result
+    # Members who ignore the author hear nothing of what they write either (no mentions,
+    # quotes, replies, nor their posts in what they watch): notify_post leaves them out with
+    # the readers' check.
+    return {
+        uid: min(found, key=lambda k: k.priority)
+        for uid, found in causes.items()
+        if uid != post.user_id and levels.get(uid, NORMAL) != MUTED
+    }
 
 
 def notify_post(post_id: int, *, new: bool = False) -> list[Notification]:
@@ -149,7 +148,9 @@ def notify_post(post_id: int, *, new: bool = False) -> list[Notification]:
                 )
             )
         )
-    readers = permissions.who_may_read_post(set(causes) - already, post, topic, sig)
+    readers = permissions.who_may_read_post(
+        set(causes) - already, post, topic, sig, unless_ignoring=post.user_id
+    )
     now = utcnow()
     rows = [
         Notification(
@@ -466,9 +467,9 @@ def notify_reaction(
         return []
     if _level_of(post.user_id, topic) == MUTED:
         return []
-    if permissions.who_ignores(reactor_id, [post.user_id]):
-        return []
-    if not permissions.who_may_read_post([post.user_id], post, topic, sig):
+    if not permissions.who_may_read_post(
+        [post.user_id], post, topic, sig, unless_ignoring=reactor_id
+    ):
         return []
     return _add(
         [
