@@ -1,6 +1,6 @@
 """Where a reply's CPU goes: replies posted through the test client in one process.
 
-    python bench/reply_loop.py [--replies 600] [--rounds 3] [--profile] [--turn]
+    python bench/reply_loop.py [--replies 600] [--rounds 3] [--profile] [--turn] [--postgres]
 
 Seeds a small copy of the bench data set (a twentieth) into a temporary SQLite database, logs a
 member in, and posts replies to random topics of their SIGs the way the reply bench does (the
@@ -8,7 +8,10 @@ search index drained by its background thread, as in production). Prints the pro
 per reply, best of --rounds, each round on a fresh copy of the seeded database. --profile adds
 cProfile's twenty most expensive calls of one more round, by cumulative time. --turn also
 prints what each round's replies held SQLite's write turn for (forum.sqlite.WriteQueue): the
-turn is what bounds replies a second, as writers take it one at a time.
+turn is what bounds replies a second, as writers take it one at a time. --postgres seeds a
+database on the FORUM_BENCH_POSTGRES_URL server instead (each round a copy of it, made with
+CREATE DATABASE … TEMPLATE; all dropped at the end); the CPU is then the forum's alone, not
+PostgreSQL's.
 
 No server and no load generator share the CPU here, so the figures move much less from run to
 run than `make bench`'s; they are for comparing one change with the next. The server spends a
@@ -28,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -37,12 +40,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import data  # noqa: E402
+from bench.databases import fresh_database, postgres_server  # noqa: E402
 from bench.loadgen import CSRF_RE  # noqa: E402
 
 
-def config(workdir: Path) -> dict[str, Any]:
+def config(workdir: Path, url: str | None = None) -> dict[str, Any]:
     return {
-        "DATABASE_URL": f"sqlite:///{workdir / 'forum.db'}",
+        "DATABASE_URL": url or f"sqlite:///{workdir / 'forum.db'}",
         "INDEX_DIR": str(workdir / "index"),
         "SECRET_KEY": "reply-loop-" + "x" * 32,
         "SEARCH_SYNC_ON_START": False,
@@ -51,13 +55,13 @@ def config(workdir: Path) -> dict[str, Any]:
     }
 
 
-def seed(workdir: Path) -> dict[str, Any]:
+def seed(workdir: Path, url: str | None = None) -> dict[str, Any]:
     from flask_migrate import upgrade
 
     from forum import create_app
     from forum.extensions import db
 
-    app = create_app(config(workdir))
+    app = create_app(config(workdir, url))
     with app.app_context():
         upgrade()
         dataset = data.build(db.engine, data.Sizes().scaled(0.05), app.config["POSTS_PER_PAGE"])
@@ -99,16 +103,38 @@ class TurnClock:
         )
 
 
+def copy_database(url: str, name: str) -> tuple[str, Callable[[], None]]:
+    """A copy of the PostgreSQL database at `url` (a template: nothing may be connected to it),
+    and a function that drops the copy."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    source = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    copy = f"{source.database}_{name}"
+    admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{source.database}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
+        admin.dispose()
+
+    rendered = source.set(database=copy).render_as_string(hide_password=False)
+    return rendered.replace("postgresql+psycopg://", "postgresql://", 1), drop
+
+
 def one_round(
     workdir: Path,
     dataset: dict[str, Any],
     replies: int,
     profile: bool,
     turns: TurnClock | None = None,
+    url: str | None = None,
 ) -> float:
     from forum import create_app
 
-    app = create_app(config(workdir))
+    app = create_app(config(workdir, url))
     client = app.test_client()
     member = dataset["members"][0]
 
@@ -158,21 +184,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one more round")
     parser.add_argument("--turn", action="store_true", help="time the write turns too")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     args = parser.parse_args(argv)
+    if args.postgres and args.turn:
+        parser.error("--turn times SQLite's write turns; PostgreSQL has none")
     logging.getLogger("forum.request").setLevel(logging.WARNING)  # a line a reply otherwise
 
     turns = TurnClock() if args.turn else None
     base = Path(tempfile.mkdtemp(prefix="forum-reply-loop-"))
+    drops: list[Callable[[], None]] = []
     try:
         seeded = base / "seeded"
         seeded.mkdir()
-        dataset = seed(seeded)
+        url = None
+        if args.postgres:
+            url, drop = fresh_database(seeded, "replyloop", postgres_server(True))
+            drops.append(drop)
+        dataset = seed(seeded, url)
         figures = []
         for n in range(args.rounds + (1 if args.profile else 0)):
             workdir = base / f"round-{n}"
             shutil.copytree(seeded, workdir)
+            round_url = None
+            if url:
+                round_url, drop = copy_database(url, f"r{n}")
+                drops.append(drop)
             profiling = args.profile and n == args.rounds
-            ms = one_round(workdir, dataset, args.replies, profiling, turns)
+            ms = one_round(workdir, dataset, args.replies, profiling, turns, round_url)
             if not profiling:
                 figures.append(ms)
                 print(f"round {n + 1}: {ms:.2f} ms of CPU a reply", flush=True)
@@ -181,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         best = min(figures)
         print(f"best of {len(figures)}: {best:.2f} ms of CPU a reply ({args.replies} replies)")
     finally:
+        for drop in reversed(drops):
+            drop()
         shutil.rmtree(base, ignore_errors=True)
     return 0
 
