@@ -1,12 +1,15 @@
 """Where a reply's CPU goes: replies posted through the test client in one process.
 
-    python bench/reply_loop.py [--replies 600] [--rounds 3] [--profile] [--turn] [--postgres]
+    python bench/reply_loop.py [--replies 600] [--rounds 3] [--profile] [--statements] [--turn]
+                               [--postgres]
 
 Seeds a small copy of the bench data set (a twentieth) into a temporary SQLite database, logs a
 member in, and posts replies to random topics of their SIGs the way the reply bench does (the
 search index drained by its background thread, as in production). Prints the process's CPU time
 per reply, best of --rounds, each round on a fresh copy of the seeded database. --profile adds
-cProfile's twenty most expensive calls of one more round, by cumulative time. --turn also
+cProfile's twenty most expensive calls of one more round, by cumulative time; --statements,
+for one more round, the CPU of the session's calls (execute, scalar(s), get, flush, commit: the
+statement built, run and its rows read) by the line of the forum that made them. --turn also
 prints what each round's replies held SQLite's write turn for (forum.sqlite.WriteQueue): the
 turn is what bounds replies a second, as writers take it one at a time. --postgres seeds a
 database on the FORUM_BENCH_POSTGRES_URL server instead (each round a copy of it, made with
@@ -31,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -103,6 +107,57 @@ class TurnClock:
         )
 
 
+class StatementClock:
+    """The request thread's CPU in the session's calls while `recording`, by the forum's line
+    that made each (the first frame under forum/, outside the library)."""
+
+    METHODS = ("execute", "scalar", "scalars", "get", "flush", "commit")
+
+    def __init__(self) -> None:
+        from sqlalchemy.orm import Session
+
+        self.recording = False
+        self.cpu: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        clock = self
+        for name in self.METHODS:
+            real = getattr(Session, name)
+
+            def timed(session: Any, *args: Any, _real: Any = real, _name: str = name, **kw: Any):
+                if not clock.recording:
+                    return _real(session, *args, **kw)
+                clock.recording = False  # a call inside this one (autoflush) counts as this one
+                started = time.thread_time()
+                try:
+                    return _real(session, *args, **kw)
+                finally:
+                    site = f"{_name} {clock._site()}"
+                    clock.cpu[site] += time.thread_time() - started
+                    clock.calls[site] += 1
+                    clock.recording = True
+
+            setattr(Session, name, timed)
+
+    @staticmethod
+    def _site() -> str:
+        frame = sys._getframe(2)
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if "/forum/" in name and "site-packages" not in name:
+                return f"{name.rsplit('/forum/', 1)[1]}:{frame.f_lineno}"
+            frame = frame.f_back  # type: ignore[assignment]
+        return "?"
+
+    def report(self, replies: int, top: int = 25) -> str:
+        total = sum(self.cpu.values()) * 1000 / replies
+        lines = [f"session calls: {total:.2f} ms of CPU a reply; by site, ms and calls a reply:"]
+        for site, cpu in self.cpu.most_common(top):
+            lines.append(
+                f"  {cpu * 1000 / replies:6.3f}  {self.calls[site] / replies:5.2f}  {site}"
+            )
+        return "\n".join(lines)
+
+
 def copy_database(url: str, name: str) -> tuple[str, Callable[[], None]]:
     """A copy of the PostgreSQL database at `url` (a template: nothing may be connected to it),
     and a function that drops the copy."""
@@ -131,6 +186,7 @@ def one_round(
     profile: bool,
     turns: TurnClock | None = None,
     url: str | None = None,
+    statements: StatementClock | None = None,
 ) -> float:
     from forum import create_app
 
@@ -169,7 +225,12 @@ def one_round(
     if turns:
         turns.turns.clear()
         turns.recording = True
+    if statements:
+        statements.recording = True
     post(replies)
+    if statements:
+        statements.recording = False
+        print(statements.report(replies), flush=True)
     if turns:
         turns.recording = False
     if profiler:
@@ -183,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replies", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one more round")
+    parser.add_argument(
+        "--statements", action="store_true", help="one more round: CPU by statement site"
+    )
     parser.add_argument("--turn", action="store_true", help="time the write turns too")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     args = parser.parse_args(argv)
@@ -202,22 +266,27 @@ def main(argv: list[str] | None = None) -> int:
             drops.append(drop)
         dataset = seed(seeded, url)
         figures = []
-        for n in range(args.rounds + (1 if args.profile else 0)):
+        extra = ["profile"] * args.profile + ["statements"] * args.statements
+        for n in range(args.rounds + len(extra)):
             workdir = base / f"round-{n}"
             shutil.copytree(seeded, workdir)
             round_url = None
             if url:
                 round_url, drop = copy_database(url, f"r{n}")
                 drops.append(drop)
-            profiling = args.profile and n == args.rounds
-            ms = one_round(workdir, dataset, args.replies, profiling, turns, round_url)
-            if not profiling:
+            kind = extra[n - args.rounds] if n >= args.rounds else None
+            clock = StatementClock() if kind == "statements" else None
+            ms = one_round(
+                workdir, dataset, args.replies, kind == "profile", turns, round_url, clock
+            )
+            if kind is None:
                 figures.append(ms)
                 print(f"round {n + 1}: {ms:.2f} ms of CPU a reply", flush=True)
                 if turns:
                     print(f"  {turns.report(args.replies)}", flush=True)
-        best = min(figures)
-        print(f"best of {len(figures)}: {best:.2f} ms of CPU a reply ({args.replies} replies)")
+        if figures:
+            best = min(figures)
+            print(f"best of {len(figures)}: {best:.2f} ms of CPU a reply ({args.replies} replies)")
     finally:
         for drop in reversed(drops):
             drop()
