@@ -11,9 +11,5 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.jinja_env.globals["timezone_unset"] = timezone_unset
-    # templates/_avatar.html's letter avatars.
-    app.jinja_env.globals.update(
-        avatar_colour=avatars.colour_index,
-        avatar_letter=avatars.letter,
-        avatar_size=avatars.size_class,
-    )
+    # templates/_avatar.html's avatar(user, size).
+    app.jinja_env.globals["avatar_tag"] = avatars.tag

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import functools
 import zlib
+from collections.abc import Mapping
 from typing import Any
+
+from markupsafe import Markup, escape
 
 from .former import is_former
 
@@ -68,3 +71,30 @@ def size_class(size: Any) -> int:
     except (TypeError, ValueError):
         wanted = 32
     return min(SIZES, key=lambda s: abs(s - wanted))
+
+
+def _picture(user: Any) -> Any:
+    """The user's `avatar_url` as templates read it (an attribute, else a mapping's key)."""
+    if user is None or isinstance(user, str):
+        return None
+    try:
+        return user.avatar_url
+    except AttributeError:
+        return user.get("avatar_url") if isinstance(user, Mapping) else None
+
+
+def tag(user: Any, size: Any = 32) -> Markup:
+    """The avatar's HTML: templates/_avatar.html's `avatar(user, size)`. A Python function
+    rather than a Jinja macro: a topic page draws one per post, and the macro's call (three
+    more calls inside) cost several times this (docs/benchmarks.md, 2026-12-06)."""
+    px = size_class(size)
+    url = _picture(user)
+    if url:
+        return Markup(
+            f'<img class="avatar avatar-{px}" src="{escape(url)}" alt="" width="{px}" '
+            f'height="{px}" loading="lazy">'
+        )
+    return Markup(
+        f'<span class="avatar avatar-{px} avatar-c{colour_index(user)}" aria-hidden="true">'
+        f"{escape(letter(user))}</span>"
+    )
