@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, lambda_stmt, select
 
 from .. import events, permissions
 from ..accounts.models import User
@@ -91,8 +91,17 @@ def avatars_of(user_ids: list[int]) -> dict[int, str]:
     ids = sorted(set(user_ids))
     if not ids:
         return {}
+    # A lambda_stmt, built once per process: every topic page runs it, and building the
+    # statement and its cache key was two fifths of its CPU (0.26 → 0.16 ms of a guest's
+    # topic page, bench/page_cpu.py topic_first_nocache).
     rows = db.session.execute(
-        select(Avatar.user_id, Avatar.sha256).where(Avatar.user_id.in_(ids))
+        lambda_stmt(
+            lambda: select(Avatar.user_id, Avatar.sha256).where(
+                Avatar.user_id.in_(bindparam("ids", expanding=True))
+            ),
+            enable_tracking=False,
+        ),
+        {"ids": ids},
     ).all()
     return {user_id: sha for user_id, sha in rows}
 
