@@ -2,6 +2,7 @@
 
 - who_may_read_post(..., unless_ignoring=...) on its slow path (a private SIG loads members):
   the author's ignorers and a reactor's ignorers hear nothing there either.
+- sig_page's lambda statement keeps the member's id a bound value (first reader frozen in: a leak).
 - WTForms' messages (i18n.WTFormsWords) follow a force_locale block inside a request, and a form
   made outside a request still answers (in English)."""
 
@@ -69,3 +70,43 @@ def test_wtforms_messages_follow_force_locale_in_a_request_and_work_outside_one(
         assert _message(_Form()) == "Dieses Feld wird benötigt."
     with app.app_context():
         assert _message(_Form(formdata=None, data={})) == "This field is required."
+
+
+def test_sig_page_lists_a_waiting_topic_to_its_author_only_whoever_asks_first(
+    client: Any, f: Any
+) -> None:
+    """sig_page's lambda statement is built once per process: the member's id must stay a bound
+    value (a member's own topic awaiting approval is listed to them, and to no other member)."""
+    from forum import hooks
+    from forum.hooks import Screening
+    from forum.sigs import queries as sig_queries
+
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    f.topic(ada, sig, "Shown at once")
+    hooks.screen_post.provide(client.application, lambda a, s, t: Screening("pending"))
+    f.topic(bob, sig, "Bob waits")
+    f.topic(ada, sig, "Ada waits")
+
+    def titles(reader: Any, **kwargs: Any) -> set[str]:
+        return {r.topic.title for r in sig_queries.sig_page(reader, "retro", **kwargs).topics}
+
+    for _ in range(2):
+        assert titles(ada) == {"Shown at once", "Ada waits"}
+        assert titles(bob) == {"Shown at once", "Bob waits"}
+        assert titles(None) == {"Shown at once"}
+
+    def walked(reader: Any) -> list[str]:
+        seen: list[str] = []
+        after = None
+        for _ in range(5):
+            rows = sig_queries.sig_page(reader, "retro", after=after, per_page=1).topics
+            if not rows:
+                break
+            seen.append(rows[0].topic.title)
+            after = sig_queries.Cursor.of(rows[0].topic)
+        return seen
+
+    assert sorted(walked(ada)) == ["Ada waits", "Shown at once"]
+    assert sorted(walked(bob)) == ["Bob waits", "Shown at once"]
+    assert walked(None) == ["Shown at once"]
