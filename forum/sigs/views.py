@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import hooks, pagecache
+from .. import hooks, pagecache, permissions
 from ..errors import ForumError
 from ..i18n import gettext as _
 from ..i18n import ngettext
@@ -49,9 +49,9 @@ def show(slug: str) -> Any:
         before=queries.Cursor.parse(before) if before and not after else None,
     )
     status = 200 if page.can_read else 403
-    # The join form (and so a CSRF token) only for those who may join: a guest's page holds
-    # nothing of theirs, and a member's has no use for it.
-    may_join = viewer() is not None and page.membership is None
+    # The join form (and so a CSRF token) only for those the policy lets join, as the template
+    # asks: a guest's page holds nothing of theirs, and a member's has no use for it.
+    may_join = permissions.can_join_sig(viewer(), page.sig)
     return render_template(
         "sigs/show.html",
         page=page,
