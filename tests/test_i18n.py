@@ -9,9 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask_babel import force_locale, refresh
+from flask_wtf import FlaskForm
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
+from wtforms import StringField
+from wtforms.validators import DataRequired
 
 from forum import i18n
 from forum.accounts.models import User
@@ -451,3 +455,30 @@ def test_did_you_mean_prefers_the_readers_language(client, f, search_index, lang
     html = client.get("/search?q=hosue").get_data(as_text=True)
     assert word in html
     assert f"/search?q={expected}&amp;" in html, html[html.find("did-you-mean") - 50 :][:400]
+
+
+# --- checks from the review of the sixth session's performance work ---------------------
+# WTForms' messages (i18n.WTFormsWords) follow force_locale in a request, and work outside one.
+class _Form(FlaskForm):
+    class Meta:
+        csrf = False
+
+    name = StringField("Name", validators=[DataRequired()])
+
+
+def _message(form: _Form) -> str:
+    assert not form.validate()
+    return form.name.errors[0]
+
+
+def test_wtforms_messages_follow_force_locale_in_a_request_and_work_outside_one(
+    app: Flask,
+) -> None:
+    with app.test_request_context("/", headers={"Accept-Language": "de"}, method="POST"):
+        app.preprocess_request()  # the before_request hooks (i18n's WTFormsWords)
+        assert _message(_Form()) == "Dieses Feld wird benötigt."
+        with force_locale("es"):
+            assert _message(_Form()) == "Este campo es obligatorio."
+        assert _message(_Form()) == "Dieses Feld wird benötigt."
+    with app.app_context():
+        assert _message(_Form(formdata=None, data={})) == "This field is required."

@@ -4,17 +4,20 @@ the center, the header count, watch levels and preferences, through HTTP as a me
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from forum import events, hooks, permissions
+from forum import events, hooks, permissions, settings
 from forum.db import transaction
 from forum.errors import Invalid
 from forum.extensions import db
 from forum.hooks import Screening
+from forum.messages import services as mail_services
 from forum.notifications import services
 from forum.notifications.models import Notification, TopicWatch
+from forum.reactions import services as reactions
 from forum.topics.models import POST_PENDING, POST_VISIBLE, Post
 
 
@@ -673,3 +676,28 @@ def test_the_composer_says_how_many_members_a_post_may_mention(client, f):
     client.login("grace")
     page = client.get(f"/t/{topic.id}/reply").get_data(as_text=True)
     assert "(up to 50 members a post)" in page
+
+
+# --- checks from the review of the sixth session's performance work ---------------------
+# who_may_read_post(..., unless_ignoring=...) on its slow path: a private SIG loads members.
+def _kinds_of(user_id: int) -> list[str]:
+    db.session.expire_all()
+    return sorted(
+        db.session.scalars(select(Notification.kind).where(Notification.user_id == user_id))
+    )
+
+
+def test_ignorers_hear_nothing_of_a_post_or_reaction_in_a_private_sig(f: Any) -> None:
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    sig = f.sig("secret", visibility="private", members=[ada, bob, cyd])
+    topic = f.topic(ada, sig, "Plans", "Where do we meet?")
+    mail_services.ignore_member(ada, "bob")
+    before_ada, before_cyd = _kinds_of(ada.id), _kinds_of(cyd.id)
+    f.reply(bob, topic, "Hey @ada and @cyd, at mine?")
+    assert _kinds_of(ada.id) == before_ada  # she ignores bob: no reply, no mention
+    assert _kinds_of(cyd.id) == sorted([*before_cyd, "mention"])
+    post = f.first_post(topic)
+    reactions.set_reaction(bob, post.id, settings.reactions()[0])
+    assert "reaction" not in _kinds_of(ada.id)
+    reactions.set_reaction(cyd, post.id, settings.reactions()[0])
+    assert _kinds_of(ada.id).count("reaction") == 1

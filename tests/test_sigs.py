@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -344,3 +345,44 @@ def test_only_the_global_sysop_creates_and_archives_sigs(f) -> None:
     with pytest.raises(Forbidden):
         sig_services.set_archived(boss, sig.id, True)
     assert not _reload(sig).is_archived
+
+
+# --- checks from the review of the sixth session's performance work ---------------------
+def test_sig_page_lists_a_waiting_topic_to_its_author_only_whoever_asks_first(
+    client: Any, f: Any
+) -> None:
+    """sig_page's lambda statement is built once per process: the member's id must stay a bound
+    value (a member's own topic awaiting approval is listed to them, and to no other member)."""
+    from forum import hooks
+    from forum.hooks import Screening
+    from forum.sigs import queries as sig_queries
+
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    f.topic(ada, sig, "Shown at once")
+    hooks.screen_post.provide(client.application, lambda a, s, t: Screening("pending"))
+    f.topic(bob, sig, "Bob waits")
+    f.topic(ada, sig, "Ada waits")
+
+    def titles(reader: Any, **kwargs: Any) -> set[str]:
+        return {r.topic.title for r in sig_queries.sig_page(reader, "retro", **kwargs).topics}
+
+    for _ in range(2):
+        assert titles(ada) == {"Shown at once", "Ada waits"}
+        assert titles(bob) == {"Shown at once", "Bob waits"}
+        assert titles(None) == {"Shown at once"}
+
+    def walked(reader: Any) -> list[str]:
+        seen: list[str] = []
+        after = None
+        for _ in range(5):
+            rows = sig_queries.sig_page(reader, "retro", after=after, per_page=1).topics
+            if not rows:
+                break
+            seen.append(rows[0].topic.title)
+            after = sig_queries.Cursor.of(rows[0].topic)
+        return seen
+
+    assert sorted(walked(ada)) == ["Ada waits", "Shown at once"]
+    assert sorted(walked(bob)) == ["Bob waits", "Shown at once"]
+    assert walked(None) == ["Shown at once"]
