@@ -329,7 +329,7 @@ def test_deleting_forgets_the_member_and_keeps_their_posts(
     thread = html(reader.get(topic_url, follow_redirects=True))
     assert "Adding that 5.25 inch ones are tricky." in thread and "Former member" in thread
     assert ">ada<" not in thread and "/u/ada" not in thread
-    assert reader.get("/u/ada").status_code == 404
+    assert reader.get("/u/ada").status_code == 410  # gone on purpose: the name is retired
     assert reader.get("/u/ada/feed.atom").status_code == 404
     feed = html(reader.get(f"/t/{world['topic'].id}/feed.atom"))
     assert "<name>ada</name>" not in feed and "<name>Former member</name>" in feed

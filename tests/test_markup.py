@@ -179,7 +179,7 @@ def test_mentions_in_a_post_link_to_profiles(client, f) -> None:
 
 
 def test_quotes_are_detected_only_inside_blockquotes() -> None:
-    quoted = content.quote_markdown("ada", 42, "first line\n\nsecond line")
+    quoted = content.quote_markdown("@ada", 42, "first line\n\nsecond line", wrote="wrote")
     cooked = content.render(quoted + "my answer, see also [this](/p/7)")
     assert cooked.quoted_post_ids == (42,)
     assert cooked.html.startswith("<blockquote>")
