@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask, url_for
 
-from forum.web import UrlTemplate, url_template
+from forum.web import UrlTemplate, fixed_url, url_template
 
 NAMES = ["ada", "grace_h-1", "a b", "ü/ñ", "100%", "x?y#z", "quo'te&semi;", "~tilde~", "..", "@"]
 
@@ -27,6 +27,21 @@ def test_url_templates_match_url_for(app: Flask, script_root: str) -> None:
         for name in NAMES:
             assert topic(12, name) == url_for("topics.show", topic_id=12, slug=name)
         assert pager(4) == url_for("topics.show", topic_id=3, slug="a-b", page=4)
+
+
+@pytest.mark.parametrize("script_root", ["", "/forum"])
+def test_fixed_urls_match_url_for(app: Flask, script_root: str) -> None:
+    # The frame's links and static files (base.html), each built once per mount point.
+    for root in (script_root, "/elsewhere"):
+        with app.test_request_context("/", base_url=f"http://localhost{root}"):
+            for endpoint, values in [
+                ("sigs.index", {}),
+                ("static", {"filename": "css/forum.css"}),
+                ("js_catalog", {"code": "de", "v": "0123abcd"}),
+                ("topics.unread", {"filter": "tracked"}),
+            ]:
+                assert fixed_url(endpoint, **values) == url_for(endpoint, **values)
+            assert fixed_url("sigs.index") == root + "/"
 
 
 def test_url_templates_refuse_what_they_cannot_build(app: Flask) -> None:

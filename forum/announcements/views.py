@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from ..errors import Forbidden, ForumError
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
-from ..web import form_error, redirect_back, viewer
+from ..web import fixed_url, form_error, redirect_back, viewer
 from . import bp, queries, services
 from .forms import ActionForm, AnnouncementForm
 
@@ -93,7 +93,7 @@ def init_banner(app: Flask) -> None:
 def header_item(user: object) -> dict[str, Any]:
     """The "Announcements" link in the header, for everyone (no query)."""
     return {
-        "url": url_for("announcements.index"),
+        "url": fixed_url("announcements.index"),
         "label": _("Announcements"),
         "count": None,
         "id": "announcements-link",

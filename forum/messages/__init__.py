@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, url_for
+from flask import Blueprint, Flask
 
 from .. import hooks
 from ..i18n import gettext as _
@@ -17,10 +17,11 @@ def header_item(viewer: Any) -> dict[str, Any] | None:
     """The header's "Mail (n)": conversations with unread messages, on every member's page."""
     if viewer is None:
         return None
+    from ..web import fixed_url
     from .queries import unread_count
 
     return {
-        "url": url_for("messages.mailbox"),
+        "url": fixed_url("messages.mailbox"),
         "label": _("Mail"),
         "count": unread_count(viewer.id),
         "css": "mail-link",

@@ -3,7 +3,7 @@ the word filter and the moderation log."""
 
 from typing import Any
 
-from flask import Blueprint, Flask, url_for
+from flask import Blueprint, Flask
 
 from .. import hooks
 from ..i18n import gettext as _
@@ -32,12 +32,13 @@ def init_app(app: Flask) -> None:
 
 def _queue_item(viewer: Any) -> dict[str, Any] | None:
     from .. import permissions
+    from ..web import fixed_url
     from .queries import queue_size
 
     if not permissions.can_moderate_anything(viewer):
         return None
     return {
-        "url": url_for("moderation.queue"),
+        "url": fixed_url("moderation.queue"),
         "label": _("Mod queue"),
         "count": queue_size(viewer),
         "css": "mod-queue",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, url_for
+from flask import Blueprint, Flask
 
 from .. import hooks
 from ..i18n import gettext as _
@@ -17,19 +17,20 @@ def header_items(viewer: Any) -> list[dict[str, Any]] | None:
     notifications badge, server-rendered on every page: both counts in one indexed query."""
     if viewer is None:
         return None
+    from ..web import fixed_url
     from .queries import header_counts
 
     unread, tracked = header_counts(viewer.id)
     return [
         {
-            "url": url_for("topics.unread", filter="tracked"),
+            "url": fixed_url("topics.unread", filter="tracked"),
             "label": _("Tracked"),
             "count": tracked,
             "css": "tracked-link",
             "id": "tracked-link",
         },
         {
-            "url": url_for("notifications.index"),
+            "url": fixed_url("notifications.index"),
             "label": _("Notifications"),
             "count": unread,
             "css": "notifications-link",

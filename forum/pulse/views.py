@@ -20,7 +20,7 @@ from ..sigs.models import Sig
 from ..timeutil import in_zone, utcnow, zone_or_utc
 from ..topics.models import Topic
 from ..topics.queries import TopicPage
-from ..web import redirect_back, viewer
+from ..web import fixed_url, redirect_back, viewer
 from . import bp, queries, services
 from .buckets import DAY, PERIODS, WEEK, DateRange, comparison, local_today
 from .forms import ActionForm, RangeForm, WelcomeForm
@@ -284,7 +284,7 @@ def header_item(user: permissions.Actor) -> dict[str, Any] | None:
     if not permissions.can_view_pulse(user, None):
         return None
     return {
-        "url": url_for("pulse.dashboard"),
+        "url": fixed_url("pulse.dashboard"),
         "label": _("Pulse"),
         "count": None,
         "id": "pulse-link",
