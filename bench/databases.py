@@ -32,14 +32,29 @@ def fresh_database(
     `forum_<name>_<random>`, else the SQLite file `<name>.db` in `workdir`."""
     if server is None:
         return f"sqlite:///{workdir / f'{name}.db'}", lambda: None
+    return _create_postgres(server, f"forum_{name}_{uuid.uuid4().hex[:8]}")
+
+
+def copy_database(url: str, name: str) -> tuple[str, Callable[[], None]]:
+    """A copy of the PostgreSQL database at `url` (a template: nothing may be connected to it)
+    named `<its name>_<name>`, and a function that drops the copy."""
+    from sqlalchemy.engine import make_url
+
+    source = make_url(url).database
+    return _create_postgres(url, f"{source}_{name}", template=source)
+
+
+def _create_postgres(
+    server: str, database: str, template: str | None = None
+) -> tuple[str, Callable[[], None]]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     base = make_url(server.replace("postgresql://", "postgresql+psycopg://", 1))
-    database = f"forum_{name}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    copy_of = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
+        conn.execute(text(f'CREATE DATABASE "{database}"{copy_of}'))
 
     def drop() -> None:
         with admin.connect() as conn:

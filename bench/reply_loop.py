@@ -44,7 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import data  # noqa: E402
-from bench.databases import fresh_database, postgres_server  # noqa: E402
+from bench.databases import copy_database, fresh_database, postgres_server  # noqa: E402
 from bench.loadgen import CSRF_RE  # noqa: E402
 
 
@@ -156,27 +156,6 @@ class StatementClock:
                 f"  {cpu * 1000 / replies:6.3f}  {self.calls[site] / replies:5.2f}  {site}"
             )
         return "\n".join(lines)
-
-
-def copy_database(url: str, name: str) -> tuple[str, Callable[[], None]]:
-    """A copy of the PostgreSQL database at `url` (a template: nothing may be connected to it),
-    and a function that drops the copy."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    source = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    copy = f"{source.database}_{name}"
-    admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{source.database}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
-        admin.dispose()
-
-    rendered = source.set(database=copy).render_as_string(hide_password=False)
-    return rendered.replace("postgresql+psycopg://", "postgresql://", 1), drop
 
 
 def one_round(

@@ -3,7 +3,6 @@ forum.ops.memory): they held every page its searches read in its resident set.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,25 +10,12 @@ import pytest
 from forum.ops import memory
 from forum.search import indexer
 from forum.search.backend import WhooshBackend
-from forum.search.documents import PostDocument, SigScope
+from forum.search.documents import SigScope
 from forum.search.parsing import parse
 
+from .test_search_processes import post_document
+
 pytestmark = pytest.mark.search
-
-
-def _doc(post_id: int) -> PostDocument:
-    return PostDocument(
-        post_id=post_id,
-        topic_id=post_id,
-        sig_id=1,
-        sig_slug="retro",
-        author="ada",
-        language="en",
-        created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=post_id),
-        is_first=False,
-        title="",
-        body=f"modem cable number {post_id}",
-    )
 
 
 def _search(backend: WhooshBackend) -> list[int]:
@@ -48,7 +34,7 @@ def _mapped(path: Path) -> set[str]:
 def test_a_searcher_unused_for_a_whole_turn_lets_its_maps_go(tmp_path: Path):
     path = tmp_path / "index"
     backend = WhooshBackend(path)
-    backend.rebuild(_doc(n) for n in range(1, 200))
+    backend.rebuild(post_document(n, f"modem cable number {n}") for n in range(1, 200))
     assert _search(backend) == [199, 198, 197]
     assert _mapped(path)
     assert backend.let_go_if_idle() is True  # searched since the last turn: kept, ask again
@@ -66,7 +52,7 @@ def test_an_apps_whoosh_backend_is_asked_before_each_trim(tmp_path: Path, make_a
     app = make_app(INDEX_DIR=str(tmp_path / "index"), SEARCH_BACKEND="whoosh")
     backend = indexer.make_backend_named(app, "whoosh")
     assert isinstance(backend, WhooshBackend)
-    backend.rebuild(_doc(n) for n in range(1, 20))
+    backend.rebuild(post_document(n, f"modem cable number {n}") for n in range(1, 20))
     assert _search(backend) == [19, 18, 17]
     assert memory.release() is True  # used since the last turn
     assert backend.index._shared is not None

@@ -96,7 +96,8 @@ def test_concurrent_writers_in_separate_processes_leave_the_index_equal_to_the_d
 
 
 # --- a segment merged away under a searcher (issue 18) ------------------------------------------
-def _doc(post_id: int, body: str) -> PostDocument:
+def post_document(post_id: int, body: str) -> PostDocument:
+    """A post of SIG 1 ("retro") by ada, `post_id` minutes into 2026, as the indexer writes it."""
     return PostDocument(
         post_id=post_id,
         topic_id=post_id,
@@ -115,7 +116,7 @@ def _merge_everything(path: Path) -> None:
     """What another process's drain does when Whoosh merges: new segments, the old files gone."""
     other = WhooshBackend(path)
     with other.writer() as w:
-        w.upsert(_doc(999, "modem cable from the other process"))
+        w.upsert(post_document(999, "modem cable from the other process"))
     other.index._index().optimize()
     other.close()
 
@@ -123,7 +124,7 @@ def _merge_everything(path: Path) -> None:
 def test_a_searcher_reads_a_segment_that_another_process_merged_away(tmp_path: Path):
     path = tmp_path / "index"
     backend = WhooshBackend(path)
-    backend.rebuild(_doc(n, f"modem cable number {n}") for n in range(1, 200))
+    backend.rebuild(post_document(n, f"modem cable number {n}") for n in range(1, 200))
     searcher = backend.index._searcher()  # opened: the segment's parts are mapped as needed
     segments = {p.name for p in path.glob("*.seg")}
     _merge_everything(path)
@@ -137,7 +138,7 @@ def test_a_searcher_reads_a_segment_that_another_process_merged_away(tmp_path: P
 
 def test_a_search_that_finds_a_file_gone_reopens_the_searcher_and_answers(tmp_path, monkeypatch):
     backend = WhooshBackend(tmp_path / "index")
-    backend.rebuild(_doc(n, f"modem cable number {n}") for n in range(1, 50))
+    backend.rebuild(post_document(n, f"modem cable number {n}") for n in range(1, 50))
     backend.search(parse("modem"), SigScope(None), newest=False, offset=0, limit=5)
     stale = backend.index._searcher()
     real_view = ranking.PostDates.view
@@ -171,7 +172,7 @@ def _commit_and_merge(path: str, go: Any, commits: Any) -> None:
     while commits.value < SOAK_COMMITS and time.monotonic() < end:
         with backend.writer(timeout=10) as w:
             post_id += 1
-            w.upsert(_doc(post_id, f"soak reply modem cable {post_id}"))
+            w.upsert(post_document(post_id, f"soak reply modem cable {post_id}"))
             w.remove_post(post_id - 200)
         commits.value += 1
     backend.close()
@@ -183,7 +184,9 @@ def test_searches_beside_another_processs_merges_always_answer(tmp_path: Path):
     commits of the other process, or SOAK_SECONDS."""
     path = str(tmp_path / "index")
     backend = WhooshBackend(path)
-    backend.rebuild(_doc(n, f"modem cable soak reply {n} w{n % 50}") for n in range(1, 3000))
+    backend.rebuild(
+        post_document(n, f"modem cable soak reply {n} w{n % 50}") for n in range(1, 3000)
+    )
     ctx = multiprocessing.get_context("spawn")
     go, commits = ctx.Event(), ctx.Value("i", 0)
     writer = ctx.Process(target=_commit_and_merge, args=(path, go, commits))
