@@ -954,9 +954,9 @@ def test_sig_sysop_moderates_only_their_own_sig(f) -> None:
 
 
 def test_post_checks_answer_as_the_rules_post_by_post(f) -> None:
-    """A topic page asks PostChecks once for all its posts; its answers are those of
-    can_edit_post, can_delete_post and can_flag_post (flag_problem's), for every kind of reader
-    and post, in an open and in a locked topic."""
+    """A topic page asks PostChecks once for all its posts; its answers are the rules' asked
+    post by post (the sysop's power, the author's edit and standing problems, flag_problem), for
+    every kind of reader and post, in an open and in a locked topic."""
     from forum.moderation.posts import hide_post
 
     root = f.sysop("root")
@@ -979,9 +979,16 @@ def test_post_checks_answer_as_the_rules_post_by_post(f) -> None:
             checks = permissions.PostChecks(reader, topic, sig)
             for post in posts:
                 db.session.refresh(post)
+                # The rules asked post by post, from the policy's own parts (can_edit_post and
+                # can_delete_post ask PostChecks now, so they are no reference).
+                own = reader is not None and post.user_id == reader.id
+                alive = reader is not None and not post.is_deleted
+                sysop = permissions.is_sig_sysop(reader, sig)
                 expected = (
-                    permissions.can_edit_post(reader, post, topic, sig),
-                    permissions.can_delete_post(reader, post, topic, sig),
+                    alive
+                    and (sysop or (own and permissions._edit_problem(reader, topic, sig) is None)),
+                    alive
+                    and (sysop or (own and permissions.standing_problem(reader, sig) is None)),
                     permissions.flag_problem(reader, post, topic, sig) is None,
                 )
                 got = (checks.can_edit(post), checks.can_delete(post), checks.can_flag(post))
