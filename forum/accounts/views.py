@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import time
 import zipfile
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -796,20 +798,33 @@ def detect_timezone() -> Any:
     return jsonify({"timezone": current_user.timezone, "taken": taken})
 
 
+def _gone_members_answer_410(view: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A member's page, or 410 Gone for a deleted account: its placeholder `former-<id>`, and its
+    old name (older posts still link "@ada" to /u/ada), asked of the retired names only when no
+    member has the name."""
+
+    @functools.wraps(view)
+    def page(username: str) -> Any:
+        if former.is_former(username):
+            return _former_member()
+        try:
+            return view(username)
+        except NotFound:
+            if retired.is_retired(username):
+                return _former_member()
+            raise
+
+    return page
+
+
 @bp.route("/u/<username>/card")
+@_gone_members_answer_410
 def card(username: str) -> Any:
     """A member's card: a small page of its own, or (?fragment=1, for the script that opens it
     on their name) the card alone."""
     from . import queries
 
-    if former.is_former(username):
-        return _former_member()
-    try:
-        data = queries.member_card(current_user, username)
-    except NotFound:
-        if retired.is_retired(username):  # older posts still link "@ada" to /u/ada
-            return _former_member()
-        raise
+    data = queries.member_card(current_user, username)
     sections = hooks.member_card_sections.get()
     if request.args.get("fragment") == "1":
         response = make_response(
@@ -821,17 +836,11 @@ def card(username: str) -> Any:
 
 
 @bp.route("/u/<username>")
+@_gone_members_answer_410
 def profile(username: str) -> Any:
     from . import queries
 
-    if former.is_former(username):
-        return _former_member()
-    try:
-        page = queries.profile_page(current_user, username)
-    except NotFound:
-        if retired.is_retired(username):  # older posts still link "@ada" to /u/ada
-            return _former_member()
-        raise
+    page = queries.profile_page(current_user, username)
     return render_template(
         "accounts/profile.html",
         page=page,
