@@ -6,11 +6,13 @@
 Seeds a forum as bench/growth_bench.py does (a temporary SQLite database, or a new PostgreSQL
 one with --postgres), then renders through the Flask test client, page cache off: the guest SIG
 index, SIG page and topic page; a member's SIG index, SIG page and topic page (a member of the
-SIG who has read nothing, as `make bench`'s "member" rows); and the bare page (bench/bare.py)
-on the same database. Prints the CPU milliseconds per request (median of --rounds passes, each
-the median of --repeat batches) and the bare page's CPU as a share of each page's: roughly the
-ratio `make bench` shows on an idle machine, less the server's own work per request (HTTP,
-gunicorn), which is the same for every page and lifts the real ratios of the slower pages.
+SIG who has read nothing, as `make bench`'s "member" rows); the page frame alone for each
+(`/search` without words: the header, the footer, the session, no content); and the bare page
+(bench/bare.py) on the same database. Prints the CPU milliseconds per request (median of
+--rounds passes, each the median of --repeat batches) and the bare page's CPU as a share of
+each page's: roughly the ratio `make bench` shows on an idle machine, less the server's own
+work per request (HTTP, gunicorn), which is the same for every page and lifts the real ratios
+of the slower pages.
 
 --sql NAME prints the SQL statements of one request of a page, each with how SQLAlchemy got it
 ("cached since …" or "generated"). --profile NAME runs cProfile over 200 requests of one page
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             "sig_index_member": lambda: member.get("/"),
             "sig_page_member": lambda: member.get(f"/s/{slug}/"),
             "topic_member": lambda: member.get(f"/t/{big}?page=1"),
+            "frame_guest": lambda: guest.get("/search"),
+            "frame_member": lambda: member.get("/search"),
         }
         if args.sql:
             from sqlalchemy import event
