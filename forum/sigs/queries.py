@@ -16,11 +16,9 @@ from sqlalchemy import (
     bindparam,
     func,
     lambda_stmt,
-    literal,
     or_,
     select,
     tuple_,
-    union_all,
 )
 from sqlalchemy.orm import aliased, joinedload
 
@@ -172,32 +170,45 @@ class Cursor:
 UNREAD_SHOWN = 99
 
 
-def unread_by_sig(user_id: int, memberships: Sequence[Membership]) -> dict[int, int]:
-    """Per SIG of the member's `memberships`: how many topics have posts they have not read
-    (/new's rule: not deleted, active since the member last marked the SIG read, a post beyond
-    their read position), counted up to UNREAD_SHOWN + 1. One statement: a bounded count per
-    SIG."""
-    if not memberships:
+def unread_by_sig(user_id: int, sig_ids: Sequence[int]) -> dict[int, int]:
+    """Per SIG of `sig_ids` the member belongs to: how many topics have posts they have not
+    read (/new's rule: not deleted, active since the member last marked the SIG read, a post
+    beyond their read position), counted up to UNREAD_SHOWN + 1. One statement: a bounded count
+    per membership row."""
+    if not sig_ids:
         return {}
-    read = aliased(TopicRead)
-    counts = []
-    for membership in memberships:
-        sig_id, read_through = membership.sig_id, membership.read_through
-        unread = (
-            select(Topic.id)
-            .outerjoin(read, and_(read.topic_id == Topic.id, read.user_id == user_id))
-            .where(
-                Topic.sig_id == sig_id,
-                Topic.deleted_at.is_(None),
-                Topic.last_post_number > func.coalesce(read.last_read_post_number, 0),
-            )
-            .limit(UNREAD_SHOWN + 1)
-        )
-        if read_through is not None:
-            unread = unread.where(Topic.last_posted_at > read_through)
-        counts.append(select(literal(sig_id), func.count()).select_from(unread.subquery()))
-    rows = db.session.execute(union_all(*counts) if len(counts) > 1 else counts[0])
+    # A lambda_stmt, built once per process: every member's SIG index runs it, and building a
+    # union of one count per SIG on each request cost more CPU than SQLite took to run it
+    # (bench/page_cpu.py sig_index_member, issue 17, seventh session).
+    statement = lambda_stmt(lambda: _unread_by_sig(), enable_tracking=False)
+    rows = db.session.execute(
+        statement,
+        {"user_id": user_id, "sig_ids": list(sig_ids), "shown": UNREAD_SHOWN + 1},
+    )
     return {sig_id: count for sig_id, count in rows if count}
+
+
+def _unread_by_sig() -> Any:
+    read = aliased(TopicRead)
+    member = aliased(Membership)
+    unread = (
+        select(Topic.id)
+        .outerjoin(read, and_(read.topic_id == Topic.id, read.user_id == bindparam("user_id")))
+        .where(
+            Topic.sig_id == member.sig_id,
+            Topic.deleted_at.is_(None),
+            Topic.last_post_number > func.coalesce(read.last_read_post_number, 0),
+            or_(member.read_through.is_(None), Topic.last_posted_at > member.read_through),
+        )
+        .limit(bindparam("shown", type_=Integer))
+        .correlate(member)
+        .subquery()
+    )
+    count = select(func.count()).select_from(unread).correlate(member).scalar_subquery()
+    return select(member.sig_id, count).where(
+        member.user_id == bindparam("user_id"),
+        member.sig_id.in_(bindparam("sig_ids", expanding=True)),
+    )
 
 
 def sig_index(current: Any) -> list[SigRow]:
@@ -234,7 +245,7 @@ def sig_index(current: Any) -> list[SigRow]:
         )
         last_topics = {t.id: (t, name) for t, name in rows}
     unread = (
-        unread_by_sig(viewer.id, list(permissions.memberships(viewer).values()))
+        unread_by_sig(viewer.id, list(permissions.memberships(viewer)))
         if viewer is not None
         else {}
     )
