@@ -186,6 +186,12 @@ header_items: HookList[HeaderProvider] = HookList("forum.header_items")
 notifications (Tracked, Notifications), moderation (the queue), pulse and announcements; called
 by `web` for every page's header. Default: no items."""
 
+header_counts: HookMap[Callable[[Any], Any]] = HookMap("forum.header_counts")
+"""Counts the header shows a member, by name: given the member's id (a SQL bind parameter), a
+scalar subquery counting. Provided by notifications ("notifications", "tracked") and messages
+("mail"); `web.header_counts` reads them all in one statement a request, for those features'
+header items. Default: none."""
+
 topic_page: HookList[Callable[[TopicPage], None]] = HookList("forum.topic_page")
 """Add to a topic page's read model before it is shown (e.g. pulse: the answer under the
 question). Provided by pulse; called by `topics.views`. Default: nothing added."""

@@ -17,13 +17,12 @@ def header_item(viewer: Any) -> dict[str, Any] | None:
     """The header's "Mail (n)": conversations with unread messages, on every member's page."""
     if viewer is None:
         return None
-    from ..web import fixed_url
-    from .queries import unread_count
+    from ..web import fixed_url, header_counts
 
     return {
         "url": fixed_url("messages.mailbox"),
         "label": _("Mail"),
-        "count": unread_count(viewer.id),
+        "count": header_counts(viewer.id)["mail"],
         "css": "mail-link",
         "id": "mail-link",
         "alert": True,
@@ -36,6 +35,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     hooks.header_items.add(app, header_item)
+    hooks.header_counts.add(app, "mail", queries.unread_count_column)
     hooks.settings_sections.add(app, "messages/_settings.html")
     hooks.profile_sections.add(app, "messages/_profile.html")
     hooks.account_data.add(app, "conversations", queries.account_conversations)

@@ -14,13 +14,14 @@ bp = Blueprint("notifications", __name__)
 
 def header_items(viewer: Any) -> list[dict[str, Any]] | None:
     """The header's "Tracked" count (topics I watch or track with unread posts) and unread
-    notifications badge, server-rendered on every page: both counts in one indexed query."""
+    notifications badge, server-rendered on every page: both counts in the header's one statement
+    (web.header_counts)."""
     if viewer is None:
         return None
-    from ..web import fixed_url
-    from .queries import header_counts
+    from ..web import fixed_url, header_counts
 
-    unread, tracked = header_counts(viewer.id)
+    counts = header_counts(viewer.id)
+    unread, tracked = counts["notifications"], counts["tracked"]
     return [
         {
             "url": fixed_url("topics.unread", filter="tracked"),
@@ -52,6 +53,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     handlers.init_app(app)
     hooks.header_items.add(app, header_items)
+    hooks.header_counts.add(app, "notifications", queries.unread_notifications_count)
+    hooks.header_counts.add(app, "tracked", queries.tracked_unread_count_column)
     # /new?filter=tracked: the topics behind the "Tracked" count.
     hooks.new_filters.add(app, "tracked", _tracked_filter)
     hooks.settings_sections.add(app, "notifications/_settings.html")

@@ -429,18 +429,27 @@ def header_counts(user_id: int) -> tuple[int, int]:
 
 
 def _header_counts(user_id: Any) -> Any:
-    unread = (
+    return select(unread_notifications_count(user_id), tracked_unread_count_column(user_id))
+
+
+def unread_notifications_count(user_id: Any) -> Any:
+    """The header's "Notifications" count, a scalar subquery on a member id (a bind parameter:
+    forum.web.header_counts reads it with the header's other counts in one statement)."""
+    return (
         select(func.count())
         .select_from(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))
         .scalar_subquery()
     )
-    tracked = (
+
+
+def tracked_unread_count_column(user_id: Any) -> Any:
+    """The header's "Tracked" count, a scalar subquery on a member id (a bind parameter)."""
+    return (
         select(func.count())
         .select_from(_tracked_unread(lambda column: column == user_id))
         .scalar_subquery()
     )
-    return select(unread, tracked)
 
 
 def tracked_unread_count(user_id: int) -> int:
