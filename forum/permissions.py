@@ -95,38 +95,67 @@ def _harsher(a: SigDiscipline | None, b: SigDiscipline) -> SigDiscipline:
 def _load_memberships(
     user_ids: list[int],
 ) -> dict[int, tuple[dict[int, Membership], dict[int, SigDiscipline | None]]]:
-    found: dict[int, tuple[dict[int, Membership], dict[int, SigDiscipline | None]]] = {
-        uid: ({}, {}) for uid in user_ids
-    }
     # A lambda_stmt, built once per process: every signed-in request runs it, and building it
     # cost more CPU than running it (a hot site measured for issue 17, sixth session).
     statement = lambda_stmt(
         lambda: (
             select(Membership, SigDiscipline)
-            .outerjoin(
-                SigDiscipline,
-                and_(
-                    SigDiscipline.user_id == Membership.user_id,
-                    SigDiscipline.sig_id == Membership.sig_id,
-                    _active_discipline(bindparam("now", type_=UTCDateTime())),
-                ),
-            )
+            .outerjoin(SigDiscipline, _discipline_of_membership())
             .where(Membership.user_id.in_(bindparam("user_ids", expanding=True)))
         ),
         enable_tracking=False,
     )
-    rows = db.session.execute(statement, {"now": utcnow(), "user_ids": user_ids})
+    rows: dict[int, list[tuple[Membership, SigDiscipline | None]]] = {uid: [] for uid in user_ids}
+    for m, d in db.session.execute(statement, {"now": utcnow(), "user_ids": user_ids}):
+        rows[m.user_id].append((m, d))
+    return {uid: _collect_memberships(held) for uid, held in rows.items()}
+
+
+def _discipline_of_membership() -> ColumnElement[bool]:
+    """The join of a membership to its member's active disciplines in its SIG (the time is the
+    bind parameter "now")."""
+    return and_(
+        SigDiscipline.user_id == Membership.user_id,
+        SigDiscipline.sig_id == Membership.sig_id,
+        _active_discipline(bindparam("now", type_=UTCDateTime())),
+    )
+
+
+def _collect_memberships(
+    rows: Iterable[tuple[Membership | None, SigDiscipline | None]],
+) -> tuple[dict[int, Membership], dict[int, SigDiscipline | None]]:
+    held: dict[int, Membership] = {}
+    disciplines: dict[int, SigDiscipline | None] = {}
     for m, d in rows:
-        held, disciplines = found[m.user_id]
+        if m is None:
+            continue
         held[m.sig_id] = m
         disciplines[m.sig_id] = (
             _harsher(disciplines.get(m.sig_id), d) if d else disciplines.get(m.sig_id)
         )
-    for held, disciplines in found.values():
-        for sig_id, active in disciplines.items():
-            if active is not None and active.is_ban:
-                held.pop(sig_id, None)
-    return found
+    for sig_id, active in disciplines.items():
+        if active is not None and active.is_ban:
+            held.pop(sig_id, None)
+    return held, disciplines
+
+
+def with_memberships(statement: Any) -> Any:
+    """`statement`, a select of User, with the member's memberships and active SIG disciplines
+    joined after its columns (each may be None), for remember_memberships(): the session's
+    member and their memberships in one statement. Takes the bind parameter "now" (utcnow())."""
+    return (
+        statement.add_columns(Membership, SigDiscipline)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .outerjoin(SigDiscipline, _discipline_of_membership())
+    )
+
+
+def remember_memberships(
+    user: User, rows: Iterable[tuple[Membership | None, SigDiscipline | None]]
+) -> None:
+    """Keep what a with_memberships() statement read as the member's memberships, as
+    memberships() would have loaded them."""
+    user.__dict__[_CACHE], user.__dict__[_DISCIPLINES] = _collect_memberships(rows)
 
 
 def memberships(user: Actor) -> dict[int, Membership]:

@@ -650,8 +650,11 @@ def load_session_user(session_id: str) -> User | None:
     elif row_id:
         # A lambda_stmt, built once per process: every signed-in request runs it, and building
         # it cost as much CPU as running it (a hot site measured for issue 17, sixth session).
+        # The member's memberships come in the same statement (permissions.with_memberships):
+        # nearly every page asks for them (the header's mod queue, the SIG pages), and a second
+        # statement cost 0.1 ms of CPU (bench/page_cpu.py frame_member, seventh session).
         statement = lambda_stmt(
-            lambda: (
+            lambda: permissions.with_memberships(
                 select(User, UserSession)
                 .outerjoin(
                     UserSession,
@@ -661,8 +664,12 @@ def load_session_user(session_id: str) -> User | None:
             ),
             enable_tracking=False,
         )
-        found = db.session.execute(statement, {"row_id": int(row_id), "user_id": key}).first()
-        user, row = (found[0], found[1]) if found is not None else (None, None)
+        rows = db.session.execute(
+            statement, {"row_id": int(row_id), "user_id": key, "now": utcnow()}
+        ).all()
+        user, row = (rows[0][0], rows[0][1]) if rows else (None, None)
+        if user is not None:
+            permissions.remember_memberships(user, [(r[2], r[3]) for r in rows])
     else:
         user = db.session.scalar(select(User).where(User.id == key))
     if user is None or user.session_token != token or user.is_banned:
