@@ -224,3 +224,15 @@ def test_new_page_queries_do_not_grow_for_a_member_who_read_everything(
     large = _measure(viewers, count_queries, "/new")
     assert "Read 29" not in viewers["ada"].get("/new").get_data(as_text=True)
     _assert_fixed(small, large)
+
+
+def test_a_members_empty_page_runs_two_statements(make_client, f, count_queries) -> None:
+    """The frame alone (/search without words): the session's member with their memberships,
+    then the header's counts (notifications, tracked topics, mail), one statement each."""
+    ada = f.user("ada")
+    for i in range(3):
+        f.sig(f"sig-{i}", members=[ada])
+    client = _viewers(make_client, "ada")["ada"]
+    count, statements = _count(client, count_queries, "/search")
+    assert count == 2, "\n".join(statements)
+    assert "memberships" in statements[0] and "conversation_members" in statements[1]
