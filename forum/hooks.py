@@ -183,8 +183,8 @@ HeaderProvider = Callable[["User | None"], "HeaderItem | list[HeaderItem] | None
 
 header_items: HookList[HeaderProvider] = HookList("forum.header_items")
 """Given the viewer (None for a guest), one header item, a list of them, or None. Provided by
-notifications (Tracked, Notifications), moderation (the queue), pulse and announcements; called
-by `web` for every page's header. Default: no items."""
+notifications (Tracked, Notifications), messages (Mail), moderation (the queue), pulse and
+announcements; called by `web` for every page's header. Default: no items."""
 
 header_counts: HookMap[Callable[[Any], Any]] = HookMap("forum.header_counts")
 """Counts the header shows a member, by name: given the member's id (a SQL bind parameter), a
