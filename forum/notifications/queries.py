@@ -419,10 +419,10 @@ def _tracked_unread(for_user: Callable[[Any], ColumnElement[bool]]) -> Any:
 
 
 def header_counts(user_id: int) -> tuple[int, int]:
-    """(unread notifications, tracked topics with unread posts) for the header: one query."""
-    # A lambda_stmt, built once per process: every member's page runs it, and building it
-    # costs some 2.5 ms of CPU, twenty times what running it does (a hot site measured for
-    # issue 17).
+    """(unread notifications, tracked topics with unread posts): one query. (The header reads
+    both with its other counts, forum.web.header_counts.)"""
+    # A lambda_stmt, built once per process: building it costs some 2.5 ms of CPU, twenty
+    # times what running it does (a hot site measured for issue 17).
     statement = lambda_stmt(lambda: _header_counts(bindparam("user_id")), enable_tracking=False)
     row = read_columns(statement, {"user_id": user_id}).one()
     return int(row[0] or 0), int(row[1] or 0)
