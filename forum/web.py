@@ -8,7 +8,7 @@ import logging
 import time
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
@@ -559,10 +559,10 @@ def init_app(app: Flask) -> None:
         if value is None:
             return Markup("")
         title, words = i18n.moment(value)
-        # The database's moments are UTC: a moment elsewhere (equal to its UTC twin, but with
-        # another offset written) is not looked up.
-        opening = _time_opening(value, title) if value.tzinfo is UTC else _opening(value, title)
-        return Markup(f"{opening}{escape(words)}</time>")
+        # An ISO moment is digits and "-:+.T": nothing to escape.
+        return Markup(
+            f'<time datetime="{value.isoformat()}" title="{escape(title)}">{escape(words)}</time>'
+        )
 
     def user_link_tag(name: str | None) -> Markup:
         """A member's name linking to their profile, "someone" for an account gone, "Former
@@ -600,19 +600,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["former_label"] = former.former_label
     app.jinja_env.globals["member_name"] = former.display
     app.jinja_env.globals["nl2br"] = lambda text: Markup("<br>").join(text.splitlines())
-
-
-@functools.lru_cache(maxsize=4096)
-def _time_opening(value: datetime, title: str) -> str:
-    """A `<time>` tag's opening by its moment and title (the moment in the reader's language
-    and zone): made once per process for the moments pages show again and again (1.5 of a
-    tag's 5 µs, and a SIG page writes sixty). Bounded: some 4096 of ~90 bytes."""
-    return _opening(value, title)
-
-
-def _opening(value: datetime, title: str) -> str:
-    # An ISO moment is digits and "-:+.T": nothing to escape.
-    return f'<time datetime="{value.isoformat()}" title="{escape(title)}">'
 
 
 @functools.lru_cache(maxsize=4096)
