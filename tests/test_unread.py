@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from forum.extensions import db
+from forum.moderation import topic_tools
 from forum.notifications.models import Notification
 
 from .test_queries import _count
@@ -90,6 +91,27 @@ def test_the_sig_index_counts_unread_topics_up_to_a_bound(make_client, f, monkey
     assert row and 'class="unread-count"' in row.group(0)
     assert "More than 2 topics with unread posts" in row.group(0)
     assert "More than" not in html.replace(row.group(0), "")
+
+
+def test_each_sigs_count_starts_where_the_member_marked_it_read(make_client, f):
+    """The counts come in one statement, each SIG's bounded by its own membership row: a SIG
+    marked read counts only topics active since, beside one never marked; deleted topics never
+    count."""
+    ada, bob = f.user("ada"), f.user("bob")
+    retro, games = f.sig("retro", members=[ada, bob]), f.sig("games", members=[ada, bob])
+    for n in range(3):
+        f.topic(bob, retro, f"Retro topic {n}")
+    f.topic(bob, games, "Chess openings")
+    gone = f.topic(bob, games, "Spam")
+    topic_tools.delete_topic(f.sysop(), gone.id)
+    client = make_client()
+    client.login("ada")
+    client.form("/s/retro/read")
+    assert unread_in(client.get("/").get_data(as_text=True), "retro") is None
+    f.topic(bob, retro, "Newer than the mark")
+    html = client.get("/").get_data(as_text=True)
+    assert unread_in(html, "retro") == 1
+    assert unread_in(html, "games") == 1
 
 
 def notes(user_id: int) -> list[Notification]:
