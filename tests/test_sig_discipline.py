@@ -5,12 +5,13 @@ and (unless the SIG is public) out of its pages, search results and notification
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from forum import permissions
 from forum.accounts.models import User
@@ -22,6 +23,7 @@ from forum.notifications.models import Notification
 from forum.search import indexer
 from forum.search.backend import WhooshBackend
 from forum.sigs.models import Membership, SigDiscipline
+from forum.timeutil import utcnow
 from forum.topics.models import Post
 
 from .mod_support import build_world
@@ -229,3 +231,28 @@ def test_a_sysop_of_another_sig_can_neither_see_nor_act(app, browser):
     with pytest.raises(Forbidden):
         mod.remove_from_sig(w.member, w.author.id, w.sig.id, "Go.", ban=True)
     assert [a for a in _actions() if a in ("ban_from_sig", "lift_sig_ban")] == ["ban_from_sig"]
+
+
+def test_a_sig_suspension_that_ran_out_holds_no_more(app, browser):
+    """The signed-in member's SIG disciplines come with their session (one statement,
+    permissions.with_memberships), as of the request's moment: a suspension whose time is up
+    no longer bars them, one still running does."""
+    w = build_world()
+    assert _suspend(browser(w.sig_sysop), w.sig.id).status_code == 302
+    author_id, topic_id = w.author.id, w.topic.id
+    author = browser(w.author)
+
+    def reply(body: str) -> Any:
+        # A fresh session, as a real request has: the member and their disciplines loaded anew.
+        db.session.expunge_all()
+        return author.form(f"/t/{topic_id}/reply", {"body": body})
+
+    assert reply("Still suspended?").status_code in (400, 403)
+    db.session.execute(
+        update(SigDiscipline)
+        .where(SigDiscipline.user_id == author_id)
+        .values(until=utcnow() - timedelta(minutes=1))
+    )
+    db.session.commit()
+    assert reply("The time is up.").status_code == 302
+    assert db.session.scalar(select(Post.id).where(Post.body_raw == "The time is up."))
