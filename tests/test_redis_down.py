@@ -410,8 +410,18 @@ def test_two_servers_under_load_through_a_redis_outage(two_servers, own_redis, f
         # replies are as fast as before.
         first = load.latencies("reply", down_at, down_at + 1.0)
         assert not first or max(first) <= 0.5 + 2 * max(normal, 0.1), (normal, first)
-        during = _p99(load.latencies("reply", down_at + 1.0, back_at))
-        assert during <= 2 * max(normal, 0.1), (normal, during)
+        # As for pages below: a reply that waited on Redis would take a timeout (0.5 s) longer
+        # than the others, so the slowest replies stay under it, or within twice the normal
+        # slowest on a machine slower than that (other test workers beside it); and replies as
+        # a whole are as fast as before (the median within twice the normal).
+        replies = load.latencies("reply", down_at + 1.0, back_at)
+        normal_replies = load.latencies("reply", 0, down_at)
+        during = _p99(replies)
+        assert during < max(0.5, 2 * normal), (normal, during)
+        assert _p50(replies) <= 2 * max(_p50(normal_replies), 0.02), (
+            _p50(normal_replies),
+            _p50(replies),
+        )
         # Pages never wait for Redis: a wait costs at least REDIS_TIMEOUT (0.5 s here), so the
         # slowest pages stay under it, or within twice the normal slowest where the machine is
         # slower than that (a CI run, the other test workers beside it: p99 0.44 s against 0.21
