@@ -293,14 +293,17 @@ def test_killed_worker_loses_no_committed_post(forum):
         writer.login(a.url)
         tokens.append(writer.csrf(a.url, "/settings"))
     acknowledged: list[str] = []
+    started_after_kill: list[str] = []  # acknowledged replies sent once the worker was dead
     failed = 0
     lock = threading.Lock()
-    stop_at = time.monotonic() + 6.0
+    killed_at = float("inf")
+    stop = threading.Event()
 
     def write(writer: Member, token: str) -> None:
         nonlocal failed
-        while time.monotonic() < stop_at:
+        while not stop.is_set():
             body = f"{writer.username} {_word()}"
+            sent_at = time.monotonic()
             try:
                 status = writer.reply(a.url, forum.topic_id, body, token).status_code
             except requests.RequestException:
@@ -308,6 +311,8 @@ def test_killed_worker_loses_no_committed_post(forum):
             with lock:
                 if status == 302:
                     acknowledged.append(body)
+                    if sent_at > killed_at:
+                        started_after_kill.append(body)
                 else:
                     failed += 1
 
@@ -316,12 +321,22 @@ def test_killed_worker_loses_no_committed_post(forum):
     ]
     for thread in threads:
         thread.start()
-    time.sleep(2.0)
-    with lock:
-        before_kill = len(acknowledged)
-    os.kill(old_worker, signal.SIGKILL)
-    for thread in threads:
-        thread.join()
+    # Two seconds of posting (and at least one reply acknowledged), then the kill; then posting
+    # goes on for four seconds, and until a reply sent after the kill is acknowledged: the new
+    # worker imports the app before it answers, which a busy machine makes slow.
+    stop_at = time.monotonic() + 6.0
+    try:
+        _wait_for(lambda: acknowledged, 20, "no reply was acknowledged before the kill", least=2.0)
+        with lock:
+            before_kill = len(acknowledged)
+        os.kill(old_worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+        _wait_for(lambda: started_after_kill, 30, "posting did not resume after the kill")
+        time.sleep(max(0.0, stop_at - time.monotonic()))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
 
     [new_worker] = a.worker_pids()
     assert new_worker != old_worker
@@ -340,3 +355,12 @@ def test_killed_worker_loses_no_committed_post(forum):
     assert not missing, f"{len(missing)} acknowledged posts were lost"
     # Every post that committed did so whole: the counters match the rows.
     assert counters[0] == counters[2] and counters[1] == counters[3]
+
+
+def _wait_for(done: Any, wait: float, message: str, least: float = 0.0) -> None:
+    """Return once `done()` is true and `least` seconds have passed; fail after `wait` s."""
+    start = time.monotonic()
+    while not (done() and time.monotonic() - start >= least):
+        if time.monotonic() - start > wait:
+            pytest.fail(message)
+        time.sleep(0.05)
