@@ -215,7 +215,9 @@ def nginx(make_app: Any, f: Any, tmp_path: Path) -> Iterator[Proxy]:
         deadline = time.monotonic() + 10
         while True:
             try:
-                requests.get(base + "/healthz", timeout=1).close()
+                # Only a refused connection means "not yet": an answer slower than a second
+                # (the app's first, on a busy machine) is waited for.
+                requests.get(base + "/healthz", timeout=10).close()
                 break
             except requests.ConnectionError:
                 if process.poll() is not None or time.monotonic() > deadline:
