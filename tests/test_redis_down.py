@@ -70,7 +70,10 @@ def test_a_frozen_redis_costs_one_timeout_then_calls_fail_at_once(own_redis):
     assert isinstance(first, redis.TimeoutError) and took < 0.9
     for _ in range(20):  # the breaker is open: nobody waits on the network
         later, took = _timed(client.get, "k")
-        assert isinstance(later, redisconn.Unavailable) and took < 0.05
+        # A call that tried the frozen Redis would wait out its timeout (0.5 s); one that did
+        # not takes microseconds, or a few tens of milliseconds on a busy machine (another
+        # process's turn on the CPU, a garbage collection).
+        assert isinstance(later, redisconn.Unavailable) and took < 0.25
     own_redis.resume()
     back = _wait_until(lambda: _timed(client.ping)[0] is True, timeout=5)
     assert back < 1.5
