@@ -158,7 +158,9 @@ def test_without_a_socket_server_open_sockets_leave_threads_for_pages(tmp_path):
     crowd = IdleCrowd(server.url, topic_id=topic_id)
     try:
         server.wait_ready()
-        crowd.open(12, threads=4, timeout=5)
+        # The sockets past the limit are answered 503 at once; the others' handshakes may be
+        # slow on a busy machine (a timeout would count as a failure that is not a 503).
+        crowd.open(12, threads=4, timeout=30)
         assert crowd.alive == 4  # 8 threads, 4 kept for pages
         assert len(crowd.failures) == 8
         assert all("503" in failure for failure in crowd.failures), crowd.failures
