@@ -8,6 +8,7 @@ import logging
 import os
 import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -109,6 +110,31 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
+def _worker_pid(parent: int) -> int:
+    """The jobs worker, the dev server's child process (`forum jobs worker --parent-pid`)."""
+    for children in Path(f"/proc/{parent}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"worker" in command and b"jobs" in command:
+                return int(pid)
+    raise AssertionError("the dev server has no jobs worker")
+
+
+def _wait_until_it_catches_sigterm(pid: int, deadline: float) -> None:
+    """Until the process has a SIGTERM handler of its own (SigCgt in /proc/<pid>/status)."""
+    bit = 1 << (signal.SIGTERM - 1)
+    while True:
+        found = re.search(r"^SigCgt:\s*([0-9a-f]+)", Path(f"/proc/{pid}/status").read_text(), re.M)
+        assert found, "no SigCgt line in /proc/<pid>/status"
+        if int(found.group(1), 16) & bit:
+            return
+        assert time.monotonic() < deadline, "the jobs worker never set its signal handlers"
+        time.sleep(0.02)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -137,7 +163,9 @@ def test_dev_server_says_running_once_it_listens_and_logs_each_request_once(tmp_
             line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
             assert line is not None, f"the dev server exited: {''.join(seen)}"
             seen.append(line)
-        time.sleep(0.5)  # its signal handlers are set just after it says so
+        # Its signal handlers are set just after it says so: stopped before, it would die
+        # without its graceful stop.
+        _wait_until_it_catches_sigterm(_worker_pid(process.pid), deadline)
     finally:
         _stop(process)
     while (line := lines.get(timeout=10)) is not None:
