@@ -418,20 +418,6 @@ def _tracked_unread(for_user: Callable[[Any], ColumnElement[bool]]) -> Any:
     return union_all(own, by_sig).subquery()
 
 
-def header_counts(user_id: int) -> tuple[int, int]:
-    """(unread notifications, tracked topics with unread posts): one query. (The header reads
-    both with its other counts, forum.web.header_counts.)"""
-    # A lambda_stmt, built once per process: building it costs some 2.5 ms of CPU, twenty
-    # times what running it does (a hot site measured for issue 17).
-    statement = lambda_stmt(lambda: _header_counts(bindparam("user_id")), enable_tracking=False)
-    row = read_columns(statement, {"user_id": user_id}).one()
-    return int(row[0] or 0), int(row[1] or 0)
-
-
-def _header_counts(user_id: Any) -> Any:
-    return select(unread_notifications_count(user_id), tracked_unread_count_column(user_id))
-
-
 def unread_notifications_count(user_id: Any) -> Any:
     """The header's "Notifications" count, a scalar subquery on a member id (a bind parameter:
     forum.web.header_counts reads it with the header's other counts in one statement)."""
@@ -453,8 +439,9 @@ def tracked_unread_count_column(user_id: Any) -> Any:
 
 
 def tracked_unread_count(user_id: int) -> int:
-    """How many tracked topics have unread posts: the header's "Tracked" count (one query)."""
-    return header_counts(user_id)[1]
+    """How many tracked topics have unread posts: the header's "Tracked" count (one query; the
+    header itself reads it with its other counts, forum.web.header_counts)."""
+    return int(db.session.scalar(select(tracked_unread_count_column(user_id))) or 0)
 
 
 def tracked_unread_counts(user_ids: list[int]) -> dict[int, int]:
