@@ -299,7 +299,7 @@ class Readers:
 # A request sent once `pg_ctl start -w` has returned reaches a server that takes connections;
 # the app's pool finds its dead connections by pre-ping and connects anew. This much time after
 # the start is left for that (a worker's first connect on a loaded machine), no more.
-RECONNECT_SECONDS = 0.5
+RECONNECT_SECONDS = 1.0
 
 
 @pytest.mark.slow

@@ -46,9 +46,10 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 # The clients here: REDIS_TIMEOUT and REDIS_RETRY_SECONDS.
 TIMEOUT, RETRY = 0.5, 0.2
 # Redis is used again within a retry interval of its return (the breaker's probe PINGs it every
-# RETRY seconds: about 0.2 s here, idle or loaded), and a busy machine may add up to a timeout
-# to that: still short of the second a probe that backed off or ignored its interval would take.
-BACK_WITHIN = RETRY + TIMEOUT
+# RETRY seconds: 0.05-0.25 s measured here, idle or loaded). The bound leaves a busy CI machine
+# (other test workers, browsers starting) more than a timeout beside that, and still fails a
+# probe that backs off, stops, or waits a second or more between tries.
+BACK_WITHIN = 1.0
 
 
 def _timed(call, *args, **kwargs):
@@ -241,10 +242,10 @@ def test_readyz_stays_ready_with_a_warning(forum_on, own_redis):
     took = time.monotonic() - start
     assert response.status_code == 200
     body = response.get_json()
-    # Its PING costs one timeout (REDIS_TIMEOUT, 0.5 s here), not the second of a timeout
-    # ignored or of a PING tried twice: measured by the check itself, with half a timeout for a
-    # busy machine; the request as a whole, with the other checks, three timeouts at most.
-    assert body["checks"]["redis"]["ms"] < 1000 * 1.5 * TIMEOUT, body["checks"]
+    # Its PING costs one timeout (REDIS_TIMEOUT, 0.5 s here), not the second or more of a
+    # timeout ignored or of a PING tried twice: measured by the check itself, with up to a
+    # timeout for a busy machine; the request as a whole, with the other checks, three timeouts.
+    assert body["checks"]["redis"]["ms"] < 1000 * 2 * TIMEOUT, body["checks"]
     assert took < 3 * TIMEOUT, took
     assert body["status"] == "degraded" and body["warnings"][0].startswith("redis: ")
 
