@@ -639,15 +639,9 @@ def load_session_user(session_id: str) -> User | None:
     if not user_id.isdecimal() or not token or (row_id and not row_id.isdecimal()):
         return None
     key = int(user_id)
+    user: User | None
     row: UserSession | None = None
-    identity = db.session.identity_map
-    cached = db.session.identity_key(User, key) in identity and (
-        not row_id or db.session.identity_key(UserSession, int(row_id)) in identity
-    )
-    if cached:
-        user = db.session.get(User, key)
-        row = db.session.get(UserSession, int(row_id)) if row_id else None
-    elif row_id:
+    if row_id:
         # A lambda_stmt, built once per process: every signed-in request runs it, and building
         # it cost as much CPU as running it (a hot site measured for issue 17, sixth session).
         # The member's memberships come in the same statement (permissions.with_memberships):
@@ -667,8 +661,9 @@ def load_session_user(session_id: str) -> User | None:
         rows = db.session.execute(
             statement, {"row_id": int(row_id), "user_id": key, "now": utcnow()}
         ).all()
-        user, row = (rows[0][0], rows[0][1]) if rows else (None, None)
+        user = rows[0][0] if rows and isinstance(rows[0][0], User) else None
         if user is not None:
+            row = rows[0][1]
             permissions.remember_memberships(user, [(r[2], r[3]) for r in rows])
     else:
         user = db.session.scalar(select(User).where(User.id == key))
