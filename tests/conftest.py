@@ -48,10 +48,9 @@ RUN_ONCE = pytest.mark.skip(
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """How `make test` shares the tests between its workers (`--dist loadgroup`).
 
-    - (With pytest 9.2 and pytest-xdist 3.8, `loadgroup` groups nothing: xdist marks a group in
-      the node id, which pytest 9.2 no longer reads back; pytest-dev/pytest-xdist#1386, fix
-      pending. The groups below take effect again with that fix; until then each worker makes
-      a module's fixture for itself, and the suite's times are measured so, 2026-12-06.)
+    - (pytest is held at 9.1.1: with 9.2 and pytest-xdist 3.8, `loadgroup` groups nothing, as
+      xdist marks a group in the node id, which pytest 9.2 no longer reads back;
+      pytest-dev/pytest-xdist#1386, open. pyproject.toml says so beside the pin.)
     - A module's tests that share a module-scoped fixture (a server process, an index built
       once) run on one worker, in one group: the fixture is made once, not once per worker.
     - The long tests first: the server-process and fault tests (`slow`, `faults`) take from

@@ -64,8 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not item.path.is_relative_to(HERE):
             continue
         # One test worker runs them all (`--dist loadgroup`): one forum and one Chromium to start,
-        # not one per worker, while the other worker gets on with the rest of the suite. (Not
-        # with pytest 9.2 and pytest-xdist 3.8, which group nothing: see tests/conftest.py.)
+        # not one per worker, while the other workers get on with the rest of the suite.
         item.add_marker(pytest.mark.xdist_group("browser"))
         if reason is not None:
             item.add_marker(pytest.mark.skip(reason=reason))
