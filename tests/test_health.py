@@ -14,7 +14,7 @@ import pytest
 
 from forum import create_app
 from forum.config import DEV_SECRET_KEY
-from forum.ops.serve import production_problems
+from forum.ops.serve import _jobs_worker, production_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_RE = re.compile(
@@ -209,6 +209,22 @@ def test_serve_refuses_development_settings(tmp_path, extra, expected):
     assert result.returncode == 2
     assert "will not start in production" in result.stderr
     assert expected in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_jobs_worker_command_runs_the_worker(tmp_path):
+    """`make serve` (`forum.ops.serve --jobs`) starts this command beside the page server and
+    stops the page server when it ends: a command that is not the worker ends at once."""
+    result = subprocess.run(
+        [*_jobs_worker(), "--help"],
+        cwd=ROOT,
+        env=_serve_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: " in result.stdout and "jobs worker" in result.stdout
 
 
 def _example_env() -> dict[str, str]:

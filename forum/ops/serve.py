@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _jobs_worker() -> list[str]:
-    return [sys.executable, "-m", "forum.cli", "forum", "jobs", "worker"]
+    return [sys.executable, "-m", "forum", "forum", "jobs", "worker"]
 
 
 def run_both(extra: list[str], *, sockets: bool = True, jobs: bool = False) -> int:
