@@ -132,7 +132,8 @@ def _stop_with_parent(parent_pid: int) -> None:
 
 
 def start_worker_process(env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
-    """`flask forum jobs worker` as a child of this process (`make run`, `make serve`)."""
+    """`flask forum jobs worker` as a child of this process (`flask forum dev-server`, which `make
+    run` starts; `make serve` starts its own: forum.ops.serve)."""
     command = [sys.executable, "-m", "forum", "forum", "jobs", "worker"]
     command += ["--parent-pid", str(os.getpid())]
     return subprocess.Popen(command, env={**os.environ, **(env or {})})
