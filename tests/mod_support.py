@@ -91,36 +91,22 @@ def _build_world(visibility: str) -> World:
 
 
 class Browser:
-    """A test client whose every request runs in its own app context, as in production.
+    """A logged-in test client that reads the CSRF token once and keeps it for its forms."""
 
-    The tests hold an app context open; a request reuses it, so `g` (Flask-Login's cached user,
-    the header items) would leak from one client's request into another's. A fresh context per
-    request also gives each request its own database session.
-    """
-
-    def __init__(self, app: Any, client: Any) -> None:
-        self.app = app
+    def __init__(self, client: Any) -> None:
         self.client = client
         self._token: str | None = None
 
     def login(self, user: User) -> None:
-        with self.app.app_context():
-            self.client.login(user)
-        _forget()
+        self.client.login(user)
 
     def get(self, url: str, **kwargs: Any) -> Any:
-        with self.app.app_context():
-            response = self.client.get(url, **kwargs)
-        _forget()  # the test's own session then reads what the request wrote
-        return response
+        return self.client.get(url, **kwargs)
 
     def form(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        with self.app.app_context():
-            if self._token is None:
-                self._token = self.client.csrf_token()
-            response = self.client.form(url, {"csrf_token": self._token, **(data or {})}, **kwargs)
-        _forget()
-        return response
+        if self._token is None:
+            self._token = self.client.csrf_token()
+        return self.client.form(url, {"csrf_token": self._token, **(data or {})}, **kwargs)
 
     def text(self, url: str) -> str:
         response = self.get(url, follow_redirects=True)
@@ -128,19 +114,13 @@ class Browser:
 
 
 @pytest.fixture
-def browser(app: Any, make_client: Any) -> Any:
+def browser(make_client: Any) -> Any:
     """`browser(user)` (or `browser(None)` for a guest): a logged-in Browser."""
 
     def open_as(user: User | None) -> Browser:
-        browser = Browser(app, make_client())
+        browser = Browser(make_client())
         if user is not None:
             browser.login(user)
         return browser
 
     return open_as
-
-
-def _forget() -> None:
-    """End the test session's read transaction and drop what it loaded (no expire on commit)."""
-    db.session.rollback()
-    db.session.expire_all()

@@ -21,7 +21,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from . import factories as f
-from .conftest import Client
 from .serverkit import Member, PostgresCluster, Server, server_env
 
 pytestmark = pytest.mark.faults
@@ -40,7 +39,6 @@ def _read_only_app(make_app, database_url: str):
                 "connect_args": {"options": "-c default_transaction_read_only=on"},
             }
         )
-    other.test_client_class = Client
     return other
 
 
@@ -97,13 +95,10 @@ def test_a_read_only_database_serves_pages_and_refuses_writes_with_a_503(
     assert "Lost?" not in client.get(f"/t/{topic.id}").get_data(as_text=True)
 
 
-def test_a_session_that_cannot_end_is_not_a_bare_error(make_app, board, monkeypatch, caplog):
+def test_a_session_that_cannot_end_is_not_a_bare_error(client, board, monkeypatch, caplog):
     """The database died under the request (a PostgreSQL crash): ending the session (its
     rollback) fails after the page was chosen. That must not escape Flask."""
-    # An app whose requests each push and pop their own app context, as in a server (the `app`
-    # fixture keeps one open for the whole test, so its teardown would run only at the end).
-    server = make_app()
-    guest = server.test_client()
+    guest = client
     real_close = Session.close
     broken = {"left": 1}
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from forum import events, hooks, permissions, settings
+from forum import events, hooks, settings
 from forum.db import transaction
 from forum.errors import Invalid
 from forum.extensions import db
@@ -280,8 +280,6 @@ def test_join_request_goes_to_sig_sysops_and_the_answer_to_the_member(client, f)
     request_id = notes(ada)[-1].data["request_id"]
     client.form(f"/s/secret/requests/{request_id}", {"value": "approve"})
     assert kinds_of(bob) == ["join_decided"]
-    # Requests share the test's session: drop bob's membership cache from before the approval.
-    permissions.forget_memberships(bob)
     client.logout()
     client.login("bob")
     page = client.get("/notifications").get_data(as_text=True)

@@ -18,7 +18,6 @@ import redis
 import requests
 
 from . import factories as f
-from .conftest import Client
 from .serverkit import (
     Listener,
     Member,
@@ -121,7 +120,6 @@ def forum_on(app, make_app, own_redis, f, request):
         REDIS_RETRY_SECONDS=RETRY,
     )
     other = make_app(**{**settings, **(marker.kwargs if marker else {})})
-    other.test_client_class = Client
     ada = f.user("ada")
     sig = f.sig("retro", members=[ada])
     topic = f.topic(ada, sig, "Redis week", "The first post.")

@@ -14,7 +14,6 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from forum import permissions
-from forum.accounts.models import User
 from forum.errors import Conflict, Forbidden, NotFound
 from forum.extensions import db
 from forum.moderation import services as mod
@@ -64,15 +63,7 @@ def _ban(b: Any, sig_id: int, reason: str = "Trolling again.") -> Any:
         "/mod/u/author/remove",
         {"remove-sig": str(sig_id), "remove-reason": reason, "remove-ban": "y"},
     )
-    _forget()
     return response
-
-
-def _forget() -> None:
-    """The test's member objects outlive a request: drop what they cached of their SIGs."""
-    for user in list(db.session.identity_map.values()):
-        if isinstance(user, User):
-            permissions.forget_memberships(user)
 
 
 def test_a_sig_suspension_holds_after_leaving_and_joining_again(app, browser):
@@ -134,7 +125,6 @@ def test_a_sig_ban_takes_the_member_out_and_keeps_them_out(app, browser):
     # The global sysop cannot appoint them around the ban either.
     from forum.sigs import services as sigs
 
-    permissions.forget_memberships(w.author)
     with pytest.raises(Conflict, match="banned"):
         sigs.set_sig_sysop(w.root, w.sig.id, w.author.id, True)
     # Lifted: they may join again (they are not put back by it).
@@ -204,8 +194,6 @@ def test_what_a_member_banned_from_a_sig_may_still_read(app, browser, client, vi
         assert new_notes >= 1
         sig = db.session.get(type(w.sig), w.sig.id)
         assert not permissions.can_read_sig(w.author, sig)
-        db.session.expire_all()
-        permissions.forget_memberships(w.author)
         assert w.sig.id not in (permissions.readable_sig_ids(w.author) or set())
 
 
@@ -243,8 +231,6 @@ def test_a_sig_suspension_that_ran_out_holds_no_more(app, browser):
     author = browser(w.author)
 
     def reply(body: str) -> Any:
-        # A fresh session, as a real request has: the member and their disciplines loaded anew.
-        db.session.expunge_all()
         return author.form(f"/t/{topic_id}/reply", {"body": body})
 
     assert reply("Still suspended?").status_code in (400, 403)

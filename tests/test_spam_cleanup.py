@@ -110,7 +110,6 @@ def test_delete_spammer_hides_thirty_posts_in_three_sigs_in_one_confirm_and_one_
     before = db.session.scalar(select(func.count(ModAction.id)))
     response = root.form("/mod/u/spammer/spam", {"reason": "Watch spam."})
     assert response.status_code == 302
-    _forget()
     assert _hidden(s.ids) == s.ids
     # One log entry, with the count.
     entries = list(db.session.scalars(select(ModAction).where(ModAction.id > before)))
@@ -136,7 +135,6 @@ def test_delete_spammer_hides_thirty_posts_in_three_sigs_in_one_confirm_and_one_
     cleanup = db.session.scalar(select(SpamCleanup))
     assert f"/mod/cleanups/{cleanup.id}/undo" in log
     assert root.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 302
-    _forget()
     assert _hidden(s.ids) == set()
     assert _hidden({s.earlier.id}) == {s.earlier.id}
     assert not db.session.get(User, s.spammer.id).is_banned
@@ -156,7 +154,6 @@ def test_a_sig_sysop_cleans_up_only_within_their_sig(app, browser):
     assert "10 posts" in page and "1 topic" in page
     response = sysop.form("/mod/u/spammer/spam", {"sig": str(alpha.id), "reason": ""})
     assert response.status_code == 302
-    _forget()
     in_alpha = set(
         db.session.scalars(
             select(Post.id)
@@ -183,7 +180,6 @@ def test_a_sig_sysop_cleans_up_only_within_their_sig(app, browser):
     # They undo it too, from their own log.
     cleanup = db.session.scalar(select(SpamCleanup))
     assert sysop.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 302
-    _forget()
     assert _hidden(s.ids) == set()
     assert db.session.get(SigDiscipline, ban.id).lifted_at is not None
 
@@ -209,7 +205,6 @@ def test_who_may_not_delete_a_spammer(app, browser):
     cleanup = mod.delete_spammer(s.root, s.spammer.id)
     assert sysop.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 404
     # The sysop menu of a post offers each what they may do.
-    _forget()
     page = sysop.text(f"/t/{s.good[0].id}?page=1")
     assert "Delete spammer" not in page
 
