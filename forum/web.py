@@ -622,8 +622,7 @@ def _site_description(configured: str | None) -> str:
 def _header_items(actor: permissions.Actor) -> list[Any]:
     """Values other features add to the header (unread notifications, the mod queue size). A
     provider answers one item, a list of items, or None."""
-    # Cached per request, not on `g`: tests run many requests inside one app context.
-    cached = request.environ.get("forum.header")
+    cached = g.get("forum_header")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     items = []
@@ -633,14 +632,14 @@ def _header_items(actor: permissions.Actor) -> list[Any]:
             items.extend(item)
         elif item:
             items.append(item)
-    request.environ["forum.header"] = items
+    g.forum_header = items
     return items
 
 
 def header_counts(user_id: int) -> dict[str, int]:
     """The counts features show in a member's header (hooks.header_counts), by name: one
     statement a request for all of them."""
-    cached = request.environ.get("forum.header_counts")
+    cached = g.get("forum_header_counts")
     if cached is not None and cached[0] == user_id:
         return cached[1]  # type: ignore[no-any-return]
     counters = hooks.header_counts.get()
@@ -654,7 +653,7 @@ def header_counts(user_id: int) -> dict[str, int]:
         statement = lambda_stmt(lambda: _count_row(), track_on=[",".join(names)])
         row = read_columns(statement, {"user_id": user_id}).one()
         counts = {name: int(value or 0) for name, value in zip(names, row, strict=True)}
-    request.environ["forum.header_counts"] = (user_id, counts)
+    g.forum_header_counts = (user_id, counts)
     return counts
 
 

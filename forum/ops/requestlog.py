@@ -11,7 +11,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 log = logging.getLogger("forum.request")
 
@@ -20,25 +20,21 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 def request_id() -> str:
     """The current request's id (made on first use)."""
-    # Kept in the WSGI environ, which belongs to this request alone (g may outlive it in tests).
-    environ = request.environ
-    if "forum.request_id" not in environ:
+    if "forum_request_id" not in g:
         incoming = request.headers.get("X-Request-ID", "")
-        environ["forum.request_id"] = (
-            incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
-        )
-    return str(environ["forum.request_id"])
+        g.forum_request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    return str(g.forum_request_id)
 
 
 def init_app(app: Flask) -> None:
     @app.before_request
     def start_timer() -> None:
-        request.environ["forum.request_started"] = time.perf_counter()
+        g.forum_request_started = time.perf_counter()
         request_id()
 
     @app.after_request
     def log_request(response: Response) -> Response:
-        started = request.environ.get("forum.request_started")
+        started = g.get("forum_request_started")
         duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
         rid = request_id()
         response.headers["X-Request-ID"] = rid
