@@ -1,5 +1,9 @@
 """Fixtures: an app on a fresh database (SQLite, or PostgreSQL when FORUM_TEST_DATABASE_URL is
-set), a test client, a login helper that goes through the real login form, and a query counter."""
+set), a test client, a login helper that goes through the real login form, and a query counter.
+
+The test holds an app context (and its database session) open; each request of the test client,
+and each event of a socket's test client, runs in an app context of its own, as on a server, and
+the test's session reads afresh what the request wrote (Client, _as_its_own_request)."""
 
 from __future__ import annotations
 
@@ -456,7 +460,10 @@ class Client(FlaskClient):
     and that fills in the CSRF token the way a browser form does."""
 
     def run_wsgi_app(self, environ: Any, buffered: bool = False) -> Any:
-        # (Each request of a redirect that is followed comes through here too.)
+        # Here, not in open(): open() pops the contexts `with client:` kept of the last request
+        # and pushes this one's after it, in the test's context, where they must be (a context
+        # var's token is reset only in the context that set it). Each request of a redirect
+        # that is followed comes through here too.
         return _as_its_own_request(super().run_wsgi_app, environ, buffered)
 
     def csrf_token(self) -> str:

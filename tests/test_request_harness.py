@@ -47,6 +47,20 @@ def test_a_request_has_a_session_and_g_of_its_own_torn_down_after_it(app, client
     assert "left_by_the_test" in g  # the test's own `g` is the test's
 
 
+def test_with_client_the_test_sees_the_last_requests_context(client, f) -> None:
+    """`with client:` keeps the last request's contexts pushed until the next request, as
+    Flask's test client does, then gives the test its own back."""
+    f.user("ada")
+    test_session = db.session()
+    with client:
+        client.get("/")
+        first = db.session()
+        assert first is not test_session
+        client.get("/login")
+        assert db.session() not in (test_session, first)
+    assert db.session() is test_session
+
+
 def test_the_test_reads_what_a_request_wrote(app, client, f) -> None:
     @app.post("/_sign")
     def sign() -> str:
