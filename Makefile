@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 # Three test workers on two cores: a fifth of the suite's time is spent waiting (server
 # processes starting, Redis outages, Chromium), and a third worker fills it. Measured on a
-# quiet 2-core VM, SQLite pass: -n 2 13 min 58 s, -n 3 12 min 29 s (2026-12-06).
+# quiet 2-core VM, SQLite pass: -n 2 13 min 58 s, -n 3 12 min 29 s (2026-12-06, while every
+# worker still started its own servers and browser); -n 3 with the module groups shared again
+# (pytest 9.1.1, tests/conftest.py): 6 min 33 s, and the PostgreSQL pass 5 min 17 s (2026-12-06,
+# .ci/run in a clean clone, 12 min 45 s in all).
 PYTEST_ARGS ?= -n 3
 # pytest keeps each test module's rewritten asserts in __pycache__, unless the environment says
 # not to write bytecode (PYTHONDONTWRITEBYTECODE, set on some CI machines): then every worker of
