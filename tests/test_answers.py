@@ -18,11 +18,6 @@ from forum.sigs.models import Sig
 from forum.topics.models import Post, Topic
 
 
-def fresh(model: Any, ident: int) -> Any:
-    db.session.expire_all()
-    return db.session.get(model, ident)
-
-
 @pytest.fixture
 def world(f: Any) -> dict[str, Any]:
     ada, bob, cyd, dee = (f.user(n) for n in ("ada", "bob", "cyd", "dee"))
@@ -46,15 +41,15 @@ def test_sig_sysops_turn_a_sig_into_a_support_sig(client, world):
     client.login("bob")  # a member, not a sysop
     assert client.form("/s/help/pulse/support", {"value": "on"}).status_code == 404
     client.logout()
-    assert not fresh(Sig, world["sig"].id).is_support
+    assert not db.session.get(Sig, world["sig"].id).is_support
     response = make_support(client)
     assert response.status_code == 302
-    assert fresh(Sig, world["sig"].id).is_support
+    assert db.session.get(Sig, world["sig"].id).is_support
     client.login("ada")
     page = client.get("/s/help/pulse").get_data(as_text=True)
     assert "Stop being a support SIG" in page
     client.form("/s/help/pulse/support", {"value": "off"})
-    assert not fresh(Sig, world["sig"].id).is_support
+    assert not db.session.get(Sig, world["sig"].id).is_support
 
 
 def test_the_author_marks_an_answer_that_shows_under_the_question(client, world):
@@ -65,7 +60,7 @@ def test_the_author_marks_an_answer_that_shows_under_the_question(client, world)
     assert f'action="/p/{answer.id}/answer"' in page
     assert f'action="/p/{world["own"].id}/answer"' not in page  # not his own reply
     assert client.form(f"/p/{answer.id}/answer").status_code == 302
-    assert fresh(Topic, question.id).answer_post_id == answer.id
+    assert db.session.get(Topic, question.id).answer_post_id == answer.id
     page = client.get(f"/t/{question.id}?page=1").get_data(as_text=True)
     box = page.index('class="answer-box"')
     assert page.index('id="post-1"') < box < page.index('id="post-2"')
@@ -79,14 +74,14 @@ def test_own_replies_and_other_members_cannot_answer(client, world):
     question = world["question"]
     client.login("bob")
     client.form(f"/p/{world['own'].id}/answer")
-    assert fresh(Topic, question.id).answer_post_id is None
+    assert db.session.get(Topic, question.id).answer_post_id is None
     assert "someone other than the author" in client.get("/").get_data(as_text=True)
     client.logout()
     client.login("dee")  # neither the author nor a sysop
     page = client.get(f"/t/{question.id}?page=1").get_data(as_text=True)
     assert "Mark as the answer" not in page
     client.form(f"/p/{world['answer'].id}/answer")
-    assert fresh(Topic, question.id).answer_post_id is None
+    assert db.session.get(Topic, question.id).answer_post_id is None
 
 
 def test_a_sysop_marks_and_clears_the_answer(client, world):
@@ -94,9 +89,9 @@ def test_a_sysop_marks_and_clears_the_answer(client, world):
     question = world["question"]
     client.login("ada")
     client.form(f"/p/{world['answer'].id}/answer")
-    assert fresh(Topic, question.id).answer_post_id == world["answer"].id
+    assert db.session.get(Topic, question.id).answer_post_id == world["answer"].id
     client.form(f"/t/{question.id}/answer/clear")
-    assert fresh(Topic, question.id).answer_post_id is None
+    assert db.session.get(Topic, question.id).answer_post_id is None
 
 
 def test_answers_only_in_support_sigs(app, world):
@@ -149,7 +144,7 @@ def test_a_hidden_answer_does_not_count(client, world):
     client.login("bob")
     client.form(f"/p/{world['answer'].id}/answer")
     with transaction():
-        fresh(Post, world["answer"].id).hidden_at = datetime.now(UTC)
+        db.session.get(Post, world["answer"].id).hidden_at = datetime.now(UTC)
     page = client.get(f"/t/{world['question'].id}?page=1").get_data(as_text=True)
     assert 'class="answer-box"' not in page
     assert "How do I load a tape?" in client.get("/s/help/?filter=unanswered").get_data(

@@ -38,7 +38,6 @@ class Unchanged:
 
     def __exit__(self, *exc: object) -> None:
         if exc[0] is None:
-            db.session.expire_all()
             assert dbstate.diff(self.before, dbstate.snapshot()) == []
 
 

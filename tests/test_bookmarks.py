@@ -150,7 +150,6 @@ def test_due_reminders_arrive_as_notifications_once(client, f, world):
     assert "Reminder: the post you bookmarked in “Amiga repairs”" in page
     link = re.search(r'href="(/notifications/\d+)"', page)
     assert link and client.get(link.group(1)).headers["Location"] == f"/p/{post.id}"
-    db.session.expire_all()
     assert db.session.get(Notification, note.id).read_at is not None
     listing = client.get("/bookmarks").get_data(as_text=True)
     assert "Reminded" in listing

@@ -25,7 +25,6 @@ def _html(response: Any) -> str:
 
 
 def _posts() -> int:
-    db.session.expire_all()
     return int(db.session.scalar(select(func.count()).select_from(Post)))
 
 
@@ -46,7 +45,6 @@ def test_preview_is_the_html_the_post_gets(client, world) -> None:
     assert preview.status_code == 200
     html = preview.get_json()["html"]
     assert client.form(f"/t/{topic.id}/reply", {"body": BODY}).status_code == 302
-    db.session.expire_all()
     post = db.session.scalar(select(Post).order_by(Post.id.desc()).limit(1))
     assert html == post.body_html
     assert "<strong>Bold</strong>" in html and '<a class="mention" href="/u/grace">' in html
@@ -123,7 +121,6 @@ def test_the_preview_button_keeps_the_text_and_saves_nothing(client, world) -> N
     page = client.form(f"/p/{post.id}/edit", {"body": "`edited`", "preview": "1"})
     assert page.status_code == 200 and "<code>edited</code>" in _html(page)
     assert _posts() == before
-    db.session.expire_all()
     assert db.session.get(Post, post.id).body_raw == "The C64."
 
 
@@ -217,7 +214,6 @@ def test_a_quote_of_selected_words_is_one_the_pipeline_recognizes(client, world)
     assert "<blockquote>" in html and f'href="/p/{first.id}"' in html
     assert client.form(f"/t/{topic.id}/reply", {"body": selected + "Mine too."}).status_code == 302
     assert references(selected + "Mine too.").quoted_post_ids == (first.id,)
-    db.session.expire_all()
     # Bob hears of it once (a quote's header names him, and a mention outranks a quote).
     kinds = db.session.scalars(select(Notification.kind).where(Notification.user_id == bob.id))
     assert list(kinds) in (["quote"], ["mention"])

@@ -19,7 +19,6 @@ def _html(response: Any) -> str:
 
 
 def _drafts(user_id: int | None = None) -> dict[str, tuple[str, str]]:
-    db.session.expire_all()
     query = select(Draft)
     if user_id is not None:
         query = query.where(Draft.user_id == user_id)

@@ -113,7 +113,6 @@ def test_a_posted_shortcode_is_kept_as_typed_and_shown_as_emoji(client, world) -
     preview = client.form("/preview", {"body": "Well done :tada:"}).get_json()["html"]
     assert preview.strip() == "<p>Well done 🎉</p>"
     assert client.form(f"/t/{topic.id}/reply", {"body": "Well done :tada:"}).status_code == 302
-    db.session.expire_all()
     post = db.session.scalar(select(Post).order_by(Post.id.desc()).limit(1))
     assert post.body_raw == "Well done :tada:" and post.body_html == preview
     assert post.render_version == content.RENDER_VERSION

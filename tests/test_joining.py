@@ -27,7 +27,6 @@ def _html(response: Any) -> str:
 
 
 def _member(user_id: int, sig_id: int) -> bool:
-    db.session.expire_all()
     return (
         db.session.scalar(
             select(Membership.id).where(Membership.user_id == user_id, Membership.sig_id == sig_id)

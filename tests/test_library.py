@@ -99,7 +99,6 @@ def test_a_file_waits_for_a_librarian_is_found_by_keyword_and_downloaded(
     listing = lib.get(f"/s/{sig.slug}/library").get_data(as_text=True)
     assert "Waiting for a librarian" in listing and "Hello loop" in listing
     assert lib.form(page + "/approve").status_code == 302
-    db.session.expire_all()
     entry = db.session.get(LibraryFile, entry.id)
     assert entry.status == APPROVED and entry.approved_by_id == retro["lib"].id
     topic = db.session.get(Topic, entry.topic_id)
@@ -112,7 +111,6 @@ def test_a_file_waits_for_a_librarian_is_found_by_keyword_and_downloaded(
     assert download.status_code == 200 and download.data == ROM
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert "sandbox" in download.headers["Content-Security-Policy"]
-    db.session.expire_all()
     assert db.session.get(LibraryFile, entry.id).download_count == 1
     shown = reader.get(page).get_data(as_text=True)
     assert "<strong>classic</strong>" in shown and "Talk about this file" in shown
@@ -273,7 +271,6 @@ def test_new_versions_keep_history_and_counts(retro: dict[str, Any], make_client
     library.add_version(retro["lib"], entry.id, io.BytesIO(ROM + b"30 END\n"), "c2.bas", "Ends now")
     assert reader.get(url + "/download").data.endswith(b"30 END\n")
     assert reader.get(url + "/v/1/download").data == ROM  # the old one is still there
-    db.session.expire_all()
     versions = list(
         db.session.scalars(
             select(LibraryVersion)
@@ -316,7 +313,6 @@ def test_librarians_edit_move_and_retire(retro: dict[str, Any], make_client: Any
         },
     )
     assert response.status_code == 302
-    db.session.expire_all()
     entry = db.session.get(LibraryFile, entry.id)
     assert (entry.title, entry.section_id, entry.keywords) == (
         "Pong (1972)",
@@ -332,7 +328,6 @@ def test_librarians_edit_move_and_retire(retro: dict[str, Any], make_client: Any
         not in lib.get("/s/retro/library").get_data(as_text=True).split("All files</h2>")[-1]
     )
     assert lib.form(f"/s/retro/library/{entry.id}/retire", {"value": "restore"}).status_code == 302
-    db.session.expire_all()
     assert db.session.get(LibraryFile, entry.id).status == APPROVED
     # A member who is no librarian may not edit.
     reader = make_client()

@@ -92,7 +92,6 @@ def test_one_click_unsubscribe_works_without_login_or_form(app, f, inbox, client
     )
     assert response.status_code == 200
     assert "you will get no more mail about these" in response.get_data(as_text=True)
-    db.session.expire_all()
     assert mail_choices(db.session.get(User, ada.id))["mention"] == "off"
     assert mail_choices(db.session.get(User, ada.id))["reply"] == "now"
     f.reply(bob, topic, "@ada second")
@@ -214,7 +213,6 @@ def test_the_settings_choose_what_is_mailed(app, f, inbox, client):
         {"watch_posted": "y", "mail_mention": "now", "mail_reply": "off", "mail_watched": "now"},
     )
     assert response.status_code == 302
-    db.session.expire_all()
     choices = mail_choices(db.session.get(User, ada.id))
     assert choices == {
         "mention": "now",
@@ -411,7 +409,6 @@ def test_no_private_message_mail_when_the_category_is_off(app, f, inbox, client)
     assert "When someone writes me private mail" in page
     response = client.form("/notifications/preferences", {"mail_private_message": "off"})
     assert response.status_code == 302
-    db.session.expire_all()
     assert mail_choices(db.session.get(User, ada.id))["private_message"] == "off"
     _write_to(bob, ada)
     assert deliver(app) == 0  # no job is even queued

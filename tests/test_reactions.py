@@ -37,7 +37,6 @@ def world(f) -> tuple[Any, Any, Any, Any, Any]:
 
 
 def reactions_of(post_id: int) -> dict[int, str]:
-    db.session.expire_all()
     return {
         r.user_id: r.emoji
         for r in db.session.scalars(select(Reaction).where(Reaction.post_id == post_id))
@@ -279,7 +278,6 @@ def test_the_reaction_category_is_on_the_settings_page(client, f, world):
         "/notifications/preferences", {"watch_posted": "y", "mail_reaction": "digest"}
     )
     assert response.status_code == 302
-    db.session.expire_all()
     assert world[0].preferences["mail"]["reaction"] == "digest"
 
 

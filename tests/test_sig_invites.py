@@ -94,7 +94,6 @@ def _invites() -> list[SigInvite]:
 
 
 def _logged(action: str) -> list[ModAction]:
-    db.session.expire_all()
     return list(
         db.session.scalars(
             select(ModAction).where(ModAction.action == action).order_by(ModAction.id)
