@@ -112,7 +112,6 @@ def test_invite_only_registration_uses_up_an_invite(app, browser, tmp_path):
     assert bob.form("/register", data).status_code == 302  # not used up until a link is
     ada_link, bob_link = finish_link("ada@example.com"), finish_link("bob@example.com")
     assert guest.form(ada_link, {"password": "x" * 12}).status_code == 302
-    db.session.expire_all()
     ada = db.session.scalar(select(User).where(User.username == "ada"))
     assert db.session.get(Invite, invite.id).used_by_id == ada.id
     second = bob.form(bob_link, {"password": "x" * 12})
@@ -139,7 +138,6 @@ def test_create_edit_archive_a_sig_and_appoint_its_sysop(app, browser):
     )  # fmt: skip
     admin.form(f"/admin/sigs/{sig.id}/sysops", {"sysop-username": "member"})
     admin.form(f"/admin/sigs/{sig.id}/archive", {"value": "archive"})
-    db.session.expire_all()
     sig = db.session.get(Sig, sig.id)
     assert (sig.name, sig.language, sig.is_archived) == ("Ham Radio", "de", True)
     membership = db.session.scalar(
@@ -165,7 +163,6 @@ def test_member_search_and_roles(app, browser):
     assert "victim" in admin.text("/admin/members?status=banned")
     assert "/mod/u/author" not in admin.text("/admin/members?status=banned")
     admin.form(f"/admin/members/{w.member.id}/role", {"role": "sysop"})
-    db.session.expire_all()
     assert db.session.get(User, w.member.id).is_global_sysop
     response = admin.form(f"/admin/members/{w.root.id}/role", {"role": "member"})
     assert "cannot take the sysop role from yourself" in admin.text(response.headers["Location"])

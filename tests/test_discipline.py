@@ -103,16 +103,16 @@ def test_ban_ends_every_session_and_blocks_login(app, browser, client):
     events.subscribe(app, events.SessionsRevoked, revoked.append)
     author = browser(w.author)
     assert author.get("/settings").status_code == 200
-    token = _user(w.author.id).session_token
+    token = db.session.get(User, w.author.id).session_token
     browser(w.root).form("/mod/u/author/ban", {"ban-reason": "Spammer."})
-    banned = _user(w.author.id)
+    banned = db.session.get(User, w.author.id)
     assert banned.is_banned and banned.session_token != token
     assert revoked == [events.SessionsRevoked(user_id=w.author.id)]
     assert author.get("/settings").status_code == 302  # logged out
     response = client.form("/login", {"login": "author", "password": "correct-horse-battery"})
     assert "This account is banned: Spammer." in response.get_data(as_text=True)
     browser(w.root).form("/mod/u/author/lift", {"lift-kind": "ban"})
-    assert not _user(w.author.id).is_banned
+    assert not db.session.get(User, w.author.id).is_banned
 
 
 def test_who_may_discipline_whom(app):

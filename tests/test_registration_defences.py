@@ -427,7 +427,6 @@ def test_new_accounts_wait_for_approval_can_read_but_not_post(client, make_clien
     assert "newbie" in listing and "newbie@example.com" in listing
     response = sysop.form(f"/admin/approvals/{newbie.id}", {"value": "approve"})
     assert response.status_code == 302
-    db.session.expire_all()
     assert db.session.get(User, newbie.id).approval == APPROVED
     assert "Nobody is waiting" in html(sysop.get("/admin/approvals"))
     note = db.session.scalar(select(Notification).where(Notification.user_id == newbie.id))
@@ -442,7 +441,6 @@ def test_new_accounts_wait_for_approval_can_read_but_not_post(client, make_clien
     # Deciding twice is refused, and changes nothing.
     again = sysop.form(f"/admin/approvals/{newbie.id}", {"value": "refuse"})
     assert again.status_code == 302
-    db.session.expire_all()
     assert db.session.get(User, newbie.id).approval == APPROVED
 
 
@@ -455,7 +453,6 @@ def test_a_refused_account_is_told_in_its_language_and_cannot_post(client, make_
     sysop = make_client()
     sysop.login(root.username)
     sysop.form(f"/admin/approvals/{hans.id}", {"value": "refuse"})
-    db.session.expire_all()
     assert db.session.get(User, hans.id).approval == REFUSED
     (mail,) = [
         m for m in mails(outbox) if m["To"] == "hans@example.com" and "Hallo" in m.get_content()
@@ -485,5 +482,4 @@ def test_only_the_global_sysop_decides_accounts(client, make_client, f, outbox) 
         listing = browser.get("/admin/approvals")
         decide = browser.form(f"/admin/approvals/{waiting.id}", {"value": "approve"})
         assert listing.status_code == 403 and decide.status_code == 403
-    db.session.expire_all()
     assert db.session.get(User, waiting.id).approval == PENDING

@@ -86,7 +86,6 @@ def _forget() -> None:
 
 
 def _hidden(ids: set[int]) -> set[int]:
-    db.session.expire_all()
     return set(
         db.session.scalars(select(Post.id).where(Post.id.in_(ids), Post.hidden_at.is_not(None)))
     )

@@ -14,11 +14,6 @@ from forum.topics.models import Post, Topic
 from .mod_support import build_world, make_pending
 
 
-def _get(model, id_):
-    db.session.expire_all()
-    return db.session.get(model, id_)
-
-
 def _menus(page: str) -> list[str]:
     return re.findall(r'<details class="sysop-menu[^"]*" data-menu>.*?</details>', page, re.S)
 
@@ -85,15 +80,15 @@ def test_without_javascript_deleting_a_topic_asks_on_a_page_first(app, browser):
     page = response.get_data(as_text=True)
     assert "Delete the topic “A topic about things”?" in page
     assert 'name="confirm_first"' not in page and 'class="danger"' in page
-    assert not _get(Topic, w.topic.id).is_deleted
+    assert not db.session.get(Topic, w.topic.id).is_deleted
     # The page's button does it (as does the menu's once JavaScript asked).
     response = sysop.form(f"/mod/topics/{w.topic.id}/delete", {"reason": "duplicate"})
-    assert response.status_code == 302 and _get(Topic, w.topic.id).is_deleted
+    assert response.status_code == 302 and db.session.get(Topic, w.topic.id).is_deleted
     # Someone who may not delete gets no confirmation page either.
     refused = browser(w.other_sysop).form(
         f"/mod/topics/{w.topic2.id}/delete", {"confirm_first": "1"}
     )
-    assert refused.status_code == 403 and not _get(Topic, w.topic2.id).is_deleted
+    assert refused.status_code == 403 and not db.session.get(Topic, w.topic2.id).is_deleted
 
 
 def test_without_javascript_rejecting_a_post_asks_on_a_page_first(app, browser):
@@ -105,9 +100,9 @@ def test_without_javascript_rejecting_a_post_asks_on_a_page_first(app, browser):
     page = response.get_data(as_text=True)
     assert "Reject post #2 of “Another topic here”?" in page
     assert f'value="/t/{w.topic2.id}"' in page  # back where the sysop came from afterwards
-    assert not _get(Post, w.pending.id).is_deleted
+    assert not db.session.get(Post, w.pending.id).is_deleted
     response = sysop.form(url, {"next": f"/t/{w.topic2.id}"})
-    assert response.status_code == 302 and _get(Post, w.pending.id).is_deleted
+    assert response.status_code == 302 and db.session.get(Post, w.pending.id).is_deleted
 
 
 def test_the_split_page_lists_replies_with_rendered_excerpts(app, f, browser):
@@ -129,7 +124,7 @@ def test_the_split_page_lists_replies_with_rendered_excerpts(app, f, browser):
         {"posts": [str(long_reply.id)], "title": "Split off", "sig": str(w.sig.id)},
     )
     assert response.status_code == 302
-    assert _get(Post, long_reply.id).topic_id != w.topic.id
+    assert db.session.get(Post, long_reply.id).topic_id != w.topic.id
 
 
 def test_split_with_nothing_ticked_keeps_the_input(app, browser):
@@ -181,7 +176,7 @@ def test_merging_through_the_picker(app, browser):
     assert f'name="target" value="{w.topic.id}"' in page  # the search is kept
     response = sysop.form(url, {"q": "about", "target": str(w.topic.id), "reason": "same"})
     assert response.status_code == 302
-    assert _get(Topic, w.topic2.id).is_deleted
+    assert db.session.get(Topic, w.topic2.id).is_deleted
 
 
 def test_a_suspension_from_a_post_in_a_sig_defaults_to_that_sig(app, f, browser):
@@ -232,7 +227,7 @@ def test_the_topic_page_needs_no_more_queries_for_a_sysop(app, f, browser, count
         page = sysop.text(f"/t/{w.topic.id}?page=1")
     assert len(_menus(page)) == 1 + 10
     assert many.count == few.count
-    assert _get(Sig, w.sig.id) is not None
+    assert db.session.get(Sig, w.sig.id) is not None
 
 
 def test_a_global_sysops_own_post_offers_no_spam_cleanup(app, f, browser):

@@ -57,9 +57,9 @@ def test_moving_a_topic_moves_its_counters_and_keeps_permalinks(app, browser):
         f"/mod/topics/{w.topic.id}/move", {"sig": str(w.sig_b.id), "reason": "wrong place"}
     )
     assert response.status_code == 302
-    topic = _get(Topic, w.topic.id)
+    topic = db.session.get(Topic, w.topic.id)
     assert topic.sig_id == w.sig_b.id
-    sig, sig_b = _get(Sig, w.sig.id), _get(Sig, w.sig_b.id)
+    sig, sig_b = db.session.get(Sig, w.sig.id), db.session.get(Sig, w.sig_b.id)
     assert sig.post_count == before - topic.post_count
     assert (sig_b.topic_count, sig_b.post_count, sig_b.last_topic_id) == (1, 3, topic.id)
     (event,) = seen
@@ -108,10 +108,11 @@ def test_splitting_renumbers_the_moved_posts_and_keeps_read_state(app, f, browse
     ).all()
     assert moved == [1, 2]
     assert (new.post_count, new.last_post_number, new.first_post_id) == (2, 2, w.post.id)
-    old = _get(Topic, w.topic.id)
+    old = db.session.get(Topic, w.topic.id)
     assert (old.post_count, old.last_post_number, old.highest_post_number) == (2, 3, 4)
-    assert _get(Sig, w.sig.id).topic_count == 3
-    assert _get(User, w.author.id).topic_count == 2  # the split topic counts for its first author
+    assert db.session.get(Sig, w.sig.id).topic_count == 3
+    # The split topic counts for its first author.
+    assert db.session.get(User, w.author.id).topic_count == 2
     # Permalinks follow the post; the member who had read it all has nothing unread there.
     assert f"/t/{new.id}" in browser(w.member).get(f"/p/{third.id}").headers["Location"]
     unread = [row.topic.id for row in topic_queries.new_topics(w.member)[0]]
@@ -196,7 +197,7 @@ def test_splitting_off_a_reply_and_every_later_one(app, f, browser):
     ).all()
     assert moved == ["Tail reply 4", "Tail reply 5", "Tail reply 6"]
     assert "Split 3 posts into a new topic." in sysop.text(f"/t/{new.id}")
-    old = _get(Topic, w.topic.id)
+    old = db.session.get(Topic, w.topic.id)
     assert (old.post_count, old.last_post_number) == (3, 3)
 
 
@@ -207,7 +208,7 @@ def test_split_bad_input_gets_a_clear_error(app, browser):
     assert response.status_code == 400
     assert "Choose at least one post to split off." in response.get_data(as_text=True)
     assert 'value="Nothing chosen"' in response.get_data(as_text=True)
-    first = _get(Topic, w.topic.id).first_post_id
+    first = db.session.get(Topic, w.topic.id).first_post_id
     with pytest.raises(Invalid, match="first post stays"):
         mod.split_topic(w.sig_sysop, w.topic.id, [first], "Take the first")
     with pytest.raises(Invalid, match="not in this topic"):
@@ -226,19 +227,18 @@ def test_merging_appends_posts_and_deletes_the_source(app, browser):
         f"/mod/topics/{w.topic2.id}/merge", {"target": f"http://localhost/t/{w.topic.id}/slug"}
     )
     assert response.status_code == 302
-    target, source = _get(Topic, w.topic.id), _get(Topic, w.topic2.id)
+    target, source = db.session.get(Topic, w.topic.id), db.session.get(Topic, w.topic2.id)
     assert source.is_deleted and source.post_count == 0
     numbers = db.session.scalars(
         select(Post.number).where(Post.topic_id == target.id).order_by(Post.number)
     ).all()
     assert numbers == [1, 2, 3, highest + 1, highest + 2]
     assert target.post_count == 4  # the pending post moved too but is not counted
-    assert _get(Sig, w.sig.id).topic_count == 1
+    assert db.session.get(Sig, w.sig.id).topic_count == 1
     assert [e.change for e in seen] == ["merged", "deleted"]
     assert w.pending.id in seen[0].post_ids
     assert (
-        f"/t/{target.id}"
-        in browser(w.member).get(f"/p/{_get(Topic, w.topic2.id).first_post_id}").headers["Location"]
+        f"/t/{target.id}" in browser(w.member).get(f"/p/{source.first_post_id}").headers["Location"]
     )
 
 
@@ -266,17 +266,17 @@ def test_hiding_a_post_fixes_counters_and_shows_the_author_why(app, f, browser):
     seen: list[events.PostVisibilityChanged] = []
     events.subscribe(app, events.PostVisibilityChanged, seen.append)
     browser(w.sig_sysop).form(f"/mod/posts/{last.id}/hide", {"reason": "off topic"})
-    topic = _get(Topic, w.topic.id)
+    topic = db.session.get(Topic, w.topic.id)
     assert (topic.post_count, topic.last_post_number) == (3, 3)
-    assert _get(User, w.author.id).post_count == author_posts - 1
+    assert db.session.get(User, w.author.id).post_count == author_posts - 1
     assert [e.change for e in seen] == ["hidden"]
     assert "The last reply" not in browser(w.member).text(f"/t/{w.topic.id}?page=1")
     page = browser(w.author).text(f"/t/{w.topic.id}?page=1")
     assert "The last reply" in page and "hidden by a sysop: off topic" in page
     browser(w.sig_sysop).form(f"/mod/posts/{last.id}/unhide")
-    topic = _get(Topic, w.topic.id)
+    topic = db.session.get(Topic, w.topic.id)
     assert (topic.post_count, topic.last_post_number) == (4, 4)
-    assert _get(User, w.author.id).post_count == author_posts
+    assert db.session.get(User, w.author.id).post_count == author_posts
     assert [e.change for e in seen] == ["hidden", "unhidden"]
 
 
@@ -285,15 +285,15 @@ def test_deleting_and_restoring_a_topic(app, browser):
     posts_before = _get(User, w.author.id).post_count
     sysop = browser(w.sig_sysop)
     sysop.form(f"/mod/topics/{w.topic.id}/delete", {"reason": "duplicate"})
-    assert _get(Topic, w.topic.id).is_deleted
-    assert _get(Sig, w.sig.id).topic_count == 1
-    assert _get(User, w.author.id).post_count == posts_before - 2
+    assert db.session.get(Topic, w.topic.id).is_deleted
+    assert db.session.get(Sig, w.sig.id).topic_count == 1
+    assert db.session.get(User, w.author.id).post_count == posts_before - 2
     assert browser(w.member).get(f"/t/{w.topic.id}").status_code == 404
     assert "This topic is deleted" in sysop.text(f"/t/{w.topic.id}?page=1")
     sysop.form(f"/mod/topics/{w.topic.id}/restore")
-    assert not _get(Topic, w.topic.id).is_deleted
-    assert _get(Sig, w.sig.id).topic_count == 2
-    assert _get(User, w.author.id).post_count == posts_before
+    assert not db.session.get(Topic, w.topic.id).is_deleted
+    assert db.session.get(Sig, w.sig.id).topic_count == 2
+    assert db.session.get(User, w.author.id).post_count == posts_before
 
 
 def test_unknown_ids_are_not_found(app, browser):

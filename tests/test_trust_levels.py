@@ -249,8 +249,8 @@ def test_reading_topics_makes_a_new_account_basic_at_once(app, make_client, f, c
     rows = db.session.scalars(select(TopicRead).where(TopicRead.user_id == new.id)).all()
     assert sorted(r.read_seconds for r in rows) == [50, 50, 50]
     # 3 topics and 150 s: the handler of the last TopicsRead made it basic.
-    assert reload(new).trust_level == TL_BASIC
-    assert reload(new).trust_changed_at is not None
+    assert db.session.get(User, new.id).trust_level == TL_BASIC
+    assert db.session.get(User, new.id).trust_changed_at is not None
 
 
 def test_a_topic_page_adds_no_write_for_the_clock(app, make_client, f, clock, count_queries):
@@ -277,7 +277,6 @@ def test_a_topic_page_adds_no_write_for_the_clock(app, make_client, f, clock, co
     f.reply(author, first, "something new")
     clock.advance(10)
     client.get(f"/t/{first.id}?page=1")
-    db.session.expire_all()
     assert db.session.get(TopicRead, (reader.id, first.id)).read_seconds == 1 + 30
 
 
@@ -291,7 +290,7 @@ def test_mark_all_read_and_own_posts_are_not_reading(app, client, f):
     f.topic(new, sig, "My own")
     client.login(new.username)
     client.form(f"/s/{sig.slug}/read")
-    assert permissions.reading_progress(reload(new)) == (0, 0)
+    assert permissions.reading_progress(db.session.get(User, new.id)) == (0, 0)
 
 
 # --- the review ------------------------------------------------------------------------------
@@ -406,7 +405,7 @@ def test_the_sysop_sets_and_locks_a_level_from_the_member_page(app, browser, f):
         f"/mod/u/{new.username}/trust", {"level": "2", "locked": "y", "reason": "Known to us."}
     )
     assert response.status_code == 302
-    found = reload(new)
+    found = db.session.get(User, new.id)
     assert (found.trust_level, found.trust_locked) == (TL_MEMBER, True)
     entry = db.session.scalar(select(ModAction).order_by(ModAction.id.desc()))
     assert entry.action == "set_trust_level" and entry.target_user_id == new.id
@@ -426,7 +425,7 @@ def test_the_sysop_sets_and_locks_a_level_from_the_member_page(app, browser, f):
     assert "trust-level" in seen and "Set trust level" not in seen
     refused = browser(boss).form(f"/mod/u/{new.username}/trust", {"level": "3"})
     assert refused.status_code == 403
-    assert reload(new).trust_level == TL_MEMBER
+    assert db.session.get(User, new.id).trust_level == TL_MEMBER
     with pytest.raises(Forbidden):
         services.set_trust_level(root, root.id, TL_NEW)
     with pytest.raises(Invalid):
