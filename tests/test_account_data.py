@@ -47,13 +47,6 @@ def html(response: Any) -> str:
     return response.get_data(as_text=True)
 
 
-def reload(user: User) -> User:
-    db.session.expire_all()
-    found = db.session.get(User, user.id)
-    assert found is not None
-    return found
-
-
 @pytest.fixture
 def world(f: Any) -> dict[str, Any]:
     """Ada, with something of every kind; Bob and Cyd, with private words of their own."""
@@ -210,7 +203,7 @@ def delete(client: Any, password: str = "correct-horse-battery", **extra: str) -
 
 
 def assert_whole(ada: User) -> None:
-    ada = reload(ada)
+    ada = db.session.get(User, ada.id)
     assert ada.username == "ada" and ada.email == "ada@example.com"
     assert ada.signature == "Ada's line" and ada.bio_raw
     uid = ada.id
@@ -261,10 +254,10 @@ def test_two_factor_members_give_a_code_too(client, world, clock) -> None:
     assert delete(client).status_code == 400  # no code
     assert delete(client, code="000000").status_code == 400
     assert_whole(ada)
-    assert reload(ada).has_two_factor
+    assert db.session.get(User, ada.id).has_two_factor
     response = delete(client, code=pyotp.TOTP(secret).at(clock["t"]))
     assert response.status_code == 302
-    ada = reload(ada)
+    ada = db.session.get(User, ada.id)
     assert ada.totp_secret is None and not ada.has_two_factor
     uid = ada.id
     assert not db.session.scalar(select(func.count()).where(RecoveryCode.user_id == uid))
@@ -302,7 +295,7 @@ def test_deleting_forgets_the_member_and_keeps_their_posts(
     page = html(client.get("/account/deleted"))
     assert "Your account is deleted" in page
 
-    ada = reload(ada)
+    ada = db.session.get(User, ada.id)
     assert ada.username == f"former-{uid}" and "ada" not in ada.email
     assert ada.signature == "" and ada.bio_raw == "" and ada.bio_html == ""
     assert ada.preferences == {} and ada.timezone == "UTC" and ada.language is None
@@ -373,7 +366,7 @@ def test_the_last_global_sysop_cannot_delete_their_account(client, world) -> Non
     assert "only global sysop" in page
     response = delete(client)
     assert response.status_code == 403 and "only global sysop" in html(response)
-    root = reload(world["root"])
+    root = db.session.get(User, world["root"].id)
     assert root.username == "root" and root.is_global_sysop
 
 
@@ -381,7 +374,7 @@ def test_a_global_sysop_may_once_there_is_another(client, f, world) -> None:
     f.sysop("second")
     client.login("root")
     assert delete(client).status_code == 302
-    root = reload(world["root"])
+    root = db.session.get(User, world["root"].id)
     assert root.username.startswith("former-") and not root.is_global_sysop
 
 

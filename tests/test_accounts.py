@@ -34,13 +34,6 @@ def user_count() -> int:
     return db.session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def reload(user: User) -> User:
-    db.session.expire_all()
-    found = db.session.get(User, user.id)
-    assert found is not None
-    return found
-
-
 def reset_link(message: email.message.EmailMessage) -> str:
     body = message.get_content()
     match = re.search(r"(https?://\S+/password/reset/\S+)", body)
@@ -518,7 +511,7 @@ def test_change_password(client, f):
     assert short.status_code == 400
     assert "at least 10 characters" in html(short)
     assert "short" not in re.findall(r'value="([^"]*)"', html(short))
-    assert check_password_hash(reload(ada).password_hash, PASSWORD)
+    assert check_password_hash(db.session.get(User, ada.id).password_hash, PASSWORD)
 
     ok = client.form(
         "/settings",
@@ -643,7 +636,7 @@ def test_password_reset_link_works_once(client, make_client, f, outbox):
     assert short.status_code == 400
     response = client.form(link, {"password": NEW_PASSWORD})
     assert response.status_code == 302
-    assert check_password_hash(reload(ada).password_hash, NEW_PASSWORD)
+    assert check_password_hash(db.session.get(User, ada.id).password_hash, NEW_PASSWORD)
     # The reset ends every session the member had.
     assert elsewhere.get("/settings").status_code == 302
     # Used once: the link is dead now, for GET and POST.
@@ -651,7 +644,7 @@ def test_password_reset_link_works_once(client, make_client, f, outbox):
     assert again.status_code == 302
     assert again.headers["Location"] == "/password/forgot"
     assert client.form(link, {"password": "another-password-22"}).status_code == 302
-    assert check_password_hash(reload(ada).password_hash, NEW_PASSWORD)
+    assert check_password_hash(db.session.get(User, ada.id).password_hash, NEW_PASSWORD)
     client.login("ada", NEW_PASSWORD)
 
 
@@ -664,7 +657,7 @@ def test_password_reset_link_expires(client, f, outbox, monkeypatch):
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + max_age + 5)
     response = client.form(link, {"password": NEW_PASSWORD}, follow_redirects=True)
     assert "expired" in html(response)
-    assert check_password_hash(reload(ada).password_hash, PASSWORD)
+    assert check_password_hash(db.session.get(User, ada.id).password_hash, PASSWORD)
 
 
 def test_tampered_reset_link_is_refused(client, f, outbox):
@@ -847,7 +840,7 @@ def test_edit_own_profile_at_settings(client, f):
         },
     )
     assert response.status_code == 302
-    ada = reload(ada)
+    ada = db.session.get(User, ada.id)
     assert ada.signature == "Poetical science"
     assert ada.bio_html.strip() == "<p>Notes on the <em>Analytical Engine</em></p>"
     assert ada.timezone == "Europe/London"
@@ -871,7 +864,7 @@ def test_profile_form_with_an_error_keeps_what_was_typed(client, f):
     assert "Unknown time zone" in page
     assert "Kept signature" in page and "Kept bio text" in page
     assert 'aria-describedby="profile-timezone-error' in page
-    assert reload(ada).signature == ""
+    assert db.session.get(User, ada.id).signature == ""
 
 
 # --- create-sysop -------------------------------------------------------------------------

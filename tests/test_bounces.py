@@ -138,7 +138,6 @@ def test_bounces_past_the_threshold_stop_mail_and_the_member_is_told(
     page = client.get("/").get_data(as_text=True)
     assert "Mail to ada@example.com bounced" in page
     assert client.form("/settings/mail/resume", {"next": "/"}).status_code == 302
-    db.session.expire_all()
     user = db.session.get(User, ada.id)
     assert user.mail_disabled_at is None and user.mail_bounces == 0
     assert "bounced" not in client.get("/").get_data(as_text=True)

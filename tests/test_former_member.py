@@ -73,7 +73,6 @@ def world(app: Flask, f: Any, client: Any, tmp_path: Path) -> dict[str, Any]:
     response = client.form("/settings/delete", {"delete-password": PASSWORD})
     assert response.status_code == 302
     client.logout()
-    db.session.expire_all()
     ada = db.session.get(User, ada.id)
     assert former.is_former(ada.username)
     return {
@@ -257,7 +256,6 @@ def delete_account(make_client: Any, user: User) -> str:
     own = make_client()
     own.login(user.username)
     assert own.form("/settings/delete", {"delete-password": PASSWORD}).status_code == 302
-    db.session.expire_all()
     name = db.session.get(User, user.id).username
     assert former.is_former(name)
     return name

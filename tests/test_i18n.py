@@ -103,7 +103,6 @@ def test_a_member_switch_needs_the_form_token_and_is_kept_on_the_account(client,
     assert refused.status_code == 400
     response = client.form("/language", {"language": "de", "next": "/settings"})
     assert response.status_code == 302
-    db.session.expire_all()
     assert db.session.get(User, member.id).language == "de"
     # The setting beats the browser, in any browser the member logs in with.
     other = client.application.test_client()
@@ -158,7 +157,6 @@ def test_a_member_picks_the_language_in_settings(client, f):
         },
     )
     assert response.status_code == 302
-    db.session.expire_all()
     assert db.session.get(User, member.id).language == "es"
     page = client.get("/settings", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert html_lang(page) == "es"
@@ -172,7 +170,6 @@ def test_a_member_picks_the_language_in_settings(client, f):
             "profile-language": "",
         },
     )
-    db.session.expire_all()
     assert db.session.get(User, member.id).language is None
     page = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert html_lang(page) == "de"
@@ -203,7 +200,6 @@ def test_a_members_time_zone_is_taken_from_the_browser_once(client, f):
         "/settings/timezone", data={"timezone": "America/Lima"}, headers={"X-CSRFToken": token}
     )
     assert again.get_json() == {"timezone": "Europe/Berlin", "taken": False}
-    db.session.expire_all()
     assert db.session.get(User, member.id).timezone == "Europe/Berlin"
     assert "data-detect-timezone" not in client.get("/").get_data(as_text=True)
 

@@ -35,7 +35,6 @@ def browser(make_client: Any, agent: str, ip: str) -> Any:
 
 
 def rows(user: User) -> list[UserSession]:
-    db.session.expire_all()
     return list(db.session.scalars(select(UserSession).where(UserSession.user_id == user.id)))
 
 

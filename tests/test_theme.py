@@ -174,7 +174,6 @@ def test_a_bad_value_in_settings_keeps_the_form_and_stores_nothing(client, f):
     page = response.get_data(as_text=True)
     assert "A new line" in page  # the form keeps what was typed
     assert "Not a valid choice" in page
-    db.session.expire_all()
     again = db.session.get(User, member.id)
     assert again.theme is None and again.signature == ""
 

@@ -85,7 +85,7 @@ def test_setup_shows_an_inline_qr_code_and_the_key(client, f, clock) -> None:
     secret = re.search(r'<code class="totp-secret">([A-Z2-7]+)</code>', page).group(1)
     # The same key on reload (it waits in the session until confirmed), nothing saved yet.
     assert secret in html(client.get("/settings/two-factor"))
-    assert reload(ada).totp_secret is None
+    assert db.session.get(User, ada.id).totp_secret is None
     uri = two_factor.provisioning_uri(ada, secret)
     assert uri.startswith("otpauth://totp/") and "ada" in uri and f"secret={secret}" in uri
 
@@ -97,7 +97,7 @@ def test_a_wrong_confirmation_code_turns_nothing_on(client, f, clock) -> None:
     response = client.form("/settings/two-factor", {"action": "enable", "enable-code": "000000"})
     assert response.status_code == 400
     assert "That code does not match" in html(response)
-    assert not reload(ada).has_two_factor
+    assert not db.session.get(User, ada.id).has_two_factor
 
 
 def test_turning_it_on_shows_ten_recovery_codes_once_and_keeps_only_hashes(
@@ -106,7 +106,7 @@ def test_turning_it_on_shows_ten_recovery_codes_once_and_keeps_only_hashes(
     ada = f.user("ada")
     client.login("ada")
     secret, codes = turn_on(client, ada, clock)
-    ada = reload(ada)
+    ada = db.session.get(User, ada.id)
     assert ada.has_two_factor and ada.totp_secret == secret
     hashes = db.session.scalars(
         select(RecoveryCode.code_hash).where(RecoveryCode.user_id == ada.id)
@@ -159,7 +159,7 @@ def test_a_code_is_never_accepted_twice(client, make_client, f, clock) -> None:
     assert thief.form("/login/code", {"code": code_at(secret, clock["t"] - 30)}).status_code == 400
     clock["t"] += 30
     assert thief.form("/login/code", {"code": code_at(secret, clock["t"])}).status_code == 302
-    assert reload(ada).totp_last_step == int(clock["t"] // 30)
+    assert db.session.get(User, ada.id).totp_last_step == int(clock["t"] // 30)
 
 
 def test_a_recovery_code_works_once(client, make_client, f, clock) -> None:
@@ -174,7 +174,7 @@ def test_a_recovery_code_works_once(client, make_client, f, clock) -> None:
     again = make_client()
     password_step(again, "ada")
     assert again.form("/login/code", {"code": codes[3]}).status_code == 400
-    assert two_factor.recovery_codes_left(reload(ada)) == 9
+    assert two_factor.recovery_codes_left(db.session.get(User, ada.id)) == 9
 
 
 def test_code_entry_slows_down_after_repeated_failures(make_client, client, f, clock) -> None:
@@ -290,7 +290,7 @@ def test_turning_it_off_takes_the_password_and_a_code(client, f, clock) -> None:
         "/settings/two-factor",
         {"action": "disable", "disable-password": PASSWORD, "disable-code": "000000"},
     )
-    assert no_code.status_code == 400 and reload(ada).has_two_factor
+    assert no_code.status_code == 400 and db.session.get(User, ada.id).has_two_factor
     wrong_password = client.form(
         "/settings/two-factor",
         {
@@ -301,7 +301,7 @@ def test_turning_it_off_takes_the_password_and_a_code(client, f, clock) -> None:
     )
     assert wrong_password.status_code == 400
     assert "not your current password" in html(wrong_password)
-    assert reload(ada).has_two_factor
+    assert db.session.get(User, ada.id).has_two_factor
     done = client.form(
         "/settings/two-factor",
         {
@@ -311,7 +311,7 @@ def test_turning_it_off_takes_the_password_and_a_code(client, f, clock) -> None:
         },
     )
     assert done.status_code == 302
-    ada = reload(ada)
+    ada = db.session.get(User, ada.id)
     assert not ada.has_two_factor and ada.totp_secret is None
     assert (
         db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == ada.id)).all() == []
