@@ -123,7 +123,6 @@ def test_reading_ones_concern_marks_it_read_as_its_page_does(client, world) -> N
     row = db.session.get(ConversationMember, (concern.conversation_id, world["ken"].id))
     unread_before = row.last_read_message_id
     send(client, "GET", f"{API}/concerns/{concern.id}", tok(world, "ken"))
-    db.session.expire_all()
     row = db.session.get(ConversationMember, (concern.conversation_id, world["ken"].id))
     assert row.last_read_message_id != unread_before
     assert row.last_read_message_id == max(
@@ -277,7 +276,6 @@ def test_notes_assignment_and_states_are_the_sysops_and_notes_stay_theirs(client
     for state in (WAITING, RESOLVED, OPEN):
         changed = send(client, "POST", f"{url}/state", grace, {"state": state})
         assert changed.status_code == 200 and changed.get_json()["state"] == state
-        db.session.expire_all()
         assert db.session.get(Concern, concern.id).state == state
     bad = refused_and_nothing_written(client, "POST", f"{url}/state", grace, {"state": "closed"})
     assert bad.status_code == 400 and error_of(bad)["field"] == "state"

@@ -60,14 +60,7 @@ def tok(w: dict[str, Any], name: str, scopes: tuple[str, ...] | None = None) -> 
     return str(w["tokens"][key])
 
 
-def _fresh(model: Any, key: Any) -> Any:
-    db.session.rollback()
-    db.session.expire_all()
-    return db.session.get(model, key)
-
-
 def _ignored_by(user: User) -> list[int]:
-    db.session.expire_all()
     return sorted(
         db.session.scalars(
             select(MemberIgnore.ignored_id).where(MemberIgnore.user_id == user.id)
@@ -182,7 +175,7 @@ def test_a_member_changes_what_they_send_and_nothing_else(client, world) -> None
     assert prefs["notifications"]["digest"] == {"frequency": "weekly", "hour": 7, "weekday": 4}
     assert prefs["private_mail"] == {"accept_from": "sysops", "notify": True}
     # Kept where the pages read them.
-    ada_now = _fresh(User, world["ada"].id)
+    ada_now = db.session.get(User, world["ada"].id)
     assert (ada_now.language, ada_now.timezone, ada_now.theme) == ("de", "Europe/Berlin", "dark")
     assert notifications.watches_posted_topics(ada_now) is False
     assert mail_choices(ada_now)["quote"] == "digest"
@@ -190,7 +183,7 @@ def test_a_member_changes_what_they_send_and_nothing_else(client, world) -> None
     assert mail.mail_from(ada_now) == "sysops" and mail.notifies_mail(ada_now) is True
     assert permissions.accepts_mail_problem(world["bob"], ada_now) is not None
     # The browser is not asked for her time zone any more, as after the settings form.
-    assert _fresh(User, world["ada"].id).preferences.get("timezone_set") is True
+    assert db.session.get(User, world["ada"].id).preferences.get("timezone_set") is True
     # The API answers her in German now.
     empty = send(client, "PATCH", f"{API}/me/preferences", ada, {})
     assert error_of(empty)["message"] == "Schick mindestens eine Einstellung, die du ändern willst."
@@ -305,12 +298,11 @@ def test_preferences_need_the_write_scope_and_a_member(client, world) -> None:
     )
     assert scoped.status_code == 403
     assert refused_and_nothing_written(client, "PATCH", f"{API}/me/preferences", None, body)
-    assert _fresh(User, world["ada"].id).language is None
+    assert db.session.get(User, world["ada"].id).language is None
 
 
 # --- splitting a topic ----------------------------------------------------------------------
 def _numbers(topic_id: int) -> list[tuple[int, int]]:
-    db.session.expire_all()
     return [
         (p.id, p.number)
         for p in db.session.scalars(
@@ -320,7 +312,6 @@ def _numbers(topic_id: int) -> list[tuple[int, int]]:
 
 
 def _log() -> list[tuple[Any, ...]]:
-    db.session.expire_all()
     return [
         (a.actor_id, a.action, a.sig_id, a.other_sig_id, a.target_user_id, a.reason, a.details)
         for a in db.session.scalars(select(ModAction).order_by(ModAction.id))
