@@ -31,6 +31,7 @@ from forum import create_app
 from forum.accounts.models import User
 from forum.extensions import db as _db
 from forum.search.backend import NullBackend
+from forum.search.handlers import stop_drainer
 from forum.search.indexer import replace_backend
 
 from . import factories
@@ -212,9 +213,18 @@ def app(base_config: dict[str, Any], request: pytest.FixtureRequest) -> Iterator
         try:
             yield app
         finally:
-            _db.session.remove()
-            _clear(app)
-            _db.engine.dispose()
+            _close_pool(app)
+
+
+def _close_pool(app: Flask, *, clear: bool = True) -> None:
+    """Close the app's connection pool (in its app context), after the app's search drain
+    thread has ended: a connection it still held would go back to the closed pool and be left to
+    the garbage collector, unclosed, which then fails whichever test runs next."""
+    assert stop_drainer(app), "the app's search drain thread did not end"
+    _db.session.remove()
+    if clear:
+        _clear(app)
+    _db.engine.dispose()
 
 
 @pytest.fixture
@@ -232,8 +242,7 @@ def make_app(base_config: dict[str, Any], request: pytest.FixtureRequest) -> Ite
     yield make
     for other in made:
         with other.app_context():
-            _db.session.remove()
-            _db.engine.dispose()
+            _close_pool(other, clear=False)
 
 
 class _Templates(BytecodeCache):

@@ -273,3 +273,33 @@ def test_a_drain_holds_no_read_open_while_it_writes_the_index(app, f, index, mon
     # Neither while waiting for another process's drain nor while writing the index.
     assert seen == [False, False]
     assert _found(app.test_client(), "Read")
+
+
+def test_a_stopped_drainer_ends_after_its_drain_holding_no_connection(app, f, monkeypatch):
+    """The app fixture stops the drain thread before it closes the app's connection pool: a
+    connection the thread held then would go back to the closed pool and be left to the
+    garbage collector, unclosed (psycopg's ResourceWarning, which fails whichever test runs
+    next). Stopped in the middle of a drain, the thread ends that drain and closes its session
+    first."""
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Last words")
+    real_backlog = indexer.backlog
+    holding = threading.Event()
+
+    def slow_backlog() -> int:  # the thread's check after its drain, with its session open
+        count = real_backlog()
+        if threading.current_thread().name == "search-drain":
+            holding.set()
+            time.sleep(0.5)
+        return count
+
+    monkeypatch.setattr(indexer, "backlog", slow_backlog)
+    f.reply(ada, topic, "A reply that wakes the drainer.")
+    assert holding.wait(timeout=20), "the drainer did not drain"
+    drainer = handlers._drainer(app)
+    thread = drainer._thread
+    assert thread is not None and thread.is_alive()
+    assert handlers.stop_drainer(app)
+    assert not thread.is_alive()
+    db.session.remove()  # (the test's own connection)
+    assert db.engine.pool.checkedout() == 0

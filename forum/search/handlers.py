@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 
 from flask import Flask, current_app
 
@@ -110,6 +109,7 @@ class Drainer:
         self._wake = threading.Event()
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
         self._pid = 0
 
     def wake(self) -> None:
@@ -117,11 +117,28 @@ class Drainer:
             # Started lazily, and again in a forked worker (threads do not survive a fork).
             if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
                 self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="search-drain", daemon=True)
+                self._stop = threading.Event()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._stop,), name="search-drain", daemon=True
+                )
                 self._thread.start()
         self._wake.set()
 
-    def _run(self) -> None:
+    def stop(self, timeout: float = 30.0) -> bool:
+        """End the thread once its drain in progress is done, its database session closed; a
+        later wake starts another. For an app whose connection pool is about to be closed (a
+        test's): a connection the thread still held then would go back to the closed pool and
+        be left to the garbage collector, unclosed. Whether the thread ended within `timeout`."""
+        with self._guard:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        self._wake.set()
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _run(self, stop: threading.Event) -> None:
         timeout = float(self.app.config.get("SEARCH_WRITE_TIMEOUT", 5.0))
         delay = float(self.app.config.get("SEARCH_DRAIN_DELAY", 0.1))
         interval = float(self.app.config.get("SEARCH_DRAIN_INTERVAL", 0.5))
@@ -138,10 +155,12 @@ class Drainer:
 
         while True:
             self._wake.wait()
+            if stop.is_set():
+                return
             # Let the commits of a busy moment gather: one index commit applies them all.
-            time.sleep(delay)
+            stop.wait(delay)
             pending = False
-            while True:
+            while not stop.is_set():
                 self._wake.clear()
                 wait = 0.0
                 try:
@@ -161,14 +180,21 @@ class Drainer:
                     pending = True
                 if not wait:
                     break
-                time.sleep(wait)
+                stop.wait(wait)
             if pending and not self._wake.is_set():
-                time.sleep(self.RETRY_SECONDS)
+                stop.wait(self.RETRY_SECONDS)
                 self._wake.set()
 
 
 def _drainer(app: Flask) -> Drainer:
     return _DRAINER.setdefault(app, lambda: Drainer(app))
+
+
+def stop_drainer(app: Flask, timeout: float = 30.0) -> bool:
+    """Stop the app's drain thread, if it runs one, after its drain in progress (Drainer.stop):
+    before its connection pool is closed (tests/conftest.py). Whether it ended in time."""
+    drainer = _DRAINER.get(app)
+    return drainer is None or drainer.stop(timeout)
 
 
 def init_app(app: Flask) -> None:
