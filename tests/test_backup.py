@@ -52,6 +52,29 @@ def test_backup_and_restore_round_trip_every_table(app, f, tmp_path):
     assert db.session.scalar(select(func.count()).select_from(Post)) == len(before["posts"]) + 1
 
 
+@pytest.mark.search
+def test_restore_says_to_rebuild_a_whoosh_index(app, tmp_path):
+    """Whoosh's index lies on disk beside the database: after a restore it still holds what the
+    database no longer does, so the command says to rebuild it."""
+    path = tmp_path / "forum.backup"
+    _cli(app, "backup", str(path))
+    result = _cli(app, "restore", "--yes", str(path))
+    assert "Rebuild the search index (`flask forum reindex`)" in result.output
+
+
+def test_restore_with_postgresql_search_only_says_to_restart(app, tmp_path, monkeypatch):
+    """PostgreSQL's search lives in the database and comes back with it: nothing to rebuild."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's search needs PostgreSQL (FORUM_TEST_DATABASE_URL)")
+    # (What the command says depends on the configured backend alone.)
+    monkeypatch.setitem(app.config, "SEARCH_BACKEND", "postgres")
+    path = tmp_path / "forum.backup"
+    _cli(app, "backup", str(path))
+    result = _cli(app, "restore", "--yes", str(path))
+    assert "Restored from" in result.output and "Restart the app servers." in result.output
+    assert "reindex" not in result.output
+
+
 def test_restore_asks_before_replacing_everything(app, f, tmp_path):
     f.sig("kept")
     path = tmp_path / "forum.backup"

@@ -27,6 +27,7 @@ def backup_command(path: str) -> None:
 def restore_command(path: str, yes: bool) -> None:
     """Replace the database's content with the backup at PATH."""
     from ..extensions import db
+    from ..search.indexer import backend_name
     from . import backup
 
     if not yes:
@@ -37,10 +38,15 @@ def restore_command(path: str, yes: bool) -> None:
         backup.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"Restored from {path}. Rebuild the search index (`flask forum reindex`) and restart "
-        "the app servers."
-    )
+    # Whoosh keeps its index on disk, beside the database, so it still holds the old posts;
+    # PostgreSQL's search lives in the database and came back with it.
+    if backend_name(current_app) == "whoosh":
+        click.echo(
+            f"Restored from {path}. Rebuild the search index (`flask forum reindex`) and restart "
+            "the app servers."
+        )
+    else:
+        click.echo(f"Restored from {path}. Restart the app servers.")
 
 
 def init_app(app: Flask) -> None:
