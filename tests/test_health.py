@@ -14,7 +14,10 @@ import pytest
 
 from forum import create_app
 from forum.config import DEV_SECRET_KEY
-from forum.ops.serve import _jobs_worker, production_problems
+from forum.jobs import commands as jobs_commands
+from forum.jobs.commands import worker_command
+from forum.ops import serve
+from forum.ops.serve import production_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_RE = re.compile(
@@ -216,7 +219,7 @@ def test_serve_jobs_worker_command_runs_the_worker(tmp_path):
     """`make serve` (`forum.ops.serve --jobs`) starts this command beside the page server and
     stops the page server when it ends: a command that is not the worker ends at once."""
     result = subprocess.run(
-        [*_jobs_worker(), "--help"],
+        worker_command("--help"),
         cwd=ROOT,
         env=_serve_env(tmp_path),
         capture_output=True,
@@ -225,6 +228,36 @@ def test_serve_jobs_worker_command_runs_the_worker(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "Usage: " in result.stdout and "jobs worker" in result.stdout
+
+
+def test_every_jobs_worker_child_is_started_by_one_command(monkeypatch):
+    """`make serve` (`forum.ops.serve --jobs`) and `flask forum dev-server` start the worker
+    with the one command jobs.commands.worker_command makes: a change to it (the module run, an
+    option) reaches both."""
+    started: list[list[str]] = []
+
+    class Child:
+        def __init__(self, command: list[str], **_kwargs: object) -> None:
+            started.append(command)
+
+        def poll(self) -> None:
+            return None
+
+        def send_signal(self, _signum: int) -> None:
+            pass
+
+        def wait(self, timeout: float | None = None) -> int:
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Child)
+    monkeypatch.setattr(serve.signal, "signal", lambda *_args: None)
+    monkeypatch.setattr(serve.os, "wait", lambda: (0, 0))
+    monkeypatch.setattr(serve, "raise_open_files_limit", lambda: None)
+    monkeypatch.setattr(jobs_commands, "worker_command", lambda *options: ["the-worker", *options])
+    assert serve.run_both([], sockets=False, jobs=True) == 0
+    jobs_commands.start_worker_process()
+    assert started[1:] == [["the-worker"], ["the-worker", "--parent-pid", str(os.getpid())]]
+    assert started[0][1:] == ["--config", "python:forum.ops.gunicorn_conf"]  # the page server
 
 
 def _example_env() -> dict[str, str]:

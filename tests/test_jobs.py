@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from sqlalchemy import func, select
 from forum import jobs
 from forum.db import transaction
 from forum.extensions import db
-from forum.jobs.commands import make_consumer
+from forum.jobs.commands import make_consumer, worker_command
 from forum.jobs.models import FailedJob, SentMail
 from forum.mail import send_mail
 
@@ -228,7 +227,7 @@ def test_the_worker_command_sends_what_a_request_queued(app, client, f, tmp_path
     }
     env.pop("FORUM_REDIS_URL", None)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "forum", "forum", "jobs", "worker", "--workers", "1"],
+        worker_command("--workers", "1"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

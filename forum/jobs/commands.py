@@ -131,11 +131,18 @@ def _stop_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="forum-jobs-parent", daemon=True).start()
 
 
+def worker_command(*options: str) -> list[str]:
+    """The command that runs `flask forum jobs worker` (with `options`) in a process of its own,
+    under this interpreter: what `flask forum dev-server` (start_worker_process) and `make serve`
+    (forum.ops.serve) start. `python -m forum`, the console script's module, as `flask` with the
+    app preloaded: `python -m forum.cli` would only import the command group, and exit at once."""
+    return [sys.executable, "-m", "forum", "forum", "jobs", "worker", *options]
+
+
 def start_worker_process(env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
     """`flask forum jobs worker` as a child of this process (`flask forum dev-server`, which `make
     run` starts; `make serve` starts its own: forum.ops.serve)."""
-    command = [sys.executable, "-m", "forum", "forum", "jobs", "worker"]
-    command += ["--parent-pid", str(os.getpid())]
+    command = worker_command("--parent-pid", str(os.getpid()))
     return subprocess.Popen(command, env={**os.environ, **(env or {})})
 
 

@@ -190,10 +190,6 @@ def main(argv: list[str] | None = None) -> None:
     os.execv(args[0], args) if os.path.isabs(args[0]) else os.execvp(args[0], args)
 
 
-def _jobs_worker() -> list[str]:
-    return [sys.executable, "-m", "forum", "forum", "jobs", "worker"]
-
-
 def run_both(extra: list[str], *, sockets: bool = True, jobs: bool = False) -> int:
     """The page server and the socket server (and the jobs consumer) as children; a signal goes
     to each, and when one of them ends, the others are stopped too (the service manager then
@@ -203,7 +199,9 @@ def run_both(extra: list[str], *, sockets: bool = True, jobs: bool = False) -> i
     if sockets:
         children.append(subprocess.Popen(_gunicorn(extra), env=_socket_env()))
     if jobs:
-        children.append(subprocess.Popen(_jobs_worker()))
+        from ..jobs.commands import worker_command  # (the jobs command group: only with --jobs)
+
+        children.append(subprocess.Popen(worker_command()))
 
     def forward(signum: int, _frame: Any) -> None:
         for child in children:
