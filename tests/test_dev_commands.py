@@ -214,6 +214,7 @@ NEEDED_WITHOUT_IMPORT = {
     "psycopg": "SQLAlchemy's driver for postgresql:// URLs",
     "gunicorn": "`make serve` runs its command line",
     "gevent": "the socket server's gunicorn worker class (forum/ops/gunicorn_conf.py)",
+    "python-dotenv": "Flask's --env-file (Postfix's pipe to `forum mail-in`, docs/deployment.md)",
 }
 
 

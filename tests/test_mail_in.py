@@ -6,11 +6,15 @@ The quote stripping is tested over samples written as the common clients write t
 
 from __future__ import annotations
 
+import re
 import smtplib
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +30,8 @@ from forum.mailin.parsing import html_to_text, reply_text, strip_reply
 from forum.topics.models import Post
 
 from .mailbox import free_port, text_of
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HTTPS = pytest.mark.config(BASE_URL="https://forum.example.org", MAIL_SENDER="forum@example.org")
 
@@ -160,6 +166,64 @@ def test_the_mail_in_pipe_posts_a_reply_and_exits_67_for_strangers(app, f):
         args=["forum", "mail-in", "--recipient", "nobody@example.org"], input=stranger
     )
     assert result.exit_code == 67
+
+
+def _documented_pipe_argv() -> list[str]:
+    """The argv of Postfix's pipe to the forum, as docs/deployment.md writes it in master.cf."""
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    found = re.search(r"flags=\S+ user=forum argv=(.+?)\n\n", text, re.S)
+    assert found, "docs/deployment.md shows no pipe to the forum"
+    return found.group(1).split()
+
+
+@HTTPS
+@pytest.mark.slow
+def test_the_documented_pipe_command_reads_the_forums_settings_from_its_env_file(
+    app, f, base_config, tmp_path
+):
+    """Postfix's pipe runs the command as docs/deployment.md shows, elsewhere than the checkout,
+    with none of the forum's settings in its environment: it reads them from the file the
+    systemd units read (here a temporary one), its database and secret key among them. The
+    reply is posted, so the command reached the test's database and checked the address with
+    the key."""
+    ada, bob = f.user("ada"), f.user("bob")
+    topic = f.topic(bob, f.sig("retro", members=[ada, bob]))
+    address = mail.reply_address(ada.id, topic.id)
+    env_file = tmp_path / "forum.env"
+    env_file.write_text(
+        "# As deploy/forum.env.example: one NAME=value a line, read by systemd and --env-file.\n"
+        f"FORUM_SECRET_KEY={app.config['SECRET_KEY']}\n"
+        f"FORUM_DATABASE_URL={base_config['DATABASE_URL']}\n"
+        f"FORUM_INSTANCE_PATH={tmp_path / 'instance'}\n"
+        f"FORUM_INDEX_DIR={tmp_path / 'index'}\n"
+        "FORUM_BASE_URL=https://forum.example.org\n"
+        "FORUM_MAIL_SENDER=forum@example.org\n"
+        'FORUM_PROXY_TRUSTED=["127.0.0.1", "::1"]\n'
+        "FORUM_SEARCH_SYNC_ON_START=false\n"
+        "FORUM_SEARCH_DRAIN=inline\n"
+    )
+    places = {
+        "/srv/forum/app/.venv/bin/forum": str(Path(sys.executable).with_name("forum")),
+        "/etc/forum/forum.env": str(env_file),
+        "${sender}": "ada@example.com",
+        "${original_recipient}": address,
+    }
+    argv = _documented_pipe_argv()
+    assert set(places) <= set(argv), argv
+    spool = tmp_path / "spool"  # (Postfix's pipe runs in its queue directory)
+    spool.mkdir()
+    done = subprocess.run(
+        [places.get(word, word) for word in argv],
+        input=reply_mail(address, "Piped in with the settings from the file."),
+        cwd=spool,
+        env={"LANG": "C.UTF-8", "TZ": "UTC"},  # Postfix's pipe passes little more
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()[-3000:]
+    assert b"posted" in done.stdout
+    db.session.expire_all()
+    assert posts_in(topic.id)[-1] == "Piped in with the settings from the file."
 
 
 # --- refused: one polite mail back ------------------------------------------------------
