@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from forum import create_app
 from forum.accounts.models import User
 from forum.extensions import db as _db
+from forum.files.services import stop_download_writer
 from forum.search.backend import NullBackend
 from forum.search.handlers import stop_drainer
 from forum.search.indexer import replace_backend
@@ -217,10 +218,12 @@ def app(base_config: dict[str, Any], request: pytest.FixtureRequest) -> Iterator
 
 
 def _close_pool(app: Flask, *, clear: bool = True) -> None:
-    """Close the app's connection pool (in its app context), after the app's search drain
-    thread has ended: a connection it still held would go back to the closed pool and be left to
-    the garbage collector, unclosed, which then fails whichever test runs next."""
+    """Close the app's connection pool (in its app context), after the app's threads that use
+    the database (the search drain, the download count writer) have ended: a connection one
+    still held would go back to the closed pool and be left to the garbage collector, unclosed,
+    which then fails whichever test runs next."""
     assert stop_drainer(app), "the app's search drain thread did not end"
+    assert stop_download_writer(app), "the app's download count writer did not end"
     _db.session.remove()
     if clear:
         _clear(app)

@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from forum.db import transaction
 from forum.errors import Forbidden, NotFound
 from forum.extensions import db
 from forum.files import library, services
@@ -202,6 +204,83 @@ print("counted", flush=True)
         timeout=120,
     )
     assert done.returncode == 0 and "counted" in done.stdout, done.stderr[-3000:]
+    assert _counts(entry) == (2, 2)
+
+
+def test_a_stopped_writer_ends_after_its_write_holding_no_connection(
+    app: Flask, retro: dict[str, Any], make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app fixture stops the writer before it closes the app's connection pool: a
+    connection the thread held then would go back to the closed pool and be left to the
+    garbage collector, unclosed (psycopg's ResourceWarning, which fails whichever test runs
+    next). Stopped in the middle of a write, made slow to widen the moment, the thread ends that
+    write and closes its session first."""
+    app.config["DOWNLOAD_FLUSH_SECONDS"] = 0.05
+    entry = _approved_file(retro)
+    write, writing = services._write_downloads, threading.Event()
+
+    def slow_write(counts: dict[tuple[int, int], int]) -> None:
+        with transaction():
+            write(counts)
+            writing.set()
+            time.sleep(0.5)  # the thread's transaction, and its connection, still open
+
+    monkeypatch.setattr(services, "_write_downloads", slow_write)
+    reader = make_client()
+    reader.login(retro["reader"])
+    assert reader.get(f"/s/retro/library/{entry.id}/download").status_code == 200
+    assert writing.wait(timeout=20), "the writer did not write"
+    thread = services._DOWNLOADS.require(app)._thread
+    assert thread is not None and thread.is_alive()
+    assert services.stop_download_writer(app)
+    assert not thread.is_alive()
+    assert _counts(entry) == (1, 1)
+    db.session.remove()  # (the test's own connection)
+    assert db.engine.pool.checkedout() == 0
+
+
+def test_a_process_that_exits_while_its_writer_writes_waits_for_that_write(
+    app: Flask, retro: dict[str, Any], base_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """A page worker that ends (gunicorn's worker exit) while the writer thread is in the middle
+    of its write: the counts the thread took are no longer held, so the exit's own write finds
+    none; the process waits for the thread's write before it ends, instead of cutting it off
+    (those counts lost, the connection never closed). The write is made slow to widen the
+    moment."""
+    entry = _approved_file(retro)
+    version_id = db.session.scalar(
+        select(LibraryVersion.id).where(LibraryVersion.file_id == entry.id)
+    )
+    script = f"""
+import threading, time
+from forum import create_app
+from forum.db import transaction
+from forum.files import services
+app = create_app({{"DATABASE_URL": {base_config["DATABASE_URL"]!r}, "SECRET_KEY": "x" * 32,
+    "INDEX_DIR": {str(tmp_path / "index")!r}, "SEARCH_SYNC_ON_START": False, "REDIS_URL": None,
+    "DOWNLOAD_FLUSH_SECONDS": 0.05}})
+write, writing = services._write_downloads, threading.Event()
+def slow_write(counts):
+    with transaction():
+        write(counts)
+        writing.set()
+        time.sleep(1)  # the thread's transaction still open
+services._write_downloads = slow_write
+with app.test_request_context():
+    for _ in range(2):
+        services.count_download({entry.id}, {version_id})
+assert writing.wait(30)
+print("exiting mid-write", flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "FORUM_MIGRATIONS": "false"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "exiting mid-write" in done.stdout, done.stderr[-3000:]
     assert _counts(entry) == (2, 2)
 
 

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -410,14 +409,17 @@ class DownloadCounts:
     """Downloads per library version not yet written: a download (a GET) writes no row. A
     thread of the process writes them DOWNLOAD_FLUSH_SECONDS after the first one it holds, all
     in one transaction; a write that fails keeps them for the next try, and the process writes
-    what it holds when it exits. Only a process killed outright loses counts: at most that many
-    seconds of them. DOWNLOAD_FLUSH_SECONDS = 0 writes each download in its own request."""
+    what it holds when it exits, once the thread's write in progress is done (stop). Only a
+    process killed outright loses counts: at most that many seconds of them.
+    DOWNLOAD_FLUSH_SECONDS = 0 writes each download in its own request."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.pending: dict[tuple[int, int], int] = {}
         self.lock = threading.Lock()
         self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         self._pid = 0
 
     def add(self, file_id: int, version_id: int) -> None:
@@ -458,20 +460,47 @@ class DownloadCounts:
         return sum(taken.values())
 
     def _ensure_writer(self) -> None:
-        """Start the writer, once in each process (a forked worker starts its own)."""
+        """Start the writer, once in each process (a forked worker starts its own), and again
+        after a stop."""
         if self._pid == os.getpid():
             return
         with self.lock:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-            threading.Thread(target=self._run, name="forum-downloads", daemon=True).start()
-            atexit.register(self._write_in_app)
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop,), name="forum-downloads", daemon=True
+            )
+            self._thread.start()
+            atexit.unregister(self.stop)  # (once, whether or not a parent process registered)
+            atexit.register(self.stop)
 
-    def _run(self) -> None:
+    def stop(self, timeout: float = 30.0) -> bool:
+        """End the writer once its write in progress is done, then write what is held here;
+        a later download starts another writer. At exit (gunicorn's worker exit included), and
+        before an app's connection pool is closed (tests/conftest.py): the thread, a daemon, is
+        otherwise cut off mid-write at exit, the counts it took lost and its connection never
+        closed, or gives its connection back to a closed pool. Whether the thread ended within
+        `timeout`."""
+        with self.lock:
+            thread, self._thread = self._thread, None
+            self._pid = 0
+            self._stop.set()
+        self._wake.set()
+        ended = True
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            ended = not thread.is_alive()
+        self._write_in_app()
+        return ended
+
+    def _run(self, stop: threading.Event) -> None:
         while True:
             self._wake.wait()
-            time.sleep(float(self.app.config["DOWNLOAD_FLUSH_SECONDS"]))
+            # A stop cuts the wait short: stop() writes what is held once this thread is gone.
+            if stop.wait(float(self.app.config["DOWNLOAD_FLUSH_SECONDS"])):
+                return
             self._wake.clear()
             if not self._write_in_app():
                 self._wake.set()  # kept: tried again after another wait
@@ -499,6 +528,14 @@ def _downloads() -> DownloadCounts:
 
 def count_download(file_id: int, version_id: int) -> None:
     _downloads().add(file_id, version_id)
+
+
+def stop_download_writer(app: Flask, timeout: float = 30.0) -> bool:
+    """Stop the app's download count writer, if it runs one, after its write in progress, and
+    write what it holds (DownloadCounts.stop): before its connection pool is closed
+    (tests/conftest.py). Whether the thread ended in time."""
+    counts = _DOWNLOADS.get(app)
+    return counts is None or counts.stop(timeout)
 
 
 def flush_downloads() -> int:
