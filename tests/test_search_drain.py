@@ -303,3 +303,45 @@ def test_a_stopped_drainer_ends_after_its_drain_holding_no_connection(app, f, mo
     assert not thread.is_alive()
     db.session.remove()  # (the test's own connection)
     assert db.engine.pool.checkedout() == 0
+
+
+@pytest.mark.slow
+def test_a_process_that_exits_after_a_commit_applies_its_search_queue_first(
+    app, client, f, base_config, tmp_path
+):
+    """A one-off command that posts (Postfix's pipe to `forum mail-in`, one process per mail)
+    ends moments after its commit, before its drain thread's delay has passed: the process
+    applies the queue at exit, after the drain in progress if there is one, rather than leave
+    the post unsearchable until some other process drains. The delay is made long to widen
+    the moment."""
+    import os
+    import subprocess
+    import sys
+
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("lounge", members=[ada]), "Mail from afar")
+    assert _drained()
+    script = f"""
+from forum import create_app
+from forum.accounts.models import User
+from forum.extensions import db
+from forum.topics.services import reply_to_topic
+app = create_app({{"DATABASE_URL": {base_config["DATABASE_URL"]!r}, "SECRET_KEY": "x" * 32,
+    "INDEX_DIR": {app.config["INDEX_DIR"]!r}, "SEARCH_SYNC_ON_START": False, "REDIS_URL": None,
+    "SEARCH_BACKEND": "whoosh", "SEARCH_DRAIN": "background", "SEARCH_DRAIN_DELAY": 5.0}})
+with app.app_context():
+    reply_to_topic(db.session.get(User, {ada.id}), {topic.id}, "Sent from zanzibar.")
+print("replied", flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "FORUM_MIGRATIONS": "false"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "replied" in done.stdout, done.stderr[-3000:]
+    # Nothing here drains (this process was not woken): only the other process could have.
+    assert _backlog() == 0
+    assert _found(client, "zanzibar")

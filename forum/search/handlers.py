@@ -3,9 +3,11 @@ index work; drain the queue after commit."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 from flask import Flask, current_app
 
@@ -122,7 +124,20 @@ class Drainer:
                     target=self._run, args=(self._stop,), name="search-drain", daemon=True
                 )
                 self._thread.start()
+                atexit.unregister(self.finish)  # (once, whether or not a parent registered it)
+                atexit.register(self.finish)
         self._wake.set()
+
+    def finish(self) -> None:
+        """At exit: end the thread after its drain in progress, then apply here what is still
+        queued (nothing to do costs one query). A page worker's exit, and more often a one-off
+        command's that posts (Postfix's pipe to `forum mail-in`, one process per mail), which
+        ends moments after its commit, before the thread's SEARCH_DRAIN_DELAY: the thread, a
+        daemon, would be cut off, the post left unsearchable until another process drains."""
+        with self._guard:
+            running = self._thread is not None and self._pid == os.getpid()
+        if running and self.stop():
+            self._drain(float(self.app.config.get("SEARCH_WRITE_TIMEOUT", 5.0)))
 
     def stop(self, timeout: float = 30.0) -> bool:
         """End the thread once its drain in progress is done, its database session closed; a
@@ -162,28 +177,34 @@ class Drainer:
             pending = False
             while not stop.is_set():
                 self._wake.clear()
-                wait = 0.0
-                try:
-                    with self.app.app_context():
-                        try:
-                            result = indexer.drain(timeout=timeout, spacing=spacing)
-                            wait = result.wait
-                            pending = result.busy or (not wait and indexer.backlog() > 0)
-                        finally:
-                            db.session.remove()
-                except Exception as exc:  # noqa: BLE001 - the queue keeps the work; a wake retries
-                    refused = storage_refused(exc)
-                    if refused:  # a read-only or full database: one line, the storage's fault
-                        log.warning("search drain could not save its progress: %s", refused)
-                    else:
-                        log.exception("search drain failed; the queued work stays for the next one")
-                    pending = True
+                wait, pending = self._drain(timeout, spacing)
                 if not wait:
                     break
                 stop.wait(wait)
             if pending and not self._wake.is_set():
                 stop.wait(self.RETRY_SECONDS)
                 self._wake.set()
+
+    def _drain(
+        self, timeout: float, spacing: Callable[[float], float] | None = None
+    ) -> tuple[float, bool]:
+        """One drain (indexer.drain) in an app context of its own, its session closed after:
+        how long to wait before the next may begin, and whether work is left."""
+        try:
+            with self.app.app_context():
+                try:
+                    result = indexer.drain(timeout=timeout, spacing=spacing)
+                    wait = result.wait
+                    return wait, result.busy or (not wait and indexer.backlog() > 0)
+                finally:
+                    db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - the queue keeps the work; a wake retries
+            refused = storage_refused(exc)
+            if refused:  # a read-only or full database: one line, the storage's fault
+                log.warning("search drain could not save its progress: %s", refused)
+            else:
+                log.exception("search drain failed; the queued work stays for the next one")
+            return 0.0, True
 
 
 def _drainer(app: Flask) -> Drainer:
