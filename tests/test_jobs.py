@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -247,6 +248,54 @@ def test_the_worker_command_sends_what_a_request_queued(app, client, f, tmp_path
     (message,) = mails(outbox)
     assert message["To"] == "ada@example.com" and "/password/reset/" in message.get_content()
     assert "jobs worker: 1 threads on" in output and str(queue_path) in output
+
+
+@pytest.mark.slow
+def test_a_process_that_ends_right_after_queuing_a_job_in_redis_hands_it_over_first(
+    app, tmp_path, base_config
+):
+    """With the queue in Redis a job is handed to the process's queuing thread, a daemon, off
+    the request. A one-off command ends right after it queues one (Postfix's pipe to `forum
+    mail-in`, a process per mail, queues the reply's notification mail): the process waits at
+    exit until what it handed over is in Redis (or logged as lost), instead of cutting the
+    thread off and losing the job without a word. The put is made slow to widen the moment."""
+    from .serverkit import RedisServer
+
+    redis_server = RedisServer(tmp_path)
+    redis_server.start()
+    name = f"forum-test-exit-{os.getpid()}"
+    script = f"""
+import time
+from forum import create_app, jobs
+from forum.notifications.mail import send_notification_mail
+app = create_app({{"DATABASE_URL": {base_config["DATABASE_URL"]!r}, "SECRET_KEY": "x" * 32,
+    "INDEX_DIR": {str(tmp_path / "index")!r}, "SEARCH_SYNC_ON_START": False,
+    "REDIS_URL": {redis_server.url!r}, "JOBS_IMMEDIATE": False, "JOBS_QUEUE_NAME": {name!r}}})
+queue = jobs.queue_of(app)
+put = queue.put
+def slow_put(*args):
+    time.sleep(1)
+    put(*args)
+queue.put = slow_put
+with app.app_context():
+    jobs.enqueue(send_notification_mail, 42)
+print("queued", flush=True)
+"""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**os.environ, "FORUM_MIGRATIONS": "false"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0 and "queued" in done.stdout, done.stderr[-3000:]
+        app.config.update(JOBS_IMMEDIATE=False, REDIS_URL=redis_server.url, JOBS_QUEUE_NAME=name)
+        queue = jobs.JobQueue(app)
+        assert [(t.name, t.args) for t in queue.queued()] == [("send_notification_mail", (42,))]
+    finally:
+        redis_server.kill()
 
 
 @pytest.mark.slow

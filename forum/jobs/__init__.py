@@ -16,6 +16,7 @@ job runs at once, in the caller's thread, as Huey's immediate mode does.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
@@ -224,7 +225,9 @@ class JobQueue:
     def _handoff(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
         """Give the put to this process's queuing thread, as live nudges are published: a job
         handed over is in Redis a moment later, or logged as lost (Redis down, or 1,000 waiting).
-        A process killed in that moment loses what it held (the price of never waiting)."""
+        A process that ends waits for that at exit (a one-off command such as `forum mail-in`
+        ends right after it queues); one killed in that moment loses what it held (the price of
+        never waiting)."""
         try:
             self._outbox.put_nowait((fn, args, delay))
         except queue.Full:
@@ -235,6 +238,8 @@ class JobQueue:
             if self._thread_pid != os.getpid():  # started lazily, and again after a fork
                 self._thread_pid = os.getpid()
                 threading.Thread(target=self._drain, name="jobs-enqueue", daemon=True).start()
+                atexit.unregister(self.wait_until_handed_over)  # (once, if a parent registered)
+                atexit.register(self.wait_until_handed_over)
 
     def _drain(self) -> None:
         while True:
@@ -246,7 +251,7 @@ class JobQueue:
 
     def wait_until_handed_over(self, timeout: float = 5.0) -> bool:
         """Wait until the jobs handed to the queuing thread are in Redis or logged as lost
-        (tests, and a clean shutdown)."""
+        (tests, and at exit)."""
         deadline = time.monotonic() + timeout
         while self._outbox.unfinished_tasks:
             if time.monotonic() > deadline:
