@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dotenv
 import pytest
 
 from forum import create_app
@@ -260,10 +261,32 @@ def test_every_jobs_worker_child_is_started_by_one_command(monkeypatch):
     assert started[0][1:] == ["--config", "python:forum.ops.gunicorn_conf"]  # the page server
 
 
-def _example_env() -> dict[str, str]:
-    lines = (ROOT / "deploy" / "forum.env.example").read_text().splitlines()
-    pairs = [line.split("=", 1) for line in lines if "=" in line and not line.startswith("#")]
-    return {name.strip(): value.strip() for name, value in pairs}
+def _example_env() -> dict[str, str | None]:
+    """deploy/forum.env.example, read as `forum --env-file` reads it (python-dotenv)."""
+    return dotenv.dotenv_values(ROOT / "deploy" / "forum.env.example")
+
+
+def test_the_example_settings_read_the_same_through_env_file_and_the_shell(tmp_path):
+    """The settings file is read by systemd (EnvironmentFile), by `forum --env-file` (Postfix's
+    pipe) and by the shell (`set -a && . /etc/forum/forum.env`, docs/deployment.md's install
+    steps). Each value, the commented ones too, reads the same through python-dotenv and the
+    shell: unquoted, a JSON list or a "Name <address>" ran as a command in the shell."""
+    text = (ROOT / "deploy" / "forum.env.example").read_text()
+    settings = tmp_path / "forum.env"
+    settings.write_text(re.sub(r"(?m)^# ?(FORUM_[A-Z0-9_]+=)", r"\1", text))
+    expected = dotenv.dotenv_values(settings)
+    assert expected["FORUM_PROXY_TRUSTED"] == '["127.0.0.1", "::1"]'
+    assert expected["FORUM_MAIL_SENDER"] == "Forum <forum@forum.example.org>"
+    shell = subprocess.run(
+        ["sh", "-c", 'set -e; set -a; . "$0"; set +a; env -0', str(settings)],
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert shell.returncode == 0 and not shell.stderr, shell.stderr
+    pairs = (entry.split("=", 1) for entry in shell.stdout.split("\0") if entry)
+    assert {name: value for name, value in pairs if name.startswith("FORUM_")} == expected
 
 
 def test_the_example_settings_do_not_pass_until_their_placeholders_are_replaced():
