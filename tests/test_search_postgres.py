@@ -121,6 +121,37 @@ def test_a_count_past_the_cap_says_at_least_and_rank_all_counts_exactly(pg, app,
     assert (result.total, result.total_exact, len(result.hits)) == (4, False, 2)
 
 
+def test_a_capped_count_is_a_floor_of_the_readable_posts_among_the_newest_candidates(
+    pg, app, f, monkeypatch
+):
+    """Capped, the window of the newest candidates is read from the vectors (narrowed to the
+    reader's SIGs) and the policy's clauses asked of those only: hidden posts among them lower
+    the "At least" floor, never raise it, and are never returned; a private SIG's newer posts
+    take no place in a guest's window. Past POLICY_SLACK turned away, the search is read again
+    with the clauses first, as before."""
+    indexer.replace_backend(app, PostgresBackend(ranked_matches=3, counted_matches=4))
+    root, ada = f.sysop("root"), f.user("ada")
+    topic = f.topic(ada, f.sig("retro", members=[ada]), "Counting", "zebra first")
+    replies = [f.reply(ada, topic, f"zebra {n}") for n in range(1, 7)]
+    cabal = f.sig("cabal", visibility="private", members=[ada])
+    f.topic(ada, cabal, "Secret", "zebra secret")
+    for reply in replies[-2:]:  # the two newest public matches
+        moderation.hide_post(root, reply.id, "no")
+
+    def ask(newest: bool = True) -> tuple[int, bool, list[str]]:
+        result = indexer.get_backend().search(
+            parse("zebra"), queries.sig_scope(None), newest=newest, offset=0, limit=2
+        )
+        bodies = [db.session.get(Post, hit.post_id).body_raw for hit in result.hits]
+        return result.total, result.total_exact, bodies
+
+    # 5 readable matches; the window (5 candidates) held 2 hidden ones: at least 3, true.
+    assert ask() == (3, False, ["zebra 4", "zebra 3"])
+    assert ask(newest=False)[:2] == (3, False)
+    monkeypatch.setattr(postgres, "POLICY_SLACK", 1)
+    assert ask() == (4, False, ["zebra 4", "zebra 3"])
+
+
 def test_a_phrase_is_counted_among_the_newest_posts_with_its_words(pg, app, client, f):
     """A phrase is checked in the newest posts holding its words (`counted_matches` of them):
     what it finds there is a floor when there are more, and best match ranks those."""
