@@ -9,7 +9,9 @@ other language); a GIN index finds the posts with the query's words.
 
 Who may read what is decided in the same SQL as the match: the policy's clauses
 (permissions.public_posts_clause, readable_sigs_clause through `SigScope.readable`), so a
-count, a page or an excerpt never includes a post the reader may not read.
+count, a page or an excerpt never includes a post the reader may not read. (A capped search
+takes its window of the newest candidates from the vectors, then asks the clauses of those:
+its "At least N" counts the readable ones among them.)
 
 The query grammar (parsing.py) becomes one tsquery per configuration, built only from
 plainto_tsquery / phraseto_tsquery of bound parameters and tsquery_and/or/not (a prefix is
@@ -619,6 +621,16 @@ class PostgresBackend:
         # Not tried: ts_rank_cd (ts_rank ranks already), precomputed weights, a narrower
         # vectors table (TOASTed vectors would make the slice's rows small but every rank and
         # phrase check a detoast), GIN fastupdate (a setting for writes).
+        # Then (2026-12-07, ninth session; bench/pg_search_cpu.py, the server process's own CPU
+        # per search over the bench's 200): the statement below was 85 % of a search's
+        # PostgreSQL CPU, and it joined every match to its post, topic and SIG before taking
+        # the newest `window` ('running power': 7,659 matches joined for 2,001). Now:
+        # - The window is taken from the vectors alone (the reader's SIGs by the vectors'
+        #   sig_id, as a filter: an `IN` of every readable SIG was ANDed as a bitmap of all
+        #   100,000 posts, 7 ms), and only its rows are joined for the policy's exact clauses
+        #   (POLICY_SLACK): 'running power' 41 -> 29 ms, 'programming drucker' 45 -> 31.
+        # - Tried, no use: TOASTing the vectors out of line (toast_tuple_target = 128): rows
+        #   under 2 kB are never moved out, whatever the target, so the heap stays 99 MB.
 
         def matches(where: ColumnElement[bool]) -> Any:
             return (
