@@ -214,6 +214,37 @@ def test_preference_turns_off_watching_what_i_post_in(client, f):
     assert kinds_of(bob) == ["watched"]
 
 
+def test_replying_watches_the_topic_and_keeps_a_level_chosen_for_it(client, f):
+    """The author's level is read with the topic's watchers: one chosen for the topic itself
+    stays, and one of the SIG's alone still makes the reply watch the topic."""
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    sig = f.sig("retro", members=[ada, bob, cyd])
+    topic = f.topic(ada, sig)
+    client.login("bob")
+    assert client.form(f"/s/{sig.slug}/watch", {"level": "tracking"}).status_code == 302
+    f.reply(bob, topic, "tracking the SIG, watching what I reply to")
+    f.reply(ada, topic, "answer, not addressed to bob")
+    assert kinds_of(bob) == ["watched"]
+    client.form(f"/t/{topic.id}/watch", {"level": "tracking"})
+    client.logout()
+    client.login("cyd")
+    client.form(f"/t/{topic.id}/watch", {"level": "muted"})
+    f.reply(bob, topic, "my own level stays")
+    f.reply(cyd, topic, "mine too, @bob")
+    f.reply(ada, topic, "and again")
+
+    def level(user) -> str | None:
+        return db.session.scalar(
+            select(TopicWatch.level).where(
+                TopicWatch.user_id == user.id, TopicWatch.topic_id == topic.id
+            )
+        )
+
+    assert (level(bob), level(cyd)) == ("tracking", "muted")
+    assert kinds_of(bob) == ["watched", "mention"]
+    assert kinds_of(cyd) == []
+
+
 def test_pending_post_notifies_nobody_until_approved(app, f):
     ada, bob = f.user("ada"), f.user("bob")
     sig = f.sig("retro", members=[ada, bob])

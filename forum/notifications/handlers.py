@@ -8,13 +8,20 @@ from flask import Flask
 
 from .. import events
 from ..extensions import db
+from ..topics.models import Topic
 from . import services
 
 
 def on_post_created(event: events.PostCreated) -> None:
+    watchers = None
     if event.visible:
-        services.notify_post(event.post_id, new=True)
-    services.watch_after_posting(event.author_id, event.topic_id)
+        # The topic's watchers, read once: whom the post notifies, and whether its author has
+        # a level for the topic already (a statement less a reply, issue 17's ninth session).
+        topic = db.session.get(Topic, event.topic_id)
+        if topic is not None:
+            watchers = services.topic_watchers(topic)
+        services.notify_post(event.post_id, new=True, watchers=watchers)
+    services.watch_after_posting(event.author_id, event.topic_id, watchers)
 
 
 def on_post_visibility_changed(event: events.PostVisibilityChanged) -> None:

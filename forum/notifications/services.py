@@ -8,7 +8,7 @@ Every recipient is checked against forum.permissions: nobody hears of a post the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, literal, select, union_all, update
 
@@ -60,8 +60,15 @@ def _add(rows: list[Notification]) -> list[Notification]:
     return rows
 
 
-def _levels(topic: Topic) -> dict[int, str]:
-    """Each member's effective level for this topic: the topic's own, else the SIG's."""
+class Watchers(NamedTuple):
+    """A topic's watch levels: each member's effective one (the topic's own, else the SIG's),
+    and the members who have one of the topic's own."""
+
+    levels: dict[int, str]
+    own: frozenset[int]
+
+
+def topic_watchers(topic: Topic) -> Watchers:
     rows = db.session.execute(
         union_all(
             select(SigWatch.user_id, SigWatch.level, literal(0).label("own")).where(
@@ -72,11 +79,17 @@ def _levels(topic: Topic) -> dict[int, str]:
             ),
         )
     ).all()
-    return {user_id: level for user_id, level, _own in sorted(rows, key=lambda row: row[2])}
+    return Watchers(
+        {user_id: level for user_id, level, _own in sorted(rows, key=lambda row: row[2])},
+        frozenset(user_id for user_id, _level, own in rows if own),
+    )
 
 
-def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
-    """Who should hear about this post and why: one kind per member, the strongest cause."""
+def post_causes(
+    post: Post, topic: Topic, watchers: Watchers | None = None
+) -> dict[int, kinds.Kind]:
+    """Who should hear about this post and why: one kind per member, the strongest cause.
+    `watchers`: the topic's, when the caller has read them already."""
     causes: dict[int, list[kinds.Kind]] = {}
 
     def add(user_id: int | None, kind: kinds.Kind) -> None:
@@ -108,7 +121,7 @@ def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
     if post.number > 1:
         add(topic.user_id, kinds.REPLY)
 
-    levels = _levels(topic)
+    levels = (watchers if watchers is not None else topic_watchers(topic)).levels
     for uid, level in levels.items():
         if level == WATCHING:
             add(uid, kinds.NEW_TOPIC if post.number == 1 else kinds.WATCHED)
@@ -123,10 +136,13 @@ def post_causes(post: Post, topic: Topic) -> dict[int, kinds.Kind]:
     }
 
 
-def notify_post(post_id: int, *, new: bool = False) -> list[Notification]:
+def notify_post(
+    post_id: int, *, new: bool = False, watchers: Watchers | None = None
+) -> list[Notification]:
     """Notify everyone a newly visible post concerns (called inside the post's transaction).
 
-    `new`: the post was written in this transaction, so nobody can have heard of it yet."""
+    `new`: the post was written in this transaction, so nobody can have heard of it yet.
+    `watchers`: its topic's, when the caller has read them already (post_causes)."""
     post = db.session.get(Post, post_id)
     if post is None or not post.is_public:
         return []
@@ -134,7 +150,7 @@ def notify_post(post_id: int, *, new: bool = False) -> list[Notification]:
     sig = db.session.get(Sig, topic.sig_id) if topic else None
     if topic is None or sig is None or topic.is_deleted:
         return []
-    causes = post_causes(post, topic)
+    causes = post_causes(post, topic, watchers)
     if not causes:
         return []
     # An approved post may have been announced before (approve, hide, approve): once is enough.
@@ -168,8 +184,13 @@ def notify_post(post_id: int, *, new: bool = False) -> list[Notification]:
     return _add(rows)
 
 
-def watch_after_posting(user_id: int, topic_id: int) -> None:
-    """Members watch the topics they start or reply to, unless they turned that off."""
+def watch_after_posting(user_id: int, topic_id: int, watchers: Watchers | None = None) -> None:
+    """Members watch the topics they start or reply to, unless they turned that off, or have
+    chosen a level for the topic already. `watchers`: the topic's, when the caller has read
+    them already: a level of the member's own among them is kept without a statement (the
+    upsert below leaves it as it is)."""
+    if watchers is not None and user_id in watchers.own:
+        return
     user = db.session.get(User, user_id)
     if user is None or not watches_posted_topics(user):
         return
