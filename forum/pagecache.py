@@ -215,15 +215,14 @@ def topic_page_version(topic_id: int, slug: str | None = None) -> tuple[Any, ...
 def _bump(topic_ids: tuple[int | None, ...] = (), sig_ids: tuple[int | None, ...] = ()) -> None:
     """Mark these topics and SIGs changed, by statements in the forum's lock order (topics,
     then SIGs). Loaded objects are not synchronized: a version is only ever read by the page's
-    own query (above), never from an object."""
-    for model, ids in ((Topic, topic_ids), (Sig, sig_ids)):
+    own query (above), never from an object. So the statements name the tables, not the
+    models: the ORM's work for an UPDATE that touches no object cost 0.08 ms of CPU a
+    statement, two a reply (0.22 against 0.14 ms on SQLite; issue 17's ninth session)."""
+    for table, ids in ((Topic.__table__, topic_ids), (Sig.__table__, sig_ids)):
         wanted = sorted({i for i in ids if i})
         if wanted:
             db.session.execute(
-                update(model)
-                .where(model.id.in_(wanted))
-                .values(version=model.version + 1)
-                .execution_options(synchronize_session=False)
+                update(table).where(table.c.id.in_(wanted)).values(version=table.c.version + 1)
             )
 
 
