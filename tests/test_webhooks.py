@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from forum import permissions, settings
 from forum.admin import services as admin
+from forum.db import transaction
 from forum.extensions import db
 from forum.jobs import queue_of
 from forum.moderation import services as moderation
@@ -234,6 +235,20 @@ def test_each_event_reaches_the_webhooks_that_asked_for_it(app, f, receiver) -> 
     # Who flagged it and their note are the sysops' business, never a payload's.
     text = json.dumps(flagged)
     assert "bob" not in text and "private note" not in text
+
+
+def test_a_webhook_added_in_the_events_own_transaction_hears_of_it(app, f, receiver) -> None:
+    """Whether a webhook asked is read with the session's changes in: one added in the same
+    transaction, not yet written, is found and told."""
+    sysop, ada = f.user("sysop"), f.user("ada")
+    sig = f.sig("retro", sysops=[sysop], members=[ada])
+    post = f.reply(ada, f.topic(ada, sig), "Told in the same breath")
+    assert services.fan_out_post("post.created", post.id, sig.id) == 0
+    with transaction() as session:
+        hook = make_hook(sysop, sig, receiver.url, ["post.created"])
+        assert hook in session.new
+        assert services.fan_out_post("post.created", post.id, sig.id) == 1
+    assert [d.post_id for d in deliveries(hook)] == [post.id]
 
 
 def test_approved_posts_are_told_of_when_approved_not_before(app, f, receiver) -> None:

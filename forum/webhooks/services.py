@@ -34,7 +34,7 @@ from .. import content, events, jobs, permissions, sealed, settings
 from ..accounts.former import is_former
 from ..accounts.models import User
 from ..care.models import Concern
-from ..db import is_valid_id, transaction
+from ..db import is_valid_id, read_columns, transaction
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
@@ -396,15 +396,21 @@ def _add_delivery(
 
 def _hooks_for(event: str, sig_id: int | None) -> list[tuple[Webhook, User | None]]:
     """The active webhooks (of this SIG, and the site's) that asked for `event`, with their
-    owners: one query."""
+    owners. Most forums have none: whether there is one is asked first, of columns, and the
+    webhooks and their owners are loaded only then (asking the ORM for them when there were
+    none cost every reply 0.1 ms of CPU on SQLite, 0.15 on PostgreSQL: 0.26 against 0.16 and
+    0.41 against 0.26 ms; issue 17's ninth session)."""
+    asked = (
+        Webhook.active.is_(True),
+        or_(Webhook.sig_id == sig_id, Webhook.sig_id.is_(None)),
+        Webhook.events.contains(event),
+    )
+    if read_columns(select(Webhook.id).where(*asked).limit(1)).first() is None:
+        return []
     rows = db.session.execute(
         select(Webhook, User)
         .outerjoin(User, User.id == Webhook.created_by_id)
-        .where(
-            Webhook.active.is_(True),
-            or_(Webhook.sig_id == sig_id, Webhook.sig_id.is_(None)),
-            Webhook.events.contains(event),
-        )
+        .where(*asked)
         .order_by(Webhook.id)
     ).all()
     return [(hook, owner) for hook, owner in rows if hook.wants(event)]
