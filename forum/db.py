@@ -81,11 +81,22 @@ def lock_for_write(model: Any, *ids: int | None, refresh: bool = True) -> None:
     a counter takes the lock before it reads, so its sums see every commit that went first.
     (On SQLite, BEGIN IMMEDIATE already runs writers one at a time and no FOR UPDATE is sent;
     the rows are still read afresh, unless `refresh` is False: a writer that only increments
-    in SQL and reads nothing back needs no statement there.)
+    in SQL and reads nothing back needs no statement there, and on PostgreSQL only the lock,
+    no row read into its object.)
     """
     wanted = sorted({i for i in ids if i})
     session = db.session()
     if not wanted or (not refresh and session.get_bind().dialect.name == "sqlite"):
+        return
+    if not refresh:
+        # The lock alone: reading the rows into their objects cost a reply, which locks its
+        # SIG so, 0.1 ms of CPU for nothing (0.33 against 0.24 ms; issue 17's ninth session).
+        session.execute(
+            select(model.id)
+            .where(model.id.in_(wanted))
+            .order_by(model.id)
+            .with_for_update(key_share=True)
+        ).all()
         return
     session.flush()  # populate_existing below must not overwrite unsaved changes
     session.scalars(
