@@ -14,9 +14,14 @@ import re
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+# Pillow is imported where an image is decoded, not here: a page worker loads this module (the
+# search page's and the topic's attachments ask what an upload is) but decodes no image until
+# someone uploads one, and Pillow cost every worker 1.8 MB at start-up (1 MB of it heap;
+# docs/benchmarks.md, "Memory per page worker, eighth session").
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Image formats decoded and kept in their own format (WebP for the thumbnails and avatars).
 IMAGE_FORMATS = {
@@ -160,6 +165,8 @@ def clean_name(name: str, content_type: str | None = None) -> str:
 
 # --- images -------------------------------------------------------------------------------
 def _open(data: bytes, limits: Limits) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -242,6 +249,8 @@ def _fresh(frame: Image.Image) -> Image.Image:
 
 
 def _reencode_still(image: Image.Image, out: IO[bytes], fmt: str) -> Image.Image:
+    from PIL import ImageOps
+
     image.load()
     upright = ImageOps.exif_transpose(image) or image  # turned as the camera meant, then EXIF goes
     pixels = _fresh(upright)
@@ -275,6 +284,8 @@ def _reencode_animation(image: Image.Image, out: IO[bytes], fmt: str) -> Image.I
 
 
 def _thumbnail(image: Image.Image, side: int) -> bytes:
+    from PIL import Image
+
     copy = image.convert("RGBA") if image.mode in ("P", "LA") else image.copy()
     copy.thumbnail((side, side), Image.Resampling.LANCZOS)
     copy.info = {}
@@ -294,6 +305,8 @@ def scaled(width: int, height: int, side: int) -> tuple[int, int]:
 
 def avatar_images(data: bytes, limits: Limits) -> dict[int, bytes]:
     """A member's picture cropped square about its centre, in AVATAR_SIZES, as WebP."""
+    from PIL import Image, ImageOps
+
     image = _open(data, limits)
     if getattr(image, "is_animated", False) and _frame_count(image, limits.max_frames) > 1:
         image.seek(0)
