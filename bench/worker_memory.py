@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  files of {pid}: {file_maps(pid)}")
         if args.probe:
             report["probe_end"] = [probe(p, top="40") for p in ports]
+            report["garbage"] = [probe(p, garbage="1") for p in ports]
+            for p, found in zip(ports, report["garbage"], strict=True):
+                log(f"  garbage {p}: {found['garbage']}")
             report["probe_trimmed"] = [probe(p, trim="1", top="0") for p in ports]
             for p, end, trimmed in zip(
                 ports, report["probe_end"], report["probe_trimmed"], strict=True
