@@ -32,3 +32,30 @@ def test_a_worker_loads_pillow_when_it_first_decodes_an_image(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:3] == ["[]", "undecodable", "['PIL']"]
+
+
+QUEUES_A_JOB = """
+import sys
+from forum import create_app, jobs
+app = create_app({"DATABASE_URL": "sqlite://", "MIGRATIONS": False,
+                  "SEARCH_SYNC_ON_START": False, "INDEX_DIR": sys.argv[1] + "/index",
+                  "JOBS_SQLITE_PATH": sys.argv[1] + "/jobs.db", "REDIS_URL": None})
+print(sorted(name for name in ("huey", "gevent", "psycopg") if name in sys.modules))
+with app.app_context():
+    jobs.queue_of(app).huey.storage.enqueue(b"a job", 0)
+print(sorted(name for name in ("huey", "gevent", "psycopg") if name in sys.modules))
+import psycopg  # (still importable afterwards)
+"""
+
+
+def test_a_worker_that_queues_a_job_loads_huey_without_gevent_or_psycopg(tmp_path) -> None:
+    # 13 MB of a page worker on SQLite that queued a notification mail (forum.jobs.load_huey).
+    done = subprocess.run(
+        [sys.executable, "-c", QUEUES_A_JOB, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "['huey']"]

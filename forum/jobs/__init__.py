@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 import traceback as tracebacks
@@ -59,6 +60,32 @@ class Spec:
 SPECS: dict[str, Spec] = {}
 
 
+# Modules huey imports whenever they are installed and the forum never has it use: gevent, for
+# its consumer's greenlets (ours runs threads: commands.make_consumer), and psycopg, for its
+# PostgreSQL storage (ours is SQLite or Redis: backend.make_huey). A page worker that queued a
+# job (a notification mail) loaded them: 13 MB (7.7 of heap, 5.4 of libraries), in whichever
+# worker of `make bench`'s pairs a reply first queued a mail, up to 20 MB above its twin
+# (docs/benchmarks.md, "Memory per page worker, ninth session").
+HUEY_LEAVES_OUT = ("gevent", "psycopg")
+
+
+def load_huey() -> None:
+    """Import huey without HUEY_LEAVES_OUT, unless the process loaded them for itself (the
+    socket server runs on gevent, a PostgreSQL forum's driver is psycopg): while huey is
+    imported, importing them fails, which huey takes as "not installed"."""
+    if "huey" in sys.modules:
+        return
+    held = [name for name in HUEY_LEAVES_OUT if name not in sys.modules]
+    for name in held:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import huey  # noqa: F401
+    finally:
+        for name in held:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 class crontab:  # noqa: N801  (huey's name: `@periodic(crontab(minute="5"))` reads as Huey's docs)
     """huey.crontab (when a datetime matches the fields), made on its first call: features
     declare their periodic jobs at import, and huey is imported only when a queue is first used
@@ -70,6 +97,7 @@ class crontab:  # noqa: N801  (huey's name: `@periodic(crontab(minute="5"))` rea
 
     def __call__(self, when: datetime) -> bool:
         if self._matches is None:
+            load_huey()
             from huey import crontab as huey_crontab
 
             self._matches = huey_crontab(**self.fields)
@@ -148,6 +176,7 @@ class JobQueue:
         if self._huey is None:
             with self._huey_lock:
                 if self._huey is None:
+                    load_huey()
                     from huey import signals as S
 
                     from .backend import make_huey
@@ -205,9 +234,10 @@ class JobQueue:
         if self.immediate:
             self.put(fn, args, delay)  # a job's own failure is the test's to see
             return
+        storage = self.huey.storage  # (huey loaded first, by load_huey)
         from huey.storage import RedisStorage
 
-        if isinstance(self.huey.storage, RedisStorage):
+        if isinstance(storage, RedisStorage):
             # Off the request: a Redis that hangs would hold every reply that queues a mail
             # for a timeout (test_redis_down: reply p99 2.4x normal while Redis was frozen).
             self._handoff(fn, args, delay)
