@@ -713,7 +713,24 @@ def one_open(result: loadgen.OpenResult) -> dict[str, Any]:
     }
 
 
-def memory_mb(pid: int) -> dict[str, float]:
+def file_maps(pid: int, top: int = 8) -> list[tuple[str, float]]:
+    """The files whose pages count most in the worker's resident set (MB), "(deleted)" after the
+    name of one unlinked since it was mapped (a search segment merged away)."""
+    sizes: dict[str, float] = {}
+    name = ""
+    with open(f"/proc/{pid}/smaps") as fh:
+        for line in fh:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                parts = line.split()
+                name = " ".join(parts[5:]) if len(parts) > 5 and parts[5].startswith("/") else ""
+            elif first == "Rss:" and name:
+                sizes[name] = sizes.get(name, 0.0) + int(line.split()[1]) / 1024
+    ranked = sorted(sizes.items(), key=lambda item: -item[1])[:top]
+    return [(n.rsplit("/", 1)[-1], round(mb, 1)) for n, mb in ranked]
+
+
+def memory_mb(pid: int) -> dict[str, Any]:
     """The worker's resident memory now, and its peak; and of it, the anonymous part (the heap:
     Python's and the C library's) and the part mapped from files (code, and the search index's
     maps: page cache the kernel may take back, shared between the workers)."""
@@ -727,6 +744,7 @@ def memory_mb(pid: int) -> dict[str, float]:
         "peak": fields.get("VmHWM", 0.0),
         "anon": fields.get("RssAnon", 0.0),
         "file": fields.get("RssFile", 0.0),
+        "largest_files": file_maps(pid, 5),
     }
 
 

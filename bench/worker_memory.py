@@ -45,6 +45,7 @@ from bench.run import (  # noqa: E402
     READERS,
     REST_SECONDS,
     Servers,
+    file_maps,
     open_loop_streams,
     reindex,
     scenarios,
@@ -84,22 +85,6 @@ def mappings(pid: int) -> dict[str, float]:
                     kind = "maps"
                 out[kind] += kb / 1024
     return {k: round(v, 1) for k, v in out.items()}
-
-
-def file_maps(pid: int, top: int = 8) -> list[tuple[str, float]]:
-    """The files whose pages count most in the worker's resident set (MB)."""
-    sizes: dict[str, float] = {}
-    name = ""
-    with open(f"/proc/{pid}/smaps") as fh:
-        for line in fh:
-            first = line.split(None, 1)[0]
-            if "-" in first and not first.endswith(":"):
-                parts = line.split()
-                name = parts[5] if len(parts) > 5 and parts[5].startswith("/") else ""
-            elif first == "Rss:" and name:
-                sizes[name] = sizes.get(name, 0.0) + int(line.split()[1]) / 1024
-    ranked = sorted(sizes.items(), key=lambda item: -item[1])[:top]
-    return [(Path(n).name, round(mb, 1)) for n, mb in ranked]
 
 
 def stack_pointers(pid: int) -> list[int]:
