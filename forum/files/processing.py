@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING
 # Pillow is imported where an image is decoded, not here: a page worker loads this module (the
 # search page's and the topic's attachments ask what an upload is) but decodes no image until
 # someone uploads one, and Pillow cost every worker 1.8 MB at start-up (1 MB of it heap;
-# docs/benchmarks.md, "Memory per page worker, eighth session").
+# docs/benchmarks.md, "Memory per page worker, ninth session").
 if TYPE_CHECKING:
     from PIL import Image
 
