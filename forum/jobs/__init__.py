@@ -170,9 +170,8 @@ class JobQueue:
     @property
     def huey(self) -> Huey:
         """The Huey instance, every job registered on it: made on first use (a job queued, the
-        consumer, the console), since importing huey imports gevent and psycopg when they are
-        installed (about 13 MB in a page worker, on SQLite too) and a worker may never queue
-        a job."""
+        consumer, the console), since a worker may never queue a job, and huey imported without
+        the gevent and psycopg it would load (load_huey)."""
         if self._huey is None:
             with self._huey_lock:
                 if self._huey is None:

@@ -1,7 +1,8 @@
 """The Huey side of forum.jobs: the queue's storage, chosen from the settings. Imported when a
-queue is first used (forum.jobs.JobQueue.huey), not when the app starts: importing huey imports
-gevent and psycopg whenever they are installed, which a page worker that queues no job (and any
-forum on SQLite) has no use for."""
+queue is first used (forum.jobs.JobQueue.huey), not when the app starts, and after huey was
+imported without the modules it would load and the forum never has it use (forum.jobs.load_huey:
+gevent and psycopg, which a page worker that queues a job, and any forum on SQLite, has no use
+for)."""
 
 from __future__ import annotations
 
