@@ -39,9 +39,17 @@ def storage_refused(exc: BaseException) -> str | None:
     return None
 
 
+# SQLAlchemy's code for "Can't reconnect until invalid transaction is rolled back": a statement
+# after the connection died under the session, when an earlier failure was caught and the request
+# went on (its other PendingRollbackError, a failed flush, is 7s2a).
+_INVALIDATED = "8s2b"
+
+
 def is_database_down(exc: Exception) -> bool:
-    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 
     if isinstance(exc, OperationalError):
+        return True
+    if isinstance(exc, PendingRollbackError) and exc.code == _INVALIDATED:
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

@@ -137,6 +137,50 @@ def test_an_unreachable_database_logs_one_line_per_503(app, client, board, monke
     assert not [r for r in caplog.records if r.exc_info]
 
 
+@pytest.mark.search
+def test_a_search_that_meets_a_dead_database_is_a_clean_503(client, board, monkeypatch, caplog):
+    """The search page turns a failed search into a message; a dead database is not such a
+    failure: the page's header would ask the broken session again, and the error page after it,
+    which gave a bare gunicorn 500 in the fault tests' PostgreSQL stop (2026-12-07)."""
+    from forum.search import indexer
+
+    backend = indexer.get_backend()
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("the database system is shutting down"))
+
+    client.login("ada")
+    monkeypatch.setattr(backend, "search", down)
+    with caplog.at_level(logging.INFO):
+        response = client.get("/search?q=second")
+    assert response.status_code == 503
+    assert "cannot reach its database" in response.get_data(as_text=True)
+    lines = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_statement_after_the_connection_died_is_a_503(client, board, monkeypatch, caplog):
+    """What a later statement of the request raises once the connection died under an earlier
+    one that was caught: SQLAlchemy's "Can't reconnect until invalid transaction is rolled
+    back" (code 8s2b). The database is down: a 503, one line."""
+    from sqlalchemy.exc import PendingRollbackError
+
+    from forum.topics import queries
+
+    def after_a_disconnect(*args, **kwargs):
+        raise PendingRollbackError(
+            "Can't reconnect until invalid transaction is rolled back.", code="8s2b"
+        )
+
+    monkeypatch.setattr(queries, "topic_page", after_a_disconnect)
+    with caplog.at_level(logging.INFO):
+        response = client.get(f"/t/{board['topic'].id}")
+    assert response.status_code == 503
+    assert "cannot reach its database" in response.get_data(as_text=True)
+    assert not [r for r in caplog.records if r.exc_info]
+
+
 @pytest.mark.config(PRESENCE_LOOP=False)
 def test_a_socket_that_meets_a_dead_database_is_refused_with_one_line(
     app, client, board, monkeypatch, caplog

@@ -23,6 +23,7 @@ from ..files.queries import search_library
 from ..i18n import gettext as _
 from ..permissions import Actor
 from ..sigs.models import Sig
+from ..storage_faults import is_database_down
 from ..topics.models import Post, Topic
 from . import indexer
 from .backend import SearchBackend
@@ -144,7 +145,11 @@ def search_page(
         log.info("search refused for %r: %s", q[:200], exc)
         out.error = str(exc)
         return out
-    except Exception:
+    except Exception as exc:
+        if is_database_down(exc):
+            # The database, not the index, is gone: the request's 503 (forum.web), not a page
+            # whose header would ask the dead connection again.
+            raise
         log.exception("search failed for %r", q[:200])
         out.error = _("Search is not available right now. Try again in a minute.")
         return out
@@ -254,7 +259,9 @@ def _suggestion(
         found = backend.search(better, scope, newest=False, offset=0, limit=5)
     except SearchRejected:
         return None
-    except Exception:
+    except Exception as exc:
+        if is_database_down(exc):
+            raise
         log.exception("spelling suggestion failed")
         return None
     visible = _load(user, backend, found)
