@@ -40,6 +40,21 @@ PG_URL = os.environ.get(
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
 
 
+def run_forum_script(script: str, printed: str) -> None:
+    """Run `script` in a Python process of its own, from the checkout, migrations off, and fail
+    the test unless it ended well having printed `printed`: what a one-off command (Postfix's
+    pipe to `forum mail-in`) or a page worker's exit leaves behind is then the test's to check."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "FORUM_MIGRATIONS": "false"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and printed in done.stdout, done.stderr[-3000:]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

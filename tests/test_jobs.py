@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,7 +258,7 @@ def test_a_process_that_ends_right_after_queuing_a_job_in_redis_hands_it_over_fi
     mail-in`, a process per mail, queues the reply's notification mail): the process waits at
     exit until what it handed over is in Redis (or logged as lost), instead of cutting the
     thread off and losing the job without a word. The put is made slow to widen the moment."""
-    from .serverkit import RedisServer
+    from .serverkit import RedisServer, run_forum_script
 
     redis_server = RedisServer(tmp_path)
     redis_server.start()
@@ -282,15 +281,7 @@ with app.app_context():
 print("queued", flush=True)
 """
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=ROOT,
-            env={**os.environ, "FORUM_MIGRATIONS": "false"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0 and "queued" in done.stdout, done.stderr[-3000:]
+        run_forum_script(script, "queued")
         app.config.update(JOBS_IMMEDIATE=False, REDIS_URL=redis_server.url, JOBS_QUEUE_NAME=name)
         queue = jobs.JobQueue(app)
         assert [(t.name, t.args) for t in queue.queued()] == [("send_notification_mail", (42,))]

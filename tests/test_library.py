@@ -5,9 +5,6 @@ browsing, `in:library` search, the pulse's figures, and the SIG's visibility eve
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,6 +21,8 @@ from forum.extensions import db
 from forum.files import library, services
 from forum.files.models import APPROVED, PENDING, LibraryFile, LibraryVersion
 from forum.topics.models import Topic
+
+from .serverkit import run_forum_script
 
 
 @pytest.fixture(autouse=True)
@@ -195,15 +194,7 @@ with app.test_request_context():
         services.count_download({entry.id}, {version_id})
 print("counted", flush=True)
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "FORUM_MIGRATIONS": "false"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0 and "counted" in done.stdout, done.stderr[-3000:]
+    run_forum_script(script, "counted")
     assert _counts(entry) == (2, 2)
 
 
@@ -272,15 +263,7 @@ with app.test_request_context():
 assert writing.wait(30)
 print("exiting mid-write", flush=True)
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "FORUM_MIGRATIONS": "false"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0 and "exiting mid-write" in done.stdout, done.stderr[-3000:]
+    run_forum_script(script, "exiting mid-write")
     assert _counts(entry) == (2, 2)
 
 

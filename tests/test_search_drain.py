@@ -18,6 +18,8 @@ from forum.search.backend import WhooshBackend
 from forum.search.models import KIND_POST
 from forum.topics import services as topic_services
 
+from .serverkit import run_forum_script
+
 pytestmark = [
     pytest.mark.search,
     pytest.mark.config(SEARCH_DRAIN="background", SEARCH_WRITE_TIMEOUT=30.0),
@@ -314,10 +316,6 @@ def test_a_process_that_exits_after_a_commit_applies_its_search_queue_first(
     applies the queue at exit, after the drain in progress if there is one, rather than leave
     the post unsearchable until some other process drains. The delay is made long to widen
     the moment."""
-    import os
-    import subprocess
-    import sys
-
     ada = f.user("ada")
     topic = f.topic(ada, f.sig("lounge", members=[ada]), "Mail from afar")
     assert _drained()
@@ -333,15 +331,7 @@ with app.app_context():
     reply_to_topic(db.session.get(User, {ada.id}), {topic.id}, "Sent from zanzibar.")
 print("replied", flush=True)
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "FORUM_MIGRATIONS": "false"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0 and "replied" in done.stdout, done.stderr[-3000:]
+    run_forum_script(script, "replied")
     # Nothing here drains (this process was not woken): only the other process could have.
     assert _backlog() == 0
     assert _found(client, "zanzibar")
