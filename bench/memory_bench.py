@@ -54,9 +54,10 @@ def rss_parts() -> str:
     )
 
 
-def pymalloc_stats() -> str:
-    """Python's own allocator (objects of 512 bytes or less): its arenas of 1 MB, freed only
-    when every object in them is, against the bytes its live objects take."""
+def pymalloc_numbers() -> dict[str, int]:
+    """Python's own allocator (objects of 512 bytes or less), from sys._debugmallocstats: its
+    arenas of 1 MB (freed only when every object in them is), the bytes of its live objects,
+    and the bytes free in its pools and lost to their headers."""
     import re
 
     read, write = os.pipe()
@@ -76,12 +77,21 @@ def pymalloc_stats() -> str:
         found = re.search(re.escape(label) + r"\s*=\s*([\d,]+)", text)
         return int(found.group(1).replace(",", "")) if found else 0
 
-    arenas = number("# arenas allocated current")
-    arena_mb = number("# bytes in allocated blocks") + number("# bytes in available blocks")
+    return {
+        "arenas": number("# arenas allocated current"),
+        "live": number("# bytes in allocated blocks"),
+        "available": number("# bytes in available blocks"),
+        "headers": number("# bytes lost to pool headers"),
+    }
+
+
+def pymalloc_stats() -> str:
+    """pymalloc_numbers, as a line."""
+    found = pymalloc_numbers()
     return (
-        f"{arenas} arenas of 1 MB, "
-        f"{number('# bytes in allocated blocks') / 2**20:.1f} MB in live objects, "
-        f"{arena_mb / 2**20:.1f} MB in their pools"
+        f"{found['arenas']} arenas of 1 MB, "
+        f"{found['live'] / 2**20:.1f} MB in live objects, "
+        f"{(found['live'] + found['available']) / 2**20:.1f} MB in their pools"
     )
 
 

@@ -14,7 +14,6 @@ import ctypes
 import gc
 import json
 import os
-import re
 import sys
 import threading
 import tracemalloc
@@ -25,6 +24,7 @@ FRAMES = int(os.environ.get("BENCH_TRACEMALLOC") or 0)
 if FRAMES:
     tracemalloc.start(FRAMES)
 
+from bench.memory_bench import pymalloc_numbers  # noqa: E402
 from wsgi import app as forum_app  # noqa: E402
 
 _marks: list[tracemalloc.Snapshot] = []
@@ -33,32 +33,12 @@ _lock = threading.Lock()
 
 def pymalloc() -> dict[str, float]:
     """pymalloc's arenas (1 MB, freed only when empty) against its live objects' bytes."""
-    read, write = os.pipe()
-    saved = os.dup(2)
-    with _lock:
-        try:
-            os.dup2(write, 2)
-            os.close(write)
-            sys._debugmallocstats()
-            sys.stderr.flush()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    with os.fdopen(read) as fh:
-        text = fh.read()
-
-    def number(label: str) -> int:
-        found = re.search(re.escape(label) + r"\s*=\s*([\d,]+)", text)
-        return int(found.group(1).replace(",", "")) if found else 0
-
+    with _lock:  # (one thread at a time moves the standard error)
+        found = pymalloc_numbers()
     return {
-        "arenas": number("# arenas allocated current"),
-        "live_mb": round(number("# bytes in allocated blocks") / 2**20, 1),
-        "free_in_pools_mb": round(
-            (number("# bytes in available blocks") + number("# bytes lost to pool headers"))
-            / 2**20,
-            1,
-        ),
+        "arenas": found["arenas"],
+        "live_mb": round(found["live"] / 2**20, 1),
+        "free_in_pools_mb": round((found["available"] + found["headers"]) / 2**20, 1),
     }
 
 
