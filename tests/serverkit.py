@@ -40,12 +40,13 @@ PG_URL = os.environ.get(
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def run_forum_script(script: str, printed: str) -> None:
-    """Run `script` in a Python process of its own, from the checkout, migrations off, and fail
-    the test unless it ended well having printed `printed`: what a one-off command (Postfix's
-    pipe to `forum mail-in`) or a page worker's exit leaves behind is then the test's to check."""
+def run_forum_script(script: str, *args: str, printed: str = "") -> str:
+    """Run `script` (with `args` as sys.argv[1:]) in a Python process of its own, from the
+    checkout, migrations off; fail the test unless it ended well having printed `printed`.
+    Its output. What a one-off command (Postfix's pipe to `forum mail-in`) or a page worker's
+    exit leaves behind, or what a fresh process imports, is then the test's to check."""
     done = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script, *args],
         cwd=ROOT,
         env={**os.environ, "FORUM_MIGRATIONS": "false"},
         capture_output=True,
@@ -53,6 +54,7 @@ def run_forum_script(script: str, printed: str) -> None:
         timeout=120,
     )
     assert done.returncode == 0 and printed in done.stdout, done.stderr[-3000:]
+    return done.stdout
 
 
 def free_port() -> int:

@@ -70,31 +70,6 @@ def test_the_reference_page_is_written_from_the_document_with_no_outside_files(c
         ), url
 
 
-LOADS_ON_DEMAND = """
-import sys
-from forum import create_app
-app = create_app({"DATABASE_URL": "sqlite://", "MIGRATIONS": False, "TESTING": True,
-                  "SEARCH_SYNC_ON_START": False, "INDEX_DIR": sys.argv[1]})
-print(sorted(name for name in ("pydantic", "spectree") if name in sys.modules))
-client = app.test_client()
-assert client.get("/api/v1/openapi.json").status_code == 200
-print(sorted(name for name in ("pydantic", "spectree") if name in sys.modules))
-"""
-
-
-def test_a_worker_loads_pydantic_and_spectree_on_the_first_api_request(tmp_path) -> None:
-    # About 10 MB a page worker that serves no API request does without (forum.api.spec).
-    done = subprocess.run(
-        [sys.executable, "-c", LOADS_ON_DEMAND, str(tmp_path / "index")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["[]", "['pydantic', 'spectree']"]
-
-
 @pytest.fixture
 def live_api(app, make_app, f) -> Iterator[dict[str, Any]]:
     """A forum with content, served by a real HTTP server in a thread; a member's token, and

@@ -281,7 +281,7 @@ with app.app_context():
 print("queued", flush=True)
 """
     try:
-        run_forum_script(script, "queued")
+        run_forum_script(script, printed="queued")
         app.config.update(JOBS_IMMEDIATE=False, REDIS_URL=redis_server.url, JOBS_QUEUE_NAME=name)
         queue = jobs.JobQueue(app)
         assert [(t.name, t.args) for t in queue.queued()] == [("send_notification_mail", (42,))]

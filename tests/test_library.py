@@ -194,7 +194,7 @@ with app.test_request_context():
         services.count_download({entry.id}, {version_id})
 print("counted", flush=True)
 """
-    run_forum_script(script, "counted")
+    run_forum_script(script, printed="counted")
     assert _counts(entry) == (2, 2)
 
 
@@ -263,7 +263,7 @@ with app.test_request_context():
 assert writing.wait(30)
 print("exiting mid-write", flush=True)
 """
-    run_forum_script(script, "exiting mid-write")
+    run_forum_script(script, printed="exiting mid-write")
     assert _counts(entry) == (2, 2)
 
 

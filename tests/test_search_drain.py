@@ -331,7 +331,7 @@ with app.app_context():
     reply_to_topic(db.session.get(User, {ada.id}), {topic.id}, "Sent from zanzibar.")
 print("replied", flush=True)
 """
-    run_forum_script(script, "replied")
+    run_forum_script(script, printed="replied")
     # Nothing here drains (this process was not woken): only the other process could have.
     assert _backlog() == 0
     assert _found(client, "zanzibar")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from .serverkit import run_forum_script
 
 LEAVES_OUT = """
 import sys
@@ -23,15 +21,8 @@ print(sorted(name for name in ("PIL",) if name in sys.modules))
 
 def test_a_worker_loads_pillow_when_it_first_decodes_an_image(tmp_path) -> None:
     # 1.8 MB of every page worker's memory at start-up (forum.files.processing).
-    done = subprocess.run(
-        [sys.executable, "-c", LEAVES_OUT, str(tmp_path / "index")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:3] == ["[]", "undecodable", "['PIL']"]
+    out = run_forum_script(LEAVES_OUT, str(tmp_path / "index"))
+    assert out.split("\n")[:3] == ["[]", "undecodable", "['PIL']"]
 
 
 QUEUES_A_JOB = """
@@ -50,12 +41,23 @@ import psycopg  # (still importable afterwards)
 
 def test_a_worker_that_queues_a_job_loads_huey_without_gevent_or_psycopg(tmp_path) -> None:
     # 13 MB of a page worker on SQLite that queued a notification mail (forum.jobs.load_huey).
-    done = subprocess.run(
-        [sys.executable, "-c", QUEUES_A_JOB, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["[]", "['huey']"]
+    out = run_forum_script(QUEUES_A_JOB, str(tmp_path))
+    assert out.split("\n")[:2] == ["[]", "['huey']"]
+
+
+LOADS_ON_DEMAND = """
+import sys
+from forum import create_app
+app = create_app({"DATABASE_URL": "sqlite://", "MIGRATIONS": False, "TESTING": True,
+                  "SEARCH_SYNC_ON_START": False, "INDEX_DIR": sys.argv[1]})
+print(sorted(name for name in ("pydantic", "spectree") if name in sys.modules))
+client = app.test_client()
+assert client.get("/api/v1/openapi.json").status_code == 200
+print(sorted(name for name in ("pydantic", "spectree") if name in sys.modules))
+"""
+
+
+def test_a_worker_loads_pydantic_and_spectree_on_the_first_api_request(tmp_path) -> None:
+    # About 10 MB a page worker that serves no API request does without (forum.api.spec).
+    out = run_forum_script(LOADS_ON_DEMAND, str(tmp_path / "index"))
+    assert out.split("\n")[:2] == ["[]", "['pydantic', 'spectree']"]
