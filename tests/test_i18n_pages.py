@@ -73,6 +73,8 @@ ENGLISH = [
     "You may not",
     "Page",
     "No such",
+    "Site-wide",
+    "For the sysops of",
 ]
 ENGLISH_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in ENGLISH) + r")(?![\w-])")
 # Text people read in attributes.
@@ -282,3 +284,22 @@ def test_the_english_list_catches_english(app, client, forum_world):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     page = client.get(f"/t/{forum_world['topic'].id}").get_data(as_text=True)
     assert english_in(page)
+
+
+def test_words_english_uses_twice_are_translated_for_each_meaning(app, client, forum_world):
+    """English says "To" for a mail's recipients and once said it for the end of a date range,
+    and "Archive" for the button and the folder; German and Spanish need a word for each."""
+    client.login("greta")
+    compose = client.get("/mail/new").get_data(as_text=True)
+    assert '<label for="to">An</label>' in compose
+    assert ">Archiv</a>" in client.get("/mail").get_data(as_text=True)
+    conversation = client.get(f"/mail/c/{forum_world['conversation'].id}").get_data(as_text=True)
+    assert ">Archivieren</button>" in conversation
+    # What greta wrote to the sysops, and to whom.
+    assert '<th scope="col">An</th>' in client.get("/care").get_data(as_text=True)
+    client.logout()
+    client.login("wurzel")  # Spanish
+    assert '<label for="to">Para</label>' in client.get("/mail/new").get_data(as_text=True)
+    assert ">Archivados</a>" in client.get("/mail").get_data(as_text=True)
+    pulse = client.get("/pulse").get_data(as_text=True)
+    assert ">Desde</label>" in pulse and ">Hasta</label>" in pulse

@@ -550,6 +550,26 @@ def test_bad_queries_get_a_clear_message(client, f, q, message):
 
 
 @pytest.mark.parametrize(
+    ("language", "q", "message"),
+    [
+        ("de", "von:ada modem", "Einen Filter „von:“ gibt es nicht"),
+        ("de", "in:body modem", "„in:“ kennt nur „title“"),
+        ("es", "autor:ada modem", "No hay ningún filtro «autor:»"),
+        ("es", "before:ayer modem", "«before:» espera una fecha como 2026-01-31"),
+    ],
+)
+def test_the_message_about_a_bad_query_is_in_the_readers_language(client, f, language, q, message):
+    """The parser writes its notices in English; the page says them in the reader's language."""
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    f.topic(ada, sig, "Modem talk", "The modem hums.")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    status, html, _links = search(client, q)
+    assert status == 200
+    assert message in html
+
+
+@pytest.mark.parametrize(
     "q",
     [
         "mod\u0301em 😀 \u202e\u200b",

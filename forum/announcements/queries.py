@@ -126,7 +126,8 @@ def announcement_list(current: Any, page: int = 1) -> tuple[list[AnnouncementRow
 
 
 def announce_targets(current: Any) -> list[tuple[str, str]]:
-    """Where this member may post: ("", "Site-wide") for the global sysop, then SIGs by name."""
+    """Where this member may post: ("", "") for the whole site (the view names it) if they are
+    the global sysop, then SIGs by id and name."""
     viewer = permissions.actor(current)
     moderated = permissions.moderated_sig_ids(viewer)
     query = select(Sig).where(Sig.archived_at.is_(None)).order_by(Sig.name)
@@ -134,7 +135,7 @@ def announce_targets(current: Any) -> list[tuple[str, str]]:
         if not moderated:
             return []
         query = query.where(Sig.id.in_(moderated))
-    targets = [("", "Site-wide")] if permissions.can_announce(viewer, None) else []
+    targets = [("", "")] if permissions.can_announce(viewer, None) else []
     targets += [
         (str(sig.id), sig.name)
         for sig in db.session.scalars(query)

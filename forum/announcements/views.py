@@ -43,7 +43,9 @@ def new() -> Any:
     if not targets:
         raise Forbidden(_l("Only sysops post announcements."))
     form = AnnouncementForm()
-    form.where.choices = dict(targets)
+    # The site-wide choice comes without a name from the query; it is named in the reader's
+    # language here.
+    form.where.choices = {key: name if key else _("Site-wide") for key, name in targets}
     if request.method == "GET" and request.args.get("sig"):
         form.where.data = request.args["sig"]
     if form.validate_on_submit():

@@ -70,8 +70,8 @@ class NoteForm(FlaskForm):
 class MemberNoteForm(FlaskForm):
     """A note on a member, filed under a SIG: its sysops read it (site-wide: the sysop only)."""
 
-    body = TextAreaField("Note", validators=[DataRequired(), Length(max=2000)])
-    sig = SelectField("For the sysops of", coerce=int, validate_choice=False)
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=2000)])
+    sig = SelectField(_l("For the sysops of"), coerce=int, validate_choice=False)
 
 
 class MoveForm(FlaskForm):

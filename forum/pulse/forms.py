@@ -32,8 +32,8 @@ class RangeForm(FlaskForm):
         choices=[SelectChoice(k, v) for k, v in RANGE_CHOICES.items()],
         default="30",
     )
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()])
+    start = DateField(_l("Start date"), validators=[Optional()])
+    end = DateField(_l("End date"), validators=[Optional()])
 
     def to_range(self, today: date, zone: str) -> DateRange:
         """The chosen range; falls back to the last 30 days and records why on the form."""

@@ -23,6 +23,25 @@ DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 WORDISH = re.compile(r"\w", re.U)
 
 
+def N_(msgid: str) -> str:  # noqa: N802  (gettext's name for "mark, do not translate yet")
+    """Mark a notice for extraction: this module stays free of the web (the engine room reads
+    it), so the page translates the notice (`Notice.msgid` with its `values`)."""
+    return msgid
+
+
+class Notice(str):
+    """A notice in English, as before, that keeps its message and values for translation."""
+
+    msgid: str
+    values: dict[str, object]
+
+    def __new__(cls, msgid: str, **values: object) -> Notice:
+        notice = super().__new__(cls, msgid % values if values else msgid)
+        notice.msgid = msgid
+        notice.values = values
+        return notice
+
+
 @dataclass(frozen=True)
 class Clause:
     kind: str  # "word" (one token; the analyser may split it further) or "phrase"
@@ -100,11 +119,13 @@ def normalise(text: str) -> str:
 
 
 def parse(raw: str) -> ParsedQuery:
-    notices: list[str] = []
+    notices: list[Notice] = []
     text = normalise(raw or "")
     if len(text) > MAX_QUERY_CHARS:
         text = text[:MAX_QUERY_CHARS].rsplit(" ", 1)[0]
-        notices.append(f"Your search was cut to its first {MAX_QUERY_CHARS} characters.")
+        notices.append(
+            Notice(N_("Your search was cut to its first %(num)s characters."), num=MAX_QUERY_CHARS)
+        )
     clauses: list[Clause] = []
     found: dict[str, object] = {}
     pending_or = False
@@ -120,12 +141,14 @@ def parse(raw: str) -> ParsedQuery:
         if clause is None:
             continue
         if len(clauses) >= MAX_CLAUSES:
-            notices.append(f"Only the first {MAX_CLAUSES} words and phrases were used.")
+            notices.append(
+                Notice(N_("Only the first %(num)s words and phrases were used."), num=MAX_CLAUSES)
+            )
             break
         clauses.append(clause.replace(or_with_previous=pending_or))
         pending_or = False
     if clauses and not any(not c.negated for c in clauses) and not found:
-        notices.append("Add a word to look for: exclusions alone match nothing.")
+        notices.append(Notice(N_("Add a word to look for: exclusions alone match nothing.")))
     return ParsedQuery(
         clauses=tuple(clauses),
         author=found.get("author"),  # type: ignore[arg-type]
@@ -138,7 +161,7 @@ def parse(raw: str) -> ParsedQuery:
     )
 
 
-def _tokens(text: str, notices: list[str]) -> list[tuple[bool, str, bool]]:
+def _tokens(text: str, notices: list[Notice]) -> list[tuple[bool, str, bool]]:
     """(negated, text, quoted) triples; an unclosed quote runs to the end."""
     out = []
     i, n = 0, len(text)
@@ -154,7 +177,9 @@ def _tokens(text: str, notices: list[str]) -> list[tuple[bool, str, bool]]:
         if text[i] == '"':
             end = text.find('"', i + 1)
             if end == -1:
-                notices.append("A quote was not closed: the rest was searched as a phrase.")
+                notices.append(
+                    Notice(N_("A quote was not closed: the rest was searched as a phrase."))
+                )
                 out.append((negated, " ".join(text[i + 1 :].split()), True))
                 break
             out.append((negated, " ".join(text[i + 1 : end].split()), True))
@@ -168,7 +193,7 @@ def _tokens(text: str, notices: list[str]) -> list[tuple[bool, str, bool]]:
 
 
 def _word_or_filter(
-    token: str, negated: bool, found: dict[str, object], notices: list[str]
+    token: str, negated: bool, found: dict[str, object], notices: list[Notice]
 ) -> Clause | None:
     match = FIELD_RE.match(token)
     if match and match.group(1).lower() in FILTERS:
@@ -177,15 +202,24 @@ def _word_or_filter(
         return None
     if match and match.group(1).lower() not in {"http", "https", "mailto"} and match.group(2):
         notices.append(
-            f"There is no filter called “{match.group(1)}:”, so it was searched as words. "
-            "Filters: author:, sig:, in:title, before:, after:."
+            Notice(
+                N_(
+                    "There is no filter called “%(name)s:”, so it was searched as words. "
+                    "Filters: author:, sig:, in:title, before:, after:."
+                ),
+                name=match.group(1),
+            )
         )
     prefix = token.endswith("*")
     word = token.strip("*")
     if not WORDISH.search(word):
         return None
     if prefix and len(word) < MIN_PREFIX:
-        notices.append(f"A prefix search needs at least {MIN_PREFIX} letters before the *.")
+        notices.append(
+            Notice(
+                N_("A prefix search needs at least %(num)s letters before the *."), num=MIN_PREFIX
+            )
+        )
         prefix = False
     if prefix and not re.fullmatch(r"\w+", word):
         prefix = False
@@ -193,32 +227,52 @@ def _word_or_filter(
 
 
 def _filter(
-    name: str, value: str, negated: bool, found: dict[str, object], notices: list[str]
+    name: str, value: str, negated: bool, found: dict[str, object], notices: list[Notice]
 ) -> None:
     if negated:
-        notices.append(f"Filters cannot be excluded: “-{name}:” was ignored.")
+        notices.append(
+            Notice(N_("Filters cannot be excluded: “-%(name)s:” was ignored."), name=name)
+        )
         return
     if name == "in":
         if value.lower() in ("title", "library"):
             found["in"] = value.lower()
         else:
-            notices.append("“in:” only takes “title” (in:title) or “library” (in:library).")
+            notices.append(
+                Notice(N_("“in:” only takes “title” (in:title) or “library” (in:library)."))
+            )
         return
     if not value:
         example = {"author": "author:ana", "sig": "sig:retro", "before": "before:2026-01-31"}
         notices.append(
-            f"“{name}:” needs a value, as in {example.get(name, 'after:2026-01-31')}: ignored."
+            Notice(
+                N_("“%(name)s:” needs a value, as in %(example)s: ignored."),
+                name=name,
+                example=example.get(name, "after:2026-01-31"),
+            )
         )
         return
     if name in ("author", "sig"):
         if not re.fullmatch(r"[\w.-]{1,64}", value):
-            notices.append(f"“{name}:{value[:40]}” is not a valid {name} name: ignored.")
+            notices.append(
+                Notice(
+                    N_("“%(name)s:%(value)s” is not a valid %(name)s name: ignored."),
+                    name=name,
+                    value=value[:40],
+                )
+            )
             return
         found[name] = value
         return
     day = _date(value)
     if day is None:
-        notices.append(f"“{name}:” takes a date like 2026-01-31: “{value[:40]}” was ignored.")
+        notices.append(
+            Notice(
+                N_("“%(name)s:” takes a date like 2026-01-31: “%(value)s” was ignored."),
+                name=name,
+                value=value[:40],
+            )
+        )
         return
     found[name] = day
 

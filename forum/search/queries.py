@@ -28,7 +28,7 @@ from ..topics.models import Post, Topic
 from . import indexer
 from .backend import SearchBackend
 from .documents import BackendResults, SearchRejected, SigScope
-from .parsing import ParsedQuery, parse
+from .parsing import Notice, ParsedQuery, parse
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,13 @@ class SearchPage:
         return bool(self.q.strip())
 
 
+def _notice(notice: str) -> str:
+    """What the parser could not use, in the reader's language (it writes English)."""
+    if isinstance(notice, Notice):
+        return _(notice.msgid, **notice.values)
+    return notice
+
+
 def sig_scope(user: Actor, sig: str | None = None) -> SigScope:
     """The SIGs this member may read, and the ones they may not (one query); with `sig`, only
     that SIG (by slug, as `sig:` gives it) if they may read it."""
@@ -120,7 +127,7 @@ def search_page(
     rank_all = rank_all and sort == "relevance"
     out = SearchPage(q=q or "", sort=sort, page=page, rank_all=rank_all)
     parsed = parse(q or "")
-    out.notices.extend(parsed.notices)
+    out.notices.extend(_notice(n) for n in parsed.notices)
     if parsed.in_library:
         # The libraries' files are few and described in a few words: matched in SQL, under
         # the permission clauses, not through the posts' index.
