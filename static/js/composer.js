@@ -178,7 +178,9 @@
       var mine = ++serial;
       if (!text.trim()) {
         shown = text;
-        output.textContent = t("nothing_to_preview");
+        // The page's own words: the scripts' catalog may not have arrived yet when the
+        // composer first shows its empty preview.
+        output.textContent = output.getAttribute("data-empty") || t("nothing_to_preview");
         return;
       }
       post(url, { body: text })

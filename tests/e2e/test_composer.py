@@ -161,3 +161,20 @@ def test_without_javascript_preview_and_save_draft_go_to_the_server(open_browser
     expect(page.get_by_label("Your reply")).to_have_value(f"**{words}** typed without a script")
     page.get_by_role("button", name="Discard draft").click()
     expect(page.get_by_text("The draft was deleted.")).to_be_visible()
+
+
+def test_the_empty_preview_speaks_the_page_language_before_the_scripts_catalog(open_browser):
+    """The empty preview shows as the composer starts, before the scripts' catalog may have
+    arrived: its words come with the page, so a German page never says it in English."""
+    page = open_browser("ada", locale="de-DE", label="german-composer")
+    # A catalog that says nothing: what the scripts have until the real one arrives.
+    page.route(
+        re.compile(r"/i18n/\w+\.json"),
+        lambda route: route.fulfill(status=200, content_type="application/json", body="{}"),
+    )
+    page.goto("/s/retro/")
+    page.locator("a.topic-title").first.click()
+    expect(page.get_by_role("toolbar", name="Formatierung")).to_be_visible()
+    expect(page.locator(".composer-preview .post-body")).to_have_text(
+        "Noch nichts für die Vorschau."
+    )
