@@ -111,6 +111,16 @@ def test_the_mailbox_lists_unread_first_then_newest_with_counts_and_pages(app, b
     assert browser(ada).get("/mail?page=9").status_code == 404
 
 
+def test_on_a_phone_each_mailbox_cell_says_what_it_is(app, browser, f):
+    """The mailbox's rows stack on a phone, where its column heads are gone: who the
+    conversation is with and when its last message came say so (data-label)."""
+    ada, bob = f.user("ada"), f.user("bob")
+    _start(bob, [ada], subject="Labelled")
+    _forget()
+    page = browser(ada).get("/mail").get_data(as_text=True)
+    assert '<td data-label="With">' in page and '<td data-label="Last message">' in page
+
+
 def test_archive_per_participant_and_a_new_message_brings_it_back(app, browser, f):
     ada, bob = f.user("ada"), f.user("bob")
     conversation = _start(ada, [bob], subject="Archive me")

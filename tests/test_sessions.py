@@ -197,3 +197,14 @@ def test_login_alerts_can_be_turned_off(make_client, f, outbox) -> None:
     browser(make_client, FIREFOX, "192.0.2.10").login("ada")
     browser(make_client, IPHONE, "192.0.2.20").login("ada")
     assert mails(outbox) == []
+
+
+def test_on_a_phone_each_session_cell_says_what_it_is(make_client, f) -> None:
+    """The list's rows stack on a phone, where its column heads are gone: the address and the
+    two times carry their names (data-label), or a phone shows two dates without saying which."""
+    f.user("ada")
+    laptop = browser(make_client, FIREFOX, "192.0.2.10")
+    laptop.login("ada")
+    row = html(laptop.get("/settings")).split('class="current-session"')[1].split("</tr>")[0]
+    assert '<td data-label="Address">192.0.2.10</td>' in row
+    assert 'data-label="Logged in"' in row and 'data-label="Last seen"' in row
