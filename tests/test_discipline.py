@@ -162,3 +162,23 @@ def test_notes_on_members_are_for_sysops_only(app, browser):
     assert browser(w.author).get("/mod/u/author").status_code == 403
     entry = db.session.scalar(select(ModAction).where(ModAction.action == "add_member_note"))
     assert entry.target_user_id == w.author.id
+
+
+def test_the_sysop_hears_of_each_action_in_their_language(app, browser):
+    """What the member page says after a button (warned, silenced, banned, lifted, a note added)
+    is in the sysop's language, as the buttons are."""
+    from forum.accounts import services as accounts
+
+    w = build_world()
+    accounts.set_language(db.session.get(User, w.root.id), "de")
+    root = browser(w.root)
+    steps = [
+        ("note", {"note-body": "Schreibt oft nachts."}, "Notiz hinzugefügt."),
+        ("warn", {"warn-reason": "Bitte freundlich bleiben."}, "Verwarnt; das Mitglied bekommt"),
+        ("silence", {"silence-days": "1", "silence-reason": "Pause."}, "Stummgeschaltet."),
+        ("ban", {"ban-reason": "Spam."}, "Verbannt; alle Sitzungen des Mitglieds sind beendet."),
+        ("lift", {"lift-kind": "ban"}, "Aufgehoben."),
+    ]
+    for action, data, said in steps:
+        response = root.form(f"/mod/u/author/{action}", data, follow_redirects=True)
+        assert said in response.get_data(as_text=True), action

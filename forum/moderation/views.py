@@ -489,7 +489,8 @@ def _member_action(username: str, form: Any, call: Callable[[int], Any], success
     page = url_for("moderation.member", username=username)
     if not form.validate_on_submit():
         flash(
-            " ".join(e for errors in form.errors.values() for e in errors) or "Try again.", "error"
+            " ".join(e for errors in form.errors.values() for e in errors) or _("Try again."),
+            "error",
         )
         return redirect(page)
     return _run(lambda: call(user_id), success, page)
@@ -508,7 +509,7 @@ def member_note(username: str) -> Any:
         lambda uid: services.add_member_note(
             viewer(), uid, form.body.data, _sig_arg(form.sig.data)
         ),
-        "Note added.",
+        _("Note added."),
     )
 
 
@@ -519,7 +520,7 @@ def warn(username: str) -> Any:
         username,
         form,
         lambda uid: services.warn_member(viewer(), uid, form.reason.data, _sig_arg(form.sig.data)),
-        "Warned; the member will see it.",
+        _("Warned; the member will see it."),
     )
 
 
@@ -532,7 +533,7 @@ def suspend(username: str) -> Any:
         lambda uid: services.suspend_member(
             viewer(), uid, _until(form.days.data), form.reason.data, _sig_arg(form.sig.data)
         ),
-        "Suspended.",
+        _("Suspended."),
     )
 
 
@@ -545,7 +546,7 @@ def silence(username: str) -> Any:
         lambda uid: services.silence_member(
             viewer(), uid, _until(form.days.data), form.reason.data
         ),
-        "Silenced.",
+        _("Silenced."),
     )
 
 
@@ -556,7 +557,7 @@ def ban(username: str) -> Any:
         username,
         form,
         lambda uid: services.ban_member(viewer(), uid, form.reason.data),
-        "Banned; every session of the member has ended.",
+        _("Banned; every session of the member has ended."),
     )
 
 
@@ -592,7 +593,7 @@ def lift(username: str) -> Any:
             return services.lift_sig_ban(viewer(), uid, form.sig.data or 0, reason)
         return services.lift_suspension(viewer(), uid, _sig_arg(form.sig.data), reason)
 
-    return _member_action(username, form, call, "Lifted.")
+    return _member_action(username, form, call, _("Lifted."))
 
 
 # --- spam cleanup ---------------------------------------------------------------------------
