@@ -399,3 +399,16 @@ def test_pages_stay_light(open_browser, seeded):
     assert len(entries) + 1 <= 15, f"{len(entries) + 1} requests: {entries}"
     css = [size for name, size in entries if name.endswith("forum.css")]
     assert css and css[0] < 32 * 1024
+
+
+def test_a_button_that_cannot_be_used_looks_it(open_browser, forum):
+    """A new account may not send private mail yet: the page says why, and its Send button,
+    disabled, is drawn faded with a not-allowed pointer rather than as a live primary button."""
+    page = open_browser(label="newcomer")
+    register(page, unique("fresh"), forum)
+    page.goto("/mail/new?to=ada")
+    expect(page.get_by_text("New accounts cannot send private mail yet.")).to_be_visible()
+    send = page.get_by_role("button", name="Send")
+    expect(send).to_be_disabled()
+    expect(send).to_have_css("cursor", "not-allowed")
+    expect(send).to_have_css("opacity", "0.5")
