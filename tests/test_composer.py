@@ -124,6 +124,17 @@ def test_the_preview_button_keeps_the_text_and_saves_nothing(client, world) -> N
     assert db.session.get(Post, post.id).body_raw == "The C64."
 
 
+def test_the_reply_page_shows_a_preview_only_when_asked(client, world) -> None:
+    """The no-JavaScript reply page (and its quote button's) opens with the text box alone: no
+    empty "Preview" box saying nothing is posted yet before anything was previewed."""
+    _ada, _bob, _sig, topic = world
+    client.login("ada")
+    for url in (f"/t/{topic.id}/reply", f"/t/{topic.id}/reply?quote={topic.first_post_id}"):
+        page = _html(client.get(url))
+        assert 'class="composer"' in page and 'class="preview-static"' not in page, url
+        assert "Nothing is posted yet" not in page, url
+
+
 def test_the_composer_has_an_accessible_toolbar_and_no_js_buttons(client, world) -> None:
     _ada, _bob, _sig, topic = world
     client.login("ada")

@@ -265,8 +265,14 @@ def reply(topic_id: int) -> Any:
             quoted = services.quote_text(viewer(), int(quote))
             form.body.data = (form.body.data + "\n\n" if form.body.data else "") + quoted
             form.reply_to.data = quote
+        # No preview yet (None: the composer shows its box only for a preview asked for).
         return render_template(
-            "topics/reply.html", topic=topic, form=form, draft=draft, join_note=_join_note(sig)
+            "topics/reply.html",
+            topic=topic,
+            form=form,
+            draft=draft,
+            preview=None,
+            join_note=_join_note(sig),
         )
     refused = _attach_files(form, sig.id)
     if refused is not None:
