@@ -303,3 +303,16 @@ def test_words_english_uses_twice_are_translated_for_each_meaning(app, client, f
     assert ">Archivados</a>" in client.get("/mail").get_data(as_text=True)
     pulse = client.get("/pulse").get_data(as_text=True)
     assert ">Desde</label>" in pulse and ">Hasta</label>" in pulse
+
+
+@pytest.mark.parametrize("language", ["de", "es"])
+def test_releasing_a_flag_is_not_said_as_approving(app, language):
+    """A sysop who gives back a flag they took on reads that they released it, in words that
+    cannot be read as having approved the post (German said "Freigegeben." for both)."""
+    from forum.i18n import force_locale, gettext
+
+    with app.test_request_context(), force_locale(language):
+        released, approved = gettext("Released."), gettext("Approved.")
+        release, unclaimed = gettext("Release"), gettext("unclaim flag")
+    assert released != approved and released != "Released."
+    assert "frei" not in (release + unclaimed).lower()
