@@ -730,6 +730,8 @@ def test_the_composer_takes_files_without_javascript(world: Any, client: Any) ->
     topic = world["topic"]
     page = client.get(f"/t/{topic.id}/reply").get_data(as_text=True)
     assert 'enctype="multipart/form-data"' in page and 'type="file"' in page
+    # Dropping or pasting files needs the script: the page says so only once it runs.
+    assert '<span class="drop-hint" hidden>You can also drag files' in page
     response = client.post(
         f"/t/{topic.id}/reply",
         data={

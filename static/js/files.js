@@ -89,6 +89,9 @@
       input.value = "";
     });
     if (attach) attach.hidden = true;
+    // Dropping and pasting files work with this script only: said once it runs.
+    var dropHint = area.querySelector(".drop-hint");
+    if (dropHint) dropHint.hidden = false;
     box.addEventListener("dragover", function (event) {
       if (event.dataTransfer && Array.prototype.indexOf.call(event.dataTransfer.types, "Files") >= 0) {
         event.preventDefault();

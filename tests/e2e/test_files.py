@@ -81,6 +81,7 @@ def test_files_dropped_or_pasted_into_the_text_are_attached(open_browser):
     page.goto("/s/retro/")
     page.locator("a.topic-title").first.click()
     expect(page.get_by_role("toolbar", name="Formatting")).to_be_visible()
+    expect(page.get_by_text("You can also drag files into the text or paste them.")).to_be_visible()
     box = page.get_by_label("Your reply")
     box.fill("Notes:")
     page.evaluate(DROP, ["drop", "dropped.txt", "band = 2m\n"])
