@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from forum.moderation import services as mod
 
 from .mod_support import build_world
@@ -74,3 +78,35 @@ def test_the_log_loads_in_a_fixed_number_of_queries(app, f, browser, count_queri
         mod.lock_topic(w.sig_sysop, topic.id, f"r{i}")
         mod.warn_member(w.sig_sysop, w.author.id, f"w{i}", sig_id=w.sig.id)
     assert measure() == few
+
+
+@pytest.mark.parametrize(
+    ("language", "infinitive"),
+    [
+        # German says what was done (past participle: "Mitglied verbannt"), never what to do.
+        (
+            "de",
+            re.compile(
+                r"(verbannen|löschen|entfernen|machen|aufheben|erstellen|festlegen|bearbeiten)$"
+            ),
+        ),
+        # Spanish too ("miembro bloqueado"), never an infinitive ("quitar del SIG").
+        (
+            "es",
+            re.compile(
+                r"^(prohibir|eliminar|quitar|deshacer|levantar|tramitar|fijar|crear|revocar) "
+            ),
+        ),
+    ],
+)
+def test_the_log_names_each_action_as_done(app, language, infinitive):
+    from forum.i18n import force_locale
+    from forum.moderation.models import ACTION_LABELS
+
+    with app.test_request_context(), force_locale(language):
+        labels = {key: str(label) for key, label in ACTION_LABELS.items()}
+    assert [label for label in labels.values() if infinitive.search(label)] == []
+    # "unpin topic" once read "Thema gelöst" (solved) in German.
+    assert labels["unpin_topic"] != labels["lock_topic"]
+    if language == "de":
+        assert labels["unpin_topic"] == "Thema nicht mehr angeheftet"
