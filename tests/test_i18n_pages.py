@@ -306,13 +306,20 @@ def test_words_english_uses_twice_are_translated_for_each_meaning(app, client, f
 
 
 @pytest.mark.parametrize("language", ["de", "es"])
-def test_releasing_a_flag_is_not_said_as_approving(app, language):
+def test_words_with_different_meanings_stay_apart(app, language):
     """A sysop who gives back a flag they took on reads that they released it, in words that
-    cannot be read as having approved the post (German said "Freigegeben." for both)."""
+    cannot be read as having approved the post (German said "Freigegeben." for both); the
+    pulse's "Response" (how soon topics are answered) is not the emoji "Reaction"; "Unpin" is
+    not "solve" (German said "Lösen")."""
     from forum.i18n import force_locale, gettext
 
     with app.test_request_context(), force_locale(language):
-        released, approved = gettext("Released."), gettext("Approved.")
-        release, unclaimed = gettext("Release"), gettext("unclaim flag")
-    assert released != approved and released != "Released."
-    assert "frei" not in (release + unclaimed).lower()
+        said = {
+            word: gettext(word)
+            for word in ("Released.", "Approved.", "Release", "unclaim flag")
+            + ("Response", "Reaction", "Unpin")
+        }
+    assert said["Released."] != said["Approved."] and said["Released."] != "Released."
+    assert "frei" not in (said["Release"] + said["unclaim flag"]).lower()
+    assert said["Response"] != said["Reaction"]
+    assert said["Unpin"] != "Lösen"
