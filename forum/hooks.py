@@ -196,6 +196,12 @@ topic_page: HookList[Callable[[TopicPage], None]] = HookList("forum.topic_page")
 """Add to a topic page's read model before it is shown (e.g. pulse: the answer under the
 question). Provided by pulse; called by `topics.views`. Default: nothing added."""
 
+posts_shown: HookList[Callable[[User, tuple[int, ...]], None]] = HookList("forum.posts_shown")
+"""A member was shown these posts (ids) on a topic page, before its header is drawn: e.g.
+notifications reads their notifications about those posts (and the header's count with them).
+Provided by notifications; called by `topics.views` (not for guests, previews or error pages;
+a refused write while storage is read-only is logged and the page goes on). Default: nothing."""
+
 new_filters: HookMap[Callable[[User], ColumnElement[bool]]] = HookMap("forum.new_filters")
 """Narrower views of /new by name: given the member, a SQL filter on Topic. Provided by
 notifications ("tracked"); called by `topics.queries`. Default: none (an unknown filter name

@@ -657,6 +657,14 @@ def header_counts(user_id: int) -> dict[str, int]:
     return counts
 
 
+def header_count_changed(user_id: int, name: str, by: int) -> None:
+    """A feature changed one of the member's header counts after this request read them (a
+    topic page read notifications): the header shows the new count without reading again."""
+    cached = g.get("forum_header_counts")
+    if cached is not None and cached[0] == user_id and name in cached[1]:
+        cached[1][name] = max(0, cached[1][name] + by)
+
+
 def _count_row() -> Any:
     user_id: Any = bindparam("user_id")
     return select(*(count(user_id) for count in hooks.header_counts.get().values()))

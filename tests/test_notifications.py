@@ -730,3 +730,70 @@ def test_ignorers_hear_nothing_of_a_post_or_reaction_in_a_private_sig(f: Any) ->
     assert "reaction" not in _kinds_of(ada.id)
     reactions.set_reaction(cyd, post.id, settings.reactions()[0])
     assert _kinds_of(ada.id).count("reaction") == 1
+
+
+# --- read on the topic page -------------------------------------------------------------------
+def _unread_about(user) -> dict[int | None, str]:
+    """The member's unread notifications: post id -> kind."""
+    return {n.post_id: n.kind for n in notes(user) if n.read_at is None}
+
+
+@pytest.mark.config(POSTS_PER_PAGE=3)
+def test_a_topic_page_reads_the_notifications_of_the_posts_it_shows(client, make_client, f):
+    """Discourse's rule: viewing a post reads what it notified you of. Page 1 reads the
+    notifications of its own posts, every post kind; page 2's stay unread, as do a sysop's
+    word on a post and another member's notifications."""
+    wanda, ada, cyd = f.user("wanda"), f.user("ada"), f.user("cyd")
+    sig = f.sig("retro", members=[wanda, ada, cyd])
+    topic = f.topic(wanda, sig, title="Amiga repairs")
+    first = f.reply(ada, topic, "Check the capacitors first.")  # reply, page 1
+    second = f.reply(ada, topic, "And @wanda, @cyd: the fuses.")  # mention, page 1
+    later = f.reply(ada, topic, "Page two says hello.")  # reply, page 2
+    assert _unread_about(wanda) == {first.id: "reply", second.id: "mention", later.id: "reply"}
+    before_cyd = _unread_about(cyd)
+    assert before_cyd == {second.id: "mention"}
+    root = f.user("root", sysop=True)
+    with transaction():  # a sysop's word on the post: not read by seeing the post
+        services.notify_post_outcome(first.id, root.id, "hidden")
+    hidden = {n.id for n in notes(ada) if n.kind == "post_hidden"}
+    assert hidden
+
+    client.login("wanda")
+    html = client.get(f"/t/{topic.id}/{topic.slug}?page=1").get_data(as_text=True)
+    assert "the fuses" in html and "Page two says hello" not in html
+    assert _unread_about(wanda) == {later.id: "reply"}
+    assert badge(html) == 1  # the header on that very page shows the new count
+    assert 'id="notifications-unread">1<' in client.get("/notifications").get_data(as_text=True)
+    assert _unread_about(cyd) == before_cyd  # another member's are theirs
+
+    # Ada sees her hidden post on page 1: the sysop's word on it stays unread.
+    ada_client = make_client()
+    ada_client.login("ada")
+    ada_client.get(f"/t/{topic.id}/{topic.slug}?page=1")
+    assert {n.id for n in notes(ada) if n.read_at is None} >= hidden
+
+    # A guest's view reads nothing.
+    make_client().get(f"/t/{topic.id}/{topic.slug}?page=1")
+    make_client().get(f"/t/{topic.id}/{topic.slug}?page=2")
+    assert _unread_about(wanda) == {later.id: "reply"}
+    assert _unread_about(cyd) == before_cyd
+
+    # Page 2 reads the last one.
+    html = client.get(f"/t/{topic.id}/{topic.slug}?page=2").get_data(as_text=True)
+    assert _unread_about(wanda) == {} and badge(html) == 0
+
+
+def test_reading_a_reply_in_its_topic_reads_its_notification(client, f):
+    """The browser walk: ada replies to wanda's topic; wanda opens the topic (the first unread
+    post's page) and the notification and the header count are read with it."""
+    wanda, ada = f.user("wanda"), f.user("ada")
+    sig = f.sig("retro", members=[wanda, ada])
+    topic = f.topic(wanda, sig, title="Amiga repairs")
+    client.login("ada")
+    assert client.form(f"/t/{topic.id}/reply", {"body": "Try the capacitors."}).status_code == 302
+    client.logout()
+    client.login("wanda")
+    assert badge(client.get("/").get_data(as_text=True)) == 1
+    html = client.get(f"/t/{topic.id}", follow_redirects=True).get_data(as_text=True)
+    assert "Try the capacitors." in html and badge(html) == 0
+    assert all(n.read_at is not None for n in notes(wanda))

@@ -236,3 +236,32 @@ def test_a_members_empty_page_runs_two_statements(make_client, f, count_queries)
     count, statements = _count(client, count_queries, "/search")
     assert count == 2, "\n".join(statements)
     assert "memberships" in statements[0] and "conversation_members" in statements[1]
+
+
+def test_a_topic_page_reads_notifications_only_for_a_member_who_has_unread(
+    make_client, f, count_queries
+) -> None:
+    """A topic page reads the notifications about its posts in one UPDATE, and only when the
+    header's counts (read anyway) say the member has unread ones: a member with none pays no
+    statement more."""
+    from forum.notifications.models import Notification
+
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("talk", members=[ada, bob])
+    topic = f.topic(bob, sig, "Counting reads")
+    f.reply(bob, topic, "a reply")
+    client = _viewers(make_client, "ada")["ada"]
+    url = f"/t/{topic.id}/{topic.slug}?page=1"
+    client.get(url)  # the read position is written once; later visits leave it
+    quiet, statements = _count(client, count_queries, url)
+    assert not [s for s in statements if "UPDATE notifications" in s], statements
+
+    post = f.reply(bob, topic, "a post ada watches")
+    client.get(url)
+    db.session.add(Notification(user_id=ada.id, kind="watched", topic_id=topic.id, post_id=post.id))
+    db.session.commit()
+    reading, statements = _count(client, count_queries, url)
+    updates = [s for s in statements if "UPDATE notifications" in s]
+    assert len(updates) == 1 and reading == quiet + 1, "\n".join(statements)
+    # Read now: the next visit costs what the first quiet one did.
+    assert _count(client, count_queries, url)[0] == quiet

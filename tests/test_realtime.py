@@ -696,3 +696,14 @@ def test_a_demoted_sig_sysop_leaves_the_rooms_only_sysops_may_be_in(app, make_cl
     assert sc.eio_sid not in {eio for _, eio in manager.get_participants("/", f"topic:{topic.id}")}
     assert subscribe(sc, topic_id=topic.id) == {"ok": False, "error": "Not found."}
     assert sc.is_connected()  # her other rooms and pages go on
+
+
+def test_a_topic_page_that_reads_notifications_updates_other_tabs(app, client, f, forum):
+    ada, bob, sig, topic = forum
+    f.reply(bob, topic, "one")
+    client.login("ada")
+    sc = sock(app, client)
+    client.get(f"/t/{topic.id}/{topic.slug}?page=1")
+    assert received(sc, "notification_count") == [{"unread_count": 0}]
+    client.get(f"/t/{topic.id}/{topic.slug}?page=1")  # nothing left to read: nothing sent
+    assert received(sc, "notification_count") == []

@@ -41,6 +41,21 @@ def header_items(viewer: Any) -> list[dict[str, Any]] | None:
     ]
 
 
+def read_posts_shown(viewer: Any, post_ids: tuple[int, ...]) -> None:
+    """A topic page showed the member these posts: their notifications about them are read.
+    The header's counts (read once a request, and needed by this page anyway) say whether the
+    member has any unread: a member with none pays no statement; one with some, one UPDATE."""
+    from ..web import header_count_changed, header_counts
+
+    if not header_counts(viewer.id)["notifications"]:
+        return
+    from .services import read_post_notifications
+
+    read = read_post_notifications(viewer.id, post_ids)
+    if read:
+        header_count_changed(viewer.id, "notifications", -read)
+
+
 def _tracked_filter(viewer: Any) -> Any:
     from .queries import tracked_topics_clause
 
@@ -55,6 +70,8 @@ def init_app(app: Flask) -> None:
     hooks.header_items.add(app, header_items)
     hooks.header_counts.add(app, "notifications", queries.unread_notifications_count)
     hooks.header_counts.add(app, "tracked", queries.tracked_unread_count_column)
+    # A topic page reads the notifications about the posts it shows.
+    hooks.posts_shown.add(app, read_posts_shown)
     # /new?filter=tracked: the topics behind the "Tracked" count.
     hooks.new_filters.add(app, "tracked", _tracked_filter)
     hooks.settings_sections.add(app, "notifications/_settings.html")

@@ -39,6 +39,9 @@ class Kind:
     url: Callable[[Subject], str]
     label: Any = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    # Read when the member is shown its post on a topic page (what it says is the post itself;
+    # not a sysop's outcome or reason, which the page does not show).
+    read_with_post: bool = False
 
 
 KINDS: dict[str, Kind] = {}
@@ -51,6 +54,11 @@ def register(kind: Kind) -> Kind:
 
 def get(name: str) -> Kind:
     return KINDS.get(name) or KINDS["unknown"]
+
+
+def read_with_post() -> tuple[str, ...]:
+    """The kinds a topic page reads when it shows their post."""
+    return tuple(name for name, kind in KINDS.items() if kind.read_with_post)
 
 
 def _who(s: Subject) -> str:
@@ -81,6 +89,7 @@ MENTION = register(
         lambda s: gettext("%(who)s mentioned you in %(topic)s", who=_who(s), topic=_in(s)),
         _post_url,
         _l("Mention"),
+        read_with_post=True,
     )
 )
 QUOTE = register(
@@ -90,6 +99,7 @@ QUOTE = register(
         lambda s: gettext("%(who)s quoted your post in %(topic)s", who=_who(s), topic=_in(s)),
         _post_url,
         _l("Quote"),
+        read_with_post=True,
     )
 )
 REPLY = register(
@@ -99,6 +109,7 @@ REPLY = register(
         lambda s: gettext("%(who)s replied to you in %(topic)s", who=_who(s), topic=_in(s)),
         _post_url,
         _l("Reply"),
+        read_with_post=True,
     )
 )
 NEW_TOPIC = register(
@@ -114,6 +125,7 @@ NEW_TOPIC = register(
         ),
         _post_url,
         _l("New topic"),
+        read_with_post=True,
     )
 )
 WATCHED = register(
@@ -123,6 +135,7 @@ WATCHED = register(
         lambda s: gettext("%(who)s posted in %(topic)s", who=_who(s), topic=_in(s)),
         _post_url,
         _l("New post"),
+        read_with_post=True,
     )
 )
 
@@ -354,6 +367,7 @@ REACTION = register(
         ),
         _post_url,
         _l("Reaction"),
+        read_with_post=True,
     )
 )
 BOOKMARK_REMINDER = register(
@@ -363,6 +377,7 @@ BOOKMARK_REMINDER = register(
         lambda s: gettext("Reminder: the post you bookmarked in %(topic)s", topic=_in(s)),
         _post_url,
         _l("Bookmark reminder"),
+        read_with_post=True,
     )
 )
 

@@ -369,6 +369,30 @@ def read_private_message_notifications(user_id: int, conversation_id: int) -> in
     return len(rows)
 
 
+def read_post_notifications(user_id: int, post_ids: tuple[int, ...]) -> int:
+    """The member was shown these posts (a topic page): their unread notifications about them,
+    of the kinds that say no more than the post does (kinds.read_with_post), are read now, in
+    one UPDATE (Discourse reads a post's notifications when it is viewed). How many were."""
+    if not post_ids:
+        return 0
+    with transaction() as session:
+        result = session.execute(
+            update(Notification)
+            .where(
+                Notification.user_id == user_id,
+                Notification.read_at.is_(None),
+                Notification.post_id.in_(post_ids),
+                Notification.kind.in_(kinds.read_with_post()),
+            )
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if count:
+            events.publish(events.NotificationsRead(user_id=user_id))
+    return count
+
+
 def notify_concern(
     user_ids: Iterable[int],
     what: str,

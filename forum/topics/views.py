@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -164,6 +165,11 @@ def _render_topic(
                 ),
                 "the read position",
             )
+        # Before the header's counts are drawn (forum.notifications reads what these posts
+        # told the member, and the header's count follows).
+        shown = tuple(row.post.id for row in data.posts)
+        for posts_shown in hooks.posts_shown.get():
+            unless_read_only(partial(posts_shown, member, shown), "the posts shown")
     # Other features add to the page (forum.pulse: the answer under the question).
     for extend in hooks.topic_page.get():
         extend(data)
