@@ -88,8 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # Private mail (forum.messages): the most members one conversation holds (a site setting in
     # the console overrides it); whether a member added to a conversation reads what was
     # written before (False: from their addition on); how old an account must be to write
-    # private mail (0: any age), on top of the trust level: a new account writes none until basic
-    # (forum.permissions.mail_trust_problem).
+    # private mail (0: any age), on top of the trust level: a new account starts none and adds
+    # nobody until basic (forum.permissions.mail_trust_problem); neither holds back a reply in a
+    # conversation someone else started (reply_mail_problem).
     "MAIL_MAX_PARTICIPANTS": 20,
     "MAIL_NEW_MEMBER_SEES_HISTORY": False,
     "MAIL_MIN_ACCOUNT_AGE_HOURS": 0,

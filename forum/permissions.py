@@ -1614,18 +1614,34 @@ def mail_trust_problem(user: User, now: datetime | None = None) -> str | None:
     return None
 
 
-def send_mail_problem(user: Actor) -> str | None:
-    """Why this member may not write private mail at all, or None."""
+def mail_standing_problem(user: Actor) -> str | None:
+    """Why this member may not write private mail at all, not even a reply, or None."""
     if user is None:
         return _l("Log in to send private mail.")
-    problem = standing_problem(user)
-    if problem:
+    return standing_problem(user)
+
+
+def send_mail_problem(user: Actor) -> str | None:
+    """Why this member may not start private mail (write to someone, add someone), or None."""
+    problem = mail_standing_problem(user)
+    if problem or user is None:
         return problem
     return mail_trust_problem(user)
 
 
 def can_send_mail(user: Actor) -> bool:
     return send_mail_problem(user) is None
+
+
+def reply_mail_problem(user: Actor, conversation: Conversation) -> str | None:
+    """Why this member may not write in this conversation (a participant's; who of the others
+    still takes mail from them is first_refusal's), or None. The new-account guards
+    (mail_trust_problem: trust level and MAIL_MIN_ACCOUNT_AGE_HOURS) are against unasked-for
+    first mail, so they hold back starting a conversation and adding members, not answering one
+    that someone else started: a new account may reply there, as on Discourse."""
+    if user is not None and conversation.created_by_id != user.id:
+        return mail_standing_problem(user)
+    return send_mail_problem(user)
 
 
 def require_send_mail(user: Actor) -> None:
@@ -1661,7 +1677,8 @@ def first_refusal(sender: User, recipients: Iterable[User]) -> str | None:
 
 
 def can_manage_conversation(user: Actor, conversation_id: int) -> bool:
-    """Add members to the conversation: its participants who may write mail."""
+    """Add members to the conversation: its participants who may start mail (so not a new
+    account, which may only reply: reply_mail_problem)."""
     return can_read_conversation(user, conversation_id) and can_send_mail(user)
 
 

@@ -426,7 +426,7 @@ def test_ignoring_and_mail_off_and_a_banned_member_refuse_the_sender(client, wor
     assert sysop.status_code == 201, sysop.get_json()
 
 
-def test_a_new_account_and_a_silenced_member_may_not_write_mail(client, world, f) -> None:
+def test_a_new_account_only_answers_and_a_silenced_one_writes_none(client, world, f) -> None:
     newcomer = f.user("newcomer", trust_level=TL_NEW)
     refused = refused_and_nothing_written(
         client,
@@ -437,19 +437,28 @@ def test_a_new_account_and_a_silenced_member_may_not_write_mail(client, world, f
     )
     assert refused.status_code == 403
     assert error_of(refused)["message"].startswith("New accounts cannot send private mail yet.")
-    # A new account still reads the mail written to it, and is told why it may not answer.
+    # A new account answers mail another member wrote to it, and adds nobody to it.
     conversation = _start(world, to="newcomer")
     read = send(client, "GET", f"{API}/conversations/{conversation.id}", token_for(newcomer))
-    assert read.status_code == 200 and read.get_json()["can_write"] is False
-    assert read.get_json()["write_problem"].startswith("New accounts cannot send private mail")
-    answer = refused_and_nothing_written(
+    assert read.status_code == 200 and read.get_json()["can_write"] is True
+    assert read.get_json()["write_problem"] is None
+    answer = send(
         client,
         "POST",
         f"{API}/conversations/{conversation.id}/messages",
         token_for(newcomer),
         {"body": "Thanks!"},
     )
-    assert answer.status_code == 403
+    assert answer.status_code == 201, answer.get_json()
+    added = refused_and_nothing_written(
+        client,
+        "POST",
+        f"{API}/conversations/{conversation.id}/participants",
+        token_for(newcomer),
+        {"username": "bob"},
+    )
+    assert added.status_code == 403
+    assert error_of(added)["message"].startswith("New accounts cannot send private mail yet.")
     world["ada"].silenced_until = utcnow() + timedelta(days=1)
     db.session.commit()
     silenced = refused_and_nothing_written(

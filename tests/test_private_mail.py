@@ -495,6 +495,62 @@ def test_new_accounts_wait_before_sending_mail(app, browser, f):
     assert _start(ada, [bob]) is not None
 
 
+NEW_LIMIT = "New accounts cannot send private mail yet."
+
+
+def test_a_new_account_answers_a_conversation_another_member_started(app, browser, f):
+    from forum.accounts.models import TL_NEW
+
+    ada, wanda = f.user("ada"), f.user("wanda", trust_level=TL_NEW)
+    conversation = _start(ada, [wanda])
+    _forget()
+    # The conversation page offers the reply box, not the limit, and no "Add a member".
+    page = browser(wanda).text(f"/mail/c/{conversation.id}")
+    assert NEW_LIMIT not in page
+    assert f'action="/mail/c/{conversation.id}/reply"' in page
+    assert f'action="/mail/c/{conversation.id}/add"' not in page
+    reply = browser(wanda).form(f"/mail/c/{conversation.id}/reply", {"body": "Thanks, Ada!"})
+    assert reply.status_code == 302
+    assert "Thanks, Ada!" in browser(ada).text(f"/mail/c/{conversation.id}")
+    # Starting a conversation is still refused, on the page and in the service.
+    assert NEW_LIMIT in browser(wanda).text("/mail/new?to=ada")
+    with pytest.raises(Forbidden, match=NEW_LIMIT):
+        _start(db.session.get(type(wanda), wanda.id), "ada")
+
+
+def test_a_new_account_adds_nobody_and_answers_nothing_it_started(app, browser, f):
+    from forum.accounts.models import TL_BASIC, TL_NEW
+
+    ada, bob = f.user("ada"), f.user("bob")
+    wanda = f.user("wanda", trust_level=TL_BASIC)
+    own = _start(wanda, [ada])  # started while basic; a sysop sets the account back to new
+    theirs = _start(ada, [wanda])
+    wanda.trust_level = TL_NEW
+    db.session.commit()
+    _forget()
+    wanda = db.session.get(type(wanda), wanda.id)
+    with pytest.raises(Forbidden, match=NEW_LIMIT):
+        services.reply_to_conversation(wanda, own.id, "Hello again")
+    with pytest.raises(Forbidden, match=NEW_LIMIT):
+        services.add_member(wanda, theirs.id, "bob")
+    assert NEW_LIMIT in browser(wanda).text(f"/mail/c/{own.id}")
+    added = browser(wanda).form(f"/mail/c/{theirs.id}/add", {"username": "bob"})
+    assert added.status_code == 403 and NEW_LIMIT in added.get_data(as_text=True)
+    members = db.session.scalars(
+        select(ConversationMember.user_id).where(ConversationMember.conversation_id == theirs.id)
+    )
+    assert bob.id not in set(members)
+
+
+@pytest.mark.config(MAIL_MIN_ACCOUNT_AGE_HOURS=24)
+def test_a_young_account_answers_but_does_not_start(app, browser, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    with pytest.raises(Forbidden, match="after 24 hours"):
+        _start(ada, [bob])
+    conversation = _start(f.sysop("root"), [ada])
+    assert services.reply_to_conversation(ada, conversation.id, "Thank you") is not None
+
+
 @pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_MAIL="2 per minute")
 def test_sending_is_rate_limited_per_account(app, browser, f):
     ada = browser(f.user("ada"))

@@ -159,7 +159,8 @@ def create_conversation() -> Any:
 def reply_to_conversation(conversation_id: int) -> Any:
     """Write in a conversation
 
-    Refused when another participant takes no more mail from me, or everyone else left.
+    Refused when another participant takes no more mail from me, or everyone else left. A new
+    account may write in a conversation someone else started (not in one it started).
     Answers with the conversation as I now read it."""
     permissions.get_conversation_for(_viewer(), conversation_id)
     mail_services.reply_to_conversation(_viewer(), conversation_id, _context().json.body)
@@ -173,7 +174,7 @@ def add_participant(conversation_id: int) -> Any:
     """Add a member to a conversation
 
     They read it from their addition on (unless the site lets newcomers read the history), and
-    must take mail from everyone in it."""
+    must take mail from everyone in it. A new account adds nobody (it may only answer)."""
     permissions.get_conversation_for(_viewer(), conversation_id)
     mail_services.add_member(_viewer(), conversation_id, _context().json.username)
     return _conversation_by_id(conversation_id)

@@ -18,7 +18,7 @@ from ..accounts.former import display, is_former
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
 from ..db import is_valid_id, lock_for_write, transaction
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_ngettext, lazy_number
@@ -235,10 +235,19 @@ def start_conversation(actor: Actor, to: str | list[str], subject: str, body: st
 
 
 def reply_to_conversation(actor: Actor, conversation_id: int, body: str) -> PrivateMessage:
-    """Write in a conversation. Refused when another participant takes no mail from the
-    writer any more (they turned private mail off, or ignore the writer)."""
-    sender = _member(actor)
-    conversation, _row = permissions.get_conversation_for(sender, conversation_id)
+    """Write in a conversation. A new account may answer one someone else started (not start
+    one, nor add members: permissions.reply_mail_problem). Refused when another participant
+    takes no mail from the writer any more (they turned private mail off, or ignore the
+    writer)."""
+    problem = permissions.mail_standing_problem(actor)  # before the conversation, as ever
+    if problem:
+        raise Forbidden(problem)
+    assert actor is not None
+    conversation, _row = permissions.get_conversation_for(actor, conversation_id)
+    problem = permissions.reply_mail_problem(actor, conversation)
+    if problem:
+        raise Forbidden(problem)
+    sender = actor
     body = _check_body(body)
     rows = _active_rows(conversation.id)
     others = [r.user_id for r in rows if r.left_at is None and r.user_id != sender.id]
