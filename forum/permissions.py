@@ -762,6 +762,16 @@ def max_images_per_post(user: Actor, sig: Sig | int | None = None) -> int | None
     return _setting_limit(user, sig, "new_max_images")
 
 
+def image_upload_problem(user: Actor, sig: Sig | int | None = None) -> str | None:
+    """Why this member may not upload an image now (a new account whose posts may show none),
+    with what lifts the limit; None when they may. Asked when the image arrives, so it speaks
+    of images at all, not of a post's count of them."""
+    if user is None or max_images_per_post(user, sig) != 0:
+        return None
+    problem = str(_l("New accounts cannot post images yet."))
+    return f"{problem} {unlock_hint(user)}" if new_account_limits(user, sig) else problem
+
+
 def new_account_content_problem(
     user: Actor, sig: Sig | int | None, *, links: int = 0, mentions: int = 0, images: int = 0
 ) -> str | None:

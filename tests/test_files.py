@@ -421,7 +421,12 @@ def test_new_accounts_show_no_images_while_the_trust_levels_say_so(
     client.login(newcomer)
     response = upload(client, png(), "first.png", world["sig"])
     assert response.status_code == 403
-    assert "New accounts cannot post images yet" in response.get_json()["error"]["message"]
+    message = response.get_json()["error"]["message"]
+    # Said of images at all, when one is picked, not of a post's count of them.
+    assert (
+        message.startswith("New accounts cannot post images yet. ") and "this post" not in message
+    )
+    assert "It lifts once you have" in message or "becomes basic" in message
     assert count(Upload) == 0
     # Other files are no images: they are attached.
     made = uploaded(client, b"my first config\n", "first.cfg", world["sig"])

@@ -229,14 +229,12 @@ def upload_file(actor: Actor, sig_id: int | None, stream: IO[bytes], name: str) 
     permissions.require_upload(actor, sig)
     assert actor is not None
     prepared = prepare(read_limited(stream, max_bytes()), name)
-    if prepared.processed.kind == KIND_IMAGE and permissions.max_images_per_post(actor, sig) == 0:
-        # A new account that may show no image in a post is told so now, not when it posts
-        # (the trust levels' limit; a post with more images than it may hold is refused by
-        # topics.services through the same policy).
-        raise Forbidden(
-            permissions.new_account_content_problem(actor, sig, images=1)
-            or _l("New accounts cannot post images yet.")
-        )
+    # A new account that may show no image in a post is told so now, not when it posts (the
+    # trust levels' limit; a post with more images than it may hold is refused by
+    # topics.services through the same policy).
+    problem = permissions.image_upload_problem(actor, sig)
+    if prepared.processed.kind == KIND_IMAGE and problem:
+        raise Forbidden(problem)
     check_quota(actor.id, sig.id if sig else None, prepared.size)
     _keep_bytes(prepared)
     with transaction() as session:
