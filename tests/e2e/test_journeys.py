@@ -111,8 +111,10 @@ def test_member_replies_with_quote_and_mention(open_browser, js):
     own_words = second.get_by_role("paragraph").filter(has_text="a US Robotics Courier")
     expect(own_words.get_by_role("link", name="@ada")).to_have_attribute("href", "/u/ada")
 
-    # One notification for the reply that quotes and mentions ada (a mention wins), linking to it.
-    assert unread_notifications(author) == unread_before + 1
+    # Seeing the reply read its notification, and the badge went with it (live, with the
+    # script); the one notification for the reply that quotes and mentions ada (a mention
+    # wins) stays in the list, linking to it.
+    expect(notifications_link(author).locator(".badge")).to_have_text(str(unread_before))
     notifications_link(author).click()
     expect(author.get_by_role("heading", level=1)).to_have_text("Notifications")
     author.get_by_role("link", name=f"linus mentioned you in “{title}”").click()
