@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -323,3 +324,32 @@ def test_words_with_different_meanings_stay_apart(app, language):
     assert "frei" not in (said["Release"] + said["unclaim flag"]).lower()
     assert said["Response"] != said["Reaction"]
     assert said["Unpin"] != "Lösen"
+
+
+def _catalog(language: str) -> dict[str, str]:
+    """msgid -> every msgstr form of it, joined, as the catalog says it."""
+    from babel.messages.pofile import read_po
+
+    path = Path(__file__).parent.parent / "forum" / "translations" / language / "LC_MESSAGES"
+    with (path / "messages.po").open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    said = {}
+    for message in catalog:
+        if message.id:
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            said[" ".join(ids)] = " ".join(strings)
+    return said
+
+
+def test_spanish_says_denunciar_for_every_report_and_flag():
+    """Reporting a post or a private message is "denunciar" / "una denuncia" in every string
+    (it was "avisar de" for posts and "denunciar" for messages); "avisar" is left to telling
+    someone something ("se avisará a quienes lo denunciaron")."""
+    reporting = re.compile(r"\b(flag|report)", re.IGNORECASE)
+    notice = re.compile(r"\b(avisos?|avisar de|avisas|avisaste|avisados?)\b", re.IGNORECASE)
+    catalog = _catalog("es")
+    about = {msgid: text for msgid, text in catalog.items() if reporting.search(msgid)}
+    assert len(about) > 40  # the pattern finds the strings it is meant to
+    assert {m: t for m, t in about.items() if "denunci" not in t.lower() or notice.search(t)} == {}
+
