@@ -176,7 +176,7 @@ def test_the_sysop_hears_of_each_action_in_their_language(app, browser):
         ("note", {"note-body": "Schreibt oft nachts."}, "Notiz hinzugefügt."),
         ("warn", {"warn-reason": "Bitte freundlich bleiben."}, "Verwarnt; das Mitglied bekommt"),
         ("silence", {"silence-days": "1", "silence-reason": "Pause."}, "Stummgeschaltet."),
-        ("ban", {"ban-reason": "Spam."}, "Verbannt; alle Sitzungen des Mitglieds sind beendet."),
+        ("ban", {"ban-reason": "Spam."}, "Gesperrt; alle Sitzungen des Mitglieds sind beendet."),
         ("lift", {"lift-kind": "ban"}, "Aufgehoben."),
     ]
     for action, data, said in steps:

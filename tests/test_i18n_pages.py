@@ -353,3 +353,37 @@ def test_spanish_says_denunciar_for_every_report_and_flag():
     assert len(about) > 40  # the pattern finds the strings it is meant to
     assert {m: t for m, t in about.items() if "denunci" not in t.lower() or notice.search(t)} == {}
 
+
+def test_german_says_one_word_for_hiding_banning_and_suspending():
+    """A post is "ausgeblendet" (it was "verborgen" too); a member is "gesperrt" when banned
+    ("Sperre"; it was "verbannt" too) and "suspendiert" when suspended (it was "gesperrt"), so
+    that a suspension never reads as a ban."""
+    catalog = _catalog("de")
+    assert {m: t for m, t in catalog.items() if re.search(r"verb[oe]rg|verbann", t, re.I)} == {}
+    words = [
+        # English, unless it also says -> German its translation must not say.
+        (r"suspen", r"\bban", "sperr"),
+        (r"\bban", r"suspen", "suspend"),
+    ]
+    for english, unless, german in words:
+        wrong = {
+            msgid: text
+            for msgid, text in catalog.items()
+            if re.search(english, msgid, re.I)
+            and not (unless and re.search(unless, msgid, re.I))
+            and german in text.lower()
+        }
+        assert wrong == {}, english
+
+
+@pytest.mark.parametrize(("language", "ban"), [("de", "sperr"), ("es", "bloque")])
+def test_a_locked_topic_or_trust_level_never_reads_as_a_ban(language, ban):
+    """A topic is locked "geschlossen" / "cerrado" and a trust level "festgeschrieben" /
+    "fijado": German said "gesperrt" for both, Spanish "bloqueado" for the level, the words
+    for a banned member."""
+    wrong = {
+        msgid: text
+        for msgid, text in _catalog(language).items()
+        if re.search(r"\b(un)?lock", msgid, re.I) and ban in text.lower()
+    }
+    assert wrong == {}

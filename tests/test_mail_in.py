@@ -307,7 +307,7 @@ def test_a_reply_to_a_locked_topic_is_refused_with_one_mail_in_the_members_langu
     assert refusal["Auto-Submitted"] == "auto-replied"
     body = text_of(refusal)
     assert "Hallo ada" in body and "Meine Antwort." in body
-    assert "gesperrt" in body  # the service's own reason, in German
+    assert "geschlossen" in body  # the service's own reason, in German
     # Delivered again: no second refusal.
     services.receive(raw, [address], "ada@example.com")
     assert len(inbox.messages) == 1

@@ -83,11 +83,12 @@ def test_the_log_loads_in_a_fixed_number_of_queries(app, f, browser, count_queri
 @pytest.mark.parametrize(
     ("language", "infinitive"),
     [
-        # German says what was done (past participle: "Mitglied verbannt"), never what to do.
+        # German says what was done (past participle: "Mitglied gesperrt"), never what to do.
         (
             "de",
             re.compile(
-                r"(verbannen|löschen|entfernen|machen|aufheben|erstellen|festlegen|bearbeiten)$"
+                r"(sperren|suspendieren|schließen|ausblenden|löschen|entfernen|machen|aufheben|"
+                r"erstellen|festlegen|bearbeiten)$"
             ),
         ),
         # Spanish too ("miembro bloqueado"), never an infinitive ("quitar del SIG").
