@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,6 +102,23 @@ def test_index_hides_members_only_titles_from_non_members(client, forum) -> None
     assert "members only" in rows["Club House"]
     # The counters are public; the words are not.
     assert _counts(rows["Club House"]) == (1, 1)
+
+
+@pytest.mark.parametrize("who", [None, "eve", "ada"])
+def test_index_says_members_only_once_in_a_members_only_sigs_row(client, forum, who) -> None:
+    """The row's badge says "members only"; the last activity cell of a reader who may not read
+    the SIG said it again, which a phone, stacking the cells without their headings, showed
+    twice. The cell is a dash now, and phones do not show it."""
+    if who:
+        client.login(who)
+    row = _index_rows(_html(client.get("/")))["Club House"]
+    assert row.count("members only") == 1
+    withheld = re.search(r'<td class="activity-withheld">\s*<span[^>]*>—</span>\s*</td>', row)
+    assert (withheld is None) == (who == "ada")  # ada is a member: she reads the last topic
+    assert ("Club business" in row) == (who == "ada")
+    css = Path(__file__).parent.parent / "static" / "css" / "forum.css"
+    phone = re.search(r"@media \(max-width: 40rem\) \{(.*?)\n\}", css.read_text(), re.S)
+    assert phone and ".sig-index td.activity-withheld { display: none; }" in phone.group(1)
 
 
 def test_index_last_activity_follows_replies_and_deletions(client, f) -> None:
