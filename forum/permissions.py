@@ -43,7 +43,7 @@ from .files.models import (
     Upload,
 )
 from .i18n import lazy_gettext as _l
-from .i18n import lazy_ngettext
+from .i18n import lazy_ngettext, localtime
 from .messages.models import (
     KIND_PRIVATE,
     MAIL_FROM_SYSOPS,
@@ -528,11 +528,14 @@ def standing_problem(
         return _l("Log in to post.")
     now = now or utcnow()
     if user.is_banned:
-        return f"Your account is banned: {user.ban_reason or _l('no reason given')}."
+        return _l(
+            "Your account is banned: %(reason)s.", reason=user.ban_reason or _l("no reason given")
+        )
     if user.is_suspended(now):
-        return (
-            f"Your account is suspended until {user.suspended_until:%Y-%m-%d %H:%M} UTC: "
-            f"{user.suspension_reason or _l('no reason given')}."
+        return _l(
+            "Your account is suspended until %(until)s: %(reason)s.",
+            until=localtime(user.suspended_until),
+            reason=user.suspension_reason or _l("no reason given"),
         )
     if user.approval == PENDING:
         return _l(
@@ -547,9 +550,10 @@ def standing_problem(
             "Write to the sysop if you think this is a mistake."
         )
     if user.is_silenced(now):
-        return (
-            f"You are silenced until {user.silenced_until:%Y-%m-%d %H:%M} UTC: "
-            f"{user.silence_reason or _l('no reason given')}."
+        return _l(
+            "You are silenced until %(until)s: %(reason)s.",
+            until=localtime(user.silenced_until),
+            reason=user.silence_reason or _l("no reason given"),
         )
     if sig is not None and (is_member(user, sig) or is_global_sysop(user)):
         return sig_discipline_problem(user, sig)
@@ -564,9 +568,11 @@ def sig_discipline_problem(user: Actor, sig: Sig) -> str | None:
     reason = d.reason or _l("no reason given")
     if d.is_ban:
         return str(_l("You are banned from %(sig)s: %(reason)s.", sig=sig.name, reason=reason))
-    return (
-        f"You are suspended in {sig.name} until {d.until:%Y-%m-%d %H:%M} UTC: "
-        f"{d.reason or _l('no reason given')}."
+    return _l(
+        "You are suspended in %(sig)s until %(until)s: %(reason)s.",
+        sig=sig.name,
+        until=localtime(d.until),
+        reason=reason,
     )
 
 

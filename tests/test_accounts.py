@@ -269,6 +269,25 @@ def sign_in(client: Any, login: str, password: str, address: str = "127.0.0.1") 
     return client.post("/login", data=data, environ_base={"REMOTE_ADDR": address})
 
 
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("de", "Zu viele fehlgeschlagene Anmeldeversuche bei diesem Konto."),
+        ("es", "Demasiados intentos fallidos de iniciar sesión en esta cuenta."),
+    ],
+)
+def test_the_slow_down_is_said_in_the_guests_language(make_client, f, monkeypatch, language, said):
+    f.user("ada")
+    Clock(monkeypatch)  # stopped: the sixth guess comes while the fifth's hold lasts
+    guesser = make_client()
+    headers = {"Accept-Language": language}
+    for n in range(6):
+        data = {"login": "ada", "password": f"guess-{n}", "csrf_token": guesser.csrf_token()}
+        response = guesser.post("/login", data=data, headers=headers)
+    assert response.status_code == 429
+    assert said in html(response) and "Too many" not in html(response)
+
+
 def test_failed_sign_ins_to_one_account_slow_down_whatever_the_address(
     make_client, f, monkeypatch, caplog
 ):

@@ -43,6 +43,27 @@ def test_a_warning_is_shown_to_the_member_until_read(app, browser):
     assert "I have read these warnings" not in author.text("/settings")
 
 
+@pytest.mark.parametrize(
+    ("language", "kind", "said"),
+    [
+        ("de", "silence", "Du bist bis "),
+        ("es", "silence", "Estás silenciado hasta el "),
+        ("de", "suspend", "Dein Konto ist bis "),
+        ("es", "suspend", "Tu cuenta está suspendida hasta el "),
+    ],
+)
+def test_why_a_member_may_not_write_is_said_in_their_language(app, browser, language, kind, said):
+    from forum.accounts import services as accounts
+
+    w = build_world()
+    accounts.set_language(w.author, language)
+    sysop = browser(w.root)
+    sysop.form(f"/mod/u/author/{kind}", {f"{kind}-days": "2", f"{kind}-reason": "Flooding."})
+    page = browser(w.author).text(f"/t/{w.topic.id}?page=1")
+    assert said in page and ": Flooding." in page
+    assert "until" not in page.split(said)[1][:40]  # the moment in the member's words too
+
+
 def test_silence_stops_writing_everywhere_and_says_why(app, browser):
     w = build_world()
     sysop = browser(w.root)

@@ -20,7 +20,7 @@ from .. import blocklist, content, events, hooks, jobs, permissions, settings
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound, SlowDown
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, force_locale, gettext
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, force_locale, gettext, lazy_ngettext
 from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..theme import known as known_theme
@@ -506,8 +506,13 @@ def _claim_attempt(key: str, trusted: bool) -> int:
                     wait = max(1, math.ceil((row.not_before - now).total_seconds()))
                     log.warning("sign-in to %s held back: %d failed in a row", key, row.failures)
                     raise SlowDown(
-                        "Too many failed sign-ins to this account. "
-                        f"Try again in {wait} second{'s' if wait != 1 else ''}.",
+                        lazy_ngettext(
+                            "Too many failed sign-ins to this account. "
+                            "Try again in %(num)d second.",
+                            "Too many failed sign-ins to this account. "
+                            "Try again in %(num)d seconds.",
+                            wait,
+                        ),
                         retry_after=wait,
                     )
                 row.failures += 1
@@ -517,7 +522,7 @@ def _claim_attempt(key: str, trusted: bool) -> int:
                 return row.failures
         except IntegrityError:
             continue  # a parallel first attempt made the row: count on it
-    raise SlowDown("Too many sign-ins at once. Try again in a moment.", retry_after=1)
+    raise SlowDown(_l("Too many sign-ins at once. Try again in a moment."), retry_after=1)
 
 
 def _clear_attempts(key: str) -> int:
