@@ -13,8 +13,11 @@ from . import config as config_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Libraries whose INFO lines are noise in ordinary commands (see configure_logging).
-QUIET_LOGGERS = ["alembic", "flask_migrate"]
+# Libraries whose INFO lines are noise in ordinary commands (see configure_logging). huey lists
+# its tasks when its consumer starts and logs every run of every job, the periodic ones each
+# minute (8 lines a minute in `make run`'s console); the forum logs what matters of its jobs
+# itself: a worker's start and stop, a failure, a retry, an interrupted job (forum.jobs).
+QUIET_LOGGERS = ["alembic", "flask_migrate", "huey"]
 
 # Feature packages, each with init_app(app): blueprints, event subscribers, CLI commands.
 FEATURES = [

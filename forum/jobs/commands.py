@@ -118,6 +118,7 @@ def run_consumer(
     if parent_pid:
         _stop_with_parent(parent_pid)
     consumer.run()
+    log.info("jobs worker stopped")
 
 
 def _stop_with_parent(parent_pid: int) -> None:
