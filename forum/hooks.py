@@ -172,6 +172,13 @@ consume_invite: Hook[Callable[[str, int], None]] = Hook("forum.consume_invite", 
 Provided by admin; called by `accounts.services`. Default: nothing to record."""
 
 
+signed_in: HookList[Callable[[User], None]] = HookList("forum.signed_in")
+"""This browser just signed in as the member (a login, with its code when asked for, or a
+finished registration), inside that request. Provided by realtime: who's online lists the
+member at once, on the page they land on, and stops counting the browser as a guest. Called
+by `accounts.views`. Default: nothing."""
+
+
 # --- pages ---------------------------------------------------------------------------------
 
 HeaderItem = dict[str, Any]

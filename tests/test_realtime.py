@@ -707,3 +707,69 @@ def test_a_topic_page_that_reads_notifications_updates_other_tabs(app, client, f
     assert received(sc, "notification_count") == [{"unread_count": 0}]
     client.get(f"/t/{topic.id}/{topic.slug}?page=1")  # nothing left to read: nothing sent
     assert received(sc, "notification_count") == []
+
+
+# --- who's online: a member who just signed in -----------------------------------------------
+def _online_box(html: str) -> str:
+    start = html.index('id="online"')
+    return html[start : html.index("</section>", start)]
+
+
+@pytest.mark.config(PRESENCE_GRACE_SECONDS=30)
+def test_a_newly_registered_member_is_online_as_a_member_on_the_page_they_land_on(
+    app, client, outbox
+):
+    """The finish page's socket was a guest's; the page the new member lands on lists them
+    by name and counts no guest for the page they just left."""
+    import re
+
+    from .factories import PASSWORD
+    from .mailbox import mails
+
+    assert (
+        client.form("/register", {"username": "ada", "email": "ada@example.com"}).status_code == 302
+    )
+    link = re.search(r"https?://[^/]+(/register/finish/\S+)", mails(outbox)[-1].get_content())
+    assert link
+    assert client.get(link.group(1)).status_code == 200
+    finish_page = sock(app, client)  # the finish page's socket, opened as a guest's
+    assert PRESENCE.require(app).online().as_dict() == {"names": [], "guests": 1}
+    landed = client.form(link.group(1), {"password": PASSWORD}, follow_redirects=True)
+    box = _online_box(landed.get_data(as_text=True))
+    assert ">ada</a></span>" in box and '<span class="online-guests"></span>' in box, box
+    assert PRESENCE.require(app).online().as_dict() == {"names": ["ada"], "guests": 0}
+    # The finish page's socket closes as the browser leaves it: ada stays listed.
+    finish_page.disconnect()
+    assert PRESENCE.require(app).online().as_dict() == {"names": ["ada"], "guests": 0}
+
+
+def test_a_browser_that_signs_in_is_its_member_on_every_list_its_pages_are_on():
+    clock = Clock()
+    p = Presence(MemoryStore(), grace=30, tick=5, clock=clock)
+    p.connect("tab1", None, None, browser="b1")
+    p.connect("tab2", None, None, browser="b1")  # one guest, two tabs
+    p.enter_sig("tab2", 7)
+    p.connect("other", None, None)  # a guest's browser shown no form yet: one per socket
+    assert p.online().guests == 2 and p.online(7).guests == 1
+    p.sign_in("b1", 1, "ada")
+    assert p.online().as_dict() == {"names": ["ada"], "guests": 1}
+    assert p.online(7).as_dict() == {"names": ["ada"], "guests": 0}
+    p.disconnect("tab1")
+    p.disconnect("tab2")  # her pages close: she is listed for the grace period, as a member
+    clock.now += 29
+    assert p.online().names == ["ada"] and p.online(7).names == ["ada"]
+    clock.now += 2
+    assert p.online().as_dict() == {"names": [], "guests": 1}
+
+
+@pytest.mark.config(PRESENCE_GRACE_SECONDS=30)
+def test_a_member_who_logs_in_is_online_as_a_member_at_once(app, client, f):
+    f.user("bob")
+    client.get("/login")
+    login_page = sock(app, client)
+    assert PRESENCE.require(app).online().as_dict() == {"names": [], "guests": 1}
+    client.login("bob")
+    box = _online_box(client.get("/").get_data(as_text=True))
+    assert ">bob</a></span>" in box and '<span class="online-guests"></span>' in box, box
+    login_page.disconnect()
+    assert PRESENCE.require(app).online().as_dict() == {"names": ["bob"], "guests": 0}

@@ -152,6 +152,8 @@ def _start_session(user: Any, remember: bool) -> None:
     signed_in_before = user.last_login_at is not None
     row = services.open_session(user, request.headers.get("User-Agent"), request.remote_addr)
     login_user(user, remember=remember)
+    for signed_in in hooks.signed_in.get():
+        signed_in(user)
     if new_device and signed_in_before and current_app.config.get("LOGIN_ALERTS"):
         services.alert_new_device(user, row)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from .. import redisconn, web
+from .. import hooks, redisconn, web
 from . import presence as presence_module
 from .presence import PRESENCE, START
 
@@ -284,3 +284,10 @@ def init_app(app: Flask) -> None:
         return PRESENCE.require(app).online(sig.id if sig is not None else None)
 
     app.jinja_env.globals["online_now"] = online_now
+
+    def signed_in(user: Any) -> None:
+        from .namespace import this_browser
+
+        PRESENCE.require(app).sign_in(this_browser(), user.id, user.username)
+
+    hooks.signed_in.add(app, signed_in)

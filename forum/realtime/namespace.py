@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request, session
+from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import Namespace, disconnect, leave_room
 from flask_socketio import join_room as _join_room
@@ -19,7 +19,7 @@ from ..accounts.models import User
 from ..accounts.services import load_session_user
 from ..errors import ForumError
 from .manager import ForumCommands, topic_room, user_room
-from .presence import PRESENCE, START, Presence
+from .presence import PRESENCE, START, Presence, browser_key
 from .publish import presence_room
 
 SESSION_ENDED = {"ok": False, "error": "Your session has ended. Reload the page."}
@@ -37,6 +37,11 @@ def _manager() -> ForumCommands:
 
 def _presence() -> Presence:
     return PRESENCE.require()
+
+
+def this_browser() -> str | None:
+    """The browser of this request or socket, for who's online (presence.browser_key)."""
+    return browser_key(session, current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
 
 
 def socket_member() -> tuple[bool, User | None]:
@@ -65,7 +70,12 @@ class ForumNamespace(Namespace):
         if user is not None:
             join_room(user_room(user.id))
         _manager().note_socket(sid, user.id if user else None)
-        _presence().connect(sid, user.id if user else None, user.username if user else None)
+        _presence().connect(
+            sid,
+            user.id if user else None,
+            user.username if user else None,
+            browser=None if user else this_browser(),
+        )
         START.require()()
         return True
 

@@ -10,9 +10,10 @@ and the sockets' expiries are pushed again by the next refresh after it is back.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -91,9 +92,19 @@ class RedisStore:
         return names, float(since)
 
 
+def browser_key(session: Mapping[str, Any], field: str = "csrf_token") -> str | None:
+    """This browser, as its cookie session names it to a page and to a socket alike: a digest
+    of the session's CSRF secret, which Flask-WTF keeps there from the first form the browser
+    was shown and a sign-in keeps. None for a browser shown no form yet (a cached guest page)."""
+    raw = session.get(field)
+    if not isinstance(raw, str) or not raw:
+        return None
+    return hashlib.sha256(b"forum.presence:" + raw.encode()).hexdigest()[:24]
+
+
 @dataclass
 class Connection:
-    member: str  # "<user id>:<username>" or "guest:<sid>"
+    member: str  # "<user id>:<username>", or "guest:<browser>" (else "guest:<sid>")
     sig_ids: set[int] = field(default_factory=set)
 
 
@@ -129,8 +140,12 @@ class Presence:
         # Two ticks of slack, so a refresh that runs a little late never lets a member lapse.
         return self.clock() + self.grace + 2 * self.tick
 
-    def connect(self, sid: str, user_id: int | None, username: str | None) -> None:
-        member = f"{user_id}:{username}" if user_id else GUEST_PREFIX + sid
+    def connect(
+        self, sid: str, user_id: int | None, username: str | None, browser: str | None = None
+    ) -> None:
+        """A socket opened. A guest is counted once per browser (`browser`, see browser_key),
+        or once per socket when the browser's session names none."""
+        member = f"{user_id}:{username}" if user_id else GUEST_PREFIX + (browser or sid)
         with self.lock:
             self.connections[sid] = Connection(member)
         self.store.set("site", member, self._live_until(), only_later=True)
@@ -174,6 +189,31 @@ class Presence:
             )
         if not still:
             self.store.set(f"sig:{sig_id}", conn.member, 0, only_later=False)
+
+    def sign_in(self, browser: str | None, user_id: int, username: str) -> None:
+        """A browser signed in (a login, a finished registration): the member is online at once,
+        on the page they land on, listed for the grace period as after a page that closed,
+        until that page's socket keeps them; and the guest this browser's open pages were is
+        that member now, so it is not counted as a guest too. (A guest's socket of this
+        browser on another process is counted until its page closes, which the browser does
+        as it follows the sign-in's redirect.)"""
+        member = f"{user_id}:{username}"
+        moved: set[int] = set()
+        sockets = 0
+        guest = GUEST_PREFIX + browser if browser else None
+        if guest is not None:
+            with self.lock:
+                for conn in self.connections.values():
+                    if conn.member == guest:
+                        conn.member = member
+                        moved |= conn.sig_ids
+                        sockets += 1
+            self.store.set("site", guest, 0, only_later=False)
+        until = self._live_until() if sockets else self.clock() + self.grace
+        self.store.set("site", member, until, only_later=True)
+        for sig_id in moved:
+            self.store.set(f"sig:{sig_id}", guest or member, 0, only_later=False)
+            self.store.set(f"sig:{sig_id}", member, self._live_until(), only_later=True)
 
     def refresh(self) -> None:
         """Push forward the expiry of everyone connected to this process."""
