@@ -886,6 +886,57 @@ def test_profile_form_with_an_error_keeps_what_was_typed(client, f):
     assert db.session.get(User, ada.id).signature == ""
 
 
+@pytest.mark.parametrize(
+    ("action", "data", "error"),
+    [
+        (
+            "password",
+            {"password-current_password": "not-my-password", "password-new_password": NEW_PASSWORD},
+            "That is not your current password.",
+        ),
+        ("password", {"password-current_password": "", "password-new_password": ""}, "required"),
+        (
+            "email",
+            {"email-email": "ada.new@example.com", "email-current_password": "wrong-password"},
+            "That is not your current password.",
+        ),
+    ],
+)
+def test_another_settings_form_that_fails_leaves_the_profile_as_saved(
+    client, f, action, data, error
+):
+    """The profile form comes back with what is saved, not empty: saving it next must not wipe
+    the signature, the bio, the zone, the language and the colours."""
+    ada = f.user("ada")
+    services.update_profile(
+        ada,
+        signature="Poetical science",
+        bio="Notes on the *Analytical Engine*",
+        timezone="Europe/London",
+        language="en",
+        theme="dark",
+    )
+    client.login("ada")
+    response = client.form("/settings", {"action": action, **data})
+    page = html(response)
+    assert response.status_code == 400
+    assert error in page
+    assert 'name="profile-signature" type="text" value="Poetical science"' in page
+    assert "Notes on the *Analytical Engine*</textarea>" in page
+    assert 'value="Europe/London"' in page
+    assert re.search(r'<option selected value="en">|<option value="en" selected>', page)
+    assert re.search(r'<option selected value="dark">|<option value="dark" selected>', page)
+    if action == "email":
+        assert 'value="ada.new@example.com"' in page  # what was typed in the failed form stays
+    user = db.session.get(User, ada.id)
+    assert (user.signature, user.timezone, user.language, user.theme) == (
+        "Poetical science",
+        "Europe/London",
+        "en",
+        "dark",
+    )
+
+
 # --- create-sysop -------------------------------------------------------------------------
 def test_create_sysop_with_password_option(app):
     runner = app.test_cli_runner()

@@ -427,18 +427,25 @@ def _account_key() -> str:
 )
 def settings() -> Any:
     user = current_user._get_current_object()
-    profile = ProfileForm(prefix="profile", obj=None)
-    password = ChangePasswordForm(prefix="password")
-    everywhere = LogoutEverywhereForm(prefix="everywhere")
-    email = EmailChangeForm(prefix="email")
-    if request.method == "GET":
+    action = request.form.get("action") if request.method == "POST" else None
+
+    def sent(name: str) -> dict[str, Any]:
+        # Only the form the POST came from reads it: the page's other forms show what is saved
+        # (bound to a POST without their fields, they came back empty, and saving the profile
+        # next wiped the signature, the bio, the zone, the language and the colours).
+        return {} if action == name else {"formdata": None}
+
+    profile = ProfileForm(prefix="profile", **sent("profile"))
+    password = ChangePasswordForm(prefix="password", **sent("password"))
+    everywhere = LogoutEverywhereForm(prefix="everywhere", **sent("everywhere"))
+    email = EmailChangeForm(prefix="email", **sent("email"))
+    if action != "profile":
         profile.signature.data = user.signature
         profile.bio.data = user.bio_raw
         profile.timezone.data = user.timezone
         profile.language.data = user.language or ""
         profile.theme.data = theme.theme()
     status = 200
-    action = request.form.get("action")
     if request.method == "POST":
         if action == "profile" and profile.validate_on_submit():
             try:

@@ -278,4 +278,100 @@
   document.addEventListener("focusin", function (event) {
     if (openCard && !openCard.box.contains(event.target) && event.target !== openCard.link) closeCard(false);
   });
+
+  // The settings page is several forms, each sent alone (those marked data-keep-unsent): what
+  // was typed into the others and not saved would be gone with the page that comes back. It is
+  // kept for that page in this tab only (sessionStorage, ten minutes), put back once into the
+  // fields that still hold what they held (nothing was saved there since), and the form shows
+  // its notice (data-unsent-notice) saying so. Passwords, files and hidden fields are never
+  // kept. Without this, the form that was sent keeps its input (the server re-renders it).
+  var UNSENT_KEY = "forum.unsent:" + location.pathname;
+  var UNSENT_FOR = 10 * 60 * 1000;
+
+  function keptKind(el) {
+    var type = (el.type || "").toLowerCase();
+    if (!el.name || el.disabled) return null;
+    if (type === "checkbox" || type === "radio") return "check";
+    if (el.tagName === "SELECT" && !el.multiple) return "select";
+    if (el.tagName === "TEXTAREA") return "text";
+    if (el.tagName === "INPUT" && /^(text|email|url|search|tel|number)$/.test(type)) return "text";
+    return null; // passwords, files, hidden fields, buttons
+  }
+
+  function keptKey(el) {
+    return keptKind(el) === "check" ? el.name + "=" + el.value : el.name;
+  }
+
+  function savedValue(el) {
+    var kind = keptKind(el);
+    if (kind === "check") return el.defaultChecked;
+    if (kind === "select") {
+      for (var i = 0; i < el.options.length; i++) {
+        if (el.options[i].defaultSelected) return el.options[i].value;
+      }
+      return el.options.length ? el.options[0].value : "";
+    }
+    return el.defaultValue;
+  }
+
+  function typedValue(el) {
+    return keptKind(el) === "check" ? el.checked : el.value;
+  }
+
+  function unsentFields(form) {
+    var fields = [];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!keptKind(el)) return;
+      var saved = savedValue(el);
+      var typed = typedValue(el);
+      if (typed !== saved) fields.push([keptKey(el), saved, typed]);
+    });
+    return fields;
+  }
+
+  if (document.querySelector("form[data-keep-unsent]")) {
+    document.addEventListener("submit", function (event) {
+      if (event.defaultPrevented) return; // not sent after all (a question answered "no")
+      var unsent = {};
+      var any = false;
+      document.querySelectorAll("form[data-keep-unsent]").forEach(function (form) {
+        if (form === event.target) return;
+        var fields = unsentFields(form);
+        if (!fields.length) return;
+        unsent[form.getAttribute("data-keep-unsent")] = fields;
+        any = true;
+      });
+      try {
+        if (any) sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ at: Date.now(), forms: unsent }));
+        else sessionStorage.removeItem(UNSENT_KEY);
+      } catch (e) {
+        /* no storage in this browser: the sent form still keeps its own input */
+      }
+    });
+
+    var kept = null;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(UNSENT_KEY) || "null");
+      sessionStorage.removeItem(UNSENT_KEY);
+    } catch (e) {
+      kept = null;
+    }
+    if (kept && kept.forms && Date.now() - kept.at < UNSENT_FOR) {
+      document.querySelectorAll("form[data-keep-unsent]").forEach(function (form) {
+        var fields = kept.forms[form.getAttribute("data-keep-unsent")];
+        if (!fields) return;
+        var restored = 0;
+        fields.forEach(function (field) {
+          Array.prototype.forEach.call(form.elements, function (el) {
+            if (!keptKind(el) || keptKey(el) !== field[0] || savedValue(el) !== field[1]) return;
+            if (keptKind(el) === "check") el.checked = field[2];
+            else el.value = field[2];
+            restored++;
+          });
+        });
+        var notice = form.querySelector("[data-unsent-notice]");
+        if (restored && notice) notice.hidden = false;
+      });
+    }
+  }
 })();
