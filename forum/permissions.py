@@ -1692,10 +1692,27 @@ def first_refusal(sender: User, recipients: Iterable[User]) -> str | None:
     return None
 
 
-def can_manage_conversation(user: Actor, conversation_id: int) -> bool:
-    """Add members to the conversation: its participants who may start mail (so not a new
-    account, which may only reply: reply_mail_problem)."""
-    return can_read_conversation(user, conversation_id) and can_send_mail(user)
+def manage_conversation_problem(user: Actor, participants: Iterable[User]) -> str | None:
+    """Why this participant may not add members to their conversation (`participants`: who is
+    in it now), or None; the page's "Add a member", the API and the service ask this alone.
+    They must be able to start mail (a new account may reply in a conversation, not bring
+    others in: send_mail_problem), and everyone in it must take mail from them, as for writing
+    there ("ada added dan." is their word to all: first_refusal). Whoever is not in the
+    conversation is answered by get_conversation_for first, and learns nothing here."""
+    problem = send_mail_problem(user)
+    if problem or user is None:
+        return problem
+    return first_refusal(user, participants)
+
+
+def can_manage_conversation(user: Actor, participants: Iterable[User]) -> bool:
+    return manage_conversation_problem(user, participants) is None
+
+
+def require_manage_conversation(user: Actor, participants: Iterable[User]) -> None:
+    problem = manage_conversation_problem(user, participants)
+    if problem:
+        raise Forbidden(problem)
 
 
 def report_message_problem(user: Actor, message: PrivateMessage) -> str | None:

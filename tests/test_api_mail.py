@@ -342,6 +342,23 @@ def test_a_token_without_the_scope_is_refused_and_writes_nothing(client, world) 
     assert send(client, "GET", url, read_only).status_code == 200
 
 
+def test_who_may_not_manage_a_conversation_is_told_so_and_adds_nobody(client, world) -> None:
+    """The API asks the pages' rule (permissions.manage_conversation_problem): `can_add` says
+    it, and an addition by whom someone in the conversation takes no mail from is a 403."""
+    conversation = _start(world, to="bob, cyd")
+    mail.ignore_member(world["cyd"], "ada")
+    url = f"{API}/conversations/{conversation.id}"
+    assert send(client, "GET", url, tok(world, "ada")).get_json()["can_add"] is False
+    assert send(client, "GET", url, tok(world, "bob")).get_json()["can_add"] is True
+    refused = refused_and_nothing_written(
+        client, "POST", f"{url}/participants", tok(world, "ada"), {"username": "dan"}
+    )
+    assert refused.status_code == 403
+    assert error_of(refused)["message"] == "cyd does not accept private mail."
+    added = send(client, "POST", f"{url}/participants", tok(world, "bob"), {"username": "dan"})
+    assert added.status_code == 200 and added.get_json()["can_add"] is True
+
+
 MAIL_PROBES = [
     ("GET", "/conversations/{c}", None),
     ("GET", "/conversations/{c}?page=1", None),

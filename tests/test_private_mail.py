@@ -175,6 +175,35 @@ def test_add_member_errors_are_shown_on_the_form(app, browser, f):
     assert "bob is in this conversation already." in response.get_data(as_text=True)
 
 
+def test_who_may_not_manage_a_conversation_sees_no_add_form_and_is_refused(app, browser, f):
+    """Adding members is the policy's one rule (permissions.manage_conversation_problem): a
+    participant whom someone in the conversation takes no mail from brings nobody in, though
+    the page used to hide the form by a rule of its own while the service took the addition."""
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    f.user("dan")
+    conversation = _start(ada, [bob, cyd])
+    services.ignore_member(cyd, "ada")
+    _forget()
+    add = f'action="/mail/c/{conversation.id}/add"'
+    assert add not in browser(ada).text(f"/mail/c/{conversation.id}")
+    assert add in browser(bob).text(f"/mail/c/{conversation.id}")
+    refused = browser(ada).form(f"/mail/c/{conversation.id}/add", {"username": "dan"})
+    assert refused.status_code == 403
+    assert "cyd does not accept private mail." in refused.get_data(as_text=True)
+    assert 'value="dan"' in refused.get_data(as_text=True)  # the name typed stays
+    members = set(
+        db.session.scalars(
+            select(ConversationMember.user_id).where(
+                ConversationMember.conversation_id == conversation.id
+            )
+        )
+    )
+    assert members == {ada.id, bob.id, cyd.id}
+    assert (
+        browser(bob).form(f"/mail/c/{conversation.id}/add", {"username": "dan"}).status_code == 302
+    )
+
+
 def test_search_in_my_own_mail_only(app, browser, f):
     ada, bob, cy = f.user("ada"), f.user("bob"), f.user("cyd")
     _start(ada, [bob], subject="Garden", body="The tomatoes are ripe")

@@ -69,6 +69,7 @@ def _detail(page: mail_queries.ConversationPage) -> schemas.ConversationDetail:
         archived=page.member.archived_at is not None,
         can_write=page.can_write,
         write_problem=page.write_problem,
+        can_add=page.can_add,
         max_participants=page.max_participants,
         url=_url(conversation.id),
     )

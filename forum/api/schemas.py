@@ -890,6 +890,10 @@ class ConversationDetail(Output):
     archived: bool
     can_write: bool
     write_problem: str | None = Field(description="Why I may not write in it, if so.")
+    can_add: bool = Field(
+        description="Whether I may add members to it (the page's rule; it may be full: "
+        "max_participants)."
+    )
     max_participants: int = Field(description="The most members it may hold, me included.")
     url: str = Field(description="The conversation's page.")
 

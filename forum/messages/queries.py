@@ -265,7 +265,7 @@ class ConversationPage:
     last_shown_id: int = 0
     can_write: bool = True
     write_problem: str | None = None
-    can_add: bool = True  # add members: a new account may reply, not bring others in
+    can_add: bool = True  # add members (permissions.manage_conversation_problem)
     history_hidden: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -340,7 +340,7 @@ def conversation_page(
         last_shown_id=max((m.message.id for m in messages), default=0),
         can_write=problem is None,
         write_problem=str(problem) if problem else None,
-        can_add=problem is None and permissions.send_mail_problem(viewer) is None,
+        can_add=permissions.can_manage_conversation(viewer, participants),
         history_hidden=row.visible_after_id > 0,
     )
 

@@ -267,13 +267,16 @@ def reply_to_conversation(actor: Actor, conversation_id: int, body: str) -> Priv
 def add_member(actor: Actor, conversation_id: int, username: str) -> User:
     """A participant brings another member into the conversation. What they read of it before
     their addition follows MAIL_NEW_MEMBER_SEES_HISTORY."""
-    adder = _member(actor)
-    conversation, _row = permissions.get_conversation_for(adder, conversation_id)
+    conversation, _row = permissions.get_conversation_for(actor, conversation_id)
+    assert actor is not None
+    adder = actor
+    rows = _active_rows(conversation.id)
+    active = {r.user_id for r in rows if r.left_at is None}
+    members = list(db.session.scalars(select(User).where(User.id.in_(sorted(active)))))
+    permissions.require_manage_conversation(adder, members)
     names = parse_names(username)
     if len(names) != 1:
         raise Invalid("username", _l("Name one member to add."))
-    rows = _active_rows(conversation.id)
-    active = {r.user_id for r in rows if r.left_at is None}
     if len(active) >= max_participants():
         raise Invalid(
             "username",
@@ -289,7 +292,7 @@ def add_member(actor: Actor, conversation_id: int, username: str) -> User:
             "username", _l("%(name)s is in this conversation already.", name=user.username)
         )
     # The newcomer must take mail from everyone who will write to them here.
-    for other in db.session.scalars(select(User).where(User.id.in_(sorted(active)))):
+    for other in members:
         problem = permissions.accepts_mail_problem(other, user)
         if problem:
             raise Invalid("username", problem)
