@@ -322,9 +322,14 @@ def conversation_page(
             .order_by(User.username)
         )
     )
+    add_problem = permissions.manage_conversation_problem(viewer, participants)
     problem = permissions.reply_mail_problem(viewer, conversation)
     if problem is None:
-        problem = permissions.first_refusal(viewer, participants)
+        # Who takes no mail from the viewer: for one who may start mail, the add rule read it.
+        if permissions.send_mail_problem(viewer) is None:
+            problem = add_problem
+        else:
+            problem = permissions.first_refusal(viewer, participants)
         if problem is None and len(participants) < 2:
             problem = _l("Everyone else has left this conversation.")
     first_unread = next((m.message.id for m in messages if m.unread), None)
@@ -340,7 +345,7 @@ def conversation_page(
         last_shown_id=max((m.message.id for m in messages), default=0),
         can_write=problem is None,
         write_problem=str(problem) if problem else None,
-        can_add=permissions.can_manage_conversation(viewer, participants),
+        can_add=add_problem is None,
         history_hidden=row.visible_after_id > 0,
     )
 
