@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from flask import Flask, current_app
@@ -297,3 +298,29 @@ mod_queue_sections: HookList[str] = HookList("forum.mod_queue_sections")
 """Templates included at the top of the moderation queue (/mod), each a section of its own.
 Provided by care (overdue concerns, waiting pages); called by `moderation.views`. Default: no
 extra sections."""
+
+
+# --- a form that could not be sent ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeptDraft:
+    """The draft kept at the place a refused form wrote to: when it was saved (None: drafts are
+    kept there, but none of this member's could be read, e.g. they are signed out), its text,
+    and whether that is the text the form sent."""
+
+    saved_at: datetime | None
+    body: str = ""
+    same_text: bool = False
+
+
+def _no_draft(viewer: User | None, endpoint: str, view_args: Mapping[str, Any]) -> KeptDraft | None:
+    return None
+
+
+kept_draft: Hook[Callable[[User | None, str, Mapping[str, Any]], KeptDraft | None]] = Hook(
+    "forum.kept_draft", _no_draft
+)
+"""The viewer's draft at the place a form was sent to (its route's endpoint and arguments),
+for the page a form that could not be sent gets (forum.keptform): None when drafts are not
+kept there. Provided by drafts; called by `forum.keptform`. Default: None."""

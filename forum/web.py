@@ -462,14 +462,44 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
-        return error_response(
-            400,
-            _(
-                "Your form expired or did not come from this site. Go back, reload the page and "
-                "send it again."
-            ),
-            _("Form expired"),
+        from . import keptform
+
+        message = _(
+            "Your form expired or did not come from this site. Go back, reload the page and "
+            "send it again."
         )
+        if keptform.is_page_form():
+            # Nothing was done; what was typed comes back (forum.keptform).
+            message = _(
+                "Your form expired or did not come from this site, so nothing was done. This "
+                "happens when you signed out (in another tab, or everywhere) or your session "
+                "ended since the page was opened."
+            )
+            return keptform.kept_page(400, _("Form expired"), message)
+        return error_response(400, message, _("Form expired"))
+
+    from .extensions import login_manager
+
+    @login_manager.unauthorized_handler
+    def sign_in_first() -> Any:
+        """A page for members asked by a guest: Flask-Login's redirect to the sign-in page,
+        except for a form that carries text (a member's session ended while they wrote: in
+        another tab, "log out everywhere" on another device, a password change), which a
+        redirect would throw away: that gets the page that keeps it (forum.keptform)."""
+        from flask_login import login_url
+
+        from . import keptform
+
+        if keptform.is_page_form():
+            kept = keptform.kept_form()
+            if kept.shown:
+                message = _(
+                    "You are not signed in any more, so nothing was done: you signed out in "
+                    "another tab or everywhere, or your session ended."
+                )
+                return keptform.kept_page(401, _("Signed out"), message, kept)
+        flash(str(login_manager.login_message), login_manager.login_message_category)
+        return redirect(login_url(str(login_manager.login_view), next_url=request.url))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -12,4 +12,5 @@ def init_app(app: Flask) -> None:
 
     handlers.init_app(app)
     hooks.account_data.add(app, "drafts", queries.account_drafts)
+    hooks.kept_draft.provide(app, queries.kept_draft)
     app.register_blueprint(bp)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
-from .. import permissions
+from .. import hooks, permissions
 from ..accounts.models import User
 from ..accounts.queries import iso
 from ..extensions import db
@@ -90,3 +91,28 @@ def account_drafts(user: User) -> list[dict[str, Any]]:
             select(Draft).where(Draft.user_id == user.id).order_by(Draft.id)
         )
     ]
+
+
+def kept_draft(
+    actor: Actor, endpoint: str, view_args: Mapping[str, Any]
+) -> hooks.KeptDraft | None:
+    """The member's draft at the place a form that could not be sent wrote to (the page of
+    forum.keptform says whether the composer saved it): None when drafts are not kept there.
+    The member's own row only, so nothing is told of a place they may not see."""
+    key: str | None = None
+    if endpoint == "topics.reply" and "topic_id" in view_args:
+        key = services.reply_key(int(view_args["topic_id"]))
+    elif endpoint == "topics.edit" and "post_id" in view_args:
+        key = services.edit_key(int(view_args["post_id"]))
+    elif endpoint == "topics.new_topic" and "slug" in view_args:
+        if actor is not None:
+            sig_id = db.session.scalar(select(Sig.id).where(Sig.slug == str(view_args["slug"])))
+            key = services.topic_key(sig_id) if sig_id is not None else None
+        else:
+            return hooks.KeptDraft(None)
+    else:
+        return None
+    draft = services.get_draft(actor, key) if key else None
+    if draft is None:
+        return hooks.KeptDraft(None)
+    return hooks.KeptDraft(draft.updated_at, draft.body)

@@ -1,0 +1,273 @@
+"""A form that could not be sent (its token expired, or the member's session ended) keeps what
+was typed in it: shown back, escaped, never a password, and sent again only from this site."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from forum.extensions import db
+from forum.topics.models import Post
+
+from .factories import PASSWORD
+
+HERE = "http://localhost"
+EVIL = "https://evil.example"
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+REPLY = "A long reply about the <b>C64</b> & its SID chip,\nwritten with care."
+REPLY_HTML = "A long reply about the &lt;b&gt;C64&lt;/b&gt; &amp; its SID chip,\nwritten with care."
+
+
+def html(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def posts() -> int:
+    return int(db.session.scalar(select(func.count()).select_from(Post)) or 0)
+
+
+class ResendForm(HTMLParser):
+    """The page's "send again" form: its address and the fields it would send."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self._in_form = False
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and "form-kept-resend" in a.get("class", ""):
+            self._in_form = True
+            self.action = a["action"]
+        elif self._in_form and tag == "input" and a.get("name"):
+            self.fields[a["name"]] = a.get("value", "")
+        elif self._in_form and tag == "textarea" and a.get("name"):
+            self._textarea = a["name"]
+            self.fields[a["name"]] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.fields[self._textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "form":
+            self._in_form = False
+
+
+def resend_form(response: Any) -> ResendForm:
+    parser = ResendForm()
+    parser.feed(html(response))
+    return parser
+
+
+@pytest.fixture
+def topic(f: Any) -> Any:
+    ada = f.user("ada")
+    sig = f.sig("retro", members=[ada])
+    return f.topic(ada, sig)
+
+
+def reply_page_token(client: Any, topic: Any) -> str:
+    """The token of the reply form, as the member's open tab holds it."""
+    found = TOKEN.search(html(client.get(f"/t/{topic.id}/reply")))
+    assert found, "the reply form carries no token"
+    return found.group(1)
+
+
+def send_reply(client: Any, topic: Any, token: str, **headers: str) -> Any:
+    return client.post(
+        f"/t/{topic.id}/reply",
+        data={"body": REPLY, "reply_to": "", "csrf_token": token},
+        headers=headers,
+    )
+
+
+def test_a_reply_sent_after_logout_everywhere_comes_back_and_writes_nothing(client, topic):
+    client.login("ada")
+    token = reply_page_token(client, topic)
+    # Another tab: "log out everywhere".
+    assert client.form("/settings", {"action": "everywhere"}).status_code == 302
+    before = posts()
+    response = send_reply(client, topic, token, Origin=HERE)
+    assert response.status_code == 400
+    page = html(response)
+    assert "Form expired" in page
+    # The text, escaped (it is the sender's input), and nothing posted.
+    assert REPLY_HTML in page and "<b>C64</b>" not in page
+    assert posts() == before
+    # Signed out: said so, with sign-in in a new tab, which leaves this one (and the text) be.
+    assert "You are not signed in." in page
+    assert re.search(r'<a href="/login" target="_blank" rel="noopener">', page)
+
+
+def test_a_reply_sent_after_the_session_ended_elsewhere_comes_back(client, make_client, topic):
+    """"Log out everywhere" on another device: this browser's token still matches its cookie,
+    and the page for members would have sent it to the sign-in page, text lost."""
+    client.login("ada")
+    token = reply_page_token(client, topic)
+    phone = make_client()
+    phone.login("ada")
+    assert phone.form("/settings", {"action": "everywhere"}).status_code == 302
+    before = posts()
+    response = send_reply(client, topic, token, Origin=HERE)
+    assert response.status_code == 401
+    page = html(response)
+    assert REPLY_HTML in page and "You are not signed in." in page
+    assert posts() == before
+    # A guest's stale page without text still goes to the sign-in page.
+    response = client.form(f"/t/{topic.id}/reply", {"body": ""})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": EVIL},
+        {"Origin": "null"},
+        {"Referer": f"{EVIL}/attack.html"},
+        {},  # neither: not enough either
+        {"Origin": EVIL, "Referer": f"{HERE}/t/1/reply"},  # the Origin decides
+    ],
+)
+def test_a_cross_site_post_gets_the_text_but_no_send_again_form(client, make_client, topic, headers):
+    client.login("ada")
+    stranger = make_client()
+    before = posts()
+    # A forged form: the attacker's page cannot know the member's token.
+    response = send_reply(client, topic, stranger.csrf_token(), **headers)
+    assert response.status_code == 400
+    page = html(response)
+    assert REPLY_HTML in page
+    assert "did not say that this form came from one of this site" in page
+    assert "form-kept-resend" not in page and "Send again" not in page
+    assert resend_form(response).action is None
+    assert posts() == before
+
+
+def test_the_same_site_gets_a_send_again_form_by_referer_too(client, make_client, topic):
+    client.login("ada")
+    response = send_reply(
+        client, topic, make_client().csrf_token(), Referer=f"{HERE}/t/{topic.id}/reply"
+    )
+    assert response.status_code == 400
+    assert resend_form(response).action == f"/t/{topic.id}/reply"
+
+
+def test_a_password_never_comes_back(client, make_client, f):
+    f.user("ada")
+    client.login("ada")
+    stale = make_client().csrf_token()
+    secrets = ("old-Passw0rd-never-shown", "new-Passw0rd-never-shown")
+    response = client.post(
+        "/settings",
+        data={
+            "action": "password",
+            "password-current_password": secrets[0],
+            "password-new_password": secrets[1],
+            "csrf_token": stale,
+        },
+        headers={"Origin": HERE},
+    )
+    assert response.status_code == 400
+    guest = make_client()
+    login = guest.post(
+        "/login",
+        data={"login": "ada-typed-this", "password": secrets[0], "remember": "y", "csrf_token": "x"},
+        headers={"Origin": HERE},
+    )
+    assert login.status_code == 400
+    for page in (html(response), html(login)):
+        for secret in (*secrets, stale):
+            assert secret not in page
+    # The login form's name comes back (and can be sent again), its password does not.
+    kept = resend_form(login)
+    assert kept.fields.get("login") == "ada-typed-this"
+    assert "password" not in kept.fields and kept.fields.get("remember") == "y"
+    assert kept.fields["csrf_token"] != "x"
+
+
+def test_send_again_posts_the_reply_when_still_signed_in(client, topic):
+    """The session cookie ended (the browser closed), the remember-me cookie signed the member
+    in again: the old page's token no longer matches, the page's fresh one does."""
+    client.form("/login", {"login": "ada", "password": PASSWORD, "remember": "y"})
+    token = reply_page_token(client, topic)
+    # The composer saved a draft while the member typed.
+    assert client.form(f"/drafts/reply:{topic.id}", {"body": REPLY}).status_code == 200
+    client.delete_cookie("session")
+    before = posts()
+    response = send_reply(client, topic, token, Origin=HERE)
+    assert response.status_code == 400
+    page = html(response)
+    assert "You are not signed in." not in page
+    assert "Your draft of this text was saved" in page
+    kept = resend_form(response)
+    assert kept.action == f"/t/{topic.id}/reply"
+    assert kept.fields["body"] == REPLY and kept.fields["csrf_token"] != token
+    assert posts() == before
+    sent = client.post(kept.action, data=kept.fields, headers={"Origin": HERE})
+    assert sent.status_code == 302, html(sent)[:500]
+    assert posts() == before + 1
+    assert db.session.scalar(select(Post.body_raw).order_by(Post.id.desc()).limit(1)) == REPLY
+
+
+def test_signed_out_send_again_keeps_the_text_until_signed_in(client, topic):
+    client.login("ada")
+    token = reply_page_token(client, topic)
+    client.form("/settings", {"action": "everywhere"})
+    kept = resend_form(send_reply(client, topic, token, Origin=HERE))
+    assert kept.action and kept.fields["body"] == REPLY
+    before = posts()
+    # Pressed before signing in: the same page again, the text still there.
+    again = client.post(kept.action, data=kept.fields, headers={"Origin": HERE})
+    assert again.status_code == 401 and REPLY_HTML in html(again)
+    assert posts() == before
+    # Signed in in another tab: this tab's form goes through (signing in keeps its token).
+    client.login("ada")
+    sent = client.post(kept.action, data=kept.fields, headers={"Origin": HERE})
+    assert sent.status_code == 302
+    assert posts() == before + 1
+
+
+def test_json_and_api_answers_are_unchanged(client, topic):
+    client.login("ada")
+    response = client.post(
+        f"/t/{topic.id}/reply",
+        data={"body": REPLY, "csrf_token": "stale"},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400 and response.json["error"]["title"] == "Form expired"
+    api = client.post(f"/api/v1/topics/{topic.id}/posts", json={"body": REPLY})
+    assert api.status_code == 400
+    assert "X-CSRFToken" in api.json["error"]["message"]
+    # The form's page is new: only a browser's form gets it.
+    page = send_reply(client, topic, "stale", Origin=HERE)
+    assert REPLY_HTML in html(page)
+
+
+@pytest.mark.parametrize(
+    "language,words",
+    [
+        ("de", ("Erneut senden", "Sie sind nicht angemeldet.")),
+        ("es", ("Enviar de nuevo", "No has iniciado sesión.")),
+    ],
+)
+def test_the_page_speaks_the_members_language(client, topic, language, words):
+    client.login("ada")
+    token = reply_page_token(client, topic)
+    client.form("/settings", {"action": "everywhere"})
+    response = send_reply(client, topic, token, Origin=HERE, **{"Accept-Language": language})
+    assert response.status_code == 400
+    page = html(response)
+    assert f'lang="{language}"' in page
+    for word in words:
+        assert word in page
+    assert REPLY_HTML in page
