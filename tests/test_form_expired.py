@@ -256,7 +256,7 @@ def test_json_and_api_answers_are_unchanged(client, topic):
 @pytest.mark.parametrize(
     "language,words",
     [
-        ("de", ("Erneut senden", "Sie sind nicht angemeldet.")),
+        ("de", ("Erneut senden", "Du bist nicht angemeldet.")),
         ("es", ("Enviar de nuevo", "No has iniciado sesión.")),
     ],
 )
