@@ -109,7 +109,7 @@ def test_a_reply_sent_after_logout_everywhere_comes_back_and_writes_nothing(clie
 
 
 def test_a_reply_sent_after_the_session_ended_elsewhere_comes_back(client, make_client, topic):
-    """"Log out everywhere" on another device: this browser's token still matches its cookie,
+    """ "Log out everywhere" on another device: this browser's token still matches its cookie,
     and the page for members would have sent it to the sign-in page, text lost."""
     client.login("ada")
     token = reply_page_token(client, topic)
@@ -138,7 +138,9 @@ def test_a_reply_sent_after_the_session_ended_elsewhere_comes_back(client, make_
         {"Origin": EVIL, "Referer": f"{HERE}/t/1/reply"},  # the Origin decides
     ],
 )
-def test_a_cross_site_post_gets_the_text_but_no_send_again_form(client, make_client, topic, headers):
+def test_a_cross_site_post_gets_the_text_but_no_send_again_form(
+    client, make_client, topic, headers
+):
     client.login("ada")
     stranger = make_client()
     before = posts()
@@ -181,7 +183,12 @@ def test_a_password_never_comes_back(client, make_client, f):
     guest = make_client()
     login = guest.post(
         "/login",
-        data={"login": "ada-typed-this", "password": secrets[0], "remember": "y", "csrf_token": "x"},
+        data={
+            "login": "ada-typed-this",
+            "password": secrets[0],
+            "remember": "y",
+            "csrf_token": "x",
+        },
         headers={"Origin": HERE},
     )
     assert login.status_code == 400

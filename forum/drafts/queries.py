@@ -93,9 +93,7 @@ def account_drafts(user: User) -> list[dict[str, Any]]:
     ]
 
 
-def kept_draft(
-    actor: Actor, endpoint: str, view_args: Mapping[str, Any]
-) -> hooks.KeptDraft | None:
+def kept_draft(actor: Actor, endpoint: str, view_args: Mapping[str, Any]) -> hooks.KeptDraft | None:
     """The member's draft at the place a form that could not be sent wrote to (the page of
     forum.keptform says whether the composer saved it): None when drafts are not kept there.
     The member's own row only, so nothing is told of a place they may not see."""
