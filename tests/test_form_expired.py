@@ -278,3 +278,26 @@ def test_the_page_speaks_the_members_language(client, topic, language, words):
     for word in words:
         assert word in page
     assert REPLY_HTML in page
+
+
+@pytest.mark.config(MAX_POST_LENGTH=100)
+def test_a_form_too_long_to_bring_back_is_cut_and_not_sent_again(client, make_client, topic):
+    client.login("ada")
+    long_text = "word " * 400  # 2,000 characters: more than a post and the slack
+    response = client.post(
+        f"/t/{topic.id}/reply",
+        data={"body": long_text, "csrf_token": make_client().csrf_token()},
+        headers={"Origin": HERE},
+    )
+    assert response.status_code == 400
+    page = html(response)
+    assert "too long to bring back whole" in page
+    assert long_text[:1100] in page and long_text not in page
+    assert resend_form(response).action is None
+
+
+def test_an_earlier_draft_is_named_as_earlier(client, make_client, topic):
+    client.login("ada")
+    client.form(f"/drafts/reply:{topic.id}", {"body": "An early version."})
+    response = send_reply(client, topic, make_client().csrf_token(), Origin=HERE)
+    assert "holds an earlier version of this text" in html(response)
