@@ -151,6 +151,7 @@ def test_a_cross_site_post_gets_the_text_but_no_send_again_form(
     assert REPLY_HTML in page
     assert "did not say that this form came from one of this site" in page
     assert "form-kept-resend" not in page and "Send again" not in page
+    assert "No draft of this text was saved: what you typed is only on this page." in page
     assert resend_form(response).action is None
     assert posts() == before
 
