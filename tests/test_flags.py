@@ -154,3 +154,16 @@ def test_the_queue_loads_in_a_fixed_number_of_queries(app, f, browser, count_que
         mod.add_review_note(w.root, reply.id, "note")
         mod.claim_flag(w.root, reply.id)
     assert measure() == few
+
+
+def test_the_queue_names_each_outcome_in_the_readers_words_only(app, browser):
+    """The outcome menu said "dismissed — descartado: …": the stored value in English before
+    the reader's words."""
+    w = build_world()
+    mod.flag_post(w.victim, w.post.id, "spam")
+    w.sig_sysop.language = "es"
+    db.session.commit()
+    page = browser(w.sig_sysop).text("/mod")
+    assert '<option value="dismissed">descartado' in page
+    assert '<option value="banned">' in page
+    assert "dismissed —" not in page and "banned —" not in page
