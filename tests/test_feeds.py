@@ -314,4 +314,4 @@ def test_feed_titles_follow_the_members_language(client, f) -> None:
     root = parse(client.get(private_url(ada, f"/s/{sig.slug}/feed.atom")))
     assert root.findtext(f"{A}title") == "Retro: neueste Beiträge"
     root = parse(client.get(f"/s/{sig.slug}/feed.atom", headers={"Accept-Language": "es"}))
-    assert root.findtext(f"{A}title") == "Retro: últimas publicaciones"
+    assert root.findtext(f"{A}title") == "Retro: últimos mensajes"

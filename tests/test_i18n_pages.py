@@ -387,3 +387,16 @@ def test_a_locked_topic_or_trust_level_never_reads_as_a_ban(language, ban):
         if re.search(r"\b(un)?lock", msgid, re.I) and ban in text.lower()
     }
     assert wrong == {}
+
+
+def test_spanish_says_bloquear_for_every_ban_and_mensaje_for_every_post():
+    """The glossary's words: a ban (site-wide or from a SIG) is "bloquear" / "el bloqueo" and a
+    post "el mensaje". A SIG ban said "prohibido en el SIG", the queue's outcome "se expulsó al
+    autor", the spam cleanup "expulsa la cuenta", and a dozen strings "publicación" for a post,
+    so a sysop read three words for one action and two for one thing."""
+    catalog = _catalog("es")
+    bans = {msgid: text for msgid, text in catalog.items() if re.search(r"\bban", msgid, re.I)}
+    assert len(bans) > 20  # the pattern finds the strings it is meant to
+    assert {m: t for m, t in bans.items() if "bloque" not in t.lower()} == {}
+    wrong = {m: t for m, t in catalog.items() if re.search(r"xpuls|prohib|publicaci", t, re.I)}
+    assert wrong == {}

@@ -95,7 +95,8 @@ def test_the_log_loads_in_a_fixed_number_of_queries(app, f, browser, count_queri
         (
             "es",
             re.compile(
-                r"^(prohibir|eliminar|quitar|deshacer|levantar|tramitar|fijar|crear|revocar) "
+                r"^(bloquear|prohibir|eliminar|quitar|deshacer|levantar|tramitar|fijar|crear|"
+                r"revocar) "
             ),
         ),
     ],
