@@ -577,3 +577,19 @@ def test_concern_opened_reaches_the_sigs_webhook_as_ids_only(world, job_queue):
     job_queue.run_pending()
     db.session.expire_all()
     assert db.session.get(WebhookDelivery, deliveries[0].id).status == "withdrawn"
+
+
+def test_a_concerns_state_reads_as_a_concern_in_spanish(browser, world):
+    """The word "open" was one string for a concern and for the registration ("el registro
+    está abierto"), so the inbox read "abierto (1)" beside "resuelta (0)": a concern (la
+    consulta) is "abierta"."""
+    concern = _write(world)
+    world["grace"].language = "es"
+    world["root"].language = "es"
+    db.session.commit()
+    inbox = browser(world["grace"]).text("/mod/concerns")
+    assert "abierta (1)" in inbox and "resuelta (0)" in inbox
+    assert "abierto" not in inbox
+    assert '<span class="tag">abierta</span>' in browser(world["grace"]).text(f"/care/{concern.id}")
+    # The registration keeps its own word.
+    assert "Registro: <strong>abierto</strong>" in browser(world["root"]).text("/admin/")

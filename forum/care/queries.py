@@ -17,6 +17,7 @@ from ..accounts.queries import iso
 from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import pgettext
 from ..messages.models import Conversation, PrivateMessage
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -33,9 +34,11 @@ _ASSIGNEE = aliased(User, name="assignee")
 
 
 def state_label(state: str) -> str:
+    # "open" is a concern's state here and the registration's mode elsewhere: Spanish says
+    # "abierta" for the one (la consulta) and "abierto" for the other (el registro).
     return str(
         {
-            OPEN: _l("open"),
+            OPEN: pgettext("concern", "open"),
             WAITING: _l("waiting for the member"),
             RESOLVED: _l("resolved"),
         }.get(state, state)
