@@ -16,11 +16,11 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale
-from babel.dates import TIMEDELTA_UNITS, DateTimePattern, parse_pattern
+from babel.dates import TIMEDELTA_UNITS, DateTimePattern, format_skeleton, parse_pattern
 from babel.dates import format_timedelta as babel_timedelta
 from babel.support import Translations
 from flask import Flask, Response, abort, current_app, g, has_request_context, request
@@ -348,6 +348,12 @@ def localdate(value: datetime | None, format: str = "medium") -> str:  # noqa: A
     if value is None:
         return ""
     return format_date(value, format)  # type: ignore[no-any-return]
+
+
+def calendar_day(value: date, skeleton: str = "yMMMd") -> str:
+    """A calendar day (or month) with no time and no zone, in the reader's language: `skeleton`
+    is CLDR's ("yMMMd": "7. Dez. 2026", "7 dic 2026"; "MMMd": "7. Dez."; "yMMM": "Dez. 2026")."""
+    return format_skeleton(skeleton, value, locale=_locale(language()))  # type: ignore[no-any-return]
 
 
 # Babel's format_timedelta as ago() calls it: the largest unit of which there are at least 0.85,

@@ -7,7 +7,9 @@ NOW, so each expected number below can be worked out by hand from the timeline i
 from __future__ import annotations
 
 import csv
+import html as html_lib
 import io
+import json
 import math
 import random
 import statistics
@@ -629,3 +631,24 @@ def test_order_statistics_match_python(app):
         stats = got[kind]
         assert (stats.count, stats.median, stats.p90) == reference_stats(values), kind
     assert 7 not in got
+
+
+def test_days_and_months_read_in_the_readers_language(client, f, frozen):
+    """The tables' days were ISO ("2026-03-02") in every language, the monthly table's heading
+    was "Month" in German too, and the chart's legend began with uPlot's "Value". The CSV keeps
+    ISO days, for spreadsheets."""
+    seed(f)
+    root = db.session.scalar(db.select(User).where(User.username == "root"))
+    root.language = "de"
+    db.session.commit()
+    client.login("root")
+    html = client.get("/pulse", query_string=RANGE).get_data(as_text=True)
+    activity = rows(html, "activity")
+    assert "2. März 2026" in activity and "2026-03-02" not in activity
+    monthly = rows(html, "active-monthly")
+    assert ">Monat</th>" in monthly and "März 2026" in monthly and "2026-03" not in monthly
+    chart = json.loads(html_lib.unescape(html.split("data-chart='", 1)[1].split("'", 1)[0]))
+    assert chart["x"] == "Tag" and chart["labels"][1] == "2. März"
+    assert chart["titles"][1] == "2. März 2026"
+    table = read_csv(client.get("/pulse/activity.csv", query_string=RANGE))
+    assert table[2][0] == "2026-03-02"

@@ -40,7 +40,7 @@ from ..accounts.models import ROLE_SYSOP as SITE_SYSOP
 from ..accounts.models import User
 from ..care.models import Concern
 from ..extensions import db
-from ..i18n import format_percent
+from ..i18n import calendar_day, format_percent
 from ..i18n import gettext as _
 from ..i18n import number as format_number
 from ..moderation.models import Flag
@@ -77,10 +77,25 @@ class Series:
     actions: list[dict[str, Any] | None] = field(default_factory=list)
     # Categories, not days: the page draws the first `chart` column as bars (no line chart).
     bars: bool = False
+    # Over time: the first column's days (DAY, WEEK: "2026-12-07") or months (MONTH:
+    # "2026-12"), ISO in the rows and the CSV, in the reader's words on the page.
+    period: str = ""
+
+    def first_cell(self, value: Any, *, short: bool = False) -> str:
+        """The first column's value as the page shows it: a day in the reader's language
+        ("7. Dez. 2026"; `short`, for the chart's axis: "7. Dez."), a month ("Dez. 2026")."""
+        if not self.period:
+            return str(value)
+        if self.period == MONTH:
+            return calendar_day(date.fromisoformat(f"{value}-01"), "yMMM")
+        return calendar_day(date.fromisoformat(str(value)), "MMMd" if short else "yMMMd")
 
     def chart_data(self) -> dict[str, Any]:
         return {
-            "labels": [str(row[0]) for row in self.rows],
+            # The legend's first entry: the day under the pointer (uPlot says "Value").
+            "x": self.columns[0] if self.columns else "",
+            "labels": [self.first_cell(row[0], short=True) for row in self.rows],
+            "titles": [self.first_cell(row[0]) for row in self.rows],
             "series": [
                 {"label": self.columns[i], "values": [row[i] for row in self.rows]}
                 for i in self.chart
@@ -237,6 +252,7 @@ def _members(scope: Scope) -> list[Series]:
             [_("Day"), _("New members"), _("Members in total")],
             daily,
             chart=[1, 2],
+            period=DAY,
             note=_("Members who joined this SIG.") if scope.sig else _("Members who joined."),
         ),
         Series(
@@ -245,6 +261,7 @@ def _members(scope: Scope) -> list[Series]:
             [_("Week of"), _("New members")],
             [[w.isoformat(), n] for w, n in weekly.items()],
             chart=[1],
+            period=WEEK,
             note=_("Weeks start on Monday; the first and last may be cut by the range."),
         ),
     ]
@@ -275,6 +292,7 @@ def _activity(scope: Scope) -> list[Series]:
             [_("Day"), _("Topics"), _("Posts")],
             rows,
             [1, 2],
+            period=DAY,
         )
     ]
 
@@ -333,7 +351,7 @@ def _active(scope: Scope) -> list[Series]:
     ):
         counts[unit_number].append((posted_n, visited_n))
     titles = {DAY: ("active-daily", _("Day")), WEEK: ("active-weekly", _("Week of"))}
-    titles[MONTH] = ("active-monthly", "Month")
+    titles[MONTH] = ("active-monthly", _("Month"))
     result = []
     for number, unit in enumerate(units):
         key, first = titles[unit]
@@ -354,6 +372,7 @@ def _active(scope: Scope) -> list[Series]:
                 [first, _("Posted"), _("Visited")],
                 rows,
                 chart=[1, 2],
+                period=unit,
                 note=_(
                     "Visited: members of this SIG who opened any page of the forum. Only days "
                     "inside the range count."
@@ -830,6 +849,7 @@ def _flags(scope: Scope) -> tuple[list[Figure], list[Series]]:
             [_("Day"), _("Raised"), _("Handled")],
             rows,
             chart=[1, 2],
+            period=DAY,
             note=_("Handling time counts the flags raised in the range that a sysop has handled."),
         )
     ]
@@ -862,6 +882,7 @@ def _reactions(scope: Scope) -> tuple[list[Figure], list[Series]]:
             [_("Day"), _("Reactions"), _("Members who reacted")],
             rows,
             chart=[1, 2],
+            period=DAY,
             note=_(
                 "Reactions to posts readers can see, on the day they were given (a changed "
                 "reaction counts on the day of the change)."
@@ -1066,6 +1087,7 @@ def _care(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
         ],
         trend_rows,
         chart=[1, 2],
+        period=WEEK,
         note=_("Weeks start on Monday; shares are of the concerns opened that week."),
     )
     return figures, [care, sysops, trend]

@@ -27,7 +27,9 @@
     var labels = data.labels;
     var xs = labels.map(function (_, i) { return i; });
     var columns = [xs].concat(data.series.map(function (s) { return s.values; }));
-    var series = [{ label: "", value: function (u, v) { return v == null ? "" : labels[v]; } }].concat(
+    // The legend names the day under the pointer in full ("7. Dez. 2026"), the axis briefly.
+    var titles = data.titles || labels;
+    var series = [{ label: data.x || "", value: function (u, v) { return v == null ? "" : titles[v]; } }].concat(
       data.series.map(function (s, i) {
         var stroke = colours.series[i % colours.series.length];
         return { label: s.label, stroke: stroke, width: 2, points: { show: labels.length < 40, fill: stroke } };
