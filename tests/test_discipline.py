@@ -203,3 +203,49 @@ def test_the_sysop_hears_of_each_action_in_their_language(app, browser):
     for action, data, said in steps:
         response = root.form(f"/mod/u/author/{action}", data, follow_redirects=True)
         assert said in response.get_data(as_text=True), action
+
+
+def test_a_refused_discipline_form_keeps_what_the_sysop_typed(app, browser):
+    """Warn, suspend, silence, ban and remove redirected to the member's page on an error, with
+    the error in a flash and the form empty: the reason the sysop wrote was gone. The page comes
+    back with the form as it was sent and the error beside it."""
+    w = build_world()
+    reason = "Rude to three members in one evening"
+    root, sysop = browser(w.root), browser(w.sig_sysop)
+    page = root.text(f"/mod/u/{w.author.username}")  # the sysop opens the page …
+    assert f'<option value="{w.sig.id}">Main</option>' in page
+    # … meanwhile a SIG sysop takes the author out of the SIG; the service refuses.
+    assert (
+        sysop.form(
+            f"/mod/u/{w.author.username}/remove",
+            {"remove-sig": str(w.sig.id), "remove-reason": "Spam"},
+        ).status_code
+        == 302
+    )
+    refused = root.form(
+        f"/mod/u/{w.author.username}/suspend",
+        {"suspend-days": "5", "suspend-reason": reason, "suspend-sig": str(w.sig.id)},
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert f'value="{reason}"' in html and 'value="5"' in html
+    assert "author is not a member of Main." in html
+    assert _user(w.author.id).suspended_until is None
+    # The form refuses: too many days.
+    invalid = root.form(
+        f"/mod/u/{w.author.username}/silence",
+        {"silence-days": "99999", "silence-reason": reason},
+    )
+    assert invalid.status_code == 400
+    html = invalid.get_data(as_text=True)
+    assert f'value="{reason}"' in html and "Between 1 and 3,650 days." in html
+    # The SIG sysop's page no longer offers the form: the error is said there.
+    gone = sysop.form(
+        f"/mod/u/{w.author.username}/suspend",
+        {"suspend-days": "5", "suspend-reason": reason, "suspend-sig": str(w.sig.id)},
+    )
+    assert gone.status_code == 302
+    assert "author is not a member of Main." in sysop.text(f"/mod/u/{w.author.username}")
+    # Done: back to the page, as before.
+    done = root.form(f"/mod/u/{w.author.username}/warn", {"warn-reason": reason, "warn-sig": "0"})
+    assert done.status_code == 302

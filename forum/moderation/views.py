@@ -484,16 +484,41 @@ def _member_id(username: str) -> int:
     return int(user_id)
 
 
-def _member_action(username: str, form: Any, call: Callable[[int], Any], success: str) -> Any:
+def _member_action(
+    username: str, key: str, form: Any, call: Callable[[int], Any], success: str
+) -> Any:
+    """Run one of the member page's forms (`key` in _member_forms). Refused, by the form or
+    by the service, the page comes back with that form as it was sent and the error beside
+    it: the reason the sysop wrote is not lost."""
     user_id = _member_id(username)
-    page = url_for("moderation.member", username=username)
-    if not form.validate_on_submit():
-        flash(
-            " ".join(e for errors in form.errors.values() for e in errors) or _("Try again."),
-            "error",
-        )
-        return redirect(page)
-    return _run(lambda: call(user_id), success, page)
+    if form.validate_on_submit():
+        try:
+            call(user_id)
+        except (NotFound, Forbidden):
+            raise
+        except ForumError as exc:
+            status = form_error(form, exc)
+        else:
+            flash(str(success), "success")
+            return redirect(_back(url_for("moderation.member", username=username)))
+    else:
+        status = 400
+    panel = queries.member_panel(current_user, username)
+    forms = _member_forms(panel)
+    shown = {
+        "note": bool(forms["note"].sig.choices),
+        "remove": bool(forms["remove"].sig.choices),
+        "silence": panel.is_global,
+        "ban": panel.is_global,
+    }.get(key, bool(panel.moderated) or panel.is_global)
+    if not shown:  # the page no longer offers this form (the member left the SIG meanwhile)
+        errors = [*form.form_errors, *(e for field in form for e in field.errors)]
+        flash(" ".join(str(e) for e in errors) or _("Try again."), "error")
+        return redirect(url_for("moderation.member", username=username))
+    if hasattr(form, "sig"):
+        form.sig.choices = forms[key].sig.choices
+    forms[key] = form
+    return render_template("moderation/member.html", panel=panel, forms=forms), status
 
 
 def _sig_arg(value: int | None) -> int | None:
@@ -505,6 +530,7 @@ def member_note(username: str) -> Any:
     form = MemberNoteForm(prefix="note")
     return _member_action(
         username,
+        "note",
         form,
         lambda uid: services.add_member_note(
             viewer(), uid, form.body.data, _sig_arg(form.sig.data)
@@ -518,6 +544,7 @@ def warn(username: str) -> Any:
     form = WarnForm(prefix="warn")
     return _member_action(
         username,
+        "warn",
         form,
         lambda uid: services.warn_member(viewer(), uid, form.reason.data, _sig_arg(form.sig.data)),
         _("Warned; the member will see it."),
@@ -529,6 +556,7 @@ def suspend(username: str) -> Any:
     form = SuspendForm(prefix="suspend")
     return _member_action(
         username,
+        "suspend",
         form,
         lambda uid: services.suspend_member(
             viewer(), uid, _until(form.days.data), form.reason.data, _sig_arg(form.sig.data)
@@ -542,6 +570,7 @@ def silence(username: str) -> Any:
     form = SilenceForm(prefix="silence")
     return _member_action(
         username,
+        "silence",
         form,
         lambda uid: services.silence_member(
             viewer(), uid, _until(form.days.data), form.reason.data
@@ -555,6 +584,7 @@ def ban(username: str) -> Any:
     form = BanForm(prefix="ban")
     return _member_action(
         username,
+        "ban",
         form,
         lambda uid: services.ban_member(viewer(), uid, form.reason.data),
         _("Banned; every session of the member has ended."),
@@ -566,6 +596,7 @@ def remove(username: str) -> Any:
     form = RemoveFromSigForm(prefix="remove")
     return _member_action(
         username,
+        "remove",
         form,
         lambda uid: services.remove_from_sig(
             viewer(),
@@ -593,7 +624,13 @@ def lift(username: str) -> Any:
             return services.lift_sig_ban(viewer(), uid, form.sig.data or 0, reason)
         return services.lift_suspension(viewer(), uid, _sig_arg(form.sig.data), reason)
 
-    return _member_action(username, form, call, _("Lifted."))
+    # A button of hidden fields, nothing typed: a refusal is a flash on the member's page.
+    user_id = _member_id(username)
+    page = url_for("moderation.member", username=username)
+    if not form.validate_on_submit():
+        flash(_("Try again."), "error")
+        return redirect(page)
+    return _run(lambda: call(user_id), _("Lifted."), page)
 
 
 # --- spam cleanup ---------------------------------------------------------------------------
