@@ -167,3 +167,19 @@ def test_the_queue_names_each_outcome_in_the_readers_words_only(app, browser):
     assert '<option value="dismissed">descartado' in page
     assert '<option value="banned">' in page
     assert "dismissed —" not in page and "banned —" not in page
+
+
+def test_the_queue_counts_join_requests_in_the_readers_grammar(app, browser):
+    """The queue said "Sysop Lounge: 1 pendientes": one count in a plural form."""
+    from forum.sigs import services as sigs
+
+    from . import factories
+
+    w = build_world("private")
+    sigs.request_to_join(factories.user("newcomer"), w.sig.slug, "Let me in")
+    w.sig_sysop.language = "es"
+    db.session.commit()
+    page = browser(w.sig_sysop).text("/mod")
+    assert "Main: 1 pendiente</a>" in page
+    sigs.request_to_join(factories.user("another"), w.sig.slug, "Me too")
+    assert "Main: 2 pendientes</a>" in browser(w.sig_sysop).text("/mod")
