@@ -400,3 +400,15 @@ def test_spanish_says_bloquear_for_every_ban_and_mensaje_for_every_post():
     assert {m: t for m, t in bans.items() if "bloque" not in t.lower()} == {}
     wrong = {m: t for m, t in catalog.items() if re.search(r"xpuls|prohib|publicaci", t, re.I)}
     assert wrong == {}
+
+
+def test_spanish_pulse_counts_new_topics_and_concerns_apart_from_open_ones():
+    """The pulse counted "Temas abiertos" and "Consultas abiertas" for topics started and
+    concerns opened: read as topics not locked ("abierto" is the opposite of "cerrado") and
+    concerns in the state "abierta", which are other figures."""
+    catalog = _catalog("es")
+    counts = {
+        m: t for m, t in catalog.items() if re.search(r"topics started|concerns opened", m, re.I)
+    }
+    assert len(counts) >= 4
+    assert {m: t for m, t in counts.items() if "abiert" in t} == {}
