@@ -112,3 +112,27 @@ def test_the_log_names_each_action_as_done(app, language, infinitive):
     assert labels["unpin_topic"] != labels["lock_topic"]
     if language == "de":
         assert labels["unpin_topic"] == "Thema nicht mehr angeheftet"
+
+
+def test_the_logs_details_read_in_the_readers_language_and_zone(app, browser):
+    """A suspension's entry said "until 2026-12-10 05:24 UTC" and handled flags "2 flag(s):
+    hidden" in every language: English, and a time in UTC."""
+    from datetime import UTC, datetime
+
+    from forum.extensions import db
+    from forum.moderation.models import ModAction
+
+    w = build_world()
+    mod.flag_post(w.victim, w.post.id, "spam")
+    mod.resolve_flags(w.sig_sysop, w.post.id, "hidden", "ad")
+    until = datetime(2030, 7, 1, 22, 30, tzinfo=UTC)
+    mod.suspend_member(w.sig_sysop, w.member.id, until, "Rude", w.sig.id)
+    assert db.session.query(ModAction).filter_by(details="until 2030-07-01 22:30 UTC").count() == 1
+    w.sig_sysop.language, w.sig_sysop.timezone = "de", "Europe/Berlin"
+    db.session.commit()
+    for url in ("/mod/log", f"/mod/u/{w.member.username}"):
+        page = browser(w.sig_sysop).text(url)
+        assert "bis 02.07.2030, 00:30:00" in page, url
+        assert "until 2030" not in page and " UTC" not in page
+    log = browser(w.sig_sysop).text("/mod/log")
+    assert "2 Meldungen: der Beitrag wurde ausgeblendet" in log and "flag(s)" not in log

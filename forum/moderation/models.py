@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import localtime, ngettext
 from ..timeutil import UTCDateTime, utcnow
 
 FLAG_REASONS = {
@@ -296,3 +298,29 @@ ACTION_LABELS = {
 def action_label(action: str) -> str:
     """The log's name for an action; one it does not know reads as its identifier."""
     return str(ACTION_LABELS.get(action) or action.replace("_", " "))
+
+
+# The log's details in the fixed shapes the verbs write them (in English, in old rows and new).
+_UNTIL = re.compile(r"until (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC")
+_RESOLVED = re.compile(r"(\d+) (flag|report)\(s\): (\w+)")
+
+
+def details_label(details: str) -> str:
+    """An entry's details in the reader's words, where the verb wrote them in a fixed shape:
+    "until 2026-12-10 05:24 UTC" is the moment in the reader's zone and language ("bis
+    10.12.2026, 06:24:00"), "2 flag(s): hidden" the count and the outcome ("2 Meldungen: der
+    Beitrag wurde ausgeblendet"). Names, titles and settings read as stored."""
+    if found := _UNTIL.fullmatch(details):
+        moment = datetime.strptime(found[1], "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        return str(_l("until %(when)s", when=localtime(moment)))
+    if found := _RESOLVED.fullmatch(details):
+        num, kind, outcome = int(found[1]), found[2], found[3]
+        said = (OUTCOMES if kind == "flag" else MESSAGE_OUTCOMES).get(outcome, outcome)
+        if kind == "flag":
+            return ngettext(
+                "%(num)s flag: %(outcome)s", "%(num)s flags: %(outcome)s", num, outcome=said
+            )
+        return ngettext(
+            "%(num)s report: %(outcome)s", "%(num)s reports: %(outcome)s", num, outcome=said
+        )
+    return details
