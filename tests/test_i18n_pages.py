@@ -412,3 +412,13 @@ def test_spanish_pulse_counts_new_topics_and_concerns_apart_from_open_ones():
     }
     assert len(counts) >= 4
     assert {m: t for m, t in counts.items() if "abiert" in t} == {}
+
+
+def test_german_says_im_ganzen_forum_for_site_wide():
+    """German said "site-wide" as "im ganzen Forum" in the queue and the spam cleanup but "auf
+    der ganzen Seite" on the member's page and in the console, where "Seite" reads as the page
+    in front of the sysop: "linus auf der ganzen Seite stummschalten?"."""
+    catalog = _catalog("de")
+    site_wide = {m: t for m, t in catalog.items() if re.search(r"site-wide|whole site", m, re.I)}
+    assert len(site_wide) > 10
+    assert {m: t for m, t in site_wide.items() if "forum" not in t.lower() or "Seite" in t} == {}
