@@ -136,3 +136,27 @@ def test_the_logs_details_read_in_the_readers_language_and_zone(app, browser):
         assert "until 2030" not in page and " UTC" not in page
     log = browser(w.sig_sysop).text("/mod/log")
     assert "2 Meldungen: der Beitrag wurde ausgeblendet" in log and "flag(s)" not in log
+
+
+@pytest.mark.parametrize("language", ["en", "de", "es"])
+def test_the_logs_action_filter_is_in_the_readers_alphabetical_order(app, browser, language):
+    """The action menu was sorted by the English identifiers, so German and Spanish read it in
+    no order ("nota sobre un miembro", "filtro de palabras añadido", "sysop de SIG nombrado" …)."""
+    import unicodedata
+
+    from forum.extensions import db
+
+    w = build_world()
+    w.root.language = language
+    db.session.commit()
+    page = browser(w.root).text("/mod/log")
+    menu = page[page.index('<select name="action">') :]
+    menu = menu[: menu.index("</select>")]
+    labels = re.findall(r'<option value="[a-z_]+"[^>]*>([^<]+)</option>', menu)
+    assert len(labels) > 30
+
+    def key(label):
+        text = unicodedata.normalize("NFKD", label.casefold())
+        return "".join(c for c in text if c.isalnum() or c == " ")
+
+    assert labels == sorted(labels, key=key)

@@ -5,6 +5,7 @@ Each page loads in a fixed number of queries whatever the number of rows.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,16 @@ from ..messages.models import MessageReport
 from ..sigs.models import REQUEST_PENDING, JoinRequest, Membership, Sig, SigDiscipline
 from ..timeutil import utcnow
 from ..topics.models import POST_PENDING, Post, Topic
-from .models import Flag, MemberNote, MemberWarning, ModAction, PostReview, ReviewNote, WordFilter
+from .models import (
+    Flag,
+    MemberNote,
+    MemberWarning,
+    ModAction,
+    PostReview,
+    ReviewNote,
+    WordFilter,
+    action_label,
+)
 
 QUEUE_LIMIT = 50
 LOG_PER_PAGE = 50
@@ -368,9 +378,16 @@ def mod_log(current: Any, filters: LogFilters, page: int = 1) -> ModLog:
         page=page,
         has_next=len(rows) > LOG_PER_PAGE,
         filters=filters,
-        actions=ACTIONS,
+        actions=sorted(ACTIONS, key=lambda action: _collation_key(action_label(action))),
         sigs=sigs,
         unknown=unknown,
+    )
+
+
+def _collation_key(label: str) -> str:
+    """A label as a reader sorts it: case and accents aside ("bloqueo" after "ajuste")."""
+    return "".join(
+        c for c in unicodedata.normalize("NFKD", label.casefold()) if c.isalnum() or c == " "
     )
 
 
