@@ -281,6 +281,35 @@ def can_read_site_records(user: Actor) -> bool:
     return is_global_sysop(user)
 
 
+# The moderation log's actions that are only ever logged site-wide (no SIG): a SIG sysop reads
+# none of them (moderated_clause), so their log's action menu does not offer them.
+SITE_LOG_ACTIONS = frozenset(
+    {
+        "approve_account",
+        "ban_member",
+        "change_setting",
+        "create_invite",
+        "delete_spammer",
+        "lift_ban",
+        "lift_silence",
+        "refuse_account",
+        "resolve_message_report",
+        "review_trust_level",
+        "set_role",
+        "set_trust_level",
+        "silence_member",
+    }
+)
+
+
+def readable_log_actions(user: Actor, actions: Iterable[str]) -> list[str]:
+    """The log actions this viewer can find entries of: all for the global sysop; for a SIG
+    sysop, those logged in a SIG (not SITE_LOG_ACTIONS)."""
+    if can_read_site_records(user):
+        return list(actions)
+    return [action for action in actions if action not in SITE_LOG_ACTIONS]
+
+
 # --- SIGs -----------------------------------------------------------------------------------
 NO_SUCH_SIG = _l("No such SIG.")
 

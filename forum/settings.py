@@ -658,6 +658,23 @@ def change_details(key: str, before: Value, after: str) -> str:
     return f"{setting.label}: {form_value(key, before)} → {after}"[:500]
 
 
+def change_params(key: str, before: Value, after: str) -> dict:
+    """The same change as data, which the log says in the reader's language (a list: the
+    first ten added and removed, and how many)."""
+    setting = SETTINGS[key]
+    if setting.kind in ("domains", "networks"):
+        old, new = set(blocklist.lines(str(before or ""))), set(blocklist.lines(after))
+        added, removed = sorted(new - old), sorted(old - new)
+        return {
+            "key": key,
+            "added": added[:10],
+            "removed": removed[:10],
+            "added_count": len(added),
+            "removed_count": len(removed),
+        }
+    return {"key": key, "before": form_value(key, before)[:200], "after": after[:200]}
+
+
 def _is_emoji(text: str) -> bool:
     """One emoji as members see it: pictographs, with the joiners, variation selectors and
     skin-tone modifiers that build one (no letters, digits or punctuation)."""

@@ -8,6 +8,7 @@ import pytest
 
 from forum.moderation import services as mod
 
+from . import factories
 from .mod_support import build_world
 
 
@@ -160,3 +161,117 @@ def test_the_logs_action_filter_is_in_the_readers_alphabetical_order(app, browse
         return "".join(c for c in text if c.isalnum() or c == " ")
 
     assert labels == sorted(labels, key=key)
+
+
+# What each kind of entry says, in English and in the reader's language: the details of a move,
+# a merge, a split, a spam cleanup and its undoing, a word filter, an approval threshold, a
+# trust level and a site setting were written in English and shown so in every language.
+DETAILS = {
+    "en": [
+        "from Main to Other",
+        "1 post from “A topic about things” into “Split off”",
+        "“Split off” into “A topic about things”",
+        "1 post and 0 topics hidden; 1 flag resolved",
+        "1 post and 0 topics restored",
+        "viagra (refused, whole words)",
+        "site default",
+        "basic → member (locked)",
+        "Site name: Forum → Retro BBS",
+    ],
+    "de": [
+        "von Main nach Other",
+        "1 Beitrag aus „A topic about things“ in „Split off“",
+        "„Split off“ in „A topic about things“",
+        "1 Beitrag und 0 Themen ausgeblendet; 1 Meldung erledigt",
+        "1 Beitrag und 0 Themen wiederhergestellt",
+        "viagra (abgelehnt, ganze Wörter)",
+        "Vorgabe des Forums",
+        "Basis → Mitglied (festgeschrieben)",
+        "Name der Seite: Forum → Retro BBS",
+    ],
+    "es": [
+        "de Main a Other",
+        "1 mensaje de «A topic about things» a «Split off»",
+        "«Split off» en «A topic about things»",
+        "1 mensaje y 0 temas ocultos; 1 denuncia resuelta",
+        "1 mensaje y 0 temas restaurados",
+        "viagra (rechazado, palabras completas)",
+        "valor predeterminado del sitio",
+        "básico → miembro (fijado)",
+        "Nombre del sitio: Forum → Retro BBS",
+    ],
+}
+
+
+def _log_every_kind_of_details(w):
+    """One entry of each kind whose details are said from its params."""
+    from forum.admin import services as admin_services
+    from forum.permissions import TL_MEMBER
+    from forum.trust import services as trust
+
+    mod.move_topic(w.root, w.topic.id, w.other_sig.id)
+    split = mod.split_topic(w.root, w.topic.id, [w.post.id], "Split off")
+    mod.merge_topics(w.root, split.id, w.topic.id)
+    spam = factories.reply(w.victim, w.topic2, "Buy now")
+    mod.flag_post(w.member, spam.id, "spam")
+    cleanup = mod.delete_spammer(w.root, w.victim.id, "Spam")
+    mod.undo_spam_cleanup(w.root, cleanup.id)
+    mod.add_word_filter(w.root, "viagra", "block", True)
+    mod.set_sig_approval_threshold(w.root, w.sig.id, None)
+    trust.set_trust_level(w.root, w.member.id, TL_MEMBER, locked=True)
+    admin_services.update_settings(w.root, {"site_name": "Retro BBS"})
+
+
+@pytest.mark.parametrize("language", ["de", "es"])
+def test_the_logs_details_are_said_in_the_readers_language(app, browser, language):
+    """The English reader reads the English details; the German and Spanish reader their own,
+    on the log and on a member's history, and no English shape of them."""
+    from forum.extensions import db
+
+    w = build_world()
+    _log_every_kind_of_details(w)
+    english = browser(w.root).text("/mod/log")
+    for said in DETAILS["en"]:
+        assert said in english, said
+    w.root.language = language
+    db.session.commit()
+    page = browser(w.root).text("/mod/log")
+    for said, shown in zip(DETAILS["en"], DETAILS[language], strict=True):
+        assert shown in page, shown
+        assert said not in page, said
+    history = browser(w.root).text(f"/mod/u/{w.member.username}")
+    assert DETAILS[language][7] in history and DETAILS["en"][7] not in history
+
+
+def test_an_entry_written_before_its_params_reads_as_stored(app, browser):
+    """Rows from before the details were kept as data have only their English text: shown as
+    it was written, in every language."""
+    from forum.extensions import db
+    from forum.moderation.models import ModAction
+
+    w = build_world()
+    mod.move_topic(w.root, w.topic.id, w.other_sig.id)
+    db.session.add(
+        ModAction(actor_id=w.root.id, action="move_topic", sig_id=w.sig.id, details="from X to Y")
+    )
+    w.root.language = "de"
+    db.session.commit()
+    page = browser(w.root).text("/mod/log")
+    assert "from X to Y" in page and "von Main nach Other" in page
+
+
+def test_a_sig_sysops_action_menu_offers_only_what_their_log_can_show(app, browser):
+    """A SIG sysop reads no site-wide entry, so the menu does not offer a setting changed, a role
+    set, a site-wide ban or a trust level; the global sysop's menu offers them."""
+    w = build_world()
+
+    def menu(user):
+        page = browser(user).text("/mod/log")
+        select = page[page.index('<select name="action">') :]
+        return set(re.findall(r'<option value="([a-z_]+)"', select[: select.index("</select>")]))
+
+    site_only = {"change_setting", "set_role", "ban_member", "delete_spammer", "silence_member"}
+    assert site_only <= menu(w.root)
+    mine = menu(w.sig_sysop)
+    assert not site_only & mine
+    assert {"lock_topic", "ban_from_sig", "move_topic", "add_word_filter"} <= mine

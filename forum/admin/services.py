@@ -178,6 +178,7 @@ def update_settings(actor: Actor, changes: dict[str, Any]) -> dict[str, site_set
                     actor_id=actor.id,
                     action="change_setting",
                     details=site_settings.change_details(key, before[key], value),
+                    params=site_settings.change_params(key, before[key], value),
                 )
             )
     site_settings.forget()

@@ -13,14 +13,12 @@ bp = Blueprint("moderation", __name__)
 
 def init_app(app: Flask) -> None:
     from . import handlers, views  # noqa: F401  (routes register on bp)
-    from .models import FLAG_REASONS, action_label, details_label
+    from .models import FLAG_REASONS, action_label
     from .screening import screen_post
 
     app.register_blueprint(bp)
     handlers.init_app(app)
-    app.jinja_env.globals.update(
-        mod_action_label=action_label, mod_details=details_label, flag_reasons=FLAG_REASONS
-    )
+    app.jinja_env.globals.update(mod_action_label=action_label, flag_reasons=FLAG_REASONS)
     hooks.screen_post.provide(app, screen_post)
     hooks.header_items.add(app, _queue_item)
     hooks.settings_sections.add(app, "moderation/_settings_standing.html")

@@ -137,6 +137,7 @@ def _clean(actor: Actor, user_id: int, sig_id: int | None, reason: str) -> SpamC
             user_id=user.id,
             reason=reason,
             details=f"{len(hidden)} posts, {len(deleted)} topics hidden; {flags} flags resolved",
+            params={"posts": len(hidden), "topics": len(deleted), "flags": flags},
         )
         session.add(cleanup)
         session.flush()
@@ -285,6 +286,7 @@ def undo_spam_cleanup(actor: Actor, cleanup_id: int) -> SpamCleanup:
             sig_id=cleanup.sig_id,
             user_id=user.id,
             details=f"{len(posts)} posts, {len(topics)} topics restored",
+            params={"posts": len(posts), "topics": len(topics)},
         )
         for post in posts:
             _visibility(by, post.id, all_topics[post.topic_id], "unhidden")

@@ -88,7 +88,10 @@ def log_action(
     reason: str = "",
     details: str = "",
     other_sig_id: int | None = None,
+    params: dict | None = None,
 ) -> ModAction:
+    """One entry of the log: `details` the English text kept with it, `params` the same as data,
+    which the log says in the reader's language (models.params_label)."""
     entry = ModAction(
         actor_id=actor.id if actor is not None else None,
         action=action,
@@ -99,6 +102,7 @@ def log_action(
         post_id=post_id,
         reason=reason[:MAX_REASON],
         details=details[:500],
+        params=params,
         created_at=utcnow(),
     )
     db.session.add(entry)

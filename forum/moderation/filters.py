@@ -56,6 +56,7 @@ def add_word_filter(
             "add_word_filter",
             sig_id=sig.id if sig else None,
             details=f"{word} ({action}{', whole word' if whole_word else ''})",
+            params={"word": word, "action": action, "whole_word": bool(whole_word)},
         )
     return entry
 

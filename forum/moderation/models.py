@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import localtime, ngettext
+from ..i18n import localtime, ngettext, pgettext
 from ..timeutil import UTCDateTime, utcnow
 
 FLAG_REASONS = {
@@ -71,6 +71,9 @@ class ModAction(db.Model):  # type: ignore[name-defined,misc]
     )
     reason: Mapped[str] = mapped_column(String(500), default="")
     details: Mapped[str] = mapped_column(String(500), default="")
+    # The details as data (counts, names, identifiers), said in the reader's language when the
+    # log is shown (details_label); None in rows written before it, which show `details`.
+    params: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
@@ -305,11 +308,16 @@ _UNTIL = re.compile(r"until (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC")
 _RESOLVED = re.compile(r"(\d+) (flag|report)\(s\): (\w+)")
 
 
-def details_label(details: str) -> str:
-    """An entry's details in the reader's words, where the verb wrote them in a fixed shape:
+def details_label(details: str, action: str = "", params: dict | None = None) -> str:
+    """An entry's details in the reader's words. An entry with params (written since they were
+    kept) is said from them (params_label); an older one where the verb wrote a fixed shape:
     "until 2026-12-10 05:24 UTC" is the moment in the reader's zone and language ("bis
     10.12.2026, 06:24:00"), "2 flag(s): hidden" the count and the outcome ("2 Meldungen: der
-    Beitrag wurde ausgeblendet"). Names, titles and settings read as stored."""
+    Beitrag wurde ausgeblendet"). Other old rows read as stored, in English."""
+    if params:
+        said = params_label(action, params)
+        if said is not None:
+            return said
     if found := _UNTIL.fullmatch(details):
         moment = datetime.strptime(found[1], "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
         return str(_l("until %(when)s", when=localtime(moment)))
@@ -324,3 +332,106 @@ def details_label(details: str) -> str:
             "%(num)s report: %(outcome)s", "%(num)s reports: %(outcome)s", num, outcome=said
         )
     return details
+
+
+# What a filter does and where it matches, as the word filter's page says it.
+FILTER_HOW = {FILTER_BLOCK: _l("refused"), FILTER_QUEUE: _l("held for approval")}
+
+
+def _num(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def params_label(action: str, params: dict) -> str | None:
+    """The details of an entry of this action, from its params, in the reader's language
+    (None: no shape for them, and the stored text is shown)."""
+    from ..permissions import TRUST_LEVEL_NAMES
+    from ..settings import SETTINGS
+
+    p = params
+    if action == "move_topic":
+        return str(_l("from %(old)s to %(new)s", old=p.get("from", ""), new=p.get("to", "")))
+    if action == "merge_topics":
+        return str(
+            _l(
+                "“%(source)s” into “%(target)s”",
+                source=p.get("source", ""),
+                target=p.get("target", ""),
+            )
+        )
+    if action == "split_topic":
+        return ngettext(
+            "%(num)s post from “%(source)s” into “%(target)s”",
+            "%(num)s posts from “%(source)s” into “%(target)s”",
+            int(p.get("posts") or 0),
+            source=p.get("source", ""),
+            target=p.get("target", ""),
+        )
+    if action in ("delete_spammer", "remove_spammer"):
+        return str(
+            _l(
+                "%(posts)s and %(topics)s hidden; %(flags)s",
+                posts=ngettext("%(num)s post", "%(num)s posts", _num(p.get("posts"))),
+                topics=ngettext("%(num)s topic", "%(num)s topics", _num(p.get("topics"))),
+                flags=ngettext(
+                    "%(num)s flag resolved", "%(num)s flags resolved", _num(p.get("flags"))
+                ),
+            )
+        )
+    if action == "undo_spam_cleanup":
+        return str(
+            _l(
+                "%(posts)s and %(topics)s restored",
+                posts=ngettext("%(num)s post", "%(num)s posts", _num(p.get("posts"))),
+                topics=ngettext("%(num)s topic", "%(num)s topics", _num(p.get("topics"))),
+            )
+        )
+    if action == "add_word_filter":
+        how = FILTER_HOW.get(str(p.get("action")), p.get("action", ""))
+        where = _l("whole words") if p.get("whole_word") else _l("anywhere")
+        return str(
+            _l("%(word)s (%(how)s, %(where)s)", word=p.get("word", ""), how=how, where=where)
+        )
+    if action == "set_approval_threshold":
+        threshold = p.get("threshold")
+        return str(_l("site default")) if threshold is None else str(threshold)
+    if action in ("set_trust_level", "review_trust_level"):
+        old = TRUST_LEVEL_NAMES.get(p.get("from"), p.get("from", ""))  # type: ignore[call-overload]
+        new = TRUST_LEVEL_NAMES.get(p.get("to"), p.get("to", ""))  # type: ignore[call-overload]
+        if p.get("locked"):
+            return str(_l("%(old)s → %(new)s (locked)", old=old, new=new))
+        return str(_l("%(old)s → %(new)s", old=old, new=new))
+    if action == "change_setting":
+        setting = SETTINGS.get(str(p.get("key")))
+        label = setting.label if setting is not None else p.get("key", "")
+        if "added" in p or "removed" in p:
+            added, removed = list(p.get("added") or []), list(p.get("removed") or [])
+            text = str(
+                _l(
+                    "%(setting)s: %(added)s, %(removed)s",
+                    setting=label,
+                    added=ngettext(
+                        "%(num)s added", "%(num)s added", _num(p.get("added_count", len(added)))
+                    ),
+                    removed=ngettext(
+                        "%(num)s removed",
+                        "%(num)s removed",
+                        _num(p.get("removed_count", len(removed))),
+                    ),
+                )
+            )
+            if added:
+                text += " +" + ", ".join(added)
+            if removed:
+                text += " −" + ", ".join(removed)
+            return text
+        before, after = p.get("before", ""), p.get("after", "")
+        if setting is not None and setting.kind == "bool":
+            before, after = (
+                pgettext("setting", "on") if v == "1" else pgettext("setting", "off")
+                for v in (before, after)
+            )
+        return str(
+            _l("%(setting)s: %(before)s → %(after)s", setting=label, before=before, after=after)
+        )
+    return None

@@ -135,4 +135,5 @@ def set_sig_approval_threshold(actor: Actor, sig_id: int, threshold: int | None)
             "set_approval_threshold",
             sig_id=sig.id,
             details="site default" if threshold is None else str(threshold),
+            params={"threshold": threshold},
         )

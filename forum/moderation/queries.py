@@ -33,6 +33,7 @@ from .models import (
     ReviewNote,
     WordFilter,
     action_label,
+    details_label,
 )
 
 QUEUE_LIMIT = 50
@@ -268,6 +269,12 @@ class LogRow:
     sig: Sig | None
     topic: Topic | None  # None too when the viewer may not see the topic (now)
     details: str  # "" when they name a SIG (or its topics) the viewer does not moderate
+    params: dict | None = None  # the details as data (None too where `details` is "")
+
+    @property
+    def said(self) -> str:
+        """The details in the reader's language (old rows: the English text as stored)."""
+        return details_label(self.details, self.entry.action, self.params) if self.details else ""
 
 
 def _log_rows(
@@ -296,19 +303,12 @@ def _log_rows(
         .limit(limit)
         .offset(offset)
     )
-    return [
-        LogRow(
-            entry,
-            actor,
-            member,
-            sig,
-            topic,
-            entry.details
-            if entry.other_sig_id is None or permissions.is_sig_sysop(viewer, entry.other_sig_id)
-            else "",
-        )
-        for entry, actor, member, sig, topic in rows
-    ]
+    result = []
+    for entry, actor, member, sig, topic in rows:
+        shown = entry.other_sig_id is None or permissions.is_sig_sysop(viewer, entry.other_sig_id)
+        details, params = (entry.details, entry.params) if shown else ("", None)
+        result.append(LogRow(entry, actor, member, sig, topic, details, params))
+    return result
 
 
 @dataclass
@@ -378,7 +378,10 @@ def mod_log(current: Any, filters: LogFilters, page: int = 1) -> ModLog:
         page=page,
         has_next=len(rows) > LOG_PER_PAGE,
         filters=filters,
-        actions=sorted(ACTIONS, key=lambda action: _collation_key(action_label(action))),
+        actions=sorted(
+            permissions.readable_log_actions(viewer, ACTIONS),
+            key=lambda action: _collation_key(action_label(action)),
+        ),
         sigs=sigs,
         unknown=unknown,
     )

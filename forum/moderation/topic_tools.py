@@ -104,6 +104,7 @@ def _log_in_both_sigs(
     user_id: int | None,
     reason: str,
     details: str,
+    params: dict | None = None,
 ) -> None:
     """A verb that takes posts from one SIG to another shows in both SIGs' logs (once when
     they are the same SIG), each entry naming the other SIG."""
@@ -118,6 +119,7 @@ def _log_in_both_sigs(
             topic_id=topic_id,
             reason=reason,
             details=details,
+            params=params,
         )
 
 
@@ -142,6 +144,7 @@ def move_topic(actor: Actor, topic_id: int, to_sig_id: int | None, reason: str =
             user_id=topic.user_id,
             reason=reason,
             details=f"from {old_sig.name} to {new_sig.name}",
+            params={"from": old_sig.name, "to": new_sig.name},
         )
         events.publish(
             events.TopicChanged(
@@ -284,6 +287,7 @@ def split_topic(
                 )
             )
         details = f"{len(posts)} post(s) from “{topic.title}” into “{title}”"
+        params = {"posts": len(posts), "source": topic.title, "target": title}
         log_action(
             actor,
             "split_topic",
@@ -293,6 +297,7 @@ def split_topic(
             topic_id=topic.id,
             reason=reason,
             details=details,
+            params=params,
         )
         if new_sig.id != sig.id:
             log_action(
@@ -304,6 +309,7 @@ def split_topic(
                 topic_id=new.id,
                 reason=reason,
                 details=details,
+                params=params,
             )
         _publish_posts_moved(actor, posts, (new, new_sig), (topic, sig), "split", "split")
     return new
@@ -348,6 +354,7 @@ def merge_topics(actor: Actor, source_id: int, target_id: int, reason: str = "")
             user_id=source.user_id,
             reason=reason,
             details=f"“{source.title}” into “{target.title}”",
+            params={"source": source.title, "target": target.title},
         )
         _publish_posts_moved(
             actor, posts, (target, target_sig), (source, source_sig), "merged", "deleted"

@@ -143,6 +143,7 @@ def review_members(user_ids: Sequence[int], now: datetime | None = None) -> dict
                             action="review_trust_level",
                             target_user_id=user.id,
                             details=f"{LOG_NAMES[old]} → {LOG_NAMES[level]}",
+                            params={"from": old, "to": level},
                         )
                     )
                     changed[user.id] = level
@@ -219,6 +220,7 @@ def set_trust_level(
                 target_user_id=target.id,
                 reason=reason,
                 details=details[:500],
+                params={"from": old, "to": level, "locked": locked},
             )
         )
     return target
