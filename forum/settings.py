@@ -658,7 +658,7 @@ def change_details(key: str, before: Value, after: str) -> str:
     return f"{setting.label}: {form_value(key, before)} → {after}"[:500]
 
 
-def change_params(key: str, before: Value, after: str) -> dict:
+def change_params(key: str, before: Value, after: str) -> dict[str, Any]:
     """The same change as data, which the log says in the reader's language (a list: the
     first ten added and removed, and how many)."""
     setting = SETTINGS[key]

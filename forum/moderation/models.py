@@ -370,10 +370,10 @@ def params_label(action: str, params: dict) -> str | None:
     if action in ("delete_spammer", "remove_spammer"):
         return str(
             _l(
-                "%(posts)s and %(topics)s hidden; %(flags)s",
+                "%(posts)s and %(topics)s hidden; %(resolved)s",
                 posts=ngettext("%(num)s post", "%(num)s posts", _num(p.get("posts"))),
                 topics=ngettext("%(num)s topic", "%(num)s topics", _num(p.get("topics"))),
-                flags=ngettext(
+                resolved=ngettext(
                     "%(num)s flag resolved", "%(num)s flags resolved", _num(p.get("flags"))
                 ),
             )
@@ -396,8 +396,7 @@ def params_label(action: str, params: dict) -> str | None:
         threshold = p.get("threshold")
         return str(_l("site default")) if threshold is None else str(threshold)
     if action in ("set_trust_level", "review_trust_level"):
-        old = TRUST_LEVEL_NAMES.get(p.get("from"), p.get("from", ""))  # type: ignore[call-overload]
-        new = TRUST_LEVEL_NAMES.get(p.get("to"), p.get("to", ""))  # type: ignore[call-overload]
+        old, new = (TRUST_LEVEL_NAMES.get(_num(p.get(k)), p.get(k, "")) for k in ("from", "to"))
         if p.get("locked"):
             return str(_l("%(old)s → %(new)s (locked)", old=old, new=new))
         return str(_l("%(old)s → %(new)s", old=old, new=new))
