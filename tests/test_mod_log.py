@@ -165,7 +165,8 @@ def test_the_logs_action_filter_is_in_the_readers_alphabetical_order(app, browse
 
 # What each kind of entry says, in English and in the reader's language: the details of a move,
 # a merge, a split, a spam cleanup and its undoing, a word filter, an approval threshold, a
-# trust level and a site setting were written in English and shown so in every language.
+# trust level, a site setting, a role, a SIG's visibility and an invite link were written in
+# English and shown so in every language.
 DETAILS = {
     "en": [
         "from Main to Other",
@@ -177,6 +178,9 @@ DETAILS = {
         "site default",
         "basic → member (locked)",
         "Site name: Forum → Retro BBS",
+        "<td>global sysop<",
+        "Main (private)",
+        "…, 0 of 5 uses",
     ],
     "de": [
         "von Main nach Other",
@@ -188,6 +192,9 @@ DETAILS = {
         "Vorgabe des Forums",
         "Basis → Mitglied (festgeschrieben)",
         "Name der Seite: Forum → Retro BBS",
+        "<td>globaler Sysop<",
+        "Main (privat)",
+        "…, 0 von 5 Nutzungen",
     ],
     "es": [
         "de Main a Other",
@@ -199,6 +206,9 @@ DETAILS = {
         "valor predeterminado del sitio",
         "básico → miembro (fijado)",
         "Nombre del sitio: Forum → Retro BBS",
+        "<td>sysop global<",
+        "Main (privado)",
+        "…, 0 de 5 usos",
     ],
 }
 
@@ -207,6 +217,7 @@ def _log_every_kind_of_details(w):
     """One entry of each kind whose details are said from its params."""
     from forum.admin import services as admin_services
     from forum.permissions import TL_MEMBER
+    from forum.sigs import services as sig_services
     from forum.trust import services as trust
 
     mod.move_topic(w.root, w.topic.id, w.other_sig.id)
@@ -220,6 +231,17 @@ def _log_every_kind_of_details(w):
     mod.set_sig_approval_threshold(w.root, w.sig.id, None)
     trust.set_trust_level(w.root, w.member.id, TL_MEMBER, locked=True)
     admin_services.update_settings(w.root, {"site_name": "Retro BBS"})
+    admin_services.set_role(w.root, w.author.id, "sysop")
+    sig = w.sig
+    admin_services.update_sig(
+        w.root,
+        sig.id,
+        name=sig.name,
+        description=sig.description,
+        visibility="private",
+        language=sig.language,
+    )
+    sig_services.create_sig_invite(w.sig_sysop, w.sig.id, max_uses=5)
 
 
 @pytest.mark.parametrize("language", ["de", "es"])

@@ -31,6 +31,7 @@ def _log(
     sig_id: int | None = None,
     user_id: int | None = None,
     details: str = "",
+    params: dict[str, Any] | None = None,
 ) -> None:
     db.session.add(
         ModAction(
@@ -39,6 +40,7 @@ def _log(
             sig_id=sig_id,
             target_user_id=user_id,
             details=details[:500],
+            params=params,
             created_at=utcnow(),
         )
     )
@@ -61,7 +63,7 @@ def set_role(actor: Actor, user_id: int, role: str) -> User:
         raise Invalid("role", _l("Lift the ban first."))
     with transaction():
         user.role = role
-        _log(actor, "set_role", user_id=user.id, details=role)
+        _log(actor, "set_role", user_id=user.id, details=role, params={"role": role})
     return user
 
 
@@ -75,7 +77,13 @@ def create_sig(actor: Actor, **fields: str) -> Sig:
 def update_sig(actor: Actor, sig_id: int, **fields: str) -> Sig:
     with transaction():
         sig = sig_services.update_sig(actor, sig_id, **fields)
-        _log(actor, "update_sig", sig_id=sig.id, details=f"{sig.name} ({sig.visibility})")
+        _log(
+            actor,
+            "update_sig",
+            sig_id=sig.id,
+            details=f"{sig.name} ({sig.visibility})",
+            params={"name": sig.name, "visibility": sig.visibility},
+        )
     return sig
 
 

@@ -27,17 +27,38 @@ def _invite_details(invite_id: int) -> str:
     return ", ".join(parts)
 
 
+def _invite_params(invite_id: int) -> dict | None:
+    """The same as data, said in the reader's language and zone by the log."""
+    invite = db.session.get(SigInvite, invite_id)
+    if invite is None:
+        return None
+    return {
+        "prefix": invite.prefix,
+        "until": invite.expires_at.isoformat() if invite.expires_at is not None else None,
+        "uses": invite.uses,
+        "max_uses": invite.max_uses,
+    }
+
+
 def on_sig_invite_created(event: events.SigInviteCreated) -> None:
     actor = db.session.get(User, event.actor_id)
     log_action(
-        actor, "create_sig_invite", sig_id=event.sig_id, details=_invite_details(event.invite_id)
+        actor,
+        "create_sig_invite",
+        sig_id=event.sig_id,
+        details=_invite_details(event.invite_id),
+        params=_invite_params(event.invite_id),
     )
 
 
 def on_sig_invite_revoked(event: events.SigInviteRevoked) -> None:
     actor = db.session.get(User, event.actor_id)
     log_action(
-        actor, "revoke_sig_invite", sig_id=event.sig_id, details=_invite_details(event.invite_id)
+        actor,
+        "revoke_sig_invite",
+        sig_id=event.sig_id,
+        details=_invite_details(event.invite_id),
+        params=_invite_params(event.invite_id),
     )
 
 

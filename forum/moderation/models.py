@@ -334,6 +334,14 @@ def details_label(details: str, action: str = "", params: dict | None = None) ->
     return details
 
 
+# A member's role and a SIG's visibility, as the log names them.
+ROLE_NAMES = {"member": _l("member"), "sysop": _l("global sysop")}
+VISIBILITY_NAMES = {
+    "public": _l("public"),
+    "members": _l("members only"),
+    "private": _l("private"),
+}
+
 # What a filter does and where it matches, as the word filter's page says it.
 FILTER_HOW = {FILTER_BLOCK: _l("refused"), FILTER_QUEUE: _l("held for approval")}
 
@@ -400,6 +408,29 @@ def params_label(action: str, params: dict) -> str | None:
         if p.get("locked"):
             return str(_l("%(old)s → %(new)s (locked)", old=old, new=new))
         return str(_l("%(old)s → %(new)s", old=old, new=new))
+    if action == "set_role":
+        return str(ROLE_NAMES.get(str(p.get("role")), p.get("role", "")))
+    if action == "update_sig":
+        visibility = VISIBILITY_NAMES.get(str(p.get("visibility")), p.get("visibility", ""))
+        return str(_l("%(name)s (%(visibility)s)", name=p.get("name", ""), visibility=visibility))
+    if action in ("create_sig_invite", "revoke_sig_invite"):
+        parts = [f"{p.get('prefix', '')}…"]
+        if p.get("until"):
+            when = datetime.fromisoformat(str(p["until"]))
+            parts.append(str(_l("until %(when)s", when=localtime(when))))
+        uses = _num(p.get("uses"))
+        if p.get("max_uses") is not None:
+            parts.append(
+                ngettext(
+                    "%(uses)s of %(num)s use",
+                    "%(uses)s of %(num)s uses",
+                    _num(p.get("max_uses")),
+                    uses=uses,
+                )
+            )
+        else:
+            parts.append(ngettext("%(num)s use", "%(num)s uses", uses))
+        return ", ".join(parts)
     if action == "change_setting":
         setting = SETTINGS.get(str(p.get("key")))
         label = setting.label if setting is not None else p.get("key", "")
