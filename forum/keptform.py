@@ -43,6 +43,9 @@ TEXT_TYPES = frozenset(
 )
 SECRET_TYPES = frozenset({"PasswordField", "FileField", "MultipleFileField"})
 # A name that reads like a secret is never echoed, whatever form it came from.
+# The "send again" form says it is one (a hidden field): sent by a member who is signed out,
+# it gets this page again, not the sign-in page's redirect a guest's form gets (forum.web).
+KEPT_FIELD = "kept-form"
 SECRET_NAME = re.compile(r"pass|secret|token|csrf|otp|recovery|^code$", re.IGNORECASE)
 
 
@@ -162,6 +165,11 @@ def _same_address() -> str | None:
     return address
 
 
+def sent_again() -> bool:
+    """Whether this form was sent from this page's "send again" form."""
+    return request.form.get(KEPT_FIELD) == "1"
+
+
 def is_page_form() -> bool:
     """A browser's form (not JSON, not the API), which this page answers."""
     return (
@@ -189,6 +197,8 @@ def kept_page(status: int, title: str, message: str, kept: KeptForm | None = Non
         signed_in=actor is not None,
         same_site=same_site,
         resend_url=address,
+        kept_field=KEPT_FIELD,
+        kept_marked=KEPT_FIELD in request.form,
         draft=draft,
     )
     return page, status, {"Cache-Control": "no-store"}

@@ -22,6 +22,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user
@@ -483,14 +484,17 @@ def init_app(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def sign_in_first() -> Any:
         """A page for members asked by a guest: Flask-Login's redirect to the sign-in page,
-        except for a form that carries text (a member's session ended while they wrote: in
-        another tab, "log out everywhere" on another device, a password change), which a
-        redirect would throw away: that gets the page that keeps it (forum.keptform)."""
+        except for a form that carries text from a member whose session ended while they wrote
+        ("log out everywhere" on another device, a password change, a ban: the cookie still
+        names the member's session, which is no longer current), which a redirect would throw
+        away: that gets the page that keeps it (forum.keptform), as does that page's own "send
+        again" pressed before signing in again. A guest who never signed in is sent to sign
+        in, as by any page for members."""
         from flask_login import login_url
 
         from . import keptform
 
-        if keptform.is_page_form():
+        if keptform.is_page_form() and (session.get("_user_id") or keptform.sent_again()):
             kept = keptform.kept_form()
             if kept.shown:
                 message = _(
