@@ -309,7 +309,7 @@ def _template_npgettext(
 
 # --- dates, times and numbers ---------------------------------------------------------------
 def localtime(value: datetime | None, format: str = "medium") -> str:  # noqa: A002
-    """A moment in the reader's time zone and language ("12.03.2026, 14:05")."""
+    """A moment in the reader's time zone and language, to the minute ("12.03.2026, 14:05")."""
     if value is None:
         return ""
     found = reader()
@@ -322,9 +322,10 @@ def localtime(value: datetime | None, format: str = "medium") -> str:  # noqa: A
 
 @functools.lru_cache(maxsize=4096)
 def _medium_text(value: datetime, code: str, tzinfo: Any) -> str:
-    """A moment's medium date and time, by moment, language and zone. A listing or topic page
-    titles each `<time>` with one, and pages are read again and again: a hit is a tenth of the
-    cost of formatting (docs/benchmarks.md, 2026-12-06). Bounded: a few hundred KB."""
+    """A moment's medium date and time (to the minute), by moment, language and zone. A
+    listing or topic page titles each `<time>` with one, and pages are read again and again: a
+    hit is a tenth of the cost of formatting (docs/benchmarks.md, 2026-12-06). Bounded: a few
+    hundred KB."""
     locale = _locale(code)
     return _medium_moment(locale).apply(value.astimezone(tzinfo), locale)
 
@@ -336,11 +337,13 @@ def _locale(code: str) -> Locale:
 
 @functools.lru_cache(maxsize=16)
 def _medium_moment(locale: Locale) -> DateTimePattern:
-    """A language's medium date and time as one pattern ("dd.MM.y, HH:mm:ss"). Babel's
-    format_datetime formats the date and the time apart and splices them into this shape, which
-    takes twice as long; a listing shows dozens (the `<time>` titles, forum.web.time_tag)."""
+    """A language's medium date with its short time, to the minute, as one pattern
+    ("dd.MM.y, HH:mm"): a forum's moments are minutes, and seconds only made listings harder to
+    read. Babel's format_datetime formats the date and the time apart and splices them into
+    this shape, which takes twice as long; a listing shows dozens (the `<time>` titles,
+    forum.web.time_tag)."""
     shape = str(locale.datetime_formats["medium"]).replace("'", "")
-    time, date = locale.time_formats["medium"].pattern, locale.date_formats["medium"].pattern
+    time, date = locale.time_formats["short"].pattern, locale.date_formats["medium"].pattern
     return parse_pattern(shape.replace("{0}", time).replace("{1}", date))
 
 
