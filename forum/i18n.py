@@ -86,6 +86,7 @@ __all__ = [
     "lazy_ngettext",
     "ngettext",
     "pgettext",
+    "quoted",
 ]
 
 
@@ -229,6 +230,12 @@ def gettext(string: str, /, **variables: Any) -> str:
         return babel_gettext(string, **variables)  # type: ignore[no-any-return]
     text: str = found.translations.ugettext(string)
     return text % variables if variables else text
+
+
+def quoted(text: str) -> str:
+    """Quoted text in the reader's language's quotation marks: “…” in English, „…“ in German,
+    «…» in Spanish (a flag's note, a member's words; the `quoted` filter in templates)."""
+    return gettext("“%(text)s”", text=text)
 
 
 def ngettext(singular: str, plural: str, /, num: int, **variables: Any) -> str:
@@ -555,7 +562,9 @@ def init_app(app: Flask) -> None:
         content_lang=content_lang,
         js_catalog_version=catalog_version,
     )
-    app.jinja_env.filters.update(localtime=localtime, localdate=localdate, ago=ago, number=number)
+    app.jinja_env.filters.update(
+        localtime=localtime, localdate=localdate, ago=ago, number=number, quoted=quoted
+    )
 
 
 def names(codes: Iterable[str]) -> list[tuple[str, str]]:

@@ -183,3 +183,17 @@ def test_the_queue_counts_join_requests_in_the_readers_grammar(app, browser):
     assert "Main: 1 pendiente</a>" in page
     sigs.request_to_join(factories.user("another"), w.sig.slug, "Me too")
     assert "Main: 2 pendientes</a>" in browser(w.sig_sysop).text("/mod")
+
+
+@pytest.mark.parametrize(
+    ("language", "quoted"), [("en", "“rude”"), ("de", "„rude“"), ("es", "«rude»")]
+)
+def test_a_flags_note_is_quoted_in_the_readers_quotation_marks(app, browser, language, quoted):
+    """The queue quotes a flagger's note with the reader's language's marks: it wrote English
+    “…” around it in German and Spanish too."""
+    w = build_world()
+    mod.flag_post(w.victim, w.post.id, "abuse", "rude")
+    w.root.language = language
+    db.session.commit()
+    page = browser(w.root).text("/mod")
+    assert f"— {quoted}" in page

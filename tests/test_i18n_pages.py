@@ -422,3 +422,21 @@ def test_german_says_im_ganzen_forum_for_site_wide():
     site_wide = {m: t for m, t in catalog.items() if re.search(r"site-wide|whole site", m, re.I)}
     assert len(site_wide) > 10
     assert {m: t for m, t in site_wide.items() if "forum" not in t.lower() or "Seite" in t} == {}
+
+
+@pytest.mark.parametrize("language", ["de", "es"])
+def test_quoted_text_takes_each_languages_quotation_marks(language):
+    """Quotation marks come from the catalog (a msgid with “…”, or the pattern `quoted`
+    translates): German „…“, Spanish «…», never the English “…” (the queue wrapped a flag's
+    note in English marks in every language)."""
+    catalog = _catalog(language)
+    quoting = {m: t for m, t in catalog.items() if "“" in m}
+    assert len(quoting) > 30  # the pattern finds the strings it is meant to
+    assert catalog["“%(text)s”"] == {"de": "„%(text)s“", "es": "«%(text)s»"}[language]
+
+    def english_marks(text: str) -> bool:
+        if language == "es":
+            return "“" in text or "”" in text
+        return "”" in text or text.count("“") != text.count("„")
+
+    assert {m: t for m, t in quoting.items() if english_marks(t)} == {}

@@ -51,6 +51,12 @@ def test_the_log_filters_by_sig_actor_member_and_action(app, browser):
     assert "reason-two" in by_member and "reason-three" not in by_member
     unknown = log.text("/mod/log?member=nobody")
     assert "Unknown member “nobody”" in unknown and "No entries." in unknown
+    from forum.extensions import db
+
+    w.root.language = "de"
+    db.session.commit()
+    unknown = log.text("/mod/log?member=nobody&sig=nowhere")
+    assert "Unbekannt: SIG „nowhere“, Mitglied „nobody“" in unknown  # (it said "SIG “nowhere”")
     # A SIG sysop cannot filter its way into another SIG's entries.
     assert "No entries." in browser(w.other_sysop).text("/mod/log?sig=main")
 

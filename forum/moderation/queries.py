@@ -19,6 +19,7 @@ from .. import permissions
 from ..accounts.models import User
 from ..errors import NotFound
 from ..extensions import db
+from ..i18n import gettext
 from ..i18n import lazy_gettext as _l
 from ..messages.models import MessageReport
 from ..sigs.models import REQUEST_PENDING, JoinRequest, Membership, Sig, SigDiscipline
@@ -344,7 +345,7 @@ def mod_log(current: Any, filters: LogFilters, page: int = 1) -> ModLog:
     if filters.sig:
         chosen = next((s for s in sigs if s.slug == filters.sig), None)
         if chosen is None:
-            unknown.append(f"SIG “{filters.sig}”")
+            unknown.append(gettext("SIG “%(name)s”", name=filters.sig))
             conditions.append(ModAction.id < 0)
         else:
             conditions.append(ModAction.sig_id == chosen.id)
@@ -366,7 +367,7 @@ def mod_log(current: Any, filters: LogFilters, page: int = 1) -> ModLog:
         if name:
             user_id = found.get(name.lower())
             if user_id is None:
-                unknown.append(f"member “{name}”")
+                unknown.append(gettext("member “%(name)s”", name=name))
                 conditions.append(ModAction.id < 0)
             else:
                 conditions.append(column == user_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..accounts.former import display
-from ..i18n import gettext
+from ..i18n import gettext, quoted
 from ..i18n import lazy_gettext as _l
 
 
@@ -66,7 +66,7 @@ def _who(s: Subject) -> str:
 
 
 def _in(s: Subject) -> str:
-    return gettext("“%(title)s”", title=s.topic_title) if s.topic_title else gettext("a topic")
+    return quoted(s.topic_title) if s.topic_title else gettext("a topic")
 
 
 def _post_url(s: Subject) -> str:

@@ -21,6 +21,7 @@ from ..accounts.models import User
 from ..extensions import db
 from ..files.queries import search_library
 from ..i18n import gettext as _
+from ..i18n import quoted
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..storage_faults import is_database_down
@@ -168,7 +169,7 @@ def search_page(
     out.pages = min(MAX_PAGES, math.ceil(listed / per_page)) if listed else 0
     if not out.results and page == 1:
         if found.common:
-            common = ", ".join(f"“{w}”" for w in found.common[:5])
+            common = ", ".join(quoted(w) for w in found.common[:5])
             out.notices.append(
                 _(
                     "Very common words (%(words)s) are left out in some languages’ posts; "
