@@ -571,3 +571,21 @@ def test_a_topic_moved_away_leaves_nothing_of_its_new_sig(app, browser):
     assert "move topic" in alpha.text("/mod/log?action=move_topic")
     root = browser(w.root).text("/mod/log?action=move_topic")
     assert "from Alpha to Bravo Hideout" in root and "Alpha topic title" in root
+
+
+@pytest.mark.parametrize(
+    ("language", "label"), [("en", "Member of"), ("de", "Mitglied in"), ("es", "Miembro de")]
+)
+def test_member_panel_labels_the_members_sigs(app, browser, language, label):
+    """The panel's status lists the member's SIGs under a label: they stood there unnamed,
+    after the bans and suspensions, read as more of them."""
+    w = build_world()
+    w.root.language = language
+    db.session.commit()
+    page = browser(w.root).text(f"/mod/u/{w.member.username}")
+    found = re.search(
+        r'<span id="memberships-label">([^<]+)</span>\s*<ul aria-labelledby="memberships-label">'
+        r"<li>([^<]+)</li>",
+        page,
+    )
+    assert found and found.groups() == (label, w.sig.name), found
