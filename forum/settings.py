@@ -247,7 +247,7 @@ SETTINGS: dict[str, Setting] = {
             "rate",
             None,
             "RATELIMIT_POST",
-            hint=_l('Per member, e.g. "20 per minute".'),
+            hint=_l("Per member, in Flask-Limiter’s notation, in English: “20 per minute”."),
         ),
         Setting(
             "account_approval",
@@ -306,7 +306,7 @@ SETTINGS: dict[str, Setting] = {
             "rate",
             None,
             "RATELIMIT_REGISTER",
-            hint=_l('Per address, e.g. "5 per hour".'),
+            hint=_l("Per address, in Flask-Limiter’s notation, in English: “5 per hour”."),
         ),
         Setting(
             "mail_max_participants",
@@ -323,7 +323,10 @@ SETTINGS: dict[str, Setting] = {
             "rate",
             None,
             "RATELIMIT_MAIL",
-            hint=_l('Private messages per member, e.g. "10 per minute".'),
+            hint=_l(
+                "Private messages per member, in Flask-Limiter’s notation, in English: "
+                "“10 per minute”."
+            ),
         ),
         *TRUST_SETTINGS,
         Setting(
@@ -635,7 +638,11 @@ def check(setting: Setting, value: object) -> str:
     if setting.kind == "rate":
         if not RATE_RE.match(text):
             raise Invalid(
-                setting.key, _l('Write it like "20 per minute" (second, minute, hour, day).')
+                setting.key,
+                _l(
+                    "Write it in Flask-Limiter’s notation, in English: “20 per minute” "
+                    "(second, minute, hour or day)."
+                ),
             )
         return text
     if not text or len(text) > setting.maximum:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from forum.accounts.models import User
@@ -62,6 +63,45 @@ def test_bad_settings_are_refused_with_what_was_typed(app, browser):
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Enter a whole number" in page and 'value="Kept name"' in page
+
+
+@pytest.mark.parametrize(
+    ("language", "hint", "error"),
+    [
+        ("en", "in English: “20 per minute”", "Flask-Limiter’s notation, in English: “20 per"),
+        (
+            "de",
+            "auf Englisch: „20 per minute“",
+            "Schreibweise von Flask-Limiter, auf Englisch: „20",
+        ),
+        ("es", "en inglés: «20 per minute»", "notación de Flask-Limiter, en inglés: «20 per"),
+    ],
+)
+def test_rate_limits_say_their_notation_is_flask_limiters_english(
+    app, browser, language, hint, error
+):
+    """A rate limit is written in Flask-Limiter's English ("20 per minute") in every language:
+    the hint and the error say so, with the language's quotation marks (they showed
+    "20 per minute" in straight quotes as if it were a translation slip)."""
+    w = build_world()
+    w.root.language = language
+    db.session.commit()
+    admin = browser(w.root)
+    assert hint in admin.text("/admin/settings")
+    form = {
+        "site_name": "Forum",
+        "site_description": "d",
+        "registration": "open",
+        "approval_threshold": "0",
+        "auto_hide_threshold": "3",
+        "trust_min_posts": "10",
+        "mention_limit": "10",
+        "mention_limit_sysop": "50",
+        "post_rate_limit": "fast please",
+        "register_rate_limit": "5 per hour",
+    }
+    response = admin.form("/admin/settings", form)
+    assert response.status_code == 400 and error in response.get_data(as_text=True)
 
 
 def test_closed_registration(app, browser):
