@@ -440,3 +440,41 @@ def test_quoted_text_takes_each_languages_quotation_marks(language):
         return "”" in text or text.count("“") != text.count("„")
 
     assert {m: t for m, t in quoting.items() if english_marks(t)} == {}
+
+
+def test_german_calls_the_site_das_forum():
+    """The site is "das Forum" in German (the glossary): "Name der Seite", "Einstellungen der
+    Seite", "Rolle auf der Seite" and "die Sysops der Website" read as a page of it, or as a
+    second word for one thing. "Seite" stays for a page ("Seite 2 von 5", "lade die Seite neu")."""
+    catalog = _catalog("de")
+    about = {
+        m: t
+        for m, t in catalog.items()
+        if re.search(r"\bsite\b(?!['’]s pages)", m, re.I) and "%(site)s" not in m
+    }
+    assert len(about) > 20  # the pattern finds the strings it is meant to
+    wrong = {
+        m: t
+        for m, t in about.items()
+        if re.search(r"\bWebsite\b|der Seite\b|dieser Seite\b|^Seite\b", t)
+    }
+    assert wrong == {}
+    assert {m: t for m, t in catalog.items() if re.search(r"Website|auf der Seite\b", t)} == {}
+
+
+def test_spanish_says_los_sig_and_el_sig():
+    """A SIG is "el SIG", plural "los SIG" (an acronym does not take a plural -s in Spanish):
+    the API's scopes said "tus SIGs", the member page "SIGs en común" and three mails "una SIG"."""
+    catalog = _catalog("es")
+    assert {
+        m: t for m, t in catalog.items() if re.search(r"\bSIGs\b|\b(una|la|las|esa|esta) SIG\b", t)
+    } == {}
+
+
+def test_spanish_says_el_before_a_date():
+    """ "hasta el 12 mar 2026", "desde el …": a date after "hasta" or "desde" takes "el" (the
+    moderation log said "hasta 12 mar 2026, 7:05"). A count does not ("hasta 5 niveles")."""
+    catalog = _catalog("es")
+    dated = re.compile(r"\b(hasta|desde) %\((when|until|since|date|day)\)s")
+    assert {m: t for m, t in catalog.items() if dated.search(t)} == {}
+    assert catalog["until %(when)s"] == "hasta el %(when)s"
