@@ -299,6 +299,45 @@ def test_touch_targets_are_44_px(open_browser, seeded):
     assert not problems, "too small to touch:\n  " + "\n  ".join(problems)
 
 
+# The header's controls at a phone's width: how far each keeps from the screen's edges, and
+# how far a button's label keeps from the button's own edges (its padding), in CSS px.
+HEADER_MARGINS = """() => {
+  const width = document.documentElement.clientWidth;
+  const controls = [".brand", ".site-menu-toggle", ".search-form input", ".search-form button"];
+  return controls.map((selector) => {
+    const el = document.querySelector(selector);
+    const box = el.getBoundingClientRect();
+    const found = {selector, left: box.left, right: width - box.right};
+    if (el.tagName === "BUTTON") {
+      const label = document.createRange();
+      label.selectNodeContents(el);
+      const text = label.getBoundingClientRect();
+      found.padding = parseFloat(getComputedStyle(el).paddingRight);
+      found.labelRight = box.right - text.right;
+    }
+    return found;
+  });
+}"""
+
+
+@pytest.mark.parametrize("locale", ["en-US", "de-DE", "es-ES"])
+def test_the_header_keeps_its_controls_off_the_edges_at_360_px(open_browser, locale):
+    """At 360 px the header's controls keep the page's margin from the screen's edges, and the
+    search button its label's padding: the touch rule's min-width let the row squeeze the
+    button until "Suchen" touched its edge and the screen's."""
+    page = phone(open_browser, "ada", is_mobile=True, locale=locale)
+    page.goto("/")
+    problems = []
+    for found in page.evaluate(HEADER_MARGINS):
+        if found["left"] < 8 or found["right"] < 8:
+            problems.append(f"{found['selector']}: {found['left']:.1f} / {found['right']:.1f} px")
+        if "padding" in found and found["labelRight"] < found["padding"] - 1:
+            problems.append(
+                f"{found['selector']}: label {found['labelRight']:.1f} px from its edge"
+            )
+    assert not problems, "too close to an edge:\n  " + "\n  ".join(problems)
+
+
 @pytest.mark.parametrize("js", [False, True], ids=["no-js", "js"])
 def test_the_phone_menu_opens_and_closes(open_browser, js):
     page = phone(open_browser, "ada", js=js)
