@@ -197,7 +197,7 @@ DETAILS = {
         "viagra (abgelehnt, ganze Wörter)",
         "Vorgabe des Forums",
         "Basis → Mitglied (festgeschrieben)",
-        "Name der Seite: Forum → Retro BBS",
+        "Name des Forums: Forum → Retro BBS",
         "<td>globaler Sysop<",
         "Main (privat)",
         "…, 0 von 5 Nutzungen",
