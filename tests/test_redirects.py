@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from flask import Flask
 
+from forum.accounts.models import User
 from forum.announcements import services as announcements
 from forum.extensions import db
 from forum.moderation import services as moderation
@@ -123,6 +124,7 @@ def world(app: Flask, f: Any) -> dict[str, Any]:
     f.reply(spammer, topic, "Cheap pills")
     cleanup = moderation.delete_spammer(root, spammer.id, "spam")
     return {
+        "f": f,
         "cleanup": cleanup,
         "root": root,
         "bob": bob,
@@ -138,6 +140,15 @@ def _new_filter(world: dict[str, Any]) -> str:
     count = db.session.scalar(db.select(db.func.count(WordFilter.id))) or 0
     made = moderation.add_word_filter(world["root"], f"badword{count}", "block")
     return f"/mod/filters/{made.id}/delete"
+
+
+def _new_member(world: dict[str, Any], action: str) -> str:
+    """A member of the SIG not banned yet: a refused ban (banned already) answers with the
+    member's page and its form filled in, not a redirect, so each call bans someone new."""
+    count = db.session.scalar(db.select(db.func.count(User.id))) or 0
+    member = world["f"].user(f"member{count}")
+    world["f"].join(member, world["sig"])
+    return f"/mod/u/{member.username}/{action}"
 
 
 def next_routes(world: dict[str, Any]) -> dict[str, Route]:
@@ -194,7 +205,7 @@ def next_routes(world: dict[str, Any]) -> dict[str, Route]:
             at("/mod/u/bob/silence"),
             {"silence-reason": "cool off", "silence-days": "1"},
         ),
-        "moderation.ban": ("POST", at("/mod/u/bob/ban"), {"ban-reason": "spam"}),
+        "moderation.ban": ("POST", lambda: _new_member(world, "ban"), {"ban-reason": "spam"}),
         "moderation.remove": (
             "POST",
             at("/mod/u/bob/remove"),

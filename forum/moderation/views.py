@@ -514,7 +514,7 @@ def _member_action(
     if not shown:  # the page no longer offers this form (the member left the SIG meanwhile)
         errors = [*form.form_errors, *(e for field in form for e in field.errors)]
         flash(" ".join(str(e) for e in errors) or _("Try again."), "error")
-        return redirect(url_for("moderation.member", username=username))
+        return redirect(_back(url_for("moderation.member", username=username)))
     if hasattr(form, "sig"):
         form.sig.choices = forms[key].sig.choices
     forms[key] = form
