@@ -303,3 +303,23 @@ def test_a_sig_sysops_action_menu_offers_only_what_their_log_can_show(app, brows
     mine = menu(w.sig_sysop)
     assert not site_only & mine
     assert {"lock_topic", "ban_from_sig", "move_topic", "add_word_filter"} <= mine
+
+
+def test_the_global_sysops_menu_offers_every_action_the_forum_logs(app, browser):
+    """Accounts approved or refused, trust levels set or earned, private-mail reports resolved:
+    each is logged, named in the reader's words, and offered by the filter."""
+    from forum.moderation.models import ACTION_LABELS
+
+    w = build_world()
+    page = browser(w.root).text("/mod/log")
+    select = page[page.index('<select name="action">') :]
+    offered = set(re.findall(r'<option value="([a-z_]+)"', select[: select.index("</select>")]))
+    logged = {
+        "approve_account",
+        "refuse_account",
+        "set_trust_level",
+        "review_trust_level",
+        "resolve_message_report",
+    }
+    assert logged <= offered and logged <= set(ACTION_LABELS)
+    assert offered == set(ACTION_LABELS)

@@ -244,7 +244,9 @@ class SigModeration(db.Model):  # type: ignore[name-defined,misc]
     approval_threshold: Mapped[int | None] = mapped_column()
 
 
-# How the moderation log names each action (ModAction.action), in the reader's language.
+# How the moderation log names each action (ModAction.action), in the reader's language: every
+# action the forum logs has its name here, and the log's filter offers them all
+# (moderation.queries.ACTIONS).
 ACTION_LABELS = {
     "add_member_note": _l("add member note"),
     "add_word_filter": _l("add word filter"),
@@ -290,6 +292,8 @@ ACTION_LABELS = {
     "appoint_sig_sysop": _l("appoint SIG sysop"),
     "dismiss_sig_sysop": _l("dismiss SIG sysop"),
     "set_role": _l("set role"),
+    "approve_account": _l("approve account"),
+    "refuse_account": _l("refuse account"),
     "set_trust_level": _l("set trust level"),
     "review_trust_level": _l("trust level earned or lost"),
     "create_invite": _l("create invite"),

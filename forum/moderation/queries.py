@@ -26,6 +26,7 @@ from ..sigs.models import REQUEST_PENDING, JoinRequest, Membership, Sig, SigDisc
 from ..timeutil import utcnow
 from ..topics.models import POST_PENDING, Post, Topic
 from .models import (
+    ACTION_LABELS,
     Flag,
     MemberNote,
     MemberWarning,
@@ -395,56 +396,8 @@ def _collation_key(label: str) -> str:
     )
 
 
-ACTIONS = sorted(
-    [
-        "add_member_note",
-        "add_word_filter",
-        "approve_post",
-        "auto_hide_post",
-        "ban_member",
-        "ban_from_sig",
-        "delete_spammer",
-        "remove_spammer",
-        "undo_spam_cleanup",
-        "change_setting",
-        "claim_flag",
-        "delete_post",
-        "delete_topic",
-        "hide_post",
-        "lift_ban",
-        "lift_sig_ban",
-        "lift_silence",
-        "lift_suspension",
-        "lock_topic",
-        "merge_topics",
-        "move_topic",
-        "pin_topic",
-        "reject_post",
-        "remove_from_sig",
-        "remove_word_filter",
-        "resolve_flags",
-        "restore_topic",
-        "set_approval_threshold",
-        "silence_member",
-        "split_topic",
-        "suspend_member",
-        "unclaim_flag",
-        "unhide_post",
-        "unlock_topic",
-        "unpin_topic",
-        "warn_member",
-        "create_sig",
-        "update_sig",
-        "archive_sig",
-        "unarchive_sig",
-        "appoint_sig_sysop",
-        "dismiss_sig_sysop",
-        "set_role",
-        "create_invite",
-        "create_sig_invite",
-        "revoke_sig_invite",
-    ]
-)
+# Every action the log can hold (models.ACTION_LABELS names them all).
+ACTIONS = sorted(ACTION_LABELS)
 
 
 # --- a member, as sysops see them -----------------------------------------------------------
