@@ -46,9 +46,9 @@ def test_a_warning_is_shown_to_the_member_until_read(app, browser):
 @pytest.mark.parametrize(
     ("language", "kind", "said"),
     [
-        ("de", "silence", "Du bist bis "),
+        ("de", "silence", "Du bist bis zum "),
         ("es", "silence", "Estás silenciado hasta el "),
-        ("de", "suspend", "Dein Konto ist bis "),
+        ("de", "suspend", "Dein Konto ist bis zum "),
         ("es", "suspend", "Tu cuenta está suspendida hasta el "),
     ],
 )

@@ -475,6 +475,27 @@ def test_spanish_says_el_before_a_date():
     """ "hasta el 12 mar 2026", "desde el …": a date after "hasta" or "desde" takes "el" (the
     moderation log said "hasta 12 mar 2026, 7:05"). A count does not ("hasta 5 niveles")."""
     catalog = _catalog("es")
-    dated = re.compile(r"\b(hasta|desde) %\((when|until|since|date|day)\)s")
+    dated = re.compile(r"\b(hasta|desde|antes de) %\((when|until|since|date|day)\)s")
     assert {m: t for m, t in catalog.items() if dated.search(t)} == {}
     assert catalog["until %(when)s"] == "hasta el %(when)s"
+
+
+# The msgids whose moment is a date and time (`localtime`: "10.12.2026, 06:24") after "until",
+# "since", "by" or a reminder's "at".
+MOMENTS = re.compile(
+    r"\b(until|since|by|be reminded|reminder|reminder comes) %\((when|until)\)s", re.IGNORECASE
+)
+
+
+def test_german_says_bis_zum_and_uhr_around_a_moment():
+    """A date and time after "bis", "seit" or "am" reads "bis zum 10.12.2026, 06:24 Uhr",
+    "seit dem …", "am … Uhr", as German writes it in running text; it said "bis 10.12.2026,
+    06:24" in the moderation log and on a member's status, "Gesperrt seit 10.12.2026, 06:24"."""
+    catalog = _catalog("de")
+    moments = {m: t for m, t in catalog.items() if MOMENTS.search(m) and "%(who)s" not in m}
+    assert len(moments) >= 15
+    said = re.compile(r"\b(bis zum|seit dem|am) %\((when|until)\)s Uhr\b", re.IGNORECASE)
+    assert {m: t for m, t in moments.items() if not said.search(t)} == {}
+    bare = re.compile(r"\b(bis|seit) %\((when|until)\)s", re.IGNORECASE)
+    assert {m: t for m, t in catalog.items() if bare.search(t)} == {}
+    assert catalog["until %(when)s"] == "bis zum %(when)s Uhr"

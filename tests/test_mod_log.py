@@ -139,7 +139,7 @@ def test_the_logs_details_read_in_the_readers_language_and_zone(app, browser):
     db.session.commit()
     for url in ("/mod/log", f"/mod/u/{w.member.username}"):
         page = browser(w.sig_sysop).text(url)
-        assert "bis 02.07.2030, 00:30" in page, url
+        assert "bis zum 02.07.2030, 00:30 Uhr" in page, url
         assert "until 2030" not in page and " UTC" not in page
     log = browser(w.sig_sysop).text("/mod/log")
     assert "2 Meldungen: der Beitrag wurde ausgeblendet" in log and "flag(s)" not in log
