@@ -323,3 +323,172 @@ def test_the_global_sysops_menu_offers_every_action_the_forum_logs(app, browser)
     }
     assert logged <= offered and logged <= set(ACTION_LABELS)
     assert offered == set(ACTION_LABELS)
+
+
+def _entries(page: str) -> list[tuple[str, str]]:
+    """The log's rows as (action, reason and details), as the reader sees them."""
+    import html
+
+    found = []
+    for row in re.findall(r"<tr>(.*?)</tr>", _rows(page), re.S):
+        action = re.search(r'<td class="action">(.*?)</td>', row, re.S)
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        if action and cells:
+            said = re.sub(r"<[^>]+>", "", cells[-1])
+            found.append((html.unescape(action[1]), " ".join(html.unescape(said).split())))
+    return found
+
+
+# A flag's and a private-mail report's resolution and a discipline's end were written in English
+# only ("2 flag(s): hidden", "until 2030-07-01 22:30 UTC"); each is kept as data now and said in
+# the reader's language and zone.
+RESOLVED = {
+    "en": {
+        "reader": ("en", "UTC"),
+        "resolve flags": "ad — 2 flags: the post was hidden",
+        "suspend member": "Rude — until Jul 1, 2030, 10:30 PM",
+        "silence member": "Loud — until Aug 15, 2030, 10:05 AM",
+        "ban from SIG": "Spam — until Sep 30, 2030, 11:59 PM",
+        "resolve private message report": "Be nice — 1 report: the author was warned",
+    },
+    "de": {
+        "reader": ("de", "Europe/Berlin"),
+        "Meldungen erledigt": "ad — 2 Meldungen: der Beitrag wurde ausgeblendet",
+        "Mitglied suspendiert": "Rude — bis zum 02.07.2030, 00:30 Uhr",
+        "Mitglied stummgeschaltet": "Loud — bis zum 15.08.2030, 12:05 Uhr",
+        "für SIG gesperrt": "Spam — bis zum 01.10.2030, 01:59 Uhr",
+        "Meldung einer privaten Nachricht erledigt": (
+            "Be nice — 1 Meldung: der Autor wurde verwarnt"
+        ),
+    },
+    "es": {
+        "reader": ("es", "America/Mexico_City"),
+        "denuncias resueltas": "ad — 2 denuncias: el mensaje se ocultó",
+        "miembro suspendido": "Rude — hasta el 1 jul 2030, 16:30",
+        "miembro silenciado": "Loud — hasta el 15 ago 2030, 4:05",
+        "bloqueado en el SIG": "Spam — hasta el 30 sept 2030, 17:59",
+        "denuncia de mensaje privado tramitada": "Be nice — 1 denuncia: se advirtió al autor",
+    },
+}
+
+
+def _resolve_and_discipline(w):
+    """Two flags handled, a SIG suspension, a silence and a SIG ban with their ends, a reported
+    private message handled: the verbs that wrote English only."""
+    from datetime import UTC, datetime
+
+    from forum.messages import services as mail
+
+    mod.flag_post(w.victim, w.post.id, "spam")  # the world's member flagged it already
+    mod.resolve_flags(w.sig_sysop, w.post.id, "hidden", "ad")
+    until = datetime(2030, 7, 1, 22, 30, tzinfo=UTC)
+    mod.suspend_member(w.sig_sysop, w.member.id, until, "Rude", w.sig.id)
+    mod.silence_member(w.root, w.author.id, datetime(2030, 8, 15, 10, 5, tzinfo=UTC), "Loud")
+    mod.remove_from_sig(
+        w.sig_sysop,
+        w.victim.id,
+        w.sig.id,
+        "Spam",
+        ban=True,
+        until=datetime(2030, 9, 30, 23, 59, tzinfo=UTC),
+    )
+    conversation = mail.start_conversation(w.other_sysop, [w.sig_sysop.username], "Hi", "Rude")
+    report = mail.report_message(w.sig_sysop, conversation.last_message_id, "abuse")
+    mod.resolve_message_report(w.root, report.id, "warned", "Be nice")
+
+
+@pytest.mark.parametrize("language", ["en", "de", "es"])
+def test_handled_flags_and_a_disciplines_end_are_said_in_the_readers_words(app, browser, language):
+    """Each entry reads in the reader's language and zone on the log, and on the member's
+    history; no English shape of it is left."""
+    from forum.extensions import db
+
+    w = build_world()
+    _resolve_and_discipline(w)
+    w.root.language, w.root.timezone = RESOLVED[language]["reader"]
+    db.session.commit()
+    entries = _entries(browser(w.root).text("/mod/log"))
+    for action, said in RESOLVED[language].items():
+        if action != "reader":
+            assert (action, said) in entries, (action, said, entries)
+    shown = " ".join(details for _action, details in entries)
+    for english in ("flag(s)", "report(s)", " UTC", "2030-"):
+        assert english not in shown, english
+    history = " ".join(browser(w.root).text(f"/mod/u/{w.member.username}").split())
+    reason, end = list(RESOLVED[language].values())[2].split(" — ")
+    assert f"{reason} ({end})" in history  # the SIG suspension, as its history says it
+
+
+def test_the_verbs_keep_their_details_as_data(app):
+    """What the log says is kept as data: the count and the outcome, the end in ISO 8601 (UTC);
+    `details` keeps the English text as before."""
+    from sqlalchemy import select
+
+    from forum.extensions import db
+    from forum.moderation.models import ModAction
+
+    w = build_world()
+    _resolve_and_discipline(w)
+    kept = {
+        a.action: (a.details, a.params)
+        for a in db.session.scalars(select(ModAction).order_by(ModAction.id))
+    }
+    assert kept["resolve_flags"] == ("2 flag(s): hidden", {"count": 2, "outcome": "hidden"})
+    assert kept["suspend_member"] == (
+        "until 2030-07-01 22:30 UTC",
+        {"until": "2030-07-01T22:30:00+00:00"},
+    )
+    assert kept["silence_member"][1] == {"until": "2030-08-15T10:05:00+00:00"}
+    assert kept["ban_from_sig"][1] == {"until": "2030-09-30T23:59:00+00:00"}
+    assert kept["resolve_message_report"] == (
+        "1 report(s): warned",
+        {"count": 1, "outcome": "warned"},
+    )
+    assert kept["warn_member"] == ("", None)  # a warning has a reason and no details
+
+
+@pytest.mark.parametrize(
+    ("language", "zone", "said"),
+    [
+        (
+            "de",
+            "Europe/Berlin",
+            [
+                "bis zum 02.07.2030, 00:30 Uhr",
+                "2 Meldungen: der Beitrag wurde ausgeblendet",
+                "1 Meldung: der Autor wurde verwarnt",
+                "from X to Y",
+            ],
+        ),
+        (
+            "es",
+            "Europe/Madrid",
+            [
+                "hasta el 2 jul 2030, 0:30",
+                "2 denuncias: el mensaje se ocultó",
+                "1 denuncia: se advirtió al autor",
+                "from X to Y",
+            ],
+        ),
+    ],
+)
+def test_entries_written_before_their_params_still_read(app, browser, language, zone, said):
+    """Rows written before the verbs kept params (null) have the English shapes only: the ones
+    the log knows are said in the reader's words, any other as stored."""
+    from forum.extensions import db
+    from forum.moderation.models import ModAction
+
+    w = build_world()
+    for action, details in (
+        ("suspend_member", "until 2030-07-01 22:30 UTC"),
+        ("resolve_flags", "2 flag(s): hidden"),
+        ("resolve_message_report", "1 report(s): warned"),
+        ("move_topic", "from X to Y"),
+    ):
+        db.session.add(
+            ModAction(actor_id=w.root.id, action=action, sig_id=w.sig.id, details=details)
+        )
+    w.root.language, w.root.timezone = language, zone
+    db.session.commit()
+    shown = [details for _action, details in _entries(browser(w.root).text("/mod/log"))]
+    assert shown == said[::-1]

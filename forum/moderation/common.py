@@ -118,6 +118,7 @@ def log_post_action(
     *,
     reason: str = "",
     details: str = "",
+    params: dict | None = None,
 ) -> ModAction:
     """Log a verb on one post, filed under its SIG, its topic and its author."""
     return log_action(
@@ -129,6 +130,7 @@ def log_post_action(
         post_id=post.id,
         reason=reason,
         details=details,
+        params=params,
     )
 
 

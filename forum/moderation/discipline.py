@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -90,6 +90,7 @@ def _disciplined(
         post_id=post_id,
         reason=reason,
         details=f"until {until:%Y-%m-%d %H:%M} UTC" if until else "",
+        params={"until": until.astimezone(UTC).isoformat()} if until else None,
     )
     events.publish(
         events.MemberDisciplined(

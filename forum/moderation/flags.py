@@ -161,8 +161,16 @@ def resolve_flags(
         review = session.get(PostReview, post.id)
         if review is not None:
             session.delete(review)
-        details = f"{len(flags)} flag(s): {outcome}"
-        log_post_action(actor, "resolve_flags", post, topic, sig, reason=reason, details=details)
+        log_post_action(
+            actor,
+            "resolve_flags",
+            post,
+            topic,
+            sig,
+            reason=reason,
+            details=f"{len(flags)} flag(s): {outcome}",
+            params={"count": len(flags), "outcome": outcome},
+        )
         events.publish(
             events.FlagsResolved(
                 post_id=post.id,
@@ -268,6 +276,7 @@ def resolve_message_report(
                 target_user_id=author_id,
                 reason=reason,
                 details=f"{len(reports)} report(s): {outcome}",
+                params={"count": len(reports), "outcome": outcome},
             )
         )
         events.publish(

@@ -315,27 +315,63 @@ _RESOLVED = re.compile(r"(\d+) (flag|report)\(s\): (\w+)")
 def details_label(details: str, action: str = "", params: dict | None = None) -> str:
     """An entry's details in the reader's words. An entry with params (written since they were
     kept) is said from them (params_label); an older one where the verb wrote a fixed shape:
-    "until 2026-12-10 05:24 UTC" is the moment in the reader's zone and language ("bis
-    10.12.2026, 06:24:00"), "2 flag(s): hidden" the count and the outcome ("2 Meldungen: der
+    "until 2026-12-10 05:24 UTC" is the moment in the reader's zone and language ("bis zum
+    10.12.2026, 06:24 Uhr"), "2 flag(s): hidden" the count and the outcome ("2 Meldungen: der
     Beitrag wurde ausgeblendet"). Other old rows read as stored, in English."""
     if params:
         said = params_label(action, params)
         if said is not None:
             return said
     if found := _UNTIL.fullmatch(details):
-        moment = datetime.strptime(found[1], "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-        return str(_l("until %(when)s", when=localtime(moment)))
+        return _until(datetime.strptime(found[1], "%Y-%m-%d %H:%M").replace(tzinfo=UTC))
     if found := _RESOLVED.fullmatch(details):
-        num, kind, outcome = int(found[1]), found[2], found[3]
-        said = (OUTCOMES if kind == "flag" else MESSAGE_OUTCOMES).get(outcome, outcome)
-        if kind == "flag":
-            return ngettext(
-                "%(num)s flag: %(outcome)s", "%(num)s flags: %(outcome)s", num, outcome=said
-            )
-        return ngettext(
-            "%(num)s report: %(outcome)s", "%(num)s reports: %(outcome)s", num, outcome=said
-        )
+        return _resolved(found[2], int(found[1]), found[3])
     return details
+
+
+def _until(moment: datetime) -> str:
+    """ "until" a moment, in the reader's zone and language."""
+    return str(_l("until %(when)s", when=localtime(moment)))
+
+
+def _resolved(kind: str, num: int, outcome: str) -> str:
+    """How many flags (kind "flag") or private-message reports ("report") were handled, and
+    how (an outcome the maps do not know reads as its identifier)."""
+    said = (OUTCOMES if kind == "flag" else MESSAGE_OUTCOMES).get(outcome, outcome)
+    if kind == "flag":
+        return ngettext(
+            "%(num)s flag: %(outcome)s", "%(num)s flags: %(outcome)s", num, outcome=said
+        )
+    return ngettext(
+        "%(num)s report: %(outcome)s", "%(num)s reports: %(outcome)s", num, outcome=said
+    )
+
+
+def _moment(value: object) -> datetime | None:
+    """A moment kept in params (ISO 8601, in UTC), or None when it is not one."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# The discipline verbs (moderation.discipline): their params carry the end of a suspension, a
+# silence or a SIG ban ("until"); a warning, a site-wide ban and a lifting have no details.
+DISCIPLINE_ACTIONS = frozenset(
+    {
+        "warn_member",
+        "silence_member",
+        "suspend_member",
+        "ban_member",
+        "ban_from_sig",
+        "remove_from_sig",
+        "lift_silence",
+        "lift_suspension",
+        "lift_ban",
+        "lift_sig_ban",
+    }
+)
 
 
 # A member's role and a SIG's visibility, as the log names them.
@@ -361,6 +397,12 @@ def params_label(action: str, params: dict) -> str | None:
     from ..settings import SETTINGS
 
     p = params
+    if action in DISCIPLINE_ACTIONS:
+        until = _moment(p.get("until")) if p.get("until") else None
+        return _until(until) if until is not None else None
+    if action in ("resolve_flags", "resolve_message_report"):
+        kind = "flag" if action == "resolve_flags" else "report"
+        return _resolved(kind, _num(p.get("count")), str(p.get("outcome", "")))
     if action == "move_topic":
         return str(_l("from %(old)s to %(new)s", old=p.get("from", ""), new=p.get("to", "")))
     if action == "merge_topics":
@@ -419,9 +461,9 @@ def params_label(action: str, params: dict) -> str | None:
         return str(_l("%(name)s (%(visibility)s)", name=p.get("name", ""), visibility=visibility))
     if action in ("create_sig_invite", "revoke_sig_invite"):
         parts = [f"{p.get('prefix', '')}…"]
-        if p.get("until"):
-            when = datetime.fromisoformat(str(p["until"]))
-            parts.append(str(_l("until %(when)s", when=localtime(when))))
+        when = _moment(p.get("until")) if p.get("until") else None
+        if when is not None:
+            parts.append(_until(when))
         uses = _num(p.get("uses"))
         if p.get("max_uses") is not None:
             parts.append(
