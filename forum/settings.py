@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +72,9 @@ class Setting:
     config_key: str | None = None  # app.config's key for the default (instance/config.py)
     hint: str = ""
     maximum: int = 100_000
+    # A choice's values and their labels, as the settings page offers them and the moderation
+    # log names them (kind "choice").
+    choices: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
 
 def _trust(key: str, label: Any, default: int, hint: Any, maximum: int = 100_000) -> Setting:
@@ -196,7 +199,7 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "site_description", _l("Description"), "text", None, "SITE_DESCRIPTION", maximum=500
         ),
-        Setting("registration", _l("Registration"), "choice", "open"),
+        Setting("registration", _l("Registration"), "choice", "open", choices=REGISTRATION_MODES),
         Setting(
             "approval_threshold",
             _l("Approval queue for new accounts"),
@@ -632,7 +635,7 @@ def check(setting: Setting, value: object) -> str:
             )
         return str(int(text))
     if setting.kind == "choice":
-        if text not in REGISTRATION_MODES:
+        if text not in (setting.choices or {}):
             raise Invalid(setting.key, _l("Choose open, invite-only or closed."))
         return text
     if setting.kind == "rate":

@@ -339,9 +339,9 @@ def _entries(page: str) -> list[tuple[str, str]]:
     return found
 
 
-# A flag's and a private-mail report's resolution and a discipline's end were written in English
-# only ("2 flag(s): hidden", "until 2030-07-01 22:30 UTC"); each is kept as data now and said in
-# the reader's language and zone.
+# A flag's and a private-mail report's resolution, a discipline's end and a choice setting were
+# written in English ("2 flag(s): hidden", "until 2030-07-01 22:30 UTC", "open → invite") and
+# shown so to every reader, in UTC; each is said in the reader's language and zone now.
 RESOLVED = {
     "en": {
         "reader": ("en", "UTC"),
@@ -350,6 +350,8 @@ RESOLVED = {
         "silence member": "Loud — until Aug 15, 2030, 10:05 AM",
         "ban from SIG": "Spam — until Sep 30, 2030, 11:59 PM",
         "resolve private message report": "Be nice — 1 report: the author was warned",
+        "change setting": "Registration: Open: anyone may register → Invite-only: registration "
+        "needs an invite code",
     },
     "de": {
         "reader": ("de", "Europe/Berlin"),
@@ -360,6 +362,8 @@ RESOLVED = {
         "Meldung einer privaten Nachricht erledigt": (
             "Be nice — 1 Meldung: der Autor wurde verwarnt"
         ),
+        "Einstellung geändert": "Registrierung: Offen: Alle dürfen sich registrieren → Nur mit "
+        "Einladung: Die Registrierung braucht einen Einladungscode",
     },
     "es": {
         "reader": ("es", "America/Mexico_City"),
@@ -368,15 +372,18 @@ RESOLVED = {
         "miembro silenciado": "Loud — hasta el 15 ago 2030, 4:05",
         "bloqueado en el SIG": "Spam — hasta el 30 sept 2030, 17:59",
         "denuncia de mensaje privado tramitada": "Be nice — 1 denuncia: se advirtió al autor",
+        "ajuste cambiado": "Registro: Abierto: cualquiera puede registrarse → Solo con invitación: "
+        "para registrarse hace falta un código",
     },
 }
 
 
 def _resolve_and_discipline(w):
     """Two flags handled, a SIG suspension, a silence and a SIG ban with their ends, a reported
-    private message handled: the verbs that wrote English only."""
+    private message handled and the registration changed: the verbs that wrote English only."""
     from datetime import UTC, datetime
 
+    from forum.admin import services as admin_services
     from forum.messages import services as mail
 
     mod.flag_post(w.victim, w.post.id, "spam")  # the world's member flagged it already
@@ -395,10 +402,13 @@ def _resolve_and_discipline(w):
     conversation = mail.start_conversation(w.other_sysop, [w.sig_sysop.username], "Hi", "Rude")
     report = mail.report_message(w.sig_sysop, conversation.last_message_id, "abuse")
     mod.resolve_message_report(w.root, report.id, "warned", "Be nice")
+    admin_services.update_settings(w.root, {"registration": "invite"})
 
 
 @pytest.mark.parametrize("language", ["en", "de", "es"])
-def test_handled_flags_and_a_disciplines_end_are_said_in_the_readers_words(app, browser, language):
+def test_handled_flags_a_disciplines_end_and_a_choice_are_said_in_the_readers_words(
+    app, browser, language
+):
     """Each entry reads in the reader's language and zone on the log, and on the member's
     history; no English shape of it is left."""
     from forum.extensions import db
@@ -412,7 +422,7 @@ def test_handled_flags_and_a_disciplines_end_are_said_in_the_readers_words(app, 
         if action != "reader":
             assert (action, said) in entries, (action, said, entries)
     shown = " ".join(details for _action, details in entries)
-    for english in ("flag(s)", "report(s)", " UTC", "2030-"):
+    for english in ("flag(s)", "report(s)", " UTC", "open →", "→ invite", "2030-"):
         assert english not in shown, english
     history = " ".join(browser(w.root).text(f"/mod/u/{w.member.username}").split())
     reason, end = list(RESOLVED[language].values())[2].split(" — ")
@@ -420,8 +430,8 @@ def test_handled_flags_and_a_disciplines_end_are_said_in_the_readers_words(app, 
 
 
 def test_the_verbs_keep_their_details_as_data(app):
-    """What the log says is kept as data: the count and the outcome, the end in ISO 8601 (UTC);
-    `details` keeps the English text as before."""
+    """What the log says is kept as data: the count and the outcome, the end in ISO 8601 (UTC),
+    the setting's stored value; `details` keeps the English text as before."""
     from sqlalchemy import select
 
     from forum.extensions import db
@@ -445,6 +455,7 @@ def test_the_verbs_keep_their_details_as_data(app):
         {"count": 1, "outcome": "warned"},
     )
     assert kept["warn_member"] == ("", None)  # a warning has a reason and no details
+    assert kept["change_setting"][1] == {"key": "registration", "before": "open", "after": "invite"}
 
 
 @pytest.mark.parametrize(

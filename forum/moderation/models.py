@@ -507,6 +507,9 @@ def params_label(action: str, params: dict) -> str | None:
                 pgettext("setting", "on") if v == "1" else pgettext("setting", "off")
                 for v in (before, after)
             )
+        elif setting is not None and setting.choices:
+            # A choice by the label the settings page gives it (it read as stored: "invite").
+            before, after = (str(setting.choices.get(str(v), v)) for v in (before, after))
         return str(
             _l("%(setting)s: %(before)s → %(after)s", setting=label, before=before, after=after)
         )
