@@ -214,6 +214,103 @@ def test_preference_turns_off_watching_what_i_post_in(client, f):
     assert kinds_of(bob) == ["watched"]
 
 
+def chosen(page: str, name: str) -> str | None:
+    """The option a select of the page shows chosen (None: none is, the browser shows the first)."""
+    select_html = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', page, re.S)
+    assert select_html, f"no select {name} on the page"
+    found = re.search(r'<option[^>]*\bselected\b[^>]*value="([^"]*)"', select_html.group(1))
+    found = found or re.search(
+        r'<option[^>]*value="([^"]*)"[^>]*\bselected\b', select_html.group(1)
+    )
+    return found.group(1) if found else None
+
+
+def test_refused_preferences_bring_the_settings_page_back_and_save_nothing(client, f):
+    """A value the form does not offer (a stale page, a hand-made POST): the settings page, 400,
+    the error beside its field in the member's language, what was sent still chosen, the other
+    forms as saved, and nothing saved: not the parts that were fine either."""
+    from forum.accounts import services as accounts
+    from forum.accounts.models import User
+    from forum.notifications.digest import digest_choice
+    from forum.notifications.mail import mail_choices
+
+    ada = f.user("ada")
+    accounts.update_profile(ada, signature="Poetical science", bio="", timezone="UTC")
+    services.set_digest_preferences(ada, frequency="weekly", hour=7, weekday=4)
+    services.set_watch_preference(ada, False)
+
+    def preferences() -> tuple[Any, ...]:
+        db.session.expire_all()
+        member = db.session.get(User, ada.id)
+        return mail_choices(member), digest_choice(member), services.watches_posted_topics(member)
+
+    saved = preferences()
+    client.login("ada")
+    sent = {
+        "watch_posted": "y",
+        "mail_reply": "off",
+        "mail_quote": "digest",
+        "digest_frequency": "daily",
+        "digest_hour": "25",
+        "digest_weekday": "2",
+    }
+    response = client.form("/notifications/preferences", sent)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "<h1" in page and ">Settings</h1>" in page
+    assert '<p class="error" id="digest_hour-error">Choose an hour from 0 to 23.</p>' in page
+    assert re.search(
+        r'<select[^>]*aria-describedby="digest_hour-error"[^>]*name="digest_hour"', page
+    )
+    assert "Your notification preferences are saved." not in page
+    # What was sent is what the form shows; what was left out, and the refused hour, as saved.
+    assert chosen(page, "mail_reply") == "off" and chosen(page, "mail_quote") == "digest"
+    assert chosen(page, "digest_frequency") == "daily" and chosen(page, "digest_weekday") == "2"
+    assert chosen(page, "mail_mention") == "now" and chosen(page, "digest_hour") == "7"
+    assert re.search(r'<input[^>]*checked[^>]*name="watch_posted"', page)
+    # The page's other forms show what is saved.
+    assert 'value="Poetical science"' in page
+    assert preferences() == saved
+
+    # In German, an unknown frequency and mail choice: each error beside its own field.
+    sent.update(digest_hour="9", digest_frequency="fortnightly", mail_reply="weekly")
+    response = client.form("/notifications/preferences", sent, headers={"Accept-Language": "de"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert '<html lang="de"' in page and ">Einstellungen</h1>" in page
+    error = '<p class="error" id="{}-error">{}</p>'
+    assert error.format("digest_frequency", "Wähle täglich, wöchentlich oder nie.") in page
+    assert (
+        error.format("mail_reply", "Wähle „Aus“, „Sofort“ oder „In der Zusammenfassung“.") in page
+    )
+    assert "digest_hour-error" not in page and chosen(page, "digest_hour") == "9"
+    assert preferences() == saved
+
+    # The same form, all of it fine, is saved whole.
+    sent.update(digest_frequency="daily", mail_reply="off")
+    assert client.form("/notifications/preferences", sent).status_code == 302
+    db.session.expire_all()
+    member = db.session.get(User, ada.id)
+    assert mail_choices(member)["reply"] == "off" and mail_choices(member)["quote"] == "digest"
+    assert (digest_choice(member).frequency, digest_choice(member).hour) == ("daily", 9)
+
+
+def test_a_part_the_service_refuses_keeps_the_others_unsaved(app, f):
+    """services.set_preferences is one unit of work: the digest refused, the mail and watch
+    choices sent with it are not saved either."""
+    from forum.notifications.mail import mail_choices
+
+    ada = f.user("ada")
+    with pytest.raises(Invalid) as refused:
+        services.set_preferences(
+            ada, watch_posted=False, mail={"reply": "off"}, digest_frequency="fortnightly"
+        )
+    assert refused.value.field == "digest_frequency"
+    db.session.expire_all()
+    assert mail_choices(ada)["reply"] == "now"
+    assert services.watches_posted_topics(ada)
+
+
 def test_replying_watches_the_topic_and_keeps_a_level_chosen_for_it(client, f):
     """The author's level is read with the topic's watchers: one chosen for the topic itself
     stays, and one of the SIG's alone still makes the reply watch the topic."""

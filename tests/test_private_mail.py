@@ -412,6 +412,39 @@ def test_the_sysop_cannot_be_ignored_and_settings_reject_bad_values(app, browser
     assert db.session.get(type(ada), ada.id).preferences["mail_from"] == "sysops"
 
 
+def test_a_refused_mail_setting_brings_the_settings_page_back_and_saves_nothing(app, client, f):
+    """Who may write to me, sent with a value the form does not offer: the settings page, 400,
+    the error beside the choice (in the member's language), the check box as sent, the choice as
+    saved, and nothing saved."""
+    import re
+
+    ada = f.user("ada")
+    services.set_mail_preferences(ada, "sysops", True)
+    client.login("ada")
+    response = client.form("/settings/mail", {"mail_from": "martians"})  # notify: unchecked
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and ">Settings</h1>" in page
+    assert '<p class="error" id="mail_from-error">Choose who may send you private mail.</p>' in page
+    assert '<fieldset class="has-error" aria-describedby="mail_from-error">' in page
+    assert re.search(r'<input[^>]*checked[^>]*value="sysops"', page)
+    assert not re.search(r'<input[^>]*checked[^>]*name="notify"', page)
+    assert "Your private mail settings are saved." not in page
+    # The page's other forms as saved: the notifications form shows no error and its choices.
+    assert 'class="error"' not in page.replace('class="error" id="mail_from-error"', "")
+    _forget()
+    assert services.mail_from(ada) == "sysops" and services.notifies_mail(ada)
+
+    german = client.form(
+        "/settings/mail", {"mail_from": "", "notify": "y"}, headers={"Accept-Language": "de"}
+    )
+    page = german.get_data(as_text=True)
+    assert german.status_code == 400 and ">Einstellungen</h1>" in page
+    assert "Wähle, wer dir private Nachrichten schicken darf." in page
+    assert re.search(r'<input[^>]*checked[^>]*name="notify"', page)
+    _forget()
+    assert services.mail_from(ada) == "sysops" and services.notifies_mail(ada)
+
+
 # --- reports ------------------------------------------------------------------------------------
 def test_a_report_shows_the_sysop_the_message_and_two_before_it_only(app, browser, f):
     from forum.moderation.models import ModAction

@@ -440,11 +440,7 @@ def settings() -> Any:
     everywhere = LogoutEverywhereForm(prefix="everywhere", **sent("everywhere"))
     email = EmailChangeForm(prefix="email", **sent("email"))
     if action != "profile":
-        profile.signature.data = user.signature
-        profile.bio.data = user.bio_raw
-        profile.timezone.data = user.timezone
-        profile.language.data = user.language or ""
-        profile.theme.data = theme.theme()
+        _saved_profile(profile, user)
     status = 200
     if request.method == "POST":
         if action == "profile" and profile.validate_on_submit():
@@ -507,6 +503,18 @@ def settings() -> Any:
             flash(_("You are logged out everywhere."), "info")
             return redirect(url_for("accounts.login"))
         status = 400
+    return _settings_page(user, status, profile, password, everywhere, email)
+
+
+def _settings_page(
+    user: Any,
+    status: int,
+    profile: ProfileForm,
+    password: ChangePasswordForm,
+    everywhere: LogoutEverywhereForm,
+    email: EmailChangeForm,
+    **sections: Any,
+) -> Any:
     return (
         render_template(
             "accounts/settings.html",
@@ -519,9 +527,36 @@ def settings() -> Any:
             end_session_form=LogoutEverywhereForm(prefix="end"),
             export_form=ExportDataForm(prefix="export"),
             settings_sections=hooks.settings_sections.get(),
+            **sections,
         ),
         status,
     )
+
+
+def settings_page(status: int, **sections: Any) -> Any:
+    """The settings page as another feature's form sent to its own address comes back on it
+    (refused: `status` 400): that form is given in `sections` (the name its section template
+    reads, bound to what was sent, with its errors); the page's other forms show what is saved."""
+    user = current_user._get_current_object()
+    profile = ProfileForm(prefix="profile", formdata=None)
+    _saved_profile(profile, user)
+    return _settings_page(
+        user,
+        status,
+        profile,
+        ChangePasswordForm(prefix="password", formdata=None),
+        LogoutEverywhereForm(prefix="everywhere", formdata=None),
+        EmailChangeForm(prefix="email", formdata=None),
+        **sections,
+    )
+
+
+def _saved_profile(profile: ProfileForm, user: Any) -> None:
+    profile.signature.data = user.signature
+    profile.bio.data = user.bio_raw
+    profile.timezone.data = user.timezone
+    profile.language.data = user.language or ""
+    profile.theme.data = theme.theme()
 
 
 def _export_limit() -> str:

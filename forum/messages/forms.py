@@ -3,7 +3,7 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from ..i18n import lazy_gettext as _l
 from .models import MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS
@@ -53,6 +53,14 @@ class MailPreferencesForm(FlaskForm):
             SelectChoice(MAIL_FROM_SYSOPS, _l("Only the sysop (private mail off)")),
         ],
         default=MAIL_FROM_EVERYONE,
+        # A value it does not offer (sent by hand, or by an older page) says what to choose.
+        validators=[
+            AnyOf(
+                [MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS],
+                message=_l("Choose who may send you private mail."),
+            )
+        ],
+        validate_choice=False,
     )
     notify = BooleanField(_l("Notify me of new private mail"), default=True)
 

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from .. import hooks, permissions, settings
 from ..accounts.former import display
+from ..accounts.views import settings_page
 from ..errors import ForumError
 from ..extensions import limiter
 from ..i18n import gettext as _
@@ -253,12 +254,22 @@ def ignore(username: str) -> Any:
 @bp.route("/settings/mail", methods=["POST"])
 @login_required
 def preferences() -> Any:
+    """The settings page's private mail form: a refused choice brings the settings page back
+    (400) with the error beside it and what was sent; nothing is saved."""
     form = MailPreferencesForm()
-    if not form.validate_on_submit():
-        abort(400, description=_("Choose who may send you private mail."))
-    services.set_mail_preferences(viewer(), form.mail_from.data, bool(form.notify.data))
-    flash(_("Your private mail settings are saved."), "success")
-    return redirect(url_for("accounts.settings"))
+    status = 400
+    if form.validate_on_submit():
+        try:
+            services.set_mail_preferences(viewer(), form.mail_from.data, bool(form.notify.data))
+        except ForumError as exc:
+            status = form_error(form, exc)
+        else:
+            flash(_("Your private mail settings are saved."), "success")
+            return redirect(url_for("accounts.settings"))
+    member = viewer()
+    if form.mail_from.errors and member is not None:
+        form.mail_from.data = services.mail_from(member)  # the refused value is no choice
+    return settings_page(status, mail_form=form)
 
 
 def init_templates(app: Any) -> None:

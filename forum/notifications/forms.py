@@ -5,7 +5,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from ..i18n import lazy_gettext as _l
 from .digest import FREQUENCIES, NOTE_MAX, WEEKDAYS
@@ -39,69 +39,82 @@ class WatchForm(FlaskForm):
     )
 
 
+def _one_of(values: Any, message: Any) -> dict[str, Any]:
+    """A select's checks: left out (or empty) keeps the saved choice; a value it does not offer
+    (sent by hand, or by a page older than its choices) is refused with `message`, which says
+    what to choose, not WTForms' "Not a valid choice"."""
+    return {
+        "validators": [Optional(), AnyOf([str(v) for v in values], message=message)],
+        "validate_choice": False,
+    }
+
+
+_MAIL_CHOICE = _one_of(MAIL_CHOICES, _l("Choose off, immediately or in the digest."))
+
+
 class PreferencesForm(FlaskForm):
     watch_posted = BooleanField(_l("Watch the topics I start or reply to"))
     # One select per mail category, named mail_<category> (see mail_fields()).
     mail_mention = SelectField(
         MAIL_LABELS["mention"],
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        validators=[Optional()],
+        **_MAIL_CHOICE,
     )
     mail_reply = SelectField(
         MAIL_LABELS["reply"],
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        validators=[Optional()],
+        **_MAIL_CHOICE,
     )
     mail_quote = SelectField(
         MAIL_LABELS["quote"],
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        validators=[Optional()],
+        **_MAIL_CHOICE,
     )
     mail_watched = SelectField(
         MAIL_LABELS["watched"],
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        validators=[Optional()],
+        **_MAIL_CHOICE,
     )
     mail_moderation = SelectField(
         MAIL_LABELS["moderation"],
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        validators=[Optional()],
+        **_MAIL_CHOICE,
     )
     mail_private_message = SelectField(
         MAIL_LABELS["private_message"],
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        validators=[Optional()],
+        **_MAIL_CHOICE,
     )
     mail_reaction = SelectField(
         MAIL_LABELS["reaction"],
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        validators=[Optional()],
+        **_MAIL_CHOICE,
     )
     mail_reminder = SelectField(
         MAIL_LABELS["reminder"],
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        validators=[Optional()],
+        **_MAIL_CHOICE,
     )
     mail_concern = SelectField(
         MAIL_LABELS["concern"],
         choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        validators=[Optional()],
+        **_MAIL_CHOICE,
     )
 
     digest_frequency = SelectField(
         _l("Digest of my SIGs"),
         choices=[SelectChoice(k, v) for k, v in FREQUENCIES.items()],
-        validators=[Optional()],
+        **_one_of(FREQUENCIES, _l("Choose daily, weekly or never.")),
     )
     digest_hour = SelectField(
         _l("At (your time zone)"),
         choices=[SelectChoice(str(h), f"{h:02d}:00") for h in range(24)],
-        validators=[Optional()],
+        **_one_of(range(24), _l("Choose an hour from 0 to 23.")),
     )
     digest_weekday = SelectField(
         _l("Weekly on"),
         choices=[SelectChoice(str(d), name) for d, name in enumerate(WEEKDAYS)],
-        validators=[Optional()],
+        **_one_of(range(len(WEEKDAYS)), _l("Choose a day of the week.")),
     )
 
     def mail_fields(self) -> list[Any]:

@@ -692,6 +692,29 @@ def set_digest_preferences(
     )
 
 
+def set_preferences(
+    user: Actor,
+    *,
+    watch_posted: bool,
+    mail: dict[str, str],
+    digest_frequency: str | None = None,
+    digest_hour: int | None = None,
+    digest_weekday: int | None = None,
+) -> User:
+    """The settings page's notification preferences, each through its own setter (with its checks
+    and messages), in one unit of work: a refusal of any part (forum.errors.Invalid) keeps none,
+    so the page never says a part was saved that was not, nor saves half of what was sent. The
+    digest changes only when a frequency is given."""
+    with transaction():
+        set_watch_preference(user, watch_posted)
+        member = set_mail_preferences(user, mail)
+        if digest_frequency:
+            member = set_digest_preferences(
+                user, frequency=digest_frequency, hour=digest_hour, weekday=digest_weekday
+            )
+    return member
+
+
 def write_digest_note(actor: Actor, sig_id: int, body: str) -> SigDigestNote:
     """A SIG sysop's short note for the next digest of every member of the SIG."""
     from .digest import NOTE_MAX

@@ -8,7 +8,8 @@ from flask import Flask, abort, flash, redirect, render_template, request, url_f
 from flask_login import current_user, login_required
 
 from .. import permissions
-from ..errors import ForumError
+from ..accounts.views import settings_page
+from ..errors import ForumError, Invalid
 from ..extensions import csrf
 from ..i18n import gettext as _
 from ..i18n import ngettext
@@ -126,23 +127,50 @@ def watch_sig(slug: str) -> Any:
 @bp.route("/notifications/preferences", methods=["POST"])
 @login_required
 def preferences() -> Any:
+    """The settings page's notification form. A value it does not offer (sent by hand, or by an
+    older page) brings the settings page back (400) with the error beside its field and what was
+    sent still chosen; nothing is saved unless all of it is (services.set_preferences)."""
     form = PreferencesForm()
-    if not form.validate_on_submit():
-        abort(400)
-    services.set_watch_preference(viewer(), bool(form.watch_posted.data))
-    services.set_mail_preferences(viewer(), form.mail_choices())
-    if form.digest_frequency.data:
+    if form.validate_on_submit():
         try:
-            services.set_digest_preferences(
+            services.set_preferences(
                 viewer(),
-                frequency=form.digest_frequency.data,
-                hour=int(form.digest_hour.data) if form.digest_hour.data else None,
-                weekday=int(form.digest_weekday.data) if form.digest_weekday.data else None,
+                watch_posted=bool(form.watch_posted.data),
+                mail=form.mail_choices(),
+                digest_frequency=form.digest_frequency.data or None,
+                digest_hour=int(form.digest_hour.data) if form.digest_hour.data else None,
+                digest_weekday=int(form.digest_weekday.data) if form.digest_weekday.data else None,
             )
         except ForumError as exc:
-            flash(exc.message, "error")
-    flash(_("Your notification preferences are saved."), "success")
-    return redirect(url_for("accounts.settings", _anchor="notifications-heading"))
+            if isinstance(exc, Invalid) and exc.field in mail.CATEGORIES:
+                exc.field = f"mail_{exc.field}"  # the form's name of a mail category's select
+            status = form_error(form, exc)
+        else:
+            flash(_("Your notification preferences are saved."), "success")
+            return redirect(url_for("accounts.settings", _anchor="notifications-heading"))
+    else:
+        status = 400
+    _show_saved(form, viewer(), unsent_only=True)
+    return settings_page(status, notification_form=form)
+
+
+def _show_saved(form: PreferencesForm, user: Any, unsent_only: bool = False) -> None:
+    """The member's saved mail and digest choices in the form's selects; with `unsent_only`,
+    only in those the request left out or sent a refused value in (a refused form shows what
+    was sent where it can, beside what is saved, as saving would have kept it; a value the
+    select does not offer could not be shown chosen)."""
+    choices = mail.mail_choices(user) if user is not None else mail.DEFAULTS
+    shown = {f"mail_{c}": choice for c, choice in choices.items()}
+    digest = digest_choice(user) if user is not None else None
+    if digest is not None:
+        shown["digest_frequency"] = digest.frequency
+        shown["digest_hour"] = str(digest.hour)
+        shown["digest_weekday"] = str(digest.weekday)
+    for name, value in shown.items():
+        select = getattr(form, name)
+        sent = unsent_only and select.raw_data and select.raw_data[0] and not select.errors
+        if not sent:
+            select.data = value
 
 
 @bp.route("/mail/unsubscribe/<token>", methods=["GET", "POST"])
@@ -227,14 +255,7 @@ def init_templates(app: Flask) -> None:
         form = PreferencesForm(formdata=None)
         user = viewer()
         form.watch_posted.data = user is not None and services.watches_posted_topics(user)
-        choices = mail.mail_choices(user) if user is not None else mail.DEFAULTS
-        for category, choice in choices.items():
-            getattr(form, f"mail_{category}").data = choice
-        digest = digest_choice(user) if user is not None else None
-        if digest is not None:
-            form.digest_frequency.data = digest.frequency
-            form.digest_hour.data = str(digest.hour)
-            form.digest_weekday.data = str(digest.weekday)
+        _show_saved(form, user)
         return form
 
     app.jinja_env.globals.update(

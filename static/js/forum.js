@@ -285,7 +285,10 @@
   // fields that still hold what they held (nothing was saved there since), and the form shows
   // its notice (data-unsent-notice) saying so. Passwords, files and hidden fields are never
   // kept. Without this, the form that was sent keeps its input (the server re-renders it).
-  var UNSENT_KEY = "forum.unsent:" + location.pathname;
+  // Kept for the page's own address (data-unsent-page), not the one it came back at: a form
+  // sent to its feature's address is refused with the same page shown there.
+  var unsentPage = document.querySelector("[data-unsent-page]");
+  var UNSENT_KEY = "forum.unsent:" + (unsentPage ? unsentPage.getAttribute("data-unsent-page") : location.pathname);
   var UNSENT_FOR = 10 * 60 * 1000;
 
   function keptKind(el) {

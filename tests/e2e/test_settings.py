@@ -48,3 +48,38 @@ def test_what_was_typed_in_one_form_survives_sending_another(open_browser, forum
     expect(page.get_by_text("Your profile is saved.")).to_be_visible()
     expect(page.get_by_label("Signature line")).to_have_value("73 de kit")
     expect(notice).to_be_hidden()
+
+
+def test_a_refused_notification_form_comes_back_with_what_was_typed_elsewhere(
+    open_browser, forum, watch
+):
+    """The notification form, sent from a page older than its choices (an hour it no longer
+    offers), is refused at its own address: the settings page comes back there with the error
+    beside the hour, and the signature typed in the profile form meanwhile is back too."""
+    page = open_browser(label="settings-refused")
+    register(page, unique("lin"), forum)
+    page.goto("/settings")
+    notifications = page.locator('form[data-keep-unsent="notifications"]')
+    hour = notifications.get_by_label("At (your time zone)")
+    # A stale page: its hour menu offers one that the forum does not.
+    hour.evaluate("s => s.add(new Option('25:00', '25'))")
+    hour.select_option("25")
+    notifications.get_by_label("When someone quotes me").select_option("digest")
+    page.get_by_label("Signature line").fill("73 de lin")
+
+    watch.expect_status(400, r"^/notifications/preferences$")
+    page.get_by_role("button", name="Save notification preferences").click()
+    expect(page.get_by_text("Choose an hour from 0 to 23.")).to_be_visible()
+    expect(hour).to_have_attribute("aria-invalid", "true")
+    expect(notifications.get_by_label("When someone quotes me")).to_have_value("digest")
+    expect(page.get_by_label("Signature line")).to_have_value("73 de lin")
+    expect(page.locator('form[data-keep-unsent="profile"] [data-unsent-notice]')).to_be_visible()
+    expect(page.get_by_text("Your notification preferences are saved.")).to_have_count(0)
+    assert_accessible(page)
+
+    # Chosen again from what the page offers: saved, and shown as saved.
+    hour.select_option("6")
+    page.get_by_role("button", name="Save notification preferences").click()
+    expect(page.get_by_text("Your notification preferences are saved.")).to_be_visible()
+    expect(hour).to_have_value("6")
+    expect(notifications.get_by_label("When someone quotes me")).to_have_value("digest")
