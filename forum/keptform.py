@@ -108,7 +108,9 @@ def _kind(name: str) -> tuple[str, Any]:
 
 def kept_form() -> KeptForm:
     """What this request's form carried, sorted into shown, carried and dropped."""
-    kept = KeptForm(files_dropped=bool(request.files))
+    # A file input left empty is still sent (no name, no bytes): only a chosen file is dropped.
+    chosen = any(item.filename for _, item in request.files.items(multi=True))
+    kept = KeptForm(files_dropped=chosen)
     limit = int(current_app.config["MAX_POST_LENGTH"]) + SLACK_CHARS
     token_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     count = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from io import BytesIO
 from typing import Any
 
 import pytest
@@ -302,3 +303,28 @@ def test_an_earlier_draft_is_named_as_earlier(client, make_client, topic):
     client.form(f"/drafts/reply:{topic.id}", {"body": "An early version."})
     response = send_reply(client, topic, make_client().csrf_token(), Origin=HERE)
     assert "holds an earlier version of this text" in html(response)
+
+
+def test_only_a_chosen_file_is_said_to_be_dropped(client, topic):
+    """The reply form is multipart with a file input: left empty, the browser still sends it (no
+    name, no bytes), and the page must not tell her to attach files she never chose."""
+    client.login("ada")
+    token = reply_page_token(client, topic)
+    client.form("/settings", {"action": "everywhere"})
+    fields = {"body": REPLY, "reply_to": "", "csrf_token": token}
+    empty = client.post(
+        f"/t/{topic.id}/reply",
+        data={**fields, "file": (BytesIO(b""), "")},
+        headers={"Origin": HERE},
+        content_type="multipart/form-data",
+    )
+    assert empty.status_code == 400 and REPLY_HTML in html(empty)
+    assert "Attached files are not kept" not in html(empty)
+    chosen = client.post(
+        f"/t/{topic.id}/reply",
+        data={**fields, "file": (BytesIO(b"GIF89a"), "modem.gif")},
+        headers={"Origin": HERE},
+        content_type="multipart/form-data",
+    )
+    assert chosen.status_code == 400 and REPLY_HTML in html(chosen)
+    assert "Attached files are not kept: attach them again." in html(chosen)
