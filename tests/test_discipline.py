@@ -205,6 +205,32 @@ def test_the_sysop_hears_of_each_action_in_their_language(app, browser):
         assert said in response.get_data(as_text=True), action
 
 
+def test_the_member_page_shows_the_forms_its_read_model_offers(app, browser):
+    """Which of the member page's forms a sysop gets is the read model's rule (MemberPanel.offers),
+    which the page and the views read: the global sysop every one, a sysop of the member's SIG
+    the note, warning, suspension and removal, a sysop of another SIG a note only."""
+    import re
+
+    from forum.moderation.queries import MEMBER_FORMS, member_panel
+
+    w = build_world()
+    expected = {
+        w.root: set(MEMBER_FORMS),
+        w.sig_sysop: {"note", "warn", "suspend", "remove"},
+        w.other_sysop: {"note"},
+    }
+    for sysop, forms in expected.items():
+        panel = member_panel(sysop, w.member.username)
+        assert {form for form in MEMBER_FORMS if panel.offers(form)} == forms, sysop.username
+        assert panel.offers_discipline == (forms != {"note"})
+        page = browser(sysop).text(f"/mod/u/{w.member.username}")
+        shown = set(re.findall(rf'action="/mod/u/{w.member.username}/(\w+)"', page))
+        assert shown & set(MEMBER_FORMS) == forms, sysop.username  # (trust, spam: not its own)
+        assert ('id="discipline-heading"' in page) == (forms != {"note"})
+    with pytest.raises(ValueError, match="no form 'lift'"):
+        member_panel(w.root, w.member.username).offers("lift")
+
+
 def test_a_refused_discipline_form_keeps_what_the_sysop_typed(app, browser):
     """Warn, suspend, silence, ban and remove redirected to the member's page on an error, with
     the error in a flash and the form empty: the reason the sysop wrote was gone. The page comes

@@ -421,6 +421,10 @@ class SiteStanding:
     reason: str | None
 
 
+# The member panel's forms (moderation/member.html), by the name its view knows each by.
+MEMBER_FORMS = ("note", "warn", "suspend", "remove", "silence", "ban")
+
+
 @dataclass
 class MemberPanel:
     member: User
@@ -436,6 +440,28 @@ class MemberPanel:
     note_sigs: list[Sig]  # where the viewer may file a note on the member
     topic_count: int | None  # over every SIG: the global sysop's
     is_global: bool
+
+    def offers(self, form: str) -> bool:
+        """Whether the page offers the viewer one of its forms (`form` in MEMBER_FORMS): the
+        template shows it by this, and its view takes a refused one back onto the page by it
+        (a form the page no longer offers, the member having left the SIG meanwhile, is not).
+        A note wherever they may file one (the global sysop site-wide too); a warning or a
+        suspension to a sysop of one of the member's SIGs, or the global sysop; removal from
+        a SIG they moderate that the member is in; silence and ban to the global sysop."""
+        if form not in MEMBER_FORMS:
+            raise ValueError(f"the member panel has no form {form!r}")
+        if form == "note":
+            return bool(self.note_sigs) or self.is_global
+        if form == "remove":
+            return bool(self.moderated)
+        if form in ("silence", "ban"):
+            return self.is_global
+        return bool(self.moderated) or self.is_global
+
+    @property
+    def offers_discipline(self) -> bool:
+        """Whether the page has its discipline section (any form but the note's)."""
+        return any(self.offers(form) for form in MEMBER_FORMS if form != "note")
 
 
 def member_panel(current: Any, username: str) -> MemberPanel:

@@ -487,7 +487,7 @@ def _member_id(username: str) -> int:
 def _member_action(
     username: str, key: str, form: Any, call: Callable[[int], Any], success: str
 ) -> Any:
-    """Run one of the member page's forms (`key` in _member_forms). Refused, by the form or
+    """Run one of the member page's forms (`key` in queries.MEMBER_FORMS). Refused, by the form or
     by the service, the page comes back with that form as it was sent and the error beside
     it: the reason the sysop wrote is not lost."""
     user_id = _member_id(username)
@@ -505,13 +505,7 @@ def _member_action(
         status = 400
     panel = queries.member_panel(current_user, username)
     forms = _member_forms(panel)
-    shown = {
-        "note": bool(forms["note"].sig.choices),
-        "remove": bool(forms["remove"].sig.choices),
-        "silence": panel.is_global,
-        "ban": panel.is_global,
-    }.get(key, bool(panel.moderated) or panel.is_global)
-    if not shown:  # the page no longer offers this form (the member left the SIG meanwhile)
+    if not panel.offers(key):  # no longer on the page (the member left the SIG meanwhile)
         errors = [*form.form_errors, *(e for field in form for e in field.errors)]
         flash(" ".join(str(e) for e in errors) or _("Try again."), "error")
         return redirect(_back(url_for("moderation.member", username=username)))
