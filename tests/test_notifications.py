@@ -271,6 +271,9 @@ def test_refused_preferences_bring_the_settings_page_back_and_save_nothing(clien
     # The page's other forms show what is saved.
     assert 'value="Poetical science"' in page
     assert preferences() == saved
+    # The footer's language switch goes back to where the page is: to the settings page.
+    back = client.get("/notifications/preferences")
+    assert back.status_code == 302 and back.headers["Location"] == "/settings#notifications-heading"
 
     # In German, an unknown frequency and mail choice: each error beside its own field.
     sent.update(digest_hour="9", digest_frequency="fortnightly", mail_reply="weekly")

@@ -433,6 +433,8 @@ def test_a_refused_mail_setting_brings_the_settings_page_back_and_saves_nothing(
     assert 'class="error"' not in page.replace('class="error" id="mail_from-error"', "")
     _forget()
     assert services.mail_from(ada) == "sysops" and services.notifies_mail(ada)
+    back = client.get("/settings/mail")  # the footer's language switch, from this page
+    assert back.status_code == 302 and back.headers["Location"] == "/settings#mail-heading"
 
     german = client.form(
         "/settings/mail", {"mail_from": "", "notify": "y"}, headers={"Accept-Language": "de"}

@@ -251,11 +251,14 @@ def ignore(username: str) -> Any:
     return redirect_back(request.form.get("next"), url_for("accounts.profile", username=username))
 
 
-@bp.route("/settings/mail", methods=["POST"])
+@bp.route("/settings/mail", methods=["GET", "POST"])
 @login_required
 def preferences() -> Any:
     """The settings page's private mail form: a refused choice brings the settings page back
-    (400) with the error beside it and what was sent; nothing is saved."""
+    (400) with the error beside it and what was sent; nothing is saved. A GET (the footer's
+    language switch, from the page shown here) goes to the settings page."""
+    if request.method == "GET":
+        return redirect(url_for("accounts.settings", _anchor="mail-heading"))
     form = MailPreferencesForm()
     status = 400
     if form.validate_on_submit():

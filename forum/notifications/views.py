@@ -124,12 +124,15 @@ def watch_sig(slug: str) -> Any:
     return redirect(url_for("sigs.show", slug=sig.slug))
 
 
-@bp.route("/notifications/preferences", methods=["POST"])
+@bp.route("/notifications/preferences", methods=["GET", "POST"])
 @login_required
 def preferences() -> Any:
     """The settings page's notification form. A value it does not offer (sent by hand, or by an
     older page) brings the settings page back (400) with the error beside its field and what was
-    sent still chosen; nothing is saved unless all of it is (services.set_preferences)."""
+    sent still chosen; nothing is saved unless all of it is (services.set_preferences). A GET
+    (the footer's language switch, from the page shown here) goes to the settings page."""
+    if request.method == "GET":
+        return redirect(url_for("accounts.settings", _anchor="notifications-heading"))
     form = PreferencesForm()
     if form.validate_on_submit():
         try:
