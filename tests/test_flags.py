@@ -197,3 +197,172 @@ def test_a_flags_note_is_quoted_in_the_readers_quotation_marks(app, browser, lan
     db.session.commit()
     page = browser(w.root).text("/mod")
     assert f"— {quoted}" in page
+
+
+# --- an automatic hide, said as such -------------------------------------------------------
+def _auto_hide(w, f):
+    """Flag the world's post past the threshold (2) with trusted members: the member's flag
+    (basic: 1) and a member's at level member (1.5), 2.5 in all."""
+    from forum.accounts.models import TL_MEMBER
+    from forum.admin import services as admin_services
+
+    admin_services.update_settings(w.root, {"auto_hide_threshold": "2"})
+    trusted = f.user("trusted", trust_level=TL_MEMBER)
+    f.join(trusted, w.sig)
+    mod.flag_post(trusted, w.post.id, "abuse")
+    post = db.session.get(Post, w.post.id)
+    db.session.refresh(post)
+    assert post.is_hidden
+    return post
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "hidden after members’ flags; a sysop will look at it"),
+        ("de", "nach Meldungen von Mitgliedern ausgeblendet; ein Sysop sieht ihn sich an"),
+        ("es", "ocultado tras las denuncias de los miembros; un sysop lo revisará"),
+    ],
+)
+def test_an_automatic_hide_reads_in_the_readers_language(app, f, browser, language, said):
+    """The topic page said "hidden by a sysop: Hidden after 2 flags weighing 2; waiting for a
+    sysop." in every language: English stored as the reason, and no sysop had hidden it."""
+    w = build_world()
+    _auto_hide(w, f)
+    for reader in (w.author, w.sig_sysop):
+        reader.language = language
+    db.session.commit()
+    for reader in (w.author, w.sig_sysop):
+        page = browser(reader).text(f"/t/{w.topic.id}")
+        assert said in page
+        assert "Hidden after" not in page and "flags weighing" not in page
+
+
+def test_an_automatic_hide_is_kept_as_data_not_as_english(app, f):
+    w = build_world()
+    post = _auto_hide(w, f)
+    assert post.hidden_by_flags and post.hidden_by_id is None and post.hide_reason is None
+    assert post.hidden_by == "flags"
+    entry = db.session.scalar(
+        select(ModAction).where(ModAction.action == "auto_hide_post").order_by(ModAction.id)
+    )
+    assert entry.actor_id is None and entry.reason == ""
+    assert entry.params == {"flags": 2, "weight": 2.5}
+    assert entry.details == "2 flags weighing 2.5"
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "2 flags weighing 2.5"),
+        ("de", "2 Meldungen mit Gewicht 2,5"),
+        ("es", "2 denuncias con un peso de 2,5"),
+    ],
+)
+def test_the_logs_automatic_hide_says_count_and_weight_in_the_readers_language(
+    app, f, browser, language, said
+):
+    w = build_world()
+    _auto_hide(w, f)
+    w.root.language = language
+    db.session.commit()
+    page = browser(w.root).text("/mod/log")
+    rows = page[page.index("<tbody>") : page.index("</tbody>")]
+    assert said in rows
+    assert "waiting for a sysop" not in rows
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Members’ flags hid your post in “A topic about things” until a sysop looks at it."),
+        (
+            "de",
+            "Nach Meldungen von Mitgliedern wurde dein Beitrag in „A topic about things“ "
+            "ausgeblendet, bis ein Sysop ihn sich ansieht.",
+        ),
+        (
+            "es",
+            "Las denuncias de los miembros ocultaron tu mensaje en «A topic about things» "
+            "hasta que un sysop lo revise.",
+        ),
+    ],
+)
+def test_the_author_hears_that_members_flags_hid_the_post(app, f, browser, language, said):
+    """The author's notification said "A sysop hid your post …: Hidden after 2 flags …", in
+    English whatever their language, and named the last flagger as the one who hid it."""
+    from forum.notifications.models import Notification
+
+    w = build_world()
+    _auto_hide(w, f)
+    note = db.session.scalar(
+        select(Notification).where(
+            Notification.user_id == w.author.id, Notification.kind == "post_hidden"
+        )
+    )
+    assert note.data == {"by": "flags"} and note.actor_id is None
+    w.author.language = language
+    db.session.commit()
+    page = browser(w.author).text("/notifications")
+    assert said in page
+    assert "Hidden after" not in page and "A sysop hid" not in page
+
+
+def test_the_api_says_who_hid_a_post(app, f, client):
+    from .test_api import API, bearer, token_for
+
+    w = build_world()
+    _auto_hide(w, f)
+    secret = token_for(w.author)
+    body = client.get(f"{API}/posts/{w.post.id}", headers=bearer(secret)).get_json()
+    assert (body["status"], body["hidden_by"], body["hide_reason"]) == ("hidden", "flags", None)
+    # The sysop keeps it hidden from the queue, with a reason: theirs from now on.
+    mod.resolve_flags(w.sig_sysop, w.post.id, "hidden", "Rude")
+    body = client.get(f"{API}/posts/{w.post.id}", headers=bearer(secret)).get_json()
+    assert (body["status"], body["hidden_by"], body["hide_reason"]) == ("hidden", "sysop", "Rude")
+    visible = client.get(f"{API}/posts/{w.topic.first_post_id}", headers=bearer(secret))
+    assert visible.get_json()["hidden_by"] is None
+
+
+def test_a_sysop_who_keeps_the_automatic_hide_takes_it_over(app, f, browser):
+    """Hiding from the queue a post the flags hid changed nothing: the page went on saying a
+    sysop would look at it, after one had."""
+    from forum.notifications.models import Notification
+
+    w = build_world()
+    _auto_hide(w, f)
+    mod.resolve_flags(w.sig_sysop, w.post.id, "hidden", "Rude")
+    post = db.session.get(Post, w.post.id)
+    db.session.refresh(post)
+    assert post.is_hidden and not post.hidden_by_flags
+    assert (post.hidden_by_id, post.hide_reason) == (w.sig_sysop.id, "Rude")
+    page = browser(w.author).text(f"/t/{w.topic.id}")
+    assert "hidden by a sysop: Rude" in page and "members’ flags" not in page
+    told = db.session.scalars(
+        select(Notification.data)
+        .where(Notification.user_id == w.author.id, Notification.kind == "post_hidden")
+        .order_by(Notification.id)
+    ).all()
+    assert told == [{"by": "flags"}, {"reason": "Rude"}]
+
+
+def test_dismissing_undoes_only_an_automatic_hide(app, f):
+    w = build_world()
+    _auto_hide(w, f)
+    mod.resolve_flags(w.sig_sysop, w.post.id, "dismissed")
+    post = db.session.get(Post, w.post.id)
+    db.session.refresh(post)
+    assert post.is_public and not post.hidden_by_flags
+    # A sysop's own hide stays when the flags on the post are dismissed.
+    other = build_world_post(w, f)
+    mod.hide_post(w.sig_sysop, other.id, "Advert")
+    mod.resolve_flags(w.sig_sysop, other.id, "dismissed")
+    db.session.refresh(other)
+    assert other.is_hidden and other.hide_reason == "Advert" and other.hidden_by == "sysop"
+
+
+def build_world_post(w, f):
+    """Another reply by the author, flagged by the member."""
+    reply = f.reply(w.author, w.topic, "One more reply by the author.")
+    mod.flag_post(w.member, reply.id, "spam")
+    return reply

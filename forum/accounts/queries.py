@@ -154,6 +154,7 @@ def account_export(user: User) -> dict[str, Any]:
                 "edited_at": iso(post.edited_at),
                 "deleted_at": iso(post.deleted_at),
                 "hidden_at": iso(post.hidden_at),
+                "hidden_by": post.hidden_by,
                 "hide_reason": post.hide_reason,
             }
             for post, topic, sig in db.session.execute(

@@ -193,7 +193,14 @@ class Post(Output):
     body_raw: str = Field(description="The Markdown as written.")
     body_html: str = Field(description="The cooked, sanitized HTML.")
     status: Literal["visible", "pending", "hidden", "deleted"]
-    hide_reason: str | None
+    hidden_by: Literal["flags", "sysop"] | None = Field(
+        description="Who hid the post: flags (members' flags weighed enough; no sysop has "
+        "looked at it yet), sysop, or null when it is not hidden."
+    )
+    hide_reason: str | None = Field(
+        description="The reason a sysop typed when hiding it; null when they typed none, "
+        "when members' flags hid it, or when it is not hidden."
+    )
     created_at: datetime
     edited_at: datetime | None
     edit_count: int

@@ -144,6 +144,7 @@ def _post(info: queries.PostInfo) -> schemas.Post:
         body_raw=post.body_raw,
         body_html=post.body_html,
         status=_status(post),  # type: ignore[arg-type]
+        hidden_by=post.hidden_by,  # type: ignore[arg-type]
         hide_reason=post.hide_reason,
         created_at=post.created_at,
         edited_at=post.edited_at,

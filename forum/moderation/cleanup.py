@@ -41,6 +41,18 @@ def _scope(user_id: int, sig: Sig | None) -> tuple[list[Post], list[Topic]]:
     )
 
 
+def _hidden_by_flags(user_id: int, sig: Sig | None) -> list[Post]:
+    """The member's posts that members' flags hid (in the SIG), not deleted: the cleanup
+    resolves their flags, so the sysop hides them from then on (they stay hidden on an undo,
+    which restores only what the cleanup itself hid)."""
+    posts = select(Post).where(
+        Post.user_id == user_id, Post.hidden_by_flags.is_(True), Post.deleted_at.is_(None)
+    )
+    if sig is not None:
+        posts = posts.join(Topic, Topic.id == Post.topic_id).where(Topic.sig_id == sig.id)
+    return list(db.session.scalars(posts.order_by(Post.id)))
+
+
 def cleanup_preview(actor: Actor, user_id: int, sig_id: int | None = None) -> dict:
     """What a cleanup would do, for its confirmation page: counts, and the SIGs touched."""
     user, sig = _target(actor, user_id, sig_id)
@@ -79,7 +91,10 @@ def remove_spammer_from_sig(
 
 def _clean(actor: Actor, user_id: int, sig_id: int | None, reason: str) -> SpamCleanup:
     user, sig = _target(actor, user_id, sig_id)
-    reason = clean_reason(reason) or SPAM_REASON
+    typed = clean_reason(reason)
+    # The posts keep only what the sysop typed (None: nothing; each reader's page says "hidden
+    # by a sysop" in their language). The bans and the log keep "spam" when nothing was typed.
+    reason = typed or SPAM_REASON
     by = actor_id(actor)
     with transaction() as session:
         posts, topics = _scope(user.id, sig)
@@ -98,10 +113,15 @@ def _clean(actor: Actor, user_id: int, sig_id: int | None, reason: str) -> SpamC
             was_public = post.is_public
             post.hidden_at = now
             post.hidden_by_id = by
-            post.hide_reason = reason
+            post.hidden_by_flags = False
+            post.hide_reason = typed or None
             if was_public:
                 counters.count_member_posts(post.user_id, -1)
             hidden.append(post.id)
+        for post in _hidden_by_flags(user.id, sig):
+            post.hidden_by_id = by
+            post.hidden_by_flags = False
+            post.hide_reason = typed or None
         deleted: list[int] = []
         for topic in topics:
             topic.deleted_at = now
@@ -260,6 +280,7 @@ def undo_spam_cleanup(actor: Actor, cleanup_id: int) -> SpamCleanup:
         for post in posts:
             post.hidden_at = None
             post.hidden_by_id = None
+            post.hidden_by_flags = False
             post.hide_reason = None
             if post.is_public:
                 counters.count_member_posts(post.user_id, +1)

@@ -33,7 +33,13 @@ from .models import (
     PostReview,
     ReviewNote,
 )
-from .posts import apply_hide, apply_unhide, publish_visibility
+from .posts import (
+    apply_auto_hide,
+    apply_hide,
+    apply_unhide,
+    confirm_auto_hide,
+    publish_visibility,
+)
 
 
 # --- flags ----------------------------------------------------------------------------------
@@ -87,14 +93,13 @@ def _maybe_auto_hide(flagger: User, post: Post, topic: Topic, sig: Sig) -> None:
     # In half flags (a member's flag weighs one and a half).
     weight = sum(permissions.flag_weight(u) for u in flaggers)
     if weight >= 2 * threshold:
-        apply_hide(
-            None,
-            post,
-            topic,
-            sig,
-            f"Hidden after {len(flaggers)} flags weighing {weight / 2:g}; waiting for a sysop.",
-        )
+        apply_auto_hide(post, topic, sig, len(flaggers), _whole(weight / 2))
         publish_visibility(flagger.id, post, topic, sig, "hidden")
+
+
+def _whole(value: float) -> float:
+    """2.0 as 2 (an int in the log's params), 2.5 as it is."""
+    return int(value) if value == int(value) else value
 
 
 def _open_flags(post_id: int) -> list[Flag]:
@@ -129,10 +134,15 @@ def resolve_flags(
     reason = clean_reason(reason, required=outcome in ("warned", "suspended", "silenced", "banned"))
     with transaction() as session:
         if outcome == "dismissed":
-            if post.is_hidden and post.hidden_by_id is None:
+            if post.is_hidden and post.hidden_by_flags:
                 apply_unhide(actor, post, topic, sig)  # undo an automatic hide
         elif outcome == "hidden":
-            if not post.is_hidden:
+            if post.is_hidden and post.hidden_by_flags:
+                # The sysop keeps what the flags hid: it is theirs now, with their reason, and
+                # the author hears it from them.
+                confirm_auto_hide(actor, post, topic, sig, reason)
+                publish_visibility(actor.id, post, topic, sig, "hidden")
+            elif not post.is_hidden:
                 apply_hide(actor, post, topic, sig, reason)
                 publish_visibility(actor.id, post, topic, sig, "hidden")
         elif outcome == "deleted":

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import localtime, ngettext, pgettext
+from ..i18n import localtime, ngettext, number, pgettext
 from ..timeutil import UTCDateTime, utcnow
 
 FLAG_REASONS = {
@@ -403,6 +403,18 @@ def params_label(action: str, params: dict) -> str | None:
     if action in ("resolve_flags", "resolve_message_report"):
         kind = "flag" if action == "resolve_flags" else "report"
         return _resolved(kind, _num(p.get("count")), str(p.get("outcome", "")))
+    if action == "auto_hide_post":
+        # Members' flags hid the post: how many, and what they weighed (forum.permissions.
+        # flag_weight; none in entries from before the weights, migration 0038).
+        weight = p.get("weight")
+        if not isinstance(weight, int | float):
+            return ngettext("%(num)s flag", "%(num)s flags", _num(p.get("flags")))
+        return ngettext(
+            "%(num)s flag weighing %(weight)s",
+            "%(num)s flags weighing %(weight)s",
+            _num(p.get("flags")),
+            weight=number(weight),
+        )
     if action == "move_topic":
         return str(_l("from %(old)s to %(new)s", old=p.get("from", ""), new=p.get("to", "")))
     if action == "merge_topics":

@@ -39,15 +39,47 @@ def hide_post(actor: Actor, post_id: int, reason: str = "") -> Post:
 
 
 def apply_hide(actor: Actor, post: Post, topic: Topic, sig: Sig, reason: str) -> None:
+    """A sysop hides the post: `reason` is what they typed (empty: none)."""
+    _hide(post, topic, sig, actor_id(actor))
+    post.hide_reason = reason or None
+    log_post_action(actor, "hide_post", post, topic, sig, reason=reason)
+
+
+def apply_auto_hide(post: Post, topic: Topic, sig: Sig, flags: int, weight: float) -> None:
+    """Members' flags hide the post until a sysop looks at it (forum.moderation.flags): no
+    sysop hid it, and nobody typed a reason. It is kept as data (`hidden_by_flags`), said in
+    each reader's language; the log keeps the count and the weight as params."""
+    _hide(post, topic, sig, None)
+    post.hidden_by_flags = True
+    post.hide_reason = None
+    log_post_action(
+        None,
+        "auto_hide_post",
+        post,
+        topic,
+        sig,
+        details=f"{flags} flags weighing {weight:g}",
+        params={"flags": flags, "weight": weight},
+    )
+
+
+def confirm_auto_hide(actor: Actor, post: Post, topic: Topic, sig: Sig, reason: str) -> None:
+    """A sysop keeps a post that members' flags hid hidden: from now on the sysop hid it, with
+    their reason (the post was hidden already: no count moves)."""
+    post.hidden_by_id = actor_id(actor)
+    post.hidden_by_flags = False
+    post.hide_reason = reason or None
+    log_post_action(actor, "hide_post", post, topic, sig, reason=reason)
+
+
+def _hide(post: Post, topic: Topic, sig: Sig, by: int | None) -> None:
     was_public = post.is_public
     post.hidden_at = utcnow()
-    post.hidden_by_id = actor.id if actor is not None else None
-    post.hide_reason = reason or None
+    post.hidden_by_id = by
+    post.hidden_by_flags = False
     counters.recount_topic(topic, sig)
     if was_public:
         counters.count_member_posts(post.user_id, -1)
-    action = "hide_post" if actor is not None else "auto_hide_post"
-    log_post_action(actor, action, post, topic, sig, reason=reason)
 
 
 def unhide_post(actor: Actor, post_id: int) -> Post:
@@ -62,6 +94,7 @@ def unhide_post(actor: Actor, post_id: int) -> Post:
 def apply_unhide(actor: Actor, post: Post, topic: Topic, sig: Sig) -> None:
     post.hidden_at = None
     post.hidden_by_id = None
+    post.hidden_by_flags = False
     post.hide_reason = None
     counters.recount_topic(topic, sig)
     if post.is_public:

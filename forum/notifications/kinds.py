@@ -146,6 +146,11 @@ POST_HIDDEN = register(
         100,
         lambda s: (
             gettext(
+                "Members’ flags hid your post in %(topic)s until a sysop looks at it.",
+                topic=_in(s),
+            )
+            if s.data.get("by") == "flags"  # forum.topics.models.HIDDEN_BY_FLAGS
+            else gettext(
                 "A sysop hid your post in %(topic)s: %(reason)s",
                 topic=_in(s),
                 reason=s.data["reason"],

@@ -369,6 +369,8 @@ def _compose(
             "url": site_url() + r.url,
             "kind": r.kind.name,
             "when": r.created_at,
+            # Who hid a post (post_hidden): "flags" when members' flags did, not a sysop.
+            "by": (r.notification.data or {}).get("by"),
         }
         for r in rows
     ]

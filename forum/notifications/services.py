@@ -23,7 +23,7 @@ from ..messages.models import PREF_MAIL_NOTIFY
 from ..permissions import Actor
 from ..sigs.models import ROLE_SYSOP, Membership, Sig
 from ..timeutil import utcnow
-from ..topics.models import Post, Topic
+from ..topics.models import HIDDEN_BY_FLAGS, Post, Topic
 from ..topics.services import mention_limit
 from . import kinds
 from .models import (
@@ -206,14 +206,20 @@ def notify_post_outcome(post_id: int, actor_id: int, change: str) -> list[Notifi
     topic = db.session.get(Topic, post.topic_id)
     assert topic is not None
     data: dict[str, Any] = {}
-    if change == "hidden" and post.hide_reason:
+    by: int | None = actor_id
+    if change == "hidden" and post.hidden_by_flags:
+        # Members' flags hid it, not a sysop: said so in the recipient's language (kinds), and
+        # the flagger whose flag tipped it is not named as the one who hid it.
+        data["by"] = HIDDEN_BY_FLAGS
+        by = None
+    elif change == "hidden" and post.hide_reason:
         data["reason"] = content.clean_text(post.hide_reason)[:300]
     return _add(
         [
             Notification(
                 user_id=post.user_id,
                 kind=kind.name,
-                actor_id=actor_id,
+                actor_id=by,
                 sig_id=topic.sig_id,
                 topic_id=topic.id,
                 post_id=post.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
@@ -115,6 +115,13 @@ class _PostColumns(Protocol):
     def deleted_at(self) -> datetime | None: ...
     @property
     def hidden_at(self) -> datetime | None: ...
+    @property
+    def hidden_by_flags(self) -> bool: ...
+
+
+# Who hid a post (PostState.hidden_by), as the API and a member's data export name it.
+HIDDEN_BY_FLAGS = "flags"
+HIDDEN_BY_SYSOP = "sysop"
 
 
 class PostState:
@@ -133,6 +140,14 @@ class PostState:
     @property
     def is_hidden(self: _PostColumns) -> bool:
         return self.hidden_at is not None
+
+    @property
+    def hidden_by(self: _PostColumns) -> str | None:
+        """Who hid it: "flags" (members' flags weighed enough, forum.moderation.flags: no sysop
+        has looked yet), "sysop", or None when it is not hidden."""
+        if self.hidden_at is None:
+            return None
+        return HIDDEN_BY_FLAGS if self.hidden_by_flags else HIDDEN_BY_SYSOP
 
     @property
     def is_public(self: _PostColumns) -> bool:
@@ -189,7 +204,10 @@ class Post(PostState, db.Model):  # type: ignore[name-defined,misc]
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # What the sysop typed when hiding it (None: nothing), never a sentence of the forum's.
     hide_reason: Mapped[str | None] = mapped_column(String(500))
+    # Hidden by members' flags (forum.moderation.flags), not by a sysop: hidden_by_id is None.
+    hidden_by_flags: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     topic: Mapped[Topic] = relationship(lazy="raise", foreign_keys=[topic_id])
     author: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[user_id])

@@ -50,6 +50,7 @@ class PostView(PostState):
     deleted_at: datetime | None
     hidden_at: datetime | None
     hide_reason: str | None
+    hidden_by_flags: bool
 
 
 @dataclass
@@ -103,6 +104,7 @@ _POST_COLUMNS = (
     Post.deleted_at,
     Post.hidden_at,
     Post.hide_reason,
+    Post.hidden_by_flags,
 )
 _AUTHOR_COLUMNS = (User.id, User.username, User.signature, User.role)
 
