@@ -366,3 +366,173 @@ def build_world_post(w, f):
     reply = f.reply(w.author, w.topic, "One more reply by the author.")
     mod.flag_post(w.member, reply.id, "spam")
     return reply
+
+
+# --- the migration ------------------------------------------------------------------------------
+BEFORE_FLAGS_COLUMN = "0037_mod_action_params"
+OLD_REASON = "Hidden after 2 flags weighing 2.5; waiting for a sysop."
+
+
+def test_the_migration_converts_the_english_of_automatic_hides_and_back(
+    base_config, empty_database
+):
+    """Rows an automatic hide wrote before (the English sentence as the post's reason, the log
+    entry's reason and the notification's) become the column, params and {"by": "flags"}; a
+    sysop's reason stays; the downgrade writes the sentences back."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from forum import create_app
+    from forum.timeutil import utcnow
+
+    from . import factories as fx
+
+    migrated = create_app({**base_config, "DATABASE_URL": empty_database})
+    with migrated.app_context():
+        upgrade()
+        root = fx.sysop("root")
+        author, flagger = fx.user("author"), fx.user("flagger")
+        sig = fx.sig("main", members=[author, flagger])
+        topic = fx.topic(author, sig, "A topic about things", "First post.")
+        auto, old_auto, by_sysop = (fx.reply(author, topic, f"Reply {n}") for n in range(3))
+        ids = {"auto": auto.id, "old": old_auto.id, "sysop": by_sysop.id}
+        author_id, flagger_id, root_id = author.id, flagger.id, root.id
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision=BEFORE_FLAGS_COLUMN)
+        assert "hidden_by_flags" not in {c["name"] for c in inspect(db.engine).get_columns("posts")}
+        now = utcnow()
+        with db.engine.begin() as conn:
+            hide = text(
+                "UPDATE posts SET hidden_at = :now, hidden_by_id = :by, hide_reason = :reason"
+                " WHERE id = :id"
+            )
+            conn.execute(hide, {"now": now, "by": None, "reason": OLD_REASON, "id": ids["auto"]})
+            conn.execute(
+                hide,
+                {
+                    "now": now,
+                    "by": None,
+                    "reason": "Hidden after 3 flags; waiting for a sysop.",
+                    "id": ids["old"],
+                },
+            )
+            conn.execute(hide, {"now": now, "by": root_id, "reason": "Advert", "id": ids["sysop"]})
+            log = text(
+                "INSERT INTO mod_actions (action, post_id, reason, details, created_at)"
+                " VALUES (:action, :post, :reason, '', :now)"
+            )
+            conn.execute(
+                log,
+                {"action": "auto_hide_post", "post": ids["auto"], "reason": OLD_REASON, "now": now},
+            )
+            conn.execute(
+                log, {"action": "hide_post", "post": ids["sysop"], "reason": "Advert", "now": now}
+            )
+            note = text(
+                "INSERT INTO notifications (user_id, kind, actor_id, post_id, data, created_at)"
+                " VALUES (:user, 'post_hidden', :actor, :post, :data, :now)"
+            )
+            conn.execute(
+                note,
+                {
+                    "user": author_id,
+                    "actor": flagger_id,
+                    "post": ids["auto"],
+                    "data": f'{{"reason": "{OLD_REASON}"}}',
+                    "now": now,
+                },
+            )
+            conn.execute(
+                note,
+                {
+                    "user": author_id,
+                    "actor": root_id,
+                    "post": ids["sysop"],
+                    "data": '{"reason": "Advert"}',
+                    "now": now,
+                },
+            )
+        upgrade()
+        posts = {
+            row.id: row
+            for row in db.session.execute(
+                select(Post.id, Post.hidden_by_flags, Post.hide_reason, Post.hidden_by_id)
+            )
+        }
+        assert (posts[ids["auto"]].hidden_by_flags, posts[ids["auto"]].hide_reason) == (True, None)
+        assert (posts[ids["old"]].hidden_by_flags, posts[ids["old"]].hide_reason) == (True, None)
+        assert (posts[ids["sysop"]].hidden_by_flags, posts[ids["sysop"]].hide_reason) == (
+            False,
+            "Advert",
+        )
+        entries = {
+            e.action: e
+            for e in db.session.scalars(select(ModAction).where(ModAction.post_id.is_not(None)))
+        }
+        auto_entry = entries["auto_hide_post"]
+        assert (auto_entry.reason, auto_entry.params) == ("", {"flags": 2, "weight": 2.5})
+        assert auto_entry.details == "2 flags weighing 2.5"
+        assert (entries["hide_post"].reason, entries["hide_post"].params) == ("Advert", None)
+        from forum.notifications.models import Notification
+
+        told = {n.post_id: n for n in db.session.scalars(select(Notification))}
+        assert (told[ids["auto"]].data, told[ids["auto"]].actor_id) == ({"by": "flags"}, None)
+        assert (told[ids["sysop"]].data, told[ids["sysop"]].actor_id) == (
+            {"reason": "Advert"},
+            root_id,
+        )
+        db.session.remove()
+        downgrade(revision=BEFORE_FLAGS_COLUMN)
+        with db.engine.connect() as conn:
+            reasons = dict(
+                conn.execute(
+                    text("SELECT id, hide_reason FROM posts WHERE hidden_at IS NOT NULL")
+                ).all()
+            )
+            logged = dict(
+                conn.execute(
+                    text("SELECT action, reason FROM mod_actions WHERE post_id IS NOT NULL")
+                ).all()
+            )
+        # The old entry had no log row of its own to read the count from: no reason comes back.
+        assert reasons == {ids["auto"]: OLD_REASON, ids["old"]: None, ids["sysop"]: "Advert"}
+        assert logged == {"auto_hide_post": OLD_REASON, "hide_post": "Advert"}
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("language", "lead"),
+    [
+        ("en", "members’ flags hid one of your posts on Forum until a sysop looks at it:"),
+        (
+            "de",
+            "nach Meldungen von Mitgliedern wurde einer deiner Beiträge auf Forum ausgeblendet, "
+            "bis ein Sysop ihn sich ansieht:",
+        ),
+        (
+            "es",
+            "las denuncias de los miembros ocultaron uno de tus mensajes en Forum hasta que un "
+            "sysop lo revise:",
+        ),
+    ],
+)
+def test_the_authors_mail_says_members_flags_hid_the_post(app, f, inbox, language, lead):
+    from forum.db import transaction
+
+    from .mailbox import text_of
+    from .test_notification_mail import deliver
+
+    w = build_world()
+    with transaction():
+        w.author.preferences = {"mail": {"moderation": "now", "reply": "off"}}
+        w.author.language = language
+    _auto_hide(w, f)
+    deliver(app)
+    (message,) = inbox.messages
+    text = " ".join(text_of(message).split())
+    assert lead in text
+    assert "a sysop hid" not in text.lower() and "Hidden after" not in text
+    assert "Sysop hat" not in text and "un sysop ocultó" not in text

@@ -225,3 +225,46 @@ def test_a_spammer_posting_while_the_cleanup_runs_is_refused(app, monkeypatch):
     _forget()
     assert db.session.scalar(select(Post.id).where(Post.body_raw == f"{WORD} one more")) is None
     assert _hidden(s.ids) == s.ids
+
+
+def test_the_posts_keep_only_what_the_sysop_typed(app, f, browser):
+    """A cleanup with no reason typed stored the English "spam" as each post's hide_reason: a
+    German page read "von einem Sysop ausgeblendet: spam". A post that members' flags had hidden
+    is the sysop's after the cleanup (its flags are resolved), and stays so on an undo."""
+    from forum.accounts.models import TL_MEMBER
+    from forum.admin import services as admin_services
+
+    from .mod_support import build_world
+
+    w = build_world()
+    admin_services.update_settings(w.root, {"auto_hide_threshold": "2"})
+    trusted = f.user("trusted", trust_level=TL_MEMBER)
+    f.join(trusted, w.sig)
+    mod.flag_post(trusted, w.post.id, "abuse")  # 1 + 1.5: hidden by the flags
+    first = f.first_post(w.topic)
+    cleanup = mod.delete_spammer(w.root, w.author.id)
+    _forget()
+    auto, own = db.session.get(Post, w.post.id), db.session.get(Post, first.id)
+    assert (own.hidden_by, own.hide_reason, own.hidden_by_id) == ("sysop", None, w.root.id)
+    assert (auto.hidden_by, auto.hide_reason, auto.hidden_by_id) == ("sysop", None, w.root.id)
+    entry = db.session.get(ModAction, cleanup.mod_action_id)
+    assert entry.reason == "spam"  # the log keeps it, as the ban does
+    w.sig_sysop.language = "de"
+    db.session.commit()
+    page = browser(w.sig_sysop).text(f"/t/{w.topic.id}")
+    assert "von einem Sysop ausgeblendet</span>" in page
+    assert "ausgeblendet: spam" not in page and "Meldungen von Mitgliedern" not in page
+    mod.undo_spam_cleanup(w.root, cleanup.id)
+    _forget()
+    assert db.session.get(Post, first.id).is_public
+    auto = db.session.get(Post, w.post.id)
+    assert auto.is_hidden and auto.hidden_by == "sysop"  # not restored: the flags hid it
+
+
+def test_a_typed_reason_is_each_posts_reason(app, f):
+    from .mod_support import build_world
+
+    w = build_world()
+    mod.delete_spammer(w.root, w.author.id, "Watch adverts.")
+    _forget()
+    assert db.session.get(Post, w.post.id).hide_reason == "Watch adverts."
