@@ -2,7 +2,7 @@
 
 Revision ID: 0038_posts_hidden_by_flags
 Revises: 0037_mod_action_params
-Create Date: 2026-12-08 09:00:00.000000
+Create Date: 2026-12-07 08:00:00.000000
 
 One column with a server default, `posts.hidden_by_flags` (a plain ALTER TABLE ADD COLUMN on
 both databases, as 0035 does). Until now an automatic hide (forum.moderation.flags) wrote
