@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased
 
 from .. import permissions
 from ..accounts.models import PENDING, User
@@ -17,6 +18,9 @@ from ..sigs.models import ROLE_SYSOP, Membership, Sig
 from .models import Invite
 
 MEMBERS_PER_PAGE = 50
+
+# Aliases are module constants (docs/architecture.md, "Data rules").
+_USED_BY = aliased(User, name="used_by")
 
 
 def _require(current: Any) -> permissions.Actor:
@@ -100,7 +104,7 @@ def sig_detail(current: Any, sig_id: int) -> tuple[Sig, list[User], int | None]:
 
 def invites(current: Any) -> list[tuple[Invite, str | None]]:
     _require(current)
-    used_by = db.aliased(User)
+    used_by = _USED_BY
     return [
         (invite, name)
         for invite, name in db.session.execute(

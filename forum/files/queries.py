@@ -28,6 +28,9 @@ from .models import (
 from .services import file_url
 
 PER_PAGE = 25
+
+# Aliases are module constants (docs/architecture.md, "Data rules").
+_UPLOADER = aliased(User, name="uploader")
 SORTS = ("newest", "downloads")
 
 
@@ -63,7 +66,7 @@ class LibraryPage:
 
 
 def _rows(query: Any) -> list[FileRow]:
-    uploader = aliased(User)
+    uploader = _UPLOADER
     rows = db.session.execute(
         query.add_columns(LibraryVersion, uploader.username, LibrarySection.name)
         .outerjoin(LibraryVersion, LibraryVersion.id == LibraryFile.current_version_id)
@@ -159,7 +162,7 @@ class FilePage:
 def file_page(user: Actor, entry: LibraryFile, sig: Sig) -> FilePage:
     """One library file: the entry, its versions (newest first), the sections to move it to."""
     [row] = _rows(select(LibraryFile).where(LibraryFile.id == entry.id))
-    uploader = aliased(User)
+    uploader = _UPLOADER
     versions = [
         VersionRow(v, name)
         for v, name in db.session.execute(
@@ -229,7 +232,7 @@ def search_library(user: Actor, words: list[str], sig_slug: str | None = None) -
                 ),
             )
         )
-    uploader = aliased(User)
+    uploader = _UPLOADER
     rows = db.session.execute(
         query.add_columns(LibraryVersion, uploader.username, LibrarySection.name)
         .outerjoin(LibraryVersion, LibraryVersion.id == LibraryFile.current_version_id)

@@ -41,6 +41,16 @@ from .models import (
 QUEUE_LIMIT = 50
 LOG_PER_PAGE = 50
 
+# Aliases are module constants (docs/architecture.md, "Data rules").
+_REPORTER = aliased(User, name="reporter")
+_FLAGGER = aliased(User, name="flagger")
+_CLAIMER = aliased(User, name="claimer")
+_WRITER = aliased(User, name="writer")
+_ACTOR = aliased(User, name="actor_user")
+_MEMBER = aliased(User, name="member_user")
+_TOPIC_SIG = aliased(Sig, name="topic_sig")
+_ISSUER = aliased(User, name="issuer")
+
 
 @dataclass
 class NoteRow:
@@ -87,7 +97,7 @@ def message_reports(viewer: permissions.Actor) -> list[MessageReportItem]:
     """Open reports of private messages, grouped by message (the global sysop's): one query."""
     if not permissions.can_handle_message_reports(viewer):
         return []
-    reporter = aliased(User)
+    reporter = _REPORTER
     items: dict[int, MessageReportItem] = {}
     for report, name in db.session.execute(
         select(MessageReport, reporter.username)
@@ -146,7 +156,7 @@ def mod_queue(current: Any) -> ModQueue:
     ]
     by_post = {item.post.id: item for item in flagged}
     if by_post:
-        flagger = aliased(User)
+        flagger = _FLAGGER
         for flag, name in db.session.execute(
             select(Flag, flagger.username)
             .join(flagger, flagger.id == Flag.user_id)
@@ -156,7 +166,7 @@ def mod_queue(current: Any) -> ModQueue:
             item = by_post[flag.post_id]
             item.flags.append((flag, name))
             item.reasons[flag.reason] = item.reasons.get(flag.reason, 0) + 1
-        claimer = aliased(User)
+        claimer = _CLAIMER
         for review, name in db.session.execute(
             select(PostReview, claimer.username)
             .outerjoin(claimer, claimer.id == PostReview.claimed_by_id)
@@ -168,7 +178,7 @@ def mod_queue(current: Any) -> ModQueue:
     items = flagged + pending
     post_ids = [item.post.id for item in items]
     if post_ids:
-        writer = aliased(User)
+        writer = _WRITER
         notes: dict[int, list[NoteRow]] = defaultdict(list)
         for note, name in db.session.execute(
             select(ReviewNote, writer.username)
@@ -214,7 +224,7 @@ def notes_for_members(
     """Private notes on these members that the viewer may read, newest first (one query)."""
     if not user_ids:
         return {}
-    writer = aliased(User)
+    writer = _WRITER
     result: dict[int, list[NoteRow]] = defaultdict(list)
     for note, name, sig in db.session.execute(
         select(MemberNote, writer.username, Sig)
@@ -288,8 +298,7 @@ def _log_rows(
     """Log entries the viewer may read (their SIGs'; all for the global sysop), newest first:
     the topic only while the viewer may see it where it is now, the details only when the
     entry names no other SIG, or one the viewer moderates too."""
-    actor_user, member_user = aliased(User), aliased(User)
-    topic_sig = aliased(Sig)
+    actor_user, member_user, topic_sig = _ACTOR, _MEMBER, _TOPIC_SIG
     viewable = permissions.viewable_topics_clause(viewer, Topic, topic_sig)
     rows = db.session.execute(
         select(ModAction, actor_user.username, member_user.username, Sig, Topic)
@@ -518,7 +527,7 @@ def member_panel(current: Any, username: str) -> MemberPanel:
         )
         if holds
     ]
-    issuer = aliased(User)
+    issuer = _ISSUER
     warnings = list(
         db.session.execute(
             select(MemberWarning, issuer.username, Sig)

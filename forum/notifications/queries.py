@@ -45,6 +45,12 @@ from .models import (
 PER_PAGE = 30
 EXCERPT_LENGTH = 140
 
+# Aliases are module constants (docs/architecture.md, "Data rules"): SQLAlchemy keeps an alias's
+# adapted columns on the alias, so one made per call builds them again each time.
+_ACTOR = aliased(User, name="actor")
+_READ = aliased(TopicRead, name="tracked_read")
+_OVERRIDE = aliased(TopicWatch, name="topic_override")
+
 
 @dataclass
 class NotificationRow:
@@ -106,7 +112,7 @@ def unread_counts(user_ids: list[int]) -> dict[int, int]:
 
 def _query() -> Any:
     """Notifications with what they name."""
-    actor = aliased(User)
+    actor = _ACTOR
     return (
         select(Notification, actor.username, Post, Topic, Sig)
         .outerjoin(actor, actor.id == Notification.actor_id)
@@ -381,7 +387,7 @@ def _tracked_unread(for_user: Callable[[Any], ColumnElement[bool]]) -> Any:
     follows what the member chose to track, not the size of the forum: topics with a level of
     their own, and topics of tracked SIGs without one.
     """
-    read = aliased(TopicRead)
+    read = _READ
     unread = Topic.last_post_number > func.coalesce(read.last_read_post_number, 0)
 
     def member_of_sig(uid: Any) -> Any:
@@ -397,7 +403,7 @@ def _tracked_unread(for_user: Callable[[Any], ColumnElement[bool]]) -> Any:
         .outerjoin(read, read_by(TopicWatch.user_id))
         .where(TopicWatch.level.in_(TRACKED), Topic.deleted_at.is_(None), unread)
     )
-    override = aliased(TopicWatch)
+    override = _OVERRIDE
     by_sig = (
         select(SigWatch.user_id, Topic.id)
         .join(Topic, Topic.sig_id == SigWatch.sig_id)

@@ -37,6 +37,8 @@ from .models import REQUEST_PENDING, JoinRequest, Membership, Sig, SigInvite
 _AUTHOR = aliased(User, name="author")
 _LAST_POSTER = aliased(User, name="last_poster")
 _FIRST_POST = aliased(Post, name="first_post")
+_READ = aliased(TopicRead, name="topic_read")
+_MEMBERSHIP = aliased(Membership, name="membership")
 
 
 @dataclass
@@ -189,8 +191,7 @@ def unread_by_sig(user_id: int, sig_ids: Sequence[int]) -> dict[int, int]:
 
 
 def _unread_by_sig() -> Any:
-    read = aliased(TopicRead)
-    member = aliased(Membership)
+    read, member = _READ, _MEMBERSHIP
     unread = (
         select(Topic.id)
         .outerjoin(read, and_(read.topic_id == Topic.id, read.user_id == bindparam("user_id")))

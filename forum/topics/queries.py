@@ -108,6 +108,9 @@ _POST_COLUMNS = (
 )
 _AUTHOR_COLUMNS = (User.id, User.username, User.signature, User.role)
 
+# Aliases are module constants (docs/architecture.md, "Data rules").
+_POSTER = aliased(User, name="poster")
+
 
 def topic_page(current: Any, topic_id: int, page: int = 1) -> TopicPage:
     """One page of a topic. Page boundaries follow post numbers, so permalinks stay put."""
@@ -312,7 +315,7 @@ def _new_topics_query(narrow: Any) -> Any:
         .offset(bindparam("offset"))
         .subquery("page")
     )
-    poster = aliased(User)
+    poster = _POSTER
     return (
         select(
             Topic.id,

@@ -18,6 +18,9 @@ from ..topics.models import Post, TopicRead
 # A flag resolved with any of these outcomes was upheld: the sysop agreed with it.
 UPHELD = ("hidden", "deleted", "warned", "suspended", "silenced", "banned", "spam")
 
+# Aliases are module constants (docs/architecture.md, "Data rules").
+_REPLY = aliased(Post, name="reply")
+
 
 @dataclass
 class Stats:
@@ -77,7 +80,7 @@ def gather(
             found[author_id].recent_posts = int(recent)
     # Their shown posts that another member's shown post answered: a reply to that post, or
     # (for a topic's first post) any reply in the topic.
-    reply = aliased(Post)
+    reply = _REPLY
     for author_id, replied in db.session.execute(
         select(Post.user_id, func.count(func.distinct(Post.id)))
         .join(
