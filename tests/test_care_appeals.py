@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from forum.accounts import services as accounts
 from forum.care import queries, services
 from forum.care.models import Concern
 from forum.extensions import db
+from forum.messages.models import Conversation
 from forum.moderation import services as mod
 
 from .test_accessibility import check_page
@@ -202,6 +204,155 @@ def test_the_migration_adds_the_column_and_existing_concerns_are_not_appeals(
         assert "is_appeal" not in columns
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM concerns")).scalar_one() == 1
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- the appeal's own subject, in each reader's language ----------------------------------------
+def test_an_appeal_without_a_subject_is_titled_in_each_reader_s_language(
+    browser, client, f
+) -> None:
+    """The form's subject may stay empty: the forum's "My account's ban" is said to each reader
+    in their language, not frozen in the language the banned member's browser asked for."""
+    w = care_world(f)
+    mod.ban_member(w["root"], w["ken"].id, "spam")
+    accounts.set_language(w["root"], "es")
+    accounts.set_language(w["grace"], "de")
+    guest = browser(None)
+    response = guest.form(
+        "/care/appeal",
+        {"login": "ken", "password": PASSWORD, "subject": "", "body": "Warum?"},
+        headers={"Accept-Language": "de"},
+    )
+    assert response.status_code == 200
+    assert "Die Sperre meines Kontos" in response.get_data(as_text=True)
+    concern = db.session.scalar(select(Concern))
+    conversation = db.session.get(Conversation, concern.conversation_id)
+    assert (conversation.subject, conversation.subject_kind) == ("", "appeal")
+    root = browser(w["root"])
+    for url in ("/mod/concerns", f"/care/{concern.id}"):
+        page = unescape(_html(root.get(url)))
+        assert "El bloqueo de mi cuenta" in page, url
+        assert "Die Sperre" not in page and "My account's ban" not in page, url
+    shown = send(client, "GET", f"{API}/concerns/{concern.id}", token_for(w["root"])).get_json()
+    assert shown["subject"] == "El bloqueo de mi cuenta"
+    # The same row, to a reader of English.
+    accounts.set_language(w["root"], "en")
+    assert "My account's ban" in unescape(_html(browser(w["root"]).get("/mod/concerns")))
+    # A subject the member typed stays as typed.
+    services.reply(w["root"], concern.id, "Wir schauen es uns an.", resolve=True)
+    mod.ban_member(w["root"], w["ada"].id, "spam")
+    typed = services.appeal("ada", PASSWORD, "Mi bloqueo", "¿Por qué?")
+    typed_row = db.session.get(Conversation, typed.conversation_id)
+    assert (typed_row.subject, typed_row.subject_kind) == ("Mi bloqueo", None)
+
+
+SUBJECTS_BEFORE = "0037_mod_action_params"
+
+
+def test_the_migration_reads_the_old_page_and_appeal_subjects(
+    base_config: dict[str, Any], empty_database: str
+) -> None:
+    """Rows from before kept a sentence in their writer's language: the upgrade keeps a page's
+    words and marks the appeal's own subject; anything else is shown as stored; the downgrade
+    writes the English back."""
+    migrated = create_app({**base_config, "DATABASE_URL": empty_database})
+    now = datetime.now(UTC)
+    subjects = {
+        1: ("Ruf: Modem tot", "page", None),
+        2: ("Llamada: ¿hay alguien?", "page", None),
+        3: ("Page: anyone?", "page", None),
+        4: ("Die Sperre meines Kontos", "written", None),
+        5: ("My account's ban", "written", None),
+        6: ("Ruf: typed by hand", "written", None),  # not a page: as stored
+        7: ("My account's ban", "written", 1),  # to a SIG's sysops: not the appeal's own
+        8: ("Seite: something", "page", None),  # not a shape the forum wrote: as stored
+    }
+    with migrated.app_context():
+        upgrade(revision=SUBJECTS_BEFORE)
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, email, password_hash, role, created_at, "
+                    "session_token, post_count, topic_count, signature, bio_raw, bio_html, "
+                    "timezone, preferences) VALUES (1, 'ken', 'ken@example.com', 'x', 'member', "
+                    ":now, 'token', 0, 0, '', '', '', 'UTC', '{}')"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO sigs (id, slug, name, description, visibility, language, "
+                    "position, created_at, topic_count, post_count, member_count) VALUES (1, "
+                    "'retro', "
+                    "'Retro', '', 'public', 'en', 0, :now, 0, 0, 0)"
+                ),
+                {"now": now},
+            )
+            for cid, (subject, source, sig_id) in subjects.items():
+                conn.execute(
+                    text(
+                        "INSERT INTO conversations (id, subject, kind, created_at, "
+                        "last_message_id, last_message_at, message_count) VALUES (:id, "
+                        ":subject, 'concern', :now, 0, :now, 0)"
+                    ),
+                    {"id": cid, "subject": subject, "now": now},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO concerns (id, conversation_id, sig_id, member_id, source, "
+                        "is_appeal, state, created_at, due_at, escalate_at, last_activity_at) "
+                        "VALUES (:id, :id, :sig, 1, :source, false, 'open', :now, :now, :now, "
+                        ":now)"
+                    ),
+                    {"id": cid, "sig": sig_id, "source": source, "now": now},
+                )
+            # Private mail is never touched, whatever its subject.
+            conn.execute(
+                text(
+                    "INSERT INTO conversations (id, subject, kind, created_at, last_message_id, "
+                    "last_message_at, message_count) VALUES (9, 'Ruf: Mail', 'private', :now, "
+                    "0, :now, 0)"
+                ),
+                {"now": now},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = dict(
+                (i, (s, k))
+                for i, s, k in conn.execute(
+                    text("SELECT id, subject, subject_kind FROM conversations")
+                ).all()
+            )
+        assert rows == {
+            1: ("Modem tot", "page"),
+            2: ("¿hay alguien?", "page"),
+            3: ("anyone?", "page"),
+            4: ("", "appeal"),
+            5: ("", "appeal"),
+            6: ("Ruf: typed by hand", None),
+            7: ("My account's ban", None),
+            8: ("Seite: something", None),
+            9: ("Ruf: Mail", None),
+        }
+        downgrade(revision=SUBJECTS_BEFORE)
+        assert "subject_kind" not in {
+            c["name"] for c in inspect(db.engine).get_columns("conversations")
+        }
+        with db.engine.connect() as conn:
+            back = dict(conn.execute(text("SELECT id, subject FROM conversations")).all())
+        assert back == {
+            1: "Page: Modem tot",
+            2: "Page: ¿hay alguien?",
+            3: "Page: anyone?",
+            4: "My account's ban",
+            5: "My account's ban",
+            6: "Ruf: typed by hand",
+            7: "My account's ban",
+            8: "Seite: something",
+            9: "Ruf: Mail",
+        }
         upgrade()
         db.session.remove()
         db.engine.dispose()

@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from forum import jobs
+from forum.accounts import services as accounts
 from forum.care import services
 from forum.care.models import OPEN, Concern, SysopDuty, SysopPage
 from forum.db import transaction
 from forum.errors import Conflict, Forbidden, Invalid, NotFound
 from forum.extensions import db, socketio
+from forum.messages.models import Conversation
 from forum.notifications.models import Notification
 from forum.settings import SiteSetting
 from forum.sigs import services as sig_services
@@ -162,6 +164,47 @@ def test_a_page_nobody_takes_becomes_an_open_concern(app, browser, world):
     services.care_deadlines()
     db.session.expire_all()
     assert db.session.get(SysopPage, again.id).concern_id is not None
+
+
+def _subject_row(world, concern):
+    conversation = db.session.get(Conversation, concern.conversation_id)
+    return conversation.subject, conversation.subject_kind
+
+
+def test_a_page_s_concern_is_titled_in_each_reader_s_language(app, browser, world):
+    """The concern a page becomes is "Page: <words>" in the reader's language: not in the
+    language of the sysop who took it, nor of the job that opened it, and never stored as a
+    sentence (the row keeps the member's words and the kind)."""
+    accounts.set_language(world["grace"], "de")
+    accounts.set_language(world["ken"], "es")
+    services.set_duty(world["grace"], world["retro"].id, True)
+    services.set_duty(world["linus"], world["retro"].id, True)
+    taken = services.page_sysops(world["ken"], world["retro"].id, "¿Alguien ahí?")
+    # Grace reads German, and she takes it (her request's language once made the subject).
+    assert browser(world["grace"]).form(f"/care/pages/{taken.id}/take").status_code == 302
+    db.session.expire_all()
+    concern = db.session.get(Concern, db.session.get(SysopPage, taken.id).concern_id)
+    assert _subject_row(world, concern) == ("¿Alguien ahí?", "page")
+    ken, grace, linus = browser(world["ken"]), browser(world["grace"]), browser(world["linus"])
+    for url in (f"/care/{concern.id}", "/care", "/mail"):
+        page = ken.text(url)
+        assert "Llamada: ¿Alguien ahí?" in page, url
+        assert "Ruf:" not in page and "Page:" not in page, url
+    for url in (f"/care/{concern.id}", "/mod/concerns"):
+        page = grace.text(url)
+        assert "Ruf: ¿Alguien ahí?" in page and "Llamada:" not in page, url
+        assert "Page: ¿Alguien ahí?" in linus.text(url), url
+    # A page nobody took: the job opens it (in no reader's language); ken still reads Spanish.
+    missed = services.page_sysops(world["ken"], world["retro"].id, "Sigo aquí")
+    with transaction():
+        db.session.get(SysopPage, missed.id).expires_at = utcnow() - timedelta(seconds=1)
+    jobs.queue_of(app).run_due(utcnow() + timedelta(minutes=4))
+    db.session.expire_all()
+    opened = db.session.get(Concern, db.session.get(SysopPage, missed.id).concern_id)
+    assert _subject_row(world, opened) == ("Sigo aquí", "page")
+    page = ken.text(f"/care/{opened.id}")
+    assert "Llamada: Sigo aquí" in page and "Page:" not in page
+    assert "Ruf: Sigo aquí" in grace.text("/mod/concerns")
 
 
 def test_pages_are_rate_limited_per_member(world):

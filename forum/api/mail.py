@@ -40,7 +40,7 @@ def _detail(page: mail_queries.ConversationPage) -> schemas.ConversationDetail:
     conversation = page.conversation
     return schemas.ConversationDetail(
         id=conversation.id,
-        subject=conversation.subject,
+        subject=conversation.shown_subject,
         participants=[
             schemas.MemberRef(id=u.id, username=u.username)
             for u in page.participants
@@ -103,7 +103,7 @@ def list_conversations() -> Any:
         items=[
             schemas.ConversationSummary(
                 id=row.conversation.id,
-                subject=row.conversation.subject,
+                subject=row.conversation.shown_subject,
                 kind="private" if row.conversation.kind == KIND_PRIVATE else "concern",
                 participants=[n for n in row.participants if not is_former(n)],
                 unread=row.unread,

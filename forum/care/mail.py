@@ -37,7 +37,7 @@ def mail_answer_to_banned(concern_id: int, message_id: int) -> bool:
             "%(text)s\n\nTo answer them, or read the whole concern, give your name and "
             "password here:\n%(link)s\n",
             name=member.username,
-            subject=conversation.subject,
+            subject=conversation.shown_subject,
             text=message.body_raw,
             link=absolute_url_for("care.appeal"),
         )

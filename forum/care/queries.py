@@ -121,7 +121,7 @@ def inbox(current: Any, state: str = OPEN, sig: Sig | None = None, appeals: bool
     kind = [is_appeal] if appeals else []
     overdue_first = case((_inbox_filter(OVERDUE, now), 0), else_=1)
     result = db.session.execute(
-        select(Concern, Conversation.subject, _MEMBER.username, Sig, _ASSIGNEE.username)
+        select(Concern, Conversation, _MEMBER.username, Sig, _ASSIGNEE.username)
         .join(Conversation, Conversation.id == Concern.conversation_id)
         .outerjoin(_MEMBER, _MEMBER.id == Concern.member_id)
         .outerjoin(Sig, Sig.id == Concern.sig_id)
@@ -131,8 +131,8 @@ def inbox(current: Any, state: str = OPEN, sig: Sig | None = None, appeals: bool
         .limit(PER_PAGE)
     ).all()
     rows = [
-        InboxRow(c, subject, member, s, assignee, is_overdue(c, now))
-        for c, subject, member, s, assignee in result
+        InboxRow(c, conversation.shown_subject, member, s, assignee, is_overdue(c, now))
+        for c, conversation, member, s, assignee in result
     ]
     counts = dict.fromkeys(FILTERS, 0)
     counted = db.session.execute(
@@ -246,7 +246,7 @@ def concern_page(current: Any, concern_id: int) -> ConcernPage:
     )
     return ConcernPage(
         concern=concern,
-        subject=conversation.subject,
+        subject=conversation.shown_subject,
         sig=sig,
         to_whom=to_whom(sig.name if sig else None),
         member=people.get(concern.member_id),
@@ -288,9 +288,9 @@ def my_concerns(current: Any) -> list[MyRow]:
     if viewer is None:
         return []
     return [
-        MyRow(c, subject, to_whom(sig.name if sig else None), sig)
-        for c, subject, sig in db.session.execute(
-            select(Concern, Conversation.subject, Sig)
+        MyRow(c, conversation.shown_subject, to_whom(sig.name if sig else None), sig)
+        for c, conversation, sig in db.session.execute(
+            select(Concern, Conversation, Sig)
             .join(Conversation, Conversation.id == Concern.conversation_id)
             .outerjoin(Sig, Sig.id == Concern.sig_id)
             .where(Concern.member_id == viewer.id)
@@ -421,7 +421,7 @@ def account_concerns(user: User) -> list[dict[str, Any]]:
     return [
         {
             "id": c.id,
-            "subject": subject,
+            "subject": conversation.shown_subject,
             "sig": sig_slug,
             "conversation_id": c.conversation_id,
             "post_id": c.post_id,
@@ -431,8 +431,8 @@ def account_concerns(user: User) -> list[dict[str, Any]]:
             "resolved_at": iso(c.resolved_at),
             "helped": c.helped,
         }
-        for c, subject, sig_slug in db.session.execute(
-            select(Concern, Conversation.subject, Sig.slug)
+        for c, conversation, sig_slug in db.session.execute(
+            select(Concern, Conversation, Sig.slug)
             .join(Conversation, Conversation.id == Concern.conversation_id)
             .outerjoin(Sig, Sig.id == Concern.sig_id)
             .where(Concern.member_id == user.id)

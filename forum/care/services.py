@@ -23,7 +23,14 @@ from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_ngettext
 from ..messages import services as mail
-from ..messages.models import KIND_TEXT, Conversation, ConversationMember, PrivateMessage
+from ..messages.models import (
+    KIND_TEXT,
+    SUBJECT_APPEAL,
+    SUBJECT_PAGE,
+    Conversation,
+    ConversationMember,
+    PrivateMessage,
+)
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -107,14 +114,17 @@ def _open_in_tx(
     post: Post | None = None,
     source: str = SOURCE_WRITTEN,
     is_appeal: bool = False,
+    subject_kind: str | None = None,
     now: datetime | None = None,
 ) -> Concern:
     """Insert the concern, its conversation (the member its one participant) and its first
-    message; publish ConcernOpened (inside the caller's transaction)."""
+    message; publish ConcernOpened (inside the caller's transaction). `subject_kind`: a subject
+    the forum gives (forum.messages.models.SUBJECT_*), said in the reader's language."""
     session = db.session
     now = now or utcnow()
     conversation = Conversation(
         subject=subject,
+        subject_kind=subject_kind,
         kind=CONVERSATION_KIND,
         created_by_id=member.id,
         created_at=now,
@@ -203,7 +213,9 @@ def write_to_sysops(
     permissions.require_write_to_sysops(actor, sig)
     assert actor is not None
     post = _about_post(actor, post_id, sig)
-    subject = mail.check_subject(subject)
+    # An appeal may come without a subject: the forum's own, said in each reader's language.
+    subject_kind = SUBJECT_APPEAL if is_appeal and not (subject or "").strip() else None
+    subject = "" if subject_kind else mail.check_subject(subject)
     body = mail.check_body(body)
     cooked = mail.cook(body)
     with transaction():
@@ -211,7 +223,16 @@ def write_to_sysops(
             # One concern at a time: asked again under the member's lock.
             lock_for_write(User, actor.id)
             permissions.require_write_to_sysops(actor, sig)
-        return _open_in_tx(actor, sig, subject, body, cooked, post=post, is_appeal=is_appeal)
+        return _open_in_tx(
+            actor,
+            sig,
+            subject,
+            body,
+            cooked,
+            post=post,
+            is_appeal=is_appeal,
+            subject_kind=subject_kind,
+        )
 
 
 def appeal(login: str, password: str, subject: str, body: str) -> Concern:
@@ -571,8 +592,9 @@ def page_sysops(actor: Actor, sig_id: int, body: str) -> SysopPage:
 
 
 def _page_subject(page: SysopPage) -> str:
-    words = page.body if len(page.body) <= 80 else page.body[:79] + "…"
-    return str(_l("Page: %(words)s", words=words))
+    """The member's words, cut short: the subject's "Page: …" is said when it is shown (in the
+    reader's language, not the language of whoever took the page)."""
+    return page.body if len(page.body) <= 80 else page.body[:79] + "…"
 
 
 def _page_into_concern(page: SysopPage, member: User, sig: Sig, now: datetime) -> Concern:
@@ -584,6 +606,7 @@ def _page_into_concern(page: SysopPage, member: User, sig: Sig, now: datetime) -
         body,
         mail.cook(body),
         source=SOURCE_PAGE,
+        subject_kind=SUBJECT_PAGE,
         now=now,
     )
 

@@ -123,7 +123,7 @@ def appeal() -> Any:
                     concern = services.appeal(
                         form.login.data,
                         form.password.data,
-                        form.subject.data or _("My account's ban"),
+                        form.subject.data or "",  # none: the forum's own, said to each reader
                         form.body.data,
                     )
                     flash(_("Your message is with the site's sysops."), "success")

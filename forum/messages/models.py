@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..i18n import gettext
 from ..timeutil import UTCDateTime, utcnow
 
 # A message written by a member, or a line the forum writes into the conversation.
@@ -18,6 +19,11 @@ KIND_LEFT = "left"  # the author left the conversation
 # A conversation's kind: private mail, or a member's concern to the sysops (forum.care), which
 # only the care pages open (its one participant is the member; the sysops read it by policy).
 KIND_PRIVATE = "private"
+
+# A subject the forum gave the conversation (Conversation.subject_kind), said in the reader's
+# language when shown; None: the subject as its member typed it.
+SUBJECT_PAGE = "page"  # a page of the sysops (forum.care): `subject` holds the member's words
+SUBJECT_APPEAL = "appeal"  # a ban appeal written without a subject: `subject` is empty
 
 # The member preference (users.preferences) that says who may write to them.
 PREF_MAIL_FROM = "mail_from"
@@ -35,6 +41,7 @@ class Conversation(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16), default=KIND_PRIVATE, server_default="private")
+    subject_kind: Mapped[str | None] = mapped_column(String(16))
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
@@ -44,6 +51,16 @@ class Conversation(db.Model):  # type: ignore[name-defined,misc]
     last_message_id: Mapped[int] = mapped_column(default=0)
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     message_count: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def shown_subject(self) -> str:
+        """The subject as the reader sees it: as typed, or said now in their language when the
+        forum gave it (never stored as a sentence: the writer's language is not the reader's)."""
+        if self.subject_kind == SUBJECT_PAGE:
+            return gettext("Page: %(words)s", words=self.subject)
+        if self.subject_kind == SUBJECT_APPEAL:
+            return gettext("My account's ban")
+        return self.subject
 
 
 class ConversationMember(db.Model):  # type: ignore[name-defined,misc]

@@ -372,7 +372,7 @@ def account_conversations(user: User) -> list[dict[str, Any]]:
     return [
         {
             "id": c.id,
-            "subject": c.subject,
+            "subject": c.shown_subject,
             "kind": c.kind,
             "created_at": iso(c.created_at),
             "joined_at": iso(m.joined_at),

@@ -352,7 +352,7 @@ def _compose(
     if conversation_id is not None:
         # Only rows the member may read are left: they are a participant of it.
         conversation = db.session.get(Conversation, conversation_id)
-        conversation_subject = conversation.subject if conversation is not None else None
+        conversation_subject = conversation.shown_subject if conversation is not None else None
     sig = db.session.get(Sig, first.sig_id) if first.sig_id is not None else None
     if first.topic_id is not None:
         topic = db.session.get(Topic, first.topic_id)

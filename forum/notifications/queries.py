@@ -267,7 +267,7 @@ def _private_mail_row(
         kind=kind.name,
         actor=actor_name,
         data=notification.data or {},
-        conversation_subject=conversation.subject,
+        conversation_subject=conversation.shown_subject,
     )
     return NotificationRow(
         notification=notification,
