@@ -586,6 +586,73 @@ def test_a_target_refused_at_delivery_time_is_logged_not_called(app, f, receiver
     assert receiver.got == []
 
 
+@pytest.mark.parametrize(
+    ("language", "refused", "no_answer"),
+    [
+        ("de", "Diese Adresse liegt in einem privaten, Loopback-", "keine Antwort: "),
+        ("es", "Esa dirección está en una red privada, de loopback", "sin respuesta: "),
+    ],
+)
+def test_the_delivery_log_says_a_refusal_in_the_reader_s_language(
+    app, make_client, f, receiver, language, refused, no_answer
+) -> None:
+    """The attempt keeps the refusal as a code ("refused: address: 127.0.0.1 (loopback)"); the
+    webhook's page says it as the form does, in the sysop's language, with the address. A
+    connection's failure is "no answer" with the system's own technical words."""
+    from forum.accounts import services as accounts
+
+    sysop, ada = f.user("sysop"), f.user("ada")
+    sig = f.sig("retro", sysops=[sysop], members=[ada])
+    topic = f.topic(ada, sig)
+    hook = make_hook(sysop, sig, receiver.url, ["post.created"])
+    app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = False
+    f.reply(ada, topic, "Hello")
+    app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = True
+    with transaction():
+        db.session.get(Webhook, hook.id).url = "http://127.0.0.1:9/"  # nobody listens there
+    f.reply(ada, topic, "Hello again")
+    stored = sorted(a.error for a in db.session.scalars(select(WebhookAttempt)))
+    assert stored[1] == "refused: address: 127.0.0.1 (loopback)"
+    assert stored[0].startswith("127.0.0.1: ConnectionRefusedError")
+    accounts.set_language(sysop, language)
+    browser = make_client()
+    browser.login(sysop)
+    page = browser.get(f"/mod/webhooks/{hook.id}").get_data(as_text=True)
+    log = page.split('id="log-heading"')[1].split("</table>")[0]
+    assert refused in log and "127.0.0.1" in log and no_answer in log
+    assert "refused:" not in log and "(loopback)" not in log
+
+
+def test_each_stored_refusal_is_said_in_german_and_spanish(app) -> None:
+    from forum.i18n import force_locale
+    from forum.webhooks.queries import said_error
+
+    stored = [
+        "refused: url",
+        "refused: scheme: ftp",
+        "refused: resolve: [Errno -2] Name or service not known",
+        "refused: address: 10.0.0.7 (private)",
+    ]
+    with app.test_request_context():
+        with force_locale("de"):
+            assert [said_error(e) for e in stored] == [
+                "Das ist keine Webadresse.",
+                "Die Adresse muss mit https:// oder http:// beginnen. Einzelheiten: ftp",
+                "Der Hostname wurde nicht gefunden. Einzelheiten: [Errno -2] Name or service "
+                "not known",
+                "Diese Adresse liegt in einem privaten, Loopback-, link-lokalen oder "
+                "Metadaten-Netz; Webhooks gehen nur an öffentliche Adressen. Einzelheiten: "
+                "10.0.0.7",
+            ]
+        with force_locale("es"):
+            assert said_error("refused: resolve: example.invalid") == (
+                "No se encontró el nombre de host. Detalles: example.invalid"
+            )
+            # A shape the forum never wrote is shown as the system's words after "no answer".
+            assert said_error("refused: elsewhere") == "sin respuesta: refused: elsewhere"
+        assert said_error(None) is None and said_error("") is None
+
+
 # --- who may manage webhooks -----------------------------------------------------------------
 def test_only_a_sigs_sysops_manage_its_webhooks(make_client, f, receiver) -> None:
     sysop, other, ada = f.user("sysop"), f.user("other"), f.user("ada")

@@ -9,9 +9,11 @@ from sqlalchemy import select
 from .. import permissions
 from ..accounts.models import User
 from ..extensions import db
+from ..i18n import gettext
 from ..permissions import Actor
 from ..sigs.models import Sig
 from .models import Webhook, WebhookAttempt, WebhookDelivery
+from .services import refusal_text
 
 # Deliveries a webhook's page lists, newest first.
 LOG_SIZE = 50
@@ -61,6 +63,34 @@ def of_site() -> list[Row]:
 class Log:
     deliveries: list[WebhookDelivery]
     attempts: dict[int, list[WebhookAttempt]]
+
+    def error(self, attempt: WebhookAttempt) -> str | None:
+        """What went wrong with the attempt, said in the reader's language."""
+        return said_error(attempt.error)
+
+
+# An attempt's error as the delivery stored it (forum.webhooks.targets.post): "refused: <code>"
+# or "refused: <code>: <detail>" for an address the forum would not call, where an address's
+# detail is "<address> (<problem code>)"; otherwise the connection's technical words.
+_REFUSED = "refused: "
+
+
+def said_error(error: str | None) -> str | None:
+    """An attempt's stored error in the reader's language: a refusal's code said as the form
+    says it (with the address, the scheme or the lookup's words as its detail); a connection's
+    failure as "no answer" with its technical words (the system's, as stored). None: none."""
+    if not error:
+        return None
+    if error.startswith(_REFUSED):
+        code, _sep, detail = error[len(_REFUSED) :].partition(": ")
+        reason = refusal_text(code)
+        if reason is not None:
+            if code == "address" and detail.endswith(")") and " (" in detail:
+                detail = detail.rsplit(" (", 1)[0]  # the sentence says which networks
+            if not detail:
+                return reason
+            return gettext("%(reason)s Details: %(detail)s", reason=reason, detail=detail)
+    return gettext("no answer: %(detail)s", detail=error)
 
 
 def delivery_log(hook: Webhook) -> Log:

@@ -83,6 +83,12 @@ _REFUSALS = {
 }
 
 
+def refusal_text(code: str) -> str | None:
+    """Why an address is refused (targets.TargetRefused.reason), in the reader's language."""
+    text = _REFUSALS.get(code)
+    return str(text) if text is not None else None
+
+
 # Shown where a webhook's secret cannot be opened any more.
 SECRET_UNREADABLE = _l(
     "This secret can no longer be read: the site's secret key changed. Make a new secret."
