@@ -67,6 +67,21 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 _l = lazy_gettext
 
 
+# The reason the forum gives a spam cleanup when the sysop typed none (forum.moderation.cleanup):
+# stored as this word, where a sysop's own reason goes, and said in the reader's language
+# wherever a ban's or a log entry's reason is shown (`said_reason`, the template filter).
+SPAM_REASON = "spam"
+
+
+def said_reason(reason: str | None) -> str | None:
+    """A reason as its sysop typed it; the forum's own (exactly SPAM_REASON: a sysop who typed
+    that very word meant the same) in the reader's language."""
+    if reason == SPAM_REASON:
+        # Translators: the reason of a spam cleanup a sysop gave no reason for (a ban's).
+        return _l("spam")
+    return reason
+
+
 def N_(text: str) -> str:  # noqa: N802  (gettext's name for "mark, do not translate yet")
     return text
 
@@ -563,7 +578,12 @@ def init_app(app: Flask) -> None:
         js_catalog_version=catalog_version,
     )
     app.jinja_env.filters.update(
-        localtime=localtime, localdate=localdate, ago=ago, number=number, quoted=quoted
+        localtime=localtime,
+        localdate=localdate,
+        ago=ago,
+        number=number,
+        quoted=quoted,
+        said_reason=said_reason,
     )
 
 

@@ -43,7 +43,7 @@ from .files.models import (
     Upload,
 )
 from .i18n import lazy_gettext as _l
-from .i18n import lazy_ngettext, localtime
+from .i18n import lazy_ngettext, localtime, said_reason
 from .messages.models import (
     KIND_PRIVATE,
     MAIL_FROM_SYSOPS,
@@ -399,7 +399,7 @@ def invite_join_problem(user: Actor, sig: Sig) -> str | None:
         return _l(
             "You are banned from %(name)s and cannot join it: %(reason)s",
             name=sig.name,
-            reason=ban.reason or _l("no reason given"),
+            reason=said_reason(ban.reason) or _l("no reason given"),
         )
     return None
 
@@ -558,7 +558,8 @@ def standing_problem(
     now = now or utcnow()
     if user.is_banned:
         return _l(
-            "Your account is banned: %(reason)s.", reason=user.ban_reason or _l("no reason given")
+            "Your account is banned: %(reason)s.",
+            reason=said_reason(user.ban_reason) or _l("no reason given"),
         )
     if user.is_suspended(now):
         return _l(
@@ -594,7 +595,7 @@ def sig_discipline_problem(user: Actor, sig: Sig) -> str | None:
     d = sig_discipline(user, sig)
     if d is None:
         return None
-    reason = d.reason or _l("no reason given")
+    reason = said_reason(d.reason) or _l("no reason given")
     if d.is_ban:
         return str(_l("You are banned from %(sig)s: %(reason)s.", sig=sig.name, reason=reason))
     return _l(

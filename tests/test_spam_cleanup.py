@@ -268,3 +268,51 @@ def test_a_typed_reason_is_each_posts_reason(app, f):
     mod.delete_spammer(w.root, w.author.id, "Watch adverts.")
     _forget()
     assert db.session.get(Post, w.post.id).hide_reason == "Watch adverts."
+
+
+def test_a_cleanup_without_a_reason_says_spam_in_each_reader_s_language(app, browser):
+    """The reason a cleanup gives when the sysop typed none is kept as the word "spam" (as a
+    typed reason is kept) and said in the reader's language wherever a ban's reason is shown:
+    the banned member's login and join refusals, their settings, the member panel, the log."""
+    from forum.accounts import services as accounts
+
+    s = Spam()
+    accounts.set_language(s.root, "de")
+    accounts.set_language(s.sig_sysop, "es")
+    accounts.set_language(s.spammer, "de")
+    mod.remove_spammer_from_sig(s.sig_sysop, s.spammer.id, s.sigs[0].id)
+    ban = db.session.scalar(select(SigDiscipline).where(SigDiscipline.user_id == s.spammer.id))
+    assert ban.reason == "spam"
+    # The spammer reads German: their settings and the join refusal say "Spam".
+    spammer = browser(s.spammer)
+    standing = spammer.text("/settings")
+    assert "Du bist für Alpha gesperrt: Spam." in standing and ": spam" not in standing
+    refused = spammer.form("/s/alpha/join", follow_redirects=True).get_data(as_text=True)
+    assert "Du bist für Alpha gesperrt und kannst nicht beitreten: Spam" in refused
+    # The SIG's sysop reads Spanish ("spam" is Spanish too); root reads German.
+    assert "Bloqueado en Alpha desde el" in browser(s.sig_sysop).text("/mod/u/spammer")
+    mod.delete_spammer(s.root, s.spammer.id)
+    assert db.session.get(User, s.spammer.id).ban_reason == "spam"
+    root = browser(s.root)
+    panel = root.text("/mod/u/spammer")
+    assert re.search(r"Gesperrt seit dem [^<]*Uhr: Spam<", panel)
+    assert "Uhr: spam<" not in panel and "Uhr: Spam</li>" in panel
+    log = root.text("/mod/log")
+    assert "<td>Spam" in log and "<td>spam" not in log
+    # The banned spammer's login, in German and in Spanish.
+    for language, said in (
+        ("de", "Dieses Konto ist gesperrt: Spam."),
+        ("es", "Esta cuenta está bloqueada: spam."),
+    ):
+        guest = browser(None)
+        page = guest.form(
+            "/login",
+            {"login": "spammer", "password": factories.PASSWORD},
+            headers={"Accept-Language": language},
+        ).get_data(as_text=True)
+        assert said in page, language
+    # A reason a sysop typed stays as typed.
+    accounts.set_language(s.root, "es")
+    with transaction():
+        db.session.get(User, s.spammer.id).ban_reason = "Relojes baratos"
+    assert "Relojes baratos" in browser(s.root).text("/mod/u/spammer")

@@ -20,7 +20,14 @@ from .. import blocklist, content, events, hooks, jobs, permissions, settings
 from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound, SlowDown
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, force_locale, gettext, lazy_ngettext
+from ..i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    force_locale,
+    gettext,
+    lazy_ngettext,
+    said_reason,
+)
 from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..theme import known as known_theme
@@ -588,7 +595,7 @@ def authenticate(
     if user.is_banned:
         raise Invalid(
             None,
-            _l("This account is banned: %(reason)s.", reason=user.ban_reason)
+            _l("This account is banned: %(reason)s.", reason=said_reason(user.ban_reason))
             if user.ban_reason
             else _l("This account is banned."),
         )

@@ -16,6 +16,7 @@ from ..accounts.services import revoke_sessions
 from ..db import is_valid_id, lock_for_write, transaction
 from ..errors import Conflict, NotFound
 from ..extensions import db
+from ..i18n import SPAM_REASON
 from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import DISCIPLINE_BAN, Membership, Sig, SigDiscipline
@@ -23,8 +24,6 @@ from ..timeutil import utcnow
 from ..topics.models import Post, Topic
 from .common import actor_id, clean_reason, log_action, member_or_404, sig_or_none
 from .models import Flag, PostReview, SpamCleanup
-
-SPAM_REASON = "spam"
 
 
 def _scope(user_id: int, sig: Sig | None) -> tuple[list[Post], list[Topic]]:

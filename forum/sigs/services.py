@@ -17,6 +17,7 @@ from ..db import is_valid_id, lock_for_write, transaction
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import said_reason
 from ..permissions import Actor
 from ..timeutil import utcnow
 from .models import (
@@ -134,7 +135,7 @@ def join_sig(actor: Actor, sig_id: int) -> Membership:
             _l(
                 "You are banned from %(name)s and cannot join it: %(reason)s",
                 name=sig.name,
-                reason=ban.reason,
+                reason=said_reason(ban.reason),
             ),
         )
     if permissions.joins_by_request(sig) or not permissions.can_join_sig(actor, sig):
