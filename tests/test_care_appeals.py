@@ -248,7 +248,7 @@ def test_an_appeal_without_a_subject_is_titled_in_each_reader_s_language(
     assert (typed_row.subject, typed_row.subject_kind) == ("Mi bloqueo", None)
 
 
-SUBJECTS_BEFORE = "0037_mod_action_params"
+SUBJECTS_BEFORE = "0038_posts_hidden_by_flags"
 
 
 def test_the_migration_reads_the_old_page_and_appeal_subjects(

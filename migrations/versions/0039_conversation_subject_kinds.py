@@ -1,7 +1,7 @@
 """care: a concern's subject the forum gives (a page's, an appeal's) said in the reader's language
 
-Revision ID: 0038_conversation_subject_kinds
-Revises: 0037_mod_action_params
+Revision ID: 0039_conversation_subject_kinds
+Revises: 0038_posts_hidden_by_flags
 Create Date: 2026-12-07 08:30:00.000000
 
 A new nullable column conversations.subject_kind: None for a subject as its member typed it,
@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0038_conversation_subject_kinds"
-down_revision = "0037_mod_action_params"
+revision = "0039_conversation_subject_kinds"
+down_revision = "0038_posts_hidden_by_flags"
 branch_labels = None
 depends_on = None
 
