@@ -155,6 +155,26 @@ def test_the_download_is_a_zip_of_the_members_own_data(client, world) -> None:
     assert [t["name"] for t in data["api_tokens.json"]] == ["Ada's script"]
 
 
+def test_the_download_says_who_hid_a_post(client, world) -> None:
+    """A post a sysop hid keeps the sysop's reason; one that members' flags hid says so as data
+    ("flags"), with no English sentence for a reason."""
+    from forum.admin import services as admin_services
+
+    admin_services.update_settings(world["root"], {"auto_hide_threshold": "2"})
+    first = db.session.get(Post, world["topic"].first_post_id)
+    for flagger in (world["bob"], world["cyd"]):  # basic members: a flag weighs one each
+        mod.flag_post(flagger, first.id, "spam")
+    mod.hide_post(world["root"], world["ada_reply"].id, "Off topic.")
+    client.login("ada")
+    posts = {p["id"]: p for p in unzip(download(client))["posts.json"]}
+    by_flags, by_sysop = posts[first.id], posts[world["ada_reply"].id]
+    assert by_flags["hidden_at"] and (by_flags["hidden_by"], by_flags["hide_reason"]) == (
+        "flags",
+        None,
+    )
+    assert (by_sysop["hidden_by"], by_sysop["hide_reason"]) == ("sysop", "Off topic.")
+
+
 def test_the_download_holds_nothing_of_another_members_private_content(client, world) -> None:
     client.login("ada")
     archive = zipfile.ZipFile(io.BytesIO(download(client).get_data()))
