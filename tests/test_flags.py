@@ -361,6 +361,70 @@ def test_dismissing_undoes_only_an_automatic_hide(app, f):
     assert other.is_hidden and other.hide_reason == "Advert" and other.hidden_by == "sysop"
 
 
+@pytest.mark.parametrize(
+    ("outcome", "reason", "by_root"),
+    [
+        ("hidden", "", False),
+        ("deleted", "Link farm", False),
+        ("warned", "Be civil", False),
+        ("suspended", "Cool off", False),
+        ("silenced", "Cool off site-wide", True),  # site-wide: the global sysop's
+        ("banned", "Gone from the SIG", False),  # a SIG sysop bans from the SIG
+        ("banned", "Gone from the site", True),
+    ],
+)
+def test_every_outcome_but_dismissing_makes_an_automatic_hide_the_sysops(
+    app, f, browser, outcome, reason, by_root
+):
+    """Warning, suspending, silencing or banning the author of a post the flags hid (or
+    deleting it) left it "hidden after members' flags; a sysop will look at it" with every
+    flag resolved, and the API and the export said hidden_by "flags"."""
+    from datetime import timedelta
+
+    from forum.moderation.models import OUTCOMES
+    from forum.notifications.models import Notification
+    from forum.timeutil import utcnow
+
+    assert set(OUTCOMES) - {"dismissed", "spam"} == {
+        "hidden",
+        "deleted",
+        "warned",
+        "suspended",
+        "silenced",
+        "banned",
+    }  # "spam" is the cleanup's, tested in test_spam_cleanup
+    w = build_world()
+    _auto_hide(w, f)
+    actor = w.root if by_root else w.sig_sysop
+    until = utcnow() + timedelta(days=3) if outcome in ("suspended", "silenced") else None
+    mod.resolve_flags(actor, w.post.id, outcome, reason, until=until)
+    post = db.session.get(Post, w.post.id)
+    db.session.refresh(post)
+    assert post.is_hidden and not post.hidden_by_flags and post.hidden_by == "sysop"
+    assert (post.hidden_by_id, post.hide_reason) == (actor.id, reason or None)
+    assert post.is_deleted == (outcome == "deleted")
+    assert db.session.scalar(select(Flag.id).where(Flag.resolved_at.is_(None))) is None
+    told = db.session.scalars(
+        select(Notification.data)
+        .where(Notification.user_id == w.author.id, Notification.kind == "post_hidden")
+        .order_by(Notification.id)
+    ).all()
+    if outcome == "deleted":
+        # The deletion is what the author hears of, not a hide of a post that is gone.
+        assert told == [{"by": "flags"}]
+        assert db.session.scalar(
+            select(Notification.id).where(
+                Notification.user_id == w.author.id, Notification.kind == "post_deleted"
+            )
+        )
+    else:
+        # As on "hidden": the sysop's hide, from the sysop.
+        assert told == [{"by": "flags"}, {"reason": reason} if reason else {}]
+        page = browser(w.root).text(f"/t/{w.topic.id}")
+        assert "members’ flags" not in page and "a sysop will look" not in page
+        assert ("hidden by a sysop: " + reason if reason else "hidden by a sysop") in page
+
+
 def build_world_post(w, f):
     """Another reply by the author, flagged by the member."""
     reply = f.reply(w.author, w.topic, "One more reply by the author.")

@@ -131,35 +131,39 @@ def resolve_flags(
     flags = _open_flags(post.id)
     if not flags:
         raise Conflict(_l("This post has no open flags; someone may have handled it already."))
-    reason = clean_reason(reason, required=outcome in ("warned", "suspended", "silenced", "banned"))
+    disciplines = ("warned", "suspended", "silenced", "banned")
+    reason = clean_reason(reason, required=outcome in disciplines)
+    if outcome in disciplines and post.user_id is None:
+        raise Invalid("outcome", _l("The author's account no longer exists."))
     with transaction() as session:
         if outcome == "dismissed":
             if post.is_hidden and post.hidden_by_flags:
                 apply_unhide(actor, post, topic, sig)  # undo an automatic hide
-        elif outcome == "hidden":
-            if post.is_hidden and post.hidden_by_flags:
-                # The sysop keeps what the flags hid: it is theirs now, with their reason, and
-                # the author hears it from them.
-                confirm_auto_hide(actor, post, topic, sig, reason)
+        elif post.is_hidden and post.hidden_by_flags:
+            # Whatever else the sysop does, they have looked at the post the flags hid and
+            # left it hidden: the hide is theirs now, with their reason (or none), and it no
+            # longer waits for a sysop. The author hears it from them, as on "hidden"; a post
+            # deleted instead says so in its own notification.
+            confirm_auto_hide(actor, post, topic, sig, reason)
+            if outcome != "deleted":
                 publish_visibility(actor.id, post, topic, sig, "hidden")
-            elif not post.is_hidden:
-                apply_hide(actor, post, topic, sig, reason)
-                publish_visibility(actor.id, post, topic, sig, "hidden")
-        elif outcome == "deleted":
+        elif outcome == "hidden" and not post.is_hidden:
+            apply_hide(actor, post, topic, sig, reason)
+            publish_visibility(actor.id, post, topic, sig, "hidden")
+        if outcome == "deleted":
             if not post.is_deleted:
                 topic_services.delete_post(actor, post.id)
                 log_post_action(actor, "delete_post", post, topic, sig, reason=reason)
-        elif post.user_id is None:
-            raise Invalid("outcome", _l("The author's account no longer exists."))
-        elif outcome == "warned":
-            warn_member(actor, post.user_id, reason, sig_id=sig.id, post_id=post.id)
-        elif outcome == "suspended":
-            suspend_member(actor, post.user_id, until, reason, sig_id=sig.id)
-        elif outcome == "silenced":
-            silence_member(actor, post.user_id, until, reason)  # site-wide: the sysop's
-        elif outcome == "banned":
-            # The global sysop bans site-wide; a SIG's sysops ban from their SIG.
-            if permissions.is_global_sysop(actor):
+        elif outcome in disciplines:
+            assert post.user_id is not None
+            if outcome == "warned":
+                warn_member(actor, post.user_id, reason, sig_id=sig.id, post_id=post.id)
+            elif outcome == "suspended":
+                suspend_member(actor, post.user_id, until, reason, sig_id=sig.id)
+            elif outcome == "silenced":
+                silence_member(actor, post.user_id, until, reason)  # site-wide: the sysop's
+            elif permissions.is_global_sysop(actor):
+                # The global sysop bans site-wide; a SIG's sysops ban from their SIG.
                 ban_member(actor, post.user_id, reason)
             else:
                 remove_from_sig(actor, post.user_id, sig.id, reason, ban=True)
