@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -441,8 +443,10 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
     base_config, empty_database
 ):
     """Rows an automatic hide wrote before (the English sentence as the post's reason, the log
-    entry's reason and the notification's) become the column, params and {"by": "flags"}; a
-    sysop's reason stays; the downgrade writes the sentences back."""
+    entry's reason and the notification's) become the column, params and {"by": "flags"} while
+    a flag on the post is open; a post whose flags a sysop handled becomes that sysop's hide
+    (it said "waiting for a sysop" after one had); a sysop's reason stays; the downgrade writes
+    the sentences back, into the notifications too."""
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import inspect, text
 
@@ -458,8 +462,8 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
         author, flagger = fx.user("author"), fx.user("flagger")
         sig = fx.sig("main", members=[author, flagger])
         topic = fx.topic(author, sig, "A topic about things", "First post.")
-        auto, old_auto, by_sysop = (fx.reply(author, topic, f"Reply {n}") for n in range(3))
-        ids = {"auto": auto.id, "old": old_auto.id, "sysop": by_sysop.id}
+        names = ("auto", "old", "sysop", "handled", "warned")
+        ids = {name: fx.reply(author, topic, f"Reply {name}").id for name in names}
         author_id, flagger_id, root_id = author.id, flagger.id, root.id
         db.session.commit()
         db.session.remove()
@@ -471,7 +475,8 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
                 "UPDATE posts SET hidden_at = :now, hidden_by_id = :by, hide_reason = :reason"
                 " WHERE id = :id"
             )
-            conn.execute(hide, {"now": now, "by": None, "reason": OLD_REASON, "id": ids["auto"]})
+            for name in ("auto", "handled", "warned"):
+                conn.execute(hide, {"now": now, "by": None, "reason": OLD_REASON, "id": ids[name]})
             conn.execute(
                 hide,
                 {
@@ -482,66 +487,124 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
                 },
             )
             conn.execute(hide, {"now": now, "by": root_id, "reason": "Advert", "id": ids["sysop"]})
+            flag = text(
+                "INSERT INTO flags (post_id, user_id, reason, note, created_at, resolved_at,"
+                " resolved_by_id, outcome) VALUES (:post, :user, 'abuse', '', :now, :resolved,"
+                " :by, :outcome)"
+            )
+            # Open flags on the two that still wait for a sysop; the others were handled: kept
+            # hidden from the queue (which did nothing to the post), or the author warned.
+            for name in ("auto", "old"):
+                conn.execute(
+                    flag,
+                    {
+                        "post": ids[name],
+                        "user": flagger_id,
+                        "now": now,
+                        "resolved": None,
+                        "by": None,
+                        "outcome": None,
+                    },
+                )
+            for name, outcome in (
+                ("handled", "dismissed"),
+                ("handled", "hidden"),
+                ("warned", "warned"),
+            ):
+                conn.execute(
+                    flag,
+                    {
+                        "post": ids[name],
+                        "user": flagger_id,
+                        "now": now,
+                        "resolved": now,
+                        "by": root_id,
+                        "outcome": outcome,
+                    },
+                )
             log = text(
-                "INSERT INTO mod_actions (action, post_id, reason, details, created_at)"
-                " VALUES (:action, :post, :reason, '', :now)"
+                "INSERT INTO mod_actions (action, post_id, reason, details, params, created_at)"
+                " VALUES (:action, :post, :reason, :details, :params, :now)"
             )
-            conn.execute(
-                log,
-                {"action": "auto_hide_post", "post": ids["auto"], "reason": OLD_REASON, "now": now},
-            )
-            conn.execute(
-                log, {"action": "hide_post", "post": ids["sysop"], "reason": "Advert", "now": now}
-            )
+            entries = [
+                ("auto_hide_post", "auto", OLD_REASON, "", None),
+                ("auto_hide_post", "handled", OLD_REASON, "", None),
+                ("auto_hide_post", "warned", OLD_REASON, "", None),
+                ("hide_post", "sysop", "Advert", "", None),
+                # An earlier round of flags, dismissed; then the one that kept it hidden, written
+                # before the log's params (0037), and so only in its details.
+                ("resolve_flags", "handled", "", "1 flag(s): dismissed", None),
+                ("resolve_flags", "handled", "Rude", "1 flag(s): hidden", None),
+                (
+                    "resolve_flags",
+                    "warned",
+                    "Be civil",
+                    "1 flag(s): warned",
+                    '{"count": 1, "outcome": "warned"}',
+                ),
+            ]
+            for action, name, reason, details, params in entries:
+                conn.execute(
+                    log,
+                    {
+                        "action": action,
+                        "post": ids[name],
+                        "reason": reason,
+                        "details": details,
+                        "params": params,
+                        "now": now,
+                    },
+                )
             note = text(
                 "INSERT INTO notifications (user_id, kind, actor_id, post_id, data, created_at)"
                 " VALUES (:user, 'post_hidden', :actor, :post, :data, :now)"
             )
-            conn.execute(
-                note,
-                {
-                    "user": author_id,
-                    "actor": flagger_id,
-                    "post": ids["auto"],
-                    "data": f'{{"reason": "{OLD_REASON}"}}',
-                    "now": now,
-                },
-            )
-            conn.execute(
-                note,
-                {
-                    "user": author_id,
-                    "actor": root_id,
-                    "post": ids["sysop"],
-                    "data": '{"reason": "Advert"}',
-                    "now": now,
-                },
-            )
+            for name, actor, data in (
+                ("auto", flagger_id, f'{{"reason": "{OLD_REASON}"}}'),
+                ("handled", flagger_id, f'{{"reason": "{OLD_REASON}"}}'),
+                ("sysop", root_id, '{"reason": "Advert"}'),
+            ):
+                conn.execute(
+                    note,
+                    {
+                        "user": author_id,
+                        "actor": actor,
+                        "post": ids[name],
+                        "data": data,
+                        "now": now,
+                    },
+                )
         upgrade()
         posts = {
-            row.id: row
+            row.id: (row.hidden_by_flags, row.hidden_by_id, row.hide_reason)
             for row in db.session.execute(
-                select(Post.id, Post.hidden_by_flags, Post.hide_reason, Post.hidden_by_id)
+                select(Post.id, Post.hidden_by_flags, Post.hidden_by_id, Post.hide_reason)
             )
         }
-        assert (posts[ids["auto"]].hidden_by_flags, posts[ids["auto"]].hide_reason) == (True, None)
-        assert (posts[ids["old"]].hidden_by_flags, posts[ids["old"]].hide_reason) == (True, None)
-        assert (posts[ids["sysop"]].hidden_by_flags, posts[ids["sysop"]].hide_reason) == (
-            False,
-            "Advert",
+        assert posts[ids["auto"]] == (True, None, None)
+        assert posts[ids["old"]] == (True, None, None)
+        assert posts[ids["sysop"]] == (False, root_id, "Advert")
+        # Handled: the hide of the sysop who resolved the flags, with the reason they gave when
+        # they chose to keep it hidden, and none when they warned the author instead.
+        assert posts[ids["handled"]] == (False, root_id, "Rude")
+        assert posts[ids["warned"]] == (False, root_id, None)
+        auto_entry = db.session.scalar(
+            select(ModAction).where(
+                ModAction.action == "auto_hide_post", ModAction.post_id == ids["auto"]
+            )
         )
-        entries = {
-            e.action: e
-            for e in db.session.scalars(select(ModAction).where(ModAction.post_id.is_not(None)))
-        }
-        auto_entry = entries["auto_hide_post"]
         assert (auto_entry.reason, auto_entry.params) == ("", {"flags": 2, "weight": 2.5})
         assert auto_entry.details == "2 flags weighing 2.5"
-        assert (entries["hide_post"].reason, entries["hide_post"].params) == ("Advert", None)
+        sysop_entry = db.session.scalar(select(ModAction).where(ModAction.action == "hide_post"))
+        assert (sysop_entry.reason, sysop_entry.params) == ("Advert", None)
         from forum.notifications.models import Notification
 
         told = {n.post_id: n for n in db.session.scalars(select(Notification))}
         assert (told[ids["auto"]].data, told[ids["auto"]].actor_id) == ({"by": "flags"}, None)
+        assert (told[ids["handled"]].data, told[ids["handled"]].actor_id) == (
+            {"by": "flags"},
+            None,
+        )
         assert (told[ids["sysop"]].data, told[ids["sysop"]].actor_id) == (
             {"reason": "Advert"},
             root_id,
@@ -554,14 +617,41 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
                     text("SELECT id, hide_reason FROM posts WHERE hidden_at IS NOT NULL")
                 ).all()
             )
-            logged = dict(
+            logged = set(
                 conn.execute(
-                    text("SELECT action, reason FROM mod_actions WHERE post_id IS NOT NULL")
+                    text(
+                        "SELECT action, post_id, reason FROM mod_actions"
+                        " WHERE action IN ('auto_hide_post', 'hide_post')"
+                    )
                 ).all()
             )
+            notes = {
+                post_id: (json.loads(data) if isinstance(data, str) else data, actor)
+                for post_id, data, actor in conn.execute(
+                    text("SELECT post_id, data, actor_id FROM notifications")
+                ).all()
+            }
         # The old entry had no log row of its own to read the count from: no reason comes back.
-        assert reasons == {ids["auto"]: OLD_REASON, ids["old"]: None, ids["sysop"]: "Advert"}
-        assert logged == {"auto_hide_post": OLD_REASON, "hide_post": "Advert"}
+        # A handled post stays the sysop's hide.
+        assert reasons == {
+            ids["auto"]: OLD_REASON,
+            ids["old"]: None,
+            ids["sysop"]: "Advert",
+            ids["handled"]: "Rude",
+            ids["warned"]: None,
+        }
+        assert logged == {
+            ("auto_hide_post", ids["auto"], OLD_REASON),
+            ("auto_hide_post", ids["handled"], OLD_REASON),
+            ("auto_hide_post", ids["warned"], OLD_REASON),
+            ("hide_post", ids["sysop"], "Advert"),
+        }
+        # The notifications say the sentence again; the flagger they named is not restored.
+        assert notes == {
+            ids["auto"]: ({"reason": OLD_REASON}, None),
+            ids["handled"]: ({"reason": OLD_REASON}, None),
+            ids["sysop"]: ({"reason": "Advert"}, root_id),
+        }
         upgrade()
         db.session.remove()
         db.engine.dispose()

@@ -11,15 +11,32 @@ flags; waiting for a sysop.") as the post's hide_reason, as its log entry's reas
 author's notification, and every reader saw that English. The upgrade converts what it wrote,
 by that fixed shape (never anything a sysop typed, who always left their id in hidden_by_id):
 
-- a post hidden with no hidden_by_id and that reason: hidden_by_flags, no reason;
+- a post hidden with no hidden_by_id and that reason, while an open flag is left on it:
+  hidden_by_flags, no reason (it still waits for a sysop);
+- such a post whose flags were all handled (the older code left it so on "hidden", which did
+  nothing to an auto-hidden post, on the other outcomes but "dismissed", and on a spam cleanup,
+  which skipped hidden posts and resolved their flags): the hide of the sysop who resolved its
+  latest flag (`flags.resolved_by_id`; NULL when that account is gone), with the reason of the
+  post's latest `resolve_flags` log entry whose outcome was "hidden" (its params, or its details
+  "N flag(s): hidden" in older rows) when the latest flag's outcome was "hidden", else none;
 - an `auto_hide_post` log entry with that reason: the count and the weight as params (and the
   English in details, as new entries keep it), no reason;
 - a `post_hidden` notification with that reason: data {"by": "flags"}, and no actor (it named
   the member whose flag tipped the weight).
 
-The downgrade writes the sentences back, from the log's params (a post: from its latest
-`auto_hide_post` entry), and drops the column. A notification keeps {"by": "flags"}, which the
-older code does not read: it says "A sysop hid your post", as it did for a hide without a reason.
+The downgrade writes the sentences back, from the log's params: a post still marked
+hidden_by_flags gets its latest `auto_hide_post` entry's sentence as its reason, and a
+`post_hidden` notification {"by": "flags"} gets {"reason": <the sentence>} of the latest
+`auto_hide_post` entry of its post (notifications.post_id); one whose post has no such entry
+left keeps {"by": "flags"}, which the older code reads as a hide without a reason. The
+notification's actor, set to NULL on the upgrade, is not restored (nothing kept who it was),
+nor is a post the upgrade gave to the sysop who resolved its flags: it stays that sysop's hide.
+Then it drops the column.
+
+This file was changed after it first landed, before any release: its first version marked
+every such post hidden_by_flags, handled or not, and left the notifications as {"by": "flags"}
+on a downgrade. A development database that ran that version can run this one by downgrading to
+0037_mod_action_params and upgrading again (the downgrade writes back what both versions read).
 """
 
 import re
@@ -35,6 +52,8 @@ depends_on = None
 
 SHAPE = re.compile(r"Hidden after (\d+) flags(?: weighing (\d+(?:\.\d+)?))?; waiting for a sysop\.")
 LIKE = "Hidden after % flags%; waiting for a sysop."
+# A resolve_flags entry's details before its params (0037): "2 flag(s): hidden".
+RESOLVED = re.compile(r"\d+ flag\(s\): (\w+)")
 
 posts = sa.table(
     "posts",
@@ -53,10 +72,19 @@ mod_actions = sa.table(
     sa.column("details", sa.Text),
     sa.column("params", sa.JSON),
 )
+flags = sa.table(
+    "flags",
+    sa.column("id", sa.Integer),
+    sa.column("post_id", sa.Integer),
+    sa.column("resolved_at", sa.DateTime),
+    sa.column("resolved_by_id", sa.Integer),
+    sa.column("outcome", sa.String),
+)
 notifications = sa.table(
     "notifications",
     sa.column("id", sa.Integer),
     sa.column("kind", sa.String),
+    sa.column("post_id", sa.Integer),
     sa.column("actor_id", sa.Integer),
     sa.column("data", sa.JSON),
 )
@@ -89,6 +117,42 @@ def _reason(params):
     return f"Hidden after {params['flags']} flags; waiting for a sysop."
 
 
+def _handled(conn, post_id):
+    """A post the flags hid whose flags a sysop handled since: that sysop's hide, with their
+    reason when they chose "hidden", else none."""
+    latest = conn.execute(
+        sa.select(flags.c.resolved_by_id, flags.c.outcome)
+        .where(flags.c.post_id == post_id, flags.c.resolved_at.is_not(None))
+        .order_by(flags.c.resolved_at.desc(), flags.c.id.desc())
+        .limit(1)
+    ).first()
+    reason = None
+    if latest is not None and latest.outcome == "hidden":
+        entries = conn.execute(
+            sa.select(mod_actions.c.reason, mod_actions.c.details, mod_actions.c.params)
+            .where(mod_actions.c.action == "resolve_flags", mod_actions.c.post_id == post_id)
+            .order_by(mod_actions.c.id.desc())
+        ).all()
+        for entry in entries:
+            if _outcome(entry) == "hidden":
+                reason = entry.reason or None
+                break
+    return {
+        "hidden_by_flags": False,
+        "hidden_by_id": latest.resolved_by_id if latest is not None else None,
+        "hide_reason": reason,
+    }
+
+
+def _outcome(entry):
+    """The outcome a resolve_flags log entry names: in its params, or its older details."""
+    params = entry.params if isinstance(entry.params, dict) else {}
+    if isinstance(params.get("outcome"), str):
+        return params["outcome"]
+    found = RESOLVED.fullmatch(entry.details or "")
+    return found[1] if found is not None else None
+
+
 def upgrade():
     op.add_column(
         "posts",
@@ -102,13 +166,19 @@ def upgrade():
             posts.c.hide_reason.like(LIKE),
         )
     ).all()
-    ids = [row.id for row in rows if _params(row.hide_reason) is not None]
-    if ids:
-        conn.execute(
-            sa.update(posts)
-            .where(posts.c.id.in_(ids))
-            .values(hidden_by_flags=True, hide_reason=None)
-        )
+    for row in rows:
+        if _params(row.hide_reason) is None:
+            continue
+        still_open = conn.execute(
+            sa.select(flags.c.id)
+            .where(flags.c.post_id == row.id, flags.c.resolved_at.is_(None))
+            .limit(1)
+        ).first()
+        if still_open is not None:
+            values = {"hidden_by_flags": True, "hide_reason": None}
+        else:
+            values = _handled(conn, row.id)
+        conn.execute(sa.update(posts).where(posts.c.id == row.id).values(**values))
     entries = conn.execute(
         sa.select(mod_actions.c.id, mod_actions.c.reason).where(
             mod_actions.c.action == "auto_hide_post", mod_actions.c.reason.like(LIKE)
@@ -160,6 +230,19 @@ def downgrade():
         if post_id in latest:
             conn.execute(
                 sa.update(posts).where(posts.c.id == post_id).values(hide_reason=latest[post_id])
+            )
+    told = conn.execute(
+        sa.select(notifications.c.id, notifications.c.post_id, notifications.c.data).where(
+            notifications.c.kind == "post_hidden", notifications.c.post_id.is_not(None)
+        )
+    ).all()
+    for note in told:
+        data = note.data if isinstance(note.data, dict) else {}
+        if data.get("by") == "flags" and note.post_id in latest:
+            conn.execute(
+                sa.update(notifications)
+                .where(notifications.c.id == note.id)
+                .values(data={"reason": latest[note.post_id]})
             )
     # A plain DROP COLUMN (SQLite 3.35+), as 0037's downgrade: batch mode would copy posts.
     op.drop_column("posts", "hidden_by_flags")
