@@ -316,3 +316,45 @@ def test_a_cleanup_without_a_reason_says_spam_in_each_reader_s_language(app, bro
     with transaction():
         db.session.get(User, s.spammer.id).ban_reason = "Relojes baratos"
     assert "Relojes baratos" in browser(s.root).text("/mod/u/spammer")
+
+
+def test_an_older_cleanups_spam_reason_on_a_post_reads_in_the_readers_language(
+    app, f, browser, inbox
+):
+    """Before the cleanups stored no reason on the posts, one with none typed stored "spam" as
+    each post's hide_reason and {"reason": "spam"} in the author's notification: a German page
+    read "von einem Sysop ausgeblendet: spam", the notification and its mail "…: spam"."""
+    from forum.notifications.models import Notification
+
+    from .mailbox import text_of
+    from .mod_support import build_world
+    from .test_notification_mail import deliver
+
+    w = build_world()
+    with transaction():
+        w.author.preferences = {"mail": {"moderation": "now", "reply": "off"}}
+        w.author.language = "de"
+    # The rows such a cleanup left (a sysop who types the very word means the same).
+    mod.hide_post(w.root, w.post.id, "spam")
+    _forget()
+    assert db.session.get(Post, w.post.id).hide_reason == "spam"
+    note = db.session.scalar(
+        select(Notification).where(
+            Notification.user_id == w.author.id, Notification.kind == "post_hidden"
+        )
+    )
+    assert note.data == {"reason": "spam"}
+    said = "Ein Sysop hat deinen Beitrag in „A topic about things“ ausgeblendet: Spam"
+    deliver(app)  # before the browser signs in, which mails the author too
+    (message,) = inbox.messages
+    text = " ".join(text_of(message).split())
+    assert said in text and "ausgeblendet: spam" not in text
+    page = browser(w.author).text(f"/t/{w.topic.id}")
+    assert "von einem Sysop ausgeblendet: Spam</span>" in page
+    assert "ausgeblendet: spam" not in page
+    notifications = browser(w.author).text("/notifications")
+    assert said in notifications and "ausgeblendet: spam" not in notifications
+    # A reason a sysop typed is shown as typed.
+    other = f.reply(w.author, w.topic, "Another reply by the author.")
+    mod.hide_post(w.root, other.id, "Spam-Welle")
+    assert "von einem Sysop ausgeblendet: Spam-Welle" in browser(w.author).text(f"/t/{w.topic.id}")

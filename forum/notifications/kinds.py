@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..accounts.former import display
-from ..i18n import gettext, quoted
+from ..i18n import gettext, quoted, said_reason
 from ..i18n import lazy_gettext as _l
 
 
@@ -153,7 +153,8 @@ POST_HIDDEN = register(
             else gettext(
                 "A sysop hid your post in %(topic)s: %(reason)s",
                 topic=_in(s),
-                reason=s.data["reason"],
+                # A spam cleanup's own "spam" in the reader's language, a typed reason as typed.
+                reason=said_reason(s.data["reason"]),
             )
             if s.data.get("reason")
             else gettext("A sysop hid your post in %(topic)s.", topic=_in(s))
