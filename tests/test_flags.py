@@ -222,7 +222,7 @@ def _auto_hide(w, f):
     ("language", "said"),
     [
         ("en", "hidden after members’ flags; a sysop will look at it"),
-        ("de", "nach Meldungen von Mitgliedern ausgeblendet; ein Sysop sieht ihn sich an"),
+        ("de", "nach Meldungen von Mitgliedern ausgeblendet, bis ein Sysop ihn prüft"),
         ("es", "ocultado tras las denuncias de los miembros; un sysop lo revisará"),
     ],
 )
@@ -257,7 +257,7 @@ def test_an_automatic_hide_is_kept_as_data_not_as_english(app, f):
     ("language", "said"),
     [
         ("en", "2 flags weighing 2.5"),
-        ("de", "2 Meldungen mit Gewicht 2,5"),
+        ("de", "2 Meldungen mit einem Gewicht von 2,5"),
         ("es", "2 denuncias con un peso de 2,5"),
     ],
 )
