@@ -462,7 +462,7 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
         author, flagger = fx.user("author"), fx.user("flagger")
         sig = fx.sig("main", members=[author, flagger])
         topic = fx.topic(author, sig, "A topic about things", "First post.")
-        names = ("auto", "old", "sysop", "handled", "warned")
+        names = ("auto", "old", "sysop", "handled", "warned", "flagless")
         ids = {name: fx.reply(author, topic, f"Reply {name}").id for name in names}
         author_id, flagger_id, root_id = author.id, flagger.id, root.id
         db.session.commit()
@@ -475,7 +475,7 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
                 "UPDATE posts SET hidden_at = :now, hidden_by_id = :by, hide_reason = :reason"
                 " WHERE id = :id"
             )
-            for name in ("auto", "handled", "warned"):
+            for name in ("auto", "handled", "warned", "flagless"):
                 conn.execute(hide, {"now": now, "by": None, "reason": OLD_REASON, "id": ids[name]})
             conn.execute(
                 hide,
@@ -588,6 +588,8 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
         # they chose to keep it hidden, and none when they warned the author instead.
         assert posts[ids["handled"]] == (False, root_id, "Rude")
         assert posts[ids["warned"]] == (False, root_id, None)
+        # No flag left (its flaggers' accounts deleted): in no queue, so not waiting either.
+        assert posts[ids["flagless"]] == (False, None, None)
         auto_entry = db.session.scalar(
             select(ModAction).where(
                 ModAction.action == "auto_hide_post", ModAction.post_id == ids["auto"]
@@ -639,6 +641,7 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
             ids["sysop"]: "Advert",
             ids["handled"]: "Rude",
             ids["warned"]: None,
+            ids["flagless"]: None,
         }
         assert logged == {
             ("auto_hide_post", ids["auto"], OLD_REASON),

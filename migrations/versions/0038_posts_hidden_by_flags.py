@@ -18,7 +18,9 @@ by that fixed shape (never anything a sysop typed, who always left their id in h
   which skipped hidden posts and resolved their flags): the hide of the sysop who resolved its
   latest flag (`flags.resolved_by_id`; NULL when that account is gone), with the reason of the
   post's latest `resolve_flags` log entry whose outcome was "hidden" (its params, or its details
-  "N flag(s): hidden" in older rows) when the latest flag's outcome was "hidden", else none;
+  "N flag(s): hidden" in older rows) when the latest flag's outcome was "hidden", else none
+  (one with no flag left at all, its flaggers' accounts deleted, is in no queue either: a hide
+  with no sysop named and no reason);
 - an `auto_hide_post` log entry with that reason: the count and the weight as params (and the
   English in details, as new entries keep it), no reason;
 - a `post_hidden` notification with that reason: data {"by": "flags"}, and no actor (it named
