@@ -281,7 +281,7 @@ def test_the_logs_automatic_hide_says_count_and_weight_in_the_readers_language(
         (
             "de",
             "Nach Meldungen von Mitgliedern wurde dein Beitrag in „A topic about things“ "
-            "ausgeblendet, bis ein Sysop ihn sich ansieht.",
+            "ausgeblendet, bis ein Sysop ihn prüft.",
         ),
         (
             "es",
@@ -667,7 +667,7 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
         (
             "de",
             "nach Meldungen von Mitgliedern wurde einer deiner Beiträge auf Forum ausgeblendet, "
-            "bis ein Sysop ihn sich ansieht:",
+            "bis ein Sysop ihn prüft:",
         ),
         (
             "es",
