@@ -693,3 +693,70 @@ def test_the_authors_mail_says_members_flags_hid_the_post(app, f, inbox, languag
     assert lead in text
     assert "a sysop hid" not in text.lower() and "Hidden after" not in text
     assert "Sysop hat" not in text and "un sysop ocultó" not in text
+
+
+def test_the_flag_that_hides_the_post_sends_its_flagger_to_the_topic(app, f, browser):
+    """The flagger whose flag hid the post no longer sees it: her thanks came on a 404 (the
+    post's address). She goes back to the topic, told that the post is hidden for now."""
+    from forum.accounts.models import TL_MEMBER
+    from forum.admin import services as admin_services
+
+    w = build_world()  # the member's flag (basic: 1) is on the post
+    admin_services.update_settings(w.root, {"auto_hide_threshold": "2"})
+    trusted = f.user("trusted", trust_level=TL_MEMBER)
+    f.join(trusted, w.sig)
+    client = browser(trusted)
+    response = client.form(f"/p/{w.post.id}/flag", {"reason": "abuse"})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(f"/t/{w.topic.id}")
+    page = client.text(response.headers["Location"])
+    assert "The post is hidden until a sysop has looked at it." in page
+    assert "The sysops will look at this post." not in page
+    assert client.get(f"/p/{w.post.id}").status_code == 404
+    # A flag that hides nothing goes back to the post, as before.
+    admin_services.update_settings(w.root, {"auto_hide_threshold": "5"})
+    other = build_world_post(w, f)
+    response = browser(w.victim).form(f"/p/{other.id}/flag", {"reason": "spam"})
+    assert response.headers["Location"] == f"/p/{other.id}"
+
+
+@pytest.mark.parametrize(
+    ("language", "lead", "quote"),
+    [
+        ("en", "members’ flags hid 2 of your posts on Forum until a sysop looks at them:", "“"),
+        (
+            "de",
+            "nach Meldungen von Mitgliedern wurden 2 deiner Beiträge auf Forum ausgeblendet, "
+            "bis ein Sysop sie sich ansieht:",
+            "„",
+        ),
+        (
+            "es",
+            "las denuncias de los miembros ocultaron 2 de tus mensajes en Forum hasta que un "
+            "sysop los revise:",
+            "«",
+        ),
+    ],
+)
+def test_one_mail_of_two_hidden_posts_counts_them(app, f, inbox, language, lead, quote):
+    """A topic's notifications come in one mail: two posts the flags hid were "one of your
+    posts", and their excerpts were quoted in English marks in every language."""
+    from forum.db import transaction
+
+    from .mailbox import text_of
+    from .test_notification_mail import deliver
+
+    w = build_world()
+    second = build_world_post(w, f)  # the member has flagged both
+    with transaction():
+        w.author.preferences = {"mail": {"moderation": "now", "reply": "off"}}
+        w.author.language = language
+    _auto_hide(w, f)
+    trusted = db.session.scalar(select(type(w.author)).where(type(w.author).username == "trusted"))
+    mod.flag_post(trusted, second.id, "abuse")
+    deliver(app)
+    (message,) = inbox.messages
+    text = " ".join(text_of(message).split())
+    assert lead in text
+    assert "one of your posts" not in text and "einer deiner" not in text
+    assert f"{quote}One more reply by the author." in text

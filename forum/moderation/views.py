@@ -161,6 +161,13 @@ def flag(post_id: int) -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
+            try:
+                permissions.get_post_for(viewer(), post.id)
+            except NotFound:
+                # Her flag was the one that hid it (forum.moderation.flags): she no longer
+                # sees the post, so its address would be a 404; the topic is where she was.
+                flash(_("Thank you. The post is hidden until a sysop has looked at it."), "success")
+                return redirect(_topic_url(topic.id))
             flash(_("Thank you. The sysops will look at this post."), "success")
             return redirect(_post_url(post.id))
     status = 400 if form.errors or form.form_errors else 200
