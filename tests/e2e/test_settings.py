@@ -71,6 +71,9 @@ def test_a_refused_notification_form_comes_back_with_what_was_typed_elsewhere(
     page.get_by_role("button", name="Save notification preferences").click()
     expect(page.get_by_text("Choose an hour from 0 to 23.")).to_be_visible()
     expect(hour).to_have_attribute("aria-invalid", "true")
+    # The page comes back at the form that was refused, not at the top, several forms above it.
+    assert page.url.endswith("/notifications/preferences#notifications-heading"), page.url
+    assert page.evaluate("() => window.scrollY") > 0
     expect(notifications.get_by_label("When someone quotes me")).to_have_value("digest")
     expect(page.get_by_label("Signature line")).to_have_value("73 de lin")
     expect(page.locator('form[data-keep-unsent="profile"] [data-unsent-notice]')).to_be_visible()
