@@ -503,3 +503,24 @@ def test_entries_written_before_their_params_still_read(app, browser, language, 
     db.session.commit()
     shown = [details for _action, details in _entries(browser(w.root).text("/mod/log"))]
     assert shown == said[::-1]
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "2 posts and 1 topic hidden"),
+        ("de", "2 Beiträge und 1 Thema ausgeblendet"),
+        ("es", "2 mensajes y 1 tema ocultos"),
+    ],
+)
+def test_a_spam_cleanup_that_resolved_no_flags_does_not_count_them(app, language, said):
+    """The log said "…; 0 Meldungen erledigt" of every spammer no one had flagged."""
+    from forum.i18n import force_locale
+    from forum.moderation.models import params_label
+
+    params = {"posts": 2, "topics": 1, "flags": 0}
+    with app.test_request_context(), force_locale(language):
+        assert params_label("delete_spammer", params) == said
+        assert params_label("remove_spammer", params) == said
+        flagged = params_label("delete_spammer", {**params, "flags": 1})
+    assert flagged.startswith(said + "; 1 ")

@@ -434,11 +434,15 @@ def params_label(action: str, params: dict) -> str | None:
             target=p.get("target", ""),
         )
     if action in ("delete_spammer", "remove_spammer"):
+        posts = ngettext("%(num)s post", "%(num)s posts", _num(p.get("posts")))
+        topics = ngettext("%(num)s topic", "%(num)s topics", _num(p.get("topics")))
+        if not _num(p.get("flags")):  # "0 flags resolved" said nothing
+            return str(_l("%(posts)s and %(topics)s hidden", posts=posts, topics=topics))
         return str(
             _l(
                 "%(posts)s and %(topics)s hidden; %(resolved)s",
-                posts=ngettext("%(num)s post", "%(num)s posts", _num(p.get("posts"))),
-                topics=ngettext("%(num)s topic", "%(num)s topics", _num(p.get("topics"))),
+                posts=posts,
+                topics=topics,
                 resolved=ngettext(
                     "%(num)s flag resolved", "%(num)s flags resolved", _num(p.get("flags"))
                 ),
