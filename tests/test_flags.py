@@ -727,7 +727,7 @@ def test_the_flag_that_hides_the_post_sends_its_flagger_to_the_topic(app, f, bro
         (
             "de",
             "nach Meldungen von Mitgliedern wurden 2 deiner Beiträge auf Forum ausgeblendet, "
-            "bis ein Sysop sie sich ansieht:",
+            "bis ein Sysop sie prüft:",
             "„",
         ),
         (
