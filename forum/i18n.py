@@ -52,7 +52,7 @@ else:
     from flask_babel import lazy_gettext
 
 from .hooks import AppSlot
-from .timeutil import utcnow, zone_or_utc
+from .timeutil import in_zone, utcnow, zone_or_utc
 
 # Each language's catalog for the scripts: (JSON body, version), made once per process.
 _JS_CATALOGS: AppSlot[dict[str, tuple[bytes, str]]] = AppSlot("forum.js_catalogs")
@@ -367,6 +367,16 @@ def _medium_moment(locale: Locale) -> DateTimePattern:
     shape = str(locale.datetime_formats["medium"]).replace("'", "")
     time, date = locale.time_formats["short"].pattern, locale.date_formats["medium"].pattern
     return parse_pattern(shape.replace("{0}", time).replace("{1}", date))
+
+
+def moment_for(value: datetime, language: str, zone: str) -> str:
+    """A moment as a mail to one member says it, outside their requests: in their language and
+    time zone, to the minute, with the zone's name ("07.12.2026, 09:37 (Europe/Berlin)")."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    name = zone_or_utc(zone)
+    locale = _locale(language or DEFAULT_LANGUAGE)
+    return f"{_medium_moment(locale).apply(in_zone(value, name), locale)} ({name})"
 
 
 def localdate(value: datetime | None, format: str = "medium") -> str:  # noqa: A002

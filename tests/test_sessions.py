@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -176,6 +177,8 @@ def test_a_sign_in_from_a_new_device_mails_an_alert_in_the_members_language(
 ) -> None:
     ada = f.user("ada")
     services.set_language(ada, "de")
+    ada.timezone = "Europe/Berlin"
+    db.session.commit()
     laptop = browser(make_client, FIREFOX, "192.0.2.10")
     laptop.login("ada")
     assert mails(outbox) == []  # the very first sign-in of an account is no news
@@ -189,6 +192,12 @@ def test_a_sign_in_from_a_new_device_mails_an_alert_in_the_members_language(
     assert "Neue Anmeldung" in alert["Subject"]
     body = alert.get_content()
     assert "Safari / iOS" in body and "198.51.100.3" in body and "Hallo ada" in body
+    # The moment in her language and zone, as her pages say it, not "2026-12-07 08:37 UTC".
+    session = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == ada.id).order_by(UserSession.id.desc())
+    ).first()
+    local = session.created_at.astimezone(ZoneInfo("Europe/Berlin"))
+    assert f"{local:%d.%m.%Y, %H:%M} (Europe/Berlin)" in body and " UTC" not in body
 
 
 @pytest.mark.config(LOGIN_ALERTS=False)

@@ -8,7 +8,7 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -26,6 +26,7 @@ from ..i18n import (
     force_locale,
     gettext,
     lazy_ngettext,
+    moment_for,
     said_reason,
 )
 from ..i18n import lazy_gettext as _l
@@ -797,30 +798,35 @@ def alert_new_device(user: User, session: UserSession) -> None:
         user.id,
         session.user_agent,
         session.ip,
-        session.created_at.strftime("%Y-%m-%d %H:%M"),
+        session.created_at.isoformat(),
         _mail_key("login-alert"),
     )
 
 
 @jobs.job()
 def mail_login_alert(user_id: int, device: str, ip: str, when: str, key: str | None = None) -> None:
-    """The mail job telling a member of a sign-in from a browser not seen before."""
+    """The mail job telling a member of a sign-in from a browser not seen before. `when` is the
+    sign-in's moment in ISO 8601 (jobs queued before it was kept so read "2026-12-07 08:37",
+    in UTC), said in the member's language and time zone."""
     user = db.session.get(User, user_id)
     if user is None:
         return
     site = settings.get("site_name")
+    moment = moment_for(
+        datetime.fromisoformat(when), user.language or DEFAULT_LANGUAGE, user.timezone
+    )
     with force_locale(user.language or DEFAULT_LANGUAGE):
         subject = gettext("New sign-in to your account on %(site)s", site=site)
         body = gettext(
             "Hello %(name)s,\n\nyour account on %(site)s was just signed in to from a device "
-            "it was not used on before:\n\n  %(device)s, address %(ip)s, %(when)s UTC\n\nIf "
+            "it was not used on before:\n\n  %(device)s, address %(ip)s, %(when)s\n\nIf "
             "that was you, there is nothing to do. If not, change your password now and log "
             "out the sessions you do not know in your settings.\n",
             name=user.username,
             site=site,
             device=device,
             ip=ip or "?",
-            when=when,
+            when=moment,
         )
     send_mail(user.email, subject, body, key=key)
 
