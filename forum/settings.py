@@ -52,10 +52,19 @@ class SiteSetting(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One value of a choice setting: the settings page's label, which explains it, and the
+    short name sentences and the moderation log use ("Registration: open → invite-only")."""
+
+    label: Any
+    short: Any
+
+
 REGISTRATION_MODES = {
-    "open": _l("Open: anyone may register"),
-    "invite": _l("Invite-only: registration needs an invite code"),
-    "closed": _l("Closed: nobody may register"),
+    "open": Choice(_l("Open: anyone may register"), _l("open")),
+    "invite": Choice(_l("Invite-only: registration needs an invite code"), _l("invite-only")),
+    "closed": Choice(_l("Closed: nobody may register"), _l("closed")),
 }
 RATE_RE = re.compile(r"^\d{1,5} per (second|minute|hour|day)$")
 # The reactions members choose from under every post (forum.reactions), in this order.
@@ -72,9 +81,9 @@ class Setting:
     config_key: str | None = None  # app.config's key for the default (instance/config.py)
     hint: str = ""
     maximum: int = 100_000
-    # A choice's values and their labels, as the settings page offers them and the moderation
-    # log names them (kind "choice").
-    choices: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    # A choice's values (kind "choice"): each with the settings page's long label and the short
+    # name the moderation log gives it.
+    choices: dict[str, Choice] | None = field(default=None, hash=False, compare=False)
 
 
 def _trust(key: str, label: Any, default: int, hint: Any, maximum: int = 100_000) -> Setting:

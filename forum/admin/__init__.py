@@ -3,20 +3,18 @@
 from flask import Blueprint, Flask
 
 from .. import hooks
-from ..i18n import lazy_gettext as _l
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def init_app(app: Flask) -> None:
+    from ..settings import REGISTRATION_MODES
     from . import views  # noqa: F401  (routes register on bp)
 
     app.register_blueprint(bp)
-    # Each registration mode by a short name, for sentences ("Registration is open").
+    # Each registration mode by its short name, for sentences ("Registration is open").
     app.jinja_env.globals["registration_modes"] = {
-        "open": _l("open"),
-        "invite": _l("invite-only"),
-        "closed": _l("closed"),
+        k: c.short for k, c in REGISTRATION_MODES.items()
     }
     hooks.registration_mode.provide(app, _registration_mode)
     hooks.check_invite.provide(app, _check_invite)

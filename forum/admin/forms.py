@@ -53,7 +53,8 @@ class SettingsForm(FlaskForm):
     site_name = StringField(_l("Site name"), validators=[DataRequired(), Length(max=100)])
     site_description = StringField(_l("Description"), validators=[DataRequired(), Length(max=500)])
     registration = SelectField(
-        _l("Registration"), choices=[SelectChoice(k, v) for k, v in REGISTRATION_MODES.items()]
+        _l("Registration"),
+        choices=[SelectChoice(k, c.label) for k, c in REGISTRATION_MODES.items()],
     )
     approval_threshold = StringField(_l("Approval queue for new accounts (posts)"))
     auto_hide_threshold = StringField(_l("Auto-hide after flags weighing"))

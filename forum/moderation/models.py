@@ -524,8 +524,12 @@ def params_label(action: str, params: dict) -> str | None:
                 for v in (before, after)
             )
         elif setting is not None and setting.choices:
-            # A choice by the label the settings page gives it (it read as stored: "invite").
-            before, after = (str(setting.choices.get(str(v), v)) for v in (before, after))
+            # A choice by its short name ("invite-only"), not the settings page's explanation
+            # of it, nor as stored ("invite").
+            choices = setting.choices
+            before, after = (
+                str(choices[str(v)].short) if str(v) in choices else v for v in (before, after)
+            )
         return str(
             _l("%(setting)s: %(before)s → %(after)s", setting=label, before=before, after=after)
         )
