@@ -171,10 +171,21 @@ def _subject_row(world, concern):
     return conversation.subject, conversation.subject_kind
 
 
+def _tagged(html, tag, words):
+    """Whether the page shows `words` as a subject with the page's `tag` just before it, as an
+    appeal's tag is: both in one cell, line or heading's line, read together."""
+    import re
+
+    span = f'<span class="tag tag-page">{re.escape(tag)}</span>'
+    link = rf'\s*<a href="/care/\d+">{re.escape(words)}</a>'
+    return re.search(span + link, html) is not None
+
+
 def test_a_page_s_concern_is_titled_in_each_reader_s_language(app, browser, world):
-    """The concern a page becomes is "Page: <words>" in the reader's language: not in the
-    language of the sysop who took it, nor of the job that opened it, and never stored as a
-    sentence (the row keeps the member's words and the kind)."""
+    """The concern a page becomes is the member's words beside a "Page" tag in the reader's
+    language on the care pages (as an appeal's tag), and "Page: <words>" where there is no tag
+    (the mailbox, a page's title): not in the language of the sysop who took it, nor of the
+    job that opened it, and never stored as a sentence (the row keeps the words and the kind)."""
     accounts.set_language(world["grace"], "de")
     accounts.set_language(world["ken"], "es")
     services.set_duty(world["grace"], world["retro"].id, True)
@@ -186,14 +197,24 @@ def test_a_page_s_concern_is_titled_in_each_reader_s_language(app, browser, worl
     concern = db.session.get(Concern, db.session.get(SysopPage, taken.id).concern_id)
     assert _subject_row(world, concern) == ("¿Alguien ahí?", "page")
     ken, grace, linus = browser(world["ken"]), browser(world["grace"]), browser(world["linus"])
-    for url in (f"/care/{concern.id}", "/care", "/mail"):
-        page = ken.text(url)
-        assert "Llamada: ¿Alguien ahí?" in page, url
-        assert "Ruf:" not in page and "Page:" not in page, url
-    for url in (f"/care/{concern.id}", "/mod/concerns"):
-        page = grace.text(url)
-        assert "Ruf: ¿Alguien ahí?" in page and "Llamada:" not in page, url
-        assert "Page: ¿Alguien ahí?" in linus.text(url), url
+    # My concerns, and the concern page: the tag, then the words (the heading's alone).
+    mine = ken.text("/care")
+    assert _tagged(mine, "Llamada", "¿Alguien ahí?"), mine
+    assert "Llamada:" not in mine and "Ruf" not in mine and "Page" not in mine
+    page = ken.text(f"/care/{concern.id}")
+    assert '<span class="tag tag-page">Llamada</span>' in page
+    assert "<h1>¿Alguien ahí?</h1>" in page
+    assert "<title>Llamada: ¿Alguien ahí? · " in page  # a title has no tag
+    assert "Ruf" not in page and "Page:" not in page
+    # The mailbox has no tag: it says it in words.
+    assert "Llamada: ¿Alguien ahí?" in ken.text("/mail")
+    # The sysops' inbox and the concern page, each in its reader's words.
+    inbox = grace.text("/mod/concerns")
+    assert _tagged(inbox, "Ruf", "¿Alguien ahí?"), inbox
+    assert "Ruf: ¿Alguien ahí?" not in inbox and "Llamada" not in inbox
+    page = grace.text(f"/care/{concern.id}")
+    assert '<span class="tag tag-page">Ruf</span>' in page and "<h1>¿Alguien ahí?</h1>" in page
+    assert _tagged(linus.text("/mod/concerns"), "Page", "¿Alguien ahí?")
     # A page nobody took: the job opens it (in no reader's language); ken still reads Spanish.
     missed = services.page_sysops(world["ken"], world["retro"].id, "Sigo aquí")
     with transaction():
@@ -203,8 +224,13 @@ def test_a_page_s_concern_is_titled_in_each_reader_s_language(app, browser, worl
     opened = db.session.get(Concern, db.session.get(SysopPage, missed.id).concern_id)
     assert _subject_row(world, opened) == ("Sigo aquí", "page")
     page = ken.text(f"/care/{opened.id}")
-    assert "Llamada: Sigo aquí" in page and "Page:" not in page
-    assert "Ruf: Sigo aquí" in grace.text("/mod/concerns")
+    assert '<span class="tag tag-page">Llamada</span>' in page and "<h1>Sigo aquí</h1>" in page
+    assert "Page:" not in page
+    assert _tagged(grace.text("/mod/concerns"), "Ruf", "Sigo aquí")
+    # A written concern has no tag and its subject as typed.
+    services.write_to_sysops(world["ken"], world["retro"].id, "Ruf: typed", "Hola")
+    inbox = grace.text("/mod/concerns")
+    assert '">Ruf: typed</a>' in inbox and inbox.count('class="tag tag-page"') == 2
 
 
 def test_pages_are_rate_limited_per_member(world):

@@ -18,7 +18,7 @@ from ..errors import NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..i18n import pgettext
-from ..messages.models import Conversation, PrivateMessage
+from ..messages.models import SUBJECT_PAGE, Conversation, PrivateMessage
 from ..sigs.models import Sig
 from ..timeutil import utcnow
 from ..topics.models import Post, Topic
@@ -52,6 +52,16 @@ def to_whom(sig_name: str | None) -> str:
     return str(_l("the site's sysops"))
 
 
+def listed_subject(conversation: Conversation) -> tuple[str, bool]:
+    """The subject as the care pages show it, and whether the concern was a page of the sysops:
+    a page's words alone, for a "Page" tag beside them says what it is, as an appeal's tag does
+    (`subject`, the shown_subject, says "Page: <words>" for the API, mail and exports, which
+    have no tags)."""
+    if conversation.subject_kind == SUBJECT_PAGE:
+        return conversation.subject, True
+    return conversation.shown_subject, False
+
+
 def is_overdue(concern: Concern, now: datetime | None = None) -> bool:
     """Unanswered past its deadline (or marked so by the deadlines job)."""
     return (
@@ -79,6 +89,9 @@ class InboxRow:
     sig: Sig | None
     assignee: str | None
     overdue: bool
+    # What the care pages show beside the row's tags (see listed_subject).
+    title: str = ""
+    is_page: bool = False
 
 
 @dataclass
@@ -131,7 +144,15 @@ def inbox(current: Any, state: str = OPEN, sig: Sig | None = None, appeals: bool
         .limit(PER_PAGE)
     ).all()
     rows = [
-        InboxRow(c, conversation.shown_subject, member, s, assignee, is_overdue(c, now))
+        InboxRow(
+            c,
+            conversation.shown_subject,
+            member,
+            s,
+            assignee,
+            is_overdue(c, now),
+            *listed_subject(conversation),
+        )
         for c, conversation, member, s, assignee in result
     ]
     counts = dict.fromkeys(FILTERS, 0)
@@ -181,6 +202,8 @@ class ConcernPage:
     last_message_id: int
     # A ban appeal read by a sysop who may open the member's sysop tools (/mod/u/<name>).
     member_tools: bool = False
+    title: str = ""  # the heading, beside the tags (see listed_subject)
+    is_page: bool = False
 
 
 def concern_page(current: Any, concern_id: int) -> ConcernPage:
@@ -244,6 +267,7 @@ def concern_page(current: Any, concern_id: int) -> ConcernPage:
         (u for uid, u in people.items() if uid != concern.member_id or is_sysop),
         key=lambda u: u.username.lower(),
     )
+    title, is_page = listed_subject(conversation)
     return ConcernPage(
         concern=concern,
         subject=conversation.shown_subject,
@@ -263,6 +287,8 @@ def concern_page(current: Any, concern_id: int) -> ConcernPage:
         overdue=is_overdue(concern),
         last_message_id=conversation.last_message_id,
         member_tools=is_sysop and concern.is_appeal and permissions.can_moderate_anything(viewer),
+        title=title,
+        is_page=is_page,
     )
 
 
@@ -280,6 +306,8 @@ class MyRow:
     subject: str
     to_whom: str
     sig: Sig | None = None
+    title: str = ""  # beside the row's tags (see listed_subject)
+    is_page: bool = False
 
 
 def my_concerns(current: Any) -> list[MyRow]:
@@ -288,7 +316,13 @@ def my_concerns(current: Any) -> list[MyRow]:
     if viewer is None:
         return []
     return [
-        MyRow(c, conversation.shown_subject, to_whom(sig.name if sig else None), sig)
+        MyRow(
+            c,
+            conversation.shown_subject,
+            to_whom(sig.name if sig else None),
+            sig,
+            *listed_subject(conversation),
+        )
         for c, conversation, sig in db.session.execute(
             select(Concern, Conversation, Sig)
             .join(Conversation, Conversation.id == Concern.conversation_id)
