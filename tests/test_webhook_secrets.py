@@ -212,7 +212,8 @@ def test_a_changed_key_without_fallback_sends_nothing_and_asks_for_a_new_secret(
     unsent = deliveries(hook)
     assert [d.status for d in unsent] == ["failed", "failed"]
     assert all(d.attempts == 0 and d.next_attempt_at is None for d in unsent)
-    assert "secret can no longer be read" in unsent[0].last_error
+    # Kept as a code, not a sentence in the language of the job that wrote it.
+    assert [d.last_error for d in unsent] == [services.ENDED_SECRET_UNREADABLE] * 2
     lines = [r for r in caplog.records if r.name == "forum.webhooks.services"]
     assert len(lines) == 2
     assert all(r.levelno == logging.WARNING and r.exc_info is None for r in lines)
@@ -239,9 +240,12 @@ def test_a_changed_key_without_fallback_sends_nothing_and_asks_for_a_new_secret(
     accounts.set_language(sysop, "de")
     german = browser.get(f"/mod/webhooks/{hook.id}").get_data(as_text=True)
     assert "Dieses Geheimnis kann nicht mehr gelesen werden" in german
+    # Each delivery says why it was not sent, in the reader's language.
+    assert german.count("nicht gesendet: sein Geheimnis konnte nicht mehr gelesen werden") == 2
     accounts.set_language(sysop, "es")
     spanish = browser.get(f"/mod/webhooks/{hook.id}").get_data(as_text=True)
     assert "Este secreto ya no se puede leer" in spanish
+    assert spanish.count("no se envió: su secreto ya no se podía leer") == 2
     accounts.set_language(sysop, "en")
 
     # "Make a new secret" mends it: sealed with the new key, shown, signing again.

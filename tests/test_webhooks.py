@@ -367,6 +367,44 @@ def test_failures_are_retried_with_a_growing_delay_and_logged(app, f, receiver) 
     assert len({g.json["id"] for g in receiver.got}) == 1
 
 
+@pytest.mark.config(**LOOPBACK, WEBHOOK_MAX_ATTEMPTS=3, WEBHOOK_FAILURE_LIMIT=100)
+def test_a_delivery_whose_webhook_was_turned_off_says_so_in_the_readers_language(
+    app, make_client, f, receiver
+) -> None:
+    """A retry that finds its webhook off ends unsent: why is kept as a code, never a sentence
+    in the language of the job that wrote it, and the log says it in the reader's."""
+    from forum.accounts import services as accounts
+
+    sysop, ada = f.user("sysop"), f.user("ada")
+    sig = f.sig("retro", sysops=[sysop], members=[ada])
+    topic = f.topic(ada, sig)
+    hook = make_hook(sysop, sig, receiver.url, ["post.created"])
+    receiver.status = 500
+    accounts.set_language(ada, "de")  # the job ran in no reader's language; nor in hers
+    f.reply(ada, topic, "Hello")
+    receiver.wait_for(1)
+    with transaction():
+        db.session.get(Webhook, hook.id).active = False
+    assert queue_of(app).run_due(datetime.now(UTC) + timedelta(seconds=31)) == 1
+    [delivery] = deliveries()
+    assert delivery.status == "failed" and delivery.attempts == 1  # not tried again
+    assert delivery.last_error == services.ENDED_DISABLED == "disabled"
+    assert len(receiver.got) == 1
+    browser = make_client()
+    browser.login(sysop)
+    for language, said in [
+        ("en", "not sent: the webhook was off"),
+        ("de", "nicht gesendet: der Webhook war abgeschaltet"),
+        ("es", "no se envió: el webhook estaba desactivado"),
+    ]:
+        accounts.set_language(sysop, language)
+        log = browser.get(f"/mod/webhooks/{hook.id}").get_data(as_text=True)
+        row = log[log.index(f'id="delivery-{delivery.id}"') :].split("</tr>")[0]
+        assert f'<p class="muted">{said}</p>' in row, (language, row)
+        assert '<span class="status-code">500</span>' in row  # its one attempt, as it went
+        assert "disabled" not in row
+
+
 @pytest.mark.config(**LOOPBACK, WEBHOOK_MAX_ATTEMPTS=1, WEBHOOK_FAILURE_LIMIT=100)
 def test_a_delivery_whose_attempts_are_used_up_fails_and_is_sent_again_by_hand(
     app, make_client, f, receiver

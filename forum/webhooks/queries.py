@@ -13,7 +13,7 @@ from ..i18n import gettext
 from ..permissions import Actor
 from ..sigs.models import Sig
 from .models import Webhook, WebhookAttempt, WebhookDelivery
-from .services import refusal_text
+from .services import ENDED_REASONS, refusal_text
 
 # Deliveries a webhook's page lists, newest first.
 LOG_SIZE = 50
@@ -67,6 +67,12 @@ class Log:
     def error(self, attempt: WebhookAttempt) -> str | None:
         """What went wrong with the attempt, said in the reader's language."""
         return said_error(attempt.error)
+
+    def ended(self, delivery: WebhookDelivery) -> str | None:
+        """Why a failed delivery was never sent (the webhook was off, its secret unreadable),
+        in the reader's language; None when its attempts say it."""
+        reason = ENDED_REASONS.get(delivery.last_error or "")
+        return str(reason) if reason is not None else None
 
 
 # An attempt's error as the delivery stored it (forum.webhooks.targets.post): "refused: <code>"

@@ -89,6 +89,16 @@ def refusal_text(code: str) -> str | None:
     return str(text) if text is not None else None
 
 
+# Why a delivery ended unsent (webhook_deliveries.last_error; an attempt's failure stores the
+# connection's own words there): a code, said in the reader's language on the delivery log
+# (queries.Log.ended), never a sentence in the language of the job that wrote it.
+ENDED_DISABLED = "disabled"  # the webhook was off when its turn came
+ENDED_SECRET_UNREADABLE = "secret_unreadable"  # the site's secret key changed
+ENDED_REASONS = {
+    ENDED_DISABLED: _l("not sent: the webhook was off"),
+    ENDED_SECRET_UNREADABLE: _l("not sent: its secret could no longer be read"),
+}
+
 # Shown where a webhook's secret cannot be opened any more.
 SECRET_UNREADABLE = _l(
     "This secret can no longer be read: the site's secret key changed. Make a new secret."
@@ -648,7 +658,7 @@ def attempt(delivery_id: int) -> str:
         return "gone"
     owner = db.session.get(User, hook.created_by_id) if hook.created_by_id else None
     if not hook.active:
-        return _finish(delivery.id, FAILED, _l("The webhook is disabled."))
+        return _finish(delivery.id, FAILED, ENDED_DISABLED)
     permissions.forget_memberships(owner)
     if not _still_tellable(delivery, hook, owner):
         return _finish(delivery.id, WITHDRAWN, None)
@@ -661,7 +671,7 @@ def attempt(delivery_id: int) -> str:
             hook.id,
             delivery.id,
         )
-        return _finish(delivery.id, FAILED, SECRET_UNREADABLE)
+        return _finish(delivery.id, FAILED, ENDED_SECRET_UNREADABLE)
     url, body = hook.url, delivery.payload.encode()
     headers = {
         EVENT_HEADER: delivery.event,
@@ -679,7 +689,7 @@ def attempt(delivery_id: int) -> str:
     return _record(delivery_id, outcome)
 
 
-def _finish(delivery_id: int, status: str, error: Any) -> str:
+def _finish(delivery_id: int, status: str, error: str | None) -> str:
     with transaction():
         delivery = db.session.get(WebhookDelivery, delivery_id)
         if delivery is not None:
@@ -687,7 +697,7 @@ def _finish(delivery_id: int, status: str, error: Any) -> str:
             delivery.finished_at = utcnow()
             delivery.next_attempt_at = None
             if error is not None:
-                delivery.last_error = str(error)[:500]
+                delivery.last_error = error
     return status
 
 
