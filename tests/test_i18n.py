@@ -91,9 +91,38 @@ def test_a_cross_site_language_switch_is_refused(client):
     assert client.post("/language", data={"language": "de"}).status_code == 400
 
 
-def test_an_unknown_language_is_refused(client):
-    response = client.post("/language", data={"language": "fr"}, headers=ORIGIN)
-    assert response.status_code == 400
+@pytest.mark.parametrize(
+    ("reader", "said"),
+    [
+        ("de", "Diese Sprache gibt es hier nicht. Wähle eine dieser Sprachen: "),
+        ("es", "Ese idioma no está disponible. Elige uno de estos idiomas: "),
+    ],
+)
+def test_an_unknown_language_goes_back_with_a_flash_in_the_readers_language(client, reader, said):
+    """A value the menu does not offer (a stale page, a hand-made request) is no bare 400: back
+    to the page, told in the language the reader reads, and nothing changed."""
+    client.set_cookie(i18n.LANGUAGE_COOKIE, reader)
+    response = client.post("/language", data={"language": "fr", "next": "/search"}, headers=ORIGIN)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/search")
+    assert "forum_lang" not in response.headers.get("Set-Cookie", "")
+    page = client.get("/search").get_data(as_text=True)
+    assert said + "English, Deutsch, Español." in page and html_lang(page) == reader
+    assert client.get_cookie(i18n.LANGUAGE_COOKIE).value == reader
+    # The Origin rule stands: a cross-site unknown value is refused as before, no flash.
+    refused = client.post("/language", data={"language": "fr"}, headers={"Origin": "https://x.io"})
+    assert refused.status_code == 400
+
+
+def test_a_members_unknown_language_goes_back_and_keeps_their_choice(client, f):
+    member = f.user("olga")
+    member.language = "es"
+    db.session.commit()
+    client.login("olga")
+    response = client.form("/language", {"language": "klingon", "next": "/settings"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/settings")
+    page = client.get("/settings").get_data(as_text=True)
+    assert "Ese idioma no está disponible." in page
+    assert db.session.get(User, member.id).language == "es"
 
 
 def test_a_member_switch_needs_the_form_token_and_is_kept_on_the_account(client, f):

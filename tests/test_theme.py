@@ -77,11 +77,26 @@ def test_a_cross_site_switch_is_refused(client):
 
 
 @pytest.mark.parametrize("value", ["purple", "", "DARKER", "x" * 500])
-def test_an_unknown_scheme_is_a_clear_error_and_sets_nothing(client, value):
-    response = client.post("/theme", data={"theme": value}, headers=ORIGIN)
-    assert response.status_code == 400
-    assert "Choose Light, Dark or System." in response.get_data(as_text=True)
-    assert "Set-Cookie" not in response.headers
+def test_an_unknown_scheme_goes_back_with_a_flash_and_sets_nothing(client, value):
+    """A value the menu does not offer is no bare 400: back to the page, told why."""
+    response = client.post("/theme", data={"theme": value, "next": "/search"}, headers=ORIGIN)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/search")
+    assert "forum_theme" not in response.headers.get("Set-Cookie", "")
+    page = client.get("/search").get_data(as_text=True)
+    assert "Choose Light, Dark or System." in page and "Bad request" not in page
+    assert drawn_in(page) == ("system", "light dark")
+
+
+@pytest.mark.parametrize(
+    ("reader", "said"),
+    [("de", "Wähle Hell, Dunkel oder System."), ("es", "Elige Claro, Oscuro o Sistema.")],
+)
+def test_an_unknown_scheme_is_told_in_the_readers_language(client, reader, said):
+    from forum import i18n
+
+    client.set_cookie(i18n.LANGUAGE_COOKIE, reader)
+    response = client.post("/theme", data={"theme": "sepia"}, headers=ORIGIN, follow_redirects=True)
+    assert response.status_code == 200 and said in response.get_data(as_text=True)
 
 
 def test_a_member_switch_needs_the_form_token_and_is_kept_on_the_account(client, f):
@@ -108,9 +123,9 @@ def test_a_members_bad_value_stores_nothing(client, f):
     member = f.user("hugo")
     services.set_theme(member, "light")
     client.login("hugo")
-    response = client.form("/theme", {"theme": "neon"})
-    assert response.status_code == 400
-    assert "Choose Light, Dark or System." in response.get_data(as_text=True)
+    response = client.form("/theme", {"theme": "neon", "next": "/settings"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/settings")
+    assert "Choose Light, Dark or System." in client.get("/settings").get_data(as_text=True)
     assert stored(member) == "light"
 
 

@@ -783,6 +783,14 @@ def _back_with_cookie(name: str, value: str) -> Any:
     return _keep_choice(redirect_back(request.form.get("next"), url_for("sigs.index")), name, value)
 
 
+def _back_with_flash(message: str) -> Any:
+    """Back to the page the footer form was sent from, saying why nothing changed: a value the
+    menu does not offer (a page from before a language or scheme went, a hand-made request) is
+    the reader's slip, not a bad request to answer with an error page."""
+    flash(message, "error")
+    return redirect_back(request.form.get("next"), url_for("sigs.index"))
+
+
 def _keep_choice(response: Any, name: str, value: str | None) -> Any:
     """A reader's language or colours kept in a cookie for a year (a guest's only record of the
     choice; a member's survives logging out), or forgotten when `value` is None ("automatic")."""
@@ -807,7 +815,12 @@ def language() -> Any:
     _check_footer_form("language")
     code = i18n.known(request.form.get("language"))
     if code is None:
-        abort(400)
+        return _back_with_flash(
+            _(
+                "That language is not offered here. Choose one of these: %(languages)s.",
+                languages=", ".join(i18n.LANGUAGES.values()),
+            )
+        )
     if current_user.is_authenticated:
         services.set_language(current_user._get_current_object(), code)
     return _back_with_cookie(i18n.LANGUAGE_COOKIE, code)
@@ -823,7 +836,7 @@ def choose_theme() -> Any:
     _check_footer_form("colour")
     code = theme.known(request.form.get("theme"))
     if code is None:
-        abort(400, _("Choose Light, Dark or System."))
+        return _back_with_flash(_("Choose Light, Dark or System."))
     if current_user.is_authenticated:
         services.set_theme(current_user._get_current_object(), code)
     return _back_with_cookie(theme.THEME_COOKIE, code)
