@@ -1,7 +1,7 @@
 """Where a reply's CPU goes: replies posted through the test client in one process.
 
     python bench/reply_loop.py [--replies 600] [--rounds 3] [--profile] [--statements] [--turn]
-                               [--postgres]
+                               [--postgres] [--crowd N]
 
 Seeds a small copy of the bench data set (a twentieth) into a temporary SQLite database, logs a
 member in, and posts replies to random topics of their SIGs the way the reply bench does (the
@@ -15,6 +15,14 @@ turn is what bounds replies a second, as writers take it one at a time. --postgr
 database on the FORUM_BENCH_POSTGRES_URL server instead (each round a copy of it, made with
 CREATE DATABASE … TEMPLATE; all dropped at the end); the CPU is then the forum's alone, not
 PostgreSQL's.
+
+--crowd N replies the way T-01 does (bench/t01), one at a time: N members of one SIG, each
+signed in on a client of their own, take turns replying into one topic. Each one's first reply
+(among the warm-up's) makes them watch it, and signing in lists them as online (the presence
+grace set to an hour, so that they stay listed as an open page would keep them), so every
+measured reply writes N-1 notifications in its transaction and, after commit, renders the N-1
+live nudges and tracked counts of online recipients. Without it, one member replies to random
+topics of their SIGs, which few members watch and nobody online.
 
 No server and no load generator share the CPU here, so the figures move much less from run to
 run than `make bench`'s; they are for comparing one change with the next. The server spends a
@@ -48,8 +56,10 @@ from bench.databases import copy_database, fresh_database, postgres_server  # no
 from bench.loadgen import CSRF_RE  # noqa: E402
 
 
-def config(workdir: Path, url: str | None = None) -> dict[str, Any]:
+def config(workdir: Path, url: str | None = None, crowd: int = 0) -> dict[str, Any]:
     return {
+        # --crowd: the members stay online for the whole round, as an open page keeps them.
+        **({"PRESENCE_GRACE_SECONDS": 3600} if crowd else {}),
         "DATABASE_URL": url or f"sqlite:///{workdir / 'forum.db'}",
         "INDEX_DIR": str(workdir / "index"),
         "SECRET_KEY": "reply-loop-" + "x" * 32,
@@ -166,37 +176,58 @@ def one_round(
     turns: TurnClock | None = None,
     url: str | None = None,
     statements: StatementClock | None = None,
+    crowd: int = 0,
 ) -> float:
     from forum import create_app
 
-    app = create_app(config(workdir, url))
-    client = app.test_client()
+    app = create_app(config(workdir, url, crowd))
     member = dataset["members"][0]
 
-    def token(path: str) -> str:
-        match = CSRF_RE.search(client.get(path).get_data(as_text=True))
-        assert match, f"no CSRF token on {path}"
-        return match.group(1) or match.group(2)
+    def sign_in(name: str) -> tuple[Any, str]:
+        client = app.test_client()
 
-    response = client.post(
-        "/login", data={"login": member, "password": data.PASSWORD, "csrf_token": token("/login")}
-    )
-    assert response.status_code == 302, f"login failed: {response.status_code}"
-    csrf = token("/settings")
-    topics = [
-        topic
-        for sig in dataset["sigs_of_member"][str(member)]
-        for topic in dataset["topics_by_sig"][str(sig)][1:]
-    ]
+        def token(path: str) -> str:
+            match = CSRF_RE.search(client.get(path).get_data(as_text=True))
+            assert match, f"no CSRF token on {path}"
+            return match.group(1) or match.group(2)
+
+        response = client.post(
+            "/login", data={"login": name, "password": data.PASSWORD, "csrf_token": token("/login")}
+        )
+        assert response.status_code == 302, f"login failed: {response.status_code}"
+        return client, token("/settings")
+
     rng = random.Random(1)
+    if crowd:
+        sig = dataset["sigs_of_member"][str(member)][0]
+        names = [n for n, sigs in dataset["sigs_of_member"].items() if sig in sigs][:crowd]
+        assert len(names) == crowd, f"only {len(names)} members share SIG {sig}"
+        members = [sign_in(name) for name in names]
+        topic = dataset["topics_by_sig"][str(sig)][1]
+        turn = iter(range(10**9))
 
-    def post(n: int) -> None:
-        for _ in range(n):
-            form = {"body": data.sentence(rng, 20), "csrf_token": csrf}
-            response = client.post(f"/t/{rng.choice(topics)}/reply", data=form)
-            assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        def post(n: int) -> None:
+            for _ in range(n):
+                client, csrf = members[next(turn) % crowd]
+                form = {"body": data.sentence(rng, 20), "csrf_token": csrf}
+                response = client.post(f"/t/{topic}/reply", data=form)
+                assert response.status_code == 302, response.get_data(as_text=True)[:300]
 
-    post(30)  # warm caches, statements and the index writer
+    else:
+        client, csrf = sign_in(member)
+        topics = [
+            topic
+            for sig in dataset["sigs_of_member"][str(member)]
+            for topic in dataset["topics_by_sig"][str(sig)][1:]
+        ]
+
+        def post(n: int) -> None:
+            for _ in range(n):
+                form = {"body": data.sentence(rng, 20), "csrf_token": csrf}
+                response = client.post(f"/t/{rng.choice(topics)}/reply", data=form)
+                assert response.status_code == 302, response.get_data(as_text=True)[:300]
+
+    post(max(30, 2 * crowd))  # warm caches, statements and the index writer; the crowd watches
     profiler = cProfile.Profile() if profile else None
     started = time.process_time()
     if profiler:
@@ -228,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--turn", action="store_true", help="time the write turns too")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument(
+        "--crowd", type=int, default=0, help="N online members take turns in one topic (T-01)"
+    )
     args = parser.parse_args(argv)
     if args.postgres and args.turn:
         parser.error("--turn times SQLite's write turns; PostgreSQL has none")
@@ -256,7 +290,14 @@ def main(argv: list[str] | None = None) -> int:
             kind = extra[n - args.rounds] if n >= args.rounds else None
             clock = StatementClock() if kind == "statements" else None
             ms = one_round(
-                workdir, dataset, args.replies, kind == "profile", turns, round_url, clock
+                workdir,
+                dataset,
+                args.replies,
+                kind == "profile",
+                turns,
+                round_url,
+                clock,
+                args.crowd,
             )
             if kind is None:
                 figures.append(ms)
