@@ -100,11 +100,21 @@ def unread_counts(user_ids: list[int]) -> dict[int, int]:
     """Unread counts of many members in one query (live delivery after a post)."""
     if not user_ids:
         return {}
-    rows = db.session.execute(
-        select(Notification.user_id, func.count())
-        .where(Notification.user_id.in_(user_ids), Notification.read_at.is_(None))
-        .group_by(Notification.user_id)
+    # A lambda_stmt, built once per process: every reply runs it for its online recipients,
+    # and building it cost about as much CPU as running it: 0.15 ms for 16 members against
+    # 0.27 built each time (SQLite, thread CPU, 400 calls; eleventh session).
+    statement = lambda_stmt(
+        lambda: (
+            select(Notification.user_id, func.count())
+            .where(
+                Notification.user_id.in_(bindparam("user_ids", expanding=True)),
+                Notification.read_at.is_(None),
+            )
+            .group_by(Notification.user_id)
+        ),
+        enable_tracking=False,
     )
+    rows = read_columns(statement, {"user_ids": list(user_ids)})
     counts = dict.fromkeys(user_ids, 0)
     counts.update(dict(rows.all()))
     return counts
@@ -316,7 +326,15 @@ def rows_by_id(ids: list[int]) -> dict[int, tuple[User, NotificationRow]]:
     language (live delivery: not the language of whoever caused them)."""
     if not ids:
         return {}
-    result = db.session.execute(_query().where(Notification.id.in_(ids))).all()
+    # A lambda_stmt, built once per process: every reply runs it for the notifications of its
+    # online recipients, and building it (four joins, five entities) with its cache key cost
+    # more CPU than running it: 0.50 ms for 15 notifications against 0.72 built each time
+    # (SQLite, thread CPU, 400 calls; eleventh session).
+    statement = lambda_stmt(
+        lambda: _query().where(Notification.id.in_(bindparam("ids", expanding=True))),
+        enable_tracking=False,
+    )
+    result = db.session.execute(statement, {"ids": list(ids)}).all()
     users = {
         u.id: u
         for u in db.session.scalars(select(User).where(User.id.in_({r[0].user_id for r in result})))
@@ -454,12 +472,21 @@ def tracked_unread_counts(user_ids: list[int]) -> dict[int, int]:
     """The same for many members in one query (live updates after a post)."""
     if not user_ids:
         return {}
-    ids = list(user_ids)
-    rows = _tracked_unread(lambda column: column.in_(ids))
-    user_col = rows.c[0]
+    # A lambda_stmt, built once per process: every reply runs it for the online members it
+    # moves, and building it (two joined selects in a union) cost more CPU than running it:
+    # 0.13 ms a call for 16 members against 1.04 built each time, 0.55 of that the building
+    # (SQLite, thread CPU, 400 calls; eleventh session).
+    statement = lambda_stmt(lambda: _tracked_unread_counts(), enable_tracking=False)
     counts = dict.fromkeys(user_ids, 0)
-    counts.update(dict(db.session.execute(select(user_col, func.count()).group_by(user_col)).all()))
+    counts.update(dict(read_columns(statement, {"user_ids": list(user_ids)}).all()))
     return counts
+
+
+def _tracked_unread_counts() -> Any:
+    user_ids: Any = bindparam("user_ids", expanding=True)
+    rows = _tracked_unread(lambda column: column.in_(user_ids))
+    user_col = rows.c[0]
+    return select(user_col, func.count()).group_by(user_col)
 
 
 def tracked_topics_clause(current: Any) -> ColumnElement[bool]:

@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, lambda_stmt, or_, select, update
 
 from .. import content, events, jobs, permissions, sealed, settings
 from ..accounts.former import is_former
@@ -416,20 +416,31 @@ def _hooks_for(event: str, sig_id: int | None) -> list[tuple[Webhook, User | Non
     webhooks and their owners are loaded only then (asking the ORM for them when there were
     none cost every reply 0.1 ms of CPU on SQLite, 0.15 on PostgreSQL: 0.26 against 0.16 and
     0.41 against 0.26 ms; issue 17's ninth session)."""
-    asked = (
-        Webhook.active.is_(True),
-        or_(Webhook.sig_id == sig_id, Webhook.sig_id.is_(None)),
-        Webhook.events.contains(event),
+    # The question, a lambda_stmt built once per process: every post asks it in its
+    # transaction, and building it cost more CPU than running it: 0.05 ms against 0.14 built
+    # each time, no webhooks (SQLite, thread CPU, 400 calls; eleventh session).
+    asked = lambda_stmt(
+        lambda: select(Webhook.id).where(*_hooks_asked()).limit(1), enable_tracking=False
     )
-    if read_columns(select(Webhook.id).where(*asked).limit(1)).first() is None:
+    if read_columns(asked, {"sig_id": sig_id, "event": event}).first() is None:
         return []
     rows = db.session.execute(
         select(Webhook, User)
         .outerjoin(User, User.id == Webhook.created_by_id)
-        .where(*asked)
-        .order_by(Webhook.id)
+        .where(*_hooks_asked())
+        .order_by(Webhook.id),
+        {"sig_id": sig_id, "event": event},
     ).all()
     return [(hook, owner) for hook, owner in rows if hook.wants(event)]
+
+
+def _hooks_asked() -> tuple[Any, ...]:
+    """Active, of this SIG (bound as sig_id) or the site's, asking for the event (event)."""
+    return (
+        Webhook.active.is_(True),
+        or_(Webhook.sig_id == bindparam("sig_id"), Webhook.sig_id.is_(None)),
+        Webhook.events.contains(bindparam("event")),
+    )
 
 
 def _post_context(post_id: int) -> tuple[Post, Topic, Sig, User | None] | None:
