@@ -760,3 +760,71 @@ def test_one_mail_of_two_hidden_posts_counts_them(app, f, inbox, language, lead,
     assert lead in text
     assert "one of your posts" not in text and "einer deiner" not in text
     assert f"{quote}One more reply by the author." in text
+
+
+def test_a_post_the_flags_hid_and_a_sysop_then_hid_is_one_post_in_the_mail(app, f, inbox):
+    """Members' flags hid the post, then a sysop handled the flags with "hidden" within
+    NOTIFY_MAIL_DELAY: the one mail said "2 of your posts on Forum were hidden" and listed the
+    same post twice, once as the flags' hide no sysop had looked at."""
+    from forum.db import transaction
+
+    from .mailbox import html_of, text_of
+    from .test_notification_mail import deliver
+
+    w = build_world()
+    with transaction():
+        w.author.preferences = {"mail": {"moderation": "now", "reply": "off"}}
+    _auto_hide(w, f)
+    mod.resolve_flags(w.sig_sysop, w.post.id, "hidden", "rude")
+    deliver(app)
+    (message,) = inbox.messages
+    text = " ".join(text_of(message).split())
+    assert "Hello author, a sysop hid one of your posts on Forum:" in text
+    assert "A sysop hid your post in “A topic about things”: rude" in text
+    assert "of your posts on Forum were hidden" not in text
+    assert "members’ flags" not in text.lower()
+    assert text.count(f"/p/{w.post.id}") == 1
+    assert html_of(message).count(f'/p/{w.post.id}"') == 1
+
+
+def test_the_mail_counts_posts_not_hides(app, f, inbox):
+    """Two posts in one mail, one of them hidden by the flags and then by a sysop: two posts,
+    not three."""
+    from forum.db import transaction
+
+    from .mailbox import text_of
+    from .test_notification_mail import deliver
+
+    w = build_world()
+    with transaction():
+        w.author.preferences = {"mail": {"moderation": "now", "reply": "off"}}
+    other = f.reply(w.author, w.topic, "One more reply by the author.")
+    _auto_hide(w, f)
+    mod.resolve_flags(w.sig_sysop, w.post.id, "hidden", "rude")
+    mod.hide_post(w.sig_sysop, other.id, "Advert")
+    deliver(app)
+    (message,) = inbox.messages
+    text = " ".join(text_of(message).split())
+    assert "Hello author, 2 of your posts on Forum were hidden:" in text
+    assert "A sysop hid your post in “A topic about things”: rude" in text
+    assert "A sysop hid your post in “A topic about things”: Advert" in text
+    assert "Members’ flags hid your post" not in text
+
+
+def test_the_hidden_posts_mail_counts_in_plurals():
+    """The counted leads are plurals (docs/translating.md): `_()` with a %(num)s said the
+    number in one form, whatever the reader's language's plural rules."""
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_file
+
+    template = Path(__file__).parents[1] / "templates/mail/notification/post_hidden.jinja"
+    messages = [
+        message
+        for _line, message, _comments, _context in extract_from_file(
+            "jinja2", str(template), keywords={"_": None, "gettext": None, "ngettext": (1, 2)}
+        )
+    ]
+    counted = [m for m in messages if "%(num)s" in (m[0] if isinstance(m, tuple) else m)]
+    assert len(counted) == 2
+    assert all(isinstance(m, tuple) and len(m) == 2 for m in counted)

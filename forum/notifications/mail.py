@@ -334,11 +334,31 @@ def _withheld(row: queries.NotificationRow) -> bool:
     return row.withheld or (row.kind in kinds.ABOUT_A_POST and not row.excerpt)
 
 
+# What a sysop (or members' flags) did to a member's post: a later one says what is true now.
+_MODERATION_OF_A_POST = frozenset({kinds.POST_HIDDEN.name, kinds.POST_DELETED.name})
+
+
+def _latest_word_on_each_post(rows: list[queries.NotificationRow]) -> list[queries.NotificationRow]:
+    """Leave out a post's hide that a later notification in the same mail says again: members'
+    flags hid it, then a sysop handled the flags ("a sysop hid your post") or deleted it within
+    NOTIFY_MAIL_DELAY. One post is then one item, and the mail counts it once."""
+    said_later: set[int] = set()
+    superseded: set[int] = set()
+    for row in sorted(rows, key=lambda r: r.id, reverse=True):
+        post_id = row.notification.post_id
+        if row.kind.name not in _MODERATION_OF_A_POST or post_id is None:
+            continue
+        if row.kind.name == kinds.POST_HIDDEN.name and post_id in said_later:
+            superseded.add(row.id)
+        said_later.add(post_id)
+    return [row for row in rows if row.id not in superseded]
+
+
 def _compose(
     user: User, notifications: list[Notification], key: str
 ) -> tuple[str, str, str, dict[str, str]] | None:
     """Subject, text, HTML and headers; None when the member may read none of it any more."""
-    rows = queries.member_rows(user, [n.id for n in notifications])
+    rows = _latest_word_on_each_post(queries.member_rows(user, [n.id for n in notifications]))
     # What the member can no longer read (a private SIG they left, a post hidden since, a
     # conversation they left) says nothing: it is left out (the policy is asked again there).
     rows = [r for r in rows if not _withheld(r)]
@@ -371,6 +391,7 @@ def _compose(
             "when": r.created_at,
             # Who hid a post (post_hidden): "flags" when members' flags did, not a sysop.
             "by": (r.notification.data or {}).get("by"),
+            "post_id": r.notification.post_id,
         }
         for r in rows
     ]
