@@ -695,9 +695,11 @@ def test_the_authors_mail_says_members_flags_hid_the_post(app, f, inbox, languag
     assert "Sysop hat" not in text and "un sysop ocultó" not in text
 
 
-def test_the_flag_that_hides_the_post_sends_its_flagger_to_the_topic(app, f, browser):
+def test_the_flag_that_hides_the_post_sends_its_flagger_to_the_topic(app, f, browser, monkeypatch):
     """The flagger whose flag hid the post no longer sees it: her thanks came on a 404 (the
-    post's address). She goes back to the topic, told that the post is hidden for now."""
+    post's address). She goes back to the topic page the post was on, told that the post is
+    hidden for now; to the SIG's page when it was the topic's only post (the usual spam topic:
+    the topic is not there for her any more, and its address was a 404 too)."""
     from forum.accounts.models import TL_MEMBER
     from forum.admin import services as admin_services
 
@@ -705,14 +707,25 @@ def test_the_flag_that_hides_the_post_sends_its_flagger_to_the_topic(app, f, bro
     admin_services.update_settings(w.root, {"auto_hide_threshold": "2"})
     trusted = f.user("trusted", trust_level=TL_MEMBER)
     f.join(trusted, w.sig)
+    spam = f.topic(w.victim, w.sig, "Cheap watches", "Buy cheap watches here.")
+    mod.flag_post(w.member, spam.first_post_id, "spam")
+    monkeypatch.setitem(app.config, "POSTS_PER_PAGE", 1)  # the post (number 2) is on page 2
     client = browser(trusted)
     response = client.form(f"/p/{w.post.id}/flag", {"reason": "abuse"})
     assert response.status_code == 302
-    assert response.headers["Location"].startswith(f"/t/{w.topic.id}")
+    assert response.headers["Location"] == f"/t/{w.topic.id}/{w.topic.slug}?page=2"
     page = client.text(response.headers["Location"])
     assert "The post is hidden until a sysop has looked at it." in page
     assert "The sysops will look at this post." not in page
     assert client.get(f"/p/{w.post.id}").status_code == 404
+    # The topic's only post: the SIG's page, with the same thanks.
+    response = client.form(f"/p/{spam.first_post_id}/flag", {"reason": "spam"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/s/{w.sig.slug}/"
+    page = client.text(response.headers["Location"])
+    assert "The post is hidden until a sysop has looked at it." in page
+    assert "Cheap watches" not in page
+    assert client.get(f"/t/{spam.id}").status_code == 404
     # A flag that hides nothing goes back to the post, as before.
     admin_services.update_settings(w.root, {"auto_hide_threshold": "5"})
     other = build_world_post(w, f)

@@ -22,7 +22,8 @@ from ..i18n import lazy_gettext as _l
 from ..i18n import ngettext
 from ..sigs.models import Sig
 from ..timeutil import utcnow
-from ..topics.models import Topic
+from ..topics import services as topic_services
+from ..topics.models import Post, Topic
 from ..web import flash_outcome, form_error, safe_next, viewer
 from . import bp, queries, services
 from .forms import (
@@ -167,11 +168,21 @@ def flag(post_id: int) -> Any:
                 # Her flag was the one that hid it (forum.moderation.flags): she no longer
                 # sees the post, so its address would be a 404; the topic is where she was.
                 flash(_("Thank you. The post is hidden until a sysop has looked at it."), "success")
-                return redirect(_topic_url(topic.id))
+                return redirect(_where_the_hidden_post_was(post, topic, sig))
             flash(_("Thank you. The sysops will look at this post."), "success")
             return redirect(_post_url(post.id))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("moderation/flag.html", form=form, post=post, topic=topic), status
+
+
+def _where_the_hidden_post_was(post: Post, topic: Topic, sig: Sig) -> str:
+    """The topic page the post was on; the SIG's page when it was the only post of the topic
+    the member could see (the usual spam topic): a topic with no post shown is not there for
+    her any more (permissions), and the topic's address would be a 404 too."""
+    if not permissions.can_view_topic(viewer(), topic, sig):
+        return url_for("sigs.show", slug=sig.slug)
+    page = topic_services.page_of_post(topic, post.number)
+    return url_for("topics.show", topic_id=topic.id, slug=topic.slug, page=page)
 
 
 @bp.route("/mod/posts/<int:post_id>/resolve", methods=["POST"])
