@@ -197,13 +197,15 @@ def test_a_page_s_concern_is_titled_in_each_reader_s_language(app, browser, worl
     concern = db.session.get(Concern, db.session.get(SysopPage, taken.id).concern_id)
     assert _subject_row(world, concern) == ("¿Alguien ahí?", "page")
     ken, grace, linus = browser(world["ken"]), browser(world["grace"]), browser(world["linus"])
-    # My concerns, and the concern page: the tag, then the words (the heading's alone).
+    # My concerns, and the concern page: the tag, then the words; on the concern page both are
+    # in the heading, so that one moving by headings hears it is a page (it was the words alone,
+    # the tag in the line below).
     mine = ken.text("/care")
     assert _tagged(mine, "Llamada", "¿Alguien ahí?"), mine
     assert "Llamada:" not in mine and "Ruf" not in mine and "Page" not in mine
     page = ken.text(f"/care/{concern.id}")
-    assert '<span class="tag tag-page">Llamada</span>' in page
-    assert "<h1>¿Alguien ahí?</h1>" in page
+    assert '<h1><span class="tag tag-page">Llamada</span> ¿Alguien ahí?</h1>' in page
+    assert page.count("tag-page") == 1
     assert "<title>Llamada: ¿Alguien ahí? · " in page  # a title has no tag
     assert "Ruf" not in page and "Page:" not in page
     # The mailbox has no tag: it says it in words.
@@ -213,7 +215,7 @@ def test_a_page_s_concern_is_titled_in_each_reader_s_language(app, browser, worl
     assert _tagged(inbox, "Ruf", "¿Alguien ahí?"), inbox
     assert "Ruf: ¿Alguien ahí?" not in inbox and "Llamada" not in inbox
     page = grace.text(f"/care/{concern.id}")
-    assert '<span class="tag tag-page">Ruf</span>' in page and "<h1>¿Alguien ahí?</h1>" in page
+    assert '<h1><span class="tag tag-page">Ruf</span> ¿Alguien ahí?</h1>' in page
     assert _tagged(linus.text("/mod/concerns"), "Page", "¿Alguien ahí?")
     # A page nobody took: the job opens it (in no reader's language); ken still reads Spanish.
     missed = services.page_sysops(world["ken"], world["retro"].id, "Sigo aquí")
@@ -224,7 +226,7 @@ def test_a_page_s_concern_is_titled_in_each_reader_s_language(app, browser, worl
     opened = db.session.get(Concern, db.session.get(SysopPage, missed.id).concern_id)
     assert _subject_row(world, opened) == ("Sigo aquí", "page")
     page = ken.text(f"/care/{opened.id}")
-    assert '<span class="tag tag-page">Llamada</span>' in page and "<h1>Sigo aquí</h1>" in page
+    assert '<h1><span class="tag tag-page">Llamada</span> Sigo aquí</h1>' in page
     assert "Page:" not in page
     assert _tagged(grace.text("/mod/concerns"), "Ruf", "Sigo aquí")
     # A written concern has no tag and its subject as typed.
