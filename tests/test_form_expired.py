@@ -299,10 +299,39 @@ def test_a_form_too_long_to_bring_back_is_cut_and_not_sent_again(client, make_cl
 
 
 def test_an_earlier_draft_is_named_as_earlier(client, make_client, topic):
+    """The draft's line said "the text below is what you sent" over the form's own "What you
+    typed is below": twice where the text is, once too many."""
     client.login("ada")
     client.form(f"/drafts/reply:{topic.id}", {"body": "An early version."})
     response = send_reply(client, topic, make_client().csrf_token(), Origin=HERE)
-    assert "holds an earlier version of this text" in html(response)
+    page = html(response)
+    assert (
+        "holds an earlier version of this text than the one you sent: it is under Drafts." in page
+    )
+    assert page.count("below") == 1
+    assert "What you typed is below: check it, then send it again." in page
+
+
+def test_signed_out_the_page_says_a_draft_may_have_been_saved(client, topic):
+    """Signed out, the member's drafts cannot be read: the page says one may have been saved
+    while they typed, where to look after signing in, and claims neither that one was saved
+    nor that none was."""
+    client.login("ada")
+    token = reply_page_token(client, topic)
+    assert client.form(f"/drafts/reply:{topic.id}", {"body": REPLY}).status_code == 200
+    client.form("/settings", {"action": "everywhere"})
+    response = send_reply(client, topic, token, Origin=HERE)
+    assert response.status_code == 400
+    page = html(response)
+    assert "You are not signed in." in page
+    assert (
+        "The editor may have saved a draft as you typed, while you were still signed in: after "
+        "signing in, look under Drafts."
+    ) in page
+    assert "No draft of this text was saved" not in page
+    assert "Your draft of this text was saved" not in page
+    assert "holds an earlier version" not in page
+    assert page.count("below") == 1
 
 
 def test_only_a_chosen_file_is_said_to_be_dropped(client, topic):
