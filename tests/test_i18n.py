@@ -113,6 +113,27 @@ def test_an_unknown_language_goes_back_with_a_flash_in_the_readers_language(clie
     assert refused.status_code == 400
 
 
+OUTSIDE = ["//evil.example", "https://evil.example/", "/\\evil.example", "/%2F/evil.example"]
+
+
+@pytest.mark.parametrize("outside", OUTSIDE)
+@pytest.mark.parametrize("value", ["fr", "de"])
+def test_the_language_switch_goes_back_only_within_the_forum(client, outside, value):
+    """Whether the language is one the menu offers or not, a `next` outside the forum (a
+    scheme-relative or absolute address, a backslash or an encoded slash) goes to the front
+    page, never there; an unknown value is still told on it."""
+    response = client.post("/language", data={"language": value, "next": outside}, headers=ORIGIN)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "evil" not in response.headers["Location"]
+    page = client.get("/").get_data(as_text=True)
+    if value == "fr":
+        assert "That language is not offered here." in page
+        assert "forum_lang" not in response.headers.get("Set-Cookie", "")
+    else:
+        assert html_lang(page) == "de"
+
+
 def test_a_members_unknown_language_goes_back_and_keeps_their_choice(client, f):
     member = f.user("olga")
     member.language = "es"

@@ -200,6 +200,31 @@ def test_a_sign_in_from_a_new_device_mails_an_alert_in_the_members_language(
     assert f"{local:%d.%m.%Y, %H:%M} (Europe/Berlin)" in body and " UTC" not in body
 
 
+@pytest.mark.parametrize(
+    ("language", "zone", "said", "greeting"),
+    [
+        ("de", "Europe/Berlin", "07.12.2026, 09:37 (Europe/Berlin)", "Hallo ada"),
+        ("es", "Europe/Madrid", "7 dic 2026, 9:37 (Europe/Madrid)", "Hola, ada"),
+        # 08:37 UTC is 03:37 in New York in December.
+        ("en", "America/New_York", "Dec 7, 2026, 3:37\u202fAM (America/New_York)", "Hello ada"),
+    ],
+)
+def test_an_alert_queued_before_the_moment_was_iso_still_says_it_localized(
+    f, outbox, language, zone, said, greeting
+) -> None:
+    """A job queued before the moment was kept in ISO 8601 holds "2026-12-07 08:37" (UTC, no
+    zone): the mail says that moment in the member's language and zone, as a new job's does."""
+    ada = f.user("ada")
+    services.set_language(ada, language)
+    ada.timezone = zone
+    db.session.commit()
+    services.mail_login_alert(ada.id, "Firefox / Linux", "192.0.2.10", "2026-12-07 08:37")
+    (alert,) = mails(outbox)
+    body = alert.get_content()
+    assert said in body and greeting in body
+    assert "2026-12-07" not in body and " UTC" not in body
+
+
 @pytest.mark.config(LOGIN_ALERTS=False)
 def test_login_alerts_can_be_turned_off(make_client, f, outbox) -> None:
     f.user("ada")

@@ -88,6 +88,26 @@ def test_an_unknown_scheme_goes_back_with_a_flash_and_sets_nothing(client, value
 
 
 @pytest.mark.parametrize(
+    "outside", ["//evil.example", "https://evil.example/", "/\\evil.example", "/%2F/evil.example"]
+)
+@pytest.mark.parametrize("value", ["sepia", "dark"])
+def test_the_colour_switch_goes_back_only_within_the_forum(client, outside, value):
+    """Whether the scheme is one the switch offers or not, a `next` outside the forum (a
+    scheme-relative or absolute address, a backslash or an encoded slash) goes to the front
+    page, never there; an unknown value is still told on it."""
+    response = client.post("/theme", data={"theme": value, "next": outside}, headers=ORIGIN)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "evil" not in response.headers["Location"]
+    page = client.get("/").get_data(as_text=True)
+    if value == "sepia":
+        assert "Choose Light, Dark or System." in page
+        assert drawn_in(page) == ("system", "light dark")
+    else:
+        assert drawn_in(page) == ("dark", "dark")
+
+
+@pytest.mark.parametrize(
     ("reader", "said"),
     [("de", "Wähle Hell, Dunkel oder System."), ("es", "Elige Claro, Oscuro o Sistema.")],
 )
