@@ -824,6 +824,29 @@ def test_the_mail_counts_posts_not_hides(app, f, inbox):
     assert "Members’ flags hid your post" not in text
 
 
+def test_one_mail_of_two_deleted_posts_counts_them(app, f, inbox):
+    """Two of a member's posts in one topic deleted by a sysop within NOTIFY_MAIL_DELAY: the one
+    mail said "a sysop deleted one of your posts"."""
+    from forum.db import transaction
+    from forum.topics import services as topics
+
+    from .mailbox import text_of
+    from .test_notification_mail import deliver
+
+    w = build_world()
+    with transaction():
+        w.author.preferences = {"mail": {"moderation": "now", "reply": "off"}}
+        w.author.language = "de"
+    other = f.reply(w.author, w.topic, "One more reply by the author.")
+    topics.delete_post(w.sig_sysop, w.post.id)
+    topics.delete_post(w.sig_sysop, other.id)
+    deliver(app)
+    (message,) = inbox.messages
+    text = " ".join(text_of(message).split())
+    assert "Hallo author, ein Sysop hat 2 deiner Beiträge auf Forum gelöscht:" in text
+    assert "einen deiner Beiträge" not in text
+
+
 def test_the_hidden_posts_mail_counts_in_plurals():
     """The counted leads are plurals (docs/translating.md): `_()` with a %(num)s said the
     number in one form, whatever the reader's language's plural rules."""
