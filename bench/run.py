@@ -226,6 +226,9 @@ READERS = 8
 OPEN_REPLIERS = 16
 OPEN_VIEWERS = 16
 OPEN_GUESTS = 24
+# --smoke: how long a row that finished no request in its 0.6 s is measured again.
+SMOKE_RETRY_SECONDS = 5.0
+
 # --smoke's password hashes: still scrypt, with the work factor the tests use
 # (tests/factories.py CHEAP_PASSWORDS); `make bench` keeps the production hashes.
 SMOKE_PASSWORDS = "scrypt:1024:8:1"
@@ -557,6 +560,12 @@ def main(argv: list[str] | None = None) -> int:
                 session.request("POST", "/new/read", {"csrf_token": session.csrf})
             for name, who, step in rows:
                 result = loadgen.run(pool[who], step, args.duration, args.warmup)
+                if args.smoke and not result.requests:
+                    # The smoke asks that every page answers, not how fast: on a machine the
+                    # test suite loads (three workers beside it), no reply may finish inside
+                    # 0.6 s (seen once in CI). Measure such a row again, longer.
+                    log(f"  {name}: nothing finished in {args.duration} s; again for 5 s")
+                    result = loadgen.run(pool[who], step, SMOKE_RETRY_SECONDS, args.warmup)
                 runs[name].append(
                     {
                         "rps": round(result.rps, 1),
