@@ -22,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_login import current_user
@@ -489,12 +488,14 @@ def init_app(app: Flask) -> None:
         names the member's session, which is no longer current), which a redirect would throw
         away: that gets the page that keeps it (forum.keptform), as does that page's own "send
         again" pressed before signing in again. A guest who never signed in is sent to sign
-        in, as by any page for members."""
+        in, as by any page for members. Which of the two it is, the forum's own mark says
+        (forum.accounts.marker), not Flask-Login's private session keys."""
         from flask_login import login_url
 
         from . import keptform
+        from .accounts import marker
 
-        if keptform.is_page_form() and (session.get("_user_id") or keptform.sent_again()):
+        if keptform.is_page_form() and (marker.signed_in_here() or keptform.sent_again()):
             kept = keptform.kept_form()
             if kept.shown:
                 message = _(

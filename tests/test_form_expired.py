@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from forum.accounts import marker, two_factor
 from forum.extensions import db
 from forum.topics.models import Post
 
 from .factories import PASSWORD
+from .test_two_factor import NOW, code_at, turn_on
 
 HERE = "http://localhost"
 EVIL = "https://evil.example"
@@ -357,3 +359,104 @@ def test_only_a_chosen_file_is_said_to_be_dropped(client, topic):
     )
     assert chosen.status_code == 400 and REPLY_HTML in html(chosen)
     assert "Attached files are not kept: attach them again." in html(chosen)
+
+
+def end_sessions_elsewhere(make_client: Any, who: str = "ada") -> None:
+    """ "Log out everywhere" on another device: every other browser's session is over."""
+    phone = make_client()
+    phone.login(who)
+    assert phone.form("/settings", {"action": "everywhere"}).status_code == 302
+
+
+def marked(client: Any) -> bool:
+    with client.session_transaction() as session:
+        return bool(session.get(marker.SESSION_KEY))
+
+
+def sent_to_sign_in(response: Any) -> bool:
+    return response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+
+
+def test_the_forums_own_mark_tells_a_member_from_a_guest(client, make_client, topic):
+    """Whether a form with text comes from a member whose session ended or from a guest, the
+    forum's own mark says (forum.accounts.marker), not Flask-Login's private `_user_id`."""
+    client.login("ada")
+    other = make_client()
+    other.login("ada")
+    end_sessions_elsewhere(make_client)
+    before = posts()
+    # Flask-Login's key gone, the forum's mark kept: the text comes back.
+    with client.session_transaction() as session:
+        assert session[marker.SESSION_KEY] is True
+        del session["_user_id"]
+    kept = send_reply(client, topic, client.csrf_token(), Origin=HERE)
+    assert kept.status_code == 401 and REPLY_HTML in html(kept)
+    assert "You are not signed in." in html(kept)
+    # Flask-Login's key still naming the ended session, the forum's mark gone: a guest's form,
+    # sent to sign in.
+    with other.session_transaction() as session:
+        assert session["_user_id"]
+        del session[marker.SESSION_KEY]
+    assert sent_to_sign_in(send_reply(other, topic, other.csrf_token(), Origin=HERE))
+    assert posts() == before
+
+
+def test_every_sign_in_marks_the_browser_and_every_sign_out_here_unmarks_it(
+    client, make_client, f, topic, monkeypatch
+):
+    # The login form; POST /logout. A form sent after signing out on purpose in this browser
+    # goes to the sign-in page, as a guest's does.
+    client.login("ada")
+    assert marked(client)
+    client.logout()
+    assert not marked(client)
+    assert sent_to_sign_in(send_reply(client, topic, client.csrf_token(), Origin=HERE))
+    # "Log out everywhere" here.
+    client.login("ada")
+    client.form("/settings", {"action": "everywhere"})
+    assert not marked(client)
+    # A password change signs this browser in again: marked again.
+    client.login("ada")
+    with client.session_transaction() as session:
+        del session[marker.SESSION_KEY]
+    changed = client.form(
+        "/settings",
+        {
+            "action": "password",
+            "password-current_password": PASSWORD,
+            "password-new_password": PASSWORD + "-new",
+        },
+    )
+    assert changed.status_code == 302 and marked(client)
+    # A remember-me cookie signing the member in again, the session cookie gone.
+    bob = f.user("bob")
+    browser = make_client()
+    browser.form("/login", {"login": "bob", "password": PASSWORD, "remember": "y"})
+    browser.delete_cookie("session")
+    assert not marked(browser)
+    assert browser.get("/settings").status_code == 200 and marked(browser)
+    # The two-factor code step: marked once the code passed, not after the password alone.
+    now = {"t": NOW}
+    monkeypatch.setattr(two_factor, "clock", lambda: now["t"])
+    secret, _ = turn_on(browser, bob, now)
+    laptop = make_client()
+    laptop.form("/login", {"login": "bob", "password": PASSWORD})
+    assert not marked(laptop)
+    assert laptop.form("/login/code", {"code": code_at(secret, now["t"])}).status_code == 302
+    assert marked(laptop)
+
+
+def test_a_closed_browser_whose_session_ended_elsewhere_keeps_its_text(client, make_client, topic):
+    """The session cookie went with the browser; the remember-me cookie, its session ended by
+    "log out everywhere" on another device, no longer signs anyone in, but says a member signed
+    in here: the text comes back. A remember-me cookie without the site's signature does not."""
+    client.form("/login", {"login": "ada", "password": PASSWORD, "remember": "y"})
+    end_sessions_elsewhere(make_client)
+    client.delete_cookie("session")
+    before = posts()
+    kept = send_reply(client, topic, client.csrf_token(), Origin=HERE)
+    assert kept.status_code == 401 and REPLY_HTML in html(kept)
+    forged = make_client()
+    forged.set_cookie("remember_token", "1:forged:1|0123456789abcdef")
+    assert sent_to_sign_in(send_reply(forged, topic, forged.csrf_token(), Origin=HERE))
+    assert posts() == before

@@ -18,7 +18,7 @@ def forget_form_token(sender: Any, **_: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from . import avatars, views  # noqa: F401  (routes register on bp)
+    from . import avatars, marker, views  # noqa: F401  (routes register on bp)
     from .services import timezone_unset
 
     app.register_blueprint(bp)
@@ -26,3 +26,5 @@ def init_app(app: Flask) -> None:
     # templates/_avatar.html's avatar(user, size).
     app.jinja_env.globals["avatar_tag"] = avatars.tag
     user_logged_out.connect(forget_form_token, app)
+    # The forum's own "a member signed in on this browser" (forum.web's sign-in redirect).
+    marker.init_app(app)
