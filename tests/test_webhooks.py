@@ -405,6 +405,69 @@ def test_a_delivery_whose_webhook_was_turned_off_says_so_in_the_readers_language
         assert "disabled" not in row
 
 
+def test_a_delivery_that_ended_before_the_codes_says_its_stored_words(
+    make_client, f, receiver
+) -> None:
+    """Deliveries that ended unsent before why was kept as a code hold a sentence, in the
+    language of the job that wrote it: the log says it as stored (escaped), in every reader's
+    language, beside a code said in the reader's; an attempt's own words are said once, with it."""
+    from forum.accounts import services as accounts
+
+    sysop = f.user("sysop")
+    sig = f.sig("retro", sysops=[sysop])
+    hook = make_hook(sysop, sig, receiver.url, ["post.created"])
+    refused = "[Errno 111] Connection refused"
+    legacy_de = "Der Webhook ist abgeschaltet. <b>Alt</b> & gut"
+    with transaction() as session:
+
+        def ended(last_error: str, *attempts: tuple[int | None, str | None]) -> int:
+            delivery = WebhookDelivery(
+                webhook_id=hook.id,
+                event="post.created",
+                event_id=f"e-{last_error[:20]}",
+                payload="{}",
+                status="failed",
+                attempts=len(attempts),
+                last_error=last_error,
+            )
+            session.add(delivery)
+            session.flush()
+            for code, error in attempts:
+                session.add(WebhookAttempt(delivery_id=delivery.id, status_code=code, error=error))
+            return delivery.id
+
+        old_en = ended("The webhook is disabled.", (500, None))  # tried once, then turned off
+        old_de = ended(legacy_de)
+        coded = ended(services.ENDED_SECRET_UNREADABLE)
+        tried_out = ended(refused, (None, refused))  # its attempts used up: they say why
+    browser = make_client()
+    browser.login(sysop)
+
+    def row(page: str, delivery_id: int) -> str:
+        return page[page.index(f'id="delivery-{delivery_id}"') :].split("</tr>")[0]
+
+    for language, unreadable, no_answer in [
+        ("en", "not sent: its secret could no longer be read", "no answer: "),
+        (
+            "de",
+            "nicht gesendet: sein Geheimnis konnte nicht mehr gelesen werden",
+            "keine Antwort: ",
+        ),
+    ]:
+        accounts.set_language(sysop, language)
+        page = browser.get(f"/mod/webhooks/{hook.id}").get_data(as_text=True)
+        assert '<p class="muted">The webhook is disabled.</p>' in row(page, old_en), language
+        assert '<span class="status-code">500</span>' in row(page, old_en)
+        said = '<p class="muted">Der Webhook ist abgeschaltet. &lt;b&gt;Alt&lt;/b&gt; &amp; gut</p>'
+        assert said in row(page, old_de), language
+        assert "<b>Alt</b>" not in page
+        assert f'<p class="muted">{unreadable}</p>' in row(page, coded), language
+        assert "secret_unreadable" not in page
+        attempts_say = row(page, tried_out)
+        assert f"{no_answer}{refused}" in attempts_say and attempts_say.count(refused) == 1
+        assert '<p class="muted">' not in attempts_say.split("</td>")[2]
+
+
 @pytest.mark.config(**LOOPBACK, WEBHOOK_MAX_ATTEMPTS=1, WEBHOOK_FAILURE_LIMIT=100)
 def test_a_delivery_whose_attempts_are_used_up_fails_and_is_sent_again_by_hand(
     app, make_client, f, receiver

@@ -70,9 +70,20 @@ class Log:
 
     def ended(self, delivery: WebhookDelivery) -> str | None:
         """Why a failed delivery was never sent (the webhook was off, its secret unreadable),
-        in the reader's language; None when its attempts say it."""
-        reason = ENDED_REASONS.get(delivery.last_error or "")
-        return str(reason) if reason is not None else None
+        in the reader's language; None when its attempts say it (the stored error is the last
+        attempt's own). A delivery that ended before those reasons were codes kept a sentence,
+        in the language of the job that wrote it ("The webhook is disabled."): that is said as
+        stored, plain text (the page escapes it), so the sysop still sees why."""
+        stored = delivery.last_error
+        if not stored:
+            return None
+        reason = ENDED_REASONS.get(stored)
+        if reason is not None:
+            return str(reason)
+        tried = self.attempts.get(delivery.id) or []
+        if tried and tried[-1].error == stored:
+            return None
+        return stored
 
 
 # An attempt's error as the delivery stored it (forum.webhooks.targets.post): "refused: <code>"
