@@ -3,8 +3,14 @@ colours, and a member can reply with the keyboard alone."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
 
+from .conftest import login_state
 from .helpers import assert_accessible, expect, notifications_link, screenshots, unique
 
 pytestmark = pytest.mark.e2e
@@ -63,6 +69,62 @@ def test_member_pages_are_accessible(open_browser, scheme):
 
     page.get_by_role("link", name="Settings").click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert_accessible(page)
+
+
+@dataclass(frozen=True)
+class Concern:
+    path: str
+    subject: str
+
+
+@pytest.fixture(scope="module")
+def concern(browser: Any, forum: Any, logins: dict[str, Any]) -> Iterator[Concern]:
+    """ada writes to the site's sysops; the sysop answers, marks it resolved and adds a note:
+    the concern page then has its every part (both sides' messages, "Did this help?" for
+    the member; the handling and the notes for the sysops)."""
+    subject = unique("My mail count is off ")
+
+    def as_member(name: str) -> Any:
+        state = login_state(browser, forum, logins, name)
+        return browser.new_context(base_url=forum.url, storage_state=state)
+
+    context = as_member("ada")
+    page = context.new_page()
+    page.goto("/care/write")
+    page.get_by_label("Subject").fill(subject)
+    page.get_by_label("What is it about?").fill("The header says **3** new mails; I have 2.")
+    page.get_by_role("button", name="Send to the site's sysops").click()
+    expect(page).to_have_url(re.compile(r"/care/\d+$"))
+    path = page.url.removeprefix(forum.url)
+    context.close()
+
+    context = as_member("sysop")
+    page = context.new_page()
+    page.goto(path)
+    page.get_by_label("Your reply").fill("Thank you: the count is right again.")
+    page.get_by_label("and mark the concern resolved").check()
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_text("Thank you: the count is right again.")).to_be_visible()
+    page.get_by_label("A note for the sysops").fill("A stale counter; `flask forum recount` ran.")
+    page.get_by_role("button", name="Add the note").click()
+    expect(page.get_by_text("A stale counter;")).to_be_visible()
+    context.close()
+    yield Concern(path=path, subject=subject)
+
+
+@SCHEMES
+@pytest.mark.parametrize("member", ["ada", "sysop"])
+def test_a_concern_page_is_accessible(open_browser, concern, member, scheme):
+    """The member's page to the sysops, as she reads it and as the sysops handle it."""
+    page = open_browser(member, color_scheme=scheme)
+    page.goto(concern.path)
+    expect(page.get_by_role("heading", level=1)).to_have_text(concern.subject)
+    expect(page.get_by_role("article")).to_have_count(2)
+    if member == "ada":
+        expect(page.get_by_role("heading", name="Did this help?")).to_be_visible()
+    else:
+        expect(page.get_by_role("heading", name="Sysop notes")).to_be_visible()
     assert_accessible(page)
 
 
