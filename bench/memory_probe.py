@@ -124,7 +124,12 @@ def report(query: dict[str, list[str]]) -> dict[str, Any]:
     with forum_app.app_context():
         cache = pagecache.get_cache(forum_app)
         if cache is not None:
-            out["page_cache"] = {"pages": len(cache._pages), "mb": round(cache.size / 2**20, 1)}
+            out["page_cache"] = {
+                "pages": len(cache._pages),
+                "mb": round(cache.size / 2**20, 1),
+                "hits": cache.hits,
+                "misses": cache.misses,
+            }
     from forum.search import indexer
 
     backend = indexer._BACKEND.get(forum_app)

@@ -68,8 +68,11 @@ DEFAULTS: dict[str, Any] = {
     "SETTINGS_CACHE_SECONDS": 10,
     "PAGE_CACHE_ENTRIES": 512,
     # (A guest's hot set, the index, SIG pages and the newest topics, is far smaller; a topic
-    # page of 25 posts is about 30 KB, as is a SIG page: docs/benchmarks.md, Memory.)
-    "PAGE_CACHE_MB": 8,
+    # page of 25 posts is about 30 KB, as is a SIG page. 4 MB rather than 8: under the bench's
+    # mix a worker missed as often with 4 as with 8 (767 and 751 misses, two runs each) and
+    # ended 3-7 MB lower, under the 150 MB a worker is given: docs/benchmarks.md, "Memory per
+    # page worker, twelfth session".)
+    "PAGE_CACHE_MB": 4,
     # A page worker gives the C library's free memory back to the system this many seconds after
     # a request ends (glibc's malloc_trim, at most once per this time; forum.ops.memory). 0: never.
     "MEMORY_TRIM_SECONDS": 10,
