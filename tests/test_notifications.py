@@ -897,3 +897,62 @@ def test_reading_a_reply_in_its_topic_reads_its_notification(client, f):
     html = client.get(f"/t/{topic.id}", follow_redirects=True).get_data(as_text=True)
     assert "Try the capacitors." in html and badge(html) == 0
     assert all(n.read_at is not None for n in notes(wanda))
+
+
+# --- a topic moved away since (found by the twelfth session's browser review) ---------------
+def test_a_topic_moved_into_a_private_sig_is_no_longer_named_in_its_notifications(
+    client, f: Any
+) -> None:
+    """A notification keeps the SIG of the day it was written; what it may say of a topic and
+    its posts is asked of the SIG the topic is in now: the centre, the API and the mail say
+    nothing of a topic moved where the member may not read."""
+    from forum.moderation import topic_tools
+    from forum.notifications import queries
+
+    grace, ada = f.user("grace"), f.user("ada")
+    public = f.sig("retro", members=[grace, ada])
+    lounge = f.sig("lounge", visibility="private", members=[grace])
+    topic = f.topic(grace, public, "What was your first BBS?", "Mine was a FidoNet node.")
+    f.reply(grace, topic, "A FidoNet node in town. @ada, did yours carry echoes?")
+    (note,) = [n for n in notes(ada) if n.kind == "mention"]
+
+    def said() -> tuple[str, str, str, bool]:
+        (row,) = queries.member_rows(ada, [note.id])
+        return row.text, row.excerpt, row.url, row.withheld
+
+    text, excerpt, url, withheld = said()
+    assert "What was your first BBS?" in text and "FidoNet node in town" in excerpt
+    assert not withheld
+
+    root = f.sysop()
+    topic_tools.move_topic(root, topic.id, lounge.id)
+    text, excerpt, url, withheld = said()
+    assert "What was your first BBS?" not in text and excerpt == "" and withheld
+    assert url != f"/p/{note.post_id}"
+    client.login("ada")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "What was your first BBS?" not in page and "FidoNet" not in page
+    api = client.get("/api/v1/notifications").get_data(as_text=True)
+    assert "What was your first BBS?" not in api and "FidoNet" not in api
+
+    # Moved back, the notification says it all again.
+    topic_tools.move_topic(root, topic.id, public.id)
+    text, excerpt, _url, withheld = said()
+    assert "What was your first BBS?" in text and "FidoNet node in town" in excerpt
+
+
+def test_a_post_split_into_a_private_sig_is_no_longer_named_in_its_notifications(f: Any) -> None:
+    """The same when a sysop splits the post into a new topic of a private SIG: the post's
+    topic now is the one asked of, not the topic the notification was written with."""
+    from forum.moderation import topic_tools
+    from forum.notifications import queries
+
+    grace, ada = f.user("grace"), f.user("ada")
+    public = f.sig("retro", members=[grace, ada])
+    lounge = f.sig("lounge", visibility="private", members=[grace])
+    topic = f.topic(grace, public, "Modems", "Which modem?")
+    post = f.reply(grace, topic, "A US Robotics, @ada. Yours?")
+    (note,) = [n for n in notes(ada) if n.kind == "mention"]
+    topic_tools.split_topic(f.sysop(), topic.id, [post.id], "Modem talk", to_sig_id=lounge.id)
+    (row,) = queries.member_rows(ada, [note.id])
+    assert "Modem" not in row.text and row.excerpt == "" and row.withheld

@@ -48,6 +48,9 @@ EXCERPT_LENGTH = 140
 # Aliases are module constants (docs/architecture.md, "Data rules"): SQLAlchemy keeps an alias's
 # adapted columns on the alias, so one made per call builds them again each time.
 _ACTOR = aliased(User, name="actor")
+# The SIG a notification's topic is in now (a sysop may have moved the topic, or split its post
+# into a topic of another SIG, since the notification was written with its SIG of then).
+_TOPIC_SIG = aliased(Sig, name="topic_sig")
 _READ = aliased(TopicRead, name="tracked_read")
 _OVERRIDE = aliased(TopicWatch, name="topic_override")
 
@@ -121,14 +124,17 @@ def unread_counts(user_ids: list[int]) -> dict[int, int]:
 
 
 def _query() -> Any:
-    """Notifications with what they name."""
+    """Notifications with what they name as it is now: the post, the topic it is in (a split
+    may have taken it into another topic), that topic's SIG (a move may have taken the topic
+    into another SIG), and the SIG the notification names, for those about a SIG alone."""
     actor = _ACTOR
     return (
-        select(Notification, actor.username, Post, Topic, Sig)
+        select(Notification, actor.username, Post, Topic, Sig, _TOPIC_SIG)
         .outerjoin(actor, actor.id == Notification.actor_id)
         .outerjoin(Post, Post.id == Notification.post_id)
-        .outerjoin(Topic, Topic.id == Notification.topic_id)
+        .outerjoin(Topic, Topic.id == func.coalesce(Post.topic_id, Notification.topic_id))
         .outerjoin(Sig, Sig.id == Notification.sig_id)
+        .outerjoin(_TOPIC_SIG, _TOPIC_SIG.id == Topic.sig_id)
     )
 
 
@@ -199,8 +205,11 @@ def _rows(viewer: User, result: Any, *, message_words: bool = False) -> list[Not
     mail = _private_mail(viewer, [row[0] for row in result])
     concerns = _concerns(viewer, [row[0] for row in result])
     rows = []
-    for notification, actor_name, post, topic, sig in result:
+    for notification, actor_name, post, topic, named_sig, topic_sig in result:
         kind = kinds.get(notification.kind)
+        # What a topic's notification may say is asked of the SIG its topic is in now, never
+        # of the one it was in when the notification was written.
+        sig = topic_sig if topic is not None else named_sig
         if notification.id in mail:
             readable = mail[notification.id]
             rows.append(_private_mail_row(notification, kind, actor_name, readable, message_words))
