@@ -6,6 +6,7 @@ request): it becomes text in the reader's language when a caller reads `message`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -67,13 +68,16 @@ class Forbidden(ForumError):
 
 
 class Invalid(ForumError):
-    """Input that breaks a rule; `field` names the form field when there is one."""
+    """Input that breaks a rule; `field` names the form field when there is one. A form of
+    many independent fields (the site settings) says every field that broke one at once:
+    the first is this error, the others are `more` (forum.web.form_error places each)."""
 
     status_code = 400
 
-    def __init__(self, field: str | None, message: Any) -> None:
+    def __init__(self, field: str | None, message: Any, *, more: Sequence[Invalid] = ()) -> None:
         super().__init__(message)
         self.field = field
+        self.more = tuple(more)
 
 
 class Conflict(ForumError):

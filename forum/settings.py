@@ -27,6 +27,7 @@ from .errors import Invalid
 from .extensions import db
 from .hooks import AppSlot
 from .i18n import lazy_gettext as _l
+from .i18n import lazy_number
 from .timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -639,7 +640,7 @@ def check(setting: Setting, value: object) -> str:
                 setting.key,
                 _l(
                     "Enter a whole number from 0 to %(maximum)s.",
-                    maximum=format(setting.maximum, ","),
+                    maximum=lazy_number(setting.maximum),
                 ),
             )
         return str(int(text))

@@ -126,17 +126,19 @@ def error_response(status: int, message: str | None = None, title: str | None = 
 
 
 def form_error(form: FlaskForm, exc: ForumError) -> int:
-    """Put a domain error on the form field it names (or the form as a whole).
+    """Put a domain error on the form field it names (or the form as a whole), and each of
+    the others it carries (`Invalid.more`) on theirs.
 
     Returns the status the re-rendered form goes out with: 403 when the member may not do this
     at all, 400 for input to correct, and so on.
     """
-    field_name = getattr(exc, "field", None)
-    field = getattr(form, field_name, None) if field_name else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*list(field.errors or []), exc.message]
-    else:
-        form.form_errors.append(exc.message)
+    for error in (exc, *getattr(exc, "more", ())):
+        field_name = getattr(error, "field", None)
+        field = getattr(form, field_name, None) if field_name else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*list(field.errors or []), error.message]
+        else:
+            form.form_errors.append(error.message)
     return exc.status_code
 
 

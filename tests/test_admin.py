@@ -63,6 +63,39 @@ def test_bad_settings_are_refused_with_what_was_typed(app, browser):
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Enter a whole number" in page and 'value="Kept name"' in page
+    # Both bad fields are said at once, each beside its own field, and nothing was saved.
+    assert "Flask-Limiter’s notation" in page
+    assert page.count('aria-invalid="true"') == 2
+    from forum import settings
+
+    assert settings.get("site_name") != "Kept name"
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("en", "from 0 to 1,000."), ("de", "von 0 bis 1.000 ein."), ("es", "de 0 a 1.000.")],
+)
+def test_a_settings_bound_is_written_as_the_readers_language_writes_numbers(
+    app, browser, language, said
+):
+    """A German reads "1,000" as one point zero: the bound is the reader's number."""
+    w = build_world()
+    w.root.language = language
+    db.session.commit()
+    form = {
+        "site_name": "Forum",
+        "site_description": "d",
+        "registration": "open",
+        "approval_threshold": "0",
+        "auto_hide_threshold": "3",
+        "trust_min_posts": "10",
+        "mention_limit": "-5",
+        "mention_limit_sysop": "50",
+        "post_rate_limit": "20 per minute",
+        "register_rate_limit": "5 per hour",
+    }
+    response = browser(w.root).form("/admin/settings", form)
+    assert response.status_code == 400 and said in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(

@@ -164,10 +164,16 @@ def update_settings(actor: Actor, changes: dict[str, Any]) -> dict[str, site_set
     unknown = set(changes) - set(site_settings.SETTINGS)
     if unknown:
         raise Invalid(None, _l("Unknown setting: %(names)s.", names=", ".join(sorted(unknown))))
-    checked = {
-        key: site_settings.check(site_settings.SETTINGS[key], value)
-        for key, value in changes.items()
-    }
+    # Every field that breaks its rule is said at once, so the sysop corrects them in one go.
+    checked, refused = {}, []
+    for key, value in changes.items():
+        try:
+            checked[key] = site_settings.check(site_settings.SETTINGS[key], value)
+        except Invalid as exc:
+            refused.append(exc)
+    if refused:
+        first, *more = refused
+        raise Invalid(first.field, first.lazy_message, more=more)
     before = site_settings.current()
     with transaction() as session:
         rows = {r.key: r for r in session.scalars(select(SiteSetting))}
