@@ -106,9 +106,52 @@ def test_warning_from_the_queue_needs_a_reason(app, browser):
     w = build_world()
     sysop = browser(w.sig_sysop)
     response = sysop.form(f"/mod/posts/{w.post.id}/resolve", {"outcome": "warned", "reason": ""})
-    assert response.status_code == 302
-    assert "Give a reason" in sysop.text("/mod")
+    assert response.status_code == 400
+    assert "Give a reason" in response.get_data(as_text=True)
     assert db.session.scalar(select(Flag.resolved_at).where(Flag.post_id == w.post.id)) is None
+
+
+@pytest.mark.parametrize(
+    ("language", "error"),
+    [("en", "Give a reason"), ("de", "Gib einen Grund an"), ("es", "Indica un motivo")],
+)
+def test_a_refused_handling_keeps_what_the_sysop_chose(app, browser, language, error):
+    """A suspension of 30 days sent without a reason comes back with the suspension, the 30
+    days and the error beside the reason, in the sysop's language: not the queue's defaults
+    (dismissed, 7 days) under a flash."""
+    w = build_world()
+    w.sig_sysop.language = language
+    db.session.commit()
+    sysop = browser(w.sig_sysop)
+    sent = {"outcome": "suspended", "reason": "", "days": "30"}
+    response = sysop.form(f"/mod/posts/{w.post.id}/resolve", sent)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert '<option value="suspended" selected>' in page
+    assert f'id="days-{w.post.id}" value="30"' in page
+    assert f'id="reason-{w.post.id}" maxlength="500"' in page
+    assert f'aria-describedby="reason-{w.post.id}-error"' in page
+    assert f'<p class="error" id="reason-{w.post.id}-error">{error}' in page
+    assert db.session.scalar(select(Flag.resolved_at).where(Flag.post_id == w.post.id)) is None
+    # A reason typed with a refused number of days is kept too.
+    response = sysop.form(
+        f"/mod/posts/{w.post.id}/resolve", {"outcome": "silenced", "reason": "rude", "days": "0"}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert '<option value="silenced" selected>' in page and 'value="rude"' in page
+    assert f'aria-describedby="days-{w.post.id}-error"' in page
+
+
+def test_a_refused_handling_of_a_post_gone_from_the_queue_is_said_over_the_queue(app, browser):
+    """Another sysop handled the post meanwhile: no form to show it in, so the error is
+    flashed over the queue, as before."""
+    w = build_world()
+    mod.resolve_flags(w.sig_sysop, w.post.id, "dismissed")
+    sysop = browser(w.sig_sysop)
+    response = sysop.form(f"/mod/posts/{w.post.id}/resolve", {"outcome": "dismissed"})
+    assert response.status_code == 302
+    assert "no open flags" in sysop.text("/mod")
 
 
 def test_auto_hide_weighs_flags_by_trust_level(app, f):

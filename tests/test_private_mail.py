@@ -522,6 +522,21 @@ def test_warning_the_author_of_a_reported_message_needs_a_reason(app, f):
     assert (warning.user_id, warning.reason, warning.sig_id) == (ada.id, "Be kind.", None)
 
 
+def test_a_refused_handling_of_a_report_keeps_the_chosen_outcome(app, browser, f):
+    """From the queue: the warning chosen comes back chosen, the error beside the reason."""
+    ada, bob = f.user("ada"), f.user("bob")
+    root = f.sysop("root")
+    conversation = _start(ada, [bob], body="rude words")
+    report = services.report_message(bob, conversation.last_message_id, "abuse")
+    _forget()
+    response = browser(root).form(f"/mod/mail/{report.id}/resolve", {"outcome": "warned"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert '<option value="warned" selected>' in page
+    assert f'aria-describedby="mail-reason-{report.id}-error"' in page
+    assert db.session.get(MessageReport, report.id).outcome is None
+
+
 # --- who may write: standing, new accounts, the rate limit, the site setting ---------------------
 def test_members_who_may_not_write_may_not_send_mail(app, f):
     from datetime import timedelta

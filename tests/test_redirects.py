@@ -170,7 +170,9 @@ def next_routes(world: dict[str, Any]) -> dict[str, Route]:
         "moderation.resolve_message_report": (
             "POST",
             at(f"/mod/mail/{world['report'].id}/resolve"),
-            {"outcome": "x"},
+            # Handled, then (each next hostile target) already handled: both redirect (a
+            # refused outcome for a report still in the queue is its form shown again, 400).
+            {"outcome": "dismissed"},
         ),
         "messages.ignore": ("POST", at("/u/ada/ignore"), {}),
         "bookmarks.bookmark": ("POST", at(f"/p/{post}/bookmark"), {"remind": ""}),

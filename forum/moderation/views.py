@@ -99,17 +99,58 @@ def _confirm_page(form: ReasonForm, title: str, explain: str, button: str, cance
 # --- the queue and the log ------------------------------------------------------------------
 @bp.route("/mod")
 def queue() -> Any:
+    return _queue_page()
+
+
+def _queue_page(
+    refused_flags: tuple[int, ResolveForm] | None = None,
+    refused_report: tuple[int, MessageReportForm] | None = None,
+) -> Any:
+    """The queue; with a refused handling form, the page again (400) with that item's form as
+    the sysop sent it and the error beside it: the outcome, days and reason are not lost. When
+    the item is no longer in the queue (another sysop handled it meanwhile), the error is
+    flashed over the queue instead."""
     data = queries.mod_queue(current_user)
-    return render_template(
+    refused = refused_flags or refused_report
+    if refused is not None:
+        item_id, form = refused
+        shown = (
+            {item.post.id for item in data.flagged}
+            if refused_flags
+            else {item.report.id for item in data.message_reports}
+        )
+        if item_id not in shown:
+            errors = [*form.form_errors, *(e for field in form for e in field.errors)]
+            flash(" ".join(str(e) for e in errors) or _("Try again."), "error")
+            return redirect(_back(url_for("moderation.queue")))
+    page = render_template(
         "moderation/queue.html",
         queue=data,
-        resolve=ResolveForm(),
+        resolve=ResolveForm(formdata=None),
         note=NoteForm(),
         reason=ReasonForm(),
         action=ActionForm(),
         message_report=MessageReportForm(formdata=None),
+        refused_flags=refused_flags,
+        refused_report=refused_report,
         sections=hooks.mod_queue_sections.get(),
     )
+    return page, 400 if refused is not None else 200
+
+
+def _handle(form: Any, call: Callable[[], Any]) -> bool:
+    """Run a queue item's handling form: True when done; else the form holds the errors (the
+    form's own, or the service's beside the field it names)."""
+    if not form.validate():
+        return False
+    try:
+        call()
+    except (NotFound, Forbidden):
+        raise
+    except ForumError as exc:
+        form_error(form, exc)
+        return False
+    return True
 
 
 @bp.route("/mod/mail/<int:report_id>/resolve", methods=["POST"])
@@ -117,16 +158,16 @@ def resolve_message_report(report_id: int) -> Any:
     if not permissions.can_handle_message_reports(viewer()):
         abort(404)
     form = MessageReportForm()
-    if not form.validate():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(_back(url_for("moderation.queue")))
-    return _run(
+    done = _handle(
+        form,
         lambda: services.resolve_message_report(
             viewer(), report_id, form.outcome.data, form.reason.data or ""
         ),
-        _("Handled."),
-        url_for("moderation.queue"),
     )
+    if not done:
+        return _queue_page(refused_report=(report_id, form))
+    flash(_("Handled."), "success")
+    return redirect(_back(url_for("moderation.queue")))
 
 
 @bp.route("/mod/log")
@@ -187,18 +228,18 @@ def _where_the_hidden_post_was(post: Post, topic: Topic, sig: Sig) -> str:
 
 @bp.route("/mod/posts/<int:post_id>/resolve", methods=["POST"])
 def resolve(post_id: int) -> Any:
+    services.moderated_post(viewer(), post_id)  # 404 for a post this sysop may not moderate
     form = ResolveForm()
-    if not form.validate():
-        services.moderated_post(viewer(), post_id)
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(_back(url_for("moderation.queue")))
-    return _run(
+    done = _handle(
+        form,
         lambda: services.resolve_flags(
             viewer(), post_id, form.outcome.data, form.reason.data or "", _until(form.days.data)
         ),
-        _("Handled; the flaggers will be told."),
-        url_for("moderation.queue"),
     )
+    if not done:
+        return _queue_page(refused_flags=(post_id, form))
+    flash(_("Handled; the flaggers will be told."), "success")
+    return redirect(_back(url_for("moderation.queue")))
 
 
 @bp.route("/mod/posts/<int:post_id>/claim", methods=["POST"])
