@@ -100,23 +100,25 @@ def _log_in_both_sigs(
     action: str,
     sigs: tuple[Sig, Sig],
     *,
-    topic_id: int,
+    topic_ids: tuple[int, int],
     user_id: int | None,
     reason: str,
     details: str,
     params: dict | None = None,
 ) -> None:
     """A verb that takes posts from one SIG to another shows in both SIGs' logs (once when
-    they are the same SIG), each entry naming the other SIG."""
+    they are the same SIG), each entry naming the other SIG. `topic_ids` are the topics the
+    entries name, in the order of `sigs` (a split: the old topic, then the new one)."""
     ids = [sig.id for sig in sigs]
     for sig_id in dict.fromkeys(ids):
+        first_sig = sig_id == ids[0]
         log_action(
             actor,
             action,
             sig_id=sig_id,
-            other_sig_id=ids[1] if sig_id == ids[0] else ids[0],
+            other_sig_id=ids[1] if first_sig else ids[0],
             user_id=user_id,
-            topic_id=topic_id,
+            topic_id=topic_ids[0] if first_sig else topic_ids[1],
             reason=reason,
             details=details,
             params=params,
@@ -140,7 +142,7 @@ def move_topic(actor: Actor, topic_id: int, to_sig_id: int | None, reason: str =
             actor,
             "move_topic",
             (old_sig, new_sig),
-            topic_id=topic.id,
+            topic_ids=(topic.id, topic.id),
             user_id=topic.user_id,
             reason=reason,
             details=f"from {old_sig.name} to {new_sig.name}",
@@ -286,31 +288,16 @@ def split_topic(
                     updated_at=now,
                 )
             )
-        details = f"{len(posts)} post(s) from “{topic.title}” into “{title}”"
-        params = {"posts": len(posts), "source": topic.title, "target": title}
-        log_action(
+        _log_in_both_sigs(
             actor,
             "split_topic",
-            sig_id=sig.id,
-            other_sig_id=new_sig.id,
+            (sig, new_sig),
+            topic_ids=(topic.id, new.id),
             user_id=first.user_id,
-            topic_id=topic.id,
             reason=reason,
-            details=details,
-            params=params,
+            details=f"{len(posts)} post(s) from “{topic.title}” into “{title}”",
+            params={"posts": len(posts), "source": topic.title, "target": title},
         )
-        if new_sig.id != sig.id:
-            log_action(
-                actor,
-                "split_topic",
-                sig_id=new_sig.id,
-                other_sig_id=sig.id,
-                user_id=first.user_id,
-                topic_id=new.id,
-                reason=reason,
-                details=details,
-                params=params,
-            )
         _publish_posts_moved(actor, posts, (new, new_sig), (topic, sig), "split", "split")
     return new
 
@@ -350,7 +337,7 @@ def merge_topics(actor: Actor, source_id: int, target_id: int, reason: str = "")
             actor,
             "merge_topics",
             (source_sig, target_sig),
-            topic_id=target.id,
+            topic_ids=(target.id, target.id),
             user_id=source.user_id,
             reason=reason,
             details=f"“{source.title}” into “{target.title}”",
