@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, func, select
 
 from .. import permissions
 from ..accounts.models import User
@@ -102,6 +102,28 @@ def _readable(user: Actor) -> tuple:  # type: ignore[type-arg]
     )
 
 
+def _posts(user: Actor, *where: Any) -> Select[Any]:
+    """The posts the reader may read among those `where` picks, each with its topic, SIG and
+    author (`_columns`, as `_entry` reads them)."""
+    return (
+        select(*_columns())
+        .select_from(Post)
+        .join(Topic, Topic.id == Post.topic_id)
+        .join(Sig, Sig.id == Topic.sig_id)
+        .outerjoin(User, User.id == Post.user_id)
+        .where(*where, *_readable(user))
+    )
+
+
+def _newest_posts(user: Actor, *where: Any) -> list[Any]:
+    """The newest LIMIT of `_posts`."""
+    return list(
+        db.session.execute(
+            _posts(user, *where).order_by(Post.created_at.desc(), Post.id.desc()).limit(LIMIT)
+        ).all()
+    )
+
+
 def latest_topics(user: Actor) -> Feed:
     """The site's newest topics that this reader may read, each with its first post."""
     rows = db.session.execute(
@@ -131,16 +153,7 @@ def _sig_for(user: Actor, slug: str) -> Sig:
 def sig_posts(user: Actor, slug: str) -> Feed:
     """The newest posts of a SIG's topics that this reader may read."""
     sig = _sig_for(user, slug)
-    rows = db.session.execute(
-        select(*_columns())
-        .select_from(Post)
-        .join(Topic, and_(Topic.id == Post.topic_id, Topic.sig_id == sig.id))
-        .join(Sig, Sig.id == Topic.sig_id)
-        .outerjoin(User, User.id == Post.user_id)
-        .where(*_readable(user))
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(LIMIT)
-    ).all()
+    rows = _newest_posts(user, Topic.sig_id == sig.id)
     return Feed(
         kind="sig",
         title_args={"sig": sig.name},
@@ -159,16 +172,7 @@ def topic_posts(user: Actor, topic_id: int) -> Feed:
         raise NotFound(permissions.NO_SUCH_TOPIC) from None
     if topic.is_deleted:
         raise NotFound(permissions.NO_SUCH_TOPIC)
-    rows = db.session.execute(
-        select(*_columns())
-        .select_from(Post)
-        .join(Topic, and_(Topic.id == Post.topic_id, Topic.id == topic.id))
-        .join(Sig, Sig.id == Topic.sig_id)
-        .outerjoin(User, User.id == Post.user_id)
-        .where(*_readable(user))
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(LIMIT)
-    ).all()
+    rows = _newest_posts(user, Topic.id == topic.id)
     return Feed(
         kind="topic",
         title_args={"topic": topic.title},
@@ -182,16 +186,7 @@ def topic_posts(user: Actor, topic_id: int) -> Feed:
 def member_posts(user: Actor, username: str) -> Feed:
     """A member's newest posts that this reader may read (what their profile lists)."""
     member = get_member(username)
-    rows = db.session.execute(
-        select(*_columns())
-        .select_from(Post)
-        .join(Topic, Topic.id == Post.topic_id)
-        .join(Sig, Sig.id == Topic.sig_id)
-        .outerjoin(User, User.id == Post.user_id)
-        .where(Post.user_id == member.id, *_readable(user))
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(LIMIT)
-    ).all()
+    rows = _newest_posts(user, Post.user_id == member.id)
     return Feed(
         kind="member",
         title_args={"member": member.username},
@@ -209,16 +204,7 @@ def search_posts(user: Actor, q: str) -> Feed:
     ids = [r.post_id for r in found.results] if found is not None else []
     rows: list[Any] = []
     if ids:
-        rows = list(
-            db.session.execute(
-                select(*_columns())
-                .select_from(Post)
-                .join(Topic, Topic.id == Post.topic_id)
-                .join(Sig, Sig.id == Topic.sig_id)
-                .outerjoin(User, User.id == Post.user_id)
-                .where(Post.id.in_(ids), *_readable(user))
-            ).all()
-        )
+        rows = list(db.session.execute(_posts(user, Post.id.in_(ids))).all())
     order = {post_id: n for n, post_id in enumerate(ids)}
     rows.sort(key=lambda r: order[r[0]])
     return Feed(
