@@ -52,54 +52,27 @@ def _one_of(values: Any, message: Any) -> dict[str, Any]:
 _MAIL_CHOICE = _one_of(MAIL_CHOICES, _l("Choose off, immediately or in the digest."))
 
 
+def _mail_select(category: str) -> Any:
+    """The select of one mail category: off, immediately or in the digest."""
+    return SelectField(
+        MAIL_LABELS[category],
+        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
+        **_MAIL_CHOICE,
+    )
+
+
 class PreferencesForm(FlaskForm):
     watch_posted = BooleanField(_l("Watch the topics I start or reply to"))
     # One select per mail category, named mail_<category> (see mail_fields()).
-    mail_mention = SelectField(
-        MAIL_LABELS["mention"],
-        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        **_MAIL_CHOICE,
-    )
-    mail_reply = SelectField(
-        MAIL_LABELS["reply"],
-        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        **_MAIL_CHOICE,
-    )
-    mail_quote = SelectField(
-        MAIL_LABELS["quote"],
-        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        **_MAIL_CHOICE,
-    )
-    mail_watched = SelectField(
-        MAIL_LABELS["watched"],
-        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        **_MAIL_CHOICE,
-    )
-    mail_moderation = SelectField(
-        MAIL_LABELS["moderation"],
-        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        **_MAIL_CHOICE,
-    )
-    mail_private_message = SelectField(
-        MAIL_LABELS["private_message"],
-        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        **_MAIL_CHOICE,
-    )
-    mail_reaction = SelectField(
-        MAIL_LABELS["reaction"],
-        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        **_MAIL_CHOICE,
-    )
-    mail_reminder = SelectField(
-        MAIL_LABELS["reminder"],
-        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        **_MAIL_CHOICE,
-    )
-    mail_concern = SelectField(
-        MAIL_LABELS["concern"],
-        choices=[SelectChoice(k, v) for k, v in MAIL_CHOICES.items()],
-        **_MAIL_CHOICE,
-    )
+    mail_mention = _mail_select("mention")
+    mail_reply = _mail_select("reply")
+    mail_quote = _mail_select("quote")
+    mail_watched = _mail_select("watched")
+    mail_moderation = _mail_select("moderation")
+    mail_private_message = _mail_select("private_message")
+    mail_reaction = _mail_select("reaction")
+    mail_reminder = _mail_select("reminder")
+    mail_concern = _mail_select("concern")
 
     digest_frequency = SelectField(
         _l("Digest of my SIGs"),
