@@ -7,6 +7,7 @@ check the policy, change rows and counters in one transaction, publish an event.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import and_, func, select, update
@@ -146,6 +147,38 @@ def _require_not_banned_now(actor: User) -> None:
         raise Forbidden(_l("Your account is banned."))
 
 
+def _add_post_in_tx(
+    author: User,
+    topic: Topic,
+    sig: Sig,
+    body: str,
+    cooked: content.Rendered,
+    screening: Screening,
+    *,
+    number: int,
+    now: datetime,
+    reply_to_post_id: int | None = None,
+) -> Post:
+    """Write a new post in its transaction (the topic and the SIG locked, or new): the row,
+    the counters that move with it, and its author's read mark up to it."""
+    post = Post(
+        topic_id=topic.id,
+        user_id=author.id,
+        number=number,
+        reply_to_post_id=reply_to_post_id,
+        body_raw=body,
+        body_html=cooked.html,
+        render_version=cooked.version,
+        status=screening.status,
+        created_at=now,
+    )
+    db.session.add(post)
+    counters.count_new_post(post, topic, sig, author)
+    db.session.flush()
+    _mark_read_in_tx(author.id, topic.id, number)
+    return post
+
+
 def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
     """Open a new topic in a SIG with its first post."""
     sig = permissions.get_sig_by_id_for(actor, sig_id)
@@ -177,21 +210,8 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
         )
         session.add(topic)
         session.flush()
-        post = Post(
-            topic_id=topic.id,
-            user_id=actor.id,
-            number=1,
-            body_raw=body,
-            body_html=cooked.html,
-            render_version=cooked.version,
-            status=screening.status,
-            created_at=now,
-        )
-        session.add(post)
-        counters.count_new_post(post, topic, sig, actor)
-        session.flush()
+        post = _add_post_in_tx(actor, topic, sig, body, cooked, screening, number=1, now=now)
         topic.first_post_id = post.id
-        _mark_read_in_tx(actor.id, topic.id, 1)
         events.publish(
             events.TopicCreated(
                 topic_id=topic.id, sig_id=sig.id, post_id=post.id, author_id=actor.id
@@ -231,7 +251,7 @@ def reply_to_topic(
     cooked = _cook(body, actor, sig)
     visible = screening.status == POST_VISIBLE
     joining = permissions.joins_by_posting(actor, sig)
-    with transaction() as session:
+    with transaction():
         # Post numbers are handed out one at a time, and the counters move in lock order:
         # topics, then SIGs, then members. The topic is read afresh under its lock (on SQLite,
         # BEGIN IMMEDIATE has made this the only writer); the SIG's counters move by SQL
@@ -243,21 +263,17 @@ def reply_to_topic(
             add_member_in_tx(sig, actor.id)
         # Taken under the lock, so a topic's times follow its post numbers.
         now = utcnow()
-        post = Post(
-            topic_id=topic.id,
-            user_id=actor.id,
+        post = _add_post_in_tx(
+            actor,
+            topic,
+            sig,
+            body,
+            cooked,
+            screening,
             number=topic.highest_post_number + 1,
+            now=now,
             reply_to_post_id=reply_to_post_id,
-            body_raw=body,
-            body_html=cooked.html,
-            render_version=cooked.version,
-            status=screening.status,
-            created_at=now,
         )
-        session.add(post)
-        counters.count_new_post(post, topic, sig, actor)
-        session.flush()
-        _mark_read_in_tx(actor.id, topic.id, post.number)
         events.publish(
             events.PostCreated(
                 post_id=post.id,
