@@ -1,5 +1,7 @@
 """Console forms."""
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -49,6 +51,13 @@ class RoleForm(FlaskForm):
     next = HiddenField()
 
 
+def _off_or_on(label: Any) -> Any:
+    """A site setting that is off ("0", the default) or on ("1")."""
+    return SelectField(
+        label, choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))], default="0"
+    )
+
+
 class SettingsForm(FlaskForm):
     site_name = StringField(_l("Site name"), validators=[DataRequired(), Length(max=100)])
     site_description = StringField(_l("Description"), validators=[DataRequired(), Length(max=500)])
@@ -60,21 +69,9 @@ class SettingsForm(FlaskForm):
     auto_hide_threshold = StringField(_l("Auto-hide after flags weighing"))
     mention_limit = StringField(_l("Mentions per post"))
     mention_limit_sysop = StringField(_l("Mentions per post by sysops"))
-    account_approval = SelectField(
-        _l("Sysop approval of new accounts"),
-        choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
-        default="0",
-    )
-    sysops_require_2fa = SelectField(
-        _l("Sysops must use two-factor sign-in"),
-        choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
-        default="0",
-    )
-    block_disposable = SelectField(
-        _l("Refuse disposable email addresses"),
-        choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
-        default="0",
-    )
+    account_approval = _off_or_on(_l("Sysop approval of new accounts"))
+    sysops_require_2fa = _off_or_on(_l("Sysops must use two-factor sign-in"))
+    block_disposable = _off_or_on(_l("Refuse disposable email addresses"))
     blocked_email_domains = TextAreaField(
         _l("Blocked email domains"), render_kw={"rows": 6, "spellcheck": "false"}
     )
@@ -90,11 +87,7 @@ class SettingsForm(FlaskForm):
     care_page_minutes = StringField(_l("A page waits for a sysop (minutes)"))
     care_pages_per_hour = StringField(_l("Pages per member and hour"))
     care_duty_hours = StringField(_l("A sysop's duty lasts (hours)"))
-    webhook_private_targets = SelectField(
-        _l("Webhooks to private addresses"),
-        choices=[SelectChoice("0", _l("Off")), SelectChoice("1", _l("On"))],
-        default="0",
-    )
+    webhook_private_targets = _off_or_on(_l("Webhooks to private addresses"))
     webhook_failure_limit = StringField(_l("Webhook failures before disabling"))
     bounce_threshold = StringField(_l("Bounces before mail stops"))
     digest_unvisited_limit = StringField(_l("Digests without a visit"))
