@@ -451,3 +451,59 @@ def test_a_button_that_cannot_be_used_looks_it(open_browser, forum):
     expect(send).to_be_disabled()
     expect(send).to_have_css("cursor", "not-allowed")
     expect(send).to_have_css("opacity", "0.5")
+
+
+PHONE_375 = {"width": 375, "height": 812}
+# What a sysop or a member types as a reason or a note may be one long word: a URL, or a
+# keyboard held down.
+LONG_REASON = "https://spam.example/" + "R" * 470
+
+
+def test_long_typed_reasons_and_notes_stay_inside_375_px(open_browser, forum):
+    """A spammer cleaned up with a long unbroken reason: the topic's "hidden by a sysop: …" tag,
+    the member's sysop page (status, warnings, notes, history, recent posts), the log and the
+    queue (a flag's note) wrap the reason rather than widen a phone's page."""
+    spammer = open_browser(label="spammer")
+    name = unique("spamr")
+    register(spammer, name, forum)
+    spammer.goto("/s/retro/")
+    spammer.get_by_role("button", name="Join this SIG").click()
+    expect(spammer.get_by_text("You joined Retro Computing.")).to_be_visible()
+    topic = start_topic(spammer, "Retro Computing", unique("Cheap modems "), "BUY" + "X" * 300)
+    post_id = spammer.locator("article#post-1").get_attribute("data-post-id")
+
+    flagger = open_browser("margaret")
+    flagger.goto(f"/p/{post_id}/flag")
+    flagger.get_by_role("radio", name="Spam").check()
+    flagger.get_by_label(re.compile("^Anything the sysops should know")).fill(LONG_REASON)
+    flagger.get_by_role("button", name="Send to the sysops").click()
+    expect(flagger.get_by_text("The sysops will look at this post.")).to_be_visible()
+
+    sysop = phone(open_browser, "sysop", viewport=PHONE_375)
+    sysop.goto(f"/mod/u/{name}")
+    token = sysop.locator('meta[name="csrf-token"]').get_attribute("content") or ""
+    retro = sysop.locator('select[name="remove-sig"] option', has_text="Retro Computing")
+    sig_id = retro.get_attribute("value") or ""
+    for action, form in [
+        ("note", {"note-body": LONG_REASON, "note-sig": "0"}),
+        ("warn", {"warn-reason": LONG_REASON, "warn-sig": "0"}),
+        ("remove", {"remove-sig": sig_id, "remove-reason": LONG_REASON, "remove-ban": "y"}),
+    ]:
+        response = sysop.request.post(
+            f"/mod/u/{name}/{action}",
+            form={f"{action}-csrf_token": token, **form},
+            max_redirects=0,
+        )
+        assert response.status in (302, 303), f"{action}: HTTP {response.status}"
+    problems = overflow_problems(sysop, ["/mod"], PHONE_375["width"])
+
+    sysop.goto(f"/mod/u/{name}/spam")
+    sysop.get_by_label("Reason (for the log)").fill(LONG_REASON)
+    sysop.get_by_role("button", name="Delete spammer").click()
+    expect(sysop.get_by_text(re.compile(r"1 post of .* was hidden\."))).to_be_visible()
+    problems += overflow_problems(
+        sysop, [topic, f"/mod/u/{name}", f"/mod/log?member={name}"], PHONE_375["width"]
+    )
+    assert not problems, "pages wider than the phone:\n  " + "\n  ".join(problems)
+    sysop.goto(topic)
+    expect(sysop.locator("article#post-1 .tag-private")).to_contain_text(LONG_REASON)
