@@ -12,7 +12,9 @@ from .. import content, permissions
 from ..accounts.models import User
 from ..accounts.queries import iso
 from ..db import read_columns
+from ..errors import NotFound
 from ..extensions import db
+from ..i18n import lazy_gettext as _l
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
@@ -57,6 +59,9 @@ def bookmarks_page(actor: Actor, page: int = 1) -> BookmarksPage:
         .limit(PER_PAGE + 1)
         .offset((page - 1) * PER_PAGE)
     ).all()
+    # Past the last page, as a topic's, a SIG's and the mailbox's: no page, not "none yet".
+    if page > 1 and not result:
+        raise NotFound(_l("That page does not exist."))
     rows = []
     for bookmark, post, topic, sig, author in result[:PER_PAGE]:
         if permissions.can_view_post(actor, post, topic, sig):

@@ -25,8 +25,10 @@ from ..accounts.models import User
 from ..accounts.queries import iso
 from ..care.models import Concern
 from ..db import read_columns
+from ..errors import NotFound
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale
+from ..i18n import lazy_gettext as _l
 from ..messages.models import Conversation, PrivateMessage
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow
@@ -324,6 +326,9 @@ def notifications_page(current: Any, page: int = 1) -> NotificationsPage:
         .limit(PER_PAGE + 1)
         .offset((page - 1) * PER_PAGE)
     ).all()
+    # Past the last page, as a topic's, a SIG's and the mailbox's: no page, not "none yet".
+    if page > 1 and not result:
+        raise NotFound(_l("That page does not exist."))
     rows = _rows(viewer, result[:PER_PAGE])
     return NotificationsPage(
         rows=rows, page=page, has_next=len(result) > PER_PAGE, unread=unread_count(viewer.id)
