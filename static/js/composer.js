@@ -312,7 +312,10 @@
   // textbox; a status line says how many suggestions are offered. Each kind has its listbox,
   // shown over what follows the text box (no layout shift); at most one is open.
   //   kind.name        the listbox's id is the box's id and this (body-mentions, body-emoji)
-  //   kind.label       the listbox's name; kind.offered: the status line ("%(num)d … suggested")
+  //   kind.label       the listbox's name, as the page wrote it (data-mentions-label,
+  //                    data-emoji-label: translated by the server, so it is the page's language
+  //                    before the scripts' catalog arrives); kind.offered: the status line
+  //                    ("%(num)d … suggested"), said once suggestions show
   //   kind.pattern     what is typed before the cursor: group 2 is replaced, group 3 is looked up
   //   kind.find(q)     a promise of the suggestions; kind.delay: ms to wait after a keystroke
   //   kind.render(li, item), kind.text(item): an option, and what choosing it puts in the text
@@ -321,7 +324,7 @@
     list.id = box.id + "-" + kind.name;
     list.className = "completion-list";
     list.setAttribute("role", "listbox");
-    list.setAttribute("aria-label", t(kind.label));
+    list.setAttribute("aria-label", kind.label);
     list.hidden = true;
     var live = document.createElement("span");
     live.className = "visually-hidden";
@@ -429,10 +432,10 @@
   }
 
   // @name: the members who may read this place (the server asks forum/permissions.py).
-  function mentionCompletion(url) {
+  function mentionCompletion(url, label) {
     return {
       name: "mentions",
-      label: "mention_suggestions",
+      label: label || t("mention_suggestions"),
       offered: "mentions_offered",
       pattern: /(^|[^A-Za-z0-9_.\/-])@(([A-Za-z0-9_-]{1,32}))$/,
       delay: 200,
@@ -460,7 +463,7 @@
   // :name: — the emoji list (GET /emoji.json, about 20 KB gzipped) is fetched the first time
   // a colon and two letters are typed, then kept by the browser (its address has its version).
   var EMOJI_OFFERED = 8;
-  function emojiCompletion(url) {
+  function emojiCompletion(url, label) {
     var loading = null;
     function load() {
       if (!loading) {
@@ -489,7 +492,7 @@
     }
     return {
       name: "emoji",
-      label: "emoji_suggestions",
+      label: label || t("emoji_suggestions"),
       offered: "emoji_offered",
       // After a space or punctuation, not inside a word, a time (12:30) or an address.
       pattern: /(^|[^A-Za-z0-9_\/])(:([A-Za-z0-9_+-]{2,40}))$/,
@@ -612,9 +615,16 @@
     setupPreview(composer, box);
     setupDrafts(composer, form, box);
     var mentions = composer.getAttribute("data-mentions-url");
-    if (mentions) setupCompletion(box, mentionCompletion(mentions));
+    if (mentions) {
+      setupCompletion(
+        box,
+        mentionCompletion(mentions, composer.getAttribute("data-mentions-label")),
+      );
+    }
     var emoji = composer.getAttribute("data-emoji-url");
-    if (emoji) setupCompletion(box, emojiCompletion(emoji));
+    if (emoji) {
+      setupCompletion(box, emojiCompletion(emoji, composer.getAttribute("data-emoji-label")));
+    }
     if (form.id === "reply-form") setupQuotes(box);
   }
 })();

@@ -178,3 +178,29 @@ def test_the_empty_preview_speaks_the_page_language_before_the_scripts_catalog(o
     expect(page.locator(".composer-preview .post-body")).to_have_text(
         "Noch nichts für die Vorschau."
     )
+
+
+def test_the_suggestion_lists_are_named_in_the_page_language_before_the_catalog(open_browser):
+    """The @name and :emoji: lists get their names as the composer starts, on a fresh load,
+    before the scripts' catalog has arrived: the page brings them, in German, and typing
+    offers the German-named list."""
+    page = open_browser("ada", locale="de-DE", label="german-suggestions")
+    # A catalog that says nothing: what the scripts have until the real one arrives.
+    page.route(
+        re.compile(r"/i18n/\w+\.json"),
+        lambda route: route.fulfill(status=200, content_type="application/json", body="{}"),
+    )
+    page.goto("/s/retro/")
+    page.locator("a.topic-title").first.click()
+    expect(page.get_by_role("toolbar", name="Formatierung")).to_be_visible()
+    box = page.get_by_label("Deine Antwort (Markdown)")
+    box_id = box.get_attribute("id")
+    expect(page.locator(f"#{box_id}-mentions")).to_have_attribute(
+        "aria-label", "Mitglieder zum Erwähnen"
+    )
+    expect(page.locator(f"#{box_id}-emoji")).to_have_attribute("aria-label", "Emojis zum Einfügen")
+    box.fill("")
+    box.type("Danke @gra")
+    options = page.get_by_role("listbox", name="Mitglieder zum Erwähnen").get_by_role("option")
+    expect(options).to_have_text(["@grace"])
+    box.fill("")
