@@ -49,7 +49,12 @@ class Output(BaseModel):
 # --- errors ---------------------------------------------------------------------------------
 class ErrorDetail(Output):
     field: str | None = Field(None, description="The input field at fault, when there is one.")
-    message: str
+    type: str | None = Field(
+        None,
+        description="What is wrong, for programs: pydantic's error type (missing, "
+        "extra_forbidden, string_pattern_mismatch, string_too_long, int_parsing, …).",
+    )
+    message: str = Field(description="What is wrong, in the reader's language.")
 
 
 class ErrorInfo(Output):

@@ -23,8 +23,7 @@ from flask import current_app
 
 from ..errors import Invalid
 from ..i18n import gettext as _
-from ..i18n import lazy_gettext as _l
-from . import auth
+from . import auth, problems
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -36,33 +35,34 @@ pages. Authenticate with a personal access token (`Authorization: Bearer fpat_â€
 /settings/tokens), or from the forum's own pages with the session cookie and the CSRF token in an
 `X-CSRFToken` header. Without either, you read what a guest reads.
 
-Every error is `{"error": {"status", "title", "message", "field"?, "details"?}}`. Times are ISO
-8601 in UTC; ids are integers. Reads answer with an `ETag` and honour `If-None-Match`.
+Every error is `{"error": {"status", "title", "message", "field"?, "details"?}}`, its title and
+messages in the reader's language (`Accept-Language`, or the member's choice). A query or body
+that does not fit the operation's model is a 400 whose `details` list each problem: its `field`
+(`items.0.emoji`), pydantic's error `type` (`missing`, `extra_forbidden`,
+`string_pattern_mismatch`, â€¦) for programs, and a `message` for people. Times are ISO 8601 in
+UTC; ids are integers. Reads answer with an `ETag` and honour `If-None-Match`.
 Each credential has a request budget: `RateLimit-Limit`, `RateLimit-Remaining` and
 `RateLimit-Reset` (seconds) say where it stands; past it, 429 with `Retry-After`."""
 
 
 class InputRejected(Invalid):
-    """The request's query or JSON body does not fit the operation's model."""
+    """The request's query or JSON body does not fit the operation's model: each problem said
+    in the reader's language (forum.api.problems), with its field and pydantic's type."""
 
     def __init__(self, error: ValidationError) -> None:
         self.details = [
             {
-                "field": ".".join(str(part) for part in problem["loc"]) or None,
-                "message": problem["msg"],
+                "field": problems.field_of(problem),
+                "type": problem["type"],
+                "message": problems.said(problem),
             }
-            for problem in error.errors(
-                include_url=False, include_input=False, include_context=False
-            )
+            for problem in error.errors(include_url=False, include_input=False)
         ]
-        first = self.details[0] if self.details else {"field": None, "message": ""}
-        field = first["field"]
-        message = (
-            _l("%(field)s: %(problem)s", field=field, problem=first["message"])
-            if field
-            else _l("The request is not valid: %(problem)s", problem=first["message"])
+        first = self.details[0] if self.details else None
+        super().__init__(
+            first["field"] if first else None,
+            first["message"] if first else _("The request is not valid."),
         )
-        super().__init__(field, message)
 
 
 def _refuse_invalid(
