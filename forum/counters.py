@@ -13,7 +13,9 @@ hidden, not deleted; a topic is "live" while it is not deleted):
 
 Writers lock counter rows in one order (forum.db.lock_for_write): topics, then SIGs, then members.
 A new post moves the counters by increments (count_new_post); the rarer verbs that change which
-posts are seen recount from the rows (recount_topic, recount_members).
+posts are seen recount from the rows (recount_topic, recount_members). An increment is written
+in SQL (`n = n + delta`) through the unit of work (_add); moves of one counter in one transaction
+add up.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, inspect, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from . import permissions
 from .accounts.models import User
@@ -47,20 +50,20 @@ def count_new_post(post: Post, topic: Topic, sig: Sig, author: User) -> None:
     topic.last_posted_at = post.created_at
     topic.last_post_user_id = post.user_id
     newer = or_(Sig.last_posted_at.is_(None), Sig.last_posted_at <= post.created_at)
-    sig.post_count = Sig.post_count + 1
+    _add(sig, Sig.post_count, 1)
     sig.last_topic_id = case((newer, topic.id), else_=Sig.last_topic_id)
     sig.last_posted_at = case((newer, post.created_at), else_=Sig.last_posted_at)
-    author.post_count = User.post_count + 1
+    _add(author, User.post_count, 1)
     if new_topic:
-        sig.topic_count = Sig.topic_count + 1
-        author.topic_count = User.topic_count + 1
+        _add(sig, Sig.topic_count, 1)
+        _add(author, User.topic_count, 1)
 
 
 def count_member_posts(user_id: int | None, delta: int) -> None:
     """Move a member's post counter when one of their posts is hidden, deleted or restored."""
     author = db.session.get(User, user_id) if user_id is not None and delta else None
     if author is not None:
-        author.post_count = User.post_count + delta
+        _add(author, User.post_count, delta)
 
 
 def count_member_topics(user_id: int | None, delta: int) -> None:
@@ -68,12 +71,29 @@ def count_member_topics(user_id: int | None, delta: int) -> None:
     approved, a topic split off or merged away)."""
     author = db.session.get(User, user_id) if user_id is not None and delta else None
     if author is not None:
-        author.topic_count = User.topic_count + delta
+        _add(author, User.topic_count, delta)
 
 
 def count_sig_members(sig: Sig, delta: int) -> None:
     """A membership of this SIG was added (+1) or removed (-1)."""
-    sig.member_count = Sig.member_count + delta
+    _add(sig, Sig.member_count, delta)
+
+
+def _add(obj: Any, counter: InstrumentedAttribute[int], delta: int) -> None:
+    """Move a stored counter by `delta` in SQL, through the unit of work: the next flush writes
+    `SET n = n + delta`, so no read comes first and no writer in another transaction is
+    overwritten; after it the attribute is expired, and the object reads the row's value.
+
+    A counter that already holds a move not yet flushed is flushed first: a second pending
+    `n + delta` would replace the first (a verb that hid a member's posts in a loop counted one
+    of them). Flushing only then keeps a single move (a reply) at no statement of its own.
+    Adding to the pending expression instead would read SQL back out of the object and grow
+    the statement by a term a move; an ORM-enabled UPDATE a move would cost every reply a
+    statement, and set the loaded object by evaluating `n + delta` on what it had loaded, which
+    another writer may have moved since."""
+    if inspect(obj).attrs[counter.key].history.has_changes():
+        db.session.flush()
+    setattr(obj, counter.key, counter + delta)
 
 
 # --- recounts from the rows -----------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Snapshots of every row: to prove that a refused request wrote nothing, or that a restore put
-every row back."""
+every row back; and of every stored counter, to prove the services kept what a recount from the
+rows (`flask forum recount`) rebuilds."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from forum.accounts.models import User
+from forum.counters import recount_all
 from forum.extensions import db
+from forum.sigs.models import Sig
+from forum.topics.models import Topic
 
 # Written by any member's first page of the day (forum.pulse.visits), refused or not.
 STATISTICS = {"member_visits"}
@@ -58,3 +63,26 @@ def count(model: Any) -> int:
 def diff(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> list[str]:
     """The names of the tables whose rows differ."""
     return [name for name in before if before[name] != after.get(name)]
+
+
+def counters() -> dict[str, Any]:
+    """Every stored counter in the forum."""
+    db.session.expire_all()
+    return {
+        "topics": {
+            t.id: (t.post_count, t.last_post_number, t.highest_post_number, t.last_posted_at)
+            for t in db.session.scalars(select(Topic))
+        },
+        "sigs": {
+            s.id: (s.topic_count, s.post_count, s.member_count, s.last_topic_id, s.last_posted_at)
+            for s in db.session.scalars(select(Sig))
+        },
+        "users": {u.id: (u.post_count, u.topic_count) for u in db.session.scalars(select(User))},
+    }
+
+
+def assert_counters_exact() -> None:
+    """The services kept exactly what `flask forum recount` rebuilds from the rows."""
+    kept = counters()
+    recount_all()
+    assert counters() == kept

@@ -25,7 +25,7 @@ from forum.sigs.models import Membership, SigDiscipline
 from forum.topics import services as topics
 from forum.topics.models import Post, Topic
 
-from . import factories
+from . import dbstate, factories
 
 RESULT_RE = re.compile(r'class="search-result-title"><a href="([^"]+)">')
 WORD = "cheapwatches"
@@ -358,3 +358,92 @@ def test_an_older_cleanups_spam_reason_on_a_post_reads_in_the_readers_language(
     other = f.reply(w.author, w.topic, "Another reply by the author.")
     mod.hide_post(w.root, other.id, "Spam-Welle")
     assert "von einem Sysop ausgeblendet: Spam-Welle" in browser(w.author).text(f"/t/{w.topic.id}")
+
+
+# --- the members' counters ------------------------------------------------------------------
+class Replies:
+    """Members whose posts are mostly replies in topics others started (the cleanup then moves
+    their counters itself: no topic of theirs is deleted and recounted). ada: a topic of her own
+    in alpha, two replies in ken's topic there and two in ken's topic in beta."""
+
+    def __init__(self) -> None:
+        f = factories
+        with transaction():
+            self.root = f.sysop("root")
+            self.ken = f.user("ken")
+            self.ada = f.user("ada")
+            self.spambot = f.user("spambot")
+            people = [self.ken, self.ada, self.spambot]
+            self.alpha = f.sig("alpha", members=people)
+            self.beta = f.sig("beta", members=people)
+            self.kens = f.topic(self.ken, self.alpha, "Ken asks", "A question.")
+            self.kens_beta = f.topic(self.ken, self.beta, "Ken asks again", "Another one.")
+            f.topic(self.ada, self.alpha, "Ada's own", "Her first post.")
+            for topic in (self.kens, self.kens_beta):
+                f.reply(self.ada, topic, f"Ada answers in {topic.title}.")
+                f.reply(self.ada, topic, f"Ada adds more in {topic.title}.")
+            f.reply(self.spambot, self.kens, f"{WORD} here")
+            f.reply(self.spambot, self.kens, f"{WORD} again")
+
+
+def _member_counts(user: User) -> tuple[int, int]:
+    """The member's stored post and topic counters, read from the row."""
+    row = db.session.execute(
+        select(User.post_count, User.topic_count).where(User.id == user.id)
+    ).one()
+    return (row.post_count, row.topic_count)
+
+
+def test_a_cleanup_counts_every_reply_it_hides_and_its_undo_every_one_it_restores(app, browser):
+    """A cleanup of a member with several replies in topics others started lowered their post
+    counter by one (2 to 1: "1 post" on their profile, next to "No posts you can see")."""
+    r = Replies()
+    assert _member_counts(r.spambot) == (2, 0)
+    root = browser(r.root)
+    assert root.form("/mod/u/spambot/spam", {"reason": ""}).status_code == 302
+    assert _member_counts(r.spambot) == (0, 0)
+    profile = browser(r.ada).text("/u/spambot")
+    assert "0 posts" in profile and "No posts you can see." in profile
+    assert "1 post" not in profile
+    dbstate.assert_counters_exact()
+    cleanup = db.session.scalar(select(SpamCleanup))
+    assert root.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 302
+    assert _member_counts(r.spambot) == (2, 0)
+    assert "2 posts" in browser(r.ada).text("/u/spambot")
+    dbstate.assert_counters_exact()
+
+
+def test_a_cleanup_in_one_sig_counts_every_reply_it_hides_there(app, browser):
+    """ada's two replies in beta, hidden by a cleanup in beta only: 5 posts to 3 (not 4); the
+    undo brings back 5. Site-wide, her topic goes too: no post and no topic left."""
+    r = Replies()
+    assert _member_counts(r.ada) == (5, 1)
+    root = browser(r.root)
+    assert root.get(f"/mod/u/ada/spam?sig={r.beta.id}").status_code == 200
+    response = root.form("/mod/u/ada/spam", {"sig": str(r.beta.id), "reason": ""})
+    assert response.status_code == 302
+    assert _member_counts(r.ada) == (3, 1)
+    dbstate.assert_counters_exact()
+    in_beta = db.session.scalar(select(SpamCleanup))
+    assert root.form(f"/mod/cleanups/{in_beta.id}/undo").status_code == 302
+    assert _member_counts(r.ada) == (5, 1)
+    dbstate.assert_counters_exact()
+    assert root.form("/mod/u/ada/spam", {"reason": ""}).status_code == 302
+    assert _member_counts(r.ada) == (0, 0)
+    dbstate.assert_counters_exact()
+    site_wide = db.session.scalar(select(SpamCleanup).order_by(SpamCleanup.id.desc()))
+    assert root.form(f"/mod/cleanups/{site_wide.id}/undo").status_code == 302
+    assert _member_counts(r.ada) == (5, 1)
+    dbstate.assert_counters_exact()
+
+
+def test_the_cleaned_up_member_reads_their_counts_afresh_in_the_same_request(app):
+    """The verbs run in the request that renders the page after them: the member's object the
+    session holds reads the counters the cleanup and its undo wrote, not what it loaded."""
+    r = Replies()
+    spambot = db.session.get(User, r.spambot.id)
+    assert spambot.post_count == 2
+    cleanup = mod.delete_spammer(r.root, spambot.id)
+    assert (spambot.post_count, spambot.topic_count) == (0, 0)
+    mod.undo_spam_cleanup(r.root, cleanup.id)
+    assert (spambot.post_count, spambot.topic_count) == (2, 0)

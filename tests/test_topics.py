@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from forum.accounts.models import User
-from forum.counters import recount_all
 from forum.errors import Forbidden
 from forum.extensions import db
 from forum.sigs.models import Sig
@@ -17,6 +16,7 @@ from forum.topics import services
 from forum.topics.models import Post, PostRevision, Topic, TopicRead
 
 from . import dbstate
+from .dbstate import assert_counters_exact, counters
 
 POST_RE = re.compile(r'<article class="post[^"]*" id="post-(\d+)"')
 
@@ -27,29 +27,6 @@ def _html(response: Any) -> str:
 
 def _numbers(html: str) -> list[int]:
     return [int(n) for n in POST_RE.findall(html)]
-
-
-def counters() -> dict[str, Any]:
-    """Every stored counter in the forum."""
-    db.session.expire_all()
-    return {
-        "topics": {
-            t.id: (t.post_count, t.last_post_number, t.highest_post_number, t.last_posted_at)
-            for t in db.session.scalars(select(Topic))
-        },
-        "sigs": {
-            s.id: (s.topic_count, s.post_count, s.member_count, s.last_topic_id, s.last_posted_at)
-            for s in db.session.scalars(select(Sig))
-        },
-        "users": {u.id: (u.post_count, u.topic_count) for u in db.session.scalars(select(User))},
-    }
-
-
-def assert_counters_exact() -> None:
-    """The services kept exactly what `flask forum recount` rebuilds from the rows."""
-    kept = counters()
-    recount_all()
-    assert counters() == kept
 
 
 def _topic_id(response: Any) -> int:
