@@ -447,3 +447,21 @@ def test_the_cleaned_up_member_reads_their_counts_afresh_in_the_same_request(app
     assert (spambot.post_count, spambot.topic_count) == (0, 0)
     mod.undo_spam_cleanup(r.root, cleanup.id)
     assert (spambot.post_count, spambot.topic_count) == (2, 0)
+
+
+def test_a_cleanup_leaves_uncounted_the_replies_in_a_topic_deleted_before(app, browser):
+    """A reply in a deleted topic counts for nobody: hiding it (ada's two in ken's deleted
+    topic in beta), and restoring it on the undo while its topic stays deleted, moves no
+    counter."""
+    r = Replies()
+    mod.delete_topic(r.root, r.kens_beta.id)
+    assert _member_counts(r.ada) == (3, 1)
+    root = browser(r.root)
+    response = root.form("/mod/u/ada/spam", {"sig": str(r.beta.id), "reason": ""})
+    assert response.status_code == 302
+    assert _member_counts(r.ada) == (3, 1)
+    dbstate.assert_counters_exact()
+    cleanup = db.session.scalar(select(SpamCleanup))
+    assert root.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 302
+    assert _member_counts(r.ada) == (3, 1)
+    dbstate.assert_counters_exact()

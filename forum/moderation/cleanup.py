@@ -109,13 +109,10 @@ def _clean(actor: Actor, user_id: int, sig_id: int | None, reason: str) -> SpamC
         now = utcnow()
         hidden: list[int] = []
         for post in posts:
-            was_public = post.is_public
             post.hidden_at = now
             post.hidden_by_id = by
             post.hidden_by_flags = False
             post.hide_reason = typed or None
-            if was_public:
-                counters.count_member_posts(post.user_id, -1)
             hidden.append(post.id)
         for post in _hidden_by_flags(user.id, sig):
             post.hidden_by_id = by
@@ -128,6 +125,9 @@ def _clean(actor: Actor, user_id: int, sig_id: int | None, reason: str) -> SpamC
             deleted.append(topic.id)
         for topic in all_topics.values():
             counters.recount_topic(topic, sigs[topic.sig_id])
+        # The member's counters from the rows, not a move a post: a reply of theirs in a topic
+        # deleted before counted for nobody.
+        counters.recount_members([user.id])
         for topic_id in deleted:
             counters.recount_authors(all_topics[topic_id])
         for s in sigs.values():
@@ -281,13 +281,13 @@ def undo_spam_cleanup(actor: Actor, cleanup_id: int) -> SpamCleanup:
             post.hidden_by_id = None
             post.hidden_by_flags = False
             post.hide_reason = None
-            if post.is_public:
-                counters.count_member_posts(post.user_id, +1)
         for topic in topics:
             topic.deleted_at = None
             topic.deleted_by_id = None
         for topic in all_topics.values():
             counters.recount_topic(topic, sigs[topic.sig_id])
+        # As the cleanup did: a reply restored in a topic deleted since counts for nobody.
+        counters.recount_members([user.id])
         for topic in topics:
             counters.recount_authors(topic)
         for s in sigs.values():
