@@ -67,8 +67,8 @@ def count_member_posts(user_id: int | None, delta: int) -> None:
 
 
 def count_member_topics(user_id: int | None, delta: int) -> None:
-    """Move a member's topic counter when a topic of theirs appears or goes (a first post
-    approved, a topic split off or merged away)."""
+    """Move a member's topic counter when a topic of theirs appears or goes (a topic merged
+    away; recount_topic moves it when readers come to see a post of the topic, or none)."""
     author = db.session.get(User, user_id) if user_id is not None and delta else None
     if author is not None:
         _add(author, User.topic_count, delta)
@@ -100,11 +100,17 @@ def _add(obj: Any, counter: InstrumentedAttribute[int], delta: int) -> None:
 def recount_topic(topic: Topic, sig: Sig) -> None:
     """Recompute a topic's counters from its posts, then its SIG's, in the caller's transaction
     (for the verbs that change which posts readers see: delete, restore, hide, approve, move,
-    split, merge)."""
+    split, merge). A live topic whose posts readers see went to none, or came from none, moves
+    its starter's topic counter; a topic deleted or restored with it is its verb's to count
+    (recount_authors)."""
     lock_for_write(Topic, topic.id)
+    was_seen = topic.post_count > 0
     _recount_topic(topic)
     db.session.flush()
     recount_sig(sig)
+    seen = topic.post_count > 0
+    if seen != was_seen and not topic.is_deleted:
+        count_member_topics(topic.user_id, +1 if seen else -1)
 
 
 def recount_sig(sig: Sig) -> None:

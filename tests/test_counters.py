@@ -82,3 +82,64 @@ def test_new_posts_counted_in_one_transaction_add_up(app, f) -> None:
     assert (club.post_count, club.topic_count) == (3, 1)
     assert topic.post_count == 3
     dbstate.assert_counters_exact()
+
+
+# --- a starter's topic counter: a live topic with a post readers see ------------------------
+def _counts(user: User) -> tuple[int, ...]:
+    return _row(User, user.id, "post_count", "topic_count")
+
+
+def test_a_topic_counts_for_its_starter_while_readers_see_a_post_of_it(app, f) -> None:
+    """Hiding a topic's only post took it out of sight but not out of its starter's topics
+    ("1 topic" that nobody could open); unhiding it counted it twice."""
+    from forum.moderation import services as mod
+
+    root = f.sysop("root")
+    ken = f.user("ken")
+    club = f.sig("club", members=[ken])
+    topic = f.topic(ken, club, "Alone")
+    assert _counts(ken) == (1, 1)
+    mod.hide_post(root, topic.first_post_id, "")
+    assert _counts(ken) == (0, 0)
+    dbstate.assert_counters_exact()
+    mod.unhide_post(root, topic.first_post_id)
+    assert _counts(ken) == (1, 1)
+    dbstate.assert_counters_exact()
+
+
+def test_the_replies_keep_a_topic_counted_for_its_starter(app, f) -> None:
+    """With its first post hidden, a topic counts for its starter while a reply is seen: the
+    last one deleted, hidden, split off or moved away takes it out; one restored, approved or
+    merged in brings it back."""
+    from forum.moderation import services as mod
+    from forum.topics import services as topics
+
+    from .mod_support import make_pending
+
+    root = f.sysop("root")
+    ken, ada = f.user("ken"), f.user("ada")
+    club = f.sig("club", members=[ken, ada])
+    topic = f.topic(ken, club, "Asked")
+    reply = f.reply(ada, topic, "Answered.")
+    mod.hide_post(root, topic.first_post_id, "")
+    assert _counts(ken) == (0, 1)
+    steps = [
+        (lambda: topics.delete_post(ada, reply.id), (0, 0)),
+        (lambda: topics.restore_post(root, reply.id), (0, 1)),
+        (lambda: mod.hide_post(root, reply.id, ""), (0, 0)),
+        (lambda: mod.unhide_post(root, reply.id), (0, 1)),
+        (lambda: make_pending(reply), (0, 0)),
+        (lambda: mod.approve_post(root, reply.id), (0, 1)),
+    ]
+    for step, counts in steps:
+        step()
+        assert _counts(ken) == counts
+        dbstate.assert_counters_exact()
+    f.topic(ken, club, "Elsewhere")
+    assert _counts(ken) == (1, 2)
+    split = mod.split_topic(root, topic.id, [reply.id], "Ada's answer")
+    assert _counts(ken) == (1, 1) and _counts(ada) == (1, 1)
+    dbstate.assert_counters_exact()
+    mod.merge_topics(root, split.id, topic.id)
+    assert _counts(ken) == (1, 2) and _counts(ada) == (1, 0)
+    dbstate.assert_counters_exact()

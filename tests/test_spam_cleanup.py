@@ -465,3 +465,23 @@ def test_a_cleanup_leaves_uncounted_the_replies_in_a_topic_deleted_before(app, b
     assert root.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 302
     assert _member_counts(r.ada) == (3, 1)
     dbstate.assert_counters_exact()
+
+
+def test_a_cleanup_that_hides_the_last_replies_readers_see_uncounts_the_topic(app, browser):
+    """ken's topic, its first post hidden, is seen for spambot's replies alone: the cleanup
+    takes it out of ken's topics, and the undo puts it back."""
+    r = Replies()
+    mod.hide_post(r.root, r.kens.first_post_id, "")
+    for post in db.session.scalars(
+        select(Post).where(Post.topic_id == r.kens.id, Post.user_id == r.ada.id)
+    ):
+        mod.hide_post(r.root, post.id, "")
+    assert _member_counts(r.ken) == (1, 2)
+    root = browser(r.root)
+    assert root.form("/mod/u/spambot/spam", {"reason": ""}).status_code == 302
+    assert _member_counts(r.ken) == (1, 1)
+    dbstate.assert_counters_exact()
+    cleanup = db.session.scalar(select(SpamCleanup))
+    assert root.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 302
+    assert _member_counts(r.ken) == (1, 2)
+    dbstate.assert_counters_exact()

@@ -123,11 +123,9 @@ def approve_post(actor: Actor, post_id: int) -> Post:
         raise Conflict(_l("This post was deleted."))
     with transaction():
         post.status = POST_VISIBLE
-        counters.recount_topic(topic, sig)
+        counters.recount_topic(topic, sig)  # and the starter's topics, for a first post
         if post.is_public:
             counters.count_member_posts(post.user_id, +1)
-        if post.number == 1 and topic.post_count > 0:
-            counters.count_member_topics(post.user_id, +1)
         log_post_action(actor, "approve_post", post, topic, sig)
         publish_visibility(actor_id(actor), post, topic, sig, "approved")
     return post

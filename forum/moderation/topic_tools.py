@@ -268,9 +268,7 @@ def split_topic(
         session.flush()
         new.first_post_id = first.id
         counters.recount_topic(topic, sig)
-        counters.recount_topic(new, new_sig)
-        if new.post_count:
-            counters.count_member_topics(first.user_id, +1)
+        counters.recount_topic(new, new_sig)  # counts it for its starter, once a post is seen
         # Whoever had read past the moved posts has read the new topic too.
         readers = session.scalars(
             select(TopicRead.user_id).where(
