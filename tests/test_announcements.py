@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from forum.accounts import services as accounts
 from forum.announcements import queries, services
 from forum.announcements.models import Announcement, AnnouncementDismissal
 from forum.db import transaction
@@ -163,3 +165,42 @@ def test_removing_an_announcement(client, world):
     client.login("ada")
     assert client.form(f"/announcements/{made}/delete").status_code == 302
     assert db.session.get(Announcement, made) is None
+
+
+def _dismiss_button(html: str) -> tuple[str, str]:
+    """The banner's Dismiss button: (its accessible name, its visible text)."""
+    found = re.search(
+        r'<button type="submit" class="link-button" aria-label="([^"]*)">([^<]*)</button>', html
+    )
+    assert found, "no dismiss button"
+    return found.group(1), found.group(2)
+
+
+@pytest.mark.parametrize(
+    ("language", "word"), [("en", "Dismiss"), ("de", "Ausblenden"), ("es", "Ocultar")]
+)
+def test_the_banners_dismiss_button_hides_it_in_every_language(client, world, language, word):
+    """ "Dismiss" also removes a SIG sysop or a librarian from their office ("Abberufen",
+    "Destituir"); the banner's button hides an announcement, and says so. Its visible word is
+    in its accessible name (WCAG 2.5.3), so a voice user can say what they see."""
+    accounts.set_language(world["bob"], language)
+    services.publish_announcement(world["root"], None, "Site news", "For everyone")
+    client.login("bob")
+    name, visible = _dismiss_button(client.get("/s/retro/").get_data(as_text=True))
+    assert visible == word
+    assert word.lower() in name.lower() and "Site news" in name
+
+
+@pytest.mark.parametrize(("language", "word"), [("de", "Abberufen"), ("es", "Destituir")])
+def test_dismissing_a_sig_sysop_or_librarian_still_removes_them_from_office(
+    client, world, language, word
+):
+    accounts.set_language(world["root"], language)
+    client.login("root")
+    sig_page = client.get(f"/admin/sigs/{world['retro'].id}").get_data(as_text=True)
+    assert f'<button type="submit" class="link-button">{word}</button>' in sig_page
+    from forum.files import library
+
+    library.appoint_librarian(world["root"], world["retro"].id, "bob")
+    manage = client.get("/s/retro/library/manage").get_data(as_text=True)
+    assert f">{word}</button>" in manage
