@@ -2112,6 +2112,22 @@ def write_to_sysops_problem(user: Actor, sig: Sig | None) -> str | None:
     return None
 
 
+def sysops_to_ask(user: Actor, sig: Sig | None = None) -> str | None:
+    """Whom a member whose standing bars them from writing (in this SIG) writes to about it,
+    to ask or to appeal: "site" (the site's sysops) for what stands site-wide (a suspension, a
+    silence, an account not approved, a blocked address), "sig" (this SIG's sysops) for a
+    suspension or ban in the SIG; None when their standing bars nothing, or when they may not
+    write to those sysops (being one of them). Suspended and silenced members may write to the
+    sysops (write_to_sysops_problem)."""
+    if user is None:
+        return None
+    if standing_problem(user) is not None:
+        return "site" if write_to_sysops_problem(user, None) is None else None
+    if sig is not None and sig_discipline_problem(user, sig) is not None:
+        return "sig" if write_to_sysops_problem(user, sig) is None else None
+    return None
+
+
 def open_concern_of(user: User) -> Concern | None:
     """The member's newest concern to the site's sysops that is not resolved."""
     found: Concern | None = db.session.scalar(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,10 +10,12 @@ from sqlalchemy import select
 
 from forum import events
 from forum.accounts.models import User
+from forum.care.models import Concern
 from forum.errors import Conflict, Forbidden, Invalid
 from forum.extensions import db
 from forum.moderation import services as mod
 from forum.moderation.models import MemberWarning, ModAction
+from forum.notifications.models import Notification
 from forum.timeutil import utcnow
 from forum.topics.models import Post
 
@@ -275,3 +278,74 @@ def test_a_refused_discipline_form_keeps_what_the_sysop_typed(app, browser):
     # Done: back to the page, as before.
     done = root.form(f"/mod/u/{w.author.username}/warn", {"warn-reason": reason, "warn-sig": "0"})
     assert done.status_code == 302
+
+
+def _notice(page: str) -> str:
+    """The first notice on a page (what bars the member, and whom to write to)."""
+    found = re.search(r'<p class="notice">(.*?)</p>', page, re.S)
+    assert found, "no notice"
+    return found.group(1)
+
+
+def test_a_silenced_member_is_told_whom_to_write_to_and_may_write_there(app, browser):
+    """A site-wide silence is the site's sysops' doing: the notice where the member would
+    reply links to writing to them, and a silenced member may send it. The notification opens
+    the settings page at the member's standing, not at its top."""
+    w = build_world()
+    browser(w.root).form(
+        "/mod/u/author/silence", {"silence-days": "2", "silence-reason": "Flooding."}
+    )
+    author = browser(w.author)
+    notice = _notice(author.text(f"/t/{w.topic.id}/reply"))
+    assert "You are silenced until" in notice
+    assert "write to the site’s sysops</a>" in notice and 'href="/care/write"' in notice
+    sent = author.form("/care/write", {"subject": "My silence", "body": "I was quoting a song."})
+    assert sent.status_code == 302
+    concern = db.session.scalar(select(Concern).where(Concern.member_id == w.author.id))
+    assert concern is not None and concern.sig_id is None
+    note = db.session.scalar(
+        select(Notification).where(
+            Notification.user_id == w.author.id, Notification.kind == "discipline"
+        )
+    )
+    opened = author.get(f"/notifications/{note.id}")
+    assert opened.status_code == 302
+    assert opened.headers["Location"].endswith("/settings#standing-heading")
+    assert 'id="standing-heading"' in author.text("/settings")
+
+
+def test_a_member_suspended_in_a_sig_is_pointed_to_its_sysops(app, f, browser):
+    w = build_world()
+    browser(w.sig_sysop).form(
+        "/mod/u/author/suspend",
+        {"suspend-days": "5", "suspend-reason": "Cool off.", "suspend-sig": str(w.sig.id)},
+    )
+    author = browser(w.author)
+    for url in (f"/s/{w.sig.slug}/", f"/t/{w.topic.id}/reply", f"/s/{w.sig.slug}/new"):
+        notice = _notice(author.text(url))
+        assert "You are suspended in Main until" in notice, url
+        assert f'href="/s/{w.sig.slug}/sysops/write">write to the sysops of Main</a>' in notice
+    sent = author.form(
+        f"/s/{w.sig.slug}/sysops/write", {"subject": "Suspension", "body": "May I explain?"}
+    )
+    assert sent.status_code == 302
+    concern = db.session.scalar(select(Concern).where(Concern.member_id == w.author.id))
+    assert concern is not None and concern.sig_id == w.sig.id
+    # Elsewhere nothing bars them, and no notice points anywhere.
+    assert "sysops/write" not in author.text(f"/s/{w.sig_b.slug}/new")
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("de", "schreib den Sysops von Main</a>"), ("es", "escribe a los sysops de Main</a>")],
+)
+def test_whom_to_write_to_is_said_in_the_members_language(app, browser, language, said):
+    from forum.accounts import services as accounts
+
+    w = build_world()
+    accounts.set_language(w.author, language)
+    browser(w.sig_sysop).form(
+        "/mod/u/author/suspend",
+        {"suspend-days": "5", "suspend-reason": "Cool off.", "suspend-sig": str(w.sig.id)},
+    )
+    assert said in _notice(browser(w.author).text(f"/s/{w.sig.slug}/"))

@@ -230,9 +230,19 @@ def _discipline_text(s: Subject) -> str:
     return gettext("%(sentence)s.", sentence=sentence)
 
 
-DISCIPLINE = register(
-    Kind("discipline", 100, _discipline_text, lambda s: "/settings", _l("Moderation"))
-)
+# What stands against the member (a warning, a silence, a suspension, a ban) is in the settings
+# page's "Your standing" section, far down: the link opens there. What was lifted, or a removal,
+# may leave nothing there: the page's top.
+_STANDING = frozenset({"warned", "silenced", "suspended", "banned"})
+
+
+def _discipline_link(s: Subject) -> str:
+    if s.data.get("discipline") in _STANDING:
+        return "/settings#standing-heading"
+    return "/settings"
+
+
+DISCIPLINE = register(Kind("discipline", 100, _discipline_text, _discipline_link, _l("Moderation")))
 
 # SIG join requests: to the SIG's sysops, then the answer to the member.
 JOIN_REQUEST = register(
