@@ -12,6 +12,7 @@ import io
 import json
 import math
 import random
+import re
 import statistics
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -652,3 +653,59 @@ def test_days_and_months_read_in_the_readers_language(client, f, frozen):
     assert chart["titles"][1] == "2. März 2026"
     table = read_csv(client.get("/pulse/activity.csv", query_string=RANGE))
     assert table[2][0] == "2026-03-02"
+
+
+@pytest.mark.parametrize(
+    ("language", "duration", "share", "unit_header"),
+    [
+        ("en", "1 h 30 min", "40% (2 of 5)", "Unit"),
+        ("de", None, None, None),
+        ("es", None, None, None),
+    ],
+)
+def test_response_figures_read_in_their_units_and_the_csv_keeps_raw_numbers(
+    app, client, f, frozen, language, duration, share, unit_header
+):
+    """The Response table showed the raw number beside each figure under "Seconds or count"
+    (a share from 0 to 1 too, and seconds with float noise and an English decimal point in
+    every language). The page says each figure once, in its unit and the reader's language;
+    the CSV keeps the raw number (a decimal point, seconds to the millisecond) and names its
+    unit, for spreadsheets."""
+    from forum.i18n import force_locale, gettext
+
+    seed(f)
+    root = db.session.scalar(db.select(User).where(User.username == "root"))
+    root.language = language
+    db.session.commit()
+    client.login("root")
+    html = client.get("/pulse", query_string=RANGE).get_data(as_text=True)
+    response = rows(html, "response")
+    headers = re.findall(r'<th scope="col"[^>]*>([^<]*)</th>', response)
+    with app.test_request_context(), force_locale(language):
+        assert headers == [gettext("Figure"), gettext("Value")]
+        in_words = {fig.label: fig.value for fig in site().figures}
+        said = {
+            key: gettext(key)
+            for key in ("Median time to first reply", "Answered within 24 hours", "Number")
+        }
+    median = in_words[said["Median time to first reply"]]
+    in_time = in_words[said["Answered within 24 hours"]]
+    if duration:
+        assert (median, in_time) == (duration, share)
+    assert re.search(
+        rf"<td>{said['Median time to first reply']}</td>\s*<td>{median}</td>", response
+    )
+    assert f"<td>{html_lib.escape(in_time, quote=False)}</td>" in response
+    assert "5400" not in response and "0.4" not in response  # no raw numbers on the page
+    body = response[response.index("<tbody>") :]
+    assert all(len(re.findall(r"<td", row)) == 2 for row in body.split("<tr>")[1:])
+    table = read_csv(client.get("/pulse/response.csv", query_string=RANGE))
+    assert table[0][2] == said["Number"] and len(table[0]) == 4
+    by_label = {row[0]: row[1:] for row in table[1:]}
+    assert by_label[said["Median time to first reply"]][1] == "5400.0"
+    assert by_label[said["Answered within 24 hours"]][1] == "0.4"
+    if unit_header:
+        assert table[0][3] == unit_header
+        assert by_label["Median time to first reply"][2] == "seconds"
+        assert by_label["Answered within 24 hours"][2] == "share from 0 to 1"
+        assert by_label["Topics started"] == ["6", "6", "count"]

@@ -228,3 +228,22 @@ def test_kens_page_answered_by_grace_shows_in_the_sigs_pulse(browser, f):
     assert figures["Concerns resolved"].raw == 1
     page_html = browser(grace).text("/s/retro/pulse")
     assert "Member care" in page_html and "Median time to first response" in page_html
+
+
+def test_care_tables_write_numbers_as_the_reader_does(client, f, frozen):
+    """The care tables showed Python's floats ("2700.0", "0.5") on the page, in German too;
+    the CSV keeps them for spreadsheets."""
+    w = seed(f)
+    w["grace"].language = "de"
+    db.session.commit()
+    client.login("grace")
+    html = client.get("/s/retro/pulse", query_string=RANGE).get_data(as_text=True)
+    start = html.index('data-series="care-sysops"')
+    by_sysop = html[start : html.index("</table>", start)]
+    assert ">2.700</td>" in by_sysop and ">108.000</td>" in by_sysop
+    assert "2700.0" not in by_sysop and "1.0<" not in by_sysop
+    start = html.index('data-series="care-weekly"')
+    weekly = html[start : html.index("</table>", start)]
+    assert ">0,5</td>" in weekly and "0.5" not in weekly
+    sysops = client.get("/s/retro/pulse/care-sysops.csv", query_string=RANGE)
+    assert "grace,2,2700.0,2,2,1.0" in sysops.get_data(as_text=True)

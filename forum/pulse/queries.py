@@ -40,7 +40,7 @@ from ..accounts.models import ROLE_SYSOP as SITE_SYSOP
 from ..accounts.models import User
 from ..care.models import Concern
 from ..extensions import db
-from ..i18n import calendar_day, format_percent
+from ..i18n import calendar_day, format_percent, pgettext
 from ..i18n import gettext as _
 from ..i18n import number as format_number
 from ..moderation.models import Flag
@@ -80,6 +80,13 @@ class Series:
     # Over time: the first column's days (DAY, WEEK: "2026-12-07") or months (MONTH:
     # "2026-12"), ISO in the rows and the CSV, in the reader's words on the page.
     period: str = ""
+    # Columns only the CSV carries (a figure's raw number and its unit, for a spreadsheet):
+    # the page shows the same figure in words, in the reader's language.
+    csv_only: list[int] = field(default_factory=list)
+
+    def page_columns(self) -> list[tuple[int, str]]:
+        """(index, name) of each column the page shows."""
+        return [(i, name) for i, name in enumerate(self.columns) if i not in self.csv_only]
 
     def first_cell(self, value: Any, *, short: bool = False) -> str:
         """The first column's value as the page shows it: a day in the reader's language
@@ -116,11 +123,45 @@ class Series:
         ]
 
 
+# What a figure's raw number is: a count, seconds, or a share from 0 to 1.
+COUNT, SECONDS, SHARE = "count", "seconds", "share"
+
+
 @dataclass
 class Figure:
     label: str
-    value: str
+    value: str  # in the reader's language, in its unit ("1 h 30 min", "40 % (2 of 5)", "1.234")
     raw: float | int | None
+    unit: str = COUNT
+
+    def csv_cells(self) -> list[Any]:
+        """The raw number as a spreadsheet reads it (seconds to the millisecond: no float
+        noise), and its unit in the reader's words."""
+        if self.raw is None:
+            return ["", ""]
+        raw = round(self.raw, 3) if self.unit == SECONDS else self.raw
+        return [raw, unit_name(self.unit)]
+
+
+def unit_name(unit: str) -> str:
+    return {
+        COUNT: pgettext("unit", "count"),
+        SECONDS: pgettext("unit", "seconds"),
+        SHARE: pgettext("unit", "share from 0 to 1"),
+    }[unit]
+
+
+def figures_series(key: str, title: str, figures: list[Figure], note: str) -> Series:
+    """A table of figures: the page shows each in words ("1 h 30 min", "40 %"); the CSV adds
+    its raw number and unit, for a spreadsheet to compute with."""
+    return Series(
+        key,
+        title,
+        [_("Figure"), _("Value"), _("Number"), _("Unit")],
+        [[f.label, f.value, *f.csv_cells()] for f in figures],
+        note=note,
+        csv_only=[2, 3],
+    )
 
 
 @dataclass
@@ -560,6 +601,7 @@ def _response(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
                 total=format_number(due_n),
             ),
             None if share is None else round(share, 4),
+            SHARE,
         ),
     ]
     if support_n:
@@ -575,24 +617,21 @@ def _response(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
             )
         )
         figures.append(_duration_figure(_("Median time to the answer"), to_answer.median))
-    series = Series(
+    series = figures_series(
         "response",
         _("Response"),
-        [_("Figure"), _("Value"), _("Seconds or count")],
-        [[f.label, f.value, "" if f.raw is None else f.raw] for f in figures],
-        note=(
-            _(
-                "Replies by the topic’s author do not count. Answered within 24 hours counts the "
-                "topics at least 24 hours old; in support SIGs a topic is answered when a reply is "
-                "marked as the answer."
-            )
+        figures,
+        _(
+            "Replies by the topic’s author do not count. Answered within 24 hours counts the "
+            "topics at least 24 hours old; in support SIGs a topic is answered when a reply is "
+            "marked as the answer."
         ),
     )
     return figures, [series]
 
 
 def _duration_figure(label: str, seconds: float | None) -> Figure:
-    return Figure(label, "—" if seconds is None else format_duration(seconds), seconds)
+    return Figure(label, "—" if seconds is None else format_duration(seconds), seconds, SECONDS)
 
 
 def format_duration(seconds: float) -> str:
@@ -979,16 +1018,15 @@ def _care(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
         Figure(_("Concerns answered"), format_number(answered_n), answered_n),
         _duration_figure(_("Median time to first response"), overall.median),
         _duration_figure(_("90th percentile time to first response"), overall.p90),
-        Figure(_("Answered within the deadline"), in_time_text, in_time_share),
+        Figure(_("Answered within the deadline"), in_time_text, in_time_share, SHARE),
         Figure(_("Concerns resolved"), format_number(resolved_n), resolved_n),
-        Figure(_("“It helped”"), helped_text, helped_share),
+        Figure(_("“It helped”"), helped_text, helped_share, SHARE),
     ]
-    care = Series(
+    care = figures_series(
         "care",
         _("Member care"),
-        [_("Figure"), _("Value"), _("Seconds, count or share")],
-        [[f.label, f.value, "" if f.raw is None else f.raw] for f in figures],
-        note=_(
+        figures,
+        _(
             "Concerns members wrote to the sysops in the range, pages that became concerns "
             "included. Within the deadline counts the concerns answered or past their "
             "deadline; “it helped” counts the members who answered the question."
