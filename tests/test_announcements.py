@@ -204,3 +204,28 @@ def test_dismissing_a_sig_sysop_or_librarian_still_removes_them_from_office(
     library.appoint_librarian(world["root"], world["retro"].id, "bob")
     manage = client.get("/s/retro/library/manage").get_data(as_text=True)
     assert f">{word}</button>" in manage
+
+
+@pytest.mark.parametrize(
+    ("language", "limit"), [("en", "30,000"), ("de", "30.000"), ("es", "30.000")]
+)
+def test_a_refused_announcement_says_every_fault_with_numbers_in_the_readers_language(
+    app, client, world, language, limit
+):
+    """A too-short title and a too-long body are both said at once, each by its field, and
+    the length limit is written as the reader writes numbers."""
+    app.config["MAX_POST_LENGTH"] = 30_000
+    accounts.set_language(world["root"], language)
+    client.login("root")
+    response = post(client, "", "ok", "x" * 30_001)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    from forum.i18n import force_locale, gettext
+
+    with app.test_request_context(), force_locale(language):
+        title_error = gettext("Give the announcement a title of 3 to %(MAX_TITLE)s characters.",
+                              MAX_TITLE=200)  # fmt: skip
+        body_error = gettext("Announcements are limited to %(limit)s characters.", limit=limit)
+    assert f'<p class="error" id="title-error">{title_error}</p>' in html
+    assert f'<p class="error" id="body-error">{body_error}</p>' in html
+    assert db.session.scalar(db.select(db.func.count()).select_from(Announcement)) == 0

@@ -10,6 +10,7 @@ from ..db import on_commit, transaction, upsert
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -36,23 +37,35 @@ def publish_announcement(actor: Actor, sig_id: int | None, title: str, body: str
         )
     assert actor is not None
     title = " ".join(content.clean_text(title).split())
-    if len(title) < 3 or len(title) > MAX_TITLE:
-        raise Invalid(
-            "title",
-            _l(
-                "Give the announcement a title of 3 to %(MAX_TITLE)s characters.",
-                MAX_TITLE=MAX_TITLE,
-            ),
-        )
     body = content.clean_text(body).strip()
-    if not body:
-        raise Invalid("body", _l("Write something first."))
     limit = current_app.config["MAX_POST_LENGTH"]
-    if len(body) > limit:
-        raise Invalid(
-            "body",
-            _l("Announcements are limited to %(limit)s characters.", limit=format(limit, ",")),
+    # The title and the body are checked apart, and every refusal said at once.
+    refused = []
+    if len(title) < 3 or len(title) > MAX_TITLE:
+        refused.append(
+            Invalid(
+                "title",
+                _l(
+                    "Give the announcement a title of 3 to %(MAX_TITLE)s characters.",
+                    MAX_TITLE=MAX_TITLE,
+                ),
+            )
         )
+    if not body:
+        refused.append(Invalid("body", _l("Write something first.")))
+    elif len(body) > limit:
+        refused.append(
+            Invalid(
+                "body",
+                _l(
+                    "Announcements are limited to %(limit)s characters.",
+                    limit=lazy_number(limit),
+                ),
+            )
+        )
+    if refused:
+        first, *more = refused
+        raise Invalid(first.field, first.lazy_message, more=more)
     cooked = content.render(body, resolve_usernames)
     with transaction() as session:
         announcement = Announcement(
