@@ -404,6 +404,22 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     return _ago(reader(), value - (now or utcnow()))
 
 
+def waited(value: datetime | None, now: datetime | None = None) -> str:
+    """How long since, as a duration with no direction: "8 minutes", "8 Minuten", "8 minutos"
+    (a queue's "Waiting for" column; "ago" there read "waiting since 8 minutes ago")."""
+    if value is None:
+        return ""
+    delta = (now or utcnow()) - value
+    found = reader()
+    code = found.code if found is not None else str(get_locale() or DEFAULT_LANGUAGE)
+    return babel_timedelta(  # type: ignore[no-any-return]
+        max(delta, timedelta(minutes=1)),
+        granularity="minute",
+        threshold=_AGO_THRESHOLD,
+        locale=_locale(code),
+    )
+
+
 def moment(value: datetime) -> tuple[str, str]:
     """localtime(value) and ago(value), the two texts of a `<time>` tag, with one look-up of
     the reader instead of two (forum.web.time_tag: a SIG page writes sixty)."""
@@ -591,6 +607,7 @@ def init_app(app: Flask) -> None:
         localtime=localtime,
         localdate=localdate,
         ago=ago,
+        waited=waited,
         number=number,
         quoted=quoted,
         said_reason=said_reason,

@@ -709,3 +709,27 @@ def test_response_figures_read_in_their_units_and_the_csv_keeps_raw_numbers(
         assert by_label["Median time to first reply"][2] == "seconds"
         assert by_label["Answered within 24 hours"][2] == "share from 0 to 1"
         assert by_label["Topics started"] == ["6", "6", "count"]
+
+
+@pytest.mark.parametrize(
+    ("language", "header", "unit"),
+    [
+        ("en", "Waiting for", "month"),
+        ("de", "Wartet seit", "Monat"),
+        ("es", "Esperando desde hace", "mes"),
+    ],
+)
+def test_the_queues_say_how_long_a_topic_has_waited(client, f, frozen, language, header, unit):
+    """The queues' last column read "Waiting | 8 minutes ago" ("Wartet seit | vor 8
+    Minuten"): it says a duration, under a heading that reads with it in each language."""
+    seed(f)
+    root = db.session.scalar(db.select(User).where(User.username == "root"))
+    root.language = language
+    db.session.commit()
+    client.login("root")
+    html = client.get("/pulse", query_string=RANGE).get_data(as_text=True)
+    queue = rows(html, "unanswered")
+    assert f'<th scope="col">{header}</th>' in queue
+    waits = re.findall(r"<td>([^<]*)</td>\s*</tr>", queue)
+    assert waits and all(unit in wait for wait in waits), waits
+    assert not [w for w in waits if re.search(r"\b(ago|vor|hace)\b", w)]
