@@ -606,6 +606,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         localtime=localtime,
         localdate=localdate,
+        calendar_day=calendar_day,
         ago=ago,
         waited=waited,
         number=number,

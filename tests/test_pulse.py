@@ -733,3 +733,23 @@ def test_the_queues_say_how_long_a_topic_has_waited(client, f, frozen, language,
     waits = re.findall(r"<td>([^<]*)</td>\s*</tr>", queue)
     assert waits and all(unit in wait for wait in waits), waits
     assert not [w for w in waits if re.search(r"\b(ago|vor|hace)\b", w)]
+
+
+def test_pulse_dates_read_alike_and_the_charts_are_named_once_drawn(client, f, frozen):
+    """The headline said "06.12.2026" and the tables "8. Nov. 2026": one shape for a day. A
+    chart is drawn by pulse.js: until then it is hidden (no image without a picture); drawn,
+    it is one image named by its title (pulse.js sets role and name from data-label)."""
+    seed(f)
+    root = db.session.scalar(db.select(User).where(User.username == "root"))
+    root.language = "de"
+    db.session.commit()
+    client.login("root")
+    html = client.get("/pulse", query_string=RANGE).get_data(as_text=True)
+    # No day as "01.03.2026" (a moment, "03.03.2026, 09:00", is another kind of date).
+    assert not re.search(r"\b\d\d\.\d\d\.\d{4}\b(?!, \d)", html)
+    assert "1. März 2026 bis 10. März 2026" in html
+    charts = re.findall(r'<div class="pulse-chart"[^>]*>', html)
+    assert charts
+    for chart in charts:
+        assert " hidden " in chart and 'role="img"' not in chart
+        assert re.search(r'data-label="[^"]+; dieselben Zahlen stehen in der Tabelle', chart)

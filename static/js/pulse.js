@@ -23,6 +23,11 @@
     var data;
     try { data = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return null; }
     if (!data || !data.labels || !data.labels.length) return null;
+    // Shown, and named as one image, only once there is a chart (the table below has the
+    // same figures); what uPlot draws inside is hidden from assistive technology.
+    el.hidden = false;
+    el.setAttribute("role", "img");
+    el.setAttribute("aria-label", el.getAttribute("data-label") || "");
     var colours = palette(el);
     var labels = data.labels;
     var xs = labels.map(function (_, i) { return i; });
@@ -61,7 +66,9 @@
     el.textContent = "";
     // The colours it was drawn in (the browser tests read them).
     el.setAttribute("data-drawn", colours.series[0] + " " + colours.axis);
-    return { el: el, plot: new window.uPlot(opts, columns, el) };
+    var plot = new window.uPlot(opts, columns, el);
+    plot.root.setAttribute("aria-hidden", "true");
+    return { el: el, plot: plot };
   }
 
   function drawAll() {
