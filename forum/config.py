@@ -66,6 +66,10 @@ DEFAULTS: dict[str, Any] = {
     # How long a process keeps the site settings it read (forum/settings.py): a change saved in
     # another process shows here within this time; one saved in this process shows at once.
     "SETTINGS_CACHE_SECONDS": 10,
+    # How long a process trusts what it knows of the newest announcement (the banner's "is there
+    # any recent one?"): one published in this process is seen at once, one published in
+    # another within this time (forum/announcements/queries.py).
+    "ANNOUNCEMENT_CACHE_SECONDS": 10,
     "PAGE_CACHE_ENTRIES": 512,
     # (A guest's hot set, the index, SIG pages and the newest topics, is far smaller; a topic
     # page of 25 posts is about 30 KB, as is a SIG page. 4 MB rather than 8: under the bench's

@@ -150,6 +150,8 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         # Read once per test and kept: a slow test does not read them again halfway through
         # (query counts stay the same); a save forgets them (tests/test_settings.py).
         "SETTINGS_CACHE_SECONDS": 3600,
+        # Likewise what a process knows of the newest announcement (services forget it on commit).
+        "ANNOUNCEMENT_CACHE_SECONDS": 3600,
         "SEARCH_DRAIN": "inline",  # tests/test_search_drain.py runs the background thread
         # Each library download writes its count at once; tests/test_library.py runs the writer.
         "DOWNLOAD_FLUSH_SECONDS": 0,

@@ -128,7 +128,7 @@ def test_pages_without_a_recent_announcement_run_no_banner_query(client, world, 
     old = db.session.scalar(db.select(Announcement))
     with transaction():
         old.created_at = utcnow() - timedelta(days=31)
-    queries.forget_newest()  # what NEWEST_SECONDS later would do
+    queries.forget_newest()  # what ANNOUNCEMENT_CACHE_SECONDS later would do
     client.get("/")
     with count_queries() as q:
         assert "Site news" not in client.get("/").get_data(as_text=True)

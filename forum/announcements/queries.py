@@ -21,9 +21,6 @@ from .models import Announcement, AnnouncementDismissal
 BANNER_LIMIT = 3
 BANNER_DAYS = 30
 PER_PAGE = 20
-# How long this process trusts what it knows of the newest announcement: one published here is
-# seen at once (services forget it on commit), one published by another process within this.
-NEWEST_SECONDS = 10.0
 
 # When this process last asked (time.monotonic()) and the newest announcement's time then.
 _NEWEST: AppSlot[tuple[float, datetime | None]] = AppSlot("forum.announcements.newest")
@@ -48,12 +45,13 @@ class AnnouncementRow:
 
 def newest_announcement() -> datetime | None:
     """When the newest announcement (any SIG's, or site-wide) was posted; None without any.
-    Kept NEWEST_SECONDS per process: every page asks (the banner), and there usually is no
-    recent announcement, so most pages run no banner query (docs/benchmarks.md, 2026-12-06)."""
+    Kept ANNOUNCEMENT_CACHE_SECONDS per process: every page asks (the banner), and there usually
+    is no recent announcement, so most pages run no banner query (docs/benchmarks.md,
+    2026-12-06)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     known = _NEWEST.get(app)
     now = time.monotonic()
-    if known is not None and now - known[0] < NEWEST_SECONDS:
+    if known is not None and now - known[0] < float(app.config["ANNOUNCEMENT_CACHE_SECONDS"]):
         return known[1]
     newest = db.session.scalar(select(func.max(Announcement.created_at)))
     assert newest is None or newest.tzinfo is not None  # max() keeps the column's UTCDateTime

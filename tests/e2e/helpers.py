@@ -122,8 +122,13 @@ def finish_link(outbox, address, timeout=10.0):
     while time.monotonic() < deadline:
         for path in sorted(outbox.glob("*.eml")) if outbox.exists() else []:
             mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            found = re.search(r"https?://\S+/register/finish/\S+", mail.get_content())
-            if mail["To"] == address and found:
+            if mail["To"] != address:
+                continue  # other tests' mail in the shared outbox (some of it multipart)
+            text = mail.get_body(preferencelist=("plain",))
+            found = re.search(
+                r"https?://\S+/register/finish/\S+", text.get_content() if text else ""
+            )
+            if found:
                 return found.group(0)
         time.sleep(0.05)
     raise AssertionError(f"no registration mail to {address} in {outbox}")
