@@ -2020,6 +2020,7 @@ def get_library_file_for(user: Actor, file_id: int) -> tuple[LibraryFile, Sig]:
 # --- member care: concerns, sysops on duty, pages --------------------------------------------
 # A concern is between its member and the sysops it was written to: the sysops of its SIG (the
 # global sysop among them, as everywhere) or, with no SIG, the site's sysops (the global sysop).
+# A SIG with no sysop of its own has its concerns sent to the site's sysops (who_handles_concerns).
 # Nobody else reads it by any route, and to them it is the same 404 as one that does not exist.
 # A sysop is asked about at every request and every live nudge, never remembered: a sysop
 # removed from a SIG reads none of its concerns from that moment, and hears of none.
@@ -2070,22 +2071,41 @@ def get_concern_for(user: Actor, concern_id: int) -> Concern:
     return concern
 
 
-def who_handles_concerns(sig_id: int | None) -> list[int]:
-    """The ids of the sysops who handle this SIG's concerns (None: the site's), banned ones
-    left out: asked again at every notification and nudge."""
-    if sig_id is None:
-        query = select(User.id).where(User.role == "sysop", User.banned_at.is_(None))
-    else:
-        query = (
-            select(User.id)
-            .join(Membership, Membership.user_id == User.id)
-            .where(
-                Membership.sig_id == sig_id,
-                Membership.role == "sysop",
-                User.banned_at.is_(None),
-            )
-        )
+def _site_sysop_ids() -> list[int]:
+    query = select(User.id).where(User.role == "sysop", User.banned_at.is_(None))
     return sorted(set(db.session.scalars(query)))
+
+
+def sig_sysop_ids(sig_id: int) -> list[int]:
+    """The SIG's own sysops (its members with the sysop role), banned ones left out."""
+    query = (
+        select(User.id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.sig_id == sig_id, Membership.role == "sysop", User.banned_at.is_(None))
+    )
+    return sorted(set(db.session.scalars(query)))
+
+
+def who_handles_concerns(sig_id: int | None) -> list[int]:
+    """The ids of the sysops this SIG's concerns go to (None: the site's), banned ones left
+    out: the SIG's own sysops, or the site's sysops when it has none (a concern to a SIG nobody
+    runs would otherwise reach nobody). Asked again at every notification and nudge."""
+    if sig_id is not None:
+        own = sig_sysop_ids(sig_id)
+        if own:
+            return own
+    return _site_sysop_ids()
+
+
+def concern_assignees(sig_id: int | None) -> list[int]:
+    """Whom a concern of this SIG may be given to: those it goes to, and the site's sysops
+    always (they handle every SIG's concerns, and take a case when its SIG's sysops cannot)."""
+    return sorted(set(who_handles_concerns(sig_id)) | set(_site_sysop_ids()))
+
+
+def concerns_go_to_site(sig_id: int | None) -> bool:
+    """Whether this SIG's concerns go to the site's sysops (it has no sysop of its own)."""
+    return sig_id is None or not sig_sysop_ids(sig_id)
 
 
 def write_to_sysops_problem(user: Actor, sig: Sig | None) -> str | None:

@@ -4,6 +4,7 @@ assignment, deadlines and escalation, "did it help?", and who may read any of it
 from __future__ import annotations
 
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -593,3 +594,37 @@ def test_a_concerns_state_reads_as_a_concern_in_spanish(browser, world):
     assert '<span class="tag">abierta</span>' in browser(world["grace"]).text(f"/care/{concern.id}")
     # The registration keeps its own word.
     assert "Registro: <strong>abierto</strong>" in browser(world["root"]).text("/admin/")
+
+
+# --- a SIG without sysops of its own --------------------------------------------------------
+def test_a_sig_without_sysops_of_its_own_is_handled_by_the_sites_sysops(browser, world, f):
+    lonely = f.sig("stammtisch", name="Stammtisch", members=[world["ken"]])
+    ken = browser(world["ken"])
+    assert "the site’s sysops will answer" in ken.text("/s/stammtisch/sysops/write")
+    response = ken.form("/s/stammtisch/sysops/write", {"subject": "Help", "body": "Anyone?"})
+    assert response.status_code == 302
+    concern = db.session.scalar(select(Concern).where(Concern.sig_id == lonely.id))
+    # The member is told the truth: the site's sysops have it.
+    said = unescape(ken.text(response.headers["Location"]))
+    assert "Your concern is with the site's sysops" in said
+    assert "the sysops of Stammtisch; you will be told" not in said
+    # The global sysop is told, and may take it.
+    assert len(_notes(world["root"], "opened")) == 1
+    assert _notes(world["grace"]) == []
+    root = browser(world["root"])
+    page = root.text(f"/care/{concern.id}")
+    assert '<option value="root">root</option>' in page
+    assert root.form(f"/care/{concern.id}/assign", {"assignee": "root"}).status_code == 302
+    assert db.session.get(Concern, concern.id).assignee_id == world["root"].id
+    # The member's next message goes to the one who took it.
+    services.reply(world["root"], concern.id, "I am here.")
+    services.reply(world["ken"], concern.id, "Thanks, one more thing.")
+    assert len(_notes(world["root"], "member_replied")) == 1
+    # A SIG that has sysops: theirs the notification, but the site's sysops may be assigned.
+    concern = _write(world)
+    assert _notes(world["root"], "opened") and len(_notes(world["root"], "opened")) == 1
+    assert '<option value="root">' in browser(world["grace"]).text(f"/care/{concern.id}")
+    services.assign(world["grace"], concern.id, "root")
+    services.reply(world["ken"], concern.id, "Still there?")
+    assert len(_notes(world["root"], "member_replied")) == 2
+    assert _notes(world["grace"], "member_replied") == []

@@ -292,3 +292,25 @@ def test_a_note_or_an_assignment_is_not_nudged_to_the_member(app, make_client, w
     services.assign(world["grace"], concern.id, "linus")
     assert _care(sockets["ken"]) == []
     assert _care(sockets["linus"]) == [{"type": "concern", "concern_id": concern.id}] * 2
+
+
+def test_the_sites_sysops_answer_the_pages_of_a_sig_without_sysops(app, world, f):
+    """A SIG nobody runs: the global sysop goes on duty there, is paged, and a page nobody took
+    becomes a concern the site's sysops are told of."""
+    lonely = f.sig("stammtisch", name="Stammtisch", members=[world["ken"]])
+    services.set_duty(world["root"], lonely.id, True)
+    assert services.on_duty_ids(lonely.id) == [world["root"].id]
+    page = services.page_sysops(world["ken"], lonely.id, "Anyone there?")
+    with transaction():
+        db.session.get(SysopPage, page.id).expires_at = utcnow() - timedelta(seconds=1)
+    concern_id = services.expire_page(page.id)
+    assert concern_id is not None
+    told = db.session.scalars(
+        select(Notification).where(Notification.user_id == world["root"].id)
+    ).all()
+    assert [n.data["what"] for n in told if n.kind == "concern"] == ["opened"]
+    assert _notes_of(world["grace"]) == []
+
+
+def _notes_of(user):
+    return db.session.scalars(select(Notification).where(Notification.user_id == user.id)).all()

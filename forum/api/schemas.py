@@ -614,7 +614,9 @@ class ConcernHandling(Output):
 
     member: MemberRef | None = Field(description="Who wrote it; " + WHO)
     assignee: MemberRef | None = Field(description="The sysop it is assigned to, if any.")
-    sysops: list[MemberRef] = Field(description="The sysops it was written to: who may take it.")
+    sysops: list[MemberRef] = Field(
+        description="Who may take it: the sysops it went to, and the site's sysops always."
+    )
     notes: list[SysopNote] = Field(
         description="The sysops' private notes; the member never sees them."
     )

@@ -52,6 +52,14 @@ def to_whom(sig_name: str | None) -> str:
     return str(_l("the site's sysops"))
 
 
+def answered_by(sig: Sig | None) -> str:
+    """Who will answer a concern written to this SIG's sysops (None: the site's): "the sysops of
+    Retro Computing", or "the site's sysops" for a SIG with no sysop of its own."""
+    if sig is None or permissions.concerns_go_to_site(sig.id):
+        return to_whom(None)
+    return to_whom(sig.name)
+
+
 def listed_subject(conversation: Conversation) -> tuple[str, bool]:
     """The subject as the care pages show it, and whether the concern was a page of the sysops:
     a page's words alone, for a "Page" tag beside them says what it is, as an appeal's tag does
@@ -237,7 +245,7 @@ def concern_page(current: Any, concern_id: int) -> ConcernPage:
                         {concern.member_id}
                         | ({concern.assignee_id} if concern.assignee_id else set())
                         | (
-                            set(permissions.who_handles_concerns(concern.sig_id))
+                            set(permissions.concern_assignees(concern.sig_id))
                             if is_sysop
                             else set()
                         )

@@ -288,7 +288,10 @@ def reply(actor: Actor, concern_id: int, body: str, *, resolve: bool = False) ->
                 concern.resolved_at = None
                 concern.resolved_by_id = None
             assignee = concern.assignee_id
-            recipients = [assignee] if assignee in handlers else handlers
+            taken = assignee is not None and assignee in permissions.concern_assignees(
+                concern.sig_id
+            )
+            recipients = [assignee] if taken and assignee is not None else handlers
         else:
             if concern.first_response_at is None:
                 concern.first_response_at = now

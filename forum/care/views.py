@@ -74,7 +74,7 @@ def _write(sig: Any) -> Any:
             else:
                 flash(
                     _("Your concern is with %(whom)s; you will be told when they answer.",
-                      whom=queries.to_whom(sig.name if sig else None)),
+                      whom=queries.answered_by(sig)),
                     "success",
                 )  # fmt: skip
                 return redirect(_concern_url(concern.id))
@@ -86,6 +86,7 @@ def _write(sig: Any) -> Any:
             form=form,
             sig=sig,
             to_whom=queries.to_whom(sig.name if sig else None),
+            site_answers=sig is not None and permissions.concerns_go_to_site(sig.id),
             problem=problem,
             post=post,
         ),
