@@ -353,3 +353,17 @@ def _insert_ken(conn: Any, now: datetime) -> None:
         ),
         {"now": now},
     )
+
+
+# --- the appeal form ----------------------------------------------------------------------------
+def test_a_wrong_password_keeps_the_appeal_s_words_and_clears_the_password(browser, f) -> None:
+    w = care_world(f)
+    mod.ban_member(w["root"], w["ken"].id, "spam")
+    typed = {"login": "ken", "password": "wrong", "subject": "Ban", "body": "Please hear me out."}
+    response = browser(None).form("/care/appeal", typed)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Wrong username or password." in page
+    assert "Please hear me out.</textarea>" in page
+    assert 'value="Ban"' in page and 'value="wrong"' not in page
+    assert db.session.scalar(select(Concern.id)) is None

@@ -135,8 +135,9 @@ def appeal() -> Any:
                 status = form_error(form, exc)
         if concern is not None:
             data = queries.appeal_page(concern)
-        form.password.data = ""
-        form.body.data = ""
+        form.password.data = ""  # never sent back; what they wrote is, unless it was sent
+        if status == 200:
+            form.body.data = ""
     return render_template("care/appeal.html", form=form, page=data), status
 
 
