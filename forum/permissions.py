@@ -2112,14 +2112,14 @@ def write_to_sysops_problem(user: Actor, sig: Sig | None) -> str | None:
     """Why this member may not write to the sysops of this SIG (None: the site's), or None.
     Members write to the sysops whatever their standing (a silenced or suspended member needs
     them most); a member banned site-wide writes only to the site's sysops, and only while no
-    other concern of theirs is open."""
+    other appeal of theirs is open."""
     if user is None:
         return _l("Log in to write to the sysops.")
     if user.is_banned:
         if sig is not None:
             return _l("Your account is banned: you may write to the site's sysops only.")
-        if open_concern_of(user) is not None:
-            return _l("Your concern to the site's sysops is open already; write in it instead.")
+        if open_appeal_of(user) is not None:
+            return _l("Your appeal to the site's sysops is open already; write in it instead.")
         return None
     if sig is not None and not can_see_sig(user, sig):
         return NO_SUCH_SIG
@@ -2148,13 +2148,15 @@ def sysops_to_ask(user: Actor, sig: Sig | None = None) -> str | None:
     return None
 
 
-def open_concern_of(user: User) -> Concern | None:
-    """The member's newest concern to the site's sysops that is not resolved."""
+def open_appeal_of(user: User) -> Concern | None:
+    """The member's newest ban appeal to the site's sysops that is not resolved (an appeal goes
+    into it, never into a concern about something else)."""
     found: Concern | None = db.session.scalar(
         select(Concern)
         .where(
             Concern.member_id == user.id,
             Concern.sig_id.is_(None),
+            Concern.is_appeal.is_(True),
             Concern.state != RESOLVED,
         )
         .order_by(Concern.id.desc())

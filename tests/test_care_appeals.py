@@ -18,7 +18,7 @@ from forum.accounts import services as accounts
 from forum.care import queries, services
 from forum.care.models import Concern
 from forum.extensions import db
-from forum.messages.models import Conversation
+from forum.messages.models import Conversation, PrivateMessage
 from forum.moderation import services as mod
 
 from .test_accessibility import check_page
@@ -62,16 +62,59 @@ def test_an_appeal_is_marked_and_an_ordinary_concern_is_not(world) -> None:
     assert sig_concern.is_appeal is False
 
 
-def test_a_concern_written_before_the_ban_becomes_an_appeal_when_the_member_appeals_in_it(
-    f,
-) -> None:
+def test_an_appeal_goes_into_an_appeal_never_into_another_concern(f) -> None:
     w = care_world(f)
-    before = services.write_to_sysops(w["ken"], None, "A question", "Before the ban.")
-    assert before.is_appeal is False
+    before = services.write_to_sysops(w["ken"], None, "Someone is harassing me", "By mail.")
     mod.ban_member(w["root"], w["ken"].id, "spam")
     appealed = services.appeal("ken", PASSWORD, "", "Please lift my ban.")
     db.session.expire_all()
-    assert appealed.id == before.id and db.session.get(Concern, before.id).is_appeal is True
+    # The concern written before the ban stays what it was, and holds none of the appeal.
+    assert appealed.id != before.id and appealed.is_appeal is True
+    assert db.session.get(Concern, before.id).is_appeal is False
+    words = db.session.scalars(
+        select(PrivateMessage.body_raw).where(
+            PrivateMessage.conversation_id == before.conversation_id
+        )
+    ).all()
+    assert words == ["By mail."]
+    # The next appeal goes into the open appeal, and the form reads it.
+    again = services.appeal("ken", PASSWORD, "", "Please answer.")
+    assert again.id == appealed.id
+    assert services.appeal_status("ken", PASSWORD)[1].id == appealed.id
+
+
+def test_the_appeal_form_shows_the_ban_s_reason_once_the_member_proved_who_they_are(
+    browser, f
+) -> None:
+    w = care_world(f)
+    mod.ban_member(w["root"], w["ken"].id, "Spam links in every SIG")
+    guest = browser(None)
+    assert "Spam links in every SIG" not in guest.text("/care/appeal")
+    wrong = guest.form("/care/appeal", {"login": "ken", "password": "nope"})
+    assert "Spam links in every SIG" not in wrong.get_data(as_text=True)
+    read = _html(guest.form("/care/appeal", {"login": "ken", "password": PASSWORD}))
+    assert "Your account was banned on" in read and "Spam links in every SIG" in read
+    assert "until a sysop lifts the ban" in read
+    read = _html(
+        browser(None).form(
+            "/care/appeal",
+            {"login": "ken", "password": PASSWORD},
+            headers={"Accept-Language": "de"},
+        )
+    )
+    assert "Dein Konto wurde am" in read and "Spam links in every SIG" in read
+
+
+def test_a_member_who_is_not_banned_is_sent_to_the_site_s_sysops_form(browser, f) -> None:
+    care_world(f)
+    response = browser(None).form(
+        "/care/appeal", {"login": "ken", "password": PASSWORD, "body": "Hello?"}
+    )
+    assert response.status_code == 400
+    page = unescape(response.get_data(as_text=True))
+    assert "This account is not banned: log in and write to the site's sysops." in page
+    assert 'href="/care/write"' in page
+    assert "write from the SIG" not in page
 
 
 def test_the_appeal_form_records_an_appeal(browser, f) -> None:

@@ -605,6 +605,10 @@ def authenticate(
     return SignIn(user=user, earlier_failures=earlier)
 
 
+# Said on the appeal form to a member who may sign in (it links the site's sysops' form).
+NOT_BANNED = _l("This account is not banned: log in and write to the site's sysops.")
+
+
 def banned_member(login: str, password: str) -> User:
     """A banned member proving who they are without signing in (to write to the site's sysops,
     the one thing a ban leaves them): the same password check and slow-down as a sign-in.
@@ -619,7 +623,7 @@ def banned_member(login: str, password: str) -> User:
         raise Invalid("login", _l("Wrong username or password."))
     _clear_attempts(key)
     if not user.is_banned:
-        raise Invalid("login", _l("This account is not banned: log in and write from the SIG."))
+        raise Invalid("login", NOT_BANNED)
     return user
 
 

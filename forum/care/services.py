@@ -237,23 +237,22 @@ def write_to_sysops(
 
 def appeal(login: str, password: str, subject: str, body: str) -> Concern:
     """A member banned site-wide writes to the site's sysops (they cannot sign in): their name
-    and password instead of a session; in their open concern if they have one. Either way the
-    concern is marked an appeal (one written before the ban becomes one when they appeal in it),
-    so the sysops tell it from other concerns."""
+    and password instead of a session; in their open appeal if they have one, else in a new
+    one (never in a concern about something else), marked an appeal so the sysops tell it from
+    other concerns."""
     member = banned_member(login, password)
-    existing = permissions.open_concern_of(member)
+    existing = permissions.open_appeal_of(member)
     if existing is not None:
-        with transaction():
-            reply(member, existing.id, body)
-            existing.is_appeal = True
+        reply(member, existing.id, body)
         return existing
     return write_to_sysops(member, None, subject, body, is_appeal=True)
 
 
-def appeal_concern(login: str, password: str) -> Concern | None:
-    """The banned member's open concern to the site's sysops, or None (they prove who they are
-    every time: nothing is remembered for them)."""
-    return permissions.open_concern_of(banned_member(login, password))
+def appeal_status(login: str, password: str) -> tuple[User, Concern | None]:
+    """The banned member (for their ban's date and reason) and their open appeal, or None
+    (they prove who they are every time: nothing is remembered for them)."""
+    member = banned_member(login, password)
+    return member, permissions.open_appeal_of(member)
 
 
 def _member_row(concern: Concern) -> ConversationMember:

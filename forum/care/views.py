@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
 from .. import permissions
+from ..accounts.services import NOT_BANNED
 from ..errors import ForumError
 from ..i18n import gettext as _
 from ..messages.views import mail_limit
@@ -114,7 +115,9 @@ def appeal() -> Any:
     """For members banned site-wide, who cannot sign in: their name and password each time."""
     form = AppealForm()
     concern = None
+    member = None
     data = None
+    not_banned = False
     status = 200
     if request.method == "POST":
         status = 400
@@ -129,16 +132,20 @@ def appeal() -> Any:
                     )
                     flash(_("Your message is with the site's sysops."), "success")
                 else:
-                    concern = services.appeal_concern(form.login.data, form.password.data)
+                    member, concern = services.appeal_status(form.login.data, form.password.data)
                 status = 200
             except ForumError as exc:
+                not_banned = exc.lazy_message is NOT_BANNED
                 status = form_error(form, exc)
         if concern is not None:
             data = queries.appeal_page(concern)
+            member = member or data.member
         form.password.data = ""  # never sent back; what they wrote is, unless it was sent
         if status == 200:
             form.body.data = ""
-    return render_template("care/appeal.html", form=form, page=data), status
+    return render_template(
+        "care/appeal.html", form=form, page=data, member=member, not_banned=not_banned
+    ), status
 
 
 # --- one concern ----------------------------------------------------------------------------
