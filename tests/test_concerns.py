@@ -628,3 +628,29 @@ def test_a_sig_without_sysops_of_its_own_is_handled_by_the_sites_sysops(browser,
     services.reply(world["ken"], concern.id, "Still there?")
     assert len(_notes(world["root"], "member_replied")) == 2
     assert _notes(world["grace"], "member_replied") == []
+
+
+# --- how the state reads ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("language", "mine", "theirs"),
+    [
+        ("en", "waiting for your reply", "waiting for the member"),
+        ("de", "wartet auf deine Antwort", "wartet auf das Mitglied"),
+        ("es", "esperando tu respuesta", "esperando al miembro"),
+    ],
+)
+def test_a_concern_waiting_for_its_member_says_so_to_them_as_theirs(
+    browser, world, language, mine, theirs
+):
+    from forum.accounts import services as accounts
+
+    concern = _write(world)
+    services.reply(world["grace"], concern.id, "Which posts?")
+    accounts.set_language(world["ken"], language)
+    accounts.set_language(world["grace"], language)
+    ken = browser(world["ken"])
+    for url in ("/care", f"/care/{concern.id}"):
+        page = ken.text(url)
+        assert mine in page and theirs not in page, url
+    page = browser(world["grace"]).text(f"/care/{concern.id}")
+    assert theirs in page and mine not in page

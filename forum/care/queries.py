@@ -33,13 +33,15 @@ _MEMBER = aliased(User, name="member")
 _ASSIGNEE = aliased(User, name="assignee")
 
 
-def state_label(state: str) -> str:
+def state_label(state: str, mine: bool = False) -> str:
+    """The concern's state as its sysops read it, or (`mine`) as its member does: the concern
+    waits for "your reply", not for "the member"."""
     # "open" is a concern's state here and the registration's mode elsewhere: Spanish says
     # "abierta" for the one (la consulta) and "abierto" for the other (el registro).
     return str(
         {
             OPEN: pgettext("concern", "open"),
-            WAITING: _l("waiting for the member"),
+            WAITING: _l("waiting for your reply") if mine else _l("waiting for the member"),
             RESOLVED: _l("resolved"),
         }.get(state, state)
     )
