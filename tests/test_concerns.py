@@ -654,3 +654,20 @@ def test_a_concern_waiting_for_its_member_says_so_to_them_as_theirs(
         assert mine in page and theirs not in page, url
     page = browser(world["grace"]).text(f"/care/{concern.id}")
     assert theirs in page and mine not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"),
+    [
+        ("en", "Answer as the sysops"),
+        ("de", "Im Namen der Sysops antworten"),
+        ("es", "Responder en nombre de los sysops"),
+    ],
+)
+def test_the_sysops_answer_in_the_name_of_the_sysops(browser, world, language, heading):
+    from forum.accounts import services as accounts
+
+    concern = _write(world)
+    accounts.set_language(world["grace"], language)
+    page = browser(world["grace"]).text(f"/care/{concern.id}")
+    assert f'<h2 id="reply-h">{heading}</h2>' in page
