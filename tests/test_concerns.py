@@ -671,3 +671,18 @@ def test_the_sysops_answer_in_the_name_of_the_sysops(browser, world, language, h
     accounts.set_language(world["grace"], language)
     page = browser(world["grace"]).text(f"/care/{concern.id}")
     assert f'<h2 id="reply-h">{heading}</h2>' in page
+
+
+def test_the_subject_box_holds_what_the_service_allows(browser, world, app):
+    limit = app.config["MAX_TITLE_LENGTH"]
+    ken = browser(world["ken"])
+    for url in ("/care/write", "/s/retro/sysops/write"):
+        page = ken.text(url)
+        box = page.split('id="subject"')[0].rsplit("<input", 1)[1] + page.split('id="subject"')[1]
+        assert f'maxlength="{limit}"' in box.split(">")[0], url
+    assert f'maxlength="{limit}"' in browser(None).text("/care/appeal")
+    refused = ken.form("/care/write", {"subject": "x" * (limit + 1), "body": "Kept words."})
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert f"Keep the subject under {limit} characters." in page and "Kept words." in page
+    assert db.session.scalar(select(Concern)) is None

@@ -1,5 +1,8 @@
 """Member care forms: shape and CSRF; the services enforce the rules."""
 
+from typing import Any
+
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -17,22 +20,40 @@ from ..i18n import lazy_gettext as _l
 BODY_CAP = 200_000
 
 
+def _subject_limit(field: StringField, required: bool) -> None:
+    """The subject's box holds what the service allows (MAX_TITLE_LENGTH, as private mail's
+    subjects), with the service's words for a longer one typed around the browser's limit."""
+    limit = int(current_app.config["MAX_TITLE_LENGTH"])
+    words = _l("Keep the subject under %(limit)s characters.", limit=limit)
+    first = DataRequired() if required else Optional()
+    field.validators = [first, Length(max=limit, message=words)]
+    field.render_kw = {**(field.render_kw or {}), "maxlength": limit}
+
+
 class WriteForm(FlaskForm):
-    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=1000)])
+    subject = StringField(_l("Subject"), validators=[DataRequired()])
     body = TextAreaField(
         _l("What is it about? (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
     )
     post = HiddenField()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _subject_limit(self.subject, required=True)
+
 
 class AppealForm(FlaskForm):
     login = StringField(_l("Username or email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1000)])
-    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=1000)])
+    subject = StringField(_l("Subject"), validators=[Optional()])
     body = TextAreaField(
         _l("Your message to the site's sysops (Markdown)"),
         validators=[Optional(), Length(max=BODY_CAP)],
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _subject_limit(self.subject, required=False)
 
 
 class ReplyForm(FlaskForm):
