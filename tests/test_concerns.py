@@ -686,3 +686,13 @@ def test_the_subject_box_holds_what_the_service_allows(browser, world, app):
     page = refused.get_data(as_text=True)
     assert f"Keep the subject under {limit} characters." in page and "Kept words." in page
     assert db.session.scalar(select(Concern)) is None
+
+
+def test_did_it_help_is_thanked_once(browser, world):
+    concern = _write(world)
+    services.reply(world["grace"], concern.id, "Restored.", resolve=True)
+    ken = browser(world["ken"])
+    answered = ken.form(f"/care/{concern.id}/rate", {"value": "yes"}, follow_redirects=True)
+    assert answered.status_code == 200
+    assert answered.get_data(as_text=True).count("Thank you for telling us.") == 1
+    assert db.session.get(Concern, concern.id).helped is True

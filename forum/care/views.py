@@ -268,8 +268,7 @@ def rate(concern_id: int) -> Any:
         services.rate(viewer(), concern_id, form.value.data == "yes")
     except ForumError as exc:
         flash(exc.message, "error")
-    else:
-        flash(_("Thank you for telling us."), "success")
+    # Thanked once, on the concern's page (which says it for as long as the answer stands).
     return redirect(_concern_url(concern_id))
 
 
