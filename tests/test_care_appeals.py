@@ -89,7 +89,9 @@ def test_the_appeal_form_shows_the_ban_s_reason_once_the_member_proved_who_they_
     w = care_world(f)
     mod.ban_member(w["root"], w["ken"].id, "Spam links in every SIG")
     guest = browser(None)
-    assert "Spam links in every SIG" not in guest.text("/care/appeal")
+    form = guest.text("/care/appeal")
+    assert "Spam links in every SIG" not in form
+    assert "You have one appeal open at a time; what you write goes into it." in form
     wrong = guest.form("/care/appeal", {"login": "ken", "password": "nope"})
     assert "Spam links in every SIG" not in wrong.get_data(as_text=True)
     read = _html(guest.form("/care/appeal", {"login": "ken", "password": PASSWORD}))
