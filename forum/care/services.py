@@ -286,11 +286,11 @@ def reply(actor: Actor, concern_id: int, body: str, *, resolve: bool = False) ->
                 concern.state = OPEN
                 concern.resolved_at = None
                 concern.resolved_by_id = None
+            # To whoever took it (a site's sysop too), else to all it goes to.
             assignee = concern.assignee_id
-            taken = assignee is not None and assignee in permissions.concern_assignees(
-                concern.sig_id
-            )
-            recipients = [assignee] if taken and assignee is not None else handlers
+            recipients = handlers
+            if assignee is not None and assignee in permissions.concern_assignees(concern.sig_id):
+                recipients = [assignee]
         else:
             if concern.first_response_at is None:
                 concern.first_response_at = now
