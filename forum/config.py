@@ -81,6 +81,10 @@ DEFAULTS: dict[str, Any] = {
     # a request ends (glibc's malloc_trim, at most once per this time; forum.ops.memory). 0: never.
     "MEMORY_TRIM_SECONDS": 10,
     "MAX_POST_LENGTH": 30_000,
+    # The double-submit rule (forum.duplicates): the same author's same text to the same place
+    # (a topic, a SIG's new topic, a conversation, the same recipients, a concern, the same
+    # sysops) within this many seconds is not written again. 0 turns it off.
+    "DUPLICATE_SECONDS": 120,
     "MAX_TITLE_LENGTH": 200,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Drafts kept on the server per member (forum.drafts); each holds at most a post's length.

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 NOT_FOUND = _l("Not found.")
 NOT_ALLOWED = _l("You may not do that.")
+ALREADY_SENT = _l("You had already sent this; here it is.")
 
 
 class ForumError(Exception):
@@ -89,6 +90,17 @@ class Conflict(ForumError):
     def __init__(self, message: Any = "", field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class Duplicate(Conflict):
+    """The same author sent the same text to the same place within DUPLICATE_SECONDS (a double
+    click without JavaScript, a browser's resend of a POST): nothing new was written, and
+    `item` is what the first submission made (a topic, a post, a conversation, a private
+    message, a concern), so a caller can answer by going to it (forum.duplicates)."""
+
+    def __init__(self, item: Any, message: Any = ALREADY_SENT) -> None:
+        super().__init__(message)
+        self.item = item
 
 
 class SlowDown(ForumError):

@@ -172,7 +172,10 @@ def create_concern() -> Any:
     """Write to the sysops
 
     Of a SIG (`sig`) or, without it, of the site. Not to one's own SIG's sysops. Every sysop
-    of the SIG hears of it and answers as “the sysops”."""
+    of the SIG hears of it and answers as “the sysops”.
+
+    Sent again with the same text within a couple of minutes, it writes nothing and answers
+    409 with the first one in `error.existing`."""
     body = _context().json
     viewer = _viewer()
     sig = permissions.get_sig_for(viewer, body.sig) if body.sig is not None else None
@@ -190,7 +193,10 @@ def reply_to_concern(concern_id: int) -> Any:
 
     Its member (a waiting or resolved concern opens again), or one of its sysops, as “the
     sysops” (the concern then waits for the member, or is resolved with `resolve`, which needs
-    the moderate scope). Answers with the concern as the writer now reads it."""
+    the moderate scope). Answers with the concern as the writer now reads it.
+
+    Sent again with the same text within a couple of minutes, it writes nothing and answers
+    409 with the first one in `error.existing`."""
     body = _context().json
     viewer = _viewer()
     if body.resolve:

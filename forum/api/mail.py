@@ -148,7 +148,10 @@ def create_conversation() -> Any:
 
     With one or more members (`to`, by username; at most the site's members per conversation,
     me included). Refused, writing nothing, when a member does not exist or takes no mail from
-    me, or when I may not write private mail (a new account, a silenced member)."""
+    me, or when I may not write private mail (a new account, a silenced member).
+
+    Sent again with the same text within a couple of minutes, it writes nothing and answers
+    409 with the first one in `error.existing`."""
     body = _context().json
     conversation = mail_services.start_conversation(_viewer(), body.to, body.subject, body.body)
     return _conversation_by_id(conversation.id), 201
@@ -162,7 +165,10 @@ def reply_to_conversation(conversation_id: int) -> Any:
 
     Refused when another participant takes no more mail from me, or everyone else left. A new
     account may write in a conversation someone else started (not in one it started).
-    Answers with the conversation as I now read it."""
+    Answers with the conversation as I now read it.
+
+    Sent again with the same text within a couple of minutes, it writes nothing and answers
+    409 with the first one in `error.existing`."""
     permissions.get_conversation_for(_viewer(), conversation_id)
     mail_services.reply_to_conversation(_viewer(), conversation_id, _context().json.body)
     return _conversation_by_id(conversation_id), 201

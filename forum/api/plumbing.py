@@ -7,11 +7,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
 
-from ..errors import ForumError, NotAuthenticated, SlowDown
-from ..extensions import limiter
+from ..errors import Duplicate, ForumError, NotAuthenticated, SlowDown
+from ..extensions import db, limiter
 from ..i18n import gettext as _
 from ..web import ERROR_TEXT
 from . import auth, bp
@@ -60,6 +61,34 @@ def api_headers(response: Response) -> Response:
     return response
 
 
+def existing_item(item: Any) -> dict[str, Any]:
+    """A Duplicate's item (forum.duplicates) as the API names it: kind, id, its address.
+    (The models imported here: the API's plumbing loads before the features.)"""
+    from ..care.models import Concern
+    from ..messages.models import Conversation, PrivateMessage
+    from ..topics.models import Post, Topic
+
+    if isinstance(item, Topic):
+        return {"kind": "topic", "id": item.id, "url": url_for("api.get_topic", topic_id=item.id)}
+    if isinstance(item, Post):
+        return {"kind": "post", "id": item.id, "url": url_for("api.get_post", post_id=item.id)}
+    if isinstance(item, Concern):
+        url = url_for("api.get_concern", concern_id=item.id)
+        return {"kind": "concern", "id": item.id, "url": url}
+    if isinstance(item, Conversation):
+        url = url_for("api.get_conversation", conversation_id=item.id)
+        return {"kind": "conversation", "id": item.id, "url": url}
+    assert isinstance(item, PrivateMessage)
+    concern_id = db.session.scalar(
+        select(Concern.id).where(Concern.conversation_id == item.conversation_id)
+    )
+    if concern_id is not None:
+        url = url_for("api.get_concern", concern_id=concern_id)
+    else:
+        url = url_for("api.get_conversation", conversation_id=item.conversation_id)
+    return {"kind": "message", "id": item.id, "url": url}
+
+
 @bp.errorhandler(ForumError)
 def api_error(exc: ForumError) -> Any:
     body, status = error_body(
@@ -67,6 +96,7 @@ def api_error(exc: ForumError) -> Any:
         exc.message,
         field=getattr(exc, "field", None),
         details=getattr(exc, "details", None),
+        existing=existing_item(exc.item) if isinstance(exc, Duplicate) else None,
     )
     headers = {}
     if isinstance(exc, NotAuthenticated):

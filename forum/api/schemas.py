@@ -57,6 +57,17 @@ class ErrorDetail(Output):
     message: str = Field(description="What is wrong, in the reader's language.")
 
 
+class ExistingItem(Output):
+    """What a request sent twice made the first time (the double-submit rule)."""
+
+    kind: str = Field(description="topic, post, conversation, message or concern.")
+    id: int = Field(description="The item's id.")
+    url: str = Field(
+        description="Where to read it in the API: the topic, the post, the conversation, or "
+        "the concern (a message: the conversation or concern that holds it)."
+    )
+
+
 class ErrorInfo(Output):
     status: int = Field(description="The HTTP status, repeated.")
     title: str = Field(description="A short title, in the reader's language.")
@@ -64,6 +75,12 @@ class ErrorInfo(Output):
     field: str | None = Field(None, description="The input field at fault, when there is one.")
     details: list[ErrorDetail] | None = Field(
         None, description="Every problem found in the input (validation errors)."
+    )
+    existing: ExistingItem | None = Field(
+        None,
+        description="A 409 for the same text sent again to the same place by the same member "
+        "within a couple of minutes (a double submit): nothing new was written, and this is "
+        "what the first request made.",
     )
 
 

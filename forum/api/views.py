@@ -256,7 +256,10 @@ def create_topic(slug: str) -> Any:
     """Start a topic
 
     In a public SIG, starting a topic joins it (as on its page). The first post may wait for a
-    sysop's approval (`posts` of the topic show its status)."""
+    sysop's approval (`posts` of the topic show its status).
+
+    Sent again with the same text within a couple of minutes, it writes nothing and answers
+    409 with the first one in `error.existing`."""
     body = _context().json
     sig = permissions.get_sig_for(_viewer(), slug)
     topic = topic_services.start_topic(_viewer(), sig.id, body.title, body.body)
@@ -291,7 +294,10 @@ def list_posts(topic_id: int) -> Any:
 def create_post(topic_id: int) -> Any:
     """Reply to a topic
 
-    In a public SIG, replying joins it. Readers of the topic's page see the reply at once."""
+    In a public SIG, replying joins it. Readers of the topic's page see the reply at once.
+
+    Sent again with the same text within a couple of minutes, it writes nothing and answers
+    409 with the first one in `error.existing`."""
     body = _context().json
     post = topic_services.reply_to_topic(_viewer(), topic_id, body.body, body.reply_to_post_id)
     return _post_by_id(post.id), 201

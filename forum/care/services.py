@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, lambda_stmt, select
 
-from .. import content, events, jobs, permissions, settings
+from .. import content, duplicates, events, jobs, permissions, settings
 from ..accounts.models import User
 from ..accounts.services import banned_member, update_preferences
 from ..db import is_valid_id, lock_for_write, read_columns, transaction, upsert
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Duplicate, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_ngettext
@@ -198,6 +198,42 @@ def _add_message(
     return message
 
 
+def _refuse_repeated_concern(
+    member: User,
+    sig: Sig | None,
+    subject: str,
+    subject_kind: str | None,
+    body: str,
+    post: Post | None,
+) -> None:
+    """The double-submit rule (forum.duplicates) for a new concern, under the member's lock:
+    one they opened within the window to the same sysops, about the same post, with this
+    subject and this first message. Found through ix_private_messages_user_created."""
+    concern = db.session.scalar(
+        select(Concern)
+        .join(PrivateMessage, PrivateMessage.conversation_id == Concern.conversation_id)
+        .join(Conversation, Conversation.id == Concern.conversation_id)
+        .where(
+            PrivateMessage.user_id == member.id,
+            PrivateMessage.created_at >= duplicates.since(),
+            PrivateMessage.kind == KIND_TEXT,
+            PrivateMessage.body_raw == body,
+            Concern.member_id == member.id,
+            Concern.sig_id.is_(None) if sig is None else Concern.sig_id == sig.id,
+            Concern.post_id.is_(None) if post is None else Concern.post_id == post.id,
+            Concern.source == SOURCE_WRITTEN,
+            Conversation.subject == subject,
+            Conversation.subject_kind.is_(None)
+            if subject_kind is None
+            else Conversation.subject_kind == subject_kind,
+        )
+        .order_by(PrivateMessage.created_at.desc())
+        .limit(1)
+    )
+    if concern is not None:
+        raise Duplicate(concern)
+
+
 def write_to_sysops(
     actor: Actor,
     sig_id: int | None,
@@ -208,7 +244,8 @@ def write_to_sysops(
     is_appeal: bool = False,
 ) -> Concern:
     """A member writes to the sysops of a SIG (None: the site's), maybe about a post;
-    `is_appeal`: a banned member's appeal of their ban (`appeal` alone says so)."""
+    `is_appeal`: a banned member's appeal of their ban (`appeal` alone says so). The same
+    concern again a moment later raises Duplicate with the first (forum.duplicates)."""
     sig = _sig_or_site(actor, sig_id)
     permissions.require_write_to_sysops(actor, sig)
     assert actor is not None
@@ -219,10 +256,12 @@ def write_to_sysops(
     body = mail.check_body(body)
     cooked = mail.cook(body)
     with transaction():
+        # The member's new concerns take turns: the double-submit rule's lock, and a banned
+        # member's one concern at a time (asked again under it).
+        lock_for_write(User, actor.id, refresh=actor.is_banned)
         if actor.is_banned:
-            # One concern at a time: asked again under the member's lock.
-            lock_for_write(User, actor.id)
             permissions.require_write_to_sysops(actor, sig)
+        _refuse_repeated_concern(actor, sig, subject, subject_kind, body, post)
         return _open_in_tx(
             actor,
             sig,
@@ -264,7 +303,8 @@ def _member_row(concern: Concern) -> ConversationMember:
 def reply(actor: Actor, concern_id: int, body: str, *, resolve: bool = False) -> PrivateMessage:
     """Write in a concern: its member (a waiting or resolved concern opens again), or one of its
     sysops, as "the sysops" (the first answer counts as the first response; the concern then
-    waits for the member, or is resolved with `resolve`)."""
+    waits for the member, or is resolved with `resolve`). The same message again a moment later
+    raises Duplicate with the first (forum.duplicates)."""
     concern = permissions.get_concern_for(actor, concern_id)
     assert actor is not None
     body = mail.check_body(body)
@@ -272,6 +312,9 @@ def reply(actor: Actor, concern_id: int, body: str, *, resolve: bool = False) ->
     from_member = permissions.is_concern_member(actor, concern)
     with transaction():
         lock_for_write(Concern, concern.id)
+        repeated = mail.repeated_message(actor.id, concern.conversation_id, body)
+        if repeated is not None:
+            raise Duplicate(repeated)
         conversation = db.session.get(Conversation, concern.conversation_id)
         assert conversation is not None
         now = utcnow()

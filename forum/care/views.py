@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from .. import permissions
 from ..accounts.services import NOT_BANNED
-from ..errors import ForumError
+from ..errors import Duplicate, ForumError
 from ..i18n import gettext as _
 from ..messages.views import mail_limit
 from ..topics.queries import TopicPage
@@ -70,6 +70,9 @@ def _write(sig: Any) -> Any:
                     form.body.data,
                     post_id,
                 )
+            except Duplicate as repeat:  # sent twice: the first one's concern, nothing new
+                flash(repeat.message, "info")
+                return redirect(_concern_url(repeat.item.id))
             except ForumError as exc:
                 status = form_error(form, exc)
             else:
@@ -134,6 +137,10 @@ def appeal() -> Any:
                 else:
                     member, concern = services.appeal_status(form.login.data, form.password.data)
                 status = 200
+            except Duplicate as repeat:  # sent twice: their concern as it is, nothing new
+                flash(repeat.message, "info")
+                member, concern = services.appeal_status(form.login.data, form.password.data)
+                status = 200
             except ForumError as exc:
                 not_banned = exc.lazy_message is NOT_BANNED
                 status = form_error(form, exc)
@@ -191,6 +198,9 @@ def reply(concern_id: int) -> Any:
             message = services.reply(
                 viewer(), concern_id, form.body.data, resolve=bool(form.resolve.data)
             )
+        except Duplicate as repeat:  # sent twice: the first one's message, nothing new
+            flash(repeat.message, "info")
+            return redirect(_concern_url(concern_id, repeat.item.id))
         except ForumError as exc:
             status = form_error(form, exc)
         else:

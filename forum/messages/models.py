@@ -102,9 +102,8 @@ class PrivateMessage(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    # Indexed with created_at (below): the author's newest messages, the double-submit rule's.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(16), default=KIND_TEXT)
     target_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
@@ -119,7 +118,10 @@ class PrivateMessage(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
 
-    __table_args__ = (Index("ix_private_messages_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_private_messages_conversation", "conversation_id", "id"),
+        Index("ix_private_messages_user_created", "user_id", "created_at"),
+    )
 
     @property
     def is_hidden(self) -> bool:

@@ -13,12 +13,12 @@ import re
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from .. import content, events, permissions, settings
+from .. import content, duplicates, events, permissions, settings
 from ..accounts.former import display, is_former
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
 from ..db import is_valid_id, lock_for_write, transaction
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Duplicate, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_ngettext, lazy_number
@@ -27,6 +27,7 @@ from ..timeutil import utcnow
 from .models import (
     KIND_ADDED,
     KIND_LEFT,
+    KIND_PRIVATE,
     KIND_TEXT,
     MAIL_FROM_EVERYONE,
     MAIL_FROM_SYSOPS,
@@ -186,6 +187,57 @@ def _write(
     return message
 
 
+def repeated_message(author_id: int, conversation_id: int, body: str) -> PrivateMessage | None:
+    """The double-submit rule (forum.duplicates) in a conversation, under its lock (a concern's
+    too): the author's own message there with this text within the window, or None. Found
+    through ix_private_messages_user_created (user_id, created_at)."""
+    return db.session.scalar(
+        select(PrivateMessage)
+        .where(
+            PrivateMessage.user_id == author_id,
+            PrivateMessage.created_at >= duplicates.since(),
+            PrivateMessage.conversation_id == conversation_id,
+            PrivateMessage.kind == KIND_TEXT,
+            PrivateMessage.body_raw == body,
+        )
+        .order_by(PrivateMessage.created_at.desc())
+        .limit(1)
+    )
+
+
+def _refuse_repeated_conversation(
+    sender: User, recipients: list[User], subject: str, body: str
+) -> None:
+    """The double-submit rule for a new conversation, under the sender's lock: one the sender
+    started within the window, with this subject, this first message and these participants."""
+    conversation = db.session.scalar(
+        select(Conversation)
+        .join(PrivateMessage, PrivateMessage.conversation_id == Conversation.id)
+        .where(
+            PrivateMessage.user_id == sender.id,
+            PrivateMessage.created_at >= duplicates.since(),
+            PrivateMessage.kind == KIND_TEXT,
+            PrivateMessage.body_raw == body,
+            Conversation.created_by_id == sender.id,
+            Conversation.kind == KIND_PRIVATE,
+            Conversation.subject == subject,
+        )
+        .order_by(PrivateMessage.created_at.desc())
+        .limit(1)
+    )
+    if conversation is None:
+        return
+    participants = set(
+        db.session.scalars(
+            select(ConversationMember.user_id).where(
+                ConversationMember.conversation_id == conversation.id
+            )
+        )
+    )
+    if participants == {sender.id, *(user.id for user in recipients)}:
+        raise Duplicate(conversation)
+
+
 def _active_rows(conversation_id: int) -> list[ConversationMember]:
     return list(
         db.session.scalars(
@@ -195,7 +247,8 @@ def _active_rows(conversation_id: int) -> list[ConversationMember]:
 
 
 def start_conversation(actor: Actor, to: str | list[str], subject: str, body: str) -> Conversation:
-    """Write to one or more members: a new conversation with its first message."""
+    """Write to one or more members: a new conversation with its first message. The same
+    again a moment later raises Duplicate with the first (forum.duplicates)."""
     sender = _member(actor)
     names = parse_names(to)
     limit = max_participants()
@@ -213,6 +266,10 @@ def start_conversation(actor: Actor, to: str | list[str], subject: str, body: st
     body = _check_body(body)
     cooked = _cook(body)
     with transaction() as session:
+        # The sender's new conversations take turns (the double-submit rule's lock; nothing
+        # else this writes locks a member's row).
+        lock_for_write(User, sender.id, refresh=False)
+        _refuse_repeated_conversation(sender, recipients, subject, body)
         now = utcnow()
         conversation = Conversation(
             subject=subject, created_by_id=sender.id, created_at=now, last_message_at=now
@@ -238,7 +295,7 @@ def reply_to_conversation(actor: Actor, conversation_id: int, body: str) -> Priv
     """Write in a conversation. A new account may answer one someone else started (not start
     one, nor add members: permissions.reply_mail_problem). Refused when another participant
     takes no mail from the writer any more (they turned private mail off, or ignore the
-    writer)."""
+    writer). The same message again a moment later raises Duplicate with the first."""
     problem = permissions.mail_standing_problem(actor)  # before the conversation, as ever
     if problem:
         raise Forbidden(problem)
@@ -261,6 +318,9 @@ def reply_to_conversation(actor: Actor, conversation_id: int, body: str) -> Priv
     cooked = _cook(body)
     with transaction():
         lock_for_write(Conversation, conversation.id)
+        repeated = repeated_message(sender.id, conversation.id, body)
+        if repeated is not None:
+            raise Duplicate(repeated)
         return _write(conversation, sender, body, cooked, rows)
 
 

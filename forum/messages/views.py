@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from .. import hooks, permissions, settings
 from ..accounts.former import display
 from ..accounts.views import settings_page
-from ..errors import ForumError
+from ..errors import Duplicate, ForumError
 from ..extensions import limiter
 from ..i18n import gettext as _
 from ..web import form_error, redirect_back, unless_read_only, viewer
@@ -88,6 +88,9 @@ def new() -> Any:
             conversation = services.start_conversation(
                 viewer(), form.to.data, form.subject.data, form.body.data
             )
+        except Duplicate as repeat:  # sent twice: the first one's conversation, nothing new
+            flash(repeat.message, "info")
+            return redirect(conversation_url(repeat.item.id))
         except ForumError as exc:
             status = form_error(form, exc)
         else:
@@ -140,6 +143,9 @@ def reply(conversation_id: int) -> Any:
     if form.validate_on_submit():
         try:
             message = services.reply_to_conversation(viewer(), conversation_id, form.body.data)
+        except Duplicate as repeat:  # sent twice: the first one's message, nothing new
+            flash(repeat.message, "info")
+            return redirect(conversation_url(conversation_id, anchor=repeat.item.id))
         except ForumError as exc:
             status = form_error(form, exc)
         else:

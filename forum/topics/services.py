@@ -10,14 +10,14 @@ import re
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, lambda_stmt, select, update
 
-from .. import content, counters, events, hooks, permissions
+from .. import content, counters, duplicates, events, hooks, permissions
 from ..accounts.former import former_label, is_former, not_former_clause
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
-from ..db import is_valid_id, lock_for_write, transaction, upsert
-from ..errors import Forbidden, Invalid
+from ..db import is_valid_id, lock_for_write, read_columns, transaction, upsert
+from ..errors import Duplicate, Forbidden, Invalid
 from ..extensions import db
 from ..hooks import Screening
 from ..i18n import gettext, lazy_ngettext, lazy_number
@@ -147,6 +147,62 @@ def _require_not_banned_now(actor: User) -> None:
         raise Forbidden(_l("Your account is banned."))
 
 
+def _refuse_repeated_reply(author_id: int, topic_id: int, body: str) -> None:
+    """The double-submit rule (forum.duplicates) for a reply, under the topic's lock: the
+    author's own post in this topic with this text within the window, found through
+    ix_posts_user_created (user_id, created_at). A lambda_stmt built once per process and run
+    past the ORM, as the reply path's other reads: it costs a reply one short index read."""
+    statement = lambda_stmt(
+        lambda: (
+            select(Post.id)
+            .where(
+                Post.user_id == bindparam("author_id"),
+                Post.created_at >= bindparam("since"),
+                Post.topic_id == bindparam("topic_id"),
+                Post.body_raw == bindparam("body"),
+                Post.deleted_at.is_(None),
+            )
+            .order_by(Post.created_at.desc())
+            .limit(1)
+        ),
+        enable_tracking=False,
+    )
+    params = {
+        "author_id": author_id,
+        "since": duplicates.since(),
+        "topic_id": topic_id,
+        "body": body,
+    }
+    post_id = read_columns(statement, params).scalar()
+    if post_id is not None:
+        post = db.session.get(Post, post_id)
+        assert post is not None
+        raise Duplicate(post)
+
+
+def _refuse_repeated_topic(author_id: int, sig_id: int, title: str, body: str) -> None:
+    """The double-submit rule for a new topic, under the SIG's lock: the author's own topic in
+    this SIG with this title and first post within the window."""
+    topic = db.session.scalar(
+        select(Topic)
+        .join(Post, Post.topic_id == Topic.id)
+        .where(
+            Post.user_id == author_id,
+            Post.created_at >= duplicates.since(),
+            Post.number == 1,
+            Post.body_raw == body,
+            Post.deleted_at.is_(None),
+            Topic.sig_id == sig_id,
+            Topic.title == title,
+            Topic.deleted_at.is_(None),
+        )
+        .order_by(Post.created_at.desc())
+        .limit(1)
+    )
+    if topic is not None:
+        raise Duplicate(topic)
+
+
 def _add_post_in_tx(
     author: User,
     topic: Topic,
@@ -180,7 +236,8 @@ def _add_post_in_tx(
 
 
 def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
-    """Open a new topic in a SIG with its first post."""
+    """Open a new topic in a SIG with its first post. The same topic again a moment later
+    raises Duplicate with the first (forum.duplicates)."""
     sig = permissions.get_sig_by_id_for(actor, sig_id)
     permissions.require_read_sig(actor, sig)
     permissions.require_start_topic(actor, sig)
@@ -195,6 +252,7 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
     with transaction() as session:
         lock_for_write(Sig, sig.id, refresh=False)  # its counters move by SQL increments
         _require_not_banned_now(actor)
+        _refuse_repeated_topic(actor.id, sig.id, title, body)
         if joining:
             add_member_in_tx(sig, actor.id)
         # Taken once the write transaction has begun, so times follow the order of commits.
@@ -235,7 +293,8 @@ def start_topic(actor: Actor, sig_id: int, title: str, body: str) -> Topic:
 def reply_to_topic(
     actor: Actor, topic_id: int, body: str, reply_to_post_id: int | None = None
 ) -> Post:
-    """Add a reply at the end of a topic."""
+    """Add a reply at the end of a topic. The same reply again a moment later raises
+    Duplicate with the first (forum.duplicates)."""
     topic = permissions.get_topic_for(actor, topic_id)
     sig = db.session.get(Sig, topic.sig_id)
     assert sig is not None
@@ -259,6 +318,7 @@ def reply_to_topic(
         lock_for_write(Topic, topic.id)
         lock_for_write(Sig, sig.id, refresh=False)
         _require_not_banned_now(actor)
+        _refuse_repeated_reply(actor.id, topic.id, body)
         if joining:
             add_member_in_tx(sig, actor.id)
         # Taken under the lock, so a topic's times follow its post numbers.

@@ -20,7 +20,7 @@ from flask_login import current_user, login_required
 
 from .. import hooks, pagecache, permissions, settings, shortcodes
 from ..drafts import services as drafts
-from ..errors import Forbidden, ForumError
+from ..errors import Duplicate, Forbidden, ForumError
 from ..extensions import db, limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext
@@ -298,6 +298,9 @@ def reply(topic_id: int) -> Any:
         joining = permissions.joins_by_posting(viewer(), sig)
         try:
             post = services.reply_to_topic(viewer(), topic.id, form.body.data, reply_to)
+        except Duplicate as repeat:  # sent twice: the first one's post, nothing new
+            flash(repeat.message, "info")
+            return redirect(post_url(topic, repeat.item.number))
         except ForumError as exc:
             status = form_error(form, exc)
         else:
@@ -350,6 +353,9 @@ def new_topic(slug: str) -> Any:
         joining = permissions.joins_by_posting(viewer(), sig)
         try:
             topic = services.start_topic(viewer(), sig.id, form.title.data, form.body.data)
+        except Duplicate as repeat:  # sent twice: the first one's topic, nothing new
+            flash(repeat.message, "info")
+            return redirect(topic_url(repeat.item))
         except ForumError as exc:
             status = form_error(form, exc)
         else:
