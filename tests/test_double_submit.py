@@ -209,6 +209,28 @@ def test_a_banned_members_appeal_sent_twice_is_one_message(world, make_client, f
     assert ALREADY["en"] in page and "It was not me." in page
 
 
+@pytest.mark.config(BASE_URL="https://forum.example.org", MAIL_SENDER="forum@example.org")
+def test_a_reply_mailed_twice_is_posted_once_and_not_refused(world, outbox):
+    """Two mails (two Message-IDs) with the same words to the same topic: the second is a
+    duplicate delivery, neither posted nor answered with a refusal."""
+    from forum import mail as site_mail
+    from forum.mailin import services as mailin
+
+    from .test_mail_in import reply_mail
+
+    address = site_mail.reply_address(world["ada"].id, world["topic"].id)
+    first = mailin.receive(reply_mail(address, "By mail."), [address])
+    again = reply_mail(address, "By mail.", message_id="<r2@mail.example.com>")
+    second = mailin.receive(again, [address])
+    assert [d.outcome for d in first + second] == [mailin.POSTED, mailin.DUPLICATE]
+    posts = db.session.scalars(
+        select(Post.body_raw).where(Post.topic_id == world["topic"].id, Post.number > 1)
+    )
+    assert list(posts) == ["By mail."]
+    mailed = [p.read_text(errors="replace") for p in outbox.rglob("*") if p.is_file()]
+    assert not [m for m in mailed if "By mail." in m]  # no refusal mailed back
+
+
 # --- the API ----------------------------------------------------------------------------------
 API_PLACES = {
     "topic": (

@@ -42,7 +42,7 @@ from .. import jobs, settings
 from ..accounts import services as accounts
 from ..accounts.models import User
 from ..db import transaction
-from ..errors import ForumError
+from ..errors import Duplicate, ForumError
 from ..extensions import db, limiter
 from ..i18n import DEFAULT_LANGUAGE, force_locale, gettext
 from ..i18n import lazy_gettext as _l
@@ -233,6 +233,11 @@ def _reply(
 
         try:
             post_id = _once(message_id, REPLY_KIND, post_it)
+        except Duplicate:
+            # The same words to the same topic a moment ago (a mail sent twice): the first
+            # one's post stands; nothing new, and no refusal mailed for it.
+            db.session.rollback()
+            return Delivery(recipient, DUPLICATE)
         except ForumError as exc:
             db.session.rollback()
             reason = exc.lazy_message
