@@ -29,8 +29,10 @@ from .timeutil import utcnow
 __all__ = ["Duplicate", "since"]
 
 
-def since(now: datetime | None = None) -> datetime:
-    """The oldest moment a repeat counts from: DUPLICATE_SECONDS before now (0: now, which
-    nothing written before this transaction is newer than, so the rule is off)."""
-    seconds = max(0, int(current_app.config.get("DUPLICATE_SECONDS", 120)))
+def since(now: datetime | None = None) -> datetime | None:
+    """The oldest moment a repeat counts from: DUPLICATE_SECONDS before now; None when the rule
+    is off (0), and then a verb asks nothing."""
+    seconds = int(current_app.config.get("DUPLICATE_SECONDS", 120))
+    if seconds <= 0:
+        return None
     return (now or utcnow()) - timedelta(seconds=seconds)

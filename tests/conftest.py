@@ -170,6 +170,9 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         # Tests send the registration form at once; tests/test_registration_defences.py turns
         # the minimum fill time on.
         "REGISTER_MIN_SECONDS": 0,
+        # Fixtures write the same words to the same place again and again ("A reply."); the
+        # double-submit rule is tested in tests/test_double_submit.py, which turns it on.
+        "DUPLICATE_SECONDS": 0,
     }
 
 

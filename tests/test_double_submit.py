@@ -24,6 +24,9 @@ from forum.topics.models import Post, Topic
 
 from .test_api import API, error_of, send, token_for
 
+# The suite's fixtures repeat their words (tests/conftest.py turns the rule off); here it is on.
+pytestmark = pytest.mark.config(DUPLICATE_SECONDS=120)
+
 ALREADY = {
     "en": "You had already sent this; here it is.",
     "de": "Das hattest du schon gesendet; hier ist es.",
@@ -175,6 +178,13 @@ def test_the_same_text_elsewhere_is_not_a_repeat(world, make_client, f):
     assert after[3] - before[3] == 2  # concerns
 
 
+@pytest.mark.config(DUPLICATE_SECONDS=0)
+def test_no_window_turns_the_rule_off(world):
+    first = topics.reply_to_topic(world["ada"], world["topic"].id, "Twice on purpose.")
+    second = topics.reply_to_topic(world["ada"], world["topic"].id, "Twice on purpose.")
+    assert second.id != first.id and second.number == first.number + 1
+
+
 def test_the_services_raise_duplicate_with_the_first_item(world):
     ada = world["ada"]
     post = topics.reply_to_topic(ada, world["topic"].id, "Once.")
@@ -209,7 +219,9 @@ def test_a_banned_members_appeal_sent_twice_is_one_message(world, make_client, f
     assert ALREADY["en"] in page and "It was not me." in page
 
 
-@pytest.mark.config(BASE_URL="https://forum.example.org", MAIL_SENDER="forum@example.org")
+@pytest.mark.config(
+    BASE_URL="https://forum.example.org", MAIL_SENDER="forum@example.org", DUPLICATE_SECONDS=120
+)
 def test_a_reply_mailed_twice_is_posted_once_and_not_refused(world, outbox):
     """Two mails (two Message-IDs) with the same words to the same topic: the second is a
     duplicate delivery, neither posted nor answered with a refusal."""

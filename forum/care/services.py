@@ -209,13 +209,16 @@ def _refuse_repeated_concern(
     """The double-submit rule (forum.duplicates) for a new concern, under the member's lock:
     one they opened within the window to the same sysops, about the same post, with this
     subject and this first message. Found through ix_private_messages_user_created."""
+    since = duplicates.since()
+    if since is None:
+        return
     concern = db.session.scalar(
         select(Concern)
         .join(PrivateMessage, PrivateMessage.conversation_id == Concern.conversation_id)
         .join(Conversation, Conversation.id == Concern.conversation_id)
         .where(
             PrivateMessage.user_id == member.id,
-            PrivateMessage.created_at >= duplicates.since(),
+            PrivateMessage.created_at >= since,
             PrivateMessage.kind == KIND_TEXT,
             PrivateMessage.body_raw == body,
             Concern.member_id == member.id,

@@ -191,11 +191,14 @@ def repeated_message(author_id: int, conversation_id: int, body: str) -> Private
     """The double-submit rule (forum.duplicates) in a conversation, under its lock (a concern's
     too): the author's own message there with this text within the window, or None. Found
     through ix_private_messages_user_created (user_id, created_at)."""
+    since = duplicates.since()
+    if since is None:
+        return None
     return db.session.scalar(
         select(PrivateMessage)
         .where(
             PrivateMessage.user_id == author_id,
-            PrivateMessage.created_at >= duplicates.since(),
+            PrivateMessage.created_at >= since,
             PrivateMessage.conversation_id == conversation_id,
             PrivateMessage.kind == KIND_TEXT,
             PrivateMessage.body_raw == body,
@@ -210,12 +213,15 @@ def _refuse_repeated_conversation(
 ) -> None:
     """The double-submit rule for a new conversation, under the sender's lock: one the sender
     started within the window, with this subject, this first message and these participants."""
+    since = duplicates.since()
+    if since is None:
+        return
     conversation = db.session.scalar(
         select(Conversation)
         .join(PrivateMessage, PrivateMessage.conversation_id == Conversation.id)
         .where(
             PrivateMessage.user_id == sender.id,
-            PrivateMessage.created_at >= duplicates.since(),
+            PrivateMessage.created_at >= since,
             PrivateMessage.kind == KIND_TEXT,
             PrivateMessage.body_raw == body,
             Conversation.created_by_id == sender.id,

@@ -167,9 +167,12 @@ def _refuse_repeated_reply(author_id: int, topic_id: int, body: str) -> None:
         ),
         enable_tracking=False,
     )
+    since = duplicates.since()
+    if since is None:
+        return
     params = {
         "author_id": author_id,
-        "since": duplicates.since(),
+        "since": since,
         "topic_id": topic_id,
         "body": body,
     }
@@ -183,12 +186,15 @@ def _refuse_repeated_reply(author_id: int, topic_id: int, body: str) -> None:
 def _refuse_repeated_topic(author_id: int, sig_id: int, title: str, body: str) -> None:
     """The double-submit rule for a new topic, under the SIG's lock: the author's own topic in
     this SIG with this title and first post within the window."""
+    since = duplicates.since()
+    if since is None:
+        return
     topic = db.session.scalar(
         select(Topic)
         .join(Post, Post.topic_id == Topic.id)
         .where(
             Post.user_id == author_id,
-            Post.created_at >= duplicates.since(),
+            Post.created_at >= since,
             Post.number == 1,
             Post.body_raw == body,
             Post.deleted_at.is_(None),
