@@ -11,10 +11,11 @@ and writes nothing. Under the lock, two submissions at the same moment take turn
 BEGIN IMMEDIATE runs writers one at a time), so the second sees the first's commit.
 
 The lookup is the author's own newest rows: posts by `ix_posts_user_created` (user_id,
-created_at), private messages (concerns' too) by `ix_private_messages_user_created`, each a short
-range scan of what the author wrote within the window. Views answer a Duplicate by going to
-the item with its message as an info flash; the API answers 409 with the item
-(`forum.api.plumbing`).
+created_at), or a reply's by `ix_posts_topic_created_cover` (topic_id, created_at), which
+SQLite's planner prefers; private messages (concerns' too) by `ix_private_messages_user_created`
+(migration 0040). Each is a short range scan of what was written within the window. Views
+answer a Duplicate by going to the item with its message as an info flash; the API answers 409
+with the item (`forum.api.plumbing`).
 """
 
 from __future__ import annotations

@@ -150,7 +150,9 @@ def _require_not_banned_now(actor: User) -> None:
 def _refuse_repeated_reply(author_id: int, topic_id: int, body: str) -> None:
     """The double-submit rule (forum.duplicates) for a reply, under the topic's lock: the
     author's own post in this topic with this text within the window, found through
-    ix_posts_user_created (user_id, created_at). A lambda_stmt built once per process and run
+    ix_posts_user_created (user_id, created_at) or ix_posts_topic_created_cover (topic_id,
+    created_at), whichever the planner picks: either reads only the window's rows. A
+    lambda_stmt built once per process and run
     past the ORM, as the reply path's other reads: it costs a reply one short index read."""
     statement = lambda_stmt(
         lambda: (
