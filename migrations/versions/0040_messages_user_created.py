@@ -1,6 +1,6 @@
 """messages: the author's newest private messages by one index (the double-submit rule)
 
-Revision ID: 0040_private_messages_user_created
+Revision ID: 0040_messages_user_created
 Revises: 0039_conversation_subject_kinds
 Create Date: 2026-12-07 12:00:00.000000
 
@@ -15,7 +15,7 @@ account goes). The downgrade puts the one-column index back.
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0040_private_messages_user_created"
+revision = "0040_messages_user_created"
 down_revision = "0039_conversation_subject_kinds"
 branch_labels = None
 depends_on = None
