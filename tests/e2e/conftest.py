@@ -195,8 +195,10 @@ def forum(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Forum]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    # A loaded CI machine (two cores, two test workers) can be slow: wait up to 15 s, not 5.
-    expect.set_options(timeout=15_000)
+    # A loaded CI machine (two cores, three test workers, their servers and Chromium) can be
+    # slow: wait up to 30 s, not 5 (15 s was outlived twice in one run on 2026-12-07, ci29). A
+    # passing test waits no longer for it.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -345,7 +347,7 @@ def open_browser(
             storage_state=state,
             **options,
         )
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(30_000)
         watch.attach(context, label or member or "guest")
         # "Hide this post from readers?" and the like: the person reads the question and agrees.
         context.on("dialog", lambda dialog: dialog.accept())

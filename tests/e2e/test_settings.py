@@ -74,7 +74,8 @@ def test_a_refused_notification_form_comes_back_with_what_was_typed_elsewhere(
     expect(hour).to_have_attribute("aria-invalid", "true")
     # The page comes back at the form that was refused, not at the top, several forms above it.
     assert page.url.endswith("/notifications/preferences#notifications-heading"), page.url
-    assert page.evaluate("() => window.scrollY") > 0
+    # The browser scrolls to the fragment once the page is laid out: wait for it.
+    page.wait_for_function("() => window.scrollY > 0")
     expect(notifications.get_by_label("When someone quotes me")).to_have_value("digest")
     expect(page.get_by_label("Signature line")).to_have_value("73 de lin")
     expect(page.locator('form[data-keep-unsent="profile"] [data-unsent-notice]')).to_be_visible()
