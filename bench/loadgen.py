@@ -100,8 +100,11 @@ class Result:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run(sessions: list[Session], step: Step, duration: float, warmup: float) -> Result:
-    """Drive every session in its own thread: `warmup` seconds unmeasured, then `duration`."""
+def run(
+    sessions: list[Session], step: Step, duration: float, warmup: float, limit: int = 0
+) -> Result:
+    """Drive every session in its own thread: `warmup` seconds unmeasured, then `duration`;
+    with a `limit`, each session stops after that many measured requests (the smoke run)."""
     result = Result()
     lock = threading.Lock()
     start = time.perf_counter()
@@ -133,6 +136,8 @@ def run(sessions: list[Session], step: Step, duration: float, warmup: float) -> 
                 if status != expected:
                     errors += 1
                     first_error = first_error or f"{method} {path} -> {status}: {body[:200]!r}"
+                if limit and len(local) >= limit:
+                    break
         with lock:
             result.latencies_ms.extend(local)
             result.errors += errors
