@@ -103,6 +103,11 @@ def _postgres_database() -> Iterator[str | None]:
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # A test's commit need not wait for its WAL to reach the disk (the data stay
+        # consistent; only a crash of the server could lose the last ones, and the database is
+        # dropped after the run anyway): tests/test_api.py on PostgreSQL, alternated, 118 and
+        # 83 s with the wait, 74 and 60 s without.
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
