@@ -313,11 +313,22 @@ class TopicAnswerChanged(Event):
 
 @dataclass(frozen=True)
 class AnnouncementPublished(Event):
-    """A sysop posted an announcement; `sig_id` is None for a site-wide one."""
+    """An announcement began to show: when a sysop posted it, or at the start it was scheduled
+    for (a job); `sig_id` is None for a site-wide one, `author_id` None for an author gone."""
 
     announcement_id: int
     sig_id: int | None
-    author_id: int
+    author_id: int | None
+
+
+@dataclass(frozen=True)
+class AnnouncementEnded(Event):
+    """A sysop ended an announcement before its time ("End now"): it leaves the banner. (One
+    that reaches its end on its own publishes nothing: pages stop showing it by the clock.)"""
+
+    announcement_id: int
+    sig_id: int | None
+    actor_id: int
 
 
 # --- webhooks -------------------------------------------------------------------------------

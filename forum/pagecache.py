@@ -241,6 +241,9 @@ _TOPIC_EVENTS = (
     events.TopicAnswerChanged,
 )
 _SIG_EVENTS = (events.SigCreated, events.SigChanged, events.MemberJoinedSig, events.MemberLeftSig)
+# The banner: one starts or is ended (one that ends by the clock leaves cached pages within
+# PAGE_CACHE_SECONDS).
+_ANNOUNCEMENT_EVENTS = (events.AnnouncementPublished, events.AnnouncementEnded)
 
 
 def _bump_versions(event: events.Event) -> None:
@@ -255,9 +258,9 @@ def _bump_versions(event: events.Event) -> None:
         _bump((event.topic_id,), (event.sig_id, moved_from))
     elif isinstance(event, events.AccountDeleted):
         _bump(event.topic_ids, event.sig_ids)  # their name on every page that showed it
-    elif isinstance(event, events.AnnouncementPublished) and event.sig_id is None:
+    elif isinstance(event, _ANNOUNCEMENT_EVENTS) and event.sig_id is None:
         _bump_everything()
-    elif isinstance(event, (*_SIG_EVENTS, events.AnnouncementPublished)):
+    elif isinstance(event, (*_SIG_EVENTS, *_ANNOUNCEMENT_EVENTS)):
         _bump(sig_ids=(event.sig_id,))
 
 
@@ -270,7 +273,7 @@ def init_app(app: Flask) -> None:
     for event_type in (
         *_TOPIC_EVENTS,
         *_SIG_EVENTS,
-        events.AnnouncementPublished,
+        *_ANNOUNCEMENT_EVENTS,
         events.ReactionChanged,
         events.AccountDeleted,
     ):

@@ -62,3 +62,9 @@ def _zone(name: str) -> tzinfo:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(zone_or_utc(name))
+
+
+def from_zone(value: datetime, zone: str) -> datetime:
+    """A wall-clock time without a zone (a datetime-local field), read in the time zone `zone`
+    (an IANA name; unknown: UTC), as an aware UTC datetime."""
+    return value.replace(tzinfo=_zone(zone)).astimezone(UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from forum.announcements.models import Announcement, AnnouncementDismissal
 from forum.db import transaction
 from forum.errors import Forbidden, Invalid
 from forum.extensions import db
-from forum.timeutil import utcnow
+from forum.timeutil import in_zone, utcnow
 
 
 @pytest.fixture
@@ -28,8 +28,28 @@ def world(f: Any) -> dict[str, Any]:
             "secret": secret}  # fmt: skip
 
 
-def post(client: Any, where: str, title: str, body: str = "Some **news**.") -> Any:
-    return client.form("/announcements/new", {"where": where, "title": title, "body": body})
+def post(client: Any, where: str, title: str, body: str = "Some **news**.", **when: str) -> Any:
+    """The announcement form; `when`: starts_at and ends_at as a datetime-local field sends
+    them."""
+    data = {"where": where, "title": title, "body": body, **when}
+    return client.form("/announcements/new", data)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> dict[str, datetime]:
+    """The announcements' clock (their modules' utcnow, as the tests move time): `clock["now"]
+    += timedelta(…)` moves it."""
+    state = {"now": utcnow()}
+    for module in ("queries", "services", "views"):
+        monkeypatch.setattr(f"forum.announcements.{module}.utcnow", lambda: state["now"])
+    return state
+
+
+def banner_of(response: Any) -> str:
+    """The page's announcement banner ("" without one)."""
+    html = response.get_data(as_text=True)
+    found = re.search(r'<section class="announcement-banner".*?</section>', html, re.S)
+    return found.group(0) if found else ""
 
 
 def test_the_sysop_posts_site_wide_and_sig_sysops_in_their_sig(client, world):
@@ -94,11 +114,13 @@ def test_banner_shows_relevant_announcements_until_dismissed(client, world, make
     assert db.session.scalar(db.select(db.func.count()).select_from(AnnouncementDismissal)) == 1
 
 
-def test_old_announcements_leave_the_banner_but_stay_listed(client, world):
-    old = services.publish_announcement(world["root"], None, "Last month", "Old news")
-    with transaction():
-        db.session.get(Announcement, old.id).created_at = utcnow() - timedelta(days=31)
-    assert "Last month" not in client.get("/").get_data(as_text=True)
+def test_old_announcements_leave_the_banner_but_stay_listed(client, world, clock):
+    """Without a "Show until", an announcement shows for BANNER_DAYS from its start."""
+    services.publish_announcement(world["root"], None, "Last month", "Old news")
+    clock["now"] += timedelta(days=29)
+    assert "Last month" in banner_of(client.get("/"))
+    clock["now"] += timedelta(days=2)
+    assert "Last month" not in banner_of(client.get("/"))
     assert "Last month" in client.get("/announcements").get_data(as_text=True)
 
 
@@ -117,8 +139,9 @@ def test_banner_costs_one_query(client, world, count_queries):
 
 
 def test_pages_without_a_recent_announcement_run_no_banner_query(client, world, count_queries):
-    """The newest announcement's time is kept a few seconds per process: with none recent,
-    a page asks nothing about announcements; a new one shows on the next page all the same."""
+    """The earliest start of what has not ended is kept a few seconds per process: with
+    nothing showing, a page asks nothing about announcements; a new one shows on the next page
+    all the same."""
     client.get("/")  # learns there is none
     with count_queries() as q:
         client.get("/")
@@ -127,8 +150,9 @@ def test_pages_without_a_recent_announcement_run_no_banner_query(client, world, 
     assert "Site news" in client.get("/").get_data(as_text=True)
     old = db.session.scalar(db.select(Announcement))
     with transaction():
-        old.created_at = utcnow() - timedelta(days=31)
-    queries.forget_newest()  # what ANNOUNCEMENT_CACHE_SECONDS later would do
+        old.starts_at = utcnow() - timedelta(days=31)
+        old.ends_at = utcnow() - timedelta(days=1)
+    queries.forget_banner_start()  # what ANNOUNCEMENT_CACHE_SECONDS later would do
     client.get("/")
     with count_queries() as q:
         assert "Site news" not in client.get("/").get_data(as_text=True)
@@ -229,3 +253,241 @@ def test_a_refused_announcement_says_every_fault_with_numbers_in_the_readers_lan
     assert f'<p class="error" id="title-error">{title_error}</p>' in html
     assert f'<p class="error" id="body-error">{body_error}</p>' in html
     assert db.session.scalar(db.select(db.func.count()).select_from(Announcement)) == 0
+
+
+# --- scheduling: "Show from" and "Show until" ---------------------------------------------------
+def local_field(moment: datetime, zone: str) -> str:
+    """A moment as a datetime-local field sends it, in the zone `zone`."""
+    return in_zone(moment, zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_a_scheduled_announcement_shows_from_its_start_in_the_authors_time_zone(
+    app, client, world, clock, make_client
+):
+    accounts.set_timezone(world["root"], "Europe/Berlin")
+    start = (clock["now"] + timedelta(hours=2)).replace(second=0, microsecond=0)
+    client.login("root")
+    response = post(client, "", "Maintenance", starts_at=local_field(start, "Europe/Berlin"))
+    assert response.status_code == 302
+    made = db.session.scalar(db.select(Announcement))
+    assert made.starts_at == start  # the wall clock read in Berlin, kept in UTC
+    assert made.ends_at == start + timedelta(days=queries.BANNER_DAYS)
+    assert made.published_at is None
+    guest = make_client()
+    assert "Maintenance" not in banner_of(guest.get("/"))
+    clock["now"] = start - timedelta(seconds=1)
+    assert "Maintenance" not in banner_of(guest.get("/"))
+    clock["now"] = start
+    # No cache to wait for: each process knows when the next one starts.
+    assert "Maintenance" in banner_of(guest.get("/"))
+    assert "Maintenance" in banner_of(client.get("/"))
+
+
+def test_a_scheduled_announcement_is_published_at_its_start_not_when_saved(app, world, clock):
+    """AnnouncementPublished (what hears of announcements: the guest page cache) goes out when
+    it starts to show: a job at the start, once."""
+    from forum import events
+    from forum.jobs import queue_of
+
+    seen: list[events.AnnouncementPublished] = []
+    events.subscribe(app, events.AnnouncementPublished, seen.append)
+    start = clock["now"] + timedelta(hours=1)
+    made = services.publish_announcement(world["root"], None, "Later", "Soon", starts_at=start)
+    assert seen == []
+    assert queue_of(app).run_due(datetime.now(UTC) + timedelta(minutes=30)) == 0
+    clock["now"] = start + timedelta(seconds=1)
+    assert queue_of(app).run_due(datetime.now(UTC) + timedelta(hours=1, minutes=1)) == 1
+    assert [e.announcement_id for e in seen] == [made.id]
+    assert services.start_announcement(made.id) is False  # a repeated job publishes nothing
+    assert len(seen) == 1
+    # One posted to show now is published at once.
+    now = services.publish_announcement(world["root"], None, "Now", "Here")
+    assert [e.announcement_id for e in seen] == [made.id, now.id]
+
+
+def test_a_scheduled_announcement_ended_before_its_start_is_never_published(app, world, clock):
+    from forum import events
+
+    seen: list[events.AnnouncementPublished] = []
+    events.subscribe(app, events.AnnouncementPublished, seen.append)
+    start = clock["now"] + timedelta(hours=1)
+    made = services.publish_announcement(world["root"], None, "Later", "Soon", starts_at=start)
+    services.end_announcement(world["root"], made.id)
+    clock["now"] = start + timedelta(minutes=1)
+    assert services.start_announcement(made.id) is False
+    assert seen == []
+
+
+def test_an_announcement_shows_until_its_end(client, world, clock):
+    services.publish_announcement(
+        world["root"], None, "Short", "Brief", ends_at=clock["now"] + timedelta(hours=1)
+    )
+    assert "Short" in banner_of(client.get("/"))
+    clock["now"] += timedelta(hours=1)
+    assert "Short" not in banner_of(client.get("/"))
+
+
+def test_an_end_before_the_start_or_in_the_past_is_refused_and_the_form_kept(client, world, clock):
+    client.login("root")
+    zone = "UTC"
+    start = clock["now"] + timedelta(days=2)
+    typed = {
+        "starts_at": local_field(start, zone),
+        "ends_at": local_field(start - timedelta(hours=1), zone),
+    }
+    response = post(client, "", "Meetup", "Bring *snacks*", **typed)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert '<p class="error" id="ends_at-error">The end must come after the start.</p>' in html
+    assert 'value="Meetup"' in html and "Bring *snacks*</textarea>" in html
+    assert f'value="{typed["starts_at"]}"' in html and f'value="{typed["ends_at"]}"' in html
+    past = local_field(clock["now"] - timedelta(hours=1), zone)
+    response = post(client, "", "Meetup", "Bring snacks", ends_at=past)
+    assert response.status_code == 400
+    assert (
+        '<p class="error" id="ends_at-error">Choose a time in the future.</p>'
+        in response.get_data(as_text=True)
+    )
+    assert db.session.scalar(db.select(db.func.count()).select_from(Announcement)) == 0
+    # The service says the same to every caller (the API).
+    with pytest.raises(Invalid) as refused:
+        services.publish_announcement(
+            world["root"], None, "Meetup", "Body", starts_at=start, ends_at=start
+        )
+    assert refused.value.field == "ends_at"
+
+
+def test_end_now_takes_it_off_the_banner_and_the_list_says_each_state(
+    app, client, world, clock, make_client
+):
+    from forum import events
+
+    ended: list[events.AnnouncementEnded] = []
+    events.subscribe(app, events.AnnouncementEnded, ended.append)
+    showing = services.publish_announcement(world["ada"], world["retro"].id, "Retro now", "On")
+    later = services.publish_announcement(
+        world["ada"], world["retro"].id, "Retro later", "Soon",
+        starts_at=clock["now"] + timedelta(days=3),
+    )  # fmt: skip
+    client.login("bob")  # a member, not a sysop of retro
+    assert "Retro now" in banner_of(client.get("/"))
+    page = listing(client)
+    assert "End now" not in page
+    assert client.form(f"/announcements/{showing.id}/end").status_code == 403
+    ada = make_client()
+    ada.login("ada")
+    page = listing(ada)
+    assert page.count(">End now</button>") == 2
+    assert "Scheduled</span> Shows from" in page and "Showing</span> Until" in page
+    response = ada.form(f"/announcements/{showing.id}/end")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/announcements#announcement-{showing.id}"
+    assert "Retro now" not in banner_of(client.get("/"))
+    assert [e.announcement_id for e in ended] == [showing.id]
+    page = listing(ada)
+    assert page.count(">End now</button>") == 1  # the scheduled one's
+    assert "Ended</span>" in page and "Retro now" in page  # still listed
+    assert ada.form(f"/announcements/{showing.id}/end").status_code == 302  # again: harmless
+    assert len(ended) == 1
+    # A scheduled one ended never shows.
+    ada.form(f"/announcements/{later.id}/end")
+    clock["now"] += timedelta(days=4)
+    assert "Retro later" not in banner_of(client.get("/"))
+    assert db.session.get(Announcement, later.id).state(clock["now"]) == "ended"
+
+
+def test_a_scheduled_announcement_costs_no_query_until_its_start(
+    client, world, clock, count_queries
+):
+    services.publish_announcement(
+        world["root"], None, "Later", "Soon", starts_at=clock["now"] + timedelta(hours=1)
+    )
+    client.get("/")  # learns when the next one starts
+    with count_queries() as q:
+        assert "Later" not in banner_of(client.get("/"))
+    assert not [s for s in q.statements if "announcements" in s]
+    clock["now"] += timedelta(hours=1)
+    with count_queries() as q:
+        assert "Later" in banner_of(client.get("/"))
+    assert len([s for s in q.statements if "FROM announcements" in s]) == 1
+
+
+def test_on_a_phone_the_banner_shows_the_newest_and_folds_the_others(client, world, clock):
+    """Several announcements showing: the newest start is shown, the others behind "N more
+    announcements" (a <details>, no JavaScript), so a phone's first screen stays the page's."""
+    for hours, title in ((1, "Oldest"), (2, "Middle"), (3, "Newest")):
+        start = clock["now"] + timedelta(hours=hours)
+        services.publish_announcement(world["root"], None, title, "Words " * 60, starts_at=start)
+    clock["now"] += timedelta(hours=4)
+    banner = banner_of(client.get("/"))
+    shown, folded = banner.split('<details class="announcement-more">')
+    assert "Newest" in shown and "Middle" not in shown and "Oldest" not in shown
+    assert "<summary>2 more announcements</summary>" in folded
+    assert folded.index("Middle") < folded.index("Oldest")
+    # One showing: nothing folded.
+    services.end_announcement(world["root"], db.session.scalar(
+        db.select(Announcement.id).where(Announcement.title == "Newest")))  # fmt: skip
+    services.end_announcement(world["root"], db.session.scalar(
+        db.select(Announcement.id).where(Announcement.title == "Middle")))  # fmt: skip
+    banner = banner_of(client.get("/"))
+    assert "Oldest" in banner and "<details" not in banner
+
+
+@pytest.mark.parametrize(
+    ("language", "more"),
+    [("de", "2 weitere Ankündigungen"), ("es", "2 anuncios más")],
+)
+def test_the_folded_banner_speaks_the_readers_language(client, world, language, more):
+    accounts.set_language(world["bob"], language)
+    for title in ("One", "Two", "Three"):
+        services.publish_announcement(world["root"], None, title, "Body")
+    client.login("bob")
+    assert f"<summary>{more}</summary>" in banner_of(client.get("/"))
+
+
+# --- the migration ------------------------------------------------------------------------------
+BEFORE_WINDOWS = "0040_messages_user_created"
+
+
+def test_the_migration_gives_existing_announcements_their_30_days(base_config, empty_database):
+    """Rows from before showed from their posting for 30 days: they keep exactly that window,
+    written out, and count as published when they were posted."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from forum import create_app
+
+    migrated = create_app({**base_config, "DATABASE_URL": empty_database})
+    posted = datetime(2026, 11, 20, 9, 30, 15, 250000, tzinfo=UTC)
+    with migrated.app_context():
+        upgrade(revision=BEFORE_WINDOWS)
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO announcements (id, title, body_raw, body_html, render_version, "
+                    "created_at) VALUES (1, 'Old', 'x', '<p>x</p>', 1, :posted)"
+                ),
+                {
+                    "posted": posted
+                    if conn.dialect.name != "sqlite"
+                    else posted.replace(tzinfo=None)
+                },
+            )
+        upgrade()
+        db.session.remove()
+        row = db.session.get(Announcement, 1)
+        assert row.starts_at == posted and row.published_at == posted
+        assert row.ends_at == posted + timedelta(days=30)
+        db.session.remove()
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression")
+            downgrade(revision=BEFORE_WINDOWS)
+        columns = {c["name"] for c in inspect(db.engine).get_columns("announcements")}
+        assert not {"starts_at", "ends_at", "published_at"} & columns
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM announcements")).scalar_one() == 1
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()

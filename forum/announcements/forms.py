@@ -1,8 +1,8 @@
 """Announcement forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from ..i18n import lazy_gettext as _l
 
@@ -11,6 +11,14 @@ class AnnouncementForm(FlaskForm):
     where = SelectField(_l("Where"), choices={}, validate_choice=True)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Announcement"), validators=[DataRequired()])
+    # Wall-clock times in the author's time zone (views turn them into UTC); empty: now, and
+    # BANNER_DAYS after the start.
+    starts_at = DateTimeLocalField(
+        _l("Show from"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
+    )
+    ends_at = DateTimeLocalField(
+        _l("Show until"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
+    )
 
 
 class ActionForm(FlaskForm):

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
+SCHEDULED, SHOWING, ENDED = "scheduled", "showing", "ended"
+
 
 class Announcement(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "announcements"
@@ -27,8 +29,25 @@ class Announcement(db.Model):  # type: ignore[name-defined,misc]
     body_html: Mapped[str] = mapped_column(Text)
     render_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The banner shows it from starts_at until ends_at (both stored: "until" left empty is
+    # starts_at + queries.BANNER_DAYS, written when it is posted, so a row says its own window).
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When AnnouncementPublished went out: at posting, or by the start_announcement job at
+    # starts_at for a scheduled one; None until then (and for one ended before it began).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_announcements_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_announcements_created_at", "created_at"),
+        Index("ix_announcements_starts_at", "starts_at"),
+        Index("ix_announcements_ends_at", "ends_at"),
+    )
+
+    def state(self, now: datetime) -> str:
+        """ "scheduled" (not yet shown), "showing" or "ended", at `now`."""
+        if self.ends_at <= now:
+            return ENDED
+        return SCHEDULED if self.starts_at > now else SHOWING
 
     @property
     def is_site_wide(self) -> bool:

@@ -1,10 +1,10 @@
-"""Read models: the banner (one query) and the announcements page."""
+"""Read models: the banner (one query, none while nothing shows) and the announcements page."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -16,14 +16,15 @@ from ..extensions import db
 from ..hooks import AppSlot
 from ..sigs.models import Membership, Sig
 from ..timeutil import utcnow
-from .models import Announcement, AnnouncementDismissal
+from .models import ENDED, Announcement, AnnouncementDismissal
 
 BANNER_LIMIT = 3
 BANNER_DAYS = 30
 PER_PAGE = 20
 
-# When this process last asked (time.monotonic()) and the newest announcement's time then.
-_NEWEST: AppSlot[tuple[float, datetime | None]] = AppSlot("forum.announcements.newest")
+# When this process last asked (time.monotonic()) and what it learned then: the earliest start
+# among the announcements that had not ended (None: none showing or scheduled).
+_START: AppSlot[tuple[float, datetime | None]] = AppSlot("forum.announcements.start")
 
 
 @dataclass
@@ -41,43 +42,56 @@ class AnnouncementRow:
     sig: Sig | None
     author: str | None
     can_delete: bool
+    state: str  # models.SCHEDULED, SHOWING or ENDED
+
+    @property
+    def can_end(self) -> bool:
+        """Who may remove it may end it, while it has not ended."""
+        return self.can_delete and self.state != ENDED
 
 
-def newest_announcement() -> datetime | None:
-    """When the newest announcement (any SIG's, or site-wide) was posted; None without any.
-    Kept ANNOUNCEMENT_CACHE_SECONDS per process: every page asks (the banner), and there usually
-    is no recent announcement, so most pages run no banner query (docs/benchmarks.md,
-    2026-12-06)."""
+def banner_start() -> datetime | None:
+    """From when the banner may have something to show: the earliest start among the
+    announcements (any SIG's, or site-wide) that have not ended; None without any. Kept
+    ANNOUNCEMENT_CACHE_SECONDS per process: every page asks (the banner), and there usually is
+    nothing showing, so most pages run no banner query (docs/benchmarks.md, 2026-12-06). Being
+    a time, it stays true as the clock moves: a scheduled announcement shows at its start to
+    the second, and one that ended leaves a page at most these seconds of banner queries that
+    find nothing."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    known = _NEWEST.get(app)
+    known = _START.get(app)
     now = time.monotonic()
     if known is not None and now - known[0] < float(app.config["ANNOUNCEMENT_CACHE_SECONDS"]):
         return known[1]
-    newest = db.session.scalar(select(func.max(Announcement.created_at)))
-    assert newest is None or newest.tzinfo is not None  # max() keeps the column's UTCDateTime
-    _NEWEST.set(app, (now, newest))
-    return newest
+    start = db.session.scalar(
+        select(func.min(Announcement.starts_at)).where(Announcement.ends_at > utcnow())
+    )
+    assert start is None or start.tzinfo is not None  # min() keeps the column's UTCDateTime
+    _START.set(app, (now, start))
+    return start
 
 
-def forget_newest() -> None:
-    """Ask again on the next page (services call it when an announcement was published)."""
-    _NEWEST.pop()
+def forget_banner_start() -> None:
+    """Ask again on the next page (services call it when an announcement was posted or
+    ended)."""
+    _START.pop()
 
 
 def banner(current: Any) -> list[BannerItem]:
-    """Recent announcements this member has not dismissed: site-wide ones and those of the
-    member's SIGs; guests see the site-wide ones. One query either way, and none while the
-    newest announcement is older than the banner shows."""
-    since = utcnow() - timedelta(days=BANNER_DAYS)
-    newest = newest_announcement()
-    if newest is None or newest < since:
+    """The announcements showing now (started, not ended; the newest start first, at most
+    BANNER_LIMIT) that this member has not dismissed: site-wide ones and those of the member's
+    SIGs; guests see the site-wide ones. One query either way, and none while nothing is
+    showing (banner_start)."""
+    now = utcnow()
+    start = banner_start()
+    if start is None or start > now:
         return []
     viewer = permissions.actor(current)
     query = (
         select(Announcement.id, Announcement.title, Announcement.body_html, Sig.name, Sig.slug)
         .outerjoin(Sig, Sig.id == Announcement.sig_id)
-        .where(Announcement.created_at >= since)
-        .order_by(Announcement.created_at.desc(), Announcement.id.desc())
+        .where(Announcement.starts_at <= now, Announcement.ends_at > now)
+        .order_by(Announcement.starts_at.desc(), Announcement.id.desc())
         .limit(BANNER_LIMIT)
     )
     if viewer is None:
@@ -98,8 +112,10 @@ def banner(current: Any) -> list[BannerItem]:
 
 
 def announcement_list(current: Any, page: int = 1) -> tuple[list[AnnouncementRow], bool]:
-    """Every announcement this member may read, newest first; and whether a next page exists."""
+    """Every announcement this member may read, the latest start first (scheduled ones on
+    top), each with its state now; and whether a next page exists."""
     viewer = permissions.actor(current)
+    now = utcnow()
     rows = db.session.execute(
         select(Announcement, Sig, User.username)
         .outerjoin(Sig, Sig.id == Announcement.sig_id)
@@ -110,13 +126,17 @@ def announcement_list(current: Any, page: int = 1) -> tuple[list[AnnouncementRow
                 and_(Sig.id.is_not(None), permissions.readable_sigs_clause(viewer)),
             )
         )
-        .order_by(Announcement.created_at.desc(), Announcement.id.desc())
+        .order_by(Announcement.starts_at.desc(), Announcement.id.desc())
         .limit(PER_PAGE + 1)
         .offset((max(page, 1) - 1) * PER_PAGE)
     ).all()
     result = [
         AnnouncementRow(
-            announcement=a, sig=sig, author=name, can_delete=permissions.can_announce(viewer, sig)
+            announcement=a,
+            sig=sig,
+            author=name,
+            can_delete=permissions.can_announce(viewer, sig),
+            state=a.state(now),
         )
         for a, sig, name in rows[:PER_PAGE]
     ]

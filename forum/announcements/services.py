@@ -1,12 +1,16 @@
-"""Announcement verbs: publish, delete, and dismiss the banner."""
+"""Announcement verbs: publish (now or scheduled), end, delete, and dismiss the banner; the job
+that starts a scheduled announcement."""
 
 from __future__ import annotations
 
-from flask import current_app
+from datetime import datetime, timedelta
 
-from .. import content, events, permissions
+from flask import current_app
+from sqlalchemy import update
+
+from .. import content, events, jobs, permissions
 from ..accounts.services import resolve_usernames
-from ..db import on_commit, transaction, upsert
+from ..db import lock_for_write, on_commit, transaction, upsert
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
@@ -18,6 +22,8 @@ from . import queries
 from .models import Announcement, AnnouncementDismissal
 
 MAX_TITLE = 200
+# How far ahead a start may be set, and an end after its start (a bookmark's reminder's year).
+MAX_AHEAD = timedelta(days=366)
 
 
 def _target(actor: Actor, sig_id: int | None) -> Sig | None:
@@ -26,8 +32,37 @@ def _target(actor: Actor, sig_id: int | None) -> Sig | None:
     return permissions.get_sig_by_id_for(actor, sig_id)
 
 
-def publish_announcement(actor: Actor, sig_id: int | None, title: str, body: str) -> Announcement:
-    """Post an announcement site-wide (sig_id None: the global sysop) or in one SIG."""
+def _window(
+    starts_at: datetime | None, ends_at: datetime | None, now: datetime
+) -> tuple[datetime, datetime, list[Invalid]]:
+    """When the banner shows it: from `starts_at` (None, or a time already past: now) until
+    `ends_at` (None: BANNER_DAYS after the start), and the refusals of a window that cannot
+    be."""
+    starts = now if starts_at is None or starts_at <= now else starts_at
+    ends = ends_at if ends_at is not None else starts + timedelta(days=queries.BANNER_DAYS)
+    refused = []
+    if starts > now + MAX_AHEAD:
+        refused.append(Invalid("starts_at", _l("Choose a time within a year.")))
+    if ends <= now:
+        refused.append(Invalid("ends_at", _l("Choose a time in the future.")))
+    elif ends <= starts:
+        refused.append(Invalid("ends_at", _l("The end must come after the start.")))
+    elif ends > starts + MAX_AHEAD:
+        refused.append(Invalid("ends_at", _l("Choose a time within a year.")))
+    return starts, ends, refused
+
+
+def publish_announcement(
+    actor: Actor,
+    sig_id: int | None,
+    title: str,
+    body: str,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> Announcement:
+    """Post an announcement site-wide (sig_id None: the global sysop) or in one SIG, shown from
+    `starts_at` until `ends_at` (aware datetimes; None: now, and BANNER_DAYS after the start).
+    One that starts later is published (AnnouncementPublished) by a job at its start."""
     sig = _target(actor, sig_id)
     if not permissions.can_announce(actor, sig):
         raise Forbidden(
@@ -39,7 +74,9 @@ def publish_announcement(actor: Actor, sig_id: int | None, title: str, body: str
     title = " ".join(content.clean_text(title).split())
     body = content.clean_text(body).strip()
     limit = current_app.config["MAX_POST_LENGTH"]
-    # The title and the body are checked apart, and every refusal said at once.
+    now = utcnow()
+    starts, ends, window_refused = _window(starts_at, ends_at, now)
+    # The title, the body and the window are checked apart, and every refusal said at once.
     refused = []
     if len(title) < 3 or len(title) > MAX_TITLE:
         refused.append(
@@ -63,6 +100,7 @@ def publish_announcement(actor: Actor, sig_id: int | None, title: str, body: str
                 ),
             )
         )
+    refused += window_refused
     if refused:
         first, *more = refused
         raise Invalid(first.field, first.lazy_message, more=more)
@@ -75,17 +113,58 @@ def publish_announcement(actor: Actor, sig_id: int | None, title: str, body: str
             body_raw=body,
             body_html=cooked.html,
             render_version=cooked.version,
-            created_at=utcnow(),
+            created_at=now,
+            starts_at=starts,
+            ends_at=ends,
+            published_at=now if starts <= now else None,
         )
         session.add(announcement)
         session.flush()
-        on_commit(queries.forget_newest)  # the banner shows it at once
-        events.publish(
-            events.AnnouncementPublished(
-                announcement_id=announcement.id, sig_id=announcement.sig_id, author_id=actor.id
-            )
-        )
+        # This process's banner shows it at once, or learns when it starts.
+        on_commit(queries.forget_banner_start)
+        if announcement.published_at is not None:
+            _publish_event(announcement)
+        else:
+            jobs.enqueue(start_announcement, announcement.id, delay=(starts - now).total_seconds())
     return announcement
+
+
+def _publish_event(announcement: Announcement) -> None:
+    events.publish(
+        events.AnnouncementPublished(
+            announcement_id=announcement.id,
+            sig_id=announcement.sig_id,
+            author_id=announcement.author_id,
+        )
+    )
+
+
+@jobs.job(retries=3, retry_delay=30)
+def start_announcement(announcement_id: int) -> bool:
+    """A scheduled announcement's start came: AnnouncementPublished goes out now, not when it
+    was saved (once: the row's published_at claims it). Nothing for one deleted or ended before
+    its start; a job that runs early (another machine's clock) queues itself for the start.
+    The banner needs no job: each process knows the next start (queries.banner_start)."""
+    now = utcnow()
+    announcement = db.session.get(Announcement, announcement_id)
+    if announcement is None or announcement.published_at is not None:
+        return False
+    if announcement.ends_at <= now:
+        return False
+    if announcement.starts_at > now:
+        delay = (announcement.starts_at - now).total_seconds()
+        jobs.enqueue(start_announcement, announcement_id, delay=delay)
+        return False
+    with transaction() as session:
+        claimed = session.execute(
+            update(Announcement)
+            .where(Announcement.id == announcement_id, Announcement.published_at.is_(None))
+            .values(published_at=now)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            return False
+        _publish_event(announcement)
+    return True
 
 
 def get_announcement_for(actor: Actor, announcement_id: int) -> Announcement:
@@ -98,6 +177,30 @@ def get_announcement_for(actor: Actor, announcement_id: int) -> Announcement:
         # The same answer as for a missing one, whether its SIG is hidden or only closed.
         if sig is None or not permissions.can_read_sig(actor, sig):
             raise NotFound(_l("No such announcement."))
+    return announcement
+
+
+def end_announcement(actor: Actor, announcement_id: int) -> Announcement:
+    """End an announcement now (who may remove it may end it): it leaves the banner and stays
+    listed as ended. A scheduled one never shows; one ended already stays as it is."""
+    announcement = get_announcement_for(actor, announcement_id)
+    sig = _target(actor, announcement.sig_id)
+    if not permissions.can_announce(actor, sig):
+        raise Forbidden(_l("You may not end this announcement."))
+    assert actor is not None
+    with transaction():
+        lock_for_write(Announcement, announcement.id)  # (read afresh: one ending it too)
+        now = utcnow()
+        if announcement.ends_at <= now:
+            return announcement
+        announcement.ends_at = now
+        announcement.starts_at = min(announcement.starts_at, now)
+        on_commit(queries.forget_banner_start)  # this process's banner drops it at once
+        events.publish(
+            events.AnnouncementEnded(
+                announcement_id=announcement.id, sig_id=announcement.sig_id, actor_id=actor.id
+            )
+        )
     return announcement
 
 

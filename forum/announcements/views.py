@@ -1,7 +1,9 @@
-"""Announcement pages: the list, posting, removing, and dismissing the banner."""
+"""Announcement pages: the list, posting (now or scheduled), ending, removing, and dismissing
+the banner."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, abort, flash, g, redirect, render_template, request, url_for
@@ -10,6 +12,8 @@ from flask_login import current_user, login_required
 from ..errors import Forbidden, ForumError
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
+from ..i18n import localtime
+from ..timeutil import from_zone, utcnow
 from ..web import fixed_url, form_error, redirect_back, viewer
 from . import bp, queries, services
 from .forms import ActionForm, AnnouncementForm
@@ -50,15 +54,50 @@ def new() -> Any:
         form.where.data = request.args["sig"]
     if form.validate_on_submit():
         sig_id = int(form.where.data) if form.where.data else None
+        author = viewer()
+        assert author is not None
+
+        def local(value: datetime | None) -> datetime | None:
+            return None if value is None else from_zone(value, author.timezone)
+
         try:
-            services.publish_announcement(viewer(), sig_id, form.title.data, form.body.data)
+            made = services.publish_announcement(
+                author,
+                sig_id,
+                form.title.data,
+                form.body.data,
+                local(form.starts_at.data),
+                local(form.ends_at.data),
+            )
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash(_("The announcement is posted."), "success")
+            if made.starts_at > utcnow():
+                flash(
+                    _(
+                        "The announcement is scheduled: it shows from %(when)s.",
+                        when=localtime(made.starts_at),
+                    ),
+                    "success",
+                )
+            else:
+                flash(_("The announcement is posted."), "success")
             return redirect(url_for("announcements.index"))
     status = 400 if form.errors or form.form_errors else 200
-    return render_template("announcements/new.html", form=form), status
+    return (
+        render_template("announcements/new.html", form=form, banner_days=queries.BANNER_DAYS),
+        status,
+    )
+
+
+@bp.route("/announcements/<int:announcement_id>/end", methods=["POST"])
+@login_required
+def end(announcement_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.end_announcement(viewer(), announcement_id)
+    flash(_("The announcement has ended: it no longer shows in the banner."), "info")
+    return redirect(url_for("announcements.index", _anchor=f"announcement-{announcement_id}"))
 
 
 @bp.route("/announcements/<int:announcement_id>/delete", methods=["POST"])
