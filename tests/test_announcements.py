@@ -491,3 +491,49 @@ def test_the_migration_gives_existing_announcements_their_30_days(base_config, e
         upgrade()
         db.session.remove()
         db.engine.dispose()
+
+
+# --- the API ------------------------------------------------------------------------------------
+def test_the_api_takes_and_gives_the_window_and_ends_announcements(client, world, clock):
+    from .test_api import API, error_of, send, token_for
+
+    root, ada = token_for(world["root"]), token_for(world["ada"])
+    start = clock["now"] + timedelta(days=1)
+    made = send(client, "POST", f"{API}/announcements", ada, {
+        "title": "Retro meetup", "body": "*Soon*", "sig": "retro",
+        "starts_at": start.astimezone(in_zone(start, "America/New_York").tzinfo).isoformat(),
+    })  # fmt: skip
+    assert made.status_code == 201, made.get_json()
+    shown = made.get_json()
+    assert datetime.fromisoformat(shown["starts_at"]) == start
+    assert datetime.fromisoformat(shown["ends_at"]) == start + timedelta(days=30)
+    assert (shown["state"], shown["can_end"], shown["sig"]["slug"]) == ("scheduled", True, "retro")
+    assert shown["author"]["username"] == "ada"
+    # Refused as the form refuses: the field named.
+    refused = send(client, "POST", f"{API}/announcements", root, {
+        "title": "Backwards", "body": "x", "starts_at": start.isoformat(),
+        "ends_at": (start - timedelta(hours=1)).isoformat(),
+    })  # fmt: skip
+    assert refused.status_code == 400
+    assert error_of(refused)["field"] == "ends_at"
+    naive = send(client, "POST", f"{API}/announcements", root,
+                 {"title": "Naive", "body": "x", "ends_at": "2030-01-01T10:00:00"})  # fmt: skip
+    assert naive.status_code == 400  # a time without its zone is not guessed
+    # The list, for a member of retro (not its sysop): the window, and no ending.
+    bob = token_for(world["bob"])
+    listed = send(client, "GET", f"{API}/announcements", bob).get_json()
+    assert [(i["title"], i["state"], i["can_end"]) for i in listed["items"]] == [
+        ("Retro meetup", "scheduled", False)
+    ]
+    assert send(client, "POST", f"{API}/announcements/{shown['id']}/end", bob).status_code == 403
+    clock["now"] = start
+    one = send(client, "GET", f"{API}/announcements/{shown['id']}", bob).get_json()
+    assert one["state"] == "showing"
+    ended = send(client, "POST", f"{API}/announcements/{shown['id']}/end", ada)
+    assert ended.status_code == 200
+    assert ended.get_json()["state"] == "ended" and ended.get_json()["can_end"] is False
+    assert datetime.fromisoformat(ended.get_json()["ends_at"]) == start
+    # A guest reads the site-wide list only; the SIG's is for those who may read retro.
+    assert send(client, "GET", f"{API}/announcements/{shown['id']}").status_code == 200
+    secret = services.publish_announcement(world["root"], world["secret"].id, "Psst", "x")
+    assert send(client, "GET", f"{API}/announcements/{secret.id}").status_code == 404

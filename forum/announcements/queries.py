@@ -111,12 +111,9 @@ def banner(current: Any) -> list[BannerItem]:
     ]
 
 
-def announcement_list(current: Any, page: int = 1) -> tuple[list[AnnouncementRow], bool]:
-    """Every announcement this member may read, the latest start first (scheduled ones on
-    top), each with its state now; and whether a next page exists."""
-    viewer = permissions.actor(current)
-    now = utcnow()
-    rows = db.session.execute(
+def _listed(viewer: permissions.Actor) -> Any:
+    """The announcements this member may read, with their SIG and author's name."""
+    return (
         select(Announcement, Sig, User.username)
         .outerjoin(Sig, Sig.id == Announcement.sig_id)
         .outerjoin(User, User.id == Announcement.author_id)
@@ -126,21 +123,43 @@ def announcement_list(current: Any, page: int = 1) -> tuple[list[AnnouncementRow
                 and_(Sig.id.is_not(None), permissions.readable_sigs_clause(viewer)),
             )
         )
+    )
+
+
+def _row(viewer: permissions.Actor, now: datetime, found: Any) -> AnnouncementRow:
+    announcement, sig, name = found
+    return AnnouncementRow(
+        announcement=announcement,
+        sig=sig,
+        author=name,
+        can_delete=permissions.can_announce(viewer, sig),
+        state=announcement.state(now),
+    )
+
+
+def announcement_list(current: Any, page: int = 1) -> tuple[list[AnnouncementRow], bool]:
+    """Every announcement this member may read, the latest start first (scheduled ones on
+    top), each with its state now; and whether a next page exists."""
+    viewer = permissions.actor(current)
+    now = utcnow()
+    rows = db.session.execute(
+        _listed(viewer)
         .order_by(Announcement.starts_at.desc(), Announcement.id.desc())
         .limit(PER_PAGE + 1)
         .offset((max(page, 1) - 1) * PER_PAGE)
     ).all()
-    result = [
-        AnnouncementRow(
-            announcement=a,
-            sig=sig,
-            author=name,
-            can_delete=permissions.can_announce(viewer, sig),
-            state=a.state(now),
-        )
-        for a, sig, name in rows[:PER_PAGE]
-    ]
-    return result, len(rows) > PER_PAGE
+    return [_row(viewer, now, found) for found in rows[:PER_PAGE]], len(rows) > PER_PAGE
+
+
+def announcement_row(current: Any, announcement_id: int) -> AnnouncementRow | None:
+    """One announcement as the list shows it to this member; None if they may not read it."""
+    viewer = permissions.actor(current)
+    found = db.session.execute(
+        _listed(viewer)
+        .where(Announcement.id == announcement_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    return _row(viewer, utcnow(), found) if found is not None else None
 
 
 def announce_targets(current: Any) -> list[tuple[str, str]]:

@@ -15,7 +15,17 @@ tokens_bp = Blueprint("api_tokens", __name__)
 
 def init_app(app: Flask) -> None:
     # The blueprints' hooks, error handlers and routes register on import, once.
-    from . import care, mail, me, pages, plumbing, queries, services, views  # noqa: F401
+    from . import (  # noqa: F401
+        announcements,
+        care,
+        mail,
+        me,
+        pages,
+        plumbing,
+        queries,
+        services,
+        views,
+    )
 
     # Writes on a session cookie still need the page's CSRF token: forum.api.auth checks it
     # itself, since a request with a token needs none.

@@ -568,6 +568,58 @@ class SuspendResult(Output):
     until: datetime
 
 
+# --- announcements --------------------------------------------------------------------------
+class Announcement(Output):
+    id: int
+    title: str
+    body_raw: str = Field(description="Markdown, as posted.")
+    body_html: str
+    sig: SigRef | None = Field(description="null: a site-wide announcement.")
+    author: MemberRef | None = Field(description=WHO)
+    created_at: datetime = Field(description="When it was posted.")
+    starts_at: datetime = Field(description="When the banner begins to show it.")
+    ends_at: datetime = Field(
+        description="When the banner stops showing it (ended early: when it was ended); it "
+        "stays listed after."
+    )
+    state: Literal["scheduled", "showing", "ended"] = Field(
+        description="At the time of the answer: scheduled (starts_at is ahead), showing, or ended."
+    )
+    can_end: bool = Field(
+        description="Whether the caller may end it now (its SIG's sysops, the sysop; not once "
+        "it has ended)."
+    )
+    url: str
+
+
+class AnnouncementList(Output):
+    items: list[Announcement] = Field(description="The latest start first: scheduled ones on top.")
+    page: int
+    next_page: int | None
+
+
+class NewAnnouncement(Input):
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown.")
+    sig: Slug | None = Field(
+        None,
+        description="The slug of a SIG the caller is a sysop of; without it, site-wide (the "
+        "sysop).",
+    )
+    starts_at: AwareDatetime | None = Field(
+        None,
+        strict=False,
+        description="ISO 8601 with a time zone. Without it, or a time already past: now. A "
+        "later start is scheduled: it shows, and is published, then.",
+    )
+    ends_at: AwareDatetime | None = Field(
+        None,
+        strict=False,
+        description="ISO 8601 with a time zone, after the start and in the future. Without it: "
+        "30 days after the start.",
+    )
+
+
 # --- member care ----------------------------------------------------------------------------
 MAX_SUBJECT = 1_000
 ConcernState = Literal["open", "waiting", "resolved"]

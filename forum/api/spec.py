@@ -312,6 +312,7 @@ def reference(doc: dict[str, Any]) -> dict[str, Any]:
         "Members",
         "Notifications",
         "Search",
+        "Announcements",
         "Moderation",
         "Member care",
         "Private mail",
