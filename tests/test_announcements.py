@@ -537,3 +537,13 @@ def test_the_api_takes_and_gives_the_window_and_ends_announcements(client, world
     assert send(client, "GET", f"{API}/announcements/{shown['id']}").status_code == 200
     secret = services.publish_announcement(world["root"], world["secret"].id, "Psst", "x")
     assert send(client, "GET", f"{API}/announcements/{secret.id}").status_code == 404
+
+
+def test_a_start_or_end_too_far_ahead_is_refused(world, clock):
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    with pytest.raises(Invalid) as refused:
+        services.publish_announcement(world["root"], None, "Far", "x", starts_at=far)
+    assert refused.value.field == "starts_at"
+    with pytest.raises(Invalid) as refused:
+        services.publish_announcement(world["root"], None, "Far", "x", ends_at=far)
+    assert refused.value.field == "ends_at"

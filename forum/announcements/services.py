@@ -39,10 +39,11 @@ def _window(
     `ends_at` (None: BANNER_DAYS after the start), and the refusals of a window that cannot
     be."""
     starts = now if starts_at is None or starts_at <= now else starts_at
-    ends = ends_at if ends_at is not None else starts + timedelta(days=queries.BANNER_DAYS)
     refused = []
     if starts > now + MAX_AHEAD:
         refused.append(Invalid("starts_at", _l("Choose a time within a year.")))
+        starts = now  # (the end is still checked, and no year 9999 + 30 days is reckoned)
+    ends = ends_at if ends_at is not None else starts + timedelta(days=queries.BANNER_DAYS)
     if ends <= now:
         refused.append(Invalid("ends_at", _l("Choose a time in the future.")))
     elif ends <= starts:
