@@ -8,8 +8,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
-from ..settings import REGISTRATION_MODES, TRUST_SETTINGS
+from ..settings import REGISTRATION_MODES, SETTINGS, TRUST_SETTINGS
 from ..sigs.models import LANGUAGES, VISIBILITIES
+from .services import MAX_INVITE_NOTE
 
 VISIBILITY_LABELS = {
     "public": _l("public: anyone may read"),
@@ -95,7 +96,10 @@ class SettingsForm(FlaskForm):
     upload_max_mb = StringField(_l("Largest upload (MB)"))
     upload_quota_member_mb = StringField(_l("Uploads per member (MB)"))
     upload_quota_sig_mb = StringField(_l("Uploads per SIG (MB)"))
-    upload_types = StringField(_l("File types members may upload"))
+    upload_types = StringField(
+        _l("File types members may upload"),
+        validators=[Length(max=SETTINGS["upload_types"].maximum)],
+    )
 
 
 # The trust levels' thresholds and the limits of new accounts: whole numbers, labelled as the
@@ -105,7 +109,16 @@ for _setting in TRUST_SETTINGS:
 
 
 class InviteForm(FlaskForm):
-    note = StringField(_l("Who is it for? (optional)"), validators=[Optional(), Length(max=200)])
+    note = StringField(
+        _l("Who is it for? (optional)"),
+        validators=[
+            Optional(),
+            Length(
+                max=MAX_INVITE_NOTE,
+                message=_l("Keep the note under %(count)s characters.", count=MAX_INVITE_NOTE),
+            ),
+        ],
+    )
 
 
 class ActionForm(FlaskForm):

@@ -121,11 +121,19 @@ def set_sig_sysop(actor: Actor, sig_id: int, username: str, is_sysop: bool) -> U
     return user
 
 
+# Who an invite is for: what `invites.note` holds.
+MAX_INVITE_NOTE = 200
+
+
 def create_invite(actor: Actor, note: str = "") -> Invite:
     """A one-time registration code for when registration is invite-only."""
     permissions.require_global_sysop(actor)
     assert actor is not None
-    note = " ".join(note.split())[:200]
+    note = " ".join(note.split())
+    if len(note) > MAX_INVITE_NOTE:
+        raise Invalid(
+            "note", _l("Keep the note under %(count)s characters.", count=MAX_INVITE_NOTE)
+        )
     with transaction() as session:
         invite = Invite(code=secrets.token_urlsafe(12), note=note, created_by_id=actor.id)
         session.add(invite)

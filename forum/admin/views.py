@@ -213,15 +213,21 @@ def site_settings() -> Any:
 def invites() -> Any:
     form = InviteForm()
     if form.validate_on_submit():
-        invite = services.create_invite(viewer(), form.note.data or "")
-        flash(_("New invite code: %(code)s", code=invite.code), "success")
-        return redirect(url_for("admin.invites"))
-    return render_template(
+        try:
+            invite = services.create_invite(viewer(), form.note.data or "")
+        except ForumError as exc:
+            form_error(form, exc)
+        else:
+            flash(_("New invite code: %(code)s", code=invite.code), "success")
+            return redirect(url_for("admin.invites"))
+    status = 400 if form.errors or form.form_errors else 200
+    page = render_template(
         "admin/invites.html",
         form=form,
         rows=queries.invites(current_user),
         mode=settings.get("registration"),
     )
+    return page, status
 
 
 @bp.route("/approvals")

@@ -20,10 +20,13 @@ from ..notifications.mail import CATEGORIES as MAIL_CATEGORIES
 from ..notifications.mail import CHOICES as MAIL_CHOICES
 from ..theme import THEMES
 
-# Upper bounds in the schema; the services apply the site's own (smaller) limits.
+# A body is stored as text: its bound here is generous, and the service says the site's own
+# (smaller) limit with the length sent. A short text is stored in a column of its own length
+# (VARCHAR(n), which PostgreSQL refuses to overflow): its bound here is the service's, which
+# the column holds and the page's form says too (tests/test_field_limits.py).
 MAX_BODY = 100_000
-MAX_TITLE = 500
-MAX_REASON = 2_000
+MAX_TITLE = 200  # MAX_TITLE_LENGTH's default: topics.title
+MAX_REASON = 500  # moderation.common.MAX_REASON: a reason, a flag's or a report's note
 MAX_QUERY = 500
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -621,7 +624,7 @@ class NewAnnouncement(Input):
 
 
 # --- member care ----------------------------------------------------------------------------
-MAX_SUBJECT = 1_000
+MAX_SUBJECT = 200  # MAX_TITLE_LENGTH's default: conversations.subject
 ConcernState = Literal["open", "waiting", "resolved"]
 
 
@@ -797,7 +800,7 @@ class ConcernInbox(Output):
 
 
 # Paging the sysops on duty, duty, a SIG's deadlines (forum.care: the SIG page's care box).
-MAX_PAGE_TEXT = 2_000  # the page's form; the service keeps it under 500 characters
+MAX_PAGE_TEXT = 500  # care.services.PAGE_TEXT_LIMIT
 MAX_HOURS = 100_000  # the page's form; the service allows 1 to 8,760
 
 

@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -15,19 +14,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
+from ..messages.forms import subject_limit
+from .services import PAGE_TEXT_LIMIT, PAGE_TEXT_TOO_LONG
 
 # Generous caps here; the services give the precise message (MAX_POST_LENGTH).
 BODY_CAP = 200_000
-
-
-def _subject_limit(field: StringField, required: bool) -> None:
-    """The subject's box holds what the service allows (MAX_TITLE_LENGTH, as private mail's
-    subjects), with the service's words for a longer one typed around the browser's limit."""
-    limit = int(current_app.config["MAX_TITLE_LENGTH"])
-    words = _l("Keep the subject under %(limit)s characters.", limit=limit)
-    first = DataRequired() if required else Optional()
-    field.validators = [first, Length(max=limit, message=words)]
-    field.render_kw = {**(field.render_kw or {}), "maxlength": limit}
 
 
 class WriteForm(FlaskForm):
@@ -39,7 +30,7 @@ class WriteForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _subject_limit(self.subject, required=True)
+        subject_limit(self.subject, required=True)
 
 
 class AppealForm(FlaskForm):
@@ -53,7 +44,7 @@ class AppealForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _subject_limit(self.subject, required=False)
+        subject_limit(self.subject, required=False)
 
 
 class ReplyForm(FlaskForm):
@@ -76,7 +67,11 @@ class AssignForm(FlaskForm):
 
 class PageForm(FlaskForm):
     body = StringField(
-        _l("In a few words, what is it about?"), validators=[DataRequired(), Length(max=2000)]
+        _l("In a few words, what is it about?"),
+        validators=[
+            DataRequired(),
+            Length(max=PAGE_TEXT_LIMIT, message=PAGE_TEXT_TOO_LONG),
+        ],
     )
 
 

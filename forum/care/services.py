@@ -51,7 +51,10 @@ from .models import (
 )
 
 NOTE_LIMIT = 5000
+# A page's words (`sysop_pages.body` holds more); the page form's box and the API's model say
+# the same number and these words.
 PAGE_TEXT_LIMIT = 500
+PAGE_TEXT_TOO_LONG = _l("Keep it under 500 characters; there is room for more later.")
 
 
 # --- deadlines ---------------------------------------------------------------------------------
@@ -598,7 +601,7 @@ def page_sysops(actor: Actor, sig_id: int, body: str) -> SysopPage:
     if not body:
         raise Invalid("body", _l("Say in a few words what it is about."))
     if len(body) > PAGE_TEXT_LIMIT:
-        raise Invalid("body", _l("Keep it under 500 characters; there is room for more later."))
+        raise Invalid("body", PAGE_TEXT_TOO_LONG)
     now = utcnow()
     limit = max(1, settings.get_int("care_pages_per_hour"))
     with transaction() as session:

@@ -357,7 +357,9 @@ def page_sysops(slug: str) -> Any:
     permissions.require_page(viewer(), sig)
     form = PageForm()
     if not form.validate_on_submit():
-        flash(_("Say in a few words what it is about."), "error")
+        # The box's own words (too long), else what it is missing.
+        said = form.body.errors[0] if form.body.errors else None
+        flash(said or _("Say in a few words what it is about."), "error")
         return redirect(url_for("sigs.show", slug=sig.slug) + "#care")
     try:
         page = services.page_sysops(viewer(), sig.id, form.body.data)

@@ -35,6 +35,9 @@ MAX_TITLE = 200
 MAX_KEYWORDS = 300
 MAX_DESCRIPTION = 10_000
 MAX_SECTIONS = 100
+MAX_SECTION_NAME = 100
+MAX_SECTION_DESCRIPTION = 500
+MAX_VERSION_NOTE = 500
 
 
 def _sig(actor: Actor, sig_id: int) -> Sig:
@@ -52,7 +55,7 @@ def _check_section_name(name: str) -> str:
     name = " ".join(content.clean_text(name or "").split())
     if not name:
         raise Invalid("name", _l("Give the section a name."))
-    if len(name) > 100:
+    if len(name) > MAX_SECTION_NAME:
         raise Invalid("name", _l("Keep the name under 100 characters."))
     return name
 
@@ -61,7 +64,12 @@ def create_section(actor: Actor, sig_id: int, name: str, description: str = "") 
     sig = _sig(actor, sig_id)
     permissions.require_manage_library(actor, sig)
     name = _check_section_name(name)
-    description = " ".join(content.clean_text(description or "").split())[:500]
+    description = " ".join(content.clean_text(description or "").split())
+    if len(description) > MAX_SECTION_DESCRIPTION:
+        raise Invalid(
+            "description",
+            _l("Keep the description under %(limit)s characters.", limit=MAX_SECTION_DESCRIPTION),
+        )
     with transaction() as session:
         count = session.scalar(
             select(func.count()).select_from(LibrarySection).where(LibrarySection.sig_id == sig.id)
@@ -372,8 +380,12 @@ def add_version(
     from . import services
 
     entry, sig, user = _curated(actor, file_id)
+    note = " ".join(content.clean_text(note or "").split())
+    if len(note) > MAX_VERSION_NOTE:
+        raise Invalid(
+            "note", _l("Keep the note under %(count)s characters.", count=MAX_VERSION_NOTE)
+        )
     prepared = _prepare_upload(user, sig, stream, filename)
-    note = " ".join(content.clean_text(note or "").split())[:500]
     services._keep_bytes(prepared)
     with transaction() as session:
         lock_for_write(LibraryFile, entry.id)

@@ -1,5 +1,8 @@
 """Private mail forms: shape and CSRF; the services enforce the rules."""
 
+from typing import Any
+
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -7,10 +10,20 @@ from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from ..i18n import lazy_gettext as _l
 from .models import MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS
-from .services import REPORT_REASONS
+from .services import MAX_REPORT_NOTE, REPORT_REASONS
 
 # Generous caps here; the services give the precise message (MAX_POST_LENGTH).
 BODY_CAP = 200_000
+
+
+def subject_limit(field: StringField, required: bool) -> None:
+    """A subject's box holds what the service allows (MAX_TITLE_LENGTH, which the column holds),
+    with the service's words for a longer one typed around the browser's limit."""
+    limit = int(current_app.config["MAX_TITLE_LENGTH"])
+    words = _l("Keep the subject under %(limit)s characters.", limit=limit)
+    first = DataRequired() if required else Optional()
+    field.validators = [first, Length(max=limit, message=words)]
+    field.render_kw = {**(field.render_kw or {}), "maxlength": limit}
 
 
 class ConversationForm(FlaskForm):
@@ -19,10 +32,14 @@ class ConversationForm(FlaskForm):
         validators=[DataRequired(), Length(max=2000)],
         description=_l("Member names, separated by commas."),
     )
-    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=1000)])
+    subject = StringField(_l("Subject"), validators=[DataRequired()])
     body = TextAreaField(
         _l("Message (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        subject_limit(self.subject, required=True)
 
 
 class MessageForm(FlaskForm):
@@ -41,7 +58,14 @@ class ReportForm(FlaskForm):
         choices=[SelectChoice(k, v) for k, v in REPORT_REASONS.items()],
     )
     note = TextAreaField(
-        _l("Anything the sysop should know? (optional)"), validators=[Optional(), Length(max=2000)]
+        _l("Anything the sysop should know? (optional)"),
+        validators=[
+            Optional(),
+            Length(
+                max=MAX_REPORT_NOTE,
+                message=_l("Keep the note under %(count)s characters.", count=MAX_REPORT_NOTE),
+            ),
+        ],
     )
 
 

@@ -56,6 +56,10 @@ def _member(actor: Actor) -> User:
     return actor
 
 
+# A report's note: what `message_reports.note` holds.
+MAX_REPORT_NOTE = 500
+
+
 def max_participants() -> int:
     return max(2, settings.get_int("mail_max_participants"))
 
@@ -508,8 +512,10 @@ def report_message(actor: Actor, message_id: int, reason: str, note: str = "") -
     if reason not in REPORT_REASONS:
         raise Invalid("reason", _l("Choose why you are reporting this message."))
     note = " ".join(content.clean_text(note or "").split())
-    if len(note) > 500:
-        raise Invalid("note", _l("Keep the note under 500 characters."))
+    if len(note) > MAX_REPORT_NOTE:
+        raise Invalid(
+            "note", _l("Keep the note under %(count)s characters.", count=MAX_REPORT_NOTE)
+        )
     if reason == "other" and not note:
         raise Invalid("note", _l("Tell the sysop what is wrong with this message."))
     row = permissions.conversation_membership(actor, message.conversation_id)

@@ -1,5 +1,7 @@
 """Moderation forms: shape and CSRF; the services enforce the rules."""
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -14,6 +16,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
+from ..topics.forms import title_limit
+from .common import MAX_NOTE, MAX_REASON
 from .models import FLAG_REASONS, MESSAGE_OUTCOMES, OUTCOMES
 
 DAYS = [NumberRange(min=1, max=3650, message=_l("Between 1 and 3,650 days."))]
@@ -27,14 +31,14 @@ class FlagForm(FlaskForm):
     )
     note = TextAreaField(
         _l("Anything the sysops should know (needed for “something else”)"),
-        validators=[Optional(), Length(max=500)],
+        validators=[Optional(), Length(max=MAX_REASON)],
     )
 
 
 class ReasonForm(FlaskForm):
     """A button with an optional reason (hide, lock, delete, reject, lift …)."""
 
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
     next = HiddenField()
 
 
@@ -45,7 +49,7 @@ class ResolveForm(FlaskForm):
     )
     reason = StringField(
         _l("Reason (the member sees it when warned or suspended)"),
-        validators=[Optional(), Length(max=500)],
+        validators=[Optional(), Length(max=MAX_REASON)],
     )
     days = IntegerField(
         _l("Suspend or silence for (days)"), default=7, validators=[Optional(), *DAYS]
@@ -58,32 +62,37 @@ class MessageReportForm(FlaskForm):
         _l("Outcome"), choices=[SelectChoice(k, v) for k, v in MESSAGE_OUTCOMES.items()]
     )
     reason = StringField(
-        _l("Reason (the member sees it when warned)"), validators=[Optional(), Length(max=500)]
+        _l("Reason (the member sees it when warned)"),
+        validators=[Optional(), Length(max=MAX_REASON)],
     )
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=2000)])
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=MAX_NOTE)])
     next = HiddenField()
 
 
 class MemberNoteForm(FlaskForm):
     """A note on a member, filed under a SIG: its sysops read it (site-wide: the sysop only)."""
 
-    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=2000)])
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=MAX_NOTE)])
     sig = SelectField(_l("For the sysops of"), coerce=int, validate_choice=False)
 
 
 class MoveForm(FlaskForm):
     sig = SelectField(_l("Move to SIG"), coerce=int, validate_choice=False)
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
 
 
 class SplitForm(FlaskForm):
     later = BooleanField(_l("And every reply after the first one chosen"))
-    title = StringField(_l("Title of the new topic"), validators=[DataRequired(), Length(max=1000)])
+    title = StringField(_l("Title of the new topic"), validators=[DataRequired()])
     sig = SelectField(_l("In SIG"), coerce=int, validate_choice=False)
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        title_limit(self.title, required=True)
 
 
 class MergeForm(FlaskForm):
@@ -93,12 +102,12 @@ class MergeForm(FlaskForm):
         _l("Merge into"),
         validators=[DataRequired(message=_l("Choose the topic to merge into.")), Length(max=500)],
     )
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
 
 
 class WarnForm(FlaskForm):
     reason = StringField(
-        _l("Warning (the member sees it)"), validators=[DataRequired(), Length(max=500)]
+        _l("Warning (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
     )
     sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
@@ -106,7 +115,7 @@ class WarnForm(FlaskForm):
 class SuspendForm(FlaskForm):
     days = IntegerField(_l("Days"), default=7, validators=[DataRequired(), *DAYS])
     reason = StringField(
-        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=500)]
+        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
     )
     sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
@@ -114,7 +123,7 @@ class SuspendForm(FlaskForm):
 class RemoveFromSigForm(FlaskForm):
     sig = SelectField(_l("SIG"), coerce=int, validate_choice=False)
     reason = StringField(
-        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=500)]
+        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
     )
     ban = BooleanField(_l("Ban from re-joining (and from reading it unless it is public)"))
     days = IntegerField(_l("Ban for (days; empty: until lifted)"), validators=[Optional(), *DAYS])
@@ -123,13 +132,13 @@ class RemoveFromSigForm(FlaskForm):
 class SilenceForm(FlaskForm):
     days = IntegerField(_l("Days"), default=3, validators=[DataRequired(), *DAYS])
     reason = StringField(
-        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=500)]
+        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
     )
 
 
 class BanForm(FlaskForm):
     reason = StringField(
-        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=500)]
+        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
     )
 
 
@@ -144,7 +153,7 @@ class LiftForm(FlaskForm):
         ],
     )
     sig = IntegerField(_l("SIG"), validators=[Optional()])
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
 
 
 class WordFilterForm(FlaskForm):
@@ -167,6 +176,8 @@ class ActionForm(FlaskForm):
 class SpamCleanupForm(FlaskForm):
     """The confirmation of a spam cleanup (one POST after one page; works without JavaScript)."""
 
-    reason = StringField(_l("Reason (for the log)"), validators=[Optional(), Length(max=500)])
+    reason = StringField(
+        _l("Reason (for the log)"), validators=[Optional(), Length(max=MAX_REASON)]
+    )
     sig = HiddenField()
     next = HiddenField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from .. import content, counters, events, permissions
@@ -165,8 +166,9 @@ def _check_title(title: str) -> str:
     title = " ".join(content.clean_text(title or "").split())
     if len(title) < 3:
         raise Invalid("title", _l("Give the new topic a title of at least 3 characters."))
-    if len(title) > 200:
-        raise Invalid("title", _l("Keep the title under 200 characters."))
+    limit = int(current_app.config["MAX_TITLE_LENGTH"])
+    if len(title) > limit:
+        raise Invalid("title", _l("Keep the title under %(limit)s characters.", limit=limit))
     return title
 
 

@@ -6,6 +6,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
+from .services import MAX_REQUEST_MESSAGE
 
 
 class JoinForm(FlaskForm):
@@ -18,7 +19,16 @@ class RequestForm(FlaskForm):
         validators=[DataRequired(), Length(max=64)],
     )
     message = TextAreaField(
-        _l("Why would you like to join? (optional)"), validators=[Optional(), Length(max=500)]
+        _l("Why would you like to join? (optional)"),
+        validators=[
+            Optional(),
+            Length(
+                max=MAX_REQUEST_MESSAGE,
+                message=_l(
+                    "Keep the message under %(count)s characters.", count=MAX_REQUEST_MESSAGE
+                ),
+            ),
+        ],
     )
 
 

@@ -34,6 +34,9 @@ from .models import (
     SigInvite,
 )
 
+# A request to join's words: what `join_requests.message` holds.
+MAX_REQUEST_MESSAGE = 500
+
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 
 
@@ -175,10 +178,15 @@ def request_to_join(actor: Actor, slug: str, message: str = "") -> JoinRequest |
     """
     if actor is None:
         raise Invalid(None, _l("Log in to ask to join a SIG."))
+    message = message.strip()
+    if len(message) > MAX_REQUEST_MESSAGE:
+        raise Invalid(
+            "message",
+            _l("Keep the message under %(count)s characters.", count=MAX_REQUEST_MESSAGE),
+        )
     sig = db.session.scalar(select(Sig).where(Sig.slug == slug.strip().lower()))
     if sig is None or not permissions.can_request_to_join(actor, sig):
         return None
-    message = message.strip()[:500]
     with transaction() as session:
         pending = session.scalar(
             select(JoinRequest.id).where(

@@ -92,7 +92,7 @@ def request_to_join() -> Any:
         try:
             services.request_to_join(viewer(), form.slug.data, form.message.data or "")
         except ForumError as exc:
-            flash(exc.message, "error")
+            form_error(form, exc)
         else:
             # The same answer whether or not the SIG exists: private SIGs stay hidden.
             flash(
@@ -103,7 +103,8 @@ def request_to_join() -> Any:
                 "info",
             )
             return redirect(url_for("sigs.index"))
-    return render_template("sigs/request.html", form=form), 400 if form.errors else 200
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("sigs/request.html", form=form), status
 
 
 @bp.route("/s/<slug>/leave", methods=["POST"])

@@ -1,5 +1,8 @@
 """Topic and post forms: shape and CSRF; the services enforce the rules."""
 
+from typing import Any
+
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -10,11 +13,25 @@ from ..i18n import lazy_gettext as _l
 BODY_CAP = 200_000
 
 
+def title_limit(field: StringField, required: bool) -> None:
+    """A topic title's box holds what the service allows (MAX_TITLE_LENGTH, which
+    `topics.title` holds), with the service's words for a longer one."""
+    limit = int(current_app.config["MAX_TITLE_LENGTH"])
+    words = _l("Keep the title under %(limit)s characters.", limit=limit)
+    first = DataRequired() if required else Optional()
+    field.validators = [first, Length(max=limit, message=words)]
+    field.render_kw = {**(field.render_kw or {}), "maxlength": limit}
+
+
 class TopicForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=1000)])
+    title = StringField(_l("Title"), validators=[DataRequired()])
     body = TextAreaField(
         _l("Message (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        title_limit(self.title, required=True)
 
 
 class ReplyForm(FlaskForm):
@@ -25,10 +42,14 @@ class ReplyForm(FlaskForm):
 
 
 class EditForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[Optional(), Length(max=1000)])
+    title = StringField(_l("Title"), validators=[Optional()])
     body = TextAreaField(
         _l("Message (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        title_limit(self.title, required=False)
 
 
 class ActionForm(FlaskForm):
