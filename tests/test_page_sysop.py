@@ -308,9 +308,100 @@ def test_the_sites_sysops_answer_the_pages_of_a_sig_without_sysops(app, world, f
     told = db.session.scalars(
         select(Notification).where(Notification.user_id == world["root"].id)
     ).all()
-    assert [n.data["what"] for n in told if n.kind == "concern"] == ["opened"]
+    assert [n.data["what"] for n in told if "page_id" not in n.data] == ["opened"]
+    # The page's own notification says it became a concern, and asks nothing more.
+    (paged,) = [n for n in told if "page_id" in n.data]
+    assert paged.data["what"] == "page_expired" and paged.read_at is not None
     assert _notes_of(world["grace"]) == []
 
 
 def _notes_of(user):
     return db.session.scalars(select(Notification).where(Notification.user_id == user.id)).all()
+
+
+def _page_notes(user):
+    return [
+        n
+        for n in db.session.scalars(
+            select(Notification).where(Notification.user_id == user.id).order_by(Notification.id)
+        )
+        if "page_id" in (n.data or {})
+    ]
+
+
+def test_a_page_reaches_the_sysops_on_duty_in_their_notification_centre_and_mail(
+    app, browser, world, outbox
+):
+    """A sysop on duty who has no page open hears of a page too: a notification in their own
+    language, linked to the page, and mail at once (a page waits minutes, not the mail's usual
+    delay) unless their mail choice for concerns is off; never the page's words."""
+    from forum.notifications import services as notifications
+
+    from .mailbox import mails
+
+    accounts.set_language(world["grace"], "de")
+    notifications.set_mail_preferences(world["linus"], {"concern": "off"})
+    services.set_duty(world["grace"], world["retro"].id, True)
+    services.set_duty(world["linus"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "My modem will not dial")
+    db.session.expire_all()
+    assert [n.data for n in _page_notes(world["grace"])] == [{"page_id": page.id, "what": "paged"}]
+    assert len(_page_notes(world["linus"])) == 1
+    assert _page_notes(world["ken"]) == [] and _page_notes(world["root"]) == []
+    centre = browser(world["grace"]).text("/notifications")
+    assert "ken ruft die Sysops von Retro Computing" in centre
+    assert f'href="/notifications/{_page_notes(world["grace"])[0].id}"' in centre
+    assert "My modem" not in centre
+    assert "ken pages the sysops of Retro Computing" in browser(world["linus"]).text(
+        "/notifications"
+    )
+    # Opening it leads to the page, where she may take it.
+    opened = browser(world["grace"]).get(f"/notifications/{_page_notes(world['grace'])[0].id}")
+    assert opened.headers["Location"].endswith(f"/care/pages/{page.id}")
+    # Mailed at once, in German, to Grace alone (Linus turned concern mail off).
+    sent = [m for m in mails(outbox) if "Sysops" in m["Subject"] or "sysops" in m["Subject"]]
+    assert [(m["To"], m["Subject"]) for m in sent] == [
+        ("grace@example.com", "[Forum] ken ruft die Sysops von Retro Computing")
+    ]
+    text = str(sent[0].get_body(preferencelist=("plain",)).get_content())
+    assert "ken ruft die Sysops von Retro Computing" in text
+    assert f"/care/pages/{page.id}" in text and "My modem" not in text
+
+
+def test_a_taken_page_no_longer_looks_like_it_waits(app, browser, world, outbox):
+    """Once one sysop takes the page, the others' notifications are read and say another sysop
+    took it, and the page they lead to says so; a page nobody took says it became a concern."""
+    services.set_duty(world["grace"], world["retro"].id, True)
+    services.set_duty(world["linus"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "help")
+    linus = browser(world["linus"])
+    assert "ken pages the sysops" in linus.text("/notifications")
+    concern = services.take_page(world["grace"], page.id)
+    db.session.expire_all()
+    for sysop in ("grace", "linus"):
+        (note,) = _page_notes(world[sysop])
+        assert note.read_at is not None
+        assert note.data == {"page_id": page.id, "what": "page_taken", "concern_id": concern.id}
+    centre = linus.text("/notifications")
+    assert "Another sysop took ken’s page in Retro Computing" in centre
+    assert "ken pages the sysops" not in centre
+    shown = linus.text(f"/care/pages/{page.id}")
+    assert "Another sysop took this page" in shown and ">Take it<" not in shown
+    assert "You took this page." in browser(world["grace"]).text(f"/care/pages/{page.id}")
+    # A page nobody took: the notification says it is a concern now.
+    missed = services.page_sysops(world["ken"], world["retro"].id, "still there?")
+    with transaction():
+        db.session.get(SysopPage, missed.id).expires_at = utcnow() - timedelta(seconds=1)
+    services.expire_page(missed.id)
+    db.session.expire_all()
+    notes = [n for n in _page_notes(world["linus"]) if n.data["page_id"] == missed.id]
+    assert [n.data["what"] for n in notes] == ["page_expired"] and notes[0].read_at is not None
+    assert "Nobody took ken’s page in Retro Computing in time" in linus.text("/notifications")
+
+
+def test_a_page_notification_is_withheld_from_a_sysop_dismissed_since(browser, world):
+    services.set_duty(world["grace"], world["retro"].id, True)
+    services.page_sysops(world["ken"], world["retro"].id, "help")
+    sig_services.set_sig_sysop(world["root"], world["retro"].id, world["grace"].id, False)
+    centre = browser(world["grace"]).text("/notifications")
+    assert "ken pages" not in centre and "/care/pages/" not in centre

@@ -379,7 +379,13 @@ def page(page_id: int) -> Any:
         if data.taken_by_id is not None:
             return redirect(_concern_url(data.concern_id))
     return render_template(
-        "care/page.html", page=data, sig=sig, member=member, can_take=can_take, action=ActionForm()
+        "care/page.html",
+        page=data,
+        sig=sig,
+        member=member,
+        can_take=can_take,
+        took_it=data.taken_by_id is not None and data.taken_by_id == getattr(viewer(), "id", None),
+        action=ActionForm(),
     )
 
 

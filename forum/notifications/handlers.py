@@ -126,7 +126,12 @@ def on_concern_overdue(event: events.ConcernOverdue) -> None:
     services.notify_concern(event.recipient_ids, what, event.concern_id, event.sig_id)
 
 
+def on_sysop_paged(event: events.SysopPaged) -> None:
+    services.notify_page(event.sysop_ids, event.page_id, event.sig_id, event.member_id)
+
+
 def on_page_answered(event: events.PageAnswered) -> None:
+    services.settle_page(event.page_id, event.member_id, event.concern_id, event.taken_by_id)
     if event.taken_by_id is None:
         concern = _concern(event.concern_id)
         if concern is not None:
@@ -162,6 +167,7 @@ def init_app(app: Flask) -> None:
     sub(app, events.ConcernMessageAdded, on_concern_message_added, phase="in_transaction")
     sub(app, events.ConcernChanged, on_concern_changed, phase="in_transaction")
     sub(app, events.ConcernOverdue, on_concern_overdue, phase="in_transaction")
+    sub(app, events.SysopPaged, on_sysop_paged, phase="in_transaction")
     sub(app, events.PageAnswered, on_page_answered, phase="in_transaction")
     # Moderation's events, when that feature is installed.
     for name, fn in (

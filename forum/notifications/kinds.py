@@ -428,6 +428,20 @@ def _concern_text(s: Subject) -> str:
                 sig=sig,
             )
         return gettext("A concern to the site's sysops is unanswered past its second deadline")
+    # A page to the sysops on duty: waiting, then taken or turned into a concern (whose own
+    # notification the sysops get): the latter two no longer ask anything of the reader.
+    if what == "paged":
+        return gettext("%(who)s pages the sysops of %(sig)s", who=_who(s), sig=_sig_or_a_sig(s))
+    if what == "page_taken":
+        return gettext(
+            "Another sysop took %(who)s’s page in %(sig)s", who=_who(s), sig=_sig_or_a_sig(s)
+        )
+    if what == "page_expired":
+        return gettext(
+            "Nobody took %(who)s’s page in %(sig)s in time: it is a concern now",
+            who=_who(s),
+            sig=_sig_or_a_sig(s),
+        )
     if what == "page_missed":
         return gettext(
             "No sysop took your page in time: it is a concern now, and the sysops will answer it"
@@ -435,7 +449,16 @@ def _concern_text(s: Subject) -> str:
     return gettext("Something happened to a concern.")
 
 
+def _sig_or_a_sig(s: Subject) -> str:
+    return s.sig_name or gettext("a SIG")
+
+
 def _concern_url(s: Subject) -> str:
+    # A page's notification leads to the page, which says whether it waits, who took it, or
+    # which concern it became.
+    page = s.data.get("page_id")
+    if page:
+        return f"/care/pages/{int(page)}"
     concern = s.data.get("concern_id")
     return f"/care/{int(concern)}" if concern else "/care"
 

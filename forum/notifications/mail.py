@@ -1,6 +1,7 @@
 """Notification mail: the member's choice per kind, the job that sends it, unsubscribe tokens.
 
-A notification a member wants "immediately" queues a job that waits NOTIFY_MAIL_DELAY seconds.
+A notification a member wants "immediately" queues a job that waits NOTIFY_MAIL_DELAY seconds
+(a page to the sysops on duty, which waits only minutes for one of them, none).
 When it runs, it claims every notification of that member and topic (or private conversation)
 still unread and unmailed (`notifications.mail_key`), so several events of one topic make one mail,
 then checks each again at send time through the center's read model (queries.member_rows, which
@@ -183,6 +184,7 @@ def queue_mail(notification_ids: tuple[int, ...]) -> None:
             User.email_verified_at,
             User.mail_disabled_at,
             User.preferences,
+            Notification.data,
         )
         .join(User, User.id == Notification.user_id)
         .where(Notification.id.in_(notification_ids))
@@ -190,7 +192,9 @@ def queue_mail(notification_ids: tuple[int, ...]) -> None:
     delay = float(current_app.config["NOTIFY_MAIL_DELAY"])
     for row in rows:
         if may_receive_mail(row) and wants_now(row, row.kind):
-            jobs.enqueue(send_notification_mail, row.id, delay=delay)
+            # A page waits for a sysop only minutes (care_page_minutes): its mail goes at once.
+            paged = (row.data or {}).get("what") == "paged"
+            jobs.enqueue(send_notification_mail, row.id, delay=None if paged else delay)
 
 
 # --- the job --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from .. import content, permissions
 from ..accounts.models import User
 from ..accounts.queries import iso
-from ..care.models import Concern
+from ..care.models import Concern, SysopPage
 from ..db import read_columns
 from ..errors import NotFound
 from ..extensions import db
@@ -186,16 +186,31 @@ def _concerns(viewer: User, notifications: list[Notification]) -> dict[int, bool
     wanted = {
         n.id: (n.data or {}).get("concern_id")
         for n in notifications
-        if n.kind == kinds.CONCERN.name
+        if n.kind == kinds.CONCERN.name and (n.data or {}).get("what") != "paged"
     }
-    if not wanted:
-        return {}
-    ids = {c for c in wanted.values() if isinstance(c, int)}
-    concerns = {c.id: c for c in db.session.scalars(select(Concern).where(Concern.id.in_(ids)))}
-    out = {}
-    for notification_id, concern_id in wanted.items():
-        concern = concerns.get(concern_id) if isinstance(concern_id, int) else None
-        out[notification_id] = concern is not None and permissions.can_read_concern(viewer, concern)
+    # A page still waiting has no concern yet: whether this sysop may still see the page.
+    paged = {
+        n.id: (n.data or {}).get("page_id")
+        for n in notifications
+        if n.kind == kinds.CONCERN.name and (n.data or {}).get("what") == "paged"
+    }
+    out: dict[int, bool] = {}
+    if wanted:
+        ids = {c for c in wanted.values() if isinstance(c, int)}
+        concerns = {c.id: c for c in db.session.scalars(select(Concern).where(Concern.id.in_(ids)))}
+        for notification_id, concern_id in wanted.items():
+            concern = concerns.get(concern_id) if isinstance(concern_id, int) else None
+            out[notification_id] = concern is not None and permissions.can_read_concern(
+                viewer, concern
+            )
+    if paged:
+        ids = {p for p in paged.values() if isinstance(p, int)}
+        pages = {
+            p.id: p for p in db.session.scalars(select(SysopPage).where(SysopPage.id.in_(ids)))
+        }
+        for notification_id, page_id in paged.items():
+            page = pages.get(page_id) if isinstance(page_id, int) else None
+            out[notification_id] = page is not None and permissions.can_see_page(viewer, page)
     return out
 
 

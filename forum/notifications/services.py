@@ -427,6 +427,59 @@ def notify_concern(
     )
 
 
+def notify_page(
+    user_ids: Iterable[int], page_id: int, sig_id: int, member_id: int
+) -> list[Notification]:
+    """Tell the sysops on duty (as the event named them after forum.permissions) that a member
+    paged them: in the center and, after their mail choice for concerns, by mail, so that one
+    who is not on a page at that moment hears of it too. Never the page's words."""
+    ids = sorted(set(user_ids) - {member_id})
+    if not ids:
+        return []
+    live = db.session.scalars(select(User.id).where(User.id.in_(ids), User.banned_at.is_(None)))
+    return _add(
+        [
+            Notification(
+                user_id=uid,
+                kind=kinds.CONCERN.name,
+                actor_id=member_id,
+                sig_id=sig_id,
+                data={"page_id": page_id, "what": "paged"},
+            )
+            for uid in live
+        ]
+    )
+
+
+def settle_page(page_id: int, member_id: int, concern_id: int, taken_by_id: int | None) -> int:
+    """A page was taken, or became a concern: its notifications to the sysops say so from now
+    on ("page_taken", "page_expired") and are read, so none looks like a page still waiting
+    (and no mail goes out for one still unsent). How many there were."""
+    rows = [
+        n
+        for n in db.session.scalars(
+            # The member's page notifications (ix_notifications_actor_id's few rows), this
+            # page's picked from their data (JSON, read alike on SQLite and PostgreSQL).
+            select(Notification).where(
+                Notification.actor_id == member_id, Notification.kind == kinds.CONCERN.name
+            )
+        )
+        if (n.data or {}).get("what") == "paged" and (n.data or {}).get("page_id") == page_id
+    ]
+    now = utcnow()
+    for row in rows:
+        row.data = {
+            **(row.data or {}),
+            "what": "page_taken" if taken_by_id else "page_expired",
+            "concern_id": concern_id,
+        }
+        was_unread = row.read_at is None
+        row.read_at = row.read_at or now
+        if was_unread:
+            events.publish(events.NotificationsRead(user_id=row.user_id))
+    return len(rows)
+
+
 def notify_account_decided(user_id: int, approved: bool, actor_id: int) -> list[Notification]:
     return _add(
         [
