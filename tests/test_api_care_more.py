@@ -248,7 +248,7 @@ def test_paging_is_refused_as_on_the_page(client, world) -> None:
         ({}, "body", None),
         ({"body": ""}, "body", None),
         ({"body": "   \n "}, "body", "Say in a few words what it is about."),
-        ({"body": "x" * 501}, "body", "under 500 characters"),
+        ({"body": "x" * 501}, "body", "at most 500 characters"),  # the model's bound
         ({"body": "x" * 2_001}, "body", None),
         ({"body": 5}, "body", None),
         ({"body": "Hi", "sig": "retro"}, "sig", None),
