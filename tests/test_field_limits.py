@@ -217,6 +217,8 @@ API_FIELDS: dict[str, Stored | Body | Unsaved] = {
     "NewTopic.title": Stored(Topic.title, TITLE),
     "NewTopic.body": Body(Post.body_raw, "MAX_POST_LENGTH"),
     "NewPost.body": Body(Post.body_raw, "MAX_POST_LENGTH"),
+    "NewAnnouncement.title": Stored(Announcement.title, 200),
+    "NewAnnouncement.body": Body(Announcement.body_raw, "MAX_POST_LENGTH"),
     "PostEdit.title": Stored(Topic.title, TITLE),
     "PostEdit.body": Body(Post.body_raw, "MAX_POST_LENGTH"),
     "SplitIn.title": Stored(Topic.title, TITLE),
