@@ -521,7 +521,7 @@ def _new(**fields: Any) -> dict[str, Any]:
         (_new(to="bob"), "to", None),
         (_new(subject=""), "subject", None),
         (_new(subject="   "), "subject", "Give the conversation a subject."),
-        (_new(subject="x" * 201), "subject", "Keep the subject under 200 characters."),
+        (_new(subject="x" * 201), "subject", "“subject” may be at most 200 characters"),
         (_new(body=""), "body", None),
         (_new(body="  \n "), "body", "Write something first."),
         (_new(body="x" * 30_001), "body", "Messages are limited to 30,000 characters"),
@@ -578,7 +578,11 @@ def test_bad_input_in_a_conversation_is_a_clear_error_and_writes_nothing(client,
     for body, field, message in (
         ({"reason": "rude"}, "reason", None),
         ({"reason": "other"}, "note", "Tell the sysop what is wrong with this message."),
-        ({"reason": "spam", "note": "x" * 501}, "note", "Keep the note under 500 characters."),
+        (
+            {"reason": "spam", "note": "x" * 501},
+            "note",
+            "“note” may be at most 500 characters long.",
+        ),
     ):
         refused = refused_and_nothing_written(
             client, "POST", f"{API}/messages/{message_id}/report", bob, body
