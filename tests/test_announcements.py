@@ -433,6 +433,28 @@ def test_on_a_phone_the_banner_shows_the_newest_and_folds_the_others(client, wor
     assert "Oldest" in banner and "<details" not in banner
 
 
+def test_the_folded_banner_counts_every_announcement_showing(client, world, clock):
+    """More showing than the banner lists (BANNER_LIMIT): "N more" counts them all, not only
+    the listed ones, and a link leads to the page that has the rest."""
+    titles = [f"News {n}" for n in range(queries.BANNER_LIMIT + 2)]
+    for hours, title in enumerate(titles, start=1):
+        start = clock["now"] + timedelta(hours=hours)
+        services.publish_announcement(world["root"], None, title, "Words", starts_at=start)
+    clock["now"] += timedelta(hours=len(titles) + 1)
+    banner = banner_of(client.get("/"))
+    assert f"<summary>{len(titles) - 1} more announcements</summary>" in banner
+    assert banner.count('class="announcement-item"') == queries.BANNER_LIMIT
+    assert "2 more on the announcements page</a>" in banner
+    # As many as it lists: no link.
+    services.end_announcement(world["root"], db.session.scalar(
+        db.select(Announcement.id).where(Announcement.title == titles[-1])))  # fmt: skip
+    services.end_announcement(world["root"], db.session.scalar(
+        db.select(Announcement.id).where(Announcement.title == titles[-2])))  # fmt: skip
+    banner = banner_of(client.get("/"))
+    assert f"<summary>{queries.BANNER_LIMIT - 1} more announcements</summary>" in banner
+    assert "announcements page" not in banner
+
+
 @pytest.mark.parametrize(
     ("language", "more"),
     [("de", "2 weitere Ankündigungen"), ("es", "2 anuncios más")],

@@ -37,6 +37,23 @@ class BannerItem:
 
 
 @dataclass
+class Banner:
+    """What the banner shows (at most BANNER_LIMIT, the newest start first) and how many are
+    showing to this member in all, which "N more announcements" counts."""
+
+    items: list[BannerItem]
+    total: int
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    @property
+    def unlisted(self) -> int:
+        """Showing, but past what the banner lists: the announcements page has them."""
+        return self.total - len(self.items)
+
+
+@dataclass
 class AnnouncementRow:
     announcement: Announcement
     sig: Sig | None
@@ -77,18 +94,26 @@ def forget_banner_start() -> None:
     _START.pop()
 
 
-def banner(current: Any) -> list[BannerItem]:
+def banner(current: Any) -> Banner:
     """The announcements showing now (started, not ended; the newest start first, at most
     BANNER_LIMIT) that this member has not dismissed: site-wide ones and those of the member's
-    SIGs; guests see the site-wide ones. One query either way, and none while nothing is
-    showing (banner_start)."""
+    SIGs; guests see the site-wide ones; and how many of those are showing in all (a window
+    count in the same query, so "N more" counts them all, not only the listed ones). One
+    query either way, and none while nothing is showing (banner_start)."""
     now = utcnow()
     start = banner_start()
     if start is None or start > now:
-        return []
+        return Banner([], 0)
     viewer = permissions.actor(current)
     query = (
-        select(Announcement.id, Announcement.title, Announcement.body_html, Sig.name, Sig.slug)
+        select(
+            Announcement.id,
+            Announcement.title,
+            Announcement.body_html,
+            Sig.name,
+            Sig.slug,
+            func.count().over(),
+        )
         .outerjoin(Sig, Sig.id == Announcement.sig_id)
         .where(Announcement.starts_at <= now, Announcement.ends_at > now)
         .order_by(Announcement.starts_at.desc(), Announcement.id.desc())
@@ -105,10 +130,16 @@ def banner(current: Any) -> list[BannerItem]:
                 AnnouncementDismissal.announcement_id == Announcement.id,
             ),
         )
-    return [
-        BannerItem(id=i, title=title, excerpt=content.excerpt(html, 200), sig_name=n, sig_slug=s)
-        for i, title, html, n, s in db.session.execute(query)
-    ]
+    found = db.session.execute(query).all()
+    return Banner(
+        [
+            BannerItem(
+                id=i, title=title, excerpt=content.excerpt(html, 200), sig_name=n, sig_slug=s
+            )
+            for i, title, html, n, s, _total in found
+        ],
+        found[0][5] if found else 0,
+    )
 
 
 def _listed(viewer: permissions.Actor) -> Any:

@@ -123,7 +123,7 @@ def dismiss(announcement_id: int) -> Any:
 def init_banner(app: Flask) -> None:
     """`announcement_banner()` in templates: loaded once per page, only when base.html asks."""
 
-    def announcement_banner() -> list[queries.BannerItem]:
+    def announcement_banner() -> queries.Banner:
         if "forum_banner" not in g:
             g.forum_banner = queries.banner(current_user)
         return g.forum_banner  # type: ignore[no-any-return]
