@@ -386,7 +386,8 @@ def test_a_taken_page_no_longer_looks_like_it_waits(app, browser, world, outbox)
     assert "Another sysop took ken’s page in Retro Computing" in centre
     assert "ken pages the sysops" not in centre
     shown = linus.text(f"/care/pages/{page.id}")
-    assert "Another sysop took this page" in shown and ">Take it<" not in shown
+    assert "Another sysop took this page and answers the member." in shown
+    assert ">Take it<" not in shown
     assert "You took this page." in browser(world["grace"]).text(f"/care/pages/{page.id}")
     # A page nobody took: the notification says it is a concern now.
     missed = services.page_sysops(world["ken"], world["retro"].id, "still there?")
@@ -397,6 +398,19 @@ def test_a_taken_page_no_longer_looks_like_it_waits(app, browser, world, outbox)
     notes = [n for n in _page_notes(world["linus"]) if n.data["page_id"] == missed.id]
     assert [n.data["what"] for n in notes] == ["page_expired"] and notes[0].read_at is not None
     assert "Nobody took ken’s page in Retro Computing in time" in linus.text("/notifications")
+
+
+def test_a_waiting_page_refreshes_for_a_sysop_without_javascript(browser, world):
+    """A sysop who opened a waiting page learns there that another took it: realtime.js
+    reloads it when told (tests/e2e/test_care.py), and without JavaScript the page refreshes
+    itself, as the member's does, so "Take it" does not stay on it."""
+    services.set_duty(world["grace"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "help")
+    waiting = browser(world["grace"]).text(f"/care/pages/{page.id}")
+    assert ">Take it<" in waiting
+    assert '<noscript><meta http-equiv="refresh" content="20"></noscript>' in waiting
+    services.take_page(world["grace"], page.id)
+    assert "refresh" not in browser(world["linus"]).text(f"/care/pages/{page.id}")
 
 
 def test_a_page_notification_is_withheld_from_a_sysop_dismissed_since(browser, world):

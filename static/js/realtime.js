@@ -280,6 +280,11 @@
         careAlert.remove();
         careAlert = null;
       }
+      // This sysop has the page itself open: its "Take it" is gone, so the page says who
+      // took it (or which concern it became) rather than offering a button that fails.
+      if (Number(body.getAttribute("data-care-page")) === data.page_id) {
+        window.location.reload();
+      }
     } else if (data.type === "page_answered") {
       var waiting = Number(body.getAttribute("data-care-page")) === data.page_id;
       if (waiting && data.taken) {
