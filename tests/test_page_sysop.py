@@ -260,6 +260,22 @@ def test_nobody_on_duty_means_no_page(world):
         services.page_sysops(world["ken"], world["retro"].id, "   ")
 
 
+def test_a_refused_page_keeps_the_words_in_the_form_to_write_instead(browser, world):
+    """Nobody on duty any more by the time the member sends (or too many pages): the answer
+    is the form to write to the sysops, the words typed for the page in its body, not the SIG
+    page with them gone."""
+    ken = browser(world["ken"])
+    words = "A spam bot floods the SIG right now"
+    response = ken.form("/s/retro/page", {"body": words})
+    assert response.status_code == 400
+    shown = response.get_data(as_text=True)
+    assert "No sysop is on duty here now; write to them instead." in shown
+    assert '<form method="post" action="/s/retro/sysops/write" class="post-form">' in shown
+    assert f"{words}</textarea>" in shown
+    assert "Write to the sysops of Retro Computing" in shown
+    assert not db.session.scalars(select(SysopPage)).all()
+
+
 def test_a_dismissed_sysop_is_off_duty_and_hears_no_page(app, make_client, world):
     services.set_duty(world["grace"], world["retro"].id, True)
     services.set_duty(world["linus"], world["retro"].id, True)

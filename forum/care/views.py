@@ -48,8 +48,13 @@ def _post_arg(form: WriteForm) -> int | None:
 
 
 # --- writing to the sysops ------------------------------------------------------------------
-def _write(sig: Any) -> Any:
-    form = WriteForm()
+def _write(sig: Any, kept: str | None = None, kept_status: int = 200) -> Any:
+    """The form to write to the sysops; `kept`: the words of a page that was refused (nobody
+    on duty any more, too many pages), shown in its body rather than lost, with the refusal
+    flashed above."""
+    form = WriteForm(formdata=None) if kept is not None else WriteForm()
+    if kept is not None:
+        form.body.data = kept
     post_id = _post_arg(form)
     problem = permissions.write_to_sysops_problem(viewer(), sig)
     if problem is permissions.NO_SUCH_SIG:
@@ -58,8 +63,8 @@ def _write(sig: Any) -> Any:
     if post_id is not None:
         post = permissions.get_post_for(viewer(), post_id)
         form.post.data = str(post.id)
-    status = 200
-    if request.method == "POST":
+    status = kept_status
+    if request.method == "POST" and kept is None:
         status = 400
         if form.validate_on_submit():
             try:
@@ -93,6 +98,8 @@ def _write(sig: Any) -> Any:
             site_answers=sig is not None and permissions.concerns_go_to_site(sig.id),
             problem=problem,
             post=post,
+            # A refused page's words come back on the page's address: the form says where.
+            action=url_for("care.write_to_sig", slug=sig.slug) if kept is not None else None,
         ),
         status,
     )
@@ -367,6 +374,9 @@ def page_sysops(slug: str) -> Any:
         if exc.status_code == 404:
             raise
         flash(exc.message, "error")
+        if permissions.write_to_sysops_problem(viewer(), sig) is None:
+            # "Write to them instead": the form to do so, with the words typed for the page.
+            return _write(sig, kept=form.body.data, kept_status=exc.status_code)
         return redirect(url_for("sigs.show", slug=sig.slug) + "#care")
     return redirect(url_for("care.page", page_id=page.id))
 
