@@ -111,6 +111,9 @@ def _postgres_database() -> Iterator[str | None]:
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
+        from .dbstate import close_readers
+
+        close_readers()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

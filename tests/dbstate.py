@@ -44,9 +44,14 @@ def snapshot(*, statistics: bool = False) -> dict[str, list[tuple[Any, ...]]]:
     return state
 
 
-# PostgreSQL: a connection of the snapshots' own for each database (closed with the process;
-# the database is dropped WITH (FORCE) at the end of the run).
+# PostgreSQL: a connection of the snapshots' own for each database, kept for the run.
 _READERS: dict[str, psycopg.Connection[Any]] = {}
+
+
+def close_readers() -> None:
+    """Close the snapshots' connections (tests/conftest.py, before it drops the database)."""
+    while _READERS:
+        _READERS.popitem()[1].close()
 
 
 def _postgres_snapshot(tables: list[Any]) -> dict[str, list[tuple[Any, ...]]]:
