@@ -289,7 +289,8 @@ SETTINGS: dict[str, Setting] = {
             0,
             hint=_l(
                 "Refuse registration from the throwaway-mail services on the maintained "
-                "disposable-email-domains list (about 10,000 domains)."
+                "disposable-email-domains list (about %(count)s domains).",
+                count=lazy_number(10000),
             ),
         ),
         Setting(
@@ -597,7 +598,7 @@ def _check_list(setting: Setting, text: str) -> str:
                 setting.key,
                 _l(
                     "Keep the list to %(maximum)s entries.",
-                    maximum=format(blocklist.MAX_ENTRIES, ","),
+                    maximum=lazy_number(blocklist.MAX_ENTRIES),
                 ),
             ) from exc
         if setting.kind == "domains":

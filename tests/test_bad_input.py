@@ -61,7 +61,7 @@ def assert_error_page(response: Any, status: int, *words: str) -> str:
         ({"title": "A fine title", "body": "  \n\t "}, "This field is required", "A fine title"),
         ({"title": "A fine title", "body": "\x01\x02\x7f"}, "Write something first", "fine"),
         ({"title": "ab", "body": "a body I typed"}, "at least 3 characters", "a body I typed"),
-        ({"title": "T" * 201, "body": "a body I typed"}, "under 200 characters", "T" * 201),
+        ({"title": "T" * 201, "body": "a body I typed"}, "200 characters or fewer", "T" * 201),
         ({"title": "A title", "body": "b" * 100_000}, "limited to 30,000", "b" * 100_000),
     ],
     ids=["no title", "no body", "blank body", "control chars only", "short title", "long title",

@@ -684,7 +684,7 @@ def test_the_subject_box_holds_what_the_service_allows(browser, world, app):
     refused = ken.form("/care/write", {"subject": "x" * (limit + 1), "body": "Kept words."})
     assert refused.status_code == 400
     page = refused.get_data(as_text=True)
-    assert f"Keep the subject under {limit} characters." in page and "Kept words." in page
+    assert f"Keep the subject to {limit} characters or fewer." in page and "Kept words." in page
     assert db.session.scalar(select(Concern)) is None
 
 

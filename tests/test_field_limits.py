@@ -372,7 +372,7 @@ def test_a_topic_title_one_too_long_is_refused_on_the_page_and_in_the_api(app, b
         "/s/retro/new",
         {"title": title, "body": "Kept words."},
         "title",
-        f"Keep the title under {limit} characters.",
+        f"Keep the title to {limit} characters or fewer.",
     )
     response = refused_and_nothing_written(
         browser(None).client,
@@ -394,7 +394,7 @@ def test_a_split_title_one_too_long_is_refused(app, browser, world, f):
         url,
         {"posts": str(reply.id), "title": "s" * (limit + 1), "sig": str(world["retro"].id)},
         "title",
-        f"Keep the title under {limit} characters.",
+        f"Keep the title to {limit} characters or fewer.",
     )
 
 
@@ -408,7 +408,7 @@ def test_a_mail_subject_one_too_long_is_refused_on_the_page_and_in_the_api(app, 
         "/mail/new",
         {"to": "grace", "subject": subject, "body": "Kept words."},
         "subject",
-        f"Keep the subject under {limit} characters.",
+        f"Keep the subject to {limit} characters or fewer.",
     )
     response = refused_and_nothing_written(
         browser(None).client,
@@ -440,7 +440,7 @@ def test_a_report_note_one_too_long_is_refused_on_the_page_and_in_the_api(browse
         f"/mail/m/{message.id}/report",
         {"reason": "other", "note": note},
         "note",
-        f"Keep the note under {mail.MAX_REPORT_NOTE} characters.",
+        f"Keep the note to {mail.MAX_REPORT_NOTE} characters or fewer.",
     )
     response = refused_and_nothing_written(
         browser(None).client,
@@ -465,7 +465,7 @@ def test_a_page_one_too_long_is_refused_on_the_page_and_in_the_api(browser, worl
     # The box is on the SIG's page: back there, with the service's words (the box's maxlength
     # keeps a browser from sending more).
     assert refused.status_code == 302
-    assert "Keep it under 500 characters" in ken.text("/s/retro/")
+    assert "Keep it to 500 characters or fewer" in ken.text("/s/retro/")
     response = refused_and_nothing_written(
         browser(None).client,
         "POST",
@@ -498,7 +498,7 @@ def test_a_join_request_one_too_long_is_refused_not_cut(browser, world, f):
         "/sigs/request",
         {"slug": "hideout", "message": message},
         "message",
-        f"Keep the message under {sigs.MAX_REQUEST_MESSAGE} characters.",
+        f"Keep the message to {sigs.MAX_REQUEST_MESSAGE} characters or fewer.",
     )
     # The service itself, for every other caller: refused, never cut to fit.
     with pytest.raises(Invalid) as refused:

@@ -414,6 +414,40 @@ def test_numbers(app, lang, expected):
         assert i18n.number(12345) == expected
 
 
+@pytest.mark.parametrize(
+    ("lang", "bio", "hours"),
+    [
+        ("de", "Der Text über dich darf höchstens 5.000 Zeichen lang sein.", "bis 8.760 ein."),
+        ("es", "Tu presentación puede tener como máximo 5.000 caracteres.", "entre 1 y 8.760."),
+    ],
+)
+def test_a_limit_in_a_refusal_is_written_as_the_readers_language_writes_numbers(
+    client, f, lang, bio, hours
+):
+    """A German or Spanish reader is told a limit in their own digits, not in "5,000"."""
+    member = f.user("pilar")
+    member.language = lang
+    sig = f.sig("retro", sysops=[member])
+    db.session.commit()
+    client.login("pilar")
+    response = client.form(
+        "/settings",
+        {
+            "action": "profile",
+            "profile-bio": "x" * 5001,
+            "profile-timezone": "UTC",
+            "profile-language": lang,
+        },
+    )
+    assert response.status_code == 400 and bio in response.get_data(as_text=True)
+    response = client.form(
+        f"/s/{sig.slug}/care/deadlines",
+        {"response_hours": "9000", "escalate_hours": "9000"},
+        follow_redirects=True,
+    )
+    assert hours in response.get_data(as_text=True)
+
+
 def test_the_time_element_shows_the_relative_time_with_the_absolute_one_in_its_title(client, f):
     sysop = f.sysop()
     sig = f.sig("stammtisch", language="de", name="Stammtisch")

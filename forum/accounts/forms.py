@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..i18n import LANGUAGES
+from ..i18n import LANGUAGES, lazy_number
 from ..i18n import lazy_gettext as _l
 from ..theme import THEMES
 from ..theme import labels as theme_labels
@@ -80,8 +80,31 @@ class EmailChangeForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    signature = StringField(_l("Signature line"), validators=[Optional(), Length(max=200)])
-    bio = TextAreaField(_l("About me (Markdown)"), validators=[Optional(), Length(max=5000)])
+    # The service's words for a longer one (WTForms' own would write the number unformatted).
+    signature = StringField(
+        _l("Signature line"),
+        validators=[
+            Optional(),
+            Length(
+                max=200,
+                message=_l(
+                    "Keep the signature to %(limit)s characters or fewer.", limit=lazy_number(200)
+                ),
+            ),
+        ],
+    )
+    bio = TextAreaField(
+        _l("About me (Markdown)"),
+        validators=[
+            Optional(),
+            Length(
+                max=5000,
+                message=_l(
+                    "Keep the bio to %(limit)s characters or fewer.", limit=lazy_number(5000)
+                ),
+            ),
+        ],
+    )
     timezone = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)])
     language = SelectField(_l("Language"), choices=language_choices, default="")
     theme = SelectField(_l("Colours"), choices=theme_choices, default="system")

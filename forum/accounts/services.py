@@ -26,6 +26,7 @@ from ..i18n import (
     force_locale,
     gettext,
     lazy_ngettext,
+    lazy_number,
     moment_for,
     said_reason,
 )
@@ -1019,10 +1020,15 @@ def update_profile(
     """The settings' profile form; `theme` None leaves the member's colours as they are."""
     signature = content.clean_text(signature).replace("\n", " ").strip()
     if len(signature) > 200:
-        raise Invalid("signature", _l("Keep the signature under 200 characters."))
+        raise Invalid(
+            "signature",
+            _l("Keep the signature to %(limit)s characters or fewer.", limit=lazy_number(200)),
+        )
     bio = content.clean_text(bio)
     if len(bio) > 5000:
-        raise Invalid("bio", _l("Keep the bio under 5,000 characters."))
+        raise Invalid(
+            "bio", _l("Keep the bio to %(limit)s characters or fewer.", limit=lazy_number(5000))
+        )
     language = _check_language(language)
     colours = user.theme if theme is None else _check_theme(theme)
     zone = _check_timezone(timezone)

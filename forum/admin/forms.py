@@ -8,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..settings import REGISTRATION_MODES, SETTINGS, TRUST_SETTINGS
 from ..sigs.models import LANGUAGES, VISIBILITIES
 from .services import MAX_INVITE_NOTE
@@ -115,7 +116,10 @@ class InviteForm(FlaskForm):
             Optional(),
             Length(
                 max=MAX_INVITE_NOTE,
-                message=_l("Keep the note under %(count)s characters.", count=MAX_INVITE_NOTE),
+                message=_l(
+                    "Keep the note to %(limit)s characters or fewer.",
+                    limit=lazy_number(MAX_INVITE_NOTE),
+                ),
             ),
         ],
     )

@@ -15,6 +15,7 @@ from ..db import transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..moderation.models import ModAction
 from ..permissions import Actor
 from ..settings import SiteSetting
@@ -132,7 +133,11 @@ def create_invite(actor: Actor, note: str = "") -> Invite:
     note = " ".join(note.split())
     if len(note) > MAX_INVITE_NOTE:
         raise Invalid(
-            "note", _l("Keep the note under %(count)s characters.", count=MAX_INVITE_NOTE)
+            "note",
+            _l(
+                "Keep the note to %(limit)s characters or fewer.",
+                limit=lazy_number(MAX_INVITE_NOTE),
+            ),
         )
     with transaction() as session:
         invite = Invite(code=secrets.token_urlsafe(12), note=note, created_by_id=actor.id)

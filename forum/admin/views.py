@@ -11,6 +11,7 @@ from flask_login import current_user
 from .. import permissions, settings
 from ..errors import Forbidden, ForumError, NotFound
 from ..i18n import gettext as _
+from ..i18n import number
 from ..moderation import services as mod_services
 from ..text import slugify
 from ..web import flash_outcome, form_error, safe_next, viewer
@@ -172,7 +173,13 @@ def sysops(sig_id: int) -> Any:
 def threshold(sig_id: int) -> Any:
     form = ThresholdForm(prefix="threshold")
     if not form.validate():
-        flash(_("Enter a whole number from 0 to 1,000, or leave it empty."), "error")
+        flash(
+            _(
+                "Enter a whole number from 0 to %(maximum)s, or leave it empty.",
+                maximum=number(1000),
+            ),
+            "error",
+        )
         return redirect(url_for("admin.sig", sig_id=sig_id))
     return _run(
         lambda: mod_services.set_sig_approval_threshold(viewer(), sig_id, form.threshold.data),

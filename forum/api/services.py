@@ -23,6 +23,7 @@ from ..db import transaction
 from ..errors import Forbidden, Invalid, NotAuthenticated, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..messages import services as mail
 from ..notifications import services as notifications
 from ..notifications.digest import digest_choice
@@ -65,7 +66,10 @@ def _check_name(name: str) -> str:
     if not name:
         raise Invalid("name", _l("Name the token after what will use it."))
     if len(name) > MAX_NAME:
-        raise Invalid("name", _l("Keep the name under %(limit)s characters.", limit=MAX_NAME))
+        raise Invalid(
+            "name",
+            _l("Keep the name to %(limit)s characters or fewer.", limit=lazy_number(MAX_NAME)),
+        )
     return name
 
 

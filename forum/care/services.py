@@ -21,7 +21,7 @@ from ..db import is_valid_id, lock_for_write, read_columns, transaction, upsert
 from ..errors import Conflict, Duplicate, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_ngettext
+from ..i18n import lazy_ngettext, lazy_number
 from ..messages import services as mail
 from ..messages.models import (
     KIND_TEXT,
@@ -54,7 +54,10 @@ NOTE_LIMIT = 5000
 # A page's words (`sysop_pages.body` holds more); the page form's box and the API's model say
 # the same number and these words.
 PAGE_TEXT_LIMIT = 500
-PAGE_TEXT_TOO_LONG = _l("Keep it under 500 characters; there is room for more later.")
+PAGE_TEXT_TOO_LONG = _l(
+    "Keep it to %(limit)s characters or fewer; there is room for more later.",
+    limit=lazy_number(PAGE_TEXT_LIMIT),
+)
 
 
 # --- deadlines ---------------------------------------------------------------------------------
@@ -75,11 +78,18 @@ def set_deadlines(actor: Actor, sig_id: int, response_hours: int, escalate_hours
     sig = permissions.get_sig_by_id_for(actor, sig_id)
     permissions.require_sig_sysop(actor, sig)
     if not 1 <= response_hours <= 24 * 365:
-        raise Invalid("response_hours", _l("Enter a number of hours from 1 to 8,760."))
+        raise Invalid(
+            "response_hours",
+            _l("Enter a number of hours from 1 to %(maximum)s.", maximum=lazy_number(24 * 365)),
+        )
     if not response_hours <= escalate_hours <= 24 * 365:
         raise Invalid(
             "escalate_hours",
-            _l("Escalate no sooner than the first-response deadline, and within 8,760 hours."),
+            _l(
+                "Escalate no sooner than the first-response deadline, and within %(maximum)s "
+                "hours.",
+                maximum=lazy_number(24 * 365),
+            ),
         )
     with transaction():
         values = {"response_hours": response_hours, "escalate_hours": escalate_hours}
@@ -437,7 +447,10 @@ def add_note(actor: Actor, concern_id: int, body: str) -> ConcernNote:
     if not body:
         raise Invalid("body", _l("Write something first."))
     if len(body) > NOTE_LIMIT:
-        raise Invalid("body", _l("Keep the note under 5,000 characters."))
+        raise Invalid(
+            "body",
+            _l("Keep the note to %(limit)s characters or fewer.", limit=lazy_number(NOTE_LIMIT)),
+        )
     cooked = mail.cook(body)
     with transaction() as session:
         note = ConcernNote(

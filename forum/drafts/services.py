@@ -83,7 +83,10 @@ def save_draft(actor: Actor, key: str, body: str, title: str = "") -> Draft | No
             ),
         )
     if len(title) > max_title:
-        raise Invalid("title", _l("Keep the title under %(limit)s characters.", limit=max_title))
+        raise Invalid(
+            "title",
+            _l("Keep the title to %(limit)s characters or fewer.", limit=lazy_number(max_title)),
+        )
     _check_place(actor, kind, target_id)
     if not body.strip() and not title.strip():
         delete_draft(actor, key)

@@ -16,6 +16,7 @@ from ..db import lock_for_write, transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -56,7 +57,13 @@ def _check_section_name(name: str) -> str:
     if not name:
         raise Invalid("name", _l("Give the section a name."))
     if len(name) > MAX_SECTION_NAME:
-        raise Invalid("name", _l("Keep the name under 100 characters."))
+        raise Invalid(
+            "name",
+            _l(
+                "Keep the name to %(limit)s characters or fewer.",
+                limit=lazy_number(MAX_SECTION_NAME),
+            ),
+        )
     return name
 
 
@@ -68,7 +75,10 @@ def create_section(actor: Actor, sig_id: int, name: str, description: str = "") 
     if len(description) > MAX_SECTION_DESCRIPTION:
         raise Invalid(
             "description",
-            _l("Keep the description under %(limit)s characters.", limit=MAX_SECTION_DESCRIPTION),
+            _l(
+                "Keep the description to %(limit)s characters or fewer.",
+                limit=lazy_number(MAX_SECTION_DESCRIPTION),
+            ),
         )
     with transaction() as session:
         count = session.scalar(
@@ -156,18 +166,28 @@ def _check_entry(title: str, description: str, keywords: str) -> tuple[str, str,
     if len(title) < 3:
         raise Invalid("title", _l("Give the file a title of at least 3 characters."))
     if len(title) > MAX_TITLE:
-        raise Invalid("title", _l("Keep the title under %(limit)s characters.", limit=MAX_TITLE))
+        raise Invalid(
+            "title",
+            _l("Keep the title to %(limit)s characters or fewer.", limit=lazy_number(MAX_TITLE)),
+        )
     description = content.clean_text(description or "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise Invalid(
             "description",
-            _l("Keep the description under %(limit)s characters.", limit=MAX_DESCRIPTION),
+            _l(
+                "Keep the description to %(limit)s characters or fewer.",
+                limit=lazy_number(MAX_DESCRIPTION),
+            ),
         )
     words = [w for w in re.split(r"[\s,;]+", content.clean_text(keywords or "").lower()) if w]
     keywords = " ".join(dict.fromkeys(words))
     if len(keywords) > MAX_KEYWORDS:
         raise Invalid(
-            "keywords", _l("Keep the keywords under %(limit)s characters.", limit=MAX_KEYWORDS)
+            "keywords",
+            _l(
+                "Keep the keywords to %(limit)s characters or fewer.",
+                limit=lazy_number(MAX_KEYWORDS),
+            ),
         )
     return title, description, keywords
 
@@ -383,7 +403,11 @@ def add_version(
     note = " ".join(content.clean_text(note or "").split())
     if len(note) > MAX_VERSION_NOTE:
         raise Invalid(
-            "note", _l("Keep the note under %(count)s characters.", count=MAX_VERSION_NOTE)
+            "note",
+            _l(
+                "Keep the note to %(limit)s characters or fewer.",
+                limit=lazy_number(MAX_VERSION_NOTE),
+            ),
         )
     prepared = _prepare_upload(user, sig, stream, filename)
     services._keep_bytes(prepared)

@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from .models import MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS
 from .services import MAX_REPORT_NOTE, REPORT_REASONS
 
@@ -20,7 +21,7 @@ def subject_limit(field: StringField, required: bool) -> None:
     """A subject's box holds what the service allows (MAX_TITLE_LENGTH, which the column holds),
     with the service's words for a longer one typed around the browser's limit."""
     limit = int(current_app.config["MAX_TITLE_LENGTH"])
-    words = _l("Keep the subject under %(limit)s characters.", limit=limit)
+    words = _l("Keep the subject to %(limit)s characters or fewer.", limit=lazy_number(limit))
     first = DataRequired() if required else Optional()
     field.validators = [first, Length(max=limit, message=words)]
     field.render_kw = {**(field.render_kw or {}), "maxlength": limit}
@@ -63,7 +64,10 @@ class ReportForm(FlaskForm):
             Optional(),
             Length(
                 max=MAX_REPORT_NOTE,
-                message=_l("Keep the note under %(count)s characters.", count=MAX_REPORT_NOTE),
+                message=_l(
+                    "Keep the note to %(limit)s characters or fewer.",
+                    limit=lazy_number(MAX_REPORT_NOTE),
+                ),
             ),
         ],
     )

@@ -70,7 +70,10 @@ def _check_subject(subject: str) -> str:
     if not subject:
         raise Invalid("subject", _l("Give the conversation a subject."))
     if len(subject) > limit:
-        raise Invalid("subject", _l("Keep the subject under %(limit)s characters.", limit=limit))
+        raise Invalid(
+            "subject",
+            _l("Keep the subject to %(limit)s characters or fewer.", limit=lazy_number(limit)),
+        )
     return subject
 
 
@@ -514,7 +517,11 @@ def report_message(actor: Actor, message_id: int, reason: str, note: str = "") -
     note = " ".join(content.clean_text(note or "").split())
     if len(note) > MAX_REPORT_NOTE:
         raise Invalid(
-            "note", _l("Keep the note under %(count)s characters.", count=MAX_REPORT_NOTE)
+            "note",
+            _l(
+                "Keep the note to %(limit)s characters or fewer.",
+                limit=lazy_number(MAX_REPORT_NOTE),
+            ),
         )
     if reason == "other" and not note:
         raise Invalid("note", _l("Tell the sysop what is wrong with this message."))

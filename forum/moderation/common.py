@@ -11,6 +11,7 @@ from ..accounts.models import User
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -61,7 +62,8 @@ def clean_reason(reason: str | None, required: bool = False, field: str = "reaso
         raise Invalid(field, _l("Give a reason; the member will see it."))
     if len(reason) > MAX_REASON:
         raise Invalid(
-            field, _l("Keep the reason under %(MAX_REASON)s characters.", MAX_REASON=MAX_REASON)
+            field,
+            _l("Keep the reason to %(limit)s characters or fewer.", limit=lazy_number(MAX_REASON)),
         )
     return reason
 
@@ -73,7 +75,7 @@ def check_until(until: datetime | None, field: str = "until") -> datetime:
     if until <= now:
         raise Invalid(field, _l("The end date must be in the future."))
     if until > now + timedelta(days=MAX_DISCIPLINE_DAYS):
-        raise Invalid(field, _l("Keep it under ten years; use a ban for longer."))
+        raise Invalid(field, _l("Keep it to ten years or less; use a ban for longer."))
     return until
 
 
@@ -141,7 +143,7 @@ def clean_note(body: str | None) -> str:
         raise Invalid("body", _l("Write the note first."))
     if len(body) > MAX_NOTE:
         raise Invalid(
-            "body", _l("Keep notes under %(MAX_NOTE)s characters.", MAX_NOTE=format(MAX_NOTE, ","))
+            "body", _l("Keep notes to %(limit)s characters or fewer.", limit=lazy_number(MAX_NOTE))
         )
     return body
 

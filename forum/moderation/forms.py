@@ -16,11 +16,16 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..topics.forms import title_limit
 from .common import MAX_NOTE, MAX_REASON
 from .models import FLAG_REASONS, MESSAGE_OUTCOMES, OUTCOMES
 
-DAYS = [NumberRange(min=1, max=3650, message=_l("Between 1 and 3,650 days."))]
+DAYS = [
+    NumberRange(
+        min=1, max=3650, message=_l("Between 1 and %(maximum)s days.", maximum=lazy_number(3650))
+    )
+]
 
 
 class FlagForm(FlaskForm):

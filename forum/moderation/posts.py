@@ -8,6 +8,7 @@ from .. import counters, events
 from ..db import transaction
 from ..errors import Conflict, Invalid
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -154,7 +155,13 @@ def set_sig_approval_threshold(actor: Actor, sig_id: int, threshold: int | None)
     """Override the site's approval threshold in one SIG (None: use the site's)."""
     sig = moderated_sig(actor, sig_id)
     if threshold is not None and not 0 <= threshold <= 1000:
-        raise Invalid("threshold", _l("Enter a whole number from 0 to 1,000, or leave it empty."))
+        raise Invalid(
+            "threshold",
+            _l(
+                "Enter a whole number from 0 to %(maximum)s, or leave it empty.",
+                maximum=lazy_number(1000),
+            ),
+        )
     with transaction() as session:
         row = session.get(SigModeration, sig.id)
         if row is None:

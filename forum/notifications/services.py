@@ -19,6 +19,7 @@ from ..db import is_valid_id, transaction, upsert
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..messages.models import PREF_MAIL_NOTIFY
 from ..permissions import Actor
 from ..sigs.models import ROLE_SYSOP, Membership, Sig
@@ -785,7 +786,10 @@ def write_digest_note(actor: Actor, sig_id: int, body: str) -> SigDigestNote:
     if not body:
         raise Invalid("body", _l("Write the note."))
     if len(body) > NOTE_MAX:
-        raise Invalid("body", _l("Keep the note under %(count)s characters.", count=NOTE_MAX))
+        raise Invalid(
+            "body",
+            _l("Keep the note to %(limit)s characters or fewer.", limit=lazy_number(NOTE_MAX)),
+        )
     with transaction() as session:
         note = SigDigestNote(sig_id=sig.id, author_id=actor.id, body=body)
         session.add(note)

@@ -6,6 +6,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from .services import MAX_REQUEST_MESSAGE
 
 
@@ -25,7 +26,8 @@ class RequestForm(FlaskForm):
             Length(
                 max=MAX_REQUEST_MESSAGE,
                 message=_l(
-                    "Keep the message under %(count)s characters.", count=MAX_REQUEST_MESSAGE
+                    "Keep the message to %(limit)s characters or fewer.",
+                    limit=lazy_number(MAX_REQUEST_MESSAGE),
                 ),
             ),
         ],

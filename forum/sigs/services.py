@@ -17,7 +17,7 @@ from ..db import is_valid_id, lock_for_write, transaction
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import said_reason
+from ..i18n import lazy_number, said_reason
 from ..permissions import Actor
 from ..timeutil import utcnow
 from .models import (
@@ -46,7 +46,10 @@ def _validate(name: str, slug: str, description: str, visibility: str, language:
     if not SLUG_RE.match(slug):
         raise Invalid("slug", _l("Use 3 to 64 lower-case letters, digits and hyphens."))
     if len(description) > 2000:
-        raise Invalid("description", _l("Keep the description under 2,000 characters."))
+        raise Invalid(
+            "description",
+            _l("Keep the description to %(limit)s characters or fewer.", limit=lazy_number(2000)),
+        )
     if visibility not in VISIBILITIES:
         raise Invalid("visibility", _l("Choose public, members-only or private."))
     if language not in LANGUAGES:
@@ -182,7 +185,10 @@ def request_to_join(actor: Actor, slug: str, message: str = "") -> JoinRequest |
     if len(message) > MAX_REQUEST_MESSAGE:
         raise Invalid(
             "message",
-            _l("Keep the message under %(count)s characters.", count=MAX_REQUEST_MESSAGE),
+            _l(
+                "Keep the message to %(limit)s characters or fewer.",
+                limit=lazy_number(MAX_REQUEST_MESSAGE),
+            ),
         )
     sig = db.session.scalar(select(Sig).where(Sig.slug == slug.strip().lower()))
     if sig is None or not permissions.can_request_to_join(actor, sig):

@@ -8,6 +8,7 @@ from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 
 # Generous caps here; the services give the precise message (MAX_POST_LENGTH).
 BODY_CAP = 200_000
@@ -17,7 +18,7 @@ def title_limit(field: StringField, required: bool) -> None:
     """A topic title's box holds what the service allows (MAX_TITLE_LENGTH, which
     `topics.title` holds), with the service's words for a longer one."""
     limit = int(current_app.config["MAX_TITLE_LENGTH"])
-    words = _l("Keep the title under %(limit)s characters.", limit=limit)
+    words = _l("Keep the title to %(limit)s characters or fewer.", limit=lazy_number(limit))
     first = DataRequired() if required else Optional()
     field.validators = [first, Length(max=limit, message=words)]
     field.render_kw = {**(field.render_kw or {}), "maxlength": limit}

@@ -71,7 +71,10 @@ def _check_title(title: str) -> str:
     if len(title) < 3:
         raise Invalid("title", _l("Give the topic a title of at least 3 characters."))
     if len(title) > limit:
-        raise Invalid("title", _l("Keep the title under %(limit)s characters.", limit=limit))
+        raise Invalid(
+            "title",
+            _l("Keep the title to %(limit)s characters or fewer.", limit=lazy_number(limit)),
+        )
     return title
 
 

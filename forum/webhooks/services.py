@@ -38,6 +38,7 @@ from ..db import is_valid_id, read_columns, transaction
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
+from ..i18n import lazy_number
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -190,7 +191,9 @@ def check_url(url: str) -> str:
     if not url:
         raise Invalid("url", _l("Enter the address to send the events to."))
     if len(url) > 2000:
-        raise Invalid("url", _l("Keep the address under 2,000 characters."))
+        raise Invalid(
+            "url", _l("Keep the address to %(limit)s characters or fewer.", limit=lazy_number(2000))
+        )
     try:
         targets.checked_addresses(targets.parse(url), _allow_private())
     except targets.TargetRefused as exc:
@@ -208,7 +211,10 @@ def _check_events(chosen: list[str]) -> str:
 def _check_description(description: str) -> str:
     text = " ".join(content.clean_text(description or "").split())
     if len(text) > 200:
-        raise Invalid("description", _l("Keep the description under 200 characters."))
+        raise Invalid(
+            "description",
+            _l("Keep the description to %(limit)s characters or fewer.", limit=lazy_number(200)),
+        )
     return text
 
 
