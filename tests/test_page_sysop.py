@@ -429,6 +429,26 @@ def test_a_waiting_page_refreshes_for_a_sysop_without_javascript(browser, world)
     assert "refresh" not in browser(world["linus"]).text(f"/care/pages/{page.id}")
 
 
+def test_a_waiting_page_open_anywhere_hears_it_was_taken(app, make_client, f, world):
+    """Not only the sysops on duty it rang for: a global sysop, or a SIG sysop off duty, who
+    opened the waiting page hears it go (realtime.js reloads it); a member who may not see
+    the page cannot listen to it."""
+    services.set_duty(world["grace"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "help")
+    f.user("ada")
+    db.session.commit()
+    sockets = _sockets(app, make_client, "root", "linus", "ada")
+    for name in ("root", "linus"):
+        answer = sockets[name].emit("subscribe", {"care_page": page.id}, callback=True)
+        assert answer == {"ok": True, "room": f"care_page:{page.id}"}, name
+    refused = sockets["ada"].emit("subscribe", {"care_page": page.id}, callback=True)
+    assert refused == {"ok": False, "error": "Not found."}
+    services.take_page(world["grace"], page.id)
+    gone = {"type": "page_gone", "page_id": page.id}
+    assert _care(sockets["root"]) == [gone] and _care(sockets["linus"]) == [gone]
+    assert _care(sockets["ada"]) == []
+
+
 def test_a_page_notification_is_withheld_from_a_sysop_dismissed_since(browser, world):
     services.set_duty(world["grace"], world["retro"].id, True)
     services.page_sysops(world["ken"], world["retro"].id, "help")

@@ -211,8 +211,7 @@ def on_page_answered(event: events.PageAnswered) -> None:
                 "url": f"/care/{event.concern_id}",
             },
         )
-    for user_id in event.sysop_ids:
-        publish.care(user_id, {"type": "page_gone", "page_id": event.page_id})
+    publish.page_gone(event.page_id, list(event.sysop_ids))
 
 
 def _concern_nudge(concern_id: int, actor_id: int | None, *, member: bool = True) -> None:

@@ -53,6 +53,11 @@ def topic_room(topic_id: int) -> str:
     return f"topic:{topic_id}"
 
 
+def care_page_room(page_id: int) -> str:
+    """The sockets of the pages showing one sysop page (/care/pages/<id>), whoever opened them."""
+    return f"care_page:{page_id}"
+
+
 # {room: the members (None: a guest) holding sockets in it} ->
 # {room: (the SIG the room belongs to now, or None when it is gone; who of them may stay)}
 AccessCheck = Callable[[dict[str, set[int | None]]], dict[str, tuple[int | None, set[int | None]]]]

@@ -18,7 +18,7 @@ from .. import permissions
 from ..accounts.models import User
 from ..accounts.services import load_session_user
 from ..errors import ForumError
-from .manager import ForumCommands, topic_room, user_room
+from .manager import ForumCommands, care_page_room, topic_room, user_room
 from .presence import PRESENCE, START, Presence, browser_key
 from .publish import presence_room
 
@@ -91,7 +91,8 @@ class ForumNamespace(Namespace):
         return SESSION_ENDED
 
     def on_subscribe(self, data: Any) -> dict[str, Any]:
-        """Join a topic's room ({"topic_id"}), a SIG's presence ({"sig_id"}) or the site's."""
+        """Join a topic's room ({"topic_id"}), a SIG's presence ({"sig_id"}) or the site's,
+        or a sysop page's ({"care_page"}: told when it is taken or expires)."""
         # Check and join under the lock a re-check takes (see manager.py), and read the database
         # only inside it: a SIG that turns private while this runs is either seen private here
         # or re-checked after the join.
@@ -108,6 +109,8 @@ class ForumNamespace(Namespace):
                 return self._topic(user, _int(data["topic_id"]))
             if "sig_id" in data:
                 return self._sig(user, _int(data["sig_id"]))
+            if "care_page" in data:
+                return self._care_page(user, _int(data["care_page"]))
             if data.get("presence") == "site":
                 join_room(presence_room(None))
                 return {"ok": True, "room": "presence:site"}
@@ -135,6 +138,14 @@ class ForumNamespace(Namespace):
         join_room(room)
         _manager().note_sig_room(_sid(), room, sig.id)
         _presence().enter_sig(_sid(), sig.id)
+        return {"ok": True, "room": room}
+
+    def _care_page(self, user: User | None, page_id: int) -> dict[str, Any]:
+        # Whoever the page view shows it to (the member who sent it, the sysops who may take
+        # it: on duty or not, the SIG's or the site's) hears when it is taken or expires.
+        page = permissions.get_page_for(user, page_id)
+        room = care_page_room(page.id)
+        join_room(room)
         return {"ok": True, "room": room}
 
     def on_unsubscribe(self, data: Any) -> dict[str, Any]:

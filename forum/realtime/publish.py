@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..extensions import socketio
-from .manager import NAMESPACE, ForumCommands, topic_room, user_room
+from .manager import NAMESPACE, ForumCommands, care_page_room, topic_room, user_room
 
 PRESENCE_SITE = "presence:site"
 
@@ -58,6 +58,13 @@ def care(user_id: int, payload: dict[str, Any]) -> None:
     text in their language, and whether it may sound), a page answered, or "concern <id>
     changed" (the page fetches it over HTTP, where the policy is asked again)."""
     _emit("care", payload, user_room(user_id))
+
+
+def page_gone(page_id: int, user_ids: list[int]) -> None:
+    """A sysop page was taken or expired: to the rooms of the sysops it rang for (their banner
+    goes) and to every socket of a page showing it (its "Take it" goes), each socket once."""
+    rooms = [user_room(u) for u in user_ids] + [care_page_room(page_id)]
+    socketio.emit("care", {"type": "page_gone", "page_id": page_id}, to=rooms, namespace=NAMESPACE)
 
 
 def post_created(topic_id: int, post_number: int, post_id: int) -> None:

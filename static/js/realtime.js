@@ -181,6 +181,10 @@
     } else if (sigId && !topicId) {
       subscribe({ sig_id: sigId });
     }
+    // A sysop page (/care/pages/<id>): told when it is taken or expires, whoever opened it.
+    if (body.getAttribute("data-care-page")) {
+      subscribe({ care_page: Number(body.getAttribute("data-care-page")) });
+    }
   });
 
   socket.on("notification", function (data) {
@@ -235,6 +239,7 @@
   // that moved. Pages ring only for the sysops the server chose; the sound only if the sysop
   // allowed it; the text is announced in an assertive live region as well as shown.
   var careAlert = null;
+  var leaving = false; // on the way to the concern a waiting page became
 
   function careBanner(text, url, pageId) {
     if (!careAlert) {
@@ -280,14 +285,16 @@
         careAlert.remove();
         careAlert = null;
       }
-      // This sysop has the page itself open: its "Take it" is gone, so the page says who
-      // took it (or which concern it became) rather than offering a button that fails.
-      if (Number(body.getAttribute("data-care-page")) === data.page_id) {
+      // Whoever has the page itself open (a sysop on duty or not, the member): its "Take it"
+      // is gone, so the page says who took it (or which concern it became) rather than
+      // offering a button that fails.
+      if (!leaving && Number(body.getAttribute("data-care-page")) === data.page_id) {
         window.location.reload();
       }
     } else if (data.type === "page_answered") {
       var waiting = Number(body.getAttribute("data-care-page")) === data.page_id;
       if (waiting && data.taken) {
+        leaving = true;
         window.location.href = data.url;
         return;
       }
