@@ -240,6 +240,11 @@
   // allowed it; the text is announced in an assertive live region as well as shown.
   var careAlert = null;
   var leaving = false; // on the way to the concern a waiting page became
+  // A form sent from the page (the sysop's own "Take it") is already leaving it: a reload for
+  // the page's "page_gone", which the sysop who took it hears too, would cancel that.
+  document.addEventListener("submit", function (event) {
+    if (!event.defaultPrevented) leaving = true;
+  });
 
   function careBanner(text, url, pageId) {
     if (!careAlert) {
