@@ -410,22 +410,8 @@ def notify_concern(
     """Tell these members (a concern's member, or its sysops, as the event named them after
     forum.permissions) what happened to it; never its words, never a sysop's name to its
     member (`actor_id` is the member's, or None)."""
-    ids = sorted(set(user_ids) - ({actor_id} if actor_id else set()))
-    if not ids:
-        return []
-    live = db.session.scalars(select(User.id).where(User.id.in_(ids), User.banned_at.is_(None)))
-    return _add(
-        [
-            Notification(
-                user_id=uid,
-                kind=kinds.CONCERN.name,
-                actor_id=actor_id,
-                sig_id=sig_id,
-                data={"concern_id": concern_id, "what": what},
-            )
-            for uid in live
-        ]
-    )
+    data = {"concern_id": concern_id, "what": what}
+    return _notify_care(set(user_ids) - {actor_id}, actor_id, sig_id, data)
 
 
 def notify_page(
@@ -434,18 +420,22 @@ def notify_page(
     """Tell the sysops on duty (as the event named them after forum.permissions) that a member
     paged them: in the center and, after their mail choice for concerns, by mail, so that one
     who is not on a page at that moment hears of it too. Never the page's words."""
-    ids = sorted(set(user_ids) - {member_id})
+    data = {"page_id": page_id, "what": "paged"}
+    return _notify_care(set(user_ids) - {member_id}, member_id, sig_id, data)
+
+
+def _notify_care(
+    user_ids: Iterable[int | None], actor_id: int | None, sig_id: int | None, data: dict[str, Any]
+) -> list[Notification]:
+    """A member-care notification to each of these members who is not banned."""
+    ids = sorted(uid for uid in user_ids if uid)
     if not ids:
         return []
     live = db.session.scalars(select(User.id).where(User.id.in_(ids), User.banned_at.is_(None)))
     return _add(
         [
             Notification(
-                user_id=uid,
-                kind=kinds.CONCERN.name,
-                actor_id=member_id,
-                sig_id=sig_id,
-                data={"page_id": page_id, "what": "paged"},
+                user_id=uid, kind=kinds.CONCERN.name, actor_id=actor_id, sig_id=sig_id, data=data
             )
             for uid in live
         ]
