@@ -449,6 +449,23 @@ def test_a_waiting_page_open_anywhere_hears_it_was_taken(app, make_client, f, wo
     assert _care(sockets["ada"]) == []
 
 
+def test_a_sysop_dismissed_while_a_page_is_open_stops_hearing_it(app, make_client, world):
+    """The page's room is asked again like a topic's: a sysop removed from the SIG leaves it
+    (and the member who sent the page, and the sysop still in office, stay)."""
+    services.set_duty(world["grace"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "help")
+    sockets = _sockets(app, make_client, "grace", "linus", "ken")
+    for name in ("grace", "linus", "ken"):
+        answer = sockets[name].emit("subscribe", {"care_page": page.id}, callback=True)
+        assert answer == {"ok": True, "room": f"care_page:{page.id}"}, name
+    sig_services.set_sig_sysop(world["root"], world["retro"].id, world["linus"].id, False)
+    sockets["linus"].get_received()
+    services.take_page(world["grace"], page.id)
+    gone = {"type": "page_gone", "page_id": page.id}
+    assert _care(sockets["grace"]) == [gone] and gone in _care(sockets["ken"])
+    assert _care(sockets["linus"]) == []
+
+
 def test_a_page_notification_is_withheld_from_a_sysop_dismissed_since(browser, world):
     services.set_duty(world["grace"], world["retro"].id, True)
     services.page_sysops(world["ken"], world["retro"].id, "help")

@@ -69,7 +69,7 @@ class ForumCommands:
     server: Any
 
     def _init_commands(self) -> None:
-        # sid -> {room: sig_id} for rooms a SIG's visibility gates (topic and presence rooms).
+        # sid -> {room: sig_id} for rooms the SIG gates (topic, presence and sysop page rooms).
         self.sig_rooms: dict[str, dict[str, int]] = {}
         # sid -> the member the socket was authenticated as (None: a guest).
         self.socket_users: dict[str, int | None] = {}

@@ -142,10 +142,12 @@ class ForumNamespace(Namespace):
 
     def _care_page(self, user: User | None, page_id: int) -> dict[str, Any]:
         # Whoever the page view shows it to (the member who sent it, the sysops who may take
-        # it: on duty or not, the SIG's or the site's) hears when it is taken or expires.
+        # it: on duty or not, the SIG's or the site's) hears when it is taken or expires. Noted
+        # under the page's SIG like its topic rooms: a sysop dismissed from it is asked again.
         page = permissions.get_page_for(user, page_id)
         room = care_page_room(page.id)
         join_room(room)
+        _manager().note_sig_room(_sid(), room, page.sig_id)
         return {"ok": True, "room": room}
 
     def on_unsubscribe(self, data: Any) -> dict[str, Any]:
