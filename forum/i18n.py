@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from babel import Locale
 from babel.dates import TIMEDELTA_UNITS, DateTimePattern, format_skeleton, parse_pattern
@@ -42,6 +42,7 @@ from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 from wtforms.i18n import messages_path as wtforms_messages_path
+from wtforms.validators import Length
 
 if TYPE_CHECKING:
     # Flask-Babel has no types. A LazyString is translated when used and stands in for a str
@@ -480,6 +481,53 @@ class lazy_number:  # noqa: N801  (used like a function)
 
     def __str__(self) -> str:
         return number(self.value)
+
+
+# --- length limits: the services' words, for the forms too ---------------------------------
+LimitWords = Literal[
+    "it", "title", "subject", "name", "description", "note", "notes", "reason", "message",
+    "address", "keywords", "signature", "bio",
+]  # fmt: skip
+
+
+def limit_words(what: LimitWords, limit: int) -> str:
+    """ "Keep the title to 200 characters or fewer.", in the reader's language and digits (the
+    words the services say on Invalid): `what` names the thing, "it" when no noun fits."""
+    n = lazy_number(limit)
+    match what:
+        case "title":
+            return lazy_gettext("Keep the title to %(limit)s characters or fewer.", limit=n)
+        case "subject":
+            return lazy_gettext("Keep the subject to %(limit)s characters or fewer.", limit=n)
+        case "name":
+            return lazy_gettext("Keep the name to %(limit)s characters or fewer.", limit=n)
+        case "description":
+            return lazy_gettext("Keep the description to %(limit)s characters or fewer.", limit=n)
+        case "note":
+            return lazy_gettext("Keep the note to %(limit)s characters or fewer.", limit=n)
+        case "notes":
+            return lazy_gettext("Keep notes to %(limit)s characters or fewer.", limit=n)
+        case "reason":
+            return lazy_gettext("Keep the reason to %(limit)s characters or fewer.", limit=n)
+        case "message":
+            return lazy_gettext("Keep the message to %(limit)s characters or fewer.", limit=n)
+        case "address":
+            return lazy_gettext("Keep the address to %(limit)s characters or fewer.", limit=n)
+        case "keywords":
+            return lazy_gettext("Keep the keywords to %(limit)s characters or fewer.", limit=n)
+        case "signature":
+            return lazy_gettext("Keep the signature to %(limit)s characters or fewer.", limit=n)
+        case "bio":
+            return lazy_gettext("Keep the bio to %(limit)s characters or fewer.", limit=n)
+        case _:
+            return lazy_gettext("Keep it to %(limit)s characters or fewer.", limit=n)
+
+
+def at_most(limit: int, what: LimitWords = "it") -> Length:
+    """A form field's Length(max=limit) that says the service's words with the number in the
+    reader's digits (WTForms' own message writes "5000" and words of its own). Every form's
+    length check is one of these (tests/test_field_limits.py walks them)."""
+    return Length(max=limit, message=limit_words(what, limit))
 
 
 def content_lang(code: str | None) -> Markup:

@@ -276,6 +276,58 @@ def _form_text_fields(app: Any) -> dict[str, Any]:
     return found
 
 
+def test_no_form_length_check_says_wtforms_own_words(app) -> None:
+    """WTForms' default message writes the number unformatted ("5000") in words of its own:
+    every form's Length says the service's words (i18n.at_most), in the reader's digits."""
+    default = []
+    with app.test_request_context():
+        for package in pkgutil.iter_modules(forum.__path__):
+            try:
+                module = importlib.import_module(f"forum.{package.name}.forms")
+            except ModuleNotFoundError:
+                continue
+            for name, cls in inspect.getmembers(module, inspect.isclass):
+                if not issubclass(cls, FlaskForm) or cls.__module__ != module.__name__:
+                    continue
+                for field in cls(meta={"csrf": False}):
+                    for check in field.validators:
+                        if isinstance(check, Length) and check.message is None:
+                            default.append(f"{package.name}.{name}.{field.name}")
+    assert not default, f"use forum.i18n.at_most for: {default}"
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("de", "Die Beschreibung darf höchstens 2.000 Zeichen lang sein."),
+        ("es", "La descripción puede tener como máximo 2.000 caracteres."),
+    ],
+)
+def test_a_form_refuses_past_its_box_in_the_readers_words_and_digits(client, f, lang, words):
+    """The test client ignores maxlength, as a script or an old browser may: the form's own
+    check answers in the service's words, "2.000" and not WTForms' "2000"."""
+    root = f.sysop("root")
+    root.language = lang
+    sig = f.sig("retro", name="Retro Computing")
+    db.session.commit()
+    client.login("root")
+    description = "d" * 2001
+    response = client.form(
+        f"/admin/sigs/{sig.id}",
+        {
+            "sig-name": "Retro Computing",
+            "sig-description": description,
+            "sig-visibility": sig.visibility,
+            "sig-language": sig.language,
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400, response.status_code
+    assert words in page and "2000 " not in page, page
+    db.session.expire_all()
+    assert db.session.get(Sig, sig.id).description != description
+
+
 def test_every_form_text_field_has_one_limit_where_it_is_stored(app) -> None:
     fields = _form_text_fields(app)
     missing = sorted(set(fields) - set(FORM_FIELDS))

@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..i18n import LANGUAGES, lazy_number
+from ..i18n import LANGUAGES, at_most, lazy_number
 from ..i18n import lazy_gettext as _l
 from ..theme import THEMES
 from ..theme import labels as theme_labels
@@ -34,19 +34,19 @@ def theme_choices() -> list[SelectChoice]:
 
 
 class LoginForm(FlaskForm):
-    login = StringField(_l("Username or email"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    login = StringField(_l("Username or email"), validators=[DataRequired(), at_most(254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), at_most(1024)])
     remember = BooleanField(_l("Keep me logged in on this device"))
     next = HiddenField()
 
 
 class RegisterForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=32)])
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    invite = StringField(_l("Invite code"), validators=[Optional(), Length(max=64)])
+    username = StringField(_l("Username"), validators=[DataRequired(), at_most(32, "name")])
+    email = EmailField(_l("Email"), validators=[DataRequired(), at_most(254, "address")])
+    invite = StringField(_l("Invite code"), validators=[Optional(), at_most(64)])
     # The honeypot: hidden from people (CSS, aria-hidden, out of the tab order), filled in by
     # programs that fill in every field. Checked by accounts.services.check_form_defences.
-    website = StringField(_l("Leave this empty"), validators=[Optional(), Length(max=200)])
+    website = StringField(_l("Leave this empty"), validators=[Optional(), at_most(200)])
     # When the form was handed out (signed): a form sent back too soon came from a program.
     started = HiddenField()
     # Where to go once registered (an invite link): carried into the mailed link.
@@ -58,7 +58,7 @@ class FinishRegistrationForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), at_most(254, "address")])
 
 
 class ResetPasswordForm(FlaskForm):
@@ -75,7 +75,9 @@ class ChangePasswordForm(FlaskForm):
 
 
 class EmailChangeForm(FlaskForm):
-    email = EmailField(_l("New email address"), validators=[DataRequired(), Length(max=254)])
+    email = EmailField(
+        _l("New email address"), validators=[DataRequired(), at_most(254, "address")]
+    )
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
 
 
@@ -105,7 +107,7 @@ class ProfileForm(FlaskForm):
             ),
         ],
     )
-    timezone = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)])
+    timezone = StringField(_l("Time zone"), validators=[Optional(), at_most(64)])
     language = SelectField(_l("Language"), choices=language_choices, default="")
     theme = SelectField(_l("Colours"), choices=theme_choices, default="system")
 
@@ -117,24 +119,24 @@ class LogoutEverywhereForm(FlaskForm):
 class TwoFactorLoginForm(FlaskForm):
     code = StringField(
         _l("Code from your authenticator app, or a recovery code"),
-        validators=[DataRequired(), Length(max=32)],
+        validators=[DataRequired(), at_most(32)],
     )
     remember_device = BooleanField(_l("Remember this device for 30 days"))
 
 
 class EnableTwoFactorForm(FlaskForm):
-    code = StringField(_l("Code from your app"), validators=[DataRequired(), Length(max=32)])
+    code = StringField(_l("Code from your app"), validators=[DataRequired(), at_most(32)])
 
 
 class DisableTwoFactorForm(FlaskForm):
     password = PasswordField(_l("Current password"), validators=[DataRequired()])
     code = StringField(
-        _l("Code from your app, or a recovery code"), validators=[DataRequired(), Length(max=32)]
+        _l("Code from your app, or a recovery code"), validators=[DataRequired(), at_most(32)]
     )
 
 
 class RecoveryCodesForm(FlaskForm):
-    code = StringField(_l("Code from your app"), validators=[DataRequired(), Length(max=32)])
+    code = StringField(_l("Code from your app"), validators=[DataRequired(), at_most(32)])
 
 
 class ExportDataForm(FlaskForm):
@@ -145,5 +147,5 @@ class DeleteAccountForm(FlaskForm):
     password = PasswordField(_l("Current password"), validators=[DataRequired()])
     # Asked only when two-factor sign-in is on (the page shows it then).
     code = StringField(
-        _l("Code from your app, or a recovery code"), validators=[Optional(), Length(max=32)]
+        _l("Code from your app, or a recovery code"), validators=[Optional(), at_most(32)]
     )

@@ -7,8 +7,8 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..i18n import at_most, lazy_number
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from ..settings import REGISTRATION_MODES, SETTINGS, TRUST_SETTINGS
 from ..sigs.models import LANGUAGES, VISIBILITIES
 from .services import MAX_INVITE_NOTE
@@ -21,9 +21,11 @@ VISIBILITY_LABELS = {
 
 
 class SigForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    slug = StringField(_l("Address (/s/…)"), validators=[Optional(), Length(max=64)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    name = StringField(_l("Name"), validators=[DataRequired(), at_most(100, "name")])
+    slug = StringField(_l("Address (/s/…)"), validators=[Optional(), at_most(64, "address")])
+    description = TextAreaField(
+        _l("Description"), validators=[Optional(), at_most(2000, "description")]
+    )
     visibility = SelectField(
         _l("Visibility"),
         choices=[SelectChoice(v, VISIBILITY_LABELS.get(v, v)) for v in VISIBILITIES],
@@ -34,7 +36,7 @@ class SigForm(FlaskForm):
 
 
 class SysopForm(FlaskForm):
-    username = StringField(_l("Member"), validators=[DataRequired(), Length(max=32)])
+    username = StringField(_l("Member"), validators=[DataRequired(), at_most(32, "name")])
     value = HiddenField(default="appoint")
 
 
@@ -61,8 +63,10 @@ def _off_or_on(label: Any) -> Any:
 
 
 class SettingsForm(FlaskForm):
-    site_name = StringField(_l("Site name"), validators=[DataRequired(), Length(max=100)])
-    site_description = StringField(_l("Description"), validators=[DataRequired(), Length(max=500)])
+    site_name = StringField(_l("Site name"), validators=[DataRequired(), at_most(100, "name")])
+    site_description = StringField(
+        _l("Description"), validators=[DataRequired(), at_most(500, "description")]
+    )
     registration = SelectField(
         _l("Registration"),
         choices=[SelectChoice(k, c.label) for k, c in REGISTRATION_MODES.items()],
@@ -99,7 +103,7 @@ class SettingsForm(FlaskForm):
     upload_quota_sig_mb = StringField(_l("Uploads per SIG (MB)"))
     upload_types = StringField(
         _l("File types members may upload"),
-        validators=[Length(max=SETTINGS["upload_types"].maximum)],
+        validators=[at_most(SETTINGS["upload_types"].maximum)],
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..i18n import at_most
 from ..i18n import lazy_gettext as _l
 
 SCOPE_LABELS = {
@@ -38,7 +39,7 @@ class CheckboxesField(SelectMultipleField):
 
 class TokenForm(FlaskForm):
     name = StringField(
-        _l("Name"), validators=[DataRequired(), Length(max=100)], render_kw={"maxlength": 100}
+        _l("Name"), validators=[DataRequired(), at_most(100, "name")], render_kw={"maxlength": 100}
     )
     scopes = CheckboxesField(_l("Scopes"), choices=[], default=["read"])
     expires = SelectField(

@@ -13,6 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..i18n import at_most
 from ..i18n import lazy_gettext as _l
 from ..messages.forms import subject_limit
 from .services import PAGE_TEXT_LIMIT, PAGE_TEXT_TOO_LONG
@@ -24,7 +25,8 @@ BODY_CAP = 200_000
 class WriteForm(FlaskForm):
     subject = StringField(_l("Subject"), validators=[DataRequired()])
     body = TextAreaField(
-        _l("What is it about? (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+        _l("What is it about? (Markdown)"),
+        validators=[DataRequired(), at_most(BODY_CAP, "message")],
     )
     post = HiddenField()
 
@@ -34,12 +36,12 @@ class WriteForm(FlaskForm):
 
 
 class AppealForm(FlaskForm):
-    login = StringField(_l("Username or email"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1000)])
+    login = StringField(_l("Username or email"), validators=[DataRequired(), at_most(254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), at_most(1000)])
     subject = StringField(_l("Subject"), validators=[Optional()])
     body = TextAreaField(
         _l("Your message to the site's sysops (Markdown)"),
-        validators=[Optional(), Length(max=BODY_CAP)],
+        validators=[Optional(), at_most(BODY_CAP, "message")],
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -49,7 +51,7 @@ class AppealForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(
-        _l("Your reply (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+        _l("Your reply (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
     )
     resolve = BooleanField(_l("and mark the concern resolved"))
 
@@ -57,12 +59,12 @@ class ReplyForm(FlaskForm):
 class NoteForm(FlaskForm):
     body = TextAreaField(
         _l("A note for the sysops (the member never sees it)"),
-        validators=[DataRequired(), Length(max=BODY_CAP)],
+        validators=[DataRequired(), at_most(BODY_CAP, "note")],
     )
 
 
 class AssignForm(FlaskForm):
-    assignee = StringField(_l("Assigned to"), validators=[Optional(), Length(max=100)])
+    assignee = StringField(_l("Assigned to"), validators=[Optional(), at_most(100, "name")])
 
 
 class PageForm(FlaskForm):

@@ -2,19 +2,21 @@
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 
+from ..i18n import at_most
 from ..i18n import lazy_gettext as _l
 
 
 class LibraryUploadForm(FlaskForm):
     section = SelectField(_l("Section"), coerce=int, validators=[Optional()])
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    title = StringField(_l("Title"), validators=[DataRequired(), at_most(200, "title")])
     description = TextAreaField(
-        _l("Description (Markdown)"), validators=[Optional(), Length(max=10_000)]
+        _l("Description (Markdown)"), validators=[Optional(), at_most(10_000, "description")]
     )
     keywords = StringField(
-        _l("Keywords (separated by spaces or commas)"), validators=[Optional(), Length(max=300)]
+        _l("Keywords (separated by spaces or commas)"),
+        validators=[Optional(), at_most(300, "keywords")],
     )
 
 
@@ -23,16 +25,18 @@ class LibraryEditForm(LibraryUploadForm):
 
 
 class VersionForm(FlaskForm):
-    note = StringField(_l("What changed (optional)"), validators=[Optional(), Length(max=500)])
+    note = StringField(_l("What changed (optional)"), validators=[Optional(), at_most(500, "note")])
 
 
 class SectionForm(FlaskForm):
-    name = StringField(_l("New section"), validators=[DataRequired(), Length(max=100)])
-    description = StringField(_l("What goes in it"), validators=[Optional(), Length(max=500)])
+    name = StringField(_l("New section"), validators=[DataRequired(), at_most(100, "name")])
+    description = StringField(
+        _l("What goes in it"), validators=[Optional(), at_most(500, "description")]
+    )
 
 
 class LibrarianForm(FlaskForm):
-    username = StringField(_l("Member's name"), validators=[DataRequired(), Length(max=64)])
+    username = StringField(_l("Member's name"), validators=[DataRequired(), at_most(64, "name")])
 
 
 class ActionForm(FlaskForm):

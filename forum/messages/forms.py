@@ -8,8 +8,8 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
+from ..i18n import at_most, lazy_number
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from .models import MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS
 from .services import MAX_REPORT_NOTE, REPORT_REASONS
 
@@ -30,12 +30,12 @@ def subject_limit(field: StringField, required: bool) -> None:
 class ConversationForm(FlaskForm):
     to = StringField(
         _l("To"),
-        validators=[DataRequired(), Length(max=2000)],
+        validators=[DataRequired(), at_most(2000)],
         description=_l("Member names, separated by commas."),
     )
     subject = StringField(_l("Subject"), validators=[DataRequired()])
     body = TextAreaField(
-        _l("Message (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+        _l("Message (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -45,12 +45,12 @@ class ConversationForm(FlaskForm):
 
 class MessageForm(FlaskForm):
     body = TextAreaField(
-        _l("Your reply (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+        _l("Your reply (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
     )
 
 
 class AddMemberForm(FlaskForm):
-    username = StringField(_l("Add a member"), validators=[DataRequired(), Length(max=100)])
+    username = StringField(_l("Add a member"), validators=[DataRequired(), at_most(100, "name")])
 
 
 class ReportForm(FlaskForm):

@@ -13,10 +13,10 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, NumberRange, Optional
 
+from ..i18n import at_most, lazy_number
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from ..topics.forms import title_limit
 from .common import MAX_NOTE, MAX_REASON
 from .models import FLAG_REASONS, MESSAGE_OUTCOMES, OUTCOMES
@@ -36,14 +36,14 @@ class FlagForm(FlaskForm):
     )
     note = TextAreaField(
         _l("Anything the sysops should know (needed for “something else”)"),
-        validators=[Optional(), Length(max=MAX_REASON)],
+        validators=[Optional(), at_most(MAX_REASON, "note")],
     )
 
 
 class ReasonForm(FlaskForm):
     """A button with an optional reason (hide, lock, delete, reject, lift …)."""
 
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
+    reason = StringField(_l("Reason"), validators=[Optional(), at_most(MAX_REASON, "reason")])
     next = HiddenField()
 
 
@@ -54,7 +54,7 @@ class ResolveForm(FlaskForm):
     )
     reason = StringField(
         _l("Reason (the member sees it when warned or suspended)"),
-        validators=[Optional(), Length(max=MAX_REASON)],
+        validators=[Optional(), at_most(MAX_REASON, "reason")],
     )
     days = IntegerField(
         _l("Suspend or silence for (days)"), default=7, validators=[Optional(), *DAYS]
@@ -68,32 +68,32 @@ class MessageReportForm(FlaskForm):
     )
     reason = StringField(
         _l("Reason (the member sees it when warned)"),
-        validators=[Optional(), Length(max=MAX_REASON)],
+        validators=[Optional(), at_most(MAX_REASON, "reason")],
     )
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=MAX_NOTE)])
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), at_most(MAX_NOTE, "notes")])
     next = HiddenField()
 
 
 class MemberNoteForm(FlaskForm):
     """A note on a member, filed under a SIG: its sysops read it (site-wide: the sysop only)."""
 
-    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=MAX_NOTE)])
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), at_most(MAX_NOTE, "notes")])
     sig = SelectField(_l("For the sysops of"), coerce=int, validate_choice=False)
 
 
 class MoveForm(FlaskForm):
     sig = SelectField(_l("Move to SIG"), coerce=int, validate_choice=False)
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
+    reason = StringField(_l("Reason"), validators=[Optional(), at_most(MAX_REASON, "reason")])
 
 
 class SplitForm(FlaskForm):
     later = BooleanField(_l("And every reply after the first one chosen"))
     title = StringField(_l("Title of the new topic"), validators=[DataRequired()])
     sig = SelectField(_l("In SIG"), coerce=int, validate_choice=False)
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
+    reason = StringField(_l("Reason"), validators=[Optional(), at_most(MAX_REASON, "reason")])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -105,14 +105,15 @@ class MergeForm(FlaskForm):
     # page's address typed by hand (or sent by a script) works the same.
     target = StringField(
         _l("Merge into"),
-        validators=[DataRequired(message=_l("Choose the topic to merge into.")), Length(max=500)],
+        validators=[DataRequired(message=_l("Choose the topic to merge into.")), at_most(500)],
     )
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
+    reason = StringField(_l("Reason"), validators=[Optional(), at_most(MAX_REASON, "reason")])
 
 
 class WarnForm(FlaskForm):
     reason = StringField(
-        _l("Warning (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
+        _l("Warning (the member sees it)"),
+        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
     )
     sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
@@ -120,7 +121,8 @@ class WarnForm(FlaskForm):
 class SuspendForm(FlaskForm):
     days = IntegerField(_l("Days"), default=7, validators=[DataRequired(), *DAYS])
     reason = StringField(
-        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
+        _l("Reason (the member sees it)"),
+        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
     )
     sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
@@ -128,7 +130,8 @@ class SuspendForm(FlaskForm):
 class RemoveFromSigForm(FlaskForm):
     sig = SelectField(_l("SIG"), coerce=int, validate_choice=False)
     reason = StringField(
-        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
+        _l("Reason (the member sees it)"),
+        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
     )
     ban = BooleanField(_l("Ban from re-joining (and from reading it unless it is public)"))
     days = IntegerField(_l("Ban for (days; empty: until lifted)"), validators=[Optional(), *DAYS])
@@ -137,13 +140,15 @@ class RemoveFromSigForm(FlaskForm):
 class SilenceForm(FlaskForm):
     days = IntegerField(_l("Days"), default=3, validators=[DataRequired(), *DAYS])
     reason = StringField(
-        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
+        _l("Reason (the member sees it)"),
+        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
     )
 
 
 class BanForm(FlaskForm):
     reason = StringField(
-        _l("Reason (the member sees it)"), validators=[DataRequired(), Length(max=MAX_REASON)]
+        _l("Reason (the member sees it)"),
+        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
     )
 
 
@@ -158,11 +163,11 @@ class LiftForm(FlaskForm):
         ],
     )
     sig = IntegerField(_l("SIG"), validators=[Optional()])
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=MAX_REASON)])
+    reason = StringField(_l("Reason"), validators=[Optional(), at_most(MAX_REASON, "reason")])
 
 
 class WordFilterForm(FlaskForm):
-    word = StringField(_l("Word or phrase"), validators=[DataRequired(), Length(max=100)])
+    word = StringField(_l("Word or phrase"), validators=[DataRequired(), at_most(100)])
     action = SelectField(
         _l("When a post contains it"),
         choices=[
@@ -182,7 +187,7 @@ class SpamCleanupForm(FlaskForm):
     """The confirmation of a spam cleanup (one POST after one page; works without JavaScript)."""
 
     reason = StringField(
-        _l("Reason (for the log)"), validators=[Optional(), Length(max=MAX_REASON)]
+        _l("Reason (for the log)"), validators=[Optional(), at_most(MAX_REASON, "reason")]
     )
     sig = HiddenField()
     next = HiddenField()

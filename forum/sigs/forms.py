@@ -5,8 +5,8 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..i18n import at_most, lazy_number
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from .services import MAX_REQUEST_MESSAGE
 
 
@@ -17,7 +17,7 @@ class JoinForm(FlaskForm):
 class RequestForm(FlaskForm):
     slug = StringField(
         _l("The private SIG's address (the part after /s/)"),
-        validators=[DataRequired(), Length(max=64)],
+        validators=[DataRequired(), at_most(64, "address")],
     )
     message = TextAreaField(
         _l("Why would you like to join? (optional)"),

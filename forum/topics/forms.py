@@ -7,8 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..i18n import at_most, lazy_number
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 
 # Generous caps here; the services give the precise message (MAX_POST_LENGTH).
 BODY_CAP = 200_000
@@ -27,7 +27,7 @@ def title_limit(field: StringField, required: bool) -> None:
 class TopicForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired()])
     body = TextAreaField(
-        _l("Message (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+        _l("Message (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -37,7 +37,7 @@ class TopicForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(
-        _l("Your reply (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+        _l("Your reply (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
     )
     reply_to = HiddenField(validators=[Optional()])
 
@@ -45,7 +45,7 @@ class ReplyForm(FlaskForm):
 class EditForm(FlaskForm):
     title = StringField(_l("Title"), validators=[Optional()])
     body = TextAreaField(
-        _l("Message (Markdown)"), validators=[DataRequired(), Length(max=BODY_CAP)]
+        _l("Message (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..i18n import at_most
 from ..i18n import lazy_gettext as _l
 from .models import (
     CONCERN_OPENED,
@@ -37,11 +38,11 @@ class CheckboxesField(SelectMultipleField):
 class WebhookForm(FlaskForm):
     url = StringField(
         _l("Payload address"),
-        validators=[Length(max=2000)],
+        validators=[at_most(2000, "address")],
         render_kw={"placeholder": "https://", "inputmode": "url", "spellcheck": "false"},
     )
     description = StringField(
-        _l("Description (optional)"), validators=[Optional(), Length(max=200)]
+        _l("Description (optional)"), validators=[Optional(), at_most(200, "description")]
     )
     events = CheckboxesField(
         _l("Events"),
