@@ -314,7 +314,8 @@ class TopicAnswerChanged(Event):
 @dataclass(frozen=True)
 class AnnouncementPublished(Event):
     """An announcement began to show: when a sysop posted it, or at the start it was scheduled
-    for (a job); `sig_id` is None for a site-wide one, `author_id` None for an author gone."""
+    for (its delayed job, or the minute sweep when that job was lost); once (its published_at);
+    `sig_id` is None for a site-wide one, `author_id` None for an author gone."""
 
     announcement_id: int
     sig_id: int | None
@@ -323,12 +324,14 @@ class AnnouncementPublished(Event):
 
 @dataclass(frozen=True)
 class AnnouncementEnded(Event):
-    """A sysop ended an announcement before its time ("End now"): it leaves the banner. (One
-    that reaches its end on its own publishes nothing: pages stop showing it by the clock.)"""
+    """An announcement left the banner: a sysop ended it before its time ("End now",
+    `actor_id` theirs), or it reached its end by itself (`actor_id` None: the minute sweep,
+    announcements.services.sweep_announcements, within a minute or so of its end). Once per
+    announcement (its end_published_at)."""
 
     announcement_id: int
     sig_id: int | None
-    actor_id: int
+    actor_id: int | None
 
 
 # --- webhooks -------------------------------------------------------------------------------

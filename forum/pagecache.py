@@ -241,8 +241,8 @@ _TOPIC_EVENTS = (
     events.TopicAnswerChanged,
 )
 _SIG_EVENTS = (events.SigCreated, events.SigChanged, events.MemberJoinedSig, events.MemberLeftSig)
-# The banner: one starts or is ended (one that ends by the clock leaves cached pages within
-# PAGE_CACHE_SECONDS).
+# The banner: one starts or ends (a sysop's "End now", or its end reached, told by the
+# announcements' minute sweep).
 _ANNOUNCEMENT_EVENTS = (events.AnnouncementPublished, events.AnnouncementEnded)
 
 

@@ -318,6 +318,94 @@ def test_a_scheduled_announcement_ended_before_its_start_is_never_published(app,
     assert seen == []
 
 
+def test_the_sweep_publishes_a_start_whose_job_was_lost_once(app, world, clock):
+    """The delayed job never ran (the queue was down when it was posted): the minute sweep
+    publishes the start, once, and the job coming after all publishes nothing."""
+    from forum import events
+    from forum.jobs import queue_of
+
+    seen: list[events.AnnouncementPublished] = []
+    events.subscribe(app, events.AnnouncementPublished, seen.append)
+    start = clock["now"] + timedelta(hours=1)
+    made = services.publish_announcement(world["root"], None, "Later", "Soon", starts_at=start)
+    assert services.sweep_announcements() == ([], [])  # not yet
+    clock["now"] = start + timedelta(seconds=30)
+    assert services.sweep_announcements() == ([made.id], [])
+    assert services.sweep_announcements() == ([], [])  # claimed: never twice
+    # The delayed job runs after all (the queue came back): it finds it published.
+    assert queue_of(app).run_due(datetime.now(UTC) + timedelta(hours=1, minutes=1)) == 1
+    assert [(e.announcement_id, e.sig_id, e.author_id) for e in seen] == [
+        (made.id, None, world["root"].id)
+    ]
+    assert db.session.get(Announcement, made.id).published_at == clock["now"]
+    # The other way round: the job first, then the sweep has nothing to tell.
+    second = services.publish_announcement(
+        world["ada"], world["retro"].id, "Retro later", "Soon",
+        starts_at=clock["now"] + timedelta(hours=1),
+    )  # fmt: skip
+    clock["now"] += timedelta(hours=1, seconds=1)
+    assert queue_of(app).run_due(datetime.now(UTC) + timedelta(hours=2, minutes=2)) == 1
+    assert services.sweep_announcements() == ([], [])
+    assert [e.announcement_id for e in seen] == [made.id, second.id]
+
+
+def test_the_sweep_runs_every_minute(app, world, clock):
+    from forum import events, jobs
+
+    spec = jobs.SPECS[f"{services.sweep_announcements.__module__}.sweep_announcements"]
+    assert spec.schedule is not None
+    assert spec.schedule(datetime(2026, 12, 8, 10, 17)) is True
+    seen: list[events.AnnouncementPublished] = []
+    events.subscribe(app, events.AnnouncementPublished, seen.append)
+    start = clock["now"] + timedelta(minutes=5)
+    made = services.publish_announcement(world["root"], None, "Later", "Soon", starts_at=start)
+    clock["now"] = start
+    jobs.queue_of(app).task(spec.name)()  # as the consumer's scheduler runs it
+    assert [e.announcement_id for e in seen] == [made.id]
+
+
+@pytest.mark.config(PAGE_CACHE_SECONDS=30)
+def test_an_announcement_reaching_its_end_leaves_cached_guest_pages(app, world, clock, make_client):
+    """Its end reached by itself, the sweep publishes AnnouncementEnded once, so the guest
+    page cache renders its pages again without the banner (not up to PAGE_CACHE_SECONDS
+    later); one ended by "End now" was told then, and the sweep tells it no more."""
+    from forum import events
+
+    ended: list[events.AnnouncementEnded] = []
+    events.subscribe(app, events.AnnouncementEnded, ended.append)
+    site = services.publish_announcement(
+        world["root"], None, "Short", "Brief", ends_at=clock["now"] + timedelta(hours=1)
+    )
+    retro = services.publish_announcement(
+        world["ada"], world["retro"].id, "Retro short", "Brief",
+        ends_at=clock["now"] + timedelta(hours=2),
+    )  # fmt: skip
+    stopped = services.publish_announcement(world["root"], None, "Stopped", "Brief")
+    services.end_announcement(world["root"], stopped.id)
+    assert [e.announcement_id for e in ended] == [stopped.id]
+    guest = make_client()
+    for path in ("/", "/s/retro/"):
+        guest.get(path)
+        response = guest.get(path)
+        assert response.headers.get("X-Page-Cache") == "hit", path
+        assert "Short" in banner_of(response), path
+    clock["now"] += timedelta(hours=1)
+    assert services.sweep_announcements() == ([], [site.id])
+    for path in ("/", "/s/retro/"):
+        response = guest.get(path)
+        assert response.headers.get("X-Page-Cache") == "miss", path
+        assert "Short" not in banner_of(response), path
+    assert services.sweep_announcements() == ([], [])  # once
+    clock["now"] += timedelta(hours=1)
+    assert services.sweep_announcements() == ([], [retro.id])
+    assert [(e.announcement_id, e.sig_id, e.actor_id) for e in ended] == [
+        (stopped.id, None, world["root"].id),
+        (site.id, None, None),
+        (retro.id, world["retro"].id, None),
+    ]
+    assert db.session.get(Announcement, retro.id).end_published_at == clock["now"]
+
+
 def test_an_announcement_shows_until_its_end(client, world, clock):
     services.publish_announcement(
         world["root"], None, "Short", "Brief", ends_at=clock["now"] + timedelta(hours=1)
@@ -510,6 +598,54 @@ def test_the_migration_gives_existing_announcements_their_30_days(base_config, e
         assert not {"starts_at", "ends_at", "published_at"} & columns
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM announcements")).scalar_one() == 1
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+
+
+BEFORE_END_EVENTS = "0041_announcement_windows"
+
+
+def test_the_migration_marks_the_ends_already_past_as_told(base_config, empty_database):
+    """An announcement that ended before the sweep existed is not told again by its first
+    run; one still showing is told at its end."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from forum import create_app
+
+    migrated = create_app({**base_config, "DATABASE_URL": empty_database})
+    now = utcnow().replace(microsecond=0)
+    rows = {1: now - timedelta(days=40), 2: now - timedelta(days=1)}  # created_at
+    with migrated.app_context():
+        upgrade(revision=BEFORE_END_EVENTS)
+        with db.engine.begin() as conn:
+            for row_id, posted in rows.items():
+                ends = posted + timedelta(days=30)
+                conn.execute(
+                    text(
+                        "INSERT INTO announcements (id, title, body_raw, body_html, "
+                        "render_version, created_at, starts_at, ends_at, published_at) VALUES "
+                        "(:id, 'Old', 'x', '<p>x</p>', 1, :posted, :posted, :ends, :posted)"
+                    ),
+                    {
+                        "id": row_id,
+                        **{
+                            key: value if conn.dialect.name != "sqlite"
+                            else value.replace(tzinfo=None)
+                            for key, value in (("posted", posted), ("ends", ends))
+                        },
+                    },
+                )  # fmt: skip
+        upgrade()
+        db.session.remove()
+        ended, showing = db.session.get(Announcement, 1), db.session.get(Announcement, 2)
+        assert ended.end_published_at == ended.ends_at == rows[1] + timedelta(days=30)
+        assert showing.end_published_at is None
+        db.session.remove()
+        downgrade(revision=BEFORE_END_EVENTS)
+        columns = {c["name"] for c in inspect(db.engine).get_columns("announcements")}
+        assert "end_published_at" not in columns and "published_at" in columns
         upgrade()
         db.session.remove()
         db.engine.dispose()

@@ -34,8 +34,12 @@ class Announcement(db.Model):  # type: ignore[name-defined,misc]
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When AnnouncementPublished went out: at posting, or by the start_announcement job at
-    # starts_at for a scheduled one; None until then (and for one ended before it began).
+    # starts_at for a scheduled one, or by the minute sweep when that job was lost; None until
+    # then (and for one ended before it began).
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When AnnouncementEnded went out: at "End now", or by the minute sweep
+    # (services.sweep_announcements) once ends_at passed; None until then.
+    end_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_announcements_created_at", "created_at"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from .. import content, events, jobs, permissions
 from ..accounts.services import resolve_usernames
@@ -143,8 +143,9 @@ def _publish_event(announcement: Announcement) -> None:
 @jobs.job(retries=3, retry_delay=30)
 def start_announcement(announcement_id: int) -> bool:
     """A scheduled announcement's start came: AnnouncementPublished goes out now, not when it
-    was saved (once: the row's published_at claims it). Nothing for one deleted or ended before
-    its start; a job that runs early (another machine's clock) queues itself for the start.
+    was saved (once: the row's published_at claims it, against the minute sweep too). Nothing
+    for one deleted or ended before its start; a job that runs early (another machine's clock)
+    queues itself for the start; a job lost is made up for by sweep_announcements.
     The banner needs no job: each process knows the next start (queries.banner_start)."""
     now = utcnow()
     announcement = db.session.get(Announcement, announcement_id)
@@ -166,6 +167,75 @@ def start_announcement(announcement_id: int) -> bool:
             return False
         _publish_event(announcement)
     return True
+
+
+# --- the minute sweep: the events the clock alone would not send ----------------------------
+BATCH = 500
+
+
+@jobs.periodic(jobs.crontab(minute="*"))
+def sweep_announcements(now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Every minute: AnnouncementPublished for each announcement showing whose start went
+    unannounced (its start_announcement job lost: the queue was down when it was posted, and
+    the log said so), and AnnouncementEnded for each that reached its end by itself (so the
+    guest page cache drops its banner). Each once, in a transaction of its own, claimed by its
+    row's published_at or end_published_at as start_announcement and end_announcement claim
+    them, so a sweep that overlaps the delayed job, "End now" or another sweep never tells
+    twice. Returns (published ids, ended ids)."""
+    now = now or utcnow()
+    unstarted = db.session.scalars(
+        select(Announcement.id)
+        .where(
+            Announcement.published_at.is_(None),
+            Announcement.starts_at <= now,
+            Announcement.ends_at > now,
+        )
+        .order_by(Announcement.starts_at)
+        .limit(BATCH)
+    ).all()
+    published = []
+    for announcement_id in unstarted:
+        with transaction() as session:
+            claimed = session.execute(
+                update(Announcement)
+                .where(Announcement.id == announcement_id, Announcement.published_at.is_(None))
+                .values(published_at=now)
+                .returning(Announcement.sig_id, Announcement.author_id)
+            ).first()
+            if claimed is None:
+                continue
+            events.publish(
+                events.AnnouncementPublished(
+                    announcement_id=announcement_id,
+                    sig_id=claimed.sig_id,
+                    author_id=claimed.author_id,
+                )
+            )
+            published.append(announcement_id)
+    unended = db.session.scalars(
+        select(Announcement.id)
+        .where(Announcement.end_published_at.is_(None), Announcement.ends_at <= now)
+        .order_by(Announcement.ends_at)
+        .limit(BATCH)
+    ).all()
+    ended = []
+    for announcement_id in unended:
+        with transaction() as session:
+            told = session.execute(
+                update(Announcement)
+                .where(Announcement.id == announcement_id, Announcement.end_published_at.is_(None))
+                .values(end_published_at=now)
+                .returning(Announcement.sig_id)
+            ).first()
+            if told is None:
+                continue
+            events.publish(
+                events.AnnouncementEnded(
+                    announcement_id=announcement_id, sig_id=told.sig_id, actor_id=None
+                )
+            )
+            ended.append(announcement_id)
+    return published, ended
 
 
 def get_announcement_for(actor: Actor, announcement_id: int) -> Announcement:
@@ -196,6 +266,7 @@ def end_announcement(actor: Actor, announcement_id: int) -> Announcement:
             return announcement
         announcement.ends_at = now
         announcement.starts_at = min(announcement.starts_at, now)
+        announcement.end_published_at = now  # (the sweep then has nothing to tell of it)
         on_commit(queries.forget_banner_start)  # this process's banner drops it at once
         events.publish(
             events.AnnouncementEnded(
