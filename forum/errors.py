@@ -11,6 +11,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from .i18n import LimitWords, limit_words
+
 NOT_FOUND = _l("Not found.")
 NOT_ALLOWED = _l("You may not do that.")
 ALREADY_SENT = _l("You had already sent this; here it is.")
@@ -79,6 +81,15 @@ class Invalid(ForumError):
         super().__init__(message)
         self.field = field
         self.more = tuple(more)
+
+
+def require_at_most(field: str | None, text: str, limit: int, what: LimitWords = "it") -> str:
+    """`text` when it has at most `limit` characters, else Invalid(field, …) in the words the
+    forms say too (i18n.limit_words: "Keep the title to 200 characters or fewer.", the number in
+    the reader's digits). Every service's plain length check is this, after it cleans the text."""
+    if len(text) > limit:
+        raise Invalid(field, limit_words(what, limit))
+    return text
 
 
 class Conflict(ForumError):

@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import blocklist, content, events, hooks, jobs, permissions, settings
 from ..db import transaction
-from ..errors import Conflict, Invalid, NotFound, SlowDown
+from ..errors import Conflict, Invalid, NotFound, SlowDown, require_at_most
 from ..extensions import db
 from ..i18n import (
     DEFAULT_LANGUAGE,
@@ -26,7 +26,6 @@ from ..i18n import (
     force_locale,
     gettext,
     lazy_ngettext,
-    lazy_number,
     moment_for,
     said_reason,
 )
@@ -1019,16 +1018,9 @@ def update_profile(
 ) -> User:
     """The settings' profile form; `theme` None leaves the member's colours as they are."""
     signature = content.clean_text(signature).replace("\n", " ").strip()
-    if len(signature) > 200:
-        raise Invalid(
-            "signature",
-            _l("Keep the signature to %(limit)s characters or fewer.", limit=lazy_number(200)),
-        )
+    require_at_most("signature", signature, 200, "signature")
     bio = content.clean_text(bio)
-    if len(bio) > 5000:
-        raise Invalid(
-            "bio", _l("Keep the bio to %(limit)s characters or fewer.", limit=lazy_number(5000))
-        )
+    require_at_most("bio", bio, 5000, "bio")
     language = _check_language(language)
     colours = user.theme if theme is None else _check_theme(theme)
     zone = _check_timezone(timezone)

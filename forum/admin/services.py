@@ -12,10 +12,9 @@ from .. import settings as site_settings
 from ..accounts.models import APPROVED, PENDING, REFUSED, ROLE_MEMBER, ROLE_SYSOP, User
 from ..accounts.services import queue_account_decided_mail
 from ..db import transaction
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from ..moderation.models import ModAction
 from ..permissions import Actor
 from ..settings import SiteSetting
@@ -131,14 +130,7 @@ def create_invite(actor: Actor, note: str = "") -> Invite:
     permissions.require_global_sysop(actor)
     assert actor is not None
     note = " ".join(note.split())
-    if len(note) > MAX_INVITE_NOTE:
-        raise Invalid(
-            "note",
-            _l(
-                "Keep the note to %(limit)s characters or fewer.",
-                limit=lazy_number(MAX_INVITE_NOTE),
-            ),
-        )
+    require_at_most("note", note, MAX_INVITE_NOTE, "note")
     with transaction() as session:
         invite = Invite(code=secrets.token_urlsafe(12), note=note, created_by_id=actor.id)
         session.add(invite)

@@ -20,10 +20,9 @@ from .. import content, events, permissions
 from ..accounts import services as accounts
 from ..accounts.models import User
 from ..db import transaction
-from ..errors import Forbidden, Invalid, NotAuthenticated, NotFound
+from ..errors import Forbidden, Invalid, NotAuthenticated, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from ..messages import services as mail
 from ..notifications import services as notifications
 from ..notifications.digest import digest_choice
@@ -65,11 +64,7 @@ def _check_name(name: str) -> str:
     name = " ".join(content.clean_text(name or "").split())
     if not name:
         raise Invalid("name", _l("Name the token after what will use it."))
-    if len(name) > MAX_NAME:
-        raise Invalid(
-            "name",
-            _l("Keep the name to %(limit)s characters or fewer.", limit=lazy_number(MAX_NAME)),
-        )
+    require_at_most("name", name, MAX_NAME, "name")
     return name
 
 

@@ -18,7 +18,7 @@ from .. import content, duplicates, events, jobs, permissions, settings
 from ..accounts.models import User
 from ..accounts.services import banned_member, update_preferences
 from ..db import is_valid_id, lock_for_write, read_columns, transaction, upsert
-from ..errors import Conflict, Duplicate, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Duplicate, Forbidden, Invalid, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_ngettext, lazy_number
@@ -446,11 +446,7 @@ def add_note(actor: Actor, concern_id: int, body: str) -> ConcernNote:
     body = content.clean_text(body or "").strip()
     if not body:
         raise Invalid("body", _l("Write something first."))
-    if len(body) > NOTE_LIMIT:
-        raise Invalid(
-            "body",
-            _l("Keep the note to %(limit)s characters or fewer.", limit=lazy_number(NOTE_LIMIT)),
-        )
+    require_at_most("body", body, NOTE_LIMIT, "note")
     cooked = mail.cook(body)
     with transaction() as session:
         note = ConcernNote(

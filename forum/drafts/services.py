@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, func, lambda_stmt, select
 
 from .. import content, permissions
 from ..db import transaction, upsert
-from ..errors import Invalid
+from ..errors import Invalid, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_number
@@ -82,11 +82,7 @@ def save_draft(actor: Actor, key: str, body: str, title: str = "") -> Draft | No
                 length=lazy_number(len(body)),
             ),
         )
-    if len(title) > max_title:
-        raise Invalid(
-            "title",
-            _l("Keep the title to %(limit)s characters or fewer.", limit=lazy_number(max_title)),
-        )
+    require_at_most("title", title, max_title, "title")
     _check_place(actor, kind, target_id)
     if not body.strip() and not title.strip():
         delete_draft(actor, key)

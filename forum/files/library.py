@@ -13,10 +13,9 @@ from sqlalchemy import delete, func, select
 from .. import content, events, permissions
 from ..accounts.models import User
 from ..db import lock_for_write, transaction
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -56,14 +55,7 @@ def _check_section_name(name: str) -> str:
     name = " ".join(content.clean_text(name or "").split())
     if not name:
         raise Invalid("name", _l("Give the section a name."))
-    if len(name) > MAX_SECTION_NAME:
-        raise Invalid(
-            "name",
-            _l(
-                "Keep the name to %(limit)s characters or fewer.",
-                limit=lazy_number(MAX_SECTION_NAME),
-            ),
-        )
+    require_at_most("name", name, MAX_SECTION_NAME, "name")
     return name
 
 
@@ -72,14 +64,7 @@ def create_section(actor: Actor, sig_id: int, name: str, description: str = "") 
     permissions.require_manage_library(actor, sig)
     name = _check_section_name(name)
     description = " ".join(content.clean_text(description or "").split())
-    if len(description) > MAX_SECTION_DESCRIPTION:
-        raise Invalid(
-            "description",
-            _l(
-                "Keep the description to %(limit)s characters or fewer.",
-                limit=lazy_number(MAX_SECTION_DESCRIPTION),
-            ),
-        )
+    require_at_most("description", description, MAX_SECTION_DESCRIPTION, "description")
     with transaction() as session:
         count = session.scalar(
             select(func.count()).select_from(LibrarySection).where(LibrarySection.sig_id == sig.id)
@@ -165,30 +150,12 @@ def _check_entry(title: str, description: str, keywords: str) -> tuple[str, str,
     title = " ".join(content.clean_text(title or "").split())
     if len(title) < 3:
         raise Invalid("title", _l("Give the file a title of at least 3 characters."))
-    if len(title) > MAX_TITLE:
-        raise Invalid(
-            "title",
-            _l("Keep the title to %(limit)s characters or fewer.", limit=lazy_number(MAX_TITLE)),
-        )
+    require_at_most("title", title, MAX_TITLE, "title")
     description = content.clean_text(description or "").strip()
-    if len(description) > MAX_DESCRIPTION:
-        raise Invalid(
-            "description",
-            _l(
-                "Keep the description to %(limit)s characters or fewer.",
-                limit=lazy_number(MAX_DESCRIPTION),
-            ),
-        )
+    require_at_most("description", description, MAX_DESCRIPTION, "description")
     words = [w for w in re.split(r"[\s,;]+", content.clean_text(keywords or "").lower()) if w]
     keywords = " ".join(dict.fromkeys(words))
-    if len(keywords) > MAX_KEYWORDS:
-        raise Invalid(
-            "keywords",
-            _l(
-                "Keep the keywords to %(limit)s characters or fewer.",
-                limit=lazy_number(MAX_KEYWORDS),
-            ),
-        )
+    require_at_most("keywords", keywords, MAX_KEYWORDS, "keywords")
     return title, description, keywords
 
 
@@ -401,14 +368,7 @@ def add_version(
 
     entry, sig, user = _curated(actor, file_id)
     note = " ".join(content.clean_text(note or "").split())
-    if len(note) > MAX_VERSION_NOTE:
-        raise Invalid(
-            "note",
-            _l(
-                "Keep the note to %(limit)s characters or fewer.",
-                limit=lazy_number(MAX_VERSION_NOTE),
-            ),
-        )
+    require_at_most("note", note, MAX_VERSION_NOTE, "note")
     prepared = _prepare_upload(user, sig, stream, filename)
     services._keep_bytes(prepared)
     with transaction() as session:

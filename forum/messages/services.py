@@ -18,7 +18,7 @@ from ..accounts.former import display, is_former
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
 from ..db import is_valid_id, lock_for_write, transaction
-from ..errors import Conflict, Duplicate, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Duplicate, Forbidden, Invalid, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_ngettext, lazy_number
@@ -69,11 +69,7 @@ def _check_subject(subject: str) -> str:
     limit = current_app.config["MAX_TITLE_LENGTH"]
     if not subject:
         raise Invalid("subject", _l("Give the conversation a subject."))
-    if len(subject) > limit:
-        raise Invalid(
-            "subject",
-            _l("Keep the subject to %(limit)s characters or fewer.", limit=lazy_number(limit)),
-        )
+    require_at_most("subject", subject, limit, "subject")
     return subject
 
 
@@ -515,14 +511,7 @@ def report_message(actor: Actor, message_id: int, reason: str, note: str = "") -
     if reason not in REPORT_REASONS:
         raise Invalid("reason", _l("Choose why you are reporting this message."))
     note = " ".join(content.clean_text(note or "").split())
-    if len(note) > MAX_REPORT_NOTE:
-        raise Invalid(
-            "note",
-            _l(
-                "Keep the note to %(limit)s characters or fewer.",
-                limit=lazy_number(MAX_REPORT_NOTE),
-            ),
-        )
+    require_at_most("note", note, MAX_REPORT_NOTE, "note")
     if reason == "other" and not note:
         raise Invalid("note", _l("Tell the sysop what is wrong with this message."))
     row = permissions.conversation_membership(actor, message.conversation_id)

@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 
 from .. import content, permissions
 from ..accounts.models import User
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Forbidden, Invalid, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -60,11 +59,7 @@ def clean_reason(reason: str | None, required: bool = False, field: str = "reaso
     reason = " ".join(content.clean_text(reason or "").split())
     if required and not reason:
         raise Invalid(field, _l("Give a reason; the member will see it."))
-    if len(reason) > MAX_REASON:
-        raise Invalid(
-            field,
-            _l("Keep the reason to %(limit)s characters or fewer.", limit=lazy_number(MAX_REASON)),
-        )
+    require_at_most(field, reason, MAX_REASON, "reason")
     return reason
 
 
@@ -141,10 +136,7 @@ def clean_note(body: str | None) -> str:
     body = content.clean_text(body or "").strip()
     if not body:
         raise Invalid("body", _l("Write the note first."))
-    if len(body) > MAX_NOTE:
-        raise Invalid(
-            "body", _l("Keep notes to %(limit)s characters or fewer.", limit=lazy_number(MAX_NOTE))
-        )
+    require_at_most("body", body, MAX_NOTE, "notes")
     return body
 
 

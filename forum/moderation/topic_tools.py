@@ -7,10 +7,9 @@ from sqlalchemy import func, select
 
 from .. import content, counters, events, permissions
 from ..db import lock_for_write, transaction
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..text import slugify
@@ -168,11 +167,7 @@ def _check_title(title: str) -> str:
     if len(title) < 3:
         raise Invalid("title", _l("Give the new topic a title of at least 3 characters."))
     limit = int(current_app.config["MAX_TITLE_LENGTH"])
-    if len(title) > limit:
-        raise Invalid(
-            "title",
-            _l("Keep the title to %(limit)s characters or fewer.", limit=lazy_number(limit)),
-        )
+    require_at_most("title", title, limit, "title")
     return title
 
 

@@ -16,10 +16,9 @@ from .. import content, events, permissions
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames, update_preferences
 from ..db import is_valid_id, transaction, upsert
-from ..errors import Invalid, NotFound
+from ..errors import Invalid, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from ..messages.models import PREF_MAIL_NOTIFY
 from ..permissions import Actor
 from ..sigs.models import ROLE_SYSOP, Membership, Sig
@@ -775,11 +774,7 @@ def write_digest_note(actor: Actor, sig_id: int, body: str) -> SigDigestNote:
     body = content.clean_text(body or "").strip()
     if not body:
         raise Invalid("body", _l("Write the note."))
-    if len(body) > NOTE_MAX:
-        raise Invalid(
-            "body",
-            _l("Keep the note to %(limit)s characters or fewer.", limit=lazy_number(NOTE_MAX)),
-        )
+    require_at_most("body", body, NOTE_MAX, "note")
     with transaction() as session:
         note = SigDigestNote(sig_id=sig.id, author_id=actor.id, body=body)
         session.add(note)

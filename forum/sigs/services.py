@@ -14,10 +14,10 @@ from sqlalchemy import delete, select, update
 from .. import counters, events, permissions
 from ..accounts.models import User
 from ..db import is_valid_id, lock_for_write, transaction
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number, said_reason
+from ..i18n import said_reason
 from ..permissions import Actor
 from ..timeutil import utcnow
 from .models import (
@@ -45,11 +45,7 @@ def _validate(name: str, slug: str, description: str, visibility: str, language:
         raise Invalid("name", _l("Give the SIG a name of 2 to 100 characters."))
     if not SLUG_RE.match(slug):
         raise Invalid("slug", _l("Use 3 to 64 lower-case letters, digits and hyphens."))
-    if len(description) > 2000:
-        raise Invalid(
-            "description",
-            _l("Keep the description to %(limit)s characters or fewer.", limit=lazy_number(2000)),
-        )
+    require_at_most("description", description, 2000, "description")
     if visibility not in VISIBILITIES:
         raise Invalid("visibility", _l("Choose public, members-only or private."))
     if language not in LANGUAGES:
@@ -182,14 +178,7 @@ def request_to_join(actor: Actor, slug: str, message: str = "") -> JoinRequest |
     if actor is None:
         raise Invalid(None, _l("Log in to ask to join a SIG."))
     message = message.strip()
-    if len(message) > MAX_REQUEST_MESSAGE:
-        raise Invalid(
-            "message",
-            _l(
-                "Keep the message to %(limit)s characters or fewer.",
-                limit=lazy_number(MAX_REQUEST_MESSAGE),
-            ),
-        )
+    require_at_most("message", message, MAX_REQUEST_MESSAGE, "message")
     sig = db.session.scalar(select(Sig).where(Sig.slug == slug.strip().lower()))
     if sig is None or not permissions.can_request_to_join(actor, sig):
         return None

@@ -17,7 +17,7 @@ from ..accounts.former import former_label, is_former, not_former_clause
 from ..accounts.models import User
 from ..accounts.services import resolve_usernames
 from ..db import is_valid_id, lock_for_write, read_columns, transaction, upsert
-from ..errors import Duplicate, Forbidden, Invalid
+from ..errors import Duplicate, Forbidden, Invalid, require_at_most
 from ..extensions import db
 from ..hooks import Screening
 from ..i18n import gettext, lazy_ngettext, lazy_number
@@ -70,11 +70,7 @@ def _check_title(title: str) -> str:
     limit = current_app.config["MAX_TITLE_LENGTH"]
     if len(title) < 3:
         raise Invalid("title", _l("Give the topic a title of at least 3 characters."))
-    if len(title) > limit:
-        raise Invalid(
-            "title",
-            _l("Keep the title to %(limit)s characters or fewer.", limit=lazy_number(limit)),
-        )
+    require_at_most("title", title, limit, "title")
     return title
 
 

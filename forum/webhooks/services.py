@@ -35,10 +35,9 @@ from ..accounts.former import is_former
 from ..accounts.models import User
 from ..care.models import Concern
 from ..db import is_valid_id, read_columns, transaction
-from ..errors import Invalid, NotFound
+from ..errors import Invalid, NotFound, require_at_most
 from ..extensions import db
 from ..i18n import lazy_gettext as _l
-from ..i18n import lazy_number
 from ..permissions import Actor
 from ..sigs.models import Sig
 from ..timeutil import utcnow
@@ -190,10 +189,7 @@ def check_url(url: str) -> str:
     url = (url or "").strip()
     if not url:
         raise Invalid("url", _l("Enter the address to send the events to."))
-    if len(url) > 2000:
-        raise Invalid(
-            "url", _l("Keep the address to %(limit)s characters or fewer.", limit=lazy_number(2000))
-        )
+    require_at_most("url", url, 2000, "address")
     try:
         targets.checked_addresses(targets.parse(url), _allow_private())
     except targets.TargetRefused as exc:
@@ -210,11 +206,7 @@ def _check_events(chosen: list[str]) -> str:
 
 def _check_description(description: str) -> str:
     text = " ".join(content.clean_text(description or "").split())
-    if len(text) > 200:
-        raise Invalid(
-            "description",
-            _l("Keep the description to %(limit)s characters or fewer.", limit=lazy_number(200)),
-        )
+    require_at_most("description", text, 200, "description")
     return text
 
 
