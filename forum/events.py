@@ -51,6 +51,16 @@ class TrustLevelChanged(Event):
 
 
 @dataclass(frozen=True)
+class SiteRoleChanged(Event):
+    """The global sysop made a member a global sysop (`is_sysop`) or took that role away;
+    sockets of one who lost it leave the rooms only a global sysop may be in (a private SIG's
+    topics and presence, its sysop pages)."""
+
+    user_id: int
+    is_sysop: bool
+
+
+@dataclass(frozen=True)
 class SessionsRevoked(Event):
     """Every session of the member ended (logout, password change, ban)."""
 

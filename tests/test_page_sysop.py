@@ -466,6 +466,26 @@ def test_a_sysop_dismissed_while_a_page_is_open_stops_hearing_it(app, make_clien
     assert _care(sockets["linus"]) == []
 
 
+def test_a_global_sysop_demoted_while_a_page_is_open_stops_hearing_it(app, make_client, f, world):
+    """Losing the global sysop's role asks the page's room again like a dismissal from its SIG:
+    a global sysop outside the SIG leaves it; its own sysop and the member who sent it stay."""
+    from forum.admin import services as admin
+
+    ada = f.sysop("ada")
+    services.set_duty(world["grace"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "help")
+    sockets = _sockets(app, make_client, "ada", "grace", "ken")
+    for name in ("ada", "grace", "ken"):
+        answer = sockets[name].emit("subscribe", {"care_page": page.id}, callback=True)
+        assert answer == {"ok": True, "room": f"care_page:{page.id}"}, name
+    admin.set_role(world["root"], ada.id, "member")
+    sockets["ada"].get_received()
+    services.take_page(world["grace"], page.id)
+    gone = {"type": "page_gone", "page_id": page.id}
+    assert _care(sockets["grace"]) == [gone] and gone in _care(sockets["ken"])
+    assert _care(sockets["ada"]) == []
+
+
 def test_a_page_notification_is_withheld_from_a_sysop_dismissed_since(browser, world):
     services.set_duty(world["grace"], world["retro"].id, True)
     services.page_sysops(world["ken"], world["retro"].id, "help")

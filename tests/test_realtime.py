@@ -476,6 +476,32 @@ def test_a_member_removed_by_a_sysop_leaves_the_rooms_a_global_sysop_who_leaves_
     assert [p["post_number"] for p in received(sockets["root"], "post_created")] == [2]
 
 
+@pytest.mark.config(PRESENCE_GRACE_SECONDS=30)
+def test_a_global_sysop_demoted_leaves_the_private_rooms_and_keeps_the_public_ones(
+    app, make_client, f
+):
+    """Only the global sysop's role let him read the private SIG: once it is taken away, his
+    sockets leave its topic and presence rooms (a public SIG's room stays open)."""
+    from forum.admin import services as admin
+
+    ada, root, gus = f.user("ada"), f.user("root", sysop=True), f.user("gus", sysop=True)
+    secret = f.sig("secret", visibility="private", members=[ada], sysops=[ada])
+    public = f.sig("open", members=[ada])
+    hidden, visible = f.topic(ada, secret), f.topic(ada, public)
+    c = make_client()
+    c.login("gus")
+    sc = sock(app, c)
+    assert subscribe(sc, topic_id=hidden.id)["ok"] and subscribe(sc, topic_id=visible.id)["ok"]
+    assert subscribe(sc, sig_id=secret.id)["ok"]
+    assert "gus" in _present(app, secret)
+    admin.set_role(root, gus.id, "member")
+    f.reply(ada, hidden, "after gus was demoted")
+    f.reply(ada, visible, "still public")
+    assert [p["topic_id"] for p in received(sc, "post_created")] == [visible.id]
+    assert "gus" not in _present(app, secret)
+    assert sc.is_connected()
+
+
 def test_a_topic_moved_into_a_private_sig_drops_outsiders_and_keeps_its_readers(
     app, make_client, f
 ):

@@ -64,6 +64,7 @@ def set_role(actor: Actor, user_id: int, role: str) -> User:
     with transaction():
         user.role = role
         _log(actor, "set_role", user_id=user.id, details=role, params={"role": role})
+        events.publish(events.SiteRoleChanged(user_id=user.id, is_sysop=role == ROLE_SYSOP))
     return user
 
 

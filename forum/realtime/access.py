@@ -1,9 +1,10 @@
 """Who may stay in a room: the permission policy asked again about sockets already in it.
 
-Used when a SIG's visibility changes, a member leaves or is removed (a sysop dismissed), or a
-topic moves: the manager collects the members holding sockets in the affected rooms (a SIG's
-topic and presence rooms, and its sysop pages' rooms), and this answers once per room, in five
-queries for any number of rooms and members.
+Used when a SIG's visibility changes, a member leaves or is removed (a sysop dismissed), a
+topic moves, or a member loses the global sysop's role (every such room of theirs, in any SIG):
+the manager collects the members holding sockets in the affected rooms (a SIG's topic and
+presence rooms, and its sysop pages' rooms), and this answers once per room, in five queries for
+any number of rooms and members.
 """
 
 from __future__ import annotations

@@ -141,6 +141,13 @@ def on_sig_sysop_changed(event: events.SigSysopChanged) -> None:
         publish.recheck_sig(event.sig_id, user_id=event.user_id)
 
 
+def on_site_role_changed(event: events.SiteRoleChanged) -> None:
+    # A global sysop reads every SIG and sees every page: one who is no longer one is asked
+    # again about every SIG-gated room their sockets hold, in whichever SIG.
+    if not event.is_sysop:
+        publish.recheck_member(event.user_id)
+
+
 def on_sig_changed(event: events.SigChanged) -> None:
     if event.visibility_changed:
         publish.recheck_sig(event.sig_id)
@@ -258,6 +265,7 @@ def init_app(app: Flask) -> None:
     sub(app, events.SessionsRevoked, on_sessions_revoked)
     sub(app, events.MemberLeftSig, on_member_left_sig, first=True)
     sub(app, events.SigSysopChanged, on_sig_sysop_changed, first=True)
+    sub(app, events.SiteRoleChanged, on_site_role_changed, first=True)
     sub(app, events.SigChanged, on_sig_changed, first=True)
     sub(app, events.TopicChanged, on_topic_changed, first=True)
     sub(app, events.SysopPaged, on_sysop_paged, first=True)

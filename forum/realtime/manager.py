@@ -116,15 +116,19 @@ class ForumCommands:
 
     def _recheck(self, *, sig_id: int | None, topic_id: int | None, user_id: int | None) -> None:
         """Ask the policy again about this process's sockets in a SIG's rooms (or a topic's
-        room), all of them or one member's; take out those that may no longer read."""
+        room), all of them or one member's; take out those that may no longer read. Neither a
+        SIG nor a topic: every SIG-gated room of the member's sockets (none without a member)."""
         only_room = topic_room(topic_id) if topic_id is not None else None
+        every_room = sig_id is None and topic_id is None
+        if every_room and user_id is None:
+            return
         with self.rooms_lock:
             targets = [
                 (sid, room)
                 for sid, rooms in self.sig_rooms.items()
                 if user_id is None or self.socket_users.get(sid) == user_id
                 for room, room_sig in rooms.items()
-                if room == only_room or (sig_id is not None and room_sig == sig_id)
+                if every_room or room == only_room or (sig_id is not None and room_sig == sig_id)
             ]
             if not targets:
                 return

@@ -100,6 +100,12 @@ def recheck_sig(sig_id: int, user_id: int | None = None) -> None:
     _manager().command("recheck", sig_id=sig_id, user_id=user_id)
 
 
+def recheck_member(user_id: int) -> None:
+    """The same for every SIG-gated room (topic, presence, sysop page) this member's sockets
+    hold, in any SIG (the member lost the global sysop's role)."""
+    _manager().command("recheck", user_id=user_id)
+
+
 def recheck_topic(topic_id: int) -> None:
     """The same for one topic's room (it moved to another SIG, or was deleted)."""
     _manager().command("recheck", topic_id=topic_id)
