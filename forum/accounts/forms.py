@@ -11,9 +11,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 
-from ..i18n import LANGUAGES, at_most, lazy_number
+from ..i18n import LANGUAGES, at_most
 from ..i18n import lazy_gettext as _l
 from ..theme import THEMES
 from ..theme import labels as theme_labels
@@ -82,30 +82,13 @@ class EmailChangeForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    # The service's words for a longer one (WTForms' own would write the number unformatted).
     signature = StringField(
         _l("Signature line"),
-        validators=[
-            Optional(),
-            Length(
-                max=200,
-                message=_l(
-                    "Keep the signature to %(limit)s characters or fewer.", limit=lazy_number(200)
-                ),
-            ),
-        ],
+        validators=[Optional(), at_most(200, "signature")],
     )
     bio = TextAreaField(
         _l("About me (Markdown)"),
-        validators=[
-            Optional(),
-            Length(
-                max=5000,
-                message=_l(
-                    "Keep the bio to %(limit)s characters or fewer.", limit=lazy_number(5000)
-                ),
-            ),
-        ],
+        validators=[Optional(), at_most(5000, "bio")],
     )
     timezone = StringField(_l("Time zone"), validators=[Optional(), at_most(64)])
     language = SelectField(_l("Language"), choices=language_choices, default="")
