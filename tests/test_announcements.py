@@ -677,14 +677,16 @@ def test_the_api_takes_and_gives_the_window_and_ends_announcements(client, world
     naive = send(client, "POST", f"{API}/announcements", root,
                  {"title": "Naive", "body": "x", "ends_at": "2030-01-01T10:00:00"})  # fmt: skip
     assert naive.status_code == 400  # a time without its zone is not guessed
-    # The list, for a member of retro (not its sysop): the window, and no ending.
+    # A member of retro (not its sysop) sees it from its start, and may not end it.
     bob = token_for(world["bob"])
+    assert send(client, "GET", f"{API}/announcements", bob).get_json()["items"] == []
+    assert send(client, "GET", f"{API}/announcements/{shown['id']}", bob).status_code == 404
+    clock["now"] = start
     listed = send(client, "GET", f"{API}/announcements", bob).get_json()
     assert [(i["title"], i["state"], i["can_end"]) for i in listed["items"]] == [
-        ("Retro meetup", "scheduled", False)
+        ("Retro meetup", "showing", False)
     ]
     assert send(client, "POST", f"{API}/announcements/{shown['id']}/end", bob).status_code == 403
-    clock["now"] = start
     one = send(client, "GET", f"{API}/announcements/{shown['id']}", bob).get_json()
     assert one["state"] == "showing"
     ended = send(client, "POST", f"{API}/announcements/{shown['id']}/end", ada)
@@ -705,3 +707,31 @@ def test_a_start_or_end_too_far_ahead_is_refused(world, clock):
     with pytest.raises(Invalid) as refused:
         services.publish_announcement(world["root"], None, "Far", "x", ends_at=far)
     assert refused.value.field == "ends_at"
+
+
+def test_a_scheduled_announcement_is_seen_before_its_start_only_by_who_may_post_it(
+    client, world, clock, make_client
+):
+    """Until it starts, an announcement is its editors' own: the list and the API show it to
+    who may announce there (the SIG's sysops, the global sysop), not to its readers."""
+    later = clock["now"] + timedelta(days=2)
+    sig_one = services.publish_announcement(
+        world["ada"], world["retro"].id, "Retro plans", "Soon", starts_at=later
+    )
+    site_one = services.publish_announcement(
+        world["root"], None, "Site plans", "Soon", starts_at=later
+    )
+    client.login("bob")  # a member of retro, no sysop
+    assert "Retro plans" not in listing(client) and "Site plans" not in listing(client)
+    for made in (sig_one, site_one):
+        assert client.get(f"/api/v1/announcements/{made.id}").status_code == 404
+    listed = client.get("/api/v1/announcements").get_json()["items"]
+    assert [a["title"] for a in listed] == []
+    ada, root = make_client(), make_client()
+    ada.login("ada")  # retro's sysop: her SIG's, not the site's
+    assert "Retro plans" in listing(ada) and "Site plans" not in listing(ada)
+    root.login("root")
+    assert "Retro plans" in listing(root) and "Site plans" in listing(root)
+    clock["now"] = later + timedelta(minutes=1)
+    assert "Retro plans" in listing(client) and "Site plans" in listing(client)
+    assert client.get(f"/api/v1/announcements/{site_one.id}").status_code == 200

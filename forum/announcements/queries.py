@@ -143,8 +143,10 @@ def banner(current: Any) -> Banner:
 
 
 def _listed(viewer: permissions.Actor) -> Any:
-    """The announcements this member may read, with their SIG and author's name."""
-    return (
+    """The announcements this member may read, with their SIG and author's name. One not yet
+    started is still the editors' own: only who may announce there sees it (the global sysop
+    any, a SIG's sysops their SIG's; permissions.can_announce)."""
+    query = (
         select(Announcement, Sig, User.username)
         .outerjoin(Sig, Sig.id == Announcement.sig_id)
         .outerjoin(User, User.id == Announcement.author_id)
@@ -155,6 +157,13 @@ def _listed(viewer: permissions.Actor) -> Any:
             )
         )
     )
+    editors_of = permissions.moderated_sig_ids(viewer)
+    if editors_of is None:
+        return query
+    started = Announcement.starts_at <= utcnow()
+    if not editors_of:
+        return query.where(started)
+    return query.where(or_(started, Announcement.sig_id.in_(editors_of)))
 
 
 def _row(viewer: permissions.Actor, now: datetime, found: Any) -> AnnouncementRow:

@@ -243,11 +243,15 @@ def get_announcement_for(actor: Actor, announcement_id: int) -> Announcement:
     announcement = db.session.get(Announcement, announcement_id) if announcement_id > 0 else None
     if announcement is None:
         raise NotFound(_l("No such announcement."))
+    sig = None
     if announcement.sig_id is not None:
         sig = db.session.get(Sig, announcement.sig_id)
         # The same answer as for a missing one, whether its SIG is hidden or only closed.
         if sig is None or not permissions.can_read_sig(actor, sig):
             raise NotFound(_l("No such announcement."))
+    # Until it starts it is its editors' own (queries._listed says the same of the list).
+    if announcement.starts_at > utcnow() and not permissions.can_announce(actor, sig):
+        raise NotFound(_l("No such announcement."))
     return announcement
 
 
