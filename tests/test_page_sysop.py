@@ -486,6 +486,43 @@ def test_a_global_sysop_demoted_while_a_page_is_open_stops_hearing_it(app, make_
     assert _care(sockets["ada"]) == []
 
 
+def test_a_demoted_global_sysop_is_off_duty_where_no_longer_a_sysop(app, make_client, f, world):
+    """Losing the global sysop's role is a dismissal from every SIG they do not run themselves:
+    off duty there, and its concerns (the site's own too) given to them are nobody's again; in
+    their own SIG they stay on duty, with its concerns."""
+    from forum.admin import services as admin
+
+    ada = f.sysop("ada")
+    amiga = f.sig("amiga", name="Amiga", members=[world["ken"]], sysops=[ada])
+    lonely = f.sig("stammtisch", name="Stammtisch", members=[world["ken"]])
+    for sig in (world["retro"], amiga, lonely):
+        services.set_duty(ada, sig.id, True)
+    services.set_duty(world["grace"], world["retro"].id, True)
+    concerns = {}
+    for key, sig_id in (("retro", world["retro"].id), ("amiga", amiga.id), ("lonely", lonely.id)):
+        concerns[key] = services.write_to_sysops(world["ken"], sig_id, f"About {key}", "Help")
+    concerns["site"] = services.write_to_sysops(world["ken"], None, "About the site", "Help")
+    for concern in concerns.values():
+        services.assign(world["root"], concern.id, "ada")
+    graces = services.write_to_sysops(world["ken"], world["retro"].id, "For grace", "Help")
+    services.assign(world["root"], graces.id, "grace")
+    sockets = _sockets(app, make_client, "ada")
+
+    admin.set_role(world["root"], ada.id, "member")
+
+    duties = db.session.scalars(select(SysopDuty).where(SysopDuty.user_id == ada.id)).all()
+    assert [d.sig_id for d in duties] == [amiga.id]
+    assert db.session.get(SysopDuty, (world["retro"].id, world["grace"].id)) is not None
+    assignees = {key: db.session.get(Concern, c.id).assignee_id for key, c in concerns.items()}
+    assert assignees == {"retro": None, "amiga": ada.id, "lonely": None, "site": None}
+    assert db.session.get(Concern, graces.id).assignee_id == world["grace"].id
+    # Paged in the SIG she still runs only.
+    services.page_sysops(world["ken"], amiga.id, "help")
+    with pytest.raises(Invalid):
+        services.page_sysops(world["ken"], lonely.id, "help")
+    assert [e["type"] for e in _care(sockets["ada"])] == ["page"]
+
+
 def test_a_page_notification_is_withheld_from_a_sysop_dismissed_since(browser, world):
     services.set_duty(world["grace"], world["retro"].id, True)
     services.page_sysops(world["ken"], world["retro"].id, "help")

@@ -51,7 +51,7 @@ from .models import (
 )
 
 NOTE_LIMIT = 5000
-# A page's words (`sysop_pages.body` holds more); the page form's box and the API's model say
+# A page's words (`sysop_pages.body` holds as many); the page form's box and the API's model say
 # the same number and these words.
 PAGE_TEXT_LIMIT = 500
 PAGE_TEXT_TOO_LONG = _l(
@@ -586,17 +586,33 @@ def on_duty_ids(sig_id: int, now: datetime | None = None) -> list[int]:
     return sorted(i for i in ids if i in handlers)
 
 
-def drop_sysop(sig_id: int, user_id: int) -> None:
+def drop_sysop(sig_id: int | None, user_id: int) -> None:
     """A sysop left the SIG or was dismissed (inside that transaction): off duty there, and the
-    SIG's concerns given to them are nobody's again."""
+    SIG's concerns given to them are nobody's again (None: the site's own concerns)."""
     session = db.session
-    duty = session.get(SysopDuty, (sig_id, user_id))
+    duty = session.get(SysopDuty, (sig_id, user_id)) if sig_id is not None else None
     if duty is not None:
         session.delete(duty)
-    for concern in session.scalars(
-        select(Concern).where(Concern.sig_id == sig_id, Concern.assignee_id == user_id)
-    ):
+    in_sig = Concern.sig_id.is_(None) if sig_id is None else Concern.sig_id == sig_id
+    for concern in session.scalars(select(Concern).where(in_sig, Concern.assignee_id == user_id)):
         concern.assignee_id = None
+
+
+def drop_site_sysop(user_id: int) -> None:
+    """A global sysop lost that role (inside that transaction): as drop_sysop in every SIG whose
+    concerns the policy no longer lets them handle, and for the site's own concerns. The SIGs
+    they are a sysop of themselves keep their duty and their concerns. (A page they took is a
+    concern assigned to them already; a waiting page is nobody's.)"""
+    session = db.session
+    user = session.get(User, user_id)
+    if user is None:
+        return
+    duties = select(SysopDuty.sig_id).where(SysopDuty.user_id == user_id)
+    assigned = select(Concern.sig_id).where(Concern.assignee_id == user_id).distinct()
+    sig_ids = set(session.scalars(duties)) | set(session.scalars(assigned))
+    for sig_id in sorted(sig_ids, key=lambda i: -1 if i is None else i):
+        if not permissions.can_handle_concerns(user, sig_id):
+            drop_sysop(sig_id, user_id)
 
 
 # --- paging the sysops on duty --------------------------------------------------------------
