@@ -207,6 +207,45 @@ def test_stale_socket_session_is_refused_on_every_event(app, make_client, f, for
     assert not sc.is_connected()
 
 
+def test_a_ban_without_a_new_token_refuses_the_next_event(app, make_client, f, forum):
+    """The member is loaded again for every event (Flask-Login's user loader): a ban refuses the
+    socket even if its token were still current, and each socket hears as its own member."""
+    ada, bob, sig, topic = forum
+    secret = f.sig("secret", visibility="private", members=[bob])
+    sockets = {}
+    for name in ("ada", "bob"):
+        c = make_client()
+        c.login(name)
+        sockets[name] = sock(app, c)
+    for _ in range(2):  # alternately: nothing of one socket's member stays for the other
+        assert subscribe(sockets["bob"], sig_id=secret.id)["ok"] is True
+        assert subscribe(sockets["ada"], sig_id=secret.id) == {"ok": False, "error": "Not found."}
+    from forum.timeutil import utcnow
+
+    with transaction():
+        ada.banned_at = utcnow()
+    assert subscribe(sockets["ada"], topic_id=topic.id) == {
+        "ok": False,
+        "error": "Your session has ended. Reload the page.",
+    }
+    assert not sockets["ada"].is_connected() and sockets["bob"].is_connected()
+
+
+def test_a_browser_whose_session_ended_elsewhere_connects_as_a_guest(app, make_client, forum):
+    """Its cookie names a token no longer current: its pages are a guest's, and so is a socket it
+    opens since (valid, a guest's rooms only), not one refused at every event for good."""
+    ada, bob, sig, topic = forum
+    c = make_client()
+    c.login("ada")
+    from forum.accounts.models import new_session_token
+
+    with transaction():
+        ada.session_token = new_session_token()
+    sc = sock(app, c)
+    assert subscribe(sc, topic_id=topic.id) == {"ok": True, "room": f"topic:{topic.id}"}
+    assert sc.is_connected()
+
+
 def test_leaving_a_private_sig_leaves_its_topic_rooms(app, make_client, f):
     ada, bob = f.user("ada"), f.user("bob")
     secret = f.sig("secret", visibility="private", members=[ada, bob])

@@ -83,6 +83,11 @@ class ForumCommands:
         with self.rooms_lock:
             self.socket_users[sid] = user_id
 
+    def socket_user(self, sid: str) -> int | None:
+        """The member this socket connected as (None: a guest, or a socket already gone)."""
+        with self.rooms_lock:
+            return self.socket_users.get(sid)
+
     def note_sig_room(self, sid: str, room: str, sig_id: int) -> None:
         with self.rooms_lock:
             self.sig_rooms.setdefault(sid, {})[room] = sig_id

@@ -1,8 +1,8 @@
 """Socket.IO entry points: connect, and subscribe to rooms the permission policy allows.
 
 Flask-SocketIO keeps a copy of the login session from the moment a socket connects, so the member
-is loaded again by session token on every event: a logged-out, banned or re-passworded member's
-socket is refused and closed. Nothing here writes state.
+is loaded again (Flask-Login's user loader, by session token) on every event: a logged-out,
+banned or re-passworded member's socket is refused and closed. Nothing here writes state.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from flask_socketio import join_room as _join_room
 
 from .. import permissions
 from ..accounts.models import User
-from ..accounts.services import load_session_user
 from ..errors import ForumError
 from .manager import ForumCommands, care_page_room, topic_room, user_room
 from .presence import PRESENCE, START, Presence, browser_key
@@ -46,12 +45,21 @@ def this_browser() -> str | None:
 
 def socket_member() -> tuple[bool, User | None]:
     """(still valid, member): a guest socket is valid with no member; a member's socket is valid
-    only while its session token is current and the account is not banned."""
-    session_id = session.get("_user_id")
-    if not session_id:
-        return True, None
-    user = load_session_user(session_id)
-    return user is not None, user
+    only while its session token is current and the account is not banned.
+
+    The member is Flask-Login's `current_user`, loaded by its user loader
+    (accounts.services.load_session_user: the token, the session's row, the ban) from the
+    socket's copy of the session. It is loaded afresh for every event, not kept from the
+    connect: Flask-Login keeps the loaded user in `g`, and Flask-SocketIO runs each event on a
+    thread (or greenlet) of its own inside a request context of its own, which pushes an app
+    context, and so a `g`, of its own (the tests' sockets run the same way: conftest's
+    _SocketClient). Whom the socket connected as, the manager noted at the connect: a member's
+    socket whose member no longer loads (or loads as someone else) is no longer valid."""
+    user = permissions.actor(current_user)
+    connected_as = _manager().socket_user(_sid())
+    if connected_as is None:
+        return user is None, user
+    return user is not None and user.id == connected_as, user
 
 
 def join_room(room: str) -> None:
