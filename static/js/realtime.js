@@ -187,10 +187,47 @@
     }
   });
 
+  // A page, and the end of one, reach a member twice: as a notification and as member care's
+  // banner (the "care" event below), each for the same address (the page's, or the concern it
+  // became). The banner, an assertive alert with the member's words, speaks; its notification
+  // only updates the badge. The notification usually comes a moment first (the server sends it
+  // first): it waits briefly for its banner, and speaks after all if none comes (a page taken
+  // meanwhile rings no more).
+  var CARE_WAIT_MS = 2000;
+  var bannered = {}; // addresses a care banner spoke of on this page
+  var waitingNotes = {}; // address -> timer of a notification waiting for its banner
+
+  function pathOf(url) {
+    try {
+      return new URL(url, window.location.href).pathname;
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function bannerSpoke(url) {
+    var path = pathOf(url);
+    bannered[path] = true;
+    if (waitingNotes[path]) {
+      window.clearTimeout(waitingNotes[path]);
+      delete waitingNotes[path];
+    }
+  }
+
   socket.on("notification", function (data) {
     setBadge(data.unread_count);
     // The server wrote the text in the member's language (forum.notifications.kinds).
-    announce(t("new_notification", { text: data.text || data.excerpt || t("notification") }));
+    var text = t("new_notification", { text: data.text || data.excerpt || t("notification") });
+    var path = pathOf(data.url);
+    if (path.indexOf("/care/") !== 0) {
+      announce(text);
+      return;
+    }
+    if (bannered[path] || waitingNotes[path]) return;
+    waitingNotes[path] = window.setTimeout(function () {
+      delete waitingNotes[path];
+      if (!bannered[path]) announce(text);
+    }, CARE_WAIT_MS);
   });
 
   // Private mail: the "Mail" badge, and on the conversation it arrived in, a line offering to
@@ -237,7 +274,8 @@
 
   // Member care (forum.care): a page ringing for a sysop on duty, a page answered, a concern
   // that moved. Pages ring only for the sysops the server chose; the sound only if the sysop
-  // allowed it; the text is announced in an assertive live region as well as shown.
+  // allowed it; the text is announced in an assertive live region as well as shown (and its
+  // notification, for the same address, is not: see the "notification" handler above).
   var careAlert = null;
   var leaving = false; // on the way to the concern a waiting page became
   // A form sent from the page (the sysop's own "Take it") is already leaving it: a reload for
@@ -283,6 +321,7 @@
 
   socket.on("care", function (data) {
     if (data.type === "page") {
+      bannerSpoke(data.url);
       careBanner(data.text, data.url, data.page_id);
       if (data.sound) ring();
     } else if (data.type === "page_gone") {
@@ -303,6 +342,7 @@
         window.location.href = data.url;
         return;
       }
+      bannerSpoke(data.url);
       careBanner(data.text, data.url, null);
     } else if (data.type === "concern") {
       var list = document.getElementById("care-messages");

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .helpers import assert_accessible, expect, unique
+from .helpers import assert_accessible, expect, notifications_link, unique, unread_notifications
 
 pytestmark = pytest.mark.e2e
 
@@ -37,4 +37,34 @@ def test_a_page_another_sysop_took_stops_offering_take_it(open_browser):
     status = grace.locator("#care-page-status")
     expect(status).to_contain_text("Another sysop took this page and answers the member.")
     expect(grace.get_by_role("button", name="Take it")).to_have_count(0)
+    assert_accessible(grace)
+
+
+def test_a_page_is_announced_once_to_a_sysop_on_duty(open_browser):
+    """A sysop on duty with any page open hears a page once: its banner (an assertive alert,
+    with the member's words) speaks; its notification, which arrives too, only counts in the
+    header's badge and stays out of the live region that screen readers announce."""
+    grace, linus = open_browser("grace"), open_browser("linus")
+    grace.goto("/s/retro/")
+    go = grace.get_by_role("button", name="Go on duty")
+    if go.count():
+        go.click()
+    expect(grace.get_by_text("You are on duty here")).to_be_visible()
+    grace.wait_for_load_state("networkidle")  # the socket is connected
+    before = unread_notifications(grace)
+
+    words = unique("The disk drive clicks ")
+    linus.goto("/s/retro/")
+    linus.get_by_label("In a few words, what is it about?").fill(words)
+    linus.get_by_role("button", name="Page a sysop").click()
+    expect(linus).to_have_url(re.compile(r"/care/pages/\d+$"))
+
+    alert = grace.get_by_role("alert").filter(has_text=words)
+    expect(alert).to_have_text(f"linus pages the sysops of Retro Computing: “{words}”")
+    expect(notifications_link(grace).locator(".badge")).to_have_text(str(before + 1))
+    # Longer than the notification waits for its banner (realtime.js CARE_WAIT_MS).
+    grace.wait_for_timeout(3000)
+    live = grace.locator("#live-region")
+    expect(live).not_to_contain_text("New notification")
+    expect(live).not_to_contain_text("pages the sysops")
     assert_accessible(grace)
