@@ -529,3 +529,62 @@ def test_a_page_notification_is_withheld_from_a_sysop_dismissed_since(browser, w
     sig_services.set_sig_sysop(world["root"], world["retro"].id, world["grace"].id, False)
     centre = browser(world["grace"]).text("/notifications")
     assert "ken pages" not in centre and "/care/pages/" not in centre
+
+
+# --- the column holds what a page keeps -----------------------------------------------------------
+WORDS_BEFORE = "0042_announcement_end_events"
+
+
+def test_the_page_s_words_column_holds_what_a_page_keeps(base_config, empty_database):
+    """sysop_pages.body is VARCHAR(500), the page's own limit, up and down (migration 0043); a
+    page of 500 characters stays whole, a longer one (none can be written) is cut to 500."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import String, inspect, text
+
+    from forum import create_app
+
+    from .test_care_appeals import _insert_ken
+
+    assert isinstance(SysopPage.body.type, String)
+    assert SysopPage.body.type.length == services.PAGE_TEXT_LIMIT == 500
+    migrated = create_app({**base_config, "DATABASE_URL": empty_database})
+    now = utcnow()
+
+    def body_length():
+        (column,) = [
+            c for c in inspect(db.engine).get_columns("sysop_pages") if c["name"] == "body"
+        ]
+        return column["type"].length
+
+    with migrated.app_context():
+        upgrade(revision=WORDS_BEFORE)
+        with db.engine.begin() as conn:
+            _insert_ken(conn, now)
+            conn.execute(
+                text(
+                    "INSERT INTO sigs (id, slug, name, description, visibility, language, "
+                    "position, created_at, topic_count, post_count, member_count) VALUES (1, "
+                    "'retro', 'Retro', '', 'public', 'en', 0, :now, 0, 0, 0)"
+                ),
+                {"now": now},
+            )
+            for page_id, body in ((1, "é" * 500), (2, "x" * 600)):
+                conn.execute(
+                    text(
+                        "INSERT INTO sysop_pages (id, sig_id, member_id, body, created_at, "
+                        "expires_at) VALUES (:id, 1, 1, :body, :now, :now)"
+                    ),
+                    {"id": page_id, "body": body, "now": now},
+                )
+        assert body_length() == 1000
+        upgrade()
+        assert body_length() == 500
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, body FROM sysop_pages ORDER BY id")).all()
+        assert [(i, b) for i, b in rows] == [(1, "é" * 500), (2, "x" * 500)]
+        downgrade(revision=WORDS_BEFORE)
+        assert body_length() == 1000
+        upgrade()
+        assert body_length() == 500
+        db.session.remove()
+        db.engine.dispose()

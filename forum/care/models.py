@@ -136,7 +136,7 @@ class SysopPage(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     sig_id: Mapped[int] = mapped_column(ForeignKey("sigs.id", ondelete="CASCADE"))
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    body: Mapped[str] = mapped_column(String(1000), default="")
+    body: Mapped[str] = mapped_column(String(500), default="")  # care.services.PAGE_TEXT_LIMIT
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     taken_by_id: Mapped[int | None] = mapped_column(
