@@ -347,6 +347,9 @@
     } else if (data.type === "concern") {
       var list = document.getElementById("care-messages");
       if (!list || Number(list.getAttribute("data-concern-id")) !== data.concern_id) return;
+      // The concern's own page says what is new ("care-live" below); the notification of the
+      // same message, for this address, only counts in the badge.
+      bannerSpoke("/care/" + data.concern_id);
       // The concern's page itself (where the policy is asked again); its messages replace ours.
       fetch("/care/" + data.concern_id, { credentials: "same-origin" })
         .then(function (response) {

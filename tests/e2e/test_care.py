@@ -68,3 +68,30 @@ def test_a_page_is_announced_once_to_a_sysop_on_duty(open_browser):
     expect(live).not_to_contain_text("New notification")
     expect(live).not_to_contain_text("pages the sysops")
     assert_accessible(grace)
+
+
+def test_a_new_message_in_an_open_concern_is_announced_once(open_browser):
+    """The member with their concern open hears the sysops' answer once: the concern's page
+    says what is new in it; the notification of the same answer only counts in the badge."""
+    grace, linus = open_browser("grace"), open_browser("linus")
+    linus.goto("/s/retro/sysops/write")
+    linus.get_by_label("Subject").fill(unique("Lost my drafts "))
+    linus.get_by_label("What is it about? (Markdown)").fill("They were there yesterday.")
+    linus.get_by_role("button", name=re.compile("^Send to ")).click()
+    expect(linus).to_have_url(re.compile(r"/care/\d+$"))
+    linus.wait_for_load_state("networkidle")  # the socket is connected
+    before = unread_notifications(linus)
+
+    grace.goto(linus.url)
+    grace.get_by_label(re.compile("Markdown")).fill("Found them: look in your drafts list.")
+    grace.get_by_role("button", name="Send", exact=True).click()
+    expect(grace).to_have_url(re.compile(r"/care/\d+"))
+
+    live = linus.locator("#live-region")
+    expect(live).to_contain_text("New in this concern.")
+    expect(linus.get_by_text("Found them: look in your drafts list.")).to_be_visible()
+    expect(notifications_link(linus).locator(".badge")).to_have_text(str(before + 1))
+    # Longer than a notification waits for its page to speak (realtime.js CARE_WAIT_MS).
+    linus.wait_for_timeout(3000)
+    expect(live).to_contain_text("New in this concern.")
+    expect(live).not_to_contain_text("New notification")
