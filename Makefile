@@ -8,7 +8,8 @@ export FLASK_APP := wsgi.py
 # quiet 2-core VM, SQLite pass: -n 2 13 min 58 s, -n 3 12 min 29 s (2026-12-06, while every
 # worker still started its own servers and browser); -n 3 with the module groups shared again
 # (pytest 9.1.1, tests/conftest.py): 6 min 33 s, and the PostgreSQL pass 5 min 17 s (2026-12-06,
-# .ci/run in a clean clone, 12 min 45 s in all).
+# .ci/run in a clean clone, 12 min 45 s in all). With the suite grown to ~2,900 tests, -n 3 still:
+# SQLite 8 min 14 s – 8 min 57 s, PostgreSQL 6 min 8 s – 6 min 23 s (2026-12-07, .ci/run 15–16 min).
 PYTEST_ARGS ?= -n 3
 # pytest keeps each test module's rewritten asserts in __pycache__, unless the environment says
 # not to write bytecode (PYTHONDONTWRITEBYTECODE, set on some CI machines): then every worker of
