@@ -20,7 +20,7 @@ from flask import Flask, current_app
 
 from .db import in_transaction, on_commit
 from .hooks import AppSlot
-from .storage_faults import storage_refused
+from .storage_faults import describe_error, is_database_down, storage_refused
 
 log = logging.getLogger(__name__)
 
@@ -539,6 +539,13 @@ def dispatch(app: Flask, event: Event) -> None:
             refused = storage_refused(exc)
             if refused:  # a read-only or full database: one line, the storage's fault, not code's
                 log.warning("subscriber %s could not write after %r: %s", name, event, refused)
+            elif is_database_down(exc):  # the database went away after the commit: the same
+                log.warning(
+                    "subscriber %s could not reach the database after %r: %s",
+                    name,
+                    event,
+                    describe_error(exc),
+                )
             else:
                 log.exception("subscriber %s failed on %r", name, event)
             if app.config.get("EVENTS_RAISE"):

@@ -552,3 +552,29 @@ def test_a_subscriber_refused_by_a_read_only_database_logs_one_line(app, caplog)
     assert one.exc_info is None and "readonly database" in one.getMessage()
     bug = next(r for r in caplog.records if "failed on" in r.getMessage())
     assert bug.exc_info is not None
+
+
+@pytest.mark.config(EVENTS_RAISE=False)
+def test_a_subscriber_that_meets_a_dead_database_logs_one_line(app, caplog):
+    """A reply that commits as PostgreSQL crashes: its after-commit subscribers (the "Tracked"
+    counts ask the database) meet the dead connection. The fault tests' PostgreSQL crash
+    (2026-12-07) logged that as a traceback beside the 503s' one line each: it is the
+    database's fault, one warning, its first line only."""
+    from forum import events
+    from forum.db import transaction
+
+    def away(event: object) -> None:
+        raise OperationalError(
+            "SELECT",
+            {},
+            Exception("server closed the connection unexpectedly\n\tThis probably means"),
+        )
+
+    events.subscribe(app, events.SessionsRevoked, away, phase="after_commit")
+    with caplog.at_level(logging.WARNING), transaction():
+        events.publish(events.SessionsRevoked(user_id=1))
+    line = next(r for r in caplog.records if "could not reach the database" in r.getMessage())
+    assert line.exc_info is None
+    assert "server closed the connection" in line.getMessage()
+    assert "This probably means" not in line.getMessage()
+    assert not [r for r in caplog.records if r.exc_info]
