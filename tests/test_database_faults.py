@@ -198,8 +198,8 @@ def test_a_socket_that_meets_a_dead_database_is_refused_with_one_line(
     def down(*args, **kwargs):
         raise OperationalError("SELECT", {}, Exception("connection refused\nDETAIL: more"))
 
-    monkeypatch.setattr(namespace.permissions, "actor", down)  # connect asks who it is
-    monkeypatch.setattr(namespace, "load_session_user", down)  # each event asks again
+    # Connect asks who it is, and each event asks again (realtime.namespace.socket_member).
+    monkeypatch.setattr(namespace.permissions, "actor", down)
     with caplog.at_level(logging.WARNING):
         refused = socketio.test_client(app, flask_test_client=client)
         assert not refused.is_connected()
