@@ -171,8 +171,16 @@
 
   // Rooms live on the server process: after a reconnect (a server restart, a network blip)
   // join them again.
+  var connectedBefore = false;
   socket.on("connect", function () {
     if (ended) return;
+    // A waiting sysop page (/care/pages/<id>) may have been taken or have expired while the
+    // socket was away, and nothing tells it again: the page asks the server afresh.
+    if (connectedBefore && !leaving && body.getAttribute("data-care-waiting")) {
+      window.location.reload();
+      return;
+    }
+    connectedBefore = true;
     if (topicId) subscribe({ topic_id: topicId });
     if (online && online.getAttribute("data-presence-sig")) {
       subscribe({ sig_id: Number(online.getAttribute("data-presence-sig")) });

@@ -95,3 +95,30 @@ def test_a_new_message_in_an_open_concern_is_announced_once(open_browser):
     linus.wait_for_timeout(3000)
     expect(live).to_contain_text("New in this concern.")
     expect(live).not_to_contain_text("New notification")
+
+
+def test_the_member_waits_without_the_page_reloading(open_browser):
+    """The member's waiting page reloaded itself every 20 seconds with JavaScript on too
+    (axe-core: meta-refresh, critical), sending a screen reader to its top each time. With a
+    script, the page changes when told: once a sysop takes the page it opens the conversation,
+    also when the socket was away while that happened (it asks again on coming back)."""
+    grace, ken = open_browser("grace"), open_browser("ken")
+    grace.goto("/s/retro/")
+    go = grace.get_by_role("button", name="Go on duty")
+    if go.count():
+        go.click()
+    expect(grace.get_by_text("You are on duty here")).to_be_visible()
+    ken.goto("/s/retro/")
+    ken.get_by_label("In a few words, what is it about?").fill(unique("My printer "))
+    ken.get_by_role("button", name="Page a sysop").click()
+    expect(ken).to_have_url(re.compile(r"/care/pages/\d+$"))
+    expect(ken.locator("#care-page-status")).to_contain_text("The sysops on duty are paged")
+    assert_accessible(ken)
+
+    ken.wait_for_load_state("networkidle")  # the socket is connected
+    ken.context.set_offline(True)
+    grace.goto(ken.url)
+    grace.get_by_role("button", name="Take it").click()
+    expect(grace).to_have_url(re.compile(r"/care/\d+$"))
+    ken.context.set_offline(False)
+    expect(ken).to_have_url(re.compile(r"/care/\d+$"), timeout=30_000)
