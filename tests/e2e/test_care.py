@@ -6,7 +6,14 @@ import re
 
 import pytest
 
-from .helpers import assert_accessible, expect, notifications_link, unique, unread_notifications
+from .helpers import (
+    PHONE,
+    assert_accessible,
+    expect,
+    notifications_link,
+    unique,
+    unread_notifications,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -122,3 +129,30 @@ def test_the_member_waits_without_the_page_reloading(open_browser):
     expect(grace).to_have_url(re.compile(r"/care/\d+$"))
     ken.context.set_offline(False)
     expect(ken).to_have_url(re.compile(r"/care/\d+$"), timeout=30_000)
+
+
+def test_a_page_rings_where_the_sysop_is_reading(open_browser):
+    """The line saying a member pages the sysops was put at the top of the page only: a sysop
+    on duty reading down a topic on a phone saw nothing (the sound is optional), while the
+    member waits three minutes at most. It stays in view as they scroll."""
+    grace, ken = open_browser("grace"), open_browser("ken")
+    grace.set_viewport_size(PHONE)
+    grace.goto("/s/retro/")
+    go = grace.get_by_role("button", name="Go on duty")
+    if go.count():
+        go.click()
+    expect(grace.get_by_text("You are on duty here")).to_be_visible()
+    grace.goto("/t/1")
+    grace.wait_for_load_state("networkidle")  # the socket is connected
+    grace.keyboard.press("End")
+    grace.wait_for_function("() => window.scrollY > 1000")
+
+    ken.goto("/s/retro/")
+    words = unique("My disk drive ")
+    ken.get_by_label("In a few words, what is it about?").fill(words)
+    ken.get_by_role("button", name="Page a sysop").click()
+    expect(ken).to_have_url(re.compile(r"/care/pages/\d+$"))
+
+    alert = grace.get_by_role("alert").filter(has_text=words)
+    expect(alert).to_be_visible()
+    expect(alert).to_be_in_viewport()
