@@ -70,6 +70,11 @@ def check_page(source: str, url: str) -> Page:
     assert page.find("header", role="banner") or page.find("header"), where
     assert page.find("footer"), where
     assert all(nav.attrs.get("aria-label") for nav in page.find("nav")), where
+    # Search landmarks (the header's box, the search page's form, the mailbox's) are named,
+    # each differently: a screen reader's list of landmarks said "search" twice on /search.
+    searches = [e.attrs.get("aria-label") for e in page.find("form", role="search")]
+    assert all(searches), f"a search landmark without a name {where}"
+    assert len(searches) == len(set(searches)), f"search landmarks named alike {where}"
     assert page.find("a", class_="skip-link", href="#main"), where
 
     ids = [e.attrs["id"] for e in page.elements if "id" in e.attrs]
@@ -185,6 +190,18 @@ def test_every_page_has_landmarks_and_labelled_fields(make_client, world):
             response = browser.get(url)
             assert response.status_code in (200, 404), (url, response.status_code)
             check_page(response.get_data(as_text=True), url)
+
+
+@pytest.mark.search
+def test_the_search_page_names_its_two_search_landmarks(make_client, world):
+    """/search has the header's box and its own form, both `role="search"`: a screen reader
+    listed two landmarks called "search" (axe-core: landmark-unique). Each has its name."""
+    member = make_client()
+    member.login("ada")
+    for url in ("/search?q=hello", "/search"):
+        page = check_page(member.get(url).get_data(as_text=True), url)
+        names = [e.attrs.get("aria-label") for e in page.find("form", role="search")]
+        assert names == ["Search the forum", "Search"], (url, names)
 
 
 def test_reset_password_page_is_labelled(client, world, app, tmp_path):
