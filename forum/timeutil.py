@@ -66,5 +66,12 @@ def _zone(name: str) -> tzinfo:
 
 def from_zone(value: datetime, zone: str) -> datetime:
     """A wall-clock time without a zone (a datetime-local field), read in the time zone `zone`
-    (an IANA name; unknown: UTC), as an aware UTC datetime."""
-    return value.replace(tzinfo=_zone(zone)).astimezone(UTC)
+    (an IANA name; unknown: UTC), as an aware UTC datetime. A time at the calendar's edge whose
+    UTC Python cannot hold (year 1 east of UTC, 9999 west of it: a slip in the year box) is the
+    earliest or the latest there is, so the caller's "in the future", "within a year" refuses
+    it as it refuses any time gone by or too far ahead."""
+    try:
+        return value.replace(tzinfo=_zone(zone)).astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if value.year < 5000 else datetime.max
+        return edge.replace(tzinfo=UTC)

@@ -709,6 +709,28 @@ def test_a_start_or_end_too_far_ahead_is_refused(world, clock):
     assert refused.value.field == "ends_at"
 
 
+def test_a_time_at_the_calendars_edge_is_refused_on_its_field_not_a_500(client, world, clock):
+    """The form's "Show from" and "Show until" read in the author's zone: year 1 east of UTC
+    (a slip in the year box) or 9999 west of it falls outside what Python's datetime holds in
+    UTC, and the page was a 500 (OverflowError). It is refused as any time in the past or more
+    than a year ahead, on its field, with what was typed kept."""
+    for zone, field, typed, said in (
+        ("Europe/Berlin", "ends_at", "0001-01-01T00:30", "Choose a time in the future."),
+        ("America/New_York", "starts_at", "9999-12-31T23:59", "Choose a time within a year."),
+        ("America/New_York", "ends_at", "9999-12-31T23:59", "Choose a time within a year."),
+    ):
+        world["root"].timezone = zone
+        db.session.commit()
+        client.login("root")
+        response = post(client, "", "Meetup", "Bring *snacks*", **{field: typed})
+        assert response.status_code == 400, (zone, field)
+        html = response.get_data(as_text=True)
+        assert f'<p class="error" id="{field}-error">{said}</p>' in html
+        assert f'value="{typed}"' in html and 'value="Meetup"' in html
+        client.logout()
+    assert db.session.scalar(db.select(db.func.count()).select_from(Announcement)) == 0
+
+
 def test_a_scheduled_announcement_is_seen_before_its_start_only_by_who_may_post_it(
     client, world, clock, make_client
 ):

@@ -108,6 +108,17 @@ def test_a_custom_reminder_is_a_local_time_in_the_future_within_a_year():
         services.reminder_time("someday", None, "UTC", BERLIN_WEDNESDAY)
 
 
+def test_a_custom_reminder_at_the_calendars_edge_is_refused_not_a_500():
+    """Year 1 east of UTC, or 9999 west of it, is outside what Python's datetime holds in UTC:
+    the bookmark form was a 500 (OverflowError) where a time gone by or too far ahead is
+    refused on its field."""
+    for typed, zone in ((datetime(1, 1, 1, 0, 0), "Europe/Berlin"),
+                        (datetime(9999, 12, 31, 23, 59), "America/New_York")):  # fmt: skip
+        with pytest.raises(Invalid) as refused:
+            services.reminder_time("custom", typed, zone, BERLIN_WEDNESDAY)
+        assert refused.value.field == "remind_at"
+
+
 def test_the_reminder_form_works_without_javascript(client, f, world):
     ada, bob, sig, topic, post = world
     bob.timezone = "America/New_York"

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..i18n import lazy_gettext as _l
 from ..i18n import lazy_number
 from ..permissions import Actor
-from ..timeutil import in_zone, utcnow, zone_or_utc
+from ..timeutil import from_zone, in_zone, utcnow, zone_or_utc
 from .models import Bookmark
 
 # The reminder choices a form offers; "custom" takes a local date and time.
@@ -56,7 +56,7 @@ def reminder_time(
         return datetime.combine(day, MORNING, tzinfo=local_now.tzinfo).astimezone(now.tzinfo)
     if custom is None:
         raise Invalid("remind_at", _l("Give the date and time to be reminded at."))
-    when = custom.replace(tzinfo=local_now.tzinfo).astimezone(now.tzinfo)
+    when = from_zone(custom, zone)
     if when <= now:
         raise Invalid("remind_at", _l("Choose a time in the future."))
     if when > now + MAX_AHEAD:
