@@ -400,6 +400,22 @@ def test_date_range_picker(client, f, frozen):
     assert "Give both dates" in client.get("/pulse?range=custom&start=x").get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    "start, end",
+    [("0001-01-01", "0001-01-01"), ("0001-02-01", "0001-03-01"), ("9999-12-01", "9999-12-31")],
+)
+def test_a_range_at_the_calendars_edge_shows_its_empty_days(client, f, frozen, start, end):
+    """A custom range in the year 1 (a slip in the year box) was a 500: its days came back
+    from the database as "1-02-01", no ISO date to read. The page and the site's and a SIG's
+    dashboard show the range, empty."""
+    seed(f)
+    client.login("root")
+    for url in ("/pulse", "/s/retro/pulse"):
+        response = client.get(url, query_string={"range": "custom", "start": start, "end": end})
+        assert response.status_code == 200, (url, start)
+        assert f'value="{start}"' in response.get_data(as_text=True)
+
+
 def test_csv_downloads_use_the_same_filters_and_defuse_formulas(client, f, frozen):
     seed(f)
     client.login("root")

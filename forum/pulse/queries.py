@@ -429,7 +429,8 @@ def _active(scope: Scope) -> list[Series]:
 
 
 def _bucket_label(start: date, unit: str) -> str:
-    return start.strftime("%Y-%m") if unit == MONTH else start.isoformat()
+    # Not strftime("%Y-%m"): glibc writes the year 1 as "1", which is no ISO month to read back.
+    return start.isoformat()[:7] if unit == MONTH else start.isoformat()
 
 
 @dataclass(frozen=True)
