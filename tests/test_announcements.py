@@ -261,6 +261,22 @@ def local_field(moment: datetime, zone: str) -> str:
     return in_zone(moment, zone).strftime("%Y-%m-%dT%H:%M")
 
 
+def test_a_german_sysop_reads_each_time_of_the_window_with_uhr(client, world, clock):
+    """German writes a time of day with "Uhr" (as "Bis zum 06.01.2027, 16:57 Uhr" on the same
+    list): the start said "Erscheint ab 10.01.2027, 10:00", and the notice after posting "Sie
+    erscheint ab 10.01.2027, 10:00." without it."""
+    accounts.set_language(world["root"], "de")
+    start = datetime(2027, 1, 10, 10, 0, tzinfo=UTC)
+    clock["now"] = start - timedelta(days=3)
+    client.login("root")
+    assert post(client, "", "Umfrage", starts_at="2027-01-10T10:00").status_code == 302
+    services.publish_announcement(world["root"], None, "Wartung", "Heute")
+    html = client.get("/announcements").get_data(as_text=True)
+    assert "Die Ankündigung ist geplant: Sie erscheint ab 10.01.2027, 10:00 Uhr." in html
+    assert re.search(r"Erscheint ab <time[^>]*>10\.01\.2027, 10:00</time> Uhr", html)
+    assert re.search(r"Bis zum <time[^>]*>06\.02\.2027, 10:00</time> Uhr", html)
+
+
 def test_a_scheduled_announcement_shows_from_its_start_in_the_authors_time_zone(
     app, client, world, clock, make_client
 ):
