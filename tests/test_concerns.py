@@ -3,6 +3,7 @@ assignment, deadlines and escalation, "did it help?", and who may read any of it
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html import unescape
 
@@ -696,3 +697,19 @@ def test_did_it_help_is_thanked_once(browser, world):
     assert answered.status_code == 200
     assert answered.get_data(as_text=True).count("Thank you for telling us.") == 1
     assert db.session.get(Concern, concern.id).helped is True
+
+
+def test_the_deadline_boxes_take_only_what_the_service_keeps(client, world):
+    """The SIG page's deadline boxes let a sysop type 100000 hours; the service refused it
+    after the round trip, in a notice at the top of the page while the page opened at the care
+    box with the section folded and the numbers typed gone. The boxes say the limit the service
+    keeps (`max`), so the browser says it before sending, with the number still there."""
+    client.login("grace")
+    html = client.get("/s/retro/").get_data(as_text=True)
+    for name in ("response_hours", "escalate_hours"):
+        box = re.search(rf'<input [^>]*name="{name}"[^>]*>', html)
+        assert box, name
+        assert 'min="1"' in box.group(0) and f'max="{services.MAX_DEADLINE_HOURS}"' in box.group(0)
+    assert services.MAX_DEADLINE_HOURS == 8760
+    with pytest.raises(Invalid):
+        services.set_deadlines(world["grace"], world["retro"].id, 8761, 8761)

@@ -357,6 +357,7 @@ class SigCare:
     response_hours: int = 24
     escalate_hours: int = 48
     open_count: int = 0
+    max_hours: int = services.MAX_DEADLINE_HOURS
 
 
 def sig_care(current: Any, sig: Sig) -> SigCare:

@@ -73,22 +73,29 @@ def deadlines(sig_id: int | None) -> tuple[int, int]:
     return response, escalate
 
 
+# A SIG's deadlines are at most a year of hours (the SIG page's boxes say so as their `max`).
+MAX_DEADLINE_HOURS = 24 * 365
+
+
 def set_deadlines(actor: Actor, sig_id: int, response_hours: int, escalate_hours: int) -> Sig:
     """A SIG's sysops set its first-response deadline and the escalation after it."""
     sig = permissions.get_sig_by_id_for(actor, sig_id)
     permissions.require_sig_sysop(actor, sig)
-    if not 1 <= response_hours <= 24 * 365:
+    if not 1 <= response_hours <= MAX_DEADLINE_HOURS:
         raise Invalid(
             "response_hours",
-            _l("Enter a number of hours from 1 to %(maximum)s.", maximum=lazy_number(24 * 365)),
+            _l(
+                "Enter a number of hours from 1 to %(maximum)s.",
+                maximum=lazy_number(MAX_DEADLINE_HOURS),
+            ),
         )
-    if not response_hours <= escalate_hours <= 24 * 365:
+    if not response_hours <= escalate_hours <= MAX_DEADLINE_HOURS:
         raise Invalid(
             "escalate_hours",
             _l(
                 "Escalate no sooner than the first-response deadline, and within %(maximum)s "
                 "hours.",
-                maximum=lazy_number(24 * 365),
+                maximum=lazy_number(MAX_DEADLINE_HOURS),
             ),
         )
     with transaction():
