@@ -422,8 +422,9 @@ class AvatarChanged(Event):
 @dataclass(frozen=True)
 class ConcernOpened(Event):
     """A member wrote to the sysops of a SIG (`sig_id`; None: the site's), or a page became a
-    concern. `sysop_ids`: who handles it now (asked of forum.permissions in the transaction).
-    Also what webhooks announce as `concern.opened` (ids only)."""
+    concern. `sysop_ids`: who handles it now (asked of forum.permissions in the transaction),
+    to be told of it: not the sysop who took the page it comes from (they opened it). Also what
+    webhooks announce as `concern.opened` (ids only)."""
 
     concern_id: int
     sig_id: int | None

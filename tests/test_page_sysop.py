@@ -549,6 +549,29 @@ def test_a_page_notification_is_withheld_from_a_sysop_dismissed_since(browser, w
     assert "ken pages" not in centre and "/care/pages/" not in centre
 
 
+def test_the_sysop_who_takes_a_page_is_not_told_it_became_a_concern(world):
+    """Taking a page opens a concern assigned to the sysop who took it, and the concern told
+    every sysop of the SIG "ken wrote to the sysops of Retro Computing", the one who took it
+    too: an unread notification (and a mail at once) about the conversation they had just
+    opened themselves. The others are told; the taker is not."""
+    services.set_duty(world["grace"], world["retro"].id, True)
+    services.set_duty(world["linus"], world["retro"].id, True)
+    page = services.page_sysops(world["ken"], world["retro"].id, "help")
+    concern = services.take_page(world["grace"], page.id)
+    db.session.expire_all()
+
+    def opened(user):
+        return [
+            n
+            for n in _notes_of(user)
+            if n.data.get("what") == "opened" and n.data.get("concern_id") == concern.id
+        ]
+
+    assert opened(world["grace"]) == []
+    assert len(opened(world["linus"])) == 1
+    assert [n.data["what"] for n in _page_notes(world["grace"])] == ["page_taken"]
+
+
 # --- the column holds what a page keeps -----------------------------------------------------------
 WORDS_BEFORE = "0042_announcement_end_events"
 

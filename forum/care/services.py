@@ -136,10 +136,12 @@ def _open_in_tx(
     is_appeal: bool = False,
     subject_kind: str | None = None,
     now: datetime | None = None,
+    taken_by: int | None = None,
 ) -> Concern:
     """Insert the concern, its conversation (the member its one participant) and its first
     message; publish ConcernOpened (inside the caller's transaction). `subject_kind`: a subject
-    the forum gives (forum.messages.models.SUBJECT_*), said in the reader's language."""
+    the forum gives (forum.messages.models.SUBJECT_*), said in the reader's language.
+    `taken_by`: the sysop who took the page it comes from, who opened it and is not told."""
     session = db.session
     now = now or utcnow()
     conversation = Conversation(
@@ -179,7 +181,9 @@ def _open_in_tx(
             sig_id=concern.sig_id,
             member_id=member.id,
             sysop_ids=tuple(
-                u for u in permissions.who_handles_concerns(concern.sig_id) if u != member.id
+                u
+                for u in permissions.who_handles_concerns(concern.sig_id)
+                if u not in (member.id, taken_by)
             ),
             from_page=source == SOURCE_PAGE,
         )
@@ -680,7 +684,9 @@ def _page_subject(page: SysopPage) -> str:
     return page.body if len(page.body) <= 80 else page.body[:79] + "…"
 
 
-def _page_into_concern(page: SysopPage, member: User, sig: Sig, now: datetime) -> Concern:
+def _page_into_concern(
+    page: SysopPage, member: User, sig: Sig, now: datetime, taken_by: int | None = None
+) -> Concern:
     body = page.body
     return _open_in_tx(
         member,
@@ -691,6 +697,7 @@ def _page_into_concern(page: SysopPage, member: User, sig: Sig, now: datetime) -
         source=SOURCE_PAGE,
         subject_kind=SUBJECT_PAGE,
         now=now,
+        taken_by=taken_by,
     )
 
 
@@ -713,7 +720,7 @@ def take_page(actor: Actor, page_id: int) -> Concern:
         sig = db.session.get(Sig, page.sig_id)
         assert member is not None and sig is not None
         now = utcnow()
-        concern = _page_into_concern(page, member, sig, now)
+        concern = _page_into_concern(page, member, sig, now, taken_by=actor.id)
         concern.assignee_id = actor.id
         page.taken_by_id = actor.id
         page.taken_at = now
