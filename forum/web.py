@@ -257,6 +257,22 @@ def safe_next(target: str | None) -> str | None:
     return None  # encoded over and over: no link of the forum looks like that
 
 
+def back_path() -> str:
+    """Where a button of this page (the footer's language and colours, the banner's Dismiss)
+    sends the reader back to, as its `next`: this page's address, its query too. A page that
+    answers a form (a refusal shown with what was typed) is at the form's address, which takes
+    only POST: the page the form was on (the Referer, when it is one of this site's), else the
+    front page, rather than a 405."""
+    if request.method in ("GET", "HEAD"):
+        return request.full_path if request.query_string else request.path
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path:
+        path = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+        if safe_next(path):
+            return path
+    return "/"
+
+
 def redirect_back(target: str | None, default: str) -> WerkzeugResponse:
     """Redirect to `target` when safe_next() accepts it, otherwise to `default`."""
     return redirect(safe_next(target) or default)
@@ -628,6 +644,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.globals["fixed_url"] = fixed_url
+    app.jinja_env.globals["back_path"] = back_path
     app.jinja_env.globals["time_tag"] = time_tag
     app.jinja_env.globals["user_link_tag"] = user_link_tag
     app.jinja_env.globals["started_by"] = started_by

@@ -8,6 +8,7 @@ source), and to every other POST route of the app too.
 from __future__ import annotations
 
 import inspect
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from flask import Flask
 from forum.accounts.models import User
 from forum.announcements import services as announcements
 from forum.extensions import db
+from forum.messages.models import Conversation
 from forum.moderation import services as moderation
 from forum.moderation.models import WordFilter
 from forum.web import safe_next
@@ -309,6 +311,39 @@ def test_the_review_case_dismissing_the_banner(client, world):
         )
         assert response.status_code == 302
         assert response.headers["Location"] == "/announcements"
+
+
+def test_a_page_that_answered_a_form_sends_its_buttons_back_to_the_form(app, client, world):
+    """A refused form is shown at the address it was sent to (/mail/c/1/reply), which answers
+    only POST: the banner's Dismiss and the footer's language and colour buttons sent the
+    reader back there, to a 405. They go back to the page the form was on (its Referer, this
+    site's), else the front page; what was typed is gone either way, the page is not."""
+    conversation = db.session.scalar(db.select(Conversation.id).order_by(Conversation.id))
+    bob_client = client
+    bob_client.login("bob")
+    app.config["MAX_POST_LENGTH"] = 100
+    here = f"/mail/c/{conversation}?page=1"
+    refused = bob_client.form(
+        f"/mail/c/{conversation}/reply",
+        {"body": "x" * 101},
+        headers={"Referer": f"http://localhost{here}"},
+    )
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    backs = re.findall(r'<input type="hidden" name="next" value="([^"]*)">', html)
+    assert len(backs) >= 3  # the banner's Dismiss, the language and the colour buttons
+    assert set(backs) == {here}, backs
+    elsewhere = bob_client.form(
+        f"/mail/c/{conversation}/reply",
+        {"body": "x" * 101},
+        headers={"Referer": "https://evil.example/mail/c/1"},
+    )
+    assert set(re.findall(r'name="next" value="([^"]*)"', elsewhere.get_data(as_text=True))) == {
+        "/"
+    }
+    # A page read with GET comes back to itself, its query too.
+    page = bob_client.get(f"/mail/c/{conversation}?page=1").get_data(as_text=True)
+    assert set(re.findall(r'name="next" value="([^"]*)"', page)) == {here}
 
 
 # --- and every other POST route -------------------------------------------------------------
