@@ -713,3 +713,17 @@ def test_the_deadline_boxes_take_only_what_the_service_keeps(client, world):
     assert services.MAX_DEADLINE_HOURS == 8760
     with pytest.raises(Invalid):
         services.set_deadlines(world["grace"], world["retro"].id, 8761, 8761)
+
+
+def test_the_inbox_says_each_cells_column_when_a_phone_stacks_the_rows(client, world):
+    """At phone width the inbox's table hides its header and stacks each row (`.listing`):
+    "ken", "the sysops of Retro Computing", "nobody", "3 minutes ago" stood there unlabelled
+    ("nobody" what?). Each cell but the subject says its column (`data-label`), as the SIG
+    list's do."""
+    _write(world)
+    client.login("grace")
+    html = client.get("/mod/concerns").get_data(as_text=True)
+    row = re.search(r"<tbody>.*?</tr>", html, re.S)
+    assert row
+    labels = re.findall(r'<td data-label="([^"]+)">', row.group(0))
+    assert labels == ["Member", "To", "Assigned to", "Last activity"]
