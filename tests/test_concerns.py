@@ -727,3 +727,11 @@ def test_the_inbox_says_each_cells_column_when_a_phone_stacks_the_rows(client, w
     assert row
     labels = re.findall(r'<td data-label="([^"]+)">', row.group(0))
     assert labels == ["Member", "To", "Assigned to", "Last activity"]
+    # The member's own list of concerns likewise ("State: open").
+    client.logout()
+    client.login("ken")
+    html = client.get("/care").get_data(as_text=True)
+    row = re.search(r"<tbody>.*?</tr>", html, re.S)
+    assert row
+    labels = re.findall(r'<td data-label="([^"]+)">', row.group(0))
+    assert labels == ["To", "State", "Last activity"]
