@@ -71,7 +71,11 @@ def topic_page_extras(page: TopicPage) -> None:
     and whether the reader may press the buttons."""
     user = viewer()
     posts = [row.post for row in page.posts if row.post.is_public]
-    page.extras["reactions"] = queries.page_reactions(user, [p.id for p in posts])
+    reactions = queries.page_reactions(user, [p.id for p in posts])
+    page.extras["reactions"] = reactions
+    # The posts with reactions to count: a reader who may neither react nor bookmark (a guest)
+    # has a tray under these alone (templates/reactions/_macros.html).
+    page.extras["reacted"] = {post_id for post_id, shown in reactions.items() if shown.total}
     may: set[int] = set()
     if user is not None and permissions.react_topic_problem(user, page.topic, page.sig) is None:
         may = {p.id for p in posts if permissions.react_post_problem(user, p) is None}
