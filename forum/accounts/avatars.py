@@ -56,7 +56,11 @@ def colour_index(user: Any) -> int:
 
 def letter(user: Any) -> str:
     """The initial shown: the name's first letter or digit, upper-cased ("?" without one)."""
-    for char in _name(user):
+    return _initial(_name(user))
+
+
+def _initial(name: str) -> str:
+    for char in name:
         if char.isalnum():
             return char.upper()
     return "?"
@@ -94,7 +98,8 @@ def tag(user: Any, size: Any = 32) -> Markup:
             f'<img class="avatar avatar-{px}" src="{escape(url)}" alt="" width="{px}" '
             f'height="{px}" loading="lazy">'
         )
+    name = _name(user)  # once: the colour and the letter both come from it
     return Markup(
-        f'<span class="avatar avatar-{px} avatar-c{colour_index(user)}" aria-hidden="true">'
-        f"{escape(letter(user))}</span>"
+        f'<span class="avatar avatar-{px} avatar-c{_colour(name)}" aria-hidden="true">'
+        f"{escape(_initial(name))}</span>"
     )
