@@ -485,7 +485,12 @@ def test_end_now_takes_it_off_the_banner_and_the_list_says_each_state(
     assert "Scheduled</span> Shows from" in page and "Showing</span> Until" in page
     response = ada.form(f"/announcements/{showing.id}/end")
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/announcements#announcement-{showing.id}"
+    # No anchor: the notice on top of the list stays in view (on a phone an anchor scrolled
+    # the page to the item, the notice above it off the screen), as after posting or removing.
+    assert response.headers["Location"] == "/announcements"
+    shown = ada.get(response.headers["Location"]).get_data(as_text=True)
+    notice = shown.index("The announcement has ended: it no longer shows in the banner.")
+    assert shown.index('<main id="main"') < notice < shown.index(f'id="announcement-{showing.id}"')
     assert "Retro now" not in banner_of(client.get("/"))
     assert [e.announcement_id for e in ended] == [showing.id]
     page = listing(ada)
@@ -773,3 +778,48 @@ def test_a_scheduled_announcement_is_seen_before_its_start_only_by_who_may_post_
     clock["now"] = later + timedelta(minutes=1)
     assert "Retro plans" in listing(client) and "Site plans" in listing(client)
     assert client.get(f"/api/v1/announcements/{site_one.id}").status_code == 200
+
+
+def test_the_banners_link_reaches_its_announcement_on_whatever_page_lists_it(
+    client, world, clock, make_client
+):
+    """The list is paged and puts an editor's scheduled ones first: the banner links to the
+    announcement's own address, which sends each reader to the page that lists it, and is a
+    404 for who may not read it (the list hides it: the address must not tell it exists)."""
+    showing = services.publish_announcement(world["ada"], world["retro"].id, "Retro now", "On")
+    for n in range(queries.PER_PAGE):
+        services.publish_announcement(
+            world["ada"], world["retro"].id, f"Plan {n}", "Soon",
+            starts_at=clock["now"] + timedelta(days=1, minutes=n),
+        )  # fmt: skip
+    ada = make_client()
+    ada.login("ada")  # retro's sysop: her 20 scheduled ones come first, "Retro now" on page 2
+    link = re.search(r'<a href="([^"]+)">Retro now</a>', banner_of(ada.get("/"))).group(1)
+    assert link == f"/announcements/{showing.id}"
+    response = ada.get(link)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/announcements?page=2#announcement-{showing.id}"
+    assert f'id="announcement-{showing.id}"' in ada.get("/announcements?page=2").get_data(
+        as_text=True
+    )
+    assert f'id="announcement-{showing.id}"' not in listing(ada)
+    client.login("bob")  # a member: no scheduled ones before it, so page 1
+    assert link in banner_of(client.get("/"))
+    assert client.get(link).headers["Location"] == f"/announcements#announcement-{showing.id}"
+    # Ended, it stays listed, and its address still finds it (ending it moves it on no page).
+    assert ada.form(f"/announcements/{showing.id}/end").headers["Location"] == (
+        "/announcements?page=2"
+    )
+    assert client.get(link).headers["Location"] == f"/announcements#announcement-{showing.id}"
+    # Who may not read it: a 404, as for none at all.
+    scheduled = db.session.scalar(db.select(Announcement).where(Announcement.title == "Plan 0"))
+    secret = services.publish_announcement(world["root"], world["secret"].id, "Secret", "Two")
+    client.logout()
+    client.login("eve")
+    for hidden in (scheduled.id, secret.id, 999_999):
+        assert client.get(f"/announcements/{hidden}").status_code == 404
+    assert client.get(f"/announcements/{showing.id}").status_code == 302
+    client.logout()  # a guest: retro's announcement reads as public retro's
+    assert client.get(f"/announcements/{secret.id}").status_code == 404
+    api = client.get(f"/api/v1/announcements/{showing.id}").get_json()
+    assert api["url"].endswith(f"/announcements/{showing.id}")

@@ -202,6 +202,32 @@ def announcement_row(current: Any, announcement_id: int) -> AnnouncementRow | No
     return _row(viewer, utcnow(), found) if found is not None else None
 
 
+def page_of(current: Any, announcement_id: int) -> int | None:
+    """The page of the announcements list this announcement is on for this member (the list's
+    order: the latest start first, then the highest id); None if they may not read it. Two
+    queries: the announcement as the list filters it, then how many the list puts before it."""
+    viewer = permissions.actor(current)
+    found = db.session.execute(
+        _listed(viewer)
+        .with_only_columns(Announcement.starts_at)
+        .where(Announcement.id == announcement_id)
+    ).first()
+    if found is None:
+        return None
+    (starts_at,) = found
+    before = db.session.scalar(
+        _listed(viewer)
+        .with_only_columns(func.count(Announcement.id))
+        .where(
+            or_(
+                Announcement.starts_at > starts_at,
+                and_(Announcement.starts_at == starts_at, Announcement.id > announcement_id),
+            )
+        )
+    )
+    return int(before or 0) // PER_PAGE + 1
+
+
 def announce_targets(current: Any) -> list[tuple[str, str]]:
     """Where this member may post: ("", "") for the whole site (the view names it) if they are
     the global sysop, then SIGs by id and name."""

@@ -40,6 +40,26 @@ def index() -> Any:
     )
 
 
+def _list_url(announcement_id: int, anchor: bool = True) -> str:
+    """The announcements page that lists this announcement (page 1 without a page), with its
+    anchor; a 404 for one this member may not read (as the list hides it)."""
+    page = queries.page_of(current_user, announcement_id)
+    if page is None:
+        abort(404)
+    return url_for(
+        "announcements.index",
+        page=page if page > 1 else None,
+        _anchor=f"announcement-{announcement_id}" if anchor else None,
+    )
+
+
+@bp.route("/announcements/<int:announcement_id>")
+def permalink(announcement_id: int) -> Any:
+    """An announcement's own address (the banner's link): the list's page that has it, even
+    when scheduled ones or 20 newer ones push it past page 1."""
+    return redirect(_list_url(announcement_id))
+
+
 @bp.route("/announcements/new", methods=["GET", "POST"])
 @login_required
 def new() -> Any:
@@ -97,7 +117,9 @@ def end(announcement_id: int) -> Any:
         abort(400)
     services.end_announcement(viewer(), announcement_id)
     flash(_("The announcement has ended: it no longer shows in the banner."), "info")
-    return redirect(url_for("announcements.index", _anchor=f"announcement-{announcement_id}"))
+    # As posting and removing confirm themselves: the notice on top of the list, in view (an
+    # anchor would scroll it off a phone's screen), on the page that lists the ended one.
+    return redirect(_list_url(announcement_id, anchor=False))
 
 
 @bp.route("/announcements/<int:announcement_id>/delete", methods=["POST"])

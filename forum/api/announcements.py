@@ -40,7 +40,7 @@ def _announcement(row: announcement_queries.AnnouncementRow) -> schemas.Announce
         ends_at=a.ends_at,
         state=row.state,  # type: ignore[arg-type]
         can_end=row.can_end,
-        url=absolute_url_for("announcements.index", _anchor=f"announcement-{a.id}"),
+        url=absolute_url_for("announcements.permalink", announcement_id=a.id),
     )
 
 
