@@ -4,6 +4,7 @@ becoming an open concern; rate-limited per member; a dismissed sysop hears nothi
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -274,6 +275,39 @@ def test_a_refused_page_keeps_the_words_in_the_form_to_write_instead(browser, wo
     assert '<form method="post" action="/s/retro/sysops/write" class="post-form">' in shown
     assert f"{words}</textarea>" in shown
     assert "Write to the sysops of Retro Computing" in shown
+    assert not db.session.scalars(select(SysopPage)).all()
+
+
+@pytest.mark.parametrize(
+    ("language", "words", "said"),
+    [
+        ("en", "x" * 501, "Keep it to 500 characters"),
+        ("de", "x" * 501, "Höchstens 500 Zeichen"),
+        ("en", "   ", "Say in a few words what it is about."),
+    ],
+)
+def test_a_page_refused_for_its_words_keeps_them_in_the_box_with_why_beside_it(
+    browser, world, language, words, said
+):
+    """A browser that ignores the box's maxlength sends too long a text (or an empty one): the
+    answer is the SIG page again, at its care section, the words in the box and what is wrong
+    beside it (marked on the field for a screen reader), not a redirect that drops them."""
+    services.set_duty(world["grace"], world["retro"].id, True)
+    ken = browser(world["ken"])
+    if language != "en":
+        ken.form("/language", {"language": language})
+    response = ken.form("/s/retro/page", {"body": words})
+    assert response.status_code == 400
+    shown = response.get_data(as_text=True)
+    form = shown[shown.index('<form method="post" action="/s/retro/page#care"') :]
+    form = form[: form.index("</form>")]
+    box = re.search(r'<input type="text" id="care-page-body"[^>]*>', form).group(0)
+    if words.strip():
+        assert f'value="{words}"' in box
+    assert 'aria-invalid="true"' in box and 'aria-describedby="care-page-body-error"' in box
+    error = re.search(r'<p class="error" id="care-page-body-error">([^<]*)</p>', form).group(1)
+    assert said in error
+    assert "Retro Computing" in shown  # the SIG page itself
     assert not db.session.scalars(select(SysopPage)).all()
 
 

@@ -71,7 +71,7 @@ class PageForm(FlaskForm):
     body = StringField(
         _l("In a few words, what is it about?"),
         validators=[
-            DataRequired(),
+            DataRequired(message=_l("Say in a few words what it is about.")),
             Length(max=PAGE_TEXT_LIMIT, message=PAGE_TEXT_TOO_LONG),
         ],
     )

@@ -15,6 +15,7 @@ from ..accounts.services import NOT_BANNED
 from ..errors import Duplicate, ForumError
 from ..i18n import gettext as _
 from ..messages.views import mail_limit
+from ..sigs.views import sig_page
 from ..topics.queries import TopicPage
 from ..web import form_error, unless_read_only, viewer
 from . import bp, queries, services
@@ -364,10 +365,10 @@ def page_sysops(slug: str) -> Any:
     permissions.require_page(viewer(), sig)
     form = PageForm()
     if not form.validate_on_submit():
-        # The box's own words (too long), else what it is missing.
-        said = form.body.errors[0] if form.body.errors else None
-        flash(said or _("Say in a few words what it is about."), "error")
-        return redirect(url_for("sigs.show", slug=sig.slug) + "#care")
+        # Too long (a browser that ignores the box's maxlength) or empty: the SIG page again,
+        # the words typed still in the box and what is wrong beside it (the form's action ends
+        # in #care, so it opens there).
+        return sig_page(sig.slug, status=400, care_page_form=form)
     try:
         page = services.page_sysops(viewer(), sig.id, form.body.data)
     except ForumError as exc:

@@ -35,6 +35,13 @@ def index() -> Any:
 @bp.route("/s/<slug>/")
 @pagecache.for_guests(pagecache.sig_page_version)
 def show(slug: str) -> Any:
+    return sig_page(slug)
+
+
+def sig_page(slug: str, status: int | None = None, **sections: Any) -> Any:
+    """The SIG page as its query asks for it; `status` and `sections` from a form of one of its
+    sections that another route refused (forum.care's page form: what was typed, its error
+    beside it), re-rendered here rather than lost to a redirect."""
     filter = request.args.get("filter", "all")
     filters = hooks.sig_topic_filters.get()
     if filter not in ("all", "unread", *filters):
@@ -48,7 +55,8 @@ def show(slug: str) -> Any:
         after=queries.Cursor.parse(after) if after else None,
         before=queries.Cursor.parse(before) if before and not after else None,
     )
-    status = 200 if page.can_read else 403
+    if status is None:
+        status = 200 if page.can_read else 403
     # The join form (and so a CSRF token) only for those the policy lets join, as the template
     # asks: a guest's page holds nothing of theirs, and a member's has no use for it.
     may_join = permissions.can_join_sig(viewer(), page.sig)
@@ -58,6 +66,7 @@ def show(slug: str) -> Any:
         filters=filters,
         sections=hooks.sig_page_sections.get(),
         join_form=JoinForm() if may_join else None,
+        **sections,
     ), status
 
 
