@@ -261,12 +261,13 @@ def back_path() -> str:
     """Where a button of this page (the footer's language and colours, the banner's Dismiss)
     sends the reader back to, as its `next`: this page's address, its query too. A page that
     answers a form (a refusal shown with what was typed) is at the form's address, which takes
-    only POST: the page the form was on (the Referer, when it is one of this site's), else the
-    front page, rather than a 405."""
+    only POST: the page the form was on (the Referer's path and query), else the front page,
+    rather than a 405. Only the path is taken, and safe_next() checks it, so the button stays
+    on this site whatever the Referer (or a Host header, which a client chooses) names."""
     if request.method in ("GET", "HEAD"):
         return request.full_path if request.query_string else request.path
     referrer = urlsplit(request.referrer or "")
-    if referrer.netloc == request.host and referrer.path:
+    if referrer.path:
         path = referrer.path + (f"?{referrer.query}" if referrer.query else "")
         if safe_next(path):
             return path
