@@ -310,15 +310,7 @@ def test_the_migration_reads_the_old_page_and_appeal_subjects(
         upgrade(revision=SUBJECTS_BEFORE)
         with db.engine.begin() as conn:
             _insert_ken(conn, now)
-            conn.execute(
-                text(
-                    "INSERT INTO sigs (id, slug, name, description, visibility, language, "
-                    "position, created_at, topic_count, post_count, member_count) VALUES (1, "
-                    "'retro', "
-                    "'Retro', '', 'public', 'en', 0, :now, 0, 0, 0)"
-                ),
-                {"now": now},
-            )
+            _insert_retro(conn, now)
             for cid, (subject, source, sig_id) in subjects.items():
                 conn.execute(
                     text(
@@ -395,6 +387,18 @@ def _insert_ken(conn: Any, now: datetime) -> None:
             "session_token, post_count, topic_count, signature, bio_raw, bio_html, "
             "timezone, preferences) VALUES (1, 'ken', 'ken@example.com', 'x', 'member', "
             ":now, 'token', 0, 0, '', '', '', 'UTC', '{}')"
+        ),
+        {"now": now},
+    )
+
+
+def _insert_retro(conn: Any, now: datetime) -> None:
+    """SIG 1, "retro", written by hand for the migration tests, as _insert_ken."""
+    conn.execute(
+        text(
+            "INSERT INTO sigs (id, slug, name, description, visibility, language, position, "
+            "created_at, topic_count, post_count, member_count) VALUES (1, 'retro', 'Retro', "
+            "'', 'public', 'en', 0, :now, 0, 0, 0)"
         ),
         {"now": now},
     )

@@ -618,7 +618,7 @@ def test_the_page_s_words_column_holds_what_a_page_keeps(base_config, empty_data
 
     from forum import create_app
 
-    from .test_care_appeals import _insert_ken
+    from .test_care_appeals import _insert_ken, _insert_retro
 
     assert isinstance(SysopPage.body.type, String)
     assert SysopPage.body.type.length == services.PAGE_TEXT_LIMIT == 500
@@ -635,14 +635,7 @@ def test_the_page_s_words_column_holds_what_a_page_keeps(base_config, empty_data
         upgrade(revision=WORDS_BEFORE)
         with db.engine.begin() as conn:
             _insert_ken(conn, now)
-            conn.execute(
-                text(
-                    "INSERT INTO sigs (id, slug, name, description, visibility, language, "
-                    "position, created_at, topic_count, post_count, member_count) VALUES (1, "
-                    "'retro', 'Retro', '', 'public', 'en', 0, :now, 0, 0, 0)"
-                ),
-                {"now": now},
-            )
+            _insert_retro(conn, now)
             for page_id, body in ((1, "é" * 500), (2, "x" * 600)):
                 conn.execute(
                     text(
