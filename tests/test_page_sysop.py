@@ -290,8 +290,10 @@ def test_a_page_refused_for_its_words_keeps_them_in_the_box_with_why_beside_it(
     browser, world, language, words, said
 ):
     """A browser that ignores the box's maxlength sends too long a text (or an empty one): the
-    answer is the SIG page again, at its care section, the words in the box and what is wrong
-    beside it (marked on the field for a screen reader), not a redirect that drops them."""
+    answer is the SIG page again, its box focused (in view), the words in it and what is wrong
+    beside it (marked on the field for a screen reader), not a redirect that drops them. (No
+    "#care" on the form's action: a page sent well would open with it, as a redirect without
+    a fragment keeps the request's.)"""
     services.set_duty(world["grace"], world["retro"].id, True)
     ken = browser(world["ken"])
     if language != "en":
@@ -299,12 +301,13 @@ def test_a_page_refused_for_its_words_keeps_them_in_the_box_with_why_beside_it(
     response = ken.form("/s/retro/page", {"body": words})
     assert response.status_code == 400
     shown = response.get_data(as_text=True)
-    form = shown[shown.index('<form method="post" action="/s/retro/page#care"') :]
+    form = shown[shown.index('<form method="post" action="/s/retro/page"') :]
     form = form[: form.index("</form>")]
     box = re.search(r'<input type="text" id="care-page-body"[^>]*>', form).group(0)
     if words.strip():
         assert f'value="{words}"' in box
     assert 'aria-invalid="true"' in box and 'aria-describedby="care-page-body-error"' in box
+    assert "autofocus" in box
     error = re.search(r'<p class="error" id="care-page-body-error">([^<]*)</p>', form).group(1)
     assert said in error
     assert "Retro Computing" in shown  # the SIG page itself
