@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
-__all__ = ["bp", "crontab", "enqueue", "job", "periodic", "queue_of"]
+__all__ = ["bp", "crontab", "enqueue", "job", "periodic", "queue_of", "retry_span"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,13 @@ def job(
         return fn
 
     return mark
+
+
+def retry_span(fn: Callable[..., Any]) -> float:
+    """How many seconds after its first run a failing @job may still be tried again: the sum of
+    its retry delays (huey waits retry_delay, then backoff times longer each time)."""
+    spec = SPECS[_name(fn)]
+    return sum(spec.retry_delay * spec.backoff**i for i in range(spec.retries))
 
 
 def periodic(

@@ -19,13 +19,13 @@ What a member wants "in the digest" waits for the digest (forum.notifications.di
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from .. import jobs, settings
 from ..accounts.models import User
@@ -36,6 +36,7 @@ from ..i18n import lazy_gettext as _l
 from ..mail import already_sent, mail_in_enabled, member_envelope, reply_address, send_mail
 from ..messages.models import Conversation
 from ..sigs.models import Membership, Sig
+from ..timeutil import utcnow
 from ..topics.models import Post, Topic, TopicRead
 from ..web import absolute_url_for, site_url
 from . import kinds, queries
@@ -169,6 +170,32 @@ def read_unsubscribe_token(token: str) -> tuple[int, list[str]] | None:
 
 
 # --- queueing (after the notifications commit) ----------------------------------------------
+def _mail_rows() -> Select[Any]:
+    """Notifications with what their member's mail choices read (no member objects loaded)."""
+    return select(
+        Notification.id,
+        Notification.kind,
+        Notification.created_at,
+        User.email,
+        User.email_verified_at,
+        User.mail_disabled_at,
+        User.preferences,
+        Notification.data,
+    ).join(User, User.id == Notification.user_id)
+
+
+def _mailed_now(row: Any) -> bool:
+    """Whether a notification (a row of _mail_rows) is mailed at once: the rule queue_mail and
+    the sweep of lost mail share (send_notification_mail asks the same before it claims)."""
+    return may_receive_mail(row) and wants_now(row, row.kind)
+
+
+def _paged(data: dict[str, Any] | None) -> bool:
+    """A page to the sysops on duty: it waits for one of them only minutes (care_page_minutes),
+    so its mail goes at once, not after NOTIFY_MAIL_DELAY."""
+    return (data or {}).get("what") == "paged"
+
+
 def queue_mail(notification_ids: tuple[int, ...]) -> None:
     """For each new notification its member wants mailed now, a job in NOTIFY_MAIL_DELAY s.
 
@@ -176,30 +203,81 @@ def queue_mail(notification_ids: tuple[int, ...]) -> None:
     member's mail choices read (no member objects loaded)."""
     if not notification_ids:
         return
-    rows = db.session.execute(
-        select(
-            Notification.id,
-            Notification.kind,
-            User.email,
-            User.email_verified_at,
-            User.mail_disabled_at,
-            User.preferences,
-            Notification.data,
-        )
-        .join(User, User.id == Notification.user_id)
-        .where(Notification.id.in_(notification_ids))
-    ).all()
+    rows = db.session.execute(_mail_rows().where(Notification.id.in_(notification_ids))).all()
     delay = float(current_app.config["NOTIFY_MAIL_DELAY"])
     for row in rows:
-        if may_receive_mail(row) and wants_now(row, row.kind):
-            # A page waits for a sysop only minutes (care_page_minutes): its mail goes at once.
-            paged = (row.data or {}).get("what") == "paged"
-            jobs.enqueue(send_notification_mail, row.id, delay=None if paged else delay)
+        if _mailed_now(row):
+            jobs.enqueue(send_notification_mail, row.id, delay=None if _paged(row.data) else delay)
+
+
+# --- catching up what a lost job did not mail -----------------------------------------------
+# How many notifications one sweep queues again (each job mails its whole topic, so fewer mails).
+SWEEP_BATCH = 200
+# After the last retry of a job that failed before it claimed (the database away): its runtime
+# and the consumer's lag, so a job still on its way is never doubled.
+SWEEP_MARGIN = timedelta(minutes=10)
+# How far back: a mail hours late about a reply is news the member most likely saw on the site
+# (the notification centre keeps it), and a morning flood of mails from a night's outage helps
+# nobody. The window is also what the sweep reads each run.
+SWEEP_HOURS = 6
+
+
+def sweep_window(now: datetime) -> tuple[datetime, datetime, datetime]:
+    """(oldest, newest, newest page): the notifications created in (oldest, newest] whose mail
+    job should have run (NOTIFY_MAIL_DELAY, then every retry of send_notification_mail, then
+    SWEEP_MARGIN) and still is not history; a page's job runs at once, so pages count from
+    `newest page`, NOTIFY_MAIL_DELAY later."""
+    newest_page = now - timedelta(seconds=jobs.retry_span(send_notification_mail)) - SWEEP_MARGIN
+    newest = newest_page - timedelta(seconds=float(current_app.config["NOTIFY_MAIL_DELAY"]))
+    return now - timedelta(hours=SWEEP_HOURS), newest, newest_page
+
+
+@jobs.periodic(jobs.crontab(minute="*/10"))
+def sweep_lost_mail(now: datetime | None = None) -> list[int]:
+    """Every 10 minutes: queue send_notification_mail again for each notification whose job was
+    lost (the queue was down or full when it was posted: put_or_log said so), at most
+    SWEEP_BATCH, oldest first. Lost: unread, never claimed (mail_key NULL, which every job that
+    runs for a member who wants it sets, even when it then finds nothing to say), created within
+    sweep_window, of a member queue_mail would mail now (the same rule: the rows it leaves out
+    are those the job returns on without claiming, so none is queued again and again). Each
+    job gets a key of this run: of the jobs for one notification (the original after all, a
+    sweep's, another sweep's) only the one whose claim wins sends. Returns the ids queued."""
+    now = now or utcnow()
+    oldest, newest, newest_page = sweep_window(now)
+    result = db.session.execute(
+        _mail_rows()
+        .where(
+            Notification.created_at > oldest,
+            Notification.created_at <= newest_page,
+            Notification.read_at.is_(None),
+            Notification.mail_key.is_(None),
+        )
+        .order_by(Notification.created_at, Notification.id)
+        .execution_options(yield_per=500)
+    )
+    lost: list[int] = []
+    for row in result:
+        if row.created_at > newest and not _paged(row.data):
+            continue  # its job waits NOTIFY_MAIL_DELAY first: maybe still retrying
+        if _mailed_now(row):
+            lost.append(row.id)
+            if len(lost) >= SWEEP_BATCH:
+                break
+    result.close()
+    # Queued once read: a job run at once (the tests) commits, which would end the cursor.
+    again = f"r{int(now.timestamp())}"
+    for notification_id in lost:
+        jobs.enqueue(send_notification_mail, notification_id, again)
+    if lost:
+        log.info("notification mail: %d whose job was lost queued again", len(lost))
+    return lost
 
 
 # --- the job --------------------------------------------------------------------------------
-def _key(notification: Notification) -> str:
-    return f"notify:{notification.user_id}:{notification.id}"
+def _key(notification: Notification, again: str = "") -> str:
+    """The mail's key (sent_mails, the claim); `again`: the sweep's run that queued the job."""
+    key = f"notify:{notification.user_id}:{notification.id}"
+    return f"{key}:{again}" if again else key
 
 
 def _conversation_id(notification: Notification) -> int | None:
@@ -227,11 +305,10 @@ def _same_conversation(notification: Notification, conversation_id: int) -> list
     ]
 
 
-def _claim(notification: Notification, user: User) -> bool:
+def _claim(notification: Notification, user: User, key: str) -> bool:
     """Give this job's key to the notification and to every other unread, unmailed one of the
     same member and topic (or conversation) that they want mailed now. False when another job
     took it first."""
-    key = _key(notification)
     wanted = [kind for kind in CATEGORY_OF if wants_now(user, kind)]
     conversation_id = _conversation_id(notification)
     ids = _same_conversation(notification, conversation_id) if conversation_id else []
@@ -288,21 +365,21 @@ def _read_already(user: User, notification: Notification) -> bool:
 
 
 @jobs.job(retries=5, retry_delay=60, backoff=2.0)
-def send_notification_mail(notification_id: int) -> None:
+def send_notification_mail(notification_id: int, again: str = "") -> None:
     notification = db.session.get(Notification, notification_id)
     if notification is None:
         return
     user = db.session.get(User, notification.user_id)
     if user is None or not may_receive_mail(user):
         return
-    key = _key(notification)
+    key = _key(notification, again)
     if notification.mail_key is None:
         if notification.read_at is not None or not wants_now(user, notification.kind):
             return
-        if not _claim(notification, user):
+        if not _claim(notification, user, key):
             return  # in another job's mail
     elif notification.mail_key != key:
-        return  # merged into the mail of an earlier notification of the topic
+        return  # merged into the mail of an earlier notification of the topic, or another job's
     if already_sent(key):
         return
     claimed = list(
