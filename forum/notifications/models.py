@@ -48,8 +48,10 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
         # The center (newest first) and the header's unread count.
         Index("ix_notifications_user_created", "user_id", "created_at", "id"),
         Index("ix_notifications_user_read", "user_id", "read_at"),
-        # The notifications one mail tells of; the digest's hourly look for recent ones.
-        Index("ix_notifications_mail_key", "mail_key"),
+        # The notifications one mail tells of; the sweep of lost mail's unclaimed ones of its
+        # window, in order (forum.notifications.mail.sweep_lost_mail; migration 0044).
+        Index("ix_notifications_mail_key_created", "mail_key", "created_at"),
+        # The digest's hourly look for recent ones.
         Index("ix_notifications_created", "created_at"),
     )
 
