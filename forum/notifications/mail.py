@@ -11,7 +11,9 @@ readable by the member (a private SIG or a conversation they left), the member's
 are left out, and when nothing is left, no mail goes. The mail is plain text and HTML from one
 template per kind (templates/mail/notification/), in the member's language, threaded per topic
 (private mail: per conversation), with List-Id per SIG and a one-click unsubscribe (RFC 8058).
-Its key makes it idempotent: a job run again never sends it twice.
+Its key makes it idempotent: a job run again never sends it twice. A job that could not be
+queued (the queue down: put_or_log logged it as lost) is queued again by `sweep_lost_mail`, once
+that job and its retries would have run, within SWEEP_HOURS.
 
 What a member wants "in the digest" waits for the digest (forum.notifications.digest).
 """
