@@ -1,6 +1,6 @@
 """notifications: the mail-key index also ordered by creation (the sweep of lost mail)
 
-Revision ID: 0044_notifications_mail_key_created
+Revision ID: 0044_notification_mail_sweep
 Revises: 0043_sysop_page_words
 Create Date: 2026-12-07 18:20:00.000000
 
@@ -17,7 +17,7 @@ index on the column.
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0044_notifications_mail_key_created"
+revision = "0044_notification_mail_sweep"
 down_revision = "0043_sysop_page_words"
 branch_labels = None
 depends_on = None
