@@ -514,10 +514,12 @@ def test_a_page_one_too_long_is_refused_on_the_page_and_in_the_api(browser, worl
     before = dbstate.snapshot()
     refused = ken.form("/s/retro/page", {"body": body})
     assert dbstate.diff(before, dbstate.snapshot()) == []
-    # The box is on the SIG's page: back there, with the service's words (the box's maxlength
-    # keeps a browser from sending more).
-    assert refused.status_code == 302
-    assert "Keep it to 500 characters or fewer" in ken.text("/s/retro/")
+    # The box is on the SIG's page: that page again, the words kept in the box and the
+    # service's words beside it (the box's maxlength keeps a browser from sending more).
+    assert refused.status_code == 400
+    shown = refused.get_data(as_text=True)
+    assert "Keep it to 500 characters or fewer" in shown
+    assert f'value="{body}"' in shown
     response = refused_and_nothing_written(
         browser(None).client,
         "POST",
