@@ -366,8 +366,7 @@ def page_sysops(slug: str) -> Any:
     form = PageForm()
     if not form.validate_on_submit():
         # Too long (a browser that ignores the box's maxlength) or empty: the SIG page again,
-        # the words typed still in the box and what is wrong beside it (the form's action ends
-        # in #care, so it opens there).
+        # the words typed still in the box, focused, and what is wrong beside it.
         return sig_page(sig.slug, status=400, care_page_form=form)
     try:
         page = services.page_sysops(viewer(), sig.id, form.body.data)

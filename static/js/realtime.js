@@ -202,7 +202,9 @@
   // first): it waits briefly for its banner, and speaks after all if none comes (a page taken
   // meanwhile rings no more).
   var CARE_WAIT_MS = 2000;
-  var bannered = {}; // addresses a care banner spoke of on this page
+  // Each banner pairs with one notification, the one that comes within twice CARE_WAIT_MS: a
+  // later notification of the same address (another message in that concern) speaks again.
+  var bannered = {}; // address -> when a banner spoke of it and no notification came yet
   var waitingNotes = {}; // address -> timer of a notification waiting for its banner
 
   function pathOf(url) {
@@ -215,11 +217,13 @@
 
   function bannerSpoke(url) {
     var path = pathOf(url);
-    bannered[path] = true;
     if (waitingNotes[path]) {
+      // Its notification came first and waits: the pair is complete, the banner spoke.
       window.clearTimeout(waitingNotes[path]);
       delete waitingNotes[path];
+      return;
     }
+    bannered[path] = Date.now();
   }
 
   socket.on("notification", function (data) {
@@ -231,10 +235,13 @@
       announce(text);
       return;
     }
-    if (bannered[path] || waitingNotes[path]) return;
+    var spoke = bannered[path];
+    delete bannered[path];
+    if (spoke && Date.now() - spoke < 2 * CARE_WAIT_MS) return; // its banner spoke already
+    if (waitingNotes[path]) return;
     waitingNotes[path] = window.setTimeout(function () {
       delete waitingNotes[path];
-      if (!bannered[path]) announce(text);
+      announce(text);
     }, CARE_WAIT_MS);
   });
 
