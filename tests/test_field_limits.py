@@ -248,31 +248,34 @@ def _column_length(column: Any) -> int | None:
     return kind.length if isinstance(kind, String) else None
 
 
+def _every_form() -> Any:
+    """(package, form class name, form) for every FlaskForm of forum/*/forms.py, made (a form
+    may set its limit when made, from the config): inside a request context."""
+    for package in pkgutil.iter_modules(forum.__path__):
+        if not package.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"forum.{package.name}.forms")
+        except ModuleNotFoundError:
+            continue
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, FlaskForm) and cls.__module__ == module.__name__:
+                yield package.name, name, cls(meta={"csrf": False})
+
+
 def _form_text_fields(app: Any) -> dict[str, Any]:
-    """Every text box of every form of forum/*/forms.py, bound (a form may set its limit when
-    made, from the config), by "package.Form.field"."""
+    """Every text box of every form of forum/*/forms.py, bound, by "package.Form.field"."""
     found: dict[str, Any] = {}
     with app.test_request_context():
-        for package in pkgutil.iter_modules(forum.__path__):
-            if not package.ispkg:
-                continue
-            try:
-                module = importlib.import_module(f"forum.{package.name}.forms")
-            except ModuleNotFoundError:
-                continue
-            for name, cls in inspect.getmembers(module, inspect.isclass):
-                if not issubclass(cls, FlaskForm) or cls.__module__ != module.__name__:
-                    continue
-                form = cls(meta={"csrf": False})
-                for field in form:
-                    if isinstance(field, StringField) and field.type != "HiddenField":
-                        maxes = [v.max for v in field.validators if isinstance(v, Length)]
-                        html = str(field())
-                        box = re.search(r'maxlength="(\d+)"', html)
-                        found[f"{package.name}.{name}.{field.name}"] = (
-                            maxes[0] if maxes else None,
-                            int(box.group(1)) if box else None,
-                        )
+        for package, name, form in _every_form():
+            for field in form:
+                if isinstance(field, StringField) and field.type != "HiddenField":
+                    maxes = [v.max for v in field.validators if isinstance(v, Length)]
+                    box = re.search(r'maxlength="(\d+)"', str(field()))
+                    found[f"{package}.{name}.{field.name}"] = (
+                        maxes[0] if maxes else None,
+                        int(box.group(1)) if box else None,
+                    )
     return found
 
 
@@ -281,18 +284,11 @@ def test_no_form_length_check_says_wtforms_own_words(app) -> None:
     every form's Length says the service's words (i18n.at_most), in the reader's digits."""
     default = []
     with app.test_request_context():
-        for package in pkgutil.iter_modules(forum.__path__):
-            try:
-                module = importlib.import_module(f"forum.{package.name}.forms")
-            except ModuleNotFoundError:
-                continue
-            for name, cls in inspect.getmembers(module, inspect.isclass):
-                if not issubclass(cls, FlaskForm) or cls.__module__ != module.__name__:
-                    continue
-                for field in cls(meta={"csrf": False}):
-                    for check in field.validators:
-                        if isinstance(check, Length) and check.message is None:
-                            default.append(f"{package.name}.{name}.{field.name}")
+        for package, name, form in _every_form():
+            for field in form:
+                for check in field.validators:
+                    if isinstance(check, Length) and check.message is None:
+                        default.append(f"{package}.{name}.{field.name}")
     assert not default, f"use forum.i18n.at_most for: {default}"
 
 
