@@ -29,7 +29,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Select, select, update
 
-from .. import jobs, settings
+from .. import jobs, permissions, settings
 from ..accounts.models import User
 from ..db import transaction
 from ..extensions import db
@@ -449,17 +449,13 @@ def _compose(
         return None
     first = rows[0].notification
     strongest = min(rows, key=lambda r: r.kind.priority).kind
-    topic_title = None
     conversation_subject = None
     conversation_id = _conversation_id(first)
     if conversation_id is not None:
         # Only rows the member may read are left: they are a participant of it.
         conversation = db.session.get(Conversation, conversation_id)
         conversation_subject = conversation.shown_subject if conversation is not None else None
-    sig = db.session.get(Sig, first.sig_id) if first.sig_id is not None else None
-    if first.topic_id is not None:
-        topic = db.session.get(Topic, first.topic_id)
-        topic_title = topic.title if topic is not None else None
+    sig, topic_title = _named_place(user, first)
     site = str(settings.get("site_name"))
     categories = sorted({CATEGORY_OF.get(r.kind.name, "moderation") for r in rows})
     unsubscribe_url = absolute_url_for(
@@ -510,6 +506,21 @@ def _compose(
     text = template.render(part="text", **context)
     html = template.render(part="html", **context)
     return subject, text, html, _headers(user, first, sig, key, unsubscribe_url)
+
+
+def _named_place(user: User, first: Notification) -> tuple[Sig | None, str | None]:
+    """The SIG (for List-Id) and the topic's title (for the subject) the mail may name: only as
+    the policy lets the member see them now, as the notification centre says them. A topic is
+    asked of the SIG it is in now (it may have moved into a private SIG since); a SIG the
+    member may not know of is no list of theirs, and a topic they may not read has no title."""
+    topic = db.session.get(Topic, first.topic_id) if first.topic_id is not None else None
+    sig_id = topic.sig_id if topic is not None else first.sig_id
+    sig = db.session.get(Sig, sig_id) if sig_id is not None else None
+    if sig is None or not permissions.can_see_sig(user, sig):
+        return None, None
+    if topic is None or not permissions.can_view_topic(user, topic, sig):
+        return sig, None
+    return sig, topic.title
 
 
 def _headers(
