@@ -37,3 +37,28 @@ def test_mail_about_a_topic_moved_into_a_private_sig_names_neither(app, f, inbox
     assert "Hidden Council" not in raw and "council.sigs" not in raw
     assert "Mine" not in str(message["Subject"])
     assert "Mine" not in text_of(message)
+
+
+def test_the_banner_leaves_out_a_sig_the_policy_says_the_member_is_out_of(app, f, client):
+    """A SIG ban takes the SIG out of a member's memberships whatever rows say (the policy's
+    rule): a membership row left beside a ban (a join racing the ban) shows its SIG's
+    announcements in the banner no more than on the list, where they are a 404."""
+    from forum.announcements import services as announcements
+    from forum.sigs.models import DISCIPLINE_BAN, SigDiscipline
+
+    ada, bob = f.user("ada"), f.user("bob")
+    council = f.sig("council", visibility="private", members=[ada, bob], name="Hidden Council")
+    from forum.sigs import services as sigs
+
+    sigs.set_sig_sysop(f.sysop("root"), council.id, ada.id, True)
+    made = announcements.publish_announcement(
+        ada, council.id, "Council minutes", "Only for the council.", None, None
+    )
+    with transaction() as session:
+        session.add(
+            SigDiscipline(user_id=bob.id, sig_id=council.id, kind=DISCIPLINE_BAN, reason="x")
+        )
+    client.login(bob)
+    assert client.get(f"/announcements/{made.id}").status_code == 404
+    page = client.get("/").get_data(as_text=True)
+    assert "Council minutes" not in page and "Hidden Council" not in page

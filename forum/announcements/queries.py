@@ -14,7 +14,7 @@ from .. import content, permissions
 from ..accounts.models import User
 from ..extensions import db
 from ..hooks import AppSlot
-from ..sigs.models import Membership, Sig
+from ..sigs.models import Sig
 from ..timeutil import utcnow
 from .models import ENDED, Announcement, AnnouncementDismissal
 
@@ -122,7 +122,9 @@ def banner(current: Any) -> Banner:
     if viewer is None:
         query = query.where(Announcement.sig_id.is_(None))
     else:
-        mine = select(Membership.sig_id).where(Membership.user_id == viewer.id)
+        # The member's SIGs as the policy counts them (a SIG ban takes one out, whatever
+        # rows say), loaded once per request already: no subquery over the rows.
+        mine = sorted(permissions.memberships(viewer))
         query = query.where(
             or_(Announcement.sig_id.is_(None), Announcement.sig_id.in_(mine)),
             ~exists().where(
