@@ -18,7 +18,7 @@ from forum import jobs
 from forum.db import transaction
 from forum.extensions import db
 from forum.jobs.commands import make_consumer, worker_command
-from forum.jobs.models import FailedJob, SentMail
+from forum.jobs.models import FailedJob, HeldJob, SentMail
 from forum.mail import send_mail
 
 from .mailbox import mails
@@ -294,7 +294,8 @@ def test_with_redis_the_queue_lives_there_and_a_dead_redis_fails_no_request(
     app, client, f, tmp_path, caplog
 ):
     """FORUM_REDIS_URL puts the queue in Redis (what production runs); while Redis is gone a
-    request that queues mail still answers the same, and the lost job is logged."""
+    request that queues mail still answers the same, and the job is held in the database and
+    logged (tests/test_jobs_held.py puts it back)."""
     from .serverkit import RedisServer
 
     redis_server = RedisServer(tmp_path)
@@ -317,10 +318,14 @@ def test_with_redis_the_queue_lives_there_and_a_dead_redis_fails_no_request(
         assert queue.run_pending() == 1
         assert [m["To"] for m in mails(outbox)] == ["ada@example.com"]
         redis_server.kill()
-        with caplog.at_level("ERROR", logger="forum.jobs"):
+        with caplog.at_level("WARNING", logger="forum.jobs"):
             response = client.form("/password/forgot", {"email": "ada@example.com"})
             assert queue.wait_until_handed_over()
         assert response.status_code == 302
         assert "job forum.accounts.services.mail_password_reset could not be queued" in caplog.text
+        assert "held in the database" in caplog.text
+        db.session.rollback()
+        (held,) = db.session.scalars(select(HeldJob)).all()
+        assert held.name == "forum.accounts.services.mail_password_reset"
     finally:
         redis_server.kill()

@@ -1,5 +1,6 @@
 """Notification mail whose job was lost: the queue (Redis, or a full disk under the SQLite one)
-could not take the job when the notification was stored, so `put_or_log` logged it as lost. The
+could not take the job when the notification was stored, nor the database hold it (or the
+process died before it handed the job over), so `put_or_log` logged it as lost. The
 sweep queues it again once its normal job (and every retry) would have run, within a bounded
 window: mailed exactly once, never a second time for what was mailed, read or is wanted in the
 digest; a page is not held back by the usual delay; a second sweep queues nothing."""
@@ -12,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
 from forum import jobs
 from forum.db import transaction
@@ -43,15 +45,24 @@ def world(app: Any, f: Any, job_queue: Any, outbox: Any) -> dict[str, Any]:
 
 @contextmanager
 def queue_down(queue: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The queue's store refuses every job (Redis down, the disk full): put_or_log logs each as
+    """The queue's store refuses every job (Redis down, the disk full), and the database refuses
+    to hold it (tests/test_jobs_held.py: what it holds is not lost): put_or_log logs each as
     lost, and the request goes on."""
 
     def refuse(*_args: Any) -> None:
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
+    def refuse_to_hold(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO held_jobs"):
+            raise OperationalError(statement, None, Exception("database or disk is full"))
+
     with monkeypatch.context() as patched:
         patched.setattr(queue, "put", refuse)
-        yield
+        event.listen(db.engine, "before_cursor_execute", refuse_to_hold)
+        try:
+            yield
+        finally:
+            event.remove(db.engine, "before_cursor_execute", refuse_to_hold)
 
 
 def lost_mention(

@@ -6,9 +6,12 @@ never sees (nor acts on) what was rolled back. Arguments are plain values (ids, 
 are pickled into the queue.
 
 The queue lives in an SQLite file in the instance folder (instance/jobs.db), so `make run` needs
-no other server, or in Redis when FORUM_REDIS_URL is set. The consumer is `flask forum jobs
-worker` (`make run` and `make serve` start it; systemd runs forum-jobs.service). Each job runs
-in an app context of its own. A job that raises is tried again with a growing delay; when its
+no other server, or in Redis when FORUM_REDIS_URL is set. A job the queue refuses (Redis down
+or hung, the SQLite file's disk full or read-only) is held in the forum's database (`held_jobs`)
+and put back by the consumer every minute (services.put_back_held_jobs); only when the database
+refuses too is it lost, and logged. The consumer is `flask forum jobs worker` (`make run` and
+`make serve` start it; systemd runs forum-jobs.service). Each job runs in an app context of its
+own. A job that raises is tried again with a growing delay; when its
 retries are used up it is logged and kept in the `failed_jobs` table, which `flask forum jobs`
 and /admin/jobs list and from which a sysop queues it again. With JOBS_IMMEDIATE (the tests) a
 job runs at once, in the caller's thread, as Huey's immediate mode does.
@@ -224,19 +227,21 @@ class JobQueue:
             return huey.periodic_task(spec.schedule, **options)(run)
         return huey.task(**options)(run)
 
-    def put(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
+    def _task(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> Task:
+        """The task of `fn(*args)`, with its eta `delay` seconds from now if given."""
         wrapper = self.task(_name(fn))
-        if delay:
-            # In immediate mode too: it waits in the schedule until run_due() (the tests).
-            wrapper.schedule(args, delay=delay)
-        else:
-            wrapper(*args)
+        return wrapper.s(*args, delay=delay) if delay else wrapper.s(*args)
+
+    def put(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
+        # Delayed, in immediate mode too: it waits in the schedule until run_due() (the tests).
+        self.huey.enqueue(self._task(fn, args, delay))
 
     def put_or_log(
         self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None
     ) -> None:
-        """put(), and when the queue cannot be reached (Redis down), an ERROR in the log instead
-        of a failed request: the job is lost, and the log says which (never silently)."""
+        """put(), and when the queue cannot be reached (Redis down), the job held in the
+        database instead of a failed request (_hold); lost only when the database refuses it
+        too, and then the log says which (never silently)."""
         if self.immediate:
             self.put(fn, args, delay)  # a job's own failure is the test's to see
             return
@@ -256,19 +261,53 @@ class JobQueue:
         try:
             self.put(fn, args, delay)
         except Exception as exc:  # noqa: BLE001 - one line, as every fault of a backing store
-            log.error("job %s could not be queued (args %r): it is lost: %r", _name(fn), args, exc)
+            self._hold(fn, args, delay, exc)
+
+    def _hold(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None, refused: Any
+    ) -> None:
+        """Keep a job the queue refused in `held_jobs`, serialized as Huey would queue it (its
+        eta counted from now), for the consumer to put back (services.put_back_held_jobs). In
+        a short transaction and a session of its own: this runs after the request's commit, or
+        in the queuing thread. When the database refuses it too, the job is lost: logged."""
+        from ..db import transaction
+        from .models import HeldJob
+
+        with self.app.app_context():
+            try:
+                task = self._task(fn, args, delay)
+                with transaction() as session:
+                    session.add(
+                        HeldJob(
+                            task_id=str(task.id),
+                            name=_name(fn),
+                            data=self.huey.serialize_task(task),
+                            summary=describe_args(task)[:500],
+                            eta=task.eta.replace(tzinfo=UTC) if task.eta else None,
+                            error=said(refused)[:1000],
+                        )
+                    )
+            except Exception as exc:  # noqa: BLE001 - the log line is then the only record
+                log.error("job %s could not be queued (args %r): it is lost: %s (nor held: %s)",
+                          _name(fn), args, said(refused), said(exc))  # fmt: skip
+                return
+            finally:
+                db.session.remove()
+        log.warning(
+            "job %s could not be queued (%s): held in the database", _name(fn), said(refused)
+        )
 
     def _handoff(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
         """Give the put to this process's queuing thread, as live nudges are published: a job
-        handed over is in Redis a moment later, or logged as lost (Redis down, or 1,000 waiting).
+        handed over is in Redis a moment later, or held in the database (Redis down; 1,000
+        waiting: held here), or logged as lost (the database refusing too).
         A process that ends waits for that at exit (a one-off command such as `forum mail-in`
         ends right after it queues); one killed in that moment loses what it held (the price of
         never waiting)."""
         try:
             self._outbox.put_nowait((fn, args, delay))
-        except queue.Full:
-            log.error("job %s could not be queued (args %r): it is lost: too many waiting",
-                      _name(fn), args)  # fmt: skip
+        except queue.Full:  # Redis hung: held in the database, here (after the commit)
+            self._hold(fn, args, delay, "too many waiting for the queuing thread")
             return
         with self._thread_lock:
             if self._thread_pid != os.getpid():  # started lazily, and again after a fork
@@ -286,7 +325,7 @@ class JobQueue:
                 self._outbox.task_done()
 
     def wait_until_handed_over(self, timeout: float = 5.0) -> bool:
-        """Wait until the jobs handed to the queuing thread are in Redis or logged as lost
+        """Wait until the jobs handed to the queuing thread are in Redis, held or logged as lost
         (tests, and at exit)."""
         deadline = time.monotonic() + timeout
         while self._outbox.unfinished_tasks:
@@ -294,6 +333,10 @@ class JobQueue:
                 return False
             time.sleep(0.005)
         return True
+
+    def put_back(self, data: bytes) -> None:
+        """Queue a held job (serialized by _hold) as it is: its id, retries and eta."""
+        self.huey.enqueue(self.huey.deserialize_task(data))
 
     def requeue(self, data: bytes) -> None:
         """Queue a serialized task again, with its retries renewed (a sysop's retry)."""
@@ -361,6 +404,14 @@ class JobQueue:
             return
         log.warning("job %s (%s) was interrupted: queued again", task.name, task.id)
         self.huey.storage.enqueue(self.huey.serialize_task(task), task.priority)
+
+
+def said(error: object) -> str:
+    """An error as the log and the console show it: its class and message (redis-py's own repr
+    says only "network:ConnectionError")."""
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    return str(error)
 
 
 def describe_args(task: Task) -> str:

@@ -1,4 +1,5 @@
-"""`flask forum jobs` (list queued, scheduled and failed jobs), `jobs retry ID`, `jobs worker`."""
+"""`flask forum jobs` (list queued, scheduled, held and failed jobs), `jobs retry ID`, `jobs
+worker`."""
 
 from __future__ import annotations
 
@@ -34,10 +35,33 @@ def jobs_cli(ctx: click.Context) -> None:
 @jobs_cli.command("list")
 @click.option("--limit", default=50, show_default=True, help="At most this many of each kind.")
 def list_jobs(limit: int) -> None:
-    """List the queued, scheduled and failed jobs."""
-    from .services import failed_jobs
+    """List the queued, scheduled, held and failed jobs."""
+    from .services import failed_jobs, held_count, held_jobs
 
     queue = queue_of()
+    try:
+        _list_queue(queue, limit)
+    except Exception as exc:  # noqa: BLE001 - Redis down: what the database holds still lists
+        click.echo(f"The queue cannot be reached: {exc!r}")
+    held = held_jobs(None, limit)
+    click.echo(f"Held ({held_count()}):")
+    for row in held:
+        eta = f" at {row.eta:%Y-%m-%d %H:%M:%S} UTC" if row.eta else ""
+        tries = f", {row.attempts} failed put-backs" if row.attempts else ""
+        click.echo(f"  #{row.id}  {row.name}({row.summary[:120]}){eta}"
+                   f" since {row.held_at:%Y-%m-%d %H:%M}{tries}")  # fmt: skip
+    if held:
+        click.echo("The worker puts them back on the queue every minute, once it takes jobs.")
+    failed = failed_jobs(None, limit)
+    click.echo(f"Failed ({len(failed)}):")
+    for row in failed:
+        click.echo(f"  #{row.id}  {row.name}({row.summary[:120]}) {row.failed_at:%Y-%m-%d %H:%M}")
+        click.echo(f"        {row.error[:200]}")
+    if failed:
+        click.echo("Queue one again: flask forum jobs retry ID")
+
+
+def _list_queue(queue: Any, limit: int) -> None:
     queued = queue.queued(limit)
     click.echo(f"Queued ({queue.huey.pending_count()}):")
     for task in queued:
@@ -50,13 +74,6 @@ def list_jobs(limit: int) -> None:
         eta = f"{task.eta:%Y-%m-%d %H:%M:%S} UTC" if task.eta else "?"
         retry = f", {task.retries} retries left" if task.retries else ""
         click.echo(f"  {task.id}  {task.name}({describe_args(task)[:120]}) at {eta}{retry}")
-    failed = failed_jobs(None, limit)
-    click.echo(f"Failed ({len(failed)}):")
-    for row in failed:
-        click.echo(f"  #{row.id}  {row.name}({row.summary[:120]}) {row.failed_at:%Y-%m-%d %H:%M}")
-        click.echo(f"        {row.error[:200]}")
-    if failed:
-        click.echo("Queue one again: flask forum jobs retry ID")
 
 
 @jobs_cli.command("retry")
@@ -115,10 +132,27 @@ def run_consumer(
     consumer = make_consumer(app, workers, periodic=periodic)
     storage = "Redis" if app.config.get("REDIS_URL") else consumer.huey.storage.filename
     log.info("jobs worker: %s threads on %s", consumer.workers, storage)
+    if periodic:
+        put_back_on_start(app)
     if parent_pid:
         _stop_with_parent(parent_pid)
     consumer.run()
     log.info("jobs worker stopped")
+
+
+def put_back_on_start(app: Flask) -> None:
+    """Put back the held jobs now, not at the next minute: a worker that starts after an
+    outage (or a restart that cured one) sends what waited at once."""
+    from ..extensions import db
+    from .services import put_back_held_jobs
+
+    with app.app_context():
+        try:
+            put_back_held_jobs()
+        except Exception:  # the periodic run tries again within the minute
+            log.exception("jobs worker: the held jobs could not be put back")
+        finally:
+            db.session.remove()
 
 
 def _stop_with_parent(parent_pid: int) -> None:

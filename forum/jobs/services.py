@@ -1,4 +1,4 @@
-"""The job queue's verbs: list and retry failed jobs, and the nightly clean-up."""
+"""The job queue's verbs: list and retry failed jobs, put back held ones, the nightly clean-up."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from .. import permissions
 from ..db import on_commit, transaction
 from ..errors import NotFound
 from ..extensions import db
 from ..timeutil import utcnow
-from . import crontab, periodic, queue_of
-from .models import FailedJob, SentMail
+from . import crontab, periodic, queue_of, said
+from .models import FailedJob, HeldJob, SentMail
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,90 @@ def retry_failed_job(actor: permissions.Actor | None, failed_id: int) -> FailedJ
         on_commit(lambda: queue.requeue(data))
     log.info("failed job %s (%s) queued again", failed_id, name)
     return failed
+
+
+# How many held jobs one put-back moves onto the queue (a busy forum's outage of some minutes
+# holds a few hundred); the rest go a minute later, oldest first.
+HELD_BATCH = 500
+# How long a held job waits for the queue before it is dropped (with a log line). A day covers a
+# night's outage until a sysop is up; what a job held longer would do is a day old: a
+# registration or a password reset the member has asked again for by then (their links are
+# valid a day, an hour), a notification the member has long seen on the site (the sweep of lost
+# notification mail looks back 6 hours), a digest of yesterday. And a queue down for a day must
+# not grow the table without end.
+HOLD_HOURS = 24
+
+
+def held_jobs(actor: permissions.Actor | None, limit: int = 200) -> list[HeldJob]:
+    """The jobs waiting in the database for the queue, oldest first (the order they go back)."""
+    if actor is not None:
+        permissions.require_global_sysop(actor)
+    return list(
+        db.session.scalars(select(HeldJob).order_by(HeldJob.held_at, HeldJob.id).limit(limit))
+    )
+
+
+def held_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(HeldJob)) or 0
+
+
+@periodic(crontab(minute="*"))
+def put_back_held_jobs() -> int:
+    """Every minute (and when the worker starts): move the jobs the queue refused onto it,
+    oldest first, at most HELD_BATCH. Each row is deleted in the transaction that queues it
+    (DELETE … RETURNING: of two consumers only one gets the row, the other waits for its commit
+    and finds it gone), so no job goes twice; when the queue refuses again the row stays, its
+    attempts counted, and the rest wait for the next run. Jobs held longer than HOLD_HOURS are
+    dropped first, each with a log line. Returns how many were put back."""
+    queue = queue_of()
+    _drop_stale(utcnow() - timedelta(hours=HOLD_HOURS))
+    ids = list(
+        db.session.scalars(
+            select(HeldJob.id).order_by(HeldJob.held_at, HeldJob.id).limit(HELD_BATCH)
+        )
+    )
+    put = 0
+    for held_id in ids:
+        try:
+            with transaction() as session:
+                row = session.execute(
+                    delete(HeldJob)
+                    .where(HeldJob.id == held_id)
+                    .returning(HeldJob.name, HeldJob.data)
+                ).first()
+                if row is None:
+                    continue  # another consumer put it back
+                try:
+                    task = queue.huey.deserialize_task(row.data)
+                except Exception as exc:  # noqa: BLE001 - it can never go: its job is gone
+                    log.error("held job %s dropped: it cannot be read (%s)", row.name, said(exc))
+                    continue
+                queue.huey.enqueue(task)
+        except Exception as exc:  # noqa: BLE001 - the queue refused again: next minute
+            with transaction() as session:
+                session.execute(
+                    update(HeldJob)
+                    .where(HeldJob.id == held_id)
+                    .values(attempts=HeldJob.attempts + 1, error=said(exc)[:1000])
+                )
+            log.warning("held jobs: the queue refused one again (%s); %d put back", said(exc), put)
+            return put
+        put += 1
+    if put:
+        log.info("held jobs: %d put back on the queue", put)
+    return put
+
+
+def _drop_stale(held_before: Any) -> None:
+    with transaction() as session:
+        dropped = session.execute(
+            delete(HeldJob)
+            .where(HeldJob.held_at < held_before)
+            .returning(HeldJob.name, HeldJob.summary, HeldJob.held_at)
+        ).all()
+    for name, summary, held_at in dropped:
+        log.error("held job %s(%s) dropped: held since %s, longer than %d h",
+                  name, summary[:200], f"{held_at:%Y-%m-%d %H:%M}", HOLD_HOURS)  # fmt: skip
 
 
 def _deleted(result: Any) -> int:

@@ -1,4 +1,5 @@
-"""/admin/jobs: the global sysop's list of jobs that failed for good, each with a retry."""
+"""/admin/jobs: the global sysop's list of jobs held for the queue, and of those that failed for
+good, each with a retry."""
 
 from __future__ import annotations
 
@@ -20,11 +21,17 @@ def only_the_sysop() -> None:
 @bp.route("/")
 def failed() -> Any:
     queue = queue_of()
+    try:
+        queued, scheduled = queue.huey.pending_count(), queue.huey.scheduled_count()
+    except Exception:  # noqa: BLE001 - Redis down: the page says so, and lists the held jobs
+        queued = scheduled = None
     return render_template(
         "jobs/failed.html",
         rows=services.failed_jobs(viewer()),
-        queued=queue.huey.pending_count(),
-        scheduled=queue.huey.scheduled_count(),
+        held=services.held_jobs(viewer()),
+        held_count=services.held_count(),
+        queued=queued,
+        scheduled=scheduled,
     )
 
 

@@ -1,0 +1,368 @@
+"""A job the queue refuses (Redis down, the SQLite queue's file unwritable) is held in the
+database (`held_jobs`) and put back by the consumer, once, oldest first; only when the database
+refuses it too is it lost, and logged. Sysops see the held jobs in /admin/jobs and `flask forum
+jobs`; a held notification mail and the sweep of lost mail send it once between them."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from forum import jobs
+from forum.accounts.models import User
+from forum.db import transaction
+from forum.extensions import db
+from forum.jobs.commands import put_back_on_start
+from forum.jobs.models import HeldJob
+from forum.jobs.services import HOLD_HOURS, put_back_held_jobs
+from forum.notifications.mail import send_notification_mail, sweep_lost_mail
+from forum.notifications.models import Notification
+from forum.timeutil import utcnow
+
+from .mailbox import mails
+from .test_database_faults import _read_only_app
+
+RESET = "forum.accounts.services.mail_password_reset"
+REGISTER = "forum.accounts.services.mail_registration"
+
+
+def held_rows() -> list[HeldJob]:
+    db.session.rollback()  # a fresh snapshot: the queuing thread wrote in a session of its own
+    db.session.expire_all()
+    return list(db.session.scalars(select(HeldJob).order_by(HeldJob.id)))
+
+
+def put_back() -> int:
+    """The periodic put-back, as the consumer runs it (a transaction of its own)."""
+    db.session.rollback()
+    try:
+        return put_back_held_jobs()
+    finally:
+        db.session.rollback()
+        db.session.expire_all()
+
+
+@contextmanager
+def queue_down(queue: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The queue's store refuses every job, as a Redis that is down does."""
+
+    def refuse(*_args: Any) -> None:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(queue, "put", refuse)
+        yield
+
+
+@pytest.fixture
+def redis_queue(app: Any, tmp_path: Any) -> Iterator[tuple[Any, Any]]:
+    """The app's queue in a Redis of the test's own (which it may kill and start again)."""
+    from .serverkit import RedisServer
+
+    server = RedisServer(tmp_path)
+    server.start()
+    app.config.update(
+        JOBS_IMMEDIATE=False,
+        REDIS_URL=server.url,
+        REDIS_TIMEOUT=0.5,
+        REDIS_RETRY_SECONDS=0.2,
+        JOBS_QUEUE_NAME=f"forum-test-held-{os.getpid()}",
+    )
+    queue = app.extensions["forum.jobs"] = jobs.JobQueue(app)
+    try:
+        yield queue, server
+    finally:
+        server.kill()
+
+
+def _until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_registration_during_a_redis_outage_is_held_then_mailed_once(
+    app, client, inbox, redis_queue, caplog
+):
+    """Redis is down as a newcomer registers: the page answers as always, the confirmation is
+    held in the database; once Redis is back the consumer's put-back queues it, and the mail
+    arrives, once."""
+    queue, server = redis_queue
+    server.kill()
+    with caplog.at_level("WARNING", logger="forum.jobs"):
+        response = client.form("/register", {"username": "newcomer", "email": "new@example.com"})
+        assert queue.wait_until_handed_over()
+    assert response.status_code == 302
+    assert f"job {REGISTER} could not be queued" in caplog.text
+    assert "held in the database" in caplog.text and "it is lost" not in caplog.text
+    (row,) = held_rows()
+    assert row.name == REGISTER and "'newcomer', 'new@example.com'" in row.summary
+    assert row.eta is None and row.attempts == 0
+    assert "is not answering" in row.error and "Connection refused" in row.error
+    task_id = row.task_id
+
+    # Still down: the put-back keeps the row and counts the try.
+    assert put_back() == 0
+    (row,) = held_rows()
+    assert row.attempts == 1 and row.error.startswith("Unavailable: ")
+
+    server.start()  # the same port: the forum's client finds it again within a retry interval
+    _until(lambda: put_back() == 1)
+    assert held_rows() == []
+    (task,) = queue.queued()
+    assert task.name == "mail_registration" and task.id == task_id
+    assert queue.run_pending() == 1
+    (message,) = inbox.messages
+    assert message["To"] == "new@example.com" and "Finish registering" in message["Subject"]
+    # Nothing is put back or sent a second time.
+    assert put_back() == 0 and queue.run_pending() == 0
+    assert len(inbox.messages) == 1
+
+
+def test_the_consumer_puts_back_every_minute_and_when_it_starts(app, job_queue, monkeypatch):
+    every_minute = [datetime(2026, 12, 7, 13, m) for m in (0, 1, 37)]
+    for when in every_minute:
+        assert "put_back_held_jobs" in [t.name for t in job_queue.huey.read_periodic(when)]
+    with queue_down(job_queue, monkeypatch):
+        jobs.enqueue(send_notification_mail, 7)
+    assert len(held_rows()) == 1
+    put_back_on_start(app)  # what `flask forum jobs worker` does before its first job
+    assert held_rows() == []
+    assert [t.args for t in job_queue.queued()] == [(7,)]
+
+
+def test_an_unwritable_sqlite_queue_holds_the_job(app, client, f, outbox, tmp_path, caplog):
+    """The SQLite queue's file cannot be written (here: its folder is a file, as sqlite3 fails
+    on a read-only or full volume): the job is held, and goes once the queue can be written."""
+    blocked = tmp_path / "volume"
+    blocked.write_text("not a folder")
+    app.config.update(JOBS_IMMEDIATE=False, JOBS_SQLITE_PATH=str(blocked / "jobs.db"))
+    app.extensions["forum.jobs"] = jobs.JobQueue(app)
+    f.user("ada")
+    with caplog.at_level("WARNING", logger="forum.jobs"):
+        assert client.form("/password/forgot", {"email": "ada@example.com"}).status_code == 302
+    assert f"job {RESET} could not be queued" in caplog.text
+    assert "unable to open database file" in caplog.text
+    (row,) = held_rows()
+    assert row.name == RESET and "'ada@example.com'" in row.summary
+    assert put_back() == 0 and held_rows()[0].attempts == 1
+
+    app.config["JOBS_SQLITE_PATH"] = str(tmp_path / "jobs.db")  # the volume is writable again
+    queue = app.extensions["forum.jobs"] = jobs.JobQueue(app)
+    assert put_back() == 1 and held_rows() == []
+    assert queue.run_pending() == 1
+    (message,) = mails(outbox)
+    assert message["To"] == "ada@example.com" and "/password/reset/" in message.get_content()
+
+
+def test_a_delayed_job_keeps_its_time(app, job_queue, monkeypatch):
+    with queue_down(job_queue, monkeypatch):
+        jobs.enqueue(send_notification_mail, 7, delay=600)
+    (row,) = held_rows()
+    eta = row.eta
+    assert eta is not None and abs((eta - utcnow()).total_seconds() - 600) < 30
+    assert put_back() == 1
+    assert job_queue.run_pending() == 1  # not due yet: a worker moves it to the schedule
+    (task,) = job_queue.scheduled()
+    assert task.eta.replace(tzinfo=UTC) == eta
+
+
+def test_when_the_database_refuses_too_the_job_is_logged_lost_and_the_request_succeeds(
+    app, make_app, f, database_url, tmp_path, caplog
+):
+    """A server whose queue is unwritable and whose database takes no writes (read-only, or
+    full): the request still answers; the job is lost, and one ERROR line says which."""
+    f.user("ada")
+    blocked = tmp_path / "volume"
+    blocked.write_text("not a folder")
+    other = _read_only_app(make_app, database_url)
+    other.config.update(JOBS_IMMEDIATE=False, JOBS_SQLITE_PATH=str(blocked / "jobs.db"))
+    other.extensions["forum.jobs"] = jobs.JobQueue(other)
+    with other.app_context():
+        guest = other.test_client()
+        with caplog.at_level("WARNING", logger="forum.jobs"):
+            response = guest.form("/password/forgot", {"email": "ada@example.com"})
+    assert response.status_code == 302
+    lost = [r for r in caplog.records if "could not be queued" in r.getMessage()]
+    assert len(lost) == 1 and lost[0].levelname == "ERROR"
+    assert f"job {RESET} could not be queued" in lost[0].getMessage()
+    assert "it is lost" in lost[0].getMessage() and "nor held" in lost[0].getMessage()
+    assert held_rows() == []
+
+
+def test_two_put_backs_racing_queue_each_job_once(app, job_queue, monkeypatch):
+    """Two consumers put back at the same moment: each held job is queued exactly once."""
+    with queue_down(job_queue, monkeypatch):
+        for n in range(40):
+            jobs.enqueue(send_notification_mail, n)
+    held = {row.task_id for row in held_rows()}
+    assert len(held) == 40
+    storage = job_queue.huey.storage
+    enqueue = storage.enqueue
+
+    def slow_enqueue(data: bytes, priority: Any = None) -> None:
+        time.sleep(0.002)  # the two interleave on the queue's side too
+        enqueue(data, priority)
+
+    monkeypatch.setattr(storage, "enqueue", slow_enqueue)
+    start = threading.Barrier(2)
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def consumer() -> None:
+        with app.app_context():
+            try:
+                start.wait()
+                counts.append(put_back_held_jobs())
+            except BaseException as exc:  # noqa: BLE001 - the test reports it
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=consumer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and sum(counts) == 40, (counts, errors)
+    queued = [task.id for task in job_queue.queued(1000)]
+    assert sorted(queued) == sorted(held)  # each once
+    assert held_rows() == []
+
+
+def test_a_put_back_stops_when_the_queue_refuses_again_and_keeps_the_rest(
+    app, job_queue, monkeypatch, caplog
+):
+    with queue_down(job_queue, monkeypatch):
+        for n in range(3):
+            jobs.enqueue(send_notification_mail, n)
+    storage = job_queue.huey.storage
+    enqueue = storage.enqueue
+    calls: list[int] = []
+
+    def second_refused(data: bytes, priority: Any = None) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise ConnectionError("Redis went away again")
+        enqueue(data, priority)
+
+    monkeypatch.setattr(storage, "enqueue", second_refused)
+    with caplog.at_level("WARNING", logger="forum.jobs"):
+        assert put_back() == 1
+    assert "the queue refused one again" in caplog.text
+    assert [(r.summary, r.attempts) for r in held_rows()] == [("1", 1), ("2", 0)]  # oldest first
+    assert [t.args for t in job_queue.queued()] == [(0,)]
+    assert put_back() == 2
+    assert [t.args for t in job_queue.queued()] == [(0,), (1,), (2,)]
+
+
+def test_a_job_held_longer_than_the_bound_is_dropped_with_a_log_line(
+    app, job_queue, monkeypatch, caplog
+):
+    with queue_down(job_queue, monkeypatch):
+        jobs.enqueue(send_notification_mail, 1)
+        jobs.enqueue(send_notification_mail, 2)
+    with transaction():
+        old = db.session.get(HeldJob, held_rows()[0].id)
+        old.held_at = utcnow() - timedelta(hours=HOLD_HOURS, minutes=1)
+    with caplog.at_level("ERROR", logger="forum.jobs"):
+        assert put_back() == 1
+    assert "send_notification_mail(1) dropped: held since" in caplog.text
+    assert f"longer than {HOLD_HOURS} h" in caplog.text
+    assert [t.args for t in job_queue.queued()] == [(2,)] and held_rows() == []
+
+
+@pytest.mark.slow
+def test_sysops_see_the_held_jobs_while_redis_is_down(app, client, f, redis_queue):
+    queue, server = redis_queue
+    root = f.sysop("root")
+    f.user("ada")
+    server.kill()
+    client.form("/password/forgot", {"email": "ada@example.com"})
+    assert queue.wait_until_handed_over()
+    (row,) = held_rows()
+    client.login("root")
+    page = client.get("/admin/jobs/").get_data(as_text=True)
+    assert "The queue cannot be reached (Redis down?)" in page
+    assert "1 job is held in the database" in page
+    assert f'id="held-{row.id}"' in page and "mail_password_reset" in page
+    assert "ada@example.com" in page
+    for language, words in [
+        ("de", ["Zurückgehaltene Jobs", "1 Job wartet in der Datenbank", "nicht erreichbar"]),
+        ("es", ["Tareas retenidas", "1 tarea espera en la base de datos", "No se puede acceder"]),
+    ]:
+        with transaction():
+            db.session.get(User, root.id).language = language
+        page = client.get("/admin/jobs/").get_data(as_text=True)
+        assert all(w in page for w in words), (language, page)
+    result = app.test_cli_runner().invoke(args=["forum", "jobs"])
+    assert result.exit_code == 0, result.output
+    assert "The queue cannot be reached" in result.output
+    assert "Held (1):" in result.output and f"#{row.id}  {RESET}('ada@example.com'" in result.output
+    assert "puts them back on the queue every minute" in result.output
+
+
+def test_with_nothing_held_the_console_says_so(app, client, f, job_queue):
+    f.sysop("root")
+    client.login("root")
+    page = client.get("/admin/jobs/").get_data(as_text=True)
+    assert "No job is held." in page and "Waiting: 0 queued, 0 scheduled" in page
+    result = app.test_cli_runner().invoke(args=["forum", "jobs"])
+    assert "Held (0):" in result.output
+
+
+@pytest.fixture
+def world(app: Any, f: Any, job_queue: Any, outbox: Any) -> dict[str, Any]:
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    return {"ada": ada, "bob": bob, "sig": sig, "topic": f.topic(bob, sig, "Amiga sound")}
+
+
+def _naive(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("first", ["held", "sweep"])
+def test_a_held_notification_mail_and_the_sweep_send_one_mail(
+    app, f, world, job_queue, outbox, monkeypatch, first
+):
+    """The queue was down long enough for the sweep of lost mail to take a mention for lost
+    while its job was held: both jobs run, in either order, and the member gets one mail (the
+    notification's claim: the job whose key it takes first sends, the other finds it taken)."""
+    with queue_down(job_queue, monkeypatch):
+        f.reply(world["bob"], world["topic"], "Hey @ada, Paula has four channels.")
+    (held,) = held_rows()
+    held_id = held.task_id
+    mention = db.session.scalar(select(Notification.id).where(Notification.kind == "mention"))
+    assert held.summary == repr(mention)
+    later = utcnow() + timedelta(minutes=50)
+    assert put_back() == 1
+    db.session.rollback()
+    assert sweep_lost_mail(later) == [mention]  # never claimed: the sweep queues its own job
+    db.session.rollback()
+    tasks = [job_queue.huey.dequeue() for _ in range(2)]
+    assert job_queue.huey.dequeue() is None
+    held_task = next(t for t in tasks if t.id == held_id)
+    sweep_task = next(t for t in tasks if t is not held_task)
+    assert sweep_task.args[0] == mention and sweep_task.args[1].startswith("r")
+    order = [held_task, sweep_task] if first == "held" else [sweep_task, held_task]
+    for task in order:
+        job_queue.huey.execute(task, _naive(later))  # both due (the held one's delay passed)
+        db.session.rollback()
+    (message,) = mails(outbox)
+    assert message["To"] == "ada@example.com"
+    db.session.expire_all()
+    key = db.session.get(Notification, mention).mail_key
+    assert (key.endswith(sweep_task.args[1])) is (first == "sweep")
+    assert job_queue.run_pending() == 0 and job_queue.run_due(later) == 0
+    assert len(mails(outbox)) == 1
