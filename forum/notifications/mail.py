@@ -11,9 +11,10 @@ readable by the member (a private SIG or a conversation they left), the member's
 are left out, and when nothing is left, no mail goes. The mail is plain text and HTML from one
 template per kind (templates/mail/notification/), in the member's language, threaded per topic
 (private mail: per conversation), with List-Id per SIG and a one-click unsubscribe (RFC 8058).
-Its key makes it idempotent: a job run again never sends it twice. A job that could not be
-queued (the queue down: put_or_log logged it as lost) is queued again by `sweep_lost_mail`, once
-that job and its retries would have run, within SWEEP_HOURS.
+Its key makes it idempotent: a job run again never sends it twice. A job the queue refused is
+held in the database and put back (forum.jobs); one lost all the same (the database refusing
+to hold it too: put_or_log logged it) is queued again by `sweep_lost_mail`, once that job and
+its retries would have run, within SWEEP_HOURS; the claim lets only one of them send.
 
 What a member wants "in the digest" waits for the digest (forum.notifications.digest).
 """
@@ -237,13 +238,15 @@ def sweep_window(now: datetime) -> tuple[datetime, datetime, datetime]:
 @jobs.periodic(jobs.crontab(minute="*/10"))
 def sweep_lost_mail(now: datetime | None = None) -> list[int]:
     """Every 10 minutes: queue send_notification_mail again for each notification whose job was
-    lost (the queue was down or full when it was posted: put_or_log said so), at most
+    lost (the queue was down or full when it was posted, and the database did not hold it
+    either: put_or_log said so; one whose job is held and not yet put back looks the same), at most
     SWEEP_BATCH, oldest first. Lost: unread, never claimed (mail_key NULL, which every job that
     runs for a member who wants it sets, even when it then finds nothing to say), created within
     sweep_window, of a member queue_mail would mail now (the same rule: the rows it leaves out
     are those the job returns on without claiming, so none is queued again and again). Each
-    job gets a key of this run: of the jobs for one notification (the original after all, a
-    sweep's, another sweep's) only the one whose claim wins sends. Returns the ids queued."""
+    job gets a key of this run: of the jobs for one notification (the original after all or put
+    back from the held ones, a sweep's, another sweep's) only the one whose claim wins sends.
+    Returns the ids queued."""
     now = now or utcnow()
     oldest, newest, newest_page = sweep_window(now)
     result = db.session.execute(
