@@ -6,6 +6,7 @@ jobs`; a held notification mail and the sweep of lost mail send it once between 
 from __future__ import annotations
 
 import os
+import queue as stdlib_queue
 import threading
 import time
 from collections.abc import Iterator
@@ -129,6 +130,22 @@ def test_a_registration_during_a_redis_outage_is_held_then_mailed_once(
     assert len(inbox.messages) == 1
 
 
+def test_a_job_that_finds_the_queuing_thread_full_is_held(app, redis_queue, monkeypatch, caplog):
+    """Redis hangs and 1,000 jobs wait for the queuing thread: the next is held at once."""
+    queue, _server = redis_queue
+
+    def full(_item: Any) -> None:
+        raise stdlib_queue.Full
+
+    with monkeypatch.context() as patched, caplog.at_level("WARNING", logger="forum.jobs"):
+        patched.setattr(queue._outbox, "put_nowait", full)
+        jobs.enqueue(send_notification_mail, 7)
+    assert "(too many waiting for the queuing thread): held in the database" in caplog.text
+    (row,) = held_rows()
+    assert row.summary == "7" and row.error == "too many waiting for the queuing thread"
+    assert put_back() == 1 and [t.args for t in queue.queued()] == [(7,)]
+
+
 def test_the_consumer_puts_back_every_minute_and_when_it_starts(app, job_queue, monkeypatch):
     every_minute = [datetime(2026, 12, 7, 13, m) for m in (0, 1, 37)]
     for when in every_minute:
@@ -151,10 +168,10 @@ def test_an_unwritable_sqlite_queue_holds_the_job(app, client, f, outbox, tmp_pa
     f.user("ada")
     with caplog.at_level("WARNING", logger="forum.jobs"):
         assert client.form("/password/forgot", {"email": "ada@example.com"}).status_code == 302
-    assert f"job {RESET} could not be queued" in caplog.text
-    assert "unable to open database file" in caplog.text
+    assert f"job {RESET} could not be queued (OperationalError): held" in caplog.text
     (row,) = held_rows()
     assert row.name == RESET and "'ada@example.com'" in row.summary
+    assert row.error == "OperationalError: unable to open database file"
     assert put_back() == 0 and held_rows()[0].attempts == 1
 
     app.config["JOBS_SQLITE_PATH"] = str(tmp_path / "jobs.db")  # the volume is writable again

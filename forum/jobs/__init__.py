@@ -293,9 +293,10 @@ class JobQueue:
                 return
             finally:
                 db.session.remove()
-        log.warning(
-            "job %s could not be queued (%s): held in the database", _name(fn), said(refused)
-        )
+        # The refusal's class only: its words (held_jobs.error has them) would repeat, for every
+        # job of an outage, what the store's own line said once (forum.redisconn).
+        why = type(refused).__name__ if isinstance(refused, BaseException) else refused
+        log.warning("job %s could not be queued (%s): held in the database", _name(fn), why)
 
     def _handoff(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
         """Give the put to this process's queuing thread, as live nudges are published: a job
