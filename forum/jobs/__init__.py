@@ -335,10 +335,6 @@ class JobQueue:
             time.sleep(0.005)
         return True
 
-    def put_back(self, data: bytes) -> None:
-        """Queue a held job (serialized by _hold) as it is: its id, retries and eta."""
-        self.huey.enqueue(self.huey.deserialize_task(data))
-
     def requeue(self, data: bytes) -> None:
         """Queue a serialized task again, with its retries renewed (a sysop's retry)."""
         task = self.huey.deserialize_task(data)
