@@ -18,10 +18,12 @@ from flask import (
     current_app,
     flash,
     g,
+    get_flashed_messages,
     jsonify,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user
@@ -279,6 +281,59 @@ def redirect_back(target: str | None, default: str) -> WerkzeugResponse:
     return redirect(safe_next(target) or default)
 
 
+# The session key naming the element (its id) that the notices waiting for the next page are
+# shown beside: the #fragment of the last redirect taken since they were flashed (see
+# notices_follow_the_redirect). Kept only while notices wait.
+NOTICES_AT = "_notices_at"
+
+
+def notices_follow_the_redirect(response: Response) -> Response:
+    """After every response: notices waiting to be shown (flashed) go where the member will be
+    looking. A redirect to an address with a #fragment (a post, a message, a settings heading)
+    scrolls the next page there, its top off a phone's screen: the notices are then shown beside
+    that element instead of on top (notices() below), without JavaScript. A redirect without
+    one puts them back on top; once shown, the key goes with them."""
+    if "_flashes" not in session:
+        if NOTICES_AT in session:
+            session.pop(NOTICES_AT)
+        return response
+    if 300 <= response.status_code < 400:
+        fragment = urlsplit(response.headers.get("Location", "")).fragment
+        if fragment:
+            session[NOTICES_AT] = unquote(fragment)
+        elif NOTICES_AT in session:
+            session.pop(NOTICES_AT)
+    return response
+
+
+def _page_notices() -> tuple[str, list[tuple[str, Any]]]:
+    """This page's notices and the id of the element they go beside ("" for the top)."""
+    found = g.get("page_notices")
+    if found is None:
+        messages = get_flashed_messages(with_categories=True)
+        anchor = str(session.get(NOTICES_AT) or "") if messages else ""
+        found = g.page_notices = (anchor, messages)
+    return found
+
+
+def notices_anchor() -> str:
+    """The id of the element this page's notices go beside; "" when they are on top (or there
+    are none). For a template with many candidates (a topic's posts): one call a page."""
+    return _page_notices()[0]
+
+
+def notices(anchor: str | None = None) -> Markup:
+    """The notices, once a page, in one status region (a screen reader announces them once):
+    `notices("post-3")` where that element is drawn, if they go beside it; `notices()` on top
+    (base.html, after the page's content is drawn) if no element took them."""
+    where, messages = _page_notices()
+    if not messages or g.get("notices_shown") or (anchor is not None and anchor != where):
+        return Markup("")
+    g.notices_shown = True
+    macro = current_app.jinja_env.get_template("_notices.html").module.notices  # type: ignore[attr-defined]
+    return Markup(macro(messages, beside=anchor is not None))
+
+
 def flash_outcome(action: Callable[[], Any], success: str) -> bool:
     """Call a service for a button. Refusals (NotFound, Forbidden) propagate to the 404/403
     pages; a broken rule becomes an error flash. True when the action succeeded."""
@@ -475,6 +530,8 @@ def init_app(app: Flask) -> None:
             WRITE_FAULT.pop()
         return response
 
+    app.after_request(notices_follow_the_redirect)
+
     @app.errorhandler(ForumError)
     def forum_error(exc: ForumError) -> Any:
         return error_response(exc.status_code, exc.message)
@@ -646,6 +703,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.globals["fixed_url"] = fixed_url
     app.jinja_env.globals["back_path"] = back_path
+    app.jinja_env.globals["notices"] = notices
+    app.jinja_env.globals["notices_anchor"] = notices_anchor
     app.jinja_env.globals["time_tag"] = time_tag
     app.jinja_env.globals["user_link_tag"] = user_link_tag
     app.jinja_env.globals["started_by"] = started_by

@@ -274,7 +274,8 @@ def preferences() -> Any:
             status = form_error(form, exc)
         else:
             flash(_("Your private mail settings are saved."), "success")
-            return redirect(url_for("accounts.settings"))
+            # Where the form was (its action's #mail-heading): the notice beside it.
+            return redirect(url_for("accounts.settings", _anchor="mail-heading"))
     member = viewer()
     if form.mail_from.errors and member is not None:
         form.mail_from.data = services.mail_from(member)  # the refused value is no choice
