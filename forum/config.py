@@ -223,8 +223,15 @@ DEFAULTS: dict[str, Any] = {
     # stops), per member.
     "RATELIMIT_PREVIEW": "60 per minute",
     "RATELIMIT_DRAFTS": "60 per minute",
-    # Reacting and bookmarking, per member: a button press each, taken back as easily.
+    # Reacting and bookmarking, joining and leaving a SIG, per member: a button press each,
+    # taken back as easily (the pages and the API spend one budget for each).
     "RATELIMIT_REACTIONS": "60 per minute",
+    # Flags on posts and reports of private messages together, per member, the pages and the
+    # API alike: each one lands in front of the sysops (and a flag on a SIG's webhooks).
+    "RATELIMIT_REPORTS": "10 per minute",
+    # A webhook's pings and redeliveries by hand together, per member: each is an HTTP request
+    # to the receiver, retried when it fails.
+    "RATELIMIT_WEBHOOK_TESTS": "10 per minute",
     # Uploads per member (posts' files, library files, pictures), one budget.
     "RATELIMIT_UPLOAD": "30 per minute",
     # "Download my data" builds a ZIP of all of a member's rows: a few a day per account.

@@ -7,12 +7,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from sqlalchemy import func, select
+
 from forum.db import transaction
+from forum.extensions import db
 from forum.jobs import queue_of
 from forum.moderation import posts as moderation
 from forum.moderation import topic_tools
 
 from .mailbox import text_of
+from .test_webhooks import receiver  # noqa: F401 - a fixture
 
 
 def deliver(app: Any) -> int:
@@ -62,3 +67,116 @@ def test_the_banner_leaves_out_a_sig_the_policy_says_the_member_is_out_of(app, f
     assert client.get(f"/announcements/{made.id}").status_code == 404
     page = client.get("/").get_data(as_text=True)
     assert "Council minutes" not in page and "Hidden Council" not in page
+
+
+# --- rate limits: a button a member could press in a loop, to others' cost ------------------
+def _api(client: Any, method: str, url: str, secret: str, body: Any = None) -> Any:
+    from .test_api import send
+
+    return send(client, method, f"/api/v1{url}", secret, body)
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_REPORTS="3 per minute")
+def test_flags_and_reports_of_mail_spend_one_budget_by_the_pages_and_the_api(make_client, f):
+    """Each flag lands in the sysops' queue (and on the SIG's webhooks), each report of a
+    message in the site's: a member may not press them in a loop, by a page or by a token."""
+    from forum.messages import services as mail
+    from forum.messages.models import MessageReport
+    from forum.moderation.models import Flag
+
+    from .test_api import token_for
+
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    posts = [f.first_post(f.topic(bob, sig, f"Topic {n}")) for n in range(4)]
+    conversation = mail.start_conversation(bob, "ada", "Hello", "Buy my things.")
+    browser, api = make_client(), make_client()
+    browser.login(ada)
+    secret = token_for(ada)
+    assert browser.form(f"/p/{posts[0].id}/flag", {"reason": "spam"}).status_code == 302
+    flagged = _api(api, "POST", f"/posts/{posts[1].id}/flags", secret, {"reason": "spam"})
+    assert flagged.status_code == 201
+    message = conversation.last_message_id
+    reported = _api(api, "POST", f"/messages/{message}/report", secret, {"reason": "spam"})
+    assert reported.status_code == 201
+    # The budget is spent, whichever way is tried next.
+    assert browser.form(f"/p/{posts[2].id}/flag", {"reason": "spam"}).status_code == 429
+    refused = _api(api, "POST", f"/posts/{posts[3].id}/flags", secret, {"reason": "spam"})
+    assert refused.status_code == 429
+    again = browser.form(f"/mail/m/{message}/report", {"reason": "abuse"})
+    assert again.status_code == 429
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Flag)) == 2
+    assert db.session.scalar(select(func.count()).select_from(MessageReport)) == 1
+    # The forms themselves are still shown (a GET spends nothing).
+    assert browser.get(f"/p/{posts[2].id}/flag").status_code == 200
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_REACTIONS="2 per minute")
+def test_reacting_by_the_api_spends_the_pages_budget(make_client, f):
+    """A reaction notifies the post's author: a token is no way round the pages' budget."""
+    from .test_api import token_for
+
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob])
+    post = f.first_post(f.topic(bob, sig, "Say hello"))
+    browser, api = make_client(), make_client()
+    browser.login(ada)
+    secret = token_for(ada)
+    assert browser.form(f"/p/{post.id}/react", {"emoji": "👍"}).status_code == 302
+    assert _api(api, "DELETE", f"/posts/{post.id}/reaction", secret).status_code == 204
+    spent = _api(api, "PUT", f"/posts/{post.id}/reaction", secret, {"emoji": "👍"})
+    assert spent.status_code == 429
+    assert browser.form(f"/p/{post.id}/react", {"emoji": "👍"}).status_code == 429
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_REACTIONS="3 per minute")
+def test_joining_and_leaving_in_a_loop_is_limited_by_the_pages_and_the_api(make_client, f):
+    """Each join is a member.joined on the SIG's webhooks (and a new version of its pages):
+    joining and leaving over and over is one budget per member."""
+    from forum.sigs.models import Membership
+
+    from .test_api import token_for
+
+    ada = f.user("ada")
+    sig = f.sig("retro")
+    browser, api = make_client(), make_client()
+    browser.login(ada)
+    secret = token_for(ada)
+    assert browser.form("/s/retro/join").status_code == 302
+    assert browser.form("/s/retro/leave").status_code == 302
+    assert _api(api, "PUT", "/sigs/retro/membership", secret).status_code == 200
+    assert _api(api, "DELETE", "/sigs/retro/membership", secret).status_code == 429
+    assert browser.form("/s/retro/leave").status_code == 429
+    asked = browser.form("/sigs/request", {"slug": "hidden", "message": "Let me in"})
+    assert asked.status_code == 429
+    db.session.expire_all()
+    assert db.session.scalar(select(Membership.id).where(Membership.sig_id == sig.id))
+
+
+@pytest.mark.config(
+    RATELIMIT_ENABLED=True,
+    RATELIMIT_WEBHOOK_TESTS="2 per minute",
+    BASE_URL="http://forum.example.org",
+    WEBHOOK_ALLOW_PRIVATE_TARGETS=True,
+)
+def test_webhook_pings_and_redeliveries_are_limited(make_client, f, receiver):  # noqa: F811
+    """Each ping or redelivery is a request to the receiver, retried when it fails: a sysop's
+    button pressed in a loop would make the forum flood any address it is given."""
+    from forum.webhooks import services as webhooks
+    from forum.webhooks.models import WebhookDelivery
+
+    sysop = f.user("sysop")
+    sig = f.sig("retro", sysops=[sysop])
+    hook = webhooks.create_webhook(sysop, sig.id, receiver.url, ["post.created"])
+    browser = make_client()
+    browser.login(sysop)
+    assert browser.form(f"/mod/webhooks/{hook.id}/ping").status_code == 302
+    receiver.wait_for(1)
+    db.session.expire_all()
+    first = db.session.scalar(select(WebhookDelivery.id).order_by(WebhookDelivery.id))
+    assert browser.form(f"/mod/webhooks/deliveries/{first}/redeliver").status_code == 302
+    assert browser.form(f"/mod/webhooks/{hook.id}/ping").status_code == 429
+    assert browser.form(f"/mod/webhooks/deliveries/{first}/redeliver").status_code == 429
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 2

@@ -18,7 +18,7 @@ from ..messages.models import KIND_PRIVATE
 from ..web import absolute_url_for, unless_read_only
 from . import bp
 from .spec import operation
-from .views import READ, WRITE, _context, _viewer, mail_limit
+from .views import READ, WRITE, _context, _viewer, mail_limit, report_limit
 
 if TYPE_CHECKING:
     from . import schemas
@@ -209,6 +209,7 @@ def archive_conversation(conversation_id: int) -> Any:
 
 
 @bp.route("/messages/<int:message_id>/report", methods=["POST"])
+@report_limit
 @operation(
     WRITE, ok=201, model="MessageReportResult", json="MessageReportIn", tags=TAGS, errors=(409,)
 )

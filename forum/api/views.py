@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, render_template, request
+from flask import Response, current_app, render_template, request
 
 from .. import i18n, permissions, settings
 from ..accounts import services as account_services
@@ -48,6 +48,30 @@ posting_limit = limiter.shared_limit(
 mail_limit = limiter.shared_limit(
     lambda: str(settings.get("mail_rate_limit")),
     scope="mail",
+    key_func=member_key,
+    override_defaults=False,
+)
+
+
+# The pages' budgets for a button press that reaches others, per member, whichever token or
+# browser presses it: reacting (forum.reactions.views), joining and leaving a SIG
+# (forum.sigs.views), and flags and reports of private messages together
+# (forum.moderation.views; forum.api.mail).
+reaction_limit = limiter.shared_limit(
+    lambda: str(current_app.config["RATELIMIT_REACTIONS"]),
+    scope="reactions",
+    key_func=member_key,
+    override_defaults=False,
+)
+membership_limit = limiter.shared_limit(
+    lambda: str(current_app.config["RATELIMIT_REACTIONS"]),
+    scope="membership",
+    key_func=member_key,
+    override_defaults=False,
+)
+report_limit = limiter.shared_limit(
+    lambda: str(current_app.config["RATELIMIT_REPORTS"]),
+    scope="reports",
     key_func=member_key,
     override_defaults=False,
 )
@@ -214,6 +238,7 @@ def get_sig(slug: str) -> Any:
 
 
 @bp.route("/sigs/<slug>/membership", methods=["PUT"])
+@membership_limit
 @operation(WRITE, model="MembershipResult", tags=("SIGs",), errors=(409,))
 def join_sig(slug: str) -> Any:
     """Join a SIG
@@ -226,6 +251,7 @@ def join_sig(slug: str) -> Any:
 
 
 @bp.route("/sigs/<slug>/membership", methods=["DELETE"])
+@membership_limit
 @operation(WRITE, model="MembershipResult", tags=("SIGs",), errors=(409,))
 def leave_sig(slug: str) -> Any:
     """Leave a SIG"""
@@ -342,6 +368,7 @@ def _reactions(post_id: int) -> schemas.Reactions:
 
 
 @bp.route("/posts/<int:post_id>/reaction", methods=["PUT"])
+@reaction_limit
 @operation(WRITE, model="Reactions", json="ReactionIn", tags=("Posts",))
 def react(post_id: int) -> Any:
     """React to a post
@@ -352,6 +379,7 @@ def react(post_id: int) -> Any:
 
 
 @bp.route("/posts/<int:post_id>/reaction", methods=["DELETE"])
+@reaction_limit
 @operation(WRITE, ok=204, tags=("Posts",))
 def unreact(post_id: int) -> Any:
     """Take back one's reaction to a post"""
@@ -496,6 +524,7 @@ def search() -> Any:
 
 # --- moderation -----------------------------------------------------------------------------
 @bp.route("/posts/<int:post_id>/flags", methods=["POST"])
+@report_limit
 @operation(WRITE, ok=201, model="FlagResult", json="FlagIn", tags=("Moderation",))
 def flag_post(post_id: int) -> Any:
     """Flag a post for its SIG's sysops"""

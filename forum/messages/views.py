@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import hooks, permissions, settings
@@ -37,6 +37,13 @@ def _member_key() -> str:
 
 # One budget per account for every way of sending mail (new, reply, add a member).
 mail_limit = limiter.shared_limit(_mail_limit, scope="mail", key_func=_member_key, methods=["POST"])
+# Reports spend the budget of flags (forum.moderation.views.report_limit): one per member.
+report_limit = limiter.shared_limit(
+    lambda: str(current_app.config["RATELIMIT_REPORTS"]),
+    scope="reports",
+    key_func=_member_key,
+    methods=["POST"],
+)
 
 
 def _page_arg(default: int | None = 1) -> int | None:
@@ -203,6 +210,7 @@ def archive(conversation_id: int) -> Any:
 
 @bp.route("/mail/m/<int:message_id>/report", methods=["GET", "POST"])
 @login_required
+@report_limit
 def report(message_id: int) -> Any:
     message = services.get_message_for(viewer(), message_id)
     permissions.require_report_message(viewer(), message)

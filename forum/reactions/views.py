@@ -30,9 +30,13 @@ def _back(post_id: int) -> Any:
     return redirect_back(request.form.get("next"), f"/p/{post_id}")
 
 
+# One budget per member for reacting, the pages' buttons and the API's (forum.api.views).
+reaction_limit = limiter.shared_limit(_limit, scope="reactions", key_func=_member_key)
+
+
 @bp.route("/p/<int:post_id>/react", methods=["POST"])
 @login_required
-@limiter.limit(_limit, key_func=_member_key)
+@reaction_limit
 def react(post_id: int) -> Any:
     """A reaction button: the member's own reaction takes it back, another sets it. NotFound
     and Forbidden go to the error pages (JSON errors for the script)."""
