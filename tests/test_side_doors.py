@@ -180,3 +180,130 @@ def test_webhook_pings_and_redeliveries_are_limited(make_client, f, receiver):  
     assert browser.form(f"/mod/webhooks/deliveries/{first}/redeliver").status_code == 429
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 2
+
+
+# --- the API: a private thing answers as a missing one, to whoever may not know it ----------
+PRIVATE_WORDS = ("Hidden Council", "Secret plans", "secret plans", "Paging the council",
+                 "Council minutes", "Council concern", "Mail of the council")  # fmt: skip
+MISSING = 987_654
+
+
+def _body_for(schema: dict[str, Any] | None, doc: dict[str, Any]) -> Any:
+    """A body with each required field of the schema filled in (the same for the private
+    thing and the missing one: what the comparison needs is that both get the same)."""
+    if schema is None:
+        return None
+    if "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    if "anyOf" in schema:
+        return _body_for(next(s for s in schema["anyOf"] if s.get("type") != "null"), doc)
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        props = schema.get("properties", {})
+        wanted = schema.get("required", [])
+        # A SIG named is the other sysop's own, where they may move or split to.
+        return {n: "open" if n == "sig" else _body_for(props[n], doc) for n in wanted}
+    return {"string": "Probe words", "integer": 24, "boolean": True, "array": [MISSING]}[kind]
+
+
+def _private_world(f: Any) -> tuple[dict[str, Any], dict[str, Any | None]]:
+    """A private SIG with one of each thing the API names by an id or a slug; and readers who
+    may know none of them exist."""
+    from forum.announcements import services as announcements
+    from forum.care import services as care
+    from forum.messages import services as mail
+    from forum.moderation import services as moderation
+    from forum.notifications.models import Notification
+
+    root, ada, sam = f.sysop("root"), f.user("ada"), f.user("sam")
+    eve, bad, sus, otto, lou = (f.user(n) for n in ("eve", "bad", "sus", "otto", "lou"))
+    council = f.sig("council", visibility="private", name="Hidden Council", members=[ada, lou])
+    f.sig("open", members=[eve], sysops=[otto])
+    from forum.sigs import services as sigs
+
+    sigs.set_sig_sysop(root, council.id, sam.id, True)
+    topic = f.topic(ada, council, "Secret plans", "The secret plans, in full.")
+    reply = f.reply(sam, topic, "More secret plans.")
+    made = announcements.publish_announcement(
+        sam, council.id, "Council minutes", "Only for the council.", None, None
+    )
+    concern = care.write_to_sysops(ada, council.id, "Council concern", "About the secret plans.")
+    care.set_duty(sam, council.id, True)
+    page = care.page_sysops(ada, council.id, "Paging the council")
+    conversation = mail.start_conversation(ada, "sam", "Mail of the council", "The secret plans.")
+    notification = db.session.scalar(
+        select(Notification.id).where(Notification.user_id == ada.id).order_by(Notification.id)
+    )
+    assert notification is not None
+    values = {
+        "slug": council.slug,
+        "topic_id": topic.id,
+        "post_id": reply.id,
+        "announcement_id": made.id,
+        "concern_id": concern.id,
+        "page_id": page.id,
+        "conversation_id": conversation.id,
+        "message_id": conversation.last_message_id,
+        "notification_id": notification,
+    }
+    from .test_api import token_for
+
+    readers: dict[str, Any | None] = {"guest": None}
+    for name, who in (("outsider", eve), ("banned", bad), ("suspended", sus),
+                      ("other_sysop", otto), ("left", lou)):  # fmt: skip
+        readers[name] = token_for(who)
+    sigs.leave_sig(lou, council.id)
+    moderation.ban_member(root, bad.id, "spam")
+    moderation.suspend_member(root, sus.id, datetime.now(UTC) + timedelta(days=3), "rude")
+    return values, readers
+
+
+def test_every_api_route_answers_for_a_private_thing_as_for_a_missing_one(client, f):
+    """Walks the API's own document, so that a route added later is walked too: for each
+    route that names something by an id or a slug, each of those who may not know the private
+    SIG's things (a guest, a member outside it, a banned or suspended member, the sysop of
+    another SIG, a member who left it) gets for the private thing exactly what they get for an
+    id that was never used (a 404, not a 403 that says it is there), no word of it, and
+    nothing is written."""
+    from . import dbstate
+    from .test_api import send
+
+    values, readers = _private_world(f)
+    doc = client.get("/api/v1/openapi.json").get_json()
+    for secret in readers.values():
+        send(client, "GET", "/api/v1/me", secret)  # (a token's first use is noted once)
+    walked, failures = 0, []
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            names = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+            if not names or names == ["username"]:
+                continue  # (a member's name is no secret: the member pages show it)
+            unknown = set(names) - set(values)
+            assert not unknown, f"{method} {path}: give the test a private {unknown}"
+            schema = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            body = _body_for(schema.get("schema"), doc)
+            private = path.format(**values).removeprefix("/api/v1")
+            missing = path.format(**{k: MISSING for k in values} | {"slug": "no-such-sig"})
+            missing = missing.removeprefix("/api/v1")
+            for role, secret in readers.items():
+                db.session.expire_all()
+                before = dbstate.snapshot()
+                got = send(client, method.upper(), f"/api/v1{private}", secret, body)
+                changed = dbstate.diff(before, dbstate.snapshot())
+                other = send(client, method.upper(), f"/api/v1{missing}", secret, body)
+                text = got.get_data(as_text=True)
+                walked += 1
+                if (got.status_code, got.get_json()) != (other.status_code, other.get_json()):
+                    failures.append(
+                        f"{role}: {method.upper()} {private} answers {got.status_code} "
+                        f"{text[:160]}, a missing one {other.status_code}"
+                    )
+                if got.status_code < 400 or changed:
+                    failures.append(f"{role}: {method.upper()} {private} did it: {changed}")
+                leaked = [w for w in PRIVATE_WORDS if w in text]
+                if leaked:
+                    failures.append(f"{role}: {method.upper()} {private} says {leaked}")
+    assert walked > 200
+    assert not failures, "\n".join(failures)
