@@ -307,3 +307,97 @@ def test_every_api_route_answers_for_a_private_thing_as_for_a_missing_one(client
                     failures.append(f"{role}: {method.upper()} {private} says {leaked}")
     assert walked > 200
     assert not failures, "\n".join(failures)
+
+
+# --- files: every route that serves them, after the reader's access has gone ----------------
+def test_a_private_sigs_files_close_to_a_member_who_left_by_every_route(f, make_client):
+    """A post's file (and each of its thumbnails) and a library file (its page, its download,
+    a version's download) of a private SIG: read while a member, a 404 the moment they leave,
+    in the same browser, as for bytes never uploaded; a deleted post's file closes too."""
+    import io
+
+    from forum.files import library
+    from forum.files import services as files
+    from forum.files.models import LibraryVersion
+
+    from .test_files import _post_with, png, uploaded
+
+    alice, bob, carl = f.user("alice"), f.user("bob"), f.user("carl")
+    owner = f.user("owner")
+    lair = f.sig("lair", visibility="private", members=[alice, bob, carl], sysops=[owner])
+    topic = f.topic(alice, lair, "Secret plans", "Plans.")
+    author = make_client()
+    author.login(alice)
+    kept = uploaded(author, png(1600, 1200), "plan.png", lair)
+    _post_with(author, topic, kept)
+    gone = uploaded(author, png(1200, 900, "blue"), "draft.png", lair)
+    doomed = _post_with(author, topic, gone)
+    entry = library.upload_to_library(
+        owner, lair.id, None, "Secret tool", "", "secret", io.BytesIO(b"10 PRINT\n"), "tool.bas"
+    )
+    version = db.session.get(LibraryVersion, entry.current_version_id)
+    assert version is not None
+    urls = [
+        kept["url"],
+        kept["url"] + "?s=s",
+        kept["url"] + "?s=m",
+        f"/s/lair/library/{entry.id}",
+        f"/s/lair/library/{entry.id}/download",
+        f"/s/lair/library/{entry.id}/v/1/download",
+        files.file_url(version.sha256, version.name),
+    ]
+    reader, other = make_client(), make_client()
+    reader.login(bob)
+    other.login(carl)
+    for url in [*urls, gone["url"]]:
+        assert reader.get(url).status_code == 200, url
+    from forum.sigs import services as sigs
+
+    sigs.leave_sig(bob, lair.id)
+    never = reader.get("/files/" + "0" * 64 + "/plan.png", headers={"Accept": "application/json"})
+    for url in urls:
+        answer = reader.get(url, headers={"Accept": "application/json"})
+        assert answer.status_code == 404, url
+        if url.startswith("/files/"):
+            assert answer.get_json() == never.get_json(), url
+        assert b"Secret" not in answer.data, url
+    # A file of a deleted post: a 404 to the members who read it a moment before.
+    from forum.topics import services as topics
+
+    topics.delete_post(alice, doomed.id)
+    assert other.get(gone["url"]).status_code == 404
+    assert other.get(gone["url"] + "?s=s").status_code == 404
+    assert other.get(kept["url"]).status_code == 200  # (the other post's file stays)
+    # A library file's id under another SIG's address is no file, even to a member.
+    f.sig("open", members=[carl])
+    for url in (f"/s/open/library/{entry.id}", f"/s/open/library/{entry.id}/download"):
+        assert other.get(url).status_code == 404, url
+
+
+def test_a_library_files_hostile_name_is_cleaned_on_the_way_in_and_out(f, make_client):
+    """The library takes names as the composer does: no path, no direction override, no
+    extension a browser would run (markup is refused whatever it is called)."""
+    from forum.files.models import LibraryFile
+
+    from .test_library import _upload
+
+    ana = f.user("ana")
+    sig = f.sig("retro", sysops=[ana])
+    browser = make_client()
+    browser.login(ana)
+    page = b"<html><script>x</script>"
+    markup = _upload(browser, sig, None, "Pretty picture", page, name="p.png")
+    assert markup.status_code == 400 and "HTML and SVG" in markup.get_data(as_text=True)
+    name = "../../evil\u202egnp." + "a" * 300 + ".html"
+    made = _upload(browser, sig, None, "A plain file", b"plain words\n", name=name)
+    assert made.status_code == 302
+    entry = db.session.scalars(select(LibraryFile).order_by(LibraryFile.id.desc())).first()
+    assert entry is not None
+    got = browser.get(f"/s/retro/library/{entry.id}/download")
+    disposition = got.headers["Content-Disposition"]
+    assert got.status_code == 200 and disposition.startswith("attachment;")
+    assert got.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert "sandbox" in got.headers["Content-Security-Policy"]
+    shown = disposition.split("filename*")[0]
+    assert "/" not in shown and ".." not in shown and "\u202e" not in disposition
+    assert ".html" not in disposition and shown.rstrip('"; ').endswith(".txt")
