@@ -335,7 +335,8 @@ class AnnouncementPublished(Event):
 @dataclass(frozen=True)
 class AnnouncementEnded(Event):
     """An announcement left the banner: a sysop ended it before its time ("End now",
-    `actor_id` theirs), or it reached its end by itself (`actor_id` None: the minute sweep,
+    `actor_id` theirs) or removed it while it showed (the row is gone by the commit), or it
+    reached its end by itself (`actor_id` None: the minute sweep,
     announcements.services.sweep_announcements, within a minute or so of its end). Once per
     announcement (its end_published_at)."""
 

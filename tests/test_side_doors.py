@@ -401,3 +401,74 @@ def test_a_library_files_hostile_name_is_cleaned_on_the_way_in_and_out(f, make_c
     shown = disposition.split("filename*")[0]
     assert "/" not in shown and ".." not in shown and "\u202e" not in disposition
     assert ".html" not in disposition and shown.rstrip('"; ').endswith(".txt")
+
+
+# --- the guest page cache ---------------------------------------------------------------------
+def _guest_page(client: Any, path: str) -> tuple[int, str, str | None]:
+    response = client.get(path)
+    return (
+        response.status_code,
+        response.get_data(as_text=True),
+        response.headers.get("X-Page-Cache"),
+    )
+
+
+@pytest.mark.config(PAGE_CACHE_SECONDS=30)
+def test_a_removed_announcement_leaves_the_guests_cached_pages_at_once(client, f):
+    """An announcement posted by mistake (a password, a private matter) and removed at once:
+    the pages guests share held its banner, and nothing told the cache it was gone, so every
+    process served it PAGE_CACHE_SECONDS more. Removing one that shows now ends it as "End
+    now" does, for the cache too."""
+    from forum.announcements import services as announcements
+
+    root, ada = f.sysop("root"), f.user("ada")
+    sig = f.sig("lounge", members=[ada])
+    topic = f.topic(ada, sig, "Cached topic")
+    made = announcements.publish_announcement(
+        root, None, "Wrong words", "The server password is hunter2.", None, None
+    )
+    paths = ["/", "/s/lounge/", f"/t/{topic.id}"]
+    for path in paths:
+        _guest_page(client, path)
+        status, body, state = _guest_page(client, path)
+        assert (status, state) == (200, "hit") and "hunter2" in body, path
+    announcements.delete_announcement(root, made.id)
+    for path in paths:
+        status, body, _state = _guest_page(client, path)
+        assert status == 200 and "hunter2" not in body and "Wrong words" not in body, path
+
+
+@pytest.mark.config(PAGE_CACHE_SECONDS=30)
+def test_a_topic_moved_merged_or_deleted_out_of_sight_leaves_the_guests_cache(client, f):
+    """What the pagecache tests do not walk: a topic moved into a private SIG, merged into one
+    there, deleted by a sysop, its author's spam swept: the guests' copies of the topic, its
+    SIG and the index go at once."""
+    from forum.moderation import services as moderation
+
+    root, ada, spammer = f.sysop("root"), f.user("ada"), f.user("spammer")
+    sig = f.sig("lounge", members=[ada, spammer])
+    council = f.sig("council", visibility="private", name="Hidden Council")
+    titles = ["Moved away", "Merged away", "Deleted away", "Swept away"]
+    topics = {t: f.topic(spammer if t == "Swept away" else ada, sig, t) for t in titles}
+    target = f.topic(root, council, "Council business")
+
+    def cached_everywhere(title: str) -> list[str]:
+        paths = ["/", "/s/lounge/", f"/t/{topics[title].id}"]
+        for path in paths:
+            _guest_page(client, path)
+            status, body, state = _guest_page(client, path)
+            assert state == "hit", path
+        return paths
+
+    actions = {
+        "Moved away": lambda t: moderation.move_topic(root, t.id, council.id, "private now"),
+        "Merged away": lambda t: moderation.merge_topics(root, t.id, target.id, "belongs there"),
+        "Deleted away": lambda t: moderation.delete_topic(root, t.id, "gone"),
+        "Swept away": lambda t: moderation.delete_spammer(root, spammer.id, "spam"),
+    }
+    for title, action in actions.items():
+        paths = cached_everywhere(title)
+        action(topics[title])
+        for path in paths:
+            status, body, state = _guest_page(client, path)
+            assert title not in body and "Hidden Council" not in body, (title, path, status)

@@ -281,12 +281,25 @@ def end_announcement(actor: Actor, announcement_id: int) -> Announcement:
 
 
 def delete_announcement(actor: Actor, announcement_id: int) -> None:
-    """Remove an announcement (who may post it may remove it)."""
+    """Remove an announcement (who may post it may remove it). One that was showing leaves the
+    banner as one ended does (AnnouncementEnded): guests' cached pages showed it too."""
     announcement = get_announcement_for(actor, announcement_id)
     sig = _target(actor, announcement.sig_id)
     if not permissions.can_announce(actor, sig):
         raise Forbidden(_l("You may not remove this announcement."))
+    assert actor is not None
     with transaction() as session:
+        lock_for_write(Announcement, announcement.id)  # (read afresh: one ending it too)
+        now = utcnow()
+        # Showing by its times, whether or not its AnnouncementPublished went out yet (the
+        # banner asks the times alone).
+        if announcement.starts_at <= now < announcement.ends_at:
+            on_commit(queries.forget_banner_start)
+            events.publish(
+                events.AnnouncementEnded(
+                    announcement_id=announcement.id, sig_id=announcement.sig_id, actor_id=actor.id
+                )
+            )
         session.delete(announcement)
 
 
