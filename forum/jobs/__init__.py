@@ -303,8 +303,9 @@ class JobQueue:
         handed over is in Redis a moment later, or held in the database (Redis down; 1,000
         waiting: held here), or logged as lost (the database refusing too).
         A process that ends waits for that at exit (a one-off command such as `forum mail-in`
-        ends right after it queues); one killed in that moment loses what it held (the price of
-        never waiting)."""
+        ends right after it queues), up to 5 s, then holds what still waits itself
+        (finish_at_exit); one killed in that moment loses what it held (the price of never
+        waiting)."""
         try:
             self._outbox.put_nowait((fn, args, delay))
         except queue.Full:  # Redis hung: held in the database, here (after the commit)
@@ -314,8 +315,8 @@ class JobQueue:
             if self._thread_pid != os.getpid():  # started lazily, and again after a fork
                 self._thread_pid = os.getpid()
                 threading.Thread(target=self._drain, name="jobs-enqueue", daemon=True).start()
-                atexit.unregister(self.wait_until_handed_over)  # (once, if a parent registered)
-                atexit.register(self.wait_until_handed_over)
+                atexit.unregister(self.finish_at_exit)  # (once, if a parent registered)
+                atexit.register(self.finish_at_exit)
 
     def _drain(self) -> None:
         while True:
@@ -334,6 +335,23 @@ class JobQueue:
                 return False
             time.sleep(0.005)
         return True
+
+    def finish_at_exit(self, timeout: float = 5.0) -> None:
+        """At exit: wait for the queuing thread, then hold in the database what it has not
+        reached (Redis hung, or more jobs than it held in `timeout`: a digest round run by hand
+        during an outage queues one per member), so the process ends without dropping them."""
+        if self.wait_until_handed_over(timeout):
+            return
+        while True:
+            try:
+                fn, args, delay = self._outbox.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                self._hold(fn, args, delay, "the process ended before the queuing thread put it")
+            finally:
+                self._outbox.task_done()
+        self.wait_until_handed_over(timeout)  # the one the thread has in hand
 
     def requeue(self, data: bytes) -> None:
         """Queue a serialized task again, with its retries renewed (a sysop's retry)."""
