@@ -237,10 +237,18 @@ def client(
 
 class DropRedisTracebacks(logging.Filter):
     """For Flask-Limiter's logger: a request that was using Redis when another found it down
-    logs "Swallowing error" with a traceback (it then counts in memory). The breaker has
-    already said that Redis is down, once: those records are dropped."""
+    logs "Swallowing error" with a traceback (it then counts in memory). For the jobs worker's
+    (Huey's consumer): each poll of the queue and of the schedule that fails says so with a
+    traceback, some ten a second. The breaker has already said that Redis is down, once: those
+    records are dropped (given `messages`, only records of those)."""
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__()
+        self.messages = messages
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self.messages and record.msg not in self.messages:
+            return True
         exc = record.exc_info[1] if record.exc_info else None
         while exc is not None:
             if isinstance(exc, redis.RedisError):
@@ -253,6 +261,18 @@ def quiet_limiter_log() -> None:
     limiter_log = logging.getLogger("flask-limiter")
     if not any(isinstance(f, DropRedisTracebacks) for f in limiter_log.filters):
         limiter_log.addFilter(DropRedisTracebacks())
+
+
+def quiet_consumer_log() -> None:
+    """Drop the jobs worker's failed polls of a Redis the breaker has found down (a job that
+    fails, or one that cannot be moved off the schedule, is still logged)."""
+    for name, message in (
+        ("huey.consumer.Worker", "Error reading from queue"),
+        ("huey.consumer.Scheduler", "Error reading schedule."),
+    ):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, DropRedisTracebacks) for f in logger.filters):
+            logger.addFilter(DropRedisTracebacks(message))
 
 
 def for_app(app: Any) -> redis.Redis | None:

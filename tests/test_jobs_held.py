@@ -5,6 +5,7 @@ jobs`; a held notification mail and the sweep of lost mail send it once between 
 
 from __future__ import annotations
 
+import logging
 import os
 import queue as stdlib_queue
 import threading
@@ -22,7 +23,7 @@ from forum.accounts.models import User
 from forum.db import transaction
 from forum.extensions import db
 from forum.jobs import services
-from forum.jobs.commands import put_back_on_start
+from forum.jobs.commands import make_consumer, put_back_on_start
 from forum.jobs.models import HeldJob
 from forum.jobs.services import HOLD_HOURS, put_back_held_jobs
 from forum.notifications.mail import send_notification_mail, sweep_lost_mail
@@ -172,6 +173,27 @@ def test_a_process_that_ends_holds_what_its_queuing_thread_has_not_reached(
     assert {r.error for r in held_rows()} == {"the process ended before the queuing thread put it"}
     assert caplog.text.count("held in the database") == 3
     assert queue._outbox.empty()
+
+
+@pytest.mark.slow
+def test_the_worker_logs_no_traceback_each_poll_while_redis_is_down(app, redis_queue, caplog):
+    """Huey's consumer logs every failed poll of the queue (its threads, ~10 a second) and of the
+    schedule (each second) with a traceback: a served forum's worker wrote 5,000 lines in a
+    40 s outage, around the lines that say what was held and put back. The breaker has said once
+    that Redis is down: those are dropped; a job's own failure is still logged."""
+    queue, server = redis_queue
+    consumer = make_consumer(app, 1)
+    server.kill()
+    worker, scheduler = consumer._create_worker(), consumer._create_scheduler()
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            worker.loop()
+        scheduler.loop()
+        logging.getLogger("huey.consumer.Worker").error("Unhandled error", exc_info=OSError())
+    assert "is not answering" in caplog.text  # the breaker's one line
+    assert "Error reading from queue" not in caplog.text
+    assert "Error reading schedule" not in caplog.text
+    assert "Unhandled error" in caplog.text
 
 
 def test_the_consumer_puts_back_every_minute_and_when_it_starts(app, job_queue, monkeypatch):

@@ -112,6 +112,10 @@ def make_consumer(app: Flask, workers: int | None = None, *, periodic: bool = Tr
     if queue.immediate:
         raise click.ClickException("JOBS_IMMEDIATE is on: jobs run where they are queued.")
     queue.register_all()
+    if app.config.get("REDIS_URL"):
+        from ..redisconn import quiet_consumer_log
+
+        quiet_consumer_log()
     return queue.huey.create_consumer(
         workers=workers or int(app.config["JOBS_WORKERS"]),
         worker_type="thread",
