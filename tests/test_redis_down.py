@@ -454,8 +454,11 @@ def test_two_servers_under_load_through_a_redis_outage(two_servers, own_redis, f
         # Every reply posted through A from 5 s after Redis's return reached Ada's socket on B
         # (the listener on B collected post_created events all along), and so did those before
         # the outage. The last ones may still be on their way (a busy machine): wait for them.
+        # "Before" is acknowledged a second before the kill: a reply acknowledged in the last
+        # moment may still wait in A's publishing thread when Redis dies, and a nudge Redis
+        # never took is dropped by design (the page shows the post; CI, load 10: one such).
         later = [n for t, via, n in load.acked if via == "a" and t >= back_at + 5]
-        before = [n for t, via, n in load.acked if via == "a" and t < down_at]
+        before = [n for t, via, n in load.acked if via == "a" and t < down_at - 1.0]
         assert len(later) >= 5 and before
         arrived = _post_numbers_until(listener, {*later, *before}, wait=20)
         assert not [n for n in later if n not in arrived], (sorted(later), sorted(arrived))
