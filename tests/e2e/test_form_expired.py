@@ -68,7 +68,13 @@ def test_a_reply_sent_after_logging_out_elsewhere_comes_back_and_is_sent_again(
     _log_out_elsewhere(page, "Log out")
 
     page.get_by_role("button", name="Post reply").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Form expired")
+    # The page that keeps her text, as "Form expired" (her cookie is the signed-out one), or
+    # as "Signed out" when a request of her page (the draft saved 2 s after typing) was
+    # answered after the log-out with her old cookie, which the browser then kept: the server
+    # no longer honours that session (seen under load, CI: load 10). Both keep the text.
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        re.compile("Form expired|Signed out")
+    )
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
     kept = page.locator("form.form-kept-resend textarea[name=body]")
     expect(kept).to_have_value(text)
@@ -92,7 +98,9 @@ def test_a_reply_sent_after_logging_out_elsewhere_comes_back_and_is_sent_again(
     )
     _log_out_elsewhere(page, "Abmelden")
     page.get_by_role("button", name="Antwort abschicken").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Formular abgelaufen")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        re.compile("Formular abgelaufen|Abgemeldet")
+    )
     expect(page.get_by_text("Du bist nicht angemeldet.")).to_be_visible()
     expect(kept).to_have_value("Und ein Akustikkoppler liegt auch noch da.")
     expect(page.get_by_role("button", name="Erneut senden")).to_be_visible()
