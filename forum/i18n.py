@@ -34,6 +34,7 @@ from flask_babel import (
     get_timezone,
     get_translations,
     lazy_ngettext,
+    refresh,
 )
 from flask_babel import gettext as babel_gettext
 from flask_babel import ngettext as babel_ngettext
@@ -103,6 +104,7 @@ __all__ = [
     "ngettext",
     "pgettext",
     "quoted",
+    "refresh",
 ]
 
 

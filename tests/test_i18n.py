@@ -225,6 +225,23 @@ def test_a_member_picks_the_language_in_settings(client, f):
     assert html_lang(page) == "de"
 
 
+def test_switching_the_language_in_settings_says_it_is_saved_in_the_new_language(client, f):
+    # A Spanish page sent with "Deutsch" chosen came back German with "Tu perfil se ha
+    # guardado." on it: the flash was translated before the switch.
+    f.user("pilar")
+    client.login("pilar")
+    response = client.form(
+        "/settings",
+        {"action": "profile", "profile-timezone": "Europe/Berlin", "profile-language": "de"},
+        headers={"Accept-Language": "es"},
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert html_lang(page) == "de"
+    assert "Dein Profil ist gespeichert." in page
+    assert "Tu perfil se ha guardado." not in page
+
+
 def test_settings_refuse_a_language_the_forum_does_not_have(client, f):
     f.user("pilar")
     client.login("pilar")

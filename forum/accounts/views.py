@@ -456,6 +456,8 @@ def settings() -> Any:
             except ForumError as exc:
                 form_error(profile, exc)
             else:
+                # Said in the language just chosen, the one the next page is in.
+                i18n.refresh()
                 flash(_("Your profile is saved."), "success")
                 # Kept for this browser too, as the switches at the foot of the page keep them:
                 # the pages stay as chosen after logging out.
