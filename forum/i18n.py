@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from babel import Locale
 from babel.dates import TIMEDELTA_UNITS, DateTimePattern, format_skeleton, parse_pattern
 from babel.dates import format_timedelta as babel_timedelta
+from babel.lists import format_list
 from babel.support import Translations
 from flask import Flask, Response, abort, current_app, g, has_request_context, request
 from flask_babel import (
@@ -41,7 +42,7 @@ from flask_babel import ngettext as babel_ngettext
 from flask_babel import pgettext as babel_pgettext
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from wtforms.i18n import messages_path as wtforms_messages_path
 from wtforms.validators import Length
 
@@ -254,6 +255,18 @@ def quoted(text: str) -> str:
     """Quoted text in the reader's language's quotation marks: “…” in English, „…“ in German,
     «…» in Spanish (a flag's note, a member's words; the `quoted` filter in templates)."""
     return gettext("“%(text)s”", text=text)
+
+
+# English lists as the forum writes its English (British: no comma before the "and").
+_LIST_LOCALES = {"en": "en_GB"}
+
+
+def listed(items: Iterable[Any]) -> Markup:
+    """Names as a list in the reader's language: "ada, bob and cy", "ada, bob und cy", "ada,
+    bob y cy" (the `listed` filter; each item escaped unless it is already markup, a link)."""
+    code = language()
+    words = [escape(item) for item in items]
+    return Markup(format_list(words, locale=_LIST_LOCALES.get(code, code)))
 
 
 def ngettext(singular: str, plural: str, /, num: int, **variables: Any) -> str:
@@ -661,6 +674,7 @@ def init_app(app: Flask) -> None:
         waited=waited,
         number=number,
         quoted=quoted,
+        listed=listed,
         said_reason=said_reason,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -49,6 +51,27 @@ def test_a_member_writes_to_another_through_the_forms(app, browser, f):
     assert reply.status_code == 302
     assert "Hi Ada!" in browser(ada).text(f"/mail/c/{conversation.id}")
     assert db.session.get(Conversation, conversation.id).message_count == 2
+
+
+def test_the_conversation_names_its_members_as_a_list_in_the_readers_language(app, browser, f):
+    # "Private conversation between ada, ken": a list of names reads "ada and ken" ("ada und
+    # ken", "ada y ken"), with commas only before the last.
+    ada, bob, cyd = f.user("ada"), f.user("bob"), f.user("cyd")
+    conversation = _start(ada, [bob, cyd])
+    url = f"/mail/c/{conversation.id}"
+
+    def said(language: str) -> str:
+        response = browser(bob).get(url, headers={"Accept-Language": language})
+        page = response.get_data(as_text=True)
+        line = re.search(r'<p class="muted">(.*?)</p>', page, re.S)
+        assert line is not None
+        return " ".join(re.sub(r"<[^>]+>", "", line.group(1)).split())
+
+    assert said("en") == "Private conversation between ada, bob and cyd"
+    assert said("de") == "Private Unterhaltung zwischen ada, bob und cyd"
+    assert said("es") == "Conversación privada entre ada, bob y cyd"
+    services.leave_conversation(cyd, conversation.id)
+    assert said("de") == "Private Unterhaltung zwischen ada und bob"
 
 
 def test_bad_input_keeps_what_was_typed_with_a_clear_error(app, browser, f):
