@@ -5,6 +5,7 @@ sysops; the settings choose the rhythm, and the mail's one-click unsubscribe sto
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -229,3 +230,18 @@ def test_the_weekly_default_comes_from_the_configuration(app, f):
     wednesday_9 = datetime(2026, 12, 10, 9, 30, tzinfo=UTC)  # a Thursday (weekday 3)
     assert queue_digests(wednesday_9 - timedelta(days=1)) == 0
     assert queue_digests(wednesday_9) >= 1
+
+
+def test_the_weekday_menu_names_the_days_as_each_language_writes_them(f, client):
+    # Spanish writes the days in lower case ("Cada semana el lunes"); the menu said "Lunes".
+    f.user("pilar")
+    client.login("pilar")
+    page = client.get("/settings", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    days = re.findall(r'<option (?:selected )?value="\d">([^<]+)</option>', _weekdays(page))
+    assert days == ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"]
+    page = client.get("/settings", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert re.findall(r'value="\d">([^<]+)<', _weekdays(page))[:2] == ["Montag", "Dienstag"]
+
+
+def _weekdays(page: str) -> str:
+    return page.split('name="digest_weekday">', 1)[1].split("</select>", 1)[0]
