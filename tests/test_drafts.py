@@ -280,3 +280,14 @@ def test_a_draft_whose_place_was_closed_is_listed_without_it(client, f, world) -
     assert "my plan" in page  # still hers to read and delete
     assert client.form(f"/drafts/reply:{secret.id}/delete").status_code == 302
     assert set(_drafts(ada.id)) == {f"topic:{club.id}"}
+
+
+def test_the_restored_draft_says_when_it_was_saved_as_german_writes_it(client, world) -> None:
+    # "Aus deinem Entwurf wiederhergestellt (gespeichert gerade eben)": German puts the time
+    # before the participle, "(gerade eben gespeichert)", "(vor 5 Minuten gespeichert)".
+    _ada, _bob, _sig, topic = world
+    client.login("ada")
+    client.form(f"/drafts/reply:{topic.id}", {"body": "Der Amiga 500"})
+    page = _html(client.get(f"/t/{topic.id}/reply", headers={"Accept-Language": "de"}))
+    assert "Aus deinem Entwurf wiederhergestellt (<time" in page
+    assert ">gerade eben</time> gespeichert)." in page
