@@ -84,6 +84,10 @@ def test_bad_input_keeps_what_was_typed_with_a_clear_error(app, browser, f):
     html = response.get_data(as_text=True)
     assert "There is no member named nobody_here." in html
     assert "Typed text stays" in html and 'value="Plans"' in html
+    # The refused field takes the focus (it stayed on the page's top, the error far below).
+    to = re.search(r'<input[^>]*name="to"[^>]*>', html)
+    assert to is not None and " autofocus" in to.group(0) and 'aria-invalid="true"' in to.group(0)
+    assert html.count("autofocus") == 1
     empty = browser(ada).form("/mail/new", {"to": "bob", "subject": "Plans", "body": "   "})
     assert empty.status_code == 400
     assert db.session.scalar(select(Conversation)) is None

@@ -377,4 +377,16 @@
       });
     }
   }
+
+  // A refused field takes the focus: its `autofocus` (templates/_macros.html) does that without
+  // this file. When the address names a place on the page (a settings form comes back at its
+  // "#notifications-heading"), the browser's jump there then takes the focus off it to the page:
+  // it is given back once the page has loaded, the jump made.
+  var refused = location.hash && document.querySelector("[autofocus][aria-invalid='true']");
+  if (refused) {
+    window.addEventListener("load", function () {
+      var now = document.activeElement;
+      if (!now || now === document.body) refused.focus();
+    });
+  }
 })();

@@ -72,6 +72,8 @@ def test_a_refused_notification_form_comes_back_with_what_was_typed_elsewhere(
     page.get_by_role("button", name="Save notification preferences").click()
     expect(page.get_by_text("Choose an hour from 0 to 23.")).to_be_visible()
     expect(hour).to_have_attribute("aria-invalid", "true")
+    # The keyboard starts at what to mend, not at the top of the page.
+    expect(hour).to_be_focused()
     # The page comes back at the form that was refused, not at the top, several forms above it.
     assert page.url.endswith("/notifications/preferences#notifications-heading"), page.url
     # The browser scrolls to the fragment once the page is laid out: wait for it.
