@@ -203,6 +203,27 @@ def test_the_sysops_answer_as_the_sysops_and_the_lifecycle_follows(browser, worl
     assert not permissions.can_rate_concern(world["ken"], db.session.get(Concern, concern.id))
 
 
+def test_the_sysops_box_to_resolve_with_the_reply_reads_alone_in_each_language(browser, world):
+    # A checkbox's label is read on its own: it said "and mark the concern resolved", "und das
+    # Anliegen als erledigt markieren", a sentence's second half.
+    concern = _write(world)
+    grace = browser(world["grace"])
+    labels = {}
+    for language in ("en", "de", "es"):
+        page = grace.get(f"/care/{concern.id}", headers={"Accept-Language": language})
+        box = re.search(
+            r'<label class="checkbox"><input[^>]*name="resolve"[^>]*> ([^<]+)</label>',
+            page.get_data(as_text=True),
+        )
+        assert box is not None
+        labels[language] = unescape(box.group(1)).strip()
+    assert labels == {
+        "en": "Mark the concern resolved with this reply",
+        "de": "Mit dieser Antwort das Anliegen als erledigt markieren",
+        "es": "Marcar la consulta como resuelta con esta respuesta",
+    }
+
+
 def test_only_the_member_rates_and_only_after_resolution(world):
     concern = _write(world)
     with pytest.raises(Conflict):

@@ -53,7 +53,7 @@ class ReplyForm(FlaskForm):
     body = TextAreaField(
         _l("Your reply (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
     )
-    resolve = BooleanField(_l("and mark the concern resolved"))
+    resolve = BooleanField(_l("Mark the concern resolved with this reply"))
 
 
 class NoteForm(FlaskForm):

@@ -103,7 +103,7 @@ def concern(browser: Any, forum: Any, logins: dict[str, Any]) -> Iterator[Concer
     page = context.new_page()
     page.goto(path)
     page.get_by_label("Your reply").fill("Thank you: the count is right again.")
-    page.get_by_label("and mark the concern resolved").check()
+    page.get_by_label("Mark the concern resolved with this reply").check()
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_text("Thank you: the count is right again.")).to_be_visible()
     page.get_by_label("A note for the sysops").fill("A stale counter; `flask forum recount` ran.")
