@@ -290,6 +290,18 @@ def test_turning_two_factor_off_and_on_again_ends_remembered_devices(f, clock, a
     assert not two_factor.remembered(ada, token[:-3] + "abc")
 
 
+def test_the_page_says_since_when_as_each_language_writes_a_date(client, f, clock) -> None:
+    # "Desde 7 dic 2026, 21:25, al iniciar sesión…", "Seit 07.12.2026, 21:25 wird…": a date
+    # takes its article in Spanish and German ("desde el", "seit dem") and "Uhr" in German.
+    ada = f.user("ada")
+    client.login("ada")
+    turn_on(client, ada, clock)
+    spanish = html(client.get("/settings/two-factor", headers={"Accept-Language": "es"}))
+    assert re.search(r"Desde el \d{1,2} \w+ \d{4}, \d\d:\d\d, al iniciar sesión", spanish)
+    german = html(client.get("/settings/two-factor", headers={"Accept-Language": "de"}))
+    assert re.search(r"Seit dem \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr wird beim Anmelden", german)
+
+
 # --- turning it off, new recovery codes -----------------------------------------------------
 def test_turning_it_off_takes_the_password_and_a_code(client, f, clock) -> None:
     ada = f.user("ada")
