@@ -507,3 +507,19 @@ def test_long_typed_reasons_and_notes_stay_inside_375_px(open_browser, forum):
     assert not problems, "pages wider than the phone:\n  " + "\n  ".join(problems)
     sysop.goto(topic)
     expect(sysop.locator("article#post-1 .tag-private")).to_contain_text(LONG_REASON)
+
+
+def test_a_topic_title_of_one_long_word_stays_inside_375_px(open_browser):
+    """A title may be one unbroken word (a URL, a file name, a key held down): the topic's
+    heading, the notification of a mention in it, the SIG's list and "New" wrap it rather than
+    widen a phone's page (the topic was 3318 px wide, the notifications 1926 px)."""
+    title = unique("W" * 150)
+    author = open_browser("ada")
+    topic = start_topic(author, "Retro Computing", title, "@ken look at this one.")
+    reader = phone(open_browser, "ken", viewport=PHONE_375)
+    reader.goto("/notifications")
+    expect(reader.get_by_role("link", name=re.compile(title))).to_be_visible()
+    problems = overflow_problems(
+        reader, [topic, "/notifications", "/s/retro/", "/new"], PHONE_375["width"]
+    )
+    assert not problems, "pages wider than the phone:\n  " + "\n  ".join(problems)
