@@ -231,6 +231,12 @@
     // The server wrote the text in the member's language (forum.notifications.kinds).
     var text = t("new_notification", { text: data.text || data.excerpt || t("notification") });
     var path = pathOf(data.url);
+    // On the conversation a private message arrived in, the line that offers to show it
+    // ("mail-live", below) speaks of it; its notification only counts in the badge.
+    var conversation = document.getElementById("messages");
+    if (conversation && path === "/mail/c/" + conversation.getAttribute("data-conversation-id")) {
+      return;
+    }
     if (path.indexOf("/care/") !== 0) {
       announce(text);
       return;
