@@ -181,6 +181,22 @@ def test_edit_keeps_revisions_marks_the_post_and_shows_history_to_sysops(
     assert history.index("second words") < history.index("first words")
 
 
+def test_the_edited_mark_says_when_as_each_language_writes_a_date(client, f, ada, club) -> None:
+    # Its tooltip read "bearbeitet 07.12.2026, 20:47": a date takes "am … Uhr" in German.
+    topic = f.topic(ada, club, "Drafty", "first words")
+    client.login("ada")
+    client.form(f"/p/{topic.first_post_id}/edit", {"title": "Drafty", "body": "new words"})
+
+    def mark(language: str) -> str:
+        page = _html(client.get(f"/t/{topic.id}?page=1", headers={"Accept-Language": language}))
+        found = re.search(r'<span class="edited" title="([^"]+)">', page)
+        assert found is not None
+        return found.group(1)
+
+    assert re.fullmatch(r"bearbeitet am \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr", mark("de"))
+    assert re.fullmatch(r"editado el \d{1,2} \w+ \d{4}, \d\d:\d\d", mark("es"))
+
+
 def test_editing_the_first_post_can_rename_the_topic(client, f, ada, club) -> None:
     topic = f.topic(ada, club, "Old name")
     client.login("ada")
