@@ -163,6 +163,20 @@ def test_without_javascript_preview_and_save_draft_go_to_the_server(open_browser
     expect(page.get_by_text("The draft was deleted.")).to_be_visible()
 
 
+def test_a_new_topic_is_saved_as_a_draft_before_it_has_a_title_without_javascript(open_browser):
+    """The "Save draft" button did nothing on a new topic without a title yet: the browser
+    asked for the title first (needed to post, not to keep a draft: the server saves it as is)."""
+    page = open_browser("ken", js=False)
+    page.goto("/s/retro/new")
+    words = unique("untitled")
+    page.get_by_label("Message (Markdown)").fill(f"{words}: the body comes first")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft saved.")).to_be_visible()
+    expect(page.get_by_label("Message (Markdown)")).to_have_value(f"{words}: the body comes first")
+    page.get_by_role("button", name="Discard draft").click()
+    expect(page.get_by_text("The draft was deleted.")).to_be_visible()
+
+
 def test_the_empty_preview_speaks_the_page_language_before_the_scripts_catalog(open_browser):
     """The empty preview shows as the composer starts, before the scripts' catalog may have
     arrived: its words come with the page, so a German page never says it in English."""
