@@ -148,6 +148,16 @@ by `topics.views` when a topic page moves the member's read position, which stor
 it (no write of its own). Default: 0 (nothing measured)."""
 
 
+# --- requests ------------------------------------------------------------------------------
+
+request_member: HookMap[Callable[[], User | None]] = HookMap("forum.request_member")
+"""Who a request to a blueprint acts for, by the blueprint's name, where that is not simply the
+browser's signed-in member: the member, or None (a guest, or a credential that is not valid).
+Provided by api ("api": a token's member, whatever cookie came along); called by
+`forum.ratelimits.member_key`, which the rate limiter asks before the blueprint's own
+before-request hooks run. Default: the browser's signed-in member (`web.viewer`)."""
+
+
 # --- registration --------------------------------------------------------------------------
 
 registration_mode: Hook[Callable[[], str]] = Hook("forum.registration_mode", lambda: "open")

@@ -27,7 +27,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from .. import hooks, i18n, permissions, theme
+from .. import hooks, i18n, permissions, ratelimits, theme
 from .. import settings as site_settings
 from ..errors import ForumError, NotFound
 from ..extensions import csrf, limiter
@@ -561,13 +561,9 @@ def _saved_profile(profile: ProfileForm, user: Any) -> None:
     profile.theme.data = theme.theme()
 
 
-def _export_limit() -> str:
-    return str(current_app.config["RATELIMIT_EXPORT"])
-
-
 @bp.route("/settings/data", methods=["POST"])
 @login_required
-@limiter.limit(_export_limit, key_func=_account_key)
+@ratelimits.export
 def export_data() -> Any:
     """ "Download my data": a ZIP of JSON files with everything the forum keeps of the member
     (accounts.queries.account_export), made on the spot and kept by no cache."""

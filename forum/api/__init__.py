@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     # The blueprints' hooks, error handlers and routes register on import, once.
     from . import (  # noqa: F401
         announcements,
+        auth,
         care,
         mail,
         me,
@@ -34,4 +35,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tokens_bp)
     hooks.settings_sections.add(app, "api/_settings.html")
     hooks.account_data.add(app, "api_tokens", queries.account_tokens)
+    hooks.request_member.add(app, bp.name, auth.member)
     events.subscribe(app, events.AccountDeleted, services.forget_member, phase="in_transaction")

@@ -163,11 +163,11 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def member_key() -> str:
-    """The posting budget is the member's, one for every way of posting (the pages' too,
-    forum.topics.views), whichever token or browser posts."""
+def member() -> User | None:
+    """Who an API request acts for, for the per-member budgets (forum.ratelimits, through
+    hooks.request_member): a token's member, else the browser's; None for a guest and for a
+    credential that is not valid (refused right after)."""
     try:
-        found = credential()
+        return credential().user
     except ForumError:
-        found = Credential(None)
-    return f"user:{found.user.id}" if found.user is not None else f"ip:{request.remote_addr}"
+        return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import permissions
+from .. import permissions, ratelimits
 from ..accounts.former import is_former
 from ..accounts.former import public as public_name
 from ..care import queries as care_queries
@@ -18,7 +18,7 @@ from ..web import absolute_url_for, unless_read_only
 from . import bp
 from .auth import credential
 from .spec import operation
-from .views import MODERATE, READ, WRITE, _context, _sig_ref, _viewer, mail_limit
+from .views import MODERATE, READ, WRITE, _context, _sig_ref, _viewer
 
 if TYPE_CHECKING:
     from ..care.models import Concern
@@ -166,7 +166,7 @@ def get_concern(concern_id: int) -> Any:
 
 
 @bp.route("/concerns", methods=["POST"])
-@mail_limit
+@ratelimits.mail
 @operation(WRITE, ok=201, model="ConcernDetail", json="NewConcern", tags=TAGS)
 def create_concern() -> Any:
     """Write to the sysops
@@ -186,7 +186,7 @@ def create_concern() -> Any:
 
 
 @bp.route("/concerns/<int:concern_id>/messages", methods=["POST"])
-@mail_limit
+@ratelimits.mail
 @operation(WRITE, ok=201, model="ConcernDetail", json="ConcernMessageIn", tags=TAGS)
 def reply_to_concern(concern_id: int) -> Any:
     """Write in a concern

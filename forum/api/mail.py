@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response
 
-from .. import permissions
+from .. import permissions, ratelimits
 from ..accounts.former import is_former
 from ..accounts.former import public as public_name
 from ..extensions import db
@@ -18,7 +18,7 @@ from ..messages.models import KIND_PRIVATE
 from ..web import absolute_url_for, unless_read_only
 from . import bp
 from .spec import operation
-from .views import READ, WRITE, _context, _viewer, mail_limit, report_limit
+from .views import READ, WRITE, _context, _viewer
 
 if TYPE_CHECKING:
     from . import schemas
@@ -141,7 +141,7 @@ def get_conversation(conversation_id: int) -> Any:
 
 
 @bp.route("/conversations", methods=["POST"])
-@mail_limit
+@ratelimits.mail
 @operation(WRITE, ok=201, model="ConversationDetail", json="NewConversation", tags=TAGS)
 def create_conversation() -> Any:
     """Start a conversation
@@ -158,7 +158,7 @@ def create_conversation() -> Any:
 
 
 @bp.route("/conversations/<int:conversation_id>/messages", methods=["POST"])
-@mail_limit
+@ratelimits.mail
 @operation(WRITE, ok=201, model="ConversationDetail", json="MailMessageIn", tags=TAGS)
 def reply_to_conversation(conversation_id: int) -> Any:
     """Write in a conversation
@@ -175,7 +175,7 @@ def reply_to_conversation(conversation_id: int) -> Any:
 
 
 @bp.route("/conversations/<int:conversation_id>/participants", methods=["POST"])
-@mail_limit
+@ratelimits.mail
 @operation(WRITE, model="ConversationDetail", json="ParticipantIn", tags=TAGS)
 def add_participant(conversation_id: int) -> Any:
     """Add a member to a conversation
@@ -209,7 +209,7 @@ def archive_conversation(conversation_id: int) -> Any:
 
 
 @bp.route("/messages/<int:message_id>/report", methods=["POST"])
-@report_limit
+@ratelimits.reports
 @operation(
     WRITE, ok=201, model="MessageReportResult", json="MessageReportIn", tags=TAGS, errors=(409,)
 )

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, current_app, render_template, request
+from flask import Response, render_template, request
 
-from .. import i18n, permissions, settings
+from .. import i18n, permissions, ratelimits
 from ..accounts import services as account_services
 from ..accounts.former import is_former
 from ..accounts.former import public as public_name
-from ..extensions import db, limiter
+from ..extensions import db
 from ..moderation import services as moderation
 from ..notifications import queries as notification_queries
 from ..notifications import services as notification_services
@@ -24,7 +24,7 @@ from ..sigs.models import Sig
 from ..topics import services as topic_services
 from ..web import absolute_url_for
 from . import bp, queries
-from .auth import credential, member_key
+from .auth import credential
 from .spec import document, operation, reference
 
 if TYPE_CHECKING:
@@ -33,48 +33,6 @@ else:  # pydantic's models, loaded on the API's first request (forum.api.spec)
     from .spec import schemas
 
 READ, WRITE, MODERATE, ADMIN = permissions.TOKEN_SCOPES
-
-# One posting budget for every way of posting (new topic, reply, edit), shared with the pages.
-# The token's own budget (the blueprint's) still applies.
-posting_limit = limiter.shared_limit(
-    lambda: str(settings.get("post_rate_limit")),
-    scope="posting",
-    key_func=member_key,
-    override_defaults=False,
-)
-# The pages' one budget for private mail (new, reply, add a member) and writing to the sysops,
-# per member: the same bucket as forum.messages.views.mail_limit, whichever token or browser
-# writes (forum.api.mail, forum.api.care).
-mail_limit = limiter.shared_limit(
-    lambda: str(settings.get("mail_rate_limit")),
-    scope="mail",
-    key_func=member_key,
-    override_defaults=False,
-)
-
-
-# The pages' budgets for a button press that reaches others, per member, whichever token or
-# browser presses it: reacting (forum.reactions.views), joining and leaving a SIG
-# (forum.sigs.views), and flags and reports of private messages together
-# (forum.moderation.views; forum.api.mail).
-reaction_limit = limiter.shared_limit(
-    lambda: str(current_app.config["RATELIMIT_REACTIONS"]),
-    scope="reactions",
-    key_func=member_key,
-    override_defaults=False,
-)
-membership_limit = limiter.shared_limit(
-    lambda: str(current_app.config["RATELIMIT_REACTIONS"]),
-    scope="membership",
-    key_func=member_key,
-    override_defaults=False,
-)
-report_limit = limiter.shared_limit(
-    lambda: str(current_app.config["RATELIMIT_REPORTS"]),
-    scope="reports",
-    key_func=member_key,
-    override_defaults=False,
-)
 
 
 def _viewer() -> permissions.Actor:
@@ -238,7 +196,7 @@ def get_sig(slug: str) -> Any:
 
 
 @bp.route("/sigs/<slug>/membership", methods=["PUT"])
-@membership_limit
+@ratelimits.membership
 @operation(WRITE, model="MembershipResult", tags=("SIGs",), errors=(409,))
 def join_sig(slug: str) -> Any:
     """Join a SIG
@@ -251,7 +209,7 @@ def join_sig(slug: str) -> Any:
 
 
 @bp.route("/sigs/<slug>/membership", methods=["DELETE"])
-@membership_limit
+@ratelimits.membership
 @operation(WRITE, model="MembershipResult", tags=("SIGs",), errors=(409,))
 def leave_sig(slug: str) -> Any:
     """Leave a SIG"""
@@ -276,7 +234,7 @@ def list_topics(slug: str) -> Any:
 
 
 @bp.route("/sigs/<slug>/topics", methods=["POST"])
-@posting_limit
+@ratelimits.posting
 @operation(WRITE, ok=201, model="TopicDetail", json="NewTopic", tags=("Topics",))
 def create_topic(slug: str) -> Any:
     """Start a topic
@@ -315,7 +273,7 @@ def list_posts(topic_id: int) -> Any:
 
 
 @bp.route("/topics/<int:topic_id>/posts", methods=["POST"])
-@posting_limit
+@ratelimits.posting
 @operation(WRITE, ok=201, model="Post", json="NewPost", tags=("Posts",))
 def create_post(topic_id: int) -> Any:
     """Reply to a topic
@@ -337,7 +295,7 @@ def get_post(post_id: int) -> Any:
 
 
 @bp.route("/posts/<int:post_id>", methods=["PATCH"])
-@posting_limit
+@ratelimits.posting
 @operation(WRITE, model="Post", json="PostEdit", tags=("Posts",))
 def edit_post(post_id: int) -> Any:
     """Edit a post
@@ -368,7 +326,7 @@ def _reactions(post_id: int) -> schemas.Reactions:
 
 
 @bp.route("/posts/<int:post_id>/reaction", methods=["PUT"])
-@reaction_limit
+@ratelimits.reactions
 @operation(WRITE, model="Reactions", json="ReactionIn", tags=("Posts",))
 def react(post_id: int) -> Any:
     """React to a post
@@ -379,7 +337,7 @@ def react(post_id: int) -> Any:
 
 
 @bp.route("/posts/<int:post_id>/reaction", methods=["DELETE"])
-@reaction_limit
+@ratelimits.reactions
 @operation(WRITE, ok=204, tags=("Posts",))
 def unreact(post_id: int) -> Any:
     """Take back one's reaction to a post"""
@@ -524,7 +482,7 @@ def search() -> Any:
 
 # --- moderation -----------------------------------------------------------------------------
 @bp.route("/posts/<int:post_id>/flags", methods=["POST"])
-@report_limit
+@ratelimits.reports
 @operation(WRITE, ok=201, model="FlagResult", json="FlagIn", tags=("Moderation",))
 def flag_post(post_id: int) -> Any:
     """Flag a post for its SIG's sysops"""

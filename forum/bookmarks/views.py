@@ -4,27 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, jsonify, render_template, request, url_for
+from flask import abort, flash, jsonify, render_template, request, url_for
 from flask_login import login_required
 
-from .. import permissions
+from .. import permissions, ratelimits
 from ..errors import ForumError, Invalid
-from ..extensions import limiter
 from ..i18n import gettext as _
 from ..i18n import localtime
 from ..topics.queries import TopicPage
 from ..web import form_error, redirect_back, viewer, wants_json
 from . import bp, queries, services
 from .forms import REMIND_LABELS, BookmarkForm
-
-
-def _limit() -> str:
-    return str(current_app.config["RATELIMIT_REACTIONS"])
-
-
-def _member_key() -> str:
-    user = viewer()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
 
 
 def _page_arg() -> int:
@@ -62,7 +52,7 @@ def _form_page(post_id: int, form: BookmarkForm, status: int = 200) -> Any:
 
 @bp.route("/p/<int:post_id>/bookmark", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_limit, key_func=_member_key, methods=["POST"])
+@ratelimits.bookmarks
 def bookmark(post_id: int) -> Any:
     """GET: the post's bookmark and when to be reminded. POST: keep it (the quick button under
     each post sends no reminder; this page's form sends one)."""

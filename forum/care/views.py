@@ -10,11 +10,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
-from .. import permissions
+from .. import permissions, ratelimits
 from ..accounts.services import NOT_BANNED
 from ..errors import Duplicate, ForumError
 from ..i18n import gettext as _
-from ..messages.views import mail_limit
 from ..sigs.views import sig_page
 from ..topics.queries import TopicPage
 from ..web import form_error, unless_read_only, viewer
@@ -108,20 +107,20 @@ def _write(sig: Any, kept: str | None = None, kept_status: int = 200) -> Any:
 
 @bp.route("/s/<slug>/sysops/write", methods=["GET", "POST"])
 @login_required
-@mail_limit
+@ratelimits.mail
 def write_to_sig(slug: str) -> Any:
     return _write(permissions.get_sig_for(viewer(), slug))
 
 
 @bp.route("/care/write", methods=["GET", "POST"])
 @login_required
-@mail_limit
+@ratelimits.mail
 def write_to_site() -> Any:
     return _write(None)
 
 
 @bp.route("/care/appeal", methods=["GET", "POST"])
-@mail_limit
+@ratelimits.mail
 def appeal() -> Any:
     """For members banned site-wide, who cannot sign in: their name and password each time."""
     form = AppealForm()
@@ -196,7 +195,7 @@ def concern(concern_id: int) -> Any:
 
 @bp.route("/care/<int:concern_id>/reply", methods=["POST"])
 @login_required
-@mail_limit
+@ratelimits.mail
 def reply(concern_id: int) -> Any:
     permissions.get_concern_for(viewer(), concern_id)
     form = ReplyForm()

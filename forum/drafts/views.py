@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, jsonify, render_template, request, url_for
+from flask import flash, jsonify, render_template, request, url_for
 from flask_login import login_required
 
+from .. import ratelimits
 from ..errors import ForumError
-from ..extensions import limiter
 from ..i18n import gettext as _
 from ..timeutil import utcnow
 from ..web import redirect_back, viewer, wants_json
 from . import bp, queries, services
-
-
-def _draft_limit() -> str:
-    return str(current_app.config["RATELIMIT_DRAFTS"])
-
-
-def _member_key() -> str:
-    user = viewer()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
 
 
 def _json_error(exc: ForumError) -> Any:
@@ -56,7 +47,7 @@ def index() -> Any:
 
 @bp.route("/drafts/<key>", methods=["POST"])
 @login_required
-@limiter.limit(_draft_limit, key_func=_member_key)
+@ratelimits.drafts
 def save(key: str) -> Any:
     """Save what the composer holds (its script calls this while the member types, and as the
     page is left). Answers JSON: the draft's time, or {"deleted": true} for an emptied one."""

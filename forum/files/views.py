@@ -22,10 +22,10 @@ from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy import select
 
-from .. import hooks, permissions
+from .. import hooks, permissions, ratelimits
 from ..accounts.models import User
 from ..errors import Forbidden, ForumError, Invalid, NotFound
-from ..extensions import db, limiter
+from ..extensions import db
 from ..i18n import gettext as _
 from ..i18n import ngettext, number
 from ..sigs.models import Sig
@@ -48,19 +48,6 @@ from .storage import key_for
 # plugin, no same-origin access), whatever a browser thinks it is.
 SANDBOX_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 IMAGE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-
-
-def _member_key() -> str:
-    user = viewer()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
-
-
-upload_limit = limiter.shared_limit(
-    lambda: str(current_app.config["RATELIMIT_UPLOAD"]),
-    scope="uploads",
-    key_func=_member_key,
-    methods=["POST"],
-)
 
 
 def _disposition(kind: str, name: str) -> str:
@@ -136,7 +123,7 @@ def serve(sha256: str, name: str) -> Any:
 
 @bp.route("/files/upload", methods=["POST"])
 @login_required
-@upload_limit
+@ratelimits.uploads
 def upload() -> Any:
     """The composer's drag-and-drop, paste and file input (JavaScript): one file, answered with
     its Markdown to insert at the cursor."""
@@ -285,7 +272,7 @@ def library_download(slug: str, file_id: int, number: int | None = None) -> Any:
 
 @bp.route("/s/<slug>/library/upload", methods=["GET", "POST"])
 @login_required
-@upload_limit
+@ratelimits.uploads
 def library_upload(slug: str) -> Any:
     sig = _library_sig(slug)
     problem = permissions.library_upload_problem(viewer(), sig)
@@ -394,7 +381,7 @@ def library_edit(slug: str, file_id: int) -> Any:
 
 @bp.route("/s/<slug>/library/<int:file_id>/version", methods=["POST"])
 @login_required
-@upload_limit
+@ratelimits.uploads
 def library_new_version(slug: str, file_id: int) -> Any:
     entry, sig = _entry(slug, file_id)
     form = VersionForm()
@@ -490,7 +477,7 @@ def avatar_image(sha256: str, size: int) -> Any:
 
 @bp.route("/settings/avatar", methods=["POST"])
 @login_required
-@upload_limit
+@ratelimits.uploads
 def avatar() -> Any:
     item = request.files.get("file")
 

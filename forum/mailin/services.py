@@ -34,16 +34,14 @@ from email.parser import BytesParser
 from email.utils import parseaddr
 from typing import TypeVar
 
-from flask import current_app
-from limits import parse as parse_limit
 from sqlalchemy.exc import IntegrityError
 
-from .. import jobs, settings
+from .. import jobs, ratelimits, settings
 from ..accounts import services as accounts
 from ..accounts.models import User
 from ..db import transaction
 from ..errors import Duplicate, ForumError
-from ..extensions import db, limiter
+from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE, force_locale, gettext
 from ..i18n import lazy_gettext as _l
 from ..mail import REPLY, ForumAddress, read_address, send_mail
@@ -176,22 +174,6 @@ def is_automatic(message: Message, sender: str | None) -> bool:
     )
 
 
-def _spend_posting_budget(user: User) -> bool:
-    """The web's posting rate limit (forum.topics.views' shared "posting" limit, per member):
-    a reply by mail spends from the same budget. False when it is spent.
-
-    Flask-Limiter checks limits only around a view; outside one its maintainer's way is to hit
-    the `limits` strategy with the same key parts (alisaifee/flask-limiter#277): the key
-    prefix, the member's key (`user:<id>`, forum.topics.views._member_key) and the shared
-    scope. tests/test_mail_in.py proves the web form then finds the budget spent."""
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
-        return True
-    item = parse_limit(str(settings.get("post_rate_limit")))
-    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "")
-    args = [prefix] if prefix else []
-    return bool(limiter.limiter.hit(item, *args, f"user:{user.id}", "posting"))
-
-
 def _reply(
     recipient: str,
     address: ForumAddress,
@@ -222,7 +204,7 @@ def _reply(
             "Once the quoted mail and the signature were taken out, nothing was left. Write "
             "your reply above the quoted text."
         )
-    elif not _spend_posting_budget(user):
+    elif not ratelimits.spend(ratelimits.posting, user.id):
         reason = _l("You are posting faster than this forum allows. Wait a little, then again.")
     else:
 

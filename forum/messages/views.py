@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import hooks, permissions, settings
+from .. import hooks, permissions, ratelimits
 from ..accounts.former import display
 from ..accounts.views import settings_page
 from ..errors import Duplicate, ForumError
-from ..extensions import limiter
 from ..i18n import gettext as _
 from ..web import form_error, redirect_back, unless_read_only, viewer
 from . import bp, queries, services
@@ -23,26 +22,6 @@ from .forms import (
     MailPreferencesForm,
     MessageForm,
     ReportForm,
-)
-
-
-def _mail_limit() -> str:
-    return str(settings.get("mail_rate_limit"))
-
-
-def _member_key() -> str:
-    user = viewer()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
-
-
-# One budget per account for every way of sending mail (new, reply, add a member).
-mail_limit = limiter.shared_limit(_mail_limit, scope="mail", key_func=_member_key, methods=["POST"])
-# Reports spend the budget of flags (forum.moderation.views.report_limit): one per member.
-report_limit = limiter.shared_limit(
-    lambda: str(current_app.config["RATELIMIT_REPORTS"]),
-    scope="reports",
-    key_func=_member_key,
-    methods=["POST"],
 )
 
 
@@ -82,7 +61,7 @@ def mailbox() -> Any:
 
 @bp.route("/mail/new", methods=["GET", "POST"])
 @login_required
-@mail_limit
+@ratelimits.mail
 def new() -> Any:
     form = ConversationForm()
     problem = permissions.send_mail_problem(viewer())
@@ -142,7 +121,7 @@ def conversation(conversation_id: int) -> Any:
 
 @bp.route("/mail/c/<int:conversation_id>/reply", methods=["POST"])
 @login_required
-@mail_limit
+@ratelimits.mail
 def reply(conversation_id: int) -> Any:
     permissions.get_conversation_for(viewer(), conversation_id)
     form = MessageForm()
@@ -163,7 +142,7 @@ def reply(conversation_id: int) -> Any:
 
 @bp.route("/mail/c/<int:conversation_id>/add", methods=["POST"])
 @login_required
-@mail_limit
+@ratelimits.mail
 def add_member(conversation_id: int) -> Any:
     permissions.get_conversation_for(viewer(), conversation_id)
     form = AddMemberForm()
@@ -210,7 +189,7 @@ def archive(conversation_id: int) -> Any:
 
 @bp.route("/mail/m/<int:message_id>/report", methods=["GET", "POST"])
 @login_required
-@report_limit
+@ratelimits.reports
 def report(message_id: int) -> Any:
     message = services.get_message_for(viewer(), message_id)
     permissions.require_report_message(viewer(), message)

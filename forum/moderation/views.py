@@ -7,16 +7,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from .. import hooks, permissions
+from .. import hooks, permissions, ratelimits
 from .. import settings as site_settings
 from ..accounts.former import display
 from ..accounts.models import User
 from ..errors import Forbidden, ForumError, Invalid, NotFound
-from ..extensions import db, limiter
+from ..extensions import db
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..i18n import ngettext
@@ -187,23 +187,8 @@ def log() -> Any:
 
 
 # --- flags ----------------------------------------------------------------------------------
-def _member_key() -> str:
-    user = viewer()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
-
-
-# One budget per member for what lands in front of the sysops: flags and reports of private
-# messages (forum.messages.views), by the pages or the API (forum.api.views).
-report_limit = limiter.shared_limit(
-    lambda: str(current_app.config["RATELIMIT_REPORTS"]),
-    scope="reports",
-    key_func=_member_key,
-    methods=["POST"],
-)
-
-
 @bp.route("/p/<int:post_id>/flag", methods=["GET", "POST"])
-@report_limit
+@ratelimits.reports
 def flag(post_id: int) -> Any:
     post = permissions.get_post_for(viewer(), post_id)
     topic = db.session.get(Topic, post.topic_id)

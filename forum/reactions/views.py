@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, flash, jsonify, render_template, request
+from flask import Flask, flash, jsonify, render_template, request
 from flask_login import login_required
 
-from .. import permissions, settings
+from .. import permissions, ratelimits, settings
 from ..errors import Invalid
-from ..extensions import limiter
 from ..i18n import gettext as _
 from ..topics.queries import TopicPage
 from ..web import redirect_back, viewer, wants_json
 from . import bp, queries, services
-
-
-def _limit() -> str:
-    return str(current_app.config["RATELIMIT_REACTIONS"])
-
-
-def _member_key() -> str:
-    user = viewer()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
 
 
 def _back(post_id: int) -> Any:
@@ -30,13 +20,9 @@ def _back(post_id: int) -> Any:
     return redirect_back(request.form.get("next"), f"/p/{post_id}")
 
 
-# One budget per member for reacting, the pages' buttons and the API's (forum.api.views).
-reaction_limit = limiter.shared_limit(_limit, scope="reactions", key_func=_member_key)
-
-
 @bp.route("/p/<int:post_id>/react", methods=["POST"])
 @login_required
-@reaction_limit
+@ratelimits.reactions
 def react(post_id: int) -> Any:
     """A reaction button: the member's own reaction takes it back, another sets it. NotFound
     and Forbidden go to the error pages (JSON errors for the script)."""

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import hooks, pagecache, permissions
+from .. import hooks, pagecache, permissions, ratelimits
 from ..errors import ForumError
-from ..extensions import limiter
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..topics import services as topic_services
 from ..web import absolute_url_for, form_error, viewer
 from . import bp, queries, services
 from .forms import ActionForm, InviteForm, JoinForm, RequestForm
-
-
-def _member_key() -> str:
-    user = viewer()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
-
-
-# Joining, leaving and asking to join: a button press each, whose news goes to the SIG's
-# webhooks (member.joined) or its sysops. One budget per member, the API's too (forum.api.views).
-membership_limit = limiter.shared_limit(
-    lambda: str(current_app.config["RATELIMIT_REACTIONS"]),
-    scope="membership",
-    key_func=_member_key,
-    methods=["POST"],
-)
 
 
 def _page_arg() -> int:
@@ -93,7 +77,7 @@ def show_no_slash(slug: str) -> Any:
 
 @bp.route("/s/<slug>/join", methods=["POST"])
 @login_required
-@membership_limit
+@ratelimits.membership
 def join(slug: str) -> Any:
     form = JoinForm()
     sig = queries.sig_page(current_user, slug).sig
@@ -111,7 +95,7 @@ def join(slug: str) -> Any:
 
 @bp.route("/sigs/request", methods=["GET", "POST"])
 @login_required
-@membership_limit
+@ratelimits.membership
 def request_to_join() -> Any:
     """Ask to join a private SIG whose address a member was given."""
     form = RequestForm()
@@ -136,7 +120,7 @@ def request_to_join() -> Any:
 
 @bp.route("/s/<slug>/leave", methods=["POST"])
 @login_required
-@membership_limit
+@ratelimits.membership
 def leave(slug: str) -> Any:
     sig = queries.sig_page(current_user, slug).sig
     if ActionForm().validate_on_submit():

@@ -8,7 +8,6 @@ from typing import Any
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -18,10 +17,10 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from .. import hooks, pagecache, permissions, settings, shortcodes
+from .. import hooks, pagecache, permissions, ratelimits, shortcodes
 from ..drafts import services as drafts
 from ..errors import Duplicate, Forbidden, ForumError
-from ..extensions import db, limiter
+from ..extensions import db
 from ..i18n import gettext as _
 from ..i18n import ngettext
 from ..sigs.models import Sig
@@ -29,21 +28,6 @@ from ..web import form_error, unless_read_only, url_template, viewer
 from . import bp, queries, services
 from .forms import ActionForm, EditForm, ReplyForm, TopicForm
 from .models import Post, Topic
-
-
-def _post_limit() -> str:
-    return str(settings.get("post_rate_limit"))
-
-
-def _member_key() -> str:
-    user = viewer()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
-
-
-# One budget for every way of posting (new topic, reply, edit), not one per route.
-post_limit = limiter.shared_limit(
-    _post_limit, scope="posting", key_func=_member_key, methods=["POST"]
-)
 
 
 def _page_arg() -> int | None:
@@ -248,7 +232,7 @@ def _refusal(problem: str, sig: Sig, status: int = 403, **context: Any) -> Any:
 
 @bp.route("/t/<int:topic_id>/reply", methods=["GET", "POST"])
 @login_required
-@post_limit
+@ratelimits.posting
 def reply(topic_id: int) -> Any:
     form = ReplyForm()
     topic, sig = permissions.get_topic_and_sig_for(viewer(), topic_id)
@@ -318,7 +302,7 @@ def reply(topic_id: int) -> Any:
 
 @bp.route("/s/<slug>/new", methods=["GET", "POST"])
 @login_required
-@post_limit
+@ratelimits.posting
 def new_topic(slug: str) -> Any:
     sig = permissions.get_sig_for(viewer(), slug)
     try:
@@ -381,7 +365,7 @@ def new_topic(slug: str) -> Any:
 
 @bp.route("/preview", methods=["POST"])
 @login_required
-@limiter.limit(lambda: str(current_app.config["RATELIMIT_PREVIEW"]), key_func=_member_key)
+@ratelimits.preview
 def preview() -> Any:
     """The composer's live preview: the text cooked exactly as the post would be (JSON)."""
     data = request.get_json(silent=True) if request.is_json else None
@@ -404,7 +388,7 @@ def permalink(post_id: int) -> Any:
 
 @bp.route("/p/<int:post_id>/edit", methods=["GET", "POST"])
 @login_required
-@post_limit
+@ratelimits.posting
 def edit(post_id: int) -> Any:
     post = permissions.get_post_for(viewer(), post_id)
     topic = db.session.get(Topic, post.topic_id)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import login_required
 
-from .. import permissions
+from .. import permissions, ratelimits
 from ..errors import Forbidden, ForumError, NotFound
-from ..extensions import limiter
 from ..i18n import gettext as _
 from ..sigs.models import Sig
 from ..web import form_error, viewer
@@ -168,24 +167,9 @@ def secret(webhook_id: int) -> Any:
     )
 
 
-def _member_key() -> str:
-    user = viewer()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
-
-
-# Pings and redeliveries by hand: each an HTTP request to the receiver (retried when it fails),
-# so a button that could be pressed in a loop is one budget per member.
-test_delivery_limit = limiter.shared_limit(
-    lambda: str(current_app.config["RATELIMIT_WEBHOOK_TESTS"]),
-    scope="webhook-tests",
-    key_func=_member_key,
-    methods=["POST"],
-)
-
-
 @bp.route("/mod/webhooks/<int:webhook_id>/ping", methods=["POST"])
 @login_required
-@test_delivery_limit
+@ratelimits.webhook_tests
 def ping(webhook_id: int) -> Any:
     return _button(
         lambda: services.ping(viewer(), webhook_id),
@@ -196,7 +180,7 @@ def ping(webhook_id: int) -> Any:
 
 @bp.route("/mod/webhooks/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
 @login_required
-@test_delivery_limit
+@ratelimits.webhook_tests
 def redeliver(delivery_id: int) -> Any:
     delivery, hook = services.delivery_for(viewer(), delivery_id)
     return _button(
