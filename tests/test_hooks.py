@@ -57,6 +57,7 @@ def test_the_features_provide_their_hooks(app):
     assert hooks.mod_queue_sections.get(app) == ("care/_mod.html",)
     assert hooks.conversation_elsewhere.get(app) is not hooks.conversation_elsewhere.default
     assert list(hooks.sig_topic_filters.get(app)) == ["answered", "unanswered"]
+    assert list(hooks.request_member.get(app)) == ["api"]
 
 
 def test_a_sig_page_offers_only_the_filters_provided(app, client, f):
