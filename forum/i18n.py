@@ -44,7 +44,7 @@ from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup, escape
 from wtforms.i18n import messages_path as wtforms_messages_path
-from wtforms.validators import Length
+from wtforms.validators import DataRequired, Length
 
 if TYPE_CHECKING:
     # Flask-Babel has no types. A LazyString is translated when used and stands in for a str
@@ -543,6 +543,14 @@ def at_most(limit: int, what: LimitWords = "it") -> Length:
     reader's digits (WTForms' own message writes "5000" and words of its own). Every form's
     length check is one of these (tests/test_field_limits.py walks them)."""
     return Length(max=limit, message=limit_words(what, limit))
+
+
+def required(message: str | None = None) -> DataRequired:
+    """A form field's DataRequired in the forum's words: the field's own `message` ("Choose a
+    reason."), or "Fill in this field." (WTForms' own, "This field is required.", reads stiffly
+    in German: "Dieses Feld wird benötigt."). Every form's required check is one of these
+    (tests/test_i18n_wording.py walks them)."""
+    return DataRequired(message=message or lazy_gettext("Fill in this field."))
 
 
 def content_lang(code: str | None) -> Markup:

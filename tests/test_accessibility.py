@@ -263,5 +263,5 @@ def test_new_topic_errors_are_tied_to_their_fields(client, world):
     response = client.form("/s/retro/new", {"title": "", "body": ""})
     assert response.status_code == 400
     page = check_page(response.get_data(as_text=True), "/s/retro/new")
-    assert_error_tied(page, "title", "This field is required.")
-    assert_error_tied(page, "body", "This field is required.")
+    assert_error_tied(page, "title", "Fill in this field.")
+    assert_error_tied(page, "body", "Fill in this field.")

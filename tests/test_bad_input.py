@@ -56,9 +56,9 @@ def assert_error_page(response: Any, status: int, *words: str) -> str:
 @pytest.mark.parametrize(
     ("data", "message", "kept"),
     [
-        ({"title": "", "body": "a body I typed"}, "This field is required", "a body I typed"),
-        ({"title": "A fine title", "body": ""}, "This field is required", "A fine title"),
-        ({"title": "A fine title", "body": "  \n\t "}, "This field is required", "A fine title"),
+        ({"title": "", "body": "a body I typed"}, "Fill in this field", "a body I typed"),
+        ({"title": "A fine title", "body": ""}, "Fill in this field", "A fine title"),
+        ({"title": "A fine title", "body": "  \n\t "}, "Fill in this field", "A fine title"),
         ({"title": "A fine title", "body": "\x01\x02\x7f"}, "Write something first", "fine"),
         ({"title": "ab", "body": "a body I typed"}, "at least 3 characters", "a body I typed"),
         ({"title": "T" * 201, "body": "a body I typed"}, "200 characters or fewer", "T" * 201),
@@ -78,8 +78,8 @@ def test_new_topic_with_bad_fields(client, world, data, message, kept) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("", "This field is required"),
-        (" \n ", "This field is required"),
+        ("", "Fill in this field"),
+        (" \n ", "Fill in this field"),
         ("x" * 30_001, "limited to 30,000 characters; this one has 30,001"),
         ("y" * 100_000, "limited to 30,000 characters; this one has 100,000"),
     ],

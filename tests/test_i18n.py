@@ -162,8 +162,9 @@ def test_a_member_switch_needs_the_form_token_and_is_kept_on_the_account(client,
 
 
 def test_wtforms_messages_in_the_readers_language_from_catalogs_read_once(client, f, monkeypatch):
-    """WTForms' own messages ("This field is required.") follow the reader's language, and its
-    catalogs are read from disk once per language and process, not on each request with a form."""
+    """A form's messages follow the reader's language (the forum's "Fill in this field."), and
+    WTForms' catalogs (its words for what the forum does not say itself) are read from disk once
+    per language and process, not on each request with a form."""
     from babel.support import Translations
 
     ada = f.user("ada")
@@ -180,10 +181,10 @@ def test_wtforms_messages_in_the_readers_language_from_catalogs_read_once(client
 
     monkeypatch.setattr(Translations, "load", classmethod(counted))
     for lang, message in [
-        ("de", "Dieses Feld wird benötigt."),
-        ("es", "Este campo es obligatorio."),
-        ("de", "Dieses Feld wird benötigt."),
-        ("es", "Este campo es obligatorio."),
+        ("de", "Bitte fülle dieses Feld aus."),
+        ("es", "Rellena este campo."),
+        ("de", "Bitte fülle dieses Feld aus."),
+        ("es", "Rellena este campo."),
     ]:
         response = client.form(
             f"/t/{topic.id}/reply", {"body": ""}, headers={"Accept-Language": lang}

@@ -61,3 +61,55 @@ def test_every_post_number_reads_one_way(language, number) -> None:
     about = {m: t for m, t in _catalog(language).items() if numbering.search(m)}
     assert len(about) >= 10  # the pattern finds the strings it is meant to
     assert {m: t for m, t in about.items() if "#" in t or number not in t} == {}
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Fill in this field."),
+        ("de", "Bitte fülle dieses Feld aus."),
+        ("es", "Rellena este campo."),
+    ],
+)
+def test_a_field_left_empty_says_the_forums_words(client, f, language, said) -> None:
+    """WTForms' own message read stiffly in German ("Dieses Feld wird benötigt."): a field left
+    empty says the forum's "Fill in this field." in the reader's language."""
+    ada = f.user("ada")
+    topic = f.topic(ada, f.sig("club", members=[ada]), "A topic")
+    client.login("ada")
+    response = client.form(
+        f"/t/{topic.id}/reply", {"body": " "}, headers={"Accept-Language": language}
+    )
+    assert response.status_code == 400
+    assert said in html(response)
+
+
+def test_every_forms_required_check_is_the_forums(app) -> None:
+    """One way to make a field required: forum.i18n.required, with the forum's words or the
+    field's own ("Choose a reason."), never WTForms' default message; and no form writes
+    DataRequired or InputRequired itself."""
+    from pathlib import Path
+
+    from wtforms.validators import DataRequired, InputRequired
+
+    from .test_field_limits import _every_form
+
+    default, checks = [], 0
+    with app.test_request_context():
+        for package, name, form in _every_form():
+            for field in form:
+                for check in field.validators:
+                    if isinstance(check, (DataRequired, InputRequired)):
+                        checks += 1
+                        if check.message is None:
+                            default.append(f"{package}.{name}.{field.name}")
+    assert checks > 50  # the walk finds the forms' checks
+    assert not default, f"use forum.i18n.required for: {default}"
+    forum = Path(__file__).parent.parent / "forum"
+    written = [
+        str(path.relative_to(forum))
+        for path in forum.rglob("*.py")
+        if path.name != "i18n.py"
+        and re.search(r"\b(DataRequired|InputRequired)\b", path.read_text())
+    ]
+    assert written == []

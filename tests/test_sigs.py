@@ -284,7 +284,7 @@ def test_join_request_form_needs_an_address(client, f) -> None:
     response = client.form("/sigs/request", {"slug": "", "message": "my words"})
     assert response.status_code == 400
     html = _html(response)
-    assert "This field is required" in html and "my words" in html
+    assert "Fill in this field" in html and "my words" in html
     assert dbstate.count(JoinRequest) == 0
 
 

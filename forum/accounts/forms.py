@@ -11,9 +11,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import Optional
 
-from ..i18n import LANGUAGES, at_most
+from ..i18n import LANGUAGES, at_most, required
 from ..i18n import lazy_gettext as _l
 from ..theme import THEMES
 from ..theme import labels as theme_labels
@@ -34,15 +34,15 @@ def theme_choices() -> list[SelectChoice]:
 
 
 class LoginForm(FlaskForm):
-    login = StringField(_l("Username or email"), validators=[DataRequired(), at_most(254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), at_most(1024)])
+    login = StringField(_l("Username or email"), validators=[required(), at_most(254)])
+    password = PasswordField(_l("Password"), validators=[required(), at_most(1024)])
     remember = BooleanField(_l("Keep me logged in on this device"))
     next = HiddenField()
 
 
 class RegisterForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), at_most(32, "name")])
-    email = EmailField(_l("Email"), validators=[DataRequired(), at_most(254, "address")])
+    username = StringField(_l("Username"), validators=[required(), at_most(32, "name")])
+    email = EmailField(_l("Email"), validators=[required(), at_most(254, "address")])
     invite = StringField(_l("Invite code"), validators=[Optional(), at_most(64)])
     # The honeypot: hidden from people (CSS, aria-hidden, out of the tab order), filled in by
     # programs that fill in every field. Checked by accounts.services.check_form_defences.
@@ -54,31 +54,27 @@ class RegisterForm(FlaskForm):
 
 
 class FinishRegistrationForm(FlaskForm):
-    password = PasswordField(_l("Password (at least 10 characters)"), validators=[DataRequired()])
+    password = PasswordField(_l("Password (at least 10 characters)"), validators=[required()])
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), at_most(254, "address")])
+    email = EmailField(_l("Email"), validators=[required(), at_most(254, "address")])
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField(
-        _l("New password (at least 10 characters)"), validators=[DataRequired()]
-    )
+    password = PasswordField(_l("New password (at least 10 characters)"), validators=[required()])
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    current_password = PasswordField(_l("Current password"), validators=[required()])
     new_password = PasswordField(
-        _l("New password (at least 10 characters)"), validators=[DataRequired()]
+        _l("New password (at least 10 characters)"), validators=[required()]
     )
 
 
 class EmailChangeForm(FlaskForm):
-    email = EmailField(
-        _l("New email address"), validators=[DataRequired(), at_most(254, "address")]
-    )
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    email = EmailField(_l("New email address"), validators=[required(), at_most(254, "address")])
+    current_password = PasswordField(_l("Current password"), validators=[required()])
 
 
 class ProfileForm(FlaskForm):
@@ -102,24 +98,24 @@ class LogoutEverywhereForm(FlaskForm):
 class TwoFactorLoginForm(FlaskForm):
     code = StringField(
         _l("Code from your authenticator app, or a recovery code"),
-        validators=[DataRequired(), at_most(32)],
+        validators=[required(), at_most(32)],
     )
     remember_device = BooleanField(_l("Remember this device for 30 days"))
 
 
 class EnableTwoFactorForm(FlaskForm):
-    code = StringField(_l("Code from your app"), validators=[DataRequired(), at_most(32)])
+    code = StringField(_l("Code from your app"), validators=[required(), at_most(32)])
 
 
 class DisableTwoFactorForm(FlaskForm):
-    password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("Current password"), validators=[required()])
     code = StringField(
-        _l("Code from your app, or a recovery code"), validators=[DataRequired(), at_most(32)]
+        _l("Code from your app, or a recovery code"), validators=[required(), at_most(32)]
     )
 
 
 class RecoveryCodesForm(FlaskForm):
-    code = StringField(_l("Code from your app"), validators=[DataRequired(), at_most(32)])
+    code = StringField(_l("Code from your app"), validators=[required(), at_most(32)])
 
 
 class ExportDataForm(FlaskForm):
@@ -127,7 +123,7 @@ class ExportDataForm(FlaskForm):
 
 
 class DeleteAccountForm(FlaskForm):
-    password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("Current password"), validators=[required()])
     # Asked only when two-factor sign-in is on (the page shows it then).
     code = StringField(
         _l("Code from your app, or a recovery code"), validators=[Optional(), at_most(32)]

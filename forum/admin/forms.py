@@ -5,9 +5,9 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
-from ..i18n import at_most, lazy_number
+from ..i18n import at_most, lazy_number, required
 from ..i18n import lazy_gettext as _l
 from ..settings import REGISTRATION_MODES, SETTINGS, TRUST_SETTINGS
 from ..sigs.models import LANGUAGES, VISIBILITIES
@@ -21,7 +21,7 @@ VISIBILITY_LABELS = {
 
 
 class SigForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), at_most(100, "name")])
+    name = StringField(_l("Name"), validators=[required(), at_most(100, "name")])
     slug = StringField(_l("Address (/s/…)"), validators=[Optional(), at_most(64, "address")])
     description = TextAreaField(
         _l("Description"), validators=[Optional(), at_most(2000, "description")]
@@ -36,7 +36,7 @@ class SigForm(FlaskForm):
 
 
 class SysopForm(FlaskForm):
-    username = StringField(_l("Member"), validators=[DataRequired(), at_most(32, "name")])
+    username = StringField(_l("Member"), validators=[required(), at_most(32, "name")])
     value = HiddenField(default="appoint")
 
 
@@ -63,9 +63,9 @@ def _off_or_on(label: Any) -> Any:
 
 
 class SettingsForm(FlaskForm):
-    site_name = StringField(_l("Site name"), validators=[DataRequired(), at_most(100, "name")])
+    site_name = StringField(_l("Site name"), validators=[required(), at_most(100, "name")])
     site_description = StringField(
-        _l("Description"), validators=[DataRequired(), at_most(500, "description")]
+        _l("Description"), validators=[required(), at_most(500, "description")]
     )
     registration = SelectField(
         _l("Registration"),

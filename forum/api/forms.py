@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..i18n import at_most
+from ..i18n import at_most, required
 from ..i18n import lazy_gettext as _l
 
 SCOPE_LABELS = {
@@ -39,7 +38,7 @@ class CheckboxesField(SelectMultipleField):
 
 class TokenForm(FlaskForm):
     name = StringField(
-        _l("Name"), validators=[DataRequired(), at_most(100, "name")], render_kw={"maxlength": 100}
+        _l("Name"), validators=[required(), at_most(100, "name")], render_kw={"maxlength": 100}
     )
     scopes = CheckboxesField(_l("Scopes"), choices=[], default=["read"])
     expires = SelectField(

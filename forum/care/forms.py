@@ -11,9 +11,9 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
-from ..i18n import at_most
+from ..i18n import at_most, required
 from ..i18n import lazy_gettext as _l
 from ..messages.forms import subject_limit
 from .services import PAGE_TEXT_LIMIT, PAGE_TEXT_TOO_LONG
@@ -23,21 +23,21 @@ BODY_CAP = 200_000
 
 
 class WriteForm(FlaskForm):
-    subject = StringField(_l("Subject"), validators=[DataRequired()])
+    subject = StringField(_l("Subject"), validators=[required()])
     body = TextAreaField(
         _l("What is it about? (Markdown)"),
-        validators=[DataRequired(), at_most(BODY_CAP, "message")],
+        validators=[required(), at_most(BODY_CAP, "message")],
     )
     post = HiddenField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        subject_limit(self.subject, required=True)
+        subject_limit(self.subject, needed=True)
 
 
 class AppealForm(FlaskForm):
-    login = StringField(_l("Username or email"), validators=[DataRequired(), at_most(254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), at_most(1000)])
+    login = StringField(_l("Username or email"), validators=[required(), at_most(254)])
+    password = PasswordField(_l("Password"), validators=[required(), at_most(1000)])
     subject = StringField(_l("Subject"), validators=[Optional()])
     body = TextAreaField(
         _l("Your message to the site's sysops (Markdown)"),
@@ -46,12 +46,12 @@ class AppealForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        subject_limit(self.subject, required=False)
+        subject_limit(self.subject, needed=False)
 
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(
-        _l("Your reply (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
+        _l("Your reply (Markdown)"), validators=[required(), at_most(BODY_CAP, "message")]
     )
     resolve = BooleanField(_l("Mark the concern resolved with this reply"))
 
@@ -59,7 +59,7 @@ class ReplyForm(FlaskForm):
 class NoteForm(FlaskForm):
     body = TextAreaField(
         _l("A note for the sysops (the member never sees it)"),
-        validators=[DataRequired(), at_most(BODY_CAP, "note")],
+        validators=[required(), at_most(BODY_CAP, "note")],
     )
 
 
@@ -71,7 +71,7 @@ class PageForm(FlaskForm):
     body = StringField(
         _l("In a few words, what is it about?"),
         validators=[
-            DataRequired(message=_l("Say in a few words what it is about.")),
+            required(_l("Say in a few words what it is about.")),
             Length(max=PAGE_TEXT_LIMIT, message=PAGE_TEXT_TOO_LONG),
         ],
     )

@@ -2,15 +2,15 @@
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import Optional
 
-from ..i18n import at_most
+from ..i18n import at_most, required
 from ..i18n import lazy_gettext as _l
 
 
 class LibraryUploadForm(FlaskForm):
     section = SelectField(_l("Section"), coerce=int, validators=[Optional()])
-    title = StringField(_l("Title"), validators=[DataRequired(), at_most(200, "title")])
+    title = StringField(_l("Title"), validators=[required(), at_most(200, "title")])
     description = TextAreaField(
         _l("Description (Markdown)"), validators=[Optional(), at_most(10_000, "description")]
     )
@@ -29,14 +29,14 @@ class VersionForm(FlaskForm):
 
 
 class SectionForm(FlaskForm):
-    name = StringField(_l("New section"), validators=[DataRequired(), at_most(100, "name")])
+    name = StringField(_l("New section"), validators=[required(), at_most(100, "name")])
     description = StringField(
         _l("What goes in it"), validators=[Optional(), at_most(500, "description")]
     )
 
 
 class LibrarianForm(FlaskForm):
-    username = StringField(_l("Member's name"), validators=[DataRequired(), at_most(64, "name")])
+    username = StringField(_l("Member's name"), validators=[required(), at_most(64, "name")])
 
 
 class ActionForm(FlaskForm):

@@ -6,9 +6,9 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Length, Optional
+from wtforms.validators import AnyOf, Length, Optional
 
-from ..i18n import at_most, lazy_number
+from ..i18n import at_most, lazy_number, required
 from ..i18n import lazy_gettext as _l
 from .models import MAIL_FROM_EVERYONE, MAIL_FROM_SYSOPS
 from .services import MAX_REPORT_NOTE, REPORT_REASONS
@@ -17,12 +17,12 @@ from .services import MAX_REPORT_NOTE, REPORT_REASONS
 BODY_CAP = 200_000
 
 
-def subject_limit(field: StringField, required: bool) -> None:
+def subject_limit(field: StringField, needed: bool) -> None:
     """A subject's box holds what the service allows (MAX_TITLE_LENGTH, which the column holds),
     with the service's words for a longer one typed around the browser's limit."""
     limit = int(current_app.config["MAX_TITLE_LENGTH"])
     words = _l("Keep the subject to %(limit)s characters or fewer.", limit=lazy_number(limit))
-    first = DataRequired() if required else Optional()
+    first = required() if needed else Optional()
     field.validators = [first, Length(max=limit, message=words)]
     field.render_kw = {**(field.render_kw or {}), "maxlength": limit}
 
@@ -30,27 +30,27 @@ def subject_limit(field: StringField, required: bool) -> None:
 class ConversationForm(FlaskForm):
     to = StringField(
         _l("To"),
-        validators=[DataRequired(), at_most(2000)],
+        validators=[required(), at_most(2000)],
         description=_l("Member names, separated by commas."),
     )
-    subject = StringField(_l("Subject"), validators=[DataRequired()])
+    subject = StringField(_l("Subject"), validators=[required()])
     body = TextAreaField(
-        _l("Message (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
+        _l("Message (Markdown)"), validators=[required(), at_most(BODY_CAP, "message")]
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        subject_limit(self.subject, required=True)
+        subject_limit(self.subject, needed=True)
 
 
 class MessageForm(FlaskForm):
     body = TextAreaField(
-        _l("Your reply (Markdown)"), validators=[DataRequired(), at_most(BODY_CAP, "message")]
+        _l("Your reply (Markdown)"), validators=[required(), at_most(BODY_CAP, "message")]
     )
 
 
 class AddMemberForm(FlaskForm):
-    username = StringField(_l("Add a member"), validators=[DataRequired(), at_most(100, "name")])
+    username = StringField(_l("Add a member"), validators=[required(), at_most(100, "name")])
 
 
 class ReportForm(FlaskForm):

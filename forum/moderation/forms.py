@@ -13,9 +13,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms.validators import NumberRange, Optional
 
-from ..i18n import at_most, lazy_number
+from ..i18n import at_most, lazy_number, required
 from ..i18n import lazy_gettext as _l
 from ..topics.forms import title_limit
 from .common import MAX_NOTE, MAX_REASON
@@ -32,7 +32,7 @@ class FlagForm(FlaskForm):
     reason = RadioField(
         _l("Why should a sysop look at this post?"),
         choices=[SelectChoice(k, v) for k, v in FLAG_REASONS.items()],
-        validators=[DataRequired(message=_l("Choose a reason."))],
+        validators=[required(_l("Choose a reason."))],
     )
     note = TextAreaField(
         _l("Anything the sysops should know (needed for “something else”)"),
@@ -73,14 +73,14 @@ class MessageReportForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField(_l("Note"), validators=[DataRequired(), at_most(MAX_NOTE, "notes")])
+    body = TextAreaField(_l("Note"), validators=[required(), at_most(MAX_NOTE, "notes")])
     next = HiddenField()
 
 
 class MemberNoteForm(FlaskForm):
     """A note on a member, filed under a SIG: its sysops read it (site-wide: the sysop only)."""
 
-    body = TextAreaField(_l("Note"), validators=[DataRequired(), at_most(MAX_NOTE, "notes")])
+    body = TextAreaField(_l("Note"), validators=[required(), at_most(MAX_NOTE, "notes")])
     sig = SelectField(_l("For the sysops of"), coerce=int, validate_choice=False)
 
 
@@ -91,13 +91,13 @@ class MoveForm(FlaskForm):
 
 class SplitForm(FlaskForm):
     later = BooleanField(_l("And every reply after the first one chosen"))
-    title = StringField(_l("Title of the new topic"), validators=[DataRequired()])
+    title = StringField(_l("Title of the new topic"), validators=[required()])
     sig = SelectField(_l("In SIG"), coerce=int, validate_choice=False)
     reason = StringField(_l("Reason"), validators=[Optional(), at_most(MAX_REASON, "reason")])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        title_limit(self.title, required=True)
+        title_limit(self.title, needed=True)
 
 
 class MergeForm(FlaskForm):
@@ -105,7 +105,7 @@ class MergeForm(FlaskForm):
     # page's address typed by hand (or sent by a script) works the same.
     target = StringField(
         _l("Merge into"),
-        validators=[DataRequired(message=_l("Choose the topic to merge into.")), at_most(500)],
+        validators=[required(_l("Choose the topic to merge into.")), at_most(500)],
     )
     reason = StringField(_l("Reason"), validators=[Optional(), at_most(MAX_REASON, "reason")])
 
@@ -113,16 +113,16 @@ class MergeForm(FlaskForm):
 class WarnForm(FlaskForm):
     reason = StringField(
         _l("Warning (the member sees it)"),
-        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
+        validators=[required(), at_most(MAX_REASON, "reason")],
     )
     sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
 
 class SuspendForm(FlaskForm):
-    days = IntegerField(_l("Days"), default=7, validators=[DataRequired(), *DAYS])
+    days = IntegerField(_l("Days"), default=7, validators=[required(), *DAYS])
     reason = StringField(
         _l("Reason (the member sees it)"),
-        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
+        validators=[required(), at_most(MAX_REASON, "reason")],
     )
     sig = SelectField(_l("Where"), coerce=int, validate_choice=False)
 
@@ -131,24 +131,24 @@ class RemoveFromSigForm(FlaskForm):
     sig = SelectField(_l("SIG"), coerce=int, validate_choice=False)
     reason = StringField(
         _l("Reason (the member sees it)"),
-        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
+        validators=[required(), at_most(MAX_REASON, "reason")],
     )
     ban = BooleanField(_l("Ban from re-joining (and from reading it unless it is public)"))
     days = IntegerField(_l("Ban for (days; empty: until lifted)"), validators=[Optional(), *DAYS])
 
 
 class SilenceForm(FlaskForm):
-    days = IntegerField(_l("Days"), default=3, validators=[DataRequired(), *DAYS])
+    days = IntegerField(_l("Days"), default=3, validators=[required(), *DAYS])
     reason = StringField(
         _l("Reason (the member sees it)"),
-        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
+        validators=[required(), at_most(MAX_REASON, "reason")],
     )
 
 
 class BanForm(FlaskForm):
     reason = StringField(
         _l("Reason (the member sees it)"),
-        validators=[DataRequired(), at_most(MAX_REASON, "reason")],
+        validators=[required(), at_most(MAX_REASON, "reason")],
     )
 
 
@@ -167,7 +167,7 @@ class LiftForm(FlaskForm):
 
 
 class WordFilterForm(FlaskForm):
-    word = StringField(_l("Word or phrase"), validators=[DataRequired(), at_most(100)])
+    word = StringField(_l("Word or phrase"), validators=[required(), at_most(100)])
     action = SelectField(
         _l("When a post contains it"),
         choices=[

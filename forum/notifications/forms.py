@@ -5,9 +5,9 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Optional
+from wtforms.validators import AnyOf, Optional
 
-from ..i18n import at_most
+from ..i18n import at_most, required
 from ..i18n import lazy_gettext as _l
 from .digest import FREQUENCIES, NOTE_MAX, WEEKDAYS
 from .mail import CATEGORY_LABELS as MAIL_LABELS
@@ -102,5 +102,5 @@ class PreferencesForm(FlaskForm):
 
 class DigestNoteForm(FlaskForm):
     body = TextAreaField(
-        _l("Note for the next digest"), validators=[DataRequired(), at_most(NOTE_MAX, "note")]
+        _l("Note for the next digest"), validators=[required(), at_most(NOTE_MAX, "note")]
     )

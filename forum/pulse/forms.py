@@ -7,10 +7,11 @@ from datetime import date, timedelta
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import Optional
 
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
+from ..i18n import required
 from .buckets import MAX_DAYS, DateRange, preset_range
 
 RANGE_CHOICES = {
@@ -61,6 +62,6 @@ class ActionForm(FlaskForm):
 
 
 class WelcomeForm(FlaskForm):
-    sig_id = IntegerField(validators=[DataRequired()])
-    user_id = IntegerField(validators=[DataRequired()])
+    sig_id = IntegerField(validators=[required()])
+    user_id = IntegerField(validators=[required()])
     next = HiddenField()

@@ -3,9 +3,9 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
-from ..i18n import at_most, lazy_number
+from ..i18n import at_most, lazy_number, required
 from ..i18n import lazy_gettext as _l
 from .services import MAX_REQUEST_MESSAGE
 
@@ -17,7 +17,7 @@ class JoinForm(FlaskForm):
 class RequestForm(FlaskForm):
     slug = StringField(
         _l("The private SIG's address (the part after /s/)"),
-        validators=[DataRequired(), at_most(64, "address")],
+        validators=[required(), at_most(64, "address")],
     )
     message = TextAreaField(
         _l("Why would you like to join? (optional)"),
