@@ -113,3 +113,27 @@ def test_every_forms_required_check_is_the_forums(app) -> None:
         and re.search(r"\b(DataRequired|InputRequired)\b", path.read_text())
     ]
     assert written == []
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("de", "Mit %(emoji)s reagiert: %(names)s"), ("es", "Reacciones con %(emoji)s: %(names)s")],
+)
+def test_who_reacted_reads_right_for_one_name_or_many(client, language, said) -> None:
+    """The reactions' tooltip lists up to ten names ("ada, bob und 3 weitere"): German said
+    "… hat mit 👍 reagiert" and Spanish "… reaccionó con 👍", a verb for one name only."""
+    catalog = client.get(f"/i18n/{language}.json").get_json()
+    assert catalog["who_reacted_with"] == said
+
+
+def test_german_dates_and_times_take_am_bis_zum_and_uhr() -> None:
+    """A date and time (`localtime`) in running text: "am … Uhr", "bis zum … Uhr". A ban's
+    appeal said "Dein Konto wurde am 07.12.2026, 20:47 gesperrt", a concern "Antwort fällig
+    bis: 07.12.2026, 20:47" (Spanish "Responder antes de: …")."""
+    german, spanish = _catalog("de"), _catalog("es")
+    assert (
+        "am %(date)s Uhr gesperrt"
+        in german["Your account was banned on %(date)s, until a sysop lifts the ban."]
+    )
+    assert german["Answer within: %(when)s"] == "Antwort fällig bis zum %(when)s Uhr"
+    assert spanish["Answer within: %(when)s"] == "Responder antes del %(when)s"
