@@ -6,8 +6,9 @@ extracts them (babel.cfg) into forum/translations/, and `make translations` comp
 
 A reader's language: a member's own choice (/settings), else the language cookie the menu at
 the foot of every page sets, else the best match for the browser's Accept-Language, else
-English. Their time zone: a member's setting (found from the browser once), else a guest's
-time zone cookie, else UTC.
+English. Outside a request (mail, digests, live notifications) a member is addressed in
+`language_of`: their choice, else the language they last read the forum in. Their time zone: a
+member's setting (found from the browser once), else a guest's time zone cookie, else UTC.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ __all__ = [
     "format_percent",
     "gettext",
     "language",
+    "language_of",
     "lazy_gettext",
     "lazy_ngettext",
     "ngettext",
@@ -144,11 +146,29 @@ def _member() -> Any:
 def select_locale() -> str:
     if not has_request_context():
         return DEFAULT_LANGUAGE
-    member = _member()
+    return page_language(_member())
+
+
+def page_language(member: Any) -> str:
+    """The language this request's pages are in for `member` (None: a guest), from their
+    setting, the menu's cookie and the browser's Accept-Language (`negotiate`)."""
     return negotiate(
         getattr(member, "language", None),
         request.cookies.get(LANGUAGE_COOKIE),
         request.accept_languages,
+    )
+
+
+def language_of(member: Any, fallback: str = DEFAULT_LANGUAGE) -> str:
+    """The language to address a member in outside their own request (mail, digests, live
+    notifications, jobs): their setting; else the language they last read the forum in
+    (`users.last_locale`, noted at sign-in and when a page's language changed); else
+    `fallback` (the asking page's, or the default: a member not seen since that was noted)."""
+    return (
+        known(getattr(member, "language", None))
+        or known(getattr(member, "last_locale", None))
+        or known(fallback)
+        or DEFAULT_LANGUAGE
     )
 
 

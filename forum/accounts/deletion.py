@@ -21,7 +21,7 @@ from .. import events, jobs, permissions, settings
 from ..db import lock_for_write, transaction
 from ..errors import Invalid
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, force_locale, gettext
+from ..i18n import DEFAULT_LANGUAGE, force_locale, gettext, language_of
 from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..sigs.services import leave_every_sig_in_tx
@@ -70,7 +70,7 @@ def delete_account(user: User, password: str, code: str = "") -> None:
     account whole), then mail the old address that it is done."""
     check_deletion(user, password, code)
     old_email, old_name = user.email, user.username
-    language = user.language if user.language in LANGUAGES else DEFAULT_LANGUAGE
+    language = language_of(user)
     with transaction() as session:
         posts = session.execute(
             select(Post.id, Post.topic_id, Topic.sig_id)
@@ -130,6 +130,7 @@ def _forget(user: User) -> None:
     user.bio_html = ""
     user.timezone = "UTC"
     user.language = None
+    user.last_locale = None
     user.theme = None
     user.preferences = {}
     user.totp_secret = None

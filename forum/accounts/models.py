@@ -55,6 +55,9 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # The interface's language ("en", "de", "es"); None: as the browser asks (forum.i18n).
     language: Mapped[str | None] = mapped_column(String(8))
+    # The language the member last read the forum in (noted at sign-in and when a page's
+    # language changed): their mail and live notices use it while `language` is None.
+    last_locale: Mapped[str | None] = mapped_column(String(8))
     # The pages' colours ("system", "light", "dark"); None: the guest cookie's (forum.theme).
     theme: Mapped[str | None] = mapped_column(String(8))
     preferences: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -135,6 +135,7 @@ def account_export(user: User) -> dict[str, Any]:
         "preferences.json": {
             "timezone": user.timezone,
             "language": user.language,
+            "last_locale": user.last_locale,  # the language they last read the forum in
             "theme": user.theme,
             "mail_disabled_at": iso(user.mail_disabled_at),
             **dict(user.preferences or {}),

@@ -25,6 +25,7 @@ from ..i18n import (
     LANGUAGES,
     force_locale,
     gettext,
+    language_of,
     lazy_ngettext,
     moment_for,
     said_reason,
@@ -363,7 +364,7 @@ def mail_registration(
     site = settings.get("site_name")
     existing = find_by_email(email)
     if existing is not None:
-        with force_locale(existing.language or language):
+        with force_locale(language_of(existing, language)):
             subject = gettext("Your account on %(site)s", site=site)
             body = gettext(
                 "Hello %(name)s,\n\nsomeone, perhaps you, tried to register on %(site)s with "
@@ -739,9 +740,12 @@ def summarize_user_agent(user_agent: str | None) -> str:
     return browser or system or ua[:40].strip() or "?"
 
 
-def open_session(user: User, user_agent: str | None, ip: str | None) -> UserSession:
+def open_session(
+    user: User, user_agent: str | None, ip: str | None, language: str | None = None
+) -> UserSession:
     """A new signed-in browser of this member: a row for the settings' list; the member's
-    cookies carry its id from now on (User.get_id)."""
+    cookies carry its id from now on (User.get_id). `language`: the one the signing-in page is
+    in, noted as the one they last read the forum in (`i18n.language_of`)."""
     now = utcnow()
     stale = now - timedelta(seconds=int(current_app.config["REMEMBER_COOKIE_DURATION"]))
     with transaction() as session:
@@ -760,6 +764,8 @@ def open_session(user: User, user_agent: str | None, ip: str | None) -> UserSess
         )
         session.add(row)
         user.last_login_at = now
+        if language is not None and user.last_locale != language:
+            user.last_locale = language
         session.flush()
     user.current_session_id = row.id
     return row
@@ -816,10 +822,8 @@ def mail_login_alert(user_id: int, device: str, ip: str, when: str, key: str | N
     if user is None:
         return
     site = settings.get("site_name")
-    moment = moment_for(
-        datetime.fromisoformat(when), user.language or DEFAULT_LANGUAGE, user.timezone
-    )
-    with force_locale(user.language or DEFAULT_LANGUAGE):
+    moment = moment_for(datetime.fromisoformat(when), language_of(user), user.timezone)
+    with force_locale(language_of(user)):
         subject = gettext("New sign-in to your account on %(site)s", site=site)
         body = gettext(
             "Hello %(name)s,\n\nyour account on %(site)s was just signed in to from a device "
@@ -874,7 +878,8 @@ def request_password_reset(
 ) -> None:
     """Mail a reset link if the address is registered. Says nothing either way, and does the
     same work either way: the job finds out, off the request. The mail is in the member's
-    language, or in `language` (the asking page's) when they never chose one."""
+    language (`i18n.language_of`), or in `language` (the asking page's) when the forum knows
+    none: whoever asked, the mail is the owner's to read."""
     jobs.enqueue(mail_password_reset, email.strip(), link_for, language, _mail_key("reset"))
 
 
@@ -888,7 +893,7 @@ def mail_password_reset(
         return
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
     link = link_for(make_reset_token(user))
-    with force_locale(user.language or language):
+    with force_locale(language_of(user, language)):
         subject = gettext("Reset your password on %(site)s", site=settings.get("site_name"))
         body = gettext(
             "Hello %(name)s,\n\nsomeone asked to reset your password. If it was you, open this "
@@ -952,6 +957,21 @@ def set_language(user: User, code: str | None) -> User:
         with transaction():
             user.language = code
     return user
+
+
+def note_page_language(user: User, code: str) -> None:
+    """Note the language a page was just read in by the member, when it is not the one noted
+    (`User.last_locale`, which mail and live notices use while they follow their browser): a
+    rare write, never one per page."""
+    if user.last_locale == code:
+        return
+    try:
+        with transaction():
+            user.last_locale = code
+    except SQLAlchemyError:
+        # A convenience, as "last seen" is: a read-only or busy database must not cost the page.
+        log.warning("could not note the language member %s reads in", user.id)
+        db.session.rollback()
 
 
 def _check_theme(code: str | None) -> str:
@@ -1071,7 +1091,7 @@ def mail_account_decided(user_id: int, approved: bool, key: str | None = None) -
     if user is None or user.approval == PENDING:
         return
     site = settings.get("site_name")
-    with force_locale(user.language or DEFAULT_LANGUAGE):
+    with force_locale(language_of(user)):
         if approved:
             subject = gettext("Your account on %(site)s is approved", site=site)
             body = gettext(
@@ -1142,7 +1162,7 @@ def mail_email_change(
     if user is None:
         return
     site = settings.get("site_name")
-    with force_locale(user.language or language):
+    with force_locale(language_of(user, language)):
         if find_by_email(new_email) is not None:
             subject = gettext("Your address on %(site)s", site=site)
             body = gettext(
@@ -1221,7 +1241,7 @@ def mail_email_changed(user_id: int, old_email: str, key: str | None = None) -> 
     if user is None:
         return
     site = settings.get("site_name")
-    with force_locale(user.language or DEFAULT_LANGUAGE):
+    with force_locale(language_of(user)):
         subject = gettext("Your address on %(site)s was changed", site=site)
         body = gettext(
             "Hello %(name)s,\n\nthe email address of your account on %(site)s is now "

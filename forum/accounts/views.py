@@ -97,6 +97,21 @@ def refuse_blocked_networks() -> Any:
     return error_response(403, str(problem))
 
 
+@bp.after_app_request
+def note_page_language(response: Any) -> Any:
+    """A member's page read in another language than the one noted for them: noted, for their
+    mail and live notices (i18n.language_of). Pages only (not the API's JSON, feeds or files:
+    a client without the browser's Accept-Language is not the reader's choice); guests never."""
+    if (
+        request.method == "GET"
+        and response.status_code == 200
+        and response.mimetype == "text/html"
+        and current_user.is_authenticated
+    ):
+        services.note_page_language(current_user._get_current_object(), i18n.language())
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> Any:
@@ -150,7 +165,12 @@ def _start_session(user: Any, remember: bool) -> None:
     (no device cookie of theirs) mails them an alert, unless it is their very first."""
     new_device = services.device_user_id(request.cookies.get(DEVICE_COOKIE)) != user.id
     signed_in_before = user.last_login_at is not None
-    row = services.open_session(user, request.headers.get("User-Agent"), request.remote_addr)
+    row = services.open_session(
+        user,
+        request.headers.get("User-Agent"),
+        request.remote_addr,
+        language=i18n.page_language(user),
+    )
     login_user(user, remember=remember)
     for signed_in in hooks.signed_in.get():
         signed_in(user)

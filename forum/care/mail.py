@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import jobs
 from ..accounts.models import User
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE, force_locale, gettext
+from ..i18n import force_locale, gettext, language_of
 from ..mail import send_mail
 from ..messages.models import Conversation, PrivateMessage
 from ..web import absolute_url_for
@@ -30,7 +30,7 @@ def mail_answer_to_banned(concern_id: int, message_id: int) -> bool:
         return False
     if message.is_hidden:
         return False
-    with force_locale(member.language or DEFAULT_LANGUAGE):
+    with force_locale(language_of(member)):
         subject = gettext("The site's sysops answered your concern")
         body = gettext(
             "Hello %(name)s,\n\nthe site's sysops answered your concern “%(subject)s”:\n\n"

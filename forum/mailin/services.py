@@ -42,7 +42,7 @@ from ..accounts.models import User
 from ..db import transaction
 from ..errors import Duplicate, ForumError
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE, force_locale, gettext
+from ..i18n import force_locale, gettext, language_of
 from ..i18n import lazy_gettext as _l
 from ..mail import REPLY, ForumAddress, read_address, send_mail
 from ..topics import services as topics
@@ -191,7 +191,7 @@ def _reply(
         return Delivery(recipient, DUPLICATE)
     subject = str(message.get("Subject") or "")[:200]
     from_address = parseaddr(str(message.get("From") or ""))[1].strip().lower()
-    body = reply_text(message, [user.language])
+    body = reply_text(message, [language_of(user)])
     reason = None
     if from_address != user.email.strip().lower():
         reason = _l(
@@ -229,7 +229,7 @@ def _reply(
             log.info("mail-in: member %s replied to topic %s by mail", user.id, address.topic_id)
             return Delivery(recipient, POSTED, post_id)
     assert reason is not None
-    with force_locale(user.language or DEFAULT_LANGUAGE):
+    with force_locale(language_of(user)):
         why = str(reason)
 
     def refuse() -> InboundMail:
@@ -251,7 +251,7 @@ def mail_refusal(user_id: int, subject: str, reason: str, body: str, key: str) -
     if user is None:
         return
     site = str(settings.get("site_name"))
-    with force_locale(user.language or DEFAULT_LANGUAGE):
+    with force_locale(language_of(user)):
         title = gettext("Your reply was not posted: %(subject)s", subject=subject or "…")
         text = gettext(
             "Hello %(name)s,\n\nthank you for your reply by mail. It could not be posted on "

@@ -31,7 +31,7 @@ from .. import jobs, permissions, settings
 from ..accounts.models import User, UserSession
 from ..db import transaction
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE, force_locale, ngettext
+from ..i18n import force_locale, language_of, ngettext
 from ..i18n import lazy_gettext as _l
 from ..mail import already_sent, member_envelope, send_mail
 from ..sigs.models import Membership, Sig
@@ -321,7 +321,7 @@ def send_digest(user_id: int, day: str) -> None:
     if digest.empty:
         return
     last = bool(limit) and unvisited + 1 >= limit
-    with force_locale(user.language or DEFAULT_LANGUAGE):
+    with force_locale(language_of(user)):
         subject, text, html, headers = compose(user, digest, key, last)
     send_mail(
         user.email,

@@ -34,7 +34,7 @@ from .. import jobs, permissions, settings
 from ..accounts.models import User
 from ..db import transaction
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE, force_locale, ngettext
+from ..i18n import force_locale, language_of, ngettext
 from ..i18n import lazy_gettext as _l
 from ..mail import already_sent, mail_in_enabled, member_envelope, reply_address, send_mail
 from ..messages.models import Conversation
@@ -398,7 +398,7 @@ def send_notification_mail(notification_id: int, again: str = "") -> None:
     if not fresh:
         log.info("notification mail %s: nothing left to say (read, or no longer readable)", key)
         return
-    with force_locale(user.language or DEFAULT_LANGUAGE):
+    with force_locale(language_of(user)):
         message = _compose(user, fresh, key)
     if message is None:
         log.info("notification mail %s: nothing the member may still read", key)

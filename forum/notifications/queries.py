@@ -27,7 +27,7 @@ from ..care.models import Concern, SysopPage
 from ..db import read_columns
 from ..errors import NotFound
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE, force_locale
+from ..i18n import force_locale, language_of
 from ..i18n import lazy_gettext as _l
 from ..messages.models import Conversation, PrivateMessage
 from ..sigs.models import Membership, Sig
@@ -373,7 +373,7 @@ def rows_by_id(ids: list[int]) -> dict[int, tuple[User, NotificationRow]]:
     for row in result:
         user = users.get(row[0].user_id)
         if user is not None:
-            with force_locale(user.language or DEFAULT_LANGUAGE):
+            with force_locale(language_of(user)):
                 out[row[0].id] = (user, _rows(user, [row])[0])
     return out
 

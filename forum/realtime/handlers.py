@@ -9,7 +9,7 @@ from .. import events, permissions
 from ..accounts.former import display
 from ..accounts.models import User
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE, force_locale, gettext
+from ..i18n import force_locale, gettext, language_of
 from ..messages import queries as mail_queries
 from ..notifications import queries as notification_queries
 from ..sigs.models import Sig
@@ -177,7 +177,7 @@ def on_sysop_paged(event: events.SysopPaged) -> None:
     for user in db.session.scalars(select(User).where(User.id.in_(wanted))):
         if online is not None and user.id not in online:
             continue
-        with force_locale(user.language or DEFAULT_LANGUAGE):
+        with force_locale(language_of(user)):
             text = gettext(
                 "%(who)s pages the sysops of %(sig)s: “%(words)s”",
                 who=display(member.username if member else None) or gettext("someone"),
@@ -199,7 +199,7 @@ def on_sysop_paged(event: events.SysopPaged) -> None:
 def on_page_answered(event: events.PageAnswered) -> None:
     member = db.session.get(User, event.member_id)
     if member is not None:
-        with force_locale(member.language or DEFAULT_LANGUAGE):
+        with force_locale(language_of(member)):
             text = (
                 gettext("A sysop is here: your page became a live conversation.")
                 if event.taken_by_id

@@ -1,0 +1,31 @@
+"""members: the language each member last read the forum in
+
+Revision ID: 0046_member_last_locale
+Revises: 0045_held_jobs
+Create Date: 2026-12-07 20:50:00.000000
+
+A member whose language setting is "As my browser asks" (users.language NULL) got mail,
+digests and live notifications in English, whatever language their pages were in: outside a
+request there is no browser to ask. users.last_locale keeps the language of their pages (noted
+at sign-in and when it changes, forum.accounts.services.note_page_language); NULL until they
+sign in or read a page again, and they keep English until then.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "0046_member_last_locale"
+down_revision = "0045_held_jobs"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("last_locale", sa.String(length=8), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("last_locale")
