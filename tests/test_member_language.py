@@ -193,3 +193,55 @@ def test_the_data_export_says_it(client, forum):
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         preferences = json.loads(archive.read("preferences.json"))
     assert preferences["language"] is None and preferences["last_locale"] == "es"
+
+
+def test_the_migration_adds_the_column_and_its_downgrade_keeps_the_members(
+    base_config: dict[str, Any], empty_database: str
+) -> None:
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from forum import create_app
+
+    migrated = create_app({**base_config, "DATABASE_URL": empty_database})
+    now = datetime.now(UTC)
+    with migrated.app_context():
+        upgrade(revision="0045_held_jobs")
+        assert "last_locale" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, email, password_hash, role, created_at, "
+                    "session_token, post_count, topic_count, signature, bio_raw, bio_html, "
+                    "timezone, preferences, language) VALUES (1, 'pilar', 'p@example.com', "
+                    "'x', 'member', :now, 'token', 0, 0, '', '', '', 'UTC', '{}', NULL)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO sigs (id, slug, name, description, visibility, language, "
+                    "position, created_at, topic_count, post_count, member_count) VALUES (1, "
+                    "'retro', 'Retro', '', 'public', 'en', 0, :now, 0, 0, 0)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO memberships (user_id, sig_id, role, joined_at) "
+                    "VALUES (1, 1, 'member', :now)"
+                ),
+                {"now": now},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, language, last_locale FROM users")).all()
+        assert [tuple(r) for r in rows] == [(1, None, None)]  # English until they come back
+        downgrade(revision="0045_held_jobs")
+        assert "last_locale" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        with db.engine.connect() as conn:
+            # Dropping the column copied no table: nothing that hangs on a member went.
+            assert conn.execute(text("SELECT count(*) FROM memberships")).scalar_one() == 1
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()

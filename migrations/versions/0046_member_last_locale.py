@@ -22,10 +22,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("last_locale", sa.String(length=8), nullable=True))
+    op.add_column("users", sa.Column("last_locale", sa.String(length=8), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("last_locale")
+    # Not batch mode: on SQLite that copies users into a new table and drops the old one, and
+    # with foreign keys on, dropping it deletes every row that cascades from a member (their
+    # concerns, memberships …). SQLite (3.35+) drops a plain column in place, as PostgreSQL does.
+    op.drop_column("users", "last_locale")
