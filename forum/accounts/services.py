@@ -968,8 +968,9 @@ def note_page_language(user: User, code: str) -> None:
     try:
         with transaction():
             user.last_locale = code
-    except SQLAlchemyError:
-        # A convenience, as "last seen" is: a read-only or busy database must not cost the page.
+    except (SQLAlchemyError, OSError):
+        # A convenience, as "last seen" is: a read-only or busy database must not cost the page
+        # (nor a read-only volume, which SQLite's writers' lock file shows first: forum.db).
         log.warning("could not note the language member %s reads in", user.id)
         db.session.rollback()
 
