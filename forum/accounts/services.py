@@ -704,8 +704,9 @@ def _touch(row: UserSession) -> None:
     try:
         with transaction():
             row.last_seen_at = now
-    except SQLAlchemyError:
-        # "Last seen" is a convenience: a read-only or busy database must not cost the page.
+    except (SQLAlchemyError, OSError):
+        # "Last seen" is a convenience: a read-only or busy database must not cost the page
+        # (nor a read-only volume, which SQLite's writers' lock file shows first: forum.db).
         log.warning("could not note that session %s is in use", row.id)
         db.session.rollback()
 

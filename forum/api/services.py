@@ -162,8 +162,9 @@ def _touch(token: ApiToken) -> None:
     try:
         with transaction():
             token.last_used_at = now
-    except SQLAlchemyError:
-        # "Last used" is a convenience: a read-only or busy database must not cost the request.
+    except (SQLAlchemyError, OSError):
+        # "Last used" is a convenience: a read-only or busy database must not cost the request
+        # (nor a read-only volume, which SQLite's writers' lock file shows first: forum.db).
         log.warning("could not note that API token %s is in use", token.id)
         db.session.rollback()
 
