@@ -701,3 +701,42 @@ def job_queue(app: Flask, tmp_path: Any) -> Any:
 def f(app: Flask) -> Any:
     """The factories, bound to the app's database."""
     return factories
+
+
+class WriteLockRefused:
+    """SQLite's writers take turns on an flock of `<database>.write-lock`, opened for writing
+    before SQLite is: a volume that refuses writes (read-only, or a file this process may not
+    open) shows there first. `start()` makes opening it fail as such a volume would; `stop()`
+    lets it open again."""
+
+    def __init__(self, app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.app = app
+        self.monkeypatch = monkeypatch
+        self.real_open = os.open
+
+    def start(self) -> None:
+        real_open = self.real_open
+
+        def guarded(path: Any, *args: Any, **kwargs: Any) -> Any:
+            if str(path).endswith(".write-lock"):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, *args, **kwargs)
+
+        # The process opens the lock file once: drop the descriptor it has.
+        for queue in [v for v in self.app.extensions.values() if hasattr(v, "_pid")]:
+            queue._pid = 0  # noqa: SLF001
+        self.monkeypatch.setattr(os, "open", guarded)
+
+    def stop(self) -> None:
+        self.monkeypatch.setattr(os, "open", self.real_open)
+
+
+@pytest.fixture
+def write_lock_refused(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> WriteLockRefused:
+    """A volume that refuses SQLite's writers' lock file, from `start()` on (skips on
+    PostgreSQL, which has none)."""
+    if make_url(database_url).get_backend_name() != "sqlite":
+        pytest.skip("the write lock file is SQLite's")
+    return WriteLockRefused(app, monkeypatch)

@@ -286,30 +286,14 @@ def test_the_token_page_and_api_errors_speak_the_readers_language(
 
 
 def test_a_token_reads_when_the_volume_refuses_the_last_used_note(
-    app, make_client, f, monkeypatch, database_url
+    make_client, f, write_lock_refused
 ) -> None:
-    """The "last used" note is a convenience: a volume that refuses writes (shown first by the SQLite
-    writers' lock file, which cannot be opened) must not cost the script its read."""
-    import os
-
-    from sqlalchemy.engine import make_url
-
-    if make_url(database_url).get_backend_name() != "sqlite":
-        pytest.skip("the write lock file is SQLite's")
+    """The "last used" note is a convenience: a volume that refuses writes (shown first by
+    SQLite's writers' lock file) must not cost the script its read."""
     ada = f.user("ada")
     made = api_services.create_token(ada, "cron", ["read"], 7)  # never used: due a note
-    real_open = os.open
-
-    def guarded(path, *args, **kwargs):
-        if str(path).endswith(".write-lock"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
-
-    # The process opens the lock file once: drop the descriptor it has.
-    for queue in [v for v in app.extensions.values() if hasattr(v, "_pid")]:
-        queue._pid = 0  # noqa: SLF001
-    monkeypatch.setattr(os, "open", guarded)
+    write_lock_refused.start()
     response = make_client().get(f"{API}/me", headers=bearer(made.secret))
-    monkeypatch.setattr(os, "open", real_open)
+    write_lock_refused.stop()
     assert response.status_code == 200
     assert db.session.get(ApiToken, made.token.id).last_used_at is None

@@ -218,33 +218,21 @@ def test_a_socket_that_meets_a_dead_database_is_refused_with_one_line(
 
 
 def test_a_write_lock_file_this_process_may_not_open_is_read_only(
-    app, client, board, monkeypatch, database_url
+    client, board, write_lock_refused
 ):
     """SQLite's writers take turns on an flock of `<database>.write-lock`, opened for writing
     before SQLite is: not permitted (or a read-only folder) is the same 503 as a read-only
     database, not a 500."""
-    if make_url(database_url).get_backend_name() != "sqlite":
-        pytest.skip("the write lock file is SQLite's")
     client.login("ada")
     token = client.csrf_token()
-    real_open = os.open
-
-    def guarded(path, *args, **kwargs):
-        if str(path).endswith(".write-lock"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
-
-    # The process opens the lock file once: drop the descriptor it has.
-    for queue in [v for v in app.extensions.values() if hasattr(v, "_pid")]:
-        queue._pid = 0  # noqa: SLF001
-    monkeypatch.setattr(os, "open", guarded)
+    write_lock_refused.start()
     topic = board["topic"]
     reply = client.post(f"/t/{topic.id}/reply", data={"body": "Locked out", "csrf_token": token})
     assert reply.status_code == 503
     assert "read-only right now" in reply.get_data(as_text=True)
     assert client.get(f"/t/{topic.id}").status_code == 200
     assert client.get("/readyz").status_code == 503
-    monkeypatch.undo()
+    write_lock_refused.stop()
     posted = client.post(f"/t/{topic.id}/reply", data={"body": "Back", "csrf_token": token})
     assert posted.status_code == 302
     assert client.get("/readyz").status_code == 200

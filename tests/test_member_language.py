@@ -248,31 +248,15 @@ def test_the_migration_adds_the_column_and_its_downgrade_keeps_the_members(
 
 
 def test_a_page_read_in_another_language_is_served_while_writes_are_refused(
-    app, client, forum, monkeypatch, database_url
+    client, forum, write_lock_refused
 ):
     """Noting the language is a convenience: a volume that refuses writes (shown first by the
     SQLite writers' lock file, which cannot be opened) must not cost the member the page."""
-    import os
-
-    from sqlalchemy.engine import make_url
-
-    if make_url(database_url).get_backend_name() != "sqlite":
-        pytest.skip("the write lock file is SQLite's")
     pilar, _ken, topic = forum
     reads_in(client, "es").login("pilar")
-    real_open = os.open
-
-    def guarded(path, *args, **kwargs):
-        if str(path).endswith(".write-lock"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
-
-    # The process opens the lock file once: drop the descriptor it has.
-    for queue in [v for v in app.extensions.values() if hasattr(v, "_pid")]:
-        queue._pid = 0  # noqa: SLF001
-    monkeypatch.setattr(os, "open", guarded)
+    write_lock_refused.start()
     page = reads_in(client, "de").get(f"/t/{topic.id}")
     assert page.status_code == 200
     assert 'lang="de"' in page.get_data(as_text=True)
-    monkeypatch.undo()
+    write_lock_refused.stop()
     assert noted(pilar) == "es"

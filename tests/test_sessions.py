@@ -173,35 +173,19 @@ def test_last_seen_is_written_at_most_every_few_minutes(make_client, f, monkeypa
 
 @pytest.mark.config(SESSION_TOUCH_SECONDS=300)
 def test_a_page_is_served_when_the_volume_refuses_the_last_seen_note(
-    app, make_client, f, monkeypatch, database_url
+    make_client, f, monkeypatch, write_lock_refused
 ) -> None:
-    """The "last seen" note is a convenience: a volume that refuses writes (shown first by the SQLite
-    writers' lock file, which cannot be opened) must not cost the member the page."""
-    import os
-
-    from sqlalchemy.engine import make_url
-
-    if make_url(database_url).get_backend_name() != "sqlite":
-        pytest.skip("the write lock file is SQLite's")
+    """The "last seen" note is a convenience: a volume that refuses writes (shown first by
+    SQLite's writers' lock file) must not cost the member the page."""
     ada = f.user("ada")
     laptop = browser(make_client, FIREFOX, "192.0.2.10")
     laptop.login("ada")
     first_seen = rows(ada)[0].last_seen_at
     start = utcnow()
     monkeypatch.setattr(services, "utcnow", lambda: start + timedelta(seconds=400))
-    real_open = os.open
-
-    def guarded(path: Any, *args: Any, **kwargs: Any) -> Any:
-        if str(path).endswith(".write-lock"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
-
-    # The process opens the lock file once: drop the descriptor it has.
-    for queue in [v for v in app.extensions.values() if hasattr(v, "_pid")]:
-        queue._pid = 0  # noqa: SLF001
-    monkeypatch.setattr(os, "open", guarded)
+    write_lock_refused.start()
     page = laptop.get("/settings")
-    monkeypatch.setattr(os, "open", real_open)
+    write_lock_refused.stop()
     assert page.status_code == 200
     assert rows(ada)[0].last_seen_at == first_seen
 
