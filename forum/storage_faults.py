@@ -5,6 +5,10 @@ drain and the socket handlers, so that each says such a fault in one log line, n
 from __future__ import annotations
 
 import errno
+import logging
+from collections.abc import Mapping
+
+log = logging.getLogger(__name__)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -53,3 +57,29 @@ def is_database_down(exc: Exception) -> bool:
     if isinstance(exc, PendingRollbackError) and exc.code == _INVALIDATED:
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def convenience_write(row: object, values: Mapping[str, object], what: str, *args: object) -> bool:
+    """Set `values` on `row` in a unit of work of its own, for a write the request can do
+    without ("last seen" of a session or an API token, the language a member's page was read in).
+    When the database refuses it (read-only, full, busy, or a read-only volume, which SQLite's
+    writers' lock file shows first as an OSError: forum.db), one warning line ("could not note "
+    + what) and the request goes on; False then. Called outside any other unit of work: the
+    rollback would take that one too.
+
+        convenience_write(row, {"last_seen_at": now}, "that session %s is in use", row.id)
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .db import transaction
+    from .extensions import db
+
+    try:
+        with transaction():
+            for name, value in values.items():
+                setattr(row, name, value)
+    except (SQLAlchemyError, OSError):
+        log.warning("could not note " + what, *args)
+        db.session.rollback()
+        return False
+    return True

@@ -238,6 +238,30 @@ def test_a_write_lock_file_this_process_may_not_open_is_read_only(
     assert client.get("/readyz").status_code == 200
 
 
+def test_a_convenience_write_the_database_refuses_is_one_line_and_the_request_goes_on(
+    app, board, write_lock_refused, caplog
+):
+    """storage_faults.convenience_write: "last seen" and its kind are dropped with one warning
+    when storage refuses them, and the session stays usable."""
+    from forum.extensions import db
+    from forum.storage_faults import convenience_write
+
+    ada = board["ada"]
+    write_lock_refused.start()
+    with caplog.at_level(logging.WARNING, logger="forum.storage_faults"):
+        noted = convenience_write(ada, {"last_locale": "es"}, "what member %s reads", ada.id)
+    assert noted is False
+    assert [r.getMessage() for r in caplog.records if r.name == "forum.storage_faults"] == [
+        f"could not note what member {ada.id} reads"
+    ]
+    write_lock_refused.stop()
+    db.session.expire_all()
+    assert db.session.get(type(ada), ada.id).last_locale != "es"
+    assert convenience_write(ada, {"last_locale": "es"}, "what member %s reads", ada.id)
+    db.session.expire_all()
+    assert db.session.get(type(ada), ada.id).last_locale == "es"
+
+
 # --- Server processes: a PostgreSQL crash, and a full or read-only SQLite volume ---------------
 
 

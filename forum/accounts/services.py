@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import bindparam, delete, func, lambda_stmt, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import blocklist, content, events, hooks, jobs, permissions, settings
@@ -32,6 +32,7 @@ from ..i18n import (
 )
 from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
+from ..storage_faults import convenience_write
 from ..theme import known as known_theme
 from ..timeutil import utcnow, zone_or_utc
 from . import retired
@@ -701,14 +702,7 @@ def _touch(row: UserSession) -> None:
     every = int(current_app.config["SESSION_TOUCH_SECONDS"])
     if now - row.last_seen_at < timedelta(seconds=every):
         return
-    try:
-        with transaction():
-            row.last_seen_at = now
-    except (SQLAlchemyError, OSError):
-        # "Last seen" is a convenience: a read-only or busy database must not cost the page
-        # (nor a read-only volume, which SQLite's writers' lock file shows first: forum.db).
-        log.warning("could not note that session %s is in use", row.id)
-        db.session.rollback()
+    convenience_write(row, {"last_seen_at": now}, "that session %s is in use", row.id)
 
 
 _BROWSERS = (
@@ -966,14 +960,7 @@ def note_page_language(user: User, code: str) -> None:
     rare write, never one per page."""
     if user.last_locale == code:
         return
-    try:
-        with transaction():
-            user.last_locale = code
-    except (SQLAlchemyError, OSError):
-        # A convenience, as "last seen" is: a read-only or busy database must not cost the page
-        # (nor a read-only volume, which SQLite's writers' lock file shows first: forum.db).
-        log.warning("could not note the language member %s reads in", user.id)
-        db.session.rollback()
+    convenience_write(user, {"last_locale": code}, "the language member %s reads in", user.id)
 
 
 def _check_theme(code: str | None) -> str:

@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from .. import content, events, permissions
 from ..accounts import services as accounts
@@ -28,6 +27,7 @@ from ..notifications import services as notifications
 from ..notifications.digest import digest_choice
 from ..notifications.mail import CATEGORIES
 from ..permissions import Actor
+from ..storage_faults import convenience_write
 from ..timeutil import utcnow
 from .models import ApiToken
 
@@ -159,14 +159,7 @@ def _touch(token: ApiToken) -> None:
         seconds=TOKEN_TOUCH_SECONDS
     ):
         return
-    try:
-        with transaction():
-            token.last_used_at = now
-    except (SQLAlchemyError, OSError):
-        # "Last used" is a convenience: a read-only or busy database must not cost the request
-        # (nor a read-only volume, which SQLite's writers' lock file shows first: forum.db).
-        log.warning("could not note that API token %s is in use", token.id)
-        db.session.rollback()
+    convenience_write(token, {"last_used_at": now}, "that API token %s is in use", token.id)
 
 
 def forget_member(event: events.AccountDeleted) -> None:
