@@ -150,6 +150,12 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a notification waits before it is mailed (to members who want it "immediately"):
     # what they read meanwhile is not mailed, and more events of the topic join the same mail.
     "NOTIFY_MAIL_DELAY": 300,
+    # Seconds after which notification mail (and a digest) is no use: a "someone replied" mail
+    # hours late tells what the member most likely saw on the site (the notification stays in
+    # the notification centre), and a morning flood of them after a night's outage helps
+    # nobody. Such a mail held for the queue longer is dropped, logged (forum.jobs), and the
+    # sweep of lost notification mail looks back this far and no further.
+    "NOTIFY_MAIL_MAX_AGE": 6 * 3600,
     # The daily digest goes out at this hour of each member's own time zone, with what they
     # want in it of the last DIGEST_DAYS days (unread, not mailed yet).
     "DIGEST_HOUR": 7,

@@ -35,6 +35,23 @@ from .test_database_faults import _read_only_app
 
 RESET = "forum.accounts.services.mail_password_reset"
 REGISTER = "forum.accounts.services.mail_registration"
+NOTIFY = "forum.notifications.mail.send_notification_mail"
+
+# What count_run did (a job whose effect is not idempotent: each run counts).
+RUNS: list[str] = []
+
+
+@jobs.job()
+def count_run(label: str) -> None:
+    RUNS.append(label)
+
+
+@jobs.job()
+def stopped_once(label: str) -> None:
+    """Stopped the first time, as a consumer's Ctrl+C or SIGTERM stops a running job."""
+    RUNS.append(label)
+    if RUNS.count(label) == 1:
+        raise KeyboardInterrupt
 
 
 def held_rows() -> list[HeldJob]:
@@ -437,8 +454,9 @@ def test_a_held_notification_mail_and_the_sweep_send_one_mail(
     db.session.rollback()
     assert sweep_lost_mail(later) == [mention]  # never claimed: the sweep queues its own job
     db.session.rollback()
-    tasks = [job_queue.huey.dequeue() for _ in range(2)]
-    assert job_queue.huey.dequeue() is None
+    # (the sweep's put, the first since the hold, queued a put-back too: nothing left to do)
+    tasks = [t for t in iter(job_queue.huey.dequeue, None) if t.name != "put_back_held_jobs"]
+    assert len(tasks) == 2
     held_task = next(t for t in tasks if t.id == held_id)
     sweep_task = next(t for t in tasks if t is not held_task)
     assert sweep_task.args[0] == mention and sweep_task.args[1].startswith("r")
@@ -453,3 +471,189 @@ def test_a_held_notification_mail_and_the_sweep_send_one_mail(
     assert (key.endswith(sweep_task.args[1])) is (first == "sweep")
     assert job_queue.run_pending() == 0 and job_queue.run_due(later) == 0
     assert len(mails(outbox)) == 1
+
+
+# --- The put-back, woken by the first put after an outage ----------------------------------------
+
+
+def _names(queue: Any) -> list[str]:
+    return [t.name for t in queue.queued(1000)]
+
+
+def test_a_put_after_an_outage_wakes_the_put_back_once(app, job_queue, monkeypatch, caplog):
+    """The queue takes jobs again: the first put of a process that held one queues a put-back
+    at once (the consumer runs it within a second, not at the next minute). Another process that
+    held too finds one queued and queues none (one at a time, however many web workers); the
+    put-back, as it starts, lets the next outage wake one again."""
+    with queue_down(job_queue, monkeypatch):
+        jobs.enqueue(send_notification_mail, 1)
+    other = jobs.JobQueue(app)  # another web worker on the same queue, which held one too
+    with queue_down(other, monkeypatch), app.app_context():
+        other.put_or_log(send_notification_mail, (2,), None)
+    assert [r.summary for r in held_rows()] == ["1", "2"]
+    assert _names(job_queue) == []
+
+    with caplog.at_level("INFO", logger="forum.jobs"):
+        jobs.enqueue(send_notification_mail, 3)  # the queue is back
+    assert _names(job_queue) == ["send_notification_mail", "put_back_held_jobs"]
+    assert "the put-back is queued" in caplog.text
+    other.put_or_log(send_notification_mail, (4,), None)  # its first put: one is queued already
+    jobs.enqueue(send_notification_mail, 5)  # this process's second: nothing held since
+    assert _names(job_queue).count("put_back_held_jobs") == 1
+
+    assert job_queue.run_pending() == 6  # 3, the put-back, 4, 5, then the two it put back
+    db.session.rollback()
+    assert held_rows() == []
+    with queue_down(job_queue, monkeypatch):  # the next outage
+        jobs.enqueue(send_notification_mail, 6)
+    jobs.enqueue(send_notification_mail, 7)
+    assert _names(job_queue) == ["send_notification_mail", "put_back_held_jobs"]
+
+
+# --- One job, one run, when Redis took it and timed out -----------------------------------------
+
+
+@pytest.mark.slow
+def test_a_job_a_frozen_redis_took_and_the_database_held_runs_once(app, redis_queue, caplog):
+    """Redis is frozen (SIGSTOP) as a job is queued: the client gives up after its timeout and
+    the job is held, but Redis still has the command and queues it once it resumes. The held
+    copy keeps the job's task id, so when it is put back and both are in the queue, the
+    consumer runs the job once and skips the copy, logged."""
+    queue, server = redis_queue
+    RUNS.clear()
+    queue.put_or_log(count_run, ("once",), None)  # a connection in the pool, as a worker has
+    assert queue.wait_until_handed_over() and queue.run_pending() == 1 and RUNS == ["once"]
+    RUNS.clear()
+    server.pause()
+    try:
+        with caplog.at_level("WARNING", logger="forum.jobs"):
+            jobs.enqueue(count_run, "frozen")
+            assert queue.wait_until_handed_over()
+    finally:
+        server.resume()
+    assert "(TimeoutError): held in the database" in caplog.text
+    (row,) = held_rows()
+    task_id = row.task_id
+    _until(lambda: put_back() == 1)  # once the breaker finds Redis again
+    copies = queue.queued()
+    assert [t.id for t in copies] == [task_id, task_id]  # Redis had it after all
+    with caplog.at_level("WARNING", logger="forum.jobs"):
+        assert queue.run_pending() == 2
+    assert RUNS == ["frozen"]
+    assert f"({task_id}) ran already: this copy" in caplog.text
+    # A retry is a run of its own: the same id, one try fewer.
+    (task,) = [queue._task(count_run, ("retried",), None)]
+    queue.huey.execute(task)
+    task.retries -= 1
+    queue.huey.execute(task)
+    assert RUNS == ["frozen", "retried", "retried"]
+
+
+@pytest.mark.slow
+def test_a_job_stopped_mid_run_runs_again_on_redis(app, redis_queue):
+    """A job a stop interrupted is queued again with its id and try (Huey's way): its claim is
+    let go first, so it runs again and is not taken for a copy that ran."""
+    queue, _server = redis_queue
+    RUNS.clear()
+    jobs.enqueue(stopped_once, "stopped")
+    assert queue.wait_until_handed_over()
+    assert queue.run_pending() == 2  # interrupted, queued again, run through
+    assert RUNS == ["stopped", "stopped"]
+
+
+# --- Held notification mail is dropped once it is too late to help ------------------------------
+
+
+def test_held_mail_past_its_kind_s_age_is_dropped_and_the_rest_go(
+    app, job_queue, monkeypatch, caplog
+):
+    """A notification mail (or digest) held longer than NOTIFY_MAIL_MAX_AGE (6 h) and a password
+    reset held longer than its link lives (an hour) are dropped with a WARNING each; younger ones,
+    and other jobs up to HOLD_HOURS, are put back."""
+    assert app.config["NOTIFY_MAIL_MAX_AGE"] == 6 * 3600
+    ages = {"n-late": 6 * 60 + 1, "n-fresh": 5 * 60, "reset-late": 61, "reset-fresh": 50,
+            "register": 7 * 60, "other": 7 * 60}  # fmt: skip
+    with queue_down(job_queue, monkeypatch):
+        for label in ("n-late", "n-fresh"):
+            jobs.enqueue(send_notification_mail, label)
+        from forum.accounts.services import mail_password_reset, mail_registration
+
+        for label in ("reset-late", "reset-fresh"):
+            jobs.enqueue(mail_password_reset, label, None)
+        jobs.enqueue(mail_registration, "register", "r@example.com", "", None)
+        jobs.enqueue(count_run, "other")
+    with transaction():
+        for row in held_rows():
+            label = row.summary.split(",")[0].strip("'")
+            db.session.get(HeldJob, row.id).held_at = utcnow() - timedelta(minutes=ages[label])
+    with caplog.at_level("WARNING", logger="forum.jobs"):
+        assert put_back() == 4
+    put = sorted(str(t.args[0]) for t in job_queue.queued())
+    assert put == ["n-fresh", "other", "register", "reset-fresh"]
+    assert held_rows() == []
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert {r.levelname for r in dropped} == {"WARNING"} and len(dropped) == 2
+    text = caplog.text
+    assert f"held job {NOTIFY}('n-late') dropped: held since" in text
+    assert "longer than NOTIFY_MAIL_MAX_AGE (6 h): too late to be of use" in text
+    assert f"held job {RESET}('reset-late', None) dropped" in text
+    assert "longer than PASSWORD_RESET_MAX_AGE (1 h)" in text
+    digest = jobs.SPECS["forum.notifications.digest.send_digest"]
+    assert digest.stale_after == "NOTIFY_MAIL_MAX_AGE"
+
+
+# --- What the consumer's scheduler and workers put on the queue is held too ----------------------
+
+
+def _refusing(monkeypatch: pytest.MonkeyPatch, storage: Any, *methods: str) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    for method in methods:
+        monkeypatch.setattr(storage, method, refuse)
+
+
+def test_the_scheduler_holds_a_periodic_run_the_queue_refuses_once_per_job(
+    app, job_queue, monkeypatch, caplog
+):
+    """The queue refuses as the scheduler queues the periodic jobs (Redis down at :05): the runs
+    are held, not dropped (Huey logged "Error enqueueing periodic task" and the hourly digest
+    round was gone for the hour); each job once, however many minutes the outage lasts."""
+    scheduler = make_consumer(app, 1)._create_scheduler()
+    _refusing(monkeypatch, job_queue.huey.storage, "enqueue")
+    with caplog.at_level("WARNING"):
+        scheduler.enqueue_periodic_tasks(datetime(2026, 12, 7, 13, 5))
+        scheduler.enqueue_periodic_tasks(datetime(2026, 12, 7, 13, 6))
+    names = [r.name.rsplit(".", 1)[1] for r in held_rows()]
+    assert "queue_digests" in names and "put_back_held_jobs" in names
+    assert len(names) == len(set(names))  # 13:06's minute jobs: theirs already wait
+    assert "Error enqueueing" not in caplog.text
+    monkeypatch.undo()
+    put_back()
+    assert "queue_digests" in _names(job_queue)
+
+
+def test_a_due_job_the_scheduler_cannot_queue_is_held_with_its_id(app, job_queue, monkeypatch):
+    """The scheduler took a delayed job off the schedule and the queue refused it: held (its id
+    and retries as they were), where Huey logged it and dropped it."""
+    task = job_queue._task(count_run, ("due",), None)
+    task.retries = 2
+    job_queue.huey.add_schedule(task)  # due now
+    scheduler = make_consumer(app, 1, periodic=False)._create_scheduler()
+    _refusing(monkeypatch, job_queue.huey.storage, "enqueue")
+    scheduler.loop()
+    (row,) = held_rows()
+    assert row.task_id == task.id and row.summary == "'due'"
+    assert job_queue.huey.deserialize_task(row.data).retries == 2
+    assert job_queue.huey.scheduled() == []
+
+
+def test_a_delayed_job_or_a_retry_a_worker_cannot_schedule_is_held(app, job_queue, monkeypatch):
+    """A worker moves a delayed job to the schedule, or schedules a failed job's retry: when the
+    queue refuses that write the job is held, not dropped."""
+    RUNS.clear()
+    task = job_queue._task(count_run, ("later",), 600)
+    _refusing(monkeypatch, job_queue.huey.storage, "add_to_schedule")
+    job_queue.huey.execute(task)  # not due: to the schedule, refused
+    (row,) = held_rows()
+    assert row.task_id == task.id and row.eta is not None and RUNS == []

@@ -22,7 +22,6 @@ from forum.extensions import db
 from forum.notifications import services as notifications
 from forum.notifications.mail import (
     SWEEP_BATCH,
-    SWEEP_HOURS,
     send_notification_mail,
     sweep_lost_mail,
     sweep_window,
@@ -119,7 +118,8 @@ def test_the_window_waits_for_every_retry_of_the_job_and_ends_hours_back(app):
     assert jobs.retry_span(send_notification_mail) == retries
     assert newest_page == now - timedelta(seconds=retries) - timedelta(minutes=10)
     assert newest == newest_page - timedelta(seconds=app.config["NOTIFY_MAIL_DELAY"])
-    assert oldest == now - timedelta(hours=SWEEP_HOURS)
+    assert oldest == now - timedelta(seconds=app.config["NOTIFY_MAIL_MAX_AGE"])
+    assert app.config["NOTIFY_MAIL_MAX_AGE"] == 6 * 3600
     spec = jobs.SPECS[f"{sweep_lost_mail.__module__}.sweep_lost_mail"]
     assert spec.schedule is not None
     assert spec.schedule(datetime(2026, 12, 7, 12, 20)) is True
@@ -199,7 +199,7 @@ def test_a_notification_older_than_the_window_is_left_alone(
     app, f, world, job_queue, outbox, monkeypatch, caplog
 ):
     lost_mention(f, world, job_queue, monkeypatch, caplog)
-    assert sweep(after(SWEEP_HOURS * 60 + 1)) == []
+    assert sweep(after(app.config["NOTIFY_MAIL_MAX_AGE"] / 60 + 1)) == []
     assert run_jobs(job_queue) == 0
     assert mails(outbox) == []
 

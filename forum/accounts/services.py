@@ -352,7 +352,7 @@ def _registration_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="registration")
 
 
-@jobs.job()
+@jobs.job(stale_after="REGISTRATION_LINK_MAX_AGE")  # a request older than its link is asked again
 def mail_registration(
     username: str,
     email: str,
@@ -878,7 +878,7 @@ def request_password_reset(
     jobs.enqueue(mail_password_reset, email.strip(), link_for, language, _mail_key("reset"))
 
 
-@jobs.job()
+@jobs.job(stale_after="PASSWORD_RESET_MAX_AGE")  # a request older than its link is asked again
 def mail_password_reset(
     email: str, link_for: TokenLink, language: str = DEFAULT_LANGUAGE, key: str | None = None
 ) -> None:
@@ -1141,7 +1141,7 @@ def request_email_change(
     )
 
 
-@jobs.job()
+@jobs.job(stale_after="EMAIL_CHANGE_MAX_AGE")  # a request older than its link is asked again
 def mail_email_change(
     user_id: int, new_email: str, link: str, language: str, key: str | None = None
 ) -> None:

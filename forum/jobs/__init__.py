@@ -8,13 +8,17 @@ are pickled into the queue.
 The queue lives in an SQLite file in the instance folder (instance/jobs.db), so `make run` needs
 no other server, or in Redis when FORUM_REDIS_URL is set. A job the queue refuses (Redis down
 or hung, the SQLite file's disk full or read-only) is held in the forum's database (`held_jobs`)
-and put back by the consumer every minute (services.put_back_held_jobs); only when the database
-refuses too is it lost, and logged. The consumer is `flask forum jobs worker` (`make run` and
-`make serve` start it; systemd runs forum-jobs.service). Each job runs in an app context of its
-own. A job that raises is tried again with a growing delay; when its
-retries are used up it is logged and kept in the `failed_jobs` table, which `flask forum jobs`
-and /admin/jobs list and from which a sysop queues it again. With JOBS_IMMEDIATE (the tests) a
-job runs at once, in the caller's thread, as Huey's immediate mode does.
+and put back by the consumer every minute (services.put_back_held_jobs), and at once when a
+process that held one finds the queue taking jobs again (JobQueue.wake_put_back); only when the
+database refuses too is it lost, and logged. A held job keeps its task id, and on Redis the
+consumer runs each id once (JobQueue._run_once). The consumer is `flask forum jobs worker`
+(`make run` and `make serve` start it; systemd runs forum-jobs.service); what it fails to put on
+the queue (a periodic run, a due or delayed job, a retry) it holds too (backend.ForumHuey).
+Each job runs in an app context of its own. A job that raises is tried again with a growing
+delay; when its retries are used up it is logged and kept in the `failed_jobs` table, which
+`flask forum jobs` and /admin/jobs list and from which a sysop queues it again. With
+JOBS_IMMEDIATE (the tests) a job runs at once, in the caller's thread, as Huey's immediate mode
+does.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask
+from sqlalchemy import select
 
 from ..extensions import db
 from ..hooks import AppSlot
@@ -57,6 +62,9 @@ class Spec:
     retry_delay: float
     backoff: float
     schedule: Callable[[datetime], bool] | None = None
+    # The setting (seconds) past which a held job of this kind is dropped instead of put back
+    # (None: services.HOLD_HOURS, as every job).
+    stale_after: str | None = None
 
 
 # Every job of every feature, by name: registered on each app's queue (forum.jobs.JobQueue).
@@ -112,13 +120,20 @@ def _name(fn: Callable[..., Any]) -> str:
 
 
 def job(
-    *, retries: int = 5, retry_delay: float = 30, backoff: float = 2.0
+    *,
+    retries: int = 5,
+    retry_delay: float = 30,
+    backoff: float = 2.0,
+    stale_after: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark `fn` as a job. A failing run is tried again `retries` times, after `retry_delay`
-    seconds, then each time `backoff` times longer (30 s, 1, 2, 4, 8 min by default)."""
+    seconds, then each time `backoff` times longer (30 s, 1, 2, 4, 8 min by default).
+    `stale_after` names the setting (seconds) after which a job of it held for the queue is
+    no use any more (a notification mail hours late, a link that has expired): the put-back
+    drops it, logged, instead of running it late (services.put_back_held_jobs)."""
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        SPECS[_name(fn)] = Spec(fn, _name(fn), retries, retry_delay, backoff)
+        SPECS[_name(fn)] = Spec(fn, _name(fn), retries, retry_delay, backoff, None, stale_after)
         return fn
 
     return mark
@@ -145,6 +160,15 @@ def periodic(
 
 _QUEUE: AppSlot[JobQueue] = AppSlot("forum.jobs")
 
+# The put-back (services.put_back_held_jobs), which a put after an outage queues at once
+# (JobQueue.wake_put_back), and the queue's key that says one is queued and has not started.
+PUT_BACK = "forum.jobs.services.put_back_held_jobs"
+WAKE_KEY = "forum.jobs.put-back-woken"
+# How long the consumer on Redis remembers each task id (and try) it ran (JobQueue._run_once): a
+# copy of a job held as Redis timed out comes back within services.HOLD_HOURS (24) of its hold,
+# and the first copy ran by then or runs beside it. 8 MB of keys for 50,000 jobs a day.
+RAN_SECONDS = 25 * 3600
+
 
 def queue_of(app: Flask | None = None) -> JobQueue:
     return _QUEUE.require(app)
@@ -170,9 +194,9 @@ class JobQueue:
         self.app = app
         self._huey: Huey | None = None
         self._huey_lock = threading.Lock()
-        self._outbox: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...], float | None]] = (
-            queue.Queue(maxsize=1000)
-        )
+        self._outbox: queue.Queue[Task] = queue.Queue(maxsize=1000)
+        # This process held a job since its last put (hold): the next put wakes the put-back.
+        self._held_here = False
         self._thread_lock = threading.Lock()
         self._thread_pid = 0
         self.tasks: dict[str, TaskWrapper] = {}
@@ -193,6 +217,9 @@ class JobQueue:
                     huey = make_huey(self.app)
                     huey.signal(S.SIGNAL_ERROR)(self._failed)
                     huey.signal(S.SIGNAL_INTERRUPTED)(self._interrupted)
+                    if not huey.immediate and self.app.config.get("REDIS_URL"):
+                        huey.pre_execute("run_once")(self._run_once)
+                    huey.refused = self.hold  # (backend.ForumHuey: a schedule write refused)
                     self.tasks = {name: self._register(huey, name) for name in list(SPECS)}
                     self._huey = huey
         return self._huey
@@ -232,18 +259,21 @@ class JobQueue:
         wrapper = self.task(_name(fn))
         return wrapper.s(*args, delay=delay) if delay else wrapper.s(*args)
 
-    def put(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
+    def put(self, task: Task) -> None:
         # Delayed, in immediate mode too: it waits in the schedule until run_due() (the tests).
-        self.huey.enqueue(self._task(fn, args, delay))
+        self.huey.enqueue(task)
 
     def put_or_log(
         self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None
     ) -> None:
         """put(), and when the queue cannot be reached (Redis down), the job held in the
-        database instead of a failed request (_hold); lost only when the database refuses it
-        too, and then the log says which (never silently)."""
+        database instead of a failed request (hold); lost only when the database refuses it
+        too, and then the log says which (never silently). The task is made here, once: the
+        job keeps its Huey id whether it goes to the queue, is held, or both (a Redis that
+        timed out after it took the job: the consumer runs one id once, _run_once)."""
+        task = self._task(fn, args, delay)
         if self.immediate:
-            self.put(fn, args, delay)  # a job's own failure is the test's to see
+            self.put(task)  # a job's own failure is the test's to see
             return
         storage = self.huey.storage  # (huey loaded first, by load_huey)
         from huey.storage import RedisStorage
@@ -251,36 +281,63 @@ class JobQueue:
         if isinstance(storage, RedisStorage):
             # Off the request: a Redis that hangs would hold every reply that queues a mail
             # for a timeout (test_redis_down: reply p99 2.4x normal while Redis was frozen).
-            self._handoff(fn, args, delay)
+            self._handoff(task)
             return
-        self._put_logged(fn, args, delay)
+        self._put_logged(task)
 
-    def _put_logged(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None
-    ) -> None:
+    def _put_logged(self, task: Task) -> None:
         try:
-            self.put(fn, args, delay)
+            self.put(task)
         except Exception as exc:  # noqa: BLE001 - one line, as every fault of a backing store
-            self._hold(fn, args, delay, exc)
+            self.hold(task, exc)
+            return
+        if self._held_here:
+            # The queue takes jobs again and this process held some: have them put back now,
+            # not at the consumer's next minute (test_a_put_after_an_outage_wakes_the_put_back).
+            self._held_here = False
+            self.wake_put_back()
 
-    def _hold(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None, refused: Any
-    ) -> None:
+    def wake_put_back(self) -> bool:
+        """Queue a run of the put-back now, unless one is queued and has not started yet: of the
+        processes that held jobs during an outage, the first to queue a job again after it
+        queues the put-back, the others find WAKE_KEY taken (the put-back clears it as it
+        starts). True when this call queued it."""
+        try:
+            if not self.huey.put_if_empty(WAKE_KEY, 1):
+                return False
+            self.huey.enqueue(self.task(PUT_BACK).s())
+        except Exception as exc:  # noqa: BLE001 - the minute's run puts them back anyway
+            log.warning("held jobs: the put-back could not be queued now (%s): it runs within "
+                        "the minute", said(exc))  # fmt: skip
+            return False
+        log.info("held jobs: the queue takes jobs again; the put-back is queued")
+        return True
+
+    def hold(self, task: Task, refused: Any) -> None:
         """Keep a job the queue refused in `held_jobs`, serialized as Huey would queue it (its
-        eta counted from now), for the consumer to put back (services.put_back_held_jobs). In
-        a short transaction and a session of its own: this runs after the request's commit, or
-        in the queuing thread. When the database refuses it too, the job is lost: logged."""
+        id, eta and retries left), for the consumer to put back (services.put_back_held_jobs). In
+        a short transaction and a session of its own: this runs after the request's commit, in
+        the queuing thread, or in the consumer's scheduler. A periodic job is held once: while
+        one of its runs waits, the next minutes' runs are not held again (each run does the
+        whole sweep; twenty after a 20-minute outage would do it twenty times). When the
+        database refuses too, the job is lost: logged."""
+        from huey.api import PeriodicTask
+
         from ..db import transaction
         from .models import HeldJob
 
+        name = task_name(task)
         with self.app.app_context():
             try:
-                task = self._task(fn, args, delay)
                 with transaction() as session:
+                    if isinstance(task, PeriodicTask) and session.scalar(
+                        select(HeldJob.id).where(HeldJob.name == name).limit(1)
+                    ):
+                        return  # its run already waits
                     session.add(
                         HeldJob(
                             task_id=str(task.id),
-                            name=_name(fn),
+                            name=name,
                             data=self.huey.serialize_task(task),
                             summary=describe_args(task)[:500],
                             eta=task.eta.replace(tzinfo=UTC) if task.eta else None,
@@ -289,16 +346,17 @@ class JobQueue:
                     )
             except Exception as exc:  # noqa: BLE001 - the log line is then the only record
                 log.error("job %s could not be queued (args %r): it is lost: %s (nor held: %s)",
-                          _name(fn), args, said(refused), said(exc))  # fmt: skip
+                          name, task.args, said(refused), said(exc))  # fmt: skip
                 return
             finally:
                 db.session.remove()
+        self._held_here = True
         # The refusal's class only: its words (held_jobs.error has them) would repeat, for every
         # job of an outage, what the store's own line said once (forum.redisconn).
         why = type(refused).__name__ if isinstance(refused, BaseException) else refused
-        log.warning("job %s could not be queued (%s): held in the database", _name(fn), why)
+        log.warning("job %s could not be queued (%s): held in the database", name, why)
 
-    def _handoff(self, fn: Callable[..., Any], args: tuple[Any, ...], delay: float | None) -> None:
+    def _handoff(self, task: Task) -> None:
         """Give the put to this process's queuing thread, as live nudges are published: a job
         handed over is in Redis a moment later, or held in the database (Redis down; 1,000
         waiting: held here), or logged as lost (the database refusing too).
@@ -307,9 +365,9 @@ class JobQueue:
         (finish_at_exit); one killed in that moment loses what it held (the price of never
         waiting)."""
         try:
-            self._outbox.put_nowait((fn, args, delay))
+            self._outbox.put_nowait(task)
         except queue.Full:  # Redis hung: held in the database, here (after the commit)
-            self._hold(fn, args, delay, "too many waiting for the queuing thread")
+            self.hold(task, "too many waiting for the queuing thread")
             return
         with self._thread_lock:
             if self._thread_pid != os.getpid():  # started lazily, and again after a fork
@@ -320,9 +378,9 @@ class JobQueue:
 
     def _drain(self) -> None:
         while True:
-            fn, args, delay = self._outbox.get()
+            task = self._outbox.get()
             try:
-                self._put_logged(fn, args, delay)
+                self._put_logged(task)
             finally:
                 self._outbox.task_done()
 
@@ -344,14 +402,36 @@ class JobQueue:
             return
         while True:
             try:
-                fn, args, delay = self._outbox.get_nowait()
+                task = self._outbox.get_nowait()
             except queue.Empty:
                 break
             try:
-                self._hold(fn, args, delay, "the process ended before the queuing thread put it")
+                self.hold(task, "the process ended before the queuing thread put it")
             finally:
                 self._outbox.task_done()
         self.wait_until_handed_over(timeout)  # the one the thread has in hand
+
+    def _ran_key(self, task: Task) -> str:
+        # Per try: a retry (Huey counts `retries` down) runs under a key of its own.
+        return f"{self.huey.name}.ran.{task.id}.{task.retries}"
+
+    def _run_once(self, task: Task) -> None:
+        """Huey's pre-execute hook on Redis: claim the task's id (and try) for RAN_SECONDS, and
+        skip it when that was claimed already. A Redis that froze (SIGSTOP, a stall) can take
+        a job after the client gave up on it: the job is then held too, and its copy put back
+        later carries the same id (put_or_log makes the task once), so it is skipped here,
+        whether the first copy ran already or waits behind it. Redis away between the dequeue
+        and the claim: it runs (a double is rarer, and mail has keys, where a lost job is not)."""
+        from huey.exceptions import CancelExecution
+
+        try:
+            first = self.huey.storage.conn.set(self._ran_key(task), b"1", nx=True, ex=RAN_SECONDS)
+        except Exception:  # noqa: BLE001 - see above: run it
+            return
+        if not first:
+            log.warning("job %s (%s) ran already: this copy (held as the queue timed out, yet "
+                        "queued) is skipped", task_name(task), task.id)  # fmt: skip
+            raise CancelExecution(retry=False)
 
     def requeue(self, data: bytes) -> None:
         """Queue a serialized task again, with its retries renewed (a sysop's retry)."""
@@ -400,7 +480,7 @@ class JobQueue:
                     session.add(
                         FailedJob(
                             task_id=str(task.id),
-                            name=f"{task.__module__}.{task.name}",
+                            name=task_name(task),
                             data=self.huey.serialize_task(task),
                             summary=describe_args(task)[:500],
                             error=repr(exc)[:1000],
@@ -418,6 +498,11 @@ class JobQueue:
         if self.immediate:
             return
         log.warning("job %s (%s) was interrupted: queued again", task.name, task.id)
+        if self.app.config.get("REDIS_URL"):
+            try:
+                self.huey.storage.conn.delete(self._ran_key(task))  # its try did not run through
+            except Exception:  # noqa: BLE001, S110 - Redis away: the enqueue below fails too
+                pass
         self.huey.storage.enqueue(self.huey.serialize_task(task), task.priority)
 
 
@@ -427,6 +512,11 @@ def said(error: object) -> str:
     if isinstance(error, BaseException):
         return f"{type(error).__name__}: {error}"
     return str(error)
+
+
+def task_name(task: Task) -> str:
+    """A task's job by its registered name (forum.accounts.services.mail_…)."""
+    return f"{type(task).__module__}.{task.name}"
 
 
 def describe_args(task: Task) -> str:

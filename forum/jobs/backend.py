@@ -6,19 +6,71 @@ for)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from huey import Huey
+from huey.api import Task
+from huey.consumer import Consumer, Scheduler
 from huey.storage import RedisStorage, SqliteStorage
+
+
+class ForumHuey(Huey):  # type: ignore[misc]
+    """Huey, whose consumer holds what the queue refuses (`refused`: JobQueue.hold) where Huey
+    would drop it with a log line: a due job the scheduler moves off the schedule, a periodic
+    run it queues (each minute's, the hourly digest round, the nightly clean-up), a delayed job
+    or a retry a worker puts on the schedule, while Redis is down or the SQLite file unwritable.
+    A page's put still raises (JobQueue.put_or_log holds it), as does a put-back (the row stays)."""
+
+    refused: Callable[[Task, BaseException], None] | None = None
+
+    def add_schedule(self, task: Task) -> None:
+        try:
+            super().add_schedule(task)
+        except Exception as exc:
+            if self.refused is None:
+                raise
+            self.refused(task, exc)
+
+    def create_consumer(self, **options: Any) -> Consumer:
+        return HoldingConsumer(self, **options)
+
+
+class _Holding:
+    """The Huey the scheduler sees: an enqueue the queue refuses is held, not dropped."""
+
+    def __init__(self, huey: ForumHuey) -> None:
+        self._huey = huey
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._huey, name)
+
+    def enqueue(self, task: Task) -> Any:
+        try:
+            return self._huey.enqueue(task)
+        except Exception as exc:
+            if self._huey.refused is None:
+                raise
+            self._huey.refused(task, exc)
+            return None
+
+
+class HoldingScheduler(Scheduler):  # type: ignore[misc]
+    def __init__(self, huey: ForumHuey, stop_flag: Any, interval: float, periodic: bool) -> None:
+        super().__init__(_Holding(huey), stop_flag, interval, periodic)
+
+
+class HoldingConsumer(Consumer):  # type: ignore[misc]
+    scheduler_class = HoldingScheduler
 
 
 def make_huey(app: Flask) -> Huey:
     config = app.config
     name = str(config.get("JOBS_QUEUE_NAME") or "forum")
     if config.get("JOBS_IMMEDIATE"):
-        return Huey(name, immediate=True, results=False, utc=True)
+        return ForumHuey(name, immediate=True, results=False, utc=True)
     if config.get("REDIS_URL"):
         from .. import redisconn
 
@@ -26,7 +78,7 @@ def make_huey(app: Flask) -> Huey:
         # breaker, so a hung Redis never holds a request. Hence no blocking pop: the worker
         # polls (every 0.1 s, backing off to 1 s while the queue is empty).
         connections = redisconn.pool(config["REDIS_URL"], *redisconn.settings(config))
-        return Huey(
+        return ForumHuey(
             name,
             results=False,
             storage_class=RedisStorage,
@@ -34,7 +86,7 @@ def make_huey(app: Flask) -> Huey:
             blocking=False,
         )
     path = config.get("JOBS_SQLITE_PATH") or str(Path(app.instance_path) / "jobs.db")
-    return Huey(name, results=False, storage_class=LazySqliteStorage, filename=path)
+    return ForumHuey(name, results=False, storage_class=LazySqliteStorage, filename=path)
 
 
 class LazySqliteStorage(SqliteStorage):  # type: ignore[misc]

@@ -15,7 +15,7 @@ from ..db import on_commit, transaction
 from ..errors import NotFound
 from ..extensions import db
 from ..timeutil import utcnow
-from . import crontab, periodic, queue_of, said
+from . import SPECS, WAKE_KEY, crontab, periodic, queue_of, said
 from .models import FailedJob, HeldJob, SentMail
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,9 @@ PUT_BACK_SECONDS = 40
 # registration or a password reset the member has asked again for by then (their links are
 # valid a day, an hour), a notification the member has long seen on the site (the sweep of lost
 # notification mail looks back 6 hours), a digest of yesterday. And a queue down for a day must
-# not grow the table without end.
+# not grow the table without end. A job of a kind that is no use sooner says so (`@job(
+# stale_after=SETTING)`): notification mail and digests after NOTIFY_MAIL_MAX_AGE, a password
+# reset after PASSWORD_RESET_MAX_AGE (_drop_stale).
 HOLD_HOURS = 24
 
 
@@ -88,10 +90,16 @@ def put_back_held_jobs() -> int:
     row is deleted in the transaction that queues it (DELETE … RETURNING: of two consumers only
     one gets the row, the other waits for its commit and finds it gone), so no job goes twice;
     when the queue refuses again the row stays, its attempts counted, and the rest wait for the
-    next run. Jobs held longer than HOLD_HOURS are dropped first, each with a log line.
+    next run. Jobs held longer than HOLD_HOURS, or than their kind's `stale_after`, are
+    dropped first, each with a log line. A put after an outage queues a run at once
+    (JobQueue.wake_put_back), which clears the key that says so here, as it starts.
     Returns how many were put back."""
     queue = queue_of()
-    _drop_stale(utcnow() - timedelta(hours=HOLD_HOURS))
+    try:
+        queue.huey.delete(WAKE_KEY)
+    except Exception:  # noqa: BLE001, S110 - the queue is away: the put-backs below say so
+        pass
+    _drop_stale(utcnow())
     deadline = time.monotonic() + PUT_BACK_SECONDS
     put = 0
     while True:
@@ -144,16 +152,39 @@ def _put_back_one(queue: Any, held_id: int) -> int:
     return 1
 
 
-def _drop_stale(held_before: Any) -> None:
+def _drop_stale(now: Any) -> None:
+    """Drop the jobs held longer than HOLD_HOURS (an ERROR line each: the queue was away a day),
+    then those of a kind held longer than its `stale_after` setting (a WARNING each: what
+    they would do is no use that late; a notification stays on the site)."""
     with transaction() as session:
         dropped = session.execute(
             delete(HeldJob)
-            .where(HeldJob.held_at < held_before)
+            .where(HeldJob.held_at < now - timedelta(hours=HOLD_HOURS))
             .returning(HeldJob.name, HeldJob.summary, HeldJob.held_at)
         ).all()
     for name, summary, held_at in dropped:
         log.error("held job %s(%s) dropped: held since %s, longer than %d h",
                   name, summary[:200], f"{held_at:%Y-%m-%d %H:%M}", HOLD_HOURS)  # fmt: skip
+    config = current_app.config
+    by_setting: dict[str, list[str]] = {}
+    for spec in list(SPECS.values()):
+        if spec.stale_after:
+            by_setting.setdefault(spec.stale_after, []).append(spec.name)
+    for setting, names in sorted(by_setting.items()):
+        seconds = float(config[setting])
+        with transaction() as session:
+            dropped = session.execute(
+                delete(HeldJob)
+                .where(
+                    HeldJob.name.in_(names),
+                    HeldJob.held_at < now - timedelta(seconds=seconds),
+                )
+                .returning(HeldJob.name, HeldJob.summary, HeldJob.held_at)
+            ).all()
+        for name, summary, held_at in dropped:
+            log.warning("held job %s(%s) dropped: held since %s, longer than %s (%g h): "
+                        "too late to be of use", name, summary[:200],
+                        f"{held_at:%Y-%m-%d %H:%M}", setting, seconds / 3600)  # fmt: skip
 
 
 def _deleted(result: Any) -> int:

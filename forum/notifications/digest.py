@@ -301,7 +301,7 @@ def gather(user: User, now: datetime, key: str) -> Digest:
     return digest
 
 
-@jobs.job(retries=5, retry_delay=120, backoff=2.0)
+@jobs.job(retries=5, retry_delay=120, backoff=2.0, stale_after="NOTIFY_MAIL_MAX_AGE")
 def send_digest(user_id: int, day: str) -> None:
     """One member's digest of `day` (their date). Sent once per member and day."""
     key = f"digest:{user_id}:{day}"

@@ -14,7 +14,7 @@ template per kind (templates/mail/notification/), in the member's language, thre
 Its key makes it idempotent: a job run again never sends it twice. A job the queue refused is
 held in the database and put back (forum.jobs); one lost all the same (the database refusing
 to hold it too: put_or_log logged it) is queued again by `sweep_lost_mail`, once that job and
-its retries would have run, within SWEEP_HOURS; the claim lets only one of them send.
+its retries would have run, within NOTIFY_MAIL_MAX_AGE; the claim lets only one of them send.
 
 What a member wants "in the digest" waits for the digest (forum.notifications.digest).
 """
@@ -219,10 +219,8 @@ SWEEP_BATCH = 200
 # After the last retry of a job that failed before it claimed (the database away): its runtime
 # and the consumer's lag, so a job still on its way is never doubled.
 SWEEP_MARGIN = timedelta(minutes=10)
-# How far back: a mail hours late about a reply is news the member most likely saw on the site
-# (the notification centre keeps it), and a morning flood of mails from a night's outage helps
-# nobody. The window is also what the sweep reads each run.
-SWEEP_HOURS = 6
+# How far back: NOTIFY_MAIL_MAX_AGE (6 h; the setting says why), past which a mail held for the
+# queue is dropped too (forum.jobs). The window is also what the sweep reads each run.
 
 
 def sweep_window(now: datetime) -> tuple[datetime, datetime, datetime]:
@@ -232,7 +230,8 @@ def sweep_window(now: datetime) -> tuple[datetime, datetime, datetime]:
     `newest page`, NOTIFY_MAIL_DELAY later."""
     newest_page = now - timedelta(seconds=jobs.retry_span(send_notification_mail)) - SWEEP_MARGIN
     newest = newest_page - timedelta(seconds=float(current_app.config["NOTIFY_MAIL_DELAY"]))
-    return now - timedelta(hours=SWEEP_HOURS), newest, newest_page
+    oldest = now - timedelta(seconds=float(current_app.config["NOTIFY_MAIL_MAX_AGE"]))
+    return oldest, newest, newest_page
 
 
 @jobs.periodic(jobs.crontab(minute="*/10"))
@@ -369,7 +368,7 @@ def _read_already(user: User, notification: Notification) -> bool:
     return False
 
 
-@jobs.job(retries=5, retry_delay=60, backoff=2.0)
+@jobs.job(retries=5, retry_delay=60, backoff=2.0, stale_after="NOTIFY_MAIL_MAX_AGE")
 def send_notification_mail(notification_id: int, again: str = "") -> None:
     notification = db.session.get(Notification, notification_id)
     if notification is None:
