@@ -920,14 +920,21 @@ def test_a_topic_moved_into_a_private_sig_is_no_longer_named_in_its_notification
         (row,) = queries.member_rows(ada, [note.id])
         return row.text, row.excerpt, row.url, row.withheld
 
+    def named() -> tuple[int | None, int | None]:
+        # What the live nudge tells a page showing the topic (forum.realtime.handlers).
+        (row,) = queries.rows_by_id([note.id]).values()
+        return row[1].topic_id, row[1].post_id
+
     text, excerpt, url, withheld = said()
     assert "What was your first BBS?" in text and "FidoNet node in town" in excerpt
     assert not withheld
+    assert named() == (topic.id, note.post_id)
 
     root = f.sysop()
     topic_tools.move_topic(root, topic.id, lounge.id)
     text, excerpt, url, withheld = said()
     assert "What was your first BBS?" not in text and excerpt == "" and withheld
+    assert named() == (None, None)
     assert url != f"/p/{note.post_id}"
     client.login("ada")
     page = client.get("/notifications").get_data(as_text=True)

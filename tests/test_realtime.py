@@ -65,8 +65,28 @@ def test_post_created_reaches_the_topic_room_after_commit_with_ids_only(app, cli
             "text": "bob mentioned you in “Amiga repairs”",
             "excerpt": "Check the capacitors, @ada.",
             "url": f"/p/{post.id}",
+            # A new post she may read: a page showing its topic pairs this with post_created.
+            "topic_id": topic.id,
+            "post_id": post.id,
         }
     ]
+
+
+def test_a_notification_names_a_topic_only_when_it_tells_of_a_new_post(app, client, f, forum):
+    """The topic and post ids go with the kinds that tell of a new post in the topic (a page
+    showing that topic says so itself); a reaction to an old post is announced wherever the
+    member is, so it names no topic."""
+    from forum.reactions import services as reactions
+
+    ada, bob, sig, topic = forum
+    client.login("ada")
+    sc = sock(app, client)
+    reply = f.reply(ada, topic, "Which capacitors?")
+    sc.get_received()
+    reactions.toggle_reaction(bob, reply.id, "👍")
+    notes = received(sc, "notification")
+    assert [n["kind"] for n in notes] == ["reaction"]
+    assert "topic_id" not in notes[0] and "post_id" not in notes[0]
 
 
 def test_rolled_back_post_sends_nothing(app, client, f, forum):

@@ -67,6 +67,10 @@ class NotificationRow:
     # The member may no longer read what it names (a post hidden since, a conversation left):
     # mail says nothing of it.
     withheld: bool = False
+    # The post it names and that post's topic, only while this member may read the post: the
+    # live nudge tells a page showing that topic that its own "new replies" line speaks of it.
+    post_id: int | None = None
+    topic_id: int | None = None
 
     @property
     def id(self) -> int:
@@ -273,6 +277,8 @@ def _rows(viewer: User, result: Any, *, message_words: bool = False) -> list[Not
                 url=kind.url(subject),
                 excerpt=content.excerpt(post.body_html, EXCERPT_LENGTH) if post_readable else "",
                 withheld=kind in kinds.ABOUT_A_POST and not post_readable,
+                post_id=post.id if post_readable else None,
+                topic_id=topic.id if post_readable else None,
             )
         )
     return rows

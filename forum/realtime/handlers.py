@@ -11,6 +11,7 @@ from ..accounts.models import User
 from ..extensions import db
 from ..i18n import force_locale, gettext, language_of
 from ..messages import queries as mail_queries
+from ..notifications import kinds
 from ..notifications import queries as notification_queries
 from ..sigs.models import Sig
 from ..topics.models import Post, Topic
@@ -81,6 +82,11 @@ def on_notifications_created(event: events.NotificationsCreated) -> None:
             text=row.text,
             excerpt=row.excerpt or row.text,
             url=row.url,
+            new_post=(
+                (row.topic_id, row.post_id)
+                if row.kind in kinds.POST_KINDS and row.topic_id and row.post_id
+                else None
+            ),
         )
 
 

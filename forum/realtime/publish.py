@@ -23,14 +23,29 @@ def _emit(event: str, payload: dict[str, Any], room: str) -> None:
 
 
 def notification(
-    user_id: int, *, unread_count: int, kind: str, text: str, excerpt: str, url: str
+    user_id: int,
+    *,
+    unread_count: int,
+    kind: str,
+    text: str,
+    excerpt: str,
+    url: str,
+    new_post: tuple[int, int] | None = None,
 ) -> None:
-    """`text` says what happened in the member's language; `excerpt` is the post's words."""
-    _emit(
-        "notification",
-        {"unread_count": unread_count, "kind": kind, "text": text, "excerpt": excerpt, "url": url},
-        user_room(user_id),
-    )
+    """`text` says what happened in the member's language; `excerpt` is the post's words.
+    `new_post` is (topic id, post id) when it tells of a new post the member may read (a
+    mention, a quote, a reply, a watched topic's post): a page showing that topic pairs it
+    with its own `post_created` nudge, and only one of them speaks."""
+    payload: dict[str, Any] = {
+        "unread_count": unread_count,
+        "kind": kind,
+        "text": text,
+        "excerpt": excerpt,
+        "url": url,
+    }
+    if new_post is not None:
+        payload["topic_id"], payload["post_id"] = new_post
+    _emit("notification", payload, user_room(user_id))
 
 
 def unread_count(user_id: int, count: int) -> None:

@@ -226,10 +226,37 @@
     bannered[path] = Date.now();
   }
 
+  // A new post in the topic on screen that notifies the member (a mention, a quote, a reply, a
+  // post in a watched topic) reaches them twice: as the topic's own "N new replies — show" line
+  // ("post_created" below) and as a notification naming that post and its topic (the server
+  // names them only to a member who may read the post). The line speaks; the notification only
+  // updates the badge. The two may come in either order: a notification waits briefly for its
+  // post's line, and speaks after all if none comes (a socket that could not join the room).
+  var REPLY_WAIT_MS = 2000;
+  var toldPosts = {}; // post id -> true: this topic's line knows of it
+  var waitingReplies = {}; // post id -> timer of a notification waiting for its line
+
+  function postTold(postId) {
+    toldPosts[postId] = true;
+    if (waitingReplies[postId]) {
+      window.clearTimeout(waitingReplies[postId]);
+      delete waitingReplies[postId];
+    }
+  }
+
   socket.on("notification", function (data) {
     setBadge(data.unread_count);
     // The server wrote the text in the member's language (forum.notifications.kinds).
     var text = t("new_notification", { text: data.text || data.excerpt || t("notification") });
+    if (topicId && data.topic_id === topicId && data.post_id) {
+      var postId = data.post_id;
+      if (toldPosts[postId] || waitingReplies[postId]) return;
+      waitingReplies[postId] = window.setTimeout(function () {
+        delete waitingReplies[postId];
+        announce(text);
+      }, REPLY_WAIT_MS);
+      return;
+    }
     var path = pathOf(data.url);
     // On the conversation a private message arrived in, the line that offers to show it
     // ("mail-live", below) speaks of it; its notification only counts in the badge.
@@ -279,7 +306,9 @@
   });
 
   socket.on("post_created", function (data) {
-    if (data.topic_id !== topicId || data.post_number <= highestShown()) return;
+    if (data.topic_id !== topicId) return;
+    postTold(data.post_id);
+    if (data.post_number <= highestShown()) return;
     for (var i = 0; i < pending.length; i++) {
       if (pending[i].post_id === data.post_id) return;
     }
