@@ -315,3 +315,38 @@ def test_feed_titles_follow_the_members_language(client, f) -> None:
     assert root.findtext(f"{A}title") == "Retro: neueste Beiträge"
     root = parse(client.get(f"/s/{sig.slug}/feed.atom", headers={"Accept-Language": "es"}))
     assert root.findtext(f"{A}title") == "Retro: últimos mensajes"
+
+
+@pytest.mark.parametrize(
+    ("language", "sig_title", "topic_title", "former"),
+    [
+        ("de", "Retro: neueste Beiträge", "Modems: Beiträge", "Ehemaliges Mitglied"),
+        ("es", "Retro: últimos mensajes", "Modems: mensajes", "Antiguo miembro"),
+    ],
+)
+def test_a_private_feed_speaks_the_language_the_member_reads_the_forum_in(
+    client, f, language, sig_title, topic_title, former
+) -> None:
+    """A member who follows their browser (no language chosen) is addressed in the language
+    they last read the forum in, as their mail is: a feed reader's Accept-Language is its
+    program's, not theirs. The feed's title, and a deleted author's name, say it."""
+    from forum.accounts import deletion
+
+    ada, bob = f.user("ada"), f.user("bob")
+    sig = f.sig("retro", members=[ada, bob], name="Retro")
+    topic = f.topic(ada, sig, "Modems", "Which modem?")
+    f.reply(bob, topic, "A US Robotics Courier.")
+    deletion.delete_account(db.session.get(type(bob), bob.id), factories.PASSWORD)
+    accounts.note_page_language(ada, language)
+    assert ada.language is None
+    program = {"Accept-Language": "en-US,en;q=0.9"}
+
+    root = parse(client.get(private_url(ada, f"/s/{sig.slug}/feed.atom"), headers=program))
+    assert root.findtext(f"{A}title") == sig_title
+    root = parse(client.get(private_url(ada, f"/t/{topic.id}/feed.atom"), headers=program))
+    assert root.findtext(f"{A}title") == topic_title
+    names = [e.findtext(f"{A}author/{A}name") for e in entries(root)]
+    assert former in names and "ada" in names
+    # Without the token, a guest's feed follows the asking browser, as the pages do.
+    root = parse(client.get(f"/s/{sig.slug}/feed.atom", headers=program))
+    assert root.findtext(f"{A}title") == "Retro: latest posts"

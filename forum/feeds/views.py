@@ -2,7 +2,8 @@
 member's newest posts, the newest posts a search finds.
 
 A feed is read as its token's member (`?token=…`, see tokens.py: for feed readers, which have
-no cookie), else as the member whose session asks, else as a guest. A guest's feed may be cached
+no cookie), in that member's language (`i18n.language_of`, as their mail), else as the member
+whose session asks, in the language of their pages, else as a guest. A guest's feed may be cached
 by anyone for a short while; a member's is private to them. A feed the reader may not read is a
 404, as for one that does not exist, and so is a token that was revoked.
 """
@@ -20,7 +21,8 @@ from flask_login import current_user
 from .. import permissions, settings
 from ..accounts.models import User
 from ..errors import NotFound
-from ..i18n import force_locale
+from ..i18n import force_locale, language_of
+from ..i18n import language as i18n_language
 from ..i18n import lazy_gettext as _l
 from ..web import absolute_url_for
 from . import atom, bp, queries, sitemap, tokens
@@ -110,6 +112,11 @@ def _serve(build: Callable[[User | None], queries.Feed], endpoint: str, **values
         reader = permissions.actor(current_user)
     feed = build(reader)
     language = reader.language if reader is not None else None
+    if token and reader is not None:
+        # A feed reader's Accept-Language is its program's, not the member's choice: the feed
+        # speaks as their mail does (their setting, else the language they last read the forum
+        # in), and the request's only for a member not seen since that was noted.
+        language = language_of(reader, fallback=i18n_language())
     with force_locale(language) if language else nullcontext():
         self_url = absolute_url_for(endpoint, **values, **({"token": token} if token else {}))
         body = atom.render(feed, self_url, str(settings.get("site_name")))
