@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from forum.accounts.models import User
 from forum.db import transaction
@@ -260,3 +261,52 @@ def test_a_page_read_in_another_language_is_served_while_writes_are_refused(
     assert 'lang="de"' in page.get_data(as_text=True)
     write_lock_refused.stop()
     assert noted(pilar) == "es"
+
+
+@pytest.mark.parametrize(
+    ("code", "finish_subject", "approved_subject", "other"),
+    [
+        ("de", "Schließ deine Registrierung", "Dein Konto bei Forum ist freigegeben", "es"),
+        ("es", "Termina tu registro", "Tu cuenta en Forum está aprobada", "de"),
+    ],
+)
+def test_registering_on_a_page_notes_its_language_and_leaves_the_choice_open(
+    client, f, outbox, code, finish_subject, approved_subject, other
+):
+    """A newcomer who registers on a German page is addressed in German (the mail that
+    finishes it, and after it the mail telling them a sysop approved the account), but has
+    chosen no language: registering stored the page's as their setting, and their pages then
+    stopped following their browser. It is noted as the language they last read the forum in."""
+    import re
+
+    from forum.admin.services import decide_account, update_settings
+
+    from .mailbox import mails
+
+    root = f.sysop("root")
+    update_settings(root, {"account_approval": "1"})
+    reads_in(client, code)
+    sent = client.form("/register", {"username": "neu", "email": "neu@example.com"})
+    assert sent.status_code == 302
+    (message,) = [m for m in mails(outbox) if m["To"] == "neu@example.com"]
+    assert message["Subject"].startswith(finish_subject)
+    link = re.search(r"https?://[^/]+(/register/finish/\S+)", message.get_content())
+    assert link is not None
+    assert client.form(link.group(1), {"password": PASSWORD}).status_code == 302
+
+    newcomer = db.session.scalar(select(User).where(User.username == "neu"))
+    assert newcomer is not None
+    assert (newcomer.language, noted(newcomer)) == (None, code)
+    # Their settings offer "as the browser" as what is chosen.
+    settings = client.get("/settings").get_data(as_text=True)
+    chosen = re.search(r'<select[^>]*name="profile-language".*?</select>', settings, re.S)
+    assert chosen is not None and '<option selected value="">' in chosen.group(0)
+
+    decide_account(root, newcomer.id, True)
+    approved = [m for m in mails(outbox) if m["To"] == "neu@example.com"][-1]
+    assert approved["Subject"] == approved_subject
+    # Their browser asks for another language: the pages follow it, as for any member who
+    # chose none, and so does the language noted for their mail.
+    page = reads_in(client, other).get("/").get_data(as_text=True)
+    assert f'lang="{other}"' in page
+    assert noted(newcomer) == other

@@ -365,10 +365,11 @@ def finish_registration(token: str) -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
+            # Signing in notes the language they registered in as the one they last read the
+            # forum in (`users.last_locale`): their mail and live notices use it while they
+            # follow their browser. Not `users.language`: that is a choice they make in their
+            # settings, and would stop the pages following the browser.
             _start_session(user, False)
-            # The language they registered in: their mail and live notices use it (settings
-            # change it, or hand it back to the browser).
-            services.set_language(user, i18n.language())
             flash(
                 _("Welcome, %(username)s! Join a SIG to start posting.", username=user.username),
                 "success",
