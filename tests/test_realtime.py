@@ -72,6 +72,36 @@ def test_post_created_reaches_the_topic_room_after_commit_with_ids_only(app, cli
     ]
 
 
+def test_quote_reply_and_watched_notifications_name_their_topic_too(app, make_client, f, forum):
+    """Every kind that tells of a new post in a topic names it, for a page showing that topic
+    (static/js/realtime.js lets its "new replies" line speak instead)."""
+    from forum.notifications import services as notification_services
+
+    ada, bob, sig, topic = forum
+    cyd, dan = f.user("cyd"), f.user("dan")
+    f.join(cyd, sig)
+    f.join(dan, sig)
+    quoted = f.reply(cyd, topic, "Mine had a tantalum capacitor.")
+    notification_services.set_topic_level(dan, topic.id, "watching")
+    browsers = {}
+    for name in ("ada", "cyd", "dan"):
+        c = make_client()
+        c.login(name)
+        browsers[name] = sock(app, c)
+        browsers[name].get_received()
+    # Quoted by the link alone (no "@cyd" before it, which would make it a mention).
+    post = f.reply(bob, topic, f"> [cyd wrote](/p/{quoted.id}):\n> tantalum\n\nTantalum, yes.")
+    got = {name: received(sc, "notification") for name, sc in browsers.items()}
+    assert {
+        name: [(n["kind"], n["topic_id"], n["post_id"]) for n in notes]
+        for name, notes in got.items()
+    } == {
+        "ada": [("reply", topic.id, post.id)],
+        "cyd": [("quote", topic.id, post.id)],
+        "dan": [("watched", topic.id, post.id)],
+    }
+
+
 def test_a_notification_names_a_topic_only_when_it_tells_of_a_new_post(app, client, f, forum):
     """The topic and post ids go with the kinds that tell of a new post in the topic (a page
     showing that topic says so itself); a reaction to an old post is announced wherever the
