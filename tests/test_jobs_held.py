@@ -657,3 +657,43 @@ def test_a_delayed_job_or_a_retry_a_worker_cannot_schedule_is_held(app, job_queu
     job_queue.huey.execute(task)  # not due: to the schedule, refused
     (row,) = held_rows()
     assert row.task_id == task.id and row.eta is not None and RUNS == []
+
+
+def test_a_job_a_stop_interrupted_is_held_when_the_queue_refuses_it_again(
+    app, job_queue, monkeypatch
+):
+    """The consumer stops (SIGTERM, a restart) while a job runs, and the queue refuses the job
+    as it is queued again (Redis down, the SQLite file unwritable): it is held, not lost in
+    Huey's "Error occurred in receiver" line, and runs once put back."""
+    RUNS.clear()
+    task = job_queue._task(stopped_once, ("stopped-refused",), None)
+    with monkeypatch.context() as patched:
+        _refusing(patched, job_queue.huey.storage, "enqueue")
+        job_queue.huey.execute(task)  # interrupted: queued again, refused
+    (row,) = held_rows()
+    assert row.task_id == task.id and row.summary == "'stopped-refused'"
+    assert put_back() == 1
+    assert job_queue.run_pending() == 1
+    assert RUNS == ["stopped-refused", "stopped-refused"]
+
+
+@pytest.mark.slow
+def test_a_job_interrupted_while_redis_is_down_runs_once_redis_is_back(
+    app, redis_queue, monkeypatch
+):
+    """Redis goes away while a job runs and the consumer stops: neither its claim can be let go
+    nor the job queued again. It is held, and when put back it runs (its claim from the stopped
+    try must not take it for a copy that ran)."""
+    queue, _server = redis_queue
+    RUNS.clear()
+    jobs.enqueue(stopped_once, "stopped-redis-down")
+    assert queue.wait_until_handed_over()
+    task = queue.huey.dequeue()
+    with monkeypatch.context() as patched:
+        _refusing(patched, queue.huey.storage.conn, "delete")
+        _refusing(patched, queue.huey.storage, "enqueue")
+        queue.huey.execute(task)  # claimed, interrupted; the claim stays, the enqueue refused
+    assert len(held_rows()) == 1
+    assert put_back() == 1
+    assert queue.run_pending() == 1
+    assert RUNS == ["stopped-redis-down", "stopped-redis-down"]

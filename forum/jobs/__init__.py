@@ -13,7 +13,8 @@ process that held one finds the queue taking jobs again (JobQueue.wake_put_back)
 database refuses too is it lost, and logged. A held job keeps its task id, and on Redis the
 consumer runs each id once (JobQueue._run_once). The consumer is `flask forum jobs worker`
 (`make run` and `make serve` start it; systemd runs forum-jobs.service); what it fails to put on
-the queue (a periodic run, a due or delayed job, a retry) it holds too (backend.ForumHuey).
+the queue (a periodic run, a due or delayed job, a retry, a job a stop interrupted) it holds
+too (backend.ForumHuey, JobQueue._interrupted).
 Each job runs in an app context of its own. A job that raises is tried again with a growing
 delay; when its retries are used up it is logged and kept in the `failed_jobs` table, which
 `flask forum jobs` and /admin/jobs list and from which a sysop queues it again. With
@@ -421,7 +422,9 @@ class JobQueue:
         a job after the client gave up on it: the job is then held too, and its copy put back
         later carries the same id (put_or_log makes the task once), so it is skipped here,
         whether the first copy ran already or waits behind it. Redis away between the dequeue
-        and the claim: it runs (a double is rarer, and mail has keys, where a lost job is not)."""
+        and the claim: it runs (a double is rarer, and mail has keys, where a lost job is not).
+        A worker killed mid-run (SIGKILL, the OOM killer) loses that try, as Huey on Redis always
+        did, and with it such a twin held meanwhile: the claim outlives the worker."""
         from huey.exceptions import CancelExecution
 
         try:
@@ -493,17 +496,22 @@ class JobQueue:
                 db.session.remove()
 
     def _interrupted(self, _signal: str, task: Task) -> None:
-        """The consumer stopped while the job ran (SIGTERM, SIGINT, a restart): queue it again.
-        Jobs with side effects outside the database make them idempotent (mail keys)."""
+        """The consumer stopped while the job ran (SIGTERM, SIGINT, a restart): queue it again,
+        or hold it when the queue refuses (Redis down as the consumer stops). Jobs with side
+        effects outside the database make them idempotent (mail keys)."""
         if self.immediate:
             return
         log.warning("job %s (%s) was interrupted: queued again", task.name, task.id)
         if self.app.config.get("REDIS_URL"):
             try:
                 self.huey.storage.conn.delete(self._ran_key(task))  # its try did not run through
-            except Exception:  # noqa: BLE001, S110 - Redis away: the enqueue below fails too
-                pass
-        self.huey.storage.enqueue(self.huey.serialize_task(task), task.priority)
+            except Exception:  # noqa: BLE001 - Redis away: its claim stays (RAN_SECONDS)
+                # and would skip it: the try queued again (or held) runs under an id of its own.
+                task.id = task.create_id()
+        try:
+            self.huey.storage.enqueue(self.huey.serialize_task(task), task.priority)
+        except Exception as exc:  # noqa: BLE001 - as the scheduler's refusals (backend.ForumHuey)
+            self.hold(task, exc)
 
 
 def said(error: object) -> str:
