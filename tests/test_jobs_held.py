@@ -697,3 +697,24 @@ def test_a_job_interrupted_while_redis_is_down_runs_once_redis_is_back(
     assert put_back() == 1
     assert queue.run_pending() == 1
     assert RUNS == ["stopped-redis-down", "stopped-redis-down"]
+
+
+def test_a_failed_job_a_sysop_retries_while_the_queue_refuses_is_held(app, job_queue, monkeypatch):
+    """A sysop queues a failed job again (/admin/jobs, `flask forum jobs retry`) while the queue
+    refuses: the failure's row is gone once the retry commits, so the job is held, not lost
+    (nor the page a 500)."""
+    from forum.jobs.models import FailedJob
+
+    RUNS.clear()
+    task = job_queue._task(count_run, ("retried-later",), None)
+    task.retries = 0
+    job_queue._failed("error", task, RuntimeError("boom"))  # as the consumer records it
+    (failed,) = db.session.scalars(select(FailedJob)).all()
+    with monkeypatch.context() as patched:
+        _refusing(patched, job_queue.huey.storage, "enqueue")
+        services.retry_failed_job(None, failed.id)
+    (row,) = held_rows()
+    assert row.summary == "'retried-later'" and row.task_id != task.id  # retries renewed
+    assert db.session.scalars(select(FailedJob)).all() == []
+    assert put_back() == 1 and job_queue.run_pending() == 1
+    assert RUNS == ["retried-later"]

@@ -437,11 +437,15 @@ class JobQueue:
             raise CancelExecution(retry=False)
 
     def requeue(self, data: bytes) -> None:
-        """Queue a serialized task again, with its retries renewed (a sysop's retry)."""
+        """Queue a serialized task again, with its retries renewed (a sysop's retry): held, as
+        a page's job, when the queue refuses it (its failure's row is gone by then)."""
         task = self.huey.deserialize_task(data)
         wrapper = self.task(task.__module__ + "." + type(task).__name__)
         fresh = wrapper.s(*task.args, **task.kwargs)
-        self.huey.enqueue(fresh)
+        if self.immediate:
+            self.put(fresh)
+            return
+        self._put_logged(fresh)
 
     # What the console and `flask forum jobs` list.
     def queued(self, limit: int = 100) -> list[Task]:
