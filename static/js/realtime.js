@@ -306,9 +306,10 @@
   });
 
   socket.on("post_created", function (data) {
-    if (data.topic_id !== topicId) return;
+    // A post whose number is below the last one shown (approved after later ones) gets no
+    // line: its notification, if any, speaks for it.
+    if (data.topic_id !== topicId || data.post_number <= highestShown()) return;
     postTold(data.post_id);
-    if (data.post_number <= highestShown()) return;
     for (var i = 0; i < pending.length; i++) {
       if (pending[i].post_id === data.post_id) return;
     }
