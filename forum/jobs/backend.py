@@ -92,7 +92,7 @@ def make_huey(app: Flask) -> Huey:
 class LazySqliteStorage(SqliteStorage):  # type: ignore[misc]
     """Huey's SQLite storage, its file and tables made on first use instead of when the app
     starts: a forum on a full or read-only volume still starts and serves pages (a job that
-    cannot be queued then is logged as lost, see JobQueue.put_or_log)."""
+    cannot be queued then is held in the database, see JobQueue.put_or_log)."""
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         kwargs["create_tables"] = False
