@@ -108,6 +108,9 @@ def test_reply_through_a_reaches_a_socket_on_b(two_processes):
         "text": "bob mentioned you in “Scale-out topic”",  # in her language (English)
         "excerpt": "Hello @ada, from process A",
         "url": f"/p/{created['post_id']}",
+        # Which topic and post, for a page showing that topic to pair it with its own line.
+        "topic_id": ids["topic"],
+        "post_id": created["post_id"],
     }
 
 

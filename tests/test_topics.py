@@ -194,7 +194,7 @@ def test_the_edited_mark_says_when_as_each_language_writes_a_date(client, f, ada
         return found.group(1)
 
     assert re.fullmatch(r"bearbeitet am \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr", mark("de"))
-    assert re.fullmatch(r"editado el \d{1,2} \w+ \d{4}, \d\d:\d\d", mark("es"))
+    assert re.fullmatch(r"editado el \d{1,2} \w+ \d{4}, \d{1,2}:\d\d", mark("es"))
 
 
 def test_editing_the_first_post_can_rename_the_topic(client, f, ada, club) -> None:

@@ -297,7 +297,7 @@ def test_the_page_says_since_when_as_each_language_writes_a_date(client, f, cloc
     client.login("ada")
     turn_on(client, ada, clock)
     spanish = html(client.get("/settings/two-factor", headers={"Accept-Language": "es"}))
-    assert re.search(r"Desde el \d{1,2} \w+ \d{4}, \d\d:\d\d, al iniciar sesión", spanish)
+    assert re.search(r"Desde el \d{1,2} \w+ \d{4}, \d{1,2}:\d\d, al iniciar sesión", spanish)
     german = html(client.get("/settings/two-factor", headers={"Accept-Language": "de"}))
     assert re.search(r"Seit dem \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr wird beim Anmelden", german)
 

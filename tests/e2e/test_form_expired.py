@@ -61,6 +61,7 @@ def test_a_reply_sent_after_logging_out_elsewhere_comes_back_and_is_sent_again(
     # seconds after her last keystroke, meet the same refusal when they come after it (the
     # watcher hears them as they come, so they are expected before).
     watch.expect_status(400, rf"^{re.escape(action)}$")
+    watch.expect_status(401, rf"^{re.escape(action)}$")  # "Signed out" (below)
     watch.expect_status(400, r"^/preview$")
     watch.expect_status(400, r"^/drafts/reply:\d+$")
     text = "Mine is in the attic, next to the <b>C64</b> & a box of disks.\nAsk me on Sunday."
