@@ -132,6 +132,7 @@ def _forget(user: User) -> None:
     user.language = None
     user.last_locale = None
     user.theme = None
+    user.keyboard_shortcuts = True
     user.preferences = {}
     user.totp_secret = None
     user.totp_enabled_at = None

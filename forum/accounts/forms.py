@@ -89,6 +89,7 @@ class ProfileForm(FlaskForm):
     timezone = StringField(_l("Time zone"), validators=[Optional(), at_most(64)])
     language = SelectField(_l("Language"), choices=language_choices, default="")
     theme = SelectField(_l("Colours"), choices=theme_choices, default="system")
+    keyboard_shortcuts = BooleanField(_l("Keyboard shortcuts"), default=True)
 
 
 class LogoutEverywhereForm(FlaskForm):

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, false, func
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -60,6 +60,9 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     last_locale: Mapped[str | None] = mapped_column(String(8))
     # The pages' colours ("system", "light", "dark"); None: the guest cookie's (forum.theme).
     theme: Mapped[str | None] = mapped_column(String(8))
+    # Single-key shortcuts on the pages (j/k, r, /, ?; static/js/forum.js): on unless the member
+    # turned them off (WCAG 2.1.4: a voice-control user's spoken word must not set them off).
+    keyboard_shortcuts: Mapped[bool] = mapped_column(default=True, server_default=true())
     preferences: Mapped[dict] = mapped_column(JSON, default=dict)
     # Site-wide standing, written by the moderation services.
     banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

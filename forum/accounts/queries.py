@@ -137,6 +137,7 @@ def account_export(user: User) -> dict[str, Any]:
             "language": user.language,
             "last_locale": user.last_locale,  # the language they last read the forum in
             "theme": user.theme,
+            "keyboard_shortcuts": user.keyboard_shortcuts,
             "mail_disabled_at": iso(user.mail_disabled_at),
             **dict(user.preferences or {}),
         },

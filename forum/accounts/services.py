@@ -979,6 +979,17 @@ def set_theme(user: User, code: str | None) -> User:
     return user
 
 
+def set_keyboard_shortcuts(user: User, on: bool) -> User:
+    """Whether the member's pages answer single keys (j/k, r, /, ?: static/js/forum.js). WCAG
+    2.1.4: a member who speaks to their computer, or types with one finger, turns them off."""
+    if not isinstance(on, bool):
+        raise Invalid("keyboard_shortcuts", _l("Choose on or off."))
+    if user.keyboard_shortcuts != on:
+        with transaction():
+            user.keyboard_shortcuts = on
+    return user
+
+
 def timezone_unset(user: User) -> bool:
     """Whether the forum should still ask this member's browser for its time zone."""
     return not (user.preferences or {}).get(PREF_TIMEZONE_SET)
@@ -1024,14 +1035,17 @@ def update_profile(
     timezone: str = "UTC",
     language: str | None = None,
     theme: str | None = None,
+    keyboard_shortcuts: bool | None = None,
 ) -> User:
-    """The settings' profile form; `theme` None leaves the member's colours as they are."""
+    """The settings' profile form; `theme` or `keyboard_shortcuts` None leaves the member's
+    colours or shortcuts as they are."""
     signature = content.clean_text(signature).replace("\n", " ").strip()
     require_at_most("signature", signature, 200, "signature")
     bio = content.clean_text(bio)
     require_at_most("bio", bio, 5000, "bio")
     language = _check_language(language)
     colours = user.theme if theme is None else _check_theme(theme)
+    shortcuts = user.keyboard_shortcuts if keyboard_shortcuts is None else bool(keyboard_shortcuts)
     zone = _check_timezone(timezone)
     cooked = content.render(bio, resolve_usernames)
     with transaction():
@@ -1041,6 +1055,7 @@ def update_profile(
         user.timezone = zone
         user.language = language
         user.theme = colours
+        user.keyboard_shortcuts = shortcuts
         user.preferences = {**(user.preferences or {}), PREF_TIMEZONE_SET: True}
     return user
 

@@ -473,6 +473,7 @@ def settings() -> Any:
                     timezone=profile.timezone.data or "UTC",
                     language=profile.language.data or None,
                     theme=profile.theme.data,
+                    keyboard_shortcuts=bool(profile.keyboard_shortcuts.data),
                 )
             except ForumError as exc:
                 form_error(profile, exc)
@@ -580,6 +581,7 @@ def _saved_profile(profile: ProfileForm, user: Any) -> None:
     profile.timezone.data = user.timezone
     profile.language.data = user.language or ""
     profile.theme.data = theme.theme()
+    profile.keyboard_shortcuts.data = user.keyboard_shortcuts
 
 
 @bp.route("/settings/data", methods=["POST"])

@@ -1,6 +1,7 @@
 """/api/v1/me/…: what a member sets for themselves in /settings — the members they ignore
-(forum.messages) and their preferences (language, time zone, colours, notifications and their
-mail, the digest, private mail) — thin views over the same services and read models."""
+(forum.messages) and their preferences (language, time zone, colours, keyboard shortcuts,
+notifications and their mail, the digest, private mail) — thin views over the same services and
+read models."""
 
 from __future__ import annotations
 
@@ -99,6 +100,7 @@ def _preferences(user: User) -> schemas.Preferences:
         language=user.language,  # type: ignore[arg-type]
         timezone=user.timezone,
         theme=user.theme,  # type: ignore[arg-type]
+        keyboard_shortcuts=user.keyboard_shortcuts,
         notifications=schemas.NotificationPreferences(
             watch_topics_i_post_in=notification_services.watches_posted_topics(user),
             mail=schemas.MailPreferences(**mail_choices(user)),  # type: ignore[arg-type]
@@ -141,8 +143,8 @@ def get_preferences() -> Any:
     """Show my preferences
 
     What /settings offers beside the profile, the password and the address: the language, the
-    time zone, the colours, notifications (which topics I watch, mail per kind, the digest)
-    and private mail (who may write to me, and whether I hear of it)."""
+    time zone, the colours, keyboard shortcuts, notifications (which topics I watch, mail per
+    kind, the digest) and private mail (who may write to me, and whether I hear of it)."""
     return _preferences(_me())
 
 

@@ -374,6 +374,9 @@ class Preferences(Output):
     theme: Literal["system", "light", "dark"] | None = Field(
         description="The pages' colours; null: not chosen (this browser's choice)."
     )
+    keyboard_shortcuts: bool = Field(
+        description="The pages answer single keys (j/k, r, /, ?); false: they never do."
+    )
     notifications: NotificationPreferences
     private_mail: PrivateMailPreferences
 
@@ -434,6 +437,7 @@ class PreferencesIn(Input):
         "An IANA time zone name, such as Europe/Berlin; empty: UTC.", maxLength=64
     )
     theme: str = _unchanged("system, light or dark.", enum=list(THEMES))
+    keyboard_shortcuts: bool = _unchanged("Single-key shortcuts on the pages, or none.")
     notifications: NotificationPreferencesIn = _unchanged("What to change of them.")
     private_mail: PrivateMailPreferencesIn = _unchanged("What to change of it.")
 

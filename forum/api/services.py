@@ -192,6 +192,8 @@ def update_preferences(member: User, changes: dict[str, Any]) -> User:
                 accounts.set_timezone(member, changes["timezone"])
             if "theme" in changes:
                 accounts.set_theme(member, changes["theme"])
+            if "keyboard_shortcuts" in changes:
+                accounts.set_keyboard_shortcuts(member, changes["keyboard_shortcuts"])
             if "watch_topics_i_post_in" in notes:
                 notifications.set_watch_preference(member, notes["watch_topics_i_post_in"])
             if notes.get("mail"):
