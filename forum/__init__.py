@@ -89,7 +89,7 @@ def configure_logging(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from . import db as db_module
-    from . import i18n, redisconn, theme
+    from . import i18n, redisconn, shortcuts, theme
     from .extensions import csrf, db, limiter, login_manager, socketio
 
     redis_timeouts = redisconn.settings(app.config)
@@ -114,6 +114,7 @@ def configure_extensions(app: Flask) -> None:
         Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     i18n.init_app(app)
     theme.init_app(app)
+    shortcuts.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
