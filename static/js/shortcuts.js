@@ -119,8 +119,13 @@
       dialog = help.content.querySelector("dialog").cloneNode(true);
       document.body.appendChild(dialog);
       dialog.addEventListener("close", function () {
-        // Back where the reader was (a post j moved to, the page).
-        if (opener && document.contains(opener)) opener.focus({ preventScroll: true });
+        // Back where the reader was (a post j moved to), where the browser did not put it back
+        // itself. This runs a moment after the dialog closed: a key pressed meanwhile (r) may
+        // have moved the focus on already, and it stays there.
+        var now = document.activeElement;
+        if (opener && document.contains(opener) && (!now || now === document.body)) {
+          opener.focus({ preventScroll: true });
+        }
         opener = null;
       });
     }

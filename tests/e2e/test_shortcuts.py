@@ -87,6 +87,8 @@ def test_a_member_reads_a_topic_by_keyboard(open_browser):
     page.keyboard.press("g")
     page.keyboard.press("n")
     expect(page).to_have_url(re.compile(r"/new$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("New since your last visit")
+    page.wait_for_load_state("load")  # its scripts too: the next keys are theirs
     page.keyboard.press("g")
     page.keyboard.press("h")
     expect(page.get_by_role("heading", level=1)).to_have_text("Special interest groups")
