@@ -9,7 +9,16 @@ import re
 
 import pytest
 
-from .helpers import assert_accessible, expect, post, register, reply, start_topic, unique
+from .helpers import (
+    assert_accessible,
+    expect,
+    post,
+    register,
+    reply,
+    search_for_new,
+    start_topic,
+    unique,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -74,13 +83,24 @@ def test_a_member_reads_a_topic_by_keyboard(open_browser):
     expect(box).to_be_focused()
     expect(dialog).to_be_hidden()
 
-    # / the search box; Ctrl with a key is the browser's, never a shortcut.
+    # Alt or Ctrl with a key is the browser's, never a shortcut.
     page.locator("h1").click()
+    page.keyboard.press("Alt+j")
+    page.keyboard.press("Control+j")
+    assert focused_tag(page) == "MAIN"  # where the click left it (<main tabindex="-1">)
+
+    # / the search box, typed into as any field; j on the results goes to the first.
     page.keyboard.press("/")
     search = page.get_by_role("search").get_by_label("Search the forum")
     expect(search).to_be_focused()
     page.keyboard.type("j")
     expect(search).to_have_value("j")
+    search_for_new(page, title, title)
+    page.wait_for_load_state("load")
+    page.keyboard.press("j")
+    expect(
+        page.locator(".search-results > li").first.get_by_role("link", name=title)
+    ).to_be_focused()
 
     # g then n: New; g then h: the SIGs.
     page.locator("h1").click()
