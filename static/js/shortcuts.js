@@ -9,6 +9,20 @@
   var help = document.getElementById("shortcuts-help");
   if (!help || document.body.getAttribute("data-shortcuts") !== "on") return;
 
+  // A guest has no settings: the list offers to turn them off in this browser (WCAG 2.1.4), a
+  // mark in localStorage that this file reads first. Signed in, the member's setting decides.
+  var GUEST_OFF = "forum.shortcuts";
+  var guest = !document.body.getAttribute("data-user");
+  function offInThisBrowser() {
+    try {
+      return window.localStorage.getItem(GUEST_OFF) === "off";
+    } catch (e) {
+      return false; // storage refused (a private window): they stay on
+    }
+  }
+  if (guest && offInThisBrowser()) return;
+  var off = false; // turned off from the list, on this page
+
   // What j and k move through: the posts of a topic, the topics of a SIG and of New, search
   // results, notifications. A post takes the focus itself; a row gives it to its first link.
   var ITEMS = ".posts > article.post, table.topic-list > tbody > tr, .search-results > li, ol.notifications > li";
@@ -118,6 +132,18 @@
     if (!dialog) {
       dialog = help.content.querySelector("dialog").cloneNode(true);
       document.body.appendChild(dialog);
+      var turnOff = dialog.querySelector("[data-shortcuts-off]");
+      if (turnOff) {
+        turnOff.addEventListener("click", function () {
+          try {
+            window.localStorage.setItem(GUEST_OFF, "off");
+          } catch (e) {
+            // not kept: off for this page only
+          }
+          off = true;
+          dialog.close();
+        });
+      }
       dialog.addEventListener("close", function () {
         // Back where the reader was (a post j moved to), where the browser did not put it back
         // itself. This runs a moment after the dialog closed: a key pressed meanwhile (r) may
@@ -141,6 +167,7 @@
   }
 
   document.addEventListener("keydown", function (event) {
+    if (off) return;
     if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || event.isComposing) return;
     if (isTyping(event.target) || document.querySelector("dialog[open]")) {
       clearPending();

@@ -162,3 +162,25 @@ def test_a_member_who_turned_them_off_gets_none(open_browser, forum):
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.get_by_role("heading", level=1)).to_have_text("What was your first BBS?")
     expect(post(page, 1)).not_to_be_focused()
+
+
+def test_a_guest_turns_them_off_in_this_browser(open_browser):
+    """A guest has no settings: the list's button turns the single keys off in this browser
+    (WCAG 2.1.4), on this page and the next."""
+    page = open_browser(label="guest-off")
+    page.goto("/s/python/")
+    rows = page.locator("table.topic-list > tbody > tr")
+    expect(rows.first).to_be_visible()
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_contain_text("until you log in or clear this site’s data")
+    dialog.get_by_role("button", name="Turn them off in this browser").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.keyboard.press("j")
+    expect(rows.nth(0).locator("a.topic-title")).not_to_be_focused()
+    page.reload()
+    page.wait_for_load_state("load")
+    for key in ("j", "?"):
+        page.keyboard.press(key)
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    assert focused_tag(page) == "BODY"
