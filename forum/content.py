@@ -380,14 +380,25 @@ def quote_markdown(who: str, post_id: int, raw: str, wrote: str) -> str:
 
 
 class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, *, quotes: bool = True) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.quotes = quotes
+        self.quoted = 0  # how deep inside <blockquote> the parser is
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if self.quotes or not self.quoted:
+            self.parts.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "blockquote" and self.quoted:
+            self.quoted -= 1
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "blockquote":
+            self.quoted += 1
+        if not self.quotes and self.quoted:
+            return
         if tag in {"p", "br", "li", "blockquote", "pre", "tr", "h1", "h2", "h3", "h4"}:
             self.parts.append(" ")
         elif tag == "img":
@@ -397,16 +408,21 @@ class _TextExtractor(HTMLParser):
             self.parts.append(f" {alt} ")
 
 
-def plain_text(cooked: str) -> str:
-    """The words of cooked HTML, tags stripped (search index, excerpts, notifications)."""
-    parser = _TextExtractor()
+def plain_text(cooked: str, *, quotes: bool = True) -> str:
+    """The words of cooked HTML, tags stripped (search index, excerpts, notifications); with
+    quotes=False, without the words of quoted posts (<blockquote>)."""
+    parser = _TextExtractor(quotes=quotes)
     parser.feed(cooked)
     parser.close()
     return " ".join("".join(parser.parts).split())
 
 
 def excerpt(cooked: str, length: int = 160) -> str:
-    text = plain_text(cooked)
+    """The start of a post's own words, for a notification, a mail, a feed or a list: a reply
+    that quotes begins with its own words, not the quoted post's (which the reader often wrote:
+    "ada mentioned you" over an excerpt of your own post says nothing). A post that is all
+    quote keeps the quote."""
+    text = plain_text(cooked, quotes=False) or plain_text(cooked)
     if len(text) <= length:
         return text
     return text[: length - 1].rsplit(" ", 1)[0] + "…"

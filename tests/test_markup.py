@@ -319,3 +319,16 @@ def test_clean_text_drops_control_characters_and_keeps_the_rest() -> None:
     assert content.clean_text("a\r\nb\rc") == "a\nb\nc"
     dropped = "".join(chr(i) for i in range(32) if chr(i) not in "\t\n\r") + "\x7f"
     assert content.clean_text(f"x{dropped}y") == "xy"
+
+
+def test_an_excerpt_begins_with_the_reply_s_own_words_not_the_quote() -> None:
+    # A mention or a reply notification, its mail and a feed show what the replier wrote: the
+    # quoted post is often the reader's own, and 160 characters of it said nothing new.
+    quoted = content.quote_markdown("ada", 13, "**Bold** and a list:\n\n- one\n- two", "wrote")
+    cooked = content.render(f"{quoted}\n\nExactly! @linus, see this.\n\n> a nested aside").html
+    assert content.excerpt(cooked) == "Exactly! @linus, see this."
+    # Search still indexes every word, the quote too.
+    assert "Bold and a list" in content.plain_text(cooked)
+    # A post that is nothing but a quote keeps it rather than saying nothing.
+    assert content.excerpt(content.render("> only a quote").html) == "only a quote"
+    assert content.excerpt(content.render("one\n\n> two\n\nthree").html) == "one three"
