@@ -485,3 +485,29 @@ def test_a_cleanup_that_hides_the_last_replies_readers_see_uncounts_the_topic(ap
     assert root.form(f"/mod/cleanups/{cleanup.id}/undo").status_code == 302
     assert _member_counts(r.ken) == (1, 2)
     dbstate.assert_counters_exact()
+
+
+def test_the_sysop_is_told_of_the_ban_as_well_as_the_hidden_posts(app, browser):
+    """It said "30 posts of spammer were hidden." and not a word of the ban it had laid."""
+    s = Spam()
+    sysop = browser(s.sig_sysop)
+    alpha = s.sigs[0]
+    response = sysop.form("/mod/u/spammer/spam", {"sig": str(alpha.id), "reason": ""})
+    assert "spammer is removed from Alpha and banned from it; 10 posts were hidden." in (
+        sysop.text(response.headers["Location"])
+    )
+    root = browser(s.root)
+    response = root.form("/mod/u/spammer/spam", {"reason": ""})
+    assert "spammer is banned site-wide and signed out; 20 posts were hidden." in (
+        root.text(response.headers["Location"])
+    )
+    # Banned already: the cleanup laid no ban, and says only what it hid.
+    spammer = db.session.get(User, s.spammer.id)
+    banned_at, spammer.banned_at = spammer.banned_at, None
+    db.session.commit()
+    factories.reply(s.spammer, s.good[2], f"{WORD} once more")
+    db.session.get(User, s.spammer.id).banned_at = banned_at
+    db.session.commit()
+    response = root.form("/mod/u/spammer/spam", {"reason": ""})
+    page = root.text(response.headers["Location"])
+    assert "1 post of spammer was hidden." in page and "banned site-wide" not in page

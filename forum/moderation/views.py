@@ -713,20 +713,41 @@ def spam_cleanup(username: str) -> Any:
         except ForumError as exc:
             form_error(form, exc)
         else:
-            flash(
-                ngettext(
-                    "%(num)s post of %(name)s was hidden.",
-                    "%(num)s posts of %(name)s were hidden.",
-                    len(cleanup.post_ids),
-                    name=display(username),
-                ),
-                "success",
-            )
+            flash(_spam_cleanup_done(cleanup, display(username)), "success")
             return redirect(url_for("moderation.log", member=username))
     preview = services.cleanup_preview(viewer(), user_id, sig_id)
     form.sig.data = str(sig_id) if sig_id else ""
     status = 400 if form.errors or form.form_errors else 200
     return render_template("moderation/spam.html", form=form, preview=preview), status
+
+
+def _spam_cleanup_done(cleanup: Any, name: str | None) -> str:
+    """What the sysop is told after "Delete spammer" or "Remove from SIG": the ban too, not only
+    the hidden posts (it said "2 posts of spam4e60 were hidden." and no word of the ban)."""
+    num = len(cleanup.post_ids)
+    if cleanup.sig_id is not None and cleanup.sig_discipline_id is not None:
+        sig = db.session.get(Sig, cleanup.sig_id)
+        return ngettext(
+            "%(name)s is removed from %(sig)s and banned from it; %(num)s post was hidden.",
+            "%(name)s is removed from %(sig)s and banned from it; %(num)s posts were hidden.",
+            num,
+            name=name,
+            sig=sig.name if sig else "",
+        )
+    if cleanup.sig_id is None and cleanup.banned_site:
+        return ngettext(
+            "%(name)s is banned site-wide and signed out; %(num)s post was hidden.",
+            "%(name)s is banned site-wide and signed out; %(num)s posts were hidden.",
+            num,
+            name=name,
+        )
+    # The member was banned already: the cleanup only hid posts.
+    return ngettext(
+        "%(num)s post of %(name)s was hidden.",
+        "%(num)s posts of %(name)s were hidden.",
+        num,
+        name=name,
+    )
 
 
 @bp.route("/mod/cleanups/<int:cleanup_id>/undo", methods=["POST"])

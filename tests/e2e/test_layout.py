@@ -500,7 +500,9 @@ def test_long_typed_reasons_and_notes_stay_inside_375_px(open_browser, forum):
     sysop.goto(f"/mod/u/{name}/spam")
     sysop.get_by_label("Reason (for the log)").fill(LONG_REASON)
     sysop.get_by_role("button", name="Delete spammer").click()
-    expect(sysop.get_by_text(re.compile(r"1 post of .* was hidden\."))).to_be_visible()
+    expect(
+        sysop.get_by_text(re.compile(r" is banned site-wide and signed out; 1 post was hidden\."))
+    ).to_be_visible()
     problems += overflow_problems(
         sysop, [topic, f"/mod/u/{name}", f"/mod/log?member={name}"], PHONE_375["width"]
     )
