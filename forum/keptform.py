@@ -1,10 +1,11 @@
 """A form that could not be sent keeps what was typed in it: the page shown instead.
 
-Two refusals drop a form's text otherwise: a CSRF token that no longer matches the session
-(the member signed out in another tab, the session cookie ended, the site's secret changed)
-and a member's session that ended elsewhere ("log out everywhere" on another device, a password
+Three refusals drop a form's text otherwise: a CSRF token that no longer matches the session
+(the member signed out in another tab, the session cookie ended, the site's secret changed),
+a member's session that ended elsewhere ("log out everywhere" on another device, a password
 change, a ban) before a form of a page for members was sent, which Flask-Login would answer
-with a redirect to the sign-in page. Both get this page instead: it never performs the action,
+with a redirect to the sign-in page, and a per-member budget spent (forum.ratelimits: 429,
+forum.web's http_error). All get this page instead: it never performs the action,
 shows the text fields of the form back so they can be copied, and, when the request came from
 one of the forum's own pages (its Origin, else its Referer) and nothing had to be cut, a form
 with a fresh token that posts the same fields to the same address again.

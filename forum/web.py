@@ -586,6 +586,24 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
         message = None
+        if status == 429:
+            from . import keptform
+
+            if keptform.is_page_form():
+                # A budget spent (forum.ratelimits) while a reply, a private message or a
+                # concern was being sent: nothing was done, and what was typed comes back,
+                # with "Send again" for when the minute has passed (it was a bare "Slow down"
+                # page, and the text was gone).
+                page, code, headers = keptform.kept_page(
+                    429,
+                    str(ERROR_TEXT[429][0]),
+                    _(
+                        "Too many requests in a short time, so nothing was done. Wait a "
+                        "moment, then send it again."
+                    ),
+                )
+                retry = exc.get_response().headers.get("Retry-After")
+                return page, code, {**headers, **({"Retry-After": retry} if retry else {})}
         if (
             status in (400, 403, 404)
             and exc.description

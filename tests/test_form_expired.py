@@ -460,3 +460,33 @@ def test_a_closed_browser_whose_session_ended_elsewhere_keeps_its_text(client, m
     forged.set_cookie("remember_token", "1:forged:1|0123456789abcdef")
     assert sent_to_sign_in(send_reply(forged, topic, forged.csrf_token(), Origin=HERE))
     assert posts() == before
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_POST="1 per minute")
+def test_a_reply_over_the_posting_budget_comes_back_to_send_again(client, topic):
+    """The posting budget spent (forum.ratelimits): it was a bare "Slow down" page, and the
+    reply typed was gone."""
+    client.login("ada")
+    token = reply_page_token(client, topic)
+    assert send_reply(client, topic, token, Origin=HERE).status_code == 302
+    before = posts()
+    response = client.post(
+        f"/t/{topic.id}/reply",
+        data={"body": REPLY + " Again.", "reply_to": "", "csrf_token": token},
+        headers={"Origin": HERE},
+    )
+    assert response.status_code == 429
+    assert response.headers["Retry-After"]
+    page = html(response)
+    assert "Slow down" in page and "so nothing was done" in page
+    assert REPLY_HTML + " Again." in page
+    assert posts() == before
+    again = resend_form(response)
+    assert again.action == f"/t/{topic.id}/reply" and again.fields["body"] == REPLY + " Again."
+    # The API and JSON still get their own answer.
+    response = client.post(
+        f"/t/{topic.id}/reply",
+        data={"body": "x", "csrf_token": token},
+        headers={"Origin": HERE, "Accept": "application/json"},
+    )
+    assert response.status_code == 429 and response.is_json
