@@ -605,13 +605,13 @@ def test_concern_opened_reaches_the_sigs_webhook_as_ids_only(world, job_queue):
 def test_a_concerns_state_reads_as_a_concern_in_spanish(browser, world):
     """The word "open" was one string for a concern and for the registration ("el registro
     está abierto"), so the inbox read "abierto (1)" beside "resuelta (0)": a concern (la
-    consulta) is "abierta"."""
+    consulta) is "abierta", and the inbox's tabs list concerns, "abiertas (1)"."""
     concern = _write(world)
     world["grace"].language = "es"
     world["root"].language = "es"
     db.session.commit()
     inbox = browser(world["grace"]).text("/mod/concerns")
-    assert "abierta (1)" in inbox and "resuelta (0)" in inbox
+    assert "abiertas (1)" in inbox and "resueltas (0)" in inbox
     assert "abierto" not in inbox
     assert '<span class="tag">abierta</span>' in browser(world["grace"]).text(f"/care/{concern.id}")
     # The registration keeps its own word.
@@ -756,3 +756,24 @@ def test_the_inbox_says_each_cells_column_when_a_phone_stacks_the_rows(client, w
     assert row
     labels = re.findall(r'<td data-label="([^"]+)">', row.group(0))
     assert labels == ["To", "State", "Last activity"]
+
+
+def test_the_inbox_tabs_name_the_concerns_they_list_in_spanish(client, world):
+    """The tabs said one concern's state, "abierta (3)", "resuelta (0)": a native speaker
+    names what a tab lists, "abiertas (3)". The state of each row stays singular."""
+    _write(world)
+    client.login("grace")
+    html = unescape(
+        client.get("/mod/concerns", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    )
+    tabs = re.search(r'<nav class="filters"[^>]*>(.*?)</nav>', html, re.S)
+    assert tabs
+    words = re.findall(r">([^<>]+) \(\d+\)</a>", tabs.group(1))
+    assert words == ["abiertas", "esperando al miembro", "resueltas", "atrasadas"]
+    english = client.get("/mod/concerns", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert re.findall(r">([^<>]+) \(\d+\)</a>", english)[:4] == [
+        "open",
+        "waiting for the member",
+        "resolved",
+        "overdue",
+    ]
