@@ -525,3 +525,22 @@ def test_a_topic_title_of_one_long_word_stays_inside_375_px(open_browser):
         reader, [topic, "/notifications", "/s/retro/", "/new"], PHONE_375["width"]
     )
     assert not problems, "pages wider than the phone:\n  " + "\n  ".join(problems)
+
+
+def test_a_new_token_and_the_token_list_fit_a_phone(open_browser):
+    """The page that shows a new API token once: its example `curl` command, one 110-character
+    line in a <pre>, made the page 907 px wide on a 390 px phone, and the list of tokens
+    stacked its cells with no word of which was the scope, the expiry or the last use."""
+    page = phone(open_browser, "ken")
+    page.goto("/settings/tokens")
+    page.locator("input[name=name]").fill(unique("phone script "))
+    page.get_by_role("checkbox", name=re.compile(r"^read")).check()
+    page.get_by_role("button", name="Make token").click()
+    expect(page.get_by_role("heading", name="Your new token")).to_be_visible()
+    expect(page.locator(".token-secret pre")).to_contain_text("curl -H")
+    assert page.evaluate(OVERFLOW, PHONE_360["width"]) is None
+    row = page.locator("table.tokens tbody tr").first
+    labels = row.locator("td[data-label]").evaluate_all(
+        "cells => cells.map(c => getComputedStyle(c, '::before').content)"
+    )
+    assert labels == ['"Token: "', '"Scopes: "', '"Made: "', '"Expires: "', '"Last used: "']
