@@ -261,3 +261,26 @@ def test_on_a_phone_each_session_cell_says_what_it_is(make_client, f) -> None:
     row = html(laptop.get("/settings")).split('class="current-session"')[1].split("</tr>")[0]
     assert '<td data-label="Address">192.0.2.10</td>' in row
     assert 'data-label="Logged in"' in row and 'data-label="Last seen"' in row
+
+
+def test_the_alert_speaks_the_members_language_not_the_new_browsers(make_client, f, outbox):
+    """A member who follows their browser had their last language noted from the signing-in
+    page before the alert was written: a German member's alert of a stranger's Spanish
+    browser came in Spanish. It speaks the language they read the forum in before."""
+    ada = f.user("ada")
+    laptop = browser(make_client, FIREFOX, "192.0.2.10")
+    laptop.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de-DE,de;q=0.9"
+    laptop.login("ada")
+    assert db.session.get(User, ada.id).last_locale == "de"
+    stranger = browser(make_client, IPHONE, "198.51.100.3")
+    stranger.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es-ES,es;q=0.9"
+    stranger.login("ada")
+    (alert,) = mails(outbox)
+    assert "Neue Anmeldung" in alert["Subject"] and "Hallo ada" in alert.get_content()
+    # The new browser's language is still noted as the one she last read the forum in.
+    assert db.session.get(User, ada.id).last_locale == "es"
+    # Her own setting comes first, whatever she read the forum in.
+    services.set_language(db.session.get(User, ada.id), "en")
+    db.session.commit()
+    browser(make_client, FIREFOX, "203.0.113.9").login("ada")
+    assert "New sign-in" in mails(outbox)[-1]["Subject"]

@@ -30,6 +30,7 @@ from ..i18n import (
     moment_for,
     said_reason,
 )
+from ..i18n import known as known_language
 from ..i18n import lazy_gettext as _l
 from ..mail import send_mail
 from ..storage_faults import convenience_write
@@ -796,8 +797,10 @@ def _end_sessions(user: User, keep: int | None = None) -> None:
     db.session.execute(stmt, execution_options={"synchronize_session": "fetch"})
 
 
-def alert_new_device(user: User, session: UserSession) -> None:
-    """Queue the mail telling the member of a sign-in from a browser not seen before."""
+def alert_new_device(user: User, session: UserSession, language: str | None = None) -> None:
+    """Queue the mail telling the member of a sign-in from a browser not seen before, in
+    `language`: the one the member read the forum in before this sign-in (which noted the new
+    browser's as their last)."""
     jobs.enqueue(
         mail_login_alert,
         user.id,
@@ -805,20 +808,31 @@ def alert_new_device(user: User, session: UserSession) -> None:
         session.ip,
         session.created_at.isoformat(),
         _mail_key("login-alert"),
+        language,
     )
 
 
 @jobs.job()
-def mail_login_alert(user_id: int, device: str, ip: str, when: str, key: str | None = None) -> None:
+def mail_login_alert(
+    user_id: int,
+    device: str,
+    ip: str,
+    when: str,
+    key: str | None = None,
+    language: str | None = None,
+) -> None:
     """The mail job telling a member of a sign-in from a browser not seen before. `when` is the
     sign-in's moment in ISO 8601 (jobs queued before it was kept so read "2026-12-07 08:37",
-    in UTC), said in the member's language and time zone."""
+    in UTC), said in the member's language and time zone: their setting, else `language` (the
+    one they read the forum in before the sign-in; jobs queued before it was passed have none),
+    else the one they last read it in."""
     user = db.session.get(User, user_id)
     if user is None:
         return
     site = settings.get("site_name")
-    moment = moment_for(datetime.fromisoformat(when), language_of(user), user.timezone)
-    with force_locale(language_of(user)):
+    speaks = known_language(user.language) or known_language(language) or language_of(user)
+    moment = moment_for(datetime.fromisoformat(when), speaks, user.timezone)
+    with force_locale(speaks):
         subject = gettext("New sign-in to your account on %(site)s", site=site)
         body = gettext(
             "Hello %(name)s,\n\nyour account on %(site)s was just signed in to from a device "

@@ -165,6 +165,9 @@ def _start_session(user: Any, remember: bool) -> None:
     (no device cookie of theirs) mails them an alert, unless it is their very first."""
     new_device = services.device_user_id(request.cookies.get(DEVICE_COOKIE)) != user.id
     signed_in_before = user.last_login_at is not None
+    # The alert speaks the language the member read the forum in before this sign-in: the new
+    # browser's, noted just below, may be a stranger's (a German member's alert was Spanish).
+    known_language = i18n.language_of(user, i18n.page_language(user))
     row = services.open_session(
         user,
         request.headers.get("User-Agent"),
@@ -175,7 +178,7 @@ def _start_session(user: Any, remember: bool) -> None:
     for signed_in in hooks.signed_in.get():
         signed_in(user)
     if new_device and signed_in_before and current_app.config.get("LOGIN_ALERTS"):
-        services.alert_new_device(user, row)
+        services.alert_new_device(user, row, known_language)
 
 
 def _complete_login(user: Any, remember: bool, next_url: str | None, earlier: int) -> Any:
