@@ -777,3 +777,21 @@ def test_the_inbox_tabs_name_the_concerns_they_list_in_spanish(client, world):
         "resolved",
         "overdue",
     ]
+
+
+def test_a_spammers_ban_reason_reads_in_the_appeal_pages_language(browser, world):
+    """A spam cleanup with no reason typed bans with the forum's own word, kept as "spam": the
+    sign-in page said "Dieses Konto ist gesperrt: Spam.", the appeal page "Angegebener Grund:
+    spam", in English."""
+    from forum.moderation import services as mod
+
+    mod.delete_spammer(world["root"], world["ken"].id, "")
+    guest = browser(None)
+    page = unescape(
+        guest.form(
+            "/care/appeal",
+            {"login": "ken", "password": "correct-horse-battery", "body": ""},
+            headers={"Accept-Language": "de"},
+        ).get_data(as_text=True)
+    )
+    assert "Angegebener Grund: Spam" in page and "Grund: spam" not in page
