@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
 
 from babel import Locale
 from babel.dates import TIMEDELTA_UNITS, DateTimePattern, format_skeleton, parse_pattern
@@ -178,7 +179,9 @@ def select_timezone() -> str:
     member = _member()
     if member is not None:
         return zone_or_utc(getattr(member, "timezone", "") or "UTC")
-    return zone_or_utc(request.cookies.get(TIMEZONE_COOKIE, "")[:64])
+    # The page's script writes the zone URL-encoded ("Europe%2FBerlin", static/js/forum.js),
+    # as a cookie's value should be; read raw, every zone with a slash was unknown: UTC.
+    return zone_or_utc(unquote(request.cookies.get(TIMEZONE_COOKIE, "")[:100])[:64])
 
 
 def language() -> str:

@@ -289,6 +289,11 @@ def test_a_guests_time_zone_cookie_sets_the_zone(app):
         assert i18n.select_timezone() == "UTC"
     with app.test_request_context("/"):
         assert i18n.select_timezone() == "UTC"
+    # As the page's script writes it, URL-encoded: every guest read UTC times.
+    with app.test_request_context("/", headers={"Cookie": "forum_tz=Europe%2FBerlin"}):
+        assert i18n.select_timezone() == "Europe/Berlin"
+    with app.test_request_context("/", headers={"Cookie": "forum_tz=America%2FArgentina%2FSalta"}):
+        assert i18n.select_timezone() == "America/Argentina/Salta"
 
 
 # --- dates, relative times, numbers -------------------------------------------------------

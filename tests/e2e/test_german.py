@@ -97,3 +97,22 @@ def test_one_click_switches_the_language_without_javascript(open_browser):
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Grupos de interés")
     expect(page.get_by_role("button", name="Español")).to_have_attribute("aria-current", "true")
+
+
+def test_a_guest_reads_times_in_their_browsers_zone(open_browser):
+    """The page's script keeps a guest's zone in a cookie, URL-encoded ("Asia%2FTokyo"), which
+    the server read raw: an unknown zone, so every guest read every time in UTC."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    page = open_browser(locale="de-DE", timezone_id="Asia/Tokyo", label="tokyo")
+    page.goto("/s/retro/")
+    expect(page.locator("time").first).to_be_visible()
+    assert any(c["name"] == "forum_tz" for c in page.context.cookies())
+    page.reload()  # the next page knows the zone
+    stamp = page.locator("time").first
+    moment = datetime.fromisoformat(stamp.get_attribute("datetime") or "")
+    assert (
+        stamp.get_attribute("title")
+        == f"{moment.astimezone(ZoneInfo('Asia/Tokyo')):%d.%m.%Y, %H:%M}"
+    )
