@@ -636,8 +636,14 @@ def test_a_sig_without_sysops_of_its_own_is_handled_by_the_sites_sysops(browser,
     root = browser(world["root"])
     page = root.text(f"/care/{concern.id}")
     assert '<option value="root">root</option>' in page
-    assert root.form(f"/care/{concern.id}/assign", {"assignee": "root"}).status_code == 302
+    assigned = root.form(f"/care/{concern.id}/assign", {"assignee": "root"})
+    assert assigned.status_code == 302
     assert db.session.get(Concern, concern.id).assignee_id == world["root"].id
+    # Said beside the form, a phone's screens below the top, and what changed (it said
+    # "Saved." on top of the page).
+    assert assigned.headers["Location"].endswith(f"/care/{concern.id}#handle-h")
+    page = root.text(assigned.headers["Location"])
+    assert page.index('id="handle-h"') < page.index("Assigned to root.")
     # The member's next message goes to the one who took it.
     services.reply(world["root"], concern.id, "I am here.")
     services.reply(world["ken"], concern.id, "Thanks, one more thing.")

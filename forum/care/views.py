@@ -270,8 +270,12 @@ def assign(concern_id: int) -> Any:
     except ForumError as exc:
         flash(exc.message, "error")
     else:
-        flash(_("Saved."), "success")
-    return redirect(_concern_url(concern_id))
+        # What changed, not "Saved.", beside the form (a phone's screens below the top).
+        if form.assignee.data:
+            flash(_("Assigned to %(name)s.", name=form.assignee.data), "success")
+        else:
+            flash(_("Nobody is assigned to it now."), "success")
+    return redirect(url_for("care.concern", concern_id=concern_id, _anchor="handle-h"))
 
 
 @bp.route("/care/<int:concern_id>/rate", methods=["POST"])
