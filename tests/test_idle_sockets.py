@@ -5,6 +5,7 @@ Redis. The figures (5,000 sockets, page p99, memory per 1,000 sockets) are `make
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -177,3 +178,81 @@ def test_without_a_socket_server_open_sockets_leave_threads_for_pages(tmp_path):
     finally:
         crowd.close()
         server.stop()
+
+
+def test_slow_clients_leave_the_page_server_its_threads(tmp_path):
+    """A client that sends its request head a line at a time takes no thread of the page
+    server (forum.ops.pageworker): with more such clients than threads, dialled again each
+    time the server drops one, pages still answer; a head sent in pieces, and a kept-alive
+    connection's next request, are served. (gthread alone gave each a thread, the fault
+    review's T-12: 100 against 64 threads, 12 of 15 page requests timed out.)"""
+    from forum import create_app
+    from forum.extensions import db
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    database = migrated_sqlite(tmp_path / "forum.db")
+    seed = create_app(
+        {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
+         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
+         "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
+    )  # fmt: skip
+    with seed.app_context():
+        ada = f.user("ada")
+        topic_id = f.topic(ada, f.sig("retro", members=[ada]), "Slow", "The first post.").id
+        db.session.remove()
+        db.engine.dispose()
+    server = Server(server_env(database, instance, FORUM_THREADS="8"), tmp_path, "pages")
+    crowd = IdleCrowd(server.url, topic_id=topic_id)
+    try:
+        server.wait_ready()
+        crowd.open_slow(40, ("127.0.0.1", server.port), every=1.0, redial=True)
+        answers = _read_pages(server.url, ["/", "/s/retro/", f"/t/{topic_id}"], seconds=4)
+        assert len(answers) > 20
+        assert all(status == 200 for _, status, _ in answers), [a for a in answers if a[1] != 200][
+            :5
+        ]
+        assert crowd.slow_alive() > 8  # more trickling connections than threads, all the while
+
+        # A head in three pieces, then a second request on the same connection.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+            for piece in (b"GET /healthz HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"\r\n"):
+                conn.sendall(piece)
+                time.sleep(0.3)
+            first = _response(conn)
+            conn.sendall(b"GET /s/retro/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            second = _response(conn)
+        assert first.startswith(b"HTTP/1.1 200"), first[:200]
+        assert second.startswith(b"HTTP/1.1 200"), second[:200]
+        assert b"Slow" in second
+
+        # A form posted through it (a head, then a body) is saved.
+        member = Member("ada", f.PASSWORD)
+        member.login(server.url)
+        assert member.reply(server.url, topic_id, "Past the slow ones").status_code == 302
+        assert "Traceback" not in server.logfile.read_text(errors="replace")
+    finally:
+        crowd.close()
+        server.stop()
+
+
+def _response(conn: socket.socket) -> bytes:
+    """One whole HTTP response (headers and a Content-Length body) read from `conn`."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body

@@ -2,8 +2,10 @@
 
 Two kinds of server, chosen by FORUM_SERVER_ROLE (forum.ops.serve sets it):
 
-- "pages" (the default): the threaded worker (gthread). It serves pages, and Socket.IO too when
-  no socket server is in front of it (each open WebSocket then holds one of its threads).
+- "pages" (the default): the threaded worker (gthread, as forum.ops.pageworker extends it: a
+  request's head is read whole before a thread takes the connection, so a client trickling its
+  headers holds no thread). It serves pages, and Socket.IO too when no socket server is in front
+  of it (each open WebSocket then holds one of its threads).
 - "sockets": Socket.IO only, on gevent (one greenlet per connection, so thousands of idle
   sockets cost little), one worker; emits from the page servers reach it through Redis.
 
@@ -33,7 +35,9 @@ if ROLE == "sockets":
     # Nothing here writes the search index; the page servers catch it up.
     os.environ.setdefault("FORUM_SEARCH_SYNC_ON_START", "false")
 else:
-    worker_class = "gthread"
+    # gthread, with each request head read whole before a thread takes the connection
+    # (forum.ops.pageworker): slow clients cost no thread.
+    worker_class = "forum.ops.pageworker.PageWorker"
     workers = int(os.environ.get("FORUM_WORKERS", "1"))
     threads = int(os.environ.get("FORUM_THREADS", "64"))
     # When it serves Socket.IO itself, each open socket holds a thread: keep a quarter of them
