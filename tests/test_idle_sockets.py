@@ -5,6 +5,7 @@ Redis. The figures (5,000 sockets, page p99, memory per 1,000 sockets) are `make
 
 from __future__ import annotations
 
+import importlib.metadata
 import socket
 import threading
 import time
@@ -256,3 +257,17 @@ def _response(conn: socket.socket) -> bytes:
             break
         body += chunk
     return head + b"\r\n\r\n" + body
+
+
+def test_the_installed_gunicorn_is_the_one_the_page_worker_extends():
+    from forum.ops import pageworker
+
+    installed = importlib.metadata.version("gunicorn")
+    assert installed == pageworker.GUNICORN_VERSION, (
+        f"gunicorn {installed} is installed, but forum/ops/pageworker.py extends gunicorn "
+        f"{pageworker.GUNICORN_VERSION}'s threaded worker through its private parts. Before "
+        "moving the pin: check that gthread's ThreadWorker still accepts in accept(), hands "
+        "connections to the pool in enqueue_req(), keeps kept-alive ones in keepalived_conns "
+        "and drops late ones in murder_pending(), that TConn.init() makes the parser and its "
+        "unreader, then run tests/test_idle_sockets.py and set GUNICORN_VERSION."
+    )

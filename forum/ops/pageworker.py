@@ -26,6 +26,11 @@ from typing import Any
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+# The gunicorn whose threaded worker this extends, reading and calling its private parts
+# (TConn, enqueue_req, keepalived_conns, poller, murder_pending): tests/test_idle_sockets.py
+# fails when another is installed.
+GUNICORN_VERSION = "27.0.1"
+
 # How long a client may take to send a whole request head, from its connection (or, on a
 # kept-alive connection, from its next request's first byte).
 HEAD_SECONDS = 10.0
