@@ -888,3 +888,24 @@ def test_a_topic_pages_files_take_a_fixed_number_of_queries(
     few = measure()
     add_posts(8)
     assert measure() == few
+
+
+def test_the_composer_says_why_before_a_file_is_picked(
+    world: Any, f: Any, make_client: Any, app: Flask
+) -> None:
+    from forum.accounts.models import TL_NEW
+
+    newcomer = f.user("newcomer", trust_level=TL_NEW)
+    f.join(newcomer, world["sig"])
+    client = make_client()
+    client.login(newcomer)
+    page = client.get(f"/t/{world['topic'].id}/reply").get_data(as_text=True)
+    # The picker stays (other files are attached), and images are refused before one is picked.
+    assert 'type="file"' in page
+    assert "New accounts cannot post images yet." in page
+    assert "Images show in the post" not in page
+    # An account too new to upload at all is told why instead of being offered a picker.
+    app.config["UPLOAD_MIN_ACCOUNT_AGE_HOURS"] = 24
+    page = client.get(f"/t/{world['topic'].id}/reply").get_data(as_text=True)
+    assert 'type="file"' not in page and "Attach files" not in page
+    assert "New accounts may upload files after 24 hours" in page

@@ -183,6 +183,7 @@ def init_templates(app: Flask) -> None:
     app.add_template_global(services.file_url, "file_url")
 
     app.add_template_global(avatars.avatar_of, "avatar_of")
+    app.add_template_global(composer_upload_notes, "composer_upload_notes")
 
     @app.context_processor
     def files_context() -> dict[str, Any]:
@@ -190,6 +191,18 @@ def init_templates(app: Flask) -> None:
             "uploads_enabled": hooks.uploads_enabled.get(),
             "can_reset_avatar": lambda member: permissions.can_reset_avatar(viewer(), member),
         }
+
+
+def composer_upload_notes(sig_id: int | None) -> tuple[str | None, str | None]:
+    """What the composer says of uploads before a file is picked: why the viewer may not upload
+    at all (said instead of the picker), and why they may attach no image (said beside it),
+    each None when the policy allows it (forum.permissions decides both)."""
+    user = viewer()
+    sig = permissions.get_sig_by_id_for(user, sig_id) if sig_id is not None else None
+    blocked = permissions.upload_problem(user, sig)
+    if blocked:
+        return str(blocked), None
+    return None, permissions.image_upload_problem(user, sig)
 
 
 # --- SIG libraries ------------------------------------------------------------------------------
