@@ -709,3 +709,15 @@ def test_the_mailbox_and_a_conversation_do_not_grow_with_their_content(
     large = (measure("/mail"), measure(f"/mail/c/{first.id}?page=1"))
     assert small == large, (small, large)
     assert max(large) <= 15
+
+
+def test_an_empty_mailbox_counts_no_unread_conversations(app, browser, f):
+    ada, bob = f.user("ada"), f.user("bob")
+    html = browser(ada).text("/mail")
+    assert "conversations with unread messages" not in html
+    _start(ada, [bob], subject="Mine, so read")
+    _forget()
+    assert "with unread messages" not in browser(ada).text("/mail")
+    _start(bob, [ada], subject="Unread")
+    _forget()
+    assert "1 conversation with unread messages" in browser(ada).text("/mail")
