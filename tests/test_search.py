@@ -816,3 +816,24 @@ def test_start_up_sync_runs_when_configured(base_config, tmp_path, f, app):
         indexer.get_backend(fresh).close()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_dates_are_days_in_the_readers_time_zone(app, client, make_client, f):
+    ada = f.user("ada")
+    far = f.user("kiri")
+    far.timezone = "Pacific/Kiritimati"  # UTC+14, all year
+    sig = f.sig("retro", members=[ada, far])
+    topic = f.topic(ada, sig, "Leap day", "A modem arrived.")
+    post = db.session.get(Post, topic.first_post_id)
+    # 12:00 UTC on 1 March is 02:00 on 2 March on Kiritimati.
+    post.created_at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    db.session.commit()
+    indexer.rebuild()
+    link = f"/t/{topic.id}/leap-day#post-1"
+    assert found(client, "modem after:2026-03-02") == []
+    assert found(client, "modem before:2026-03-02") == [link]
+    reader = make_client()
+    reader.login(far)
+    assert found(reader, "modem after:2026-03-02") == [link]
+    assert found(reader, "modem before:2026-03-02") == []
+    assert "midnight in your time zone" in reader.get("/search").get_data(as_text=True)

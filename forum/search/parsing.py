@@ -2,7 +2,8 @@
 
 Syntax: words (all must match), "exact phrases", -exclusion, a OR b, prefix*, and the filters
 author:NAME, sig:SLUG, in:title, in:library (SIG libraries' files instead of posts),
-before:YYYY-MM-DD (earlier than that day, UTC) and after:YYYY-MM-DD (that day or later).
+before:YYYY-MM-DD (earlier than that day) and after:YYYY-MM-DD (that day or later), days in
+the reader's time zone (`zone`, an IANA name; the page passes i18n.select_timezone()).
 Anything else is searched as words; what could not be used is reported in `notices` for the
 page to show. The result is backend-neutral.
 """
@@ -13,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 MAX_QUERY_CHARS = 500
 MAX_CLAUSES = 20
@@ -118,7 +120,8 @@ def normalise(text: str) -> str:
     ).strip()
 
 
-def parse(raw: str) -> ParsedQuery:
+def parse(raw: str, zone: str = "UTC") -> ParsedQuery:
+    """`zone`: where the reader's days begin, for before: and after: (a known zone name)."""
     notices: list[Notice] = []
     text = normalise(raw or "")
     if len(text) > MAX_QUERY_CHARS:
@@ -155,8 +158,8 @@ def parse(raw: str) -> ParsedQuery:
         sig=found.get("sig"),  # type: ignore[arg-type]
         in_title=found.get("in") == "title",
         in_library=found.get("in") == "library",
-        before=found.get("before"),  # type: ignore[arg-type]
-        after=found.get("after"),  # type: ignore[arg-type]
+        before=_at_midnight(found.get("before"), zone),  # type: ignore[arg-type]
+        after=_at_midnight(found.get("after"), zone),  # type: ignore[arg-type]
         notices=tuple(dict.fromkeys(notices)),
     )
 
@@ -275,6 +278,11 @@ def _filter(
         )
         return
     found[name] = day
+
+
+def _at_midnight(day: datetime | None, zone: str) -> datetime | None:
+    """The day's start where the reader is (the backends compare it as an instant)."""
+    return day.replace(tzinfo=ZoneInfo(zone)) if day is not None and zone != "UTC" else day
 
 
 def _date(value: str) -> datetime | None:

@@ -120,14 +120,16 @@ def search_page(
     per_page: int = PER_PAGE,
     language: str | None = None,
     rank_all: bool = False,
+    zone: str = "UTC",
 ) -> SearchPage:
     """`language`: the reader's, which "did you mean" prefers when it corrects a word (each
-    post's words are stemmed in its SIG's language, and the query in each of them)."""
+    post's words are stemmed in its SIG's language, and the query in each of them); `zone`:
+    the reader's time zone, where before: and after: days begin."""
     sort = sort if sort in SORTS else "relevance"
     page = max(1, min(page, MAX_PAGES))
     rank_all = rank_all and sort == "relevance"
     out = SearchPage(q=q or "", sort=sort, page=page, rank_all=rank_all)
-    parsed = parse(q or "")
+    parsed = parse(q or "", zone)
     out.notices.extend(_notice(n) for n in parsed.notices)
     if parsed.in_library:
         # The libraries' files are few and described in a few words: matched in SQL, under

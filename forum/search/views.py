@@ -22,5 +22,6 @@ def search() -> Any:
         request.args.get("sort", "relevance"),
         language=i18n.language(),
         rank_all=request.args.get("rank") == "all",
+        zone=i18n.select_timezone(),
     )
     return render_template("search/results.html", result=result, sorts=queries.SORTS)
