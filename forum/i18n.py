@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
 from babel import Locale
-from babel.dates import TIMEDELTA_UNITS, DateTimePattern, format_skeleton, parse_pattern
+from babel.dates import (
+    TIMEDELTA_UNITS,
+    DateTimePattern,
+    format_skeleton,
+    get_timezone_location,
+    parse_pattern,
+)
 from babel.dates import format_timedelta as babel_timedelta
 from babel.lists import format_list
 from babel.support import Translations
@@ -430,6 +436,16 @@ def calendar_day(value: date, skeleton: str = "yMMMd") -> str:
     return format_skeleton(skeleton, value, locale=_locale(language()))  # type: ignore[no-any-return]
 
 
+def zone_city(zone: str | None) -> str:
+    """A time zone as people read it: its city in the reader's language ("Berlin", "Berlín",
+    "Kalkutta" for Europe/Berlin and Asia/Kolkata, CLDR's exemplar city), not the IANA name; "UTC"
+    for UTC and unknown zones."""
+    name = zone_or_utc(zone or "")
+    if name in ("UTC", "Etc/UTC"):
+        return "UTC"
+    return get_timezone_location(name, locale=_locale(language()), return_city=True)  # type: ignore[no-any-return]
+
+
 # Babel's format_timedelta as ago() calls it: the largest unit of which there are at least 0.85,
 # down to minutes.
 _AGO_THRESHOLD = 0.85
@@ -701,6 +717,7 @@ def init_app(app: Flask) -> None:
         localtime=localtime,
         localdate=localdate,
         calendar_day=calendar_day,
+        zone_city=zone_city,
         ago=ago,
         waited=waited,
         number=number,

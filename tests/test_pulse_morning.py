@@ -153,8 +153,14 @@ def test_the_page_uses_the_viewers_time_zone(client, f, frozen):
     stamp(refs["root"], timezone="America/New_York")
     client.login("root")
     html = client.get("/pulse").get_data(as_text=True)
-    assert "Mar 9, 2026 against Mar 8, 2026, days in America/New_York." in html
+    # The zone as people read it, its city in the page's language, not the IANA name.
+    assert "Mar 9, 2026 against Mar 8, 2026, days in New York." in html
     assert '<span class="pulse-change-value">2</span>' in headline(html, "topics")
+    stamp(refs["root"], timezone="America/New_York", language="es")
+    assert "días en Nueva York." in client.get("/pulse").get_data(as_text=True)
+    stamp(refs["root"], timezone="Asia/Kolkata", language="de")
+    html = client.get("/pulse").get_data(as_text=True)
+    assert "Tage in Kalkutta." in html and "Asia/Kolkata" not in html
 
 
 def test_a_sig_sysop_sees_only_that_sig(client, f, frozen):
