@@ -266,8 +266,9 @@ def test_a_page_read_in_another_language_is_served_while_writes_are_refused(
 @pytest.mark.parametrize(
     ("code", "finish_subject", "approved_subject", "other"),
     [
-        ("de", "Schließ deine Registrierung", "Dein Konto bei Forum ist freigegeben", "es"),
-        ("es", "Termina tu registro", "Tu cuenta en Forum está aprobada", "de"),
+        # The site's name leads, so any name reads naturally (not "auf Forum").
+        ("de", "Forum: Registrierung abschließen", "Forum: Dein Konto ist freigegeben", "es"),
+        ("es", "Forum: Termina tu registro", "Forum: Tu cuenta está aprobada", "de"),
     ],
 )
 def test_registering_on_a_page_notes_its_language_and_leaves_the_choice_open(

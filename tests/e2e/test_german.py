@@ -33,7 +33,7 @@ def test_a_german_newcomer_registers_posts_and_hears_of_a_mention_in_german(open
         for path in (forum.instance / "outbox").glob("*.eml")
     ]
     mine = [m for m in mails if m["To"] == f"{name}@example.com"]
-    assert mine and mine[0]["Subject"].startswith("Schließ deine Registrierung")
+    assert mine and mine[0]["Subject"].startswith("Forum: Registrierung abschließen")
     assert f"Hallo {name}," in mine[0].get_content()
     page.goto(link)
     page.get_by_label("Passwort (mindestens 10 Zeichen)").fill("richtig pferd batterie")
