@@ -241,3 +241,24 @@ def test_member_search_and_roles(app, browser):
     assert "cannot take the sysop role from yourself" in admin.text(response.headers["Location"])
     panel = admin.text("/mod/u/victim")
     assert "Banned since" in panel and "Recent posts" in panel
+
+
+def test_the_file_types_show_whole_in_a_text_box_and_keep_one_list(app, browser):
+    import re
+
+    from forum import settings
+
+    w = build_world()
+    admin = browser(w.root)
+    long_list = " ".join(
+        ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"]
+        + ["application/zip", "application/gzip", "application/x-7z-compressed", "text/plain"]
+    )
+    data = {"site_name": "Forum", "site_description": "Since 1986.", "registration": "open"}
+    assert admin.form("/admin/settings", {**data, "upload_types": long_list}).status_code == 302
+    form = admin.text("/admin/settings")
+    box = re.search(r'<textarea[^>]*name="upload_types"[^>]*>(.*?)</textarea>', form, re.S)
+    assert box is not None and box[1].strip() == long_list
+    lines = "image/png\r\n  application/pdf\r\n"
+    assert admin.form("/admin/settings", {**data, "upload_types": lines}).status_code == 302
+    assert settings.get("upload_types") == "image/png application/pdf"

@@ -101,9 +101,13 @@ class SettingsForm(FlaskForm):
     upload_max_mb = StringField(_l("Largest upload (MB)"))
     upload_quota_member_mb = StringField(_l("Uploads per member (MB)"))
     upload_quota_sig_mb = StringField(_l("Uploads per SIG (MB)"))
-    upload_types = StringField(
+    # A text box the width of the form, so the whole list shows (a line field cut it off); its
+    # lines are kept as one space-separated list.
+    upload_types = TextAreaField(
         _l("File types members may upload"),
         validators=[at_most(SETTINGS["upload_types"].maximum)],
+        filters=[lambda value: " ".join(value.split()) if isinstance(value, str) else value],
+        render_kw={"rows": 3, "spellcheck": "false"},
     )
 
 
