@@ -126,7 +126,7 @@ def test_the_reminder_form_works_without_javascript(client, f, world):
     client.login("bob")
     form = client.get(f"/p/{post.id}/bookmark").get_data(as_text=True)
     assert 'type="radio" name="remind" value="tomorrow"' in form
-    assert 'type="datetime-local"' in form and "America/New_York" in form
+    assert 'type="datetime-local"' in form and "In your time zone, New York." in form
     local = (utcnow() + timedelta(days=3)).astimezone(
         __import__("zoneinfo").ZoneInfo("America/New_York")
     )
@@ -243,3 +243,13 @@ def test_bookmarks_page_queries_do_not_grow(make_client, f, count_queries, world
         services.bookmark_post(bob, t.first_post_id, "tomorrow" if i % 3 else "")
     large, statements = _count(client, count_queries, "/bookmarks")
     assert small == large, statements
+
+
+def test_the_reminder_names_the_members_zone_by_its_city(client, f, world):
+    ada, bob, sig, topic, post = world
+    bob.timezone = "America/Argentina/Buenos_Aires"
+    db.session.commit()
+    client.login("bob")
+    page = client.get(f"/p/{post.id}/bookmark").get_data(as_text=True)
+    assert "In your time zone, Buenos Aires." in page
+    assert "America/Argentina" not in page
