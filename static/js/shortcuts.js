@@ -158,6 +158,9 @@
     if (dialog.open) return true;
     opener = document.activeElement !== document.body ? document.activeElement : null;
     dialog.showModal();
+    // "Close" first, not the settings link before it (the <template> has no autofocus: a page
+    // has one, on the field a refused form wants seen, forum.js).
+    dialog.querySelector("[data-shortcuts-close]").focus();
     return true;
   }
 
