@@ -635,8 +635,10 @@ def test_forgot_password_takes_as_long_for_any_address(client, f, outbox, job_qu
             assert job_queue.run_pending() == 1
     differences = [k - u for k, u in zip(took[known][10:], took[unknown][10:], strict=True)]
     difference = statistics.median(differences)
-    # Generous, so that it never fails on a busy machine: a millisecond, or 15 % of a request.
-    tolerance = max(0.001, 0.15 * statistics.median(took[unknown][10:]))
+    # Generous, so that it never fails on a busy machine: two milliseconds, or 20 % of a request
+    # (1 ms failed once at load 12, by 0.09 ms: CI beside two helpers). That the request does
+    # the same work for both is the test above's (calls); this one would see a lookup come back.
+    tolerance = max(0.002, 0.2 * statistics.median(took[unknown][10:]))
     assert abs(difference) < tolerance, (difference, tolerance)
     assert len(mails(outbox)) == 160
 

@@ -478,7 +478,10 @@ def _python(probe: str, **settings: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("role", "expected"),
-    [("sockets", "gevent 1 gevent None"), ("pages", "gthread 1 threading 12")],
+    [
+        ("sockets", "gevent 1 gevent None"),
+        ("pages", "forum.ops.pageworker.PageWorker 1 threading 12"),
+    ],
 )
 def test_the_gunicorn_settings_of_each_server(role, expected):
     """Read in a process of their own: they set the workers' environment as they load."""
