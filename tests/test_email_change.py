@@ -120,7 +120,7 @@ def test_the_confirmation_is_in_the_members_language(app, f, inbox, client):
     client.login(ada)
     change(client, "ada@new.example.net")
     (confirm,) = inbox.messages
-    assert confirm["Subject"] == "Bestätige deine neue Adresse auf Forum"
+    assert confirm["Subject"] == "Forum: Bestätige deine neue E-Mail-Adresse"
 
 
 @BASE

@@ -709,13 +709,13 @@ def test_the_migration_converts_the_english_of_automatic_hides_and_back(
         ("en", "members’ flags hid one of your posts on Forum until a sysop looks at it:"),
         (
             "de",
-            "nach Meldungen von Mitgliedern wurde einer deiner Beiträge auf Forum ausgeblendet, "
-            "bis ein Sysop ihn prüft:",
+            "nach Meldungen von Mitgliedern wurde einer deiner Beiträge im Forum „Forum“ "
+            "ausgeblendet, bis ein Sysop ihn prüft:",
         ),
         (
             "es",
-            "las denuncias de los miembros ocultaron uno de tus mensajes en Forum hasta que un "
-            "sysop lo revise:",
+            "las denuncias de los miembros ocultaron uno de tus mensajes en el foro «Forum» "
+            "hasta que un sysop lo revise:",
         ),
     ],
 )
@@ -782,14 +782,14 @@ def test_the_flag_that_hides_the_post_sends_its_flagger_to_the_topic(app, f, bro
         ("en", "members’ flags hid 2 of your posts on Forum until a sysop looks at them:", "“"),
         (
             "de",
-            "nach Meldungen von Mitgliedern wurden 2 deiner Beiträge auf Forum ausgeblendet, "
-            "bis ein Sysop sie prüft:",
+            "nach Meldungen von Mitgliedern wurden 2 deiner Beiträge im Forum „Forum“ "
+            "ausgeblendet, bis ein Sysop sie prüft:",
             "„",
         ),
         (
             "es",
-            "las denuncias de los miembros ocultaron 2 de tus mensajes en Forum hasta que un "
-            "sysop los revise:",
+            "las denuncias de los miembros ocultaron 2 de tus mensajes en el foro «Forum» "
+            "hasta que un sysop los revise:",
             "«",
         ),
     ],
@@ -886,7 +886,7 @@ def test_one_mail_of_two_deleted_posts_counts_them(app, f, inbox):
     deliver(app)
     (message,) = inbox.messages
     text = " ".join(text_of(message).split())
-    assert "Hallo author, ein Sysop hat 2 deiner Beiträge auf Forum gelöscht:" in text
+    assert "Hallo author, ein Sysop hat 2 deiner Beiträge im Forum „Forum“ gelöscht:" in text
     assert "einen deiner Beiträge" not in text
 
 

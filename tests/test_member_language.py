@@ -264,15 +264,30 @@ def test_a_page_read_in_another_language_is_served_while_writes_are_refused(
 
 
 @pytest.mark.parametrize(
-    ("code", "finish_subject", "approved_subject", "other"),
+    ("code", "finish_subject", "finish_body", "approved_subject", "approved_body", "other"),
     [
-        # The site's name leads, so any name reads naturally (not "auf Forum").
-        ("de", "Forum: Registrierung abschließen", "Forum: Dein Konto ist freigegeben", "es"),
-        ("es", "Forum: Termina tu registro", "Forum: Tu cuenta está aprobada", "de"),
+        # The site's name leads the subject and is named as the forum it is in the body, so
+        # any name reads naturally (not "auf Forum", "en Forum").
+        (
+            "de",
+            "Forum: Registrierung abschließen",
+            "um deine Registrierung im Forum „Forum“ abzuschließen,",
+            "Forum: Dein Konto ist freigegeben",
+            "ein Sysop hat dein Konto im Forum „Forum“ freigegeben:",
+            "es",
+        ),
+        (
+            "es",
+            "Forum: Termina tu registro",
+            "para terminar tu registro en el foro «Forum»,",
+            "Forum: Tu cuenta está aprobada",
+            "un sysop aprobó tu cuenta en el foro «Forum»:",
+            "de",
+        ),
     ],
 )
 def test_registering_on_a_page_notes_its_language_and_leaves_the_choice_open(
-    client, f, outbox, code, finish_subject, approved_subject, other
+    client, f, outbox, code, finish_subject, finish_body, approved_subject, approved_body, other
 ):
     """A newcomer who registers on a German page is addressed in German (the mail that
     finishes it, and after it the mail telling them a sysop approved the account), but has
@@ -291,6 +306,7 @@ def test_registering_on_a_page_notes_its_language_and_leaves_the_choice_open(
     assert sent.status_code == 302
     (message,) = [m for m in mails(outbox) if m["To"] == "neu@example.com"]
     assert message["Subject"].startswith(finish_subject)
+    assert finish_body in message.get_content()
     link = re.search(r"https?://[^/]+(/register/finish/\S+)", message.get_content())
     assert link is not None
     assert client.form(link.group(1), {"password": PASSWORD}).status_code == 302
@@ -306,6 +322,7 @@ def test_registering_on_a_page_notes_its_language_and_leaves_the_choice_open(
     decide_account(root, newcomer.id, True)
     approved = [m for m in mails(outbox) if m["To"] == "neu@example.com"][-1]
     assert approved["Subject"] == approved_subject
+    assert approved_body in approved.get_content()
     # Their browser asks for another language: the pages follow it, as for any member who
     # chose none, and so does the language noted for their mail.
     page = reads_in(client, other).get("/").get_data(as_text=True)
