@@ -156,6 +156,26 @@ def test_the_composer_has_an_accessible_toolbar_and_no_js_buttons(client, world)
     assert "/static/js/composer.js" in page
 
 
+def test_the_toolbars_glyphs_need_no_emoji_font(client, world) -> None:
+    """Debian's Chromium without an emoji font drew the link button's 🔗 as an empty box: the
+    buttons show Latin letters, common punctuation or an inline SVG (no style attribute, which
+    the CSP would refuse), and keep their accessible names."""
+    _ada, _bob, _sig, topic = world
+    client.login("ada")
+    page = _html(client.get(f"/t/{topic.id}/reply"))
+    toolbar = re.search(
+        r'<div class="composer-toolbar" role="toolbar"[^>]*>(.*?)</div>', page, re.S
+    )
+    assert toolbar is not None
+    drawn = re.sub(r"<[^>]*>", "", re.sub(r'="[^"]*"', "", toolbar.group(1)))
+    unusual = {c for c in drawn if ord(c) > 0xFF and not 0x2000 <= ord(c) <= 0x206F}
+    assert unusual == set()
+    link = re.search(r'<button [^>]*data-md="link"[^>]*>(.*?)</button>', toolbar.group(1), re.S)
+    assert link is not None and 'aria-label="Link"' in link.group(0)
+    assert re.search(r'<svg [^>]*aria-hidden="true"', link.group(1))
+    assert "style=" not in toolbar.group(1)
+
+
 def test_mention_candidates_are_only_members_who_may_read(client, f, world) -> None:
     ada, bob, _sig, topic = world
     f.user("gregor")
