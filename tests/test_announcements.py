@@ -823,3 +823,34 @@ def test_the_banners_link_reaches_its_announcement_on_whatever_page_lists_it(
     assert client.get(f"/announcements/{secret.id}").status_code == 404
     api = client.get(f"/api/v1/announcements/{showing.id}").get_json()
     assert api["url"].endswith(f"/announcements/{showing.id}")
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        # Longer than the banner's excerpt: it ends at the last whole sentence in it.
+        (
+            "Am Samstag ist das Forum von 10 bis 12 Uhr nicht erreichbar, weil wir z. B. die "
+            "Datenbank umziehen. Beiträge, die du bis dahin schreibst, bleiben erhalten. "
+            + "Danach ist alles wie vorher, nur schneller und mit mehr Platz für Anhänge und "
+            "Bilder in deinen Themen und Beiträgen.",
+            "Am Samstag ist das Forum von 10 bis 12 Uhr nicht erreichbar, weil wir z. B. die "
+            "Datenbank umziehen. Beiträge, die du bis dahin schreibst, bleiben erhalten.",
+        ),
+        # Short enough: all of it.
+        ("Es gibt Kuchen. Wirklich!", "Es gibt Kuchen. Wirklich!"),
+    ],
+)
+def test_the_banner_ends_its_excerpt_at_a_sentence(client, world, body, shown):
+    """On a phone the banner cut the message mid-sentence ("nicht…"): its excerpt now ends
+    where a sentence does, and wraps (no line clamp)."""
+    services.publish_announcement(world["root"], None, "Wartung am Samstag", body)
+    banner = banner_of(client.get("/"))
+    excerpt = re.search(r'<span class="announcement-excerpt">(.*?)</span>', banner, re.S)
+    assert excerpt is not None and excerpt.group(1) == shown
+
+
+def test_a_first_sentence_longer_than_the_banner_is_cut_at_a_word(client, world):
+    words = " ".join(["Wartung"] * 40) + "."
+    services.publish_announcement(world["root"], None, "Lang", words)
+    assert queries.banner_excerpt(f"<p>{words}</p>").endswith("Wartung…")

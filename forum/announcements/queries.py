@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,22 @@ PER_PAGE = 20
 # When this process last asked (time.monotonic()) and what it learned then: the earliest start
 # among the announcements that had not ended (None: none showing or scheduled).
 _START: AppSlot[tuple[float, datetime | None]] = AppSlot("forum.announcements.start")
+
+
+# A sentence's end inside an excerpt: its mark (not a one-letter abbreviation's, "z. B."), a
+# closing quote or bracket, then a space and what starts a sentence.
+_SENTENCE_END = re.compile(r"(?<!\b\w)[.!?…][\"'“”»)]*(?=\s+[\"„“«¿¡(]?[A-ZÀ-ÖØ-Þ0-9])")
+
+
+def banner_excerpt(html: str, length: int = 200) -> str:
+    """The start of an announcement for the banner, ending at a sentence where one ends in it
+    (the banner wraps on a phone, and "nicht…" mid-sentence says less than a whole first
+    sentence; the title leads to the rest). A first sentence longer than that is cut at a word."""
+    text = content.excerpt(html, length)
+    if not text.endswith("…"):
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].rstrip() if ends else text
 
 
 @dataclass
@@ -135,9 +152,7 @@ def banner(current: Any) -> Banner:
     found = db.session.execute(query).all()
     return Banner(
         [
-            BannerItem(
-                id=i, title=title, excerpt=content.excerpt(html, 200), sig_name=n, sig_slug=s
-            )
+            BannerItem(id=i, title=title, excerpt=banner_excerpt(html), sig_name=n, sig_slug=s)
             for i, title, html, n, s, _total in found
         ],
         found[0][5] if found else 0,

@@ -565,3 +565,30 @@ def test_number_and_date_fields_look_like_the_other_fields(open_browser):
     assert look(page.locator("input[type=number]").first) == title
     page.goto("/pulse")
     assert look(page.locator("input[type=date]").first) == title
+
+
+def test_a_phone_shows_the_announcements_excerpt_whole(open_browser):
+    """On a 390 px phone the banner clamped the message to two lines and cut it mid-sentence
+    ("von 10 bis 12 Uhr nicht…"): it now ends at a sentence and wraps whole."""
+    page = phone(open_browser, "sysop", viewport={"width": 390, "height": 844})
+    title = unique("Wartung am Samstag ")
+    body = (
+        "Am Samstag ist das Forum von 10 bis 12 Uhr nicht erreichbar, weil wir die Datenbank "
+        "umziehen. Was du bis dahin schreibst, bleibt erhalten."
+    )
+    page.goto("/announcements/new")
+    page.locator("input[name=title]").fill(title)
+    page.locator("textarea[name=body]").fill(body)
+    page.locator("form.post-form button[type=submit].primary").click()
+    page.goto("/")
+    item = page.locator(".announcement-item", has_text=title)
+    excerpt = item.locator(".announcement-excerpt")
+    try:
+        expect(excerpt).to_have_text(body)
+        clipped = excerpt.evaluate("e => e.scrollHeight > e.clientHeight + 1")
+        assert clipped is False
+    finally:
+        item.get_by_role("link", name=title).click()
+        page.once("dialog", lambda dialog: dialog.accept())  # "Remove this announcement?"
+        page.locator("form[action$='/delete'] button[type=submit]").click()
+        expect(page.locator(".announcement-item", has_text=title)).to_have_count(0)
