@@ -253,3 +253,19 @@ def test_the_reminder_names_the_members_zone_by_its_city(client, f, world):
     page = client.get(f"/p/{post.id}/bookmark").get_data(as_text=True)
     assert "In your time zone, Buenos Aires." in page
     assert "America/Argentina" not in page
+
+
+@pytest.mark.parametrize("language", ["en", "de", "es"])
+def test_the_bookmark_button_and_the_notifications_save_read_apart(client, world, language):
+    """In Spanish "☆ Guardar" (the bookmark) sat just below the notification level's
+    "Guardar": the level's button says something else in every language."""
+    _ada, _bob, _sig, topic, _reply = world
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    client.login("bob")
+    page = client.get(f"/t/{topic.id}").get_data(as_text=True)
+    watch = re.search(
+        r'<form [^>]*class="watch-form inline".*?<button [^>]*>([^<]*)</button>', page, re.S
+    )
+    mark = re.search(r'class="link-button bookmark-button">☆ ([^<]*)</button>', page)
+    assert watch is not None and mark is not None
+    assert watch.group(1).strip().casefold() != mark.group(1).strip().casefold()
