@@ -211,11 +211,11 @@ def test_site_figures(app, f, frozen):
         "Members in total": 6,
         "Topics started": 6,  # T1 T2 T3 T5 T6 T7; T4 deleted
         "Topics with a reply": 4,  # T3 (own reply only) and T7 have none
-        "Median time to first reply": 5400.0,  # 600, 3600, 7200, 93600
-        "90th percentile time to first reply": 93600.0,
-        "Median time to first sysop reply": 18000.0,  # 600 (root), 18000, 93600 (ada)
-        "90th percentile time to first sysop reply": 93600.0,
-        "Answered within 24 hours": 0.4,  # T1 and T5 of T1 T2 T3 T5 T7 (T6 too young)
+        "Topics: median time to first reply": 5400.0,  # 600, 3600, 7200, 93600
+        "Topics: 90th percentile time to first reply": 93600.0,
+        "Topics: median time to first sysop reply": 18000.0,  # 600 (root), 18000, 93600 (ada)
+        "Topics: 90th percentile time to first sysop reply": 93600.0,
+        "Topics answered within 24 hours": 0.4,  # T1 and T5 of T1 T2 T3 T5 T7 (T6 too young)
         "Flags raised": 3,  # the one raised before the range does not count
         "Flags raised and handled": 2,
         "Median time to handle a flag": 46800.0,  # 2 h and 24 h
@@ -223,16 +223,16 @@ def test_site_figures(app, f, frozen):
         # Member care (tests/test_pulse_care.py): no concerns in this timeline.
         "Concerns opened": 0,
         "Concerns answered": 0,
-        "Median time to first response": None,
-        "90th percentile time to first response": None,
-        "Answered within the deadline": None,
+        "Concerns: median time to first response": None,
+        "Concerns: 90th percentile time to first response": None,
+        "Concerns answered within the deadline": None,
         "Concerns resolved": 0,
         "“It helped”": None,
     }
     values = {fig.label: fig.value for fig in data.figures}
-    assert values["Median time to first reply"] == "1 h 30 min"
-    assert values["90th percentile time to first reply"] == "26 h"
-    assert values["Answered within 24 hours"] == "40% (2 of 5)"
+    assert values["Topics: median time to first reply"] == "1 h 30 min"
+    assert values["Topics: 90th percentile time to first reply"] == "26 h"
+    assert values["Topics answered within 24 hours"] == "40% (2 of 5)"
 
 
 def test_site_series(app, f, frozen):
@@ -308,10 +308,10 @@ def test_sig_figures_count_only_that_sig(app, f, frozen):
     data = queries.dashboard(ada, refs["retro"], rng)
     figures = {fig.label: fig.raw for fig in data.figures}
     assert figures["Topics started"] == 5
-    assert figures["Median time to first reply"] == 7200.0  # 3600, 7200, 93600
-    assert figures["90th percentile time to first reply"] == 93600.0
-    assert figures["Median time to first sysop reply"] == 55800.0  # 18000, 93600
-    assert figures["Answered within 24 hours"] == 0.25  # T1 of T1 T2 T3 T7
+    assert figures["Topics: median time to first reply"] == 7200.0  # 3600, 7200, 93600
+    assert figures["Topics: 90th percentile time to first reply"] == 93600.0
+    assert figures["Topics: median time to first sysop reply"] == 55800.0  # 18000, 93600
+    assert figures["Topics answered within 24 hours"] == 0.25  # T1 of T1 T2 T3 T7
     assert figures["Members in total"] == 5  # memberships of retro
     assert figures["Flags raised"] == 2  # not the one in games
     assert figures["Median time to handle a flag"] == 46800.0
@@ -518,8 +518,8 @@ def test_a_sysop_of_another_sig_is_not_a_sysop_here(app, f, frozen):
     f.topic(cyd, other, "Elsewhere, after the range")
     # cyd's reply in retro's T1 (2 h) is still not a sysop's reply.
     figures = {fig.label: fig.raw for fig in site().figures}
-    assert figures["Median time to first sysop reply"] == 18000.0  # 600, 18000, 93600
-    assert figures["Median time to first reply"] == 5400.0
+    assert figures["Topics: median time to first sysop reply"] == 18000.0  # 600, 18000, 93600
+    assert figures["Topics: median time to first reply"] == 5400.0
 
 
 # --- the SQL underneath: buckets, durations, order statistics --------------------------------
@@ -702,14 +702,18 @@ def test_response_figures_read_in_their_units_and_the_csv_keeps_raw_numbers(
         in_words = {fig.label: fig.value for fig in site().figures}
         said = {
             key: gettext(key)
-            for key in ("Median time to first reply", "Answered within 24 hours", "Number")
+            for key in (
+                "Topics: median time to first reply",
+                "Topics answered within 24 hours",
+                "Number",
+            )
         }
-    median = in_words[said["Median time to first reply"]]
-    in_time = in_words[said["Answered within 24 hours"]]
+    median = in_words[said["Topics: median time to first reply"]]
+    in_time = in_words[said["Topics answered within 24 hours"]]
     if duration:
         assert (median, in_time) == (duration, share)
     assert re.search(
-        rf"<td>{said['Median time to first reply']}</td>\s*<td>{median}</td>", response
+        rf"<td>{said['Topics: median time to first reply']}</td>\s*<td>{median}</td>", response
     )
     assert f"<td>{html_lib.escape(in_time, quote=False)}</td>" in response
     assert "5400" not in response and "0.4" not in response  # no raw numbers on the page
@@ -718,12 +722,12 @@ def test_response_figures_read_in_their_units_and_the_csv_keeps_raw_numbers(
     table = read_csv(client.get("/pulse/response.csv", query_string=RANGE))
     assert table[0][2] == said["Number"] and len(table[0]) == 4
     by_label = {row[0]: row[1:] for row in table[1:]}
-    assert by_label[said["Median time to first reply"]][1] == "5400.0"
-    assert by_label[said["Answered within 24 hours"]][1] == "0.4"
+    assert by_label[said["Topics: median time to first reply"]][1] == "5400.0"
+    assert by_label[said["Topics answered within 24 hours"]][1] == "0.4"
     if unit_header:
         assert table[0][3] == unit_header
-        assert by_label["Median time to first reply"][2] == "seconds"
-        assert by_label["Answered within 24 hours"][2] == "share from 0 to 1"
+        assert by_label["Topics: median time to first reply"][2] == "seconds"
+        assert by_label["Topics answered within 24 hours"][2] == "share from 0 to 1"
         assert by_label["Topics started"] == ["6", "6", "count"]
 
 
@@ -769,3 +773,34 @@ def test_pulse_dates_read_alike_and_the_charts_are_named_once_drawn(client, f, f
     for chart in charts:
         assert " hidden " in chart and 'role="img"' not in chart
         assert re.search(r'data-label="[^"]+; dieselben Zahlen stehen in der Tabelle', chart)
+
+
+@pytest.mark.parametrize(
+    ("language", "topics", "concerns", "first"),
+    [
+        ("en", "Topics", "Concerns", "time to first"),
+        ("de", "Themen", "Anliegen", "zur ersten"),
+        ("es", "Temas", "Consultas", "la primera"),
+    ],
+)
+def test_at_a_glance_tells_topic_and_concern_response_times_apart(
+    client, f, frozen, language, topics, concerns, first
+):
+    """ "Median time to first reply" (topics) and "Median time to first response" (concerns)
+    read alike among the cards: each time and share card now leads with what it counts."""
+    seed(f)
+    root = db.session.scalar(db.select(User).where(User.username == "root"))
+    root.language = language
+    db.session.commit()
+    client.login("root")
+    html = client.get("/pulse", query_string=RANGE).get_data(as_text=True)
+    glance = re.search(r'<dl class="pulse-figures">(.*?)</dl>', html, re.S)
+    assert glance is not None
+    labels = [html_lib.unescape(t) for t in re.findall(r"<dt>([^<]*)</dt>", glance.group(1))]
+    timed = [t for t in labels if first in t]
+    assert len(timed) == 6  # four for topics, two for concerns
+    assert all(t.startswith((topics, concerns)) for t in timed), timed
+    assert len([t for t in timed if t.startswith(concerns)]) == 2
+    within = [t for t in labels if "24" in t or "Frist" in t or "deadline" in t or "plazo" in t]
+    assert len(within) == 2 and len(set(within)) == 2
+    assert any(topics in t for t in within) and any(concerns in t for t in within)

@@ -587,12 +587,12 @@ def _response(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
     figures = [
         Figure(_("Topics started"), format_number(started), started),
         Figure(_("Topics with a reply"), format_number(to_reply.count), to_reply.count),
-        _duration_figure(_("Median time to first reply"), to_reply.median),
-        _duration_figure(_("90th percentile time to first reply"), to_reply.p90),
-        _duration_figure(_("Median time to first sysop reply"), to_sysop.median),
-        _duration_figure(_("90th percentile time to first sysop reply"), to_sysop.p90),
+        _duration_figure(_("Topics: median time to first reply"), to_reply.median),
+        _duration_figure(_("Topics: 90th percentile time to first reply"), to_reply.p90),
+        _duration_figure(_("Topics: median time to first sysop reply"), to_sysop.median),
+        _duration_figure(_("Topics: 90th percentile time to first sysop reply"), to_sysop.p90),
         Figure(
-            _("Answered within 24 hours"),
+            _("Topics answered within 24 hours"),
             "—"
             if share is None
             else _(
@@ -623,8 +623,8 @@ def _response(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
         _("Response"),
         figures,
         _(
-            "Replies by the topic’s author do not count. Answered within 24 hours counts the "
-            "topics at least 24 hours old; in support SIGs a topic is answered when a reply is "
+            "Replies by the topic’s author do not count. Topics answered within 24 hours counts "
+            "the topics at least 24 hours old; in support SIGs a topic is answered when a reply is "
             "marked as the answer."
         ),
     )
@@ -1017,9 +1017,9 @@ def _care(scope: Scope, now: datetime) -> tuple[list[Figure], list[Series]]:
     figures = [
         Figure(_("Concerns opened"), format_number(opened), opened),
         Figure(_("Concerns answered"), format_number(answered_n), answered_n),
-        _duration_figure(_("Median time to first response"), overall.median),
-        _duration_figure(_("90th percentile time to first response"), overall.p90),
-        Figure(_("Answered within the deadline"), in_time_text, in_time_share, SHARE),
+        _duration_figure(_("Concerns: median time to first response"), overall.median),
+        _duration_figure(_("Concerns: 90th percentile time to first response"), overall.p90),
+        Figure(_("Concerns answered within the deadline"), in_time_text, in_time_share, SHARE),
         Figure(_("Concerns resolved"), format_number(resolved_n), resolved_n),
         Figure(_("“It helped”"), helped_text, helped_share, SHARE),
     ]
