@@ -60,7 +60,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     last_locale: Mapped[str | None] = mapped_column(String(8))
     # The pages' colours ("system", "light", "dark"); None: the guest cookie's (forum.theme).
     theme: Mapped[str | None] = mapped_column(String(8))
-    # Single-key shortcuts on the pages (j/k, r, /, ?; static/js/forum.js): on unless the member
+    # Single-key shortcuts on the pages (j/k, r, /, ?; static/js/shortcuts.js): on unless the member
     # turned them off (WCAG 2.1.4: a voice-control user's spoken word must not set them off).
     keyboard_shortcuts: Mapped[bool] = mapped_column(default=True, server_default=true())
     preferences: Mapped[dict] = mapped_column(JSON, default=dict)

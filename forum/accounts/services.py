@@ -994,7 +994,7 @@ def set_theme(user: User, code: str | None) -> User:
 
 
 def set_keyboard_shortcuts(user: User, on: bool) -> User:
-    """Whether the member's pages answer single keys (j/k, r, /, ?: static/js/forum.js). WCAG
+    """Whether the member's pages answer single keys (j/k, r, /, ?: static/js/shortcuts.js). WCAG
     2.1.4: a member who speaks to their computer, or types with one finger, turns them off."""
     if not isinstance(on, bool):
         raise Invalid("keyboard_shortcuts", _l("Choose on or off."))

@@ -4,7 +4,7 @@ Revision ID: 0047_member_keyboard_shortcuts
 Revises: 0046_member_last_locale
 Create Date: 2026-12-08 00:10:00.000000
 
-The pages answer single keys (j/k, r, /, ?, g h, g n; static/js/forum.js). WCAG 2.1.4 asks that
+The pages answer single keys (j/k, r, /, ?, g h, g n; static/js/shortcuts.js). WCAG 2.1.4 asks that
 a member can turn single-key shortcuts off: users.keyboard_shortcuts, true for every member
 until they do (the settings page, "Keyboard shortcuts").
 """
