@@ -136,10 +136,9 @@ def test_the_socket_server_holds_thousands_of_idle_sockets_while_pages_answer(la
         crowd.close()
 
 
-def test_without_a_socket_server_open_sockets_leave_threads_for_pages(tmp_path):
-    """One machine without Redis: the page server serves Socket.IO itself, a thread per open
-    socket. Sockets past its limit (FORUM_THREADS less a quarter, 4 to 16, for pages) are
-    turned away with a 503, so pages still answer with more tabs open than it has threads."""
+def _one_topic_forum(tmp_path: Path, title: str) -> tuple[str, Path, int]:
+    """A migrated SQLite forum in `tmp_path` with ada, SIG retro and one topic of hers:
+    (database URL, instance folder, topic id), for a server process of its own."""
     from forum import create_app
     from forum.extensions import db
 
@@ -153,9 +152,17 @@ def test_without_a_socket_server_open_sockets_leave_threads_for_pages(tmp_path):
     )  # fmt: skip
     with seed.app_context():
         ada = f.user("ada")
-        topic_id = f.topic(ada, f.sig("retro", members=[ada]), "Tabs", "The first post.").id
+        topic_id = f.topic(ada, f.sig("retro", members=[ada]), title, "The first post.").id
         db.session.remove()
         db.engine.dispose()
+    return database, instance, topic_id
+
+
+def test_without_a_socket_server_open_sockets_leave_threads_for_pages(tmp_path):
+    """One machine without Redis: the page server serves Socket.IO itself, a thread per open
+    socket. Sockets past its limit (FORUM_THREADS less a quarter, 4 to 16, for pages) are
+    turned away with a 503, so pages still answer with more tabs open than it has threads."""
+    database, instance, topic_id = _one_topic_forum(tmp_path, "Tabs")
     server = Server(server_env(database, instance, FORUM_THREADS="8"), tmp_path, "pages")
     crowd = IdleCrowd(server.url, topic_id=topic_id)
     try:
@@ -187,22 +194,7 @@ def test_slow_clients_leave_the_page_server_its_threads(tmp_path):
     time the server drops one, pages still answer; a head sent in pieces, and a kept-alive
     connection's next request, are served. (gthread alone gave each a thread, the fault
     review's T-12: 100 against 64 threads, 12 of 15 page requests timed out.)"""
-    from forum import create_app
-    from forum.extensions import db
-
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    database = migrated_sqlite(tmp_path / "forum.db")
-    seed = create_app(
-        {"DATABASE_URL": database, "INDEX_DIR": str(instance / "index"), "SECRET_KEY": "seed",
-         "SEARCH_SYNC_ON_START": False, "SEARCH_DRAIN": "inline", "REDIS_URL": None,
-         "PASSWORD_HASH_METHOD": f.CHEAP_PASSWORDS}
-    )  # fmt: skip
-    with seed.app_context():
-        ada = f.user("ada")
-        topic_id = f.topic(ada, f.sig("retro", members=[ada]), "Slow", "The first post.").id
-        db.session.remove()
-        db.engine.dispose()
+    database, instance, topic_id = _one_topic_forum(tmp_path, "Slow")
     server = Server(server_env(database, instance, FORUM_THREADS="8"), tmp_path, "pages")
     crowd = IdleCrowd(server.url, topic_id=topic_id)
     try:
